@@ -1,0 +1,1 @@
+"""StockSync inventory-adjuster service."""

@@ -1,0 +1,1 @@
+"""StockSync notifier service."""

@@ -1,0 +1,1 @@
+"""StockSync order-consumer service."""

@@ -1,0 +1,1 @@
+"""StockSync shopify-sync service."""

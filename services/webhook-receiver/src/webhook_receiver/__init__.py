@@ -1,0 +1,1 @@
+"""StockSync webhook-receiver service."""

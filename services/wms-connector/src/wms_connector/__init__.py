@@ -1,0 +1,1 @@
+"""StockSync wms-connector service."""

@@ -1,0 +1,1 @@
+"""Simulators of the outside systems StockSync talks to."""
