@@ -1,0 +1,217 @@
+"""The event envelope and the typed events carried on StockSync's topics.
+
+Every record value is one envelope. ``type`` selects the payload model through a
+discriminated union, so a consumer parses any record with :data:`EVENT_ADAPTER`.
+Changes are additive; a breaking change is a new ``type``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+# Deterministic ids: the same source fact always yields the same event id.
+EVENT_NAMESPACE = uuid.UUID("5b1c4f8e-9a43-4a55-8d1e-3c6f0e2b7a10")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def stable_id(*parts: str) -> str:
+    """An id derived from its source, so a replay produces the same id."""
+    return str(uuid.uuid5(EVENT_NAMESPACE, "\x1f".join(parts)))
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Envelope(Model):
+    id: str = Field(default_factory=new_id)
+    type: str
+    schema_version: int = 1
+    occurred_at: datetime = Field(default_factory=utcnow)
+    correlation_id: str = Field(default_factory=new_id)
+    causation_id: str | None = None
+    source: str
+    shop: str | None = None
+
+
+# --- raw webhooks -------------------------------------------------------------
+
+
+class ShopifyWebhook(Model):
+    topic: str
+    shop: str
+    webhook_id: str
+    event_id: str | None = None
+    triggered_at: str | None = None
+    api_version: str | None = None
+    received_at: datetime = Field(default_factory=utcnow)
+    body: dict[str, Any]
+
+
+class ShopifyWebhookReceived(Envelope):
+    type: Literal["shopify.webhook.received"] = "shopify.webhook.received"
+    payload: ShopifyWebhook
+
+
+class WmsLine(Model):
+    sku: str = Field(min_length=1, max_length=255)
+    quantity: int
+    location: str = Field(min_length=1, max_length=128)
+
+
+class WmsEvent(Model):
+    event_id: str = Field(min_length=1, max_length=128)
+    event_type: Literal["receipt", "adjustment", "cycle_count", "shipment"]
+    occurred_at: datetime
+    warehouse_id: str | None = None
+    order_id: str | None = None
+    tracking_number: str | None = None
+    lines: list[WmsLine] = Field(min_length=1)
+
+
+class WmsWebhookReceived(Envelope):
+    type: Literal["wms.webhook.received"] = "wms.webhook.received"
+    payload: WmsEvent
+
+
+# --- inventory ----------------------------------------------------------------
+
+CommandName = Literal["reserve", "release", "commit", "adjust", "set_on_hand"]
+
+
+class OrderLineRef(Model):
+    shop: str
+    order_id: str
+    line_id: str | None = None
+
+
+class InventoryCommand(Model):
+    command: CommandName
+    idempotency_key: str = Field(min_length=1, max_length=512)
+    sku: str = Field(min_length=1, max_length=255)
+    location: str = Field(min_length=1, max_length=128)
+    quantity: int
+    as_of: datetime | None = None
+    order: OrderLineRef | None = None
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _quantity_sign(self) -> InventoryCommand:
+        if self.command != "adjust" and self.quantity < 0:
+            raise ValueError(f"quantity must not be negative for {self.command}")
+        return self
+
+
+class InventoryCommandRequested(Envelope):
+    type: Literal["inventory.command"] = "inventory.command"
+    payload: InventoryCommand
+
+
+class Levels(Model):
+    on_hand: int = 0
+    reserved: int = 0
+    safety_stock: int = 0
+    available: int = 0
+
+
+class StockChange(Model):
+    sku: str
+    location: str
+    command: CommandName
+    idempotency_key: str
+    version: int
+    before: Levels
+    after: Levels
+    sku_available_before: int
+    sku_available_after: int
+    order: OrderLineRef | None = None
+
+
+class InventoryChanged(Envelope):
+    type: Literal["inventory.changed"] = "inventory.changed"
+    payload: StockChange
+
+
+class OversoldLine(Model):
+    sku: str
+    location: str
+    requested: int
+    available: int
+    idempotency_key: str
+    order: OrderLineRef | None = None
+
+
+class OrderOversold(Envelope):
+    type: Literal["order.oversold"] = "order.oversold"
+    payload: OversoldLine
+
+
+class SkuLevels(Model):
+    sku: str
+    version: int
+    available: int
+    locations: dict[str, Levels]
+
+
+class InventoryLevelsUpdated(Envelope):
+    type: Literal["inventory.levels"] = "inventory.levels"
+    payload: SkuLevels
+
+
+# --- orders -------------------------------------------------------------------
+
+
+class OrderLine(Model):
+    line_id: str
+    sku: str | None
+    quantity: int
+    location: str
+
+
+class Order(Model):
+    shop: str
+    order_id: str
+    name: str | None = None
+    lines: list[OrderLine]
+    unmapped_lines: list[str] = Field(default_factory=list)
+
+
+class OrderReceived(Envelope):
+    type: Literal["order.received"] = "order.received"
+    payload: Order
+
+
+Event = Annotated[
+    ShopifyWebhookReceived
+    | WmsWebhookReceived
+    | InventoryCommandRequested
+    | InventoryChanged
+    | OrderOversold
+    | InventoryLevelsUpdated
+    | OrderReceived,
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def encode(event: Envelope) -> bytes:
+    return event.model_dump_json().encode()
+
+
+def decode(raw: bytes | None) -> Event:
+    """Parse one record value; raises ``pydantic.ValidationError`` on anything malformed."""
+    if raw is None:
+        raise ValueError("record has no value (tombstone)")
+    return EVENT_ADAPTER.validate_json(raw)

@@ -1,0 +1,73 @@
+"""Running a service: one process serving HTTP (ops and API) plus its Kafka worker tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from stocksync_common.logs import configure_logging
+from stocksync_common.ops import Health
+from stocksync_common.settings import CommonSettings
+from stocksync_common.tracing import setup_tracing
+
+log = logging.getLogger(__name__)
+
+
+def supervise(
+    health: Health, name: str, factory: Callable[[], Coroutine[Any, Any, None]]
+) -> asyncio.Task[None]:
+    """Run a background worker; if it dies, liveness fails so the orchestrator restarts us."""
+
+    async def guarded() -> None:
+        try:
+            await factory()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("worker died", extra={"worker": name})
+            health.fail(f"{name} died")
+            raise
+
+    return asyncio.create_task(guarded(), name=name)
+
+
+def redis_check(redis: Redis) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return bool(await redis.ping())
+
+    return check
+
+
+def kafka_check(bootstrap: str) -> Callable[[], Awaitable[bool]]:
+    """Readiness of Kafka: a TCP connection to the first bootstrap server succeeds."""
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+
+    async def check() -> bool:
+        _, writer = await asyncio.open_connection(host or "127.0.0.1", int(port))
+        writer.close()
+        await writer.wait_closed()
+        return True
+
+    return check
+
+
+def serve(app: FastAPI | str, settings: CommonSettings, *, workers: int = 1) -> None:
+    """Configure logging and tracing, then serve until SIGINT/SIGTERM."""
+    configure_logging(settings.service_name, settings.log_level)
+    setup_tracing(settings.service_name)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        workers=workers,
+        factory=isinstance(app, str),
+        timeout_graceful_shutdown=10,
+    )

@@ -1,0 +1,128 @@
+"""The topic catalog and ``stocksync-topics``, the command that creates the topics."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from dataclasses import dataclass, field
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from stocksync_common.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+WEBHOOKS_SHOPIFY = "webhooks.shopify.v1"
+WEBHOOKS_WMS = "webhooks.wms.v1"
+INVENTORY_COMMANDS = "inventory.commands.v1"
+INVENTORY_CHANGED = "inventory.changed.v1"
+INVENTORY_LEVELS = "inventory.levels.v1"
+ORDERS = "orders.v1"
+CATALOG = "catalog.v1"
+REORDERS = "reorders.v1"
+WEBHOOKS_PARKED = "webhooks.parked.v1"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    config: dict[str, str] = field(default_factory=dict)
+
+
+CATALOG_TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(WEBHOOKS_SHOPIFY, {"retention.ms": str(7 * 24 * 3600 * 1000)}),
+    TopicSpec(WEBHOOKS_WMS, {"retention.ms": str(7 * 24 * 3600 * 1000)}),
+    TopicSpec(INVENTORY_COMMANDS, {"retention.ms": str(14 * 24 * 3600 * 1000)}),
+    TopicSpec(INVENTORY_CHANGED),
+    TopicSpec(
+        INVENTORY_LEVELS,
+        {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1", "segment.ms": "600000"},
+    ),
+    TopicSpec(ORDERS),
+    TopicSpec(CATALOG),
+    TopicSpec(REORDERS),
+    TopicSpec(WEBHOOKS_PARKED, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
+)
+
+# Every consumer group and the topics it reads; each gets a DLQ topic.
+CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
+    "order-consumer": (WEBHOOKS_SHOPIFY,),
+    "inventory-adjuster": (INVENTORY_COMMANDS,),
+    "shopify-sync": (INVENTORY_CHANGED,),
+    "wms-connector": (WEBHOOKS_WMS,),
+    "notifier": (INVENTORY_CHANGED,),
+}
+
+
+def dlq_topic(topic: str, group: str) -> str:
+    return f"{topic}.dlq.{group}"
+
+
+def retry_topic(topic: str, group: str) -> str:
+    return f"{topic}.retry.{group}"
+
+
+def all_topics() -> list[TopicSpec]:
+    specs = list(CATALOG_TOPICS)
+    for group, topics in CONSUMER_GROUPS.items():
+        specs.extend(TopicSpec(dlq_topic(t, group)) for t in topics)
+    specs.append(TopicSpec(dlq_topic(WEBHOOKS_SHOPIFY, "webhook-receiver")))
+    specs.append(TopicSpec(dlq_topic(WEBHOOKS_WMS, "webhook-receiver")))
+    return specs
+
+
+async def create_topics(
+    bootstrap: str, partitions: int, replication: int, *, min_isr: int | None = None
+) -> list[str]:
+    """Create every catalog topic that does not exist yet; returns the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [s for s in all_topics() if s.name not in existing]
+        if not wanted:
+            return []
+        extra = {"min.insync.replicas": str(min_isr)} if min_isr else {}
+        new = [
+            NewTopic(s.name, partitions, replication, topic_configs={**extra, **s.config})
+            for s in wanted
+        ]
+        try:
+            await admin.create_topics(new, timeout_ms=30000)
+        except TopicAlreadyExistsError:
+            log.info("some topics were created concurrently")
+        return [s.name for s in wanted]
+    finally:
+        await admin.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``stocksync-topics create``: create the catalog topics (idempotent)."""
+    parser = argparse.ArgumentParser(prog="stocksync-topics")
+    parser.add_argument("action", choices=["create", "list"])
+    parser.add_argument("--min-isr", type=int, default=None)
+    args = parser.parse_args(argv)
+    settings = CommonSettings()
+    if args.action == "list":
+        for spec in all_topics():
+            sys.stdout.write(f"{spec.name}\n")
+        return 0
+    created = asyncio.run(
+        create_topics(
+            settings.kafka_bootstrap_servers,
+            settings.topic_partitions,
+            settings.topic_replication_factor,
+            min_isr=args.min_isr,
+        )
+    )
+    sys.stdout.write(f"created {len(created)} topics\n")
+    for name in created:
+        sys.stdout.write(f"  {name}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

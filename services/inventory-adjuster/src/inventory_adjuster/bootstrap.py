@@ -1,0 +1,60 @@
+"""Composition root: builds the clients and wires them into handlers and the consumer loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
+from redis.asyncio import Redis
+from stocksync_common.consumer import ConsumerLoop, make_consumer
+from stocksync_common.kafka import make_producer
+from stocksync_common.topics import INVENTORY_COMMANDS
+
+from inventory_adjuster.adapters.redis_store import RedisInventory
+from inventory_adjuster.handlers import CommandHandler
+from inventory_adjuster.settings import Settings
+
+
+@dataclass
+class Container:
+    settings: Settings
+    redis: Redis
+    producer: AIOKafkaProducer
+    consumer: AIOKafkaConsumer
+    store: RedisInventory
+    loop: ConsumerLoop
+
+
+def build(settings: Settings) -> Container:
+    redis = Redis.from_url(settings.redis_url)
+    producer = make_producer(settings.kafka_bootstrap_servers, settings.service_name)
+    consumer = make_consumer(
+        settings.kafka_bootstrap_servers, settings.consumer_group, settings.service_name
+    )
+    store = RedisInventory(
+        redis,
+        settings.consumer_group,
+        idem_ttl_s=settings.idempotency_ttl_s,
+        ledger_max_len=settings.ledger_max_len,
+    )
+    handler = CommandHandler(store, producer)
+
+    async def resume_from_redis(assigned: set[TopicPartition]) -> dict[TopicPartition, int]:
+        """Where Redis says it is behind Kafka (it lost writes), replay from Redis' offset."""
+        stored = await store.stored_offsets()
+        return {
+            tp: stored[f"{tp.topic}:{tp.partition}"] + 1
+            for tp in assigned
+            if f"{tp.topic}:{tp.partition}" in stored
+        }
+
+    loop = ConsumerLoop(
+        consumer=consumer,
+        producer=producer,
+        group=settings.consumer_group,
+        topics=[INVENTORY_COMMANDS],
+        handler=handler.handle_batch,
+        on_assign=resume_from_redis,
+    )
+    return Container(settings, redis, producer, consumer, store, loop)

@@ -1,0 +1,46 @@
+"""HTTP: the inventory read API, the admin import, and the ops endpoints."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from stocksync_common.ops import Health, install_ops
+from stocksync_common.service import kafka_check, redis_check, supervise
+
+from inventory_adjuster.bootstrap import build
+from inventory_adjuster.entrypoints import admin, read_api
+from inventory_adjuster.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    health = Health()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        c = build(settings)
+        app.state.container = c
+        health.checks["redis"] = redis_check(c.redis)
+        health.checks["kafka"] = kafka_check(settings.kafka_bootstrap_servers)
+        await c.producer.start()
+        await c.consumer.start()
+        task = supervise(health, "consumer", c.loop.run)
+        try:
+            yield
+        finally:
+            c.loop.stop()
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            await c.consumer.stop()
+            await c.producer.stop()
+            await c.redis.aclose()
+
+    app = FastAPI(title="StockSync inventory-adjuster", lifespan=lifespan)
+    app.state.settings = settings
+    install_ops(app, health)
+    app.include_router(read_api.router)
+    app.include_router(admin.router)
+    return app
