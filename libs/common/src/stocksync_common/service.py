@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import uvicorn
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from stocksync_common.consumer import ConsumerLoop
 from stocksync_common.logs import configure_logging
 from stocksync_common.ops import Health
 from stocksync_common.settings import CommonSettings
@@ -71,3 +74,27 @@ def serve(app: FastAPI | str, settings: CommonSettings, *, workers: int = 1) -> 
         factory=isinstance(app, str),
         timeout_graceful_shutdown=10,
     )
+
+
+@contextlib.asynccontextmanager
+async def kafka_worker(
+    health: Health,
+    producer: AIOKafkaProducer,
+    consumer: AIOKafkaConsumer,
+    loop: ConsumerLoop,
+    bootstrap: str,
+) -> AsyncIterator[None]:
+    """Start the clients and the supervised consumer loop; stop them cleanly on exit."""
+    health.checks["kafka"] = kafka_check(bootstrap)
+    await producer.start()
+    await consumer.start()
+    task = supervise(health, "consumer", loop.run)
+    try:
+        yield
+    finally:
+        loop.stop()
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        await consumer.stop()
+        await producer.stop()

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from stocksync_common.ops import Health, install_ops
-from stocksync_common.service import kafka_check, redis_check, supervise
+from stocksync_common.service import kafka_worker, redis_check
 
 from inventory_adjuster.bootstrap import build
 from inventory_adjuster.entrypoints import admin, read_api
@@ -23,19 +23,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         c = build(settings)
         app.state.container = c
         health.checks["redis"] = redis_check(c.redis)
-        health.checks["kafka"] = kafka_check(settings.kafka_bootstrap_servers)
-        await c.producer.start()
-        await c.consumer.start()
-        task = supervise(health, "consumer", c.loop.run)
         try:
-            yield
+            async with kafka_worker(
+                health, c.producer, c.consumer, c.loop, settings.kafka_bootstrap_servers
+            ):
+                yield
         finally:
-            c.loop.stop()
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-            await c.consumer.stop()
-            await c.producer.stop()
             await c.redis.aclose()
 
     app = FastAPI(title="StockSync inventory-adjuster", lifespan=lifespan)

@@ -1,0 +1,15 @@
+"""``stocksync-notifier`` / ``python -m notifier``."""
+
+from __future__ import annotations
+
+from stocksync_common.service import serve
+
+from notifier.settings import get_settings
+
+
+def main() -> None:
+    serve("notifier.entrypoints.app:create_app", get_settings())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""notifier: ops endpoints plus the consumer that watches level crossings."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from stocksync_common.ops import Health, install_ops
+from stocksync_common.service import kafka_worker, redis_check
+
+from notifier.bootstrap import build
+from notifier.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    health = Health()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        c = build(settings)
+        app.state.container = c
+        health.checks["redis"] = redis_check(c.redis)
+        try:
+            async with kafka_worker(
+                health, c.producer, c.consumer, c.loop, settings.kafka_bootstrap_servers
+            ):
+                yield
+        finally:
+            await c.http.aclose()
+            await c.redis.aclose()
+
+    app = FastAPI(title="StockSync notifier", lifespan=lifespan)
+    install_ops(app, health)
+    return app

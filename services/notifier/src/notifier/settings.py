@@ -1,0 +1,20 @@
+"""notifier settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from stocksync_common.settings import CommonSettings
+
+
+class Settings(CommonSettings):
+    service_name: str = "notifier"
+    http_port: int = 8085
+    consumer_group: str = "notifier"
+    webhook_url: str | None = None
+    request_timeout_s: float = 5.0
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,40 @@
+"""Composition root for order-consumer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from stocksync_common.consumer import ConsumerLoop, make_consumer
+from stocksync_common.kafka import make_producer
+from stocksync_common.stores import load_stores
+from stocksync_common.topics import WEBHOOKS_SHOPIFY
+
+from order_consumer.handlers import OrderHandler
+from order_consumer.settings import Settings
+
+
+@dataclass
+class Container:
+    producer: AIOKafkaProducer
+    consumer: AIOKafkaConsumer
+    loop: ConsumerLoop
+
+
+def build(settings: Settings) -> Container:
+    if not settings.stores_file:
+        raise RuntimeError("STOCKSYNC_STORES_FILE is required")
+    stores = load_stores(settings.stores_file)
+    producer = make_producer(settings.kafka_bootstrap_servers, settings.service_name)
+    consumer = make_consumer(
+        settings.kafka_bootstrap_servers, settings.consumer_group, settings.service_name
+    )
+    handler = OrderHandler(stores, producer)
+    loop = ConsumerLoop(
+        consumer=consumer,
+        producer=producer,
+        group=settings.consumer_group,
+        topics=[WEBHOOKS_SHOPIFY],
+        handler=handler.handle_batch,
+    )
+    return Container(producer, consumer, loop)

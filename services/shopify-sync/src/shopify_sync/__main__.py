@@ -1,0 +1,15 @@
+"""``stocksync-shopify-sync`` / ``python -m shopify_sync``."""
+
+from __future__ import annotations
+
+from stocksync_common.service import serve
+
+from shopify_sync.settings import get_settings
+
+
+def main() -> None:
+    serve("shopify_sync.entrypoints.app:create_app", get_settings())
+
+
+if __name__ == "__main__":
+    main()

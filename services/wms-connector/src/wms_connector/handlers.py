@@ -1,0 +1,44 @@
+"""WMS webhooks to inventory commands."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata, TopicPartition
+from pydantic import ValidationError
+from stocksync_common.consumer import Incoming, PoisonMessage
+from stocksync_common.events import InventoryCommandRequested, WmsWebhookReceived, stable_id
+from stocksync_common.kafka import send_event
+from stocksync_common.topics import INVENTORY_COMMANDS
+
+from wms_connector.domain import commands_for
+
+
+@dataclass
+class WmsHandler:
+    producer: AIOKafkaProducer
+    source: str = "wms-connector"
+
+    async def handle_batch(self, tp: TopicPartition, items: Sequence[Incoming]) -> None:
+        futures: list[asyncio.Future[RecordMetadata]] = []
+        for item in items:
+            event = item.event
+            if not isinstance(event, WmsWebhookReceived):
+                raise PoisonMessage(f"unexpected event type {event.type} on {tp.topic}")
+            try:
+                commands = commands_for(event.payload)
+            except ValidationError as exc:
+                raise PoisonMessage(f"WMS event {event.payload.event_id}: {exc}") from exc
+            for cmd in commands:
+                out = InventoryCommandRequested(
+                    id=stable_id(cmd.idempotency_key),
+                    correlation_id=event.correlation_id,
+                    causation_id=event.id,
+                    source=self.source,
+                    payload=cmd,
+                )
+                futures.append(await send_event(self.producer, INVENTORY_COMMANDS, cmd.sku, out))
+        await asyncio.gather(*futures)
