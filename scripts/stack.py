@@ -1,0 +1,195 @@
+"""Start, watch and stop the StockSync processes: simulators plus the six services.
+
+Used by ``scripts/up.sh`` (the local run) and by the end-to-end tests. Kafka and Redis are
+started before this by ``scripts/infra``. Each process runs the same command its container
+image runs (``python -m <package>``), with ``STOCKSYNC_`` settings in its environment.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import httpx
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_STORES = ROOT / "config" / "stores.example.yaml"
+
+DEMO_ENV = {
+    "STOCKSYNC_DEMO_PARENT_TOKEN": "shpat_demo_parent",
+    "STOCKSYNC_DEMO_PARENT_SECRET": "demo-parent-secret",
+    "STOCKSYNC_ADMIN_TOKEN": "dev-admin-token",
+    "STOCKSYNC_WMS_WEBHOOK_SECRET": "dev-wms-secret",
+}
+
+
+@dataclass(frozen=True)
+class Ports:
+    webhook_receiver: int = 8080
+    order_consumer: int = 8081
+    inventory_adjuster: int = 8082
+    shopify_sync: int = 8083
+    wms_connector: int = 8084
+    notifier: int = 8085
+    shopify_sim: int = 8090
+    wms_sim: int = 8091
+    sink: int = 8092
+    kafka: int = 9092
+    redis: int = 6379
+
+    def shifted(self, offset: int) -> Ports:
+        return replace(self, **{k: v + offset for k, v in self.__dict__.items()})
+
+
+SERVICES = (
+    "webhook-receiver",
+    "order-consumer",
+    "inventory-adjuster",
+    "shopify-sync",
+    "wms-connector",
+    "notifier",
+)
+
+
+def module_of(service: str) -> str:
+    return service.replace("-", "_")
+
+
+@dataclass
+class Stack:
+    ports: Ports
+    state_dir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def stores_file(self) -> Path:
+        return self.state_dir / "stores.yaml"
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{getattr(self.ports, module_of(name))}"
+
+    def base_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKSYNC_")}
+        env.update(DEMO_ENV)
+        env.update(
+            {
+                "STOCKSYNC_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.ports.kafka}",
+                "STOCKSYNC_REDIS_URL": f"redis://127.0.0.1:{self.ports.redis}/0",
+                "STOCKSYNC_STORES_FILE": str(self.stores_file),
+                "STOCKSYNC_NOTIFIER_WEBHOOK_URL": f"{self.url('sink')}/alerts/slack",
+                "STOCKSYNC_TOPIC_PARTITIONS": "12",
+                "STOCKSYNC_LOG_LEVEL": "INFO",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def write_stores_file(self) -> None:
+        """The example stores file, pointed at this stack's Shopify simulator."""
+        doc = yaml.safe_load(EXAMPLE_STORES.read_text())
+        for store in doc["stores"]:
+            store["admin_base_url"] = self.url("shopify-sim")
+        self.stores_file.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+    def create_topics(self) -> None:
+        subprocess.run(  # noqa: S603 - our own console script
+            [sys.executable, "-m", "stocksync_common.topics", "create"],
+            env=self.base_env(),
+            check=True,
+            timeout=120,
+        )
+
+    def commands(self) -> dict[str, list[str]]:
+        py = sys.executable
+        p = self.ports
+        cmds = {
+            "shopify-sim": [
+                py, "-m", "stocksync_sim.shopify", "--host", "127.0.0.1",
+                "--port", str(p.shopify_sim), "--stores-file", str(self.stores_file),
+                "--webhook-url", f"{self.url('webhook-receiver')}/webhooks/shopify",
+            ],
+            "wms-sim": [
+                py, "-m", "stocksync_sim.wms", "--port", str(p.wms_sim),
+                "--webhook-url", f"{self.url('webhook-receiver')}/webhooks/wms",
+                "--secret", DEMO_ENV["STOCKSYNC_WMS_WEBHOOK_SECRET"],
+            ],
+            "sink": [py, "-m", "stocksync_sim.sink", "--port", str(p.sink)],
+        }  # fmt: skip
+        for svc in SERVICES:
+            cmds[svc] = [py, "-m", module_of(svc)]
+        return cmds
+
+    def start(self, names: list[str] | None = None) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.write_stores_file()
+        cmds = self.commands()
+        for name in names or list(cmds):
+            self.start_one(name, cmds[name])
+
+    def start_one(self, name: str, cmd: list[str] | None = None) -> None:
+        env = self.base_env()
+        if name in SERVICES:
+            env["STOCKSYNC_HTTP_PORT"] = str(getattr(self.ports, module_of(name)))
+        log = (self.log_dir / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(  # noqa: S603 - fixed argv of our own modules
+            cmd or self.commands()[name],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+
+    def wait_healthy(self, timeout_s: float = 60.0, path: str = "/healthz") -> None:
+        deadline = time.monotonic() + timeout_s
+        pending = set(self.procs)
+        with httpx.Client(timeout=2.0) as client:
+            while pending:
+                for name in sorted(pending):
+                    proc = self.procs[name]
+                    if proc.poll() is not None:
+                        raise RuntimeError(
+                            f"{name} exited with {proc.returncode}:\n{self.tail(name)}"
+                        )
+                    try:
+                        if client.get(self.url(name) + path).status_code == 200:
+                            pending.discard(name)
+                    except httpx.HTTPError:
+                        pass
+                if pending and time.monotonic() > deadline:
+                    raise TimeoutError(f"not healthy after {timeout_s}s: {sorted(pending)}")
+                if pending:
+                    time.sleep(0.2)
+
+    def tail(self, name: str, lines: int = 30) -> str:
+        path = self.log_dir / f"{name}.log"
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop_one(self, name: str, sig: int = signal.SIGTERM, timeout_s: float = 15.0) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+    def stop(self) -> None:
+        for name in reversed(list(self.procs)):
+            self.stop_one(name)

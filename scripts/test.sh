@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Set everything up and run every check: ruff, mypy (strict), and the tests (unit,
+# integration and end to end) against a real Kafka broker and a real Redis that this script
+# starts on their own ports and state directory, and stops at the end.
+# Extra arguments go to pytest (e.g. scripts/test.sh tests/unit -k hmac).
+set -euo pipefail
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$REPO"
+export PATH="$HOME/.local/bin:$PATH"
+
+"$REPO/scripts/setup.sh"
+
+export STOCKSYNC_STATE_DIR="$REPO/.work/test"
+export KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 REDIS_PORT=16379
+export STOCKSYNC_TEST_KAFKA="127.0.0.1:$KAFKA_PORT" STOCKSYNC_TEST_REDIS="redis://127.0.0.1:$REDIS_PORT/0"
+export STOCKSYNC_TEST_STATE_DIR="$STOCKSYNC_STATE_DIR"
+
+echo "[test] ruff" >&2
+uv run --frozen ruff check .
+uv run --frozen ruff format --check .
+echo "[test] mypy --strict" >&2
+uv run --frozen mypy libs/common/src services/*/src simulators/src scripts tests bench
+
+cleanup() {
+  "$REPO/scripts/infra/kafka.sh" stop || true
+  "$REPO/scripts/infra/redis.sh" stop || true
+}
+trap cleanup EXIT
+# A clean slate each run: the tests own this state directory.
+"$REPO/scripts/infra/kafka.sh" stop >/dev/null 2>&1 || true
+"$REPO/scripts/infra/redis.sh" stop >/dev/null 2>&1 || true
+rm -rf "$STOCKSYNC_STATE_DIR"
+"$REPO/scripts/infra/redis.sh" start
+"$REPO/scripts/infra/kafka.sh" start
+
+echo "[test] pytest" >&2
+uv run --frozen pytest "$@"
