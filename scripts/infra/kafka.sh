@@ -1,0 +1,322 @@
+#!/usr/bin/env bash
+# Local single-node Apache Kafka broker (KRaft, combined broker+controller) from Maven jars.
+#
+#   kafka.sh fetch            copy the broker jars into $REPO/.cache/kafka/<version>/libs
+#   kafka.sh start            fetch if needed, format storage once, start, wait until ready
+#   kafka.sh stop             SIGTERM, wait up to 30 s, then SIGKILL
+#   kafka.sh status           exit 0 if running and answering, 1 otherwise
+#   kafka.sh logs [tail args] tail the broker's server.log (e.g. `kafka.sh logs -f`)
+#
+# Env: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), STOCKSYNC_STATE_DIR ($REPO/.work/local),
+#      KAFKA_HEAP_OPTS ("-Xms256m -Xmx1g"), KAFKA_START_TIMEOUT (90, seconds).
+# State: $STOCKSYNC_STATE_DIR/kafka/{server.properties,cluster.id,kafka.pid,data/,logs/}
+set -euo pipefail
+
+REPO="$(cd "$(dirname "$0")/../.." && pwd)"
+INFRA="$REPO/scripts/infra"
+POM="$INFRA/pom.xml"
+LOG4J_CONF="$INFRA/log4j2.properties"
+
+STATE_DIR="${STOCKSYNC_STATE_DIR:-$REPO/.work/local}"
+KSTATE="$STATE_DIR/kafka"
+DATA_DIR="$KSTATE/data"
+LOG_DIR="$KSTATE/logs"
+PROPS="$KSTATE/server.properties"
+PID_FILE="$KSTATE/kafka.pid"
+CLUSTER_ID_FILE="$KSTATE/cluster.id"
+SERVER_LOG="$LOG_DIR/server.log"
+OUT_LOG="$LOG_DIR/kafka.out"
+
+KAFKA_PORT="${KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g}"
+START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
+STOP_TIMEOUT=30
+READY_LINE="Kafka Server started"
+
+log() { echo "kafka.sh: $*" >&2; }
+die() { echo "kafka.sh: ERROR: $*" >&2; exit 1; }
+
+# The Kafka version is pinned once, in pom.xml.
+KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM" | head -n1)"
+[[ -n "$KAFKA_VERSION" ]] || die "cannot read <kafka.version> from $POM"
+CACHE_DIR="$REPO/.cache/kafka/$KAFKA_VERSION"
+LIBS="$CACHE_DIR/libs"
+MARKER="$LIBS/.fetched"   # written after a successful copy; holds the pom's checksum
+
+java_bin() {
+  if [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then
+    echo "$JAVA_HOME/bin/java"
+  elif command -v java >/dev/null 2>&1; then
+    command -v java
+  else
+    die "java not found (Kafka $KAFKA_VERSION needs Java 17+)"
+  fi
+}
+
+check_java() {
+  local java major
+  java="$(java_bin)"
+  major="$("$java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1)"
+  [[ -n "$major" && "$major" -ge 17 ]] || die "Kafka $KAFKA_VERSION needs Java 17+, found: $("$java" -version 2>&1 | head -n1)"
+}
+
+pom_sum() { sha256sum "$POM" | cut -d' ' -f1; }
+
+libs_ok() { [[ -d "$LIBS" && -f "$MARKER" && "$(cat "$MARKER")" == "$(pom_sum)" ]]; }
+
+cmd_fetch() {
+  if libs_ok; then
+    log "jars for Kafka $KAFKA_VERSION already in $LIBS"
+    return 0
+  fi
+  command -v mvn >/dev/null 2>&1 || die "mvn not found (needed once to fetch the Kafka jars)"
+  mkdir -p "$CACHE_DIR"
+  # Serialise concurrent fetches (e.g. dev and test instances starting together).
+  exec 8>"$CACHE_DIR/.lock"
+  if command -v flock >/dev/null 2>&1; then flock 8; fi
+  if libs_ok; then
+    exec 8>&-
+    log "jars for Kafka $KAFKA_VERSION already in $LIBS"
+    return 0
+  fi
+  local tmp="$CACHE_DIR/libs.tmp.$$" t0=$SECONDS
+  rm -rf "$tmp"
+  log "fetching Kafka $KAFKA_VERSION jars with Maven into $LIBS ..."
+  if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
+      -DoutputDirectory="$tmp" >"$CACHE_DIR/fetch.log" 2>&1; then
+    tail -n 40 "$CACHE_DIR/fetch.log" >&2
+    rm -rf "$tmp"
+    die "Maven failed to fetch the Kafka jars (full output: $CACHE_DIR/fetch.log)"
+  fi
+  compgen -G "$tmp/kafka_2.13-$KAFKA_VERSION.jar" >/dev/null || { rm -rf "$tmp"; die "kafka_2.13-$KAFKA_VERSION.jar missing after fetch"; }
+  pom_sum >"$tmp/.fetched"
+  rm -rf "$LIBS"
+  mv "$tmp" "$LIBS"
+  exec 8>&-
+  log "fetched $(find "$LIBS" -name '*.jar' | wc -l) jars in $((SECONDS - t0)) s"
+}
+
+# Alive and not a zombie: orphans are reparented to pid 1, which may reap them late.
+alive() {
+  local state
+  kill -0 "$1" 2>/dev/null || return 1
+  state="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)"
+  [[ -n "$state" && "$state" != Z ]]
+}
+
+# Is the pid in the pid file alive and our broker (right server.properties)?
+running_pid() {
+  [[ -f "$PID_FILE" ]] || return 1
+  local pid cmd
+  pid="$(cat "$PID_FILE" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  alive "$pid" || return 1
+  # Guard against pid reuse: the process must be kafka.Kafka with our config.
+  cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
+  [[ "$cmd" == *"kafka.Kafka $PROPS"* ]] || return 1
+  echo "$pid"
+}
+
+port_open() {
+  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+}
+
+show_logs() {
+  local f
+  for f in "$SERVER_LOG" "$OUT_LOG"; do
+    if [[ -s "$f" ]]; then
+      echo "---- last lines of $f ----" >&2
+      tail -n 30 "$f" >&2
+    fi
+  done
+}
+
+write_props() {
+  cat >"$PROPS" <<EOF
+# Written by scripts/infra/kafka.sh on every start; edit the script, not this file.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$DATA_DIR
+
+# One node: every internal topic has a single replica.
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+
+# Topics are created explicitly by the services' setup code.
+auto.create.topics.enable=false
+num.partitions=12
+delete.topic.enable=true
+
+# Fast start and fast first use: no rebalance delay, smaller internal topics
+# (the first consumer group / transactional producer creates them), parallel log recovery.
+group.initial.rebalance.delay.ms=0
+offsets.topic.num.partitions=12
+transaction.state.log.num.partitions=12
+share.coordinator.state.topic.num.partitions=12
+num.recovery.threads.per.data.dir=4
+
+# Dev retention: a day, at most 256 MiB per partition, 64 MiB segments.
+log.retention.hours=24
+log.retention.bytes=268435456
+log.segment.bytes=67108864
+log.retention.check.interval.ms=60000
+EOF
+}
+
+format_storage() {
+  local java cp="$LIBS/*"
+  java="$(java_bin)"
+  if [[ -f "$DATA_DIR/meta.properties" ]]; then
+    return 0
+  fi
+  if [[ ! -s "$CLUSTER_ID_FILE" ]]; then
+    "$java" -cp "$cp" -Dlog4j2.configurationFile="$LOG4J_CONF" -Dkafka.logs.dir="$LOG_DIR" \
+      kafka.tools.StorageTool random-uuid 2>>"$OUT_LOG" | tr -d '[:space:]' >"$CLUSTER_ID_FILE.tmp"
+    [[ -s "$CLUSTER_ID_FILE.tmp" ]] || die "could not generate a cluster id (see $OUT_LOG)"
+    mv "$CLUSTER_ID_FILE.tmp" "$CLUSTER_ID_FILE"
+  fi
+  log "formatting storage in $DATA_DIR (cluster id $(cat "$CLUSTER_ID_FILE"))"
+  if ! "$java" -cp "$cp" -Dlog4j2.configurationFile="$LOG4J_CONF" -Dkafka.logs.dir="$LOG_DIR" \
+      kafka.tools.StorageTool format -t "$(cat "$CLUSTER_ID_FILE")" -c "$PROPS" >>"$OUT_LOG" 2>&1; then
+    tail -n 20 "$OUT_LOG" >&2
+    die "storage format failed"
+  fi
+}
+
+wait_ready() {
+  local pid="$1" deadline=$((SECONDS + START_TIMEOUT))
+  while :; do
+    if ! alive "$pid"; then
+      show_logs
+      rm -f "$PID_FILE"
+      die "broker (pid $pid) exited during startup"
+    fi
+    if port_open "$KAFKA_PORT" && grep -q "$READY_LINE" "$SERVER_LOG" 2>/dev/null; then
+      return 0
+    fi
+    if ((SECONDS >= deadline)); then
+      show_logs
+      log "broker (pid $pid) not ready after ${START_TIMEOUT} s; stopping it"
+      cmd_stop
+      die "broker did not become ready within ${START_TIMEOUT} s (KAFKA_START_TIMEOUT)"
+    fi
+    sleep 0.3
+  done
+}
+
+# One start/stop at a time per state dir (the broker itself does not inherit the lock).
+lock_state() {
+  mkdir -p "$KSTATE"
+  exec 9>"$KSTATE/.script.lock"
+  if command -v flock >/dev/null 2>&1; then flock 9; fi
+}
+
+cmd_start() {
+  local pid t0=$SECONDS
+  lock_state
+  if pid="$(running_pid)"; then
+    wait_ready "$pid"   # returns at once when it is already up
+    log "already running (pid $pid, bootstrap 127.0.0.1:$KAFKA_PORT)"
+    return 0
+  fi
+  rm -f "$PID_FILE"
+  local p
+  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+    if port_open "$p"; then
+      die "port $p is already in use by another process (set KAFKA_PORT / KAFKA_CONTROLLER_PORT)"
+    fi
+  done
+  check_java
+  cmd_fetch
+  mkdir -p "$DATA_DIR" "$LOG_DIR"
+  write_props
+  format_storage
+
+  # Fresh server.log per run, so the readiness grep only sees this run.
+  if [[ -f "$SERVER_LOG" ]]; then mv -f "$SERVER_LOG" "$LOG_DIR/server.log.prev"; fi
+  if [[ -f "$OUT_LOG" ]]; then mv -f "$OUT_LOG" "$LOG_DIR/kafka.out.prev"; fi
+
+  local java
+  java="$(java_bin)"
+  log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT), state in $KSTATE"
+  # shellcheck disable=SC2086  # KAFKA_HEAP_OPTS is a list of JVM flags
+  nohup "$java" $KAFKA_HEAP_OPTS \
+    -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+    -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError \
+    -Djava.awt.headless=true \
+    -Dkafka.logs.dir="$LOG_DIR" \
+    -Dlog4j2.configurationFile="$LOG4J_CONF" \
+    -cp "$LIBS/*" kafka.Kafka "$PROPS" \
+    >>"$OUT_LOG" 2>&1 </dev/null 9>&- &
+  pid=$!
+  echo "$pid" >"$PID_FILE"
+  wait_ready "$pid"
+  log "ready in $((SECONDS - t0)) s (pid $pid, bootstrap 127.0.0.1:$KAFKA_PORT)"
+}
+
+cmd_stop() {
+  local pid
+  lock_state
+  if ! pid="$(running_pid)"; then
+    rm -f "$PID_FILE"
+    log "not running"
+    return 0
+  fi
+  log "stopping pid $pid ..."
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + STOP_TIMEOUT))
+  while alive "$pid"; do
+    if ((SECONDS >= deadline)); then
+      log "still alive after ${STOP_TIMEOUT} s; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 0.5
+      break
+    fi
+    sleep 0.2
+  done
+  rm -f "$PID_FILE"
+  log "stopped"
+}
+
+cmd_status() {
+  local pid
+  if pid="$(running_pid)" && port_open "$KAFKA_PORT"; then
+    log "running (pid $pid, Kafka $KAFKA_VERSION, 127.0.0.1:$KAFKA_PORT, state $KSTATE)"
+    return 0
+  fi
+  if [[ -n "${pid:-}" ]]; then
+    log "pid $pid alive but 127.0.0.1:$KAFKA_PORT not answering (starting or stuck)"
+  else
+    log "not running (state $KSTATE)"
+  fi
+  return 1
+}
+
+cmd_logs() {
+  [[ -f "$SERVER_LOG" ]] || die "no log yet at $SERVER_LOG"
+  if (($# == 0)); then set -- -n 100; fi
+  exec tail "$@" "$SERVER_LOG"
+}
+
+usage() { echo "usage: $0 start|stop|status|fetch|logs [tail args]" >&2; exit 2; }
+
+case "${1:-}" in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  fetch) cmd_fetch ;;
+  logs) shift; cmd_logs "$@" ;;
+  *) usage ;;
+esac
