@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+
 from stack import DEMO_ENV, ROOT, SERVICES, Ports, Stack
 
 T = TypeVar("T")

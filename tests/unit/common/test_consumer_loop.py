@@ -81,7 +81,11 @@ async def test_unparseable_record_goes_to_dlq_and_the_rest_is_handled():
     async def handler(tp, items: list[Incoming]):
         seen.extend(i.record.offset for i in items)
 
-    recs = [Rec(TP.topic, 3, 5, command(1)), Rec(TP.topic, 3, 6, b"{not json"), Rec(TP.topic, 3, 7, command(2))]
+    recs = [
+        Rec(TP.topic, 3, 5, command(1)),
+        Rec(TP.topic, 3, 6, b"{not json"),
+        Rec(TP.topic, 3, 7, command(2)),
+    ]
     loop, consumer, producer = make_loop(handler, [])
     await loop.process_partition(TP, recs)
     await loop._commit({TP: recs[-1].offset + 1})
@@ -146,7 +150,10 @@ async def test_run_commits_after_each_batch_and_stops():
         if len(handled) >= 3:
             loop.stop()
 
-    batches = [{TP: [Rec(TP.topic, 3, 0, command(0)), Rec(TP.topic, 3, 1, command(1))]}, {TP: [Rec(TP.topic, 3, 2, command(2))]}]
+    batches = [
+        {TP: [Rec(TP.topic, 3, 0, command(0)), Rec(TP.topic, 3, 1, command(1))]},
+        {TP: [Rec(TP.topic, 3, 2, command(2))]},
+    ]
     loop, consumer, _ = make_loop(handler, batches)
     consumer.subscribe = lambda topics, listener: None
     await loop.run()

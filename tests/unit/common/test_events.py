@@ -42,7 +42,9 @@ def test_tombstone_is_rejected():
 def test_negative_quantity_only_for_adjust():
     with pytest.raises(ValidationError, match="must not be negative"):
         InventoryCommand(command="reserve", idempotency_key="k", sku="A", location="l", quantity=-1)
-    cmd = InventoryCommand(command="adjust", idempotency_key="k", sku="A", location="l", quantity=-3)
+    cmd = InventoryCommand(
+        command="adjust", idempotency_key="k", sku="A", location="l", quantity=-3
+    )
     assert cmd.quantity == -3
 
 

@@ -42,7 +42,9 @@ def test_default_admin_url_is_the_shop(tmp_path):
 
 def test_secrets_do_not_leak_in_repr(tmp_path):
     f = tmp_path / "s.yaml"
-    f.write_text("stores:\n  - shop: a.myshopify.com\n    access_token: t0psecret\n    webhook_secret: x\n")
+    f.write_text(
+        "stores:\n  - shop: a.myshopify.com\n    access_token: t0psecret\n    webhook_secret: x\n"
+    )
     assert "t0psecret" not in repr(load_stores(f))
 
 

@@ -16,15 +16,21 @@ def body(*lines):
 
 
 def test_one_reserve_per_line_keyed_by_source():
-    order = parse_order(STORE, body({"id": 1, "sku": "A", "quantity": 2}, {"id": 2, "sku": "B", "quantity": 1}))
+    order = parse_order(
+        STORE, body({"id": 1, "sku": "A", "quantity": 2}, {"id": 2, "sku": "B", "quantity": 1})
+    )
     cmds = line_commands(order, "reserve")
     assert [(c.sku, c.quantity, c.location) for c in cmds] == [("A", 2, "wh-1"), ("B", 1, "wh-1")]
-    assert cmds[0].idempotency_key == "shopify:a.myshopify.com:order:820982911946154508:line:1:reserve"
+    assert (
+        cmds[0].idempotency_key == "shopify:a.myshopify.com:order:820982911946154508:line:1:reserve"
+    )
     assert cmds[0].order is not None and cmds[0].order.line_id == "1"
 
 
 def test_lines_without_sku_are_reported_not_commanded():
-    order = parse_order(STORE, body({"id": 1, "sku": "", "quantity": 2}, {"id": 2, "sku": "B", "quantity": 1}))
+    order = parse_order(
+        STORE, body({"id": 1, "sku": "", "quantity": 2}, {"id": 2, "sku": "B", "quantity": 1})
+    )
     assert order.unmapped_lines == ["1"]
     assert [c.sku for c in line_commands(order, "reserve")] == ["B"]
 

@@ -19,7 +19,15 @@ STORE = Store(
     webhook_secret="s",  # type: ignore[arg-type]
     locations={"wh-1": "gid://shopify/Location/1"},
 )
-COST = {"requestedQueryCost": 10, "actualQueryCost": 10, "throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": 1990, "restoreRate": 100.0}}
+COST = {
+    "requestedQueryCost": 10,
+    "actualQueryCost": 10,
+    "throttleStatus": {
+        "maximumAvailable": 2000.0,
+        "currentlyAvailable": 1990,
+        "restoreRate": 100.0,
+    },
+}
 
 
 class FakeShop:
@@ -34,25 +42,74 @@ class FakeShop:
         body = json.loads(request.content)
         if self.throttle_times:
             self.throttle_times -= 1
-            return httpx.Response(200, json={"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}], "extensions": {"cost": {**COST, "throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": 10, "restoreRate": 1000.0}}}})
+            return httpx.Response(
+                200,
+                json={
+                    "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
+                    "extensions": {
+                        "cost": {
+                            **COST,
+                            "throttleStatus": {
+                                "maximumAvailable": 2000.0,
+                                "currentlyAvailable": 10,
+                                "restoreRate": 1000.0,
+                            },
+                        }
+                    },
+                },
+            )
         if "inventoryItems" in body["query"]:
             assert body["variables"]["query"] == sku_query("A")
-            node = {"id": "gid://shopify/InventoryItem/7", "sku": "A", "inventoryLevel": {"quantities": [{"name": "available", "quantity": self.level}]}}
-            return httpx.Response(200, json={"data": {"inventoryItems": {"nodes": [node]}}, "extensions": {"cost": COST}})
+            node = {
+                "id": "gid://shopify/InventoryItem/7",
+                "sku": "A",
+                "inventoryLevel": {"quantities": [{"name": "available", "quantity": self.level}]},
+            }
+            return httpx.Response(
+                200,
+                json={"data": {"inventoryItems": {"nodes": [node]}}, "extensions": {"cost": COST}},
+            )
         q = body["variables"]["input"]["quantities"][0]
         self.mutations.append(body["variables"])
         if self.stale_times or q["changeFromQuantity"] != self.level:
             self.stale_times = max(0, self.stale_times - 1)
             self.level -= 1  # a sale raced us
             err = {"code": "CHANGE_FROM_QUANTITY_STALE", "field": ["input"], "message": "stale"}
-            return httpx.Response(200, json={"data": {"inventorySetQuantities": {"userErrors": [err]}}, "extensions": {"cost": COST}})
+            return httpx.Response(
+                200,
+                json={
+                    "data": {"inventorySetQuantities": {"userErrors": [err]}},
+                    "extensions": {"cost": COST},
+                },
+            )
         self.level = q["quantity"]
-        return httpx.Response(200, json={"data": {"inventorySetQuantities": {"inventoryAdjustmentGroup": {"id": "g"}, "userErrors": []}}, "extensions": {"cost": COST}})
+        return httpx.Response(
+            200,
+            json={
+                "data": {
+                    "inventorySetQuantities": {
+                        "inventoryAdjustmentGroup": {"id": "g"},
+                        "userErrors": [],
+                    }
+                },
+                "extensions": {"cost": COST},
+            },
+        )
 
 
 def change(version, available):
     lv = Levels(on_hand=available, available=available)
-    payload = StockChange(sku="A", location="wh-1", command="reserve", idempotency_key=f"k{version}", version=version, before=lv, after=lv, sku_available_before=0, sku_available_after=available)
+    payload = StockChange(
+        sku="A",
+        location="wh-1",
+        command="reserve",
+        idempotency_key=f"k{version}",
+        version=version,
+        before=lv,
+        after=lv,
+        sku_available_before=0,
+        sku_available_after=available,
+    )
     return Incoming(record=None, event=InventoryChanged(source="t", payload=payload))  # type: ignore[arg-type]
 
 
@@ -79,7 +136,12 @@ async def test_pushes_truth_with_change_from_quantity_and_key():
     assert shop.level == 7
     (sent,) = shop.mutations
     q = sent["input"]["quantities"][0]
-    assert q == {"inventoryItemId": "gid://shopify/InventoryItem/7", "locationId": "gid://shopify/Location/1", "quantity": 7, "changeFromQuantity": 10}
+    assert q == {
+        "inventoryItemId": "gid://shopify/InventoryItem/7",
+        "locationId": "gid://shopify/Location/1",
+        "quantity": 7,
+        "changeFromQuantity": 10,
+    }
     assert len(sent["idempotencyKey"]) == 64
 
 
@@ -103,7 +165,9 @@ async def test_throttled_is_waited_out_and_retried():
 
 
 async def test_server_errors_raise_for_the_retry_path():
-    client = ShopifyClient(httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(503))))
+    client = ShopifyClient(
+        httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(503)))
+    )
     p = InventoryPusher(StoresConfig(stores=[STORE]), client, Catalog(client))
     with pytest.raises(ShopifyError, match="503"):
         await p.handle_batch(None, [change(1, 3)])  # type: ignore[arg-type]

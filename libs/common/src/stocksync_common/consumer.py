@@ -185,15 +185,27 @@ class ConsumerLoop:
             "failed_at": time.time(),
             "value": (record.value or b"").decode("utf-8", "replace"),
         }
-        await self.producer.send_and_wait(
-            topic, orjson.dumps(body), key=record.key, headers=list(record.headers)
-        )
+        await self._publish_dead_letter(topic, orjson.dumps(body), record)
         DLQ_PUBLISHED.labels(record.topic, reason).inc()
         EVENTS_CONSUMED.labels(record.topic, "dlq").inc()
         log.error(
             "record sent to DLQ",
             extra={"dlq": topic, "reason": reason, "error": body["error"], "offset": record.offset},
         )
+
+    async def _publish_dead_letter(self, topic: str, value: bytes, record: Record) -> None:
+        """Keep trying: a record is committed only once it was handled or dead-lettered."""
+        delay = 0.5
+        while True:
+            try:
+                await self.producer.send_and_wait(
+                    topic, value, key=record.key, headers=list(record.headers)
+                )
+                return
+            except KafkaError as exc:
+                log.error("DLQ publish failed; retrying", extra={"dlq": topic, "error": str(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         assigned = self.consumer.assignment()

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 from redis.asyncio import Redis
-from stocksync_common.consumer import ConsumerLoop, make_consumer
-from stocksync_common.kafka import make_producer
-from stocksync_common.topics import INVENTORY_COMMANDS
 
 from inventory_adjuster.adapters.redis_store import RedisInventory
 from inventory_adjuster.handlers import CommandHandler
 from inventory_adjuster.settings import Settings
+from stocksync_common.consumer import ConsumerLoop, make_consumer
+from stocksync_common.kafka import make_producer
+from stocksync_common.topics import INVENTORY_COMMANDS
 
 
 @dataclass

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata, TopicPartition
 from prometheus_client import Counter
+
+from inventory_adjuster.adapters.redis_store import Applied, Invalid, Position, RedisInventory
 from stocksync_common.consumer import Incoming, PoisonMessage
 from stocksync_common.events import (
     InventoryChanged,
@@ -24,8 +26,6 @@ from stocksync_common.events import (
 )
 from stocksync_common.kafka import send_event
 from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_LEVELS
-
-from inventory_adjuster.adapters.redis_store import Applied, Invalid, Position, RedisInventory
 
 log = logging.getLogger(__name__)
 

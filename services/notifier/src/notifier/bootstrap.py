@@ -7,12 +7,12 @@ from dataclasses import dataclass
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from redis.asyncio import Redis
-from stocksync_common.consumer import ConsumerLoop, make_consumer
-from stocksync_common.kafka import make_producer
-from stocksync_common.topics import INVENTORY_CHANGED
 
 from notifier.handlers import AlertHandler
 from notifier.settings import Settings
+from stocksync_common.consumer import ConsumerLoop, make_consumer
+from stocksync_common.kafka import make_producer
+from stocksync_common.topics import INVENTORY_CHANGED
 
 
 @dataclass

@@ -10,10 +10,10 @@ import httpx
 from aiokafka.structs import TopicPartition
 from prometheus_client import Counter
 from redis.asyncio import Redis
-from stocksync_common.consumer import Incoming
-from stocksync_common.events import InventoryChanged
 
 from notifier.domain import Alert, crossing
+from stocksync_common.consumer import Incoming
+from stocksync_common.events import InventoryChanged
 
 log = logging.getLogger(__name__)
 ALERTS = Counter("stocksync_alerts_total", "Alerts sent, by kind.", ["kind"])

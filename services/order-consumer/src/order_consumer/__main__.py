@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from stocksync_common.service import serve
-
 from order_consumer.settings import get_settings
+from stocksync_common.service import serve
 
 
 def main() -> None:

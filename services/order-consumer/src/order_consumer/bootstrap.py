@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from order_consumer.handlers import OrderHandler
+from order_consumer.settings import Settings
 from stocksync_common.consumer import ConsumerLoop, make_consumer
 from stocksync_common.kafka import make_producer
 from stocksync_common.stores import load_stores
 from stocksync_common.topics import WEBHOOKS_SHOPIFY
-
-from order_consumer.handlers import OrderHandler
-from order_consumer.settings import Settings
 
 
 @dataclass

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata, TopicPartition
 from prometheus_client import Counter
+
+from order_consumer.domain import BadOrder, line_commands, parse_order
 from stocksync_common.consumer import Incoming, PoisonMessage
 from stocksync_common.events import (
     CommandName,
@@ -21,8 +23,6 @@ from stocksync_common.events import (
 from stocksync_common.kafka import send_event
 from stocksync_common.stores import StoresConfig
 from stocksync_common.topics import INVENTORY_COMMANDS, ORDERS
-
-from order_consumer.domain import BadOrder, line_commands, parse_order
 
 log = logging.getLogger(__name__)
 

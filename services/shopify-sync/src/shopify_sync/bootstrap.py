@@ -6,15 +6,15 @@ from dataclasses import dataclass
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from stocksync_common.consumer import ConsumerLoop, make_consumer
-from stocksync_common.kafka import make_producer
-from stocksync_common.stores import load_stores
-from stocksync_common.topics import INVENTORY_CHANGED
 
 from shopify_sync.adapters.catalog import Catalog
 from shopify_sync.adapters.shopify import ShopifyClient
 from shopify_sync.handlers import InventoryPusher
 from shopify_sync.settings import Settings
+from stocksync_common.consumer import ConsumerLoop, make_consumer
+from stocksync_common.kafka import make_producer
+from stocksync_common.stores import load_stores
+from stocksync_common.topics import INVENTORY_CHANGED
 
 
 @dataclass

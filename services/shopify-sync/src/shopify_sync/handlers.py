@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 from aiokafka.structs import TopicPartition
 from prometheus_client import Counter, Histogram
-from stocksync_common.consumer import Incoming
-from stocksync_common.events import InventoryChanged, StockChange
-from stocksync_common.stores import Store, StoresConfig
 
 from shopify_sync.adapters.catalog import Catalog
 from shopify_sync.adapters.documents import SET_QUANTITIES
 from shopify_sync.adapters.shopify import ShopifyClient, ShopifyError
+from stocksync_common.consumer import Incoming
+from stocksync_common.events import InventoryChanged, StockChange
+from stocksync_common.stores import Store, StoresConfig
 
 log = logging.getLogger(__name__)
 

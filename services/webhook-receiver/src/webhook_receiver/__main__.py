@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from stocksync_common.service import serve
-
 from webhook_receiver.settings import get_settings
 
 

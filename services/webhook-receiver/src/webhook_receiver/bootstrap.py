@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
+
 from stocksync_common.kafka import make_producer
 from stocksync_common.stores import StoresConfig, load_stores
-
 from webhook_receiver.intake import Intake
 from webhook_receiver.settings import Settings
 

@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Histogram
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
 from stocksync_common.events import Envelope
 from stocksync_common.kafka import publish_event
 

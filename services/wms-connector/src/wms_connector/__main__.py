@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from stocksync_common.service import serve
-
 from wms_connector.settings import get_settings
 
 

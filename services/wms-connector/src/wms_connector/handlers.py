@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata, TopicPartition
 from pydantic import ValidationError
+
 from stocksync_common.consumer import Incoming, PoisonMessage
 from stocksync_common.events import InventoryCommandRequested, WmsWebhookReceived, stable_id
 from stocksync_common.kafka import send_event
 from stocksync_common.topics import INVENTORY_COMMANDS
-
 from wms_connector.domain import commands_for
 
 

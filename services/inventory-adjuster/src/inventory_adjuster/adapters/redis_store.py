@@ -14,6 +14,7 @@ from typing import Any, Literal
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
+
 from stocksync_common.events import InventoryCommand, Levels, SkuLevels
 
 APPLY_LUA = files("inventory_adjuster.adapters").joinpath("apply.lua").read_text()

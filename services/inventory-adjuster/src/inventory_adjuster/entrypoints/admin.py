@@ -8,14 +8,14 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
-from stocksync_common.events import InventoryCommand, InventoryCommandRequested, new_id
-from stocksync_common.kafka import send_event
-from stocksync_common.topics import INVENTORY_COMMANDS
 
 from inventory_adjuster.adapters.redis_store import as_text
 from inventory_adjuster.bootstrap import Container
 from inventory_adjuster.domain import ParsedImport, parse_import
 from inventory_adjuster.entrypoints.deps import AdminDep, ContainerDep
+from stocksync_common.events import InventoryCommand, InventoryCommandRequested, new_id
+from stocksync_common.kafka import send_event
+from stocksync_common.topics import INVENTORY_COMMANDS
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["admin"])

@@ -6,12 +6,12 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from stocksync_common.ops import Health, install_ops
-from stocksync_common.service import kafka_worker, redis_check
 
 from inventory_adjuster.bootstrap import build
 from inventory_adjuster.entrypoints import admin, read_api
 from inventory_adjuster.settings import Settings, get_settings
+from stocksync_common.ops import Health, install_ops
+from stocksync_common.service import kafka_worker, redis_check
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

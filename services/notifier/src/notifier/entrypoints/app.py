@@ -6,11 +6,11 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from stocksync_common.ops import Health, install_ops
-from stocksync_common.service import kafka_worker, redis_check
 
 from notifier.bootstrap import build
 from notifier.settings import Settings, get_settings
+from stocksync_common.ops import Health, install_ops
+from stocksync_common.service import kafka_worker, redis_check
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

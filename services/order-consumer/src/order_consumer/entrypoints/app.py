@@ -6,11 +6,11 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from stocksync_common.ops import Health, install_ops
-from stocksync_common.service import kafka_worker
 
 from order_consumer.bootstrap import build
 from order_consumer.settings import Settings, get_settings
+from stocksync_common.ops import Health, install_ops
+from stocksync_common.service import kafka_worker
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from stocksync_common.stores import Store
-
 from shopify_sync.adapters.documents import FIND_ITEMS_BY_SKU
 from shopify_sync.adapters.shopify import ShopifyClient
+from stocksync_common.stores import Store
 
 
 def sku_query(sku: str) -> str:

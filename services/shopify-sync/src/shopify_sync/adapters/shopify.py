@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 from prometheus_client import Counter, Gauge
+
 from stocksync_common.stores import Store
 
 log = logging.getLogger(__name__)

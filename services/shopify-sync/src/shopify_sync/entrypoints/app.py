@@ -6,11 +6,11 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from stocksync_common.ops import Health, install_ops
-from stocksync_common.service import kafka_worker
 
 from shopify_sync.bootstrap import build
 from shopify_sync.settings import Settings, get_settings
+from stocksync_common.ops import Health, install_ops
+from stocksync_common.service import kafka_worker
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -6,9 +6,9 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+
 from stocksync_common.ops import Health, install_ops
 from stocksync_common.service import kafka_check, redis_check
-
 from webhook_receiver.bootstrap import build
 from webhook_receiver.entrypoints import shopify, wms
 from webhook_receiver.settings import Settings, get_settings

@@ -8,9 +8,9 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
+
 from stocksync_common.events import ShopifyWebhook, ShopifyWebhookReceived, stable_id
 from stocksync_common.topics import WEBHOOKS_SHOPIFY, dlq_topic
-
 from webhook_receiver.bootstrap import Container
 from webhook_receiver.entrypoints.body import read_bounded, require_headers
 from webhook_receiver.intake import ACK_SECONDS, WEBHOOKS, Outcome

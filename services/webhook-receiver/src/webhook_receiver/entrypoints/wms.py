@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+
 from stocksync_common.events import WmsEvent, WmsWebhookReceived, stable_id
 from stocksync_common.topics import WEBHOOKS_WMS, dlq_topic
-
 from webhook_receiver.entrypoints.body import read_bounded
 from webhook_receiver.entrypoints.shopify import ContainerDep
 from webhook_receiver.intake import ACK_SECONDS, WEBHOOKS, Outcome

@@ -6,9 +6,9 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+
 from stocksync_common.ops import Health, install_ops
 from stocksync_common.service import kafka_worker
-
 from wms_connector.bootstrap import build
 from wms_connector.settings import Settings, get_settings
 

@@ -1,0 +1,45 @@
+"""Shared fixtures. Integration and e2e tests talk to the real Kafka and Redis only."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from stocksync_common.topics import create_topics
+from support.infra import KAFKA, REDIS, redis_host_port, require
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    require(KAFKA, "Kafka")
+    return KAFKA
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    require(redis_host_port(), "Redis")
+    return REDIS
+
+
+@pytest.fixture(scope="session")
+async def topics(kafka_bootstrap: str) -> list[str]:
+    return await create_topics(kafka_bootstrap, partitions=6, replication=1)
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def state_dir() -> Iterator[Path]:
+    path = ROOT / ".work" / "test" / "pytest"
+    path.mkdir(parents=True, exist_ok=True)
+    yield path

@@ -1,0 +1,28 @@
+"""Where the real Kafka and Redis for integration tests are (started by scripts/test.sh)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+KAFKA = os.environ.get("STOCKSYNC_TEST_KAFKA", "127.0.0.1:19092")
+REDIS = os.environ.get("STOCKSYNC_TEST_REDIS", "redis://127.0.0.1:16379/0")
+
+
+def require(host_port: str, what: str) -> None:
+    host, _, port = host_port.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+    except OSError:
+        pytest.fail(
+            f"{what} is not reachable at {host_port}: run the tests with scripts/test.sh, "
+            "which starts the real broker and Redis",
+            pytrace=False,
+        )
+
+
+def redis_host_port() -> str:
+    rest = REDIS.split("//", 1)[1]
+    return rest.split("/", 1)[0]
