@@ -1,0 +1,49 @@
+"""The Shopify simulator's ASGI app."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from stocksync_sim.delivery import Deliverer, Sleep
+from stocksync_sim.shopify import control, endpoint
+from stocksync_sim.shopify.bucket import Clock
+from stocksync_sim.shopify.runtime import SimSettings, Simulator
+
+
+def create_app(
+    settings: SimSettings,
+    *,
+    clock: Clock = time.monotonic,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
+    sleep: Sleep = asyncio.sleep,
+) -> FastAPI:
+    """Build the app. ``clock``, ``webhook_transport`` and ``sleep`` are test seams."""
+    sim = Simulator(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(sim.preload_schemas)
+        async with httpx.AsyncClient(transport=webhook_transport, trust_env=False) as client:
+            sim.deliverer = Deliverer(client, settings.retry, sleep)
+            try:
+                yield
+            finally:
+                await sim.deliverer.aclose()
+                sim.deliverer = None
+
+    app = FastAPI(title="StockSync Shopify simulator", lifespan=lifespan)
+    app.state.sim = sim
+    app.include_router(endpoint.router)
+    app.include_router(control.router)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

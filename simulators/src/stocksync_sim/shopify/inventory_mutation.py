@@ -1,0 +1,275 @@
+"""``inventorySetQuantities`` as Shopify 2026-04+ runs it: ``@idempotent`` required,
+``changeFromQuantity`` required on every quantity (compare-and-set, ``null`` opts out),
+all-or-nothing per call, and a replayed idempotency key answering the first result."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from stocksync_sim.delivery import rfc3339, utc_now
+from stocksync_sim.shopify.executor import Call, FieldError, GqlObject
+from stocksync_sim.shopify.objects import item_object, location_object
+from stocksync_sim.shopify.state import IdempotencyRecord, Level, Product, StoreState, gid
+
+QUANTITY_LIMIT = 1_000_000_000
+SETTABLE_NAMES = frozenset({"available", "on_hand"})
+# https://shopify.dev/docs/apps/build/orders-fulfillment/inventory-management-apps/quantities-states
+REASONS = frozenset(
+    {
+        "correction",
+        "cycle_count_available",
+        "damaged",
+        "movement_canceled",
+        "movement_created",
+        "movement_received",
+        "movement_updated",
+        "other",
+        "promotion",
+        "quality_control",
+        "received",
+        "reservation_created",
+        "reservation_deleted",
+        "reservation_updated",
+        "restock",
+        "safety_stock",
+        "shrinkage",
+    }
+)
+
+MISSING_IDEMPOTENT = "The @idempotent directive is required for this mutation but was not provided."
+MISSING_CHANGE_FROM = (
+    "InventoryQuantityInput must include the following argument: changeFromQuantity."
+)
+
+
+def user_error(field: list[str] | None, message: str, code: str) -> GqlObject:
+    return GqlObject(
+        "InventorySetQuantitiesUserError",
+        {"field": field, "message": message, "code": code},
+        cost=0,
+    )
+
+
+def payload(group: GqlObject | None, errors: list[GqlObject]) -> GqlObject:
+    return GqlObject(
+        "InventorySetQuantitiesPayload",
+        {"inventoryAdjustmentGroup": group, "userErrors": errors},
+        cost=0,
+    )
+
+
+@dataclass(frozen=True)
+class _Change:
+    product: Product
+    location_id: str
+    quantity: int
+
+
+def _shape_error(detail: str) -> FieldError:
+    return FieldError(
+        f"Argument 'input' on Field 'inventorySetQuantities' has an invalid value: {detail}",
+        "argumentLiteralsIncompatible",
+    )
+
+
+def _check_shape(data: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Structural checks the schema would make (for runs without schema validation)."""
+    if not isinstance(data, dict):
+        raise FieldError(
+            "Field 'inventorySetQuantities' is missing required arguments: input",
+            "missingRequiredArguments",
+        )
+    for key in ("name", "reason"):
+        if not isinstance(data.get(key), str):
+            raise _shape_error(f"{key} must be a String")
+    quantities = data.get("quantities")
+    if not isinstance(quantities, list) or not all(isinstance(q, dict) for q in quantities):
+        raise _shape_error("quantities must be a list of InventoryQuantityInput")
+    for entry in quantities:
+        for key in ("inventoryItemId", "locationId"):
+            if not isinstance(entry.get(key), str):
+                raise _shape_error(f"quantities[].{key} must be an ID")
+        if not isinstance(entry.get("quantity"), int):
+            raise _shape_error("quantities[].quantity must be an Int")
+        if "changeFromQuantity" not in entry:
+            raise FieldError(MISSING_CHANGE_FROM, "INVALID_FIELD_ARGUMENTS")
+        change_from = entry["changeFromQuantity"]
+        if change_from is not None and not isinstance(change_from, int):
+            raise _shape_error("quantities[].changeFromQuantity must be an Int or null")
+    return data, quantities
+
+
+def set_quantities(store: StoreState, call: Call) -> GqlObject:
+    directive = call.directive("idempotent")
+    if directive is None:
+        raise FieldError(MISSING_IDEMPOTENT, "BAD_REQUEST")
+    key = directive.get("key")
+    if not isinstance(key, str) or not key.strip():
+        raise FieldError(
+            "The idempotency key cannot be an empty string or whitespace only.", "BAD_REQUEST"
+        )
+    data, quantities = _check_shape(call.args.get("input"))
+    fingerprint = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    record = store.idempotency.get(key)
+    if record is not None:
+        if record.fingerprint != fingerprint:
+            return payload(
+                None,
+                [
+                    user_error(
+                        None,
+                        "The same idempotency key cannot be used with different "
+                        "operation parameters.",
+                        "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
+                    )
+                ],
+            )
+        result: GqlObject = record.result
+        return result
+    result = _apply(store, data, quantities)
+    store.idempotency[key] = IdempotencyRecord(fingerprint, result)
+    return result
+
+
+def _validate(
+    store: StoreState, data: dict[str, Any], quantities: list[dict[str, Any]]
+) -> tuple[list[GqlObject], list[_Change]]:
+    errors: list[GqlObject] = []
+    name: str = data["name"]
+    if name not in SETTABLE_NAMES:
+        errors.append(
+            user_error(
+                ["input", "name"],
+                "The quantity name must be either 'available' or 'on_hand'.",
+                "INVALID_NAME",
+            )
+        )
+    if data["reason"] not in REASONS:
+        errors.append(
+            user_error(["input", "reason"], "The specified reason is invalid.", "INVALID_REASON")
+        )
+    reference = data.get("referenceDocumentUri")
+    if reference is not None and (not isinstance(reference, str) or ":" not in reference[1:]):
+        errors.append(
+            user_error(
+                ["input", "referenceDocumentUri"],
+                "The specified reference document is invalid.",
+                "INVALID_REFERENCE_DOCUMENT",
+            )
+        )
+    changes: list[_Change] = []
+    seen: set[tuple[str, str]] = set()
+    for index, entry in enumerate(quantities):
+        errors.extend(_check_entry(store, name, index, entry, seen, changes))
+    return errors, changes
+
+
+def _check_entry(
+    store: StoreState,
+    name: str,
+    index: int,
+    entry: dict[str, Any],
+    seen: set[tuple[str, str]],
+    changes: list[_Change],
+) -> list[GqlObject]:
+    base = ["input", "quantities", str(index)]
+    item_id, location_id = entry["inventoryItemId"], entry["locationId"]
+    quantity: int = entry["quantity"]
+    product = store.by_item.get(item_id)
+    if product is None:
+        return [
+            user_error(
+                [*base, "inventoryItemId"],
+                "The specified inventory item could not be found.",
+                "INVALID_INVENTORY_ITEM",
+            )
+        ]
+    level: Level | None = product.levels.get(location_id)
+    if location_id not in store.locations or level is None:
+        return [
+            user_error(
+                [*base, "locationId"],
+                "The specified location could not be found.",
+                "INVALID_LOCATION",
+            )
+        ]
+    if (item_id, location_id) in seen:
+        return [
+            user_error(
+                base,
+                "The combination of inventoryItemId and locationId must be unique.",
+                "NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR",
+            )
+        ]
+    seen.add((item_id, location_id))
+    if quantity < 0:
+        return [
+            user_error(
+                [*base, "quantity"], "The quantity can't be negative.", "INVALID_QUANTITY_NEGATIVE"
+            )
+        ]
+    if quantity > QUANTITY_LIMIT:
+        return [
+            user_error(
+                [*base, "quantity"],
+                "The total quantity can't be higher than 1,000,000,000.",
+                "INVALID_QUANTITY_TOO_HIGH",
+            )
+        ]
+    change_from = entry["changeFromQuantity"]
+    if name in SETTABLE_NAMES and change_from is not None and change_from != level.quantity(name):
+        return [
+            user_error(
+                [*base, "changeFromQuantity"],
+                "The changeFromQuantity value does not match persisted value.",
+                "CHANGE_FROM_QUANTITY_STALE",
+            )
+        ]
+    changes.append(_Change(product, location_id, quantity))
+    return []
+
+
+def _apply(store: StoreState, data: dict[str, Any], quantities: list[dict[str, Any]]) -> GqlObject:
+    errors, changes = _validate(store, data, quantities)
+    if errors:
+        return payload(None, errors)
+    name: str = data["name"]
+    other = "on_hand" if name == "available" else "available"
+    change_objects: list[GqlObject] = []
+    for change in changes:
+        level = change.product.levels[change.location_id]
+        delta = level.set_quantity(name, change.quantity)
+        if delta == 0:
+            continue
+        for changed_name in (name, other):
+            change_objects.append(
+                GqlObject(
+                    "InventoryChange",
+                    {
+                        "name": changed_name,
+                        "delta": delta,
+                        "quantityAfterChange": level.quantity(changed_name),
+                        "ledgerDocumentUri": None,
+                        "item": item_object(store, change.product),
+                        "location": location_object(store, change.location_id),
+                    },
+                    cost=0,
+                )
+            )
+    group = GqlObject(
+        "InventoryAdjustmentGroup",
+        {
+            "id": gid("InventoryAdjustmentGroup", store.next_id()),
+            "createdAt": rfc3339(utc_now()),
+            "reason": data["reason"],
+            "referenceDocumentUri": data.get("referenceDocumentUri"),
+            "app": None,
+            "staffMember": None,
+            "changes": change_objects,
+        },
+        ("Node",),
+        cost=0,
+    )
+    return payload(group, [])

@@ -1,0 +1,46 @@
+"""The simulator's settings and the object the routes share (state, schemas, deliverer)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+
+from fastapi import Request
+
+from stocksync_sim.delivery import Deliverer, RetryPolicy
+from stocksync_sim.shopify.bucket import Clock
+from stocksync_sim.shopify.config import StoreConfig
+from stocksync_sim.shopify.schema import SchemaRegistry, ValidationMode
+from stocksync_sim.shopify.state import SimState
+
+
+@dataclass(frozen=True)
+class SimSettings:
+    stores: list[StoreConfig]
+    webhook_url: str | None = None
+    validation: ValidationMode = "auto"
+    schema_dir: Path | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_recorded_requests: int = 100_000
+
+
+class Simulator:
+    def __init__(self, settings: SimSettings, clock: Clock) -> None:
+        self.settings = settings
+        self.state = SimState(settings.stores, clock, settings.max_recorded_requests)
+        self.schemas = SchemaRegistry(settings.validation, settings.schema_dir)
+        self.deliverer: Deliverer | None = None
+
+    def preload_schemas(self) -> None:
+        for version in sorted({store.api_version for store in self.settings.stores}):
+            self.schemas.schema(version)
+
+    def require_deliverer(self) -> Deliverer:
+        if self.deliverer is None:
+            raise RuntimeError("simulator not started: run the app with its lifespan")
+        return self.deliverer
+
+
+def get_sim(request: Request) -> Simulator:
+    return cast(Simulator, request.app.state.sim)

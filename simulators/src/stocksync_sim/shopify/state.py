@@ -1,0 +1,337 @@
+"""In-memory state of the simulated shops: products, inventory levels, idempotency records."""
+
+from __future__ import annotations
+
+import hmac
+import itertools
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from stocksync_sim.delivery import Delivery, rfc3339, utc_now
+from stocksync_sim.shopify.bucket import Clock, LeakyBucket
+from stocksync_sim.shopify.config import StoreConfig
+
+NextId = Callable[[], int]
+
+# Quantity names Shopify knows; the simulator tracks available and committed, the rest read 0.
+QUANTITY_NAMES = frozenset(
+    {
+        "available",
+        "committed",
+        "damaged",
+        "incoming",
+        "on_hand",
+        "quality_control",
+        "reserved",
+        "safety_stock",
+    }
+)
+
+
+def gid(kind: str, number: int | str) -> str:
+    return f"gid://shopify/{kind}/{number}"
+
+
+def gid_number(value: str) -> str:
+    """The trailing id of a gid (``gid://shopify/Location/7`` -> ``7``)."""
+    return value.rsplit("/", 1)[-1].split("?", 1)[0]
+
+
+@dataclass
+class Level:
+    """One inventory level: ``on_hand = available + committed``."""
+
+    location_id: str
+    available: int
+    committed: int = 0
+    updated_at: str = field(default_factory=lambda: rfc3339(utc_now()))
+
+    @property
+    def on_hand(self) -> int:
+        return self.available + self.committed
+
+    def quantity(self, name: str) -> int:
+        if name == "available":
+            return self.available
+        if name == "on_hand":
+            return self.on_hand
+        if name == "committed":
+            return self.committed
+        return 0
+
+    def set_quantity(self, name: str, value: int) -> int:
+        """Absolute set of ``available`` or ``on_hand``; returns the delta applied."""
+        before = self.quantity(name)
+        if name == "available":
+            self.available = value
+        else:  # on_hand: committed stays, so available moves by the same delta
+            self.available += value - before
+        self.updated_at = rfc3339(utc_now())
+        return value - before
+
+
+@dataclass
+class Product:
+    """One product with one variant and its inventory item, identified by SKU."""
+
+    sku: str
+    item_number: int
+    variant_number: int
+    product_number: int
+    title: str
+    price: str
+    levels: dict[str, Level] = field(default_factory=dict)
+    created_at: str = field(default_factory=lambda: rfc3339(utc_now()))
+
+    @property
+    def inventory_item_id(self) -> str:
+        return gid("InventoryItem", self.item_number)
+
+    @property
+    def variant_id(self) -> str:
+        return gid("ProductVariant", self.variant_number)
+
+    @property
+    def product_id(self) -> str:
+        return gid("Product", self.product_number)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sku": self.sku,
+            "inventory_item_id": self.inventory_item_id,
+            "variant_id": self.variant_id,
+            "product_id": self.product_id,
+            "title": self.title,
+            "price": self.price,
+            "levels": {
+                location: {
+                    "available": level.available,
+                    "committed": level.committed,
+                    "on_hand": level.on_hand,
+                }
+                for location, level in self.levels.items()
+            },
+        }
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    fingerprint: str
+    result: Any
+
+
+@dataclass(frozen=True)
+class Shortage:
+    sku: str
+    requested: int
+    available: int
+
+
+@dataclass(frozen=True)
+class Allocation:
+    product: Product
+    location_id: str
+    quantity: int
+
+
+class OrderRefused(Exception):
+    def __init__(self, shortages: list[Shortage]) -> None:
+        super().__init__("insufficient stock")
+        self.shortages = shortages
+
+
+class UnknownSku(Exception):
+    def __init__(self, skus: list[str]) -> None:
+        super().__init__(f"unknown SKUs: {', '.join(skus)}")
+        self.skus = skus
+
+
+class StoreState:
+    """Everything one simulated shop holds."""
+
+    def __init__(self, config: StoreConfig, next_id: NextId, clock: Clock) -> None:
+        self.config = config
+        self._next_id = next_id
+        self._clock = clock
+        self.shop_number = next_id()
+        self.reset()
+
+    def reset(self) -> None:
+        self.bucket = LeakyBucket(self.config.bucket_size, self.config.restore_rate, self._clock)
+        self.products: dict[str, Product] = {}
+        self.by_item: dict[str, Product] = {}
+        self.by_variant: dict[str, Product] = {}
+        # Configured locations first (in file order), then any seeded ad hoc.
+        self.locations: dict[str, str] = {
+            location_gid: internal for internal, location_gid in self.config.locations.items()
+        }
+        self.idempotency: dict[str, IdempotencyRecord] = {}
+        self.order_number = 1000
+
+    @property
+    def shop(self) -> str:
+        return self.config.shop
+
+    def next_id(self) -> int:
+        return self._next_id()
+
+    def upsert_product(
+        self,
+        sku: str,
+        quantities: dict[str, int],
+        title: str | None = None,
+        price: str | None = None,
+    ) -> Product:
+        product = self.products.get(sku)
+        if product is None:
+            product = Product(
+                sku=sku,
+                item_number=self._next_id(),
+                variant_number=self._next_id(),
+                product_number=self._next_id(),
+                title=title or f"Product {sku}",
+                price=price or "10.00",
+            )
+            self.products[sku] = product
+            self.by_item[product.inventory_item_id] = product
+            self.by_variant[product.variant_id] = product
+        else:
+            product.title = title or product.title
+            product.price = price or product.price
+        for location_id, available in quantities.items():
+            self.locations.setdefault(location_id, location_id)
+            level = product.levels.get(location_id)
+            if level is None:
+                product.levels[location_id] = Level(location_id, available)
+            else:
+                level.set_quantity("available", available)
+        return product
+
+    def search(self, skus: set[str] | None) -> list[Product]:
+        """Products in creation order, optionally only those with one of ``skus``."""
+        products: Iterable[Product] = self.products.values()
+        if skus is not None:
+            products = (product for product in products if product.sku in skus)
+        return sorted(products, key=lambda product: product.item_number)
+
+    def inventory(self) -> dict[str, dict[str, int]]:
+        return {
+            sku: {location: level.available for location, level in product.levels.items()}
+            for sku, product in sorted(self.products.items())
+        }
+
+    def allocate(self, lines: list[tuple[str, int]], location_id: str | None) -> list[Allocation]:
+        """Choose a location per SKU like a storefront would; raise when stock is short.
+
+        Nothing is changed here; :meth:`commit_order` applies the allocations.
+        """
+        wanted: dict[str, int] = {}
+        for sku, quantity in lines:
+            wanted[sku] = wanted.get(sku, 0) + quantity
+        unknown = [sku for sku in wanted if sku not in self.products]
+        if unknown:
+            raise UnknownSku(unknown)
+        allocations: list[Allocation] = []
+        shortages: list[Shortage] = []
+        for sku, quantity in wanted.items():
+            product = self.products[sku]
+            candidates = [location_id] if location_id else list(self.locations)
+            chosen = next(
+                (
+                    loc
+                    for loc in candidates
+                    if loc in product.levels and product.levels[loc].available >= quantity
+                ),
+                None,
+            )
+            if chosen is None:
+                best = max(
+                    (product.levels[loc].available for loc in candidates if loc in product.levels),
+                    default=0,
+                )
+                shortages.append(Shortage(sku, quantity, best))
+            else:
+                allocations.append(Allocation(product, chosen, quantity))
+        if shortages:
+            raise OrderRefused(shortages)
+        return allocations
+
+    def commit_order(self, allocations: list[Allocation]) -> int:
+        """Move sold units from available to committed; returns the new order number."""
+        for allocation in allocations:
+            level = allocation.product.levels[allocation.location_id]
+            level.available -= allocation.quantity
+            level.committed += allocation.quantity
+            level.updated_at = rfc3339(utc_now())
+        self.order_number += 1
+        return self.order_number
+
+
+@dataclass
+class RecordedRequest:
+    seq: int
+    received_at: str
+    shop: str | None
+    api_version: str
+    status_code: int
+    document: str | None
+    variables: Any
+    operation_name: str | None
+    response: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "received_at": self.received_at,
+            "shop": self.shop,
+            "api_version": self.api_version,
+            "status_code": self.status_code,
+            "operation_name": self.operation_name,
+            "document": self.document,
+            "variables": self.variables,
+            "response": self.response,
+        }
+
+
+class SimState:
+    """All shops plus the request log and webhook deliveries."""
+
+    def __init__(
+        self, stores: list[StoreConfig], clock: Clock, max_recorded_requests: int = 100_000
+    ) -> None:
+        counter = itertools.count(1)
+        self._next_id: NextId = lambda: next(counter)
+        self.stores: dict[str, StoreState] = {
+            config.shop: StoreState(config, self._next_id, clock) for config in stores
+        }
+        self._seq = itertools.count(1)
+        self.requests: deque[RecordedRequest] = deque(maxlen=max_recorded_requests)
+        self.deliveries: dict[str, Delivery] = {}
+
+    def next_id(self) -> int:
+        return self._next_id()
+
+    def stores_for_token(self, token: str | None, shop: str | None = None) -> list[StoreState]:
+        if not token:
+            return []
+        candidates = [self.stores[shop]] if shop in self.stores else []
+        if shop is None:
+            candidates = list(self.stores.values())
+        return [store for store in candidates if _same(store.config.access_token, token)]
+
+    def record(self, **fields: Any) -> RecordedRequest:
+        entry = RecordedRequest(seq=next(self._seq), received_at=rfc3339(utc_now()), **fields)
+        self.requests.append(entry)
+        return entry
+
+    def reset(self) -> None:
+        for store in self.stores.values():
+            store.reset()
+        self.requests.clear()
+        self.deliveries.clear()
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())

@@ -1,0 +1,1 @@
+"""Alert sink: records every POST (Slack-compatible webhooks, email relays, ...)."""

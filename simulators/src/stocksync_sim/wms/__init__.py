@@ -1,0 +1,1 @@
+"""WMS simulator: emits signed warehouse events (receipt, adjustment, cycle count, shipment)."""
