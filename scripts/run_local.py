@@ -118,7 +118,7 @@ class Demo:
         say("\n== 4. notifier: the mug crossed zero")
         msgs = poll("an alert", lambda: self.get("sink", "/_sink/messages").json() or None)
         for m in msgs:
-            say(f"   alert to {m.get('path')}: {(m.get('body') or {}).get('text')}")
+            say(f"   alert to {m.get('path')}: {(m.get('json') or {}).get('text')}")
 
         say("\n== 5. The warehouse receives 5 mugs (signed WMS receipt)")
         receipt = {
@@ -147,7 +147,7 @@ def main() -> int:
         stack.create_topics()
         stack.start()
         stack.wait_healthy(90)
-        stack.wait_healthy(60, path="/readyz")
+        stack.wait_healthy(60, path="/readyz", names=SERVICES)
         say("all processes healthy and ready; logs in " + str(stack.log_dir))
         Demo(stack).run()
         say("\nScenario complete: the order flowed through every service.")

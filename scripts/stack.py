@@ -87,7 +87,7 @@ class Stack:
                 "STOCKSYNC_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.ports.kafka}",
                 "STOCKSYNC_REDIS_URL": f"redis://127.0.0.1:{self.ports.redis}/0",
                 "STOCKSYNC_STORES_FILE": str(self.stores_file),
-                "STOCKSYNC_NOTIFIER_WEBHOOK_URL": f"{self.url('sink')}/alerts/slack",
+                "STOCKSYNC_ALERT_WEBHOOK_URL": f"{self.url('sink')}/alerts/slack",
                 "STOCKSYNC_TOPIC_PARTITIONS": "12",
                 "STOCKSYNC_LOG_LEVEL": "INFO",
                 "PYTHONUNBUFFERED": "1",
@@ -142,19 +142,22 @@ class Stack:
         env = self.base_env()
         if name in SERVICES:
             env["STOCKSYNC_HTTP_PORT"] = str(getattr(self.ports, module_of(name)))
-        log = (self.log_dir / f"{name}.log").open("ab")
-        self.procs[name] = subprocess.Popen(  # noqa: S603 - fixed argv of our own modules
-            cmd or self.commands()[name],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            start_new_session=True,
-        )
+        with (self.log_dir / f"{name}.log").open("ab") as log:  # the child keeps its own fd
+            self.procs[name] = subprocess.Popen(  # noqa: S603 - fixed argv of our own modules
+                cmd or self.commands()[name],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                start_new_session=True,
+            )
 
-    def wait_healthy(self, timeout_s: float = 60.0, path: str = "/healthz") -> None:
+    def wait_healthy(
+        self, timeout_s: float = 60.0, path: str = "/healthz", names: tuple[str, ...] = ()
+    ) -> None:
+        """Poll ``path`` on each process (or only ``names``) until it answers 200."""
         deadline = time.monotonic() + timeout_s
-        pending = set(self.procs)
+        pending = set(names or self.procs)
         with httpx.Client(timeout=2.0) as client:
             while pending:
                 for name in sorted(pending):

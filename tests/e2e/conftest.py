@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stack import Ports, Stack
+from stack import SERVICES, Ports, Stack
 from support.infra import KAFKA, redis_host_port
 
 
@@ -23,7 +23,7 @@ def stack(topics: list[str], redis_url: str, state_dir: Path) -> Iterator[Stack]
     s.start()
     try:
         s.wait_healthy(90)
-        s.wait_healthy(60, path="/readyz")
+        s.wait_healthy(60, path="/readyz", names=SERVICES)
         yield s
     except BaseException:
         for name in s.procs:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import uuid
@@ -113,7 +115,10 @@ async def end_offsets(bootstrap: str) -> int:
         ends = await consumer.end_offsets([TopicPartition(WEBHOOKS_SHOPIFY, p) for p in parts])
         return sum(ends.values())
     finally:
-        await consumer.stop()
+        # aiokafka 0.14's group-less coordinator re-raises the cancellation of its own
+        # internal task on stop; that is not ours to propagate.
+        with contextlib.suppress(asyncio.CancelledError):
+            await consumer.stop()
 
 
 def test_every_service_answers_health_ready_and_metrics(stack: Stack, http: httpx.Client) -> None:
@@ -191,7 +196,7 @@ def test_wms_receipt_raises_stock_everywhere_and_zero_alerts(
 
     def alert_for(kind: str) -> Any:
         msgs = http.get(f"{stack.url('sink')}/_sink/messages").json()
-        hits = [m for m in msgs if sku in str(m.get("body")) and kind in str(m.get("body"))]
+        hits = [m for m in msgs if sku in str(m.get("json")) and kind in str(m.get("json"))]
         return hits or None
 
     (alert,) = wait_for("out-of-stock alert", lambda: alert_for("out of stock"))

@@ -36,6 +36,6 @@ def build(settings: Settings) -> Container:
         producer=producer,
         group=settings.consumer_group,
         topics=[INVENTORY_CHANGED],
-        handler=AlertHandler(redis, http, settings.webhook_url).handle_batch,
+        handler=AlertHandler(redis, http, settings.alert_webhook_url).handle_batch,
     )
     return Container(producer, consumer, loop, redis, http)

@@ -45,6 +45,8 @@ class AlertHandler:
         if self.webhook_url:
             resp = await self.http.post(self.webhook_url, json={"text": alert.text()})
             resp.raise_for_status()
-        log.info("alert sent", extra={"kind": alert.kind, "sku": alert.sku})
-        ALERTS.labels(alert.kind).inc()
+            log.info("alert sent", extra={"kind": alert.kind, "sku": alert.sku})
+            ALERTS.labels(alert.kind).inc()
+        else:
+            log.warning("no alert channel configured", extra={"kind": alert.kind, "sku": alert.sku})
         await self.redis.set(key, state)

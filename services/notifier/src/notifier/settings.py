@@ -11,7 +11,7 @@ class Settings(CommonSettings):
     service_name: str = "notifier"
     http_port: int = 8085
     consumer_group: str = "notifier"
-    webhook_url: str | None = None
+    alert_webhook_url: str | None = None  # a Slack-compatible incoming webhook
     request_timeout_s: float = 5.0
 
 
