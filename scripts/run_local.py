@@ -12,11 +12,13 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from stack import DEMO_ENV, ROOT, SERVICES, Ports, Stack
 
@@ -27,7 +29,16 @@ STORES = {
     "child-eu.myshopify.com": "gid://shopify/Location/2001",
     "child-us.myshopify.com": "gid://shopify/Location/3001",
 }
-TEE, MUG = "DEMO-TEE", "DEMO-MUG"
+RUN = uuid.uuid4().hex[:4].upper()  # fresh SKUs each run: state persists between runs
+TEE, MUG = f"DEMO-TEE-{RUN}", f"DEMO-MUG-{RUN}"
+FLOW_METRICS = (
+    ("webhook-receiver", "stocksync_webhooks_total"),
+    ("order-consumer", "stocksync_orders_total"),
+    ("inventory-adjuster", "stocksync_inventory_commands_total"),
+    ("shopify-sync", "stocksync_shopify_quantities_pushed_total"),
+    ("wms-connector", "stocksync_events_consumed_total"),
+    ("notifier", "stocksync_alerts_total"),
+)
 
 
 def say(msg: str) -> None:
@@ -96,7 +107,8 @@ class Demo:
         r = self.post("shopify-sim", "/_sim/stores/child-eu.myshopify.com/orders", json=order)
         r.raise_for_status()
         sent = r.json()
-        say(f"   simulator sent webhook {sent.get('webhook_id')} for order {sent.get('order_id')}")
+        wid = sent["webhook"]["id"]
+        say(f"   simulator sent webhook {wid} for order {sent['order']['id']}")
         poll("the reservation", lambda: self.truth(TEE) == 8 or None)
         tee, mug = self.truth(TEE), self.truth(MUG)
         say(f"   order-consumer -> inventory-adjuster: {TEE}={tee} {MUG}={mug}")
@@ -109,7 +121,6 @@ class Demo:
 
         say("\n== 3. Shopify delivers the same webhook again")
         shop = "child-eu.myshopify.com"
-        wid = sent.get("webhook_id")
         self.post("shopify-sim", f"/_sim/stores/{shop}/webhooks/{wid}/redeliver").raise_for_status()
         time.sleep(1.0)  # demo pacing only: give a wrong double-apply the chance to show
         tee = self.truth(TEE)
@@ -133,6 +144,19 @@ class Demo:
         mutations = [q for q in reqs if "inventorySetQuantities" in str(q.get("document", ""))]
         say(f"   Shopify simulator recorded {len(mutations)} inventorySetQuantities calls")
 
+        say("\n== 6. What each service counted (from its /metrics)")
+        for service, metric in FLOW_METRICS:
+            say(f"   {service:20s} {metric} = {self.metric_total(service, metric):g}")
+
+    def metric_total(self, service: str, name: str) -> float:
+        text = self.get(service, "/metrics").text
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == name
+        )
+
 
 def main() -> int:
     parser = argparse.ArgumentParser()
@@ -152,8 +176,10 @@ def main() -> int:
         Demo(stack).run()
         say("\nScenario complete: the order flowed through every service.")
         say("\nURLs:")
-        for name in (*SERVICES, "shopify-sim", "wms-sim", "sink"):
+        for name in SERVICES:
             say(f"   {name:20s} {stack.url(name)}  (/healthz /readyz /metrics)")
+        for name in ("shopify-sim", "wms-sim", "sink"):
+            say(f"   {name:20s} {stack.url(name)}  (/_sim/... /_sink/messages)")
         say(f"   inventory read API   {stack.url('inventory-adjuster')}/inventory/{TEE}")
         if not args.no_wait:
             say("\nRunning. Ctrl-C stops everything.")

@@ -1,13 +1,14 @@
 """InventoryPusher against an httpx.MockTransport standing in for one store."""
 
 import json
+from types import SimpleNamespace
 
 import httpx
 import pytest
 
 from shopify_sync.adapters.catalog import Catalog, sku_query
 from shopify_sync.adapters.shopify import ShopifyClient, ShopifyError
-from shopify_sync.handlers import InventoryPusher, Target, coalesce, idempotency_key
+from shopify_sync.handlers import InventoryPusher, coalesce, idempotency_key
 from stocksync_common.consumer import Incoming
 from stocksync_common.events import InventoryChanged, Levels, StockChange
 from stocksync_common.stores import Store, StoresConfig
@@ -110,7 +111,8 @@ def change(version, available):
         sku_available_before=0,
         sku_available_after=available,
     )
-    return Incoming(record=None, event=InventoryChanged(source="t", payload=payload))  # type: ignore[arg-type]
+    record = SimpleNamespace(topic="inventory.changed.v1", headers=[], offset=version)
+    return Incoming(record=record, event=InventoryChanged(source="t", payload=payload))  # type: ignore[arg-type]
 
 
 def pusher(shop: FakeShop) -> InventoryPusher:
@@ -123,11 +125,12 @@ def test_coalesce_keeps_the_latest_version():
     assert [(c.version, c.after.available) for c in out] == [(5, 1)]
 
 
-def test_idempotency_key_depends_on_content():
-    t1 = Target("A", "i", "l", 5, 1)
-    t2 = Target("A", "i", "l", 6, 2)
-    assert idempotency_key("s", [t1]) == idempotency_key("s", [t1])
-    assert idempotency_key("s", [t1]) != idempotency_key("s", [t2])
+def test_idempotency_key_depends_on_content_and_compare_value():
+    q = {"inventoryItemId": "i", "locationId": "l", "quantity": 5, "changeFromQuantity": 7}
+    assert idempotency_key("s", [q]) == idempotency_key("s", [dict(q)])
+    assert idempotency_key("s", [q]) != idempotency_key("s", [{**q, "quantity": 6}])
+    assert idempotency_key("s", [q]) != idempotency_key("s", [{**q, "changeFromQuantity": 6}])
+    assert idempotency_key("s", [q]) != idempotency_key("t", [q])
 
 
 async def test_pushes_truth_with_change_from_quantity_and_key():
@@ -150,6 +153,8 @@ async def test_stale_answer_refreshes_and_retries():
     await pusher(shop).handle_batch(None, [change(1, 4)])  # type: ignore[arg-type]
     assert shop.level == 4
     assert [m["input"]["quantities"][0]["changeFromQuantity"] for m in shop.mutations] == [10, 9]
+    keys = [m["idempotencyKey"] for m in shop.mutations]
+    assert keys[0] != keys[1]  # a new compare value is a new write, so a new key
 
 
 async def test_no_call_when_the_store_already_shows_truth():

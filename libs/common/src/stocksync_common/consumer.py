@@ -8,10 +8,11 @@ reason, so one poison message never crashes the consumer nor blocks its partitio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -231,7 +232,16 @@ class ConsumerLoop:
             CONSUMER_LAG.labels(self.group, tp.topic, str(tp.partition)).set(max(0, high - pos))
 
 
-def trace_span(item: Incoming, name: str) -> trace.Span:
-    """A consumer span whose parent is the producer's context from the record headers."""
+@contextlib.contextmanager
+def handling(item: Incoming, name: str) -> Iterator[trace.Span]:
+    """Handle one record inside a consumer span continuing the producer's trace, with the
+    record's correlation id on every log line; events published inside carry the trace."""
     ctx = extract_context(item.record.headers)
-    return tracer.start_span(name, context=ctx, kind=trace.SpanKind.CONSUMER)
+    with (
+        correlation(item.event.correlation_id),
+        tracer.start_as_current_span(name, context=ctx, kind=trace.SpanKind.CONSUMER) as span,
+    ):
+        span.set_attribute("messaging.system", "kafka")
+        span.set_attribute("messaging.destination.name", item.record.topic)
+        span.set_attribute("stocksync.correlation_id", item.event.correlation_id)
+        yield span

@@ -12,7 +12,7 @@ from aiokafka.structs import RecordMetadata, TopicPartition
 from prometheus_client import Counter
 
 from inventory_adjuster.adapters.redis_store import Applied, Invalid, Position, RedisInventory
-from stocksync_common.consumer import Incoming, PoisonMessage
+from stocksync_common.consumer import Incoming, PoisonMessage, handling
 from stocksync_common.events import (
     InventoryChanged,
     InventoryCommand,
@@ -54,10 +54,11 @@ class CommandHandler:
             commands.append((item.event, pos))
         results = await self.store.apply_many([(e.payload, p) for e, p in commands])
         futures = []
-        for (event, _), result in zip(commands, results, strict=True):
+        for item, (event, _), result in zip(items, commands, results, strict=True):
             if isinstance(result, Invalid):
                 raise PoisonMessage(result.reason)
-            futures.extend(await self._publish(event, result))
+            with handling(item, f"inventory-adjuster {event.payload.command}"):
+                futures.extend(await self._publish(event, result))
         await asyncio.gather(*futures)
 
     async def _publish(

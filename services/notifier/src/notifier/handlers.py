@@ -12,7 +12,7 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 
 from notifier.domain import Alert, crossing
-from stocksync_common.consumer import Incoming
+from stocksync_common.consumer import Incoming, handling
 from stocksync_common.events import InventoryChanged
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,8 @@ class AlertHandler:
             if isinstance(item.event, InventoryChanged):
                 alert = crossing(item.event.payload)
                 if alert is not None:
-                    await self.maybe_send(alert)
+                    with handling(item, f"notifier {alert.kind}"):
+                        await self.maybe_send(alert)
 
     async def maybe_send(self, alert: Alert) -> None:
         """Send once per crossing: the SKU's state in Redis says which side it is on."""

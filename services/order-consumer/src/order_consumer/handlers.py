@@ -12,7 +12,7 @@ from aiokafka.structs import RecordMetadata, TopicPartition
 from prometheus_client import Counter
 
 from order_consumer.domain import BadOrder, line_commands, parse_order
-from stocksync_common.consumer import Incoming, PoisonMessage
+from stocksync_common.consumer import Incoming, PoisonMessage, handling
 from stocksync_common.events import (
     CommandName,
     InventoryCommandRequested,
@@ -44,7 +44,8 @@ class OrderHandler:
         for item in items:
             if not isinstance(item.event, ShopifyWebhookReceived):
                 raise PoisonMessage(f"unexpected event type {item.event.type} on {tp.topic}")
-            futures.extend(await self.handle_webhook(item.event))
+            with handling(item, f"order-consumer {item.event.payload.topic}"):
+                futures.extend(await self.handle_webhook(item.event))
         await asyncio.gather(*futures)
 
     async def handle_webhook(

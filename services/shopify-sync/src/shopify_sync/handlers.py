@@ -14,7 +14,7 @@ from prometheus_client import Counter, Histogram
 from shopify_sync.adapters.catalog import Catalog
 from shopify_sync.adapters.documents import SET_QUANTITIES
 from shopify_sync.adapters.shopify import ShopifyClient, ShopifyError
-from stocksync_common.consumer import Incoming
+from stocksync_common.consumer import Incoming, handling
 from stocksync_common.events import InventoryChanged, StockChange
 from stocksync_common.stores import Store, StoresConfig
 
@@ -55,10 +55,13 @@ def coalesce(items: Sequence[Incoming]) -> list[StockChange]:
     return list(latest.values())
 
 
-def idempotency_key(shop: str, targets: Sequence[Target]) -> str:
+def idempotency_key(shop: str, quantities: Sequence[dict[str, object]]) -> str:
+    """Same write, same key; a retry after a refresh (new ``changeFromQuantity``) gets a new one."""
     h = hashlib.sha256(shop.encode())
-    for t in sorted(targets, key=lambda t: (t.item_id, t.location_gid)):
-        h.update(f"|{t.item_id}|{t.location_gid}|{t.quantity}|{t.version}".encode())
+    for q in sorted(quantities, key=lambda q: (str(q["inventoryItemId"]), str(q["locationId"]))):
+        h.update(
+            f"|{q['inventoryItemId']}|{q['locationId']}|{q['quantity']}|{q['changeFromQuantity']}".encode()
+        )
     return h.hexdigest()
 
 
@@ -71,7 +74,10 @@ class InventoryPusher:
 
     async def handle_batch(self, _tp: TopicPartition, items: Sequence[Incoming]) -> None:
         changes = coalesce(items)
-        if changes:
+        if not changes:
+            return
+        # One span per coalesced batch, continuing the trace of its newest change.
+        with handling(items[-1], "shopify-sync push"):
             await asyncio.gather(*(self.sync_store(s, changes) for s in self.stores.stores))
 
     async def sync_store(self, store: Store, changes: Sequence[StockChange]) -> None:
@@ -113,7 +119,7 @@ class InventoryPusher:
         raise ShopifyError(f"{store.shop}: levels kept changing under us")
 
     async def _set(self, store: Store, targets: Sequence[Target]) -> list[dict[str, str]]:
-        quantities = []
+        quantities: list[dict[str, object]] = []
         for t in targets:
             known = self.catalog.known_level(store.shop, t.item_id, t.location_gid)
             quantities.append(
@@ -131,7 +137,7 @@ class InventoryPusher:
                 "referenceDocumentUri": "stocksync://inventory-sync",
                 "quantities": quantities,
             },
-            "idempotencyKey": idempotency_key(store.shop, targets),
+            "idempotencyKey": idempotency_key(store.shop, quantities),
         }
         data = await self.client.execute(store, SET_QUANTITIES, variables, cost_hint=10)
         result = data.get("inventorySetQuantities") or {}

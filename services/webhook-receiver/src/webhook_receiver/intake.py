@@ -14,14 +14,17 @@ from enum import Enum
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from opentelemetry import trace
 from prometheus_client import Counter, Histogram
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from stocksync_common.events import Envelope
 from stocksync_common.kafka import publish_event
+from stocksync_common.logs import correlation
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("stocksync.webhook-receiver")
 
 WEBHOOKS = Counter(
     "stocksync_webhooks_total", "Webhook deliveries by source and outcome.", ["source", "outcome"]
@@ -60,7 +63,13 @@ class Intake:
         if await self.seen(dedupe_key):
             return Outcome.DUPLICATE
         try:
-            await publish_event(self.producer, topic, key, event, timeout_s=self.publish_timeout_s)
+            with (
+                correlation(event.correlation_id),
+                tracer.start_as_current_span(f"publish {topic}", kind=trace.SpanKind.PRODUCER),
+            ):
+                await publish_event(
+                    self.producer, topic, key, event, timeout_s=self.publish_timeout_s
+                )
         except (TimeoutError, KafkaError):
             log.warning("publish failed; answering 503", exc_info=True)
             return Outcome.UNAVAILABLE

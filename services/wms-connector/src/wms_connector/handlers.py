@@ -10,8 +10,13 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata, TopicPartition
 from pydantic import ValidationError
 
-from stocksync_common.consumer import Incoming, PoisonMessage
-from stocksync_common.events import InventoryCommandRequested, WmsWebhookReceived, stable_id
+from stocksync_common.consumer import Incoming, PoisonMessage, handling
+from stocksync_common.events import (
+    InventoryCommand,
+    InventoryCommandRequested,
+    WmsWebhookReceived,
+    stable_id,
+)
 from stocksync_common.kafka import send_event
 from stocksync_common.topics import INVENTORY_COMMANDS
 from wms_connector.domain import commands_for
@@ -32,13 +37,21 @@ class WmsHandler:
                 commands = commands_for(event.payload)
             except ValidationError as exc:
                 raise PoisonMessage(f"WMS event {event.payload.event_id}: {exc}") from exc
-            for cmd in commands:
-                out = InventoryCommandRequested(
-                    id=stable_id(cmd.idempotency_key),
-                    correlation_id=event.correlation_id,
-                    causation_id=event.id,
-                    source=self.source,
-                    payload=cmd,
-                )
-                futures.append(await send_event(self.producer, INVENTORY_COMMANDS, cmd.sku, out))
+            with handling(item, f"wms-connector {event.payload.event_type}"):
+                futures.extend(await self._publish(event, commands))
         await asyncio.gather(*futures)
+
+    async def _publish(
+        self, event: WmsWebhookReceived, commands: list[InventoryCommand]
+    ) -> list[asyncio.Future[RecordMetadata]]:
+        futures = []
+        for cmd in commands:
+            out = InventoryCommandRequested(
+                id=stable_id(cmd.idempotency_key),
+                correlation_id=event.correlation_id,
+                causation_id=event.id,
+                source=self.source,
+                payload=cmd,
+            )
+            futures.append(await send_event(self.producer, INVENTORY_COMMANDS, cmd.sku, out))
+        return futures
