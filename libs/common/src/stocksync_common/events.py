@@ -87,13 +87,23 @@ class WmsWebhookReceived(Envelope):
 
 # --- inventory ----------------------------------------------------------------
 
-CommandName = Literal["reserve", "release", "commit", "adjust", "set_on_hand"]
+CommandName = Literal["reserve", "release", "commit", "adjust", "set_on_hand", "configure"]
+OversellPolicy = Literal["reject", "backorder"]
 
 
 class OrderLineRef(Model):
     shop: str
     order_id: str
     line_id: str | None = None
+
+
+class SkuConfig(Model):
+    """Per-SKU settings, changed through a ``configure`` command (never by writing Redis)."""
+
+    policy: OversellPolicy | None = None
+    safety_stock: int | None = Field(default=None, ge=0)  # at the command's location
+    allocation_threshold: int | None = Field(default=None, ge=0)  # below it: channel shares
+    kit_components: dict[str, int] | None = None  # component SKU -> units per kit
 
 
 class InventoryCommand(Model):
@@ -105,6 +115,7 @@ class InventoryCommand(Model):
     as_of: datetime | None = None
     order: OrderLineRef | None = None
     reason: str | None = None
+    config: SkuConfig | None = None
 
     @model_validator(mode="after")
     def _quantity_sign(self) -> InventoryCommand:
@@ -136,6 +147,10 @@ class StockChange(Model):
     sku_available_before: int
     sku_available_after: int
     order: OrderLineRef | None = None
+    backordered: bool = False  # available went below zero under the backorder policy
+    # When the SKU is low (channel allocation): the quantity each store may show.
+    shares: dict[str, int] | None = None
+    kits: list[str] = Field(default_factory=list)  # kit SKUs whose availability this moves
 
 
 class InventoryChanged(Envelope):
@@ -162,6 +177,7 @@ class SkuLevels(Model):
     version: int
     available: int
     locations: dict[str, Levels]
+    shares: dict[str, int] | None = None
 
 
 class InventoryLevelsUpdated(Envelope):
