@@ -1,11 +1,12 @@
 """The apply script on a real Redis: atomic, idempotent, ledgered, offset-recording."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from inventory_adjuster.adapters.redis_store import Applied, Invalid, Position, RedisInventory
-from stocksync_common.events import InventoryCommand
+from stocksync_common.events import InventoryCommand, OrderLineRef, SkuConfig
 
 pytestmark = pytest.mark.integration
 
@@ -100,3 +101,85 @@ async def test_invalid_quantity_is_reported_not_applied(store, sku):
     (r,) = await apply(store, bad)
     assert isinstance(r, Invalid) and "negative" in r.reason
     assert await store.levels(sku) is None
+
+
+def configure(sku, loc="wh-1", **cfg):
+    return InventoryCommand(
+        command="configure",
+        idempotency_key=uuid.uuid4().hex,
+        sku=sku,
+        location=loc,
+        quantity=0,
+        config=SkuConfig(**cfg),
+    )
+
+
+def reserve_from(sku, shop, qty):
+    return InventoryCommand(
+        command="reserve",
+        idempotency_key=uuid.uuid4().hex,
+        sku=sku,
+        location="wh-1",
+        quantity=qty,
+        order=OrderLineRef(shop=shop, order_id="1"),
+    )
+
+
+async def test_backorder_policy_lets_available_go_negative_and_flags_it(store, sku):
+    await apply(store, cmd(sku, "set_on_hand", 1), configure(sku, policy="backorder"))
+    (r,) = await apply(store, cmd(sku, "reserve", 3))
+    assert isinstance(r, Applied) and r.result["status"] == "applied"
+    assert r.result["backordered"] is True
+    assert r.levels.available == -2
+
+
+async def test_safety_stock_holds_units_back(store, sku):
+    await apply(store, cmd(sku, "set_on_hand", 5), configure(sku, safety_stock=2))
+    (ok, refused) = await apply(store, cmd(sku, "reserve", 3), cmd(sku, "reserve", 1))
+    assert isinstance(refused, Applied) and refused.result["status"] == "rejected"
+    levels = await store.levels(sku)
+    assert levels is not None and levels.available == 0
+    assert levels.locations["wh-1"].safety_stock == 2
+
+
+async def test_cycle_count_honours_moves_applied_after_it_was_taken(store, sku):
+    await apply(store, cmd(sku, "set_on_hand", 10))
+    taken = datetime.now(UTC)
+    # after the count was taken: a shipment of 2 and a receipt of 5 were applied
+    await apply(store, cmd(sku, "reserve", 2))
+    await apply(store, cmd(sku, "commit", 2), cmd(sku, "adjust", 5))
+    count = cmd(sku, "set_on_hand", 7).model_copy(update={"as_of": taken})
+    (r,) = await apply(store, count)
+    assert isinstance(r, Applied) and r.result["status"] == "applied"
+    # counted 7 at `taken`; since then -2 shipped and +5 received
+    assert r.result["after"]["on_hand"] == 10
+
+
+async def test_an_older_count_than_the_last_one_is_stale(store, sku):
+    now = datetime.now(UTC)
+    newer = cmd(sku, "set_on_hand", 4).model_copy(update={"as_of": now})
+    older = cmd(sku, "set_on_hand", 9).model_copy(update={"as_of": now - timedelta(minutes=5)})
+    (_, r) = await apply(store, newer, older)
+    assert isinstance(r, Applied) and r.result["status"] == "stale"
+    levels = await store.levels(sku)
+    assert levels is not None and levels.locations["wh-1"].on_hand == 4
+
+
+async def test_low_stock_is_split_into_shares_that_follow_sales(redis, sku):
+    shops = ["a.myshopify.com", "b.myshopify.com", "c.myshopify.com"]
+    store = RedisInventory(redis, "g", idem_ttl_s=60, ledger_max_len=100, shops=shops)
+    await apply(store, cmd(sku, "set_on_hand", 100), configure(sku, allocation_threshold=20))
+    for _ in range(6):
+        await apply(store, reserve_from(sku, "a.myshopify.com", 10))
+    (r,) = await apply(store, reserve_from(sku, "b.myshopify.com", 30))
+    assert isinstance(r, Applied) and r.levels.available == 10
+    shares = r.result["shares"]
+    assert sum(shares.values()) == 10
+    assert shares["a.myshopify.com"] > shares["b.myshopify.com"] > shares["c.myshopify.com"]
+    assert (await store.levels(sku)).shares == shares  # type: ignore[union-attr]
+
+
+async def test_no_shares_above_the_threshold(redis, sku):
+    store = RedisInventory(redis, "g", idem_ttl_s=60, ledger_max_len=100, shops=["a.myshopify.com"])
+    (_, r) = await apply(store, configure(sku, allocation_threshold=5), cmd(sku, "set_on_hand", 50))
+    assert isinstance(r, Applied) and r.result["shares"] is None

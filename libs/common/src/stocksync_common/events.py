@@ -178,6 +178,10 @@ class SkuLevels(Model):
     available: int
     locations: dict[str, Levels]
     shares: dict[str, int] | None = None
+    # Where in inventory.commands.v1 the command that produced these levels was: a rebuild
+    # restores these levels and replays only that SKU's later commands.
+    partition: int | None = None
+    offset: int | None = None
 
 
 class InventoryLevelsUpdated(Envelope):

@@ -13,6 +13,7 @@ from inventory_adjuster.handlers import CommandHandler
 from inventory_adjuster.settings import Settings
 from stocksync_common.consumer import ConsumerLoop, make_consumer
 from stocksync_common.kafka import make_producer
+from stocksync_common.stores import load_stores
 from stocksync_common.topics import INVENTORY_COMMANDS
 
 
@@ -32,11 +33,16 @@ def build(settings: Settings) -> Container:
     consumer = make_consumer(
         settings.kafka_bootstrap_servers, settings.consumer_group, settings.service_name
     )
+    # Channel allocation splits low stock between the configured stores.
+    shops = (
+        [s.shop for s in load_stores(settings.stores_file).stores] if settings.stores_file else []
+    )
     store = RedisInventory(
         redis,
         settings.consumer_group,
         idem_ttl_s=settings.idempotency_ttl_s,
         ledger_max_len=settings.ledger_max_len,
+        shops=shops,
     )
     handler = CommandHandler(store, producer)
 

@@ -111,4 +111,6 @@ def stock_change(cmd: InventoryCommand, result: Applied) -> StockChange:
         sku_available_before=int(r["sku_available_before"]),
         sku_available_after=int(r["sku_available_after"]),
         order=cmd.order,
+        backordered=bool(r.get("backordered")),
+        shares=r.get("shares") or None,
     )

@@ -1,11 +1,17 @@
--- Apply one inventory command to one SKU, atomically.
--- KEYS[1] state hash   inv:{sku}            fields "<loc>|on_hand", "<loc>|reserved",
---                                           "<loc>|safety_stock", "version", "policy"
--- KEYS[2] idempotency  inv:{sku}:idem:<key> the stored result of the first application
--- KEYS[3] ledger       inv:{sku}:ledger     a stream, newest last
--- KEYS[4] offsets      offsets:{<group>}    consumed offset per "<topic>:<partition>"
+-- Apply one inventory command to one SKU, atomically: idempotency check, validation before
+-- any write, the change, the version bump, the ledger entry and the consumed offset.
+--
+-- KEYS[1] state hash   inv:{sku}   "<loc>|on_hand", "<loc>|reserved", "<loc>|safety_stock",
+--                                  "<loc>|count_as_of", "version", "policy",
+--                                  "alloc_threshold", "sold|<shop>", "kit"
+-- KEYS[2] idempotency  inv:{sku}:idem:<key>   the stored result of the first application
+-- KEYS[3] ledger       inv:{sku}:ledger       a stream, newest last (id = apply time, ms)
+-- KEYS[4] offsets      offsets:{<group>}      consumed offset per "<topic>:<partition>"
 -- ARGV: 1 command, 2 location, 3 quantity, 4 idempotency key, 5 idempotency ttl (s),
---       6 offset field ("" for none), 7 offset, 8 ledger max length, 9 now (ms)
+--       6 offset field ("" for none), 7 offset, 8 ledger max length, 9 as_of ms ("" none),
+--       10 config JSON ("" none), 11 ordering shop ("" none), 12 stores JSON list ("" none)
+
+local SALES_WEIGHT_CAP = 1000
 
 local function record_offset()
   if ARGV[6] ~= '' then
@@ -22,11 +28,13 @@ local function read_state()
   return h
 end
 
+local LEVEL_PARTS = {on_hand = true, reserved = true, safety_stock = true}
+
 local function levels_of(h)
   local locs, total = {}, 0
   for field, value in pairs(h) do
     local loc, part = string.match(field, '^(.+)|([%a_]+)$')
-    if loc then
+    if loc and LEVEL_PARTS[part] then
       locs[loc] = locs[loc] or {on_hand = 0, reserved = 0, safety_stock = 0}
       locs[loc][part] = tonumber(value)
     end
@@ -45,13 +53,83 @@ local function at(h, loc)
   return l
 end
 
+-- Disjoint per-store shares of `available`, weighted by where the SKU sells; they never sum
+-- to more than `available`. nil when allocation is off or the SKU is not low.
+local function shares_of(h, available)
+  local threshold = tonumber(h['alloc_threshold'] or '')
+  if ARGV[12] == '' or threshold == nil or available >= threshold then return nil end
+  local stores = cjson.decode(ARGV[12])
+  local shares = {}
+  if #stores == 0 then return nil end
+  local pool = math.max(0, available)
+  local weights, total = {}, 0
+  for i, shop in ipairs(stores) do
+    weights[i] = 1 + tonumber(h['sold|' .. shop] or '0')
+    total = total + weights[i]
+  end
+  local given = 0
+  for i, shop in ipairs(stores) do
+    shares[shop] = math.floor(pool * weights[i] / total)
+    given = given + shares[shop]
+  end
+  -- hand out what flooring left, heaviest sellers first (ties: list order)
+  local order = {}
+  for i = 1, #stores do order[i] = i end
+  table.sort(order, function(a, b)
+    if weights[a] == weights[b] then return a < b end
+    return weights[a] > weights[b]
+  end)
+  local k = 1
+  while given < pool do
+    local shop = stores[order[k]]
+    shares[shop] = shares[shop] + 1
+    given = given + 1
+    k = k % #stores + 1
+  end
+  return shares
+end
+
+local function note_sale(h, shop, qty)
+  if shop == '' then return end
+  local field = 'sold|' .. shop
+  local w = redis.call('HINCRBY', KEYS[1], field, qty)
+  h[field] = tostring(w)
+  local sum = 0
+  for f, v in pairs(h) do
+    if string.sub(f, 1, 5) == 'sold|' then sum = sum + tonumber(v) end
+  end
+  if sum > SALES_WEIGHT_CAP then  -- decay: recent sales count more than old ones
+    for f, v in pairs(h) do
+      if string.sub(f, 1, 5) == 'sold|' then
+        h[f] = tostring(math.floor(tonumber(v) / 2))
+        redis.call('HSET', KEYS[1], f, h[f])
+      end
+    end
+  end
+end
+
+-- On-hand moves at `loc` applied after `as_of_ms` (other than counts), from the ledger.
+local function moved_since(loc, as_of_ms)
+  local moved = 0
+  local entries = redis.call('XRANGE', KEYS[3], tostring(as_of_ms + 1), '+')
+  for _, entry in ipairs(entries) do
+    local f = {}
+    for i = 1, #entry[2], 2 do f[entry[2][i]] = entry[2][i + 1] end
+    if f['location'] == loc and f['command'] ~= 'set_on_hand' and f['status'] == 'applied' then
+      moved = moved + tonumber(f['d_on_hand'])
+    end
+  end
+  return moved
+end
+
 local prior = redis.call('GET', KEYS[2])
 if prior then
   record_offset()
   local h = read_state()
   local locs, total = levels_of(h)
   return {'duplicate', prior, cjson.encode({
-    version = tonumber(h['version'] or '0'), available = total, locations = locs})}
+    version = tonumber(h['version'] or '0'), available = total, locations = locs,
+    shares = shares_of(h, total) or cjson.null})}
 end
 
 local cmd, loc, qty = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -65,15 +143,17 @@ end
 local h = read_state()
 local _, total_before = levels_of(h)
 local before = at(h, loc)
-local oh, rs = before.on_hand, before.reserved
+local oh, rs, ss = before.on_hand, before.reserved, before.safety_stock
 local status = 'applied'
 local policy = h['policy'] or 'reject'
+local sets = {}
 
 if cmd == 'reserve' then
   if policy == 'reject' and before.available < qty then
     status = 'rejected'
   else
     rs = rs + qty
+    note_sale(h, ARGV[11], qty)
   end
 elseif cmd == 'release' then
   rs = math.max(0, rs - qty)
@@ -83,31 +163,70 @@ elseif cmd == 'commit' then
 elseif cmd == 'adjust' then
   oh = oh + qty
 elseif cmd == 'set_on_hand' then
-  oh = qty
+  local now = redis.call('TIME')
+  local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+  local as_of = tonumber(ARGV[9]) or now_ms
+  if as_of < tonumber(h[loc .. '|count_as_of'] or '0') then
+    status = 'stale'  -- a newer count was already applied
+  else
+    oh = qty + moved_since(loc, as_of)
+    sets[#sets + 1] = loc .. '|count_as_of'
+    sets[#sets + 1] = as_of
+  end
+elseif cmd == 'configure' then
+  local cfg = cjson.decode(ARGV[10] ~= '' and ARGV[10] or '{}')
+  if cfg['policy'] ~= nil and cfg['policy'] ~= cjson.null then
+    if cfg['policy'] ~= 'reject' and cfg['policy'] ~= 'backorder' then
+      return redis.error_reply('POISON unknown policy ' .. tostring(cfg['policy']))
+    end
+    sets[#sets + 1] = 'policy'; sets[#sets + 1] = cfg['policy']
+    h['policy'] = cfg['policy']
+  end
+  if cfg['safety_stock'] ~= nil and cfg['safety_stock'] ~= cjson.null then
+    ss = tonumber(cfg['safety_stock'])
+  end
+  if cfg['allocation_threshold'] ~= nil and cfg['allocation_threshold'] ~= cjson.null then
+    sets[#sets + 1] = 'alloc_threshold'; sets[#sets + 1] = cfg['allocation_threshold']
+    h['alloc_threshold'] = tostring(cfg['allocation_threshold'])
+  end
+  if cfg['kit_components'] ~= nil and cfg['kit_components'] ~= cjson.null then
+    sets[#sets + 1] = 'kit'; sets[#sets + 1] = cjson.encode(cfg['kit_components'])
+  end
 else
   return redis.error_reply('POISON unknown command ' .. cmd)
 end
 
 local version = tonumber(h['version'] or '0')
 if status == 'applied' then
-  redis.call('HSET', KEYS[1], loc .. '|on_hand', oh, loc .. '|reserved', rs)
-  if not h[loc .. '|safety_stock'] then redis.call('HSET', KEYS[1], loc .. '|safety_stock', 0) end
+  redis.call('HSET', KEYS[1], loc .. '|on_hand', oh, loc .. '|reserved', rs,
+    loc .. '|safety_stock', ss)
+  if #sets > 0 then redis.call('HSET', KEYS[1], unpack(sets)) end
   version = redis.call('HINCRBY', KEYS[1], 'version', 1)
-  h[loc .. '|on_hand'], h[loc .. '|reserved'] = oh, rs
-  h[loc .. '|safety_stock'] = h[loc .. '|safety_stock'] or 0
+  h[loc .. '|on_hand'], h[loc .. '|reserved'], h[loc .. '|safety_stock'] = oh, rs, ss
 end
 local after = at(h, loc)
 local locs, total_after = levels_of(h)
+local shares = shares_of(h, total_after)
+if status == 'applied' then  -- kept for the read API
+  if shares then
+    redis.call('HSET', KEYS[1], 'shares', cjson.encode(shares))
+  else
+    redis.call('HDEL', KEYS[1], 'shares')
+  end
+end
 
 local result = cjson.encode({
   status = status, command = cmd, location = loc, quantity = qty, version = version,
   before = before, after = after,
   sku_available_before = total_before, sku_available_after = total_after,
+  backordered = (status == 'applied' and cmd == 'reserve' and after.available < 0),
+  shares = shares or cjson.null,
 })
 redis.call('SET', KEYS[2], result, 'EX', tonumber(ARGV[5]))
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', tonumber(ARGV[8]), '*',
   'command', cmd, 'key', ARGV[4], 'location', loc, 'quantity', qty, 'status', status,
   'version', version, 'd_on_hand', after.on_hand - before.on_hand,
-  'd_reserved', after.reserved - before.reserved, 'at', ARGV[9])
+  'd_reserved', after.reserved - before.reserved)
 record_offset()
-return {status, result, cjson.encode({version = version, available = total_after, locations = locs})}
+return {status, result, cjson.encode({version = version, available = total_after,
+  locations = locs, shares = shares or cjson.null})}

@@ -6,7 +6,7 @@ The consumed-offset hash is per consumer group; see docs/decisions for the clust
 
 from __future__ import annotations
 
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any, Literal
@@ -36,9 +36,14 @@ def offsets_key(group: str) -> str:
     return f"offsets:{{{group}}}"
 
 
+LEVEL_PARTS = frozenset(("on_hand", "reserved", "safety_stock"))
+Status = Literal["applied", "rejected", "stale", "duplicate"]
+STATUSES = frozenset(("applied", "rejected", "stale", "duplicate"))
+
+
 @dataclass(frozen=True)
 class Applied:
-    status: Literal["applied", "rejected", "duplicate"]
+    status: Status
     result: dict[str, Any]
     levels: SkuLevels
 
@@ -56,69 +61,95 @@ class Position:
 
 
 class RedisInventory:
-    def __init__(self, redis: Redis, group: str, *, idem_ttl_s: int, ledger_max_len: int) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        group: str,
+        *,
+        idem_ttl_s: int,
+        ledger_max_len: int,
+        shops: Sequence[str] = (),
+    ) -> None:
         self.redis = redis
         self.group = group
         self.idem_ttl_s = idem_ttl_s
         self.ledger_max_len = ledger_max_len
+        self.shops_json = orjson.dumps(list(shops)).decode() if shops else ""
         self._script = redis.register_script(APPLY_LUA)
 
+    def _args(self, cmd: InventoryCommand, pos: Position | None) -> list[str | int]:
+        as_of = "" if cmd.as_of is None else str(int(cmd.as_of.timestamp() * 1000))
+        config = "" if cmd.config is None else cmd.config.model_dump_json(exclude_none=True)
+        return [
+            cmd.command,
+            cmd.location,
+            cmd.quantity,
+            cmd.idempotency_key,
+            self.idem_ttl_s,
+            f"{pos.topic}:{pos.partition}" if pos else "",
+            pos.offset if pos else -1,
+            self.ledger_max_len,
+            as_of,
+            config,
+            cmd.order.shop if cmd.order else "",
+            self.shops_json,
+        ]
+
     async def apply_many(
-        self, commands: list[tuple[InventoryCommand, Position | None]]
+        self, commands: Sequence[tuple[InventoryCommand, Position | None]]
     ) -> list[Applied | Invalid]:
         """Apply commands in one round trip; each one is its own atomic script call."""
-        now_ms = str(int(time.time() * 1000))
         pipe = self.redis.pipeline(transaction=False)
         for cmd, pos in commands:
-            await self._script(
-                keys=[
-                    state_key(cmd.sku),
-                    idem_key(cmd.sku, cmd.idempotency_key),
-                    ledger_key(cmd.sku),
-                    offsets_key(self.group),
-                ],
-                args=[
-                    cmd.command,
-                    cmd.location,
-                    cmd.quantity,
-                    cmd.idempotency_key,
-                    self.idem_ttl_s,
-                    f"{pos.topic}:{pos.partition}" if pos else "",
-                    pos.offset if pos else -1,
-                    self.ledger_max_len,
-                    now_ms,
-                ],
-                client=pipe,
-            )
+            keys = [
+                state_key(cmd.sku),
+                idem_key(cmd.sku, cmd.idempotency_key),
+                ledger_key(cmd.sku),
+                offsets_key(self.group),
+            ]
+            await self._script(keys=keys, args=self._args(cmd, pos), client=pipe)
         raw = await pipe.execute(raise_on_error=False)
-        return [self._parse(cmd.sku, r) for (cmd, _), r in zip(commands, raw, strict=True)]
+        return [self._parse(cmd.sku, pos, r) for (cmd, pos), r in zip(commands, raw, strict=True)]
 
     @staticmethod
-    def _parse(sku: str, raw: Any) -> Applied | Invalid:
+    def _parse(sku: str, pos: Position | None, raw: Any) -> Applied | Invalid:
         if isinstance(raw, ResponseError):
             if str(raw).startswith("POISON"):
                 return Invalid(str(raw).removeprefix("POISON "))
             raise raw
         status, result, levels = (as_text(x) for x in raw)
-        if status not in ("applied", "rejected", "duplicate"):
+        if status not in STATUSES:
             raise ValueError(f"unexpected script status {status!r}")
-        return Applied(
-            status=status,  # type: ignore[arg-type]
-            result=orjson.loads(result),
-            levels=sku_levels(sku, orjson.loads(levels)),
-        )
+        doc = orjson.loads(levels)
+        if pos is not None:
+            doc.update(partition=pos.partition, offset=pos.offset)
+        return Applied(status=status, result=orjson.loads(result), levels=sku_levels(sku, doc))  # type: ignore[arg-type]
 
     async def levels(self, sku: str) -> SkuLevels | None:
-        flat = await self.redis.hgetall(state_key(sku))
+        flat = {
+            as_text(k): as_text(v) for k, v in (await self.redis.hgetall(state_key(sku))).items()
+        }
         if not flat:
             return None
-        h = {as_text(k): int(v) for k, v in flat.items() if as_text(k) != "policy"}
         locs: dict[str, dict[str, int]] = {}
-        for field, value in h.items():
+        for field, value in flat.items():
             loc, sep, part = field.rpartition("|")
-            if sep:
-                locs.setdefault(loc, {})[part] = value
-        return sku_levels(sku, {"version": h.get("version", 0), "locations": locs})
+            if sep and part in LEVEL_PARTS:
+                locs.setdefault(loc, {})[part] = int(value)
+        shares = orjson.loads(flat["shares"]) if "shares" in flat else None
+        doc = {"version": int(flat.get("version", 0)), "locations": locs, "shares": shares}
+        return sku_levels(sku, doc)
+
+    async def settings_of(self, sku: str) -> dict[str, Any]:
+        """Per-SKU settings: oversell policy, allocation threshold, kit components."""
+        policy, threshold, kit = await self.redis.hmget(
+            state_key(sku), ["policy", "alloc_threshold", "kit"]
+        )
+        return {
+            "policy": as_text(policy) if policy else "reject",
+            "allocation_threshold": int(threshold) if threshold else None,
+            "kit_components": orjson.loads(kit) if kit else None,
+        }
 
     async def ledger(self, sku: str, count: int = 1000) -> list[dict[str, str]]:
         entries = await self.redis.xrevrange(ledger_key(sku), count=count) or []
@@ -153,6 +184,9 @@ def sku_levels(sku: str, doc: dict[str, Any]) -> SkuLevels:
         version=int(doc.get("version", 0)),
         available=sum(lv.available for lv in locations.values()),
         locations=locations,
+        shares=doc.get("shares") or None,
+        partition=doc.get("partition"),
+        offset=doc.get("offset"),
     )
 
 

@@ -17,7 +17,9 @@ async def get_inventory(sku: str, c: ContainerDep) -> dict[str, Any]:
     levels = await c.store.levels(sku)
     if levels is None:
         raise HTTPException(404, f"unknown SKU {sku!r}")
-    return levels.model_dump()
+    doc = levels.model_dump(exclude={"partition", "offset"})
+    doc.update(await c.store.settings_of(sku))
+    return doc
 
 
 @router.get("/{sku}/ledger")
