@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from inventory_adjuster.adapters.redis_store import Applied, Position, RedisInventory
-from stocksync_common.events import InventoryCommand
+from stocksync_common.events import InventoryCommand, SkuLevels
 from support.infra import REDIS
 
 pytestmark = pytest.mark.integration
@@ -67,19 +67,22 @@ def command_strategy(names: tuple[str, ...]) -> st.SearchStrategy[tuple[str, str
     )
 
 
-def deliveries(names: tuple[str, ...]) -> st.SearchStrategy[list[int]]:
+Delivery = tuple[list[tuple[str, str, int]], list[int]]
+
+
+def deliveries(names: tuple[str, ...]) -> st.SearchStrategy[Delivery]:
     """Indexes into the unique commands: duplicates, reordering and replays allowed."""
     return st.lists(command_strategy(names), min_size=1, max_size=40).flatmap(
         lambda cmds: st.tuples(
             st.just(cmds),
             st.lists(st.integers(0, len(cmds) - 1), min_size=len(cmds), max_size=3 * len(cmds)),
         )
-    )  # type: ignore[return-value]
+    )
 
 
 async def run(
     sku: str, cmds: list[InventoryCommand], order: list[int], batch: int
-) -> list[Applied]:
+) -> tuple[list[Applied], SkuLevels | None, list[dict[str, str]]]:
     client = Redis.from_url(REDIS)
     try:
         store = RedisInventory(client, f"prop-{sku}", idem_ttl_s=600, ledger_max_len=10_000)
@@ -90,10 +93,7 @@ async def run(
             pos = [(c, Position("t", 0, start + n)) for n, c in enumerate(chunk)]
             out = await store.apply_many(pos)
             results.extend(r for r in out if isinstance(r, Applied))
-        levels = await store.levels(sku)
-        ledger = await store.ledger(sku, count=100_000)
-        results.append(Applied("applied", {"levels": levels, "ledger": ledger}, levels))  # type: ignore[arg-type]
-        return results
+        return results, await store.levels(sku), await store.ledger(sku, count=100_000)
     finally:
         await client.aclose()
 
@@ -101,7 +101,7 @@ async def run(
 def build(sku: str, raw: list[tuple[str, str, int]]) -> list[InventoryCommand]:
     return [
         InventoryCommand(
-            command=name,  # type: ignore[arg-type]
+            command=name,
             idempotency_key=f"k{i}",
             sku=sku,
             location=loc,
@@ -123,11 +123,10 @@ def test_truth_equals_the_model_under_duplicates_and_reorders(
     raw, order = data
     sku = f"P-{uuid.uuid4().hex[:12]}"
     cmds = build(sku, raw)
-    *results, final = asyncio.run(run(sku, cmds, order, batch))
+    results, levels, ledger = asyncio.run(run(sku, cmds, order, batch))
     model = Model()
     for i in order:
         model.apply(cmds[i])
-    levels, ledger = final.result["levels"], final.result["ledger"]
     # no double-apply: exactly one ledger entry per distinct key delivered
     assert len(ledger) == len({cmds[i].idempotency_key for i in order})
     assert [r.status for r in results].count("rejected") == model.rejected
@@ -152,8 +151,8 @@ def test_available_never_below_zero_under_reject(
     raw, order = data
     sku = f"P-{uuid.uuid4().hex[:12]}"
     cmds = build(sku, raw)
-    *results, final = asyncio.run(run(sku, cmds, order, batch))
+    results, levels, _ = asyncio.run(run(sku, cmds, order, batch))
     for r in results:
         assert r.result["after"]["available"] >= 0
         assert r.levels.available >= 0
-    assert final.levels is None or final.levels.available >= 0
+    assert levels is None or levels.available >= 0
