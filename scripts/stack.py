@@ -67,6 +67,7 @@ class Stack:
     state_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    extra_ports: dict[str, int] = field(default_factory=dict)  # extra instances, by name
 
     @property
     def log_dir(self) -> Path:
@@ -76,8 +77,14 @@ class Stack:
     def stores_file(self) -> Path:
         return self.state_dir / "stores.yaml"
 
+    def port(self, name: str) -> int:
+        if name in self.extra_ports:
+            return self.extra_ports[name]
+        port: int = getattr(self.ports, module_of(name))
+        return port
+
     def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{getattr(self.ports, module_of(name))}"
+        return f"http://127.0.0.1:{self.port(name)}"
 
     def base_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKSYNC_")}
@@ -138,10 +145,16 @@ class Stack:
         for name in names or list(cmds):
             self.start_one(name, cmds[name])
 
-    def start_one(self, name: str, cmd: list[str] | None = None) -> None:
+    def start_one(
+        self, name: str, cmd: list[str] | None = None, *, port: int | None = None
+    ) -> None:
+        """Start one process; ``port`` starts an extra instance under its own name."""
         env = self.base_env()
-        if name in SERVICES:
-            env["STOCKSYNC_HTTP_PORT"] = str(getattr(self.ports, module_of(name)))
+        if port is not None:
+            self.extra_ports[name] = port
+            env["STOCKSYNC_SERVICE_NAME"] = name
+        if name in SERVICES or port is not None:
+            env["STOCKSYNC_HTTP_PORT"] = str(self.port(name))
         with (self.log_dir / f"{name}.log").open("ab") as log:  # the child keeps its own fd
             self.procs[name] = subprocess.Popen(  # noqa: S603 - fixed argv of our own modules
                 cmd or self.commands()[name],

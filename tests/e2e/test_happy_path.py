@@ -8,6 +8,8 @@ import contextlib
 import hashlib
 import hmac
 import uuid
+from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import httpx
@@ -32,9 +34,9 @@ ADMIN = {"Authorization": f"Bearer {DEMO_ENV['STOCKSYNC_ADMIN_TOKEN']}"}
 
 
 @pytest.fixture
-def http() -> httpx.Client:
+def http() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=10) as client:
-        yield client  # type: ignore[misc]
+        yield client
 
 
 def truth(http: httpx.Client, stack: Stack, sku: str) -> int | None:
@@ -45,6 +47,14 @@ def truth(http: httpx.Client, stack: Stack, sku: str) -> int | None:
 def store_level(http: httpx.Client, stack: Stack, shop: str, sku: str) -> int | None:
     inv = http.get(f"{stack.url('shopify-sim')}/_sim/stores/{shop}/inventory").json()
     return (inv.get(sku) or {}).get(GIDS[shop])
+
+
+def truth_is(http: httpx.Client, stack: Stack, sku: str, n: int) -> bool:
+    return truth(http, stack, sku) == n
+
+
+def store_is(http: httpx.Client, stack: Stack, shop: str, sku: str, n: int) -> bool:
+    return store_level(http, stack, shop, sku) == n
 
 
 def seed(http: httpx.Client, stack: Stack, stock: dict[str, int]) -> None:
@@ -61,11 +71,11 @@ def seed(http: httpx.Client, stack: Stack, stock: dict[str, int]) -> None:
     )
     assert r.status_code == 202, r.text
     for sku, n in stock.items():
-        wait_for(f"{sku} imported", lambda sku=sku, n=n: truth(http, stack, sku) == n)
+        wait_for(f"{sku} imported", partial(truth_is, http, stack, sku, n))
         for shop in GIDS:
             wait_for(
                 f"{shop} shows {sku}={n}",
-                lambda shop=shop, sku=sku, n=n: store_level(http, stack, shop, sku) == n,
+                partial(store_is, http, stack, shop, sku, n),
             )
 
 
@@ -150,8 +160,8 @@ async def test_signed_order_flows_through_and_a_redelivery_changes_nothing(
     wait_for("tee reserved", lambda: truth(http, stack, tee) == 8)
     wait_for("mug reserved", lambda: truth(http, stack, mug) == 1)
     for shop in GIDS:
-        wait_for(f"{shop} tee", lambda shop=shop: store_level(http, stack, shop, tee) == 8)
-        wait_for(f"{shop} mug", lambda shop=shop: store_level(http, stack, shop, mug) == 1)
+        wait_for(f"{shop} tee", partial(store_is, http, stack, shop, tee, 8))
+        wait_for(f"{shop} mug", partial(store_is, http, stack, shop, mug, 1))
 
     # The simulator saw compare-and-set writes with idempotency keys for the other stores.
     reqs = http.get(f"{stack.url('shopify-sim')}/_sim/requests").json()
@@ -206,7 +216,5 @@ def test_wms_receipt_raises_stock_everywhere_and_zero_alerts(
     http.post(f"{stack.url('wms-sim')}/_sim/events", json=receipt).raise_for_status()
     wait_for("receipt applied", lambda: truth(http, stack, sku) == 5)
     for shop in GIDS:
-        wait_for(
-            f"{shop} shows receipt", lambda shop=shop: store_level(http, stack, shop, sku) == 5
-        )
+        wait_for(f"{shop} shows receipt", partial(store_is, http, stack, shop, sku, 5))
     wait_for("back-in-stock alert", lambda: alert_for("back in stock"))

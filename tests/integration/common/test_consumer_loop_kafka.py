@@ -2,6 +2,7 @@
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 
 import orjson
 import pytest
@@ -31,7 +32,7 @@ async def test_loop_handles_commits_and_dead_letters(kafka_bootstrap, topics):
     consumer._auto_offset_reset = "latest"
     seen: list[str] = []
 
-    async def handler(tp, items: list[Incoming]):
+    async def handler(tp: TopicPartition, items: Sequence[Incoming]) -> None:
         seen.extend(i.event.payload.idempotency_key for i in items)  # type: ignore[union-attr]
 
     loop = ConsumerLoop(

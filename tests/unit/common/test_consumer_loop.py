@@ -143,7 +143,7 @@ async def test_persistent_failure_ends_in_dlq_with_attempt_count():
 
 
 async def test_run_commits_after_each_batch_and_stops():
-    handled = []
+    handled: list[int] = []
 
     async def handler(tp, items):
         handled.extend(i.record.offset for i in items)

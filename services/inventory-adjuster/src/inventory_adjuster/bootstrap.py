@@ -14,7 +14,6 @@ from inventory_adjuster.settings import Settings
 from stocksync_common.consumer import ConsumerLoop, make_consumer
 from stocksync_common.kafka import make_producer
 from stocksync_common.stores import load_stores
-from stocksync_common.topics import INVENTORY_COMMANDS
 
 
 @dataclass
@@ -59,7 +58,7 @@ def build(settings: Settings) -> Container:
         consumer=consumer,
         producer=producer,
         group=settings.consumer_group,
-        topics=[INVENTORY_COMMANDS],
+        topics=[settings.commands_topic],
         handler=handler.handle_batch,
         on_assign=resume_from_redis,
     )
