@@ -8,7 +8,7 @@ import pytest
 
 from shopify_sync.adapters.catalog import Catalog, sku_query
 from shopify_sync.adapters.shopify import ShopifyClient, ShopifyError
-from shopify_sync.handlers import InventoryPusher, coalesce, idempotency_key
+from shopify_sync.handlers import InventoryPusher, coalesce, idempotency_key, publish_quantity
 from stocksync_common.consumer import Incoming
 from stocksync_common.events import InventoryChanged, Levels, StockChange
 from stocksync_common.stores import Store, StoresConfig
@@ -176,3 +176,22 @@ async def test_server_errors_raise_for_the_retry_path():
     p = InventoryPusher(StoresConfig(stores=[STORE]), client, Catalog(client))
     with pytest.raises(ShopifyError, match="503"):
         await p.handle_batch(None, [change(1, 3)])  # type: ignore[arg-type]
+
+
+def test_publishes_the_share_while_allocation_is_active():
+    lv = Levels(on_hand=9, available=9)
+    base = {
+        "sku": "A",
+        "location": "wh-1",
+        "command": "reserve",
+        "idempotency_key": "k",
+        "version": 1,
+        "before": lv,
+        "after": lv,
+        "sku_available_before": 9,
+        "sku_available_after": 9,
+    }
+    assert publish_quantity(StockChange(**base), "a.myshopify.com") == 9
+    shared = StockChange(**base, shares={"a.myshopify.com": 6, "b.myshopify.com": 3})
+    assert publish_quantity(shared, "a.myshopify.com") == 6
+    assert publish_quantity(shared, "c.myshopify.com") == 0

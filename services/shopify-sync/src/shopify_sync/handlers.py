@@ -55,6 +55,13 @@ def coalesce(items: Sequence[Incoming]) -> list[StockChange]:
     return list(latest.values())
 
 
+def publish_quantity(change: StockChange, shop: str) -> int:
+    """Truth, or the store's share while the SKU is low (channel allocation)."""
+    if change.shares is not None:
+        return max(0, change.shares.get(shop, 0))
+    return max(0, change.after.available)
+
+
 def idempotency_key(shop: str, quantities: Sequence[dict[str, object]]) -> str:
     """Same write, same key; a retry after a refresh (new ``changeFromQuantity``) gets a new one."""
     h = hashlib.sha256(shop.encode())
@@ -88,8 +95,9 @@ class InventoryPusher:
                 continue
             item_id = await self.catalog.item_for(store, ch.sku, gid)
             if item_id is not None:
-                qty = max(0, ch.after.available)
-                targets.append(Target(ch.sku, item_id, gid, qty, ch.version))
+                targets.append(
+                    Target(ch.sku, item_id, gid, publish_quantity(ch, store.shop), ch.version)
+                )
         for start in range(0, len(targets), BATCH_LIMIT):
             await self.push(store, targets[start : start + BATCH_LIMIT])
 
