@@ -1,0 +1,487 @@
+"""docker-compose.yml, checked without Docker: parsed with PyYAML and held against the code.
+
+Environment names are checked against each service's real ``Settings`` class, the simulators'
+command lines are run through their own argument parsers (with ``uvicorn.run`` replaced), and
+the stores file the containers mount is loaded with ``stocksync_common.stores.load_stores``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import xml.etree.ElementTree as ET  # noqa: S405 - our own pom.xml
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import uvicorn
+import yaml
+from fastapi import APIRouter
+from pydantic import SecretStr
+
+from stocksync_common.settings import CommonSettings
+from stocksync_common.stores import load_stores
+from stocksync_sim.shopify import __main__ as shopify_sim_main
+from stocksync_sim.sink import __main__ as sink_main
+from stocksync_sim.sink.app import create_app as create_sink_app
+from stocksync_sim.wms import __main__ as wms_sim_main
+from webhook_receiver.entrypoints.shopify import router as shopify_router
+from webhook_receiver.entrypoints.wms import router as wms_router
+
+ROOT = Path(__file__).resolve().parents[3]
+COMPOSE = ROOT / "docker-compose.yml"
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - a container listens on all of its interfaces
+
+SERVICE_PORTS = {
+    "webhook-receiver": 8080,
+    "order-consumer": 8081,
+    "inventory-adjuster": 8082,
+    "shopify-sync": 8083,
+    "wms-connector": 8084,
+    "notifier": 8085,
+}
+SIMULATORS = {
+    "shopify-sim": ("stocksync_sim.shopify", 8090),
+    "wms-sim": ("stocksync_sim.wms", 8091),
+    "sink": ("stocksync_sim.sink", 8092),
+}
+INFRA = ("kafka", "redis", "topics")
+
+HEALTHY = "service_healthy"
+STARTED = "service_started"
+COMPLETED = "service_completed_successfully"
+
+# What each service talks to, hence must wait for.
+EXPECTED_DEPENDS_ON: dict[str, dict[str, str]] = {
+    "topics": {"kafka": HEALTHY},
+    "webhook-receiver": {"kafka": HEALTHY, "redis": HEALTHY, "topics": COMPLETED},
+    "order-consumer": {"kafka": HEALTHY, "topics": COMPLETED},
+    "inventory-adjuster": {"kafka": HEALTHY, "redis": HEALTHY, "topics": COMPLETED},
+    "shopify-sync": {"kafka": HEALTHY, "topics": COMPLETED, "shopify-sim": HEALTHY},
+    "wms-connector": {"kafka": HEALTHY, "topics": COMPLETED},
+    "notifier": {"kafka": HEALTHY, "redis": HEALTHY, "topics": COMPLETED, "sink": HEALTHY},
+}
+NEEDS_REDIS = ("webhook-receiver", "inventory-adjuster", "notifier")
+NEEDS_STORES = ("webhook-receiver", "order-consumer", "shopify-sync")
+
+
+@cache
+def compose() -> dict[str, Any]:
+    doc = yaml.safe_load(COMPOSE.read_text())
+    assert isinstance(doc, dict)
+    return doc
+
+
+def service(name: str) -> dict[str, Any]:
+    svc = compose()["services"][name]
+    assert isinstance(svc, dict)
+    return svc
+
+
+def environment(name: str) -> dict[str, str]:
+    raw = service(name).get("environment", {})
+    if isinstance(raw, list):
+        return dict(str(item).partition("=")[::2] for item in raw)
+    return {str(k): _env_value(v) for k, v in raw.items()}
+
+
+def _env_value(value: object) -> str:
+    if value is None:
+        return ""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def command(name: str) -> list[str]:
+    cmd = service(name)["command"]
+    assert isinstance(cmd, list), "exec form, so nothing depends on a shell"
+    return [str(word) for word in cmd]
+
+
+def bind_mounts(name: str) -> dict[str, Path]:
+    """Container path -> host path of every bind mount (named volumes left out)."""
+    mounts: dict[str, Path] = {}
+    for volume in service(name).get("volumes", []):
+        if isinstance(volume, str):
+            source, target = volume.split(":")[:2]
+        else:
+            source, target = volume["source"], volume["target"]
+        if source.startswith((".", "/")):
+            mounts[target] = (ROOT / source).resolve()
+    return mounts
+
+
+def published_ports(name: str) -> list[tuple[str, int, int]]:
+    """(host ip, host port, container port) of each published port."""
+    out: list[tuple[str, int, int]] = []
+    for port in service(name).get("ports", []):
+        if isinstance(port, dict):
+            out.append((port.get("host_ip", ""), int(port["published"]), int(port["target"])))
+            continue
+        parts = str(port).split(":")
+        ip = parts[0] if len(parts) == 3 else ""
+        out.append((ip, int(parts[-2]), int(parts[-1].split("/")[0])))
+    return out
+
+
+def settings_class(name: str) -> type[CommonSettings]:
+    module = importlib.import_module(f"{name.replace('-', '_')}.settings")
+    cls = module.Settings
+    assert isinstance(cls, type) and issubclass(cls, CommonSettings)
+    return cls
+
+
+def env_names(cls: type[CommonSettings]) -> set[str]:
+    return {f"STOCKSYNC_{field.upper()}" for field in cls.model_fields}
+
+
+def stores_env_refs(path: Path) -> set[str]:
+    """The variable names a stores file reads with ``env:NAME``."""
+    return set(re.findall(r"env:([A-Za-z_][A-Za-z0-9_]*)", path.read_text()))
+
+
+def stores_mount(name: str) -> Path | None:
+    mounts = bind_mounts(name)
+    target = environment(name).get("STOCKSYNC_STORES_FILE")
+    if target is None and "--stores-file" in command_or_empty(name):
+        argv = command(name)
+        target = argv[argv.index("--stores-file") + 1]
+    return mounts.get(target) if target else None
+
+
+def command_or_empty(name: str) -> list[str]:
+    return command(name) if "command" in service(name) else []
+
+
+def allowed_env(name: str) -> set[str]:
+    stores = stores_mount(name)
+    refs = stores_env_refs(stores) if stores else set()
+    if name in SERVICE_PORTS:
+        return env_names(settings_class(name)) | refs
+    if name == "topics":
+        return env_names(CommonSettings)
+    if name == "wms-sim":
+        return {wms_sim_main.SIGNING_KEY_ENV}
+    return refs
+
+
+def use_environment(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    for key in list(os.environ):
+        if key.startswith("STOCKSYNC_"):
+            monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+
+def kafka_listeners() -> tuple[dict[str, str], dict[str, str]]:
+    """(listener name -> ":port" bind, listener name -> "host:port" advertised)."""
+    env = environment("kafka")
+
+    def split(value: str) -> dict[str, str]:
+        return {
+            item.split("://")[0]: item.split("://")[1] for item in value.split(",") if item.strip()
+        }
+
+    return split(env["KAFKA_LISTENERS"]), split(env["KAFKA_ADVERTISED_LISTENERS"])
+
+
+def healthcheck_test(name: str) -> list[str]:
+    test = service(name)["healthcheck"]["test"]
+    assert isinstance(test, list) and test[0] in {"CMD", "CMD-SHELL"}, test
+    return [str(word) for word in test]
+
+
+# --- the whole file -------------------------------------------------------------------------------
+
+
+def test_every_service_is_there() -> None:
+    assert set(compose()["services"]) == {*INFRA, *SIMULATORS, *SERVICE_PORTS}
+    assert "version" not in compose(), "the version key is obsolete"
+
+
+@pytest.mark.parametrize("name", [*SERVICE_PORTS, *SIMULATORS, "topics"])
+def test_build_from_the_repo_root_with_an_existing_dockerfile(name: str) -> None:
+    build = service(name)["build"]
+    assert (ROOT / build["context"]).resolve() == ROOT
+    dockerfile = ROOT / build["dockerfile"]
+    assert dockerfile.is_file(), dockerfile
+    expected = {
+        **{s: f"services/{s}/Dockerfile" for s in SERVICE_PORTS},
+        **dict.fromkeys(SIMULATORS, "simulators/Dockerfile"),
+        "topics": "services/inventory-adjuster/Dockerfile",
+    }
+    assert build["dockerfile"] == expected[name]
+
+
+def test_one_image_tag_per_dockerfile() -> None:
+    images: dict[str, set[str]] = {}
+    for name, svc in compose()["services"].items():
+        if "build" in svc:
+            images.setdefault(svc["build"]["dockerfile"], set()).add(svc.get("image", name))
+    assert all(len(tags) == 1 for tags in images.values()), images
+    for name in SERVICE_PORTS:
+        assert service(name)["image"].split(":")[0] == f"stocksync/{name}"
+
+
+def test_third_party_images_are_pinned() -> None:
+    for name, svc in compose()["services"].items():
+        image = svc["image"]
+        tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else None
+        assert tag not in {None, "latest"}, f"{name}: {image}"
+
+
+@pytest.mark.parametrize("name", [*SERVICE_PORTS, *SIMULATORS, "topics"])
+def test_environment_names_are_real_settings(name: str) -> None:
+    names = set(environment(name))
+    assert all(n.startswith("STOCKSYNC_") for n in names), names
+    unknown = names - allowed_env(name)
+    assert unknown == set(), f"{name} sets variables nothing reads: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("name", list(SERVICE_PORTS))
+def test_settings_load_from_the_compose_environment(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = environment(name)
+    use_environment(monkeypatch, env)
+    settings = settings_class(name)()
+    assert settings.environment == "development", "demo secrets only outside production"
+    assert settings.http_host == ALL_INTERFACES
+    assert settings.http_port == SERVICE_PORTS[name]
+    _, advertised = kafka_listeners()
+    assert settings.kafka_bootstrap_servers in {
+        a for a in advertised.values() if a.startswith("kafka:")
+    }, "the containers use the kafka listener advertised on the compose network"
+    if name in NEEDS_REDIS:
+        assert "STOCKSYNC_REDIS_URL" in env
+        url = urlsplit(settings.redis_url)
+        assert (url.hostname, url.port) == ("redis", 6379)
+    if name in NEEDS_STORES:
+        assert settings.stores_file in bind_mounts(name), "the stores file is mounted"
+    if name == "inventory-adjuster":
+        assert "STOCKSYNC_ADMIN_TOKEN" in env
+    if name == "webhook-receiver":
+        assert "STOCKSYNC_WMS_WEBHOOK_SECRET" in env
+
+
+@pytest.mark.parametrize("name", ["shopify-sim", *NEEDS_STORES])
+def test_mounted_stores_file_loads_with_the_containers_environment(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = stores_mount(name)
+    assert path is not None and path.is_file(), f"{name} mounts no stores file"
+    assert path == ROOT / "deploy" / "compose" / "stores.yaml"
+    use_environment(monkeypatch, environment(name))
+    stores = load_stores(path)
+    assert stores.stores
+    assert {s.base_url for s in stores.stores} == {"http://shopify-sim:8090"}
+    parent = [s for s in stores.stores if s.role == "parent"]
+    assert len(parent) == 1
+    assert parent[0].access_token == SecretStr(environment(name)["STOCKSYNC_DEMO_PARENT_TOKEN"])
+
+
+async def test_notifier_alerts_go_to_the_sink() -> None:
+    url = urlsplit(environment("notifier")["STOCKSYNC_ALERT_WEBHOOK_URL"])
+    sink_port = SIMULATORS["sink"][1]
+    assert (url.scheme, url.hostname, url.port) == ("http", "sink", sink_port)
+    transport = httpx.ASGITransport(app=create_sink_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://sink.test") as client:
+        posted = await client.post(url.path, json={"text": "low stock"})
+        assert posted.status_code == 200
+        recorded = (await client.get("/_sink/messages")).json()
+    assert [m["path"] for m in recorded] == [url.path]
+
+
+def test_wms_signing_key_is_the_same_on_both_ends() -> None:
+    key = wms_sim_main.SIGNING_KEY_ENV
+    assert environment("wms-sim")[key] == environment("webhook-receiver")[key]
+
+
+# --- the simulators' command lines, through their own parsers ------------------------------
+
+
+def run_main(
+    name: str, main: Callable[[list[str]], None], monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
+    """Run a simulator's main() with the compose command line; return uvicorn.run's kwargs."""
+    argv = command(name)
+    module, _ = SIMULATORS[name]
+    assert argv[:3] == ["python", "-m", module]
+    args = argv[3:]
+    if "--stores-file" in args:  # the container path, mapped back to the file it mounts
+        i = args.index("--stores-file") + 1
+        args[i] = str(bind_mounts(name)[args[i]])
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append({"app": app, **kw}))
+    use_environment(monkeypatch, environment(name))
+    main(args)
+    assert len(calls) == 1
+    return calls[0]
+
+
+def webhook_target(name: str) -> tuple[str | None, int | None, str]:
+    argv = command(name)
+    url = urlsplit(argv[argv.index("--webhook-url") + 1])
+    return url.hostname, url.port, url.path
+
+
+def route_paths(router: APIRouter) -> set[str]:
+    return {getattr(route, "path", "") for route in router.routes}
+
+
+@pytest.mark.parametrize(
+    ("name", "main"),
+    [
+        ("shopify-sim", shopify_sim_main.main),
+        ("wms-sim", wms_sim_main.main),
+        ("sink", sink_main.main),
+    ],
+)
+def test_simulator_command_parses_and_listens_where_published(
+    name: str, main: Callable[[list[str]], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    call = run_main(name, main, monkeypatch)
+    port = SIMULATORS[name][1]
+    assert call["host"] == ALL_INTERFACES
+    assert call["port"] == port
+    assert [p[2] for p in published_ports(name)] == [port]
+    assert f"127.0.0.1:{port}/healthz" in " ".join(healthcheck_test(name))
+
+
+@pytest.mark.parametrize(
+    ("name", "router"), [("shopify-sim", shopify_router), ("wms-sim", wms_router)]
+)
+def test_simulator_webhooks_go_to_webhook_receiver_routes(name: str, router: APIRouter) -> None:
+    host, port, path = webhook_target(name)
+    assert host == "webhook-receiver"
+    assert port == SERVICE_PORTS["webhook-receiver"]
+    assert path in route_paths(router)
+
+
+# --- health, dependencies, ports ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [*SERVICE_PORTS, *SIMULATORS])
+def test_http_containers_have_a_python_healthcheck_on_their_port(name: str) -> None:
+    test = healthcheck_test(name)
+    assert test[:3] == ["CMD", "python", "-c"], "the images have python, not curl"
+    code = test[3]
+    compile(code, "<healthcheck>", "exec")
+    port = SERVICE_PORTS.get(name) or SIMULATORS[name][1]
+    assert re.search(rf"http://127\.0\.0\.1:{port}/(healthz|readyz)\b", code), code
+    assert "$" not in code, "compose would interpolate it"
+
+
+def test_infrastructure_healthchecks() -> None:
+    kafka = " ".join(healthcheck_test("kafka"))
+    assert re.search(r"/opt/kafka/bin/kafka-(broker-api-versions|topics)\.sh", kafka), kafka
+    binds, _ = kafka_listeners()
+    bootstrap = re.search(r"--bootstrap-server\s+\S+:(\d+)", kafka)
+    assert bootstrap is not None
+    assert f":{bootstrap.group(1)}" in binds.values(), "the healthcheck uses a real listener"
+    assert healthcheck_test("redis")[1:] == ["redis-cli", "ping"]
+    assert service("topics")["healthcheck"] == {"disable": True}, "a one-shot job"
+
+
+@pytest.mark.parametrize("name", sorted(compose()["services"]))
+def test_depends_on_uses_conditions_on_existing_services(name: str) -> None:
+    depends = service(name).get("depends_on", {})
+    assert isinstance(depends, dict), "long form, with conditions"
+    for target, spec in depends.items():
+        assert target in compose()["services"], target
+        condition = spec["condition"]
+        assert condition in {HEALTHY, STARTED, COMPLETED}, condition
+        if condition == HEALTHY:
+            assert not service(target).get("healthcheck", {}).get("disable"), target
+            assert "test" in service(target)["healthcheck"], target
+        if condition == COMPLETED:
+            assert service(target).get("restart", "no") == "no", f"{target} must be one-shot"
+    assert {t: s["condition"] for t, s in depends.items()} == EXPECTED_DEPENDS_ON.get(name, {})
+
+
+def test_no_dependency_cycles() -> None:
+    graph = {n: set(s.get("depends_on", {})) for n, s in compose()["services"].items()}
+    done: set[str] = set()
+    while graph.keys() - done:
+        ready = {n for n in graph.keys() - done if graph[n] <= done}
+        assert ready, f"cycle among {sorted(graph.keys() - done)}"
+        done |= ready
+
+
+def test_published_ports_are_unique_and_on_localhost() -> None:
+    seen: dict[int, str] = {}
+    for name in compose()["services"]:
+        for ip, host_port, _ in published_ports(name):
+            assert ip == "127.0.0.1", f"{name} publishes on {ip or 'every interface'}"
+            assert host_port not in seen, f"{name} and {seen.get(host_port)} share {host_port}"
+            seen[host_port] = name
+    assert len(seen) >= len(SERVICE_PORTS) + len(SIMULATORS)
+
+
+@pytest.mark.parametrize("name", list(SERVICE_PORTS))
+def test_services_publish_their_http_port(name: str) -> None:
+    port = SERVICE_PORTS[name]
+    assert published_ports(name) == [("127.0.0.1", port, port)]
+    assert environment(name)["STOCKSYNC_HTTP_PORT"] == str(port)
+
+
+# --- infrastructure ------------------------------------------------------------------------------
+
+
+def test_kafka_is_a_single_kraft_node_of_the_projects_version() -> None:
+    image = service("kafka")["image"]
+    repo, _, tag = image.partition(":")
+    assert repo == "apache/kafka"
+    assert re.fullmatch(r"4\.\d+\.\d+", tag), tag
+    pom = ET.parse(ROOT / "scripts" / "infra" / "pom.xml")  # noqa: S314 - our own file
+    version = pom.getroot().findtext(".//{*}properties/{*}kafka.version")
+    assert tag == version, "the same Kafka as scripts/infra (pom.xml kafka.version)"
+
+    env = environment("kafka")
+    node = env["KAFKA_NODE_ID"]
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    binds, advertised = kafka_listeners()
+    controller = env["KAFKA_CONTROLLER_LISTENER_NAMES"]
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{node}@kafka{binds[controller]}"
+    protocols = dict(p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert set(binds) <= set(protocols)
+    assert set(advertised) <= set(binds) - {controller}
+    assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] in advertised
+    for key in (
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR",
+    ):
+        assert env[key] == "1", key
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false", "the topics job creates them"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", env["CLUSTER_ID"])
+    host_ports = {host for _, host, _ in published_ports("kafka")}
+    host_listener = [a for a in advertised.values() if a.startswith("localhost:")]
+    assert [int(a.split(":")[1]) for a in host_listener] == sorted(host_ports)
+
+
+def test_redis_is_append_only_on_a_named_volume() -> None:
+    redis = service("redis")
+    assert re.fullmatch(r"redis:7(\.\d+)*(-\w+)?", redis["image"])
+    cmd = " ".join(command("redis"))
+    assert "--appendonly yes" in cmd
+    volumes = [v.split(":") for v in redis["volumes"]]
+    assert ["redis-data", "/data"] in [v[:2] for v in volumes]
+    assert "redis-data" in compose()["volumes"]
+
+
+def test_topics_job_runs_the_topic_command_from_the_adjuster_image() -> None:
+    topics = service("topics")
+    assert command("topics") == ["python", "-m", "stocksync_common.topics", "create"]
+    assert topics["image"] == service("inventory-adjuster")["image"]
+    assert topics["restart"] == "no"
+    env = environment("topics")
+    assert (
+        env["STOCKSYNC_KAFKA_BOOTSTRAP_SERVERS"]
+        == environment("webhook-receiver")["STOCKSYNC_KAFKA_BOOTSTRAP_SERVERS"]
+    )
+    assert int(env["STOCKSYNC_TOPIC_REPLICATION_FACTOR"]) == 1, "one broker"
