@@ -1,0 +1,96 @@
+-- Apply one command to a kit (bundle) SKU: its components move together, atomically.
+-- A kit holds no stock of its own; reserving q kits reserves q * units of every component,
+-- all or nothing. Runs on one Redis node (the keys span several SKUs' hash slots).
+--
+-- KEYS[1] kit state hash   inv:{kit}          ("kit" = components JSON, "version")
+-- KEYS[2] idempotency      inv:{kit}:idem:<key>
+-- KEYS[3] kit ledger       inv:{kit}:ledger
+-- KEYS[4] offsets          offsets:{<group>}
+-- KEYS[5..] per component, in the order of ARGV[9]: state hash, then ledger
+-- ARGV: 1 command (reserve|release|commit), 2 location, 3 kit quantity, 4 idempotency key,
+--       5 ttl (s), 6 offset field ("" none), 7 offset, 8 ledger max length,
+--       9 components JSON as the caller read it: [[sku, units], ...]
+
+local function record_offset()
+  if ARGV[6] ~= '' then
+    local off = tonumber(ARGV[7])
+    local cur = tonumber(redis.call('HGET', KEYS[4], ARGV[6]) or '-1')
+    if off > cur then redis.call('HSET', KEYS[4], ARGV[6], off) end
+  end
+end
+
+local function level(key, loc)
+  local v = redis.call('HMGET', key, loc .. '|on_hand', loc .. '|reserved',
+    loc .. '|safety_stock', 'version', 'policy')
+  local l = {on_hand = tonumber(v[1] or '0'), reserved = tonumber(v[2] or '0'),
+    safety_stock = tonumber(v[3] or '0')}
+  l.available = l.on_hand - l.reserved - l.safety_stock
+  return l, tonumber(v[4] or '0'), v[5] or 'reject'
+end
+
+local prior = redis.call('GET', KEYS[2])
+if prior then
+  record_offset()
+  return {'duplicate', prior}
+end
+
+local cmd, loc, qty = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if qty == nil or qty ~= math.floor(qty) or qty < 0 then
+  return redis.error_reply('POISON kit quantity must be a non-negative integer')
+end
+if cmd ~= 'reserve' and cmd ~= 'release' and cmd ~= 'commit' then
+  return redis.error_reply('POISON ' .. cmd .. ' does not apply to a kit')
+end
+local comps = cjson.decode(ARGV[9])
+local stored = redis.call('HGET', KEYS[1], 'kit')
+if not stored then return redis.error_reply('RETRY not a kit any more') end
+local defined = cjson.decode(stored)
+local n_defined = 0
+for _ in pairs(defined) do n_defined = n_defined + 1 end
+if n_defined ~= #comps then return redis.error_reply('RETRY kit definition changed') end
+for _, c in ipairs(comps) do
+  if defined[c[1]] ~= c[2] then return redis.error_reply('RETRY kit definition changed') end
+end
+
+-- validate every component before any write
+local status = 'applied'
+local befores, versions = {}, {}
+for i, c in ipairs(comps) do
+  local l, v, policy = level(KEYS[3 + 2 * i], loc)
+  befores[i], versions[i] = l, v
+  if cmd == 'reserve' and policy == 'reject' and l.available < c[2] * qty then
+    status = 'rejected'
+  end
+end
+
+local changes = {}
+for i, c in ipairs(comps) do
+  local state, ledger, units = KEYS[3 + 2 * i], KEYS[4 + 2 * i], c[2] * qty
+  local b = befores[i]
+  local oh, rs = b.on_hand, b.reserved
+  if status == 'applied' then
+    if cmd == 'reserve' then rs = rs + units
+    elseif cmd == 'release' then rs = math.max(0, rs - units)
+    else oh = oh - units; rs = math.max(0, rs - units) end
+    redis.call('HSET', state, loc .. '|on_hand', oh, loc .. '|reserved', rs,
+      loc .. '|safety_stock', b.safety_stock)
+    versions[i] = redis.call('HINCRBY', state, 'version', 1)
+    redis.call('XADD', ledger, 'MAXLEN', '~', tonumber(ARGV[8]), '*',
+      'command', cmd, 'key', ARGV[4] .. ':component:' .. c[1], 'location', loc,
+      'quantity', units, 'status', status, 'version', versions[i],
+      'd_on_hand', oh - b.on_hand, 'd_reserved', rs - b.reserved, 'kit', ARGV[4])
+  end
+  local a = {on_hand = oh, reserved = rs, safety_stock = b.safety_stock}
+  a.available = a.on_hand - a.reserved - a.safety_stock
+  changes[i] = {sku = c[1], units = units, version = versions[i], before = b, after = a}
+end
+
+local kit_version = redis.call('HINCRBY', KEYS[1], 'version', status == 'applied' and 1 or 0)
+local result = cjson.encode({status = status, command = cmd, location = loc, quantity = qty,
+  version = kit_version, components = changes})
+redis.call('SET', KEYS[2], result, 'EX', tonumber(ARGV[5]))
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', tonumber(ARGV[8]), '*',
+  'command', cmd, 'key', ARGV[4], 'location', loc, 'quantity', qty, 'status', status,
+  'version', kit_version, 'd_on_hand', 0, 'd_reserved', 0)
+record_offset()
+return {status, result}

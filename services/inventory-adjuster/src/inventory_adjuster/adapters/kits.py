@@ -1,0 +1,152 @@
+"""Kits (bundles) in Redis: a kit SKU made of component SKUs with units per kit.
+
+The kit's own hash holds its definition (set by a ``configure`` command through apply.lua);
+two index hashes let the handler route kit commands and find the kits a component belongs
+to: ``kit-defs`` (kit -> components JSON) and ``kit-index`` (component -> kits JSON).
+Reserving, releasing or committing a kit moves all its components in one script
+(kit.lua), all or nothing. A kit's availability is derived: min over its components of
+floor(available / units).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from inventory_adjuster.adapters.redis_store import (
+    Invalid,
+    Position,
+    as_text,
+    idem_key,
+    ledger_key,
+    offsets_key,
+    state_key,
+)
+from stocksync_common.events import InventoryCommand
+
+KIT_LUA = files("inventory_adjuster.adapters").joinpath("kit.lua").read_text()
+KIT_DEFS = "kit-defs"
+KIT_INDEX = "kit-index"
+KIT_COMMANDS = frozenset(("reserve", "release", "commit"))
+
+Components = list[tuple[str, int]]
+
+
+class KitDefinitionChanged(Exception):
+    """The kit's definition changed between routing and applying; retry the command."""
+
+
+@dataclass(frozen=True)
+class KitApplied:
+    status: str  # applied | rejected | duplicate
+    result: dict[str, Any]
+
+
+def kit_available(components: Components, available: dict[str, int]) -> int:
+    if not components:
+        return 0
+    return min(available.get(sku, 0) // units for sku, units in components)
+
+
+class KitStore:
+    def __init__(self, redis: Redis, group: str, *, idem_ttl_s: int, ledger_max_len: int) -> None:
+        self.redis = redis
+        self.group = group
+        self.idem_ttl_s = idem_ttl_s
+        self.ledger_max_len = ledger_max_len
+        self._script = redis.register_script(KIT_LUA)
+
+    async def definitions(self, skus: list[str]) -> dict[str, Components]:
+        if not skus:
+            return {}
+        raw = await self.redis.hmget(KIT_DEFS, skus)
+        return {
+            sku: [(c, int(u)) for c, u in sorted(orjson.loads(v).items())]
+            for sku, v in zip(skus, raw, strict=True)
+            if v
+        }
+
+    async def kits_of(self, components: list[str]) -> dict[str, list[str]]:
+        if not components:
+            return {}
+        raw = await self.redis.hmget(KIT_INDEX, components)
+        return {c: orjson.loads(v) for c, v in zip(components, raw, strict=True) if v}
+
+    async def define(self, kit: str, components: dict[str, int]) -> None:
+        """Refresh the routing indexes after a kit's definition was applied."""
+        old = await self.definitions([kit])
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(KIT_DEFS, kit, orjson.dumps(components))
+        current = await self.kits_of(sorted({*components, *(c for c, _ in old.get(kit, []))}))
+        for comp in {*components, *(c for c, _ in old.get(kit, []))}:
+            kits = set(current.get(comp, []))
+            if comp in components:
+                kits.add(kit)
+            else:
+                kits.discard(kit)
+            pipe.hset(KIT_INDEX, comp, orjson.dumps(sorted(kits)))
+        await pipe.execute()
+
+    async def apply(
+        self, cmd: InventoryCommand, pos: Position | None, components: Components
+    ) -> KitApplied | Invalid:
+        keys = [
+            state_key(cmd.sku),
+            idem_key(cmd.sku, cmd.idempotency_key),
+            ledger_key(cmd.sku),
+            offsets_key(self.group),
+        ]
+        for comp, _ in components:
+            keys.extend([state_key(comp), ledger_key(comp)])
+        args: list[str | int] = [
+            cmd.command,
+            cmd.location,
+            cmd.quantity,
+            cmd.idempotency_key,
+            self.idem_ttl_s,
+            f"{pos.topic}:{pos.partition}" if pos else "",
+            pos.offset if pos else -1,
+            self.ledger_max_len,
+            orjson.dumps([[c, u] for c, u in components]).decode(),
+        ]
+        try:
+            status, result = await self._script(keys=keys, args=args)
+        except ResponseError as exc:
+            text = str(exc)
+            if text.startswith("POISON"):
+                return Invalid(text.removeprefix("POISON "))
+            if text.startswith("RETRY"):
+                raise KitDefinitionChanged(text) from exc
+            raise
+        return KitApplied(as_text(status), orjson.loads(as_text(result)))
+
+    async def availability(self, kits: list[str], location: str) -> dict[str, tuple[int, int]]:
+        """(available, version) per kit at ``location``; version = sum of component versions."""
+        defs = await self.definitions(kits)
+        comps = sorted({c for parts in defs.values() for c, _ in parts})
+        pipe = self.redis.pipeline(transaction=False)
+        for comp in comps:
+            pipe.hmget(
+                state_key(comp),
+                [
+                    f"{location}|on_hand",
+                    f"{location}|reserved",
+                    f"{location}|safety_stock",
+                    "version",
+                ],
+            )
+        rows = await pipe.execute()
+        avail: dict[str, int] = {}
+        versions: dict[str, int] = {}
+        for comp, (oh, rs, ss, ver) in zip(comps, rows, strict=True):
+            avail[comp] = int(oh or 0) - int(rs or 0) - int(ss or 0)
+            versions[comp] = int(ver or 0)
+        return {
+            kit: (kit_available(parts, avail), sum(versions[c] for c, _ in parts))
+            for kit, parts in defs.items()
+        }
