@@ -212,6 +212,118 @@ class OrderReceived(Envelope):
     payload: Order
 
 
+class OrderLineQuantity(Model):
+    """One order line's part in a lifecycle event (edits: positive added, negative removed)."""
+
+    line_id: str
+    sku: str | None = None
+    quantity: int
+    location: str | None = None
+    restock_type: str | None = None  # refunds: no_restock, cancel, return, legacy_restock
+
+
+class UnmappedLine(Model):
+    """An order line no SKU could be found for: no inventory command was issued for it."""
+
+    shop: str
+    order_id: str
+    line_id: str
+    variant_id: str | None = None
+    product_id: str | None = None
+    title: str | None = None
+    quantity: int
+
+
+class OrderLineUnmapped(Envelope):
+    type: Literal["order.line_unmapped"] = "order.line_unmapped"
+    payload: UnmappedLine
+
+
+class OrderCancellation(Model):
+    shop: str
+    order_id: str
+    cancelled_at: datetime | None = None
+    reason: str | None = None
+    released: list[OrderLineQuantity] = Field(default_factory=list)
+
+
+class OrderCancelled(Envelope):
+    type: Literal["order.cancelled"] = "order.cancelled"
+    payload: OrderCancellation
+
+
+class Shipment(Model):
+    """What one fulfillment shipped."""
+
+    shop: str
+    order_id: str
+    fulfillment_id: str
+    location: str | None = None
+    tracking_numbers: list[str] = Field(default_factory=list)
+    lines: list[OrderLineQuantity]
+
+
+class OrderFulfilled(Envelope):
+    type: Literal["order.fulfilled"] = "order.fulfilled"
+    payload: Shipment
+
+
+class OrderRefund(Model):
+    shop: str
+    order_id: str
+    refund_id: str
+    lines: list[OrderLineQuantity]
+
+
+class OrderRefunded(Envelope):
+    type: Literal["order.refunded"] = "order.refunded"
+    payload: OrderRefund
+
+
+class OrderEdit(Model):
+    """Line quantities an order edit changed; ``revision`` names the source of the change."""
+
+    shop: str
+    order_id: str
+    revision: str
+    edit_id: str | None = None
+    lines: list[OrderLineQuantity]
+
+
+class OrderEdited(Envelope):
+    type: Literal["order.edited"] = "order.edited"
+    payload: OrderEdit
+
+
+# --- compliance ---------------------------------------------------------------
+
+ComplianceTopic = Literal["customers/data_request", "customers/redact", "shop/redact"]
+
+
+class ComplianceRequest(Model):
+    """One of Shopify's mandatory compliance webhooks, reduced to the identifiers needed to
+    find (``customers/data_request``) or erase (``customers/redact``, ``shop/redact``) what
+    StockSync keeps. It never carries the customer's email or phone: this topic is a store too.
+    """
+
+    topic: ComplianceTopic
+    shop: str
+    webhook_id: str
+    event_id: str | None = None
+    triggered_at: str | None = None
+    api_version: str | None = None
+    received_at: datetime = Field(default_factory=utcnow)
+    shop_id: str | None = None
+    customer_id: str | None = None
+    order_ids: list[str] = Field(default_factory=list)  # orders_to_redact / orders_requested
+    data_request_id: str | None = None
+
+
+class ComplianceRequestReceived(Envelope):
+    type: Literal["compliance.received"] = "compliance.received"
+    payload: ComplianceRequest
+
+
 Event = Annotated[
     ShopifyWebhookReceived
     | WmsWebhookReceived
@@ -219,7 +331,13 @@ Event = Annotated[
     | InventoryChanged
     | OrderOversold
     | InventoryLevelsUpdated
-    | OrderReceived,
+    | OrderReceived
+    | OrderLineUnmapped
+    | OrderCancelled
+    | OrderFulfilled
+    | OrderRefunded
+    | OrderEdited
+    | ComplianceRequestReceived,
     Field(discriminator="type"),
 ]
 

@@ -1,11 +1,13 @@
-"""Composition root for order-consumer."""
+"""Composition root for order-consumer: builds the clients and wires them into the handler."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from redis.asyncio import Redis
 
+from order_consumer.adapters.redis_orders import RedisOrders
 from order_consumer.handlers import OrderHandler
 from order_consumer.settings import Settings
 from stocksync_common.consumer import ConsumerLoop, make_consumer
@@ -16,6 +18,7 @@ from stocksync_common.topics import WEBHOOKS_SHOPIFY
 
 @dataclass
 class Container:
+    redis: Redis
     producer: AIOKafkaProducer
     consumer: AIOKafkaConsumer
     loop: ConsumerLoop
@@ -25,11 +28,17 @@ def build(settings: Settings) -> Container:
     if not settings.stores_file:
         raise RuntimeError("STOCKSYNC_STORES_FILE is required")
     stores = load_stores(settings.stores_file)
+    redis = Redis.from_url(settings.redis_url)
     producer = make_producer(settings.kafka_bootstrap_servers, settings.service_name)
     consumer = make_consumer(
         settings.kafka_bootstrap_servers, settings.consumer_group, settings.service_name
     )
-    handler = OrderHandler(stores, producer)
+    handler = OrderHandler(
+        stores,
+        producer,
+        RedisOrders(redis, ttl_s=settings.order_state_ttl_s),
+        save_attempts=settings.order_save_attempts,
+    )
     loop = ConsumerLoop(
         consumer=consumer,
         producer=producer,
@@ -37,4 +46,4 @@ def build(settings: Settings) -> Container:
         topics=[WEBHOOKS_SHOPIFY],
         handler=handler.handle_batch,
     )
-    return Container(producer, consumer, loop)
+    return Container(redis, producer, consumer, loop)

@@ -1,43 +1,80 @@
-"""Shopify order webhooks to inventory commands and order events."""
+"""Shopify order webhooks to inventory commands and order lifecycle events.
+
+For each webhook: parse it, look up the SKU mapping for lines without a SKU, read the
+order's state, apply the webhook (pure, :mod:`order_consumer.domain`), save the new state
+(compare-and-set; on a conflict read again and recompute), then publish. Saving first is
+safe because the state records what each fact produced: a redelivery, after a crash or a
+failed publish, publishes the same commands and events again, with the same keys and ids.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata, TopicPartition
 from prometheus_client import Counter
 
-from order_consumer.domain import BadOrder, line_commands, parse_order
+from order_consumer.adapters.redis_orders import Versioned
+from order_consumer.domain import (
+    BadOrder,
+    Hook,
+    OrderState,
+    Outcome,
+    apply,
+    parse_webhook,
+    variants_to_map,
+)
 from stocksync_common.consumer import Incoming, PoisonMessage, handling
 from stocksync_common.events import (
-    CommandName,
+    EVENT_ADAPTER,
     InventoryCommandRequested,
-    OrderReceived,
+    OrderLineUnmapped,
     ShopifyWebhookReceived,
     stable_id,
 )
 from stocksync_common.kafka import send_event
-from stocksync_common.stores import StoresConfig
+from stocksync_common.stores import Store, StoresConfig
 from stocksync_common.topics import INVENTORY_COMMANDS, ORDERS
 
 log = logging.getLogger(__name__)
 
 ORDERS_SEEN = Counter("stocksync_orders_total", "Order webhooks handled, by topic.", ["topic"])
+OUTCOMES = Counter(
+    "stocksync_order_webhooks_total",
+    "Order webhooks by outcome (applied, replayed: seen before, unchanged: stale or no-op).",
+    ["topic", "outcome"],
+)
 UNMAPPED = Counter("stocksync_unmapped_lines_total", "Order lines with no SKU mapping.", ["shop"])
+SAVE_CONFLICTS = Counter(
+    "stocksync_order_save_conflicts_total", "Order state saves lost to a concurrent save."
+)
+UNMAPPED_TYPE = OrderLineUnmapped.model_fields["type"].default
 
-# Webhook topic -> inventory command for each line.
-LINE_COMMAND: dict[str, CommandName] = {"orders/create": "reserve", "orders/cancelled": "release"}
+
+class OrderRepository(Protocol):
+    async def load(self, shop: str, order_id: str) -> Versioned: ...
+
+    async def save(self, shop: str, order_id: str, rev: int, state: OrderState) -> bool: ...
+
+    async def sku_map(self, shop: str, variant_ids: Iterable[str]) -> dict[str, str]: ...
+
+
+class OrderSaveConflict(RuntimeError):
+    """Other consumers kept saving the same order: transient, the consumer loop retries."""
 
 
 @dataclass
 class OrderHandler:
     stores: StoresConfig
     producer: AIOKafkaProducer
+    orders: OrderRepository
     source: str = "order-consumer"
+    save_attempts: int = 8
 
     async def handle_batch(self, tp: TopicPartition, items: Sequence[Incoming]) -> None:
         futures: list[asyncio.Future[RecordMetadata]] = []
@@ -51,36 +88,67 @@ class OrderHandler:
     async def handle_webhook(
         self, event: ShopifyWebhookReceived
     ) -> list[asyncio.Future[RecordMetadata]]:
-        hook = event.payload
-        command = LINE_COMMAND.get(hook.topic)
-        if command is None:
-            return []
-        store = self.stores.by_shop(hook.shop)
-        if store is None:
-            raise PoisonMessage(f"shop {hook.shop} is not configured")
+        webhook = event.payload
         try:
-            order = parse_order(store, hook.body)
+            hook = parse_webhook(webhook.topic, webhook.body)
         except BadOrder as exc:
             raise PoisonMessage(str(exc)) from exc
-        ORDERS_SEEN.labels(hook.topic).inc()
-        if order.unmapped_lines:
-            UNMAPPED.labels(hook.shop).inc(len(order.unmapped_lines))
-            log.warning("order lines without SKU", extra={"lines": order.unmapped_lines})
-        meta = {
+        if hook is None:
+            return []
+        store = self.stores.by_shop(webhook.shop)
+        if store is None:
+            raise PoisonMessage(f"shop {webhook.shop} is not configured")
+        outcome = await self.apply(store, hook)
+        ORDERS_SEEN.labels(webhook.topic).inc()
+        OUTCOMES.labels(webhook.topic, outcome_name(outcome)).inc()
+        if not outcome.replay:
+            self.report_unmapped(store.shop, outcome)
+        return await self.publish(event, hook.order_id, outcome)
+
+    async def apply(self, store: Store, hook: Hook) -> Outcome:
+        """Apply and save, reading again whenever another consumer saved the order first."""
+        skumap = await self.orders.sku_map(store.shop, variants_to_map(hook))
+        for _ in range(self.save_attempts):
+            current = await self.orders.load(store.shop, hook.order_id)
+            outcome = apply(current.state, hook, store, skumap)
+            if outcome.replay or not outcome.changed:
+                return outcome
+            if await self.orders.save(store.shop, hook.order_id, current.rev, outcome.state):
+                return outcome
+            SAVE_CONFLICTS.inc()
+        raise OrderSaveConflict(f"order {hook.order_id}: {self.save_attempts} save conflicts")
+
+    async def publish(
+        self, event: ShopifyWebhookReceived, order_id: str, outcome: Outcome
+    ) -> list[asyncio.Future[RecordMetadata]]:
+        meta: dict[str, Any] = {
             "correlation_id": event.correlation_id,
             "causation_id": event.id,
             "source": self.source,
-            "shop": hook.shop,
+            "shop": event.payload.shop,
         }
         out = []
-        for cmd in line_commands(order, command):
-            cmd_event = InventoryCommandRequested(
+        for cmd in outcome.commands:
+            request = InventoryCommandRequested(
                 id=stable_id(cmd.idempotency_key), payload=cmd, **meta
             )
-            out.append(await send_event(self.producer, INVENTORY_COMMANDS, cmd.sku, cmd_event))
-        if hook.topic == "orders/create":
-            received = OrderReceived(
-                id=stable_id("order", hook.shop, order.order_id), payload=order, **meta
+            out.append(await send_event(self.producer, INVENTORY_COMMANDS, cmd.sku, request))
+        for notice in outcome.notices:
+            lifecycle = EVENT_ADAPTER.validate_python(
+                {**meta, "type": notice.type, "id": notice.id, "payload": notice.payload}
             )
-            out.append(await send_event(self.producer, ORDERS, order.order_id, received))
+            out.append(await send_event(self.producer, ORDERS, order_id, lifecycle))
         return out
+
+    @staticmethod
+    def report_unmapped(shop: str, outcome: Outcome) -> None:
+        lines = [n.payload["line_id"] for n in outcome.notices if n.type == UNMAPPED_TYPE]
+        if lines:
+            UNMAPPED.labels(shop).inc(len(lines))
+            log.warning("order lines without SKU mapping", extra={"lines": lines})
+
+
+def outcome_name(outcome: Outcome) -> str:
+    if outcome.replay:
+        return "replayed"
+    return "applied" if outcome.changed else "unchanged"

@@ -11,6 +11,10 @@ class Settings(CommonSettings):
     service_name: str = "order-consumer"
     http_port: int = 8081
     consumer_group: str = "order-consumer"
+    # An order's state is kept this long after its last webhook (refunds come months later).
+    order_state_ttl_s: int = 400 * 24 * 3600
+    # Read-compute-save attempts when another consumer saved the same order in between.
+    order_save_attempts: int = 8
 
 
 @lru_cache

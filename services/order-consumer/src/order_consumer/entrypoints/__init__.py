@@ -1,0 +1,1 @@
+"""Entrypoints: the FastAPI app (ops endpoints) that runs the consumer loop."""

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from order_consumer.bootstrap import build
 from order_consumer.settings import Settings, get_settings
 from stocksync_common.ops import Health, install_ops
-from stocksync_common.service import kafka_worker
+from stocksync_common.service import kafka_worker, redis_check
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -21,10 +21,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         c = build(settings)
         app.state.container = c
-        async with kafka_worker(
-            health, c.producer, c.consumer, c.loop, settings.kafka_bootstrap_servers
-        ):
-            yield
+        health.checks["redis"] = redis_check(c.redis)
+        try:
+            async with kafka_worker(
+                health, c.producer, c.consumer, c.loop, settings.kafka_bootstrap_servers
+            ):
+                yield
+        finally:
+            await c.redis.aclose()
 
     app = FastAPI(title="StockSync order-consumer", lifespan=lifespan)
     install_ops(app, health)

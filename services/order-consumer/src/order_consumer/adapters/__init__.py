@@ -1,0 +1,1 @@
+"""Adapters: Redis for order state and the SKU mapping."""

@@ -1,0 +1,83 @@
+"""What order-consumer remembers about one order, between its webhooks.
+
+Per line it keeps the counters every webhook is diffed against: the units the customer still
+wants (``wanted``: ordered, plus or minus edits; refunds are counted apart), what shipped,
+what refunds took away before and after shipping, what returned to stock, and what we hold
+(``reserved``). Per order it keeps the *facts* already applied (a snapshot revision, a
+fulfillment, a refund, an edit), each with the commands and events it produced: a delivery
+seen before re-publishes exactly those (same keys and ids), so the state can be saved before
+publishing (an outbox) and a crash in between loses nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stocksync_common.events import InventoryCommand
+
+
+class Mutable(BaseModel):
+    model_config = ConfigDict(extra="ignore", validate_assignment=False)
+
+
+class LineState(Mutable):
+    line_id: str
+    sku: str | None = None
+    variant_id: str | None = None
+    product_id: str | None = None
+    title: str | None = None
+    location: str
+    confirmed: bool = False  # seen in a whole-order payload, so ``wanted`` is known
+    wanted: int = 0
+    shipped: int = 0
+    refunded_unshipped: int = 0  # removed before shipping (cancel; no_restock on open units)
+    refunded_shipped: int = 0  # refunded after shipping (return; no_restock on shipped units)
+    returned: int = 0  # units a ``return`` restock put back on hand
+    reserved: int = 0  # units we asked inventory-adjuster to hold
+
+    @property
+    def open(self) -> int:
+        """Units still to ship."""
+        return max(0, self.wanted - self.refunded_unshipped - self.shipped)
+
+
+class Notice(Mutable):
+    """A lifecycle event for ``orders.v1``: its type, deterministic id and payload."""
+
+    type: str
+    id: str
+    payload: dict[str, Any]
+
+
+class FactRecord(Mutable):
+    commands: list[InventoryCommand] = Field(default_factory=list)
+    notices: list[Notice] = Field(default_factory=list)
+    children: list[str] = Field(default_factory=list)  # facts a snapshot carried
+
+
+class OrderState(Mutable):
+    shop: str
+    order_id: str
+    name: str | None = None
+    received: bool = False  # order.received was published
+    cancelled: bool = False
+    deleted: bool = False
+    snapshot_at: datetime | None = None  # updated_at of the newest snapshot applied
+    as_of: datetime | None = None  # the newest of snapshot_at and the edits' committed_at
+    lines: dict[str, LineState] = Field(default_factory=dict)
+    facts: dict[str, FactRecord] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What applying one webhook gives: the new state and what to publish."""
+
+    state: OrderState
+    commands: list[InventoryCommand] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    replay: bool = False  # a fact seen before: its recorded effects, nothing new
+    changed: bool = False  # the state must be saved
