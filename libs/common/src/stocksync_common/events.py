@@ -324,6 +324,25 @@ class ComplianceRequestReceived(Envelope):
     payload: ComplianceRequest
 
 
+# --- purchasing ---------------------------------------------------------------
+
+
+class Reorder(Model):
+    """A SKU fell to its reorder point: purchasing should order ``quantity`` more."""
+
+    sku: str
+    reorder_point: int
+    quantity: int = Field(ge=1)
+    available: int
+    version: int  # the SKU's inventory version that crossed the point
+    location: str | None = None
+
+
+class ReorderRequested(Envelope):
+    type: Literal["reorder.requested"] = "reorder.requested"
+    payload: Reorder
+
+
 Event = Annotated[
     ShopifyWebhookReceived
     | WmsWebhookReceived
@@ -337,7 +356,8 @@ Event = Annotated[
     | OrderFulfilled
     | OrderRefunded
     | OrderEdited
-    | ComplianceRequestReceived,
+    | ComplianceRequestReceived
+    | ReorderRequested,
     Field(discriminator="type"),
 ]
 

@@ -24,6 +24,7 @@ ORDERS = "orders.v1"
 CATALOG = "catalog.v1"
 REORDERS = "reorders.v1"
 WEBHOOKS_PARKED = "webhooks.parked.v1"
+COMPLIANCE = "compliance.v1"
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ CATALOG_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(CATALOG),
     TopicSpec(REORDERS),
     TopicSpec(WEBHOOKS_PARKED, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
+    # Shopify allows 30 days to act on a compliance request; keep them that long.
+    TopicSpec(COMPLIANCE, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
 )
 
 # Every consumer group and the topics it reads; each gets a DLQ topic.

@@ -1,41 +1,160 @@
-"""Composition root for notifier."""
+"""Composition root: clients, stores, channels, workers and the consumer loop."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import logging
+from dataclasses import dataclass, field
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pydantic import ValidationError
 from redis.asyncio import Redis
 
+from notifier.adapters.alerts_log import AlertLog
+from notifier.adapters.channels import Channel, EmailChannel, SlackChannel, WebhookChannel
+from notifier.adapters.dead_letters import DeadLetters
+from notifier.adapters.digests import Digests
+from notifier.adapters.outbox import Outbox
+from notifier.adapters.reorders import ReorderPublisher
+from notifier.adapters.rules_store import RulesStore, load_rules_file
+from notifier.adapters.state import SkuStates, VelocityWindow
+from notifier.domain.delivery import CircuitBreaker
 from notifier.handlers import AlertHandler
 from notifier.settings import Settings
+from notifier.workers import ChannelWorker, DeliveryPolicy, DigestWorker
 from stocksync_common.consumer import ConsumerLoop, make_consumer
 from stocksync_common.kafka import make_producer
 from stocksync_common.topics import INVENTORY_CHANGED
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class Container:
+    settings: Settings
     producer: AIOKafkaProducer
     consumer: AIOKafkaConsumer
     loop: ConsumerLoop
     redis: Redis
     http: httpx.AsyncClient
+    rules: RulesStore
+    alerts: AlertLog
+    handler: AlertHandler
+    workers: list[ChannelWorker] = field(default_factory=list)
+    digest_worker: DigestWorker | None = None
 
 
-def build(settings: Settings) -> Container:
-    redis = Redis.from_url(settings.redis_url)
+def build_channels(settings: Settings, http: httpx.AsyncClient) -> list[Channel]:
+    console = settings.ops_console_url
+    channels: list[Channel] = []
+    if settings.alert_webhook_url:
+        channels.append(SlackChannel(http, settings.alert_webhook_url.get_secret_value(), console))
+    if settings.alert_generic_webhook_url and settings.alert_generic_webhook_secret:
+        secret = settings.alert_generic_webhook_secret.get_secret_value()
+        channels.append(WebhookChannel(http, settings.alert_generic_webhook_url, secret, console))
+    if settings.smtp_host:
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        channels.append(
+            EmailChannel(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                sender=settings.smtp_from,
+                recipients=settings.smtp_to,
+                console_url=console,
+                timeout_s=settings.request_timeout_s,
+                starttls=settings.smtp_starttls,
+                username=settings.smtp_username,
+                password=password,
+            )
+        )
+    return channels
+
+
+def build(
+    settings: Settings,
+    *,
+    redis: Redis | None = None,
+    producer: AIOKafkaProducer | None = None,
+    channels: list[Channel] | None = None,
+) -> Container:
+    redis = redis or Redis.from_url(settings.redis_url)
     http = httpx.AsyncClient(timeout=settings.request_timeout_s)
-    producer = make_producer(settings.kafka_bootstrap_servers, settings.service_name)
+    producer = producer or make_producer(settings.kafka_bootstrap_servers, settings.service_name)
     consumer = make_consumer(
         settings.kafka_bootstrap_servers, settings.consumer_group, settings.service_name
     )
+    channels = build_channels(settings, http) if channels is None else channels
+    prefix = settings.notifier_key_prefix
+    outboxes = {c.name: Outbox(redis, c.name, prefix) for c in channels}
+    alerts = AlertLog(redis, outboxes, prefix)
+    rules = RulesStore(redis, prefix)
+    handler = AlertHandler(
+        rules=rules,
+        states=SkuStates(redis, prefix),
+        velocity=VelocityWindow(redis, settings.velocity_window_s, prefix),
+        alerts=alerts,
+        digests=Digests(redis, prefix),
+        reorders=ReorderPublisher(producer, settings.publish_timeout_s),
+        channels=tuple(c.name for c in channels),  # type: ignore[misc]
+    )
+    policy = DeliveryPolicy(
+        max_attempts=settings.delivery_max_attempts,
+        backoff_base_s=settings.delivery_backoff_base_s,
+        backoff_max_s=settings.delivery_backoff_max_s,
+        lease_s=settings.delivery_lease_s,
+        poll_s=settings.delivery_poll_s,
+    )
+    dead_letters = DeadLetters(producer, settings.consumer_group, settings.publish_timeout_s)
+    workers = []
+    for channel in channels:
+        breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_s)
+        worker = ChannelWorker(
+            channel, outboxes[channel.name], alerts, dead_letters, breaker, policy
+        )
+        alerts.wake[channel.name] = worker.wake
+        workers.append(worker)
     loop = ConsumerLoop(
         consumer=consumer,
         producer=producer,
         group=settings.consumer_group,
         topics=[INVENTORY_CHANGED],
-        handler=AlertHandler(redis, http, settings.alert_webhook_url).handle_batch,
+        handler=handler.handle_batch,
     )
-    return Container(producer, consumer, loop, redis, http)
+    digest_worker = DigestWorker(Digests(redis, prefix), alerts, settings.digest_poll_s)
+    return Container(
+        settings,
+        producer,
+        consumer,
+        loop,
+        redis,
+        http,
+        rules,
+        alerts,
+        handler,
+        workers,
+        digest_worker,
+    )
+
+
+async def seed_rules(c: Container) -> None:
+    """Load the rules file into Redis if no rules are stored yet (the API owns them after)."""
+    path = c.settings.notifier_rules_file
+    if not path:
+        return
+    try:
+        rules = load_rules_file(path)
+    except (OSError, ValidationError, ValueError) as exc:
+        raise RuntimeError(f"invalid rules file {path}: {exc}") from exc
+    unknown = rules.unknown_channels(c.handler.channels)
+    if unknown:
+        raise RuntimeError(f"rules file {path} routes to unconfigured channels: {unknown}")
+    if await c.rules.seed(rules):
+        log.info("rules seeded from file", extra={"path": path})
+
+
+def start_workers(c: Container) -> list[asyncio.Task[None]]:
+    tasks = [asyncio.create_task(w.run(), name=f"outbox-{w.channel.name}") for w in c.workers]
+    if c.digest_worker is not None:
+        tasks.append(asyncio.create_task(c.digest_worker.run(), name="digests"))
+    return tasks

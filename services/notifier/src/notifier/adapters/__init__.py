@@ -1,0 +1,1 @@
+"""Redis, Kafka, HTTP and SMTP adapters of the notifier."""

@@ -1,0 +1,1 @@
+"""Pure notifier rules: rules and their resolution, crossings, templates, delivery policy."""

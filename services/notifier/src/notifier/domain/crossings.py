@@ -1,0 +1,131 @@
+"""Crossing semantics: alert once when a level crosses a threshold, re-arm when it crosses back.
+
+The SKU's state remembers on which side of each threshold it last was, so a change that
+stays on the same side says nothing, and a replayed change (same or older version) is a
+no-op. Within a quiet period, further alerts of a kind go to the SKU's digest instead.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from notifier.domain.alerts import Alert, AlertKind
+from notifier.domain.rules import Effective
+from stocksync_common.events import StockChange, stable_id
+
+
+class SkuState(BaseModel):
+    version: int = 0  # the last change decided
+    done: int = 0  # the last change whose effects were all carried out
+    below: dict[str, bool] = Field(default_factory=dict)  # threshold -> at or below it
+    last_sent: dict[str, float] = Field(default_factory=dict)  # kind -> epoch s, for quiet
+    pending: Decision | None = None  # effects of ``version`` not yet confirmed done
+
+
+class Decision(BaseModel):
+    send: list[Alert] = Field(default_factory=list)  # deliver now
+    digest: list[Alert] = Field(default_factory=list)  # quiet period: into the digest
+    reorder: Alert | None = None  # published to reorders.v1
+
+    @property
+    def empty(self) -> bool:
+        return not (self.send or self.digest or self.reorder)
+
+
+def _crossed(state: SkuState, name: str, was: bool, now: bool) -> str | None:
+    """``down`` when it went to or below the threshold, ``up`` when it went back above."""
+    previous = state.below.get(name, was)
+    state.below[name] = now
+    if now and not previous:
+        return "down"
+    if previous and not now:
+        return "up"
+    return None
+
+
+def _kinds(state: SkuState, change: StockChange, rule: Effective, rate: int | None) -> list[str]:
+    before, after = change.sku_available_before, change.sku_available_after
+    kinds: list[str] = []
+    out = _crossed(state, "out", before <= 0, after <= 0)
+    if out == "down" and rule.out_of_stock:
+        kinds.append("out_of_stock")
+    if out == "up" and rule.back_in_stock:
+        kinds.append("back_in_stock")
+    if rule.low_stock is not None:
+        low = _crossed(state, "low", before <= rule.low_stock, after <= rule.low_stock)
+        if low == "down" and out != "down":  # straight to zero: out of stock says it all
+            kinds.append("low_stock")
+    if rule.reorder_point is not None:
+        point = rule.reorder_point
+        if _crossed(state, "reorder", before <= point, after <= point) == "down":
+            kinds.append("reorder")
+    if rule.velocity_per_minute is not None and rate is not None:
+        limit = rule.velocity_per_minute
+        # "below" here means "selling faster than the limit": crossing down alerts.
+        if _crossed(state, "velocity", False, rate > limit) == "down":
+            kinds.append("velocity")
+    if change.backordered and after < 0 and rule.oversell:
+        kinds.append("oversell")
+    return kinds
+
+
+def decide(
+    state: SkuState,
+    change: StockChange,
+    rule: Effective,
+    *,
+    rate: int | None = None,
+    store: str | None = None,
+    correlation_id: str | None = None,
+    now: float,
+) -> Decision:
+    """Update ``state`` in place for ``change`` and say which alerts it raises."""
+    decision = Decision()
+    if change.version <= state.version:
+        return decision
+    state.version = change.version
+    for kind in _kinds(state, change, rule, rate):
+        alert = make_alert(kind, change, rule, rate, store, correlation_id)  # type: ignore[arg-type]
+        if kind == "reorder":
+            decision.reorder = alert
+        if _quiet(state, kind, rule.quiet_period_s, now):
+            decision.digest.append(alert)
+        else:
+            state.last_sent[kind] = now
+            decision.send.append(alert)
+    state.pending = None if decision.empty else decision
+    return decision
+
+
+def _quiet(state: SkuState, kind: str, quiet_s: int, now: float) -> bool:
+    last = state.last_sent.get(kind)
+    return quiet_s > 0 and last is not None and now - last < quiet_s
+
+
+def make_alert(
+    kind: AlertKind,
+    change: StockChange,
+    rule: Effective,
+    rate: int | None,
+    store: str | None,
+    correlation_id: str | None,
+) -> Alert:
+    thresholds = {"low_stock": rule.low_stock, "reorder": rule.reorder_point}
+    return Alert(
+        id=stable_id("notifier", kind, change.sku, str(change.version)),
+        kind=kind,
+        sku=change.sku,
+        available_before=change.sku_available_before,
+        available=change.sku_available_after,
+        threshold=thresholds.get(kind, rule.velocity_per_minute if kind == "velocity" else 0),
+        version=change.version,
+        location=change.location,
+        store=store or (change.order.shop if change.order else None),
+        order=change.order,
+        reorder_quantity=rule.reorder_quantity if kind == "reorder" else None,
+        rate_per_minute=rate if kind == "velocity" else None,
+        correlation_id=correlation_id,
+    )
+
+
+SkuState.model_rebuild()
