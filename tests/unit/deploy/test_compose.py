@@ -62,11 +62,22 @@ EXPECTED_DEPENDS_ON: dict[str, dict[str, str]] = {
     "webhook-receiver": {"kafka": HEALTHY, "redis": HEALTHY, "topics": COMPLETED},
     "order-consumer": {"kafka": HEALTHY, "redis": HEALTHY, "topics": COMPLETED},
     "inventory-adjuster": {"kafka": HEALTHY, "redis": HEALTHY, "topics": COMPLETED},
-    "shopify-sync": {"kafka": HEALTHY, "topics": COMPLETED, "shopify-sim": HEALTHY},
+    "shopify-sync": {
+        "kafka": HEALTHY,
+        "redis": HEALTHY,
+        "topics": COMPLETED,
+        "shopify-sim": HEALTHY,
+    },
     "wms-connector": {"kafka": HEALTHY, "topics": COMPLETED},
     "notifier": {"kafka": HEALTHY, "redis": HEALTHY, "topics": COMPLETED, "sink": HEALTHY},
 }
-NEEDS_REDIS = ("webhook-receiver", "order-consumer", "inventory-adjuster", "notifier")
+NEEDS_REDIS = (
+    "webhook-receiver",
+    "order-consumer",
+    "inventory-adjuster",
+    "shopify-sync",
+    "notifier",
+)
 NEEDS_STORES = ("webhook-receiver", "order-consumer", "shopify-sync")
 
 

@@ -55,6 +55,7 @@ CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
     "order-consumer": (WEBHOOKS_SHOPIFY,),
     "inventory-adjuster": (INVENTORY_COMMANDS,),
     "shopify-sync": (INVENTORY_CHANGED,),
+    "shopify-sync-catalog": (WEBHOOKS_SHOPIFY,),
     "wms-connector": (WEBHOOKS_WMS,),
     "notifier": (INVENTORY_CHANGED,),
 }

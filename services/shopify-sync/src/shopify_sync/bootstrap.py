@@ -1,49 +1,145 @@
-"""Composition root for shopify-sync."""
+"""Composition root for shopify-sync: clients, stores of state, lanes, consumers, jobs."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import uuid
 from dataclasses import dataclass
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from redis.asyncio import Redis
 
-from shopify_sync.adapters.catalog import Catalog
+from shopify_sync.adapters.bulk import BulkRunner
+from shopify_sync.adapters.dead_letters import KafkaDeadLetters
+from shopify_sync.adapters.jobs import RedisJobs
+from shopify_sync.adapters.lease import Lease
+from shopify_sync.adapters.metrics import circuit_listener
+from shopify_sync.adapters.redis_catalog import RedisCatalog
+from shopify_sync.adapters.redis_state import RedisSyncState
 from shopify_sync.adapters.shopify import ShopifyClient
-from shopify_sync.handlers import InventoryPusher
-from shopify_sync.settings import Settings
+from shopify_sync.adapters.truth import HttpTruth, KafkaLevelsTruth
+from shopify_sync.domain.breaker import CircuitBreaker
+from shopify_sync.domain.pacing import Clock
+from shopify_sync.handlers import ChangeRecorder, ProductsHandler
+from shopify_sync.lanes import Lane, LaneConfig, Lanes
+from shopify_sync.mapping import CatalogMapping
+from shopify_sync.reconcile import ReconcileJobs, Reconciler
+from shopify_sync.settings import MIN_API_VERSION, Settings
+from shopify_sync.writer import Writer
 from stocksync_common.consumer import ConsumerLoop, make_consumer
 from stocksync_common.kafka import make_producer
-from stocksync_common.stores import load_stores
-from stocksync_common.topics import INVENTORY_CHANGED
+from stocksync_common.stores import StoresConfig, load_stores
+from stocksync_common.topics import dlq_topic
 
 
 @dataclass
 class Container:
+    settings: Settings
+    stores: StoresConfig
+    redis: Redis
+    http: httpx.AsyncClient
     producer: AIOKafkaProducer
     consumer: AIOKafkaConsumer
+    catalog_consumer: AIOKafkaConsumer
     loop: ConsumerLoop
-    http: httpx.AsyncClient
+    catalog_loop: ConsumerLoop
+    client: ShopifyClient
+    state: RedisSyncState
+    catalog: RedisCatalog
+    mapping: CatalogMapping
+    lanes: Lanes
+    jobs: ReconcileJobs
+
+    def extra_topics(self) -> list[str]:
+        """DLQ topics this service writes that the shared topic catalog may not list."""
+        s = self.settings
+        return [
+            dlq_topic(s.changes_topic, s.consumer_group),
+            dlq_topic(s.webhooks_topic, s.catalog_consumer_group),
+        ]
 
 
-def build(settings: Settings, http: httpx.AsyncClient | None = None) -> Container:
+def check_versions(stores: StoresConfig) -> None:
+    old = [s.shop for s in stores.stores if s.api_version < MIN_API_VERSION]
+    if old:
+        raise RuntimeError(f"api_version older than {MIN_API_VERSION} for {', '.join(old)}")
+
+
+def build(
+    settings: Settings,
+    http: httpx.AsyncClient | None = None,
+    redis: Redis | None = None,
+) -> Container:
     if not settings.stores_file:
         raise RuntimeError("STOCKSYNC_STORES_FILE is required")
     stores = load_stores(settings.stores_file)
+    check_versions(stores)
+    redis = redis or Redis.from_url(settings.redis_url)
     http = http or httpx.AsyncClient(
         timeout=settings.request_timeout_s,
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        limits=httpx.Limits(max_connections=settings.max_connections, max_keepalive_connections=20),
     )
-    client = ShopifyClient(http)
-    pusher = InventoryPusher(stores, client, Catalog(client), settings.max_stale_retries)
+
+    def breaker(shop: str, clock: Clock) -> CircuitBreaker:
+        return CircuitBreaker(
+            clock,
+            failure_threshold=settings.breaker_failures,
+            open_s=settings.breaker_open_s,
+            max_open_s=settings.breaker_max_open_s,
+            on_change=circuit_listener(shop),
+        )
+
+    client = ShopifyClient(http, breaker_factory=breaker)
+    state, catalog = RedisSyncState(redis), RedisCatalog(redis)
     producer = make_producer(settings.kafka_bootstrap_servers, settings.service_name)
-    consumer = make_consumer(
-        settings.kafka_bootstrap_servers, settings.consumer_group, settings.service_name
+    bulk = BulkRunner(client, http, asyncio.sleep, poll_s=settings.bulk_poll_s)
+    mapping = CatalogMapping(
+        client, catalog, state, bulk, settings.bulk_threshold, settings.absent_ttl_s
+    )
+    dead = KafkaDeadLetters(producer, settings.changes_topic, settings.consumer_group)
+    writer = Writer(client, mapping, state, dead, asyncio.sleep, settings.max_stale_retries)
+    owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+    config = LaneConfig(
+        settings.coalesce_window_s,
+        settings.lane_poll_s,
+        settings.retry_backoff_s,
+        settings.discover_on_start,
+    )
+    lanes = Lanes(
+        {
+            s.shop: Lane(
+                s, writer, state, client, mapping, config,
+                lease=Lease(redis, f"sync:lane:{{{s.shop}}}", owner, settings.lease_ttl_s),
+            )
+            for s in stores.stores
+        }
+    )  # fmt: skip
+    truth = KafkaLevelsTruth(settings.kafka_bootstrap_servers, settings.levels_topic)
+    targeted = HttpTruth(http, settings.inventory_url) if settings.inventory_url else None
+    reconciler = Reconciler(stores, mapping, state, truth, lanes, targeted)
+    bootstrap, group = settings.kafka_bootstrap_servers, settings.consumer_group
+    consumer = make_consumer(bootstrap, group, settings.service_name)
+    catalog_consumer = make_consumer(
+        bootstrap, settings.catalog_consumer_group, settings.service_name
     )
     loop = ConsumerLoop(
         consumer=consumer,
         producer=producer,
-        group=settings.consumer_group,
-        topics=[INVENTORY_CHANGED],
-        handler=pusher.handle_batch,
+        group=group,
+        topics=[settings.changes_topic],
+        handler=ChangeRecorder(stores, state, lanes).handle_batch,
     )
-    return Container(producer, consumer, loop, http)
+    catalog_loop = ConsumerLoop(
+        consumer=catalog_consumer,
+        producer=producer,
+        group=settings.catalog_consumer_group,
+        topics=[settings.webhooks_topic],
+        handler=ProductsHandler(stores, mapping).handle_batch,
+    )
+    jobs = ReconcileJobs(reconciler, RedisJobs(redis), owner)
+    return Container(
+        settings, stores, redis, http, producer, consumer, catalog_consumer, loop,
+        catalog_loop, client, state, catalog, mapping, lanes, jobs,
+    )  # fmt: skip

@@ -1,18 +1,44 @@
-"""shopify-sync settings."""
+"""shopify-sync settings (``STOCKSYNC_`` environment variables)."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
 from stocksync_common.settings import CommonSettings
+from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_LEVELS, WEBHOOKS_SHOPIFY
+
+# inventorySetQuantities requires @idempotent and changeFromQuantity from 2026-04 on; the
+# documents here are written (and schema-checked) for that shape.
+MIN_API_VERSION = "2026-04"
 
 
 class Settings(CommonSettings):
     service_name: str = "shopify-sync"
     http_port: int = 8083
     consumer_group: str = "shopify-sync"
+    catalog_consumer_group: str = "shopify-sync-catalog"
+    changes_topic: str = INVENTORY_CHANGED
+    webhooks_topic: str = WEBHOOKS_SHOPIFY
+    levels_topic: str = INVENTORY_LEVELS
+    # inventory-adjuster's read API, for targeted reconciliations (None: the levels topic).
+    inventory_url: str | None = None
+
     request_timeout_s: float = 10.0
+    max_connections: int = 100
     max_stale_retries: int = 3
+    coalesce_window_s: float = 0.005
+    lane_poll_s: float = 0.05
+    retry_backoff_s: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
+    breaker_failures: int = 5
+    breaker_open_s: float = 5.0
+    breaker_max_open_s: float = 60.0
+    lease_ttl_s: float = 10.0
+
+    discover_on_start: bool = True
+    bulk_threshold: int = 500  # variants; above it discovery uses a bulk operation
+    bulk_poll_s: float = 1.0
+    absent_ttl_s: float = 300.0  # a SKU not found in a store is looked up again after this
+    reconcile_interval_s: float = 3600.0  # 0: only on demand
 
 
 @lru_cache

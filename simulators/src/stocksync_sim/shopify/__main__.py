@@ -40,6 +40,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--webhook-timeout", type=float, default=5.0)
     parser.add_argument("--max-recorded-requests", type=int, default=100_000)
+    parser.add_argument(
+        "--bulk-delay", type=float, default=0.2, help="seconds a bulk query stays RUNNING"
+    )
     parser.add_argument("--log-level", default="warning")
     return parser.parse_args(argv)
 
@@ -61,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             timeout_seconds=args.webhook_timeout,
         ),
         max_recorded_requests=args.max_recorded_requests,
+        bulk_delay_s=args.bulk_delay,
     )
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
 

@@ -11,7 +11,7 @@ import httpx
 from fastapi import FastAPI
 
 from stocksync_sim.delivery import Deliverer, Sleep
-from stocksync_sim.shopify import control, endpoint
+from stocksync_sim.shopify import control, control_ops, endpoint
 from stocksync_sim.shopify.bucket import Clock
 from stocksync_sim.shopify.runtime import SimSettings, Simulator
 
@@ -24,7 +24,7 @@ def create_app(
     sleep: Sleep = asyncio.sleep,
 ) -> FastAPI:
     """Build the app. ``clock``, ``webhook_transport`` and ``sleep`` are test seams."""
-    sim = Simulator(settings, clock)
+    sim = Simulator(settings, clock, sleep)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -41,6 +41,7 @@ def create_app(
     app.state.sim = sim
     app.include_router(endpoint.router)
     app.include_router(control.router)
+    app.include_router(control_ops.router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from stocksync_sim.delivery import rfc3339, utc_now
+from stocksync_sim.shopify.control_ops import notify_product
 from stocksync_sim.shopify.payloads import OrderLine, order_payload
 from stocksync_sim.shopify.runtime import Simulator, get_sim
 from stocksync_sim.shopify.state import OrderRefused, StoreState, UnknownSku
@@ -80,16 +81,25 @@ async def list_stores(sim: SimDep) -> list[dict[str, Any]]:
 
 
 @router.post("/stores/{shop}/products", status_code=201)
-async def seed_products(shop: str, seeds: list[ProductSeed], sim: SimDep) -> list[dict[str, Any]]:
+async def seed_products(
+    shop: str,
+    seeds: list[ProductSeed],
+    sim: SimDep,
+    notify: Annotated[bool, Query(description="send products/create or /update")] = False,
+) -> list[dict[str, Any]]:
     store = _store(sim, shop)
     resolved = [
         (seed, {_location(store, loc): qty for loc, qty in seed.quantities.items()})
         for seed in seeds
     ]
-    return [
-        store.upsert_product(seed.sku, quantities, seed.title, seed.price).to_json()
-        for seed, quantities in resolved
-    ]
+    out = []
+    for seed, quantities in resolved:
+        topic = "products/update" if seed.sku in store.products else "products/create"
+        product = store.upsert_product(seed.sku, quantities, seed.title, seed.price)
+        if notify:
+            await notify_product(sim, store, topic, product)
+        out.append(product.to_json())
+    return out
 
 
 @router.get("/stores/{shop}/products")

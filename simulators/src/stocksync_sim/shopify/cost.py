@@ -70,9 +70,14 @@ class _Estimator:
         if node.selection_set is None or node.name.value in FREE_OBJECT_FIELDS:
             return 0
         inner = self.selection(node.selection_set, seen)
+        args = evaluate_arguments(node.arguments or (), self.variables)
+        ids = args.get("ids")
+        if isinstance(ids, list):  # nodes(ids:): every id is an object
+            return len(ids) * (1 + inner)
+        if node.name.value == "node" and "id" in args:  # the root field node(id:)
+            return 1 + inner
         if node.name.value in CONNECTION_WRAPPERS:
             return inner
-        args = evaluate_arguments(node.arguments or (), self.variables)
         page = args.get("first", args.get("last"))
         if isinstance(page, int) and not isinstance(page, bool):
             return 2 + max(page, 0) * inner

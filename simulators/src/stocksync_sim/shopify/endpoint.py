@@ -23,7 +23,7 @@ from graphql.execution.values import get_variable_values
 
 from stocksync_sim.shopify.cost import SINGLE_QUERY_MAX_COST, requested_cost
 from stocksync_sim.shopify.executor import Executor
-from stocksync_sim.shopify.resolvers import mutation_root, query_root
+from stocksync_sim.shopify.resolvers import RequestContext, mutation_root, query_root
 from stocksync_sim.shopify.runtime import Simulator, get_sim
 from stocksync_sim.shopify.state import StoreState
 
@@ -32,6 +32,7 @@ AUTH_ERROR: dict[str, Any] = {
 }
 BAD_QUERY: dict[str, Any] = {"errors": {"query": "Required parameter missing or invalid"}}
 RATE_LIMITS_DOC = "https://shopify.dev/api/usage/rate-limits"
+SERVER_ERRORS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 
 router = APIRouter()
 SimDep = Annotated[Simulator, Depends(get_sim)]
@@ -55,10 +56,13 @@ def _error_json(error: GraphQLError) -> dict[str, Any]:
 class GraphQLRun:
     """One GraphQL request against one store."""
 
-    def __init__(self, sim: Simulator, store: StoreState, version: str) -> None:
+    def __init__(
+        self, sim: Simulator, store: StoreState, version: str, ctx: RequestContext
+    ) -> None:
         self.sim = sim
         self.store = store
         self.version = version
+        self.ctx = ctx
         self.requested = 0
 
     def cost(self, actual: int | None) -> dict[str, Any]:
@@ -140,7 +144,9 @@ class GraphQLRun:
     ) -> dict[str, Any]:
         is_mutation = operation.operation == OperationType.MUTATION
         executor = Executor(variables, fragments, charge_objects=not is_mutation)
-        root = mutation_root(self.store) if is_mutation else query_root(self.store)
+        root = (
+            mutation_root(self.store, self.ctx) if is_mutation else query_root(self.store, self.ctx)
+        )
         data = executor.run(root, operation.selection_set)
         actual = self.requested if is_mutation else min(executor.actual_cost, self.requested)
         self.store.bucket.refund(self.requested - actual)
@@ -168,18 +174,50 @@ def _read_body(content_type: str, raw: bytes) -> tuple[str, dict[str, Any], str 
     return payload["query"], variables, name
 
 
+Parsed = tuple[str, dict[str, Any], str | None]
+
+
+async def _run_with_faults(
+    sim: Simulator, store: StoreState, run: GraphQLRun, parsed: Parsed
+) -> tuple[int, Any]:
+    """Apply the store's fault switches around one GraphQL run."""
+    decision = store.faults.decide()
+    if decision.latency_s:
+        await sim.sleep(decision.latency_s)
+    if decision.error_status is not None:
+        store.stats.injected_errors += 1
+        return decision.error_status, {"errors": SERVER_ERRORS.get(decision.error_status, "Error")}
+    if decision.hang_s and not decision.hang_after:
+        store.stats.injected_timeouts += 1
+        await sim.sleep(decision.hang_s)
+        return 504, {"errors": "Gateway Timeout"}
+    if decision.throttle_storm:
+        store.bucket.set_available(0)
+    body = run.run(*parsed)
+    if decision.hang_s:  # applied, but the client gave up before the answer came
+        store.stats.injected_timeouts += 1
+        await sim.sleep(decision.hang_s)
+    return 200, body
+
+
 async def _handle(sim: Simulator, request: Request, version: str, shop: str | None) -> JSONResponse:
     raw = await request.body()
     stores = sim.state.stores_for_token(request.headers.get("x-shopify-access-token"), shop)
     headers = {"X-Shopify-API-Version": version, "X-Request-Id": str(uuid.uuid4())}
     parsed = _read_body(request.headers.get("content-type", ""), raw)
     query, variables, name = parsed if parsed else (raw.decode("utf-8", "replace"), None, None)
+    status: int
+    body: Any
     if len(stores) != 1:
         status, body = 401, AUTH_ERROR
     elif parsed is None:
         status, body = 400, BAD_QUERY
     else:
-        status, body = 200, GraphQLRun(sim, stores[0], version).run(query, variables or {}, name)
+        store = stores[0]
+        ctx = RequestContext(str(request.base_url).rstrip("/"), sim.settings.bulk_delay_s)
+        run = GraphQLRun(sim, store, version, ctx)
+        status, body = await _run_with_faults(sim, store, run, (query, variables or {}, name))
+        store.stats.count(store.now(), status, body)
     sim.state.record(
         shop=stores[0].shop if len(stores) == 1 else shop,
         api_version=version,

@@ -185,14 +185,19 @@ class Executor:
             return None
         value = obj.fields[name]
         if isinstance(value, Resolve):
-            args = evaluate_arguments(node.arguments or (), self.variables)
-            call = Call(args, node, self.variables)
+            call = Call(self.arguments(node), node, self.variables)
             try:
                 value = value.fn(call)
             except FieldError as exc:
                 self.error(exc.message, exc.code, node, path, **exc.extensions)
                 return None
-        return self._complete(value, nodes, path, charge=name not in CONNECTION_WRAPPERS)
+        # Objects under a connection are paid for by the connection; root lists are not.
+        charge = name not in CONNECTION_WRAPPERS or obj.typename == "QueryRoot"
+        return self._complete(value, nodes, path, charge=charge)
+
+    def arguments(self, node: FieldNode) -> dict[str, Any]:
+        """The field's arguments with variables substituted (a seam for bulk execution)."""
+        return evaluate_arguments(node.arguments or (), self.variables)
 
     def _complete(
         self, value: Any, nodes: list[FieldNode], path: list[str | int], *, charge: bool

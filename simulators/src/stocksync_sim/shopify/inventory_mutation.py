@@ -237,6 +237,8 @@ def _apply(store: StoreState, data: dict[str, Any], quantities: list[dict[str, A
         return payload(None, errors)
     name: str = data["name"]
     other = "on_hand" if name == "available" else "available"
+    store.stats.mutations += 1
+    store.stats.quantities_set += len(changes)
     change_objects: list[GqlObject] = []
     for change in changes:
         level = change.product.levels[change.location_id]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from stocksync_sim.shopify.state import Allocation, StoreState, gid, gid_number
+from stocksync_sim.shopify.state import Allocation, Product, StoreState, gid, gid_number
 
 
 @dataclass(frozen=True)
@@ -220,4 +220,55 @@ def order_payload(
         "returns": [],
         "shipping_address": _address("Sim Buyer"),
         "shipping_lines": [],
+    }
+
+
+def product_payload(product: Product, updated_at: str) -> dict[str, Any]:
+    """The ``products/create`` / ``products/update`` body (one variant per product)."""
+    quantity = sum(level.available for level in product.levels.values())
+    variant = {
+        "admin_graphql_api_id": product.variant_id,
+        "barcode": None,
+        "compare_at_price": None,
+        "created_at": product.created_at,
+        "id": product.variant_number,
+        "inventory_policy": "deny",
+        "position": 1,
+        "price": _money(product.price),
+        "product_id": product.product_number,
+        "sku": product.sku,
+        "taxable": True,
+        "title": "Default Title",
+        "updated_at": updated_at,
+        "option1": "Default Title",
+        "option2": None,
+        "option3": None,
+        "image_id": None,
+        "inventory_item_id": product.item_number,
+        "inventory_quantity": quantity,
+        "old_inventory_quantity": quantity,
+    }
+    return {
+        "admin_graphql_api_id": product.product_id,
+        "body_html": None,
+        "created_at": product.created_at,
+        "handle": product.sku.lower(),
+        "id": product.product_number,
+        "product_type": "",
+        "published_at": product.created_at,
+        "template_suffix": None,
+        "title": product.title,
+        "updated_at": updated_at,
+        "vendor": "StockSync Simulator",
+        "status": "active",
+        "published_scope": "web",
+        "tags": "",
+        "variants": [variant],
+        "options": [],
+        "images": [],
+        "image": None,
+        "media": [],
+        "variant_gids": [{"admin_graphql_api_id": product.variant_id, "updated_at": updated_at}],
+        "has_variants_that_requires_components": False,
+        "category": None,
     }

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
+from stocksync_sim.shopify import bulk
 from stocksync_sim.shopify.executor import Call, FieldError, GqlObject, Resolve
 from stocksync_sim.shopify.inventory_mutation import set_quantities
 from stocksync_sim.shopify.objects import (
@@ -39,7 +41,31 @@ def _required_id(call: Call) -> str:
     return value
 
 
-def query_root(store: StoreState) -> GqlObject:
+@dataclass(frozen=True)
+class RequestContext:
+    """What resolvers need from the request: where the simulator is reached (bulk urls)."""
+
+    base_url: str = "http://127.0.0.1:8090"
+    bulk_delay_s: float = 0.0
+
+
+def node_object(store: StoreState, value: object, ctx: RequestContext) -> GqlObject | None:
+    """``node(id:)``: the object behind any gid the simulator knows."""
+    if not isinstance(value, str):
+        return None
+    if value in store.by_item:
+        return item_object(store, store.by_item[value])
+    if value in store.by_variant:
+        return variant_object(store, store.by_variant[value])
+    if value in store.locations:
+        return location_object(store, value)
+    op = store.bulk_operations.get(value)
+    return bulk.bulk_object(store, op, ctx.base_url) if op is not None else None
+
+
+def query_root(store: StoreState, ctx: RequestContext | None = None) -> GqlObject:
+    ctx = ctx or RequestContext()
+
     def inventory_item(call: Call) -> GqlObject | None:
         product = store.by_item.get(_required_id(call))
         return item_object(store, product) if product else None
@@ -66,6 +92,24 @@ def query_root(store: StoreState) -> GqlObject:
         entries = [(index, location) for index, location in enumerate(store.locations)]
         return connection("Location", entries, lambda loc: location_object(store, loc), call.args)
 
+    def nodes(call: Call) -> list[GqlObject | None]:
+        ids = call.args.get("ids")
+        if not isinstance(ids, list):
+            raise FieldError("Field is missing required arguments: ids", "missingRequiredArguments")
+        return [node_object(store, value, ctx) for value in ids]
+
+    def current_bulk(_call: Call) -> GqlObject | None:
+        ops = sorted(store.bulk_operations.values(), key=lambda op: op.number)
+        return bulk.bulk_object(store, ops[-1], ctx.base_url) if ops else None
+
+    def variants_count(call: Call) -> GqlObject:
+        count = len(store.search(parse_sku_query(call.args.get("query"))))
+        limit = call.args.get("limit")
+        precise = not isinstance(limit, int) or count <= limit
+        shown = count if precise else limit
+        precision = "EXACT" if precise else "AT_LEAST"
+        return GqlObject("Count", {"count": shown, "precision": precision}, cost=1)
+
     shop = GqlObject(
         "Shop",
         {
@@ -86,14 +130,28 @@ def query_root(store: StoreState) -> GqlObject:
             "productVariants": Resolve(product_variants),
             "location": Resolve(location),
             "locations": Resolve(locations),
+            "node": Resolve(lambda call: node_object(store, call.args.get("id"), ctx)),
+            "nodes": Resolve(nodes),
+            "bulkOperation": Resolve(lambda call: node_object(store, call.args.get("id"), ctx)),
+            "currentBulkOperation": Resolve(current_bulk),
+            "productVariantsCount": Resolve(variants_count),
         },
         cost=0,
     )
 
 
-def mutation_root(store: StoreState) -> GqlObject:
+def mutation_root(store: StoreState, ctx: RequestContext | None = None) -> GqlObject:
+    ctx = ctx or RequestContext()
+
+    def run_bulk(call: Call) -> GqlObject:
+        root = query_root(store, ctx)
+        return bulk.run_query_mutation(store, call, root, ctx.base_url, ctx.bulk_delay_s)
+
     return GqlObject(
         "Mutation",
-        {"inventorySetQuantities": Resolve(lambda call: set_quantities(store, call))},
+        {
+            "inventorySetQuantities": Resolve(lambda call: set_quantities(store, call)),
+            "bulkOperationRunQuery": Resolve(run_bulk),
+        },
         cost=0,
     )

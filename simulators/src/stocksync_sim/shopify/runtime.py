@@ -8,7 +8,7 @@ from typing import cast
 
 from fastapi import Request
 
-from stocksync_sim.delivery import Deliverer, RetryPolicy
+from stocksync_sim.delivery import Deliverer, RetryPolicy, Sleep
 from stocksync_sim.shopify.bucket import Clock
 from stocksync_sim.shopify.config import StoreConfig
 from stocksync_sim.shopify.schema import SchemaRegistry, ValidationMode
@@ -23,11 +23,13 @@ class SimSettings:
     schema_dir: Path | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_recorded_requests: int = 100_000
+    bulk_delay_s: float = 0.0  # simulator seconds a bulk query stays RUNNING
 
 
 class Simulator:
-    def __init__(self, settings: SimSettings, clock: Clock) -> None:
+    def __init__(self, settings: SimSettings, clock: Clock, sleep: Sleep) -> None:
         self.settings = settings
+        self.sleep = sleep
         self.state = SimState(settings.stores, clock, settings.max_recorded_requests)
         self.schemas = SchemaRegistry(settings.validation, settings.schema_dir)
         self.deliverer: Deliverer | None = None

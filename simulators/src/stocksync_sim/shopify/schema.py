@@ -11,6 +11,7 @@ import gzip
 import json
 from collections import OrderedDict
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -35,7 +36,9 @@ def schema_dirs(start_points: Iterable[Path]) -> list[Path]:
     return found
 
 
+@lru_cache(maxsize=8)
 def load_schema_file(path: Path) -> GraphQLSchema:
+    """Parsed once per process (several simulator apps in one test run share it)."""
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         introspection = json.load(handle)
     data = introspection.get("data", introspection)

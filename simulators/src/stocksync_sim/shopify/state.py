@@ -12,6 +12,7 @@ from typing import Any
 from stocksync_sim.delivery import Delivery, rfc3339, utc_now
 from stocksync_sim.shopify.bucket import Clock, LeakyBucket
 from stocksync_sim.shopify.config import StoreConfig
+from stocksync_sim.shopify.faults import Faults, StoreStats
 
 NextId = Callable[[], int]
 
@@ -169,6 +170,12 @@ class StoreState:
         }
         self.idempotency: dict[str, IdempotencyRecord] = {}
         self.order_number = 1000
+        self.faults = Faults()
+        self.stats = StoreStats()
+        self.bulk_operations: dict[str, Any] = {}  # gid -> bulk.BulkOperation
+
+    def now(self) -> float:
+        return self._clock()
 
     @property
     def shop(self) -> str:
@@ -207,6 +214,16 @@ class StoreState:
                 product.levels[location_id] = Level(location_id, available)
             else:
                 level.set_quantity("available", available)
+        return product
+
+    def rename(self, sku: str, new_sku: str) -> Product:
+        """Give a product's variant another SKU (a merchant edit in the admin)."""
+        product = self.products.pop(sku)
+        if new_sku in self.products:
+            self.products[sku] = product
+            raise ValueError(f"SKU {new_sku} is already used")
+        product.sku = new_sku
+        self.products[new_sku] = product
         return product
 
     def search(self, skus: set[str] | None) -> list[Product]:

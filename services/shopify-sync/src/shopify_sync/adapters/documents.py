@@ -1,6 +1,15 @@
-"""Every GraphQL document shopify-sync sends. Tests validate each against Shopify's schema."""
+"""Every GraphQL document shopify-sync sends, and what each costs.
+
+tests/unit/shopify_sync/test_documents_schema.py validates each entry of
+:data:`ALL_DOCUMENTS` against Shopify's published Admin schema (and checks that inventory
+mutations carry ``@idempotent``). Costs follow Shopify's published rules: objects 1, scalars
+0, a connection 2 + first x (cost of a node), ``nodes(ids:)`` one node per id, a mutation 10.
+The client learns the real ``requestedQueryCost`` from answers when it is higher.
+"""
 
 from __future__ import annotations
+
+LEVEL_FIELDS = 'location { id } quantities(names: ["available"]) { name quantity }'
 
 SET_QUANTITIES = """
 mutation SetInventoryQuantities($input: InventorySetQuantitiesInput!, $idempotencyKey: String!) {
@@ -17,21 +26,128 @@ mutation SetInventoryQuantities($input: InventorySetQuantitiesInput!, $idempoten
 }
 """
 
-FIND_ITEMS_BY_SKU = """
-query FindInventoryItems($first: Int!, $query: String!, $locationId: ID!) {
-  inventoryItems(first: $first, query: $query) {
-    nodes {
+FIND_ITEMS_BY_SKU = f"""
+query FindInventoryItems($first: Int!, $query: String!, $levels: Int!) {{
+  inventoryItems(first: $first, query: $query) {{
+    nodes {{
       id
       sku
+      variant {{ id product {{ id }} }}
+      inventoryLevels(first: $levels) {{ nodes {{ {LEVEL_FIELDS} }} }}
+    }}
+  }}
+}}
+"""
+
+LEVELS_BY_ITEMS = """
+query InventoryLevelsByItems($ids: [ID!]!, $locationId: ID!) {
+  nodes(ids: $ids) {
+    ... on InventoryItem {
+      id
       inventoryLevel(locationId: $locationId) {
-        quantities(names: ["available"]) {
-          name
-          quantity
-        }
+        quantities(names: ["available"]) { name quantity }
       }
     }
   }
 }
 """
 
-ALL_DOCUMENTS = {"SetInventoryQuantities": SET_QUANTITIES, "FindInventoryItems": FIND_ITEMS_BY_SKU}
+CATALOG_PAGE = f"""
+query CatalogPage($first: Int!, $after: String, $levels: Int!) {{
+  productVariants(first: $first, after: $after) {{
+    nodes {{
+      id
+      sku
+      product {{ id }}
+      inventoryItem {{
+        id
+        inventoryLevels(first: $levels) {{ nodes {{ {LEVEL_FIELDS} }} }}
+      }}
+    }}
+    pageInfo {{ hasNextPage endCursor }}
+  }}
+}}
+"""
+
+VARIANTS_COUNT = """
+query VariantsCount($limit: Int) {
+  productVariantsCount(limit: $limit) { count precision }
+}
+"""
+
+# Run through bulkOperationRunQuery: no pagination arguments, every variant and level.
+BULK_CATALOG_QUERY = f"""
+{{
+  productVariants {{
+    edges {{
+      node {{
+        id
+        sku
+        product {{ id }}
+        inventoryItem {{
+          id
+          inventoryLevels {{ edges {{ node {{ {LEVEL_FIELDS} }} }} }}
+        }}
+      }}
+    }}
+  }}
+}}
+"""
+
+RUN_BULK_QUERY = """
+mutation RunBulkQuery($query: String!) {
+  bulkOperationRunQuery(query: $query, groupObjects: false) {
+    bulkOperation { id status }
+    userErrors { code field message }
+  }
+}
+"""
+
+BULK_OPERATION = """
+query BulkOperationStatus($id: ID!) {
+  node(id: $id) {
+    ... on BulkOperation { id status errorCode objectCount url partialDataUrl }
+  }
+}
+"""
+
+# Sent first to a shop whose bucket is not known yet: one point to learn the bucket before
+# spending more (the answer's throttleStatus), so even a restart never meets THROTTLED.
+SHOP_PROBE = """
+query ShopProbe {
+  shop { id }
+}
+"""
+
+ALL_DOCUMENTS = {
+    "ShopProbe": SHOP_PROBE,
+    "SetInventoryQuantities": SET_QUANTITIES,
+    "FindInventoryItems": FIND_ITEMS_BY_SKU,
+    "InventoryLevelsByItems": LEVELS_BY_ITEMS,
+    "CatalogPage": CATALOG_PAGE,
+    "VariantsCount": VARIANTS_COUNT,
+    "BulkCatalogQuery": BULK_CATALOG_QUERY,
+    "RunBulkQuery": RUN_BULK_QUERY,
+    "BulkOperationStatus": BULK_OPERATION,
+}
+
+MUTATION_COST = 10.0
+LEVELS_PER_ITEM = 5  # locations read per item (stores here map a handful)
+LEVEL_COST = 3  # level + location + quantities
+
+
+def find_items_cost(first: int, levels: int = LEVELS_PER_ITEM) -> float:
+    return 2 + first * (5 + LEVEL_COST * levels)
+
+
+def catalog_page_cost(first: int, levels: int = LEVELS_PER_ITEM) -> float:
+    return 2 + first * (5 + LEVEL_COST * levels)
+
+
+def levels_by_items_cost(ids: int) -> float:
+    return 3.0 * ids
+
+
+def largest_page(cost_of: int, limit: float = 1000.0) -> int:
+    """How many nodes of cost ``cost_of`` fit under Shopify's single-query limit."""
+    return max(1, int((limit - 2) // cost_of))

@@ -1,108 +1,249 @@
-"""A small async client for Shopify's GraphQL Admin API, paced by the cost bucket it reports."""
+"""Shopify's GraphQL Admin API: one pooled httpx client, paced by each shop's cost bucket and
+guarded by each shop's circuit breaker.
+
+``POST {admin_base_url}/admin/api/{api_version}/graphql.json`` with
+``X-Shopify-Access-Token``; the API version is the store's own (2026-10 by default).
+A request waits until the shop's bucket holds its cost (see ``domain.pacing``). A THROTTLED
+answer (HTTP 200 with ``errors[].extensions.code == "THROTTLED"``, or a 429) is waited out at
+the restore rate and sent again; it never counts against the circuit. 5xx, timeouts and
+connection errors are transient failures: they count against the circuit and are raised
+for the caller's backoff. GraphQL errors in our own documents are :class:`QueryError`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from prometheus_client import Counter, Gauge
 
+from shopify_sync.adapters import metrics
+from shopify_sync.adapters.documents import SHOP_PROBE
+from shopify_sync.domain.breaker import CircuitBreaker, State
+from shopify_sync.domain.pacing import (
+    Clock,
+    CostBucket,
+    ThrottleStatus,
+    actual_cost,
+    requested_cost,
+)
 from stocksync_common.stores import Store
 
 log = logging.getLogger(__name__)
-
-THROTTLED = Counter("stocksync_shopify_throttled_total", "THROTTLED answers, per shop.", ["shop"])
-BUCKET = Gauge(
-    "stocksync_shopify_bucket_available", "Cost points available in the shop's bucket.", ["shop"]
-)
-CALLS = Counter(
-    "stocksync_shopify_calls_total", "GraphQL calls by shop and outcome.", ["shop", "outcome"]
-)
+Sleep = Callable[[float], Awaitable[None]]
+PROBE = "ShopProbe"
 
 
 class ShopifyError(Exception):
-    """A transient failure talking to Shopify (5xx, timeout, repeated throttling)."""
+    """Talking to one shop failed."""
+
+
+class TransientError(ShopifyError):
+    """5xx, timeout, connection error, refused credentials, or throttled for too long."""
+
+
+class CircuitOpen(ShopifyError):  # noqa: N818 - the state's name
+    def __init__(self, shop: str, wait_s: float) -> None:
+        super().__init__(f"{shop}: circuit open, next probe in {wait_s:.2f}s")
+        self.wait_s = wait_s
+
+
+class QueryError(ShopifyError):
+    """Shopify refused the document itself (a bug on our side, never retried as is)."""
 
 
 @dataclass
-class Bucket:
-    """What the last response said of the shop's leaky bucket."""
+class ShopLimits:
+    bucket: CostBucket
+    breaker: CircuitBreaker
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
 
-    maximum: float = 1000.0
-    available: float = 1000.0
-    restore_rate: float = 50.0
-    at: float = field(default_factory=time.monotonic)
 
-    def now_available(self) -> float:
-        return min(self.maximum, self.available + (time.monotonic() - self.at) * self.restore_rate)
+BreakerFactory = Callable[[str, Clock], CircuitBreaker]
 
-    def wait_for(self, cost: float) -> float:
-        return max(0.0, (min(cost, self.maximum) - self.now_available()) / self.restore_rate)
 
-    def update(self, status: dict[str, Any]) -> None:
-        self.maximum = float(status.get("maximumAvailable", self.maximum))
-        self.available = float(status.get("currentlyAvailable", self.available))
-        self.restore_rate = float(status.get("restoreRate", self.restore_rate)) or 1.0
-        self.at = time.monotonic()
+def default_breaker(shop: str, clock: Clock) -> CircuitBreaker:
+    return CircuitBreaker(clock, on_change=metrics.circuit_listener(shop))
 
 
 @dataclass
 class ShopifyClient:
     http: httpx.AsyncClient
-    max_throttle_retries: int = 5
-    buckets: dict[str, Bucket] = field(default_factory=dict)
+    clock: Clock = time.monotonic
+    sleep: Sleep = asyncio.sleep
+    breaker_factory: BreakerFactory = default_breaker
+    max_throttle_retries: int = 20
+    limits: dict[str, ShopLimits] = field(default_factory=dict)
+    learned: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def shop(self, shop: str) -> ShopLimits:
+        limits = self.limits.get(shop)
+        if limits is None:
+            limits = ShopLimits(CostBucket(self.clock), self.breaker_factory(shop, self.clock))
+            self.limits[shop] = limits
+            metrics.CIRCUIT_STATE.labels(shop).set(0)
+        return limits
 
     async def execute(
-        self, store: Store, document: str, variables: dict[str, Any], cost_hint: float = 10.0
+        self,
+        store: Store,
+        document: str,
+        variables: dict[str, Any],
+        *,
+        operation: str,
+        cost: float,
     ) -> dict[str, Any]:
-        bucket = self.buckets.setdefault(store.shop, Bucket())
-        for _ in range(self.max_throttle_retries + 1):
-            await asyncio.sleep(bucket.wait_for(cost_hint))
-            body = await self._post(store, document, variables)
-            status = (body.get("extensions") or {}).get("cost", {}).get("throttleStatus")
-            if status:
-                bucket.update(status)
-                BUCKET.labels(store.shop).set(bucket.available)
-            if _throttled(body):
-                THROTTLED.labels(store.shop).inc()
-                cost_hint = max(cost_hint, _requested_cost(body, cost_hint))
-                continue
-            if body.get("errors"):
-                CALLS.labels(store.shop, "error").inc()
-                raise ShopifyError(f"GraphQL errors from {store.shop}: {body['errors']}")
-            CALLS.labels(store.shop, "ok").inc()
-            data: dict[str, Any] = body.get("data") or {}
-            return data
-        raise ShopifyError(f"{store.shop} kept answering THROTTLED")
-
-    async def _post(self, store: Store, document: str, variables: dict[str, Any]) -> dict[str, Any]:
-        headers = {"X-Shopify-Access-Token": store.access_token.get_secret_value()}
+        """Run one document; the ``data`` of the answer. ``cost`` is the requested cost we
+        expect (what Shopify answered for it before wins when higher)."""
+        limits = self.shop(store.shop)
+        if not limits.breaker.allow():
+            raise CircuitOpen(store.shop, limits.breaker.wait_s())
         try:
-            resp = await self.http.post(
-                store.graphql_url, json={"query": document, "variables": variables}, headers=headers
+            data = await self._paced(store, limits, document, variables, operation, cost)
+        except TransientError:
+            limits.breaker.failure()
+            raise
+        except QueryError:
+            limits.breaker.success()  # the shop answered; our document is the problem
+            raise
+        except BaseException:
+            limits.breaker.release()
+            raise
+        limits.breaker.success()
+        return data
+
+    async def _acquire(self, limits: ShopLimits, cost: float) -> None:
+        async with limits.turn:  # callers of one shop are served in order
+            while True:
+                delay = limits.bucket.delay_for(cost)
+                if delay == 0.0:
+                    limits.bucket.reserve(cost)
+                    return
+                if delay is None:
+                    limits.settled.clear()
+                    try:
+                        await asyncio.wait_for(limits.settled.wait(), timeout=1.0)
+                    except TimeoutError:
+                        pass
+                else:
+                    await self.sleep(delay)
+
+    async def _paced(
+        self,
+        store: Store,
+        limits: ShopLimits,
+        document: str,
+        variables: dict[str, Any],
+        operation: str,
+        cost: float,
+    ) -> dict[str, Any]:
+        shop = store.shop
+        if not limits.bucket.known and operation != PROBE:
+            await self._paced(store, limits, SHOP_PROBE, {}, PROBE, 1.0)
+        for _ in range(self.max_throttle_retries + 1):
+            need = max(cost, self.learned.get((shop, operation), 0.0))
+            await self._acquire(limits, need)
+            status_code, body, retry_after = await self._post_settling(
+                store, limits, need, document, variables, operation
             )
+            if status_code == 429:
+                metrics.THROTTLED.labels(shop).inc()
+                if not limits.bucket.known:
+                    await self.sleep(retry_after or 1.0)
+                continue
+            requested = requested_cost(body)
+            if requested is not None and requested > need:
+                self.learned[(shop, operation)] = requested
+            if _has_code(body, "THROTTLED"):
+                metrics.THROTTLED.labels(shop).inc()
+                log.warning("THROTTLED", extra={"shop": shop, "operation": operation})
+                continue
+            return self._data(shop, operation, body)
+        raise TransientError(f"{shop}: still THROTTLED after {self.max_throttle_retries} waits")
+
+    async def _post_settling(
+        self,
+        store: Store,
+        limits: ShopLimits,
+        cost: float,
+        document: str,
+        variables: dict[str, Any],
+        operation: str,
+    ) -> tuple[int, dict[str, Any], float | None]:
+        status: ThrottleStatus | None = None
+        try:
+            status_code, body, retry_after = await self._post(store, document, variables, operation)
+            status = ThrottleStatus.parse(body)
+            if status_code == 429 and status is None:
+                limits.bucket.drained()
+            return status_code, body, retry_after
+        finally:
+            limits.bucket.settle(cost, status)
+            limits.settled.set()
+            metrics.observe_bucket(store.shop, limits.bucket)
+
+    async def _post(
+        self, store: Store, document: str, variables: dict[str, Any], operation: str
+    ) -> tuple[int, dict[str, Any], float | None]:
+        headers = {"X-Shopify-Access-Token": store.access_token.get_secret_value()}
+        body = {"query": document, "variables": variables, "operationName": operation}
+        started = time.perf_counter()
+        try:
+            resp = await self.http.post(store.graphql_url, json=body, headers=headers)
         except httpx.HTTPError as exc:
-            CALLS.labels(store.shop, "transport").inc()
-            raise ShopifyError(f"{store.shop}: {type(exc).__name__}") from exc
+            metrics.CALLS.labels(store.shop, "transport").inc()
+            raise TransientError(f"{store.shop}: {type(exc).__name__}") from exc
+        finally:
+            metrics.CALL_SECONDS.labels(store.shop).observe(time.perf_counter() - started)
+        if resp.status_code >= 500 or resp.status_code in (401, 403):
+            metrics.CALLS.labels(store.shop, f"http_{resp.status_code}").inc()
+            if resp.status_code in (401, 403):
+                log.error("Shopify refused the credentials", extra={"shop": store.shop})
+            raise TransientError(f"{store.shop}: HTTP {resp.status_code}")
+        try:
+            answer = resp.json()
+        except ValueError:
+            answer = {}
         if resp.status_code == 429:
-            return {"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]}
-        if resp.status_code >= 500 or resp.status_code in (401, 403, 404):
-            CALLS.labels(store.shop, f"http_{resp.status_code}").inc()
-            raise ShopifyError(f"{store.shop}: HTTP {resp.status_code}")
-        doc: dict[str, Any] = resp.json()
-        return doc
+            return 429, answer if isinstance(answer, dict) else {}, _retry_after(resp)
+        if resp.status_code >= 400 or not isinstance(answer, dict):
+            metrics.CALLS.labels(store.shop, f"http_{resp.status_code}").inc()
+            raise QueryError(f"{store.shop}: HTTP {resp.status_code}")
+        return resp.status_code, answer, None
+
+    def _data(self, shop: str, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        metrics.POINTS.labels(shop).inc(actual_cost(body))
+        errors = body.get("errors")
+        if errors and _has_code(body, "INTERNAL_SERVER_ERROR"):
+            metrics.CALLS.labels(shop, "internal_error").inc()
+            raise TransientError(f"{shop}: internal error answering {operation}")
+        data = body.get("data")
+        if errors and not data:
+            metrics.CALLS.labels(shop, "query_error").inc()
+            raise QueryError(f"{shop} refused {operation}: {str(errors)[:500]}")
+        metrics.CALLS.labels(shop, "ok").inc()
+        return data if isinstance(data, dict) else {}
+
+    def circuit(self, shop: str) -> State:
+        return self.shop(shop).breaker.state
 
 
-def _throttled(body: dict[str, Any]) -> bool:
+def _has_code(body: dict[str, Any], code: str) -> bool:
+    errors = body.get("errors")
+    if not isinstance(errors, list):
+        return False
     return any(
-        (e.get("extensions") or {}).get("code") == "THROTTLED" for e in body.get("errors") or []
+        isinstance(e, dict) and (e.get("extensions") or {}).get("code") == code for e in errors
     )
 
 
-def _requested_cost(body: dict[str, Any], default: float) -> float:
-    cost = (body.get("extensions") or {}).get("cost") or {}
-    return float(cost.get("requestedQueryCost", default))
+def _retry_after(resp: httpx.Response) -> float | None:
+    try:
+        return float(resp.headers.get("Retry-After", ""))
+    except ValueError:
+        return None

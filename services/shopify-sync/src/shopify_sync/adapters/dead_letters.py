@@ -1,0 +1,56 @@
+"""Changes a store can never accept go to ``<changes topic>.dlq.<group>`` with the reason.
+
+The record has the shape of the consumer loop's dead letters (original topic, key, error,
+reason, attempts, group, failed_at) plus the shop and the change as it was pending
+(SKU, location, version, quantity); its ``value`` is that change as JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from shopify_sync.domain.quantities import ItemKey, Pending
+from stocksync_common.topics import dlq_topic
+
+log = logging.getLogger(__name__)
+
+
+class KafkaDeadLetters:
+    def __init__(self, producer: AIOKafkaProducer, topic: str, group: str) -> None:
+        self.producer = producer
+        self.topic = topic
+        self.group = group
+
+    async def reject(
+        self, shop: str, rejected: Mapping[ItemKey, tuple[Pending, str]], reason: str
+    ) -> None:
+        target = dlq_topic(self.topic, self.group)
+        futures = []
+        for (sku, location), (pending, detail) in rejected.items():
+            change = {
+                "shop": shop,
+                "sku": sku,
+                "location": location,
+                "version": pending.version,
+                "quantity": pending.quantity,
+            }
+            body = {
+                "original_topic": self.topic,
+                "key": sku,
+                "error": detail[:4000],
+                "reason": reason,
+                "attempts": 1,
+                "group": self.group,
+                "failed_at": time.time(),
+                "shop": shop,
+                "change": change,
+                "value": orjson.dumps(change).decode(),
+            }
+            futures.append(await self.producer.send(target, orjson.dumps(body), key=sku.encode()))
+        for future in futures:
+            await future

@@ -1,0 +1,62 @@
+"""A lease in Redis: one replica at a time pushes to a given shop.
+
+Shopify's bucket belongs to the app and the store, so two replicas pacing the same shop
+on their own would overspend it together. The holder renews the lease well before it
+expires; a replica that dies loses it after ``ttl_s`` and another takes over.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from redis.asyncio import Redis
+
+HOLD_LUA = """
+local owner = redis.call('GET', KEYS[1])
+if owner == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not owner then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class Lease:
+    def __init__(
+        self,
+        redis: Redis,
+        key: str,
+        owner: str,
+        ttl_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.key = key
+        self.owner = owner
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._hold = redis.register_script(HOLD_LUA)
+        self._release = redis.register_script(RELEASE_LUA)
+        self._until = 0.0
+
+    async def hold(self) -> bool:
+        """True while this owner holds the lease (renewed when a third of it is used)."""
+        now = self.clock()
+        if self._until - now > self.ttl_s * 2 / 3:
+            return True
+        ok = bool(await self._hold(keys=[self.key], args=[self.owner, int(self.ttl_s * 1000)]))
+        self._until = now + self.ttl_s if ok else 0.0
+        return ok
+
+    async def release(self) -> None:
+        self._until = 0.0
+        await self._release(keys=[self.key], args=[self.owner])

@@ -1,0 +1,155 @@
+"""Pending changes and known levels per shop, in Redis (durable across restarts).
+
+- ``sync:pending:{<shop>}``: hash ``<sku>\\x1f<location>`` -> ``<version>:<quantity>``, the
+  latest quantity truth wants the store to show. Recording it is what lets the consumer
+  commit its offsets: from then on the change survives a crash, an open circuit, a restart.
+- ``sync:known:{<shop>}``: same fields -> ``<applied version>:<level>``, the truth version
+  last applied to the store and the store's level as last seen (``changeFromQuantity``).
+
+Scripts make each step atomic per shop: recording keeps the newest version only and never
+one older than what was applied; acknowledging drops a pending entry only if it is still
+the one that was pushed (a newer change recorded meanwhile stays).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+
+from shopify_sync.domain.quantities import ItemKey, Known, Pending, field_of, key_of
+
+CHUNK = 1000
+
+_VERSION = """
+local function version_of(raw)
+  if not raw then return nil end
+  return tonumber(string.match(raw, '^(-?%d+):'))
+end
+"""
+
+RECORD_LUA = (
+    _VERSION
+    + """
+local kept = 0
+for i = 1, #ARGV, 3 do
+  local f, v = ARGV[i], tonumber(ARGV[i + 1])
+  local pv = version_of(redis.call('HGET', KEYS[1], f)) or -1
+  local av = version_of(redis.call('HGET', KEYS[2], f)) or 0
+  if v > pv and v >= av then
+    redis.call('HSET', KEYS[1], f, v .. ':' .. ARGV[i + 2])
+    kept = kept + 1
+  end
+end
+return kept
+"""
+)
+
+APPLIED_LUA = (
+    _VERSION
+    + """
+for i = 1, #ARGV, 4 do
+  local f = ARGV[i]
+  if redis.call('HGET', KEYS[1], f) == ARGV[i + 1] then redis.call('HDEL', KEYS[1], f) end
+  local av = version_of(redis.call('HGET', KEYS[2], f)) or 0
+  local v = math.max(av, tonumber(ARGV[i + 2]))
+  redis.call('HSET', KEYS[2], f, v .. ':' .. ARGV[i + 3])
+end
+return 1
+"""
+)
+
+OBSERVED_LUA = (
+    _VERSION
+    + """
+for i = 1, #ARGV, 2 do
+  local av = version_of(redis.call('HGET', KEYS[1], ARGV[i])) or 0
+  redis.call('HSET', KEYS[1], ARGV[i], av .. ':' .. ARGV[i + 1])
+end
+return 1
+"""
+)
+
+DISCARD_LUA = """
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+return 1
+"""
+
+
+def pending_key(shop: str) -> str:
+    return f"sync:pending:{{{shop}}}"
+
+
+def known_key(shop: str) -> str:
+    return f"sync:known:{{{shop}}}"
+
+
+def text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _chunks(args: Sequence[str], width: int) -> Iterable[Sequence[str]]:
+    step = CHUNK * width
+    for start in range(0, len(args), step):
+        yield args[start : start + step]
+
+
+class RedisSyncState:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._record = redis.register_script(RECORD_LUA)
+        self._applied = redis.register_script(APPLIED_LUA)
+        self._observed = redis.register_script(OBSERVED_LUA)
+        self._discard = redis.register_script(DISCARD_LUA)
+
+    async def record(self, shop: str, entries: Mapping[ItemKey, Pending]) -> int:
+        args: list[str] = []
+        for key, p in entries.items():
+            args += [field_of(key), str(p.version), str(p.quantity)]
+        kept = 0
+        for part in _chunks(args, 3):
+            kept += int(await self._record(keys=[pending_key(shop), known_key(shop)], args=part))
+        return kept
+
+    async def pending(self, shop: str) -> dict[ItemKey, Pending]:
+        raw: dict[Any, Any] = await self.redis.hgetall(pending_key(shop))
+        return {key_of(text(f)): Pending.decode(text(v)) for f, v in raw.items()}
+
+    async def pending_count(self, shop: str) -> int:
+        return int(await self.redis.hlen(pending_key(shop)))
+
+    async def known(self, shop: str, keys: Iterable[ItemKey]) -> dict[ItemKey, Known]:
+        ordered = list(keys)
+        out: dict[ItemKey, Known] = {}
+        for start in range(0, len(ordered), CHUNK):
+            part = ordered[start : start + CHUNK]
+            values = await self.redis.hmget(known_key(shop), [field_of(k) for k in part])
+            for key, raw in zip(part, values, strict=True):
+                out[key] = Known.decode(text(raw) if raw is not None else None)
+        return out
+
+    async def applied(self, shop: str, done: Mapping[ItemKey, tuple[Pending, int]]) -> None:
+        args: list[str] = []
+        for key, (p, level) in done.items():
+            args += [field_of(key), p.encode(), str(p.version), str(level)]
+        for part in _chunks(args, 4):
+            await self._applied(keys=[pending_key(shop), known_key(shop)], args=part)
+
+    async def observed(self, shop: str, levels: Mapping[ItemKey, int | None]) -> None:
+        args: list[str] = []
+        for key, level in levels.items():
+            args += [field_of(key), "" if level is None else str(level)]
+        for part in _chunks(args, 2):
+            await self._observed(keys=[known_key(shop)], args=part)
+
+    async def discard(self, shop: str, entries: Mapping[ItemKey, Pending]) -> None:
+        args: list[str] = []
+        for key, p in entries.items():
+            args += [field_of(key), p.encode()]
+        for part in _chunks(args, 2):
+            await self._discard(keys=[pending_key(shop)], args=part)

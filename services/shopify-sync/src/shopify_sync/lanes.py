@@ -1,0 +1,162 @@
+"""One lane per shop: its own task draining that shop's pending changes.
+
+A slow or failing store never delays the others. The consumer records changes as pending
+(durable) and wakes the lane; the lane waits a short coalescing window, then pushes
+everything pending in as few calls as the 250-quantity limit allows. When the bucket is
+short the lane waits for budget, and changes arriving meanwhile coalesce in the pending
+map (latest value per item) so the next call carries more: under load, batches grow
+instead of calls piling up. Transient failures back off 1 s, 2 s, 4 s, 8 s; an open circuit
+holds the lane until its half-open probe, and everything pending is pushed when it closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from redis.exceptions import RedisError
+
+from shopify_sync.adapters import metrics
+from shopify_sync.adapters.shopify import CircuitOpen, ShopifyClient, ShopifyError
+from shopify_sync.mapping import CatalogMapping
+from shopify_sync.ports import SyncState
+from shopify_sync.writer import Outcome, Writer
+from stocksync_common.stores import Store
+
+log = logging.getLogger(__name__)
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class LeaseLike(Protocol):
+    async def hold(self) -> bool: ...
+
+    async def release(self) -> None: ...
+
+
+@dataclass
+class LaneConfig:
+    window_s: float = 0.005
+    poll_s: float = 0.05
+    backoff_s: Sequence[float] = (1.0, 2.0, 4.0, 8.0)
+    discover: bool = True
+    discover_timeout_s: float = 600.0
+
+
+@dataclass
+class Lane:
+    store: Store
+    writer: Writer
+    state: SyncState
+    client: ShopifyClient
+    mapping: CatalogMapping
+    config: LaneConfig
+    sleep: Sleep = asyncio.sleep
+    lease: LeaseLike | None = None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    last: Outcome | None = None
+    failures: int = 0
+    _stopping: bool = False
+    _discovered: bool = False
+
+    async def run(self) -> None:
+        self.wake.set()  # whatever was pending before a restart goes out first
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=self.config.poll_s)
+            woken = self.wake.is_set()
+            self.wake.clear()
+            if self._stopping or not await self._ready():
+                continue
+            if woken and self.config.window_s:
+                await self.sleep(self.config.window_s)  # let a burst coalesce
+            await self.round()
+
+    async def _ready(self) -> bool:
+        try:
+            if self.lease is not None and not await self.lease.hold():
+                return False
+        except RedisError:
+            log.warning("lease check failed", extra={"shop": self.store.shop}, exc_info=True)
+            return False
+        wait = self.client.shop(self.store.shop).breaker.wait_s()
+        if wait > 0:
+            await self.sleep(min(wait, 1.0))
+            self.wake.set()  # check again (the probe may be due)
+            return False
+        if self.config.discover and not self._discovered:
+            await self._discover()
+        return True
+
+    async def _discover(self) -> None:
+        """Map the store once at start unless a mapping exists (lookups fill the gaps)."""
+        try:
+            meta = await self.mapping.catalog.meta(self.store.shop)
+            if "discovery" not in meta:
+                async with asyncio.timeout(self.config.discover_timeout_s):
+                    await self.mapping.discover(self.store)
+            self._discovered = True
+        except (ShopifyError, RedisError, TimeoutError):
+            log.warning("catalog discovery failed", extra={"shop": self.store.shop}, exc_info=True)
+            self._discovered = True  # lookups by SKU still work; reconciliation rediscovers
+
+    async def round(self) -> Outcome | None:
+        """Push what is pending now; back off on a transient failure."""
+        shop = self.store.shop
+        try:
+            self.last = await self.writer.push_pending(self.store)
+        except CircuitOpen:
+            self.wake.set()
+            return None
+        except Exception as exc:  # noqa: BLE001 - a lane never dies; its changes stay pending
+            if not isinstance(exc, ShopifyError | RedisError):
+                log.exception("unexpected failure in the push round", extra={"shop": shop})
+            delay = self.config.backoff_s[min(self.failures, len(self.config.backoff_s) - 1)]
+            self.failures += 1
+            log.warning(
+                "push failed; changes stay pending",
+                extra={"shop": shop, "error": str(exc), "retry_in_s": delay},
+            )
+            await self.sleep(delay)
+            self.wake.set()
+            return None
+        self.failures = 0
+        if self.last.deferred or self.last.calls:
+            self.wake.set()  # more may have arrived meanwhile
+        with contextlib.suppress(RedisError):
+            metrics.PENDING.labels(shop).set(await self.state.pending_count(shop))
+        return self.last
+
+    def stop(self) -> None:
+        self._stopping = True
+        self.wake.set()
+
+
+@dataclass
+class Lanes:
+    lanes: dict[str, Lane] = field(default_factory=dict)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def wake(self, shop: str) -> None:
+        lane = self.lanes.get(shop)
+        if lane is not None:
+            lane.wake.set()
+
+    def start(self) -> None:
+        for shop, lane in self.lanes.items():
+            self.tasks.append(asyncio.create_task(lane.run(), name=f"lane:{shop}"))
+
+    async def stop(self) -> None:
+        for lane in self.lanes.values():
+            lane.stop()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+        for lane in self.lanes.values():
+            if lane.lease is not None:
+                with contextlib.suppress(RedisError):
+                    await lane.lease.release()

@@ -1,0 +1,71 @@
+"""What the sync logic needs from storage, so tests can hand it in-memory fakes.
+
+Redis implementations live in ``adapters``; every key of one shop shares the hash tag
+``{<shop>}`` so a script touches one slot (Redis Cluster ready).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from shopify_sync.domain.catalog import CatalogEntry
+from shopify_sync.domain.quantities import ItemKey, Known, Pending
+
+
+class SyncState(Protocol):
+    """Per shop: what is waiting to be pushed, and what the store was last seen showing."""
+
+    async def record(self, shop: str, entries: Mapping[ItemKey, Pending]) -> int:
+        """Keep each entry whose version is newer than the pending one and not older than
+        the version last applied to the store; the number kept."""
+
+    async def pending(self, shop: str) -> dict[ItemKey, Pending]: ...
+
+    async def pending_count(self, shop: str) -> int: ...
+
+    async def known(self, shop: str, keys: Iterable[ItemKey]) -> dict[ItemKey, Known]: ...
+
+    async def applied(self, shop: str, done: Mapping[ItemKey, tuple[Pending, int]]) -> None:
+        """The store now shows ``level`` for each key because of ``pending``: remember both,
+        and drop the pending entry if it is still that one."""
+
+    async def observed(self, shop: str, levels: Mapping[ItemKey, int | None]) -> None:
+        """The store was read showing these levels (None: not stocked there)."""
+
+    async def discard(self, shop: str, entries: Mapping[ItemKey, Pending]) -> None:
+        """Drop pending entries (if still these) without touching what is known."""
+
+
+class CatalogState(Protocol):
+    async def entries(self, shop: str, skus: Iterable[str]) -> dict[str, CatalogEntry]: ...
+
+    async def all_entries(self, shop: str) -> list[CatalogEntry]: ...
+
+    async def put(
+        self, shop: str, entries: Sequence[CatalogEntry], *, replace: bool = False
+    ) -> None:
+        """Store entries (and the reverse ``skumap:{shop}`` fields); ``replace`` drops every
+        SKU not among them (a full discovery)."""
+
+    async def remove(self, shop: str, skus: Iterable[str]) -> None: ...
+
+    async def skus_of_variants(self, shop: str, variant_ids: Iterable[str]) -> dict[str, str]:
+        """The SKU each variant (gid) is mapped to now, for those that are mapped."""
+
+    async def absent(self, shop: str, skus: Iterable[str], max_age_s: float) -> set[str]: ...
+
+    async def mark_absent(self, shop: str, skus: Iterable[str]) -> None: ...
+
+    async def clear_absent(self, shop: str, skus: Iterable[str]) -> None: ...
+
+    async def meta(self, shop: str) -> dict[str, Any]: ...
+
+    async def set_meta(self, shop: str, meta: Mapping[str, Any]) -> None: ...
+
+
+class DeadLetters(Protocol):
+    async def reject(
+        self, shop: str, rejected: Mapping[ItemKey, tuple[Pending, str]], reason: str
+    ) -> None:
+        """Publish changes that can never be applied, each with its detail, to the DLQ."""

@@ -1,0 +1,106 @@
+"""Control API for tests and the bench: fault switches, counters, bulk result files, and
+product edits that send ``products/update`` webhooks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from stocksync_sim.delivery import rfc3339, utc_now
+from stocksync_sim.shopify.bulk import BulkOperation
+from stocksync_sim.shopify.faults import FaultsIn, FaultSpec
+from stocksync_sim.shopify.payloads import product_payload
+from stocksync_sim.shopify.runtime import Simulator, get_sim
+from stocksync_sim.shopify.state import Product, StoreState
+from stocksync_sim.shopify.webhooks import build_delivery
+
+router = APIRouter(prefix="/_sim")
+SimDep = Annotated[Simulator, Depends(get_sim)]
+Wait = Annotated[bool, Query(description="await the first delivery attempt before answering")]
+
+
+class ProductEdit(BaseModel):
+    sku: str | None = Field(default=None, min_length=1)
+    title: str | None = None
+
+
+def _store(sim: Simulator, shop: str) -> StoreState:
+    store = sim.state.stores.get(shop.lower())
+    if store is None:
+        raise HTTPException(404, f"unknown shop {shop}")
+    return store
+
+
+@router.post("/faults")
+async def set_faults(body: FaultsIn, sim: SimDep) -> dict[str, Any]:
+    """Replace one store's fault switches (all off: ``{"shop": ...}`` alone)."""
+    store = _store(sim, body.shop)
+    store.faults.configure(FaultSpec.model_validate(body.model_dump(exclude={"shop"})))
+    return {"shop": store.shop, **store.faults.to_json()}
+
+
+@router.get("/faults")
+async def get_faults(sim: SimDep) -> dict[str, Any]:
+    return {shop: store.faults.to_json() for shop, store in sim.state.stores.items()}
+
+
+@router.delete("/faults", status_code=204)
+async def clear_faults(sim: SimDep, shop: str | None = None) -> None:
+    for store in sim.state.stores.values():
+        if shop is None or store.shop == shop.lower():
+            store.faults.configure(FaultSpec())
+
+
+@router.get("/stats")
+async def stats(sim: SimDep) -> dict[str, Any]:
+    """Per store since start or reset: requests, THROTTLED answers, points charged, ..."""
+    return {
+        shop: {**store.stats.to_json(), "throttle_status": store.bucket.status()}
+        for shop, store in sim.state.stores.items()
+    }
+
+
+@router.get("/bulk/{shop}/{number}.jsonl")
+async def bulk_result(shop: str, number: int, sim: SimDep) -> Response:
+    """The JSONL result of a completed bulk operation (Shopify serves it from storage)."""
+    store = _store(sim, shop)
+    op: BulkOperation | None = store.bulk_operations.get(f"gid://shopify/BulkOperation/{number}")
+    if op is None or op.status(store.now()) != "COMPLETED":
+        raise HTTPException(404, "no such bulk result")
+    return Response(op.jsonl, media_type="application/jsonl")
+
+
+async def notify_product(
+    sim: Simulator, store: StoreState, topic: str, product: Product, *, wait: bool = False
+) -> None:
+    """Send a signed products/* webhook when the simulator has a webhook URL."""
+    url = sim.settings.webhook_url
+    if not url:
+        return
+    body = product_payload(product, rfc3339(utc_now()))
+    delivery = build_delivery(store.config, topic, body, url)
+    sim.state.deliveries[delivery.id] = delivery
+    await sim.require_deliverer().send(delivery, wait_first=wait)
+
+
+@router.patch("/stores/{shop}/products/{sku}")
+async def edit_product(
+    shop: str, sku: str, edit: ProductEdit, sim: SimDep, wait: Wait = False
+) -> dict[str, Any]:
+    """A merchant edit (new SKU, title): answers the product, sends ``products/update``."""
+    store = _store(sim, shop)
+    if sku not in store.products:
+        raise HTTPException(404, f"unknown SKU {sku}")
+    product = store.products[sku]
+    if edit.sku and edit.sku != sku:
+        try:
+            product = store.rename(sku, edit.sku)
+        except ValueError as exc:
+            raise HTTPException(409, str(exc)) from None
+    if edit.title:
+        product.title = edit.title
+    await notify_product(sim, store, "products/update", product, wait=wait)
+    return product.to_json()

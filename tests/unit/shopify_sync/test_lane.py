@@ -1,0 +1,85 @@
+"""A lane through a store outage: backoff, the circuit, nothing lost, and convergence."""
+
+from __future__ import annotations
+
+from unit.shopify_sync.harness import rig, store
+
+from shopify_sync.domain.breaker import State
+from shopify_sync.domain.quantities import Pending
+from shopify_sync.lanes import Lane, LaneConfig
+
+DOWN, UP = "down.myshopify.com", "up.myshopify.com"
+
+
+async def test_an_outage_opens_the_circuit_keeps_changes_and_converges_after() -> None:
+    async with rig([store(DOWN, "advanced"), store(UP, "plus")], failure_threshold=3) as r:
+        for shop in (DOWN, UP):
+            await r.seed(shop, {"A": 1, "B": 1})
+        config = LaneConfig(window_s=0.0, backoff_s=(1.0, 2.0, 4.0, 8.0), discover=False)
+        lanes = {
+            shop: Lane(
+                r.stores[shop], r.writer, r.state, r.client, r.mapping, config, r.clock.sleep
+            )
+            for shop in (DOWN, UP)
+        }
+        await r.faults(DOWN, error_rate=1.0, error_status=503)
+        for shop in (DOWN, UP):
+            await r.state.record(shop, {("A", "wh-1"): Pending(1, 5), ("B", "wh-1"): Pending(1, 6)})
+        waits = []
+        for _ in range(3):
+            before = r.clock.now
+            assert await lanes[DOWN].round() is None
+            waits.append(r.clock.now - before)
+        assert waits == [1.0, 2.0, 4.0]
+        assert r.client.circuit(DOWN) == State.OPEN
+        out = await lanes[UP].round()
+        assert out is not None and out.applied == 2  # the other store keeps syncing
+        assert await r.inventory(UP) == {"A": 5, "B": 6}
+        # Newer changes while the circuit is open: kept, latest value per item.
+        await r.state.record(DOWN, {("A", "wh-1"): Pending(2, 9)})
+        sent = (await r.stats(DOWN))["requests"]
+        assert await lanes[DOWN].round() is None  # open: nothing is sent
+        assert (await r.stats(DOWN))["requests"] == sent
+        assert await r.state.pending(DOWN) == {
+            ("A", "wh-1"): Pending(2, 9),
+            ("B", "wh-1"): Pending(1, 6),
+        }
+        await r.faults(DOWN)  # the store recovers
+        r.clock.now += 5
+        out = await lanes[DOWN].round()  # the half-open probe, then everything pending
+        assert out is not None and out.applied == 2
+        assert r.client.circuit(DOWN) == State.CLOSED
+        assert await r.inventory(DOWN) == {"A": 9, "B": 6}
+        assert await r.state.pending(DOWN) == {}
+        assert r.dead.rejected == []
+
+
+async def test_discovery_uses_pages_for_small_catalogs_and_bulk_for_large_ones() -> None:
+    small, large = "small.myshopify.com", "large.myshopify.com"
+    async with rig([store(small, "plus"), store(large, "plus")], bulk_threshold=20) as r:
+        await r.seed(small, {f"S{i}": i for i in range(5)})
+        await r.seed(large, {f"L{i}": i for i in range(50)})
+        assert (await r.mapping.discover(r.stores[small]))["method"] == "paginated"
+        assert (await r.mapping.discover(r.stores[large]))["method"] == "bulk"
+        assert len(await r.catalog.all_entries(large)) == 50
+        known = await r.state.known(large, [("L7", "wh-1")])
+        assert known[("L7", "wh-1")].level == 7
+        bulk = (await r.http.get("/_sim/requests?operation_name=RunBulkQuery")).json()
+        assert [b["shop"] for b in bulk] == [large]
+
+
+async def test_products_update_webhook_moves_a_renamed_sku() -> None:
+    async with rig([store(UP, "plus")]) as r:
+        await r.seed(UP, {"OLD": 3})
+        await r.mapping.discover(r.stores[UP])
+        (entry,) = await r.catalog.all_entries(UP)
+        body = {
+            "id": int(entry.product_id.rsplit("/", 1)[1]),
+            "admin_graphql_api_id": entry.product_id,
+            "variants": [{"id": 1, "admin_graphql_api_id": entry.variant_id, "sku": "NEW",
+                          "inventory_item_id": int(entry.item_id.rsplit("/", 1)[1])}],
+        }  # fmt: skip
+        await r.mapping.apply_webhook(r.stores[UP], "products/update", body)
+        assert [e.sku for e in await r.catalog.all_entries(UP)] == ["NEW"]
+        await r.mapping.apply_webhook(r.stores[UP], "products/delete", {"id": body["id"]})
+        assert await r.catalog.all_entries(UP) == []

@@ -1,0 +1,149 @@
+"""The push round against the simulator: pacing, compare-and-set, user errors."""
+
+from __future__ import annotations
+
+from unit.shopify_sync.harness import LOC_GID, rig, store
+
+from shopify_sync.domain.pacing import ThrottleStatus
+from shopify_sync.domain.quantities import Pending
+
+STD = "std.myshopify.com"
+
+
+async def test_a_catalog_goes_out_in_batches_of_250_without_a_throttled_answer() -> None:
+    async with rig([store(STD, "standard")]) as r:
+        skus = {f"S{i:04d}": 0 for i in range(600)}
+        await r.seed(STD, skus)
+        # Nearly empty: one point for the probe that teaches the bucket, the rest must come
+        # from the restore rate.
+        await r.http.put(f"/_sim/stores/{STD}/bucket", json={"currently_available": 1})
+        truth = {sku: i % 7 + 1 for i, sku in enumerate(skus)}
+        await r.state.record(STD, {(s, "wh-1"): Pending(1, q) for s, q in truth.items()})
+        out = await r.writer.push_pending(r.stores[STD])
+        assert out.applied == 600 and out.rejected == 0
+        assert await r.inventory(STD) == truth
+        stats = await r.stats(STD)
+        assert stats["throttled"] == 0
+        assert stats["mutations"] == 3 and stats["quantities_set"] == 600
+        assert await r.state.pending(STD) == {}
+        sets = (await r.http.get("/_sim/requests?operation_name=SetInventoryQuantities")).json()
+        for req in sets:
+            assert len(req["variables"]["idempotencyKey"]) == 64
+            assert all("changeFromQuantity" in q for q in req["variables"]["input"]["quantities"])
+
+
+async def test_under_load_the_pacer_spends_the_restore_rate_and_is_never_refused() -> None:
+    """Demand above the budget (a small write every round): points come from the restore
+    rate alone, at >= 90% of it, with no THROTTLED answer."""
+    async with rig([store(STD, "standard")]) as r:
+        skus = [f"L{i:03d}" for i in range(30)]
+        await r.seed(STD, dict.fromkeys(skus, 0))
+        await r.mapping.discover(r.stores[STD])  # mapped and levels known: writes only
+        # The bucket just got spent (by us: a bucket belongs to the app and the store).
+        await r.http.put(f"/_sim/stores/{STD}/bucket", json={"currently_available": 0})
+        r.client.shop(STD).bucket.settle(0, ThrottleStatus(2000.0, 0.0, 100.0))
+        started = r.clock.now
+        for version in range(1, 81):
+            batch = {
+                (skus[(version * 3 + j) % 30], "wh-1"): Pending(version, version) for j in range(3)
+            }
+            await r.state.record(STD, batch)
+            out = await r.writer.push_pending(r.stores[STD])
+            assert out.applied == 3
+        elapsed = r.clock.now - started
+        stats = await r.stats(STD)
+        assert stats["throttled"] == 0
+        spent = 80 * 10
+        assert stats["points"] >= spent
+        assert spent / (elapsed * 100.0) >= 0.9
+
+
+async def test_levels_already_equal_need_no_call() -> None:
+    async with rig([store(STD, "plus")]) as r:
+        await r.seed(STD, {"A": 5})
+        await r.state.record(STD, {("A", "wh-1"): Pending(3, 5)})
+        out = await r.writer.push_pending(r.stores[STD])
+        assert out.unchanged == 1 and out.calls == 0
+        assert (await r.stats(STD))["mutations"] == 0
+
+
+async def test_a_sale_racing_the_push_is_refreshed_and_set_again_with_a_new_key() -> None:
+    async with rig([store(STD, "plus")]) as r:
+        await r.seed(STD, {"A": 10})
+        await r.state.observed(STD, {("A", "wh-1"): 10})
+        await r.mapping.resolve(r.stores[STD], ["A"])
+        await r.seed(STD, {"A": 9})  # a sale in the store the sync has not seen yet
+        await r.state.record(STD, {("A", "wh-1"): Pending(2, 4)})
+        out = await r.writer.push_pending(r.stores[STD])
+        assert out.applied == 1
+        assert (await r.inventory(STD))["A"] == 4
+        sets = (await r.http.get("/_sim/requests?operation_name=SetInventoryQuantities")).json()
+        froms = [s["variables"]["input"]["quantities"][0]["changeFromQuantity"] for s in sets]
+        keys = {s["variables"]["idempotencyKey"] for s in sets}
+        assert froms == [10, 9] and len(keys) == 2
+
+
+async def test_stale_level_that_already_equals_truth_is_not_written_again() -> None:
+    async with rig([store(STD, "plus")]) as r:
+        await r.seed(STD, {"A": 10})
+        await r.state.observed(STD, {("A", "wh-1"): 10})
+        await r.mapping.resolve(r.stores[STD], ["A"])
+        await r.seed(STD, {"A": 8})  # the store sold 2, and truth says 8 too
+        await r.state.record(STD, {("A", "wh-1"): Pending(2, 8)})
+        out = await r.writer.push_pending(r.stores[STD])
+        assert out.unchanged == 1 and out.applied == 0
+        assert (await r.stats(STD))["mutations"] == 0
+
+
+async def test_unstocked_location_is_dead_lettered_and_other_items_still_go_out() -> None:
+    async with rig([store(STD, "plus")]) as r:
+        await r.seed(STD, {"A": 1})
+        r2 = await r.http.post(
+            f"/_sim/stores/{STD}/products",
+            json=[{"sku": "ELSEWHERE", "quantities": {"gid://shopify/Location/77": 3}}],
+        )
+        assert r2.status_code == 201
+        await r.state.record(
+            STD, {("A", "wh-1"): Pending(1, 6), ("ELSEWHERE", "wh-1"): Pending(1, 2)}
+        )
+        out = await r.writer.push_pending(r.stores[STD])
+        assert out.applied == 1 and out.rejected == 1
+        assert [(k, reason) for _, k, _, reason, _ in r.dead.rejected] == [
+            (("ELSEWHERE", "wh-1"), "INVALID_LOCATION")
+        ]
+        assert await r.state.pending(STD) == {}
+
+
+async def test_sku_the_store_does_not_list_is_dropped_and_remembered_absent() -> None:
+    async with rig([store(STD, "plus")]) as r:
+        await r.state.record(STD, {("NOPE", "wh-1"): Pending(1, 2)})
+        out = await r.writer.push_pending(r.stores[STD])
+        assert out.unlisted == 1 and r.dead.rejected == []
+        assert await r.catalog.absent(STD, ["NOPE"], 60) == {"NOPE"}
+        await r.state.record(STD, {("NOPE", "wh-1"): Pending(2, 3)})
+        await r.writer.push_pending(r.stores[STD])
+        lookups = (await r.http.get("/_sim/requests?operation_name=FindInventoryItems")).json()
+        assert len(lookups) == 1  # the second round did not ask again
+
+
+async def test_a_deleted_item_is_remapped_by_sku() -> None:
+    async with rig([store(STD, "plus")]) as r:
+        await r.seed(STD, {"A": 1})
+        await r.mapping.resolve(r.stores[STD], ["A"])
+        await r.http.post("/_sim/reset")
+        await r.seed(STD, {"A": 1})  # same SKU, new inventory item
+        await r.state.record(STD, {("A", "wh-1"): Pending(1, 7)})
+        first = await r.writer.push_pending(r.stores[STD])
+        assert first.deferred == 1 and r.dead.rejected == []
+        await r.writer.push_pending(r.stores[STD])
+        assert (await r.inventory(STD))["A"] == 7
+
+
+async def test_a_version_older_than_the_applied_one_is_ignored() -> None:
+    async with rig([store(STD, "plus")]) as r:
+        await r.seed(STD, {"A": 0})
+        await r.state.record(STD, {("A", "wh-1"): Pending(5, 3)})
+        await r.writer.push_pending(r.stores[STD])
+        assert await r.state.record(STD, {("A", "wh-1"): Pending(4, 9)}) == 0  # a replay
+        assert await r.state.record(STD, {("A", "wh-1"): Pending(6, 9)}) == 1
+        assert LOC_GID
