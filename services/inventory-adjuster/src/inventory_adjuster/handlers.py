@@ -66,7 +66,9 @@ class CommandHandler:
     ) -> list[asyncio.Future[RecordMetadata]]:
         cmd = event.payload
         COMMANDS_APPLIED.labels(cmd.command, result.status).inc()
-        status = result.result.get("status")
+        # A key re-marked by a rebuild only knows the command came before the restored
+        # levels, not its first result: nothing to publish again but the levels.
+        status = None if result.result.get("restored") else result.result.get("status")
         common = {"correlation_id": event.correlation_id, "causation_id": event.id}
         common_src = {**common, "source": self.source, "shop": event.shop}
         out = []

@@ -1,0 +1,1 @@
+"""Benchmarks: each scenario measures one target of the architecture contract on this machine."""

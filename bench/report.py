@@ -1,0 +1,104 @@
+"""What every bench shares: the machine, percentiles, the results file, and its own section
+of docs/benchmarks.md (rewritten between marker comments, other sections left alone)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+DOC = ROOT / "docs" / "benchmarks.md"
+
+# Only used if docs/benchmarks.md is missing; the doc's own intro is kept as it is.
+INTRO = "# Benchmarks\n\nMeasured by the scripts in `bench/`; see `bench/README.md`.\n"
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def machine() -> dict[str, Any]:
+    """Cores, CPU model and memory of this machine (from /proc where there is one)."""
+    model, mem_kb = platform.processor() or platform.machine(), 0
+    cpuinfo, meminfo = Path("/proc/cpuinfo"), Path("/proc/meminfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    if meminfo.exists():
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+                break
+    return {
+        "cores": os.cpu_count() or 0,
+        "cpu": model,
+        "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+        # other work on the machine when the run started skews every figure
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+def machine_line(m: dict[str, Any]) -> str:
+    return (
+        f"{m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB RAM, Python {m['python']}, "
+        f"load average {m['load_avg_1m']} when it started"
+    )
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    """Nearest-rank percentile of an already sorted list (0 for an empty one)."""
+    if not sorted_values:
+        return 0.0
+    rank = max(0, min(len(sorted_values) - 1, round(p / 100 * len(sorted_values)) - 1))
+    return sorted_values[rank]
+
+
+def command_line(module: str) -> str:
+    return shlex.join(["uv", "run", "python", "-m", module, *sys.argv[1:]])
+
+
+def with_db(url: str, db: int) -> str:
+    """The same Redis URL pointing at database ``db``."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
+
+
+def write_results(scenario: str, data: dict[str, Any], *, at: datetime) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{scenario}-{at.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+    return path
+
+
+def update_section(scenario: str, title: str, body: str, doc: Path = DOC) -> None:
+    """Replace (or append) the ``## title`` section of ``scenario`` in the benchmarks doc."""
+    begin, end = f"<!-- bench:{scenario}:begin -->", f"<!-- bench:{scenario}:end -->"
+    block = f"{begin}\n## {title}\n\n{body.strip()}\n{end}\n"
+    text = doc.read_text() if doc.exists() else INTRO
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1].lstrip("\n")
+        text = head + block + ("\n" + tail if tail else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(text)
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines.extend("| " + " | ".join(row) + " |" for row in rows)
+    return "\n".join(lines)

@@ -1,0 +1,465 @@
+"""Rebuild inventory truth in Redis from Kafka, after Redis lost it.
+
+``stocksync-inventory-rebuild`` / ``python -m inventory_adjuster.rebuild``. Run it with
+inventory-adjuster stopped (scaled to zero): it reads both topics up to the end offsets it
+sees at start, and commands arriving later are the consumer's job once it is back.
+
+1. ``inventory.levels.v1`` (compacted) from the beginning: the latest levels of every SKU.
+   Latest = produced by the later command offset (same partition), else the higher
+   ``version``, so records not compacted yet, or written late by a zombie, cannot bring old
+   levels back. Each SKU's level fields and version are written into ``inv:{sku}``.
+2. ``inventory.commands.v1`` from the beginning of what is retained. A command at or before
+   the (partition, offset) its SKU's levels record was produced by is already in those
+   levels: its idempotency key is re-marked (``restored``) so a late copy stays a no-op, and
+   settings the levels do not carry are taken from it (``configure``: policy, allocation
+   threshold, kit; ``set_on_hand``: the newest count time). A later command is applied
+   through the normal apply script, in topic order.
+3. The group's stored offsets (``offsets:{<group>}``) are set to the last command offset
+   read per partition, so the consumer resumes after what was rebuilt.
+
+Running it again gives the same levels: the replayed commands' keys are cleared first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, NamedTuple
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord, TopicPartition
+from pydantic import ValidationError
+from redis.asyncio import Redis
+
+from inventory_adjuster.adapters.redis_store import (
+    Invalid,
+    Position,
+    RedisInventory,
+    offsets_key,
+    restore_fields,
+)
+from inventory_adjuster.settings import Settings
+from stocksync_common.events import (
+    InventoryCommand,
+    InventoryCommandRequested,
+    InventoryLevelsUpdated,
+    decode,
+)
+from stocksync_common.stores import load_stores
+from stocksync_common.topics import INVENTORY_COMMANDS, INVENTORY_LEVELS
+
+log = logging.getLogger(__name__)
+
+FETCH_RECORDS = 20_000
+Records = Sequence[ConsumerRecord[bytes, bytes]]
+
+
+class RebuildError(RuntimeError):
+    """The rebuild cannot start or cannot finish safely."""
+
+
+@dataclass
+class Report:
+    skus: int = 0  # SKUs whose levels were restored
+    levels_records: int = 0
+    commands_read: int = 0
+    commands_replayed: int = 0  # after their SKU's levels: applied through the script
+    keys_remarked: int = 0  # at or before them: only their idempotency key written
+    replay_outcomes: dict[str, int] = field(default_factory=dict)
+    settings_restored: int = 0  # SKUs whose policy/threshold/kit/count time came back
+    unordered: int = 0  # covered by levels of unknown or another partition: not replayed
+    invalid: int = 0  # refused by the script (poison); the adjuster dead-lettered them
+    undecodable: int = 0  # records that are not the expected event; skipped
+    offsets: dict[str, int] = field(default_factory=dict)
+    phases_s: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+class Restored(NamedTuple):
+    """One SKU's levels as read from a levels record, ready to be written."""
+
+    version: int
+    partition: int | None
+    offset: int | None
+    fields: dict[str, str | int]  # the state-hash fields (see redis_store.restore_fields)
+
+    def supersedes(self, other: Restored) -> bool:
+        """Were these levels produced after ``other``? The later command offset says so when
+        both come from the same partition (a replayed duplicate of an old command can carry
+        a higher version but an older offset; a Redis that lost everything restarts
+        versions); otherwise, and on the same offset, the higher version."""
+        if self.partition is not None and self.partition == other.partition:
+            if self.offset is not None and other.offset is not None and self.offset != other.offset:
+                return self.offset > other.offset
+        return self.version >= other.version
+
+    def covers(self, pos: Position) -> bool:
+        """Is the command at ``pos`` already in these levels? Unknown order counts as yes:
+        applying a command twice could oversell; ``Report.unordered`` says how many."""
+        if self.partition is None or self.offset is None or self.partition != pos.partition:
+            return True
+        return pos.offset <= self.offset
+
+
+@dataclass
+class _Plan:
+    """What reading both topics decided, before anything is written."""
+
+    levels: dict[str, Restored] = field(default_factory=dict)
+    extra: dict[str, dict[str, str | int]] = field(default_factory=dict)
+    marks: list[tuple[str, str, bytes]] = field(default_factory=list)
+    tail: list[tuple[InventoryCommand, Position]] = field(default_factory=list)
+
+    def keep_levels(self, sku: str, lv: Restored) -> None:
+        cur = self.levels.get(sku)
+        if cur is None or lv.supersedes(cur):
+            self.levels[sku] = lv
+
+    def take_command(self, cmd: InventoryCommand, pos: Position, ts_ms: int, rep: Report) -> None:
+        lv = self.levels.get(cmd.sku)
+        if lv is None or not lv.covers(pos):
+            self.tail.append((cmd, pos))
+            return
+        if lv.partition != pos.partition or lv.offset is None:
+            rep.unordered += 1
+        self.marks.append((cmd.sku, cmd.idempotency_key, _marker(cmd, pos)))
+        if cmd.command == "configure" and cmd.config is not None:
+            self.extra.setdefault(cmd.sku, {}).update(_config_fields(cmd))
+        elif cmd.command == "set_on_hand":
+            # apply.lua keeps the newest count time; a count with no time used its apply time
+            as_of = int(cmd.as_of.timestamp() * 1000) if cmd.as_of else ts_ms
+            extra = self.extra.setdefault(cmd.sku, {})
+            name = f"{cmd.location}|count_as_of"
+            extra[name] = max(as_of, int(extra.get(name, 0)))
+
+
+def _marker(cmd: InventoryCommand, pos: Position) -> bytes:
+    # Not "applied": the first result (applied, rejected, stale) is not known any more.
+    return orjson.dumps(
+        {
+            "status": "restored",
+            "restored": True,
+            "command": cmd.command,
+            "location": cmd.location,
+            "quantity": cmd.quantity,
+            "partition": pos.partition,
+            "offset": pos.offset,
+        }
+    )
+
+
+def _config_fields(cmd: InventoryCommand) -> dict[str, str | int]:
+    """The state-hash fields apply.lua writes for a configure command (safety stock is a level)."""
+    cfg = cmd.config
+    out: dict[str, str | int] = {}
+    if cfg is None:
+        return out
+    if cfg.policy is not None:
+        out["policy"] = cfg.policy
+    if cfg.allocation_threshold is not None:
+        out["alloc_threshold"] = cfg.allocation_threshold
+    if cfg.kit_components is not None:
+        out["kit"] = orjson.dumps(cfg.kit_components).decode()
+    return out
+
+
+# --- parsing ------------------------------------------------------------------------------
+
+
+def parse_levels(raw: bytes) -> tuple[str, Restored] | None:
+    """The SKU and levels in one levels record. What inventory-adjuster writes takes a strict
+    fast path (orjson and exact type checks: several times cheaper than the pydantic models,
+    which would be most of a 100,000-SKU rebuild); anything else goes through ``decode``."""
+    try:
+        doc = orjson.loads(raw)
+        fast = _fast_levels(doc["payload"]) if doc["type"] == "inventory.levels" else None
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        fast = None
+    if fast is not None:
+        return fast
+    event = _decode(raw)
+    if not isinstance(event, InventoryLevelsUpdated):
+        return None
+    lv = event.payload
+    return lv.sku, Restored(lv.version, lv.partition, lv.offset, restore_fields(lv))
+
+
+def _fast_levels(p: dict[str, Any]) -> tuple[str, Restored] | None:
+    sku, version, shares = p["sku"], p["version"], p.get("shares")
+    partition, offset = p.get("partition"), p.get("offset")
+    if not (type(sku) is str and sku and type(version) is int):
+        return None
+    if not (
+        (partition is None or type(partition) is int) and (offset is None or type(offset) is int)
+    ):
+        return None
+    fields: dict[str, str | int] = {"version": version}
+    for loc, lv in p["locations"].items():
+        for part in ("on_hand", "reserved", "safety_stock"):
+            value = lv.get(part, 0)
+            if type(value) is not int:
+                return None
+            fields[f"{loc}|{part}"] = value
+    if shares:
+        if not (isinstance(shares, dict) and all(type(v) is int for v in shares.values())):
+            return None
+        fields["shares"] = orjson.dumps(shares).decode()
+    return sku, Restored(version, partition, offset, fields)
+
+
+def _decode(raw: bytes | None) -> object:
+    try:
+        return decode(raw)
+    except (ValidationError, ValueError):
+        return None
+
+
+def _command(raw: bytes | None) -> InventoryCommand | None:
+    """Exactly what the adjuster accepts (``decode`` then the type): anything else it
+    dead-lettered, so it must neither be replayed nor have its key marked."""
+    if raw is None:
+        return None
+    try:
+        return InventoryCommandRequested.model_validate_json(raw).payload
+    except ValidationError:
+        return None
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+async def read_to_end(
+    bootstrap: str,
+    topic: str,
+    on_records: Callable[[Records], None],
+    *,
+    idle_timeout_s: float = 30.0,
+) -> dict[int, int]:
+    """Feed every record of ``topic`` up to the end offsets seen at start to ``on_records``;
+    returns the last offset read per partition."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+        check_crcs=False,
+        client_id="inventory-rebuild",
+    )
+    await consumer.start()
+    try:
+        tps = sorted(consumer.assignment(), key=lambda tp: tp.partition)
+        if not tps:
+            raise RebuildError(f"topic {topic} does not exist or has no partitions")
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        return await _drain(consumer, ends, on_records, idle_timeout_s)
+    finally:
+        await consumer.stop()
+
+
+async def _drain(
+    consumer: AIOKafkaConsumer,
+    ends: dict[TopicPartition, int],
+    on_records: Callable[[Records], None],
+    idle_timeout_s: float,
+) -> dict[int, int]:
+    last: dict[int, int] = {}
+    pending = {tp for tp, end in ends.items() if await consumer.position(tp) < end}
+    deadline = time.monotonic() + idle_timeout_s
+    while pending:
+        batches = await consumer.getmany(*pending, timeout_ms=500, max_records=FETCH_RECORDS)
+        for tp, records in batches.items():
+            end = ends[tp]
+            keep = records if records[-1].offset < end else [r for r in records if r.offset < end]
+            if keep:
+                on_records(keep)
+                last[tp.partition] = keep[-1].offset
+                deadline = time.monotonic() + idle_timeout_s
+        for tp in list(pending):
+            if await consumer.position(tp) >= ends[tp]:
+                pending.discard(tp)
+                consumer.pause(tp)  # do not fetch what arrived after the start
+        if pending and time.monotonic() > deadline:
+            raise RebuildError(f"no progress for {idle_timeout_s}s on {sorted(map(str, pending))}")
+    return last
+
+
+# --- the rebuild --------------------------------------------------------------------------
+
+
+async def rebuild(
+    store: RedisInventory,
+    bootstrap: str,
+    *,
+    levels_topic: str = INVENTORY_LEVELS,
+    commands_topic: str = INVENTORY_COMMANDS,
+    batch: int = 1000,
+    force: bool = False,
+) -> Report:
+    """Restore levels, re-mark covered commands, replay later ones; see the module doc."""
+    started = time.perf_counter()
+    if not force and await store.redis.exists(offsets_key(store.group)):
+        raise RebuildError(
+            f"Redis already holds state for group {store.group!r} ({offsets_key(store.group)} "
+            "exists); stop inventory-adjuster and pass --force to overwrite it"
+        )
+    rep, plan = Report(), _Plan()
+    phase = _Phases(rep)
+
+    def on_levels(records: Records) -> None:
+        rep.levels_records += len(records)
+        for r in records:
+            if r.value is None:  # a tombstone deletes the SKU
+                if r.key is not None:
+                    plan.levels.pop(r.key.decode(), None)
+                continue
+            parsed = parse_levels(r.value)
+            if parsed is None:
+                rep.undecodable += 1
+            else:
+                plan.keep_levels(*parsed)
+
+    def on_commands(records: Records) -> None:
+        rep.commands_read += len(records)
+        for r in records:
+            cmd = _command(r.value)
+            if cmd is None:
+                rep.undecodable += 1
+            else:
+                plan.take_command(
+                    cmd, Position(commands_topic, r.partition, r.offset), r.timestamp, rep
+                )
+
+    await read_to_end(bootstrap, levels_topic, on_levels)
+    phase("read_levels")
+    last = await read_to_end(bootstrap, commands_topic, on_commands)
+    phase("read_commands")
+    await _write(store, plan, rep, phase, batch)
+    rep.offsets = {f"{commands_topic}:{p}": o for p, o in sorted(last.items())}
+    await store.set_offsets(rep.offsets)
+    rep.seconds = round(time.perf_counter() - started, 3)
+    if rep.unordered or rep.undecodable or rep.invalid:
+        log.warning(
+            "rebuild skipped records",
+            extra={
+                "unordered": rep.unordered,
+                "undecodable": rep.undecodable,
+                "invalid": rep.invalid,
+            },
+        )
+    return rep
+
+
+async def _write(
+    store: RedisInventory, plan: _Plan, rep: Report, phase: _Phases, batch: int
+) -> None:
+    items = []
+    for sku, lv in plan.levels.items():
+        extra = plan.extra.get(sku)
+        items.append((sku, {**lv.fields, **extra} if extra else lv.fields))
+    await store.restore_many(items)
+    rep.skus = len(items)
+    rep.settings_restored = sum(
+        1 for sku, extra in plan.extra.items() if extra and sku in plan.levels
+    )
+    phase("restore")
+    # Keys of replayed commands are cleared first (a rerun, or a Redis that kept some), then
+    # covered keys marked, so a later copy of a covered command is still a duplicate.
+    await store.forget([(c.sku, c.idempotency_key) for c, _ in plan.tail])
+    await store.mark_applied(plan.marks)
+    rep.keys_remarked = len(plan.marks)
+    phase("remark")
+    for i in range(0, len(plan.tail), batch):
+        for result in await store.apply_many(plan.tail[i : i + batch]):
+            if isinstance(result, Invalid):
+                rep.invalid += 1
+            else:
+                rep.replay_outcomes[result.status] = rep.replay_outcomes.get(result.status, 0) + 1
+    rep.commands_replayed = len(plan.tail) - rep.invalid
+    phase("replay")
+
+
+class _Phases:
+    def __init__(self, rep: Report) -> None:
+        self.rep = rep
+        self.mark = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.rep.phases_s[name] = round(now - self.mark, 3)
+        self.mark = now
+
+
+# --- the command line ---------------------------------------------------------------------
+
+
+def build_store(settings: Settings, redis: Redis, group: str | None = None) -> RedisInventory:
+    """The store as bootstrap builds it, so replayed commands compute the same shares."""
+    shops = (
+        [s.shop for s in load_stores(settings.stores_file).stores] if settings.stores_file else []
+    )
+    return RedisInventory(
+        redis,
+        group or settings.consumer_group,
+        idem_ttl_s=settings.idempotency_ttl_s,
+        ledger_max_len=settings.ledger_max_len,
+        shops=shops,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, rebuild, print the report as JSON."""
+    settings = Settings()
+    parser = argparse.ArgumentParser(
+        prog="stocksync-inventory-rebuild",
+        description="Rebuild inventory truth in Redis from inventory.levels.v1 and the tail "
+        "of inventory.commands.v1. Stop inventory-adjuster first.",
+    )
+    parser.add_argument("--bootstrap", default=settings.kafka_bootstrap_servers)
+    parser.add_argument("--redis-url", default=settings.redis_url)
+    parser.add_argument("--group", default=settings.consumer_group)
+    parser.add_argument("--levels-topic", default=INVENTORY_LEVELS)
+    parser.add_argument("--commands-topic", default=INVENTORY_COMMANDS)
+    parser.add_argument("--batch", type=int, default=1000, help="commands per apply pipeline")
+    parser.add_argument(
+        "--force", action="store_true", help="rebuild even if Redis holds the group's offsets"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr)
+
+    async def run() -> Report:
+        redis = Redis.from_url(args.redis_url)
+        try:
+            store = build_store(settings, redis, args.group)
+            return await rebuild(
+                store,
+                args.bootstrap,
+                levels_topic=args.levels_topic,
+                commands_topic=args.commands_topic,
+                batch=args.batch,
+                force=args.force,
+            )
+        finally:
+            await redis.aclose()
+
+    try:
+        report = asyncio.run(run())
+    except RebuildError as exc:
+        sys.stderr.write(f"rebuild refused: {exc}\n")
+        return 2
+    sys.stdout.write(orjson.dumps(asdict(report), option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

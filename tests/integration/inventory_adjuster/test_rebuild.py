@@ -1,0 +1,427 @@
+"""Rebuild of Redis truth from Kafka, on the real broker and a real Redis (database 5).
+
+History goes through the real CommandHandler (which publishes the levels records), a tail
+of commands is left unconsumed, Redis is flushed, and the rebuild must bring back the same
+levels, keep covered commands duplicates, and apply the tail exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.structs import TopicPartition
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from inventory_adjuster import handlers
+from inventory_adjuster.adapters import redis_store
+from inventory_adjuster.adapters.redis_store import Applied, RedisInventory, restore_fields
+from inventory_adjuster.handlers import CommandHandler
+from inventory_adjuster.rebuild import (
+    RebuildError,
+    Report,
+    Restored,
+    main,
+    parse_levels,
+    read_to_end,
+    rebuild,
+)
+from stocksync_common.consumer import Incoming
+from stocksync_common.events import (
+    InventoryCommand,
+    InventoryCommandRequested,
+    InventoryLevelsUpdated,
+    Levels,
+    OrderLineRef,
+    SkuConfig,
+    SkuLevels,
+    decode,
+    encode,
+)
+from stocksync_common.kafka import make_producer, publish_event
+
+pytestmark = pytest.mark.integration
+
+LOC, LOC2 = "wh-1", "wh-2"
+
+
+def db5(url: str) -> str:
+    return url.rsplit("/", 1)[0] + "/5"
+
+
+@dataclass(frozen=True)
+class Topics:
+    commands: str
+    levels: str
+    changed: str
+
+
+@dataclass
+class Scenario:
+    kafka: str
+    redis_url: str
+    topics: Topics
+    store: RedisInventory
+    handler: CommandHandler
+    producer: AIOKafkaProducer
+    a: str
+    b: str
+    c: str
+    count_time: datetime
+    history: list[InventoryCommandRequested]
+    tail: list[InventoryCommandRequested]
+    before: dict[str, SkuLevels]
+    settings_before: dict[str, object]
+    last_offsets: dict[str, int]
+    report: Report
+
+    async def rebuild(self, force: bool = False) -> Report:
+        return await rebuild(
+            self.store,
+            self.kafka,
+            levels_topic=self.topics.levels,
+            commands_topic=self.topics.commands,
+            force=force,
+        )
+
+    async def levels(self) -> dict[str, SkuLevels | None]:
+        return {sku: await self.store.levels(sku) for sku in (self.a, self.b, self.c)}
+
+
+def command(sku: str, name: str, qty: int, key: str, **extra: object) -> InventoryCommandRequested:
+    payload = InventoryCommand.model_validate(
+        {"command": name, "idempotency_key": key, "sku": sku, "location": LOC, "quantity": qty}
+        | extra
+    )
+    return InventoryCommandRequested(source="it", payload=payload)
+
+
+@pytest.fixture
+async def redis5(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(db5(redis_url))
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
+
+
+@pytest.fixture
+async def topics3(kafka_bootstrap: str) -> AsyncIterator[Topics]:
+    run = uuid.uuid4().hex[:8]
+    topics = Topics(
+        f"it-rebuild-{run}.commands", f"it-rebuild-{run}.levels", f"it-rebuild-{run}.changed"
+    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    await admin.create_topics(
+        [
+            NewTopic(topics.commands, 3, 1),
+            NewTopic(topics.levels, 3, 1, topic_configs={"cleanup.policy": "compact"}),
+            NewTopic(topics.changed, 3, 1),
+        ]
+    )
+    yield topics
+    await admin.delete_topics([topics.commands, topics.levels, topics.changed])
+    await admin.close()
+
+
+async def count_records(kafka: str, topic: str) -> int:
+    records: list[object] = []
+    await read_to_end(kafka, topic, records.extend)
+    return len(records)
+
+
+async def handle_all(kafka: str, topic: str, handler: CommandHandler) -> int:
+    """What the consumer loop does with a poll: each partition's records to the handler."""
+    by_partition: dict[int, list[Incoming]] = {}
+
+    def collect(records):
+        for r in records:
+            by_partition.setdefault(r.partition, []).append(Incoming(r, decode(r.value)))
+
+    await read_to_end(kafka, topic, collect)
+    for partition, items in by_partition.items():
+        await handler.handle_batch(TopicPartition(topic, partition), items)
+    return sum(len(items) for items in by_partition.values())
+
+
+@pytest.fixture
+async def scenario(
+    kafka_bootstrap: str, redis_url: str, redis5: Redis, topics3: Topics, monkeypatch
+) -> AsyncIterator[Scenario]:
+    monkeypatch.setattr(handlers, "INVENTORY_LEVELS", topics3.levels)
+    monkeypatch.setattr(handlers, "INVENTORY_CHANGED", topics3.changed)
+    run = uuid.uuid4().hex[:8]
+    a, b, c = (f"RB-{x}-{run}" for x in "abc")
+    store = RedisInventory(redis5, f"it-rebuild-{run}", idem_ttl_s=3600, ledger_max_len=1000)
+    producer = make_producer(kafka_bootstrap, "it-rebuild")
+    await producer.start()
+    handler = CommandHandler(store, producer)
+    count_time = datetime.now(UTC) - timedelta(minutes=5)
+    order = OrderLineRef(shop="shop-1.myshopify.com", order_id="1", line_id="1")
+    history = [
+        command(a, "set_on_hand", 10, f"{a}:count", as_of=count_time),
+        command(a, "set_on_hand", 4, f"{a}:count-2", location=LOC2),
+        command(
+            a, "configure", 0, f"{a}:config", config=SkuConfig(policy="backorder", safety_stock=1)
+        ),
+        command(a, "reserve", 3, f"{a}:order-1", order=order),
+        command(a, "reserve", 3, f"{a}:order-1", order=order),  # a duplicate in the history
+        command(a, "commit", 1, f"{a}:ship-1"),
+        command(b, "set_on_hand", 5, f"{b}:count"),
+        command(b, "reserve", 5, f"{b}:order-1"),
+        command(b, "reserve", 1, f"{b}:order-2"),  # rejected: nothing left
+        command(c, "adjust", 7, f"{c}:receipt"),
+        command(c, "release", 1, f"{c}:release"),
+    ]
+    tail = [
+        command(a, "adjust", 5, f"{a}:receipt-2"),
+        command(b, "adjust", 2, f"{b}:receipt-2"),
+        command(a, "reserve", 3, f"{a}:order-1", order=order),  # a late copy of a covered one
+    ]
+    try:
+        last: dict[str, int] = {}
+        a_partition = -1
+        for event in history:
+            md = await publish_event(
+                producer, topics3.commands, event.payload.sku, event, timeout_s=10
+            )
+            a_partition = md.partition if event.payload.sku == a else a_partition
+        assert await handle_all(kafka_bootstrap, topics3.commands, handler) == len(history)
+        before = {sku: lv for sku in (a, b, c) if (lv := await store.levels(sku)) is not None}
+        settings_before = await store.settings_of(a)
+        for event in tail:  # produced, never consumed: only the rebuild sees them
+            await publish_event(producer, topics3.commands, event.payload.sku, event, timeout_s=10)
+        # a zombie's late write of A's first levels, after the real ones
+        stale = SkuLevels(
+            sku=a,
+            version=1,
+            available=99,
+            locations={LOC: Levels(on_hand=99, available=99)},
+            partition=a_partition,
+            offset=0,
+        )
+        await publish_event(
+            producer,
+            topics3.levels,
+            a,
+            InventoryLevelsUpdated(source="it", payload=stale),
+            timeout_s=10,
+        )
+        offsets_seen: list[tuple[int, int]] = []
+        await read_to_end(
+            kafka_bootstrap,
+            topics3.commands,
+            lambda rs: offsets_seen.extend((r.partition, r.offset) for r in rs),
+        )
+        for partition, offset in offsets_seen:
+            key = f"{topics3.commands}:{partition}"
+            last[key] = max(offset, last.get(key, -1))
+        await redis5.flushdb()  # the loss
+        assert await store.levels(a) is None
+        s = Scenario(
+            kafka_bootstrap,
+            db5(redis_url),
+            topics3,
+            store,
+            handler,
+            producer,
+            a,
+            b,
+            c,
+            count_time,
+            history,
+            tail,
+            before,
+            settings_before,
+            last,
+            Report(),
+        )
+        s.report = await s.rebuild()
+        yield s
+    finally:
+        await producer.stop()
+
+
+async def test_levels_come_back_as_before_the_loss_plus_the_tail(scenario: Scenario) -> None:
+    s = scenario
+    after = await s.levels()
+    before_a, before_b = s.before[s.a], s.before[s.b]
+    assert after[s.c] == s.before[s.c]
+    a = after[s.a]
+    assert a is not None and a.version == before_a.version + 1
+    assert a.locations[LOC].on_hand == before_a.locations[LOC].on_hand + 5
+    assert a.locations[LOC].reserved == before_a.locations[LOC].reserved == 2  # 3, 1 shipped
+    assert a.locations[LOC].safety_stock == 1 and a.locations[LOC2] == before_a.locations[LOC2]
+    b = after[s.b]
+    assert b is not None and b.version == before_b.version + 1
+    assert b.locations[LOC].on_hand == before_b.locations[LOC].on_hand + 2 == 7
+    assert s.report.skus == 3 and s.report.keys_remarked == len(s.history)
+    assert s.report.commands_replayed == len(s.tail)
+    assert s.report.replay_outcomes == {"applied": 2, "duplicate": 1}
+    assert s.report.undecodable == 0 and s.report.unordered == 0
+
+
+async def test_a_command_the_levels_cover_stays_a_duplicate(scenario: Scenario) -> None:
+    s = scenario
+    shipped = next(e for e in s.history if e.payload.command == "commit")
+    before = await s.levels()
+    (result,) = await s.store.apply_many([(shipped.payload, None)])
+    assert isinstance(result, Applied) and result.status == "duplicate"
+    assert result.result["restored"] is True
+    assert await s.levels() == before
+    # through the handler: nothing is published again but the levels
+    changed = await count_records(s.kafka, s.topics.changed)
+    levels = await count_records(s.kafka, s.topics.levels)
+    record = _record(s.topics.commands, 0, 10_000, shipped)
+    await s.handler.handle_batch(TopicPartition(s.topics.commands, 0), [Incoming(record, shipped)])
+    assert await count_records(s.kafka, s.topics.changed) == changed
+    assert await count_records(s.kafka, s.topics.levels) == levels + 1
+    assert await s.levels() == before
+
+
+async def test_a_command_after_the_levels_is_applied_exactly_once(scenario: Scenario) -> None:
+    s = scenario
+    receipt = s.tail[0]
+    before = await s.levels()
+    (result,) = await s.store.apply_many([(receipt.payload, None)])
+    assert isinstance(result, Applied) and result.status == "duplicate"
+    assert result.result["status"] == "applied" and "restored" not in result.result
+    assert await s.levels() == before
+    ledger = await s.store.ledger(s.a)
+    assert [(e["key"], e["status"]) for e in ledger] == [
+        (receipt.payload.idempotency_key, "applied")
+    ]
+
+
+async def test_settings_and_the_count_time_survive(scenario: Scenario) -> None:
+    s = scenario
+    assert await s.store.settings_of(s.a) == s.settings_before
+    assert s.settings_before["policy"] == "backorder"
+    older = command(
+        s.a, "set_on_hand", 50, f"{s.a}:old-count", as_of=s.count_time - timedelta(minutes=1)
+    )
+    newer = command(s.a, "set_on_hand", 50, f"{s.a}:new-count", as_of=datetime.now(UTC))
+    stale, applied = await s.store.apply_many([(older.payload, None), (newer.payload, None)])
+    assert isinstance(stale, Applied) and stale.result["status"] == "stale"
+    assert isinstance(applied, Applied) and applied.result["status"] == "applied"
+
+
+async def test_stored_offsets_point_at_the_last_command_read(scenario: Scenario) -> None:
+    s = scenario
+    assert s.report.offsets == s.last_offsets
+    assert await s.store.stored_offsets() == s.last_offsets
+
+
+async def test_a_second_run_needs_force_and_changes_nothing(scenario: Scenario) -> None:
+    s = scenario
+    before = await s.levels()
+    with pytest.raises(RebuildError, match="--force"):
+        await s.rebuild()
+    again = await s.rebuild(force=True)
+    assert await s.levels() == before
+    assert again.replay_outcomes == {"applied": 2, "duplicate": 1}
+
+
+async def test_the_command_line_rebuilds_and_refuses_to_overwrite(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s = scenario
+    argv = [
+        "--bootstrap",
+        s.kafka,
+        "--redis-url",
+        s.redis_url,
+        "--group",
+        s.store.group,
+        "--levels-topic",
+        s.topics.levels,
+        "--commands-topic",
+        s.topics.commands,
+    ]
+    # main() runs its own event loop: give it a thread of its own
+    assert await asyncio.to_thread(main, argv) == 2  # the fixture's rebuild left the offsets
+    assert "--force" in capsys.readouterr().err
+    assert await asyncio.to_thread(main, [*argv, "--force"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["skus"] == 3 and out["commands_replayed"] == len(s.tail)
+
+
+@pytest.mark.parametrize("raw_connection", [True, False], ids=["own-connection", "pipeline"])
+async def test_bulk_writes_apply_every_command_and_report_errors(
+    redis5: Redis, monkeypatch, raw_connection: bool
+) -> None:
+    if not raw_connection:  # as for TLS or a unix socket: the plain pipeline
+        monkeypatch.setattr(redis_store, "Connection", object)
+    commands: list[list[redis_store.Arg]] = [["HSET", f"bulk:{i}", "n", i] for i in range(12_000)]
+    await redis_store.write_simple(redis5, commands)
+    assert await redis5.hget("bulk:11999", "n") == b"11999"
+    assert await redis5.dbsize() == 12_000
+    await redis5.set("bulk:text", "x")
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await redis_store.write_simple(
+            redis5, [["HSET", "bulk:a", "n", 1], ["HSET", "bulk:text", "n", 1]]
+        )
+    assert await redis5.hget("bulk:a", "n") == b"1"  # the others still ran
+
+
+# --- no I/O: the parsing and ordering rules ----------------------------------------------
+
+
+def test_the_fast_levels_path_agrees_with_the_models() -> None:
+    lv = SkuLevels(
+        sku="X-1",
+        version=7,
+        available=3,
+        locations={LOC: Levels(on_hand=5, reserved=1, safety_stock=1, available=3), LOC2: Levels()},
+        shares={"shop-a": 2, "shop-b": 1},
+        partition=2,
+        offset=41,
+    )
+    parsed = parse_levels(encode(InventoryLevelsUpdated(source="it", payload=lv)))
+    assert parsed == ("X-1", Restored(7, 2, 41, restore_fields(lv)))
+
+
+def test_records_off_the_fast_path_go_through_the_models() -> None:
+    lv = SkuLevels(sku="X-2", version=3, available=5, locations={LOC: Levels(on_hand=5)})
+    doc = json.loads(encode(InventoryLevelsUpdated(source="it", payload=lv)))
+    doc["payload"]["locations"][LOC]["on_hand"] = "5"  # lax, but valid for the model
+    parsed = parse_levels(json.dumps(doc).encode())
+    assert parsed is not None and parsed[1].fields[f"{LOC}|on_hand"] == 5
+    assert parse_levels(b"not json") is None
+    other = command("X-2", "adjust", 1, "k")
+    assert parse_levels(encode(other)) is None
+
+
+def test_the_later_command_offset_wins_then_the_version() -> None:
+    old_high_version = Restored(9, 1, 10, {})  # e.g. a replayed duplicate of an old command
+    later = Restored(5, 1, 20, {})
+    assert later.supersedes(old_high_version) and not old_high_version.supersedes(later)
+    elsewhere = Restored(6, 2, 1, {})  # another partition: offsets do not compare
+    assert elsewhere.supersedes(later) and not later.supersedes(elsewhere)
+    assert Restored(5, 1, 20, {"v": 1}).supersedes(later)  # same position: the newer record
+
+
+@dataclass
+class _Record:
+    """A consumed record as the consumer loop hands it over (see stocksync_common.consumer)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+def _record(topic: str, partition: int, offset: int, event: InventoryCommandRequested) -> _Record:
+    return _Record(topic, partition, offset, 0, event.payload.sku.encode(), encode(event), ())
