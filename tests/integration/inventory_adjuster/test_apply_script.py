@@ -183,3 +183,11 @@ async def test_no_shares_above_the_threshold(redis, sku):
     store = RedisInventory(redis, "g", idem_ttl_s=60, ledger_max_len=100, shops=["a.myshopify.com"])
     (_, r) = await apply(store, configure(sku, allocation_threshold=5), cmd(sku, "set_on_hand", 50))
     assert isinstance(r, Applied) and r.result["shares"] is None
+
+
+async def test_script_cache_loss_is_recovered_with_a_reload(store, sku, redis):
+    await apply(store, cmd(sku, "set_on_hand", 3))
+    await redis.script_flush()  # as after a Redis restart or failover
+    (r,) = await apply(store, cmd(sku, "reserve", 1))
+    assert isinstance(r, Applied) and r.result["status"] == "applied"
+    assert (await store.levels(sku)).available == 2  # type: ignore[union-attr]

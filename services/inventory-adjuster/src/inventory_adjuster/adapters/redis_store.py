@@ -7,6 +7,7 @@ The consumed-offset hash is per consumer group; see docs/decisions for the clust
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
@@ -14,7 +15,7 @@ from typing import Any, Literal
 
 import orjson
 from redis.asyncio import Connection, Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 from redis.typing import EncodableT
 
 from stocksync_common.events import InventoryCommand, Levels, SkuLevels
@@ -77,7 +78,7 @@ class RedisInventory:
         self.idem_ttl_s = idem_ttl_s
         self.ledger_max_len = ledger_max_len
         self.shops_json = orjson.dumps(list(shops)).decode() if shops else ""
-        self._script = redis.register_script(APPLY_LUA)
+        self._sha = hashlib.sha1(APPLY_LUA.encode()).hexdigest()  # noqa: S324 - Redis' script id
 
     def _args(self, cmd: InventoryCommand, pos: Position | None) -> list[str | int]:
         as_of = "" if cmd.as_of is None else str(int(cmd.as_of.timestamp() * 1000))
@@ -100,18 +101,34 @@ class RedisInventory:
     async def apply_many(
         self, commands: Sequence[tuple[InventoryCommand, Position | None]]
     ) -> list[Applied | Invalid]:
-        """Apply commands in one round trip; each one is its own atomic script call."""
-        pipe = self.redis.pipeline(transaction=False)
-        for cmd, pos in commands:
-            keys = [
-                state_key(cmd.sku),
-                idem_key(cmd.sku, cmd.idempotency_key),
-                ledger_key(cmd.sku),
-                offsets_key(self.group),
-            ]
-            await self._script(keys=keys, args=self._args(cmd, pos), client=pipe)
-        raw = await pipe.execute(raise_on_error=False)
+        """Apply commands in one round trip; each one is its own atomic script call.
+
+        EVALSHA first; if Redis lost the script cache (restart, failover), load it once
+        and run the batch again: commands that did run are then idempotent duplicates.
+        """
+        calls = [
+            (
+                [
+                    state_key(cmd.sku),
+                    idem_key(cmd.sku, cmd.idempotency_key),
+                    ledger_key(cmd.sku),
+                    offsets_key(self.group),
+                ],
+                self._args(cmd, pos),
+            )
+            for cmd, pos in commands
+        ]
+        raw = await self._evalsha_all(calls)
+        if any(isinstance(r, NoScriptError) for r in raw):
+            await self.redis.script_load(APPLY_LUA)
+            raw = await self._evalsha_all(calls)
         return [self._parse(cmd.sku, pos, r) for (cmd, pos), r in zip(commands, raw, strict=True)]
+
+    async def _evalsha_all(self, calls: list[tuple[list[str], list[str | int]]]) -> list[Any]:
+        pipe = self.redis.pipeline(transaction=False)
+        for keys, args in calls:
+            pipe.evalsha(self._sha, len(keys), *keys, *args)
+        return await pipe.execute(raise_on_error=False)
 
     @staticmethod
     def _parse(sku: str, pos: Position | None, raw: Any) -> Applied | Invalid:
