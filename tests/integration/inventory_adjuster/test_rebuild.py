@@ -364,7 +364,7 @@ async def test_bulk_writes_apply_every_command_and_report_errors(
     commands: list[list[redis_store.Arg]] = [["HSET", f"bulk:{i}", "n", i] for i in range(12_000)]
     await redis_store.write_simple(redis5, commands)
     assert await redis5.hget("bulk:11999", "n") == b"11999"
-    assert await redis5.dbsize() == 12_000
+    assert len([k async for k in redis5.scan_iter(match="bulk:*", count=5000)]) == 12_000
     await redis5.set("bulk:text", "x")
     with pytest.raises(ResponseError, match="WRONGTYPE"):
         await redis_store.write_simple(

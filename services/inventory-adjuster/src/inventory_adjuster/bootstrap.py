@@ -8,6 +8,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 from redis.asyncio import Redis
 
+from inventory_adjuster.adapters.kits import KitStore
 from inventory_adjuster.adapters.redis_store import RedisInventory
 from inventory_adjuster.handlers import CommandHandler
 from inventory_adjuster.settings import Settings
@@ -43,7 +44,13 @@ def build(settings: Settings) -> Container:
         ledger_max_len=settings.ledger_max_len,
         shops=shops,
     )
-    handler = CommandHandler(store, producer)
+    kits = KitStore(
+        redis,
+        settings.consumer_group,
+        idem_ttl_s=settings.idempotency_ttl_s,
+        ledger_max_len=settings.ledger_max_len,
+    )
+    handler = CommandHandler(store, producer, kits)
 
     async def resume_from_redis(assigned: set[TopicPartition]) -> dict[TopicPartition, int]:
         """Where Redis says it is behind Kafka (it lost writes), replay from Redis' offset."""

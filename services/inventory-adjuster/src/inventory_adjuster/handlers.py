@@ -11,7 +11,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata, TopicPartition
 from prometheus_client import Counter
 
+from inventory_adjuster.adapters.kits import KIT_COMMANDS, KitApplied, KitStore
 from inventory_adjuster.adapters.redis_store import Applied, Invalid, Position, RedisInventory
+from inventory_adjuster.kit_events import component_changes, derived_kit_change
 from stocksync_common.consumer import Incoming, PoisonMessage, handling
 from stocksync_common.events import (
     InventoryChanged,
@@ -43,6 +45,7 @@ OVERSELLS = Counter(
 class CommandHandler:
     store: RedisInventory
     producer: AIOKafkaProducer
+    kits: KitStore | None = None
     source: str = "inventory-adjuster"
 
     async def handle_batch(self, tp: TopicPartition, items: Sequence[Incoming]) -> None:
@@ -52,14 +55,117 @@ class CommandHandler:
                 raise PoisonMessage(f"unexpected event type {item.event.type} on {tp.topic}")
             pos = Position(tp.topic, tp.partition, item.record.offset)
             commands.append((item.event, pos))
-        results = await self.store.apply_many([(e.payload, p) for e, p in commands])
+        results = await self._apply(commands)
         futures = []
+        moved: set[tuple[str, str]] = set()
         for item, (event, _), result in zip(items, commands, results, strict=True):
             if isinstance(result, Invalid):
                 raise PoisonMessage(result.reason)
             with handling(item, f"inventory-adjuster {event.payload.command}"):
-                futures.extend(await self._publish(event, result))
+                if isinstance(result, KitApplied):
+                    futures.extend(await self._publish_kit(event, result))
+                else:
+                    futures.extend(await self._publish(event, result))
+                    await self._after_configure(event.payload, result)
+            moved.update(self._moved(event.payload, result))
+        futures.extend(await self._republish_kits(moved, commands))
         await asyncio.gather(*futures)
+
+    async def _apply(
+        self, commands: list[tuple[InventoryCommandRequested, Position]]
+    ) -> list[Applied | KitApplied | Invalid]:
+        """Plain commands in pipelined runs; kit commands one by one, in order."""
+        kit_skus = sorted({e.payload.sku for e, _ in commands if e.payload.command in KIT_COMMANDS})
+        defs = await self.kits.definitions(kit_skus) if self.kits else {}
+        results: list[Applied | KitApplied | Invalid] = []
+        run: list[tuple[InventoryCommand, Position]] = []
+        for event, pos in commands:
+            cmd = event.payload
+            if cmd.command in KIT_COMMANDS and cmd.sku in defs and self.kits is not None:
+                results.extend(await self.store.apply_many(run))
+                run = []
+                results.append(await self.kits.apply(cmd, pos, defs[cmd.sku]))
+            else:
+                run.append((cmd, pos))
+        results.extend(await self.store.apply_many(run))
+        return results
+
+    @staticmethod
+    def _moved(
+        cmd: InventoryCommand, result: Applied | KitApplied | Invalid
+    ) -> list[tuple[str, str]]:
+        if isinstance(result, KitApplied) and result.status == "applied":
+            return [(c["sku"], cmd.location) for c in result.result.get("components", [])]
+        if isinstance(result, Applied) and result.result.get("status") == "applied":
+            return [(cmd.sku, cmd.location)]
+        return []
+
+    async def _after_configure(self, cmd: InventoryCommand, result: Applied) -> None:
+        components = cmd.config.kit_components if cmd.config else None
+        if components and self.kits and result.result.get("status") == "applied":
+            await self.kits.define(cmd.sku, components)
+
+    async def _publish_kit(
+        self, event: InventoryCommandRequested, result: KitApplied
+    ) -> list[asyncio.Future[RecordMetadata]]:
+        cmd = event.payload
+        COMMANDS_APPLIED.labels(cmd.command, result.status).inc()
+        meta = {
+            "correlation_id": event.correlation_id,
+            "causation_id": event.id,
+            "source": self.source,
+            "shop": event.shop,
+        }
+        out = []
+        status = result.result.get("status")
+        if status == "applied":
+            for change in component_changes(cmd, result):
+                ev = InventoryChanged(
+                    id=stable_id(change.idempotency_key, "changed"), payload=change, **meta
+                )
+                out.append(await send_event(self.producer, INVENTORY_CHANGED, change.sku, ev))
+        elif status == "rejected":
+            OVERSELLS.inc()
+            line = OversoldLine(
+                sku=cmd.sku,
+                location=cmd.location,
+                requested=cmd.quantity,
+                available=0,
+                idempotency_key=cmd.idempotency_key,
+                order=cmd.order,
+            )
+            oversold = OrderOversold(
+                id=stable_id(cmd.idempotency_key, "oversold"), payload=line, **meta
+            )
+            out.append(await send_event(self.producer, INVENTORY_CHANGED, cmd.sku, oversold))
+        return out
+
+    async def _republish_kits(
+        self,
+        moved: set[tuple[str, str]],
+        commands: list[tuple[InventoryCommandRequested, Position]],
+    ) -> list[asyncio.Future[RecordMetadata]]:
+        """A component moved: publish the kits it belongs to with their new availability."""
+        if not moved or self.kits is None:
+            return []
+        index = await self.kits.kits_of(sorted({sku for sku, _ in moved}))
+        if not index:
+            return []
+        cause = commands[-1][0]
+        out = []
+        for location in sorted({loc for _, loc in moved}):
+            kits = sorted({k for sku, loc in moved if loc == location for k in index.get(sku, [])})
+            for kit, (available, version) in (await self.kits.availability(kits, location)).items():
+                change = derived_kit_change(kit, location, available, version, cause.payload)
+                ev = InventoryChanged(
+                    id=stable_id(change.idempotency_key, "changed"),
+                    correlation_id=cause.correlation_id,
+                    causation_id=cause.id,
+                    source=self.source,
+                    payload=change,
+                )
+                out.append(await send_event(self.producer, INVENTORY_CHANGED, kit, ev))
+        return out
 
     async def _publish(
         self, event: InventoryCommandRequested, result: Applied

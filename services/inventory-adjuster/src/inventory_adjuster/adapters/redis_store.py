@@ -106,6 +106,8 @@ class RedisInventory:
         EVALSHA first; if Redis lost the script cache (restart, failover), load it once
         and run the batch again: commands that did run are then idempotent duplicates.
         """
+        if not commands:
+            return []
         calls = [
             (
                 [

@@ -1,0 +1,97 @@
+"""The command handler routes kit commands to the kit script and republishes kits when a
+component moves (real Redis, recording producer)."""
+
+import asyncio
+import uuid
+from types import SimpleNamespace
+
+import pytest
+from aiokafka.structs import TopicPartition
+
+from inventory_adjuster.adapters.kits import KitStore
+from inventory_adjuster.adapters.redis_store import RedisInventory
+from inventory_adjuster.handlers import CommandHandler
+from stocksync_common.consumer import Incoming
+from stocksync_common.events import (
+    InventoryChanged,
+    InventoryCommand,
+    InventoryCommandRequested,
+    OrderOversold,
+    SkuConfig,
+    StockChange,
+    decode,
+)
+
+pytestmark = pytest.mark.integration
+TP = TopicPartition("inventory.commands.v1", 0)
+
+
+class RecordingProducer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, object]] = []
+
+    async def send(self, topic, value, key=None, headers=None):
+        self.sent.append((topic, decode(value)))
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut.set_result(None)
+        return fut
+
+
+def changed(producer: RecordingProducer) -> dict[str, StockChange]:
+    return {e.payload.sku: e.payload for _, e in producer.sent if isinstance(e, InventoryChanged)}
+
+
+def item(sku: str, command: str, qty: int, offset: int, **extra: object) -> Incoming:
+    event = InventoryCommandRequested(
+        source="t",
+        payload=InventoryCommand(
+            command=command,  # type: ignore[arg-type]
+            idempotency_key=uuid.uuid4().hex,
+            sku=sku,
+            location="wh-1",
+            quantity=qty,
+            **extra,  # type: ignore[arg-type]
+        ),
+    )
+    record = SimpleNamespace(topic=TP.topic, partition=0, offset=offset, headers=[])
+    return Incoming(record=record, event=event)  # type: ignore[arg-type]
+
+
+async def test_kit_reserve_moves_components_and_kits_follow_their_components(redis):
+    run = uuid.uuid4().hex[:8]
+    a, b, kit = f"A-{run}", f"B-{run}", f"KIT-{run}"
+    producer = RecordingProducer()
+    store = RedisInventory(redis, f"kh-{run}", idem_ttl_s=600, ledger_max_len=100)
+    kits = KitStore(redis, f"kh-{run}", idem_ttl_s=600, ledger_max_len=100)
+    handler = CommandHandler(store, producer, kits)  # type: ignore[arg-type]
+    cfg = SkuConfig(kit_components={a: 2, b: 1})
+    await handler.handle_batch(
+        TP,
+        [
+            item(a, "set_on_hand", 10, 0),
+            item(b, "set_on_hand", 3, 1),
+            item(kit, "configure", 0, 2, config=cfg),
+        ],
+    )
+    producer.sent.clear()
+
+    await handler.handle_batch(TP, [item(kit, "reserve", 2, 3)])
+    changes = {
+        e.payload.sku: e.payload for t, e in producer.sent if isinstance(e, InventoryChanged)
+    }
+    assert changes[a].after.reserved == 4 and changes[b].after.reserved == 2
+    assert changes[kit].after.available == 1  # min((10-4)//2, (3-2)//1)
+
+    producer.sent.clear()
+    await handler.handle_batch(TP, [item(b, "adjust", 5, 4)])  # a receipt of the scarce part
+    changes = {
+        e.payload.sku: e.payload for t, e in producer.sent if isinstance(e, InventoryChanged)
+    }
+    assert changes[kit].after.available == 3  # min(6//2, 6//1)
+
+    producer.sent.clear()
+    await handler.handle_batch(TP, [item(kit, "reserve", 4, 5)])
+    refused = [e for _, e in producer.sent if isinstance(e, OrderOversold)]
+    assert len(refused) == 1 and refused[0].payload.sku == kit
+    levels_a = await store.levels(a)
+    assert levels_a is not None and levels_a.locations["wh-1"].reserved == 4  # untouched
