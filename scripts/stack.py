@@ -95,6 +95,7 @@ class Stack:
                 "STOCKSYNC_REDIS_URL": f"redis://127.0.0.1:{self.ports.redis}/0",
                 "STOCKSYNC_STORES_FILE": str(self.stores_file),
                 "STOCKSYNC_ALERT_WEBHOOK_URL": f"{self.url('sink')}/alerts/slack",
+                "STOCKSYNC_INVENTORY_URL": self.url("inventory-adjuster"),
                 "STOCKSYNC_TOPIC_PARTITIONS": "12",
                 "STOCKSYNC_LOG_LEVEL": "INFO",
                 "PYTHONUNBUFFERED": "1",
