@@ -20,7 +20,7 @@ class Settings(CommonSettings):
 
     notifier_rules_file: str | None = None  # seeds the rules when Redis has none
     notifier_key_prefix: str = "notifier"  # Redis keys shared by the replicas
-    ops_console_url: str = "http://127.0.0.1:8090/console"
+    ops_console_url: str = "http://127.0.0.1:8086"  # the ops console (issue #12)
 
     alert_webhook_url: SecretStr | None = None  # Slack-compatible incoming webhook
     alert_generic_webhook_url: str | None = None
