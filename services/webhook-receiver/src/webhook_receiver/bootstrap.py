@@ -1,25 +1,47 @@
-"""Composition root for webhook-receiver."""
+"""Composition root for webhook-receiver: real clients here, fakes in tests."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from stocksync_common.kafka import make_producer
-from stocksync_common.stores import StoresConfig, load_stores
-from webhook_receiver.intake import Intake
+from stocksync_common.service import kafka_check, redis_check
+from stocksync_common.stores import Store, load_stores
+from webhook_receiver.adapters.ledger import RedisLedger
+from webhook_receiver.intake import Intake, Producer
 from webhook_receiver.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Check = Callable[[], Awaitable[bool]]
+STOP_TIMEOUT_S = 10.0
+
+
+class ProducerClient(Producer, Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
 
 
 @dataclass
 class Container:
     settings: Settings
-    stores: StoresConfig
-    producer: AIOKafkaProducer
-    redis: Redis
+    stores: dict[str, Store]  # by shop domain
+    producer: ProducerClient
     intake: Intake
+    checks: dict[str, Check] = field(default_factory=dict)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    _keeper: asyncio.Task[None] | None = None
+
+    def store(self, shop: str) -> Store | None:
+        return self.stores.get(shop)
 
     def wms_secrets(self) -> list[bytes]:
         secrets = [self.settings.wms_webhook_secret.encode()]
@@ -27,12 +49,44 @@ class Container:
             secrets.append(self.settings.wms_webhook_secret_previous.encode())
         return secrets
 
+    async def start(self) -> None:
+        await self.producer.start()
+        self._keeper = asyncio.create_task(self.intake.keep_claims(), name="keep-claims")
+
+    async def stop(self) -> None:
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
+        try:
+            # Flushes what the producer still holds; bounded, a broker may be gone for good.
+            async with asyncio.timeout(STOP_TIMEOUT_S):
+                await self.producer.stop()
+        except TimeoutError:
+            log.error("producer did not stop in time; in-doubt records are lost with it")
+        await self.intake.settle_all(STOP_TIMEOUT_S)
+        for close in self.closers:
+            await close()
+
 
 def build(settings: Settings) -> Container:
     if not settings.stores_file:
         raise RuntimeError("STOCKSYNC_STORES_FILE is required")
-    stores = load_stores(settings.stores_file)
-    producer = make_producer(settings.kafka_bootstrap_servers, settings.service_name, linger_ms=0)
-    redis = Redis.from_url(settings.redis_url)
-    intake = Intake(producer, redis, settings.dedupe_ttl_s, settings.publish_timeout_s)
-    return Container(settings, stores, producer, redis, intake)
+    stores = {s.shop: s for s in load_stores(settings.stores_file).stores}
+    producer: AIOKafkaProducer = make_producer(
+        settings.kafka_bootstrap_servers, settings.service_name, linger_ms=0
+    )
+    # A bounded pool that makes a burst wait for a connection (up to redis_timeout_s) rather
+    # than fail (redis-py's default pool raises beyond 100) or open hundreds at once.
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        timeout=settings.redis_timeout_s,
+        socket_timeout=settings.redis_timeout_s,
+        socket_connect_timeout=settings.redis_timeout_s,
+    )
+    redis = Redis(connection_pool=pool)
+    ledger = RedisLedger(redis, settings.dedupe_ttl_s, settings.claim_ttl_s)
+    intake = Intake(producer, ledger, settings.publish_timeout_s, settings.claim_ttl_s)
+    checks = {"kafka": kafka_check(settings.kafka_bootstrap_servers), "redis": redis_check(redis)}
+    return Container(settings, stores, producer, intake, checks, [redis.aclose, pool.disconnect])

@@ -1,91 +1,223 @@
-"""Durability before the 200: dedupe check, one acknowledged publish, then the dedupe record.
+"""Durability before the 200: claim the delivery, one acknowledged publish, then record it.
 
-The dedupe record is written only after Kafka acknowledged the publish, so a delivery is
-never marked seen without being durable. If Kafka cannot take it in time, the caller
-answers 503 and the sender retries.
+``accept`` makes one ledger call (dedupe check, rate count and claim), one publish bounded
+by ``publish_timeout_s``, and, once Kafka acknowledged, one ledger call recording the
+delivery. Nothing says "seen" before the acknowledgement, so the dedupe record can never
+hide a delivery that was not made durable.
+
+A publish that outlives the timeout is answered 503 but stays *in doubt*: the idempotent
+producer keeps retrying the record and may still land it (it does not expire batches).
+The claim is therefore kept, and refreshed, until the record's future settles: published,
+the delivery is recorded as seen, so Shopify's retry is acknowledged without a second
+publish; failed, the claim is released and the retry publishes. If the process dies
+meanwhile, the claim expires after ``claim_ttl_s`` together with the record it guarded.
+
+Either store failing is answered 503, and Shopify retries. Publishing without the ledger
+would let Shopify's concurrent copies of a delivery onto the log several times and bypass
+the rate guard; Redis holds StockSync's inventory truth anyway, so nothing downstream can
+move while it is gone. Only the record after a successful publish may fail quietly: the
+publish is durable, and the claim expiring merely re-opens the delivery to a late copy.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any, Protocol
 
-import orjson
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from opentelemetry import trace
-from prometheus_client import Counter, Histogram
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from stocksync_common.events import Envelope
-from stocksync_common.kafka import publish_event
+from stocksync_common.events import Envelope, encode
+from stocksync_common.kafka import event_headers
 from stocksync_common.logs import correlation
+from stocksync_common.metrics import EVENTS_PUBLISHED
+from webhook_receiver.adapters.ledger import Verdict, rate_key, seen_key
+from webhook_receiver.metrics import IN_DOUBT, LEDGER_ERRORS
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("stocksync.webhook-receiver")
 
-WEBHOOKS = Counter(
-    "stocksync_webhooks_total", "Webhook deliveries by source and outcome.", ["source", "outcome"]
-)
-ACK_SECONDS = Histogram(
-    "stocksync_webhook_ack_seconds",
-    "Time from request received to answer, by source.",
-    ["source"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 5.0),
-)
+
+class Producer(Protocol):
+    async def send(
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> asyncio.Future[Any]: ...
+
+
+class Ledger(Protocol):
+    async def begin(self, key: str, rate: str, token: str, limit: int) -> Verdict: ...
+    async def record(self, key: str, value: str) -> None: ...
+    async def release(self, key: str, token: str) -> None: ...
+    async def keep(self, claims: dict[str, str]) -> None: ...
+    async def erase_sender(self, sender: str) -> int: ...
 
 
 class Outcome(Enum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
+    IN_FLIGHT = "in_flight"
+    RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
+    TOO_LARGE = "too_large"
+
+
+_VERDICTS = {
+    Verdict.SEEN: Outcome.DUPLICATE,
+    Verdict.IN_FLIGHT: Outcome.IN_FLIGHT,
+    Verdict.RATE_LIMITED: Outcome.RATE_LIMITED,
+    Verdict.UNCHECKED: Outcome.UNAVAILABLE,
+}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    sender: str  # the shop domain, or "wms": the ledger's hash tag and rate bucket
+    delivery_id: str  # X-Shopify-Webhook-Id, or the WMS event id
+    topic: str
+    key: str
+    event: Envelope
+    rate_limit: int
+    note: str = ""  # kept in the dedupe record next to the event id (X-Shopify-Event-Id)
 
 
 @dataclass
 class Intake:
-    producer: AIOKafkaProducer
-    redis: Redis
-    dedupe_ttl_s: int
+    producer: Producer
+    ledger: Ledger
     publish_timeout_s: float
+    claim_ttl_s: float
+    clock: Callable[[], float] = time.time
+    in_doubt: dict[str, str] = field(default_factory=dict)  # seen key -> claim token
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
-    async def seen(self, dedupe_key: str) -> bool:
+    async def accept(self, d: Delivery) -> Outcome:
+        key = seen_key(d.sender, d.delivery_id)
+        token = uuid.uuid4().hex
+        verdict = await self._begin(d, key, token)
+        if verdict in _VERDICTS:
+            return _VERDICTS[verdict]
+        with (
+            correlation(d.event.correlation_id),
+            tracer.start_as_current_span(f"publish {d.topic}", kind=trace.SpanKind.PRODUCER),
+        ):
+            outcome = await self._publish(d, key, token)
+        if outcome is Outcome.ACCEPTED:
+            await self._record(key, d)
+        return outcome
+
+    async def _begin(self, d: Delivery, key: str, token: str) -> Verdict:
+        rate = rate_key(d.sender, int(self.clock()))
         try:
-            return bool(await self.redis.exists(dedupe_key))
+            return await self.ledger.begin(key, rate, token, d.rate_limit)
         except RedisError:
-            # Without Redis we cannot tell; publishing again is safe because every
-            # downstream command carries an idempotency key.
-            log.warning("dedupe lookup failed; accepting", exc_info=True)
-            return False
+            LEDGER_ERRORS.labels("begin").inc()
+            log.warning("dedupe ledger unavailable; answering 503", exc_info=True)
+            return Verdict.UNCHECKED
 
-    async def accept(self, topic: str, key: str, event: Envelope, dedupe_key: str) -> Outcome:
-        if await self.seen(dedupe_key):
-            return Outcome.DUPLICATE
+    async def _publish(self, d: Delivery, key: str, claim: str) -> Outcome:
+        fut: asyncio.Future[Any] | None = None
         try:
-            with (
-                correlation(event.correlation_id),
-                tracer.start_as_current_span(f"publish {topic}", kind=trace.SpanKind.PRODUCER),
-            ):
-                await publish_event(
-                    self.producer, topic, key, event, timeout_s=self.publish_timeout_s
+            async with asyncio.timeout(self.publish_timeout_s):
+                fut = await self.producer.send(
+                    d.topic, encode(d.event), key=d.key.encode(), headers=event_headers(d.event)
                 )
-        except (TimeoutError, KafkaError):
+                await asyncio.shield(fut)
+        except TimeoutError:
+            if fut is None:  # never queued: cancelling send() dropped it
+                await self._release(key, claim)
+            else:
+                self._hold(d, key, claim, fut)
+            log.warning("publish not acknowledged in time; answering 503", extra={"key": d.key})
+            return Outcome.UNAVAILABLE
+        except MessageSizeTooLargeError:
+            await self._release(key, claim)
+            log.error("record too large for Kafka", extra={"key": d.key})
+            return Outcome.TOO_LARGE
+        except KafkaError:
+            await self._release(key, claim)
             log.warning("publish failed; answering 503", exc_info=True)
             return Outcome.UNAVAILABLE
-        try:
-            await self.redis.set(dedupe_key, event.id, ex=self.dedupe_ttl_s)
-        except RedisError:
-            log.warning("dedupe record not written", exc_info=True)
+        EVENTS_PUBLISHED.labels(d.topic).inc()
         return Outcome.ACCEPTED
 
-    async def park_invalid(self, topic: str, key: str, body: bytes, reason: str) -> bool:
-        """Keep a signed but unparseable body for inspection; True when it was stored."""
-        doc = {"reason": reason, "raw": body.decode("utf-8", "replace")}
+    async def _record(self, key: str, d: Delivery) -> None:
         try:
-            fut = await self.producer.send(topic, orjson.dumps(doc), key=key.encode())
-            await fut
-        except KafkaError:
-            log.exception("could not park invalid body")
+            await self.ledger.record(key, f"done:{d.event.id}:{d.note}")
+        except RedisError:
+            LEDGER_ERRORS.labels("record").inc()
+            log.warning("dedupe record not written", exc_info=True)
+
+    async def _release(self, key: str, claim: str) -> None:
+        try:
+            await self.ledger.release(key, claim)
+        except RedisError:  # the claim expires on its own after claim_ttl_s
+            LEDGER_ERRORS.labels("release").inc()
+            log.warning("claim not released", exc_info=True)
+
+    def _hold(self, d: Delivery, key: str, claim: str, fut: asyncio.Future[Any]) -> None:
+        """Keep the claim while the producer still holds the record; settle it when it lands."""
+        self.in_doubt[key] = claim
+
+        def settled(f: asyncio.Future[Any]) -> None:
+            self._spawn(self._settle(d, key, claim, f))
+
+        fut.add_done_callback(settled)
+
+    async def _settle(self, d: Delivery, key: str, claim: str, fut: asyncio.Future[Any]) -> None:
+        try:
+            if fut.cancelled() or fut.exception() is not None:
+                IN_DOUBT.labels("failed").inc()
+                await self._release(key, claim)
+            else:
+                IN_DOUBT.labels("published").inc()
+                await self._record(key, d)
+        finally:
+            if self.in_doubt.get(key) == claim:
+                self.in_doubt.pop(key, None)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def keep_claims(self) -> None:
+        """Refresh the claims of in-doubt records until cancelled."""
+        while True:
+            await asyncio.sleep(self.claim_ttl_s / 3)
+            if not self.in_doubt:
+                continue
+            try:
+                await self.ledger.keep(dict(self.in_doubt))
+            except RedisError:
+                LEDGER_ERRORS.labels("keep").inc()
+                log.warning("in-doubt claims not refreshed", exc_info=True)
+
+    async def settle_all(self, timeout_s: float) -> None:
+        """Wait (bounded) for the ledger writes of records that settled late."""
+        if self._tasks:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout_s):
+                    await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def keep_raw(self, topic: str, key: str, value: bytes) -> bool:
+        """Publish a record as-is (the DLQ of invalid bodies); True once acknowledged."""
+        try:
+            async with asyncio.timeout(self.publish_timeout_s):
+                fut = await self.producer.send(topic, value, key=key.encode())
+                await asyncio.shield(fut)
+        except (TimeoutError, KafkaError):
+            log.exception("could not keep the invalid body")
             return False
         return True

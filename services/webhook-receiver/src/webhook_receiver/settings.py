@@ -1,21 +1,56 @@
-"""webhook-receiver settings."""
+"""webhook-receiver settings, with the bounds that keep an answer inside Shopify's 5 s."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field, model_validator
+
 from stocksync_common.settings import CommonSettings
+
+# Shopify waits 5 s for an answer; anything slower counts as a failed delivery.
+SHOPIFY_ANSWER_DEADLINE_S = 5.0
+# aiokafka's default max_request_size and Kafka's default max.message.bytes are 1 MiB; the
+# envelope around the body needs room, so a body above this could never be published.
+KAFKA_RECORD_LIMIT = 1024 * 1024
+ENVELOPE_HEADROOM = 64 * 1024
+MIN_DEDUPE_WINDOW_S = 48 * 3600
 
 
 class Settings(CommonSettings):
     service_name: str = "webhook-receiver"
     http_port: int = 8080
-    workers: int = 1
-    max_body_bytes: int = 2 * 1024 * 1024
+    workers: int = Field(default=1, ge=1)
+    max_body_bytes: int = Field(default=KAFKA_RECORD_LIMIT - ENVELOPE_HEADROOM, gt=0)
     dedupe_ttl_s: int = 72 * 3600
-    publish_timeout_s: float = 3.0
+    publish_timeout_s: float = Field(default=3.0, gt=0)
+    redis_timeout_s: float = Field(default=0.5, gt=0)
+    redis_max_connections: int = Field(default=64, gt=0)  # per worker process
+    # How long a delivery's claim lives without being refreshed (in flight, or in doubt
+    # after a publish timeout while the producer still holds the record).
+    claim_ttl_s: float = Field(default=30.0, gt=0)
+    shop_rate_limit_per_s: int = Field(default=1000, gt=0)
+    wms_rate_limit_per_s: int = Field(default=1000, gt=0)
     wms_webhook_secret: str = "dev-wms-secret"  # noqa: S105 - refused in production
     wms_webhook_secret_previous: str | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Settings:
+        if self.dedupe_ttl_s < MIN_DEDUPE_WINDOW_S:
+            raise ValueError("STOCKSYNC_DEDUPE_TTL_S must be at least 48 hours (172800)")
+        if self.publish_timeout_s + 2 * self.redis_timeout_s >= SHOPIFY_ANSWER_DEADLINE_S:
+            raise ValueError(
+                "publish_timeout_s + 2 * redis_timeout_s must stay under Shopify's 5 s deadline"
+            )
+        if self.max_body_bytes > KAFKA_RECORD_LIMIT - ENVELOPE_HEADROOM:
+            raise ValueError(
+                f"max_body_bytes above {KAFKA_RECORD_LIMIT - ENVELOPE_HEADROOM} cannot be published"
+            )
+        if self.claim_ttl_s <= self.publish_timeout_s:
+            raise ValueError("claim_ttl_s must be longer than publish_timeout_s")
+        if self.environment == "production" and self.wms_webhook_secret == "dev-wms-secret":  # noqa: S105
+            raise ValueError("STOCKSYNC_WMS_WEBHOOK_SECRET must be set in production")
+        return self
 
 
 @lru_cache

@@ -1,38 +1,76 @@
-"""The webhook-receiver HTTP app."""
+"""The webhook-receiver HTTP app: the two webhook endpoints, their OpenAPI, and the probes."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import PlainTextResponse
 
-from stocksync_common.ops import Health, install_ops
-from stocksync_common.service import kafka_check, redis_check
-from webhook_receiver.bootstrap import build
+from stocksync_common.ops import Health, ops_router
+from webhook_receiver.bootstrap import Container, build
 from webhook_receiver.entrypoints import shopify, wms
+from webhook_receiver.entrypoints.openapi import wms_schemas
+from webhook_receiver.metrics import exposition
 from webhook_receiver.settings import Settings, get_settings
 
+TITLE = "StockSync webhook-receiver"
+DESCRIPTION = (
+    "The only door from the outside: Shopify's and the WMS's signed webhooks. A 200 means the "
+    "delivery is durably in Kafka (or already was); any other answer means retry."
+)
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+
+def metrics_router() -> APIRouter:
+    router = APIRouter(tags=["ops"])
+
+    @router.get("/metrics", response_class=PlainTextResponse)
+    async def metrics() -> Response:
+        """Prometheus exposition, summed over every worker process."""
+        data, content_type = exposition()
+        return Response(data, media_type=content_type)
+
+    return router
+
+
+def create_app(
+    settings: Settings | None = None, *, build_container: Callable[[Settings], Container] = build
+) -> FastAPI:
     settings = settings or get_settings()
     health = Health()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        c = build(settings)
+        c = build_container(settings)
         app.state.container = c
-        health.checks["kafka"] = kafka_check(settings.kafka_bootstrap_servers)
-        health.checks["redis"] = redis_check(c.redis)
-        await c.producer.start()
+        health.checks.update(c.checks)
+        await c.start()
         try:
             yield
         finally:
-            await c.producer.stop()
-            await c.redis.aclose()
+            await c.stop()
 
-    app = FastAPI(title="StockSync webhook-receiver", lifespan=lifespan)
-    install_ops(app, health)
+    app = FastAPI(title=TITLE, description=DESCRIPTION, version="1", lifespan=lifespan)
+    ops = ops_router(health)
+    # The shared /metrics shows this process only; ours sums the workers.
+    ops.routes[:] = [r for r in ops.routes if getattr(r, "path", None) != "/metrics"]
+    app.include_router(ops)
+    app.include_router(metrics_router())
+    app.state.health = health
     app.include_router(shopify.router)
     app.include_router(wms.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=TITLE, version=app.version, description=DESCRIPTION, routes=app.routes
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(wms_schemas())
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

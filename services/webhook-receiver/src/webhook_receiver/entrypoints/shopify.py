@@ -1,91 +1,175 @@
-"""``POST /webhooks/shopify``: Shopify's webhook deliveries."""
+"""``POST /webhooks/shopify``: Shopify's webhook deliveries.
+
+In order: size bound, shop and signature (before anything reads the body as data), required
+headers, content type, JSON, then one ledger call, one publish and the dedupe record.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
-from typing import Annotated
+from typing import Any, cast
 
 import orjson
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse
 
-from stocksync_common.events import ShopifyWebhook, ShopifyWebhookReceived, stable_id
+from stocksync_common.events import (
+    ComplianceRequestReceived,
+    ComplianceTopic,
+    Envelope,
+    ShopifyWebhook,
+    ShopifyWebhookReceived,
+    stable_id,
+)
 from stocksync_common.topics import WEBHOOKS_SHOPIFY, dlq_topic
 from webhook_receiver.bootstrap import Container
-from webhook_receiver.entrypoints.body import read_bounded, require_headers
-from webhook_receiver.intake import ACK_SECONDS, WEBHOOKS, Outcome
+from webhook_receiver.domain.compliance import compliance_request
+from webhook_receiver.domain.routing import Route, record_key, route_for, topic_label
+from webhook_receiver.entrypoints.edge import (
+    MAX_ID_CHARS,
+    SOURCE,
+    Rejected,
+    accepted,
+    check_declared_length,
+    check_id,
+    container_of,
+    dead_letter,
+    read_bounded,
+    require_headers,
+    require_json,
+)
+from webhook_receiver.entrypoints.openapi import SHOPIFY_OPENAPI, responses
+from webhook_receiver.handlers import handle_compliance
+from webhook_receiver.intake import Delivery, Outcome
+from webhook_receiver.metrics import ACK_SECONDS, PARKED, ROUTED, WEBHOOKS
 from webhook_receiver.verify import verify_shopify
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
 
 
-def container(request: Request) -> Container:
-    c: Container = request.app.state.container
-    return c
-
-
-ContainerDep = Annotated[Container, Depends(container)]
-
-
-def _resource_key(shop: str, body: object, webhook_id: str) -> str:
-    rid = body.get("id") if isinstance(body, dict) else None
-    return f"{shop}/{rid if rid is not None else webhook_id}"
-
-
-@router.post("/webhooks/shopify", responses={401: {}, 400: {}, 413: {}, 503: {}})
-async def shopify_webhook(
-    request: Request,
-    c: ContainerDep,
-    x_shopify_shop_domain: Annotated[str | None, Header()] = None,
-    x_shopify_hmac_sha256: Annotated[str | None, Header()] = None,
-) -> JSONResponse:
+@router.post(
+    "/webhooks/shopify",
+    openapi_extra=SHOPIFY_OPENAPI,
+    responses=responses(200, 400, 401, 413, 415, 429, 503),
+    response_model=None,
+)
+async def shopify_webhook(request: Request) -> JSONResponse:
     """Verify, publish durably, then acknowledge one Shopify delivery."""
     started = time.perf_counter()
-    body = await read_bounded(request, c.settings.max_body_bytes)
-    store = c.stores.by_shop(x_shopify_shop_domain or "")
-    if store is None or not verify_shopify(body, x_shopify_hmac_sha256, store.webhook_secrets()):
-        WEBHOOKS.labels("shopify", "unauthorized").inc()
-        raise HTTPException(401, "invalid webhook signature")
-    h = require_headers(request, ["x-shopify-topic", "x-shopify-webhook-id"])
-    webhook_id = h["x-shopify-webhook-id"]
+    c = container_of(request)
+    tasks = BackgroundTasks()
+    try:
+        outcome, event_id = await _receive(request, c, tasks)
+        response = accepted(outcome, event_id)
+        response.background = tasks
+        WEBHOOKS.labels("shopify", outcome.value).inc()
+    except Rejected as refusal:
+        WEBHOOKS.labels("shopify", refusal.outcome).inc()
+        response = refusal.response()
+    ACK_SECONDS.labels("shopify").observe(time.perf_counter() - started)
+    return response
+
+
+async def _receive(request: Request, c: Container, tasks: BackgroundTasks) -> tuple[Outcome, str]:
+    limit = c.settings.max_body_bytes
+    check_declared_length(request, limit)
+    shop = request.headers.get("x-shopify-shop-domain", "").strip().lower()
+    store = c.store(shop)
+    signature = request.headers.get("x-shopify-hmac-sha256")
+    if store is None or not signature:
+        raise Rejected(401, "unknown shop or missing signature", "unauthorized")
+    body = await read_bounded(request, limit)
+    if not verify_shopify(body, signature, store.webhook_secrets()):
+        raise Rejected(401, "invalid webhook signature", "unauthorized")
+    topic, webhook_id = require_headers(request, ["X-Shopify-Topic", "X-Shopify-Webhook-Id"])
+    check_id("X-Shopify-Webhook-Id", webhook_id)
+    require_json(request)
+    doc = await _parse(c, request, shop, webhook_id, body)
+    route = route_for(topic)
+    event = _event(request, route, topic, shop, webhook_id, doc)
+    delivery = Delivery(
+        sender=shop,
+        delivery_id=webhook_id,
+        topic=route.kafka_topic,
+        key=record_key(shop, route, doc, webhook_id),
+        event=event,
+        rate_limit=c.settings.shop_rate_limit_per_s,
+        note=request.headers.get("x-shopify-event-id", "")[:MAX_ID_CHARS],
+    )
+    outcome = await c.intake.accept(delivery)
+    if outcome is Outcome.ACCEPTED:
+        _accepted(c, route, topic, event, tasks)
+    return outcome, event.id
+
+
+async def _parse(
+    c: Container, request: Request, shop: str, webhook_id: str, body: bytes
+) -> dict[str, Any]:
+    """The body as a JSON object; otherwise it is kept in the DLQ and refused with 400."""
     try:
         doc = orjson.loads(body)
-        if not isinstance(doc, dict):
-            raise ValueError("body is not a JSON object")
-    except ValueError as exc:
-        parked = await c.intake.park_invalid(
-            dlq_topic(WEBHOOKS_SHOPIFY, "webhook-receiver"),
-            f"{store.shop}/{webhook_id}",
-            body,
-            str(exc),
+        if isinstance(doc, dict):
+            return doc
+        error = f"body is a JSON {type(doc).__name__}, not an object"
+    except orjson.JSONDecodeError as exc:
+        error = f"body is not valid JSON: {exc}"
+    dlq = dlq_topic(WEBHOOKS_SHOPIFY, SOURCE)
+    record = dead_letter(request, WEBHOOKS_SHOPIFY, f"{shop}/{webhook_id}", body, error)
+    if not await c.intake.keep_raw(dlq, f"{shop}/{webhook_id}", record):
+        raise Rejected(503, "could not keep the invalid body; retry later", "unavailable")
+    raise Rejected(400, error, "invalid")
+
+
+def _event(
+    request: Request, route: Route, topic: str, shop: str, webhook_id: str, doc: dict[str, Any]
+) -> Envelope:
+    h = request.headers
+    event_id = h.get("x-shopify-event-id")
+    triggered_at = h.get("x-shopify-triggered-at")
+    api_version = h.get("x-shopify-api-version")
+    eid = stable_id("shopify", shop, webhook_id)
+    cid = stable_id("correlation", shop, webhook_id)
+    if route.compliance:
+        request_ = compliance_request(
+            cast(ComplianceTopic, topic),
+            shop,
+            webhook_id,
+            doc,
+            event_id=event_id,
+            triggered_at=triggered_at,
+            api_version=api_version,
         )
-        WEBHOOKS.labels("shopify", "invalid").inc()
-        if not parked:
-            raise HTTPException(503, "could not keep the invalid body; retry later") from exc
-        raise HTTPException(400, f"body is not valid JSON: {exc}") from exc
-    event = ShopifyWebhookReceived(
-        id=stable_id("shopify", store.shop, webhook_id),
-        correlation_id=stable_id("correlation", store.shop, webhook_id),
-        source="webhook-receiver",
-        shop=store.shop,
-        payload=ShopifyWebhook(
-            topic=h["x-shopify-topic"],
-            shop=store.shop,
-            webhook_id=webhook_id,
-            event_id=request.headers.get("x-shopify-event-id"),
-            triggered_at=request.headers.get("x-shopify-triggered-at"),
-            api_version=request.headers.get("x-shopify-api-version"),
-            body=doc,
-        ),
+        log.info(
+            "compliance request received",
+            extra={"compliance_topic": topic, "shop": shop, "webhook_id": webhook_id},
+        )
+        return ComplianceRequestReceived(
+            id=eid, correlation_id=cid, source=SOURCE, shop=shop, payload=request_
+        )
+    hook = ShopifyWebhook(
+        topic=topic,
+        shop=shop,
+        webhook_id=webhook_id,
+        event_id=event_id,
+        triggered_at=triggered_at,
+        api_version=api_version,
+        body=doc,
     )
-    outcome = await c.intake.accept(
-        WEBHOOKS_SHOPIFY,
-        _resource_key(store.shop, doc, webhook_id),
-        event,
-        f"webhook:seen:{{{store.shop}}}:{webhook_id}",
+    return ShopifyWebhookReceived(
+        id=eid, correlation_id=cid, source=SOURCE, shop=shop, payload=hook
     )
-    WEBHOOKS.labels("shopify", outcome.value).inc()
-    ACK_SECONDS.labels("shopify").observe(time.perf_counter() - started)
-    if outcome is Outcome.UNAVAILABLE:
-        raise HTTPException(503, "event log unavailable; retry later")
-    return JSONResponse({"status": outcome.value, "event_id": event.id})
+
+
+def _accepted(
+    c: Container, route: Route, topic: str, event: Envelope, tasks: BackgroundTasks
+) -> None:
+    label = topic_label(topic)
+    ROUTED.labels(label, route.kafka_topic, route.handler).inc()
+    if route.parked:
+        PARKED.labels(label).inc()
+        log.warning("unhandled webhook topic parked", extra={"topic": label})
+    if isinstance(event, ComplianceRequestReceived):
+        # After the answer: the request path stays one publish and one ledger call.
+        tasks.add_task(handle_compliance, c.intake.ledger, event.payload)

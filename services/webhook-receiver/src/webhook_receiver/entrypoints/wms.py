@@ -1,58 +1,89 @@
-"""``POST /webhooks/wms``: the warehouse's signed events."""
+"""``POST /webhooks/wms``: the warehouse's signed events, validated per event type."""
 
 from __future__ import annotations
 
 import time
-from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
-from stocksync_common.events import WmsEvent, WmsWebhookReceived, stable_id
+from stocksync_common.events import WmsWebhookReceived, stable_id
 from stocksync_common.topics import WEBHOOKS_WMS, dlq_topic
-from webhook_receiver.entrypoints.body import read_bounded
-from webhook_receiver.entrypoints.shopify import ContainerDep
-from webhook_receiver.intake import ACK_SECONDS, WEBHOOKS, Outcome
+from webhook_receiver.bootstrap import Container
+from webhook_receiver.domain.wms import InvalidWmsEvent, parse_wms_event
+from webhook_receiver.entrypoints.edge import (
+    SOURCE,
+    Rejected,
+    accepted,
+    check_declared_length,
+    container_of,
+    dead_letter,
+    read_bounded,
+    require_json,
+)
+from webhook_receiver.entrypoints.openapi import WMS_OPENAPI, responses
+from webhook_receiver.intake import Delivery, Outcome
+from webhook_receiver.metrics import ACK_SECONDS, WEBHOOKS
 from webhook_receiver.verify import verify_wms
 
 router = APIRouter(tags=["webhooks"])
+SENDER = "wms"
 
 
-@router.post("/webhooks/wms", responses={401: {}, 400: {}, 413: {}, 503: {}})
-async def wms_webhook(
-    request: Request,
-    c: ContainerDep,
-    x_wms_signature: Annotated[str | None, Header()] = None,
-) -> JSONResponse:
+@router.post(
+    "/webhooks/wms",
+    openapi_extra=WMS_OPENAPI,
+    responses=responses(200, 400, 401, 413, 415, 429, 503),
+    response_model=None,
+)
+async def wms_webhook(request: Request) -> JSONResponse:
     """Verify, validate, publish durably, then acknowledge one WMS event."""
     started = time.perf_counter()
-    body = await read_bounded(request, c.settings.max_body_bytes)
-    if not verify_wms(body, x_wms_signature, c.wms_secrets()):
-        WEBHOOKS.labels("wms", "unauthorized").inc()
-        raise HTTPException(401, "invalid WMS signature")
     try:
-        wms_event = WmsEvent.model_validate_json(body)
-    except ValidationError as exc:
-        parked = await c.intake.park_invalid(
-            dlq_topic(WEBHOOKS_WMS, "webhook-receiver"), "wms", body, str(exc)[:2000]
-        )
-        WEBHOOKS.labels("wms", "invalid").inc()
-        if not parked:
-            raise HTTPException(503, "could not keep the invalid body; retry later") from exc
-        errors = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:10]]
-        raise HTTPException(400, {"message": "invalid WMS event", "errors": errors}) from exc
+        outcome, event_id = await _receive(request, container_of(request))
+        response = accepted(outcome, event_id)
+        WEBHOOKS.labels("wms", outcome.value).inc()
+    except Rejected as refusal:
+        WEBHOOKS.labels("wms", refusal.outcome).inc()
+        response = refusal.response()
+    ACK_SECONDS.labels("wms").observe(time.perf_counter() - started)
+    return response
+
+
+async def _receive(request: Request, c: Container) -> tuple[Outcome, str]:
+    limit = c.settings.max_body_bytes
+    check_declared_length(request, limit)
+    signature = request.headers.get("x-wms-signature")
+    if not signature:
+        raise Rejected(401, "missing signature", "unauthorized")
+    body = await read_bounded(request, limit)
+    if not verify_wms(body, signature, c.wms_secrets()):
+        raise Rejected(401, "invalid WMS signature", "unauthorized")
+    require_json(request)
+    try:
+        wms_event = parse_wms_event(body)
+    except InvalidWmsEvent as exc:
+        record = dead_letter(request, WEBHOOKS_WMS, SENDER, body, str(exc))
+        if not await c.intake.keep_raw(dlq_topic(WEBHOOKS_WMS, SOURCE), SENDER, record):
+            raise Rejected(
+                503, "could not keep the invalid body; retry later", "unavailable"
+            ) from exc
+        raise Rejected(400, "invalid WMS event", "invalid", errors=exc.errors) from exc
+    declared = request.headers.get("x-wms-event-type")
+    if declared is not None and declared != wms_event.event_type:
+        raise Rejected(400, "X-WMS-Event-Type does not match the body's event_type", "bad_request")
     event = WmsWebhookReceived(
         id=stable_id("wms", wms_event.event_id),
         correlation_id=stable_id("correlation", "wms", wms_event.event_id),
-        source="webhook-receiver",
+        source=SOURCE,
         payload=wms_event,
     )
-    outcome = await c.intake.accept(
-        WEBHOOKS_WMS, f"wms/{wms_event.event_id}", event, f"wms:seen:{{{wms_event.event_id}}}"
+    delivery = Delivery(
+        sender=SENDER,
+        delivery_id=wms_event.event_id,
+        topic=WEBHOOKS_WMS,
+        key=f"wms/{wms_event.event_id}",
+        event=event,
+        rate_limit=c.settings.wms_rate_limit_per_s,
     )
-    WEBHOOKS.labels("wms", outcome.value).inc()
-    ACK_SECONDS.labels("wms").observe(time.perf_counter() - started)
-    if outcome is Outcome.UNAVAILABLE:
-        raise HTTPException(503, "event log unavailable; retry later")
-    return JSONResponse({"status": outcome.value, "event_id": event.id})
+    return await c.intake.accept(delivery), event.id

@@ -1,0 +1,1 @@
+"""Redis and Kafka behind the small interfaces the intake needs."""

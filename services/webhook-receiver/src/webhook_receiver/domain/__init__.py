@@ -1,0 +1,1 @@
+"""Pure rules of the webhook edge: routing, compliance requests, WMS event schemas."""

@@ -1,0 +1,100 @@
+"""The edge against the real broker and Redis: exactly one record per delivery, whatever
+Shopify repeats, and the raw body of a signed invalid delivery kept in the DLQ."""
+
+import asyncio
+import base64
+import uuid
+
+import orjson
+import pytest
+from integration.webhook_receiver.edge import (
+    count_until,
+    post_shopify,
+    reader,
+    retry_until_acknowledged,
+    running_receiver,
+    write_stores,
+)
+from unit.webhook_receiver.harness import order_body, sample_body, shopify_headers
+
+from stocksync_common.events import stable_id
+from stocksync_common.topics import COMPLIANCE, WEBHOOKS_SHOPIFY, dlq_topic
+from webhook_receiver.settings import Settings
+
+pytestmark = pytest.mark.integration
+SECRET = "edge-secret"
+
+
+@pytest.fixture
+def settings(tmp_path, kafka_bootstrap, redis_url, topics):
+    shop = write_stores(tmp_path / "stores.yaml", SECRET)
+    s = Settings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        redis_url=redis_url,
+        stores_file=str(tmp_path / "stores.yaml"),
+        publish_timeout_s=2.0,
+    )
+    return s, shop
+
+
+async def test_repeated_and_concurrent_copies_are_published_once(settings, kafka_bootstrap):
+    s, shop = settings
+    deliveries = [(order_body(), str(uuid.uuid4())) for _ in range(20)]
+    async with (
+        reader(kafka_bootstrap, WEBHOOKS_SHOPIFY) as consumer,
+        running_receiver(s) as client,
+    ):
+        # Each delivery three times at once (Shopify's double delivery), then retried the
+        # way Shopify retries until each one was acknowledged, then once more.
+        first = await asyncio.gather(
+            *(post_shopify(client, shop, SECRET, b, w) for b, w in deliveries for _ in range(3))
+        )
+        assert {r.status_code for r in first} <= {200, 503}
+        assert sum(r.status_code == 200 for r in first) >= len(deliveries)
+        await retry_until_acknowledged(client, shop, SECRET, deliveries)
+        again = await retry_until_acknowledged(client, shop, SECRET, deliveries)
+        assert again == {"duplicate": len(deliveries)}
+        wanted = {stable_id("shopify", shop, w) for _, w in deliveries}
+        counts = await count_until(consumer, wanted, "event-id", timeout_s=20, settle_s=1.0)
+    assert {e: n for e, n in counts.items() if e in wanted} == dict.fromkeys(wanted, 1)
+
+
+async def test_compliance_goes_to_its_topic(settings, kafka_bootstrap):
+    s, shop = settings
+    body = sample_body("customers/redact")
+    wid = str(uuid.uuid4())
+    async with reader(kafka_bootstrap, COMPLIANCE) as consumer, running_receiver(s) as client:
+        headers = shopify_headers(
+            body, "customers/redact", webhook_id=wid, shop=shop, secret=SECRET.encode()
+        )
+        r = await client.post("/webhooks/shopify", content=body, headers=headers)
+        assert r.status_code == 200
+        counts = await count_until(consumer, {r.json()["event_id"]}, "event-id", 20, 0.2)
+    assert counts[r.json()["event_id"]] == 1
+    assert counts.keys() >= {stable_id("shopify", shop, wid)}
+
+
+async def test_signed_invalid_json_keeps_the_exact_bytes(settings, kafka_bootstrap):
+    s, shop = settings
+    body = b'{"id": 1, "broken": \xff'
+    wid = str(uuid.uuid4())
+    dlq = dlq_topic(WEBHOOKS_SHOPIFY, "webhook-receiver")
+    async with reader(kafka_bootstrap, dlq) as consumer, running_receiver(s) as client:
+        headers = shopify_headers(
+            body, "orders/create", webhook_id=wid, shop=shop, secret=SECRET.encode()
+        )
+        r = await client.post("/webhooks/shopify", content=body, headers=headers)
+        assert r.status_code == 400
+        found = None
+        for _ in range(100):
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for rec in records:
+                    doc = orjson.loads(rec.value)
+                    if doc["headers"].get("x-shopify-webhook-id") == wid:
+                        found = doc
+            if found:
+                break
+    assert found is not None
+    assert base64.b64decode(found["value_b64"]) == body
+    assert found["error"].startswith("body is not valid JSON")

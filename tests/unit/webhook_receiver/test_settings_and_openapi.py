@@ -1,0 +1,62 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+from unit.webhook_receiver.harness import running_edge
+
+from webhook_receiver.domain.wms import InvalidWmsEvent, parse_wms_event
+from webhook_receiver.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"dedupe_ttl_s": 24 * 3600}, "48 hours"),
+        ({"publish_timeout_s": 4.5}, "5 s deadline"),
+        ({"max_body_bytes": 2 * 1024 * 1024}, "cannot be published"),
+        ({"claim_ttl_s": 2.0}, "claim_ttl_s"),
+        ({"environment": "production", "admin_token": "a-real-token"}, "WMS_WEBHOOK_SECRET"),
+    ],
+)
+def test_settings_refuse_what_would_break_the_edge(overrides, message):
+    with pytest.raises(ValidationError, match=message):
+        Settings(**overrides)
+
+
+def test_defaults_hold_the_bounds():
+    s = Settings()
+    assert s.dedupe_ttl_s >= 48 * 3600
+    assert s.publish_timeout_s + 2 * s.redis_timeout_s < 5
+
+
+async def test_openapi_describes_both_endpoints():
+    async with running_edge() as edge:
+        doc = (await edge.client.get("/openapi.json")).json()
+    shopify = doc["paths"]["/webhooks/shopify"]["post"]
+    required = {p["name"] for p in shopify["parameters"] if p["required"]}
+    assert required == {
+        "X-Shopify-Shop-Domain",
+        "X-Shopify-Hmac-Sha256",
+        "X-Shopify-Topic",
+        "X-Shopify-Webhook-Id",
+    }
+    assert {"200", "400", "401", "413", "415", "429", "503"} <= set(shopify["responses"])
+    wms = doc["paths"]["/webhooks/wms"]["post"]
+    ref = wms["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert set(schema["discriminator"]["mapping"]) == {
+        "receipt",
+        "adjustment",
+        "cycle_count",
+        "shipment",
+    }
+    assert "order_id" in doc["components"]["schemas"]["Shipment"]["required"]
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_wms_parser_only_ever_raises_its_own_error(body):
+    try:
+        parse_wms_event(body)
+    except InvalidWmsEvent as exc:
+        assert exc.errors
