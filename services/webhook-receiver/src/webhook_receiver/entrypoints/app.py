@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import PlainTextResponse
 
 from stocksync_common.ops import Health, ops_router
+from stocksync_common.tracing import setup_tracing
 from webhook_receiver.bootstrap import Container, build
 from webhook_receiver.entrypoints import shopify, wms
 from webhook_receiver.entrypoints.openapi import wms_schemas
@@ -40,6 +41,8 @@ def create_app(
     settings: Settings | None = None, *, build_container: Callable[[Settings], Container] = build
 ) -> FastAPI:
     settings = settings or get_settings()
+    # Each uvicorn worker is its own process: set tracing up here, not only in the parent.
+    setup_tracing(settings.service_name)
     health = Health()
 
     @contextlib.asynccontextmanager
