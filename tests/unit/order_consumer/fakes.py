@@ -16,6 +16,8 @@ from stocksync_common.events import (
     Event,
     InventoryCommand,
     InventoryCommandRequested,
+    OrderOversold,
+    OversoldLine,
     ShopifyWebhook,
     ShopifyWebhookReceived,
     decode,
@@ -99,4 +101,21 @@ def webhook(
         source="test",
         shop=shop,
         payload=ShopifyWebhook(topic=topic, shop=shop, webhook_id=webhook_id, body=body),
+    )
+
+
+def oversold(cmd: InventoryCommand, available: int = 0) -> OrderOversold:
+    """What inventory-adjuster publishes when it refuses ``cmd`` (a ``reserve``)."""
+    return OrderOversold(
+        id=stable_id(cmd.idempotency_key, "oversold"),
+        source="inventory-adjuster",
+        shop=cmd.order.shop if cmd.order else None,
+        payload=OversoldLine(
+            sku=cmd.sku,
+            location=cmd.location,
+            requested=cmd.quantity,
+            available=available,
+            idempotency_key=cmd.idempotency_key,
+            order=cmd.order,
+        ),
     )

@@ -53,6 +53,7 @@ CATALOG_TOPICS: tuple[TopicSpec, ...] = (
 # Every consumer group and the topics it reads; each gets a DLQ topic.
 CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
     "order-consumer": (WEBHOOKS_SHOPIFY,),
+    "order-consumer-oversold": (INVENTORY_CHANGED,),
     "inventory-adjuster": (INVENTORY_COMMANDS,),
     "shopify-sync": (INVENTORY_CHANGED,),
     "shopify-sync-catalog": (WEBHOOKS_SHOPIFY,),

@@ -13,7 +13,7 @@ from order_consumer.settings import Settings
 from stocksync_common.consumer import ConsumerLoop, make_consumer
 from stocksync_common.kafka import make_producer
 from stocksync_common.stores import load_stores
-from stocksync_common.topics import WEBHOOKS_SHOPIFY
+from stocksync_common.topics import INVENTORY_CHANGED, WEBHOOKS_SHOPIFY
 
 
 @dataclass
@@ -22,6 +22,9 @@ class Container:
     producer: AIOKafkaProducer
     consumer: AIOKafkaConsumer
     loop: ConsumerLoop
+    # Its own group on inventory.changed.v1: the reservations inventory-adjuster refused.
+    oversold_consumer: AIOKafkaConsumer
+    oversold_loop: ConsumerLoop
 
 
 def build(settings: Settings) -> Container:
@@ -46,4 +49,14 @@ def build(settings: Settings) -> Container:
         topics=[WEBHOOKS_SHOPIFY],
         handler=handler.handle_batch,
     )
-    return Container(redis, producer, consumer, loop)
+    oversold_consumer = make_consumer(
+        settings.kafka_bootstrap_servers, settings.oversold_consumer_group, settings.service_name
+    )
+    oversold_loop = ConsumerLoop(
+        consumer=oversold_consumer,
+        producer=producer,
+        group=settings.oversold_consumer_group,
+        topics=[INVENTORY_CHANGED],
+        handler=handler.handle_inventory_batch,
+    )
+    return Container(redis, producer, consumer, loop, oversold_consumer, oversold_loop)

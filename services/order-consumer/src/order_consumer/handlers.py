@@ -5,15 +5,20 @@ order's state, apply the webhook (pure, :mod:`order_consumer.domain`), save the 
 (compare-and-set; on a conflict read again and recompute), then publish. Saving first is
 safe because the state records what each fact produced: a redelivery, after a crash or a
 failed publish, publishes the same commands and events again, with the same keys and ids.
+
+A second consumer group reads ``inventory.changed.v1`` for ``order.oversold``: a reservation
+of ours that inventory-adjuster refused is recorded in the order's state through the same
+compare-and-set save (:func:`order_consumer.domain.apply_refusal`), so later diffs never
+release or commit units that were never held.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata, TopicPartition
@@ -25,7 +30,10 @@ from order_consumer.domain import (
     Hook,
     OrderState,
     Outcome,
+    Refusal,
     apply,
+    apply_refusal,
+    is_own_reserve,
     parse_webhook,
     variants_to_map,
 )
@@ -34,6 +42,7 @@ from stocksync_common.events import (
     EVENT_ADAPTER,
     InventoryCommandRequested,
     OrderLineUnmapped,
+    OrderOversold,
     ShopifyWebhookReceived,
     stable_id,
 )
@@ -53,7 +62,19 @@ UNMAPPED = Counter("stocksync_unmapped_lines_total", "Order lines with no SKU ma
 SAVE_CONFLICTS = Counter(
     "stocksync_order_save_conflicts_total", "Order state saves lost to a concurrent save."
 )
+REFUSALS = Counter(
+    "stocksync_order_refusals_total",
+    "order.oversold events about our reservations, by outcome (applied, replayed: seen "
+    "before, unknown: no such reservation in the order's state).",
+    ["outcome"],
+)
+UNBACKED = Counter(
+    "stocksync_order_unbacked_units_total",
+    "Units released or committed before the refusal of their reservation was known.",
+    ["shop"],
+)
 UNMAPPED_TYPE = OrderLineUnmapped.model_fields["type"].default
+MaybeOutcome = TypeVar("MaybeOutcome", bound=Outcome | None)
 
 
 class OrderRepository(Protocol):
@@ -108,15 +129,69 @@ class OrderHandler:
     async def apply(self, store: Store, hook: Hook) -> Outcome:
         """Apply and save, reading again whenever another consumer saved the order first."""
         skumap = await self.orders.sku_map(store.shop, variants_to_map(hook))
+        return await self.save_with(
+            store.shop, hook.order_id, lambda state: apply(state, hook, store, skumap)
+        )
+
+    async def save_with(
+        self,
+        shop: str,
+        order_id: str,
+        rule: Callable[[OrderState | None], MaybeOutcome],
+    ) -> MaybeOutcome:
+        """Read the order, apply ``rule`` and save by compare-and-set, again on a conflict;
+        None when the rule had nothing to apply."""
         for _ in range(self.save_attempts):
-            current = await self.orders.load(store.shop, hook.order_id)
-            outcome = apply(current.state, hook, store, skumap)
-            if outcome.replay or not outcome.changed:
+            current = await self.orders.load(shop, order_id)
+            outcome = rule(current.state)
+            if outcome is None or outcome.replay or not outcome.changed:
                 return outcome
-            if await self.orders.save(store.shop, hook.order_id, current.rev, outcome.state):
+            if await self.orders.save(shop, order_id, current.rev, outcome.state):
                 return outcome
             SAVE_CONFLICTS.inc()
-        raise OrderSaveConflict(f"order {hook.order_id}: {self.save_attempts} save conflicts")
+        raise OrderSaveConflict(f"order {order_id}: {self.save_attempts} save conflicts")
+
+    async def handle_inventory_batch(self, _tp: TopicPartition, items: Sequence[Incoming]) -> None:
+        """``inventory.changed.v1``: only ``order.oversold`` about our reservations matters."""
+        for item in items:
+            if isinstance(item.event, OrderOversold):
+                with handling(item, "order-consumer order.oversold"):
+                    await self.handle_oversold(item.event)
+
+    async def handle_oversold(self, event: OrderOversold) -> str | None:
+        """Record a refused reservation in the order's state; the outcome's name, None when
+        the event is not about a reservation of ours."""
+        oversold = event.payload
+        ref = oversold.order
+        if ref is None or ref.line_id is None or self.stores.by_shop(ref.shop) is None:
+            return None
+        if not is_own_reserve(ref.shop, ref.order_id, ref.line_id, oversold.idempotency_key):
+            return None
+        refusal = Refusal(ref.shop, ref.order_id, ref.line_id, oversold.idempotency_key)
+        outcome = await self.save_with(
+            ref.shop, ref.order_id, lambda state: apply_refusal(state, refusal)
+        )
+        if outcome is None:
+            name = "unknown"
+            log.warning(
+                "refused reservation not found in the order's state",
+                extra={"idempotency_key": oversold.idempotency_key},
+            )
+        elif outcome.replay:
+            name = "replayed"
+        else:
+            name = "applied"
+            if outcome.unbacked:
+                UNBACKED.labels(ref.shop).inc(outcome.unbacked)
+                log.warning(
+                    "refusal learnt after its units were released or committed",
+                    extra={
+                        "idempotency_key": oversold.idempotency_key,
+                        "units": outcome.unbacked,
+                    },
+                )
+        REFUSALS.labels(name).inc()
+        return name
 
     async def publish(
         self, event: ShopifyWebhookReceived, order_id: str, outcome: Outcome

@@ -11,6 +11,8 @@ class Settings(CommonSettings):
     service_name: str = "order-consumer"
     http_port: int = 8081
     consumer_group: str = "order-consumer"
+    # Reads inventory.changed.v1 for order.oversold: reservations inventory-adjuster refused.
+    oversold_consumer_group: str = "order-consumer-oversold"
     # An order's state is kept this long after its last webhook (refunds come months later).
     order_state_ttl_s: int = 400 * 24 * 3600
     # Read-compute-save attempts when another consumer saved the same order in between.

@@ -37,7 +37,12 @@ class LineState(Mutable):
     refunded_unshipped: int = 0  # removed before shipping (cancel; no_restock on open units)
     refunded_shipped: int = 0  # refunded after shipping (return; no_restock on shipped units)
     returned: int = 0  # units a ``return`` restock put back on hand
-    reserved: int = 0  # units we asked inventory-adjuster to hold
+    reserved: int = 0  # units we asked inventory-adjuster to hold (and it did not refuse)
+    # Open units a refused reservation left unheld (``order.oversold``): never reserved
+    # again by a settle, and taken off first when the open units shrink.
+    unheld: int = 0
+    refused: int = 0  # units inventory-adjuster refused to reserve, over the order's life
+    oversold: bool = False  # a reservation of this line was refused
 
     @property
     def open(self) -> int:
@@ -81,3 +86,6 @@ class Outcome:
     notices: list[Notice] = field(default_factory=list)
     replay: bool = False  # a fact seen before: its recorded effects, nothing new
     changed: bool = False  # the state must be saved
+    # A refusal learnt only after releases or commits already counted the refused units
+    # as held: those units came off other orders' holds (see :mod:`refusal`).
+    unbacked: int = 0

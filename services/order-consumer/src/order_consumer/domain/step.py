@@ -1,8 +1,9 @@
 """One webhook being applied: a private copy of the order state and the effects it produced.
 
 The rules in :mod:`lifecycle` and :mod:`facts` move a line's counters; :meth:`Step.settle`
-then brings each line's reservation to exactly its open units (nothing once the order is
-cancelled), so every webhook ends in a diff, never in an absolute command.
+then brings each line's reservation to exactly its open units less those a refused
+reservation left unheld (nothing once the order is cancelled), so every webhook ends in a
+diff, never in an absolute command.
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ class Step:
 
     def settle(self, fact: str, only: set[str] | None = None) -> list[OrderLineQuantity]:
         """Reserve or release so each known line (of ``only``, if given) holds its open
-        units; the changes made."""
+        units but those left unheld by a refusal; the changes made."""
         closed = self.state.cancelled or self.state.deleted
         changes = []
         for line in self.state.lines.values():
@@ -149,7 +150,11 @@ class Step:
                 continue
             if only is not None and line.line_id not in only:
                 continue
-            diff = (0 if closed else line.open) - line.reserved
+            target = 0 if closed else line.open
+            # Units a refusal left unheld are never reserved again; when the open units
+            # shrink they go first, so only units really held are released.
+            line.unheld = min(line.unheld, max(0, target - line.reserved))
+            diff = target - line.reserved - line.unheld
             if diff == 0:
                 continue
             self.command(line, "reserve" if diff > 0 else "release", abs(diff), fact)

@@ -1,16 +1,36 @@
-"""order-consumer: ops endpoints plus the consumer of Shopify webhooks."""
+"""order-consumer: ops endpoints plus the consumers of Shopify webhooks and of
+``order.oversold`` (its own group on inventory.changed.v1)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
 
+from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
 from order_consumer.bootstrap import build
 from order_consumer.settings import Settings, get_settings
+from stocksync_common.consumer import ConsumerLoop
 from stocksync_common.ops import Health, install_ops
-from stocksync_common.service import kafka_worker, redis_check
+from stocksync_common.service import kafka_worker, redis_check, supervise
+
+
+@contextlib.asynccontextmanager
+async def second_loop(
+    health: Health, name: str, consumer: AIOKafkaConsumer, loop: ConsumerLoop
+) -> AsyncIterator[None]:
+    """Another supervised consumer loop on the producer ``kafka_worker`` already started."""
+    await consumer.start()
+    task = supervise(health, name, loop.run)
+    try:
+        yield
+    finally:
+        loop.stop()
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        await consumer.stop()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -23,8 +43,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.container = c
         health.checks["redis"] = redis_check(c.redis)
         try:
-            async with kafka_worker(
-                health, c.producer, c.consumer, c.loop, settings.kafka_bootstrap_servers
+            async with (
+                kafka_worker(
+                    health, c.producer, c.consumer, c.loop, settings.kafka_bootstrap_servers
+                ),
+                second_loop(health, "oversold-consumer", c.oversold_consumer, c.oversold_loop),
             ):
                 yield
         finally:

@@ -1,0 +1,40 @@
+"""The composition root wires a second consumer group for ``order.oversold``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from order_consumer.bootstrap import build
+from order_consumer.settings import Settings
+from stocksync_common.topics import CONSUMER_GROUPS, INVENTORY_CHANGED, WEBHOOKS_SHOPIFY
+
+STORES = """
+stores:
+  - shop: a.myshopify.com
+    access_token: t
+    webhook_secret: s
+    locations:
+      wh-1: gid://shopify/Location/1
+"""
+
+
+async def test_oversold_loop_has_its_own_group_on_inventory_changed(tmp_path: Path) -> None:
+    stores = tmp_path / "stores.yaml"
+    stores.write_text(STORES)
+    settings = Settings(stores_file=str(stores), redis_url="redis://127.0.0.1:1/0")
+    c = build(settings)
+    try:
+        assert (c.loop.group, list(c.loop.topics)) == ("order-consumer", [WEBHOOKS_SHOPIFY])
+        assert (c.oversold_loop.group, list(c.oversold_loop.topics)) == (
+            "order-consumer-oversold",
+            [INVENTORY_CHANGED],
+        )
+        assert c.oversold_loop.consumer is c.oversold_consumer
+        assert c.oversold_loop.producer is c.producer
+        # Each group has its DLQ in the topic catalog.
+        assert CONSUMER_GROUPS[c.oversold_loop.group] == (INVENTORY_CHANGED,)
+    finally:
+        await c.oversold_consumer.stop()
+        await c.consumer.stop()
+        await c.producer.stop()
+        await c.redis.aclose()
