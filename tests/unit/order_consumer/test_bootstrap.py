@@ -1,4 +1,4 @@
-"""The composition root wires a second consumer group for ``order.oversold``."""
+"""The composition root wires the consumer groups for ``order.oversold`` and compliance."""
 
 from __future__ import annotations
 
@@ -6,7 +6,12 @@ from pathlib import Path
 
 from order_consumer.bootstrap import build
 from order_consumer.settings import Settings
-from stocksync_common.topics import CONSUMER_GROUPS, INVENTORY_CHANGED, WEBHOOKS_SHOPIFY
+from stocksync_common.topics import (
+    COMPLIANCE,
+    CONSUMER_GROUPS,
+    INVENTORY_CHANGED,
+    WEBHOOKS_SHOPIFY,
+)
 
 STORES = """
 stores:
@@ -33,7 +38,13 @@ async def test_oversold_loop_has_its_own_group_on_inventory_changed(tmp_path: Pa
         assert c.oversold_loop.producer is c.producer
         # Each group has its DLQ in the topic catalog.
         assert CONSUMER_GROUPS[c.oversold_loop.group] == (INVENTORY_CHANGED,)
+        assert (c.compliance_loop.group, list(c.compliance_loop.topics)) == (
+            "order-consumer-compliance",
+            [COMPLIANCE],
+        )
+        assert CONSUMER_GROUPS[c.compliance_loop.group] == (COMPLIANCE,)
     finally:
+        await c.compliance_consumer.stop()
         await c.oversold_consumer.stop()
         await c.consumer.stop()
         await c.producer.stop()

@@ -54,6 +54,7 @@ CATALOG_TOPICS: tuple[TopicSpec, ...] = (
 CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
     "order-consumer": (WEBHOOKS_SHOPIFY,),
     "order-consumer-oversold": (INVENTORY_CHANGED,),
+    "order-consumer-compliance": (COMPLIANCE,),
     "inventory-adjuster": (INVENTORY_COMMANDS,),
     "shopify-sync": (INVENTORY_CHANGED,),
     "shopify-sync-catalog": (WEBHOOKS_SHOPIFY,),

@@ -8,12 +8,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from redis.asyncio import Redis
 
 from order_consumer.adapters.redis_orders import RedisOrders
+from order_consumer.compliance import ComplianceHandler
 from order_consumer.handlers import OrderHandler
 from order_consumer.settings import Settings
 from stocksync_common.consumer import ConsumerLoop, make_consumer
 from stocksync_common.kafka import make_producer
 from stocksync_common.stores import load_stores
-from stocksync_common.topics import INVENTORY_CHANGED, WEBHOOKS_SHOPIFY
+from stocksync_common.topics import COMPLIANCE, INVENTORY_CHANGED, WEBHOOKS_SHOPIFY
 
 
 @dataclass
@@ -25,6 +26,9 @@ class Container:
     # Its own group on inventory.changed.v1: the reservations inventory-adjuster refused.
     oversold_consumer: AIOKafkaConsumer
     oversold_loop: ConsumerLoop
+    # Its own group on compliance.v1: erase or report what is kept about a customer or shop.
+    compliance_consumer: AIOKafkaConsumer
+    compliance_loop: ConsumerLoop
 
 
 def build(settings: Settings) -> Container:
@@ -59,4 +63,23 @@ def build(settings: Settings) -> Container:
         topics=[INVENTORY_CHANGED],
         handler=handler.handle_inventory_batch,
     )
-    return Container(redis, producer, consumer, loop, oversold_consumer, oversold_loop)
+    compliance_consumer = make_consumer(
+        settings.kafka_bootstrap_servers, settings.compliance_consumer_group, settings.service_name
+    )
+    compliance_loop = ConsumerLoop(
+        consumer=compliance_consumer,
+        producer=producer,
+        group=settings.compliance_consumer_group,
+        topics=[COMPLIANCE],
+        handler=ComplianceHandler(redis).handle_batch,
+    )
+    return Container(
+        redis,
+        producer,
+        consumer,
+        loop,
+        oversold_consumer,
+        oversold_loop,
+        compliance_consumer,
+        compliance_loop,
+    )

@@ -13,6 +13,7 @@ class Settings(CommonSettings):
     consumer_group: str = "order-consumer"
     # Reads inventory.changed.v1 for order.oversold: reservations inventory-adjuster refused.
     oversold_consumer_group: str = "order-consumer-oversold"
+    compliance_consumer_group: str = "order-consumer-compliance"
     # An order's state is kept this long after its last webhook (refunds come months later).
     order_state_ttl_s: int = 400 * 24 * 3600
     # Read-compute-save attempts when another consumer saved the same order in between.

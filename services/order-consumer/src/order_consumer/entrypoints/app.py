@@ -48,6 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     health, c.producer, c.consumer, c.loop, settings.kafka_bootstrap_servers
                 ),
                 second_loop(health, "oversold-consumer", c.oversold_consumer, c.oversold_loop),
+                second_loop(
+                    health, "compliance-consumer", c.compliance_consumer, c.compliance_loop
+                ),
             ):
                 yield
         finally:
