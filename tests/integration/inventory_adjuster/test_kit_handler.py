@@ -16,6 +16,7 @@ from stocksync_common.events import (
     InventoryChanged,
     InventoryCommand,
     InventoryCommandRequested,
+    InventoryLevelsUpdated,
     OrderOversold,
     SkuConfig,
     StockChange,
@@ -95,3 +96,44 @@ async def test_kit_reserve_moves_components_and_kits_follow_their_components(red
     assert len(refused) == 1 and refused[0].payload.sku == kit
     levels_a = await store.levels(a)
     assert levels_a is not None and levels_a.locations["wh-1"].reserved == 4  # untouched
+
+
+async def test_a_kit_command_publishes_component_levels_a_rebuild_can_place(redis):
+    """Each component's levels record after a kit command carries the position of the
+    component's own last command and the kit offsets it includes (see ADR 0008)."""
+    run = uuid.uuid4().hex[:8]
+    a, b, kit = f"A-{run}", f"B-{run}", f"KIT-{run}"
+    producer = RecordingProducer()
+    store = RedisInventory(redis, f"kh-{run}", idem_ttl_s=600, ledger_max_len=100)
+    kits = KitStore(redis, f"kh-{run}", idem_ttl_s=600, ledger_max_len=100)
+    handler = CommandHandler(store, producer, kits)  # type: ignore[arg-type]
+    cfg = SkuConfig(kit_components={a: 2, b: 1})
+    await handler.handle_batch(
+        TP,
+        [
+            item(a, "set_on_hand", 10, 0),
+            item(b, "set_on_hand", 3, 1),
+            item(kit, "configure", 0, 2, config=cfg),
+        ],
+    )
+    producer.sent.clear()
+    await handler.handle_batch(TP, [item(kit, "reserve", 1, 7)])
+    levels = {
+        e.payload.sku: e.payload for t, e in producer.sent if isinstance(e, InventoryLevelsUpdated)
+    }
+    assert set(levels) == {a, b}
+    assert (levels[a].partition, levels[a].offset, levels[a].kit_offsets) == (0, 0, {"0": 7})
+    assert (levels[b].partition, levels[b].offset, levels[b].kit_offsets) == (0, 1, {"0": 7})
+    assert levels[a].locations["wh-1"].reserved == 2
+
+    producer.sent.clear()  # a refused kit reserve moves nothing but still stamps
+    await handler.handle_batch(TP, [item(kit, "reserve", 5, 8)])
+    levels = {
+        e.payload.sku: e.payload for t, e in producer.sent if isinstance(e, InventoryLevelsUpdated)
+    }
+    assert levels[b].kit_offsets == {"0": 8} and levels[b].locations["wh-1"].reserved == 1
+    # a plain command's levels carry the kit offsets too
+    producer.sent.clear()
+    await handler.handle_batch(TP, [item(a, "adjust", 1, 9)])
+    (plain,) = [e.payload for _, e in producer.sent if isinstance(e, InventoryLevelsUpdated)]
+    assert (plain.partition, plain.offset, plain.kit_offsets) == (0, 9, {"0": 8})

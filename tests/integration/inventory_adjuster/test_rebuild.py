@@ -23,7 +23,13 @@ from redis.exceptions import ResponseError
 
 from inventory_adjuster import handlers
 from inventory_adjuster.adapters import redis_store
-from inventory_adjuster.adapters.redis_store import Applied, RedisInventory, restore_fields
+from inventory_adjuster.adapters.kits import KitStore
+from inventory_adjuster.adapters.redis_store import (
+    Applied,
+    Invalid,
+    RedisInventory,
+    restore_fields,
+)
 from inventory_adjuster.handlers import CommandHandler
 from inventory_adjuster.rebuild import (
     RebuildError,
@@ -425,3 +431,140 @@ class _Record:
 
 def _record(topic: str, partition: int, offset: int, event: InventoryCommandRequested) -> _Record:
     return _Record(topic, partition, offset, 0, event.payload.sku.encode(), encode(event), ())
+
+
+# --- kits: components move through kit commands from another partition ----------------------
+
+
+@pytest.mark.parametrize("component_levels", [True, False], ids=["published", "lost"])
+async def test_kits_come_back_exactly_and_route_after_the_rebuild(
+    kafka_bootstrap: str, redis5: Redis, topics3: Topics, monkeypatch, component_levels: bool
+) -> None:
+    """Kit reserves before the commands cut and one only in the tail, a plain receipt of a
+    component after a kit reserve. After the loss and the rebuild the components hold exactly
+    the pre-loss levels plus the tail's move, once. "lost": the levels records a kit command
+    publishes for its components never arrived (a crash between apply and publish, or
+    records from before this was published), so coverage comes from the plain commands'
+    records alone: A's receipt covers order-1 for A, nothing covers B's share."""
+    if not component_levels:
+
+        async def nothing(*_: object) -> list[object]:
+            return []
+
+        monkeypatch.setattr(CommandHandler, "_publish_component_levels", nothing)
+    monkeypatch.setattr(handlers, "INVENTORY_LEVELS", topics3.levels)
+    monkeypatch.setattr(handlers, "INVENTORY_CHANGED", topics3.changed)
+    run = uuid.uuid4().hex[:8]
+    a, b, kit = f"RK-a-{run}", f"RK-b-{run}", f"RK-kit-{run}"
+    group = f"it-rebuild-kits-{run}"
+    store = RedisInventory(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
+    kits = KitStore(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
+    producer = make_producer(kafka_bootstrap, "it-rebuild-kits")
+    await producer.start()
+    handler = CommandHandler(store, producer, kits)
+    try:
+
+        async def handle(event: InventoryCommandRequested) -> None:
+            """Publish one command and hand it to the handler as the consumer loop would."""
+            md = await publish_event(
+                producer, topics3.commands, event.payload.sku, event, timeout_s=10
+            )
+            record = _record(topics3.commands, md.partition, md.offset, event)
+            await handler.handle_batch(
+                TopicPartition(topics3.commands, md.partition), [Incoming(record, event)]
+            )
+
+        for event in [
+            command(a, "set_on_hand", 10, f"{a}:count"),
+            command(b, "set_on_hand", 5, f"{b}:count"),
+            command(
+                kit, "configure", 0, f"{kit}:def", config=SkuConfig(kit_components={a: 2, b: 1})
+            ),
+            command(kit, "reserve", 1, f"{kit}:order-1"),  # in A's levels (the receipt below)
+            command(a, "adjust", 3, f"{a}:receipt"),  # a plain receipt after a kit reserve
+            command(kit, "reserve", 1, f"{kit}:order-2"),  # in neither component's levels
+        ]:
+            await handle(event)
+        before = {sku: await store.levels(sku) for sku in (a, b)}
+        la, lb = before[a], before[b]
+        assert la is not None and lb is not None
+        assert la.locations[LOC].on_hand == 13 and la.locations[LOC].reserved == 4
+        assert lb.locations[LOC].reserved == 2
+        tail = command(kit, "reserve", 1, f"{kit}:order-3")  # produced, never consumed
+        await publish_event(producer, topics3.commands, kit, tail, timeout_s=10)
+
+        await redis5.flushdb()  # the loss
+        report = await rebuild(
+            store, kafka_bootstrap, levels_topic=topics3.levels, commands_topic=topics3.commands
+        )
+        if component_levels:  # order-1 and order-2 are in both components' levels
+            assert report.kit_commands_replayed == 1 and report.replay_outcomes == {"applied": 1}
+            assert report.keys_remarked == 4 + 2 * 3  # plain commands; kit key + 2 shares
+        else:  # order-1: only B's share (A's marker set); order-2 and order-3: both
+            assert report.kit_commands_replayed == 3 and report.replay_outcomes == {"applied": 3}
+            assert report.keys_remarked == 5  # 4 plain commands + A's share of order-1
+        assert report.kits_defined == 1 and report.invalid == 0
+        after = {sku: await store.levels(sku) for sku in (a, b)}
+        for sku, units in ((a, 2), (b, 1)):
+            was, now = before[sku], after[sku]
+            assert was is not None and now is not None
+            expected = was.locations[LOC].model_copy(
+                update={
+                    "reserved": was.locations[LOC].reserved + units,
+                    "available": was.locations[LOC].available - units,
+                }
+            )
+            assert now.locations == {LOC: expected}
+            assert now.version == was.version + 1
+        replayed = ["order-3"] if component_levels else ["order-2", "order-3"]
+        ledger_a = [e["key"] for e in await store.ledger(a)]
+        assert ledger_a == [f"{kit}:{key}:component:{a}" for key in replayed]
+        ledger_b = [e["key"] for e in await store.ledger(b)]
+        replayed_b = replayed if component_levels else ["order-1", *replayed]
+        assert ledger_b == [f"{kit}:{key}:component:{b}" for key in replayed_b]
+
+        # a late copy of a kit command is a duplicate, covered or replayed
+        defs = await kits.definitions([kit])
+        assert defs == {kit: sorted([(a, 2), (b, 1)])}
+        assert await kits.kits_of([a, b]) == {a: [kit], b: [kit]}
+        for key in ("order-1", "order-2", "order-3"):
+            again = await kits.apply(
+                command(kit, "reserve", 1, f"{kit}:{key}").payload, None, defs[kit]
+            )
+            assert not isinstance(again, Invalid) and again.status == "duplicate"
+        assert {sku: await store.levels(sku) for sku in (a, b)} == after
+
+        # the routing works: a new kit reserve through the handler moves the components
+        await handle(command(kit, "reserve", 1, f"{kit}:order-4"))
+        la2, lb2 = await store.levels(a), await store.levels(b)
+        assert la2 is not None and lb2 is not None
+        assert la2.locations[LOC].reserved == la.locations[LOC].reserved + 4
+        assert lb2.locations[LOC].reserved == lb.locations[LOC].reserved + 2
+
+        # a second rebuild of the same topics gives the same levels
+        again_report = await rebuild(
+            store,
+            kafka_bootstrap,
+            levels_topic=topics3.levels,
+            commands_topic=topics3.commands,
+            force=True,
+        )
+        assert again_report.invalid == 0
+        assert await store.levels(a) == la2 and await store.levels(b) == lb2
+    finally:
+        await producer.stop()
+
+
+def test_a_component_levels_record_carries_its_kit_offsets() -> None:
+    lv = SkuLevels(
+        sku="C-1",
+        version=4,
+        available=1,
+        locations={LOC: Levels(on_hand=5, reserved=4, available=1)},
+        partition=0,
+        offset=7,
+        kit_offsets={"2": 11},
+    )
+    parsed = parse_levels(encode(InventoryLevelsUpdated(source="it", payload=lv)))
+    assert parsed is not None and parsed[1].fields["kitoff|2"] == 11
+    assert parsed == ("C-1", Restored(4, 0, 7, restore_fields(lv)))

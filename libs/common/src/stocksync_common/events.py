@@ -182,6 +182,9 @@ class SkuLevels(Model):
     # restores these levels and replays only that SKU's later commands.
     partition: int | None = None
     offset: int | None = None
+    # For a kit's component: per commands partition (as a string), the highest offset of a
+    # kit command these levels include; a rebuild replays only the kit commands after it.
+    kit_offsets: dict[str, int] | None = None
 
 
 class InventoryLevelsUpdated(Envelope):

@@ -124,7 +124,9 @@ class CommandHandler:
                     id=stable_id(change.idempotency_key, "changed"), payload=change, **meta
                 )
                 out.append(await send_event(self.producer, INVENTORY_CHANGED, change.sku, ev))
-        elif status == "rejected":
+        if status in ("applied", "rejected", "duplicate"):
+            out.extend(await self._publish_component_levels(result, meta))
+        if status == "rejected":
             OVERSELLS.inc()
             line = OversoldLine(
                 sku=cmd.sku,
@@ -138,6 +140,25 @@ class CommandHandler:
                 id=stable_id(cmd.idempotency_key, "oversold"), payload=line, **meta
             )
             out.append(await send_event(self.producer, INVENTORY_CHANGED, cmd.sku, oversold))
+        return out
+
+    async def _publish_component_levels(
+        self, result: KitApplied, meta: dict[str, str | None]
+    ) -> list[asyncio.Future[RecordMetadata]]:
+        """The levels of every component the kit script looked at, with the position of the
+        component's own last command and its kit offsets, so a rebuild knows which kit
+        commands they include (docs/decisions/0008-kits-and-rebuild.md). A component with no
+        known position of its own is left out: a record without one would cover every command
+        on it."""
+        skus = [c["sku"] for c in result.result.get("components") or []]
+        skus += list(result.result.get("skipped") or [])
+        out = []
+        for sku in sorted(set(skus)):
+            levels = await self.store.levels(sku, with_position=True)
+            if levels is None or levels.partition is None or levels.offset is None:
+                continue
+            event = InventoryLevelsUpdated(payload=levels, **meta)
+            out.append(await send_event(self.producer, INVENTORY_LEVELS, sku, event))
         return out
 
     async def _republish_kits(

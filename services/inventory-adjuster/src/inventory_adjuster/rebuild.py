@@ -14,6 +14,13 @@ sees at start, and commands arriving later are the consumer's job once it is bac
    settings the levels do not carry are taken from it (``configure``: policy, allocation
    threshold, kit; ``set_on_hand``: the newest count time). A later command is applied
    through the normal apply script, in topic order.
+   Kit commands (reserve/release/commit on a SKU a ``configure`` made a kit) move their
+   components, which live on other partitions; whether a component's levels include one is
+   read from the levels' ``kit_offsets`` (docs/decisions/0008-kits-and-rebuild.md). Covered
+   for every component: its keys are re-marked. Otherwise the components it covers get their
+   per-component marker, and the command is replayed through the kit script, which moves only
+   the others. Afterwards the kit routing hashes (``kit-defs``, ``kit-index``) are rebuilt
+   from the restored kit definitions.
 3. The group's stored offsets (``offsets:{<group>}``) are set to the last command offset
    read per partition, so the consumer resumes after what was rebuilt.
 
@@ -37,12 +44,21 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
+from inventory_adjuster.adapters.kits import (
+    KIT_COMMANDS,
+    KIT_OFFSET_PREFIX,
+    Components,
+    KitDefinitionChanged,
+    KitStore,
+    component_key,
+)
 from inventory_adjuster.adapters.redis_store import (
     Invalid,
     Position,
     RedisInventory,
     offsets_key,
     restore_fields,
+    state_key,
 )
 from inventory_adjuster.settings import Settings
 from stocksync_common.events import (
@@ -73,6 +89,8 @@ class Report:
     keys_remarked: int = 0  # at or before them: only their idempotency key written
     replay_outcomes: dict[str, int] = field(default_factory=dict)
     settings_restored: int = 0  # SKUs whose policy/threshold/kit/count time came back
+    kit_commands_replayed: int = 0  # through the kit script (some components may be marked)
+    kits_defined: int = 0  # kits written back into the routing hashes
     unordered: int = 0  # covered by levels of unknown or another partition: not replayed
     invalid: int = 0  # refused by the script (poison); the adjuster dead-lettered them
     undecodable: int = 0  # records that are not the expected event; skipped
@@ -97,7 +115,14 @@ class Restored(NamedTuple):
         if self.partition is not None and self.partition == other.partition:
             if self.offset is not None and other.offset is not None and self.offset != other.offset:
                 return self.offset > other.offset
-        return self.version >= other.version
+        if self.version != other.version:
+            return self.version > other.version
+        # same version: a rejected kit command stamps its components without a version bump;
+        # kit offsets only grow, so the snapshot with more of them is the later one
+        return self.kit_stamps() >= other.kit_stamps()
+
+    def kit_stamps(self) -> int:
+        return sum(int(v) for f, v in self.fields.items() if f.startswith(KIT_OFFSET_PREFIX))
 
     def covers(self, pos: Position) -> bool:
         """Is the command at ``pos`` already in these levels? Unknown order counts as yes:
@@ -115,6 +140,9 @@ class _Plan:
     extra: dict[str, dict[str, str | int]] = field(default_factory=dict)
     marks: list[tuple[str, str, bytes]] = field(default_factory=list)
     tail: list[tuple[InventoryCommand, Position]] = field(default_factory=list)
+    kit_defs: dict[str, Components] = field(default_factory=dict)  # as of the command read
+    kit_parts: dict[tuple[int, int], Components] = field(default_factory=dict)  # tail kit cmds
+    forget_extra: list[tuple[str, str]] = field(default_factory=list)  # component markers
 
     def keep_levels(self, sku: str, lv: Restored) -> None:
         cur = self.levels.get(sku)
@@ -122,6 +150,13 @@ class _Plan:
             self.levels[sku] = lv
 
     def take_command(self, cmd: InventoryCommand, pos: Position, ts_ms: int, rep: Report) -> None:
+        if cmd.command == "configure" and cmd.config is not None:
+            kit = cmd.config.kit_components
+            if kit:  # as the handler: an empty definition does not make a kit
+                self.kit_defs[cmd.sku] = sorted(kit.items())
+        if cmd.command in KIT_COMMANDS and cmd.sku in self.kit_defs:
+            self._take_kit_command(cmd, pos, self.kit_defs[cmd.sku])
+            return
         lv = self.levels.get(cmd.sku)
         if lv is None or not lv.covers(pos):
             self.tail.append((cmd, pos))
@@ -137,6 +172,26 @@ class _Plan:
             extra = self.extra.setdefault(cmd.sku, {})
             name = f"{cmd.location}|count_as_of"
             extra[name] = max(as_of, int(extra.get(name, 0)))
+
+    def _take_kit_command(self, cmd: InventoryCommand, pos: Position, parts: Components) -> None:
+        """A component's levels include a kit command iff its highest kit offset for the
+        command's partition is at or after it (kit.lua stamps every component it evaluates,
+        and one partition's kit commands are applied in offset order)."""
+        field = f"{KIT_OFFSET_PREFIX}{pos.partition}"
+        marker = _marker(cmd, pos)
+        uncovered = []
+        for comp, _ in parts:
+            lv = self.levels.get(comp)
+            if lv is not None and int(lv.fields.get(field, -1)) >= pos.offset:
+                self.marks.append((comp, component_key(cmd.idempotency_key, comp), marker))
+            else:
+                uncovered.append(comp)
+        if not uncovered:
+            self.marks.append((cmd.sku, cmd.idempotency_key, marker))
+            return
+        self.forget_extra.extend((c, component_key(cmd.idempotency_key, c)) for c in uncovered)
+        self.kit_parts[(pos.partition, pos.offset)] = parts
+        self.tail.append((cmd, pos))
 
 
 def _marker(cmd: InventoryCommand, pos: Position) -> bytes:
@@ -210,6 +265,16 @@ def _fast_levels(p: dict[str, Any]) -> tuple[str, Restored] | None:
         if not (isinstance(shares, dict) and all(type(v) is int for v in shares.values())):
             return None
         fields["shares"] = orjson.dumps(shares).decode()
+    kit_offsets = p.get("kit_offsets")
+    if kit_offsets:
+        if not isinstance(kit_offsets, dict):
+            return None
+        if not all(type(v) is int for v in kit_offsets.values()):
+            return None
+        for part, off in kit_offsets.items():
+            fields[f"{KIT_OFFSET_PREFIX}{part}"] = off
+    if partition is not None and offset is not None:
+        fields["pos"] = f"{partition}:{offset}"
     return sku, Restored(version, partition, offset, fields)
 
 
@@ -375,18 +440,62 @@ async def _write(
     phase("restore")
     # Keys of replayed commands are cleared first (a rerun, or a Redis that kept some), then
     # covered keys marked, so a later copy of a covered command is still a duplicate.
-    await store.forget([(c.sku, c.idempotency_key) for c, _ in plan.tail])
+    await store.forget([(c.sku, c.idempotency_key) for c, _ in plan.tail] + plan.forget_extra)
     await store.mark_applied(plan.marks)
     rep.keys_remarked = len(plan.marks)
     phase("remark")
-    for i in range(0, len(plan.tail), batch):
-        for result in await store.apply_many(plan.tail[i : i + batch]):
+    kits = KitStore(
+        store.redis, store.group, idem_ttl_s=store.idem_ttl_s, ledger_max_len=store.ledger_max_len
+    )
+
+    def outcome(status: str) -> None:
+        rep.replay_outcomes[status] = rep.replay_outcomes.get(status, 0) + 1
+
+    run: list[tuple[InventoryCommand, Position | None]] = []
+
+    async def flush() -> None:
+        for result in await store.apply_many(run):
             if isinstance(result, Invalid):
                 rep.invalid += 1
             else:
-                rep.replay_outcomes[result.status] = rep.replay_outcomes.get(result.status, 0) + 1
+                outcome(result.status)
+        run.clear()
+
+    for cmd, pos in plan.tail:  # in topic order; plain runs pipelined, kit commands one by one
+        parts = plan.kit_parts.get((pos.partition, pos.offset))
+        if parts is None:
+            run.append((cmd, pos))
+            if len(run) >= batch:
+                await flush()
+            continue
+        await flush()
+        try:
+            kit_result = await kits.apply(cmd, pos, parts)
+        except KitDefinitionChanged:
+            rep.invalid += 1  # cannot happen when the definitions came from the same topic
+            continue
+        rep.kit_commands_replayed += 1
+        if isinstance(kit_result, Invalid):
+            rep.invalid += 1
+        else:
+            outcome(kit_result.status)
+    await flush()
     rep.commands_replayed = len(plan.tail) - rep.invalid
     phase("replay")
+    rep.kits_defined = await _define_kits(store, kits, sorted(plan.kit_defs))
+    phase("kits")
+
+
+async def _define_kits(store: RedisInventory, kits: KitStore, candidates: list[str]) -> int:
+    """Rebuild ``kit-defs`` / ``kit-index`` from the kit definitions now in the state hashes."""
+    defined = 0
+    for sku in candidates:
+        raw = await store.redis.hget(state_key(sku), "kit")
+        components = orjson.loads(raw) if raw else None
+        if components:
+            await kits.define(sku, {c: int(u) for c, u in components.items()})
+            defined += 1
+    return defined
 
 
 class _Phases:

@@ -3,7 +3,9 @@
 --
 -- KEYS[1] state hash   inv:{sku}   "<loc>|on_hand", "<loc>|reserved", "<loc>|safety_stock",
 --                                  "<loc>|count_as_of", "version", "policy",
---                                  "alloc_threshold", "sold|<shop>", "kit"
+--                                  "alloc_threshold", "sold|<shop>", "kit",
+--                                  "kitoff|<partition>" (kit.lua; returned with the levels),
+--                                  "pos" ("<partition>:<offset>" of the last command)
 -- KEYS[2] idempotency  inv:{sku}:idem:<key>   the stored result of the first application
 -- KEYS[3] ledger       inv:{sku}:ledger       a stream, newest last (id = apply time, ms)
 -- KEYS[4] offsets      offsets:{<group>}      consumed offset per "<topic>:<partition>"
@@ -18,6 +20,13 @@ local function record_offset()
     local off = tonumber(ARGV[7])
     local cur = tonumber(redis.call('HGET', KEYS[4], ARGV[6]) or '-1')
     if off > cur then redis.call('HSET', KEYS[4], ARGV[6], off) end
+    -- "pos" = "<partition>:<offset>" of the last command on this SKU: levels published after
+    -- a kit command moved it say which of its own commands they include (rebuild)
+    local p = string.match(ARGV[6], ':(%d+)$')
+    if p and redis.call('EXISTS', KEYS[1]) == 1 then
+      local cp, co = string.match(redis.call('HGET', KEYS[1], 'pos') or '', '^(%d+):(%d+)$')
+      if cp ~= p or off > tonumber(co) then redis.call('HSET', KEYS[1], 'pos', p .. ':' .. off) end
+    end
   end
 end
 
@@ -44,6 +53,18 @@ local function levels_of(h)
     total = total + l.available
   end
   return locs, total
+end
+
+-- "kitoff|<partition>" fields (written by kit.lua on a kit's components): the highest kit
+-- command offset per commands partition these levels include; nil when none.
+local function kit_offsets_of(h)
+  local out, any = {}, false
+  for field, value in pairs(h) do
+    local p = string.match(field, '^kitoff|(%d+)$')
+    if p then out[p] = tonumber(value); any = true end
+  end
+  if any then return out end
+  return cjson.null
 end
 
 local function at(h, loc)
@@ -129,7 +150,7 @@ if prior then
   local locs, total = levels_of(h)
   return {'duplicate', prior, cjson.encode({
     version = tonumber(h['version'] or '0'), available = total, locations = locs,
-    shares = shares_of(h, total) or cjson.null})}
+    shares = shares_of(h, total) or cjson.null, kit_offsets = kit_offsets_of(h)})}
 end
 
 local cmd, loc, qty = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -229,4 +250,4 @@ redis.call('XADD', KEYS[3], 'MAXLEN', '~', tonumber(ARGV[8]), '*',
   'd_reserved', after.reserved - before.reserved)
 record_offset()
 return {status, result, cjson.encode({version = version, available = total_after,
-  locations = locs, shares = shares or cjson.null})}
+  locations = locs, shares = shares or cjson.null, kit_offsets = kit_offsets_of(h)})}

@@ -6,10 +6,17 @@
 -- KEYS[2] idempotency      inv:{kit}:idem:<key>
 -- KEYS[3] kit ledger       inv:{kit}:ledger
 -- KEYS[4] offsets          offsets:{<group>}
--- KEYS[5..] per component, in the order of ARGV[9]: state hash, then ledger
+-- KEYS[5..] per component, in the order of ARGV[9]: state hash, ledger, and the component's
+--           idempotency marker inv:{component}:idem:<key>:component:<component>
 -- ARGV: 1 command (reserve|release|commit), 2 location, 3 kit quantity, 4 idempotency key,
 --       5 ttl (s), 6 offset field ("" none), 7 offset, 8 ledger max length,
 --       9 components JSON as the caller read it: [[sku, units], ...]
+--
+-- Rebuild support (docs/decisions/0008-kits-and-rebuild.md): a component whose marker exists
+-- already holds this command's move and is skipped (a rebuild marks the components whose
+-- restored levels cover the command); every component evaluated gets "kitoff|<partition>" =
+-- the highest kit-command offset of that commands partition it has seen, so its levels say
+-- which kit commands they include.
 
 local function record_offset()
   if ARGV[6] ~= '' then
@@ -52,23 +59,32 @@ for _, c in ipairs(comps) do
   if defined[c[1]] ~= c[2] then return redis.error_reply('RETRY kit definition changed') end
 end
 
--- validate every component before any write
+-- validate every component not already moved (marker present) before any write
 local status = 'applied'
-local befores, versions = {}, {}
+local befores, versions, skip = {}, {}, {}
 for i, c in ipairs(comps) do
-  local l, v, policy = level(KEYS[3 + 2 * i], loc)
+  local l, v, policy = level(KEYS[2 + 3 * i], loc)
   befores[i], versions[i] = l, v
-  if cmd == 'reserve' and policy == 'reject' and l.available < c[2] * qty then
+  skip[i] = redis.call('EXISTS', KEYS[4 + 3 * i]) == 1
+  if not skip[i] and cmd == 'reserve' and policy == 'reject' and l.available < c[2] * qty then
     status = 'rejected'
   end
 end
 
-local changes = {}
+local stamp_partition = string.match(ARGV[6], ':(%d+)$')
+local changes, skipped = {}, {}
 for i, c in ipairs(comps) do
-  local state, ledger, units = KEYS[3 + 2 * i], KEYS[4 + 2 * i], c[2] * qty
+  local state, ledger, units = KEYS[2 + 3 * i], KEYS[3 + 3 * i], c[2] * qty
   local b = befores[i]
   local oh, rs = b.on_hand, b.reserved
-  if status == 'applied' then
+  if stamp_partition then
+    local field = 'kitoff|' .. stamp_partition
+    local cur = tonumber(redis.call('HGET', state, field) or '-1')
+    if tonumber(ARGV[7]) > cur then redis.call('HSET', state, field, ARGV[7]) end
+  end
+  if skip[i] then
+    skipped[#skipped + 1] = c[1]
+  elseif status == 'applied' then
     if cmd == 'reserve' then rs = rs + units
     elseif cmd == 'release' then rs = math.max(0, rs - units)
     else oh = oh - units; rs = math.max(0, rs - units) end
@@ -79,15 +95,21 @@ for i, c in ipairs(comps) do
       'command', cmd, 'key', ARGV[4] .. ':component:' .. c[1], 'location', loc,
       'quantity', units, 'status', status, 'version', versions[i],
       'd_on_hand', oh - b.on_hand, 'd_reserved', rs - b.reserved, 'kit', ARGV[4])
+    redis.call('SET', KEYS[4 + 3 * i], cjson.encode({status = status, kit = ARGV[4],
+      version = versions[i]}), 'EX', tonumber(ARGV[5]))
   end
-  local a = {on_hand = oh, reserved = rs, safety_stock = b.safety_stock}
-  a.available = a.on_hand - a.reserved - a.safety_stock
-  changes[i] = {sku = c[1], units = units, version = versions[i], before = b, after = a}
+  if not skip[i] then
+    local a = {on_hand = oh, reserved = rs, safety_stock = b.safety_stock}
+    a.available = a.on_hand - a.reserved - a.safety_stock
+    changes[#changes + 1] = {sku = c[1], units = units, version = versions[i], before = b,
+      after = a}
+  end
 end
 
 local kit_version = redis.call('HINCRBY', KEYS[1], 'version', status == 'applied' and 1 or 0)
 local result = cjson.encode({status = status, command = cmd, location = loc, quantity = qty,
-  version = kit_version, components = changes})
+  version = kit_version, components = changes,
+  skipped = #skipped > 0 and skipped or cjson.null})
 redis.call('SET', KEYS[2], result, 'EX', tonumber(ARGV[5]))
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', tonumber(ARGV[8]), '*',
   'command', cmd, 'key', ARGV[4], 'location', loc, 'quantity', qty, 'status', status,

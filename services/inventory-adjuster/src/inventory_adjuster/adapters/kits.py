@@ -47,6 +47,15 @@ class KitApplied:
     result: dict[str, Any]
 
 
+def component_key(kit_key: str, component: str) -> str:
+    """The idempotency key of one component's share of a kit command (its ledger entry's key
+    and its marker ``inv:{component}:idem:<this>``)."""
+    return f"{kit_key}:component:{component}"
+
+
+KIT_OFFSET_PREFIX = "kitoff|"  # state-hash field: highest kit-command offset per partition
+
+
 def kit_available(components: Components, available: dict[str, int]) -> int:
     if not components:
         return 0
@@ -102,7 +111,13 @@ class KitStore:
             offsets_key(self.group),
         ]
         for comp, _ in components:
-            keys.extend([state_key(comp), ledger_key(comp)])
+            keys.extend(
+                [
+                    state_key(comp),
+                    ledger_key(comp),
+                    idem_key(comp, component_key(cmd.idempotency_key, comp)),
+                ]
+            )
         args: list[str | int] = [
             cmd.command,
             cmd.location,

@@ -146,7 +146,10 @@ class RedisInventory:
             doc.update(partition=pos.partition, offset=pos.offset)
         return Applied(status=status, result=orjson.loads(result), levels=sku_levels(sku, doc))  # type: ignore[arg-type]
 
-    async def levels(self, sku: str) -> SkuLevels | None:
+    async def levels(self, sku: str, *, with_position: bool = False) -> SkuLevels | None:
+        """The SKU's levels; ``with_position``: also the position of its last command and its
+        kit offsets, read in the same HGETALL (what a levels record after a kit command
+        carries; see docs/decisions/0008-kits-and-rebuild.md)."""
         flat = {
             as_text(k): as_text(v) for k, v in (await self.redis.hgetall(state_key(sku))).items()
         }
@@ -158,7 +161,20 @@ class RedisInventory:
             if sep and part in LEVEL_PARTS:
                 locs.setdefault(loc, {})[part] = int(value)
         shares = orjson.loads(flat["shares"]) if "shares" in flat else None
-        doc = {"version": int(flat.get("version", 0)), "locations": locs, "shares": shares}
+        doc: dict[str, Any] = {
+            "version": int(flat.get("version", 0)),
+            "locations": locs,
+            "shares": shares,
+        }
+        if with_position:
+            partition, sep, offset = flat.get("pos", "").partition(":")
+            if sep:
+                doc.update(partition=int(partition), offset=int(offset))
+            doc["kit_offsets"] = {
+                f.removeprefix("kitoff|"): int(v)
+                for f, v in flat.items()
+                if f.startswith("kitoff|")
+            }
         return sku_levels(sku, doc)
 
     async def settings_of(self, sku: str) -> dict[str, Any]:
@@ -228,6 +244,10 @@ def restore_fields(levels: SkuLevels) -> dict[str, str | int]:
         fields[f"{loc}|safety_stock"] = lv.safety_stock
     if levels.shares:
         fields["shares"] = orjson.dumps(levels.shares).decode()
+    for partition, offset in (levels.kit_offsets or {}).items():
+        fields[f"kitoff|{partition}"] = offset
+    if levels.partition is not None and levels.offset is not None:
+        fields["pos"] = f"{levels.partition}:{levels.offset}"
     return fields
 
 
@@ -331,6 +351,9 @@ def sku_levels(sku: str, doc: dict[str, Any]) -> SkuLevels:
         shares=doc.get("shares") or None,
         partition=doc.get("partition"),
         offset=doc.get("offset"),
+        kit_offsets={str(p): int(o) for p, o in kit_offsets.items()}
+        if (kit_offsets := doc.get("kit_offsets"))
+        else None,
     )
 
 
