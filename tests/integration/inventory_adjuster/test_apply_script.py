@@ -1,5 +1,6 @@
 """The apply script on a real Redis: atomic, idempotent, ledgered, offset-recording."""
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -142,9 +143,19 @@ async def test_safety_stock_holds_units_back(store, sku):
     assert levels.locations["wh-1"].safety_stock == 2
 
 
-async def test_cycle_count_honours_moves_applied_after_it_was_taken(store, sku):
+async def server_ms(redis) -> int:
+    sec, usec = await redis.time()
+    return int(sec) * 1000 + int(usec) // 1000
+
+
+async def test_cycle_count_honours_moves_applied_after_it_was_taken(store, sku, redis):
     await apply(store, cmd(sku, "set_on_hand", 10))
-    taken = datetime.now(UTC)
+    # The ledger's clock is Redis' (ms); "after the count" means a later millisecond there.
+    taken_ms = await server_ms(redis)
+    taken = datetime.fromtimestamp(taken_ms / 1000, UTC)
+    deadline = time.monotonic() + 5
+    while await server_ms(redis) <= taken_ms:
+        assert time.monotonic() < deadline
     # after the count was taken: a shipment of 2 and a receipt of 5 were applied
     await apply(store, cmd(sku, "reserve", 2))
     await apply(store, cmd(sku, "commit", 2), cmd(sku, "adjust", 5))
