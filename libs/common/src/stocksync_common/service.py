@@ -77,18 +77,12 @@ def serve(app: FastAPI | str, settings: CommonSettings, *, workers: int = 1) -> 
 
 
 @contextlib.asynccontextmanager
-async def kafka_worker(
-    health: Health,
-    producer: AIOKafkaProducer,
-    consumer: AIOKafkaConsumer,
-    loop: ConsumerLoop,
-    bootstrap: str,
+async def consumer_running(
+    health: Health, name: str, consumer: AIOKafkaConsumer, loop: ConsumerLoop
 ) -> AsyncIterator[None]:
-    """Start the clients and the supervised consumer loop; stop them cleanly on exit."""
-    health.checks["kafka"] = kafka_check(bootstrap)
-    await producer.start()
+    """Start ``consumer`` and its supervised loop; stop both cleanly on exit."""
     await consumer.start()
-    task = supervise(health, "consumer", loop.run)
+    task = supervise(health, name, loop.run)
     try:
         yield
     finally:
@@ -97,4 +91,21 @@ async def kafka_worker(
         with contextlib.suppress(BaseException):
             await task
         await consumer.stop()
+
+
+@contextlib.asynccontextmanager
+async def kafka_worker(
+    health: Health,
+    producer: AIOKafkaProducer,
+    consumer: AIOKafkaConsumer,
+    loop: ConsumerLoop,
+    bootstrap: str,
+) -> AsyncIterator[None]:
+    """Start the producer, the consumer and its supervised loop; stop them cleanly on exit."""
+    health.checks["kafka"] = kafka_check(bootstrap)
+    await producer.start()
+    try:
+        async with consumer_running(health, "consumer", consumer, loop):
+            yield
+    finally:
         await producer.stop()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, Header, Request
 
 from inventory_adjuster.bootstrap import Container
+from stocksync_common.auth import check_admin
 
 
 def get_container(request: Request) -> Container:
@@ -21,10 +21,7 @@ ContainerDep = Annotated[Container, Depends(get_container)]
 def require_admin(
     container: ContainerDep, authorization: Annotated[str | None, Header()] = None
 ) -> str:
-    expected = f"Bearer {container.settings.admin_token}"
-    if authorization is None or not hmac.compare_digest(authorization.encode(), expected.encode()):
-        raise HTTPException(401, "admin bearer token required", {"WWW-Authenticate": "Bearer"})
-    return "admin"
+    return check_admin(authorization, container.settings.admin_token)
 
 
 AdminDep = Annotated[str, Depends(require_admin)]

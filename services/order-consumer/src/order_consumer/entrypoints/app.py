@@ -6,31 +6,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
 from order_consumer.bootstrap import build
 from order_consumer.settings import Settings, get_settings
-from stocksync_common.consumer import ConsumerLoop
 from stocksync_common.ops import Health, install_ops
-from stocksync_common.service import kafka_worker, redis_check, supervise
-
-
-@contextlib.asynccontextmanager
-async def second_loop(
-    health: Health, name: str, consumer: AIOKafkaConsumer, loop: ConsumerLoop
-) -> AsyncIterator[None]:
-    """Another supervised consumer loop on the producer ``kafka_worker`` already started."""
-    await consumer.start()
-    task = supervise(health, name, loop.run)
-    try:
-        yield
-    finally:
-        loop.stop()
-        task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
-        await consumer.stop()
+from stocksync_common.service import consumer_running, kafka_worker, redis_check
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -47,8 +28,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 kafka_worker(
                     health, c.producer, c.consumer, c.loop, settings.kafka_bootstrap_servers
                 ),
-                second_loop(health, "oversold-consumer", c.oversold_consumer, c.oversold_loop),
-                second_loop(
+                consumer_running(health, "oversold-consumer", c.oversold_consumer, c.oversold_loop),
+                consumer_running(
                     health, "compliance-consumer", c.compliance_consumer, c.compliance_loop
                 ),
             ):

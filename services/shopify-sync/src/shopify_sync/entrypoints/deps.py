@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, Header, Request
 
 from shopify_sync.bootstrap import Container
+from stocksync_common.auth import check_admin
 
 
 def get_container(request: Request) -> Container:
@@ -24,10 +24,8 @@ def require_admin(
 ) -> str:
     """The caller, for the audit log: the client address and a fingerprint of the token
     (never the token)."""
-    expected = f"Bearer {container.settings.admin_token}"
-    if authorization is None or not hmac.compare_digest(authorization.encode(), expected.encode()):
-        raise HTTPException(401, "admin bearer token required", {"WWW-Authenticate": "Bearer"})
-    token = hashlib.sha256(authorization.encode()).hexdigest()[:8]
+    check_admin(authorization, container.settings.admin_token)
+    token = hashlib.sha256((authorization or "").encode()).hexdigest()[:8]
     client = request.client.host if request.client else "unknown"
     return f"admin-token:{token}@{client}"
 
