@@ -19,7 +19,7 @@ echo "[test] ruff" >&2
 uv run --frozen ruff check .
 uv run --frozen ruff format --check .
 echo "[test] mypy --strict" >&2
-uv run --frozen mypy libs/common/src services/*/src simulators/src scripts tests bench
+uv run --frozen mypy libs/common/src services/*/src simulators/src scripts tests bench deploy/k8s/generate_topics.py
 
 cleanup() {
   "$REPO/scripts/infra/kafka.sh" stop || true

@@ -32,6 +32,8 @@ BASE = K8S / "base"
 OVERLAYS = sorted(p.parent for p in (K8S / "overlays").glob("*/kustomization.yaml"))
 KUSTOMIZATIONS = [BASE, *OVERLAYS]
 KUSTOMIZATION_IDS = [k.relative_to(K8S).as_posix() for k in KUSTOMIZATIONS]
+COMPONENTS = sorted(p.parent for p in (K8S / "components").glob("*/kustomization.yaml"))
+COMPONENT_IDS = [c.relative_to(K8S).as_posix() for c in COMPONENTS]
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - a container listens on all of its interfaces
 
 SERVICE_PORTS = {
@@ -50,8 +52,17 @@ KNOWN_KINDS = {
     ("v1", "Service"),
     ("apps/v1", "Deployment"),
     ("batch/v1", "Job"),
+    ("policy/v1", "PodDisruptionBudget"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("keda.sh/v1alpha1", "ScaledObject"),
+    ("monitoring.coreos.com/v1", "PodMonitor"),
+    ("kafka.strimzi.io/v1beta2", "KafkaTopic"),
 }
+# Kinds that need a CRD: never in the base, which must apply to a bare cluster.
+CRD_KINDS = {"ScaledObject", "PodMonitor", "KafkaTopic"}
 KUSTOMIZATION_API = "kustomize.config.k8s.io/v1beta1"
+COMPONENT_API = "kustomize.config.k8s.io/v1alpha1"
 
 
 # --- reading the kustomizations ---------------------------------------------------------------
@@ -83,7 +94,8 @@ def generator_files(folder: Path) -> list[Path]:
 def resource_docs(folder: Path) -> list[dict[str, Any]]:
     """The manifests a kustomization lists, following resource folders (not rendered)."""
     docs: list[dict[str, Any]] = []
-    for entry in kustomization(folder).get("resources", []):
+    k = kustomization(folder)
+    for entry in [*k.get("resources", []), *k.get("components", [])]:
         path = (folder / entry).resolve()
         docs += resource_docs(path) if path.is_dir() else yaml_docs(path)
     return docs
@@ -254,7 +266,7 @@ def use_environment(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Non
 
 def test_every_yaml_file_is_a_known_manifest_or_a_generator_input() -> None:
     listed: set[Path] = set()
-    for folder in KUSTOMIZATIONS:
+    for folder in [*KUSTOMIZATIONS, *COMPONENTS]:
         listed.add(folder / "kustomization.yaml")
         listed.update(generator_files(folder))
         listed.update(
@@ -273,18 +285,30 @@ def test_every_yaml_file_is_a_known_manifest_or_a_generator_input() -> None:
             assert doc["metadata"]["name"]
 
 
-@pytest.mark.parametrize("folder", KUSTOMIZATIONS, ids=KUSTOMIZATION_IDS)
+@pytest.mark.parametrize(
+    "folder", [*KUSTOMIZATIONS, *COMPONENTS], ids=[*KUSTOMIZATION_IDS, *COMPONENT_IDS]
+)
 def test_kustomization_references_exist(folder: Path) -> None:
     k = kustomization(folder)
-    assert k["apiVersion"] == KUSTOMIZATION_API
-    assert k["kind"] == "Kustomization"
+    if folder in COMPONENTS:
+        assert (k["apiVersion"], k["kind"]) == (COMPONENT_API, "Component")
+    else:
+        assert (k["apiVersion"], k["kind"]) == (KUSTOMIZATION_API, "Kustomization")
     assert k.get("resources"), "a kustomization with nothing in it"
     for entry in k["resources"]:
         path = (folder / entry).resolve()
         assert path.is_file() or (path / "kustomization.yaml").is_file(), entry
+    for entry in k.get("components", []):
+        path = (folder / entry).resolve()
+        assert path in COMPONENTS, entry
     for path in generator_files(folder):
         assert path.is_file(), path
     assert "secretGenerator" not in k, "the platform team creates the Secret"
+
+
+def test_the_base_needs_no_custom_resource_definitions() -> None:
+    kinds = {doc["kind"] for doc in resource_docs(BASE)}
+    assert kinds & CRD_KINDS == set(), "CRD kinds go in a component or an overlay"
 
 
 @pytest.mark.parametrize("folder", OVERLAYS, ids=KUSTOMIZATION_IDS[1:])

@@ -1,0 +1,473 @@
+"""deploy/k8s beyond the Deployments: PodDisruptionBudgets, NetworkPolicies, the PodMonitor,
+KEDA ScaledObjects and the HPA alternative, the Strimzi KafkaTopics and the production overlay.
+
+Held against the code: topic names against ``stocksync_common.topics`` (the committed
+topics.yaml must equal deploy/k8s/generate_topics.py's output), consumer groups against
+``CONSUMER_GROUPS`` and each service's ``Settings``, ports against the Deployments, and every
+rule is checked on what ``kubectl kustomize`` renders when it is on PATH.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from unit.deploy.test_k8s import (
+    BASE,
+    COMPONENTS,
+    K8S,
+    KNOWN_KINDS,
+    OVERLAYS,
+    ROOT,
+    SERVICE_PORTS,
+    config_maps,
+    kustomization,
+    memory_bytes,
+    of_kind,
+    renderer,
+    resource_docs,
+    settings_class,
+    yaml_docs,
+)
+
+from stocksync_common.topics import CONSUMER_GROUPS, all_topics
+
+PRODUCTION = K8S / "overlays" / "production"
+KEDA = K8S / "components" / "keda"
+HPA = K8S / "components" / "hpa"
+MONITORING = K8S / "components" / "monitoring"
+TOPICS_FILE = PRODUCTION / "topics.yaml"
+CONSUMERS = [name for name in SERVICE_PORTS if name != "webhook-receiver"]
+HTTPS_CLIENTS = {"shopify-sync", "wms-connector", "notifier"}
+KAFKA_PORT = 9092
+REDIS_PORT = 6379
+DNS_PORT = 53
+HTTPS_PORT = 443
+DNS_1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def load_generator() -> Any:
+    path = K8S / "generate_topics.py"
+    spec = importlib.util.spec_from_file_location("stocksync_generate_topics", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@cache
+def rendered(folder: Path) -> list[dict[str, Any]]:
+    command = renderer()
+    if command is None:
+        pytest.skip("neither kustomize nor kubectl is on PATH; the static checks ran")
+    result = subprocess.run(
+        [*command, str(folder)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return [d for d in yaml.safe_load_all(result.stdout) if d]
+
+
+def matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """A Kubernetes label selector (matchLabels and matchExpressions) against labels."""
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expr in selector.get("matchExpressions", []):
+        key, op, values = expr["key"], expr["operator"], expr.get("values", [])
+        ok = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": labels.get(key) not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[op]
+        if not ok:
+            return False
+    return True
+
+
+def pod_labels(workload: dict[str, Any]) -> dict[str, str]:
+    labels = workload["spec"]["template"]["metadata"]["labels"]
+    assert isinstance(labels, dict)
+    return labels
+
+
+def topic_partitions() -> dict[str, int]:
+    return {d["spec"]["topicName"]: d["spec"]["partitions"] for d in yaml_docs(TOPICS_FILE)}
+
+
+def group_owner(group: str) -> str:
+    """The consumer Deployment of a group: the longest service name it starts with."""
+    owners = [name for name in SERVICE_PORTS if group == name or group.startswith(f"{name}-")]
+    assert owners, f"no service for consumer group {group}"
+    return max(owners, key=len)
+
+
+def settings_groups(service: str) -> set[str]:
+    fields = settings_class(service).model_fields
+    return {str(f.default) for name, f in fields.items() if name.endswith("consumer_group")}
+
+
+def port_numbers(rule: dict[str, Any]) -> set[int]:
+    return {p["port"] for p in rule.get("ports", [])}
+
+
+def policies_for(docs: list[dict[str, Any]], labels: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        p
+        for p in of_kind(docs, "NetworkPolicy").values()
+        if p["spec"]["podSelector"] and matches(p["spec"]["podSelector"], labels)
+    ]
+
+
+def kafka_bootstrap(folder: Path) -> str:
+    return config_maps(folder)["stocksync-config"]["STOCKSYNC_KAFKA_BOOTSTRAP_SERVERS"]
+
+
+# --- the generated Strimzi topics -------------------------------------------------------------
+
+
+def test_committed_topics_file_is_the_generators_output() -> None:
+    generator = load_generator()
+    assert TOPICS_FILE.read_text() == generator.render(), (
+        "run `uv run python deploy/k8s/generate_topics.py`"
+    )
+    assert "topics.yaml" in kustomization(PRODUCTION)["resources"]
+
+
+def test_kafka_topics_are_exactly_the_catalog_with_production_settings() -> None:
+    docs = yaml_docs(TOPICS_FILE)
+    specs = {s.name: s for s in all_topics()}
+    names = [d["spec"]["topicName"] for d in docs]
+    assert len(names) == len(set(names)), "a topic twice"
+    assert set(names) == set(specs)
+    for doc in docs:
+        assert (doc["apiVersion"], doc["kind"]) == ("kafka.strimzi.io/v1beta2", "KafkaTopic")
+        name = doc["metadata"]["name"]
+        assert DNS_1123_SUBDOMAIN.fullmatch(name) and len(name) <= 253, name
+        assert doc["metadata"]["labels"]["strimzi.io/cluster"] == "stocksync"
+        spec = doc["spec"]
+        assert spec["partitions"] == 24
+        assert spec["replicas"] == 3
+        config = spec["config"]
+        assert config["min.insync.replicas"] == "2"
+        assert spec["replicas"] > int(config["min.insync.replicas"]), "one broker may be down"
+        assert all(isinstance(v, str) for v in config.values())
+        assert specs[spec["topicName"]].config.items() <= config.items()
+    levels = next(d for d in docs if d["spec"]["topicName"] == "inventory.levels.v1")
+    assert levels["spec"]["config"]["cleanup.policy"] == "compact"
+
+
+def test_strimzi_cluster_matches_the_bootstrap_service() -> None:
+    cluster = {d["metadata"]["labels"]["strimzi.io/cluster"] for d in yaml_docs(TOPICS_FILE)}
+    host = urlsplit(f"//{kafka_bootstrap(PRODUCTION)}").hostname
+    assert host == f"{cluster.pop()}-kafka-bootstrap", "Strimzi's bootstrap Service name"
+
+
+# --- PodDisruptionBudgets, NetworkPolicies, the PodMonitor (static) --------------------------
+
+
+@pytest.mark.parametrize("name", list(SERVICE_PORTS))
+def test_every_deployment_has_one_pdb_that_still_allows_a_drain(name: str) -> None:
+    docs = resource_docs(BASE)
+    labels = pod_labels(of_kind(docs, "Deployment")[name])
+    pdbs = [
+        p
+        for p in of_kind(docs, "PodDisruptionBudget").values()
+        if matches(p["spec"]["selector"], labels)
+    ]
+    assert len(pdbs) == 1
+    spec = pdbs[0]["spec"]
+    assert spec.get("maxUnavailable", 0) >= 1 or "minAvailable" not in spec, (
+        "maxUnavailable keeps one-replica overlays drainable"
+    )
+
+
+def test_network_policies_deny_by_default() -> None:
+    policies = of_kind(resource_docs(BASE), "NetworkPolicy")
+    defaults = [p for p in policies.values() if p["spec"]["podSelector"] == {}]
+    assert len(defaults) == 1
+    spec = defaults[0]["spec"]
+    assert sorted(spec["policyTypes"]) == ["Egress", "Ingress"]
+    assert "ingress" not in spec and "egress" not in spec
+
+
+@pytest.mark.parametrize("name", list(SERVICE_PORTS))
+def test_network_policy_lets_each_service_reach_only_what_it_needs(name: str) -> None:
+    docs = resource_docs(BASE)
+    [policy] = policies_for(docs, pod_labels(of_kind(docs, "Deployment")[name]))
+    spec = policy["spec"]
+    assert sorted(spec["policyTypes"]) == ["Egress", "Ingress"]
+    [ingress] = spec["ingress"]
+    assert port_numbers(ingress) == {SERVICE_PORTS[name]}
+    if name == "webhook-receiver":
+        assert "from" not in ingress, "webhooks arrive from anywhere"
+    else:
+        peers = ingress["from"]
+        assert {"podSelector": {}} in peers, "this namespace"
+        for peer in peers:
+            assert "ipBlock" not in peer, "admin ports only inside the cluster"
+            if "namespaceSelector" in peer:
+                assert peer["namespaceSelector"]["matchLabels"] == {
+                    "kubernetes.io/metadata.name": "monitoring"
+                }
+    egress_ports: set[int] = set()
+    for rule in spec["egress"]:
+        ports = port_numbers(rule)
+        assert ports, "an egress rule without ports opens everything"
+        egress_ports |= ports
+        if HTTPS_PORT in ports:
+            assert ports == {HTTPS_PORT}
+    expected = {DNS_PORT, KAFKA_PORT, REDIS_PORT}
+    if name in HTTPS_CLIENTS:
+        expected.add(HTTPS_PORT)
+    assert egress_ports == expected
+
+
+def test_egress_ports_are_the_configured_kafka_and_redis_ports() -> None:
+    config = config_maps(BASE)["stocksync-config"]
+    assert urlsplit(f"//{config['STOCKSYNC_KAFKA_BOOTSTRAP_SERVERS']}").port == KAFKA_PORT
+    assert urlsplit(config["STOCKSYNC_REDIS_URL"]).port == REDIS_PORT
+
+
+def test_the_topics_job_may_reach_kafka_and_dns_only() -> None:
+    docs = resource_docs(BASE)
+    [policy] = policies_for(docs, pod_labels(of_kind(docs, "Job")["stocksync-topics"]))
+    assert "ingress" not in policy["spec"]
+    ports = set().union(*(port_numbers(r) for r in policy["spec"]["egress"]))
+    assert ports == {DNS_PORT, KAFKA_PORT}
+
+
+def test_pod_monitor_scrapes_every_service_and_not_the_job() -> None:
+    docs = resource_docs(MONITORING)
+    [monitor] = of_kind(docs, "PodMonitor").values()
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    selector = monitor["spec"]["selector"]
+    base = resource_docs(BASE)
+    for name, deployment in of_kind(base, "Deployment").items():
+        assert matches(selector, pod_labels(deployment)), name
+        port_names = {
+            p["name"]
+            for c in deployment["spec"]["template"]["spec"]["containers"]
+            for p in c["ports"]
+        }
+        for endpoint in monitor["spec"]["podMetricsEndpoints"]:
+            assert endpoint["port"] in port_names
+            assert endpoint["path"] == "/metrics"
+    assert not matches(selector, pod_labels(of_kind(base, "Job")["stocksync-topics"]))
+
+
+# --- autoscaling ------------------------------------------------------------------------------
+
+
+def test_scaled_objects_cover_every_consumer_group_and_topic() -> None:
+    objects = of_kind(resource_docs(KEDA), "ScaledObject")
+    assert sorted(objects) == sorted(CONSUMERS)
+    wanted = {(g, t) for g, topics in CONSUMER_GROUPS.items() for t in topics}
+    seen: set[tuple[str, str]] = set()
+    for name, obj in objects.items():
+        assert obj["apiVersion"] == "keda.sh/v1alpha1"
+        target = obj["spec"]["scaleTargetRef"]
+        assert (target.get("kind", "Deployment"), target["name"]) == ("Deployment", name)
+        groups: set[str] = set()
+        for trigger in obj["spec"]["triggers"]:
+            assert trigger["type"] == "kafka"
+            meta = trigger["metadata"]
+            assert all(isinstance(v, str) for v in meta.values()), "KEDA metadata are strings"
+            assert int(meta["lagThreshold"]) > 0
+            assert meta["bootstrapServers"] == kafka_bootstrap(PRODUCTION)
+            assert group_owner(meta["consumerGroup"]) == name
+            pair = (meta["consumerGroup"], meta["topic"])
+            assert pair in wanted, f"{pair} is not in CONSUMER_GROUPS"
+            assert pair not in seen
+            seen.add(pair)
+            groups.add(meta["consumerGroup"])
+        assert groups == settings_groups(name), "the groups the service really joins"
+    assert seen == wanted
+
+
+@pytest.mark.parametrize("folder", [KEDA, HPA], ids=["keda", "hpa"])
+def test_autoscaling_is_capped_at_the_partition_count(folder: Path) -> None:
+    partitions = topic_partitions()
+    docs = resource_docs(folder)
+    scalers = [
+        *of_kind(docs, "ScaledObject").values(),
+        *of_kind(docs, "HorizontalPodAutoscaler").values(),
+    ]
+    assert sorted(s["metadata"]["name"] for s in scalers) == sorted(CONSUMERS)
+    for scaler in scalers:
+        name = scaler["metadata"]["name"]
+        spec = scaler["spec"]
+        low = spec.get("minReplicaCount", spec.get("minReplicas"))
+        high = spec.get("maxReplicaCount", spec.get("maxReplicas"))
+        assert 1 <= low <= high, name
+        topics = {t for g, ts in CONSUMER_GROUPS.items() if group_owner(g) == name for t in ts}
+        assert high <= min(partitions[t] for t in topics), f"{name}: replicas beyond partitions"
+        assert spec["scaleTargetRef"]["name"] == name
+
+
+def test_hpa_alternative_is_autoscaling_v2_on_cpu() -> None:
+    for hpa in of_kind(resource_docs(HPA), "HorizontalPodAutoscaler").values():
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        [metric] = hpa["spec"]["metrics"]
+        assert metric["type"] == "Resource" and metric["resource"]["name"] == "cpu"
+
+
+@pytest.mark.parametrize("folder", OVERLAYS, ids=[o.name for o in OVERLAYS])
+def test_an_overlay_uses_keda_or_the_hpa_never_both(folder: Path) -> None:
+    used = {(folder / c).resolve() for c in kustomization(folder).get("components", [])}
+    assert used <= set(COMPONENTS)
+    assert not {KEDA, HPA} <= used
+
+
+# --- the production overlay -------------------------------------------------------------------
+
+
+def test_production_overlay_settings_replicas_and_components() -> None:
+    k = kustomization(PRODUCTION)
+    replicas = {r["name"]: r["count"] for r in k["replicas"]}
+    assert replicas["webhook-receiver"] >= 3
+    assert all(replicas[name] >= 2 for name in CONSUMERS)
+    config = config_maps(PRODUCTION)["stocksync-config"]
+    assert config["STOCKSYNC_ENVIRONMENT"] == "production"
+    assert config["STOCKSYNC_TOPIC_REPLICATION_FACTOR"] == "3"
+    assert set(topic_partitions().values()) == {int(config["STOCKSYNC_TOPIC_PARTITIONS"])}
+    used = {(PRODUCTION / c).resolve() for c in k["components"]}
+    assert {KEDA, MONITORING} <= used
+    min_replicas = {
+        o["metadata"]["name"]: o["spec"]["minReplicaCount"]
+        for o in of_kind(resource_docs(KEDA), "ScaledObject").values()
+    }
+    assert all(min_replicas[name] >= 2 for name in CONSUMERS)
+
+
+# --- rendered ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("folder", [BASE, *OVERLAYS], ids=["base", *(o.name for o in OVERLAYS)])
+def test_rendered_workloads_are_covered_by_pdb_policy_and_resources(folder: Path) -> None:
+    docs = rendered(folder)
+    assert {(d["apiVersion"], d["kind"]) for d in docs} <= KNOWN_KINDS
+    deployments = of_kind(docs, "Deployment")
+    assert set(deployments) == set(SERVICE_PORTS)
+    pdbs = of_kind(docs, "PodDisruptionBudget").values()
+    for name, deployment in deployments.items():
+        labels = pod_labels(deployment)
+        assert len([p for p in pdbs if matches(p["spec"]["selector"], labels)]) == 1, name
+        assert len(policies_for(docs, labels)) == 1, name
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            res = container["resources"]
+            assert memory_bytes(res["requests"]["memory"]) <= memory_bytes(res["limits"]["memory"])
+    for job in of_kind(docs, "Job").values():
+        assert len(policies_for(docs, pod_labels(job))) == 1
+    for policy in of_kind(docs, "NetworkPolicy").values():
+        if policy["spec"]["podSelector"]:
+            assert any(
+                matches(policy["spec"]["podSelector"], pod_labels(w))
+                for w in [*deployments.values(), *of_kind(docs, "Job").values()]
+            ), f"{policy['metadata']['name']} selects nothing"
+
+
+def test_production_renders_with_topics_keda_and_monitor_and_without_the_job() -> None:
+    docs = rendered(PRODUCTION)
+    deployments = of_kind(docs, "Deployment")
+    assert deployments["webhook-receiver"]["spec"]["replicas"] >= 3
+    assert all(deployments[name]["spec"]["replicas"] >= 2 for name in CONSUMERS)
+    assert of_kind(docs, "Job") == {}, "Strimzi owns the topics"
+    assert {d["spec"]["topicName"] for d in of_kind(docs, "KafkaTopic").values()} == {
+        s.name for s in all_topics()
+    }
+    assert sorted(of_kind(docs, "ScaledObject")) == sorted(CONSUMERS)
+    assert of_kind(docs, "HorizontalPodAutoscaler") == {}
+    [monitor] = of_kind(docs, "PodMonitor").values()
+    for deployment in deployments.values():
+        assert matches(monitor["spec"]["selector"], pod_labels(deployment))
+    [config] = [c for c in of_kind(docs, "ConfigMap") if c.startswith("stocksync-config")]
+    assert of_kind(docs, "ConfigMap")[config]["data"]["STOCKSYNC_ENVIRONMENT"] == "production"
+
+
+def test_base_with_the_hpa_component_renders(tmp_path: Path) -> None:
+    """The HPA alternative, applied the way the README says: a component on an overlay."""
+    command = renderer()
+    if command is None:
+        pytest.skip("neither kustomize nor kubectl is on PATH")
+    (tmp_path / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": [os.path.relpath(BASE, tmp_path)],
+                "components": [os.path.relpath(HPA, tmp_path)],
+            }
+        )
+    )
+    result = subprocess.run(
+        [*command, str(tmp_path)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    hpas = of_kind(docs, "HorizontalPodAutoscaler")
+    assert sorted(hpas) == sorted(CONSUMERS)
+    deployments = of_kind(docs, "Deployment")
+    assert all(h["spec"]["scaleTargetRef"]["name"] in deployments for h in hpas.values())
+
+
+# --- documentation ----------------------------------------------------------------------------
+
+
+def deployment_section() -> str:
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(r"^## Deployment\n(.*?)(?=^## )", readme, flags=re.MULTILINE | re.DOTALL)
+    assert match is not None, "README.md has a ## Deployment section"
+    return match.group(1)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [ROOT / "README.md", K8S / "README.md", ROOT / "docs" / "scaling.md"],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_every_repository_path_the_docs_mention_exists(path: Path) -> None:
+    text = deployment_section() if path == ROOT / "README.md" else path.read_text()
+    spans = re.findall(r"`([^`\n]+)`", text)
+    mentioned = [
+        m
+        for span in spans
+        for m in re.findall(r"(?:deploy|docs|services|tests|bench|libs|scripts)/[\w./<>-]+", span)
+    ]
+    assert mentioned, "no paths at all"
+    for entry in mentioned:
+        if "<" in entry:
+            continue  # a pattern such as services/<service>/Dockerfile
+        candidate = entry.rstrip(".")
+        assert (ROOT / candidate).exists() or (K8S / candidate).exists(), candidate
+
+
+def test_readme_deployment_section_covers_kubernetes_and_compose() -> None:
+    section = deployment_section()
+    for needle in (
+        "kubectl apply -k deploy/k8s/overlays/production",
+        "docker compose up",
+        "Strimzi",
+        "KEDA",
+        "stocksync-secrets",
+        "deploy/k8s/README.md",
+    ):
+        assert needle in section, needle
+
+
+def test_k8s_readme_names_components_overlays_and_every_secret_key_of_production() -> None:
+    readme = (K8S / "README.md").read_text()
+    for folder in [*COMPONENTS, *OVERLAYS]:
+        assert folder.relative_to(K8S).as_posix() in readme, folder
+    assert "generate_topics.py" in readme
+    assert "kubectl apply -k deploy/k8s/overlays/production" in readme
