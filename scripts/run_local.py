@@ -101,6 +101,8 @@ class Demo:
         say(f"   inventory-adjuster truth: {TEE}={self.truth(TEE)} {MUG}={self.truth(MUG)}")
         levels = poll("stores to show the import", lambda: self.stores_equal(TEE, 10))
         say(f"   shopify-sync pushed {TEE} to every store: {levels}")
+        levels = poll("stores to show the import", lambda: self.stores_equal(MUG, 3))
+        say(f"   shopify-sync pushed {MUG} to every store: {levels}")
 
         say("\n== 2. A customer orders 2 tees and 3 mugs in child-eu (signed orders/create)")
         order = {"line_items": [{"sku": TEE, "quantity": 2}, {"sku": MUG, "quantity": 3}]}
