@@ -185,7 +185,10 @@ def main() -> int:
         say(f"   inventory read API   {stack.url('inventory-adjuster')}/inventory/{TEE}")
         if not args.no_wait:
             say("\nRunning. Ctrl-C stops everything.")
-            stop.wait()
+            # also when started in the background, where SIGINT may arrive ignored
+            signal.signal(signal.SIGINT, lambda *_: stop.set())
+            while not stop.wait(0.5):
+                pass
     except KeyboardInterrupt:
         pass
     finally:

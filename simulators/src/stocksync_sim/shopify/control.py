@@ -4,6 +4,7 @@ inspect and redeliver webhooks, tweak the cost bucket, reset."""
 from __future__ import annotations
 
 import re
+import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -18,6 +19,10 @@ from stocksync_sim.shopify.state import OrderRefused, StoreState, UnknownSku
 from stocksync_sim.shopify.webhooks import build_delivery
 
 LOCATION_GID = re.compile(r"^gid://shopify/Location/\d+$")
+
+# Order ids never repeat across simulator restarts, as in a real shop: StockSync keeps
+# per-order state, and a reused id would look like a redelivery of an old order.
+ORDER_ID_BASE = 5_000_000_000_000 + int(time.time()) * 1000
 
 router = APIRouter(prefix="/_sim")
 SimDep = Annotated[Simulator, Depends(get_sim)]
@@ -143,7 +148,7 @@ async def place_order(
         return JSONResponse({"error": "insufficient stock", "shortages": shortages}, 409)
     prices = {li.sku: li.price for li in order.line_items if li.price}
     order_number = store.commit_order(allocations)
-    order_id = order.order_id or 5_000_000_000 + sim.state.next_id()
+    order_id = order.order_id or ORDER_ID_BASE + sim.state.next_id()
     lines = [
         OrderLine(a, sim.state.next_id(), prices.get(a.product.sku) or a.product.price)
         for a in allocations
