@@ -24,7 +24,8 @@ from inventory_adjuster.adapters.redis_store import (
     as_text,
     idem_key,
     ledger_key,
-    offsets_key,
+    script_head_args,
+    script_head_keys,
     state_key,
 )
 from stocksync_common.events import InventoryCommand
@@ -104,12 +105,7 @@ class KitStore:
     async def apply(
         self, cmd: InventoryCommand, pos: Position | None, components: Components
     ) -> KitApplied | Invalid:
-        keys = [
-            state_key(cmd.sku),
-            idem_key(cmd.sku, cmd.idempotency_key),
-            ledger_key(cmd.sku),
-            offsets_key(self.group),
-        ]
+        keys = script_head_keys(cmd, self.group)
         for comp, _ in components:
             keys.extend(
                 [
@@ -118,15 +114,8 @@ class KitStore:
                     idem_key(comp, component_key(cmd.idempotency_key, comp)),
                 ]
             )
-        args: list[str | int] = [
-            cmd.command,
-            cmd.location,
-            cmd.quantity,
-            cmd.idempotency_key,
-            self.idem_ttl_s,
-            f"{pos.topic}:{pos.partition}" if pos else "",
-            pos.offset if pos else -1,
-            self.ledger_max_len,
+        args = [
+            *script_head_args(cmd, pos, self.idem_ttl_s, self.ledger_max_len),
             orjson.dumps([[c, u] for c, u in components]).decode(),
         ]
         try:

@@ -39,6 +39,33 @@ def offsets_key(group: str) -> str:
     return f"offsets:{{{group}}}"
 
 
+def script_head_keys(cmd: InventoryCommand, group: str) -> list[str]:
+    """KEYS[1..4] of apply.lua and kit.lua: state, idempotency, ledger, offsets."""
+    return [
+        state_key(cmd.sku),
+        idem_key(cmd.sku, cmd.idempotency_key),
+        ledger_key(cmd.sku),
+        offsets_key(group),
+    ]
+
+
+def script_head_args(
+    cmd: InventoryCommand, pos: Position | None, idem_ttl_s: int, ledger_max_len: int
+) -> list[str | int]:
+    """ARGV[1..8] of apply.lua and kit.lua: command, location, quantity, key, ttl, offset
+    field, offset, ledger length."""
+    return [
+        cmd.command,
+        cmd.location,
+        cmd.quantity,
+        cmd.idempotency_key,
+        idem_ttl_s,
+        f"{pos.topic}:{pos.partition}" if pos else "",
+        pos.offset if pos else -1,
+        ledger_max_len,
+    ]
+
+
 LEVEL_PARTS = frozenset(("on_hand", "reserved", "safety_stock"))
 Status = Literal["applied", "rejected", "stale", "duplicate"]
 STATUSES = frozenset(("applied", "rejected", "stale", "duplicate"))
@@ -84,14 +111,7 @@ class RedisInventory:
         as_of = "" if cmd.as_of is None else str(int(cmd.as_of.timestamp() * 1000))
         config = "" if cmd.config is None else cmd.config.model_dump_json(exclude_none=True)
         return [
-            cmd.command,
-            cmd.location,
-            cmd.quantity,
-            cmd.idempotency_key,
-            self.idem_ttl_s,
-            f"{pos.topic}:{pos.partition}" if pos else "",
-            pos.offset if pos else -1,
-            self.ledger_max_len,
+            *script_head_args(cmd, pos, self.idem_ttl_s, self.ledger_max_len),
             as_of,
             config,
             cmd.order.shop if cmd.order else "",
@@ -110,12 +130,7 @@ class RedisInventory:
             return []
         calls = [
             (
-                [
-                    state_key(cmd.sku),
-                    idem_key(cmd.sku, cmd.idempotency_key),
-                    ledger_key(cmd.sku),
-                    offsets_key(self.group),
-                ],
+                script_head_keys(cmd, self.group),
                 self._args(cmd, pos),
             )
             for cmd, pos in commands
