@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from stack import SERVICES, Ports, Stack
-from support.infra import KAFKA, redis_host_port
+from support.infra import KAFKA, PORT_SHIFT, redis_host_port
 
 
 @pytest.fixture(scope="session")
 def stack(topics: list[str], redis_url: str, state_dir: Path) -> Iterator[Stack]:
     ports = dataclasses.replace(
-        Ports().shifted(10000),
+        Ports().shifted(10000 + PORT_SHIFT),
         kafka=int(KAFKA.rpartition(":")[2]),
         redis=int(redis_host_port().rpartition(":")[2]),
     )

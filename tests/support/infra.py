@@ -9,6 +9,9 @@ import pytest
 
 KAFKA = os.environ.get("STOCKSYNC_TEST_KAFKA", "127.0.0.1:19092")
 REDIS = os.environ.get("STOCKSYNC_TEST_REDIS", "redis://127.0.0.1:16379/0")
+# Added to every port a test stack listens on, so that several test runs can share a machine
+# (each with its own Kafka and Redis) without their service ports colliding.
+PORT_SHIFT = int(os.environ.get("STOCKSYNC_TEST_PORT_SHIFT", "0"))
 
 
 def require(host_port: str, what: str) -> None:

@@ -24,7 +24,7 @@ from stocksync_common.events import (
 )
 from stocksync_common.kafka import make_producer, send_event
 from stocksync_common.topics import INVENTORY_CHANGED
-from support.infra import KAFKA
+from support.infra import KAFKA, PORT_SHIFT
 from support.poll import await_for
 
 pytestmark = pytest.mark.integration
@@ -56,7 +56,7 @@ async def test_hot_sku_reserves_exactly_the_stock(
     await admin.create_topics([NewTopic(topic, 6, 1), NewTopic(f"{topic}.dlq.{group}", 1, 1)])
     await admin.close()
 
-    ports = Ports().shifted(20000)
+    ports = Ports().shifted(20000 + PORT_SHIFT)
     stack = Stack(
         ports,
         state_dir / f"hot-{run}",
