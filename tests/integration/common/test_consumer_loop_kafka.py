@@ -80,7 +80,12 @@ async def _async(value):
 
 
 async def _assigned(consumer):
-    return bool(consumer.assignment()) or None
+    """Assigned, and every position resolved: with offset reset "latest", a record published
+    before the reset happened would be skipped."""
+    assigned = consumer.assignment()
+    for tp in assigned:
+        await consumer.position(tp)
+    return bool(assigned) or None
 
 
 async def _committed_past(consumer, tp, offset):

@@ -53,6 +53,8 @@ from stocksync_common.events import (
     encode,
 )
 from stocksync_common.kafka import make_producer, publish_event
+from stocksync_common.retry import ORIGIN, Origin
+from stocksync_common.topics import retry_topic
 
 pytestmark = pytest.mark.integration
 
@@ -306,6 +308,24 @@ async def test_a_command_after_the_levels_is_applied_exactly_once(scenario: Scen
     assert [(e["key"], e["status"]) for e in ledger] == [
         (receipt.payload.idempotency_key, "applied")
     ]
+
+
+async def test_a_retried_command_is_recorded_at_its_place_in_the_commands_topic(
+    scenario: Scenario,
+) -> None:
+    """A command re-read from the group's retry topic (a retry or a DLQ replay) keeps the
+    position it had in the commands topic; rebuild reads positions of that topic only."""
+    s = scenario
+    retry = retry_topic(s.topics.commands, "it-rebuild")
+    late = command(s.a, "adjust", 1, f"{s.a}:retried-{uuid.uuid4().hex[:6]}")
+    origin = Origin(s.topics.commands, 0, 1_000_000)
+    record = _Record(
+        retry, 0, 3, 0, late.payload.sku.encode(), encode(late), [(ORIGIN, origin.header())]
+    )
+    await s.handler.handle_batch(TopicPartition(retry, 0), [Incoming(record, late)])
+    offsets = await s.store.stored_offsets()
+    assert offsets[f"{s.topics.commands}:0"] == 1_000_000
+    assert not [k for k in offsets if k.startswith(retry)]
 
 
 async def test_settings_and_the_count_time_survive(scenario: Scenario) -> None:

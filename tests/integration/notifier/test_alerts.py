@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -55,7 +56,11 @@ async def test_low_stock_alerts_exactly_once_per_crossing_across_restarts(
         await consumer.start()
         task = asyncio.create_task(loop.run())
         try:
-            await await_for("assignment", lambda: _async(bool(consumer.assignment()) or None))
+            await await_for("assignment", lambda: _async(_main(consumer) or None))
+            # "latest" is resolved lazily: pin the positions before publishing, or a slow
+            # offset lookup (the group's retry topics are new too) starts after our events.
+            for tp in _main(consumer):
+                await consumer.position(tp)
             for event in first:
                 await publish_event(producer, INVENTORY_CHANGED, sku, event, timeout_s=10)
             await await_for("one slack alert", lambda: _some(receiver.messages("/slack", sku)))
@@ -197,3 +202,8 @@ async def _async(value):
 async def _at_least(coro, n):
     found = await coro
     return found if len(found) >= n else None
+
+
+def _main(consumer: Any) -> list[TopicPartition]:
+    """The consumer's partitions of the changes topic (not its retry topic)."""
+    return [tp for tp in consumer.assignment() if tp.topic == INVENTORY_CHANGED]

@@ -1,4 +1,4 @@
-"""The consumer loop with in-memory fakes: DLQ routing, retries, explicit commits."""
+"""The consumer loop with in-memory fakes: DLQ routing, retry topics, explicit commits."""
 
 from dataclasses import dataclass, field
 
@@ -7,6 +7,7 @@ from aiokafka.structs import TopicPartition
 
 from stocksync_common.consumer import ConsumerLoop, Incoming, PoisonMessage, RetryPolicy
 from stocksync_common.events import InventoryCommand, InventoryCommandRequested, encode
+from stocksync_common.retry import ATTEMPT, NOT_BEFORE, ORIGIN, now_ms
 
 TP = TopicPartition("inventory.commands.v1", 3)
 
@@ -26,6 +27,17 @@ class FakeConsumer:
     def __init__(self, batches):
         self.batches = list(batches)
         self.commits = []
+        self.paused = set()
+        self.seeks = []
+
+    def pause(self, tp):
+        self.paused.add(tp)
+
+    def resume(self, tp):
+        self.paused.discard(tp)
+
+    def seek(self, tp, offset):
+        self.seeks.append((tp, offset))
 
     def assignment(self):
         return {TP}
@@ -46,9 +58,12 @@ class FakeConsumer:
 class FakeProducer:
     def __init__(self):
         self.sent = []
+        self.headers = []
 
     async def send_and_wait(self, topic, value, key=None, headers=None):
-        self.sent.append((topic, orjson.loads(value)))
+        body = orjson.loads(value) if ".dlq." in topic else value
+        self.sent.append((topic, body))
+        self.headers.append(dict(headers or []))
 
 
 def command(n: int) -> bytes:
@@ -70,7 +85,8 @@ def make_loop(handler, batches):
         group="g",
         topics=[TP.topic],
         handler=handler,
-        retry=RetryPolicy(delays_s=(0, 0)),
+        retry=RetryPolicy(blips_s=(0, 0)),
+        create_missing=False,
     )
     return loop, consumer, producer
 
@@ -130,16 +146,81 @@ async def test_transient_failure_is_retried_then_succeeds():
     assert producer.sent == []
 
 
-async def test_persistent_failure_ends_in_dlq_with_attempt_count():
+async def test_persistent_failure_goes_to_the_retry_topic_with_attempt_and_due_time():
     async def handler(tp, items):
         raise ConnectionError("down")
 
     loop, _, producer = make_loop(handler, [])
-    await loop.process_partition(TP, [Rec(TP.topic, 3, 0, command(0))])
-    assert len(producer.sent) == 1
+    before, value = now_ms(), command(0)
+    await loop.process_partition(TP, [Rec(TP.topic, 3, 7, value)])
+    assert [t for t, _ in producer.sent] == ["inventory.commands.v1.retry.g"]
+    assert producer.sent[0][1] == value
+    headers = producer.headers[0]
+    assert headers[ATTEMPT] == b"1"
+    assert before + 1000 <= int(headers[NOT_BEFORE]) <= now_ms() + 1000
+    assert headers[ORIGIN] == b"3:7:inventory.commands.v1"
+
+
+def retry_rec(offset: int, attempt: int, due_ms: int, n: int = 0) -> Rec:
+    headers = [
+        (ATTEMPT, str(attempt).encode()),
+        (NOT_BEFORE, str(due_ms).encode()),
+        (ORIGIN, b"3:42:inventory.commands.v1"),
+        ("correlation-id", b"cid-1"),
+    ]
+    return Rec(RETRY_TP.topic, 3, offset, command(n), headers=headers)
+
+
+RETRY_TP = TopicPartition("inventory.commands.v1.retry.g", 3)
+
+
+async def test_fourth_retry_failure_ends_in_dlq_with_origin_and_attempts():
+    async def handler(tp, items):
+        raise ConnectionError("down")
+
+    loop, _, producer = make_loop(handler, [])
+    await loop.process_partition(RETRY_TP, [retry_rec(9, 4, now_ms() - 1)])
+    assert [t for t, _ in producer.sent] == ["inventory.commands.v1.dlq.g"]
     body = producer.sent[0][1]
-    assert body["reason"] == "exhausted" and body["attempts"] == 3
-    assert "ConnectionError: down" in body["error"]
+    assert body["attempts"] == 5 and body["reason"] == "dependency:network"
+    assert (body["original_topic"], body["partition"], body["offset"]) == (TP.topic, 3, 42)
+    assert body["correlation_id"] == "cid-1" and body["headers"]["correlation-id"] == "cid-1"
+    assert ATTEMPT not in body["headers"] and "ConnectionError: down" in body["error"]
+    assert body["stack"] and body["failed_at"] > 1e12
+
+
+async def test_a_retry_record_not_yet_due_pauses_its_partition_only():
+    handled: list[int] = []
+
+    async def handler(tp, items):
+        handled.extend(i.record.offset for i in items)
+
+    loop, consumer, _ = make_loop(handler, [])
+    due = now_ms() + 60_000
+    recs = [retry_rec(0, 1, now_ms() - 5), retry_rec(1, 1, due), retry_rec(2, 1, now_ms())]
+    next_offset = await loop.process_partition(RETRY_TP, recs)
+    assert handled == [0]
+    assert next_offset == 1
+    assert consumer.paused == {RETRY_TP} and consumer.seeks == [(RETRY_TP, 1)]
+    assert loop.waiting == {RETRY_TP: due}
+    loop.waiting[RETRY_TP] = now_ms() - 1
+    consumer.assignment = lambda: {TP, RETRY_TP}
+    loop._resume_due()
+    assert consumer.paused == set() and loop.waiting == {}
+
+
+async def test_a_failed_batch_stops_blip_retries_after_the_first_record_runs_out():
+    calls: list[int] = []
+
+    async def handler(tp, items):
+        calls.append(len(items))
+        raise ConnectionError("redis down")
+
+    loop, _, producer = make_loop(handler, [])
+    await loop.process_partition(TP, [Rec(TP.topic, 3, n, command(n)) for n in range(3)])
+    # the batch, then 3 tries of the first record, then one try each for the others
+    assert calls == [3, 1, 1, 1, 1, 1]
+    assert [t for t, _ in producer.sent] == ["inventory.commands.v1.retry.g"] * 3
 
 
 async def test_run_commits_after_each_batch_and_stops():
@@ -159,3 +240,30 @@ async def test_run_commits_after_each_batch_and_stops():
     await loop.run()
     assert handled == [0, 1, 2]
     assert consumer.commits == [{TP: 2}, {TP: 3}]
+
+
+async def test_hold_on_dependency_retries_in_place_until_it_is_back():
+    import redis.exceptions
+
+    calls = {"n": 0}
+
+    async def handler(tp, items):
+        calls["n"] += 1
+        if calls["n"] <= 5:
+            raise redis.exceptions.ConnectionError("redis down")
+
+    loop, _, producer = make_loop(handler, [])
+    loop.retry = RetryPolicy(blips_s=(0,), hold_on_dependency=True, hold_s=0)
+    await loop.process_partition(TP, [Rec(TP.topic, 3, 0, command(0))])
+    assert calls["n"] == 6
+    assert producer.sent == []  # neither rerouted nor dead-lettered: order kept
+
+
+async def test_hold_on_dependency_still_reroutes_record_specific_failures():
+    async def handler(tp, items):
+        raise ValueError("this record's bug")
+
+    loop, _, producer = make_loop(handler, [])
+    loop.retry = RetryPolicy(blips_s=(0,), hold_on_dependency=True, hold_s=0)
+    await loop.process_partition(TP, [Rec(TP.topic, 3, 0, command(0))])
+    assert [t for t, _ in producer.sent] == ["inventory.commands.v1.retry.g"]

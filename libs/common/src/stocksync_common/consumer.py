@@ -1,8 +1,12 @@
 """The consumer loop: poll, hand each partition's batch to a handler, commit explicit offsets.
 
-Offsets are committed only after the handler succeeded for the whole batch of a partition.
-A record that cannot be parsed, or keeps failing, goes to ``<topic>.dlq.<group>`` with the
-reason, so one poison message never crashes the consumer nor blocks its partition.
+Offsets are committed only after each record of a partition's batch was handled, sent to the
+group's retry topic, or dead-lettered. A record that cannot be parsed, or raises
+PoisonMessage, goes straight to ``<topic>.dlq.<group>``; a transient failure is retried in
+process for blips, then through ``<topic>.retry.<group>`` after 1, 2, 4 and 8 s, then
+dead-lettered. The loop reads its own retry topics too: it pauses a retry partition until its
+head record is due, so waiting never blocks the main partitions. See
+docs/decisions/0009-retry-topics-and-ordering.md for why a late retry is harmless.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import traceback
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -23,10 +26,27 @@ from aiokafka.structs import OffsetAndMetadata, TopicPartition
 from opentelemetry import trace
 from pydantic import ValidationError
 
+from stocksync_common.dlq import dead_letter_body
 from stocksync_common.events import Event, decode
 from stocksync_common.logs import correlation
-from stocksync_common.metrics import CONSUMER_LAG, DLQ_PUBLISHED, EVENTS_CONSUMED, HANDLER_SECONDS
-from stocksync_common.topics import dlq_topic
+from stocksync_common.metrics import (
+    CONSUMER_LAG,
+    DLQ_PUBLISHED,
+    EVENTS_CONSUMED,
+    HANDLER_SECONDS,
+    RETRIES_PUBLISHED,
+)
+from stocksync_common.retry import (
+    RetrySchedule,
+    attempts_of,
+    classify,
+    is_retry_topic,
+    not_before_ms,
+    now_ms,
+    origin_of,
+    retry_headers,
+)
+from stocksync_common.topics import dlq_topic, ensure_topics, retry_topic
 from stocksync_common.tracing import extract_context
 
 log = logging.getLogger(__name__)
@@ -45,6 +65,10 @@ class Record(Protocol):
     headers: Sequence[tuple[str, bytes]]
 
 
+class _Stopped(Exception):  # noqa: N818 - control flow, never escapes the loop
+    """The loop was stopped while a record was held: leave without committing."""
+
+
 class PoisonMessage(Exception):  # noqa: N818 - the domain's word for it
     """Raised by a handler for input that can never succeed; it goes straight to the DLQ."""
 
@@ -61,9 +85,19 @@ AssignHook = Callable[[set[TopicPartition]], Awaitable[dict[TopicPartition, int]
 
 @dataclass
 class RetryPolicy:
-    """In-process retries for transient errors before a record goes to the DLQ."""
+    """Short in-process retries for blips, then the retry topic's delays, then the DLQ."""
 
-    delays_s: tuple[float, ...] = (0.1, 0.5, 1.0, 2.0)
+    blips_s: tuple[float, ...] = (0.1, 0.5)
+    delays_s: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
+    # A dependency failure holds the partition (retried in place every hold_s until the
+    # dependency is back) instead of rerouting: for a consumer whose records must apply in
+    # partition order (inventory-adjuster, docs/decisions/0009).
+    hold_on_dependency: bool = False
+    hold_s: float = 1.0
+
+    @property
+    def schedule(self) -> RetrySchedule:
+        return RetrySchedule(self.delays_s)
 
 
 def make_consumer(bootstrap: str, group: str, client_id: str) -> AIOKafkaConsumer:
@@ -88,6 +122,8 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         log.info("partitions revoked", extra={"partitions": sorted(map(str, revoked))})
+        for tp in revoked:
+            self.loop.waiting.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("partitions assigned", extra={"partitions": sorted(map(str, assigned))})
@@ -112,23 +148,95 @@ class ConsumerLoop:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     batch_timeout_ms: int = 100
     processed: int = 0
+    # Paused retry partitions and when (epoch ms) their head record is due.
+    waiting: dict[TopicPartition, int] = field(default_factory=dict)
+    # Create this group's missing retry and DLQ topics on start (the catalog has the usual
+    # groups' ones; tests and renamed groups need theirs).
+    create_missing: bool = True
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
+    @property
+    def retry_topics(self) -> list[str]:
+        return [retry_topic(t, self.group) for t in self.topics]
+
     async def run(self) -> None:
-        self.consumer.subscribe(list(self.topics), listener=_Rebalance(self))
+        if self.create_missing:
+            await self._create_missing()
+        subscribed = [*self.topics, *self.retry_topics]
+        self.consumer.subscribe(subscribed, listener=_Rebalance(self))
         while not self._stopping.is_set():
+            self._resume_due()
             batches = await self.consumer.getmany(timeout_ms=self.batch_timeout_ms)
             if not batches:
                 continue
-            await asyncio.gather(*(self.process_partition(tp, rs) for tp, rs in batches.items()))
-            await self._commit({tp: rs[-1].offset + 1 for tp, rs in batches.items()})
+            try:
+                ends = await asyncio.gather(
+                    *(self.process_partition(tp, rs) for tp, rs in batches.items())
+                )
+            except _Stopped:
+                break
+            await self._commit(dict(zip(batches, ends, strict=True)))
             await self._record_lag()
 
     def stop(self) -> None:
         self._stopping.set()
 
-    async def process_partition(self, tp: TopicPartition, records: Sequence[Record]) -> None:
-        """Parse, then handle the partition's batch; isolate failures record by record."""
+    async def _create_missing(self) -> None:
+        existing = await self.consumer.topics()
+        counts = {t: len(await self.producer.partitions_for(t)) for t in self.topics}
+        wanted = {
+            name: counts[t] or 1
+            for t in self.topics
+            for name in (retry_topic(t, self.group), dlq_topic(t, self.group))
+            if name not in existing
+        }
+        if wanted:
+            client = self.consumer._client  # noqa: SLF001 - the bootstrap it was built with
+            await ensure_topics(
+                client._bootstrap_servers,  # noqa: SLF001
+                wanted,
+                min(3, len(client.cluster.brokers()) or 1),
+            )
+            # Subscribe once the metadata lists them: a topic that shows up later would cost
+            # a rebalance right after the first assignment.
+            deadline = time.monotonic() + 15
+            while not set(wanted) <= await self.consumer.topics():
+                if time.monotonic() > deadline:
+                    log.warning("new retry/DLQ topics not in metadata yet", extra={"t": wanted})
+                    break
+                await asyncio.sleep(0.2)
+
+    def _resume_due(self) -> None:
+        now = now_ms()
+        for tp, due in list(self.waiting.items()):
+            if due <= now:
+                del self.waiting[tp]
+                if tp in self.consumer.assignment():
+                    self.consumer.resume(tp)
+
+    def _hold(self, tp: TopicPartition, record: Record, due: int) -> None:
+        """Stop reading ``tp`` at ``record`` until it is due; the main partitions flow on."""
+        self.consumer.pause(tp)
+        self.consumer.seek(tp, record.offset)
+        self.waiting[tp] = due
+
+    async def process_partition(self, tp: TopicPartition, records: Sequence[Record]) -> int:
+        """Handle the partition's batch (a retry partition only up to its first record not
+        yet due); returns the offset to commit."""
+        next_offset = records[-1].offset + 1
+        if is_retry_topic(tp.topic):
+            now = now_ms()
+            for i, record in enumerate(records):
+                due = not_before_ms(record.headers)
+                if due > now:
+                    self._hold(tp, record, due)
+                    records, next_offset = records[:i], record.offset
+                    break
+        if records:
+            await self._process(tp, records)
+        return next_offset
+
+    async def _process(self, tp: TopicPartition, records: Sequence[Record]) -> None:
         incoming: list[Incoming] = []
         for record in records:
             try:
@@ -143,68 +251,112 @@ class ConsumerLoop:
             EVENTS_CONSUMED.labels(tp.topic, "ok").inc(len(incoming))
         except Exception:  # noqa: BLE001 - fall back to one by one to find the culprit
             log.warning("batch failed, handling one by one", exc_info=True)
+            blips = True
             for item in incoming:
-                await self._handle_one(tp, item)
+                blips = await self._handle_one(tp, item, blips)
         HANDLER_SECONDS.labels(tp.topic).observe(time.perf_counter() - started)
         self.processed += len(incoming)
 
-    async def _handle_one(self, tp: TopicPartition, item: Incoming) -> None:
-        attempts = 0
-        for delay in (*self.retry.delays_s, None):
-            attempts += 1
+    async def _handle_one(self, tp: TopicPartition, item: Incoming, blips: bool) -> bool:
+        """Handle one record; returns whether the next record may still retry in process
+        (not once a record ran out of blip retries: its dependency is likely down)."""
+        delays = (*self.retry.blips_s, None) if blips else (None,)
+        for delay in delays:
+            with correlation(item.event.correlation_id):
+                try:
+                    await self.handler(tp, [item])
+                    EVENTS_CONSUMED.labels(tp.topic, "ok").inc()
+                    return blips
+                except PoisonMessage as exc:
+                    attempts = attempts_of(item.record.headers) + 1
+                    await self.dead_letter(item.record, exc, attempts, reason="poison")
+                    return blips
+                except Exception as exc:  # noqa: BLE001 - retried, then dead-lettered
+                    if delay is None:
+                        if self.retry.hold_on_dependency and _is_dependency(exc):
+                            await self._hold_in_place(tp, item)
+                        else:
+                            await self.retry_later(item.record, exc)
+                        return False
+                    log.warning("handler failed, retrying in process", exc_info=True)
+                    await asyncio.sleep(delay)
+        return False  # pragma: no cover - the last delay is None
+
+    async def _hold_in_place(self, tp: TopicPartition, item: Incoming) -> None:
+        """Retry until the dependency is back (or the failure stops being one)."""
+        log.error("dependency down; holding the partition", extra={"tp": str(tp)})
+        while True:
+            if self._stopping.is_set():
+                raise _Stopped
+            await asyncio.sleep(self.retry.hold_s)
             with correlation(item.event.correlation_id):
                 try:
                     await self.handler(tp, [item])
                     EVENTS_CONSUMED.labels(tp.topic, "ok").inc()
                     return
                 except PoisonMessage as exc:
-                    await self.dead_letter(item.record, exc, attempts=attempts, reason="poison")
+                    attempts = attempts_of(item.record.headers) + 1
+                    await self.dead_letter(item.record, exc, attempts, reason="poison")
                     return
-                except Exception as exc:  # noqa: BLE001 - retried, then dead-lettered
-                    if delay is None:
-                        await self.dead_letter(item.record, exc, attempts, reason="exhausted")
+                except Exception as exc:  # noqa: BLE001 - held while the dependency is down
+                    if not _is_dependency(exc):
+                        await self.retry_later(item.record, exc)
                         return
-                    EVENTS_CONSUMED.labels(tp.topic, "retried").inc()
-                    log.warning("handler failed, retrying", extra={"attempt": attempts})
-                    await asyncio.sleep(delay)
+
+    async def retry_later(self, record: Record, exc: BaseException) -> None:
+        """Send a failed record to the group's retry topic, or to the DLQ after the last try."""
+        attempts = attempts_of(record.headers) + 1
+        delay = self.retry.schedule.delay_after(attempts)
+        if delay is None:
+            await self.dead_letter(record, exc, attempts, reason=classify(exc))
+            return
+        origin = origin_of(record.topic, record.partition, record.offset, record.headers)
+        target = retry_topic(origin.topic, self.group)
+        headers = retry_headers(record.headers, origin, attempts, now_ms() + int(delay * 1000))
+        await self._publish(target, record.value or b"", record.key, headers)
+        RETRIES_PUBLISHED.labels(origin.topic, str(attempts)).inc()
+        EVENTS_CONSUMED.labels(record.topic, "retried").inc()
+        log.warning(
+            "record sent to retry topic",
+            extra={"retry": target, "attempt": attempts, "delay_s": delay, "error": str(exc)},
+        )
 
     async def dead_letter(
         self, record: Record, exc: BaseException, attempts: int, reason: str
     ) -> None:
-        topic = dlq_topic(record.topic, self.group)
-        body = {
-            "original_topic": record.topic,
-            "partition": record.partition,
-            "offset": record.offset,
-            "key": record.key.decode("utf-8", "replace") if record.key else None,
-            "headers": {k: v.decode("utf-8", "replace") for k, v in record.headers},
-            "error": f"{type(exc).__name__}: {exc}"[:4000],
-            "stack": traceback.format_exception(exc)[-3:],
-            "attempts": attempts,
-            "reason": reason,
-            "group": self.group,
-            "failed_at": time.time(),
-            "value": (record.value or b"").decode("utf-8", "replace"),
-        }
-        await self._publish_dead_letter(topic, orjson.dumps(body), record)
-        DLQ_PUBLISHED.labels(record.topic, reason).inc()
+        origin = origin_of(record.topic, record.partition, record.offset, record.headers)
+        topic = dlq_topic(origin.topic, self.group)
+        body = dead_letter_body(
+            origin,
+            record.key,
+            record.value,
+            record.headers,
+            group=self.group,
+            exc=exc,
+            attempts=attempts,
+            reason=reason,
+            failed_at_ms=now_ms(),
+        )
+        await self._publish(topic, orjson.dumps(body), record.key, list(record.headers))
+        DLQ_PUBLISHED.labels(origin.topic, reason).inc()
         EVENTS_CONSUMED.labels(record.topic, "dlq").inc()
         log.error(
             "record sent to DLQ",
             extra={"dlq": topic, "reason": reason, "error": body["error"], "offset": record.offset},
         )
 
-    async def _publish_dead_letter(self, topic: str, value: bytes, record: Record) -> None:
-        """Keep trying: a record is committed only once it was handled or dead-lettered."""
+    async def _publish(
+        self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None:
+        """Keep trying: a record is committed only once it was handled, retried or
+        dead-lettered."""
         delay = 0.5
         while True:
             try:
-                await self.producer.send_and_wait(
-                    topic, value, key=record.key, headers=list(record.headers)
-                )
+                await self.producer.send_and_wait(topic, value, key=key, headers=headers)
                 return
             except KafkaError as exc:
-                log.error("DLQ publish failed; retrying", extra={"dlq": topic, "error": str(exc)})
+                log.error("publish failed; retrying", extra={"target": topic, "error": str(exc)})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
@@ -232,6 +384,10 @@ class ConsumerLoop:
             CONSUMER_LAG.labels(self.group, tp.topic, str(tp.partition)).set(max(0, high - pos))
 
 
+def _is_dependency(exc: BaseException) -> bool:
+    return classify(exc).startswith("dependency:")
+
+
 @contextlib.contextmanager
 def handling(item: Incoming, name: str) -> Iterator[trace.Span]:
     """Handle one record inside a consumer span continuing the producer's trace, with the
@@ -244,4 +400,7 @@ def handling(item: Incoming, name: str) -> Iterator[trace.Span]:
         span.set_attribute("messaging.system", "kafka")
         span.set_attribute("messaging.destination.name", item.record.topic)
         span.set_attribute("stocksync.correlation_id", item.event.correlation_id)
+        if item.record.key is not None:  # the SKU on inventory topics: find a SKU's traces
+            key = item.record.key.decode("utf-8", "replace")
+            span.set_attribute("messaging.kafka.message.key", key)
         yield span

@@ -26,3 +26,18 @@ CONSUMER_LAG = Gauge(
     "End offset minus position, per consumed partition.",
     ["group", "topic", "partition"],
 )
+DLQ_DEPTH = Gauge(
+    "stocksync_dlq_depth_records",
+    "Records held in a dead-letter topic (end minus start offsets), per group's DLQ topic.",
+    ["topic", "group"],
+)
+RETRIES_PUBLISHED = Counter(
+    "stocksync_retries_published_total",
+    "Records sent to a retry topic, by original topic and attempt.",
+    ["topic", "attempt"],
+)
+DLQ_REPLAYED = Counter(
+    "stocksync_dlq_replayed_total",
+    "DLQ records replayed, by DLQ topic and trigger (manual, auto).",
+    ["topic", "trigger"],
+)

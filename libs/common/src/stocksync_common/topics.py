@@ -59,8 +59,21 @@ CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
     "shopify-sync": (INVENTORY_CHANGED,),
     "shopify-sync-catalog": (WEBHOOKS_SHOPIFY,),
     "wms-connector": (WEBHOOKS_WMS,),
+    "wms-connector-orders": (ORDERS,),
+    "shopify-sync-fulfillments": (ORDERS,),
     "notifier": (INVENTORY_CHANGED,),
 }
+
+
+# Services that dead-letter what they could not publish, without consuming it (no retry topic).
+PRODUCER_DLQ_GROUPS: dict[str, tuple[str, ...]] = {
+    "webhook-receiver": (WEBHOOKS_SHOPIFY, WEBHOOKS_WMS),
+}
+
+
+def group_sources(group: str) -> tuple[str, ...]:
+    """The topics whose failures ``group`` dead-letters (empty for an unknown group)."""
+    return CONSUMER_GROUPS.get(group) or PRODUCER_DLQ_GROUPS.get(group) or ()
 
 
 def dlq_topic(topic: str, group: str) -> str:
@@ -71,12 +84,17 @@ def retry_topic(topic: str, group: str) -> str:
     return f"{topic}.retry.{group}"
 
 
+# A retry record is due within seconds; a week covers any outage the DLQ would not.
+RETRY_CONFIG = {"retention.ms": str(7 * 24 * 3600 * 1000)}
+
+
 def all_topics() -> list[TopicSpec]:
     specs = list(CATALOG_TOPICS)
     for group, topics in CONSUMER_GROUPS.items():
+        specs.extend(TopicSpec(retry_topic(t, group), RETRY_CONFIG) for t in topics)
         specs.extend(TopicSpec(dlq_topic(t, group)) for t in topics)
-    specs.append(TopicSpec(dlq_topic(WEBHOOKS_SHOPIFY, "webhook-receiver")))
-    specs.append(TopicSpec(dlq_topic(WEBHOOKS_WMS, "webhook-receiver")))
+    for group, topics in PRODUCER_DLQ_GROUPS.items():
+        specs.extend(TopicSpec(dlq_topic(t, group)) for t in topics)
     return specs
 
 
@@ -101,6 +119,20 @@ async def create_topics(
         except TopicAlreadyExistsError:
             log.info("some topics were created concurrently")
         return [s.name for s in wanted]
+    finally:
+        await admin.close()
+
+
+async def ensure_topics(bootstrap: str, partitions: dict[str, int], replication: int) -> None:
+    """Create the named topics (with their partition counts) unless they exist."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    await admin.start()
+    try:
+        new = [NewTopic(name, n, replication) for name, n in partitions.items()]
+        try:
+            await admin.create_topics(new, timeout_ms=30000)
+        except TopicAlreadyExistsError:
+            log.info("some topics were created concurrently")
     finally:
         await admin.close()
 

@@ -12,7 +12,7 @@ from inventory_adjuster.adapters.kits import KitStore
 from inventory_adjuster.adapters.redis_store import RedisInventory
 from inventory_adjuster.handlers import CommandHandler
 from inventory_adjuster.settings import Settings
-from stocksync_common.consumer import ConsumerLoop, make_consumer
+from stocksync_common.consumer import ConsumerLoop, RetryPolicy, make_consumer
 from stocksync_common.kafka import make_producer
 from stocksync_common.stores import load_stores
 
@@ -68,5 +68,8 @@ def build(settings: Settings) -> Container:
         topics=[settings.commands_topic],
         handler=handler.handle_batch,
         on_assign=resume_from_redis,
+        # Truth applies in partition order (rebuild relies on it): hold through a Redis
+        # outage rather than reroute (docs/decisions/0009).
+        retry=RetryPolicy(hold_on_dependency=True),
     )
     return Container(settings, redis, producer, consumer, store, loop)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata, TopicPartition
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from inventory_adjuster.adapters.kits import KIT_COMMANDS, KitApplied, KitStore
 from inventory_adjuster.adapters.redis_store import Applied, Invalid, Position, RedisInventory
@@ -27,6 +27,7 @@ from stocksync_common.events import (
     stable_id,
 )
 from stocksync_common.kafka import send_event
+from stocksync_common.retry import origin_of
 from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_LEVELS
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,20 @@ COMMANDS_APPLIED = Counter(
 OVERSELLS = Counter(
     "stocksync_oversell_rejections_total", "Reservations refused because stock was short."
 )
+ALLOCATION_SKUS = Gauge(
+    "stocksync_allocation_skus",
+    "SKUs whose latest change applied by this process left them in channel allocation.",
+)
+_allocated: set[str] = set()
+
+
+def track_allocation(change: StockChange) -> None:
+    """Keep ``stocksync_allocation_skus`` current (per process: partitions it applies)."""
+    if change.shares is not None:
+        _allocated.add(change.sku)
+    else:
+        _allocated.discard(change.sku)
+    ALLOCATION_SKUS.set(len(_allocated))
 
 
 @dataclass
@@ -53,7 +68,10 @@ class CommandHandler:
         for item in items:
             if not isinstance(item.event, InventoryCommandRequested):
                 raise PoisonMessage(f"unexpected event type {item.event.type} on {tp.topic}")
-            pos = Position(tp.topic, tp.partition, item.record.offset)
+            # A command from the group's retry topic (a retry or a DLQ replay) keeps the
+            # position it had in the commands topic: that is what rebuild reads.
+            origin = origin_of(tp.topic, tp.partition, item.record.offset, item.record.headers)
+            pos = Position(origin.topic, origin.partition, origin.offset)
             commands.append((item.event, pos))
         results = await self._apply(commands)
         futures = []
@@ -205,6 +223,7 @@ class CommandHandler:
                 payload=stock_change(cmd, result),
                 **common_src,
             )
+            track_allocation(change.payload)
             out.append(await send_event(self.producer, INVENTORY_CHANGED, cmd.sku, change))
         elif status == "rejected":
             OVERSELLS.inc()

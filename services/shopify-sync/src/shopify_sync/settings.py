@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from stocksync_common.settings import CommonSettings
-from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_LEVELS, WEBHOOKS_SHOPIFY
+from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_LEVELS, ORDERS, WEBHOOKS_SHOPIFY
 
 # inventorySetQuantities requires @idempotent and changeFromQuantity from 2026-04 on; the
 # documents here are written (and schema-checked) for that shape.
@@ -17,6 +17,10 @@ class Settings(CommonSettings):
     http_port: int = 8083
     consumer_group: str = "shopify-sync"
     catalog_consumer_group: str = "shopify-sync-catalog"
+    # Warehouse shipments (order.shipped on orders.v1) to Shopify fulfilments.
+    fulfillments_consumer_group: str = "shopify-sync-fulfillments"
+    orders_topic: str = ORDERS
+    fulfil_shipments: bool = True
     changes_topic: str = INVENTORY_CHANGED
     webhooks_topic: str = WEBHOOKS_SHOPIFY
     levels_topic: str = INVENTORY_LEVELS
@@ -28,10 +32,12 @@ class Settings(CommonSettings):
     max_stale_retries: int = 3
     coalesce_window_s: float = 0.005
     lane_poll_s: float = 0.05
-    retry_backoff_s: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
+    # Recovery after an outage must land within 10 s (docs/decisions/0009): the next probe
+    # is never more than max(breaker_max_open_s, last backoff) after Shopify is back.
+    retry_backoff_s: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
     breaker_failures: int = 5
-    breaker_open_s: float = 5.0
-    breaker_max_open_s: float = 60.0
+    breaker_open_s: float = 2.0
+    breaker_max_open_s: float = 5.0
     lease_ttl_s: float = 10.0
 
     discover_on_start: bool = True
@@ -39,6 +45,11 @@ class Settings(CommonSettings):
     bulk_poll_s: float = 1.0
     absent_ttl_s: float = 300.0  # a SKU not found in a store is looked up again after this
     reconcile_interval_s: float = 3600.0  # 0: only on demand
+    # Parent-to-child catalog propagation (ADR 0011).
+    propagate_catalog: bool = True
+    catalog_max_wait_s: float = 30.0  # longest a catalog call yields to pending inventory
+    catalog_sync_chunk: int = 2500  # products per bulk mutation in a catalog sync job
+    job_lease_ttl_s: float = 30.0  # a job whose runner died is taken over after this
 
 
 @lru_cache

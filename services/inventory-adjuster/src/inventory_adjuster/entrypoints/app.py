@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from inventory_adjuster.bootstrap import build
 from inventory_adjuster.entrypoints import admin, read_api
 from inventory_adjuster.settings import Settings, get_settings
+from stocksync_common.dlq_api import dlq_router
 from stocksync_common.ops import Health, install_ops
 from stocksync_common.service import kafka_worker, redis_check
 
@@ -36,4 +37,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_ops(app, health)
     app.include_router(read_api.router)
     app.include_router(admin.router)
+    groups = {settings.consumer_group: [settings.commands_topic]}
+    app.include_router(dlq_router(groups, settings, health.checks))
     return app

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from notifier.bootstrap import build, seed_rules
 from notifier.entrypoints import rules_api
 from notifier.settings import Settings, get_settings
+from stocksync_common.dlq_api import dlq_router
 from stocksync_common.ops import Health, install_ops
 from stocksync_common.service import kafka_worker, redis_check, supervise
 
@@ -53,4 +54,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="StockSync notifier", lifespan=lifespan)
     install_ops(app, health)
     app.include_router(rules_api.router)
+    app.include_router(dlq_router([settings.consumer_group], settings, health.checks))
     return app

@@ -10,8 +10,10 @@ from fastapi import FastAPI
 
 from order_consumer.bootstrap import build
 from order_consumer.settings import Settings, get_settings
+from stocksync_common.dlq_api import dlq_router
 from stocksync_common.ops import Health, install_ops
 from stocksync_common.service import consumer_running, kafka_worker, redis_check
+from stocksync_common.topics import COMPLIANCE, INVENTORY_CHANGED, WEBHOOKS_SHOPIFY
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -39,4 +41,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="StockSync order-consumer", lifespan=lifespan)
     install_ops(app, health)
+    groups = {
+        settings.consumer_group: [WEBHOOKS_SHOPIFY],
+        settings.oversold_consumer_group: [INVENTORY_CHANGED],
+        settings.compliance_consumer_group: [COMPLIANCE],
+    }
+    app.include_router(dlq_router(groups, settings, health.checks))
     return app

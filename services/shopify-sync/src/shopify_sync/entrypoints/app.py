@@ -3,7 +3,9 @@ webhooks), one push lane per shop, and the reconciliation schedule."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
@@ -11,10 +13,24 @@ from fastapi import FastAPI
 
 from shopify_sync.adapters.topics import ensure_topics
 from shopify_sync.bootstrap import Container, build
-from shopify_sync.entrypoints import admin
+from shopify_sync.entrypoints import admin, jobs, status
 from shopify_sync.settings import Settings, get_settings
+from stocksync_common.dlq_api import dlq_router
 from stocksync_common.ops import Health, install_ops
-from stocksync_common.service import kafka_worker, redis_check, supervise
+from stocksync_common.service import consumer_running, kafka_worker, redis_check, supervise
+
+log = logging.getLogger(__name__)
+
+
+async def recover(c: Container) -> None:
+    """Finish what a crash left in the catalog journals (rolled back, then redone)."""
+    assert c.propagator is not None  # noqa: S101 - only scheduled with a propagator
+    try:
+        redone = await c.propagator.recover()
+    except Exception:  # noqa: BLE001 - retried on the next start; the journal stays
+        log.exception("catalog journal recovery failed")
+        return
+    log.info("catalog journals recovered", extra={"redone": redone})
 
 
 @contextlib.asynccontextmanager
@@ -27,10 +43,16 @@ async def background(c: Container, health: Health) -> AsyncIterator[None]:
         tasks.append(
             supervise(health, "reconcile-schedule", lambda: c.jobs.schedule(s.reconcile_interval_s))
         )
+    if c.propagator is not None:
+        tasks.append(asyncio.create_task(recover(c), name="catalog-recover"))
+    if c.runner is not None:
+        await c.runner.resume()
     c.lanes.start()
     try:
         yield
     finally:
+        if c.runner is not None:
+            await c.runner.stop()
         await c.lanes.stop()
         c.catalog_loop.stop()
         for task in tasks:
@@ -39,6 +61,17 @@ async def background(c: Container, health: Health) -> AsyncIterator[None]:
             with contextlib.suppress(BaseException):
                 await task
         await c.catalog_consumer.stop()
+
+
+@contextlib.asynccontextmanager
+async def fulfillments_running(c: Container, health: Health) -> AsyncIterator[None]:
+    """The warehouse-shipments consumer (``shopify-sync-fulfillments``), when enabled."""
+    f = c.fulfillments
+    if f is None:
+        yield
+        return
+    async with consumer_running(health, "fulfillments-consumer", f.consumer, f.loop):
+        yield
 
 
 def create_app(settings: Settings | None = None, http: httpx.AsyncClient | None = None) -> FastAPI:
@@ -63,6 +96,7 @@ def create_app(settings: Settings | None = None, http: httpx.AsyncClient | None 
                     health, c.producer, c.consumer, c.loop, settings.kafka_bootstrap_servers
                 ),
                 background(c, health),
+                fulfillments_running(c, health),
             ):
                 yield
         finally:
@@ -72,4 +106,12 @@ def create_app(settings: Settings | None = None, http: httpx.AsyncClient | None 
     app = FastAPI(title="StockSync shopify-sync", lifespan=lifespan)
     install_ops(app, health)
     app.include_router(admin.router)
+    app.include_router(jobs.router)
+    app.include_router(status.router)
+    groups = {
+        settings.consumer_group: [settings.changes_topic],
+        settings.catalog_consumer_group: [settings.webhooks_topic],
+        settings.fulfillments_consumer_group: [settings.orders_topic],
+    }
+    app.include_router(dlq_router(groups, settings, health.checks))
     return app

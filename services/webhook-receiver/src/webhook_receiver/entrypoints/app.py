@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import PlainTextResponse
 
+from stocksync_common.dlq_api import dlq_router
 from stocksync_common.ops import Health, ops_router
 from stocksync_common.tracing import setup_tracing
 from webhook_receiver.bootstrap import Container, build
@@ -65,6 +66,8 @@ def create_app(
     app.state.health = health
     app.include_router(shopify.router)
     app.include_router(wms.router)
+    # Its own dead letters (bodies it could not publish): listed and purged, never consumed.
+    app.include_router(dlq_router(["webhook-receiver"], settings, auto_replay=False))
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -1,0 +1,169 @@
+"""The dead-letter record: its JSON shape, its id, and reading one back.
+
+A DLQ record's value is JSON: ``original_topic``, ``partition``, ``offset``, ``key``,
+``headers`` (dict), ``group``, ``error``, ``reason``, ``stack`` (the last frames),
+``attempts``, ``failed_at`` (epoch ms), ``correlation_id`` and ``value`` (the original value as
+text; ``value_b64`` too when it is not UTF-8). Its id is ``<dlq topic>:<partition>:<offset>``.
+Older writers (and other services' own dead letters) used seconds for ``failed_at`` and left
+fields out; reading normalises them.
+"""
+
+from __future__ import annotations
+
+import base64
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from stocksync_common.retry import OURS, Origin
+
+DLQ_MARK = ".dlq."
+STATUSES = ("pending", "replayed", "all")
+
+
+def record_id(topic: str, partition: int, offset: int) -> str:
+    return f"{topic}:{partition}:{offset}"
+
+
+def parse_record_id(rid: str) -> tuple[str, int, int]:
+    """``<topic>:<partition>:<offset>``; ValueError when it is not one."""
+    topic, partition, offset = rid.rsplit(":", 2)
+    if DLQ_MARK not in topic:
+        raise ValueError(f"not a DLQ topic: {topic}")
+    return topic, int(partition), int(offset)
+
+
+def split_dlq_topic(topic: str) -> tuple[str, str]:
+    """``(original topic, group)`` of ``<original>.dlq.<group>``."""
+    original, mark, group = topic.rpartition(DLQ_MARK)
+    if not mark or not group:
+        raise ValueError(f"not a DLQ topic: {topic}")
+    return original, group
+
+
+def _text(raw: bytes | None) -> tuple[str, str | None]:
+    """The value as text, and base64 when the bytes are not UTF-8 (kept exactly)."""
+    data = raw or b""
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "replace"), base64.b64encode(data).decode()
+
+
+def _correlation(headers: Mapping[str, str], value: str) -> str | None:
+    if headers.get("correlation-id"):
+        return headers["correlation-id"]
+    try:
+        parsed = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+    cid = parsed.get("correlation_id") if isinstance(parsed, dict) else None
+    return cid if isinstance(cid, str) else None
+
+
+def dead_letter_body(
+    origin: Origin,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Sequence[tuple[str, bytes]],
+    *,
+    group: str,
+    exc: BaseException,
+    attempts: int,
+    reason: str,
+    failed_at_ms: int,
+) -> dict[str, Any]:
+    text, b64 = _text(value)
+    kept = {k: v.decode("utf-8", "replace") for k, v in headers if k not in OURS}
+    body: dict[str, Any] = {
+        "original_topic": origin.topic,
+        "partition": origin.partition,
+        "offset": origin.offset,
+        "key": key.decode("utf-8", "replace") if key is not None else None,
+        "headers": kept,
+        "group": group,
+        "error": f"{type(exc).__name__}: {exc}"[:4000],
+        "reason": reason,
+        "stack": [line.rstrip() for line in traceback.format_exception(exc)[-3:]],
+        "attempts": attempts,
+        "failed_at": failed_at_ms,
+        "correlation_id": _correlation(kept, text),
+        "value": text,
+    }
+    if b64 is not None:
+        body["value_b64"] = b64
+    return body
+
+
+@dataclass(frozen=True)
+class DlqRecord:
+    """One record read back from a DLQ topic, with its replay status."""
+
+    topic: str
+    partition: int
+    offset: int
+    body: dict[str, Any]
+    status: str = "pending"
+
+    @property
+    def id(self) -> str:
+        return record_id(self.topic, self.partition, self.offset)
+
+    @property
+    def reason(self) -> str:
+        return str(self.body.get("reason") or "")
+
+    @classmethod
+    def parse(cls, topic: str, partition: int, offset: int, raw: bytes | None) -> DlqRecord:
+        try:
+            body = orjson.loads(raw or b"{}")
+        except orjson.JSONDecodeError:
+            body = None
+        if not isinstance(body, dict):
+            text, b64 = _text(raw)
+            body = {"error": "unreadable DLQ record", "reason": "unreadable", "value": text}
+            if b64:
+                body["value_b64"] = b64
+        failed = body.get("failed_at")
+        # Seconds (older writers) become ms: anything before 1973 in ms is really seconds.
+        if isinstance(failed, int | float) and failed < 1e11:
+            body["failed_at"] = int(failed * 1000)
+        if not body.get("correlation_id"):
+            body["correlation_id"] = _correlation(body.get("headers") or {}, body.get("value", ""))
+        return cls(topic, partition, offset, body)
+
+    def with_status(self, status: str) -> DlqRecord:
+        return DlqRecord(self.topic, self.partition, self.offset, self.body, status)
+
+    def summary(self) -> dict[str, Any]:
+        b = self.body
+        return {
+            "id": self.id,
+            "topic": self.topic,
+            "original_topic": b.get("original_topic"),
+            "partition": b.get("partition"),
+            "offset": b.get("offset"),
+            "key": b.get("key"),
+            "reason": b.get("reason"),
+            "error": b.get("error"),
+            "attempts": b.get("attempts"),
+            "failed_at": b.get("failed_at"),
+            "correlation_id": b.get("correlation_id"),
+            "status": self.status,
+        }
+
+    def full(self) -> dict[str, Any]:
+        extra = {k: v for k, v in self.body.items() if k not in self.summary()}
+        extra.setdefault("headers", {})
+        extra.setdefault("value", "")
+        extra.setdefault("stack", [])
+        return {**self.summary(), **extra}
+
+    def original_value(self) -> bytes:
+        b64 = self.body.get("value_b64")
+        if isinstance(b64, str):
+            return base64.b64decode(b64)
+        return str(self.body.get("value") or "").encode()

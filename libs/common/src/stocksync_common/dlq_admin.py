@@ -1,0 +1,281 @@
+"""Reading, replaying and purging DLQ records (what the HTTP API and the CLI both use).
+
+Kafka holds the records; Redis holds which ones were replayed: one hash per DLQ topic,
+``dlq:state:{<dlq topic>}``, field ``<partition>:<offset>``. A replay claims its field with
+HSETNX first, so replaying the same id twice (from two replicas, the API and the CLI, or the
+automatic replayer) sends it once. Purge deletes the records from Kafka (DeleteRecords up to
+the end of each partition) and forgets their state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+from aiokafka.structs import TopicPartition
+from redis.asyncio import Redis
+
+from stocksync_common.dlq import DlqRecord, parse_record_id, split_dlq_topic
+from stocksync_common.metrics import DLQ_REPLAYED
+from stocksync_common.retry import ATTEMPT, NOT_BEFORE, ORIGIN, OURS, REPLAY_OF, Origin, now_ms
+from stocksync_common.topics import PRODUCER_DLQ_GROUPS, dlq_topic, group_sources, retry_topic
+
+log = logging.getLogger(__name__)
+READ_TIMEOUT_S = 20.0
+
+
+# Group names (their topics from the catalog), or each group with the topics it reads.
+Groups = Mapping[str, Sequence[str]] | Sequence[str]
+
+
+def resolve_groups(groups: Groups) -> dict[str, tuple[str, ...]]:
+    if isinstance(groups, Mapping):
+        return {g: tuple(ts) for g, ts in groups.items()}
+    return {g: group_sources(g) for g in groups}
+
+
+def state_key(topic: str) -> str:
+    return f"dlq:state:{{{topic}}}"
+
+
+def replay_target(record: DlqRecord) -> str:
+    """The group's own retry topic; the original topic for a group that does not consume it
+    (the webhook-receiver's dead letters never reached Kafka)."""
+    original, group = split_dlq_topic(record.topic)
+    if group not in PRODUCER_DLQ_GROUPS:
+        return retry_topic(original, group)
+    return str(record.body.get("original_topic") or original)
+
+
+def replay_headers(record: DlqRecord, replayed_at_ms: int) -> list[tuple[str, bytes]]:
+    b = record.body
+    raw = b.get("headers") or {}
+    headers = [(str(k), str(v).encode()) for k, v in raw.items() if k not in OURS and v is not None]
+    if record.body.get("correlation_id") and "correlation-id" not in raw:
+        headers.append(("correlation-id", str(b["correlation_id"]).encode()))
+    if isinstance(b.get("partition"), int) and isinstance(b.get("offset"), int):
+        origin = Origin(str(b.get("original_topic")), b["partition"], b["offset"])
+        headers.append((ORIGIN, origin.header()))
+    headers += [
+        (ATTEMPT, b"0"),
+        (NOT_BEFORE, str(replayed_at_ms).encode()),
+        (REPLAY_OF, record.id.encode()),
+    ]
+    return headers
+
+
+class DlqAdmin:
+    """The DLQ topics of some groups, on one Kafka cluster and one Redis."""
+
+    def __init__(self, bootstrap: str, redis: Redis, groups: Groups) -> None:
+        self.bootstrap = bootstrap
+        self.redis = redis
+        self.groups = resolve_groups(groups)
+        self._producer: AIOKafkaProducer | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._lock = asyncio.Lock()
+
+    def topics(self) -> list[tuple[str, str, str]]:
+        """``(dlq topic, group, original topic)`` for every group."""
+        return [(dlq_topic(t, g), g, t) for g, topics in self.groups.items() for t in topics]
+
+    def owns(self, topic: str) -> bool:
+        return any(topic == t for t, _, _ in self.topics())
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+    async def overview(self) -> list[dict[str, Any]]:
+        out = []
+        for topic, group, original in self.topics():
+            depth, low = await self._depth(topic)
+            replayed = await self._replayed(topic, low)
+            out.append(
+                {
+                    "topic": topic,
+                    "group": group,
+                    "original_topic": original,
+                    "depth": depth,
+                    "pending": max(0, depth - len(replayed)),
+                }
+            )
+        return out
+
+    async def records(
+        self, topic: str, status: str = "pending", limit: int = 100, reason: str | None = None
+    ) -> list[DlqRecord]:
+        states = await self._states(topic)
+        out = []
+        for r in await self._scan(topic):
+            rec = r.with_status("replayed" if f"{r.partition}:{r.offset}" in states else "pending")
+            if status != "all" and rec.status != status:
+                continue
+            if reason is not None and not rec.reason.startswith(reason):
+                continue
+            out.append(rec)
+        return out[-limit:] if limit > 0 else out
+
+    async def get(self, rid: str) -> DlqRecord | None:
+        topic, partition, offset = parse_record_id(rid)
+        raw = await self._read_one(TopicPartition(topic, partition), offset)
+        if raw is None:
+            return None
+        rec = DlqRecord.parse(topic, partition, offset, raw)
+        state = await self.redis.hget(state_key(topic), f"{partition}:{offset}")
+        return rec.with_status("replayed" if state else "pending")
+
+    async def replay(
+        self, records: Iterable[DlqRecord], who: str, trigger: str = "manual"
+    ) -> list[str]:
+        """Send each not yet replayed record to its group's retry path; returns their ids."""
+        done = []
+        for rec in records:
+            field = f"{rec.partition}:{rec.offset}"
+            at = now_ms()
+            mark = orjson.dumps({"status": "replayed", "at": at, "by": who, "trigger": trigger})
+            if not await self.redis.hsetnx(state_key(rec.topic), field, mark):
+                continue
+            try:
+                producer = await self._producer_started()
+                key = rec.body.get("key")
+                await producer.send_and_wait(
+                    replay_target(rec),
+                    rec.original_value(),
+                    key=str(key).encode() if key is not None else None,
+                    headers=replay_headers(rec, at),
+                )
+            except BaseException:
+                await self.redis.hdel(state_key(rec.topic), field)
+                raise
+            DLQ_REPLAYED.labels(rec.topic, trigger).inc()
+            done.append(rec.id)
+        return done
+
+    async def purge(self, topic: str) -> int:
+        """Delete every record of ``topic``; returns how many there were."""
+        tps, begins, ends = await self.bounds(topic)
+        todo = {tp: RecordsToDelete(ends[tp]) for tp in tps if ends[tp] > begins[tp]}
+        if todo:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+            await admin.start()
+            try:
+                await admin.delete_records(todo, timeout_ms=30000)
+            finally:
+                await admin.close()
+        await self.redis.delete(state_key(topic))
+        return sum(ends[tp] - begins[tp] for tp in todo)
+
+    async def _producer_started(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all"
+            )
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def _states(self, topic: str) -> set[str]:
+        fields = await self.redis.hkeys(state_key(topic))
+        return {f.decode() if isinstance(f, bytes) else str(f) for f in fields}
+
+    async def _replayed(self, topic: str, low: dict[int, int]) -> list[str]:
+        out = []
+        for f in await self._states(topic):
+            partition, _, offset = f.partition(":")
+            if int(offset) >= low.get(int(partition), 0):
+                out.append(f)
+        return out
+
+    async def _depth(self, topic: str) -> tuple[int, dict[int, int]]:
+        tps, begins, ends = await self.bounds(topic)
+        depth = sum(ends[tp] - begins[tp] for tp in tps)
+        return depth, {tp.partition: begins[tp] for tp in tps}
+
+    @contextlib.asynccontextmanager
+    async def _reader(self) -> AsyncIterator[AIOKafkaConsumer]:
+        """One group-less consumer, kept between calls (assigned anew by each)."""
+        async with self._lock:
+            if self._consumer is None:
+                consumer = AIOKafkaConsumer(
+                    bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None
+                )
+                try:
+                    await consumer.start()
+                except BaseException:
+                    await consumer.stop()
+                    raise
+                self._consumer = consumer
+            yield self._consumer
+
+    async def bounds(
+        self, topic: str
+    ) -> tuple[list[TopicPartition], dict[TopicPartition, int], dict[TopicPartition, int]]:
+        async with self._reader() as consumer:
+            return await _bounds_with(consumer, topic)
+
+    async def _scan(self, topic: str) -> list[DlqRecord]:
+        async with self._reader() as consumer:
+            tps, begins, ends = await _bounds_with(consumer, topic)
+            todo = [tp for tp in tps if ends[tp] > begins[tp]]
+            if not todo:
+                return []
+            consumer.assign(todo)
+            for tp in todo:
+                consumer.seek(tp, begins[tp])
+            out: list[DlqRecord] = []
+            async with asyncio.timeout(READ_TIMEOUT_S):
+                while todo:
+                    batches = await consumer.getmany(*todo, timeout_ms=200)
+                    for tp, recs in batches.items():
+                        out.extend(
+                            DlqRecord.parse(topic, tp.partition, r.offset, r.value)
+                            for r in recs
+                            if r.offset < ends[tp]
+                        )
+                    todo = [tp for tp in todo if await consumer.position(tp) < ends[tp]]
+            return sorted(out, key=lambda r: (r.body.get("failed_at") or 0, r.partition, r.offset))
+
+    async def _read_one(self, tp: TopicPartition, offset: int) -> bytes | None:
+        async with self._reader() as consumer:
+            _, begins, ends = await _bounds_with(consumer, tp.topic)
+            if tp not in ends or not begins[tp] <= offset < ends[tp]:
+                return None
+            consumer.assign([tp])
+            consumer.seek(tp, offset)
+            async with asyncio.timeout(READ_TIMEOUT_S):
+                while True:
+                    batches = await consumer.getmany(tp, timeout_ms=200)
+                    for rec in batches.get(tp, []):
+                        if rec.offset >= offset:
+                            return rec.value if rec.offset == offset else None
+                    if await consumer.position(tp) >= ends[tp]:
+                        return None
+
+
+async def _bounds_with(
+    consumer: AIOKafkaConsumer, topic: str
+) -> tuple[list[TopicPartition], dict[TopicPartition, int], dict[TopicPartition, int]]:
+    # topics() fetches fresh metadata but does not keep it: ask the cluster that answered.
+    cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+    parts = cluster.partitions_for_topic(topic) or set()
+    tps = [TopicPartition(topic, p) for p in sorted(parts)]
+    if not tps:
+        return [], {}, {}
+    begins = await consumer.beginning_offsets(tps)
+    ends = await consumer.end_offsets(tps)
+    return tps, begins, ends

@@ -1,0 +1,191 @@
+"""``/admin/dlq``: the DLQ HTTP API every consuming service mounts for its own groups.
+
+``app.include_router(dlq_router(groups, settings, health.checks))``. The router brings its own
+lifespan: a Redis client, the Kafka clients of a DlqAdmin, and the automatic replayer, which
+uses ``checks`` (the service's readiness checks) to know when a dependency is back. Every
+route needs the admin bearer token; each state-changing call writes one audit log line.
+"""
+
+# No ``from __future__ import annotations``: the routes' Annotated dependency is local to the
+# factory, and FastAPI resolves string annotations against module globals only.
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections import ChainMap
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
+from pydantic import BaseModel
+from redis.asyncio import Redis
+
+from stocksync_common.auth import check_admin
+from stocksync_common.dlq import DlqRecord, parse_record_id
+from stocksync_common.dlq_admin import DlqAdmin, Groups
+from stocksync_common.dlq_auto import AutoReplayer
+from stocksync_common.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+Check = Callable[[], Awaitable[bool]]
+
+
+class ReplayRequest(BaseModel):
+    ids: list[str] | None = None
+    topic: str | None = None
+    reason: str | None = None
+    all: bool = False
+
+
+class PurgeRequest(BaseModel):
+    topic: str
+    confirm: str
+
+
+class _Holder:
+    """The DlqAdmin, created on first use or by the lifespan, closed by the lifespan."""
+
+    def __init__(self, settings: CommonSettings, groups: Groups) -> None:
+        self.settings = settings
+        self.groups = groups
+        self.redis: Redis | None = None
+        self.admin: DlqAdmin | None = None
+
+    def get(self) -> DlqAdmin:
+        if self.admin is None:
+            self.redis = Redis.from_url(self.settings.redis_url)
+            self.admin = DlqAdmin(self.settings.kafka_bootstrap_servers, self.redis, self.groups)
+        return self.admin
+
+    async def close(self) -> None:
+        if self.admin is not None:
+            await self.admin.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+        self.admin = self.redis = None
+
+
+def audit(who: str, what: str, **detail: Any) -> None:
+    log.info("audit: %s", what, extra={"who": who, "action": what, **detail})
+
+
+def dlq_router(
+    groups: Groups,
+    settings: CommonSettings,
+    checks: Mapping[str, Check] | None = None,
+    *,
+    auto_replay: bool = True,
+    auto_interval_s: float = 1.0,
+) -> APIRouter:
+    holder = _Holder(settings, groups)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        admin = holder.get()
+        replayer = AutoReplayer(admin, _with_redis(checks or {}, holder), auto_interval_s)
+        task = asyncio.create_task(replayer.run(), name="dlq-auto-replay") if auto_replay else None
+        try:
+            yield
+        finally:
+            replayer.stop()
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+            await holder.close()
+
+    def require_admin(
+        request: Request, authorization: Annotated[str | None, Header()] = None
+    ) -> str:
+        """The caller for the audit log: client address and a token fingerprint (never the
+        token)."""
+        check_admin(authorization, settings.admin_token)
+        fingerprint = hashlib.sha256((authorization or "").encode()).hexdigest()[:8]
+        client = request.client.host if request.client else "unknown"
+        return f"admin-token:{fingerprint}@{client}"
+
+    admin_dep = Annotated[str, Depends(require_admin)]
+    router = APIRouter(
+        prefix="/admin/dlq",
+        tags=["dlq"],
+        lifespan=lifespan,
+        responses={
+            401: {"description": "admin bearer token required"},
+            404: {"description": "not one of this service's DLQ topics, or no such record"},
+        },
+    )
+
+    def owned(topic: str) -> str:
+        if not holder.get().owns(topic):
+            raise HTTPException(404, f"unknown DLQ topic {topic}")
+        return topic
+
+    @router.get("")
+    async def overview(_who: admin_dep) -> dict[str, Any]:
+        """This service's DLQ topics with their depth and pending count."""
+        return {"topics": await holder.get().overview()}
+
+    @router.get("/records")
+    async def records(
+        _who: admin_dep,
+        topic: str,
+        status: Literal["pending", "replayed", "all"] = "pending",
+        limit: Annotated[int, Query(ge=1, le=10000)] = 100,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """The newest records of a DLQ topic (summaries), oldest first."""
+        found = await holder.get().records(owned(topic), status, limit, reason)
+        return {"records": [r.summary() for r in found]}
+
+    @router.get("/records/{rid}", responses={400: {"description": "bad request"}})
+    async def record(_who: admin_dep, rid: str) -> dict[str, Any]:
+        """One record in full: summary, headers, value and stack."""
+        rec = await _get(holder.get(), rid, owned)
+        return rec.full()
+
+    @router.post("/replay", responses={400: {"description": "bad request"}})
+    async def replay(who: admin_dep, body: ReplayRequest) -> dict[str, Any]:
+        """Replay ids, a topic's records with a reason, or all of a topic's pending records."""
+        admin = holder.get()
+        if body.ids:
+            recs = [await _get(admin, rid, owned) for rid in body.ids]
+        elif body.topic and (body.all or body.reason):
+            recs = await admin.records(owned(body.topic), "pending", 0, body.reason)
+        else:
+            raise HTTPException(400, "give ids, or a topic with a reason or all=true")
+        done = await admin.replay(recs, who)
+        audit(who, "dlq replay", topic=body.topic, reason=body.reason, replayed=len(done))
+        return {"replayed": len(done), "ids": done}
+
+    @router.post("/purge", responses={400: {"description": "bad request"}})
+    async def purge(who: admin_dep, body: PurgeRequest) -> dict[str, Any]:
+        """Delete every record of a DLQ topic; ``confirm`` must repeat the topic."""
+        if body.confirm != body.topic:
+            raise HTTPException(400, "confirm must equal the topic to purge")
+        purged = await holder.get().purge(owned(body.topic))
+        audit(who, "dlq purge", topic=body.topic, purged=purged)
+        return {"purged": purged}
+
+    return router
+
+
+async def _get(admin: DlqAdmin, rid: str, owned: Callable[[str], str]) -> DlqRecord:
+    try:
+        topic, _, _ = parse_record_id(rid)
+    except ValueError as exc:
+        raise HTTPException(400, f"bad record id {rid}") from exc
+    owned(topic)
+    rec = await admin.get(rid)
+    if rec is None:
+        raise HTTPException(404, f"no record {rid}")
+    return rec
+
+
+def _with_redis(checks: Mapping[str, Check], holder: _Holder) -> Mapping[str, Check]:
+    """The service's checks (a live view: the app fills them in its lifespan), plus a Redis
+    ping when it has none (the DLQ state needs Redis anyway)."""
+
+    async def ping() -> bool:
+        return holder.redis is not None and bool(await holder.redis.ping())
+
+    return ChainMap({}, checks, {"redis": ping})  # type: ignore[arg-type]

@@ -1,0 +1,99 @@
+"""ops-console: the app, its lifespan (HTTP client, sessions), errors as pages, and the
+headers every answer carries."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlencode
+
+import httpx
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import HTTPException
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ops_console import html
+from ops_console.backends import BackendError
+from ops_console.bootstrap import build
+from ops_console.entrypoints import dlq, login, pages
+from ops_console.entrypoints.deps import LoginRequired
+from ops_console.sessions import SessionStore
+from ops_console.settings import Settings, get_settings
+from stocksync_common.ops import Health, install_ops
+from stocksync_common.service import redis_check
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def install_errors(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def to_login(_request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse("/login?" + urlencode({"next": exc.next_path}), 303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> Response:
+        body = html.error_box(exc.detail)
+        return HTMLResponse(html.page(f"Error {exc.status_code}", body, None), exc.status_code)
+
+    @app.exception_handler(BackendError)
+    async def backend_error(_request: Request, exc: BackendError) -> Response:
+        body = html.error_box(exc)
+        return HTMLResponse(html.page("A service did not answer", body, None), 502)
+
+
+def create_app(
+    settings: Settings | None = None,
+    http: httpx.AsyncClient | None = None,
+    sessions: SessionStore | None = None,
+) -> FastAPI:
+    """The app; ``http`` and ``sessions`` are test seams."""
+    settings = settings or get_settings()
+    health = Health()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        c = build(settings, http=http, sessions=sessions)
+        app.state.container = c
+        if c.redis is not None:
+            health.checks["redis"] = redis_check(c.redis)
+        try:
+            yield
+        finally:
+            await c.http.aclose()
+            if c.redis is not None:
+                await c.redis.aclose()
+
+    app = FastAPI(
+        title="StockSync ops-console", lifespan=lifespan, docs_url=None, redoc_url=None,
+        openapi_url=None,
+    )  # fmt: skip
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.get("/static/console.css", include_in_schema=False)
+    async def css() -> Response:
+        return Response(html.CSS, media_type="text/css")
+
+    install_ops(app, health)
+    install_errors(app)
+    app.include_router(login.router)
+    app.include_router(pages.router)
+    app.include_router(dlq.router)
+    return app

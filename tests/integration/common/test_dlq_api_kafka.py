@@ -1,0 +1,166 @@
+"""The DLQ HTTP API on the real Kafka and Redis: list, show, replay (by id, by reason),
+purge with confirmation, the bearer token, and replays that keep the correlation id and
+happen once."""
+
+import asyncio
+import time
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from stocksync_common.consumer import PoisonMessage, RetryPolicy
+from stocksync_common.dlq_admin import DlqAdmin
+from stocksync_common.dlq_auto import AutoReplayer
+from stocksync_common.retry import REPLAY_OF, DependencyUnavailable
+from stocksync_common.topics import dlq_topic, retry_topic
+from support.poll import await_for
+
+from .conftest import TOKEN
+
+pytestmark = pytest.mark.integration
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+async def _records(client, topic, status="pending"):
+    r = await client.get(
+        "/admin/dlq/records", params={"topic": topic, "status": status}, headers=AUTH
+    )
+    assert r.status_code == 200, r.text
+    return r.json()["records"]
+
+
+async def _replays_of(bootstrap, topic, rid):
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        found, deadline = [], time.monotonic() + 5
+        while time.monotonic() < deadline:
+            for recs in (await consumer.getmany(timeout_ms=200)).values():
+                found += [r for r in recs if dict(r.headers).get(REPLAY_OF) == rid.encode()]
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def test_api_lists_shows_replays_and_purges(kafka_bootstrap, redis_url, harness):
+    fixed = {"on": False}
+
+    async def behaviour(sku: str) -> None:
+        if sku.endswith("broken") and not fixed["on"]:
+            raise PoisonMessage("cannot work yet")
+
+    policy = RetryPolicy(blips_s=())
+    async with harness.start(kafka_bootstrap, redis_url, behaviour, [], policy) as h:
+        one, two = f"{h.run}-a-broken", f"{h.run}-b-broken"
+        await h.send(one)
+        await h.send(two)
+        app = h.app()
+        dlq = dlq_topic(h.topic, h.group)
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://t") as client,
+        ):
+            assert (await client.get("/admin/dlq")).status_code == 401
+            bad = {"Authorization": "Bearer nope"}
+            assert (await client.post("/admin/dlq/replay", json={}, headers=bad)).status_code == 401
+
+            async def both_there():
+                return len(await _records(client, dlq)) == 2 or None
+
+            await await_for("two DLQ records", both_there, 30)
+            overview = (await client.get("/admin/dlq", headers=AUTH)).json()["topics"]
+            assert overview == [
+                {
+                    "topic": dlq,
+                    "group": h.group,
+                    "original_topic": h.topic,
+                    "depth": 2,
+                    "pending": 2,
+                }
+            ]
+            by_key = {r["key"]: r for r in await _records(client, dlq)}
+            rid = by_key[one]["id"]
+            assert by_key[one]["reason"] == "poison" and by_key[one]["status"] == "pending"
+            assert by_key[one]["correlation_id"] == h.correlation[one]
+            full = (await client.get(f"/admin/dlq/records/{rid}", headers=AUTH)).json()
+            assert full["headers"]["correlation-id"] == h.correlation[one]
+            assert one in full["value"] and full["stack"]
+            missing = await client.get(f"/admin/dlq/records/{dlq}:0:99999", headers=AUTH)
+            assert missing.status_code == 404
+            other = await client.get(
+                "/admin/dlq/records", params={"topic": "x.dlq.y"}, headers=AUTH
+            )
+            assert other.status_code == 404
+
+            fixed["on"] = True
+            first = await client.post("/admin/dlq/replay", json={"ids": [rid]}, headers=AUTH)
+            assert first.json() == {"replayed": 1, "ids": [rid]}
+            again = await client.post("/admin/dlq/replay", json={"ids": [rid]}, headers=AUTH)
+            assert again.json() == {"replayed": 0, "ids": []}
+            await await_for("the replay handled", lambda: h.seen(one), 30)
+            assert h.correlation[one] in h.cids
+            assert len(await _replays_of(kafka_bootstrap, retry_topic(h.topic, h.group), rid)) == 1
+            assert [r["id"] for r in await _records(client, dlq, "replayed")] == [rid]
+
+            by_reason = {"topic": dlq, "reason": "poison"}
+            r = await client.post("/admin/dlq/replay", json=by_reason, headers=AUTH)
+            assert r.json()["replayed"] == 1
+            await await_for("the second replay handled", lambda: h.seen(two), 30)
+            assert h.handled.count(one) == 1 and h.handled.count(two) == 1
+            empty = await client.post("/admin/dlq/replay", json={"topic": dlq}, headers=AUTH)
+            assert empty.status_code == 400
+
+            wrong = {"topic": dlq, "confirm": "no"}
+            assert (
+                await client.post("/admin/dlq/purge", json=wrong, headers=AUTH)
+            ).status_code == 400
+            ok = await client.post(
+                "/admin/dlq/purge", json={"topic": dlq, "confirm": dlq}, headers=AUTH
+            )
+            assert ok.json() == {"purged": 2}
+            after = (await client.get("/admin/dlq", headers=AUTH)).json()["topics"][0]
+            assert after["depth"] == 0 and after["pending"] == 0
+            assert await _records(client, dlq, "all") == []
+
+
+async def test_dependency_failures_replay_automatically_once_healthy(
+    kafka_bootstrap, redis_url, redis, harness
+):
+    state = {"up": False}
+
+    async def behaviour(sku: str) -> None:
+        if not state["up"]:
+            raise DependencyUnavailable("thing", "down for the test")
+
+    async def thing_up() -> bool:
+        return state["up"]
+
+    policy = RetryPolicy(blips_s=(), delays_s=(0.2, 0.2, 0.2, 0.2))
+    async with harness.start(kafka_bootstrap, redis_url, behaviour, [], policy) as h:
+        sku = f"{h.run}-needs-thing"
+        await h.send(sku)
+        admin = DlqAdmin(kafka_bootstrap, redis, {h.group: [h.topic]})
+        dlq = dlq_topic(h.topic, h.group)
+        try:
+
+            async def dead():
+                recs = await admin.records(dlq, "pending", 10)
+                return recs or None
+
+            recs = await await_for("the dependency DLQ record", dead, 30)
+            assert recs[0].reason == "dependency:thing" and recs[0].body["attempts"] == 5
+            replayer = AutoReplayer(admin, {"thing": thing_up})
+            assert await replayer.run_once() == []  # still down: nothing goes back
+        finally:
+            await admin.close()
+        app = h.app({"thing": thing_up}, auto=True)
+        async with app.router.lifespan_context(app):
+            state["up"] = True
+            recovered = time.monotonic()
+            await await_for("the automatic replay applied", lambda: h.seen(sku), 10)
+            took = time.monotonic() - recovered
+            print(f"automatic replay: applied {took:.2f}s after recovery")  # noqa: T201 - with -s
+            assert h.cids.count(h.correlation[sku]) == 1
+        await asyncio.sleep(0)

@@ -1,0 +1,72 @@
+"""``stocksync-dlq`` (the installed console script) on the real Kafka and Redis: list, show,
+replay (idempotent, keeping the correlation id) and purge with confirmation."""
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from stocksync_common.consumer import PoisonMessage, RetryPolicy
+from stocksync_common.topics import dlq_topic
+from support.poll import await_for
+
+pytestmark = pytest.mark.integration
+CLI = str(Path(sys.executable).with_name("stocksync-dlq"))
+
+
+async def cli(h, *argv: str, stdin: bytes = b"") -> tuple[int, str]:
+    env = {
+        **os.environ,
+        "STOCKSYNC_KAFKA_BOOTSTRAP_SERVERS": h.bootstrap,
+        "STOCKSYNC_REDIS_URL": h.redis_url,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        CLI, *argv, env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(stdin), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode() + err.decode()
+
+
+async def test_cli_lists_shows_replays_and_purges(kafka_bootstrap, redis_url, harness):
+    fixed = {"on": False}
+
+    async def behaviour(sku: str) -> None:
+        if sku.endswith("broken") and not fixed["on"]:
+            raise PoisonMessage("not yet")
+
+    async with harness.start(kafka_bootstrap, redis_url, behaviour, [], RetryPolicy()) as h:
+        sku = f"{h.run}-broken"
+        await h.send(sku)
+        dlq = dlq_topic(h.topic, h.group)
+
+        async def listed():
+            code, out = await cli(h, "--json", "list", "--topic", dlq)
+            rows = [orjson.loads(line) for line in out.splitlines() if line.startswith("{")]
+            return (code == 0 and rows) or None
+
+        (row,) = await await_for("the record in the CLI list", listed, 60)
+        assert row["key"] == sku and row["reason"] == "poison" and row["status"] == "pending"
+        code, out = await cli(h, "show", row["id"])
+        shown = orjson.loads(out[out.index("{") :])
+        assert code == 0 and shown["correlation_id"] == h.correlation[sku]
+        assert shown["headers"]["correlation-id"] == h.correlation[sku]
+
+        fixed["on"] = True
+        code, out = await cli(h, "--json", "replay", row["id"])
+        assert code == 0 and '"replayed":1' in out
+        code, out = await cli(h, "--json", "replay", row["id"])
+        assert code == 0 and '"replayed":0' in out
+        await await_for("the replay handled", lambda: h.seen(sku), 30)
+        assert h.cids == [h.correlation[sku]]
+
+        code, out = await cli(h, "purge", "--topic", dlq, stdin=b"wrong\n")
+        assert code == 2 and "nothing purged" in out
+        code, out = await cli(h, "--json", "purge", "--topic", dlq, "--confirm", dlq)
+        assert code == 0 and '"purged":1' in out
+        code, out = await cli(h, "--json", "list", "--topic", dlq, "--status", "all")
+        assert code == 0 and "{" not in out
