@@ -37,6 +37,7 @@ class Ports:
     shopify_sync: int = 8083
     wms_connector: int = 8084
     notifier: int = 8085
+    ops_console: int = 8086
     shopify_sim: int = 8090
     wms_sim: int = 8091
     sink: int = 8092
@@ -54,6 +55,7 @@ SERVICES = (
     "shopify-sync",
     "wms-connector",
     "notifier",
+    "ops-console",
 )
 
 
@@ -68,6 +70,9 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     extra_ports: dict[str, int] = field(default_factory=dict)  # extra instances, by name
+    # Ports the services dial to reach "kafka", "redis" or "shopify-sim" instead of their
+    # own (a fault proxy in front of them, see scripts/faults).
+    via: dict[str, int] = field(default_factory=dict)
 
     @property
     def log_dir(self) -> Path:
@@ -89,13 +94,18 @@ class Stack:
     def base_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKSYNC_")}
         env.update(DEMO_ENV)
+        kafka = self.via.get("kafka", self.ports.kafka)
+        redis = self.via.get("redis", self.ports.redis)
         env.update(
             {
-                "STOCKSYNC_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.ports.kafka}",
-                "STOCKSYNC_REDIS_URL": f"redis://127.0.0.1:{self.ports.redis}/0",
+                "STOCKSYNC_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka}",
+                "STOCKSYNC_REDIS_URL": f"redis://127.0.0.1:{redis}/0",
                 "STOCKSYNC_STORES_FILE": str(self.stores_file),
                 "STOCKSYNC_ALERT_WEBHOOK_URL": f"{self.url('sink')}/alerts/slack",
                 "STOCKSYNC_INVENTORY_URL": self.url("inventory-adjuster"),
+                "STOCKSYNC_WMS_URL": self.url("wms-sim"),
+                # where the ops console finds each service's admin API
+                **{f"STOCKSYNC_{module_of(s).upper()}_URL": self.url(s) for s in SERVICES},
                 "STOCKSYNC_TOPIC_PARTITIONS": "12",
                 "STOCKSYNC_LOG_LEVEL": "INFO",
                 "PYTHONUNBUFFERED": "1",
@@ -108,7 +118,8 @@ class Stack:
         """The example stores file, pointed at this stack's Shopify simulator."""
         doc = yaml.safe_load(EXAMPLE_STORES.read_text())
         for store in doc["stores"]:
-            store["admin_base_url"] = self.url("shopify-sim")
+            sim = self.via.get("shopify-sim")
+            store["admin_base_url"] = f"http://127.0.0.1:{sim}" if sim else self.url("shopify-sim")
         self.stores_file.write_text(yaml.safe_dump(doc, sort_keys=False))
 
     def create_topics(self) -> None:

@@ -8,6 +8,7 @@
 #   kafka.sh logs [tail args] tail the broker's server.log (e.g. `kafka.sh logs -f`)
 #
 # Env: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), STOCKSYNC_STATE_DIR ($REPO/.work/local),
+#      KAFKA_ADVERTISED_PORT (KAFKA_PORT; set it to put a proxy such as scripts/faults in front),
 #      KAFKA_HEAP_OPTS ("-Xms256m -Xmx1g"), KAFKA_START_TIMEOUT (90, seconds).
 # State: $STOCKSYNC_STATE_DIR/kafka/{server.properties,cluster.id,kafka.pid,data/,logs/}
 set -euo pipefail
@@ -29,6 +30,7 @@ OUT_LOG="$LOG_DIR/kafka.out"
 
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+KAFKA_ADVERTISED_PORT="${KAFKA_ADVERTISED_PORT:-$KAFKA_PORT}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g}"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 STOP_TIMEOUT=30
@@ -139,7 +141,7 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
 listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_ADVERTISED_PORT
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT

@@ -1,0 +1,1 @@
+"""Fault injection on one machine: a TCP proxy with a control API, and process controls."""
