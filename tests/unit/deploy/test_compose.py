@@ -44,6 +44,7 @@ SERVICE_PORTS = {
     "shopify-sync": 8083,
     "wms-connector": 8084,
     "notifier": 8085,
+    "ops-console": 8086,
 }
 SIMULATORS = {
     "shopify-sim": ("stocksync_sim.shopify", 8090),
@@ -51,6 +52,8 @@ SIMULATORS = {
     "sink": ("stocksync_sim.sink", 8092),
 }
 INFRA = ("kafka", "redis", "topics")
+MONITORING_SERVICES = {"prometheus": 9090, "grafana": 3000}
+MONITORING = ROOT / "deploy" / "monitoring"
 
 HEALTHY = "service_healthy"
 STARTED = "service_started"
@@ -70,6 +73,8 @@ EXPECTED_DEPENDS_ON: dict[str, dict[str, str]] = {
     },
     "wms-connector": {"kafka": HEALTHY, "topics": COMPLETED},
     "notifier": {"kafka": HEALTHY, "redis": HEALTHY, "topics": COMPLETED, "sink": HEALTHY},
+    "ops-console": {"redis": HEALTHY},
+    "grafana": {"prometheus": HEALTHY},
 }
 NEEDS_REDIS = (
     "webhook-receiver",
@@ -77,6 +82,7 @@ NEEDS_REDIS = (
     "inventory-adjuster",
     "shopify-sync",
     "notifier",
+    "ops-console",
 )
 NEEDS_STORES = ("webhook-receiver", "order-consumer", "shopify-sync")
 
@@ -210,7 +216,7 @@ def healthcheck_test(name: str) -> list[str]:
 
 
 def test_every_service_is_there() -> None:
-    assert set(compose()["services"]) == {*INFRA, *SIMULATORS, *SERVICE_PORTS}
+    assert set(compose()["services"]) == {*INFRA, *SIMULATORS, *SERVICE_PORTS, *MONITORING_SERVICES}
     assert "version" not in compose(), "the version key is obsolete"
 
 
@@ -496,3 +502,75 @@ def test_topics_job_runs_the_topic_command_from_the_adjuster_image() -> None:
         == environment("webhook-receiver")["STOCKSYNC_KAFKA_BOOTSTRAP_SERVERS"]
     )
     assert int(env["STOCKSYNC_TOPIC_REPLICATION_FACTOR"]) == 1, "one broker"
+
+
+# --- ops console and monitoring -------------------------------------------------------------------
+
+OPS_CONSOLE_BACKENDS = {
+    "STOCKSYNC_WEBHOOK_RECEIVER_URL": "webhook-receiver",
+    "STOCKSYNC_ORDER_CONSUMER_URL": "order-consumer",
+    "STOCKSYNC_INVENTORY_ADJUSTER_URL": "inventory-adjuster",
+    "STOCKSYNC_SHOPIFY_SYNC_URL": "shopify-sync",
+    "STOCKSYNC_WMS_CONNECTOR_URL": "wms-connector",
+    "STOCKSYNC_NOTIFIER_URL": "notifier",
+}
+
+
+def test_ops_console_reaches_every_service_on_its_compose_port() -> None:
+    env = environment("ops-console")
+    for var, name in OPS_CONSOLE_BACKENDS.items():
+        url = urlsplit(env[var])
+        assert (url.scheme, url.hostname, url.port) == ("http", name, SERVICE_PORTS[name]), var
+    assert (
+        env["STOCKSYNC_ADMIN_TOKEN"] == environment("inventory-adjuster")["STOCKSYNC_ADMIN_TOKEN"]
+    )
+
+
+@pytest.mark.parametrize("name", list(MONITORING_SERVICES))
+def test_monitoring_mounts_files_that_exist(name: str) -> None:
+    mounts = bind_mounts(name)
+    assert mounts, f"{name} mounts nothing from the repository"
+    for target, source in mounts.items():
+        assert source.exists(), f"{name}: {source} (for {target}) is missing"
+        assert source.is_relative_to(MONITORING), source
+    port = MONITORING_SERVICES[name]
+    assert published_ports(name) == [("127.0.0.1", port, port)]
+    assert re.search(rf"http://127\.0\.0\.1:{port}/", " ".join(healthcheck_test(name)))
+
+
+def test_prometheus_loads_the_projects_config_and_rules() -> None:
+    mounts = bind_mounts("prometheus")
+    argv = command("prometheus")
+    config_path = next(a.split("=", 1)[1] for a in argv if a.startswith("--config.file="))
+    assert mounts[config_path] == MONITORING / "prometheus.yml"
+    config = yaml.safe_load((MONITORING / "prometheus.yml").read_text())
+    config_dir = Path(config_path).parent
+    for pattern in config["rule_files"]:
+        rules_dir = (config_dir / pattern).parent
+        assert mounts.get(str(rules_dir)) == MONITORING / Path(pattern).parent
+        assert list((MONITORING / Path(pattern).parent).glob(Path(pattern).name))
+
+
+def test_prometheus_scrapes_each_compose_service_where_it_listens() -> None:
+    config = yaml.safe_load((MONITORING / "prometheus.yml").read_text())
+    targets = {
+        t for job in config["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]
+    }
+    for name, port in SERVICE_PORTS.items():
+        assert f"{name}:{port}" in targets, name
+        assert environment(name)["STOCKSYNC_HTTP_PORT"] == str(port)
+
+
+def test_grafana_provisions_the_datasource_and_the_dashboards() -> None:
+    mounts = bind_mounts("grafana")
+    provisioning = mounts["/etc/grafana/provisioning"]
+    datasource = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())
+    url = urlsplit(datasource["datasources"][0]["url"])
+    assert (url.hostname, url.port) == ("prometheus", MONITORING_SERVICES["prometheus"])
+    providers = yaml.safe_load((provisioning / "dashboards" / "stocksync.yml").read_text())
+    path = providers["providers"][0]["options"]["path"]
+    assert path in mounts, "the provider reads a directory that is mounted"
+    dashboards = sorted(p.name for p in mounts[path].glob("*.json"))
+    assert len(dashboards) == 3, dashboards
+    home = environment("grafana").get("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH", "")
+    assert Path(home).parent == Path(path) and Path(home).name in dashboards

@@ -39,6 +39,7 @@ SERVICE_PORTS = {
     "shopify-sync": 8083,
     "wms-connector": 8084,
     "notifier": 8085,
+    "ops-console": 8086,
 }
 SIMULATOR_PORTS = {
     "stocksync_sim.shopify": 8090,

@@ -43,6 +43,7 @@ SERVICE_PORTS = {
     "shopify-sync": 8083,
     "wms-connector": 8084,
     "notifier": 8085,
+    "ops-console": 8086,
 }
 STORE_READERS = ("webhook-receiver", "order-consumer", "shopify-sync")
 SECRET_NAME = "stocksync-secrets"

@@ -45,7 +45,10 @@ KEDA = K8S / "components" / "keda"
 HPA = K8S / "components" / "hpa"
 MONITORING = K8S / "components" / "monitoring"
 TOPICS_FILE = PRODUCTION / "topics.yaml"
-CONSUMERS = [name for name in SERVICE_PORTS if name != "webhook-receiver"]
+CONSUMERS = [name for name in SERVICE_PORTS if name not in {"webhook-receiver", "ops-console"}]
+AUTOSCALED = [*CONSUMERS, "webhook-receiver"]
+# Where the ops console may be reached from besides this namespace and Prometheus's.
+INGRESS_NAMESPACE = "ingress-nginx"
 HTTPS_CLIENTS = {"shopify-sync", "wms-connector", "notifier"}
 KAFKA_PORT = 9092
 REDIS_PORT = 6379
@@ -156,7 +159,10 @@ def test_kafka_topics_are_exactly_the_catalog_with_production_settings() -> None
         assert DNS_1123_SUBDOMAIN.fullmatch(name) and len(name) <= 253, name
         assert doc["metadata"]["labels"]["strimzi.io/cluster"] == "stocksync"
         spec = doc["spec"]
-        assert spec["partitions"] == 24
+        assert spec["partitions"] == load_generator().partitions_for(name)
+        assert spec["partitions"] in {24, 6}
+        if any(name in topics for topics in CONSUMER_GROUPS.values()):
+            assert spec["partitions"] == 24, "consumers scale up to 24 replicas on it"
         assert spec["replicas"] == 3
         config = spec["config"]
         assert config["min.insync.replicas"] == "2"
@@ -201,7 +207,7 @@ def test_network_policies_deny_by_default() -> None:
     assert "ingress" not in spec and "egress" not in spec
 
 
-@pytest.mark.parametrize("name", list(SERVICE_PORTS))
+@pytest.mark.parametrize("name", [n for n in SERVICE_PORTS if n != "ops-console"])
 def test_network_policy_lets_each_service_reach_only_what_it_needs(name: str) -> None:
     docs = resource_docs(BASE)
     [policy] = policies_for(docs, pod_labels(of_kind(docs, "Deployment")[name]))
@@ -231,6 +237,50 @@ def test_network_policy_lets_each_service_reach_only_what_it_needs(name: str) ->
     if name in HTTPS_CLIENTS:
         expected.add(HTTPS_PORT)
     assert egress_ports == expected
+
+
+def test_ops_console_policy_reaches_redis_and_the_services_admin_ports_only() -> None:
+    docs = resource_docs(BASE)
+    [policy] = policies_for(docs, pod_labels(of_kind(docs, "Deployment")["ops-console"]))
+    spec = policy["spec"]
+    [ingress] = spec["ingress"]
+    assert port_numbers(ingress) == {SERVICE_PORTS["ops-console"]}
+    namespaces = {
+        p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for p in ingress["from"]
+        if "namespaceSelector" in p
+    }
+    assert namespaces == {"monitoring", INGRESS_NAMESPACE}
+    assert {"podSelector": {}} in ingress["from"]
+    assert all("ipBlock" not in p for p in ingress["from"])
+    backends = {port for name, port in SERVICE_PORTS.items() if name != "ops-console"}
+    egress: set[int] = set()
+    for rule in spec["egress"]:
+        ports = port_numbers(rule)
+        assert ports, "an egress rule without ports opens everything"
+        if ports & backends:
+            assert ports == backends
+            [peer] = rule["to"]
+            assert peer == {
+                "podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "stocksync"}}
+            }
+        egress |= ports
+    assert egress == {DNS_PORT, REDIS_PORT} | backends, "no Kafka, no internet"
+
+
+def test_ops_console_finds_each_service_at_its_service_and_port() -> None:
+    docs = resource_docs(BASE)
+    deployment = of_kind(docs, "Deployment")["ops-console"]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    services = of_kind(docs, "Service")
+    for name, port in SERVICE_PORTS.items():
+        if name == "ops-console":
+            continue
+        url = urlsplit(env[f"STOCKSYNC_{name.upper().replace('-', '_')}_URL"])
+        assert (url.hostname, url.port) == (name, port)
+        assert [p["port"] for p in services[name]["spec"]["ports"]] == [port]
+    assert "STOCKSYNC_ADMIN_TOKEN" in env, "the login is backed by the admin secret"
 
 
 def test_egress_ports_are_the_configured_kafka_and_redis_ports() -> None:
@@ -271,7 +321,8 @@ def test_pod_monitor_scrapes_every_service_and_not_the_job() -> None:
 
 def test_scaled_objects_cover_every_consumer_group_and_topic() -> None:
     objects = of_kind(resource_docs(KEDA), "ScaledObject")
-    assert sorted(objects) == sorted(CONSUMERS)
+    assert sorted(objects) == sorted(AUTOSCALED)
+    objects.pop("webhook-receiver")
     wanted = {(g, t) for g, topics in CONSUMER_GROUPS.items() for t in topics}
     seen: set[tuple[str, str]] = set()
     for name, obj in objects.items():
@@ -303,9 +354,11 @@ def test_autoscaling_is_capped_at_the_partition_count(folder: Path) -> None:
         *of_kind(docs, "ScaledObject").values(),
         *of_kind(docs, "HorizontalPodAutoscaler").values(),
     ]
-    assert sorted(s["metadata"]["name"] for s in scalers) == sorted(CONSUMERS)
+    assert sorted(s["metadata"]["name"] for s in scalers) == sorted(AUTOSCALED)
     for scaler in scalers:
         name = scaler["metadata"]["name"]
+        if name == "webhook-receiver":
+            continue  # no partitions to own: see the test below
         spec = scaler["spec"]
         low = spec.get("minReplicaCount", spec.get("minReplicas"))
         high = spec.get("maxReplicaCount", spec.get("maxReplicas"))
@@ -313,6 +366,36 @@ def test_autoscaling_is_capped_at_the_partition_count(folder: Path) -> None:
         topics = {t for g, ts in CONSUMER_GROUPS.items() if group_owner(g) == name for t in ts}
         assert high <= min(partitions[t] for t in topics), f"{name}: replicas beyond partitions"
         assert spec["scaleTargetRef"]["name"] == name
+
+
+@pytest.mark.parametrize("folder", [KEDA, HPA], ids=["keda", "hpa"])
+def test_webhook_receiver_scales_on_cpu_and_requests_from_production_replicas(
+    folder: Path,
+) -> None:
+    docs = resource_docs(folder)
+    [scaler] = [
+        s
+        for s in [
+            *of_kind(docs, "ScaledObject").values(),
+            *of_kind(docs, "HorizontalPodAutoscaler").values(),
+        ]
+        if s["metadata"]["name"] == "webhook-receiver"
+    ]
+    spec = scaler["spec"]
+    low = spec.get("minReplicaCount", spec.get("minReplicas"))
+    high = spec.get("maxReplicaCount", spec.get("maxReplicas"))
+    replicas = {r["name"]: r["count"] for r in kustomization(PRODUCTION)["replicas"]}
+    assert low == replicas["webhook-receiver"] < high
+    assert spec["scaleTargetRef"]["name"] == "webhook-receiver"
+    if folder == KEDA:
+        triggers = {t["type"]: t for t in spec["triggers"]}
+        assert set(triggers) == {"cpu", "prometheus"}
+        query = triggers["prometheus"]["metadata"]["query"]
+        assert "stocksync_webhooks_total" in query
+        assert all(isinstance(v, str) for v in triggers["prometheus"]["metadata"].values())
+        deployment = of_kind(resource_docs(BASE), "Deployment")["webhook-receiver"]
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["resources"]["requests"]["cpu"], "CPU utilization needs a request"
 
 
 def test_hpa_alternative_is_autoscaling_v2_on_cpu() -> None:
@@ -340,7 +423,8 @@ def test_production_overlay_settings_replicas_and_components() -> None:
     config = config_maps(PRODUCTION)["stocksync-config"]
     assert config["STOCKSYNC_ENVIRONMENT"] == "production"
     assert config["STOCKSYNC_TOPIC_REPLICATION_FACTOR"] == "3"
-    assert set(topic_partitions().values()) == {int(config["STOCKSYNC_TOPIC_PARTITIONS"])}
+    consumed = {t for topics in CONSUMER_GROUPS.values() for t in topics}
+    assert {topic_partitions()[t] for t in consumed} == {int(config["STOCKSYNC_TOPIC_PARTITIONS"])}
     used = {(PRODUCTION / c).resolve() for c in k["components"]}
     assert {KEDA, MONITORING} <= used
     min_replicas = {
@@ -386,7 +470,7 @@ def test_production_renders_with_topics_keda_and_monitor_and_without_the_job() -
     assert {d["spec"]["topicName"] for d in of_kind(docs, "KafkaTopic").values()} == {
         s.name for s in all_topics()
     }
-    assert sorted(of_kind(docs, "ScaledObject")) == sorted(CONSUMERS)
+    assert sorted(of_kind(docs, "ScaledObject")) == sorted(AUTOSCALED)
     assert of_kind(docs, "HorizontalPodAutoscaler") == {}
     [monitor] = of_kind(docs, "PodMonitor").values()
     for deployment in deployments.values():
@@ -416,7 +500,7 @@ def test_base_with_the_hpa_component_renders(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     docs = [d for d in yaml.safe_load_all(result.stdout) if d]
     hpas = of_kind(docs, "HorizontalPodAutoscaler")
-    assert sorted(hpas) == sorted(CONSUMERS)
+    assert sorted(hpas) == sorted(AUTOSCALED)
     deployments = of_kind(docs, "Deployment")
     assert all(h["spec"]["scaleTargetRef"]["name"] in deployments for h in hpas.values())
 

@@ -10,13 +10,16 @@ from typing import Any
 
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from stocksync_common.consumer import ConsumerLoop
 from stocksync_common.logs import configure_logging
+from stocksync_common.metrics import DLQ_DEPTH
 from stocksync_common.ops import Health
 from stocksync_common.settings import CommonSettings
+from stocksync_common.topics import dlq_topic
 from stocksync_common.tracing import setup_tracing
 
 log = logging.getLogger(__name__)
@@ -83,14 +86,52 @@ async def consumer_running(
     """Start ``consumer`` and its supervised loop; stop both cleanly on exit."""
     await consumer.start()
     task = supervise(health, name, loop.run)
+    sampler = asyncio.create_task(sample_dlq_depth(consumer, loop), name=f"{name}-dlq-depth")
     try:
         yield
     finally:
         loop.stop()
-        task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
+        for running in (task, sampler):
+            running.cancel()
+            with contextlib.suppress(BaseException):
+                await running
         await consumer.stop()
+
+
+async def sample_dlq_depth(
+    consumer: AIOKafkaConsumer, loop: ConsumerLoop, interval_s: float = 15.0
+) -> None:
+    """Keep ``stocksync_dlq_depth_records`` current for the loop's own DLQ topics.
+
+    Depth is end minus start offsets, so a purge (records deleted) lowers it. Failures are
+    logged and retried next round: a metric must never take the consumer down.
+    """
+    dlqs = [dlq_topic(t, loop.group) for t in loop.topics]
+    while True:
+        try:
+            parts = [
+                TopicPartition(t, p)
+                for t in dlqs
+                for p in sorted(consumer.partitions_for_topic(t) or await _partitions(consumer, t))
+            ]
+            async with asyncio.timeout(10):
+                ends = await consumer.end_offsets(parts)
+                starts = await consumer.beginning_offsets(parts)
+            for topic in dlqs:
+                depth = sum(ends[tp] - starts[tp] for tp in parts if tp.topic == topic)
+                DLQ_DEPTH.labels(topic, loop.group).set(max(0, depth))
+        except Exception:  # noqa: BLE001 - retried next round
+            log.warning("DLQ depth sampling failed", exc_info=True)
+        await asyncio.sleep(interval_s)
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    """Partition ids of a topic the consumer is not subscribed to: asking for an offset of
+    its partition 0 makes the client track the topic's metadata."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(5):
+            await consumer.end_offsets([TopicPartition(topic, 0)])
+    return consumer.partitions_for_topic(topic) or set()
 
 
 @contextlib.asynccontextmanager

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from shopify_sync.adapters import metrics
 from shopify_sync.adapters.documents import MUTATION_COST, SET_QUANTITIES
 from shopify_sync.adapters.shopify import QueryError, ShopifyClient
+from shopify_sync.adapters.sync_trace import SYNC_CLOCK
 from shopify_sync.domain.quantities import (
     BATCH_LIMIT,
     ItemKey,
@@ -110,7 +111,10 @@ class Writer:
                 return
             variables = set_variables(store.shop, quantities(chunk, known), salt)
             try:
-                with metrics.PUSH_SECONDS.labels(store.shop).time():
+                with (
+                    metrics.PUSH_SECONDS.labels(store.shop).time(),
+                    SYNC_CLOCK.mutation(store.shop, [t.key for t in chunk]),
+                ):
                     data = await self.client.execute(
                         store, SET_QUANTITIES, variables,
                         operation="SetInventoryQuantities", cost=MUTATION_COST,
@@ -123,6 +127,7 @@ class Writer:
             if not errors:
                 done = {t.key: (t.pending, t.quantity) for t in chunk}
                 await self.state.applied(store.shop, done)
+                SYNC_CLOCK.done(store.shop, done)
                 metrics.PUSHED.labels(store.shop).inc(len(chunk))
                 out.applied += len(chunk)
                 return

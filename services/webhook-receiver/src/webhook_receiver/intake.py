@@ -38,7 +38,7 @@ from redis.exceptions import RedisError
 from stocksync_common.events import Envelope, encode
 from stocksync_common.kafka import event_headers
 from stocksync_common.logs import correlation
-from stocksync_common.metrics import EVENTS_PUBLISHED
+from stocksync_common.metrics import DLQ_PUBLISHED, EVENTS_PUBLISHED
 from webhook_receiver.adapters.ledger import Verdict, rate_key, seen_key
 from webhook_receiver.metrics import IN_DOUBT, LEDGER_ERRORS
 
@@ -220,4 +220,5 @@ class Intake:
         except (TimeoutError, KafkaError):
             log.exception("could not keep the invalid body")
             return False
+        DLQ_PUBLISHED.labels(topic.split(".dlq.", 1)[0], "invalid").inc()
         return True

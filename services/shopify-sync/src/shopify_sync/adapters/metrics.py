@@ -42,6 +42,12 @@ PUSH_SECONDS = Histogram(
     ["shop"],
     buckets=(0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+SYNC_SECONDS = Histogram(
+    "stocksync_sync_latency_seconds",
+    "Webhook received (start of the causing trace) to Shopify mutation acknowledged.",
+    ["shop"],
+    buckets=(0.01, 0.02, 0.03, 0.05, 0.06, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
 STALE = Counter(
     "stocksync_shopify_stale_total", "CHANGE_FROM_QUANTITY_STALE answers, per shop.", ["shop"]
 )
@@ -57,6 +63,11 @@ MISMATCH = Gauge(
 )
 DRIFT = Counter("stocksync_reconcile_drift_total", "Drifted levels found.", ["shop"])
 RECONCILE_RUNS = Counter("stocksync_reconcile_runs_total", "Reconciliation runs.", ["outcome"])
+CATALOG_WEBHOOKS = Counter(
+    "stocksync_catalog_webhooks_total",
+    "products/* webhooks by what propagation did (propagated, echo, stale, reasserted, ...).",
+    ["shop", "outcome"],
+)
 MAPPING_PROBLEMS = Gauge(
     "stocksync_mapping_problems", "Catalog mapping problems by kind.", ["shop", "kind"]
 )
