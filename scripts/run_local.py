@@ -183,6 +183,7 @@ def main() -> int:
         for name in ("shopify-sim", "wms-sim", "sink"):
             say(f"   {name:20s} {stack.url(name)}  (/_sim/... /_sink/messages)")
         say(f"   inventory read API   {stack.url('inventory-adjuster')}/inventory/{TEE}")
+        say(f"   ops console          {stack.url('ops-console')}/login  (the admin secret)")
         if not args.no_wait:
             say("\nRunning. Ctrl-C stops everything.")
             # also when started in the background, where SIGINT may arrive ignored

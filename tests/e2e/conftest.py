@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from stack import SERVICES, Ports, Stack
 from support.infra import KAFKA, PORT_SHIFT, redis_host_port
+
+E2E_REDIS_DB = 3
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +23,22 @@ def stack(topics: list[str], redis_url: str, state_dir: Path) -> Iterator[Stack]
         kafka=int(KAFKA.rpartition(":")[2]),
         redis=int(redis_host_port().rpartition(":")[2]),
     )
-    s = Stack(ports, state_dir / "e2e", extra_env={"STOCKSYNC_TOPIC_PARTITIONS": "6"})
+    # each test run's own state dir (scripts/test.sh sets it), so concurrent runs never share logs
+    base = Path(os.environ.get("STOCKSYNC_TEST_STATE_DIR") or state_dir)
+    # Every process exports its spans as JSON lines here (tests/e2e/test_tracing.py reads
+    # them): one stack for all e2e tests, since two stacks on one broker would share groups.
+    spans = base / "e2e" / "spans"
+    # A Redis database of its own, emptied first: what integration tests left in database 0
+    # (thousands of SKUs of truth) never shows up in the e2e stack's pages and reports.
+    e2e_redis = f"redis://127.0.0.1:{ports.redis}/{E2E_REDIS_DB}"
+    with redis.Redis.from_url(e2e_redis) as client:
+        client.flushdb()
+    env = {
+        "STOCKSYNC_TOPIC_PARTITIONS": "6",
+        "STOCKSYNC_OTEL_EXPORTER": f"jsonl:{spans}",
+        "STOCKSYNC_REDIS_URL": e2e_redis,
+    }
+    s = Stack(ports, base / "e2e", extra_env=env)
     s.start()
     try:
         s.wait_healthy(90)
@@ -31,3 +50,10 @@ def stack(topics: list[str], redis_url: str, state_dir: Path) -> Iterator[Stack]
         raise
     finally:
         s.stop()
+
+
+@pytest.fixture(scope="session")
+def spans_dir(stack: Stack) -> Path:
+    """Where the e2e stack's processes write their spans (one JSON object per line)."""
+    path = stack.extra_env["STOCKSYNC_OTEL_EXPORTER"].removeprefix("jsonl:")
+    return Path(path)

@@ -32,8 +32,10 @@ async def test_an_outage_opens_the_circuit_keeps_changes_and_converges_after() -
             waits.append(r.clock.now - before)
         assert waits == [1.0, 2.0, 4.0]
         assert r.client.circuit(DOWN) == State.OPEN
+        assert lanes[DOWN].last_push_at is None  # nothing applied yet (the ops console shows it)
         out = await lanes[UP].round()
         assert out is not None and out.applied == 2  # the other store keeps syncing
+        assert lanes[UP].last_push_at is not None and lanes[DOWN].last_push_at is None
         assert await r.inventory(UP) == {"A": 5, "B": 6}
         # Newer changes while the circuit is open: kept, latest value per item.
         await r.state.record(DOWN, {("A", "wh-1"): Pending(2, 9)})

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -58,6 +59,7 @@ class Lane:
     lease: LeaseLike | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     last: Outcome | None = None
+    last_push_at: float | None = None  # epoch seconds of the last round that applied changes
     failures: int = 0
     _stopping: bool = False
     _discovered: bool = False
@@ -124,6 +126,8 @@ class Lane:
             self.wake.set()
             return None
         self.failures = 0
+        if self.last.applied:
+            self.last_push_at = time.time()
         if self.last.deferred or self.last.calls:
             self.wake.set()  # more may have arrived meanwhile
         with contextlib.suppress(RedisError):

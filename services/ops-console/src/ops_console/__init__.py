@@ -1,0 +1,1 @@
+"""StockSync ops console: server-rendered pages for merchants and support staff."""

@@ -1,0 +1,59 @@
+"""The services' admin and read APIs, called with the admin bearer token.
+
+A service that is down or answers an error turns into a ``BackendError`` the page shows;
+its message never carries the token or the request headers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class BackendError(Exception):
+    def __init__(self, service: str, message: str, status: int | None = None) -> None:
+        super().__init__(f"{service}: {message}")
+        self.service = service
+        self.status = status
+
+
+class Backends:
+    def __init__(self, http: httpx.AsyncClient, urls: dict[str, str], token: str) -> None:
+        self.http = http
+        self.urls = urls
+        self._headers = {"Authorization": f"Bearer {token}"}
+
+    @property
+    def services(self) -> list[str]:
+        return list(self.urls)
+
+    async def get(self, service: str, path: str, params: dict[str, Any] | None = None) -> Any:
+        return await self._call(service, "GET", path, params=params)
+
+    async def post(self, service: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        return await self._call(service, "POST", path, json=body)
+
+    async def _call(self, service: str, method: str, path: str, **kw: Any) -> Any:
+        base = self.urls.get(service)
+        if base is None:
+            raise BackendError(service, "unknown service")
+        try:
+            r = await self.http.request(
+                method, base.rstrip("/") + path, headers=self._headers, **kw
+            )
+        except httpx.HTTPError as exc:
+            raise BackendError(service, f"unreachable ({type(exc).__name__})") from exc
+        if r.status_code >= 400:
+            raise BackendError(service, f"HTTP {r.status_code}: {_detail(r)}", r.status_code)
+        try:
+            return r.json()
+        except ValueError as exc:
+            raise BackendError(service, "answer is not JSON", r.status_code) from exc
+
+
+def _detail(r: httpx.Response) -> str:
+    try:
+        detail = r.json().get("detail", "")
+    except (ValueError, AttributeError):
+        detail = ""
+    return str(detail)[:200]

@@ -1,0 +1,86 @@
+"""FastAPI dependencies: the container, the session behind a page, and the checks every
+action passes (a session, then its CSRF token)."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import parse_qs
+
+from fastapi import Depends, HTTPException, Request
+
+from ops_console.bootstrap import Container
+from ops_console.sessions import COOKIE, Session
+
+MAX_FORM_BYTES = 64 * 1024
+
+
+class LoginRequired(Exception):
+    """A page was asked for without a session: the app redirects to the login page."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+async def current_session(request: Request, c: ContainerDep) -> Session | None:
+    cookie = request.cookies.get(COOKIE)
+    sid = c.signer.unsign(cookie) if cookie else None
+    return await c.sessions.get(sid) if sid else None
+
+
+MaybeSessionDep = Annotated[Session | None, Depends(current_session)]
+
+
+async def page_session(request: Request, session: MaybeSessionDep) -> Session:
+    if session is None:
+        path = request.url.path
+        raise LoginRequired(f"{path}?{request.url.query}" if request.url.query else path)
+    return session
+
+
+PageSessionDep = Annotated[Session, Depends(page_session)]
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The urlencoded body, one value per field."""
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise HTTPException(413, "form too large")
+    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {k: v[-1] for k, v in fields.items()}
+
+
+FormDep = Annotated[dict[str, str], Depends(read_form)]
+
+
+@dataclass(frozen=True)
+class Action:
+    session: Session
+    form: dict[str, str]
+
+    @property
+    def who(self) -> str:
+        return self.session.who
+
+
+async def action(session: MaybeSessionDep, form: FormDep) -> Action:
+    """A state-changing request: 401 without a session, 403 without its CSRF token."""
+    if session is None:
+        raise HTTPException(401, "log in first")
+    token = form.get("csrf", "")
+    if not hmac.compare_digest(token.encode(), session.csrf.encode()):
+        raise HTTPException(403, "missing or wrong CSRF token")
+    return Action(session, form)
+
+
+ActionDep = Annotated[Action, Depends(action)]

@@ -1,0 +1,123 @@
+"""The read pages: store sync status, stock per SKU, mapping problems, alerts, and
+reconciliation (whose start button is an action)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from ops_console import html, views
+from ops_console.audit import audit
+from ops_console.backends import BackendError, Backends
+from ops_console.entrypoints.deps import ActionDep, ContainerDep, PageSessionDep
+from ops_console.sessions import Session
+
+router = APIRouter(tags=["pages"])
+
+
+def render(title: str, body: html.Safe, session: Session, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(html.page(title, body, session), status)
+
+
+@router.get("/")
+async def home(_session: PageSessionDep) -> RedirectResponse:
+    """The console starts on the stores page."""
+    return RedirectResponse("/stores", 303)
+
+
+@router.get("/stores")
+async def stores(c: ContainerDep, session: PageSessionDep) -> HTMLResponse:
+    """Per store: circuit, bucket, pending changes, pushes; the sync consumer's lag."""
+    try:
+        body = views.stores_view(await c.backends.get("shopify-sync", "/status/stores"))
+    except BackendError as exc:
+        body = html.error_box(exc)
+    return render("Store sync status", body, session)
+
+
+@router.get("/stock")
+async def stock(c: ContainerDep, session: PageSessionDep, sku: str = "") -> HTMLResponse:
+    """A SKU's levels per location, its allocation and its ledger."""
+    sku = sku.strip()
+    form = html.Safe(
+        '<form method="get" action="/stock"><label>SKU <input type="text" name="sku" '
+        f'value="{html.esc(sku)}" required></label><button type="submit">Show</button></form>'
+    )
+    if not sku:
+        return render("Stock", form, session)
+    body = await _stock_body(c.backends, sku)
+    return render(f"Stock: {sku}", html.join([form, body]), session)
+
+
+async def _stock_body(backends: Backends, sku: str) -> html.Safe:
+    path = f"/inventory/{_quote(sku)}"
+    try:
+        inv, ledger = await asyncio.gather(
+            backends.get("inventory-adjuster", path),
+            backends.get("inventory-adjuster", f"{path}/ledger"),
+        )
+    except BackendError as exc:
+        return html.error_box(f"Unknown SKU {sku}" if exc.status == 404 else exc)
+    return views.stock_view(inv, ledger.get("entries", []))
+
+
+def _quote(value: str) -> str:
+    return quote(value, safe="")
+
+
+@router.get("/mapping")
+async def mapping(c: ContainerDep, session: PageSessionDep, sku: str = "") -> HTMLResponse:
+    """SKU mapping problems per store: duplicates, missing, mismatched, blank, unstocked
+    (only the SKUs containing ``sku`` when given)."""
+    sku = sku.strip()
+    form = html.Safe(
+        '<form method="get" action="/mapping"><label>SKU contains <input type="text" '
+        f'name="sku" value="{html.esc(sku)}"></label><button type="submit">Filter</button></form>'
+    )
+    try:
+        doc = await c.backends.get("shopify-sync", "/mapping/problems")
+        body = html.join([form, views.mapping_view(doc, sku)])
+    except BackendError as exc:
+        body = html.error_box(exc)
+    return render("SKU mapping problems", body, session)
+
+
+@router.get("/alerts")
+async def alerts(c: ContainerDep, session: PageSessionDep) -> HTMLResponse:
+    """The newest alerts and their delivery per channel."""
+    try:
+        doc = await c.backends.get("notifier", "/alerts/recent", {"limit": 100})
+        body = views.alerts_view(doc.get("alerts", []))
+    except BackendError as exc:
+        body = html.error_box(exc)
+    return render("Recent alerts", body, session)
+
+
+@router.get("/reconcile")
+async def reconcile_page(
+    c: ContainerDep, session: PageSessionDep, started: str = ""
+) -> HTMLResponse:
+    """Recent reconciliation runs and their findings; a button starts a new one."""
+    parts: list[Any] = []
+    if started:
+        parts.append(html.notice(f"Reconciliation {started} started."))
+    parts.append(html.action_form("/reconcile", "Start a reconciliation", session, css="start"))
+    try:
+        doc = await c.backends.get("shopify-sync", "/status/jobs")
+        parts.append(views.jobs_view(doc.get("jobs", [])))
+    except BackendError as exc:
+        parts.append(html.error_box(exc))
+    return render("Reconciliation", html.join(parts), session)
+
+
+@router.post("/reconcile")
+async def start_reconcile(c: ContainerDep, act: ActionDep) -> RedirectResponse:
+    """Start a reconciliation of every store."""
+    doc = await c.backends.post("shopify-sync", "/reconcile", {})
+    job = str(doc.get("job_id", ""))
+    audit(act.who, "reconcile", job=job)
+    return RedirectResponse(f"/reconcile?started={_quote(job)}", 303)

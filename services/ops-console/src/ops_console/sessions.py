@@ -1,0 +1,110 @@
+"""Console sessions. The cookie carries only a random session id and its HMAC signature;
+the session (CSRF token, who, when) lives in Redis, so logout ends it on every replica and
+a forged or altered cookie is refused before any lookup. The signing key is derived from
+the admin secret: rotating the secret ends every session."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+COOKIE = "stocksync_console"
+_KEY_LABEL = b"stocksync ops-console session v1"
+
+
+@dataclass(frozen=True)
+class Session:
+    sid: str
+    csrf: str
+    created_at: float
+
+    @property
+    def who(self) -> str:
+        """The label audit lines carry: a prefix of the id, never the whole credential."""
+        return f"console:{self.sid[:8]}"
+
+
+def new_session() -> Session:
+    return Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), time.time())
+
+
+def secret_matches(given: str, expected: str) -> bool:
+    """Constant-time comparison of the login secret (digests, so lengths never leak)."""
+    a = hashlib.sha256(given.encode()).digest()
+    b = hashlib.sha256(expected.encode()).digest()
+    return hmac.compare_digest(a, b)
+
+
+class Signer:
+    """Signs session ids for the cookie."""
+
+    def __init__(self, secret: str) -> None:
+        self._key = hmac.new(secret.encode(), _KEY_LABEL, hashlib.sha256).digest()
+
+    def _mac(self, sid: str) -> str:
+        return hmac.new(self._key, sid.encode(), hashlib.sha256).hexdigest()
+
+    def sign(self, sid: str) -> str:
+        return f"{sid}.{self._mac(sid)}"
+
+    def unsign(self, value: str) -> str | None:
+        sid, _, mac = value.rpartition(".")
+        if not sid or not hmac.compare_digest(mac.encode(), self._mac(sid).encode()):
+            return None
+        return sid
+
+
+class SessionStore(Protocol):
+    async def put(self, session: Session, ttl_s: int) -> None: ...
+
+    async def get(self, sid: str) -> Session | None: ...
+
+    async def delete(self, sid: str) -> None: ...
+
+
+class RedisSessions:
+    """``console:session:<sid>`` -> the session as JSON, expiring with the login."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    @staticmethod
+    def key(sid: str) -> str:
+        return f"console:session:{sid}"
+
+    async def put(self, session: Session, ttl_s: int) -> None:
+        await self.redis.set(self.key(session.sid), json.dumps(asdict(session)), ex=ttl_s)
+
+    async def get(self, sid: str) -> Session | None:
+        raw = await self.redis.get(self.key(sid))
+        return Session(**json.loads(raw)) if raw else None
+
+    async def delete(self, sid: str) -> None:
+        await self.redis.delete(self.key(sid))
+
+
+class MemorySessions:
+    """Sessions in this process only (tests; a single replica without Redis)."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[Session, float]] = {}
+
+    async def put(self, session: Session, ttl_s: int) -> None:
+        self._items[session.sid] = (session, time.monotonic() + ttl_s)
+
+    async def get(self, sid: str) -> Session | None:
+        item = self._items.get(sid)
+        if item is None or item[1] < time.monotonic():
+            self._items.pop(sid, None)
+            return None
+        return item[0]
+
+    async def delete(self, sid: str) -> None:
+        self._items.pop(sid, None)

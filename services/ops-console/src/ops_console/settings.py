@@ -1,0 +1,46 @@
+"""ops-console settings: where each service's admin API is, and how long a login lasts."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from stocksync_common.settings import CommonSettings
+
+
+class Settings(CommonSettings):
+    service_name: str = "ops-console"
+    http_port: int = 8086
+
+    inventory_adjuster_url: str = "http://127.0.0.1:8082"
+    shopify_sync_url: str = "http://127.0.0.1:8083"
+    order_consumer_url: str = "http://127.0.0.1:8081"
+    wms_connector_url: str = "http://127.0.0.1:8084"
+    notifier_url: str = "http://127.0.0.1:8085"
+    webhook_receiver_url: str = "http://127.0.0.1:8080"
+
+    session_ttl_s: int = 8 * 3600
+    backend_timeout_s: float = 15.0
+    # Browsers only send a Secure cookie over HTTPS; production sits behind TLS.
+    cookie_secure: bool | None = None
+
+    def backend_urls(self) -> dict[str, str]:
+        """Base URL per service, by its name."""
+        return {
+            "webhook-receiver": self.webhook_receiver_url,
+            "order-consumer": self.order_consumer_url,
+            "inventory-adjuster": self.inventory_adjuster_url,
+            "shopify-sync": self.shopify_sync_url,
+            "wms-connector": self.wms_connector_url,
+            "notifier": self.notifier_url,
+        }
+
+    @property
+    def secure_cookie(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.environment == "production"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

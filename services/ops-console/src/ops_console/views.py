@@ -1,0 +1,156 @@
+"""What each page shows, built from the services' answers (pure functions, no I/O)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ops_console.html import Safe, esc, join, link, table, when
+
+LEDGER_ROWS = 100
+MAX_LISTED = 500
+
+
+def brief(value: object, limit: int = 300) -> str:
+    """A compact text form of any JSON value, cut at ``limit`` characters."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def listing(items: object, limit: int = MAX_LISTED) -> str:
+    """A problem's items: SKUs one after the other (the first ``limit``), or compact JSON."""
+    if isinstance(items, list) and all(isinstance(i, str) for i in items):
+        more = f" … and {len(items) - limit} more" if len(items) > limit else ""
+        return ", ".join(items[:limit]) + more
+    return brief(items, 2000)
+
+
+def matching(items: object, sku: str) -> object:
+    """The SKUs of a problem containing ``sku``; other shapes of items are kept whole."""
+    if isinstance(items, list) and all(isinstance(i, str) for i in items):
+        return [i for i in items if sku in i]
+    return items
+
+
+def circuit(state: object) -> Safe:
+    return Safe(f'<span class="{esc(state)}">{esc(state)}</span>')
+
+
+def stores_view(doc: Mapping[str, Any]) -> Safe:
+    rows = []
+    for s in doc.get("stores", []):
+        bucket = s.get("bucket") or {}
+        last = s.get("last_round") or {}
+        last_text = ", ".join(f"{k} {v}" for k, v in last.items() if v) or "-"
+        rows.append(
+            [
+                s.get("shop"), s.get("role"), circuit(s.get("circuit")),
+                f"{_num(bucket.get('available'))} / {_num(bucket.get('maximum'))}",
+                _num(bucket.get("restore_rate")), s.get("pending"),
+                _num(s.get("quantities_pushed")), _num(s.get("pushes")), _num(s.get("throttled")),
+                when(s.get("last_push_at")) or "not tracked", last_text, s.get("failures"),
+            ]
+        )  # fmt: skip
+    headers = ["store", "role", "circuit", "bucket (available / max)", "restore rate/s",
+               "pending changes", "quantities pushed", "push calls", "throttled",
+               "last push", "last round", "failures in a row"]  # fmt: skip
+    lag = Safe(
+        f"<p>Consumer group <code>{esc(doc.get('consumer_group'))}</code> lag: "
+        f'<strong class="lag">{esc(_num(doc.get("consumer_lag")))}</strong> records</p>'
+    )
+    return join([lag, table(headers, rows, "stores")])
+
+
+def _num(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:g}" if value != int(value) else str(int(value))
+    return "-" if value is None else str(value)
+
+
+def stock_view(inv: Mapping[str, Any], ledger: Sequence[Mapping[str, Any]]) -> Safe:
+    summary = table(
+        ["sku", "version", "available (all locations)", "oversell policy", "allocation threshold"],
+        [[inv.get("sku"), inv.get("version"), inv.get("available"), inv.get("policy"),
+          _num(inv.get("allocation_threshold"))]],
+        "summary",
+    )  # fmt: skip
+    locations = table(
+        ["location", "on hand", "reserved", "safety stock", "available"],
+        [
+            [loc, q.get("on_hand"), q.get("reserved"), q.get("safety_stock"), q.get("available")]
+            for loc, q in (inv.get("locations") or {}).items()
+        ],
+        "locations",
+    )
+    shares = inv.get("shares") or {}
+    allocation = (
+        table(["store", "share"], sorted(shares.items()), "allocation")
+        if shares
+        else Safe("<p>Allocation: every store shows the truth (no channel shares in force).</p>")
+    )
+    newest = list(reversed(ledger))[:LEDGER_ROWS]
+    cols: list[str] = []
+    for entry in newest:
+        cols += [k for k in entry if k not in cols]
+    ledger_table = table(cols or ["id"], [[e.get(c, "") for c in cols] for e in newest], "ledger")
+    return join(
+        [summary, Safe("<h2>Locations</h2>"), locations, Safe("<h2>Allocation</h2>"), allocation,
+         Safe(f"<h2>Ledger (newest first, up to {LEDGER_ROWS})</h2>"), ledger_table]
+    )  # fmt: skip
+
+
+def mapping_view(doc: Mapping[str, Any], sku: str = "") -> Safe:
+    """Problems per store; with ``sku``, only the SKUs containing it (a store's list of
+    missing SKUs can run to thousands)."""
+    parts: list[object] = []
+    if sku:
+        parts.append(Safe(f"<p>SKUs containing <code>{esc(sku)}</code> only.</p>"))
+    for shop, info in doc.items():
+        problems = (info or {}).get("problems") or {}
+        if sku:
+            problems = {kind: matching(items, sku) for kind, items in problems.items()}
+        discovery = (info or {}).get("discovery") or {}
+        parts.append(Safe(f"<h2>{esc(shop)}</h2>"))
+        seen = f"{discovery.get('skus', '-')} SKUs via {discovery.get('method', '-')}"
+        parts.append(Safe(f"<p>Last discovery: {esc(when(discovery.get('at')))} ({esc(seen)})</p>"))
+        rows = [[kind, len(items) if hasattr(items, "__len__") else items, listing(items)]
+                for kind, items in sorted(problems.items())]  # fmt: skip
+        parts.append(table(["problem", "count", "items"], rows, "problems"))
+    return join(parts) if parts else Safe("<p>No stores configured.</p>")
+
+
+def alerts_view(alerts: Sequence[Mapping[str, Any]]) -> Safe:
+    rows = []
+    for doc in alerts:
+        a = doc.get("alert") or {}
+        delivery = ", ".join(f"{k}: {v}" for k, v in (doc.get("delivery") or {}).items())
+        rows.append(
+            [a.get("occurred_at"), a.get("kind"), a.get("sku"), a.get("store"),
+             a.get("location"), a.get("available_before"), a.get("available"), delivery or "-"]
+        )  # fmt: skip
+    headers = ["when", "kind", "sku", "store", "location", "before", "available", "delivery"]
+    return table(headers, rows, "alerts")
+
+
+def jobs_view(jobs: Sequence[Mapping[str, Any]]) -> Safe:
+    rows = []
+    for j in jobs:
+        result = j.get("result") or {}
+        stores = result.get("stores") or {}
+        per_store = "; ".join(
+            f"{shop}: {r.get('mismatched')}/{r.get('compared')} drifted"
+            for shop, r in stores.items()
+        )
+        rows.append(
+            [j.get("job_id"), j.get("status"), when(j.get("created_at")),
+             when(j.get("finished_at")),
+             result.get("compared", "-"), result.get("mismatched", "-"),
+             result.get("mismatch_rate", "-"), per_store or j.get("error") or "-"]
+        )  # fmt: skip
+    headers = ["job", "status", "started", "finished", "compared", "mismatched", "rate", "stores"]
+    return table(headers, rows, "jobs")
+
+
+def sku_link(sku: str) -> Safe:
+    return link("/stock", sku, sku=sku)

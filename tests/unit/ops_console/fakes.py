@@ -1,0 +1,193 @@
+"""ops-console in process: the services behind it are an ``httpx.MockTransport`` answering
+canned JSON per (service, method, path), recording every request."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ops_console.entrypoints.app import create_app
+from ops_console.sessions import MemorySessions
+from ops_console.settings import Settings
+
+TOKEN = "unit-admin-secret-7f3a"
+HOSTS = {
+    "webhook-receiver": "wr.test",
+    "order-consumer": "oc.test",
+    "inventory-adjuster": "ia.test",
+    "shopify-sync": "ss.test",
+    "wms-connector": "wc.test",
+    "notifier": "nt.test",
+}
+SERVICE_OF_HOST = {h: s for s, h in HOSTS.items()}
+DLQ_TOPIC = "inventory.commands.v1.dlq.inventory-adjuster"
+RECORD_ID = f"{DLQ_TOPIC}:3:17"
+
+
+def default_answers() -> dict[tuple[str, str, str], Any]:
+    record = {
+        "id": RECORD_ID, "topic": DLQ_TOPIC, "original_topic": "inventory.commands.v1",
+        "partition": 3, "offset": 17, "key": "SKU-<b>1</b>", "reason": "poison",
+        "error": "ValidationError: bad payload", "attempts": 1, "failed_at": 1_760_000_000_000,
+        "correlation_id": "corr-1", "status": "pending",
+    }  # fmt: skip
+    return {
+        ("shopify-sync", "GET", "/status/stores"): {
+            "consumer_group": "shopify-sync",
+            "consumer_lag": 7.0,
+            "stores": [
+                {
+                    "shop": "child-eu.myshopify.com",
+                    "role": "child",
+                    "circuit": "open",
+                    "bucket": {"available": 950.0, "maximum": 1000.0, "restore_rate": 50.0},
+                    "pending": 4,
+                    "quantities_pushed": 12.0,
+                    "pushes": 3.0,
+                    "throttled": 0.0,
+                    "last_round": {"applied": 2, "calls": 1},
+                    "failures": 0,
+                    "last_push_at": 1_760_000_000.0,
+                },
+            ],
+        },  # fmt: skip
+        ("inventory-adjuster", "GET", "/inventory/SKU-1"): {
+            "sku": "SKU-1",
+            "version": 5,
+            "available": 8,
+            "policy": "reject",
+            "allocation_threshold": None,
+            "shares": {"child-eu.myshopify.com": 3},
+            "locations": {
+                "wh-1": {"on_hand": 10, "reserved": 2, "safety_stock": 0, "available": 8}
+            },
+        },  # fmt: skip
+        ("inventory-adjuster", "GET", "/inventory/SKU-1/ledger"): {
+            "sku": "SKU-1",
+            "entries": [
+                {"id": "1-0", "command": "set_on_hand", "quantity": "10"},
+                {"id": "2-0", "command": "reserve", "quantity": "2"},
+            ],
+        },
+        ("shopify-sync", "GET", "/mapping/problems"): {
+            "parent-store.myshopify.com": {
+                "problems": {"duplicates": ["DUP-SKU"], "missing": ["GONE-1", "GONE-2", "LOST-3"]},
+                "discovery": {"method": "bulk", "skus": 2, "at": 1_760_000_000.0},
+            }
+        },
+        ("notifier", "GET", "/alerts/recent"): {
+            "alerts": [
+                {
+                    "alert": {
+                        "id": "a1",
+                        "kind": "out_of_stock",
+                        "sku": "MUG-9",
+                        "available": 0,
+                        "occurred_at": "2026-11-23T01:00:00Z",
+                    },
+                    "delivery": {"slack": "sent"},
+                },
+            ]
+        },  # fmt: skip
+        ("shopify-sync", "GET", "/status/jobs"): {
+            "jobs": [
+                {
+                    "job_id": "job-42",
+                    "status": "done",
+                    "created_at": 1_760_000_000.0,
+                    "result": {
+                        "compared": 10,
+                        "mismatched": 1,
+                        "mismatch_rate": 0.1,
+                        "stores": {"child-eu.myshopify.com": {"compared": 10, "mismatched": 1}},
+                    },
+                },
+            ]
+        },  # fmt: skip
+        ("shopify-sync", "POST", "/reconcile"): {"job_id": "job-43"},
+        ("inventory-adjuster", "GET", "/admin/dlq"): {
+            "topics": [
+                {
+                    "topic": DLQ_TOPIC,
+                    "group": "inventory-adjuster",
+                    "original_topic": "inventory.commands.v1",
+                    "depth": 1,
+                    "pending": 1,
+                },
+            ]
+        },  # fmt: skip
+        ("inventory-adjuster", "GET", "/admin/dlq/records"): {"records": [record]},
+        ("inventory-adjuster", "GET", f"/admin/dlq/records/{RECORD_ID}"): {
+            **record,
+            "headers": {"type": "inventory.command_requested"},
+            "value": '{"not": "valid"}',
+            "stack": "Traceback: ValidationError",
+        },  # fmt: skip
+        ("inventory-adjuster", "POST", "/admin/dlq/replay"): {"replayed": 1, "ids": [RECORD_ID]},
+    }
+
+
+@dataclass
+class FakeServices:
+    answers: dict[tuple[str, str, str], Any] = field(default_factory=default_answers)
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if request.headers.get("authorization") != f"Bearer {TOKEN}":
+            return httpx.Response(401, json={"detail": "admin bearer token required"})
+        service = SERVICE_OF_HOST.get(request.url.host, "?")
+        key = (service, request.method, request.url.path)
+        if key not in self.answers:
+            return httpx.Response(404, json={"detail": "not found"})
+        return httpx.Response(200, json=self.answers[key])
+
+    def calls(self, service: str, method: str, path: str) -> list[httpx.Request]:
+        host = HOSTS[service]
+        return [
+            r
+            for r in self.requests
+            if r.url.host == host and r.method == method and r.url.path == path
+        ]
+
+    @staticmethod
+    def body(request: httpx.Request) -> Any:
+        return json.loads(request.content)
+
+
+def settings(**overrides: Any) -> Settings:
+    urls: dict[str, Any] = {f"{s.replace('-', '_')}_url": f"http://{h}" for s, h in HOSTS.items()}
+    return Settings.model_validate(
+        {"admin_token": TOKEN, "environment": "test", **urls, **overrides}
+    )
+
+
+@asynccontextmanager
+async def console(
+    services: FakeServices | None = None,
+) -> AsyncIterator[tuple[httpx.AsyncClient, FakeServices]]:
+    services = services or FakeServices()
+    http = httpx.AsyncClient(transport=httpx.MockTransport(services.handle))
+    app = create_app(settings(), http=http, sessions=MemorySessions())
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://console.test"
+        ) as client,
+    ):
+        yield client, services
+
+
+async def log_in(client: httpx.AsyncClient) -> str:
+    """Log in; the CSRF token of the new session (read from a page's form)."""
+    r = await client.post("/login", data={"secret": TOKEN, "next": "/stores"})
+    assert r.status_code == 303, r.text
+    page = (await client.get("/reconcile")).text
+    marker = 'name="csrf" value="'
+    start = page.index(marker) + len(marker)
+    return page[start : page.index('"', start)]
