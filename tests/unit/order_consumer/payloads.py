@@ -150,10 +150,11 @@ def run(
     topic: str,
     body: dict[str, Any],
     skumap: dict[str, str] | None = None,
+    wms_locations: frozenset[str] = frozenset(),
 ) -> Outcome:
     hook = parse_webhook(topic, body)
     assert hook is not None, topic
-    return apply(state, hook, STORE, skumap or {})
+    return apply(state, hook, STORE, skumap or {}, wms_locations)
 
 
 def key(order_id: int, line_id: int, rest: str) -> str:

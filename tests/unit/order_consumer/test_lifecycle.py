@@ -96,6 +96,28 @@ def test_cancel_after_partial_fulfilment_releases_only_the_rest():
     assert commands(after) == [] and after.notices == []
 
 
+def test_fulfilment_from_a_wms_location_records_the_shipment_but_moves_no_stock():
+    # wms-connector committed these units from the warehouse's shipment event already.
+    out = run(
+        created().state, FULFILLED, fulfillment(501, 1, (11, 2)), wms_locations=frozenset({"wh-1"})
+    )
+    assert commands(out) == []
+    (shipped,) = out.notices
+    assert shipped.type == "order.fulfilled"
+    line = out.state.lines["11"]
+    assert (line.reserved, line.shipped, line.open) == (1, 2, 1)
+    # The rest of the order still releases normally on cancel.
+    body = order(
+        1,
+        item(11, "SKU-A", 3),
+        updated=5,
+        cancelled=5,
+        fulfillments=(fulfillment(501, 1, (11, 2)),),
+    )
+    cancelled = run(out.state, CANCELLED, body, wms_locations=frozenset({"wh-1"}))
+    assert commands(cancelled) == [("release", "SKU-A", 1, "wh-1", key(1, 11, "release:cancel"))]
+
+
 def test_fulfilment_arriving_twice_commits_once():
     state = created().state
     first = run(state, FULFILLED, fulfillment(501, 1, (11, 2)))

@@ -77,6 +77,7 @@ class WmsEvent(Model):
     warehouse_id: str | None = None
     order_id: str | None = None
     tracking_number: str | None = None
+    carrier: str | None = None  # shipments: the carrier that took the parcel
     lines: list[WmsLine] = Field(min_length=1)
 
 
@@ -271,6 +272,24 @@ class OrderFulfilled(Envelope):
     payload: Shipment
 
 
+class WarehouseShipment(Model):
+    """The warehouse shipped (part of) an order; shopify-sync records it as a fulfillment."""
+
+    shop: str
+    order_id: str
+    shipment_id: str  # the WMS event id: one shipment, one fulfillment
+    lines: list[OrderLineQuantity]
+    tracking_number: str | None = None
+    carrier: str | None = None
+    tracking_url: str | None = None
+    shipped_at: datetime | None = None
+
+
+class OrderShipped(Envelope):
+    type: Literal["order.shipped"] = "order.shipped"
+    payload: WarehouseShipment
+
+
 class OrderRefund(Model):
     shop: str
     order_id: str
@@ -357,6 +376,7 @@ Event = Annotated[
     | OrderLineUnmapped
     | OrderCancelled
     | OrderFulfilled
+    | OrderShipped
     | OrderRefunded
     | OrderEdited
     | ComplianceRequestReceived

@@ -45,6 +45,7 @@ def build(settings: Settings) -> Container:
         producer,
         RedisOrders(redis, ttl_s=settings.order_state_ttl_s),
         save_attempts=settings.order_save_attempts,
+        wms_locations=settings.wms_locations,
     )
     loop = ConsumerLoop(
         consumer=consumer,

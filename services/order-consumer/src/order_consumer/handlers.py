@@ -96,6 +96,7 @@ class OrderHandler:
     orders: OrderRepository
     source: str = "order-consumer"
     save_attempts: int = 8
+    wms_locations: frozenset[str] = frozenset()
 
     async def handle_batch(self, tp: TopicPartition, items: Sequence[Incoming]) -> None:
         futures: list[asyncio.Future[RecordMetadata]] = []
@@ -130,7 +131,9 @@ class OrderHandler:
         """Apply and save, reading again whenever another consumer saved the order first."""
         skumap = await self.orders.sku_map(store.shop, variants_to_map(hook))
         return await self.save_with(
-            store.shop, hook.order_id, lambda state: apply(state, hook, store, skumap)
+            store.shop,
+            hook.order_id,
+            lambda state: apply(state, hook, store, skumap, self.wms_locations),
         )
 
     async def save_with(

@@ -18,6 +18,10 @@ class Settings(CommonSettings):
     order_state_ttl_s: int = 400 * 24 * 3600
     # Read-compute-save attempts when another consumer saved the same order in between.
     order_save_attempts: int = 8
+    # Our location ids whose shipments the warehouse reports (wms-connector commits those
+    # units from the WMS shipment): a Shopify fulfillment from one of them records the
+    # shipment but moves no stock, so the units are not committed twice.
+    wms_locations: frozenset[str] = frozenset()
 
 
 @lru_cache

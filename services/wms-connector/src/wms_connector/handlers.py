@@ -1,4 +1,4 @@
-"""WMS webhooks to inventory commands."""
+"""WMS webhooks in: inventory commands, and for a shipment the ``order.shipped`` fact."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ from stocksync_common.consumer import Incoming, PoisonMessage, handling
 from stocksync_common.events import (
     InventoryCommand,
     InventoryCommandRequested,
+    OrderShipped,
+    WarehouseShipment,
     WmsWebhookReceived,
     stable_id,
 )
 from stocksync_common.kafka import send_event
-from stocksync_common.topics import INVENTORY_COMMANDS
-from wms_connector.domain import commands_for
+from stocksync_common.topics import INVENTORY_COMMANDS, ORDERS
+from wms_connector.domain import commands_for, shipment_of
 
 
 @dataclass
@@ -35,10 +37,13 @@ class WmsHandler:
                 raise PoisonMessage(f"unexpected event type {event.type} on {tp.topic}")
             try:
                 commands = commands_for(event.payload)
+                shipment = shipment_of(event.payload)
             except ValidationError as exc:
                 raise PoisonMessage(f"WMS event {event.payload.event_id}: {exc}") from exc
             with handling(item, f"wms-connector {event.payload.event_type}"):
                 futures.extend(await self._publish(event, commands))
+                if shipment is not None:
+                    futures.append(await self._shipped(event, shipment))
         await asyncio.gather(*futures)
 
     async def _publish(
@@ -55,3 +60,18 @@ class WmsHandler:
             )
             futures.append(await send_event(self.producer, INVENTORY_COMMANDS, cmd.sku, out))
         return futures
+
+    async def _shipped(
+        self, event: WmsWebhookReceived, shipment: WarehouseShipment
+    ) -> asyncio.Future[RecordMetadata]:
+        """``order.shipped`` on orders.v1, keyed by order id; its id derives from the WMS
+        event id, so a redelivered shipment carries the same id (shopify-sync dedupes)."""
+        out = OrderShipped(
+            id=stable_id("wms", "shipped", shipment.shipment_id),
+            correlation_id=event.correlation_id,
+            causation_id=event.id,
+            source=self.source,
+            shop=shipment.shop,
+            payload=shipment,
+        )
+        return await send_event(self.producer, ORDERS, shipment.order_id, out)

@@ -10,9 +10,10 @@ from collections.abc import Sequence
 import uvicorn
 
 from stocksync_sim.delivery import RetryPolicy
-from stocksync_sim.wms.app import WmsSettings, create_app
+from stocksync_sim.wms.app import DEV_API_KEY, WmsSettings, create_app
 
 SIGNING_KEY_ENV = "STOCKSYNC_WMS_WEBHOOK_SECRET"
+API_KEY_ENV = "STOCKSYNC_WMS_API_KEY"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -27,6 +28,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-attempts", type=int, default=8)
     parser.add_argument("--retry-window", type=float, default=3.0, help="seconds for all retries")
     parser.add_argument("--timeout", type=float, default=5.0)
+    parser.add_argument("--api-key", default=None, help=f"REST API key (default: ${API_KEY_ENV})")
+    parser.add_argument("--rate-limit", type=float, default=50.0, help="requests/s per API key")
     parser.add_argument("--log-level", default="warning")
     return parser.parse_args(argv)
 
@@ -41,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         secret=secret,
         warehouse_id=args.warehouse_id,
         retry=RetryPolicy(args.max_attempts, args.retry_window, args.timeout),
+        api_key=args.api_key or os.environ.get(API_KEY_ENV) or DEV_API_KEY,
+        rate_limit_per_s=args.rate_limit,
     )
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
 

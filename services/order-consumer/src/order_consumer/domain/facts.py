@@ -6,7 +6,8 @@ webhook (fulfillments/create, refunds/create, orders/edited) or inside an order 
 - A fulfillment that shipped (status ``success``) commits the shipped units: ``commit`` up to
   what the line holds, ``adjust`` -n for units shipped beyond it (never eating into other
   orders' reservations); from another location than the reservation's: ``release`` the hold
-  and ``adjust`` -n where it shipped from.
+  and ``adjust`` -n where it shipped from. Shipped from a WMS-run location: no stock moves
+  (wms-connector committed the units from the warehouse's shipment event).
 - A refund line, by ``restock_type``: ``cancel`` removes unshipped units (released by the
   settle step); ``return`` puts shipped units back (``adjust`` +n at the restock location);
   ``no_restock`` moves no stock, but units it removed before shipping are no longer held;
@@ -70,6 +71,9 @@ def apply_fulfillment(step: Step, f: Fulfillment, default_location: str) -> bool
 def ship(step: Step, line: LineState, quantity: int, where: str | None, fact: str) -> None:
     held = min(quantity, line.reserved)
     line.reserved -= held
+    if (where or line.location) in step.wms_locations:
+        # The warehouse's own shipment event already committed these units.
+        return
     if where is None or where == line.location:
         step.command(line, "commit", held, fact)
         step.command(line, "adjust", held - quantity, fact)

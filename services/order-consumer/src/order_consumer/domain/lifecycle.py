@@ -29,13 +29,22 @@ from order_consumer.domain.step import Step
 from stocksync_common.stores import Store
 
 
-def apply(state: OrderState | None, hook: Hook, store: Store, skumap: Mapping[str, str]) -> Outcome:
-    """Apply one webhook to an order's state (never mutated: a copy is returned)."""
+def apply(
+    state: OrderState | None,
+    hook: Hook,
+    store: Store,
+    skumap: Mapping[str, str],
+    wms_locations: frozenset[str] = frozenset(),
+) -> Outcome:
+    """Apply one webhook to an order's state (never mutated: a copy is returned).
+
+    ``wms_locations``: our locations whose shipments the warehouse reports itself; a
+    fulfillment from one of them moves no stock here (see :func:`facts.ship`)."""
     before = state or OrderState(shop=store.shop, order_id=hook.order_id)
     work = before.model_copy(deep=True)
     if hook.fact in work.facts:
         return replay(work, hook.fact)
-    step = Step(work, store, skumap)
+    step = Step(work, store, skumap, wms_locations=wms_locations)
     default = store.default_location()
     if isinstance(hook, SnapshotHook):
         apply_snapshot(step, hook)

@@ -43,6 +43,8 @@ class Step:
     commands: list[InventoryCommand] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
     held: set[str] = field(default_factory=set)  # lines no settle may touch for now
+    # Locations whose shipments the WMS commits (wms-connector): no stock moves from here.
+    wms_locations: frozenset[str] = frozenset()
 
     def location(self, location_id: str | None) -> str | None:
         """Our location for a Shopify location id, when the stores file maps it."""

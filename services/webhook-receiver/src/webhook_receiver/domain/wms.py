@@ -78,6 +78,7 @@ class Shipment(_Event):
     event_type: Literal["shipment"]
     order_id: str = Field(min_length=1, max_length=128)
     tracking_number: str | None = Field(default=None, max_length=128)
+    carrier: str | None = Field(default=None, max_length=128)
     lines: list[MovedLine] = Field(min_length=1, max_length=MAX_LINES)
 
 

@@ -1,0 +1,58 @@
+"""The GraphQL documents of warehouse fulfilments (validated against the Admin schema by
+tests/unit/shopify_sync/test_fulfillment_documents.py), and what each costs."""
+
+from __future__ import annotations
+
+ORDER_FULFILLMENT_ORDERS = """
+query OrderFulfillmentOrders($id: ID!, $first: Int!, $lines: Int!) {
+  order(id: $id) {
+    id
+    fulfillmentOrders(first: $first) {
+      nodes {
+        id
+        status
+        lineItems(first: $lines) {
+          nodes {
+            id
+            sku
+            remainingQuantity
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+FULFILLMENT_CREATE = """
+mutation CreateFulfillment($fulfillment: FulfillmentInput!, $message: String) {
+  fulfillmentCreate(fulfillment: $fulfillment, message: $message) {
+    fulfillment {
+      id
+      status
+      trackingInfo(first: 10) {
+        number
+        company
+        url
+      }
+    }
+    userErrors {
+      field
+      message
+    }
+  }
+}
+"""
+
+FULFILLMENT_ORDERS_FIRST = 10
+FULFILLMENT_LINES_FIRST = 50
+# Objects 1, a connection 2 + first x node cost: order 1 + FOs 2 + 10 x (1 + 2 + 50).
+ORDER_FULFILLMENT_ORDERS_COST = (
+    1.0 + 2 + FULFILLMENT_ORDERS_FIRST * (1 + 2 + FULFILLMENT_LINES_FIRST)
+)
+FULFILLMENT_CREATE_COST = 10.0
+
+FULFILLMENT_DOCUMENTS = {
+    "OrderFulfillmentOrders": ORDER_FULFILLMENT_ORDERS,
+    "CreateFulfillment": FULFILLMENT_CREATE,
+}

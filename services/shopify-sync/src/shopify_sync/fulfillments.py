@@ -1,0 +1,172 @@
+"""Warehouse shipments to Shopify fulfilments.
+
+``order.shipped`` (from wms-connector, on orders.v1) names the order, the shipped SKUs and
+the tracking. The order's open fulfillment orders are read, the shipped units matched to
+their lines by SKU, and one ``fulfillmentCreate`` carries the tracking. Idempotent by the
+shipment id: a Redis marker is set once Shopify accepted it, and a shipment whose units are
+already fulfilled (nothing remaining) creates nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
+from redis.asyncio import Redis
+
+from shopify_sync.adapters.fulfillment_documents import (
+    FULFILLMENT_CREATE,
+    FULFILLMENT_CREATE_COST,
+    FULFILLMENT_LINES_FIRST,
+    FULFILLMENT_ORDERS_FIRST,
+    ORDER_FULFILLMENT_ORDERS,
+    ORDER_FULFILLMENT_ORDERS_COST,
+)
+from shopify_sync.adapters.shopify import ShopifyClient
+from stocksync_common.consumer import ConsumerLoop, Incoming, PoisonMessage, handling, make_consumer
+from stocksync_common.events import OrderShipped, WarehouseShipment
+from stocksync_common.stores import Store, StoresConfig
+
+log = logging.getLogger(__name__)
+OPEN = frozenset({"OPEN", "IN_PROGRESS"})
+MARKER_TTL_S = 90 * 24 * 3600
+
+
+def plan_fulfillment(
+    fulfillment_orders: list[dict[str, Any]], shipped: dict[str, int]
+) -> list[dict[str, Any]]:
+    """``lineItemsByFulfillmentOrder`` taking each shipped SKU's units from open lines."""
+    left = dict(shipped)
+    groups = []
+    for fo in fulfillment_orders:
+        if fo.get("status") not in OPEN:
+            continue
+        items = []
+        for line in (fo.get("lineItems") or {}).get("nodes") or []:
+            sku, remaining = line.get("sku"), int(line.get("remainingQuantity") or 0)
+            take = min(left.get(sku, 0), remaining) if sku else 0
+            if take > 0:
+                items.append({"id": line["id"], "quantity": take})
+                left[sku] -= take
+        if items:
+            groups.append({"fulfillmentOrderId": fo["id"], "fulfillmentOrderLineItems": items})
+    return groups
+
+
+def shipped_units(shipment: WarehouseShipment) -> dict[str, int]:
+    units: dict[str, int] = {}
+    for line in shipment.lines:
+        if line.sku:
+            units[line.sku] = units.get(line.sku, 0) + line.quantity
+    return units
+
+
+@dataclass
+class FulfillmentHandler:
+    stores: StoresConfig
+    client: ShopifyClient
+    redis: Redis
+
+    async def handle_batch(self, _tp: TopicPartition, items: Sequence[Incoming]) -> None:
+        for item in items:
+            event = item.event
+            if not isinstance(event, OrderShipped):
+                continue
+            with handling(item, "shopify-sync fulfillment"):
+                await self.fulfil(event.payload)
+
+    async def fulfil(self, shipment: WarehouseShipment) -> str | None:
+        """The fulfillment id created, or None when there was nothing (left) to do."""
+        store = self.stores.by_shop(shipment.shop)
+        if store is None:
+            log.warning("shipment for an unknown shop", extra={"shop": shipment.shop})
+            return None
+        marker = f"sync:fulfilled:{{{shipment.shop}}}:{shipment.shipment_id}"
+        if await self.redis.exists(marker):
+            return None
+        groups = plan_fulfillment(
+            await self._fulfillment_orders(store, shipment), shipped_units(shipment)
+        )
+        if not groups:
+            log.info("nothing left to fulfil", extra={"order": shipment.order_id})
+            await self.redis.set(marker, "nothing", ex=MARKER_TTL_S)
+            return None
+        fulfillment_id = await self._create(store, shipment, groups)
+        await self.redis.set(marker, fulfillment_id, ex=MARKER_TTL_S)
+        log.info("fulfilment created", extra={"order": shipment.order_id, "id": fulfillment_id})
+        return fulfillment_id
+
+    async def _fulfillment_orders(
+        self, store: Store, shipment: WarehouseShipment
+    ) -> list[dict[str, Any]]:
+        variables = {
+            "id": f"gid://shopify/Order/{shipment.order_id}",
+            "first": FULFILLMENT_ORDERS_FIRST,
+            "lines": FULFILLMENT_LINES_FIRST,
+        }
+        data = await self.client.execute(
+            store, ORDER_FULFILLMENT_ORDERS, variables,
+            operation="OrderFulfillmentOrders", cost=ORDER_FULFILLMENT_ORDERS_COST,
+        )  # fmt: skip
+        order = data.get("order")
+        if not order:
+            raise PoisonMessage(f"{store.shop} has no order {shipment.order_id}")
+        nodes: list[dict[str, Any]] = (order.get("fulfillmentOrders") or {}).get("nodes") or []
+        return nodes
+
+    async def _create(
+        self, store: Store, shipment: WarehouseShipment, groups: list[dict[str, Any]]
+    ) -> str:
+        tracking = {
+            k: v
+            for k, v in {
+                "number": shipment.tracking_number,
+                "company": shipment.carrier,
+                "url": shipment.tracking_url,
+            }.items()
+            if v
+        }
+        fulfillment: dict[str, Any] = {
+            "lineItemsByFulfillmentOrder": groups,
+            "notifyCustomer": True,
+        }
+        if tracking:
+            fulfillment["trackingInfo"] = tracking
+        data = await self.client.execute(
+            store, FULFILLMENT_CREATE, {"fulfillment": fulfillment},
+            operation="CreateFulfillment", cost=FULFILLMENT_CREATE_COST,
+        )  # fmt: skip
+        payload = data.get("fulfillmentCreate") or {}
+        errors = payload.get("userErrors") or []
+        if errors or not payload.get("fulfillment"):
+            raise PoisonMessage(f"fulfillmentCreate refused on {store.shop}: {errors}")
+        return str(payload["fulfillment"]["id"])
+
+
+@dataclass
+class FulfillmentWorker:
+    """The ``shopify-sync-fulfillments`` consumer of orders.v1 and its loop."""
+
+    consumer: AIOKafkaConsumer
+    loop: ConsumerLoop
+    handler: FulfillmentHandler
+
+
+def build_fulfillment_worker(
+    bootstrap: str,
+    group: str,
+    topic: str,
+    client_id: str,
+    handler: FulfillmentHandler,
+    producer: AIOKafkaProducer,
+) -> FulfillmentWorker:
+    consumer = make_consumer(bootstrap, group, client_id)
+    loop = ConsumerLoop(
+        consumer=consumer, producer=producer, group=group, topics=[topic],
+        handler=handler.handle_batch,
+    )  # fmt: skip
+    return FulfillmentWorker(consumer, loop, handler)
