@@ -1,0 +1,271 @@
+"""Flash sale across three stores sharing stock: StockSync against the naive baseline.
+
+    uv run python -m bench.flash_sale [--skus 10000 --hot 200 --hot-stock 6 --rate 200
+        --duration 20] [--bootstrap 127.0.0.1:9092 --redis-url redis://127.0.0.1:6379]
+        [--port-offset 30000] [--smoke] [--no-doc]
+
+The Shopify simulator plays three storefronts (parent, child-eu, child-us) selling the same
+SKUs: a few hot ones with little stock among many. One seeded list of one-unit sales is sent
+at ``--rate`` orders/s through the simulator's storefront, which refuses a sale when that
+store's own count is zero and otherwise sends a signed ``orders/create``. It runs twice,
+with fresh simulator state each time:
+
+1. **StockSync**: the six services as processes; hot SKUs configured with channel
+   allocation (each store shows a disjoint share of the stock) and the reject policy.
+2. **naive**: ``bench.naive_monolith`` receives the same webhooks and does the whole sync
+   in the request; every store shows the whole shared count, as such a sync does.
+
+Measured: webhooks accepted/s, inventory commands applied/s (adjuster metrics), webhook ack
+latency, sync latency (sale of a cold SKU at one store -> accepted write at each other
+store), units sold beyond stock, errors. Exit status 1 only for a correctness failure of
+StockSync (oversell, a lost webhook or write, a failed delivery); speed never fails it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import httpx
+from redis.asyncio import Redis
+
+from bench import load
+from bench.flash_doc import render
+from bench.live import (
+    SYSTEM,
+    Infra,
+    Stack,
+    add_infra_args,
+    infra_of,
+    rates,
+    running_stack,
+    sample_metric,
+    store_gids,
+)
+from bench.prepare import load_catalog, wait_until
+from bench.report import command_line, machine, now_utc, update_section, with_db, write_results
+
+SCENARIO = "flash_sale"
+SETTLE_S = 90.0
+NAIVE_SETTLE_S = 15.0
+NAIVE_PORTS = 50  # added to the port offset of the naive run
+
+
+@dataclass(frozen=True)
+class Options:
+    skus: int = 10_000
+    hot: int = 200
+    hot_stock: int = 6
+    cold_stock: int = 10
+    rate: float = 200.0
+    duration: float = 20.0
+    hot_share: float = 0.5
+    seed: int = 7
+
+    @property
+    def orders(self) -> int:
+        return int(self.rate * self.duration)
+
+
+SMOKE = Options(skus=200, hot=10, hot_stock=3, rate=10, duration=4)
+
+
+async def poll_metric(
+    http: httpx.AsyncClient,
+    url: str,
+    name: str,
+    labels: dict[str, str],
+    out: list[tuple[float, float]],
+) -> None:
+    """Sample a counter every 0.25 s until cancelled."""
+    while True:
+        try:
+            text = (await http.get(url)).text
+            out.append((time.monotonic(), sample_metric(text, name, labels)))
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(0.25)
+
+
+async def stocksync_run(opts: Options, infra: Infra, cat: load.Catalog) -> dict[str, Any]:
+    with running_stack(infra, SCENARIO, redis_db=6, names=SYSTEM) as stack:
+        return await stocksync_measure(stack, infra.bootstrap, opts, cat)
+
+
+async def stocksync_measure(
+    stack: Stack, bootstrap: str, opts: Options, cat: load.Catalog
+) -> dict[str, Any]:
+    """The flash sale on a running system (any earlier runs used other SKUs)."""
+    sim, adjuster = stack.url("shopify-sim"), stack.url("inventory-adjuster")
+    rejections = "stocksync_oversell_rejections_total"
+    async with httpx.AsyncClient(timeout=30) as http:
+        initial_s = await load_catalog(http, sim, adjuster, store_gids(), cat, bootstrap=bootstrap)
+        await load.clear(http, sim)
+        refused_before = sample_metric((await http.get(f"{adjuster}/metrics")).text, rejections)
+        result = await measure(http, sim, f"{adjuster}/metrics", opts, cat)
+        result["initial_sync_s"] = round(initial_s, 2)
+        metrics = (await http.get(f"{adjuster}/metrics")).text
+        result["truth_rejections"] = sample_metric(metrics, rejections) - refused_before
+        result["truth"] = await hot_truth(http, adjuster, cat)
+    return result
+
+
+async def hot_truth(http: httpx.AsyncClient, adjuster: str, cat: load.Catalog) -> dict[str, int]:
+    """Reserved units and the lowest available over hot SKUs, from inventory-adjuster."""
+    reserved, lowest = 0, cat.hot_stock
+    for sku in cat.hot:
+        body = (await http.get(f"{adjuster}/inventory/{sku}")).json()
+        reserved += sum(int(lv.get("reserved", 0)) for lv in body["locations"].values())
+        lowest = min(lowest, int(body.get("available", 0)))
+    return {"hot_reserved": reserved, "lowest_available": lowest}
+
+
+async def measure(
+    http: httpx.AsyncClient,
+    sim: str,
+    metrics_url: str | None,
+    opts: Options,
+    cat: load.Catalog,
+    settle_s: float = SETTLE_S,
+) -> dict[str, Any]:
+    """Drive the planned sales, wait for webhooks and writes to settle, and judge."""
+    shops = list(store_gids())
+    sales = load.plan_sales(cat, shops, opts.orders, opts.hot_share, opts.seed)
+    samples: list[tuple[float, float]] = []
+    poller = None
+    if metrics_url:
+        labels = {"outcome": "applied"}
+        name = "stocksync_inventory_commands_total"
+        poller = asyncio.create_task(poll_metric(http, metrics_url, name, labels, samples))
+    driven = await load.drive(http, sim, sales, opts.rate)
+    book = await load.wait_delivered(http, sim, settle_s)
+    cold = set(cat.cold)
+
+    async def synced() -> bool:
+        seen = load.sync_latencies(book, await load.writes(http, sim), cold)
+        return not seen["missing"]
+
+    try:
+        settled = await wait_until("cold sales synced", synced, settle_s, every_s=1.0)
+    except TimeoutError:
+        settled = settle_s
+    await asyncio.sleep(2.0)  # let hot-SKU writes land; nothing asserts on this moment
+    if poller:
+        poller.cancel()
+    writes_seen = await load.writes(http, sim)
+    return {
+        "driven": asdict(driven),
+        "webhooks": load.acks(book),
+        "commands": load_rates(samples),
+        "sync_latency_ms": load.sync_latencies(book, writes_seen, cold),
+        "oversell": load.oversell(book, cat),
+        "refused_by_store": book["refused"],
+        "writes": {
+            "total": len(writes_seen),
+            "rejected": sum(1 for w in writes_seen if not w["ok"]),
+        },
+        "settle_s": round(settled, 2),
+    }
+
+
+def load_rates(samples: list[tuple[float, float]]) -> dict[str, float]:
+    return {k: round(v, 1) for k, v in rates(samples).items()}
+
+
+async def naive_run(opts: Options, infra: Infra, cat: load.Catalog) -> dict[str, Any]:
+    gids = store_gids()
+    redis_url = with_db(infra.redis_url, 7)
+    # its own ports, so that it can run beside a running system (the smoke tests do)
+    infra = replace(infra, port_offset=infra.port_offset + NAIVE_PORTS)
+    with running_stack(infra, f"{SCENARIO}_naive", redis_db=7, names=["shopify-sim"]) as stack:
+        sim = stack.url("shopify-sim")
+        stock = cat.stock()
+        async with httpx.AsyncClient(timeout=30) as http:
+            await load.seed_products(http, sim, gids, lambda _shop, sku: stock[sku], list(stock))
+            mapping = {}
+            for shop in gids:
+                products = (await http.get(f"{sim}/_sim/stores/{shop}/products")).json()
+                mapping[shop] = {p["sku"]: p["inventory_item_id"] for p in products}
+            mapping_file = stack.state_dir / "naive-mapping.json"
+            mapping_file.write_text(json.dumps(mapping))
+            async with Redis.from_url(redis_url) as redis:
+                await redis.mset({f"naive:stock:{s}": n for s, n in stock.items()})
+            cmd = [
+                sys.executable, "-m", "bench.naive_monolith",
+                "--port", str(stack.ports.webhook_receiver), "--redis-url", redis_url,
+                "--stores-file", str(stack.stores_file), "--mapping", str(mapping_file),
+            ]  # fmt: skip
+            stack.start_one("naive-monolith", cmd, port=stack.ports.webhook_receiver)
+            stack.wait_healthy(60, names=("naive-monolith",))
+            await load.clear(http, sim)
+            # what the naive sync has not written by then, it never will (no retry path)
+            return await measure(http, sim, None, opts, cat, settle_s=NAIVE_SETTLE_S)
+
+
+def failures(data: dict[str, Any]) -> list[str]:
+    """Correctness problems of StockSync only: the naive run is expected to oversell."""
+    s = data["stocksync"]
+    out = []
+    if s["oversell"]["units_beyond_stock"]:
+        out.append(f"StockSync oversold {s['oversell']['units_beyond_stock']} units")
+    if s["webhooks"]["failed"] or s["driven"]["errors"]:
+        failed, errors = s["webhooks"]["failed"], s["driven"]["errors"]
+        out.append(f"webhooks failed: {failed}, load errors {errors}")
+    if s["sync_latency_ms"]["missing"]:
+        out.append(f"sales never synced to a store: {s['sync_latency_ms']['missing']}")
+    if s["truth"]["lowest_available"] < 0:
+        out.append(f"truth went below zero: {s['truth']}")
+    if s["truth"]["hot_reserved"] != s["oversell"]["hot_units_sold"]:
+        out.append(f"hot units sold {s['oversell']['hot_units_sold']} != reserved {s['truth']}")
+    return out
+
+
+async def run(opts: Options, infra: Infra) -> dict[str, Any]:
+    cat = load.catalog(f"FS{uuid.uuid4().hex[:6]}", opts.skus, opts.hot, opts.hot_stock,
+                       opts.cold_stock)  # fmt: skip
+    data: dict[str, Any] = {"options": asdict(opts)}
+    data["stocksync"] = await stocksync_run(opts, infra, cat)
+    data["naive"] = await naive_run(opts, infra, cat)
+    data["failures"] = failures(data)
+    return data
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bench.flash_sale", description=__doc__.split("\n\n")[0])
+    d = Options()
+    for name in ("skus", "hot", "hot_stock", "cold_stock", "seed"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
+    for name in ("rate", "duration", "hot_share"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(d, name))
+    p.add_argument("--smoke", action="store_true", help="tiny load; never touches the docs")
+    p.add_argument("--no-doc", action="store_true")
+    add_infra_args(p)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    opts = SMOKE if args.smoke else Options(
+        args.skus, args.hot, args.hot_stock, args.cold_stock, args.rate, args.duration,
+        args.hot_share, args.seed,
+    )  # fmt: skip
+    opts = replace(opts, seed=args.seed)
+    at, box = now_utc(), machine()
+    data = asyncio.run(run(opts, infra_of(args)))
+    data |= {"machine": box, "date": at.isoformat(), "command": command_line("bench.flash_sale")}
+    path = write_results(f"{SCENARIO}-smoke" if args.smoke else SCENARIO, data, at=at)
+    if not (args.smoke or args.no_doc):
+        update_section(SCENARIO, "Flash sale across three stores: StockSync vs naive sync",
+                       render(data, path))  # fmt: skip
+    print(json.dumps({"failures": data["failures"], "results": str(path)}))  # noqa: T201
+    return 1 if data["failures"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""Storefront load through the Shopify simulator, and what it led to.
+
+Orders go through the simulator's storefront (``POST /_sim/storefront/sell``): each store
+refuses a sale when its own count is short, otherwise sends a signed ``orders/create``. The
+same seeded list of sales is replayed against StockSync and against the naive baseline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from bench.live import summary
+
+CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class Catalog:
+    hot: list[str]
+    cold: list[str]
+    hot_stock: int
+    cold_stock: int
+
+    def stock(self) -> dict[str, int]:
+        return dict.fromkeys(self.hot, self.hot_stock) | dict.fromkeys(self.cold, self.cold_stock)
+
+
+def catalog(prefix: str, skus: int, hot: int, hot_stock: int, cold_stock: int) -> Catalog:
+    return Catalog(
+        hot=[f"{prefix}-H{i:05d}" for i in range(hot)],
+        cold=[f"{prefix}-C{i:05d}" for i in range(skus - hot)],
+        hot_stock=hot_stock,
+        cold_stock=cold_stock,
+    )
+
+
+def plan_sales(
+    cat: Catalog, shops: list[str], n: int, hot_share: float, seed: int
+) -> list[dict[str, Any]]:
+    """``n`` one-unit sales: a ``hot_share`` on hot SKUs, the rest each on a cold SKU of its own
+    (so a cold sale's sync can be matched to the writes it caused)."""
+    rng = random.Random(seed)  # noqa: S311 - a reproducible load, not security
+    cold = iter(cat.cold)
+    out = []
+    for _ in range(n):
+        sku = next(cold, None) if rng.random() >= hot_share else None
+        out.append({"shop": rng.choice(shops), "sku": sku or rng.choice(cat.hot), "quantity": 1})
+    return out
+
+
+async def seed_products(
+    http: httpx.AsyncClient, sim: str, gids: dict[str, str], level: Callable[[str, str], int],
+    skus: list[str],
+) -> None:  # fmt: skip
+    """Create every SKU in every store at ``level(shop, sku)``."""
+    for shop, location in gids.items():
+        for start in range(0, len(skus), CHUNK):
+            body = [
+                {"sku": s, "quantities": {location: level(shop, s)}}
+                for s in skus[start : start + CHUNK]
+            ]
+            r = await http.post(f"{sim}/_sim/stores/{shop}/products", json=body)
+            r.raise_for_status()
+
+
+async def inventories(
+    http: httpx.AsyncClient, sim: str, gids: dict[str, str]
+) -> dict[str, dict[str, int]]:
+    """Shop -> SKU -> available at the store's location."""
+    out: dict[str, dict[str, int]] = {}
+    for shop, location in gids.items():
+        inv = (await http.get(f"{sim}/_sim/stores/{shop}/inventory")).json()
+        out[shop] = {sku: levels.get(location, 0) for sku, levels in inv.items()}
+    return out
+
+
+async def clear(http: httpx.AsyncClient, sim: str) -> None:
+    (await http.delete(f"{sim}/_sim/requests")).raise_for_status()
+    (await http.delete(f"{sim}/_sim/storefront/sales")).raise_for_status()
+
+
+@dataclass
+class Driven:
+    offered: int = 0
+    sold: int = 0
+    refused: int = 0
+    seconds: float = 0.0
+    errors: int = 0
+
+
+async def drive(
+    http: httpx.AsyncClient,
+    sim: str,
+    sales: list[dict[str, Any]],
+    rate: float,
+    tick_s: float = 0.05,
+) -> Driven:
+    """Send ``sales`` at ``rate`` per second, in small batches every ``tick_s``."""
+    out = Driven()
+    start = time.monotonic()
+    while out.offered < len(sales):
+        due = min(len(sales), int(rate * (time.monotonic() - start)) + 1) - out.offered
+        if due > 0:
+            batch = sales[out.offered : out.offered + due]
+            out.offered += len(batch)
+            try:
+                r = await http.post(f"{sim}/_sim/storefront/sell", json={"sales": batch})
+                r.raise_for_status()
+                out.sold += r.json()["sold"]
+                out.refused += r.json()["refused"]
+            except httpx.HTTPError:
+                out.errors += len(batch)
+        await asyncio.sleep(tick_s)  # pacing of the generator, nothing waits on it
+    out.seconds = time.monotonic() - start
+    return out
+
+
+async def sales_book(http: httpx.AsyncClient, sim: str) -> dict[str, Any]:
+    r = await http.get(f"{sim}/_sim/storefront/sales", timeout=180)
+    r.raise_for_status()
+    book: dict[str, Any] = r.json()
+    return book
+
+
+async def writes(http: httpx.AsyncClient, sim: str) -> list[dict[str, Any]]:
+    r = await http.get(f"{sim}/_sim/storefront/writes", timeout=180)
+    r.raise_for_status()
+    out: list[dict[str, Any]] = r.json()
+    return out
+
+
+async def wait_delivered(http: httpx.AsyncClient, sim: str, timeout_s: float) -> dict[str, Any]:
+    """The sales book once no webhook is pending any more (or at the deadline)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            r = await http.get(f"{sim}/_sim/storefront/pending")
+            if r.status_code == 200 and r.json()["pending"] == 0:
+                break
+        except httpx.HTTPError:
+            pass  # a busy simulator answers late; the deadline bounds the wait
+        await asyncio.sleep(1.0)
+    return await sales_book(http, sim)
+
+
+def epoch_s(rfc3339: str) -> float:
+    return datetime.fromisoformat(rfc3339).timestamp()
+
+
+def sync_latencies(
+    book: dict[str, Any], writes_seen: list[dict[str, Any]], cold: set[str]
+) -> dict[str, Any]:
+    """Per store: sale of a cold SKU elsewhere -> first accepted write of that SKU there.
+
+    Cold SKUs are sold once each, so the first write after the sale is the one it caused.
+    """
+    first: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for w in writes_seen:
+        if w["ok"]:
+            for sku in w["skus"]:
+                if sku in cold:
+                    first[(w["shop"], sku)].append(epoch_s(w["at"]))
+    shops = {w["shop"] for w in writes_seen} | {s["shop"] for s in book["sales"]}
+    per_store: dict[str, list[float]] = defaultdict(list)
+    missing: Counter[str] = Counter()
+    for sale in book["sales"]:
+        if sale["sku"] not in cold:
+            continue
+        for shop in shops - {sale["shop"]}:
+            # the write's time has millisecond precision; the sale's is finer
+            after = [t for t in first[(shop, sale["sku"])] if t >= sale["sold_at"] - 0.001]
+            if after:
+                per_store[shop].append(max(0.0, min(after) - sale["sold_at"]) * 1000)
+            else:
+                missing[shop] += 1
+    every = [v for values in per_store.values() for v in values]
+    return {
+        "all": summary(every),
+        "per_store": {shop: summary(v) for shop, v in sorted(per_store.items())},
+        "missing": dict(missing),
+    }
+
+
+def oversell(book: dict[str, Any], cat: Catalog) -> dict[str, int]:
+    """Units sold beyond the shared stock, summed over hot SKUs."""
+    sold: Counter[str] = Counter()
+    for sale in book["sales"]:
+        sold[sale["sku"]] += sale["quantity"]
+    hot_sold = {s: sold[s] for s in cat.hot}
+    over = sum(max(0, n - cat.hot_stock) for n in hot_sold.values())
+    return {
+        "units_beyond_stock": over,
+        "skus_oversold": sum(1 for n in hot_sold.values() if n > cat.hot_stock),
+        "hot_units_sold": sum(hot_sold.values()),
+        "hot_units_in_stock": cat.hot_stock * len(cat.hot),
+    }
+
+
+def acks(book: dict[str, Any]) -> dict[str, Any]:
+    """Ack latency of each webhook's accepted attempt, and deliveries that needed retries."""
+    delivered = [s for s in book["sales"] if s["ack_ms"] is not None]
+    times = [s["sold_at"] for s in book["sales"]]
+    span = max(times) - min(times) if times else 0.0
+    return {
+        "latency_ms": summary([s["ack_ms"] for s in delivered]),
+        "delivered": len(delivered),
+        "failed": sum(1 for s in book["sales"] if s["status"] == "failed"),
+        "retried": sum(1 for s in book["sales"] if s["attempts"] > 1),
+        "accepted_per_s": round(len(delivered) / span, 1) if span else 0.0,
+    }

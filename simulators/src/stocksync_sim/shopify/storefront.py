@@ -1,0 +1,183 @@
+"""Storefront sales for the flash-sale bench: many checkouts in one call, and what they led to.
+
+A sale is refused when the selling store's own count for the SKU is short (what Shopify's
+checkout does, whatever the other stores hold); otherwise the store's count goes down and a
+signed ``orders/create`` webhook goes out. The sales book keeps every sale with its webhook,
+so the bench can read ack latencies and match sales to the inventory writes that followed.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, Field
+
+from stocksync_sim.delivery import Delivery, rfc3339, utc_now
+from stocksync_sim.shopify.control import ORDER_ID_BASE
+from stocksync_sim.shopify.payloads import OrderLine, order_payload
+from stocksync_sim.shopify.runtime import Simulator, get_sim
+from stocksync_sim.shopify.state import OrderRefused, StoreState
+from stocksync_sim.shopify.webhooks import build_delivery
+
+router = APIRouter(prefix="/_sim/storefront")
+SimDep = Annotated[Simulator, Depends(get_sim)]
+SET_QUANTITIES = "inventorySetQuantities"
+
+
+class SaleIn(BaseModel):
+    shop: str = Field(min_length=1)
+    sku: str = Field(min_length=1)
+    quantity: int = Field(default=1, gt=0)
+
+
+class SellIn(BaseModel):
+    sales: list[SaleIn] = Field(min_length=1, max_length=10_000)
+
+
+@dataclass(frozen=True)
+class Sale:
+    shop: str
+    sku: str
+    quantity: int
+    sold_at: float  # wall clock, seconds
+    webhook_id: str | None
+
+
+@dataclass
+class SalesBook:
+    sales: list[Sale] = field(default_factory=list)
+    refused: Counter[str] = field(default_factory=Counter)
+
+
+_BOOKS: weakref.WeakKeyDictionary[Simulator, SalesBook] = weakref.WeakKeyDictionary()
+
+
+def book_of(sim: Simulator) -> SalesBook:
+    return _BOOKS.setdefault(sim, SalesBook())
+
+
+async def _sell_one(sim: Simulator, store: StoreState, sale: SaleIn) -> Sale | None:
+    """One checkout: ``None`` when the store's own count is short or the SKU unknown."""
+    if sale.sku not in store.products:
+        return None
+    try:
+        allocations = store.allocate([(sale.sku, sale.quantity)], None)
+    except OrderRefused:
+        return None
+    order_number = store.commit_order(allocations)
+    order_id = ORDER_ID_BASE + sim.state.next_id()
+    lines = [OrderLine(a, sim.state.next_id(), a.product.price) for a in allocations]
+    body = order_payload(store, order_id, order_number, lines, rfc3339(utc_now()))
+    sold_at = time.time()
+    url = sim.settings.webhook_url
+    if not url:
+        return Sale(store.shop, sale.sku, sale.quantity, sold_at, None)
+    delivery = build_delivery(store.config, "orders/create", body, url)
+    sim.state.deliveries[delivery.id] = delivery
+    await sim.require_deliverer().send(delivery)
+    return Sale(store.shop, sale.sku, sale.quantity, sold_at, delivery.id)
+
+
+@router.post("/sell")
+async def sell(body: SellIn, sim: SimDep) -> dict[str, int]:
+    """Checkouts in order; each either sells (webhook sent) or is refused."""
+    book = book_of(sim)
+    sold = refused = 0
+    for sale in body.sales:
+        store = sim.state.stores.get(sale.shop.lower())
+        if store is None:
+            raise HTTPException(404, f"unknown shop {sale.shop}")
+        done = await _sell_one(sim, store, sale)
+        if done is None:
+            refused += 1
+            book.refused[store.shop] += 1
+        else:
+            sold += 1
+            book.sales.append(done)
+    return {"sold": sold, "refused": refused}
+
+
+def _delivery_json(delivery: Delivery | None) -> dict[str, Any]:
+    if delivery is None:
+        return {"status": None, "attempts": 0, "ack_ms": None}
+    ok = [a for a in delivery.attempts if a.status_code is not None and 200 <= a.status_code < 300]
+    return {
+        "status": delivery.status,
+        "attempts": len(delivery.attempts),
+        "ack_ms": ok[0].duration_ms if ok else None,
+    }
+
+
+@router.get("/sales")
+async def sales(sim: SimDep) -> dict[str, Any]:
+    """Every sale with its webhook's status and ack time, and refusals per store."""
+    book = book_of(sim)
+    deliveries = sim.state.deliveries
+    return {
+        "sales": [
+            {
+                "shop": s.shop,
+                "sku": s.sku,
+                "quantity": s.quantity,
+                "sold_at": s.sold_at,
+                "webhook_id": s.webhook_id,
+                **_delivery_json(deliveries.get(s.webhook_id or "")),
+            }
+            for s in book.sales
+        ],
+        "refused": dict(book.refused),
+    }
+
+
+@router.get("/pending")
+async def pending(sim: SimDep) -> dict[str, int]:
+    """How many sales there are and how many of their webhooks are still being delivered."""
+    book, deliveries = book_of(sim), sim.state.deliveries
+    waiting = sum(
+        1
+        for s in book.sales
+        if s.webhook_id and getattr(deliveries.get(s.webhook_id), "status", None) == "pending"
+    )
+    return {"sales": len(book.sales), "pending": waiting}
+
+
+def _skus_written(store: StoreState, variables: Any) -> list[str]:
+    quantities = ((variables or {}).get("input") or {}).get("quantities") or []
+    items = (q.get("inventoryItemId") for q in quantities if isinstance(q, dict))
+    return [store.by_item[i].sku for i in items if i in store.by_item]
+
+
+def _write_ok(response: Any) -> bool:
+    if not isinstance(response, dict) or response.get("errors"):
+        return False
+    result = (response.get("data") or {}).get(SET_QUANTITIES) or {}
+    return not result.get("userErrors")
+
+
+@router.get("/writes")
+async def writes(sim: SimDep) -> list[dict[str, Any]]:
+    """Every ``inventorySetQuantities`` answered: store, when, the SKUs, accepted or not."""
+    out = []
+    for entry in sim.state.requests:
+        store = sim.state.stores.get(entry.shop or "")
+        if store is None or SET_QUANTITIES not in (entry.document or ""):
+            continue
+        out.append(
+            {
+                "shop": store.shop,
+                "at": entry.received_at,
+                "ok": _write_ok(entry.response),
+                "skus": _skus_written(store, entry.variables),
+            }
+        )
+    return out
+
+
+@router.delete("/sales", status_code=204)
+async def clear_sales(sim: SimDep) -> None:
+    _BOOKS.pop(sim, None)
