@@ -133,13 +133,17 @@ SyncFactory = Callable[..., Any]
 @pytest.fixture
 def sync_stack(kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> SyncFactory:
     @asynccontextmanager
-    async def start(plans: list[str], **overrides: Any) -> AsyncIterator[Sync]:
+    async def start(
+        plans: list[str], store_extra: list[dict[str, Any]] | None = None, **overrides: Any
+    ) -> AsyncIterator[Sync]:
+        """``store_extra``: more stores-file keys per store (role, child_owned_fields)."""
         run = uuid.uuid4().hex[:8]
         shops = [f"it-{run}-{i}-{plan}.myshopify.com" for i, plan in enumerate(plans)]
+        extra = store_extra or [{} for _ in plans]
         stores = [
             {"shop": shop, "admin_base_url": SIM, "access_token": f"tok-{shop}",
-             "webhook_secret": f"sec-{shop}", "plan": plan, "locations": {"wh-1": LOC}}
-            for shop, plan in zip(shops, plans, strict=True)
+             "webhook_secret": f"sec-{shop}", "plan": plan, "locations": {"wh-1": LOC}, **more}
+            for shop, plan, more in zip(shops, plans, extra, strict=True)
         ]  # fmt: skip
         path = tmp_path / f"stores-{run}.yaml"
         path.write_text(yaml.safe_dump({"stores": stores}))

@@ -35,6 +35,11 @@ class Store(BaseModel):
     api_version: str = DEFAULT_API_VERSION
     locations: dict[str, str] = Field(default_factory=dict)
     plan: str | None = None  # informational; pacing learns the real budget from responses
+    # Catalog propagation (a child): product fields this child keeps for itself (title,
+    # description, vendor, product_type, status, tags, images, price, metafields); the
+    # parent owns every other one. Metafields propagate in one namespace. (ADR 0011)
+    child_owned_fields: tuple[str, ...] = ()
+    catalog_metafield_namespace: str = "catalog"
 
     @field_validator("access_token", "webhook_secret", "webhook_secret_previous", mode="before")
     @classmethod

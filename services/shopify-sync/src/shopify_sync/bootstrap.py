@@ -6,6 +6,7 @@ import asyncio
 import socket
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -17,14 +18,25 @@ from shopify_sync.adapters.jobs import RedisJobs
 from shopify_sync.adapters.lease import Lease
 from shopify_sync.adapters.metrics import circuit_listener
 from shopify_sync.adapters.redis_catalog import RedisCatalog
+from shopify_sync.adapters.redis_propagation import RedisPropagationState
 from shopify_sync.adapters.redis_state import RedisSyncState
 from shopify_sync.adapters.shopify import ShopifyClient
 from shopify_sync.adapters.truth import HttpTruth, KafkaLevelsTruth
+from shopify_sync.catalog_gate import CatalogGate
+from shopify_sync.catalog_sync import CatalogSync
 from shopify_sync.domain.breaker import CircuitBreaker
 from shopify_sync.domain.pacing import Clock
+from shopify_sync.fulfillments import (
+    FulfillmentHandler,
+    FulfillmentWorker,
+    build_fulfillment_worker,
+)
 from shopify_sync.handlers import ChangeRecorder, ProductsHandler
+from shopify_sync.jobs_runner import JobFn, JobRunner
 from shopify_sync.lanes import Lane, LaneConfig, Lanes
 from shopify_sync.mapping import CatalogMapping
+from shopify_sync.mapping_import import MappingImport
+from shopify_sync.propagate import Propagator
 from shopify_sync.reconcile import ReconcileJobs, Reconciler
 from shopify_sync.settings import MIN_API_VERSION, Settings
 from shopify_sync.writer import Writer
@@ -51,6 +63,20 @@ class Container:
     mapping: CatalogMapping
     lanes: Lanes
     jobs: ReconcileJobs
+    propagator: Propagator | None = None
+    runner: JobRunner | None = None
+    importer: MappingImport | None = None
+    fulfillments: FulfillmentWorker | None = None
+
+    def __post_init__(self) -> None:
+        """Warehouse shipments to Shopify fulfilments: their own consumer group."""
+        s = self.settings
+        if self.fulfillments is None and s.fulfil_shipments:
+            handler = FulfillmentHandler(self.stores, self.client, self.redis)
+            self.fulfillments = build_fulfillment_worker(
+                s.kafka_bootstrap_servers, s.fulfillments_consumer_group, s.orders_topic,
+                s.service_name, handler, self.producer,
+            )  # fmt: skip
 
     def extra_topics(self) -> list[str]:
         """DLQ topics this service writes that the shared topic catalog may not list."""
@@ -58,6 +84,7 @@ class Container:
         return [
             dlq_topic(s.changes_topic, s.consumer_group),
             dlq_topic(s.webhooks_topic, s.catalog_consumer_group),
+            dlq_topic(s.orders_topic, s.fulfillments_consumer_group),
         ]
 
 
@@ -119,6 +146,12 @@ def build(
     truth = KafkaLevelsTruth(settings.kafka_bootstrap_servers, settings.levels_topic)
     targeted = HttpTruth(http, settings.inventory_url) if settings.inventory_url else None
     reconciler = Reconciler(stores, mapping, state, truth, lanes, targeted)
+    gate = CatalogGate(state, max_wait_s=settings.catalog_max_wait_s)
+    propagator = (
+        Propagator(stores, client, RedisPropagationState(redis), gate)
+        if settings.propagate_catalog
+        else None
+    )
     bootstrap, group = settings.kafka_bootstrap_servers, settings.consumer_group
     consumer = make_consumer(bootstrap, group, settings.service_name)
     catalog_consumer = make_consumer(
@@ -136,10 +169,26 @@ def build(
         producer=producer,
         group=settings.catalog_consumer_group,
         topics=[settings.webhooks_topic],
-        handler=ProductsHandler(stores, mapping).handle_batch,
+        handler=ProductsHandler(stores, mapping, propagator).handle_batch,
     )
     jobs = ReconcileJobs(reconciler, RedisJobs(redis), owner)
+    importer = MappingImport(stores, catalog, lanes, redis)
+    syncer = CatalogSync(
+        stores, bulk, catalog, RedisPropagationState(redis), settings.catalog_sync_chunk
+    )
+
+    async def reconcile_job(params: dict[str, Any], _p: dict[str, Any], _r: Any) -> dict[str, Any]:
+        return await reconciler.run(params.get("shops"), params.get("skus"))
+
+    kinds: dict[str, JobFn] = {
+        "catalog-sync": lambda params, progress, report: syncer.run(
+            params.get("shops"), progress, report
+        ),
+        "reconciliation": reconcile_job,
+        "mapping-import": importer.run,
+    }
+    runner = JobRunner(RedisJobs(redis), redis, owner, kinds, settings.job_lease_ttl_s)
     return Container(
         settings, stores, redis, http, producer, consumer, catalog_consumer, loop,
-        catalog_loop, client, state, catalog, mapping, lanes, jobs,
+        catalog_loop, client, state, catalog, mapping, lanes, jobs, propagator, runner, importer,
     )  # fmt: skip

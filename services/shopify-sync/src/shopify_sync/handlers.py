@@ -14,10 +14,13 @@ from dataclasses import dataclass
 
 from aiokafka.structs import TopicPartition
 
+from shopify_sync.adapters import metrics
+from shopify_sync.adapters.sync_trace import SYNC_CLOCK
 from shopify_sync.domain.quantities import pending_for_store
 from shopify_sync.lanes import Lanes
 from shopify_sync.mapping import CatalogMapping
 from shopify_sync.ports import SyncState
+from shopify_sync.propagate import Propagator
 from stocksync_common.consumer import Incoming, handling
 from stocksync_common.events import InventoryChanged, ShopifyWebhookReceived, StockChange
 from stocksync_common.stores import Store, StoresConfig
@@ -43,6 +46,7 @@ class ChangeRecorder:
     async def _record(self, store: Store, changes: list[StockChange]) -> None:
         entries = pending_for_store(changes, store)
         if entries and await self.state.record(store.shop, entries):
+            SYNC_CLOCK.note(store.shop, entries)
             self.lanes.wake(store.shop)
 
 
@@ -52,6 +56,7 @@ class ProductsHandler:
 
     stores: StoresConfig
     mapping: CatalogMapping
+    propagator: Propagator | None = None
 
     async def handle_batch(self, _tp: TopicPartition, items: Sequence[Incoming]) -> None:
         for item in items:
@@ -65,3 +70,7 @@ class ProductsHandler:
             with handling(item, "shopify-sync mapping"):
                 touched = await self.mapping.apply_webhook(store, hook.topic, hook.body)
                 log.info("mapping updated", extra={"shop": store.shop, "skus": touched})
+                if self.propagator is not None:
+                    done = await self.propagator.on_webhook(store, hook.topic, hook.body)
+                    metrics.CATALOG_WEBHOOKS.labels(store.shop, done).inc()
+                    log.info("catalog webhook", extra={"shop": store.shop, "outcome": done})

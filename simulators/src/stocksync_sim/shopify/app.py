@@ -11,7 +11,7 @@ import httpx
 from fastapi import FastAPI
 
 from stocksync_sim.delivery import Deliverer, Sleep
-from stocksync_sim.shopify import control, control_ops, endpoint
+from stocksync_sim.shopify import bulk_mutation, control, control_ops, endpoint, storefront
 from stocksync_sim.shopify.bucket import Clock
 from stocksync_sim.shopify.runtime import SimSettings, Simulator
 
@@ -42,6 +42,8 @@ def create_app(
     app.include_router(endpoint.router)
     app.include_router(control.router)
     app.include_router(control_ops.router)
+    app.include_router(storefront.router)
+    app.include_router(bulk_mutation.router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

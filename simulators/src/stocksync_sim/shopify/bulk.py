@@ -9,18 +9,22 @@ until ``bulk_delay_s`` of simulator time has passed, then COMPLETED with a ``url
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
 
 from stocksync_sim.delivery import rfc3339, utc_now
 from stocksync_sim.shopify.executor import Call, Executor, FieldError, GqlObject
-from stocksync_sim.shopify.state import StoreState, gid
+from stocksync_sim.shopify.objects import encode_cursor
+from stocksync_sim.shopify.state import StoreState, gid, gid_number
 
 MAX_CONCURRENT = 5  # bulk query operations per shop and app (2026-01 and later)
 UNBOUNDED = 1_000_000_000
+SLICE = 1000  # root objects read between two yields to the event loop
+_TASKS: set[asyncio.Task[None]] = set()
 
 
 @dataclass
@@ -35,25 +39,81 @@ class BulkOperation:
     object_count: int = 0
     root_object_count: int = 0
     error_code: str | None = None
+    kind: str = "QUERY"  # or MUTATION (bulk_mutation)
+    pending: bool = False  # a bulk mutation still working through its lines
+
+    def status(self, now: float) -> str:
+        if self.error_code:
+            return "FAILED"
+        return "COMPLETED" if now >= self.completes_at and not self.pending else "RUNNING"
 
     @property
     def id(self) -> str:
         return gid("BulkOperation", self.number)
 
-    def status(self, now: float) -> str:
-        if self.error_code:
-            return "FAILED"
-        return "COMPLETED" if now >= self.completes_at else "RUNNING"
 
-
+@dataclass
 class BulkExecutor(Executor):
-    """Runs connections without ``first``/``last`` over every entry (bulk ignores paging)."""
+    """Runs connections without ``first``/``last`` over every entry (bulk ignores paging);
+    the root connection ``top`` can be read a slice at a time (``page`` after ``after``)."""
+
+    top: FieldNode | None = None
+    page: int | None = None
+    after: str | None = None
 
     def arguments(self, node: Any) -> dict[str, Any]:
         args = super().arguments(node)
-        if "first" not in args and "last" not in args:
+        if node is self.top and self.page is not None:
+            args.update(first=self.page, after=self.after)
+        elif "first" not in args and "last" not in args:
             args["first"] = UNBOUNDED
         return args
+
+
+@dataclass
+class Slice:
+    lines: list[dict[str, Any]]
+    roots: int
+    connection: bool
+    after: str | None  # the cursor of the next slice, None when this was the last
+
+
+def read_slice(root: GqlObject, operation: OperationDefinitionNode, after: str | None) -> Slice:
+    """One slice of the root connection (the whole result when the query has several root
+    fields). Raises FieldError for an invalid query."""
+    fields = [s for s in operation.selection_set.selections if isinstance(s, FieldNode)]
+    top = fields[0] if len(fields) == 1 else None
+    page = SLICE if top is not None else None
+    executor = BulkExecutor({}, {}, charge_objects=False, top=top, page=page, after=after)
+    data = executor.run(root, operation.selection_set)
+    if executor.errors:
+        raise FieldError(f"Invalid bulk query: {executor.errors[0]['message']}", "INVALID")
+    lines, roots = flatten(data)
+    connection = any(_connection_nodes(value) is not None for value in data.values())
+    last = next((line for line in reversed(lines) if "__parentId" not in line), None)
+    more = page is not None and roots >= page and last is not None
+    number = gid_number(str(last.get("id"))) if more and last is not None else ""
+    cursor = encode_cursor(int(number)) if number.isdigit() else None
+    return Slice(lines, roots, connection, cursor)
+
+
+def _jsonl(lines: list[dict[str, Any]]) -> bytes:
+    return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+
+
+async def _rest(op: BulkOperation, root: GqlObject, operation: OperationDefinitionNode,
+                after: str | None) -> None:  # fmt: skip
+    """The slices after the first, in the background (other requests run in between)."""
+    parts = [op.jsonl]
+    while after is not None:
+        await asyncio.sleep(0)
+        part = read_slice(root, operation, after)
+        parts.append(_jsonl(part.lines))
+        op.object_count += len(part.lines)
+        op.root_object_count += part.roots
+        after = part.after
+    op.jsonl = b"".join(parts)
+    op.pending = False
 
 
 def _connection_nodes(value: Any) -> list[Any] | None:
@@ -114,13 +174,13 @@ def run_bulk_query(
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if len(operations) != 1 or operations[0].operation != OperationType.QUERY:
         return FieldError("Bulk queries must contain exactly one query operation.", "INVALID")
-    executor = BulkExecutor({}, {}, charge_objects=False)
-    data = executor.run(root, operations[0].selection_set)
-    if executor.errors:
-        return FieldError(f"Invalid bulk query: {executor.errors[0]['message']}", "INVALID")
-    lines, roots = flatten(data)
-    if not roots:
+    try:
+        first = read_slice(root, operations[0], None)
+    except FieldError as exc:
+        return exc
+    if not first.connection:
         return FieldError("Bulk queries must contain at least one connection.", "INVALID")
+    lines, roots = first.lines, first.roots
     now = store.now()
     op = BulkOperation(
         number=store.next_id(),
@@ -132,27 +192,32 @@ def run_bulk_query(
         jsonl=b"".join(json.dumps(line).encode() + b"\n" for line in lines),
         object_count=len(lines),
         root_object_count=roots,
+        pending=first.after is not None,
     )
     store.bulk_operations[op.id] = op
+    if first.after is not None:  # a large store: the rest is read in the background
+        task = asyncio.get_running_loop().create_task(_rest(op, root, operations[0], first.after))
+        _TASKS.add(task)
+        task.add_done_callback(_TASKS.discard)
     return op
 
 
 def running(store: StoreState) -> int:
     now = store.now()
     ops: list[BulkOperation] = list(store.bulk_operations.values())
-    return sum(1 for op in ops if op.status(now) == "RUNNING")
+    return sum(1 for op in ops if op.kind == "QUERY" and op.status(now) == "RUNNING")
 
 
 def bulk_object(store: StoreState, op: BulkOperation, base_url: str) -> GqlObject:
     status = op.status(store.now())
     done = status == "COMPLETED"
-    url = f"{base_url}/_sim/bulk/{store.shop}/{op.number}.jsonl" if done else None
+    url = f"{base_url}/_sim/bulk/{store.shop}/{op.number}.jsonl" if done and op.jsonl else None
     return GqlObject(
         "BulkOperation",
         {
             "id": op.id,
             "status": status,
-            "type": "QUERY",
+            "type": op.kind,
             "errorCode": op.error_code,
             "createdAt": op.created_at_text,
             "completedAt": op.created_at_text if done else None,

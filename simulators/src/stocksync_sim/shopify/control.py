@@ -12,7 +12,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from stocksync_sim.delivery import rfc3339, utc_now
+from stocksync_sim.shopify.catalog import apply_fields
 from stocksync_sim.shopify.control_ops import notify_product
+from stocksync_sim.shopify.fulfillment import record_order
 from stocksync_sim.shopify.payloads import OrderLine, order_payload
 from stocksync_sim.shopify.runtime import Simulator, get_sim
 from stocksync_sim.shopify.state import OrderRefused, StoreState, UnknownSku
@@ -34,6 +36,9 @@ class ProductSeed(BaseModel):
     quantities: dict[str, int] = Field(default_factory=dict)
     title: str | None = None
     price: str | None = None
+    # Catalog fields in productSet's input shape (descriptionHtml, vendor, productType,
+    # status, tags, files, metafields, handle).
+    catalog: dict[str, Any] | None = None
 
 
 class OrderLineIn(BaseModel):
@@ -101,6 +106,9 @@ async def seed_products(
     for seed, quantities in resolved:
         topic = "products/update" if seed.sku in store.products else "products/create"
         product = store.upsert_product(seed.sku, quantities, seed.title, seed.price)
+        if seed.catalog:
+            apply_fields(product, seed.catalog)
+        product.touch()
         if notify:
             await notify_product(sim, store, topic, product)
         out.append(product.to_json())
@@ -153,6 +161,7 @@ async def place_order(
         OrderLine(a, sim.state.next_id(), prices.get(a.product.sku) or a.product.price)
         for a in allocations
     ]
+    record_order(store, order_id, order_number, lines)
     body = order_payload(store, order_id, order_number, lines, rfc3339(utc_now()), location)
     result: dict[str, Any] = {"order": body, "webhook": None}
     if url and deliverer:

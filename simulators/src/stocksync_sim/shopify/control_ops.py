@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from stocksync_sim.delivery import rfc3339, utc_now
 from stocksync_sim.shopify.bulk import BulkOperation
 from stocksync_sim.shopify.faults import FaultsIn, FaultSpec
 from stocksync_sim.shopify.payloads import product_payload
@@ -80,10 +79,20 @@ async def notify_product(
     url = sim.settings.webhook_url
     if not url:
         return
-    body = product_payload(product, rfc3339(utc_now()))
+    body = product_payload(product, product.updated_at)
     delivery = build_delivery(store.config, topic, body, url)
     sim.state.deliveries[delivery.id] = delivery
     await sim.require_deliverer().send(delivery, wait_first=wait)
+
+
+@router.get("/stores/{shop}/products/{sku}/payload")
+async def product_body(shop: str, sku: str, sim: SimDep) -> dict[str, Any]:
+    """What a products/update webhook about this product carries now."""
+    store = _store(sim, shop)
+    if sku not in store.products:
+        raise HTTPException(404, f"unknown SKU {sku}")
+    product = store.products[sku]
+    return product_payload(product, product.updated_at)
 
 
 @router.patch("/stores/{shop}/products/{sku}")
@@ -102,5 +111,6 @@ async def edit_product(
             raise HTTPException(409, str(exc)) from None
     if edit.title:
         product.title = edit.title
+    product.touch()
     await notify_product(sim, store, "products/update", product, wait=wait)
     return product.to_json()

@@ -21,6 +21,7 @@ from graphql import (
 )
 from graphql.execution.values import get_variable_values
 
+from stocksync_sim.shopify.control_ops import notify_product
 from stocksync_sim.shopify.cost import SINGLE_QUERY_MAX_COST, requested_cost
 from stocksync_sim.shopify.executor import Executor
 from stocksync_sim.shopify.resolvers import RequestContext, mutation_root, query_root
@@ -200,6 +201,13 @@ async def _run_with_faults(
     return 200, body
 
 
+async def _send_outbox(sim: Simulator, store: StoreState) -> None:
+    """The products/* webhooks the request's writes caused (the store's own echo included)."""
+    queued, store.outbox = store.outbox, []
+    for topic, product in queued:
+        await notify_product(sim, store, topic, product)
+
+
 async def _handle(sim: Simulator, request: Request, version: str, shop: str | None) -> JSONResponse:
     raw = await request.body()
     stores = sim.state.stores_for_token(request.headers.get("x-shopify-access-token"), shop)
@@ -218,6 +226,7 @@ async def _handle(sim: Simulator, request: Request, version: str, shop: str | No
         run = GraphQLRun(sim, store, version, ctx)
         status, body = await _run_with_faults(sim, store, run, (query, variables or {}, name))
         store.stats.count(store.now(), status, body)
+        await _send_outbox(sim, store)
     sim.state.record(
         shop=stores[0].shop if len(stores) == 1 else shop,
         api_version=version,

@@ -6,7 +6,8 @@
   case ``@idempotent`` exists for), then answer 504;
 - ``latency_ms`` added to every request;
 - ``throttle_storm``: every request finds the bucket empty (Shopify lowering limits), so
-  it answers THROTTLED with a real ``throttleStatus``.
+  it answers THROTTLED with a real ``throttleStatus``;
+- ``fail_mutations``: the named catalog mutations fail with ``INTERNAL_SERVER_ERROR``.
 
 Draws come from a seeded RNG so a run is reproducible.
 """
@@ -32,6 +33,8 @@ class FaultSpec(BaseModel):
     hang_s: float = Field(default=30.0, ge=0.0)
     latency_ms: float = Field(default=0.0, ge=0.0)
     throttle_storm: bool = False
+    # Mutation root fields (e.g. "metafieldsSet") answering INTERNAL_SERVER_ERROR (see catalog).
+    fail_mutations: list[str] = Field(default_factory=list)
     seed: int | None = None
 
 

@@ -119,9 +119,17 @@ def variant_object(store: StoreState, product: Product) -> GqlObject:
             "price": product.price,
             "inventoryQuantity": sum(level.available for level in product.levels.values()),
             "inventoryItem": Resolve(lambda _call: item_object(store, product)),
+            "selectedOptions": [
+                GqlObject("SelectedOption", {"name": name, "value": value}, cost=0)
+                for name, value in product.options
+            ],
             "product": GqlObject(
                 "Product",
-                {"id": product.product_id, "title": product.title, "handle": product.sku.lower()},
+                {
+                    "id": product.product_id,
+                    "title": product.title,
+                    "handle": product.product_handle,
+                },
                 NODE,
             ),
         },

@@ -223,8 +223,28 @@ def order_payload(
     }
 
 
+def _options(product: Product) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    options = [
+        {"id": product.product_number * 10 + i, "product_id": product.product_number,
+         "name": name, "position": i + 1, "values": [value]}
+        for i, (name, value) in enumerate(product.options)
+    ]  # fmt: skip
+    values = {f"option{i + 1}": value for i, (_, value) in enumerate(product.options[:3])}
+    return options, {"option1": None, "option2": None, "option3": None, **values}
+
+
+def _images(product: Product) -> list[dict[str, Any]]:
+    return [
+        {"id": product.product_number * 1000 + i, "product_id": product.product_number,
+         "position": i + 1, "src": url, "alt": None, "variant_ids": []}
+        for i, url in enumerate(product.images)
+    ]  # fmt: skip
+
+
 def product_payload(product: Product, updated_at: str) -> dict[str, Any]:
     """The ``products/create`` / ``products/update`` body (one variant per product)."""
+    options, option_values = _options(product)
+    images = _images(product)
     quantity = sum(level.available for level in product.levels.values())
     variant = {
         "admin_graphql_api_id": product.variant_id,
@@ -238,11 +258,9 @@ def product_payload(product: Product, updated_at: str) -> dict[str, Any]:
         "product_id": product.product_number,
         "sku": product.sku,
         "taxable": True,
-        "title": "Default Title",
+        "title": " / ".join(v for _, v in product.options) or "Default Title",
         "updated_at": updated_at,
-        "option1": "Default Title",
-        "option2": None,
-        "option3": None,
+        **option_values,
         "image_id": None,
         "inventory_item_id": product.item_number,
         "inventory_quantity": quantity,
@@ -250,23 +268,23 @@ def product_payload(product: Product, updated_at: str) -> dict[str, Any]:
     }
     return {
         "admin_graphql_api_id": product.product_id,
-        "body_html": None,
+        "body_html": product.description_html or None,
         "created_at": product.created_at,
-        "handle": product.sku.lower(),
+        "handle": product.product_handle,
         "id": product.product_number,
-        "product_type": "",
+        "product_type": product.product_type,
         "published_at": product.created_at,
         "template_suffix": None,
         "title": product.title,
         "updated_at": updated_at,
-        "vendor": "StockSync Simulator",
-        "status": "active",
+        "vendor": product.vendor,
+        "status": product.status.lower(),
         "published_scope": "web",
-        "tags": "",
+        "tags": ", ".join(product.tags),
         "variants": [variant],
-        "options": [],
-        "images": [],
-        "image": None,
+        "options": options,
+        "images": images,
+        "image": images[0] if images else None,
         "media": [],
         "variant_gids": [{"admin_graphql_api_id": product.variant_id, "updated_at": updated_at}],
         "has_variants_that_requires_components": False,

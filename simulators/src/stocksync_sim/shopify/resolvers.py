@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from stocksync_sim.shopify import bulk
+from stocksync_sim.shopify import bulk, bulk_mutation, catalog
 from stocksync_sim.shopify.executor import Call, FieldError, GqlObject, Resolve
+from stocksync_sim.shopify.fulfillment import fulfillment_create, order_object
 from stocksync_sim.shopify.inventory_mutation import set_quantities
 from stocksync_sim.shopify.objects import (
     connection,
@@ -135,6 +136,16 @@ def query_root(store: StoreState, ctx: RequestContext | None = None) -> GqlObjec
             "bulkOperation": Resolve(lambda call: node_object(store, call.args.get("id"), ctx)),
             "currentBulkOperation": Resolve(current_bulk),
             "productVariantsCount": Resolve(variants_count),
+            "order": Resolve(lambda call: order_object(store, call.args.get("id"))),
+            "productByIdentifier": Resolve(lambda call: catalog.product_by_identifier(store, call)),
+            "products": Resolve(
+                lambda call: connection(
+                    "Product",
+                    [(p.product_number, p) for p in store.search(None)],
+                    lambda p: catalog.product_object(store, p),
+                    call.args,
+                )
+            ),
         },
         cost=0,
     )
@@ -152,6 +163,18 @@ def mutation_root(store: StoreState, ctx: RequestContext | None = None) -> GqlOb
         {
             "inventorySetQuantities": Resolve(lambda call: set_quantities(store, call)),
             "bulkOperationRunQuery": Resolve(run_bulk),
+            "fulfillmentCreate": Resolve(lambda call: fulfillment_create(store, call)),
+            "productSet": Resolve(lambda call: catalog.product_set(store, call)),
+            "productDelete": Resolve(lambda call: catalog.product_delete(store, call)),
+            "metafieldsSet": Resolve(lambda call: catalog.metafields_set(store, call)),
+            "stagedUploadsCreate": Resolve(
+                lambda call: bulk_mutation.staged_uploads_create(store, call, ctx.base_url)
+            ),
+            "bulkOperationRunMutation": Resolve(
+                lambda call: bulk_mutation.run_mutation(
+                    store, call, lambda: mutation_root(store, ctx), ctx.base_url, ctx.bulk_delay_s
+                )
+            ),
         },
         cost=0,
     )

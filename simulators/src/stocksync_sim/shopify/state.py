@@ -85,6 +85,24 @@ class Product:
     price: str
     levels: dict[str, Level] = field(default_factory=dict)
     created_at: str = field(default_factory=lambda: rfc3339(utc_now()))
+    # Catalog fields (productSet, products/* webhooks); one variant per product.
+    handle: str = ""
+    status: str = "ACTIVE"
+    vendor: str = "StockSync Simulator"
+    product_type: str = ""
+    description_html: str = ""
+    tags: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)  # image URLs, in order
+    options: list[tuple[str, str]] = field(default_factory=lambda: [("Title", "Default Title")])
+    metafields: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    updated_at: str = field(default_factory=lambda: rfc3339(utc_now()))
+
+    @property
+    def product_handle(self) -> str:
+        return self.handle or self.sku.lower()
+
+    def touch(self) -> None:
+        self.updated_at = rfc3339(utc_now())
 
     @property
     def inventory_item_id(self) -> str:
@@ -173,6 +191,12 @@ class StoreState:
         self.faults = Faults()
         self.stats = StoreStats()
         self.bulk_operations: dict[str, Any] = {}  # gid -> bulk.BulkOperation
+        self.orders: dict[str, Any] = {}  # order gid -> fulfillment.SimOrder
+        # products/* webhooks our GraphQL writes caused, sent after the answer (endpoint).
+        self.outbox: list[tuple[str, Product]] = []
+        self.staged_keys: dict[str, str] = {}  # upload token -> key (bulk_mutation)
+        self.catalog_index: dict[str, Product] = {}  # "h:<handle>", "i:<gid>" (catalog)
+        self.staged_files: dict[str, bytes] = {}  # key -> uploaded JSONL
 
     def now(self) -> float:
         return self._clock()

@@ -1,19 +1,28 @@
-"""Bulk query operations: start one, poll it, download its JSONL result.
+"""Bulk operations: start one, poll it, download its JSONL result.
 
 ``bulkOperationRunQuery`` costs one mutation (10 points) however large the store; the result
 is a file (JSONL) downloaded without the API token and without cost. Polling costs 1 point.
+A bulk mutation uploads its variables (JSONL, one line per call) to a target from
+``stagedUploadsCreate`` first, then ``bulkOperationRunMutation`` runs them (10 points).
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from shopify_sync.adapters.documents import BULK_OPERATION, MUTATION_COST, RUN_BULK_QUERY
+from shopify_sync.adapters.documents import (
+    BULK_OPERATION,
+    MUTATION_COST,
+    RUN_BULK_MUTATION,
+    RUN_BULK_QUERY,
+    STAGED_UPLOADS_CREATE,
+)
 from shopify_sync.adapters.shopify import ShopifyClient, ShopifyError, TransientError
 from stocksync_common.stores import Store
 
@@ -37,7 +46,52 @@ class BulkRunner:
     async def run(self, store: Store, query: str) -> list[bytes]:
         """Run ``query`` as a bulk operation; the JSONL lines of its result."""
         op_id = await self._start(store, query)
-        url = await self._wait(store, op_id)
+        return await self._download(store, await self._wait(store, op_id))
+
+    async def run_mutation(
+        self, store: Store, mutation: str, variables: Sequence[dict[str, Any]]
+    ) -> list[bytes]:
+        """Run ``mutation`` once per variables entry as a bulk mutation; the result lines."""
+        jsonl = b"".join(json.dumps(v, separators=(",", ":")).encode() + b"\n" for v in variables)
+        path = await self._upload(store, jsonl)
+        for _ in range(self.busy_retries):
+            data = await self.client.execute(
+                store, RUN_BULK_MUTATION, {"mutation": mutation, "stagedUploadPath": path},
+                operation="RunBulkMutation", cost=MUTATION_COST,
+            )  # fmt: skip
+            payload: dict[str, Any] = data.get("bulkOperationRunMutation") or {}
+            errors = payload.get("userErrors") or []
+            if not errors and payload.get("bulkOperation"):
+                op_id = str(payload["bulkOperation"]["id"])
+                return await self._download(store, await self._wait(store, op_id))
+            if {e.get("code") for e in errors} & {"OPERATION_IN_PROGRESS", "LIMIT_REACHED"}:
+                await self.sleep(self.poll_s * 4)
+                continue
+            raise BulkFailed(f"{store.shop}: bulk mutation refused: {errors}")
+        raise TransientError(f"{store.shop}: bulk mutations stayed busy")
+
+    async def _upload(self, store: Store, jsonl: bytes) -> str:
+        """Upload the variables file; the ``stagedUploadPath`` to run it with."""
+        spec = {"resource": "BULK_MUTATION_VARIABLES", "filename": "variables.jsonl",
+                "mimeType": "text/jsonl", "httpMethod": "POST"}  # fmt: skip
+        data = await self.client.execute(
+            store, STAGED_UPLOADS_CREATE, {"input": [spec]}, operation="StagedUploadsCreate",
+            cost=MUTATION_COST,
+        )  # fmt: skip
+        targets = (data.get("stagedUploadsCreate") or {}).get("stagedTargets") or []
+        if not targets:
+            raise BulkFailed(f"{store.shop}: no staged upload target: {data}")
+        params = {str(p["name"]): str(p["value"]) for p in targets[0].get("parameters") or []}
+        files = {"file": ("variables.jsonl", jsonl, "text/jsonl")}
+        try:
+            resp = await self.http.post(str(targets[0]["url"]), data=params, files=files)
+        except httpx.HTTPError as exc:
+            raise TransientError(f"{store.shop}: staged upload failed") from exc
+        if resp.status_code >= 300:
+            raise TransientError(f"{store.shop}: staged upload HTTP {resp.status_code}")
+        return params["key"]
+
+    async def _download(self, store: Store, url: str | None) -> list[bytes]:
         if url is None:  # an empty result has no file
             return []
         try:

@@ -119,6 +119,118 @@ query ShopProbe {
 }
 """
 
+# Catalog propagation (domain.propagation): read a product whole, write it with productSet,
+# its metafields with metafieldsSet, undo a creation with productDelete.
+PRODUCT_FOR_SYNC = """
+query ProductForSync($identifier: ProductIdentifierInput!, $namespace: String!) {
+  productByIdentifier(identifier: $identifier) {
+    id
+    handle
+    title
+    descriptionHtml
+    vendor
+    productType
+    status
+    tags
+    updatedAt
+    media(first: 20) { nodes { ... on MediaImage { image { url } } } }
+    variants(first: 100) {
+      nodes { id sku price selectedOptions { name value } inventoryItem { id } }
+    }
+    metafields(first: 50, namespace: $namespace) { nodes { namespace key type value } }
+  }
+}
+"""
+
+PRODUCT_SET = """
+mutation ProductSetSync($identifier: ProductSetIdentifiers, $input: ProductSetInput!) {
+  productSet(identifier: $identifier, input: $input, synchronous: true) {
+    product {
+      id
+      handle
+      updatedAt
+      variants(first: 100) { nodes { id sku inventoryItem { id } } }
+    }
+    userErrors { code field message }
+  }
+}
+"""
+
+PRODUCT_DELETE = """
+mutation ProductDeleteSync($input: ProductDeleteInput!) {
+  productDelete(input: $input, synchronous: true) {
+    deletedProductId
+    userErrors { field message }
+  }
+}
+"""
+
+METAFIELDS_SET = """
+mutation MetafieldsSetSync($metafields: [MetafieldsSetInput!]!) {
+  metafieldsSet(metafields: $metafields) {
+    metafields { id namespace key }
+    userErrors { code field message }
+  }
+}
+"""
+
+# Initial / full catalog sync (catalog_sync): the parent's (or a child's) products read by
+# a bulk query; children written by a bulk mutation of PRODUCT_SET_BULK, its variables
+# uploaded to a staged upload target first.
+BULK_PRODUCTS_QUERY = """
+{
+  products {
+    edges {
+      node {
+        id
+        handle
+        title
+        descriptionHtml
+        vendor
+        productType
+        status
+        tags
+        updatedAt
+        media { edges { node { ... on MediaImage { image { url } } } } }
+        variants { edges { node { id sku price selectedOptions { name value } } } }
+        metafields(namespace: "catalog") { edges { node { namespace key type value } } }
+      }
+    }
+  }
+}
+"""
+
+PRODUCT_SET_BULK = """
+mutation ProductSetBulk($identifier: ProductSetIdentifiers, $input: ProductSetInput!) {
+  productSet(identifier: $identifier, input: $input) {
+    product {
+      id
+      handle
+      variants(first: 100) { nodes { id sku inventoryItem { id } } }
+    }
+    userErrors { code field message }
+  }
+}
+"""
+
+STAGED_UPLOADS_CREATE = """
+mutation StagedUploadsCreate($input: [StagedUploadInput!]!) {
+  stagedUploadsCreate(input: $input) {
+    stagedTargets { url resourceUrl parameters { name value } }
+    userErrors { field message }
+  }
+}
+"""
+
+RUN_BULK_MUTATION = """
+mutation RunBulkMutation($mutation: String!, $stagedUploadPath: String!) {
+  bulkOperationRunMutation(mutation: $mutation, stagedUploadPath: $stagedUploadPath) {
+    bulkOperation { id status }
+    userErrors { code field message }
+  }
+}
+"""
+
 ALL_DOCUMENTS = {
     "ShopProbe": SHOP_PROBE,
     "SetInventoryQuantities": SET_QUANTITIES,
@@ -129,6 +241,14 @@ ALL_DOCUMENTS = {
     "BulkCatalogQuery": BULK_CATALOG_QUERY,
     "RunBulkQuery": RUN_BULK_QUERY,
     "BulkOperationStatus": BULK_OPERATION,
+    "ProductForSync": PRODUCT_FOR_SYNC,
+    "ProductSetSync": PRODUCT_SET,
+    "ProductDeleteSync": PRODUCT_DELETE,
+    "MetafieldsSetSync": METAFIELDS_SET,
+    "BulkProductsQuery": BULK_PRODUCTS_QUERY,
+    "ProductSetBulk": PRODUCT_SET_BULK,
+    "StagedUploadsCreate": STAGED_UPLOADS_CREATE,
+    "RunBulkMutation": RUN_BULK_MUTATION,
 }
 
 MUTATION_COST = 10.0
@@ -146,6 +266,9 @@ def catalog_page_cost(first: int, levels: int = LEVELS_PER_ITEM) -> float:
 
 def levels_by_items_cost(ids: int) -> float:
     return 3.0 * ids
+
+
+PRODUCT_READ_COST = 2 + 20 * 2 + 2 + 100 * 3 + 2 + 50 * 1 + 1  # media, variants, metafields
 
 
 def largest_page(cost_of: int, limit: float = 1000.0) -> int:

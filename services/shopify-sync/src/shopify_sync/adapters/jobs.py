@@ -36,6 +36,12 @@ class RedisJobs:
         doc.update(fields, status=status, finished_at=time.time())
         await self.redis.set(job_key(job_id), json.dumps(doc), ex=JOB_TTL_S)
 
+    async def update(self, job_id: str, **fields: Any) -> None:
+        """Progress of a running job (read, merged, written: one writer per job, its lease)."""
+        doc = await self.get(job_id) or {"job_id": job_id}
+        doc.update(fields, updated_at=time.time())
+        await self.redis.set(job_key(job_id), json.dumps(doc), ex=JOB_TTL_S)
+
     async def get(self, job_id: str) -> dict[str, Any] | None:
         raw = await self.redis.get(job_key(job_id))
         if raw is None:

@@ -1,0 +1,245 @@
+"""Parent-to-child catalog propagation with a step journal and compensating rollback.
+
+A parent's products/* webhook: drop it when stale (older ``updated_at`` than the newest
+applied), read the product from the parent (the current truth, metafields included), and
+sync every child: ``productSet`` with the fields the parent owns there (all of them when
+the product is created), then ``metafieldsSet`` in the catalog namespace. Each step is
+journaled in Redis before it is sent; a failure rolls back what may have been done
+(delete the created product, or set the snapshot read before back), so a child is never
+left half synced; a journal left by a crash is rolled back and the sync redone on start.
+
+A child's webhook is our own write echoed back when its parent-owned fields hash to what
+we wrote (dropped); otherwise the child drifted from the parent in a parent-owned field
+and the parent's version is written again (parent precedence). See ADR 0011.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from shopify_sync.adapters.documents import (
+    METAFIELDS_SET,
+    MUTATION_COST,
+    PRODUCT_DELETE,
+    PRODUCT_FOR_SYNC,
+    PRODUCT_READ_COST,
+    PRODUCT_SET,
+)
+from shopify_sync.adapters.shopify import ShopifyClient, ShopifyError
+from shopify_sync.catalog_gate import CatalogGate
+from shopify_sync.domain.catalog import gid
+from shopify_sync.domain.propagation import (
+    CATALOG_FIELDS,
+    ProductView,
+    fingerprint,
+    from_graphql,
+    from_webhook,
+    metafield_inputs,
+    older,
+    parent_owned,
+    set_input,
+)
+from shopify_sync.ports import PropagationState
+from stocksync_common.events import new_id
+from stocksync_common.stores import Store, StoresConfig
+
+log = logging.getLogger(__name__)
+
+
+class PropagationFailed(ShopifyError):
+    """A child refused a catalog write (user errors)."""
+
+
+@dataclass
+class Propagator:
+    stores: StoresConfig
+    client: ShopifyClient
+    state: PropagationState
+    gate: CatalogGate
+
+    @property
+    def parent(self) -> Store | None:
+        return next((s for s in self.stores.stores if s.role == "parent"), None)
+
+    @property
+    def children(self) -> list[Store]:
+        return [s for s in self.stores.stores if s.role == "child"]
+
+    async def on_webhook(self, store: Store, topic: str, body: dict[str, Any]) -> str:
+        """Act on one products/* webhook; what was done (for logs and tests)."""
+        if store.role == "parent":
+            return await self._from_parent(store, topic, body)
+        return await self._from_child(store, topic, body)
+
+    async def _from_parent(self, parent: Store, topic: str, body: dict[str, Any]) -> str:
+        product_id = str(body.get("admin_graphql_api_id") or gid("Product", body.get("id")))
+        if topic == "products/delete":
+            handle = await self.state.handle_of(parent.shop, product_id)
+            if handle:
+                await _all(self._delete(child, handle) for child in self.children)
+            return "deleted" if handle else "unknown"
+        updated_at = str(body.get("updated_at") or "")
+        if older(updated_at, await self.state.applied_at(parent.shop, product_id)):
+            return "stale"
+        node = await self.read(parent, {"id": product_id}, parent.catalog_metafield_namespace)
+        if node is None:
+            return "gone"
+        view = from_graphql(node)
+        await self.state.set_handle(parent.shop, product_id, view.handle)
+        await _all(self.sync_child(child, view) for child in self.children)
+        if updated_at:
+            await self.state.set_applied_at(parent.shop, product_id, updated_at)
+        return "propagated"
+
+    async def _from_child(self, child: Store, topic: str, body: dict[str, Any]) -> str:
+        parent = self.parent
+        if topic == "products/delete" or parent is None:
+            return "ignored"
+        view = from_webhook(body)
+        fields = parent_owned(child)
+        if await self.state.wrote(child.shop, view.handle) == fingerprint(view, fields):
+            return "echo"
+        node = await self.read(parent, {"handle": view.handle}, parent.catalog_metafield_namespace)
+        if node is None:
+            return "child-only"
+        wanted = from_graphql(node)
+        if fingerprint(wanted, fields) == fingerprint(view, fields):
+            await self.state.set_wrote(child.shop, view.handle, fingerprint(view, fields))
+            return "in-step"
+        await self.sync_child(child, wanted)
+        return "reasserted"
+
+    async def read(
+        self, store: Store, identifier: dict[str, str], namespace: str
+    ) -> dict[str, Any] | None:
+        async with self.gate.turn(store.shop):
+            data = await self.client.execute(
+                store, PRODUCT_FOR_SYNC, {"identifier": identifier, "namespace": namespace},
+                operation="ProductForSync", cost=PRODUCT_READ_COST,
+            )  # fmt: skip
+        node = data.get("productByIdentifier")
+        return node if isinstance(node, dict) else None
+
+    async def sync_child(self, child: Store, view: ProductView) -> None:
+        """Make the child show the parent's view in the fields the parent owns there;
+        completed, or rolled back when a step fails."""
+        fields = parent_owned(child)
+        namespace = child.catalog_metafield_namespace
+        current = await self.read(child, {"handle": view.handle}, namespace)
+        snapshot = from_graphql(current) if current else None
+        entry: dict[str, Any] = {
+            "op": new_id(), "handle": view.handle, "parent_product": view.product_id,
+            "created": snapshot is None, "snapshot": snapshot.to_json() if snapshot else None,
+            "steps": [],
+        }  # fmt: skip
+        try:
+            await self._step(child, entry, "product_set")
+            await self.state.set_wrote(child.shop, view.handle, fingerprint(view, fields))
+            quantities = dict.fromkeys(child.locations.values(), 0) if snapshot is None else None
+            written = set(fields) if snapshot is not None else set(CATALOG_FIELDS)
+            product_id = await self._set(child, view, written, quantities, snapshot)
+            metafields = metafield_inputs(view, product_id, namespace)
+            if "metafields" in written and metafields:
+                await self._step(child, entry, "metafields_set")
+                await self._metafields(child, metafields)
+        except Exception:
+            log.warning("child sync failed; rolling back", extra={"shop": child.shop,
+                        "handle": view.handle, "steps": entry["steps"]}, exc_info=True)  # fmt: skip
+            await self.rollback(child, entry)
+            raise
+        await self.state.journal_done(child.shop, view.handle)
+
+    async def _step(self, child: Store, entry: dict[str, Any], step: str) -> None:
+        """Journal a step before it is sent (it may be applied even if the answer is lost)."""
+        entry["steps"].append(step)
+        await self.state.journal_put(child.shop, entry["handle"], entry)
+
+    async def _set(
+        self,
+        child: Store,
+        view: ProductView,
+        fields: set[str],
+        quantities: dict[str, int] | None,
+        snapshot: ProductView | None,
+    ) -> str:
+        identifier = {"id": snapshot.product_id} if snapshot else {"handle": view.handle}
+        variables = {
+            "identifier": identifier,
+            "input": set_input(view, fields, quantities=quantities),
+        }
+        async with self.gate.turn(child.shop):
+            data = await self.client.execute(
+                child, PRODUCT_SET, variables, operation="ProductSetSync", cost=MUTATION_COST
+            )
+        payload = data.get("productSet") or {}
+        if payload.get("userErrors") or not payload.get("product"):
+            raise PropagationFailed(
+                f"{child.shop}: productSet refused: {payload.get('userErrors')}"
+            )
+        return str(payload["product"]["id"])
+
+    async def _metafields(self, child: Store, metafields: list[dict[str, Any]]) -> None:
+        async with self.gate.turn(child.shop):
+            data = await self.client.execute(
+                child, METAFIELDS_SET, {"metafields": metafields},
+                operation="MetafieldsSetSync", cost=MUTATION_COST,
+            )  # fmt: skip
+        errors = (data.get("metafieldsSet") or {}).get("userErrors")
+        if errors:
+            raise PropagationFailed(f"{child.shop}: metafieldsSet refused: {errors}")
+
+    async def _delete(self, child: Store, handle: str) -> None:
+        node = await self.read(child, {"handle": handle}, child.catalog_metafield_namespace)
+        if node is None:
+            return
+        async with self.gate.turn(child.shop):
+            await self.client.execute(
+                child, PRODUCT_DELETE, {"input": {"id": node["id"]}},
+                operation="ProductDeleteSync", cost=MUTATION_COST,
+            )  # fmt: skip
+
+    async def rollback(self, child: Store, entry: dict[str, Any]) -> None:
+        """Undo the journaled steps (each undo is safe whether or not the step applied);
+        the journal stays when the undo itself fails, for the next start to finish."""
+        handle, steps = str(entry["handle"]), list(entry["steps"])
+        fields = parent_owned(child)
+        if steps and entry.get("created"):
+            await self._delete(child, handle)
+        elif steps and entry.get("snapshot"):
+            before = ProductView.from_json(entry["snapshot"])
+            await self._set(child, before, set(fields), None, before)
+            await self.state.set_wrote(child.shop, handle, fingerprint(before, fields))
+            restore = metafield_inputs(before, before.product_id, child.catalog_metafield_namespace)
+            if "metafields_set" in steps and restore:
+                await self._metafields(child, restore)
+        await self.state.journal_done(child.shop, handle)
+
+    async def recover(self) -> int:
+        """Roll back what a crash left half done, then redo those syncs from the parent."""
+        parent, redone = self.parent, 0
+        for child in self.children:
+            for entry in (await self.state.journal_open(child.shop)).values():
+                await self.rollback(child, entry)
+                if parent is None:
+                    continue
+                node = await self.read(
+                    parent, {"id": str(entry["parent_product"])},
+                    parent.catalog_metafield_namespace,
+                )  # fmt: skip
+                if node is not None:
+                    await self.sync_child(child, from_graphql(node))
+                    redone += 1
+        return redone
+
+
+async def _all(calls: Any) -> None:
+    """Run the per-child calls together; the first failure is raised once all ended (the
+    consumer retries the event; children already in step are rewritten idempotently)."""
+    results: Sequence[BaseException | None] = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
