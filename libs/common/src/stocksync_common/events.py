@@ -365,6 +365,27 @@ class ReorderRequested(Envelope):
     payload: Reorder
 
 
+# --- store sync ---------------------------------------------------------------
+
+
+class RejectedChange(Model):
+    """A quantity one store rejected (shopify-sync's own dead letter), as it was pending."""
+
+    shop: str
+    sku: str
+    location: str
+    version: int
+    quantity: int
+
+
+class SyncChangeRejected(Envelope):
+    """The value of shopify-sync's dead letter: replayed, it re-records the change as pending
+    for that one shop (latest version wins)."""
+
+    type: Literal["sync.change.rejected"] = "sync.change.rejected"
+    payload: RejectedChange
+
+
 Event = Annotated[
     ShopifyWebhookReceived
     | WmsWebhookReceived
@@ -380,7 +401,8 @@ Event = Annotated[
     | OrderRefunded
     | OrderEdited
     | ComplianceRequestReceived
-    | ReorderRequested,
+    | ReorderRequested
+    | SyncChangeRejected,
     Field(discriminator="type"),
 ]
 

@@ -3,6 +3,8 @@
 Recording is all the inventory consumer does before its offsets are committed: the change
 is then durable in ``sync:pending:{<shop>}`` and each shop's lane pushes it on its own
 time, so an open circuit or a slow store never blocks the partition nor the other stores.
+A replayed dead letter of this service (``sync.change.rejected``) is recorded the same way,
+for its one shop only.
 """
 
 from __future__ import annotations
@@ -16,13 +18,19 @@ from aiokafka.structs import TopicPartition
 
 from shopify_sync.adapters import metrics
 from shopify_sync.adapters.sync_trace import SYNC_CLOCK
-from shopify_sync.domain.quantities import pending_for_store
+from shopify_sync.domain.quantities import ItemKey, Pending, pending_for_store
 from shopify_sync.lanes import Lanes
 from shopify_sync.mapping import CatalogMapping
 from shopify_sync.ports import SyncState
 from shopify_sync.propagate import Propagator
 from stocksync_common.consumer import Incoming, handling
-from stocksync_common.events import InventoryChanged, ShopifyWebhookReceived, StockChange
+from stocksync_common.events import (
+    InventoryChanged,
+    RejectedChange,
+    ShopifyWebhookReceived,
+    StockChange,
+    SyncChangeRejected,
+)
 from stocksync_common.stores import Store, StoresConfig
 
 log = logging.getLogger(__name__)
@@ -37,14 +45,24 @@ class ChangeRecorder:
 
     async def handle_batch(self, _tp: TopicPartition, items: Sequence[Incoming]) -> None:
         changes = [i.event.payload for i in items if isinstance(i.event, InventoryChanged)]
-        if not changes:
+        rejected = [i.event.payload for i in items if isinstance(i.event, SyncChangeRejected)]
+        if not changes and not rejected:
             return
         # One span per batch, continuing the trace of its newest change.
         with handling(items[-1], "shopify-sync record"):
-            await asyncio.gather(*(self._record(s, changes) for s in self.stores.stores))
+            await asyncio.gather(*(self._record(s, changes, rejected) for s in self.stores.stores))
 
-    async def _record(self, store: Store, changes: list[StockChange]) -> None:
+    async def _record(
+        self, store: Store, changes: list[StockChange], rejected: list[RejectedChange]
+    ) -> None:
         entries = pending_for_store(changes, store)
+        for r in rejected:  # replayed dead letters: this shop's own, at a location it maps
+            if r.shop != store.shop or r.location not in store.locations:
+                continue
+            key: ItemKey = (r.sku, r.location)
+            cur = entries.get(key)
+            if cur is None or r.version > cur.version:
+                entries[key] = Pending(r.version, r.quantity)
         if entries and await self.state.record(store.shop, entries):
             SYNC_CLOCK.note(store.shop, entries)
             self.lanes.wake(store.shop)

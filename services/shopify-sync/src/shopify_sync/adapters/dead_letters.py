@@ -2,7 +2,9 @@
 
 The record has the shape of the consumer loop's dead letters (original topic, key, error,
 reason, attempts, group, failed_at) plus the shop and the change as it was pending
-(SKU, location, version, quantity); its ``value`` is that change as JSON.
+(SKU, location, version, quantity); its ``value`` is a ``sync.change.rejected`` event with
+that change, so the DLQ API's replay (to ``<topic>.retry.<group>``) hands it to this group's
+own consumer, which records it as pending again for that one shop (latest version wins).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from shopify_sync.domain.quantities import ItemKey, Pending
+from stocksync_common.events import RejectedChange, SyncChangeRejected, encode, stable_id
 from stocksync_common.topics import dlq_topic
 
 log = logging.getLogger(__name__)
@@ -32,13 +35,19 @@ class KafkaDeadLetters:
         target = dlq_topic(self.topic, self.group)
         futures = []
         for (sku, location), (pending, detail) in rejected.items():
-            change = {
-                "shop": shop,
-                "sku": sku,
-                "location": location,
-                "version": pending.version,
-                "quantity": pending.quantity,
-            }
+            change = RejectedChange(
+                shop=shop,
+                sku=sku,
+                location=location,
+                version=pending.version,
+                quantity=pending.quantity,
+            )
+            event = SyncChangeRejected(
+                id=stable_id("sync.change.rejected", shop, sku, location, str(pending.version)),
+                source="shopify-sync",
+                shop=shop,
+                payload=change,
+            )
             body = {
                 "original_topic": self.topic,
                 "key": sku,
@@ -48,8 +57,8 @@ class KafkaDeadLetters:
                 "group": self.group,
                 "failed_at": time.time(),
                 "shop": shop,
-                "change": change,
-                "value": orjson.dumps(change).decode(),
+                "change": change.model_dump(),
+                "value": encode(event).decode(),
             }
             futures.append(await self.producer.send(target, orjson.dumps(body), key=sku.encode()))
         for future in futures:
