@@ -6,12 +6,18 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from redis.asyncio import Redis
 
 from stocksync_common.topics import create_topics
 from support.infra import KAFKA, REDIS, redis_host_port, require
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# No per-example deadline: a property test checks behaviour, never speed, and a loaded
+# machine (CI beside other jobs) must not turn a slow example into a failure.
+settings.register_profile("stocksync", deadline=None)
+settings.load_profile("stocksync")
 
 
 @pytest.fixture(scope="session")

@@ -54,7 +54,15 @@ def item(sku: str, command: str, qty: int, offset: int, **extra: object) -> Inco
             **extra,  # type: ignore[arg-type]
         ),
     )
-    record = SimpleNamespace(topic=TP.topic, partition=0, offset=offset, headers=[])
+    record = SimpleNamespace(
+        topic=TP.topic,
+        partition=0,
+        offset=offset,
+        timestamp=0,
+        key=sku.encode(),
+        value=None,
+        headers=[],
+    )
     return Incoming(record=record, event=event)  # type: ignore[arg-type]
 
 
