@@ -69,12 +69,12 @@ class Infra:
         os.kill(pid, sig)
         if sig == signal.SIGKILL:
             deadline = time.monotonic() + timeout_s
-            while _alive(pid) and time.monotonic() < deadline:
+            while alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
         return pid
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):

@@ -22,7 +22,15 @@ def fired(doc: dict[str, Any]) -> str:
     """A short proof that the injector fired, from what the suite recorded."""
     inj, healed = doc.get("injected", {}), doc.get("healed", {})
     if "killed_pid" in inj:
-        return f"pid {inj['killed_pid']} killed, now {healed.get('new_pid')}"
+        text = f"pid {inj['killed_pid']} killed, now {healed.get('new_pid')}"
+        if "rebuild" in healed:  # redis_kill: the rebuild CLI ran during the heal
+            rb = healed["rebuild"]
+            force = " (--force)" if healed.get("forced") else ""
+            text += (
+                f"; rebuild{force}: {rb.get('skus')} SKUs, {rb.get('commands_replayed')} "
+                f"replayed, {rb.get('keys_remarked')} keys re-marked"
+            )
+        return text
     if "old_pid" in inj:
         return f"pid {inj['old_pid']} stopped, now {healed.get('new_pid')}"
     if "state" in inj:
