@@ -81,7 +81,9 @@ async def test_retry_topics_then_dlq_and_poison_straight_to_dlq(
         assert orjson.loads(b["value"])["payload"]["sku"] == broken
         # four retries after 1 + 2 + 4 + 8 s at least
         assert b["failed_at"] / 1000 - first_failure[broken] >= 14.5
-        assert handled.count(flaky) == 1 and poison not in handled
+        # at least once: a rebalance on a loaded machine may hand a record over twice
+        # (handlers are idempotent); the poison one is never handled
+        assert flaky in handled and poison not in handled
 
 
 async def test_a_record_not_due_never_blocks_the_main_partition(
