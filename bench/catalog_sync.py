@@ -36,13 +36,10 @@ from typing import Any
 
 import httpx
 import orjson
-import yaml
 from aiokafka import AIOKafkaProducer
 
-from bench.full_sync import change, create_topics, delete_topics, machine, row, simulator
+from bench.full_sync import change, machine, row, sync_rig, sync_running
 from shopify_sync.bootstrap import Container
-from shopify_sync.entrypoints.app import create_app
-from shopify_sync.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -186,37 +183,19 @@ async def main_async(run: Run) -> dict[str, Any]:
          "webhook_secret": "s", "plan": plan, "locations": {"wh-1": LOC}}
         for shop, plan in shops.items()
     ]  # fmt: skip
-    topics = [f"bench.{tag}.changes", f"bench.{tag}.webhooks", f"bench.{tag}.levels"]
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        async with simulator(stores, workdir) as url:
-            for s in stores:
-                s["admin_base_url"] = url
-            (workdir / "stores.yaml").write_text(yaml.safe_dump({"stores": stores}))
-            await create_topics(run.kafka, topics)
-            settings = Settings(
-                kafka_bootstrap_servers=run.kafka, redis_url=run.redis_url,
-                stores_file=str(workdir / "stores.yaml"), consumer_group=f"bench-sync-{tag}",
-                catalog_consumer_group=f"bench-sync-catalog-{tag}", changes_topic=topics[0],
-                webhooks_topic=topics[1], levels_topic=topics[2], reconcile_interval_s=0,
-                topic_partitions=6, bulk_poll_s=0.1, log_level="WARNING",
-                catalog_sync_chunk=run.chunk,
-                # A loaded 2-core machine can stall the simulator's synchronous bulk query
-                # for 10,000 products past the default 10 s.
-                request_timeout_s=60.0,
-            )  # fmt: skip
-            async with httpx.AsyncClient(base_url=url, timeout=120) as sim:
-                bench = Bench(run, sim, shops)
-                await bench.seed()
-                app = create_app(settings)
-                producer = AIOKafkaProducer(bootstrap_servers=run.kafka, linger_ms=1)
-                await producer.start()
-                try:
-                    async with app.router.lifespan_context(app):
-                        result = await bench.catalog_sync(app.state.container, producer, topics[0])
-                finally:
-                    await producer.stop()
-                    await delete_topics(run.kafka, topics)
+    async with (
+        sync_rig(
+            run.kafka, run.redis_url, stores, tag, catalog_sync_chunk=run.chunk,
+            # A loaded 2-core machine can stall the simulator's synchronous bulk query for
+            # 10,000 products past the default 10 s.
+            request_timeout_s=60.0,
+        ) as rig,
+        httpx.AsyncClient(base_url=rig.url, timeout=120) as sim,
+    ):  # fmt: skip
+        bench = Bench(run, sim, shops)
+        await bench.seed()
+        async with sync_running(rig.settings, linger_ms=1) as (app, producer):
+            result = await bench.catalog_sync(app.state.container, producer, rig.changes_topic)
     return result
 
 

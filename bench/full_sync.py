@@ -45,6 +45,7 @@ import orjson
 import yaml
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from fastapi import FastAPI
 
 from shopify_sync.entrypoints.app import create_app
 from shopify_sync.settings import Settings
@@ -258,6 +259,63 @@ class Bench:
         return out
 
 
+@dataclass(frozen=True)
+class Rig:
+    """A simulator process with the stores, per-run topics and shopify-sync settings."""
+
+    url: str
+    settings: Settings
+    changes_topic: str
+
+
+@contextlib.asynccontextmanager
+async def sync_rig(
+    kafka: str, redis_url: str, stores: list[dict[str, Any]], tag: str, **overrides: Any
+) -> AsyncIterator[Rig]:
+    """The simulator (as a process) serving ``stores``, fresh topics and consumer groups for
+    this run only (deleted afterwards), and the Settings of a shopify-sync against them."""
+    names = ("changes", "webhooks", "levels", "catalog")
+    topics = {n: f"bench.{tag}.{n}" for n in names}
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        async with simulator(stores, workdir) as url:
+            for s in stores:
+                s["admin_base_url"] = url
+            (workdir / "stores.yaml").write_text(yaml.safe_dump({"stores": stores}))
+            await create_topics(kafka, list(topics.values()))
+            try:
+                settings = Settings(
+                    kafka_bootstrap_servers=kafka, redis_url=redis_url,
+                    stores_file=str(workdir / "stores.yaml"), consumer_group=f"bench-sync-{tag}",
+                    catalog_consumer_group=f"bench-sync-catalog-{tag}",
+                    propagation_consumer_group=f"bench-sync-propagation-{tag}",
+                    changes_topic=topics["changes"], webhooks_topic=topics["webhooks"],
+                    levels_topic=topics["levels"], catalog_topic=topics["catalog"],
+                    reconcile_interval_s=0, topic_partitions=6, bulk_poll_s=0.1,
+                    log_level="WARNING", **overrides,
+                )  # fmt: skip
+                yield Rig(url, settings, topics["changes"])
+            finally:
+                await delete_topics(kafka, list(topics.values()))
+
+
+@contextlib.asynccontextmanager
+async def sync_running(
+    settings: Settings, linger_ms: int
+) -> AsyncIterator[tuple[FastAPI, AIOKafkaProducer]]:
+    """shopify-sync in this process (its whole lifespan) and a producer for changes."""
+    app = create_app(settings)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=linger_ms
+    )
+    await producer.start()
+    try:
+        async with app.router.lifespan_context(app):
+            yield app, producer
+    finally:
+        await producer.stop()
+
+
 async def main_async(run: Run) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:6]
     shops = {f"bench-{tag}-{plan}.myshopify.com": plan for plan in PLANS}
@@ -266,36 +324,17 @@ async def main_async(run: Run) -> dict[str, Any]:
          "plan": plan, "locations": {"wh-1": LOC}}
         for shop, plan in shops.items()
     ]  # fmt: skip
-    topics = [f"bench.{tag}.changes", f"bench.{tag}.webhooks", f"bench.{tag}.levels"]
     skus = [f"FS-{i:05d}" for i in range(run.skus)]
     truth = {s: (i * 7) % 23 + 1 for i, s in enumerate(skus)}
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        async with simulator(stores, workdir) as url:
-            for s in stores:
-                s["admin_base_url"] = url
-            (workdir / "stores.yaml").write_text(yaml.safe_dump({"stores": stores}))
-            await create_topics(run.kafka, topics)
-            settings = Settings(
-                kafka_bootstrap_servers=run.kafka, redis_url=run.redis_url,
-                stores_file=str(workdir / "stores.yaml"), consumer_group=f"bench-sync-{tag}",
-                catalog_consumer_group=f"bench-sync-catalog-{tag}", changes_topic=topics[0],
-                webhooks_topic=topics[1], levels_topic=topics[2], reconcile_interval_s=0,
-                topic_partitions=6, bulk_poll_s=0.1, log_level="WARNING",
-            )  # fmt: skip
-            async with httpx.AsyncClient(base_url=url, timeout=60) as sim:
-                bench = Bench(run, sim, shops)
-                await bench.seed(skus)
-                app = create_app(settings)
-                producer = AIOKafkaProducer(bootstrap_servers=run.kafka, linger_ms=5)
-                await producer.start()
-                try:
-                    async with app.router.lifespan_context(app):
-                        full = await bench.full_sync(producer, topics[0], truth)
-                        limit = await bench.at_the_limit(producer, topics[0], skus)
-                finally:
-                    await producer.stop()
-                    await delete_topics(run.kafka, topics)
+    async with (
+        sync_rig(run.kafka, run.redis_url, stores, tag) as rig,
+        httpx.AsyncClient(base_url=rig.url, timeout=60) as sim,
+    ):
+        bench = Bench(run, sim, shops)
+        await bench.seed(skus)
+        async with sync_running(rig.settings, linger_ms=5) as (_app, producer):
+            full = await bench.full_sync(producer, rig.changes_topic, truth)
+            limit = await bench.at_the_limit(producer, rig.changes_topic, skus)
     return {"full_sync": full, "at_the_limit": limit}
 
 
