@@ -147,7 +147,7 @@ def sync_stack(kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> SyncFact
         ]  # fmt: skip
         path = tmp_path / f"stores-{run}.yaml"
         path.write_text(yaml.safe_dump({"stores": stores}))
-        topics = {k: f"it.{run}.{k}" for k in ("changes", "webhooks", "levels")}
+        topics = {k: f"it.{run}.{k}" for k in ("changes", "webhooks", "levels", "catalog")}
         await _topics(kafka_bootstrap, list(topics.values()))
         settings = Settings(
             kafka_bootstrap_servers=kafka_bootstrap,
@@ -156,6 +156,8 @@ def sync_stack(kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> SyncFact
             admin_token="it-admin-token",
             consumer_group=f"it-sync-{run}",
             catalog_consumer_group=f"it-sync-catalog-{run}",
+            propagation_consumer_group=f"it-sync-propagation-{run}",
+            catalog_topic=topics["catalog"],
             changes_topic=topics["changes"],
             webhooks_topic=topics["webhooks"],
             levels_topic=topics["levels"],

@@ -72,6 +72,13 @@ class MemoryCatalog:
     entries_: dict[str, dict[str, CatalogEntry]] = field(default_factory=dict)
     absent_: dict[str, set[str]] = field(default_factory=dict)
     meta_: dict[str, dict[str, Any]] = field(default_factory=dict)
+    products_: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
+    async def swap_product_skus(self, shop: str, product_id: str, skus: Sequence[str]) -> list[str]:
+        before = self.products_.pop((shop, product_id), [])
+        if skus:
+            self.products_[(shop, product_id)] = list(skus)
+        return before
 
     async def entries(self, shop: str, skus: Iterable[str]) -> dict[str, CatalogEntry]:
         mine = self.entries_.get(shop, {})

@@ -207,3 +207,71 @@ async def test_large_bulk_query_is_read_in_slices_in_the_background(
     assert sorted(line["sku"] for line in lines if "__parentId" in line) == [
         f"S-{i}" for i in range(5)
     ]
+
+
+def tee(*combos: tuple[str, str]) -> dict[str, Any]:
+    return {
+        "handle": "tee", "title": "Tee",
+        "variants": [
+            {"optionValues": [{"optionName": "Size", "name": s},
+                              {"optionName": "Color", "name": c}],
+             "price": f"{10 + i}.00", "inventoryItem": {"sku": f"T-{s}-{c}"}}
+            for i, (s, c) in enumerate(combos)
+        ],
+    }  # fmt: skip
+
+
+MF_DELETE = """
+mutation MfDelete($metafields: [MetafieldIdentifierInput!]!) {
+  metafieldsDelete(metafields: $metafields) {
+    deletedMetafields { ownerId namespace key } userErrors { field message }
+  }
+}
+"""
+
+
+async def test_product_set_with_options_and_variants(shopify: ShopifySim) -> None:
+    ident = {"identifier": {"handle": "tee"}}
+    made = await gql(shopify, PRODUCT_SET, {**ident, "input": tee(("S", "Red"), ("S", "Blue"),
+                                                                 ("M", "Red"))})  # fmt: skip
+    assert made["data"]["productSet"]["userErrors"] == []
+    read = (await gql(shopify, READ, ident))["data"]["productByIdentifier"]
+    assert [(v["sku"], v["price"]) for v in read["variants"]["nodes"]] == [
+        ("T-S-Red", "10.00"),
+        ("T-S-Blue", "11.00"),
+        ("T-M-Red", "12.00"),
+    ]
+    assert read["variants"]["nodes"][1]["selectedOptions"] == [
+        {"name": "Size", "value": "S"},
+        {"name": "Color", "value": "Blue"},
+    ]
+    before = await shopify.inventory(CHILD)
+    # One variant removed (and its inventory item), one added; the others keep their items.
+    edit = await gql(shopify, PRODUCT_SET, {**ident, "input": tee(("S", "Red"), ("L", "Red"))})
+    assert edit["data"]["productSet"]["userErrors"] == []
+    after = await shopify.inventory(CHILD)
+    assert "T-S-Blue" in before and "T-S-Blue" not in after and "T-M-Red" not in after
+    assert "T-L-Red" in after
+    duplicate = tee(("S", "Red"), ("S", "Red"))
+    refused = await gql(shopify, PRODUCT_SET, {**ident, "input": duplicate})
+    assert refused["data"]["productSet"]["userErrors"][0]["code"] == "INVALID"
+    four = {**tee(("S", "Red")), "productOptions": [{"name": n, "values": [{"name": "x"}]}
+                                                   for n in "ABCD"]}  # fmt: skip
+    refused = await gql(shopify, PRODUCT_SET, {**ident, "input": four})
+    assert "at most 3 options" in refused["data"]["productSet"]["userErrors"][0]["message"]
+
+
+async def test_metafields_delete(shopify: ShopifySim) -> None:
+    made = await gql(shopify, PRODUCT_SET, {"identifier": {"handle": "tee"},
+                                            "input": tee(("S", "Red"))})  # fmt: skip
+    owner = made["data"]["productSet"]["product"]["id"]
+    field = {"ownerId": owner, "namespace": "catalog", "key": "fabric"}
+    await gql(shopify, METAFIELDS, {"metafields": [
+        {**field, "type": "single_line_text_field", "value": "cotton"}]})  # fmt: skip
+    out = await gql(shopify, MF_DELETE, {"metafields": [field, {**field, "key": "none"}]})
+    assert out["data"]["metafieldsDelete"]["deletedMetafields"] == [field, None]
+    read = await gql(shopify, READ, {"identifier": {"handle": "tee"}})
+    assert read["data"]["productByIdentifier"]["metafields"]["nodes"] == []
+    missing = {**field, "ownerId": "gid://shopify/Product/0"}
+    out = await gql(shopify, MF_DELETE, {"metafields": [missing]})
+    assert out["data"]["metafieldsDelete"]["userErrors"][0]["message"] == "Owner does not exist"

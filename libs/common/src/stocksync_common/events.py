@@ -386,6 +386,29 @@ class SyncChangeRejected(Envelope):
     payload: RejectedChange
 
 
+# --- catalog ------------------------------------------------------------------
+
+ProductTopic = Literal["products/create", "products/update", "products/delete"]
+
+
+class CatalogProductChange(Model):
+    """One store's products/* webhook, handed from the catalog mapping to the propagation
+    (``catalog.v1``, key ``{shop}/{product id}``): enough to act on without the raw topic."""
+
+    shop: str
+    role: Literal["parent", "child"]
+    topic: ProductTopic
+    product_id: str  # the product's gid
+    updated_at: str | None = None
+    webhook_id: str | None = None
+    body: dict[str, Any]  # the webhook body as Shopify sent it (REST shape)
+
+
+class CatalogProductChanged(Envelope):
+    type: Literal["catalog.product_changed"] = "catalog.product_changed"
+    payload: CatalogProductChange
+
+
 Event = Annotated[
     ShopifyWebhookReceived
     | WmsWebhookReceived
@@ -402,7 +425,8 @@ Event = Annotated[
     | OrderEdited
     | ComplianceRequestReceived
     | ReorderRequested
-    | SyncChangeRejected,
+    | SyncChangeRejected
+    | CatalogProductChanged,
     Field(discriminator="type"),
 ]
 

@@ -58,6 +58,7 @@ CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
     "inventory-adjuster": (INVENTORY_COMMANDS,),
     "shopify-sync": (INVENTORY_CHANGED,),
     "shopify-sync-catalog": (WEBHOOKS_SHOPIFY,),
+    "shopify-sync-propagation": (CATALOG,),
     "wms-connector": (WEBHOOKS_WMS,),
     "wms-connector-orders": (ORDERS,),
     "shopify-sync-fulfillments": (ORDERS,),

@@ -23,6 +23,7 @@ from shopify_sync.adapters.redis_state import RedisSyncState
 from shopify_sync.adapters.shopify import ShopifyClient
 from shopify_sync.adapters.truth import HttpTruth, KafkaLevelsTruth
 from shopify_sync.catalog_gate import CatalogGate
+from shopify_sync.catalog_handlers import ProductsHandler, PropagationHandler
 from shopify_sync.catalog_sync import CatalogSync
 from shopify_sync.domain.breaker import CircuitBreaker
 from shopify_sync.domain.pacing import Clock
@@ -31,7 +32,7 @@ from shopify_sync.fulfillments import (
     FulfillmentWorker,
     build_fulfillment_worker,
 )
-from shopify_sync.handlers import ChangeRecorder, ProductsHandler
+from shopify_sync.handlers import ChangeRecorder
 from shopify_sync.jobs_runner import JobFn, JobRunner
 from shopify_sync.lanes import Lane, LaneConfig, Lanes
 from shopify_sync.mapping import CatalogMapping
@@ -44,6 +45,14 @@ from stocksync_common.consumer import ConsumerLoop, make_consumer
 from stocksync_common.kafka import make_producer
 from stocksync_common.stores import StoresConfig, load_stores
 from stocksync_common.topics import dlq_topic
+
+
+@dataclass
+class Worker:
+    """One more consumer group of this service: its consumer and loop."""
+
+    consumer: AIOKafkaConsumer
+    loop: ConsumerLoop
 
 
 @dataclass
@@ -67,6 +76,7 @@ class Container:
     runner: JobRunner | None = None
     importer: MappingImport | None = None
     fulfillments: FulfillmentWorker | None = None
+    propagation: Worker | None = None
 
     def __post_init__(self) -> None:
         """Warehouse shipments to Shopify fulfilments: their own consumer group."""
@@ -85,6 +95,8 @@ class Container:
             dlq_topic(s.changes_topic, s.consumer_group),
             dlq_topic(s.webhooks_topic, s.catalog_consumer_group),
             dlq_topic(s.orders_topic, s.fulfillments_consumer_group),
+            dlq_topic(s.catalog_topic, s.propagation_consumer_group),
+            s.catalog_topic,
         ]
 
 
@@ -169,8 +181,12 @@ def build(
         producer=producer,
         group=settings.catalog_consumer_group,
         topics=[settings.webhooks_topic],
-        handler=ProductsHandler(stores, mapping, propagator).handle_batch,
-    )
+        handler=ProductsHandler(
+            stores, mapping, producer if propagator else None, settings.catalog_topic,
+            settings.service_name,
+        ).handle_batch,
+    )  # fmt: skip
+    propagation = build_propagation(settings, producer, stores, propagator)
     jobs = ReconcileJobs(reconciler, RedisJobs(redis), owner)
     importer = MappingImport(stores, catalog, lanes, redis)
     syncer = CatalogSync(
@@ -191,4 +207,23 @@ def build(
     return Container(
         settings, stores, redis, http, producer, consumer, catalog_consumer, loop,
         catalog_loop, client, state, catalog, mapping, lanes, jobs, propagator, runner, importer,
+        propagation=propagation,
     )  # fmt: skip
+
+
+def build_propagation(
+    settings: Settings,
+    producer: AIOKafkaProducer,
+    stores: StoresConfig,
+    propagator: Propagator | None,
+) -> Worker | None:
+    """The ``shopify-sync-propagation`` consumer of ``catalog.v1`` (None: propagation off)."""
+    if propagator is None:
+        return None
+    group = settings.propagation_consumer_group
+    consumer = make_consumer(settings.kafka_bootstrap_servers, group, settings.service_name)
+    loop = ConsumerLoop(
+        consumer=consumer, producer=producer, group=group, topics=[settings.catalog_topic],
+        handler=PropagationHandler(stores, propagator).handle_batch,
+    )  # fmt: skip
+    return Worker(consumer, loop)

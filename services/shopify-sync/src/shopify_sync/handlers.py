@@ -1,4 +1,4 @@
-"""Consumer handlers: record inventory changes as pending per store, keep the mapping fresh.
+"""Consumer handler: record inventory changes as pending per store.
 
 Recording is all the inventory consumer does before its offsets are committed: the change
 is then durable in ``sync:pending:{<shop>}`` and each shop's lane pushes it on its own
@@ -10,31 +10,23 @@ for its one shop only.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiokafka.structs import TopicPartition
 
-from shopify_sync.adapters import metrics
 from shopify_sync.adapters.sync_trace import SYNC_CLOCK
 from shopify_sync.domain.quantities import ItemKey, Pending, pending_for_store
 from shopify_sync.lanes import Lanes
-from shopify_sync.mapping import CatalogMapping
 from shopify_sync.ports import SyncState
-from shopify_sync.propagate import Propagator
 from stocksync_common.consumer import Incoming, handling
 from stocksync_common.events import (
     InventoryChanged,
     RejectedChange,
-    ShopifyWebhookReceived,
     StockChange,
     SyncChangeRejected,
 )
 from stocksync_common.stores import Store, StoresConfig
-
-log = logging.getLogger(__name__)
-PRODUCT_TOPICS = frozenset({"products/create", "products/update", "products/delete"})
 
 
 @dataclass
@@ -66,29 +58,3 @@ class ChangeRecorder:
         if entries and await self.state.record(store.shop, entries):
             SYNC_CLOCK.note(store.shop, entries)
             self.lanes.wake(store.shop)
-
-
-@dataclass
-class ProductsHandler:
-    """products/create, products/update, products/delete from ``webhooks.shopify.v1``."""
-
-    stores: StoresConfig
-    mapping: CatalogMapping
-    propagator: Propagator | None = None
-
-    async def handle_batch(self, _tp: TopicPartition, items: Sequence[Incoming]) -> None:
-        for item in items:
-            event = item.event
-            if not isinstance(event, ShopifyWebhookReceived):
-                continue
-            hook = event.payload
-            store = self.stores.by_shop(hook.shop)
-            if hook.topic not in PRODUCT_TOPICS or store is None:
-                continue
-            with handling(item, "shopify-sync mapping"):
-                touched = await self.mapping.apply_webhook(store, hook.topic, hook.body)
-                log.info("mapping updated", extra={"shop": store.shop, "skus": touched})
-                if self.propagator is not None:
-                    done = await self.propagator.on_webhook(store, hook.topic, hook.body)
-                    metrics.CATALOG_WEBHOOKS.labels(store.shop, done).inc()
-                    log.info("catalog webhook", extra={"shop": store.shop, "outcome": done})

@@ -189,27 +189,31 @@ class CatalogMapping:
     async def apply_webhook(self, store: Store, topic: str, body: Mapping[str, Any]) -> int:
         """products/create, products/update: map the product's variants (a changed SKU moves
         its mapping); products/delete: forget them. The number of SKUs touched."""
+        product = str(body.get("admin_graphql_api_id") or gid("Product", body.get("id")))
         if topic == "products/delete":
-            product = str(body.get("admin_graphql_api_id") or gid("Product", body.get("id")))
+            await self.catalog.swap_product_skus(store.shop, product, [])
             entries = await self.catalog.all_entries(store.shop)  # rare: a scan is fine
             gone = [e.sku for e in entries if e.product_id == product]
             await self.catalog.remove(store.shop, gone)
             return len(gone)
         fresh = webhook_entries(body)
+        shown = await self.catalog.swap_product_skus(store.shop, product, [e.sku for e in fresh])
         previous = await self.catalog.skus_of_variants(store.shop, [e.variant_id for e in fresh])
-        old = await self.catalog.entries(store.shop, [e.sku for e in fresh])
-        fresh = [
-            replace(e, locations=old[e.sku].locations)
-            if e.sku in old and old[e.sku].item_id == e.item_id
-            else e
-            for e in fresh
-        ]
+        old = await self.catalog.entries(
+            store.shop, [e.sku for e in fresh] + shown + list(previous.values())
+        )
+        dropped = [  # variants removed from the product since its last webhook
+            sku for sku in shown
+            if sku in old and old[sku].product_id == product and sku not in {e.sku for e in fresh}
+        ]  # fmt: skip
+        await self.catalog.remove(store.shop, dropped)
+        fresh = [_located(e, old, previous.get(e.variant_id)) for e in fresh]
         skus = {e.sku for e in fresh}
         renamed = [sku for sku in previous.values() if sku not in skus]
         await self.catalog.remove(store.shop, renamed)
         await self.catalog.put(store.shop, fresh)
         await self.catalog.clear_absent(store.shop, skus)
-        return len(renamed) + len(fresh)
+        return len(renamed) + len(dropped) + len(fresh)
 
     async def read_levels(
         self, store: Store, targets: Sequence[Target]
@@ -236,3 +240,15 @@ class CatalogMapping:
                     out[t.key] = levels.get(t.item_id)
         await self.state.observed(store.shop, out)
         return out
+
+
+def _located(
+    entry: CatalogEntry, old: Mapping[str, CatalogEntry], renamed_from: str | None
+) -> CatalogEntry:
+    """The entry with the stocked locations known for its inventory item, under its SKU or
+    the SKU it had before a rename (the item, and so its levels, stayed)."""
+    for sku in (entry.sku, renamed_from):
+        known = old.get(sku) if sku else None
+        if known is not None and known.item_id == entry.item_id:
+            return replace(entry, locations=known.locations)
+    return entry

@@ -53,6 +53,10 @@ class CatalogState(Protocol):
     async def skus_of_variants(self, shop: str, variant_ids: Iterable[str]) -> dict[str, str]:
         """The SKU each variant (gid) is mapped to now, for those that are mapped."""
 
+    async def swap_product_skus(self, shop: str, product_id: str, skus: Sequence[str]) -> list[str]:
+        """Record the SKUs a products/* webhook showed for a product (none: forget it); the
+        ones the previous webhook showed, or [] when none was recorded."""
+
     async def absent(self, shop: str, skus: Iterable[str], max_age_s: float) -> set[str]: ...
 
     async def mark_absent(self, shop: str, skus: Iterable[str]) -> None: ...

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from shopify_sync.adapters.documents import (
+    METAFIELDS_DELETE,
     METAFIELDS_SET,
     MUTATION_COST,
     PRODUCT_DELETE,
@@ -38,9 +39,12 @@ from shopify_sync.domain.propagation import (
     fingerprint,
     from_graphql,
     from_webhook,
+    metafield_ids,
     metafield_inputs,
+    metafield_keys,
     older,
     parent_owned,
+    removed_metafields,
     set_input,
 )
 from shopify_sync.ports import PropagationState
@@ -134,24 +138,48 @@ class Propagator:
         entry: dict[str, Any] = {
             "op": new_id(), "handle": view.handle, "parent_product": view.product_id,
             "created": snapshot is None, "snapshot": snapshot.to_json() if snapshot else None,
+            "metafield_keys": [list(k) for k in metafield_keys(view, namespace)],
             "steps": [],
         }  # fmt: skip
         try:
             await self._step(child, entry, "product_set")
             await self.state.set_wrote(child.shop, view.handle, fingerprint(view, fields))
-            quantities = dict.fromkeys(child.locations.values(), 0) if snapshot is None else None
             written = set(fields) if snapshot is not None else set(CATALOG_FIELDS)
-            product_id = await self._set(child, view, written, quantities, snapshot)
-            metafields = metafield_inputs(view, product_id, namespace)
-            if "metafields" in written and metafields:
-                await self._step(child, entry, "metafields_set")
-                await self._metafields(child, metafields)
+            shown = [v.sku for v in snapshot.variants] if snapshot else []
+            product_id = await self._set(
+                child, view, written, snapshot.product_id if snapshot else None, shown
+            )
+            if "metafields" in written:
+                await self._sync_metafields(child, entry, view, snapshot, product_id)
         except Exception:
             log.warning("child sync failed; rolling back", extra={"shop": child.shop,
                         "handle": view.handle, "steps": entry["steps"]}, exc_info=True)  # fmt: skip
             await self.rollback(child, entry)
             raise
         await self.state.journal_done(child.shop, view.handle)
+
+    async def _sync_metafields(
+        self,
+        child: Store,
+        entry: dict[str, Any],
+        view: ProductView,
+        snapshot: ProductView | None,
+        product_id: str,
+    ) -> None:
+        """Set the parent's metafields in the catalog namespace, then delete the ones the
+        parent no longer has (only when parent and child share the namespace)."""
+        namespace = child.catalog_metafield_namespace
+        metafields = metafield_inputs(view, product_id, namespace)
+        if metafields:
+            await self._step(child, entry, "metafields_set")
+            await self._metafields(child, metafields)
+        parent = self.parent
+        if snapshot is None or parent is None or parent.catalog_metafield_namespace != namespace:
+            return
+        gone = removed_metafields(snapshot, view, namespace)
+        if gone:
+            await self._step(child, entry, "metafields_delete")
+            await self._delete_metafields(child, metafield_ids(gone, product_id))
 
     async def _step(self, child: Store, entry: dict[str, Any], step: str) -> None:
         """Journal a step before it is sent (it may be applied even if the answer is lost)."""
@@ -163,13 +191,18 @@ class Propagator:
         child: Store,
         view: ProductView,
         fields: set[str],
-        quantities: dict[str, int] | None,
-        snapshot: ProductView | None,
+        product_id: str | None,
+        shown: Collection[str] | None,
     ) -> str:
-        identifier = {"id": snapshot.product_id} if snapshot else {"handle": view.handle}
+        """``productSet`` of ``view``'s ``fields`` on the child's product (by handle when
+        ``product_id`` is None); the variants whose SKU is not among ``shown`` (what the
+        child shows now) are stocked at 0 at the child's locations (None: none are)."""
+        identifier = {"id": product_id} if product_id else {"handle": view.handle}
+        quantities = dict.fromkeys(child.locations.values(), 0) if shown is not None else None
+        new_skus = {v.sku for v in view.variants} - set(shown or ())
         variables = {
             "identifier": identifier,
-            "input": set_input(view, fields, quantities=quantities),
+            "input": set_input(view, fields, quantities=quantities, new_skus=new_skus),
         }
         async with self.gate.turn(child.shop):
             data = await self.client.execute(
@@ -192,6 +225,16 @@ class Propagator:
         if errors:
             raise PropagationFailed(f"{child.shop}: metafieldsSet refused: {errors}")
 
+    async def _delete_metafields(self, child: Store, ids: list[dict[str, str]]) -> None:
+        async with self.gate.turn(child.shop):
+            data = await self.client.execute(
+                child, METAFIELDS_DELETE, {"metafields": ids},
+                operation="MetafieldsDeleteSync", cost=MUTATION_COST,
+            )  # fmt: skip
+        errors = (data.get("metafieldsDelete") or {}).get("userErrors")
+        if errors:
+            raise PropagationFailed(f"{child.shop}: metafieldsDelete refused: {errors}")
+
     async def _delete(self, child: Store, handle: str) -> None:
         node = await self.read(child, {"handle": handle}, child.catalog_metafield_namespace)
         if node is None:
@@ -206,17 +249,32 @@ class Propagator:
         """Undo the journaled steps (each undo is safe whether or not the step applied);
         the journal stays when the undo itself fails, for the next start to finish."""
         handle, steps = str(entry["handle"]), list(entry["steps"])
-        fields = parent_owned(child)
         if steps and entry.get("created"):
             await self._delete(child, handle)
         elif steps and entry.get("snapshot"):
-            before = ProductView.from_json(entry["snapshot"])
-            await self._set(child, before, set(fields), None, before)
-            await self.state.set_wrote(child.shop, handle, fingerprint(before, fields))
-            restore = metafield_inputs(before, before.product_id, child.catalog_metafield_namespace)
-            if "metafields_set" in steps and restore:
-                await self._metafields(child, restore)
+            await self._restore(child, entry, steps)
         await self.state.journal_done(child.shop, handle)
+
+    async def _restore(self, child: Store, entry: dict[str, Any], steps: list[str]) -> None:
+        """Write the snapshot back: fields and variants (a variant the sync added goes, one
+        it removed comes back stocked at 0), metafields set back, and the ones the sync
+        created where the snapshot had none deleted."""
+        fields = parent_owned(child)
+        namespace = child.catalog_metafield_namespace
+        before = ProductView.from_json(entry["snapshot"])
+        now = await self.read(child, {"id": before.product_id}, namespace)
+        shown = [v.sku for v in from_graphql(now).variants] if now else None
+        await self._set(child, before, set(fields), before.product_id, shown)
+        await self.state.set_wrote(child.shop, before.handle, fingerprint(before, fields))
+        if not {"metafields_set", "metafields_delete"} & set(steps):
+            return
+        restore = metafield_inputs(before, before.product_id, namespace)
+        if restore:
+            await self._metafields(child, restore)
+        had = set(metafield_keys(before, namespace))
+        added = [tuple(k) for k in entry.get("metafield_keys") or () if tuple(k) not in had]
+        if "metafields_set" in steps and added:
+            await self._delete_metafields(child, metafield_ids(added, before.product_id))
 
     async def recover(self) -> int:
         """Roll back what a crash left half done, then redo those syncs from the parent."""

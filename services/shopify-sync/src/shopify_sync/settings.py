@@ -5,7 +5,13 @@ from __future__ import annotations
 from functools import lru_cache
 
 from stocksync_common.settings import CommonSettings
-from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_LEVELS, ORDERS, WEBHOOKS_SHOPIFY
+from stocksync_common.topics import (
+    CATALOG,
+    INVENTORY_CHANGED,
+    INVENTORY_LEVELS,
+    ORDERS,
+    WEBHOOKS_SHOPIFY,
+)
 
 # inventorySetQuantities requires @idempotent and changeFromQuantity from 2026-04 on; the
 # documents here are written (and schema-checked) for that shape.
@@ -16,7 +22,11 @@ class Settings(CommonSettings):
     service_name: str = "shopify-sync"
     http_port: int = 8083
     consumer_group: str = "shopify-sync"
+    # products/* webhooks: the SKU mapping, handed on to catalog.v1 (ADR 0011).
     catalog_consumer_group: str = "shopify-sync-catalog"
+    # catalog.v1: parent-to-child propagation, its own lag, retries and DLQ (ADR 0011).
+    propagation_consumer_group: str = "shopify-sync-propagation"
+    catalog_topic: str = CATALOG
     # Warehouse shipments (order.shipped on orders.v1) to Shopify fulfilments.
     fulfillments_consumer_group: str = "shopify-sync-fulfillments"
     orders_topic: str = ORDERS

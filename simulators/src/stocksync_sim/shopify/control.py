@@ -108,6 +108,7 @@ async def seed_products(
         product = store.upsert_product(seed.sku, quantities, seed.title, seed.price)
         if seed.catalog:
             apply_fields(product, seed.catalog)
+            store.index(product.info)
         product.touch()
         if notify:
             await notify_product(sim, store, topic, product)

@@ -7,7 +7,8 @@
 - ``latency_ms`` added to every request;
 - ``throttle_storm``: every request finds the bucket empty (Shopify lowering limits), so
   it answers THROTTLED with a real ``throttleStatus``;
-- ``fail_mutations``: the named catalog mutations fail with ``INTERNAL_SERVER_ERROR``.
+- ``fail_mutations``: the named catalog mutations fail with ``INTERNAL_SERVER_ERROR``
+  (each only its first ``fail_mutation_times`` calls when that is above 0).
 
 Draws come from a seeded RNG so a run is reproducible.
 """
@@ -35,6 +36,7 @@ class FaultSpec(BaseModel):
     throttle_storm: bool = False
     # Mutation root fields (e.g. "metafieldsSet") answering INTERNAL_SERVER_ERROR (see catalog).
     fail_mutations: list[str] = Field(default_factory=list)
+    fail_mutation_times: int = Field(default=0, ge=0)  # 0: every call fails
     seed: int | None = None
 
 
@@ -58,9 +60,21 @@ class Faults:
     spec: FaultSpec = field(default_factory=FaultSpec)
     rng: random.Random = field(default_factory=random.Random)
 
+    failed: dict[str, int] = field(default_factory=dict)  # mutation -> failures injected
+
     def configure(self, spec: FaultSpec) -> None:
         self.spec = spec
+        self.failed = {}
         self.rng = random.Random(spec.seed)  # noqa: S311 - simulation, not security
+
+    def fails(self, mutation: str) -> bool:
+        """Whether this call of ``mutation`` is one to fail (counted when it is)."""
+        spec = self.spec
+        done = self.failed.get(mutation, 0)
+        if mutation not in spec.fail_mutations or 0 < spec.fail_mutation_times <= done:
+            return False
+        self.failed[mutation] = done + 1
+        return True
 
     def _hit(self, rate: float) -> bool:
         return rate >= 1.0 or (rate > 0.0 and self.rng.random() < rate)

@@ -223,14 +223,19 @@ def order_payload(
     }
 
 
-def _options(product: Product) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    options = [
-        {"id": product.product_number * 10 + i, "product_id": product.product_number,
-         "name": name, "position": i + 1, "values": [value]}
-        for i, (name, value) in enumerate(product.options)
+def _options(product: Product) -> list[dict[str, Any]]:
+    info = product.info
+    return [
+        {"id": info.number * 10 + i, "product_id": info.number, "name": name,
+         "position": i + 1,
+         "values": list(dict.fromkeys(v.values[i] for v in _variants(product)
+                                      if i < len(v.values)))}
+        for i, name in enumerate(info.option_names)
     ]  # fmt: skip
-    values = {f"option{i + 1}": value for i, (_, value) in enumerate(product.options[:3])}
-    return options, {"option1": None, "option2": None, "option3": None, **values}
+
+
+def _variants(product: Product) -> list[Product]:
+    return list(product.info.variants) or [product]
 
 
 def _images(product: Product) -> list[dict[str, Any]]:
@@ -241,39 +246,44 @@ def _images(product: Product) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def product_payload(product: Product, updated_at: str) -> dict[str, Any]:
-    """The ``products/create`` / ``products/update`` body (one variant per product)."""
-    options, option_values = _options(product)
-    images = _images(product)
-    quantity = sum(level.available for level in product.levels.values())
-    variant = {
-        "admin_graphql_api_id": product.variant_id,
+def _variant(variant: Product, position: int, updated_at: str) -> dict[str, Any]:
+    values = {f"option{i + 1}": value for i, value in enumerate(variant.values[:3])}
+    quantity = sum(level.available for level in variant.levels.values())
+    return {
+        "admin_graphql_api_id": variant.variant_id,
         "barcode": None,
         "compare_at_price": None,
-        "created_at": product.created_at,
-        "id": product.variant_number,
+        "created_at": variant.created_at,
+        "id": variant.variant_number,
         "inventory_policy": "deny",
-        "position": 1,
-        "price": _money(product.price),
-        "product_id": product.product_number,
-        "sku": product.sku,
+        "position": position,
+        "price": _money(variant.price),
+        "product_id": variant.product_number,
+        "sku": variant.sku,
         "taxable": True,
-        "title": " / ".join(v for _, v in product.options) or "Default Title",
+        "title": variant.variant_title,
         "updated_at": updated_at,
-        **option_values,
+        **{"option1": None, "option2": None, "option3": None, **values},
         "image_id": None,
-        "inventory_item_id": product.item_number,
+        "inventory_item_id": variant.item_number,
         "inventory_quantity": quantity,
         "old_inventory_quantity": quantity,
     }
+
+
+def product_payload(product: Product, updated_at: str) -> dict[str, Any]:
+    """The ``products/create`` / ``products/update`` body: every variant of the product
+    (in position order) and its options with their values."""
+    images = _images(product)
+    variants = _variants(product)
     return {
         "admin_graphql_api_id": product.product_id,
         "body_html": product.description_html or None,
-        "created_at": product.created_at,
+        "created_at": product.info.created_at,
         "handle": product.product_handle,
         "id": product.product_number,
         "product_type": product.product_type,
-        "published_at": product.created_at,
+        "published_at": product.info.created_at,
         "template_suffix": None,
         "title": product.title,
         "updated_at": updated_at,
@@ -281,12 +291,14 @@ def product_payload(product: Product, updated_at: str) -> dict[str, Any]:
         "status": product.status.lower(),
         "published_scope": "web",
         "tags": ", ".join(product.tags),
-        "variants": [variant],
-        "options": options,
+        "variants": [_variant(v, i + 1, updated_at) for i, v in enumerate(variants)],
+        "options": _options(product),
         "images": images,
         "image": images[0] if images else None,
         "media": [],
-        "variant_gids": [{"admin_graphql_api_id": product.variant_id, "updated_at": updated_at}],
+        "variant_gids": [
+            {"admin_graphql_api_id": v.variant_id, "updated_at": updated_at} for v in variants
+        ],
         "has_variants_that_requires_components": False,
         "category": None,
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from stocksync_sim.shopify import bulk, bulk_mutation, catalog
+from stocksync_sim.shopify import bulk, bulk_mutation, catalog, metafields
 from stocksync_sim.shopify.executor import Call, FieldError, GqlObject, Resolve
 from stocksync_sim.shopify.fulfillment import fulfillment_create, order_object
 from stocksync_sim.shopify.inventory_mutation import set_quantities
@@ -141,7 +141,7 @@ def query_root(store: StoreState, ctx: RequestContext | None = None) -> GqlObjec
             "products": Resolve(
                 lambda call: connection(
                     "Product",
-                    [(p.product_number, p) for p in store.search(None)],
+                    [(info.number, info.variants[0]) for info in store.catalog()],
                     lambda p: catalog.product_object(store, p),
                     call.args,
                 )
@@ -166,7 +166,8 @@ def mutation_root(store: StoreState, ctx: RequestContext | None = None) -> GqlOb
             "fulfillmentCreate": Resolve(lambda call: fulfillment_create(store, call)),
             "productSet": Resolve(lambda call: catalog.product_set(store, call)),
             "productDelete": Resolve(lambda call: catalog.product_delete(store, call)),
-            "metafieldsSet": Resolve(lambda call: catalog.metafields_set(store, call)),
+            "metafieldsSet": Resolve(lambda call: metafields.metafields_set(store, call)),
+            "metafieldsDelete": Resolve(lambda call: metafields.metafields_delete(store, call)),
             "stagedUploadsCreate": Resolve(
                 lambda call: bulk_mutation.staged_uploads_create(store, call, ctx.base_url)
             ),

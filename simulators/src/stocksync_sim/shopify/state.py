@@ -7,7 +7,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from stocksync_sim.delivery import Delivery, rfc3339, utc_now
 from stocksync_sim.shopify.bucket import Clock, LeakyBucket
@@ -15,6 +15,7 @@ from stocksync_sim.shopify.config import StoreConfig
 from stocksync_sim.shopify.faults import Faults, StoreStats
 
 NextId = Callable[[], int]
+T = TypeVar("T")
 
 # Quantity names Shopify knows; the simulator tracks available and committed, the rest read 0.
 QUANTITY_NAMES = frozenset(
@@ -73,19 +74,12 @@ class Level:
         return value - before
 
 
-@dataclass
-class Product:
-    """One product with one variant and its inventory item, identified by SKU."""
+@dataclass(eq=False)
+class CatalogInfo:
+    """What the variants of one product share: the product's own fields and its options."""
 
-    sku: str
-    item_number: int
-    variant_number: int
-    product_number: int
+    number: int
     title: str
-    price: str
-    levels: dict[str, Level] = field(default_factory=dict)
-    created_at: str = field(default_factory=lambda: rfc3339(utc_now()))
-    # Catalog fields (productSet, products/* webhooks); one variant per product.
     handle: str = ""
     status: str = "ACTIVE"
     vendor: str = "StockSync Simulator"
@@ -93,16 +87,76 @@ class Product:
     description_html: str = ""
     tags: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)  # image URLs, in order
-    options: list[tuple[str, str]] = field(default_factory=lambda: [("Title", "Default Title")])
+    option_names: list[str] = field(default_factory=lambda: ["Title"])
     metafields: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    created_at: str = field(default_factory=lambda: rfc3339(utc_now()))
     updated_at: str = field(default_factory=lambda: rfc3339(utc_now()))
+    variants: list[Product] = field(default_factory=list, repr=False)  # in position order
+
+
+class _Shared(Generic[T]):
+    """A product-level field read and written through the variant's ``info``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Product, owner: type[Product] | None = None) -> T:
+        value: T = getattr(obj.info, self.name)
+        return value
+
+    def __set__(self, obj: Product, value: T) -> None:
+        setattr(obj.info, self.name, value)
+
+
+@dataclass(eq=False)
+class Product:
+    """One variant and its inventory item, identified by SKU; the product it belongs to
+    (``info``) is shared by its sibling variants."""
+
+    sku: str
+    item_number: int
+    variant_number: int
+    info: CatalogInfo = field(repr=False)
+    price: str = "10.00"
+    levels: dict[str, Level] = field(default_factory=dict)
+    created_at: str = field(default_factory=lambda: rfc3339(utc_now()))
+    # Option values in the product's option order.
+    values: list[str] = field(default_factory=lambda: ["Default Title"])
+
+    title = _Shared[str]("title")
+    handle = _Shared[str]("handle")
+    status = _Shared[str]("status")
+    vendor = _Shared[str]("vendor")
+    product_type = _Shared[str]("product_type")
+    description_html = _Shared[str]("description_html")
+    tags = _Shared[list[str]]("tags")
+    images = _Shared[list[str]]("images")
+    metafields = _Shared[dict[tuple[str, str], tuple[str, str]]]("metafields")
+    updated_at = _Shared[str]("updated_at")
+
+    @property
+    def product_number(self) -> int:
+        return self.info.number
+
+    @property
+    def options(self) -> list[tuple[str, str]]:
+        """(option name, value) pairs of this variant."""
+        return list(zip(self.info.option_names, self.values, strict=False))
+
+    @property
+    def position(self) -> int:
+        return self.info.variants.index(self) + 1 if self in self.info.variants else 1
+
+    @property
+    def variant_title(self) -> str:
+        return " / ".join(self.values) or "Default Title"
 
     @property
     def product_handle(self) -> str:
-        return self.handle or self.sku.lower()
+        return self.info.handle or self.sku.lower()
 
     def touch(self) -> None:
-        self.updated_at = rfc3339(utc_now())
+        self.info.updated_at = rfc3339(utc_now())
 
     @property
     def inventory_item_id(self) -> str:
@@ -114,7 +168,7 @@ class Product:
 
     @property
     def product_id(self) -> str:
-        return gid("Product", self.product_number)
+        return gid("Product", self.info.number)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -122,8 +176,10 @@ class Product:
             "inventory_item_id": self.inventory_item_id,
             "variant_id": self.variant_id,
             "product_id": self.product_id,
+            "handle": self.product_handle,
             "title": self.title,
             "price": self.price,
+            "options": dict(self.options),
             "levels": {
                 location: {
                     "available": level.available,
@@ -195,7 +251,7 @@ class StoreState:
         # products/* webhooks our GraphQL writes caused, sent after the answer (endpoint).
         self.outbox: list[tuple[str, Product]] = []
         self.staged_keys: dict[str, str] = {}  # upload token -> key (bulk_mutation)
-        self.catalog_index: dict[str, Product] = {}  # "h:<handle>", "i:<gid>" (catalog)
+        self.catalog_index: dict[str, CatalogInfo] = {}  # "h:<handle>", "i:<gid>" (catalog)
         self.staged_files: dict[str, bytes] = {}  # key -> uploaded JSONL
 
     def now(self) -> float:
@@ -214,20 +270,23 @@ class StoreState:
         quantities: dict[str, int],
         title: str | None = None,
         price: str | None = None,
+        info: CatalogInfo | None = None,
     ) -> Product:
+        """Create or update the variant with ``sku``: a new one joins ``info``'s product,
+        or is a product of its own."""
         product = self.products.get(sku)
         if product is None:
+            if info is None:
+                info = CatalogInfo(self._next_id(), title or f"Product {sku}", handle=sku.lower())
             product = Product(
                 sku=sku,
                 item_number=self._next_id(),
                 variant_number=self._next_id(),
-                product_number=self._next_id(),
-                title=title or f"Product {sku}",
+                info=info,
                 price=price or "10.00",
             )
-            self.products[sku] = product
-            self.by_item[product.inventory_item_id] = product
-            self.by_variant[product.variant_id] = product
+            info.variants.append(product)
+            self.add_variant(product)
         else:
             product.title = title or product.title
             product.price = price or product.price
@@ -240,6 +299,26 @@ class StoreState:
                 level.set_quantity("available", available)
         return product
 
+    def add_variant(self, product: Product) -> None:
+        self.products[product.sku] = product
+        self.by_item[product.inventory_item_id] = product
+        self.by_variant[product.variant_id] = product
+        self.index(product.info)
+
+    def remove_variant(self, product: Product) -> None:
+        """Drop one variant and its inventory item (its product stays when others remain)."""
+        if self.products.get(product.sku) is product:
+            self.products.pop(product.sku)
+        self.by_item.pop(product.inventory_item_id, None)
+        self.by_variant.pop(product.variant_id, None)
+        if product in product.info.variants:
+            product.info.variants.remove(product)
+
+    def index(self, info: CatalogInfo) -> None:
+        """Find the product by id and handle (``find_product`` checks the entry is current)."""
+        self.catalog_index[f"h:{info.handle}"] = info
+        self.catalog_index[f"i:{gid('Product', info.number)}"] = info
+
     def rename(self, sku: str, new_sku: str) -> Product:
         """Give a product's variant another SKU (a merchant edit in the admin)."""
         product = self.products.pop(sku)
@@ -249,6 +328,13 @@ class StoreState:
         product.sku = new_sku
         self.products[new_sku] = product
         return product
+
+    def catalog(self) -> list[CatalogInfo]:
+        """Every product (with at least one variant), in creation order."""
+        seen: dict[int, CatalogInfo] = {}
+        for product in self.products.values():
+            seen.setdefault(product.info.number, product.info)
+        return [seen[n] for n in sorted(seen)]
 
     def search(self, skus: set[str] | None) -> list[Product]:
         """Products in creation order, optionally only those with one of ``skus``."""

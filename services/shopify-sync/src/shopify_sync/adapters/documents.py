@@ -174,6 +174,15 @@ mutation MetafieldsSetSync($metafields: [MetafieldsSetInput!]!) {
 }
 """
 
+METAFIELDS_DELETE = """
+mutation MetafieldsDeleteSync($metafields: [MetafieldIdentifierInput!]!) {
+  metafieldsDelete(metafields: $metafields) {
+    deletedMetafields { ownerId namespace key }
+    userErrors { field message }
+  }
+}
+"""
+
 # Initial / full catalog sync (catalog_sync): the parent's (or a child's) products read by
 # a bulk query; children written by a bulk mutation of PRODUCT_SET_BULK, its variables
 # uploaded to a staged upload target first.
@@ -245,6 +254,7 @@ ALL_DOCUMENTS = {
     "ProductSetSync": PRODUCT_SET,
     "ProductDeleteSync": PRODUCT_DELETE,
     "MetafieldsSetSync": METAFIELDS_SET,
+    "MetafieldsDeleteSync": METAFIELDS_DELETE,
     "BulkProductsQuery": BULK_PRODUCTS_QUERY,
     "ProductSetBulk": PRODUCT_SET_BULK,
     "StagedUploadsCreate": STAGED_UPLOADS_CREATE,

@@ -5,6 +5,8 @@
 - ``skumap:{<shop>}``: hash ``variant:<id>`` -> SKU and ``inventory_item:<id>`` -> SKU, with
   the numeric ids webhooks carry; order-consumer reads it for lines without a SKU.
 - ``sync:absent:{<shop>}``: hash SKU -> epoch seconds it was last looked up and not found.
+- ``sync:catalog-products:{<shop>}``: hash product gid -> JSON list of the SKUs its last
+  products/* webhook showed (a variant removed from a product is unmapped).
 - ``sync:catalog-meta:{<shop>}``: hash of how and when the catalog was last discovered, and
   the problems found (JSON).
 """
@@ -35,6 +37,10 @@ def skumap_key(shop: str) -> str:
 
 def absent_key(shop: str) -> str:
     return f"sync:absent:{{{shop}}}"
+
+
+def products_key(shop: str) -> str:
+    return f"sync:catalog-products:{{{shop}}}"
 
 
 def meta_key(shop: str) -> str:
@@ -111,6 +117,16 @@ class RedisCatalog:
         fields = [f"variant:{gid_number(v)}" for v in ids]
         values = await self.redis.hmget(skumap_key(shop), fields)
         return {v: text(s) for v, s in zip(ids, values, strict=True) if s is not None}
+
+    async def swap_product_skus(self, shop: str, product_id: str, skus: Sequence[str]) -> list[str]:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(products_key(shop), product_id)
+            if skus:
+                pipe.hset(products_key(shop), product_id, json.dumps(list(skus)))
+            else:
+                pipe.hdel(products_key(shop), product_id)
+            before, _ = await pipe.execute()
+        return [str(s) for s in json.loads(before)] if before else []
 
     async def absent(self, shop: str, skus: Iterable[str], max_age_s: float) -> set[str]:
         ordered = list(dict.fromkeys(skus))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -173,10 +173,16 @@ def fingerprint(view: ProductView, fields: Iterable[str]) -> str:
 
 
 def set_input(
-    view: ProductView, fields: Iterable[str], *, quantities: Mapping[str, int] | None = None
+    view: ProductView,
+    fields: Iterable[str],
+    *,
+    quantities: Mapping[str, int] | None = None,
+    new_skus: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """``ProductSetInput`` writing ``fields`` of ``view`` (SKUs and options always);
-    ``quantities`` (location gid -> available) only when the product is created."""
+    """``ProductSetInput`` writing ``fields`` of ``view`` (SKUs and options always; every
+    variant listed, so a variant the view lacks is deleted). ``quantities`` (location gid ->
+    available) stock the variants whose SKU is in ``new_skus`` (all when None), which also
+    get their price even where the child keeps prices: a variant is created whole."""
     chosen = set(fields)
     data: dict[str, Any] = {"handle": view.handle}
     plain = {
@@ -198,7 +204,11 @@ def set_input(
             {"name": name, "values": [{"name": value} for value in _values(view, name)]}
             for name in option_names
         ]
-    data["variants"] = [_variant(v, "price" in chosen, quantities) for v in view.variants]
+    variants = []
+    for v in view.variants:
+        stock = quantities if new_skus is None or v.sku in new_skus else None
+        variants.append(_variant(v, "price" in chosen or stock is not None, stock))
+    data["variants"] = variants
     return data
 
 
@@ -230,6 +240,23 @@ def metafield_inputs(view: ProductView, owner_id: str, namespace: str) -> list[d
         for ns, key, kind, value in view.metafields
         if ns == namespace
     ]
+
+
+def metafield_keys(view: ProductView, namespace: str) -> list[tuple[str, str]]:
+    return [(ns, key) for ns, key, _, _ in view.metafields if ns == namespace]
+
+
+def metafield_ids(keys: Iterable[Sequence[str]], owner_id: str) -> list[dict[str, str]]:
+    """``MetafieldIdentifierInput`` for ``(namespace, key)`` pairs of one owner."""
+    return [{"ownerId": owner_id, "namespace": ns, "key": key} for ns, key in keys]
+
+
+def removed_metafields(
+    before: ProductView, after: ProductView, namespace: str
+) -> list[tuple[str, str]]:
+    """Keys in ``namespace`` that ``before`` shows and ``after`` no longer has."""
+    kept = set(metafield_keys(after, namespace))
+    return [k for k in metafield_keys(before, namespace) if k not in kept]
 
 
 def older(updated_at: str, than: str | None) -> bool:

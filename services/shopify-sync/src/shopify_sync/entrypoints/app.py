@@ -1,5 +1,6 @@
-"""shopify-sync: ops and admin endpoints, the two consumers (inventory changes; product
-webhooks), one push lane per shop, and the reconciliation schedule."""
+"""shopify-sync: ops and admin endpoints, the consumers (inventory changes; product
+webhooks to the mapping and catalog.v1; catalog.v1 to the children; shipments), one push
+lane per shop, and the reconciliation schedule."""
 
 from __future__ import annotations
 
@@ -64,6 +65,17 @@ async def background(c: Container, health: Health) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
+async def propagation_running(c: Container, health: Health) -> AsyncIterator[None]:
+    """The ``catalog.v1`` consumer (``shopify-sync-propagation``), when propagation is on."""
+    p = c.propagation
+    if p is None:
+        yield
+        return
+    async with consumer_running(health, "propagation-consumer", p.consumer, p.loop):
+        yield
+
+
+@contextlib.asynccontextmanager
 async def fulfillments_running(c: Container, health: Health) -> AsyncIterator[None]:
     """The warehouse-shipments consumer (``shopify-sync-fulfillments``), when enabled."""
     f = c.fulfillments
@@ -96,6 +108,7 @@ def create_app(settings: Settings | None = None, http: httpx.AsyncClient | None 
                     health, c.producer, c.consumer, c.loop, settings.kafka_bootstrap_servers
                 ),
                 background(c, health),
+                propagation_running(c, health),
                 fulfillments_running(c, health),
             ):
                 yield
@@ -112,6 +125,7 @@ def create_app(settings: Settings | None = None, http: httpx.AsyncClient | None 
         settings.consumer_group: [settings.changes_topic],
         settings.catalog_consumer_group: [settings.webhooks_topic],
         settings.fulfillments_consumer_group: [settings.orders_topic],
+        settings.propagation_consumer_group: [settings.catalog_topic],
     }
     app.include_router(dlq_router(groups, settings, health.checks))
     return app

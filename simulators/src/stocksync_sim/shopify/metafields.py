@@ -1,0 +1,66 @@
+"""``metafieldsSet`` and ``metafieldsDelete`` on products (each all or nothing, like Shopify).
+
+Deleting a metafield that does not exist is not an error: its place in
+``deletedMetafields`` is null, as Shopify answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stocksync_sim.shopify.catalog import check_fault, find_product, metafield_object, user_error
+from stocksync_sim.shopify.executor import Call, GqlObject
+from stocksync_sim.shopify.state import Product, StoreState
+
+
+def _owners(
+    store: StoreState, inputs: list[dict[str, Any]]
+) -> tuple[list[Product | None], list[GqlObject]]:
+    owners = [find_product(store, product_id=m.get("ownerId")) for m in inputs]
+    errors = [
+        user_error("Owner does not exist", ["metafields", str(i), "ownerId"], "INVALID")
+        for i, owner in enumerate(owners)
+        if owner is None
+    ]
+    return owners, errors
+
+
+def metafields_set(store: StoreState, call: Call) -> GqlObject:
+    """``metafieldsSet(metafields:)``."""
+    check_fault(store, "metafieldsSet")
+    inputs: list[dict[str, Any]] = call.args.get("metafields") or []
+    owners, errors = _owners(store, inputs)
+    if errors:
+        return GqlObject("MetafieldsSetPayload", {"metafields": [], "userErrors": errors}, cost=0)
+    out: list[GqlObject] = []
+    for entry, owner in zip(inputs, owners, strict=True):
+        assert owner is not None  # noqa: S101 - checked above
+        key = (str(entry.get("namespace") or "$app"), str(entry["key"]))
+        owner.metafields[key] = (str(entry.get("type") or "single_line_text_field"), entry["value"])
+        owner.touch()
+        out.append(metafield_object(owner, key, list(owner.metafields).index(key)))
+    return GqlObject("MetafieldsSetPayload", {"metafields": out, "userErrors": []}, cost=0)
+
+
+def metafields_delete(store: StoreState, call: Call) -> GqlObject:
+    """``metafieldsDelete(metafields: [{ownerId, namespace, key}])``."""
+    check_fault(store, "metafieldsDelete")
+    inputs: list[dict[str, Any]] = call.args.get("metafields") or []
+    owners, errors = _owners(store, inputs)
+    if errors:
+        return GqlObject(
+            "MetafieldsDeletePayload", {"deletedMetafields": [], "userErrors": errors}, cost=0
+        )
+    out: list[GqlObject | None] = []
+    for entry, owner in zip(inputs, owners, strict=True):
+        assert owner is not None  # noqa: S101 - checked above
+        key = (str(entry["namespace"]), str(entry["key"]))
+        if owner.metafields.pop(key, None) is None:
+            out.append(None)
+            continue
+        owner.touch()
+        fields = {"ownerId": entry["ownerId"], "namespace": key[0], "key": key[1]}
+        out.append(GqlObject("MetafieldIdentifier", fields, cost=0))
+    return GqlObject(
+        "MetafieldsDeletePayload", {"deletedMetafields": out, "userErrors": []}, cost=0
+    )
