@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import sys
 import time
@@ -56,6 +55,7 @@ from bench.report import (
     write_results,
 )
 from stocksync_common.events import InventoryCommand, InventoryCommandRequested, encode
+from stocksync_common.kafka import stop_consumer
 from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_COMMANDS
 
 SCENARIO = "knee"
@@ -90,8 +90,7 @@ async def group_lag(bootstrap: str, group: str, topic: str) -> int:
         return sum(end - committed[tp].offset for tp, end in ends.items())
     finally:
         await admin.close()
-        with contextlib.suppress(asyncio.CancelledError):  # aiokafka's group-less stop
-            await consumer.stop()
+        await stop_consumer(consumer)
 
 
 def template() -> bytes:

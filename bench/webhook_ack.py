@@ -52,6 +52,7 @@ import orjson
 import yaml
 from redis.asyncio import Redis
 
+from stocksync_common.kafka import stop_consumer
 from stocksync_common.topics import create_topics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -375,8 +376,7 @@ async def correctness(deliveries: Deliveries, kafka: str, run: Run) -> dict[str,
                     payload = orjson.loads(rec.value)["payload"]
                     counts[f"{payload['shop']}/{payload['webhook_id']}"] += 1
     finally:
-        with contextlib.suppress(asyncio.CancelledError):
-            await consumer.stop()
+        await stop_consumer(consumer)
     wanted = {f"{deliveries.bodies[i % POOL][0].domain}/{wid}" for i, wid in run.acknowledged}
     per_delivery = Counter(counts[w] for w in wanted)
     return {

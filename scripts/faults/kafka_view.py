@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from stocksync_common.kafka import stop_consumer
+
 
 async def _stop(consumer: AIOKafkaConsumer) -> None:
-    # aiokafka 0.14's group-less coordinator re-raises its own task's cancellation on stop.
-    with contextlib.suppress(asyncio.CancelledError):
-        await consumer.stop()
+    await stop_consumer(consumer)
 
 
 async def _lag(bootstrap: str) -> dict[str, int]:

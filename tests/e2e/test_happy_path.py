@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import uuid
@@ -18,6 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from stack import DEMO_ENV, SERVICES, Stack
+from stocksync_common.kafka import stop_consumer
 from stocksync_common.topics import WEBHOOKS_SHOPIFY
 from support.poll import wait_for
 
@@ -125,10 +124,7 @@ async def end_offsets(bootstrap: str) -> int:
         ends = await consumer.end_offsets([TopicPartition(WEBHOOKS_SHOPIFY, p) for p in parts])
         return sum(ends.values())
     finally:
-        # aiokafka 0.14's group-less coordinator re-raises the cancellation of its own
-        # internal task on stop; that is not ours to propagate.
-        with contextlib.suppress(asyncio.CancelledError):
-            await consumer.stop()
+        await stop_consumer(consumer)
 
 
 def test_every_service_answers_health_ready_and_metrics(stack: Stack, http: httpx.Client) -> None:

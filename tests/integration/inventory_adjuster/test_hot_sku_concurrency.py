@@ -4,7 +4,6 @@ exactly the stock is reserved, and every refused line is reported."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import uuid
 from pathlib import Path
@@ -22,7 +21,7 @@ from stocksync_common.events import (
     OrderOversold,
     decode,
 )
-from stocksync_common.kafka import make_producer, send_event
+from stocksync_common.kafka import make_producer, send_event, stop_consumer
 from stocksync_common.topics import INVENTORY_CHANGED
 from support.infra import KAFKA, PORT_SHIFT
 from support.poll import await_for
@@ -131,5 +130,4 @@ async def test_hot_sku_reserves_exactly_the_stock(
     finally:
         stack.stop()
         await producer.stop()
-        with contextlib.suppress(asyncio.CancelledError):
-            await oversold.stop()
+        await stop_consumer(oversold)

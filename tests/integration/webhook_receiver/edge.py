@@ -4,7 +4,6 @@ driven through httpx), and reading back what it published."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from collections import Counter
@@ -18,6 +17,7 @@ import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from stocksync_common.kafka import stop_consumer
 from webhook_receiver.entrypoints.app import create_app
 from webhook_receiver.settings import Settings
 
@@ -65,9 +65,7 @@ async def reader(
                 consumer.seek(tp, offset)
         yield consumer
     finally:
-        # aiokafka 0.14's group-less coordinator re-raises its own task's cancellation on stop.
-        with contextlib.suppress(asyncio.CancelledError):
-            await consumer.stop()
+        await stop_consumer(consumer)
 
 
 def header(record: Any, name: str) -> str:

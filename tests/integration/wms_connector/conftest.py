@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
 from stocksync_common.events import Envelope, Event, decode, encode
+from stocksync_common.kafka import stop_consumer
 from stocksync_sim.delivery import RetryPolicy
 from stocksync_sim.wms.app import WmsSettings
 from stocksync_sim.wms.app import create_app as create_wms
@@ -62,8 +63,7 @@ async def read_topic(
                             if match(event):
                                 found.append(event)
     finally:
-        with contextlib.suppress(asyncio.CancelledError):
-            await consumer.stop()
+        await stop_consumer(consumer)
     return found
 
 

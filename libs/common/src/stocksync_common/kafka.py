@@ -1,11 +1,12 @@
-"""Kafka producer helper: acks=all, idempotent, headers with type, correlation id and trace."""
+"""Kafka helpers: an idempotent acks=all producer, headers with type, correlation id and
+trace, and a consumer stop that always closes the consumer's connections."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
 
 from stocksync_common.events import Envelope, encode
@@ -59,3 +60,26 @@ async def publish_event(
     async with asyncio.timeout(timeout_s):
         fut = await send_event(producer, topic, key, event)
         return await fut
+
+
+async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """Stop ``consumer`` and close its client, whatever state it is in.
+
+    aiokafka 0.14: a group-less consumer stopped before its coordinator's internal task ran
+    once (start, then stop with nothing awaited that yields to the loop) has ``stop()`` raise
+    that task's CancelledError before the fetcher and the client are closed. The client's
+    metadata task then lives on and opens connections that are never closed. Yielding once
+    lets the task start; should the error still come, the rest of the stop is done here. A
+    cancellation of the caller's own task is passed on.
+    """
+    await asyncio.sleep(0)
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        fetcher = getattr(consumer, "_fetcher", None)
+        if fetcher is not None:
+            await fetcher.close()
+        await consumer._client.close()
