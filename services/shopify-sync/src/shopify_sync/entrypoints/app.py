@@ -13,8 +13,9 @@ import httpx
 from fastapi import FastAPI
 
 from shopify_sync.adapters.topics import ensure_topics
-from shopify_sync.bootstrap import Container, build
+from shopify_sync.bootstrap import Container, Worker, build
 from shopify_sync.entrypoints import admin, jobs, status
+from shopify_sync.fulfillments import FulfillmentWorker
 from shopify_sync.settings import Settings, get_settings
 from stocksync_common.dlq_api import dlq_router
 from stocksync_common.ops import Health, install_ops
@@ -65,24 +66,15 @@ async def background(c: Container, health: Health) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def propagation_running(c: Container, health: Health) -> AsyncIterator[None]:
-    """The ``catalog.v1`` consumer (``shopify-sync-propagation``), when propagation is on."""
-    p = c.propagation
-    if p is None:
+async def optional_consumer(
+    health: Health, name: str, worker: Worker | FulfillmentWorker | None
+) -> AsyncIterator[None]:
+    """One more consumer group and its loop, when the container built it (propagation:
+    ``shopify-sync-propagation`` on catalog.v1; shipments: ``shopify-sync-fulfillments``)."""
+    if worker is None:
         yield
         return
-    async with consumer_running(health, "propagation-consumer", p.consumer, p.loop):
-        yield
-
-
-@contextlib.asynccontextmanager
-async def fulfillments_running(c: Container, health: Health) -> AsyncIterator[None]:
-    """The warehouse-shipments consumer (``shopify-sync-fulfillments``), when enabled."""
-    f = c.fulfillments
-    if f is None:
-        yield
-        return
-    async with consumer_running(health, "fulfillments-consumer", f.consumer, f.loop):
+    async with consumer_running(health, name, worker.consumer, worker.loop):
         yield
 
 
@@ -108,8 +100,8 @@ def create_app(settings: Settings | None = None, http: httpx.AsyncClient | None 
                     health, c.producer, c.consumer, c.loop, settings.kafka_bootstrap_servers
                 ),
                 background(c, health),
-                propagation_running(c, health),
-                fulfillments_running(c, health),
+                optional_consumer(health, "propagation-consumer", c.propagation),
+                optional_consumer(health, "fulfillments-consumer", c.fulfillments),
             ):
                 yield
         finally:
