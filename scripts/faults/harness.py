@@ -198,7 +198,13 @@ class Quiet:
     def __call__(self) -> bool:
         got = truth(self.http, self.stack, list(self.want))
         self.last = {"truth": got}
-        if got != self.want or not stores_match(self.http, self.stack, self.want):
+        if got != self.want:
+            return False
+        if not stores_match(self.http, self.stack, self.want):
+            try:
+                self.last["stores"] = store_levels(self.http, self.stack, list(self.want))
+            except httpx.HTTPError as exc:
+                self.last["stores"] = repr(exc)
             return False
         try:
             lags = lag(self.bootstrap)

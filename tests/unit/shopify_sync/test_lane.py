@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from unit.shopify_sync.harness import rig, store
 
 from shopify_sync.domain.breaker import State
 from shopify_sync.domain.quantities import Pending
 from shopify_sync.lanes import Lane, LaneConfig
+from support.poll import await_for
 
 DOWN, UP = "down.myshopify.com", "up.myshopify.com"
 
@@ -85,3 +88,44 @@ async def test_products_update_webhook_moves_a_renamed_sku() -> None:
         assert [e.sku for e in await r.catalog.all_entries(UP)] == ["NEW"]
         await r.mapping.apply_webhook(r.stores[UP], "products/delete", {"id": body["id"]})
         assert await r.catalog.all_entries(UP) == []
+
+
+class FlakyLease:
+    """A lease whose first checks fail with something other than a RedisError (uvloop's
+    RuntimeError on a reset socket was one), then hold."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.checks = 0
+
+    async def hold(self) -> bool:
+        self.checks += 1
+        if self.checks <= self.failures:
+            raise RuntimeError("unable to perform operation on <TCPTransport closed=True>")
+        return True
+
+    async def release(self) -> None:
+        return None
+
+
+async def test_a_lane_survives_an_unexpected_error_and_still_pushes() -> None:
+    async with rig([store(UP, "plus")]) as r:
+        await r.seed(UP, {"A": 1})
+        config = LaneConfig(window_s=0.0, discover=False)
+        lease = FlakyLease(failures=3)
+        lane = Lane(r.stores[UP], r.writer, r.state, r.client, r.mapping, config, r.clock.sleep)
+        lane.lease = lease
+        await r.state.record(UP, {("A", "wh-1"): Pending(1, 7)})
+        task = asyncio.create_task(lane.run())
+        try:
+
+            async def pushed() -> bool:
+                assert not task.done(), task  # the lane died
+                return (await r.inventory(UP)) == {"A": 7}
+
+            await await_for("the pending change pushed", pushed, timeout_s=10)
+        finally:
+            lane.stop()
+            await asyncio.wait_for(task, 5)
+        assert lease.checks > 3
+        assert await r.state.pending(UP) == {}

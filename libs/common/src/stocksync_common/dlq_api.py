@@ -24,6 +24,7 @@ from stocksync_common.auth import check_admin
 from stocksync_common.dlq import DlqRecord, parse_record_id
 from stocksync_common.dlq_admin import DlqAdmin, Groups
 from stocksync_common.dlq_auto import AutoReplayer
+from stocksync_common.redis_client import connect as connect_redis
 from stocksync_common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class _Holder:
 
     def get(self) -> DlqAdmin:
         if self.admin is None:
-            self.redis = Redis.from_url(self.settings.redis_url)
+            self.redis = connect_redis(self.settings.redis_url)
             self.admin = DlqAdmin(self.settings.kafka_bootstrap_servers, self.redis, self.groups)
         return self.admin
 

@@ -20,10 +20,10 @@ import sys
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
 
 from stocksync_common.dlq import STATUSES
 from stocksync_common.dlq_admin import DlqAdmin
+from stocksync_common.redis_client import connect as connect_redis
 from stocksync_common.settings import CommonSettings
 from stocksync_common.topics import CONSUMER_GROUPS, PRODUCER_DLQ_GROUPS
 
@@ -75,7 +75,7 @@ def _print(args: argparse.Namespace, rows: list[dict[str, Any]], columns: list[s
 
 async def run(args: argparse.Namespace, settings: CommonSettings) -> int:
     groups = args.group or [*CONSUMER_GROUPS, *PRODUCER_DLQ_GROUPS]
-    redis = Redis.from_url(settings.redis_url)
+    redis = connect_redis(settings.redis_url)
     admin = DlqAdmin(settings.kafka_bootstrap_servers, redis, groups)
     try:
         return await _dispatch(args, admin)

@@ -14,6 +14,7 @@ from inventory_adjuster.handlers import CommandHandler
 from inventory_adjuster.settings import Settings
 from stocksync_common.consumer import ConsumerLoop, RetryPolicy, make_consumer
 from stocksync_common.kafka import make_producer
+from stocksync_common.redis_client import connect as connect_redis
 from stocksync_common.stores import load_stores
 
 
@@ -28,7 +29,7 @@ class Container:
 
 
 def build(settings: Settings) -> Container:
-    redis = Redis.from_url(settings.redis_url)
+    redis = connect_redis(settings.redis_url)
     producer = make_producer(settings.kafka_bootstrap_servers, settings.service_name)
     consumer = make_consumer(
         settings.kafka_bootstrap_servers, settings.consumer_group, settings.service_name

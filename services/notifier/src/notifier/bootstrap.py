@@ -25,6 +25,7 @@ from notifier.settings import Settings
 from notifier.workers import ChannelWorker, DeliveryPolicy, DigestWorker
 from stocksync_common.consumer import ConsumerLoop, make_consumer
 from stocksync_common.kafka import make_producer
+from stocksync_common.redis_client import connect as connect_redis
 from stocksync_common.topics import INVENTORY_CHANGED
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def build(
     producer: AIOKafkaProducer | None = None,
     channels: list[Channel] | None = None,
 ) -> Container:
-    redis = redis or Redis.from_url(settings.redis_url)
+    redis = redis or connect_redis(settings.redis_url)
     http = httpx.AsyncClient(timeout=settings.request_timeout_s)
     producer = producer or make_producer(settings.kafka_bootstrap_servers, settings.service_name)
     consumer = make_consumer(

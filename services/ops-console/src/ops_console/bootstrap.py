@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from ops_console.backends import Backends
 from ops_console.sessions import RedisSessions, SessionStore, Signer
 from ops_console.settings import Settings
+from stocksync_common.redis_client import connect as connect_redis
 
 
 @dataclass
@@ -31,7 +32,7 @@ def build(
     http = http or httpx.AsyncClient(timeout=settings.backend_timeout_s)
     redis = None
     if sessions is None:
-        redis = Redis.from_url(settings.redis_url)
+        redis = connect_redis(settings.redis_url)
         sessions = RedisSessions(redis)
     backends = Backends(http, settings.backend_urls(), settings.admin_token)
     return Container(settings, http, backends, sessions, Signer(settings.admin_token), redis)

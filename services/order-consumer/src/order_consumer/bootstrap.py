@@ -13,6 +13,7 @@ from order_consumer.handlers import OrderHandler
 from order_consumer.settings import Settings
 from stocksync_common.consumer import ConsumerLoop, make_consumer
 from stocksync_common.kafka import make_producer
+from stocksync_common.redis_client import connect as connect_redis
 from stocksync_common.stores import load_stores
 from stocksync_common.topics import COMPLIANCE, INVENTORY_CHANGED, WEBHOOKS_SHOPIFY
 
@@ -35,7 +36,7 @@ def build(settings: Settings) -> Container:
     if not settings.stores_file:
         raise RuntimeError("STOCKSYNC_STORES_FILE is required")
     stores = load_stores(settings.stores_file)
-    redis = Redis.from_url(settings.redis_url)
+    redis = connect_redis(settings.redis_url)
     producer = make_producer(settings.kafka_bootstrap_servers, settings.service_name)
     consumer = make_consumer(
         settings.kafka_bootstrap_servers, settings.consumer_group, settings.service_name

@@ -43,6 +43,7 @@ from shopify_sync.settings import MIN_API_VERSION, Settings
 from shopify_sync.writer import Writer
 from stocksync_common.consumer import ConsumerLoop, make_consumer
 from stocksync_common.kafka import make_producer
+from stocksync_common.redis_client import connect as connect_redis
 from stocksync_common.stores import StoresConfig, load_stores
 from stocksync_common.topics import dlq_topic
 
@@ -115,7 +116,7 @@ def build(
         raise RuntimeError("STOCKSYNC_STORES_FILE is required")
     stores = load_stores(settings.stores_file)
     check_versions(stores)
-    redis = redis or Redis.from_url(settings.redis_url)
+    redis = redis or connect_redis(settings.redis_url)
     http = http or httpx.AsyncClient(
         timeout=settings.request_timeout_s,
         limits=httpx.Limits(max_connections=settings.max_connections, max_keepalive_connections=20),

@@ -71,11 +71,16 @@ class Lane:
                 await asyncio.wait_for(self.wake.wait(), timeout=self.config.poll_s)
             woken = self.wake.is_set()
             self.wake.clear()
-            if self._stopping or not await self._ready():
-                continue
-            if woken and self.config.window_s:
-                await self.sleep(self.config.window_s)  # let a burst coalesce
-            await self.round()
+            try:
+                if self._stopping or not await self._ready():
+                    continue
+                if woken and self.config.window_s:
+                    await self.sleep(self.config.window_s)  # let a burst coalesce
+                await self.round()
+            except Exception:  # noqa: BLE001 - a lane never dies: its changes stay pending
+                log.exception("lane step failed; retrying", extra={"shop": self.store.shop})
+                await self.sleep(self.config.backoff_s[0])
+                self.wake.set()
 
     async def _ready(self) -> bool:
         try:

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
-from redis.asyncio import BlockingConnectionPool, Redis
 
 from stocksync_common.kafka import make_producer
+from stocksync_common.redis_client import connect_bounded
 from stocksync_common.service import kafka_check, redis_check
 from stocksync_common.stores import Store, load_stores
 from webhook_receiver.adapters.ledger import RedisLedger
@@ -78,15 +78,12 @@ def build(settings: Settings) -> Container:
     )
     # A bounded pool that makes a burst wait for a connection (up to redis_timeout_s) rather
     # than fail (redis-py's default pool raises beyond 100) or open hundreds at once.
-    pool = BlockingConnectionPool.from_url(
+    redis = connect_bounded(
         settings.redis_url,
         max_connections=settings.redis_max_connections,
-        timeout=settings.redis_timeout_s,
-        socket_timeout=settings.redis_timeout_s,
-        socket_connect_timeout=settings.redis_timeout_s,
+        timeout_s=settings.redis_timeout_s,
     )
-    redis = Redis(connection_pool=pool)
     ledger = RedisLedger(redis, settings.dedupe_ttl_s, settings.claim_ttl_s)
     intake = Intake(producer, ledger, settings.publish_timeout_s, settings.claim_ttl_s)
     checks = {"kafka": kafka_check(settings.kafka_bootstrap_servers), "redis": redis_check(redis)}
-    return Container(settings, stores, producer, intake, checks, [redis.aclose, pool.disconnect])
+    return Container(settings, stores, producer, intake, checks, [redis.aclose])

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from stocksync_common.consumer import ConsumerLoop, make_consumer
 from stocksync_common.kafka import make_producer
+from stocksync_common.redis_client import connect as connect_redis
 from stocksync_common.topics import ORDERS, WEBHOOKS_WMS
 from wms_connector.adapters.order_state import RedisOrderState
 from wms_connector.adapters.truth import HttpTruth
@@ -43,7 +44,7 @@ def build(
     """Everything wired; ``http`` and ``redis`` are test seams."""
     s = settings
     producer = make_producer(s.kafka_bootstrap_servers, s.service_name)
-    redis = redis or Redis.from_url(s.redis_url)
+    redis = redis or connect_redis(s.redis_url)
     http = http or httpx.AsyncClient(timeout=s.wms_timeout_s, trust_env=False)
     consumer = make_consumer(s.kafka_bootstrap_servers, s.consumer_group, s.service_name)
     loop = ConsumerLoop(
