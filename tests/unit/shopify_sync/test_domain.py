@@ -63,13 +63,16 @@ def test_shares_replace_truth_while_allocation_is_active() -> None:
     assert desired_from_levels(levels, STORE.shop, "wh-2") is None
 
 
-def test_idempotency_key_depends_on_content_compare_value_and_salt() -> None:
+def test_idempotency_key_depends_on_content_compare_value_version_and_salt() -> None:
     q = {"inventoryItemId": "i", "locationId": "l", "quantity": 5, "changeFromQuantity": 7}
     assert idempotency_key("s", [q]) == idempotency_key("s", [dict(q)])
     assert idempotency_key("s", [q]) != idempotency_key("s", [{**q, "quantity": 6}])
     assert idempotency_key("s", [q]) != idempotency_key("s", [{**q, "changeFromQuantity": 6}])
     assert idempotency_key("s", [q]) != idempotency_key("t", [q])
     assert idempotency_key("s", [q]) != idempotency_key("s", [q], salt=1)
+    # the truth version behind the write: the same pair at a later version is a new write
+    assert idempotency_key("s", [q], versions=[6]) == idempotency_key("s", [q], versions=[6])
+    assert idempotency_key("s", [q], versions=[6]) != idempotency_key("s", [q], versions=[10])
 
 
 def test_encodings_round_trip() -> None:

@@ -147,3 +147,21 @@ async def test_a_version_older_than_the_applied_one_is_ignored() -> None:
         assert await r.state.record(STD, {("A", "wh-1"): Pending(4, 9)}) == 0  # a replay
         assert await r.state.record(STD, {("A", "wh-1"): Pending(6, 9)}) == 1
         assert LOC_GID
+
+
+async def test_a_level_that_returns_to_an_earlier_pair_is_written_again() -> None:
+    """498 -> 496, back to 498 (a cancellation), then 498 -> 496 again (a new order): the
+    third write has the same item, quantity and changeFromQuantity as the first. Its
+    idempotency key must differ, or the store (Shopify keeps keys for hours) answers from
+    the first write and applies nothing. The fault suite found this as a store stuck at 498."""
+    async with rig([store(STD, "plus")]) as r:
+        await r.seed(STD, {"F": 498})
+        await r.mapping.discover(r.stores[STD])
+        for version, level in ((6, 496), (7, 498), (10, 496)):
+            await r.state.record(STD, {("F", "wh-1"): Pending(version, level)})
+            out = await r.writer.push_pending(r.stores[STD])
+            assert out.applied == 1
+            assert await r.inventory(STD) == {"F": level}, f"version {version}"
+        sets = (await r.http.get("/_sim/requests?operation_name=SetInventoryQuantities")).json()
+        keys = [req["variables"]["idempotencyKey"] for req in sets]
+        assert len(keys) == 3 and len(set(keys)) == 3

@@ -109,7 +109,8 @@ class Writer:
         for _ in range(self.max_stale_retries + 1):
             if not chunk:
                 return
-            variables = set_variables(store.shop, quantities(chunk, known), salt)
+            versions = [t.pending.version for t in chunk]
+            variables = set_variables(store.shop, quantities(chunk, known), salt, versions)
             try:
                 with (
                     metrics.PUSH_SECONDS.labels(store.shop).time(),

@@ -125,19 +125,31 @@ def quantities(targets: Sequence[Target], levels: dict[ItemKey, int]) -> list[di
     ]
 
 
-def idempotency_key(shop: str, items: Sequence[dict[str, Any]], salt: int = 0) -> str:
-    """Same write, same key; a new ``changeFromQuantity`` (after a refresh) or a new ``salt``
-    (after ``IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED``) makes a new key."""
+def idempotency_key(
+    shop: str, items: Sequence[dict[str, Any]], salt: int = 0, versions: Sequence[int] = ()
+) -> str:
+    """Same write, same key; a new truth version, a new ``changeFromQuantity`` (after a
+    refresh) or a new ``salt`` (after ``IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED``) makes a new
+    key. The version matters: a level that goes 498 -> 496 -> 498 -> 496 writes the same
+    item, quantity and compare value twice, and Shopify answers a reused key (kept for
+    hours) from the first write without applying the second."""
     h = hashlib.sha256(f"{shop}|{salt}".encode())
-    ordered = sorted(items, key=lambda q: (str(q["inventoryItemId"]), str(q["locationId"])))
-    for q in ordered:
+    tagged = list(zip(items, versions, strict=True)) if versions else [(q, 0) for q in items]
+    ordered = sorted(
+        tagged, key=lambda qv: (str(qv[0]["inventoryItemId"]), str(qv[0]["locationId"]))
+    )
+    for q, version in ordered:
         h.update(
-            f"|{q['inventoryItemId']}|{q['locationId']}|{q['quantity']}|{q['changeFromQuantity']}".encode()
+            f"|{q['inventoryItemId']}|{q['locationId']}|{q['quantity']}"
+            f"|{q['changeFromQuantity']}|{version}".encode()
         )
     return h.hexdigest()
 
 
-def set_variables(shop: str, items: list[dict[str, Any]], salt: int = 0) -> dict[str, Any]:
+def set_variables(
+    shop: str, items: list[dict[str, Any]], salt: int = 0, versions: Sequence[int] = ()
+) -> dict[str, Any]:
+    """The mutation's variables; ``versions`` are the truth versions behind ``items``."""
     return {
         "input": {
             "name": "available",
@@ -145,7 +157,7 @@ def set_variables(shop: str, items: list[dict[str, Any]], salt: int = 0) -> dict
             "referenceDocumentUri": REFERENCE_URI,
             "quantities": items,
         },
-        "idempotencyKey": idempotency_key(shop, items, salt),
+        "idempotencyKey": idempotency_key(shop, items, salt, versions),
     }
 
 
