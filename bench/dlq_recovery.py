@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 import uuid
@@ -39,13 +38,11 @@ from bench.live import (
 )
 from bench.prepare import load_catalog
 from bench.report import (
-    command_line,
+    finish,
     machine,
     machine_line,
     now_utc,
     table,
-    update_section,
-    write_results,
 )
 
 SCENARIO = "dlq_recovery"
@@ -196,13 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     opts = SMOKE if args.smoke else Options(args.outage_s, args.before_s, args.rate, args.skus)
     at, box = now_utc(), machine()
     data = asyncio.run(run(opts, infra_of(args)))
-    data |= {"machine": box, "date": at.isoformat(), "command": command_line("bench.dlq_recovery")}
-    path = write_results(f"{SCENARIO}-smoke" if args.smoke else SCENARIO, data, at=at)
-    if not (args.smoke or args.no_doc):
-        update_section(SCENARIO, "Recovery after a 30 s Shopify outage",
-                       render(data, str(path.relative_to(path.parents[2]))))  # fmt: skip
-    print(json.dumps({"recovery_s": data["recovery_s"], "failures": data["failures"]}))  # noqa: T201
-    return 1 if data["failures"] else 0
+    return finish(SCENARIO, "Recovery after a 30 s Shopify outage", data, at=at, box=box,
+                  doc=not args.no_doc, smoke=args.smoke, render=render,
+                  brief=lambda d: {"recovery_s": d["recovery_s"]})  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from bench.report import ROOT, machine_line, table
+from bench.report import machine_line, table
 
 
 def ratio(ours: float, naive: float, *, lower_is_better: bool = False) -> str:
@@ -63,7 +62,7 @@ def per_store(s: dict[str, Any], n: dict[str, Any]) -> list[list[str]]:
     return out
 
 
-def render(data: dict[str, Any], results: Path) -> str:
+def render(data: dict[str, Any], results: str) -> str:
     o, s, n = data["options"], data["stocksync"], data["naive"]
     head = ["figure", "target", "StockSync", "naive sync", "ratio (StockSync better by)"]
     verdict = "met" if not s["oversell"]["units_beyond_stock"] else "**not met**"
@@ -106,5 +105,5 @@ def render(data: dict[str, Any], results: Path) -> str:
         f"- Machine: {machine_line(data['machine'])}",
         f"- Date: {data['date'][:16].replace('T', ' ')} UTC",
         f"- Command: `{data['command']}`",
-        f"- Raw results: `{results.relative_to(ROOT)}`",
+        f"- Raw results: `{results}`",
     ])  # fmt: skip

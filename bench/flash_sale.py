@@ -49,7 +49,7 @@ from bench.live import (
     store_gids,
 )
 from bench.prepare import load_catalog, wait_until
-from bench.report import command_line, machine, now_utc, update_section, with_db, write_results
+from bench.report import finish, machine, now_utc, with_db
 
 SCENARIO = "flash_sale"
 SETTLE_S = 90.0
@@ -258,13 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     opts = replace(opts, seed=args.seed)
     at, box = now_utc(), machine()
     data = asyncio.run(run(opts, infra_of(args)))
-    data |= {"machine": box, "date": at.isoformat(), "command": command_line("bench.flash_sale")}
-    path = write_results(f"{SCENARIO}-smoke" if args.smoke else SCENARIO, data, at=at)
-    if not (args.smoke or args.no_doc):
-        update_section(SCENARIO, "Flash sale across three stores: StockSync vs naive sync",
-                       render(data, path))  # fmt: skip
-    print(json.dumps({"failures": data["failures"], "results": str(path)}))  # noqa: T201
-    return 1 if data["failures"] else 0
+    return finish(SCENARIO, "Flash sale across three stores: StockSync vs naive sync", data,
+                  at=at, box=box, doc=not args.no_doc, smoke=args.smoke, render=render,
+                  brief=lambda _d: {})  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 import uuid
@@ -46,13 +45,11 @@ from bench.prepare import load_catalog, wait_until
 from bench.profile import hotspots, spy
 from bench.report import (
     ROOT,
-    command_line,
+    finish,
     machine,
     machine_line,
     now_utc,
     table,
-    update_section,
-    write_results,
 )
 from stocksync_common.events import InventoryCommand, InventoryCommandRequested, encode
 from stocksync_common.kafka import stop_consumer
@@ -267,13 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     opts = SMOKE if args.smoke else Options(rates, args.step_s, args.skus, args.profile)
     at, box = now_utc(), machine()
     data = asyncio.run(run(opts, infra_of(args)))
-    data |= {"machine": box, "date": at.isoformat(), "command": command_line("bench.knee")}
-    path = write_results(f"{SCENARIO}-smoke" if args.smoke else SCENARIO, data, at=at)
-    if not (args.smoke or args.no_doc):
-        update_section(SCENARIO, "Sustained throughput ceiling (knee)",
-                       render(data, str(path.relative_to(path.parents[2]))))  # fmt: skip
-    print(json.dumps({"knee_per_s": data["knee_per_s"], "failures": data["failures"]}))  # noqa: T201
-    return 1 if data["failures"] else 0
+    return finish(SCENARIO, "Sustained throughput ceiling (knee)", data, at=at, box=box,
+                  doc=not args.no_doc, smoke=args.smoke, render=render,
+                  brief=lambda d: {"knee_per_s": d["knee_per_s"]})  # fmt: skip
 
 
 if __name__ == "__main__":

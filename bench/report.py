@@ -3,10 +3,12 @@ of docs/benchmarks.md (rewritten between marker comments, other sections left al
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shlex
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -102,3 +104,26 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines.extend("| " + " | ".join(row) + " |" for row in rows)
     return "\n".join(lines)
+
+
+def finish(
+    scenario: str,
+    title: str,
+    data: dict[str, Any],
+    *,
+    at: datetime,
+    box: dict[str, Any],
+    doc: bool,
+    smoke: bool,
+    render: Callable[[dict[str, Any], str], str],
+    brief: Callable[[dict[str, Any]], dict[str, Any]],
+) -> int:
+    """The end of a bench run: stamp the figures (machine at the start, date, command), write
+    the JSON, rewrite the scenario's doc section unless ``smoke`` or not ``doc``, print a
+    one-line summary; exit status 1 if the run found a correctness failure."""
+    data |= {"machine": box, "date": at.isoformat(), "command": command_line(f"bench.{scenario}")}
+    path = write_results(f"{scenario}-smoke" if smoke else scenario, data, at=at)
+    if doc and not smoke:
+        update_section(scenario, title, render(data, str(path.relative_to(ROOT))))
+    print(json.dumps({**brief(data), "failures": data["failures"], "results": str(path)}))  # noqa: T201
+    return 1 if data["failures"] else 0
