@@ -67,13 +67,15 @@ class Options:
     duration: float = 20.0
     hot_share: float = 0.5
     seed: int = 7
+    poll_s: float = 1.0  # how often to look for delivered webhooks and synced stores
+    land_s: float = 2.0  # after the cold sales synced, for hot-SKU writes to land
 
     @property
     def orders(self) -> int:
         return int(self.rate * self.duration)
 
 
-SMOKE = Options(skus=200, hot=10, hot_stock=3, rate=10, duration=4)
+SMOKE = Options(skus=200, hot=10, hot_stock=3, rate=20, duration=2, poll_s=0.2, land_s=0.5)
 
 
 async def poll_metric(
@@ -144,7 +146,7 @@ async def measure(
         name = "stocksync_inventory_commands_total"
         poller = asyncio.create_task(poll_metric(http, metrics_url, name, labels, samples))
     driven = await load.drive(http, sim, sales, opts.rate)
-    book = await load.wait_delivered(http, sim, settle_s)
+    book = await load.wait_delivered(http, sim, settle_s, every_s=opts.poll_s)
     cold = set(cat.cold)
 
     async def synced() -> bool:
@@ -152,10 +154,10 @@ async def measure(
         return not seen["missing"]
 
     try:
-        settled = await wait_until("cold sales synced", synced, settle_s, every_s=1.0)
+        settled = await wait_until("cold sales synced", synced, settle_s, every_s=opts.poll_s)
     except TimeoutError:
         settled = settle_s
-    await asyncio.sleep(2.0)  # let hot-SKU writes land; nothing asserts on this moment
+    await asyncio.sleep(opts.land_s)  # let hot-SKU writes land; nothing asserts on this moment
     if poller:
         poller.cancel()
     writes_seen = await load.writes(http, sim)

@@ -67,10 +67,11 @@ class Options:
     step_s: float = 10.0
     skus: int = 2000
     profile: bool = False  # py-spy on the hottest services during the steps
+    grace_s: float = GRACE_S  # after a step, for what is in flight to drain
 
 
 PROFILED = ("webhook-receiver", "order-consumer", "inventory-adjuster", "shopify-sync")
-SMOKE = Options(rates=(200, 400), step_s=3.0, skus=50)
+SMOKE = Options(rates=(200, 400), step_s=1.5, skus=50, grace_s=1.0)
 
 
 async def group_lag(bootstrap: str, group: str, topic: str) -> int:
@@ -131,7 +132,7 @@ async def applied(http: httpx.AsyncClient, adjuster: str) -> float:
 
 async def step(
     http: httpx.AsyncClient, adjuster: str, producer: AIOKafkaProducer, bootstrap: str,
-    skus: list[str], rate: int, seconds: float,
+    skus: list[str], rate: int, seconds: float, grace_s: float = GRACE_S,
 ) -> dict[str, Any]:  # fmt: skip
     before, t0 = await applied(http, adjuster), time.monotonic()
     lag_start = await group_lag(bootstrap, "inventory-adjuster", INVENTORY_COMMANDS)
@@ -141,8 +142,8 @@ async def step(
     lag_end = await group_lag(bootstrap, "inventory-adjuster", INVENTORY_COMMANDS)
     sync_lag = await group_lag(bootstrap, "shopify-sync", INVENTORY_CHANGED)
     # A bounded system drains what is in flight within a moment of the load stopping; a
-    # backlog of more than half a second of the rate left after GRACE_S is one that grows.
-    await asyncio.sleep(GRACE_S)
+    # backlog of more than half a second of the rate left after the grace is one that grows.
+    await asyncio.sleep(grace_s)
     backlog_added = sent - (await applied(http, adjuster) - before)
     return {
         "rate": rate,
@@ -181,7 +182,7 @@ async def measure(stack: Stack, bootstrap: str, opts: Options) -> dict[str, Any]
             with profiling as files:
                 for rate in opts.rates:
                     steps.append(await step(http, adjuster, producer, bootstrap,
-                                            cat.cold, rate, opts.step_s))  # fmt: skip
+                                            cat.cold, rate, opts.step_s, opts.grace_s))  # fmt: skip
                     if steps[-1]["unbounded"]:
                         break
         finally:

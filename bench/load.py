@@ -138,7 +138,9 @@ async def writes(http: httpx.AsyncClient, sim: str) -> list[dict[str, Any]]:
     return out
 
 
-async def wait_delivered(http: httpx.AsyncClient, sim: str, timeout_s: float) -> dict[str, Any]:
+async def wait_delivered(
+    http: httpx.AsyncClient, sim: str, timeout_s: float, every_s: float = 1.0
+) -> dict[str, Any]:
     """The sales book once no webhook is pending any more (or at the deadline)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -148,7 +150,7 @@ async def wait_delivered(http: httpx.AsyncClient, sim: str, timeout_s: float) ->
                 break
         except httpx.HTTPError:
             pass  # a busy simulator answers late; the deadline bounds the wait
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(every_s)
     return await sales_book(http, sim)
 
 

@@ -76,4 +76,6 @@ async def load_catalog(
         hot = all(sum(inv[s].get(k, 0) for s in gids) == cat.hot_stock for k in cat.hot)
         return cold and hot
 
-    return await wait_until("initial sync of the catalog", synced, timeout_s, every_s=1.0)
+    # each look lists every store's inventory: often for a small catalog, less for a big one
+    every_s = 1.0 if len(cat.hot) + len(cat.cold) > 2000 else 0.2
+    return await wait_until("initial sync of the catalog", synced, timeout_s, every_s=every_s)

@@ -220,7 +220,16 @@ class DlqAdmin:
                     await consumer.stop()
                     raise
                 self._consumer = consumer
-            yield self._consumer
+            try:
+                yield self._consumer
+            finally:
+                # Between reads the reader holds no partitions. Assigned ones keep its
+                # fetcher long-polling them, and offset lookups queue behind those fetches;
+                # and its client would track only the assigned topics, so a lookup on any
+                # other DLQ failed with StaleMetadata and waited out a refresh. Both made an
+                # overview of four DLQs take 12 s; unassigned, the client tracks every topic.
+                if self._consumer.assignment():
+                    self._consumer.unsubscribe()
 
     async def bounds(
         self, topic: str
