@@ -8,18 +8,22 @@ services run as processes through ``scripts/stack.py`` on ports shifted by
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis import Redis
 
 from bench.report import ROOT, percentile, with_db
+from stocksync_common.kafka import stop_consumer
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from stack import EXAMPLE_STORES, SERVICES, Ports, Stack  # noqa: E402
@@ -92,6 +96,8 @@ def running_stack(
     stack = Stack(ports, ROOT / ".work" / "bench" / name, extra_env=env)
     stack.state_dir.mkdir(parents=True, exist_ok=True)
     stack.create_topics()
+    if any(n in SERVICES for n in names or SYSTEM):
+        in_thread(start_at_log_end(infra.bootstrap, STACK_GROUPS))
     start(stack, names or SYSTEM)
     try:
         stack.wait_healthy(120)
@@ -105,6 +111,69 @@ def running_stack(
         raise
     finally:
         stack.stop()
+
+
+# Every consumer group of the six services (their settings' defaults).
+STACK_GROUPS = (
+    "order-consumer", "order-consumer-oversold", "order-consumer-compliance",
+    "inventory-adjuster", "shopify-sync", "shopify-sync-catalog", "shopify-sync-propagation",
+    "shopify-sync-fulfillments", "wms-connector", "wms-connector-orders", "notifier",
+)  # fmt: skip
+
+
+async def start_at_log_end(bootstrap: str, groups: Sequence[str]) -> int:
+    """Commit the end of every topic as each group's position: a bench's fresh system (new
+    simulator state, flushed Redis database) starts where the broker's logs end, not behind
+    an earlier bench's leftovers. Without it, the 75,000 unknown-shop webhooks the webhook
+    ack bench leaves on ``webhooks.shopify.v1`` sat in front of the next bench's orders.
+    Returns the number of partitions moved per group."""
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await probe.start()
+    try:
+        cluster = await probe._client.fetch_all_metadata()  # noqa: SLF001 - all topics, fresh
+        tps = [
+            TopicPartition(t, p)
+            for t in cluster.topics()
+            if not t.startswith("__")
+            for p in cluster.partitions_for_topic(t) or ()
+        ]
+        probe.assign(tps)  # the client looks up leaders only for topics it tracks
+        ends = await probe.end_offsets(tps) if tps else {}
+    finally:
+        await stop_consumer(probe)
+
+    async def move(group: str) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            consumer.assign(list(ends))
+            await consumer.commit(dict(ends))
+        finally:
+            await consumer.stop()
+
+    if ends:
+        await asyncio.gather(*(move(g) for g in groups))
+    return len(ends)
+
+
+def in_thread(coro: Any) -> Any:
+    """Run ``coro`` to completion on a loop of its own (callers may be inside one)."""
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["value"] = asyncio.run(coro)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            out["error"] = exc
+
+    worker = threading.Thread(target=run, name="bench-kafka")
+    worker.start()
+    worker.join()
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
 
 
 def start(stack: Stack, names: list[str]) -> None:

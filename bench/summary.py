@@ -71,7 +71,8 @@ def lost(data: dict[str, dict[str, Any] | None]) -> Row:
     bad = {k: f for k, f in checks.items() if f}
     seen = ", ".join(sorted(checks)) or "no run"
     return ("lost or double-applied events under faults", "0",
-            "; ".join(f"{k}: {f}" for k, f in bad.items()) or f"0 ({seen})",
+            "; ".join(f"{k}: {f}" for k, f in bad.items())
+            or f"0 ({seen}); every injected fault: [reliability.md](reliability.md)",
             verdict(bool(checks) and not bad))  # fmt: skip
 
 

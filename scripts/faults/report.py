@@ -12,9 +12,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 REPRODUCE = (
-    "scripts/faults/run.sh                 # own broker, Redis, proxy and stack; ~FAULTS_SCALE\n"
-    "FAULTS_SCALE=5 scripts/faults/run.sh  # a bigger workload\n"
-    "python scripts/faults/report.py       # this page, from .work/faults/latest.json"
+    "scripts/faults/run.sh                  # own broker, Redis, proxy and stack; FAULTS_SCALE=3\n"
+    "FAULTS_SCALE=10 scripts/faults/run.sh  # a bigger workload (10 orders per unit of scale)\n"
+    "python scripts/faults/report.py        # this page, from .work/faults/latest.json"
 )
 
 
@@ -40,7 +40,7 @@ def fired(doc: dict[str, Any]) -> str:
     if "at_heal" in healed:
         before, after = inj.get("before", {}), healed["at_heal"]
         moved = {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
-        keys = ("reset", "severed_reset", "dropped", "blackholed", "stalled")
+        keys = ("reset", "severed_reset", "dropped", "blackholed", "stalled", "delayed")
         shown = {k: v for k, v in moved.items() if k in keys or "." in k or k.endswith(".com")}
         return ", ".join(f"{k} +{v}" for k, v in sorted(shown.items())) or "no change"
     return json.dumps(doc)[:60]

@@ -211,9 +211,9 @@ def rebalance() -> Fault:
     return Fault("consumer rebalance (join, leave)", inject, heal, lambda i, h: bool(h["left"]))
 
 
-def partition(route: str, mode: str) -> Fault:
+def partition(route: str, mode: str, latency_ms: float = 0.0) -> Fault:
     def inject(w: World, _s: Sender) -> dict[str, Any]:
-        w.proxy.set(route, mode)
+        w.proxy.set(route, mode, latency_ms)
         return {"before": w.proxy.routes()[route]["counters"]}
 
     def heal(w: World, _s: Sender) -> dict[str, Any]:
@@ -222,11 +222,12 @@ def partition(route: str, mode: str) -> Fault:
         return {"at_heal": counters}
 
     def proof(i: dict[str, Any], h: dict[str, Any]) -> bool:
-        keys = ("reset", "severed_reset", "dropped", "blackholed", "stalled")
+        keys = ("reset", "severed_reset", "dropped", "blackholed", "stalled", "delayed")
         fired = sum(h["at_heal"].get(k, 0) - i["before"].get(k, 0) for k in keys)
         return bool(fired > 0)
 
-    return Fault(f"partition {route} ({mode})", inject, heal, proof, hold_s=4.0)
+    name = f"{mode} {latency_ms:.0f} ms" if mode == "latency" else mode
+    return Fault(f"partition {route} ({name})", inject, heal, proof, hold_s=4.0)
 
 
 def shopify_storm(kind: str) -> Fault:
@@ -287,6 +288,9 @@ FAULTS = [
     partition("kafka", "blackhole"),
     partition("shopify-sim", "reset"),
     partition("wms-sim", "reset"),
+    # slow links rather than broken ones: every chunk each way waits
+    partition("redis", "latency", 50.0),
+    partition("kafka", "latency", 300.0),
     shopify_storm("5xx"),
     shopify_storm("THROTTLED"),
     wms_down(),

@@ -23,6 +23,7 @@ import uvicorn
 import yaml
 from fastapi import APIRouter
 from pydantic import SecretStr
+from unit.deploy.contract import SERVICE_PORTS
 
 from stocksync_common.settings import CommonSettings
 from stocksync_common.stores import load_stores
@@ -37,15 +38,6 @@ ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = ROOT / "docker-compose.yml"
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - a container listens on all of its interfaces
 
-SERVICE_PORTS = {
-    "webhook-receiver": 8080,
-    "order-consumer": 8081,
-    "inventory-adjuster": 8082,
-    "shopify-sync": 8083,
-    "wms-connector": 8084,
-    "notifier": 8085,
-    "ops-console": 8086,
-}
 SIMULATORS = {
     "shopify-sim": ("stocksync_sim.shopify", 8090),
     "wms-sim": ("stocksync_sim.wms", 8091),

@@ -27,20 +27,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from unit.deploy.contract import SERVICE_PORTS
 
 from stocksync_common.settings import CommonSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 
-SERVICE_PORTS = {
-    "webhook-receiver": 8080,
-    "order-consumer": 8081,
-    "inventory-adjuster": 8082,
-    "shopify-sync": 8083,
-    "wms-connector": 8084,
-    "notifier": 8085,
-    "ops-console": 8086,
-}
 SIMULATOR_PORTS = {
     "stocksync_sim.shopify": 8090,
     "stocksync_sim.wms": 8091,

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
+from unit.deploy.contract import SERVICE_PORTS
 
 from stocksync_common.settings import CommonSettings
 from stocksync_common.stores import load_stores
@@ -36,15 +37,6 @@ COMPONENTS = sorted(p.parent for p in (K8S / "components").glob("*/kustomization
 COMPONENT_IDS = [c.relative_to(K8S).as_posix() for c in COMPONENTS]
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - a container listens on all of its interfaces
 
-SERVICE_PORTS = {
-    "webhook-receiver": 8080,
-    "order-consumer": 8081,
-    "inventory-adjuster": 8082,
-    "shopify-sync": 8083,
-    "wms-connector": 8084,
-    "notifier": 8085,
-    "ops-console": 8086,
-}
 STORE_READERS = ("webhook-receiver", "order-consumer", "shopify-sync")
 SECRET_NAME = "stocksync-secrets"
 SECRET_LIKE = re.compile(r"TOKEN|SECRET|PASSWORD|CREDENTIAL|WEBHOOK_URL|API_KEY")

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from unit.deploy.contract import SERVICE_PORTS
 from unit.deploy.test_k8s import (
     BASE,
     COMPONENTS,
@@ -27,7 +28,6 @@ from unit.deploy.test_k8s import (
     KNOWN_KINDS,
     OVERLAYS,
     ROOT,
-    SERVICE_PORTS,
     config_maps,
     kustomization,
     memory_bytes,

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 from prometheus_client import REGISTRY
+from unit.deploy.contract import SERVICE_PORTS
 
 ROOT = Path(__file__).resolve().parents[3]
 MONITORING = ROOT / "deploy" / "monitoring"
@@ -35,15 +36,6 @@ PACKAGES = (
     "wms_connector",
     "notifier",
 )
-SERVICES = {
-    "webhook-receiver": 8080,
-    "order-consumer": 8081,
-    "inventory-adjuster": 8082,
-    "shopify-sync": 8083,
-    "wms-connector": 8084,
-    "notifier": 8085,
-    "ops-console": 8086,
-}
 ALERTS = {
     "StockSyncServiceDown",
     "StockSyncDLQGrowing",
@@ -136,7 +128,7 @@ def test_prometheus_scrapes_every_service_on_its_port() -> None:
         job["job_name"]: [t for sc in job["static_configs"] for t in sc["targets"]]
         for job in config["scrape_configs"]
     }
-    for name, port in SERVICES.items():
+    for name, port in SERVICE_PORTS.items():
         assert targets.get(f"stocksync-{name}") == [f"{name}:{port}"], name
 
 
