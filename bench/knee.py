@@ -63,7 +63,7 @@ GRACE_S = 2.0
 
 @dataclass(frozen=True)
 class Options:
-    rates: tuple[int, ...] = (1000, 2000, 4000, 8000, 12000, 16000)
+    rates: tuple[int, ...] = (250, 500, 750, 1000, 2000, 4000, 8000, 12000, 16000)
     step_s: float = 10.0
     skus: int = 2000
     profile: bool = False  # py-spy on the hottest services during the steps

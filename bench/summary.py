@@ -124,14 +124,15 @@ def render(results: Path = RESULTS) -> str:
     gaps = [r[0] for r in rows if "not met" in r[3]]
     return "\n".join([
         "Every target of the architecture contract with the latest full run of its scenario "
-        "(`bench/results/`). Figures from a machine shared with other work are low; "
-        "the load average at the start of each run is in its section.",
+        "(`bench/results/`). The machine, its load average at the start and the exact "
+        "command of each run are in its section.",
         "",
         table(["target", "contract", "measured", "verdict"], rows),
         "",
         "Gaps: " + ("; ".join(gaps) + "." if gaps else "none."),
         "",
-        "A speed figure measured on a shared machine says little about the code; a "
-        "correctness figure (oversell, lost events, THROTTLED) holds whatever the load. Where "
-        "the time goes at the knee and what would move it: [profiling.md](profiling.md).",
+        "Speed figures depend on the machine (2 cores here, every process of the system, the "
+        "simulators and the load generator on it); correctness figures (oversell, lost "
+        "events, THROTTLED) do not. Where the time goes at the knee and what would move it: "
+        "[profiling.md](profiling.md).",
     ])  # fmt: skip
