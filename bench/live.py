@@ -34,10 +34,11 @@ ADMIN = {"Authorization": "Bearer dev-admin-token"}  # scripts/stack.py DEMO_ENV
 LOCATION = "wh-1"
 QUIET_LOG = {"STOCKSYNC_LOG_LEVEL": "WARNING"}
 SIM_RETRY_WINDOW_S = 60
-# The simulators and the six services of the architecture (not the operator tools).
+# The simulators and the six services of the architecture (not the operator tools). Without
+# the WMS simulator, wms-connector would retry and dead-letter every confirmed order.
 SYSTEM = [
-    "shopify-sim", "sink", "webhook-receiver", "order-consumer", "inventory-adjuster",
-    "shopify-sync", "wms-connector", "notifier",
+    "shopify-sim", "wms-sim", "sink", "webhook-receiver", "order-consumer",
+    "inventory-adjuster", "shopify-sync", "wms-connector", "notifier",
 ]  # fmt: skip
 
 

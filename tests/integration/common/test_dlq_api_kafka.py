@@ -9,6 +9,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from stocksync_common import dlq_auto
 from stocksync_common.consumer import PoisonMessage, RetryPolicy
 from stocksync_common.dlq_admin import DlqAdmin
 from stocksync_common.dlq_auto import AutoReplayer
@@ -164,3 +165,61 @@ async def test_dependency_failures_replay_automatically_once_healthy(
             print(f"automatic replay: applied {took:.2f}s after recovery")  # noqa: T201 - with -s
             assert h.cids.count(h.correlation[sku]) == 1
         await asyncio.sleep(0)
+
+
+async def test_the_replayer_follows_a_dlq_reading_each_record_once(
+    kafka_bootstrap, redis_url, redis, harness, monkeypatch
+):
+    """Five dead letters, two records a round: each is read once over the rounds (not the
+    whole DLQ every second), the poison ones stay put, the dependency one goes back once
+    its check passes, and later rounds read nothing."""
+    state = {"up": False}
+
+    async def behaviour(sku: str) -> None:
+        if "poison" in sku:
+            raise PoisonMessage("never valid")
+        if not state["up"]:
+            raise DependencyUnavailable("thing", "down for the test")
+
+    async def thing_up() -> bool:
+        return state["up"]
+
+    monkeypatch.setattr(dlq_auto, "SCAN_LIMIT", 2)
+    policy = RetryPolicy(blips_s=(), delays_s=(0.2, 0.2, 0.2, 0.2))
+    async with harness.start(kafka_bootstrap, redis_url, behaviour, [], policy) as h:
+        for i in range(4):
+            await h.send(f"{h.run}-poison-{i}")
+        dep = f"{h.run}-needs-thing"
+        await h.send(dep)
+        admin = DlqAdmin(kafka_bootstrap, redis, {h.group: [h.topic]})
+        dlq = dlq_topic(h.topic, h.group)
+        reads: list[str] = []
+        read_from = admin.read_from
+
+        async def counting(topic, starts, limit):
+            recs, pos, low = await read_from(topic, starts, limit)
+            reads.extend(r.id for r in recs)
+            return recs, pos, low
+
+        monkeypatch.setattr(admin, "read_from", counting)
+        try:
+
+            async def all_dead():
+                recs = await admin.records(dlq, "pending", 10)
+                return recs if len(recs) == 5 else None
+
+            await await_for("five DLQ records", all_dead, 30)
+            replayer = AutoReplayer(admin, {"thing": thing_up})
+            for _ in range(4):
+                assert await replayer.run_once() == []  # the dependency is still down
+            assert sorted(reads) == sorted(set(reads)) and len(reads) == 5
+            state["up"] = True
+            replayed = await replayer.run_once()
+            assert len(replayed) == 1
+            (rec,) = await admin.records(dlq, "replayed", 10)
+            assert rec.id == replayed[0] and rec.reason == "dependency:thing"
+            assert await replayer.run_once() == []
+            assert len(reads) == 5  # nothing read twice
+            await await_for("the replay applied", lambda: h.seen(dep), 10)
+        finally:
+            await admin.close()

@@ -259,6 +259,41 @@ class DlqAdmin:
                     todo = [tp for tp in todo if await consumer.position(tp) < ends[tp]]
             return sorted(out, key=lambda r: (r.body.get("failed_at") or 0, r.partition, r.offset))
 
+    async def read_from(
+        self, topic: str, starts: dict[int, int], limit: int
+    ) -> tuple[list[DlqRecord], dict[int, int], dict[int, int]]:
+        """Up to about ``limit`` records of ``topic`` from ``starts`` (partition -> offset; the
+        log start where missing or older), the positions to go on from, and each partition's
+        log start. For readers that follow a DLQ as it grows instead of reading it whole."""
+        async with self._reader() as consumer:
+            tps, begins, ends = await _bounds_with(consumer, topic)
+            pos = {tp.partition: max(starts.get(tp.partition, 0), begins[tp]) for tp in tps}
+            low = {tp.partition: begins[tp] for tp in tps}
+            todo = [tp for tp in tps if ends[tp] > pos[tp.partition]]
+            out: list[DlqRecord] = []
+            if not todo:
+                return out, pos, low
+            consumer.assign(todo)
+            for tp in todo:
+                consumer.seek(tp, pos[tp.partition])
+            async with asyncio.timeout(READ_TIMEOUT_S):
+                while todo and len(out) < limit:
+                    batches = await consumer.getmany(*todo, timeout_ms=200, max_records=500)
+                    for tp, recs in batches.items():
+                        out.extend(
+                            DlqRecord.parse(topic, tp.partition, r.offset, r.value)
+                            for r in recs
+                            if r.offset < ends[tp]
+                        )
+                    for tp in todo:  # the position also steps over offsets without a record
+                        pos[tp.partition] = min(await consumer.position(tp), ends[tp])
+                    todo = [tp for tp in todo if pos[tp.partition] < ends[tp]]
+            return out, pos, low
+
+    async def replayed_ids(self, topic: str) -> set[str]:
+        """``partition:offset`` of every record of ``topic`` already replayed."""
+        return await self._states(topic)
+
     async def _read_one(self, tp: TopicPartition, offset: int) -> bytes | None:
         async with self._reader() as consumer:
             _, begins, ends = await _bounds_with(consumer, tp.topic)

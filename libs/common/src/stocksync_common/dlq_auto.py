@@ -24,15 +24,22 @@ PREFIX = "dependency:"
 CHECK_TIMEOUT_S = 2.0
 
 
+SCAN_LIMIT = 2000  # records read per topic and round: a huge DLQ is followed, not reread
+
+
 class AutoReplayer:
+    """Follows each DLQ from where it last read (a DLQ of 40,000 old records is read once,
+    2,000 records a round, not reread every second) and keeps the records still waiting for
+    a dependency; those go back once its check passes."""
+
     def __init__(
         self, admin: DlqAdmin, checks: Mapping[str, Check], interval_s: float = 1.0
     ) -> None:
         self.admin = admin
         self.checks = checks
         self.interval_s = interval_s
-        # Per topic: the state it was scanned in, and the dependencies its records wait for.
-        self._seen: dict[str, tuple[tuple[int, ...], frozenset[str]]] = {}
+        self._cursor: dict[str, dict[int, int]] = {}  # topic -> partition -> next offset
+        self._waiting: dict[str, dict[str, DlqRecord]] = {}  # topic -> id -> record
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
@@ -57,24 +64,32 @@ class AutoReplayer:
         return replayed
 
     async def _topic(self, topic: str) -> list[str]:
-        tps, _, ends = await self.admin.bounds(topic)
-        if not tps:
+        fresh, cursor, low = await self.admin.read_from(
+            topic, self._cursor.get(topic, {}), SCAN_LIMIT
+        )
+        self._cursor[topic] = cursor
+        waiting = self._waiting.setdefault(topic, {})
+        for rec in fresh:
+            if rec.reason.startswith(PREFIX):
+                waiting[rec.id] = rec
+        for rid, rec in list(waiting.items()):
+            if rec.offset < low.get(rec.partition, 0):
+                del waiting[rid]  # purged
+        if not waiting:
             return []
-        signature = tuple(ends[tp] for tp in tps)
-        seen = self._seen.get(topic)
-        if seen is not None and seen[0] == signature:
-            healthy = [d for d in seen[1] if await self.healthy(d)]
-            if not healthy:
-                return []
-        waiting = await self.admin.records(topic, "pending", limit=0, reason=PREFIX)
         by_dep: dict[str, list[DlqRecord]] = {}
-        for rec in waiting:
+        for rec in waiting.values():
             by_dep.setdefault(rec.reason.removeprefix(PREFIX), []).append(rec)
-        self._seen[topic] = (signature, frozenset(by_dep))
+        due = {dep: recs for dep, recs in by_dep.items() if await self.healthy(dep)}
+        if not due:
+            return []
+        done = await self.admin.replayed_ids(topic)  # by a person, or another replica
         replayed: list[str] = []
-        for dep, recs in by_dep.items():
-            if await self.healthy(dep):
-                replayed += await self.admin.replay(recs, "auto-replay", trigger="auto")
+        for recs in due.values():
+            todo = [r for r in recs if f"{r.partition}:{r.offset}" not in done]
+            replayed += await self.admin.replay(todo, "auto-replay", trigger="auto")
+            for rec in recs:
+                waiting.pop(rec.id, None)
         if replayed:
             log.info("DLQ records replayed automatically", extra={"dlq": topic, "n": len(replayed)})
         return replayed
