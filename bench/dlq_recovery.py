@@ -1,7 +1,7 @@
 """Recovery after a 30 s Shopify outage during load: how long until the backlog is applied.
 
     uv run python -m bench.dlq_recovery [--outage-s 30 --rate 20 --skus 2000]
-        [--bootstrap ...] [--redis-url ...] [--port-offset 30000] [--smoke]
+        [--bootstrap ...] [--redis-url ...] [--port-offset 10000] [--smoke]
 
 The system runs as processes. Orders (each on a SKU of its own) flow at ``--rate``/s
 through the simulator's storefront; ``--before-s`` seconds in, every simulated store starts

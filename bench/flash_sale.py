@@ -2,7 +2,7 @@
 
     uv run python -m bench.flash_sale [--skus 10000 --hot 200 --hot-stock 6 --rate 200
         --duration 20] [--bootstrap 127.0.0.1:9092 --redis-url redis://127.0.0.1:6379]
-        [--port-offset 30000] [--smoke] [--no-doc]
+        [--port-offset 10000] [--smoke] [--no-doc]
 
 The Shopify simulator plays three storefronts (parent, child-eu, child-us) selling the same
 SKUs: a few hot ones with little stock among many. One seeded list of one-unit sales is sent

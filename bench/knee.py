@@ -1,7 +1,7 @@
 """Sustained throughput ceiling: inventory commands at rising rates until lag grows unbounded.
 
     uv run python -m bench.knee [--rates 1000,2000,4000,8000,12000,16000] [--step-s 10]
-        [--skus 2000] [--bootstrap ...] [--redis-url ...] [--port-offset 30000] [--smoke]
+        [--skus 2000] [--bootstrap ...] [--redis-url ...] [--port-offset 10000] [--smoke]
 
 The system runs as processes (``SYSTEM`` of bench.live). ``adjust`` commands (+1 to one of
 ``--skus`` SKUs, each a new idempotency key) are produced straight onto

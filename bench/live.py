@@ -46,7 +46,7 @@ SYSTEM = [
 class Infra:
     bootstrap: str = "127.0.0.1:9092"
     redis_url: str = "redis://127.0.0.1:6379"
-    port_offset: int = 30000
+    port_offset: int = 10000  # 18080-18142: below the ephemeral range (32768-60999)
 
 
 def add_infra_args(parser: argparse.ArgumentParser) -> None:

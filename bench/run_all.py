@@ -1,7 +1,7 @@
 """Every scenario, one after another, then the summary of docs/benchmarks.md.
 
     uv run python -m bench.run_all [--smoke] [--only flash_sale,knee] [--skip webhook_ack]
-        [--bootstrap 127.0.0.1:9092] [--redis-url redis://127.0.0.1:6379] [--port-offset 30000]
+        [--bootstrap 127.0.0.1:9092] [--redis-url redis://127.0.0.1:6379] [--port-offset 10000]
 
 Each scenario runs as its own process (``python -m bench.<scenario>``) against the given
 Kafka and Redis, rewrites its own section of docs/benchmarks.md and leaves its JSON in
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="bench.run_all", description=__doc__.split("\n\n")[0])
     p.add_argument("--bootstrap", default="127.0.0.1:9092")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379")
-    p.add_argument("--port-offset", type=int, default=30000)
+    p.add_argument("--port-offset", type=int, default=10000)
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--only", default=",".join(SCENARIOS))
     p.add_argument("--skip", default="")
