@@ -1,13 +1,14 @@
 """One way to open Redis for every service: bounded socket timeouts and a connection class
-that reports a write to a dead socket as the connection error it is.
+that survives a pooled socket the peer already reset.
 
 Why the class: under uvloop (uvicorn's loop when installed), writing to a transport the
 peer already reset raises ``RuntimeError("unable to perform operation on <TCPTransport
 closed=True ...>")`` instead of an ``OSError``. redis-py drops the connection but passes the
-``RuntimeError`` on, so its retry (which covers ``ConnectionError``) never runs and callers
-that handle ``RedisError`` see an unexpected exception. The fault suite's Redis partition
-found it: a shop's push lane died on one. Here the command is sent again on a fresh
-connection (uvloop refused before writing anything, so this cannot run it twice).
+``RuntimeError`` on, so callers that handle ``RedisError`` see an unexpected exception. The
+fault suite's Redis partition found it: a shop's push lane died on one. Here the command is
+sent again once on a fresh connection (uvloop refused before writing anything, so this
+cannot run it twice); if that fails too, the caller gets a ``ConnectionError``. redis-py's
+own retry stays off: after a lost reply a command may already have run.
 
 Why the timeouts: without ``socket_timeout`` a black-holed Redis blocks a call forever.
 """
