@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -238,26 +239,9 @@ class DlqAdmin:
             return await _bounds_with(consumer, topic)
 
     async def _scan(self, topic: str) -> list[DlqRecord]:
-        async with self._reader() as consumer:
-            tps, begins, ends = await _bounds_with(consumer, topic)
-            todo = [tp for tp in tps if ends[tp] > begins[tp]]
-            if not todo:
-                return []
-            consumer.assign(todo)
-            for tp in todo:
-                consumer.seek(tp, begins[tp])
-            out: list[DlqRecord] = []
-            async with asyncio.timeout(READ_TIMEOUT_S):
-                while todo:
-                    batches = await consumer.getmany(*todo, timeout_ms=200)
-                    for tp, recs in batches.items():
-                        out.extend(
-                            DlqRecord.parse(topic, tp.partition, r.offset, r.value)
-                            for r in recs
-                            if r.offset < ends[tp]
-                        )
-                    todo = [tp for tp in todo if await consumer.position(tp) < ends[tp]]
-            return sorted(out, key=lambda r: (r.body.get("failed_at") or 0, r.partition, r.offset))
+        """Every record of ``topic``, oldest failure first."""
+        out, _, _ = await self.read_from(topic, {}, limit=sys.maxsize)
+        return sorted(out, key=lambda r: (r.body.get("failed_at") or 0, r.partition, r.offset))
 
     async def read_from(
         self, topic: str, starts: dict[int, int], limit: int
@@ -289,10 +273,6 @@ class DlqAdmin:
                         pos[tp.partition] = min(await consumer.position(tp), ends[tp])
                     todo = [tp for tp in todo if pos[tp.partition] < ends[tp]]
             return out, pos, low
-
-    async def replayed_ids(self, topic: str) -> set[str]:
-        """``partition:offset`` of every record of ``topic`` already replayed."""
-        return await self._states(topic)
 
     async def _read_one(self, tp: TopicPartition, offset: int) -> bytes | None:
         async with self._reader() as consumer:

@@ -83,11 +83,10 @@ class AutoReplayer:
         due = {dep: recs for dep, recs in by_dep.items() if await self.healthy(dep)}
         if not due:
             return []
-        done = await self.admin.replayed_ids(topic)  # by a person, or another replica
         replayed: list[str] = []
         for recs in due.values():
-            todo = [r for r in recs if f"{r.partition}:{r.offset}" not in done]
-            replayed += await self.admin.replay(todo, "auto-replay", trigger="auto")
+            # replay() skips a record already replayed (by a person, or another replica)
+            replayed += await self.admin.replay(recs, "auto-replay", trigger="auto")
             for rec in recs:
                 waiting.pop(rec.id, None)
         if replayed:
