@@ -216,13 +216,13 @@ async def _handle(sim: Simulator, request: Request, version: str, shop: str | No
     query, variables, name = parsed if parsed else (raw.decode("utf-8", "replace"), None, None)
     status: int
     body: Any
+    ctx = RequestContext(str(request.base_url).rstrip("/"), sim.settings.bulk_delay_s)
     if len(stores) != 1:
         status, body = 401, AUTH_ERROR
     elif parsed is None:
         status, body = 400, BAD_QUERY
     else:
         store = stores[0]
-        ctx = RequestContext(str(request.base_url).rstrip("/"), sim.settings.bulk_delay_s)
         run = GraphQLRun(sim, store, version, ctx)
         status, body = await _run_with_faults(sim, store, run, (query, variables or {}, name))
         store.stats.count(store.now(), status, body)
@@ -235,6 +235,7 @@ async def _handle(sim: Simulator, request: Request, version: str, shop: str | No
         variables=variables,
         operation_name=name,
         response=body,
+        writes=ctx.writes,
     )
     return JSONResponse(body, status_code=status, headers=headers)
 

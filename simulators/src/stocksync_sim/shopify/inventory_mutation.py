@@ -1,6 +1,10 @@
 """``inventorySetQuantities`` as Shopify 2026-04+ runs it: ``@idempotent`` required,
 ``changeFromQuantity`` required on every quantity (compare-and-set, ``null`` opts out),
-all-or-nothing per call, and a replayed idempotency key answering the first result."""
+all-or-nothing per call, and a replayed idempotency key answering the first result.
+
+Every quantity of a call that passed the shape checks is logged (``QuantityWrite``) with the
+store's count it met, so tests and the bench can check what a sync sent against what the
+store held at that moment (``/_sim/storefront/writes``)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,14 @@ from typing import Any
 from stocksync_sim.delivery import rfc3339, utc_now
 from stocksync_sim.shopify.executor import Call, FieldError, GqlObject
 from stocksync_sim.shopify.objects import item_object, location_object
-from stocksync_sim.shopify.state import IdempotencyRecord, Level, Product, StoreState, gid
+from stocksync_sim.shopify.state import (
+    IdempotencyRecord,
+    Level,
+    Product,
+    QuantityWrite,
+    StoreState,
+    gid,
+)
 
 QUANTITY_LIMIT = 1_000_000_000
 SETTABLE_NAMES = frozenset({"available", "on_hand"})
@@ -101,7 +112,51 @@ def _check_shape(data: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return data, quantities
 
 
-def set_quantities(store: StoreState, call: Call) -> GqlObject:
+def _observed(
+    store: StoreState,
+    data: dict[str, Any],
+    quantities: list[dict[str, Any]],
+    errors: list[GqlObject],
+    replayed: bool = False,
+) -> list[QuantityWrite]:
+    """Each quantity with the store's count now (before anything is applied) and its outcome."""
+    name: str = data["name"]
+    codes: dict[str, str] = {}  # quantity index -> the code of its first user error
+    for error in errors:
+        path = error.fields["field"] or []
+        if len(path) > 2 and path[1] == "quantities":
+            codes.setdefault(path[2], error.fields["code"])
+    out = []
+    for index, entry in enumerate(quantities):
+        product = store.by_item.get(entry["inventoryItemId"])
+        level = product.levels.get(entry["locationId"]) if product is not None else None
+        code = codes.get(str(index))
+        if replayed:
+            outcome = "invalid" if errors else "replayed"
+        elif code is not None:
+            outcome = "stale" if code == "CHANGE_FROM_QUANTITY_STALE" else "invalid"
+        else:
+            outcome = "not_applied" if errors else "applied"
+        count_name = name if name in SETTABLE_NAMES else "available"
+        out.append(
+            QuantityWrite(
+                sku=product.sku if product is not None else None,
+                location_id=entry["locationId"],
+                name=name,
+                store_count=level.quantity(count_name) if level is not None else None,
+                change_from=entry["changeFromQuantity"],
+                quantity=entry["quantity"],
+                outcome=outcome,
+            )
+        )
+    return out
+
+
+def set_quantities(
+    store: StoreState, call: Call, log: list[QuantityWrite] | None = None
+) -> GqlObject:
+    """Run the mutation; each quantity is appended to ``log`` (the request's) when given."""
+    log = [] if log is None else log
     directive = call.directive("idempotent")
     if directive is None:
         raise FieldError(MISSING_IDEMPOTENT, "BAD_REQUEST")
@@ -115,20 +170,19 @@ def set_quantities(store: StoreState, call: Call) -> GqlObject:
     record = store.idempotency.get(key)
     if record is not None:
         if record.fingerprint != fingerprint:
-            return payload(
-                None,
-                [
-                    user_error(
-                        None,
-                        "The same idempotency key cannot be used with different "
-                        "operation parameters.",
-                        "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
-                    )
-                ],
-            )
+            mismatch = [
+                user_error(
+                    None,
+                    "The same idempotency key cannot be used with different operation parameters.",
+                    "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
+                )
+            ]
+            log.extend(_observed(store, data, quantities, mismatch, replayed=True))
+            return payload(None, mismatch)
+        log.extend(_observed(store, data, quantities, [], replayed=True))
         result: GqlObject = record.result
         return result
-    result = _apply(store, data, quantities)
+    result = _apply(store, data, quantities, log)
     store.idempotency[key] = IdempotencyRecord(fingerprint, result)
     return result
 
@@ -231,8 +285,14 @@ def _check_entry(
     return []
 
 
-def _apply(store: StoreState, data: dict[str, Any], quantities: list[dict[str, Any]]) -> GqlObject:
+def _apply(
+    store: StoreState,
+    data: dict[str, Any],
+    quantities: list[dict[str, Any]],
+    log: list[QuantityWrite],
+) -> GqlObject:
     errors, changes = _validate(store, data, quantities)
+    log.extend(_observed(store, data, quantities, errors))
     if errors:
         return payload(None, errors)
     name: str = data["name"]

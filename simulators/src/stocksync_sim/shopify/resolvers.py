@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stocksync_sim.shopify import bulk, bulk_mutation, catalog, metafields
 from stocksync_sim.shopify.executor import Call, FieldError, GqlObject, Resolve
@@ -15,7 +15,7 @@ from stocksync_sim.shopify.objects import (
     location_object,
     variant_object,
 )
-from stocksync_sim.shopify.state import StoreState, gid
+from stocksync_sim.shopify.state import QuantityWrite, StoreState, gid
 
 _SKU_TERM = re.compile(r"""(?:^|[\s(])sku:(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^\s()]+))""")
 
@@ -44,10 +44,12 @@ def _required_id(call: Call) -> str:
 
 @dataclass(frozen=True)
 class RequestContext:
-    """What resolvers need from the request: where the simulator is reached (bulk urls)."""
+    """What resolvers need from the request: where the simulator is reached (bulk urls);
+    and what they leave for the request log (the quantities written)."""
 
     base_url: str = "http://127.0.0.1:8090"
     bulk_delay_s: float = 0.0
+    writes: list[QuantityWrite] = field(default_factory=list)
 
 
 def node_object(store: StoreState, value: object, ctx: RequestContext) -> GqlObject | None:
@@ -161,7 +163,7 @@ def mutation_root(store: StoreState, ctx: RequestContext | None = None) -> GqlOb
     return GqlObject(
         "Mutation",
         {
-            "inventorySetQuantities": Resolve(lambda call: set_quantities(store, call)),
+            "inventorySetQuantities": Resolve(lambda call: set_quantities(store, call, ctx.writes)),
             "bulkOperationRunQuery": Resolve(run_bulk),
             "fulfillmentCreate": Resolve(lambda call: fulfillment_create(store, call)),
             "productSet": Resolve(lambda call: catalog.product_set(store, call)),

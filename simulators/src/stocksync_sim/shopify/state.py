@@ -396,6 +396,35 @@ class StoreState:
         return self.order_number
 
 
+@dataclass(frozen=True)
+class QuantityWrite:
+    """One quantity of an ``inventorySetQuantities`` call as the store met it: its count at
+    that moment (``None`` for an unknown item or location), the ``changeFromQuantity`` sent,
+    the quantity asked, and the outcome: ``applied``, ``stale``
+    (``CHANGE_FROM_QUANTITY_STALE``), ``invalid`` (another user error on this quantity),
+    ``not_applied`` (fine, but the call failed elsewhere: all or nothing) or ``replayed``
+    (an idempotency key seen before: the first answer, nothing changed now)."""
+
+    sku: str | None
+    location_id: str
+    name: str
+    store_count: int | None
+    change_from: int | None
+    quantity: int
+    outcome: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sku": self.sku,
+            "location_id": self.location_id,
+            "name": self.name,
+            "store_count": self.store_count,
+            "change_from": self.change_from,
+            "quantity": self.quantity,
+            "outcome": self.outcome,
+        }
+
+
 @dataclass
 class RecordedRequest:
     seq: int
@@ -407,6 +436,7 @@ class RecordedRequest:
     variables: Any
     operation_name: str | None
     response: Any
+    writes: list[QuantityWrite] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -419,6 +449,7 @@ class RecordedRequest:
             "document": self.document,
             "variables": self.variables,
             "response": self.response,
+            "writes": [write.to_json() for write in self.writes],
         }
 
 

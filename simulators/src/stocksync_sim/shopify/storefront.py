@@ -3,7 +3,10 @@
 A sale is refused when the selling store's own count for the SKU is short (what Shopify's
 checkout does, whatever the other stores hold); otherwise the store's count goes down and a
 signed ``orders/create`` webhook goes out. The sales book keeps every sale with its webhook,
-so the bench can read ack latencies and match sales to the inventory writes that followed.
+so the bench can read ack latencies and match sales to the inventory writes that followed,
+and every refusal with what the other stores still showed for that SKU at that moment (a
+buyer turned away while stock existed elsewhere: stock a sync left in the wrong store).
+``/writes`` lists every ``inventorySetQuantities`` with each quantity as the store met it.
 """
 
 from __future__ import annotations
@@ -11,10 +14,10 @@ from __future__ import annotations
 import time
 import weakref
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from stocksync_sim.delivery import Delivery, rfc3339, utc_now
@@ -48,10 +51,34 @@ class Sale:
     webhook_id: str | None
 
 
+@dataclass(frozen=True)
+class Refusal:
+    shop: str
+    sku: str
+    quantity: int
+    at: float  # wall clock, seconds
+    own: int  # what the refusing store showed (summed over its locations)
+    elsewhere: int  # what every other store showed, summed
+
+
 @dataclass
 class SalesBook:
     sales: list[Sale] = field(default_factory=list)
     refused: Counter[str] = field(default_factory=Counter)
+    refusals: list[Refusal] = field(default_factory=list)
+
+
+def shown(store: StoreState, sku: str) -> int:
+    """What a store shows for ``sku``: available over its locations (0 when unknown)."""
+    product = store.products.get(sku)
+    return sum(level.available for level in product.levels.values()) if product else 0
+
+
+def refusal(sim: Simulator, store: StoreState, sale: SaleIn) -> Refusal:
+    others = (other for other in sim.state.stores.values() if other is not store)
+    elsewhere = sum(shown(other, sale.sku) for other in others)
+    own = shown(store, sale.sku)
+    return Refusal(store.shop, sale.sku, sale.quantity, time.time(), own, elsewhere)
 
 
 _BOOKS: weakref.WeakKeyDictionary[Simulator, SalesBook] = weakref.WeakKeyDictionary()
@@ -96,6 +123,7 @@ async def sell(body: SellIn, sim: SimDep) -> dict[str, int]:
         if done is None:
             refused += 1
             book.refused[store.shop] += 1
+            book.refusals.append(refusal(sim, store, sale))
         else:
             sold += 1
             book.sales.append(done)
@@ -115,7 +143,8 @@ def _delivery_json(delivery: Delivery | None) -> dict[str, Any]:
 
 @router.get("/sales")
 async def sales(sim: SimDep) -> dict[str, Any]:
-    """Every sale with its webhook's status and ack time, and refusals per store."""
+    """Every sale with its webhook's status and ack time, refusals per store, and every
+    refusal with the stock the other stores showed then."""
     book = book_of(sim)
     deliveries = sim.state.deliveries
     return {
@@ -131,6 +160,7 @@ async def sales(sim: SimDep) -> dict[str, Any]:
             for s in book.sales
         ],
         "refused": dict(book.refused),
+        "refusals": [asdict(r) for r in book.refusals],
     }
 
 
@@ -160,12 +190,18 @@ def _write_ok(response: Any) -> bool:
 
 
 @router.get("/writes")
-async def writes(sim: SimDep) -> list[dict[str, Any]]:
-    """Every ``inventorySetQuantities`` answered: store, when, the SKUs, accepted or not."""
+async def writes(
+    sim: SimDep, shop: Annotated[str | None, Query(description="one store only")] = None
+) -> list[dict[str, Any]]:
+    """Every ``inventorySetQuantities`` answered: store, when, the SKUs, accepted or not, and
+    each quantity with the store's count it met, the ``changeFromQuantity`` sent, the
+    quantity asked and its outcome (``applied``, ``stale``, ...; see ``QuantityWrite``)."""
     out = []
     for entry in sim.state.requests:
         store = sim.state.stores.get(entry.shop or "")
-        if store is None or SET_QUANTITIES not in (entry.document or ""):
+        if store is None or (shop is not None and store.shop != shop.lower()):
+            continue
+        if not entry.writes and SET_QUANTITIES not in (entry.document or ""):
             continue
         out.append(
             {
@@ -173,6 +209,7 @@ async def writes(sim: SimDep) -> list[dict[str, Any]]:
                 "at": entry.received_at,
                 "ok": _write_ok(entry.response),
                 "skus": _skus_written(store, entry.variables),
+                "quantities": [write.to_json() for write in entry.writes],
             }
         )
     return out
