@@ -1,4 +1,8 @@
-"""Shopify's GraphQL cost bucket: a leaky bucket of query-cost points per store."""
+"""Shopify's GraphQL cost bucket: a leaky bucket of query-cost points per store.
+
+Shopify may reduce a store's limits for a while (its rate-limit documentation asks apps to
+handle that gracefully): :meth:`LeakyBucket.cut` models it, :meth:`LeakyBucket.restore` ends it.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ class LeakyBucket:
     def __init__(self, maximum: float, restore_rate: float, clock: Clock = time.monotonic):
         self.maximum = float(maximum)
         self.restore_rate = float(restore_rate)
+        self.plan_limits = (self.maximum, self.restore_rate)
         self._clock = clock
         self._available = self.maximum
         self._at = clock()
@@ -52,6 +57,25 @@ class LeakyBucket:
         """Control hook for tests: force the current level (clamped to [0, maximum])."""
         self._refill()
         self._available = min(self.maximum, max(0.0, float(points)))
+
+    def cut(self, maximum: float, restore_rate: float) -> None:
+        """Reduced limits: a smaller bucket (what it holds above the new size is gone) and
+        a slower restore rate, until :meth:`restore`."""
+        if maximum <= 0 or restore_rate <= 0:
+            raise ValueError("a bucket needs a positive size and restore rate")
+        self._refill()
+        self.maximum = float(maximum)
+        self.restore_rate = float(restore_rate)
+        self._available = min(self._available, self.maximum)
+
+    def restore(self) -> None:
+        """The plan's limits again; the bucket refills from its level at the plan's rate."""
+        self._refill()
+        self.maximum, self.restore_rate = self.plan_limits
+
+    @property
+    def reduced(self) -> bool:
+        return (self.maximum, self.restore_rate) != self.plan_limits
 
     def status(self) -> dict[str, float | int]:
         """The ``throttleStatus`` object of Shopify's ``extensions.cost``."""

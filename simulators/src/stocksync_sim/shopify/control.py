@@ -1,5 +1,5 @@
 """Control API under ``/_sim/``: seed products, read inventory and requests, place orders,
-inspect and redeliver webhooks, tweak the cost bucket, reset."""
+inspect and redeliver webhooks, tweak the cost bucket or cut its limits, reset."""
 
 from __future__ import annotations
 
@@ -56,6 +56,13 @@ class OrderIn(BaseModel):
 
 class BucketIn(BaseModel):
     currently_available: float = Field(ge=0)
+
+
+class LimitsIn(BaseModel):
+    """Reduced limits, e.g. 10 points/s and a 200-point bucket."""
+
+    restore_rate: float = Field(gt=0)
+    maximum_available: float = Field(gt=0)
 
 
 def _store(sim: Simulator, shop: str) -> StoreState:
@@ -130,6 +137,23 @@ async def inventory(shop: str, sim: SimDep) -> dict[str, dict[str, int]]:
 async def set_bucket(shop: str, body: BucketIn, sim: SimDep) -> dict[str, float | int]:
     store = _store(sim, shop)
     store.bucket.set_available(body.currently_available)
+    return store.bucket.status()
+
+
+@router.put("/stores/{shop}/limits")
+async def cut_limits(shop: str, body: LimitsIn, sim: SimDep) -> dict[str, float | int]:
+    """Cut the store's limits (as Shopify may for a while) until they are restored; a query
+    costing more than the smaller bucket is refused with MAX_COST_EXCEEDED."""
+    store = _store(sim, shop)
+    store.bucket.cut(body.maximum_available, body.restore_rate)
+    return store.bucket.status()
+
+
+@router.delete("/stores/{shop}/limits")
+async def restore_limits(shop: str, sim: SimDep) -> dict[str, float | int]:
+    """The plan's limits again (a reset restores them too)."""
+    store = _store(sim, shop)
+    store.bucket.restore()
     return store.bucket.status()
 
 

@@ -2,6 +2,11 @@
 
 Scalars cost 0, objects 1, a connection ``2 + first * (cost of one node)``, ``pageInfo`` 0,
 and each mutation root field 10. Actual cost is measured while executing (see executor).
+
+A query whose requested cost is above the most one query may cost is refused before it runs
+with ``MAX_COST_EXCEEDED`` (never THROTTLED: waiting would not help). That limit is 1,000
+points, or the bucket's size when the store's limits were cut below it (a query can never
+cost more than the bucket holds).
 """
 
 from __future__ import annotations
@@ -24,6 +29,26 @@ from stocksync_sim.shopify.executor import CONNECTION_WRAPPERS, evaluate_argumen
 MUTATION_FIELD_COST = 10
 SINGLE_QUERY_MAX_COST = 1000
 FREE_OBJECT_FIELDS = frozenset({"pageInfo"})
+RATE_LIMITS_DOC = "https://shopify.dev/api/usage/rate-limits"
+BULK_QUERIES_DOC = "https://shopify.dev/docs/api/usage/bulk-operations/queries"
+
+
+def max_cost(bucket_maximum: float) -> int:
+    """The most one query may cost against a bucket of this size."""
+    return min(SINGLE_QUERY_MAX_COST, int(bucket_maximum))
+
+
+def max_cost_exceeded(requested: int, limit: int) -> dict[str, Any]:
+    """Shopify's error for a query that costs more than ``limit`` (its text and shape)."""
+    message = (
+        f"Query cost is {requested}, which exceeds the single query max cost limit ({limit})."
+        f"\n\nSee {RATE_LIMITS_DOC} for more information on how the\ncost of a query is "
+        "calculated.\n\nTo query larger amounts of data with fewer limits, bulk operations "
+        f"should be used instead.\nSee {BULK_QUERIES_DOC} for usage details.\n"
+    )
+    extensions = {"code": "MAX_COST_EXCEEDED", "cost": requested, "maxCost": limit,
+                  "documentation": RATE_LIMITS_DOC}  # fmt: skip
+    return {"message": message, "extensions": extensions}
 
 
 def requested_cost(

@@ -22,7 +22,7 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 
 from stocksync_sim.shopify.control_ops import notify_product
-from stocksync_sim.shopify.cost import SINGLE_QUERY_MAX_COST, requested_cost
+from stocksync_sim.shopify.cost import max_cost, max_cost_exceeded, requested_cost
 from stocksync_sim.shopify.executor import Executor
 from stocksync_sim.shopify.resolvers import RequestContext, mutation_root, query_root
 from stocksync_sim.shopify.runtime import Simulator, get_sim
@@ -102,14 +102,9 @@ class GraphQLRun:
             if isinstance(definition, FragmentDefinitionNode)
         }
         self.requested = requested_cost(operation, fragments, variables)
-        if self.requested > SINGLE_QUERY_MAX_COST:
-            message = (
-                f"Query cost is {self.requested}, which exceeds the single query max cost limit "
-                f"({SINGLE_QUERY_MAX_COST})."
-            )
-            return self.errors(
-                [{"message": message, "extensions": {"code": "MAX_COST_EXCEEDED"}}], None
-            )
+        limit = max_cost(self.store.bucket.maximum)
+        if self.requested > limit:
+            return self.errors([max_cost_exceeded(self.requested, limit)], None)
         if not self.store.bucket.try_take(self.requested):
             throttled = {
                 "message": "Throttled",
