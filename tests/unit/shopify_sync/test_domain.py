@@ -49,7 +49,18 @@ def change(version: int, available: int, location: str = "wh-1", **extra) -> Sto
 
 def test_latest_version_wins_and_unmapped_locations_are_skipped() -> None:
     out = pending_for_store([change(3, 5), change(5, 1), change(4, 2), change(9, 7, "wh-9")], STORE)
-    assert out == {("A", "wh-1"): Pending(5, 1)}
+    assert out == {("A", "wh-1"): Pending(5, 1, available=1)}
+
+
+def test_a_pending_entry_carries_the_shops_sales_truth_has_applied_and_round_trips() -> None:
+    seen = {"a.myshopify.com": 4, "b.myshopify.com": 0}
+    out = pending_for_store([change(7, 3, shares={"a.myshopify.com": 2}, seen=seen)], STORE)
+    pending = out[("A", "wh-1")]
+    assert pending == Pending(7, 2, 3, True, (("a.myshopify.com", 4), ("b.myshopify.com", 0)))
+    assert pending.own_seen("a.myshopify.com") == 4 and pending.own_seen("c") == 0
+    assert Pending.decode(pending.encode()) == pending
+    assert Pending.decode("5:9") == Pending(5, 9)  # entries recorded before the counters
+    assert Pending.decode(Pending(5, 9, None, False, ()).encode()).seen == ()
 
 
 def test_shares_replace_truth_while_allocation_is_active() -> None:
@@ -59,7 +70,7 @@ def test_shares_replace_truth_while_allocation_is_active() -> None:
     assert publish_quantity(shared, "c.myshopify.com") == 0
     assert publish_quantity(change(1, -4), STORE.shop) == 0  # backorders never go negative
     levels = SkuLevels(sku="A", version=1, available=9, locations={"wh-1": Levels(available=9)})
-    assert desired_from_levels(levels, STORE.shop, "wh-1") == 9
+    assert desired_from_levels(levels, STORE.shop, "wh-1") == Pending(1, 9, 9)
     assert desired_from_levels(levels, STORE.shop, "wh-2") is None
 
 
@@ -212,4 +223,4 @@ def test_compare_counts_drift_missing_and_the_rate() -> None:
     )
     assert report.compared == 2 and report.mismatched == 1 and report.mismatch_rate == 0.5
     assert report.missing == ["D"] and report.unstocked == 1 and report.unknown_to_truth == 1
-    assert report.corrections() == {("B", "wh-1"): Pending(3, 2)}
+    assert report.corrections() == {("B", "wh-1"): Pending(3, 2, available=2)}

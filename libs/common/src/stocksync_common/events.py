@@ -152,6 +152,10 @@ class StockChange(Model):
     # When the SKU is low (channel allocation): the quantity each store may show.
     shares: dict[str, int] | None = None
     kits: list[str] = Field(default_factory=list)  # kit SKUs whose availability this moves
+    # Per shop, the units of its orders truth has applied at this location so far (reserves,
+    # refused ones included, less releases): shopify-sync tells from it which of a store's
+    # sales truth has not seen yet. None from an adjuster that does not count them.
+    seen: dict[str, int] | None = None
 
 
 class InventoryChanged(Envelope):
@@ -179,6 +183,7 @@ class SkuLevels(Model):
     available: int
     locations: dict[str, Levels]
     shares: dict[str, int] | None = None
+    seen: dict[str, dict[str, int]] | None = None  # per location: StockChange.seen
     # Where in inventory.commands.v1 the command that produced these levels was: a rebuild
     # restores these levels and replays only that SKU's later commands.
     partition: int | None = None

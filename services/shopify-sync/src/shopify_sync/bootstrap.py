@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from shopify_sync.adapters.bulk import BulkRunner
 from shopify_sync.adapters.dead_letters import KafkaDeadLetters
+from shopify_sync.adapters.exposures import RedisExposures
 from shopify_sync.adapters.jobs import RedisJobs
 from shopify_sync.adapters.lease import Lease
 from shopify_sync.adapters.metrics import circuit_listener
@@ -139,7 +140,10 @@ def build(
         client, catalog, state, bulk, settings.bulk_threshold, settings.absent_ttl_s
     )
     dead = KafkaDeadLetters(producer, settings.changes_topic, settings.consumer_group)
-    writer = Writer(client, mapping, state, dead, asyncio.sleep, settings.max_stale_retries)
+    writer = Writer(
+        client, mapping, state, dead, asyncio.sleep, settings.max_stale_retries,
+        RedisExposures(redis),
+    )  # fmt: skip
     owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
     config = LaneConfig(
         settings.coalesce_window_s,

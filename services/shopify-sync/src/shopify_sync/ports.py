@@ -7,10 +7,11 @@ Redis implementations live in ``adapters``; every key of one shop shares the has
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from shopify_sync.domain.catalog import CatalogEntry
-from shopify_sync.domain.quantities import ItemKey, Known, Pending
+from shopify_sync.domain.quantities import Exposure, ItemKey, Known, Pending
 
 
 class SyncState(Protocol):
@@ -35,6 +36,33 @@ class SyncState(Protocol):
 
     async def discard(self, shop: str, entries: Mapping[ItemKey, Pending]) -> None:
         """Drop pending entries (if still these) without touching what is known."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A raise under channel allocation, asked of :meth:`Exposures.claim`."""
+
+    key: ItemKey
+    floor: int  # what the store can sell now: never granted less
+    want: int  # what it could sell after the write
+    seen: int  # its own-sales counter the figures assume
+    pending: Pending  # the truth version behind it: available and every shop's counter
+
+
+class Exposures(Protocol):
+    """Per SKU, across shops: what each store could still sell (see ``Exposure``). The gate
+    that keeps stores' counts within truth while shares move: a store is raised only into
+    room the other stores do not hold."""
+
+    async def of(self, shop: str, keys: Sequence[ItemKey]) -> dict[ItemKey, Exposure]: ...
+
+    async def put(self, shop: str, entries: Mapping[ItemKey, Exposure]) -> None: ...
+
+    async def claim(self, shop: str, claims: Sequence[Claim]) -> list[int]:
+        """Atomically per claim: the room truth's ``available`` leaves beside every other
+        store's exposure now; grant ``min(want, max(floor, room))``, record it as this
+        store's exposure before the write (so a racing raise elsewhere sees it), and return
+        it."""
 
 
 class CatalogState(Protocol):

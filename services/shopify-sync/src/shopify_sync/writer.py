@@ -17,20 +17,24 @@ from dataclasses import dataclass, field
 
 from shopify_sync.adapters import metrics
 from shopify_sync.adapters.documents import MUTATION_COST, SET_QUANTITIES
+from shopify_sync.adapters.exposures import LocalExposures
 from shopify_sync.adapters.shopify import QueryError, ShopifyClient
 from shopify_sync.adapters.sync_trace import SYNC_CLOCK
 from shopify_sync.domain.quantities import (
     BATCH_LIMIT,
+    Exposure,
     ItemKey,
     Pending,
+    Plan,
     Target,
     chunks,
     quantities,
     set_variables,
+    write_plan,
 )
 from shopify_sync.domain.user_errors import Action, Verdict, classify
 from shopify_sync.mapping import CatalogMapping
-from shopify_sync.ports import DeadLetters, SyncState
+from shopify_sync.ports import Claim, DeadLetters, Exposures, SyncState
 from stocksync_common.stores import Store
 
 log = logging.getLogger(__name__)
@@ -49,6 +53,18 @@ class Outcome:
 
 
 @dataclass
+class Batch:
+    """One push round's working figures for one shop."""
+
+    levels: dict[ItemKey, int]  # what the store shows, as last seen (compare-and-set)
+    exposures: dict[ItemKey, Exposure]  # what it could sell at our last write or read
+    caps: dict[ItemKey, int] = field(default_factory=dict)  # raises granted by the gate
+    held: set[ItemKey] = field(default_factory=set)  # raised less than truth allows: stay pending
+    plans: dict[ItemKey, Plan] = field(default_factory=dict)
+    read: set[ItemKey] = field(default_factory=set)  # levels read from the store this round
+
+
+@dataclass
 class Writer:
     client: ShopifyClient
     mapping: CatalogMapping
@@ -56,6 +72,7 @@ class Writer:
     dead_letters: DeadLetters
     sleep: Sleep
     max_stale_retries: int = 3
+    exposures: Exposures = field(default_factory=LocalExposures)
     remaps: dict[tuple[str, str], int] = field(default_factory=dict)
 
     async def push_pending(self, store: Store) -> Outcome:
@@ -64,18 +81,74 @@ class Writer:
         if not snapshot:
             return out
         targets = await self._targets(store, snapshot, out)
-        levels = await self._levels(store, targets)
+        levels, read = await self._levels(store, targets)
         unstocked = [t for t in targets if levels.get(t.key) is None]
         await self._reject(store, unstocked, "INVALID_LOCATION", "not stocked at location", out)
         todo = [t for t in targets if levels.get(t.key) is not None]
-        same = [t for t in todo if levels[t.key] == t.quantity]
-        await self.state.applied(store.shop, {t.key: (t.pending, t.quantity) for t in same})
+        batch = Batch({t.key: int(levels[t.key] or 0) for t in todo}, {}, read=read)
+        batch.exposures = await self.exposures.of(store.shop, [t.key for t in todo])
+        for t in todo:
+            batch.plans[t.key] = self._plan(store, t, batch)
+        await self._gate(store, todo, batch)
+        same = [t for t in todo if self._quantity(t, batch) == batch.levels[t.key]]
+        await self._settled(store, same, batch)
         out.unchanged += len(same)
-        differ = [t for t in todo if levels[t.key] != t.quantity]
-        known: dict[ItemKey, int] = {t.key: int(levels[t.key] or 0) for t in differ}
+        differ = [t for t in todo if self._quantity(t, batch) != batch.levels[t.key]]
         for chunk in chunks(differ, BATCH_LIMIT):
-            await self._push(store, list(chunk), known, out)
+            await self._push(store, list(chunk), batch, out)
         return out
+
+    def _plan(self, store: Store, t: Target, batch: Batch) -> Plan:
+        """The write invariant for one item. The first time we meet an item (no exposure
+        recorded), a count read from the store this round is taken as what it can sell: a
+        count that drops after that read is a sale truth has not seen. A count remembered
+        from earlier says nothing of when the store sold what it is missing."""
+        level = batch.levels[t.key]
+        exposure = batch.exposures.get(t.key)
+        if exposure is None and t.key in batch.read:
+            own = t.pending.own_seen(store.shop)
+            exposure = Exposure(level, 0 if own is None else own)
+            batch.exposures[t.key] = exposure
+        return write_plan(t.pending, store.shop, level, exposure)
+
+    async def _gate(self, store: Store, todo: Sequence[Target], batch: Batch) -> None:
+        """Under channel allocation a store is raised only into room no other store holds:
+        a giver is lowered first, its taker raised after (see ``Exposures.claim``)."""
+        claims = [
+            Claim(t.key, plan.before, plan.after, plan.seen, t.pending)
+            for t in todo
+            if t.pending.shared and (plan := batch.plans[t.key]).raises
+        ]
+        granted = await self.exposures.claim(store.shop, claims)
+        for claim, cap in zip(claims, granted, strict=True):
+            batch.caps[claim.key] = cap
+            if cap < claim.want:
+                batch.held.add(claim.key)
+                metrics.RAISES_HELD.labels(store.shop).inc()
+
+    @staticmethod
+    def _quantity(t: Target, batch: Batch) -> int:
+        plan = batch.plans[t.key]
+        cap = batch.caps.get(t.key)
+        if cap is None:
+            return plan.quantity
+        return max(0, min(plan.quantity, cap - plan.unseen))
+
+    async def _settled(self, store: Store, targets: Sequence[Target], batch: Batch) -> None:
+        """The store shows what it should (after a write, or already): record what it can
+        sell; applied, unless the gate held part of the raise back (then it stays pending
+        and the next round tries again)."""
+        if not targets:
+            return
+        exposures: dict[ItemKey, Exposure] = {}
+        for t in targets:
+            plan = batch.plans[t.key]
+            exposures[t.key] = Exposure(self._quantity(t, batch) + plan.unseen, plan.seen)
+        await self.exposures.put(store.shop, exposures)
+        done = {t.key: (t.pending, self._quantity(t, batch)) for t in targets}
+        held = {k: level for k, (_, level) in done.items() if k in batch.held}
+        await self.state.applied(store.shop, {k: v for k, v in done.items() if k not in held})
+        await self.state.observed(store.shop, held)
 
     async def _targets(
         self, store: Store, snapshot: dict[ItemKey, Pending], out: Outcome
@@ -91,26 +164,35 @@ class Writer:
                 continue
             targets.append(Target(key, pending, entry.item_id, location_gid))
         await self.state.discard(store.shop, unlisted)
+        # it sells none of them: no room held there, whatever was recorded before
+        await self.exposures.put(
+            store.shop,
+            {k: Exposure(0, p.own_seen(store.shop) or 0) for k, p in unlisted.items()},
+        )
         out.unlisted += len(unlisted)
         return targets
 
-    async def _levels(self, store: Store, targets: Sequence[Target]) -> dict[ItemKey, int | None]:
+    async def _levels(
+        self, store: Store, targets: Sequence[Target]
+    ) -> tuple[dict[ItemKey, int | None], set[ItemKey]]:
+        """Each level as last seen, read from the store where unknown (and which were)."""
         known = await self.state.known(store.shop, [t.key for t in targets])
         levels: dict[ItemKey, int | None] = {k: v.level for k, v in known.items()}
         unknown = [t for t in targets if levels.get(t.key) is None]
         if unknown:
             levels.update(await self.mapping.read_levels(store, unknown))
-        return levels
+        return levels, {t.key for t in unknown}
 
-    async def _push(
-        self, store: Store, chunk: list[Target], known: dict[ItemKey, int], out: Outcome
-    ) -> None:
+    async def _push(self, store: Store, chunk: list[Target], batch: Batch, out: Outcome) -> None:
         salt = 0
         for _ in range(self.max_stale_retries + 1):
             if not chunk:
                 return
             versions = [t.pending.version for t in chunk]
-            variables = set_variables(store.shop, quantities(chunk, known), salt, versions)
+            planned = {t.key: self._quantity(t, batch) for t in chunk}
+            variables = set_variables(
+                store.shop, quantities(chunk, batch.levels, planned), salt, versions
+            )
             try:
                 with (
                     metrics.PUSH_SECONDS.labels(store.shop).time(),
@@ -126,25 +208,34 @@ class Writer:
             out.calls += 1
             errors = (data.get("inventorySetQuantities") or {}).get("userErrors") or []
             if not errors:
-                done = {t.key: (t.pending, t.quantity) for t in chunk}
-                await self.state.applied(store.shop, done)
-                SYNC_CLOCK.done(store.shop, done)
-                metrics.PUSHED.labels(store.shop).inc(len(chunk))
+                await self._written(store, chunk, batch)
                 out.applied += len(chunk)
                 return
             for error in errors:
                 metrics.USER_ERRORS.labels(store.shop, str(error.get("code"))).inc()
             chunk, salt = await self._handle(
-                store, chunk, classify(errors, len(chunk)), known, salt, out
+                store, chunk, classify(errors, len(chunk)), batch, salt, out
             )
         out.deferred += len(chunk)  # levels kept moving: left pending for the next round
+
+    async def _written(self, store: Store, chunk: list[Target], batch: Batch) -> None:
+        shop = store.shop
+        for t in chunk:
+            plan, quantity = batch.plans[t.key], self._quantity(t, batch)
+            if plan.unseen:
+                metrics.UNSEEN_HELD.labels(shop).inc(min(plan.unseen, t.pending.quantity))
+            if t.pending.shared and quantity > batch.levels[t.key]:
+                metrics.SHARE_MOVES.labels(shop).inc(quantity - batch.levels[t.key])
+        await self._settled(store, chunk, batch)
+        SYNC_CLOCK.done(shop, {t.key: (t.pending, self._quantity(t, batch)) for t in chunk})
+        metrics.PUSHED.labels(shop).inc(len(chunk))
 
     async def _handle(
         self,
         store: Store,
         chunk: list[Target],
         verdict: Verdict,
-        known: dict[ItemKey, int],
+        batch: Batch,
         salt: int,
         out: Outcome,
     ) -> tuple[list[Target], int]:
@@ -163,7 +254,7 @@ class Writer:
             await self._reject(store, [chunk[index]], problem.code, problem.message, out)
             drop.add(index)
         drop |= await self._remap(store, chunk, verdict.indexes(Action.REMAP), out)
-        drop |= await self._refresh(store, chunk, verdict.indexes(Action.REFRESH), known, out)
+        drop |= await self._refresh(store, chunk, verdict.indexes(Action.REFRESH), batch, out)
         if verdict.indexes(Action.NEW_KEY):
             salt += 1
         if verdict.indexes(Action.WAIT):
@@ -175,29 +266,34 @@ class Writer:
         store: Store,
         chunk: list[Target],
         indexes: list[int],
-        known: dict[ItemKey, int],
+        batch: Batch,
         out: Outcome,
     ) -> set[int]:
-        """A sale raced the push: read those levels again; some may now equal truth."""
+        """A sale raced the push: read those levels again and plan each write anew from the
+        count now shown, never resending the old target: units the store sold since are
+        unseen by truth, and the new target leaves them off (the write invariant). Some may
+        now need no write."""
         if not indexes:
             return set()
         metrics.STALE.labels(store.shop).inc()
         stale = [chunk[i] for i in indexes]
         fresh = await self.mapping.read_levels(store, stale)
         drop: set[int] = set()
-        done: dict[ItemKey, tuple[Pending, int]] = {}
+        settled: list[Target] = []
         for index, target in zip(indexes, stale, strict=True):
             level = fresh.get(target.key)
             if level is None:
                 await self._reject(store, [target], "INVALID_LOCATION", "not stocked", out)
                 drop.add(index)
-            elif level == target.quantity:
-                done[target.key] = (target.pending, level)
+                continue
+            batch.levels[target.key] = level
+            batch.read.add(target.key)
+            batch.plans[target.key] = self._plan(store, target, batch)
+            if self._quantity(target, batch) == level:
+                settled.append(target)
                 drop.add(index)
-            else:
-                known[target.key] = level
-        await self.state.applied(store.shop, done)
-        out.unchanged += len(done)
+        await self._settled(store, settled, batch)
+        out.unchanged += len(settled)
         return drop
 
     async def _remap(

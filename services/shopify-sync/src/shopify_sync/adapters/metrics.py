@@ -54,6 +54,21 @@ STALE = Counter(
 USER_ERRORS = Counter(
     "stocksync_shopify_user_errors_total", "userErrors by code, per shop.", ["shop", "code"]
 )
+UNSEEN_HELD = Counter(
+    "stocksync_shopify_unseen_sales_held_total",
+    "Units a write left off a store's count for its sales truth had not applied yet, per shop.",
+    ["shop"],
+)
+SHARE_MOVES = Counter(
+    "stocksync_share_moves_total",
+    "Units a store was raised by under channel allocation (room other stores gave up), per shop.",
+    ["shop"],
+)
+RAISES_HELD = Counter(
+    "stocksync_shopify_raises_held_total",
+    "Raises under channel allocation held back until other stores give up room, per shop.",
+    ["shop"],
+)
 PENDING = Gauge("stocksync_shopify_pending", "Changes waiting to be pushed, per shop.", ["shop"])
 REJECTED = Counter(
     "stocksync_shopify_rejected_total", "Changes dead-lettered, by reason.", ["shop", "reason"]

@@ -1,7 +1,8 @@
 """Pending changes and known levels per shop, in Redis (durable across restarts).
 
-- ``sync:pending:{<shop>}``: hash ``<sku>\\x1f<location>`` -> ``<version>:<quantity>``, the
-  latest quantity truth wants the store to show. Recording it is what lets the consumer
+- ``sync:pending:{<shop>}``: hash ``<sku>\\x1f<location>`` -> ``Pending.encode()``
+  (``<version>:<quantity>[:<available>:<shared>:<seen>]``), the latest quantity truth
+  allows the store to show. Recording it is what lets the consumer
   commit its offsets: from then on the change survives a crash, an open circuit, a restart.
 - ``sync:known:{<shop>}``: same fields -> ``<applied version>:<level>``, the truth version
   last applied to the store and the store's level as last seen (``changeFromQuantity``).
@@ -38,7 +39,7 @@ for i = 1, #ARGV, 3 do
   local pv = version_of(redis.call('HGET', KEYS[1], f)) or -1
   local av = version_of(redis.call('HGET', KEYS[2], f)) or 0
   if v > pv and v >= av then
-    redis.call('HSET', KEYS[1], f, v .. ':' .. ARGV[i + 2])
+    redis.call('HSET', KEYS[1], f, ARGV[i + 2])
     kept = kept + 1
   end
 end
@@ -110,7 +111,7 @@ class RedisSyncState:
     async def record(self, shop: str, entries: Mapping[ItemKey, Pending]) -> int:
         args: list[str] = []
         for key, p in entries.items():
-            args += [field_of(key), str(p.version), str(p.quantity)]
+            args += [field_of(key), str(p.version), p.encode()]
         kept = 0
         for part in _chunks(args, 3):
             kept += int(await self._record(keys=[pending_key(shop), known_key(shop)], args=part))

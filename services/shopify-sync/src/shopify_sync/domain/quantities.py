@@ -8,7 +8,7 @@ version older than the one last applied to the store is ignored (Kafka replays).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -33,18 +33,61 @@ def key_of(field: str) -> ItemKey:
     return sku, location
 
 
+Seen = tuple[tuple[str, int], ...]  # (shop, its sales truth has applied), sorted by shop
+
+
 @dataclass(frozen=True)
 class Pending:
+    """What truth allows one store to show for one (SKU, location), as of a truth version.
+
+    ``available`` (the SKU's available over all locations), ``shared`` (channel allocation
+    on) and ``seen`` (per shop, the units of its orders truth has applied at this location:
+    a counter that only the shop's own sales and cancellations move) come with changes from
+    the adjuster; an entry without them (an old record, a replayed dead letter) is written
+    without the gate and with its unseen sales estimated conservatively (see
+    :func:`write_plan`)."""
+
     version: int
     quantity: int
+    available: int | None = None
+    shared: bool = False
+    seen: Seen | None = None
+
+    def own_seen(self, shop: str) -> int | None:
+        if self.seen is None:
+            return None
+        return dict(self.seen).get(shop, 0)
 
     def encode(self) -> str:
-        return f"{self.version}:{self.quantity}"
+        if self.available is None and not self.shared and self.seen is None:
+            return f"{self.version}:{self.quantity}"
+        seen = "-" if self.seen is None else ",".join(f"{s}={n}" for s, n in self.seen)
+        available = "" if self.available is None else str(self.available)
+        return f"{self.version}:{self.quantity}:{available}:{int(self.shared)}:{seen}"
 
     @classmethod
     def decode(cls, raw: str) -> Pending:
-        version, _, quantity = raw.partition(":")
-        return cls(int(version), int(quantity))
+        parts = raw.split(":", 4)
+        if len(parts) < 5:
+            return cls(int(parts[0]), int(parts[1]))
+        version, quantity, available, shared, seen = parts
+        return cls(
+            int(version),
+            int(quantity),
+            int(available) if available else None,
+            shared == "1",
+            None if seen == "-" else seen_of(seen),
+        )
+
+
+def seen_of(raw: str | Mapping[str, int] | None) -> Seen | None:
+    """``shop=n,shop=n`` (or a mapping) as a sorted tuple; None stays None (unknown)."""
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        pairs = (item.rpartition("=") for item in raw.split(",") if item)
+        return tuple(sorted((shop, int(n)) for shop, _, n in pairs))
+    return tuple(sorted((shop, int(n)) for shop, n in raw.items()))
 
 
 @dataclass(frozen=True)
@@ -65,6 +108,100 @@ class Known:
         return cls(int(applied or 0), int(level) if level else None)
 
 
+@dataclass(frozen=True)
+class Exposure:
+    """What a store could still sell of one (SKU, location) as of our last write or read
+    there, its unseen sales included: ``base`` units while its own-sales counter (truth's
+    ``seen`` for that shop) stood at ``seen``. Each of its sales truth applies since then
+    moves the counter by one and takes one unit off; a cancellation gives it back."""
+
+    base: int
+    seen: int
+
+    def raw(self, seen_now: int | None) -> int:
+        return self.base - (0 if seen_now is None else seen_now - self.seen)
+
+    def now(self, seen_now: int | None) -> int:
+        return max(0, self.raw(seen_now))
+
+    def unseen(self, level: int, seen_now: int | None) -> int:
+        """Units the store sold (or lost) that truth has not applied: what it could sell
+        minus what it shows. ``seen_now`` unknown: none of its sales counted as applied,
+        which can only overstate them."""
+        return max(0, self.raw(seen_now) - level)
+
+    def encode(self) -> str:
+        return f"{self.base}:{self.seen}"
+
+    @classmethod
+    def decode(cls, raw: str) -> Exposure:
+        base, _, seen = raw.partition(":")
+        return cls(int(base), int(seen or 0))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One write, before the allocation gate: the count to set so that the store never
+    shows more than truth allows it minus its unseen sales (the write invariant)."""
+
+    quantity: int  # what to set
+    unseen: int  # the store's sales truth has not applied yet
+    level: int  # what the store shows now (``changeFromQuantity``)
+    seen: int  # the shop's own-sales counter these figures assume
+
+    @property
+    def before(self) -> int:
+        """What the store can sell now, counting what it already sold unseen."""
+        return self.level + self.unseen
+
+    @property
+    def after(self) -> int:
+        return self.quantity + self.unseen
+
+    @property
+    def raises(self) -> bool:
+        return self.after > self.before
+
+
+def write_plan(pending: Pending, shop: str, level: int, exposure: Exposure | None) -> Plan:
+    """The write invariant: set at most ``allowed - unseen``.
+
+    ``allowed`` is the store's quantity from truth (available, or its share). ``unseen``
+    is derived from what the store could sell at our last write or read (``exposure``),
+    its sales truth applied since (the ``seen`` counter) and its count now: units missing
+    from the count and not yet applied by truth are sales truth will see later, and a
+    write must not put them back on sale. Without an exposure (the first time we meet
+    the item) there is nothing to compare with: the count is taken as it is."""
+    own = pending.own_seen(shop)
+    if exposure is None:
+        return Plan(clamp(pending.quantity), 0, level, 0 if own is None else own)
+    unseen = exposure.unseen(level, own)
+    seen = exposure.seen if own is None else own
+    return Plan(clamp(pending.quantity - unseen), unseen, level, seen)
+
+
+def grant(
+    floor: int,
+    want: int,
+    available: int,
+    others: Mapping[tuple[str, str], Exposure],
+    seen: Seen | None,
+    location: str,
+) -> int:
+    """The allocation gate: a store may be raised to ``want`` only into the room truth's
+    ``available`` leaves beside what every other (shop, location) could sell now; never
+    below ``floor`` (what it can sell already). ``seen`` are the shops' counters at
+    ``location`` as of ``available``; records at other locations, or without counters,
+    are taken as they were recorded (which can only overstate them). The Redis adapter
+    runs the same rule in a script, atomically."""
+    counters = None if seen is None else dict(seen)
+    held = 0
+    for (shop, loc), exposure in others.items():
+        now = None if counters is None or loc != location else counters.get(shop, 0)
+        held += exposure.now(now)
+    return min(want, max(floor, available - held))
+
+
 def clamp(quantity: int) -> int:
     return max(0, min(QUANTITY_LIMIT, quantity))
 
@@ -76,13 +213,16 @@ def publish_quantity(change: StockChange, shop: str) -> int:
     return clamp(change.after.available)
 
 
-def desired_from_levels(levels: SkuLevels, shop: str, location: str) -> int | None:
-    """The same rule as :func:`publish_quantity`, from a levels snapshot (reconciliation)."""
+def desired_from_levels(levels: SkuLevels, shop: str, location: str) -> Pending | None:
+    """The same rule as :func:`pending_for_store`, from a levels snapshot (reconciliation)."""
     if location not in levels.locations:
         return None
     if levels.shares is not None:
-        return clamp(levels.shares.get(shop, 0))
-    return clamp(levels.locations[location].available)
+        quantity = clamp(levels.shares.get(shop, 0))
+    else:
+        quantity = clamp(levels.locations[location].available)
+    seen = None if levels.seen is None else seen_of(levels.seen.get(location, {}))
+    return Pending(levels.version, quantity, levels.available, levels.shares is not None, seen)
 
 
 def pending_for_store(changes: Iterable[StockChange], store: Store) -> dict[ItemKey, Pending]:
@@ -94,7 +234,13 @@ def pending_for_store(changes: Iterable[StockChange], store: Store) -> dict[Item
         key = (ch.sku, ch.location)
         cur = out.get(key)
         if cur is None or ch.version > cur.version:
-            out[key] = Pending(ch.version, publish_quantity(ch, store.shop))
+            out[key] = Pending(
+                ch.version,
+                publish_quantity(ch, store.shop),
+                ch.sku_available_after,
+                ch.shares is not None,
+                seen_of(ch.seen),
+            )
     return out
 
 
@@ -112,13 +258,16 @@ class Target:
         return self.pending.quantity
 
 
-def quantities(targets: Sequence[Target], levels: dict[ItemKey, int]) -> list[dict[str, Any]]:
-    """``InventoryQuantityInput``s: the quantity and the level last known (compare-and-set)."""
+def quantities(
+    targets: Sequence[Target], levels: Mapping[ItemKey, int], planned: Mapping[ItemKey, int]
+) -> list[dict[str, Any]]:
+    """``InventoryQuantityInput``s: the planned quantity and the level last known
+    (compare-and-set)."""
     return [
         {
             "inventoryItemId": t.item_id,
             "locationId": t.location_gid,
-            "quantity": t.quantity,
+            "quantity": planned[t.key],
             "changeFromQuantity": levels[t.key],
         }
         for t in targets

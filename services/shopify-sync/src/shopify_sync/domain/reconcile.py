@@ -17,6 +17,7 @@ class Drift:
     version: int
     desired: int
     found: int
+    pending: Pending  # the correction, with what truth knew of each shop's sales
 
 
 @dataclass
@@ -37,7 +38,7 @@ class StoreReport:
         return self.mismatched / self.compared if self.compared else 0.0
 
     def corrections(self) -> dict[ItemKey, Pending]:
-        return {d.key: Pending(d.version, d.desired) for d in self.drift}
+        return {d.key: d.pending for d in self.drift}
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -67,16 +68,17 @@ def compare(
             report.missing.append(sku)
             continue
         for location in store.locations:
-            desired = desired_from_levels(lv, store.shop, location)
-            if desired is None:
+            pending = desired_from_levels(lv, store.shop, location)
+            if pending is None:
                 continue
+            desired = pending.quantity
             found = levels.get((sku, location))
             if found is None:
                 report.unstocked += 1
                 continue
             report.compared += 1
             if found != desired:
-                report.drift.append(Drift((sku, location), lv.version, desired, found))
+                report.drift.append(Drift((sku, location), lv.version, desired, found, pending))
     report.unknown_to_truth = len(listed - truth.keys())
     return report
 

@@ -1,0 +1,131 @@
+"""What each store could still sell per SKU, and the allocation gate.
+
+:class:`RedisExposures` (the service's) keeps them in ``sync:exposure:{<sku>}``;
+:class:`LocalExposures` keeps them in memory, for one process (the unit tests' rigs).
+
+One hash per SKU, field ``<shop>\\x1f<location>`` -> ``<base>:<seen>`` (see
+``domain.quantities.Exposure``). Every store's record of a SKU sits in one hash (one slot),
+so the claim script can sum the other stores and record the raise atomically: two lanes
+raising the same SKU at once never both spend the same room.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+
+from shopify_sync.domain.quantities import SEP, Exposure, ItemKey, Seen, grant
+from shopify_sync.ports import Claim
+
+# The rule of domain.quantities.grant, atomically.
+# KEYS[1] the SKU's hash; ARGV: 1 field, 2 floor, 3 want, 4 seen, 5 available, 6 location,
+# 7 counters "shop=n,..." ("-": unknown)
+CLAIM_LUA = """
+local known = ARGV[7] ~= '-'
+local counters = {}
+if known then
+  for shop, n in string.gmatch(ARGV[7], '([^,=]+)=(-?%d+)') do counters[shop] = tonumber(n) end
+end
+local held = 0
+local flat = redis.call('HGETALL', KEYS[1])
+for i = 1, #flat, 2 do
+  if flat[i] ~= ARGV[1] then
+    local shop, loc = string.match(flat[i], '^(.*)\\31(.*)$')
+    local base, seen = string.match(flat[i + 1], '^(-?%d+):(-?%d+)$')
+    local now = tonumber(base)
+    if known and loc == ARGV[6] then
+      now = now - ((counters[shop] or 0) - tonumber(seen))
+    end
+    held = held + math.max(0, now)
+  end
+end
+local granted = math.min(tonumber(ARGV[3]), math.max(tonumber(ARGV[2]), tonumber(ARGV[5]) - held))
+redis.call('HSET', KEYS[1], ARGV[1], granted .. ':' .. ARGV[4])
+return granted
+"""
+
+
+def exposure_key(sku: str) -> str:
+    return f"sync:exposure:{{{sku}}}"
+
+
+def _field(shop: str, location: str) -> str:
+    return f"{shop}{SEP}{location}"
+
+
+def _counters(seen: Seen | None) -> str:
+    return "-" if seen is None else ",".join(f"{shop}={n}" for shop, n in seen)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisExposures:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._claim = redis.register_script(CLAIM_LUA)
+
+    async def of(self, shop: str, keys: Sequence[ItemKey]) -> dict[ItemKey, Exposure]:
+        if not keys:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        for sku, location in keys:
+            pipe.hget(exposure_key(sku), _field(shop, location))
+        raw = await pipe.execute()
+        return {k: Exposure.decode(_text(v)) for k, v in zip(keys, raw, strict=True) if v}
+
+    async def put(self, shop: str, entries: Mapping[ItemKey, Exposure]) -> None:
+        if not entries:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for (sku, location), exposure in entries.items():
+            pipe.hset(exposure_key(sku), _field(shop, location), exposure.encode())
+        await pipe.execute()
+
+    async def claim(self, shop: str, claims: Sequence[Claim]) -> list[int]:
+        if not claims:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for c in claims:
+            sku, location = c.key
+            args: list[str | int] = [
+                _field(shop, location), c.floor, c.want, c.seen,
+                c.pending.available if c.pending.available is not None else c.floor,
+                location, _counters(c.pending.seen),
+            ]  # fmt: skip
+            await self._claim(keys=[exposure_key(sku)], args=args, client=pipe)
+        return [int(x) for x in await pipe.execute()]
+
+
+class LocalExposures:
+    """The same records and gate in memory (one process: nothing else raises concurrently)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict[tuple[str, str], Exposure]] = {}
+
+    async def of(self, shop: str, keys: Sequence[ItemKey]) -> dict[ItemKey, Exposure]:
+        out: dict[ItemKey, Exposure] = {}
+        for sku, location in keys:
+            found = self.records.get(sku, {}).get((shop, location))
+            if found is not None:
+                out[(sku, location)] = found
+        return out
+
+    async def put(self, shop: str, entries: Mapping[ItemKey, Exposure]) -> None:
+        for (sku, location), exposure in entries.items():
+            self.records.setdefault(sku, {})[(shop, location)] = exposure
+
+    async def claim(self, shop: str, claims: Sequence[Claim]) -> list[int]:
+        out: list[int] = []
+        for c in claims:
+            sku, location = c.key
+            mine = self.records.setdefault(sku, {})
+            others = {k: e for k, e in mine.items() if k != (shop, location)}
+            available = c.pending.available if c.pending.available is not None else c.floor
+            granted = grant(c.floor, c.want, available, others, c.pending.seen, location)
+            mine[(shop, location)] = Exposure(granted, c.seen)
+            out.append(granted)
+        return out

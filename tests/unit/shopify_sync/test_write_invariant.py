@@ -1,0 +1,106 @@
+"""The write invariant against the simulator: a write never sets a store above what truth
+allows it minus the units it sold that truth has not applied yet; under channel allocation
+a store is raised only into room the other stores gave up (giver lowered first)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from unit.shopify_sync.harness import Rig, rig, store
+
+from shopify_sync.domain.quantities import Pending
+
+P, C = "parent.myshopify.com", "child.myshopify.com"
+KEY = ("A", "wh-1")
+
+
+def pending(version: int, quantity: int, available: int, *, shared: bool = False,
+            **seen: int) -> Pending:  # fmt: skip
+    counters = tuple(sorted((f"{shop}.myshopify.com", n) for shop, n in seen.items()))
+    return Pending(version, quantity, available, shared, counters)
+
+
+async def sets(r: Rig, shop: str) -> list[tuple[int, int | None]]:
+    """(quantity, changeFromQuantity) of every set sent to ``shop``, oldest first."""
+    reqs: list[dict[str, Any]] = (
+        await r.http.get("/_sim/requests?operation_name=SetInventoryQuantities")
+    ).json()
+    out = []
+    for req in reqs:
+        if req.get("shop") not in (None, shop):
+            continue
+        for q in req["variables"]["input"]["quantities"]:
+            out.append((q["quantity"], q["changeFromQuantity"]))
+    return out
+
+
+async def test_a_stale_answer_never_raises_the_store_over_its_unseen_sales() -> None:
+    """The issue's trace: truth 29 (another store sold one), the parent had sold 20 that
+    truth had not applied. The old writer re-read the level and sent 29 again, from 10:
+    twenty sold units back on sale. The target is recomputed: 29 - 20 = 9."""
+    async with rig([store(P, "plus")]) as r:
+        await r.seed(P, {"A": 30})
+        await r.state.record(P, {KEY: pending(1, 30, 30, parent=0)})
+        await r.writer.push_pending(r.stores[P])  # read 30, nothing to write
+        await r.seed(P, {"A": 10})  # twenty sales the sync has not seen
+        await r.state.record(P, {KEY: pending(2, 29, 29, parent=0, child=1)})
+        out = await r.writer.push_pending(r.stores[P])
+        assert out.applied == 1
+        assert (await r.inventory(P))["A"] == 9
+        assert await sets(r, P) == [(29, 30), (9, 10)]
+        assert await r.state.pending(P) == {}
+
+
+async def test_sales_truth_already_applied_are_not_held_back_twice() -> None:
+    """Of the twenty sales, truth applied fifteen (the shop's counter moved 0 -> 15) and
+    another store sold one: truth allows 14, five sales are unseen, the store gets 9."""
+    async with rig([store(P, "plus")]) as r:
+        await r.seed(P, {"A": 30})
+        await r.state.record(P, {KEY: pending(1, 30, 30, parent=0)})
+        await r.writer.push_pending(r.stores[P])
+        await r.seed(P, {"A": 10})
+        await r.state.record(P, {KEY: pending(17, 14, 14, parent=15, child=1)})
+        await r.writer.push_pending(r.stores[P])
+        assert (await r.inventory(P))["A"] == 9
+        # and once truth has applied all twenty, the store shows truth exactly
+        await r.state.record(P, {KEY: pending(22, 9, 9, parent=20, child=1)})
+        out = await r.writer.push_pending(r.stores[P])
+        assert out.calls == 0 and (await r.inventory(P))["A"] == 9
+
+
+async def test_a_store_lower_for_reasons_truth_does_not_know_is_never_raised() -> None:
+    """The store shows 4 of the 10 it was set to, and truth has applied none of its sales
+    (a receipt of one raised truth to 11): the six are unseen sales or a loss truth does
+    not know of; the write adds the one unit and never puts the six back."""
+    async with rig([store(P, "plus")]) as r:
+        await r.seed(P, {"A": 0})
+        await r.state.record(P, {KEY: pending(1, 10, 10, parent=0)})
+        await r.writer.push_pending(r.stores[P])
+        assert (await r.inventory(P))["A"] == 10
+        await r.seed(P, {"A": 4})
+        await r.state.record(P, {KEY: pending(2, 11, 11, parent=0)})
+        await r.writer.push_pending(r.stores[P])
+        assert (await r.inventory(P))["A"] == 5
+        assert await sets(r, P) == [(10, 0), (11, 10), (5, 4)]
+
+
+async def test_under_allocation_the_taker_waits_until_the_giver_was_lowered() -> None:
+    """Shares move from the child (not selling) to the parent: 3/3 of 6 -> 5/1. The
+    parent's raise is held while the child still shows 3, and goes out once the child
+    was lowered: at no moment do the two stores show more than truth's 6."""
+    async with rig([store(P, "plus"), store(C, "plus")]) as r:
+        await r.seed(P, {"A": 3})
+        await r.seed(C, {"A": 3})
+        for shop in (P, C):
+            await r.state.record(shop, {KEY: pending(1, 3, 6, shared=True)})
+            await r.writer.push_pending(r.stores[shop])
+        await r.state.record(P, {KEY: pending(2, 5, 6, shared=True)})
+        await r.state.record(C, {KEY: pending(2, 1, 6, shared=True)})
+        held = await r.writer.push_pending(r.stores[P])
+        assert held.applied == 0 and (await r.inventory(P))["A"] == 3
+        assert KEY in await r.state.pending(P)  # it stays pending, to be tried again
+        await r.writer.push_pending(r.stores[C])
+        assert (await r.inventory(C))["A"] == 1
+        await r.writer.push_pending(r.stores[P])
+        assert (await r.inventory(P))["A"] == 5
+        assert await r.state.pending(P) == {}
