@@ -11,11 +11,11 @@ from redis.asyncio import Redis
 from inventory_adjuster.adapters.kits import KitStore
 from inventory_adjuster.adapters.redis_store import RedisInventory
 from inventory_adjuster.handlers import CommandHandler
+from inventory_adjuster.rebuild import build_store
 from inventory_adjuster.settings import Settings
 from stocksync_common.consumer import ConsumerLoop, RetryPolicy, make_consumer
 from stocksync_common.kafka import make_producer
 from stocksync_common.redis_client import connect as connect_redis
-from stocksync_common.stores import load_stores
 
 
 @dataclass
@@ -35,16 +35,7 @@ def build(settings: Settings) -> Container:
         settings.kafka_bootstrap_servers, settings.consumer_group, settings.service_name
     )
     # Channel allocation splits low stock between the configured stores.
-    shops = (
-        [s.shop for s in load_stores(settings.stores_file).stores] if settings.stores_file else []
-    )
-    store = RedisInventory(
-        redis,
-        settings.consumer_group,
-        idem_ttl_s=settings.idempotency_ttl_s,
-        ledger_max_len=settings.ledger_max_len,
-        shops=shops,
-    )
+    store = build_store(settings, redis)
     kits = KitStore(
         redis,
         settings.consumer_group,

@@ -44,6 +44,10 @@ ALLOCATION_SKUS = Gauge(
     "stocksync_allocation_skus",
     "SKUs whose latest change applied by this process left them in channel allocation.",
 )
+SHARES_MOVED = Counter(
+    "stocksync_allocation_units_moved_total",
+    "Units new channel-allocation shares gave stores over their last shares (share moves).",
+)
 _allocated: set[str] = set()
 
 
@@ -224,6 +228,7 @@ class CommandHandler:
                 **common_src,
             )
             track_allocation(change.payload)
+            SHARES_MOVED.inc(int(result.result.get("moved") or 0))
             out.append(await send_event(self.producer, INVENTORY_CHANGED, cmd.sku, change))
         elif status == "rejected":
             OVERSELLS.inc()
@@ -261,4 +266,5 @@ def stock_change(cmd: InventoryCommand, result: Applied) -> StockChange:
         order=cmd.order,
         backordered=bool(r.get("backordered")),
         shares=r.get("shares") or None,
+        seen=r.get("seen"),
     )

@@ -53,6 +53,8 @@ from inventory_adjuster.adapters.kits import (
     component_key,
 )
 from inventory_adjuster.adapters.redis_store import (
+    SEEN_PREFIX,
+    DefaultAllocation,
     Invalid,
     Position,
     RedisInventory,
@@ -265,6 +267,8 @@ def _fast_levels(p: dict[str, Any]) -> tuple[str, Restored] | None:
         if not (isinstance(shares, dict) and all(type(v) is int for v in shares.values())):
             return None
         fields["shares"] = orjson.dumps(shares).decode()
+    if not _fast_seen(p.get("seen"), fields):
+        return None
     kit_offsets = p.get("kit_offsets")
     if kit_offsets:
         if not isinstance(kit_offsets, dict):
@@ -276,6 +280,20 @@ def _fast_levels(p: dict[str, Any]) -> tuple[str, Restored] | None:
     if partition is not None and offset is not None:
         fields["pos"] = f"{partition}:{offset}"
     return sku, Restored(version, partition, offset, fields)
+
+
+def _fast_seen(seen: object, fields: dict[str, str | int]) -> bool:
+    """The shops' applied-order counters as state-hash fields; False when malformed."""
+    if not seen:
+        return True
+    if not isinstance(seen, dict):
+        return False
+    for loc, counters in seen.items():
+        if not (isinstance(counters, dict) and all(type(v) is int for v in counters.values())):
+            return False
+        for shop, n in counters.items():
+            fields[f"{SEEN_PREFIX}{loc}|{shop}"] = n
+    return True
 
 
 def _decode(raw: bytes | None) -> object:
@@ -513,9 +531,15 @@ class _Phases:
 
 
 def build_store(settings: Settings, redis: Redis, group: str | None = None) -> RedisInventory:
-    """The store as bootstrap builds it, so replayed commands compute the same shares."""
+    """The store as the service runs it (bootstrap builds it here too), so replayed
+    commands compute shares the same way."""
     shops = (
         [s.shop for s in load_stores(settings.stores_file).stores] if settings.stores_file else []
+    )
+    allocation = DefaultAllocation(
+        settings.allocation_units_per_store,
+        settings.allocation_velocity,
+        settings.allocation_window_s,
     )
     return RedisInventory(
         redis,
@@ -523,6 +547,7 @@ def build_store(settings: Settings, redis: Redis, group: str | None = None) -> R
         idem_ttl_s=settings.idempotency_ttl_s,
         ledger_max_len=settings.ledger_max_len,
         shops=shops,
+        allocation=allocation if settings.default_allocation else None,
     )
 
 

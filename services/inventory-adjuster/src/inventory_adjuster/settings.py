@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
+
 from stocksync_common.settings import CommonSettings
 from stocksync_common.topics import INVENTORY_COMMANDS
 
@@ -15,6 +17,12 @@ class Settings(CommonSettings):
     commands_topic: str = INVENTORY_COMMANDS
     idempotency_ttl_s: int = 30 * 24 * 3600
     ledger_max_len: int = 10_000
+    # Channel allocation for SKUs without a configured threshold (a configured one, even 0,
+    # overrides it); see docs/decisions/0011-flash-sales-write-invariant-and-default-allocation.md
+    default_allocation: bool = True
+    allocation_units_per_store: int = Field(default=4, ge=0)
+    allocation_velocity: float = Field(default=3.0, ge=0)
+    allocation_window_s: float = Field(default=60.0, gt=0)
 
 
 @lru_cache

@@ -4,6 +4,10 @@
 -- KEYS[1] state hash   inv:{sku}   "<loc>|on_hand", "<loc>|reserved", "<loc>|safety_stock",
 --                                  "<loc>|count_as_of", "version", "policy",
 --                                  "alloc_threshold", "sold|<shop>", "kit",
+--                                  "seen|<loc>|<shop>" (units of the shop's orders applied at
+--                                  the location: reserves, refused ones too, less what its
+--                                  cancellations and restocks gave back), "vel" and "vel_ms"
+--                                  (recent units asked, decayed), "shares" (the last ones),
 --                                  "kitoff|<partition>" (kit.lua; returned with the levels),
 --                                  "pos" ("<partition>:<offset>" of the last command)
 -- KEYS[2] idempotency  inv:{sku}:idem:<key>   the stored result of the first application
@@ -11,7 +15,9 @@
 -- KEYS[4] offsets      offsets:{<group>}      consumed offset per "<topic>:<partition>"
 -- ARGV: 1 command, 2 location, 3 quantity, 4 idempotency key, 5 idempotency ttl (s),
 --       6 offset field ("" for none), 7 offset, 8 ledger max length, 9 as_of ms ("" none),
---       10 config JSON ("" none), 11 ordering shop ("" none), 12 stores JSON list ("" none)
+--       10 config JSON ("" none), 11 ordering shop ("" none), 12 stores JSON list ("" none),
+--       13 default allocation JSON {"per_store", "velocity", "window_s"} ("" none: only SKUs
+--          configured with an allocation threshold are allocated)
 
 local SALES_WEIGHT_CAP = 1000
 
@@ -74,14 +80,53 @@ local function at(h, loc)
   return l
 end
 
+local now_ms
+local function clock_ms()
+  if not now_ms then
+    local t = redis.call('TIME')
+    now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return now_ms
+end
+
+-- Units asked for lately: a sum of orders that decays with the window (e^(-age/window)).
+local function recent_units(h, window_s)
+  local vel = tonumber(h['vel'] or '0')
+  if vel == 0 then return 0 end
+  local age_s = math.max(0, clock_ms() - tonumber(h['vel_ms'] or '0')) / 1000
+  return vel * math.exp(-age_s / window_s)
+end
+
+local function note_demand(h, qty)
+  if ARGV[13] == '' then return end
+  local window_s = cjson.decode(ARGV[13])['window_s']
+  local vel = recent_units(h, window_s) + qty
+  h['vel'], h['vel_ms'] = tostring(vel), tostring(clock_ms())
+  redis.call('HSET', KEYS[1], 'vel', h['vel'], 'vel_ms', h['vel_ms'])
+end
+
+-- Below it, stores are shown disjoint shares. A configured threshold is taken as it is.
+-- The default one (ARGV[13]) holds while stock is low for the number of stores, or for the
+-- recent demand: per_store units per store, or velocity x the units asked in the last
+-- window, whichever is more; once on, it stays on until stock is a quarter above it.
+local function threshold_of(h, n)
+  local configured = tonumber(h['alloc_threshold'] or '')
+  if configured ~= nil or ARGV[13] == '' then return configured end
+  local d = cjson.decode(ARGV[13])
+  local t = math.max(d['per_store'] * n, math.ceil(d['velocity'] * recent_units(h, d['window_s'])))
+  if h['shares'] then t = math.ceil(t * 1.25) end
+  return t
+end
+
 -- Disjoint per-store shares of `available`, weighted by where the SKU sells; they never sum
 -- to more than `available`. nil when allocation is off or the SKU is not low.
 local function shares_of(h, available)
-  local threshold = tonumber(h['alloc_threshold'] or '')
-  if ARGV[12] == '' or threshold == nil or available >= threshold then return nil end
+  if ARGV[12] == '' then return nil end
   local stores = cjson.decode(ARGV[12])
-  local shares = {}
   if #stores == 0 then return nil end
+  local threshold = threshold_of(h, #stores)
+  if threshold == nil or available >= threshold then return nil end
+  local shares = {}
   local pool = math.max(0, available)
   local weights, total = {}, 0
   for i, shop in ipairs(stores) do
@@ -108,6 +153,49 @@ local function shares_of(h, available)
     k = k % #stores + 1
   end
   return shares
+end
+
+-- Units the new shares give stores over the last ones (what moved to them); 0 when
+-- allocation only started or ended.
+local function moved_units(h, shares)
+  if not shares or not h['shares'] then return 0 end
+  local prev = cjson.decode(h['shares'])
+  local moved = 0
+  for shop, n in pairs(shares) do
+    moved = moved + math.max(0, n - (tonumber(prev[shop]) or 0))
+  end
+  return moved
+end
+
+-- A shop's own orders applied at a location, for shopify-sync to tell a store's unseen sales.
+local function note_seen(h, loc, shop, qty)
+  if shop == '' or qty == 0 then return end
+  local field = 'seen|' .. loc .. '|' .. shop
+  h[field] = tostring(redis.call('HINCRBY', KEYS[1], field, qty))
+end
+
+-- Both encode as {} when no shop has sold there yet: every counter is then 0.
+local function seen_at(h, loc)
+  local out = {}
+  local prefix = 'seen|' .. loc .. '|'
+  for field, value in pairs(h) do
+    if string.sub(field, 1, #prefix) == prefix then
+      out[string.sub(field, #prefix + 1)] = tonumber(value)
+    end
+  end
+  return out
+end
+
+local function seen_all(h)
+  local out = {}
+  for field, value in pairs(h) do
+    local loc, shop = string.match(field, '^seen|(.+)|([^|]+)$')
+    if loc then
+      out[loc] = out[loc] or {}
+      out[loc][shop] = tonumber(value)
+    end
+  end
+  return out
 end
 
 local function note_sale(h, shop, qty)
@@ -150,7 +238,8 @@ if prior then
   local locs, total = levels_of(h)
   return {'duplicate', prior, cjson.encode({
     version = tonumber(h['version'] or '0'), available = total, locations = locs,
-    shares = shares_of(h, total) or cjson.null, kit_offsets = kit_offsets_of(h)})}
+    shares = shares_of(h, total) or cjson.null, kit_offsets = kit_offsets_of(h),
+    seen = seen_all(h)})}
 end
 
 local cmd, loc, qty = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -170,6 +259,9 @@ local policy = h['policy'] or 'reject'
 local sets = {}
 
 if cmd == 'reserve' then
+  -- the store sold it either way: its count went down, refused or not
+  note_seen(h, loc, ARGV[11], qty)
+  note_demand(h, qty)
   if policy == 'reject' and before.available < qty then
     status = 'rejected'
   else
@@ -226,9 +318,15 @@ if status == 'applied' then
   h[loc .. '|on_hand'], h[loc .. '|reserved'], h[loc .. '|safety_stock'] = oh, rs, ss
 end
 local after = at(h, loc)
+if status == 'applied' and (cmd == 'release' or cmd == 'adjust') then
+  -- an order's cancellation or restock gives the shop's store its units back
+  note_seen(h, loc, ARGV[11], before.available - after.available)
+end
 local locs, total_after = levels_of(h)
 local shares = shares_of(h, total_after)
+local moved = 0
 if status == 'applied' then  -- kept for the read API
+  moved = moved_units(h, shares)
   if shares then
     redis.call('HSET', KEYS[1], 'shares', cjson.encode(shares))
   else
@@ -241,13 +339,20 @@ local result = cjson.encode({
   before = before, after = after,
   sku_available_before = total_before, sku_available_after = total_after,
   backordered = (status == 'applied' and cmd == 'reserve' and after.available < 0),
-  shares = shares or cjson.null,
+  shares = shares or cjson.null, moved = moved, seen = seen_at(h, loc),
 })
 redis.call('SET', KEYS[2], result, 'EX', tonumber(ARGV[5]))
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', tonumber(ARGV[8]), '*',
   'command', cmd, 'key', ARGV[4], 'location', loc, 'quantity', qty, 'status', status,
   'version', version, 'd_on_hand', after.on_hand - before.on_hand,
   'd_reserved', after.reserved - before.reserved)
+if moved > 0 then  -- each move of shares between stores is a ledger entry of its own
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', tonumber(ARGV[8]), '*',
+    'command', 'share_move', 'key', ARGV[4], 'location', loc, 'quantity', moved,
+    'status', 'applied', 'version', version, 'd_on_hand', 0, 'd_reserved', 0,
+    'shares', cjson.encode(shares))
+end
 record_offset()
 return {status, result, cjson.encode({version = version, available = total_after,
-  locations = locs, shares = shares or cjson.null, kit_offsets = kit_offsets_of(h)})}
+  locations = locs, shares = shares or cjson.null, kit_offsets = kit_offsets_of(h),
+  seen = seen_all(h)})}

@@ -67,6 +67,7 @@ def script_head_args(
 
 
 LEVEL_PARTS = frozenset(("on_hand", "reserved", "safety_stock"))
+SEEN_PREFIX = "seen|"  # "seen|<location>|<shop>": that shop's orders applied there
 Status = Literal["applied", "rejected", "stale", "duplicate"]
 STATUSES = frozenset(("applied", "rejected", "stale", "duplicate"))
 
@@ -90,6 +91,23 @@ class Position:
     offset: int
 
 
+@dataclass(frozen=True)
+class DefaultAllocation:
+    """Channel allocation for every SKU without a configured threshold: stores are shown
+    disjoint shares while available is below ``per_store`` units per store, or below
+    ``velocity`` times the units asked for in about the last ``window_s`` seconds
+    (docs/decisions/0011-flash-sales-write-invariant-and-default-allocation.md)."""
+
+    per_store: int = 4
+    velocity: float = 3.0
+    window_s: float = 60.0
+
+    def encode(self) -> str:
+        return orjson.dumps(
+            {"per_store": self.per_store, "velocity": self.velocity, "window_s": self.window_s}
+        ).decode()
+
+
 class RedisInventory:
     def __init__(
         self,
@@ -99,12 +117,14 @@ class RedisInventory:
         idem_ttl_s: int,
         ledger_max_len: int,
         shops: Sequence[str] = (),
+        allocation: DefaultAllocation | None = None,
     ) -> None:
         self.redis = redis
         self.group = group
         self.idem_ttl_s = idem_ttl_s
         self.ledger_max_len = ledger_max_len
         self.shops_json = orjson.dumps(list(shops)).decode() if shops else ""
+        self.allocation_json = allocation.encode() if allocation else ""
         self._sha = hashlib.sha1(APPLY_LUA.encode()).hexdigest()  # noqa: S324 - Redis' script id
 
     def _args(self, cmd: InventoryCommand, pos: Position | None) -> list[str | int]:
@@ -116,6 +136,7 @@ class RedisInventory:
             config,
             cmd.order.shop if cmd.order else "",
             self.shops_json,
+            self.allocation_json,
         ]
 
     async def apply_many(
@@ -176,10 +197,16 @@ class RedisInventory:
             if sep and part in LEVEL_PARTS:
                 locs.setdefault(loc, {})[part] = int(value)
         shares = orjson.loads(flat["shares"]) if "shares" in flat else None
+        seen: dict[str, dict[str, int]] = {}
+        for field, value in flat.items():
+            if field.startswith(SEEN_PREFIX):
+                loc, _, shop = field.removeprefix(SEEN_PREFIX).rpartition("|")
+                seen.setdefault(loc, {})[shop] = int(value)
         doc: dict[str, Any] = {
             "version": int(flat.get("version", 0)),
             "locations": locs,
             "shares": shares,
+            "seen": seen,
         }
         if with_position:
             partition, sep, offset = flat.get("pos", "").partition(":")
@@ -261,6 +288,9 @@ def restore_fields(levels: SkuLevels) -> dict[str, str | int]:
         fields["shares"] = orjson.dumps(levels.shares).decode()
     for partition, offset in (levels.kit_offsets or {}).items():
         fields[f"kitoff|{partition}"] = offset
+    for loc, counters in (levels.seen or {}).items():
+        for shop, n in counters.items():
+            fields[f"{SEEN_PREFIX}{loc}|{shop}"] = n
     if levels.partition is not None and levels.offset is not None:
         fields["pos"] = f"{levels.partition}:{levels.offset}"
     return fields
@@ -364,6 +394,7 @@ def sku_levels(sku: str, doc: dict[str, Any]) -> SkuLevels:
         available=sum(lv.available for lv in locations.values()),
         locations=locations,
         shares=doc.get("shares") or None,
+        seen=seen if isinstance(seen := doc.get("seen"), dict) else None,
         partition=doc.get("partition"),
         offset=doc.get("offset"),
         kit_offsets={str(p): int(o) for p, o in kit_offsets.items()}
