@@ -105,8 +105,14 @@ class Writer:
         from earlier says nothing of when the store sold what it is missing."""
         level = batch.levels[t.key]
         exposure = batch.exposures.get(t.key)
+        own = t.pending.own_seen(store.shop)
+        if exposure is not None and t.key not in batch.read and exposure.raw(own) < level:
+            # The store cannot show more than it can sell: sales truth applied since our
+            # last look took the remembered count down. Compare-and-set from there (a
+            # wrong guess is a stale answer and a read, never a raise).
+            level = max(0, exposure.raw(own))
+            batch.levels[t.key] = level
         if exposure is None and t.key in batch.read:
-            own = t.pending.own_seen(store.shop)
             exposure = Exposure(level, 0 if own is None else own)
             batch.exposures[t.key] = exposure
         return write_plan(t.pending, store.shop, level, exposure)

@@ -1,0 +1,132 @@
+"""Property: whatever the interleaving of storefront sales, late order webhooks and sync
+writes (with the stale compare-and-set answers they cause), three stores sharing low
+stock never sell a unit beyond it, no write raises a store over its unseen sales, and once
+everything has landed every unit truth holds is on sale somewhere (nothing left unsold).
+
+The stores are the Shopify simulator (in process, counts of their own); truth is a small
+model of the adjuster's rules (reserve or refuse, each shop's applied-order counter,
+shares weighted by sales); the writer, its state and its allocation gate are the
+service's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from unit.shopify_sync.harness import Rig, rig, store
+
+from shopify_sync.domain.quantities import Pending, seen_of
+
+SHOPS = ("p.myshopify.com", "e.myshopify.com", "u.myshopify.com")
+SKU, LOC = "H", "wh-1"
+
+
+@dataclass
+class Truth:
+    """apply.lua's rules for one SKU under channel allocation, in a few lines."""
+
+    available: int
+    version: int = 1
+    seen: dict[str, int] = field(default_factory=dict)
+    sold: dict[str, int] = field(default_factory=dict)
+    refused: int = 0
+
+    def shares(self) -> dict[str, int]:
+        weights = [1 + self.sold.get(s, 0) for s in SHOPS]
+        pool, total = max(0, self.available), sum(weights)
+        shares = {s: pool * w // total for s, w in zip(SHOPS, weights, strict=True)}
+        order = sorted(range(len(SHOPS)), key=lambda i: (-weights[i], i))
+        k = 0
+        while sum(shares.values()) < pool:
+            shares[SHOPS[order[k % len(SHOPS)]]] += 1
+            k += 1
+        return shares
+
+    def reserve(self, shop: str) -> bool:
+        self.seen[shop] = self.seen.get(shop, 0) + 1
+        if self.available < 1:
+            self.refused += 1
+            return False
+        self.available -= 1
+        self.sold[shop] = self.sold.get(shop, 0) + 1
+        self.version += 1
+        return True
+
+    def pending(self, shop: str) -> Pending:
+        return Pending(self.version, self.shares()[shop], self.available, True, seen_of(self.seen))
+
+
+async def counts(r: Rig) -> dict[str, int]:
+    return {s: (await r.inventory(s))[SKU] for s in SHOPS}
+
+
+async def record_all(r: Rig, truth: Truth) -> None:
+    for shop in SHOPS:
+        await r.state.record(shop, {(SKU, LOC): truth.pending(shop)})
+
+
+Step = tuple[str, int]
+steps = st.lists(
+    st.tuples(st.sampled_from(["sell", "sell", "deliver", "push"]), st.integers(0, 2)),
+    max_size=40,
+)
+
+
+async def play(stock: int, plan: list[Step]) -> None:
+    async with rig([store(s, "plus") for s in SHOPS]) as r:
+        for s in SHOPS:
+            await r.seed(s, {SKU: 0})
+        truth = Truth(stock)
+        unseen: dict[str, deque[int]] = {s: deque() for s in SHOPS}
+        await record_all(r, truth)
+        sold = 0
+
+        async def check_after_push(shop: str) -> None:
+            shown = await counts(r)
+            allowed = truth.shares()[shop]
+            # the write invariant: never above its share minus its unseen sales
+            assert shown[shop] <= max(0, allowed - len(unseen[shop])), (shop, shown, truth)
+            # and together: shown plus unseen never above what truth holds
+            assert sum(shown[s] + len(unseen[s]) for s in SHOPS) <= truth.available
+
+        for action, i in plan:
+            shop = SHOPS[i]
+            if action == "sell":
+                level = (await counts(r))[shop]
+                if level > 0:  # the storefront refuses at zero (its own count)
+                    await r.seed(shop, {SKU: level - 1})
+                    unseen[shop].append(1)
+                    sold += 1
+            elif action == "deliver" and unseen[shop]:
+                unseen[shop].popleft()
+                if truth.reserve(shop):
+                    await record_all(r, truth)
+            elif action == "push":
+                await r.writer.push_pending(r.stores[shop])
+                await check_after_push(shop)
+            assert sold <= stock and truth.refused == 0, "sold beyond stock"
+
+        # everything lands: webhooks delivered, every lane pushed until nothing moves
+        for shop in SHOPS:
+            while unseen[shop]:
+                unseen[shop].popleft()
+                assert truth.reserve(shop), "sold beyond stock"
+        await record_all(r, truth)
+        for _ in range(3):
+            for shop in SHOPS:
+                await r.writer.push_pending(r.stores[shop])
+        shown = await counts(r)
+        assert shown == truth.shares(), "stock left off sale after everything landed"
+        assert sum(shown.values()) == truth.available
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stock=st.integers(1, 11), plan=steps)
+def test_no_interleaving_oversells_or_raises_a_store_over_its_unseen_sales(
+    stock: int, plan: list[Step]
+) -> None:
+    asyncio.run(play(stock, plan))
