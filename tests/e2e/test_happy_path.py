@@ -19,6 +19,7 @@ from stack import DEMO_ENV, SERVICES, Stack
 from stocksync_common.kafka import stop_consumer
 from stocksync_common.topics import WEBHOOKS_SHOPIFY
 from support.poll import wait_for
+from support.sim_writes import compare_and_set_violations, quantities
 
 pytestmark = pytest.mark.e2e
 
@@ -159,15 +160,15 @@ async def test_signed_order_flows_through_and_a_redelivery_changes_nothing(
         wait_for(f"{shop} tee", partial(store_is, http, stack, shop, tee, 8))
         wait_for(f"{shop} mug", partial(store_is, http, stack, shop, mug, 1))
 
-    # The simulator saw compare-and-set writes with idempotency keys for the other stores.
+    # The simulator saw compare-and-set writes with idempotency keys for the other stores:
+    # every quantity it applied was sent with the store's count at that moment.
     reqs = http.get(f"{stack.url('shopify-sim')}/_sim/requests").json()
     sets = [q for q in reqs if "inventorySetQuantities" in str(q.get("document", ""))]
-    shops_written = {q.get("shop") for q in sets}
-    assert {PARENT, US} <= shops_written
-    for q in sets:
-        assert q["variables"]["idempotencyKey"]
-        for quantity in q["variables"]["input"]["quantities"]:
-            assert "changeFromQuantity" in quantity
+    assert all(q["variables"]["idempotencyKey"] for q in sets)
+    writes = http.get(f"{stack.url('shopify-sim')}/_sim/storefront/writes").json()
+    ours = [q for q in quantities(writes, {tee, mug}) if q["outcome"] == "applied"]
+    assert {PARENT, US} <= {q["shop"] for q in ours}
+    assert compare_and_set_violations(writes) == []
 
     # Same delivery again: acknowledged, nothing published, nothing applied.
     before = await end_offsets(kafka_bootstrap)

@@ -33,6 +33,7 @@ from stocksync_sim.shopify.app import create_app as create_sim
 from stocksync_sim.shopify.config import parse_stores
 from stocksync_sim.shopify.runtime import SimSettings
 from support.poll import await_for
+from support.sim_writes import compare_and_set_violations, quantities
 
 SIM = "http://shopify.test"
 LOC = "gid://shopify/Location/1"
@@ -92,6 +93,15 @@ class Sync:
     async def stats(self) -> dict[str, Any]:
         stats: dict[str, Any] = (await self.sim.get("/_sim/stats")).json()
         return stats
+
+    async def assert_compare_and_set(self) -> None:
+        """Every quantity the simulator applied was a compare-and-set against the store's
+        count at that moment (``changeFromQuantity`` never null, never another count)."""
+        r = await self.sim.get("/_sim/storefront/writes")
+        assert r.status_code == 200, r.text
+        writes: list[dict[str, Any]] = r.json()
+        assert any(q["outcome"] == "applied" for q in quantities(writes)), "nothing applied"
+        assert compare_and_set_violations(writes) == []
 
     async def publish_changes(self, events: list[InventoryChanged]) -> None:
         futures = [

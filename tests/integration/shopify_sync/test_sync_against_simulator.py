@@ -4,7 +4,9 @@
 - one store's 5xx outage: its circuit opens, the others keep syncing, and after recovery it
   converges to truth with nothing lost;
 - a sale racing a push: the store ends equal to truth;
-- reconciliation finds injected drift, fixes it through the write path, reports the rate.
+- reconciliation finds injected drift, fixes it through the write path, reports the rate;
+- in every one, each quantity the store applied was a compare-and-set against its count at
+  that moment (the simulator's write log).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ async def test_catalog_to_three_plans_without_throttled(sync_stack: SyncFactory)
             assert stats[shop]["quantities_set"] == FULL
             # batched: about FULL / 250 writes, not one per SKU
             assert stats[shop]["mutations"] <= FULL // 250 + 2 * 6
+        await s.assert_compare_and_set()
         print(f"{FULL} SKUs x 3 stores in {elapsed:.1f}s")  # noqa: T201 - shown with -s
 
 
@@ -73,6 +76,7 @@ async def test_outage_opens_one_circuit_and_nothing_is_lost(sync_stack: SyncFact
         await s.converged(down, truth, timeout_s=30)
         assert client.circuit(down) == State.CLOSED
         assert (await s.stats())[down]["throttled"] == 0
+        await s.assert_compare_and_set()
 
 
 async def test_a_sale_racing_a_push_ends_equal_to_truth(sync_stack: SyncFactory) -> None:
@@ -96,6 +100,7 @@ async def test_a_sale_racing_a_push_ends_equal_to_truth(sync_stack: SyncFactory)
         await s.sim.delete("/_sim/faults")
         stale = (await s.stats())[shop]
         assert stale["throttled"] == 0
+        await s.assert_compare_and_set()
 
 
 async def test_reconciliation_finds_and_fixes_drift(sync_stack: SyncFactory) -> None:
@@ -118,6 +123,7 @@ async def test_reconciliation_finds_and_fixes_drift(sync_stack: SyncFactory) -> 
         again = await _job(s, (await s.admin.post("/reconcile", headers=ADMIN)).json()["job_id"])
         assert again["result"]["mismatched"] == 0
         assert (await s.admin.post("/reconcile")).status_code == 401
+        await s.assert_compare_and_set()
 
 
 async def test_mapping_follows_products_webhooks_and_round_trips_csv(
@@ -146,6 +152,7 @@ async def test_mapping_follows_products_webhooks_and_round_trips_csv(
         assert r.json()["imported"] >= 1 and r.json()["rejected"] == 1
         problems = (await s.admin.get("/mapping/problems", headers=ADMIN)).json()
         assert problems[shop]["discovery"]["method"] == "paginated"
+        await s.assert_compare_and_set()
 
 
 async def _products_webhook(s, shop: str, product: dict[str, Any], new_sku: str) -> None:
