@@ -31,7 +31,10 @@ def sku():
     return f"DA-{uuid.uuid4().hex[:10]}"
 
 
-def store_of(redis, allocation=DefaultAllocation()):
+DEFAULT = DefaultAllocation()
+
+
+def store_of(redis, allocation=DEFAULT):
     return RedisInventory(
         redis, "g", idem_ttl_s=60, ledger_max_len=100, shops=[A, B, C], allocation=allocation
     )

@@ -1,0 +1,65 @@
+"""The flash-sale issue's trace on the real Kafka and Redis, against the simulator: a store
+that sold twenty units truth has not applied yet must not be raised over them when truth
+moves for another reason (another store's sale). The sync before this change re-read the
+level on the stale answer and sent the old target again: 29 set from 10."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from integration.shopify_sync.conftest import SyncFactory
+
+from stocksync_common.events import InventoryChanged, Levels, StockChange
+from support.poll import await_for
+from support.sim_writes import quantities
+
+pytestmark = pytest.mark.integration
+SKU = "UNSEEN"
+OTHER = "other.myshopify.com"
+
+
+def change(version: int, available: int, seen: dict[str, int]) -> InventoryChanged:
+    lv = Levels(on_hand=available, available=available)
+    return InventoryChanged(
+        source="test",
+        payload=StockChange(
+            sku=SKU, location="wh-1", command="reserve", idempotency_key=f"{SKU}:{version}",
+            version=version, before=lv, after=lv, sku_available_before=available,
+            sku_available_after=available, seen=seen,
+        ),
+    )  # fmt: skip
+
+
+async def test_a_store_is_never_raised_over_its_unseen_sales(sync_stack: SyncFactory) -> None:
+    async with sync_stack(["plus"]) as s:
+        (shop,) = s.shops
+        key = (SKU, "wh-1")
+
+        async def applied(version: int) -> bool:
+            known = await s.container.state.known(shop, [key])
+            return bool(known[key].applied >= version)
+
+        await s.seed(shop, {SKU: 30})
+        await s.publish_changes([change(1, 30, {shop: 0})])
+        await await_for("version 1 applied", lambda: applied(1), 30)
+        sale = await s.sim.post(
+            f"/_sim/stores/{shop}/orders", json={"line_items": [{"sku": SKU, "quantity": 20}]}
+        )
+        assert sale.status_code == 201  # twenty units the sync and truth have not seen
+        # another store sold one: truth 29, this shop's counter still 0
+        await s.publish_changes([change(2, 29, {shop: 0, OTHER: 1})])
+        await await_for("version 2 applied", lambda: applied(2), 30)
+        assert (await s.inventory(shop))[SKU] == 9
+        writes: list[dict[str, Any]] = (await s.sim.get("/_sim/storefront/writes")).json()
+        applied_sets = [
+            (q["quantity"], q["change_from"])
+            for q in quantities(writes, {SKU})
+            if q["outcome"] == "applied"
+        ]
+        assert applied_sets == [(9, 10)]
+        # truth applies the twenty: 9 everywhere, nothing more to write
+        await s.publish_changes([change(3, 9, {shop: 20, OTHER: 1})])
+        await await_for("version 3 applied", lambda: applied(3), 30)
+        assert (await s.inventory(shop))[SKU] == 9
+        await s.assert_compare_and_set()
