@@ -18,7 +18,7 @@ class Settings(CommonSettings):
     idempotency_ttl_s: int = 30 * 24 * 3600
     ledger_max_len: int = 10_000
     # Channel allocation for SKUs without a configured threshold (a configured one, even 0,
-    # overrides it); see docs/decisions/0011-flash-sales-write-invariant-and-default-allocation.md
+    # overrides it); see docs/decisions/0012-flash-sales-write-invariant-and-allocation.md
     default_allocation: bool = True
     allocation_units_per_store: int = Field(default=4, ge=0)
     allocation_velocity: float = Field(default=3.0, ge=0)

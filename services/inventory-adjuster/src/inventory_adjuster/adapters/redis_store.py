@@ -96,7 +96,7 @@ class DefaultAllocation:
     """Channel allocation for every SKU without a configured threshold: stores are shown
     disjoint shares while available is below ``per_store`` units per store, or below
     ``velocity`` times the units asked for in about the last ``window_s`` seconds
-    (docs/decisions/0011-flash-sales-write-invariant-and-default-allocation.md)."""
+    (docs/decisions/0012-flash-sales-write-invariant-and-allocation.md)."""
 
     per_store: int = 4
     velocity: float = 3.0
