@@ -87,10 +87,10 @@ async def dlq_view(http: httpx.AsyncClient, url: str) -> Any:
 
 async def run(opts: Options, infra: Infra) -> dict[str, Any]:
     with running_stack(infra, SCENARIO, redis_db=9, names=SYSTEM) as stack:
-        return await measure(stack, infra.bootstrap, opts)
+        return await measure(stack, opts)
 
 
-async def measure(stack: Stack, bootstrap: str, opts: Options) -> dict[str, Any]:
+async def measure(stack: Stack, opts: Options) -> dict[str, Any]:
     """The outage on a running system (any earlier runs used other SKUs)."""
     cat = load.catalog(f"DQ{uuid.uuid4().hex[:6]}", opts.skus, 0, 0, opts.cold_stock)
     gids = store_gids()
@@ -99,9 +99,7 @@ async def measure(stack: Stack, bootstrap: str, opts: Options) -> dict[str, Any]
     sales = load.plan_sales(cat, shops, total, 0.0, seed=11)
     sim, sync = stack.url("shopify-sim"), stack.url("shopify-sync")
     async with httpx.AsyncClient(timeout=30) as http:
-        await load_catalog(
-            http, sim, stack.url("inventory-adjuster"), gids, cat, bootstrap=bootstrap
-        )
+        await load_catalog(http, sim, stack.url("inventory-adjuster"), gids, cat)
         await load.clear(http, sim)
         split = int(opts.rate * opts.before_s)
         before = await load.drive(http, sim, sales[:split], opts.rate)

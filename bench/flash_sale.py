@@ -1,24 +1,30 @@
 """Flash sale across three stores sharing stock: StockSync against the naive baseline.
 
     uv run python -m bench.flash_sale [--skus 10000 --hot 200 --hot-stock 6 --rate 200
-        --duration 20] [--bootstrap 127.0.0.1:9092 --redis-url redis://127.0.0.1:6379]
-        [--port-offset 10000] [--smoke] [--no-doc]
+        --duration 20 --demand 70,28,2] [--bootstrap 127.0.0.1:9092
+        --redis-url redis://127.0.0.1:6379] [--port-offset 10000] [--smoke] [--no-doc]
 
 The Shopify simulator plays three storefronts (parent, child-eu, child-us) selling the same
 SKUs: a few hot ones with little stock among many. One seeded list of one-unit sales is sent
 at ``--rate`` orders/s through the simulator's storefront, which refuses a sale when that
-store's own count is zero and otherwise sends a signed ``orders/create``. It runs twice,
-with fresh simulator state each time:
+store's own count is zero and otherwise sends a signed ``orders/create``. Demand is uneven
+across the stores (``--demand``: 70% / 28% / 2% of the orders by default) and asks every hot
+SKU for more units than it has (the ratio is in the report). It runs twice, with fresh
+simulator state each time:
 
-1. **StockSync**: the six services as processes; hot SKUs configured with channel
-   allocation (each store shows a disjoint share of the stock) and the reject policy.
+1. **StockSync**: the six services as processes with their default settings: nothing is
+   configured per SKU (no channel allocation, no policy); what each store shows of a low
+   SKU is StockSync's default allocation, and its share moves.
 2. **naive**: ``bench.naive_monolith`` receives the same webhooks and does the whole sync
    in the request; every store shows the whole shared count, as such a sync does.
 
 Measured: webhooks accepted/s, inventory commands applied/s (adjuster metrics), webhook ack
 latency, sync latency (sale of a cold SKU at one store -> accepted write at each other
-store), units sold beyond stock, errors. Exit status 1 only for a correctness failure of
-StockSync (oversell, a lost webhook or write, a failed delivery); speed never fails it.
+store), units sold beyond stock, sell-through over the hot SKUs (units sold within stock /
+hot stock; target >= 95%), sales refused while stock existed elsewhere, share moves
+(shopify-sync's ``stocksync_share_moves_total``), errors. Exit status 1 only for a
+correctness failure of StockSync (oversell, a lost webhook or write, a failed delivery);
+speed and sell-through are reported, never failed on.
 """
 
 from __future__ import annotations
@@ -67,6 +73,7 @@ class Options:
     duration: float = 20.0
     hot_share: float = 0.5
     seed: int = 7
+    demand: tuple[float, ...] = load.DEMAND  # per store, in the stores file's order
     poll_s: float = 1.0  # how often to look for delivered webhooks and synced stores
     land_s: float = 2.0  # after the cold sales synced, for hot-SKU writes to land
 
@@ -75,7 +82,9 @@ class Options:
         return int(self.rate * self.duration)
 
 
-SMOKE = Options(skus=200, hot=10, hot_stock=3, rate=20, duration=2, poll_s=0.2, land_s=0.5)
+# 40 orders, about 20 of them on 4 hot SKUs of 3 units: demand above stock here too
+SMOKE = Options(skus=200, hot=4, hot_stock=3, rate=20, duration=2, poll_s=0.2, land_s=0.5)
+SHARE_MOVES = "stocksync_share_moves_total"
 
 
 async def poll_metric(
@@ -97,20 +106,27 @@ async def poll_metric(
 
 async def stocksync_run(opts: Options, infra: Infra, cat: load.Catalog) -> dict[str, Any]:
     with running_stack(infra, SCENARIO, redis_db=6, names=SYSTEM) as stack:
-        return await stocksync_measure(stack, infra.bootstrap, opts, cat)
+        return await stocksync_measure(stack, opts, cat)
 
 
-async def stocksync_measure(
-    stack: Stack, bootstrap: str, opts: Options, cat: load.Catalog
-) -> dict[str, Any]:
-    """The flash sale on a running system (any earlier runs used other SKUs)."""
+async def share_moves(http: httpx.AsyncClient, sync: str) -> float:
+    """shopify-sync's share moves so far, summed over stores (0 when it has none)."""
+    return sample_metric((await http.get(f"{sync}/metrics")).text, SHARE_MOVES)
+
+
+async def stocksync_measure(stack: Stack, opts: Options, cat: load.Catalog) -> dict[str, Any]:
+    """The flash sale on a running system (any earlier runs used other SKUs), default
+    settings: nothing configured per SKU."""
     sim, adjuster = stack.url("shopify-sim"), stack.url("inventory-adjuster")
+    sync = stack.url("shopify-sync")
     rejections = "stocksync_oversell_rejections_total"
     async with httpx.AsyncClient(timeout=30) as http:
-        initial_s = await load_catalog(http, sim, adjuster, store_gids(), cat, bootstrap=bootstrap)
+        initial_s = await load_catalog(http, sim, adjuster, store_gids(), cat, sync=sync)
         await load.clear(http, sim)
         refused_before = sample_metric((await http.get(f"{adjuster}/metrics")).text, rejections)
+        moves_before = await share_moves(http, sync)
         result = await measure(http, sim, f"{adjuster}/metrics", opts, cat)
+        result["share_moves"] = await share_moves(http, sync) - moves_before
         result["initial_sync_s"] = round(initial_s, 2)
         metrics = (await http.get(f"{adjuster}/metrics")).text
         result["truth_rejections"] = sample_metric(metrics, rejections) - refused_before
@@ -138,7 +154,7 @@ async def measure(
 ) -> dict[str, Any]:
     """Drive the planned sales, wait for webhooks and writes to settle, and judge."""
     shops = list(store_gids())
-    sales = load.plan_sales(cat, shops, opts.orders, opts.hot_share, opts.seed)
+    sales = load.plan_sales(cat, shops, opts.orders, opts.hot_share, opts.seed, opts.demand)
     samples: list[tuple[float, float]] = []
     poller = None
     if metrics_url:
@@ -167,6 +183,9 @@ async def measure(
         "commands": load_rates(samples),
         "sync_latency_ms": load.sync_latencies(book, writes_seen, cold),
         "oversell": load.oversell(book, cat),
+        "demand": load.demand(sales, cat),
+        "sell_through": load.sell_through(book, cat),
+        "refusals": load.refusals(book, cat),
         "refused_by_store": book["refused"],
         "writes": {
             "total": len(writes_seen),
@@ -207,7 +226,8 @@ async def naive_run(opts: Options, infra: Infra, cat: load.Catalog) -> dict[str,
             stack.wait_healthy(60, names=("naive-monolith",))
             await load.clear(http, sim)
             # what the naive sync has not written by then, it never will (no retry path)
-            return await measure(http, sim, None, opts, cat, settle_s=NAIVE_SETTLE_S)
+            result = await measure(http, sim, None, opts, cat, settle_s=NAIVE_SETTLE_S)
+            return result | {"share_moves": None}  # it has no shares to move
 
 
 def failures(data: dict[str, Any]) -> list[str]:
@@ -245,6 +265,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
     for name in ("rate", "duration", "hot_share"):
         p.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(d, name))
+    p.add_argument(
+        "--demand",
+        type=load.parse_demand,
+        default=d.demand,
+        help="demand weights per store, in the stores file's order (70,28,2)",
+    )
     p.add_argument("--smoke", action="store_true", help="tiny load; never touches the docs")
     p.add_argument("--no-doc", action="store_true")
     add_infra_args(p)
@@ -257,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         args.skus, args.hot, args.hot_stock, args.cold_stock, args.rate, args.duration,
         args.hot_share, args.seed,
     )  # fmt: skip
-    opts = replace(opts, seed=args.seed)
+    opts = replace(opts, seed=args.seed, demand=tuple(args.demand))
     at, box = now_utc(), machine()
     data = asyncio.run(run(opts, infra_of(args)))
     return finish(SCENARIO, "Flash sale across three stores: StockSync vs naive sync", data,

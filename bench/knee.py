@@ -169,7 +169,7 @@ async def measure(stack: Stack, bootstrap: str, opts: Options) -> dict[str, Any]
     steps: list[dict[str, Any]] = []
     sim, adjuster = stack.url("shopify-sim"), stack.url("inventory-adjuster")
     async with httpx.AsyncClient(timeout=30) as http:
-        await load_catalog(http, sim, adjuster, store_gids(), cat, bootstrap=bootstrap)
+        await load_catalog(http, sim, adjuster, store_gids(), cat)
         start_applied = await applied(http, adjuster)
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
                                     linger_ms=5)  # fmt: skip

@@ -11,7 +11,7 @@ import asyncio
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,18 +43,74 @@ def catalog(prefix: str, skus: int, hot: int, hot_stock: int, cold_stock: int) -
     )
 
 
+DEMAND = (0.70, 0.28, 0.02)  # parent, child-eu, child-us: uneven demand across the stores
+
+
+def parse_demand(text: str) -> tuple[float, ...]:
+    """``70,28,2`` -> per-store weights that sum to 1 (in the stores file's order)."""
+    try:
+        parts = [float(p) for p in text.split(",")]
+    except ValueError:
+        raise ValueError(f"demand weights must be numbers: {text!r}") from None
+    if not parts or any(p < 0 for p in parts) or sum(parts) <= 0:
+        raise ValueError(f"demand weights must be >= 0 with a positive sum: {text!r}")
+    return tuple(round(p / sum(parts), 6) for p in parts)
+
+
 def plan_sales(
-    cat: Catalog, shops: list[str], n: int, hot_share: float, seed: int
+    cat: Catalog,
+    shops: list[str],
+    n: int,
+    hot_share: float,
+    seed: int,
+    weights: Sequence[float] | None = None,
 ) -> list[dict[str, Any]]:
-    """``n`` one-unit sales: a ``hot_share`` on hot SKUs, the rest each on a cold SKU of its own
-    (so a cold sale's sync can be matched to the writes it caused)."""
+    """``n`` one-unit sales, seeded: a ``hot_share`` on hot SKUs, the rest each on a cold SKU
+    of its own (so a cold sale's sync can be matched to the writes it caused).
+
+    Each sale's store is drawn with ``weights`` (one per shop; uniform when ``None``): uneven
+    demand across the stores. Every hot SKU is asked for the same number of units (give or
+    take one), in a shuffled order: how much of the stock sells then depends on the sync, not
+    on which SKUs the dice favoured."""
+    if weights is not None and len(weights) != len(shops):
+        raise ValueError(f"{len(weights)} demand weights for {len(shops)} stores")
     rng = random.Random(seed)  # noqa: S311 - a reproducible load, not security
     cold = iter(cat.cold)
-    out = []
-    for _ in range(n):
+    out: list[dict[str, Any]] = []
+    hot_slots: list[int] = []
+    for i in range(n):
+        shop = rng.choices(shops, weights)[0]
         sku = next(cold, None) if rng.random() >= hot_share else None
-        out.append({"shop": rng.choice(shops), "sku": sku or rng.choice(cat.hot), "quantity": 1})
+        if sku is None:
+            hot_slots.append(i)
+        out.append({"shop": shop, "sku": sku, "quantity": 1})
+    if hot_slots and not cat.hot:
+        raise ValueError("hot sales planned for a catalog without hot SKUs")
+    hot = [cat.hot[k % len(cat.hot)] for k in range(len(hot_slots))]
+    rng.shuffle(hot)
+    for i, sku in zip(hot_slots, hot, strict=True):
+        out[i]["sku"] = sku
     return out
+
+
+def demand(sales: list[dict[str, Any]], cat: Catalog) -> dict[str, Any]:
+    """What the planned sales ask of the hot stock, and how they spread over the stores."""
+    asked: Counter[str] = Counter()
+    by_shop: Counter[str] = Counter()
+    for sale in sales:
+        by_shop[sale["shop"]] += sale["quantity"]
+        if sale["sku"] in cat.hot:
+            asked[sale["sku"]] += sale["quantity"]
+    stock = cat.hot_stock * len(cat.hot)
+    total = sum(by_shop.values())
+    fewest = min((asked[s] for s in cat.hot), default=0)
+    return {
+        "hot_units_asked": sum(asked.values()),
+        "hot_units_in_stock": stock,
+        "ratio": round(sum(asked.values()) / stock, 2) if stock else 0.0,
+        "min_ratio_per_sku": round(fewest / cat.hot_stock, 2) if cat.hot_stock else 0.0,
+        "share_by_store": {s: round(n / total, 3) for s, n in sorted(by_shop.items())},
+    }
 
 
 async def seed_products(
@@ -204,6 +260,41 @@ def oversell(book: dict[str, Any], cat: Catalog) -> dict[str, int]:
         "skus_oversold": sum(1 for n in hot_sold.values() if n > cat.hot_stock),
         "hot_units_sold": sum(hot_sold.values()),
         "hot_units_in_stock": cat.hot_stock * len(cat.hot),
+    }
+
+
+def sell_through(book: dict[str, Any], cat: Catalog) -> dict[str, Any]:
+    """Hot units sold within stock over hot units in stock (units beyond stock never count)."""
+    sold: Counter[str] = Counter()
+    for sale in book["sales"]:
+        sold[sale["sku"]] += sale["quantity"]
+    within = sum(min(sold[s], cat.hot_stock) for s in cat.hot)
+    stock = cat.hot_stock * len(cat.hot)
+    return {
+        "hot_units_sold_within_stock": within,
+        "hot_units_in_stock": stock,
+        "sell_through": round(within / stock, 4) if stock else 0.0,
+    }
+
+
+def refusals(book: dict[str, Any], cat: Catalog) -> dict[str, int]:
+    """Sales the stores refused, and those refused while stock existed elsewhere: other
+    stores still showed units (the simulator's record at that moment), or units of that hot
+    SKU were still unsold overall (from the sales book: truth had stock to sell)."""
+    refused = book.get("refusals", [])
+    sold_at: dict[str, list[float]] = defaultdict(list)
+    for sale in book["sales"]:
+        sold_at[sale["sku"]].extend([sale["sold_at"]] * sale["quantity"])
+    hot = set(cat.hot)
+
+    def unsold_then(r: dict[str, Any]) -> bool:
+        return r["sku"] in hot and sum(t <= r["at"] for t in sold_at[r["sku"]]) < cat.hot_stock
+
+    return {
+        "refused": len(refused),
+        "while_stock_elsewhere": sum(1 for r in refused if r["elsewhere"] > 0),
+        "units_shown_elsewhere": sum(r["elsewhere"] for r in refused),
+        "while_units_unsold": sum(1 for r in refused if unsold_then(r)),
     }
 
 

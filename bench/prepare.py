@@ -1,5 +1,8 @@
 """A catalog loaded into the running StockSync: products in every simulated store, stock
-imported through inventory-adjuster, and every store synced before a measurement starts."""
+imported through inventory-adjuster, and every store synced before a measurement starts.
+
+Nothing is configured per SKU: the benches measure StockSync with its default settings
+(its default channel allocation decides what each store shows of a low SKU)."""
 
 from __future__ import annotations
 
@@ -8,13 +11,9 @@ import time
 from collections.abc import Awaitable, Callable
 
 import httpx
-from aiokafka import AIOKafkaProducer
 
 from bench import load
 from bench.live import ADMIN, LOCATION
-from stocksync_common.events import InventoryCommand, InventoryCommandRequested, SkuConfig
-from stocksync_common.kafka import send_event
-from stocksync_common.topics import INVENTORY_COMMANDS
 
 
 async def wait_until(
@@ -29,23 +28,10 @@ async def wait_until(
     return time.monotonic() - start
 
 
-async def configure_hot(bootstrap: str, skus: list[str], stock: int) -> None:
-    """Reject policy, and channel shares whenever available is below 10x the stock."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        config = SkuConfig(policy="reject", allocation_threshold=stock * 10)
-        futures = []
-        for sku in skus:
-            cmd = InventoryCommand(
-                command="configure", idempotency_key=f"bench:{sku}:configure", sku=sku,
-                location=LOCATION, quantity=0, config=config,
-            )  # fmt: skip
-            event = InventoryCommandRequested(payload=cmd, source="bench")
-            futures.append(await send_event(producer, INVENTORY_COMMANDS, sku, event))
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
+async def nothing_pending(http: httpx.AsyncClient, sync: str) -> bool:
+    """shopify-sync has no change waiting for any store."""
+    r = await http.get(f"{sync}/status/stores", headers=ADMIN)
+    return r.status_code == 200 and all(s["pending"] == 0 for s in r.json()["stores"])
 
 
 async def load_catalog(
@@ -55,13 +41,16 @@ async def load_catalog(
     gids: dict[str, str],
     cat: load.Catalog,
     *,
-    bootstrap: str,
+    sync: str | None = None,
     timeout_s: float = 300.0,
 ) -> float:
-    """Seed, configure hot SKUs, import stock, wait for every store; returns the sync time."""
+    """Seed, import stock, wait for every store; returns the sync time.
+
+    A cold SKU is synced when every store shows its stock. A hot SKU (little stock) may be
+    shown whole or as disjoint shares, as StockSync's allocation decides: it is synced when
+    some store shows it, none shows more than its stock, and shopify-sync (``sync``) has
+    nothing pending for any store."""
     await load.seed_products(http, sim, gids, lambda _shop, _sku: 0, cat.hot + cat.cold)
-    if cat.hot:
-        await configure_hot(bootstrap, cat.hot, cat.hot_stock)
     csv = "sku,location,on_hand\n" + "".join(
         f"{s},{LOCATION},{n}\n" for s, n in cat.stock().items()
     )
@@ -73,8 +62,9 @@ async def load_catalog(
     async def synced() -> bool:
         inv = await load.inventories(http, sim, gids)
         cold = all(inv[s].get(k) == cat.cold_stock for s in gids for k in cat.cold)
-        hot = all(sum(inv[s].get(k, 0) for s in gids) == cat.hot_stock for k in cat.hot)
-        return cold and hot
+        shown = [[inv[s].get(k, 0) for s in gids] for k in cat.hot]
+        hot = all(0 < max(n) <= cat.hot_stock for n in shown)
+        return cold and hot and (sync is None or not cat.hot or await nothing_pending(http, sync))
 
     # each look lists every store's inventory: often for a small catalog, less for a big one
     every_s = 1.0 if len(cat.hot) + len(cat.cold) > 2000 else 0.2

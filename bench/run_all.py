@@ -44,8 +44,10 @@ def argv_of(scenario: str, args: argparse.Namespace) -> list[str]:
         # What one simulator process (three storefronts, their webhooks and the Admin API)
         # carries on a 2-core machine: at the defaults (10,000 SKUs, 200 orders/s) it stops
         # answering and the run cannot be judged. A bigger box: run bench.flash_sale itself.
-        flags = [*(flags or []), "--skus", "2000", "--hot-stock", "2", "--rate", "40",
-                 "--duration", "20"]  # fmt: skip
+        # 400 of the 800 orders on 40 hot SKUs of 6 units: 1.67x the hot stock is asked for,
+        # 10 units per SKU, 70% / 28% / 2% of the orders at the three stores.
+        flags = [*(flags or []), "--skus", "2000", "--hot", "40", "--hot-stock", "6",
+                 "--rate", "40", "--duration", "20", "--demand", "70,28,2"]  # fmt: skip
     return [*(flags or []), *(["--smoke"] if args.smoke else [])]
 
 

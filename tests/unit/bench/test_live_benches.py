@@ -40,19 +40,27 @@ def system(infra: Infra) -> Iterator[Stack]:
 
 
 async def test_flash_sale_never_oversells_and_loses_nothing(infra: Infra, system: Stack) -> None:
+    """Default settings (nothing configured per SKU), uneven demand above the hot stock."""
     opts = flash_sale.SMOKE
     cat = load.catalog(f"SM{uuid.uuid4().hex[:6]}", opts.skus, opts.hot, opts.hot_stock,
                        opts.cold_stock)  # fmt: skip
-    data = {"options": {}, "stocksync": await flash_sale.stocksync_measure(
-        system, infra.bootstrap, opts, cat)}  # fmt: skip
+    data = {"options": {}, "stocksync": await flash_sale.stocksync_measure(system, opts, cat)}
     data["naive"] = await flash_sale.naive_run(opts, infra, cat)
     assert flash_sale.failures(data) == []
-    ours = data["stocksync"]
+    ours, naive = data["stocksync"], data["naive"]
     assert ours["oversell"]["units_beyond_stock"] == 0
     assert ours["webhooks"]["delivered"] == ours["driven"]["sold"] > 0
     assert ours["sync_latency_ms"]["all"]["n"] > 0 and ours["sync_latency_ms"]["missing"] == {}
     # the same orders reached the naive monolith, whatever it made of them
-    assert data["naive"]["driven"]["offered"] == ours["driven"]["offered"]
+    assert naive["driven"]["offered"] == ours["driven"]["offered"]
+    # the figures of the report: demand above stock, sell-through, refusals, share moves
+    assert ours["demand"] == naive["demand"] and ours["demand"]["ratio"] > 1
+    sold = ours["sell_through"]["hot_units_sold_within_stock"]
+    assert sold == ours["oversell"]["hot_units_sold"] > 0
+    assert 0 < ours["sell_through"]["sell_through"] <= 1
+    assert ours["refusals"]["refused"] == ours["driven"]["refused"]
+    assert ours["refusals"]["while_stock_elsewhere"] <= ours["refusals"]["refused"]
+    assert ours["share_moves"] >= 0 and naive["share_moves"] is None
 
 
 async def test_knee_applies_every_command(infra: Infra, system: Stack) -> None:
@@ -63,7 +71,7 @@ async def test_knee_applies_every_command(infra: Infra, system: Stack) -> None:
 
 
 async def test_backlog_reaches_every_store_after_an_outage(infra: Infra, system: Stack) -> None:
-    data = await dlq_recovery.measure(system, infra.bootstrap, dlq_recovery.SMOKE)
+    data = await dlq_recovery.measure(system, dlq_recovery.SMOKE)
     assert data["failures"] == []
     assert data["behind_at_heal"] > 0, "the outage should have held writes back"
     assert sum(data["errors_injected"].values()) > 0
