@@ -1,4 +1,5 @@
-"""The GraphQL client: THROTTLED waited out by the restore rate, failures and the circuit."""
+"""The GraphQL client: THROTTLED waited out by the restore rate, failures and the circuit,
+queries that fit a bucket Shopify cut."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ import httpx
 import pytest
 from unit.shopify_sync.fakes import FakeClock
 
-from shopify_sync.adapters.shopify import CircuitOpen, QueryError, ShopifyClient, TransientError
+from shopify_sync.adapters.shopify import (
+    CircuitOpen,
+    CostExceeded,
+    QueryError,
+    ShopifyClient,
+    TransientError,
+)
 from shopify_sync.domain.breaker import CircuitBreaker, State
 from shopify_sync.domain.pacing import Clock
 from stocksync_common.stores import Store
@@ -120,4 +127,108 @@ async def test_higher_requested_cost_is_learned() -> None:
     shop, clock = Shop([big, OK]), FakeClock()
     c = client(shop, clock)
     await c.execute(STORE, "query Q { x }", {}, operation="Q", cost=10)
-    assert c.learned[(STORE.shop, "Q")] == 480
+    assert c.factor(STORE.shop, "Q") == 48  # Shopify asked 48 times our estimate
+
+
+# Reduced limits (#17): a query never costs more than the bucket holds; THROTTLED waits.
+
+
+def small(available: float, requested: int = 10, maximum: float = 200.0) -> dict[str, object]:
+    return {
+        "cost": {
+            "requestedQueryCost": requested,
+            "actualQueryCost": None,
+            "throttleStatus": {"maximumAvailable": maximum, "currentlyAvailable": available,
+                               "restoreRate": 10.0},
+        }
+    }  # fmt: skip
+
+
+class CutShop(Shop):
+    """A shop whose limits were cut to 10 points/s and a 200-point bucket; when it answers."""
+
+    def __init__(self, answers: list[httpx.Response], clock: FakeClock) -> None:
+        super().__init__(answers)
+        self.clock = clock
+        self.sent_at: list[float] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content).get("operationName") == "ShopProbe":
+            self.requests.append(request)
+            return httpx.Response(
+                200, json={"data": {"shop": {"id": "s"}}, "extensions": small(199, 1)}
+            )
+        self.sent_at.append(self.clock.now)
+        return super().__call__(request)
+
+
+def throttled(available: float, requested: int) -> httpx.Response:
+    errors = [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]
+    return httpx.Response(200, json={"errors": errors, "extensions": small(available, requested)})
+
+
+async def test_a_query_over_the_cut_bucket_is_never_sent() -> None:
+    """What was observed: a 982-point page sent to a 200-point bucket, THROTTLED, resent 20
+    times at once. Now it is not sent at all: the caller is told to send less."""
+    clock = FakeClock()
+    shop = CutShop([], clock)
+    c = client(shop, clock)
+    with pytest.raises(CostExceeded) as refused:
+        await c.execute(STORE, "query Q { x }", {}, operation="CatalogPage", cost=982)
+    assert refused.value.limit == 200
+    assert shop.sent_at == []  # only the probe went out
+    assert c.circuit(STORE.shop) == State.CLOSED
+    assert await c.budget(STORE, "CatalogPage", 0.5) == 100
+
+
+async def test_throttled_waits_for_the_missing_points_at_the_cut_rate() -> None:
+    clock = FakeClock()
+    ok = httpx.Response(200, json={"data": {"x": 1}, "extensions": small(100, 182)})
+    shop = CutShop([throttled(50, 182), ok], clock)
+    assert await client(shop, clock).execute(
+        STORE, "query Q { x }", {}, operation="Q", cost=182
+    ) == {"x": 1}
+    first, retry = shop.sent_at
+    assert retry - first >= (182 - 50) / 10.0
+
+
+async def test_throttled_never_retries_at_once_even_when_the_status_says_enough() -> None:
+    clock = FakeClock()
+    ok = httpx.Response(200, json={"data": {"x": 1}, "extensions": small(100, 10)})
+    shop = CutShop([throttled(190, 10), ok], clock)  # a status read after the bucket refilled
+    await client(shop, clock).execute(STORE, "query Q { x }", {}, operation="Q", cost=10)
+    first, retry = shop.sent_at
+    assert retry - first >= 1 / 10.0
+
+
+async def test_max_cost_exceeded_teaches_the_limit_and_nothing_larger_is_sent() -> None:
+    """The bucket was 2,000 points when last seen; Shopify cut it to 200 meanwhile and says
+    so in the error alone (no throttleStatus)."""
+    message = "Query cost is 300, which exceeds the single query max cost limit (200)."
+    refused = httpx.Response(
+        200,
+        json={"errors": [{"message": message, "extensions": {
+            "code": "MAX_COST_EXCEEDED", "cost": 300, "maxCost": 200}}]},
+    )  # fmt: skip
+    clock = FakeClock()
+    shop = Shop([refused])
+    c = client(shop, clock)
+    with pytest.raises(CostExceeded) as error:
+        await c.execute(STORE, "query Q { x }", {}, operation="Q", cost=300)
+    assert error.value.limit == 200
+    with pytest.raises(CostExceeded):
+        await c.execute(STORE, "query Q { x }", {}, operation="Q", cost=250)
+    assert len(shop.requests) == 2  # the probe and the refused query, nothing since
+    assert c.circuit(STORE.shop) == State.CLOSED
+    assert await c.budget(STORE, "Q") == 200
+
+
+async def test_limits_restored_lift_the_learned_ceiling() -> None:
+    clock = FakeClock()
+    back = httpx.Response(200, json={"data": {"x": 1}, "extensions": small(2000, 10, 2000.0)})
+    shop = CutShop([back], clock)
+    c = client(shop, clock)
+    assert await c.budget(STORE, "Q") == 200
+    await c.execute(STORE, "query Q { x }", {}, operation="Q", cost=10)
+    assert await c.budget(STORE, "Q") == 1000  # Shopify's single-query limit again
+    assert await c.budget(STORE, "Q", 0.5) == 1000

@@ -1,14 +1,20 @@
 """Keeping the catalog mapping: discovery (a bulk operation for large catalogs, a paginated
 query for small ones), lookups of SKUs not mapped yet, products/* webhooks, problems, and
-reading a store's levels (for refreshes after a stale answer and for reconciliation)."""
+reading a store's levels (for refreshes after a stale answer and for reconciliation).
+
+Page and batch sizes fit the shop's bucket as last learned (:func:`fitted`): a read takes at
+most half of the bucket (the writes of the same shop still get through between pages) and
+never more than 1,000 points, so a store whose limits Shopify cut is read in smaller pages.
+When a query is still too costly (``MAX_COST_EXCEEDED``, or the bucket shrank meanwhile) the
+size is halved and the same page or batch tried again (ADR 0013)."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from shopify_sync.adapters import metrics
 from shopify_sync.adapters.bulk import BulkRunner
@@ -17,13 +23,13 @@ from shopify_sync.adapters.documents import (
     CATALOG_PAGE,
     FIND_ITEMS_BY_SKU,
     LEVELS_BY_ITEMS,
+    LEVELS_PER_ITEM,
     VARIANTS_COUNT,
     catalog_page_cost,
     find_items_cost,
-    largest_page,
     levels_by_items_cost,
 )
-from shopify_sync.adapters.shopify import ShopifyClient
+from shopify_sync.adapters.shopify import CostExceeded, ShopifyClient
 from shopify_sync.domain.catalog import (
     CatalogEntry,
     Discovered,
@@ -35,15 +41,52 @@ from shopify_sync.domain.catalog import (
     parse_bulk,
     webhook_entries,
 )
+from shopify_sync.domain.pacing import largest_fitting
 from shopify_sync.domain.quantities import ItemKey, Target
 from shopify_sync.ports import CatalogState, SyncState
 from stocksync_common.stores import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-LOOKUP_BATCH = largest_page(int(find_items_cost(1) - 2))
-PAGE_SIZE = largest_page(int(catalog_page_cost(1) - 2))
-LEVELS_BATCH = 200
+# The most per query whatever the bucket (Shopify's page and input-array limit is 250); the
+# bucket decides below that: 49 SKUs or variants per query under 1,000 points.
+LOOKUP_MOST = 250
+PAGE_MOST = 250
+LEVELS_MOST = 200
+READ_SHARE = 0.5  # of the bucket one read may take
+
+
+async def fitted(
+    client: ShopifyClient, store: Store, operation: str, cost_of: Callable[[int], float], most: int
+) -> int:
+    """How many items one ``operation`` may carry at this shop now."""
+    budget = await client.budget(store, operation, READ_SHARE)
+    return largest_fitting(budget, cost_of, most)
+
+
+async def in_batches(
+    client: ShopifyClient,
+    store: Store,
+    operation: str,
+    cost_of: Callable[[int], float],
+    most: int,
+    items: Sequence[T],
+    run: Callable[[Sequence[T]], Awaitable[None]],
+) -> None:
+    """``run`` over ``items`` in batches that fit the bucket; a batch refused as too costly
+    is halved and tried again (one item that does not fit is raised)."""
+    start, cap = 0, most
+    while start < len(items):
+        size = min(cap, await fitted(client, store, operation, cost_of, most))
+        try:
+            await run(items[start : start + size])
+        except CostExceeded:
+            if size <= 1:
+                raise
+            cap = size // 2
+            continue
+        start += size
 
 
 def sku_query(skus: Iterable[str]) -> str:
@@ -89,15 +132,21 @@ class CatalogMapping:
             known.update(await self.catalog.entries(store.shop, lookup))
             await self.catalog.mark_absent(store.shop, [s for s in lookup if s not in known])
             return known
-        for start in range(0, len(lookup), LOOKUP_BATCH):
-            known.update(await self._lookup(store, lookup[start : start + LOOKUP_BATCH]))
+
+        async def look_up(part: Sequence[str]) -> None:
+            known.update(await self._lookup(store, part))
+
+        await in_batches(
+            self.client, store, "FindInventoryItems", find_items_cost, LOOKUP_MOST, lookup,
+            look_up,
+        )  # fmt: skip
         return known
 
     async def _lookup(self, store: Store, skus: Sequence[str]) -> dict[str, CatalogEntry]:
         data = await self.client.execute(
             store,
             FIND_ITEMS_BY_SKU,
-            {"first": len(skus), "query": sku_query(skus), "levels": 5},
+            {"first": len(skus), "query": sku_query(skus), "levels": LEVELS_PER_ITEM},
             operation="FindInventoryItems",
             cost=find_items_cost(len(skus)),
         )
@@ -125,14 +174,24 @@ class CatalogMapping:
     async def _pages(self, store: Store) -> Discovered:
         found = Discovered()
         after: str | None = None
+        cap = PAGE_MOST
         while True:
-            data = await self.client.execute(
-                store,
-                CATALOG_PAGE,
-                {"first": PAGE_SIZE, "after": after, "levels": 5},
-                operation="CatalogPage",
-                cost=catalog_page_cost(PAGE_SIZE),
+            size = min(
+                cap, await fitted(self.client, store, "CatalogPage", catalog_page_cost, PAGE_MOST)
             )
+            try:
+                data = await self.client.execute(
+                    store,
+                    CATALOG_PAGE,
+                    {"first": size, "after": after, "levels": LEVELS_PER_ITEM},
+                    operation="CatalogPage",
+                    cost=catalog_page_cost(size),
+                )
+            except CostExceeded:
+                if size <= 1:
+                    raise
+                cap = size // 2  # the same page again, smaller
+                continue
             page: dict[str, Any] = data.get("productVariants") or {}
             for node in page.get("nodes") or []:
                 entry, levels = entry_from_variant(node, "discovered")
@@ -224,22 +283,32 @@ class CatalogMapping:
             by_location.setdefault(t.location_gid, []).append(t)
         out: dict[ItemKey, int | None] = {}
         for location_gid, group in by_location.items():
-            for start in range(0, len(group), LEVELS_BATCH):
-                part = group[start : start + LEVELS_BATCH]
-                ids = list(dict.fromkeys(t.item_id for t in part))
-                data = await self.client.execute(
-                    store, LEVELS_BY_ITEMS, {"ids": ids, "locationId": location_gid},
-                    operation="InventoryLevelsByItems", cost=levels_by_items_cost(len(ids)),
-                )  # fmt: skip
-                levels = {
-                    str(n["id"]): available_of(n.get("inventoryLevel") or {})
-                    for n in data.get("nodes") or []
-                    if isinstance(n, dict) and n.get("id")
-                }
-                for t in part:
-                    out[t.key] = levels.get(t.item_id)
+            ids = list(dict.fromkeys(t.item_id for t in group))
+            levels = await self._levels_at(store, location_gid, ids)
+            for t in group:
+                out[t.key] = levels.get(t.item_id)
         await self.state.observed(store.shop, out)
         return out
+
+    async def _levels_at(
+        self, store: Store, location_gid: str, ids: Sequence[str]
+    ) -> dict[str, int | None]:
+        levels: dict[str, int | None] = {}
+
+        async def read(part: Sequence[str]) -> None:
+            data = await self.client.execute(
+                store, LEVELS_BY_ITEMS, {"ids": list(part), "locationId": location_gid},
+                operation="InventoryLevelsByItems", cost=levels_by_items_cost(len(part)),
+            )  # fmt: skip
+            for n in data.get("nodes") or []:
+                if isinstance(n, dict) and n.get("id"):
+                    levels[str(n["id"])] = available_of(n.get("inventoryLevel") or {})
+
+        await in_batches(
+            self.client, store, "InventoryLevelsByItems", levels_by_items_cost, LEVELS_MOST,
+            ids, read,
+        )  # fmt: skip
+        return levels
 
 
 def _located(

@@ -4,7 +4,8 @@ tests/unit/shopify_sync/test_documents_schema.py validates each entry of
 :data:`ALL_DOCUMENTS` against Shopify's published Admin schema (and checks that inventory
 mutations carry ``@idempotent``). Costs follow Shopify's published rules: objects 1, scalars
 0, a connection 2 + first x (cost of a node), ``nodes(ids:)`` one node per id, a mutation 10.
-The client learns the real ``requestedQueryCost`` from answers when it is higher.
+The client learns the real ``requestedQueryCost`` from answers when it is higher. Page and
+batch sizes are not fixed here: they fit each shop's bucket as learned (``mapping.fitted``).
 """
 
 from __future__ import annotations
@@ -279,8 +280,3 @@ def levels_by_items_cost(ids: int) -> float:
 
 
 PRODUCT_READ_COST = 2 + 20 * 2 + 2 + 100 * 3 + 2 + 50 * 1 + 1  # media, variants, metafields
-
-
-def largest_page(cost_of: int, limit: float = 1000.0) -> int:
-    """How many nodes of cost ``cost_of`` fit under Shopify's single-query limit."""
-    return max(1, int((limit - 2) // cost_of))

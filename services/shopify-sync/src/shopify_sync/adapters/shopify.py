@@ -3,11 +3,15 @@ guarded by each shop's circuit breaker.
 
 ``POST {admin_base_url}/admin/api/{api_version}/graphql.json`` with
 ``X-Shopify-Access-Token``; the API version is the store's own (2026-10 by default).
-A request waits until the shop's bucket holds its cost (see ``domain.pacing``). A THROTTLED
-answer (HTTP 200 with ``errors[].extensions.code == "THROTTLED"``, or a 429) is waited out at
-the restore rate and sent again; it never counts against the circuit. 5xx, timeouts and
-connection errors are transient failures: they count against the circuit and are raised
-for the caller's backoff. GraphQL errors in our own documents are :class:`QueryError`.
+A request waits until the shop's bucket holds its cost (see ``domain.pacing``). A query that
+costs more than the bucket can hold (more than 1,000 points, or more than a bucket Shopify
+cut for a while) is never sent: :class:`CostExceeded` tells the caller to send less per
+query (:meth:`ShopifyClient.budget` says how much fits); so does Shopify's own
+``MAX_COST_EXCEEDED``. A THROTTLED answer (HTTP 200 with ``errors[].extensions.code ==
+"THROTTLED"``, or a 429) is sent again once the points it lacked are restored, never at
+once; it never counts against the circuit. 5xx, timeouts and connection errors are transient
+failures: they count against the circuit and are raised for the caller's backoff. GraphQL
+errors in our own documents are :class:`QueryError`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from shopify_sync.adapters import metrics
 from shopify_sync.adapters.documents import SHOP_PROBE
 from shopify_sync.domain.breaker import CircuitBreaker, State
 from shopify_sync.domain.pacing import (
+    EPSILON,
     Clock,
     CostBucket,
     ThrottleStatus,
@@ -56,6 +61,15 @@ class QueryError(ShopifyError):
     """Shopify refused the document itself (a bug on our side, never retried as is)."""
 
 
+class CostExceeded(ShopifyError):  # noqa: N818 - Shopify's name for it
+    """A query costs more than one query may cost at this shop now: send less per query."""
+
+    def __init__(self, shop: str, operation: str, cost: float, limit: float) -> None:
+        super().__init__(f"{shop}: {operation} costs {cost:.0f}, more than {limit:.0f}")
+        self.cost = cost
+        self.limit = limit
+
+
 @dataclass
 class ShopLimits:
     bucket: CostBucket
@@ -79,7 +93,8 @@ class ShopifyClient:
     breaker_factory: BreakerFactory = default_breaker
     max_throttle_retries: int = 20
     limits: dict[str, ShopLimits] = field(default_factory=dict)
-    learned: dict[tuple[str, str], float] = field(default_factory=dict)
+    # requestedQueryCost / our estimate, per (shop, operation), where Shopify asked more
+    factors: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def shop(self, shop: str) -> ShopLimits:
         limits = self.limits.get(shop)
@@ -88,6 +103,18 @@ class ShopifyClient:
             self.limits[shop] = limits
             metrics.CIRCUIT_STATE.labels(shop).set(0)
         return limits
+
+    def factor(self, shop: str, operation: str) -> float:
+        return self.factors.get((shop, operation), 1.0)
+
+    async def budget(self, store: Store, operation: str, share: float = 1.0) -> float:
+        """What one ``operation`` may cost by our estimate at this shop now: the bucket's
+        ceiling (1,000 points, or the bucket's size when smaller; ``share`` of the bucket at
+        most), over what Shopify asked beyond our estimates before. Learns the bucket first."""
+        limits = self.shop(store.shop)
+        if not limits.bucket.known:
+            await self.execute(store, SHOP_PROBE, {}, operation=PROBE, cost=1.0)
+        return limits.bucket.ceiling(share) / self.factor(store.shop, operation)
 
     async def execute(
         self,
@@ -99,7 +126,8 @@ class ShopifyClient:
         cost: float,
     ) -> dict[str, Any]:
         """Run one document; the ``data`` of the answer. ``cost`` is the requested cost we
-        expect (what Shopify answered for it before wins when higher)."""
+        expect (scaled up by what Shopify asked beyond our estimate for ``operation`` before).
+        :class:`CostExceeded` when it is more than one query may cost at this shop now."""
         limits = self.shop(store.shop)
         if not limits.breaker.allow():
             raise CircuitOpen(store.shop, limits.breaker.wait_s())
@@ -117,9 +145,13 @@ class ShopifyClient:
         limits.breaker.success()
         return data
 
-    async def _acquire(self, limits: ShopLimits, cost: float) -> None:
+    async def _acquire(self, shop: str, operation: str, limits: ShopLimits, cost: float) -> None:
         async with limits.turn:  # callers of one shop are served in order
             while True:
+                ceiling = limits.bucket.ceiling()
+                if cost > ceiling + EPSILON:  # refused whenever sent: no wait would help
+                    metrics.CALLS.labels(shop, "too_costly").inc()
+                    raise CostExceeded(shop, operation, cost, ceiling)
                 delay = limits.bucket.delay_for(cost)
                 if delay == 0.0:
                     limits.bucket.reserve(cost)
@@ -146,8 +178,8 @@ class ShopifyClient:
         if not limits.bucket.known and operation != PROBE:
             await self._paced(store, limits, SHOP_PROBE, {}, PROBE, 1.0)
         for _ in range(self.max_throttle_retries + 1):
-            need = max(cost, self.learned.get((shop, operation), 0.0))
-            await self._acquire(limits, need)
+            need = cost * self.factor(shop, operation)
+            await self._acquire(shop, operation, limits, need)
             status_code, body, retry_after = await self._post_settling(
                 store, limits, need, document, variables, operation
             )
@@ -156,12 +188,20 @@ class ShopifyClient:
                 if not limits.bucket.known:
                     await self.sleep(retry_after or 1.0)
                 continue
-            requested = requested_cost(body)
-            if requested is not None and requested > need:
-                self.learned[(shop, operation)] = requested
+            requested = requested_cost(body) or _error_number(body, "MAX_COST_EXCEEDED", "cost")
+            if requested is not None and cost > 0 and requested > need:
+                self.factors[(shop, operation)] = requested / cost
+            if _has_code(body, "MAX_COST_EXCEEDED"):
+                limit = _error_number(body, "MAX_COST_EXCEEDED", "maxCost")
+                if limit is not None:
+                    limits.bucket.too_costly(limit)
+                metrics.CALLS.labels(shop, "max_cost_exceeded").inc()
+                log.warning("MAX_COST_EXCEEDED", extra={"shop": shop, "operation": operation})
+                raise CostExceeded(shop, operation, requested or need, limits.bucket.ceiling())
             if _has_code(body, "THROTTLED"):
                 metrics.THROTTLED.labels(shop).inc()
                 log.warning("THROTTLED", extra={"shop": shop, "operation": operation})
+                limits.bucket.refused(max(need, requested or 0.0))  # the retry waits for them
                 continue
             return self._data(shop, operation, body)
         raise TransientError(f"{shop}: still THROTTLED after {self.max_throttle_retries} waits")
@@ -240,6 +280,19 @@ def _has_code(body: dict[str, Any], code: str) -> bool:
     return any(
         isinstance(e, dict) and (e.get("extensions") or {}).get("code") == code for e in errors
     )
+
+
+def _error_number(body: dict[str, Any], code: str, key: str) -> float | None:
+    """A number in the extensions of the error with ``code`` (MAX_COST_EXCEEDED carries
+    ``cost`` and ``maxCost``)."""
+    errors = body.get("errors")
+    for error in errors if isinstance(errors, list) else []:
+        extensions = error.get("extensions") if isinstance(error, dict) else None
+        if isinstance(extensions, dict) and extensions.get("code") == code:
+            value = extensions.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
+    return None
 
 
 def _retry_after(resp: httpx.Response) -> float | None:
