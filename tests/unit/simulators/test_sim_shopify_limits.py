@@ -42,6 +42,8 @@ async def test_cut_limits_shrink_the_bucket_and_its_restore_rate(shopify: Shopif
     shopify.clock.advance(1.0)
     answer = await shopify.graphql("{ shop { name } }")
     assert answer["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] == 10 - 1
+    stores = {s["shop"]: s for s in (await shopify.client.get("/_sim/stores")).json()}
+    assert stores[PARENT]["limits_reduced"] is True
     restored = await shopify.client.delete(f"/_sim/stores/{PARENT}/limits")
     assert restored.json()["maximumAvailable"] == 2000.0
     assert restored.json()["restoreRate"] == 100.0

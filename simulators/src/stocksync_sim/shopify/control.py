@@ -92,6 +92,7 @@ async def list_stores(sim: SimDep) -> list[dict[str, Any]]:
             "locations": store.config.locations,
             "products": len(store.products),
             "throttle_status": store.bucket.status(),
+            "limits_reduced": store.bucket.reduced,
         }
         for store in sim.state.stores.values()
     ]
