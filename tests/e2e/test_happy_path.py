@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from stack import DEMO_ENV, SERVICES, Stack
 from stocksync_common.kafka import stop_consumer
 from stocksync_common.topics import WEBHOOKS_SHOPIFY
+from support.allocation import shows_stock
 from support.poll import wait_for
 from support.sim_writes import compare_and_set_violations, quantities
 
@@ -57,6 +58,16 @@ def store_is(http: httpx.Client, stack: Stack, shop: str, sku: str, n: int) -> b
     return store_level(http, stack, shop, sku) == n
 
 
+def stores_hold(http: httpx.Client, stack: Stack, sku: str, n: int) -> bool:
+    """Every store shows ``n``, or shares of it (channel allocation)."""
+    return shows_stock((store_level(http, stack, shop, sku) for shop in GIDS), n)
+
+
+def stores_show(http: httpx.Client, stack: Stack, sku: str, levels: list[int]) -> bool:
+    """The stores' counts, in any order (shares under channel allocation)."""
+    return sorted(store_level(http, stack, shop, sku) or 0 for shop in GIDS) == sorted(levels)
+
+
 def seed(http: httpx.Client, stack: Stack, stock: dict[str, int]) -> None:
     for shop, gid in GIDS.items():
         body = [{"sku": sku, "quantities": {gid: 0}} for sku in stock]
@@ -72,11 +83,7 @@ def seed(http: httpx.Client, stack: Stack, stock: dict[str, int]) -> None:
     assert r.status_code == 202, r.text
     for sku, n in stock.items():
         wait_for(f"{sku} imported", partial(truth_is, http, stack, sku, n))
-        for shop in GIDS:
-            wait_for(
-                f"{shop} shows {sku}={n}",
-                partial(store_is, http, stack, shop, sku, n),
-            )
+        wait_for(f"stores show {sku}={n}", partial(stores_hold, http, stack, sku, n))
 
 
 def order_body(lines: list[tuple[str, int]]) -> dict[str, Any]:
@@ -145,7 +152,7 @@ async def test_signed_order_flows_through_and_a_redelivery_changes_nothing(
     stack: Stack, http: httpx.Client, kafka_bootstrap: str
 ) -> None:
     tee, mug = f"E2E-TEE-{uuid.uuid4().hex[:6]}", f"E2E-MUG-{uuid.uuid4().hex[:6]}"
-    seed(http, stack, {tee: 10, mug: 4})
+    seed(http, stack, {tee: 20, mug: 4})
     http.delete(f"{stack.url('shopify-sim')}/_sim/requests").raise_for_status()
 
     body = orjson.dumps(order_body([(tee, 2), (mug, 3)]))
@@ -154,11 +161,12 @@ async def test_signed_order_flows_through_and_a_redelivery_changes_nothing(
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "accepted"
 
-    wait_for("tee reserved", lambda: truth(http, stack, tee) == 8)
+    wait_for("tee reserved", lambda: truth(http, stack, tee) == 18)
     wait_for("mug reserved", lambda: truth(http, stack, mug) == 1)
-    for shop in GIDS:
-        wait_for(f"{shop} tee", partial(store_is, http, stack, shop, tee, 8))
-        wait_for(f"{shop} mug", partial(store_is, http, stack, shop, mug, 1))
+    for shop in GIDS:  # ample: every store shows truth
+        wait_for(f"{shop} tee", partial(store_is, http, stack, shop, tee, 18))
+    # low for three stores (the default channel allocation): one store shows the last mug
+    wait_for("mug shared", partial(stores_show, http, stack, mug, [0, 0, 1]))
 
     # The simulator saw compare-and-set writes with idempotency keys for the other stores:
     # every quantity it applied was sent with the store's count at that moment.
@@ -177,7 +185,7 @@ async def test_signed_order_flows_through_and_a_redelivery_changes_nothing(
     assert await end_offsets(kafka_bootstrap) == before
     ledger = http.get(f"{stack.url('inventory-adjuster')}/inventory/{tee}/ledger").json()["entries"]
     assert [e["command"] for e in ledger] == ["set_on_hand", "reserve"]
-    assert truth(http, stack, tee) == 8
+    assert truth(http, stack, tee) == 18
 
 
 async def test_bad_signature_is_refused_and_publishes_nothing(
@@ -209,9 +217,9 @@ def test_wms_receipt_raises_stock_everywhere_and_zero_alerts(
     (alert,) = wait_for("out-of-stock alert", lambda: alert_for("out of stock"))
     assert alert["path"] == "/alerts/slack"
 
-    receipt = {"event_type": "receipt", "lines": [{"sku": sku, "quantity": 5, "location": "wh-1"}]}
+    receipt = {"event_type": "receipt", "lines": [{"sku": sku, "quantity": 20, "location": "wh-1"}]}
     http.post(f"{stack.url('wms-sim')}/_sim/events", json=receipt).raise_for_status()
-    wait_for("receipt applied", lambda: truth(http, stack, sku) == 5)
-    for shop in GIDS:
-        wait_for(f"{shop} shows receipt", partial(store_is, http, stack, shop, sku, 5))
+    wait_for("receipt applied", lambda: truth(http, stack, sku) == 20)
+    for shop in GIDS:  # ample again: allocation ends, every store shows truth
+        wait_for(f"{shop} shows receipt", partial(store_is, http, stack, shop, sku, 20))
     wait_for("back-in-stock alert", lambda: alert_for("back in stock"))

@@ -23,6 +23,7 @@ from stocksync_common.events import InventoryCommand, InventoryCommandRequested,
 from stocksync_common.kafka import event_headers
 from stocksync_common.retry import Origin
 from stocksync_common.topics import INVENTORY_COMMANDS, dlq_topic
+from support.allocation import shows_stock
 from support.infra import KAFKA
 from support.poll import wait_for
 
@@ -108,8 +109,14 @@ def seed(
     assert r.status_code == 202, r.text
     for sku, n in stock.items():
         wait_for(f"{sku} imported", partial(truth_is, http, stack, sku, n))
-        for shop in shops:
-            wait_for(f"{shop} shows {sku}={n}", partial(store_is, http, stack, shop, sku, n))
+        wait_for(f"stores show {sku}={n}", partial(stores_show, http, stack, shops, sku, n))
+
+
+def stores_show(http: httpx.Client, stack: Stack, shops: tuple[str, ...], sku: str, n: int) -> bool:
+    inv = {
+        s: http.get(f"{stack.url('shopify-sim')}/_sim/stores/{s}/inventory").json() for s in shops
+    }
+    return shows_stock(((inv[s].get(sku) or {}).get(SHOPS[s]) for s in shops), n)
 
 
 async def shot(page: Page, name: str) -> None:
@@ -181,12 +188,14 @@ async def test_every_page_shows_the_running_system(
     # shopify-sync keeps the first 10,000 missing SKUs by name, and the broker's levels topic
     # holds every SKU other tests made: a name that sorts first stays in the list
     tee, mug, unlisted = f"OPS-TEE-{run}", f"OPS-MUG-{run}", f"0-OPS-UNLISTED-{run}"
-    seed(http, stack, {tee: 10, mug: 3})
+    seed(http, stack, {tee: 20, mug: 1})  # one mug: shown in one store (channel allocation)
     seed(http, stack, {unlisted: 4}, shops=())
-    order = {"line_items": [{"sku": tee, "quantity": 2}, {"sku": mug, "quantity": 3}]}
+    holder = next(shop for shop in SHOPS if store_is(http, stack, shop, mug, 1))
     sim = stack.url("shopify-sim")
-    http.post(f"{sim}/_sim/stores/child-eu.myshopify.com/orders", json=order).raise_for_status()
-    wait_for("the order's reservation", lambda: truth(http, stack, tee) == 8)
+    for shop, line in (("child-eu.myshopify.com", (tee, 2)), (holder, (mug, 1))):
+        order = {"line_items": [{"sku": line[0], "quantity": line[1]}]}
+        http.post(f"{sim}/_sim/stores/{shop}/orders", json=order).raise_for_status()
+    wait_for("the order's reservation", lambda: truth(http, stack, tee) == 18)
 
     await log_in(page, stack)
     text = await until_page_shows(page, list(SHOPS))
@@ -198,7 +207,7 @@ async def test_every_page_shows_the_running_system(
     await page.click("main button[type=submit]")
     await page.wait_for_url(f"**/stock?sku={tee}")
     locations = await page.inner_text("table.locations")
-    assert "wh-1\t10\t2\t0\t8" in locations, locations
+    assert "wh-1\t20\t2\t0\t18" in locations, locations
     ledger = await page.inner_text("table.ledger")
     assert "set_on_hand" in ledger and "reserve" in ledger
     await shot(page, "ops-console-stock")

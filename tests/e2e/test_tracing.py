@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from stack import DEMO_ENV, Stack
+from support.allocation import shows_stock
 from support.poll import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -77,8 +78,11 @@ def seed(http: httpx.Client, stack: Stack, sku: str, n: int) -> None:
         headers={**ADMIN, "Content-Type": "text/csv"},
     )
     assert r.status_code == 202, r.text
-    for shop in GIDS:
-        wait_for(f"{shop} shows {sku}={n}", partial(shows, http, stack, shop, sku, n), 60)
+    wait_for(
+        f"stores show {sku}={n}",
+        lambda: shows_stock((store_level(http, stack, shop, sku) for shop in GIDS), n),
+        60,
+    )
 
 
 def post_order(http: httpx.Client, stack: Stack, lines: list[tuple[str | None, int]]) -> int:
@@ -153,10 +157,10 @@ def test_one_order_is_one_trace_from_webhook_to_shopify_mutation(
     stack, spans_dir = traced
     sku = f"TRACE-{uuid.uuid4().hex[:8]}"
     with httpx.Client(timeout=10) as http:
-        seed(http, stack, sku, 10)
+        seed(http, stack, sku, 20)
         post_order(http, stack, [(sku, 2)])
         for shop in (PARENT, US):
-            wait_for(f"{shop} shows {sku}=8", partial(shows, http, stack, shop, sku, 8), 60)
+            wait_for(f"{shop} shows {sku}=18", partial(shows, http, stack, shop, sku, 18), 60)
     trace = wait_for(
         "the order's trace reaches the mutation", partial(trace_complete, spans_dir, sku)
     )

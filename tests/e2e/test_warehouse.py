@@ -68,23 +68,23 @@ def wms_event(http: httpx.Client, stack: Stack, event: dict[str, Any]) -> None:
 
 def test_a_receipt_raises_every_stores_count(stack: Stack, http: httpx.Client) -> None:
     sku = f"WH-RCV-{uuid.uuid4().hex[:6]}"
-    seed(http, stack, {sku: 3})
-    wms_event(http, stack, {"event_type": "receipt", "lines": [{"sku": sku, "quantity": 4}]})
-    wait_for("receipt in truth", partial(levels_are, http, stack, sku, on_hand=7, available=7))
-    for shop in GIDS:
-        wait_for(f"{shop} shows the receipt", partial(store_is, http, stack, shop, sku, 7), 30)
+    seed(http, stack, {sku: 3})  # low: shown as shares
+    wms_event(http, stack, {"event_type": "receipt", "lines": [{"sku": sku, "quantity": 17}]})
+    wait_for("receipt in truth", partial(levels_are, http, stack, sku, on_hand=20, available=20))
+    for shop in GIDS:  # ample now: every store shows truth
+        wait_for(f"{shop} shows the receipt", partial(store_is, http, stack, shop, sku, 20), 30)
 
 
 def test_cycle_count_taken_while_orders_were_in_flight_ends_with_the_right_truth(
     stack: Stack, http: httpx.Client
 ) -> None:
     sku = f"WH-CNT-{uuid.uuid4().hex[:6]}"
-    seed(http, stack, {sku: 10})
+    seed(http, stack, {sku: 30})
     first = place_order(http, stack, EU, sku, 2)
     wait_for("first order at the WMS", lambda: wms_order(http, stack, EU, first), 30)
     wait_for("first reserved", partial(levels_are, http, stack, sku, reserved=2))
 
-    counted_at = datetime.now(UTC)  # the count: 9 on the shelf (one unit lost)
+    counted_at = datetime.now(UTC)  # the count: 29 on the shelf (one unit lost)
     wait_for("clock moved past the count", lambda: datetime.now(UTC) > counted_at)
     place_order(http, stack, EU, sku, 3)  # reserved after the count
     wait_for("second reserved", partial(levels_are, http, stack, sku, reserved=5))
@@ -93,18 +93,18 @@ def test_cycle_count_taken_while_orders_were_in_flight_ends_with_the_right_truth
     http.post(
         f"{stack.url('wms-sim')}/_sim/fulfillment-orders/{fo['id']}/ship", json={}
     ).raise_for_status()  # shipped after the count: 2 leave the shelf
-    wait_for("first shipped", partial(levels_are, http, stack, sku, on_hand=8, reserved=3))
+    wait_for("first shipped", partial(levels_are, http, stack, sku, on_hand=28, reserved=3))
 
     count = {
         "event_type": "cycle_count",
         "occurred_at": counted_at.isoformat().replace("+00:00", "Z"),
-        "lines": [{"sku": sku, "quantity": 9}],
+        "lines": [{"sku": sku, "quantity": 29}],
     }
     wms_event(http, stack, count)
-    # 9 counted, minus the 2 shipped since; the 3 reserved since stay reserved.
+    # 29 counted, minus the 2 shipped since; the 3 reserved since stay reserved.
     wait_for(
         "count applied",
-        partial(levels_are, http, stack, sku, on_hand=7, reserved=3, available=4),
+        partial(levels_are, http, stack, sku, on_hand=27, reserved=3, available=24),
     )
     ledger = http.get(f"{stack.url('inventory-adjuster')}/inventory/{sku}/ledger").json()
     assert [e["command"] for e in ledger["entries"]][-1] == "set_on_hand"
