@@ -104,3 +104,18 @@ async def test_under_allocation_the_taker_waits_until_the_giver_was_lowered() ->
         await r.writer.push_pending(r.stores[P])
         assert (await r.inventory(P))["A"] == 5
         assert await r.state.pending(P) == {}
+
+
+async def test_a_count_guessed_from_applied_sales_is_confirmed_not_trusted() -> None:
+    """Truth applied two of the parent's orders (its counter 0 -> 2), so the parent should
+    show 18, and the sync guesses it does. It does not (the orders never took its count
+    down: untracked, or a merchant's edit): the write checks, meets 20, and sets 18."""
+    async with rig([store(P, "plus")]) as r:
+        await r.seed(P, {"A": 0})
+        await r.state.record(P, {KEY: pending(1, 20, 20, parent=0)})
+        await r.writer.push_pending(r.stores[P])
+        await r.seed(P, {"A": 20})  # as written; the two sales never showed here
+        await r.state.record(P, {KEY: pending(3, 18, 18, parent=2)})
+        await r.writer.push_pending(r.stores[P])
+        assert (await r.inventory(P))["A"] == 18
+        assert await sets(r, P) == [(20, 0), (18, 18), (18, 20)]

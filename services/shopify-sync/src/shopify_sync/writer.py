@@ -62,6 +62,7 @@ class Batch:
     held: set[ItemKey] = field(default_factory=set)  # raised less than truth allows: stay pending
     plans: dict[ItemKey, Plan] = field(default_factory=dict)
     read: set[ItemKey] = field(default_factory=set)  # levels read from the store this round
+    guessed: set[ItemKey] = field(default_factory=set)  # levels derived, not seen: verify
 
 
 @dataclass
@@ -90,10 +91,10 @@ class Writer:
         for t in todo:
             batch.plans[t.key] = self._plan(store, t, batch)
         await self._gate(store, todo, batch)
-        same = [t for t in todo if self._quantity(t, batch) == batch.levels[t.key]]
+        same = [t for t in todo if not self._differs(t, batch)]
         await self._settled(store, same, batch)
         out.unchanged += len(same)
-        differ = [t for t in todo if self._quantity(t, batch) != batch.levels[t.key]]
+        differ = [t for t in todo if self._differs(t, batch)]
         for chunk in chunks(differ, BATCH_LIMIT):
             await self._push(store, list(chunk), batch, out)
         return out
@@ -108,10 +109,12 @@ class Writer:
         own = t.pending.own_seen(store.shop)
         if exposure is not None and t.key not in batch.read and exposure.raw(own) < level:
             # The store cannot show more than it can sell: sales truth applied since our
-            # last look took the remembered count down. Compare-and-set from there (a
-            # wrong guess is a stale answer and a read, never a raise).
+            # last look took the remembered count down. Compare-and-set from there, even
+            # when that already is the target: the write confirms the guess (a wrong one is
+            # a stale answer and a read, never a raise, never a store left above truth).
             level = max(0, exposure.raw(own))
             batch.levels[t.key] = level
+            batch.guessed.add(t.key)
         if exposure is None and t.key in batch.read:
             exposure = Exposure(level, 0 if own is None else own)
             batch.exposures[t.key] = exposure
@@ -131,6 +134,9 @@ class Writer:
             if cap < claim.want:
                 batch.held.add(claim.key)
                 metrics.RAISES_HELD.labels(store.shop).inc()
+
+    def _differs(self, t: Target, batch: Batch) -> bool:
+        return t.key in batch.guessed or self._quantity(t, batch) != batch.levels[t.key]
 
     @staticmethod
     def _quantity(t: Target, batch: Batch) -> int:
@@ -294,6 +300,7 @@ class Writer:
                 continue
             batch.levels[target.key] = level
             batch.read.add(target.key)
+            batch.guessed.discard(target.key)
             batch.plans[target.key] = self._plan(store, target, batch)
             if self._quantity(target, batch) == level:
                 settled.append(target)
