@@ -56,7 +56,9 @@ class Options:
     before_s: float = 5.0
     rate: float = 20.0
     skus: int = 2000
-    cold_stock: int = 10
+    # ample: above StockSync's default allocation threshold (4 units per store), so every
+    # store shows the whole count and every sale reaches every store
+    cold_stock: int = 50
 
 
 SMOKE = Options(outage_s=3.0, before_s=1.0, rate=10.0, skus=100)

@@ -68,7 +68,9 @@ class Options:
     skus: int = 10_000
     hot: int = 200
     hot_stock: int = 6
-    cold_stock: int = 10
+    # ample: above StockSync's default allocation threshold (4 units per store), so every
+    # store shows a cold SKU whole and a cold sale's sync reaches every other store
+    cold_stock: int = 50
     rate: float = 200.0
     duration: float = 20.0
     hot_share: float = 0.5

@@ -59,13 +59,24 @@ async def load_catalog(
     )
     r.raise_for_status()
 
+    behind: dict[str, int] = {}
+
     async def synced() -> bool:
         inv = await load.inventories(http, sim, gids)
-        cold = all(inv[s].get(k) == cat.cold_stock for s in gids for k in cat.cold)
+        cold = sum(1 for k in cat.cold if any(inv[s].get(k) != cat.cold_stock for s in gids))
         shown = [[inv[s].get(k, 0) for s in gids] for k in cat.hot]
-        hot = all(0 < max(n) <= cat.hot_stock for n in shown)
-        return cold and hot and (sync is None or not cat.hot or await nothing_pending(http, sync))
+        hot = sum(1 for n in shown if not 0 < max(n) <= cat.hot_stock)
+        behind.update(cold=cold, hot=hot)
+        if cold or hot:
+            return False
+        return sync is None or not cat.hot or await nothing_pending(http, sync)
 
     # each look lists every store's inventory: often for a small catalog, less for a big one
     every_s = 1.0 if len(cat.hot) + len(cat.cold) > 2000 else 0.2
-    return await wait_until("initial sync of the catalog", synced, timeout_s, every_s=every_s)
+    try:
+        return await wait_until("initial sync of the catalog", synced, timeout_s, every_s=every_s)
+    except TimeoutError as exc:
+        raise TimeoutError(
+            f"{exc}: {behind.get('cold')} cold SKUs not shown whole in every store, "
+            f"{behind.get('hot')} hot SKUs not shown or above their stock"
+        ) from None
