@@ -153,8 +153,8 @@ class StockChange(Model):
     shares: dict[str, int] | None = None
     kits: list[str] = Field(default_factory=list)  # kit SKUs whose availability this moves
     # Per shop, the units of its orders truth has applied at this location so far (reserves,
-    # refused ones included, less releases): shopify-sync tells from it which of a store's
-    # sales truth has not seen yet. None from an adjuster that does not count them.
+    # refused ones included; releases never count back): shopify-sync tells from it which
+    # of a store's sales truth has not seen yet. None from an adjuster that does not count.
     seen: dict[str, int] | None = None
 
 

@@ -5,8 +5,9 @@
 --                                  "<loc>|count_as_of", "version", "policy",
 --                                  "alloc_threshold", "sold|<shop>", "kit",
 --                                  "seen|<loc>|<shop>" (units of the shop's orders applied at
---                                  the location: reserves, refused ones too, less what its
---                                  cancellations and restocks gave back), "vel" and "vel_ms"
+--                                  the location: its reserves, refused ones too; never less:
+--                                  a release does not say whether the store's count came
+--                                  back), "vel" and "vel_ms"
 --                                  (recent units asked, decayed), "shares" (the last ones),
 --                                  "kitoff|<partition>" (kit.lua; returned with the levels),
 --                                  "pos" ("<partition>:<offset>" of the last command)
@@ -318,10 +319,6 @@ if status == 'applied' then
   h[loc .. '|on_hand'], h[loc .. '|reserved'], h[loc .. '|safety_stock'] = oh, rs, ss
 end
 local after = at(h, loc)
-if status == 'applied' and (cmd == 'release' or cmd == 'adjust') then
-  -- an order's cancellation or restock gives the shop's store its units back
-  note_seen(h, loc, ARGV[11], before.available - after.available)
-end
 local locs, total_after = levels_of(h)
 local shares = shares_of(h, total_after)
 local moved = 0
