@@ -9,6 +9,7 @@ from typing import Any
 from unit.shopify_sync.harness import Rig, rig, store
 
 from shopify_sync.domain.quantities import Pending
+from shopify_sync.lanes import Lane, LaneConfig, Lanes
 
 P, C = "parent.myshopify.com", "child.myshopify.com"
 KEY = ("A", "wh-1")
@@ -119,3 +120,29 @@ async def test_a_count_guessed_from_applied_sales_is_confirmed_not_trusted() -> 
         await r.writer.push_pending(r.stores[P])
         assert (await r.inventory(P))["A"] == 18
         assert await sets(r, P) == [(20, 0), (18, 18), (18, 20)]
+
+
+async def test_a_lane_that_gives_up_room_wakes_the_lane_waiting_for_it() -> None:
+    """The taker's raise is held; the giver's lowering round wakes the taker's lane at
+    once instead of leaving it to its next poll."""
+    async with rig([store(P, "plus"), store(C, "plus")]) as r:
+        config = LaneConfig(window_s=0.0, discover=False)
+        lanes = Lanes(
+            {
+                s: Lane(r.stores[s], r.writer, r.state, r.client, r.mapping, config, r.clock.sleep)
+                for s in (P, C)
+            }
+        )
+        lanes.link()
+        for shop in (P, C):
+            await r.seed(shop, {"A": 3})
+            await r.state.record(shop, {KEY: pending(1, 3, 6, shared=True)})
+            await r.writer.push_pending(r.stores[shop])
+        await r.state.record(P, {KEY: pending(2, 5, 6, shared=True)})
+        await r.state.record(C, {KEY: pending(2, 1, 6, shared=True)})
+        held = await lanes.lanes[P].round()
+        assert held is not None and held.held == 1
+        lanes.lanes[P].wake.clear()
+        gave = await lanes.lanes[C].round()
+        assert gave is not None and gave.gave_up == 2
+        assert lanes.lanes[P].wake.is_set()

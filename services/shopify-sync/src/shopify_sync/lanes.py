@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
 from redis.exceptions import RedisError
@@ -40,11 +41,12 @@ class LeaseLike(Protocol):
 
 @dataclass
 class LaneConfig:
-    window_s: float = 0.005
+    window_s: float = 0.005  # coalescing, only for a lane that pushed within busy_s
     poll_s: float = 0.05
     backoff_s: Sequence[float] = (1.0, 2.0, 4.0, 8.0)
     discover: bool = True
     discover_timeout_s: float = 600.0
+    busy_s: float = 0.05
 
 
 @dataclass
@@ -61,8 +63,12 @@ class Lane:
     last: Outcome | None = None
     last_push_at: float | None = None  # epoch seconds of the last round that applied changes
     failures: int = 0
+    # Called when a round lowered stores under channel allocation: the room they gave up
+    # may be what another lane's held raise waits for (Lanes wakes the others).
+    on_gave_up: Callable[[], None] | None = None
     _stopping: bool = False
     _discovered: bool = False
+    _round_ended: float = float("-inf")  # monotonic
 
     async def run(self) -> None:
         self.wake.set()  # whatever was pending before a restart goes out first
@@ -74,13 +80,18 @@ class Lane:
             try:
                 if self._stopping or not await self._ready():
                     continue
-                if woken and self.config.window_s:
-                    await self.sleep(self.config.window_s)  # let a burst coalesce
+                if woken and self.config.window_s and self._busy():
+                    await self.sleep(self.config.window_s)  # under load: let a burst coalesce
                 await self.round()
+                self._round_ended = time.monotonic()
             except Exception:  # noqa: BLE001 - a lane never dies: its changes stay pending
                 log.exception("lane step failed; retrying", extra={"shop": self.store.shop})
                 await self.sleep(self.config.backoff_s[0])
                 self.wake.set()
+
+    def _busy(self) -> bool:
+        """Pushed a moment ago: more is likely on its way. An idle lane writes at once."""
+        return time.monotonic() - self._round_ended < self.config.busy_s
 
     async def _ready(self) -> bool:
         try:
@@ -135,6 +146,8 @@ class Lane:
             self.last_push_at = time.time()
         if self.last.deferred or self.last.calls:
             self.wake.set()  # more may have arrived meanwhile
+        if self.last.gave_up and self.on_gave_up is not None:
+            self.on_gave_up()
         with contextlib.suppress(RedisError):
             metrics.PENDING.labels(shop).set(await self.state.pending_count(shop))
         return self.last
@@ -155,8 +168,19 @@ class Lanes:
             lane.wake.set()
 
     def start(self) -> None:
+        self.link()
         for shop, lane in self.lanes.items():
             self.tasks.append(asyncio.create_task(lane.run(), name=f"lane:{shop}"))
+
+    def link(self) -> None:
+        """A lane that gave up room under allocation wakes the others at once."""
+        for shop, lane in self.lanes.items():
+            lane.on_gave_up = partial(self.wake_all_but, shop)
+
+    def wake_all_but(self, shop: str) -> None:
+        for other, lane in self.lanes.items():
+            if other != shop:
+                lane.wake.set()
 
     async def stop(self) -> None:
         for lane in self.lanes.values():

@@ -50,6 +50,8 @@ class Outcome:
     unlisted: int = 0
     deferred: int = 0
     calls: int = 0
+    gave_up: int = 0  # units stores were lowered by under channel allocation (room for others)
+    held: int = 0  # raises under allocation held back, waiting for that room
 
 
 @dataclass
@@ -90,7 +92,7 @@ class Writer:
         batch.exposures = await self.exposures.of(store.shop, [t.key for t in todo])
         for t in todo:
             batch.plans[t.key] = self._plan(store, t, batch)
-        await self._gate(store, todo, batch)
+        out.held += await self._gate(store, todo, batch)
         same = [t for t in todo if not self._differs(t, batch)]
         await self._settled(store, same, batch)
         out.unchanged += len(same)
@@ -120,7 +122,7 @@ class Writer:
             batch.exposures[t.key] = exposure
         return write_plan(t.pending, store.shop, level, exposure)
 
-    async def _gate(self, store: Store, todo: Sequence[Target], batch: Batch) -> None:
+    async def _gate(self, store: Store, todo: Sequence[Target], batch: Batch) -> int:
         """Under channel allocation a store is raised only into room no other store holds:
         a giver is lowered first, its taker raised after (see ``Exposures.claim``)."""
         claims = [
@@ -134,6 +136,7 @@ class Writer:
             if cap < claim.want:
                 batch.held.add(claim.key)
                 metrics.RAISES_HELD.labels(store.shop).inc()
+        return len(batch.held)
 
     def _differs(self, t: Target, batch: Batch) -> bool:
         return t.key in batch.guessed or self._quantity(t, batch) != batch.levels[t.key]
@@ -220,7 +223,7 @@ class Writer:
             out.calls += 1
             errors = (data.get("inventorySetQuantities") or {}).get("userErrors") or []
             if not errors:
-                await self._written(store, chunk, batch)
+                out.gave_up += await self._written(store, chunk, batch)
                 out.applied += len(chunk)
                 return
             for error in errors:
@@ -230,17 +233,21 @@ class Writer:
             )
         out.deferred += len(chunk)  # levels kept moving: left pending for the next round
 
-    async def _written(self, store: Store, chunk: list[Target], batch: Batch) -> None:
-        shop = store.shop
+    async def _written(self, store: Store, chunk: list[Target], batch: Batch) -> int:
+        """Record an applied write; the units it lowered stores by under allocation."""
+        shop, gave_up = store.shop, 0
         for t in chunk:
             plan, quantity = batch.plans[t.key], self._quantity(t, batch)
             if plan.unseen:
                 metrics.UNSEEN_HELD.labels(shop).inc(min(plan.unseen, t.pending.quantity))
             if t.pending.shared and quantity > batch.levels[t.key]:
                 metrics.SHARE_MOVES.labels(shop).inc(quantity - batch.levels[t.key])
+            if t.pending.shared and quantity < batch.levels[t.key]:
+                gave_up += batch.levels[t.key] - quantity
         await self._settled(store, chunk, batch)
         SYNC_CLOCK.done(shop, {t.key: (t.pending, self._quantity(t, batch)) for t in chunk})
         metrics.PUSHED.labels(shop).inc(len(chunk))
+        return gave_up
 
     async def _handle(
         self,
