@@ -41,15 +41,20 @@ ADMIN = {"Authorization": "Bearer it-admin-token"}
 
 
 def change(
-    sku: str, version: int, available: int, shares: dict[str, int] | None = None
+    sku: str,
+    version: int,
+    available: int,
+    shares: dict[str, int] | None = None,
+    seen: dict[str, int] | None = None,
 ) -> InventoryChanged:
+    """``seen``: each shop's applied-order counter (StockChange.seen) as of this change."""
     lv = Levels(on_hand=available, available=available)
     return InventoryChanged(
         source="test",
         payload=StockChange(
             sku=sku, location="wh-1", command="set_on_hand", idempotency_key=f"{sku}:{version}",
             version=version, before=lv, after=lv, sku_available_before=available,
-            sku_available_after=available, shares=shares,
+            sku_available_after=available, shares=shares, seen=seen,
         ),
     )  # fmt: skip
 

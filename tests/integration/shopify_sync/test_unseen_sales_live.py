@@ -8,27 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from integration.shopify_sync.conftest import SyncFactory
+from integration.shopify_sync.conftest import SyncFactory, change
 
-from stocksync_common.events import InventoryChanged, Levels, StockChange
 from support.poll import await_for
 from support.sim_writes import quantities
 
 pytestmark = pytest.mark.integration
 SKU = "UNSEEN"
 OTHER = "other.myshopify.com"
-
-
-def change(version: int, available: int, seen: dict[str, int]) -> InventoryChanged:
-    lv = Levels(on_hand=available, available=available)
-    return InventoryChanged(
-        source="test",
-        payload=StockChange(
-            sku=SKU, location="wh-1", command="reserve", idempotency_key=f"{SKU}:{version}",
-            version=version, before=lv, after=lv, sku_available_before=available,
-            sku_available_after=available, seen=seen,
-        ),
-    )  # fmt: skip
 
 
 async def test_a_store_is_never_raised_over_its_unseen_sales(sync_stack: SyncFactory) -> None:
@@ -41,14 +28,14 @@ async def test_a_store_is_never_raised_over_its_unseen_sales(sync_stack: SyncFac
             return bool(known[key].applied >= version)
 
         await s.seed(shop, {SKU: 30})
-        await s.publish_changes([change(1, 30, {shop: 0})])
+        await s.publish_changes([change(SKU, 1, 30, seen={shop: 0})])
         await await_for("version 1 applied", lambda: applied(1), 30)
         sale = await s.sim.post(
             f"/_sim/stores/{shop}/orders", json={"line_items": [{"sku": SKU, "quantity": 20}]}
         )
         assert sale.status_code == 201  # twenty units the sync and truth have not seen
         # another store sold one: truth 29, this shop's counter still 0
-        await s.publish_changes([change(2, 29, {shop: 0, OTHER: 1})])
+        await s.publish_changes([change(SKU, 2, 29, seen={shop: 0, OTHER: 1})])
         await await_for("version 2 applied", lambda: applied(2), 30)
         assert (await s.inventory(shop))[SKU] == 9
         writes: list[dict[str, Any]] = (await s.sim.get("/_sim/storefront/writes")).json()
@@ -59,7 +46,7 @@ async def test_a_store_is_never_raised_over_its_unseen_sales(sync_stack: SyncFac
         ]
         assert applied_sets == [(9, 10)]
         # truth applies the twenty: 9 everywhere, nothing more to write
-        await s.publish_changes([change(3, 9, {shop: 20, OTHER: 1})])
+        await s.publish_changes([change(SKU, 3, 9, seen={shop: 20, OTHER: 1})])
         await await_for("version 3 applied", lambda: applied(3), 30)
         assert (await s.inventory(shop))[SKU] == 9
         await s.assert_compare_and_set()
