@@ -88,8 +88,8 @@ class Writer:
         unstocked = [t for t in targets if levels.get(t.key) is None]
         await self._reject(store, unstocked, "INVALID_LOCATION", "not stocked at location", out)
         todo = [t for t in targets if levels.get(t.key) is not None]
-        batch = Batch({t.key: int(levels[t.key] or 0) for t in todo}, {}, read=read)
-        batch.exposures = await self.exposures.of(store.shop, [t.key for t in todo])
+        exposures = await self.exposures.of(store.shop, [t.key for t in todo])
+        batch = Batch({t.key: int(levels[t.key] or 0) for t in todo}, exposures, read=read)
         for t in todo:
             batch.plans[t.key] = self._plan(store, t, batch)
         out.held += await self._gate(store, todo, batch)
