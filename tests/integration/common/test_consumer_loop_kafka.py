@@ -91,3 +91,63 @@ async def _assigned(consumer):
 async def _committed_past(consumer, tp, offset):
     committed = await consumer.committed(tp)
     return committed is not None and committed > offset
+
+
+async def test_the_next_batch_is_handled_while_a_commit_is_held_back(kafka_bootstrap):
+    """The real consumer's commit is held at a gate: the loop still fetches and handles the
+    next record, and the offsets reach the broker only once the gate opens, each after its
+    record was handled."""
+    run = uuid.uuid4().hex[:8]
+    topic, group = f"it.commit.{run}.v1", f"it-commit-{run}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 1, 1)])
+    await admin.close()
+    producer = make_producer(kafka_bootstrap, "it")
+    consumer = make_consumer(kafka_bootstrap, group, "it")
+    handled: list[str] = []
+    commits: list[tuple[int, list[str]]] = []
+    gate = asyncio.Event()
+    real_commit = consumer.commit
+
+    async def held_commit(offsets):
+        commits.append((next(iter(offsets.values())).offset, list(handled)))
+        await gate.wait()
+        await real_commit(offsets)
+
+    consumer.commit = held_commit
+
+    async def handler(tp: TopicPartition, items: Sequence[Incoming]) -> None:
+        handled.extend(i.event.payload.idempotency_key for i in items)  # type: ignore[union-attr]
+
+    loop = ConsumerLoop(consumer, producer, group, [topic], handler)
+    tp = TopicPartition(topic, 0)
+    await producer.start()
+    await consumer.start()
+    task = asyncio.create_task(loop.run())
+    try:
+        await _send(producer, topic, "first")
+        await await_for("the first commit started", lambda: _async(bool(commits)), 30)
+        await _send(producer, topic, "second")
+        await await_for("the second record handled", lambda: _async("second" in handled), 30)
+        assert commits == [(1, ["first"])]  # one commit in flight; the next one waits for it
+        assert await consumer.committed(tp) is None
+        gate.set()
+        await await_for("both committed", lambda: _committed_past(consumer, tp, 1), 30)
+        assert commits == [(1, ["first"]), (2, ["first", "second"])]
+    finally:
+        gate.set()
+        loop.stop()
+        await asyncio.wait_for(task, 10)
+        await consumer.stop()
+        await producer.stop()
+
+
+async def _send(producer, topic: str, key: str) -> None:
+    event = InventoryCommandRequested(
+        source="it",
+        payload=InventoryCommand(
+            command="adjust", idempotency_key=key, sku=key, location="l", quantity=1
+        ),
+    )
+    await publish_event(producer, topic, key, event, timeout_s=10)

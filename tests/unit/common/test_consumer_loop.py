@@ -1,13 +1,24 @@
-"""The consumer loop with in-memory fakes: DLQ routing, retry topics, explicit commits."""
+"""The consumer loop with in-memory fakes: DLQ routing, retry topics, explicit commits that
+never hold back the next fetch, lag sampled on a timer."""
 
+import asyncio
+import uuid
 from dataclasses import dataclass, field
 
 import orjson
 from aiokafka.structs import TopicPartition
+from prometheus_client import REGISTRY
 
-from stocksync_common.consumer import ConsumerLoop, Incoming, PoisonMessage, RetryPolicy
+from stocksync_common.consumer import (
+    ConsumerLoop,
+    Incoming,
+    PoisonMessage,
+    RetryPolicy,
+    _Rebalance,
+)
 from stocksync_common.events import InventoryCommand, InventoryCommandRequested, encode
 from stocksync_common.retry import ATTEMPT, NOT_BEFORE, ORIGIN, now_ms
+from support.poll import await_for
 
 TP = TopicPartition("inventory.commands.v1", 3)
 
@@ -267,3 +278,145 @@ async def test_hold_on_dependency_still_reroutes_record_specific_failures():
     loop.retry = RetryPolicy(blips_s=(0,), hold_on_dependency=True, hold_s=0)
     await loop.process_partition(TP, [Rec(TP.topic, 3, 0, command(0))])
     assert [t for t, _ in producer.sent] == ["inventory.commands.v1.retry.g"]
+
+
+class SlowCommitConsumer(FakeConsumer):
+    """Commits that finish only when the test releases them; every call is logged in order."""
+
+    def __init__(self, batches, timeline):
+        super().__init__(batches)
+        self.timeline = timeline
+        self.release = asyncio.Event()
+        self.fetches = 0
+        self.positions = 0
+        self.subscribe = lambda topics, listener: None
+
+    async def getmany(self, timeout_ms):
+        self.fetches += 1
+        self.timeline.append(("fetch", self.fetches))
+        if self.batches:
+            return self.batches.pop(0)
+        await asyncio.sleep(timeout_ms / 1000)  # the broker's fetch wait, nothing arrived
+        return {}
+
+    async def commit(self, offsets):
+        self.timeline.append(("commit-start", {tp: o.offset for tp, o in offsets.items()}))
+        await self.release.wait()
+        await super().commit(offsets)
+        self.timeline.append(("commit-done", {tp: o.offset for tp, o in offsets.items()}))
+
+    async def position(self, tp):
+        self.positions += 1
+        return 7
+
+
+async def test_the_next_batch_is_fetched_and_handled_while_the_commit_is_in_flight():
+    timeline: list = []
+    handled: list[int] = []
+
+    async def handler(tp, items):
+        for i in items:
+            handled.append(i.record.offset)
+            timeline.append(("handled", i.record.offset))
+        if handled[-1] == 3:
+            loop.stop()
+
+    batches = [{TP: [Rec(TP.topic, 3, n, command(n))]} for n in range(4)]
+    consumer = SlowCommitConsumer(batches, timeline)
+    loop, _, _ = make_loop(handler, [])
+    loop.consumer = consumer
+    task = asyncio.create_task(loop.run())
+    # the first commit is held back: the loop still fetched and handled the next batch
+    await await_for("batch 1 handled", lambda: _now(1 in handled), 5)
+    assert [c for c in timeline if c[0].startswith("commit")] == [("commit-start", {TP: 1})]
+    consumer.release.set()
+    await asyncio.wait_for(task, 5)
+    assert consumer.commits == [{TP: 1}, {TP: 2}, {TP: 3}, {TP: 4}]
+    # every commit starts after its batch was handled and after the previous commit finished
+    for n, entry in enumerate(e for e in timeline if e[0] == "commit-start"):
+        assert timeline.index(("handled", n)) < timeline.index(entry)
+        if n:
+            assert timeline.index(("commit-done", {TP: n})) < timeline.index(entry)
+    assert timeline.index(("fetch", 2)) < timeline.index(("commit-done", {TP: 1}))
+    assert consumer.positions == 0  # no lag sample in front of any fetch
+
+
+async def test_a_revoke_waits_for_the_commit_in_flight_and_nothing_is_committed_until_assigned():
+    timeline: list = []
+    loop, _, _ = make_loop(None, [])
+    consumer = SlowCommitConsumer([], timeline)
+    loop.consumer = consumer
+    listener = _Rebalance(loop)
+    await loop._start_commit({TP: 5})
+
+    async def revoke():
+        await listener.on_partitions_revoked({TP})
+        timeline.append(("revoked", None))
+
+    revoking = asyncio.create_task(revoke())
+    await await_for("the commit under way", lambda: _now(("commit-start", {TP: 5}) in timeline))
+    assert not revoking.done()
+    consumer.release.set()
+    await asyncio.wait_for(revoking, 5)
+    assert timeline[-2:] == [("commit-done", {TP: 5}), ("revoked", None)]
+    # a batch handled between the revoke and the new assignment is not committed
+    await loop._start_commit({TP: 6})
+    await loop.settle_commit()
+    assert consumer.commits == [{TP: 5}]
+    await listener.on_partitions_assigned({TP})
+    await loop._start_commit({TP: 7})
+    await loop.settle_commit()
+    assert consumer.commits == [{TP: 5}, {TP: 7}]
+
+
+async def test_a_commit_that_never_ends_is_abandoned_by_a_revoke_after_the_wait():
+    loop, _, _ = make_loop(None, [])
+    consumer = SlowCommitConsumer([], [])
+    loop.consumer = consumer
+    loop.commit_wait_s = 0.05
+    await loop._start_commit({TP: 5})
+    pending = loop._committing
+    await _Rebalance(loop).on_partitions_revoked({TP})
+    assert pending is not None
+    await await_for("the commit cancelled", lambda: _now(pending.cancelled()), 5)
+    assert consumer.commits == []
+
+
+async def test_lag_is_sampled_on_a_timer_not_per_batch():
+    group = f"g-lag-{uuid.uuid4().hex[:6]}"
+
+    async def handler(tp, items):
+        if items[-1].record.offset == 19:
+            loop.stop()
+
+    batches = [{TP: [Rec(TP.topic, 3, n, command(n))]} for n in range(20)]
+    busy = SlowCommitConsumer(batches, [])
+    busy.release.set()
+    loop, _, _ = make_loop(handler, [])
+    loop.consumer, loop.group, loop.lag_interval_s = busy, group, 3600
+    await asyncio.wait_for(loop.run(), 5)
+    assert len(busy.commits) == 20 and busy.positions == 0  # twenty batches, no sample
+
+    idle = SlowCommitConsumer([], [])
+    loop, _, _ = make_loop(handler, [])
+    loop.consumer, loop.group, loop.lag_interval_s, loop.batch_timeout_ms = idle, group, 0.01, 5
+    task = asyncio.create_task(loop.run())
+    labels = {"group": group, "topic": TP.topic, "partition": "3"}
+    try:
+        # no batch ever arrives, yet the gauge is kept: highwater 10 - position 7
+        lag = await await_for(
+            "two lag samples",
+            lambda: _now(idle.positions >= 2 and REGISTRY.get_sample_value(LAG, labels)),
+            5,
+        )
+        assert lag == 3
+    finally:
+        loop.stop()
+        await asyncio.wait_for(task, 5)
+
+
+LAG = "stocksync_consumer_lag_records"
+
+
+async def _now(value):
+    return value

@@ -7,6 +7,12 @@ process for blips, then through ``<topic>.retry.<group>`` after 1, 2, 4 and 8 s,
 dead-lettered. The loop reads its own retry topics too: it pauses a retry partition until its
 head record is due, so waiting never blocks the main partitions. See
 docs/decisions/0009-retry-topics-and-ordering.md for why a late retry is harmless.
+
+The commit of a handled batch does not hold back the next fetch: it runs while the next batch
+is fetched and handled, and is awaited before the next commit is started, before partitions
+are revoked and when the loop stops. At most one commit is in flight, so offsets reach the
+group in order, and each one belongs to a batch that was already handled (ADR 0003). Lag is
+sampled on a timer (``lag_interval_s``), not after every batch.
 """
 
 from __future__ import annotations
@@ -100,7 +106,22 @@ class RetryPolicy:
         return RetrySchedule(self.delays_s)
 
 
-def make_consumer(bootstrap: str, group: str, client_id: str) -> AIOKafkaConsumer:
+def make_consumer(
+    bootstrap: str,
+    group: str,
+    client_id: str,
+    *,
+    fetch_max_wait_ms: int = 50,
+    max_poll_records: int = 2000,
+) -> AIOKafkaConsumer:
+    """A group consumer with explicit commits only.
+
+    ``fetch_max_wait_ms``: aiokafka keeps one fetch in flight per broker, so a partition whose
+    records were just handled is fetched again only once the pending fetch (for the idle
+    partitions of that broker) returns, up to this long: latency-critical consumers pass a
+    small value, at the price of more empty fetches while idle. ``max_poll_records`` bounds a
+    batch, and with it how long the first record of a batch waits for the last one.
+    """
     return AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=group,
@@ -108,8 +129,8 @@ def make_consumer(bootstrap: str, group: str, client_id: str) -> AIOKafkaConsume
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
-        max_poll_records=2000,
-        fetch_max_wait_ms=50,
+        max_poll_records=max_poll_records,
+        fetch_max_wait_ms=fetch_max_wait_ms,
         session_timeout_ms=30000,
         heartbeat_interval_ms=3000,
         max_poll_interval_ms=300000,
@@ -122,11 +143,17 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         log.info("partitions revoked", extra={"partitions": sorted(map(str, revoked))})
+        # No commit starts until the new assignment is known, and the one started for the
+        # last handled batch goes out while these partitions are still ours (this
+        # generation), never after they were handed to another member.
+        self.loop.rebalancing = True
+        await self.loop.settle_commit(self.loop.commit_wait_s)
         for tp in revoked:
             self.loop.waiting.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("partitions assigned", extra={"partitions": sorted(map(str, assigned))})
+        self.loop.rebalancing = False
         if self.loop.on_assign is None or not assigned:
             return
         positions = await self.loop.on_assign(assigned)
@@ -153,7 +180,16 @@ class ConsumerLoop:
     # Create this group's missing retry and DLQ topics on start (the catalog has the usual
     # groups' ones; tests and renamed groups need theirs).
     create_missing: bool = True
+    # Consumer lag (``stocksync_consumer_lag``) is sampled this often, in the background.
+    lag_interval_s: float = 10.0
+    # How long a revoke or a stop waits for the commit in flight before abandoning it.
+    commit_wait_s: float = 10.0
+    # Between a revoke and the next assignment: batches handled then are not committed
+    # (their partitions may be another member's by the time a commit would arrive; whoever
+    # owns them next re-reads them, harmless as handlers are idempotent).
+    rebalancing: bool = False
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _committing: asyncio.Task[None] | None = None
 
     @property
     def retry_topics(self) -> list[str]:
@@ -164,22 +200,60 @@ class ConsumerLoop:
             await self._create_missing()
         subscribed = [*self.topics, *self.retry_topics]
         self.consumer.subscribe(subscribed, listener=_Rebalance(self))
-        while not self._stopping.is_set():
-            self._resume_due()
-            batches = await self.consumer.getmany(timeout_ms=self.batch_timeout_ms)
-            if not batches:
-                continue
-            try:
-                ends = await asyncio.gather(
-                    *(self.process_partition(tp, rs) for tp, rs in batches.items())
-                )
-            except _Stopped:
-                break
-            await self._commit(dict(zip(batches, ends, strict=True)))
-            await self._record_lag()
+        lag = asyncio.create_task(self._sample_lag(), name=f"{self.group}-lag")
+        try:
+            while not self._stopping.is_set():
+                self._resume_due()
+                batches = await self.consumer.getmany(timeout_ms=self.batch_timeout_ms)
+                if not batches:
+                    continue
+                try:
+                    ends = await asyncio.gather(
+                        *(self.process_partition(tp, rs) for tp, rs in batches.items())
+                    )
+                except _Stopped:
+                    break
+                await self._start_commit(dict(zip(batches, ends, strict=True)))
+        finally:
+            lag.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await lag
+            await self.settle_commit(self.commit_wait_s)
 
     def stop(self) -> None:
         self._stopping.set()
+
+    async def settle_commit(self, timeout_s: float | None = None) -> None:
+        """Wait for the commit in flight, if any. One still pending after ``timeout_s`` is
+        cancelled, so it can never be sent once its partitions changed hands; the next owner
+        then re-reads from the previous commit (handlers are idempotent)."""
+        task = self._committing
+        if task is None:
+            return
+        done, _ = await asyncio.wait({task}, timeout=timeout_s)
+        if not done:
+            log.warning("commit still pending; abandoned", extra={"timeout_s": timeout_s})
+            task.cancel()
+        if self._committing is task:
+            self._committing = None
+
+    async def _start_commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Commit ``offsets`` (of a batch already handled) in the background, once the
+        previous commit is done: one in flight at a time, in order."""
+        await self.settle_commit()
+        if self.rebalancing:
+            log.info("batch handled during a rebalance; not committed")
+            return
+        assigned = self.consumer.assignment()
+        mine = {tp: o for tp, o in offsets.items() if tp in assigned}
+        if mine:
+            self._committing = asyncio.create_task(self._commit_quietly(mine))
+
+    async def _commit_quietly(self, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            await self._commit(offsets)
+        except Exception:  # noqa: BLE001 - nobody awaits a background commit's error
+            log.exception("commit failed")
 
     async def _create_missing(self) -> None:
         existing = await self.consumer.topics()
@@ -371,6 +445,16 @@ class ConsumerLoop:
             # The group moved on; the next owner re-reads from the last commit and the
             # idempotent handlers make that harmless.
             log.warning("commit failed", extra={"error": str(exc)})
+
+    async def _sample_lag(self) -> None:
+        """Keep the lag gauge current on a timer: a sample per batch (a ``position()`` per
+        partition) used to stand between a batch and the next fetch."""
+        while True:
+            await asyncio.sleep(self.lag_interval_s)
+            try:
+                await self._record_lag()
+            except Exception:  # noqa: BLE001 - a metric must never stop the consumer
+                log.warning("lag sampling failed", exc_info=True)
 
     async def _record_lag(self) -> None:
         for tp in self.consumer.assignment():
