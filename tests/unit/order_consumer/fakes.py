@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from unit.order_consumer.payloads import SHOP, STORE
 
-from order_consumer.adapters.redis_orders import Versioned
+from order_consumer.adapters.redis_orders import OrderRef, Snapshot, Versioned
 from order_consumer.domain import OrderState
 from order_consumer.handlers import OrderHandler
 from stocksync_common.events import (
@@ -87,6 +87,18 @@ class MemoryOrders:
 
     async def sku_map(self, shop: str, variant_ids: Iterable[str]) -> dict[str, str]:
         return {v: self.skumap[v] for v in variant_ids if v in self.skumap}
+
+    async def read(
+        self, refs: Collection[OrderRef], variants: Mapping[str, Iterable[str]] | None = None
+    ) -> Snapshot:
+        orders = {ref: await self.load(*ref) for ref in refs}
+        skumaps = {shop: await self.sku_map(shop, ids) for shop, ids in (variants or {}).items()}
+        return Snapshot(orders, skumaps)
+
+    async def save_many(
+        self, saves: Mapping[OrderRef, tuple[int, OrderState]]
+    ) -> dict[OrderRef, bool]:
+        return {ref: await self.save(*ref, rev, state) for ref, (rev, state) in saves.items()}
 
 
 def handler(orders: Any, producer: FakeProducer | None = None) -> OrderHandler:

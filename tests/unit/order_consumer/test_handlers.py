@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 from aiokafka.structs import TopicPartition
@@ -21,6 +22,7 @@ from stocksync_common.events import (
     OrderRefunded,
     encode,
 )
+from support.poll import await_for
 
 
 async def test_commands_go_to_inventory_by_sku_and_lifecycle_events_by_order() -> None:
@@ -187,3 +189,46 @@ async def test_a_batch_with_another_event_type_is_poison() -> None:
     )
     with pytest.raises(PoisonMessage):
         await handler(MemoryOrders()).handle_batch(tp, [Incoming(Record(), wrong)])
+
+
+@dataclass
+class HeldProducer(FakeProducer):
+    """Acknowledges nothing until the test says so; notes how many orders were saved when
+    each record was sent."""
+
+    orders: MemoryOrders | None = None
+    pending: list[asyncio.Future[None]] = field(default_factory=list)
+    saved_at_send: list[int] = field(default_factory=list)
+
+    async def send(
+        self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]
+    ) -> asyncio.Future[None]:
+        await super().send(topic, value, key, headers)
+        assert self.orders is not None
+        self.saved_at_send.append(len(self.orders.docs))
+        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pending.append(ack)
+        return ack
+
+
+async def test_a_batch_saves_every_order_then_sends_everything_before_awaiting_acks() -> None:
+    orders = MemoryOrders()
+    producer = HeldProducer(orders=orders)
+    tp = TopicPartition("webhooks.shopify.v1", 0)
+    hooks = [webhook("orders/create", order(n, item(11, "SKU-A", 1)), f"w{n}") for n in range(5)]
+    batch = [Incoming(Record(offset=n, value=encode(e)), e) for n, e in enumerate(hooks)]
+    task = asyncio.create_task(handler(orders, producer).handle_batch(tp, batch))
+    # 5 commands and 5 order.received events, all sent while no acknowledgement came back
+    await await_for("every record sent", lambda: _now(len(producer.sent) == 10 or None), 5)
+    assert not task.done()
+    assert producer.saved_at_send == [5] * 10  # every order saved before the first send
+    for ack in producer.pending:
+        ack.set_result(None)
+    await asyncio.wait_for(task, 5)
+    assert [c.idempotency_key for c in producer.commands()] == [
+        key(n, 11, "reserve") for n in range(5)
+    ]
+
+
+async def _now(value: object) -> object:
+    return value

@@ -1,10 +1,14 @@
 """Shopify order webhooks to inventory commands and order lifecycle events.
 
-For each webhook: parse it, look up the SKU mapping for lines without a SKU, read the
-order's state, apply the webhook (pure, :mod:`order_consumer.domain`), save the new state
-(compare-and-set; on a conflict read again and recompute), then publish. Saving first is
-safe because the state records what each fact produced: a redelivery, after a crash or a
-failed publish, publishes the same commands and events again, with the same keys and ids.
+A batch of webhooks is handled as a batch: parse them all, read every order's state and the
+SKU mappings of the lines without a SKU in one Redis round trip, apply the webhooks in
+partition order (pure, :mod:`order_consumer.domain`; webhooks of one order in the batch
+chain through the state in memory), save each changed order once by compare-and-set in one
+pipelined call (on a conflict, only those orders are read again and recomputed), then send
+every command and event and await the acknowledgements once, before the loop commits.
+Saving first is safe because the state records what each fact produced: a redelivery, after
+a crash or a failed publish, publishes the same commands and events again, with the same
+keys and ids.
 
 A second consumer group reads ``inventory.changed.v1`` for ``order.oversold``: a reservation
 of ours that inventory-adjuster refused is recorded in the order's state through the same
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -24,7 +28,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata, TopicPartition
 from prometheus_client import Counter
 
-from order_consumer.adapters.redis_orders import Versioned
+from order_consumer.adapters.redis_orders import OrderRef, Snapshot, Versioned
 from order_consumer.domain import (
     BadOrder,
     Hook,
@@ -84,9 +88,26 @@ class OrderRepository(Protocol):
 
     async def sku_map(self, shop: str, variant_ids: Iterable[str]) -> dict[str, str]: ...
 
+    async def read(
+        self, refs: Collection[OrderRef], variants: Mapping[str, Iterable[str]] | None = None
+    ) -> Snapshot: ...
+
+    async def save_many(
+        self, saves: Mapping[OrderRef, tuple[int, OrderState]]
+    ) -> dict[OrderRef, bool]: ...
+
 
 class OrderSaveConflict(RuntimeError):
     """Other consumers kept saving the same order: transient, the consumer loop retries."""
+
+
+@dataclass(frozen=True)
+class Applied:
+    """A webhook applied and saved: what remains is to publish its outcome."""
+
+    event: ShopifyWebhookReceived
+    order_id: str
+    outcome: Outcome
 
 
 @dataclass
@@ -99,42 +120,107 @@ class OrderHandler:
     wms_locations: frozenset[str] = frozenset()
 
     async def handle_batch(self, tp: TopicPartition, items: Sequence[Incoming]) -> None:
-        futures: list[asyncio.Future[RecordMetadata]] = []
+        events: list[ShopifyWebhookReceived] = []
         for item in items:
             if not isinstance(item.event, ShopifyWebhookReceived):
                 raise PoisonMessage(f"unexpected event type {item.event.type} on {tp.topic}")
-            with handling(item, f"order-consumer {item.event.payload.topic}"):
-                futures.extend(await self.handle_webhook(item.event))
+            events.append(item.event)
+        applied = await self.apply_webhooks(events)
+        futures: list[asyncio.Future[RecordMetadata]] = []
+        for item, done in zip(items, applied, strict=True):
+            if done is not None:
+                with handling(item, f"order-consumer {done.event.payload.topic}"):
+                    futures.extend(await self.publish_applied(done))
         await asyncio.gather(*futures)
 
     async def handle_webhook(
         self, event: ShopifyWebhookReceived
     ) -> list[asyncio.Future[RecordMetadata]]:
+        """One webhook (a batch of one); the futures of what it published."""
+        (done,) = await self.apply_webhooks([event])
+        return [] if done is None else await self.publish_applied(done)
+
+    async def apply_webhooks(
+        self, events: Sequence[ShopifyWebhookReceived]
+    ) -> list[Applied | None]:
+        """Parse, apply and save ``events`` (None for a topic without inventory meaning)."""
+        parsed: list[tuple[Store, Hook] | None] = [self.parse(e) for e in events]
+        todo = [(i, p) for i, p in enumerate(parsed) if p is not None]
+        outcomes = await self.apply_many([p for _, p in todo])
+        applied: list[Applied | None] = [None] * len(events)
+        for (i, (_, hook)), outcome in zip(todo, outcomes, strict=True):
+            applied[i] = Applied(events[i], hook.order_id, outcome)
+        return applied
+
+    def parse(self, event: ShopifyWebhookReceived) -> tuple[Store, Hook] | None:
         webhook = event.payload
         try:
             hook = parse_webhook(webhook.topic, webhook.body)
         except BadOrder as exc:
             raise PoisonMessage(str(exc)) from exc
         if hook is None:
-            return []
+            return None
         store = self.stores.by_shop(webhook.shop)
         if store is None:
             raise PoisonMessage(f"shop {webhook.shop} is not configured")
-        outcome = await self.apply(store, hook)
-        ORDERS_SEEN.labels(webhook.topic).inc()
-        OUTCOMES.labels(webhook.topic, outcome_name(outcome)).inc()
-        if not outcome.replay:
-            self.report_unmapped(store.shop, outcome)
-        return await self.publish(event, hook.order_id, outcome)
+        return store, hook
 
-    async def apply(self, store: Store, hook: Hook) -> Outcome:
-        """Apply and save, reading again whenever another consumer saved the order first."""
-        skumap = await self.orders.sku_map(store.shop, variants_to_map(hook))
-        return await self.save_with(
-            store.shop,
-            hook.order_id,
-            lambda state: apply(state, hook, store, skumap, self.wms_locations),
-        )
+    async def apply_many(self, hooks: Sequence[tuple[Store, Hook]]) -> list[Outcome]:
+        """Apply ``hooks`` in order and save each order they change once: one read and one
+        save round trip, more only for the orders another consumer saved in between."""
+        by_order: dict[OrderRef, list[int]] = {}
+        variants: dict[str, set[str]] = {}
+        for i, (store, hook) in enumerate(hooks):
+            by_order.setdefault((store.shop, hook.order_id), []).append(i)
+            variants.setdefault(store.shop, set()).update(variants_to_map(hook))
+        if not by_order:
+            return []
+        snapshot = await self.orders.read(list(by_order), variants)
+        outcomes: dict[int, Outcome] = {}
+        pending, current = by_order, snapshot.orders
+        for _ in range(self.save_attempts):
+            saves: dict[OrderRef, tuple[int, OrderState]] = {}
+            for ref, indexes in pending.items():
+                state = self._apply_chain(hooks, indexes, current[ref].state, snapshot, outcomes)
+                if state is not None:
+                    saves[ref] = (current[ref].rev, state)
+            saved = await self.orders.save_many(saves)
+            lost = [ref for ref, ok in saved.items() if not ok]
+            if not lost:
+                return [outcomes[i] for i in range(len(hooks))]
+            SAVE_CONFLICTS.inc(len(lost))
+            pending = {ref: by_order[ref] for ref in lost}
+            current = (await self.orders.read(lost)).orders
+        orders = ", ".join(order_id for _, order_id in pending)
+        raise OrderSaveConflict(f"order {orders}: {self.save_attempts} save conflicts")
+
+    def _apply_chain(
+        self,
+        hooks: Sequence[tuple[Store, Hook]],
+        indexes: Sequence[int],
+        state: OrderState | None,
+        snapshot: Snapshot,
+        outcomes: dict[int, Outcome],
+    ) -> OrderState | None:
+        """Apply one order's webhooks in order, each to the state the previous one left;
+        the state to save, None when none of them changed it."""
+        changed = False
+        for i in indexes:
+            store, hook = hooks[i]
+            skumap = snapshot.skumaps.get(store.shop, {})
+            outcome = apply(state, hook, store, skumap, self.wms_locations)
+            outcomes[i] = outcome
+            if outcome.changed and not outcome.replay:
+                state, changed = outcome.state, True
+        return state if changed else None
+
+    async def publish_applied(self, done: Applied) -> list[asyncio.Future[RecordMetadata]]:
+        webhook = done.event.payload
+        ORDERS_SEEN.labels(webhook.topic).inc()
+        OUTCOMES.labels(webhook.topic, outcome_name(done.outcome)).inc()
+        if not done.outcome.replay:
+            self.report_unmapped(webhook.shop, done.outcome)
+        return await self.publish(done.event, done.order_id, done.outcome)
 
     async def save_with(
         self,

@@ -16,15 +16,21 @@ caller reads again and recomputes. Conflicts are rare: webhooks about one order 
 partition unless they are keyed by another resource (refunds/create and fulfillments/create
 are keyed by their own id). WATCH would do the same but pins a connection from the read to
 EXEC and needs a MULTI round trip; the script is one round trip and holds no connection.
+
+A consumer batch takes two round trips whatever its size (:meth:`RedisOrders.read` and
+:meth:`RedisOrders.save_many`, each one pipeline): the orders' states and the shops' SKU
+mappings are read together, and the saves go as one pipeline of ``EVALSHA`` calls (the
+script is loaded again only when Redis answers NOSCRIPT, e.g. after a restart).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from order_consumer.domain import OrderState
 
@@ -43,10 +49,26 @@ def variant_field(variant_id: str) -> str:
     return f"variant:{variant_id}"
 
 
+OrderRef = tuple[str, str]  # (shop, order id)
+
+
 @dataclass(frozen=True)
 class Versioned:
     rev: int
     state: OrderState | None
+
+    @classmethod
+    def from_reply(cls, rev: bytes | str | None, doc: bytes | str | None) -> Versioned:
+        state = OrderState.model_validate_json(doc) if doc is not None else None
+        return cls(int(rev or 0), state)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a batch reads before it applies anything."""
+
+    orders: dict[OrderRef, Versioned]
+    skumaps: dict[str, dict[str, str]]  # shop -> variant id -> SKU, the variants asked for
 
 
 class RedisOrders:
@@ -57,8 +79,59 @@ class RedisOrders:
 
     async def load(self, shop: str, order_id: str) -> Versioned:
         rev, doc = await self.redis.hmget(order_key(shop, order_id), ["rev", "doc"])
-        state = OrderState.model_validate_json(doc) if doc is not None else None
-        return Versioned(int(rev or 0), state)
+        return Versioned.from_reply(rev, doc)
+
+    async def read(
+        self, refs: Collection[OrderRef], variants: Mapping[str, Iterable[str]] | None = None
+    ) -> Snapshot:
+        """The orders' states and, per shop, the SKUs of ``variants``: one round trip."""
+        orders = list(refs)
+        wanted = [(shop, sorted(set(ids))) for shop, ids in (variants or {}).items()]
+        wanted = [(shop, ids) for shop, ids in wanted if ids]
+        if not orders and not wanted:
+            return Snapshot({}, {})
+        pipe = self.redis.pipeline(transaction=False)
+        for shop, order_id in orders:
+            pipe.hmget(order_key(shop, order_id), ["rev", "doc"])
+        for shop, ids in wanted:
+            pipe.hmget(skumap_key(shop), [variant_field(v) for v in ids])
+        replies = await pipe.execute()
+        states = {
+            ref: Versioned.from_reply(*reply)
+            for ref, reply in zip(orders, replies[: len(orders)], strict=True)
+        }
+        skumaps = {
+            shop: {v: as_text(s) for v, s in zip(ids, reply, strict=True) if s}
+            for (shop, ids), reply in zip(wanted, replies[len(orders) :], strict=True)
+        }
+        return Snapshot(states, skumaps)
+
+    async def save_many(
+        self, saves: Mapping[OrderRef, tuple[int, OrderState]]
+    ) -> dict[OrderRef, bool]:
+        """:meth:`save` for many orders in one pipeline; per order, whether it was saved."""
+        saved: dict[OrderRef, bool] = {}
+        todo = list(saves)
+        for _ in range(2):  # a second pass only for what met NOSCRIPT
+            pipe = self.redis.pipeline(transaction=False)
+            for ref in todo:
+                rev, state = saves[ref]
+                doc = state.model_dump_json(exclude_defaults=True)
+                pipe.evalsha(self._save.sha, 1, order_key(*ref), rev, doc, self.ttl_s)
+            replies = await pipe.execute(raise_on_error=False) if todo else []
+            missing = []
+            for ref, reply in zip(todo, replies, strict=True):
+                if isinstance(reply, NoScriptError):
+                    missing.append(ref)
+                elif isinstance(reply, Exception):
+                    raise reply
+                else:
+                    saved[ref] = bool(reply)
+            if not missing:
+                return saved
+            await self.redis.script_load(SAVE_LUA)
+            todo = missing
+        raise NoScriptError("save_order.lua could not be loaded")
 
     async def save(self, shop: str, order_id: str, rev: int, state: OrderState) -> bool:
         """Save ``state`` if the order is still at ``rev``; False when someone else saved."""
