@@ -311,7 +311,7 @@ class SlowCommitConsumer(FakeConsumer):
 
 
 async def test_the_next_batch_is_fetched_and_handled_while_the_commit_is_in_flight():
-    timeline: list = []
+    timeline: list[tuple[str, object]] = []
     handled: list[int] = []
 
     async def handler(tp, items):
@@ -342,7 +342,7 @@ async def test_the_next_batch_is_fetched_and_handled_while_the_commit_is_in_flig
 
 
 async def test_a_revoke_waits_for_the_commit_in_flight_and_nothing_is_committed_until_assigned():
-    timeline: list = []
+    timeline: list[tuple[str, object]] = []
     loop, _, _ = make_loop(None, [])
     consumer = SlowCommitConsumer([], timeline)
     loop.consumer = consumer
