@@ -49,3 +49,24 @@ async def test_oversold_loop_has_its_own_group_on_inventory_changed(tmp_path: Pa
         await c.consumer.stop()
         await c.producer.stop()
         await c.redis.aclose()
+
+
+async def test_the_sync_path_consumer_waits_least_and_the_producer_does_not_linger(
+    tmp_path: Path,
+) -> None:
+    stores = tmp_path / "stores.yaml"
+    stores.write_text(STORES)
+    c = build(Settings(stores_file=str(stores), redis_url="redis://127.0.0.1:1/0"))
+    try:
+        waits = [
+            x._fetch_max_wait_ms for x in (c.consumer, c.oversold_consumer, c.compliance_consumer)
+        ]
+        assert waits == sorted(waits) and waits[0] <= 10
+        assert c.consumer._max_poll_records == 500
+        assert c.producer._message_accumulator._linger_time == 0
+    finally:
+        await c.compliance_consumer.stop()
+        await c.oversold_consumer.stop()
+        await c.consumer.stop()
+        await c.producer.stop()
+        await c.redis.aclose()

@@ -37,9 +37,22 @@ def build(settings: Settings) -> Container:
         raise RuntimeError("STOCKSYNC_STORES_FILE is required")
     stores = load_stores(settings.stores_file)
     redis = connect_redis(settings.redis_url)
-    producer = make_producer(settings.kafka_bootstrap_servers, settings.service_name)
+    # linger 0: a batch's commands and events are queued back to back and their acks awaited
+    # together before the commit; the sender runs only once the loop yields, so the burst
+    # still leaves as one request per partition leader, and a linger would only add its wait
+    # to the hop (the retry and DLQ sends of all three loops are awaited one by one anyway).
+    producer = make_producer(settings.kafka_bootstrap_servers, settings.service_name, linger_ms=0)
+    # The sale's path to the other stores: a partition whose batch was just handled waits for
+    # the broker's one pending fetch (of the idle partitions) before it is fetched again, so
+    # that wait is kept small (about 100 empty fetches a second while idle, a few hundred
+    # bytes each). A batch is at most 500 webhooks: its first record is published only once
+    # the whole batch was read, applied and saved (two Redis round trips however many).
     consumer = make_consumer(
-        settings.kafka_bootstrap_servers, settings.consumer_group, settings.service_name
+        settings.kafka_bootstrap_servers,
+        settings.consumer_group,
+        settings.service_name,
+        fetch_max_wait_ms=10,
+        max_poll_records=500,
     )
     handler = OrderHandler(
         stores,
@@ -55,8 +68,12 @@ def build(settings: Settings) -> Container:
         topics=[WEBHOOKS_SHOPIFY],
         handler=handler.handle_batch,
     )
+    # Refusals only correct later diffs of their order, off the sync path: the usual wait.
     oversold_consumer = make_consumer(
-        settings.kafka_bootstrap_servers, settings.oversold_consumer_group, settings.service_name
+        settings.kafka_bootstrap_servers,
+        settings.oversold_consumer_group,
+        settings.service_name,
+        fetch_max_wait_ms=100,
     )
     oversold_loop = ConsumerLoop(
         consumer=oversold_consumer,
@@ -65,8 +82,12 @@ def build(settings: Settings) -> Container:
         topics=[INVENTORY_CHANGED],
         handler=handler.handle_inventory_batch,
     )
+    # Compliance requests are due within days: a long fetch wait keeps the idle group quiet.
     compliance_consumer = make_consumer(
-        settings.kafka_bootstrap_servers, settings.compliance_consumer_group, settings.service_name
+        settings.kafka_bootstrap_servers,
+        settings.compliance_consumer_group,
+        settings.service_name,
+        fetch_max_wait_ms=500,
     )
     compliance_loop = ConsumerLoop(
         consumer=compliance_consumer,
