@@ -170,7 +170,9 @@ def build(
         else None
     )
     bootstrap, group = settings.kafka_bootstrap_servers, settings.consumer_group
-    consumer = make_consumer(bootstrap, group, settings.service_name)
+    # inventory changes are the last hop before the stores: a short fetch wait (about 100
+    # empty fetches a second while idle); catalog and fulfilment consumers keep the default
+    consumer = make_consumer(bootstrap, group, settings.service_name, fetch_max_wait_ms=10)
     catalog_consumer = make_consumer(
         bootstrap, settings.catalog_consumer_group, settings.service_name
     )
