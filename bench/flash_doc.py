@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.hops import HOPS
 from bench.report import machine_line, table
 
 SELL_THROUGH_TARGET = 0.95
@@ -97,6 +98,73 @@ def per_store(s: dict[str, Any], n: dict[str, Any]) -> list[list[str]]:
     return out
 
 
+def lat(v: dict[str, Any] | None) -> str:
+    return f"{v['p50']} / {v['p99']} / {v['max']} ms (n {v['n']})" if v and v.get("n") else "-"
+
+
+def pick(side: dict[str, Any], shop: str) -> dict[str, Any] | None:
+    """A side's sync latency over every store (``all``) or at one store."""
+    lat_ms: dict[str, Any] = side["sync_latency_ms"]
+    found: dict[str, Any] | None = lat_ms["all"] if shop == "all" else lat_ms["per_store"].get(shop)
+    return found
+
+
+def series_rows(runs: list[dict[str, Any]]) -> list[list[str]]:
+    """Per series (idle single sales, then each rate): sync latency per store, both sides."""
+    out = []
+    for r in runs:
+        s, n = r["stocksync"], r["naive"]
+        for shop in sorted(set(s["sync_latency_ms"]["per_store"]) | {"all"}):
+            over = f"{s['oversell']['units_beyond_stock']} / {n['oversell']['units_beyond_stock']}"
+            both = [lat(pick(s, shop)), lat(pick(n, shop))]
+            out.append([r["label"], f"{r['orders']:,}", shop, *both, over])
+    return out
+
+
+def hop_rows(runs: list[dict[str, Any]]) -> list[list[str]]:
+    out = []
+    for r in runs:
+        h = r["stocksync"].get("hops") or {}
+        if h.get("error"):
+            out.append([r["label"], f"not read: {h['error']}", "", ""])
+            continue
+        for name, label in HOPS:
+            v = (h.get("hops") or {}).get(name)
+            out.append([r["label"], label, lat(v), f"{h.get('unfollowed', 0)}"])
+    return out
+
+
+def series_text(data: dict[str, Any]) -> list[str]:
+    runs = data.get("runs") or []
+    if not runs:
+        return []
+    return [
+        "",
+        "Every series of this run, on the same seeded orders for both sides (idle: single "
+        "sales of cold SKUs one every 300 ms on an otherwise idle system, before the loaded "
+        "runs). Sync latency = sale to accepted `inventorySetQuantities` at each other store.",
+        "",
+        table(
+            [
+                "series",
+                "orders",
+                "store",
+                "StockSync p50 / p99 / max",
+                "naive p50 / p99 / max",
+                "units beyond stock (StockSync / naive)",
+            ],
+            series_rows(runs),
+        ),  # fmt: skip
+        "",
+        "Where StockSync's sync latency goes, per hop, from the `CreateTime` of the record each "
+        "hop produced and the simulator's time of the accepted write (cold sales followed end "
+        "to end; `bench/hops.py`). The naive monolith has no hops: one synchronous request "
+        "does the whole sync, so it has no breakdown.",
+        "",
+        table(["series", "hop", "p50 / p99 / max", "not followed"], hop_rows(runs)),
+    ]
+
+
 def render(data: dict[str, Any], results: str) -> str:
     o, s, n = data["options"], data["stocksync"], data["naive"]
     head = ["figure", "target", "StockSync", "naive sync", "ratio (StockSync better by)"]
@@ -140,6 +208,7 @@ def render(data: dict[str, Any], results: str) -> str:
         "",
         table(["store", "cold sales synced", "StockSync p50 / p99 / max", "naive p50 / p99 / max"],
               per_store(s, n)),  # fmt: skip
+        *series_text(data),
         "",
         f"StockSync truth afterwards: {s['truth']['hot_reserved']} hot units reserved, lowest "
         f"available {s['truth']['lowest_available']}, {s['truth_rejections']:.0f} reservations "

@@ -39,9 +39,10 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import httpx
+from aiokafka.errors import KafkaError
 from redis.asyncio import Redis
 
-from bench import load
+from bench import hops, load
 from bench.flash_doc import render
 from bench.live import (
     SYSTEM,
@@ -78,14 +79,30 @@ class Options:
     demand: tuple[float, ...] = load.DEMAND  # per store, in the stores file's order
     poll_s: float = 1.0  # how often to look for delivered webhooks and synced stores
     land_s: float = 2.0  # after the cold sales synced, for hot-SKU writes to land
+    rates: tuple[float, ...] = ()  # loaded runs, lowest first; empty: ``rate`` alone
+    idle: int = 30  # single cold-SKU sales on an idle system before the loaded runs
+    idle_every_s: float = 0.3
 
     @property
     def orders(self) -> int:
         return int(self.rate * self.duration)
 
+    def series(self) -> list[tuple[str, Options]]:
+        """(label, options) of each measured series: the idle single sales first (cold
+        SKUs only, one every ``idle_every_s``), then each loaded rate."""
+        out: list[tuple[str, Options]] = []
+        if self.idle:
+            every = self.idle_every_s
+            idle = replace(self, rate=1 / every, duration=self.idle * every, hot_share=0.0,
+                           skus=self.idle, hot=0)  # fmt: skip
+            out.append(("idle", idle))
+        out.extend((f"{r:g}/s", replace(self, rate=r)) for r in self.rates or (self.rate,))
+        return out
+
 
 # 40 orders, about 20 of them on 4 hot SKUs of 3 units: demand above stock here too
-SMOKE = Options(skus=200, hot=4, hot_stock=3, rate=20, duration=2, poll_s=0.2, land_s=0.5)
+SMOKE = Options(skus=200, hot=4, hot_stock=3, rate=20, duration=2, poll_s=0.2, land_s=0.5,
+                idle=3)  # fmt: skip
 SHARE_MOVES = "stocksync_share_moves_total"
 
 
@@ -106,9 +123,17 @@ async def poll_metric(
         await asyncio.sleep(0.25)
 
 
-async def stocksync_run(opts: Options, infra: Infra, cat: load.Catalog) -> dict[str, Any]:
+async def stocksync_run(
+    series: list[tuple[str, Options, load.Catalog]], infra: Infra
+) -> dict[str, dict[str, Any]]:
+    """Every series on one running system, in order (each on SKUs of its own)."""
+    out: dict[str, dict[str, Any]] = {}
     with running_stack(infra, SCENARIO, redis_db=6, names=SYSTEM) as stack:
-        return await stocksync_measure(stack, opts, cat)
+        for label, opts, cat in series:
+            out[label] = await stocksync_measure(stack, opts, cat)
+            print(f"StockSync {label}: sync {out[label]['sync_latency_ms']['all']}")  # noqa: T201
+            print("\n".join(hops.lines(out[label]["hops"])), flush=True)  # noqa: T201
+    return out
 
 
 async def share_moves(http: httpx.AsyncClient, sync: str) -> float:
@@ -127,13 +152,29 @@ async def stocksync_measure(stack: Stack, opts: Options, cat: load.Catalog) -> d
         await load.clear(http, sim)
         refused_before = sample_metric((await http.get(f"{adjuster}/metrics")).text, rejections)
         moves_before = await share_moves(http, sync)
+        since = time.time()
         result = await measure(http, sim, f"{adjuster}/metrics", opts, cat)
+        result["hops"] = await hop_breakdown(stack, since, result.pop("_book"),
+                                             result.pop("_writes"), cat)  # fmt: skip
         result["share_moves"] = await share_moves(http, sync) - moves_before
         result["initial_sync_s"] = round(initial_s, 2)
         metrics = (await http.get(f"{adjuster}/metrics")).text
         result["truth_rejections"] = sample_metric(metrics, rejections) - refused_before
         result["truth"] = await hot_truth(http, adjuster, cat)
     return result
+
+
+async def hop_breakdown(
+    stack: Stack, since: float, book: dict[str, Any], writes_seen: list[dict[str, Any]],
+    cat: load.Catalog,
+) -> dict[str, Any]:  # fmt: skip
+    """The per-hop split of the cold sales (``bench.hops``); a broker that cannot be read
+    is reported, never a failure of the run."""
+    try:
+        stamps = await hops.read_stamps(f"127.0.0.1:{stack.ports.kafka}", since - 1)
+    except (KafkaError, TimeoutError) as exc:
+        return {"hops": {}, "unfollowed": 0, "error": f"{type(exc).__name__}: {exc}"}
+    return hops.breakdown(book, writes_seen, stamps, set(cat.cold))
 
 
 async def hot_truth(http: httpx.AsyncClient, adjuster: str, cat: load.Catalog) -> dict[str, int]:
@@ -194,6 +235,8 @@ async def measure(
             "rejected": sum(1 for w in writes_seen if not w["ok"]),
         },
         "settle_s": round(settled, 2),
+        "_book": book,  # for the hop split; popped before the results are kept
+        "_writes": writes_seen,
     }
 
 
@@ -202,13 +245,23 @@ def load_rates(samples: list[tuple[float, float]]) -> dict[str, float]:
 
 
 async def naive_run(opts: Options, infra: Infra, cat: load.Catalog) -> dict[str, Any]:
+    """One series against the naive monolith (the smoke test's entry)."""
+    return (await naive_series([("run", opts, cat)], infra))["run"]
+
+
+async def naive_series(
+    series: list[tuple[str, Options, load.Catalog]], infra: Infra
+) -> dict[str, dict[str, Any]]:
+    """Every series against the naive monolith, on one simulator: every catalog is seeded
+    before the monolith starts (it reads its SKU map once)."""
     gids = store_gids()
     redis_url = with_db(infra.redis_url, 7)
     # its own ports, so that it can run beside a running system (the smoke tests do)
     infra = replace(infra, port_offset=infra.port_offset + NAIVE_PORTS)
+    out: dict[str, dict[str, Any]] = {}
     with running_stack(infra, f"{SCENARIO}_naive", redis_db=7, names=["shopify-sim"]) as stack:
         sim = stack.url("shopify-sim")
-        stock = cat.stock()
+        stock = {k: v for _l, _o, cat in series for k, v in cat.stock().items()}
         async with httpx.AsyncClient(timeout=30) as http:
             await load.seed_products(http, sim, gids, lambda _shop, sku: stock[sku], list(stock))
             mapping = {}
@@ -226,15 +279,26 @@ async def naive_run(opts: Options, infra: Infra, cat: load.Catalog) -> dict[str,
             ]  # fmt: skip
             stack.start_one("naive-monolith", cmd, port=stack.ports.webhook_receiver)
             stack.wait_healthy(60, names=("naive-monolith",))
-            await load.clear(http, sim)
-            # what the naive sync has not written by then, it never will (no retry path)
-            result = await measure(http, sim, None, opts, cat, settle_s=NAIVE_SETTLE_S)
-            return result | {"share_moves": None}  # it has no shares to move
+            for label, opts, cat in series:
+                await load.clear(http, sim)
+                # what the naive sync has not written by then, it never will (no retry path)
+                result = await measure(http, sim, None, opts, cat, settle_s=NAIVE_SETTLE_S)
+                del result["_book"], result["_writes"]
+                # one synchronous request: no hops to split; it has no shares to move
+                out[label] = result | {"share_moves": None, "hops": None}
+                print(f"naive {label}: sync {result['sync_latency_ms']['all']}")  # noqa: T201
+    return out
 
 
 def failures(data: dict[str, Any]) -> list[str]:
-    """Correctness problems of StockSync only: the naive run is expected to oversell."""
-    s = data["stocksync"]
+    """Correctness problems of StockSync only (every series): the naive run is expected to
+    oversell."""
+    sides = {f"{r['label']}: ": r["stocksync"] for r in data.get("runs", [])}
+    sides = sides or {"": data["stocksync"]}
+    return [f"{label}{f}" for label, s in sides.items() for f in side_failures(s)]
+
+
+def side_failures(s: dict[str, Any]) -> list[str]:
     out = []
     if s["oversell"]["units_beyond_stock"]:
         out.append(f"StockSync oversold {s['oversell']['units_beyond_stock']} units")
@@ -251,11 +315,23 @@ def failures(data: dict[str, Any]) -> list[str]:
 
 
 async def run(opts: Options, infra: Infra) -> dict[str, Any]:
-    cat = load.catalog(f"FS{uuid.uuid4().hex[:6]}", opts.skus, opts.hot, opts.hot_stock,
-                       opts.cold_stock)  # fmt: skip
+    prefix = f"FS{uuid.uuid4().hex[:6]}"
+    series = [
+        (label, o, load.catalog(f"{prefix}{i}", o.skus, o.hot, o.hot_stock, o.cold_stock))
+        for i, (label, o) in enumerate(opts.series())
+    ]
     data: dict[str, Any] = {"options": asdict(opts)}
-    data["stocksync"] = await stocksync_run(opts, infra, cat)
-    data["naive"] = await naive_run(opts, infra, cat)
+    ours = await stocksync_run(series, infra)
+    naive = await naive_series(series, infra)
+    data["runs"] = [
+        {"label": label, "rate": o.rate, "orders": o.orders, "stocksync": ours[label],
+         "naive": naive[label]}
+        for label, o, _cat in series
+    ]  # fmt: skip
+    # the summary and the flash-sale target read the highest rate's run
+    top = data["runs"][-1]
+    data["options"]["rate"] = top["rate"]
+    data["stocksync"], data["naive"] = top["stocksync"], top["naive"]
     data["failures"] = failures(data)
     return data
 
@@ -273,6 +349,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=d.demand,
         help="demand weights per store, in the stores file's order (70,28,2)",
     )
+    p.add_argument(
+        "--rates",
+        type=lambda t: tuple(float(x) for x in t.split(",")),
+        default=(),
+        help="loaded runs at these orders/s, one after another (40,200,1000); default: --rate",
+    )
+    p.add_argument(
+        "--idle", type=int, default=d.idle, help="single cold-SKU sales, 300 ms apart, first"
+    )
     p.add_argument("--smoke", action="store_true", help="tiny load; never touches the docs")
     p.add_argument("--no-doc", action="store_true")
     add_infra_args(p)
@@ -286,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
         args.hot_share, args.seed,
     )  # fmt: skip
     opts = replace(opts, seed=args.seed, demand=tuple(args.demand))
+    if not args.smoke:
+        opts = replace(opts, rates=tuple(sorted(args.rates)), idle=args.idle)
     at, box = now_utc(), machine()
     data = asyncio.run(run(opts, infra_of(args)))
     return finish(SCENARIO, "Flash sale across three stores: StockSync vs naive sync", data,

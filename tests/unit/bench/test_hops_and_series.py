@@ -1,0 +1,80 @@
+"""The flash sale's series (idle single sales, then each rate), its per-hop split from
+Kafka record timestamps, and how the doc renders them (pure functions, no I/O)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench import flash_doc, flash_sale, hops
+from bench.hops import Stamp
+
+A, B, C = "a.myshopify.com", "b.myshopify.com", "c.myshopify.com"
+
+
+def test_series_are_the_idle_single_sales_then_each_rate_lowest_first() -> None:
+    opts = flash_sale.Options(rates=(40.0, 200.0), idle=30, idle_every_s=0.3)
+    [(idle_label, idle), (l40, r40), (l200, r200)] = opts.series()
+    assert (idle_label, l40, l200) == ("idle", "40/s", "200/s")
+    assert idle.orders == 30 and idle.hot == 0 and idle.hot_share == 0.0 and idle.skus == 30
+    assert r40.orders == 40 * opts.duration and r200.rate == 200
+    assert [label for label, _ in flash_sale.Options(idle=0).series()] == ["200/s"]
+
+
+def test_breakdown_follows_each_cold_sale_through_every_topic_to_each_other_store() -> None:
+    book = {"sales": [{"shop": A, "sku": "S-C00001", "sold_at": 100.0},
+                      {"shop": A, "sku": "S-C00002", "sold_at": 101.0}]}  # fmt: skip
+    stamps = [
+        Stamp("webhooks.shopify.v1", 100.010, b'{"sku":"S-C00001"}'),
+        Stamp("inventory.commands.v1", 100.030, b'{"sku": "S-C00001"}'),
+        Stamp("inventory.changed.v1", 100.035, b'{"sku": "S-C00001"}'),
+        # an older record of the same SKU is never taken for the sale's
+        Stamp("inventory.changed.v1", 99.0, b'{"sku": "S-C00001"}'),
+        # the second sale never reached the adjuster: not followed
+        Stamp("webhooks.shopify.v1", 101.010, b'{"sku":"S-C00002"}'),
+    ]
+    writes = [
+        {"shop": B, "ok": True, "skus": ["S-C00001"], "at": "1970-01-01T00:01:40.050Z"},
+        {"shop": C, "ok": False, "skus": ["S-C00001"], "at": "1970-01-01T00:01:40.045Z"},
+        {"shop": C, "ok": True, "skus": ["S-C00001"], "at": "1970-01-01T00:01:40.060Z"},
+    ]
+    out = hops.breakdown(book, writes, stamps, {"S-C00001", "S-C00002"})
+    h = out["hops"]
+    assert out["unfollowed"] == 1
+    assert (h["webhook"]["p50"], h["command"]["p50"], h["change"]["p50"]) == (10.0, 20.0, 5.0)
+    assert h["write"]["n"] == 2 and h["write"]["max"] == 25.0
+    assert h["total"]["n"] == 2 and h["total"]["p50"] == 50.0 and h["total"]["max"] == 60.0
+    assert any("not followed end to end: 1" in line for line in hops.lines(out))
+
+
+def side(p50: float, over: int = 0, with_hops: bool = True) -> dict[str, Any]:
+    lat = {"n": 3, "p50": p50, "p99": p50 * 2, "max": p50 * 3}
+    h = {"hops": {name: lat for name, _ in hops.HOPS}, "unfollowed": 0} if with_hops else None
+    return {"sync_latency_ms": {"all": lat, "per_store": {B: lat}, "missing": {}},
+            "oversell": {"units_beyond_stock": over, "hot_units_sold": 0},
+            "webhooks": {"failed": 0}, "driven": {"errors": 0},
+            "truth": {"lowest_available": 0, "hot_reserved": 0}, "hops": h}  # fmt: skip
+
+
+def test_failures_are_judged_in_every_series_and_name_it() -> None:
+    runs = [{"label": "idle", "stocksync": side(20)},
+            {"label": "200/s", "stocksync": side(40, over=2)}]  # fmt: skip
+    assert flash_sale.failures({"runs": runs}) == ["200/s: StockSync oversold 2 units"]
+    assert flash_sale.failures({"stocksync": side(10)}) == []
+
+
+def test_the_doc_shows_every_series_per_store_and_the_hops_but_none_for_the_naive_sync() -> None:
+    runs = [{"label": "idle", "orders": 30, "stocksync": side(25.0), "naive": side(5.0, False)},
+            {"label": "200/s", "orders": 4000, "stocksync": side(45.0),
+             "naive": side(9.0, 3, False)}]  # fmt: skip
+    text = "\n".join(flash_doc.series_text({"runs": runs}))
+    assert (
+        "| 200/s | 4,000 | all | 45.0 / 90.0 / 135.0 ms (n 3) | 9.0 / 18.0 / 27.0 ms (n 3) "
+        "| 0 / 3 |" in text
+    )
+    assert f"| idle | 30 | {B} | 25.0 / 50.0 / 75.0 ms (n 3) |" in text
+    assert (
+        "| idle | -> inventory.commands.v1 (order-consumer) | 25.0 / 50.0 / 75.0 ms (n 3) | 0 |"
+        in text
+    )
+    assert "naive monolith has no hops" in text
+    assert flash_doc.series_text({}) == []  # a run from before the series: nothing added
