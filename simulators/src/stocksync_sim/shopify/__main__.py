@@ -10,7 +10,6 @@ from pathlib import Path
 import uvicorn
 
 from stocksync_sim.delivery import RetryPolicy
-from stocksync_sim.fast_imports import skip_missing_sniffio
 from stocksync_sim.shopify.app import create_app
 from stocksync_sim.shopify.config import ConfigError, load_stores
 from stocksync_sim.shopify.runtime import SimSettings
@@ -50,7 +49,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    skip_missing_sniffio()
     try:
         stores = load_stores(args.stores_file)
     except ConfigError as exc:
