@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import socket
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -31,8 +31,10 @@ from stocksync_common.events import (
     OrderLineRef,
     StockChange,
 )
+from stocksync_common.topics import INVENTORY_CHANGED
 from stocksync_sim.sink.app import create_app as create_sink
 from support.poll import await_for
+from support.records import Record
 
 SECRET = "it-webhook-secret"
 
@@ -155,17 +157,6 @@ async def notifier(
         await redis.aclose()
 
 
-@dataclass
-class FakeRecord:
-    topic: str = "inventory.changed.v1"
-    partition: int = 0
-    offset: int = 0
-    timestamp: int = 0
-    key: bytes | None = None
-    value: bytes | None = None
-    headers: Sequence[tuple[str, bytes]] = ()
-
-
 def changed(sku: str, version: int, before: int, after: int, **kw: Any) -> InventoryChanged:
     return InventoryChanged(
         source="it",
@@ -188,7 +179,7 @@ def changed(sku: str, version: int, before: int, after: int, **kw: Any) -> Inven
 
 async def feed(c: Container, *events: Any) -> None:
     """Hand events to the handler as the consumer loop would (a redelivery, when repeated)."""
-    items = [Incoming(FakeRecord(), e) for e in events]
+    items = [Incoming(Record(INVENTORY_CHANGED), e) for e in events]
     await c.handler.handle_batch(TopicPartition("inventory.changed.v1", 0), items)
 
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -18,8 +17,7 @@ from unit.order_consumer.fakes import FakeProducer, handler, webhook
 from unit.order_consumer.payloads import SHOP, item, key, order
 
 from order_consumer.adapters.redis_orders import SAVE_LUA, RedisOrders, order_key, skumap_key
-from stocksync_common.consumer import Incoming
-from stocksync_common.events import encode
+from support.records import incoming
 
 pytestmark = pytest.mark.integration
 TP = TopicPartition("webhooks.shopify.v1", 0)
@@ -62,21 +60,6 @@ class CountingRedis:
         return counted
 
 
-@dataclass
-class Record:
-    topic: str = TP.topic
-    partition: int = 0
-    offset: int = 0
-    timestamp: int = 0
-    key: bytes | None = None
-    value: bytes | None = None
-    headers: Sequence[tuple[str, bytes]] = ()
-
-
-def batch(events: list[Any]) -> list[Incoming]:
-    return [Incoming(Record(offset=n, value=encode(e)), e) for n, e in enumerate(events)]
-
-
 @pytest.fixture
 async def counting(redis: Redis) -> CountingRedis:
     await redis.script_load(SAVE_LUA)  # the saves below then never meet NOSCRIPT
@@ -98,7 +81,7 @@ async def test_a_batch_of_orders_reads_once_and_saves_once(redis, counting):
     body = order(mapped, item(21, None, 2, variant_id=variant))
     events.append(webhook("orders/create", body, f"m{mapped}"))
 
-    await h.handle_batch(TP, batch(events))
+    await h.handle_batch(TP, incoming(TP.topic, events))
 
     orders = len(oids) + 1
     assert counting.round_trips == [["HMGET"] * (orders + 1), ["EVALSHA"] * orders]
@@ -134,7 +117,7 @@ async def test_a_conflict_in_a_batch_reads_and_saves_only_its_own_order_again(re
     counting.before_pipeline = another_consumer_saves_first
     before = conflicts()
     events = [webhook("orders/create", order(o, item(11, "SKU-A", 1)), f"c{o}") for o in oids]
-    await h.handle_batch(TP, batch(events))
+    await h.handle_batch(TP, incoming(TP.topic, events))
 
     assert counting.round_trips == [["HMGET"] * 5, ["EVALSHA"] * 5, ["HMGET"], ["EVALSHA"]]
     assert conflicts() == before + 1

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,25 +18,14 @@ from unit.order_consumer.payloads import SHOP, fulfillment, item, key, order
 
 from order_consumer.adapters.redis_orders import RedisOrders, order_key
 from order_consumer.handlers import OrderHandler
-from stocksync_common.consumer import Incoming
-from stocksync_common.events import InventoryCommand, encode
+from stocksync_common.events import InventoryCommand
 from stocksync_common.topics import INVENTORY_CHANGED
+from support.records import incoming
 
 pytestmark = pytest.mark.integration
 
 TP = TopicPartition(INVENTORY_CHANGED, 0)
 OTHERS = 4  # units other orders hold of every SKU
-
-
-@dataclass
-class Record:
-    topic: str = INVENTORY_CHANGED
-    partition: int = 0
-    offset: int = 0
-    timestamp: int = 0
-    key: bytes | None = None
-    value: bytes | None = None
-    headers: Sequence[tuple[str, bytes]] = ()
 
 
 @dataclass
@@ -96,8 +84,7 @@ class Consumer:
     async def refusals(self, refused: list[InventoryCommand]) -> None:
         """The order.oversold events, as the second consumer group gets them."""
         events = [oversold(c) for c in refused]
-        batch = [Incoming(Record(offset=n, value=encode(e)), e) for n, e in enumerate(events)]
-        await self.handler.handle_inventory_batch(TP, batch)
+        await self.handler.handle_inventory_batch(TP, incoming(TP.topic, events))
 
 
 def created(oid: int) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from order_consumer.bootstrap import build
+from order_consumer.bootstrap import Container, build
 from order_consumer.settings import Settings
 from stocksync_common.topics import (
     COMPLIANCE,
@@ -44,11 +44,7 @@ async def test_oversold_loop_has_its_own_group_on_inventory_changed(tmp_path: Pa
         )
         assert CONSUMER_GROUPS[c.compliance_loop.group] == (COMPLIANCE,)
     finally:
-        await c.compliance_consumer.stop()
-        await c.oversold_consumer.stop()
-        await c.consumer.stop()
-        await c.producer.stop()
-        await c.redis.aclose()
+        await close(c)
 
 
 async def test_the_sync_path_consumer_waits_least_and_the_producer_does_not_linger(
@@ -65,8 +61,13 @@ async def test_the_sync_path_consumer_waits_least_and_the_producer_does_not_ling
         assert c.consumer._max_poll_records == 500
         assert c.producer._message_accumulator._linger_time == 0
     finally:
-        await c.compliance_consumer.stop()
-        await c.oversold_consumer.stop()
-        await c.consumer.stop()
-        await c.producer.stop()
-        await c.redis.aclose()
+        await close(c)
+
+
+async def close(c: Container) -> None:
+    """What build() opened, closed (nothing was started)."""
+    await c.compliance_consumer.stop()
+    await c.oversold_consumer.stop()
+    await c.consumer.stop()
+    await c.producer.stop()
+    await c.redis.aclose()

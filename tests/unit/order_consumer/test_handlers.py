@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -20,9 +19,10 @@ from stocksync_common.events import (
     OrderLineUnmapped,
     OrderReceived,
     OrderRefunded,
-    encode,
 )
+from stocksync_common.topics import WEBHOOKS_SHOPIFY
 from support.poll import await_for
+from support.records import Record, incoming
 
 
 async def test_commands_go_to_inventory_by_sku_and_lifecycle_events_by_order() -> None:
@@ -147,17 +147,6 @@ async def test_refund_event_is_published_with_its_restock_types() -> None:
     assert [(ln.line_id, ln.restock_type) for ln in refunded.payload.lines] == [("11", "cancel")]
 
 
-@dataclass
-class Record:
-    topic: str = "webhooks.shopify.v1"
-    partition: int = 0
-    offset: int = 0
-    timestamp: int = 0
-    key: bytes | None = None
-    value: bytes | None = None
-    headers: Sequence[tuple[str, bytes]] = ()
-
-
 async def test_a_batch_is_handled_in_partition_order() -> None:
     producer, orders = FakeProducer(), MemoryOrders()
     tp = TopicPartition("webhooks.shopify.v1", 0)
@@ -165,7 +154,7 @@ async def test_a_batch_is_handled_in_partition_order() -> None:
         webhook("orders/create", order(1, item(11, "SKU-A", 2)), "w1"),
         webhook("orders/cancelled", order(1, item(11, "SKU-A", 2), updated=1, cancelled=1), "w2"),
     ]
-    batch = [Incoming(Record(offset=n, value=encode(e)), e) for n, e in enumerate(hooks)]
+    batch = incoming(WEBHOOKS_SHOPIFY, hooks)
     await handler(orders, producer).handle_batch(tp, batch)
     assert [(c.command, c.idempotency_key) for c in producer.commands()] == [
         ("reserve", key(1, 11, "reserve")),
@@ -188,7 +177,7 @@ async def test_a_batch_with_another_event_type_is_poison() -> None:
         }
     )
     with pytest.raises(PoisonMessage):
-        await handler(MemoryOrders()).handle_batch(tp, [Incoming(Record(), wrong)])
+        await handler(MemoryOrders()).handle_batch(tp, [Incoming(Record(WEBHOOKS_SHOPIFY), wrong)])
 
 
 @dataclass
@@ -216,7 +205,7 @@ async def test_a_batch_saves_every_order_then_sends_everything_before_awaiting_a
     producer = HeldProducer(orders=orders)
     tp = TopicPartition("webhooks.shopify.v1", 0)
     hooks = [webhook("orders/create", order(n, item(11, "SKU-A", 1)), f"w{n}") for n in range(5)]
-    batch = [Incoming(Record(offset=n, value=encode(e)), e) for n, e in enumerate(hooks)]
+    batch = incoming(WEBHOOKS_SHOPIFY, hooks)
     task = asyncio.create_task(handler(orders, producer).handle_batch(tp, batch))
     # 5 commands and 5 order.received events, all sent while no acknowledgement came back
     await await_for("every record sent", lambda: _now(len(producer.sent) == 10 or None), 5)

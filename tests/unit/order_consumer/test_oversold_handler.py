@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 from aiokafka.structs import TopicPartition
 from unit.order_consumer.fakes import FakeProducer, MemoryOrders, handler, oversold, webhook
 from unit.order_consumer.payloads import SHOP, fulfillment, item, key, order, run
 
 from order_consumer.domain import OrderState
-from stocksync_common.consumer import Incoming
 from stocksync_common.events import (
     Event,
     InventoryChanged,
@@ -18,22 +14,11 @@ from stocksync_common.events import (
     Levels,
     OrderLineRef,
     StockChange,
-    encode,
 )
 from stocksync_common.topics import INVENTORY_CHANGED
+from support.records import incoming
 
 TP = TopicPartition(INVENTORY_CHANGED, 0)
-
-
-@dataclass
-class Record:
-    topic: str = INVENTORY_CHANGED
-    partition: int = 0
-    offset: int = 0
-    timestamp: int = 0
-    key: bytes | None = None
-    value: bytes | None = None
-    headers: Sequence[tuple[str, bytes]] = ()
 
 
 def changed(cmd: InventoryCommand) -> InventoryChanged:
@@ -67,7 +52,7 @@ async def test_a_refusal_is_saved_once_and_publishes_nothing() -> None:
     producer.clear()
     h = handler(orders, producer)
     event = oversold(reserve_a)
-    batch = [Incoming(Record(offset=n, value=encode(event)), event) for n in range(2)]
+    batch = incoming(INVENTORY_CHANGED, [event, event])
     await h.handle_inventory_batch(TP, batch)
     assert producer.sent == []
     rev, _ = orders.docs[(SHOP, "1")]
@@ -128,6 +113,6 @@ async def test_events_that_are_not_our_refusals_are_ignored() -> None:
         assert await h.handle_oversold(oversold(cmd)) is None
     assert await h.handle_oversold(oversold(unknown)) == "unknown"
     events: list[Event] = [changed(reserve_a), oversold(foreign), oversold(unknown)]
-    await h.handle_inventory_batch(TP, [Incoming(Record(), e) for e in events])
+    await h.handle_inventory_batch(TP, incoming(INVENTORY_CHANGED, events))
     assert orders.docs == before
     assert len(producer.sent) == sent
