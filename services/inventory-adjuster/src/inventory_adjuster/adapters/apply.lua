@@ -21,6 +21,9 @@
 --          configured with an allocation threshold are allocated)
 
 local SALES_WEIGHT_CAP = 1000
+-- the default allocation's settings, decoded once per call (nil: none)
+local DEFAULT_ALLOCATION = nil
+if ARGV[13] and ARGV[13] ~= '' then DEFAULT_ALLOCATION = cjson.decode(ARGV[13]) end
 
 local function record_offset()
   if ARGV[6] ~= '' then
@@ -99,8 +102,8 @@ local function recent_units(h, window_s)
 end
 
 local function note_demand(h, qty)
-  if ARGV[13] == '' then return end
-  local window_s = cjson.decode(ARGV[13])['window_s']
+  if not DEFAULT_ALLOCATION then return end
+  local window_s = DEFAULT_ALLOCATION['window_s']
   local vel = recent_units(h, window_s) + qty
   h['vel'], h['vel_ms'] = tostring(vel), tostring(clock_ms())
   redis.call('HSET', KEYS[1], 'vel', h['vel'], 'vel_ms', h['vel_ms'])
@@ -112,8 +115,8 @@ end
 -- window, whichever is more; once on, it stays on until stock is a quarter above it.
 local function threshold_of(h, n)
   local configured = tonumber(h['alloc_threshold'] or '')
-  if configured ~= nil or ARGV[13] == '' then return configured end
-  local d = cjson.decode(ARGV[13])
+  if configured ~= nil or not DEFAULT_ALLOCATION then return configured end
+  local d = DEFAULT_ALLOCATION
   local t = math.max(d['per_store'] * n, math.ceil(d['velocity'] * recent_units(h, d['window_s'])))
   if h['shares'] then t = math.ceil(t * 1.25) end
   return t
