@@ -35,7 +35,9 @@ import json
 import sys
 import time
 import uuid
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -56,7 +58,8 @@ from bench.live import (
     store_gids,
 )
 from bench.prepare import load_catalog, wait_until
-from bench.report import finish, machine, now_utc, with_db
+from bench.profile import hotspots, spy
+from bench.report import ROOT, finish, machine, now_utc, with_db
 
 SCENARIO = "flash_sale"
 SETTLE_S = 90.0
@@ -82,6 +85,7 @@ class Options:
     rates: tuple[float, ...] = ()  # loaded runs, lowest first; empty: ``rate`` alone
     idle: int = 30  # single cold-SKU sales on an idle system before the loaded runs
     idle_every_s: float = 0.3
+    profile: bool = False  # py-spy on the simulator and the services during the top rate
 
     @property
     def orders(self) -> int:
@@ -104,6 +108,8 @@ class Options:
 SMOKE = Options(skus=200, hot=4, hot_stock=3, rate=20, duration=2, poll_s=0.2, land_s=0.5,
                 idle=3)  # fmt: skip
 SHARE_MOVES = "stocksync_share_moves_total"
+PROFILED = ("shopify-sim", "webhook-receiver", "order-consumer", "inventory-adjuster",
+            "shopify-sync")  # fmt: skip
 
 
 async def poll_metric(
@@ -129,8 +135,18 @@ async def stocksync_run(
     """Every series on one running system, in order (each on SKUs of its own)."""
     out: dict[str, dict[str, Any]] = {}
     with running_stack(infra, SCENARIO, redis_db=6, names=SYSTEM) as stack:
-        for label, opts, cat in series:
-            out[label] = await stocksync_measure(stack, opts, cat)
+        for i, (label, opts, cat) in enumerate(series):
+            top = i == len(series) - 1
+            pids = {n: stack.procs[n].pid for n in PROFILED if n in stack.procs}
+            profiling: AbstractContextManager[dict[str, Path]] = (
+                spy(pids, ROOT / ".work" / "bench" / "profiles" / SCENARIO)
+                if opts.profile and top
+                else nullcontext({})
+            )
+            with profiling as files:
+                out[label] = await stocksync_measure(stack, opts, cat)
+            if files:
+                out[label]["profiles"] = {n: hotspots(path) for n, path in files.items()}
             print(f"StockSync {label}: sync {out[label]['sync_latency_ms']['all']}")  # noqa: T201
             print("\n".join(hops.lines(out[label]["hops"])), flush=True)  # noqa: T201
     return out
@@ -358,6 +374,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--idle", type=int, default=d.idle, help="single cold-SKU sales, 300 ms apart, first"
     )
+    p.add_argument(
+        "--profile", action="store_true", help="py-spy the top rate's run (docs/profiling.md)"
+    )
     p.add_argument("--smoke", action="store_true", help="tiny load; never touches the docs")
     p.add_argument("--no-doc", action="store_true")
     add_infra_args(p)
@@ -372,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     opts = replace(opts, seed=args.seed, demand=tuple(args.demand))
     if not args.smoke:
-        opts = replace(opts, rates=tuple(sorted(args.rates)), idle=args.idle)
+        opts = replace(opts, rates=tuple(sorted(args.rates)), idle=args.idle,
+                       profile=args.profile)  # fmt: skip
     at, box = now_utc(), machine()
     data = asyncio.run(run(opts, infra_of(args)))
     return finish(SCENARIO, "Flash sale across three stores: StockSync vs naive sync", data,
