@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from stocksync_sim.delivery import Deliverer, Sleep
+from stocksync_sim.delivery import MAX_IN_FLIGHT, Deliverer, Sleep, delivery_limits
 from stocksync_sim.shopify import bulk_mutation, control, control_ops, endpoint, storefront
 from stocksync_sim.shopify.bucket import Clock
 from stocksync_sim.shopify.runtime import SimSettings, Simulator
@@ -29,8 +29,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(sim.preload_schemas)
-        async with httpx.AsyncClient(transport=webhook_transport, trust_env=False) as client:
-            sim.deliverer = Deliverer(client, settings.retry, sleep)
+        # As many pooled connections as POSTs in flight: backlogs wait on the Deliverer's
+        # semaphore, not in httpcore's pool queue (#18).
+        limits = delivery_limits(MAX_IN_FLIGHT)
+        async with httpx.AsyncClient(
+            transport=webhook_transport, trust_env=False, limits=limits
+        ) as client:
+            sim.deliverer = Deliverer(client, settings.retry, sleep, max_in_flight=MAX_IN_FLIGHT)
             try:
                 yield
             finally:
