@@ -13,12 +13,14 @@ import asyncio
 import contextlib
 import logging
 import sys
+import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+from aiokafka.cluster import ClusterMetadata
 from aiokafka.structs import TopicPartition
 from redis.asyncio import Redis
 
@@ -29,6 +31,8 @@ from stocksync_common.topics import PRODUCER_DLQ_GROUPS, dlq_topic, group_source
 
 log = logging.getLogger(__name__)
 READ_TIMEOUT_S = 20.0
+# a DLQ's partition count changes only by an operator's hand: looked up once a minute
+PARTITIONS_TTL_S = 60.0
 
 
 # Group names (their topics from the catalog), or each group with the topics it reads.
@@ -81,6 +85,7 @@ class DlqAdmin:
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._lock = asyncio.Lock()
+        self._known: dict[str, tuple[float, list[TopicPartition]]] = {}  # topic -> (at, tps)
 
     def topics(self) -> list[tuple[str, str, str]]:
         """``(dlq topic, group, original topic)`` for every group."""
@@ -221,6 +226,7 @@ class DlqAdmin:
                     await consumer.stop()
                     raise
                 self._consumer = consumer
+                self._track_dlqs(consumer)
             try:
                 yield self._consumer
             finally:
@@ -228,15 +234,39 @@ class DlqAdmin:
                 # fetcher long-polling them, and offset lookups queue behind those fetches;
                 # and its client would track only the assigned topics, so a lookup on any
                 # other DLQ failed with StaleMetadata and waited out a refresh. Both made an
-                # overview of four DLQs take 12 s; unassigned, the client tracks every topic.
+                # overview of four DLQs take 12 s.
                 if self._consumer.assignment():
                     self._consumer.unsubscribe()
+                    self._track_dlqs(self._consumer)
+
+    def _track_dlqs(self, consumer: AIOKafkaConsumer) -> None:
+        """The reader's client keeps the metadata of every DLQ of ours, and of nothing else:
+        left unassigned it would track every topic on the cluster, and refetch all of their
+        metadata (hundreds of topics on a shared broker) after each read."""
+        consumer._client.set_topics([t for t, _, _ in self.topics()])  # noqa: SLF001
+
+    async def _partitions(self, consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+        """The partitions of ``topic``, from a metadata request for that topic alone (the
+        whole cluster's metadata, hundreds of topics on a shared broker, took a quarter of a
+        busy service's CPU when the DLQ replayer asked for it every second), kept for
+        ``PARTITIONS_TTL_S``. A topic not there yet is asked for again next time."""
+        known = self._known.get(topic)
+        now = time.monotonic()
+        if known is not None and now - known[0] < PARTITIONS_TTL_S:
+            return known[1]
+        cluster = ClusterMetadata()
+        # topics() fetches every topic's metadata and does not keep it: ask for this one
+        await consumer._client._metadata_update(cluster, [topic])  # noqa: SLF001
+        tps = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())]
+        if tps:
+            self._known[topic] = (now, tps)
+        return tps
 
     async def bounds(
         self, topic: str
     ) -> tuple[list[TopicPartition], dict[TopicPartition, int], dict[TopicPartition, int]]:
         async with self._reader() as consumer:
-            return await _bounds_with(consumer, topic)
+            return await _bounds_with(consumer, await self._partitions(consumer, topic))
 
     async def _scan(self, topic: str) -> list[DlqRecord]:
         """Every record of ``topic``, oldest failure first."""
@@ -250,7 +280,9 @@ class DlqAdmin:
         log start where missing or older), the positions to go on from, and each partition's
         log start. For readers that follow a DLQ as it grows instead of reading it whole."""
         async with self._reader() as consumer:
-            tps, begins, ends = await _bounds_with(consumer, topic)
+            tps, begins, ends = await _bounds_with(
+                consumer, await self._partitions(consumer, topic)
+            )
             pos = {tp.partition: max(starts.get(tp.partition, 0), begins[tp]) for tp in tps}
             low = {tp.partition: begins[tp] for tp in tps}
             todo = [tp for tp in tps if ends[tp] > pos[tp.partition]]
@@ -276,7 +308,8 @@ class DlqAdmin:
 
     async def _read_one(self, tp: TopicPartition, offset: int) -> bytes | None:
         async with self._reader() as consumer:
-            _, begins, ends = await _bounds_with(consumer, tp.topic)
+            parts = await self._partitions(consumer, tp.topic)
+            _, begins, ends = await _bounds_with(consumer, parts)
             if tp not in ends or not begins[tp] <= offset < ends[tp]:
                 return None
             consumer.assign([tp])
@@ -292,12 +325,8 @@ class DlqAdmin:
 
 
 async def _bounds_with(
-    consumer: AIOKafkaConsumer, topic: str
+    consumer: AIOKafkaConsumer, tps: list[TopicPartition]
 ) -> tuple[list[TopicPartition], dict[TopicPartition, int], dict[TopicPartition, int]]:
-    # topics() fetches fresh metadata but does not keep it: ask the cluster that answered.
-    cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001
-    parts = cluster.partitions_for_topic(topic) or set()
-    tps = [TopicPartition(topic, p) for p in sorted(parts)]
     if not tps:
         return [], {}, {}
     begins = await consumer.beginning_offsets(tps)
