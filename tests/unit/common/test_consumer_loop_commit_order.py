@@ -5,13 +5,16 @@ blocked, a reroute pending, a retry record not yet due), settles any commit in f
 reads what the fake broker holds as committed."""
 
 import asyncio
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import orjson
 import pytest
 from aiokafka.structs import TopicPartition
 
-from stocksync_common.consumer import ConsumerLoop, PoisonMessage, RetryPolicy
+from stocksync_common.consumer import FAULTS_HOLD_ENV, ConsumerLoop, PoisonMessage, RetryPolicy
 from stocksync_common.events import InventoryCommand, InventoryCommandRequested, encode
 from stocksync_common.retry import ATTEMPT, NOT_BEFORE, ORIGIN
 from support.poll import await_for
@@ -299,3 +302,37 @@ async def test_the_helper_catches_a_commit_ahead_of_its_records() -> None:
     run = Run(None, None, None, [("commit", {TP: 1}), ("done", (TP, 0))])  # type: ignore[arg-type]
     with pytest.raises(AssertionError, match="before \\[0\\] were done"):
         run.assert_every_commit_follows_its_records()
+
+
+async def test_the_fault_hold_keeps_fetched_records_from_the_handler_while_its_file_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fault suite's seam (STOCKSYNC_FAULTS_HOLD_DIR): off unless set; when set, a
+    group's fetched batch waits before the handler while ``<dir>/<group>.hold`` exists, and a
+    marker names what is held. The commit stays behind the held records meanwhile."""
+    monkeypatch.delenv(FAULTS_HOLD_ENV, raising=False)
+    idle = start(lambda tp, items: None, TP)
+    await idle.stop()
+    assert idle.loop.faults_hold_dir is None
+    monkeypatch.setenv(FAULTS_HOLD_ENV, str(tmp_path))
+    gate = tmp_path / "g.hold"
+    gate.touch()
+
+    async def handler(tp: TopicPartition, items: list) -> None:  # type: ignore[type-arg]
+        run.timeline.extend(("done", (tp, i.record.offset)) for i in items)
+
+    run = start(handler, TP)
+    try:
+        assert run.loop.faults_hold_dir == tmp_path
+        run.broker.append(rec(TP, 0), rec(TP, 1))
+        marker = tmp_path / f"g.held.{os.getpid()}.{TP.topic}.{TP.partition}"
+        await await_for("the hold marker", lambda: _now(marker.exists()), 5)
+        assert orjson.loads(marker.read_bytes()) == {
+            "topic": TP.topic, "partition": 3, "first": 0, "last": 1
+        }  # fmt: skip
+        assert await run.committed_now() == {} and run.timeline == []
+        gate.unlink()
+        await await_for("both committed", lambda: _now(run.broker.committed == {TP: 2}), 5)
+        run.assert_every_commit_follows_its_records()
+    finally:
+        await run.stop()

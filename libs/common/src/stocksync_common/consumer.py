@@ -13,6 +13,10 @@ is fetched and handled, and is awaited before the next commit is started, before
 are revoked and when the loop stops. At most one commit is in flight, so offsets reach the
 group in order, and each one belongs to a batch that was already handled (ADR 0003). Lag is
 sampled on a timer (``lag_interval_s``), not after every batch.
+
+Test-only: with ``STOCKSYNC_FAULTS_HOLD_DIR`` set (the fault suite sets it; nothing else
+does), a group's fetched batch waits before its handler while ``<dir>/<group>.hold`` exists,
+so a fault can SIGKILL the process between fetch and handling.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import orjson
@@ -57,6 +63,7 @@ from stocksync_common.tracing import extract_context
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("stocksync.consumer")
+FAULTS_HOLD_ENV = "STOCKSYNC_FAULTS_HOLD_DIR"
 
 
 class Record(Protocol):
@@ -164,6 +171,11 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
                 self.loop.consumer.seek(tp, offset)
 
 
+def _faults_hold_dir() -> Path | None:
+    where = os.environ.get(FAULTS_HOLD_ENV)
+    return Path(where) if where else None
+
+
 @dataclass
 class ConsumerLoop:
     consumer: AIOKafkaConsumer
@@ -188,6 +200,8 @@ class ConsumerLoop:
     # (their partitions may be another member's by the time a commit would arrive; whoever
     # owns them next re-reads them, harmless as handlers are idempotent).
     rebalancing: bool = False
+    # Test-only, off unless the fault suite sets FAULTS_HOLD_ENV (see the module docstring).
+    faults_hold_dir: Path | None = field(default_factory=_faults_hold_dir)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _committing: asyncio.Task[None] | None = None
 
@@ -307,8 +321,30 @@ class ConsumerLoop:
                     records, next_offset = records[:i], record.offset
                     break
         if records:
+            if self.faults_hold_dir is not None:
+                await self._hold_for_fault(self.faults_hold_dir, tp, records)
             await self._process(tp, records)
         return next_offset
+
+    async def _hold_for_fault(
+        self, where: Path, tp: TopicPartition, records: Sequence[Record]
+    ) -> None:
+        """Test-only: while ``<where>/<group>.hold`` exists, keep the fetched ``records``
+        from the handler, after saying so in ``<where>/<group>.held.<pid>.<topic>.<partition>``
+        (the partition and the first and last offsets held)."""
+        gate = where / f"{self.group}.hold"
+        if not gate.exists():
+            return
+        marker = where / f"{self.group}.held.{os.getpid()}.{tp.topic}.{tp.partition}"
+        held = {"topic": tp.topic, "partition": tp.partition, "first": records[0].offset}
+        partial = marker.with_name(f"{marker.name}.tmp")
+        partial.write_bytes(orjson.dumps({**held, "last": records[-1].offset}))
+        partial.replace(marker)
+        log.warning("holding fetched records before handling (fault injection)", extra=held)
+        while gate.exists():
+            if self._stopping.is_set():
+                raise _Stopped
+            await asyncio.sleep(0.05)
 
     async def _process(self, tp: TopicPartition, records: Sequence[Record]) -> None:
         incoming: list[Incoming] = []
