@@ -37,6 +37,9 @@ class SyncState(Protocol):
     async def discard(self, shop: str, entries: Mapping[ItemKey, Pending]) -> None:
         """Drop pending entries (if still these) without touching what is known."""
 
+    def forget(self, shop: str) -> None:
+        """Drop what this process remembers of ``shop``'s levels (Redis has them)."""
+
 
 @dataclass(frozen=True)
 class Claim:
