@@ -23,8 +23,19 @@ def pct(value: float) -> str:
 
 
 def refused_elsewhere(side: dict[str, Any]) -> str:
+    """``n/a`` for what other stores showed when one simulator process per store served the
+    sales (none of them sees the other stores)."""
     r = side["refusals"]
-    return f"{r['while_stock_elsewhere']} / {r['while_units_unsold']} of {r['refused']}"
+    shown = "n/a" if r["while_stock_elsewhere"] is None else r["while_stock_elsewhere"]
+    return f"{shown} / {r['while_units_unsold']} of {r['refused']}"
+
+
+def simulators(o: dict[str, Any]) -> str:
+    """How the Shopify simulator ran (one process for every store before ``--sims``)."""
+    if o.get("sims", 1) > 1:
+        return ("The Shopify simulator, one process per store (each serving its store's "
+                "sales, webhooks and Admin API, for both sides),")  # fmt: skip
+    return "The Shopify simulator, one process for the three stores,"
 
 
 def demand_text(d: dict[str, Any]) -> str:
@@ -182,8 +193,8 @@ def render(data: dict[str, Any], results: str) -> str:
         "fresh simulator state each: StockSync (six services as processes, default "
         "settings: nothing configured per SKU) and the naive monolith "
         "(`bench/naive_monolith.py`: Redis GET/compute/SET and a synchronous Admin API call "
-        "per store inside the webhook request). The simulator skips schema validation and "
-        "retries a webhook for up to 60 s.",
+        f"per store inside the webhook request). {simulators(o)} skips schema validation "
+        "and retries a webhook for up to 60 s.",
         "",
         table(head, rows(s, n)),
         "",
@@ -195,7 +206,8 @@ def render(data: dict[str, Any], results: str) -> str:
         f"{pct(n['sell_through']['sell_through'])}. Sell-through counts the hot units sold "
         "within stock (units beyond stock never count) over the hot stock. A refusal "
         "\"while stock existed elsewhere\" is a sale a store turned away while the other "
-        "stores still showed units of that SKU (the simulator's record at that moment), or "
+        "stores still showed units of that SKU (the simulator's record at that moment; n/a "
+        "with one process per store, where no process sees the other stores), or "
         "while units of it were still unsold overall (from the sales book); share moves are "
         "units StockSync moved from one store's share to another's during the sale. "
         "StockSync's rejected writes are, by design, compare-and-set conflicts (a store sold "

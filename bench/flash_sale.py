@@ -2,15 +2,19 @@
 
     uv run python -m bench.flash_sale [--skus 10000 --hot 200 --hot-stock 6 --rate 200
         --duration 20 --demand 70,28,2] [--bootstrap 127.0.0.1:9092
-        --redis-url redis://127.0.0.1:6379] [--port-offset 10000] [--smoke] [--no-doc]
+        --redis-url redis://127.0.0.1:6379] [--port-offset 10000] [--sims 3] [--smoke]
+        [--no-doc]
 
 The Shopify simulator plays three storefronts (parent, child-eu, child-us) selling the same
 SKUs: a few hot ones with little stock among many. One seeded list of one-unit sales is sent
 at ``--rate`` orders/s through the simulator's storefront, which refuses a sale when that
 store's own count is zero and otherwise sends a signed ``orders/create``. Demand is uneven
 across the stores (``--demand``: 70% / 28% / 2% of the orders by default) and asks every hot
-SKU for more units than it has (the ratio is in the report). It runs twice, with fresh
-simulator state each time:
+SKU for more units than it has (the ratio is in the report). The simulator runs as one
+process per store (``--sims 3``, the default: each serves its store's sales, webhooks and
+Admin API, and the services' stores file points each store at its process) or as one
+process for the three stores (``--sims 1``), the same for both runs. It runs twice, with
+fresh simulator state each time:
 
 1. **StockSync**: the six services as processes with their default settings: nothing is
    configured per SKU (no channel allocation, no policy); what each store shows of a low
@@ -55,11 +59,14 @@ from bench.live import (
     rates,
     running_stack,
     sample_metric,
+    sim_procs,
+    sims_of,
     store_gids,
 )
 from bench.prepare import load_catalog, wait_until
 from bench.profile import hotspots, spy
 from bench.report import ROOT, finish, machine, now_utc, with_db
+from bench.sim_fleet import Sims
 
 SCENARIO = "flash_sale"
 SETTLE_S = 90.0
@@ -86,6 +93,7 @@ class Options:
     idle: int = 30  # single cold-SKU sales on an idle system before the loaded runs
     idle_every_s: float = 0.3
     profile: bool = False  # py-spy on the simulator and the services during the top rate
+    sims: int = 3  # Shopify simulator processes, both sides: 3 is one per store, 1 serves all
 
     @property
     def orders(self) -> int:
@@ -108,8 +116,8 @@ class Options:
 SMOKE = Options(skus=200, hot=4, hot_stock=3, rate=20, duration=2, poll_s=0.2, land_s=0.5,
                 idle=3)  # fmt: skip
 SHARE_MOVES = "stocksync_share_moves_total"
-PROFILED = ("shopify-sim", "webhook-receiver", "order-consumer", "inventory-adjuster",
-            "shopify-sync")  # fmt: skip
+PROFILED = ("webhook-receiver", "order-consumer", "inventory-adjuster", "shopify-sync")
+SIMS = (1, 3)
 
 
 async def poll_metric(
@@ -134,10 +142,12 @@ async def stocksync_run(
 ) -> dict[str, dict[str, Any]]:
     """Every series on one running system, in order (each on SKUs of its own)."""
     out: dict[str, dict[str, Any]] = {}
-    with running_stack(infra, SCENARIO, redis_db=6, names=SYSTEM) as stack:
+    sims = series[-1][1].sims
+    with running_stack(infra, SCENARIO, redis_db=6, names=SYSTEM, sims=sims) as stack:
         for i, (label, opts, cat) in enumerate(series):
             top = i == len(series) - 1
-            pids = {n: stack.procs[n].pid for n in PROFILED if n in stack.procs}
+            profiled = [*sim_procs(stack), *PROFILED]
+            pids = {n: stack.procs[n].pid for n in profiled if n in stack.procs}
             profiling: AbstractContextManager[dict[str, Path]] = (
                 spy(pids, ROOT / ".work" / "bench" / "profiles" / SCENARIO)
                 if opts.profile and top
@@ -159,8 +169,8 @@ async def share_moves(http: httpx.AsyncClient, sync: str) -> float:
 
 async def stocksync_measure(stack: Stack, opts: Options, cat: load.Catalog) -> dict[str, Any]:
     """The flash sale on a running system (any earlier runs used other SKUs), default
-    settings: nothing configured per SKU."""
-    sim, adjuster = stack.url("shopify-sim"), stack.url("inventory-adjuster")
+    settings: nothing configured per SKU. The simulator is the stack's (``sims_of``)."""
+    sim, adjuster = sims_of(stack), stack.url("inventory-adjuster")
     sync = stack.url("shopify-sync")
     rejections = "stocksync_oversell_rejections_total"
     async with httpx.AsyncClient(timeout=30) as http:
@@ -205,7 +215,7 @@ async def hot_truth(http: httpx.AsyncClient, adjuster: str, cat: load.Catalog) -
 
 async def measure(
     http: httpx.AsyncClient,
-    sim: str,
+    sim: Sims,
     metrics_url: str | None,
     opts: Options,
     cat: load.Catalog,
@@ -275,14 +285,18 @@ async def naive_series(
     # its own ports, so that it can run beside a running system (the smoke tests do)
     infra = replace(infra, port_offset=infra.port_offset + NAIVE_PORTS)
     out: dict[str, dict[str, Any]] = {}
-    with running_stack(infra, f"{SCENARIO}_naive", redis_db=7, names=["shopify-sim"]) as stack:
-        sim = stack.url("shopify-sim")
+    sims = series[-1][1].sims
+    with running_stack(
+        infra, f"{SCENARIO}_naive", redis_db=7, names=["shopify-sim"], sims=sims
+    ) as stack:
+        sim = sims_of(stack)
         stock = {k: v for _l, _o, cat in series for k, v in cat.stock().items()}
         async with httpx.AsyncClient(timeout=30) as http:
             await load.seed_products(http, sim, gids, lambda _shop, sku: stock[sku], list(stock))
             mapping = {}
             for shop in gids:
-                products = (await http.get(f"{sim}/_sim/stores/{shop}/products")).json()
+                url = f"{sim.url_of(shop)}/_sim/stores/{shop}/products"
+                products = (await http.get(url)).json()
                 mapping[shop] = {p["sku"]: p["inventory_item_id"] for p in products}
             mapping_file = stack.state_dir / "naive-mapping.json"
             mapping_file.write_text(json.dumps(mapping))
@@ -377,6 +391,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--profile", action="store_true", help="py-spy the top rate's run (docs/profiling.md)"
     )
+    p.add_argument(
+        "--sims",
+        type=int,
+        choices=SIMS,
+        default=d.sims,
+        help="Shopify simulator processes for both sides: 3, one per store; 1, one for all",
+    )
     p.add_argument("--smoke", action="store_true", help="tiny load; never touches the docs")
     p.add_argument("--no-doc", action="store_true")
     add_infra_args(p)
@@ -389,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         args.skus, args.hot, args.hot_stock, args.cold_stock, args.rate, args.duration,
         args.hot_share, args.seed,
     )  # fmt: skip
-    opts = replace(opts, seed=args.seed, demand=tuple(args.demand))
+    opts = replace(opts, seed=args.seed, demand=tuple(args.demand), sims=args.sims)
     if not args.smoke:
         opts = replace(opts, rates=tuple(sorted(args.rates)), idle=args.idle,
                        profile=args.profile)  # fmt: skip

@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis import Redis
 
 from bench.report import ROOT, percentile, with_db
+from bench.sim_fleet import SimFleet, Sims, fleet_commands, sim_name
 from stocksync_common.kafka import stop_consumer
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -34,6 +35,9 @@ ADMIN = {"Authorization": "Bearer dev-admin-token"}  # scripts/stack.py DEMO_ENV
 LOCATION = "wh-1"
 QUIET_LOG = {"STOCKSYNC_LOG_LEVEL": "WARNING"}
 SIM_RETRY_WINDOW_S = 60
+# One Shopify simulator per store listens from its usual port plus this (8110-8112 shifted):
+# clear of the other simulators and services, and of the naive run's ports (+50).
+FLEET_PORTS = 20
 # The simulators and the six services of the architecture (not the operator tools). Without
 # the WMS simulator, wms-connector would retry and dead-letter every confirmed order.
 SYSTEM = [
@@ -81,8 +85,10 @@ def running_stack(
     redis_db: int,
     names: list[str] | None = None,
     extra_env: dict[str, str] | None = None,
+    sims: int = 1,
 ) -> Iterator[Stack]:
-    """Start the simulators and services (or only ``names``); stop them all afterwards."""
+    """Start the simulators and services (or only ``names``); stop them all afterwards.
+    ``sims`` 3 runs "shopify-sim" as one process per store (``sims_of`` finds them)."""
     if redis_db == 0:
         raise ValueError("the benches never use Redis database 0")
     redis_url = with_db(infra.redis_url, redis_db)
@@ -99,7 +105,7 @@ def running_stack(
     stack.create_topics()
     if any(n in SERVICES for n in names or SYSTEM):
         in_thread(start_at_log_end(infra.bootstrap, STACK_GROUPS))
-    start(stack, names or SYSTEM)
+    start(stack, names or SYSTEM, sims)
     try:
         stack.wait_healthy(120)
         ready = tuple(n for n in stack.procs if n in SERVICES)
@@ -177,18 +183,50 @@ def in_thread(coro: Any) -> Any:
     return out.get("value")
 
 
-def start(stack: Stack, names: list[str]) -> None:
+def start(stack: Stack, names: list[str], sims: int = 1) -> None:
     """Start ``names``. The Shopify simulator retries webhooks over a minute, not 3 s, so a
     receiver slowed by a busy machine is measured as slow rather than as losing events, and
     skips validating documents against Shopify's schema (a test-time check whose CPU cost
-    would be charged to whatever the bench measures)."""
+    would be charged to whatever the bench measures). With ``sims`` > 1 it runs as one
+    process per store, and the services' stores file points each store at its process."""
     stack.log_dir.mkdir(parents=True, exist_ok=True)
     stack.write_stores_file()
     for name in names:
+        if name == "shopify-sim" and sims > 1:
+            start_sim_fleet(stack, sims)
+            continue
         cmd = stack.commands()[name] if name in stack.commands() else None
         if name == "shopify-sim" and cmd:
-            cmd = [*cmd, "--webhook-retry-window", str(SIM_RETRY_WINDOW_S), "--validate", "off"]
+            cmd = [*cmd, *SIM_FLAGS]
         stack.start_one(name, cmd)
+
+
+SIM_FLAGS = ["--webhook-retry-window", str(SIM_RETRY_WINDOW_S), "--validate", "off"]
+
+
+def start_sim_fleet(stack: Stack, sims: int) -> None:
+    """One Shopify simulator per store, each named ``sim_name(shop)`` in ``stack.procs``."""
+    fleet = SimFleet.plan(stack.state_dir, stack.ports.shopify_sim + FLEET_PORTS, sims)
+    ports = {name: port for name, port, _shops in fleet.groups()}
+    webhook_url = f"{stack.url('webhook-receiver')}/webhooks/shopify"
+    for name, cmd in fleet_commands(fleet, webhook_url, extra=SIM_FLAGS):
+        stack.start_one(name, cmd, port=ports[name])
+    stack.stores_file.write_text(yaml.safe_dump(fleet.stores_doc(), sort_keys=False))
+
+
+def sims_of(stack: Stack) -> Sims:
+    """The running Shopify simulator: one process per store when the stack runs them so,
+    else "shopify-sim" for every store."""
+    names = {shop: sim_name(shop) for shop in store_gids()}
+    if all(name in stack.procs for name in names.values()):
+        by_shop = {shop: stack.url(name) for shop, name in names.items()}
+        return Sims(next(iter(by_shop.values())), by_shop)
+    return Sims(stack.url("shopify-sim"))
+
+
+def sim_procs(stack: Stack) -> list[str]:
+    """The names of the Shopify simulator's processes in ``stack``."""
+    return [n for n in stack.procs if n == "shopify-sim" or n.startswith("shopify-sim-")]
 
 
 def sample_metric(text: str, name: str, labels: dict[str, str] | None = None) -> float:

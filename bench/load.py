@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from bench.live import summary
+from bench.sim_fleet import Sims
 
 CHUNK = 2000
 
@@ -119,12 +120,13 @@ async def seed_products(
 ) -> None:  # fmt: skip
     """Create every SKU in every store at ``level(shop, sku)``."""
     for shop, location in gids.items():
+        url = Sims.of(sim).url_of(shop)
         for start in range(0, len(skus), CHUNK):
             body = [
                 {"sku": s, "quantities": {location: level(shop, s)}}
                 for s in skus[start : start + CHUNK]
             ]
-            r = await http.post(f"{sim}/_sim/stores/{shop}/products", json=body)
+            r = await http.post(f"{url}/_sim/stores/{shop}/products", json=body)
             r.raise_for_status()
 
 
@@ -134,14 +136,16 @@ async def inventories(
     """Shop -> SKU -> available at the store's location."""
     out: dict[str, dict[str, int]] = {}
     for shop, location in gids.items():
-        inv = (await http.get(f"{sim}/_sim/stores/{shop}/inventory")).json()
+        url = Sims.of(sim).url_of(shop)
+        inv = (await http.get(f"{url}/_sim/stores/{shop}/inventory")).json()
         out[shop] = {sku: levels.get(location, 0) for sku, levels in inv.items()}
     return out
 
 
 async def clear(http: httpx.AsyncClient, sim: str) -> None:
-    (await http.delete(f"{sim}/_sim/requests")).raise_for_status()
-    (await http.delete(f"{sim}/_sim/storefront/sales")).raise_for_status()
+    for url in Sims.of(sim).urls():
+        (await http.delete(f"{url}/_sim/requests")).raise_for_status()
+        (await http.delete(f"{url}/_sim/storefront/sales")).raise_for_status()
 
 
 @dataclass
@@ -160,38 +164,75 @@ async def drive(
     rate: float,
     tick_s: float = 0.05,
 ) -> Driven:
-    """Send ``sales`` at ``rate`` per second, in small batches every ``tick_s``."""
+    """Send ``sales`` at ``rate`` per second, in small batches every ``tick_s`` (one call per
+    simulator process per batch, the processes at once)."""
     out = Driven()
+    sims = Sims.of(sim)
     start = time.monotonic()
     while out.offered < len(sales):
         due = min(len(sales), int(rate * (time.monotonic() - start)) + 1) - out.offered
         if due > 0:
             batch = sales[out.offered : out.offered + due]
             out.offered += len(batch)
-            try:
-                r = await http.post(f"{sim}/_sim/storefront/sell", json={"sales": batch})
-                r.raise_for_status()
-                out.sold += r.json()["sold"]
-                out.refused += r.json()["refused"]
-            except httpx.HTTPError:
-                out.errors += len(batch)
+            parts = sims.by_process(batch)
+            await asyncio.gather(*(sell(http, url, part, out) for url, part in parts))
         await asyncio.sleep(tick_s)  # pacing of the generator, nothing waits on it
     out.seconds = time.monotonic() - start
     return out
 
 
+async def sell(http: httpx.AsyncClient, url: str, batch: list[dict[str, Any]], out: Driven) -> None:
+    """One storefront call; its sold, refused or failed sales counted in ``out``."""
+    try:
+        r = await http.post(f"{url}/_sim/storefront/sell", json={"sales": batch})
+        r.raise_for_status()
+        out.sold += r.json()["sold"]
+        out.refused += r.json()["refused"]
+    except httpx.HTTPError:
+        out.errors += len(batch)
+
+
 async def sales_book(http: httpx.AsyncClient, sim: str) -> dict[str, Any]:
-    r = await http.get(f"{sim}/_sim/storefront/sales", timeout=180)
-    r.raise_for_status()
-    book: dict[str, Any] = r.json()
-    return book
+    """The storefront's sales book, merged over every simulator process."""
+    sales: list[dict[str, Any]] = []
+    refused: Counter[str] = Counter()
+    refusals: list[dict[str, Any]] = []
+    urls = Sims.of(sim).urls()
+    for url in urls:
+        r = await http.get(f"{url}/_sim/storefront/sales", timeout=180)
+        r.raise_for_status()
+        book = r.json()
+        sales.extend(book["sales"])
+        refused.update(book["refused"])
+        refusals.extend(book["refusals"])
+    if len(urls) > 1:
+        # A process knows only its own store: what the others showed is not known there.
+        refusals = [r | {"elsewhere": None} for r in refusals]
+    return {
+        "sales": sorted(sales, key=lambda s: s["sold_at"]),
+        "refused": dict(refused),
+        "refusals": sorted(refusals, key=lambda r: r["at"]),
+    }
 
 
 async def writes(http: httpx.AsyncClient, sim: str) -> list[dict[str, Any]]:
-    r = await http.get(f"{sim}/_sim/storefront/writes", timeout=180)
-    r.raise_for_status()
-    out: list[dict[str, Any]] = r.json()
-    return out
+    """Every ``inventorySetQuantities`` answered, merged over every simulator process."""
+    out: list[dict[str, Any]] = []
+    for url in Sims.of(sim).urls():
+        r = await http.get(f"{url}/_sim/storefront/writes", timeout=180)
+        r.raise_for_status()
+        out.extend(r.json())
+    return sorted(out, key=lambda w: epoch_s(w["at"]))
+
+
+async def pending(http: httpx.AsyncClient, sim: str) -> int:
+    """Webhooks of storefront sales still being delivered, over every simulator process."""
+    total = 0
+    for url in Sims.of(sim).urls():
+        r = await http.get(f"{url}/_sim/storefront/pending")
+        r.raise_for_status()
+        total += int(r.json()["pending"])
+    return total
 
 
 async def wait_delivered(
@@ -201,8 +242,7 @@ async def wait_delivered(
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            r = await http.get(f"{sim}/_sim/storefront/pending")
-            if r.status_code == 200 and r.json()["pending"] == 0:
+            if await pending(http, sim) == 0:
                 break
         except httpx.HTTPError:
             pass  # a busy simulator answers late; the deadline bounds the wait
@@ -277,10 +317,11 @@ def sell_through(book: dict[str, Any], cat: Catalog) -> dict[str, Any]:
     }
 
 
-def refusals(book: dict[str, Any], cat: Catalog) -> dict[str, int]:
+def refusals(book: dict[str, Any], cat: Catalog) -> dict[str, int | None]:
     """Sales the stores refused, and those refused while stock existed elsewhere: other
-    stores still showed units (the simulator's record at that moment), or units of that hot
-    SKU were still unsold overall (from the sales book: truth had stock to sell)."""
+    stores still showed units (the simulator's record at that moment; ``None`` when one
+    process per store served them, none of which sees the others), or units of that hot SKU
+    were still unsold overall (from the sales book: truth had stock to sell)."""
     refused = book.get("refusals", [])
     sold_at: dict[str, list[float]] = defaultdict(list)
     for sale in book["sales"]:
@@ -290,10 +331,11 @@ def refusals(book: dict[str, Any], cat: Catalog) -> dict[str, int]:
     def unsold_then(r: dict[str, Any]) -> bool:
         return r["sku"] in hot and sum(t <= r["at"] for t in sold_at[r["sku"]]) < cat.hot_stock
 
+    known = all(r["elsewhere"] is not None for r in refused)
     return {
         "refused": len(refused),
-        "while_stock_elsewhere": sum(1 for r in refused if r["elsewhere"] > 0),
-        "units_shown_elsewhere": sum(r["elsewhere"] for r in refused),
+        "while_stock_elsewhere": sum(1 for r in refused if r["elsewhere"] > 0) if known else None,
+        "units_shown_elsewhere": sum(r["elsewhere"] for r in refused) if known else None,
         "while_units_unsold": sum(1 for r in refused if unsold_then(r)),
     }
 

@@ -28,6 +28,42 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from stack import DEMO_ENV, EXAMPLE_STORES  # noqa: E402
 
 
+class Sims(str):
+    """Where the benches reach the Shopify simulator: its base URL, and with one process per
+    store the URL of each store's process (``by_shop``).
+
+    A ``str`` (the first process's URL) so that it passes through code written for one
+    simulator (``bench.prepare.load_catalog``); ``bench.load`` sends each store's calls to
+    its own process and reads the books of every process through ``url_of`` and ``urls``.
+    """
+
+    by_shop: dict[str, str]
+
+    def __new__(cls, url: str, by_shop: dict[str, str] | None = None) -> Sims:
+        self = super().__new__(cls, url)
+        self.by_shop = {shop.lower(): u for shop, u in (by_shop or {}).items()}
+        return self
+
+    @classmethod
+    def of(cls, sim: str) -> Sims:
+        """``sim`` itself, or a plain URL as one process serving every store."""
+        return sim if isinstance(sim, Sims) else cls(sim)
+
+    def url_of(self, shop: str) -> str:
+        return self.by_shop.get(shop.lower(), str(self))
+
+    def urls(self) -> list[str]:
+        """Every process, each once."""
+        return list(dict.fromkeys(self.by_shop.values())) or [str(self)]
+
+    def by_process(self, sales: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+        """Each process's share of ``sales``, in their order."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for sale in sales:
+            out.setdefault(self.url_of(sale["shop"]), []).append(sale)
+        return list(out.items())
+
+
 def sim_name(shop: str) -> str:
     """The process name of one store's simulator: ``shopify-sim-parent-store``."""
     return f"shopify-sim-{shop.split('.', 1)[0]}"
@@ -65,10 +101,10 @@ class SimFleet:
 
     def split(self, sales: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
         """Each process's share of ``sales``, in their order."""
-        out: dict[str, list[dict[str, Any]]] = {}
-        for sale in sales:
-            out.setdefault(self.url_of(sale["shop"]), []).append(sale)
-        return list(out.items())
+        return self.sims().by_process(sales)
+
+    def sims(self) -> Sims:
+        return Sims(self.urls()[0], {shop: self.url_of(shop) for shop in self.ports})
 
     def stores_doc(self, shops: list[str] | None = None) -> dict[str, Any]:
         """The example stores file with each store's ``admin_base_url`` at its process
