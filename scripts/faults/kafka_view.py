@@ -1,4 +1,5 @@
-"""Read-only views of the suite's Kafka: consumer lag of every group, and DLQ records."""
+"""Read-only views of the suite's Kafka: consumer lag and committed offsets of groups, and
+DLQ records."""
 
 from __future__ import annotations
 
@@ -40,6 +41,28 @@ async def _lag(bootstrap: str) -> dict[str, int]:
 def lag(bootstrap: str) -> dict[str, int]:
     """Per consumer group: records on its committed partitions not yet consumed."""
     return asyncio.run(_lag(bootstrap))
+
+
+async def _committed(bootstrap: str, groups: list[str]) -> dict[str, dict[str, int]]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    await admin.start()
+    try:
+        out: dict[str, dict[str, int]] = {}
+        for group in groups:
+            offsets = await admin.list_consumer_group_offsets(group)
+            out[group] = {
+                f"{tp.topic}:{tp.partition}": meta.offset
+                for tp, meta in offsets.items()
+                if meta.offset >= 0
+            }
+        return out
+    finally:
+        await admin.close()
+
+
+def committed(bootstrap: str, groups: list[str]) -> dict[str, dict[str, int]]:
+    """Per group: its committed offset of each partition (``topic:partition``)."""
+    return asyncio.run(_committed(bootstrap, groups))
 
 
 async def _dlq(bootstrap: str) -> list[dict[str, Any]]:

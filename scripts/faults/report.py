@@ -21,6 +21,15 @@ REPRODUCE = (
 def fired(doc: dict[str, Any]) -> str:
     """A short proof that the injector fired, from what the suite recorded."""
     inj, healed = doc.get("injected", {}), doc.get("healed", {})
+    if "held" in inj:  # killed between fetch and handling
+        return (
+            "; ".join(
+                f"{name} pid {pid} killed holding {_held(inj['held'][name])}, "
+                f"now {healed.get('new_pids', {}).get(name)}"
+                for name, pid in inj["killed_pids"].items()
+            )
+            + f"; committed past a held record: {len(inj['committed_past_held'])}"
+        )
     if "killed_pid" in inj:
         text = f"pid {inj['killed_pid']} killed, now {healed.get('new_pid')}"
         if "rebuild" in healed:  # redis_kill: the rebuild CLI ran during the heal
@@ -46,6 +55,11 @@ def fired(doc: dict[str, Any]) -> str:
     return json.dumps(doc)[:60]
 
 
+def _held(batches: list[dict[str, Any]]) -> str:
+    """Fetched, unhandled batches as ``topic:partition@first-last``."""
+    return ", ".join(f"{b['topic']}:{b['partition']}@{b['first']}-{b['last']}" for b in batches)
+
+
 def verdict(f: dict[str, Any]) -> str:
     detail = f["detail"]
     problems = []
@@ -55,6 +69,8 @@ def verdict(f: dict[str, Any]) -> str:
         problems.append(f"truth != model {detail['truth_vs_model']}")
     if f["lost"] or f["double_applied"]:
         problems.append("lost or double-applied")
+    if f["fired"].get("injected", {}).get("committed_past_held"):
+        problems.append("committed past a record not yet handled")
     return "FAIL: " + "; ".join(problems) if problems else "pass"
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from faults.procs import Infra, ProxyClient, start_proxy
 from stack import SERVICES, Ports, Stack
+from stocksync_common.consumer import FAULTS_HOLD_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS_DIR = ROOT / ".work" / "faults"
@@ -36,6 +37,12 @@ class World:
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.infra.kafka_port}"  # the oracle's reads bypass the proxy
+
+    @property
+    def hold_dir(self) -> Path:
+        """Where a fault asks a consumer group to hold its fetched records before handling
+        (``<group>.hold``; see ``stocksync_common.consumer``)."""
+        return self.infra.state_dir / "holds"
 
     @property
     def extra_port(self) -> int:
@@ -77,6 +84,8 @@ def open_world(state: Path, port_shift: int) -> Iterator[World]:
     stack = Stack(ports, state / "stack", via=via)
     stack.extra_env["STOCKSYNC_TOPIC_PARTITIONS"] = "6"
     stack.extra_env["STOCKSYNC_WMS_URL"] = f"http://127.0.0.1:{via['wms-sim']}"
+    (state / "holds").mkdir()
+    stack.extra_env[FAULTS_HOLD_ENV] = str(state / "holds")  # World.hold_dir
     try:
         infra.run("redis", "start")
         infra.run("kafka", "start")

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from faults.harness import Sender, judge, poll, redeliver_failed_wms, seed
-from faults.kafka_view import dlq_records, lag
+from faults.kafka_view import committed, dlq_records, lag
 from faults.procs import Controls, alive
 from faults.workload import GIDS, generate
 from faults.world import World
@@ -40,6 +40,8 @@ class Fault:
     settle_at: float = 0.66  # heal once this share of the workload was sent (and hold_s)
     extra: dict[str, Any] = field(default_factory=dict)
     test_id: str = ""  # the pytest id when it is not the name (for -k)
+    # The fault's own oracle beyond the common one: what it found wrong (empty: nothing).
+    violations: Callable[[dict[str, Any], dict[str, Any]], list[Any]] = lambda _i, _h: []
 
 
 def _restart(w: World, name: str) -> None:
@@ -65,6 +67,90 @@ def kill_service(name: str) -> Fault:
         lambda i, h: i["exit"] == -signal.SIGKILL and h["new_pid"] != i["killed_pid"],
         hold_s=1.0,
     )
+
+
+# service -> its main consumer group; shopify-sync first: once order-consumer holds, the
+# inventory changes shopify-sync would fetch dry up
+HOLDERS = {"shopify-sync": "shopify-sync", "order-consumer": "order-consumer"}
+
+
+def kill_between_fetch_and_handling() -> Fault:
+    """order-consumer and shopify-sync SIGKILLed with records fetched but not yet handled:
+    each main group holds its next fetched batch before the handler (the consumer loop's
+    test-only hold, ``World.hold_dir``), both are killed while holding, then restarted. The
+    groups' committed offsets must not be past a held record (ADR 0003): a restarted
+    consumer resumes there, so a commit made at fetch time would skip the held records."""
+
+    def inject(w: World, _s: Sender) -> dict[str, Any]:
+        for name, group in HOLDERS.items():
+            for old in w.hold_dir.glob(f"{group}.held.*"):
+                old.unlink()
+            (w.hold_dir / f"{group}.hold").touch()
+            poll(f"{name} holding fetched records", _holding(w, group), 60)
+        pids = {name: w.stack.procs[name].pid for name in HOLDERS}
+        controls = Controls(w.stack.procs)
+        for name in HOLDERS:
+            controls.kill(name)
+        held = {name: _held(w, group) for name, group in HOLDERS.items()}
+        for group in HOLDERS.values():
+            (w.hold_dir / f"{group}.hold").unlink()
+        offsets = committed(w.bootstrap, list(HOLDERS.values()))
+        at_kill = {
+            name: {f"{h['topic']}:{h['partition']}": offsets[group].get(
+                f"{h['topic']}:{h['partition']}") for h in held[name]}
+            for name, group in HOLDERS.items()
+        }  # fmt: skip
+        past = [
+            {"service": name, **h, "committed": at_kill[name][f"{h['topic']}:{h['partition']}"]}
+            for name in HOLDERS
+            for h in held[name]
+            if (at_kill[name][f"{h['topic']}:{h['partition']}"] or 0) > h["first"]
+        ]
+        return {
+            "killed_pids": pids,
+            "exits": {name: w.stack.procs[name].returncode for name in HOLDERS},
+            "held": held,
+            "committed_at_kill": at_kill,
+            "committed_past_held": past,
+            **controls.counters,
+        }
+
+    def heal(w: World, _s: Sender) -> dict[str, Any]:
+        for name in HOLDERS:
+            _restart(w, name)
+        return {"new_pids": {name: w.stack.procs[name].pid for name in HOLDERS}}
+
+    def proof(i: dict[str, Any], h: dict[str, Any]) -> bool:
+        return all(
+            i["exits"][n] == -signal.SIGKILL
+            and i["held"][n]
+            and h["new_pids"][n] != i["killed_pids"][n]
+            for n in HOLDERS
+        )
+
+    return Fault(
+        "SIGKILL order-consumer and shopify-sync between fetch and handling",
+        inject,
+        heal,
+        proof,
+        hold_s=1.0,
+        extra={"orders_x": 3},  # traffic left after a third: both must fetch while held
+        test_id="kill_between_fetch_and_handling",
+        violations=lambda i, _h: list(i["committed_past_held"]),
+    )
+
+
+def _holding(w: World, group: str) -> Callable[[], bool]:
+    return lambda: bool(_held(w, group))
+
+
+def _held(w: World, group: str) -> list[dict[str, Any]]:
+    """What ``group``'s loops said they hold (``<group>.held.<pid>.<topic>.<partition>``)."""
+    return [
+        json.loads(p.read_text())
+        for p in sorted(w.hold_dir.glob(f"{group}.held.*"))
+        if not p.name.endswith(".tmp")
+    ]
 
 
 def pause_service(name: str) -> Fault:
@@ -282,6 +368,7 @@ FAULTS = [
             "notifier",
         )
     ),
+    kill_between_fetch_and_handling(),
     pause_service("inventory-adjuster"),
     rebalance(),
     partition("redis", "reset"),
@@ -313,7 +400,12 @@ CI_SET = (
 if os.environ.get("FAULTS_SET", "ci") != "all":
     FAULTS = [f for f in FAULTS if f.name in CI_SET]
 N_ORDERS = max(4, int(10 * SCALE))
-WORKLOADS = {f.name: generate(zlib.crc32(f.name.encode()), N_ORDERS, n_receipts=2) for f in FAULTS}
+WORKLOADS = {
+    f.name: generate(
+        zlib.crc32(f.name.encode()), N_ORDERS * f.extra.get("orders_x", 1), n_receipts=2
+    )
+    for f in FAULTS
+}
 
 
 @pytest.fixture(scope="session")
@@ -352,6 +444,7 @@ def test_fault_loses_nothing_and_applies_nothing_twice(seeded: World, fault: Fau
     outcome.detail["wms_redelivered"] = wms_redelivered
     world.results.append(outcome.to_json())
     assert fault.proof(injected, healed), f"the injector did not fire: {injected} {healed}"
+    assert not fault.violations(injected, healed), fault.violations(injected, healed)
     assert outcome.detail["quiesced"], f"no quiescence: {outcome.detail['not_quiet']}"
     assert not sender.refused, f"deliveries never accepted: {outcome.detail['refused']}"
     assert outcome.double_applied == 0, outcome.detail["doubles"]
