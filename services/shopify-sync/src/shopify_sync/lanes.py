@@ -47,6 +47,7 @@ class LaneConfig:
     discover: bool = True
     discover_timeout_s: float = 600.0
     busy_s: float = 0.05
+    gauge_s: float = 1.0  # the pending gauge is read from Redis at most this often
 
 
 @dataclass
@@ -69,6 +70,7 @@ class Lane:
     _stopping: bool = False
     _discovered: bool = False
     _leased: bool = False  # held the lease at the last check
+    _gauged: float = float("-inf")  # monotonic time the pending gauge was last read
     _round_ended: float = float("-inf")  # monotonic
 
     async def run(self) -> None:
@@ -154,8 +156,10 @@ class Lane:
             self.wake.set()  # more may have arrived meanwhile
         if self.last.gave_up and self.on_gave_up is not None:
             self.on_gave_up()
-        with contextlib.suppress(RedisError):
-            metrics.PENDING.labels(shop).set(await self.state.pending_count(shop))
+        if time.monotonic() - self._gauged >= self.config.gauge_s:
+            with contextlib.suppress(RedisError):
+                metrics.PENDING.labels(shop).set(await self.state.pending_count(shop))
+            self._gauged = time.monotonic()
         return self.last
 
     def stop(self) -> None:

@@ -11,6 +11,7 @@ backs off. Nothing pending is dropped except what can never be applied (dead-let
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -159,11 +160,14 @@ class Writer:
         for t in targets:
             plan = batch.plans[t.key]
             exposures[t.key] = Exposure(self._quantity(t, batch) + plan.unseen, plan.seen)
-        await self.exposures.put(store.shop, exposures)
         done = {t.key: (t.pending, self._quantity(t, batch)) for t in targets}
         held = {k: level for k, (_, level) in done.items() if k in batch.held}
-        await self.state.applied(store.shop, {k: v for k, v in done.items() if k not in held})
-        await self.state.observed(store.shop, held)
+        # three records of one fact (the store shows these levels): one round trip's wait
+        await asyncio.gather(
+            self.exposures.put(store.shop, exposures),
+            self.state.applied(store.shop, {k: v for k, v in done.items() if k not in held}),
+            self.state.observed(store.shop, held),
+        )
 
     async def _targets(
         self, store: Store, snapshot: dict[ItemKey, Pending], out: Outcome
