@@ -325,18 +325,19 @@ async def test_the_next_batch_is_fetched_and_handled_while_the_commit_is_in_flig
     consumer = SlowCommitConsumer(batches, timeline)
     loop, _, _ = make_loop(handler, [])
     loop.consumer = consumer
+    loop.commit_interval_s = 0.0  # only the commit in flight holds the next one back
     task = asyncio.create_task(loop.run())
     # the first commit is held back: the loop still fetched and handled the next batch
     await await_for("batch 1 handled", lambda: _now(1 in handled), 5)
     assert [c for c in timeline if c[0].startswith("commit")] == [("commit-start", {TP: 1})]
     consumer.release.set()
     await asyncio.wait_for(task, 5)
-    assert consumer.commits == [{TP: 1}, {TP: 2}, {TP: 3}, {TP: 4}]
-    # every commit starts after its batch was handled and after the previous commit finished
-    for n, entry in enumerate(e for e in timeline if e[0] == "commit-start"):
-        assert timeline.index(("handled", n)) < timeline.index(entry)
-        if n:
-            assert timeline.index(("commit-done", {TP: n})) < timeline.index(entry)
+    # the batches handled while it was in flight went out together in the next commit,
+    # started after the last of them was handled and after the first commit finished
+    assert consumer.commits == [{TP: 1}, {TP: 4}]
+    assert timeline.index(("handled", 0)) < timeline.index(("commit-start", {TP: 1}))
+    assert timeline.index(("handled", 3)) < timeline.index(("commit-start", {TP: 4}))
+    assert timeline.index(("commit-done", {TP: 1})) < timeline.index(("commit-start", {TP: 4}))
     assert timeline.index(("fetch", 2)) < timeline.index(("commit-done", {TP: 1}))
     assert consumer.positions == 0  # no lag sample in front of any fetch
 
@@ -395,7 +396,7 @@ async def test_lag_is_sampled_on_a_timer_not_per_batch():
     loop, _, _ = make_loop(handler, [])
     loop.consumer, loop.group, loop.lag_interval_s = busy, group, 3600
     await asyncio.wait_for(loop.run(), 5)
-    assert len(busy.commits) == 20 and busy.positions == 0  # twenty batches, no sample
+    assert busy.commits[-1] == {TP: 20} and busy.positions == 0  # twenty batches, no sample
 
     idle = SlowCommitConsumer([], [])
     loop, _, _ = make_loop(handler, [])
@@ -420,3 +421,24 @@ LAG = "stocksync_consumer_lag_records"
 
 async def _now(value):
     return value
+
+
+async def test_a_commit_waits_out_the_interval_and_the_last_offsets_go_out_at_stop():
+    handled: list[int] = []
+
+    async def handler(tp, items):
+        handled.extend(i.record.offset for i in items)
+
+    batches = [{TP: [Rec(TP.topic, 3, n, command(n))]} for n in range(3)]
+    consumer = SlowCommitConsumer(batches, [])
+    consumer.release.set()
+    loop, _, _ = make_loop(handler, [])
+    loop.consumer = consumer
+    loop.commit_interval_s = 3600.0
+    task = asyncio.create_task(loop.run())
+    await await_for("every batch handled", lambda: _now(handled == [0, 1, 2]), 5)
+    await await_for("the first commit", lambda: _now(bool(consumer.commits)), 5)
+    assert consumer.commits == [{TP: 1}]  # the others wait for the interval
+    loop.stop()
+    await asyncio.wait_for(task, 5)
+    assert consumer.commits == [{TP: 1}, {TP: 3}]  # flushed when the loop stops

@@ -11,8 +11,11 @@ docs/decisions/0009-retry-topics-and-ordering.md for why a late retry is harmles
 The commit of a handled batch does not hold back the next fetch: it runs while the next batch
 is fetched and handled, and is awaited before the next commit is started, before partitions
 are revoked and when the loop stops. At most one commit is in flight, so offsets reach the
-group in order, and each one belongs to a batch that was already handled (ADR 0003). Lag is
-sampled on a timer (``lag_interval_s``), not after every batch.
+group in order, and each one belongs to a batch that was already handled (ADR 0003). Under
+load, batches handled within ``commit_interval_s`` of the last commit (or while it is in
+flight) go out together in the next one: a few commits a second instead of one per fetch,
+and a crash re-reads at most that much more (handlers are idempotent). Lag is sampled on a
+timer (``lag_interval_s``), not after every batch.
 
 Test-only: with ``STOCKSYNC_FAULTS_HOLD_DIR`` set (the fault suite sets it; nothing else
 does), a group's fetched batch waits before its handler while ``<dir>/<group>.hold`` exists,
@@ -153,6 +156,8 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         # No commit starts until the new assignment is known, and the one started for the
         # last handled batch goes out while these partitions are still ours (this
         # generation), never after they were handed to another member.
+        # Offsets handled but not committed yet go out first, while they are still ours.
+        await self.loop.flush_commit()
         self.loop.rebalancing = True
         await self.loop.settle_commit(self.loop.commit_wait_s)
         for tp in revoked:
@@ -196,6 +201,9 @@ class ConsumerLoop:
     lag_interval_s: float = 10.0
     # How long a revoke or a stop waits for the commit in flight before abandoning it.
     commit_wait_s: float = 10.0
+    # At most one commit per this interval: the offsets of batches handled in between are
+    # merged into the next (0: one commit per batch).
+    commit_interval_s: float = 0.1
     # Between a revoke and the next assignment: batches handled then are not committed
     # (their partitions may be another member's by the time a commit would arrive; whoever
     # owns them next re-reads them, harmless as handlers are idempotent).
@@ -204,6 +212,8 @@ class ConsumerLoop:
     faults_hold_dir: Path | None = field(default_factory=_faults_hold_dir)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _committing: asyncio.Task[None] | None = None
+    _handled: dict[TopicPartition, int] = field(default_factory=dict)  # not committed yet
+    _committed_at: float = float("-inf")  # monotonic start of the last commit
 
     @property
     def retry_topics(self) -> list[str]:
@@ -220,6 +230,7 @@ class ConsumerLoop:
                 self._resume_due()
                 batches = await self.consumer.getmany(timeout_ms=self.batch_timeout_ms)
                 if not batches:
+                    await self._commit_due()
                     continue
                 try:
                     ends = await asyncio.gather(
@@ -227,11 +238,13 @@ class ConsumerLoop:
                     )
                 except _Stopped:
                     break
-                await self._start_commit(dict(zip(batches, ends, strict=True)))
+                self._handled.update(zip(batches, ends, strict=True))
+                await self._commit_due()
         finally:
             lag.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await lag
+            await self.flush_commit()
             await self.settle_commit(self.commit_wait_s)
 
     def stop(self) -> None:
@@ -250,6 +263,24 @@ class ConsumerLoop:
             task.cancel()
         if self._committing is task:
             self._committing = None
+
+    async def _commit_due(self) -> None:
+        """Start a commit of what was handled, unless one is in flight or the last started
+        less than ``commit_interval_s`` ago (then a later call carries these offsets too)."""
+        if not self._handled:
+            return
+        busy = self._committing is not None and not self._committing.done()
+        if busy or time.monotonic() - self._committed_at < self.commit_interval_s:
+            return
+        await self.flush_commit()
+
+    async def flush_commit(self) -> None:
+        """Start the commit of everything handled and not committed yet, now."""
+        if not self._handled:
+            return
+        offsets, self._handled = self._handled, {}
+        self._committed_at = time.monotonic()
+        await self._start_commit(offsets)
 
     async def _start_commit(self, offsets: dict[TopicPartition, int]) -> None:
         """Commit ``offsets`` (of a batch already handled) in the background, once the
