@@ -243,7 +243,10 @@ class DlqAdmin:
         """The reader's client keeps the metadata of every DLQ of ours, and of nothing else:
         left unassigned it would track every topic on the cluster, and refetch all of their
         metadata (hundreds of topics on a shared broker) after each read."""
-        consumer._client.set_topics([t for t, _, _ in self.topics()])  # noqa: SLF001
+        client = consumer._client  # noqa: SLF001
+        # only those that exist: the client logs an error for each missing one it asks about
+        there = client.cluster.topics() | set(self._known)
+        client.set_topics([t for t, _, _ in self.topics() if t in there])
 
     async def _partitions(self, consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
         """The partitions of ``topic``, from a metadata request for that topic alone (the
@@ -259,6 +262,8 @@ class DlqAdmin:
         await consumer._client._metadata_update(cluster, [topic])  # noqa: SLF001
         tps = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())]
         if tps:
+            if topic not in self._known:
+                consumer._client.add_topic(topic)  # noqa: SLF001 - created since we looked
             self._known[topic] = (now, tps)
         return tps
 
