@@ -116,7 +116,9 @@ class Options:
 SMOKE = Options(skus=200, hot=4, hot_stock=3, rate=20, duration=2, poll_s=0.2, land_s=0.5,
                 idle=3)  # fmt: skip
 SHARE_MOVES = "stocksync_share_moves_total"
-PROFILED = ("webhook-receiver", "order-consumer", "inventory-adjuster", "shopify-sync")
+PROFILED = ("webhook-receiver", "order-consumer", "inventory-adjuster", "shopify-sync",
+            "notifier", "wms-connector")  # fmt: skip
+PROFILE_HZ = 20  # samples/s per process: nine processes share two cores with what they measure
 SIMS = (1, 3)
 
 
@@ -149,7 +151,7 @@ async def stocksync_run(
             profiled = [*sim_procs(stack), *PROFILED]
             pids = {n: stack.procs[n].pid for n in profiled if n in stack.procs}
             profiling: AbstractContextManager[dict[str, Path]] = (
-                spy(pids, ROOT / ".work" / "bench" / "profiles" / SCENARIO)
+                spy(pids, ROOT / ".work" / "bench" / "profiles" / SCENARIO, PROFILE_HZ)
                 if opts.profile and top
                 else nullcontext({})
             )
