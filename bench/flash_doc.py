@@ -145,6 +145,20 @@ def hop_rows(runs: list[dict[str, Any]]) -> list[list[str]]:
     return out
 
 
+def cpu_rows(runs: list[dict[str, Any]]) -> list[list[str]]:
+    """Per loaded series and side: the machine's busy share and the busiest processes."""
+    out = []
+    for r in runs:
+        for side in ("stocksync", "naive"):
+            cpu = r[side].get("cpu")
+            if not cpu or r["label"] == "idle":
+                continue
+            top = ", ".join(f"{n} {c:.2f}" for n, c in list(cpu["cores"].items())[:8] if c)
+            busy = f"{cpu['machine_busy']:.0%} of {cpu['cpus']} cores"
+            out.append([r["label"], side, busy, top])
+    return out
+
+
 def series_text(data: dict[str, Any]) -> list[str]:
     runs = data.get("runs") or []
     if not runs:
@@ -173,6 +187,13 @@ def series_text(data: dict[str, Any]) -> list[str]:
         "does the whole sync, so it has no breakdown.",
         "",
         table(["series", "hop", "p50 / p99 / max", "not followed"], hop_rows(runs)),
+        "",
+        "CPU while each loaded series ran (driving, then settling; /proc jiffies): the "
+        "machine's busy share and the busiest process groups in cores (1.00 = one core). "
+        "Everything shares the same cores: the load generator, the simulators, Kafka, Redis "
+        "and the services.",
+        "",
+        table(["series", "side", "machine busy", "busiest (cores)"], cpu_rows(runs)),
     ]
 
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 import uuid
@@ -65,7 +66,7 @@ from bench.live import (
 )
 from bench.prepare import load_catalog, wait_until
 from bench.profile import hotspots, spy
-from bench.report import ROOT, finish, machine, now_utc, with_db
+from bench.report import ROOT, cpu_use, finish, infra_pgids, machine, now_utc, with_db
 from bench.sim_fleet import Sims
 
 SCENARIO = "flash_sale"
@@ -155,13 +156,23 @@ async def stocksync_run(
                 if opts.profile and top
                 else nullcontext({})
             )
+            counting = cpu_use(cpu_groups(stack))
             with profiling as files:
                 out[label] = await stocksync_measure(stack, opts, cat)
+            out[label]["cpu"] = counting()
             if files:
                 out[label]["profiles"] = {n: hotspots(path) for n, path in files.items()}
             print(f"StockSync {label}: sync {out[label]['sync_latency_ms']['all']}")  # noqa: T201
             print("\n".join(hops.lines(out[label]["hops"])), flush=True)  # noqa: T201
+            print(f"StockSync {label}: cpu {out[label]['cpu']}", flush=True)  # noqa: T201
     return out
+
+
+def cpu_groups(stack: Stack) -> dict[str, int]:
+    """The process groups whose CPU a series reports: the stack's processes (each its own
+    session), this bench (the load generator) and the broker and Redis."""
+    groups = {name: proc.pid for name, proc in stack.procs.items()}
+    return groups | {"bench (load generator)": os.getpgid(0)} | infra_pgids()
 
 
 async def share_moves(http: httpx.AsyncClient, sync: str) -> float:
@@ -314,11 +325,14 @@ async def naive_series(
             for label, opts, cat in series:
                 await load.clear(http, sim)
                 # what the naive sync has not written by then, it never will (no retry path)
+                counting = cpu_use(cpu_groups(stack))
                 result = await measure(http, sim, None, opts, cat, settle_s=NAIVE_SETTLE_S)
+                result["cpu"] = counting()
                 del result["_book"], result["_writes"]
                 # one synchronous request: no hops to split; it has no shares to move
                 out[label] = result | {"share_moves": None, "hops": None}
                 print(f"naive {label}: sync {result['sync_latency_ms']['all']}")  # noqa: T201
+                print(f"naive {label}: cpu {result['cpu']}", flush=True)  # noqa: T201
     return out
 
 

@@ -3,11 +3,13 @@ of docs/benchmarks.md (rewritten between marker comments, other sections left al
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import shlex
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -127,3 +129,60 @@ def finish(
         update_section(scenario, title, render(data, str(path.relative_to(ROOT))))
     print(json.dumps({**brief(data), "failures": data["failures"], "results": str(path)}))  # noqa: T201
     return 1 if data["failures"] else 0
+
+
+def cpu_jiffies(pgid: int) -> int:
+    """utime + stime of every process in a process group (the receiver and its workers)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:
+                total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def machine_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def cpu_use(pgids: dict[str, int]) -> Callable[[], dict[str, Any]]:
+    """Start counting the CPU of each process group and of the whole machine; the returned
+    call says, since then, each group's share of a core and the machine's busy share."""
+    tick = os.sysconf("SC_CLK_TCK")
+    start = {name: cpu_jiffies(g) for name, g in pgids.items()}
+    busy0, total0 = machine_busy()
+    began = time.monotonic()
+
+    def since() -> dict[str, Any]:
+        wall = max(time.monotonic() - began, 1e-9)
+        busy1, total1 = machine_busy()
+        cores = {name: round((cpu_jiffies(g) - start[name]) / tick / wall, 3)
+                 for name, g in pgids.items()}  # fmt: skip
+        return {
+            "seconds": round(wall, 1),
+            "cores": dict(sorted(cores.items(), key=lambda kv: -kv[1])),
+            "machine_busy": round((busy1 - busy0) / max(total1 - total0, 1), 3),
+            "cpus": os.cpu_count(),
+        }
+
+    return since
+
+
+def infra_pgids() -> dict[str, int]:
+    """Process groups of the Kafka brokers and Redis servers on this machine (whichever
+    the bench uses; a quiet machine runs one of each)."""
+    out: dict[str, int] = {}
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            args = cmdline.read_bytes().split(b"\0")
+            name = (
+                "kafka" if b"kafka.Kafka" in args else "redis" if b"redis-server" in args[0] else ""
+            )
+            if name:
+                pid = int(cmdline.parent.name)
+                out[f"{name}-{pid}"] = os.getpgid(pid)
+    return out

@@ -52,6 +52,7 @@ import orjson
 import yaml
 from redis.asyncio import Redis
 
+from bench.report import cpu_jiffies, machine_busy
 from stocksync_common.kafka import stop_consumer
 from stocksync_common.topics import create_topics
 
@@ -89,24 +90,6 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "load_average_before": [round(x, 2) for x in os.getloadavg()],
     }
-
-
-def cpu_jiffies(pgid: int) -> int:
-    """utime + stime of every process in a process group (the receiver and its workers)."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:
-                total += int(fields[11]) + int(fields[12])
-    return total
-
-
-def machine_busy() -> tuple[int, int]:
-    """(busy, total) jiffies of the whole machine."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
 
 
 def percentile(sorted_values: list[float], p: float) -> float:

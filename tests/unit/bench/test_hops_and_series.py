@@ -78,3 +78,16 @@ def test_the_doc_shows_every_series_per_store_and_the_hops_but_none_for_the_naiv
     )
     assert "naive monolith has no hops" in text
     assert flash_doc.series_text({}) == []  # a run from before the series: nothing added
+
+
+def test_the_doc_shows_the_cpu_of_each_loaded_series_busiest_process_first() -> None:
+    cpu = {"seconds": 30.0, "machine_busy": 0.94, "cpus": 2,
+           "cores": {"shopify-sync": 0.25, "notifier": 0.2, "idle-one": 0.0}}  # fmt: skip
+    runs = [{"label": "idle", "orders": 30, "stocksync": side(25.0) | {"cpu": cpu},
+             "naive": side(5.0, False)},
+            {"label": "200/s", "orders": 4000, "stocksync": side(45.0) | {"cpu": cpu},
+             "naive": side(9.0, 3, False)}]  # fmt: skip
+    text = "\n".join(flash_doc.series_text({"runs": runs}))
+    assert "| 200/s | stocksync | 94% of 2 cores | shopify-sync 0.25, notifier 0.20 |" in text
+    assert "| idle | stocksync |" not in text  # the idle series is not a load
+    assert "| 200/s | naive |" not in text  # a run without the figure shows none
