@@ -154,3 +154,19 @@ async def test_a_lane_that_takes_the_lease_forgets_the_levels_it_remembered() ->
         held = [await lane._ready() for _ in range(5)]
         assert held == [True, True, False, True, True]
         assert r.state.forgotten == [UP, UP]  # on taking it, and on taking it back
+
+
+async def test_only_a_round_that_wrote_makes_the_lane_busy_enough_to_coalesce() -> None:
+    """The lane looks for work every poll_s: a look that found nothing must not count as
+    load, or every single sale on an idle system waits out the coalescing window."""
+    async with rig([store(UP, "plus")]) as r:
+        await r.seed(UP, {"A": 1})
+        config = LaneConfig(window_s=0.005, busy_s=60.0, discover=False)
+        lane = Lane(r.stores[UP], r.writer, r.state, r.client, r.mapping, config, r.clock.sleep)
+        out = await lane.round()  # nothing pending
+        assert out is not None and out.calls == 0
+        assert not lane._busy()
+        await r.state.record(UP, {("A", "wh-1"): Pending(1, 7)})
+        out = await lane.round()
+        assert out is not None and out.calls == 1
+        assert lane._busy()  # a burst may follow: the next wake waits the window

@@ -71,7 +71,7 @@ class Lane:
     _discovered: bool = False
     _leased: bool = False  # held the lease at the last check
     _gauged: float = float("-inf")  # monotonic time the pending gauge was last read
-    _round_ended: float = float("-inf")  # monotonic
+    _round_ended: float = float("-inf")  # monotonic end of the last round that sent a write
 
     async def run(self) -> None:
         self.wake.set()  # whatever was pending before a restart goes out first
@@ -86,14 +86,13 @@ class Lane:
                 if woken and self.config.window_s and self._busy():
                     await self.sleep(self.config.window_s)  # under load: let a burst coalesce
                 await self.round()
-                self._round_ended = time.monotonic()
             except Exception:  # noqa: BLE001 - a lane never dies: its changes stay pending
                 log.exception("lane step failed; retrying", extra={"shop": self.store.shop})
                 await self.sleep(self.config.backoff_s[0])
                 self.wake.set()
 
     def _busy(self) -> bool:
-        """Pushed a moment ago: more is likely on its way. An idle lane writes at once."""
+        """Sent a write a moment ago: more is likely on its way. An idle lane writes at once."""
         return time.monotonic() - self._round_ended < self.config.busy_s
 
     async def _ready(self) -> bool:
@@ -150,6 +149,11 @@ class Lane:
             self.wake.set()
             return None
         self.failures = 0
+        if self.last.calls:
+            # busy: more is likely on its way. Not after a round that found nothing to send
+            # (the lane looks every poll_s): that kept an idle lane "busy" for good, and every
+            # single sale waited out the coalescing window.
+            self._round_ended = time.monotonic()
         if self.last.applied:
             self.last_push_at = time.time()
         if self.last.deferred or self.last.calls:
