@@ -5,6 +5,7 @@ from notifier.domain.rules import Effective
 from stocksync_common.events import Levels, OrderLineRef, StockChange
 
 RULE = Effective(low_stock=5, reorder_point=3, reorder_quantity=20)
+DEFAULTS = Effective()
 
 
 def change(version, before, after, *, backordered=False, command="reserve"):
@@ -128,3 +129,23 @@ def test_alert_ids_are_deterministic_per_crossing():
     b = decide(SkuState(), change(7, 6, 4), RULE, now=5).send[0]
     c = decide(SkuState(), change(8, 6, 4), RULE, now=0).send[0]
     assert a.id == b.id != c.id
+
+
+def test_a_skus_first_stock_is_not_back_in_stock():
+    state = SkuState()  # the import: the SKU's first command, from nothing to 50
+    assert kinds(decide(state, change(1, 0, 50, command="set_on_hand"), DEFAULTS, now=0)) == []
+    assert run(state, [(50, 0), (0, 2)], DEFAULTS) == [["out_of_stock"], ["back_in_stock"]]
+
+
+def test_a_sku_configured_before_its_first_stock_is_not_back_in_stock_either():
+    state = SkuState()
+    assert kinds(decide(state, change(1, 0, 0, command="configure"), DEFAULTS, now=0)) == []
+    assert kinds(decide(state, change(2, 0, 6, command="set_on_hand"), DEFAULTS, now=0)) == []
+    assert run(state, [(6, 0), (0, 1)], DEFAULTS) == [["out_of_stock"], ["back_in_stock"]]
+
+
+def test_a_sku_first_seen_later_at_zero_still_comes_back_in_stock():
+    state = SkuState()  # no state: the notifier did not see the SKU's creation
+    assert kinds(decide(state, change(9, 0, 4, command="adjust"), DEFAULTS, now=0)) == [
+        "back_in_stock"
+    ]

@@ -3,6 +3,10 @@
 The SKU's state remembers on which side of each threshold it last was, so a change that
 stays on the same side says nothing, and a replayed change (same or older version) is a
 no-op. Within a quiet period, further alerts of a kind go to the SKU's digest instead.
+
+A SKU's first stock is not "back in stock": from its creation (its first command, version
+1, from nothing) until it first has units, it has nothing to come back from. Without this
+a catalog import raised one back-in-stock alert per SKU (issue #18).
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ class SkuState(BaseModel):
     below: dict[str, bool] = Field(default_factory=dict)  # threshold -> at or below it
     last_sent: dict[str, float] = Field(default_factory=dict)  # kind -> epoch s, for quiet
     pending: Decision | None = None  # effects of ``version`` not yet confirmed done
+    # False from the SKU's creation until it first has units; True when unknown (a state
+    # from before this field, or a notifier that first saw the SKU later on).
+    stocked: bool = True
 
 
 class Decision(BaseModel):
@@ -46,11 +53,15 @@ def _crossed(state: SkuState, name: str, was: bool, now: bool) -> str | None:
 def _kinds(state: SkuState, change: StockChange, rule: Effective, rate: int | None) -> list[str]:
     before, after = change.sku_available_before, change.sku_available_after
     kinds: list[str] = []
+    if change.version == 1 and before <= 0:
+        state.stocked = False  # the SKU's creation
     out = _crossed(state, "out", before <= 0, after <= 0)
     if out == "down" and rule.out_of_stock:
         kinds.append("out_of_stock")
-    if out == "up" and rule.back_in_stock:
+    if out == "up" and rule.back_in_stock and state.stocked:
         kinds.append("back_in_stock")
+    if after > 0:
+        state.stocked = True
     if rule.low_stock is not None:
         low = _crossed(state, "low", before <= rule.low_stock, after <= rule.low_stock)
         if low == "down" and out != "down":  # straight to zero: out of stock says it all
