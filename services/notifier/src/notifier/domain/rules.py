@@ -7,6 +7,8 @@ known to StockSync yet, so the rules document carries the SKU -> tags map itself
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from notifier.domain.alerts import AlertKind, ChannelName
@@ -68,12 +70,19 @@ class RuleSet(BaseModel):
     by_sku: dict[str, Rule] = Field(default_factory=dict)
 
     def resolve(self, sku: str) -> Effective:
-        layers = [self.default]
-        layers += [self.by_tag[t] for t in self.tags.get(sku, []) if t in self.by_tag]
+        """The SKU's rule; a SKU with nothing of its own (most) gets the default's, built once."""
+        own = [self.by_tag[t] for t in self.tags.get(sku, []) if t in self.by_tag]
         if sku in self.by_sku:
-            layers.append(self.by_sku[sku])
+            own.append(self.by_sku[sku])
+        return self._merged(own) if own else self.default_effective
+
+    @cached_property
+    def default_effective(self) -> Effective:
+        return self._merged([])
+
+    def _merged(self, own: list[Rule]) -> Effective:
         merged: dict[str, object] = {}
-        for layer in layers:
+        for layer in (self.default, *own):
             merged.update(layer.model_dump(exclude_none=True))
         return Effective.model_validate(merged)
 
