@@ -3,6 +3,11 @@
 Per SKU: load the crossing state, decide (pure), commit the state with its pending effects
 (compare-and-set on the version), carry the effects out, then mark them done. A restart
 between commit and done replays the pending effects, which are idempotent by alert id.
+
+A consumed batch does this once per SKU, not per change: the rules' revision read once, the
+batch's states loaded in one pipelined round trip, each SKU's changes decided in partition
+order (``domain.sku_batch``), the states committed in one pipelined round trip (a script per
+SKU, each its own compare-and-set) and marked done in another; one span per batch.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ from notifier.adapters.alerts_log import AlertLog
 from notifier.adapters.digests import Digests
 from notifier.adapters.reorders import ReorderPublisher
 from notifier.adapters.rules_store import RulesStore
-from notifier.adapters.state import SkuStates, VelocityWindow
+from notifier.adapters.state import Commit, SkuStates, VelocityWindow
 from notifier.domain.alerts import Alert, ChannelName, Routed
-from notifier.domain.crossings import Decision, SkuState, decide
-from notifier.domain.rules import Effective
+from notifier.domain.crossings import Decision, SkuState
+from notifier.domain.rules import Effective, RuleSet
+from notifier.domain.sku_batch import Observed, decide_sku
 from stocksync_common.consumer import Incoming, handling
 from stocksync_common.events import InventoryChanged, OrderOversold, OversoldLine, stable_id
 
@@ -43,54 +49,74 @@ class AlertHandler:
     channels: tuple[ChannelName, ...]
 
     async def handle_batch(self, _tp: TopicPartition, items: Sequence[Incoming]) -> None:
-        for item in items:
-            event = item.event
-            if isinstance(event, InventoryChanged):
-                with handling(item, "notifier stock change"):
-                    await self.stock_changed(event)
-            elif isinstance(event, OrderOversold):
-                with handling(item, "notifier oversell"):
-                    await self.order_oversold(event)
-
-    async def stock_changed(self, event: InventoryChanged) -> None:
-        change = event.payload
-        rule = (await self.rules.current()).resolve(change.sku)
-        state = await self.states.load(change.sku)
-        if change.version <= state.done:
-            return  # already handled (a replay)
-        if change.version < state.version:
-            return  # older than what was decided: nothing to decide, nothing to mark done
-        if change.version == state.version and state.pending is not None:
-            await self._carry_out(change.sku, state, state.pending, rule)  # stopped midway
+        changes = [i.event for i in items if isinstance(i.event, InventoryChanged)]
+        oversold = [i.event for i in items if isinstance(i.event, OrderOversold)]
+        if not changes and not oversold:
             return
-        previous = state.version
-        rate = None
-        if rule.velocity_per_minute is not None:
-            sold = max(0, change.sku_available_before - change.sku_available_after)
-            sold = sold if change.command == "reserve" else 0
-            at_s = int(event.occurred_at.timestamp())
-            rate = await self.velocity.record(change.sku, change.version, at_s, sold)
-        decision = decide(
-            state,
-            change,
-            rule,
-            rate=rate,
-            store=event.shop,
-            correlation_id=event.correlation_id,
-            now=event.occurred_at.timestamp(),
-        )
-        quiet = decision.empty
-        if not await self.states.commit(change.sku, previous, state, done=quiet):
-            log.warning("state moved on concurrently", extra={"sku": change.sku})
-            return
-        if not quiet:
-            await self._carry_out(change.sku, state, decision, rule)
+        # One span per batch, continuing the trace of its newest record.
+        with handling(items[-1], "notifier batch") as span:
+            span.set_attribute("messaging.batch.message_count", len(items))
+            rules = await self.rules.current()
+            if changes:
+                await self.stock_changed(changes, rules)
+            for event in oversold:
+                await self.order_oversold(event, rules)
 
-    async def _carry_out(
-        self, sku: str, state: SkuState, decision: Decision, rule: Effective
-    ) -> None:
-        if decision.reorder is not None:
-            await self.reorders.publish(decision.reorder)
+    async def stock_changed(self, events: Sequence[InventoryChanged], rules: RuleSet) -> None:
+        """Decide and carry out a batch of changes (one partition's, oldest first)."""
+        by_sku: dict[str, list[InventoryChanged]] = {}
+        for event in events:
+            by_sku.setdefault(event.payload.sku, []).append(event)
+        rule = {sku: rules.resolve(sku) for sku in by_sku}
+        states = await self.states.load_many(by_sku)
+        observed = await self._observe(by_sku, rule)
+        outcomes = {sku: decide_sku(states[sku], observed[sku], rule[sku]) for sku in by_sku}
+        moved = [sku for sku, o in outcomes.items() if o.decided]
+        commits = [Commit(s, outcomes[s].previous, states[s], outcomes[s].quiet) for s in moved]
+        committed = await self.states.commit_many(commits) if commits else []
+        for sku, ok in zip(moved, committed, strict=True):
+            if not ok:
+                log.warning("state moved on concurrently", extra={"sku": sku})
+                del outcomes[sku]
+        finished: list[tuple[str, int]] = []
+        for sku, outcome in outcomes.items():
+            state = states[sku]
+            if (outcome.decided and outcome.quiet) or state.version <= state.done:
+                continue  # committed as done, or nothing left to do
+            await self._carry_out(state, outcome.effects, rule[sku])
+            finished.append((sku, state.version))
+        if finished:
+            await self.states.mark_done_many(finished)
+
+    async def _observe(
+        self, by_sku: dict[str, list[InventoryChanged]], rule: dict[str, Effective]
+    ) -> dict[str, list[Observed]]:
+        """Each change as the domain sees it; the sales rate only where a velocity rule
+        applies (all such changes recorded in one round trip)."""
+        sales = [
+            (sku, e.payload.version, int(e.occurred_at.timestamp()), _sold(e))
+            for sku, evs in by_sku.items()
+            if rule[sku].velocity_per_minute is not None
+            for e in evs
+        ]
+        rates = iter(await self.velocity.record_many(sales) if sales else [])
+        return {
+            sku: [
+                Observed(
+                    change=e.payload,
+                    store=e.shop,
+                    correlation_id=e.correlation_id,
+                    now=e.occurred_at.timestamp(),
+                    rate=next(rates) if rule[sku].velocity_per_minute is not None else None,
+                )
+                for e in evs
+            ]
+            for sku, evs in by_sku.items()
+        }
+
+    async def _carry_out(self, state: SkuState, decision: Decision, rule: Effective) -> None:
+        for reorder in decision.reorders:
+            await self.reorders.publish(reorder)
         for alert in decision.send:
             await self._send(alert, rule)
         for alert in decision.digest:
@@ -98,7 +124,6 @@ class AlertHandler:
             channels = rule.channels_for(alert.kind, self.channels)
             await self.digests.hold(Routed(alert=alert, channels=tuple(channels)), due)
             ALERTS.labels(alert.kind, "digest").inc()
-        await self.states.mark_done(sku, state.version)
 
     async def _send(self, alert: Alert, rule: Effective) -> None:
         channels = rule.channels_for(alert.kind, self.channels)
@@ -106,12 +131,20 @@ class AlertHandler:
         ALERTS.labels(alert.kind, "sent").inc()
         log.info("alert raised", extra={"kind": alert.kind, "sku": alert.sku, "channels": channels})
 
-    async def order_oversold(self, event: OrderOversold) -> None:
+    async def order_oversold(self, event: OrderOversold, rules: RuleSet) -> None:
         """An order could not be reserved: alert at once (idempotent by the event's id)."""
         line = event.payload
-        rule = (await self.rules.current()).resolve(line.sku)
+        rule = rules.resolve(line.sku)
         if rule.oversell:
             await self._send(oversell_alert(event.id, line, event.shop, event.correlation_id), rule)
+
+
+def _sold(event: InventoryChanged) -> int:
+    """Units a change sold (a reservation's drop in availability), for the velocity rule."""
+    change = event.payload
+    if change.command != "reserve":
+        return 0
+    return max(0, change.sku_available_before - change.sku_available_after)
 
 
 def oversell_alert(event_id: str, line: OversoldLine, shop: str | None, corr: str) -> Alert:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -64,23 +65,51 @@ class SkuStates:
         self._done = self.redis.register_script(MARK_DONE)
 
     async def load(self, sku: str) -> SkuState:
-        raw = await self.redis.hmget(state_key(sku, self.prefix), ["s", "done"])
-        doc, done = text(raw[0]), text(raw[1])
-        state = SkuState.model_validate_json(doc) if doc else SkuState()
-        state.done = int(done) if done else 0
-        return state
+        return (await self.load_many([sku]))[sku]
 
-    async def commit(
-        self, sku: str, expected_version: int, state: SkuState, *, done: bool = False
-    ) -> bool:
-        """Store ``state`` if the stored version is still ``expected_version``; ``done``
-        when the decision has no effects left to carry out."""
-        body = state.model_dump_json(exclude={"done"})
-        args: list[str | int] = [expected_version, state.version, body, "1" if done else "0"]
-        return bool(await self._commit(keys=[state_key(sku, self.prefix)], args=args))
+    async def load_many(self, skus: Iterable[str]) -> dict[str, SkuState]:
+        """The states of ``skus`` in one pipelined round trip (a fresh state if none)."""
+        skus = list(skus)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sku in skus:
+                pipe.hmget(state_key(sku, self.prefix), ["s", "done"])
+            raw = await pipe.execute()
+        states = {}
+        for sku, (doc, done) in zip(skus, raw, strict=True):
+            state = SkuState.model_validate_json(doc) if doc else SkuState()
+            state.done = int(done) if done else 0
+            states[sku] = state
+        return states
 
-    async def mark_done(self, sku: str, version: int) -> None:
-        await self._done(keys=[state_key(sku, self.prefix)], args=[version])
+    async def commit_many(self, commits: Sequence[Commit]) -> list[bool]:
+        """Store each state if its stored version is still the expected one (one script per
+        SKU, one round trip); ``done`` when a decision has no effects left to carry out."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for c in commits:
+                body = c.state.model_dump_json(exclude={"done"})
+                args: list[str | int] = [
+                    c.expected_version,
+                    c.state.version,
+                    body,
+                    "1" if c.done else "0",
+                ]
+                await self._commit(keys=[state_key(c.sku, self.prefix)], args=args, client=pipe)
+            return [bool(r) for r in await pipe.execute()]
+
+    async def mark_done_many(self, done: Sequence[tuple[str, int]]) -> None:
+        """Record each (sku, version) as carried out, if still the decided version."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sku, version in done:
+                await self._done(keys=[state_key(sku, self.prefix)], args=[version], client=pipe)
+            await pipe.execute()
+
+
+@dataclass(frozen=True)
+class Commit:
+    sku: str
+    expected_version: int
+    state: SkuState
+    done: bool
 
 
 @dataclass
@@ -95,6 +124,13 @@ class VelocityWindow:
         self._script = self.redis.register_script(VELOCITY)
 
     async def record(self, sku: str, version: int, at_s: int, units: int) -> int:
-        key = f"{self.prefix}:{{{sku}}}:velocity"
-        total = await self._script(keys=[key], args=[version, at_s, units, self.window_s])
-        return int(total)
+        return (await self.record_many([(sku, version, at_s, units)]))[0]
+
+    async def record_many(self, sales: Sequence[tuple[str, int, int, int]]) -> list[int]:
+        """``record`` for each (sku, version, at_s, units) in order, in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sku, version, at_s, units in sales:
+                key = f"{self.prefix}:{{{sku}}}:velocity"
+                args = [version, at_s, units, self.window_s]
+                await self._script(keys=[key], args=args, client=pipe)
+            return [int(total) for total in await pipe.execute()]

@@ -38,6 +38,23 @@ class Decision(BaseModel):
     def empty(self) -> bool:
         return not (self.send or self.digest or self.reorder)
 
+    @property
+    def reorders(self) -> list[Alert]:
+        """Every reorder to publish: each is in ``send`` or ``digest`` too, so a merged
+        decision (several changes of a batch) keeps them all; ``reorder`` names the last."""
+        found = [a for a in (*self.send, *self.digest) if a.kind == "reorder"]
+        if self.reorder is not None and all(a.id != self.reorder.id for a in found):
+            found.append(self.reorder)
+        return found
+
+    def merged(self, later: Decision) -> Decision:
+        """This decision's effects then ``later``'s (all idempotent by alert id)."""
+        return Decision(
+            send=[*self.send, *later.send],
+            digest=[*self.digest, *later.digest],
+            reorder=later.reorder or self.reorder,
+        )
+
 
 def _crossed(state: SkuState, name: str, was: bool, now: bool) -> str | None:
     """``down`` when it went to or below the threshold, ``up`` when it went back above."""
