@@ -17,6 +17,8 @@ import argparse
 import asyncio
 import time
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from aiokafka.structs import TopicPartition
 from redis.asyncio import Redis
@@ -34,12 +36,17 @@ from stocksync_common.topics import INVENTORY_CHANGED
 from stocksync_common.tracing import setup_tracing
 
 
+@dataclass
 class _Record:
     """The fields of a consumed record the handler reads."""
 
-    def __init__(self, key: str) -> None:
-        self.topic, self.partition, self.offset, self.timestamp = INVENTORY_CHANGED, 0, 0, 0
-        self.key, self.value, self.headers = key.encode(), None, ()
+    key: bytes | None
+    topic: str = INVENTORY_CHANGED
+    partition: int = 0
+    offset: int = 0
+    timestamp: int = 0
+    value: bytes | None = None
+    headers: Sequence[tuple[str, bytes]] = ()
 
 
 def changes(n: int, skus: int, run: str) -> list[InventoryChanged]:
@@ -78,11 +85,11 @@ async def main(url: str, n: int, skus: int, batch: int) -> None:
         velocity=VelocityWindow(redis, 60, prefix),
         alerts=AlertLog(redis, outboxes, prefix),
         digests=Digests(redis, prefix),
-        reorders=ReorderPublisher(None, 1.0),  # type: ignore[arg-type]  # defaults: no reorders
+        reorders=ReorderPublisher(None, 1.0),  # default rules: never publishes
         channels=("slack",),
     )
     events = changes(n, skus, run)
-    items = [Incoming(_Record(e.payload.sku), e) for e in events]
+    items = [Incoming(_Record(e.payload.sku.encode()), e) for e in events]
     tp = TopicPartition(INVENTORY_CHANGED, 0)
     await handler.handle_batch(tp, items[:batch])  # warm up: scripts loaded, rules read
     rest = items[batch:]
