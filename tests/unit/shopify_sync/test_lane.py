@@ -170,3 +170,31 @@ async def test_only_a_round_that_wrote_makes_the_lane_busy_enough_to_coalesce() 
         out = await lane.round()
         assert out is not None and out.calls == 1
         assert lane._busy()  # a burst may follow: the next wake waits the window
+
+
+async def test_a_round_waits_for_budget_before_it_reads_what_is_pending() -> None:
+    """A store on a small plan with its bucket spent: the round waits for the refill first
+    and reads the pending changes after, so a change recorded during the wait goes out in
+    the same call instead of waiting for a second refill."""
+    async with rig([store(UP, "standard")]) as r:
+        await r.seed(UP, {"A": 1, "B": 1})
+        await r.state.record(UP, {("A", "wh-1"): Pending(1, 5)})
+        assert (await r.writer.push_pending(r.stores[UP])).applied == 1  # learns the bucket
+        bucket = r.client.shop(UP).bucket
+        bucket.level, bucket.at = 0.0, r.clock()  # spent: the next write waits a refill
+        await r.state.record(UP, {("A", "wh-1"): Pending(2, 6)})
+        plain = r.client.sleep
+        waits: list[float] = []
+
+        async def refilling(seconds: float) -> None:
+            if not waits:  # a sale lands while the lane waits for budget
+                await r.state.record(UP, {("B", "wh-1"): Pending(1, 9)})
+            waits.append(seconds)
+            await plain(seconds)
+
+        r.client.sleep = refilling
+        out = await r.writer.push_pending(r.stores[UP])
+        assert waits  # it did wait for budget
+        assert (out.applied, out.calls) == (2, 1)
+        assert await r.inventory(UP) == {"A": 6, "B": 9}
+        assert await r.state.pending(UP) == {}

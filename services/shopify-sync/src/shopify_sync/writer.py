@@ -81,6 +81,9 @@ class Writer:
 
     async def push_pending(self, store: Store) -> Outcome:
         out = Outcome()
+        # Budget first, then the snapshot: changes recorded while the bucket refills go out
+        # in this round's call instead of waiting for another refill after it.
+        await self.client.ready_for(store.shop, MUTATION_COST)
         snapshot = await self.state.pending(store.shop)
         if not snapshot:
             return out

@@ -145,6 +145,25 @@ class ShopifyClient:
         limits.breaker.success()
         return data
 
+    async def ready_for(self, shop: str, cost: float) -> None:
+        """Wait until ``shop``'s bucket could take ``cost`` now, reserving nothing. A caller
+        that builds its request from data still arriving waits here first and builds it
+        after: what arrived during the wait goes out in that call, not in the next one
+        (a store on a small plan then waits one bucket refill per write, not two)."""
+        limits = self.shop(shop)
+        while limits.bucket.known and cost <= limits.bucket.ceiling() + EPSILON:
+            delay = limits.bucket.delay_for(cost)
+            if delay == 0.0:
+                return
+            if delay is None:
+                limits.settled.clear()
+                try:
+                    await asyncio.wait_for(limits.settled.wait(), timeout=1.0)
+                except TimeoutError:
+                    pass
+            else:
+                await self.sleep(delay)
+
     async def _acquire(self, shop: str, operation: str, limits: ShopLimits, cost: float) -> None:
         async with limits.turn:  # callers of one shop are served in order
             while True:
