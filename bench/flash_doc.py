@@ -188,7 +188,8 @@ def series_text(data: dict[str, Any]) -> list[str]:
         "",
         table(["series", "hop", "p50 / p99 / max", "not followed"], hop_rows(runs)),
         "",
-        "CPU while each loaded series ran (driving, then settling; /proc jiffies): the "
+        "CPU while each loaded series ran (the sales and their settling, not the catalog "
+        "import before; /proc jiffies): the "
         "machine's busy share and the busiest process groups in cores (1.00 = one core). "
         "Everything shares the same cores: the load generator, the simulators, Kafka, Redis "
         "and the services.",

@@ -156,10 +156,8 @@ async def stocksync_run(
                 if opts.profile and top
                 else nullcontext({})
             )
-            counting = cpu_use(cpu_groups(stack))
             with profiling as files:
                 out[label] = await stocksync_measure(stack, opts, cat)
-            out[label]["cpu"] = counting()
             if files:
                 out[label]["profiles"] = {n: hotspots(path) for n, path in files.items()}
             print(f"StockSync {label}: sync {out[label]['sync_latency_ms']['all']}")  # noqa: T201
@@ -192,7 +190,9 @@ async def stocksync_measure(stack: Stack, opts: Options, cat: load.Catalog) -> d
         refused_before = sample_metric((await http.get(f"{adjuster}/metrics")).text, rejections)
         moves_before = await share_moves(http, sync)
         since = time.time()
+        counting = cpu_use(cpu_groups(stack))  # the sale and its settling, not the import
         result = await measure(http, sim, f"{adjuster}/metrics", opts, cat)
+        result["cpu"] = counting()
         result["hops"] = await hop_breakdown(stack, since, result.pop("_book"),
                                              result.pop("_writes"), cat)  # fmt: skip
         result["share_moves"] = await share_moves(http, sync) - moves_before
