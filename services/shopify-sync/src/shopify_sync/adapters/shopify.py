@@ -155,14 +155,18 @@ class ShopifyClient:
             delay = limits.bucket.delay_for(cost)
             if delay == 0.0:
                 return
-            if delay is None:
-                limits.settled.clear()
-                try:
-                    await asyncio.wait_for(limits.settled.wait(), timeout=1.0)
-                except TimeoutError:
-                    pass
-            else:
-                await self.sleep(delay)
+            await self._wait(limits, delay)
+
+    async def _wait(self, limits: ShopLimits, delay: float | None) -> None:
+        """``delay`` seconds, or (None) until an answer in flight frees points (1 s at most)."""
+        if delay is None:
+            limits.settled.clear()
+            try:
+                await asyncio.wait_for(limits.settled.wait(), timeout=1.0)
+            except TimeoutError:
+                pass
+        else:
+            await self.sleep(delay)
 
     async def _acquire(self, shop: str, operation: str, limits: ShopLimits, cost: float) -> None:
         async with limits.turn:  # callers of one shop are served in order
@@ -175,14 +179,7 @@ class ShopifyClient:
                 if delay == 0.0:
                     limits.bucket.reserve(cost)
                     return
-                if delay is None:
-                    limits.settled.clear()
-                    try:
-                        await asyncio.wait_for(limits.settled.wait(), timeout=1.0)
-                    except TimeoutError:
-                        pass
-                else:
-                    await self.sleep(delay)
+                await self._wait(limits, delay)
 
     async def _paced(
         self,
