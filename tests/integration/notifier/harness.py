@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import uvicorn
@@ -107,8 +107,20 @@ async def _started(server: uvicorn.Server | None) -> bool:
     return server is not None and server.started
 
 
+class HasUrl(Protocol):
+    @property
+    def url(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class NoReceiver:
+    """For notifiers without a delivery worker: the channel URLs are never called."""
+
+    url: str = "http://127.0.0.1:9"
+
+
 def settings_for(
-    kafka: str, redis_url: str, receiver: Receiver, smtp_port: int, **over: Any
+    kafka: str, redis_url: str, receiver: HasUrl, smtp_port: int, **over: Any
 ) -> Settings:
     run = uuid.uuid4().hex[:8]
     base: dict[str, Any] = {

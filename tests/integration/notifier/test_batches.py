@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka.structs import TopicPartition
-from integration.notifier.harness import changed, settings_for
+from integration.notifier.harness import NoReceiver, changed, settings_for
 from redis.asyncio import Redis
 
 from notifier.adapters.state import Commit, SkuStates
@@ -48,7 +48,7 @@ async def instance(kafka_bootstrap, redis_url, producer) -> AsyncIterator[Any]:
     """Builds notifiers (no delivery worker) on one Redis prefix: a rebuild is a restart."""
     redis = Redis.from_url(redis_url)
     settings = settings_for(
-        kafka_bootstrap, redis_url, _NoReceiver(), 0, alert_generic_webhook_url=None, smtp_host=None
+        kafka_bootstrap, redis_url, NoReceiver(), 0, alert_generic_webhook_url=None, smtp_host=None
     )
     built: list[Container] = []
 
@@ -152,7 +152,3 @@ async def test_a_state_moved_by_another_owner_is_not_overwritten(instance):
     stored = await states.load(sku)
     assert (stored.version, stored.done) == (3, 3)
     assert await queued(c, other) == [("low_stock", 1)]  # the rest of the batch went on
-
-
-class _NoReceiver:
-    url = "http://127.0.0.1:9"  # never called: no delivery worker runs

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka.structs import TopicPartition
-from integration.notifier.harness import changed, settings_for
+from integration.notifier.harness import NoReceiver, changed, settings_for
 from redis.asyncio import Redis
 
 from notifier.bootstrap import build
@@ -51,7 +51,7 @@ async def _alerts_queued(
     """Feed ``events`` in batches to a notifier with one Slack channel (no delivery worker
     running) and return the (kind, sku) of every alert its outbox then holds."""
     settings = settings_for(
-        kafka, redis_url, _NoReceiver(), 0, alert_generic_webhook_url=None, smtp_host=None
+        kafka, redis_url, NoReceiver(), 0, alert_generic_webhook_url=None, smtp_host=None
     )
     redis = Redis.from_url(redis_url)
     c = build(settings, redis=redis, producer=producer)
@@ -70,7 +70,3 @@ async def _alerts_queued(
         await c.consumer.stop()  # never started; idempotent
         await c.http.aclose()
         await redis.aclose()
-
-
-class _NoReceiver:
-    url = "http://127.0.0.1:9"  # never called: no delivery worker runs
