@@ -19,9 +19,11 @@ from fastapi import FastAPI
 
 from stocksync_common.events import Envelope, Event, decode, encode
 from stocksync_common.kafka import stop_consumer
+from stocksync_common.topics import ORDERS, WEBHOOKS_WMS
 from stocksync_sim.delivery import RetryPolicy
 from stocksync_sim.wms.app import WmsSettings
 from stocksync_sim.wms.app import create_app as create_wms
+from support.kafka_groups import start_at_end
 from wms_connector.entrypoints.app import create_app
 from wms_connector.settings import Settings
 
@@ -79,6 +81,12 @@ def connector(kafka_bootstrap: str, redis_url: str, topics: list[str]) -> Any:
             reconcile_interval_s=0, admin_token="it-admin-token", topic_partitions=6,
             **overrides,
         )  # fmt: skip
+        # orders.v1 and webhooks.wms.v1 hold earlier suites' records: start after them
+        await start_at_end(
+            kafka_bootstrap,
+            [settings.consumer_group, settings.orders_consumer_group],
+            [ORDERS, WEBHOOKS_WMS],
+        )
         wms_app = create_wms(
             WmsSettings("http://nowhere.test/w", "s", api_key="it-key", retry=RetryPolicy(1, 0.0))
         )
