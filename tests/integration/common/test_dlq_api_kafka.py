@@ -3,19 +3,21 @@ purge with confirmation, the bearer token, and replays that keep the correlation
 happen once."""
 
 import asyncio
+import logging
 import time
+import uuid
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.client import AIOKafkaClient
 
-from stocksync_common import dlq_auto
+from stocksync_common import dlq_admin, dlq_auto
 from stocksync_common.consumer import PoisonMessage, RetryPolicy
 from stocksync_common.dlq_admin import DlqAdmin
 from stocksync_common.dlq_auto import AutoReplayer
 from stocksync_common.retry import REPLAY_OF, DependencyUnavailable
-from stocksync_common.topics import dlq_topic, retry_topic
+from stocksync_common.topics import dlq_topic, ensure_topics, retry_topic
 from support.poll import await_for
 
 from .conftest import TOKEN
@@ -264,3 +266,31 @@ async def test_a_quiet_dlq_round_asks_the_broker_for_its_own_topic_only(
             assert len(asked) <= 1, asked
         finally:
             await admin.close()
+
+
+async def test_a_dlq_not_created_yet_is_looked_for_quietly_and_found_once_it_is(
+    kafka_bootstrap, redis, caplog, monkeypatch
+):
+    """Asking the broker for a missing topic by name makes the Kafka client log an error;
+    a DLQ that does not exist yet (its group never started) is looked up in the cluster's
+    metadata instead, at most every MISSING_TTL_S, and read as soon as it exists."""
+    run = uuid.uuid4().hex[:8]
+    group, topic = f"g-missing-{run}", f"t-missing-{run}"
+    admin = DlqAdmin(kafka_bootstrap, redis, {group: [topic]})
+    dlq = dlq_topic(topic, group)
+    try:
+        with caplog.at_level(logging.ERROR, logger="aiokafka"):
+            for _ in range(3):
+                assert await admin.bounds(dlq) == ([], {}, {})
+        assert not [r for r in caplog.records if dlq in r.getMessage()]
+        await ensure_topics(kafka_bootstrap, {dlq: 2}, 1)
+        monkeypatch.setattr(dlq_admin, "MISSING_TTL_S", 0.0)
+
+        async def found():
+            tps, _, ends = await admin.bounds(dlq)
+            return tps or None
+
+        tps = await await_for("the new DLQ's partitions", found, 15)
+        assert [tp.partition for tp in tps] == [0, 1]
+    finally:
+        await admin.close()

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 READ_TIMEOUT_S = 20.0
 # a DLQ's partition count changes only by an operator's hand: looked up once a minute
 PARTITIONS_TTL_S = 60.0
+MISSING_TTL_S = 5.0  # a DLQ not created yet is looked for again after this
 
 
 # Group names (their topics from the catalog), or each group with the topics it reads.
@@ -86,6 +87,7 @@ class DlqAdmin:
         self._consumer: AIOKafkaConsumer | None = None
         self._lock = asyncio.Lock()
         self._known: dict[str, tuple[float, list[TopicPartition]]] = {}  # topic -> (at, tps)
+        self._missing: dict[str, float] = {}  # topic -> when it was not there
 
     def topics(self) -> list[tuple[str, str, str]]:
         """``(dlq topic, group, original topic)`` for every group."""
@@ -249,23 +251,38 @@ class DlqAdmin:
         client.set_topics([t for t, _, _ in self.topics() if t in there])
 
     async def _partitions(self, consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-        """The partitions of ``topic``, from a metadata request for that topic alone (the
-        whole cluster's metadata, hundreds of topics on a shared broker, took a quarter of a
-        busy service's CPU when the DLQ replayer asked for it every second), kept for
-        ``PARTITIONS_TTL_S``. A topic not there yet is asked for again next time."""
-        known = self._known.get(topic)
+        """The partitions of ``topic``, kept for ``PARTITIONS_TTL_S``: the whole cluster's
+        metadata (hundreds of topics on a shared broker) took a quarter of a busy service's
+        CPU when the DLQ replayer asked for it every second. A topic seen before is asked
+        for alone; one never seen is looked up in the whole cluster's metadata (asking for a
+        missing topic by name makes the client log an error), at most every
+        ``MISSING_TTL_S`` for all of our DLQs at once."""
         now = time.monotonic()
+        known = self._known.get(topic)
         if known is not None and now - known[0] < PARTITIONS_TTL_S:
             return known[1]
-        cluster = ClusterMetadata()
-        # topics() fetches every topic's metadata and does not keep it: ask for this one
-        await consumer._client._metadata_update(cluster, [topic])  # noqa: SLF001
-        tps = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())]
-        if tps:
-            if topic not in self._known:
-                consumer._client.add_topic(topic)  # noqa: SLF001 - created since we looked
-            self._known[topic] = (now, tps)
-        return tps
+        if known is None and now - self._missing.get(topic, float("-inf")) < MISSING_TTL_S:
+            return []
+        client = consumer._client  # noqa: SLF001
+        if known is not None:
+            cluster = ClusterMetadata()
+            await client._metadata_update(cluster, [topic])  # noqa: SLF001
+            names = [topic]
+        else:
+            cluster = await client.fetch_all_metadata()
+            names = list(dict.fromkeys([topic, *(t for t, _, _ in self.topics())]))
+        for name in names:
+            parts = sorted(cluster.partitions_for_topic(name) or ())
+            tps = [TopicPartition(name, p) for p in parts]
+            if not tps:
+                self._missing[name] = now
+                self._known.pop(name, None)
+                continue
+            if name not in self._known:
+                client.add_topic(name)  # created since we last looked
+            self._known[name] = (now, tps)
+            self._missing.pop(name, None)
+        return self._known[topic][1] if topic in self._known else []
 
     async def bounds(
         self, topic: str
