@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.structs import RecordMetadata, TopicPartition
+from aiokafka.structs import TopicPartition
 from prometheus_client import Counter, Gauge
 
 from inventory_adjuster.adapters.kits import KIT_COMMANDS, KitApplied, KitStore
+from inventory_adjuster.adapters.publisher import BatchPublisher, Headers
 from inventory_adjuster.adapters.redis_store import Applied, Invalid, Position, RedisInventory
 from inventory_adjuster.kit_events import component_changes, derived_kit_change
 from stocksync_common.consumer import Incoming, PoisonMessage, handling
 from stocksync_common.events import (
+    Envelope,
     InventoryChanged,
     InventoryCommand,
     InventoryCommandRequested,
@@ -24,11 +26,13 @@ from stocksync_common.events import (
     OrderOversold,
     OversoldLine,
     StockChange,
+    encode,
     stable_id,
 )
-from stocksync_common.kafka import send_event
+from stocksync_common.logs import correlation
 from stocksync_common.retry import origin_of
 from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_LEVELS
+from stocksync_common.tracing import inject_headers
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +72,9 @@ class CommandHandler:
     source: str = "inventory-adjuster"
 
     async def handle_batch(self, tp: TopicPartition, items: Sequence[Incoming]) -> None:
+        """Apply the batch in pipelined runs, then publish what changed: every send started
+        at once, all acknowledged before returning (the offsets are committed after that),
+        under one span per batch (docs/decisions/0014-adjuster-hot-path.md)."""
         commands: list[tuple[InventoryCommandRequested, Position]] = []
         for item in items:
             if not isinstance(item.event, InventoryCommandRequested):
@@ -78,20 +85,40 @@ class CommandHandler:
             pos = Position(origin.topic, origin.partition, origin.offset)
             commands.append((item.event, pos))
         results = await self._apply(commands)
-        futures = []
+        out = BatchPublisher(self.producer)
+        # One span per batch, continuing the trace of its newest command.
+        with handling(items[-1], f"inventory-adjuster {commands[-1][0].payload.command}"):
+            traces = BatchTraces(inject_headers())
+            try:
+                await self._publish_all(out, traces, items, commands, results)
+            finally:
+                await out.flush()
+
+    async def _publish_all(
+        self,
+        out: BatchPublisher,
+        traces: BatchTraces,
+        items: Sequence[Incoming],
+        commands: list[tuple[InventoryCommandRequested, Position]],
+        results: list[Applied | KitApplied | Invalid],
+    ) -> None:
         moved: set[tuple[str, str]] = set()
+        outcomes: dict[tuple[str, str], int] = {}
         for item, (event, _), result in zip(items, commands, results, strict=True):
             if isinstance(result, Invalid):
                 raise PoisonMessage(result.reason)
-            with handling(item, f"inventory-adjuster {event.payload.command}"):
-                if isinstance(result, KitApplied):
-                    futures.extend(await self._publish_kit(event, result))
-                else:
-                    futures.extend(await self._publish(event, result))
-                    await self._after_configure(event.payload, result)
+            counted = (event.payload.command, result.status)
+            outcomes[counted] = outcomes.get(counted, 0) + 1
+            trace_headers = traces.of(item.record.headers)
+            if isinstance(result, KitApplied):
+                await self._publish_kit(out, trace_headers, event, result)
+            else:
+                self._publish(out, trace_headers, event, result)
+                await self._after_configure(event.payload, result)
             moved.update(self._moved(event.payload, result))
-        futures.extend(await self._republish_kits(moved, commands))
-        await asyncio.gather(*futures)
+        for (command, status), n in outcomes.items():
+            COMMANDS_APPLIED.labels(command, status).inc(n)
+        await self._republish_kits(out, traces.batch, moved, commands)
 
     async def _apply(
         self, commands: list[tuple[InventoryCommandRequested, Position]]
@@ -128,26 +155,28 @@ class CommandHandler:
             await self.kits.define(cmd.sku, components)
 
     async def _publish_kit(
-        self, event: InventoryCommandRequested, result: KitApplied
-    ) -> list[asyncio.Future[RecordMetadata]]:
+        self,
+        out: BatchPublisher,
+        trace_headers: Headers,
+        event: InventoryCommandRequested,
+        result: KitApplied,
+    ) -> None:
         cmd = event.payload
-        COMMANDS_APPLIED.labels(cmd.command, result.status).inc()
         meta = {
             "correlation_id": event.correlation_id,
             "causation_id": event.id,
             "source": self.source,
             "shop": event.shop,
         }
-        out = []
         status = result.result.get("status")
         if status == "applied":
             for change in component_changes(cmd, result):
                 ev = InventoryChanged(
                     id=stable_id(change.idempotency_key, "changed"), payload=change, **meta
                 )
-                out.append(await send_event(self.producer, INVENTORY_CHANGED, change.sku, ev))
+                send(out, INVENTORY_CHANGED, change.sku, ev, trace_headers)
         if status in ("applied", "rejected", "duplicate"):
-            out.extend(await self._publish_component_levels(result, meta))
+            await self._publish_component_levels(out, trace_headers, result, meta)
         if status == "rejected":
             OVERSELLS.inc()
             line = OversoldLine(
@@ -161,12 +190,15 @@ class CommandHandler:
             oversold = OrderOversold(
                 id=stable_id(cmd.idempotency_key, "oversold"), payload=line, **meta
             )
-            out.append(await send_event(self.producer, INVENTORY_CHANGED, cmd.sku, oversold))
-        return out
+            send(out, INVENTORY_CHANGED, cmd.sku, oversold, trace_headers)
 
     async def _publish_component_levels(
-        self, result: KitApplied, meta: dict[str, str | None]
-    ) -> list[asyncio.Future[RecordMetadata]]:
+        self,
+        out: BatchPublisher,
+        trace_headers: Headers,
+        result: KitApplied,
+        meta: dict[str, str | None],
+    ) -> None:
         """The levels of every component the kit script looked at, with the position of the
         component's own last command and its kit offsets, so a rebuild knows which kit
         commands they include (docs/decisions/0008-kits-and-rebuild.md). A component with no
@@ -174,28 +206,27 @@ class CommandHandler:
         on it."""
         skus = [c["sku"] for c in result.result.get("components") or []]
         skus += list(result.result.get("skipped") or [])
-        out = []
         for sku in sorted(set(skus)):
             levels = await self.store.levels(sku, with_position=True)
             if levels is None or levels.partition is None or levels.offset is None:
                 continue
             event = InventoryLevelsUpdated(payload=levels, **meta)
-            out.append(await send_event(self.producer, INVENTORY_LEVELS, sku, event))
-        return out
+            send(out, INVENTORY_LEVELS, sku, event, trace_headers)
 
     async def _republish_kits(
         self,
+        out: BatchPublisher,
+        trace_headers: Headers,
         moved: set[tuple[str, str]],
         commands: list[tuple[InventoryCommandRequested, Position]],
-    ) -> list[asyncio.Future[RecordMetadata]]:
+    ) -> None:
         """A component moved: publish the kits it belongs to with their new availability."""
         if not moved or self.kits is None:
-            return []
+            return
         index = await self.kits.kits_of(sorted({sku for sku, _ in moved}))
         if not index:
-            return []
+            return
         cause = commands[-1][0]
-        out = []
         for location in sorted({loc for _, loc in moved}):
             kits = sorted({k for sku, loc in moved if loc == location for k in index.get(sku, [])})
             for kit, (available, version) in (await self.kits.availability(kits, location)).items():
@@ -207,29 +238,33 @@ class CommandHandler:
                     source=self.source,
                     payload=change,
                 )
-                out.append(await send_event(self.producer, INVENTORY_CHANGED, kit, ev))
-        return out
+                send(out, INVENTORY_CHANGED, kit, ev, trace_headers)
 
-    async def _publish(
-        self, event: InventoryCommandRequested, result: Applied
-    ) -> list[asyncio.Future[RecordMetadata]]:
+    def _publish(
+        self,
+        out: BatchPublisher,
+        trace_headers: Headers,
+        event: InventoryCommandRequested,
+        result: Applied,
+    ) -> None:
         cmd = event.payload
-        COMMANDS_APPLIED.labels(cmd.command, result.status).inc()
         # A key re-marked by a rebuild only knows the command came before the restored
         # levels, not its first result: nothing to publish again but the levels.
         status = None if result.result.get("restored") else result.result.get("status")
-        common = {"correlation_id": event.correlation_id, "causation_id": event.id}
-        common_src = {**common, "source": self.source, "shop": event.shop}
-        out = []
+        corr, cause, src, shop = event.correlation_id, event.id, self.source, event.shop
         if status == "applied":
+            payload = stock_change(cmd, result)
             change = InventoryChanged(
                 id=stable_id(cmd.idempotency_key, "changed"),
-                payload=stock_change(cmd, result),
-                **common_src,
+                correlation_id=corr,
+                causation_id=cause,
+                source=src,
+                shop=shop,
+                payload=payload,
             )
-            track_allocation(change.payload)
+            track_allocation(payload)
             SHARES_MOVED.inc(int(result.result.get("moved") or 0))
-            out.append(await send_event(self.producer, INVENTORY_CHANGED, cmd.sku, change))
+            send(out, INVENTORY_CHANGED, cmd.sku, change, trace_headers)
         elif status == "rejected":
             OVERSELLS.inc()
             oversold = OrderOversold(
@@ -242,13 +277,50 @@ class CommandHandler:
                     idempotency_key=cmd.idempotency_key,
                     order=cmd.order,
                 ),
-                **common_src,
+                correlation_id=corr,
+                causation_id=cause,
+                source=src,
+                shop=shop,
             )
-            log.warning("reservation rejected: not enough stock", extra={"sku": cmd.sku})
-            out.append(await send_event(self.producer, INVENTORY_CHANGED, cmd.sku, oversold))
-        levels = InventoryLevelsUpdated(payload=result.levels, **common_src)
-        out.append(await send_event(self.producer, INVENTORY_LEVELS, cmd.sku, levels))
-        return out
+            with correlation(event.correlation_id):  # the span is the batch's, not this one's
+                log.warning("reservation rejected: not enough stock", extra={"sku": cmd.sku})
+            send(out, INVENTORY_CHANGED, cmd.sku, oversold, trace_headers)
+        levels = InventoryLevelsUpdated(
+            correlation_id=corr, causation_id=cause, source=src, shop=shop, payload=result.levels
+        )
+        send(out, INVENTORY_LEVELS, cmd.sku, levels, trace_headers)
+
+
+class BatchTraces:
+    """The trace context each output record carries. The batch's span continues the trace
+    of the batch's newest command; a record caused by a command of another trace carries
+    that command's own context, so every order's trace stays whole from the webhook to the
+    Shopify mutation (and its start time, in ``tracestate``, stays its own); a command
+    without one gets the batch span's."""
+
+    def __init__(self, batch: Headers) -> None:
+        self.batch = batch
+        self._trace_id = next((v[3:35] for k, v in batch if k == "traceparent"), b"")
+
+    def of(self, headers: Headers | None) -> Headers:
+        own = [(k, v) for k, v in headers or () if k in _TRACE_HEADERS]
+        parent = next((v for k, v in own if k == "traceparent"), None)
+        if parent is None or parent[3:35] == self._trace_id:
+            return self.batch
+        return own
+
+
+_TRACE_HEADERS = frozenset(("traceparent", "tracestate"))
+
+
+def send(out: BatchPublisher, topic: str, key: str, event: Envelope, trace: Headers) -> None:
+    headers = [
+        ("type", event.type.encode()),
+        ("correlation-id", event.correlation_id.encode()),
+        ("event-id", event.id.encode()),
+        *trace,
+    ]
+    out.send(topic, key, encode(event), headers)
 
 
 def stock_change(cmd: InventoryCommand, result: Applied) -> StockChange:
@@ -259,12 +331,22 @@ def stock_change(cmd: InventoryCommand, result: Applied) -> StockChange:
         command=cmd.command,
         idempotency_key=cmd.idempotency_key,
         version=int(r["version"]),
-        before=Levels.model_validate(r["before"]),
-        after=Levels.model_validate(r["after"]),
+        before=levels_of(r["before"]),
+        after=levels_of(r["after"]),
         sku_available_before=int(r["sku_available_before"]),
         sku_available_after=int(r["sku_available_after"]),
         order=cmd.order,
         backordered=bool(r.get("backordered")),
         shares=r.get("shares") or None,
         seen=r.get("seen"),
+        kits=[],
+    )
+
+
+def levels_of(doc: dict[str, Any]) -> Levels:
+    return Levels(
+        on_hand=int(doc.get("on_hand", 0)),
+        reserved=int(doc.get("reserved", 0)),
+        safety_stock=int(doc.get("safety_stock", 0)),
+        available=int(doc.get("available", 0)),
     )
