@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 from prometheus_client import Counter, Gauge
 
+from inventory_adjuster import hot_events
 from inventory_adjuster.adapters.kits import KIT_COMMANDS, KitApplied, KitStore
 from inventory_adjuster.adapters.publisher import BatchPublisher, Headers
 from inventory_adjuster.adapters.redis_store import Applied, Invalid, Position, RedisInventory
@@ -22,10 +22,8 @@ from stocksync_common.events import (
     InventoryCommand,
     InventoryCommandRequested,
     InventoryLevelsUpdated,
-    Levels,
     OrderOversold,
     OversoldLine,
-    StockChange,
     encode,
     stable_id,
 )
@@ -55,12 +53,12 @@ SHARES_MOVED = Counter(
 _allocated: set[str] = set()
 
 
-def track_allocation(change: StockChange) -> None:
+def track_allocation(sku: str, shares: object) -> None:
     """Keep ``stocksync_allocation_skus`` current (per process: partitions it applies)."""
-    if change.shares is not None:
-        _allocated.add(change.sku)
+    if shares is not None:
+        _allocated.add(sku)
     else:
-        _allocated.discard(change.sku)
+        _allocated.discard(sku)
     ALLOCATION_SKUS.set(len(_allocated))
 
 
@@ -247,24 +245,29 @@ class CommandHandler:
         event: InventoryCommandRequested,
         result: Applied,
     ) -> None:
+        """The hot path: the change and levels records encoded by hand from what our own
+        script returned, not validated again (docs/decisions/0014-adjuster-hot-path.md)."""
         cmd = event.payload
         # A key re-marked by a rebuild only knows the command came before the restored
         # levels, not its first result: nothing to publish again but the levels.
         status = None if result.result.get("restored") else result.result.get("status")
-        corr, cause, src, shop = event.correlation_id, event.id, self.source, event.shop
+        corr = event.correlation_id
+        head = hot_events.envelope(corr, event.id, self.source, event.shop)
         if status == "applied":
-            payload = stock_change(cmd, result)
-            change = InventoryChanged(
-                id=stable_id(cmd.idempotency_key, "changed"),
-                correlation_id=corr,
-                causation_id=cause,
-                source=src,
-                shop=shop,
-                payload=payload,
-            )
-            track_allocation(payload)
+            payload = hot_events.change_payload(cmd, result.result)
+            track_allocation(cmd.sku, payload["shares"])
             SHARES_MOVED.inc(int(result.result.get("moved") or 0))
-            send(out, INVENTORY_CHANGED, cmd.sku, change, trace_headers)
+            event_id, value = hot_events.changed(head, payload)
+            send_raw(
+                out,
+                INVENTORY_CHANGED,
+                cmd.sku,
+                hot_events.CHANGED,
+                event_id,
+                corr,
+                value,
+                trace_headers,
+            )
         elif status == "rejected":
             OVERSELLS.inc()
             oversold = OrderOversold(
@@ -278,17 +281,17 @@ class CommandHandler:
                     order=cmd.order,
                 ),
                 correlation_id=corr,
-                causation_id=cause,
-                source=src,
-                shop=shop,
+                causation_id=event.id,
+                source=self.source,
+                shop=event.shop,
             )
-            with correlation(event.correlation_id):  # the span is the batch's, not this one's
+            with correlation(corr):  # the span is the batch's, not this command's
                 log.warning("reservation rejected: not enough stock", extra={"sku": cmd.sku})
             send(out, INVENTORY_CHANGED, cmd.sku, oversold, trace_headers)
-        levels = InventoryLevelsUpdated(
-            correlation_id=corr, causation_id=cause, source=src, shop=shop, payload=result.levels
+        event_id, value = hot_events.levels(head, result.levels)
+        send_raw(
+            out, INVENTORY_LEVELS, cmd.sku, hot_events.LEVELS, event_id, corr, value, trace_headers
         )
-        send(out, INVENTORY_LEVELS, cmd.sku, levels, trace_headers)
 
 
 class BatchTraces:
@@ -314,39 +317,26 @@ _TRACE_HEADERS = frozenset(("traceparent", "tracestate"))
 
 
 def send(out: BatchPublisher, topic: str, key: str, event: Envelope, trace: Headers) -> None:
+    value = encode(event)
+    send_raw(out, topic, key, event.type, event.id, event.correlation_id, value, trace)
+
+
+def send_raw(
+    out: BatchPublisher,
+    topic: str,
+    key: str,
+    kind: str,
+    event_id: str,
+    correlation_id: str,
+    value: bytes,
+    trace: Headers,
+) -> None:
+    """The headers every event carries (as ``stocksync_common.kafka.event_headers``), the
+    trace context chosen by :class:`BatchTraces`."""
     headers = [
-        ("type", event.type.encode()),
-        ("correlation-id", event.correlation_id.encode()),
-        ("event-id", event.id.encode()),
+        ("type", kind.encode()),
+        ("correlation-id", correlation_id.encode()),
+        ("event-id", event_id.encode()),
         *trace,
     ]
-    out.send(topic, key, encode(event), headers)
-
-
-def stock_change(cmd: InventoryCommand, result: Applied) -> StockChange:
-    r = result.result
-    return StockChange(
-        sku=cmd.sku,
-        location=cmd.location,
-        command=cmd.command,
-        idempotency_key=cmd.idempotency_key,
-        version=int(r["version"]),
-        before=levels_of(r["before"]),
-        after=levels_of(r["after"]),
-        sku_available_before=int(r["sku_available_before"]),
-        sku_available_after=int(r["sku_available_after"]),
-        order=cmd.order,
-        backordered=bool(r.get("backordered")),
-        shares=r.get("shares") or None,
-        seen=r.get("seen"),
-        kits=[],
-    )
-
-
-def levels_of(doc: dict[str, Any]) -> Levels:
-    return Levels(
-        on_hand=int(doc.get("on_hand", 0)),
-        reserved=int(doc.get("reserved", 0)),
-        safety_stock=int(doc.get("safety_stock", 0)),
-        available=int(doc.get("available", 0)),
-    )
+    out.send(topic, key, value, headers)

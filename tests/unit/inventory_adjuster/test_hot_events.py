@@ -1,0 +1,110 @@
+"""The hand-encoded change and levels records are the pydantic events, field for field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from inventory_adjuster import hot_events
+from stocksync_common.events import (
+    InventoryChanged,
+    InventoryCommand,
+    InventoryLevelsUpdated,
+    Levels,
+    OrderLineRef,
+    SkuLevels,
+    StockChange,
+    decode,
+    stable_id,
+)
+
+BEFORE = {"on_hand": 10, "reserved": 2, "safety_stock": 1, "available": 7}
+AFTER = {"on_hand": 10, "reserved": 3, "safety_stock": 1, "available": 6}
+
+
+def result(**extra: Any) -> dict[str, Any]:
+    return {
+        "status": "applied",
+        "version": 7,
+        "before": BEFORE,
+        "after": AFTER,
+        "sku_available_before": 7,
+        "sku_available_after": 6,
+        "moved": 0,
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("order", "extra"),
+    [
+        (OrderLineRef(shop="a.myshopify.com", order_id="9", line_id="1"), {"seen": {"a": 3}}),
+        (None, {"shares": {"a.myshopify.com": 2}, "backordered": True, "seen": {}}),
+        (None, {"shares": None}),
+    ],
+)
+def test_changed_record_is_the_model_encoded(
+    order: OrderLineRef | None, extra: dict[str, Any]
+) -> None:
+    cmd = InventoryCommand(
+        command="reserve",
+        idempotency_key="k:1",
+        sku="S-1",
+        location="wh-1",
+        quantity=1,
+        order=order,
+    )
+    r = result(**extra)
+    head = hot_events.envelope("corr", "cause", "inventory-adjuster", "a.myshopify.com")
+    event_id, value = hot_events.changed(head, hot_events.change_payload(cmd, r))
+    model = InventoryChanged(
+        id=stable_id("k:1", "changed"),
+        correlation_id="corr",
+        causation_id="cause",
+        source="inventory-adjuster",
+        shop="a.myshopify.com",
+        payload=StockChange(
+            sku="S-1",
+            location="wh-1",
+            command="reserve",
+            idempotency_key="k:1",
+            version=7,
+            before=Levels(**BEFORE),
+            after=Levels(**AFTER),
+            sku_available_before=7,
+            sku_available_after=6,
+            order=order,
+            backordered=bool(r.get("backordered")),
+            shares=r.get("shares") or None,
+            seen=r.get("seen"),
+        ),
+    )
+    decoded = decode(value)
+    assert event_id == model.id
+    assert decoded.model_dump(exclude={"occurred_at"}) == model.model_dump(exclude={"occurred_at"})
+    assert decoded.occurred_at.tzinfo is not None
+
+
+def test_levels_record_is_the_model_encoded() -> None:
+    levels = SkuLevels(
+        sku="S-1",
+        version=7,
+        available=6,
+        locations={"wh-1": Levels(**AFTER)},
+        shares={"a": 1},
+        seen={"wh-1": {"a": 3}},
+        partition=3,
+        offset=41,
+    )
+    head = hot_events.envelope("corr", "cause", "inventory-adjuster", None)
+    event_id, value = hot_events.levels(head, levels)
+    model = InventoryLevelsUpdated(
+        id=event_id,
+        correlation_id="corr",
+        causation_id="cause",
+        source="inventory-adjuster",
+        payload=levels,
+    )
+    decoded = decode(value)
+    assert decoded.model_dump(exclude={"occurred_at"}) == model.model_dump(exclude={"occurred_at"})
