@@ -15,9 +15,9 @@ from aiokafka.errors import KafkaTimeoutError
 from aiokafka.structs import TopicPartition
 
 from inventory_adjuster.adapters.publisher import NotSent
-from inventory_adjuster.adapters.redis_store import Applied, Position, RedisInventory
+from inventory_adjuster.adapters.redis_store import Applied, Invalid, Position, RedisInventory
 from inventory_adjuster.handlers import BatchTraces, CommandHandler
-from stocksync_common.consumer import Incoming
+from stocksync_common.consumer import Incoming, PoisonMessage
 from stocksync_common.events import (
     InventoryChanged,
     InventoryCommand,
@@ -45,16 +45,20 @@ class _Record:
 
 
 class FakeStore:
-    """Applies every command: one reserved unit more per command of a SKU."""
+    """Applies every command: one reserved unit more per command of a SKU; a command on
+    SKU ``BAD`` is invalid."""
 
     def __init__(self) -> None:
         self.versions: dict[str, int] = {}
 
     async def apply_many(
         self, commands: Sequence[tuple[InventoryCommand, Position | None]]
-    ) -> list[Applied]:
-        out = []
+    ) -> list[Applied | Invalid]:
+        out: list[Applied | Invalid] = []
         for cmd, _ in commands:
+            if cmd.sku == "BAD":
+                out.append(Invalid("bad command"))
+                continue
             v = self.versions[cmd.sku] = self.versions.get(cmd.sku, 1) + 1
             before = {"on_hand": 100, "reserved": v - 2, "safety_stock": 0, "available": 102 - v}
             after = {**before, "reserved": v - 1, "available": 101 - v}
@@ -177,6 +181,29 @@ async def test_a_record_not_buffered_stops_the_later_records_of_its_key() -> Non
         await handler(producer).handle_batch(TP, items)
     levels_sent = [k for w, t, k, _ in producer.log if w == "started" and t == INVENTORY_LEVELS]
     assert levels_sent == ["HOT"]  # the second and third levels record were never sent
+
+
+async def test_a_poison_command_fails_the_batch_after_the_records_before_it_were_acked() -> None:
+    producer = FakeProducer()
+    acked: list[asyncio.Future[None]] = []
+    send = producer.send
+
+    async def recording(
+        topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]
+    ) -> asyncio.Future[None]:
+        ack = await send(topic, value, key, headers)
+        acked.append(ack)
+        return ack
+
+    producer.send = recording  # type: ignore[method-assign]
+    items = [reserve("A", 1, 0), reserve("B", 2, 1), reserve("BAD", 3, 2), reserve("C", 4, 3)]
+    with pytest.raises(PoisonMessage):
+        await handler(producer).handle_batch(TP, items)
+    buffered = [(t, k) for w, t, k, _ in producer.log if w == "buffered"]
+    assert sorted(buffered) == sorted(
+        [(topic, sku) for sku in ("A", "B") for topic in (INVENTORY_CHANGED, INVENTORY_LEVELS)]
+    )
+    assert len(acked) == 4 and all(a.done() for a in acked)
 
 
 def test_a_record_of_another_trace_keeps_its_own_trace_context() -> None:
