@@ -219,3 +219,5 @@ def test_a_record_of_another_trace_keeps_its_own_trace_context() -> None:
     same = [("traceparent", f"00-{batch_trace}-{'3' * 16}-01".encode())]
     assert traces.of(same) == batch
     assert traces.of([]) == batch
+    assert traces.of([("traceparent", b"00-not-a-trace-01")]) != batch  # kept, not linked
+    assert [f"{c.trace_id:032x}" for c in traces.links()] == [other]

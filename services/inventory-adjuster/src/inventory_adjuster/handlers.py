@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import TopicPartition
+from opentelemetry import trace
 from prometheus_client import Counter, Gauge
 
 from inventory_adjuster import hot_events
@@ -85,11 +86,14 @@ class CommandHandler:
         results = await self._apply(commands)
         out = BatchPublisher(self.producer)
         # One span per batch, continuing the trace of its newest command.
-        with handling(items[-1], f"inventory-adjuster {commands[-1][0].payload.command}"):
+        name = f"inventory-adjuster {commands[-1][0].payload.command}"
+        with handling(items[-1], name) as span:
             traces = BatchTraces(inject_headers())
             try:
                 await self._publish_all(out, traces, items, commands, results)
             finally:
+                for link in traces.links():
+                    span.add_link(link)
                 await out.flush()
 
     async def _publish_all(
@@ -299,18 +303,38 @@ class BatchTraces:
     of the batch's newest command; a record caused by a command of another trace carries
     that command's own context, so every order's trace stays whole from the webhook to the
     Shopify mutation (and its start time, in ``tracestate``, stays its own); a command
-    without one gets the batch span's."""
+    without one gets the batch span's. The batch span links to each other trace once."""
 
     def __init__(self, batch: Headers) -> None:
         self.batch = batch
         self._trace_id = next((v[3:35] for k, v in batch if k == "traceparent"), b"")
+        self._others: dict[bytes, bytes] = {}  # trace id -> the first traceparent seen
 
     def of(self, headers: Headers | None) -> Headers:
         own = [(k, v) for k, v in headers or () if k in _TRACE_HEADERS]
         parent = next((v for k, v in own if k == "traceparent"), None)
         if parent is None or parent[3:35] == self._trace_id:
             return self.batch
+        self._others.setdefault(parent[3:35], parent)
         return own
+
+    def links(self) -> list[trace.SpanContext]:
+        """The contexts of the other traces this batch's records carry (well-formed ones)."""
+        out = []
+        for parent in self._others.values():
+            try:
+                version, trace_id, span_id, flags = parent.decode("ascii").split("-")[:4]
+                ctx = trace.SpanContext(
+                    int(trace_id, 16),
+                    int(span_id, 16),
+                    is_remote=True,
+                    trace_flags=trace.TraceFlags(int(flags, 16)),
+                )
+            except (UnicodeDecodeError, ValueError):
+                continue
+            if ctx.is_valid and version == "00":
+                out.append(ctx)
+        return out
 
 
 _TRACE_HEADERS = frozenset(("traceparent", "tracestate"))
