@@ -74,6 +74,8 @@ class CommandHandler:
         """Apply the batch in pipelined runs, then publish what changed: every send started
         at once, all acknowledged before returning (the offsets are committed after that),
         under one span per batch (docs/decisions/0014-adjuster-hot-path.md)."""
+        if not items:
+            return
         commands: list[tuple[InventoryCommandRequested, Position]] = []
         for item in items:
             if not isinstance(item.event, InventoryCommandRequested):
@@ -106,20 +108,22 @@ class CommandHandler:
     ) -> None:
         moved: set[tuple[str, str]] = set()
         outcomes: dict[tuple[str, str], int] = {}
-        for item, (event, _), result in zip(items, commands, results, strict=True):
-            if isinstance(result, Invalid):
-                raise PoisonMessage(result.reason)
-            counted = (event.payload.command, result.status)
-            outcomes[counted] = outcomes.get(counted, 0) + 1
-            trace_headers = traces.of(item.record.headers)
-            if isinstance(result, KitApplied):
-                await self._publish_kit(out, trace_headers, event, result)
-            else:
-                self._publish(out, trace_headers, event, result)
-                await self._after_configure(event.payload, result)
-            moved.update(self._moved(event.payload, result))
-        for (command, status), n in outcomes.items():
-            COMMANDS_APPLIED.labels(command, status).inc(n)
+        try:
+            for item, (event, _), result in zip(items, commands, results, strict=True):
+                if isinstance(result, Invalid):
+                    raise PoisonMessage(result.reason)
+                counted = (event.payload.command, result.status)
+                outcomes[counted] = outcomes.get(counted, 0) + 1
+                trace_headers = traces.of(item.record.headers)
+                if isinstance(result, KitApplied):
+                    await self._publish_kit(out, trace_headers, event, result)
+                else:
+                    self._publish(out, trace_headers, event, result)
+                    await self._after_configure(event.payload, result)
+                moved.update(self._moved(event.payload, result))
+        finally:  # what was applied is counted, also when a later command is poison
+            for (command, status), n in outcomes.items():
+                COMMANDS_APPLIED.labels(command, status).inc(n)
         await self._republish_kits(out, traces.batch, moved, commands)
 
     async def _apply(
