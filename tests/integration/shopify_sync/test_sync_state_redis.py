@@ -46,3 +46,17 @@ async def test_a_level_read_from_the_store_replaces_the_remembered_one(redis: Re
     await state.observed(shop, {key: None})  # no longer stocked there: asked of Redis again
     await redis.hset(known_key(shop), field_of(key), "3:8")
     assert (await state.known(shop, [key]))[key] == Known(3, 8)
+
+
+async def test_forgetting_some_keys_sends_only_those_back_to_redis(redis: Redis) -> None:
+    """The writer forgets the remembered level of an item whose exposure is gone (Redis
+    lost it): the level is then Redis's, or unknown, and the store is read."""
+    shop = f"s-{uuid.uuid4().hex[:8]}.myshopify.com"
+    lost, kept = ("SKU-1", "wh-1"), ("SKU-2", "wh-1")
+    state = RedisSyncState(redis)
+    await state.applied(shop, {lost: (Pending(3, 5), 5), kept: (Pending(3, 6), 6)})
+    await redis.delete(known_key(shop))  # what a Redis restart without its last writes does
+    state.forget(shop, [lost])
+    known = await state.known(shop, [lost, kept])
+    assert known[lost] == Known(0, None)  # unknown: the writer reads the store
+    assert known[kept] == Known(3, 6)  # still remembered

@@ -67,8 +67,9 @@ class MemorySyncState:
             if self.pending_.get(shop, {}).get(key) == p:
                 del self.pending_[shop][key]
 
-    def forget(self, shop: str) -> None:
-        self.forgotten.append(shop)  # nothing is cached here: the call is what tests see
+    def forget(self, shop: str, keys: Iterable[ItemKey] | None = None) -> None:
+        if keys is None:  # nothing is cached here: the call is what tests see
+            self.forgotten.append(shop)
 
 
 @dataclass

@@ -160,9 +160,16 @@ class RedisSyncState:
             else:
                 memory[key] = value
 
-    def forget(self, shop: str) -> None:
-        """Drop what this process remembers of ``shop`` (another replica may write there)."""
-        self._remembered.pop(shop, None)
+    def forget(self, shop: str, keys: Iterable[ItemKey] | None = None) -> None:
+        """Drop what this process remembers of ``shop`` (another replica may write there),
+        or of ``keys`` only."""
+        if keys is None:
+            self._remembered.pop(shop, None)
+            return
+        memory = self._remembered.get(shop)
+        if memory:
+            for key in keys:
+                memory.pop(key, None)
 
     async def applied(self, shop: str, done: Mapping[ItemKey, tuple[Pending, int]]) -> None:
         args: list[str] = []
