@@ -28,7 +28,6 @@ class FakeClock:
 class MemorySyncState:
     pending_: dict[str, dict[ItemKey, Pending]] = field(default_factory=dict)
     known_: dict[str, dict[ItemKey, Known]] = field(default_factory=dict)
-    forgotten: list[str] = field(default_factory=list)
 
     async def record(self, shop: str, entries: Mapping[ItemKey, Pending]) -> int:
         kept = 0
@@ -66,10 +65,6 @@ class MemorySyncState:
         for key, p in entries.items():
             if self.pending_.get(shop, {}).get(key) == p:
                 del self.pending_[shop][key]
-
-    def forget(self, shop: str, keys: Iterable[ItemKey] | None = None) -> None:
-        if keys is None:  # nothing is cached here: the call is what tests see
-            self.forgotten.append(shop)
 
 
 @dataclass

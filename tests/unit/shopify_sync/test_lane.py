@@ -131,31 +131,6 @@ async def test_a_lane_survives_an_unexpected_error_and_still_pushes() -> None:
         assert await r.state.pending(UP) == {}
 
 
-class SwitchingLease:
-    """Held, lost to another replica, held again."""
-
-    def __init__(self, answers: list[bool]) -> None:
-        self.answers = answers
-
-    async def hold(self) -> bool:
-        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-
-    async def release(self) -> None:
-        return None
-
-
-async def test_a_lane_that_takes_the_lease_forgets_the_levels_it_remembered() -> None:
-    """While another replica held the shop it may have written there: the levels this
-    process remembers are dropped each time the lease is taken (Redis has the latest)."""
-    async with rig([store(UP, "plus")]) as r:
-        config = LaneConfig(window_s=0.0, discover=False)
-        lane = Lane(r.stores[UP], r.writer, r.state, r.client, r.mapping, config, r.clock.sleep)
-        lane.lease = SwitchingLease([True, True, False, True, True])
-        held = [await lane._ready() for _ in range(5)]
-        assert held == [True, True, False, True, True]
-        assert r.state.forgotten == [UP, UP]  # on taking it, and on taking it back
-
-
 async def test_only_a_round_that_wrote_makes_the_lane_busy_enough_to_coalesce() -> None:
     """The lane looks for work every poll_s: a look that found nothing must not count as
     load, or every single sale on an idle system waits out the coalescing window."""

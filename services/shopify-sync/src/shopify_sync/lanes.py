@@ -69,7 +69,6 @@ class Lane:
     on_gave_up: Callable[[], None] | None = None
     _stopping: bool = False
     _discovered: bool = False
-    _leased: bool = False  # held the lease at the last check
     _gauged: float = float("-inf")  # monotonic time the pending gauge was last read
     _round_ended: float = float("-inf")  # monotonic end of the last round that sent a write
 
@@ -98,12 +97,7 @@ class Lane:
     async def _ready(self) -> bool:
         try:
             if self.lease is not None and not await self.lease.hold():
-                self._leased = False
                 return False
-            if self.lease is not None and not self._leased:
-                # another replica may have written to the store while we did not hold it
-                self.state.forget(self.store.shop)
-                self._leased = True
         except RedisError:
             log.warning("lease check failed", extra={"shop": self.store.shop}, exc_info=True)
             return False

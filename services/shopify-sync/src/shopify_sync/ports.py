@@ -37,10 +37,6 @@ class SyncState(Protocol):
     async def discard(self, shop: str, entries: Mapping[ItemKey, Pending]) -> None:
         """Drop pending entries (if still these) without touching what is known."""
 
-    def forget(self, shop: str, keys: Iterable[ItemKey] | None = None) -> None:
-        """Drop what this process remembers of ``shop``'s levels, or of ``keys`` only
-        (Redis has them)."""
-
 
 @dataclass(frozen=True)
 class Claim:

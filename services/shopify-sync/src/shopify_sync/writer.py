@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from shopify_sync.adapters import metrics
@@ -88,12 +88,11 @@ class Writer:
         if not snapshot:
             return out
         targets = await self._targets(store, snapshot, out)
-        exposures = await self.exposures.of(store.shop, [t.key for t in targets])
-        levels, read = await self._levels(store, targets, exposures)
+        levels, read = await self._levels(store, targets)
         unstocked = [t for t in targets if levels.get(t.key) is None]
         await self._reject(store, unstocked, "INVALID_LOCATION", "not stocked at location", out)
         todo = [t for t in targets if levels.get(t.key) is not None]
-        exposures = {t.key: exposures[t.key] for t in todo if t.key in exposures}
+        exposures = await self.exposures.of(store.shop, [t.key for t in todo])
         batch = Batch({t.key: int(levels[t.key] or 0) for t in todo}, exposures, read=read)
         for t in todo:
             batch.plans[t.key] = self._plan(store, t, batch)
@@ -196,14 +195,9 @@ class Writer:
         return targets
 
     async def _levels(
-        self, store: Store, targets: Sequence[Target], exposures: Mapping[ItemKey, Exposure]
+        self, store: Store, targets: Sequence[Target]
     ) -> tuple[dict[ItemKey, int | None], set[ItemKey]]:
-        """Each level as last seen, read from the store where unknown (and which were). A
-        level this process remembers is used only with its exposure: what the store sold
-        since our last look is known through the exposure alone, so without one (Redis lost
-        it, or it never had one) the level comes from Redis, or the store when Redis has
-        none either, as before levels were kept in memory."""
-        self.state.forget(store.shop, [t.key for t in targets if t.key not in exposures])
+        """Each level as last seen, read from the store where unknown (and which were)."""
         known = await self.state.known(store.shop, [t.key for t in targets])
         levels: dict[ItemKey, int | None] = {k: v.level for k, v in known.items()}
         unknown = [t for t in targets if levels.get(t.key) is None]

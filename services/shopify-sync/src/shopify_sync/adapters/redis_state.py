@@ -10,12 +10,6 @@
 Scripts make each step atomic per shop: recording keeps the newest version only and never
 one older than what was applied; acknowledging drops a pending entry only if it is still
 the one that was pushed (a newer change recorded meanwhile stays).
-
-Known levels are also kept in memory: this process wrote or read each of them (Redis stays
-the durable copy, read on a miss), so a push round does not ask Redis for them again. A
-level another replica wrote meanwhile (the lane's lease moved) is only a guess: the
-compare-and-set that starts from it is answered stale and the store is read, which
-corrects the memory too.
 """
 
 from __future__ import annotations
@@ -28,7 +22,6 @@ from redis.asyncio import Redis
 from shopify_sync.domain.quantities import ItemKey, Known, Pending, field_of, key_of
 
 CHUNK = 1000
-REMEMBERED = 200_000  # known levels kept in memory per shop; past that it starts again
 
 _VERSION = """
 local function version_of(raw)
@@ -114,7 +107,6 @@ class RedisSyncState:
         self._applied = redis.register_script(APPLIED_LUA)
         self._observed = redis.register_script(OBSERVED_LUA)
         self._discard = redis.register_script(DISCARD_LUA)
-        self._remembered: dict[str, dict[ItemKey, Known]] = {}
 
     async def record(self, shop: str, entries: Mapping[ItemKey, Pending]) -> int:
         args: list[str] = []
@@ -133,43 +125,14 @@ class RedisSyncState:
         return int(await self.redis.hlen(pending_key(shop)))
 
     async def known(self, shop: str, keys: Iterable[ItemKey]) -> dict[ItemKey, Known]:
-        memory = self._remembered.get(shop, {})
+        ordered = list(keys)
         out: dict[ItemKey, Known] = {}
-        missing: list[ItemKey] = []
-        for key in keys:
-            hit = memory.get(key)
-            if hit is None:
-                missing.append(key)
-            else:
-                out[key] = hit
-        for start in range(0, len(missing), CHUNK):
-            part = missing[start : start + CHUNK]
+        for start in range(0, len(ordered), CHUNK):
+            part = ordered[start : start + CHUNK]
             values = await self.redis.hmget(known_key(shop), [field_of(k) for k in part])
             for key, raw in zip(part, values, strict=True):
                 out[key] = Known.decode(text(raw) if raw is not None else None)
-        self._remember(shop, {k: out[k] for k in missing})
         return out
-
-    def _remember(self, shop: str, known: Mapping[ItemKey, Known]) -> None:
-        memory = self._remembered.setdefault(shop, {})
-        if len(memory) + len(known) > REMEMBERED:
-            memory.clear()
-        for key, value in known.items():
-            if value.level is None:
-                memory.pop(key, None)  # not stocked, or never seen: asked of Redis again
-            else:
-                memory[key] = value
-
-    def forget(self, shop: str, keys: Iterable[ItemKey] | None = None) -> None:
-        """Drop what this process remembers of ``shop`` (another replica may write there),
-        or of ``keys`` only."""
-        if keys is None:
-            self._remembered.pop(shop, None)
-            return
-        memory = self._remembered.get(shop)
-        if memory:
-            for key in keys:
-                memory.pop(key, None)
 
     async def applied(self, shop: str, done: Mapping[ItemKey, tuple[Pending, int]]) -> None:
         args: list[str] = []
@@ -177,14 +140,6 @@ class RedisSyncState:
             args += [field_of(key), p.encode(), str(p.version), str(level)]
         for part in _chunks(args, 4):
             await self._applied(keys=[pending_key(shop), known_key(shop)], args=part)
-        memory = self._remembered.get(shop, {})
-        self._remember(
-            shop,
-            {
-                k: Known(max(p.version, memory[k].applied if k in memory else 0), level)
-                for k, (p, level) in done.items()
-            },
-        )
 
     async def observed(self, shop: str, levels: Mapping[ItemKey, int | None]) -> None:
         args: list[str] = []
@@ -192,11 +147,6 @@ class RedisSyncState:
             args += [field_of(key), "" if level is None else str(level)]
         for part in _chunks(args, 2):
             await self._observed(keys=[known_key(shop)], args=part)
-        memory = self._remembered.get(shop, {})
-        # the applied version of a level not in memory is Redis's to tell: read on a miss
-        self._remember(
-            shop, {k: Known(memory[k].applied, v) for k, v in levels.items() if k in memory}
-        )
 
     async def discard(self, shop: str, entries: Mapping[ItemKey, Pending]) -> None:
         args: list[str] = []
