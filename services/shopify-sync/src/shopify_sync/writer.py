@@ -165,9 +165,11 @@ class Writer:
             exposures[t.key] = Exposure(self._quantity(t, batch) + plan.unseen, plan.seen)
         done = {t.key: (t.pending, self._quantity(t, batch)) for t in targets}
         held = {k: level for k, (_, level) in done.items() if k in batch.held}
-        # three records of one fact (the store shows these levels): one round trip's wait
+        # What the store can sell is recorded before the pending entry goes: a crash or a
+        # Redis error between the two leaves the change pending, never a raise the other
+        # stores' gate cannot see. The two state records touch other fields: one wait.
+        await self.exposures.put(store.shop, exposures)
         await asyncio.gather(
-            self.exposures.put(store.shop, exposures),
             self.state.applied(store.shop, {k: v for k, v in done.items() if k not in held}),
             self.state.observed(store.shop, held),
         )
