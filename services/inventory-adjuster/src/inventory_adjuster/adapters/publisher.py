@@ -38,7 +38,7 @@ class BatchPublisher:
         self._sends: list[asyncio.Task[RecordMetadata]] = []
         # the buffering of the last record sent per (topic, key): True once buffered
         self._buffered: dict[tuple[str, str], asyncio.Future[bool]] = {}
-        self._counts: dict[str, int] = {}
+        self._topics: list[str] = []  # of each send, in order
 
     def send(self, topic: str, key: str, value: bytes, headers: Headers) -> None:
         before = self._buffered.get((topic, key))
@@ -47,7 +47,7 @@ class BatchPublisher:
         self._sends.append(
             asyncio.ensure_future(self._send(topic, key, value, headers, before, buffered))
         )
-        self._counts[topic] = self._counts.get(topic, 0) + 1
+        self._topics.append(topic)
 
     async def _send(
         self,
@@ -73,12 +73,13 @@ class BatchPublisher:
     async def flush(self) -> None:
         """Wait for every send started since the last flush; raise the first failure."""
         sends, self._sends, self._buffered = self._sends, [], {}
-        counts, self._counts = self._counts, {}
+        topics, self._topics = self._topics, []
         if not sends:
             return
         results = await asyncio.gather(*sends, return_exceptions=True)
-        for topic, n in counts.items():
-            EVENTS_PUBLISHED.labels(topic).inc(n)
+        for topic, result in zip(topics, results, strict=True):
+            if not isinstance(result, BaseException):  # acknowledged: published
+                EVENTS_PUBLISHED.labels(topic).inc()
         for result in results:
             if isinstance(result, BaseException):
                 raise result
