@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from shopify_sync.adapters.bulk import BulkRunner
 from shopify_sync.adapters.dead_letters import KafkaDeadLetters
 from shopify_sync.adapters.exposures import RedisExposures
+from shopify_sync.adapters.intents import RedisIntents
 from shopify_sync.adapters.jobs import RedisJobs
 from shopify_sync.adapters.lease import Lease
 from shopify_sync.adapters.metrics import circuit_listener
@@ -142,7 +143,7 @@ def build(
     dead = KafkaDeadLetters(producer, settings.changes_topic, settings.consumer_group)
     writer = Writer(
         client, mapping, state, dead, asyncio.sleep, settings.max_stale_retries,
-        RedisExposures(redis),
+        RedisExposures(redis), RedisIntents(redis),
     )  # fmt: skip
     owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
     config = LaneConfig(

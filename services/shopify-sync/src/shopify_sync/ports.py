@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from shopify_sync.domain.catalog import CatalogEntry
+from shopify_sync.domain.intents import Intent
 from shopify_sync.domain.quantities import Exposure, ItemKey, Known, Pending
 
 
@@ -124,3 +125,14 @@ class PropagationState(Protocol):
     async def handle_of(self, shop: str, product_id: str) -> str | None: ...
 
     async def set_handle(self, shop: str, product_id: str, handle: str) -> None: ...
+
+
+class Intents(Protocol):
+    """Per shop, the writes sent whose outcome is not recorded yet (see ``domain.intents``),
+    by idempotency key."""
+
+    async def put(self, shop: str, intent: Intent) -> None: ...
+
+    async def drop(self, shop: str, keys: Sequence[str]) -> None: ...
+
+    async def all(self, shop: str) -> dict[str, Intent]: ...

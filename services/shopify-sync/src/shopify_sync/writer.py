@@ -7,6 +7,11 @@ equal to truth need no call. The rest go out as ``inventorySetQuantities`` with
 ``@idempotent(key:)``; user errors are handled per ``domain.user_errors``. Transient
 failures (5xx, timeouts, an open circuit) propagate: the entries stay pending, and the lane
 backs off. Nothing pending is dropped except what can never be applied (dead-lettered).
+
+Each call is recorded as an intent before it is sent and dropped once its outcome is
+recorded; a round that finds intents left over (a failure between the call and its record,
+or a process before this one) resolves them first by sending them again with their
+idempotency key (``domain.intents``).
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from shopify_sync.adapters import metrics
 from shopify_sync.adapters.documents import MUTATION_COST, SET_QUANTITIES
 from shopify_sync.adapters.exposures import LocalExposures
+from shopify_sync.adapters.intents import LocalIntents
 from shopify_sync.adapters.shopify import QueryError, ShopifyClient
 from shopify_sync.adapters.sync_trace import SYNC_CLOCK
+from shopify_sync.domain.intents import Intent
 from shopify_sync.domain.quantities import (
     BATCH_LIMIT,
     Exposure,
@@ -35,7 +43,7 @@ from shopify_sync.domain.quantities import (
 )
 from shopify_sync.domain.user_errors import Action, Verdict, classify
 from shopify_sync.mapping import CatalogMapping
-from shopify_sync.ports import Claim, DeadLetters, Exposures, SyncState
+from shopify_sync.ports import Claim, DeadLetters, Exposures, Intents, SyncState
 from stocksync_common.stores import Store
 
 log = logging.getLogger(__name__)
@@ -77,16 +85,59 @@ class Writer:
     sleep: Sleep
     max_stale_retries: int = 3
     exposures: Exposures = field(default_factory=LocalExposures)
+    intents: Intents = field(default_factory=LocalIntents)
     remaps: dict[tuple[str, str], int] = field(default_factory=dict)
+    # shops whose intents are all resolved as far as this process knows: it checked Redis
+    # once, and every round since ended with its own intents dropped
+    settled_shops: set[str] = field(default_factory=set)
 
     async def push_pending(self, store: Store) -> Outcome:
         out = Outcome()
         # Budget first, then the snapshot: changes recorded while the bucket refills go out
         # in this round's call instead of waiting for another refill after it.
         await self.client.ready_for(store.shop, MUTATION_COST)
+        if store.shop not in self.settled_shops:
+            await self.resolve_in_doubt(store)
+        self.settled_shops.discard(store.shop)  # until this round ends without an exception
+        await self._round(store, out)
+        self.settled_shops.add(store.shop)
+        return out
+
+    async def resolve_in_doubt(self, store: Store) -> int:
+        """Send every write left in doubt again with its idempotency key and record what the
+        answer says the store did (``domain.intents``); the number resolved. A transient
+        failure leaves the rest for the next round, which tries again before anything else."""
+        shop, resolved = store.shop, 0
+        for key, intent in (await self.intents.all(shop)).items():
+            try:
+                data = await self.client.execute(
+                    store, SET_QUANTITIES, intent.variables,
+                    operation="SetInventoryQuantities", cost=MUTATION_COST,
+                )  # fmt: skip
+                errors = (data.get("inventorySetQuantities") or {}).get("userErrors") or []
+            except QueryError as exc:
+                errors = [{"message": str(exc)}]
+            applied = not errors
+            if applied:
+                await self.exposures.put(shop, intent.after)
+                await self.state.observed(shop, dict(intent.levels))
+            else:  # never applied: the store could sell what it could before the call
+                await self.exposures.put(shop, intent.before)
+            await self.intents.drop(shop, [key])
+            outcome = "applied" if applied else "void"
+            metrics.IN_DOUBT.labels(shop, outcome).inc()
+            log.warning(
+                "a write in doubt resolved",
+                extra={"shop": shop, "outcome": outcome, "items": len(intent.levels)},
+            )
+            resolved += 1
+        self.settled_shops.add(shop)
+        return resolved
+
+    async def _round(self, store: Store, out: Outcome) -> None:
         snapshot = await self.state.pending(store.shop)
         if not snapshot:
-            return out
+            return
         targets = await self._targets(store, snapshot, out)
         levels, read = await self._levels(store, targets)
         unstocked = [t for t in targets if levels.get(t.key) is None]
@@ -103,7 +154,6 @@ class Writer:
         differ = [t for t in todo if self._differs(t, batch)]
         for chunk in chunks(differ, BATCH_LIMIT):
             await self._push(store, list(chunk), batch, out)
-        return out
 
     def _plan(self, store: Store, t: Target, batch: Batch) -> Plan:
         """The write invariant for one item. The first time we meet an item (no exposure
@@ -153,7 +203,9 @@ class Writer:
             return plan.quantity
         return max(0, min(plan.quantity, cap - plan.unseen))
 
-    async def _settled(self, store: Store, targets: Sequence[Target], batch: Batch) -> None:
+    async def _settled(
+        self, store: Store, targets: Sequence[Target], batch: Batch, intent: str | None = None
+    ) -> None:
         """The store shows what it should (after a write, or already): record what it can
         sell; applied, unless the gate held part of the raise back (then it stays pending
         and the next round tries again)."""
@@ -165,13 +217,15 @@ class Writer:
             exposures[t.key] = Exposure(self._quantity(t, batch) + plan.unseen, plan.seen)
         done = {t.key: (t.pending, self._quantity(t, batch)) for t in targets}
         held = {k: level for k, (_, level) in done.items() if k in batch.held}
-        # What the store can sell is recorded before the pending entry goes: a crash or a
-        # Redis error between the two leaves the change pending, never a raise the other
-        # stores' gate cannot see. The two state records touch other fields: one wait.
+        # What the store can sell is recorded before the pending entry and the write's
+        # intent go: a crash or a Redis error between them leaves the change pending and
+        # the write in doubt, never a raise the other stores' gate cannot see, nor a count
+        # our own write left taken for unseen sales. The rest touch other fields: one wait.
         await self.exposures.put(store.shop, exposures)
         await asyncio.gather(
             self.state.applied(store.shop, {k: v for k, v in done.items() if k not in held}),
             self.state.observed(store.shop, held),
+            self.intents.drop(store.shop, [intent] if intent else []),
         )
 
     async def _targets(
@@ -217,6 +271,10 @@ class Writer:
             variables = set_variables(
                 store.shop, quantities(chunk, batch.levels, planned), salt, versions
             )
+            intent = self._intent(chunk, batch, planned, variables)
+            # Recorded before the call: whatever happens after it, the next round knows
+            # this write may have been applied (``resolve_in_doubt``).
+            await self.intents.put(store.shop, intent)
             try:
                 with (
                     metrics.PUSH_SECONDS.labels(store.shop).time(),
@@ -227,14 +285,16 @@ class Writer:
                         operation="SetInventoryQuantities", cost=MUTATION_COST,
                     )  # fmt: skip
             except QueryError as exc:
+                await self.intents.drop(store.shop, [intent.key])  # refused: nothing applied
                 await self._reject(store, chunk, "QUERY_ERROR", str(exc), out)
                 return
             out.calls += 1
             errors = (data.get("inventorySetQuantities") or {}).get("userErrors") or []
             if not errors:
-                out.gave_up += await self._written(store, chunk, batch)
+                out.gave_up += await self._written(store, chunk, batch, intent.key)
                 out.applied += len(chunk)
                 return
+            await self.intents.drop(store.shop, [intent.key])  # all or nothing: not applied
             for error in errors:
                 metrics.USER_ERRORS.labels(store.shop, str(error.get("code"))).inc()
             chunk, salt = await self._handle(
@@ -242,7 +302,22 @@ class Writer:
             )
         out.deferred += len(chunk)  # levels kept moving: left pending for the next round
 
-    async def _written(self, store: Store, chunk: list[Target], batch: Batch) -> int:
+    def _intent(
+        self,
+        chunk: Sequence[Target],
+        batch: Batch,
+        planned: dict[ItemKey, int],
+        variables: dict[str, Any],
+    ) -> Intent:
+        after: dict[ItemKey, Exposure] = {}
+        before: dict[ItemKey, Exposure] = {}
+        for t in chunk:
+            plan = batch.plans[t.key]
+            after[t.key] = Exposure(planned[t.key] + plan.unseen, plan.seen)
+            before[t.key] = Exposure(plan.before, plan.seen)
+        return Intent(variables, planned, after, before)
+
+    async def _written(self, store: Store, chunk: list[Target], batch: Batch, intent: str) -> int:
         """Record an applied write; the units it lowered stores by under allocation."""
         shop, gave_up = store.shop, 0
         for t in chunk:
@@ -253,7 +328,7 @@ class Writer:
                 metrics.SHARE_MOVES.labels(shop).inc(quantity - batch.levels[t.key])
             if t.pending.shared and quantity < batch.levels[t.key]:
                 gave_up += batch.levels[t.key] - quantity
-        await self._settled(store, chunk, batch)
+        await self._settled(store, chunk, batch, intent)
         SYNC_CLOCK.done(shop, {t.key: (t.pending, self._quantity(t, batch)) for t in chunk})
         metrics.PUSHED.labels(shop).inc(len(chunk))
         return gave_up

@@ -64,6 +64,12 @@ SHARE_MOVES = Counter(
     "Units a store was raised by under channel allocation (room other stores gave up), per shop.",
     ["shop"],
 )
+IN_DOUBT = Counter(
+    "stocksync_shopify_writes_in_doubt_total",
+    "Writes whose outcome was not recorded, resolved by sending them again with their "
+    "idempotency key: applied (by the first call or the repeat) or void.",
+    ["shop", "outcome"],
+)
 RAISES_HELD = Counter(
     "stocksync_shopify_raises_held_total",
     "Raises under channel allocation held back until other stores give up room, per shop.",
