@@ -100,11 +100,15 @@ def rows(s: dict[str, Any], n: dict[str, Any]) -> list[list[str]]:
     return out
 
 
-def per_store(s: dict[str, Any], n: dict[str, Any]) -> list[list[str]]:
+def per_store(
+    s: dict[str, Any], n: dict[str, Any], stores: dict[str, Any] | None = None
+) -> list[list[str]]:
     out = []
     for shop, v in s["sync_latency_ms"]["per_store"].items():
         w = n["sync_latency_ms"]["per_store"].get(shop, {"p50": 0, "p99": 0, "max": 0, "n": 0})
-        out.append([shop, f"{v['n']}", f"{v['p50']} / {v['p99']} / {v['max']} ms",
+        limit = (stores or {}).get(shop)
+        name = f"{shop} ({limit['plan']}, {limit['writes_per_s']:g} writes/s)" if limit else shop
+        out.append([name, f"{v['n']}", f"{v['p50']} / {v['p99']} / {v['max']} ms",
                     f"{w['p50']} / {w['p99']} / {w['max']} ms"])  # fmt: skip
     return out
 
@@ -240,8 +244,9 @@ def render(data: dict[str, Any], results: str) -> str:
         "that got the 2xx. Commands applied/s is the adjuster's `applied` counter over the "
         "time it moved; at this offered rate it is bounded by the load, not a ceiling.",
         "",
-        table(["store", "cold sales synced", "StockSync p50 / p99 / max", "naive p50 / p99 / max"],
-              per_store(s, n)),  # fmt: skip
+        table(["store (plan, writes/s its API limit pays for)", "cold sales synced",
+               "StockSync p50 / p99 / max", "naive p50 / p99 / max"],
+              per_store(s, n, data.get("stores"))),  # fmt: skip
         *series_text(data),
         "",
         f"StockSync truth afterwards: {s['truth']['hot_reserved']} hot units reserved, lowest "

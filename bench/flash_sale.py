@@ -67,7 +67,8 @@ from bench.live import (
 from bench.prepare import load_catalog, wait_until
 from bench.profile import hotspots, spy
 from bench.report import ROOT, cpu_use, finish, infra_pgids, machine, now_utc, with_db
-from bench.sim_fleet import Sims
+from bench.sim_fleet import SimFleet, Sims
+from stocksync_sim.shopify.config import PLAN_RESTORE_RATES
 
 SCENARIO = "flash_sale"
 SETTLE_S = 90.0
@@ -95,6 +96,7 @@ class Options:
     idle_every_s: float = 0.3
     profile: bool = False  # py-spy on the simulator and the services during the top rate
     sims: int = 3  # Shopify simulator processes, both sides: 3 is one per store, 1 serves all
+    plans: tuple[str, ...] = ()  # each store's Shopify plan (API rate limit); (): the file's
 
     @property
     def orders(self) -> int:
@@ -146,7 +148,8 @@ async def stocksync_run(
     """Every series on one running system, in order (each on SKUs of its own)."""
     out: dict[str, dict[str, Any]] = {}
     sims = series[-1][1].sims
-    with running_stack(infra, SCENARIO, redis_db=6, names=SYSTEM, sims=sims) as stack:
+    plans = series[-1][1].plans
+    with running_stack(infra, SCENARIO, redis_db=6, names=SYSTEM, sims=sims, plans=plans) as stack:
         for i, (label, opts, cat) in enumerate(series):
             top = i == len(series) - 1
             profiled = [*sim_procs(stack), *PROFILED]
@@ -299,8 +302,9 @@ async def naive_series(
     infra = replace(infra, port_offset=infra.port_offset + NAIVE_PORTS)
     out: dict[str, dict[str, Any]] = {}
     sims = series[-1][1].sims
+    plans = series[-1][1].plans
     with running_stack(
-        infra, f"{SCENARIO}_naive", redis_db=7, names=["shopify-sim"], sims=sims
+        infra, f"{SCENARIO}_naive", redis_db=7, names=["shopify-sim"], sims=sims, plans=plans
     ) as stack:
         sim = sims_of(stack)
         stock = {k: v for _l, _o, cat in series for k, v in cat.stock().items()}
@@ -366,7 +370,7 @@ async def run(opts: Options, infra: Infra) -> dict[str, Any]:
         (label, o, load.catalog(f"{prefix}{i}", o.skus, o.hot, o.hot_stock, o.cold_stock))
         for i, (label, o) in enumerate(opts.series())
     ]
-    data: dict[str, Any] = {"options": asdict(opts)}
+    data: dict[str, Any] = {"options": asdict(opts), "stores": store_limits(opts.plans)}
     ours = await stocksync_run(series, infra)
     naive = await naive_series(series, infra)
     data["runs"] = [
@@ -380,6 +384,18 @@ async def run(opts: Options, infra: Infra) -> dict[str, Any]:
     data["stocksync"], data["naive"] = top["stocksync"], top["naive"]
     data["failures"] = failures(data)
     return data
+
+
+def store_limits(plans: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Each store's plan and the writes per second its restore rate pays for at most
+    (``inventorySetQuantities`` costs 10 points): a store that gets a change more often than
+    that waits for its bucket, whatever the sync does."""
+    doc = SimFleet.plan(ROOT / ".work" / "bench", 0, 3, plans).stores_doc()
+    out: dict[str, dict[str, Any]] = {}
+    for store in doc["stores"]:
+        plan = str(store.get("plan", "standard"))
+        out[store["shop"]] = {"plan": plan, "writes_per_s": PLAN_RESTORE_RATES[plan] / 10}
+    return out
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -414,6 +430,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=d.sims,
         help="Shopify simulator processes for both sides: 3, one per store; 1, one for all",
     )
+    p.add_argument(
+        "--plans",
+        type=lambda t: tuple(x.strip() for x in t.split(",") if x.strip()),
+        default=(),
+        help="each store's Shopify plan, in the stores file's order (plus,plus,plus): its "
+        "API rate limit; default: the stores file's (plus, advanced, standard)",
+    )
     p.add_argument("--smoke", action="store_true", help="tiny load; never touches the docs")
     p.add_argument("--no-doc", action="store_true")
     add_infra_args(p)
@@ -426,15 +449,23 @@ def main(argv: list[str] | None = None) -> int:
         args.skus, args.hot, args.hot_stock, args.cold_stock, args.rate, args.duration,
         args.hot_share, args.seed,
     )  # fmt: skip
-    opts = replace(opts, seed=args.seed, demand=tuple(args.demand), sims=args.sims)
+    if args.plans and args.sims != 3:
+        raise SystemExit("--plans needs one simulator per store (--sims 3)")
+    opts = replace(
+        opts, seed=args.seed, demand=tuple(args.demand), sims=args.sims, plans=args.plans
+    )
     if not args.smoke:
         opts = replace(opts, rates=tuple(sorted(args.rates)), idle=args.idle,
                        profile=args.profile)  # fmt: skip
     at, box = now_utc(), machine()
     data = asyncio.run(run(opts, infra_of(args)))
-    return finish(SCENARIO, "Flash sale across three stores: StockSync vs naive sync", data,
-                  at=at, box=box, doc=not args.no_doc, smoke=args.smoke, render=render,
-                  brief=lambda _d: {})  # fmt: skip
+    # another mix of plans is a section (and results file) of its own
+    scenario = "_".join([SCENARIO, *opts.plans])
+    title = "Flash sale across three stores: StockSync vs naive sync" + (
+        f" (plans {', '.join(opts.plans)})" if opts.plans else ""
+    )
+    return finish(scenario, title, data, at=at, box=box, doc=not args.no_doc, smoke=args.smoke,
+                  render=render, brief=lambda _d: {})  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -86,6 +86,7 @@ def running_stack(
     names: list[str] | None = None,
     extra_env: dict[str, str] | None = None,
     sims: int = 1,
+    plans: Sequence[str] = (),
 ) -> Iterator[Stack]:
     """Start the simulators and services (or only ``names``); stop them all afterwards.
     ``sims`` 3 runs "shopify-sim" as one process per store (``sims_of`` finds them)."""
@@ -105,7 +106,7 @@ def running_stack(
     stack.create_topics()
     if any(n in SERVICES for n in names or SYSTEM):
         in_thread(start_at_log_end(infra.bootstrap, STACK_GROUPS))
-    start(stack, names or SYSTEM, sims)
+    start(stack, names or SYSTEM, sims, plans)
     try:
         stack.wait_healthy(120)
         ready = tuple(n for n in stack.procs if n in SERVICES)
@@ -183,7 +184,7 @@ def in_thread(coro: Any) -> Any:
     return out.get("value")
 
 
-def start(stack: Stack, names: list[str], sims: int = 1) -> None:
+def start(stack: Stack, names: list[str], sims: int = 1, plans: Sequence[str] = ()) -> None:
     """Start ``names``. The Shopify simulator retries webhooks over a minute, not 3 s, so a
     receiver slowed by a busy machine is measured as slow rather than as losing events, and
     skips validating documents against Shopify's schema (a test-time check whose CPU cost
@@ -193,8 +194,10 @@ def start(stack: Stack, names: list[str], sims: int = 1) -> None:
     stack.write_stores_file()
     for name in names:
         if name == "shopify-sim" and sims > 1:
-            start_sim_fleet(stack, sims)
+            start_sim_fleet(stack, sims, plans)
             continue
+        if name == "shopify-sim" and plans:
+            raise ValueError("plans other than the stores file's need one simulator per store")
         cmd = stack.commands()[name] if name in stack.commands() else None
         if name == "shopify-sim" and cmd:
             cmd = [*cmd, *SIM_FLAGS]
@@ -204,9 +207,11 @@ def start(stack: Stack, names: list[str], sims: int = 1) -> None:
 SIM_FLAGS = ["--webhook-retry-window", str(SIM_RETRY_WINDOW_S), "--validate", "off"]
 
 
-def start_sim_fleet(stack: Stack, sims: int) -> None:
-    """One Shopify simulator per store, each named ``sim_name(shop)`` in ``stack.procs``."""
-    fleet = SimFleet.plan(stack.state_dir, stack.ports.shopify_sim + FLEET_PORTS, sims)
+def start_sim_fleet(stack: Stack, sims: int, plans: Sequence[str] = ()) -> None:
+    """One Shopify simulator per store, each named ``sim_name(shop)`` in ``stack.procs``
+    (``plans``: the stores' Shopify plans, over the stores file's; one process per store
+    only)."""
+    fleet = SimFleet.plan(stack.state_dir, stack.ports.shopify_sim + FLEET_PORTS, sims, plans)
     ports = {name: port for name, port, _shops in fleet.groups()}
     webhook_url = f"{stack.url('webhook-receiver')}/webhooks/shopify"
     for name, cmd in fleet_commands(fleet, webhook_url, extra=SIM_FLAGS):

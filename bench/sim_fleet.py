@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,13 +74,21 @@ class SimFleet:
     state_dir: Path
     ports: dict[str, int]  # shop -> the port of the process serving it
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # Shopify plan per store (its API rate limit), over the stores file's
+    plans: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def plan(cls, state_dir: Path, base_port: int, processes: int) -> SimFleet:
-        """``processes`` 1: every store on ``base_port``; 3: one port per store from there."""
+    def plan(
+        cls, state_dir: Path, base_port: int, processes: int, plans: Sequence[str] = ()
+    ) -> SimFleet:
+        """``processes`` 1: every store on ``base_port``; 3: one port per store from there.
+        ``plans``: each store's Shopify plan, in the stores file's order (empty: the file's)."""
         shops = [s["shop"] for s in yaml.safe_load(EXAMPLE_STORES.read_text())["stores"]]
+        if plans and len(plans) != len(shops):
+            raise ValueError(f"{len(plans)} plans for {len(shops)} stores")
         step = 1 if processes > 1 else 0
-        return cls(state_dir, {shop: base_port + i * step for i, shop in enumerate(shops)})
+        ports = {shop: base_port + i * step for i, shop in enumerate(shops)}
+        return cls(state_dir, ports, plans=dict(zip(shops, plans, strict=False)))
 
     @property
     def per_store(self) -> bool:
@@ -113,6 +121,7 @@ class SimFleet:
         stores = [s for s in doc["stores"] if shops is None or s["shop"] in shops]
         for store in stores:
             store["admin_base_url"] = self.url_of(store["shop"])
+            store["plan"] = self.plans.get(store["shop"], store.get("plan", "standard"))
         doc["stores"] = stores
         return doc
 
