@@ -30,8 +30,10 @@ TP = TopicPartition("inventory.commands.v1", 0)
 class RecordingProducer:
     def __init__(self) -> None:
         self.sent: list[tuple[str, object]] = []
+        # the producer's metadata, as the publisher reads partition counts from it
+        self.client = SimpleNamespace(cluster=SimpleNamespace(partitions_for_topic=lambda t: {0}))
 
-    async def send(self, topic, value, key=None, headers=None):
+    async def send(self, topic, value, key=None, headers=None, partition=None):
         self.sent.append((topic, decode(value)))
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         fut.set_result(None)

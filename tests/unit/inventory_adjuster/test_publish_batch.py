@@ -83,25 +83,51 @@ class FakeStore:
         return out
 
 
+class FakeCluster:
+    """The producer's metadata: every topic has ``partitions`` partitions, known once
+    ``known`` (before that, as before aiokafka fetched a topic's metadata, ``None``)."""
+
+    def __init__(self, partitions: int = 12) -> None:
+        self.partitions = partitions
+        self.known = True
+
+    def partitions_for_topic(self, topic: str) -> set[int] | None:
+        return set(range(self.partitions)) if self.known else None
+
+
+@dataclass
+class FakeClient:
+    cluster: FakeCluster
+
+
 class FakeProducer:
     """Records when each send starts and when its record is buffered. A send yields to the
     event loop ``waits(topic, key, n)`` times before its record is buffered (as a full batch
     or unknown metadata make aiokafka's ``send`` wait); acknowledgements come at once unless
-    ``fail_ack`` or ``fail_buffer`` names the record's (topic, key)."""
+    ``fail_ack`` or ``fail_buffer`` names the record's (topic, key). ``partitions`` keeps the
+    partition each send asked for (``None``: aiokafka's partitioner picks)."""
 
     def __init__(self) -> None:
         self.log: list[tuple[str, str, str, object]] = []  # (what, topic, key, event)
         self.sends: dict[tuple[str, str], int] = {}
         self.fail_ack: set[tuple[str, str]] = set()
         self.fail_buffer: set[tuple[str, str]] = set()
+        self.client = FakeClient(FakeCluster())
+        self.partitions: list[tuple[str, str, int | None]] = []  # (topic, key, partition)
 
     def waits(self, topic: str, key: str, n: int) -> int:
         return 1
 
     async def send(
-        self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes,
+        headers: list[tuple[str, bytes]],
+        partition: int | None = None,
     ) -> asyncio.Future[None]:
         k = key.decode()
+        self.partitions.append((topic, k, partition))
         n = self.sends[(topic, k)] = self.sends.get((topic, k), 0) + 1
         event = decode(value)
         self.log.append(("started", topic, k, event))
@@ -189,9 +215,13 @@ async def test_a_poison_command_fails_the_batch_after_the_records_before_it_were
     send = producer.send
 
     async def recording(
-        topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]
+        topic: str,
+        value: bytes,
+        key: bytes,
+        headers: list[tuple[str, bytes]],
+        partition: int | None = None,
     ) -> asyncio.Future[None]:
-        ack = await send(topic, value, key, headers)
+        ack = await send(topic, value, key, headers, partition)
         acked.append(ack)
         return ack
 

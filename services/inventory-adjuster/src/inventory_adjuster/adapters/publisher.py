@@ -10,6 +10,10 @@ buffered (not acknowledged), because a later, smaller record could otherwise sli
 room a full batch still has; one producer keeps a partition's buffered order on the wire
 (idempotent, so retries keep it too). If a record of a key could not be buffered, the later
 ones of that key are not sent at all.
+
+Each record's partition is passed explicitly, from :func:`partitions.partition_of` (the
+default partitioner's choice, hashed once per key); while the topic's metadata is not known
+yet, aiokafka's partitioner picks the same partition itself.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
 
+from inventory_adjuster.adapters.partitions import partition_of
 from stocksync_common.metrics import EVENTS_PUBLISHED
 
 Headers = Sequence[tuple[str, bytes]]
@@ -62,13 +67,24 @@ class BatchPublisher:
         try:
             if before is not None and not await before:
                 raise NotSent(f"an earlier record of {key!r} on {topic} was not sent")
+            key_bytes = key.encode()
             delivery: asyncio.Future[RecordMetadata] = await self._producer.send(
-                topic, value, key=key.encode(), headers=list(headers)
+                topic,
+                value,
+                key=key_bytes,
+                partition=self._partition(topic, key_bytes),
+                headers=list(headers),
             )
             ok = True
         finally:
             buffered.set_result(ok)
         return await delivery
+
+    def _partition(self, topic: str, key: bytes) -> int | None:
+        """The cached partition of ``key``; ``None`` (aiokafka picks) while the topic's
+        partitions are not known yet."""
+        partitions = self._producer.client.cluster.partitions_for_topic(topic)
+        return partition_of(key, len(partitions)) if partitions else None
 
     async def flush(self) -> None:
         """Wait for every send started since the last flush; raise the first failure."""
