@@ -14,16 +14,27 @@ nothing may say "seen" (a crash or a broker outage would then lose the delivery)
 learns of the acknowledgement only through a second call. The claim is what makes the
 second call safe: a concurrent copy of the same delivery sees it and is told to retry
 instead of publishing twice.
+
+Both calls are *batched across deliveries* (ADR 0015): every ``begin`` and ``record`` asked
+for while a batch is on the wire waits for it, then they all go out as one pipeline (one
+``EVALSHA`` or ``SET`` each, in the order asked). Redis runs a pipeline's commands one by
+one, so each delivery's call means what it meant alone; a delivery still makes its two
+calls, but a busy process pays one round trip (and one pass through redis-py) per batch
+rather than per call. A batch that fails fails every call in it (``RedisError``), as each
+call would have alone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +85,83 @@ def rate_key(sender: str, second: int) -> str:
     return f"webhook:rate:{{{sender}}}:{second}"
 
 
+MAX_BATCH = 512  # calls per pipeline; more wait for the next one
+
+# One queued call: the command's arguments and the future its caller awaits.
+Call = tuple[tuple[Any, ...], "asyncio.Future[Any]"]
+
+
+@dataclass
+class Batcher:
+    """Sends the calls queued meanwhile as one pipeline, one pipeline at a time."""
+
+    redis: Redis
+    queue: list[Call] = field(default_factory=list)
+    _flushing: asyncio.Task[None] | None = None
+
+    def call(self, *args: Any) -> asyncio.Future[Any]:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.queue.append((args, fut))
+        if self._flushing is None:
+            self._flushing = asyncio.ensure_future(self._flush())
+        return fut
+
+    async def _flush(self) -> None:
+        try:
+            while self.queue:
+                batch, self.queue = self.queue[:MAX_BATCH], self.queue[MAX_BATCH:]
+                await self._send(batch)
+        except BaseException:  # cancelled (shutdown): no caller may wait forever
+            for _, fut in self.queue:
+                fut.cancel()
+            self.queue = []
+            raise
+        finally:
+            self._flushing = None
+
+    async def _send(self, batch: list[Call]) -> None:
+        try:
+            replies = await self._pipeline([args for args, _ in batch])
+            again = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
+            if again:
+                # Redis lost its script cache (restart, SCRIPT FLUSH): the script did not
+                # run, so loading it and sending those calls again cannot apply anything twice.
+                await self.redis.script_load(BEGIN)
+                retried = await self._pipeline([batch[i][0] for i in again])
+                for i, reply in zip(again, retried, strict=True):
+                    replies[i] = reply
+        except Exception as exc:  # noqa: BLE001 - every caller gets it, as each would alone
+            replies = [exc] * len(batch)
+        except BaseException:
+            for _, fut in batch:
+                fut.cancel()
+            raise
+        for (_, fut), reply in zip(batch, replies, strict=True):
+            if fut.done():  # its caller gave up (cancelled)
+                continue
+            if isinstance(reply, BaseException):
+                fut.set_exception(_own(reply))
+            else:
+                fut.set_result(reply)
+
+    async def _pipeline(self, calls: list[tuple[Any, ...]]) -> list[Any]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for args in calls:
+                pipe.execute_command(*args)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        return replies
+
+
+def _own(exc: BaseException) -> BaseException:
+    """A copy of ``exc`` per caller (one instance raised in many tasks tangles tracebacks)."""
+    try:
+        copy = type(exc)(*exc.args)
+    except Exception:  # noqa: BLE001 - an exception type that cannot be rebuilt: share it
+        return exc
+    copy.__cause__ = exc
+    return copy
+
+
 @dataclass
 class RedisLedger:
     redis: Redis
@@ -84,13 +172,18 @@ class RedisLedger:
         self._begin: AsyncScript = self.redis.register_script(BEGIN)
         self._release: AsyncScript = self.redis.register_script(RELEASE)
         self._keep: AsyncScript = self.redis.register_script(KEEP)
+        self._batch = Batcher(self.redis)
+        self._claim_ms = int(self.claim_ttl_s * 1000)
 
     async def begin(self, key: str, rate: str, token: str, limit: int) -> Verdict:
-        args: list[str | int] = [token, int(self.claim_ttl_s * 1000), limit, 2]
-        return Verdict(int(await self._begin(keys=[key, rate], args=args)))
+        sha = self._begin.sha
+        reply = await self._batch.call(
+            "EVALSHA", sha, 2, key, rate, token, self._claim_ms, limit, 2
+        )
+        return Verdict(int(reply))
 
     async def record(self, key: str, value: str) -> None:
-        await self.redis.set(key, value, ex=self.dedupe_ttl_s)
+        await self._batch.call("SET", key, value, "EX", self.dedupe_ttl_s)
 
     async def release(self, key: str, token: str) -> None:
         await self._release(keys=[key], args=[token])
