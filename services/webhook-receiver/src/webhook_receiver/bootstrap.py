@@ -39,15 +39,21 @@ class Container:
     checks: dict[str, Check] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _keeper: asyncio.Task[None] | None = None
+    # Each shop's webhook secrets (one, or two during a rotation), encoded once at start.
+    shop_secrets: dict[str, list[bytes]] = field(init=False)
+    _wms_secrets: list[bytes] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.shop_secrets = {shop: s.webhook_secrets() for shop, s in self.stores.items()}
+        self._wms_secrets = [self.settings.wms_webhook_secret.encode()]
+        if self.settings.wms_webhook_secret_previous:
+            self._wms_secrets.append(self.settings.wms_webhook_secret_previous.encode())
 
     def store(self, shop: str) -> Store | None:
         return self.stores.get(shop)
 
     def wms_secrets(self) -> list[bytes]:
-        secrets = [self.settings.wms_webhook_secret.encode()]
-        if self.settings.wms_webhook_secret_previous:
-            secrets.append(self.settings.wms_webhook_secret_previous.encode())
-        return secrets
+        return self._wms_secrets
 
     async def start(self) -> None:
         await self.producer.start()

@@ -1,9 +1,12 @@
 """Durability before the 200: claim the delivery, one acknowledged publish, then record it.
 
-``accept`` makes one ledger call (dedupe check, rate count and claim), one publish bounded
-by ``publish_timeout_s``, and, once Kafka acknowledged, one ledger call recording the
-delivery. Nothing says "seen" before the acknowledgement, so the dedupe record can never
-hide a delivery that was not made durable.
+``accept`` makes one ledger call (dedupe check, rate count and claim) and one publish
+bounded by ``publish_timeout_s``; once Kafka acknowledged, ``record`` makes the ledger call
+recording the delivery. The edge answers between the two (ADR 0015): the answer does not
+depend on the record (a failed record still answers 200, the publish is durable), and the
+claim keeps a concurrent copy from publishing until the record replaces it. Nothing says
+"seen" before the acknowledgement, so the dedupe record can never hide a delivery that was
+not made durable.
 
 A publish that outlives the timeout is answered 503 but stays *in doubt*: the idempotent
 producer keeps retrying the record and may still land it (it does not expire batches).
@@ -35,10 +38,9 @@ from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from opentelemetry import trace
 from redis.exceptions import RedisError
 
-from stocksync_common.events import Envelope, encode
-from stocksync_common.kafka import event_headers
 from stocksync_common.logs import correlation
 from stocksync_common.metrics import DLQ_PUBLISHED, EVENTS_PUBLISHED
+from stocksync_common.tracing import inject_headers
 from webhook_receiver.adapters.ledger import Verdict, rate_key, seen_key
 from webhook_receiver.metrics import IN_DOUBT, LEDGER_ERRORS
 
@@ -81,15 +83,27 @@ _VERDICTS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delivery:
     sender: str  # the shop domain, or "wms": the ledger's hash tag and rate bucket
     delivery_id: str  # X-Shopify-Webhook-Id, or the WMS event id
     topic: str
     key: str
-    event: Envelope
+    value: bytes  # the encoded envelope, published as it is
+    event_id: str
+    event_type: str
+    correlation_id: str
     rate_limit: int
     note: str = ""  # kept in the dedupe record next to the event id (X-Shopify-Event-Id)
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        """The Kafka headers every event carries (``event_headers``), with the trace context."""
+        return [
+            ("type", self.event_type.encode()),
+            ("correlation-id", self.correlation_id.encode()),
+            ("event-id", self.event_id.encode()),
+            *inject_headers(),
+        ]
 
 
 @dataclass
@@ -103,19 +117,21 @@ class Intake:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def accept(self, d: Delivery) -> Outcome:
+        """Claim and publish; ACCEPTED once Kafka acknowledged. Then call ``record``."""
         key = seen_key(d.sender, d.delivery_id)
         token = uuid.uuid4().hex
         verdict = await self._begin(d, key, token)
         if verdict in _VERDICTS:
             return _VERDICTS[verdict]
         with (
-            correlation(d.event.correlation_id),
+            correlation(d.correlation_id),
             tracer.start_as_current_span(f"publish {d.topic}", kind=trace.SpanKind.PRODUCER),
         ):
-            outcome = await self._publish(d, key, token)
-        if outcome is Outcome.ACCEPTED:
-            await self._record(key, d)
-        return outcome
+            return await self._publish(d, key, token)
+
+    async def record(self, d: Delivery) -> None:
+        """Record an accepted delivery as seen (after the answer; a failure is only logged)."""
+        await self._record(seen_key(d.sender, d.delivery_id), d)
 
     async def _begin(self, d: Delivery, key: str, token: str) -> Verdict:
         rate = rate_key(d.sender, int(self.clock()))
@@ -131,7 +147,7 @@ class Intake:
         try:
             async with asyncio.timeout(self.publish_timeout_s):
                 fut = await self.producer.send(
-                    d.topic, encode(d.event), key=d.key.encode(), headers=event_headers(d.event)
+                    d.topic, d.value, key=d.key.encode(), headers=d.headers()
                 )
                 await asyncio.shield(fut)
         except TimeoutError:
@@ -154,7 +170,7 @@ class Intake:
 
     async def _record(self, key: str, d: Delivery) -> None:
         try:
-            await self.ledger.record(key, f"done:{d.event.id}:{d.note}")
+            await self.ledger.record(key, f"done:{d.event_id}:{d.note}")
         except RedisError:
             LEDGER_ERRORS.labels("record").inc()
             log.warning("dedupe record not written", exc_info=True)

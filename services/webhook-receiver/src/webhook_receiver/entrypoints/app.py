@@ -1,4 +1,10 @@
-"""The webhook-receiver HTTP app: the two webhook endpoints, their OpenAPI, and the probes."""
+"""The webhook-receiver HTTP app: the two webhook endpoints, their OpenAPI, and the probes.
+
+The two webhook POSTs are the hot path: :class:`ReceiverApp` hands them to their raw ASGI
+handlers before FastAPI sees them (no middleware, routing, dependency solving or response
+classes per delivery; ADR 0015). Everything else (probes, metrics, the DLQ admin API, the
+OpenAPI document, other methods on the webhook paths) is FastAPI as before.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,14 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import PlainTextResponse
+from starlette.types import Receive, Scope, Send
 
 from stocksync_common.dlq_api import dlq_router
 from stocksync_common.ops import Health, ops_router
 from stocksync_common.tracing import setup_tracing
 from webhook_receiver.bootstrap import Container, build
 from webhook_receiver.entrypoints import shopify, wms
+from webhook_receiver.entrypoints.edge import Edge
 from webhook_receiver.entrypoints.openapi import wms_schemas
 from webhook_receiver.metrics import exposition
 from webhook_receiver.settings import Settings, get_settings
@@ -24,6 +32,29 @@ DESCRIPTION = (
     "The only door from the outside: Shopify's and the WMS's signed webhooks. A 200 means the "
     "delivery is durably in Kafka (or already was); any other answer means retry."
 )
+
+
+# The hot path: POSTs to these paths go straight to their raw handlers.
+EDGES: dict[str, Edge] = {
+    "/webhooks/shopify": shopify.shopify_edge,
+    "/webhooks/wms": wms.wms_edge,
+}
+
+
+class ReceiverApp(FastAPI):
+    """FastAPI, with the two webhook POSTs sent to their raw handlers in front of it."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path: str = scope["path"]
+            root: str = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root) :]
+            edge = EDGES.get(path)
+            if edge is not None:
+                await edge(self.state.container, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def metrics_router() -> APIRouter:
@@ -40,7 +71,7 @@ def metrics_router() -> APIRouter:
 
 def create_app(
     settings: Settings | None = None, *, build_container: Callable[[Settings], Container] = build
-) -> FastAPI:
+) -> ReceiverApp:
     settings = settings or get_settings()
     # Each uvicorn worker is its own process: set tracing up here, not only in the parent.
     setup_tracing(settings.service_name)
@@ -57,7 +88,7 @@ def create_app(
         finally:
             await c.stop()
 
-    app = FastAPI(title=TITLE, description=DESCRIPTION, version="1", lifespan=lifespan)
+    app = ReceiverApp(title=TITLE, description=DESCRIPTION, version="1", lifespan=lifespan)
     ops = ops_router(health)
     # The shared /metrics shows this process only; ours sums the workers.
     ops.routes[:] = [r for r in ops.routes if getattr(r, "path", None) != "/metrics"]

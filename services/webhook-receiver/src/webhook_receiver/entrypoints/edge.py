@@ -1,29 +1,46 @@
-"""What both webhook endpoints share: bounded bodies, header checks, refusals and answers."""
+"""What both webhook endpoints share, as plain ASGI: headers read once, bounded bodies,
+refusals and answers encoded with orjson (ADR 0015).
+
+The endpoints are raw ASGI handlers ``(container, scope, receive, send)``: the app sends the
+two webhook POSTs straight to them, past FastAPI's middleware, routing and response
+classes. Their FastAPI routes stay for the OpenAPI description and, should a request reach
+FastAPI's router all the same, hand it to the same handler (:class:`Handled`).
+"""
 
 from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 import orjson
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel
+from starlette.types import Receive, Scope, Send
 
 from webhook_receiver.bootstrap import Container
 from webhook_receiver.intake import Outcome
+from webhook_receiver.metrics import ACK_SECONDS, WEBHOOKS
 
 MAX_ID_CHARS = 255
 SOURCE = "webhook-receiver"
 
+Headers = dict[str, str]  # lower-case name -> value (the first one, as Starlette's get)
+Edge = Callable[[Container, Scope, Receive, Send], Awaitable[None]]
+
 
 class WebhookAck(BaseModel):
+    """The 200 answer (OpenAPI only: the handlers encode it with orjson)."""
+
     status: Literal["accepted", "duplicate"]
     event_id: str
 
 
 class WebhookError(BaseModel):
+    """Every other answer (OpenAPI only)."""
+
     detail: str
     errors: list[str] | None = None
 
@@ -37,10 +54,15 @@ class Rejected(Exception):
         super().__init__(detail)
         self.status, self.detail, self.outcome, self.errors = status, detail, outcome, errors
 
-    def response(self) -> JSONResponse:
-        body = WebhookError(detail=self.detail, errors=self.errors).model_dump(exclude_none=True)
-        headers = {"Retry-After": "1"} if self.status in (429, 503) else None
-        return JSONResponse(body, self.status, headers=headers)
+    async def send(self, send: Send) -> None:
+        doc: dict[str, object] = {"detail": self.detail}
+        if self.errors is not None:
+            doc["errors"] = self.errors
+        await answer(send, self.status, orjson.dumps(doc), retry=self.status in (429, 503))
+
+
+class ClientGone(Exception):
+    """The client disconnected before its body arrived: there is no one to answer."""
 
 
 # Outcomes that are not a 200: status, detail, metric label (a fresh exception per refusal).
@@ -51,37 +73,68 @@ REFUSALS: dict[Outcome, tuple[int, str, str]] = {
     Outcome.TOO_LARGE: (413, "body too large for the event log", "too_large"),
 }
 
-
-def container_of(request: Request) -> Container:
-    """The lifespan's container. Read directly rather than through ``Depends``: the webhook
-    routes are the hot path, and FastAPI's dependency solving costs more than the lookup."""
-    c: Container = request.app.state.container
-    return c
+_JSON = (b"content-type", b"application/json")
+_RETRY = (b"retry-after", b"1")
 
 
-def check_declared_length(request: Request, limit: int) -> None:
-    declared = request.headers.get("content-length")
+def headers_of(scope: Scope) -> Headers:
+    """Every request header, decoded once; the first of repeated names wins."""
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(scope["headers"])}
+
+
+async def answer(send: Send, status: int, body: bytes, *, retry: bool = False) -> None:
+    headers = [_JSON, (b"content-length", str(len(body)).encode())]
+    if retry:
+        headers.append(_RETRY)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def acknowledge(send: Send, outcome: Outcome, event_id: str) -> None:
+    """200 for an accepted or duplicate delivery; raises :class:`Rejected` otherwise."""
+    if outcome in REFUSALS:
+        raise Rejected(*REFUSALS[outcome])
+    status = "duplicate" if outcome is Outcome.DUPLICATE else "accepted"
+    await answer(send, 200, orjson.dumps({"status": status, "event_id": event_id}))
+
+
+def counted(source: str, outcome: str, started: float) -> None:
+    """The delivery's outcome and its time to answer, on the metrics."""
+    WEBHOOKS.labels(source, outcome).inc()
+    ACK_SECONDS.labels(source).observe(time.perf_counter() - started)
+
+
+def check_declared_length(h: Headers, limit: int) -> None:
+    declared = h.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise Rejected(413, f"body larger than {limit} bytes", "too_large")
 
 
-async def read_bounded(request: Request, limit: int) -> bytes:
-    check_declared_length(request, limit)
+async def read_bounded(receive: Receive, limit: int) -> bytes:
+    """The whole body, refused with 413 as soon as it grows past ``limit``."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone()
+        chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise Rejected(413, f"body larger than {limit} bytes", "too_large")
+        if not message.get("more_body", False):
+            if not chunks:  # the usual case: one message
+                return chunk
+            chunks.append(chunk)
+            return b"".join(chunks)
         chunks.append(chunk)
-    return b"".join(chunks)
 
 
-def require_headers(request: Request, names: list[str]) -> list[str]:
+def require_headers(h: Headers, names: list[str]) -> list[str]:
     """The values of ``names``, in order; 400 naming the first one missing."""
     values = []
     for name in names:
-        value = request.headers.get(name, "").strip()
+        value = h.get(name.lower(), "").strip()
         if not value:
             raise Rejected(400, f"missing header {name}", "bad_request")
         values.append(value)
@@ -94,31 +147,22 @@ def check_id(name: str, value: str) -> str:
     return value
 
 
-def require_json(request: Request) -> None:
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+def require_json(h: Headers) -> None:
+    media = h.get("content-type", "").split(";", 1)[0].strip().lower()
     if media != "application/json":
         raise Rejected(415, "Content-Type must be application/json", "unsupported_media_type")
 
 
-def accepted(outcome: Outcome, event_id: str) -> JSONResponse:
-    if outcome in REFUSALS:
-        raise Rejected(*REFUSALS[outcome])
-    status: Literal["accepted", "duplicate"] = (
-        "duplicate" if outcome is Outcome.DUPLICATE else "accepted"
-    )
-    return JSONResponse(WebhookAck(status=status, event_id=event_id).model_dump())
-
-
-def dead_letter(request: Request, topic: str, key: str, body: bytes, error: str) -> bytes:
+def dead_letter(h: Headers, topic: str, key: str, body: bytes, error: str) -> bytes:
     """A DLQ record in the consumers' shape, plus the exact raw body (``value_b64``)."""
-    headers = {k: v for k, v in request.headers.items() if k.startswith(("x-shopify-", "x-wms-"))}
+    headers = {k: v for k, v in h.items() if k.startswith(("x-shopify-", "x-wms-"))}
     headers.pop("x-shopify-hmac-sha256", None)
     headers.pop("x-wms-signature", None)
     return orjson.dumps(
         {
             "original_topic": topic,
             "key": key,
-            "headers": {**headers, "content-type": request.headers.get("content-type")},
+            "headers": {**headers, "content-type": h.get("content-type")},
             "error": error[:4000],
             "reason": "invalid_body",
             "group": SOURCE,
@@ -127,3 +171,21 @@ def dead_letter(request: Request, topic: str, key: str, body: bytes, error: str)
             "value_b64": base64.b64encode(body).decode(),
         }
     )
+
+
+def container_of(request: Request) -> Container:
+    """The lifespan's container, read directly (no ``Depends`` on the webhook routes)."""
+    c: Container = request.app.state.container
+    return c
+
+
+class Handled(Response):
+    """What a webhook route returns: the request, as ASGI, handed to its raw handler, so a
+    request that reached FastAPI's router runs exactly the code of the fast path."""
+
+    def __init__(self, edge: Edge, container: Container) -> None:
+        super().__init__()
+        self.edge, self.container = edge, container
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.edge(self.container, scope, receive, send)

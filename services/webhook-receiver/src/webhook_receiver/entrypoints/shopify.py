@@ -1,25 +1,27 @@
 """``POST /webhooks/shopify``: Shopify's webhook deliveries.
 
 In order: size bound, shop and signature (before anything reads the body as data), required
-headers, content type, JSON, then one ledger call, one publish and the dedupe record.
+headers, content type, JSON, then one ledger call and one publish; the answer; then the
+dedupe record, the routing metrics and the receiver's part of a compliance request.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
-from fastapi import APIRouter, BackgroundTasks, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from stocksync_common.events import (
+    ComplianceRequest,
     ComplianceRequestReceived,
     ComplianceTopic,
-    Envelope,
-    ShopifyWebhook,
-    ShopifyWebhookReceived,
+    encode,
     stable_id,
 )
 from stocksync_common.topics import WEBHOOKS_SHOPIFY, dlq_topic
@@ -29,24 +31,59 @@ from webhook_receiver.domain.routing import Route, record_key, route_for, topic_
 from webhook_receiver.entrypoints.edge import (
     MAX_ID_CHARS,
     SOURCE,
+    ClientGone,
+    Handled,
+    Headers,
     Rejected,
-    accepted,
+    acknowledge,
     check_declared_length,
     check_id,
     container_of,
+    counted,
     dead_letter,
+    headers_of,
     read_bounded,
     require_headers,
     require_json,
 )
 from webhook_receiver.entrypoints.openapi import SHOPIFY_OPENAPI, responses
+from webhook_receiver.envelope import SHOPIFY_RECEIVED, shopify_received
 from webhook_receiver.handlers import handle_compliance
 from webhook_receiver.intake import Delivery, Outcome
-from webhook_receiver.metrics import ACK_SECONDS, PARKED, ROUTED, WEBHOOKS
+from webhook_receiver.metrics import PARKED, ROUTED
 from webhook_receiver.verify import verify_shopify
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A verified delivery, ready to publish, and what happens once it is accepted."""
+
+    delivery: Delivery
+    route: Route
+    topic: str
+    compliance: ComplianceRequest | None
+
+
+async def shopify_edge(c: Container, scope: Scope, receive: Receive, send: Send) -> None:
+    """Verify, publish durably, acknowledge, then record one Shopify delivery (raw ASGI)."""
+    started = time.perf_counter()
+    try:
+        received = await _receive(c, headers_of(scope), receive)
+        outcome = await c.intake.accept(received.delivery)
+        await acknowledge(send, outcome, received.delivery.event_id)
+    except Rejected as refusal:
+        await refusal.send(send)
+        counted("shopify", refusal.outcome, started)
+        return
+    except ClientGone:
+        return
+    counted("shopify", outcome.value, started)
+    if outcome is Outcome.ACCEPTED:
+        await c.intake.record(received.delivery)
+        await _accepted(c, received)
 
 
 @router.post(
@@ -55,57 +92,68 @@ router = APIRouter(tags=["webhooks"])
     responses=responses(200, 400, 401, 413, 415, 429, 503),
     response_model=None,
 )
-async def shopify_webhook(request: Request) -> JSONResponse:
+async def shopify_webhook(request: Request) -> Response:
     """Verify, publish durably, then acknowledge one Shopify delivery."""
-    started = time.perf_counter()
-    c = container_of(request)
-    tasks = BackgroundTasks()
-    try:
-        outcome, event_id = await _receive(request, c, tasks)
-        response = accepted(outcome, event_id)
-        response.background = tasks
-        WEBHOOKS.labels("shopify", outcome.value).inc()
-    except Rejected as refusal:
-        WEBHOOKS.labels("shopify", refusal.outcome).inc()
-        response = refusal.response()
-    ACK_SECONDS.labels("shopify").observe(time.perf_counter() - started)
-    return response
+    return Handled(shopify_edge, container_of(request))
 
 
-async def _receive(request: Request, c: Container, tasks: BackgroundTasks) -> tuple[Outcome, str]:
+async def _receive(c: Container, h: Headers, receive: Receive) -> Received:
     limit = c.settings.max_body_bytes
-    check_declared_length(request, limit)
-    shop = request.headers.get("x-shopify-shop-domain", "").strip().lower()
-    store = c.store(shop)
-    signature = request.headers.get("x-shopify-hmac-sha256")
-    if store is None or not signature:
+    check_declared_length(h, limit)
+    shop = h.get("x-shopify-shop-domain", "").strip().lower()
+    secrets = c.shop_secrets.get(shop)
+    signature = h.get("x-shopify-hmac-sha256")
+    if secrets is None or not signature:
         raise Rejected(401, "unknown shop or missing signature", "unauthorized")
-    body = await read_bounded(request, limit)
-    if not verify_shopify(body, signature, store.webhook_secrets()):
+    body = await read_bounded(receive, limit)
+    if not verify_shopify(body, signature, secrets):
         raise Rejected(401, "invalid webhook signature", "unauthorized")
-    topic, webhook_id = require_headers(request, ["X-Shopify-Topic", "X-Shopify-Webhook-Id"])
+    topic, webhook_id = require_headers(h, ["X-Shopify-Topic", "X-Shopify-Webhook-Id"])
     check_id("X-Shopify-Webhook-Id", webhook_id)
-    require_json(request)
-    doc = await _parse(c, request, shop, webhook_id, body)
+    require_json(h)
+    doc = await _parse(c, h, shop, webhook_id, body)
     route = route_for(topic)
-    event = _event(request, route, topic, shop, webhook_id, doc)
+    eid = stable_id("shopify", shop, webhook_id)
+    cid = stable_id("correlation", shop, webhook_id)
+    compliance: ComplianceRequest | None = None
+    event_type: str
+    if route.compliance:
+        compliance = _compliance(h, topic, shop, webhook_id, doc)
+        event = ComplianceRequestReceived(
+            id=eid, correlation_id=cid, source=SOURCE, shop=shop, payload=compliance
+        )
+        value, event_type = encode(event), event.type
+    else:
+        value = shopify_received(
+            event_id=eid,
+            correlation_id=cid,
+            source=SOURCE,
+            shop=shop,
+            topic=topic,
+            webhook_id=webhook_id,
+            shopify_event_id=h.get("x-shopify-event-id"),
+            triggered_at=h.get("x-shopify-triggered-at"),
+            api_version=h.get("x-shopify-api-version"),
+            body=body,
+        )
+        event_type = SHOPIFY_RECEIVED
     delivery = Delivery(
         sender=shop,
         delivery_id=webhook_id,
         topic=route.kafka_topic,
         key=record_key(shop, route, doc, webhook_id),
-        event=event,
+        value=value,
+        event_id=eid,
+        event_type=event_type,
+        correlation_id=cid,
         rate_limit=c.settings.shop_rate_limit_per_s,
-        note=request.headers.get("x-shopify-event-id", "")[:MAX_ID_CHARS],
+        note=h.get("x-shopify-event-id", "")[:MAX_ID_CHARS],
     )
-    outcome = await c.intake.accept(delivery)
-    if outcome is Outcome.ACCEPTED:
-        _accepted(c, route, topic, event, tasks)
-    return outcome, event.id
+    return Received(delivery, route, topic, compliance)
 
 
 async def _parse(
-    c: Container, request: Request, shop: str, webhook_id: str, body: bytes
+    c: Container, h: Headers, shop: str, webhook_id: str, body: bytes
 ) -> dict[str, Any]:
     """The body as a JSON object; otherwise it is kept in the DLQ and refused with 400."""
     try:
@@ -116,60 +164,37 @@ async def _parse(
     except orjson.JSONDecodeError as exc:
         error = f"body is not valid JSON: {exc}"
     dlq = dlq_topic(WEBHOOKS_SHOPIFY, SOURCE)
-    record = dead_letter(request, WEBHOOKS_SHOPIFY, f"{shop}/{webhook_id}", body, error)
+    record = dead_letter(h, WEBHOOKS_SHOPIFY, f"{shop}/{webhook_id}", body, error)
     if not await c.intake.keep_raw(dlq, f"{shop}/{webhook_id}", record):
         raise Rejected(503, "could not keep the invalid body; retry later", "unavailable")
     raise Rejected(400, error, "invalid")
 
 
-def _event(
-    request: Request, route: Route, topic: str, shop: str, webhook_id: str, doc: dict[str, Any]
-) -> Envelope:
-    h = request.headers
-    event_id = h.get("x-shopify-event-id")
-    triggered_at = h.get("x-shopify-triggered-at")
-    api_version = h.get("x-shopify-api-version")
-    eid = stable_id("shopify", shop, webhook_id)
-    cid = stable_id("correlation", shop, webhook_id)
-    if route.compliance:
-        request_ = compliance_request(
-            cast(ComplianceTopic, topic),
-            shop,
-            webhook_id,
-            doc,
-            event_id=event_id,
-            triggered_at=triggered_at,
-            api_version=api_version,
-        )
-        log.info(
-            "compliance request received",
-            extra={"compliance_topic": topic, "shop": shop, "webhook_id": webhook_id},
-        )
-        return ComplianceRequestReceived(
-            id=eid, correlation_id=cid, source=SOURCE, shop=shop, payload=request_
-        )
-    hook = ShopifyWebhook(
-        topic=topic,
-        shop=shop,
-        webhook_id=webhook_id,
-        event_id=event_id,
-        triggered_at=triggered_at,
-        api_version=api_version,
-        body=doc,
+def _compliance(
+    h: Headers, topic: str, shop: str, webhook_id: str, doc: dict[str, Any]
+) -> ComplianceRequest:
+    request = compliance_request(
+        cast(ComplianceTopic, topic),
+        shop,
+        webhook_id,
+        doc,
+        event_id=h.get("x-shopify-event-id"),
+        triggered_at=h.get("x-shopify-triggered-at"),
+        api_version=h.get("x-shopify-api-version"),
     )
-    return ShopifyWebhookReceived(
-        id=eid, correlation_id=cid, source=SOURCE, shop=shop, payload=hook
+    log.info(
+        "compliance request received",
+        extra={"compliance_topic": topic, "shop": shop, "webhook_id": webhook_id},
     )
+    return request
 
 
-def _accepted(
-    c: Container, route: Route, topic: str, event: Envelope, tasks: BackgroundTasks
-) -> None:
-    label = topic_label(topic)
-    ROUTED.labels(label, route.kafka_topic, route.handler).inc()
-    if route.parked:
+async def _accepted(c: Container, r: Received) -> None:
+    label = topic_label(r.topic)
+    ROUTED.labels(label, r.route.kafka_topic, r.route.handler).inc()
+    if r.route.parked:
         PARKED.labels(label).inc()
         log.warning("unhandled webhook topic parked", extra={"topic": label})
-    if isinstance(event, ComplianceRequestReceived):
-        # After the answer: the request path stays one publish and one ledger call.
-        tasks.add_task(handle_compliance, c.intake.ledger, event.payload)
+    if r.compliance is not None:
+        # After the answer and the record: the request path stays one ledger call, one publish.
+        await handle_compliance(c.intake.ledger, r.compliance)
