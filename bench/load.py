@@ -1,25 +1,37 @@
-"""Storefront load through the Shopify simulator, and what it led to.
+"""Load for the live benches: storefront orders, and inventory commands straight onto a topic.
 
 Orders go through the simulator's storefront (``POST /_sim/storefront/sell``): each store
 refuses a sale when its own count is short, otherwise sends a signed ``orders/create``. The
 same seeded list of sales is replayed against StockSync and against the naive baseline.
+
+Inventory commands (``bench.knee``) come from :class:`CommandGenerator`: producer processes
+of their own, so the generator is not what limits the rate measured (see its docstring).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import multiprocessing
 import random
+import re
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 import httpx
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 
 from bench.live import summary
 from bench.sim_fleet import Sims
+from stocksync_common.events import InventoryCommand, InventoryCommandRequested, encode
 
 CHUNK = 2000
 
@@ -352,3 +364,225 @@ def acks(book: dict[str, Any]) -> dict[str, Any]:
         "retried": sum(1 for s in book["sales"] if s["attempts"] > 1),
         "accepted_per_s": round(len(delivered) / span, 1) if span else 0.0,
     }
+
+
+# --- Inventory commands straight onto a topic (bench.knee) ---------------------------------
+
+TICK_S = 0.005  # pacing: how often a producer process tops its count up to the rate
+MARKERS = re.compile(rb"@(KEY|SKU|ID)@")
+
+
+def command_template() -> list[bytes]:
+    """One encoded ``adjust`` command (+1 unit at wh-1) split at its placeholders: literal
+    parts at even indexes, placeholder names (``KEY``, ``SKU``, ``ID``) at odd ones. Building
+    a pydantic model per message would make the generator, not the system, the limit."""
+    cmd = InventoryCommand(command="adjust", idempotency_key="knee:@KEY@", sku="@SKU@",
+                           location="wh-1", quantity=1, reason="bench")  # fmt: skip
+    event = InventoryCommandRequested(id="@ID@", correlation_id="@ID@", payload=cmd,
+                                      source="bench.knee")  # fmt: skip
+    return MARKERS.split(encode(event))
+
+
+def fill(parts: list[bytes], key: bytes, sku: bytes) -> bytes:
+    """The command of ``parts`` with its placeholders filled (its id is its key)."""
+    values = {b"KEY": key, b"SKU": sku, b"ID": key}
+    return b"".join(p if i % 2 == 0 else values[p] for i, p in enumerate(parts))
+
+
+def split_rate(rate: int, weights: Sequence[int]) -> list[int]:
+    """``rate`` split in proportion to ``weights`` (whole records per second, summing to
+    ``rate``; the remainders go to the largest fractions, ties to the first)."""
+    total = sum(weights)
+    if total <= 0:
+        return [0] * len(weights)
+    exact = [rate * w / total for w in weights]
+    out = [int(x) for x in exact]
+    by_fraction = sorted(range(len(weights)), key=lambda i: (-(exact[i] - out[i]), i))
+    for i in by_fraction[: rate - sum(out)]:
+        out[i] += 1
+    return out
+
+
+def due(rate: float, elapsed_s: float, sent: int) -> int:
+    """Records to send now to be at ``rate`` after ``elapsed_s`` (none when ahead)."""
+    return max(0, int(rate * elapsed_s) - sent)
+
+
+def shares(skus: Sequence[str], processes: int) -> list[list[str]]:
+    """Each producer process's SKUs: every ``processes``-th one, so a SKU has one producer
+    (its commands stay in order) and the rates split with the SKUs."""
+    return [list(skus[i::processes]) for i in range(processes)]
+
+
+@dataclass(frozen=True)
+class Produced:
+    """What the producer processes sent in a step, acknowledged, over how long (from the
+    step's start to the last acknowledgement)."""
+
+    sent: int
+    seconds: float
+
+    @property
+    def per_s(self) -> float:
+        return round(self.sent / self.seconds, 1) if self.seconds > 0 else 0.0
+
+
+class CommandGenerator:
+    """``adjust`` commands onto a topic at a rate, from ``processes`` producer processes
+    (spawned once, reused for every step): one Python process tops out at a few tens of
+    thousands of records a second, and sharing the event loop with the bench would cap it
+    lower. Each process owns a share of the SKUs, knows each SKU's partition (the default
+    partitioner's, computed once), fills a command template per record (no model per
+    message) and hands the producer one batch per partition per tick (``send_batch``), so
+    a record costs little more than its bytes. Acks are ``all``, as the services produce.
+
+    Use it as a context manager; :meth:`produce` blocks until the step's records are
+    acknowledged (call it through ``asyncio.to_thread`` from a running loop)."""
+
+    def __init__(self, bootstrap: str, processes: int = 2) -> None:
+        self.bootstrap = bootstrap
+        self.processes = processes
+        self._conns: list[Connection] = []
+        self._procs: list[BaseProcess] = []
+
+    def __enter__(self) -> CommandGenerator:
+        ctx = multiprocessing.get_context("spawn")  # no inherited event loop or sockets
+        for _ in range(self.processes):
+            here, there = ctx.Pipe()
+            proc = ctx.Process(target=_serve, args=(there, self.bootstrap), daemon=True)
+            proc.start()
+            self._conns.append(here)
+            self._procs.append(proc)
+        for conn in self._conns:
+            _expect(conn, "started")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for conn in self._conns:
+            with contextlib.suppress(OSError):
+                conn.send(("stop",))
+        for proc in self._procs:
+            proc.join(30)
+            if proc.is_alive():
+                proc.kill()  # our own child, by its handle
+                proc.join(5)
+
+    def produce(self, topic: str, skus: Sequence[str], rate: int, seconds: float) -> Produced:
+        """``rate`` commands per second onto ``topic`` for ``seconds``, over ``skus`` (each
+        command a new idempotency key)."""
+        run = uuid.uuid4().hex[:12]
+        parts = shares(skus, self.processes)
+        rates = split_rate(rate, [len(p) for p in parts])
+        for i, (conn, own) in enumerate(zip(self._conns, parts, strict=True)):
+            conn.send(("prepare", topic, own, f"{run}-{i}"))
+        for conn in self._conns:
+            _expect(conn, "prepared")
+        start_at = time.time() + 0.05  # every process starts the step at the same moment
+        for conn, r in zip(self._conns, rates, strict=True):
+            conn.send(("go", r, seconds, start_at))
+        results = [_expect(conn, "produced") for conn in self._conns]
+        sent = sum(int(r[0]) for r in results)
+        return Produced(sent, max(float(r[1]) for r in results) - start_at)
+
+
+def _expect(conn: Connection, what: str) -> tuple[Any, ...]:
+    reply = conn.recv()
+    if reply[0] == "error":
+        raise RuntimeError(f"a command producer process failed: {reply[1]}")
+    if reply[0] != what:
+        raise RuntimeError(f"a command producer process answered {reply[0]!r}, not {what!r}")
+    return tuple(reply[1:])
+
+
+def _serve(conn: Connection, bootstrap: str) -> None:
+    """A producer process: steps from ``conn`` until ``stop``."""
+    asyncio.run(_serve_async(conn, bootstrap))
+
+
+async def _serve_async(conn: Connection, bootstrap: str) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                                max_batch_size=256 * 1024, request_timeout_ms=30000)  # fmt: skip
+    await producer.start()
+    conn.send(("started",))
+    template = command_template()
+    plan: tuple[str, list[tuple[int, bytes]], str] | None = None
+    try:
+        while True:
+            msg = await asyncio.to_thread(conn.recv)
+            try:
+                if msg[0] == "stop":
+                    return
+                if msg[0] == "prepare":
+                    _, topic, skus, run = msg
+                    plan = (topic, await _partitioned(producer, topic, skus), run)
+                    conn.send(("prepared",))
+                elif msg[0] == "go" and plan is not None:
+                    _, rate, seconds, start_at = msg
+                    await asyncio.sleep(max(0.0, start_at - time.time()))
+                    sent = await _paced(producer, template, *plan, rate, seconds)
+                    conn.send(("produced", sent, time.time()))
+            except Exception as exc:  # noqa: BLE001 - reported to the bench, which raises it
+                conn.send(("error", repr(exc)))
+    finally:
+        await producer.stop()
+
+
+async def _partitioned(
+    producer: AIOKafkaProducer, topic: str, skus: list[str]
+) -> list[tuple[int, bytes]]:
+    """Each SKU with its partition, as the default partitioner picks it (hashed once)."""
+    every = sorted(await producer.partitions_for(topic))
+    pick = DefaultPartitioner()
+    return [(int(pick(s.encode(), every, every)), s.encode()) for s in skus]
+
+
+async def _paced(
+    producer: AIOKafkaProducer,
+    template: list[bytes],
+    topic: str,
+    skus: list[tuple[int, bytes]],
+    run: str,
+    rate: int,
+    seconds: float,
+) -> int:
+    """Open loop at ``rate``/s for ``seconds``: every tick, what is due goes out as one
+    batch per partition; returns how many were sent once all are acknowledged."""
+    sent, acks, start = 0, [], time.monotonic()
+    total = int(rate * seconds)
+    while sent < total and skus:
+        elapsed = time.monotonic() - start
+        n = min(due(rate, elapsed, sent), total - sent)
+        if n:
+            acks.extend(await _send_chunk(producer, template, topic, skus, run, sent, n))
+            sent += n
+        if elapsed < seconds:
+            await asyncio.sleep(TICK_S)  # pacing of the generator, nothing waits on it
+    await asyncio.gather(*acks)
+    return sent
+
+
+async def _send_chunk(
+    producer: AIOKafkaProducer,
+    template: list[bytes],
+    topic: str,
+    skus: list[tuple[int, bytes]],
+    run: str,
+    first: int,
+    n: int,
+) -> list[asyncio.Future[Any]]:
+    batches: dict[int, Any] = {}
+    acks: list[asyncio.Future[Any]] = []
+    for i in range(first, first + n):
+        partition, sku = skus[i % len(skus)]
+        key = f"{run}-{i}".encode()
+        value = fill(template, key, sku)
+        batch = batches.get(partition)
+        if batch is None:
+            batch = batches[partition] = producer.create_batch()
+        if batch.append(key=sku, value=value, timestamp=None) is None:  # full: send it
+            acks.append(await producer.send_batch(batch, topic, partition=partition))
+            batch = batches[partition] = producer.create_batch()
+            batch.append(key=sku, value=value, timestamp=None)
+    for partition, batch in batches.items():
+        acks.append(await producer.send_batch(batch, topic, partition=partition))
+    return acks
