@@ -1,17 +1,29 @@
-"""Sustained throughput ceiling: inventory commands at rising rates until lag grows unbounded.
+"""Sustained throughput (knee) of the whole system, and the ceiling of a bare loop, in one run.
 
-    uv run python -m bench.knee [--rates 1000,2000,4000,8000,12000,16000] [--step-s 10]
-        [--skus 2000] [--bootstrap ...] [--redis-url ...] [--port-offset 10000] [--smoke]
+    uv run python -m bench.knee [--rates 250,500,...,16000] [--step-s 10] [--skus 2000]
+        [--producers 2] [--no-ceiling] [--generator-only] [--bootstrap ...] [--redis-url ...]
+        [--port-offset 10000] [--profile] [--smoke] [--no-doc]
 
-The system runs as processes (``SYSTEM`` of bench.live). ``adjust`` commands (+1 to one of
-``--skus`` SKUs, each a new idempotency key) are produced straight onto
-``inventory.commands.v1`` at each rate for ``--step-s`` seconds; inventory-adjuster applies
-them and publishes changes, shopify-sync coalesces them into writes to the three simulated
-stores. After each step: the adjuster's applied rate (its metrics) and the lag of its group
-and of shopify-sync's. A step that grew the adjuster's backlog by more than half a second of
-its rate (produced minus applied, 2 s after the step) means lag grows without bound: the
-knee is the best applied rate of the steps before.
-Exit status 1 only if commands were lost (applied + duplicates != produced once drained).
+Three phases on the same broker and Redis, one after another so they never share the CPU:
+
+1. **The generator alone**: :class:`bench.load.CommandGenerator` (``--producers`` producer
+   processes) offers twice the highest rate onto a topic nobody reads; it must produce at
+   least 1.5 times the highest rate, or the steps below measure the generator, not the
+   system (``--generator-only`` runs just this).
+2. **The system** (``SYSTEM`` of bench.live, as processes): ``adjust`` commands (+1 to one of
+   ``--skus`` SKUs, each a new idempotency key) onto ``inventory.commands.v1`` at each rate
+   for ``--step-s`` seconds; inventory-adjuster applies them and publishes the changes,
+   shopify-sync coalesces them into writes to the simulated stores. Applied: the adjuster's
+   metric. The system is stopped afterwards.
+3. **The ceiling** (``bench.ceiling``, one process, topics and keys of its own): the same
+   commands at the same rates. Applied: its consumer group's committed offsets.
+
+A step whose backlog grew by more than half a second of its rate (produced minus applied,
+``grace_s`` after the step) means lag grows without bound; each phase stops there, and its
+figure is the best produced rate of the steps before it kept up with. The report gives the
+knee, the ceiling and knee / ceiling (target: knee >= 12,000/s, ratio >= 0.6), and what the
+generator produced at every step. Exit status 1 only if commands were lost (the system
+applied fewer than were produced, or the ceiling's counters disagree with what it consumed).
 """
 
 from __future__ import annotations
@@ -21,16 +33,18 @@ import asyncio
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from redis.asyncio import Redis
 
-from bench import load
+from bench import ceiling, load
 from bench.live import (
     SYSTEM,
     Infra,
@@ -50,15 +64,21 @@ from bench.report import (
     machine_line,
     now_utc,
     table,
+    with_db,
+    write_results,
 )
-from stocksync_common.events import InventoryCommand, InventoryCommandRequested, encode
 from stocksync_common.kafka import stop_consumer
 from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_COMMANDS
 
 SCENARIO = "knee"
 TARGET = 12_000
+TARGET_RATIO = 0.6
+GENERATOR_OFFERED = 2.0  # the generator alone is offered this times the highest rate ...
+GENERATOR_REQUIRED = 1.5  # ... and must produce at least this times it
+SHORT = 0.95  # a step that produced less than this share of its rate: the generator lagged
 APPLIED = "stocksync_inventory_commands_total"
 GRACE_S = 2.0
+SYSTEM_DB, CEILING_DB = 8, 9
 
 
 @dataclass(frozen=True)
@@ -66,12 +86,112 @@ class Options:
     rates: tuple[int, ...] = (250, 500, 750, 1000, 2000, 4000, 8000, 12000, 16000)
     step_s: float = 10.0
     skus: int = 2000
-    profile: bool = False  # py-spy on the hottest services during the steps
+    profile: bool = False  # py-spy on the hottest services during the system's steps
     grace_s: float = GRACE_S  # after a step, for what is in flight to drain
+    producers: int = 2  # generator processes
+    ceiling: bool = True
 
 
 PROFILED = ("webhook-receiver", "order-consumer", "inventory-adjuster", "shopify-sync")
 SMOKE = Options(rates=(200, 400), step_s=1.5, skus=50, grace_s=1.0)
+
+
+# --- judging steps (pure) ---------------------------------------------------------------
+
+
+def judge(
+    rate: int, produced: load.Produced, applied: float, seconds: float, applied_by_grace: float
+) -> dict[str, Any]:
+    """A step's figures: ``applied`` during the ``seconds`` of producing, ``applied_by_grace``
+    by ``grace_s`` after. More than half a second of the rate left over means the backlog
+    grows without bound."""
+    backlog = produced.sent - applied_by_grace
+    return {
+        "rate": rate,
+        "produced": produced.sent,
+        "produced_per_s": produced.per_s,
+        "generator_short": produced.per_s < SHORT * rate,
+        "applied_per_s": round(applied / seconds, 1) if seconds > 0 else 0.0,
+        "backlog_added": backlog,
+        "unbounded": backlog > rate / 2,
+    }
+
+
+def sustained(steps: Sequence[dict[str, Any]]) -> float:
+    """The highest produced rate among the steps that kept up (0 if none did)."""
+    return max((s["produced_per_s"] for s in steps if not s["unbounded"]), default=0.0)
+
+
+def reached(steps: Sequence[dict[str, Any]]) -> bool:
+    """Whether a step fell behind: the figure is a limit, not a lower bound."""
+    return any(s["unbounded"] for s in steps)
+
+
+def ratio(knee: float, knee_reached: bool, top: float, top_reached: bool) -> dict[str, Any]:
+    """knee / ceiling, with what it is: ``=`` when both fell behind at some step; ``<=``
+    when only the system did (the ceiling is above its figure); ``>=`` when only the ceiling
+    did (the knee is above its figure); unknown (``None``) when neither did or nothing kept
+    up."""
+    if top <= 0 or knee <= 0 or not (knee_reached or top_reached):
+        return {"value": None, "bound": None}
+    bound = "=" if knee_reached and top_reached else "<=" if knee_reached else ">="
+    return {"value": round(knee / top, 3), "bound": bound}
+
+
+def ratio_verdict(r: dict[str, Any], target: float = TARGET_RATIO) -> str:
+    """met, not met, or unknown (a bound that does not decide it)."""
+    value, bound = r["value"], r["bound"]
+    if value is None:
+        return "unknown"
+    if bound == "=":
+        return "met" if value >= target else "not met"
+    if bound == ">=":
+        return "met" if value >= target else "unknown"
+    return "not met" if value < target else "unknown"
+
+
+def ratio_text(r: dict[str, Any]) -> str:
+    if r["value"] is None:
+        return "not measured (neither fell behind, or nothing kept up)"
+    prefix = {"=": "", "<=": "at most ", ">=": "at least "}[r["bound"]]
+    return f"{prefix}{r['value']:.2f}"
+
+
+def phase_line(name: str, steps: Sequence[dict[str, Any]], unit: str = "commands/s") -> str:
+    """The sentence that gives a phase's figure."""
+    figure = sustained(steps)
+    over = next((s for s in steps if s["unbounded"]), None)
+    if over is None:
+        top = max((s["produced_per_s"] for s in steps), default=0.0)
+        return (f"{name}: **not reached**, it kept up with every step up to {top:,.0f}/s "
+                f"produced: above **{figure:,.0f} {unit}**")  # fmt: skip
+    return (f"{name}: **{figure:,.0f} {unit}** sustained (the highest rate it kept up with); "
+            f"at {over['rate']:,}/s offered it applied {over['applied_per_s']:,.0f}/s and "
+            "fell behind")  # fmt: skip
+
+
+def progress(phase: str, s: dict[str, Any]) -> str:
+    """One line per step while the bench runs: what was offered, produced and applied."""
+    short = " (generator short of the rate)" if s["generator_short"] else ""
+    return (f"knee {phase}: {s['rate']:,}/s offered, {s['produced_per_s']:,.0f}/s produced"
+            f"{short}, {s['applied_per_s']:,.0f}/s applied, backlog {s['backlog_added']:,.0f} "
+            f"-> {'grows' if s['unbounded'] else 'bounded'}")  # fmt: skip
+
+
+# --- measuring ----------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """What a phase feeds and how it reads what was applied (a counter) and the lag."""
+
+    name: str
+    topic: str
+    skus: list[str]
+    applied: Callable[[], Awaitable[float]]
+    lag: Callable[[], Awaitable[int]]
+    extra: Callable[[], Awaitable[dict[str, Any]]] | None = None
+    steps: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def group_lag(bootstrap: str, group: str, topic: str) -> int:
@@ -91,164 +211,254 @@ async def group_lag(bootstrap: str, group: str, topic: str) -> int:
         await stop_consumer(consumer)
 
 
-def template() -> bytes:
-    """One encoded ``adjust`` command with placeholders: building a pydantic model per
-    message would make the generator, not the system, the bottleneck."""
-    cmd = InventoryCommand(command="adjust", idempotency_key="knee:@KEY@", sku="@SKU@",
-                           location="wh-1", quantity=1, reason="bench")  # fmt: skip
-    event = InventoryCommandRequested(id="@ID@", correlation_id="@ID@", payload=cmd,
-                                      source="bench.knee")  # fmt: skip
-    return encode(event)
+async def step(
+    target: Target, gen: load.CommandGenerator, rate: int, seconds: float, grace_s: float
+) -> dict[str, Any]:
+    before, t0 = await target.applied(), time.monotonic()
+    lag_start = await target.lag()
+    produced = await asyncio.to_thread(gen.produce, target.topic, target.skus, rate, seconds)
+    after, t1 = await target.applied(), time.monotonic()
+    lag_end = await target.lag()
+    extra = await target.extra() if target.extra else {}
+    # A bounded system drains what is in flight within a moment of the load stopping; a
+    # backlog of more than half a second of the rate left after the grace is one that grows.
+    await asyncio.sleep(grace_s)
+    by_grace = await target.applied() - before
+    judged = judge(rate, produced, after - before, t1 - t0, by_grace)
+    return judged | {"lag_start": lag_start, "lag_end": lag_end, **extra}
 
 
-TEMPLATE = template()
+async def run_steps(target: Target, gen: load.CommandGenerator, opts: Options) -> None:
+    for rate in opts.rates:
+        target.steps.append(await step(target, gen, rate, opts.step_s, opts.grace_s))
+        print(progress(target.name, target.steps[-1]), file=sys.stderr)  # noqa: T201
+        if target.steps[-1]["unbounded"]:
+            break
 
 
-def command(sku: str, n: int, run: str) -> bytes:
-    key = f"{run}-{n}".encode()
-    return TEMPLATE.replace(b"@KEY@", key).replace(b"@SKU@", sku.encode()).replace(b"@ID@", key)
+async def drain(target: Target, start: float, produced: int, timeout_s: float = 180) -> float:
+    """Seconds until everything produced was applied (-1 if not within ``timeout_s``)."""
+
+    async def drained() -> bool:
+        return bool(await target.applied() - start >= produced)
+
+    try:
+        return await wait_until(f"{target.name} backlog applied", drained, timeout_s)
+    except TimeoutError:
+        return -1.0
 
 
-async def produce(producer: AIOKafkaProducer, skus: list[str], rate: int, seconds: float) -> int:
-    """Open-loop at ``rate``/s for ``seconds``; returns how many were produced."""
-    sent, start, run = 0, time.monotonic(), uuid.uuid4().hex[:12]
-    futures = []
-    while (elapsed := time.monotonic() - start) < seconds:
-        due = int(rate * elapsed) - sent
-        for i in range(due):
-            sku = skus[(sent + i) % len(skus)]
-            value = command(sku, sent + i, run)
-            futures.append(await producer.send(INVENTORY_COMMANDS, value, key=sku.encode()))
-        sent += max(due, 0)
-        await asyncio.sleep(0.01)
-    await asyncio.gather(*futures)
-    return sent
+async def generator_alone(
+    gen: load.CommandGenerator, bootstrap: str, opts: Options, leftovers: list[str]
+) -> dict[str, Any]:
+    """The generator on a topic of its own that nobody reads, at twice the highest rate
+    (the topic goes to ``leftovers``, deleted once the generator's producers are closed:
+    they would keep asking the broker for its metadata)."""
+    offered = int(GENERATOR_OFFERED * max(opts.rates))
+    required = GENERATOR_REQUIRED * max(opts.rates)
+    topic = f"bench.knee.generator.{uuid.uuid4().hex[:10]}"
+    leftovers.append(topic)
+    await ceiling.create_topics(bootstrap, [topic])
+    skus = [f"GEN-{i:05d}" for i in range(opts.skus)]
+    produced = await asyncio.to_thread(gen.produce, topic, skus, offered, opts.step_s)
+    print(f"knee generator alone: {offered:,}/s offered, {produced.per_s:,.0f}/s produced "  # noqa: T201
+          f"(needs {required:,.0f}/s) by {gen.processes} processes", file=sys.stderr)  # fmt: skip
+    return {"offered_per_s": offered, "produced": produced.sent, "produced_per_s": produced.per_s,
+            "required_per_s": required, "met": produced.per_s >= required,
+            "processes": gen.processes}  # fmt: skip
 
 
-async def applied(http: httpx.AsyncClient, adjuster: str) -> float:
+async def applied_by(http: httpx.AsyncClient, adjuster: str) -> float:
     text = (await http.get(f"{adjuster}/metrics")).text
     return sample_metric(text, APPLIED, {"command": "adjust"})
 
 
-async def step(
-    http: httpx.AsyncClient, adjuster: str, producer: AIOKafkaProducer, bootstrap: str,
-    skus: list[str], rate: int, seconds: float, grace_s: float = GRACE_S,
-) -> dict[str, Any]:  # fmt: skip
-    before, t0 = await applied(http, adjuster), time.monotonic()
-    lag_start = await group_lag(bootstrap, "inventory-adjuster", INVENTORY_COMMANDS)
-    sent = await produce(producer, skus, rate, seconds)
-    produce_s = time.monotonic() - t0
-    after, t1 = await applied(http, adjuster), time.monotonic()
-    lag_end = await group_lag(bootstrap, "inventory-adjuster", INVENTORY_COMMANDS)
-    sync_lag = await group_lag(bootstrap, "shopify-sync", INVENTORY_CHANGED)
-    # A bounded system drains what is in flight within a moment of the load stopping; a
-    # backlog of more than half a second of the rate left after the grace is one that grows.
-    await asyncio.sleep(grace_s)
-    backlog_added = sent - (await applied(http, adjuster) - before)
-    return {
-        "rate": rate,
-        "produced": sent,
-        "backlog_added": backlog_added,
-        "produced_per_s": round(sent / produce_s, 1),
-        "applied_per_s": round((after - before) / (t1 - t0), 1),
-        "adjuster_lag_start": lag_start,
-        "adjuster_lag_end": lag_end,
-        "shopify_sync_lag_end": sync_lag,
-        "unbounded": backlog_added > rate / 2,
-    }
-
-
-async def run(opts: Options, infra: Infra) -> dict[str, Any]:
-    with running_stack(infra, SCENARIO, redis_db=8, names=SYSTEM) as stack:
-        return await measure(stack, infra.bootstrap, opts)
-
-
-async def measure(stack: Stack, bootstrap: str, opts: Options) -> dict[str, Any]:
+async def measure(
+    stack: Stack, bootstrap: str, opts: Options, gen: load.CommandGenerator | None = None
+) -> dict[str, Any]:
     """The steps on a running system (any earlier runs used other SKUs)."""
+    if gen is None:
+        with load.CommandGenerator(bootstrap, opts.producers) as own:
+            return await measure(stack, bootstrap, opts, own)
     cat = load.catalog(f"KN{uuid.uuid4().hex[:6]}", opts.skus, 0, 0, 1000)
-    steps: list[dict[str, Any]] = []
     sim, adjuster = stack.url("shopify-sim"), stack.url("inventory-adjuster")
     async with httpx.AsyncClient(timeout=30) as http:
         await load_catalog(http, sim, adjuster, store_gids(), cat)
-        start_applied = await applied(http, adjuster)
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
-                                    linger_ms=5)  # fmt: skip
-        await producer.start()
+
+        async def sync_lag() -> dict[str, Any]:
+            lag = await group_lag(bootstrap, "shopify-sync", INVENTORY_CHANGED)
+            return {"shopify_sync_lag_end": lag}
+
+        target = Target(
+            "system", INVENTORY_COMMANDS, cat.cold, lambda: applied_by(http, adjuster),
+            lambda: group_lag(bootstrap, "inventory-adjuster", INVENTORY_COMMANDS), sync_lag,
+        )  # fmt: skip
+        start_applied = await target.applied()
         pids = {n: stack.procs[n].pid for n in PROFILED if n in stack.procs}
         profiling: AbstractContextManager[dict[str, Path]] = (
             spy(pids, ROOT / ".work" / "bench" / "profiles") if opts.profile else nullcontext({})
         )
-        try:
-            with profiling as files:
-                for rate in opts.rates:
-                    steps.append(await step(http, adjuster, producer, bootstrap,
-                                            cat.cold, rate, opts.step_s, opts.grace_s))  # fmt: skip
-                    if steps[-1]["unbounded"]:
-                        break
-        finally:
-            await producer.stop()
+        with profiling as files:
+            await run_steps(target, gen, opts)
         profiles = {name: hotspots(path) for name, path in files.items()}
-        produced = sum(s["produced"] for s in steps)
-
-        async def drained() -> bool:
-            return bool(await applied(http, adjuster) - start_applied >= produced)
-
-        try:
-            drain_s = await wait_until("backlog applied", drained, 180)
-        except TimeoutError:
-            drain_s = -1.0
-        total = await applied(http, adjuster) - start_applied
-    bounded = [s for s in steps if not s["unbounded"]]
-    # sustained: the highest rate it kept up with (all applied within GRACE_S of the step)
-    knee = max((s["produced_per_s"] for s in bounded), default=0.0)
+        produced = sum(s["produced"] for s in target.steps)
+        drain_s = await drain(target, start_applied, produced)
+        total = await target.applied() - start_applied
     failures = [] if total == produced else [f"applied {total:.0f} of {produced} commands"]
-    return {"options": asdict(opts), "steps": steps, "knee_per_s": knee, "drain_s": drain_s,
-            "applied": total, "produced": produced, "failures": failures,
+    return {"options": asdict(opts), "steps": target.steps, "knee_per_s": sustained(target.steps),
+            "drain_s": drain_s, "applied": total, "produced": produced, "failures": failures,
             "profiles": profiles}  # fmt: skip
 
 
-def render(data: dict[str, Any], results: str) -> str:
-    rows = [
-        [f"{s['rate']:,}", f"{s['produced_per_s']:,.0f}", f"{s['applied_per_s']:,.0f}",
-         f"{s['adjuster_lag_start']:,} -> {s['adjuster_lag_end']:,}",
-         f"{s['shopify_sync_lag_end']:,}", f"{s.get('backlog_added', 0):,.0f}",
-         "grows" if s["unbounded"] else "bounded"]
-        for s in data["steps"]
+async def measure_ceiling(
+    infra: Infra, opts: Options, gen: load.CommandGenerator, leftovers: list[str]
+) -> dict[str, Any]:
+    """The same steps through the bare loop of bench.ceiling, on topics and keys of its own
+    (its keys deleted at the end, its topics added to ``leftovers``)."""
+    names = ceiling.Names(f"bench.ceiling.{uuid.uuid4().hex[:10]}")
+    skus = [f"CE-{i:05d}" for i in range(opts.skus)]
+    redis_url = with_db(infra.redis_url, CEILING_DB)
+    leftovers.extend(names.topics())
+    await ceiling.create_topics(infra.bootstrap, names.topics())
+    log = ROOT / ".work" / "bench" / SCENARIO / "ceiling.log"
+    proc = await asyncio.to_thread(ceiling.start, infra.bootstrap, redis_url, names, log)
+    redis = Redis.from_url(redis_url)
+    try:
+        target = Target(
+            "ceiling", names.commands, skus,
+            lambda: _float(ceiling.committed(infra.bootstrap, names)),
+            lambda: group_lag(infra.bootstrap, names.group, names.commands),
+        )  # fmt: skip
+        await run_steps(target, gen, opts)
+        produced = sum(s["produced"] for s in target.steps)
+        drain_s = await drain(target, 0.0, produced)
+        applied = await target.applied()
+        units = await ceiling.on_hand(redis, names, skus)
+    finally:
+        await asyncio.to_thread(ceiling.stop, proc)
+        await ceiling.drop_keys(redis, names)
+        await redis.aclose()
+    failures = [] if applied == units == produced else [
+        f"ceiling: {produced} produced, {applied:.0f} consumed, {units} units added"
     ]  # fmt: skip
+    return {"steps": target.steps, "ceiling_per_s": sustained(target.steps), "drain_s": drain_s,
+            "produced": produced, "applied": applied, "units_added": units,
+            "failures": failures}  # fmt: skip
+
+
+async def _float(count: Awaitable[int]) -> float:
+    return float(await count)
+
+
+async def run(opts: Options, infra: Infra) -> dict[str, Any]:
+    leftovers: list[str] = []  # the bench's own topics, deleted at the end
+    try:
+        with load.CommandGenerator(infra.bootstrap, opts.producers) as gen:
+            generator = await generator_alone(gen, infra.bootstrap, opts, leftovers)
+            with running_stack(infra, SCENARIO, redis_db=SYSTEM_DB, names=SYSTEM) as stack:
+                data = await measure(stack, infra.bootstrap, opts, gen)
+            # the system is stopped: the ceiling has the machine to itself, as the system had
+            top = await measure_ceiling(infra, opts, gen, leftovers) if opts.ceiling else None
+    finally:
+        if leftovers:
+            await ceiling.delete_topics(infra.bootstrap, leftovers)
+    return combine(data, generator, top)
+
+
+def combine(
+    data: dict[str, Any], generator: dict[str, Any], top: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The system's figures with the generator's and the ceiling's, and knee / ceiling."""
+    out = data | {"generator": generator, "ceiling": top}
+    if top is not None:
+        out["ratio"] = ratio(data["knee_per_s"], reached(data["steps"]),
+                             top["ceiling_per_s"], reached(top["steps"]))  # fmt: skip
+        out["failures"] = [*data["failures"], *top["failures"]]
+    return out
+
+
+# --- the report ---------------------------------------------------------------------------
+
+
+def steps_table(steps: Sequence[dict[str, Any]], sync: bool) -> str:
+    head = ["offered/s", "produced/s", "applied/s", "lag start -> end"]
+    head += ["shopify-sync lag at end"] if sync else []
+    rows = []
+    for s in steps:
+        short = " (short)" if s.get("generator_short") else ""
+        row = [f"{s['rate']:,}", f"{s['produced_per_s']:,.0f}{short}", f"{s['applied_per_s']:,.0f}",
+               f"{s['lag_start']:,} -> {s['lag_end']:,}"]  # fmt: skip
+        row += [f"{s['shopify_sync_lag_end']:,}"] if sync else []
+        row += [f"{s['backlog_added']:,.0f}", "grows" if s["unbounded"] else "bounded"]
+        rows.append(row)
+    return table([*head, "backlog after grace", "lag"], rows)
+
+
+def render(data: dict[str, Any], results: str) -> str:
+    o, gen, top = data["options"], data["generator"], data.get("ceiling")
     met = "met" if data["knee_per_s"] >= TARGET else "**not met**"
-    top = max((s["produced_per_s"] for s in data["steps"]), default=0.0)
-    over = next((s for s in data["steps"] if s["unbounded"]), None)
-    if over is not None:
-        knee_line = (
-            f"Knee: sustained **{data['knee_per_s']:,.0f} commands/s** (the highest rate it kept "
-            f"up with); at {over['rate']:,}/s offered it applied {over['applied_per_s']:,.0f}/s "
-            "and fell behind"
-        )
-    else:
-        knee_line = (
-            f"Knee **not reached**: lag stayed bounded up to the highest rate the generator "
-            f"produced ({top:,.0f}/s), so the ceiling is above "
-            f"**{data['knee_per_s']:,.0f} commands/s**; the generator was the limit"
-        )
-    o = data["options"]
-    return "\n".join([
-        f"`adjust` commands produced straight onto `inventory.commands.v1` for {o['step_s']:g} s "
-        f"per step over {o['skus']:,} SKUs, the whole system running (the adjuster publishes "
-        "every change; shopify-sync coalesces them into writes to three simulated stores).",
+    gen_ok = "enough" if gen["met"] else "**not enough: the generator was a limit**"
+    lines = [
+        f"`adjust` commands for {o['step_s']:g} s per step over {o['skus']:,} SKUs from "
+        f"{gen['processes']} producer processes (`bench.load.CommandGenerator`). Alone, on a "
+        f"topic nobody reads, the generator produced {gen['produced_per_s']:,.0f}/s when "
+        f"offered {gen['offered_per_s']:,}/s (needs {gen['required_per_s']:,.0f}/s, 1.5 times "
+        f"the highest step): {gen_ok}. A produced rate marked *(short)* fell more than 5% "
+        "under its step's rate.",
         "",
-        table(["offered/s", "produced/s", "applied/s", "adjuster lag start -> end",
-               "shopify-sync lag at end", "backlog 2 s later", "lag"], rows),  # fmt: skip
+        "**System** (the whole system running: the adjuster publishes every change; "
+        "shopify-sync coalesces them into writes to the simulated stores):",
         "",
-        f"{knee_line}; target >= {TARGET:,}/s sustained: {met}. Every produced command was applied "
-        f"({data['applied']:,.0f} of {data['produced']:,}), backlog drained "
-        f"{data['drain_s']:.1f} s after the last step. Where the time goes: "
-        "[profiling.md](profiling.md).",
+        steps_table(data["steps"], sync=True),
+        "",
+        f"{phase_line('Knee', data['steps'])}; target >= {TARGET:,}/s sustained: {met}. "
+        f"Every produced command was applied ({data['applied']:,.0f} of {data['produced']:,}), "
+        f"backlog drained {data['drain_s']:.1f} s after the last step.",
+    ]
+    if top is not None:
+        r = data["ratio"]
+        lines += [
+            "",
+            "**Ceiling** (`bench/ceiling.py`, the system stopped: one process consuming the "
+            "same commands from 12 partitions, one pipelined round trip of a small Lua apply "
+            "per batch, two records produced per command with acks=all and idempotence, "
+            "acknowledged once per batch, one commit per batch):",
+            "",
+            steps_table(top["steps"], sync=False),
+            "",
+            f"{phase_line('Ceiling', top['steps'])}. It applied {top['applied']:,.0f} of "
+            f"{top['produced']:,} commands once each ({top['units_added']:,} units added).",
+            "",
+            f"Knee / ceiling: **{ratio_text(r)}**; target >= {TARGET_RATIO}: "
+            f"{ratio_verdict(r)}. Where the time goes: [profiling.md](profiling.md).",
+        ]
+    lines += [
         "",
         f"- Machine: {machine_line(data['machine'])}",
         f"- Date: {data['date'][:16].replace('T', ' ')} UTC",
         f"- Command: `{data['command']}`",
         f"- Raw results: `{results}`",
-    ])  # fmt: skip
+    ]
+    return "\n".join(lines)
+
+
+def brief(data: dict[str, Any]) -> dict[str, Any]:
+    top = data.get("ceiling")
+    return {
+        "knee_per_s": data["knee_per_s"],
+        "ceiling_per_s": top["ceiling_per_s"] if top else None,
+        "ratio": data.get("ratio"),
+        "generator_per_s": data["generator"]["produced_per_s"],
+    }
+
+
+async def generator_only(opts: Options, bootstrap: str) -> dict[str, Any]:
+    leftovers: list[str] = []
+    try:
+        with load.CommandGenerator(bootstrap, opts.producers) as gen:
+            return await generator_alone(gen, bootstrap, opts, leftovers)
+    finally:
+        await ceiling.delete_topics(bootstrap, leftovers)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,6 +466,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rates", default=",".join(str(r) for r in Options.rates))
     p.add_argument("--step-s", type=float, default=Options.step_s)
     p.add_argument("--skus", type=int, default=Options.skus)
+    p.add_argument("--producers", type=int, default=Options.producers,
+                   help="load generator processes")  # fmt: skip
+    p.add_argument("--no-ceiling", action="store_true", help="skip the bare loop")
+    p.add_argument("--generator-only", action="store_true",
+                   help="the load generator alone (no system, no ceiling, no docs)")  # fmt: skip
     p.add_argument("--profile", action="store_true", help="py-spy the services (see profiling.md)")
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--no-doc", action="store_true")
@@ -263,11 +478,17 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     rates = tuple(int(r) for r in args.rates.split(","))
     opts = SMOKE if args.smoke else Options(rates, args.step_s, args.skus, args.profile)
+    opts = Options(**(asdict(opts) | {"producers": args.producers, "ceiling": not args.no_ceiling}))
     at, box = now_utc(), machine()
-    data = asyncio.run(run(opts, infra_of(args)))
-    return finish(SCENARIO, "Sustained throughput ceiling (knee)", data, at=at, box=box,
-                  doc=not args.no_doc, smoke=args.smoke, render=render,
-                  brief=lambda d: {"knee_per_s": d["knee_per_s"]})  # fmt: skip
+    infra = infra_of(args)
+    if args.generator_only:
+        gen = asyncio.run(generator_only(opts, infra.bootstrap))
+        path = write_results(f"{SCENARIO}-generator", {"generator": gen, "machine": box}, at=at)
+        print(f"{gen} -> {path}")  # noqa: T201
+        return 0
+    data = asyncio.run(run(opts, infra))
+    return finish(SCENARIO, "Sustained throughput (knee) and the ceiling", data, at=at, box=box,
+                  doc=not args.no_doc, smoke=args.smoke, render=render, brief=brief)  # fmt: skip
 
 
 if __name__ == "__main__":
