@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from shopify_sync.adapters.exposures import LocalExposures
 from shopify_sync.adapters.intents import LocalIntents
 from shopify_sync.adapters.shopify import QueryError, ShopifyClient
 from shopify_sync.adapters.sync_trace import SYNC_CLOCK
+from shopify_sync.domain.catalog import CatalogEntry
 from shopify_sync.domain.intents import Intent
 from shopify_sync.domain.quantities import (
     BATCH_LIMIT,
@@ -135,15 +136,24 @@ class Writer:
         return resolved
 
     async def _round(self, store: Store, out: Outcome) -> None:
-        snapshot = await self.state.pending(store.shop)
+        shop = store.shop
+        snapshot = await self.state.pending(shop)
         if not snapshot:
             return
-        targets = await self._targets(store, snapshot, out)
-        levels, read = await self._levels(store, targets)
+        # The mapping, the levels last seen and the exposures depend only on the keys: one
+        # wait for the three reads, not three in a row.
+        keys = list(snapshot)
+        mapped, known, exposures = await asyncio.gather(
+            self.mapping.resolve(store, {sku for sku, _ in keys}),
+            self.state.known(shop, keys),
+            self.exposures.of(shop, keys),
+        )
+        targets = await self._targets(store, snapshot, mapped, out)
+        levels, read = await self._levels(store, targets, {k: v.level for k, v in known.items()})
         unstocked = [t for t in targets if levels.get(t.key) is None]
         await self._reject(store, unstocked, "INVALID_LOCATION", "not stocked at location", out)
         todo = [t for t in targets if levels.get(t.key) is not None]
-        exposures = await self.exposures.of(store.shop, [t.key for t in todo])
+        exposures = {t.key: exposures[t.key] for t in todo if t.key in exposures}
         batch = Batch({t.key: int(levels[t.key] or 0) for t in todo}, exposures, read=read)
         for t in todo:
             batch.plans[t.key] = self._plan(store, t, batch)
@@ -229,9 +239,12 @@ class Writer:
         )
 
     async def _targets(
-        self, store: Store, snapshot: dict[ItemKey, Pending], out: Outcome
+        self,
+        store: Store,
+        snapshot: dict[ItemKey, Pending],
+        mapped: Mapping[str, CatalogEntry],
+        out: Outcome,
     ) -> list[Target]:
-        mapped = await self.mapping.resolve(store, {sku for sku, _ in snapshot})
         targets: list[Target] = []
         unlisted: dict[ItemKey, Pending] = {}
         for key, pending in snapshot.items():
@@ -251,12 +264,17 @@ class Writer:
         return targets
 
     async def _levels(
-        self, store: Store, targets: Sequence[Target]
+        self, store: Store, targets: Sequence[Target], known: Mapping[ItemKey, int | None]
     ) -> tuple[dict[ItemKey, int | None], set[ItemKey]]:
-        """Each level as last seen, read from the store where unknown (and which were)."""
-        known = await self.state.known(store.shop, [t.key for t in targets])
-        levels: dict[ItemKey, int | None] = {k: v.level for k, v in known.items()}
+        """Each level as last seen, read from the store where unknown (and which were).
+        ``known`` was read beside the mapping: a SKU the mapping just looked up in the store
+        has its level recorded since, so those are read again before asking the store."""
+        levels: dict[ItemKey, int | None] = {t.key: known.get(t.key) for t in targets}
         unknown = [t for t in targets if levels.get(t.key) is None]
+        if unknown:
+            again = await self.state.known(store.shop, [t.key for t in unknown])
+            levels.update({k: v.level for k, v in again.items()})
+            unknown = [t for t in unknown if levels.get(t.key) is None]
         if unknown:
             levels.update(await self.mapping.read_levels(store, unknown))
         return levels, {t.key for t in unknown}
