@@ -97,6 +97,7 @@ class Options:
     profile: bool = False  # py-spy on the simulator and the services during the top rate
     sims: int = 3  # Shopify simulator processes, both sides: 3 is one per store, 1 serves all
     plans: tuple[str, ...] = ()  # each store's Shopify plan (API rate limit); (): the file's
+    service_env: tuple[tuple[str, str], ...] = ()  # STOCKSYNC_* settings for StockSync's side
 
     @property
     def orders(self) -> int:
@@ -149,7 +150,10 @@ async def stocksync_run(
     out: dict[str, dict[str, Any]] = {}
     sims = series[-1][1].sims
     plans = series[-1][1].plans
-    with running_stack(infra, SCENARIO, redis_db=6, names=SYSTEM, sims=sims, plans=plans) as stack:
+    env = dict(series[-1][1].service_env)
+    with running_stack(
+        infra, SCENARIO, redis_db=6, names=SYSTEM, sims=sims, plans=plans, extra_env=env
+    ) as stack:
         for i, (label, opts, cat) in enumerate(series):
             top = i == len(series) - 1
             profiled = [*sim_procs(stack), *PROFILED]
@@ -398,6 +402,13 @@ def store_limits(plans: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def service_setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.startswith("STOCKSYNC_"):
+        raise argparse.ArgumentTypeError(f"not STOCKSYNC_NAME=VALUE: {text!r}")
+    return name, value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench.flash_sale", description=__doc__.split("\n\n")[0])
     d = Options()
@@ -437,6 +448,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="each store's Shopify plan, in the stores file's order (plus,plus,plus): its "
         "API rate limit; default: the stores file's (plus, advanced, standard)",
     )
+    p.add_argument(
+        "--service-env",
+        action="append",
+        type=service_setting,
+        default=[],
+        metavar="STOCKSYNC_NAME=VALUE",
+        help="a setting for every StockSync service of the run (repeatable), e.g. "
+        "STOCKSYNC_COALESCE_WINDOW_S=0; the results record it",
+    )
     p.add_argument("--smoke", action="store_true", help="tiny load; never touches the docs")
     p.add_argument("--no-doc", action="store_true")
     add_infra_args(p)
@@ -452,8 +472,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.plans and args.sims != 3:
         raise SystemExit("--plans needs one simulator per store (--sims 3)")
     opts = replace(
-        opts, seed=args.seed, demand=tuple(args.demand), sims=args.sims, plans=args.plans
-    )
+        opts, seed=args.seed, demand=tuple(args.demand), sims=args.sims, plans=args.plans,
+        service_env=tuple(args.service_env),
+    )  # fmt: skip
     if not args.smoke:
         opts = replace(opts, rates=tuple(sorted(args.rates)), idle=args.idle,
                        profile=args.profile)  # fmt: skip

@@ -32,3 +32,10 @@ def test_a_plan_per_store_or_none() -> None:
     with pytest.raises(ValueError, match="2 plans for 3 stores"):
         SimFleet.plan(Path("."), 9000, 3, ("plus", "plus"))
     assert parse_args(["--plans", "plus, plus,plus"]).plans == ("plus", "plus", "plus")
+
+
+def test_service_settings_are_stocksync_names_with_values() -> None:
+    args = parse_args(["--service-env", "STOCKSYNC_COALESCE_WINDOW_S=0"])
+    assert args.service_env == [("STOCKSYNC_COALESCE_WINDOW_S", "0")]
+    with pytest.raises(SystemExit):
+        parse_args(["--service-env", "PATH=/tmp"])
