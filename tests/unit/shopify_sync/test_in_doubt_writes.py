@@ -75,6 +75,18 @@ async def _first_rounds(r: Rig, w: Writer, exposures: FlakyExposures) -> None:
     assert (await r.inventory(P))["A"] == 27  # the store took the write
 
 
+async def _round_fails_before_the_store(r: Rig) -> None:
+    """One push round whose call times out before Shopify applies it (504)."""
+    await r.faults(P, timeout_rate=1.0, timeout_mode="before", hang_s=60.0)
+    try:
+        await r.writer.push_pending(r.stores[P])
+    except TransientError:
+        pass
+    else:
+        raise AssertionError("the round should have failed with the 504")
+    await r.faults(P)
+
+
 async def test_a_write_applied_but_not_recorded_is_not_taken_for_unseen_sales() -> None:
     """Redis back, the child sells one more (truth 26): the store must show 26, not 23."""
     async with rig([store(P, "plus")]) as r:
@@ -143,14 +155,7 @@ async def test_a_write_that_never_reached_the_store_is_void_and_the_store_is_not
         await r.state.record(P, {KEY: pending(1, 30, parent=0, child=0)})
         await r.writer.push_pending(r.stores[P])
         await r.state.record(P, {KEY: pending(2, 27, parent=0, child=3)})
-        await r.faults(P, timeout_rate=1.0, timeout_mode="before", hang_s=60.0)
-        try:
-            await r.writer.push_pending(r.stores[P])
-        except TransientError:
-            pass
-        else:
-            raise AssertionError("the round should have failed with the 504")
-        await r.faults(P)
+        await _round_fails_before_the_store(r)
         await r.seed(P, {"A": 29})  # and the parent sold one, unseen by truth so far
         await r.state.record(P, {KEY: pending(3, 26, parent=0, child=4)})
         await r.writer.push_pending(r.stores[P])
@@ -169,14 +174,7 @@ async def test_a_raise_granted_by_the_gate_that_failed_is_not_taken_for_unseen_s
         await r.state.record(P, {KEY: pending(1, 3, 10, True, parent=0)})
         await r.writer.push_pending(r.stores[P])  # read 3: the exposure is 3
         await r.state.record(P, {KEY: pending(2, 5, 10, True, parent=0)})
-        await r.faults(P, timeout_rate=1.0, timeout_mode="before", hang_s=60.0)
-        try:
-            await r.writer.push_pending(r.stores[P])
-        except TransientError:
-            pass
-        else:
-            raise AssertionError("the round should have failed with the 504")
-        await r.faults(P)
+        await _round_fails_before_the_store(r)
         assert (await r.inventory(P))["A"] == 3
         await r.writer.push_pending(r.stores[P])
         assert (await r.inventory(P))["A"] == 5
