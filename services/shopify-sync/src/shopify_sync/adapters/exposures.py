@@ -16,6 +16,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from shopify_sync.adapters.scripts import Call, evalsha_all
 from shopify_sync.domain.quantities import SEP, Exposure, ItemKey, Seen, grant
 from shopify_sync.ports import Claim
 
@@ -86,9 +87,7 @@ class RedisExposures:
         await pipe.execute()
 
     async def claim(self, shop: str, claims: Sequence[Claim]) -> list[int]:
-        if not claims:
-            return []
-        pipe = self.redis.pipeline(transaction=False)
+        calls: list[Call] = []
         for c in claims:
             sku, location = c.key
             args: list[str | int] = [
@@ -96,8 +95,8 @@ class RedisExposures:
                 c.pending.available if c.pending.available is not None else c.floor,
                 location, _counters(c.pending.seen),
             ]  # fmt: skip
-            await self._claim(keys=[exposure_key(sku)], args=args, client=pipe)
-        return [int(x) for x in await pipe.execute()]
+            calls.append(([exposure_key(sku)], args))
+        return [int(x) for x in await evalsha_all(self.redis, self._claim, calls)]
 
 
 class LocalExposures:
