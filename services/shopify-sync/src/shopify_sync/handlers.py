@@ -9,6 +9,7 @@ for its one shop only.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,20 +40,13 @@ class ChangeRecorder:
         rejected = [i.event.payload for i in items if isinstance(i.event, SyncChangeRejected)]
         if not changes and not rejected:
             return
-        # One span per batch, continuing the trace of its newest change; every store's
-        # entries in one round trip.
+        # One span per batch, continuing the trace of its newest change.
         with handling(items[-1], "shopify-sync record"):
-            entries = {s.shop: self._entries(s, changes, rejected) for s in self.stores.stores}
-            kept = await self.state.record_many({k: v for k, v in entries.items() if v})
-        for shop, n in kept.items():
-            if n:
-                SYNC_CLOCK.note(shop, entries[shop])
-                self.lanes.wake(shop)
+            await asyncio.gather(*(self._record(s, changes, rejected) for s in self.stores.stores))
 
-    @staticmethod
-    def _entries(
-        store: Store, changes: list[StockChange], rejected: list[RejectedChange]
-    ) -> dict[ItemKey, Pending]:
+    async def _record(
+        self, store: Store, changes: list[StockChange], rejected: list[RejectedChange]
+    ) -> None:
         entries = pending_for_store(changes, store)
         for r in rejected:  # replayed dead letters: this shop's own, at a location it maps
             if r.shop != store.shop or r.location not in store.locations:
@@ -61,4 +55,6 @@ class ChangeRecorder:
             cur = entries.get(key)
             if cur is None or r.version > cur.version:
                 entries[key] = Pending(r.version, r.quantity)
-        return entries
+        if entries and await self.state.record(store.shop, entries):
+            SYNC_CLOCK.note(store.shop, entries)
+            self.lanes.wake(store.shop)

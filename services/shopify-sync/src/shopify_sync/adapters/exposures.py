@@ -16,7 +16,6 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from shopify_sync.adapters.scripts import Call, evalsha_all
 from shopify_sync.domain.quantities import SEP, Exposure, ItemKey, Seen, grant
 from shopify_sync.ports import Claim
 
@@ -87,7 +86,9 @@ class RedisExposures:
         await pipe.execute()
 
     async def claim(self, shop: str, claims: Sequence[Claim]) -> list[int]:
-        calls: list[Call] = []
+        if not claims:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
         for c in claims:
             sku, location = c.key
             args: list[str | int] = [
@@ -95,8 +96,8 @@ class RedisExposures:
                 c.pending.available if c.pending.available is not None else c.floor,
                 location, _counters(c.pending.seen),
             ]  # fmt: skip
-            calls.append(([exposure_key(sku)], args))
-        return [int(x) for x in await evalsha_all(self.redis, self._claim, calls)]
+            await self._claim(keys=[exposure_key(sku)], args=args, client=pipe)
+        return [int(x) for x in await pipe.execute()]
 
 
 class LocalExposures:

@@ -19,7 +19,6 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from shopify_sync.adapters.scripts import Call, evalsha_all
 from shopify_sync.domain.quantities import ItemKey, Known, Pending, field_of, key_of
 
 CHUNK = 1000
@@ -110,23 +109,12 @@ class RedisSyncState:
         self._discard = redis.register_script(DISCARD_LUA)
 
     async def record(self, shop: str, entries: Mapping[ItemKey, Pending]) -> int:
-        return (await self.record_many({shop: entries}))[shop]
-
-    async def record_many(self, entries: Mapping[str, Mapping[ItemKey, Pending]]) -> dict[str, int]:
-        """``record`` for several shops at once: one pipeline of script calls (a consumed
-        batch's changes for every store in one round trip)."""
-        calls: list[Call] = []
-        owners: list[str] = []
-        for shop, mine in entries.items():
-            args: list[str] = []
-            for key, p in mine.items():
-                args += [field_of(key), str(p.version), p.encode()]
-            for part in _chunks(args, 3):
-                calls.append(([pending_key(shop), known_key(shop)], part))
-                owners.append(shop)
-        kept = dict.fromkeys(entries, 0)
-        for shop, n in zip(owners, await evalsha_all(self.redis, self._record, calls), strict=True):
-            kept[shop] += int(n)
+        args: list[str] = []
+        for key, p in entries.items():
+            args += [field_of(key), str(p.version), p.encode()]
+        kept = 0
+        for part in _chunks(args, 3):
+            kept += int(await self._record(keys=[pending_key(shop), known_key(shop)], args=part))
         return kept
 
     async def pending(self, shop: str) -> dict[ItemKey, Pending]:
