@@ -115,13 +115,13 @@ class Writer:
                     store, SET_QUANTITIES, intent.variables,
                     operation="SetInventoryQuantities", cost=MUTATION_COST,
                 )  # fmt: skip
-                errors = (data.get("inventorySetQuantities") or {}).get("userErrors") or []
+                errors = user_errors(data)
             except QueryError as exc:
                 errors = [{"message": str(exc)}]
             applied = not errors
             if applied:
                 await self.exposures.put(shop, intent.after)
-                await self.state.observed(shop, dict(intent.levels))
+                await self.state.observed(shop, intent.levels)
             else:  # never applied: the store could sell what it could before the call
                 await self.exposures.put(shop, intent.before)
             await self.intents.drop(shop, [key])
@@ -221,10 +221,7 @@ class Writer:
         and the next round tries again)."""
         if not targets:
             return
-        exposures: dict[ItemKey, Exposure] = {}
-        for t in targets:
-            plan = batch.plans[t.key]
-            exposures[t.key] = Exposure(self._quantity(t, batch) + plan.unseen, plan.seen)
+        exposures = {t.key: self._exposure_after(t, batch) for t in targets}
         done = {t.key: (t.pending, self._quantity(t, batch)) for t in targets}
         held = {k: level for k, (_, level) in done.items() if k in batch.held}
         # What the store can sell is recorded before the pending entry and the write's
@@ -307,7 +304,7 @@ class Writer:
                 await self._reject(store, chunk, "QUERY_ERROR", str(exc), out)
                 return
             out.calls += 1
-            errors = (data.get("inventorySetQuantities") or {}).get("userErrors") or []
+            errors = user_errors(data)
             if not errors:
                 out.gave_up += await self._written(store, chunk, batch, intent.key)
                 out.applied += len(chunk)
@@ -327,13 +324,16 @@ class Writer:
         planned: dict[ItemKey, int],
         variables: dict[str, Any],
     ) -> Intent:
-        after: dict[ItemKey, Exposure] = {}
-        before: dict[ItemKey, Exposure] = {}
-        for t in chunk:
-            plan = batch.plans[t.key]
-            after[t.key] = Exposure(planned[t.key] + plan.unseen, plan.seen)
-            before[t.key] = Exposure(plan.before, plan.seen)
+        plans = batch.plans
+        after = {t.key: self._exposure_after(t, batch) for t in chunk}
+        before = {t.key: Exposure(plans[t.key].before, plans[t.key].seen) for t in chunk}
         return Intent(variables, planned, after, before)
+
+    def _exposure_after(self, t: Target, batch: Batch) -> Exposure:
+        """What the store can sell once the write is applied: what it shows then, plus the
+        sales it made that truth has not applied yet."""
+        plan = batch.plans[t.key]
+        return Exposure(self._quantity(t, batch) + plan.unseen, plan.seen)
 
     async def _written(self, store: Store, chunk: list[Target], batch: Batch, intent: str) -> int:
         """Record an applied write; the units it lowered stores by under allocation."""
@@ -450,3 +450,11 @@ class Writer:
         await self.state.discard(store.shop, {k: p for k, (p, _) in rejected.items()})
         metrics.REJECTED.labels(store.shop, code).inc(len(rejected))
         out.rejected += len(rejected)
+
+
+def user_errors(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``userErrors`` of an ``inventorySetQuantities`` answer (none: it was applied)."""
+    errors: list[dict[str, Any]] = (data.get("inventorySetQuantities") or {}).get(
+        "userErrors"
+    ) or []
+    return errors
