@@ -45,6 +45,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from redis.asyncio import Redis
 
 from bench import ceiling, load
+from bench.cpu import CpuMeter, infra_pids, per_command
 from bench.live import (
     SYSTEM,
     Infra,
@@ -192,6 +193,7 @@ class Target:
     lag: Callable[[], Awaitable[int]]
     extra: Callable[[], Awaitable[dict[str, Any]]] | None = None
     steps: list[dict[str, Any]] = field(default_factory=list)
+    cpu: CpuMeter | None = None  # CPU per process while each step produces
 
 
 async def group_lag(bootstrap: str, group: str, topic: str) -> int:
@@ -216,7 +218,10 @@ async def step(
 ) -> dict[str, Any]:
     before, t0 = await target.applied(), time.monotonic()
     lag_start = await target.lag()
+    if target.cpu:
+        target.cpu.start()
     produced = await asyncio.to_thread(gen.produce, target.topic, target.skus, rate, seconds)
+    cpu = target.cpu.stop() if target.cpu else {}
     after, t1 = await target.applied(), time.monotonic()
     lag_end = await target.lag()
     extra = await target.extra() if target.extra else {}
@@ -225,7 +230,8 @@ async def step(
     await asyncio.sleep(grace_s)
     by_grace = await target.applied() - before
     judged = judge(rate, produced, after - before, t1 - t0, by_grace)
-    return judged | {"lag_start": lag_start, "lag_end": lag_end, **extra}
+    costs = {"cpu": cpu, "cpu_per_command": per_command(cpu, produced.per_s)} if cpu else {}
+    return judged | {"lag_start": lag_start, "lag_end": lag_end, **extra, **costs}
 
 
 async def run_steps(target: Target, gen: load.CommandGenerator, opts: Options) -> None:
@@ -274,12 +280,17 @@ async def applied_by(http: httpx.AsyncClient, adjuster: str) -> float:
 
 
 async def measure(
-    stack: Stack, bootstrap: str, opts: Options, gen: load.CommandGenerator | None = None
+    stack: Stack,
+    bootstrap: str,
+    opts: Options,
+    gen: load.CommandGenerator | None = None,
+    infra_procs: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """The steps on a running system (any earlier runs used other SKUs)."""
+    """The steps on a running system (any earlier runs used other SKUs); ``infra_procs``
+    (the broker's and redis-server's pids) are metered with the stack's processes."""
     if gen is None:
         with load.CommandGenerator(bootstrap, opts.producers) as own:
-            return await measure(stack, bootstrap, opts, own)
+            return await measure(stack, bootstrap, opts, own, infra_procs)
     cat = load.catalog(f"KN{uuid.uuid4().hex[:6]}", opts.skus, 0, 0, 1000)
     sim, adjuster = stack.url("shopify-sim"), stack.url("inventory-adjuster")
     async with httpx.AsyncClient(timeout=30) as http:
@@ -292,6 +303,7 @@ async def measure(
         target = Target(
             "system", INVENTORY_COMMANDS, cat.cold, lambda: applied_by(http, adjuster),
             lambda: group_lag(bootstrap, "inventory-adjuster", INVENTORY_COMMANDS), sync_lag,
+            cpu=CpuMeter({**{n: p.pid for n, p in stack.procs.items()}, **(infra_procs or {})}),
         )  # fmt: skip
         start_applied = await target.applied()
         pids = {n: stack.procs[n].pid for n in PROFILED if n in stack.procs}
@@ -328,6 +340,7 @@ async def measure_ceiling(
             "ceiling", names.commands, skus,
             lambda: _float(ceiling.committed(infra.bootstrap, names)),
             lambda: group_lag(infra.bootstrap, names.group, names.commands),
+            cpu=CpuMeter({"ceiling loop": proc.pid, **infra_pids(infra.bootstrap, redis_url)}),
         )  # fmt: skip
         await run_steps(target, gen, opts)
         produced = sum(s["produced"] for s in target.steps)
@@ -356,7 +369,8 @@ async def run(opts: Options, infra: Infra) -> dict[str, Any]:
         with load.CommandGenerator(infra.bootstrap, opts.producers) as gen:
             generator = await generator_alone(gen, infra.bootstrap, opts, leftovers)
             with running_stack(infra, SCENARIO, redis_db=SYSTEM_DB, names=SYSTEM) as stack:
-                data = await measure(stack, infra.bootstrap, opts, gen)
+                procs = infra_pids(infra.bootstrap, infra.redis_url)
+                data = await measure(stack, infra.bootstrap, opts, gen, procs)
             # the system is stopped: the ceiling has the machine to itself, as the system had
             top = await measure_ceiling(infra, opts, gen, leftovers) if opts.ceiling else None
     finally:
@@ -394,6 +408,33 @@ def steps_table(steps: Sequence[dict[str, Any]], sync: bool) -> str:
     return table([*head, "backlog after grace", "lag"], rows)
 
 
+def cpu_step(steps: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The step whose CPU is reported: the highest that kept up, else the first."""
+    metered = [s for s in steps if s.get("cpu_per_command")]
+    kept = [s for s in metered if not s["unbounded"]]
+    return kept[-1] if kept else (metered[0] if metered else None)
+
+
+def cpu_lines(name: str, steps: Sequence[dict[str, Any]]) -> list[str]:
+    """Where the CPU of one step went: cores and microseconds per command per process."""
+    s = cpu_step(steps)
+    if s is None:
+        return []
+    cpu, per = s["cpu"], s["cpu_per_command"]
+    rows = [[n, f"{cpu['cores'][n]:.2f}", f"{us:,.0f}"] for n, us in per["us"].items() if us >= 1]
+    other = per["other_us"] * s["produced_per_s"] / 1e6
+    rows += [["other (kernel, unnamed processes)", f"{other:.2f}", f"{per['other_us']:,.0f}"]]
+    rows += [["**machine**", f"**{cpu['machine_busy_cores']:.2f}** of "
+              f"{cpu['machine_cores']:.0f}", f"**{per['machine_us']:,.0f}**"]]  # fmt: skip
+    return [
+        "",
+        f"{name}: CPU at {s['produced_per_s']:,.0f}/s (user + system time from `/proc` while "
+        "the step produced; cores busy, and CPU microseconds per command):",
+        "",
+        table(["process", "cores", "µs / command"], rows),
+    ]
+
+
 def render(data: dict[str, Any], results: str) -> str:
     o, gen, top = data["options"], data["generator"], data.get("ceiling")
     met = "met" if data["knee_per_s"] >= TARGET else "**not met**"
@@ -414,6 +455,7 @@ def render(data: dict[str, Any], results: str) -> str:
         f"{phase_line('Knee', data['steps'])}; target >= {TARGET:,}/s sustained: {met}. "
         f"Every produced command was applied ({data['applied']:,.0f} of {data['produced']:,}), "
         f"backlog drained {data['drain_s']:.1f} s after the last step.",
+        *cpu_lines("System", data["steps"]),
     ]
     if top is not None:
         r = data["ratio"]
@@ -428,6 +470,7 @@ def render(data: dict[str, Any], results: str) -> str:
             "",
             f"{phase_line('Ceiling', top['steps'])}. It applied {top['applied']:,.0f} of "
             f"{top['produced']:,} commands once each ({top['units_added']:,} units added).",
+            *cpu_lines("Ceiling", top["steps"]),
             "",
             f"Knee / ceiling: **{ratio_text(r)}**; target >= {TARGET_RATIO}: "
             f"{ratio_verdict(r)}. Where the time goes: [profiling.md](profiling.md).",
