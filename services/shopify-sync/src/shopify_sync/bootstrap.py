@@ -151,6 +151,7 @@ def build(
         settings.lane_poll_s,
         settings.retry_backoff_s,
         settings.discover_on_start,
+        in_flight=settings.lane_in_flight,
     )
     lanes = Lanes(
         {

@@ -7,6 +7,11 @@ short the lane waits for budget, and changes arriving meanwhile coalesce in the 
 map (latest value per item) so the next call carries more: under load, batches grow
 instead of calls piling up. Transient failures back off 1 s, 2 s, 4 s, 8 s; an open circuit
 holds the lane until its half-open probe, and everything pending is pushed when it closes.
+
+Up to ``in_flight`` rounds run at once: a change that arrives while a call is in flight
+goes out in a round of its own (once the bucket allows it) instead of waiting for that call
+to come back, on SKUs the rounds in flight do not hold (``Writer``). After a failure the
+lane runs one round at a time until a round succeeds.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class LaneConfig:
     discover_timeout_s: float = 600.0
     busy_s: float = 0.05
     gauge_s: float = 1.0  # the pending gauge is read from Redis at most this often
+    in_flight: int = 2  # rounds (so Admin API calls) of one store running at once
 
 
 @dataclass
@@ -74,21 +80,38 @@ class Lane:
 
     async def run(self) -> None:
         self.wake.set()  # whatever was pending before a restart goes out first
-        while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=self.config.poll_s)
-            woken = self.wake.is_set()
-            self.wake.clear()
-            try:
-                if self._stopping or not await self._ready():
-                    continue
-                if woken and self.config.window_s and self._busy():
-                    await self.sleep(self.config.window_s)  # under load: let a burst coalesce
-                await self.round()
-            except Exception:  # noqa: BLE001 - a lane never dies: its changes stay pending
-                log.exception("lane step failed; retrying", extra={"shop": self.store.shop})
-                await self.sleep(self.config.backoff_s[0])
-                self.wake.set()
+        rounds: set[asyncio.Task[Outcome | None]] = set()
+        try:
+            while not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout=self.config.poll_s)
+                woken = self.wake.is_set()
+                self.wake.clear()
+                try:
+                    if self._stopping or not await self._ready():
+                        continue
+                    if len(rounds) >= self._room():
+                        # full: the next wake-up comes when a round ends (it wakes the lane)
+                        await asyncio.wait(rounds, return_when=asyncio.FIRST_COMPLETED)
+                        self.wake.set()
+                        continue
+                    if woken and self.config.window_s and self._busy():
+                        await self.sleep(self.config.window_s)  # under load: let a burst coalesce
+                    task = asyncio.create_task(self.round())
+                    rounds.add(task)
+                    task.add_done_callback(rounds.discard)
+                except Exception:  # noqa: BLE001 - a lane never dies: its changes stay pending
+                    log.exception("lane step failed; retrying", extra={"shop": self.store.shop})
+                    await self.sleep(self.config.backoff_s[0])
+                    self.wake.set()
+        finally:
+            for task in rounds:
+                task.cancel()
+            await asyncio.gather(*rounds, return_exceptions=True)
+
+    def _room(self) -> int:
+        """Rounds that may run at once: one after a failure, until a round succeeds."""
+        return 1 if self.failures else max(1, self.config.in_flight)
 
     def _busy(self) -> bool:
         """Sent a write a moment ago: more is likely on its way. An idle lane writes at once."""
@@ -150,8 +173,9 @@ class Lane:
             self._round_ended = time.monotonic()
         if self.last.applied:
             self.last_push_at = time.time()
-        if self.last.deferred or self.last.calls:
-            self.wake.set()  # more may have arrived meanwhile
+        if self.last.deferred or self.last.calls or self.last.waiting or self.last.freed:
+            # more may have arrived meanwhile; or what a round left to this one can go now
+            self.wake.set()
         if self.last.gave_up and self.on_gave_up is not None:
             self.on_gave_up()
         if time.monotonic() - self._gauged >= self.config.gauge_s:

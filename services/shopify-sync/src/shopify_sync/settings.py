@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
+
 from stocksync_common.settings import CommonSettings
 from stocksync_common.topics import (
     CATALOG,
@@ -41,6 +43,9 @@ class Settings(CommonSettings):
     max_connections: int = 100
     max_stale_retries: int = 3
     coalesce_window_s: float = 0.005
+    # Admin API calls of one store in flight at once (a round each, on SKUs the others do not
+    # hold): a change arriving during a call goes out beside it, not after it.
+    lane_in_flight: int = Field(default=2, ge=1, le=8)
     lane_poll_s: float = 0.05
     # Recovery after an outage must land within 10 s (docs/decisions/0009): the next probe
     # is never more than max(breaker_max_open_s, last backoff) after Shopify is back.

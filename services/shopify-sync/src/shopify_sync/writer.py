@@ -12,13 +12,20 @@ Each call is recorded as an intent before it is sent and dropped once its outcom
 recorded; a round that finds intents left over (a failure between the call and its record,
 or a process before this one) resolves them first by sending them again with their
 idempotency key (``domain.intents``).
+
+Several rounds of one shop may run at once (the lane starts another while a call is in
+flight): each takes only SKUs no other round of that shop holds, so every SKU's pending
+entry, last known level, exposure and intent has one writer at a time. A newer change of a
+held SKU waits for the round holding it. Writes in doubt are resolved only while no other
+round of the shop runs: a replay must never race the call it repeats.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +69,9 @@ class Outcome:
     calls: int = 0
     gave_up: int = 0  # units stores were lowered by under channel allocation (room for others)
     held: int = 0  # raises under allocation held back, waiting for that room
+    busy: int = 0  # pending entries left to the rounds in flight that hold their SKUs
+    freed: bool = False  # this round's SKUs were wanted by another round while it ran
+    waiting: bool = False  # writes in doubt to resolve once the rounds in flight are done
 
 
 @dataclass
@@ -89,20 +99,40 @@ class Writer:
     intents: Intents = field(default_factory=LocalIntents)
     remaps: dict[tuple[str, str], int] = field(default_factory=dict)
     # shops whose intents are all resolved as far as this process knows: it checked Redis
-    # once, and every round since ended with its own intents dropped
+    # once, and no round failed since (a failed round may leave its intent behind)
     settled_shops: set[str] = field(default_factory=set)
+    # per shop: the rounds running now, and the SKUs they hold
+    rounds: dict[str, int] = field(default_factory=dict)
+    held_skus: dict[str, set[str]] = field(default_factory=dict)
+    waiters: set[str] = field(default_factory=set)  # shops with entries left to held SKUs
 
     async def push_pending(self, store: Store) -> Outcome:
-        out = Outcome()
+        out, shop = Outcome(), store.shop
         # Budget first, then the snapshot: changes recorded while the bucket refills go out
         # in this round's call instead of waiting for another refill after it.
-        await self.client.ready_for(store.shop, MUTATION_COST)
-        if store.shop not in self.settled_shops:
-            await self.resolve_in_doubt(store)
-        self.settled_shops.discard(store.shop)  # until this round ends without an exception
-        await self._round(store, out)
-        self.settled_shops.add(store.shop)
+        await self.client.ready_for(shop, MUTATION_COST)
+        if shop not in self.settled_shops:
+            if self.rounds.get(shop):
+                out.waiting = True  # a replay must not race a call still in flight
+                return out
+            async with self._running(shop):
+                await self.resolve_in_doubt(store)
+        async with self._running(shop):
+            await self._round(store, out)
         return out
+
+    @contextlib.asynccontextmanager
+    async def _running(self, shop: str) -> AsyncIterator[None]:
+        """Counts a round (or a resolution) of ``shop`` while it runs; one that fails may
+        leave a write in doubt, so the shop is resolved again before its next round."""
+        self.rounds[shop] = self.rounds.get(shop, 0) + 1
+        try:
+            yield
+        except BaseException:
+            self.settled_shops.discard(shop)
+            raise
+        finally:
+            self.rounds[shop] -= 1
 
     async def resolve_in_doubt(self, store: Store) -> int:
         """Send every write left in doubt again with its idempotency key and record what the
@@ -137,9 +167,26 @@ class Writer:
 
     async def _round(self, store: Store, out: Outcome) -> None:
         shop = store.shop
-        snapshot = await self.state.pending(shop)
+        pending = await self.state.pending(shop)
+        held = self.held_skus.setdefault(shop, set())
+        snapshot = {k: p for k, p in pending.items() if k[0] not in held}
+        out.busy = len(pending) - len(snapshot)
+        if out.busy:
+            self.waiters.add(shop)  # the round releasing SKUs next says so (``freed``)
         if not snapshot:
             return
+        skus = {sku for sku, _ in snapshot}
+        held |= skus
+        try:
+            await self._round_of(store, snapshot, out)
+        finally:
+            held -= skus
+            if shop in self.waiters:
+                self.waiters.discard(shop)
+                out.freed = True
+
+    async def _round_of(self, store: Store, snapshot: dict[ItemKey, Pending], out: Outcome) -> None:
+        shop = store.shop
         # The mapping, the levels last seen and the exposures depend only on the keys: one
         # wait for the three reads, not three in a row.
         keys = list(snapshot)
