@@ -218,6 +218,8 @@ class Deliveries:
     shops: list[Shop]
     port: int
     bodies: list[tuple[Shop, bytes, str]] = field(default_factory=list)  # given: reused
+    # when the run's deliveries were triggered (the receiver refuses stale stamps)
+    stamp: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     def __post_init__(self) -> None:
         if self.bodies:
@@ -239,7 +241,7 @@ class Deliveries:
             f"X-Shopify-Topic: orders/create\r\nX-Shopify-Hmac-Sha256: {sig}\r\n"
             f"X-Shopify-Shop-Domain: {shop.domain}\r\nX-Shopify-Webhook-Id: {webhook_id}\r\n"
             f"X-Shopify-Event-Id: {uuid.uuid4()}\r\n"
-            "X-Shopify-Triggered-At: 2026-11-22T10:00:00.000Z\r\n"
+            f"X-Shopify-Triggered-At: {self.stamp}\r\n"
             "X-Shopify-API-Version: 2026-07\r\n\r\n"
         )
         return head.encode() + body

@@ -19,6 +19,7 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -31,7 +32,6 @@ REQUEST_TIMEOUT_S = 10
 COMMON_HEADERS = (
     "Content-Type: application/json",
     "X-Shopify-Topic: orders/create",
-    "X-Shopify-Triggered-At: 2026-11-22T10:00:00.000Z",
     "X-Shopify-API-Version: 2026-07",
 )
 
@@ -127,7 +127,7 @@ def attack(
         "-http2=false",
         f"-output={results}",
     ]
-    for header in COMMON_HEADERS:
+    for header in (*COMMON_HEADERS, f"X-Shopify-Triggered-At: {datetime.now(UTC).isoformat()}"):
         command += ["-header", header]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(command, check=True, timeout=seconds + 3 * REQUEST_TIMEOUT_S + 60)

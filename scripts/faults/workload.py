@@ -25,7 +25,9 @@ GIDS = {
     "child-us.myshopify.com": "gid://shopify/Location/3001",
 }
 INITIAL = 500
-BASE_TIME = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+# An hour ago, to the minute: every stamp below (up to 6 hours late, 5 minutes after) stays
+# inside the receiver's accepted window (STOCKSYNC_MAX_DELIVERY_AGE_S, 48 h) and clock skew.
+BASE_TIME = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
 
 
 @dataclass

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -117,7 +118,7 @@ def deliver(
         "X-Shopify-Shop-Domain": EU,
         "X-Shopify-Webhook-Id": webhook_id,
         "X-Shopify-Event-Id": str(uuid.uuid4()),
-        "X-Shopify-Triggered-At": "2026-11-22T10:00:00.000Z",
+        "X-Shopify-Triggered-At": datetime.now(UTC).isoformat(),
         "X-Shopify-API-Version": "2026-10",
     }
     url = f"{stack.url('webhook-receiver')}/webhooks/shopify"

@@ -15,6 +15,7 @@ import hmac
 import json
 import re
 import uuid
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,7 @@ def post_order(http: httpx.Client, stack: Stack, lines: list[tuple[str | None, i
             "X-Shopify-Shop-Domain": EU,
             "X-Shopify-Webhook-Id": str(uuid.uuid4()),
             "X-Shopify-Event-Id": str(uuid.uuid4()),
-            "X-Shopify-Triggered-At": "2026-11-22T10:00:00.000Z",
+            "X-Shopify-Triggered-At": datetime.now(UTC).isoformat(),
             "X-Shopify-API-Version": "2026-10",
         },
     )

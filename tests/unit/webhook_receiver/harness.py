@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -225,13 +226,16 @@ class Edge:
 
 @asynccontextmanager
 async def running_edge(
-    producer: FakeProducer | None = None, ledger: FakeLedger | None = None, **overrides: Any
+    producer: FakeProducer | None = None,
+    ledger: FakeLedger | None = None,
+    shop_stores: dict[str, Store] | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[Edge]:
     producer = producer or FakeProducer()
     ledger = ledger or FakeLedger()
     s = settings(**overrides)
     intake = Intake(producer, ledger, s.publish_timeout_s, s.claim_ttl_s)
-    container = Container(s, stores(), producer, intake)
+    container = Container(s, shop_stores or stores(), producer, intake)
     app = create_app(s, build_container=lambda _s: container)
     async with (
         app.router.lifespan_context(app),
@@ -261,7 +265,7 @@ def shopify_headers(
         "X-Shopify-Shop-Domain": shop,
         "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
         "X-Shopify-Event-Id": str(uuid.uuid4()),
-        "X-Shopify-Triggered-At": "2026-11-22T10:00:00.000Z",
+        "X-Shopify-Triggered-At": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "X-Shopify-API-Version": "2026-07",
     }
 
@@ -282,8 +286,10 @@ def sample_version() -> str:
     return sorted(p.name for p in SAMPLES.iterdir() if p.is_dir())[-1]
 
 
-def sample_body(topic: str) -> bytes:
-    """Shopify's own sample body for ``topic`` (newest API version), exactly as published."""
+def sample_body(topic: str, shop: str = SHOP) -> bytes:
+    """Shopify's own sample body for ``topic`` (newest API version), as published but for
+    its placeholder shop domain (``{shop}.myshopify.com``), filled with the shop that sends
+    it as in a real delivery."""
     path = SAMPLES / sample_version() / f"{topic}.json"
     doc = json.loads(path.read_text())
-    return json.dumps(doc["response"]).encode()
+    return json.dumps(doc["response"]).replace("{shop}.myshopify.com", shop).encode()

@@ -1,4 +1,5 @@
 import uuid
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -13,7 +14,7 @@ def receipt(event_id: str | None = None, quantity: int = 5) -> bytes:
         {
             "event_id": event_id or str(uuid.uuid4()),
             "event_type": "receipt",
-            "occurred_at": "2026-11-22T10:00:00Z",
+            "occurred_at": datetime.now(UTC).isoformat(),
             "warehouse_id": "WH1",
             "lines": [{"sku": "TEE", "quantity": quantity, "location": "wh-1"}],
         }

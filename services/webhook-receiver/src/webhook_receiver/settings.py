@@ -31,6 +31,11 @@ class Settings(CommonSettings):
     claim_ttl_s: float = Field(default=30.0, gt=0)
     shop_rate_limit_per_s: int = Field(default=1000, gt=0)
     wms_rate_limit_per_s: int = Field(default=1000, gt=0)
+    # Replay defence (domain/freshness.py): a delivery stamped (X-Shopify-Triggered-At, a WMS
+    # event's occurred_at) longer ago than this, or further ahead than the skew, is refused.
+    # Shopify retries a failed delivery for hours; the ledger keeps ids at least this long.
+    max_delivery_age_s: int = Field(default=48 * 3600, ge=60)
+    max_clock_skew_s: int = Field(default=300, ge=0)
     wms_webhook_secret: str = "dev-wms-secret"  # noqa: S105 - refused in production
     wms_webhook_secret_previous: str | None = None
 
@@ -38,6 +43,11 @@ class Settings(CommonSettings):
     def _bounds(self) -> Settings:
         if self.dedupe_ttl_s < MIN_DEDUPE_WINDOW_S:
             raise ValueError("STOCKSYNC_DEDUPE_TTL_S must be at least 48 hours (172800)")
+        if self.dedupe_ttl_s < self.max_delivery_age_s + self.max_clock_skew_s:
+            raise ValueError(
+                "STOCKSYNC_DEDUPE_TTL_S must cover STOCKSYNC_MAX_DELIVERY_AGE_S plus "
+                "STOCKSYNC_MAX_CLOCK_SKEW_S: an id must be remembered while its delivery is fresh"
+            )
         if self.publish_timeout_s + 2 * self.redis_timeout_s >= SHOPIFY_ANSWER_DEADLINE_S:
             raise ValueError(
                 "publish_timeout_s + 2 * redis_timeout_s must stay under Shopify's 5 s deadline"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Literal
 
 import orjson
@@ -21,6 +22,7 @@ from pydantic import BaseModel
 from starlette.types import Receive, Scope, Send
 
 from webhook_receiver.bootstrap import Container
+from webhook_receiver.domain.freshness import staleness
 from webhook_receiver.intake import Outcome
 from webhook_receiver.metrics import ACK_SECONDS, WEBHOOKS
 
@@ -139,6 +141,16 @@ def require_headers(h: Headers, names: list[str]) -> list[str]:
             raise Rejected(400, f"missing header {name}", "bad_request")
         values.append(value)
     return values
+
+
+def check_fresh(c: Container, name: str, at: datetime | None) -> None:
+    """400 for a delivery stamped outside the accepted window (``domain.freshness``)."""
+    if at is None:
+        raise Rejected(400, f"invalid {name}: not an ISO 8601 instant with a zone", "bad_request")
+    s = c.settings
+    reason = staleness(at, datetime.now(UTC), s.max_delivery_age_s, s.max_clock_skew_s)
+    if reason is not None:
+        raise Rejected(400, f"{name}: {reason}", "stale")
 
 
 def check_id(name: str, value: str) -> str:

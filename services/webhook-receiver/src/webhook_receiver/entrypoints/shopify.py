@@ -26,7 +26,8 @@ from stocksync_common.events import (
 )
 from stocksync_common.topics import WEBHOOKS_SHOPIFY, dlq_topic
 from webhook_receiver.bootstrap import Container
-from webhook_receiver.domain.compliance import compliance_request
+from webhook_receiver.domain.compliance import compliance_request, shape_problem
+from webhook_receiver.domain.freshness import parse_instant
 from webhook_receiver.domain.routing import Route, record_key, route_for, topic_label
 from webhook_receiver.entrypoints.edge import (
     MAX_ID_CHARS,
@@ -37,6 +38,7 @@ from webhook_receiver.entrypoints.edge import (
     Rejected,
     acknowledge,
     check_declared_length,
+    check_fresh,
     check_id,
     container_of,
     counted,
@@ -108,11 +110,19 @@ async def _receive(c: Container, h: Headers, receive: Receive) -> Received:
     body = await read_bounded(receive, limit)
     if not verify_shopify(body, signature, secrets):
         raise Rejected(401, "invalid webhook signature", "unauthorized")
-    topic, webhook_id = require_headers(h, ["X-Shopify-Topic", "X-Shopify-Webhook-Id"])
+    topic, webhook_id, stamp = require_headers(
+        h, ["X-Shopify-Topic", "X-Shopify-Webhook-Id", "X-Shopify-Triggered-At"]
+    )
     check_id("X-Shopify-Webhook-Id", webhook_id)
+    check_fresh(c, "X-Shopify-Triggered-At", parse_instant(stamp))
     require_json(h)
     doc = await _parse(c, h, shop, webhook_id, body)
     route = route_for(topic)
+    if route.compliance:
+        problem = shape_problem(topic, shop, doc)
+        if problem is not None:
+            await _keep(c, h, shop, webhook_id, body, f"not a {topic} request: {problem}")
+            raise Rejected(400, f"body is not a {topic} request: {problem}", "mismatch")
     eid = stable_id("shopify", shop, webhook_id)
     cid = stable_id("correlation", shop, webhook_id)
     compliance: ComplianceRequest | None = None
@@ -163,11 +173,18 @@ async def _parse(
         error = f"body is a JSON {type(doc).__name__}, not an object"
     except orjson.JSONDecodeError as exc:
         error = f"body is not valid JSON: {exc}"
+    await _keep(c, h, shop, webhook_id, body, error)
+    raise Rejected(400, error, "invalid")
+
+
+async def _keep(
+    c: Container, h: Headers, shop: str, webhook_id: str, body: bytes, error: str
+) -> None:
+    """A refused body kept in the receiver's DLQ with the reason (503 if it cannot be)."""
     dlq = dlq_topic(WEBHOOKS_SHOPIFY, SOURCE)
     record = dead_letter(h, WEBHOOKS_SHOPIFY, f"{shop}/{webhook_id}", body, error)
     if not await c.intake.keep_raw(dlq, f"{shop}/{webhook_id}", record):
         raise Rejected(503, "could not keep the invalid body; retry later", "unavailable")
-    raise Rejected(400, error, "invalid")
 
 
 def _compliance(

@@ -20,6 +20,7 @@ from webhook_receiver.entrypoints.edge import (
     Rejected,
     acknowledge,
     check_declared_length,
+    check_fresh,
     container_of,
     counted,
     dead_letter,
@@ -83,6 +84,7 @@ async def _receive(c: Container, h: Headers, receive: Receive) -> Delivery:
                 503, "could not keep the invalid body; retry later", "unavailable"
             ) from exc
         raise Rejected(400, "invalid WMS event", "invalid", errors=exc.errors) from exc
+    check_fresh(c, "occurred_at", wms_event.occurred_at)
     declared = h.get("x-wms-event-type")
     if declared is not None and declared != wms_event.event_type:
         raise Rejected(400, "X-WMS-Event-Type does not match the body's event_type", "bad_request")
