@@ -62,3 +62,10 @@ def exposition() -> tuple[bytes, str]:
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+PII_REMOVED = Counter(
+    "stocksync_webhook_pii_fields_removed_total",
+    "Customer-data fields removed from webhook bodies before they were published.",
+    ["topic"],
+)

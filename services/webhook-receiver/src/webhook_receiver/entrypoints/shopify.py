@@ -28,7 +28,8 @@ from stocksync_common.topics import WEBHOOKS_SHOPIFY, dlq_topic
 from webhook_receiver.bootstrap import Container
 from webhook_receiver.domain.compliance import compliance_request, shape_problem
 from webhook_receiver.domain.freshness import parse_instant
-from webhook_receiver.domain.routing import Route, record_key, route_for, topic_label
+from webhook_receiver.domain.pii import without_pii
+from webhook_receiver.domain.routing import ORDERS, Route, record_key, route_for, topic_label
 from webhook_receiver.entrypoints.edge import (
     MAX_ID_CHARS,
     SOURCE,
@@ -52,7 +53,7 @@ from webhook_receiver.entrypoints.openapi import SHOPIFY_OPENAPI, responses
 from webhook_receiver.envelope import SHOPIFY_RECEIVED, shopify_received
 from webhook_receiver.handlers import handle_compliance
 from webhook_receiver.intake import Delivery, Outcome
-from webhook_receiver.metrics import PARKED, ROUTED
+from webhook_receiver.metrics import PARKED, PII_REMOVED, ROUTED
 from webhook_receiver.verify import verify_shopify
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,11 @@ async def _receive(c: Container, h: Headers, receive: Receive) -> Received:
         )
         value, event_type = encode(event), event.type
     else:
+        if route.handler == ORDERS.handler or route.parked:
+            doc, removed = without_pii(doc)
+            if removed:  # the record carries no customer data (domain/pii.py)
+                body = orjson.dumps(doc)
+                PII_REMOVED.labels(topic_label(topic)).inc(removed)
         value = shopify_received(
             event_id=eid,
             correlation_id=cid,
