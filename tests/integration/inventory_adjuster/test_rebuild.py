@@ -148,7 +148,8 @@ async def count_records(kafka: str, topic: str) -> int:
 
 
 async def handle_all(kafka: str, topic: str, handler: CommandHandler) -> int:
-    """What the consumer loop does with a poll: each partition's records to the handler."""
+    """What the consumer loop does with a poll: every partition's records to the handler in
+    one call (``handler_many``), each partition's in order."""
     by_partition: dict[int, list[Incoming]] = {}
 
     def collect(records):
@@ -156,8 +157,9 @@ async def handle_all(kafka: str, topic: str, handler: CommandHandler) -> int:
             by_partition.setdefault(r.partition, []).append(Incoming(r, decode(r.value)))
 
     await read_to_end(kafka, topic, collect)
-    for partition, items in by_partition.items():
-        await handler.handle_batch(TopicPartition(topic, partition), items)
+    await handler.handle_many(
+        [(TopicPartition(topic, p), items) for p, items in by_partition.items()]
+    )
     return sum(len(items) for items in by_partition.values())
 
 

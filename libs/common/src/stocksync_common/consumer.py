@@ -96,6 +96,8 @@ class Incoming:
 
 
 BatchHandler = Callable[[TopicPartition, Sequence[Incoming]], Awaitable[None]]
+Parts = Sequence[tuple[TopicPartition, Sequence[Incoming]]]
+ManyHandler = Callable[[Parts], Awaitable[None]]
 AssignHook = Callable[[set[TopicPartition]], Awaitable[dict[TopicPartition, int]]]
 
 
@@ -189,6 +191,10 @@ class ConsumerLoop:
     topics: Sequence[str]
     handler: BatchHandler
     on_assign: AssignHook | None = None
+    # Handles the batches of all the partitions of one fetch in one call (one pipelined
+    # round trip and one burst of sends, not one per partition). Records keep their
+    # partition's order; a failure falls back to ``handler``, partition by partition.
+    handler_many: ManyHandler | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     batch_timeout_ms: int = 100
     processed: int = 0
@@ -233,9 +239,7 @@ class ConsumerLoop:
                     await self._commit_due()
                     continue
                 try:
-                    ends = await asyncio.gather(
-                        *(self.process_partition(tp, rs) for tp, rs in batches.items())
-                    )
+                    ends = await self._process_fetch(batches)
                 except _Stopped:
                     break
                 self._handled.update(zip(batches, ends, strict=True))
@@ -339,9 +343,40 @@ class ConsumerLoop:
         self.consumer.seek(tp, record.offset)
         self.waiting[tp] = due
 
+    async def _process_fetch(self, batches: dict[TopicPartition, list[Record]]) -> list[int]:
+        """Handle one fetch; the offset to commit per partition, in ``batches``' order."""
+        if self.handler_many is None or len(batches) < 2:
+            return list(
+                await asyncio.gather(
+                    *(self.process_partition(tp, rs) for tp, rs in batches.items())
+                )
+            )
+        ends, parts = [], []
+        for tp, records in batches.items():
+            due, end = self._due(tp, records)
+            ends.append(end)
+            if due and self.faults_hold_dir is not None:
+                await self._hold_for_fault(self.faults_hold_dir, tp, due)
+            incoming = await self._decode(due)
+            if incoming:
+                parts.append((tp, incoming))
+        if parts:
+            await self._handle_together(self.handler_many, parts)
+        return ends
+
     async def process_partition(self, tp: TopicPartition, records: Sequence[Record]) -> int:
         """Handle the partition's batch (a retry partition only up to its first record not
         yet due); returns the offset to commit."""
+        records, next_offset = self._due(tp, records)
+        if records:
+            if self.faults_hold_dir is not None:
+                await self._hold_for_fault(self.faults_hold_dir, tp, records)
+            await self._process(tp, records)
+        return next_offset
+
+    def _due(self, tp: TopicPartition, records: Sequence[Record]) -> tuple[Sequence[Record], int]:
+        """The records to handle now and the offset to commit after them: on a retry
+        partition, those before the first record not yet due (held until it is)."""
         next_offset = records[-1].offset + 1
         if is_retry_topic(tp.topic):
             now = now_ms()
@@ -349,13 +384,8 @@ class ConsumerLoop:
                 due = not_before_ms(record.headers)
                 if due > now:
                     self._hold(tp, record, due)
-                    records, next_offset = records[:i], record.offset
-                    break
-        if records:
-            if self.faults_hold_dir is not None:
-                await self._hold_for_fault(self.faults_hold_dir, tp, records)
-            await self._process(tp, records)
-        return next_offset
+                    return records[:i], record.offset
+        return records, next_offset
 
     async def _hold_for_fault(
         self, where: Path, tp: TopicPartition, records: Sequence[Record]
@@ -377,15 +407,36 @@ class ConsumerLoop:
                 raise _Stopped
             await asyncio.sleep(0.05)
 
-    async def _process(self, tp: TopicPartition, records: Sequence[Record]) -> None:
+    async def _decode(self, records: Sequence[Record]) -> list[Incoming]:
+        """The records as events; one that cannot be parsed goes to the DLQ."""
         incoming: list[Incoming] = []
         for record in records:
             try:
                 incoming.append(Incoming(record, decode(record.value)))
             except (ValidationError, ValueError) as exc:
                 await self.dead_letter(record, exc, attempts=1, reason="schema")
-        if not incoming:
+        return incoming
+
+    async def _handle_together(self, handler: ManyHandler, parts: Parts) -> None:
+        started = time.perf_counter()
+        try:
+            await handler(parts)
+        except Exception:  # noqa: BLE001 - each partition on its own finds the culprit
+            log.warning("batch of several partitions failed, handling each", exc_info=True)
+            await asyncio.gather(*(self._handle(tp, incoming) for tp, incoming in parts))
             return
+        seconds = time.perf_counter() - started
+        for tp, incoming in parts:
+            EVENTS_CONSUMED.labels(tp.topic, "ok").inc(len(incoming))
+            HANDLER_SECONDS.labels(tp.topic).observe(seconds)
+            self.processed += len(incoming)
+
+    async def _process(self, tp: TopicPartition, records: Sequence[Record]) -> None:
+        incoming = await self._decode(records)
+        if incoming:
+            await self._handle(tp, incoming)
+
+    async def _handle(self, tp: TopicPartition, incoming: Sequence[Incoming]) -> None:
         started = time.perf_counter()
         try:
             await self.handler(tp, incoming)

@@ -66,6 +66,8 @@ def build(settings: Settings) -> Container:
         group=settings.consumer_group,
         topics=[settings.commands_topic],
         handler=handler.handle_batch,
+        # a fetch's partitions in one apply pipeline and one burst of sends (#19)
+        handler_many=handler.handle_many,
         on_assign=resume_from_redis,
         # Truth applies in partition order (rebuild relies on it): hold through a Redis
         # outage rather than reroute (docs/decisions/0009).

@@ -16,7 +16,7 @@ from inventory_adjuster.adapters.kits import KIT_COMMANDS, KitApplied, KitStore
 from inventory_adjuster.adapters.publisher import BatchPublisher, Headers
 from inventory_adjuster.adapters.redis_store import Applied, Invalid, Position, RedisInventory
 from inventory_adjuster.kit_events import component_changes, derived_kit_change
-from stocksync_common.consumer import Incoming, PoisonMessage, handling
+from stocksync_common.consumer import Incoming, Parts, PoisonMessage, handling
 from stocksync_common.events import (
     Envelope,
     InventoryChanged,
@@ -71,18 +71,25 @@ class CommandHandler:
     source: str = "inventory-adjuster"
 
     async def handle_batch(self, tp: TopicPartition, items: Sequence[Incoming]) -> None:
-        """Apply the batch in pipelined runs, then publish what changed: every send started
-        at once, all acknowledged before returning (the offsets are committed after that),
-        under one span per batch (docs/decisions/0014-adjuster-hot-path.md)."""
+        """One partition's batch (see :meth:`handle_many`)."""
+        await self.handle_many([(tp, items)])
+
+    async def handle_many(self, parts: Parts) -> None:
+        """Apply the batches of one fetch (each partition's records in order) in pipelined
+        runs, then publish what changed: every send started at once, all acknowledged
+        before returning (the offsets are committed after that), under one span per fetch
+        (docs/decisions/0014-adjuster-hot-path.md)."""
+        items = [item for _, batch in parts for item in batch]
         if not items:
             return
         commands: list[tuple[InventoryCommandRequested, Position]] = []
         for item in items:
+            record = item.record
             if not isinstance(item.event, InventoryCommandRequested):
-                raise PoisonMessage(f"unexpected event type {item.event.type} on {tp.topic}")
+                raise PoisonMessage(f"unexpected event type {item.event.type} on {record.topic}")
             # A command from the group's retry topic (a retry or a DLQ replay) keeps the
             # position it had in the commands topic: that is what rebuild reads.
-            origin = origin_of(tp.topic, tp.partition, item.record.offset, item.record.headers)
+            origin = origin_of(record.topic, record.partition, record.offset, record.headers)
             pos = Position(origin.topic, origin.partition, origin.offset)
             commands.append((item.event, pos))
         results = await self._apply(commands)
