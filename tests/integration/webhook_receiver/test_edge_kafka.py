@@ -63,7 +63,7 @@ async def test_repeated_and_concurrent_copies_are_published_once(settings, kafka
 
 async def test_compliance_goes_to_its_topic(settings, kafka_bootstrap):
     s, shop = settings
-    body = sample_body("customers/redact")
+    body = sample_body("customers/redact", shop=shop)
     wid = str(uuid.uuid4())
     async with reader(kafka_bootstrap, COMPLIANCE) as consumer, running_receiver(s) as client:
         headers = shopify_headers(

@@ -121,6 +121,7 @@ def build(
         group=settings.consumer_group,
         topics=[INVENTORY_CHANGED],
         handler=handler.handle_batch,
+        handler_many=handler.handle_many,  # a fetch's partitions: one round trip each step
     )
     digest_worker = DigestWorker(Digests(redis, prefix), alerts, settings.digest_poll_s)
     return Container(

@@ -29,7 +29,7 @@ from notifier.domain.alerts import Alert, ChannelName, Routed
 from notifier.domain.crossings import Decision, SkuState
 from notifier.domain.rules import Effective, RuleSet
 from notifier.domain.sku_batch import Observed, decide_sku
-from stocksync_common.consumer import Incoming, handling
+from stocksync_common.consumer import Incoming, Parts, handling
 from stocksync_common.events import InventoryChanged, OrderOversold, OversoldLine, stable_id
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,15 @@ class AlertHandler:
     reorders: ReorderPublisher
     channels: tuple[ChannelName, ...]
 
-    async def handle_batch(self, _tp: TopicPartition, items: Sequence[Incoming]) -> None:
+    async def handle_batch(self, tp: TopicPartition, items: Sequence[Incoming]) -> None:
+        await self.handle_many([(tp, items)])
+
+    async def handle_many(self, parts: Parts) -> None:
+        """The changes of one fetch, every partition's (a SKU lives in one partition, so
+        each SKU's changes stay in order)."""
+        items = [item for _, batch in parts for item in batch]
+        if not items:
+            return
         changes = [i.event for i in items if isinstance(i.event, InventoryChanged)]
         oversold = [i.event for i in items if isinstance(i.event, OrderOversold)]
         if not changes and not oversold:
@@ -63,7 +71,7 @@ class AlertHandler:
                 await self.order_oversold(event, rules)
 
     async def stock_changed(self, events: Sequence[InventoryChanged], rules: RuleSet) -> None:
-        """Decide and carry out a batch of changes (one partition's, oldest first)."""
+        """Decide and carry out a batch of changes (each SKU's oldest first)."""
         by_sku: dict[str, list[InventoryChanged]] = {}
         for event in events:
             by_sku.setdefault(event.payload.sku, []).append(event)

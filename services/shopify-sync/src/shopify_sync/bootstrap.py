@@ -178,12 +178,14 @@ def build(
     catalog_consumer = make_consumer(
         bootstrap, settings.catalog_consumer_group, settings.service_name
     )
+    recorder = ChangeRecorder(stores, state, lanes)
     loop = ConsumerLoop(
         consumer=consumer,
         producer=producer,
         group=group,
         topics=[settings.changes_topic],
-        handler=ChangeRecorder(stores, state, lanes).handle_batch,
+        handler=recorder.handle_batch,
+        handler_many=recorder.handle_many,  # a fetch's partitions: one record call per store
     )
     catalog_loop = ConsumerLoop(
         consumer=catalog_consumer,

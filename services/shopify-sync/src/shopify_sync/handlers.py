@@ -19,7 +19,7 @@ from shopify_sync.adapters.sync_trace import SYNC_CLOCK
 from shopify_sync.domain.quantities import ItemKey, Pending, pending_for_store
 from shopify_sync.lanes import Lanes
 from shopify_sync.ports import SyncState
-from stocksync_common.consumer import Incoming, handling
+from stocksync_common.consumer import Incoming, Parts, handling
 from stocksync_common.events import (
     InventoryChanged,
     RejectedChange,
@@ -35,7 +35,15 @@ class ChangeRecorder:
     state: SyncState
     lanes: Lanes
 
-    async def handle_batch(self, _tp: TopicPartition, items: Sequence[Incoming]) -> None:
+    async def handle_batch(self, tp: TopicPartition, items: Sequence[Incoming]) -> None:
+        await self.handle_many([(tp, items)])
+
+    async def handle_many(self, parts: Parts) -> None:
+        """The changes of one fetch (every partition's, each in order) recorded as pending:
+        one call per store, whatever the number of partitions."""
+        items = [item for _, batch in parts for item in batch]
+        if not items:
+            return
         changes = [i.event.payload for i in items if isinstance(i.event, InventoryChanged)]
         rejected = [i.event.payload for i in items if isinstance(i.event, SyncChangeRejected)]
         if not changes and not rejected:
