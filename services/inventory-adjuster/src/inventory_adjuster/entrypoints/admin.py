@@ -13,6 +13,7 @@ from inventory_adjuster.adapters.redis_store import as_text
 from inventory_adjuster.bootstrap import Container
 from inventory_adjuster.domain import ParsedImport, parse_import
 from inventory_adjuster.entrypoints.deps import AdminDep, ContainerDep
+from stocksync_common.bodies import read_bounded
 from stocksync_common.events import InventoryCommand, InventoryCommandRequested, new_id
 from stocksync_common.kafka import send_event
 from stocksync_common.topics import INVENTORY_COMMANDS
@@ -55,9 +56,7 @@ async def _run_import(c: Container, job_id: str, parsed: ParsedImport, correlati
 @router.post("/inventory/import", status_code=202)
 async def import_stock(request: Request, c: ContainerDep, who: AdminDep) -> JSONResponse:
     """Load stock counts (CSV or JSON lines) as ``set_on_hand`` commands through Kafka."""
-    body = await request.body()
-    if len(body) > MAX_IMPORT_BYTES:
-        raise HTTPException(413, "import too large")
+    body = await read_bounded(request, MAX_IMPORT_BYTES, "import")
     parsed = parse_import(body, request.headers.get("content-type", ""))
     if not parsed.rows:
         raise HTTPException(400, {"message": "no valid rows", "errors": parsed.errors[:50]})

@@ -12,6 +12,7 @@ from fastapi import Depends, HTTPException, Request
 
 from ops_console.bootstrap import Container
 from ops_console.sessions import COOKIE, Session
+from stocksync_common.bodies import read_bounded
 
 MAX_FORM_BYTES = 64 * 1024
 
@@ -53,9 +54,7 @@ PageSessionDep = Annotated[Session, Depends(page_session)]
 
 async def read_form(request: Request) -> dict[str, str]:
     """The urlencoded body, one value per field."""
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise HTTPException(413, "form too large")
+    body = await read_bounded(request, MAX_FORM_BYTES, "form")
     fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     return {k: v[-1] for k, v in fields.items()}
 

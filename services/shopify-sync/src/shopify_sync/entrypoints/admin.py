@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from shopify_sync.domain.catalog import parse_csv, to_csv
 from shopify_sync.entrypoints.deps import AdminDep, ContainerDep
+from stocksync_common.bodies import read_bounded
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["admin"])
@@ -64,9 +65,7 @@ async def export_mapping(
 @router.post("/mapping/import")
 async def import_mapping(request: Request, c: ContainerDep, who: AdminDep) -> dict[str, Any]:
     """Load mapping rows (the export's CSV); bad rows are reported, good ones stored."""
-    raw = await request.body()
-    if len(raw) > MAX_IMPORT_BYTES:
-        raise HTTPException(413, "import too large")
+    raw = await read_bounded(request, MAX_IMPORT_BYTES, "import")
     parsed = parse_csv(raw.decode("utf-8", "replace"), c.stores.stores)
     for shop, entries in parsed.entries.items():
         await c.catalog.put(shop, list(entries.values()))

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from shopify_sync.entrypoints.admin import MAX_IMPORT_BYTES, audit
 from shopify_sync.entrypoints.deps import AdminDep, ContainerDep
+from stocksync_common.bodies import read_bounded
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -54,9 +55,7 @@ async def reconciliation(
 @router.post("/mapping-import", status_code=202)
 async def mapping_import(request: Request, c: ContainerDep, who: AdminDep) -> JSONResponse:
     """Import mapping rows (the export's CSV) as a job; bad rows are listed on the job."""
-    raw = await request.body()
-    if len(raw) > MAX_IMPORT_BYTES:
-        raise HTTPException(413, "import too large")
+    raw = await read_bounded(request, MAX_IMPORT_BYTES, "import")
     _check(c, None)
     assert c.runner is not None and c.importer is not None  # noqa: S101 - wired together
     key = await c.importer.stash(raw.decode("utf-8", "replace"))
