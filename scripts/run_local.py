@@ -2,11 +2,23 @@
 
 Called by ``scripts/up.sh`` after Kafka and Redis are up. ``--no-wait`` ends after the
 scenario (used to check the run command itself).
+
+While it stays up it supervises: a process that exits is reported at once (its exit code and
+the end of its log) and started again after a back-off (1, 2, 4, 8, 16, 30 s); one that
+exits more than ``MAX_RESTARTS`` times in ``RESTART_WINDOW_S`` stops the run with a message
+saying which. SIGINT, SIGTERM and SIGHUP stop everything, at any point (also while starting
+or during the scenario). What it says goes to stdout and to ``run.log`` beside the services'
+logs; a stdout that went away (``| tee`` killed by the same Ctrl-C) no longer stops the
+shutdown half way.
+
+Ports: the services' and simulators' are shifted by ``STOCKSYNC_PORT_OFFSET`` (0); Kafka's
+and Redis' are ``KAFKA_PORT`` and ``REDIS_PORT``, as up.sh started them.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -14,6 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,9 +54,71 @@ FLOW_METRICS = (
 )
 
 
+RUN_LOG: list[Path] = []  # where say() also writes (set once the stack's log dir is known)
+BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+MAX_RESTARTS, RESTART_WINDOW_S = 5, 300.0
+
+
 def say(msg: str) -> None:
-    sys.stdout.write(msg + "\n")
-    sys.stdout.flush()
+    """To stdout while it is there, and to the run log."""
+    for path in RUN_LOG:
+        with path.open("a") as log:
+            log.write(msg + "\n")
+    try:
+        sys.stdout.write(msg + "\n")
+        sys.stdout.flush()
+    except (BrokenPipeError, OSError, ValueError):
+        # the reader went away (a pipe's tee killed by the same Ctrl-C): carry on quietly
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the rest of the run
+
+
+def ports_from_env() -> Ports:
+    offset = int(os.environ.get("STOCKSYNC_PORT_OFFSET", "0"))
+    kafka = int(os.environ.get("KAFKA_PORT", "9092"))
+    redis = int(os.environ.get("REDIS_PORT", "6379"))
+    return replace(Ports().shifted(offset), kafka=kafka, redis=redis)
+
+
+class Interrupted(Exception):  # noqa: N818 - a request to stop, not a failure
+    """A stop signal arrived while the run was starting or showing its scenario."""
+
+
+@dataclass
+class Supervisor:
+    """Restarts what exits, with a back-off; gives up on a process that keeps exiting."""
+
+    stack: Stack
+    clock: Callable[[], float] = time.monotonic
+    due: dict[str, float] = field(default_factory=dict)  # name -> when to start it again
+    exits: dict[str, list[float]] = field(default_factory=dict)
+
+    def check(self) -> str | None:
+        """Look once; the reason to stop the run, if one process keeps failing."""
+        now = self.clock()
+        for name, proc in list(self.stack.procs.items()):
+            code = proc.poll()  # also reaps it: no <defunct> left behind
+            if code is None or name in self.due:
+                continue
+            recent = [t for t in self.exits.get(name, []) if now - t < RESTART_WINDOW_S]
+            recent.append(now)
+            self.exits[name] = recent
+            tail = self.stack.tail(name, lines=5)
+            say(f"!! {name} exited with code {code}; last lines of its log:\n{tail}")
+            if len(recent) > MAX_RESTARTS:
+                return (
+                    f"{name} exited {len(recent)} times in {RESTART_WINDOW_S:.0f} s; "
+                    f"stopping (its log: {self.stack.log_dir / (name + '.log')})"
+                )
+            delay = BACKOFF_S[min(len(recent), len(BACKOFF_S)) - 1]
+            say(f"!! restarting {name} in {delay:g} s (exit {len(recent)} in the last 5 min)")
+            self.due[name] = now + delay
+        for name, at in list(self.due.items()):
+            if now >= at:
+                del self.due[name]
+                self.stack.start_one(name)
+                say(f"!! {name} restarted (pid {self.stack.procs[name].pid})")
+        return None
 
 
 def poll(what: str, fn: Callable[[], T | None], timeout_s: float = 30.0) -> T:
@@ -173,9 +248,21 @@ def main() -> int:
     parser.add_argument("--no-wait", action="store_true", help="stop after the scenario")
     args = parser.parse_args()
     state = Path(os.environ.get("STOCKSYNC_STATE_DIR", ROOT / ".work" / "local"))
-    stack = Stack(Ports(), state / "run")
+    stack = Stack(ports_from_env(), state / "run")
+    stack.log_dir.mkdir(parents=True, exist_ok=True)
+    RUN_LOG.append(stack.log_dir / "run.log")
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    waiting = threading.Event()  # in the supervising loop: a signal only sets ``stop``
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop.set()
+        if not waiting.is_set():
+            raise Interrupted(signal.Signals(signum).name)
+
+    # set explicitly: a background job of a non-interactive shell starts with SIGINT ignored
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    status = 0
     try:
         say("creating topics")
         stack.create_topics()
@@ -193,17 +280,22 @@ def main() -> int:
         say(f"   inventory read API   {stack.url('inventory-adjuster')}/inventory/{TEE}")
         say(f"   ops console          {stack.url('ops-console')}/login  (the admin secret)")
         if not args.no_wait:
-            say("\nRunning. Ctrl-C stops everything.")
-            # also when started in the background, where SIGINT may arrive ignored
-            signal.signal(signal.SIGINT, lambda *_: stop.set())
+            say("\nRunning. Ctrl-C stops everything; a service that exits is restarted.")
+            waiting.set()
+            supervisor = Supervisor(stack)
             while not stop.wait(0.5):
-                pass
-    except KeyboardInterrupt:
+                reason = supervisor.check()
+                if reason is not None:
+                    say(f"!! {reason}")
+                    status = 1
+                    break
+    except (KeyboardInterrupt, Interrupted):
         pass
     finally:
-        say("stopping services")
-        stack.stop()
-    return 0
+        waiting.set()  # a second Ctrl-C must not interrupt the shutdown itself
+        stack.stop()  # first: nothing below may keep the processes running
+        say("stopped the services and simulators")
+    return status
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ if ! command -v uv >/dev/null 2>&1; then
   python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
   export PATH="$HOME/.local/bin:$PATH"
 fi
+if [[ "$(command -v uv)" == "$HOME/.local/bin/uv" ]]; then
+  say "uv is in ~/.local/bin; in a new shell run first: export PATH=\"\$HOME/.local/bin:\$PATH\""
+fi
 say "python environment (uv sync --frozen)"
 uv sync --frozen --quiet
 
