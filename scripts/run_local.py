@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import prometheus_local
 from prometheus_client.parser import text_string_to_metric_families
 
 from stack import DEMO_ENV, ROOT, SERVICES, Ports, Stack
@@ -270,6 +271,13 @@ def main() -> int:
         stack.wait_healthy(90)
         stack.wait_healthy(60, path="/readyz", names=SERVICES)
         say("all processes healthy and ready; logs in " + str(stack.log_dir))
+        monitoring = prometheus_local.command(stack)
+        if monitoring is None:
+            say("prometheus not installed (scripts/setup.sh installs it): no local charts")
+        else:
+            stack.start_one("prometheus", monitoring)
+            stack.wait_healthy(60, path="/-/ready", names=("prometheus",))
+            say(f"prometheus scraping every service: {stack.url('prometheus')}/targets")
         Demo(stack).run()
         say("\nScenario complete: the order flowed through every service.")
         say("\nURLs:")
@@ -277,6 +285,8 @@ def main() -> int:
             say(f"   {name:20s} {stack.url(name)}  (/healthz /readyz /metrics)")
         for name in ("shopify-sim", "wms-sim", "sink"):
             say(f"   {name:20s} {stack.url(name)}  (/_sim/... /_sink/messages)")
+        if "prometheus" in stack.procs:
+            say(f"   {'prometheus':20s} {stack.url('prometheus')}  (/targets /alerts /graph)")
         say(f"   inventory read API   {stack.url('inventory-adjuster')}/inventory/{TEE}")
         say(f"   ops console          {stack.url('ops-console')}/login  (the admin secret)")
         if not args.no_wait:

@@ -43,6 +43,7 @@ class Ports:
     sink: int = 8092
     kafka: int = 9092
     redis: int = 6379
+    prometheus: int = 9090  # the local run's (scripts/prometheus_local.py)
 
     def shifted(self, offset: int) -> Ports:
         return replace(self, **{k: v + offset for k, v in self.__dict__.items()})
@@ -70,6 +71,8 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     extra_ports: dict[str, int] = field(default_factory=dict)  # extra instances, by name
+    # The command each process was started with (a restart uses it again).
+    started_cmds: dict[str, list[str]] = field(default_factory=dict)
     # Ports the services dial to reach "kafka", "redis" or "shopify-sim" instead of their
     # own (a fault proxy in front of them, see scripts/faults).
     via: dict[str, int] = field(default_factory=dict)
@@ -161,6 +164,8 @@ class Stack:
         self, name: str, cmd: list[str] | None = None, *, port: int | None = None
     ) -> None:
         """Start one process; ``port`` starts an extra instance under its own name."""
+        cmd = cmd or self.started_cmds.get(name) or self.commands()[name]
+        self.started_cmds[name] = cmd
         env = self.base_env()
         if port is not None:
             self.extra_ports[name] = port
@@ -169,7 +174,7 @@ class Stack:
             env["STOCKSYNC_HTTP_PORT"] = str(self.port(name))
         with (self.log_dir / f"{name}.log").open("ab") as log:  # the child keeps its own fd
             self.procs[name] = subprocess.Popen(  # noqa: S603 - fixed argv of our own modules
-                cmd or self.commands()[name],
+                cmd,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -1,6 +1,7 @@
-"""The local run as a user starts it (#25): ``scripts/up.sh`` piped through ``tee``. A service
-killed under it is reported and restarted; Ctrl-C (SIGINT to the terminal's process group,
-which kills ``tee`` too) stops every process it started: every port closes.
+"""The local run as a user starts it (#25): ``scripts/up.sh`` piped through ``tee``. Its
+Prometheus scrapes every service; a service killed under it is reported and restarted;
+Ctrl-C (SIGINT to the terminal's process group, which kills ``tee`` too) stops every
+process it started: every port closes.
 
 It starts its own Kafka and Redis (up.sh does) on free ports, and the services and
 simulators on ports shifted away from the other tests'."""
@@ -23,6 +24,7 @@ from support.infra import PORT_SHIFT
 from support.poll import wait_for
 
 pytestmark = pytest.mark.e2e
+INFRA = ("kafka", "redis")  # up.sh starts them on ports of their own
 
 
 def free_port() -> int:
@@ -52,7 +54,7 @@ def free_offset() -> int:
     """A shift of the services' and simulators' ports (8080-8092) onto free ones."""
     base = Ports()
     for offset in range(21000 + PORT_SHIFT, 30000, 100):
-        if all(is_free(p + offset) for p in vars(base).values() if p < 9000):
+        if all(is_free(p + offset) for n, p in vars(base).items() if n not in INFRA):
             return offset
     raise RuntimeError("no free block of ports")
 
@@ -89,7 +91,7 @@ def up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, int]
         "KAFKA_CONTROLLER_PORT": str(controller),
         "REDIS_PORT": str(redis),
     }
-    ports = {n: p + offset for n, p in vars(Ports()).items() if p < 9000}
+    ports = {n: p + offset for n, p in vars(Ports()).items() if n not in INFRA}
     ports |= {"kafka": kafka, "redis": redis}
     log = tmp_path / "up.log"
     proc = subprocess.Popen(  # noqa: S603 - the README's command, as a user types it
@@ -124,6 +126,13 @@ def test_a_killed_service_is_restarted_and_ctrl_c_through_tee_stops_everything(
     wait_for("the run to be up", lambda: said("Running.") or ended(), 300)
     assert proc.poll() is None, run_log.read_text() if run_log.exists() else "no run log"
     assert all(listening(p) for p in ports.values()), ports
+
+    def scraped() -> bool | None:
+        url = f"http://127.0.0.1:{ports['prometheus']}/api/v1/targets"
+        targets = httpx.get(url, timeout=2).json()["data"]["activeTargets"]
+        return (len(targets) == 8 and all(t["health"] == "up" for t in targets)) or None
+
+    wait_for("prometheus to scrape every service", scraped, 60)
 
     notifier = pid_on(ports["notifier"], state)
     os.kill(notifier, signal.SIGKILL)
