@@ -100,9 +100,9 @@ async def test_api_lists_shows_replays_and_purges(kafka_bootstrap, redis_url, ha
 
             fixed["on"] = True
             first = await client.post("/admin/dlq/replay", json={"ids": [rid]}, headers=AUTH)
-            assert first.json() == {"replayed": 1, "ids": [rid]}
+            assert first.json() == {"replayed": 1, "ids": [rid], "refused": {}}
             again = await client.post("/admin/dlq/replay", json={"ids": [rid]}, headers=AUTH)
-            assert again.json() == {"replayed": 0, "ids": []}
+            assert again.json() == {"replayed": 0, "ids": [], "refused": {}}
             await await_for("the replay handled", lambda: h.seen(one), 30)
             assert h.correlation[one] in h.cids
             assert len(await _replays_of(kafka_bootstrap, retry_topic(h.topic, h.group), rid)) == 1

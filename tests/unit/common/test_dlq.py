@@ -69,7 +69,7 @@ def test_summary_and_full_shapes():
     s = rec.summary()
     assert set(s) == {
         "id", "topic", "original_topic", "partition", "offset", "key", "reason", "error",
-        "attempts", "failed_at", "correlation_id", "status",
+        "attempts", "failed_at", "correlation_id", "status", "replayable",
     }  # fmt: skip
     assert s["status"] == "replayed" and s["offset"] == 41 and s["topic"] == DLQ
     assert {"headers", "value", "stack"} <= set(rec.full())
@@ -97,3 +97,22 @@ def test_groups_resolve_from_the_catalog_or_explicitly():
     assert resolve_groups(["notifier"]) == {"notifier": ("inventory.changed.v1",)}
     assert resolve_groups({"it-g": ["t.v1"]}) == {"it-g": ("t.v1",)}
     assert resolve_groups(["nobody"]) == {"nobody": ()}
+
+
+@pytest.mark.parametrize(
+    ("reason", "replayable"),
+    [
+        ("invalid_body", False),
+        ("schema", False),
+        ("schema: 1 validation error", False),
+        ("unreadable", False),
+        ("poison", True),
+        ("dependency: ConnectionError", True),
+        ("retries exhausted", True),
+        ("", True),
+    ],
+)
+def test_a_record_that_cannot_succeed_is_not_replayable(reason: str, replayable: bool) -> None:
+    rec = DlqRecord.parse(DLQ, 0, 1, orjson.dumps({**body(), "reason": reason}))
+    assert (rec.replay_refusal is None) == replayable
+    assert rec.summary()["replayable"] == replayable

@@ -39,3 +39,26 @@ def test_purge_needs_a_topic_and_show_an_id():
         parse("purge")
     with pytest.raises(SystemExit):
         parse("show")
+
+
+def test_json_and_group_are_read_before_or_after_the_command():
+    assert parse("list", "--json").json is True
+    assert parse("show", "t.dlq.g:0:1", "--json").json is True
+    assert parse("--json", "replay", "t.dlq.g:0:1").json is True
+    assert parse("list", "--group", "a", "--group", "b").group == ["a", "b"]
+    assert parse("list").json is False and parse("list").group is None
+
+
+def test_tables_are_aligned_and_show_a_dash_for_nothing(capsys):
+    from stocksync_common.dlq_cli import _print
+
+    rows: list[dict[str, object]] = [
+        {"id": "a.dlq.g:0:1", "key": None, "n": 3},
+        {"id": "b:0:22", "key": "SKU-1", "n": 10},
+    ]
+    _print(parse("list"), rows, ["id", "key", "n"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["id", "key", "n"]
+    assert lines[1].split() == ["a.dlq.g:0:1", "-", "3"]
+    assert "None" not in "\n".join(lines)
+    assert {line.index(line.split()[1]) for line in lines} == {len("a.dlq.g:0:1") + 2}

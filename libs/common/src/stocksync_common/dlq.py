@@ -98,6 +98,15 @@ def dead_letter_body(
     return body
 
 
+# Reasons whose records fail the same way whenever they are sent again, and why.
+NEVER_REPLAYABLE: dict[str, str] = {
+    "invalid_body": "the webhook body was refused at the edge (not JSON, or not its topic's "
+    "shape): sent again it is refused again",
+    "schema": "the record is not a valid event: sent again it fails to parse again",
+    "unreadable": "the DLQ record itself cannot be read",
+}
+
+
 @dataclass(frozen=True)
 class DlqRecord:
     """One record read back from a DLQ topic, with its replay status."""
@@ -115,6 +124,14 @@ class DlqRecord:
     @property
     def reason(self) -> str:
         return str(self.body.get("reason") or "")
+
+    @property
+    def replay_refusal(self) -> str | None:
+        """Why replaying this record cannot succeed (None: it may). Its bytes are sent again
+        as they are, so bytes that could not be read the first time fail again: the replay
+        would only make a new dead letter."""
+        kind = self.reason.split(":", 1)[0]
+        return NEVER_REPLAYABLE.get(kind)
 
     @classmethod
     def parse(cls, topic: str, partition: int, offset: int, raw: bytes | None) -> DlqRecord:
@@ -153,6 +170,7 @@ class DlqRecord:
             "failed_at": b.get("failed_at"),
             "correlation_id": b.get("correlation_id"),
             "status": self.status,
+            "replayable": self.replay_refusal is None,
         }
 
     def full(self) -> dict[str, Any]:

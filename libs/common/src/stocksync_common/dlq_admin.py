@@ -146,9 +146,12 @@ class DlqAdmin:
     async def replay(
         self, records: Iterable[DlqRecord], who: str, trigger: str = "manual"
     ) -> list[str]:
-        """Send each not yet replayed record to its group's retry path; returns their ids."""
+        """Send each not yet replayed record to its group's retry path; returns their ids.
+        A record that cannot succeed (``DlqRecord.replay_refusal``) is never sent."""
         done = []
         for rec in records:
+            if rec.replay_refusal is not None:
+                continue
             field = f"{rec.partition}:{rec.offset}"
             at = now_ms()
             mark = orjson.dumps({"status": "replayed", "at": at, "by": who, "trigger": trigger})

@@ -154,9 +154,12 @@ def dlq_router(
             recs = await admin.records(owned(body.topic), "pending", 0, body.reason)
         else:
             raise HTTPException(400, "give ids, or a topic with a reason or all=true")
+        refused = {r.id: r.replay_refusal for r in recs if r.replay_refusal is not None}
         done = await admin.replay(recs, who)
-        audit(who, "dlq replay", topic=body.topic, reason=body.reason, replayed=len(done))
-        return {"replayed": len(done), "ids": done}
+        audit(who, "dlq replay", topic=body.topic, reason=body.reason, replayed=len(done),
+              refused=len(refused))  # fmt: skip
+        # records that cannot succeed are refused with the reason, never sent
+        return {"replayed": len(done), "ids": done, "refused": refused}
 
     @router.post("/purge", responses={400: {"description": "bad request"}})
     async def purge(who: admin_dep, body: PurgeRequest) -> dict[str, Any]:

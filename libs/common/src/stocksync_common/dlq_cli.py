@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from stocksync_common.dlq import STATUSES
+from stocksync_common.dlq import DLQ_MARK, STATUSES, parse_record_id
 from stocksync_common.dlq_admin import DlqAdmin
 from stocksync_common.redis_client import connect as connect_redis
 from stocksync_common.settings import CommonSettings
@@ -30,24 +30,40 @@ from stocksync_common.topics import CONSUMER_GROUPS, PRODUCER_DLQ_GROUPS
 log = logging.getLogger(__name__)
 
 
+def _common(top: bool) -> argparse.ArgumentParser:
+    """--json and --group, read before or after the command: the command's copies leave the
+    value alone when they are not given there (their actions are not shared, since
+    defaults set on one parser's action would reach the other's)."""
+    keep: Any = argparse.SUPPRESS
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--json", action="store_true", default=False if top else keep, help="print JSON lines"
+    )
+    common.add_argument(
+        "--group", action="append", default=None if top else keep, help="limit to these groups"
+    )
+    return common
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="stocksync-dlq", description="Inspect and replay DLQs.")
-    p.add_argument("--group", action="append", help="limit to these groups (repeatable)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p = argparse.ArgumentParser(
+        prog="stocksync-dlq", description="Inspect and replay DLQs.", parents=[_common(True)]
+    )
+    common = _common(False)
     sub = p.add_subparsers(dest="command", required=True)
-    ls = sub.add_parser("list", help="DLQ topics, or one topic's records")
+    ls = sub.add_parser("list", help="DLQ topics, or one topic's records", parents=[common])
     ls.add_argument("--topic")
     ls.add_argument("--status", choices=STATUSES, default="pending")
     ls.add_argument("--reason", help="reason prefix, e.g. dependency:")
     ls.add_argument("--limit", type=int, default=100)
-    show = sub.add_parser("show", help="one record in full")
+    show = sub.add_parser("show", help="one record in full", parents=[common])
     show.add_argument("id")
-    rp = sub.add_parser("replay", help="replay ids, a reason, or all of a topic")
+    rp = sub.add_parser("replay", help="replay ids, a reason, or all of a topic", parents=[common])
     rp.add_argument("ids", nargs="*")
     rp.add_argument("--topic")
     rp.add_argument("--reason")
     rp.add_argument("--all", action="store_true")
-    pg = sub.add_parser("purge", help="delete every record of a topic")
+    pg = sub.add_parser("purge", help="delete every record of a topic", parents=[common])
     pg.add_argument("--topic", required=True)
     pg.add_argument("--confirm", help="the topic again (asked for when missing)")
     return p
@@ -63,14 +79,29 @@ def validate(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _cell(value: Any) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, list):
+        return ",".join(map(str, value)) or "-"
+    return str(value).replace("\n", " ")
+
+
 def _print(args: argparse.Namespace, rows: list[dict[str, Any]], columns: list[str]) -> None:
     if args.json:
         for row in rows:
             sys.stdout.write(orjson.dumps(row).decode() + "\n")
         return
-    sys.stdout.write("  ".join(columns) + "\n")
-    for row in rows:
-        sys.stdout.write("  ".join(str(row.get(c, "")) for c in columns) + "\n")
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    for line in [columns, *cells]:
+        sys.stdout.write("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+        sys.stdout.write("\n")
+
+
+def _fail(message: str, code: int = 2) -> int:
+    sys.stderr.write(f"stocksync-dlq: {message}\n")
+    return code
 
 
 async def run(args: argparse.Namespace, settings: CommonSettings) -> int:
@@ -86,7 +117,16 @@ async def run(args: argparse.Namespace, settings: CommonSettings) -> int:
 
 async def _dispatch(args: argparse.Namespace, admin: DlqAdmin) -> int:
     who = f"cli:{getpass.getuser()}"
-    if args.command == "list" and not args.topic:
+    topic = getattr(args, "topic", None)
+    if topic and (DLQ_MARK not in topic or not (await admin.bounds(topic))[0]):
+        return _fail(f"no DLQ topic {topic!r} on the broker ('stocksync-dlq list' lists them)")
+    ids = [args.id] if args.command == "show" else list(getattr(args, "ids", None) or [])
+    for rid in ids:
+        try:
+            parse_record_id(rid)
+        except ValueError:
+            return _fail(f"invalid record id {rid!r}: expected <dlq topic>:<partition>:<offset>")
+    if args.command == "list" and not topic:
         _print(args, await admin.overview(), ["topic", "depth", "pending"])
     elif args.command == "list":
         recs = await admin.records(args.topic, args.status, args.limit, args.reason)
@@ -95,18 +135,10 @@ async def _dispatch(args: argparse.Namespace, admin: DlqAdmin) -> int:
     elif args.command == "show":
         rec = await admin.get(args.id)
         if rec is None:
-            sys.stderr.write(f"no record {args.id}\n")
-            return 1
+            return _fail(f"no record {args.id}", 1)
         sys.stdout.write(orjson.dumps(rec.full(), option=orjson.OPT_INDENT_2).decode() + "\n")
     elif args.command == "replay":
-        if args.ids:
-            found = [await admin.get(i) for i in args.ids]
-            recs = [r for r in found if r is not None]
-        else:
-            recs = await admin.records(args.topic, "pending", 0, args.reason)
-        done = await admin.replay(recs, who)
-        log.info("audit: dlq replay", extra={"who": who, "replayed": len(done)})
-        _print(args, [{"replayed": len(done), "ids": done}], ["replayed", "ids"])
+        return await _replay(args, admin, who)
     else:
         if args.confirm != args.topic:
             sys.stderr.write("not confirmed; nothing purged\n")
@@ -115,6 +147,37 @@ async def _dispatch(args: argparse.Namespace, admin: DlqAdmin) -> int:
         log.info("audit: dlq purge", extra={"who": who, "topic": args.topic, "purged": purged})
         _print(args, [{"purged": purged}], ["purged"])
     return 0
+
+
+async def _replay(args: argparse.Namespace, admin: DlqAdmin, who: str) -> int:
+    """Replay; records that cannot succeed are refused with the reason (exit 1 if any was
+    refused or not found)."""
+    missing: list[str] = []
+    if args.ids:
+        recs = []
+        for rid in args.ids:
+            rec = await admin.get(rid)
+            if rec is None:
+                missing.append(rid)
+            else:
+                recs.append(rec)
+    else:
+        recs = await admin.records(args.topic, "pending", 0, args.reason)
+    refused = {r.id: r.replay_refusal for r in recs if r.replay_refusal is not None}
+    done = await admin.replay(recs, who)
+    log.info("audit: dlq replay", extra={"who": who, "replayed": len(done)})
+    skipped = [r.id for r in recs if r.id not in done and r.id not in refused]
+    if args.json:
+        summary = {"replayed": len(done), "ids": done, "refused": refused, "not_found": missing,
+                   "already_replayed": skipped}  # fmt: skip
+        _print(args, [summary], [])
+    else:
+        rows = [{"id": i, "result": "replayed"} for i in done]
+        rows += [{"id": i, "result": f"refused: {why}"} for i, why in refused.items()]
+        rows += [{"id": i, "result": "not found"} for i in missing]
+        rows += [{"id": i, "result": "already replayed"} for i in skipped]
+        _print(args, rows, ["id", "result"])
+    return 1 if refused or missing else 0
 
 
 def main(argv: list[str] | None = None) -> int:
