@@ -5,10 +5,10 @@ import json
 import httpx
 import pytest
 
+from stocksync_common.breaker import CircuitBreaker, State
 from stocksync_common.consumer import PoisonMessage
 from stocksync_common.events import Order, OrderCancellation, OrderLine
 from wms_connector.adapters.wms_client import WmsClient, WmsUnavailable
-from wms_connector.domain.breaker import CircuitBreaker, State
 from wms_connector.outbound import CircuitOpen, OrderForwarder
 from wms_connector.status import OutboundStatus
 
