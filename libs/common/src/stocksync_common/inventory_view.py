@@ -10,17 +10,17 @@ SKU's settings (``configure`` commands). More fields may follow: readers ignore 
 
 from __future__ import annotations
 
-from stocksync_common.events import Levels, Model, OversellPolicy, SkuLevels
+from pydantic import Field
+
+from stocksync_common.events import OversellPolicy, SkuLevels
 
 
-class InventoryView(Model):
-    sku: str
-    version: int
-    available: int
-    locations: dict[str, Levels]
-    shares: dict[str, int] | None = None
-    seen: dict[str, dict[str, int]] | None = None
-    kit_offsets: dict[str, int] | None = None
+class InventoryView(SkuLevels):
+    """A SKU's levels as inventory.levels.v1 carries them, and its settings; where in the
+    commands topic the levels came from (``partition``, ``offset``) stays inside."""
+
+    partition: int | None = Field(default=None, exclude=True)
+    offset: int | None = Field(default=None, exclude=True)
     policy: OversellPolicy = "reject"
     allocation_threshold: int | None = None
     kit_components: dict[str, int] | None = None
@@ -28,9 +28,9 @@ class InventoryView(Model):
     @classmethod
     def of(cls, levels: SkuLevels, settings: dict[str, object]) -> InventoryView:
         """The answer for a SKU's levels and its settings (``policy``, ``allocation_threshold``,
-        ``kit_components``); where in the commands topic the levels came from stays inside."""
-        return cls.model_validate(levels.model_dump(exclude={"partition", "offset"}) | settings)
+        ``kit_components``)."""
+        return cls.model_validate(levels.model_dump() | settings)
 
     def levels(self) -> SkuLevels:
-        """The levels alone, as inventory.levels.v1 carries them (without their position)."""
+        """The levels alone (without their position)."""
         return SkuLevels.model_validate(self.model_dump(include=set(SkuLevels.model_fields)))
