@@ -375,6 +375,7 @@ def render(text: str, build_args: dict[str, str]) -> list[Stage]:
             global_args[name] = build_args.get(name, default or "")
     stages = parse_dockerfile(text)
     for stage in stages:
+        stage.base = expand(stage.base, global_args)
         scope: dict[str, str] = {}
         rendered: list[Instruction] = []
         for inst in stage.instructions:
@@ -641,6 +642,7 @@ CMD ["sh", "-c", "exec python -m \\"$M\\""]
 
 def test_render_expands_arguments_defaults_and_env_as_docker_does() -> None:
     builder, final = render(SAMPLE_ARGS, {"NAME": "order-consumer", "PORT": "8081"})
+    assert builder.base == "python:3.11-slim", "a global ARG in FROM"
     _, sources, dest = copy_sources(builder.all("COPY")[0])
     assert (sources, dest) == (["services/order-consumer/src"], "services/order-consumer/src")
     assert builder.all("RUN")[0].args == 'uv sync --package "stocksync-order-consumer"'
