@@ -112,6 +112,9 @@ class OrderForwarder:
                     WMS_CALL_FAILURES.labels("refused").inc()
                     self.status.failed(action, ref, str(exc))
                     raise PoisonMessage(f"WMS refused {action} of {ref}: {exc}") from exc
+                except BaseException:  # cancelled, or our own bug: says nothing of the WMS
+                    self.breaker.release()
+                    raise
                 else:
                     self.breaker.success()
                     return answer
