@@ -1,6 +1,7 @@
 """The answer of inventory-adjuster's read API, ``GET /inventory/{sku}``: one typed model that
 the adjuster answers with and its callers (shopify-sync's targeted reconciliation,
-wms-connector's reconciliation with the WMS) read, so that the three agree on every field.
+wms-connector's reconciliation with the WMS, the ops console's stock page) read, so that they
+all agree on every field.
 
 ``available`` at the top is the sum over locations; ``shares``, ``seen`` and ``kit_offsets``
 are the SKU's channel shares, the sales each store has seen and a kit component's offsets,
