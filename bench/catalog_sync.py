@@ -38,7 +38,8 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from bench.full_sync import change, machine, row, sync_rig, sync_running
+from bench.full_sync import change, row, sync_rig, sync_running
+from bench.report import machine, machine_line, percentile
 from shopify_sync.bootstrap import Container
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,18 +60,15 @@ class Run:
     smoke: bool
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
+def percentile_ms(values: list[float], p: float) -> float | None:
+    return round(percentile(sorted(values), p) * 1000, 1) if values else None
 
 
 def summary(values: list[float]) -> dict[str, Any]:
     return {
         "probes": len(values),
-        "p50_ms": percentile(values, 0.5),
-        "p95_ms": percentile(values, 0.95),
+        "p50_ms": percentile_ms(values, 50),
+        "p95_ms": percentile_ms(values, 95),
         "max_ms": round(max(values) * 1000, 1) if values else None,
         "mean_ms": round(statistics.fmean(values) * 1000, 1) if values else None,
     }
@@ -217,7 +215,8 @@ def section(run: Run, result: dict[str, Any], at: datetime, command: str) -> str
         f"{run.products:,} parent products (title, vendor, tags, an image by URL, a metafield) "
         f"written to two child stores by the `catalog-sync` job, {run.chunk:,} products per bulk "
         "mutation (simulator as a process; shopify-sync in process on the real Kafka and Redis). "
-        f"Machine: {machine()}. Date: {at.strftime('%Y-%m-%d %H:%M UTC')}. Command: `{command}`.",
+        f"Machine: {machine_line(machine())}. Date: {at.strftime('%Y-%m-%d %H:%M UTC')}. "
+        f"Command: `{command}`.",
         "",
         f"Job: **{result['job_status']}** in {result['seconds']} s "
         f"({result['products_per_s']} products/s over both children).",

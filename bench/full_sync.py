@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import fcntl
 import os
-import platform
 import random
 import shlex
 import socket
@@ -47,6 +46,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from fastapi import FastAPI
 
+from bench.report import machine, machine_line
 from shopify_sync.entrypoints.app import create_app
 from shopify_sync.settings import Settings
 from stocksync_common.events import InventoryChanged, Levels, StockChange, encode
@@ -338,16 +338,6 @@ async def main_async(run: Run) -> dict[str, Any]:
     return {"full_sync": full, "at_the_limit": limit}
 
 
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}"
-
-
 def row(*cells: object) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
@@ -371,7 +361,8 @@ def section(run: Run, result: dict[str, Any], at: datetime, command: str) -> str
         "",
         f"{run.skus:,} SKUs pushed to three simulated stores on different plans (simulator as a "
         "process; shopify-sync in process on the real Kafka and Redis). Machine: "
-        f"{machine()}. Date: {at.strftime('%Y-%m-%d %H:%M UTC')}. Command: `{command}`.",
+        f"{machine_line(machine())}. Date: {at.strftime('%Y-%m-%d %H:%M UTC')}. "
+        f"Command: `{command}`.",
         "",
         "**Full sync** (every store stale, truth for every SKU arrives; until every store "
         "equals truth; catalog discovered with one bulk query per store):",

@@ -63,7 +63,9 @@ def machine_line(m: dict[str, Any]) -> str:
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
-    """Nearest-rank percentile of an already sorted list (0 for an empty one)."""
+    """The one percentile of every bench: nearest rank of an already sorted list, the value at
+    rank ``round(p / 100 * n)`` (1-based, Python's ``round``, clamped to 1..n); 0 for an empty
+    list. p is in percent (50, 99, 99.9)."""
     if not sorted_values:
         return 0.0
     rank = max(0, min(len(sorted_values) - 1, round(p / 100 * len(sorted_values)) - 1))

@@ -38,7 +38,6 @@ import hashlib
 import hmac
 import json
 import os
-import platform
 import re
 import resource
 import shlex
@@ -63,7 +62,7 @@ import yaml
 from redis.asyncio import Redis
 
 from bench import webhook_vegeta
-from bench.report import cpu_jiffies, machine_busy
+from bench.report import cpu_jiffies, machine, machine_busy, machine_line, percentile
 from bench.webhook_ceiling import TOPIC as CEILING_TOPIC
 from stocksync_common.kafka import stop_consumer
 from stocksync_common.topics import create_topics
@@ -82,33 +81,6 @@ CONTENT_LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
 
 
 # --- the machine --------------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    model, mem_kb = platform.machine(), 0
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_kb = int(line.split()[1])
-    return {
-        "cores": os.cpu_count() or 0,
-        "cpu": model,
-        "memory_gib": round(mem_kb / 1024 / 1024, 1),
-        "python": platform.python_version(),
-        "load_average_before": [round(x, 2) for x in os.getloadavg()],
-    }
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    if not sorted_values:
-        return 0.0
-    rank = max(0, min(len(sorted_values) - 1, round(p / 100 * len(sorted_values)) - 1))
-    return sorted_values[rank]
 
 
 def free_port() -> int:
@@ -483,8 +455,7 @@ def section(result: dict[str, Any]) -> str:
             f"running. {result['duration_s']:.0f} s measured per rate after "
             f"{result['warmup_s']:.0f} s of warm-up.",
             "",
-            f"- Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB RAM, Python "
-            f"{m['python']}, load average {m['load_average_before']} when it started",
+            f"- Machine: {machine_line(m)}",
             f"- Date: {result['date']}",
             f"- Command: `{result['command']}`",
             f"- Raw results: `bench/results/{result['file']}`",

@@ -9,7 +9,7 @@ import time
 import pytest
 from integration.shopify_sync.conftest import SyncFactory, change
 
-from shopify_sync.domain.breaker import State
+from stocksync_common.breaker import State
 from support.poll import await_for
 
 pytestmark = pytest.mark.integration

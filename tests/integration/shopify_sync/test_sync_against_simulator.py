@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from integration.shopify_sync.conftest import ADMIN, LOC, SyncFactory, change, levels
 
-from shopify_sync.domain.breaker import State
+from stocksync_common.breaker import State
 from support.poll import await_for
 
 pytestmark = pytest.mark.integration

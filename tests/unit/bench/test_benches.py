@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import hot_sku, rebuild
-from bench.report import percentile, update_section, with_db
+from bench import catalog_sync, full_sync, hot_sku, live, rebuild, webhook_ack
+from bench.report import machine, percentile, update_section, with_db
 
 pytestmark = pytest.mark.integration
 
@@ -65,3 +65,16 @@ def test_percentile_is_nearest_rank() -> None:
     values = [float(v) for v in range(1, 101)]
     assert percentile(values, 50) == 50.0 and percentile(values, 99) == 99.0
     assert percentile([], 99) == 0.0
+
+
+def test_every_bench_uses_the_one_percentile() -> None:
+    """catalog_sync used to take the value at index floor(q n): one rank higher at p50."""
+    values = [float(v) for v in range(1, 11)]
+    assert percentile(values, 50) == 5.0 and percentile(values, 95) == 10.0
+    assert percentile([1.0], 1) == 1.0 and percentile(values, 0) == 1.0
+    seconds = [v / 1000 for v in reversed(values)]  # unsorted, in seconds
+    assert catalog_sync.percentile_ms(seconds, 50) == 5.0
+    assert catalog_sync.percentile_ms([], 50) is None
+    for module in (catalog_sync, full_sync, webhook_ack, hot_sku, live):
+        assert getattr(module, "percentile", percentile) is percentile, module.__name__
+        assert getattr(module, "machine", machine) is machine, module.__name__

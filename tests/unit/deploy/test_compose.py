@@ -213,25 +213,38 @@ def test_every_service_is_there() -> None:
 
 
 @pytest.mark.parametrize("name", [*SERVICE_PORTS, *SIMULATORS, "topics"])
-def test_build_from_the_repo_root_with_an_existing_dockerfile(name: str) -> None:
+def test_build_from_the_repo_root_with_the_one_dockerfile(name: str) -> None:
     build = service(name)["build"]
     assert (ROOT / build["context"]).resolve() == ROOT
-    dockerfile = ROOT / build["dockerfile"]
-    assert dockerfile.is_file(), dockerfile
-    expected = {
-        **{s: f"services/{s}/Dockerfile" for s in SERVICE_PORTS},
-        **dict.fromkeys(SIMULATORS, "simulators/Dockerfile"),
-        "topics": "services/inventory-adjuster/Dockerfile",
+    assert build["dockerfile"] == "Dockerfile"
+    assert (ROOT / build["dockerfile"]).is_file()
+    member = {**dict.fromkeys(SIMULATORS, "simulators"), "topics": "inventory-adjuster"}
+    port = {
+        **{s: p for s, (_, p) in SIMULATORS.items()},
+        "topics": SERVICE_PORTS["inventory-adjuster"],
     }
-    assert build["dockerfile"] == expected[name]
+    args = build["args"]
+    assert args["SERVICE"] == member.get(name, name)
+    if name in SERVICE_PORTS:
+        assert args["PORT"] == str(SERVICE_PORTS[name])
+        assert args["MODULE"] == name.replace("-", "_")
+        assert "SOURCE" not in args, "services/<name> is the default"
+    elif name == "topics":
+        assert args == service("inventory-adjuster")["build"]["args"], "the same image"
+    else:  # one image for the three simulators; its default command runs the sink
+        assert args["SOURCE"] == "simulators"
+        assert args["PORT"] == str(port["sink"])
 
 
-def test_one_image_tag_per_dockerfile() -> None:
+def test_one_image_tag_per_set_of_build_arguments() -> None:
     images: dict[str, set[str]] = {}
     for name, svc in compose()["services"].items():
         if "build" in svc:
-            images.setdefault(svc["build"]["dockerfile"], set()).add(svc.get("image", name))
+            key = repr(sorted(svc["build"].get("args", {}).items()))
+            images.setdefault(key, set()).add(svc.get("image", name))
     assert all(len(tags) == 1 for tags in images.values()), images
+    tags = [next(iter(t)) for t in images.values()]
+    assert len(tags) == len(set(tags)), "one tag never names two different builds"
     for name in SERVICE_PORTS:
         assert service(name)["image"].split(":")[0] == f"stocksync/{name}"
 

@@ -412,9 +412,8 @@ def test_pods_run_non_root_read_only_without_capabilities(workload: Workload) ->
     assert sc["allowPrivilegeEscalation"] is False
     assert sc["capabilities"]["drop"] == ["ALL"]
     assert sc["readOnlyRootFilesystem"] is True
-    dockerfile = ROOT / "services" / "inventory-adjuster" / "Dockerfile"
+    dockerfile = ROOT / "Dockerfile"  # every image, built with its arguments
     if workload.kind == "Deployment":
-        dockerfile = ROOT / "services" / workload.name / "Dockerfile"
         mounts = {m["mountPath"]: m["name"] for m in workload.container["volumeMounts"]}
         volumes = {v["name"]: v for v in pod["volumes"]}
         assert "emptyDir" in volumes[mounts["/tmp"]], "a writable /tmp"  # noqa: S108

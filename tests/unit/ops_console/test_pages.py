@@ -68,6 +68,16 @@ async def test_an_unknown_sku_says_so() -> None:
         assert "Unknown SKU NOPE" in (await client.get("/stock?sku=NOPE")).text
 
 
+async def test_a_stock_answer_that_is_not_the_read_api_model_shows_an_error() -> None:
+    services = FakeServices()
+    services.answers[("inventory-adjuster", "GET", "/inventory/SKU-1")] = {"sku": "SKU-1"}
+    async with console(services) as (client, _):
+        await log_in(client)
+        r = await client.get("/stock?sku=SKU-1")
+        assert r.status_code == 200 and 'role="alert"' in r.text
+        assert "answer for SKU-1 is unreadable" in r.text
+
+
 async def test_a_service_that_is_down_shows_an_error_not_a_crash() -> None:
     services = FakeServices()
     services.answers.pop(("shopify-sync", "GET", "/status/stores"))

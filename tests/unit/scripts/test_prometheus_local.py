@@ -37,6 +37,8 @@ def test_the_written_config_passes_promtool(tmp_path: Path) -> None:
     config = next(a.split("=", 1)[1] for a in cmd if a.startswith("--config.file="))
     assert yaml.safe_load(Path(config).read_text())["global"]["scrape_interval"] == "5s"
     check = subprocess.run(  # noqa: S603
-        ["promtool", "check", "config", config], capture_output=True, text=True  # noqa: S607
+        ["promtool", "check", "config", config],
+        capture_output=True,
+        text=True,  # noqa: S607
     )
     assert check.returncode == 0, check.stdout + check.stderr

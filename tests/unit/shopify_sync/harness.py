@@ -13,10 +13,10 @@ from unit.shopify_sync.fakes import FakeClock, FakeDeadLetters, MemoryCatalog, M
 
 from shopify_sync.adapters.bulk import BulkRunner
 from shopify_sync.adapters.shopify import ShopifyClient
-from shopify_sync.domain.breaker import CircuitBreaker
 from shopify_sync.domain.pacing import Clock
 from shopify_sync.mapping import CatalogMapping
 from shopify_sync.writer import Writer
+from stocksync_common.breaker import CircuitBreaker
 from stocksync_common.stores import Store
 from stocksync_sim.shopify.app import create_app
 from stocksync_sim.shopify.config import parse_stores
@@ -82,7 +82,9 @@ async def rig(
     )
 
     def breaker(_shop: str, c: Clock) -> CircuitBreaker:
-        return CircuitBreaker(c, failure_threshold=failure_threshold, open_s=5.0)
+        return CircuitBreaker(
+            clock=c, failure_threshold=failure_threshold, open_s=5.0, max_open_s=60.0
+        )
 
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -16,8 +16,8 @@ from shopify_sync.adapters.shopify import (
     ShopifyClient,
     TransientError,
 )
-from shopify_sync.domain.breaker import CircuitBreaker, State
 from shopify_sync.domain.pacing import Clock
+from stocksync_common.breaker import CircuitBreaker, State
 from stocksync_common.stores import Store
 
 STORE = Store(
@@ -56,7 +56,7 @@ class Shop:
 
 def client(shop: Shop, clock: FakeClock, threshold: int = 2) -> ShopifyClient:
     def breaker(_s: str, c: Clock) -> CircuitBreaker:
-        return CircuitBreaker(c, failure_threshold=threshold, open_s=5)
+        return CircuitBreaker(clock=c, failure_threshold=threshold, open_s=5, max_open_s=60.0)
 
     http = httpx.AsyncClient(transport=httpx.MockTransport(shop))
     return ShopifyClient(http, clock=clock, sleep=clock.sleep, breaker_factory=breaker)

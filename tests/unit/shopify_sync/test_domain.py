@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from unit.shopify_sync.fakes import FakeClock
 
-from shopify_sync.domain.breaker import CircuitBreaker, State
 from shopify_sync.domain.catalog import (
     CatalogEntry,
     parse_bulk,
@@ -106,35 +105,6 @@ def test_user_errors_map_to_actions_per_item_and_request() -> None:
     assert verdict.indexes(Action.REMAP) == [0]
     assert verdict.request is not None and verdict.request.action == Action.NEW_KEY
     assert classify([{"code": "INVALID_REASON", "field": ["input", "reason"]}], 2).request
-
-
-def test_breaker_opens_probes_and_closes() -> None:
-    clock = FakeClock()
-    changes: list[tuple[State, State]] = []
-    b = CircuitBreaker(
-        clock, failure_threshold=2, open_s=5, on_change=lambda a, z: changes.append((a, z))
-    )
-    b.failure()
-    assert b.allow()
-    b.failure()
-    assert b.state == State.OPEN and not b.allow() and b.wait_s() == 5
-    clock.now += 5
-    assert b.allow()
-    assert b.state.value == "half_open"
-    assert not b.allow()  # one probe at a time
-    b.failure()
-    assert b.state == State.OPEN and b.wait_s() == 10  # the wait doubles
-    clock.now += 10
-    assert b.allow()
-    b.success()
-    assert b.state.value == "closed"
-    assert [z for _, z in changes] == [
-        State.OPEN,
-        State.HALF_OPEN,
-        State.OPEN,
-        State.HALF_OPEN,
-        State.CLOSED,
-    ]
 
 
 def test_bucket_learns_reserves_and_waits_by_the_restore_rate() -> None:

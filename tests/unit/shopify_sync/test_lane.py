@@ -6,9 +6,9 @@ import asyncio
 
 from unit.shopify_sync.harness import rig, store
 
-from shopify_sync.domain.breaker import State
 from shopify_sync.domain.quantities import Pending
 from shopify_sync.lanes import Lane, LaneConfig
+from stocksync_common.breaker import State
 from support.poll import await_for
 
 DOWN, UP = "down.myshopify.com", "up.myshopify.com"

@@ -5,10 +5,10 @@ import json
 import httpx
 import pytest
 
+from stocksync_common.breaker import CircuitBreaker, State
 from stocksync_common.consumer import PoisonMessage
 from stocksync_common.events import Order, OrderCancellation, OrderLine
 from wms_connector.adapters.wms_client import WmsClient, WmsUnavailable
-from wms_connector.domain.breaker import CircuitBreaker, State
 from wms_connector.outbound import CircuitOpen, OrderForwarder
 from wms_connector.status import OutboundStatus
 
@@ -95,6 +95,24 @@ async def test_an_open_circuit_sends_nothing():
     with pytest.raises(CircuitOpen):
         await f.create(order())
     assert len(wms.requests) == 2 and f.status.to_json()["circuit"] == "open"
+
+
+async def test_a_probe_that_ends_in_our_own_error_does_not_hold_the_circuit():
+    wms = FakeWms([503, 503, 201])
+    f, _ = forwarder(wms, threshold=2)
+    with pytest.raises(CircuitOpen):
+        await f.create(order("1"))
+    f.breaker.retry_at = 0.0  # the open period is over: the next call is the probe
+
+    async def broken():
+        raise RuntimeError("a bug of ours")
+
+    with pytest.raises(RuntimeError):
+        await f._call("create", "s.test:2", broken)
+    assert f.breaker.allow(), "the probe was released, the next call may go"
+    f.breaker.release()
+    await f.create(order("3"))
+    assert f.breaker.state == State.CLOSED and len(wms.requests) == 3
 
 
 async def test_a_refusal_is_poison_not_retried():

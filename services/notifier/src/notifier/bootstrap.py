@@ -19,10 +19,10 @@ from notifier.adapters.outbox import Outbox
 from notifier.adapters.reorders import ReorderPublisher
 from notifier.adapters.rules_store import RulesStore, load_rules_file
 from notifier.adapters.state import SkuStates, VelocityWindow
-from notifier.domain.delivery import CircuitBreaker
 from notifier.handlers import AlertHandler
 from notifier.settings import Settings
 from notifier.workers import ChannelWorker, DeliveryPolicy, DigestWorker
+from stocksync_common.breaker import CircuitBreaker
 from stocksync_common.consumer import ConsumerLoop, make_consumer
 from stocksync_common.kafka import make_producer
 from stocksync_common.redis_client import connect as connect_redis
@@ -109,7 +109,9 @@ def build(
     dead_letters = DeadLetters(producer, settings.consumer_group, settings.publish_timeout_s)
     workers = []
     for channel in channels:
-        breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_s)
+        breaker = CircuitBreaker(
+            failure_threshold=settings.breaker_failures, open_s=settings.breaker_reset_s
+        )
         worker = ChannelWorker(
             channel, outboxes[channel.name], alerts, dead_letters, breaker, policy
         )

@@ -22,7 +22,8 @@ from notifier.adapters.dead_letters import DeadLetters
 from notifier.adapters.digests import Digests
 from notifier.adapters.outbox import Item, Outbox
 from notifier.domain.alerts import Alert, Routed
-from notifier.domain.delivery import CircuitBreaker, backoff_s
+from notifier.domain.delivery import backoff_s
+from stocksync_common.breaker import CircuitBreaker, State
 from stocksync_common.events import stable_id
 
 log = logging.getLogger(__name__)
@@ -57,10 +58,15 @@ class ChannelWorker:
     async def run(self) -> None:
         while not self._stopping:
             now = time.time()
-            if not self.breaker.allows(now):
-                await self._pause(self.breaker.wait_s(now))
+            if not self.breaker.allow():
+                await self._pause(self.breaker.wait_s())
                 continue
-            item = await self.outbox.claim(now, self.policy.lease_s)
+            item = None
+            try:
+                item = await self.outbox.claim(now, self.policy.lease_s)
+            finally:
+                if item is None:  # nothing sent: a half-open circuit still awaits its trial
+                    self.breaker.release()
             if item is None:
                 await self._pause(await self._idle_s(now))
                 continue
@@ -89,9 +95,11 @@ class ChannelWorker:
     async def _failed(self, item: Item, error: str, *, permanent: bool) -> None:
         name, now = self.channel.name, time.time()
         item = item.model_copy(update={"attempts": item.attempts + 1, "last_error": error})
-        if not permanent:
-            self.breaker.failure(now)
-            BREAKER_OPEN.labels(name).set(0 if self.breaker.state == "closed" else 1)
+        if permanent:  # the channel answered; says nothing of its health either way
+            self.breaker.release()
+        else:
+            self.breaker.failure()
+            BREAKER_OPEN.labels(name).set(0 if self.breaker.state == State.CLOSED else 1)
         log.warning(
             "alert delivery failed",
             extra={

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ops_console.html import Safe, esc, join, link, table, when
+from stocksync_common.inventory_view import InventoryView
 
 LEDGER_ROWS = 100
 MAX_LISTED = 500
@@ -68,22 +69,21 @@ def _num(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-def stock_view(inv: Mapping[str, Any], ledger: Sequence[Mapping[str, Any]]) -> Safe:
+def stock_view(inv: InventoryView, ledger: Sequence[Mapping[str, Any]]) -> Safe:
     summary = table(
         ["sku", "version", "available (all locations)", "oversell policy", "allocation threshold"],
-        [[inv.get("sku"), inv.get("version"), inv.get("available"), inv.get("policy"),
-          _num(inv.get("allocation_threshold"))]],
+        [[inv.sku, inv.version, inv.available, inv.policy, _num(inv.allocation_threshold)]],
         "summary",
-    )  # fmt: skip
+    )
     locations = table(
         ["location", "on hand", "reserved", "safety stock", "available"],
         [
-            [loc, q.get("on_hand"), q.get("reserved"), q.get("safety_stock"), q.get("available")]
-            for loc, q in (inv.get("locations") or {}).items()
+            [loc, q.on_hand, q.reserved, q.safety_stock, q.available]
+            for loc, q in inv.locations.items()
         ],
         "locations",
     )
-    shares = inv.get("shares") or {}
+    shares = inv.shares or {}
     allocation = (
         table(["store", "share"], sorted(shares.items()), "allocation")
         if shares

@@ -27,7 +27,6 @@ from shopify_sync.adapters.truth import HttpTruth, KafkaLevelsTruth
 from shopify_sync.catalog_gate import CatalogGate
 from shopify_sync.catalog_handlers import ProductsHandler, PropagationHandler
 from shopify_sync.catalog_sync import CatalogSync
-from shopify_sync.domain.breaker import CircuitBreaker
 from shopify_sync.domain.pacing import Clock
 from shopify_sync.fulfillments import (
     FulfillmentHandler,
@@ -43,6 +42,7 @@ from shopify_sync.propagate import Propagator
 from shopify_sync.reconcile import ReconcileJobs, Reconciler
 from shopify_sync.settings import MIN_API_VERSION, Settings
 from shopify_sync.writer import Writer
+from stocksync_common.breaker import CircuitBreaker
 from stocksync_common.consumer import ConsumerLoop, make_consumer
 from stocksync_common.kafka import make_producer
 from stocksync_common.redis_client import connect as connect_redis
@@ -126,7 +126,7 @@ def build(
 
     def breaker(shop: str, clock: Clock) -> CircuitBreaker:
         return CircuitBreaker(
-            clock,
+            clock=clock,
             failure_threshold=settings.breaker_failures,
             open_s=settings.breaker_open_s,
             max_open_s=settings.breaker_max_open_s,

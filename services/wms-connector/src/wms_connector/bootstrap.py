@@ -8,6 +8,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from redis.asyncio import Redis
 
+from stocksync_common.breaker import CircuitBreaker
 from stocksync_common.consumer import ConsumerLoop, make_consumer
 from stocksync_common.kafka import make_producer
 from stocksync_common.redis_client import connect as connect_redis
@@ -15,7 +16,6 @@ from stocksync_common.topics import ORDERS, WEBHOOKS_WMS
 from wms_connector.adapters.order_state import RedisOrderState
 from wms_connector.adapters.truth import HttpTruth
 from wms_connector.adapters.wms_client import WmsClient
-from wms_connector.domain.breaker import CircuitBreaker
 from wms_connector.handlers import WmsHandler
 from wms_connector.metrics import circuit_changed
 from wms_connector.outbound import OrderForwarder
@@ -55,7 +55,9 @@ def build(
         handler=WmsHandler(producer).handle_batch,
     )
     wms = WmsClient(http, s.wms_url, s.wms_api_key, s.wms_timeout_s)
-    breaker = CircuitBreaker(s.breaker_failures, s.breaker_open_s, on_change=circuit_changed)
+    breaker = CircuitBreaker(
+        failure_threshold=s.breaker_failures, open_s=s.breaker_open_s, on_change=circuit_changed
+    )
     status = OutboundStatus(breaker)
     forwarder = OrderForwarder(wms, RedisOrderState(redis), breaker, status, s.wms_backoff_s)
     orders_consumer = make_consumer(

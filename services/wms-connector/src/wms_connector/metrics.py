@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-from wms_connector.domain.breaker import State
+from stocksync_common.breaker import State
 
 WMS_ORDERS = Counter(
     "stocksync_wms_orders_total",
@@ -25,5 +25,5 @@ WMS_CORRECTIONS = Counter(
 )
 
 
-def circuit_changed(state: State) -> None:
-    WMS_CIRCUIT.set(int(state))
+def circuit_changed(_before: State, after: State) -> None:
+    WMS_CIRCUIT.set(after.level)

@@ -15,10 +15,10 @@ from typing import Any, Protocol
 
 from aiokafka.structs import TopicPartition
 
+from stocksync_common.breaker import CircuitBreaker
 from stocksync_common.consumer import Incoming, PoisonMessage, handling
 from stocksync_common.events import Order, OrderCancellation, OrderCancelled, OrderReceived
 from wms_connector.adapters.wms_client import WmsClient, WmsRefused, WmsUnavailable
-from wms_connector.domain.breaker import CircuitBreaker
 from wms_connector.domain.outbound import (
     OrderStatus,
     cancel_step,
@@ -112,6 +112,9 @@ class OrderForwarder:
                     WMS_CALL_FAILURES.labels("refused").inc()
                     self.status.failed(action, ref, str(exc))
                     raise PoisonMessage(f"WMS refused {action} of {ref}: {exc}") from exc
+                except BaseException:  # cancelled, or our own bug: says nothing of the WMS
+                    self.breaker.release()
+                    raise
                 else:
                     self.breaker.success()
                     return answer

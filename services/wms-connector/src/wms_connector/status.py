@@ -6,8 +6,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from stocksync_common.breaker import CircuitBreaker
 from stocksync_common.events import utcnow
-from wms_connector.domain.breaker import CircuitBreaker
 from wms_connector.metrics import WMS_ORDERS
 
 
@@ -30,7 +30,7 @@ class OutboundStatus:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "circuit": self.breaker.state.name.lower(),
+            "circuit": self.breaker.state.value,
             "circuit_retry_in_s": round(self.breaker.wait_s(), 3),
             "consecutive_failures": self.breaker.failures,
             "counts": dict(sorted(self.counts.items())),

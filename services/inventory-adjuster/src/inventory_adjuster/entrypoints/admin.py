@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 
 from inventory_adjuster.adapters.redis_store import as_text
 from inventory_adjuster.bootstrap import Container
-from inventory_adjuster.domain import ParsedImport, parse_import
 from inventory_adjuster.entrypoints.deps import AdminDep, ContainerDep
+from inventory_adjuster.stock_import import ParsedImport, parse_import
 from stocksync_common.bodies import read_bounded
 from stocksync_common.events import InventoryCommand, InventoryCommandRequested, new_id
 from stocksync_common.kafka import send_event

@@ -9,12 +9,14 @@ from urllib.parse import quote
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
 
 from ops_console import html, views
 from ops_console.audit import audit
 from ops_console.backends import BackendError, Backends
 from ops_console.entrypoints.deps import ActionDep, ContainerDep, PageSessionDep
 from ops_console.sessions import Session
+from stocksync_common.inventory_view import InventoryView
 
 router = APIRouter(tags=["pages"])
 
@@ -62,7 +64,11 @@ async def _stock_body(backends: Backends, sku: str) -> html.Safe:
         )
     except BackendError as exc:
         return html.error_box(f"Unknown SKU {sku}" if exc.status == 404 else exc)
-    return views.stock_view(inv, ledger.get("entries", []))
+    try:
+        view = InventoryView.model_validate(inv)
+    except ValidationError as exc:
+        return html.error_box(f"inventory-adjuster's answer for {sku} is unreadable: {exc}")
+    return views.stock_view(view, ledger.get("entries", []))
 
 
 def _quote(value: str) -> str:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from shopify_sync.domain.breaker import State
 from shopify_sync.domain.pacing import CostBucket
+from stocksync_common.breaker import State
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +93,10 @@ MAPPING_PROBLEMS = Gauge(
     "stocksync_mapping_problems", "Catalog mapping problems by kind.", ["shop", "kind"]
 )
 
-_STATE_VALUE = {State.CLOSED: 0, State.HALF_OPEN: 1, State.OPEN: 2}
-
 
 def circuit_listener(shop: str) -> Callable[[State, State], None]:
     def changed(before: State, after: State) -> None:
-        CIRCUIT_STATE.labels(shop).set(_STATE_VALUE[after])
+        CIRCUIT_STATE.labels(shop).set(after.level)
         CIRCUIT_TRANSITIONS.labels(shop, after.value).inc()
         level = logging.WARNING if after == State.OPEN else logging.INFO
         log.log(level, "circuit %s", after.value, extra={"shop": shop, "from": before.value})

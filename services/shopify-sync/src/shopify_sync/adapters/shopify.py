@@ -27,7 +27,6 @@ import httpx
 
 from shopify_sync.adapters import metrics
 from shopify_sync.adapters.documents import SHOP_PROBE
-from shopify_sync.domain.breaker import CircuitBreaker, State
 from shopify_sync.domain.pacing import (
     EPSILON,
     Clock,
@@ -36,6 +35,7 @@ from shopify_sync.domain.pacing import (
     actual_cost,
     requested_cost,
 )
+from stocksync_common.breaker import CircuitBreaker, State
 from stocksync_common.stores import Store
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ BreakerFactory = Callable[[str, Clock], CircuitBreaker]
 
 
 def default_breaker(shop: str, clock: Clock) -> CircuitBreaker:
-    return CircuitBreaker(clock, on_change=metrics.circuit_listener(shop))
+    return CircuitBreaker(clock=clock, max_open_s=60.0, on_change=metrics.circuit_listener(shop))
 
 
 @dataclass

@@ -19,6 +19,7 @@ from aiokafka.structs import TopicPartition
 from pydantic import ValidationError
 
 from stocksync_common.events import InventoryLevelsUpdated, SkuLevels, decode
+from stocksync_common.inventory_view import InventoryView
 
 
 class TruthSource(Protocol):
@@ -112,7 +113,7 @@ class HttpTruth:
             if resp.status_code == 404:
                 return None
             resp.raise_for_status()
-            return SkuLevels.model_validate(resp.json())
+            return InventoryView.model_validate_json(resp.content).levels()
 
         found = await asyncio.gather(*(one(s) for s in dict.fromkeys(skus)))
         return {levels.sku: levels for levels in found if levels is not None}

@@ -26,6 +26,7 @@ from stocksync_common.events import (
 )
 from stocksync_common.topics import WEBHOOKS_SHOPIFY, dlq_topic
 from webhook_receiver.bootstrap import Container
+from webhook_receiver.compliance_erasure import handle_compliance
 from webhook_receiver.domain.compliance import compliance_request, shape_problem
 from webhook_receiver.domain.freshness import parse_instant
 from webhook_receiver.domain.pii import without_pii
@@ -51,7 +52,6 @@ from webhook_receiver.entrypoints.edge import (
 )
 from webhook_receiver.entrypoints.openapi import SHOPIFY_OPENAPI, responses
 from webhook_receiver.envelope import SHOPIFY_RECEIVED, shopify_received
-from webhook_receiver.handlers import handle_compliance
 from webhook_receiver.intake import Delivery, Outcome
 from webhook_receiver.metrics import PARKED, PII_REMOVED, ROUTED
 from webhook_receiver.verify import verify_shopify

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import httpx
 
+from stocksync_common.inventory_view import InventoryView
 from wms_connector.domain.reconcile import Place, Truth
 
 
@@ -22,11 +23,8 @@ class HttpTruth:
         if resp.status_code == 404:
             return {}
         resp.raise_for_status()
-        locations = resp.json().get("locations") or {}
-        return {
-            loc: Truth(int(lv.get("on_hand", 0)), int(lv.get("reserved", 0)))
-            for loc, lv in locations.items()
-        }
+        view = InventoryView.model_validate_json(resp.content)
+        return {loc: Truth(lv.on_hand, lv.reserved) for loc, lv in view.locations.items()}
 
     async def levels(self, places: list[Place]) -> dict[Place, Truth | None]:
         """Truth at each place (None where the SKU or location is unknown)."""

@@ -1,4 +1,4 @@
-from inventory_adjuster.domain import parse_import
+from inventory_adjuster.stock_import import parse_import
 
 
 def test_csv_import_with_errors_per_line():
