@@ -196,7 +196,8 @@ class Demo:
         poll("the reservation", lambda: self.truth(TEE) == 18 or None)
         tee, mug = self.truth(TEE), self.truth(MUG)
         say(f"   order-consumer -> inventory-adjuster: {TEE}={tee} {MUG}={mug}")
-        ledger = self.get("inventory-adjuster", f"/inventory/{TEE}/ledger").json()["entries"]
+        path = f"/inventory/{TEE}/ledger"
+        ledger = self.get("inventory-adjuster", path, headers=ADMIN).json()["entries"]
         say(f"   ledger of {TEE}: " + ", ".join(f"{e['command']} {e['quantity']}" for e in ledger))
         levels = poll("stores to follow", lambda: self.stores_equal(TEE, 18))
         say(f"   shopify-sync -> stores: {TEE} {levels}")

@@ -165,7 +165,14 @@ def stores_match(http: httpx.Client, stack: Stack, want: dict[str, int]) -> bool
 
 def ledgers(http: httpx.Client, stack: Stack, skus: list[str]) -> list[dict[str, str]]:
     url = stack.url("inventory-adjuster")
-    return [e for sku in skus for e in http.get(f"{url}/inventory/{sku}/ledger").json()["entries"]]
+    params = {"limit": 1000}  # the whole ledger of a SKU (it keeps at most that many)
+    return [
+        e
+        for sku in skus
+        for e in http.get(f"{url}/inventory/{sku}/ledger", headers=ADMIN, params=params).json()[
+            "entries"
+        ]
+    ]
 
 
 @dataclass

@@ -184,7 +184,9 @@ async def test_signed_order_flows_through_and_a_redelivery_changes_nothing(
     again = deliver(http, stack, body, webhook_id)
     assert again.status_code == 200 and again.json()["status"] == "duplicate"
     assert await end_offsets(kafka_bootstrap) == before
-    ledger = http.get(f"{stack.url('inventory-adjuster')}/inventory/{tee}/ledger").json()["entries"]
+    ledger = http.get(
+        f"{stack.url('inventory-adjuster')}/inventory/{tee}/ledger", headers=ADMIN
+    ).json()["entries"]
     assert [e["command"] for e in ledger] == ["set_on_hand", "reserve"]
     assert truth(http, stack, tee) == 18
 

@@ -106,7 +106,9 @@ def test_cycle_count_taken_while_orders_were_in_flight_ends_with_the_right_truth
         "count applied",
         partial(levels_are, http, stack, sku, on_hand=27, reserved=3, available=24),
     )
-    ledger = http.get(f"{stack.url('inventory-adjuster')}/inventory/{sku}/ledger").json()
+    ledger = http.get(
+        f"{stack.url('inventory-adjuster')}/inventory/{sku}/ledger", headers=ADMIN
+    ).json()
     assert [e["command"] for e in ledger["entries"]][-1] == "set_on_hand"
 
 

@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from stack import Ports, Stack
+from stack import DEMO_ENV, Ports, Stack
 from stocksync_common.events import (
     InventoryCommand,
     InventoryCommandRequested,
@@ -29,6 +29,7 @@ from support.poll import await_for
 pytestmark = pytest.mark.integration
 
 STOCK, ORDERS, DUPLICATES = 100, 300, 60
+ADMIN = {"Authorization": f"Bearer {DEMO_ENV['STOCKSYNC_ADMIN_TOKEN']}"}
 
 
 def command(sku: str, n: int, kind: str = "reserve", qty: int = 1) -> InventoryCommandRequested:
@@ -102,7 +103,9 @@ async def test_hot_sku_reserves_exactly_the_stock(
             survivor = stack.url(names[1])
 
             async def ledger_complete() -> list[dict[str, str]] | None:
-                r = await http.get(f"{survivor}/inventory/{sku}/ledger")
+                r = await http.get(
+                    f"{survivor}/inventory/{sku}/ledger", headers=ADMIN, params={"limit": 1000}
+                )
                 entries: list[dict[str, str]] = r.json()["entries"] if r.status_code == 200 else []
                 return entries if len(entries) == ORDERS + 1 else None
 

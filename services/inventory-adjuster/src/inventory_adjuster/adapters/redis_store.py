@@ -230,8 +230,12 @@ class RedisInventory:
             "kit_components": orjson.loads(kit) if kit else None,
         }
 
-    async def ledger(self, sku: str, count: int = 1000) -> list[dict[str, str]]:
-        entries = await self.redis.xrevrange(ledger_key(sku), count=count) or []
+    async def ledger(
+        self, sku: str, count: int = 1000, before: str | None = None
+    ) -> list[dict[str, str]]:
+        """The newest ``count`` entries (those before the entry id ``before``), oldest first."""
+        newest = f"({before}" if before else "+"
+        entries = await self.redis.xrevrange(ledger_key(sku), max=newest, count=count) or []
         out = []
         for entry_id, fields in reversed(entries):
             row = {as_text(k): as_text(v) for k, v in (fields or {}).items()}

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 
-from inventory_adjuster.entrypoints.deps import ContainerDep
+from inventory_adjuster.entrypoints.deps import AdminDep, ContainerDep
 from stocksync_common.inventory_view import InventoryView
 
 router = APIRouter(prefix="/inventory", tags=["inventory"])
+PAGE, MAX_PAGE = 100, 1000
 
 
 @router.get("/{sku}")
@@ -22,6 +23,17 @@ async def get_inventory(sku: str, c: ContainerDep) -> InventoryView:
 
 
 @router.get("/{sku}/ledger")
-async def get_ledger(sku: str, c: ContainerDep) -> dict[str, Any]:
-    """The applied commands for the SKU, newest last."""
-    return {"sku": sku, "entries": await c.store.ledger(sku)}
+async def get_ledger(
+    sku: str,
+    c: ContainerDep,
+    _who: AdminDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = PAGE,
+    before: Annotated[str | None, Query(pattern=r"^\d{1,20}-\d{1,20}$")] = None,
+) -> dict[str, Any]:
+    """The commands applied to the SKU, oldest first: a page of at most ``limit``, the newest
+    ones or those before the entry id ``before``; ``next`` is the ``before`` of the page of
+    older entries (None: this page reaches the oldest). Admin token required: the ledger
+    names orders and who changed stock."""
+    entries = await c.store.ledger(sku, count=limit + 1, before=before)
+    page = entries[-limit:]
+    return {"sku": sku, "entries": page, "next": page[0]["id"] if len(entries) > limit else None}
