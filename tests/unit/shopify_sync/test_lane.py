@@ -173,3 +173,19 @@ async def test_a_round_waits_for_budget_before_it_reads_what_is_pending() -> Non
         assert (out.applied, out.calls) == (2, 1)
         assert await r.inventory(UP) == {"A": 6, "B": 9}
         assert await r.state.pending(UP) == {}
+
+
+async def test_the_status_keeps_the_last_round_that_did_something() -> None:
+    """The lane looks every poll_s; an empty look must not hide the last real round from the
+    stores page (it showed "-" for good)."""
+    async with rig([store(UP, "plus")]) as r:
+        await r.seed(UP, {"A": 1})
+        config = LaneConfig(window_s=0.0, discover=False)
+        lane = Lane(r.stores[UP], r.writer, r.state, r.client, r.mapping, config, r.clock.sleep)
+        await r.state.record(UP, {("A", "wh-1"): Pending(1, 7)})
+        worked = await lane.round()
+        assert worked is not None and worked.applied == 1
+        at = lane.last_round_at
+        empty = await lane.round()
+        assert empty is not None and empty.calls == 0 and empty.applied == 0
+        assert lane.last is worked and lane.last_round_at == at and at is not None

@@ -44,6 +44,8 @@ def stores_view(doc: Mapping[str, Any]) -> Safe:
         bucket = s.get("bucket") or {}
         last = s.get("last_round") or {}
         last_text = ", ".join(f"{k} {v}" for k, v in last.items() if v) or "-"
+        if s.get("last_round_at"):
+            last_text = f"{last_text} ({when(s.get('last_round_at'))})"
         rows.append(
             [
                 s.get("shop"), s.get("role"), circuit(s.get("circuit")),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -67,7 +68,8 @@ class Lane:
     sleep: Sleep = asyncio.sleep
     lease: LeaseLike | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    last: Outcome | None = None
+    last: Outcome | None = None  # the last round that did something (not an empty look)
+    last_round_at: float | None = None  # epoch seconds it ended
     last_push_at: float | None = None  # epoch seconds of the last round that applied changes
     failures: int = 0
     # Called when a round lowered stores under channel allocation: the room they gave up
@@ -149,7 +151,7 @@ class Lane:
         """Push what is pending now; back off on a transient failure."""
         shop = self.store.shop
         try:
-            self.last = await self.writer.push_pending(self.store)
+            out = await self.writer.push_pending(self.store)
         except CircuitOpen:
             self.wake.set()
             return None
@@ -166,27 +168,35 @@ class Lane:
             self.wake.set()
             return None
         self.failures = 0
-        if self.last.calls:
+        if _worked(out):  # the status page shows the last round that did something
+            self.last, self.last_round_at = out, time.time()
+        if out.calls:
             # busy: more is likely on its way. Not after a round that found nothing to send
             # (the lane looks every poll_s): that kept an idle lane "busy" for good, and every
             # single sale waited out the coalescing window.
             self._round_ended = time.monotonic()
-        if self.last.applied:
+        if out.applied:
             self.last_push_at = time.time()
-        if self.last.deferred or self.last.calls or self.last.waiting or self.last.freed:
+        if out.deferred or out.calls or out.waiting or out.freed:
             # more may have arrived meanwhile; or what a round left to this one can go now
             self.wake.set()
-        if self.last.gave_up and self.on_gave_up is not None:
+        if out.gave_up and self.on_gave_up is not None:
             self.on_gave_up()
         if time.monotonic() - self._gauged >= self.config.gauge_s:
             with contextlib.suppress(RedisError):
                 metrics.PENDING.labels(shop).set(await self.state.pending_count(shop))
             self._gauged = time.monotonic()
-        return self.last
+        return out
 
     def stop(self) -> None:
         self._stopping = True
         self.wake.set()
+
+
+def _worked(out: Outcome) -> bool:
+    """A round that wrote, settled, rejected or held something (not an empty look)."""
+    idle = ("busy", "freed", "waiting")  # what a look that did nothing may still say
+    return any(v for k, v in dataclasses.asdict(out).items() if k not in idle)
 
 
 @dataclass

@@ -55,6 +55,7 @@ async def store_status(c: ContainerDep, _who: AdminDep) -> dict[str, Any]:
                     metrics.THROTTLED, "stocksync_shopify_throttled_total", shop=shop
                 ),
                 "last_round": dataclasses.asdict(last) if last is not None else None,
+                "last_round_at": lane.last_round_at if lane is not None else None,
                 "last_push_at": lane.last_push_at if lane is not None else None,
                 "failures": lane.failures if lane is not None else None,
             }
