@@ -141,14 +141,10 @@ def _start_task(health: Health, task: Task) -> asyncio.Task[None]:
     return asyncio.create_task(task.run(), name=task.name)
 
 
-async def _start_consumer(
-    stack: contextlib.AsyncExitStack,
-    health: Health,
-    spec: Consumer[C],
-    c: C,
-    settings: CommonSettings,
-    producer: AIOKafkaProducer,
+def consumer_loop(
+    spec: Consumer[C], c: C, settings: CommonSettings, producer: AIOKafkaProducer
 ) -> ConsumerLoop:
+    """The consumer and loop of ``spec``, built (not started): the one place they are made."""
     consumer = make_consumer(
         settings.kafka_bootstrap_servers,
         spec.group,
@@ -156,7 +152,7 @@ async def _start_consumer(
         fetch_max_wait_ms=spec.fetch_max_wait_ms,
         max_poll_records=spec.max_poll_records,
     )
-    loop = ConsumerLoop(
+    return ConsumerLoop(
         consumer=consumer,
         producer=producer,
         group=spec.group,
@@ -165,8 +161,17 @@ async def _start_consumer(
         on_assign=spec.on_assign(c) if spec.on_assign is not None else None,
         retry=spec.retry,
     )
-    await stack.enter_async_context(consumer_running(health, spec.name, consumer, loop))
-    return loop
+
+
+def consumer_loops(service: Service[C], c: C) -> list[tuple[Consumer[C], ConsumerLoop]]:
+    """Each enabled consumer of ``service`` with its loop, built for container ``c``."""
+    enabled = [spec for spec in service.consumers if spec.enabled]
+    if not enabled:
+        return []
+    if service.producer is None:
+        raise ValueError("consumers need the service's producer (retries, dead letters)")
+    producer = service.producer(c)
+    return [(spec, consumer_loop(spec, c, service.settings, producer)) for spec in enabled]
 
 
 @contextlib.asynccontextmanager
@@ -181,20 +186,15 @@ async def running(service: Service[C], health: Health, app: FastAPI) -> AsyncIte
         health.checks.update(service.checks(c))
         if service.on_start is not None:
             await service.on_start(c)
-        enabled = [spec for spec in service.consumers if spec.enabled]
-        if enabled and service.producer is None:
-            raise ValueError("consumers need the service's producer (retries, dead letters)")
-        if service.producer is not None or enabled:
-            health.checks.setdefault("kafka", kafka_check(settings.kafka_bootstrap_servers))
+        loops = consumer_loops(service, c)
         if service.producer is not None:
+            health.checks.setdefault("kafka", kafka_check(settings.kafka_bootstrap_servers))
             producer = service.producer(c)
             await producer.start()
             stack.push_async_callback(_stop_producer, producer, service.producer_stop_timeout_s)
-            loops = [
-                await _start_consumer(stack, health, spec, c, settings, producer)
-                for spec in enabled
-            ]
-            app.state.loops = {loop.group: loop for loop in loops}
+        for spec, loop in loops:
+            running_ = consumer_running(health, spec.name, loop.consumer, loop)
+            await stack.enter_async_context(running_)
         for task in service.tasks(c):
             stack.push_async_callback(_stop_task, _start_task(health, task), task.stop)
         for context in service.contexts(c):
