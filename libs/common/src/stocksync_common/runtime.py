@@ -23,7 +23,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
@@ -45,6 +45,13 @@ log = logging.getLogger(__name__)
 C = TypeVar("C")
 Closer = Callable[[], Awaitable[Any]]
 TASK_STOP_S = 10.0
+
+
+class Client(Protocol):
+    """A client the runtime starts and stops (the producer; a fake in tests)."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,9 @@ class Service(Generic[C]):
     settings: CommonSettings
     build: Callable[[], C]
     consumers: Sequence[Consumer[C]] = ()
-    producer: Callable[[C], AIOKafkaProducer] | None = None
+    # Started before the consumers, stopped after them; a consuming service's is an
+    # AIOKafkaProducer (its loops publish retries and dead letters with it).
+    producer: Callable[[C], Client] | None = None
     # Bound the producer's stop (it flushes; a broker may be gone for good); None: unbounded.
     producer_stop_timeout_s: float | None = None
     checks: Callable[[C], Mapping[str, Check]] = _no_checks
@@ -127,7 +136,7 @@ async def _stop_task(task: asyncio.Task[None], stop: Callable[[], None] | None) 
         await task
 
 
-async def _stop_producer(producer: AIOKafkaProducer, timeout_s: float | None) -> None:
+async def _stop_producer(producer: Client, timeout_s: float | None) -> None:
     try:
         async with asyncio.timeout(timeout_s):
             await producer.stop()
@@ -170,7 +179,7 @@ def consumer_loops(service: Service[C], c: C) -> list[tuple[Consumer[C], Consume
         return []
     if service.producer is None:
         raise ValueError("consumers need the service's producer (retries, dead letters)")
-    producer = service.producer(c)
+    producer = cast(AIOKafkaProducer, service.producer(c))
     return [(spec, consumer_loop(spec, c, service.settings, producer)) for spec in enabled]
 
 
@@ -187,8 +196,9 @@ async def running(service: Service[C], health: Health, app: FastAPI) -> AsyncIte
         if service.on_start is not None:
             await service.on_start(c)
         loops = consumer_loops(service, c)
-        if service.producer is not None:
+        if loops:
             health.checks.setdefault("kafka", kafka_check(settings.kafka_bootstrap_servers))
+        if service.producer is not None:
             producer = service.producer(c)
             await producer.start()
             stack.push_async_callback(_stop_producer, producer, service.producer_stop_timeout_s)
