@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -99,43 +100,49 @@ def all_topics() -> list[TopicSpec]:
     return specs
 
 
-async def create_topics(
-    bootstrap: str, partitions: int, replication: int, *, min_isr: int | None = None
+async def ensure_topics(
+    bootstrap: str,
+    partitions: Mapping[str, int],
+    replication: int,
+    *,
+    configs: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[str]:
-    """Create every catalog topic that does not exist yet; returns the names created."""
+    """Create each named topic (with its partition count and ``configs`` entry) that does not
+    exist yet; returns the names created. The one way StockSync creates topics: the broker
+    never creates them by itself."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [s for s in all_topics() if s.name not in existing]
-        if not wanted:
+        missing = [name for name in partitions if name not in existing]
+        if not missing:
             return []
-        extra = {"min.insync.replicas": str(min_isr)} if min_isr else {}
+        configs = configs or {}
         new = [
-            NewTopic(s.name, partitions, replication, topic_configs={**extra, **s.config})
-            for s in wanted
+            NewTopic(name, partitions[name], replication, topic_configs=dict(configs.get(name, {})))
+            for name in missing
         ]
         try:
             await admin.create_topics(new, timeout_ms=30000)
         except TopicAlreadyExistsError:
-            log.info("some topics were created concurrently")
-        return [s.name for s in wanted]
+            log.info("some topics were created concurrently", extra={"topics": missing})
+        return missing
     finally:
         await admin.close()
 
 
-async def ensure_topics(bootstrap: str, partitions: dict[str, int], replication: int) -> None:
-    """Create the named topics (with their partition counts) unless they exist."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
-    await admin.start()
-    try:
-        new = [NewTopic(name, n, replication) for name, n in partitions.items()]
-        try:
-            await admin.create_topics(new, timeout_ms=30000)
-        except TopicAlreadyExistsError:
-            log.info("some topics were created concurrently")
-    finally:
-        await admin.close()
+async def create_topics(
+    bootstrap: str, partitions: int, replication: int, *, min_isr: int | None = None
+) -> list[str]:
+    """Create every catalog topic that does not exist yet; returns the names created."""
+    specs = all_topics()
+    extra = {"min.insync.replicas": str(min_isr)} if min_isr else {}
+    return await ensure_topics(
+        bootstrap,
+        {s.name: partitions for s in specs},
+        replication,
+        configs={s.name: {**extra, **s.config} for s in specs},
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

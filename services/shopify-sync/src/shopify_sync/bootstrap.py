@@ -28,7 +28,6 @@ from shopify_sync.adapters.redis_catalog import RedisCatalog
 from shopify_sync.adapters.redis_propagation import RedisPropagationState
 from shopify_sync.adapters.redis_state import RedisSyncState
 from shopify_sync.adapters.shopify import ShopifyClient
-from shopify_sync.adapters.topics import ensure_topics
 from shopify_sync.adapters.truth import HttpTruth, KafkaLevelsTruth
 from shopify_sync.catalog_gate import CatalogGate
 from shopify_sync.catalog_handlers import ProductsHandler, PropagationHandler
@@ -50,7 +49,7 @@ from stocksync_common.redis_client import connect as connect_redis
 from stocksync_common.runtime import Consumer, Service, Task
 from stocksync_common.service import redis_check
 from stocksync_common.stores import StoresConfig, load_stores
-from stocksync_common.topics import dlq_topic
+from stocksync_common.topics import dlq_topic, ensure_topics
 
 log = logging.getLogger(__name__)
 HandlerT = TypeVar("HandlerT")
@@ -237,10 +236,10 @@ async def jobs_running(runner: JobRunner | None) -> AsyncIterator[None]:
 
 
 async def create_extra_topics(c: Container) -> None:
+    """The few topics shopify-sync writes beyond the shared catalog, created when missing."""
     s = c.settings
-    await ensure_topics(
-        s.kafka_bootstrap_servers, c.extra_topics(), s.topic_partitions, s.topic_replication_factor
-    )
+    wanted = dict.fromkeys(c.extra_topics(), s.topic_partitions)
+    await ensure_topics(s.kafka_bootstrap_servers, wanted, s.topic_replication_factor)
 
 
 def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Service[Container]:
