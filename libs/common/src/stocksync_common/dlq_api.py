@@ -10,7 +10,6 @@ route needs the admin bearer token; each state-changing call writes one audit lo
 # factory, and FastAPI resolves string annotations against module globals only.
 import asyncio
 import contextlib
-import hashlib
 import logging
 from collections import ChainMap
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -20,7 +19,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, R
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from stocksync_common.auth import check_admin
+from stocksync_common.auth import caller
 from stocksync_common.dlq import DlqRecord, parse_record_id
 from stocksync_common.dlq_admin import DlqAdmin, Groups
 from stocksync_common.dlq_auto import AutoReplayer
@@ -100,10 +99,7 @@ def dlq_router(
     ) -> str:
         """The caller for the audit log: client address and a token fingerprint (never the
         token)."""
-        check_admin(authorization, settings.admin_token)
-        fingerprint = hashlib.sha256((authorization or "").encode()).hexdigest()[:8]
-        client = request.client.host if request.client else "unknown"
-        return f"admin-token:{fingerprint}@{client}"
+        return caller(request, authorization, settings.admin_token)
 
     admin_dep = Annotated[str, Depends(require_admin)]
     router = APIRouter(
