@@ -8,12 +8,10 @@ from order_consumer.bootstrap import Container, service
 from order_consumer.settings import Settings
 from stocksync_common.consumer import ConsumerLoop
 from stocksync_common.runtime import consumer_loops
-from stocksync_common.topics import (
-    COMPLIANCE,
-    CONSUMER_GROUPS,
-    INVENTORY_CHANGED,
-    WEBHOOKS_SHOPIFY,
-)
+from stocksync_common.topics import COMPLIANCE, INVENTORY_CHANGED, WEBHOOKS_SHOPIFY, registered
+
+# The groups the services register (each in its own bootstrap).
+CONSUMER_GROUPS = registered().consumers
 
 STORES = """
 stores:
@@ -40,7 +38,7 @@ async def test_oversold_loop_has_its_own_group_on_inventory_changed(tmp_path: Pa
         )
         assert oversold_loop.consumer is not loop.consumer  # its own consumer
         assert oversold_loop.producer is c.producer
-        # Each group has its DLQ in the topic catalog.
+        # Each group is registered: its DLQ is in the topic catalog.
         assert CONSUMER_GROUPS[oversold_loop.group] == (INVENTORY_CHANGED,)
         assert (compliance_loop.group, list(compliance_loop.topics)) == (
             "order-consumer-compliance",

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import ChainMap
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
@@ -45,16 +45,21 @@ class PurgeRequest(BaseModel):
 class _Holder:
     """The DlqAdmin, created on first use or by the lifespan, closed by the lifespan."""
 
-    def __init__(self, settings: CommonSettings, groups: Groups) -> None:
+    def __init__(
+        self, settings: CommonSettings, groups: Groups, producers: Collection[str] | None
+    ) -> None:
         self.settings = settings
         self.groups = groups
+        self.producers = producers
         self.redis: Redis | None = None
         self.admin: DlqAdmin | None = None
 
     def get(self) -> DlqAdmin:
         if self.admin is None:
             self.redis = connect_redis(self.settings.redis_url)
-            self.admin = DlqAdmin(self.settings.kafka_bootstrap_servers, self.redis, self.groups)
+            self.admin = DlqAdmin(
+                self.settings.kafka_bootstrap_servers, self.redis, self.groups, self.producers
+            )
         return self.admin
 
     async def close(self) -> None:
@@ -76,8 +81,11 @@ def dlq_router(
     *,
     auto_replay: bool = True,
     auto_interval_s: float = 1.0,
+    producers: Collection[str] | None = None,
 ) -> APIRouter:
-    holder = _Holder(settings, groups)
+    """The DLQ API of ``groups``; ``producers``: those of them that only dead-letter what they
+    could not publish (None: as the installed services register them)."""
+    holder = _Holder(settings, groups, producers)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -39,10 +39,12 @@ from stocksync_common.dlq_api import dlq_router
 from stocksync_common.ops import Check, Health, ops_router
 from stocksync_common.service import consumer_running, kafka_check, supervise
 from stocksync_common.settings import CommonSettings
+from stocksync_common.topics import Registered
 
 log = logging.getLogger(__name__)
 
 C = TypeVar("C")
+S = TypeVar("S", bound=CommonSettings)
 Closer = Callable[[], Awaitable[Any]]
 TASK_STOP_S = 10.0
 
@@ -120,11 +122,17 @@ class Service(Generic[C]):
     app_class: type[FastAPI] = FastAPI
     app_options: Mapping[str, Any] = field(default_factory=dict)
 
+    def registered(self) -> Registered:
+        """The groups of the service (all it declares, enabled or not) with their topics."""
+        return Registered(
+            {c.group: tuple(c.topics) for c in self.consumers},
+            {g: tuple(ts) for g, ts in self.producer_dlq_groups.items()},
+        )
+
     def groups(self) -> dict[str, tuple[str, ...]]:
         """Every group of the service with the topics it dead-letters (for the DLQ API)."""
-        groups = {c.group: tuple(c.topics) for c in self.consumers}
-        groups.update({g: tuple(ts) for g, ts in self.producer_dlq_groups.items()})
-        return groups
+        found = self.registered()
+        return {**found.consumers, **found.producers}
 
 
 async def _stop_task(task: asyncio.Task[None], stop: Callable[[], None] | None) -> None:
@@ -212,6 +220,12 @@ async def running(service: Service[C], health: Health, app: FastAPI) -> AsyncIte
         yield c
 
 
+def defaults(settings_type: type[S]) -> S:
+    """A service's settings as declared (defaults only, no environment): what its
+    registered groups are named by default (see :func:`stocksync_common.topics.registered`)."""
+    return cast(S, settings_type.model_construct())
+
+
 def create_service_app(service: Service[C], routers: Sequence[APIRouter] = ()) -> FastAPI:
     """The service's FastAPI app: probes, metrics, its routers (``routers`` after the
     service's own: the entrypoints' routers import the container type, so they cannot be
@@ -235,7 +249,12 @@ def create_service_app(service: Service[C], routers: Sequence[APIRouter] = ()) -
     groups = service.groups()
     if groups:
         checks = health.checks if service.dlq_auto_replay else None
-        app.include_router(
-            dlq_router(groups, service.settings, checks, auto_replay=service.dlq_auto_replay)
+        router = dlq_router(
+            groups,
+            service.settings,
+            checks,
+            auto_replay=service.dlq_auto_replay,
+            producers=list(service.producer_dlq_groups),
         )
+        app.include_router(router)
     return app

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -51,31 +53,38 @@ CATALOG_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(COMPLIANCE, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
 )
 
-# Every consumer group and the topics it reads; each gets a DLQ topic.
-CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
-    "order-consumer": (WEBHOOKS_SHOPIFY,),
-    "order-consumer-oversold": (INVENTORY_CHANGED,),
-    "order-consumer-compliance": (COMPLIANCE,),
-    "inventory-adjuster": (INVENTORY_COMMANDS,),
-    "shopify-sync": (INVENTORY_CHANGED,),
-    "shopify-sync-catalog": (WEBHOOKS_SHOPIFY,),
-    "shopify-sync-propagation": (CATALOG,),
-    "wms-connector": (WEBHOOKS_WMS,),
-    "wms-connector-orders": (ORDERS,),
-    "shopify-sync-fulfillments": (ORDERS,),
-    "notifier": (INVENTORY_CHANGED,),
-}
+# Each service registers its own groups under this entry point (in its pyproject.toml): a
+# function returning its :class:`Registered`. libs/common names no group itself.
+GROUPS_ENTRY_POINT = "stocksync.groups"
 
 
-# Services that dead-letter what they could not publish, without consuming it (no retry topic).
-PRODUCER_DLQ_GROUPS: dict[str, tuple[str, ...]] = {
-    "webhook-receiver": (WEBHOOKS_SHOPIFY, WEBHOOKS_WMS),
-}
+@dataclass(frozen=True)
+class Registered:
+    """The groups a service registers: consumer groups with the topics each reads (each gets
+    a retry and a DLQ topic per topic), and groups that dead-letter what they could not
+    publish without consuming it (a DLQ topic, no retry topic)."""
+
+    consumers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    producers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@functools.cache
+def registered() -> Registered:
+    """Every group the installed services register (for the topics command, the DLQ command
+    and the deploy files; a running service passes its own groups instead)."""
+    consumers: dict[str, tuple[str, ...]] = {}
+    producers: dict[str, tuple[str, ...]] = {}
+    for point in sorted(entry_points(group=GROUPS_ENTRY_POINT), key=lambda p: p.name):
+        found: Registered = point.load()()
+        consumers.update(found.consumers)
+        producers.update(found.producers)
+    return Registered(consumers, producers)
 
 
 def group_sources(group: str) -> tuple[str, ...]:
     """The topics whose failures ``group`` dead-letters (empty for an unknown group)."""
-    return CONSUMER_GROUPS.get(group) or PRODUCER_DLQ_GROUPS.get(group) or ()
+    groups = registered()
+    return groups.consumers.get(group) or groups.producers.get(group) or ()
 
 
 def dlq_topic(topic: str, group: str) -> str:
@@ -92,10 +101,11 @@ RETRY_CONFIG = {"retention.ms": str(7 * 24 * 3600 * 1000)}
 
 def all_topics() -> list[TopicSpec]:
     specs = list(CATALOG_TOPICS)
-    for group, topics in CONSUMER_GROUPS.items():
+    groups = registered()
+    for group, topics in groups.consumers.items():
         specs.extend(TopicSpec(retry_topic(t, group), RETRY_CONFIG) for t in topics)
         specs.extend(TopicSpec(dlq_topic(t, group)) for t in topics)
-    for group, topics in PRODUCER_DLQ_GROUPS.items():
+    for group, topics in groups.producers.items():
         specs.extend(TopicSpec(dlq_topic(t, group)) for t in topics)
     return specs
 

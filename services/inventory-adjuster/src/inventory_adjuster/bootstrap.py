@@ -17,8 +17,9 @@ from inventory_adjuster.settings import Settings
 from stocksync_common.consumer import AssignHook, RetryPolicy
 from stocksync_common.kafka import make_producer
 from stocksync_common.redis_client import connect as connect_redis
-from stocksync_common.runtime import Consumer, Service
+from stocksync_common.runtime import Consumer, Service, defaults
 from stocksync_common.service import redis_check
+from stocksync_common.topics import Registered
 
 
 @dataclass
@@ -85,3 +86,8 @@ def service(settings: Settings) -> Service[Container]:
         checks=lambda c: {"redis": redis_check(c.redis)},
         closers=lambda c: [c.redis.aclose],
     )
+
+
+def groups() -> Registered:
+    """The groups inventory-adjuster registers (entry point ``stocksync.groups``)."""
+    return service(defaults(Settings)).registered()

@@ -25,9 +25,9 @@ from notifier.settings import Settings
 from notifier.workers import ChannelWorker, DeliveryPolicy, DigestWorker
 from stocksync_common.kafka import make_producer
 from stocksync_common.redis_client import connect as connect_redis
-from stocksync_common.runtime import Consumer, Service, Task
+from stocksync_common.runtime import Consumer, Service, Task, defaults
 from stocksync_common.service import redis_check
-from stocksync_common.topics import INVENTORY_CHANGED
+from stocksync_common.topics import INVENTORY_CHANGED, Registered
 
 log = logging.getLogger(__name__)
 
@@ -167,3 +167,8 @@ def service(settings: Settings) -> Service[Container]:
         on_start=seed_rules,
         tasks=tasks,
     )
+
+
+def groups() -> Registered:
+    """The groups notifier registers (entry point ``stocksync.groups``), named by default."""
+    return service(defaults(Settings)).registered()

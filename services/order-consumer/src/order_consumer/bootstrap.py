@@ -14,10 +14,10 @@ from order_consumer.handlers import OrderHandler
 from order_consumer.settings import Settings
 from stocksync_common.kafka import make_producer
 from stocksync_common.redis_client import connect as connect_redis
-from stocksync_common.runtime import Consumer, Service
+from stocksync_common.runtime import Consumer, Service, defaults
 from stocksync_common.service import redis_check
 from stocksync_common.stores import load_stores
-from stocksync_common.topics import COMPLIANCE, INVENTORY_CHANGED, WEBHOOKS_SHOPIFY
+from stocksync_common.topics import COMPLIANCE, INVENTORY_CHANGED, WEBHOOKS_SHOPIFY, Registered
 
 
 @dataclass
@@ -94,3 +94,8 @@ def service(settings: Settings) -> Service[Container]:
         checks=lambda c: {"redis": redis_check(c.redis)},
         closers=lambda c: [c.redis.aclose],
     )
+
+
+def groups() -> Registered:
+    """The groups order-consumer registers (entry point ``stocksync.groups``), named by default."""
+    return service(defaults(Settings)).registered()

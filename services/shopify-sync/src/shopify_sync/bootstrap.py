@@ -46,10 +46,10 @@ from shopify_sync.settings import MIN_API_VERSION, Settings
 from shopify_sync.writer import Writer
 from stocksync_common.kafka import make_producer
 from stocksync_common.redis_client import connect as connect_redis
-from stocksync_common.runtime import Consumer, Service, Task
+from stocksync_common.runtime import Consumer, Service, Task, defaults
 from stocksync_common.service import redis_check
 from stocksync_common.stores import StoresConfig, load_stores
-from stocksync_common.topics import dlq_topic, ensure_topics
+from stocksync_common.topics import Registered, dlq_topic, ensure_topics
 
 log = logging.getLogger(__name__)
 HandlerT = TypeVar("HandlerT")
@@ -294,3 +294,8 @@ def _present(handler: HandlerT | None) -> HandlerT:
     if handler is None:
         raise RuntimeError("consumer enabled without its handler")
     return handler
+
+
+def groups() -> Registered:
+    """The groups shopify-sync registers (entry point ``stocksync.groups``), named by default."""
+    return service(defaults(Settings)).registered()

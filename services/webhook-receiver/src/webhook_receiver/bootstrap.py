@@ -12,10 +12,10 @@ from aiokafka import AIOKafkaProducer
 
 from stocksync_common.kafka import make_producer
 from stocksync_common.redis_client import connect_bounded
-from stocksync_common.runtime import Closer, Service, Task
+from stocksync_common.runtime import Closer, Service, Task, defaults
 from stocksync_common.service import kafka_check, redis_check
 from stocksync_common.stores import Store, load_stores
-from stocksync_common.topics import WEBHOOKS_SHOPIFY, WEBHOOKS_WMS
+from stocksync_common.topics import WEBHOOKS_SHOPIFY, WEBHOOKS_WMS, Registered
 from webhook_receiver.adapters.ledger import RedisLedger
 from webhook_receiver.intake import Intake, Producer
 from webhook_receiver.settings import Settings
@@ -100,3 +100,8 @@ def service(
         producer_dlq_groups={"webhook-receiver": (WEBHOOKS_SHOPIFY, WEBHOOKS_WMS)},
         dlq_auto_replay=False,
     )
+
+
+def groups() -> Registered:
+    """The groups webhook-receiver registers (entry point ``stocksync.groups``)."""
+    return service(defaults(Settings)).registered()

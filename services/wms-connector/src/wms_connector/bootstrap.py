@@ -11,9 +11,9 @@ from redis.asyncio import Redis
 
 from stocksync_common.kafka import make_producer
 from stocksync_common.redis_client import connect as connect_redis
-from stocksync_common.runtime import Consumer, Service, Task
+from stocksync_common.runtime import Consumer, Service, Task, defaults
 from stocksync_common.service import redis_check
-from stocksync_common.topics import ORDERS, WEBHOOKS_WMS
+from stocksync_common.topics import ORDERS, WEBHOOKS_WMS, Registered
 from wms_connector.adapters.order_state import RedisOrderState
 from wms_connector.adapters.truth import HttpTruth
 from wms_connector.adapters.wms_client import WmsClient
@@ -87,3 +87,8 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
         closers=lambda c: [c.redis.aclose, c.http.aclose],
         tasks=tasks,
     )
+
+
+def groups() -> Registered:
+    """The groups wms-connector registers (entry point ``stocksync.groups``), named by default."""
+    return service(defaults(Settings)).registered()
