@@ -194,23 +194,28 @@ def consumer_loops(service: Service[C], c: C) -> list[tuple[Consumer[C], Consume
 @contextlib.asynccontextmanager
 async def running(service: Service[C], health: Health, app: FastAPI) -> AsyncIterator[C]:
     """Start the service's parts in order; close them in reverse (see the module docstring)."""
-    settings = service.settings
     async with contextlib.AsyncExitStack() as stack:
         c = service.build()
         app.state.container = c
         for close in service.closers(c):
             stack.push_async_callback(close)
+        # Stopped after everything that publishes with it, and even when a later step of the
+        # start failed before it was started (aiokafka warns of a producer never stopped).
+        producer = service.producer(c) if service.producer is not None else None
+        if producer is not None:
+            stack.push_async_callback(_stop_producer, producer, service.producer_stop_timeout_s)
         health.checks.update(service.checks(c))
+        enabled = [spec for spec in service.consumers if spec.enabled]
+        if enabled and producer is None:
+            raise ValueError("consumers need the service's producer (retries, dead letters)")
+        if enabled:
+            health.checks.setdefault("kafka", kafka_check(service.settings.kafka_bootstrap_servers))
         if service.on_start is not None:
             await service.on_start(c)
-        loops = consumer_loops(service, c)
-        if loops:
-            health.checks.setdefault("kafka", kafka_check(settings.kafka_bootstrap_servers))
-        if service.producer is not None:
-            producer = service.producer(c)
+        if producer is not None:
             await producer.start()
-            stack.push_async_callback(_stop_producer, producer, service.producer_stop_timeout_s)
-        for spec, loop in loops:
+        for spec in enabled:  # each built as it starts: none left unstarted by a failure
+            loop = consumer_loop(spec, c, service.settings, cast(AIOKafkaProducer, producer))
             running_ = consumer_running(health, spec.name, loop.consumer, loop)
             await stack.enter_async_context(running_)
         for task in service.tasks(c):
