@@ -21,7 +21,7 @@ from aiokafka.structs import TopicPartition
 from aiosmtpd.controller import Controller
 from redis.asyncio import Redis
 
-from notifier.bootstrap import Container, build, start_workers
+from notifier.bootstrap import Container, build, tasks
 from notifier.domain.rules import RuleSet
 from notifier.settings import Settings
 from stocksync_common.consumer import Incoming
@@ -155,16 +155,15 @@ async def notifier(
     c = build(settings, redis=redis, producer=producer)
     if rules is not None:
         await c.rules.replace(rules)
-    tasks = start_workers(c)
+    workers = tasks(c)
+    running = [asyncio.create_task(t.run(), name=t.name) for t in workers]
     try:
         yield c
     finally:
-        for w in c.workers:
-            w.stop()
-        if c.digest_worker is not None:
-            c.digest_worker.stop()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await c.consumer.stop()  # started only by tests that run the loop; idempotent
+        for t in workers:
+            if t.stop is not None:
+                t.stop()
+        await asyncio.gather(*running, return_exceptions=True)
         await c.http.aclose()
         await redis.aclose()
 

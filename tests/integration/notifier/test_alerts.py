@@ -21,6 +21,7 @@ from integration.notifier.harness import (
     settings_for,
 )
 
+from notifier.bootstrap import service
 from notifier.domain.rules import Rule, RuleSet
 from stocksync_common.events import (
     OrderLineRef,
@@ -31,6 +32,7 @@ from stocksync_common.events import (
     stable_id,
 )
 from stocksync_common.kafka import publish_event
+from stocksync_common.runtime import consumer_loops
 from stocksync_common.topics import INVENTORY_CHANGED, REORDERS
 from support.poll import await_for
 
@@ -51,7 +53,8 @@ async def test_low_stock_alerts_exactly_once_per_crossing_across_restarts(
 
     # Instance A consumes from the real topic through the real consumer loop.
     async with notifier(settings, producer, rules) as a:
-        consumer, loop = a.consumer, a.loop
+        [(_, loop)] = consumer_loops(service(settings), a)
+        consumer = loop.consumer
         consumer._auto_offset_reset = "latest"  # a new group: start at the end of the topic
         await consumer.start()
         task = asyncio.create_task(loop.run())
@@ -68,6 +71,7 @@ async def test_low_stock_alerts_exactly_once_per_crossing_across_restarts(
         finally:
             loop.stop()
             await asyncio.wait_for(task, 10)
+            await consumer.stop()
 
     # Instance B (a restart): Kafka redelivers the same changes, then the level moves on.
     async with notifier(settings, producer) as b:

@@ -62,7 +62,6 @@ async def instance(kafka_bootstrap, redis_url, producer) -> AsyncIterator[Any]:
     await first.rules.replace(RULES)
     yield make, first
     for c in built:
-        await c.consumer.stop()
         await c.http.aclose()
     await redis.aclose()
 

@@ -67,6 +67,5 @@ async def _alerts_queued(
         raw = await redis.hvals(outbox.items_key)
         return [(d["alert"]["kind"], d["alert"]["sku"]) for d in map(orjson.loads, raw)]
     finally:
-        await c.consumer.stop()  # never started; idempotent
         await c.http.aclose()
         await redis.aclose()

@@ -1,4 +1,7 @@
-from stocksync_common.topics import CONSUMER_GROUPS, INVENTORY_LEVELS, all_topics, dlq_topic
+from stocksync_common.topics import INVENTORY_LEVELS, all_topics, dlq_topic, registered
+
+# The groups the services register (each in its own bootstrap).
+CONSUMER_GROUPS = registered().consumers
 
 
 def test_every_consumed_topic_has_a_dlq():

@@ -38,7 +38,10 @@ from unit.deploy.test_k8s import (
     yaml_docs,
 )
 
-from stocksync_common.topics import CONSUMER_GROUPS, all_topics
+from stocksync_common.topics import all_topics, registered
+
+# The groups the services register (each in its own bootstrap).
+CONSUMER_GROUPS = registered().consumers
 
 PRODUCTION = K8S / "overlays" / "production"
 KEDA = K8S / "components" / "keda"

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from order_consumer.bootstrap import Container, build
+from order_consumer.bootstrap import Container, service
 from order_consumer.settings import Settings
-from stocksync_common.topics import (
-    COMPLIANCE,
-    CONSUMER_GROUPS,
-    INVENTORY_CHANGED,
-    WEBHOOKS_SHOPIFY,
-)
+from stocksync_common.consumer import ConsumerLoop
+from stocksync_common.runtime import consumer_loops
+from stocksync_common.topics import COMPLIANCE, INVENTORY_CHANGED, WEBHOOKS_SHOPIFY, registered
+
+# The groups the services register (each in its own bootstrap).
+CONSUMER_GROUPS = registered().consumers
 
 STORES = """
 stores:
@@ -27,24 +27,26 @@ async def test_oversold_loop_has_its_own_group_on_inventory_changed(tmp_path: Pa
     stores = tmp_path / "stores.yaml"
     stores.write_text(STORES)
     settings = Settings(stores_file=str(stores), redis_url="redis://127.0.0.1:1/0")
-    c = build(settings)
+    spec = service(settings)
+    c = spec.build()
+    loop, oversold_loop, compliance_loop = [x for _, x in consumer_loops(spec, c)]
     try:
-        assert (c.loop.group, list(c.loop.topics)) == ("order-consumer", [WEBHOOKS_SHOPIFY])
-        assert (c.oversold_loop.group, list(c.oversold_loop.topics)) == (
+        assert (loop.group, list(loop.topics)) == ("order-consumer", [WEBHOOKS_SHOPIFY])
+        assert (oversold_loop.group, list(oversold_loop.topics)) == (
             "order-consumer-oversold",
             [INVENTORY_CHANGED],
         )
-        assert c.oversold_loop.consumer is c.oversold_consumer
-        assert c.oversold_loop.producer is c.producer
-        # Each group has its DLQ in the topic catalog.
-        assert CONSUMER_GROUPS[c.oversold_loop.group] == (INVENTORY_CHANGED,)
-        assert (c.compliance_loop.group, list(c.compliance_loop.topics)) == (
+        assert oversold_loop.consumer is not loop.consumer  # its own consumer
+        assert oversold_loop.producer is c.producer
+        # Each group is registered: its DLQ is in the topic catalog.
+        assert CONSUMER_GROUPS[oversold_loop.group] == (INVENTORY_CHANGED,)
+        assert (compliance_loop.group, list(compliance_loop.topics)) == (
             "order-consumer-compliance",
             [COMPLIANCE],
         )
-        assert CONSUMER_GROUPS[c.compliance_loop.group] == (COMPLIANCE,)
+        assert CONSUMER_GROUPS[compliance_loop.group] == (COMPLIANCE,)
     finally:
-        await close(c)
+        await close(c, [loop, oversold_loop, compliance_loop])
 
 
 async def test_the_sync_path_consumer_waits_least_and_the_producer_does_not_linger(
@@ -52,22 +54,21 @@ async def test_the_sync_path_consumer_waits_least_and_the_producer_does_not_ling
 ) -> None:
     stores = tmp_path / "stores.yaml"
     stores.write_text(STORES)
-    c = build(Settings(stores_file=str(stores), redis_url="redis://127.0.0.1:1/0"))
+    spec = service(Settings(stores_file=str(stores), redis_url="redis://127.0.0.1:1/0"))
+    c = spec.build()
+    loops = [x for _, x in consumer_loops(spec, c)]
     try:
-        waits = [
-            x._fetch_max_wait_ms for x in (c.consumer, c.oversold_consumer, c.compliance_consumer)
-        ]
+        waits = [x.consumer._fetch_max_wait_ms for x in loops]
         assert waits == sorted(waits) and waits[0] <= 10
-        assert c.consumer._max_poll_records == 500
+        assert loops[0].consumer._max_poll_records == 500
         assert c.producer._message_accumulator._linger_time == 0
     finally:
-        await close(c)
+        await close(c, loops)
 
 
-async def close(c: Container) -> None:
-    """What build() opened, closed (nothing was started)."""
-    await c.compliance_consumer.stop()
-    await c.oversold_consumer.stop()
-    await c.consumer.stop()
+async def close(c: Container, loops: list[ConsumerLoop]) -> None:
+    """What build() and the loops opened, closed (nothing was started)."""
+    for loop in reversed(loops):
+        await loop.consumer.stop()
     await c.producer.stop()
     await c.redis.aclose()

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -27,7 +27,7 @@ from redis.asyncio import Redis
 from stocksync_common.dlq import DlqRecord, parse_record_id, split_dlq_topic
 from stocksync_common.metrics import DLQ_REPLAYED
 from stocksync_common.retry import ATTEMPT, NOT_BEFORE, ORIGIN, OURS, REPLAY_OF, Origin, now_ms
-from stocksync_common.topics import PRODUCER_DLQ_GROUPS, dlq_topic, group_sources, retry_topic
+from stocksync_common.topics import dlq_topic, group_sources, registered, retry_topic
 
 log = logging.getLogger(__name__)
 READ_TIMEOUT_S = 20.0
@@ -50,11 +50,12 @@ def state_key(topic: str) -> str:
     return f"dlq:state:{{{topic}}}"
 
 
-def replay_target(record: DlqRecord) -> str:
+def replay_target(record: DlqRecord, producers: Collection[str] | None = None) -> str:
     """The group's own retry topic; the original topic for a group that does not consume it
-    (the webhook-receiver's dead letters never reached Kafka)."""
+    (``producers``, None: as registered; the webhook-receiver's dead letters never reached
+    Kafka)."""
     original, group = split_dlq_topic(record.topic)
-    if group not in PRODUCER_DLQ_GROUPS:
+    if group not in (registered().producers if producers is None else producers):
         return retry_topic(original, group)
     return str(record.body.get("original_topic") or original)
 
@@ -79,10 +80,18 @@ def replay_headers(record: DlqRecord, replayed_at_ms: int) -> list[tuple[str, by
 class DlqAdmin:
     """The DLQ topics of some groups, on one Kafka cluster and one Redis."""
 
-    def __init__(self, bootstrap: str, redis: Redis, groups: Groups) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        redis: Redis,
+        groups: Groups,
+        producers: Collection[str] | None = None,
+    ) -> None:
         self.bootstrap = bootstrap
         self.redis = redis
         self.groups = resolve_groups(groups)
+        # Groups that dead-letter without consuming (None: as the services register them).
+        self.producers = set(registered().producers if producers is None else producers)
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._lock = asyncio.Lock()
@@ -161,7 +170,7 @@ class DlqAdmin:
                 producer = await self._producer_started()
                 key = rec.body.get("key")
                 await producer.send_and_wait(
-                    replay_target(rec),
+                    replay_target(rec, self.producers),
                     rec.original_value(),
                     key=str(key).encode() if key is not None else None,
                     headers=replay_headers(rec, at),

@@ -10,17 +10,16 @@ route needs the admin bearer token; each state-changing call writes one audit lo
 # factory, and FastAPI resolves string annotations against module globals only.
 import asyncio
 import contextlib
-import hashlib
 import logging
 from collections import ChainMap
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from stocksync_common.auth import check_admin
+from stocksync_common.auth import caller
 from stocksync_common.dlq import DlqRecord, parse_record_id
 from stocksync_common.dlq_admin import DlqAdmin, Groups
 from stocksync_common.dlq_auto import AutoReplayer
@@ -46,16 +45,21 @@ class PurgeRequest(BaseModel):
 class _Holder:
     """The DlqAdmin, created on first use or by the lifespan, closed by the lifespan."""
 
-    def __init__(self, settings: CommonSettings, groups: Groups) -> None:
+    def __init__(
+        self, settings: CommonSettings, groups: Groups, producers: Collection[str] | None
+    ) -> None:
         self.settings = settings
         self.groups = groups
+        self.producers = producers
         self.redis: Redis | None = None
         self.admin: DlqAdmin | None = None
 
     def get(self) -> DlqAdmin:
         if self.admin is None:
             self.redis = connect_redis(self.settings.redis_url)
-            self.admin = DlqAdmin(self.settings.kafka_bootstrap_servers, self.redis, self.groups)
+            self.admin = DlqAdmin(
+                self.settings.kafka_bootstrap_servers, self.redis, self.groups, self.producers
+            )
         return self.admin
 
     async def close(self) -> None:
@@ -77,8 +81,11 @@ def dlq_router(
     *,
     auto_replay: bool = True,
     auto_interval_s: float = 1.0,
+    producers: Collection[str] | None = None,
 ) -> APIRouter:
-    holder = _Holder(settings, groups)
+    """The DLQ API of ``groups``; ``producers``: those of them that only dead-letter what they
+    could not publish (None: as the installed services register them)."""
+    holder = _Holder(settings, groups, producers)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -100,10 +107,7 @@ def dlq_router(
     ) -> str:
         """The caller for the audit log: client address and a token fingerprint (never the
         token)."""
-        check_admin(authorization, settings.admin_token)
-        fingerprint = hashlib.sha256((authorization or "").encode()).hexdigest()[:8]
-        client = request.client.host if request.client else "unknown"
-        return f"admin-token:{fingerprint}@{client}"
+        return caller(request, authorization, settings.admin_token)
 
     admin_dep = Annotated[str, Depends(require_admin)]
     router = APIRouter(

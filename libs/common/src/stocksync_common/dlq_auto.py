@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from stocksync_common.dlq import DlqRecord
 from stocksync_common.dlq_admin import DlqAdmin
-from stocksync_common.topics import PRODUCER_DLQ_GROUPS
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ class AutoReplayer:
     async def run_once(self) -> list[str]:
         replayed: list[str] = []
         for topic, group, _ in self.admin.topics():
-            if group not in PRODUCER_DLQ_GROUPS:
+            if group not in self.admin.producers:
                 replayed += await self._topic(topic)
         return replayed
 

@@ -25,7 +25,7 @@ from stocksync_common.dlq import DLQ_MARK, STATUSES, parse_record_id
 from stocksync_common.dlq_admin import DlqAdmin
 from stocksync_common.redis_client import connect as connect_redis
 from stocksync_common.settings import CommonSettings
-from stocksync_common.topics import CONSUMER_GROUPS, PRODUCER_DLQ_GROUPS
+from stocksync_common.topics import registered
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,8 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 async def run(args: argparse.Namespace, settings: CommonSettings) -> int:
-    groups = args.group or [*CONSUMER_GROUPS, *PRODUCER_DLQ_GROUPS]
+    every = registered()
+    groups = args.group or [*every.consumers, *every.producers]
     redis = connect_redis(settings.redis_url)
     admin = DlqAdmin(settings.kafka_bootstrap_servers, redis, groups)
     try:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import uvicorn
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 from fastapi import FastAPI
 from redis.asyncio import Redis
@@ -132,21 +132,3 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
         async with asyncio.timeout(5):
             await consumer.end_offsets([TopicPartition(topic, 0)])
     return consumer.partitions_for_topic(topic) or set()
-
-
-@contextlib.asynccontextmanager
-async def kafka_worker(
-    health: Health,
-    producer: AIOKafkaProducer,
-    consumer: AIOKafkaConsumer,
-    loop: ConsumerLoop,
-    bootstrap: str,
-) -> AsyncIterator[None]:
-    """Start the producer, the consumer and its supervised loop; stop them cleanly on exit."""
-    health.checks["kafka"] = kafka_check(bootstrap)
-    await producer.start()
-    try:
-        async with consumer_running(health, "consumer", consumer, loop):
-            yield
-    finally:
-        await producer.stop()

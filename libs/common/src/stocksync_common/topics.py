@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -50,31 +53,38 @@ CATALOG_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(COMPLIANCE, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
 )
 
-# Every consumer group and the topics it reads; each gets a DLQ topic.
-CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
-    "order-consumer": (WEBHOOKS_SHOPIFY,),
-    "order-consumer-oversold": (INVENTORY_CHANGED,),
-    "order-consumer-compliance": (COMPLIANCE,),
-    "inventory-adjuster": (INVENTORY_COMMANDS,),
-    "shopify-sync": (INVENTORY_CHANGED,),
-    "shopify-sync-catalog": (WEBHOOKS_SHOPIFY,),
-    "shopify-sync-propagation": (CATALOG,),
-    "wms-connector": (WEBHOOKS_WMS,),
-    "wms-connector-orders": (ORDERS,),
-    "shopify-sync-fulfillments": (ORDERS,),
-    "notifier": (INVENTORY_CHANGED,),
-}
+# Each service registers its own groups under this entry point (in its pyproject.toml): a
+# function returning its :class:`Registered`. libs/common names no group itself.
+GROUPS_ENTRY_POINT = "stocksync.groups"
 
 
-# Services that dead-letter what they could not publish, without consuming it (no retry topic).
-PRODUCER_DLQ_GROUPS: dict[str, tuple[str, ...]] = {
-    "webhook-receiver": (WEBHOOKS_SHOPIFY, WEBHOOKS_WMS),
-}
+@dataclass(frozen=True)
+class Registered:
+    """The groups a service registers: consumer groups with the topics each reads (each gets
+    a retry and a DLQ topic per topic), and groups that dead-letter what they could not
+    publish without consuming it (a DLQ topic, no retry topic)."""
+
+    consumers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    producers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@functools.cache
+def registered() -> Registered:
+    """Every group the installed services register (for the topics command, the DLQ command
+    and the deploy files; a running service passes its own groups instead)."""
+    consumers: dict[str, tuple[str, ...]] = {}
+    producers: dict[str, tuple[str, ...]] = {}
+    for point in sorted(entry_points(group=GROUPS_ENTRY_POINT), key=lambda p: p.name):
+        found: Registered = point.load()()
+        consumers.update(found.consumers)
+        producers.update(found.producers)
+    return Registered(consumers, producers)
 
 
 def group_sources(group: str) -> tuple[str, ...]:
     """The topics whose failures ``group`` dead-letters (empty for an unknown group)."""
-    return CONSUMER_GROUPS.get(group) or PRODUCER_DLQ_GROUPS.get(group) or ()
+    groups = registered()
+    return groups.consumers.get(group) or groups.producers.get(group) or ()
 
 
 def dlq_topic(topic: str, group: str) -> str:
@@ -91,51 +101,58 @@ RETRY_CONFIG = {"retention.ms": str(7 * 24 * 3600 * 1000)}
 
 def all_topics() -> list[TopicSpec]:
     specs = list(CATALOG_TOPICS)
-    for group, topics in CONSUMER_GROUPS.items():
+    groups = registered()
+    for group, topics in groups.consumers.items():
         specs.extend(TopicSpec(retry_topic(t, group), RETRY_CONFIG) for t in topics)
         specs.extend(TopicSpec(dlq_topic(t, group)) for t in topics)
-    for group, topics in PRODUCER_DLQ_GROUPS.items():
+    for group, topics in groups.producers.items():
         specs.extend(TopicSpec(dlq_topic(t, group)) for t in topics)
     return specs
+
+
+async def ensure_topics(
+    bootstrap: str,
+    partitions: Mapping[str, int],
+    replication: int,
+    *,
+    configs: Mapping[str, Mapping[str, str]] | None = None,
+) -> list[str]:
+    """Create each named topic (with its partition count and ``configs`` entry) that does not
+    exist yet; returns the names created. The one way StockSync creates topics: the broker
+    never creates them by itself."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [name for name in partitions if name not in existing]
+        if not missing:
+            return []
+        configs = configs or {}
+        new = [
+            NewTopic(name, partitions[name], replication, topic_configs=dict(configs.get(name, {})))
+            for name in missing
+        ]
+        try:
+            await admin.create_topics(new, timeout_ms=30000)
+        except TopicAlreadyExistsError:
+            log.info("some topics were created concurrently", extra={"topics": missing})
+        return missing
+    finally:
+        await admin.close()
 
 
 async def create_topics(
     bootstrap: str, partitions: int, replication: int, *, min_isr: int | None = None
 ) -> list[str]:
     """Create every catalog topic that does not exist yet; returns the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        wanted = [s for s in all_topics() if s.name not in existing]
-        if not wanted:
-            return []
-        extra = {"min.insync.replicas": str(min_isr)} if min_isr else {}
-        new = [
-            NewTopic(s.name, partitions, replication, topic_configs={**extra, **s.config})
-            for s in wanted
-        ]
-        try:
-            await admin.create_topics(new, timeout_ms=30000)
-        except TopicAlreadyExistsError:
-            log.info("some topics were created concurrently")
-        return [s.name for s in wanted]
-    finally:
-        await admin.close()
-
-
-async def ensure_topics(bootstrap: str, partitions: dict[str, int], replication: int) -> None:
-    """Create the named topics (with their partition counts) unless they exist."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
-    await admin.start()
-    try:
-        new = [NewTopic(name, n, replication) for name, n in partitions.items()]
-        try:
-            await admin.create_topics(new, timeout_ms=30000)
-        except TopicAlreadyExistsError:
-            log.info("some topics were created concurrently")
-    finally:
-        await admin.close()
+    specs = all_topics()
+    extra = {"min.insync.replicas": str(min_isr)} if min_isr else {}
+    return await ensure_topics(
+        bootstrap,
+        {s.name: partitions for s in specs},
+        replication,
+        configs={s.name: {**extra, **s.config} for s in specs},
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,10 +1,11 @@
-"""Composition root: builds the clients and wires them into handlers and the consumer loop."""
+"""Composition root: builds the clients and wires them into the handler, and the service as
+the runtime runs it (the commands consumer)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 from redis.asyncio import Redis
 
@@ -13,9 +14,12 @@ from inventory_adjuster.adapters.redis_store import RedisInventory
 from inventory_adjuster.handlers import CommandHandler
 from inventory_adjuster.rebuild import build_store
 from inventory_adjuster.settings import Settings
-from stocksync_common.consumer import ConsumerLoop, RetryPolicy, make_consumer
+from stocksync_common.consumer import AssignHook, RetryPolicy
 from stocksync_common.kafka import make_producer
 from stocksync_common.redis_client import connect as connect_redis
+from stocksync_common.runtime import Consumer, Service, defaults
+from stocksync_common.service import redis_check
+from stocksync_common.topics import Registered
 
 
 @dataclass
@@ -23,9 +27,8 @@ class Container:
     settings: Settings
     redis: Redis
     producer: AIOKafkaProducer
-    consumer: AIOKafkaConsumer
     store: RedisInventory
-    loop: ConsumerLoop
+    handler: CommandHandler
 
 
 def build(settings: Settings) -> Container:
@@ -33,14 +36,6 @@ def build(settings: Settings) -> Container:
     # linger 0: a batch's records are all queued before its futures are awaited together, so
     # they share produce requests anyway; lingering would only add to every hop's latency.
     producer = make_producer(settings.kafka_bootstrap_servers, settings.service_name, linger_ms=0)
-    # a short fetch wait: commands sit on the sync path (order -> truth -> stores); the price
-    # is about 100 empty fetches a second while idle
-    consumer = make_consumer(
-        settings.kafka_bootstrap_servers,
-        settings.consumer_group,
-        settings.service_name,
-        fetch_max_wait_ms=10,
-    )
     # Channel allocation splits low stock between the configured stores.
     store = build_store(settings, redis)
     kits = KitStore(
@@ -51,8 +46,13 @@ def build(settings: Settings) -> Container:
     )
     handler = CommandHandler(store, producer, kits)
 
-    async def resume_from_redis(assigned: set[TopicPartition]) -> dict[TopicPartition, int]:
-        """Where Redis says it is behind Kafka (it lost writes), replay from Redis' offset."""
+    return Container(settings, redis, producer, store, handler)
+
+
+def resume_from_redis(store: RedisInventory) -> AssignHook:
+    """Where Redis says it is behind Kafka (it lost writes), replay from Redis' offset."""
+
+    async def resume(assigned: set[TopicPartition]) -> dict[TopicPartition, int]:
         stored = await store.stored_offsets()
         return {
             tp: stored[f"{tp.topic}:{tp.partition}"] + 1
@@ -60,17 +60,36 @@ def build(settings: Settings) -> Container:
             if f"{tp.topic}:{tp.partition}" in stored
         }
 
-    loop = ConsumerLoop(
-        consumer=consumer,
-        producer=producer,
-        group=settings.consumer_group,
-        topics=[settings.commands_topic],
-        handler=handler.handle_batch,
+    return resume
+
+
+def service(settings: Settings) -> Service[Container]:
+    """inventory-adjuster as the runtime runs it."""
+    commands = Consumer[Container](
+        settings.consumer_group,
+        (settings.commands_topic,),
+        lambda c: c.handler.handle_batch,
         # a fetch's partitions in one apply pipeline and one burst of sends (#19)
-        handler_many=handler.handle_many,
-        on_assign=resume_from_redis,
+        handler_many=lambda c: c.handler.handle_many,
+        on_assign=lambda c: resume_from_redis(c.store),
         # Truth applies in partition order (rebuild relies on it): hold through a Redis
         # outage rather than reroute (docs/decisions/0009).
         retry=RetryPolicy(hold_on_dependency=True),
+        # a short fetch wait: commands sit on the sync path (order -> truth -> stores); the
+        # price is about 100 empty fetches a second while idle
+        fetch_max_wait_ms=10,
     )
-    return Container(settings, redis, producer, consumer, store, loop)
+    return Service(
+        title="StockSync inventory-adjuster",
+        settings=settings,
+        build=lambda: build(settings),
+        consumers=[commands],
+        producer=lambda c: c.producer,
+        checks=lambda c: {"redis": redis_check(c.redis)},
+        closers=lambda c: [c.redis.aclose],
+    )
+
+
+def groups() -> Registered:
+    """The groups inventory-adjuster registers (entry point ``stocksync.groups``)."""
+    return service(defaults(Settings)).registered()

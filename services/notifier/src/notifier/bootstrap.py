@@ -1,13 +1,13 @@
-"""Composition root: clients, stores, channels, workers and the consumer loop."""
+"""Composition root: clients, stores, channels and workers, and the service as the runtime
+runs it (the inventory.changed.v1 consumer and the delivery workers)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, field
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
@@ -23,10 +23,11 @@ from notifier.handlers import AlertHandler
 from notifier.settings import Settings
 from notifier.workers import ChannelWorker, DeliveryPolicy, DigestWorker
 from stocksync_common.breaker import CircuitBreaker
-from stocksync_common.consumer import ConsumerLoop, make_consumer
 from stocksync_common.kafka import make_producer
 from stocksync_common.redis_client import connect as connect_redis
-from stocksync_common.topics import INVENTORY_CHANGED
+from stocksync_common.runtime import Consumer, Service, Task, defaults
+from stocksync_common.service import redis_check
+from stocksync_common.topics import INVENTORY_CHANGED, Registered
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,6 @@ log = logging.getLogger(__name__)
 class Container:
     settings: Settings
     producer: AIOKafkaProducer
-    consumer: AIOKafkaConsumer
-    loop: ConsumerLoop
     redis: Redis
     http: httpx.AsyncClient
     rules: RulesStore
@@ -82,9 +81,6 @@ def build(
     redis = redis or connect_redis(settings.redis_url)
     http = httpx.AsyncClient(timeout=settings.request_timeout_s)
     producer = producer or make_producer(settings.kafka_bootstrap_servers, settings.service_name)
-    consumer = make_consumer(
-        settings.kafka_bootstrap_servers, settings.consumer_group, settings.service_name
-    )
     channels = build_channels(settings, http) if channels is None else channels
     prefix = settings.notifier_key_prefix
     outboxes = {c.name: Outbox(redis, c.name, prefix) for c in channels}
@@ -117,20 +113,10 @@ def build(
         )
         alerts.wake[channel.name] = worker.wake
         workers.append(worker)
-    loop = ConsumerLoop(
-        consumer=consumer,
-        producer=producer,
-        group=settings.consumer_group,
-        topics=[INVENTORY_CHANGED],
-        handler=handler.handle_batch,
-        handler_many=handler.handle_many,  # a fetch's partitions: one round trip each step
-    )
     digest_worker = DigestWorker(Digests(redis, prefix), alerts, settings.digest_poll_s)
     return Container(
         settings,
         producer,
-        consumer,
-        loop,
         redis,
         http,
         rules,
@@ -157,8 +143,38 @@ async def seed_rules(c: Container) -> None:
         log.info("rules seeded from file", extra={"path": path})
 
 
-def start_workers(c: Container) -> list[asyncio.Task[None]]:
-    tasks = [asyncio.create_task(w.run(), name=f"outbox-{w.channel.name}") for w in c.workers]
+def tasks(c: Container) -> list[Task]:
+    """The delivery workers (one per channel) and the digest worker."""
+    found = [Task(f"outbox-{w.channel.name}", w.run, w.stop) for w in c.workers]
     if c.digest_worker is not None:
-        tasks.append(asyncio.create_task(c.digest_worker.run(), name="digests"))
-    return tasks
+        found.append(Task("digests", c.digest_worker.run, c.digest_worker.stop))
+    return found
+
+
+def service(settings: Settings) -> Service[Container]:
+    """notifier as the runtime runs it: the rules seeded first, then the consumer, then the
+    workers (stopped first, each asked to finish its delivery)."""
+    return Service(
+        title="StockSync notifier",
+        settings=settings,
+        build=lambda: build(settings),
+        consumers=[
+            Consumer(
+                settings.consumer_group,
+                (INVENTORY_CHANGED,),
+                lambda c: c.handler.handle_batch,
+                # a fetch's partitions: one round trip per step for all of them (#19)
+                handler_many=lambda c: c.handler.handle_many,
+            )
+        ],
+        producer=lambda c: c.producer,
+        checks=lambda c: {"redis": redis_check(c.redis)},
+        closers=lambda c: [c.redis.aclose, c.http.aclose],
+        on_start=seed_rules,
+        tasks=tasks,
+    )
+
+
+def groups() -> Registered:
+    """The groups notifier registers (entry point ``stocksync.groups``), named by default."""
+    return service(defaults(Settings)).registered()

@@ -1,35 +1,31 @@
-"""Composition root for order-consumer: builds the clients and wires them into the handler."""
+"""Composition root for order-consumer: builds the clients and wires them into the handlers,
+and the service as the runtime runs it (three consumer groups)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
 from order_consumer.adapters.redis_orders import RedisOrders
 from order_consumer.compliance import ComplianceHandler
 from order_consumer.handlers import OrderHandler
 from order_consumer.settings import Settings
-from stocksync_common.consumer import ConsumerLoop, make_consumer
 from stocksync_common.kafka import make_producer
 from stocksync_common.redis_client import connect as connect_redis
+from stocksync_common.runtime import Consumer, Service, defaults
+from stocksync_common.service import redis_check
 from stocksync_common.stores import load_stores
-from stocksync_common.topics import COMPLIANCE, INVENTORY_CHANGED, WEBHOOKS_SHOPIFY
+from stocksync_common.topics import COMPLIANCE, INVENTORY_CHANGED, WEBHOOKS_SHOPIFY, Registered
 
 
 @dataclass
 class Container:
     redis: Redis
     producer: AIOKafkaProducer
-    consumer: AIOKafkaConsumer
-    loop: ConsumerLoop
-    # Its own group on inventory.changed.v1: the reservations inventory-adjuster refused.
-    oversold_consumer: AIOKafkaConsumer
-    oversold_loop: ConsumerLoop
-    # Its own group on compliance.v1: erase or report what is kept about a customer or shop.
-    compliance_consumer: AIOKafkaConsumer
-    compliance_loop: ConsumerLoop
+    handler: OrderHandler
+    compliance: ComplianceHandler
 
 
 def build(settings: Settings) -> Container:
@@ -42,18 +38,6 @@ def build(settings: Settings) -> Container:
     # still leaves as one request per partition leader, and a linger would only add its wait
     # to the hop (the retry and DLQ sends of all three loops are awaited one by one anyway).
     producer = make_producer(settings.kafka_bootstrap_servers, settings.service_name, linger_ms=0)
-    # The sale's path to the other stores: a partition whose batch was just handled waits for
-    # the broker's one pending fetch (of the idle partitions) before it is fetched again, so
-    # that wait is kept small (about 100 empty fetches a second while idle, a few hundred
-    # bytes each). A batch is at most 500 webhooks: its first record is published only once
-    # the whole batch was read, applied and saved (two Redis round trips however many).
-    consumer = make_consumer(
-        settings.kafka_bootstrap_servers,
-        settings.consumer_group,
-        settings.service_name,
-        fetch_max_wait_ms=10,
-        max_poll_records=500,
-    )
     handler = OrderHandler(
         stores,
         producer,
@@ -61,48 +45,57 @@ def build(settings: Settings) -> Container:
         save_attempts=settings.order_save_attempts,
         wms_locations=settings.wms_locations,
     )
-    loop = ConsumerLoop(
-        consumer=consumer,
-        producer=producer,
-        group=settings.consumer_group,
-        topics=[WEBHOOKS_SHOPIFY],
-        handler=handler.handle_batch,
+    return Container(redis, producer, handler, ComplianceHandler(redis))
+
+
+def service(settings: Settings) -> Service[Container]:
+    """order-consumer as the runtime runs it."""
+    s = settings
+    return Service(
+        title="StockSync order-consumer",
+        settings=s,
+        build=lambda: build(s),
+        consumers=[
+            # The sale's path to the other stores: a partition whose batch was just handled
+            # waits for the broker's one pending fetch (of the idle partitions) before it is
+            # fetched again, so that wait is kept small (about 100 empty fetches a second
+            # while idle, a few hundred bytes each). A batch is at most 500 webhooks: its
+            # first record is published only once the whole batch was read, applied and
+            # saved (two Redis round trips however many).
+            Consumer(
+                s.consumer_group,
+                (WEBHOOKS_SHOPIFY,),
+                lambda c: c.handler.handle_batch,
+                fetch_max_wait_ms=10,
+                max_poll_records=500,
+            ),
+            # Its own group on inventory.changed.v1: the reservations inventory-adjuster
+            # refused. Refusals only correct later diffs of their order, off the sync path:
+            # the usual wait.
+            Consumer(
+                s.oversold_consumer_group,
+                (INVENTORY_CHANGED,),
+                lambda c: c.handler.handle_inventory_batch,
+                name="oversold-consumer",
+                fetch_max_wait_ms=100,
+            ),
+            # Its own group on compliance.v1: erase or report what is kept about a customer
+            # or shop. Compliance requests are due within days: a long fetch wait keeps the
+            # idle group quiet.
+            Consumer(
+                s.compliance_consumer_group,
+                (COMPLIANCE,),
+                lambda c: c.compliance.handle_batch,
+                name="compliance-consumer",
+                fetch_max_wait_ms=500,
+            ),
+        ],
+        producer=lambda c: c.producer,
+        checks=lambda c: {"redis": redis_check(c.redis)},
+        closers=lambda c: [c.redis.aclose],
     )
-    # Refusals only correct later diffs of their order, off the sync path: the usual wait.
-    oversold_consumer = make_consumer(
-        settings.kafka_bootstrap_servers,
-        settings.oversold_consumer_group,
-        settings.service_name,
-        fetch_max_wait_ms=100,
-    )
-    oversold_loop = ConsumerLoop(
-        consumer=oversold_consumer,
-        producer=producer,
-        group=settings.oversold_consumer_group,
-        topics=[INVENTORY_CHANGED],
-        handler=handler.handle_inventory_batch,
-    )
-    # Compliance requests are due within days: a long fetch wait keeps the idle group quiet.
-    compliance_consumer = make_consumer(
-        settings.kafka_bootstrap_servers,
-        settings.compliance_consumer_group,
-        settings.service_name,
-        fetch_max_wait_ms=500,
-    )
-    compliance_loop = ConsumerLoop(
-        consumer=compliance_consumer,
-        producer=producer,
-        group=settings.compliance_consumer_group,
-        topics=[COMPLIANCE],
-        handler=ComplianceHandler(redis).handle_batch,
-    )
-    return Container(
-        redis,
-        producer,
-        consumer,
-        loop,
-        oversold_consumer,
-        oversold_loop,
-        compliance_consumer,
-        compliance_loop,
-    )
+
+
+def groups() -> Registered:
+    """The groups order-consumer registers (entry point ``stocksync.groups``), named by default."""
+    return service(defaults(Settings)).registered()

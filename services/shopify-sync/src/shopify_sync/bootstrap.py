@@ -1,15 +1,20 @@
-"""Composition root for shopify-sync: clients, stores of state, lanes, consumers, jobs."""
+"""Composition root for shopify-sync: clients, stores of state, lanes, handlers, jobs; and the
+service as the runtime runs it (four consumer groups, the lanes, the job runner, the
+reconciliation schedule)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import socket
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
 from shopify_sync.adapters.bulk import BulkRunner
@@ -28,11 +33,7 @@ from shopify_sync.catalog_gate import CatalogGate
 from shopify_sync.catalog_handlers import ProductsHandler, PropagationHandler
 from shopify_sync.catalog_sync import CatalogSync
 from shopify_sync.domain.pacing import Clock
-from shopify_sync.fulfillments import (
-    FulfillmentHandler,
-    FulfillmentWorker,
-    build_fulfillment_worker,
-)
+from shopify_sync.fulfillments import FulfillmentHandler
 from shopify_sync.handlers import ChangeRecorder
 from shopify_sync.jobs_runner import JobFn, JobRunner
 from shopify_sync.lanes import Lane, LaneConfig, Lanes
@@ -43,19 +44,15 @@ from shopify_sync.reconcile import ReconcileJobs, Reconciler
 from shopify_sync.settings import MIN_API_VERSION, Settings
 from shopify_sync.writer import Writer
 from stocksync_common.breaker import CircuitBreaker
-from stocksync_common.consumer import ConsumerLoop, make_consumer
 from stocksync_common.kafka import make_producer
 from stocksync_common.redis_client import connect as connect_redis
+from stocksync_common.runtime import Consumer, Service, Task, defaults
+from stocksync_common.service import redis_check
 from stocksync_common.stores import StoresConfig, load_stores
-from stocksync_common.topics import dlq_topic
+from stocksync_common.topics import Registered, dlq_topic, ensure_topics
 
-
-@dataclass
-class Worker:
-    """One more consumer group of this service: its consumer and loop."""
-
-    consumer: AIOKafkaConsumer
-    loop: ConsumerLoop
+log = logging.getLogger(__name__)
+HandlerT = TypeVar("HandlerT")
 
 
 @dataclass
@@ -65,31 +62,21 @@ class Container:
     redis: Redis
     http: httpx.AsyncClient
     producer: AIOKafkaProducer
-    consumer: AIOKafkaConsumer
-    catalog_consumer: AIOKafkaConsumer
-    loop: ConsumerLoop
-    catalog_loop: ConsumerLoop
     client: ShopifyClient
     state: RedisSyncState
     catalog: RedisCatalog
     mapping: CatalogMapping
     lanes: Lanes
     jobs: ReconcileJobs
+    changes: ChangeRecorder
+    products: ProductsHandler
     propagator: Propagator | None = None
     runner: JobRunner | None = None
     importer: MappingImport | None = None
-    fulfillments: FulfillmentWorker | None = None
-    propagation: Worker | None = None
-
-    def __post_init__(self) -> None:
-        """Warehouse shipments to Shopify fulfilments: their own consumer group."""
-        s = self.settings
-        if self.fulfillments is None and s.fulfil_shipments:
-            handler = FulfillmentHandler(self.stores, self.client, self.redis)
-            self.fulfillments = build_fulfillment_worker(
-                s.kafka_bootstrap_servers, s.fulfillments_consumer_group, s.orders_topic,
-                s.service_name, handler, self.producer,
-            )  # fmt: skip
+    # catalog.v1 to the children (None: propagation off).
+    propagation: PropagationHandler | None = None
+    # Warehouse shipments to Shopify fulfilments (None: off).
+    fulfillments: FulfillmentHandler | None = None
 
     def extra_topics(self) -> list[str]:
         """DLQ topics this service writes that the shared topic catalog may not list."""
@@ -171,33 +158,10 @@ def build(
         if settings.propagate_catalog
         else None
     )
-    bootstrap, group = settings.kafka_bootstrap_servers, settings.consumer_group
-    # inventory changes are the last hop before the stores: a short fetch wait (about 100
-    # empty fetches a second while idle); catalog and fulfilment consumers keep the default
-    consumer = make_consumer(bootstrap, group, settings.service_name, fetch_max_wait_ms=10)
-    catalog_consumer = make_consumer(
-        bootstrap, settings.catalog_consumer_group, settings.service_name
-    )
-    recorder = ChangeRecorder(stores, state, lanes)
-    loop = ConsumerLoop(
-        consumer=consumer,
-        producer=producer,
-        group=group,
-        topics=[settings.changes_topic],
-        handler=recorder.handle_batch,
-        handler_many=recorder.handle_many,  # a fetch's partitions: one record call per store
-    )
-    catalog_loop = ConsumerLoop(
-        consumer=catalog_consumer,
-        producer=producer,
-        group=settings.catalog_consumer_group,
-        topics=[settings.webhooks_topic],
-        handler=ProductsHandler(
-            stores, mapping, producer if propagator else None, settings.catalog_topic,
-            settings.service_name,
-        ).handle_batch,
+    products = ProductsHandler(
+        stores, mapping, producer if propagator else None, settings.catalog_topic,
+        settings.service_name,
     )  # fmt: skip
-    propagation = build_propagation(settings, producer, stores, propagator)
     jobs = ReconcileJobs(reconciler, RedisJobs(redis), owner)
     importer = MappingImport(stores, catalog, lanes, redis)
     syncer = CatalogSync(
@@ -216,25 +180,125 @@ def build(
     }
     runner = JobRunner(RedisJobs(redis), redis, owner, kinds, settings.job_lease_ttl_s)
     return Container(
-        settings, stores, redis, http, producer, consumer, catalog_consumer, loop,
-        catalog_loop, client, state, catalog, mapping, lanes, jobs, propagator, runner, importer,
-        propagation=propagation,
+        settings=settings, stores=stores, redis=redis, http=http, producer=producer,
+        client=client, state=state, catalog=catalog, mapping=mapping, lanes=lanes, jobs=jobs,
+        changes=ChangeRecorder(stores, state, lanes), products=products, propagator=propagator,
+        runner=runner, importer=importer,
+        propagation=PropagationHandler(stores, propagator) if propagator else None,
+        fulfillments=(
+            FulfillmentHandler(stores, client, redis) if settings.fulfil_shipments else None
+        ),
     )  # fmt: skip
 
 
-def build_propagation(
-    settings: Settings,
-    producer: AIOKafkaProducer,
-    stores: StoresConfig,
-    propagator: Propagator | None,
-) -> Worker | None:
-    """The ``shopify-sync-propagation`` consumer of ``catalog.v1`` (None: propagation off)."""
-    if propagator is None:
-        return None
-    group = settings.propagation_consumer_group
-    consumer = make_consumer(settings.kafka_bootstrap_servers, group, settings.service_name)
-    loop = ConsumerLoop(
-        consumer=consumer, producer=producer, group=group, topics=[settings.catalog_topic],
-        handler=PropagationHandler(stores, propagator).handle_batch,
-    )  # fmt: skip
-    return Worker(consumer, loop)
+async def recover(c: Container) -> None:
+    """Finish what a crash left in the catalog journals (rolled back, then redone)."""
+    assert c.propagator is not None  # noqa: S101 - only scheduled with a propagator
+    try:
+        redone = await c.propagator.recover()
+    except Exception:  # noqa: BLE001 - retried on the next start; the journal stays
+        log.exception("catalog journal recovery failed")
+        return
+    log.info("catalog journals recovered", extra={"redone": redone})
+
+
+def tasks(c: Container) -> list[Task]:
+    """The reconciliation schedule and, with propagation on, the catalog journals' recovery."""
+    s = c.settings
+    found = []
+    if s.reconcile_interval_s > 0:
+        found.append(Task("reconcile-schedule", lambda: c.jobs.schedule(s.reconcile_interval_s)))
+    if c.propagator is not None:
+        found.append(Task("catalog-recover", lambda: recover(c), supervised=False))
+    return found
+
+
+@contextlib.asynccontextmanager
+async def lanes_running(lanes: Lanes) -> AsyncIterator[None]:
+    """One push lane per shop, started after the consumers that feed them, stopped first."""
+    lanes.start()
+    try:
+        yield
+    finally:
+        await lanes.stop()
+
+
+@contextlib.asynccontextmanager
+async def jobs_running(runner: JobRunner | None) -> AsyncIterator[None]:
+    """The admin jobs: what a crash left running resumed; stopped before the lanes."""
+    if runner is None:
+        yield
+        return
+    await runner.resume()
+    try:
+        yield
+    finally:
+        await runner.stop()
+
+
+async def create_extra_topics(c: Container) -> None:
+    """The few topics shopify-sync writes beyond the shared catalog, created when missing."""
+    s = c.settings
+    wanted = dict.fromkeys(c.extra_topics(), s.topic_partitions)
+    await ensure_topics(s.kafka_bootstrap_servers, wanted, s.topic_replication_factor)
+
+
+def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Service[Container]:
+    """shopify-sync as the runtime runs it; ``http`` is a test seam (an ASGI transport to the
+    simulator)."""
+    s = settings
+    return Service(
+        title="StockSync shopify-sync",
+        settings=s,
+        build=lambda: build(s, http=http),
+        consumers=[
+            # inventory changes are the last hop before the stores: a short fetch wait (about
+            # 100 empty fetches a second while idle); catalog and fulfilment consumers keep
+            # the default
+            Consumer(
+                s.consumer_group,
+                (s.changes_topic,),
+                lambda c: c.changes.handle_batch,
+                fetch_max_wait_ms=10,
+                # a fetch's partitions: one record call per store for all of them (#19)
+                handler_many=lambda c: c.changes.handle_many,
+            ),
+            Consumer(
+                s.catalog_consumer_group,
+                (s.webhooks_topic,),
+                lambda c: c.products.handle_batch,
+                name="catalog-consumer",
+            ),
+            Consumer(
+                s.propagation_consumer_group,
+                (s.catalog_topic,),
+                lambda c: _present(c.propagation).handle_batch,
+                name="propagation-consumer",
+                enabled=s.propagate_catalog,
+            ),
+            Consumer(
+                s.fulfillments_consumer_group,
+                (s.orders_topic,),
+                lambda c: _present(c.fulfillments).handle_batch,
+                name="fulfillments-consumer",
+                enabled=s.fulfil_shipments,
+            ),
+        ],
+        producer=lambda c: c.producer,
+        checks=lambda c: {"redis": redis_check(c.redis)},
+        closers=lambda c: [c.redis.aclose, c.http.aclose],
+        on_start=create_extra_topics,
+        tasks=tasks,
+        contexts=lambda c: [lanes_running(c.lanes), jobs_running(c.runner)],
+    )
+
+
+def _present(handler: HandlerT | None) -> HandlerT:
+    if handler is None:
+        raise RuntimeError("consumer enabled without its handler")
+    return handler
+
+
+def groups() -> Registered:
+    """The groups shopify-sync registers (entry point ``stocksync.groups``), named by default."""
+    return service(defaults(Settings)).registered()

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 from redis.asyncio import Redis
 
@@ -27,7 +26,7 @@ from shopify_sync.adapters.fulfillment_documents import (
     ORDER_FULFILLMENT_ORDERS_COST,
 )
 from shopify_sync.adapters.shopify import ShopifyClient
-from stocksync_common.consumer import ConsumerLoop, Incoming, PoisonMessage, handling, make_consumer
+from stocksync_common.consumer import Incoming, PoisonMessage, handling
 from stocksync_common.events import OrderShipped, WarehouseShipment
 from stocksync_common.stores import Store, StoresConfig
 
@@ -145,28 +144,3 @@ class FulfillmentHandler:
         if errors or not payload.get("fulfillment"):
             raise PoisonMessage(f"fulfillmentCreate refused on {store.shop}: {errors}")
         return str(payload["fulfillment"]["id"])
-
-
-@dataclass
-class FulfillmentWorker:
-    """The ``shopify-sync-fulfillments`` consumer of orders.v1 and its loop."""
-
-    consumer: AIOKafkaConsumer
-    loop: ConsumerLoop
-    handler: FulfillmentHandler
-
-
-def build_fulfillment_worker(
-    bootstrap: str,
-    group: str,
-    topic: str,
-    client_id: str,
-    handler: FulfillmentHandler,
-    producer: AIOKafkaProducer,
-) -> FulfillmentWorker:
-    consumer = make_consumer(bootstrap, group, client_id)
-    loop = ConsumerLoop(
-        consumer=consumer, producer=producer, group=group, topics=[topic],
-        handler=handler.handle_batch,
-    )  # fmt: skip
-    return FulfillmentWorker(consumer, loop, handler)

@@ -1,9 +1,8 @@
-"""Composition root for webhook-receiver: real clients here, fakes in tests."""
+"""Composition root for webhook-receiver: real clients here, fakes in tests; and the service
+as the runtime runs it (a producer, no consumer)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -13,8 +12,10 @@ from aiokafka import AIOKafkaProducer
 
 from stocksync_common.kafka import make_producer
 from stocksync_common.redis_client import connect_bounded
+from stocksync_common.runtime import Closer, Service, Task, defaults
 from stocksync_common.service import kafka_check, redis_check
 from stocksync_common.stores import Store, load_stores
+from stocksync_common.topics import WEBHOOKS_SHOPIFY, WEBHOOKS_WMS, Registered
 from webhook_receiver.adapters.ledger import RedisLedger
 from webhook_receiver.intake import Intake, Producer
 from webhook_receiver.settings import Settings
@@ -37,8 +38,8 @@ class Container:
     producer: ProducerClient
     intake: Intake
     checks: dict[str, Check] = field(default_factory=dict)
+    # Closed last (after the producer stopped and the in-doubt records settled).
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    _keeper: asyncio.Task[None] | None = None
     # Each shop's webhook secrets (one, or two during a rotation), encoded once at start.
     shop_secrets: dict[str, list[bytes]] = field(init=False)
     _wms_secrets: list[bytes] = field(init=False)
@@ -54,25 +55,6 @@ class Container:
 
     def wms_secrets(self) -> list[bytes]:
         return self._wms_secrets
-
-    async def start(self) -> None:
-        await self.producer.start()
-        self._keeper = asyncio.create_task(self.intake.keep_claims(), name="keep-claims")
-
-    async def stop(self) -> None:
-        if self._keeper is not None:
-            self._keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._keeper
-        try:
-            # Flushes what the producer still holds; bounded, a broker may be gone for good.
-            async with asyncio.timeout(STOP_TIMEOUT_S):
-                await self.producer.stop()
-        except TimeoutError:
-            log.error("producer did not stop in time; in-doubt records are lost with it")
-        await self.intake.settle_all(STOP_TIMEOUT_S)
-        for close in self.closers:
-            await close()
 
 
 def build(settings: Settings) -> Container:
@@ -93,3 +75,33 @@ def build(settings: Settings) -> Container:
     intake = Intake(producer, ledger, settings.publish_timeout_s, settings.claim_ttl_s)
     checks = {"kafka": kafka_check(settings.kafka_bootstrap_servers), "redis": redis_check(redis)}
     return Container(settings, stores, producer, intake, checks, [redis.aclose])
+
+
+def service(
+    settings: Settings, build_container: Callable[[Settings], Container] = build
+) -> Service[Container]:
+    """webhook-receiver as the runtime runs it: the producer (its stop bounded: it flushes,
+    and a broker may be gone for good), the claims keeper, then the in-doubt records settled
+    and the clients closed. ``build_container`` is a test seam."""
+
+    def closers(c: Container) -> list[Closer]:
+        return [*c.closers, lambda: c.intake.settle_all(STOP_TIMEOUT_S)]
+
+    return Service(
+        title="StockSync webhook-receiver",
+        settings=settings,
+        build=lambda: build_container(settings),
+        producer=lambda c: c.producer,
+        producer_stop_timeout_s=STOP_TIMEOUT_S,
+        checks=lambda c: c.checks,
+        closers=closers,
+        tasks=lambda c: [Task("keep-claims", c.intake.keep_claims, supervised=False)],
+        # Its own dead letters (bodies it could not publish): listed and purged, never consumed.
+        producer_dlq_groups={"webhook-receiver": (WEBHOOKS_SHOPIFY, WEBHOOKS_WMS)},
+        dlq_auto_replay=False,
+    )
+
+
+def groups() -> Registered:
+    """The groups webhook-receiver registers (entry point ``stocksync.groups``)."""
+    return service(defaults(Settings)).registered()

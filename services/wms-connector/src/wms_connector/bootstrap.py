@@ -1,18 +1,20 @@
-"""Composition root for wms-connector."""
+"""Composition root for wms-connector: the clients wired into the handlers, and the service
+as the runtime runs it (two consumer groups and the reconciliation schedule)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
 from stocksync_common.breaker import CircuitBreaker
-from stocksync_common.consumer import ConsumerLoop, make_consumer
 from stocksync_common.kafka import make_producer
 from stocksync_common.redis_client import connect as connect_redis
-from stocksync_common.topics import ORDERS, WEBHOOKS_WMS
+from stocksync_common.runtime import Consumer, Service, Task, defaults
+from stocksync_common.service import redis_check
+from stocksync_common.topics import ORDERS, WEBHOOKS_WMS, Registered
 from wms_connector.adapters.order_state import RedisOrderState
 from wms_connector.adapters.truth import HttpTruth
 from wms_connector.adapters.wms_client import WmsClient
@@ -28,10 +30,8 @@ from wms_connector.status import OutboundStatus
 class Container:
     settings: Settings
     producer: AIOKafkaProducer
-    consumer: AIOKafkaConsumer
-    loop: ConsumerLoop
-    orders_consumer: AIOKafkaConsumer
-    orders_loop: ConsumerLoop
+    handler: WmsHandler
+    forwarder: OrderForwarder
     redis: Redis
     http: httpx.AsyncClient
     status: OutboundStatus
@@ -46,30 +46,12 @@ def build(
     producer = make_producer(s.kafka_bootstrap_servers, s.service_name)
     redis = redis or connect_redis(s.redis_url)
     http = http or httpx.AsyncClient(timeout=s.wms_timeout_s, trust_env=False)
-    consumer = make_consumer(s.kafka_bootstrap_servers, s.consumer_group, s.service_name)
-    loop = ConsumerLoop(
-        consumer=consumer,
-        producer=producer,
-        group=s.consumer_group,
-        topics=[WEBHOOKS_WMS],
-        handler=WmsHandler(producer).handle_batch,
-    )
     wms = WmsClient(http, s.wms_url, s.wms_api_key, s.wms_timeout_s)
     breaker = CircuitBreaker(
         failure_threshold=s.breaker_failures, open_s=s.breaker_open_s, on_change=circuit_changed
     )
     status = OutboundStatus(breaker)
     forwarder = OrderForwarder(wms, RedisOrderState(redis), breaker, status, s.wms_backoff_s)
-    orders_consumer = make_consumer(
-        s.kafka_bootstrap_servers, s.orders_consumer_group, s.service_name
-    )
-    orders_loop = ConsumerLoop(
-        consumer=orders_consumer,
-        producer=producer,
-        group=s.orders_consumer_group,
-        topics=[ORDERS],
-        handler=forwarder.handle_batch,
-    )
     reconciler = WmsReconciler(
         wms,
         HttpTruth(http, s.inventory_url),
@@ -77,6 +59,38 @@ def build(
         s.reconcile_policy,
         s.reconcile_confirm_runs,
     )
-    return Container(
-        s, producer, consumer, loop, orders_consumer, orders_loop, redis, http, status, reconciler
+    return Container(s, producer, WmsHandler(producer), forwarder, redis, http, status, reconciler)
+
+
+def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Service[Container]:
+    """wms-connector as the runtime runs it; ``http`` is a test seam."""
+    s = settings
+
+    def tasks(c: Container) -> list[Task]:
+        if s.reconcile_interval_s <= 0:
+            return []
+        return [Task("reconcile", lambda: c.reconciler.schedule(s.reconcile_interval_s))]
+
+    return Service(
+        title="StockSync wms-connector",
+        settings=s,
+        build=lambda: build(s, http=http),
+        consumers=[
+            Consumer(s.consumer_group, (WEBHOOKS_WMS,), lambda c: c.handler.handle_batch),
+            Consumer(
+                s.orders_consumer_group,
+                (ORDERS,),
+                lambda c: c.forwarder.handle_batch,
+                name="orders-consumer",
+            ),
+        ],
+        producer=lambda c: c.producer,
+        checks=lambda c: {"redis": redis_check(c.redis)},
+        closers=lambda c: [c.redis.aclose, c.http.aclose],
+        tasks=tasks,
     )
+
+
+def groups() -> Registered:
+    """The groups wms-connector registers (entry point ``stocksync.groups``), named by default."""
+    return service(defaults(Settings)).registered()

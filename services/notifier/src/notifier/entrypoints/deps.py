@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
 from notifier.bootstrap import Container
-from stocksync_common.auth import check_admin
+from stocksync_common.auth import AdminDep
 
 
 def get_container(request: Request) -> Container:
@@ -16,12 +16,4 @@ def get_container(request: Request) -> Container:
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
-
-
-def require_admin(
-    container: ContainerDep, authorization: Annotated[str | None, Header()] = None
-) -> str:
-    return check_admin(authorization, container.settings.admin_token)
-
-
-AdminDep = Annotated[str, Depends(require_admin)]
+__all__ = ["AdminDep", "ContainerDep", "get_container"]

@@ -1,10 +1,9 @@
-"""ops-console: the app, its lifespan (HTTP client, sessions), errors as pages, and the
-headers every answer carries."""
+"""ops-console: the app (its lifespan from the runtime, see bootstrap), errors as pages, and
+the headers every answer carries."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
 import httpx
@@ -15,13 +14,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ops_console import html
 from ops_console.backends import BackendError
-from ops_console.bootstrap import build
+from ops_console.bootstrap import service
 from ops_console.entrypoints import dlq, login, pages
 from ops_console.entrypoints.deps import LoginRequired
 from ops_console.sessions import SessionStore
 from ops_console.settings import Settings, get_settings
-from stocksync_common.ops import Health, install_ops
-from stocksync_common.service import redis_check
+from stocksync_common.runtime import create_service_app
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -57,26 +55,8 @@ def create_app(
     sessions: SessionStore | None = None,
 ) -> FastAPI:
     """The app; ``http`` and ``sessions`` are test seams."""
-    settings = settings or get_settings()
-    health = Health()
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        c = build(settings, http=http, sessions=sessions)
-        app.state.container = c
-        if c.redis is not None:
-            health.checks["redis"] = redis_check(c.redis)
-        try:
-            yield
-        finally:
-            await c.http.aclose()
-            if c.redis is not None:
-                await c.redis.aclose()
-
-    app = FastAPI(
-        title="StockSync ops-console", lifespan=lifespan, docs_url=None, redoc_url=None,
-        openapi_url=None,
-    )  # fmt: skip
+    spec = service(settings or get_settings(), http=http, sessions=sessions)
+    app = create_service_app(spec, [login.router, pages.router, dlq.router])
 
     @app.middleware("http")
     async def security_headers(
@@ -91,9 +71,5 @@ def create_app(
     async def css() -> Response:
         return Response(html.CSS, media_type="text/css")
 
-    install_ops(app, health)
     install_errors(app)
-    app.include_router(login.router)
-    app.include_router(pages.router)
-    app.include_router(dlq.router)
     return app

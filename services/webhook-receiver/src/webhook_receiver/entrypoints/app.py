@@ -8,8 +8,8 @@ OpenAPI document, other methods on the webhook paths) is FastAPI as before.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Callable
+import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
@@ -17,10 +17,9 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
-from stocksync_common.dlq_api import dlq_router
-from stocksync_common.ops import Health, ops_router
+from stocksync_common.runtime import create_service_app
 from stocksync_common.tracing import setup_tracing
-from webhook_receiver.bootstrap import Container, build
+from webhook_receiver.bootstrap import Container, build, service
 from webhook_receiver.entrypoints import shopify, wms
 from webhook_receiver.entrypoints.edge import Edge
 from webhook_receiver.entrypoints.openapi import wms_schemas
@@ -72,33 +71,19 @@ def metrics_router() -> APIRouter:
 def create_app(
     settings: Settings | None = None, *, build_container: Callable[[Settings], Container] = build
 ) -> ReceiverApp:
+    """The app; ``build_container`` is a test seam (a container of fakes)."""
     settings = settings or get_settings()
     # Each uvicorn worker is its own process: set tracing up here, not only in the parent.
     setup_tracing(settings.service_name)
-    health = Health()
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        c = build_container(settings)
-        app.state.container = c
-        health.checks.update(c.checks)
-        await c.start()
-        try:
-            yield
-        finally:
-            await c.stop()
-
-    app = ReceiverApp(title=TITLE, description=DESCRIPTION, version="1", lifespan=lifespan)
-    ops = ops_router(health)
-    # The shared /metrics shows this process only; ours sums the workers.
-    ops.routes[:] = [r for r in ops.routes if getattr(r, "path", None) != "/metrics"]
-    app.include_router(ops)
-    app.include_router(metrics_router())
-    app.state.health = health
-    app.include_router(shopify.router)
-    app.include_router(wms.router)
-    # Its own dead letters (bodies it could not publish): listed and purged, never consumed.
-    app.include_router(dlq_router(["webhook-receiver"], settings, auto_replay=False))
+    spec = dataclasses.replace(
+        service(settings, build_container),
+        app_class=ReceiverApp,
+        app_options={"description": DESCRIPTION, "version": "1"},
+        # The shared /metrics shows this process only; ours sums the workers.
+        metrics=False,
+    )
+    app = create_service_app(spec, [metrics_router(), shopify.router, wms.router])
+    assert isinstance(app, ReceiverApp)  # noqa: S101 - the class given above
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 
-from stocksync_common.auth import check_admin
+from stocksync_common.auth import AdminDep
 from wms_connector.bootstrap import Container
 
 log = logging.getLogger(__name__)
@@ -19,11 +19,6 @@ def container(request: Request) -> Container:
     return c
 
 
-def admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
-    return check_admin(authorization, container(request).settings.admin_token)
-
-
-AdminDep = Annotated[str, Depends(admin)]
 ContainerDep = Annotated[Container, Depends(container)]
 
 

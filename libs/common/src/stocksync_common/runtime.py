@@ -1,0 +1,269 @@
+"""The service runtime: a service describes what it runs, :func:`create_service_app` runs it.
+
+A service's ``bootstrap.service(settings)`` returns a :class:`Service`: how to build its
+container (the clients, wired into handlers), its consumers as data (group, topics, handler,
+on-assign hook, retry policy, fetch tuning), its background tasks, readiness checks, what to
+close, and its routers. :func:`create_service_app` builds the FastAPI app with the probes,
+``/metrics`` and the DLQ API for the service's groups, and one lifespan: an
+``AsyncExitStack`` that starts the parts in this order and closes them in reverse:
+
+1. the container (``build``), its closers and readiness checks;
+2. ``on_start`` (work that must be done before anything consumes: seeding, topics);
+3. the producer, then each consumer with its supervised loop;
+4. the background tasks, then the service's own contexts (e.g. lanes, a job runner).
+
+So a task or lane stops before the consumers feeding it, the consumers before the producer
+they publish retries and dead letters with, and the clients close last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar, cast
+
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI
+
+from stocksync_common.consumer import (
+    AssignHook,
+    BatchHandler,
+    ConsumerLoop,
+    ManyHandler,
+    RetryPolicy,
+    make_consumer,
+)
+from stocksync_common.dlq_api import dlq_router
+from stocksync_common.ops import Check, Health, ops_router
+from stocksync_common.service import consumer_running, kafka_check, supervise
+from stocksync_common.settings import CommonSettings
+from stocksync_common.topics import Registered
+
+log = logging.getLogger(__name__)
+
+C = TypeVar("C")
+S = TypeVar("S", bound=CommonSettings)
+Closer = Callable[[], Awaitable[Any]]
+TASK_STOP_S = 10.0
+
+
+class Client(Protocol):
+    """A client the runtime starts and stops (the producer; a fake in tests)."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Consumer(Generic[C]):
+    """One consumer group of a service: what it reads and what handles it.
+
+    ``fetch_max_wait_ms`` and ``max_poll_records`` are the consumer's tuning (see
+    :func:`stocksync_common.consumer.make_consumer`); ``enabled`` False declares a group (its
+    DLQ stays listed) that this configuration does not run."""
+
+    group: str
+    topics: tuple[str, ...]
+    handler: Callable[[C], BatchHandler]
+    name: str = "consumer"
+    # the handler of a whole fetch, every partition's batch in one call (ConsumerLoop)
+    handler_many: Callable[[C], ManyHandler] | None = None
+    on_assign: Callable[[C], AssignHook] | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    fetch_max_wait_ms: int = 50
+    max_poll_records: int = 2000
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Task:
+    """A background coroutine. ``stop`` (if any) asks it to finish and it is awaited up to
+    :data:`TASK_STOP_S` before being cancelled; a supervised task's death fails liveness."""
+
+    name: str
+    run: Callable[[], Coroutine[Any, Any, None]]
+    stop: Callable[[], None] | None = None
+    supervised: bool = True
+
+
+def _nothing(_c: object) -> tuple[()]:
+    return ()
+
+
+def _no_checks(_c: object) -> dict[str, Check]:
+    return {}
+
+
+@dataclass(frozen=True)
+class Service(Generic[C]):
+    """Everything :func:`create_service_app` needs to know about a service."""
+
+    title: str
+    settings: CommonSettings
+    build: Callable[[], C]
+    consumers: Sequence[Consumer[C]] = ()
+    # Started before the consumers, stopped after them; a consuming service's is an
+    # AIOKafkaProducer (its loops publish retries and dead letters with it).
+    producer: Callable[[C], Client] | None = None
+    # Bound the producer's stop (it flushes; a broker may be gone for good); None: unbounded.
+    producer_stop_timeout_s: float | None = None
+    checks: Callable[[C], Mapping[str, Check]] = _no_checks
+    # Closed last, in reverse order of the list.
+    closers: Callable[[C], Sequence[Closer]] = _nothing
+    on_start: Callable[[C], Awaitable[None]] | None = None
+    tasks: Callable[[C], Sequence[Task]] = _nothing
+    contexts: Callable[[C], Sequence[contextlib.AbstractAsyncContextManager[Any]]] = _nothing
+    routers: Sequence[APIRouter] = ()
+    # Groups that dead-letter what they could not publish without consuming anything.
+    producer_dlq_groups: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    dlq_auto_replay: bool = True
+    # False: the service mounts its own ``/metrics`` (webhook-receiver sums its workers).
+    metrics: bool = True
+    app_class: type[FastAPI] = FastAPI
+    app_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def registered(self) -> Registered:
+        """The groups of the service (all it declares, enabled or not) with their topics."""
+        return Registered(
+            {c.group: tuple(c.topics) for c in self.consumers},
+            {g: tuple(ts) for g, ts in self.producer_dlq_groups.items()},
+        )
+
+    def groups(self) -> dict[str, tuple[str, ...]]:
+        """Every group of the service with the topics it dead-letters (for the DLQ API)."""
+        found = self.registered()
+        return {**found.consumers, **found.producers}
+
+
+async def _stop_task(task: asyncio.Task[None], stop: Callable[[], None] | None) -> None:
+    if stop is not None:
+        stop()
+        await asyncio.wait({task}, timeout=TASK_STOP_S)
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
+
+
+async def _stop_producer(producer: Client, timeout_s: float | None) -> None:
+    try:
+        async with asyncio.timeout(timeout_s):
+            await producer.stop()
+    except TimeoutError:
+        log.error("producer did not stop in time; in-doubt records are lost with it")
+
+
+def _start_task(health: Health, task: Task) -> asyncio.Task[None]:
+    if task.supervised:
+        return supervise(health, task.name, task.run)
+    return asyncio.create_task(task.run(), name=task.name)
+
+
+def consumer_loop(
+    spec: Consumer[C], c: C, settings: CommonSettings, producer: AIOKafkaProducer
+) -> ConsumerLoop:
+    """The consumer and loop of ``spec``, built (not started): the one place they are made."""
+    consumer = make_consumer(
+        settings.kafka_bootstrap_servers,
+        spec.group,
+        settings.service_name,
+        fetch_max_wait_ms=spec.fetch_max_wait_ms,
+        max_poll_records=spec.max_poll_records,
+    )
+    return ConsumerLoop(
+        consumer=consumer,
+        producer=producer,
+        group=spec.group,
+        topics=list(spec.topics),
+        handler=spec.handler(c),
+        handler_many=spec.handler_many(c) if spec.handler_many is not None else None,
+        on_assign=spec.on_assign(c) if spec.on_assign is not None else None,
+        retry=spec.retry,
+    )
+
+
+def consumer_loops(service: Service[C], c: C) -> list[tuple[Consumer[C], ConsumerLoop]]:
+    """Each enabled consumer of ``service`` with its loop, built for container ``c``."""
+    enabled = [spec for spec in service.consumers if spec.enabled]
+    if not enabled:
+        return []
+    if service.producer is None:
+        raise ValueError("consumers need the service's producer (retries, dead letters)")
+    producer = cast(AIOKafkaProducer, service.producer(c))
+    return [(spec, consumer_loop(spec, c, service.settings, producer)) for spec in enabled]
+
+
+@contextlib.asynccontextmanager
+async def running(service: Service[C], health: Health, app: FastAPI) -> AsyncIterator[C]:
+    """Start the service's parts in order; close them in reverse (see the module docstring)."""
+    async with contextlib.AsyncExitStack() as stack:
+        c = service.build()
+        app.state.container = c
+        for close in service.closers(c):
+            stack.push_async_callback(close)
+        # Stopped after everything that publishes with it, and even when a later step of the
+        # start failed before it was started (aiokafka warns of a producer never stopped).
+        producer = service.producer(c) if service.producer is not None else None
+        if producer is not None:
+            stack.push_async_callback(_stop_producer, producer, service.producer_stop_timeout_s)
+        health.checks.update(service.checks(c))
+        enabled = [spec for spec in service.consumers if spec.enabled]
+        if enabled and producer is None:
+            raise ValueError("consumers need the service's producer (retries, dead letters)")
+        if enabled:
+            health.checks.setdefault("kafka", kafka_check(service.settings.kafka_bootstrap_servers))
+        if service.on_start is not None:
+            await service.on_start(c)
+        if producer is not None:
+            await producer.start()
+        for spec in enabled:  # each built as it starts: none left unstarted by a failure
+            loop = consumer_loop(spec, c, service.settings, cast(AIOKafkaProducer, producer))
+            running_ = consumer_running(health, spec.name, loop.consumer, loop)
+            await stack.enter_async_context(running_)
+        for task in service.tasks(c):
+            stack.push_async_callback(_stop_task, _start_task(health, task), task.stop)
+        for context in service.contexts(c):
+            await stack.enter_async_context(context)
+        yield c
+
+
+def defaults(settings_type: type[S]) -> S:
+    """A service's settings as declared (defaults only, no environment): what its
+    registered groups are named by default (see :func:`stocksync_common.topics.registered`)."""
+    return cast(S, settings_type.model_construct())
+
+
+def create_service_app(service: Service[C], routers: Sequence[APIRouter] = ()) -> FastAPI:
+    """The service's FastAPI app: probes, metrics, its routers (``routers`` after the
+    service's own: the entrypoints' routers import the container type, so they cannot be
+    named in bootstrap), the DLQ API of its groups, and the lifespan that runs it."""
+    health = Health()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with running(service, health, app):
+            yield
+
+    app = service.app_class(title=service.title, lifespan=lifespan, **service.app_options)
+    app.state.settings = service.settings
+    app.state.health = health
+    ops = ops_router(health)
+    if not service.metrics:
+        ops.routes[:] = [r for r in ops.routes if getattr(r, "path", None) != "/metrics"]
+    app.include_router(ops)
+    for router in [*service.routers, *routers]:
+        app.include_router(router)
+    groups = service.groups()
+    if groups:
+        checks = health.checks if service.dlq_auto_replay else None
+        router = dlq_router(
+            groups,
+            service.settings,
+            checks,
+            auto_replay=service.dlq_auto_replay,
+            producers=list(service.producer_dlq_groups),
+        )
+        app.include_router(router)
+    return app

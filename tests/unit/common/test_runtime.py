@@ -1,0 +1,150 @@
+"""The service runtime: what a service declares is started in order and closed in reverse,
+whatever fails on the way; its groups reach the DLQ API and the registry."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from stocksync_common.ops import Health
+from stocksync_common.runtime import Consumer, Service, Task, create_service_app, running
+from stocksync_common.settings import CommonSettings
+from stocksync_common.topics import registered
+
+
+@dataclass
+class Box:
+    """A container that writes down what happens to it."""
+
+    events: list[str] = field(default_factory=list)
+    fail_on_start: bool = False
+
+    async def start(self) -> None:
+        self.events.append("producer started")
+
+    async def stop(self) -> None:
+        self.events.append("producer stopped")
+
+    async def close(self) -> None:
+        self.events.append("closed")
+
+    async def prepare(self) -> None:
+        self.events.append("on_start")
+        if self.fail_on_start:
+            raise RuntimeError("start failed")
+
+    async def work(self) -> None:
+        self.events.append("task running")
+        await asyncio.Event().wait()
+
+    @contextlib.asynccontextmanager
+    async def lanes(self) -> AsyncIterator[None]:
+        self.events.append("lanes started")
+        try:
+            yield
+        finally:
+            self.events.append("lanes stopped")
+
+
+async def handle(_tp: Any, _items: Any) -> None:
+    """A batch handler (never called: no consumer runs in these tests)."""
+
+
+def spec(box: Box, **over: Any) -> Service[Box]:
+    fields: dict[str, Any] = {
+        "title": "t",
+        "settings": CommonSettings(admin_token="tok"),
+        "build": lambda: box,
+        "producer": lambda b: b,
+        "closers": lambda b: [b.close],
+        "on_start": lambda b: b.prepare(),
+        "tasks": lambda b: [Task("work", b.work)],
+        "contexts": lambda b: [b.lanes()],
+    }
+    return Service(**{**fields, **over})
+
+
+async def test_parts_start_in_order_and_close_in_reverse() -> None:
+    box = Box()
+    app = FastAPI()
+    async with running(spec(box), Health(), app) as c:
+        assert c is box and app.state.container is box
+        await asyncio.sleep(0)  # the task's first step
+        assert box.events == [
+            "on_start",
+            "producer started",
+            "lanes started",
+            "task running",
+        ]
+    assert box.events[4:] == ["lanes stopped", "producer stopped", "closed"]
+
+
+async def test_a_failed_start_still_stops_the_producer_and_closes_the_clients() -> None:
+    box = Box(fail_on_start=True)
+    with pytest.raises(RuntimeError, match="start failed"):
+        async with running(spec(box), Health(), FastAPI()):
+            pytest.fail("the service must not run")
+    assert box.events == ["on_start", "producer stopped", "closed"]
+
+
+async def test_consumers_need_a_producer_and_disabled_ones_are_not_started() -> None:
+    box = Box()
+    wanted = Consumer[Box]("g", ("t.v1",), lambda _b: handle)
+    with pytest.raises(ValueError, match="producer"):
+        async with running(spec(box, producer=None, consumers=[wanted]), Health(), FastAPI()):
+            pytest.fail("the service must not run")
+    off = Consumer[Box]("g-off", ("t.v1",), lambda _b: handle, enabled=False)
+    health = Health()
+    async with running(spec(box, consumers=[off]), health, FastAPI()):
+        assert "kafka" not in health.checks  # nothing consumes: no Kafka check added
+
+
+async def test_a_supervised_task_that_dies_fails_liveness() -> None:
+    async def dies() -> None:
+        raise RuntimeError("boom")
+
+    health = Health()
+    box = Box()
+    async with running(spec(box, tasks=lambda _b: [Task("dies", dies)]), health, FastAPI()):
+        for _ in range(100):
+            if health.failures:
+                break
+            await asyncio.sleep(0)
+        assert health.failures == ["dies died"]
+
+
+async def test_the_app_serves_probes_and_the_dlq_api_of_every_declared_group() -> None:
+    box = Box()
+    groups = [
+        Consumer[Box]("g-on", ("a.v1",), lambda _b: handle),
+        Consumer[Box]("g-off", ("b.v1",), lambda _b: handle, enabled=False),
+    ]
+    service = spec(box, consumers=groups, producer_dlq_groups={"edge": ("c.v1",)})
+    assert service.groups() == {"g-on": ("a.v1",), "g-off": ("b.v1",), "edge": ("c.v1",)}
+    full, quiet = create_service_app(service), create_service_app(spec(box, metrics=False))
+    assert await statuses(full) == {"/healthz": 200, "/metrics": 200, "/admin/dlq": 401}
+    # No /metrics of its own (the service mounts one), no group: no DLQ API.
+    assert await statuses(quiet) == {"/healthz": 200, "/metrics": 404, "/admin/dlq": 404}
+
+
+async def statuses(app: FastAPI) -> dict[str, int]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        return {
+            p: (await client.get(p)).status_code for p in ("/healthz", "/metrics", "/admin/dlq")
+        }
+
+
+def test_every_service_registers_its_groups_and_libs_common_names_none() -> None:
+    groups = registered()
+    assert groups.consumers["inventory-adjuster"] == ("inventory.commands.v1",)
+    assert groups.consumers["shopify-sync-fulfillments"] == ("orders.v1",)  # off by default
+    assert groups.producers == {"webhook-receiver": ("webhooks.shopify.v1", "webhooks.wms.v1")}
+    assert len(groups.consumers) == 11
