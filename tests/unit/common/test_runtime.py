@@ -14,7 +14,14 @@ import pytest
 from fastapi import FastAPI
 
 from stocksync_common.ops import Health
-from stocksync_common.runtime import Consumer, Service, Task, create_service_app, running
+from stocksync_common.runtime import (
+    Consumer,
+    Service,
+    Task,
+    consumer_loop,
+    create_service_app,
+    running,
+)
 from stocksync_common.settings import CommonSettings
 from stocksync_common.topics import registered
 
@@ -148,3 +155,22 @@ def test_every_service_registers_its_groups_and_libs_common_names_none() -> None
     assert groups.consumers["shopify-sync-fulfillments"] == ("orders.v1",)  # off by default
     assert groups.producers == {"webhook-receiver": ("webhooks.shopify.v1", "webhooks.wms.v1")}
     assert len(groups.consumers) == 11
+
+
+async def test_a_declared_whole_fetch_handler_reaches_the_loop() -> None:
+    """``handler_many`` (every partition of a fetch in one call) is passed to the loop the
+    runtime builds; a consumer without one keeps the per-partition path."""
+
+    async def handle_many(_parts: Any) -> None:
+        return None
+
+    settings = CommonSettings(kafka_bootstrap_servers="127.0.0.1:1")
+    many = Consumer[Box]("g", ("t",), lambda _c: handle, handler_many=lambda _c: handle_many)
+    plain = Consumer[Box]("h", ("t",), lambda _c: handle)
+    producer: Any = object()
+    loops = [consumer_loop(spec, Box(), settings, producer) for spec in (many, plain)]
+    try:
+        assert loops[0].handler_many is handle_many and loops[1].handler_many is None
+    finally:
+        for loop in loops:  # built, never started
+            await loop.consumer.stop()
