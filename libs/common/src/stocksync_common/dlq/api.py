@@ -107,7 +107,7 @@ def dlq_router(
     ) -> str:
         """The caller for the audit log: client address and a token fingerprint (never the
         token)."""
-        return caller(request, authorization, settings.admin_token)
+        return caller(request, authorization, settings.admin_token.get_secret_value())
 
     admin_dep = Annotated[str, Depends(require_admin)]
     router = APIRouter(
