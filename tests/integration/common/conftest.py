@@ -14,7 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from fastapi import FastAPI
 
 from stocksync_common.consumer import ConsumerLoop, Incoming, RetryPolicy, make_consumer
-from stocksync_common.dlq_api import Check, dlq_router
+from stocksync_common.dlq.api import Check, dlq_router
 from stocksync_common.events import InventoryCommand, InventoryCommandRequested, new_id
 from stocksync_common.kafka import make_producer, publish_event
 from stocksync_common.settings import CommonSettings
@@ -65,7 +65,9 @@ class Harness:
 
         producer = make_producer(bootstrap, "it")
         consumer = make_consumer(bootstrap, group, "it")
-        loop = ConsumerLoop(consumer, producer, group, [topic], handler, retry=policy)
+        loop = ConsumerLoop(
+            consumer, producer, group, [topic], handler, retry=policy, bootstrap=bootstrap
+        )
         await producer.start()
         await consumer.start()
         task = asyncio.create_task(loop.run())

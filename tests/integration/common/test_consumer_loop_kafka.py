@@ -41,6 +41,7 @@ async def test_loop_handles_commits_and_dead_letters(kafka_bootstrap, topics):
         group=group,
         topics=[INVENTORY_COMMANDS],
         handler=handler,
+        bootstrap=kafka_bootstrap,
     )
     await consumer.start()
     task = asyncio.create_task(loop.run())
@@ -120,7 +121,7 @@ async def test_the_next_batch_is_handled_while_a_commit_is_held_back(kafka_boots
     async def handler(tp: TopicPartition, items: Sequence[Incoming]) -> None:
         handled.extend(i.event.payload.idempotency_key for i in items)  # type: ignore[union-attr]
 
-    loop = ConsumerLoop(consumer, producer, group, [topic], handler)
+    loop = ConsumerLoop(consumer, producer, group, [topic], handler, bootstrap=kafka_bootstrap)
     tp = TopicPartition(topic, 0)
     await producer.start()
     await consumer.start()

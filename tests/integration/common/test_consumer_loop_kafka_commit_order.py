@@ -90,7 +90,9 @@ async def running(bootstrap: str, behaviour: Behaviour, policy: RetryPolicy) -> 
             await behaviour(key)
             handled.append(key)
 
-    loop = ConsumerLoop(consumer, producer, group, [topic], handler, retry=policy)
+    loop = ConsumerLoop(
+        consumer, producer, group, [topic], handler, retry=policy, bootstrap=bootstrap
+    )
     await producer.start()
     await consumer.start()
     task = asyncio.create_task(loop.run())

@@ -12,10 +12,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.client import AIOKafkaClient
 
-from stocksync_common import dlq_admin, dlq_auto
 from stocksync_common.consumer import PoisonMessage, RetryPolicy
-from stocksync_common.dlq_admin import DlqAdmin
-from stocksync_common.dlq_auto import AutoReplayer
+from stocksync_common.dlq import admin as dlq_admin
+from stocksync_common.dlq import auto as dlq_auto
+from stocksync_common.dlq.admin import DlqAdmin
+from stocksync_common.dlq.auto import AutoReplayer
 from stocksync_common.retry import REPLAY_OF, DependencyUnavailable
 from stocksync_common.topics import dlq_topic, ensure_topics, retry_topic
 from support.poll import await_for

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from inventory_adjuster.adapters.redis_store import RedisInventory
@@ -34,7 +35,9 @@ async def api(redis: Redis) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
     await store.apply_many([(c, None) for c in commands])
     app = FastAPI()
     app.include_router(router)
-    app.state.container = SimpleNamespace(store=store, settings=SimpleNamespace(admin_token=TOKEN))
+    app.state.container = SimpleNamespace(
+        store=store, settings=SimpleNamespace(admin_token=SecretStr(TOKEN))
+    )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://adjuster") as http:
         yield http, sku

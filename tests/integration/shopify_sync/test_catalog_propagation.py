@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from integration.shopify_sync.conftest import LOC, Sync, SyncFactory
 
-from shopify_sync.adapters.redis_propagation import RedisPropagationState
+from shopify_sync.adapters.propagation_journal import RedisPropagationState
 from stocksync_common.events import ShopifyWebhook, ShopifyWebhookReceived, encode
 from support.poll import await_for
 

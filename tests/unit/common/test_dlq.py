@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from stocksync_common.dlq import DlqRecord, dead_letter_body, parse_record_id, split_dlq_topic
-from stocksync_common.dlq_admin import replay_headers, replay_target, resolve_groups
+from stocksync_common.dlq.admin import replay_headers, replay_target, resolve_groups
 from stocksync_common.retry import ATTEMPT, NOT_BEFORE, ORIGIN, REPLAY_OF, Origin
 
 DLQ = "inventory.commands.v1.dlq.inventory-adjuster"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from stocksync_common.dlq_cli import parser, validate
+from stocksync_common.dlq.cli import parser, validate
 
 
 def parse(*argv: str):
@@ -50,7 +50,7 @@ def test_json_and_group_are_read_before_or_after_the_command():
 
 
 def test_tables_are_aligned_and_show_a_dash_for_nothing(capsys):
-    from stocksync_common.dlq_cli import _print
+    from stocksync_common.dlq.cli import _print
 
     rows: list[dict[str, object]] = [
         {"id": "a.dlq.g:0:1", "key": None, "n": 3},

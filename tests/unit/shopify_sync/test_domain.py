@@ -15,6 +15,7 @@ from shopify_sync.domain.catalog import (
     to_csv,
     webhook_entries,
 )
+from shopify_sync.domain.drift import compare
 from shopify_sync.domain.pacing import CostBucket, ThrottleStatus
 from shopify_sync.domain.quantities import (
     Known,
@@ -24,7 +25,6 @@ from shopify_sync.domain.quantities import (
     pending_for_store,
     publish_quantity,
 )
-from shopify_sync.domain.reconcile import compare
 from shopify_sync.domain.user_errors import Action, classify
 from stocksync_common.events import Levels, SkuLevels, StockChange
 from stocksync_common.stores import Store

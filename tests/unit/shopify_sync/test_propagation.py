@@ -15,7 +15,7 @@ from unit.shopify_sync.harness import LOC_GID, Rig, rig, store
 
 from shopify_sync.adapters.shopify import ShopifyError
 from shopify_sync.catalog_gate import CatalogGate
-from shopify_sync.propagate import Propagator
+from shopify_sync.propagator import Propagator
 from stocksync_common.stores import StoresConfig
 
 URL = "https://cdn.example.test/shirt.png"

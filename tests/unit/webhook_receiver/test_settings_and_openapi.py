@@ -15,7 +15,11 @@ from webhook_receiver.settings import Settings
         ({"publish_timeout_s": 4.5}, "5 s deadline"),
         ({"max_body_bytes": 2 * 1024 * 1024}, "cannot be published"),
         ({"claim_ttl_s": 2.0}, "claim_ttl_s"),
-        ({"environment": "production", "admin_token": "a-real-token"}, "WMS_WEBHOOK_SECRET"),
+        ({"environment": "production", "admin_token": "t" * 32}, "WMS_WEBHOOK_SECRET"),
+        (
+            {"environment": "production", "admin_token": "t" * 32, "wms_webhook_secret": "short"},
+            "WMS_WEBHOOK_SECRET must be at least 32",
+        ),
     ],
 )
 def test_settings_refuse_what_would_break_the_edge(overrides, message):

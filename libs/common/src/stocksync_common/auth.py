@@ -8,6 +8,7 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
+from pydantic import SecretStr
 
 
 def check_admin(authorization: str | None, token: str) -> str:
@@ -31,8 +32,8 @@ def caller(request: Request, authorization: str | None, token: str) -> str:
 
 def _token(request: Request) -> str:
     """The admin token of the service the app runs (its container's settings)."""
-    token: str = request.app.state.container.settings.admin_token
-    return token
+    token: SecretStr = request.app.state.container.settings.admin_token
+    return token.get_secret_value()
 
 
 def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:

@@ -201,8 +201,9 @@ class ConsumerLoop:
     # Paused retry partitions and when (epoch ms) their head record is due.
     waiting: dict[TopicPartition, int] = field(default_factory=dict)
     # Create this group's missing retry and DLQ topics on start (the catalog has the usual
-    # groups' ones; tests and renamed groups need theirs).
+    # groups' ones; tests and renamed groups need theirs), through ``bootstrap``.
     create_missing: bool = True
+    bootstrap: str | None = None
     # Consumer lag (``stocksync_consumer_lag``) is sampled this often, in the background.
     lag_interval_s: float = 10.0
     # How long a revoke or a stop waits for the commit in flight before abandoning it.
@@ -314,12 +315,9 @@ class ConsumerLoop:
             if name not in existing
         }
         if wanted:
-            client = self.consumer._client  # noqa: SLF001 - the bootstrap it was built with
-            await ensure_topics(
-                client._bootstrap_servers,  # noqa: SLF001
-                wanted,
-                min(3, len(client.cluster.brokers()) or 1),
-            )
+            if self.bootstrap is None:
+                raise ValueError("create_missing needs the loop's bootstrap (Kafka servers)")
+            await ensure_topics(self.bootstrap, wanted, None)  # replication: up to 3
             # Subscribe once the metadata lists them: a topic that shows up later would cost
             # a rebalance right after the first assignment.
             deadline = time.monotonic() + 15

@@ -36,7 +36,7 @@ from stocksync_common.consumer import (
     RetryPolicy,
     make_consumer,
 )
-from stocksync_common.dlq_api import dlq_router
+from stocksync_common.dlq.api import dlq_router
 from stocksync_common.ops import Check, Health, ops_router
 from stocksync_common.service import consumer_running, kafka_check, supervise
 from stocksync_common.settings import CommonSettings
@@ -178,6 +178,7 @@ def consumer_loop(
         group=spec.group,
         topics=list(spec.topics),
         handler=spec.handler(c),
+        bootstrap=settings.kafka_bootstrap_servers,
         handler_many=spec.handler_many(c) if spec.handler_many is not None else None,
         on_assign=spec.on_assign(c) if spec.on_assign is not None else None,
         retry=spec.retry,

@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import sys
+from typing import Literal, TypeVar
 
-from pydantic import model_validator
+from pydantic import SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "dev-admin-token"})
+MIN_SECRET_CHARS = 32  # production: tokens and shared secrets at least this long
+S = TypeVar("S", bound=BaseSettings)
+
+
+def secret_problem(name: str, value: SecretStr | None, placeholders: frozenset[str]) -> str | None:
+    """Why ``value`` cannot be a production secret (never the value itself), or None."""
+    text = value.get_secret_value() if value is not None else ""
+    if text in placeholders or text in PLACEHOLDER_SECRETS:
+        return f"{name} must be set to a real secret in production"
+    if len(text) < MIN_SECRET_CHARS:
+        return f"{name} must be at least {MIN_SECRET_CHARS} characters in production"
+    return None
+
+
+def load(factory: type[S]) -> S:
+    """The settings from the environment; a bad value ends the process with each problem
+    named by its setting, never with the value (pydantic's own text prints the input)."""
+    try:
+        return factory()
+    except ValidationError as exc:
+        lines = [f"{factory.__module__}.{factory.__name__}: invalid settings"]
+        for error in exc.errors(include_input=False, include_url=False):
+            where = ".".join(str(p) for p in error["loc"]) or "settings"
+            lines.append(f"  {where}: {error['msg']}")
+        sys.stderr.write("\n".join(lines) + "\n")
+        raise SystemExit(2) from None
 
 
 class CommonSettings(BaseSettings):
@@ -29,11 +56,13 @@ class CommonSettings(BaseSettings):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     stores_file: str | None = None
-    admin_token: str = "dev-admin-token"  # noqa: S105 - refused in production
+    admin_token: SecretStr = SecretStr("dev-admin-token")  # refused in production
     otlp_endpoint: str | None = None
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_production(self) -> CommonSettings:
-        if self.environment == "production" and self.admin_token in PLACEHOLDER_SECRETS:
-            raise ValueError("STOCKSYNC_ADMIN_TOKEN must be set to a real secret in production")
+        if self.environment == "production":
+            problem = secret_problem("STOCKSYNC_ADMIN_TOKEN", self.admin_token, frozenset())
+            if problem:
+                raise ValueError(problem)
         return self

@@ -113,13 +113,14 @@ def all_topics() -> list[TopicSpec]:
 async def ensure_topics(
     bootstrap: str,
     partitions: Mapping[str, int],
-    replication: int,
+    replication: int | None,
     *,
     configs: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[str]:
     """Create each named topic (with its partition count and ``configs`` entry) that does not
     exist yet; returns the names created. The one way StockSync creates topics: the broker
-    never creates them by itself."""
+    never creates them by itself. ``replication`` None: as many replicas as the cluster has
+    brokers, up to 3."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
     await admin.start()
     try:
@@ -127,6 +128,9 @@ async def ensure_topics(
         missing = [name for name in partitions if name not in existing]
         if not missing:
             return []
+        if replication is None:
+            brokers = (await admin.describe_cluster()).get("brokers") or []
+            replication = min(3, len(brokers) or 1)
         configs = configs or {}
         new = [
             NewTopic(name, partitions[name], replication, topic_configs=dict(configs.get(name, {})))

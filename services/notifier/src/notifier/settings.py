@@ -9,7 +9,7 @@ from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from notifier.domain.alerts import ChannelName
-from stocksync_common.settings import PLACEHOLDER_SECRETS, CommonSettings
+from stocksync_common.settings import PLACEHOLDER_SECRETS, CommonSettings, load
 
 
 class Settings(CommonSettings):
@@ -80,4 +80,4 @@ class Settings(CommonSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load(Settings)

@@ -38,8 +38,9 @@ def build(
     if sessions is None:
         redis = connect_redis(settings.redis_url)
         sessions = RedisSessions(redis)
-    backends = Backends(http, settings.backend_urls(), settings.admin_token)
-    return Container(settings, http, backends, sessions, Signer(settings.admin_token), redis)
+    token = settings.admin_token.get_secret_value()
+    backends = Backends(http, settings.backend_urls(), token)
+    return Container(settings, http, backends, sessions, Signer(token), redis)
 
 
 def service(

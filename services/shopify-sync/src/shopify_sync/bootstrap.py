@@ -24,8 +24,8 @@ from shopify_sync.adapters.intents import RedisIntents
 from shopify_sync.adapters.jobs import RedisJobs
 from shopify_sync.adapters.lease import Lease
 from shopify_sync.adapters.metrics import circuit_listener
+from shopify_sync.adapters.propagation_journal import RedisPropagationState
 from shopify_sync.adapters.redis_catalog import RedisCatalog
-from shopify_sync.adapters.redis_propagation import RedisPropagationState
 from shopify_sync.adapters.redis_state import RedisSyncState
 from shopify_sync.adapters.shopify import ShopifyClient
 from shopify_sync.adapters.truth import HttpTruth, KafkaLevelsTruth
@@ -39,8 +39,8 @@ from shopify_sync.jobs_runner import JobFn, JobRunner
 from shopify_sync.lanes import Lane, LaneConfig, Lanes
 from shopify_sync.mapping import CatalogMapping
 from shopify_sync.mapping_import import MappingImport
-from shopify_sync.propagate import Propagator
-from shopify_sync.reconcile import ReconcileJobs, Reconciler
+from shopify_sync.propagator import Propagator
+from shopify_sync.reconciler import ReconcileJobs, Reconciler
 from shopify_sync.settings import MIN_API_VERSION, Settings
 from shopify_sync.writer import Writer
 from stocksync_common.breaker import CircuitBreaker

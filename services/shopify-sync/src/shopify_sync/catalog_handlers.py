@@ -22,7 +22,7 @@ from aiokafka.structs import RecordMetadata, TopicPartition
 from shopify_sync.adapters import metrics
 from shopify_sync.domain.catalog import gid
 from shopify_sync.mapping import CatalogMapping
-from shopify_sync.propagate import Propagator
+from shopify_sync.propagator import Propagator
 from stocksync_common.consumer import Incoming, handling
 from stocksync_common.events import (
     CatalogProductChange,

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from pydantic import Field
 
-from stocksync_common.settings import CommonSettings
+from stocksync_common.settings import CommonSettings, load
 from stocksync_common.topics import (
     CATALOG,
     INVENTORY_CHANGED,
@@ -69,4 +69,4 @@ class Settings(CommonSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load(Settings)

@@ -46,9 +46,10 @@ class Container:
 
     def __post_init__(self) -> None:
         self.shop_secrets = {shop: s.webhook_secrets() for shop, s in self.stores.items()}
-        self._wms_secrets = [self.settings.wms_webhook_secret.encode()]
+        self._wms_secrets = [self.settings.wms_webhook_secret.get_secret_value().encode()]
         if self.settings.wms_webhook_secret_previous:
-            self._wms_secrets.append(self.settings.wms_webhook_secret_previous.encode())
+            previous = self.settings.wms_webhook_secret_previous.get_secret_value()
+            self._wms_secrets.append(previous.encode())
 
     def store(self, shop: str) -> Store | None:
         return self.stores.get(shop)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-from stocksync_common.settings import CommonSettings
+from stocksync_common.settings import CommonSettings, load, secret_problem
 
 # Shopify waits 5 s for an answer; anything slower counts as a failed delivery.
 SHOPIFY_ANSWER_DEADLINE_S = 5.0
@@ -36,8 +36,8 @@ class Settings(CommonSettings):
     # Shopify retries a failed delivery for hours; the ledger keeps ids at least this long.
     max_delivery_age_s: int = Field(default=48 * 3600, ge=60)
     max_clock_skew_s: int = Field(default=300, ge=0)
-    wms_webhook_secret: str = "dev-wms-secret"  # noqa: S105 - refused in production
-    wms_webhook_secret_previous: str | None = None
+    wms_webhook_secret: SecretStr = SecretStr("dev-wms-secret")  # refused in production
+    wms_webhook_secret_previous: SecretStr | None = None
 
     @model_validator(mode="after")
     def _bounds(self) -> Settings:
@@ -58,11 +58,20 @@ class Settings(CommonSettings):
             )
         if self.claim_ttl_s <= self.publish_timeout_s:
             raise ValueError("claim_ttl_s must be longer than publish_timeout_s")
-        if self.environment == "production" and self.wms_webhook_secret == "dev-wms-secret":  # noqa: S105
-            raise ValueError("STOCKSYNC_WMS_WEBHOOK_SECRET must be set in production")
+        if self.environment == "production":
+            placeholder = frozenset({"dev-wms-secret"})
+            for name, value in (
+                ("STOCKSYNC_WMS_WEBHOOK_SECRET", self.wms_webhook_secret),
+                ("STOCKSYNC_WMS_WEBHOOK_SECRET_PREVIOUS", self.wms_webhook_secret_previous),
+            ):
+                if value is None:
+                    continue
+                problem = secret_problem(name, value, placeholder)
+                if problem:
+                    raise ValueError(problem)
         return self
 
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load(Settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from stocksync_common.settings import CommonSettings
+from stocksync_common.settings import CommonSettings, load
 
 
 class Settings(CommonSettings):
@@ -32,4 +32,4 @@ class Settings(CommonSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load(Settings)

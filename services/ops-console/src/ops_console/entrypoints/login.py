@@ -44,7 +44,7 @@ async def login(request: Request, c: ContainerDep, form: FormDep) -> Response:
     """Check the secret in constant time; on success start a session and set its cookie."""
     client = request.client.host if request.client else "unknown"
     next_path = safe_next(form.get("next"))
-    if not secret_matches(form.get("secret", ""), c.settings.admin_token):
+    if not secret_matches(form.get("secret", ""), c.settings.admin_token.get_secret_value()):
         audit(f"anonymous@{client}", "login failed")
         return login_page(next_path, "Wrong secret.", 401)
     session = new_session()

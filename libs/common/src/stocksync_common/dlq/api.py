@@ -21,8 +21,8 @@ from redis.asyncio import Redis
 
 from stocksync_common.auth import caller
 from stocksync_common.dlq import DlqRecord, parse_record_id
-from stocksync_common.dlq_admin import DlqAdmin, Groups
-from stocksync_common.dlq_auto import AutoReplayer
+from stocksync_common.dlq.admin import DlqAdmin, Groups
+from stocksync_common.dlq.auto import AutoReplayer
 from stocksync_common.redis_client import connect as connect_redis
 from stocksync_common.settings import CommonSettings
 
@@ -107,7 +107,7 @@ def dlq_router(
     ) -> str:
         """The caller for the audit log: client address and a token fingerprint (never the
         token)."""
-        return caller(request, authorization, settings.admin_token)
+        return caller(request, authorization, settings.admin_token.get_secret_value())
 
     admin_dep = Annotated[str, Depends(require_admin)]
     router = APIRouter(

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from stocksync_common.dlq import DlqRecord
-from stocksync_common.dlq_admin import DlqAdmin
+from stocksync_common.dlq.admin import DlqAdmin
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from stocksync_common.dlq import DLQ_MARK, STATUSES, parse_record_id
-from stocksync_common.dlq_admin import DlqAdmin
+from stocksync_common.dlq.admin import DlqAdmin
 from stocksync_common.redis_client import connect as connect_redis
 from stocksync_common.settings import CommonSettings
 from stocksync_common.topics import registered

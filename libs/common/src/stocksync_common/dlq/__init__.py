@@ -6,6 +6,10 @@ A DLQ record's value is JSON: ``original_topic``, ``partition``, ``offset``, ``k
 text; ``value_b64`` too when it is not UTF-8). Its id is ``<dlq topic>:<partition>:<offset>``.
 Older writers (and other services' own dead letters) used seconds for ``failed_at`` and left
 fields out; reading normalises them.
+
+The package's other modules: ``admin`` (reading, replaying and purging DLQ records), ``api``
+(the ``/admin/dlq`` HTTP API), ``auto`` (the automatic replayer) and ``cli``
+(``stocksync-dlq``).
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ from typing import Any
 from shopify_sync.adapters import metrics
 from shopify_sync.adapters.jobs import RedisJobs
 from shopify_sync.adapters.truth import TruthSource
+from shopify_sync.domain.drift import StoreReport, compare, overall
 from shopify_sync.domain.quantities import ItemKey, Pending, Target
-from shopify_sync.domain.reconcile import StoreReport, compare, overall
 from shopify_sync.lanes import Lanes
 from shopify_sync.mapping import CatalogMapping, store_levels
 from shopify_sync.ports import SyncState
