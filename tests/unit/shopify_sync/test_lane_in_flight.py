@@ -16,6 +16,7 @@ from unit.shopify_sync.harness import BASE, Rig, rig, store
 from shopify_sync.adapters.shopify import TransientError
 from shopify_sync.domain.quantities import Pending
 from shopify_sync.lanes import Lane, LaneConfig
+from shopify_sync.writer import Outcome
 from support.poll import await_for
 
 UP = "up.myshopify.com"
@@ -181,3 +182,24 @@ async def test_a_round_that_failed_leaves_the_shop_to_resolve_whatever_ends_afte
         assert (await first).applied == 1  # A's round ends well after B's failed ...
         assert UP not in r.writer.settled_shops  # ... and B's write is still to resolve
         assert len(await r.writer.intents.all(UP)) == 1  # B's, left in doubt
+
+
+async def test_a_second_round_starts_only_when_the_bucket_pays_for_its_call_now() -> None:
+    """A store whose budget is the limit keeps one round at a time: a round started beside
+    the one in flight would take its snapshot and then wait for budget, its changes going out
+    later than if they waited for the next round (budget first, then the snapshot)."""
+    async with rig([store(UP, "standard")]) as r:
+        await r.seed(UP, {"A": 1})
+        lane = lane_of(r)
+        in_flight: set[asyncio.Task[Outcome | None]] = {asyncio.create_task(asyncio.sleep(0))}
+        try:
+            assert not lane._budget_for(in_flight)  # the bucket is not known yet
+            await r.state.record(UP, {("A", "wh-1"): Pending(1, 7)})
+            await r.writer.push_pending(r.stores[UP])  # learns the bucket
+            bucket = r.client.shop(UP).bucket
+            assert bucket.known and lane._budget_for(in_flight)  # a full bucket pays for two
+            bucket.level, bucket.at = 15.0, r.clock()  # one write's worth left
+            assert not lane._budget_for(in_flight)
+            assert lane._budget_for(set())  # the first round is never held back by this
+        finally:
+            await asyncio.gather(*in_flight)

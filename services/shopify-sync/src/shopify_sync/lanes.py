@@ -9,9 +9,11 @@ instead of calls piling up. Transient failures back off 1 s, 2 s, 4 s, 8 s; an o
 holds the lane until its half-open probe, and everything pending is pushed when it closes.
 
 Up to ``in_flight`` rounds run at once: a change that arrives while a call is in flight
-goes out in a round of its own (once the bucket allows it) instead of waiting for that call
-to come back, on SKUs the rounds in flight do not hold (``Writer``). After a failure the
-lane runs one round at a time until a round succeeds.
+goes out in a round of its own instead of waiting for that call to come back, on SKUs the
+rounds in flight do not hold (``Writer``), but only while the bucket pays for that call now
+(a store whose budget is the limit keeps one round at a time: budget first, then the
+snapshot, as much coalesced as it can be). After a failure the lane runs one round at a
+time until a round succeeds.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Protocol
 from redis.exceptions import RedisError
 
 from shopify_sync.adapters import metrics
+from shopify_sync.adapters.documents import MUTATION_COST
 from shopify_sync.adapters.shopify import CircuitOpen, ShopifyClient, ShopifyError
 from shopify_sync.mapping import CatalogMapping
 from shopify_sync.ports import SyncState
@@ -92,8 +95,12 @@ class Lane:
                 try:
                     if self._stopping or not await self._ready():
                         continue
-                    if len(rounds) >= self._room():
-                        # full: the next wake-up comes when a round ends (it wakes the lane)
+                    if len(rounds) >= self._room() or (rounds and not self._budget_for(rounds)):
+                        # full, or the bucket pays for no other call now: a round started now
+                        # would take its snapshot and then wait for budget, its changes going
+                        # out later than in the next round after this one (a store on a small
+                        # plan lost most of its coalescing so). The next wake-up comes when a
+                        # round ends (it wakes the lane).
                         await asyncio.wait(rounds, return_when=asyncio.FIRST_COMPLETED)
                         self.wake.set()
                         continue
@@ -110,6 +117,11 @@ class Lane:
             for task in rounds:
                 task.cancel()
             await asyncio.gather(*rounds, return_exceptions=True)
+
+    def _budget_for(self, rounds: set[asyncio.Task[Outcome | None]]) -> bool:
+        """Whether the bucket pays now for one more write beside those of ``rounds``."""
+        bucket = self.client.shop(self.store.shop).bucket
+        return bucket.known and bucket.delay_for(MUTATION_COST * (len(rounds) + 1)) == 0.0
 
     def _room(self) -> int:
         """Rounds that may run at once: one after a failure, until a round succeeds."""
