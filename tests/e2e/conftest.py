@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
@@ -57,3 +58,10 @@ def spans_dir(stack: Stack) -> Path:
     """Where the e2e stack's processes write their spans (one JSON object per line)."""
     path = stack.extra_env["STOCKSYNC_OTEL_EXPORTER"].removeprefix("jsonl:")
     return Path(path)
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    """A plain HTTP client for the e2e tests' calls to the services and simulators."""
+    with httpx.Client(timeout=10) as client:
+        yield client

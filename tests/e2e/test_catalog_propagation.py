@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,12 +18,6 @@ from support.poll import wait_for
 pytestmark = pytest.mark.e2e
 
 PARENT, EU, US = "parent-store.myshopify.com", "child-eu.myshopify.com", "child-us.myshopify.com"
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10) as client:
-        yield client
 
 
 def product(http: httpx.Client, stack: Stack, shop: str, sku: str) -> dict[str, Any] | None:

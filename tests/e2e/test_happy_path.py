@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -33,12 +32,6 @@ GIDS = {
 }
 EU_SECRET = b"demo-child-eu-secret"
 ADMIN = {"Authorization": f"Bearer {DEMO_ENV['STOCKSYNC_ADMIN_TOKEN']}"}
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10) as client:
-        yield client
 
 
 def truth(http: httpx.Client, stack: Stack, sku: str) -> int | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -69,12 +69,6 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     p.set_default_timeout(15_000)
     yield p
     await context.close()
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10) as client:
-        yield client
 
 
 def truth(http: httpx.Client, stack: Stack, sku: str) -> int | None:

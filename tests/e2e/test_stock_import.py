@@ -5,23 +5,16 @@ line in words, and a job that says when the rows are applied in truth, not only 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from e2e.test_happy_path import ADMIN
 
-from stack import DEMO_ENV, Stack
+from stack import Stack
 from support.poll import wait_for
 
 pytestmark = pytest.mark.e2e
-ADMIN = {"Authorization": f"Bearer {DEMO_ENV['STOCKSYNC_ADMIN_TOKEN']}"}
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10) as client:
-        yield client
 
 
 def truth(http: httpx.Client, stack: Stack, sku: str) -> int | None:

@@ -201,6 +201,11 @@ def env_from(container: dict[str, Any], ref: str) -> list[str]:
     return [e[ref]["name"] for e in container.get("envFrom", []) if ref in e]
 
 
+def fake_secret(name: str) -> str:
+    """What a Secret would hold for ``name``: as long as production asks (32+ characters)."""
+    return f"secret-{name.lower()}".ljust(40, "x")
+
+
 def pod_environment(workload: Workload, folder: Path) -> dict[str, str]:
     """What the container's process sees, with a placeholder for every Secret value."""
     maps = config_maps(folder)
@@ -209,12 +214,12 @@ def pod_environment(workload: Workload, folder: Path) -> dict[str, str]:
     for name in env_from(container, "configMapRef"):
         env.update(maps[name])
     if env_from(container, "secretRef"):
-        env.update({ref: f"secret-{ref.lower()}" for ref in stores_env_refs()})
+        env.update({ref: fake_secret(ref) for ref in stores_env_refs()})
     for item in container.get("env", []):
         if "value" in item:
             env[item["name"]] = str(item["value"])
         elif not item["valueFrom"].get("secretKeyRef", {}).get("optional", False):
-            env[item["name"]] = f"secret-{item['name'].lower()}"
+            env[item["name"]] = fake_secret(item["name"])
     return env
 
 
