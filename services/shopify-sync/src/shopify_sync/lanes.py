@@ -57,7 +57,7 @@ class LaneConfig:
     discover_timeout_s: float = 600.0
     busy_s: float = 0.05
     gauge_s: float = 1.0  # the pending gauge is read from Redis at most this often
-    in_flight: int = 2  # rounds (so Admin API calls) of one store running at once
+    in_flight: int = 1  # rounds (so Admin API calls) of one store running at once
 
 
 @dataclass
