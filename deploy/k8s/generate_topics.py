@@ -29,7 +29,7 @@ STRIMZI_API = "kafka.strimzi.io/v1beta2"
 KAFKA_CLUSTER = "stocksync"
 PARTITIONS = 24  # every topic a consumer group reads, and their retry topics
 # Topics that should stay near empty or carry little: many partitions only cost broker memory
-# and file handles. Nothing scales on them (no consumer group of CONSUMER_GROUPS reads them).
+# and file handles. Nothing scales on them (no registered consumer group reads them).
 QUIET_PARTITIONS = 6
 QUIET_TOPICS = frozenset({"webhooks.parked.v1", "reorders.v1"})
 REPLICAS = 3
