@@ -138,3 +138,14 @@ def test_ids_are_remembered_at_least_as_long_as_deliveries_are_accepted() -> Non
     with pytest.raises(ValueError, match="DEDUPE_TTL_S must cover"):
         settings(dedupe_ttl_s=72 * 3600, max_delivery_age_s=72 * 3600)
     assert settings(dedupe_ttl_s=72 * 3600, max_delivery_age_s=48 * 3600).dedupe_ttl_s
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json"])
+async def test_the_receiver_does_not_describe_itself_in_production(path: str) -> None:
+    real = "r" * 40
+    async with running_edge(
+        environment="production", admin_token=real, wms_webhook_secret=real
+    ) as edge:
+        assert (await edge.client.get(path)).status_code == 404
+    async with running_edge() as edge:  # development: the docs stay
+        assert (await edge.client.get(path)).status_code == 200

@@ -68,6 +68,14 @@ def metrics_router() -> APIRouter:
     return router
 
 
+def _documented(settings: Settings) -> dict[str, Any]:
+    """The internet-facing service describes itself only outside production: its OpenAPI
+    lists the admin routes too, and the docs pages serve scripts (#22)."""
+    if settings.environment == "production":
+        return {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    return {}
+
+
 def create_app(
     settings: Settings | None = None, *, build_container: Callable[[Settings], Container] = build
 ) -> ReceiverApp:
@@ -78,7 +86,7 @@ def create_app(
     spec = dataclasses.replace(
         service(settings, build_container),
         app_class=ReceiverApp,
-        app_options={"description": DESCRIPTION, "version": "1"},
+        app_options={"description": DESCRIPTION, "version": "1", **_documented(settings)},
         # The shared /metrics shows this process only; ours sums the workers.
         metrics=False,
     )
