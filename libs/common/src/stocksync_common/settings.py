@@ -53,6 +53,9 @@ class CommonSettings(BaseSettings):
     topic_partitions: int = 12
     topic_replication_factor: int = 1
     publish_timeout_s: float = 5.0
+    # A whole fetch (every partition's records) in one handler call where a consumer offers
+    # one (ADR 0014 decision 7); false: one call per partition (kept to measure the two).
+    consumer_fetch_wide: bool = True
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     stores_file: str | None = None
