@@ -101,7 +101,10 @@ def _say(line: str) -> None:
     sys.stderr.write(f"{PROG}: {line}\n")
 
 
-async def connect(args: argparse.Namespace, settings: Settings) -> int:
+async def connect(
+    args: argparse.Namespace, settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+) -> int:
+    """``transport`` is a test seam (the simulator over ASGI)."""
     path = str(settings.stores_file)
     stores = _stores(path)
     chosen = [s for s in stores.stores if args.store in (None, s.shop)]
@@ -113,7 +116,7 @@ async def connect(args: argparse.Namespace, settings: Settings) -> int:
     explicit = explicit_map(args.map)
     if explicit and len(chosen) > 1:
         raise UsageError("--map applies to one store: give --store too")
-    async with httpx.AsyncClient(timeout=settings.request_timeout_s) as http:
+    async with httpx.AsyncClient(timeout=settings.request_timeout_s, transport=transport) as http:
         conn = connector(settings, stores, ShopifyClient(http))
         results: list[StoreConnection] = []
         for store in chosen:
