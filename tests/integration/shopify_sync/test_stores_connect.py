@@ -25,7 +25,8 @@ import yaml
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from integration.notifier.harness import free_port
-from integration.shopify_sync.conftest import _topics, levels
+from integration.shopify_sync.conftest import ADMIN, LOC, SyncFactory, _topics, levels
+from integration.shopify_sync.test_catalog_jobs import finished
 
 from stocksync_common.events import encode
 from stocksync_sim.shopify.app import create_app as create_sim
@@ -156,3 +157,31 @@ async def publish_truth(bootstrap: str, topic: str, truth: dict[str, int]) -> No
         await producer.flush()
     finally:
         await producer.stop()
+
+
+async def test_the_admin_route_connects_and_runs_the_first_sync(sync_stack: SyncFactory) -> None:
+    public = "https://sync.example"
+    async with sync_stack(["plus"], public_url=public) as s:
+        shop = s.shops[0]
+        truth = {f"AR-{i:02d}": i + 1 for i in range(10)}
+        await s.seed(shop, dict.fromkeys(truth, 0))
+        await s.publish_levels([levels(sku, 1, n) for sku, n in truth.items()])
+        assert (await s.admin.post("/stores/connect", json={})).status_code == 401
+
+        r = await s.admin.post("/stores/connect", headers=ADMIN, json={"dry_run": True})
+        assert r.status_code == 200, r.text
+        assert r.json()["job_id"] is None
+        assert (await s.sim.get(f"/_sim/stores/{shop}/webhook-subscriptions")).json() == []
+
+        r = await s.admin.post("/stores/connect", headers=ADMIN, json={"shops": [shop]})
+        assert r.status_code == 200, r.text
+        [store] = r.json()["stores"]
+        assert store["status"] == "ok" and store["mapping"] == {"wh-1": LOC}
+        doc = await finished(s, r.json()["job_id"])
+        assert doc["status"] == "done" and doc["result"]["reconciliation"]["mismatched"] == 10
+        await s.converged(shop, truth)
+        subs = (await s.sim.get(f"/_sim/stores/{shop}/webhook-subscriptions")).json()
+        assert {rest_topic(x["topic"]) for x in subs} == {
+            topic for topic, route in ROUTES.items() if not route.compliance
+        }
+        assert {x["uri"] for x in subs} == {f"{public}/webhooks/shopify"}

@@ -95,7 +95,10 @@ class Connector:
         dry_run: bool = False,
         explicit: Mapping[str, str] | None = None,
         known_ids: Sequence[str] = (),
+        mapping_writable: bool = True,
     ) -> StoreConnection:
+        """``mapping_writable`` False (the service, which never edits the stores file): a
+        mapping the file lacks makes the store ``needs_mapping``, without webhooks."""
         out = StoreConnection(store.shop)
         try:
             out.callback = callback_url(public_url)
@@ -116,6 +119,9 @@ class Connector:
             except MappingProblem as exc:
                 out.status, out.error = "needs_mapping", str(exc)
             out.mapping_changed = bool(out.mapping) and out.mapping != store.locations
+            if out.ok and out.mapping_changed and not mapping_writable:
+                out.status = "needs_mapping"
+                out.error = "add the mapping to the stores file and restart the services"
             plan = plan_subscriptions(await self.subscriptions(store), subscribable(), out.callback)
             out.subscriptions = _summary(plan)
             # no webhooks before the mapping is settled: orders would reserve at no location
