@@ -66,7 +66,8 @@ SHOPIFY_TOPICS: tuple[WebhookTopic, ...] = (
     WebhookTopic("products/create", "catalog", scopes=_PRODUCTS),
     WebhookTopic("products/update", "catalog", scopes=_PRODUCTS),
     WebhookTopic("products/delete", "catalog", scopes=_PRODUCTS),
-    # The app's token is revoked: shopify-sync stops writing to that shop.
+    # The app's token is revoked; published for shopify-sync, which does not act on it yet
+    # (its writes to the shop fail with 401 and the shop's circuit opens).
     WebhookTopic("app/uninstalled", "app", ()),
     WebhookTopic("customers/data_request", "compliance", ()),
     WebhookTopic("customers/redact", "compliance", ()),
