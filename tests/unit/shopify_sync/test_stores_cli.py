@@ -134,6 +134,7 @@ async def test_several_locations_need_a_map_and_get_no_webhooks(
     [
         (["connect", "--store", "nope.myshopify.com", "--public-url", PUBLIC], "no store"),
         (["connect"], "--public-url"),
+        (["connect", "--public-url", "http://sync.example"], "public URL must be https"),
         (["connect", "--public-url", PUBLIC, "--store", CHILD, "--map", "wh-1"], "INTERNAL="),
     ],
 )

@@ -58,6 +58,7 @@ class StoreConnection:
     mapping_changed: bool = False
     callback: str | None = None
     subscriptions: dict[str, list[str]] = field(default_factory=dict)
+    applied: bool = False  # the subscription changes were made (not a dry run, store ok)
 
     @property
     def ok(self) -> bool:
@@ -69,6 +70,7 @@ class StoreConnection:
             "missing_scopes": self.missing_scopes, "locations": self.locations,
             "mapping": self.mapping, "mapping_changed": self.mapping_changed,
             "callback": self.callback, "subscriptions": self.subscriptions,
+            "applied": self.applied,
         }  # fmt: skip
 
 
@@ -127,6 +129,7 @@ class Connector:
             # no webhooks before the mapping is settled: orders would reserve at no location
             if not dry_run and out.ok:
                 await self.apply(store, plan, out.callback)
+                out.applied = True
         except (ShopifyError, ValueError) as exc:
             out.status, out.error = "failed", str(exc)
         log.info("store connect", extra={"shop": store.shop, "status": out.status,

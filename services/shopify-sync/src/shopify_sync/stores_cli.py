@@ -30,6 +30,7 @@ import orjson
 from shopify_sync.adapters.shopify import ShopifyClient
 from shopify_sync.bootstrap import build, connector, lanes_running
 from shopify_sync.connector import StoreConnection
+from shopify_sync.domain.connect import callback_url
 from shopify_sync.lanes import Lanes
 from shopify_sync.settings import Settings
 from shopify_sync.stores_file import StoresFileError, snippet, write_locations
@@ -39,6 +40,8 @@ from stocksync_common.stores import StoresConfig, load_stores
 
 PROG = "stocksync-stores"
 COLUMNS = ["shop", "status", "mapping", "created", "updated", "removed", "kept", "error"]
+# On a dry run the counts are what would be done; with --json each store's object has the
+# topics themselves (created, updated, removed, kept, foreign) and "applied".
 
 
 class UsageError(Exception):
@@ -88,13 +91,15 @@ def _stores(path: str) -> StoresConfig:
         raise UsageError(f"stores file {path}: {str(exc).splitlines()[0]}") from None
 
 
-def _row(result: StoreConnection, written: str) -> dict[str, Any]:
+def _row(result: StoreConnection, written: str, dry_run: bool) -> dict[str, Any]:
+    """One table row; subscription counts only where they were applied (or, on a dry run,
+    would be)."""
     subs = result.subscriptions
     mapping = ",".join(f"{k}={v}" for k, v in result.mapping.items())
+    counts = {k: len(subs.get(k, [])) if result.ok or dry_run else None
+              for k in ("created", "updated", "removed", "kept")}  # fmt: skip
     return {"shop": result.shop, "status": result.status, "mapping": mapping + written,
-            "created": len(subs.get("created", [])), "updated": len(subs.get("updated", [])),
-            "removed": len(subs.get("removed", [])), "kept": len(subs.get("kept", [])),
-            "error": result.error}  # fmt: skip
+            **counts, "error": result.error}  # fmt: skip
 
 
 def _say(line: str) -> None:
@@ -113,22 +118,28 @@ async def connect(
     public_url = args.public_url or settings.public_url
     if not public_url:
         raise UsageError("give --public-url (or set STOCKSYNC_PUBLIC_URL)")
+    try:
+        callback_url(public_url)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     explicit = explicit_map(args.map)
     if explicit and len(chosen) > 1:
         raise UsageError("--map applies to one store: give --store too")
+    mapped = {s.shop: dict(s.locations) for s in stores.stores}
     async with httpx.AsyncClient(timeout=settings.request_timeout_s, transport=transport) as http:
         conn = connector(settings, stores, ShopifyClient(http))
         results: list[StoreConnection] = []
+        rows: list[dict[str, Any]] = []
         for store in chosen:
-            known = [k for s in stores.stores if s.shop != store.shop for k in s.locations]
+            known = [k for shop, m in mapped.items() if shop != store.shop for k in m]
             result = await conn.connect(store, public_url, dry_run=args.dry_run,
                                         explicit=explicit, known_ids=known)  # fmt: skip
             written = _mapping(result, path, args.dry_run)
+            if result.ok:
+                mapped[store.shop] = result.mapping  # the next stores map to the same ids
             results.append(result)
-            if args.json:
-                print_rows([result.to_json()], [], as_json=True)
-            else:
-                print_rows([_row(result, written)], COLUMNS, as_json=False)
+            rows.append(result.to_json() if args.json else _row(result, written, args.dry_run))
+    print_rows(rows, COLUMNS, as_json=args.json)
     ok = [r.shop for r in results if r.ok]
     if any(r.mapping_changed and r.ok for r in results) and not args.dry_run:
         _say("mapping written: restart the running services, they read the stores file at start")

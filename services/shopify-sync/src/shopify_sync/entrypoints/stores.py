@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
+from shopify_sync.domain.connect import callback_url
 from shopify_sync.entrypoints.admin import audit
 from shopify_sync.entrypoints.deps import AdminDep, ContainerDep
 from shopify_sync.stores_file import snippet
@@ -37,6 +38,10 @@ async def connect(c: ContainerDep, who: AdminDep, body: ConnectIn | None = None)
     public_url = body.public_url or c.settings.public_url
     if not public_url:
         raise HTTPException(422, "no public_url given and STOCKSYNC_PUBLIC_URL is not set")
+    try:
+        callback_url(public_url)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
     results = []
     for store in c.stores.stores:
         if body.shops and store.shop not in body.shops:
