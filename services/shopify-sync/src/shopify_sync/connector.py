@@ -154,9 +154,9 @@ class Connector:
             page = data.get(root) or {}
             nodes.extend(page.get("nodes") or [])
             info = page.get("pageInfo") or {}
-            if not info.get("hasNextPage"):
-                return nodes
             after = info.get("endCursor")
+            if not info.get("hasNextPage") or not after:
+                return nodes
 
     async def locations(self, store: Store) -> list[Location]:
         nodes = await self._pages(store, LOCATIONS, "StoreLocations", "locations")

@@ -26,6 +26,8 @@ from typing import Any
 
 import httpx
 import orjson
+from aiokafka.errors import KafkaError
+from redis.exceptions import RedisError
 
 from shopify_sync.adapters.shopify import ShopifyClient
 from shopify_sync.bootstrap import build, connector, lanes_running
@@ -212,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         _say(str(exc))
         return 2
+    except (RedisError, KafkaError, OSError) as exc:  # the first sync's Redis or Kafka
+        _say(f"first sync not run: {type(exc).__name__}: {exc}")
+        return 1
 
 
 if __name__ == "__main__":
