@@ -5,6 +5,7 @@ subscribed once a store has any."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,7 +19,9 @@ from shopify_sync.adapters.connect_documents import (
     SUBSCRIPTION_UPDATE,
     WEBHOOK_SUBSCRIPTIONS,
 )
-from stocksync_sim.shopify.subscriptions import DEFAULT_SCOPES
+from stocksync_sim.shopify.config import parse_stores
+from stocksync_sim.shopify.state import StoreState
+from stocksync_sim.shopify.subscriptions import DEFAULT_SCOPES, scopes_of
 
 OURS = "https://stocksync.example/webhooks/shopify"
 
@@ -103,3 +106,17 @@ async def test_deliveries_go_to_the_subscribed_addresses(shopify: ShopifySim) ->
     await shopify.client.post(f"/_sim/stores/{PARENT}/orders", json=sale, params={"wait": "true"})
     assert [str(r.url) for r in shopify.receiver.requests[1:]] == [OURS]
     assert shopify.receiver.requests[1].headers["X-Shopify-Topic"] == "orders/create"
+
+
+def test_a_store_grants_the_scopes_its_configuration_names() -> None:
+    [config] = parse_stores(
+        {"stores": [{"shop": "s.myshopify.com", "access_token": "t", "webhook_secret": "w",
+                     "access_scopes": ["read_products", "read_locations"]}]},
+        environ={},
+    )  # fmt: skip
+    store = StoreState(config, itertools.count(1).__next__, lambda: 0.0)
+    assert scopes_of(store) == ("read_products", "read_locations")
+    store.granted_scopes = ("write_inventory",)
+    assert scopes_of(store) == ("write_inventory",)
+    store.reset()
+    assert scopes_of(store) == ("read_products", "read_locations")
