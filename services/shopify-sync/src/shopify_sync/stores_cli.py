@@ -29,6 +29,7 @@ import orjson
 from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
+from shopify_sync.adapters.lease import Lease
 from shopify_sync.adapters.shopify import ShopifyClient
 from shopify_sync.bootstrap import build, connector, lanes_running
 from shopify_sync.connector import StoreConnection
@@ -146,7 +147,8 @@ async def connect(
     if any(r.mapping_changed and r.ok for r in results) and not args.dry_run:
         _say("mapping written: restart the running services, they read the stores file at start")
     if ok and not args.dry_run and not args.no_sync:
-        if not await first_sync(settings, ok, args.json):
+        remapped = [r.shop for r in results if r.ok and r.mapping_changed]
+        if not await first_sync(settings, ok, remapped, args.json):
             return 1
     return 0 if len(ok) == len(results) else 1
 
@@ -167,12 +169,20 @@ def _mapping(result: StoreConnection, path: str, dry_run: bool) -> str:
     return " (written)"
 
 
-async def first_sync(settings: Settings, shops: list[str], as_json: bool) -> bool:
+async def first_sync(
+    settings: Settings, shops: list[str], remapped: list[str], as_json: bool
+) -> bool:
     """Run the first-sync job here, pushing with lanes of these shops only (a running
-    shopify-sync that holds a shop's lane lease pushes for it instead)."""
+    shopify-sync that holds a shop's lane lease pushes for it instead: with a mapping just
+    written, only once it was restarted)."""
     c = build(settings.model_copy(update={"discover_on_start": False}))
     await c.producer.start()  # a write that can never succeed is dead-lettered through it
     lanes = Lanes({shop: lane for shop, lane in c.lanes.lanes.items() if shop in shops})
+    for shop in remapped:
+        lease = lanes.lanes[shop].lease
+        if isinstance(lease, Lease) and await c.redis.exists(lease.key):
+            _say(f"a running shopify-sync pushes for {shop}: restart it now, the first sync "
+                 "waits for it to use the new mapping")  # fmt: skip
     try:
         async with lanes_running(lanes):
             assert c.runner is not None  # noqa: S101 - build always makes one
