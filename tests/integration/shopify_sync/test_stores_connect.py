@@ -28,6 +28,9 @@ from integration.notifier.harness import free_port
 from integration.shopify_sync.conftest import ADMIN, LOC, SyncFactory, _topics, levels
 from integration.shopify_sync.test_catalog_jobs import finished
 
+from shopify_sync import stores_cli
+from shopify_sync.adapters.lease import Lease
+from shopify_sync.stores_cli import parser
 from stocksync_common.events import encode
 from stocksync_sim.shopify.app import create_app as create_sim
 from stocksync_sim.shopify.config import parse_stores
@@ -185,3 +188,34 @@ async def test_the_admin_route_connects_and_runs_the_first_sync(sync_stack: Sync
             topic for topic, route in ROUTES.items() if not route.compliance
         }
         assert {x["uri"] for x in subs} == {f"{public}/webhooks/shopify"}
+
+
+async def test_no_first_sync_while_a_running_sync_holds_the_lane_with_the_old_mapping(
+    sync_stack: SyncFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with sync_stack(["plus"]) as s:
+        shop = s.shops[0]
+        await s.seed(shop, {"HELD-1": 0})
+        await s.publish_levels([levels("HELD-1", 1, 5)])
+        lease = s.container.lanes.lanes[shop].lease
+        assert isinstance(lease, Lease)
+
+        async def held() -> bool:
+            return bool(await s.container.redis.exists(lease.key))
+
+        await await_for("the service's lane lease", held, 10)
+        # the operator's copy of the stores file, without this store's mapping yet
+        doc = yaml.safe_load(Path(str(s.settings.stores_file)).read_text())
+        del doc["stores"][0]["locations"]
+        copy = tmp_path / "operator-stores.yaml"
+        copy.write_text(yaml.safe_dump(doc))
+        settings = s.settings.model_copy(update={"stores_file": str(copy)})
+        args = parser().parse_args(["connect", "--public-url", "https://sync.example"])
+
+        code = await stores_cli.connect(args, settings, s.sim._transport)
+
+        assert code == 1
+        err = capsys.readouterr().err
+        assert f"{shop}: a running shopify-sync holds its lane" in err
+        assert yaml.safe_load(copy.read_text())["stores"][0]["locations"] == {"wh-1": LOC}
+        assert await s.inventory(shop) == {"HELD-1": 0}  # nothing pushed with the old mapping

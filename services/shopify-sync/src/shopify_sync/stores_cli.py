@@ -31,7 +31,7 @@ from redis.exceptions import RedisError
 
 from shopify_sync.adapters.lease import Lease
 from shopify_sync.adapters.shopify import ShopifyClient
-from shopify_sync.bootstrap import build, connector, lanes_running
+from shopify_sync.bootstrap import Container, build, connector, lanes_running
 from shopify_sync.connector import StoreConnection
 from shopify_sync.domain.connect import callback_url
 from shopify_sync.lanes import Lanes
@@ -173,26 +173,37 @@ async def first_sync(
     settings: Settings, shops: list[str], remapped: list[str], as_json: bool
 ) -> bool:
     """Run the first-sync job here, pushing with lanes of these shops only (a running
-    shopify-sync that holds a shop's lane lease pushes for it instead: with a mapping just
-    written, only once it was restarted)."""
+    shopify-sync that holds a shop's lane lease pushes for it instead). A store whose mapping
+    was just written is not synced while a running shopify-sync holds its lane: that one still
+    has the old mapping and would discard the corrections as unlisted."""
     c = build(settings.model_copy(update={"discover_on_start": False}))
-    await c.producer.start()  # a write that can never succeed is dead-lettered through it
-    lanes = Lanes({shop: lane for shop, lane in c.lanes.lanes.items() if shop in shops})
-    for shop in remapped:
-        lease = lanes.lanes[shop].lease
-        if isinstance(lease, Lease) and await c.redis.exists(lease.key):
-            _say(f"a running shopify-sync pushes for {shop}: restart it now, the first sync "
-                 "waits for it to use the new mapping")  # fmt: skip
     try:
-        async with lanes_running(lanes):
-            assert c.runner is not None  # noqa: S101 - build always makes one
-            job_id = await c.runner.submit("first-sync", {"shops": shops})
-            doc = await _follow(c.runner.jobs.get, job_id, as_json)
-            await c.runner.stop()
+        blocked = [shop for shop in remapped if await _lane_held(c.lanes.lanes[shop].lease, c)]
+        for shop in blocked:
+            _say(f"{shop}: a running shopify-sync holds its lane with the old mapping: restart "
+                 "it, then run connect again (this store is not synced)")  # fmt: skip
+        ready = [shop for shop in shops if shop not in blocked]
+        return await _run_first_sync(c, ready, as_json) and not blocked
     finally:
-        await c.producer.stop()
+        await c.producer.stop()  # also when never started: it was made by build
         await c.redis.aclose()
         await c.http.aclose()
+
+
+async def _lane_held(lease: object, c: Container) -> bool:
+    return isinstance(lease, Lease) and bool(await c.redis.exists(lease.key))
+
+
+async def _run_first_sync(c: Container, shops: list[str], as_json: bool) -> bool:
+    if not shops:
+        return True
+    await c.producer.start()  # a write that can never succeed is dead-lettered through it
+    lanes = Lanes({shop: lane for shop, lane in c.lanes.lanes.items() if shop in shops})
+    async with lanes_running(lanes):
+        assert c.runner is not None  # noqa: S101 - build always makes one
+        job_id = await c.runner.submit("first-sync", {"shops": shops})
+        doc = await _follow(c.runner.jobs.get, job_id, as_json)
+        await c.runner.stop()
     return doc.get("status") == "done"
 
 
