@@ -130,6 +130,26 @@ async def test_several_locations_need_a_map_and_get_no_webhooks(
 
 
 @pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("stores: [", "stores file"),
+        (STORES.replace("access_token: shpat_parent", "access_token: env:NO_SUCH_VAR_25"),
+         "stores.0.access_token: Value error, environment variable NO_SUCH_VAR_25 is not set"),
+    ],
+)  # fmt: skip
+def test_a_bad_stores_file_exits_2_naming_the_field_never_a_value(
+    text: str, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    path = tmp_path / "bad.yaml"
+    path.write_text(text.replace("webhook_secret: s2", "webhook_secret: very-secret-2"))
+    monkeypatch.setenv("STOCKSYNC_STORES_FILE", str(path))
+    assert main(["connect", "--public-url", PUBLIC]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "very-secret-2" not in err
+
+
+@pytest.mark.parametrize(
     ("argv", "says"),
     [
         (["connect", "--store", "nope.myshopify.com", "--public-url", PUBLIC], "no store"),

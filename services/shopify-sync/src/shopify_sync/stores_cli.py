@@ -26,7 +26,9 @@ from typing import Any
 
 import httpx
 import orjson
+import yaml
 from aiokafka.errors import KafkaError
+from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from shopify_sync.adapters.lease import Lease
@@ -90,7 +92,11 @@ def _settings() -> Settings:
 def _stores(path: str) -> StoresConfig:
     try:
         return load_stores(path)
-    except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+    except ValidationError as exc:  # where and what, never the value (it may be a secret)
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UsageError(f"stores file {path}: {where}: {first['msg']}") from None
+    except (OSError, yaml.YAMLError) as exc:
         raise UsageError(f"stores file {path}: {str(exc).splitlines()[0]}") from None
 
 
