@@ -534,7 +534,9 @@ def build_store(settings: Settings, redis: Redis, group: str | None = None) -> R
     """The store as the service runs it (bootstrap builds it here too), so replayed
     commands compute shares the same way."""
     shops = (
-        [s.shop for s in load_stores(settings.stores_file).stores] if settings.stores_file else []
+        [s.shop for s in load_stores(settings.stores_file, frozenset()).stores]
+        if settings.stores_file
+        else []
     )
     allocation = DefaultAllocation(
         settings.allocation_units_per_store,

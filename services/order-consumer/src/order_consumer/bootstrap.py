@@ -31,7 +31,7 @@ class Container:
 def build(settings: Settings) -> Container:
     if not settings.stores_file:
         raise RuntimeError("STOCKSYNC_STORES_FILE is required")
-    stores = load_stores(settings.stores_file)
+    stores = load_stores(settings.stores_file, frozenset(), settings.environment)  # no secrets
     redis = connect_redis(settings.redis_url)
     # linger 0: a batch's commands and events are queued back to back and their acks awaited
     # together before the commit; the sender runs only once the loop yields, so the burst

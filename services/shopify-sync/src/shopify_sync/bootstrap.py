@@ -51,7 +51,7 @@ from stocksync_common.kafka import make_producer
 from stocksync_common.redis_client import connect as connect_redis
 from stocksync_common.runtime import Consumer, Service, Task, defaults
 from stocksync_common.service import redis_check
-from stocksync_common.stores import StoresConfig, load_stores
+from stocksync_common.stores import ACCESS_TOKEN, StoresConfig, load_stores
 from stocksync_common.topics import Registered, dlq_topic, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def build(
 ) -> Container:
     if not settings.stores_file:
         raise RuntimeError("STOCKSYNC_STORES_FILE is required")
-    stores = load_stores(settings.stores_file)
+    stores = load_stores(settings.stores_file, frozenset({ACCESS_TOKEN}), settings.environment)
     check_versions(stores)
     redis = redis or connect_redis(settings.redis_url)
     http = http or httpx.AsyncClient(

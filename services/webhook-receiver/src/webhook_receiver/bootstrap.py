@@ -14,7 +14,7 @@ from stocksync_common.kafka import make_producer
 from stocksync_common.redis_client import connect_bounded
 from stocksync_common.runtime import Closer, Service, Task, defaults
 from stocksync_common.service import kafka_check, redis_check
-from stocksync_common.stores import Store, load_stores
+from stocksync_common.stores import WEBHOOK_SECRET, Store, load_stores
 from stocksync_common.topics import WEBHOOKS_SHOPIFY, WEBHOOKS_WMS, Registered
 from webhook_receiver.adapters.ledger import RedisLedger
 from webhook_receiver.intake import Intake, Producer
@@ -61,7 +61,12 @@ class Container:
 def build(settings: Settings) -> Container:
     if not settings.stores_file:
         raise RuntimeError("STOCKSYNC_STORES_FILE is required")
-    stores = {s.shop: s for s in load_stores(settings.stores_file).stores}
+    stores = {
+        s.shop: s
+        for s in load_stores(
+            settings.stores_file, frozenset({WEBHOOK_SECRET}), settings.environment
+        ).stores
+    }
     producer: AIOKafkaProducer = make_producer(
         settings.kafka_bootstrap_servers, settings.service_name, linger_ms=0
     )
