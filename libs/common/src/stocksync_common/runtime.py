@@ -171,6 +171,7 @@ def consumer_loop(
         settings.service_name,
         fetch_max_wait_ms=spec.fetch_max_wait_ms,
         max_poll_records=spec.max_poll_records,
+        security=settings.kafka_security,
     )
     return ConsumerLoop(
         consumer=consumer,
@@ -179,6 +180,7 @@ def consumer_loop(
         topics=list(spec.topics),
         handler=spec.handler(c),
         bootstrap=settings.kafka_bootstrap_servers,
+        security=settings.kafka_security,
         handler_many=spec.handler_many(c) if spec.handler_many is not None else None,
         on_assign=spec.on_assign(c) if spec.on_assign is not None else None,
         retry=spec.retry,

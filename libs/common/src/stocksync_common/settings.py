@@ -8,6 +8,13 @@ from typing import Literal, TypeVar
 from pydantic import SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stocksync_common.transport import (
+    KafkaSecurity,
+    SaslMechanism,
+    SecurityProtocol,
+    transport_problems,
+)
+
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "dev-admin-token"})
 MIN_SECRET_CHARS = 32  # production: tokens and shared secrets at least this long
 S = TypeVar("S", bound=BaseSettings)
@@ -50,14 +57,36 @@ class CommonSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_client_id: str | None = None
+    # How clients reach the brokers (stocksync_common.transport; docs/security.md).
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_ca_file: str | None = None
     topic_partitions: int = 12
     topic_replication_factor: int = 1
     publish_timeout_s: float = 5.0
 
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    # A secret: ``rediss://user:password@host:port/0`` carries the password.
+    redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    redis_ca_file: str | None = None
+    # Production refuses plaintext Kafka and Redis unless this says the network encrypts
+    # and authenticates for them (a service mesh's mTLS, say).
+    allow_insecure_transport: bool = False
     stores_file: str | None = None
     admin_token: SecretStr = SecretStr("dev-admin-token")  # refused in production
     otlp_endpoint: str | None = None
+
+    @property
+    def kafka_security(self) -> KafkaSecurity:
+        """What :func:`stocksync_common.transport.kafka_options` makes every client from."""
+        return KafkaSecurity(
+            self.kafka_security_protocol,
+            self.kafka_sasl_mechanism,
+            self.kafka_username,
+            self.kafka_password,
+            self.kafka_ca_file,
+        )
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_production(self) -> CommonSettings:
@@ -65,4 +94,13 @@ class CommonSettings(BaseSettings):
             problem = secret_problem("STOCKSYNC_ADMIN_TOKEN", self.admin_token, frozenset())
             if problem:
                 raise ValueError(problem)
+        return self
+
+    @model_validator(mode="after")
+    def _transport_complete_and_secure_in_production(self) -> CommonSettings:
+        problems = self.kafka_security.problems()
+        if self.environment == "production" and not self.allow_insecure_transport:
+            problems += transport_problems(self.kafka_security, self.redis_url.get_secret_value())
+        if problems:
+            raise ValueError("; ".join(problems))
         return self

@@ -15,6 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from stocksync_common.settings import CommonSettings
+from stocksync_common.transport import KafkaSecurity, kafka_options
 
 log = logging.getLogger(__name__)
 
@@ -116,12 +117,15 @@ async def ensure_topics(
     replication: int | None,
     *,
     configs: Mapping[str, Mapping[str, str]] | None = None,
+    security: KafkaSecurity | None = None,
 ) -> list[str]:
     """Create each named topic (with its partition count and ``configs`` entry) that does not
     exist yet; returns the names created. The one way StockSync creates topics: the broker
     never creates them by itself. ``replication`` None: as many replicas as the cluster has
     brokers, up to 3."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=30000, **kafka_options(security)
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -146,7 +150,12 @@ async def ensure_topics(
 
 
 async def create_topics(
-    bootstrap: str, partitions: int, replication: int, *, min_isr: int | None = None
+    bootstrap: str,
+    partitions: int,
+    replication: int,
+    *,
+    min_isr: int | None = None,
+    security: KafkaSecurity | None = None,
 ) -> list[str]:
     """Create every catalog topic that does not exist yet; returns the names created."""
     specs = all_topics()
@@ -156,6 +165,7 @@ async def create_topics(
         {s.name: partitions for s in specs},
         replication,
         configs={s.name: {**extra, **s.config} for s in specs},
+        security=security,
     )
 
 
@@ -176,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             settings.topic_partitions,
             settings.topic_replication_factor,
             min_isr=args.min_isr,
+            security=settings.kafka_security,
         )
     )
     sys.stdout.write(f"created {len(created)} topics\n")

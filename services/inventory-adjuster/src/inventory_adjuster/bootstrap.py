@@ -15,8 +15,8 @@ from inventory_adjuster.handlers import CommandHandler
 from inventory_adjuster.rebuild import build_store
 from inventory_adjuster.settings import Settings
 from stocksync_common.consumer import AssignHook, RetryPolicy
-from stocksync_common.kafka import make_producer
-from stocksync_common.redis_client import connect as connect_redis
+from stocksync_common.kafka import producer_from
+from stocksync_common.redis_client import connect_settings
 from stocksync_common.runtime import Consumer, Service, defaults
 from stocksync_common.service import redis_check
 from stocksync_common.topics import Registered
@@ -32,10 +32,10 @@ class Container:
 
 
 def build(settings: Settings) -> Container:
-    redis = connect_redis(settings.redis_url)
+    redis = connect_settings(settings)
     # linger 0: a batch's records are all queued before its futures are awaited together, so
     # they share produce requests anyway; lingering would only add to every hop's latency.
-    producer = make_producer(settings.kafka_bootstrap_servers, settings.service_name, linger_ms=0)
+    producer = producer_from(settings, linger_ms=0)
     # Channel allocation splits low stock between the configured stores.
     store = build_store(settings, redis)
     kits = KitStore(

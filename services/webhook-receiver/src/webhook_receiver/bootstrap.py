@@ -10,7 +10,7 @@ from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 
-from stocksync_common.kafka import make_producer
+from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_bounded
 from stocksync_common.runtime import Closer, Service, Task, defaults
 from stocksync_common.service import kafka_check, redis_check
@@ -62,13 +62,12 @@ def build(settings: Settings) -> Container:
     if not settings.stores_file:
         raise RuntimeError("STOCKSYNC_STORES_FILE is required")
     stores = {s.shop: s for s in load_stores(settings.stores_file).stores}
-    producer: AIOKafkaProducer = make_producer(
-        settings.kafka_bootstrap_servers, settings.service_name, linger_ms=0
-    )
+    producer: AIOKafkaProducer = producer_from(settings, linger_ms=0)
     # A bounded pool that makes a burst wait for a connection (up to redis_timeout_s) rather
     # than fail (redis-py's default pool raises beyond 100) or open hundreds at once.
     redis = connect_bounded(
         settings.redis_url,
+        ca_file=settings.redis_ca_file,
         max_connections=settings.redis_max_connections,
         timeout_s=settings.redis_timeout_s,
     )
