@@ -1,0 +1,293 @@
+"""Kafka with SASL/SCRAM over TLS and Redis with an ACL user over TLS (#22): the happy path
+runs on a secured broker and Redis, and clients without credentials, with a wrong password
+or without TLS are refused by both.
+
+The module starts its own secured pair once (scripts/infra/kafka.sh with
+``KAFKA_SECURITY=sasl_ssl``, redis.sh with ``REDIS_SECURITY=tls``) on ports of its own:
+``STOCKSYNC_TEST_SECURE_KAFKA_PORT`` (19192), ``STOCKSYNC_TEST_SECURE_CONTROLLER_PORT``
+(19193) and ``STOCKSYNC_TEST_SECURE_REDIS_PORT`` (16479), each plus
+``STOCKSYNC_TEST_PORT_SHIFT``, with its state under ``$STOCKSYNC_TEST_STATE_DIR/secure``
+(else ``.work/secure-test``). It stops what it started.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from fastapi import FastAPI
+from integration.webhook_receiver.edge import write_stores
+from pydantic import SecretStr
+from redis.exceptions import AuthenticationError, RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from unit.webhook_receiver.harness import shopify_headers
+
+from inventory_adjuster.entrypoints.app import create_app as adjuster_app
+from inventory_adjuster.settings import Settings as AdjusterSettings
+from order_consumer.entrypoints.app import create_app as order_consumer_app
+from order_consumer.settings import Settings as OrderConsumerSettings
+from stocksync_common.redis_client import connect
+from stocksync_common.settings import CommonSettings
+from stocksync_common.topics import create_topics
+from stocksync_common.transport import KafkaSecurity, kafka_options
+from support.infra import PORT_SHIFT
+from support.poll import await_for
+from webhook_receiver.entrypoints.app import create_app as receiver_app
+from webhook_receiver.settings import Settings as ReceiverSettings
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "scripts" / "infra"
+KAFKA_PORT = int(os.environ.get("STOCKSYNC_TEST_SECURE_KAFKA_PORT", "19192")) + PORT_SHIFT
+CONTROLLER_PORT = int(os.environ.get("STOCKSYNC_TEST_SECURE_CONTROLLER_PORT", "19193")) + PORT_SHIFT
+REDIS_PORT = int(os.environ.get("STOCKSYNC_TEST_SECURE_REDIS_PORT", "16479")) + PORT_SHIFT
+SECRET = "secure-transport-shop-secret"
+ADMIN = "secure-transport-admin-token"
+
+
+@dataclass(frozen=True)
+class SecurePair:
+    """The client settings the scripts wrote (``client.env`` of each), as settings fields."""
+
+    kafka: dict[str, str]
+    redis: dict[str, str]
+
+    def fields(self) -> dict[str, Any]:
+        env = {**self.kafka, **self.redis}
+        return {k.removeprefix("STOCKSYNC_").lower(): v for k, v in env.items()}
+
+    @property
+    def settings(self) -> CommonSettings:
+        return CommonSettings(**self.fields())
+
+
+def _missing_tools() -> list[str]:
+    java = os.environ.get("JAVA_HOME")
+    has_java = bool(java and Path(java, "bin", "java").exists()) or shutil.which("java")
+    wanted = {"openssl": shutil.which("openssl"), "java": has_java}
+    wanted["redis-server"] = shutil.which("redis-server")
+    return sorted(name for name, found in wanted.items() if not found)
+
+
+def _state_dir() -> Path:
+    base = os.environ.get("STOCKSYNC_TEST_STATE_DIR")
+    return Path(base) / "secure" if base else ROOT / ".work" / "secure-test"
+
+
+def _script(name: str, action: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own scripts
+        [str(INFRA / name), action],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def _client_env(path: Path) -> dict[str, str]:
+    lines = path.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+@pytest.fixture(scope="module")
+def secure() -> Iterator[SecurePair]:
+    missing = _missing_tools()
+    if missing:
+        pytest.skip(f"the secured broker and Redis need {', '.join(missing)} (not installed)")
+    state = _state_dir()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "REDIS_"))},
+        "STOCKSYNC_STATE_DIR": str(state),
+        "KAFKA_PORT": str(KAFKA_PORT),
+        "KAFKA_CONTROLLER_PORT": str(CONTROLLER_PORT),
+        "REDIS_PORT": str(REDIS_PORT),
+        "KAFKA_SECURITY": "sasl_ssl",
+        "REDIS_SECURITY": "tls",
+    }
+    started = []
+    try:
+        for script in ("redis.sh", "kafka.sh"):
+            if _script(script, "status", env).returncode != 0:
+                done = _script(script, "start", env)
+                assert done.returncode == 0, f"{script} start failed:\n{done.stderr[-3000:]}"
+                started.append(script)
+        yield SecurePair(
+            _client_env(state / "kafka" / "client.env"),
+            _client_env(state / "redis" / "client.env"),
+        )
+    finally:
+        for script in reversed(started):
+            _script(script, "stop", env)
+
+
+# --- the happy path -----------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, name: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A service's app with its lifespan (its real clients, consumers and tasks)."""
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url=f"http://{name}", timeout=30) as client,
+    ):
+        yield client
+
+
+async def _levels(adjuster: httpx.AsyncClient, sku: str) -> dict[str, Any] | None:
+    r = await adjuster.get(f"/inventory/{sku}")
+    return r.json()["locations"]["default"] if r.status_code == 200 else None
+
+
+async def test_an_order_flows_from_the_webhook_to_truth_over_scram_and_tls(
+    secure: SecurePair, tmp_path: Path
+) -> None:
+    s = secure.settings
+    assert s.kafka_security.protocol == "SASL_SSL" and s.redis_url.get_secret_value().startswith(
+        "rediss://"
+    )
+    await create_topics(
+        s.kafka_bootstrap_servers, partitions=2, replication=1, security=s.kafka_security
+    )
+    shop = write_stores(tmp_path / "stores.yaml", SECRET)
+    common = {**secure.fields(), "stores_file": str(tmp_path / "stores.yaml")}
+    receiver = receiver_app(ReceiverSettings(**common))
+    orders = order_consumer_app(OrderConsumerSettings(**common))
+    adjuster = adjuster_app(AdjusterSettings(**common, admin_token=ADMIN))
+    sku = f"SECURE-{uuid.uuid4().hex[:8]}"
+    async with AsyncExitStack() as stack:
+        edge = await stack.enter_async_context(serving(receiver, "receiver"))
+        await stack.enter_async_context(serving(orders, "orders"))
+        truth = await stack.enter_async_context(serving(adjuster, "adjuster"))
+        # stock loaded through the admin import: set_on_hand commands through Kafka
+        imported = await truth.post(
+            "/inventory/import",
+            content=f"sku,location,on_hand\n{sku},default,5\n",
+            headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "text/csv"},
+        )
+        assert imported.status_code == 202, imported.text
+        await await_for("the import applied", lambda: _on_hand(truth, sku, 5), timeout_s=60)
+        # a signed order: receiver -> webhooks.shopify.v1 -> order-consumer ->
+        # inventory.commands.v1 -> inventory-adjuster's Lua script in Redis
+        oid = uuid.uuid4().int % 10**12
+        body = orjson.dumps({"id": oid, "line_items": [{"id": oid + 1, "sku": sku, "quantity": 2}]})
+        headers = shopify_headers(body, "orders/create", shop=shop, secret=SECRET.encode())
+        answer = await edge.post("/webhooks/shopify", content=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        level = await await_for("the reservation", lambda: _reserved(truth, sku, 2), timeout_s=60)
+    assert (level["on_hand"], level["reserved"]) == (5, 2)
+
+
+async def _on_hand(adjuster: httpx.AsyncClient, sku: str, wanted: int) -> bool:
+    level = await _levels(adjuster, sku)
+    return level is not None and level["on_hand"] == wanted
+
+
+async def _reserved(adjuster: httpx.AsyncClient, sku: str, wanted: int) -> dict[str, Any] | None:
+    level = await _levels(adjuster, sku)
+    return level if level is not None and level["reserved"] == wanted else None
+
+
+# --- refusals ---------------------------------------------------------------------------------
+
+
+async def _produce(bootstrap: str, security: KafkaSecurity | None) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, request_timeout_ms=5000, **kafka_options(security)
+    )
+    try:
+        await producer.start()
+        await producer.partitions_for("webhooks.shopify.v1")
+    finally:
+        await producer.stop()
+
+
+def _refused_security(case: str, good: KafkaSecurity) -> KafkaSecurity | None:
+    user, password, ca = good.username, good.password, good.ca_file
+    return {
+        "plaintext": None,
+        "tls-without-sasl": KafkaSecurity("SSL", ca_file=ca),
+        "sasl-without-tls": KafkaSecurity("SASL_PLAINTEXT", username=user, password=password),
+        "wrong-password": KafkaSecurity(
+            "SASL_SSL", username=user, password=SecretStr("wrong-password"), ca_file=ca
+        ),
+        "unknown-user": KafkaSecurity(
+            "SASL_SSL", username="intruder", password=password, ca_file=ca
+        ),
+        "unknown-ca": KafkaSecurity("SASL_SSL", username=user, password=password),
+    }[case]
+
+
+async def test_kafka_accepts_the_scram_user_over_tls(secure: SecurePair) -> None:
+    s = secure.settings
+    await _produce(s.kafka_bootstrap_servers, s.kafka_security)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "plaintext",
+        "tls-without-sasl",
+        "sasl-without-tls",
+        "wrong-password",
+        "unknown-user",
+        "unknown-ca",
+    ],
+)
+async def test_kafka_refuses_a_client_without_sasl_over_tls_or_the_right_password(
+    secure: SecurePair, case: str
+) -> None:
+    s = secure.settings
+    with pytest.raises(KafkaError):
+        await _produce(s.kafka_bootstrap_servers, _refused_security(case, s.kafka_security))
+
+
+async def _ping(url: str, ca_file: str | None) -> bool:
+    client = connect(url, ca_file=ca_file, timeout_s=5)
+    try:
+        return bool(await client.ping())
+    finally:
+        await client.aclose()
+
+
+async def test_redis_refuses_clients_without_tls_or_without_the_acl_user(
+    secure: SecurePair,
+) -> None:
+    url = secure.redis["STOCKSYNC_REDIS_URL"]
+    ca = secure.redis["STOCKSYNC_REDIS_CA_FILE"]
+    assert await _ping(url, ca)  # the ACL user over TLS passes
+    user, _, host = url.removeprefix("rediss://").rpartition("@")
+    name = user.split(":", 1)[0]
+    with pytest.raises(RedisConnectionError):  # no TLS: the port speaks only TLS
+        await _ping(f"redis://{user}@{host}", None)
+    with pytest.raises(AuthenticationError):  # TLS, no login: the default user is off
+        await _ping(f"rediss://{host}", ca)
+    with pytest.raises(AuthenticationError):
+        await _ping(f"rediss://{name}:wrong-password@{host}", ca)
+    with pytest.raises(RedisError, match="certificate verify failed"):  # a CA it does not know
+        await _ping(url, None)
+
+
+async def test_the_acl_user_cannot_run_admin_or_dangerous_commands(secure: SecurePair) -> None:
+    settings = secure.settings
+    client = connect(settings.redis_url, ca_file=settings.redis_ca_file)
+    try:
+        for command in (("FLUSHALL",), ("CONFIG", "GET", "*"), ("KEYS", "*"), ("SHUTDOWN",)):
+            with pytest.raises(RedisError, match="no permissions"):
+                await client.execute_command(*command)  # type: ignore[no-untyped-call]
+    finally:
+        await client.aclose()
