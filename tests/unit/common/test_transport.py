@@ -1,6 +1,7 @@
 """Kafka and Redis transport settings: what clients are built with, what production refuses."""
 
 import ssl
+from typing import ClassVar
 
 import pytest
 from pydantic import SecretStr, ValidationError
@@ -12,6 +13,7 @@ from stocksync_common.redis_client import (
     connect_bounded,
 )
 from stocksync_common.settings import CommonSettings, load
+from stocksync_common.topics import TopicsSettings
 from stocksync_common.transport import KafkaSecurity, kafka_options
 
 PASSWORD = "kafka-password-that-must-never-show-up"
@@ -111,3 +113,23 @@ async def test_a_rediss_url_gets_the_reset_safe_tls_connection_with_the_ca_file(
     plain = connect("redis://127.0.0.1:1/0")
     assert plain.connection_pool.connection_class is ResetSafeConnection
     await plain.aclose()
+
+
+def test_a_process_without_kafka_or_redis_is_not_asked_for_their_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class ConsoleSettings(CommonSettings):  # as the ops console declares it
+        uses_kafka: ClassVar[bool] = False
+
+    _secure_env(monkeypatch)
+    monkeypatch.delenv("STOCKSYNC_KAFKA_USERNAME")
+    monkeypatch.delenv("STOCKSYNC_KAFKA_PASSWORD")
+    with pytest.raises(ValidationError, match="STOCKSYNC_KAFKA_USERNAME"):
+        CommonSettings()
+    assert ConsoleSettings().redis_url.get_secret_value() == SECURE_REDIS  # no Kafka user
+    monkeypatch.setenv("STOCKSYNC_KAFKA_USERNAME", "stocksync-topics")
+    monkeypatch.setenv("STOCKSYNC_KAFKA_PASSWORD", PASSWORD)
+    monkeypatch.delenv("STOCKSYNC_REDIS_URL")
+    with pytest.raises(ValidationError, match="rediss://"):
+        CommonSettings()
+    assert TopicsSettings().kafka_security.protocol == "SASL_SSL"  # no Redis URL

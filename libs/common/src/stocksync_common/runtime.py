@@ -119,6 +119,10 @@ class Service(Generic[C]):
     routers: Sequence[APIRouter] = ()
     # Groups that dead-letter what they could not publish without consuming anything.
     producer_dlq_groups: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    # The topics it publishes to, and those it reads without a group (retry and DLQ topics
+    # follow from the groups): the Kafka ACLs of its user are made from these and the groups.
+    produces: Sequence[str] = ()
+    reads: Sequence[str] = ()
     dlq_auto_replay: bool = True
     # False: the service mounts its own ``/metrics`` (webhook-receiver sums its workers).
     metrics: bool = True
@@ -130,6 +134,8 @@ class Service(Generic[C]):
         return Registered(
             {c.group: tuple(c.topics) for c in self.consumers},
             {g: tuple(ts) for g, ts in self.producer_dlq_groups.items()},
+            tuple(self.produces),
+            tuple(self.reads),
         )
 
     def groups(self) -> dict[str, tuple[str, ...]]:

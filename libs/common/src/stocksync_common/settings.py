@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Literal, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
 from pydantic import SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,6 +48,10 @@ class CommonSettings(BaseSettings):
     """The base every service's ``Settings`` extends."""
 
     model_config = SettingsConfigDict(env_prefix="STOCKSYNC_", extra="ignore")
+    # False: the process never talks to Kafka (the ops console) or Redis (the topics
+    # command), so those settings are not checked (and it gets no credentials for them).
+    uses_kafka: ClassVar[bool] = True
+    uses_redis: ClassVar[bool] = True
 
     environment: Literal["development", "test", "production"] = "development"
     service_name: str = "stocksync"
@@ -98,9 +102,11 @@ class CommonSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _transport_complete_and_secure_in_production(self) -> CommonSettings:
-        problems = self.kafka_security.problems()
+        kafka = self.kafka_security if self.uses_kafka else None
+        problems = kafka.problems() if kafka is not None else []
         if self.environment == "production" and not self.allow_insecure_transport:
-            problems += transport_problems(self.kafka_security, self.redis_url.get_secret_value())
+            redis_url = self.redis_url.get_secret_value() if self.uses_redis else None
+            problems += transport_problems(kafka, redis_url)
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from typing import ClassVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -63,10 +64,21 @@ GROUPS_ENTRY_POINT = "stocksync.groups"
 class Registered:
     """The groups a service registers: consumer groups with the topics each reads (each gets
     a retry and a DLQ topic per topic), and groups that dead-letter what they could not
-    publish without consuming it (a DLQ topic, no retry topic)."""
+    publish without consuming it (a DLQ topic, no retry topic). ``produces`` and ``reads``
+    (topics published to, and read without a group) complete what the service touches: the
+    deploy files grant each service's Kafka user exactly that (deploy/k8s/generate_topics.py)."""
 
     consumers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     producers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    produces: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()
+
+
+@functools.cache
+def registered_services() -> dict[str, Registered]:
+    """What each installed service registers, by service (the entry point's name)."""
+    points = sorted(entry_points(group=GROUPS_ENTRY_POINT), key=lambda p: p.name)
+    return {point.name: point.load()() for point in points}
 
 
 @functools.cache
@@ -75,8 +87,7 @@ def registered() -> Registered:
     and the deploy files; a running service passes its own groups instead)."""
     consumers: dict[str, tuple[str, ...]] = {}
     producers: dict[str, tuple[str, ...]] = {}
-    for point in sorted(entry_points(group=GROUPS_ENTRY_POINT), key=lambda p: p.name):
-        found: Registered = point.load()()
+    for found in registered_services().values():
         consumers.update(found.consumers)
         producers.update(found.producers)
     return Registered(consumers, producers)
@@ -169,13 +180,19 @@ async def create_topics(
     )
 
 
+class TopicsSettings(CommonSettings):
+    """The topics command talks to Kafka only."""
+
+    uses_redis: ClassVar[bool] = False
+
+
 def main(argv: list[str] | None = None) -> int:
     """``stocksync-topics create``: create the catalog topics (idempotent)."""
     parser = argparse.ArgumentParser(prog="stocksync-topics")
     parser.add_argument("action", choices=["create", "list"])
     parser.add_argument("--min-isr", type=int, default=None)
     args = parser.parse_args(argv)
-    settings = CommonSettings()
+    settings = TopicsSettings()
     if args.action == "list":
         for spec in all_topics():
             sys.stdout.write(f"{spec.name}\n")

@@ -102,16 +102,16 @@ def redis_url_problem(url: str) -> str | None:
     return None
 
 
-def transport_problems(kafka: KafkaSecurity, redis_url: str) -> list[str]:
+def transport_problems(kafka: KafkaSecurity | None, redis_url: str | None) -> list[str]:
     """What a production deployment may not run with: Kafka without SASL over TLS, Redis
-    without TLS and a password."""
+    without TLS and a password (None: a process that does not use it)."""
     found = []
-    if kafka.protocol != "SASL_SSL":
+    if kafka is not None and kafka.protocol != "SASL_SSL":
         found.append(
             "STOCKSYNC_KAFKA_SECURITY_PROTOCOL must be SASL_SSL in production "
             "(or set STOCKSYNC_ALLOW_INSECURE_TRANSPORT=true)"
         )
-    problem = redis_url_problem(redis_url)
+    problem = redis_url_problem(redis_url) if redis_url is not None else None
     if problem:
         found.append(f"{problem} (or set STOCKSYNC_ALLOW_INSECURE_TRANSPORT=true)")
     return found

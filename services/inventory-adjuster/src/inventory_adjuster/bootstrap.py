@@ -19,7 +19,7 @@ from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_settings
 from stocksync_common.runtime import Consumer, Service, defaults
 from stocksync_common.service import redis_check
-from stocksync_common.topics import Registered
+from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_LEVELS, Registered
 
 
 @dataclass
@@ -85,6 +85,8 @@ def service(settings: Settings) -> Service[Container]:
         build=lambda: build(settings),
         consumers=[commands],
         producer=lambda c: c.producer,
+        # changes and levels from the script; commands from the stock import
+        produces=(INVENTORY_CHANGED, INVENTORY_LEVELS, settings.commands_topic),
         checks=lambda c: {"redis": redis_check(c.redis)},
         closers=lambda c: [c.redis.aclose],
     )

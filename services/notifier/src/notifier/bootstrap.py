@@ -27,7 +27,7 @@ from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_settings
 from stocksync_common.runtime import Consumer, Service, Task, defaults
 from stocksync_common.service import redis_check
-from stocksync_common.topics import INVENTORY_CHANGED, Registered
+from stocksync_common.topics import INVENTORY_CHANGED, REORDERS, Registered
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +168,7 @@ def service(settings: Settings) -> Service[Container]:
             )
         ],
         producer=lambda c: c.producer,
+        produces=(REORDERS,),
         checks=lambda c: {"redis": redis_check(c.redis)},
         closers=lambda c: [c.redis.aclose, c.http.aclose],
         on_start=seed_rules,

@@ -17,7 +17,14 @@ from stocksync_common.redis_client import connect_settings
 from stocksync_common.runtime import Consumer, Service, defaults
 from stocksync_common.service import redis_check
 from stocksync_common.stores import load_stores
-from stocksync_common.topics import COMPLIANCE, INVENTORY_CHANGED, WEBHOOKS_SHOPIFY, Registered
+from stocksync_common.topics import (
+    COMPLIANCE,
+    INVENTORY_CHANGED,
+    INVENTORY_COMMANDS,
+    ORDERS,
+    WEBHOOKS_SHOPIFY,
+    Registered,
+)
 
 
 @dataclass
@@ -91,6 +98,7 @@ def service(settings: Settings) -> Service[Container]:
             ),
         ],
         producer=lambda c: c.producer,
+        produces=(INVENTORY_COMMANDS, ORDERS),
         checks=lambda c: {"redis": redis_check(c.redis)},
         closers=lambda c: [c.redis.aclose],
     )

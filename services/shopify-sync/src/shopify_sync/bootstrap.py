@@ -289,6 +289,8 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
             ),
         ],
         producer=lambda c: c.producer,
+        produces=(s.catalog_topic,),
+        reads=(s.levels_topic,),  # reconciliation reads the levels without a group
         checks=lambda c: {"redis": redis_check(c.redis)},
         closers=lambda c: [c.redis.aclose, c.http.aclose],
         on_start=create_extra_topics,

@@ -15,7 +15,13 @@ from stocksync_common.redis_client import connect_bounded
 from stocksync_common.runtime import Closer, Service, Task, defaults
 from stocksync_common.service import kafka_check, redis_check
 from stocksync_common.stores import Store, load_stores
-from stocksync_common.topics import WEBHOOKS_SHOPIFY, WEBHOOKS_WMS, Registered
+from stocksync_common.topics import (
+    COMPLIANCE,
+    WEBHOOKS_PARKED,
+    WEBHOOKS_SHOPIFY,
+    WEBHOOKS_WMS,
+    Registered,
+)
 from webhook_receiver.adapters.ledger import RedisLedger
 from webhook_receiver.intake import Intake, Producer
 from webhook_receiver.settings import Settings
@@ -98,6 +104,7 @@ def service(
         tasks=lambda c: [Task("keep-claims", c.intake.keep_claims, supervised=False)],
         # Its own dead letters (bodies it could not publish): listed and purged, never consumed.
         producer_dlq_groups={"webhook-receiver": (WEBHOOKS_SHOPIFY, WEBHOOKS_WMS)},
+        produces=(WEBHOOKS_SHOPIFY, WEBHOOKS_WMS, WEBHOOKS_PARKED, COMPLIANCE),
         dlq_auto_replay=False,
     )
 

@@ -14,7 +14,7 @@ from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_settings
 from stocksync_common.runtime import Consumer, Service, Task, defaults
 from stocksync_common.service import redis_check
-from stocksync_common.topics import ORDERS, WEBHOOKS_WMS, Registered
+from stocksync_common.topics import INVENTORY_COMMANDS, ORDERS, WEBHOOKS_WMS, Registered
 from wms_connector.adapters.order_state import RedisOrderState
 from wms_connector.adapters.truth import HttpTruth
 from wms_connector.adapters.wms_client import WmsClient
@@ -85,6 +85,7 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
             ),
         ],
         producer=lambda c: c.producer,
+        produces=(INVENTORY_COMMANDS, ORDERS),  # shipments: order.shipped on orders.v1
         checks=lambda c: {"redis": redis_check(c.redis)},
         closers=lambda c: [c.redis.aclose, c.http.aclose],
         tasks=tasks,
