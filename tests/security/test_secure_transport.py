@@ -38,6 +38,7 @@ from inventory_adjuster.entrypoints.app import create_app as adjuster_app
 from inventory_adjuster.settings import Settings as AdjusterSettings
 from order_consumer.entrypoints.app import create_app as order_consumer_app
 from order_consumer.settings import Settings as OrderConsumerSettings
+from stack import read_env_file
 from stocksync_common.redis_client import connect
 from stocksync_common.settings import CommonSettings
 from stocksync_common.topics import create_topics
@@ -98,11 +99,6 @@ def _script(name: str, action: str, env: dict[str, str]) -> subprocess.Completed
     )
 
 
-def _client_env(path: Path) -> dict[str, str]:
-    lines = path.read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line)
-
-
 @pytest.fixture(scope="module")
 def secure() -> Iterator[SecurePair]:
     missing = _missing_tools()
@@ -126,8 +122,8 @@ def secure() -> Iterator[SecurePair]:
                 assert done.returncode == 0, f"{script} start failed:\n{done.stderr[-3000:]}"
                 started.append(script)
         yield SecurePair(
-            _client_env(state / "kafka" / "client.env"),
-            _client_env(state / "redis" / "client.env"),
+            read_env_file(state / "kafka" / "client.env"),
+            read_env_file(state / "redis" / "client.env"),
         )
     finally:
         for script in reversed(started):

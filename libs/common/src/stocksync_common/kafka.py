@@ -42,6 +42,12 @@ def producer_from(settings: CommonSettings, *, linger_ms: int = 2) -> AIOKafkaPr
     )
 
 
+def env_security() -> KafkaSecurity:
+    """For tools given only bootstrap servers (benches, the fault suite's views, profiling
+    scripts): the ``STOCKSYNC_KAFKA_*`` security settings of the environment."""
+    return CommonSettings().kafka_security
+
+
 def event_headers(event: Envelope) -> list[tuple[str, bytes]]:
     headers = [
         ("type", event.type.encode()),
