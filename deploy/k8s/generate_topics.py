@@ -69,24 +69,28 @@ def partitions_for(name: str) -> int:
     return PARTITIONS
 
 
-def kafka_topic(name: str, config: dict[str, str]) -> dict[str, Any]:
+def strimzi(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """A Strimzi resource of the Kafka cluster :data:`KAFKA_CLUSTER`."""
+    labels = {"strimzi.io/cluster": KAFKA_CLUSTER, "app.kubernetes.io/part-of": "stocksync"}
     return {
         "apiVersion": STRIMZI_API,
-        "kind": "KafkaTopic",
-        "metadata": {
-            "name": name,
-            "labels": {
-                "strimzi.io/cluster": KAFKA_CLUSTER,
-                "app.kubernetes.io/part-of": "stocksync",
-            },
-        },
-        "spec": {
+        "kind": kind,
+        "metadata": {"name": name, "labels": labels},
+        "spec": spec,
+    }
+
+
+def kafka_topic(name: str, config: dict[str, str]) -> dict[str, Any]:
+    return strimzi(
+        "KafkaTopic",
+        name,
+        {
             "topicName": name,
             "partitions": partitions_for(name),
             "replicas": REPLICAS,
             "config": {"min.insync.replicas": str(MIN_INSYNC_REPLICAS), **config},
         },
-    }
+    )
 
 
 def render() -> str:
@@ -159,21 +163,14 @@ def kafka_user(name: str, grants: dict[tuple[str, str], tuple[str, ...]]) -> dic
         if kind != "cluster":
             target.update(name=resource, patternType="literal")
         entries.append({"resource": target, "operations": list(operations), "host": "*"})
-    return {
-        "apiVersion": STRIMZI_API,
-        "kind": "KafkaUser",
-        "metadata": {
-            "name": name,
-            "labels": {
-                "strimzi.io/cluster": KAFKA_CLUSTER,
-                "app.kubernetes.io/part-of": "stocksync",
-            },
-        },
-        "spec": {
+    return strimzi(
+        "KafkaUser",
+        name,
+        {
             "authentication": {"type": "scram-sha-512"},
             "authorization": {"type": "simple", "acls": entries},
         },
-    }
+    )
 
 
 def render_users() -> str:

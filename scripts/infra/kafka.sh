@@ -148,25 +148,20 @@ show_logs() {
 }
 
 listener_props() {
-  if [[ "$KAFKA_SECURITY" == plaintext ]]; then
-    cat <<EOF
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_ADVERTISED_PORT
-inter.broker.listener.name=PLAINTEXT
-controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-EOF
-    return 0
-  fi
   # sasl_ssl: clients and the broker itself authenticate with SCRAM over TLS; the controller
   # listener takes TLS with a client certificate signed by the local CA (the broker's own),
   # so no port answers without credentials.
+  local name=PLAINTEXT controller=PLAINTEXT
+  if [[ "$KAFKA_SECURITY" == sasl_ssl ]]; then name=SASL_SSL controller=SSL; fi
   cat <<EOF
-listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=SASL_SSL://127.0.0.1:$KAFKA_ADVERTISED_PORT
-inter.broker.listener.name=SASL_SSL
+listeners=$name://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=$name://127.0.0.1:$KAFKA_ADVERTISED_PORT
+inter.broker.listener.name=$name
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:SSL,SASL_SSL:SASL_SSL
+listener.security.protocol.map=CONTROLLER:$controller,$name:$name
+EOF
+  [[ "$KAFKA_SECURITY" == sasl_ssl ]] || return 0
+  cat <<EOF
 sasl.enabled.mechanisms=$SCRAM
 sasl.mechanism.inter.broker.protocol=$SCRAM
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$KAFKA_ADMIN_PASSWORD";
@@ -182,13 +177,8 @@ EOF
 load_credentials() {
   [[ "$KAFKA_SECURITY" == sasl_ssl ]] || return 0
   if [[ -s "$CREDENTIALS" ]]; then
-    local wanted_user="${KAFKA_SCRAM_USER:-}" wanted_password="${KAFKA_SCRAM_PASSWORD:-}"
-    # shellcheck source=/dev/null
-    source "$CREDENTIALS"
-    if [[ -n "$wanted_user" && "$wanted_user" != "$KAFKA_SCRAM_USER" ]] ||
-       [[ -n "$wanted_password" && "$wanted_password" != "$KAFKA_SCRAM_PASSWORD" ]]; then
+    keep_credentials "$CREDENTIALS" KAFKA_SCRAM_USER KAFKA_SCRAM_PASSWORD ||
       die "KAFKA_SCRAM_USER/KAFKA_SCRAM_PASSWORD differ from the users this storage was formatted with ($CREDENTIALS); stop, remove $KSTATE and start again"
-    fi
     return 0
   fi
   KAFKA_ADMIN_PASSWORD="$(random_password)"

@@ -86,13 +86,8 @@ sha256_hex() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 load_credentials() {
   [[ "$REDIS_SECURITY" == tls ]] || return 0
   if [[ -s "$CREDENTIALS" ]]; then
-    local wanted_user="${REDIS_USER:-}" wanted_password="${REDIS_PASSWORD:-}"
-    # shellcheck source=/dev/null
-    source "$CREDENTIALS"
-    if [[ -n "$wanted_user" && "$wanted_user" != "$REDIS_USER" ]] ||
-       [[ -n "$wanted_password" && "$wanted_password" != "$REDIS_PASSWORD" ]]; then
+    keep_credentials "$CREDENTIALS" REDIS_USER REDIS_PASSWORD ||
       die "REDIS_USER/REDIS_PASSWORD differ from the ones kept in $CREDENTIALS; edit or remove it (then users.acl is written anew)"
-    fi
   else
     REDIS_ADMIN_PASSWORD="$(random_password)"
     REDIS_USER="${REDIS_USER:-stocksync}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sourced by kafka.sh and redis.sh: a local CA and one server certificate for 127.0.0.1 and
-# localhost, made with openssl once per state directory and shared by both servers.
+# localhost, made with openssl once per state directory and shared by both servers; and the
+# users each script keeps in its credentials file.
 #
 #   ensure_tls DIR   writes DIR/{ca.pem,ca.key,server.crt,server.key,server-keystore.pem}
 #                    when missing (server-keystore.pem: the key and the certificate in one PEM
@@ -44,6 +45,17 @@ ensure_tls() {
   chmod 644 "$dir/ca.pem" "$dir/server.crt"
   rm -f "$dir/server.csr" "$ext"
   exec 7>&-
+}
+
+# keep_credentials FILE USER_VAR PASSWORD_VAR: load the users kept in FILE; fails when the
+# environment asks for another user or password than the kept ones (they are fixed once made).
+keep_credentials() {
+  local file="$1" user_var="$2" password_var="$3"
+  local wanted_user="${!user_var:-}" wanted_password="${!password_var:-}"
+  # shellcheck source=/dev/null
+  source "$file"
+  [[ -z "$wanted_user" || "$wanted_user" == "${!user_var}" ]] &&
+    [[ -z "$wanted_password" || "$wanted_password" == "${!password_var}" ]]
 }
 
 # A random password for a local user (letters and digits only: safe in URLs and JAAS).
