@@ -6,16 +6,22 @@
 #   kafka.sh stop             SIGTERM, wait up to 30 s, then SIGKILL
 #   kafka.sh status           exit 0 if running and answering, 1 otherwise
 #   kafka.sh logs [tail args] tail the broker's server.log (e.g. `kafka.sh logs -f`)
+#   kafka.sh users            sasl_ssl: create or update SCRAM users ("name password" lines
+#                             on stdin), as the admin user (KafkaAccess.java)
+#   kafka.sh acls             sasl_ssl: add ACLs ("principal type name operation" lines)
 #
 # Env: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), STOCKSYNC_STATE_DIR ($REPO/.work/local),
 #      KAFKA_ADVERTISED_PORT (KAFKA_PORT; set it to put a proxy such as scripts/faults in front),
 #      KAFKA_HEAP_OPTS ("-Xms256m -Xmx1g"), KAFKA_START_TIMEOUT (90, seconds),
 #      KAFKA_SECURITY (plaintext; sasl_ssl: one SASL_SSL listener with SCRAM-SHA-512 users
 #      made at format time, TLS from a local CA, see scripts/infra/README.md),
-#      KAFKA_SCRAM_USER (stocksync), KAFKA_SCRAM_PASSWORD (random; both used at format time).
+#      KAFKA_SCRAM_USER (stocksync), KAFKA_SCRAM_PASSWORD (random; both used at format time),
+#      KAFKA_ACLS (off; on, with sasl_ssl: the broker enforces ACLs, only admin and the
+#      broker itself are super users, so every other user needs `kafka.sh acls`).
 # State: $STOCKSYNC_STATE_DIR/kafka/{server.properties,cluster.id,kafka.pid,data/,logs/}
 #        sasl_ssl: also credentials.env (the users, mode 600), client.env (STOCKSYNC_KAFKA_*
-#        for a client) and $STOCKSYNC_STATE_DIR/tls/ (CA and server certificate)
+#        for a client), admin.properties (the admin user's client config, mode 600) and
+#        $STOCKSYNC_STATE_DIR/tls/ (CA and server certificate)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -41,6 +47,8 @@ START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 STOP_TIMEOUT=30
 READY_LINE="Kafka Server started"
 KAFKA_SECURITY="${KAFKA_SECURITY:-plaintext}"
+KAFKA_ACLS="${KAFKA_ACLS:-off}"
+ADMIN_PROPERTIES="$KSTATE/admin.properties"
 TLS_DIR="$STATE_DIR/tls"
 CREDENTIALS="$KSTATE/credentials.env"
 CLIENT_ENV="$KSTATE/client.env"
@@ -171,6 +179,12 @@ ssl.truststore.type=PEM
 ssl.truststore.location=$TLS_DIR/ca.pem
 listener.name.controller.ssl.client.auth=required
 EOF
+  [[ "$KAFKA_ACLS" == on ]] || return 0
+  # The broker reaches its controller with its certificate (CN=localhost).
+  cat <<EOF
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin;User:CN=localhost
+EOF
 }
 
 # sasl_ssl: the users, made once (format time) and kept in credentials.env (mode 600).
@@ -190,9 +204,19 @@ load_credentials() {
     "$KAFKA_ADMIN_PASSWORD" "$KAFKA_SCRAM_USER" "$KAFKA_SCRAM_PASSWORD" >"$CREDENTIALS")
 }
 
-# sasl_ssl: what a client sets to reach this broker (sourced by tests, pasted by people).
+# sasl_ssl: what a client sets to reach this broker (sourced by tests, pasted by people),
+# and the admin user's client config for `kafka.sh users` and `kafka.sh acls`.
 write_client_env() {
-  [[ "$KAFKA_SECURITY" == sasl_ssl ]] || { rm -f "$CLIENT_ENV"; return 0; }
+  [[ "$KAFKA_SECURITY" == sasl_ssl ]] || { rm -f "$CLIENT_ENV" "$ADMIN_PROPERTIES"; return 0; }
+  (umask 077; cat >"$ADMIN_PROPERTIES" <<EOF
+bootstrap.servers=127.0.0.1:$KAFKA_PORT
+security.protocol=SASL_SSL
+sasl.mechanism=$SCRAM
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$KAFKA_ADMIN_PASSWORD";
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.pem
+EOF
+  )
   (umask 077; cat >"$CLIENT_ENV" <<EOF
 STOCKSYNC_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_ADVERTISED_PORT
 STOCKSYNC_KAFKA_SECURITY_PROTOCOL=SASL_SSL
@@ -323,6 +347,8 @@ cmd_start() {
     sasl_ssl) ensure_tls "$TLS_DIR" || die "could not make the TLS certificates" ;;
     *) die "KAFKA_SECURITY must be plaintext or sasl_ssl, not $KAFKA_SECURITY" ;;
   esac
+  [[ "$KAFKA_ACLS" == off || ( "$KAFKA_ACLS" == on && "$KAFKA_SECURITY" == sasl_ssl ) ]] ||
+    die "KAFKA_ACLS must be off, or on with KAFKA_SECURITY=sasl_ssl"
   mkdir -p "$DATA_DIR" "$LOG_DIR"
   load_credentials
   write_props
@@ -395,7 +421,17 @@ cmd_logs() {
   exec tail "$@" "$SERVER_LOG"
 }
 
-usage() { echo "usage: $0 start|stop|status|fetch|logs [tail args]" >&2; exit 2; }
+# users|acls: lines on stdin, applied as the admin user through the Admin API.
+cmd_access() {
+  [[ -s "$ADMIN_PROPERTIES" ]] || die "no $ADMIN_PROPERTIES: start the broker with KAFKA_SECURITY=sasl_ssl first"
+  running_pid >/dev/null || die "the broker is not running"
+  local java
+  java="$(java_bin)"
+  # No log4j configuration: the Admin client's own default prints errors only.
+  "$java" -cp "$LIBS/*" "$INFRA/KafkaAccess.java" "$1" "$ADMIN_PROPERTIES"
+}
+
+usage() { echo "usage: $0 start|stop|status|fetch|logs [tail args]|users|acls" >&2; exit 2; }
 
 case "${1:-}" in
   start) cmd_start ;;
@@ -403,5 +439,6 @@ case "${1:-}" in
   status) cmd_status ;;
   fetch) cmd_fetch ;;
   logs) shift; cmd_logs "$@" ;;
+  users|acls) cmd_access "$1" ;;
   *) usage ;;
 esac

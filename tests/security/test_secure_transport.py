@@ -1,9 +1,12 @@
 """Kafka with SASL/SCRAM over TLS and Redis with an ACL user over TLS (#22): the happy path
-runs on a secured broker and Redis, and clients without credentials, with a wrong password
-or without TLS are refused by both.
+runs on a secured broker and Redis, each service as its own Kafka user allowed only what
+deploy/k8s/generate_topics.py grants it; clients without credentials, with a wrong password
+or without TLS are refused by both, and a service's user is refused another's topics.
 
 The module starts its own secured pair once (scripts/infra/kafka.sh with
-``KAFKA_SECURITY=sasl_ssl``, redis.sh with ``REDIS_SECURITY=tls``) on ports of its own:
+``KAFKA_SECURITY=sasl_ssl KAFKA_ACLS=on``, redis.sh with ``REDIS_SECURITY=tls``), makes a
+SCRAM user per service and grants it the generated ACLs (``kafka.sh users``/``acls``), on
+ports of its own:
 ``STOCKSYNC_TEST_SECURE_KAFKA_PORT`` (19192), ``STOCKSYNC_TEST_SECURE_CONTROLLER_PORT``
 (19193) and ``STOCKSYNC_TEST_SECURE_REDIS_PORT`` (16479), each plus
 ``STOCKSYNC_TEST_PORT_SHIFT``, with its state under ``$STOCKSYNC_TEST_STATE_DIR/secure``
@@ -13,6 +16,8 @@ The module starts its own secured pair once (scripts/infra/kafka.sh with
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import shutil
 import subprocess
 import uuid
@@ -25,13 +30,14 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 from fastapi import FastAPI
 from integration.webhook_receiver.edge import write_stores
 from pydantic import SecretStr
 from redis.exceptions import AuthenticationError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from unit.deploy.test_k8s_production import load_generator
 from unit.webhook_receiver.harness import shopify_headers
 
 from inventory_adjuster.entrypoints.app import create_app as adjuster_app
@@ -39,9 +45,16 @@ from inventory_adjuster.settings import Settings as AdjusterSettings
 from order_consumer.entrypoints.app import create_app as order_consumer_app
 from order_consumer.settings import Settings as OrderConsumerSettings
 from stack import read_env_file
+from stocksync_common.kafka import stop_consumer
 from stocksync_common.redis_client import connect
 from stocksync_common.settings import CommonSettings
-from stocksync_common.topics import create_topics
+from stocksync_common.topics import (
+    INVENTORY_COMMANDS,
+    ORDERS,
+    WEBHOOKS_SHOPIFY,
+    create_topics,
+    registered_services,
+)
 from stocksync_common.transport import KafkaSecurity, kafka_options
 from support.infra import PORT_SHIFT
 from support.poll import await_for
@@ -61,18 +74,47 @@ ADMIN = "secure-transport-admin-token"
 
 @dataclass(frozen=True)
 class SecurePair:
-    """The client settings the scripts wrote (``client.env`` of each), as settings fields."""
+    """The client settings the scripts wrote (``client.env`` of each), as settings fields,
+    and the password of each service's Kafka user (``stocksync-<service>``)."""
 
     kafka: dict[str, str]
     redis: dict[str, str]
+    passwords: dict[str, str]
+    admin_password: str
 
-    def fields(self) -> dict[str, Any]:
+    def fields(self, service: str | None = None) -> dict[str, Any]:
+        """Settings fields; as ``service``'s own Kafka user when given."""
         env = {**self.kafka, **self.redis}
+        if service is not None:
+            env["STOCKSYNC_KAFKA_USERNAME"] = user_name(service)
+            env["STOCKSYNC_KAFKA_PASSWORD"] = self.passwords[service]
         return {k.removeprefix("STOCKSYNC_").lower(): v for k, v in env.items()}
 
-    @property
-    def settings(self) -> CommonSettings:
-        return CommonSettings(**self.fields())
+    def settings(self, service: str | None = None) -> CommonSettings:
+        return CommonSettings(**self.fields(service))
+
+    def admin(self) -> KafkaSecurity:
+        """The broker's super user (topics are created by the Topic Operator in production)."""
+        ca = self.kafka["STOCKSYNC_KAFKA_CA_FILE"]
+        return KafkaSecurity(
+            "SASL_SSL", username="admin", password=SecretStr(self.admin_password), ca_file=ca
+        )
+
+
+def user_name(service: str) -> str:
+    name: str = load_generator().user_name(service)
+    return name
+
+
+def acl_lines(service: str) -> list[str]:
+    """The generated ACLs of ``service``'s user, as ``kafka.sh acls`` reads them."""
+    grants = load_generator().acls(registered_services()[service])
+    lines = []
+    for (kind, name), operations in grants.items():
+        for operation in operations:
+            op = re.sub(r"(?<!^)(?=[A-Z])", "_", operation).upper()  # IdempotentWrite
+            lines.append(f"User:{user_name(service)} {kind} {name} {op}")
+    return lines
 
 
 def _missing_tools() -> list[str]:
@@ -88,10 +130,13 @@ def _state_dir() -> Path:
     return Path(base) / "secure" if base else ROOT / ".work" / "secure-test"
 
 
-def _script(name: str, action: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _script(
+    name: str, action: str, env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our own scripts
         [str(INFRA / name), action],
         env=env,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=180,
@@ -112,6 +157,7 @@ def secure() -> Iterator[SecurePair]:
         "KAFKA_CONTROLLER_PORT": str(CONTROLLER_PORT),
         "REDIS_PORT": str(REDIS_PORT),
         "KAFKA_SECURITY": "sasl_ssl",
+        "KAFKA_ACLS": "on",
         "REDIS_SECURITY": "tls",
     }
     started = []
@@ -121,9 +167,18 @@ def secure() -> Iterator[SecurePair]:
                 done = _script(script, "start", env)
                 assert done.returncode == 0, f"{script} start failed:\n{done.stderr[-3000:]}"
                 started.append(script)
+        services = sorted(registered_services())
+        passwords = {service: secrets.token_hex(24) for service in services}
+        users = "".join(f"{user_name(s)} {passwords[s]}\n" for s in services)
+        acls = "".join(f"{line}\n" for s in services for line in acl_lines(s))
+        for action, lines in (("users", users), ("acls", acls)):
+            done = _script("kafka.sh", action, env, stdin=lines)
+            assert done.returncode == 0, f"kafka.sh {action} failed:\n{done.stderr[-3000:]}"
         yield SecurePair(
             read_env_file(state / "kafka" / "client.env"),
             read_env_file(state / "redis" / "client.env"),
+            passwords,
+            read_env_file(state / "kafka" / "credentials.env")["KAFKA_ADMIN_PASSWORD"],
         )
     finally:
         for script in reversed(started):
@@ -152,18 +207,27 @@ async def _levels(adjuster: httpx.AsyncClient, sku: str) -> dict[str, Any] | Non
 async def test_an_order_flows_from_the_webhook_to_truth_over_scram_and_tls(
     secure: SecurePair, tmp_path: Path
 ) -> None:
-    s = secure.settings
+    s = secure.settings()
     assert s.kafka_security.protocol == "SASL_SSL" and s.redis_url.get_secret_value().startswith(
         "rediss://"
     )
     await create_topics(
-        s.kafka_bootstrap_servers, partitions=2, replication=1, security=s.kafka_security
+        s.kafka_bootstrap_servers, partitions=2, replication=1, security=secure.admin()
     )
     shop = write_stores(tmp_path / "stores.yaml", SECRET)
-    common = {**secure.fields(), "stores_file": str(tmp_path / "stores.yaml")}
-    receiver = receiver_app(ReceiverSettings(**common))
-    orders = order_consumer_app(OrderConsumerSettings(**common))
-    adjuster = adjuster_app(AdjusterSettings(**common, admin_token=ADMIN))
+    stores = str(tmp_path / "stores.yaml")
+    # each service as its own Kafka user, with only the ACLs generated for it
+    receiver = receiver_app(
+        ReceiverSettings(**secure.fields("webhook-receiver"), stores_file=stores)
+    )
+    orders = order_consumer_app(
+        OrderConsumerSettings(**secure.fields("order-consumer"), stores_file=stores)
+    )
+    adjuster = adjuster_app(
+        AdjusterSettings(
+            **secure.fields("inventory-adjuster"), stores_file=stores, admin_token=ADMIN
+        )
+    )
     sku = f"SECURE-{uuid.uuid4().hex[:8]}"
     async with AsyncExitStack() as stack:
         edge = await stack.enter_async_context(serving(receiver, "receiver"))
@@ -229,7 +293,7 @@ def _refused_security(case: str, good: KafkaSecurity) -> KafkaSecurity | None:
 
 
 async def test_kafka_accepts_the_scram_user_over_tls(secure: SecurePair) -> None:
-    s = secure.settings
+    s = secure.settings("webhook-receiver")
     await _produce(s.kafka_bootstrap_servers, s.kafka_security)
 
 
@@ -247,9 +311,52 @@ async def test_kafka_accepts_the_scram_user_over_tls(secure: SecurePair) -> None
 async def test_kafka_refuses_a_client_without_sasl_over_tls_or_the_right_password(
     secure: SecurePair, case: str
 ) -> None:
-    s = secure.settings
+    s = secure.settings("webhook-receiver")
     with pytest.raises(KafkaError):
         await _produce(s.kafka_bootstrap_servers, _refused_security(case, s.kafka_security))
+
+
+async def _send(bootstrap: str, security: KafkaSecurity, topic: str) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, request_timeout_ms=5000, **kafka_options(security)
+    )
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"{}", partition=0)
+    finally:
+        await producer.stop()
+
+
+async def _read(bootstrap: str, security: KafkaSecurity, topic: str) -> int:
+    """How many records of partition 0 of ``topic`` the user gets within 3 s (an
+    unauthorized topic has no leader for it: aiokafka logs that and returns nothing)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, auto_offset_reset="earliest", **kafka_options(security)
+    )
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(topic, 0)])
+        batches = await consumer.getmany(timeout_ms=3000)
+        return sum(len(records) for records in batches.values())
+    finally:
+        await stop_consumer(consumer)
+
+
+async def test_a_services_kafka_user_is_refused_the_topics_of_others(secure: SecurePair) -> None:
+    receiver = secure.settings("webhook-receiver")
+    bootstrap, security = receiver.kafka_bootstrap_servers, receiver.kafka_security
+    await create_topics(bootstrap, partitions=2, replication=1, security=secure.admin())
+    await _send(bootstrap, security, WEBHOOKS_SHOPIFY)  # its own topic
+    # the internet-facing receiver may not command stock nor read orders
+    with pytest.raises(TopicAuthorizationFailedError):
+        await _send(bootstrap, security, INVENTORY_COMMANDS)
+    await _send(bootstrap, secure.admin(), ORDERS)
+    warehouse = secure.settings("wms-connector").kafka_security  # it reads orders.v1
+    assert await _read(bootstrap, warehouse, ORDERS) >= 1
+    assert await _read(bootstrap, security, ORDERS) == 0
+    orders = secure.settings("order-consumer").kafka_security
+    with pytest.raises(TopicAuthorizationFailedError):  # nor forge a webhook, for that matter
+        await _send(bootstrap, orders, WEBHOOKS_SHOPIFY)
 
 
 async def _ping(url: str, ca_file: str | None) -> bool:
@@ -279,7 +386,7 @@ async def test_redis_refuses_clients_without_tls_or_without_the_acl_user(
 
 
 async def test_the_acl_user_cannot_run_admin_or_dangerous_commands(secure: SecurePair) -> None:
-    settings = secure.settings
+    settings = secure.settings()
     client = connect(settings.redis_url, ca_file=settings.redis_ca_file)
     try:
         for command in (("FLUSHALL",), ("CONFIG", "GET", "*"), ("KEYS", "*"), ("SHUTDOWN",)):
