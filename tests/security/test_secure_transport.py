@@ -117,11 +117,29 @@ def acl_lines(service: str) -> list[str]:
     return lines
 
 
+def _java() -> str | None:
+    home = os.environ.get("JAVA_HOME")
+    if home and Path(home, "bin", "java").exists():
+        return str(Path(home, "bin", "java"))
+    return shutil.which("java")
+
+
+def _is_jdk(java: str) -> bool:
+    """kafka.sh users/acls run KafkaAccess.java from source: a JDK's compiler module."""
+    modules = subprocess.run(  # noqa: S603 - the java found above
+        [java, "--list-modules"], capture_output=True, text=True, timeout=60, check=False
+    )
+    return "jdk.compiler" in modules.stdout
+
+
 def _missing_tools() -> list[str]:
-    java = os.environ.get("JAVA_HOME")
-    has_java = bool(java and Path(java, "bin", "java").exists()) or shutil.which("java")
-    wanted = {"openssl": shutil.which("openssl"), "java": has_java}
-    wanted["redis-server"] = shutil.which("redis-server")
+    java = _java()
+    wanted = {
+        "openssl": bool(shutil.which("openssl")),
+        "redis-server": bool(shutil.which("redis-server")),
+        "java": java is not None,
+        "a JDK (jdk.compiler)": java is not None and _is_jdk(java),
+    }
     return sorted(name for name, found in wanted.items() if not found)
 
 
