@@ -70,6 +70,9 @@ class CommonSettings(BaseSettings):
     topic_partitions: int = 12
     topic_replication_factor: int = 1
     publish_timeout_s: float = 5.0
+    # A whole fetch (every partition's records) in one handler call where a consumer offers
+    # one (ADR 0014 decision 7); false: one call per partition (kept to measure the two).
+    consumer_fetch_wide: bool = True
 
     # A secret: ``rediss://user:password@host:port/0`` carries the password.
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")

@@ -13,7 +13,7 @@ plus ``STOCKSYNC_REDIS_CA_FILE``; the URL is a secret because the password lives
 Production refuses a transport without authentication or TLS (:func:`transport_problems`)
 unless ``STOCKSYNC_ALLOW_INSECURE_TRANSPORT=true`` says the network already provides them
 (a service mesh's mTLS, say). Problems name the setting, never a value. Why this shape:
-docs/decisions/0016-authenticated-encrypted-transport.md.
+docs/decisions/0017-authenticated-encrypted-transport.md.
 """
 
 from __future__ import annotations
