@@ -26,6 +26,7 @@ from unit.deploy.contract import SERVICE_PORTS
 
 from stocksync_common.settings import CommonSettings
 from stocksync_common.stores import load_stores
+from stocksync_common.topics import TopicsSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 K8S = ROOT / "deploy" / "k8s"
@@ -39,6 +40,11 @@ ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - a container listens on all of its int
 
 STORE_READERS = ("webhook-receiver", "order-consumer", "shopify-sync")
 SECRET_NAME = "stocksync-secrets"
+# Secrets Strimzi writes: each KafkaUser's password (stocksync-<service>), the cluster's CA;
+# and the CA of Redis's certificate, which the platform team stores.
+KAFKA_CA_SECRET = "stocksync-cluster-ca-cert"
+REDIS_CA_SECRET = "stocksync-redis-ca"
+KAFKA_USER = re.compile(r"stocksync-[a-z-]+")
 SECRET_LIKE = re.compile(r"TOKEN|SECRET|PASSWORD|CREDENTIAL|WEBHOOK_URL|API_KEY")
 KNOWN_KINDS = {
     ("v1", "ConfigMap"),
@@ -49,11 +55,13 @@ KNOWN_KINDS = {
     ("networking.k8s.io/v1", "NetworkPolicy"),
     ("autoscaling/v2", "HorizontalPodAutoscaler"),
     ("keda.sh/v1alpha1", "ScaledObject"),
+    ("keda.sh/v1alpha1", "TriggerAuthentication"),
     ("monitoring.coreos.com/v1", "PodMonitor"),
     ("kafka.strimzi.io/v1beta2", "KafkaTopic"),
+    ("kafka.strimzi.io/v1beta2", "KafkaUser"),
 }
 # Kinds that need a CRD: never in the base, which must apply to a bare cluster.
-CRD_KINDS = {"ScaledObject", "PodMonitor", "KafkaTopic"}
+CRD_KINDS = {"ScaledObject", "TriggerAuthentication", "PodMonitor", "KafkaTopic", "KafkaUser"}
 KUSTOMIZATION_API = "kustomize.config.k8s.io/v1beta1"
 COMPONENT_API = "kustomize.config.k8s.io/v1alpha1"
 
@@ -178,7 +186,7 @@ WORKLOADS = [*SERVICE_WORKLOADS, Workload("stocksync-topics", "Job", "common")]
 
 def settings_class(service: str) -> type[CommonSettings]:
     if service == "common":
-        return CommonSettings
+        return TopicsSettings  # the Job runs stocksync-topics
     module = importlib.import_module(f"{service.replace('-', '_')}.settings")
     cls = module.Settings
     assert isinstance(cls, type) and issubclass(cls, CommonSettings)
@@ -202,7 +210,10 @@ def env_from(container: dict[str, Any], ref: str) -> list[str]:
 
 
 def fake_secret(name: str) -> str:
-    """What a Secret would hold for ``name``: as long as production asks (32+ characters)."""
+    """What a Secret would hold for ``name``: as long as production asks (32+ characters);
+    the Redis URL as production asks it (TLS, an ACL user and its password)."""
+    if name == "STOCKSYNC_REDIS_URL":
+        return f"rediss://stocksync:{'x' * 32}@stocksync-redis:6379/0"
     return f"secret-{name.lower()}".ljust(40, "x")
 
 
@@ -459,16 +470,18 @@ def test_no_secret_values_anywhere() -> None:
     for node in walk(docs):
         name = node.get("name")
         if isinstance(name, str) and ("value" in node or "valueFrom" in node):
-            if SECRET_LIKE.search(name):
+            if SECRET_LIKE.search(name) or name == "STOCKSYNC_REDIS_URL":
                 assert "value" not in node, f"{name} has a literal value"
                 ref = node["valueFrom"]["secretKeyRef"]
-                assert ref["name"] == SECRET_NAME
+                if name == "STOCKSYNC_KAFKA_PASSWORD":  # the workload's KafkaUser's Secret
+                    assert KAFKA_USER.fullmatch(ref["name"]) and ref["key"] == "password"
+                else:
+                    assert ref["name"] == SECRET_NAME
                 assert ref.get("optional", False) == name.endswith("_PREVIOUS")
-        for ref_kind in ("secretKeyRef", "secretRef"):
-            if ref_kind in node:
-                assert node[ref_kind]["name"] == SECRET_NAME
-        if node.get("secret"):  # a Secret volume
-            assert node["secret"]["secretName"] == SECRET_NAME
+        if "secretRef" in node:
+            assert node["secretRef"]["name"] == SECRET_NAME
+        if node.get("secret"):  # a Secret volume: only the CAs
+            assert node["secret"]["secretName"] in {KAFKA_CA_SECRET, REDIS_CA_SECRET}
     stores = yaml.safe_load(stores_file_data())
     for store in stores["stores"]:
         for key in ("access_token", "webhook_secret", "webhook_secret_previous"):
@@ -571,3 +584,47 @@ def test_kustomization_renders(folder: Path) -> None:
         assert {d["spec"]["replicas"] for d in rendered.values()} == {1}
         images = {c["image"] for d in rendered.values() for c in walk(d) if "image" in c}
         assert all(image.endswith(":dev") for image in images), images
+
+
+# --- Kafka and Redis credentials (#22) ----------------------------------------------------------
+
+
+def _env_items(workload: Workload) -> dict[str, dict[str, Any]]:
+    return {item["name"]: item for item in workload.container.get("env", [])}
+
+
+def _mounted_secret(workload: Workload, file_path: str) -> str:
+    """The Secret a file path of the container comes from (its folder's volume)."""
+    folder = str(PurePosixPath(file_path).parent)
+    mounts = {m["mountPath"]: m for m in workload.container.get("volumeMounts", [])}
+    assert folder in mounts, f"{workload.name}: nothing mounted at {folder}"
+    assert mounts[folder].get("readOnly") is True
+    volume = {v["name"]: v for v in workload.pod["volumes"]}[mounts[folder]["name"]]
+    name = volume["secret"]["secretName"]
+    assert isinstance(name, str)
+    return name
+
+
+@pytest.mark.parametrize("workload", WORKLOADS, ids=lambda w: w.name)
+def test_each_workload_reaches_kafka_as_its_own_user_and_redis_from_the_secret(
+    workload: Workload,
+) -> None:
+    env = _env_items(workload)
+    config = config_maps(BASE)["stocksync-config"]
+    assert config["STOCKSYNC_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert "STOCKSYNC_REDIS_URL" not in config, "the URL holds a password: Secret only"
+    cls = settings_class(workload.settings)
+    if cls.uses_kafka:
+        user = env["STOCKSYNC_KAFKA_USERNAME"]["value"]
+        assert user == (workload.name if workload.kind == "Job" else f"stocksync-{workload.name}")
+        ref = env["STOCKSYNC_KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert (ref["name"], ref["key"]) == (user, "password"), "its own user's password"
+        assert _mounted_secret(workload, config["STOCKSYNC_KAFKA_CA_FILE"]) == KAFKA_CA_SECRET
+    else:
+        assert not {"STOCKSYNC_KAFKA_USERNAME", "STOCKSYNC_KAFKA_PASSWORD"} & set(env)
+    if cls.uses_redis:
+        ref = env["STOCKSYNC_REDIS_URL"]["valueFrom"]["secretKeyRef"]
+        assert (ref["name"], ref["key"]) == (SECRET_NAME, "STOCKSYNC_REDIS_URL")
+        assert _mounted_secret(workload, config["STOCKSYNC_REDIS_CA_FILE"]) == REDIS_CA_SECRET
+    else:
+        assert "STOCKSYNC_REDIS_URL" not in env
