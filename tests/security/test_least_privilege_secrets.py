@@ -22,6 +22,7 @@ PRODUCTION: dict[str, Any] = {
     "environment": "production",
     "admin_token": "a7" * 16,
     "wms_webhook_secret": "c3" * 16,
+    "allow_insecure_transport": True,  # transport is not what these tests are about
 }
 
 

@@ -25,7 +25,7 @@ import yaml
 from unit.deploy.contract import SERVICE_PORTS
 
 from stocksync_common.settings import CommonSettings
-from stocksync_common.stores import load_stores
+from stocksync_common.stores import ACCESS_TOKEN, WEBHOOK_SECRET, load_stores
 from stocksync_common.topics import TopicsSettings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -40,6 +40,18 @@ ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - a container listens on all of its int
 
 STORE_READERS = ("webhook-receiver", "order-consumer", "shopify-sync")
 SECRET_NAME = "stocksync-secrets"
+# The stores' credentials, split so that each service gets only what it reads: the Secret's
+# name -> the stores-file fields whose env:NAME keys it holds.
+STORE_SECRETS = {
+    "stocksync-store-tokens": ("access_token",),
+    "stocksync-store-webhook-secrets": ("webhook_secret", "webhook_secret_previous"),
+}
+# Each store reader: the Secret it imports (None: none) and the secrets its code reads.
+STORE_READER_SECRETS: dict[str, tuple[str | None, frozenset[str]]] = {
+    "webhook-receiver": ("stocksync-store-webhook-secrets", frozenset({WEBHOOK_SECRET})),
+    "order-consumer": (None, frozenset()),
+    "shopify-sync": ("stocksync-store-tokens", frozenset({ACCESS_TOKEN})),
+}
 # Secrets Strimzi writes: each KafkaUser's password (stocksync-<service>), the cluster's CA;
 # and the CA of Redis's certificate, which the platform team stores.
 KAFKA_CA_SECRET = "stocksync-cluster-ca-cert"
@@ -201,8 +213,16 @@ def stores_file_data() -> str:
     return config_maps(BASE)["stocksync-stores"]["stores.yaml"]
 
 
-def stores_env_refs() -> set[str]:
-    return set(re.findall(r"env:([A-Za-z_][A-Za-z0-9_]*)", stores_file_data()))
+def stores_env_refs(fields: tuple[str, ...] = ("access_token", "webhook_secret",
+                                              "webhook_secret_previous")) -> set[str]:  # fmt: skip
+    """The ``NAME`` of every ``env:NAME`` the stores file gives to ``fields``."""
+    refs = set()
+    for store in yaml.safe_load(stores_file_data())["stores"]:
+        for field in fields:
+            value = str(store.get(field, ""))
+            if value.startswith("env:"):
+                refs.add(value.removeprefix("env:"))
+    return refs
 
 
 def env_from(container: dict[str, Any], ref: str) -> list[str]:
@@ -224,8 +244,8 @@ def pod_environment(workload: Workload, folder: Path) -> dict[str, str]:
     env: dict[str, str] = {}
     for name in env_from(container, "configMapRef"):
         env.update(maps[name])
-    if env_from(container, "secretRef"):
-        env.update({ref: fake_secret(ref) for ref in stores_env_refs()})
+    for secret in env_from(container, "secretRef"):
+        env.update({ref: fake_secret(ref) for ref in stores_env_refs(STORE_SECRETS[secret])})
     for item in container.get("env", []):
         if "value" in item:
             env[item["name"]] = str(item["value"])
@@ -478,8 +498,8 @@ def test_no_secret_values_anywhere() -> None:
                 else:
                     assert ref["name"] == SECRET_NAME
                 assert ref.get("optional", False) == name.endswith("_PREVIOUS")
-        if "secretRef" in node:
-            assert node["secretRef"]["name"] == SECRET_NAME
+        if "secretRef" in node:  # imported whole: only the stores' credentials
+            assert node["secretRef"]["name"] in STORE_SECRETS
         if node.get("secret"):  # a Secret volume: only the CAs
             assert node["secret"]["secretName"] in {KAFKA_CA_SECRET, REDIS_CA_SECRET}
     stores = yaml.safe_load(stores_file_data())
@@ -498,6 +518,7 @@ def test_readme_names_every_secret_key() -> None:
     missing = sorted(key for key in keys if f"`{key}`" not in readme)
     assert missing == []
     assert SECRET_NAME in readme
+    assert all(f"`{name}`" in readme for name in STORE_SECRETS)
 
 
 @pytest.mark.parametrize("folder", KUSTOMIZATIONS, ids=KUSTOMIZATION_IDS)
@@ -527,18 +548,23 @@ def test_store_readers_mount_the_stores_file_and_it_loads(
     assert mount.get("readOnly") is True
     volume = {v["name"]: v for v in workload.pod["volumes"]}[mount["name"]]
     data = config_maps(BASE)[volume["configMap"]["name"]]
-    assert SECRET_NAME in env_from(workload.container, "secretRef"), "the env: references"
+    secret, reads = STORE_READER_SECRETS[name]
+    assert env_from(workload.container, "secretRef") == ([secret] if secret else [])
     local = tmp_path / stores_file.name
     local.write_text(data[stores_file.name])
     use_environment(monkeypatch, env)
-    stores = load_stores(local)
+    stores = load_stores(local, reads, "production")  # as the service loads it
     assert [s for s in stores.stores if s.role == "parent"], "a parent store"
 
 
-def test_only_store_readers_import_the_whole_secret() -> None:
+def test_each_workload_imports_only_the_store_secrets_it_reads() -> None:
+    """Least privilege: the receiver gets the webhook secrets and never an Admin API token,
+    shopify-sync the tokens, every other workload none."""
     for workload in WORKLOADS:
-        imports = bool(env_from(workload.container, "secretRef"))
-        assert imports == (workload.name in STORE_READERS), workload.name
+        secret = STORE_READER_SECRETS.get(workload.name, (None, frozenset()))[0]
+        assert env_from(workload.container, "secretRef") == ([secret] if secret else [])
+    tokens, hooks = (stores_env_refs(f) for f in STORE_SECRETS.values())
+    assert tokens and hooks and not tokens & hooks
 
 
 def test_topics_job_creates_the_topics_with_the_adjuster_image() -> None:
