@@ -139,6 +139,8 @@ class Stack:
                 "STOCKSYNC_WMS_URL": self.url("wms-sim"),
                 # where the ops console finds each service's admin API
                 **{f"STOCKSYNC_{module_of(s).upper()}_URL": self.url(s) for s in SERVICES},
+                # the console's charts (a local Prometheus: scripts/prometheus_local.py)
+                "STOCKSYNC_PROMETHEUS_URL": self.url("prometheus"),
                 "STOCKSYNC_TOPIC_PARTITIONS": "12",
                 "STOCKSYNC_LOG_LEVEL": "INFO",
                 "PYTHONUNBUFFERED": "1",
