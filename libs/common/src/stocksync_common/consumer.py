@@ -42,7 +42,7 @@ from opentelemetry import trace
 from pydantic import ValidationError
 
 from stocksync_common.dlq import dead_letter_body
-from stocksync_common.events import Event, decode
+from stocksync_common.events import Envelope, Event, decode
 from stocksync_common.logs import correlation
 from stocksync_common.metrics import (
     CONSUMER_LAG,
@@ -92,7 +92,11 @@ class PoisonMessage(Exception):  # noqa: N818 - the domain's word for it
 @dataclass(frozen=True)
 class Incoming:
     record: Record
-    event: Event
+    # A shared event, or one of the service's own when its consumer has its own decoder.
+    event: Event | Envelope
+
+
+Decoder = Callable[[bytes | None], Event | Envelope]
 
 
 BatchHandler = Callable[[TopicPartition, Sequence[Incoming]], Awaitable[None]]
@@ -196,6 +200,9 @@ class ConsumerLoop:
     # partition's order; a failure falls back to ``handler``, partition by partition.
     handler_many: ManyHandler | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Parses a record value (raises on a malformed one, which is dead-lettered): the shared
+    # events by default, a service's own decoder for a topic that carries its own event.
+    decode: Decoder = decode
     batch_timeout_ms: int = 100
     processed: int = 0
     # Paused retry partitions and when (epoch ms) their head record is due.
@@ -410,7 +417,7 @@ class ConsumerLoop:
         incoming: list[Incoming] = []
         for record in records:
             try:
-                incoming.append(Incoming(record, decode(record.value)))
+                incoming.append(Incoming(record, self.decode(record.value)))
             except (ValidationError, ValueError) as exc:
                 await self.dead_letter(record, exc, attempts=1, reason="schema")
         return incoming

@@ -32,11 +32,13 @@ from stocksync_common.consumer import (
     AssignHook,
     BatchHandler,
     ConsumerLoop,
+    Decoder,
     ManyHandler,
     RetryPolicy,
     make_consumer,
 )
 from stocksync_common.dlq.api import dlq_router
+from stocksync_common.events import decode
 from stocksync_common.ops import Check, Health, ops_router
 from stocksync_common.service import consumer_running, kafka_check, supervise
 from stocksync_common.settings import CommonSettings
@@ -63,7 +65,9 @@ class Consumer(Generic[C]):
 
     ``fetch_max_wait_ms`` and ``max_poll_records`` are the consumer's tuning (see
     :func:`stocksync_common.consumer.make_consumer`); ``enabled`` False declares a group (its
-    DLQ stays listed) that this configuration does not run."""
+    DLQ stays listed) that this configuration does not run; ``decode`` parses its records
+    (the shared events by default; a topic with an event of the service's own needs the
+    service's decoder)."""
 
     group: str
     topics: tuple[str, ...]
@@ -76,6 +80,7 @@ class Consumer(Generic[C]):
     fetch_max_wait_ms: int = 50
     max_poll_records: int = 2000
     enabled: bool = True
+    decode: Decoder = decode
 
 
 @dataclass(frozen=True)
@@ -182,6 +187,7 @@ def consumer_loop(
         handler_many=spec.handler_many(c) if spec.handler_many is not None else None,
         on_assign=spec.on_assign(c) if spec.on_assign is not None else None,
         retry=spec.retry,
+        decode=spec.decode,
     )
 
 

@@ -29,6 +29,7 @@ from shopify_sync.adapters.redis_catalog import RedisCatalog
 from shopify_sync.adapters.redis_state import RedisSyncState
 from shopify_sync.adapters.shopify import ShopifyClient
 from shopify_sync.adapters.truth import HttpTruth, KafkaLevelsTruth
+from shopify_sync.catalog_events import decode_catalog
 from shopify_sync.catalog_gate import CatalogGate
 from shopify_sync.catalog_handlers import ProductsHandler, PropagationHandler
 from shopify_sync.catalog_sync import CatalogSync
@@ -275,6 +276,7 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
                 lambda c: _present(c.propagation).handle_batch,
                 name="propagation-consumer",
                 enabled=s.propagate_catalog,
+                decode=decode_catalog,  # catalog.product_changed is shopify-sync's own
             ),
             Consumer(
                 s.fulfillments_consumer_group,
