@@ -61,7 +61,7 @@ from stocksync_common.retry import (
     origin_of,
     retry_headers,
 )
-from stocksync_common.topics import dlq_topic, ensure_topics, retry_topic
+from stocksync_common.topics import Registered, dlq_topic, ensure_topics, group_topics, retry_topic
 from stocksync_common.tracing import extract_context
 
 log = logging.getLogger(__name__)
@@ -313,18 +313,22 @@ class ConsumerLoop:
             log.exception("commit failed")
 
     async def _create_missing(self) -> None:
+        """This group's retry and DLQ topics that do not exist yet, as the topic description
+        has them (:func:`stocksync_common.topics.group_topics`), each with as many partitions
+        as the topic it serves."""
         existing = await self.consumer.topics()
-        counts = {t: len(await self.producer.partitions_for(t)) for t in self.topics}
-        wanted = {
-            name: counts[t] or 1
-            for t in self.topics
-            for name in (retry_topic(t, self.group), dlq_topic(t, self.group))
-            if name not in existing
-        }
+        wanted: dict[str, int] = {}
+        configs: dict[str, dict[str, str]] = {}
+        for topic in self.topics:
+            count = len(await self.producer.partitions_for(topic)) or 1
+            for spec in group_topics(Registered({self.group: (topic,)})):
+                if spec.name not in existing:
+                    wanted[spec.name], configs[spec.name] = count, spec.config
         if wanted:
             if self.bootstrap is None:
                 raise ValueError("create_missing needs the loop's bootstrap (Kafka servers)")
-            await ensure_topics(self.bootstrap, wanted, None)  # replication: up to 3
+            # replication: as many as the cluster has brokers, up to 3
+            await ensure_topics(self.bootstrap, wanted, None, configs=configs)
             # Subscribe once the metadata lists them: a topic that shows up later would cost
             # a rebalance right after the first assignment.
             deadline = time.monotonic() + 15

@@ -52,6 +52,9 @@ class CommonSettings(BaseSettings):
     kafka_client_id: str | None = None
     topic_partitions: int = 12
     topic_replication_factor: int = 1
+    # The topics job's description of every topic (``stocksync-topics create``), written by
+    # deploy/k8s/generate_topics.py; unset: the installed services' groups.
+    topics_file: str | None = None
     publish_timeout_s: float = 5.0
 
     redis_url: str = "redis://127.0.0.1:6379/0"
