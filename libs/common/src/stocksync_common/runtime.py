@@ -106,9 +106,10 @@ def _no_checks(_c: object) -> dict[str, Check]:
 class Service(Generic[C]):
     """Everything :func:`create_service_app` needs to know about a service."""
 
-    title: str
     settings: CommonSettings
     build: Callable[[], C]
+    # The app's title; empty: "StockSync <service name>".
+    title: str = ""
     consumers: Sequence[Consumer[C]] = ()
     # Started before the consumers, stopped after them; a consuming service's is an
     # AIOKafkaProducer (its loops publish retries and dead letters with it).
@@ -242,6 +243,18 @@ def defaults(settings_type: type[S]) -> S:
     return cast(S, settings_type.model_construct())
 
 
+def registrar(
+    service: Callable[[S], Service[Any]], settings_type: type[S]
+) -> Callable[[], Registered]:
+    """A service's ``stocksync.groups`` entry point: the groups its declaration runs, named
+    by its settings' defaults (``groups = registrar(service, Settings)`` in its bootstrap)."""
+
+    def groups() -> Registered:
+        return service(defaults(settings_type)).registered()
+
+    return groups
+
+
 def create_service_app(service: Service[C], routers: Sequence[APIRouter] = ()) -> FastAPI:
     """The service's FastAPI app: probes, metrics, its routers (``routers`` after the
     service's own: the entrypoints' routers import the container type, so they cannot be
@@ -253,7 +266,8 @@ def create_service_app(service: Service[C], routers: Sequence[APIRouter] = ()) -
         async with running(service, health, app):
             yield
 
-    app = service.app_class(title=service.title, lifespan=lifespan, **service.app_options)
+    title = service.title or f"StockSync {service.settings.service_name}"
+    app = service.app_class(title=title, lifespan=lifespan, **service.app_options)
     app.state.settings = service.settings
     app.state.health = health
     ops = ops_router(health)

@@ -22,12 +22,12 @@ from notifier.adapters.state import SkuStates, VelocityWindow
 from notifier.handlers import AlertHandler
 from notifier.settings import Settings
 from notifier.workers import ChannelWorker, DeliveryPolicy, DigestWorker
+from stocksync_common import wiring
 from stocksync_common.breaker import CircuitBreaker
 from stocksync_common.kafka import make_producer
 from stocksync_common.redis_client import connect as connect_redis
-from stocksync_common.runtime import Consumer, Service, Task, defaults
-from stocksync_common.service import redis_check
-from stocksync_common.topics import INVENTORY_CHANGED, Registered
+from stocksync_common.runtime import Consumer, Service, Task, registrar
+from stocksync_common.topics import INVENTORY_CHANGED
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,6 @@ def service(settings: Settings) -> Service[Container]:
     """notifier as the runtime runs it: the rules seeded first, then the consumer, then the
     workers (stopped first, each asked to finish its delivery)."""
     return Service(
-        title="StockSync notifier",
         settings=settings,
         build=lambda: build(settings),
         consumers=[
@@ -167,14 +166,13 @@ def service(settings: Settings) -> Service[Container]:
                 handler_many=lambda c: c.handler.handle_many,
             )
         ],
-        producer=lambda c: c.producer,
-        checks=lambda c: {"redis": redis_check(c.redis)},
-        closers=lambda c: [c.redis.aclose, c.http.aclose],
+        producer=wiring.producer,
+        checks=wiring.redis_ready,
+        closers=wiring.close_redis_and_http,
         on_start=seed_rules,
         tasks=tasks,
     )
 
 
-def groups() -> Registered:
-    """The groups notifier registers (entry point ``stocksync.groups``), named by default."""
-    return service(defaults(Settings)).registered()
+# The groups it registers (entry point ``stocksync.groups``), named by default.
+groups = registrar(service, Settings)

@@ -12,12 +12,12 @@ from order_consumer.adapters.redis_orders import RedisOrders
 from order_consumer.compliance import ComplianceHandler
 from order_consumer.handlers import OrderHandler
 from order_consumer.settings import Settings
+from stocksync_common import wiring
 from stocksync_common.kafka import make_producer
 from stocksync_common.redis_client import connect as connect_redis
-from stocksync_common.runtime import Consumer, Service, defaults
-from stocksync_common.service import redis_check
+from stocksync_common.runtime import Consumer, Service, registrar
 from stocksync_common.stores import load_stores
-from stocksync_common.topics import COMPLIANCE, INVENTORY_CHANGED, WEBHOOKS_SHOPIFY, Registered
+from stocksync_common.topics import COMPLIANCE, INVENTORY_CHANGED, WEBHOOKS_SHOPIFY
 
 
 @dataclass
@@ -52,7 +52,6 @@ def service(settings: Settings) -> Service[Container]:
     """order-consumer as the runtime runs it."""
     s = settings
     return Service(
-        title="StockSync order-consumer",
         settings=s,
         build=lambda: build(s),
         consumers=[
@@ -90,12 +89,11 @@ def service(settings: Settings) -> Service[Container]:
                 fetch_max_wait_ms=500,
             ),
         ],
-        producer=lambda c: c.producer,
-        checks=lambda c: {"redis": redis_check(c.redis)},
-        closers=lambda c: [c.redis.aclose],
+        producer=wiring.producer,
+        checks=wiring.redis_ready,
+        closers=wiring.close_redis,
     )
 
 
-def groups() -> Registered:
-    """The groups order-consumer registers (entry point ``stocksync.groups``), named by default."""
-    return service(defaults(Settings)).registered()
+# The groups it registers (entry point ``stocksync.groups``), named by default.
+groups = registrar(service, Settings)

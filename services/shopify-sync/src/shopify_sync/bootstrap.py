@@ -44,13 +44,13 @@ from shopify_sync.propagator import Propagator
 from shopify_sync.reconciler import ReconcileJobs, Reconciler
 from shopify_sync.settings import MIN_API_VERSION, Settings
 from shopify_sync.writer import Writer
+from stocksync_common import wiring
 from stocksync_common.breaker import CircuitBreaker
 from stocksync_common.kafka import make_producer
 from stocksync_common.redis_client import connect as connect_redis
-from stocksync_common.runtime import Consumer, Service, Task, defaults
-from stocksync_common.service import redis_check
+from stocksync_common.runtime import Consumer, Service, Task, registrar
 from stocksync_common.stores import StoresConfig, load_stores
-from stocksync_common.topics import Registered, dlq_topic, ensure_topics
+from stocksync_common.topics import dlq_topic, ensure_topics
 
 log = logging.getLogger(__name__)
 HandlerT = TypeVar("HandlerT")
@@ -249,7 +249,6 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
     simulator)."""
     s = settings
     return Service(
-        title="StockSync shopify-sync",
         settings=s,
         build=lambda: build(s, http=http),
         consumers=[
@@ -286,9 +285,9 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
                 enabled=s.fulfil_shipments,
             ),
         ],
-        producer=lambda c: c.producer,
-        checks=lambda c: {"redis": redis_check(c.redis)},
-        closers=lambda c: [c.redis.aclose, c.http.aclose],
+        producer=wiring.producer,
+        checks=wiring.redis_ready,
+        closers=wiring.close_redis_and_http,
         on_start=create_extra_topics,
         tasks=tasks,
         contexts=lambda c: [lanes_running(c.lanes), jobs_running(c.runner)],
@@ -301,6 +300,5 @@ def _present(handler: HandlerT | None) -> HandlerT:
     return handler
 
 
-def groups() -> Registered:
-    """The groups shopify-sync registers (entry point ``stocksync.groups``), named by default."""
-    return service(defaults(Settings)).registered()
+# The groups it registers (entry point ``stocksync.groups``), named by default.
+groups = registrar(service, Settings)
