@@ -172,8 +172,11 @@ async def test_a_declared_whole_fetch_handler_reaches_the_loop() -> None:
     plain = Consumer[Box]("h", ("t",), lambda _c: handle)
     producer: Any = object()
     loops = [consumer_loop(spec, Box(), settings, producer) for spec in (many, plain)]
+    narrow = CommonSettings(kafka_bootstrap_servers="127.0.0.1:1", consumer_fetch_wide=False)
+    loops.append(consumer_loop(many, Box(), narrow, producer))
     try:
         assert loops[0].handler_many is handle_many and loops[1].handler_many is None
+        assert loops[2].handler_many is None  # switched off: one call per partition
     finally:
         for loop in loops:  # built, never started
             await loop.consumer.stop()

@@ -110,6 +110,25 @@ def default_answers() -> dict[tuple[str, str, str], Any]:
             ]
         },  # fmt: skip
         ("shopify-sync", "POST", "/reconcile"): {"job_id": "job-43"},
+        ("shopify-sync", "POST", "/stores/connect"): {
+            "job_id": "job-44",
+            "stores": [
+                {
+                    "shop": "child-eu.myshopify.com",
+                    "status": "ok",
+                    "error": None,
+                    "mapping": {"wh-1": "gid://shopify/Location/1"},
+                    "subscriptions": {"created": ["ORDERS_CREATE"], "kept": ["APP_UNINSTALLED"]},
+                },
+                {
+                    "shop": "new.myshopify.com",
+                    "status": "needs_mapping",
+                    "error": "add the mapping <b>now</b>",
+                    "mapping": {"wh-1": "gid://x/2"},
+                    "stores_file_snippet": 'locations:\n  "wh-1": "gid://x/2"',
+                },
+            ],
+        },  # fmt: skip
         ("inventory-adjuster", "GET", "/admin/dlq"): {
             "topics": [
                 {

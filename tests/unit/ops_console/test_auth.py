@@ -18,6 +18,7 @@ PAGES = [
 ACTIONS = [
     ("/dlq/replay", {"service": "inventory-adjuster", "id": RECORD_ID}),
     ("/reconcile", {}),
+    ("/stores/connect", {}),
     ("/logout", {}),
 ]
 

@@ -10,6 +10,7 @@ import pytest
 from unit.ops_console.fakes import DLQ_TOPIC, RECORD_ID, TOKEN, FakeServices, console, log_in
 
 from ops_console.backends import BackendError, Backends
+from ops_console.entrypoints.app import SECURITY_HEADERS
 
 
 @pytest.mark.parametrize(
@@ -139,6 +140,25 @@ async def test_starting_a_reconciliation_is_an_audited_action(
             assert r.status_code == 303 and r.headers["location"] == "/reconcile?started=job-43"
             assert len(services.calls("shopify-sync", "POST", "/reconcile")) == 1
             assert any(rec.getMessage() == "audit: reconcile" for rec in caplog.records)
+
+
+async def test_connecting_the_stores_is_an_audited_action_showing_each_outcome(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with console() as (client, services):
+        with caplog.at_level(logging.INFO, "ops_console.audit"):
+            csrf = await log_in(client)
+            assert 'action="/stores/connect"' in (await client.get("/stores")).text
+            r = await client.post("/stores/connect", data={"csrf": csrf})
+        assert r.status_code == 200
+        assert len(services.calls("shopify-sync", "POST", "/stores/connect")) == 1
+        assert any(rec.getMessage() == "audit: stores connect" for rec in caplog.records)
+        assert "job-44" in r.text and "needs_mapping" in r.text
+        assert "add the mapping &lt;b&gt;now&lt;/b&gt;" in r.text and "<b>now" not in r.text
+        assert "&quot;wh-1&quot;: &quot;gid://x/2&quot;" in r.text
+        assert r.headers["content-security-policy"] == SECURITY_HEADERS["Content-Security-Policy"]
+        assert "<script" not in r.text
+        assert TOKEN not in r.text
 
 
 async def test_backend_errors_never_carry_the_token() -> None:

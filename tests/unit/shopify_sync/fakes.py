@@ -28,6 +28,16 @@ class FakeClock:
 class MemorySyncState:
     pending_: dict[str, dict[ItemKey, Pending]] = field(default_factory=dict)
     known_: dict[str, dict[ItemKey, Known]] = field(default_factory=dict)
+    stamps_: dict[str, dict[ItemKey, int]] = field(default_factory=dict)
+    seq_: dict[str, int] = field(default_factory=dict)
+
+    def _stamped(self, shop: str, keys: Iterable[ItemKey]) -> None:
+        self.seq_[shop] = self.seq_.get(shop, 0) + 1
+        for key in keys:
+            self.stamps_.setdefault(shop, {})[key] = self.seq_[shop]
+
+    async def stamp(self, shop: str) -> int:
+        return self.seq_.get(shop, 0)
 
     async def record(self, shop: str, entries: Mapping[ItemKey, Pending]) -> int:
         kept = 0
@@ -55,11 +65,20 @@ class MemorySyncState:
                 del self.pending_[shop][key]
             cur = self.known_.get(shop, {}).get(key, Known())
             self.known_.setdefault(shop, {})[key] = Known(max(cur.applied, p.version), level)
+        self._stamped(shop, done)
 
-    async def observed(self, shop: str, levels: Mapping[ItemKey, int | None]) -> None:
+    async def observed(
+        self, shop: str, levels: Mapping[ItemKey, int | None], since: int | None = None
+    ) -> None:
+        stamps = self.stamps_.get(shop, {})
+        newer = set() if since is None else {k for k in levels if stamps.get(k, 0) > since}
         for key, level in levels.items():
+            if key in newer:
+                continue
             cur = self.known_.get(shop, {}).get(key, Known())
             self.known_.setdefault(shop, {})[key] = Known(cur.applied, level)
+        if since is None:
+            self._stamped(shop, levels)
 
     async def discard(self, shop: str, entries: Mapping[ItemKey, Pending]) -> None:
         for key, p in entries.items():

@@ -98,6 +98,7 @@ class ShopifySim:
     clock: FrozenClock
     receiver: Receiver
     sleeps: Sleeps
+    transport: httpx.AsyncBaseTransport  # the app over ASGI, for clients of its own
 
     async def graphql(
         self,
@@ -142,4 +143,4 @@ async def running_shopify(validation: ValidationMode = "off") -> AsyncIterator[S
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://shopify.test") as client:
-            yield ShopifySim(client, app.state.sim, clock, receiver, sleeps)
+            yield ShopifySim(client, app.state.sim, clock, receiver, sleeps, transport)

@@ -28,6 +28,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
 
+from stocksync_common import taskdump
 from stocksync_common.consumer import (
     AssignHook,
     BatchHandler,
@@ -185,7 +186,11 @@ def consumer_loop(
         topics=list(spec.topics),
         handler=spec.handler(c),
         bootstrap=settings.kafka_bootstrap_servers,
-        handler_many=spec.handler_many(c) if spec.handler_many is not None else None,
+        handler_many=(
+            spec.handler_many(c)
+            if spec.handler_many is not None and settings.consumer_fetch_wide
+            else None
+        ),
         on_assign=spec.on_assign(c) if spec.on_assign is not None else None,
         retry=spec.retry,
         decode=spec.decode,
@@ -263,8 +268,9 @@ def create_service_app(service: Service[C], routers: Sequence[APIRouter] = ()) -
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running(service, health, app):
-            yield
+        with taskdump.on_signal():
+            async with running(service, health, app):
+                yield
 
     title = service.title or f"StockSync {service.settings.service_name}"
     app = service.app_class(title=title, lifespan=lifespan, **service.app_options)

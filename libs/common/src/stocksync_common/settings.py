@@ -56,6 +56,9 @@ class CommonSettings(BaseSettings):
     # deploy/k8s/generate_topics.py; unset: the installed services' groups.
     topics_file: str | None = None
     publish_timeout_s: float = 5.0
+    # A whole fetch (every partition's records) in one handler call where a consumer offers
+    # one (ADR 0014 decision 7); false: one call per partition (kept to measure the two).
+    consumer_fetch_wide: bool = True
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     stores_file: str | None = None

@@ -156,3 +156,27 @@ def jobs_view(jobs: Sequence[Mapping[str, Any]]) -> Safe:
 
 def sku_link(sku: str) -> Safe:
     return link("/stock", sku, sku=sku)
+
+
+def connect_view(doc: Mapping[str, Any]) -> Safe:
+    """shopify-sync's answer to ``POST /stores/connect``: per store its outcome, the webhook
+    subscriptions changed, and the mapping to add to the stores file when it lacks one."""
+    rows, snippets = [], []
+    for s in doc.get("stores", []):
+        subs = s.get("subscriptions") or {}
+        rows.append(
+            [s.get("shop"), s.get("status"), s.get("error") or "-",
+             ", ".join(f"{k} = {v}" for k, v in (s.get("mapping") or {}).items()) or "-",
+             *(len(subs.get(k) or []) for k in ("created", "updated", "removed", "kept"))]
+        )  # fmt: skip
+        if s.get("stores_file_snippet"):
+            snippets.append(Safe(f"<pre>{esc(s['stores_file_snippet'])}</pre>"))
+    headers = ["store", "status", "problem", "location mapping", "webhooks created",
+               "updated", "removed", "kept"]  # fmt: skip
+    job = doc.get("job_id")
+    said = (
+        Safe(f"<p>First full sync started as job <code>{esc(job)}</code>.</p>")
+        if job
+        else Safe("<p>No store was ready: no sync started.</p>")
+    )
+    return join([said, table(headers, rows, "connect"), *snippets])

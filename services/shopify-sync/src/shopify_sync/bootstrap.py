@@ -33,7 +33,10 @@ from shopify_sync.catalog_events import decode_catalog
 from shopify_sync.catalog_gate import CatalogGate
 from shopify_sync.catalog_handlers import ProductsHandler, PropagationHandler
 from shopify_sync.catalog_sync import CatalogSync
+from shopify_sync.connector import Connector
+from shopify_sync.domain.connect import needed_scopes
 from shopify_sync.domain.pacing import Clock
+from shopify_sync.first_sync import FirstSync
 from shopify_sync.fulfillments import FulfillmentHandler
 from shopify_sync.handlers import ChangeRecorder
 from shopify_sync.jobs_runner import JobFn, JobRunner
@@ -71,6 +74,7 @@ class Container:
     jobs: ReconcileJobs
     changes: ChangeRecorder
     products: ProductsHandler
+    connector: Connector
     propagator: Propagator | None = None
     runner: JobRunner | None = None
     importer: MappingImport | None = None
@@ -178,18 +182,29 @@ def build(
         ),
         "reconciliation": reconcile_job,
         "mapping-import": importer.run,
+        "first-sync": FirstSync(reconciler, state, settings.first_sync_timeout_s).run,
     }
     runner = JobRunner(RedisJobs(redis), redis, owner, kinds, settings.job_lease_ttl_s)
     return Container(
         settings=settings, stores=stores, redis=redis, http=http, producer=producer,
         client=client, state=state, catalog=catalog, mapping=mapping, lanes=lanes, jobs=jobs,
         changes=ChangeRecorder(stores, state, lanes), products=products, propagator=propagator,
+        connector=connector(settings, stores, client),
         runner=runner, importer=importer,
         propagation=PropagationHandler(stores, propagator) if propagator else None,
         fulfillments=(
             FulfillmentHandler(stores, client, redis) if settings.fulfil_shipments else None
         ),
     )  # fmt: skip
+
+
+def connector(settings: Settings, stores: StoresConfig, client: ShopifyClient) -> Connector:
+    """What each store must grant depends on its role and the features on."""
+    s = settings
+    return Connector(client, {
+        store.shop: needed_scopes(store.role, s.propagate_catalog, s.fulfil_shipments)
+        for store in stores.stores
+    })  # fmt: skip
 
 
 async def recover(c: Container) -> None:

@@ -143,6 +143,7 @@ class CatalogMapping:
         return known
 
     async def _lookup(self, store: Store, skus: Sequence[str]) -> dict[str, CatalogEntry]:
+        since = await self.state.stamp(store.shop)
         data = await self.client.execute(
             store,
             FIND_ITEMS_BY_SKU,
@@ -156,7 +157,7 @@ class CatalogMapping:
             if entry.sku in skus:
                 found.add(entry.sku, entry, levels)
         await self.catalog.put(store.shop, list(found.entries.values()))
-        await self.state.observed(store.shop, store_levels(store, found))
+        await self.state.observed(store.shop, store_levels(store, found), since=since)
         await self.catalog.mark_absent(store.shop, [s for s in skus if s not in found.entries])
         return found.entries
 
@@ -204,8 +205,9 @@ class CatalogMapping:
     async def discover(self, store: Store) -> dict[str, Any]:
         """Map the whole store; the summary (also kept as the catalog's meta)."""
         started = time.monotonic()
+        since = await self.state.stamp(store.shop)
         found, method = await self.read_store(store)
-        await self.save(store, found, method)
+        await self.save(store, found, method, since=since)
         summary = {"method": method, "skus": len(found.entries), "at": time.time()}
         log.info(
             "catalog discovered",
@@ -213,12 +215,14 @@ class CatalogMapping:
         )
         return summary
 
-    async def save(self, store: Store, found: Discovered, method: str) -> None:
-        """Replace the mapping with what a full read found; report the problems."""
+    async def save(self, store: Store, found: Discovered, method: str, *, since: int) -> None:
+        """Replace the mapping with what a full read found; report the problems. ``since``:
+        the :meth:`SyncState.stamp` taken before the read began (a level a write set while
+        the read was on its way is newer than the read's)."""
         before = await self.catalog.entries(store.shop, found.entries)
         pinned = {s: e for s, e in before.items() if e.source == "import"}
         await self.catalog.put(store.shop, list(found.entries.values()), replace=True)
-        await self.state.observed(store.shop, store_levels(store, found))
+        await self.state.observed(store.shop, store_levels(store, found), since=since)
         unstocked = sorted(
             s
             for s, e in found.entries.items()
@@ -282,12 +286,13 @@ class CatalogMapping:
         for t in targets:
             by_location.setdefault(t.location_gid, []).append(t)
         out: dict[ItemKey, int | None] = {}
+        since = await self.state.stamp(store.shop)
         for location_gid, group in by_location.items():
             ids = list(dict.fromkeys(t.item_id for t in group))
             levels = await self._levels_at(store, location_gid, ids)
             for t in group:
                 out[t.key] = levels.get(t.item_id)
-        await self.state.observed(store.shop, out)
+        await self.state.observed(store.shop, out, since=since)
         return out
 
     async def _levels_at(

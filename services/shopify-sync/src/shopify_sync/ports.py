@@ -32,8 +32,17 @@ class SyncState(Protocol):
         """The store now shows ``level`` for each key because of ``pending``: remember both,
         and drop the pending entry if it is still that one."""
 
-    async def observed(self, shop: str, levels: Mapping[ItemKey, int | None]) -> None:
-        """The store was read showing these levels (None: not stocked there)."""
+    async def observed(
+        self, shop: str, levels: Mapping[ItemKey, int | None], since: int | None = None
+    ) -> None:
+        """The store shows these levels (None: not stocked there). ``since``: they were
+        read, and the read began at that :meth:`stamp`; a level recorded after it (a write
+        that landed while the read was on its way) is newer and stays. Without ``since``
+        (what a write just set) they always count."""
+
+    async def stamp(self, shop: str) -> int:
+        """Where the shop's record of levels stands now: taken before a read of the store,
+        passed to :meth:`observed` with its answer."""
 
     async def discard(self, shop: str, entries: Mapping[ItemKey, Pending]) -> None:
         """Drop pending entries (if still these) without touching what is known."""

@@ -59,8 +59,9 @@ class Reconciler:
         if skus:
             listed, levels = await self._read_some(store, skus)
         else:
+            since = await self.state.stamp(store.shop)
             found, method = await self.mapping.read_store(store)
-            await self.mapping.save(store, found, method)
+            await self.mapping.save(store, found, method, since=since)
             listed, levels = set(found.entries), store_levels(store, found)
             await self.mapping.note_missing(store, [s for s in truth if s not in listed])
         report = compare(store, truth, listed, levels)

@@ -66,6 +66,10 @@ class Settings(CommonSettings):
     catalog_max_wait_s: float = 30.0  # longest a catalog call yields to pending inventory
     catalog_sync_chunk: int = 2500  # products per bulk mutation in a catalog sync job
     job_lease_ttl_s: float = 30.0  # a job whose runner died is taken over after this
+    # Where Shopify reaches webhook-receiver from outside (https://host[/prefix]): webhook
+    # subscriptions point at <public_url>/webhooks/shopify (stocksync-stores connect).
+    public_url: str | None = None
+    first_sync_timeout_s: float = 600.0  # a first-sync job fails if still pending after this
 
 
 @lru_cache

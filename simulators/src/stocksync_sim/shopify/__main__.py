@@ -23,7 +23,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--stores-file", type=Path, required=True, help="StockSync stores YAML")
-    parser.add_argument("--webhook-url", default=None, help="where orders/create webhooks go")
+    parser.add_argument(
+        "--webhook-url", default=None, help="where webhooks go while a store has no subscriptions"
+    )
     parser.add_argument(
         "--validate",
         choices=("auto", "on", "off"),

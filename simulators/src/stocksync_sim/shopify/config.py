@@ -55,6 +55,8 @@ class StoreConfig(BaseModel):
     api_version: str = DEFAULT_API_VERSION
     locations: dict[str, str] = Field(default_factory=dict)
     plan: Plan = "standard"
+    # The simulator's own: scopes the app was granted (None: all StockSync may use).
+    access_scopes: tuple[str, ...] | None = None
 
     @field_validator("shop")
     @classmethod

@@ -171,8 +171,8 @@ async def place_order(
         if not store.config.webhook_secret_previous:
             raise HTTPException(422, "store has no webhook_secret_previous")
         secret = store.config.webhook_secret_previous
-    url = sim.settings.webhook_url
-    deliverer = sim.require_deliverer() if url else None
+    urls = sim.webhook_urls(store, "orders/create")
+    deliverer = sim.require_deliverer() if urls else None  # before the stock is changed
     try:
         allocations = store.allocate([(li.sku, li.quantity) for li in order.line_items], location)
     except UnknownSku as exc:
@@ -190,11 +190,12 @@ async def place_order(
     record_order(store, order_id, order_number, lines)
     body = order_payload(store, order_id, order_number, lines, rfc3339(utc_now()), location)
     result: dict[str, Any] = {"order": body, "webhook": None}
-    if url and deliverer:
+    for url in urls:
+        assert deliverer is not None  # noqa: S101 - required above when there is a url
         delivery = build_delivery(store.config, "orders/create", body, url, secret=secret)
         sim.state.deliveries[delivery.id] = delivery
         await deliverer.send(delivery, wait_first=wait)
-        result["webhook"] = delivery.to_json()
+        result["webhook"] = result["webhook"] or delivery.to_json()
     return result
 
 

@@ -75,14 +75,34 @@ async def bulk_result(shop: str, number: int, sim: SimDep) -> Response:
 async def notify_product(
     sim: Simulator, store: StoreState, topic: str, product: Product, *, wait: bool = False
 ) -> None:
-    """Send a signed products/* webhook when the simulator has a webhook URL."""
-    url = sim.settings.webhook_url
-    if not url:
-        return
+    """Send a signed products/* webhook to each address subscribed (or the webhook URL)."""
     body = product_payload(product, product.updated_at)
-    delivery = build_delivery(store.config, topic, body, url)
-    sim.state.deliveries[delivery.id] = delivery
-    await sim.require_deliverer().send(delivery, wait_first=wait)
+    for url in sim.webhook_urls(store, topic):
+        delivery = build_delivery(store.config, topic, body, url)
+        sim.state.deliveries[delivery.id] = delivery
+        await sim.require_deliverer().send(delivery, wait_first=wait)
+
+
+class ScopesIn(BaseModel):
+    scopes: list[str]
+
+
+@router.put("/stores/{shop}/access-scopes")
+async def grant_scopes(shop: str, body: ScopesIn, sim: SimDep) -> dict[str, list[str]]:
+    """Replace the scopes the app holds (a merchant granting or revoking; reset restores the
+    configured ones)."""
+    store = _store(sim, shop)
+    store.granted_scopes = tuple(body.scopes)
+    return {"scopes": list(store.granted_scopes)}
+
+
+@router.get("/stores/{shop}/webhook-subscriptions")
+async def list_subscriptions(shop: str, sim: SimDep) -> list[dict[str, str]]:
+    """The app's webhook subscriptions in this store."""
+    return [
+        {"id": s.id, "topic": s.topic, "uri": s.uri, "format": s.format}
+        for s in _store(sim, shop).webhook_subscriptions.values()
+    ]
 
 
 @router.get("/stores/{shop}/products/{sku}/payload")

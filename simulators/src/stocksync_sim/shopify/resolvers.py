@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from stocksync_sim.shopify import bulk, bulk_mutation, catalog, metafields
+from stocksync_sim.shopify import bulk, bulk_mutation, catalog, metafields, subscriptions
 from stocksync_sim.shopify.executor import Call, FieldError, GqlObject, Resolve
 from stocksync_sim.shopify.fulfillment import fulfillment_create, order_object
 from stocksync_sim.shopify.inventory_mutation import set_quantities
@@ -148,6 +148,7 @@ def query_root(store: StoreState, ctx: RequestContext | None = None) -> GqlObjec
                     call.args,
                 )
             ),
+            **subscriptions.query_fields(store),
         },
         cost=0,
     )
@@ -178,6 +179,7 @@ def mutation_root(store: StoreState, ctx: RequestContext | None = None) -> GqlOb
                     store, call, lambda: mutation_root(store, ctx), ctx.base_url, ctx.bulk_delay_s
                 )
             ),
+            **subscriptions.mutation_fields(store),
         },
         cost=0,
     )

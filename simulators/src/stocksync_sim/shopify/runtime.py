@@ -12,7 +12,8 @@ from stocksync_sim.delivery import Deliverer, RetryPolicy, Sleep
 from stocksync_sim.shopify.bucket import Clock
 from stocksync_sim.shopify.config import StoreConfig
 from stocksync_sim.shopify.schema import SchemaRegistry, ValidationMode
-from stocksync_sim.shopify.state import SimState
+from stocksync_sim.shopify.state import SimState, StoreState
+from stocksync_sim.shopify.subscriptions import urls_for
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,13 @@ class Simulator:
     def preload_schemas(self) -> None:
         for version in sorted({store.api_version for store in self.settings.stores}):
             self.schemas.schema(version)
+
+    def webhook_urls(self, store: StoreState, topic: str) -> list[str]:
+        """Where a delivery of ``topic`` goes: the store's subscriptions to it once it has
+        any (as Shopify delivers), else the ``--webhook-url`` every delivery went to before."""
+        if store.webhook_subscriptions:
+            return urls_for(store, topic)
+        return [self.settings.webhook_url] if self.settings.webhook_url else []
 
     def require_deliverer(self) -> Deliverer:
         if self.deliverer is None:

@@ -253,6 +253,10 @@ class StoreState:
         self.staged_keys: dict[str, str] = {}  # upload token -> key (bulk_mutation)
         self.catalog_index: dict[str, CatalogInfo] = {}  # "h:<handle>", "i:<gid>" (catalog)
         self.staged_files: dict[str, bytes] = {}  # key -> uploaded JSONL
+        # The app's webhook subscriptions (gid -> subscriptions.WebhookSubscription) and the
+        # scopes granted when the control API changed them (None: the configured ones).
+        self.webhook_subscriptions: dict[str, Any] = {}
+        self.granted_scopes: tuple[str, ...] | None = None
 
     def now(self) -> float:
         return self._clock()

@@ -101,13 +101,13 @@ async def _sell_one(sim: Simulator, store: StoreState, sale: SaleIn) -> Sale | N
     lines = [OrderLine(a, sim.state.next_id(), a.product.price) for a in allocations]
     body = order_payload(store, order_id, order_number, lines, rfc3339(utc_now()))
     sold_at = time.time()
-    url = sim.settings.webhook_url
-    if not url:
-        return Sale(store.shop, sale.sku, sale.quantity, sold_at, None)
-    delivery = build_delivery(store.config, "orders/create", body, url)
-    sim.state.deliveries[delivery.id] = delivery
-    await sim.require_deliverer().send(delivery)
-    return Sale(store.shop, sale.sku, sale.quantity, sold_at, delivery.id)
+    first: str | None = None
+    for url in sim.webhook_urls(store, "orders/create"):
+        delivery = build_delivery(store.config, "orders/create", body, url)
+        sim.state.deliveries[delivery.id] = delivery
+        await sim.require_deliverer().send(delivery)
+        first = first or delivery.id
+    return Sale(store.shop, sale.sku, sale.quantity, sold_at, first)
 
 
 @router.post("/sell")

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from stocksync_common.cli_output import print_rows
 from stocksync_common.dlq import DLQ_MARK, STATUSES, parse_record_id
 from stocksync_common.dlq.admin import DlqAdmin
 from stocksync_common.redis_client import connect as connect_redis
@@ -79,24 +80,8 @@ def validate(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _cell(value: Any) -> str:
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, list):
-        return ",".join(map(str, value)) or "-"
-    return str(value).replace("\n", " ")
-
-
 def _print(args: argparse.Namespace, rows: list[dict[str, Any]], columns: list[str]) -> None:
-    if args.json:
-        for row in rows:
-            sys.stdout.write(orjson.dumps(row).decode() + "\n")
-        return
-    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
-    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    for line in [columns, *cells]:
-        sys.stdout.write("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
-        sys.stdout.write("\n")
+    print_rows(rows, columns, as_json=args.json)
 
 
 def _fail(message: str, code: int = 2) -> int:

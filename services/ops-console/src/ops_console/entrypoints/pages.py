@@ -1,5 +1,5 @@
-"""The read pages: store sync status, stock per SKU, mapping problems, alerts, and
-reconciliation (whose start button is an action)."""
+"""The read pages: store sync status (with the connect action), stock per SKU, mapping
+problems, alerts, and reconciliation (whose start button is an action)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,19 @@ async def stores(c: ContainerDep, session: PageSessionDep) -> HTMLResponse:
         body = views.stores_view(await c.backends.get("shopify-sync", "/status/stores"))
     except BackendError as exc:
         body = html.error_box(exc)
-    return render("Store sync status", body, session)
+    button = html.action_form(
+        "/stores/connect", "Connect stores (scopes, webhooks, first sync)", session, css="start"
+    )
+    return render("Store sync status", html.join([body, button]), session)
+
+
+@router.post("/stores/connect")
+async def connect_stores(c: ContainerDep, act: ActionDep) -> HTMLResponse:
+    """Connect every store (shopify-sync ``POST /stores/connect``): each store's outcome, and
+    the first-sync job; running it again changes nothing that is right."""
+    doc = await c.backends.post("shopify-sync", "/stores/connect", {})
+    audit(act.who, "stores connect", job=doc.get("job_id"))
+    return render("Connect stores", views.connect_view(doc), act.session)
 
 
 @router.get("/stock")

@@ -10,6 +10,8 @@ batch sizes are not fixed here: they fit each shop's bucket as learned (``mappin
 
 from __future__ import annotations
 
+from shopify_sync.adapters.connect_documents import CONNECT_DOCUMENTS
+
 LEVEL_FIELDS = 'location { id } quantities(names: ["available"]) { name quantity }'
 
 SET_QUANTITIES = """
@@ -260,6 +262,7 @@ ALL_DOCUMENTS = {
     "ProductSetBulk": PRODUCT_SET_BULK,
     "StagedUploadsCreate": STAGED_UPLOADS_CREATE,
     "RunBulkMutation": RUN_BULK_MUTATION,
+    **CONNECT_DOCUMENTS,
 }
 
 MUTATION_COST = 10.0

@@ -6,6 +6,10 @@
   commit its offsets: from then on the change survives a crash, an open circuit, a restart.
 - ``sync:known:{<shop>}``: same fields -> ``<applied version>:<level>``, the truth version
   last applied to the store and the store's level as last seen (``changeFromQuantity``).
+- ``sync:stamp:{<shop>}``: same fields -> the ``sync:seq:{<shop>}`` counter when a write
+  last set the level. A read records its levels only where no write set one after the
+  read began (``observed(since=...)``): a discovery that read a level of 0 before the
+  first sync wrote 50 must not say 0 once its answer arrives.
 
 Scripts make each step atomic per shop: recording keeps the newest version only and never
 one older than what was applied; acknowledging drops a pending entry only if it is still
@@ -50,23 +54,34 @@ return kept
 APPLIED_LUA = (
     _VERSION
     + """
+local seq = redis.call('INCR', KEYS[4])
 for i = 1, #ARGV, 4 do
   local f = ARGV[i]
   if redis.call('HGET', KEYS[1], f) == ARGV[i + 1] then redis.call('HDEL', KEYS[1], f) end
   local av = version_of(redis.call('HGET', KEYS[2], f)) or 0
   local v = math.max(av, tonumber(ARGV[i + 2]))
   redis.call('HSET', KEYS[2], f, v .. ':' .. ARGV[i + 3])
+  redis.call('HSET', KEYS[3], f, seq)
 end
 return 1
 """
 )
 
+# ARGV[1]: the stamp the read began at, or '' for levels a write just set (stamped now).
 OBSERVED_LUA = (
     _VERSION
     + """
-for i = 1, #ARGV, 2 do
-  local av = version_of(redis.call('HGET', KEYS[1], ARGV[i])) or 0
-  redis.call('HSET', KEYS[1], ARGV[i], av .. ':' .. ARGV[i + 1])
+local since = tonumber(ARGV[1])
+local seq = nil
+if not since then seq = redis.call('INCR', KEYS[3]) end
+for i = 2, #ARGV, 2 do
+  local f = ARGV[i]
+  local stamped = tonumber(redis.call('HGET', KEYS[2], f) or '0')
+  if not since or stamped <= since then
+    local av = version_of(redis.call('HGET', KEYS[1], f)) or 0
+    redis.call('HSET', KEYS[1], f, av .. ':' .. ARGV[i + 1])
+    if seq then redis.call('HSET', KEYS[2], f, seq) end
+  end
 end
 return 1
 """
@@ -88,6 +103,14 @@ def pending_key(shop: str) -> str:
 
 def known_key(shop: str) -> str:
     return f"sync:known:{{{shop}}}"
+
+
+def stamp_key(shop: str) -> str:
+    return f"sync:stamp:{{{shop}}}"
+
+
+def seq_key(shop: str) -> str:
+    return f"sync:seq:{{{shop}}}"
 
 
 def text(value: bytes | str) -> str:
@@ -139,14 +162,21 @@ class RedisSyncState:
         for key, (p, level) in done.items():
             args += [field_of(key), p.encode(), str(p.version), str(level)]
         for part in _chunks(args, 4):
-            await self._applied(keys=[pending_key(shop), known_key(shop)], args=part)
+            keys = [pending_key(shop), known_key(shop), stamp_key(shop), seq_key(shop)]
+            await self._applied(keys=keys, args=part)
 
-    async def observed(self, shop: str, levels: Mapping[ItemKey, int | None]) -> None:
+    async def observed(
+        self, shop: str, levels: Mapping[ItemKey, int | None], since: int | None = None
+    ) -> None:
         args: list[str] = []
         for key, level in levels.items():
             args += [field_of(key), "" if level is None else str(level)]
+        keys = [known_key(shop), stamp_key(shop), seq_key(shop)]
         for part in _chunks(args, 2):
-            await self._observed(keys=[known_key(shop)], args=part)
+            await self._observed(keys=keys, args=["" if since is None else str(since), *part])
+
+    async def stamp(self, shop: str) -> int:
+        return int(await self.redis.get(seq_key(shop)) or 0)
 
     async def discard(self, shop: str, entries: Mapping[ItemKey, Pending]) -> None:
         args: list[str] = []

@@ -1,11 +1,13 @@
 """Where each Shopify webhook topic goes, and who handles it there.
 
-Known topics go to ``webhooks.shopify.v1`` (order-consumer reads the order family,
-shopify-sync the catalog and inventory family), the mandatory compliance topics to
-``compliance.v1``; any other topic is accepted, counted and parked on ``webhooks.parked.v1``
-so nothing Shopify sends is lost. The record key is ``{shop}/{resource id}``, where the
-resource is the one whose records must stay in order: the order for every order-family topic
-(a refund or fulfillment is keyed by its order, not its own id).
+The topics are the shared list in ``stocksync_common.shopify_webhooks`` (shopify-sync
+subscribes each store to the same list). Known topics go to ``webhooks.shopify.v1``
+(order-consumer reads the order family, shopify-sync the catalog and inventory family), the
+mandatory compliance topics to ``compliance.v1``; any other topic is accepted, counted and
+parked on ``webhooks.parked.v1`` so nothing Shopify sends is lost. The record key is
+``{shop}/{resource id}``, where the resource is the one whose records must stay in order: the
+order for every order-family topic (a refund or fulfillment is keyed by its order, not its
+own id).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from stocksync_common.shopify_webhooks import SHOPIFY_TOPICS
 from stocksync_common.topics import COMPLIANCE, WEBHOOKS_PARKED, WEBHOOKS_SHOPIFY
 
 
@@ -33,30 +36,19 @@ class Route:
 
 
 ORDERS = Route(WEBHOOKS_SHOPIFY, "order-consumer")
-BY_ORDER = Route(WEBHOOKS_SHOPIFY, "order-consumer", ("order_id",))
-CATALOG = Route(WEBHOOKS_SHOPIFY, "shopify-sync")
-PRIVACY = Route(COMPLIANCE, "compliance", ())
 PARKED = Route(WEBHOOKS_PARKED, "parked", ())
+# Who acts on each family of the shared topic list (stocksync_common.shopify_webhooks).
+HANDLERS = {
+    "orders": "order-consumer",
+    "catalog": "shopify-sync",
+    "app": "shopify-sync",
+    "compliance": "compliance",
+}
 
 ROUTES: dict[str, Route] = {
-    "orders/create": ORDERS,
-    "orders/updated": ORDERS,
-    "orders/edited": Route(WEBHOOKS_SHOPIFY, "order-consumer", ("order_edit", "order_id")),
-    "orders/cancelled": ORDERS,
-    "orders/fulfilled": ORDERS,
-    "fulfillments/create": BY_ORDER,
-    "refunds/create": BY_ORDER,
-    "inventory_levels/update": Route(WEBHOOKS_SHOPIFY, "shopify-sync", ("inventory_item_id",)),
-    "inventory_items/update": CATALOG,
-    "products/create": CATALOG,
-    "products/update": CATALOG,
-    "products/delete": CATALOG,
-    # The app's token is revoked: shopify-sync stops writing to that shop.
-    "app/uninstalled": Route(WEBHOOKS_SHOPIFY, "shopify-sync", ()),
-    "customers/data_request": PRIVACY,
-    "customers/redact": PRIVACY,
-    "shop/redact": PRIVACY,
+    t.name: Route(t.kafka_topic, HANDLERS[t.family], t.key_path) for t in SHOPIFY_TOPICS
 }
+
 
 _TOPIC_LABEL = re.compile(r"^[a-z_]{1,40}/[a-z_]{1,40}$")
 

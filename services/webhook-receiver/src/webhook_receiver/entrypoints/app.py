@@ -18,6 +18,7 @@ from fastapi.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
 from stocksync_common.runtime import create_service_app
+from stocksync_common.shopify_webhooks import SHOPIFY_WEBHOOK_PATH
 from stocksync_common.tracing import setup_tracing
 from webhook_receiver.bootstrap import Container, build, service
 from webhook_receiver.entrypoints import shopify, wms
@@ -35,7 +36,7 @@ DESCRIPTION = (
 
 # The hot path: POSTs to these paths go straight to their raw handlers.
 EDGES: dict[str, Edge] = {
-    "/webhooks/shopify": shopify.shopify_edge,
+    SHOPIFY_WEBHOOK_PATH: shopify.shopify_edge,
     "/webhooks/wms": wms.wms_edge,
 }
 

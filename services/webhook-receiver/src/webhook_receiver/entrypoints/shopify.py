@@ -24,6 +24,7 @@ from stocksync_common.events import (
     encode,
     stable_id,
 )
+from stocksync_common.shopify_webhooks import SHOPIFY_WEBHOOK_PATH
 from stocksync_common.topics import WEBHOOKS_SHOPIFY, dlq_topic
 from webhook_receiver.bootstrap import Container
 from webhook_receiver.compliance_erasure import handle_compliance
@@ -90,7 +91,7 @@ async def shopify_edge(c: Container, scope: Scope, receive: Receive, send: Send)
 
 
 @router.post(
-    "/webhooks/shopify",
+    SHOPIFY_WEBHOOK_PATH,
     openapi_extra=SHOPIFY_OPENAPI,
     responses=responses(200, 400, 401, 413, 415, 429, 503),
     response_model=None,
