@@ -154,23 +154,22 @@ def tasks(c: Container) -> list[Task]:
 def service(settings: Settings) -> Service[Container]:
     """notifier as the runtime runs it: the rules seeded first, then the consumer, then the
     workers (stopped first, each asked to finish its delivery)."""
+    changes = Consumer[Container](
+        settings.consumer_group,
+        (INVENTORY_CHANGED,),
+        lambda c: c.handler.handle_batch,
+        # a fetch's partitions: one round trip per step for all of them (#19)
+        handler_many=lambda c: c.handler.handle_many,
+    )
     return Service(
         settings=settings,
         build=lambda: build(settings),
-        consumers=[
-            Consumer(
-                settings.consumer_group,
-                (INVENTORY_CHANGED,),
-                lambda c: c.handler.handle_batch,
-                # a fetch's partitions: one round trip per step for all of them (#19)
-                handler_many=lambda c: c.handler.handle_many,
-            )
-        ],
+        consumers=[changes],
+        on_start=seed_rules,
+        tasks=tasks,
         producer=wiring.producer,
         checks=wiring.redis_ready,
         closers=wiring.close_redis_and_http,
-        on_start=seed_rules,
-        tasks=tasks,
     )
 
 
