@@ -17,8 +17,7 @@ from aiokafka.structs import TopicPartition
 from integration.shopify_sync.conftest import Sync, SyncFactory
 
 from shopify_sync.adapters.documents import PRODUCT_SET
-from shopify_sync.catalog_events import CatalogProductChanged
-from shopify_sync.catalog_events import decode_catalog as decode
+from shopify_sync.own_events import CatalogProductChanged, decode
 from stocksync_common.events import ShopifyWebhook, ShopifyWebhookReceived, encode
 from stocksync_common.topics import dlq_topic
 from support.poll import await_for

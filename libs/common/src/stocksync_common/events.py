@@ -374,27 +374,6 @@ class ReorderRequested(Envelope):
     payload: Reorder
 
 
-# --- store sync ---------------------------------------------------------------
-
-
-class RejectedChange(Model):
-    """A quantity one store rejected (shopify-sync's own dead letter), as it was pending."""
-
-    shop: str
-    sku: str
-    location: str
-    version: int
-    quantity: int
-
-
-class SyncChangeRejected(Envelope):
-    """The value of shopify-sync's dead letter: replayed, it re-records the change as pending
-    for that one shop (latest version wins)."""
-
-    type: Literal["sync.change.rejected"] = "sync.change.rejected"
-    payload: RejectedChange
-
-
 # Every event the shared topics carry. An event only one service reads (on a topic of its
 # own) lives in that service, which declares the consumer of that topic with a decoder that
 # knows it too (:func:`decoder`).
@@ -414,7 +393,6 @@ CommonEvent: TypeAlias = (
     | OrderEdited
     | ComplianceRequestReceived
     | ReorderRequested
-    | SyncChangeRejected
 )
 Event = Annotated[CommonEvent, Field(discriminator="type")]
 

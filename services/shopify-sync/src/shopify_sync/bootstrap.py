@@ -17,6 +17,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
+from shopify_sync import own_events
 from shopify_sync.adapters.bulk import BulkRunner
 from shopify_sync.adapters.dead_letters import KafkaDeadLetters
 from shopify_sync.adapters.exposures import RedisExposures
@@ -29,7 +30,6 @@ from shopify_sync.adapters.redis_catalog import RedisCatalog
 from shopify_sync.adapters.redis_state import RedisSyncState
 from shopify_sync.adapters.shopify import ShopifyClient
 from shopify_sync.adapters.truth import HttpTruth, KafkaLevelsTruth
-from shopify_sync.catalog_events import decode_catalog
 from shopify_sync.catalog_gate import CatalogGate
 from shopify_sync.catalog_handlers import ProductsHandler, PropagationHandler
 from shopify_sync.catalog_sync import CatalogSync
@@ -277,6 +277,7 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
                 fetch_max_wait_ms=10,
                 # a fetch's partitions: one record call per store for all of them (#19)
                 handler_many=lambda c: c.changes.handle_many,
+                decode=own_events.decode,  # its dead letters come back through its retry topic
             ),
             Consumer(
                 s.catalog_consumer_group,
@@ -290,7 +291,7 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
                 lambda c: _present(c.propagation).handle_batch,
                 name="propagation-consumer",
                 enabled=s.propagate_catalog,
-                decode=decode_catalog,  # catalog.product_changed is shopify-sync's own
+                decode=own_events.decode,  # catalog.product_changed is shopify-sync's own
             ),
             Consumer(
                 s.fulfillments_consumer_group,
