@@ -63,6 +63,7 @@ from stocksync_common.retry import (
 )
 from stocksync_common.topics import Registered, dlq_topic, ensure_topics, group_topics, retry_topic
 from stocksync_common.tracing import extract_context
+from stocksync_common.transport import KafkaSecurity, kafka_options
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("stocksync.consumer")
@@ -129,6 +130,7 @@ def make_consumer(
     *,
     fetch_max_wait_ms: int = 50,
     max_poll_records: int = 2000,
+    security: KafkaSecurity | None = None,
 ) -> AIOKafkaConsumer:
     """A group consumer with explicit commits only.
 
@@ -140,6 +142,7 @@ def make_consumer(
     """
     return AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
+        **kafka_options(security),
         group_id=group,
         client_id=client_id,
         enable_auto_commit=False,
@@ -211,6 +214,7 @@ class ConsumerLoop:
     # groups' ones; tests and renamed groups need theirs), through ``bootstrap``.
     create_missing: bool = True
     bootstrap: str | None = None
+    security: KafkaSecurity | None = None
     # Consumer lag (``stocksync_consumer_lag``) is sampled this often, in the background.
     lag_interval_s: float = 10.0
     # How long a revoke or a stop waits for the commit in flight before abandoning it.
@@ -328,7 +332,9 @@ class ConsumerLoop:
             if self.bootstrap is None:
                 raise ValueError("create_missing needs the loop's bootstrap (Kafka servers)")
             # replication: as many as the cluster has brokers, up to 3
-            await ensure_topics(self.bootstrap, wanted, None, configs=configs)
+            await ensure_topics(
+                self.bootstrap, wanted, None, configs=configs, security=self.security
+            )
             # Subscribe once the metadata lists them: a topic that shows up later would cost
             # a rebalance right after the first assignment.
             deadline = time.monotonic() + 15

@@ -23,12 +23,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import ClassVar
 
 import yaml
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from stocksync_common.settings import CommonSettings, load
+from stocksync_common.transport import KafkaSecurity, kafka_options
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +78,21 @@ GROUPS_ENTRY_POINT = "stocksync.groups"
 class Registered:
     """The groups a service registers: consumer groups with the topics each reads (each gets
     a retry and a DLQ topic per topic), and groups that dead-letter what they could not
-    publish without consuming it (a DLQ topic, no retry topic)."""
+    publish without consuming it (a DLQ topic, no retry topic). ``produces`` and ``reads``
+    (topics published to, and read without a group) complete what the service touches: the
+    deploy files grant each service's Kafka user exactly that (deploy/k8s/generate_topics.py)."""
 
     consumers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     producers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    produces: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()
+
+
+@functools.cache
+def registered_services() -> dict[str, Registered]:
+    """What each installed service registers, by service (the entry point's name)."""
+    points = sorted(entry_points(group=GROUPS_ENTRY_POINT), key=lambda p: p.name)
+    return {point.name: point.load()() for point in points}
 
 
 @functools.cache
@@ -88,8 +101,7 @@ def registered() -> Registered:
     and the deploy files; a running service passes its own groups instead)."""
     consumers: dict[str, tuple[str, ...]] = {}
     producers: dict[str, tuple[str, ...]] = {}
-    for point in sorted(entry_points(group=GROUPS_ENTRY_POINT), key=lambda p: p.name):
-        found: Registered = point.load()()
+    for found in registered_services().values():
         consumers.update(found.consumers)
         producers.update(found.producers)
     return Registered(consumers, producers)
@@ -182,13 +194,16 @@ async def ensure_topics(
     replication: int | None,
     *,
     configs: Mapping[str, Mapping[str, str]] | None = None,
+    security: KafkaSecurity | None = None,
 ) -> list[str]:
     """Create each named topic (with its partition count and ``configs`` entry) that does not
     exist yet; returns the names created. The one way StockSync creates topics: the broker
     never creates them by itself. ``configs`` None: each topic's config from the description
     (:func:`spec_of`). ``replication`` None: as many replicas as the cluster has brokers, up
     to 3."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=30000, **kafka_options(security)
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -220,6 +235,7 @@ async def create_topics(
     *,
     min_isr: int | None = None,
     specs: list[TopicSpec] | None = None,
+    security: KafkaSecurity | None = None,
 ) -> list[str]:
     """Create every topic of ``specs`` (None: :func:`all_topics`) that does not exist yet;
     returns the names created."""
@@ -230,7 +246,14 @@ async def create_topics(
         {s.name: partitions for s in specs},
         replication,
         configs={s.name: {**extra, **s.config} for s in specs},
+        security=security,
     )
+
+
+class TopicsSettings(CommonSettings):
+    """The topics command talks to Kafka only."""
+
+    uses_redis: ClassVar[bool] = False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=["create", "list"])
     parser.add_argument("--min-isr", type=int, default=None)
     args = parser.parse_args(argv)
-    settings = load(CommonSettings)
+    settings = load(TopicsSettings)
     try:
         specs = load_topics(settings.topics_file) if settings.topics_file else all_topics()
     except ValueError as exc:
@@ -258,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             settings.topic_replication_factor,
             min_isr=args.min_isr,
             specs=specs,
+            security=settings.kafka_security,
         )
     )
     sys.stdout.write(f"created {len(created)} topics\n")

@@ -24,10 +24,10 @@ from notifier.settings import Settings
 from notifier.workers import ChannelWorker, DeliveryPolicy, DigestWorker
 from stocksync_common import wiring
 from stocksync_common.breaker import CircuitBreaker
-from stocksync_common.kafka import make_producer
-from stocksync_common.redis_client import connect as connect_redis
+from stocksync_common.kafka import producer_from
+from stocksync_common.redis_client import connect_settings
 from stocksync_common.runtime import Consumer, Service, Task, registrar
-from stocksync_common.topics import INVENTORY_CHANGED
+from stocksync_common.topics import INVENTORY_CHANGED, REORDERS
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +78,9 @@ def build(
     producer: AIOKafkaProducer | None = None,
     channels: list[Channel] | None = None,
 ) -> Container:
-    redis = redis or connect_redis(settings.redis_url)
+    redis = redis or connect_settings(settings)
     http = httpx.AsyncClient(timeout=settings.request_timeout_s)
-    producer = producer or make_producer(settings.kafka_bootstrap_servers, settings.service_name)
+    producer = producer or producer_from(settings)
     channels = build_channels(settings, http) if channels is None else channels
     prefix = settings.notifier_key_prefix
     outboxes = {c.name: Outbox(redis, c.name, prefix) for c in channels}
@@ -168,6 +168,7 @@ def service(settings: Settings) -> Service[Container]:
         on_start=seed_rules,
         tasks=tasks,
         producer=wiring.producer,
+        produces=(REORDERS,),
         checks=wiring.redis_ready,
         closers=wiring.close_redis_and_http,
     )
