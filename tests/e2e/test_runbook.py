@@ -12,22 +12,17 @@ import os
 import re
 import subprocess
 import sys
-import time
 import uuid
 from functools import partial
 from pathlib import Path
 
 import httpx
-import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from stack import DEMO_ENV, ROOT, Stack
-from stocksync_common.dlq import dead_letter_body
-from stocksync_common.events import InventoryCommand, InventoryCommandRequested, encode
-from stocksync_common.kafka import event_headers
-from stocksync_common.retry import Origin
 from stocksync_common.topics import INVENTORY_COMMANDS, dlq_topic
+from support.dead_letters import exhausted_adjust
 from support.infra import KAFKA
 from support.poll import wait_for
 
@@ -54,24 +49,12 @@ def pointed_at(line: str, adjuster: str, record_id: str) -> str:
 
 
 async def dead_letter(sku: str, run: str) -> None:
-    """A command that ran out of retries while Redis was away, dead-lettered as the consumer
-    does it: replayable, and applied when replayed."""
-    command = InventoryCommand(
-        command="adjust", idempotency_key=f"runbook-e2e:{run}", sku=sku, location="wh-1",
-        quantity=3, reason="e2e runbook",
-    )  # fmt: skip
-    event = InventoryCommandRequested(payload=command, source="e2e", correlation_id=f"rb-{run}")
-    body = dead_letter_body(
-        Origin(INVENTORY_COMMANDS, 0, 0), sku.encode(), encode(event), event_headers(event),
-        group=GROUP, exc=ConnectionError("redis went away"), attempts=5, reason="exhausted",
-        failed_at_ms=int(time.time() * 1000),
-    )  # fmt: skip
+    """A replayable dead letter: +3 on ``sku``, applied once when replayed."""
+    value, headers = exhausted_adjust(sku, f"runbook-e2e:{run}", 3)
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all")
     await producer.start()
     try:
-        await producer.send_and_wait(
-            DLQ, orjson.dumps(body), key=sku.encode(), headers=event_headers(event)
-        )
+        await producer.send_and_wait(DLQ, value, key=sku.encode(), headers=headers)
     finally:
         await producer.stop()
 
