@@ -107,6 +107,16 @@ class SkuConfig(Model):
     kit_components: dict[str, int] | None = None  # component SKU -> units per kit
 
 
+class Route(Model):
+    """An order line's routing (``reserve``, ``release`` and ``commit`` of one order line):
+    ``reserve`` picks the first of ``locations`` with the whole line available, else, with
+    ``split``, takes it across them in order; what it holds is kept per order line, so a
+    ``release`` or ``commit`` with a route moves the units where they are held (ADR 0018)."""
+
+    locations: list[str] = Field(min_length=1, max_length=32)
+    split: bool = False
+
+
 class InventoryCommand(Model):
     command: CommandName
     idempotency_key: str = Field(min_length=1, max_length=512)
@@ -117,11 +127,16 @@ class InventoryCommand(Model):
     order: OrderLineRef | None = None
     reason: str | None = None
     config: SkuConfig | None = None
+    route: Route | None = None
 
     @model_validator(mode="after")
     def _quantity_sign(self) -> InventoryCommand:
         if self.command != "adjust" and self.quantity < 0:
             raise ValueError(f"quantity must not be negative for {self.command}")
+        if self.route is not None and (
+            self.order is None or self.command not in ("reserve", "release", "commit")
+        ):
+            raise ValueError("a route is for the reserve, release or commit of an order line")
         return self
 
 
@@ -156,6 +171,10 @@ class StockChange(Model):
     # refused ones included; releases never count back): shopify-sync tells from it which
     # of a store's sales truth has not seen yet. None from an adjuster that does not count.
     seen: dict[str, int] | None = None
+    # A routed command (ADR 0018): the units it moved per location (one change event per
+    # location, this one's ``location`` among them) and the locations it tried, in order.
+    routed: dict[str, int] | None = None
+    tried: list[str] | None = None
 
 
 class InventoryChanged(Envelope):
@@ -170,6 +189,9 @@ class OversoldLine(Model):
     available: int
     idempotency_key: str
     order: OrderLineRef | None = None
+    # A routed reservation (ADR 0018): the locations tried, in order, and what each had.
+    tried: list[str] | None = None
+    available_at: dict[str, int] | None = None
 
 
 class OrderOversold(Envelope):

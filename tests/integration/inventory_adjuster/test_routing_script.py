@@ -1,0 +1,102 @@
+"""Order routing in the apply script on a real Redis (docs/decisions/0018-order-routing.md):
+the first location covering the line, a split when allowed, a refusal naming the locations
+tried, and releases and commits that follow the units where they are held."""
+
+import uuid
+
+import pytest
+
+from inventory_adjuster.adapters.redis_store import Applied, RedisInventory
+from stocksync_common.events import InventoryCommand, OrderLineRef, Route
+
+pytestmark = pytest.mark.integration
+
+ROUTE = ["wh-a", "wh-b", "wh-c"]
+
+
+@pytest.fixture
+def sku():
+    return f"RT-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def store(redis):
+    return RedisInventory(redis, f"g-{uuid.uuid4().hex[:6]}", idem_ttl_s=3600, ledger_max_len=1000)
+
+
+def stock(sku, loc, n):
+    return InventoryCommand(
+        command="set_on_hand", idempotency_key=uuid.uuid4().hex, sku=sku, location=loc, quantity=n
+    )
+
+
+def line(sku, command, qty, *, split=False, key=None, loc="wh-a", line_id="1"):
+    return InventoryCommand(
+        command=command,
+        idempotency_key=key or uuid.uuid4().hex,
+        sku=sku,
+        location=loc,
+        quantity=qty,
+        order=OrderLineRef(shop="s.myshopify.com", order_id="o1", line_id=line_id),
+        route=Route(locations=ROUTE, split=split),
+    )
+
+
+async def levels(store, sku):
+    lv = await store.levels(sku)
+    assert lv is not None
+    return {loc: (x.on_hand, x.reserved) for loc, x in lv.locations.items()}
+
+
+async def one(store, cmd):
+    (r,) = await store.apply_many([(cmd, None)])
+    assert isinstance(r, Applied)
+    return r
+
+
+async def test_reserves_at_the_first_location_that_covers_the_line(store, sku):
+    await store.apply_many([(stock(sku, "wh-a", 1), None), (stock(sku, "wh-b", 5), None)])
+    r = await one(store, line(sku, "reserve", 3))
+    assert r.status == "applied"
+    assert r.result["location"] == "wh-b" and r.result["routed"] == {"wh-b": 3}
+    assert await levels(store, sku) == {"wh-a": (1, 0), "wh-b": (5, 3)}
+
+
+async def test_splits_only_when_allowed_and_refuses_naming_the_locations_tried(store, sku):
+    await store.apply_many([(stock(sku, "wh-a", 2), None), (stock(sku, "wh-b", 2), None)])
+    refused = await one(store, line(sku, "reserve", 3, line_id="1"))
+    assert refused.status == "rejected"
+    assert refused.result["tried"] == ROUTE
+    assert refused.result["available_at"] == {"wh-a": 2, "wh-b": 2, "wh-c": 0}
+    split = await one(store, line(sku, "reserve", 3, split=True, line_id="2"))
+    assert split.status == "applied" and split.result["routed"] == {"wh-a": 2, "wh-b": 1}
+    assert [a["location"] for a in split.result["allocations"]] == ["wh-a", "wh-b"]
+    assert await levels(store, sku) == {"wh-a": (2, 2), "wh-b": (2, 1)}
+
+
+async def test_release_and_commit_follow_the_units_where_they_are_held(store, sku):
+    await store.apply_many([(stock(sku, "wh-a", 2), None), (stock(sku, "wh-b", 4), None)])
+    await one(store, line(sku, "reserve", 5, split=True))  # 2 at wh-a, 3 at wh-b
+    released = await one(store, line(sku, "release", 1))
+    assert released.result["routed"] == {"wh-b": 1}  # the route's end gives first
+    shipped = await one(store, line(sku, "commit", 3, loc="wh-a"))
+    assert shipped.result["routed"] == {"wh-a": 2, "wh-b": 1}  # where it shipped, first
+    assert await levels(store, sku) == {"wh-a": (0, 0), "wh-b": (3, 1)}
+
+
+async def test_a_release_never_takes_units_the_line_does_not_hold(store, sku):
+    await store.apply_many([(stock(sku, "wh-a", 5), None)])
+    await one(store, line(sku, "reserve", 2, line_id="other"))
+    await one(store, line(sku, "reserve", 9, line_id="1"))  # refused
+    r = await one(store, line(sku, "release", 9, line_id="1"))
+    assert r.status == "applied" and r.result["routed"] == {}
+    assert await levels(store, sku) == {"wh-a": (5, 2)}  # the other order keeps its hold
+
+
+async def test_a_replayed_routed_reserve_applies_nothing(store, sku):
+    await store.apply_many([(stock(sku, "wh-a", 1), None), (stock(sku, "wh-b", 5), None)])
+    cmd = line(sku, "reserve", 3, key="replayed")
+    first = await one(store, cmd)
+    again = await one(store, cmd)
+    assert again.status == "duplicate" and again.result == first.result
+    assert await levels(store, sku) == {"wh-a": (1, 0), "wh-b": (5, 3)}
