@@ -236,10 +236,22 @@ class Order(Model):
     name: str | None = None
     lines: list[OrderLine]
     unmapped_lines: list[str] = Field(default_factory=list)
+    # The store routes its orders (ADR 0018): the lines' locations are decided when stock is
+    # reserved; ``order.routed`` follows with them.
+    routing: bool = False
+    refused_lines: list[str] = Field(default_factory=list)  # order.routed: no stock anywhere
 
 
 class OrderReceived(Envelope):
     type: Literal["order.received"] = "order.received"
+    payload: Order
+
+
+class OrderRouted(Envelope):
+    """Every mapped line of a routed order was reserved or refused: its lines at the
+    locations that hold them (a split line once per location), refused ones apart."""
+
+    type: Literal["order.routed"] = "order.routed"
     payload: Order
 
 
@@ -444,6 +456,7 @@ Event = Annotated[
     | OrderOversold
     | InventoryLevelsUpdated
     | OrderReceived
+    | OrderRouted
     | OrderLineUnmapped
     | OrderCancelled
     | OrderFulfilled

@@ -1,4 +1,5 @@
-"""Orders out to the WMS: ``order.received`` creates a fulfilment order, ``order.cancelled``
+"""Orders out to the WMS: ``order.received`` creates a fulfilment order (a store with
+routing rules: ``order.routed``, at the locations that hold the stock), ``order.cancelled``
 cancels it. Idempotent by order id twice over: Redis remembers what the WMS has, and the
 WMS itself answers the existing order for a known ``external_ref``. Each call is tried with
 backoff behind the circuit breaker; when that is exhausted the error goes back to the
@@ -17,7 +18,13 @@ from aiokafka.structs import TopicPartition
 
 from stocksync_common.breaker import CircuitBreaker
 from stocksync_common.consumer import Incoming, PoisonMessage, handling
-from stocksync_common.events import Order, OrderCancellation, OrderCancelled, OrderReceived
+from stocksync_common.events import (
+    Order,
+    OrderCancellation,
+    OrderCancelled,
+    OrderReceived,
+    OrderRouted,
+)
 from wms_connector.adapters.wms_client import WmsClient, WmsRefused, WmsUnavailable
 from wms_connector.domain.outbound import (
     OrderStatus,
@@ -58,8 +65,12 @@ class OrderForwarder:
     async def handle_batch(self, _tp: TopicPartition, items: Sequence[Incoming]) -> None:
         for item in items:
             event = item.event
-            if isinstance(event, OrderReceived):
-                with handling(item, "wms-connector order.received"):
+            if isinstance(event, OrderReceived) and event.payload.routing:
+                # A routed order's locations are known once its stock is reserved:
+                # order.routed follows with them (docs/decisions/0018-order-routing.md).
+                self.status.record("create", "awaiting_routing")
+            elif isinstance(event, OrderReceived | OrderRouted):
+                with handling(item, f"wms-connector {event.type}"):
                     await self.create(event.payload)
             elif isinstance(event, OrderCancelled):
                 with handling(item, "wms-connector order.cancelled"):

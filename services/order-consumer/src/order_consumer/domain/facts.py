@@ -74,6 +74,11 @@ def ship(step: Step, line: LineState, quantity: int, where: str | None, fact: st
     if (where or line.location) in step.wms_locations:
         # The warehouse's own shipment event already committed these units.
         return
+    if step.store.routing is not None:
+        # Routed (ADR 0018): the adjuster commits the units where the line holds them
+        # (where it shipped from first) and takes units beyond the hold off on-hand there.
+        step.command(line, "commit", quantity, fact, location=where)
+        return
     if where is None or where == line.location:
         step.command(line, "commit", held, fact)
         step.command(line, "adjust", held - quantity, fact)

@@ -44,6 +44,7 @@ def apply_snapshot(step: Step, hook: SnapshotHook) -> None:
         step.settle(hook.fact, only=new)
     if not state.received:
         state.received, state.name = True, order.name
+        state.routing = step.store.routing is not None
         step.notice(OrderReceived, received(state), "received")
     children = [
         f"fulfillment:{f.id}"
@@ -128,4 +129,5 @@ def received(state: OrderState) -> Order:
             for ln in state.lines.values()
         ],
         unmapped_lines=[ln.line_id for ln in state.lines.values() if ln.sku is None],
+        routing=state.routing,
     )

@@ -43,6 +43,10 @@ class LineState(Mutable):
     unheld: int = 0
     refused: int = 0  # units inventory-adjuster refused to reserve, over the order's life
     oversold: bool = False  # a reservation of this line was refused
+    # A routed store (ADR 0018): units the adjuster reserved per location (from its changes),
+    # and the locations a refused reservation tried, in order.
+    routed: dict[str, int] = Field(default_factory=dict)
+    tried: list[str] = Field(default_factory=list)
 
     @property
     def open(self) -> int:
@@ -73,6 +77,8 @@ class OrderState(Mutable):
     deleted: bool = False
     snapshot_at: datetime | None = None  # updated_at of the newest snapshot applied
     as_of: datetime | None = None  # the newest of snapshot_at and the edits' committed_at
+    routing: bool = False  # the store routes its orders: order.routed is due
+    routed: bool = False  # order.routed was published
     lines: dict[str, LineState] = Field(default_factory=dict)
     facts: dict[str, FactRecord] = Field(default_factory=dict)
 
@@ -89,3 +95,12 @@ class Outcome:
     # A refusal learnt only after releases or commits already counted the refused units
     # as held: those units came off other orders' holds (see :mod:`refusal`).
     unbacked: int = 0
+
+
+def find_reserve(state: OrderState, key: str) -> InventoryCommand | None:
+    """The ``reserve`` command with that key among those the order's facts produced."""
+    for record in state.facts.values():
+        for cmd in record.commands:
+            if cmd.idempotency_key == key and cmd.command == "reserve":
+                return cmd
+    return None

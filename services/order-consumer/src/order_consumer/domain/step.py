@@ -23,9 +23,12 @@ from stocksync_common.events import (
     OrderLineQuantity,
     OrderLineRef,
     OrderLineUnmapped,
+    Route,
     UnmappedLine,
 )
 from stocksync_common.stores import Store
+
+ROUTED_COMMANDS = frozenset(("reserve", "release", "commit"))
 
 
 def map_sku(item: LineItem, skumap: Mapping[str, str]) -> str | None:
@@ -84,6 +87,14 @@ class Step:
         if line.sku is None or quantity == 0:
             return
         s = self.state
+        routing = self.store.routing
+        # A store with routing rules: the adjuster picks (reserve) and follows (release,
+        # commit) the locations of the line's units (ADR 0018).
+        route = (
+            Route(locations=list(routing.locations), split=routing.split)
+            if routing is not None and command in ROUTED_COMMANDS
+            else None
+        )
         self.commands.append(
             InventoryCommand(
                 command=command,
@@ -95,6 +106,7 @@ class Step:
                 quantity=quantity,
                 order=OrderLineRef(shop=s.shop, order_id=s.order_id, line_id=line.line_id),
                 reason=f"shopify {fact}",
+                route=route,
             )
         )
 
