@@ -6,22 +6,12 @@ import uuid
 
 import pytest
 
-from inventory_adjuster.adapters.redis_store import Applied, RedisInventory
+from inventory_adjuster.adapters.redis_store import Applied
 from stocksync_common.events import InventoryCommand, OrderLineRef, Route
 
 pytestmark = pytest.mark.integration
 
 ROUTE = ["wh-a", "wh-b", "wh-c"]
-
-
-@pytest.fixture
-def sku():
-    return f"RT-{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def store(redis):
-    return RedisInventory(redis, f"g-{uuid.uuid4().hex[:6]}", idem_ttl_s=3600, ledger_max_len=1000)
 
 
 def stock(sku, loc, n):
@@ -31,15 +21,11 @@ def stock(sku, loc, n):
 
 
 def line(sku, command, qty, *, split=False, key=None, loc="wh-a", line_id="1"):
-    return InventoryCommand(
-        command=command,
-        idempotency_key=key or uuid.uuid4().hex,
-        sku=sku,
-        location=loc,
-        quantity=qty,
-        order=OrderLineRef(shop="s.myshopify.com", order_id="o1", line_id=line_id),
-        route=Route(locations=ROUTE, split=split),
-    )
+    """A routed command of order line ``line_id`` (the route: ROUTE)."""
+    order = OrderLineRef(shop="s.myshopify.com", order_id="o1", line_id=line_id)
+    fields = {"command": command, "sku": sku, "location": loc, "quantity": qty, "order": order}
+    route = Route(locations=ROUTE, split=split)
+    return InventoryCommand(idempotency_key=key or uuid.uuid4().hex, route=route, **fields)
 
 
 async def levels(store, sku):

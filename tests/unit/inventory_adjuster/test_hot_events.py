@@ -20,6 +20,13 @@ from stocksync_common.events import (
     stable_id,
 )
 
+CMD: dict[str, Any] = {
+    "command": "reserve",
+    "idempotency_key": "k:1",
+    "sku": "S-1",
+    "location": "wh-1",
+    "quantity": 1,
+}
 BEFORE = {"on_hand": 10, "reserved": 2, "safety_stock": 1, "available": 7}
 AFTER = {"on_hand": 10, "reserved": 3, "safety_stock": 1, "available": 6}
 
@@ -48,14 +55,7 @@ def result(**extra: Any) -> dict[str, Any]:
 def test_changed_record_is_the_model_encoded(
     order: OrderLineRef | None, extra: dict[str, Any]
 ) -> None:
-    cmd = InventoryCommand(
-        command="reserve",
-        idempotency_key="k:1",
-        sku="S-1",
-        location="wh-1",
-        quantity=1,
-        order=order,
-    )
+    cmd = InventoryCommand.model_validate({**CMD, "order": order})
     r = result(**extra)
     head = hot_events.envelope("corr", "cause", "inventory-adjuster", "a.myshopify.com")
     event_id, value = hot_events.changed(head, hot_events.change_payload(cmd, r))
@@ -90,14 +90,14 @@ def test_changed_record_is_the_model_encoded(
 def test_a_routed_commands_records_are_the_model_encoded_one_per_location() -> None:
     """A split reserve (ADR 0018): one change per location, each with the whole placement;
     the first keeps the command's usual event id."""
-    cmd = InventoryCommand(
-        command="reserve",
-        idempotency_key="k:2",
-        sku="S-1",
-        location="wh-1",
-        quantity=3,
-        order=OrderLineRef(shop="a.myshopify.com", order_id="9", line_id="1"),
-        route=Route(locations=["wh-1", "wh-2"], split=True),
+    cmd = InventoryCommand.model_validate(
+        {
+            **CMD,
+            "idempotency_key": "k:2",
+            "quantity": 3,
+            "order": {"shop": "a.myshopify.com", "order_id": "9", "line_id": "1"},
+            "route": Route(locations=["wh-1", "wh-2"], split=True),
+        }
     )
     allocations = [
         {"location": "wh-1", "quantity": 2, "before": BEFORE, "after": AFTER, "seen": {"a": 3}},

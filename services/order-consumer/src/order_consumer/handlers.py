@@ -50,6 +50,7 @@ from stocksync_common.events import (
     Event,
     InventoryChanged,
     InventoryCommandRequested,
+    OrderLineRef,
     OrderLineUnmapped,
     OrderOversold,
     ShopifyWebhookReceived,
@@ -256,14 +257,18 @@ class OrderHandler:
                 with handling(item, "order-consumer routed reservation"):
                     await self.handle_placement(item.event)
 
+    def own_reserve(self, ref: OrderLineRef | None, key: str) -> OrderLineRef | None:
+        """``ref`` when the key is one of our reservations of a configured shop's order line."""
+        if ref is None or ref.line_id is None or self.stores.by_shop(ref.shop) is None:
+            return None
+        return ref if is_own_reserve(ref.shop, ref.order_id, ref.line_id, key) else None
+
     async def handle_placement(self, event: InventoryChanged) -> str | None:
         """Record where a routed reservation of ours was placed; publish ``order.routed``
         when it completes the order's routing. The outcome's name, None when not ours."""
         change = event.payload
-        ref = change.order
-        if ref is None or ref.line_id is None or self.stores.by_shop(ref.shop) is None:
-            return None
-        if not is_own_reserve(ref.shop, ref.order_id, ref.line_id, change.idempotency_key):
+        ref = self.own_reserve(change.order, change.idempotency_key)
+        if ref is None or ref.line_id is None:
             return None
         placement = Placement(
             ref.shop, ref.order_id, ref.line_id, change.idempotency_key, dict(change.routed or {})
@@ -280,10 +285,8 @@ class OrderHandler:
         """Record a refused reservation in the order's state; the outcome's name, None when
         the event is not about a reservation of ours."""
         oversold = event.payload
-        ref = oversold.order
-        if ref is None or ref.line_id is None or self.stores.by_shop(ref.shop) is None:
-            return None
-        if not is_own_reserve(ref.shop, ref.order_id, ref.line_id, oversold.idempotency_key):
+        ref = self.own_reserve(oversold.order, oversold.idempotency_key)
+        if ref is None or ref.line_id is None:
             return None
         refusal = Refusal(
             ref.shop,

@@ -258,6 +258,23 @@ if cmd ~= 'adjust' and qty < 0 then
   return redis.error_reply('POISON quantity must not be negative for ' .. cmd)
 end
 
+-- The levels after a command and the channel-allocation shares they give, kept for the read
+-- API when the command applied; with the units the new shares moved between stores.
+local function settle_shares(h, status)
+  local locs, total_after = levels_of(h)
+  local shares = shares_of(h, total_after)
+  local moved = 0
+  if status == 'applied' then
+    moved = moved_units(h, shares)
+    if shares then
+      redis.call('HSET', KEYS[1], 'shares', cjson.encode(shares))
+    else
+      redis.call('HDEL', KEYS[1], 'shares')
+    end
+  end
+  return locs, total_after, shares, moved
+end
+
 -- Order routing (ADR 0018). A reserve takes the whole line at the first location of the
 -- route where it is available, else (split) across the route in order, else nothing
 -- (reject policy; backorder reserves at the first). What the line holds is kept per
@@ -381,17 +398,7 @@ local function apply_routed(cmd, loc, qty)
       'command', cmd, 'key', ARGV[4], 'location', loc, 'quantity', qty, 'status', status,
       'version', version, 'd_on_hand', 0, 'd_reserved', 0)
   end
-  local locs, total_after = levels_of(h)
-  local shares = shares_of(h, total_after)
-  local moved = 0
-  if status == 'applied' then
-    moved = moved_units(h, shares)
-    if shares then
-      redis.call('HSET', KEYS[1], 'shares', cjson.encode(shares))
-    else
-      redis.call('HDEL', KEYS[1], 'shares')
-    end
-  end
+  local locs, total_after, shares, moved = settle_shares(h, status)
   for _, a in ipairs(allocations) do a.seen = seen_at(h, a.location) end
   local first = allocations[1]
   local result = cjson.encode({
@@ -481,17 +488,7 @@ if status == 'applied' then
   h[loc .. '|on_hand'], h[loc .. '|reserved'], h[loc .. '|safety_stock'] = oh, rs, ss
 end
 local after = at(h, loc)
-local locs, total_after = levels_of(h)
-local shares = shares_of(h, total_after)
-local moved = 0
-if status == 'applied' then  -- kept for the read API
-  moved = moved_units(h, shares)
-  if shares then
-    redis.call('HSET', KEYS[1], 'shares', cjson.encode(shares))
-  else
-    redis.call('HDEL', KEYS[1], 'shares')
-  end
-end
+local locs, total_after, shares, moved = settle_shares(h, status)
 
 local result = cjson.encode({
   status = status, command = cmd, location = loc, quantity = qty, version = version,

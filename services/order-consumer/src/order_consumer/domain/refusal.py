@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from order_consumer.domain.hooks import CREATE_FACT
 from order_consumer.domain.keys import command_key
 from order_consumer.domain.routing import routed_notice
-from order_consumer.domain.state import FactRecord, OrderState, Outcome, find_reserve
+from order_consumer.domain.state import FactRecord, OrderState, Outcome, feedback_start
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,9 @@ def apply_refusal(state: OrderState | None, refusal: Refusal) -> Outcome | None:
     when the order's state does not know that command (not ours, or the state expired)."""
     if state is None:
         return None
-    work = state.model_copy(deep=True)
-    if refusal.fact in work.facts:
-        return Outcome(state=work, notices=work.facts[refusal.fact].notices, replay=True)
-    cmd = find_reserve(work, refusal.idempotency_key)
-    line_id = cmd.order.line_id if cmd is not None and cmd.order is not None else None
-    line = work.lines.get(line_id) if line_id is not None else None
+    work, replay, cmd, line = feedback_start(state, refusal.fact, refusal.idempotency_key)
+    if replay is not None:
+        return replay
     if cmd is None or line is None:
         return None
     taken = min(cmd.quantity, line.reserved)

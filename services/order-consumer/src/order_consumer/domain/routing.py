@@ -16,7 +16,14 @@ from dataclasses import dataclass
 
 from order_consumer.domain.hooks import CREATE_FACT
 from order_consumer.domain.keys import command_key, event_id
-from order_consumer.domain.state import FactRecord, Notice, OrderState, Outcome, find_reserve
+from order_consumer.domain.state import (
+    FactRecord,
+    Notice,
+    OrderState,
+    Outcome,
+    feedback_start,
+    find_reserve,
+)
 from stocksync_common.events import Order, OrderLine, OrderRouted
 
 ROUTED_TYPE = str(OrderRouted.model_fields["type"].default)
@@ -42,11 +49,9 @@ def apply_placement(state: OrderState | None, placement: Placement) -> Outcome |
     order's state does not know that reservation."""
     if state is None:
         return None
-    work = state.model_copy(deep=True)
-    if placement.fact in work.facts:
-        return Outcome(state=work, notices=work.facts[placement.fact].notices, replay=True)
-    cmd = find_reserve(work, placement.idempotency_key)
-    line = work.lines.get(cmd.order.line_id or "") if cmd and cmd.order else None
+    work, replay, _, line = feedback_start(state, placement.fact, placement.idempotency_key)
+    if replay is not None:
+        return replay
     if line is None:
         return None
     for loc, units in placement.routed.items():

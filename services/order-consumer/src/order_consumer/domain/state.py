@@ -104,3 +104,17 @@ def find_reserve(state: OrderState, key: str) -> InventoryCommand | None:
             if cmd.idempotency_key == key and cmd.command == "reserve":
                 return cmd
     return None
+
+
+def feedback_start(
+    state: OrderState, fact: str, key: str
+) -> tuple[OrderState, Outcome | None, InventoryCommand | None, LineState | None]:
+    """The start of applying adjuster feedback about the reservation ``key`` once (fact
+    ``fact``): a copy of the state; the replay when the fact was applied (its recorded
+    notices again); else our ``reserve`` with that key and its line (None when unknown)."""
+    work = state.model_copy(deep=True)
+    if fact in work.facts:
+        return work, Outcome(state=work, notices=work.facts[fact].notices, replay=True), None, None
+    cmd = find_reserve(work, key)
+    line_id = cmd.order.line_id if cmd is not None and cmd.order is not None else None
+    return work, None, cmd, work.lines.get(line_id) if line_id is not None else None
