@@ -16,6 +16,7 @@ import httpx
 import pytest
 import yaml
 from aiokafka import AIOKafkaProducer
+from integration.wms_connector.conftest import read_topic
 from redis.asyncio import Redis
 from unit.order_consumer.payloads import fulfillment, item, order
 
@@ -25,8 +26,10 @@ from order_consumer.adapters.redis_orders import RedisOrders
 from order_consumer.entrypoints.app import create_app as create_order_consumer
 from order_consumer.settings import Settings as OrderSettings
 from stocksync_common.events import (
+    InventoryChanged,
     InventoryCommand,
     InventoryCommandRequested,
+    OrderOversold,
     ShopifyWebhook,
     ShopifyWebhookReceived,
     stable_id,
@@ -169,6 +172,30 @@ async def test_routed_order_reaches_the_wms_at_the_reserved_locations(
         assert state.lines["3"].oversold and state.lines["3"].tried == ROUTE
         assert state.lines["1"].routed == {"wh-b": 3}
         assert state.lines["2"].routed == {"wh-a": 2, "wh-b": 1}
+
+        def ours(e: Any) -> bool:
+            if isinstance(e, OrderOversold):
+                return e.payload.sku == refused
+            return isinstance(e, InventoryChanged) and (
+                e.payload.sku == split and e.payload.command == "reserve"
+            )
+
+        changes = await read_topic(kafka_bootstrap, INVENTORY_CHANGED, ours, want=3)
+        split_changes = sorted(
+            (e.payload.location, e.payload.after.reserved, e.payload.routed)
+            for e in changes
+            if isinstance(e, InventoryChanged)
+        )
+        assert split_changes == [
+            ("wh-a", 2, {"wh-a": 2, "wh-b": 1}),  # one change per location of the split
+            ("wh-b", 1, {"wh-a": 2, "wh-b": 1}),
+        ]
+        (refusal,) = [e for e in changes if isinstance(e, OrderOversold)]
+        assert refusal.payload.tried == ROUTE and refusal.payload.available_at == {
+            "wh-a": 1,
+            "wh-b": 0,
+            "wh-c": 0,
+        }
 
         # shipped (no location given): committed where held, not at the default wh-a
         shipped = fulfillment(90 + oid % 1000, oid, (1, 3), sku=first)
