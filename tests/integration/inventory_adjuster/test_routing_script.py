@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from inventory_adjuster.adapters.redis_store import Applied
-from stocksync_common.events import InventoryCommand, OrderLineRef, Route
+from stocksync_common.events import InventoryCommand, OrderLineRef, Route, SkuConfig
 
 pytestmark = pytest.mark.integration
 
@@ -86,3 +86,31 @@ async def test_a_replayed_routed_reserve_applies_nothing(store, sku):
     again = await one(store, cmd)
     assert again.status == "duplicate" and again.result == first.result
     assert await levels(store, sku) == {"wh-a": (1, 0), "wh-b": (5, 3)}
+
+
+async def test_backorder_reserves_at_the_routes_first_location_when_nothing_covers(store, sku):
+    policy = InventoryCommand(
+        command="configure",
+        idempotency_key=uuid.uuid4().hex,
+        sku=sku,
+        location="wh-a",
+        quantity=0,
+        config=SkuConfig(policy="backorder"),
+    )
+    await store.apply_many([(stock(sku, "wh-b", 2), None), (policy, None)])
+    r = await one(store, line(sku, "reserve", 3))
+    assert r.status == "applied" and r.result["routed"] == {"wh-a": 3}
+    assert r.result["backordered"] is True
+    assert await levels(store, sku) == {"wh-a": (0, 3), "wh-b": (2, 0)}
+
+
+def test_a_route_without_an_order_line_is_refused_clearly():
+    with pytest.raises(ValueError, match="order line"):
+        InventoryCommand(
+            command="adjust",
+            idempotency_key="k",
+            sku="S",
+            location="wh-a",
+            quantity=1,
+            route=Route(locations=ROUTE),
+        )

@@ -134,7 +134,9 @@ class InventoryCommand(Model):
         if self.command != "adjust" and self.quantity < 0:
             raise ValueError(f"quantity must not be negative for {self.command}")
         if self.route is not None and (
-            self.order is None or self.command not in ("reserve", "release", "commit")
+            self.order is None
+            or self.order.line_id is None
+            or self.command not in ("reserve", "release", "commit")
         ):
             raise ValueError("a route is for the reserve, release or commit of an order line")
         return self
