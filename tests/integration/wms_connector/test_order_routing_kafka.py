@@ -2,13 +2,15 @@
 services in process, on the real Kafka and Redis, with the WMS simulator: a store's routing
 rules place each line at the first location that covers it or split it across locations,
 the WMS fulfilment order carries those locations, a refused line names the locations tried,
-a shipment commits where the line was held and a cancellation releases there."""
+a shipment commits where the line was held (the warehouse's shipment of a routed line
+too) and a cancellation releases there."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +34,16 @@ from stocksync_common.events import (
     OrderOversold,
     ShopifyWebhook,
     ShopifyWebhookReceived,
+    WmsEvent,
+    WmsLine,
+    WmsWebhookReceived,
     stable_id,
 )
 from stocksync_common.topics import (
     INVENTORY_CHANGED,
     INVENTORY_COMMANDS,
     WEBHOOKS_SHOPIFY,
+    WEBHOOKS_WMS,
 )
 from support.kafka_groups import start_at_end
 from support.poll import await_for
@@ -207,6 +213,22 @@ async def test_routed_order_reaches_the_wms_at_the_reserved_locations(
             return await levels(api, first) == {"wh-a": (1, 0), "wh-b": (2, 0)}
 
         await await_for("shipment committed at wh-b", committed, 30)
+        # the warehouse ships one unit of the split line from wh-b: a routed commit there
+        event_id = uuid.uuid4().hex
+        wms_shipment = WmsEvent(
+            event_id=event_id, event_type="shipment", occurred_at=datetime.now(UTC),
+            order_id=f"{SHOP}:{oid}", lines=[WmsLine(sku=split, quantity=1, location="wh-b")],
+        )  # fmt: skip
+        hook = WmsWebhookReceived(source="it", payload=wms_shipment)
+        await rig.publish(WEBHOOKS_WMS, f"wms/{event_id}", hook)
+
+        async def wms_committed() -> bool:
+            return await levels(api, split) == {"wh-a": (2, 2), "wh-b": (1, 0)}
+
+        await await_for("the WMS shipment committed at wh-b", wms_committed, 30)
+        hold = await redis.hgetall(f"inv:{{{split}}}:hold:{SHOP}:{oid}:2")
+        assert hold == {b"wh-a": b"2"}  # the line's hold left wh-b with the shipment
+
         cancelled = order(oid, item(1, first, 3), item(2, split, 3), item(3, refused, 4),
                           updated=5, cancelled=5)  # fmt: skip
         await send(
@@ -214,7 +236,7 @@ async def test_routed_order_reaches_the_wms_at_the_reserved_locations(
         )
 
         async def released() -> bool:
-            return await levels(api, split) == {"wh-a": (2, 0), "wh-b": (2, 0)}
+            return await levels(api, split) == {"wh-a": (2, 0), "wh-b": (1, 0)}
 
         await await_for("the split line released where it was held", released, 30)
         assert await levels(api, refused) == {"wh-a": (1, 0)}  # never held: nothing released

@@ -34,6 +34,9 @@ class MemoryState:
     async def set(self, ref, status, wms_id):
         self.data[ref] = (status, wms_id)
 
+    async def remember_lines(self, ref, lines):
+        self.lines = {ref: dict(lines)}
+
 
 class FakeWms:
     def __init__(self, outcomes=()):
@@ -149,9 +152,11 @@ async def test_a_routed_order_goes_to_the_wms_from_order_routed_not_order_receiv
     wms = FakeWms()
     f, _ = forwarder(wms)
     received = order("7").model_copy(update={"routing": True})
-    routed = order("7", [OrderLine(line_id="l1", sku="A", quantity=2, location="wh-2")])
+    lines = [OrderLine(line_id="l1", sku="A", quantity=2, location="wh-2")]
+    routed = order("7", lines).model_copy(update={"routing": True})
     await f.handle_batch(TP, incoming(ORDERS, [OrderReceived(source="t", payload=received)]))
     assert wms.requests == []
     await f.handle_batch(TP, incoming(ORDERS, [OrderRouted(source="t", payload=routed)]))
     (sent,) = wms.requests
     assert json.loads(sent.content)["lines"] == [{"sku": "A", "location": "wh-2", "quantity": 2}]
+    assert f.state.lines == {"s.test:7": {("A", "wh-2"): "l1"}}  # for its shipments

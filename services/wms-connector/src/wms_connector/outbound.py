@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -47,6 +47,8 @@ class OrderState(Protocol):
     async def get(self, ref: str) -> tuple[OrderStatus | None, str | None]: ...
 
     async def set(self, ref: str, status: OrderStatus, wms_id: str | None) -> None: ...
+
+    async def remember_lines(self, ref: str, lines: Mapping[tuple[str, str], str]) -> None: ...
 
 
 class CircuitOpen(Exception):  # noqa: N818 - the state's name
@@ -86,6 +88,9 @@ class OrderForwarder:
         if body is None:
             self.status.record("create", "nothing_to_ship")
             return
+        if order.routing:  # its shipments commit against the lines' holds (ADR 0018)
+            lines = {(ln.sku, ln.location): ln.line_id for ln in order.lines if ln.sku}
+            await self.state.remember_lines(ref, lines)
         answer = await self._call("create", ref, lambda: self.wms.create_order(body))
         await self.state.set(ref, "created", str(answer.get("id") or ""))
         self.status.record("create", "ok")

@@ -310,8 +310,9 @@ local function read_hold()
 end
 
 -- The locations a release or commit takes held units from: `first` (a commit's location),
--- then the route from its end (the primary location keeps its hold longest), then any
--- other location the line holds at.
+-- then the route from its end (the primary location keeps its hold longest); a release
+-- then any other location the line holds at (its store's route may have changed), while a
+-- commit stays within its route (a warehouse's shipment names only the location it left).
 local function take_order(hold, first)
   local order, seen = {}, {}
   local function add(l)
@@ -320,6 +321,7 @@ local function take_order(hold, first)
   if first then add(first) end
   local locs = ROUTE['locations']
   for i = #locs, 1, -1 do add(locs[i]) end
+  if first then return order end
   local rest = {}
   for l in pairs(hold) do rest[#rest + 1] = l end
   table.sort(rest)
