@@ -87,3 +87,16 @@ def test_a_shipment_commits_where_the_line_is_held(created: Outcome) -> None:
     shipped = run(created.state, "fulfillments/create", fulfillment(5, 1, (11, 3), sku="A"))
     (commit,) = shipped.commands
     assert commit.command == "commit" and commit.quantity == 3 and commit.route is not None
+
+
+def test_a_line_placed_at_warehouse_locations_is_committed_by_the_warehouse_only(
+    created: Outcome,
+) -> None:
+    at_wms = placed(created, 11, {"wh-2": 3})
+    hook = parse_webhook("fulfillments/create", fulfillment(5, 1, (11, 3), sku="A"))
+    assert hook is not None
+    # Shopify reports the fulfilment at the order's own location, not the warehouse's
+    shipped = apply(at_wms.state, hook, ROUTED, {}, frozenset({"wh-2"}))
+    assert shipped.commands == [] and shipped.state.lines["11"].reserved == 0
+    elsewhere = apply(at_wms.state, hook, ROUTED, {}, frozenset({"wh-9"}))
+    assert [c.command for c in elsewhere.commands] == ["commit"]
