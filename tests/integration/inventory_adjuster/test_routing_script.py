@@ -104,6 +104,19 @@ async def test_backorder_reserves_at_the_routes_first_location_when_nothing_cove
     assert await levels(store, sku) == {"wh-a": (0, 3), "wh-b": (2, 0)}
 
 
+async def test_a_location_named_twice_never_gives_its_stock_twice(store, sku):
+    await store.apply_many([(stock(sku, "wh-a", 2), None)])
+    twice = line(sku, "reserve", 4, split=True)
+    # past the model's check (a command validated elsewhere): the script holds on its own
+    raw = twice.model_copy(
+        update={"route": Route.model_construct(locations=["wh-a", "wh-a"], split=True)}
+    )
+    r = await one(store, raw)
+    assert r.status == "rejected" and await levels(store, sku) == {"wh-a": (2, 0)}
+    with pytest.raises(ValueError, match="once"):
+        Route(locations=["wh-a", "wh-a"])
+
+
 def test_a_route_without_an_order_line_is_refused_clearly():
     with pytest.raises(ValueError, match="order line"):
         InventoryCommand(

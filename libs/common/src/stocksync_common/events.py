@@ -116,6 +116,12 @@ class Route(Model):
     locations: list[str] = Field(min_length=1, max_length=32)
     split: bool = False
 
+    @model_validator(mode="after")
+    def _distinct(self) -> Route:
+        if len(set(self.locations)) != len(self.locations):
+            raise ValueError("a route names each location once")
+        return self
+
 
 class InventoryCommand(Model):
     command: CommandName

@@ -285,8 +285,11 @@ if ARGV[14] and ARGV[14] ~= '' and KEYS[5] then ROUTE = cjson.decode(ARGV[14]) e
 
 local function route_reserve(h, qty, policy)
   local locs = ROUTE['locations']
-  local avail = {}
-  for i, l in ipairs(locs) do avail[i] = at(h, l).available end
+  local avail, seen = {}, {}
+  for i, l in ipairs(locs) do  -- a location named twice counts once (never its stock twice)
+    avail[i] = seen[l] and 0 or at(h, l).available
+    seen[l] = true
+  end
   for i, l in ipairs(locs) do
     if avail[i] >= qty then return {{l, qty}} end
   end
