@@ -2,12 +2,15 @@
 the first location covering the line, a split when allowed, a refusal naming the locations
 tried, and releases and commits that follow the units where they are held."""
 
+import asyncio
 import uuid
 
 import pytest
+from redis.asyncio import Redis
 
-from inventory_adjuster.adapters.redis_store import Applied
+from inventory_adjuster.adapters.redis_store import Applied, RedisInventory
 from stocksync_common.events import InventoryCommand, OrderLineRef, Route, SkuConfig
+from support.infra import REDIS
 
 pytestmark = pytest.mark.integration
 
@@ -127,3 +130,36 @@ def test_a_route_without_an_order_line_is_refused_clearly():
             quantity=1,
             route=Route(locations=ROUTE),
         )
+
+
+async def test_racing_routed_reserves_never_reserve_beyond_any_location(store, sku):
+    """Four clients, each with its own connection, race split reserves for one SKU."""
+    await store.apply_many(
+        [(stock(sku, loc, n), None) for loc, n in (("wh-a", 7), ("wh-b", 5), ("wh-c", 3))]
+    )
+    clients = [Redis.from_url(REDIS) for _ in range(4)]
+    try:
+        stores = [
+            RedisInventory(c, f"race-{n}", idem_ttl_s=60, ledger_max_len=1000)
+            for n, c in enumerate(clients)
+        ]
+
+        async def client(n: int) -> list[tuple[InventoryCommand, Applied]]:
+            cmds = [line(sku, "reserve", 1 + (n + i) % 4, split=True, line_id=f"{n}-{i}")
+                    for i in range(12)]  # fmt: skip
+            out: list[Applied] = []
+            for i in range(0, len(cmds), 3):  # pipelined runs, as the consumer sends them
+                run = await stores[n].apply_many([(c, None) for c in cmds[i : i + 3]])
+                out += [r for r in run if isinstance(r, Applied)]
+            return list(zip(cmds, out, strict=True))
+
+        results = [r for rs in await asyncio.gather(*(client(n) for n in range(4))) for r in rs]
+    finally:
+        for c in clients:
+            await c.aclose()
+    applied = [(c, r) for c, r in results if r.status == "applied"]
+    assert all(sum(r.result["routed"].values()) == c.quantity for c, r in applied)
+    final = await levels(store, sku)
+    assert all(reserved <= on_hand for on_hand, reserved in final.values())
+    assert sum(r for _, r in final.values()) == sum(c.quantity for c, _ in applied)
+    assert sum(r for _, r in final.values()) >= 15 - 3  # demand exceeds stock: it sells out
