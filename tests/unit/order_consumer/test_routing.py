@@ -10,6 +10,7 @@ import pytest
 from unit.order_consumer.payloads import SHOP, STORE, fulfillment, item, key, order
 
 from order_consumer.domain import (
+    Hook,
     OrderState,
     Outcome,
     Placement,
@@ -100,3 +101,24 @@ def test_a_line_placed_at_warehouse_locations_is_committed_by_the_warehouse_only
     assert shipped.commands == [] and shipped.state.lines["11"].reserved == 0
     elsewhere = apply(at_wms.state, hook, ROUTED, {}, frozenset({"wh-9"}))
     assert [c.command for c in elsewhere.commands] == ["commit"]
+
+
+def test_an_order_keeps_the_routing_it_arrived_with_when_the_stores_file_changes() -> None:
+    body = order(2, item(21, "A", 2))
+    cancel = order(2, item(21, "A", 2), updated=5, cancelled=5)
+    before = apply(None, _hook("orders/create", body), STORE, {})  # no routing yet
+    later = apply(before.state, _hook("orders/cancelled", cancel), ROUTED, {})
+    (release,) = later.commands
+    assert release.command == "release" and release.route is None  # held without routing
+    routed = run(None, "orders/create", order(3, item(31, "A", 2)))
+    dropped = apply(
+        routed.state, _hook("orders/cancelled", order(3, item(31, "A", 2), cancelled=5)), STORE, {}
+    )
+    (release,) = dropped.commands
+    assert release.route is not None and release.route.locations == ["wh-2", "wh-1"]
+
+
+def _hook(topic: str, body: dict[str, Any]) -> Hook:
+    hook = parse_webhook(topic, body)
+    assert hook is not None
+    return hook

@@ -64,7 +64,7 @@ def apply_placement(state: OrderState | None, placement: Placement) -> Outcome |
 def routed_notice(state: OrderState) -> list[Notice]:
     """``order.routed`` once every line reserved on arrival is placed or refused (``state``
     is marked: it is due once); nothing otherwise."""
-    if not state.routing or state.routed:
+    if state.route is None or state.routed:
         return []
     placed = []
     for line in state.lines.values():

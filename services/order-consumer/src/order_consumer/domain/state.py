@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from stocksync_common.events import InventoryCommand
+from stocksync_common.events import InventoryCommand, Route
 
 
 class Mutable(BaseModel):
@@ -77,7 +77,10 @@ class OrderState(Mutable):
     deleted: bool = False
     snapshot_at: datetime | None = None  # updated_at of the newest snapshot applied
     as_of: datetime | None = None  # the newest of snapshot_at and the edits' committed_at
-    routing: bool = False  # the store routes its orders: order.routed is due
+    # The store's routing when the order arrived (ADR 0018): its reserves, releases and
+    # commits keep that mode and route for the order's life, whatever the stores file says
+    # later (a hold made under routing is released under it, and one made without, without).
+    route: Route | None = None
     routed: bool = False  # order.routed was published
     lines: dict[str, LineState] = Field(default_factory=dict)
     facts: dict[str, FactRecord] = Field(default_factory=dict)

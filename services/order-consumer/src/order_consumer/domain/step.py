@@ -23,7 +23,6 @@ from stocksync_common.events import (
     OrderLineQuantity,
     OrderLineRef,
     OrderLineUnmapped,
-    Route,
     UnmappedLine,
 )
 from stocksync_common.stores import Store
@@ -87,14 +86,9 @@ class Step:
         if line.sku is None or quantity == 0:
             return
         s = self.state
-        routing = self.store.routing
-        # A store with routing rules: the adjuster picks (reserve) and follows (release,
-        # commit) the locations of the line's units (ADR 0018).
-        route = (
-            Route(locations=list(routing.locations), split=routing.split)
-            if routing is not None and command in ROUTED_COMMANDS
-            else None
-        )
+        # A routed order: the adjuster picks (reserve) and follows (release, commit) the
+        # locations of the line's units (ADR 0018).
+        route = s.route if command in ROUTED_COMMANDS else None
         self.commands.append(
             InventoryCommand(
                 command=command,
