@@ -106,6 +106,9 @@ class MemoryCatalog:
     async def all_entries(self, shop: str) -> list[CatalogEntry]:
         return sorted(self.entries_.get(shop, {}).values(), key=lambda e: e.sku)
 
+    async def count(self, shop: str) -> int:
+        return len(self.entries_.get(shop, {}))
+
     async def put(
         self, shop: str, entries: Sequence[CatalogEntry], *, replace: bool = False
     ) -> None:

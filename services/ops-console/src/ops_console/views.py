@@ -20,15 +20,29 @@ def brief(value: object, limit: int = 300) -> str:
 
 
 def listing(items: object, limit: int = MAX_LISTED) -> str:
-    """A problem's items: SKUs one after the other (the first ``limit``), or compact JSON."""
+    """A problem's items in words: "none", SKUs one after the other (the first ``limit``),
+    duplicates as each SKU with its variants' ids; any other shape as compact JSON."""
+    if not items:
+        return "none"
+    if isinstance(items, dict):
+        items = [f"{sku} (variants {', '.join(_ids(v))})" for sku, v in items.items()]
     if isinstance(items, list) and all(isinstance(i, str) for i in items):
         more = f" … and {len(items) - limit} more" if len(items) > limit else ""
         return ", ".join(items[:limit]) + more
     return brief(items, 2000)
 
 
+def _ids(gids: object) -> list[str]:
+    """``gid://shopify/ProductVariant/11`` as ``11``: the number Shopify's admin shows."""
+    values = gids if isinstance(gids, list) else [gids]
+    return [str(g).rsplit("/", 1)[-1] for g in values]
+
+
 def matching(items: object, sku: str) -> object:
-    """The SKUs of a problem containing ``sku``; other shapes of items are kept whole."""
+    """The SKUs of a problem containing ``sku`` (a list, or a mapping keyed by SKU); other
+    shapes of items are kept whole."""
+    if isinstance(items, dict):
+        return {k: v for k, v in items.items() if sku in str(k)}
     if isinstance(items, list) and all(isinstance(i, str) for i in items):
         return [i for i in items if sku in i]
     return items
@@ -112,14 +126,27 @@ def mapping_view(doc: Mapping[str, Any], sku: str = "") -> Safe:
         problems = (info or {}).get("problems") or {}
         if sku:
             problems = {kind: matching(items, sku) for kind, items in problems.items()}
-        discovery = (info or {}).get("discovery") or {}
-        parts.append(Safe(f"<h2>{esc(shop)}</h2>"))
-        seen = f"{discovery.get('skus', '-')} SKUs via {discovery.get('method', '-')}"
-        parts.append(Safe(f"<p>Last discovery: {esc(when(discovery.get('at')))} ({esc(seen)})</p>"))
+        parts += [Safe(f"<h2>{esc(shop)}</h2>"), _mapped(info or {})]
         rows = [[kind, len(items) if hasattr(items, "__len__") else items, listing(items)]
                 for kind, items in sorted(problems.items())]  # fmt: skip
         parts.append(table(["problem", "count", "items"], rows, "problems"))
     return join(parts) if parts else Safe("<p>No stores configured.</p>")
+
+
+def _mapped(info: Mapping[str, Any]) -> Safe:
+    """The SKUs mapped now (lookups and webhooks add to the mapping between full reads),
+    then what the last full read of the catalog found."""
+    discovery = info.get("discovery") or {}
+    last = (
+        f"{when(discovery.get('at'))}, found {_num(discovery.get('skus'))} SKUs by "
+        f"{discovery.get('method', '-')} read"
+        if discovery
+        else "none yet"
+    )
+    return Safe(
+        f'<p><strong class="mapped">{esc(_num(info.get("mapped")))} SKUs mapped now</strong>. '
+        f"Last discovery: {esc(last)}.</p>"
+    )
 
 
 def alerts_view(alerts: Sequence[Mapping[str, Any]]) -> Safe:

@@ -80,6 +80,9 @@ class CatalogState(Protocol):
 
     async def all_entries(self, shop: str) -> list[CatalogEntry]: ...
 
+    async def count(self, shop: str) -> int:
+        """How many SKUs the store's mapping holds now."""
+
     async def put(
         self, shop: str, entries: Sequence[CatalogEntry], *, replace: bool = False
     ) -> None:
