@@ -85,7 +85,7 @@ def _num(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-def stock_view(inv: InventoryView, ledger: Sequence[Mapping[str, Any]]) -> Safe:
+def stock_view(inv: InventoryView, ledger: Mapping[str, Any], before: str = "") -> Safe:
     summary = table(
         ["sku", "version", "available (all locations)", "oversell policy", "allocation threshold"],
         [[inv.sku, inv.version, inv.available, inv.policy, _num(inv.allocation_threshold)]],
@@ -105,15 +105,36 @@ def stock_view(inv: InventoryView, ledger: Sequence[Mapping[str, Any]]) -> Safe:
         if shares
         else Safe("<p>Allocation: every store shows the truth (no channel shares in force).</p>")
     )
-    newest = list(reversed(ledger))[:LEDGER_ROWS]
+    return join(
+        [summary, Safe("<h2>Locations</h2>"), locations, Safe("<h2>Allocation</h2>"), allocation,
+         ledger_view(inv.sku, ledger, before)]
+    )  # fmt: skip
+
+
+def ledger_view(sku: str, ledger: Mapping[str, Any], before: str = "") -> Safe:
+    """One page of the ledger API's answer, newest first, each entry with the time it was
+    applied; links to the older page (the answer's ``next``) and back to the newest."""
+    newest = list(reversed(ledger.get("entries") or []))[:LEDGER_ROWS]
     cols: list[str] = []
     for entry in newest:
         cols += [k for k in entry if k not in cols]
-    ledger_table = table(cols or ["id"], [[e.get(c, "") for c in cols] for e in newest], "ledger")
+    rows = [[applied_at(e.get("id")), *(e.get(c, "") for c in cols)] for e in newest]
+    pages = [link("/stock", "Newest entries", sku=sku)] if before else []
+    if ledger.get("next"):
+        pages.append(link("/stock", "Older entries", sku=sku, before=ledger["next"]))
+    title = "newest first" if not before else f"before entry {before}, newest first"
     return join(
-        [summary, Safe("<h2>Locations</h2>"), locations, Safe("<h2>Allocation</h2>"), allocation,
-         Safe(f"<h2>Ledger (newest first, up to {LEDGER_ROWS})</h2>"), ledger_table]
+        [Safe(f"<h2>Ledger ({esc(title)}, {LEDGER_ROWS} a page)</h2>"),
+         table(["time (UTC)", *(cols or ["id"])], rows, "ledger"),
+         Safe(f'<p class="pages">{" · ".join(pages)}</p>') if pages else ""]
     )  # fmt: skip
+
+
+def applied_at(entry_id: object) -> str:
+    """When the adjuster applied a ledger entry: its id is the Redis stream id
+    ``<milliseconds since the epoch>-<sequence>`` given by the Redis clock at the write."""
+    millis = str(entry_id or "").split("-", 1)[0]
+    return when(int(millis)) if millis.isdigit() else "-"
 
 
 def mapping_view(doc: Mapping[str, Any], sku: str = "") -> Safe:

@@ -4,6 +4,7 @@ problems, alerts, and reconciliation (whose start button is an action)."""
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +20,7 @@ from ops_console.sessions import Session
 from stocksync_common.inventory_view import InventoryView
 
 router = APIRouter(tags=["pages"])
+LEDGER_ID = re.compile(r"\d{1,20}-\d{1,20}")  # a Redis stream id, as the ledger API takes
 
 
 def render(title: str, body: html.Safe, session: Session, status: int = 200) -> HTMLResponse:
@@ -54,25 +56,34 @@ async def connect_stores(c: ContainerDep, act: ActionDep) -> HTMLResponse:
 
 
 @router.get("/stock")
-async def stock(c: ContainerDep, session: PageSessionDep, sku: str = "") -> HTMLResponse:
-    """A SKU's levels per location, its allocation and its ledger."""
-    sku = sku.strip()
+async def stock(
+    c: ContainerDep, session: PageSessionDep, sku: str = "", before: str = ""
+) -> HTMLResponse:
+    """A SKU's levels per location, its allocation and its ledger (a page of it: the
+    newest entries, or those before the entry id ``before``)."""
+    sku, before = sku.strip(), before.strip()
     form = html.Safe(
         '<form method="get" action="/stock"><label>SKU <input type="text" name="sku" '
         f'value="{html.esc(sku)}" required></label><button type="submit">Show</button></form>'
     )
     if not sku:
         return render("Stock", form, session)
-    body = await _stock_body(c.backends, sku)
+    if before and not LEDGER_ID.fullmatch(before):
+        body = html.error_box(f"{before!r} is not a ledger entry id (like 1760000000000-0)")
+    else:
+        body = await _stock_body(c.backends, sku, before)
     return render(f"Stock: {sku}", html.join([form, body]), session)
 
 
-async def _stock_body(backends: Backends, sku: str) -> html.Safe:
+async def _stock_body(backends: Backends, sku: str, before: str) -> html.Safe:
     path = f"/inventory/{_quote(sku)}"
+    page: dict[str, Any] = {"limit": views.LEDGER_ROWS}
+    if before:
+        page["before"] = before
     try:
         inv, ledger = await asyncio.gather(
             backends.get("inventory-adjuster", path),
-            backends.get("inventory-adjuster", f"{path}/ledger"),
+            backends.get("inventory-adjuster", f"{path}/ledger", page),
         )
     except BackendError as exc:
         return html.error_box(f"Unknown SKU {sku}" if exc.status == 404 else exc)
@@ -80,7 +91,7 @@ async def _stock_body(backends: Backends, sku: str) -> html.Safe:
         view = InventoryView.model_validate(inv)
     except ValidationError as exc:
         return html.error_box(f"inventory-adjuster's answer for {sku} is unreadable: {exc}")
-    return views.stock_view(view, ledger.get("entries", []))
+    return views.stock_view(view, ledger, before)
 
 
 def _quote(value: str) -> str:
