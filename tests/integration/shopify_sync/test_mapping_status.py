@@ -26,7 +26,7 @@ async def test_the_mapped_count_follows_the_mapping_without_a_reconciliation(
         (shop,) = s.shops
 
         async def discovered() -> bool:
-            return "discovery" in await _problems(s, shop)
+            return (await _problems(s, shop)).get("discovery") is not None
 
         await await_for("the empty store mapped at start", discovered)
         assert (await _problems(s, shop))["mapped"] == 0
