@@ -3,6 +3,9 @@ words, never a raw JSON shape."""
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from unit.ops_console.fakes import FakeServices, console, log_in
 
 PARENT = "parent-store.myshopify.com"
@@ -67,3 +70,72 @@ async def test_the_ledger_shows_when_each_entry_was_applied_and_pages_back() -> 
         bad = (await client.get("/stock?sku=SKU-1&before=yesterday")).text
         assert 'role="alert"' in bad and "not a ledger entry id" in bad
         assert len(services.calls("inventory-adjuster", "GET", "/inventory/SKU-1/ledger")) == 2
+
+
+def stock_in_stores(services: FakeServices) -> None:
+    """SKU-1 (8 available at wh-1, no channel shares) as three stores show it."""
+    inv = services.answers[("inventory-adjuster", "GET", "/inventory/SKU-1")]
+    services.answers[("inventory-adjuster", "GET", "/inventory/SKU-1")] = {**inv, "shares": None}
+    services.answers[("shopify-sync", "GET", "/status/stock/SKU-1")] = {
+        "sku": "SKU-1",
+        "stores": [
+            {"shop": PARENT, "role": "parent", "mapped": True,
+             "locations": {"wh-1": {"shows": 8, "applied_version": 5, "pending": None}}},
+            {"shop": "child-eu.myshopify.com", "role": "child", "mapped": True,
+             "locations": {"wh-1": {"shows": 5, "applied_version": 4,
+                                    "pending": {"quantity": 8, "version": 5}}}},
+            {"shop": "child-us.myshopify.com", "role": "child", "mapped": False,
+             "locations": {"wh-1": {"shows": None, "applied_version": 0, "pending": None}}},
+        ],
+    }  # fmt: skip
+
+
+def row_of(page: str, text: str) -> str:
+    table = page[page.index('<table class="stores-stock">') :]
+    table = table[: table.index("</table>")]
+    (row,) = [r for r in table.split("<tr") if text in r]
+    return row
+
+
+async def test_the_stock_page_shows_each_store_beside_truth_with_drift_highlighted() -> None:
+    services = FakeServices()
+    stock_in_stores(services)
+    async with console(services) as (client, _):
+        await log_in(client)
+        page = (await client.get("/stock?sku=SKU-1")).text
+        same = row_of(page, PARENT)
+        assert 'class="drift"' not in same and "<td>8</td><td>8</td><td>0</td>" in same
+        drifted = row_of(page, "child-eu.myshopify.com")
+        assert drifted.startswith(' class="drift"')
+        assert "<td>8</td><td>5</td><td>-3</td>" in drifted and "8 (truth version 5)" in drifted
+        unlisted = row_of(page, "child-us.myshopify.com")
+        assert "not listed" in unlisted and 'class="drift"' not in unlisted
+
+
+async def test_the_stock_page_still_shows_truth_when_shopify_sync_does_not_answer() -> None:
+    services = FakeServices()
+    async with console(services) as (client, _):
+        await log_in(client)
+        page = (await client.get("/stock?sku=SKU-1")).text
+        assert "wh-1" in page and "<td>10</td>" in page  # truth
+        assert 'role="alert"' in page and "shopify-sync: HTTP 404" in page
+
+
+async def test_checking_the_stores_now_is_a_targeted_reconciliation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with console() as (client, services):
+        with caplog.at_level(logging.INFO, "ops_console.audit"):
+            csrf = await log_in(client)
+            page = (await client.get("/stock?sku=SKU-1")).text
+            assert 'action="/stock/check"' in page
+            r = await client.post("/stock/check", data={"csrf": csrf, "sku": "SKU-1"})
+        assert r.status_code == 303
+        assert r.headers["location"] == "/stock?sku=SKU-1&started=job-43"
+        (call,) = services.calls("shopify-sync", "POST", "/reconcile")
+        assert services.body(call) == {"skus": ["SKU-1"]}
+        (line,) = [rec for rec in caplog.records if rec.getMessage() == "audit: reconcile"]
+        assert getattr(line, "sku", None) == "SKU-1"
+        assert "job-43" in (await client.get(r.headers["location"])).text
+        refused = await client.post("/stock/check", data={"sku": "SKU-1"})
+        assert refused.status_code == 403

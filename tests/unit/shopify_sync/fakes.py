@@ -55,6 +55,10 @@ class MemorySyncState:
     async def pending_count(self, shop: str) -> int:
         return len(self.pending_.get(shop, {}))
 
+    async def pending_of(self, shop: str, keys: Iterable[ItemKey]) -> dict[ItemKey, Pending]:
+        mine = self.pending_.get(shop, {})
+        return {k: mine[k] for k in keys if k in mine}
+
     async def known(self, shop: str, keys: Iterable[ItemKey]) -> dict[ItemKey, Known]:
         mine = self.known_.get(shop, {})
         return {k: mine.get(k, Known()) for k in keys}

@@ -50,16 +50,31 @@ def when(ts: object) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[object]], css: str = "") -> Safe:
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    css: str = "",
+    row_css: Sequence[str] = (),
+) -> Safe:
+    """``row_css``: a class per row (the first rows; "" for none)."""
     head = join(Safe(f"<th>{esc(h)}</th>") for h in headers)
     body = join(
-        Safe("<tr>" + join(Safe(f"<td>{esc(c)}</td>") for c in row) + "</tr>") for row in rows
+        Safe(
+            f"<tr{_css(row_css[i] if i < len(row_css) else '')}>"
+            + join(Safe(f"<td>{esc(c)}</td>") for c in row)
+            + "</tr>"
+        )
+        for i, row in enumerate(rows)
     )
     if not body:
         body = Safe(f'<tr><td colspan="{len(headers)}" class="empty">nothing here</td></tr>')
     return Safe(
         f'<table class="{esc(css)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
     )
+
+
+def _css(name: str) -> Safe:
+    return Safe(f' class="{esc(name)}"') if name else Safe("")
 
 
 def hidden(name: str, value: object) -> Safe:
@@ -122,6 +137,7 @@ nav button{background:transparent;border-color:#9aa5b8}
 .error{background:#fdecec;border:1px solid #e5a0a0;padding:.5rem}
 .notice{background:#e9f7ee;border:1px solid #92cfa6;padding:.5rem}
 .open{color:#b3261e;font-weight:600}.closed{color:#1e7b34}
+tr.drift td,span.drift{background:#fff1dc;font-weight:600}
 pre{background:#fff;border:1px solid #dde1e8;padding:.5rem;overflow:auto;max-height:24rem}
 label{display:block;margin:.5rem 0}input[type=text],input[type=password]{padding:.3rem;width:20rem}
 """

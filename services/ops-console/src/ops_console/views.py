@@ -85,7 +85,8 @@ def _num(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-def stock_view(inv: InventoryView, ledger: Mapping[str, Any], before: str = "") -> Safe:
+def stock_view(inv: InventoryView) -> Safe:
+    """A SKU's truth: the summary, levels per location and the allocation."""
     summary = table(
         ["sku", "version", "available (all locations)", "oversell policy", "allocation threshold"],
         [[inv.sku, inv.version, inv.available, inv.policy, _num(inv.allocation_threshold)]],
@@ -106,9 +107,46 @@ def stock_view(inv: InventoryView, ledger: Mapping[str, Any], before: str = "") 
         else Safe("<p>Allocation: every store shows the truth (no channel shares in force).</p>")
     )
     return join(
-        [summary, Safe("<h2>Locations</h2>"), locations, Safe("<h2>Allocation</h2>"), allocation,
-         ledger_view(inv.sku, ledger, before)]
+        [summary, Safe("<h2>Locations</h2>"), locations, Safe("<h2>Allocation</h2>"), allocation]
     )  # fmt: skip
+
+
+def stores_stock_view(inv: InventoryView, doc: Mapping[str, Any]) -> Safe:
+    """Each store's count of the SKU (shopify-sync ``GET /status/stock/{sku}``: what it
+    showed when last written or read) beside what truth allows it; drift highlighted."""
+    rows: list[list[object]] = []
+    marks: list[str] = []
+    for s in doc.get("stores") or []:
+        for location, seen in sorted((s.get("locations") or {}).items()):
+            allowed, shows = inv.allowed(str(s.get("shop")), location), seen.get("shows")
+            drift = isinstance(shows, int) and allowed is not None and shows != allowed
+            if not s.get("mapped"):
+                shown, difference = "not listed", "-"
+            elif not isinstance(shows, int):
+                shown, difference = "not seen yet", "-"
+            else:
+                shown = str(shows)
+                difference = "-" if allowed is None else _signed(shows - allowed)
+            pending = seen.get("pending") or {}
+            rows.append(
+                [s.get("shop"), s.get("role"), location, _num(allowed), shown, difference,
+                 f"{pending['quantity']} (truth version {pending.get('version')})"
+                 if "quantity" in pending else "-"]
+            )  # fmt: skip
+            marks.append("drift" if drift else "")
+    headers = ["store", "role", "location", "truth allows", "store shows (last seen)",
+               "difference", "waiting to be pushed"]  # fmt: skip
+    legend = Safe(
+        "<p>What each store showed when shopify-sync last wrote or read it, beside what "
+        'truth allows it to show; <span class="drift">highlighted</span>: they differ. A '
+        "change waiting to be pushed closes the gap; a reconciliation reads every store afresh "
+        "and corrects what drifted.</p>"
+    )
+    return join([legend, table(headers, rows, "stores-stock", marks)])
+
+
+def _signed(n: int) -> str:
+    return f"+{n}" if n > 0 else str(n)
 
 
 def ledger_view(sku: str, ledger: Mapping[str, Any], before: str = "") -> Safe:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
@@ -57,10 +58,10 @@ async def connect_stores(c: ContainerDep, act: ActionDep) -> HTMLResponse:
 
 @router.get("/stock")
 async def stock(
-    c: ContainerDep, session: PageSessionDep, sku: str = "", before: str = ""
+    c: ContainerDep, session: PageSessionDep, sku: str = "", before: str = "", started: str = ""
 ) -> HTMLResponse:
-    """A SKU's levels per location, its allocation and its ledger (a page of it: the
-    newest entries, or those before the entry id ``before``)."""
+    """A SKU's levels per location, each store's count beside them, its allocation and its
+    ledger (a page of it: the newest entries, or those before the entry id ``before``)."""
     sku, before = sku.strip(), before.strip()
     form = html.Safe(
         '<form method="get" action="/stock"><label>SKU <input type="text" name="sku" '
@@ -68,22 +69,33 @@ async def stock(
     )
     if not sku:
         return render("Stock", form, session)
+    parts: list[Any] = [form]
+    if started:
+        parts.append(html.notice(
+            f"Reconciliation {started} started: it reads every store's count of {sku} and "
+            "corrects what drifted. Reload to see the counts it found."
+        ))  # fmt: skip
     if before and not LEDGER_ID.fullmatch(before):
-        body = html.error_box(f"{before!r} is not a ledger entry id (like 1760000000000-0)")
+        parts.append(html.error_box(f"{before!r} is not a ledger entry id (like 1760000000000-0)"))
     else:
-        body = await _stock_body(c.backends, sku, before)
-    return render(f"Stock: {sku}", html.join([form, body]), session)
+        check = html.action_form(
+            "/stock/check", "Read every store now (a reconciliation of this SKU)", session,
+            {"sku": sku}, css="start",
+        )  # fmt: skip
+        parts.append(await _stock_body(c.backends, sku, before, check))
+    return render(f"Stock: {sku}", html.join(parts), session)
 
 
-async def _stock_body(backends: Backends, sku: str, before: str) -> html.Safe:
+async def _stock_body(backends: Backends, sku: str, before: str, check: html.Safe) -> html.Safe:
     path = f"/inventory/{_quote(sku)}"
     page: dict[str, Any] = {"limit": views.LEDGER_ROWS}
     if before:
         page["before"] = before
     try:
-        inv, ledger = await asyncio.gather(
+        inv, ledger, stores = await asyncio.gather(
             backends.get("inventory-adjuster", path),
             backends.get("inventory-adjuster", f"{path}/ledger", page),
+            _answer_or_error(backends.get("shopify-sync", f"/status/stock/{_quote(sku)}")),
         )
     except BackendError as exc:
         return html.error_box(f"Unknown SKU {sku}" if exc.status == 404 else exc)
@@ -91,7 +103,36 @@ async def _stock_body(backends: Backends, sku: str, before: str) -> html.Safe:
         view = InventoryView.model_validate(inv)
     except ValidationError as exc:
         return html.error_box(f"inventory-adjuster's answer for {sku} is unreadable: {exc}")
-    return views.stock_view(view, ledger, before)
+    in_stores = (
+        html.error_box(stores)
+        if isinstance(stores, BackendError)
+        else views.stores_stock_view(view, stores)
+    )
+    return html.join(
+        [views.stock_view(view), html.Safe("<h2>In the stores</h2>"), in_stores, check,
+         views.ledger_view(sku, ledger, before)]
+    )  # fmt: skip
+
+
+async def _answer_or_error(call: Awaitable[Any]) -> Any:
+    """The answer, or the ``BackendError`` for the page to show beside the rest."""
+    try:
+        return await call
+    except BackendError as exc:
+        return exc
+
+
+@router.post("/stock/check")
+async def check_stock(c: ContainerDep, act: ActionDep) -> RedirectResponse:
+    """Read every store's count of one SKU now and correct drift: shopify-sync's
+    reconciliation of that SKU."""
+    sku = act.form.get("sku", "").strip()
+    if not sku:
+        raise HTTPException(400, "no SKU")
+    doc = await c.backends.post("shopify-sync", "/reconcile", {"skus": [sku]})
+    job = str(doc.get("job_id", ""))
+    audit(act.who, "reconcile", job=job, sku=sku)
+    return RedirectResponse("/stock?" + urlencode({"sku": sku, "started": job}), 303)
 
 
 def _quote(value: str) -> str:
