@@ -139,3 +139,48 @@ async def test_checking_the_stores_now_is_a_targeted_reconciliation(
         assert "job-43" in (await client.get(r.headers["location"])).text
         refused = await client.post("/stock/check", data={"sku": "SKU-1"})
         assert refused.status_code == 403
+
+
+def effective(**over: object) -> dict[str, object]:
+    every = ["slack", "email"]
+    kinds = ["low_stock", "out_of_stock", "back_in_stock", "oversell", "reorder", "velocity"]
+    return {
+        "low_stock": None, "out_of_stock": True, "back_in_stock": True, "oversell": True,
+        "reorder_point": None, "reorder_quantity": None, "velocity_per_minute": None,
+        "quiet_period_s": 0, "channels": {**dict.fromkeys(kinds, every), "digest": every},
+    } | over  # fmt: skip
+
+
+async def test_the_alerts_page_shows_the_rules_in_effect() -> None:
+    services = FakeServices()
+    routed = {**effective()["channels"], "low_stock": ["email"]}  # type: ignore[dict-item]
+    services.answers[("notifier", "GET", "/rules")] = {
+        "revision": 0,
+        "rules": {"default": {}, "tags": {}, "by_tag": {}, "by_sku": {}},
+        "in_effect": {
+            "default": effective(),
+            "by_sku": {"MUG-<9>": effective(low_stock=4, back_in_stock=False, channels=routed)},
+        },
+        "channels": ["slack", "email"],
+    }
+    async with console(services) as (client, _):
+        await log_in(client)
+        page = (await client.get("/alerts")).text
+        rules = page[page.index('<table class="rules">') :]
+        rules = rules[: rules.index("</table>")]
+        default, mug = rules.split("<tr>")[2:]
+        assert "<td>every SKU without a rule of its own</td>" in default
+        assert "<td>on</td><td>on</td><td>off</td><td>on</td>" in default  # low stock off
+        assert "all: slack, email" in default
+        assert "MUG-&lt;9&gt;" in mug
+        assert "<td>on</td><td>off</td><td>at or below 4</td><td>on</td>" in mug
+        assert "low_stock: email" in mug and "others: slack, email" in mug
+        assert "MUG-9" in page  # the recent alerts are still there
+
+
+async def test_the_alerts_page_says_when_the_rules_cannot_be_read() -> None:
+    async with console() as (client, _):
+        await log_in(client)
+        page = (await client.get("/alerts")).text
+        assert 'role="alert"' in page and "notifier: HTTP 404" in page
+        assert "MUG-9" in page and "out_of_stock" in page

@@ -11,6 +11,7 @@ from stocksync_common.inventory_view import InventoryView
 
 LEDGER_ROWS = 100
 MAX_LISTED = 500
+MAX_RULES = 200
 
 
 def brief(value: object, limit: int = 300) -> str:
@@ -219,6 +220,53 @@ def alerts_view(alerts: Sequence[Mapping[str, Any]]) -> Safe:
         )  # fmt: skip
     headers = ["when", "kind", "sku", "store", "location", "before", "available", "delivery"]
     return table(headers, rows, "alerts")
+
+
+def rules_view(doc: Mapping[str, Any]) -> Safe:
+    """The notifier's rules in effect (``GET /rules``): the default and each SKU's own, every
+    switch and threshold as it applies, and where each kind of alert goes."""
+    effect = doc.get("in_effect") or {}
+    by_sku = sorted((effect.get("by_sku") or {}).items())
+    rows = [_rule_row("every SKU without a rule of its own", effect.get("default") or {})]
+    rows += [_rule_row(sku, rule) for sku, rule in by_sku[:MAX_RULES]]
+    more = (
+        Safe(f"<p>… and {len(by_sku) - MAX_RULES} more SKUs with rules of their own.</p>")
+        if len(by_sku) > MAX_RULES
+        else ""
+    )
+    headers = ["applies to", "out of stock", "back in stock", "low stock", "oversell",
+               "reorder", "velocity", "quiet period", "channels"]  # fmt: skip
+    said = f"Channels configured: {', '.join(doc.get('channels') or []) or 'none'}."
+    return join([Safe(f"<p>{esc(said)}</p>"), table(headers, rows, "rules"), more])
+
+
+def _rule_row(applies_to: str, r: Mapping[str, Any]) -> list[object]:
+    def on(flag: object) -> str:
+        return "on" if flag else "off"
+
+    def above(value: object, text: str) -> str:
+        return "off" if value is None else text.format(value)
+
+    reorder = above(r.get("reorder_point"), "at or below {}, order ") + (
+        str(r.get("reorder_quantity")) if r.get("reorder_point") is not None else ""
+    )
+    return [
+        applies_to, on(r.get("out_of_stock")), on(r.get("back_in_stock")),
+        above(r.get("low_stock"), "at or below {}"), on(r.get("oversell")), reorder,
+        above(r.get("velocity_per_minute"), "over {} a minute"),
+        f"{_num(r.get('quiet_period_s'))} s", routes(r.get("channels") or {}),
+    ]  # fmt: skip
+
+
+def routes(channels: Mapping[str, Sequence[str]]) -> str:
+    """Where each kind goes, the usual route once: ``low_stock: email; others: slack``."""
+    named = {kind: ", ".join(chs) or "none" for kind, chs in channels.items()}
+    if not named:
+        return "-"
+    values = list(named.values())
+    usual = max(dict.fromkeys(values), key=values.count)  # the first of the most common
+    odd = [f"{kind}: {route}" for kind, route in named.items() if route != usual]
+    return "; ".join([*odd, f"{'others' if odd else 'all'}: {usual}"])
 
 
 def jobs_view(jobs: Sequence[Mapping[str, Any]]) -> Safe:

@@ -158,13 +158,18 @@ async def mapping(c: ContainerDep, session: PageSessionDep, sku: str = "") -> HT
 
 @router.get("/alerts")
 async def alerts(c: ContainerDep, session: PageSessionDep) -> HTMLResponse:
-    """The newest alerts and their delivery per channel."""
-    try:
-        doc = await c.backends.get("notifier", "/alerts/recent", {"limit": 100})
-        body = views.alerts_view(doc.get("alerts", []))
-    except BackendError as exc:
-        body = html.error_box(exc)
-    return render("Recent alerts", body, session)
+    """The newest alerts and their delivery per channel; the rules in effect."""
+    recent, rules = await asyncio.gather(
+        _answer_or_error(c.backends.get("notifier", "/alerts/recent", {"limit": 100})),
+        _answer_or_error(c.backends.get("notifier", "/rules")),
+    )
+    parts = [
+        html.error_box(recent) if isinstance(recent, BackendError)
+        else views.alerts_view(recent.get("alerts", [])),
+        html.Safe("<h2>Rules in effect</h2>"),
+        html.error_box(rules) if isinstance(rules, BackendError) else views.rules_view(rules),
+    ]  # fmt: skip
+    return render("Recent alerts", html.join(parts), session)
 
 
 @router.get("/reconcile")
