@@ -47,6 +47,9 @@ from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import TopicPartition
 from redis.asyncio import Redis
 
+from stocksync_common.kafka import env_security
+from stocksync_common.transport import kafka_options
+
 PARTITIONS = 12
 IDEMPOTENCY_TTL_S = 3600
 LEDGER_LEN = 100
@@ -202,11 +205,14 @@ async def serve(bootstrap: str, redis_url: str, names: Names, out: IO[str]) -> N
     """Run the loop until SIGTERM or SIGINT; ``ready`` on ``out`` once it owns partitions."""
     redis = Redis.from_url(redis_url, decode_responses=True)  # the script's status as str
     await redis.script_load(APPLY)
+    security = kafka_options(env_security())
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=names.group,
                                 enable_auto_commit=False, auto_offset_reset="earliest",
-                                max_poll_records=2000, fetch_max_wait_ms=10)  # fmt: skip
+                                max_poll_records=2000, fetch_max_wait_ms=10,
+                                **security)  # fmt: skip
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True,
-                                acks="all", linger_ms=0, max_batch_size=256 * 1024)  # fmt: skip
+                                acks="all", linger_ms=0, max_batch_size=256 * 1024,
+                                **security)  # fmt: skip
     assigned, stop = _Assigned(), asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
@@ -235,7 +241,7 @@ async def serve(bootstrap: str, redis_url: str, names: Names, out: IO[str]) -> N
 async def create_topics(
     bootstrap: str, topics: Sequence[str], partitions: int = PARTITIONS
 ) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_options(env_security()))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(t, partitions, 1) for t in topics])
@@ -244,7 +250,7 @@ async def create_topics(
 
 
 async def delete_topics(bootstrap: str, topics: Sequence[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_options(env_security()))
     await admin.start()
     try:
         await admin.delete_topics(list(topics))
@@ -254,7 +260,7 @@ async def delete_topics(bootstrap: str, topics: Sequence[str]) -> None:
 
 async def committed(bootstrap: str, names: Names) -> int:
     """Commands the loop applied and committed (its group's offsets, summed)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_options(env_security()))
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(names.group)

@@ -50,6 +50,8 @@ from bench.report import machine, machine_line
 from shopify_sync.entrypoints.app import create_app
 from shopify_sync.settings import Settings
 from stocksync_common.events import InventoryChanged, Levels, StockChange, encode
+from stocksync_common.kafka import env_security
+from stocksync_common.transport import kafka_options
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -113,7 +115,7 @@ def change(sku: str, version: int, available: int) -> bytes:
 
 
 async def create_topics(bootstrap: str, names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_options(env_security()))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(n, 6, 1) for n in names])
@@ -122,7 +124,7 @@ async def create_topics(bootstrap: str, names: list[str]) -> None:
 
 
 async def delete_topics(bootstrap: str, names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_options(env_security()))
     await admin.start()
     try:
         with contextlib.suppress(Exception):
@@ -306,7 +308,9 @@ async def sync_running(
     """shopify-sync in this process (its whole lifespan) and a producer for changes."""
     app = create_app(settings)
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=linger_ms
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **kafka_options(env_security()),
+        linger_ms=linger_ms,
     )
     await producer.start()
     try:

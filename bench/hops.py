@@ -20,7 +20,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.live import summary
 from bench.load import epoch_s
-from stocksync_common.kafka import stop_consumer
+from stocksync_common.kafka import env_security, stop_consumer
+from stocksync_common.transport import kafka_options
 
 TOPICS = ("webhooks.shopify.v1", "inventory.commands.v1", "inventory.changed.v1")
 HOPS = (
@@ -40,7 +41,9 @@ class Stamp(NamedTuple):
 
 async def read_stamps(bootstrap: str, since_s: float, timeout_s: float = 60.0) -> list[Stamp]:
     """Every record of the three topics produced from ``since_s`` on, up to their ends now."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, **kafka_options(env_security()), enable_auto_commit=False
+    )
     await consumer.start()
     try:
         cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - fresh, as live.py

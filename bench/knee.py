@@ -68,8 +68,9 @@ from bench.report import (
     with_db,
     write_results,
 )
-from stocksync_common.kafka import stop_consumer
+from stocksync_common.kafka import env_security, stop_consumer
 from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_COMMANDS
+from stocksync_common.transport import kafka_options
 
 SCENARIO = "knee"
 TARGET = 12_000
@@ -198,8 +199,8 @@ class Target:
 
 async def group_lag(bootstrap: str, group: str, topic: str) -> int:
     """End offsets minus the group's committed offsets, summed over partitions."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_options(env_security()))
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **kafka_options(env_security()))
     await admin.start()
     await consumer.start()
     try:

@@ -24,7 +24,8 @@ from redis import Redis
 
 from bench.report import ROOT, percentile, with_db
 from bench.sim_fleet import SimFleet, Sims, fleet_commands, sim_name
-from stocksync_common.kafka import stop_consumer
+from stocksync_common.kafka import env_security, stop_consumer
+from stocksync_common.transport import kafka_options
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from stack import EXAMPLE_STORES, SERVICES, Ports, Stack  # noqa: E402
@@ -140,7 +141,7 @@ async def start_at_log_end(bootstrap: str, groups: Sequence[str]) -> int:
     an earlier bench's leftovers. Without it, the 75,000 unknown-shop webhooks the webhook
     ack bench leaves on ``webhooks.shopify.v1`` sat in front of the next bench's orders.
     Returns the number of partitions moved per group."""
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, **kafka_options(env_security()))
     await probe.start()
     try:
         cluster = await probe._client.fetch_all_metadata()  # noqa: SLF001 - all topics, fresh
@@ -157,7 +158,10 @@ async def start_at_log_end(bootstrap: str, groups: Sequence[str]) -> int:
 
     async def move(group: str) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+            bootstrap_servers=bootstrap,
+            **kafka_options(env_security()),
+            group_id=group,
+            enable_auto_commit=False,
         )
         await consumer.start()
         try:

@@ -32,6 +32,8 @@ from aiokafka.partitioner import DefaultPartitioner
 from bench.live import summary
 from bench.sim_fleet import Sims
 from stocksync_common.events import InventoryCommand, InventoryCommandRequested, encode
+from stocksync_common.kafka import env_security
+from stocksync_common.transport import kafka_options
 
 CHUNK = 2000
 
@@ -501,7 +503,8 @@ def _serve(conn: Connection, bootstrap: str) -> None:
 
 async def _serve_async(conn: Connection, bootstrap: str) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                                max_batch_size=256 * 1024, request_timeout_ms=30000)  # fmt: skip
+                                max_batch_size=256 * 1024, request_timeout_ms=30000,
+                                **kafka_options(env_security()))  # fmt: skip
     await producer.start()
     conn.send(("started",))
     template = command_template()

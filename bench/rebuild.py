@@ -45,6 +45,8 @@ from stocksync_common.events import (
     SkuLevels,
     encode,
 )
+from stocksync_common.kafka import env_security
+from stocksync_common.transport import kafka_options
 
 TITLE = "Rebuild of Redis truth from Kafka"
 TARGET_S = 10.0
@@ -68,7 +70,7 @@ class Topics:
 
 async def create_topics(bootstrap: str, run_id: str, partitions: int) -> Topics:
     topics = Topics(f"bench.rebuild.{run_id}.commands", f"bench.rebuild.{run_id}.levels")
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_options(env_security()))
     await admin.start()
     try:
         await admin.create_topics(
@@ -83,7 +85,7 @@ async def create_topics(bootstrap: str, run_id: str, partitions: int) -> Topics:
 
 
 async def delete_topics(bootstrap: str, topics: Topics) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_options(env_security()))
     await admin.start()
     try:
         await admin.delete_topics([topics.commands, topics.levels])
@@ -211,6 +213,7 @@ async def run(opts: Options) -> dict[str, Any]:
     topics = await create_topics(opts.bootstrap, run_id, opts.partitions)
     producer = AIOKafkaProducer(
         bootstrap_servers=opts.bootstrap,
+        **kafka_options(env_security()),
         enable_idempotence=True,
         acks="all",
         linger_ms=20,

@@ -64,8 +64,9 @@ from redis.asyncio import Redis
 from bench import webhook_vegeta
 from bench.report import cpu_jiffies, machine, machine_busy, machine_line, percentile
 from bench.webhook_ceiling import TOPIC as CEILING_TOPIC
-from stocksync_common.kafka import stop_consumer
+from stocksync_common.kafka import env_security, stop_consumer
 from stocksync_common.topics import create_topics
+from stocksync_common.transport import kafka_options
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -326,14 +327,16 @@ async def correctness(deliveries: Deliveries, kafka: str, run: Run) -> dict[str,
         forged[str(status)] += 1
     conn.close()
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka, **kafka_options(env_security()))
     await admin.start()
     try:
         (described,) = await admin.describe_topics(["webhooks.shopify.v1"])
     finally:
         await admin.close()
     parts = [TopicPartition("webhooks.shopify.v1", p["partition"]) for p in described["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka, **kafka_options(env_security()), enable_auto_commit=False
+    )
     await consumer.start()
     counts: Counter[str] = Counter()
     try:
@@ -521,7 +524,7 @@ def generator(args: argparse.Namespace, work: Path, deliveries: Deliveries) -> G
 
 
 async def measure(args: argparse.Namespace, kafka: str, work: Path) -> dict[str, Any]:
-    await create_topics(kafka, partitions=12, replication=1)
+    await create_topics(kafka, partitions=12, replication=1, security=env_security())
     await create_ceiling_topic(kafka)
     shops = [
         Shop(f"bench-{uuid.uuid4().hex[:8]}.myshopify.com", os.urandom(16).hex().encode())
@@ -578,7 +581,7 @@ async def create_ceiling_topic(kafka: str) -> None:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import TopicAlreadyExistsError
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka, **kafka_options(env_security()))
     await admin.start()
     try:
         with contextlib.suppress(TopicAlreadyExistsError):

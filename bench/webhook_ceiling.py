@@ -27,7 +27,7 @@ import uvicorn
 import yaml
 from starlette.types import Receive, Scope, Send
 
-from stocksync_common.kafka import make_producer
+from stocksync_common.kafka import env_security, make_producer
 from stocksync_common.redis_client import connect_bounded
 
 TOPIC = "bench.webhook-ceiling"
@@ -51,7 +51,9 @@ class Ceiling:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        self.producer = make_producer(self.bootstrap, "bench-ceiling", linger_ms=0)
+        self.producer = make_producer(
+            self.bootstrap, "bench-ceiling", linger_ms=0, security=env_security()
+        )
         self.redis = connect_bounded(self.redis_url, max_connections=64, timeout_s=0.5)
         await self.producer.start()
         try:

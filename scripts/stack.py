@@ -3,6 +3,9 @@
 Used by ``scripts/up.sh`` (the local run) and by the end-to-end tests. Kafka and Redis are
 started before this by ``scripts/infra``. Each process runs the same command its container
 image runs (``python -m <package>``), with ``STOCKSYNC_`` settings in its environment.
+When scripts/infra started Kafka and Redis secured (``KAFKA_SECURITY=sasl_ssl``,
+``REDIS_SECURITY=tls`` in this environment too), the processes get the client settings those
+scripts wrote (:func:`transport_env`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import yaml
@@ -62,6 +66,32 @@ SERVICES = (
 
 def module_of(service: str) -> str:
     return service.replace("-", "_")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=value`` lines (scripts/infra's client.env)."""
+    lines = path.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+def transport_env(redis_port: int, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The Kafka and Redis client settings of a secured local pair (what kafka.sh and redis.sh
+    wrote to client.env in ``STOCKSYNC_STATE_DIR``), the Redis URL pointed at ``redis_port``
+    (a fault proxy may sit in front); empty when they run in plaintext."""
+    environ = dict(os.environ) if environ is None else environ
+    state = Path(environ.get("STOCKSYNC_STATE_DIR", str(ROOT / ".work" / "local")))
+    env: dict[str, str] = {}
+    if environ.get("KAFKA_SECURITY") == "sasl_ssl":
+        kafka = read_env_file(state / "kafka" / "client.env")
+        kafka.pop("STOCKSYNC_KAFKA_BOOTSTRAP_SERVERS")  # the stack says where (or its proxy)
+        env.update(kafka)
+    if environ.get("REDIS_SECURITY") == "tls":
+        redis = read_env_file(state / "redis" / "client.env")
+        url = urlsplit(redis["STOCKSYNC_REDIS_URL"])
+        login = url.netloc.rpartition("@")[0]
+        env["STOCKSYNC_REDIS_URL"] = url._replace(netloc=f"{login}@127.0.0.1:{redis_port}").geturl()
+        env["STOCKSYNC_REDIS_CA_FILE"] = redis["STOCKSYNC_REDIS_CA_FILE"]
+    return env
 
 
 @dataclass
@@ -114,6 +144,7 @@ class Stack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        env.update(transport_env(redis))
         env.update(self.extra_env)
         return env
 

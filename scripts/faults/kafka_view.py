@@ -10,7 +10,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from stocksync_common.kafka import stop_consumer
+from stocksync_common.kafka import env_security, stop_consumer
+from stocksync_common.transport import kafka_options
 
 
 async def _stop(consumer: AIOKafkaConsumer) -> None:
@@ -18,8 +19,12 @@ async def _stop(consumer: AIOKafkaConsumer) -> None:
 
 
 async def _lag(bootstrap: str) -> dict[str, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, **kafka_options(env_security()), request_timeout_ms=5000
+    )
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, **kafka_options(env_security()), request_timeout_ms=5000
+    )
     await admin.start()
     await consumer.start()
     try:
@@ -44,7 +49,9 @@ def lag(bootstrap: str) -> dict[str, int]:
 
 
 async def _committed(bootstrap: str, groups: list[str]) -> dict[str, dict[str, int]]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, **kafka_options(env_security()), request_timeout_ms=5000
+    )
     await admin.start()
     try:
         out: dict[str, dict[str, int]] = {}
@@ -66,7 +73,9 @@ def committed(bootstrap: str, groups: list[str]) -> dict[str, dict[str, int]]:
 
 
 async def _dlq(bootstrap: str) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, **kafka_options(env_security()), enable_auto_commit=False
+    )
     await consumer.start()
     try:
         topics = [t for t in await consumer.topics() if ".dlq." in t]

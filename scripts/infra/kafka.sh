@@ -6,11 +6,22 @@
 #   kafka.sh stop             SIGTERM, wait up to 30 s, then SIGKILL
 #   kafka.sh status           exit 0 if running and answering, 1 otherwise
 #   kafka.sh logs [tail args] tail the broker's server.log (e.g. `kafka.sh logs -f`)
+#   kafka.sh users            sasl_ssl: create or update SCRAM users ("name password" lines
+#                             on stdin), as the admin user (KafkaAccess.java)
+#   kafka.sh acls             sasl_ssl: add ACLs ("principal type name operation" lines)
 #
 # Env: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), STOCKSYNC_STATE_DIR ($REPO/.work/local),
 #      KAFKA_ADVERTISED_PORT (KAFKA_PORT; set it to put a proxy such as scripts/faults in front),
-#      KAFKA_HEAP_OPTS ("-Xms256m -Xmx1g"), KAFKA_START_TIMEOUT (90, seconds).
+#      KAFKA_HEAP_OPTS ("-Xms256m -Xmx1g"), KAFKA_START_TIMEOUT (90, seconds),
+#      KAFKA_SECURITY (plaintext; sasl_ssl: one SASL_SSL listener with SCRAM-SHA-512 users
+#      made at format time, TLS from a local CA, see scripts/infra/README.md),
+#      KAFKA_SCRAM_USER (stocksync), KAFKA_SCRAM_PASSWORD (random; both used at format time),
+#      KAFKA_ACLS (off; on, with sasl_ssl: the broker enforces ACLs, only admin and the
+#      broker itself are super users, so every other user needs `kafka.sh acls`).
 # State: $STOCKSYNC_STATE_DIR/kafka/{server.properties,cluster.id,kafka.pid,data/,logs/}
+#        sasl_ssl: also credentials.env (the users, mode 600), client.env (STOCKSYNC_KAFKA_*
+#        for a client), admin.properties (the admin user's client config, mode 600) and
+#        $STOCKSYNC_STATE_DIR/tls/ (CA and server certificate)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -35,6 +46,16 @@ KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g}"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 STOP_TIMEOUT=30
 READY_LINE="Kafka Server started"
+KAFKA_SECURITY="${KAFKA_SECURITY:-plaintext}"
+KAFKA_ACLS="${KAFKA_ACLS:-off}"
+ADMIN_PROPERTIES="$KSTATE/admin.properties"
+TLS_DIR="$STATE_DIR/tls"
+CREDENTIALS="$KSTATE/credentials.env"
+CLIENT_ENV="$KSTATE/client.env"
+SECURITY_MARK="$KSTATE/security"   # the mode the storage was formatted for
+SCRAM="SCRAM-SHA-512"
+# shellcheck source=scripts/infra/tls.sh
+source "$INFRA/tls.sh"
 
 log() { echo "kafka.sh: $*" >&2; }
 die() { echo "kafka.sh: ERROR: $*" >&2; exit 1; }
@@ -134,17 +155,86 @@ show_logs() {
   done
 }
 
+listener_props() {
+  # sasl_ssl: clients and the broker itself authenticate with SCRAM over TLS; the controller
+  # listener takes TLS with a client certificate signed by the local CA (the broker's own),
+  # so no port answers without credentials.
+  local name=PLAINTEXT controller=PLAINTEXT
+  if [[ "$KAFKA_SECURITY" == sasl_ssl ]]; then name=SASL_SSL controller=SSL; fi
+  cat <<EOF
+listeners=$name://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=$name://127.0.0.1:$KAFKA_ADVERTISED_PORT
+inter.broker.listener.name=$name
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:$controller,$name:$name
+EOF
+  [[ "$KAFKA_SECURITY" == sasl_ssl ]] || return 0
+  cat <<EOF
+sasl.enabled.mechanisms=$SCRAM
+sasl.mechanism.inter.broker.protocol=$SCRAM
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$KAFKA_ADMIN_PASSWORD";
+ssl.keystore.type=PEM
+ssl.keystore.location=$TLS_DIR/server-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.pem
+listener.name.controller.ssl.client.auth=required
+EOF
+  [[ "$KAFKA_ACLS" == on ]] || return 0
+  # The broker reaches its controller with its certificate (CN=localhost).
+  cat <<EOF
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin;User:CN=localhost
+EOF
+}
+
+# sasl_ssl: the users, made once (format time) and kept in credentials.env (mode 600).
+load_credentials() {
+  [[ "$KAFKA_SECURITY" == sasl_ssl ]] || return 0
+  if [[ -s "$CREDENTIALS" ]]; then
+    keep_credentials "$CREDENTIALS" KAFKA_SCRAM_USER KAFKA_SCRAM_PASSWORD ||
+      die "KAFKA_SCRAM_USER/KAFKA_SCRAM_PASSWORD differ from the users this storage was formatted with ($CREDENTIALS); stop, remove $KSTATE and start again"
+    return 0
+  fi
+  KAFKA_ADMIN_PASSWORD="$(random_password)"
+  KAFKA_SCRAM_USER="${KAFKA_SCRAM_USER:-stocksync}"
+  KAFKA_SCRAM_PASSWORD="${KAFKA_SCRAM_PASSWORD:-$(random_password)}"
+  [[ "$KAFKA_SCRAM_USER" =~ ^[A-Za-z0-9._-]+$ ]] || die "KAFKA_SCRAM_USER: letters, digits, . _ - only"
+  [[ "$KAFKA_SCRAM_PASSWORD" =~ ^[A-Za-z0-9._~-]+$ ]] || die "KAFKA_SCRAM_PASSWORD: letters, digits, . _ ~ - only"
+  (umask 077; printf 'KAFKA_ADMIN_PASSWORD=%s\nKAFKA_SCRAM_USER=%s\nKAFKA_SCRAM_PASSWORD=%s\n' \
+    "$KAFKA_ADMIN_PASSWORD" "$KAFKA_SCRAM_USER" "$KAFKA_SCRAM_PASSWORD" >"$CREDENTIALS")
+}
+
+# sasl_ssl: what a client sets to reach this broker (sourced by tests, pasted by people),
+# and the admin user's client config for `kafka.sh users` and `kafka.sh acls`.
+write_client_env() {
+  [[ "$KAFKA_SECURITY" == sasl_ssl ]] || { rm -f "$CLIENT_ENV" "$ADMIN_PROPERTIES"; return 0; }
+  (umask 077; cat >"$ADMIN_PROPERTIES" <<EOF
+bootstrap.servers=127.0.0.1:$KAFKA_PORT
+security.protocol=SASL_SSL
+sasl.mechanism=$SCRAM
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$KAFKA_ADMIN_PASSWORD";
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.pem
+EOF
+  )
+  (umask 077; cat >"$CLIENT_ENV" <<EOF
+STOCKSYNC_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_ADVERTISED_PORT
+STOCKSYNC_KAFKA_SECURITY_PROTOCOL=SASL_SSL
+STOCKSYNC_KAFKA_SASL_MECHANISM=$SCRAM
+STOCKSYNC_KAFKA_USERNAME=$KAFKA_SCRAM_USER
+STOCKSYNC_KAFKA_PASSWORD=$KAFKA_SCRAM_PASSWORD
+STOCKSYNC_KAFKA_CA_FILE=$TLS_DIR/ca.pem
+EOF
+  )
+}
+
 write_props() {
-  cat >"$PROPS" <<EOF
+  (umask 077; cat >"$PROPS" <<EOF
 # Written by scripts/infra/kafka.sh on every start; edit the script, not this file.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_ADVERTISED_PORT
-inter.broker.listener.name=PLAINTEXT
-controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+$(listener_props)
 log.dirs=$DATA_DIR
 
 # One node: every internal topic has a single replica.
@@ -175,13 +265,22 @@ log.retention.bytes=268435456
 log.segment.bytes=67108864
 log.retention.check.interval.ms=60000
 EOF
+  )
 }
 
 format_storage() {
   local java cp="$LIBS/*"
   java="$(java_bin)"
   if [[ -f "$DATA_DIR/meta.properties" ]]; then
+    local formatted
+    formatted="$(cat "$SECURITY_MARK" 2>/dev/null || echo plaintext)"
+    [[ "$formatted" == "$KAFKA_SECURITY" ]] || die "storage in $DATA_DIR was formatted for KAFKA_SECURITY=$formatted, not $KAFKA_SECURITY; use another STOCKSYNC_STATE_DIR or stop, remove $KSTATE and start again"
     return 0
+  fi
+  local scram=()
+  if [[ "$KAFKA_SECURITY" == sasl_ssl ]]; then
+    scram=(--add-scram "$SCRAM=[name=admin,password=$KAFKA_ADMIN_PASSWORD]"
+           --add-scram "$SCRAM=[name=$KAFKA_SCRAM_USER,password=$KAFKA_SCRAM_PASSWORD]")
   fi
   if [[ ! -s "$CLUSTER_ID_FILE" ]]; then
     "$java" -cp "$cp" -Dlog4j2.configurationFile="$LOG4J_CONF" -Dkafka.logs.dir="$LOG_DIR" \
@@ -191,10 +290,11 @@ format_storage() {
   fi
   log "formatting storage in $DATA_DIR (cluster id $(cat "$CLUSTER_ID_FILE"))"
   if ! "$java" -cp "$cp" -Dlog4j2.configurationFile="$LOG4J_CONF" -Dkafka.logs.dir="$LOG_DIR" \
-      kafka.tools.StorageTool format -t "$(cat "$CLUSTER_ID_FILE")" -c "$PROPS" >>"$OUT_LOG" 2>&1; then
+      kafka.tools.StorageTool format -t "$(cat "$CLUSTER_ID_FILE")" -c "$PROPS" "${scram[@]}" >>"$OUT_LOG" 2>&1; then
     tail -n 20 "$OUT_LOG" >&2
     die "storage format failed"
   fi
+  echo "$KAFKA_SECURITY" >"$SECURITY_MARK"
 }
 
 wait_ready() {
@@ -242,9 +342,18 @@ cmd_start() {
   done
   check_java
   cmd_fetch
+  case "$KAFKA_SECURITY" in
+    plaintext) ;;
+    sasl_ssl) ensure_tls "$TLS_DIR" || die "could not make the TLS certificates" ;;
+    *) die "KAFKA_SECURITY must be plaintext or sasl_ssl, not $KAFKA_SECURITY" ;;
+  esac
+  [[ "$KAFKA_ACLS" == off || ( "$KAFKA_ACLS" == on && "$KAFKA_SECURITY" == sasl_ssl ) ]] ||
+    die "KAFKA_ACLS must be off, or on with KAFKA_SECURITY=sasl_ssl"
   mkdir -p "$DATA_DIR" "$LOG_DIR"
+  load_credentials
   write_props
   format_storage
+  write_client_env
 
   # Fresh server.log per run, so the readiness grep only sees this run.
   if [[ -f "$SERVER_LOG" ]]; then mv -f "$SERVER_LOG" "$LOG_DIR/server.log.prev"; fi
@@ -252,7 +361,7 @@ cmd_start() {
 
   local java
   java="$(java_bin)"
-  log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT), state in $KSTATE"
+  log "starting Kafka $KAFKA_VERSION ($KAFKA_SECURITY) on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT), state in $KSTATE"
   # shellcheck disable=SC2086  # KAFKA_HEAP_OPTS is a list of JVM flags
   nohup "$java" $KAFKA_HEAP_OPTS \
     -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
@@ -312,7 +421,17 @@ cmd_logs() {
   exec tail "$@" "$SERVER_LOG"
 }
 
-usage() { echo "usage: $0 start|stop|status|fetch|logs [tail args]" >&2; exit 2; }
+# users|acls: lines on stdin, applied as the admin user through the Admin API.
+cmd_access() {
+  [[ -s "$ADMIN_PROPERTIES" ]] || die "no $ADMIN_PROPERTIES: start the broker with KAFKA_SECURITY=sasl_ssl first"
+  running_pid >/dev/null || die "the broker is not running"
+  local java
+  java="$(java_bin)"
+  # No log4j configuration: the Admin client's own default prints errors only.
+  "$java" -cp "$LIBS/*" "$INFRA/KafkaAccess.java" "$1" "$ADMIN_PROPERTIES"
+}
+
+usage() { echo "usage: $0 start|stop|status|fetch|logs [tail args]|users|acls" >&2; exit 2; }
 
 case "${1:-}" in
   start) cmd_start ;;
@@ -320,5 +439,6 @@ case "${1:-}" in
   status) cmd_status ;;
   fetch) cmd_fetch ;;
   logs) shift; cmd_logs "$@" ;;
+  users|acls) cmd_access "$1" ;;
   *) usage ;;
 esac

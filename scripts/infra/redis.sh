@@ -5,8 +5,13 @@
 #   redis.sh stop     SHUTDOWN via redis-cli (AOF keeps the data), wait for the pid to exit
 #   redis.sh status   exit 0 if running and answering PONG, 1 otherwise
 #
-# Env: REDIS_PORT (6379), STOCKSYNC_STATE_DIR ($REPO/.work/local), REDIS_START_TIMEOUT (30 s).
+# Env: REDIS_PORT (6379), STOCKSYNC_STATE_DIR ($REPO/.work/local), REDIS_START_TIMEOUT (30 s),
+#      REDIS_SECURITY (plaintext; tls: TLS only (no plaintext port), the default user off,
+#      an ACL user for the services and an admin user for this script),
+#      REDIS_USER (stocksync), REDIS_PASSWORD (random; both kept from the first tls start).
 # State: $STOCKSYNC_STATE_DIR/redis/{appendonlydir/,redis.pid,redis.log}
+#        tls: also credentials.env (mode 600), users.acl (hashed passwords), client.env
+#        (STOCKSYNC_REDIS_URL and STOCKSYNC_REDIS_CA_FILE) and $STOCKSYNC_STATE_DIR/tls/
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -14,8 +19,16 @@ STATE_DIR="${STOCKSYNC_STATE_DIR:-$REPO/.work/local}"
 RSTATE="$STATE_DIR/redis"
 PID_FILE="$RSTATE/redis.pid"
 LOG_FILE="$RSTATE/redis.log"
+CREDENTIALS="$RSTATE/credentials.env"
+ACL_FILE="$RSTATE/users.acl"
+CLIENT_ENV="$RSTATE/client.env"
+SECURITY_MARK="$RSTATE/security"   # the mode the running server was started in
+TLS_DIR="$STATE_DIR/tls"
+# shellcheck source=scripts/infra/tls.sh
+source "$REPO/scripts/infra/tls.sh"
 
 REDIS_PORT="${REDIS_PORT:-6379}"
+REDIS_SECURITY="${REDIS_SECURITY:-plaintext}"
 START_TIMEOUT="${REDIS_START_TIMEOUT:-30}"
 STOP_TIMEOUT=30
 
@@ -51,7 +64,64 @@ ensure_installed() {
   command -v redis-server >/dev/null 2>&1 || die "redis-server still missing after apt-get install"
 }
 
-cli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+# A running server is talked to the way it was started, whatever REDIS_SECURITY says now.
+use_running_mode() { cat "$SECURITY_MARK" 2>/dev/null || echo plaintext; }
+
+cli() {
+  if [[ "$REDIS_SECURITY" == tls ]]; then
+    # The admin password goes through the environment, never the command line.
+    local password="${REDIS_ADMIN_PASSWORD:-}"
+    [[ -n "$password" ]] || password="$(sed -n 's/^REDIS_ADMIN_PASSWORD=//p' "$CREDENTIALS" 2>/dev/null)"
+    REDISCLI_AUTH="$password" redis-cli --tls --cacert "$TLS_DIR/ca.pem" \
+      --user admin -h 127.0.0.1 -p "$REDIS_PORT" "$@"
+  else
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"
+  fi
+}
+
+sha256_hex() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+
+# tls: the users, made on the first start and kept (credentials.env, mode 600); the ACL file
+# holds only their SHA-256 hashes. The default user is off: no command without a login.
+load_credentials() {
+  [[ "$REDIS_SECURITY" == tls ]] || return 0
+  if [[ -s "$CREDENTIALS" ]]; then
+    keep_credentials "$CREDENTIALS" REDIS_USER REDIS_PASSWORD ||
+      die "REDIS_USER/REDIS_PASSWORD differ from the ones kept in $CREDENTIALS; edit or remove it (then users.acl is written anew)"
+  else
+    REDIS_ADMIN_PASSWORD="$(random_password)"
+    REDIS_USER="${REDIS_USER:-stocksync}"
+    REDIS_PASSWORD="${REDIS_PASSWORD:-$(random_password)}"
+    [[ "$REDIS_USER" =~ ^[A-Za-z0-9._-]+$ && "$REDIS_USER" != admin && "$REDIS_USER" != default ]] ||
+      die "REDIS_USER: letters, digits, . _ - only, and not admin or default"
+    [[ "$REDIS_PASSWORD" =~ ^[A-Za-z0-9._~-]+$ ]] || die "REDIS_PASSWORD: letters, digits, . _ ~ - only"
+    (umask 077; printf 'REDIS_ADMIN_PASSWORD=%s\nREDIS_USER=%s\nREDIS_PASSWORD=%s\n' \
+      "$REDIS_ADMIN_PASSWORD" "$REDIS_USER" "$REDIS_PASSWORD" >"$CREDENTIALS")
+  fi
+  # The services' user: every key and channel, no admin or dangerous commands.
+  (umask 077; cat >"$ACL_FILE" <<EOF
+user default off
+user admin on #$(sha256_hex "$REDIS_ADMIN_PASSWORD") ~* &* +@all
+user $REDIS_USER on #$(sha256_hex "$REDIS_PASSWORD") ~* &* +@all -@admin -@dangerous
+EOF
+  )
+  (umask 077; cat >"$CLIENT_ENV" <<EOF
+STOCKSYNC_REDIS_URL=rediss://$REDIS_USER:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT/0
+STOCKSYNC_REDIS_CA_FILE=$TLS_DIR/ca.pem
+EOF
+  )
+}
+
+# The listening options: a plaintext port, or TLS only with the ACL file.
+listen_args() {
+  if [[ "$REDIS_SECURITY" == tls ]]; then
+    printf '%s\n' --port 0 --tls-port "$REDIS_PORT" \
+      --tls-cert-file "$TLS_DIR/server.crt" --tls-key-file "$TLS_DIR/server.key" \
+      --tls-ca-cert-file "$TLS_DIR/ca.pem" --tls-auth-clients no --aclfile "$ACL_FILE"
+  else
+    printf '%s\n' --port "$REDIS_PORT"
+  fi
+}
 
 pong() { [[ "$(cli ping 2>/dev/null)" == "PONG" ]]; }
 
@@ -101,8 +171,10 @@ wait_ready() {
 }
 
 cmd_start() {
-  local pid t0=$SECONDS
+  local pid t0=$SECONDS wanted="$REDIS_SECURITY"
   if pid="$(running_pid)"; then
+    REDIS_SECURITY="$(use_running_mode)"
+    [[ "$REDIS_SECURITY" == "$wanted" ]] || die "already running with REDIS_SECURITY=$REDIS_SECURITY (stop it first)"
     wait_ready
     log "already running (pid $pid, 127.0.0.1:$REDIS_PORT)"
     return 0
@@ -111,11 +183,20 @@ cmd_start() {
     die "port $REDIS_PORT is already in use by another process (a system redis-server service? set REDIS_PORT)"
   fi
   ensure_installed
+  case "$REDIS_SECURITY" in
+    plaintext) rm -f "$CLIENT_ENV" ;;
+    tls) ensure_tls "$TLS_DIR" || die "could not make the TLS certificates" ;;
+    *) die "REDIS_SECURITY must be plaintext or tls, not $REDIS_SECURITY" ;;
+  esac
   mkdir -p "$RSTATE"
   rm -f "$PID_FILE"
-  log "starting redis-server on 127.0.0.1:$REDIS_PORT (AOF, state in $RSTATE)"
+  load_credentials
+  echo "$REDIS_SECURITY" >"$SECURITY_MARK"
+  local listen=()
+  mapfile -t listen < <(listen_args)
+  log "starting redis-server ($REDIS_SECURITY) on 127.0.0.1:$REDIS_PORT (AOF, state in $RSTATE)"
   if ! redis-server --daemonize yes \
-      --port "$REDIS_PORT" --bind 127.0.0.1 \
+      "${listen[@]}" --bind 127.0.0.1 \
       --appendonly yes --appendfsync everysec --save '' \
       --dir "$RSTATE" --pidfile "$PID_FILE" --logfile "$LOG_FILE"; then
     [[ -s "$LOG_FILE" ]] && tail -n 20 "$LOG_FILE" >&2
@@ -127,6 +208,7 @@ cmd_start() {
 
 cmd_stop() {
   local pid
+  REDIS_SECURITY="$(use_running_mode)"
   if ! pid="$(running_pid)"; then
     rm -f "$PID_FILE"
     log "not running"
@@ -152,6 +234,7 @@ cmd_stop() {
 
 cmd_status() {
   local pid
+  REDIS_SECURITY="$(use_running_mode)"
   if pid="$(running_pid)" && pong; then
     log "running (pid $pid, 127.0.0.1:$REDIS_PORT, state $RSTATE)"
     return 0

@@ -144,7 +144,10 @@ def test_ids_are_remembered_at_least_as_long_as_deliveries_are_accepted() -> Non
 async def test_the_receiver_does_not_describe_itself_in_production(path: str) -> None:
     real = "r" * 40
     async with running_edge(
-        environment="production", admin_token=real, wms_webhook_secret=real
+        environment="production",
+        admin_token=real,
+        wms_webhook_secret=real,
+        allow_insecure_transport=True,
     ) as edge:
         assert (await edge.client.get(path)).status_code == 404
     async with running_edge() as edge:  # development: the docs stay

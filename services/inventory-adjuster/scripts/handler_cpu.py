@@ -33,7 +33,7 @@ from inventory_adjuster.adapters.redis_store import RedisInventory
 from inventory_adjuster.handlers import CommandHandler
 from stocksync_common.consumer import Incoming
 from stocksync_common.events import InventoryCommand, InventoryCommandRequested, OrderLineRef
-from stocksync_common.kafka import make_producer
+from stocksync_common.kafka import env_security, make_producer
 from stocksync_common.topics import INVENTORY_COMMANDS
 from stocksync_common.tracing import setup_tracing
 
@@ -82,7 +82,7 @@ async def main(url: str, kafka: str, n: int, skus: int, batch: int) -> None:
     run = uuid.uuid4().hex[:8]
     group = f"adjuster-cpu-{run}"
     redis = Redis.from_url(url)
-    producer = make_producer(kafka, group, linger_ms=0)
+    producer = make_producer(kafka, group, linger_ms=0, security=env_security())
     await producer.start()
     store = RedisInventory(redis, group, idem_ttl_s=600, ledger_max_len=100)
     kits = KitStore(redis, group, idem_ttl_s=600, ledger_max_len=100)

@@ -151,7 +151,7 @@ async def notifier(
     settings: Settings, producer: AIOKafkaProducer, rules: RuleSet | None = None
 ) -> AsyncIterator[Container]:
     """One notifier instance (handler + delivery workers) on the shared Redis; no consumer."""
-    redis = Redis.from_url(settings.redis_url)
+    redis = Redis.from_url(settings.redis_url.get_secret_value())
     c = build(settings, redis=redis, producer=producer)
     if rules is not None:
         await c.rules.replace(rules)

@@ -11,6 +11,7 @@ def test_env_prefix(monkeypatch):
 
 def test_placeholder_admin_token_refused_in_production(monkeypatch):
     monkeypatch.setenv("STOCKSYNC_ENVIRONMENT", "production")
+    monkeypatch.setenv("STOCKSYNC_ALLOW_INSECURE_TRANSPORT", "true")  # not the subject here
     monkeypatch.delenv("STOCKSYNC_ADMIN_TOKEN", raising=False)
     with pytest.raises(ValidationError, match="ADMIN_TOKEN"):
         CommonSettings()

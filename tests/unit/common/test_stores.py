@@ -1,9 +1,14 @@
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
-from stocksync_common.stores import load_stores
+from stocksync_common.stores import (
+    ACCESS_TOKEN,
+    WEBHOOK_SECRET,
+    WITHHELD,
+    BadStoresFile,
+    load_stores,
+)
 
 EXAMPLE = Path(__file__).parents[3] / "config" / "stores.example.yaml"
 
@@ -29,7 +34,7 @@ def test_missing_env_reference_is_a_clear_error(monkeypatch, tmp_path):
         "stores:\n  - shop: a.myshopify.com\n    access_token: env:NOPE_TOKEN\n"
         "    webhook_secret: x\n"
     )
-    with pytest.raises(ValidationError, match="NOPE_TOKEN is not set"):
+    with pytest.raises(BadStoresFile, match="NOPE_TOKEN is not set"):
         load_stores(f)
 
 
@@ -52,5 +57,69 @@ def test_duplicate_shop_is_refused(tmp_path):
     entry = "  - shop: a.myshopify.com\n    access_token: t\n    webhook_secret: x\n"
     f = tmp_path / "s.yaml"
     f.write_text("stores:\n" + entry + entry)
-    with pytest.raises(ValidationError, match="listed twice"):
+    with pytest.raises(BadStoresFile, match="listed twice"):
         load_stores(f)
+
+
+STRONG_TOKEN = "shpat_" + "7f3a" * 8
+STRONG_SECRET = "9c1e" * 8
+
+
+def _one_store(tmp_path: Path, token: str, secret: str, shop: str = "a.myshopify.com") -> Path:
+    f = tmp_path / "s.yaml"
+    f.write_text(
+        f"stores:\n  - shop: {shop}\n    access_token: {token}\n    webhook_secret: {secret}\n"
+    )
+    return f
+
+
+def test_a_service_reads_only_the_store_secrets_it_is_given(monkeypatch, tmp_path):
+    """Least privilege: the webhook receiver is given webhook secrets only; the Admin API
+    token stays unread (its variable need not even exist there) and reads as withheld."""
+    monkeypatch.delenv("NOT_HERE_TOKEN", raising=False)
+    monkeypatch.setenv("HOOK_SECRET", STRONG_SECRET)
+    f = _one_store(tmp_path, "env:NOT_HERE_TOKEN", "env:HOOK_SECRET")
+    store = load_stores(f, frozenset({WEBHOOK_SECRET})).stores[0]
+    assert store.access_token.get_secret_value() == WITHHELD
+    assert store.webhook_secrets() == [STRONG_SECRET.encode()]
+    monkeypatch.setenv("NOT_HERE_TOKEN", STRONG_TOKEN)  # present, still not read
+    store = load_stores(f, frozenset({WEBHOOK_SECRET})).stores[0]
+    assert store.access_token.get_secret_value() == WITHHELD
+    none = load_stores(f, frozenset()).stores[0]
+    assert none.webhook_secrets() == [WITHHELD.encode()]
+    assert load_stores(f, frozenset({ACCESS_TOKEN})).stores[0].access_token.get_secret_value() == (
+        STRONG_TOKEN
+    )
+
+
+@pytest.mark.parametrize(
+    ("token", "secret", "named"),
+    [
+        ("shpat_demo_child_eu", STRONG_SECRET, "access_token"),  # the example file's value
+        ("short", STRONG_SECRET, "access_token"),
+        (STRONG_TOKEN, "demo-child-us-secret", "webhook_secret"),
+        (STRONG_TOKEN, "tiny", "webhook_secret"),
+    ],
+)
+def test_production_refuses_placeholder_and_short_store_secrets(tmp_path, token, secret, named):
+    f = _one_store(tmp_path, token, secret)
+    with pytest.raises(BadStoresFile) as caught:
+        load_stores(f, environment="production")
+    message = str(caught.value)
+    assert f"a.myshopify.com {named}" in message
+    assert token not in message and secret not in message
+    load_stores(f)  # outside production: accepted as before
+
+
+def test_production_checks_only_the_secrets_a_service_reads(tmp_path):
+    f = _one_store(tmp_path, "short", STRONG_SECRET)
+    stores = load_stores(f, frozenset({WEBHOOK_SECRET}), environment="production")
+    assert stores.stores[0].webhook_secrets() == [STRONG_SECRET.encode()]
+
+
+def test_an_error_in_the_file_never_prints_a_secret(tmp_path):
+    f = _one_store(tmp_path, STRONG_TOKEN, STRONG_SECRET, shop="Not A Shop")
+    with pytest.raises(BadStoresFile) as caught:
+        load_stores(f)
+    assert "stores.0.shop" in str(caught.value)
+    assert STRONG_TOKEN not in str(caught.value) and STRONG_SECRET not in str(caught.value)

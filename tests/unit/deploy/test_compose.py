@@ -280,7 +280,7 @@ def test_settings_load_from_the_compose_environment(
     }, "the containers use the kafka listener advertised on the compose network"
     if name in NEEDS_REDIS:
         assert "STOCKSYNC_REDIS_URL" in env
-        url = urlsplit(settings.redis_url)
+        url = urlsplit(settings.redis_url.get_secret_value())
         assert (url.hostname, url.port) == ("redis", 6379)
     if name in NEEDS_STORES:
         assert settings.stores_file in bind_mounts(name), "the stores file is mounted"

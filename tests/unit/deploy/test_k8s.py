@@ -25,7 +25,8 @@ import yaml
 from unit.deploy.contract import SERVICE_PORTS
 
 from stocksync_common.settings import CommonSettings
-from stocksync_common.stores import load_stores
+from stocksync_common.stores import ACCESS_TOKEN, WEBHOOK_SECRET, load_stores
+from stocksync_common.topics import TopicsSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 K8S = ROOT / "deploy" / "k8s"
@@ -39,6 +40,23 @@ ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - a container listens on all of its int
 
 STORE_READERS = ("webhook-receiver", "order-consumer", "shopify-sync")
 SECRET_NAME = "stocksync-secrets"
+# The stores' credentials, split so that each service gets only what it reads: the Secret's
+# name -> the stores-file fields whose env:NAME keys it holds.
+STORE_SECRETS = {
+    "stocksync-store-tokens": ("access_token",),
+    "stocksync-store-webhook-secrets": ("webhook_secret", "webhook_secret_previous"),
+}
+# Each store reader: the Secret it imports (None: none) and the secrets its code reads.
+STORE_READER_SECRETS: dict[str, tuple[str | None, frozenset[str]]] = {
+    "webhook-receiver": ("stocksync-store-webhook-secrets", frozenset({WEBHOOK_SECRET})),
+    "order-consumer": (None, frozenset()),
+    "shopify-sync": ("stocksync-store-tokens", frozenset({ACCESS_TOKEN})),
+}
+# Secrets Strimzi writes: each KafkaUser's password (stocksync-<service>), the cluster's CA;
+# and the CA of Redis's certificate, which the platform team stores.
+KAFKA_CA_SECRET = "stocksync-cluster-ca-cert"
+REDIS_CA_SECRET = "stocksync-redis-ca"
+KAFKA_USER = re.compile(r"stocksync-[a-z-]+")
 SECRET_LIKE = re.compile(r"TOKEN|SECRET|PASSWORD|CREDENTIAL|WEBHOOK_URL|API_KEY")
 KNOWN_KINDS = {
     ("v1", "ConfigMap"),
@@ -49,11 +67,13 @@ KNOWN_KINDS = {
     ("networking.k8s.io/v1", "NetworkPolicy"),
     ("autoscaling/v2", "HorizontalPodAutoscaler"),
     ("keda.sh/v1alpha1", "ScaledObject"),
+    ("keda.sh/v1alpha1", "TriggerAuthentication"),
     ("monitoring.coreos.com/v1", "PodMonitor"),
     ("kafka.strimzi.io/v1beta2", "KafkaTopic"),
+    ("kafka.strimzi.io/v1beta2", "KafkaUser"),
 }
 # Kinds that need a CRD: never in the base, which must apply to a bare cluster.
-CRD_KINDS = {"ScaledObject", "PodMonitor", "KafkaTopic"}
+CRD_KINDS = {"ScaledObject", "TriggerAuthentication", "PodMonitor", "KafkaTopic", "KafkaUser"}
 KUSTOMIZATION_API = "kustomize.config.k8s.io/v1beta1"
 COMPONENT_API = "kustomize.config.k8s.io/v1alpha1"
 
@@ -178,7 +198,7 @@ WORKLOADS = [*SERVICE_WORKLOADS, Workload("stocksync-topics", "Job", "common")]
 
 def settings_class(service: str) -> type[CommonSettings]:
     if service == "common":
-        return CommonSettings
+        return TopicsSettings  # the Job runs stocksync-topics
     module = importlib.import_module(f"{service.replace('-', '_')}.settings")
     cls = module.Settings
     assert isinstance(cls, type) and issubclass(cls, CommonSettings)
@@ -193,8 +213,16 @@ def stores_file_data() -> str:
     return config_maps(BASE)["stocksync-stores"]["stores.yaml"]
 
 
-def stores_env_refs() -> set[str]:
-    return set(re.findall(r"env:([A-Za-z_][A-Za-z0-9_]*)", stores_file_data()))
+def stores_env_refs(fields: tuple[str, ...] = ("access_token", "webhook_secret",
+                                              "webhook_secret_previous")) -> set[str]:  # fmt: skip
+    """The ``NAME`` of every ``env:NAME`` the stores file gives to ``fields``."""
+    refs = set()
+    for store in yaml.safe_load(stores_file_data())["stores"]:
+        for field in fields:
+            value = str(store.get(field, ""))
+            if value.startswith("env:"):
+                refs.add(value.removeprefix("env:"))
+    return refs
 
 
 def env_from(container: dict[str, Any], ref: str) -> list[str]:
@@ -202,7 +230,10 @@ def env_from(container: dict[str, Any], ref: str) -> list[str]:
 
 
 def fake_secret(name: str) -> str:
-    """What a Secret would hold for ``name``: as long as production asks (32+ characters)."""
+    """What a Secret would hold for ``name``: as long as production asks (32+ characters);
+    the Redis URL as production asks it (TLS, an ACL user and its password)."""
+    if name == "STOCKSYNC_REDIS_URL":
+        return f"rediss://stocksync:{'x' * 32}@stocksync-redis:6379/0"
     return f"secret-{name.lower()}".ljust(40, "x")
 
 
@@ -213,8 +244,8 @@ def pod_environment(workload: Workload, folder: Path) -> dict[str, str]:
     env: dict[str, str] = {}
     for name in env_from(container, "configMapRef"):
         env.update(maps[name])
-    if env_from(container, "secretRef"):
-        env.update({ref: fake_secret(ref) for ref in stores_env_refs()})
+    for secret in env_from(container, "secretRef"):
+        env.update({ref: fake_secret(ref) for ref in stores_env_refs(STORE_SECRETS[secret])})
     for item in container.get("env", []):
         if "value" in item:
             env[item["name"]] = str(item["value"])
@@ -459,16 +490,18 @@ def test_no_secret_values_anywhere() -> None:
     for node in walk(docs):
         name = node.get("name")
         if isinstance(name, str) and ("value" in node or "valueFrom" in node):
-            if SECRET_LIKE.search(name):
+            if SECRET_LIKE.search(name) or name == "STOCKSYNC_REDIS_URL":
                 assert "value" not in node, f"{name} has a literal value"
                 ref = node["valueFrom"]["secretKeyRef"]
-                assert ref["name"] == SECRET_NAME
+                if name == "STOCKSYNC_KAFKA_PASSWORD":  # the workload's KafkaUser's Secret
+                    assert KAFKA_USER.fullmatch(ref["name"]) and ref["key"] == "password"
+                else:
+                    assert ref["name"] == SECRET_NAME
                 assert ref.get("optional", False) == name.endswith("_PREVIOUS")
-        for ref_kind in ("secretKeyRef", "secretRef"):
-            if ref_kind in node:
-                assert node[ref_kind]["name"] == SECRET_NAME
-        if node.get("secret"):  # a Secret volume
-            assert node["secret"]["secretName"] == SECRET_NAME
+        if "secretRef" in node:  # imported whole: only the stores' credentials
+            assert node["secretRef"]["name"] in STORE_SECRETS
+        if node.get("secret"):  # a Secret volume: only the CAs
+            assert node["secret"]["secretName"] in {KAFKA_CA_SECRET, REDIS_CA_SECRET}
     stores = yaml.safe_load(stores_file_data())
     for store in stores["stores"]:
         for key in ("access_token", "webhook_secret", "webhook_secret_previous"):
@@ -485,6 +518,7 @@ def test_readme_names_every_secret_key() -> None:
     missing = sorted(key for key in keys if f"`{key}`" not in readme)
     assert missing == []
     assert SECRET_NAME in readme
+    assert all(f"`{name}`" in readme for name in STORE_SECRETS)
 
 
 @pytest.mark.parametrize("folder", KUSTOMIZATIONS, ids=KUSTOMIZATION_IDS)
@@ -514,18 +548,23 @@ def test_store_readers_mount_the_stores_file_and_it_loads(
     assert mount.get("readOnly") is True
     volume = {v["name"]: v for v in workload.pod["volumes"]}[mount["name"]]
     data = config_maps(BASE)[volume["configMap"]["name"]]
-    assert SECRET_NAME in env_from(workload.container, "secretRef"), "the env: references"
+    secret, reads = STORE_READER_SECRETS[name]
+    assert env_from(workload.container, "secretRef") == ([secret] if secret else [])
     local = tmp_path / stores_file.name
     local.write_text(data[stores_file.name])
     use_environment(monkeypatch, env)
-    stores = load_stores(local)
+    stores = load_stores(local, reads, "production")  # as the service loads it
     assert [s for s in stores.stores if s.role == "parent"], "a parent store"
 
 
-def test_only_store_readers_import_the_whole_secret() -> None:
+def test_each_workload_imports_only_the_store_secrets_it_reads() -> None:
+    """Least privilege: the receiver gets the webhook secrets and never an Admin API token,
+    shopify-sync the tokens, every other workload none."""
     for workload in WORKLOADS:
-        imports = bool(env_from(workload.container, "secretRef"))
-        assert imports == (workload.name in STORE_READERS), workload.name
+        secret = STORE_READER_SECRETS.get(workload.name, (None, frozenset()))[0]
+        assert env_from(workload.container, "secretRef") == ([secret] if secret else [])
+    tokens, hooks = (stores_env_refs(f) for f in STORE_SECRETS.values())
+    assert tokens and hooks and not tokens & hooks
 
 
 def test_topics_job_creates_the_topics_with_the_adjuster_image() -> None:
@@ -571,3 +610,47 @@ def test_kustomization_renders(folder: Path) -> None:
         assert {d["spec"]["replicas"] for d in rendered.values()} == {1}
         images = {c["image"] for d in rendered.values() for c in walk(d) if "image" in c}
         assert all(image.endswith(":dev") for image in images), images
+
+
+# --- Kafka and Redis credentials (#22) ----------------------------------------------------------
+
+
+def _env_items(workload: Workload) -> dict[str, dict[str, Any]]:
+    return {item["name"]: item for item in workload.container.get("env", [])}
+
+
+def _mounted_secret(workload: Workload, file_path: str) -> str:
+    """The Secret a file path of the container comes from (its folder's volume)."""
+    folder = str(PurePosixPath(file_path).parent)
+    mounts = {m["mountPath"]: m for m in workload.container.get("volumeMounts", [])}
+    assert folder in mounts, f"{workload.name}: nothing mounted at {folder}"
+    assert mounts[folder].get("readOnly") is True
+    volume = {v["name"]: v for v in workload.pod["volumes"]}[mounts[folder]["name"]]
+    name = volume["secret"]["secretName"]
+    assert isinstance(name, str)
+    return name
+
+
+@pytest.mark.parametrize("workload", WORKLOADS, ids=lambda w: w.name)
+def test_each_workload_reaches_kafka_as_its_own_user_and_redis_from_the_secret(
+    workload: Workload,
+) -> None:
+    env = _env_items(workload)
+    config = config_maps(BASE)["stocksync-config"]
+    assert config["STOCKSYNC_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert "STOCKSYNC_REDIS_URL" not in config, "the URL holds a password: Secret only"
+    cls = settings_class(workload.settings)
+    if cls.uses_kafka:
+        user = env["STOCKSYNC_KAFKA_USERNAME"]["value"]
+        assert user == (workload.name if workload.kind == "Job" else f"stocksync-{workload.name}")
+        ref = env["STOCKSYNC_KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert (ref["name"], ref["key"]) == (user, "password"), "its own user's password"
+        assert _mounted_secret(workload, config["STOCKSYNC_KAFKA_CA_FILE"]) == KAFKA_CA_SECRET
+    else:
+        assert not {"STOCKSYNC_KAFKA_USERNAME", "STOCKSYNC_KAFKA_PASSWORD"} & set(env)
+    if cls.uses_redis:
+        ref = env["STOCKSYNC_REDIS_URL"]["valueFrom"]["secretKeyRef"]
+        assert (ref["name"], ref["key"]) == (SECRET_NAME, "STOCKSYNC_REDIS_URL")
+        assert _mounted_secret(workload, config["STOCKSYNC_REDIS_CA_FILE"]) == REDIS_CA_SECRET
+    else:
+        assert "STOCKSYNC_REDIS_URL" not in env

@@ -48,6 +48,7 @@ KEDA = K8S / "components" / "keda"
 HPA = K8S / "components" / "hpa"
 MONITORING = K8S / "components" / "monitoring"
 TOPICS_FILE = PRODUCTION / "topics.yaml"
+USERS_FILE = PRODUCTION / "users.yaml"
 CONSUMERS = [name for name in SERVICE_PORTS if name not in {"webhook-receiver", "ops-console"}]
 AUTOSCALED = [*CONSUMERS, "webhook-receiver"]
 # Where the ops console may be reached from besides this namespace and Prometheus's.
@@ -148,6 +149,89 @@ def test_committed_topics_file_is_the_generators_output() -> None:
         "run `uv run python deploy/k8s/generate_topics.py`"
     )
     assert "topics.yaml" in kustomization(PRODUCTION)["resources"]
+
+
+def test_committed_users_file_is_the_generators_output() -> None:
+    assert USERS_FILE.read_text() == load_generator().render_users(), (
+        "run `uv run python deploy/k8s/generate_topics.py`"
+    )
+    assert "users.yaml" in kustomization(PRODUCTION)["resources"]
+
+
+def user_grants(name: str) -> dict[tuple[str, str], set[str]]:
+    """(resource type, name) -> operations of the KafkaUser ``name`` in users.yaml."""
+    users = {d["metadata"]["name"]: d for d in yaml_docs(USERS_FILE)}
+    spec = users[name]["spec"]
+    assert spec["authentication"] == {"type": "scram-sha-512"}
+    assert spec["authorization"]["type"] == "simple"
+    grants: dict[tuple[str, str], set[str]] = {}
+    for acl in spec["authorization"]["acls"]:
+        resource = acl["resource"]
+        assert resource.get("patternType", "literal") == "literal", "no prefixes, no wildcards"
+        assert resource.get("name") != "*"
+        key = (resource["type"], resource.get("name", "kafka-cluster"))
+        grants.setdefault(key, set()).update(acl["operations"])
+    return grants
+
+
+def test_every_kafka_client_deployment_has_its_own_kafka_user() -> None:
+    users = {d["metadata"]["name"] for d in yaml_docs(USERS_FILE)}
+    clients = {name for name in SERVICE_PORTS if name != "ops-console"}
+    assert users == {f"stocksync-{name}" for name in clients} | {"stocksync-keda"}
+    for doc in yaml_docs(USERS_FILE):
+        assert doc["metadata"]["labels"]["strimzi.io/cluster"] == "stocksync"
+
+
+def test_a_service_may_touch_only_its_own_topics_and_groups() -> None:
+    orders = user_grants("stocksync-order-consumer")
+    assert {"Read", "Describe"} <= orders[("topic", "webhooks.shopify.v1")]
+    assert "Write" not in orders[("topic", "webhooks.shopify.v1")], "the receiver's to write"
+    assert "Write" in orders[("topic", "inventory.commands.v1")]
+    assert "Read" not in orders[("topic", "inventory.commands.v1")], "the adjuster's to read"
+    assert "Read" in orders[("group", "order-consumer")]
+    assert ("group", "inventory-adjuster") not in orders
+    retry = "webhooks.shopify.v1.retry.order-consumer"
+    assert {"Read", "Write"} <= orders[("topic", retry)]
+    assert "Delete" in orders[("topic", "webhooks.shopify.v1.dlq.order-consumer")]
+    receiver = user_grants("stocksync-webhook-receiver")
+    assert not any(kind == "group" for kind, _ in receiver), "it consumes nothing"
+    assert {t for (k, t), ops in receiver.items() if k == "topic" and "Read" in ops} == {
+        "webhooks.shopify.v1.dlq.webhook-receiver",
+        "webhooks.wms.v1.dlq.webhook-receiver",
+    }, "the receiver reads its own dead letters only"
+    assert "Write" not in receiver.get(("topic", "inventory.commands.v1"), set())
+    for name in SERVICE_PORTS:
+        if name == "ops-console":
+            continue
+        grants = user_grants(f"stocksync-{name}")
+        assert not any("Create" in ops or "Alter" in ops for ops in grants.values())
+        assert grants[("cluster", "kafka-cluster")] == {"IdempotentWrite"}
+        groups = {g for kind, g in grants if kind == "group"}
+        assert groups == settings_groups(name), "exactly the groups it joins"
+
+
+def test_keda_may_only_describe_the_groups_and_their_topics() -> None:
+    grants = user_grants("stocksync-keda")
+    assert set(grants) == {("group", g) for g in CONSUMER_GROUPS} | {
+        ("topic", t) for topics in CONSUMER_GROUPS.values() for t in topics
+    }
+    assert all(ops == {"Describe"} for ops in grants.values())
+
+
+def test_keda_triggers_log_in_with_scram_over_tls() -> None:
+    docs = resource_docs(KEDA)
+    [auth] = of_kind(docs, "TriggerAuthentication").values()
+    refs = {r["parameter"]: (r["name"], r["key"]) for r in auth["spec"]["secretTargetRef"]}
+    assert refs["password"] == ("stocksync-keda", "password")
+    assert refs["ca"] == ("stocksync-cluster-ca-cert", "ca.crt")
+    for obj in of_kind(docs, "ScaledObject").values():
+        for trigger in obj["spec"]["triggers"]:
+            if trigger["type"] == "kafka":
+                assert (trigger["metadata"]["sasl"], trigger["metadata"]["tls"]) == (
+                    "scram_sha512",
+                    "enable",
+                )
+                assert trigger["authenticationRef"]["name"] == auth["metadata"]["name"]
 
 
 def test_kafka_topics_are_exactly_the_catalog_with_production_settings() -> None:
@@ -289,7 +373,10 @@ def test_ops_console_finds_each_service_at_its_service_and_port() -> None:
 def test_egress_ports_are_the_configured_kafka_and_redis_ports() -> None:
     config = config_maps(BASE)["stocksync-config"]
     assert urlsplit(f"//{config['STOCKSYNC_KAFKA_BOOTSTRAP_SERVERS']}").port == KAFKA_PORT
-    assert urlsplit(config["STOCKSYNC_REDIS_URL"]).port == REDIS_PORT
+    # The Redis URL is a secret: the README's example of it uses the port the policies open.
+    readme = (K8S / "README.md").read_text()
+    [example] = re.findall(r"STOCKSYNC_REDIS_URL=(rediss://\S+?)['`\s]", readme)
+    assert urlsplit(example).port == REDIS_PORT
 
 
 def test_the_topics_job_may_reach_kafka_and_dns_only() -> None:

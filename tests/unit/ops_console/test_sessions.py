@@ -48,6 +48,10 @@ async def test_memory_sessions_expire_and_can_be_deleted() -> None:
 
 def test_a_placeholder_admin_secret_is_refused_in_production() -> None:
     with pytest.raises(ValueError, match="STOCKSYNC_ADMIN_TOKEN"):
-        Settings(environment="production", admin_token="dev-admin-token")
+        Settings(
+            environment="production", admin_token="dev-admin-token", allow_insecure_transport=True
+        )
     real = "a-real-secret-long-enough-for-production"
-    assert Settings(environment="production", admin_token=real).secure_cookie
+    assert Settings(
+        environment="production", admin_token=real, allow_insecure_transport=True
+    ).secure_cookie

@@ -7,6 +7,9 @@ from unit.webhook_receiver.harness import running_edge
 from webhook_receiver.domain.wms import InvalidWmsEvent, parse_wms_event
 from webhook_receiver.settings import Settings
 
+# The transport is not the subject here (tests/unit/common/test_transport.py).
+PRODUCTION = {"environment": "production", "allow_insecure_transport": True}
+
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
@@ -15,9 +18,9 @@ from webhook_receiver.settings import Settings
         ({"publish_timeout_s": 4.5}, "5 s deadline"),
         ({"max_body_bytes": 2 * 1024 * 1024}, "cannot be published"),
         ({"claim_ttl_s": 2.0}, "claim_ttl_s"),
-        ({"environment": "production", "admin_token": "t" * 32}, "WMS_WEBHOOK_SECRET"),
+        ({**PRODUCTION, "admin_token": "t" * 32}, "WMS_WEBHOOK_SECRET"),
         (
-            {"environment": "production", "admin_token": "t" * 32, "wms_webhook_secret": "short"},
+            {**PRODUCTION, "admin_token": "t" * 32, "wms_webhook_secret": "short"},
             "WMS_WEBHOOK_SECRET must be at least 32",
         ),
     ],

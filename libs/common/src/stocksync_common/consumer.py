@@ -63,6 +63,7 @@ from stocksync_common.retry import (
 )
 from stocksync_common.topics import dlq_topic, ensure_topics, retry_topic
 from stocksync_common.tracing import extract_context
+from stocksync_common.transport import KafkaSecurity, kafka_options
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("stocksync.consumer")
@@ -125,6 +126,7 @@ def make_consumer(
     *,
     fetch_max_wait_ms: int = 50,
     max_poll_records: int = 2000,
+    security: KafkaSecurity | None = None,
 ) -> AIOKafkaConsumer:
     """A group consumer with explicit commits only.
 
@@ -136,6 +138,7 @@ def make_consumer(
     """
     return AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
+        **kafka_options(security),
         group_id=group,
         client_id=client_id,
         enable_auto_commit=False,
@@ -204,6 +207,7 @@ class ConsumerLoop:
     # groups' ones; tests and renamed groups need theirs), through ``bootstrap``.
     create_missing: bool = True
     bootstrap: str | None = None
+    security: KafkaSecurity | None = None
     # Consumer lag (``stocksync_consumer_lag``) is sampled this often, in the background.
     lag_interval_s: float = 10.0
     # How long a revoke or a stop waits for the commit in flight before abandoning it.
@@ -317,7 +321,8 @@ class ConsumerLoop:
         if wanted:
             if self.bootstrap is None:
                 raise ValueError("create_missing needs the loop's bootstrap (Kafka servers)")
-            await ensure_topics(self.bootstrap, wanted, None)  # replication: up to 3
+            # replication: up to 3
+            await ensure_topics(self.bootstrap, wanted, None, security=self.security)
             # Subscribe once the metadata lists them: a topic that shows up later would cost
             # a rebalance right after the first assignment.
             deadline = time.monotonic() + 15

@@ -11,13 +11,18 @@ from aiokafka.structs import RecordMetadata
 
 from stocksync_common.events import Envelope, encode
 from stocksync_common.metrics import EVENTS_PUBLISHED
+from stocksync_common.settings import CommonSettings
 from stocksync_common.tracing import inject_headers
+from stocksync_common.transport import KafkaSecurity, kafka_options
 
 
-def make_producer(bootstrap: str, client_id: str, *, linger_ms: int = 2) -> AIOKafkaProducer:
+def make_producer(
+    bootstrap: str, client_id: str, *, linger_ms: int = 2, security: KafkaSecurity | None = None
+) -> AIOKafkaProducer:
     """An idempotent producer (idempotence forces acks=all)."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
+        **kafka_options(security),
         client_id=client_id,
         enable_idempotence=True,
         acks="all",
@@ -25,6 +30,22 @@ def make_producer(bootstrap: str, client_id: str, *, linger_ms: int = 2) -> AIOK
         max_batch_size=256 * 1024,
         request_timeout_ms=15000,
     )
+
+
+def producer_from(settings: CommonSettings, *, linger_ms: int = 2) -> AIOKafkaProducer:
+    """:func:`make_producer` for the settings' brokers, security and service name."""
+    return make_producer(
+        settings.kafka_bootstrap_servers,
+        settings.service_name,
+        linger_ms=linger_ms,
+        security=settings.kafka_security,
+    )
+
+
+def env_security() -> KafkaSecurity:
+    """For tools given only bootstrap servers (benches, the fault suite's views, profiling
+    scripts): the ``STOCKSYNC_KAFKA_*`` security settings of the environment."""
+    return CommonSettings().kafka_security
 
 
 def event_headers(event: Envelope) -> list[tuple[str, bytes]]:

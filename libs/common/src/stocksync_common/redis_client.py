@@ -11,16 +11,23 @@ cannot run it twice); if that fails too, the caller gets a ``ConnectionError``. 
 own retry stays off: after a lost reply a command may already have run.
 
 Why the timeouts: without ``socket_timeout`` a black-holed Redis blocks a call forever.
+
+TLS and ACL users come from the URL (``rediss://user:password@host:port/0``) and the CA file
+(``STOCKSYNC_REDIS_CA_FILE``); the TLS connection gets the same resend-once behaviour. The
+URL may be a ``SecretStr`` (settings keep it as one: the password lives in it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.connection import Connection
+from pydantic import SecretStr
+from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
+from redis.asyncio.connection import Connection, SSLConnection, parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
+
+from stocksync_common.settings import CommonSettings
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -28,6 +35,30 @@ DEFAULT_TIMEOUT_S = 10.0
 def _closed_transport(exc: RuntimeError) -> bool:
     text = str(exc)
     return "handler is closed" in text or "closed=True" in text
+
+
+Send = Callable[[bytes | str | Iterable[bytes], bool], Awaitable[None]]
+
+
+async def _send_resetsafe(
+    send: Send, command: bytes | str | Iterable[bytes], check_health: bool
+) -> None:
+    if not isinstance(command, str | bytes):
+        command = list(command)  # it may be sent twice
+    try:
+        await send(command, check_health)
+        return
+    except RuntimeError as exc:
+        if not _closed_transport(exc):
+            raise
+        # uvloop refused before writing a byte; redis-py dropped the connection.
+        first = exc
+    try:
+        await send(command, check_health)
+    except RuntimeError as exc:
+        if not _closed_transport(exc):
+            raise
+        raise RedisConnectionError(f"write to a closed connection: {exc}") from first
 
 
 class ResetSafeConnection(Connection):
@@ -38,44 +69,57 @@ class ResetSafeConnection(Connection):
     async def send_packed_command(
         self, command: bytes | str | Iterable[bytes], check_health: bool = True
     ) -> None:
-        if not isinstance(command, str | bytes):
-            command = list(command)  # it may be sent twice
-        try:
-            await super().send_packed_command(command, check_health)
-            return
-        except RuntimeError as exc:
-            if not _closed_transport(exc):
-                raise
-            # uvloop refused before writing a byte; redis-py dropped the connection.
-            first = exc
-        try:
-            await super().send_packed_command(command, check_health)
-        except RuntimeError as exc:
-            if not _closed_transport(exc):
-                raise
-            raise RedisConnectionError(f"write to a closed connection: {exc}") from first
+        await _send_resetsafe(super().send_packed_command, command, check_health)
 
 
-def _options(timeout_s: float | None) -> dict[str, Any]:
-    # For rediss:// and unix:// URLs redis-py picks its own TLS or socket-file class (the URL
-    # wins over ``connection_class``); those keep redis-py's behaviour.
+class ResetSafeSSLConnection(SSLConnection):
+    """:class:`ResetSafeConnection`'s behaviour over TLS (``rediss://``)."""
+
+    async def send_packed_command(
+        self, command: bytes | str | Iterable[bytes], check_health: bool = True
+    ) -> None:
+        await _send_resetsafe(super().send_packed_command, command, check_health)
+
+
+def _pool_options(
+    url: str | SecretStr, ca_file: str | None, timeout_s: float | None
+) -> dict[str, Any]:
+    """The pool's keyword arguments for ``url``: the URL's own (host, db, user, password,
+    TLS), our connection classes, the CA file for TLS, the timeouts."""
+    text = url.get_secret_value() if isinstance(url, SecretStr) else url
     options: dict[str, Any] = {"connection_class": ResetSafeConnection}
     if timeout_s is not None:
         options["socket_timeout"] = timeout_s
         options["socket_connect_timeout"] = timeout_s
+    options.update(parse_url(text))  # unix:// keeps redis-py's socket-file class
+    if options["connection_class"] is SSLConnection:
+        options["connection_class"] = ResetSafeSSLConnection
+        if ca_file:
+            options["ssl_ca_certs"] = ca_file
     return options
 
 
-def connect(url: str, *, timeout_s: float | None = DEFAULT_TIMEOUT_S) -> Redis:
+def connect(
+    url: str | SecretStr, *, ca_file: str | None = None, timeout_s: float | None = DEFAULT_TIMEOUT_S
+) -> Redis:
     """A client for ``url`` with redis-py's default (unbounded) pool; ``timeout_s=None``
     waits on the socket forever (bulk jobs whose scripts may run long)."""
-    return Redis.from_url(url, **_options(timeout_s))
+    return Redis.from_pool(ConnectionPool(**_pool_options(url, ca_file, timeout_s)))
 
 
-def connect_bounded(url: str, *, max_connections: int, timeout_s: float) -> Redis:
+def connect_bounded(
+    url: str | SecretStr, *, max_connections: int, timeout_s: float, ca_file: str | None = None
+) -> Redis:
     """A client whose pool holds at most ``max_connections``: a burst waits up to
     ``timeout_s`` for a free one instead of failing or opening hundreds at once."""
-    pool = BlockingConnectionPool.from_url(
-        url, **_options(timeout_s), max_connections=max_connections, timeout=timeout_s
+    pool = BlockingConnectionPool(
+        **_pool_options(url, ca_file, timeout_s), max_connections=max_connections, timeout=timeout_s
     )
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes both
+
+
+def connect_settings(
+    settings: CommonSettings, *, timeout_s: float | None = DEFAULT_TIMEOUT_S
+) -> Redis:
+    """:func:`connect` to the settings' Redis (``STOCKSYNC_REDIS_URL``, its CA file)."""
+    return connect(settings.redis_url, ca_file=settings.redis_ca_file, timeout_s=timeout_s)

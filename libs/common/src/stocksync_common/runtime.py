@@ -120,6 +120,10 @@ class Service(Generic[C]):
     routers: Sequence[APIRouter] = ()
     # Groups that dead-letter what they could not publish without consuming anything.
     producer_dlq_groups: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    # The topics it publishes to, and those it reads without a group (retry and DLQ topics
+    # follow from the groups): the Kafka ACLs of its user are made from these and the groups.
+    produces: Sequence[str] = ()
+    reads: Sequence[str] = ()
     dlq_auto_replay: bool = True
     # False: the service mounts its own ``/metrics`` (webhook-receiver sums its workers).
     metrics: bool = True
@@ -131,6 +135,8 @@ class Service(Generic[C]):
         return Registered(
             {c.group: tuple(c.topics) for c in self.consumers},
             {g: tuple(ts) for g, ts in self.producer_dlq_groups.items()},
+            tuple(self.produces),
+            tuple(self.reads),
         )
 
     def groups(self) -> dict[str, tuple[str, ...]]:
@@ -172,6 +178,7 @@ def consumer_loop(
         settings.service_name,
         fetch_max_wait_ms=spec.fetch_max_wait_ms,
         max_poll_records=spec.max_poll_records,
+        security=settings.kafka_security,
     )
     return ConsumerLoop(
         consumer=consumer,
@@ -180,6 +187,7 @@ def consumer_loop(
         topics=list(spec.topics),
         handler=spec.handler(c),
         bootstrap=settings.kafka_bootstrap_servers,
+        security=settings.kafka_security,
         handler_many=(
             spec.handler_many(c)
             if spec.handler_many is not None and settings.consumer_fetch_wide

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import sys
-from typing import Literal, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
 from pydantic import SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from stocksync_common.transport import (
+    KafkaSecurity,
+    SaslMechanism,
+    SecurityProtocol,
+    transport_problems,
+)
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "dev-admin-token"})
 MIN_SECRET_CHARS = 32  # production: tokens and shared secrets at least this long
@@ -41,6 +48,10 @@ class CommonSettings(BaseSettings):
     """The base every service's ``Settings`` extends."""
 
     model_config = SettingsConfigDict(env_prefix="STOCKSYNC_", extra="ignore")
+    # False: the process never talks to Kafka (the ops console) or Redis (the topics
+    # command), so those settings are not checked (and it gets no credentials for them).
+    uses_kafka: ClassVar[bool] = True
+    uses_redis: ClassVar[bool] = True
 
     environment: Literal["development", "test", "production"] = "development"
     service_name: str = "stocksync"
@@ -50,6 +61,12 @@ class CommonSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_client_id: str | None = None
+    # How clients reach the brokers (stocksync_common.transport; docs/security.md).
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_ca_file: str | None = None
     topic_partitions: int = 12
     topic_replication_factor: int = 1
     publish_timeout_s: float = 5.0
@@ -57,10 +74,26 @@ class CommonSettings(BaseSettings):
     # one (ADR 0014 decision 7); false: one call per partition (kept to measure the two).
     consumer_fetch_wide: bool = True
 
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    # A secret: ``rediss://user:password@host:port/0`` carries the password.
+    redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    redis_ca_file: str | None = None
+    # Production refuses plaintext Kafka and Redis unless this says the network encrypts
+    # and authenticates for them (a service mesh's mTLS, say).
+    allow_insecure_transport: bool = False
     stores_file: str | None = None
     admin_token: SecretStr = SecretStr("dev-admin-token")  # refused in production
     otlp_endpoint: str | None = None
+
+    @property
+    def kafka_security(self) -> KafkaSecurity:
+        """What :func:`stocksync_common.transport.kafka_options` makes every client from."""
+        return KafkaSecurity(
+            self.kafka_security_protocol,
+            self.kafka_sasl_mechanism,
+            self.kafka_username,
+            self.kafka_password,
+            self.kafka_ca_file,
+        )
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_production(self) -> CommonSettings:
@@ -68,4 +101,15 @@ class CommonSettings(BaseSettings):
             problem = secret_problem("STOCKSYNC_ADMIN_TOKEN", self.admin_token, frozenset())
             if problem:
                 raise ValueError(problem)
+        return self
+
+    @model_validator(mode="after")
+    def _transport_complete_and_secure_in_production(self) -> CommonSettings:
+        kafka = self.kafka_security if self.uses_kafka else None
+        problems = kafka.problems() if kafka is not None else []
+        if self.environment == "production" and not self.allow_insecure_transport:
+            redis_url = self.redis_url.get_secret_value() if self.uses_redis else None
+            problems += transport_problems(kafka, redis_url)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self

@@ -7,9 +7,32 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from stocksync_common.settings import secret_problem
 
 DEFAULT_API_VERSION = "2026-10"
+# The store secrets a service may be given (least privilege: each service names its own).
+ACCESS_TOKEN = "access_token"  # noqa: S105 - a field name, not a secret
+WEBHOOK_SECRET = "webhook_secret"  # noqa: S105 - a field name
+STORE_SECRETS = frozenset({ACCESS_TOKEN, WEBHOOK_SECRET})
+# What a secret the service was not given reads as: never sent anywhere that would accept it
+# (Shopify refuses it as a token; no signature made with it matches a real one).
+WITHHELD = "<withheld: not given to this service>"
+_FIELD_SECRET = {
+    "access_token": ACCESS_TOKEN,
+    "webhook_secret": WEBHOOK_SECRET,
+    "webhook_secret_previous": WEBHOOK_SECRET,
+}
 
 
 def resolve_secret(value: str) -> str:
@@ -43,8 +66,26 @@ class Store(BaseModel):
 
     @field_validator("access_token", "webhook_secret", "webhook_secret_previous", mode="before")
     @classmethod
-    def _resolve(cls, value: object) -> object:
+    def _resolve(cls, value: object, info: ValidationInfo) -> object:
+        """``env:NAME`` read now, but only for the secrets this service is given (see
+        :func:`load_stores`): another's stays unread, whatever the environment holds."""
+        given = (info.context or {}).get("secrets", STORE_SECRETS)
+        if info.field_name is not None and _FIELD_SECRET[info.field_name] not in given:
+            return WITHHELD
         return resolve_secret(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _real_secrets_in_production(self, info: ValidationInfo) -> Store:
+        if (info.context or {}).get("environment") != "production":
+            return self
+        for name in ("access_token", "webhook_secret", "webhook_secret_previous"):
+            value: SecretStr | None = getattr(self, name)
+            if value is None or value.get_secret_value() == WITHHELD:
+                continue
+            problem = secret_problem(f"{self.shop} {name}", value, PLACEHOLDER_STORE_SECRETS)
+            if problem:
+                raise ValueError(problem)
+        return self
 
     @property
     def base_url(self) -> str:
@@ -84,6 +125,37 @@ class StoresConfig(BaseModel):
         return next((s for s in self.stores if s.shop == shop), None)
 
 
-def load_stores(path: str | Path) -> StoresConfig:
+# Values from the example stores file and the demo: fine on a laptop, refused in production.
+PLACEHOLDER_STORE_SECRETS = frozenset(
+    {"shpat_demo_child_eu", "shpat_demo_child_us", "demo-child-eu-secret",
+     "demo-child-us-secret", "demo-child-us-old-secret"}
+)  # fmt: skip
+
+
+def load_stores(
+    path: str | Path,
+    secrets: frozenset[str] = STORE_SECRETS,
+    environment: str | None = None,
+) -> StoresConfig:
+    """The stores file. ``secrets``: the store secrets this service uses (``ACCESS_TOKEN``,
+    ``WEBHOOK_SECRET``); the others are never read (their ``env:`` variables need not exist)
+    and read as ``WITHHELD``. In ``production`` every secret read must be a real one: not
+    empty, not an example value, at least 32 characters; the error names the shop and the
+    field, never the value."""
+    unknown = secrets - STORE_SECRETS
+    if unknown:
+        raise ValueError(f"unknown store secrets: {sorted(unknown)}")
     raw = yaml.safe_load(Path(path).read_text())
-    return StoresConfig.model_validate(raw)
+    context = {"secrets": secrets, "environment": environment}
+    try:
+        return StoresConfig.model_validate(raw, context=context)
+    except ValidationError as exc:  # pydantic's own text prints the input: the secrets
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            where = ".".join(str(p) for p in error["loc"]) or "stores"
+            problems.append(f"{where}: {error['msg']}")
+        raise BadStoresFile(f"{path}: " + "; ".join(problems)) from None
+
+
+class BadStoresFile(ValueError):
+    """The stores file cannot be used; the message names each problem, never a secret."""

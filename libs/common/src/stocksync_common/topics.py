@@ -10,11 +10,13 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from typing import ClassVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from stocksync_common.settings import CommonSettings
+from stocksync_common.transport import KafkaSecurity, kafka_options
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +64,21 @@ GROUPS_ENTRY_POINT = "stocksync.groups"
 class Registered:
     """The groups a service registers: consumer groups with the topics each reads (each gets
     a retry and a DLQ topic per topic), and groups that dead-letter what they could not
-    publish without consuming it (a DLQ topic, no retry topic)."""
+    publish without consuming it (a DLQ topic, no retry topic). ``produces`` and ``reads``
+    (topics published to, and read without a group) complete what the service touches: the
+    deploy files grant each service's Kafka user exactly that (deploy/k8s/generate_topics.py)."""
 
     consumers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     producers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    produces: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()
+
+
+@functools.cache
+def registered_services() -> dict[str, Registered]:
+    """What each installed service registers, by service (the entry point's name)."""
+    points = sorted(entry_points(group=GROUPS_ENTRY_POINT), key=lambda p: p.name)
+    return {point.name: point.load()() for point in points}
 
 
 @functools.cache
@@ -74,8 +87,7 @@ def registered() -> Registered:
     and the deploy files; a running service passes its own groups instead)."""
     consumers: dict[str, tuple[str, ...]] = {}
     producers: dict[str, tuple[str, ...]] = {}
-    for point in sorted(entry_points(group=GROUPS_ENTRY_POINT), key=lambda p: p.name):
-        found: Registered = point.load()()
+    for found in registered_services().values():
         consumers.update(found.consumers)
         producers.update(found.producers)
     return Registered(consumers, producers)
@@ -116,12 +128,15 @@ async def ensure_topics(
     replication: int | None,
     *,
     configs: Mapping[str, Mapping[str, str]] | None = None,
+    security: KafkaSecurity | None = None,
 ) -> list[str]:
     """Create each named topic (with its partition count and ``configs`` entry) that does not
     exist yet; returns the names created. The one way StockSync creates topics: the broker
     never creates them by itself. ``replication`` None: as many replicas as the cluster has
     brokers, up to 3."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=30000, **kafka_options(security)
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -146,7 +161,12 @@ async def ensure_topics(
 
 
 async def create_topics(
-    bootstrap: str, partitions: int, replication: int, *, min_isr: int | None = None
+    bootstrap: str,
+    partitions: int,
+    replication: int,
+    *,
+    min_isr: int | None = None,
+    security: KafkaSecurity | None = None,
 ) -> list[str]:
     """Create every catalog topic that does not exist yet; returns the names created."""
     specs = all_topics()
@@ -156,7 +176,14 @@ async def create_topics(
         {s.name: partitions for s in specs},
         replication,
         configs={s.name: {**extra, **s.config} for s in specs},
+        security=security,
     )
+
+
+class TopicsSettings(CommonSettings):
+    """The topics command talks to Kafka only."""
+
+    uses_redis: ClassVar[bool] = False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=["create", "list"])
     parser.add_argument("--min-isr", type=int, default=None)
     args = parser.parse_args(argv)
-    settings = CommonSettings()
+    settings = TopicsSettings()
     if args.action == "list":
         for spec in all_topics():
             sys.stdout.write(f"{spec.name}\n")
@@ -176,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             settings.topic_partitions,
             settings.topic_replication_factor,
             min_isr=args.min_isr,
+            security=settings.kafka_security,
         )
     )
     sys.stdout.write(f"created {len(created)} topics\n")

@@ -15,11 +15,11 @@ from inventory_adjuster.handlers import CommandHandler
 from inventory_adjuster.rebuild import build_store
 from inventory_adjuster.settings import Settings
 from stocksync_common.consumer import AssignHook, RetryPolicy
-from stocksync_common.kafka import make_producer
-from stocksync_common.redis_client import connect as connect_redis
+from stocksync_common.kafka import producer_from
+from stocksync_common.redis_client import connect_settings
 from stocksync_common.runtime import Consumer, Service, defaults
 from stocksync_common.service import redis_check
-from stocksync_common.topics import Registered
+from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_LEVELS, Registered
 
 
 @dataclass
@@ -32,10 +32,10 @@ class Container:
 
 
 def build(settings: Settings) -> Container:
-    redis = connect_redis(settings.redis_url)
+    redis = connect_settings(settings)
     # linger 0: a batch's records are all queued before its futures are awaited together, so
     # they share produce requests anyway; lingering would only add to every hop's latency.
-    producer = make_producer(settings.kafka_bootstrap_servers, settings.service_name, linger_ms=0)
+    producer = producer_from(settings, linger_ms=0)
     # Channel allocation splits low stock between the configured stores.
     store = build_store(settings, redis)
     kits = KitStore(
@@ -85,6 +85,8 @@ def service(settings: Settings) -> Service[Container]:
         build=lambda: build(settings),
         consumers=[commands],
         producer=lambda c: c.producer,
+        # changes and levels from the script; commands from the stock import
+        produces=(INVENTORY_CHANGED, INVENTORY_LEVELS, settings.commands_topic),
         checks=lambda c: {"redis": redis_check(c.redis)},
         closers=lambda c: [c.redis.aclose],
     )

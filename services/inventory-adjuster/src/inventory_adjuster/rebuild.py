@@ -69,8 +69,10 @@ from stocksync_common.events import (
     InventoryLevelsUpdated,
     decode,
 )
+from stocksync_common.redis_client import connect as connect_redis
 from stocksync_common.stores import load_stores
 from stocksync_common.topics import INVENTORY_COMMANDS, INVENTORY_LEVELS
+from stocksync_common.transport import KafkaSecurity, kafka_options
 
 log = logging.getLogger(__name__)
 
@@ -323,6 +325,7 @@ async def read_to_end(
     on_records: Callable[[Records], None],
     *,
     idle_timeout_s: float = 30.0,
+    security: KafkaSecurity | None = None,
 ) -> dict[int, int]:
     """Feed every record of ``topic`` up to the end offsets seen at start to ``on_records``;
     returns the last offset read per partition."""
@@ -337,6 +340,7 @@ async def read_to_end(
         fetch_max_bytes=64 * 1024 * 1024,
         check_crcs=False,
         client_id="inventory-rebuild",
+        **kafka_options(security),
     )
     await consumer.start()
     try:
@@ -388,6 +392,7 @@ async def rebuild(
     commands_topic: str = INVENTORY_COMMANDS,
     batch: int = 1000,
     force: bool = False,
+    security: KafkaSecurity | None = None,
 ) -> Report:
     """Restore levels, re-mark covered commands, replay later ones; see the module doc."""
     started = time.perf_counter()
@@ -423,9 +428,9 @@ async def rebuild(
                     cmd, Position(commands_topic, r.partition, r.offset), r.timestamp, rep
                 )
 
-    await read_to_end(bootstrap, levels_topic, on_levels)
+    await read_to_end(bootstrap, levels_topic, on_levels, security=security)
     phase("read_levels")
-    last = await read_to_end(bootstrap, commands_topic, on_commands)
+    last = await read_to_end(bootstrap, commands_topic, on_commands, security=security)
     phase("read_commands")
     await _write(store, plan, rep, phase, batch)
     rep.offsets = {f"{commands_topic}:{p}": o for p, o in sorted(last.items())}
@@ -534,7 +539,9 @@ def build_store(settings: Settings, redis: Redis, group: str | None = None) -> R
     """The store as the service runs it (bootstrap builds it here too), so replayed
     commands compute shares the same way."""
     shops = (
-        [s.shop for s in load_stores(settings.stores_file).stores] if settings.stores_file else []
+        [s.shop for s in load_stores(settings.stores_file, frozenset()).stores]
+        if settings.stores_file
+        else []
     )
     allocation = DefaultAllocation(
         settings.allocation_units_per_store,
@@ -560,7 +567,8 @@ def main(argv: list[str] | None = None) -> int:
         "of inventory.commands.v1. Stop inventory-adjuster first.",
     )
     parser.add_argument("--bootstrap", default=settings.kafka_bootstrap_servers)
-    parser.add_argument("--redis-url", default=settings.redis_url)
+    # None: STOCKSYNC_REDIS_URL (a password on a command line is visible to every user).
+    parser.add_argument("--redis-url", default=None)
     parser.add_argument("--group", default=settings.consumer_group)
     parser.add_argument("--levels-topic", default=INVENTORY_LEVELS)
     parser.add_argument("--commands-topic", default=INVENTORY_COMMANDS)
@@ -572,7 +580,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level, stream=sys.stderr)
 
     async def run() -> Report:
-        redis = Redis.from_url(args.redis_url)
+        url = args.redis_url or settings.redis_url
+        redis = connect_redis(url, ca_file=settings.redis_ca_file, timeout_s=None)
         try:
             store = build_store(settings, redis, args.group)
             return await rebuild(
@@ -582,6 +591,7 @@ def main(argv: list[str] | None = None) -> int:
                 commands_topic=args.commands_topic,
                 batch=args.batch,
                 force=args.force,
+                security=settings.kafka_security,
             )
         finally:
             await redis.aclose()

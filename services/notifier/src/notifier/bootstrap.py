@@ -23,11 +23,11 @@ from notifier.handlers import AlertHandler
 from notifier.settings import Settings
 from notifier.workers import ChannelWorker, DeliveryPolicy, DigestWorker
 from stocksync_common.breaker import CircuitBreaker
-from stocksync_common.kafka import make_producer
-from stocksync_common.redis_client import connect as connect_redis
+from stocksync_common.kafka import producer_from
+from stocksync_common.redis_client import connect_settings
 from stocksync_common.runtime import Consumer, Service, Task, defaults
 from stocksync_common.service import redis_check
-from stocksync_common.topics import INVENTORY_CHANGED, Registered
+from stocksync_common.topics import INVENTORY_CHANGED, REORDERS, Registered
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +78,9 @@ def build(
     producer: AIOKafkaProducer | None = None,
     channels: list[Channel] | None = None,
 ) -> Container:
-    redis = redis or connect_redis(settings.redis_url)
+    redis = redis or connect_settings(settings)
     http = httpx.AsyncClient(timeout=settings.request_timeout_s)
-    producer = producer or make_producer(settings.kafka_bootstrap_servers, settings.service_name)
+    producer = producer or producer_from(settings)
     channels = build_channels(settings, http) if channels is None else channels
     prefix = settings.notifier_key_prefix
     outboxes = {c.name: Outbox(redis, c.name, prefix) for c in channels}
@@ -168,6 +168,7 @@ def service(settings: Settings) -> Service[Container]:
             )
         ],
         producer=lambda c: c.producer,
+        produces=(REORDERS,),
         checks=lambda c: {"redis": redis_check(c.redis)},
         closers=lambda c: [c.redis.aclose, c.http.aclose],
         on_start=seed_rules,

@@ -13,7 +13,7 @@ from ops_console.backends import Backends
 from ops_console.sessions import RedisSessions, SessionStore, Signer
 from ops_console.settings import Settings
 from stocksync_common.ops import Check
-from stocksync_common.redis_client import connect as connect_redis
+from stocksync_common.redis_client import connect_settings
 from stocksync_common.runtime import Closer, Service
 from stocksync_common.service import redis_check
 
@@ -36,7 +36,7 @@ def build(
     http = http or httpx.AsyncClient(timeout=settings.backend_timeout_s)
     redis = None
     if sessions is None:
-        redis = connect_redis(settings.redis_url)
+        redis = connect_settings(settings)
         sessions = RedisSessions(redis)
     token = settings.admin_token.get_secret_value()
     backends = Backends(http, settings.backend_urls(), token)

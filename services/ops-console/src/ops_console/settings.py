@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import ClassVar
 
 from stocksync_common.settings import CommonSettings, load
 
 
 class Settings(CommonSettings):
+    # It reads the services' HTTP APIs, never Kafka (docs/security.md).
+    uses_kafka: ClassVar[bool] = False
     service_name: str = "ops-console"
     http_port: int = 8086
 

@@ -12,12 +12,19 @@ from order_consumer.adapters.redis_orders import RedisOrders
 from order_consumer.compliance import ComplianceHandler
 from order_consumer.handlers import OrderHandler
 from order_consumer.settings import Settings
-from stocksync_common.kafka import make_producer
-from stocksync_common.redis_client import connect as connect_redis
+from stocksync_common.kafka import producer_from
+from stocksync_common.redis_client import connect_settings
 from stocksync_common.runtime import Consumer, Service, defaults
 from stocksync_common.service import redis_check
 from stocksync_common.stores import load_stores
-from stocksync_common.topics import COMPLIANCE, INVENTORY_CHANGED, WEBHOOKS_SHOPIFY, Registered
+from stocksync_common.topics import (
+    COMPLIANCE,
+    INVENTORY_CHANGED,
+    INVENTORY_COMMANDS,
+    ORDERS,
+    WEBHOOKS_SHOPIFY,
+    Registered,
+)
 
 
 @dataclass
@@ -31,13 +38,13 @@ class Container:
 def build(settings: Settings) -> Container:
     if not settings.stores_file:
         raise RuntimeError("STOCKSYNC_STORES_FILE is required")
-    stores = load_stores(settings.stores_file)
-    redis = connect_redis(settings.redis_url)
+    stores = load_stores(settings.stores_file, frozenset(), settings.environment)  # no secrets
+    redis = connect_settings(settings)
     # linger 0: a batch's commands and events are queued back to back and their acks awaited
     # together before the commit; the sender runs only once the loop yields, so the burst
     # still leaves as one request per partition leader, and a linger would only add its wait
     # to the hop (the retry and DLQ sends of all three loops are awaited one by one anyway).
-    producer = make_producer(settings.kafka_bootstrap_servers, settings.service_name, linger_ms=0)
+    producer = producer_from(settings, linger_ms=0)
     handler = OrderHandler(
         stores,
         producer,
@@ -91,6 +98,7 @@ def service(settings: Settings) -> Service[Container]:
             ),
         ],
         producer=lambda c: c.producer,
+        produces=(INVENTORY_COMMANDS, ORDERS),
         checks=lambda c: {"redis": redis_check(c.redis)},
         closers=lambda c: [c.redis.aclose],
     )

@@ -47,11 +47,11 @@ from shopify_sync.reconciler import ReconcileJobs, Reconciler
 from shopify_sync.settings import MIN_API_VERSION, Settings
 from shopify_sync.writer import Writer
 from stocksync_common.breaker import CircuitBreaker
-from stocksync_common.kafka import make_producer
-from stocksync_common.redis_client import connect as connect_redis
+from stocksync_common.kafka import producer_from
+from stocksync_common.redis_client import connect_settings
 from stocksync_common.runtime import Consumer, Service, Task, defaults
 from stocksync_common.service import redis_check
-from stocksync_common.stores import StoresConfig, load_stores
+from stocksync_common.stores import ACCESS_TOKEN, StoresConfig, load_stores
 from stocksync_common.topics import Registered, dlq_topic, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -107,9 +107,9 @@ def build(
 ) -> Container:
     if not settings.stores_file:
         raise RuntimeError("STOCKSYNC_STORES_FILE is required")
-    stores = load_stores(settings.stores_file)
+    stores = load_stores(settings.stores_file, frozenset({ACCESS_TOKEN}), settings.environment)
     check_versions(stores)
-    redis = redis or connect_redis(settings.redis_url)
+    redis = redis or connect_settings(settings)
     http = http or httpx.AsyncClient(
         timeout=settings.request_timeout_s,
         limits=httpx.Limits(max_connections=settings.max_connections, max_keepalive_connections=20),
@@ -126,7 +126,7 @@ def build(
 
     client = ShopifyClient(http, breaker_factory=breaker)
     state, catalog = RedisSyncState(redis), RedisCatalog(redis)
-    producer = make_producer(settings.kafka_bootstrap_servers, settings.service_name)
+    producer = producer_from(settings)
     bulk = BulkRunner(client, http, asyncio.sleep, poll_s=settings.bulk_poll_s)
     mapping = CatalogMapping(
         client, catalog, state, bulk, settings.bulk_threshold, settings.absent_ttl_s
@@ -153,7 +153,9 @@ def build(
             for s in stores.stores
         }
     )  # fmt: skip
-    truth = KafkaLevelsTruth(settings.kafka_bootstrap_servers, settings.levels_topic)
+    truth = KafkaLevelsTruth(
+        settings.kafka_bootstrap_servers, settings.levels_topic, settings.kafka_security
+    )
     targeted = HttpTruth(http, settings.inventory_url) if settings.inventory_url else None
     reconciler = Reconciler(stores, mapping, state, truth, lanes, targeted)
     gate = CatalogGate(state, max_wait_s=settings.catalog_max_wait_s)
@@ -255,7 +257,9 @@ async def create_extra_topics(c: Container) -> None:
     """The few topics shopify-sync writes beyond the shared catalog, created when missing."""
     s = c.settings
     wanted = dict.fromkeys(c.extra_topics(), s.topic_partitions)
-    await ensure_topics(s.kafka_bootstrap_servers, wanted, s.topic_replication_factor)
+    await ensure_topics(
+        s.kafka_bootstrap_servers, wanted, s.topic_replication_factor, security=s.kafka_security
+    )
 
 
 def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Service[Container]:
@@ -300,6 +304,8 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
             ),
         ],
         producer=lambda c: c.producer,
+        produces=(s.catalog_topic,),
+        reads=(s.levels_topic,),  # reconciliation reads the levels without a group
         checks=lambda c: {"redis": redis_check(c.redis)},
         closers=lambda c: [c.redis.aclose, c.http.aclose],
         on_start=create_extra_topics,

@@ -13,8 +13,9 @@ goes out in a round of its own instead of waiting for that call to come back, on
 rounds in flight do not hold (``Writer``), but only while the bucket pays for that call now
 (a store whose budget is the limit keeps one round at a time: budget first, then the
 snapshot, as much coalesced as it can be). After a failure the lane runs one round at a
-time until a round succeeds. The default is one: with two, the flash sale at 200 orders/s
-left writes undone at the larger stores, a defect not found yet (ADR 0005).
+time until a round succeeds. The default is one (ADR 0005: with two, a discovery's read
+overwrote levels another round had just written, and sales were left unwritten; reads no
+longer overwrite newer writes, see ``SyncState.stamp``).
 """
 
 from __future__ import annotations

@@ -28,7 +28,6 @@ import httpx
 import orjson
 import yaml
 from aiokafka.errors import KafkaError
-from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from shopify_sync.adapters.lease import Lease
@@ -41,7 +40,7 @@ from shopify_sync.settings import Settings
 from shopify_sync.stores_file import StoresFileError, snippet, write_locations
 from stocksync_common.cli_output import print_rows
 from stocksync_common.settings import load
-from stocksync_common.stores import StoresConfig, load_stores
+from stocksync_common.stores import ACCESS_TOKEN, BadStoresFile, StoresConfig, load_stores
 
 PROG = "stocksync-stores"
 COLUMNS = ["shop", "status", "mapping", "created", "updated", "removed", "kept", "error"]
@@ -89,13 +88,11 @@ def _settings() -> Settings:
     return settings
 
 
-def _stores(path: str) -> StoresConfig:
+def _stores(path: str, environment: str) -> StoresConfig:
     try:
-        return load_stores(path)
-    except ValidationError as exc:  # where and what, never the value (it may be a secret)
-        first = exc.errors(include_input=False, include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise UsageError(f"stores file {path}: {where}: {first['msg']}") from None
+        return load_stores(path, frozenset({ACCESS_TOKEN}), environment)
+    except BadStoresFile as exc:  # where and what, never the value (it may be a secret)
+        raise UsageError(f"stores file {exc}") from None
     except (OSError, yaml.YAMLError) as exc:
         raise UsageError(f"stores file {path}: {str(exc).splitlines()[0]}") from None
 
@@ -120,7 +117,7 @@ async def connect(
 ) -> int:
     """``transport`` is a test seam (the simulator over ASGI)."""
     path = str(settings.stores_file)
-    stores = _stores(path)
+    stores = _stores(path, settings.environment)
     chosen = [s for s in stores.stores if args.store in (None, s.shop)]
     if not chosen:
         raise UsageError(f"no store {args.store} in {path}")

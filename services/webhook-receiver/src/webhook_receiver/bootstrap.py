@@ -10,12 +10,18 @@ from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 
-from stocksync_common.kafka import make_producer
+from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_bounded
 from stocksync_common.runtime import Closer, Service, Task, defaults
 from stocksync_common.service import kafka_check, redis_check
-from stocksync_common.stores import Store, load_stores
-from stocksync_common.topics import WEBHOOKS_SHOPIFY, WEBHOOKS_WMS, Registered
+from stocksync_common.stores import WEBHOOK_SECRET, Store, load_stores
+from stocksync_common.topics import (
+    COMPLIANCE,
+    WEBHOOKS_PARKED,
+    WEBHOOKS_SHOPIFY,
+    WEBHOOKS_WMS,
+    Registered,
+)
 from webhook_receiver.adapters.ledger import RedisLedger
 from webhook_receiver.intake import Intake, Producer
 from webhook_receiver.settings import Settings
@@ -61,14 +67,18 @@ class Container:
 def build(settings: Settings) -> Container:
     if not settings.stores_file:
         raise RuntimeError("STOCKSYNC_STORES_FILE is required")
-    stores = {s.shop: s for s in load_stores(settings.stores_file).stores}
-    producer: AIOKafkaProducer = make_producer(
-        settings.kafka_bootstrap_servers, settings.service_name, linger_ms=0
-    )
+    stores = {
+        s.shop: s
+        for s in load_stores(
+            settings.stores_file, frozenset({WEBHOOK_SECRET}), settings.environment
+        ).stores
+    }
+    producer: AIOKafkaProducer = producer_from(settings, linger_ms=0)
     # A bounded pool that makes a burst wait for a connection (up to redis_timeout_s) rather
     # than fail (redis-py's default pool raises beyond 100) or open hundreds at once.
     redis = connect_bounded(
         settings.redis_url,
+        ca_file=settings.redis_ca_file,
         max_connections=settings.redis_max_connections,
         timeout_s=settings.redis_timeout_s,
     )
@@ -99,6 +109,7 @@ def service(
         tasks=lambda c: [Task("keep-claims", c.intake.keep_claims, supervised=False)],
         # Its own dead letters (bodies it could not publish): listed and purged, never consumed.
         producer_dlq_groups={"webhook-receiver": (WEBHOOKS_SHOPIFY, WEBHOOKS_WMS)},
+        produces=(WEBHOOKS_SHOPIFY, WEBHOOKS_WMS, WEBHOOKS_PARKED, COMPLIANCE),
         dlq_auto_replay=False,
     )
 

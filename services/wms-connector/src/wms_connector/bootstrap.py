@@ -10,11 +10,11 @@ from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
 from stocksync_common.breaker import CircuitBreaker
-from stocksync_common.kafka import make_producer
-from stocksync_common.redis_client import connect as connect_redis
+from stocksync_common.kafka import producer_from
+from stocksync_common.redis_client import connect_settings
 from stocksync_common.runtime import Consumer, Service, Task, defaults
 from stocksync_common.service import redis_check
-from stocksync_common.topics import ORDERS, WEBHOOKS_WMS, Registered
+from stocksync_common.topics import INVENTORY_COMMANDS, ORDERS, WEBHOOKS_WMS, Registered
 from wms_connector.adapters.order_state import RedisOrderState
 from wms_connector.adapters.truth import HttpTruth
 from wms_connector.adapters.wms_client import WmsClient
@@ -43,8 +43,8 @@ def build(
 ) -> Container:
     """Everything wired; ``http`` and ``redis`` are test seams."""
     s = settings
-    producer = make_producer(s.kafka_bootstrap_servers, s.service_name)
-    redis = redis or connect_redis(s.redis_url)
+    producer = producer_from(s)
+    redis = redis or connect_settings(s)
     http = http or httpx.AsyncClient(timeout=s.wms_timeout_s, trust_env=False)
     wms = WmsClient(http, s.wms_url, s.wms_api_key, s.wms_timeout_s)
     breaker = CircuitBreaker(
@@ -85,6 +85,7 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
             ),
         ],
         producer=lambda c: c.producer,
+        produces=(INVENTORY_COMMANDS, ORDERS),  # shipments: order.shipped on orders.v1
         checks=lambda c: {"redis": redis_check(c.redis)},
         closers=lambda c: [c.redis.aclose, c.http.aclose],
         tasks=tasks,

@@ -28,6 +28,7 @@ from stocksync_common.dlq import DlqRecord, parse_record_id, split_dlq_topic
 from stocksync_common.metrics import DLQ_REPLAYED
 from stocksync_common.retry import ATTEMPT, NOT_BEFORE, ORIGIN, OURS, REPLAY_OF, Origin, now_ms
 from stocksync_common.topics import dlq_topic, group_sources, registered, retry_topic
+from stocksync_common.transport import KafkaSecurity, kafka_options
 
 log = logging.getLogger(__name__)
 READ_TIMEOUT_S = 20.0
@@ -86,8 +87,10 @@ class DlqAdmin:
         redis: Redis,
         groups: Groups,
         producers: Collection[str] | None = None,
+        security: KafkaSecurity | None = None,
     ) -> None:
         self.bootstrap = bootstrap
+        self.security = security
         self.redis = redis
         self.groups = resolve_groups(groups)
         # Groups that dead-letter without consuming (None: as the services register them).
@@ -187,7 +190,9 @@ class DlqAdmin:
         tps, begins, ends = await self.bounds(topic)
         todo = {tp: RecordsToDelete(ends[tp]) for tp in tps if ends[tp] > begins[tp]}
         if todo:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self.bootstrap, **kafka_options(self.security)
+            )
             await admin.start()
             try:
                 await admin.delete_records(todo, timeout_ms=30000)
@@ -199,7 +204,10 @@ class DlqAdmin:
     async def _producer_started(self) -> AIOKafkaProducer:
         if self._producer is None:
             producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all"
+                bootstrap_servers=self.bootstrap,
+                enable_idempotence=True,
+                acks="all",
+                **kafka_options(self.security),
             )
             try:
                 await producer.start()
@@ -232,7 +240,10 @@ class DlqAdmin:
         async with self._lock:
             if self._consumer is None:
                 consumer = AIOKafkaConsumer(
-                    bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None
+                    bootstrap_servers=self.bootstrap,
+                    enable_auto_commit=False,
+                    group_id=None,
+                    **kafka_options(self.security),
                 )
                 try:
                     await consumer.start()

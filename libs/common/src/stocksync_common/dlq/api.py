@@ -23,7 +23,7 @@ from stocksync_common.auth import caller
 from stocksync_common.dlq import DlqRecord, parse_record_id
 from stocksync_common.dlq.admin import DlqAdmin, Groups
 from stocksync_common.dlq.auto import AutoReplayer
-from stocksync_common.redis_client import connect as connect_redis
+from stocksync_common.redis_client import connect_settings
 from stocksync_common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -56,9 +56,13 @@ class _Holder:
 
     def get(self) -> DlqAdmin:
         if self.admin is None:
-            self.redis = connect_redis(self.settings.redis_url)
+            self.redis = connect_settings(self.settings)
             self.admin = DlqAdmin(
-                self.settings.kafka_bootstrap_servers, self.redis, self.groups, self.producers
+                self.settings.kafka_bootstrap_servers,
+                self.redis,
+                self.groups,
+                self.producers,
+                security=self.settings.kafka_security,
             )
         return self.admin
 

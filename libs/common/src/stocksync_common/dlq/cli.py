@@ -24,7 +24,7 @@ import orjson
 from stocksync_common.cli_output import print_rows
 from stocksync_common.dlq import DLQ_MARK, STATUSES, parse_record_id
 from stocksync_common.dlq.admin import DlqAdmin
-from stocksync_common.redis_client import connect as connect_redis
+from stocksync_common.redis_client import connect_settings
 from stocksync_common.settings import CommonSettings
 from stocksync_common.topics import registered
 
@@ -92,8 +92,10 @@ def _fail(message: str, code: int = 2) -> int:
 async def run(args: argparse.Namespace, settings: CommonSettings) -> int:
     every = registered()
     groups = args.group or [*every.consumers, *every.producers]
-    redis = connect_redis(settings.redis_url)
-    admin = DlqAdmin(settings.kafka_bootstrap_servers, redis, groups)
+    redis = connect_settings(settings)
+    admin = DlqAdmin(
+        settings.kafka_bootstrap_servers, redis, groups, security=settings.kafka_security
+    )
     try:
         return await _dispatch(args, admin)
     finally:

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from stocksync_common.events import InventoryLevelsUpdated, SkuLevels, decode
 from stocksync_common.inventory_view import InventoryView
+from stocksync_common.transport import KafkaSecurity, kafka_options
 
 
 class TruthSource(Protocol):
@@ -27,8 +28,16 @@ class TruthSource(Protocol):
 
 
 class KafkaLevelsTruth:
-    def __init__(self, bootstrap: str, topic: str, *, idle_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        security: KafkaSecurity | None = None,
+        *,
+        idle_timeout_s: float = 10.0,
+    ) -> None:
         self.bootstrap = bootstrap
+        self.security = security
         self.topic = topic
         self.idle_timeout_s = idle_timeout_s
 
@@ -42,6 +51,7 @@ class KafkaLevelsTruth:
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             client_id="shopify-sync-reconcile",
+            **kafka_options(self.security),
         )
         await consumer.start()
         try:
