@@ -184,3 +184,34 @@ async def test_the_alerts_page_says_when_the_rules_cannot_be_read() -> None:
         page = (await client.get("/alerts")).text
         assert 'role="alert"' in page and "notifier: HTTP 404" in page
         assert "MUG-9" in page and "out_of_stock" in page
+
+
+async def test_the_dlq_page_shows_the_parked_webhooks() -> None:
+    services = FakeServices()
+    services.answers[("webhook-receiver", "GET", "/admin/parked")] = {
+        "topic": "webhooks.parked.v1",
+        "counts": {"carts/create": 3, "<script>x</script>": 1},
+        "recent": [
+            {"at": 1_760_000_061.0, "shop": PARENT, "shopify_topic": "carts/create",
+             "webhook_id": "wh-9", "record_bytes": 812},
+        ],
+    }  # fmt: skip
+    async with console(services) as (client, _):
+        await log_in(client)
+        page = (await client.get("/dlq")).text
+        (call,) = services.calls("webhook-receiver", "GET", "/admin/parked")
+        assert call.url.params["limit"] == "50"
+    parked = page[page.index("Parked webhooks") :]
+    assert "4 deliveries" in parked and "<td>carts/create</td><td>3</td>" in parked
+    assert "&lt;script&gt;" in parked and "<script>" not in page
+    row = "<td>2025-10-09 08:54:21 UTC</td><td>parent-store.myshopify.com</td><td>carts/create</td>"
+    assert row in parked and "wh-9" in parked and "812" in parked
+    assert "inventory.commands.v1.dlq.inventory-adjuster" in page  # the DLQs are still there
+
+
+async def test_the_dlq_page_says_when_the_parked_webhooks_cannot_be_read() -> None:
+    async with console() as (client, _):
+        await log_in(client)
+        page = (await client.get("/dlq")).text
+    parked = page[page.index("Parked webhooks") :]
+    assert 'role="alert"' in parked and "webhook-receiver: HTTP 404" in parked

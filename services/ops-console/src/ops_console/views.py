@@ -288,6 +288,28 @@ def jobs_view(jobs: Sequence[Mapping[str, Any]]) -> Safe:
     return table(headers, rows, "jobs")
 
 
+def parked_view(doc: Mapping[str, Any]) -> Safe:
+    """webhook-receiver ``GET /admin/parked``: deliveries of Shopify topics StockSync does
+    not handle, kept on ``webhooks.parked.v1`` and never acted on, counted per topic, and
+    the newest ones."""
+    counts: Mapping[str, int] = doc.get("counts") or {}
+    said = Safe(
+        f"<p>{sum(counts.values())} deliveries of topics StockSync does not handle were parked "
+        f"on <code>{esc(doc.get('topic'))}</code> since the receiver began noting them (kept "
+        "until the topic's retention, never acted on). A topic here that "
+        "should be handled, or a subscription that should not exist: see "
+        "<code>stocksync-stores connect</code>.</p>"
+    )
+    by_topic = table(["Shopify topic", "deliveries"], sorted(counts.items()), "parked-topics")
+    recent = [
+        [when(n.get("at")), n.get("shop"), n.get("shopify_topic"), n.get("webhook_id"),
+         _num(n.get("record_bytes"))]
+        for n in doc.get("recent") or []
+    ]  # fmt: skip
+    headers = ["received", "store", "Shopify topic", "webhook id", "record bytes"]
+    return join([said, by_topic, Safe("<h3>Newest</h3>"), table(headers, recent, "parked")])
+
+
 def sku_link(sku: str) -> Safe:
     return link("/stock", sku, sku=sku)
 
