@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import logging
 
+import orjson
 import pytest
-from unit.ops_console.fakes import FakeServices, console, log_in
+from unit.ops_console.fakes import DLQ_TOPIC, RECORD_ID, FakeServices, console, log_in
+
+from stocksync_common.logs import JsonFormatter
 
 PARENT = "parent-store.myshopify.com"
 
@@ -215,3 +218,19 @@ async def test_the_dlq_page_says_when_the_parked_webhooks_cannot_be_read() -> No
         page = (await client.get("/dlq")).text
     parked = page[page.index("Parked webhooks") :]
     assert 'role="alert"' in parked and "webhook-receiver: HTTP 404" in parked
+
+
+async def test_the_replay_audit_line_names_the_console_as_its_writer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with console() as (client, _):
+        with caplog.at_level(logging.INFO, "ops_console.audit"):
+            csrf = await log_in(client)
+            form = {"csrf": csrf, "service": "inventory-adjuster", "id": RECORD_ID,
+                    "topic": DLQ_TOPIC}  # fmt: skip
+            await client.post("/dlq/replay", data=form)
+    (record,) = [r for r in caplog.records if r.getMessage() == "audit: dlq replay"]
+    line = orjson.loads(JsonFormatter("ops-console").format(record))
+    assert line["service"] == "ops-console"  # the actor's service, not the one replaying
+    assert line["target_service"] == "inventory-adjuster" and line["record"] == RECORD_ID
+    assert line["who"].startswith("console:")

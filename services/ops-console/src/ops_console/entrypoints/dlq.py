@@ -161,7 +161,7 @@ async def dlq_replay(c: ContainerDep, act: ActionDep) -> RedirectResponse:
         raise HTTPException(400, "no record id")
     doc = await c.backends.post(service, "/admin/dlq/replay", {"ids": [record_id]})
     replayed = int(doc.get("replayed", 0))
-    audit(act.who, "dlq replay", service=service, record=record_id, replayed=replayed)
+    audit(act.who, "dlq replay", target_service=service, record=record_id, replayed=replayed)
     topic = act.form.get("topic") or record_id.rsplit(":", 2)[0]
     query = urlencode({"service": service, "topic": topic, "status": "all", "replayed": replayed})
     return RedirectResponse(f"/dlq/records?{query}", 303)
