@@ -57,7 +57,6 @@ def service(
         return [c.http.aclose] if c.redis is None else [c.redis.aclose, c.http.aclose]
 
     return Service(
-        title="StockSync ops-console",
         settings=settings,
         build=lambda: build(settings, http=http, sessions=sessions),
         checks=checks,

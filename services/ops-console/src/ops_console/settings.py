@@ -21,6 +21,9 @@ class Settings(CommonSettings):
     notifier_url: str = "http://127.0.0.1:8085"
     webhook_receiver_url: str = "http://127.0.0.1:8080"
 
+    # The charts page reads the last hour from here (None: no charts; scripts/up.sh sets it).
+    prometheus_url: str | None = None
+
     session_ttl_s: int = 8 * 3600
     backend_timeout_s: float = 15.0
     # Browsers only send a Secure cookie over HTTPS; production sits behind TLS.

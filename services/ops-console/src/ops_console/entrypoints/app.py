@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ops_console import html
 from ops_console.backends import BackendError
 from ops_console.bootstrap import service
-from ops_console.entrypoints import dlq, login, pages
+from ops_console.entrypoints import charts, dlq, login, pages
 from ops_console.entrypoints.deps import LoginRequired
 from ops_console.sessions import SessionStore
 from ops_console.settings import Settings, get_settings
@@ -56,7 +56,7 @@ def create_app(
 ) -> FastAPI:
     """The app; ``http`` and ``sessions`` are test seams."""
     spec = service(settings or get_settings(), http=http, sessions=sessions)
-    app = create_service_app(spec, [login.router, pages.router, dlq.router])
+    app = create_service_app(spec, [login.router, pages.router, dlq.router, charts.router])
 
     @app.middleware("http")
     async def security_headers(
