@@ -139,6 +139,7 @@ nav button{background:transparent;border-color:#9aa5b8}
 .notice{background:#e9f7ee;border:1px solid #92cfa6;padding:.5rem}
 .open{color:#b3261e;font-weight:600}.closed{color:#1e7b34}
 tr.drift td,span.drift{background:#fff1dc;font-weight:600}
+table.ledger td:first-child{white-space:nowrap}
 pre{background:#fff;border:1px solid #dde1e8;padding:.5rem;overflow:auto;max-height:24rem}
 figure{margin:0 0 1.5rem}figcaption{font-weight:600;margin:.3rem 0}
 ul.legend{list-style:none;display:flex;flex-wrap:wrap;gap:1rem;padding:0;margin:.2rem 0}
