@@ -22,9 +22,12 @@ NAV = (
 
 
 class Safe(str):
-    """Markup that is already escaped."""
+    """Markup that is already escaped (Jinja2's autoescaping sees it as such too)."""
 
     __slots__ = ()
+
+    def __html__(self) -> str:
+        return str(self)
 
 
 def esc(value: object) -> Safe:

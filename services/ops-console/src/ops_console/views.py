@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ops_console.html import Safe, esc, join, link, table, when
+from ops_console.templating import render
 from stocksync_common.inventory_view import InventoryView
 
 LEDGER_ROWS = 100
@@ -179,21 +180,18 @@ def applied_at(entry_id: object) -> str:
 def mapping_view(doc: Mapping[str, Any], sku: str = "") -> Safe:
     """Problems per store; with ``sku``, only the SKUs containing it (a store's list of
     missing SKUs can run to thousands)."""
-    parts: list[object] = []
-    if sku:
-        parts.append(Safe(f"<p>SKUs containing <code>{esc(sku)}</code> only.</p>"))
+    stores = []
     for shop, info in doc.items():
         problems = (info or {}).get("problems") or {}
         if sku:
             problems = {kind: matching(items, sku) for kind, items in problems.items()}
-        parts += [Safe(f"<h2>{esc(shop)}</h2>"), _mapped(info or {})]
         rows = [[kind, len(items) if hasattr(items, "__len__") else items, listing(items)]
                 for kind, items in sorted(problems.items())]  # fmt: skip
-        parts.append(table(["problem", "count", "items"], rows, "problems"))
-    return join(parts) if parts else Safe("<p>No stores configured.</p>")
+        stores.append({"shop": shop, "rows": rows, **_mapped(info or {})})
+    return render("mapping.html", sku=sku, stores=stores)
 
 
-def _mapped(info: Mapping[str, Any]) -> Safe:
+def _mapped(info: Mapping[str, Any]) -> dict[str, str]:
     """The SKUs mapped now (lookups and webhooks add to the mapping between full reads),
     then what the last full read of the catalog found."""
     discovery = info.get("discovery") or {}
@@ -203,10 +201,7 @@ def _mapped(info: Mapping[str, Any]) -> Safe:
         if discovery
         else "none yet"
     )
-    return Safe(
-        f'<p><strong class="mapped">{esc(_num(info.get("mapped")))} SKUs mapped now</strong>. '
-        f"Last discovery: {esc(last)}.</p>"
-    )
+    return {"mapped": _num(info.get("mapped")), "last": last}
 
 
 def alerts_view(alerts: Sequence[Mapping[str, Any]]) -> Safe:
@@ -229,15 +224,11 @@ def rules_view(doc: Mapping[str, Any]) -> Safe:
     by_sku = sorted((effect.get("by_sku") or {}).items())
     rows = [_rule_row("every SKU without a rule of its own", effect.get("default") or {})]
     rows += [_rule_row(sku, rule) for sku, rule in by_sku[:MAX_RULES]]
-    more = (
-        Safe(f"<p>… and {len(by_sku) - MAX_RULES} more SKUs with rules of their own.</p>")
-        if len(by_sku) > MAX_RULES
-        else ""
-    )
     headers = ["applies to", "out of stock", "back in stock", "low stock", "oversell",
                "reorder", "velocity", "quiet period", "channels"]  # fmt: skip
-    said = f"Channels configured: {', '.join(doc.get('channels') or []) or 'none'}."
-    return join([Safe(f"<p>{esc(said)}</p>"), table(headers, rows, "rules"), more])
+    more = max(0, len(by_sku) - MAX_RULES)
+    channels = doc.get("channels") or []
+    return render("rules.html", headers=headers, rows=rows, more=more, channels=channels)
 
 
 def _rule_row(applies_to: str, r: Mapping[str, Any]) -> list[object]:
