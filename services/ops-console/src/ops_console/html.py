@@ -40,10 +40,14 @@ def join(parts: Iterable[object]) -> Safe:
     return Safe("".join(esc(p) for p in parts))
 
 
-def link(path: str, label: object, **params: object) -> Safe:
+def href(path: str, **params: object) -> str:
+    """``path`` with ``params`` (those not None) as its query, not yet escaped for HTML."""
     query = urlencode({k: v for k, v in params.items() if v is not None})
-    href = f"{path}?{query}" if query else path
-    return Safe(f'<a href="{esc(href)}">{esc(label)}</a>')
+    return f"{path}?{query}" if query else path
+
+
+def link(path: str, label: object, **params: object) -> Safe:
+    return Safe(f'<a href="{esc(href(path, **params))}">{esc(label)}</a>')
 
 
 def when(ts: object) -> str:

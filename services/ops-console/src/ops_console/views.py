@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ops_console.html import Safe, esc, join, link, table, when
+from ops_console.html import Safe, esc, href, join, link, table, when
 from ops_console.templating import render
 from stocksync_common.inventory_view import InventoryView
 
@@ -89,28 +89,15 @@ def _num(value: object) -> str:
 
 def stock_view(inv: InventoryView) -> Safe:
     """A SKU's truth: the summary, levels per location and the allocation."""
-    summary = table(
-        ["sku", "version", "available (all locations)", "oversell policy", "allocation threshold"],
-        [[inv.sku, inv.version, inv.available, inv.policy, _num(inv.allocation_threshold)]],
-        "summary",
-    )
-    locations = table(
-        ["location", "on hand", "reserved", "safety stock", "available"],
-        [
+    return render(
+        "stock.html",
+        summary=[inv.sku, inv.version, inv.available, inv.policy, _num(inv.allocation_threshold)],
+        locations=[
             [loc, q.on_hand, q.reserved, q.safety_stock, q.available]
             for loc, q in inv.locations.items()
         ],
-        "locations",
+        shares=sorted((inv.shares or {}).items()),
     )
-    shares = inv.shares or {}
-    allocation = (
-        table(["store", "share"], sorted(shares.items()), "allocation")
-        if shares
-        else Safe("<p>Allocation: every store shows the truth (no channel shares in force).</p>")
-    )
-    return join(
-        [summary, Safe("<h2>Locations</h2>"), locations, Safe("<h2>Allocation</h2>"), allocation]
-    )  # fmt: skip
 
 
 def stores_stock_view(inv: InventoryView, doc: Mapping[str, Any]) -> Safe:
@@ -138,13 +125,7 @@ def stores_stock_view(inv: InventoryView, doc: Mapping[str, Any]) -> Safe:
             marks.append("drift" if drift else "")
     headers = ["store", "role", "location", "truth allows", "store shows (last seen)",
                "difference", "waiting to be pushed"]  # fmt: skip
-    legend = Safe(
-        "<p>What each store showed when shopify-sync last wrote or read it, beside what "
-        'truth allows it to show; <span class="drift">highlighted</span>: they differ. A '
-        "change waiting to be pushed closes the gap; a reconciliation reads every store afresh "
-        "and corrects what drifted.</p>"
-    )
-    return join([legend, table(headers, rows, "stores-stock", marks)])
+    return render("stores_stock.html", headers=headers, rows=rows, marks=marks)
 
 
 def _signed(n: int) -> str:
@@ -159,14 +140,13 @@ def ledger_view(sku: str, ledger: Mapping[str, Any], before: str = "") -> Safe:
     for entry in newest:
         cols += [k for k in entry if k not in cols]
     rows = [[applied_at(e.get("id")), *(e.get(c, "") for c in cols)] for e in newest]
-    pages = [link("/stock", "Newest entries", sku=sku)] if before else []
+    pages = [("Newest entries", href("/stock", sku=sku))] if before else []
     if ledger.get("next"):
-        pages.append(link("/stock", "Older entries", sku=sku, before=ledger["next"]))
-    title = "newest first" if not before else f"before entry {before}, newest first"
-    return join(
-        [Safe(f"<h2>Ledger ({esc(title)}, {LEDGER_ROWS} a page)</h2>"),
-         table(["time (UTC)", *(cols or ["id"])], rows, "ledger"),
-         Safe(f'<p class="pages">{" · ".join(pages)}</p>') if pages else ""]
+        pages.append(("Older entries", href("/stock", sku=sku, before=ledger["next"])))
+    return render(
+        "ledger.html",
+        title="newest first" if not before else f"before entry {before}, newest first",
+        per_page=LEDGER_ROWS, headers=["time (UTC)", *(cols or ["id"])], rows=rows, pages=pages,
     )  # fmt: skip
 
 
@@ -205,6 +185,7 @@ def _mapped(info: Mapping[str, Any]) -> dict[str, str]:
 
 
 def alerts_view(alerts: Sequence[Mapping[str, Any]]) -> Safe:
+    """The newest alerts and their delivery per channel."""
     rows = []
     for doc in alerts:
         a = doc.get("alert") or {}
@@ -213,8 +194,7 @@ def alerts_view(alerts: Sequence[Mapping[str, Any]]) -> Safe:
             [a.get("occurred_at"), a.get("kind"), a.get("sku"), a.get("store"),
              a.get("location"), a.get("available_before"), a.get("available"), delivery or "-"]
         )  # fmt: skip
-    headers = ["when", "kind", "sku", "store", "location", "before", "available", "delivery"]
-    return table(headers, rows, "alerts")
+    return render("alerts.html", rows=rows)
 
 
 def rules_view(doc: Mapping[str, Any]) -> Safe:
@@ -284,21 +264,15 @@ def parked_view(doc: Mapping[str, Any]) -> Safe:
     not handle, kept on ``webhooks.parked.v1`` and never acted on, counted per topic, and
     the newest ones."""
     counts: Mapping[str, int] = doc.get("counts") or {}
-    said = Safe(
-        f"<p>{sum(counts.values())} deliveries of topics StockSync does not handle were parked "
-        f"on <code>{esc(doc.get('topic'))}</code> since the receiver began noting them (kept "
-        "until the topic's retention, never acted on). A topic here that "
-        "should be handled, or a subscription that should not exist: see "
-        "<code>stocksync-stores connect</code>.</p>"
-    )
-    by_topic = table(["Shopify topic", "deliveries"], sorted(counts.items()), "parked-topics")
     recent = [
         [when(n.get("at")), n.get("shop"), n.get("shopify_topic"), n.get("webhook_id"),
          _num(n.get("record_bytes"))]
         for n in doc.get("recent") or []
     ]  # fmt: skip
-    headers = ["received", "store", "Shopify topic", "webhook id", "record bytes"]
-    return join([said, by_topic, Safe("<h3>Newest</h3>"), table(headers, recent, "parked")])
+    return render(
+        "parked.html", total=sum(counts.values()), topic=doc.get("topic"),
+        counts=sorted(counts.items()), recent=recent,
+    )  # fmt: skip
 
 
 def sku_link(sku: str) -> Safe:
