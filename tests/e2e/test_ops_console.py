@@ -201,6 +201,9 @@ async def test_every_page_shows_the_running_system(
     assert "wh-1\t20\t2\t0\t18" in locations, locations
     ledger = await page.inner_text("table.ledger")
     assert "set_on_hand" in ledger and "reserve" in ledger
+    assert "UTC" in ledger  # each entry's time
+    in_stores = await page.inner_text("table.stores-stock")  # each store beside truth
+    assert all(shop in in_stores for shop in SHOPS) and "not listed" not in in_stores
     await shot(page, "ops-console-stock")
 
     await page.goto(stack.url("ops-console") + "/reconcile")
@@ -217,17 +220,21 @@ async def test_every_page_shows_the_running_system(
     await page.goto(stack.url("ops-console") + f"/mapping?sku={unlisted}")
     text = await page.inner_text("main")
     assert all(shop in text for shop in SHOPS) and "Last discovery" in text
+    assert "SKUs mapped now" in text and "{}" not in text
     problems = await page.locator("table.problems tr", has_text="missing").all_inner_texts()
     assert len(problems) == len(SHOPS) and all(unlisted in row for row in problems), problems
     await shot(page, "ops-console-mapping")
 
     await page.goto(stack.url("ops-console") + "/alerts")
     await until_page_shows(page, [mug, "out_of_stock"], locate="table.alerts")
+    rules = await page.inner_text("table.rules")  # the rules in effect, defaults included
+    assert "every SKU without a rule of its own" in rules and "on" in rules
     await shot(page, "ops-console-alerts")
 
     await page.goto(stack.url("ops-console") + "/dlq")
     text = await page.inner_text("main")
     assert DLQ in text and "A service did not answer" not in text
+    assert "Parked webhooks" in text and await page.locator("table.parked-topics").count() == 1
     await shot(page, "ops-console-dlq")
 
 

@@ -126,6 +126,22 @@ async def test_out_of_stock_and_back_in_stock_go_to_their_channels(
     }
 
 
+async def test_an_import_of_a_sku_never_seen_is_not_back_in_stock(
+    kafka_bootstrap, redis_url, receiver, smtp, producer
+):
+    sku = sku_id("IMPORTED")
+    settings = settings_for(kafka_bootstrap, redis_url, receiver, smtp[1])
+    async with notifier(settings, producer) as c:
+        # The notifier missed the SKU's creation; the first it sees is an import from 0.
+        await feed(c, changed(sku, 3, 0, 25, command="set_on_hand"))
+        await feed(c, changed(sku, 4, 25, 0), changed(sku, 5, 0, 6, command="adjust"))
+        await await_for("the restock's alert", lambda: _some(receiver.messages("/slack", sku)))
+        await await_for("outboxes drained", lambda: outbox_empty(c))
+        recent = await c.alerts.recent(50)
+    mine = [(r["alert"]["kind"], r["alert"]["version"]) for r in recent if r["alert"]["sku"] == sku]
+    assert sorted(mine) == [("back_in_stock", 5), ("out_of_stock", 4)]
+
+
 async def test_an_oversell_alerts_at_once(kafka_bootstrap, redis_url, receiver, smtp, producer):
     sku = sku_id("OVS")
     rules = RuleSet(default=Rule(quiet_period_s=3600, channels={"oversell": ["slack"]}))

@@ -62,6 +62,25 @@ async def test_rules_api_validates_audits_and_applies_without_restart(
     assert "it-admin-token" not in caplog.text
 
 
+async def test_get_rules_answers_the_rules_in_effect_not_only_the_stored_document(
+    kafka_bootstrap, redis_url, receiver, smtp, producer
+):
+    settings = settings_for(kafka_bootstrap, redis_url, receiver, smtp[1])
+    async with notifier(settings, producer) as c, api(c) as http:
+        got = (await http.get("/rules", headers=AUTH)).json()
+        assert got["rules"]["default"] == {}  # nothing stored: the document is empty...
+        default = got["in_effect"]["default"]  # ...and yet these alerts fire
+        assert default["out_of_stock"] and default["back_in_stock"] and default["oversell"]
+        assert default["channels"]["out_of_stock"] == ["slack", "webhook", "email"]
+        assert got["channels"] == ["slack", "webhook", "email"]
+        doc = {"by_sku": {"MUG-1": {"low_stock": 4, "channels": {"low_stock": ["email"]}}}}
+        assert (await http.put("/rules", json=doc, headers=AUTH)).status_code == 200
+        mug = (await http.get("/rules", headers=AUTH)).json()["in_effect"]["by_sku"]["MUG-1"]
+        assert mug["low_stock"] == 4 and mug["out_of_stock"] is True
+        assert mug["channels"]["low_stock"] == ["email"]
+        assert mug["channels"]["oversell"] == ["slack", "webhook", "email"]
+
+
 async def test_the_rules_file_seeds_redis_once(
     kafka_bootstrap, redis_url, receiver, smtp, producer, tmp_path
 ):

@@ -15,6 +15,7 @@ from integration.webhook_receiver.edge import (
     running_receiver,
     write_stores,
 )
+from pydantic import SecretStr
 from unit.webhook_receiver.harness import order_body, sample_body, shopify_headers
 
 from stocksync_common.events import stable_id
@@ -100,3 +101,29 @@ async def test_signed_invalid_json_keeps_the_exact_bytes(settings, kafka_bootstr
     assert found is not None
     assert base64.b64decode(found["value_b64"]) == body
     assert found["error"].startswith("body is not valid JSON")
+
+
+async def test_parked_deliveries_are_counted_and_the_newest_listed(settings):
+    s, shop = settings
+    s = s.model_copy(update={"admin_token": SecretStr("edge-admin-token")})
+    admin = {"Authorization": "Bearer edge-admin-token"}
+    wid = str(uuid.uuid4())
+    body = b'{"id": 7, "token": "cart-1", "email": "someone@example.test"}'
+    headers = shopify_headers(
+        body, "carts/create", webhook_id=wid, shop=shop, secret=SECRET.encode()
+    )
+    async with running_receiver(s) as client:
+        before = (await client.get("/admin/parked", headers=admin)).json()
+        posted = await client.post("/webhooks/shopify", content=body, headers=headers)
+        assert posted.status_code == 200
+        doc = (await client.get("/admin/parked", params={"limit": 50}, headers=admin)).json()
+        refused = await client.get("/admin/parked")
+    assert doc["topic"] == "webhooks.parked.v1"
+    assert doc["counts"]["carts/create"] >= before["counts"].get("carts/create", 0) + 1
+    (mine,) = [r for r in doc["recent"] if r["webhook_id"] == wid]
+    assert (mine["shop"], mine["shopify_topic"]) == (shop, "carts/create")
+    assert mine["at"] > 0 and mine["record_bytes"] > len(body) // 2
+    assert "someone@example.test" not in str(doc)  # never the body
+    times = [r["at"] for r in doc["recent"]]
+    assert times == sorted(times, reverse=True)
+    assert refused.status_code == 401

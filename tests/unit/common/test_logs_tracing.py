@@ -26,3 +26,13 @@ def test_traceparent_round_trips_through_kafka_headers():
     assert any(k == "traceparent" for k, _ in headers)
     ctx = extract_context(headers)
     assert trace.get_current_span(ctx).get_span_context().trace_id == trace_id
+
+
+def test_an_extra_never_overwrites_the_lines_own_fields():
+    fmt = JsonFormatter("ops-console")
+    record = logging.makeLogRecord(
+        {"msg": "audit: dlq replay", "levelname": "INFO", "service": "webhook-receiver", "who": "x"}
+    )
+    line = orjson.loads(fmt.format(record))
+    assert line["service"] == "ops-console"  # the service that wrote the line
+    assert line["extra_service"] == "webhook-receiver" and line["who"] == "x"

@@ -55,6 +55,10 @@ class MemorySyncState:
     async def pending_count(self, shop: str) -> int:
         return len(self.pending_.get(shop, {}))
 
+    async def pending_of(self, shop: str, keys: Iterable[ItemKey]) -> dict[ItemKey, Pending]:
+        mine = self.pending_.get(shop, {})
+        return {k: mine[k] for k in keys if k in mine}
+
     async def known(self, shop: str, keys: Iterable[ItemKey]) -> dict[ItemKey, Known]:
         mine = self.known_.get(shop, {})
         return {k: mine.get(k, Known()) for k in keys}
@@ -105,6 +109,9 @@ class MemoryCatalog:
 
     async def all_entries(self, shop: str) -> list[CatalogEntry]:
         return sorted(self.entries_.get(shop, {}).values(), key=lambda e: e.sku)
+
+    async def count(self, shop: str) -> int:
+        return len(self.entries_.get(shop, {}))
 
     async def put(
         self, shop: str, entries: Sequence[CatalogEntry], *, replace: bool = False

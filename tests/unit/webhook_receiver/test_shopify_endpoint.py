@@ -239,3 +239,17 @@ async def test_customers_redact_erases_no_receiver_records():
         assert r.status_code == 200
         assert len(edge.ledger.done()) == 2
         assert "erase" not in edge.ledger.calls
+
+
+async def test_a_parked_delivery_is_noted_for_the_console_without_its_body():
+    async with running_edge() as edge:
+        wid = str(uuid.uuid4())
+        r = await edge.shopify(b'{"id": 7, "email": "a@b.test"}', "carts/create", webhook_id=wid)
+        assert r.status_code == 200
+        token = edge.container.settings.admin_token.get_secret_value()
+        admin = {"Authorization": f"Bearer {token}"}
+        doc = (await edge.client.get("/admin/parked", headers=admin)).json()
+    assert doc["counts"] == {"carts/create": 1}
+    (note,) = doc["recent"]
+    assert (note["shopify_topic"], note["webhook_id"]) == ("carts/create", wid)
+    assert "a@b.test" not in str(doc)

@@ -226,6 +226,17 @@ class SkuLevels(Model):
     # kit command these levels include; a rebuild replays only the kit commands after it.
     kit_offsets: dict[str, int] | None = None
 
+    def allowed(self, shop: str, location: str) -> int | None:
+        """What truth allows ``shop`` to show at ``location``: its share while channel
+        allocation is in force, else the location's available, never below 0 (the rule
+        shopify-sync writes by and the ops console compares stores with). None: truth does
+        not track that location."""
+        if location not in self.locations:
+            return None
+        if self.shares is not None:
+            return max(0, self.shares.get(shop, 0))
+        return max(0, self.locations[location].available)
+
 
 class InventoryLevelsUpdated(Envelope):
     type: Literal["inventory.levels"] = "inventory.levels"

@@ -16,6 +16,7 @@ correlation_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_OWN = frozenset({"ts", "level", "service", "logger", "msg", "correlation_id", "exc"})
 
 
 @contextmanager
@@ -43,7 +44,9 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
-                line[key] = value
+                # The line's own fields win: an extra named like one (the ops console once
+                # passed the service it replayed on as ``service``) is kept beside it.
+                line[f"extra_{key}" if key in _OWN else key] = value
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(line, default=str).decode()

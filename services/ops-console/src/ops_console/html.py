@@ -22,9 +22,12 @@ NAV = (
 
 
 class Safe(str):
-    """Markup that is already escaped."""
+    """Markup that is already escaped (Jinja2's autoescaping sees it as such too)."""
 
     __slots__ = ()
+
+    def __html__(self) -> str:
+        return str(self)
 
 
 def esc(value: object) -> Safe:
@@ -37,10 +40,14 @@ def join(parts: Iterable[object]) -> Safe:
     return Safe("".join(esc(p) for p in parts))
 
 
-def link(path: str, label: object, **params: object) -> Safe:
+def href(path: str, **params: object) -> str:
+    """``path`` with ``params`` (those not None) as its query, not yet escaped for HTML."""
     query = urlencode({k: v for k, v in params.items() if v is not None})
-    href = f"{path}?{query}" if query else path
-    return Safe(f'<a href="{esc(href)}">{esc(label)}</a>')
+    return f"{path}?{query}" if query else path
+
+
+def link(path: str, label: object, **params: object) -> Safe:
+    return Safe(f'<a href="{esc(href(path, **params))}">{esc(label)}</a>')
 
 
 def when(ts: object) -> str:
@@ -51,16 +58,31 @@ def when(ts: object) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[object]], css: str = "") -> Safe:
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    css: str = "",
+    row_css: Sequence[str] = (),
+) -> Safe:
+    """``row_css``: a class per row (the first rows; "" for none)."""
     head = join(Safe(f"<th>{esc(h)}</th>") for h in headers)
     body = join(
-        Safe("<tr>" + join(Safe(f"<td>{esc(c)}</td>") for c in row) + "</tr>") for row in rows
+        Safe(
+            f"<tr{_css(row_css[i] if i < len(row_css) else '')}>"
+            + join(Safe(f"<td>{esc(c)}</td>") for c in row)
+            + "</tr>"
+        )
+        for i, row in enumerate(rows)
     )
     if not body:
         body = Safe(f'<tr><td colspan="{len(headers)}" class="empty">nothing here</td></tr>')
     return Safe(
         f'<table class="{esc(css)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
     )
+
+
+def _css(name: str) -> Safe:
+    return Safe(f' class="{esc(name)}"') if name else Safe("")
 
 
 def hidden(name: str, value: object) -> Safe:
@@ -123,6 +145,8 @@ nav button{background:transparent;border-color:#9aa5b8}
 .error{background:#fdecec;border:1px solid #e5a0a0;padding:.5rem}
 .notice{background:#e9f7ee;border:1px solid #92cfa6;padding:.5rem}
 .open{color:#b3261e;font-weight:600}.closed{color:#1e7b34}
+tr.drift td,span.drift{background:#fff1dc;font-weight:600}
+table.ledger td:first-child{white-space:nowrap}
 pre{background:#fff;border:1px solid #dde1e8;padding:.5rem;overflow:auto;max-height:24rem}
 figure{margin:0 0 1.5rem}figcaption{font-weight:600;margin:.3rem 0}
 ul.legend{list-style:none;display:flex;flex-wrap:wrap;gap:1rem;padding:0;margin:.2rem 0}

@@ -6,11 +6,13 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ops_console.html import Safe, esc, join, link, table, when
+from ops_console.html import Safe, esc, href, join, link, table, when
+from ops_console.templating import render
 from stocksync_common.inventory_view import InventoryView
 
 LEDGER_ROWS = 100
 MAX_LISTED = 500
+MAX_RULES = 200
 
 
 def brief(value: object, limit: int = 300) -> str:
@@ -20,15 +22,29 @@ def brief(value: object, limit: int = 300) -> str:
 
 
 def listing(items: object, limit: int = MAX_LISTED) -> str:
-    """A problem's items: SKUs one after the other (the first ``limit``), or compact JSON."""
+    """A problem's items in words: "none", SKUs one after the other (the first ``limit``),
+    duplicates as each SKU with its variants' ids; any other shape as compact JSON."""
+    if not items:
+        return "none"
+    if isinstance(items, dict):
+        items = [f"{sku} (variants {', '.join(_ids(v))})" for sku, v in items.items()]
     if isinstance(items, list) and all(isinstance(i, str) for i in items):
         more = f" … and {len(items) - limit} more" if len(items) > limit else ""
         return ", ".join(items[:limit]) + more
     return brief(items, 2000)
 
 
+def _ids(gids: object) -> list[str]:
+    """``gid://shopify/ProductVariant/11`` as ``11``: the number Shopify's admin shows."""
+    values = gids if isinstance(gids, list) else [gids]
+    return [str(g).rsplit("/", 1)[-1] for g in values]
+
+
 def matching(items: object, sku: str) -> object:
-    """The SKUs of a problem containing ``sku``; other shapes of items are kept whole."""
+    """The SKUs of a problem containing ``sku`` (a list, or a mapping keyed by SKU); other
+    shapes of items are kept whole."""
+    if isinstance(items, dict):
+        return {k: v for k, v in items.items() if sku in str(k)}
     if isinstance(items, list) and all(isinstance(i, str) for i in items):
         return [i for i in items if sku in i]
     return items
@@ -71,58 +87,105 @@ def _num(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-def stock_view(inv: InventoryView, ledger: Sequence[Mapping[str, Any]]) -> Safe:
-    summary = table(
-        ["sku", "version", "available (all locations)", "oversell policy", "allocation threshold"],
-        [[inv.sku, inv.version, inv.available, inv.policy, _num(inv.allocation_threshold)]],
-        "summary",
-    )
-    locations = table(
-        ["location", "on hand", "reserved", "safety stock", "available"],
-        [
+def stock_view(inv: InventoryView) -> Safe:
+    """A SKU's truth: the summary, levels per location and the allocation."""
+    return render(
+        "stock.html",
+        summary=[inv.sku, inv.version, inv.available, inv.policy, _num(inv.allocation_threshold)],
+        locations=[
             [loc, q.on_hand, q.reserved, q.safety_stock, q.available]
             for loc, q in inv.locations.items()
         ],
-        "locations",
+        shares=sorted((inv.shares or {}).items()),
     )
-    shares = inv.shares or {}
-    allocation = (
-        table(["store", "share"], sorted(shares.items()), "allocation")
-        if shares
-        else Safe("<p>Allocation: every store shows the truth (no channel shares in force).</p>")
-    )
-    newest = list(reversed(ledger))[:LEDGER_ROWS]
+
+
+def stores_stock_view(inv: InventoryView, doc: Mapping[str, Any]) -> Safe:
+    """Each store's count of the SKU (shopify-sync ``GET /status/stock/{sku}``: what it
+    showed when last written or read) beside what truth allows it; drift highlighted."""
+    rows: list[list[object]] = []
+    marks: list[str] = []
+    for s in doc.get("stores") or []:
+        for location, seen in sorted((s.get("locations") or {}).items()):
+            allowed, shows = inv.allowed(str(s.get("shop")), location), seen.get("shows")
+            drift = isinstance(shows, int) and allowed is not None and shows != allowed
+            if not s.get("mapped"):
+                shown, difference = "not listed", "-"
+            elif not isinstance(shows, int):
+                shown, difference = "not seen yet", "-"
+            else:
+                shown = str(shows)
+                difference = "-" if allowed is None else _signed(shows - allowed)
+            pending = seen.get("pending") or {}
+            rows.append(
+                [s.get("shop"), s.get("role"), location, _num(allowed), shown, difference,
+                 f"{pending['quantity']} (truth version {pending.get('version')})"
+                 if "quantity" in pending else "-"]
+            )  # fmt: skip
+            marks.append("drift" if drift else "")
+    headers = ["store", "role", "location", "truth allows", "store shows (last seen)",
+               "difference", "waiting to be pushed"]  # fmt: skip
+    return render("stores_stock.html", headers=headers, rows=rows, marks=marks)
+
+
+def _signed(n: int) -> str:
+    return f"+{n}" if n > 0 else str(n)
+
+
+def ledger_view(sku: str, ledger: Mapping[str, Any], before: str = "") -> Safe:
+    """One page of the ledger API's answer, newest first, each entry with the time it was
+    applied; links to the older page (the answer's ``next``) and back to the newest."""
+    newest = list(reversed(ledger.get("entries") or []))[:LEDGER_ROWS]
     cols: list[str] = []
     for entry in newest:
         cols += [k for k in entry if k not in cols]
-    ledger_table = table(cols or ["id"], [[e.get(c, "") for c in cols] for e in newest], "ledger")
-    return join(
-        [summary, Safe("<h2>Locations</h2>"), locations, Safe("<h2>Allocation</h2>"), allocation,
-         Safe(f"<h2>Ledger (newest first, up to {LEDGER_ROWS})</h2>"), ledger_table]
+    rows = [[applied_at(e.get("id")), *(e.get(c, "") for c in cols)] for e in newest]
+    pages = [("Newest entries", href("/stock", sku=sku))] if before else []
+    if ledger.get("next"):
+        pages.append(("Older entries", href("/stock", sku=sku, before=ledger["next"])))
+    return render(
+        "ledger.html",
+        title="newest first" if not before else f"before entry {before}, newest first",
+        per_page=LEDGER_ROWS, headers=["time (UTC)", *(cols or ["id"])], rows=rows, pages=pages,
     )  # fmt: skip
+
+
+def applied_at(entry_id: object) -> str:
+    """When the adjuster applied a ledger entry: its id is the Redis stream id
+    ``<milliseconds since the epoch>-<sequence>`` given by the Redis clock at the write."""
+    millis = str(entry_id or "").split("-", 1)[0]
+    return when(int(millis)) if millis.isdigit() else "-"
 
 
 def mapping_view(doc: Mapping[str, Any], sku: str = "") -> Safe:
     """Problems per store; with ``sku``, only the SKUs containing it (a store's list of
     missing SKUs can run to thousands)."""
-    parts: list[object] = []
-    if sku:
-        parts.append(Safe(f"<p>SKUs containing <code>{esc(sku)}</code> only.</p>"))
+    stores = []
     for shop, info in doc.items():
         problems = (info or {}).get("problems") or {}
         if sku:
             problems = {kind: matching(items, sku) for kind, items in problems.items()}
-        discovery = (info or {}).get("discovery") or {}
-        parts.append(Safe(f"<h2>{esc(shop)}</h2>"))
-        seen = f"{discovery.get('skus', '-')} SKUs via {discovery.get('method', '-')}"
-        parts.append(Safe(f"<p>Last discovery: {esc(when(discovery.get('at')))} ({esc(seen)})</p>"))
         rows = [[kind, len(items) if hasattr(items, "__len__") else items, listing(items)]
                 for kind, items in sorted(problems.items())]  # fmt: skip
-        parts.append(table(["problem", "count", "items"], rows, "problems"))
-    return join(parts) if parts else Safe("<p>No stores configured.</p>")
+        stores.append({"shop": shop, "rows": rows, **_mapped(info or {})})
+    return render("mapping.html", sku=sku, stores=stores)
+
+
+def _mapped(info: Mapping[str, Any]) -> dict[str, str]:
+    """The SKUs mapped now (lookups and webhooks add to the mapping between full reads),
+    then what the last full read of the catalog found."""
+    discovery = info.get("discovery") or {}
+    last = (
+        f"{when(discovery.get('at'))}, found {_num(discovery.get('skus'))} SKUs by "
+        f"{discovery.get('method', '-')} read"
+        if discovery
+        else "none yet"
+    )
+    return {"mapped": _num(info.get("mapped")), "last": last}
 
 
 def alerts_view(alerts: Sequence[Mapping[str, Any]]) -> Safe:
+    """The newest alerts and their delivery per channel."""
     rows = []
     for doc in alerts:
         a = doc.get("alert") or {}
@@ -131,8 +194,50 @@ def alerts_view(alerts: Sequence[Mapping[str, Any]]) -> Safe:
             [a.get("occurred_at"), a.get("kind"), a.get("sku"), a.get("store"),
              a.get("location"), a.get("available_before"), a.get("available"), delivery or "-"]
         )  # fmt: skip
-    headers = ["when", "kind", "sku", "store", "location", "before", "available", "delivery"]
-    return table(headers, rows, "alerts")
+    return render("alerts.html", rows=rows)
+
+
+def rules_view(doc: Mapping[str, Any]) -> Safe:
+    """The notifier's rules in effect (``GET /rules``): the default and each SKU's own, every
+    switch and threshold as it applies, and where each kind of alert goes."""
+    effect = doc.get("in_effect") or {}
+    by_sku = sorted((effect.get("by_sku") or {}).items())
+    rows = [_rule_row("every SKU without a rule of its own", effect.get("default") or {})]
+    rows += [_rule_row(sku, rule) for sku, rule in by_sku[:MAX_RULES]]
+    headers = ["applies to", "out of stock", "back in stock", "low stock", "oversell",
+               "reorder", "velocity", "quiet period", "channels"]  # fmt: skip
+    more = max(0, len(by_sku) - MAX_RULES)
+    channels = doc.get("channels") or []
+    return render("rules.html", headers=headers, rows=rows, more=more, channels=channels)
+
+
+def _rule_row(applies_to: str, r: Mapping[str, Any]) -> list[object]:
+    def on(flag: object) -> str:
+        return "on" if flag else "off"
+
+    def above(value: object, text: str) -> str:
+        return "off" if value is None else text.format(value)
+
+    reorder = above(r.get("reorder_point"), "at or below {}, order ") + (
+        str(r.get("reorder_quantity")) if r.get("reorder_point") is not None else ""
+    )
+    return [
+        applies_to, on(r.get("out_of_stock")), on(r.get("back_in_stock")),
+        above(r.get("low_stock"), "at or below {}"), on(r.get("oversell")), reorder,
+        above(r.get("velocity_per_minute"), "over {} a minute"),
+        f"{_num(r.get('quiet_period_s'))} s", routes(r.get("channels") or {}),
+    ]  # fmt: skip
+
+
+def routes(channels: Mapping[str, Sequence[str]]) -> str:
+    """Where each kind goes, the usual route once: ``low_stock: email; others: slack``."""
+    named = {kind: ", ".join(chs) or "none" for kind, chs in channels.items()}
+    if not named:
+        return "-"
+    values = list(named.values())
+    usual = max(dict.fromkeys(values), key=values.count)  # the first of the most common
+    odd = [f"{kind}: {route}" for kind, route in named.items() if route != usual]
+    return "; ".join([*odd, f"{'others' if odd else 'all'}: {usual}"])
 
 
 def jobs_view(jobs: Sequence[Mapping[str, Any]]) -> Safe:
@@ -152,6 +257,22 @@ def jobs_view(jobs: Sequence[Mapping[str, Any]]) -> Safe:
         )  # fmt: skip
     headers = ["job", "status", "started", "finished", "compared", "mismatched", "rate", "stores"]
     return table(headers, rows, "jobs")
+
+
+def parked_view(doc: Mapping[str, Any]) -> Safe:
+    """webhook-receiver ``GET /admin/parked``: deliveries of Shopify topics StockSync does
+    not handle, kept on ``webhooks.parked.v1`` and never acted on, counted per topic, and
+    the newest ones."""
+    counts: Mapping[str, int] = doc.get("counts") or {}
+    recent = [
+        [when(n.get("at")), n.get("shop"), n.get("shopify_topic"), n.get("webhook_id"),
+         _num(n.get("record_bytes"))]
+        for n in doc.get("recent") or []
+    ]  # fmt: skip
+    return render(
+        "parked.html", total=sum(counts.values()), topic=doc.get("topic"),
+        counts=sorted(counts.items()), recent=recent,
+    )  # fmt: skip
 
 
 def sku_link(sku: str) -> Safe:

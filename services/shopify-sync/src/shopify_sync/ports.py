@@ -28,6 +28,9 @@ class SyncState(Protocol):
 
     async def known(self, shop: str, keys: Iterable[ItemKey]) -> dict[ItemKey, Known]: ...
 
+    async def pending_of(self, shop: str, keys: Iterable[ItemKey]) -> dict[ItemKey, Pending]:
+        """The pending entries of these keys (those that have one)."""
+
     async def applied(self, shop: str, done: Mapping[ItemKey, tuple[Pending, int]]) -> None:
         """The store now shows ``level`` for each key because of ``pending``: remember both,
         and drop the pending entry if it is still that one."""
@@ -79,6 +82,9 @@ class CatalogState(Protocol):
     async def entries(self, shop: str, skus: Iterable[str]) -> dict[str, CatalogEntry]: ...
 
     async def all_entries(self, shop: str) -> list[CatalogEntry]: ...
+
+    async def count(self, shop: str) -> int:
+        """How many SKUs the store's mapping holds now."""
 
     async def put(
         self, shop: str, entries: Sequence[CatalogEntry], *, replace: bool = False

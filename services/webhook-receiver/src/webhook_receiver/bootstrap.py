@@ -18,6 +18,7 @@ from stocksync_common.service import kafka_check, redis_check
 from stocksync_common.stores import WEBHOOK_SECRET, Store, load_stores
 from stocksync_common.topics import COMPLIANCE, WEBHOOKS_PARKED, WEBHOOKS_SHOPIFY, WEBHOOKS_WMS
 from webhook_receiver.adapters.ledger import RedisLedger
+from webhook_receiver.adapters.parked import MemoryParked, ParkedNotes, RedisParked
 from webhook_receiver.intake import Intake, Producer
 from webhook_receiver.settings import Settings
 
@@ -41,6 +42,8 @@ class Container:
     checks: dict[str, Check] = field(default_factory=dict)
     # Closed last (after the producer stopped and the in-doubt records settled).
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Notes of the deliveries parked on webhooks.parked.v1, for the admin API.
+    parked: ParkedNotes = field(default_factory=MemoryParked)
     # Each shop's webhook secrets (one, or two during a rotation), encoded once at start.
     shop_secrets: dict[str, list[bytes]] = field(init=False)
     _wms_secrets: list[bytes] = field(init=False)
@@ -80,7 +83,9 @@ def build(settings: Settings) -> Container:
     ledger = RedisLedger(redis, settings.dedupe_ttl_s, settings.claim_ttl_s)
     intake = Intake(producer, ledger, settings.publish_timeout_s, settings.claim_ttl_s)
     checks = {"kafka": kafka_check(settings.kafka_bootstrap_servers), "redis": redis_check(redis)}
-    return Container(settings, stores, producer, intake, checks, [redis.aclose])
+    return Container(
+        settings, stores, producer, intake, checks, [redis.aclose], parked=RedisParked(redis)
+    )
 
 
 def service(

@@ -144,6 +144,19 @@ def test_a_sku_configured_before_its_first_stock_is_not_back_in_stock_either():
     assert run(state, [(6, 0), (0, 1)], DEFAULTS) == [["out_of_stock"], ["back_in_stock"]]
 
 
+def test_an_import_of_a_sku_the_notifier_never_saw_is_not_back_in_stock():
+    # No state (a notifier deployed later, its state lost, the SKU's creation past the
+    # topic's retention): an import's count from nothing is the stock there is, not a return.
+    state = SkuState()
+    assert kinds(decide(state, change(3, 0, 25, command="set_on_hand"), DEFAULTS, now=0)) == []
+    assert run(state, [(25, 0), (0, 4)], DEFAULTS) == [["out_of_stock"], ["back_in_stock"]]
+    known = SkuState()  # a SKU it has seen sell out: a count bringing it back is a return
+    assert run(known, [(3, 0)], DEFAULTS) == [["out_of_stock"]]
+    assert kinds(decide(known, change(5, 0, 25, command="set_on_hand"), DEFAULTS, now=0)) == [
+        "back_in_stock"
+    ]
+
+
 def test_a_sku_first_seen_later_at_zero_still_comes_back_in_stock():
     state = SkuState()  # no state: the notifier did not see the SKU's creation
     assert kinds(decide(state, change(9, 0, 4, command="adjust"), DEFAULTS, now=0)) == [

@@ -68,3 +68,18 @@ def test_the_example_rules_file_is_valid():
     tee = rules.resolve("TEE-RED-M")
     assert (tee.low_stock, tee.velocity_per_minute, tee.reorder_quantity) == (25, 30, 120)
     assert rules.unknown_channels(("slack", "webhook", "email")) == []
+
+
+def test_the_rules_in_effect_spell_out_every_default_and_route():
+    empty = RuleSet().in_effect(("slack", "email"))
+    default = empty["default"]
+    assert default["out_of_stock"] is True and default["back_in_stock"] is True
+    assert default["oversell"] is True and default["low_stock"] is None
+    assert default["channels"]["back_in_stock"] == ["slack", "email"]
+    assert empty["by_sku"] == {}
+    rules = RuleSet.model_validate(DOC).in_effect(("slack", "email"))
+    assert rules["default"]["low_stock"] == 10
+    assert rules["default"]["channels"]["out_of_stock"] == ["slack", "email"]
+    assert rules["by_sku"]["TEE-1"]["low_stock"] == 50  # its tags resolved
+    assert rules["by_sku"]["TEE-1"]["reorder_point"] == 5
+    assert rules["by_sku"]["MUG-1"]["low_stock"] == 10  # a tag without a rule changes nothing

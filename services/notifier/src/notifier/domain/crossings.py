@@ -6,7 +6,12 @@ no-op. Within a quiet period, further alerts of a kind go to the SKU's digest in
 
 A SKU's first stock is not "back in stock": from its creation (its first command, version
 1, from nothing) until it first has units, it has nothing to come back from. Without this
-a catalog import raised one back-in-stock alert per SKU (issue #18).
+a catalog import raised one back-in-stock alert per SKU (issue #18). The same holds when the
+first change the notifier ever sees of a SKU is a count from nothing (``set_on_hand``: an
+import or a warehouse count) while it missed the creation (deployed later, its state lost,
+the creation past the topic's retention): a count says how much there is, and without
+history nothing says the SKU was ever in stock, so an import no longer says "back in stock
+0 -> 25" (issue #25). Any other first change from nothing (a receipt, a release) still does.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ class SkuState(BaseModel):
     below: dict[str, bool] = Field(default_factory=dict)  # threshold -> at or below it
     last_sent: dict[str, float] = Field(default_factory=dict)  # kind -> epoch s, for quiet
     pending: Decision | None = None  # effects of ``version`` not yet confirmed done
-    # False from the SKU's creation until it first has units; True when unknown (a state
-    # from before this field, or a notifier that first saw the SKU later on).
+    # False from the SKU's creation (or a first-seen count from nothing) until it first has
+    # units; True when unknown (a state from before this field, or a notifier that first
+    # saw the SKU later on by a change other than a count).
     stocked: bool = True
 
 
@@ -67,11 +73,15 @@ def _crossed(state: SkuState, name: str, was: bool, now: bool) -> str | None:
     return None
 
 
-def _kinds(state: SkuState, change: StockChange, rule: Effective, rate: int | None) -> list[str]:
+def _kinds(
+    state: SkuState, change: StockChange, rule: Effective, rate: int | None, *, first: bool
+) -> list[str]:
+    """``first``: no change of this SKU was seen before this one."""
     before, after = change.sku_available_before, change.sku_available_after
     kinds: list[str] = []
-    if change.version == 1 and before <= 0:
-        state.stocked = False  # the SKU's creation
+    counted = first and change.command == "set_on_hand"
+    if before <= 0 and (change.version == 1 or counted):
+        state.stocked = False  # the SKU's creation, or a count of one never seen before
     out = _crossed(state, "out", before <= 0, after <= 0)
     if out == "down" and rule.out_of_stock:
         kinds.append("out_of_stock")
@@ -111,8 +121,8 @@ def decide(
     decision = Decision()
     if change.version <= state.version:
         return decision
-    state.version = change.version
-    for kind in _kinds(state, change, rule, rate):
+    first, state.version = state.version == 0, change.version
+    for kind in _kinds(state, change, rule, rate, first=first):
         alert = make_alert(kind, change, rule, rate, store, correlation_id)  # type: ignore[arg-type]
         if kind == "reorder":
             decision.reorder = alert

@@ -8,10 +8,11 @@ known to StockSync yet, so the rules document carries the SKU -> tags map itself
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from notifier.domain.alerts import AlertKind, ChannelName
+from notifier.domain.alerts import ALERT_KINDS, AlertKind, ChannelName
 
 
 class Rule(BaseModel):
@@ -58,6 +59,11 @@ class Effective(BaseModel):
         wanted = self.channels.get(kind, list(configured))
         return [c for c in wanted if c in configured]
 
+    def described(self, configured: tuple[ChannelName, ...]) -> dict[str, Any]:
+        """Every field as it applies, the channels of every alert kind spelled out."""
+        routes = {kind: self.channels_for(kind, configured) for kind in ALERT_KINDS}
+        return {**self.model_dump(mode="json", exclude={"channels"}), "channels": routes}
+
 
 class RuleSet(BaseModel):
     """The whole rules document (file, API and Redis all hold this shape)."""
@@ -85,6 +91,15 @@ class RuleSet(BaseModel):
         for layer in (self.default, *own):
             merged.update(layer.model_dump(exclude_none=True))
         return Effective.model_validate(merged)
+
+    def in_effect(self, configured: tuple[ChannelName, ...]) -> dict[str, Any]:
+        """The rules as they apply: the default's, and each SKU's that has a rule or tags of
+        its own, every field resolved (an empty document still alerts: these say how)."""
+        skus = sorted({*self.by_sku, *self.tags})
+        return {
+            "default": self.default_effective.described(configured),
+            "by_sku": {sku: self.resolve(sku).described(configured) for sku in skus},
+        }
 
     def unknown_channels(self, configured: tuple[ChannelName, ...]) -> list[str]:
         """Channels the rules route to that are not configured on this notifier."""

@@ -15,11 +15,15 @@ router = APIRouter(tags=["admin"])
 
 @router.get("/rules")
 async def get_rules(c: ContainerDep, _who: AdminDep) -> dict[str, Any]:
-    """The rules in force and their revision."""
+    """The rules document and its revision, the rules in effect (every field resolved: the
+    default's and each SKU's with rules of its own) and the channels configured."""
     rules = await c.rules.current()
+    channels = c.handler.channels
     return {
         "revision": await c.rules.revision(),
         "rules": rules.model_dump(mode="json", exclude_none=True),
+        "in_effect": rules.in_effect(channels),
+        "channels": list(channels),
     }
 
 

@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from ops_console import html
+from ops_console import html, views
 from ops_console.audit import audit
 from ops_console.backends import BackendError
 from ops_console.bootstrap import Container
@@ -22,6 +22,7 @@ from ops_console.views import brief
 
 router = APIRouter(prefix="/dlq", tags=["dlq"])
 STATUSES = ("pending", "replayed", "all")
+PARKED_ROWS = 50
 
 
 def replay_button(session: Session, service: str, record: dict[str, Any]) -> html.Safe:
@@ -39,10 +40,12 @@ def known_service(c: Container, service: str) -> str:
 
 @router.get("")
 async def dlq_topics(c: ContainerDep, session: PageSessionDep) -> HTMLResponse:
-    """Every service's DLQ topics with their depth and pending count."""
+    """Every service's DLQ topics with their depth and pending count; the webhooks parked
+    because StockSync does not handle their topic."""
     services = c.backends.services
-    answers = await asyncio.gather(
-        *(c.backends.get(s, "/admin/dlq") for s in services), return_exceptions=True
+    parked_call = c.backends.get("webhook-receiver", "/admin/parked", {"limit": PARKED_ROWS})
+    parked, *answers = await asyncio.gather(
+        parked_call, *(c.backends.get(s, "/admin/dlq") for s in services), return_exceptions=True
     )
     rows, errors = [], []
     for service, answer in zip(services, answers, strict=True):
@@ -56,7 +59,14 @@ async def dlq_topics(c: ContainerDep, session: PageSessionDep) -> HTMLResponse:
                  t.get("group"), t.get("original_topic"), t.get("depth"), t.get("pending")]
             )  # fmt: skip
     headers = ["service", "DLQ topic", "group", "original topic", "depth", "pending"]
-    return render("Dead letters", html.join([*errors, html.table(headers, rows, "dlq")]), session)
+    parked_part = (
+        views.parked_view(parked)
+        if isinstance(parked, dict)
+        else html.error_box(parked if isinstance(parked, BackendError) else "webhook-receiver")
+    )
+    body = [*errors, html.table(headers, rows, "dlq"), html.Safe("<h2>Parked webhooks</h2>"),
+            parked_part]  # fmt: skip
+    return render("Dead letters", html.join(body), session)
 
 
 @router.get("/records")
@@ -151,7 +161,7 @@ async def dlq_replay(c: ContainerDep, act: ActionDep) -> RedirectResponse:
         raise HTTPException(400, "no record id")
     doc = await c.backends.post(service, "/admin/dlq/replay", {"ids": [record_id]})
     replayed = int(doc.get("replayed", 0))
-    audit(act.who, "dlq replay", service=service, record=record_id, replayed=replayed)
+    audit(act.who, "dlq replay", target_service=service, record=record_id, replayed=replayed)
     topic = act.form.get("topic") or record_id.rsplit(":", 2)[0]
     query = urlencode({"service": service, "topic": topic, "status": "all", "replayed": replayed})
     return RedirectResponse(f"/dlq/records?{query}", 303)

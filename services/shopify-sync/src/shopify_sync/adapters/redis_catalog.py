@@ -74,6 +74,9 @@ class RedisCatalog:
         entries = [CatalogEntry.decode(text(sku), value) for sku, value in raw.items()]
         return sorted(entries, key=lambda e: e.sku)
 
+    async def count(self, shop: str) -> int:
+        return int(await self.redis.hlen(catalog_key(shop)))
+
     async def put(
         self, shop: str, entries: Sequence[CatalogEntry], *, replace: bool = False
     ) -> None:

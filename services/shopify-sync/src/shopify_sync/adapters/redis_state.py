@@ -147,6 +147,12 @@ class RedisSyncState:
     async def pending_count(self, shop: str) -> int:
         return int(await self.redis.hlen(pending_key(shop)))
 
+    async def pending_of(self, shop: str, keys: Iterable[ItemKey]) -> dict[ItemKey, Pending]:
+        ordered = list(keys)
+        values = await self.redis.hmget(pending_key(shop), [field_of(k) for k in ordered])
+        pairs = zip(ordered, values, strict=True)
+        return {k: Pending.decode(text(v)) for k, v in pairs if v is not None}
+
     async def known(self, shop: str, keys: Iterable[ItemKey]) -> dict[ItemKey, Known]:
         ordered = list(keys)
         out: dict[ItemKey, Known] = {}

@@ -215,12 +215,10 @@ def publish_quantity(change: StockChange, shop: str) -> int:
 
 def desired_from_levels(levels: SkuLevels, shop: str, location: str) -> Pending | None:
     """The same rule as :func:`pending_for_store`, from a levels snapshot (reconciliation)."""
-    if location not in levels.locations:
+    allowed = levels.allowed(shop, location)
+    if allowed is None:
         return None
-    if levels.shares is not None:
-        quantity = clamp(levels.shares.get(shop, 0))
-    else:
-        quantity = clamp(levels.locations[location].available)
+    quantity = clamp(allowed)
     seen = None if levels.seen is None else seen_of(levels.seen.get(location, {}))
     return Pending(levels.version, quantity, levels.available, levels.shares is not None, seen)
 

@@ -71,11 +71,17 @@ async def import_mapping(request: Request, c: ContainerDep, who: AdminDep) -> di
 
 @router.get("/mapping/problems")
 async def mapping_problems(c: ContainerDep, who: AdminDep) -> dict[str, Any]:
-    """Duplicate, missing, mismatched, blank and unstocked SKUs per store."""
+    """Duplicate, missing, mismatched, blank and unstocked SKUs per store, the last full
+    discovery, and ``mapped``: the SKUs the mapping holds now (webhooks and lookups by SKU
+    add to it between discoveries)."""
     out = {}
     for store in c.stores.stores:
         meta = await c.catalog.meta(store.shop)
-        out[store.shop] = {"problems": meta.get("problems", {}), "discovery": meta.get("discovery")}
+        out[store.shop] = {
+            "problems": meta.get("problems", {}),
+            "discovery": meta.get("discovery"),
+            "mapped": await c.catalog.count(store.shop),
+        }
     who.audit("mapping problems")
     return out
 

@@ -1,5 +1,6 @@
 """Read-only status for the ops console (bearer ``STOCKSYNC_ADMIN_TOKEN``): per store its
-circuit, bucket, pending changes and push counts, the consumer lag, and recent jobs."""
+circuit, bucket, pending changes and push counts, the consumer lag, and recent jobs; per
+SKU what each store was last seen showing."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from shopify_sync.adapters import metrics
 from shopify_sync.adapters.jobs import job_key
+from shopify_sync.domain.quantities import Pending
 from shopify_sync.entrypoints.deps import AdminDep, ContainerDep
 from stocksync_common.metrics import CONSUMER_LAG
 
@@ -63,6 +65,36 @@ async def store_status(c: ContainerDep, _who: AdminDep) -> dict[str, Any]:
     group = c.settings.consumer_group
     lag = _sample(CONSUMER_LAG, "stocksync_consumer_lag_records", group=group)
     return {"consumer_group": group, "consumer_lag": lag, "stores": stores}
+
+
+@router.get("/stock/{sku}")
+async def stock_in_stores(sku: str, c: ContainerDep, _who: AdminDep) -> dict[str, Any]:
+    """Per store and mapped location: what the store showed when shopify-sync last wrote or
+    read the SKU there (``shows``; None: never seen, or not stocked there), the truth version
+    applied to it, and the change waiting to be pushed. No call to Shopify: a targeted
+    reconciliation (``POST /reconcile`` with the SKU) reads the stores afresh."""
+    stores = []
+    for store in c.stores.stores:
+        keys = [(sku, location) for location in store.locations]
+        known = await c.state.known(store.shop, keys)
+        pending = await c.state.pending_of(store.shop, keys)
+        locations = {
+            location: {
+                "shows": known[(sku, location)].level,
+                "applied_version": known[(sku, location)].applied,
+                "pending": _pending(pending.get((sku, location))),
+            }
+            for _, location in keys
+        }
+        mapped = sku in await c.catalog.entries(store.shop, [sku])
+        stores.append(
+            {"shop": store.shop, "role": store.role, "mapped": mapped, "locations": locations}
+        )
+    return {"sku": sku, "stores": stores}
+
+
+def _pending(p: Pending | None) -> dict[str, int] | None:
+    return None if p is None else {"quantity": p.quantity, "version": p.version}
 
 
 @router.get("/jobs")

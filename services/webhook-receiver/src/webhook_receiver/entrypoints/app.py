@@ -21,7 +21,7 @@ from stocksync_common.runtime import create_service_app
 from stocksync_common.shopify_webhooks import SHOPIFY_WEBHOOK_PATH
 from stocksync_common.tracing import setup_tracing
 from webhook_receiver.bootstrap import Container, build, service
-from webhook_receiver.entrypoints import shopify, wms
+from webhook_receiver.entrypoints import parked, shopify, wms
 from webhook_receiver.entrypoints.edge import Edge
 from webhook_receiver.entrypoints.openapi import wms_schemas
 from webhook_receiver.metrics import exposition
@@ -91,7 +91,7 @@ def create_app(
         # The shared /metrics shows this process only; ours sums the workers.
         metrics=False,
     )
-    app = create_service_app(spec, [metrics_router(), shopify.router, wms.router])
+    app = create_service_app(spec, [metrics_router(), shopify.router, wms.router, parked.router])
     assert isinstance(app, ReceiverApp)  # noqa: S101 - the class given above
 
     def openapi() -> dict[str, Any]:

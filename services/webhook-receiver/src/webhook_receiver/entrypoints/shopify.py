@@ -15,6 +15,7 @@ from typing import Any, cast
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from redis.exceptions import RedisError
 from starlette.types import Receive, Scope, Send
 
 from stocksync_common.events import (
@@ -213,12 +214,23 @@ def _compliance(
     return request
 
 
+async def _note_parked(c: Container, r: Received) -> None:
+    """For the ops console; the delivery is in Kafka already, so a failed note loses nothing
+    but the note."""
+    d = r.delivery
+    try:
+        await c.parked.note(d.sender, r.topic, d.delivery_id, len(d.value))
+    except RedisError:
+        log.warning("parked delivery not noted", extra={"topic": topic_label(r.topic)})
+
+
 async def _accepted(c: Container, r: Received) -> None:
     label = topic_label(r.topic)
     ROUTED.labels(label, r.route.kafka_topic, r.route.handler).inc()
     if r.route.parked:
         PARKED.labels(label).inc()
         log.warning("unhandled webhook topic parked", extra={"topic": label})
+        await _note_parked(c, r)
     if r.compliance is not None:
         # After the answer and the record: the request path stays one ledger call, one publish.
         await handle_compliance(c.intake.ledger, r.compliance)
