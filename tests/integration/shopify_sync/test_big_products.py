@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from integration.shopify_sync.conftest import Sync, SyncFactory
 
-from shopify_sync.adapters.documents import PRODUCT_SET, product_set_cost
+from shopify_sync.adapters.documents import PRODUCT_SET
 from stocksync_common.events import ShopifyWebhook, ShopifyWebhookReceived, encode
 from support.poll import await_for
 
@@ -56,10 +56,9 @@ async def parent_set(s: Sync, data: dict[str, Any]) -> None:
     """The merchant's edit in the parent's admin."""
     parent = s.container.stores.by_shop(s.shops[0])
     assert parent is not None
-    cost = product_set_cost(len(data["variants"]), len(data.get("metafields") or ()), 0)
     out = await s.container.client.execute(
         parent, PRODUCT_SET, {"identifier": {"handle": data["handle"]}, "input": data},
-        operation="ProductSetSync", cost=cost,
+        operation="ProductSetSync", cost=10 + 0.2 * len(data["variants"]),
     )  # fmt: skip
     assert out["productSet"]["userErrors"] == [], out
 
