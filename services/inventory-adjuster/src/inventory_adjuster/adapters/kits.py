@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from redis.asyncio import Redis
@@ -36,6 +36,15 @@ KIT_INDEX = "kit-index"
 KIT_COMMANDS = frozenset(("reserve", "release", "commit"))
 
 Components = list[tuple[str, int]]
+
+
+class KitLevel(NamedTuple):
+    """A kit at one location: what it can sell, its version, and per shop the kits its
+    orders reserved there (``StockChange.seen``)."""
+
+    available: int
+    version: int
+    seen: dict[str, int]
 
 
 class KitDefinitionChanged(Exception):
@@ -117,6 +126,7 @@ class KitStore:
         args = [
             *script_head_args(cmd, pos, self.idem_ttl_s, self.ledger_max_len),
             orjson.dumps([[c, u] for c, u in components]).decode(),
+            cmd.order.shop if cmd.order else "",
         ]
         try:
             status, result = await self._script(keys=keys, args=args)
@@ -129,11 +139,16 @@ class KitStore:
             raise
         return KitApplied(as_text(status), orjson.loads(as_text(result)))
 
-    async def availability(self, kits: list[str], location: str) -> dict[str, tuple[int, int]]:
-        """(available, version) per kit at ``location``; version = sum of component versions."""
+    async def availability(self, kits: list[str], location: str) -> dict[str, KitLevel]:
+        """Each kit's level at ``location``. Its version is the kit SKU's own version plus
+        the sum of its components' versions: each only grows, and the kit's availability is
+        always published above any version a command on the kit SKU itself published (a
+        ``configure`` defining the kit, a stock import listing it), so the stores take it."""
         defs = await self.definitions(kits)
         comps = sorted({c for parts in defs.values() for c, _ in parts})
         pipe = self.redis.pipeline(transaction=False)
+        for kit in defs:
+            pipe.hgetall(state_key(kit))
         for comp in comps:
             pipe.hmget(
                 state_key(comp),
@@ -145,12 +160,26 @@ class KitStore:
                 ],
             )
         rows = await pipe.execute()
+        own = {
+            kit: {as_text(k): as_text(v) for k, v in h.items()}
+            for kit, h in zip(defs, rows, strict=False)
+        }
+        rows = rows[len(defs) :]
         avail: dict[str, int] = {}
         versions: dict[str, int] = {}
         for comp, (oh, rs, ss, ver) in zip(comps, rows, strict=True):
             avail[comp] = int(oh or 0) - int(rs or 0) - int(ss or 0)
             versions[comp] = int(ver or 0)
+        prefix = f"seen|{location}|"
         return {
-            kit: (kit_available(parts, avail), sum(versions[c] for c, _ in parts))
+            kit: KitLevel(
+                kit_available(parts, avail),
+                int(own[kit].get("version") or 0) + sum(versions[c] for c, _ in parts),
+                {
+                    k.removeprefix(prefix): int(v)
+                    for k, v in own[kit].items()
+                    if k.startswith(prefix)
+                },
+            )  # fmt: skip
             for kit, parts in defs.items()
         }
