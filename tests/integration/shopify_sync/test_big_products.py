@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 from integration.shopify_sync.conftest import Sync, SyncFactory
+from integration.shopify_sync.test_catalog_topic import body_of, publish
 
 from shopify_sync.adapters.documents import PRODUCT_SET
-from stocksync_common.events import ShopifyWebhook, ShopifyWebhookReceived, encode
 from support.poll import await_for
 
 pytestmark = pytest.mark.integration
@@ -61,23 +61,6 @@ async def parent_set(s: Sync, data: dict[str, Any]) -> None:
         operation="ProductSetSync", cost=10 + 0.2 * len(data["variants"]),
     )  # fmt: skip
     assert out["productSet"]["userErrors"] == [], out
-
-
-async def body_of(s: Sync, shop: str, sku: str) -> dict[str, Any] | None:
-    r = await s.sim.get(f"/_sim/stores/{shop}/products/{sku}/payload")
-    return r.json() if r.status_code == 200 else None
-
-
-async def publish(s: Sync, topic: str, sku: str) -> None:
-    parent = s.shops[0]
-    body = await body_of(s, parent, sku)
-    assert body is not None
-    event = ShopifyWebhookReceived(
-        source="test", shop=parent,
-        payload=ShopifyWebhook(topic=topic, shop=parent, webhook_id=str(uuid.uuid4()), body=body),
-    )  # fmt: skip
-    key = f"{parent}/{body['id']}".encode()
-    await s.producer.send_and_wait(s.settings.webhooks_topic, encode(event), key=key)
 
 
 def shown(body: dict[str, Any] | None) -> list[tuple[str, str, str, str]]:
@@ -141,7 +124,12 @@ async def test_a_product_of_600_variants_images_and_metafields_flows_to_both_chi
             return all([shown(await body_of(s, c, first)) == want for c in children])
 
         await await_for("600 variants in both children", propagated, 120)
-        for child in children:
+        for child in children:  # the metafields follow the productSet, 25 a call
+
+            async def synced(shop: str = child) -> bool:
+                return not await s.container.redis.hgetall(f"sync:catalog-journal:{{{shop}}}")
+
+            await await_for(f"{child} synced (its journal closed)", synced, 60)
             await assert_whole(s, child, handle, 600, images, 60)
             # every write fits what Shopify takes: at most 25 metafields a metafieldsSet
             sets = await operations(s, child, "MetafieldsSetSync")
