@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import uuid
 from functools import partial
+from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from e2e.test_happy_path import EU, GIDS, PARENT, US, seed, store_is, truth_is
+from e2e.test_happy_path import ADMIN, EU, GIDS, PARENT, US, seed, store_is, truth_is
 
 from stack import Stack
 from stocksync_common.events import InventoryCommand, InventoryCommandRequested, SkuConfig, encode
@@ -81,3 +82,16 @@ async def test_a_component_sold_in_one_store_lowers_the_kit_in_every_store(
     every_store_shows(http, stack, lid, 42, "components follow the kit")
     every_store_shows(http, stack, mug, 90, "components follow the kit")
     every_store_shows(http, stack, kit, 42, "the kit after its own sale: min(45, 42)")
+
+    # Reconciliation compares the stores with truth: the kit's truth is its availability.
+    r = http.post(f"{stack.url('shopify-sync')}/reconcile", json={"skus": [kit]}, headers=ADMIN)
+    assert r.status_code == 202, r.text
+    job = f"{stack.url('shopify-sync')}/jobs/{r.json()['job_id']}"
+    done = wait_for("reconciliation done", partial(finished, http, job))
+    assert done["status"] == "done" and done["result"]["mismatched"] == 0, done
+    every_store_shows(http, stack, kit, 42, "after a reconciliation")
+
+
+def finished(http: httpx.Client, job: str) -> dict[str, Any] | None:
+    doc: dict[str, Any] = http.get(job, headers=ADMIN).json()
+    return doc if doc.get("status") in ("done", "failed") else None

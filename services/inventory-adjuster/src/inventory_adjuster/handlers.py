@@ -12,7 +12,7 @@ from opentelemetry import trace
 from prometheus_client import Counter, Gauge
 
 from inventory_adjuster import hot_events
-from inventory_adjuster.adapters.kits import KIT_COMMANDS, KitApplied, KitStore
+from inventory_adjuster.adapters.kits import KIT_COMMANDS, KitApplied, KitStore, stocked_at
 from inventory_adjuster.adapters.publisher import BatchPublisher, Headers
 from inventory_adjuster.adapters.redis_store import Applied, Invalid, Position, RedisInventory
 from inventory_adjuster.kit_events import component_changes, derived_kit_change
@@ -173,11 +173,7 @@ class CommandHandler:
         if not (components and self.kits and result.result.get("status") == "applied"):
             return []
         await self.kits.define(cmd.sku, components)
-        stocked: list[tuple[str, str]] = []
-        for sku in sorted(components):
-            levels = await self.store.levels(sku)
-            stocked += [(sku, location) for location in (levels.locations if levels else ())]
-        return stocked
+        return await stocked_at(self.store, components)
 
     async def _publish_kit(
         self,

@@ -10,6 +10,7 @@ floor(available / units).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any, NamedTuple
@@ -21,6 +22,7 @@ from redis.exceptions import ResponseError
 from inventory_adjuster.adapters.redis_store import (
     Invalid,
     Position,
+    RedisInventory,
     as_text,
     idem_key,
     ledger_key,
@@ -28,7 +30,7 @@ from inventory_adjuster.adapters.redis_store import (
     script_head_keys,
     state_key,
 )
-from stocksync_common.events import InventoryCommand
+from stocksync_common.events import InventoryCommand, Levels, SkuLevels
 
 KIT_LUA = files("inventory_adjuster.adapters").joinpath("kit.lua").read_text()
 KIT_DEFS = "kit-defs"
@@ -183,3 +185,38 @@ class KitStore:
             )  # fmt: skip
             for kit, parts in defs.items()
         }
+
+
+async def stocked_at(store: RedisInventory, skus: Iterable[str]) -> list[tuple[str, str]]:
+    """(SKU, location) for every location each of ``skus`` has levels at."""
+    out: list[tuple[str, str]] = []
+    for sku in sorted(set(skus)):
+        levels = await store.levels(sku)
+        out += [(sku, location) for location in (levels.locations if levels else ())]
+    return out
+
+
+async def kit_levels(
+    kits: KitStore, store: RedisInventory, kit: str, components: Iterable[str]
+) -> SkuLevels | None:
+    """The kit's levels as truth shows them (the read API, reconciliation): at every location
+    a component is stocked at, its availability (no stock of its own), its version and its
+    shops' kit sales applied. None when ``kit`` is not a kit (any more)."""
+    per: dict[str, KitLevel] = {}
+    for location in sorted({loc for _, loc in await stocked_at(store, components)}):
+        level = (await kits.availability([kit], location)).get(kit)
+        if level is None:
+            return None
+        per[location] = level
+    if not per:
+        return None
+    return SkuLevels(
+        sku=kit,
+        version=max(level.version for level in per.values()),
+        available=sum(level.available for level in per.values()),
+        locations={
+            loc: Levels(on_hand=lv.available, reserved=0, safety_stock=0, available=lv.available)
+            for loc, lv in per.items()
+        },
+        seen={loc: lv.seen for loc, lv in per.items()},
+    )
