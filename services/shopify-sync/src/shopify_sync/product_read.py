@@ -71,8 +71,15 @@ class ProductReader:
             node[name] = connection
         return node
 
-    async def _first(
+    async def head(
         self, store: Store, identifier: dict[str, str], namespace: str
+    ) -> dict[str, Any] | None:
+        """The product's fields with one node of each connection (enough to know it exists
+        and its id: a delete never reads 2,048 variants first)."""
+        return await self._first(store, identifier, namespace, most=1)
+
+    async def _first(
+        self, store: Store, identifier: dict[str, str], namespace: str, most: int = PAGE_MOST
     ) -> dict[str, Any] | None:
         async def first(size: int) -> dict[str, Any]:
             variables = {"identifier": identifier, "namespace": namespace, "variants": size,
@@ -83,9 +90,7 @@ class ProductReader:
                     cost=product_read_cost(size),
                 )  # fmt: skip
 
-        data, _ = await sized(
-            self.client, store, "ProductForSync", product_read_cost, PAGE_MOST, first
-        )
+        data, _ = await sized(self.client, store, "ProductForSync", product_read_cost, most, first)
         node = data.get("productByIdentifier")
         return node if isinstance(node, dict) else None
 

@@ -243,7 +243,7 @@ class Propagator:
                 raise PropagationFailed(f"{child.shop}: metafieldsDelete refused: {errors}")
 
     async def _delete(self, child: Store, handle: str) -> None:
-        node = await self.read(child, {"handle": handle}, child.catalog_metafield_namespace)
+        node = await self.reader.head(child, {"handle": handle}, child.catalog_metafield_namespace)
         if node is None:
             return
         async with self.gate.turn(child.shop):
