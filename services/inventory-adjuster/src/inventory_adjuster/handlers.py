@@ -12,7 +12,7 @@ from opentelemetry import trace
 from prometheus_client import Counter, Gauge
 
 from inventory_adjuster import hot_events
-from inventory_adjuster.adapters.kits import KIT_COMMANDS, KitApplied, KitStore
+from inventory_adjuster.adapters.kits import KIT_COMMANDS, KitApplied, KitStore, stocked_at
 from inventory_adjuster.adapters.publisher import BatchPublisher, Headers
 from inventory_adjuster.adapters.redis_store import Applied, Invalid, Position, RedisInventory
 from inventory_adjuster.kit_events import component_changes, derived_kit_change
@@ -126,7 +126,7 @@ class CommandHandler:
                     await self._publish_kit(out, trace_headers, event, result)
                 else:
                     self._publish(out, trace_headers, event, result)
-                    await self._after_configure(event.payload, result)
+                    moved.update(await self._after_configure(event.payload, result))
                 moved.update(self._moved(event.payload, result))
         finally:  # what was applied is counted, also when a later command is poison
             for (command, status), n in outcomes.items():
@@ -165,10 +165,18 @@ class CommandHandler:
             return [(cmd.sku, cmd.location)]
         return []
 
-    async def _after_configure(self, cmd: InventoryCommand, result: Applied) -> None:
+    async def _after_configure(
+        self, cmd: InventoryCommand, result: Applied
+    ) -> list[tuple[str, str]]:
+        """A kit defined (or redefined): route its commands to the components, and count
+        its components as moved at every location they are stocked at, so the kit's
+        availability is published at once (every store listing the kit shows it before any
+        component changes)."""
         components = cmd.config.kit_components if cmd.config else None
-        if components and self.kits and result.result.get("status") == "applied":
-            await self.kits.define(cmd.sku, components)
+        if not (components and self.kits and result.result.get("status") == "applied"):
+            return []
+        await self.kits.define(cmd.sku, components)
+        return await stocked_at(self.store, components)
 
     async def _publish_kit(
         self,
@@ -245,8 +253,8 @@ class CommandHandler:
         cause = commands[-1][0]
         for location in sorted({loc for _, loc in moved}):
             kits = sorted({k for sku, loc in moved if loc == location for k in index.get(sku, [])})
-            for kit, (available, version) in (await self.kits.availability(kits, location)).items():
-                change = derived_kit_change(kit, location, available, version, cause.payload)
+            for kit, level in (await self.kits.availability(kits, location)).items():
+                change = derived_kit_change(kit, location, level, cause.payload)
                 ev = InventoryChanged(
                     id=stable_id(change.idempotency_key, "changed"),
                     correlation_id=cause.correlation_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inventory_adjuster.adapters.kits import KitApplied
+from inventory_adjuster.adapters.kits import KitApplied, KitLevel
 from stocksync_common.events import InventoryCommand, Levels, StockChange
 
 
@@ -34,10 +34,12 @@ def component_changes(cmd: InventoryCommand, applied: KitApplied) -> list[StockC
 
 
 def derived_kit_change(
-    kit: str, location: str, available: int, version: int, cause: InventoryCommand
+    kit: str, location: str, level: KitLevel, cause: InventoryCommand
 ) -> StockChange:
-    """A kit's availability after a component moved; its version is the sum of its
-    components' versions, so it only grows."""
+    """A kit's availability after a component moved (or the kit was defined); its version
+    only grows (:meth:`KitStore.availability`), and ``seen`` counts each shop's kit sales
+    truth applied, so shopify-sync never takes a store's applied kit sales for unseen ones."""
+    available, version = level.available, level.version
     levels = Levels(on_hand=available, reserved=0, safety_stock=0, available=available)
     return StockChange(
         sku=kit,
@@ -50,6 +52,7 @@ def derived_kit_change(
         sku_available_before=available,
         sku_available_after=available,
         order=cause.order,
+        seen=level.seen,
     )
 
 

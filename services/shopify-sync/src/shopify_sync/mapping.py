@@ -74,19 +74,68 @@ async def in_batches(
     items: Sequence[T],
     run: Callable[[Sequence[T]], Awaitable[None]],
 ) -> None:
-    """``run`` over ``items`` in batches that fit the bucket; a batch refused as too costly
-    is halved and tried again (one item that does not fit is raised)."""
+    """``run`` over ``items`` in batches that fit the bucket (:func:`sized`)."""
     start, cap = 0, most
+
+    async def batch(size: int) -> int:
+        await run(items[start : start + size])
+        return size
+
     while start < len(items):
+        done, cap = await sized(client, store, operation, cost_of, most, batch, cap)
+        start += done
+
+
+Page = dict[str, Any]  # a connection: ``nodes`` and ``pageInfo``
+
+
+async def sized(
+    client: ShopifyClient,
+    store: Store,
+    operation: str,
+    cost_of: Callable[[int], float],
+    most: int,
+    call: Callable[[int], Awaitable[T]],
+    cap: int | None = None,
+) -> tuple[T, int]:
+    """``call(size)`` with the largest size that fits the bucket (at most ``cap``); a call
+    refused as too costly is made again at half the size (one item that does not fit is
+    raised). The answer, and the cap for the next call."""
+    cap = most if cap is None else cap
+    while True:
         size = min(cap, await fitted(client, store, operation, cost_of, most))
         try:
-            await run(items[start : start + size])
+            return await call(size), cap
         except CostExceeded:
             if size <= 1:
                 raise
             cap = size // 2
-            continue
-        start += size
+
+
+async def all_pages(
+    client: ShopifyClient,
+    store: Store,
+    operation: str,
+    cost_of: Callable[[int], float],
+    most: int,
+    fetch: Callable[[int, str | None], Awaitable[Page]],
+    after: str | None = None,
+) -> list[Any]:
+    """Every node of a connection read by cursor from ``after``: ``fetch(size, after)``
+    answers one page, each sized to fit the bucket (:func:`sized`)."""
+    nodes: list[Any] = []
+    cap = most
+
+    async def page_after(size: int) -> Page:
+        return await fetch(size, after)
+
+    while True:
+        page, cap = await sized(client, store, operation, cost_of, most, page_after, cap)
+        nodes.extend(page.get("nodes") or [])
+        info = page.get("pageInfo") or {}
+        if not info.get("hasNextPage"):
+            return nodes
+        after = info.get("endCursor")
 
 
 def sku_query(skus: Iterable[str]) -> str:
@@ -173,34 +222,21 @@ class CatalogMapping:
         return await self._pages(store), "paginated"
 
     async def _pages(self, store: Store) -> Discovered:
+        async def page(size: int, after: str | None) -> Page:
+            data = await self.client.execute(
+                store, CATALOG_PAGE, {"first": size, "after": after, "levels": LEVELS_PER_ITEM},
+                operation="CatalogPage", cost=catalog_page_cost(size),
+            )  # fmt: skip
+            return data.get("productVariants") or {}
+
         found = Discovered()
-        after: str | None = None
-        cap = PAGE_MOST
-        while True:
-            size = min(
-                cap, await fitted(self.client, store, "CatalogPage", catalog_page_cost, PAGE_MOST)
-            )
-            try:
-                data = await self.client.execute(
-                    store,
-                    CATALOG_PAGE,
-                    {"first": size, "after": after, "levels": LEVELS_PER_ITEM},
-                    operation="CatalogPage",
-                    cost=catalog_page_cost(size),
-                )
-            except CostExceeded:
-                if size <= 1:
-                    raise
-                cap = size // 2  # the same page again, smaller
-                continue
-            page: dict[str, Any] = data.get("productVariants") or {}
-            for node in page.get("nodes") or []:
-                entry, levels = entry_from_variant(node, "discovered")
-                found.add(entry.sku, entry, levels)
-            info = page.get("pageInfo") or {}
-            if not info.get("hasNextPage"):
-                return found
-            after = info.get("endCursor")
+        nodes = await all_pages(
+            self.client, store, "CatalogPage", catalog_page_cost, PAGE_MOST, page
+        )
+        for node in nodes:
+            entry, levels = entry_from_variant(node, "discovered")
+            found.add(entry.sku, entry, levels)
+        return found
 
     async def discover(self, store: Store) -> dict[str, Any]:
         """Map the whole store; the summary (also kept as the catalog's meta)."""

@@ -26,9 +26,8 @@ from shopify_sync.adapters.documents import (
     METAFIELDS_SET,
     MUTATION_COST,
     PRODUCT_DELETE,
-    PRODUCT_FOR_SYNC,
-    PRODUCT_READ_COST,
     PRODUCT_SET,
+    product_set_cost,
 )
 from shopify_sync.adapters.shopify import ShopifyClient, ShopifyError
 from shopify_sync.catalog_gate import CatalogGate
@@ -48,10 +47,13 @@ from shopify_sync.domain.propagation import (
     set_input,
 )
 from shopify_sync.ports import PropagationState
+from shopify_sync.product_read import ProductReader
 from stocksync_common.events import new_id
 from stocksync_common.stores import Store, StoresConfig
 
 log = logging.getLogger(__name__)
+METAFIELDS_SET_MOST = 25  # metafieldsSet takes at most 25 metafields a call
+INPUT_MOST = 250  # any input list (Shopify's API limits)
 
 
 class PropagationFailed(ShopifyError):
@@ -64,6 +66,9 @@ class Propagator:
     client: ShopifyClient
     state: PropagationState
     gate: CatalogGate
+
+    def __post_init__(self) -> None:
+        self.reader = ProductReader(self.client, self.gate)
 
     @property
     def parent(self) -> Store | None:
@@ -120,13 +125,8 @@ class Propagator:
     async def read(
         self, store: Store, identifier: dict[str, str], namespace: str
     ) -> dict[str, Any] | None:
-        async with self.gate.turn(store.shop):
-            data = await self.client.execute(
-                store, PRODUCT_FOR_SYNC, {"identifier": identifier, "namespace": namespace},
-                operation="ProductForSync", cost=PRODUCT_READ_COST,
-            )  # fmt: skip
-        node = data.get("productByIdentifier")
-        return node if isinstance(node, dict) else None
+        """The product whole: every variant, image and metafield (paged by the bucket)."""
+        return await self.reader.read(store, identifier, namespace)
 
     async def sync_child(self, child: Store, view: ProductView) -> None:
         """Make the child show the parent's view in the fields the parent owns there;
@@ -200,13 +200,15 @@ class Propagator:
         identifier = {"id": product_id} if product_id else {"handle": view.handle}
         quantities = dict.fromkeys(child.locations.values(), 0) if shown is not None else None
         new_skus = {v.sku for v in view.variants} - set(shown or ())
-        variables = {
-            "identifier": identifier,
-            "input": set_input(view, fields, quantities=quantities, new_skus=new_skus),
-        }
+        data_in = set_input(view, fields, quantities=quantities, new_skus=new_skus)
+        variables = {"identifier": identifier, "input": data_in}
+        cost = product_set_cost(
+            len(data_in["variants"]), len(data_in.get("metafields") or ()),
+            len(data_in.get("files") or ()),
+        )  # fmt: skip
         async with self.gate.turn(child.shop):
             data = await self.client.execute(
-                child, PRODUCT_SET, variables, operation="ProductSetSync", cost=MUTATION_COST
+                child, PRODUCT_SET, variables, operation="ProductSetSync", cost=cost
             )
         payload = data.get("productSet") or {}
         if payload.get("userErrors") or not payload.get("product"):
@@ -216,27 +218,32 @@ class Propagator:
         return str(payload["product"]["id"])
 
     async def _metafields(self, child: Store, metafields: list[dict[str, Any]]) -> None:
-        async with self.gate.turn(child.shop):
-            data = await self.client.execute(
-                child, METAFIELDS_SET, {"metafields": metafields},
-                operation="MetafieldsSetSync", cost=MUTATION_COST,
-            )  # fmt: skip
-        errors = (data.get("metafieldsSet") or {}).get("userErrors")
-        if errors:
-            raise PropagationFailed(f"{child.shop}: metafieldsSet refused: {errors}")
+        """``metafieldsSet`` in calls of at most 25 (Shopify's limit per call)."""
+        for start in range(0, len(metafields), METAFIELDS_SET_MOST):
+            part = metafields[start : start + METAFIELDS_SET_MOST]
+            async with self.gate.turn(child.shop):
+                data = await self.client.execute(
+                    child, METAFIELDS_SET, {"metafields": part},
+                    operation="MetafieldsSetSync", cost=MUTATION_COST,
+                )  # fmt: skip
+            errors = (data.get("metafieldsSet") or {}).get("userErrors")
+            if errors:
+                raise PropagationFailed(f"{child.shop}: metafieldsSet refused: {errors}")
 
     async def _delete_metafields(self, child: Store, ids: list[dict[str, str]]) -> None:
-        async with self.gate.turn(child.shop):
-            data = await self.client.execute(
-                child, METAFIELDS_DELETE, {"metafields": ids},
-                operation="MetafieldsDeleteSync", cost=MUTATION_COST,
-            )  # fmt: skip
-        errors = (data.get("metafieldsDelete") or {}).get("userErrors")
-        if errors:
-            raise PropagationFailed(f"{child.shop}: metafieldsDelete refused: {errors}")
+        """``metafieldsDelete`` in calls of at most 250 (an input list's limit)."""
+        for start in range(0, len(ids), INPUT_MOST):
+            async with self.gate.turn(child.shop):
+                data = await self.client.execute(
+                    child, METAFIELDS_DELETE, {"metafields": ids[start : start + INPUT_MOST]},
+                    operation="MetafieldsDeleteSync", cost=MUTATION_COST,
+                )  # fmt: skip
+            errors = (data.get("metafieldsDelete") or {}).get("userErrors")
+            if errors:
+                raise PropagationFailed(f"{child.shop}: metafieldsDelete refused: {errors}")
 
     async def _delete(self, child: Store, handle: str) -> None:
-        node = await self.read(child, {"handle": handle}, child.catalog_metafield_namespace)
+        node = await self.reader.head(child, {"handle": handle}, child.catalog_metafield_namespace)
         if node is None:
             return
         async with self.gate.turn(child.shop):

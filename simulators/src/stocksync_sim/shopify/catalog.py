@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from stocksync_sim.shopify.catalog_variants import Plan, apply_plan, option_values, plan_variants
+from stocksync_sim.shopify.catalog_variants import (
+    TOO_MANY_VARIANTS,
+    Plan,
+    apply_plan,
+    option_values,
+    plan_variants,
+)
 from stocksync_sim.shopify.executor import Call, FieldError, GqlObject, Resolve
 from stocksync_sim.shopify.objects import NODE, connection, variant_object
 from stocksync_sim.shopify.state import CatalogInfo, Product, StoreState, gid
@@ -30,7 +36,7 @@ def _current(store: StoreState, info: CatalogInfo | None, key: str) -> CatalogIn
     """The indexed product when it still exists under that key (handles can change)."""
     if info is None or not info.variants:
         return None
-    if store.products.get(info.variants[0].sku) is not info.variants[0]:
+    if store.by_variant.get(info.variants[0].variant_id) is not info.variants[0]:
         return None
     ok = key == f"h:{info.handle}" or key == f"i:{gid('Product', info.number)}"
     return info if ok else None
@@ -182,13 +188,15 @@ def product_set(store: StoreState, call: Call) -> GqlObject:
     if variants is not None or created:
         planned = plan_variants(store, product.info if product else None, data)
         if isinstance(planned, str):
-            error = user_error(planned, ["input", "variants"], "INVALID")
+            code = "VARIANTS_OVER_LIMIT" if planned == TOO_MANY_VARIANTS else "INVALID"
+            error = user_error(planned, ["input", "variants"], code)
             return _set_payload(store, None, [error])
         plan = planned
     if product is None:
         assert plan is not None  # noqa: S101 - planned above for a new product
-        first = plan.rows[0].sku
-        info = CatalogInfo(store.next_id(), str(data.get("title") or first),
+        number = store.next_id()
+        first = plan.rows[0].sku or f"product-{number}"
+        info = CatalogInfo(number, str(data.get("title") or first),
                            handle=str(handle or first.lower()))  # fmt: skip
         product = apply_plan(store, info, plan)
     elif plan is not None:
@@ -223,6 +231,12 @@ def product_delete(store: StoreState, call: Call) -> GqlObject:
         },
         cost=0,
     )
+
+
+def product_by_id(store: StoreState, product_id: str) -> GqlObject | None:
+    """``product(id:)``."""
+    product = find_product(store, product_id=product_id)
+    return product_object(store, product) if product else None
 
 
 def product_by_identifier(store: StoreState, call: Call) -> GqlObject | None:

@@ -1,8 +1,9 @@
 """``productSet``'s variants: up to three options, each variant its own SKU, price and
 inventory item. The input lists every variant the product keeps; an existing variant is
 matched by ``id``, else by SKU, else by its option values, and the ones left unmatched are
-deleted with their inventory items. The simulator keys inventory by SKU, so every variant
-needs a SKU and a SKU belongs to one variant of the store.
+deleted with their inventory items. A variant may have no SKU (as in Shopify: it is matched
+by id or option values, and never found by SKU); a SKU belongs to one variant of the store. A
+product holds at most 2,048 variants (Shopify's limit since 2025-10, ``VARIANTS_OVER_LIMIT``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 from stocksync_sim.shopify.state import CatalogInfo, Level, Product, StoreState
 
 MAX_OPTIONS = 3
+MAX_VARIANTS = 2048
+TOO_MANY_VARIANTS = f"A product can have at most {MAX_VARIANTS} variants"
 DEFAULT_OPTION = ("Title", "Default Title")
 
 
@@ -46,9 +49,9 @@ def _money(value: Any) -> str | None:
         return None
 
 
-def _sku(variant: dict[str, Any]) -> str | None:
+def _sku(variant: dict[str, Any]) -> str:
     sku = (variant.get("inventoryItem") or {}).get("sku") or variant.get("sku")
-    return str(sku) if sku else None
+    return str(sku) if sku else ""
 
 
 def _option_names(info: CatalogInfo | None, data: dict[str, Any]) -> list[str]:
@@ -80,20 +83,33 @@ def _values(
     return tuple(given[n] for n in names)
 
 
-def _match(
-    info: CatalogInfo | None, variant: dict[str, Any], sku: str, values: tuple[str, ...],
-    taken: set[int],
-) -> Product | None:  # fmt: skip
-    candidates = [v for v in (info.variants if info else []) if id(v) not in taken]
-    for test in (
-        lambda v: variant.get("id") is not None and v.variant_id == variant.get("id"),
-        lambda v: v.sku == sku,
-        lambda v: tuple(v.values) == values,
-    ):
-        found = next((v for v in candidates if test(v)), None)
+class _Matcher:
+    """Finds the existing variant an input variant updates: by ``id``, else SKU, else option
+    values (each existing variant matched once). Indexed, so a product of 2,048 variants is
+    planned in linear time."""
+
+    def __init__(self, info: CatalogInfo | None) -> None:
+        self.variants = list(info.variants) if info else []
+        self.by_id = {v.variant_id: v for v in self.variants}
+        self.by_sku = {v.sku: v for v in self.variants if v.sku}
+        self.by_values: dict[tuple[str, ...], list[Product]] = {}
+        for v in self.variants:
+            self.by_values.setdefault(tuple(v.values), []).append(v)
+        self.taken: set[int] = set()
+
+    def match(self, variant: dict[str, Any], sku: str, values: tuple[str, ...]) -> Product | None:
+        candidates = [
+            self.by_id.get(str(variant.get("id"))) if variant.get("id") is not None else None,
+            self.by_sku.get(sku) if sku else None,
+            *self.by_values.get(values, ()),
+        ]
+        found = next((v for v in candidates if v is not None and id(v) not in self.taken), None)
         if found is not None:
-            return found
-    return None
+            self.taken.add(id(found))
+        return found
+
+    def unmatched(self) -> list[Product]:
+        return [v for v in self.variants if id(v) not in self.taken]
 
 
 def plan_variants(store: StoreState, info: CatalogInfo | None, data: dict[str, Any]) -> Plan | str:
@@ -101,6 +117,8 @@ def plan_variants(store: StoreState, info: CatalogInfo | None, data: dict[str, A
     variants: list[dict[str, Any]] = data.get("variants") or []
     if not variants:
         return "A product needs at least one variant"
+    if len(variants) > MAX_VARIANTS:
+        return TOO_MANY_VARIANTS
     names = _option_names(info, data)
     if len(names) > MAX_OPTIONS:
         return f"A product can have at most {MAX_OPTIONS} options"
@@ -110,27 +128,23 @@ def plan_variants(store: StoreState, info: CatalogInfo | None, data: dict[str, A
         if o.get("values")
     }
     rows: list[Row] = []
-    taken: set[int] = set()
+    matcher = _Matcher(info)
     for variant in variants:
         sku = _sku(variant)
-        if not sku:
-            return "The simulator needs a SKU on every variant"
         values = _values(names, variant, declared)
         if isinstance(values, str):
             return values
-        existing = _match(info, variant, sku, values, taken)
-        if existing is not None:
-            taken.add(id(existing))
-        other = store.products.get(sku)
+        existing = matcher.match(variant, sku, values)
+        other = store.products.get(sku) if sku else None
         if other is not None and other is not existing and other.info is not info:
             return f"SKU {sku} is already used"
         rows.append(Row(sku, values, variant, existing))
-    if len({r.sku for r in rows}) != len(rows):
+    skus = [r.sku for r in rows if r.sku]
+    if len(set(skus)) != len(skus):
         return "Each variant needs its own SKU"
     if len({r.values for r in rows}) != len(rows):
         return "Each variant needs its own combination of option values"
-    removed = [v for v in (info.variants if info else []) if id(v) not in taken]
-    return Plan(names, rows, removed)
+    return Plan(names, rows, matcher.unmatched())
 
 
 def apply_plan(store: StoreState, info: CatalogInfo, plan: Plan) -> Product:
@@ -144,7 +158,7 @@ def apply_plan(store: StoreState, info: CatalogInfo, plan: Plan) -> Product:
         if variant is None:
             variant = store.upsert_product(row.sku, {}, info=info)
         elif variant.sku != row.sku:
-            store.rename(variant.sku, row.sku)
+            store.resku(variant, row.sku)
         variant.values = list(row.values)
         price = _money(row.data.get("price")) if "price" in row.data else None
         if price is not None:

@@ -1,4 +1,5 @@
-"""``metafieldsSet`` and ``metafieldsDelete`` on products (each all or nothing, like Shopify).
+"""``metafieldsSet`` and ``metafieldsDelete`` on products (each all or nothing, like Shopify;
+``metafieldsSet`` takes at most 25 metafields a call).
 
 Deleting a metafield that does not exist is not an error: its place in
 ``deletedMetafields`` is null, as Shopify answers.
@@ -11,6 +12,8 @@ from typing import Any
 from stocksync_sim.shopify.catalog import check_fault, find_product, metafield_object, user_error
 from stocksync_sim.shopify.executor import Call, GqlObject
 from stocksync_sim.shopify.state import Product, StoreState
+
+SET_MOST = 25  # metafieldsSet takes at most 25 metafields a call (as Shopify)
 
 
 def _owners(
@@ -29,6 +32,12 @@ def metafields_set(store: StoreState, call: Call) -> GqlObject:
     """``metafieldsSet(metafields:)``."""
     check_fault(store, "metafieldsSet")
     inputs: list[dict[str, Any]] = call.args.get("metafields") or []
+    if len(inputs) > SET_MOST:
+        error = user_error(
+            f"Exceeded the maximum metafields input limit of {SET_MOST}.", ["metafields"],
+            "LESS_THAN_OR_EQUAL_TO",
+        )  # fmt: skip
+        return GqlObject("MetafieldsSetPayload", {"metafields": [], "userErrors": [error]}, cost=0)
     owners, errors = _owners(store, inputs)
     if errors:
         return GqlObject("MetafieldsSetPayload", {"metafields": [], "userErrors": errors}, cost=0)

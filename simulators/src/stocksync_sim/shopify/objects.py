@@ -92,7 +92,7 @@ def item_object(store: StoreState, product: Product) -> GqlObject:
         {
             "id": product.inventory_item_id,
             "legacyResourceId": str(product.item_number),
-            "sku": product.sku,
+            "sku": product.sku or None,  # a variant may have no SKU
             "tracked": True,
             "requiresShipping": True,
             "createdAt": product.created_at,
@@ -113,7 +113,7 @@ def variant_object(store: StoreState, product: Product) -> GqlObject:
         {
             "id": product.variant_id,
             "legacyResourceId": str(product.variant_number),
-            "sku": product.sku,
+            "sku": product.sku or None,  # a variant may have no SKU
             "title": product.variant_title,
             "displayName": f"{product.title} - {product.variant_title}",
             "position": product.position,

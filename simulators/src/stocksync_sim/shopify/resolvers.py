@@ -140,6 +140,7 @@ def query_root(store: StoreState, ctx: RequestContext | None = None) -> GqlObjec
             "productVariantsCount": Resolve(variants_count),
             "order": Resolve(lambda call: order_object(store, call.args.get("id"))),
             "productByIdentifier": Resolve(lambda call: catalog.product_by_identifier(store, call)),
+            "product": Resolve(lambda call: catalog.product_by_id(store, _required_id(call))),
             "products": Resolve(
                 lambda call: connection(
                     "Product",

@@ -277,8 +277,9 @@ class StoreState:
         info: CatalogInfo | None = None,
     ) -> Product:
         """Create or update the variant with ``sku``: a new one joins ``info``'s product,
-        or is a product of its own."""
-        product = self.products.get(sku)
+        or is a product of its own. An empty ``sku`` always creates a variant without one
+        (as Shopify allows): it is found by its id, never by SKU."""
+        product = self.products.get(sku) if sku else None
         if product is None:
             if info is None:
                 info = CatalogInfo(self._next_id(), title or f"Product {sku}", handle=sku.lower())
@@ -304,7 +305,8 @@ class StoreState:
         return product
 
     def add_variant(self, product: Product) -> None:
-        self.products[product.sku] = product
+        if product.sku:
+            self.products[product.sku] = product
         self.by_item[product.inventory_item_id] = product
         self.by_variant[product.variant_id] = product
         self.index(product.info)
@@ -325,26 +327,33 @@ class StoreState:
 
     def rename(self, sku: str, new_sku: str) -> Product:
         """Give a product's variant another SKU (a merchant edit in the admin)."""
-        product = self.products.pop(sku)
-        if new_sku in self.products:
-            self.products[sku] = product
+        product = self.products[sku]
+        return self.resku(product, new_sku)
+
+    def resku(self, product: Product, new_sku: str) -> Product:
+        """Set a variant's SKU, or take it away (``""``); a SKU names one variant."""
+        if new_sku and self.products.get(new_sku) not in (None, product):
             raise ValueError(f"SKU {new_sku} is already used")
+        if self.products.get(product.sku) is product:
+            self.products.pop(product.sku)
         product.sku = new_sku
-        self.products[new_sku] = product
+        if new_sku:
+            self.products[new_sku] = product
         return product
 
     def catalog(self) -> list[CatalogInfo]:
         """Every product (with at least one variant), in creation order."""
         seen: dict[int, CatalogInfo] = {}
-        for product in self.products.values():
+        for product in self.by_variant.values():
             seen.setdefault(product.info.number, product.info)
         return [seen[n] for n in sorted(seen)]
 
     def search(self, skus: set[str] | None) -> list[Product]:
-        """Products in creation order, optionally only those with one of ``skus``."""
-        products: Iterable[Product] = self.products.values()
+        """Variants in creation order (those without a SKU too), optionally only those with
+        one of ``skus``."""
+        products: Iterable[Product] = self.by_variant.values()
         if skus is not None:
-            products = (product for product in products if product.sku in skus)
+            products = (self.products[sku] for sku in skus if sku in self.products)
         return sorted(products, key=lambda product: product.item_number)
 
     def inventory(self) -> dict[str, dict[str, int]]:

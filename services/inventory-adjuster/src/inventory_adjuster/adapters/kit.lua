@@ -10,7 +10,12 @@
 --           idempotency marker inv:{component}:idem:<key>:component:<component>
 -- ARGV: 1 command (reserve|release|commit), 2 location, 3 kit quantity, 4 idempotency key,
 --       5 ttl (s), 6 offset field ("" none), 7 offset, 8 ledger max length,
---       9 components JSON as the caller read it: [[sku, units], ...]
+--       9 components JSON as the caller read it: [[sku, units], ...], 10 the ordering shop
+--       ("" none)
+--
+-- "seen|<location>|<shop>" on the kit's hash counts the kits a shop's orders reserved there
+-- (refused ones included, as apply.lua counts a plain SKU's): published with the kit's
+-- availability, it tells shopify-sync which of a store's kit sales truth has applied.
 --
 -- Rebuild support (docs/decisions/0008-kits-and-rebuild.md): a component whose marker exists
 -- already holds this command's move and is skipped (a rebuild marks the components whose
@@ -106,6 +111,9 @@ for i, c in ipairs(comps) do
   end
 end
 
+if cmd == 'reserve' and (ARGV[10] or '') ~= '' and qty > 0 then
+  redis.call('HINCRBY', KEYS[1], 'seen|' .. loc .. '|' .. ARGV[10], qty)
+end
 local kit_version = redis.call('HINCRBY', KEYS[1], 'version', status == 'applied' and 1 or 0)
 local result = cjson.encode({status = status, command = cmd, location = loc, quantity = qty,
   version = kit_version, components = changes,

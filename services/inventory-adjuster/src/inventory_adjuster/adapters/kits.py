@@ -10,9 +10,10 @@ floor(available / units).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from redis.asyncio import Redis
@@ -21,6 +22,7 @@ from redis.exceptions import ResponseError
 from inventory_adjuster.adapters.redis_store import (
     Invalid,
     Position,
+    RedisInventory,
     as_text,
     idem_key,
     ledger_key,
@@ -28,7 +30,7 @@ from inventory_adjuster.adapters.redis_store import (
     script_head_keys,
     state_key,
 )
-from stocksync_common.events import InventoryCommand
+from stocksync_common.events import InventoryCommand, Levels, SkuLevels
 
 KIT_LUA = files("inventory_adjuster.adapters").joinpath("kit.lua").read_text()
 KIT_DEFS = "kit-defs"
@@ -36,6 +38,15 @@ KIT_INDEX = "kit-index"
 KIT_COMMANDS = frozenset(("reserve", "release", "commit"))
 
 Components = list[tuple[str, int]]
+
+
+class KitLevel(NamedTuple):
+    """A kit at one location: what it can sell, its version, and per shop the kits its
+    orders reserved there (``StockChange.seen``)."""
+
+    available: int
+    version: int
+    seen: dict[str, int]
 
 
 class KitDefinitionChanged(Exception):
@@ -117,6 +128,7 @@ class KitStore:
         args = [
             *script_head_args(cmd, pos, self.idem_ttl_s, self.ledger_max_len),
             orjson.dumps([[c, u] for c, u in components]).decode(),
+            cmd.order.shop if cmd.order else "",
         ]
         try:
             status, result = await self._script(keys=keys, args=args)
@@ -129,11 +141,16 @@ class KitStore:
             raise
         return KitApplied(as_text(status), orjson.loads(as_text(result)))
 
-    async def availability(self, kits: list[str], location: str) -> dict[str, tuple[int, int]]:
-        """(available, version) per kit at ``location``; version = sum of component versions."""
+    async def availability(self, kits: list[str], location: str) -> dict[str, KitLevel]:
+        """Each kit's level at ``location``. Its version is the kit SKU's own version plus
+        the sum of its components' versions: each only grows, and the kit's availability is
+        always published above any version a command on the kit SKU itself published (a
+        ``configure`` defining the kit, a stock import listing it), so the stores take it."""
         defs = await self.definitions(kits)
         comps = sorted({c for parts in defs.values() for c, _ in parts})
         pipe = self.redis.pipeline(transaction=False)
+        for kit in defs:
+            pipe.hgetall(state_key(kit))
         for comp in comps:
             pipe.hmget(
                 state_key(comp),
@@ -145,12 +162,61 @@ class KitStore:
                 ],
             )
         rows = await pipe.execute()
+        own = {
+            kit: {as_text(k): as_text(v) for k, v in h.items()}
+            for kit, h in zip(defs, rows, strict=False)
+        }
+        rows = rows[len(defs) :]
         avail: dict[str, int] = {}
         versions: dict[str, int] = {}
         for comp, (oh, rs, ss, ver) in zip(comps, rows, strict=True):
             avail[comp] = int(oh or 0) - int(rs or 0) - int(ss or 0)
             versions[comp] = int(ver or 0)
+        prefix = f"seen|{location}|"
         return {
-            kit: (kit_available(parts, avail), sum(versions[c] for c, _ in parts))
+            kit: KitLevel(
+                kit_available(parts, avail),
+                int(own[kit].get("version") or 0) + sum(versions[c] for c, _ in parts),
+                {
+                    k.removeprefix(prefix): int(v)
+                    for k, v in own[kit].items()
+                    if k.startswith(prefix)
+                },
+            )  # fmt: skip
             for kit, parts in defs.items()
         }
+
+
+async def stocked_at(store: RedisInventory, skus: Iterable[str]) -> list[tuple[str, str]]:
+    """(SKU, location) for every location each of ``skus`` has levels at."""
+    out: list[tuple[str, str]] = []
+    for sku in sorted(set(skus)):
+        levels = await store.levels(sku)
+        out += [(sku, location) for location in (levels.locations if levels else ())]
+    return out
+
+
+async def kit_levels(
+    kits: KitStore, store: RedisInventory, kit: str, components: Iterable[str]
+) -> SkuLevels | None:
+    """The kit's levels as truth shows them (the read API, reconciliation): at every location
+    a component is stocked at, its availability (no stock of its own), its version and its
+    shops' kit sales applied. None when ``kit`` is not a kit (any more)."""
+    per: dict[str, KitLevel] = {}
+    for location in sorted({loc for _, loc in await stocked_at(store, components)}):
+        level = (await kits.availability([kit], location)).get(kit)
+        if level is None:
+            return None
+        per[location] = level
+    if not per:
+        return None
+    return SkuLevels(
+        sku=kit,
+        version=max(level.version for level in per.values()),
+        available=sum(level.available for level in per.values()),
+        locations={
+            loc: Levels(on_hand=lv.available, reserved=0, safety_stock=0, available=lv.available)
+            for loc, lv in per.items()
+        },
+        seen={loc: lv.seen for loc, lv in per.items()},
+    )

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
+from inventory_adjuster.adapters.kits import kit_levels
 from inventory_adjuster.entrypoints.deps import AdminDep, ContainerDep
 from stocksync_common.inventory_view import InventoryView
 
@@ -15,11 +16,17 @@ PAGE, MAX_PAGE = 100, 1000
 
 @router.get("/{sku}")
 async def get_inventory(sku: str, c: ContainerDep) -> InventoryView:
-    """Levels per location, the version, the SKU's total available, and its settings."""
+    """Levels per location, the version, the SKU's total available, and its settings; a
+    kit's levels are its availability (the minimum over its components), what the stores
+    show."""
     levels = await c.store.levels(sku)
     if levels is None:
         raise HTTPException(404, f"unknown SKU {sku!r}")
-    return InventoryView.of(levels, await c.store.settings_of(sku))
+    settings = await c.store.settings_of(sku)
+    components = settings.get("kit_components")
+    if isinstance(components, dict) and components and c.handler.kits is not None:
+        levels = await kit_levels(c.handler.kits, c.store, sku, components) or levels
+    return InventoryView.of(levels, settings)
 
 
 @router.get("/{sku}/ledger")

@@ -10,6 +10,8 @@ batch sizes are not fixed here: they fit each shop's bucket as learned (``mappin
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from shopify_sync.adapters.connect_documents import CONNECT_DOCUMENTS
 
 LEVEL_FIELDS = 'location { id } quantities(names: ["available"]) { name quantity }'
@@ -123,10 +125,21 @@ query ShopProbe {
 """
 
 # Catalog propagation (domain.propagation): read a product whole, write it with productSet,
-# its metafields with metafieldsSet, undo a creation with productDelete.
-PRODUCT_FOR_SYNC = """
-query ProductForSync($identifier: ProductIdentifierInput!, $namespace: String!) {
-  productByIdentifier(identifier: $identifier) {
+# its metafields with metafieldsSet, undo a creation with productDelete. A product may hold
+# 2,048 variants (and any number of images and metafields): the first read takes a page of
+# each connection sized to the bucket, the PRODUCT_*_PAGE queries the rest by cursor
+# (product_read.ProductReader).
+VARIANT_FIELDS = "id sku price selectedOptions { name value } inventoryItem { id }"
+MEDIA_FIELDS = "... on MediaImage { image { url } }"
+METAFIELD_FIELDS = "namespace key type value"
+PAGE_INFO = "pageInfo { hasNextPage endCursor }"
+
+PRODUCT_FOR_SYNC = f"""
+query ProductForSync(
+  $identifier: ProductIdentifierInput!, $namespace: String!, $variants: Int!, $media: Int!,
+  $metafields: Int!
+) {{
+  productByIdentifier(identifier: $identifier) {{
     id
     handle
     title
@@ -136,15 +149,44 @@ query ProductForSync($identifier: ProductIdentifierInput!, $namespace: String!) 
     status
     tags
     updatedAt
-    media(first: 20) { nodes { ... on MediaImage { image { url } } } }
-    variants(first: 100) {
-      nodes { id sku price selectedOptions { name value } inventoryItem { id } }
-    }
-    metafields(first: 50, namespace: $namespace) { nodes { namespace key type value } }
-  }
-}
+    media(first: $media) {{ nodes {{ {MEDIA_FIELDS} }} {PAGE_INFO} }}
+    variants(first: $variants) {{ nodes {{ {VARIANT_FIELDS} }} {PAGE_INFO} }}
+    metafields(first: $metafields, namespace: $namespace) {{
+      nodes {{ {METAFIELD_FIELDS} }} {PAGE_INFO}
+    }}
+  }}
+}}
 """
 
+PRODUCT_VARIANTS_PAGE = f"""
+query ProductVariantsPage($id: ID!, $first: Int!, $after: String) {{
+  product(id: $id) {{
+    page: variants(first: $first, after: $after) {{ nodes {{ {VARIANT_FIELDS} }} {PAGE_INFO} }}
+  }}
+}}
+"""
+
+PRODUCT_MEDIA_PAGE = f"""
+query ProductMediaPage($id: ID!, $first: Int!, $after: String) {{
+  product(id: $id) {{
+    page: media(first: $first, after: $after) {{ nodes {{ {MEDIA_FIELDS} }} {PAGE_INFO} }}
+  }}
+}}
+"""
+
+PRODUCT_METAFIELDS_PAGE = f"""
+query ProductMetafieldsPage($id: ID!, $namespace: String!, $first: Int!, $after: String) {{
+  product(id: $id) {{
+    page: metafields(first: $first, after: $after, namespace: $namespace) {{
+      nodes {{ {METAFIELD_FIELDS} }} {PAGE_INFO}
+    }}
+  }}
+}}
+"""
+
+# Every variant listed (productSet deletes the ones left out): Shopify takes up to 2,048 in
+# one synchronous call since 2024-07, at a cost of 10 + 0.2 a variant + 0.4 a metafield +
+# 1.9 a file (product_set_cost). The answer carries no variant list: nothing reads it.
 PRODUCT_SET = """
 mutation ProductSetSync($identifier: ProductSetIdentifiers, $input: ProductSetInput!) {
   productSet(identifier: $identifier, input: $input, synchronous: true) {
@@ -152,7 +194,6 @@ mutation ProductSetSync($identifier: ProductSetIdentifiers, $input: ProductSetIn
       id
       handle
       updatedAt
-      variants(first: 100) { nodes { id sku inventoryItem { id } } }
     }
     userErrors { code field message }
   }
@@ -218,7 +259,7 @@ mutation ProductSetBulk($identifier: ProductSetIdentifiers, $input: ProductSetIn
     product {
       id
       handle
-      variants(first: 100) { nodes { id sku inventoryItem { id } } }
+      variants(first: 250) { nodes { id sku inventoryItem { id } } }
     }
     userErrors { code field message }
   }
@@ -254,6 +295,9 @@ ALL_DOCUMENTS = {
     "RunBulkQuery": RUN_BULK_QUERY,
     "BulkOperationStatus": BULK_OPERATION,
     "ProductForSync": PRODUCT_FOR_SYNC,
+    "ProductVariantsPage": PRODUCT_VARIANTS_PAGE,
+    "ProductMediaPage": PRODUCT_MEDIA_PAGE,
+    "ProductMetafieldsPage": PRODUCT_METAFIELDS_PAGE,
     "ProductSetSync": PRODUCT_SET,
     "ProductDeleteSync": PRODUCT_DELETE,
     "MetafieldsSetSync": METAFIELDS_SET,
@@ -282,4 +326,23 @@ def levels_by_items_cost(ids: int) -> float:
     return 3.0 * ids
 
 
-PRODUCT_READ_COST = 2 + 20 * 2 + 2 + 100 * 3 + 2 + 50 * 1 + 1  # media, variants, metafields
+# One node of each product connection (the node, and its objects).
+VARIANT_NODE_COST = 3  # variant, selectedOptions, inventoryItem
+MEDIA_NODE_COST = 2  # media, image
+METAFIELD_NODE_COST = 1
+
+
+def product_read_cost(first: int) -> float:
+    """``ProductForSync`` taking ``first`` of each connection."""
+    per_page = 3 * 2 + first * (VARIANT_NODE_COST + MEDIA_NODE_COST + METAFIELD_NODE_COST)
+    return 1 + per_page
+
+
+def page_cost(node_cost: int) -> Callable[[int], float]:
+    """A ``Product*Page`` query of ``first`` nodes: the product, the connection, the nodes."""
+    return lambda first: 1 + 2 + first * node_cost
+
+
+def product_set_cost(variants: int, metafields: int, files: int) -> float:
+    """Shopify's dynamic complexity of ``productSet`` (2025-10 changelog)."""
+    return MUTATION_COST + 0.2 * variants + 0.4 * metafields + 1.9 * files

@@ -219,9 +219,10 @@ def _values(view: ProductView, name: str) -> list[str]:
 def _variant(
     variant: VariantView, with_price: bool, quantities: Mapping[str, int] | None
 ) -> dict[str, Any]:
+    item: dict[str, Any] = {"sku": variant.sku} if variant.sku else {}  # a SKU-less variant
     out: dict[str, Any] = {
         "optionValues": [{"optionName": n, "name": value} for n, value in variant.options],
-        "inventoryItem": {"sku": variant.sku, "tracked": True},
+        "inventoryItem": {**item, "tracked": True},
     }
     if with_price and variant.price:
         out["price"] = variant.price
