@@ -18,6 +18,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from stocksync_common.consumer import ConsumerLoop, make_consumer
 from stocksync_common.kafka import make_producer
 from stocksync_common.topics import (
+    DLQ_CONFIG,
     ORDERS,
     RETRY_CONFIG,
     Registered,
@@ -83,4 +84,5 @@ async def test_the_job_and_a_loops_start_up_create_the_same_topics_with_the_same
     found = await configs(kafka_bootstrap, names)
     retry_job, dlq_job, retry_loop, dlq_loop = (found[n] for n in names)
     assert retry_job == retry_loop == (RETRY_CONFIG[KEY], TOPIC_OVERRIDE)
-    assert dlq_job == dlq_loop and dlq_job[1] != TOPIC_OVERRIDE  # the broker's default, both
+    # bounded on the topic itself, both (dead letters keep bodies as they arrived)
+    assert dlq_job == dlq_loop == (DLQ_CONFIG[KEY], TOPIC_OVERRIDE)
