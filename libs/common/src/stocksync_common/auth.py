@@ -1,5 +1,6 @@
-"""The admin bearer token every admin API requires (``STOCKSYNC_ADMIN_TOKEN``): the check,
-the dependency the services' admin routes share, and the caller named in audit lines."""
+"""Who may call the admin APIs: the bootstrap admin token (``STOCKSYNC_ADMIN_TOKEN``) or a
+named user's API token whose scopes cover the request (:func:`principal`); the dependency
+the services' admin routes share, and the caller named in audit lines."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 from pydantic import SecretStr
+
+from stocksync_common.accounts import BOOTSTRAP, ROLE_SCOPES, Principal, scope_for
+from stocksync_common.accounts.store import Accounts
 
 
 def check_admin(authorization: str | None, token: str) -> str:
@@ -21,13 +25,31 @@ def check_admin(authorization: str | None, token: str) -> str:
     return "admin"
 
 
-def caller(request: Request, authorization: str | None, token: str) -> str:
-    """:func:`check_admin`, naming the caller for the audit log by its address and a
-    fingerprint of the token (never the token)."""
+async def principal(request: Request, authorization: str | None, token: str) -> Principal:
+    """Who is calling: the bootstrap admin ``token`` (every scope), or a user's API token
+    (``Bearer sst_...``, checked in the accounts store on ``app.state.accounts``) whose
+    scopes cover the request: ``read`` for GET and HEAD, ``operate`` for the rest. 401 for
+    no or a wrong, revoked or expired credential, 403 for one without the scope."""
+    bearer = (authorization or "").removeprefix("Bearer ")
+    accounts: Accounts | None = getattr(request.app.state, "accounts", None)
+    if bearer.startswith("sst_") and accounts is not None:
+        found = await accounts.authenticate(bearer)
+        if found is None:
+            raise HTTPException(401, "admin bearer token required", {"WWW-Authenticate": "Bearer"})
+        need = scope_for(request.method)
+        if not found.may(need):
+            raise HTTPException(403, f"this token lacks the {need} scope")
+        return found
     check_admin(authorization, token)
     fingerprint = hashlib.sha256((authorization or "").encode()).hexdigest()[:8]
-    client = request.client.host if request.client else "unknown"
-    return f"admin-token:{fingerprint}@{client}"
+    return Principal(BOOTSTRAP, "admin", ROLE_SCOPES["admin"], f"admin-token:{fingerprint}")
+
+
+async def caller(request: Request, authorization: str | None, token: str) -> str:
+    """:func:`principal`, naming the caller for the audit log by user, credential (a token
+    id or a fingerprint of the bootstrap token, never a secret) and address."""
+    found = await principal(request, authorization, token)
+    return found.caller(request.client.host if request.client else "unknown")
 
 
 def _token(request: Request) -> str:
@@ -36,16 +58,18 @@ def _token(request: Request) -> str:
     return token.get_secret_value()
 
 
-def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
-    """The admin routes' dependency: the service's admin token is required."""
-    return check_admin(authorization, _token(request))
-
-
-def require_admin_caller(
+async def require_admin(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> str:
-    """:func:`require_admin`, naming the caller by address and token fingerprint."""
-    return caller(request, authorization, _token(request))
+    """The admin routes' dependency (:func:`principal`): the user acting."""
+    return (await principal(request, authorization, _token(request))).user
+
+
+async def require_admin_caller(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> str:
+    """:func:`require_admin`, naming the caller by user, credential and address."""
+    return await caller(request, authorization, _token(request))
 
 
 AdminDep = Annotated[str, Depends(require_admin)]

@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
 
 from stocksync_common import taskdump
+from stocksync_common.accounts.store import Accounts
 from stocksync_common.consumer import (
     AssignHook,
     BatchHandler,
@@ -39,6 +40,7 @@ from stocksync_common.consumer import (
 )
 from stocksync_common.dlq.api import dlq_router
 from stocksync_common.ops import Check, Health, ops_router
+from stocksync_common.redis_client import connect_settings
 from stocksync_common.service import consumer_running, kafka_check, supervise
 from stocksync_common.settings import CommonSettings
 from stocksync_common.topics import Registered
@@ -125,6 +127,8 @@ class Service(Generic[C]):
     produces: Sequence[str] = ()
     reads: Sequence[str] = ()
     dlq_auto_replay: bool = True
+    # False: no /admin/dlq routes (webhook-receiver in production: it faces the internet).
+    dlq_api: bool = True
     # False: the service mounts its own ``/metrics`` (webhook-receiver sums its workers).
     metrics: bool = True
     app_class: type[FastAPI] = FastAPI
@@ -249,6 +253,22 @@ def defaults(settings_type: type[S]) -> S:
     return cast(S, settings_type.model_construct())
 
 
+@contextlib.asynccontextmanager
+async def accounts_on(app: FastAPI, settings: CommonSettings) -> AsyncIterator[None]:
+    """The accounts store the admin dependency checks user tokens in (``app.state``), on
+    its own Redis client; a service without Redis accepts the bootstrap token only."""
+    if not settings.uses_redis:
+        yield
+        return
+    redis = connect_settings(settings)
+    app.state.accounts = Accounts(redis)
+    try:
+        yield
+    finally:
+        del app.state.accounts
+        await redis.aclose()
+
+
 def create_service_app(service: Service[C], routers: Sequence[APIRouter] = ()) -> FastAPI:
     """The service's FastAPI app: probes, metrics, its routers (``routers`` after the
     service's own: the entrypoints' routers import the container type, so they cannot be
@@ -258,7 +278,7 @@ def create_service_app(service: Service[C], routers: Sequence[APIRouter] = ()) -
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with taskdump.on_signal():
-            async with running(service, health, app):
+            async with running(service, health, app), accounts_on(app, service.settings):
                 yield
 
     app = service.app_class(title=service.title, lifespan=lifespan, **service.app_options)
@@ -271,7 +291,7 @@ def create_service_app(service: Service[C], routers: Sequence[APIRouter] = ()) -
     for router in [*service.routers, *routers]:
         app.include_router(router)
     groups = service.groups()
-    if groups:
+    if groups and service.dlq_api:
         checks = health.checks if service.dlq_auto_replay else None
         router = dlq_router(
             groups,

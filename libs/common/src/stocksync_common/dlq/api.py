@@ -106,12 +106,11 @@ def dlq_router(
                     await task
             await holder.close()
 
-    def require_admin(
+    async def require_admin(
         request: Request, authorization: Annotated[str | None, Header()] = None
     ) -> str:
-        """The caller for the audit log: client address and a token fingerprint (never the
-        token)."""
-        return caller(request, authorization, settings.admin_token.get_secret_value())
+        """The caller for the audit log (user, credential, address; never a secret)."""
+        return await caller(request, authorization, settings.admin_token.get_secret_value())
 
     admin_dep = Annotated[str, Depends(require_admin)]
     router = APIRouter(
