@@ -1,7 +1,9 @@
 """Console sessions. The cookie carries only a random session id and its HMAC signature;
-the session (CSRF token, who, when) lives in Redis, so logout ends it on every replica and
-a forged or altered cookie is refused before any lookup. The signing key is derived from
-the admin secret: rotating the secret ends every session."""
+the session (CSRF token, the user and role, when it began, when it was last used) lives in
+Redis, so logout ends it on every replica and a forged or altered cookie is refused before
+any lookup. A session ends after ``STOCKSYNC_SESSION_IDLE_S`` unused or
+``STOCKSYNC_SESSION_TTL_S`` after the login, whichever comes first. The signing key is
+derived from the admin secret: rotating the secret ends every session."""
 
 from __future__ import annotations
 
@@ -15,6 +17,9 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from stocksync_common.accounts import ROLE_SCOPES, Principal, Role, Scope
+from stocksync_common.accounts.store import Login
+
 COOKIE = "stocksync_console"
 _KEY_LABEL = b"stocksync ops-console session v1"
 
@@ -24,22 +29,32 @@ class Session:
     sid: str
     csrf: str
     created_at: float
+    user: str = ""
+    role: Role = "viewer"
+    seen_at: float = 0.0
 
     @property
     def who(self) -> str:
-        """The label audit lines carry: a prefix of the id, never the whole credential."""
-        return f"console:{self.sid[:8]}"
+        """The label audit lines carry: the user and a prefix of the session id (never the
+        whole credential)."""
+        return f"{self.user}/console:{self.sid[:8]}"
+
+    def may(self, scope: Scope) -> bool:
+        return scope in ROLE_SCOPES.get(self.role, frozenset())
 
 
-def new_session() -> Session:
-    return Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), time.time())
+def new_session(user: str = "", role: Role = "viewer", now: float | None = None) -> Session:
+    now = time.time() if now is None else now
+    return Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now, user, role, now)
 
 
-def secret_matches(given: str, expected: str) -> bool:
-    """Constant-time comparison of the login secret (digests, so lengths never leak)."""
-    a = hashlib.sha256(given.encode()).digest()
-    b = hashlib.sha256(expected.encode()).digest()
-    return hmac.compare_digest(a, b)
+class Users(Protocol):
+    """The accounts the console logs users in against
+    (:class:`stocksync_common.accounts.store.Accounts`; a fake in unit tests)."""
+
+    async def login(self, name: str, password: str, address: str) -> Login: ...
+
+    async def active(self, name: str) -> Principal | None: ...
 
 
 class Signer:

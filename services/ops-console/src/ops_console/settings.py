@@ -1,4 +1,5 @@
-"""ops-console settings: where each service's admin API is, and how long a login lasts."""
+"""ops-console settings: where each service's admin API is, and how long a login lasts
+(absolute and idle)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ class Settings(CommonSettings):
     notifier_url: str = "http://127.0.0.1:8085"
     webhook_receiver_url: str = "http://127.0.0.1:8080"
 
+    # A session ends this long after the login (absolute) or after this long unused (idle).
     session_ttl_s: int = 8 * 3600
+    session_idle_s: int = 30 * 60
     backend_timeout_s: float = 15.0
     # Browsers only send a Secure cookie over HTTPS; production sits behind TLS.
     cookie_secure: bool | None = None
