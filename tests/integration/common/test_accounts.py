@@ -4,30 +4,24 @@ user's role now."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from argon2 import PasswordHasher
 from redis.asyncio import Redis
 
 from stocksync_common.accounts import AccountError, split_token
 from stocksync_common.accounts.store import Accounts
+from support.accounts import scratch_accounts
 from support.poll import await_for
 
 pytestmark = pytest.mark.integration
 PASSWORD = "correct horse battery"  # noqa: S105 - a test secret
-# argon2id with small costs: the same code path, a fraction of the CPU
-CHEAP = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
 
 
 @pytest.fixture
 async def accounts(redis: Redis) -> AsyncIterator[Accounts]:
-    prefix = f"test-accounts:{uuid.uuid4().hex[:8]}:"
-    yield Accounts(redis, hasher=CHEAP, max_failures=3, max_address_failures=6, prefix=prefix)
-    keys = [k async for k in redis.scan_iter(f"{prefix}*")]
-    if keys:
-        await redis.delete(*keys)
+    async with scratch_accounts(redis, max_failures=3, max_address_failures=6) as accounts:
+        yield accounts
 
 
 async def test_a_password_is_kept_as_an_argon2id_hash_and_checked(
@@ -61,20 +55,22 @@ async def test_bad_names_roles_short_passwords_and_twins_are_refused(accounts: A
 async def test_lock_out_after_n_failures_refuses_the_right_password_until_it_expires(
     redis: Redis,
 ) -> None:
-    prefix = f"test-accounts:{uuid.uuid4().hex[:8]}:"
-    accounts = Accounts(redis, hasher=CHEAP, max_failures=3, lockout_s=2, prefix=prefix)
+    async with scratch_accounts(redis, max_failures=3, lockout_s=2) as accounts:
+        await _locked_out_until_it_expires(accounts, redis)
+
+
+async def _locked_out_until_it_expires(accounts: Accounts, redis: Redis) -> None:
     await accounts.add_user("carol", "viewer", PASSWORD)
     outcomes = [(await accounts.login("carol", "guess number x", "10.0.0.2")).outcome
                 for _ in range(3)]  # fmt: skip
     assert outcomes == ["wrong", "wrong", "locked"]
     assert (await accounts.login("carol", PASSWORD, "10.0.0.3")).outcome == "locked"
-    assert 0 < await redis.ttl(f"{prefix}failures:user:carol") <= 2
+    assert 0 < await redis.ttl(f"{accounts.p}failures:user:carol") <= 2
 
     async def lifted() -> bool:
         return (await accounts.login("carol", PASSWORD, "10.0.0.3")).outcome == "ok"
 
     await await_for("the lock-out to end", lifted, 10)
-    await redis.delete(*[k async for k in redis.scan_iter(f"{prefix}*")])
 
 
 async def test_unknown_names_lock_like_real_ones_and_passwd_unlocks(accounts: Accounts) -> None:

@@ -3,28 +3,23 @@ token printed once and usable, refused operations said in words."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from argon2 import PasswordHasher
 from redis.asyncio import Redis
 
 from stocksync_common.accounts import AccountError
 from stocksync_common.accounts.cli import FIRST_ADMIN_ENV, dispatch, parser
 from stocksync_common.accounts.store import Accounts
+from support.accounts import scratch_accounts
 
 pytestmark = pytest.mark.integration
-CHEAP = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
 
 
 @pytest.fixture
 async def accounts(redis: Redis) -> AsyncIterator[Accounts]:
-    prefix = f"test-users-cli:{uuid.uuid4().hex[:8]}:"
-    yield Accounts(redis, hasher=CHEAP, prefix=prefix)
-    keys = [k async for k in redis.scan_iter(f"{prefix}*")]
-    if keys:
-        await redis.delete(*keys)
+    async with scratch_accounts(redis) as accounts:
+        yield accounts
 
 
 async def run(accounts: Accounts, *argv: str) -> str:

@@ -6,13 +6,11 @@ The services behind the console are fakes (tests/unit/ops_console/fakes.py)."""
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from redis.asyncio import Redis
 from unit.ops_console.fakes import FakeServices, settings
 
@@ -20,10 +18,10 @@ from ops_console.bootstrap import Seams
 from ops_console.entrypoints.app import create_app
 from ops_console.sessions import COOKIE
 from stocksync_common.accounts.store import Accounts
+from support.accounts import scratch_accounts
 
 pytestmark = pytest.mark.integration
 PASSWORD = "console test password"  # noqa: S105 - a test secret
-CHEAP = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
 
 
 class Clock:
@@ -53,13 +51,10 @@ async def console(
 
 @pytest.fixture
 async def accounts(redis: Redis) -> AsyncIterator[Accounts]:
-    prefix = f"test-console-accounts:{uuid.uuid4().hex[:8]}:"
-    store = Accounts(redis, hasher=CHEAP, max_failures=3, max_address_failures=5, prefix=prefix)
-    await store.add_user("olga", "operator", PASSWORD)
-    await store.add_user("vic", "viewer", PASSWORD)
-    yield store
-    keys = [k async for k in redis.scan_iter(f"{prefix}*")]
-    await redis.delete(*keys)
+    async with scratch_accounts(redis, max_failures=3, max_address_failures=5) as store:
+        await store.add_user("olga", "operator", PASSWORD)
+        await store.add_user("vic", "viewer", PASSWORD)
+        yield store
 
 
 async def _login(client: httpx.AsyncClient, user: str, password: str = PASSWORD) -> int:
