@@ -34,9 +34,9 @@ class Clock:
 
 @asynccontextmanager
 async def console(
-    redis_url: str, accounts: Accounts, clock: Clock
+    redis_url: str, accounts: Accounts, clock: Clock, services: FakeServices | None = None
 ) -> AsyncIterator[httpx.AsyncClient]:
-    services = FakeServices()
+    services = services or FakeServices(accept="Bearer sst_")
     http = httpx.AsyncClient(transport=httpx.MockTransport(services.handle))
     s = settings(redis_url=redis_url, session_ttl_s=8 * 3600, session_idle_s=1800)
     app = create_app(s, Seams(http=http, users=accounts, clock=clock))
@@ -69,7 +69,8 @@ async def _signed_in(client: httpx.AsyncClient) -> bool:
 async def test_a_named_user_logs_in_and_the_audit_lines_name_them(
     redis_url: str, accounts: Accounts, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with console(redis_url, accounts, Clock()) as client:
+    services = FakeServices(accept="Bearer sst_")
+    async with console(redis_url, accounts, Clock(), services) as client:
         caplog.set_level(logging.INFO, "ops_console.audit")
         assert await _login(client, "olga", "wrong password") == 401
         assert COOKIE not in client.cookies
@@ -82,6 +83,15 @@ async def test_a_named_user_logs_in_and_the_audit_lines_name_them(
         assert lines["audit: login"].startswith("olga/console:")
         assert lines["audit: reconcile"].startswith("olga/console:")
         assert PASSWORD not in caplog.text
+        # the services were called with olga's own session token (they check its scopes and
+        # name her in their audit lines); logging out revokes it
+        [call] = services.calls("shopify-sync", "POST", "/reconcile")
+        token = call.headers["authorization"].removeprefix("Bearer ")
+        found = await accounts.authenticate(token)
+        assert found is not None and found.user == "olga" and found.scopes == {"read", "operate"}
+        assert token not in caplog.text
+        assert (await client.post("/logout", data={"csrf": csrf})).status_code == 303
+        assert await accounts.authenticate(token) is None
 
 
 async def test_repeated_failures_lock_the_name_out_then_throttle_the_address(

@@ -113,7 +113,9 @@ async def test_an_operator_sees_the_buttons_and_the_audit_line_names_them(
         with caplog.at_level(logging.INFO, "ops_console.audit"):
             r = await client.post("/dlq/replay", data={**ACTIONS[0][1], "csrf": csrf})
             assert r.status_code == 303
-        assert len(services.calls("inventory-adjuster", "POST", "/admin/dlq/replay")) == 1
+        [call] = services.calls("inventory-adjuster", "POST", "/admin/dlq/replay")
+        # the service is called with olga's own session token, not a shared credential
+        assert call.headers["authorization"].startswith(f"Bearer {TOKEN}-olga-")
         [line] = [rec for rec in caplog.records if rec.getMessage() == "audit: dlq replay"]
         assert getattr(line, "who", "").startswith("olga/console:")
 

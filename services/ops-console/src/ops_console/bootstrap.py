@@ -54,9 +54,10 @@ def build(settings: Settings, seams: Seams = NO_SEAMS) -> Container:
         redis = connect_settings(settings)
         sessions = sessions or RedisSessions(redis)
         users = users or Accounts(redis)
-    token = settings.admin_token.get_secret_value()
-    backends = Backends(http, settings.backend_urls(), token)
-    return Container(settings, http, backends, sessions, Signer(token), redis, users, seams.clock)
+    # the services are called with each session's own user token (backends.CREDENTIAL)
+    backends = Backends(http, settings.backend_urls())
+    signer = Signer(settings.admin_token.get_secret_value())
+    return Container(settings, http, backends, sessions, signer, redis, users, seams.clock)
 
 
 def service(settings: Settings, seams: Seams = NO_SEAMS) -> Service[Container]:

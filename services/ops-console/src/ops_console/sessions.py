@@ -17,7 +17,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
-from stocksync_common.accounts import ROLE_SCOPES, Principal, Role, Scope
+from stocksync_common.accounts import ROLE_SCOPES, Principal, Role, Scope, split_token
 from stocksync_common.accounts.store import Login
 
 COOKIE = "stocksync_console"
@@ -32,6 +32,8 @@ class Session:
     user: str = ""
     role: Role = "viewer"
     seen_at: float = 0.0
+    # the user's API token for this session (the console calls the services with it)
+    token: str = ""
 
     @property
     def who(self) -> str:
@@ -43,9 +45,12 @@ class Session:
         return scope in ROLE_SCOPES.get(self.role, frozenset())
 
 
-def new_session(user: str = "", role: Role = "viewer", now: float | None = None) -> Session:
+def new_session(
+    user: str = "", role: Role = "viewer", now: float | None = None, token: str = ""
+) -> Session:
     now = time.time() if now is None else now
-    return Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now, user, role, now)
+    sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    return Session(sid, csrf, now, user, role, now, token)
 
 
 class Users(Protocol):
@@ -55,6 +60,20 @@ class Users(Protocol):
     async def login(self, name: str, password: str, address: str) -> Login: ...
 
     async def active(self, name: str) -> Principal | None: ...
+
+    async def issue_token(
+        self, name: str, label: str, scopes: frozenset[Scope], ttl_s: int | None = None
+    ) -> tuple[str, str]: ...
+
+    async def revoke_token(self, token_id: str) -> bool: ...
+
+
+async def end(users: Users, sessions: SessionStore, session: Session) -> None:
+    """End a session everywhere: its record and the user token it called the services with."""
+    await sessions.delete(session.sid)
+    parts = split_token(session.token)
+    if parts is not None:
+        await users.revoke_token(parts[0])
 
 
 class Signer:

@@ -11,8 +11,9 @@ from urllib.parse import parse_qs
 
 from fastapi import Depends, HTTPException, Request
 
+from ops_console.backends import CREDENTIAL
 from ops_console.bootstrap import Container
-from ops_console.sessions import COOKIE, Session
+from ops_console.sessions import COOKIE, Session, end
 from stocksync_common.bodies import read_bounded
 
 MAX_FORM_BYTES = 64 * 1024
@@ -44,10 +45,11 @@ async def current_session(request: Request, c: ContainerDep) -> Session | None:
     left = min(s.session_idle_s, s.session_ttl_s - (now - session.created_at))
     principal = await c.users.active(session.user)
     if now - session.seen_at >= s.session_idle_s or left <= 0 or principal is None:
-        await c.sessions.delete(session.sid)
+        await end(c.users, c.sessions, session)
         return None
     session = replace(session, role=principal.role, seen_at=now)
     await c.sessions.put(session, max(1, int(left)))
+    CREDENTIAL.set(session.token)  # this request calls the services as this user
     return session
 
 

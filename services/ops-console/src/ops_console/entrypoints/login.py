@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ops_console import html
 from ops_console.audit import audit
 from ops_console.entrypoints.deps import ContainerDep, FormDep, MaybeSessionDep, SessionActionDep
-from ops_console.sessions import COOKIE, new_session
+from ops_console.sessions import COOKIE, end, new_session
+from stocksync_common.accounts import ROLE_SCOPES
 
 REFUSALS = {
     "wrong": ("Wrong user name or password.", 401),
@@ -61,7 +62,11 @@ async def login(request: Request, c: ContainerDep, form: FormDep) -> Response:
         audit(f"anonymous@{client}", "login failed", user=name, outcome=result.outcome)
         return login_page(next_path, message, status)
     user = result.principal
-    session = new_session(user.user, user.role, c.clock())
+    # the session's own token: the services check its scopes and name the user
+    _, token = await c.users.issue_token(
+        user.user, "ops-console session", ROLE_SCOPES[user.role], c.settings.session_ttl_s
+    )
+    session = new_session(user.user, user.role, c.clock(), token)
     await c.sessions.put(session, min(c.settings.session_idle_s, c.settings.session_ttl_s))
     audit(session.who, "login", client=client, role=user.role)
     response = RedirectResponse(next_path, 303)
@@ -80,7 +85,7 @@ async def login(request: Request, c: ContainerDep, form: FormDep) -> Response:
 @router.post("/logout")
 async def logout(c: ContainerDep, act: SessionActionDep) -> RedirectResponse:
     """End the session everywhere and clear the cookie."""
-    await c.sessions.delete(act.session.sid)
+    await end(c.users, c.sessions, act.session)
     audit(act.who, "logout")
     response = RedirectResponse("/login", 303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
