@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 from pydantic import SecretStr
 
-from stocksync_common.accounts import BOOTSTRAP, ROLE_SCOPES, Principal, scope_for
+from stocksync_common.accounts import BOOTSTRAP, ROLE_SCOPES, TOKEN_PREFIX, Principal, scope_for
 from stocksync_common.accounts.store import Accounts
 
 
@@ -32,10 +32,10 @@ async def principal(request: Request, authorization: str | None, token: str) -> 
     no or a wrong, revoked or expired credential, 403 for one without the scope."""
     bearer = (authorization or "").removeprefix("Bearer ")
     accounts: Accounts | None = getattr(request.app.state, "accounts", None)
-    if bearer.startswith("sst_") and accounts is not None:
+    found = None
+    if bearer.startswith(TOKEN_PREFIX) and accounts is not None:
         found = await accounts.authenticate(bearer)
-        if found is None:
-            raise HTTPException(401, "admin bearer token required", {"WWW-Authenticate": "Bearer"})
+    if found is not None:
         need = scope_for(request.method)
         if not found.may(need):
             raise HTTPException(403, f"this token lacks the {need} scope")
