@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
+from workspace import services
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_STORES = ROOT / "config" / "stores.example.yaml"
 
@@ -37,6 +39,10 @@ DEMO_ADMIN = ("admin", "dev-admin-password")
 
 @dataclass(frozen=True)
 class Ports:
+    """The local ports: one field per service (named by its module, its Settings' default
+    port; tests/unit/scripts/test_stack.py names a missing one), the simulators', Kafka's,
+    Redis's and Prometheus's."""
+
     webhook_receiver: int = 8080
     order_consumer: int = 8081
     inventory_adjuster: int = 8082
@@ -55,19 +61,13 @@ class Ports:
         return replace(self, **{k: v + offset for k, v in self.__dict__.items()})
 
 
-SERVICES = (
-    "webhook-receiver",
-    "order-consumer",
-    "inventory-adjuster",
-    "shopify-sync",
-    "wms-connector",
-    "notifier",
-    "ops-console",
-)
+# Every service of the workspace (services/<name>), in the order of their ports.
+SERVICES = tuple(s.name for s in services())
+MODULES = {s.name: s.module for s in services()}
 
 
 def module_of(service: str) -> str:
-    return service.replace("-", "_")
+    return MODULES.get(service, service.replace("-", "_"))
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -141,6 +141,8 @@ class Stack:
                 "STOCKSYNC_WMS_URL": self.url("wms-sim"),
                 # where the ops console finds each service's admin API
                 **{f"STOCKSYNC_{module_of(s).upper()}_URL": self.url(s) for s in SERVICES},
+                # the console's charts (a local Prometheus: scripts/prometheus_local.py)
+                "STOCKSYNC_PROMETHEUS_URL": self.url("prometheus"),
                 "STOCKSYNC_TOPIC_PARTITIONS": "12",
                 "STOCKSYNC_LOG_LEVEL": "INFO",
                 "PYTHONUNBUFFERED": "1",

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import orjson
+import prometheus_local
 import pytest
 from aiokafka import AIOKafkaProducer
 from playwright.async_api import Browser, Page, async_playwright
@@ -291,3 +292,34 @@ async def test_a_dead_letter_is_inspected_and_replayed_with_a_click(
     assert f"ops-console-e2e:{run}" in await page.inner_text("table.ledger")
     assert truth(http, stack, sku) == 12
     await shot(page, "ops-console-replay-applied")
+
+
+def scraped_every_service(http: httpx.Client, stack: Stack) -> bool:
+    """Prometheus has scraped each service at least once (``up`` is 1 for every job)."""
+    r = http.get(f"{stack.url('prometheus')}/api/v1/query", params={"query": "up == 1"})
+    jobs = {s["metric"].get("job") for s in r.json()["data"]["result"]} if r.is_success else set()
+    return all(f"{prometheus_local.JOB_PREFIX}{name}" in jobs for name in ("inventory-adjuster",
+               "shopify-sync", "order-consumer"))  # fmt: skip
+
+
+async def test_the_charts_page_draws_the_running_system(
+    stack: Stack, page: Page, http: httpx.Client
+) -> None:
+    """A real Prometheus scraping the running services (as scripts/up.sh starts it), and the
+    console's charts drawn from it: the consumers' lag and the commands applied have data."""
+    command = prometheus_local.command(stack)
+    if command is None:
+        pytest.fail("prometheus is missing: run scripts/setup.sh", pytrace=False)
+    if "prometheus" not in stack.procs:
+        stack.start_one("prometheus", command)
+        stack.wait_healthy(60, path="/-/ready", names=("prometheus",))
+    seed(http, stack, {f"OPS-CHART-{uuid.uuid4().hex[:6].upper()}": 7})  # commands applied
+    wait_for("prometheus scraped the services", partial(scraped_every_service, http, stack), 60)
+
+    await log_in(page, stack)
+    await page.goto(stack.url("ops-console") + "/charts")
+    text = await until_page_shows(page, ["Consumer lag by group", "inventory-adjuster"], 60)
+    assert "No Prometheus configured" not in text and "unreachable" not in text
+    lag = page.locator("figure#lag polyline")
+    assert await lag.count() >= 1
+    await shot(page, "ops-console-charts")

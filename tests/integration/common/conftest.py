@@ -106,6 +106,7 @@ class Harness:
     def app(self, checks: dict[str, Check] | None = None, *, auto: bool = False) -> FastAPI:
         settings = self.settings()
         app = FastAPI()
+        app.state.settings = settings  # where the admin dependency finds the token
         router = dlq_router({self.group: [self.topic]}, settings, checks, auto_replay=auto)
         app.include_router(router)
         return app

@@ -83,14 +83,12 @@ async def test_viewer_reads_operator_changes_revoked_is_refused(
             done = await client.post("/admin/dlq/replay", json={"ids": [rid]}, headers=as_operator)
             assert done.status_code == 200 and done.json()["replayed"] == 1
             purged = await client.post("/admin/dlq/purge", json=purge, headers=as_operator)
-            assert purged.json() == {"purged": 2}
-            whos = [
-                getattr(r, "who", "")
-                for r in caplog.records
-                if r.getMessage().startswith("audit: dlq")
-            ]
-            assert len(whos) == 2
-            assert all(w.startswith(f"operator-{h.run}/token:") for w in whos), whos
+            # the replayed record fails again and may be back in the DLQ already
+            assert purged.status_code == 200 and purged.json()["purged"] >= 2
+            lines = [r for r in caplog.records if r.getMessage().startswith("audit: dlq")]
+            assert [getattr(r, "who", "") for r in lines] == [f"operator-{h.run}"] * 2
+            callers = [getattr(r, "caller", "") for r in lines]
+            assert all(c.startswith(f"operator-{h.run}/token:") for c in callers), callers
             assert operator not in caplog.text and operator.split("_")[-1] not in caplog.text
 
             accounts, _ = users

@@ -17,13 +17,8 @@ from aiokafka.structs import TopicPartition
 from integration.shopify_sync.conftest import Sync, SyncFactory
 
 from shopify_sync.adapters.documents import PRODUCT_SET
-from stocksync_common.events import (
-    CatalogProductChanged,
-    ShopifyWebhook,
-    ShopifyWebhookReceived,
-    decode,
-    encode,
-)
+from shopify_sync.own_events import CatalogProductChanged, decode
+from stocksync_common.events import ShopifyWebhook, ShopifyWebhookReceived, encode
 from stocksync_common.topics import dlq_topic
 from support.poll import await_for
 

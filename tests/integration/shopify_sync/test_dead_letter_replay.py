@@ -11,8 +11,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 from redis.asyncio import Redis
 
+from shopify_sync.own_events import SyncChangeRejected, decode
 from stocksync_common.dlq.admin import DlqAdmin
-from stocksync_common.events import SyncChangeRejected, decode
 from stocksync_common.topics import dlq_topic, retry_topic
 from support.poll import await_for
 

@@ -7,12 +7,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from stocksync_common import wiring
 from stocksync_common.ops import Health
 from stocksync_common.runtime import (
     Consumer,
@@ -20,6 +22,7 @@ from stocksync_common.runtime import (
     Task,
     consumer_loop,
     create_service_app,
+    registrar,
     running,
 )
 from stocksync_common.settings import CommonSettings
@@ -177,3 +180,44 @@ async def test_a_declared_whole_fetch_handler_reaches_the_loop() -> None:
     finally:
         for loop in loops:  # built, never started
             await loop.consumer.stop()
+
+
+def test_the_title_defaults_to_the_service_name_and_groups_come_from_the_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Settings(CommonSettings):
+        service_name: str = "a-service"
+        group: str = "a-service-group"
+
+    def declare(settings: Settings) -> Service[Box]:
+        consumer = Consumer[Box](settings.group, ("a.v1",), lambda _b: handle)
+        return spec(Box(), settings=settings, title="", consumers=[consumer])
+
+    monkeypatch.setenv("STOCKSYNC_SERVICE_NAME", "from-the-environment")
+    monkeypatch.setenv("STOCKSYNC_GROUP", "from-the-environment")
+    assert create_service_app(declare(Settings())).title == "StockSync from-the-environment"
+    assert create_service_app(spec(Box(), title="Mine")).title == "Mine"
+    # the entry point's groups: named as declared, whatever this environment says
+    assert registrar(declare, Settings)().consumers == {"a-service-group": ("a.v1",)}
+
+
+async def test_wiring_hands_the_runtime_the_containers_usual_clients() -> None:
+    closed: list[str] = []
+
+    class Client:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def aclose(self) -> None:
+            closed.append(self.name)
+
+        async def ping(self) -> bool:
+            return True
+
+    container: Any = SimpleNamespace(producer=Box(), redis=Client("redis"), http=Client("http"))
+    assert wiring.producer(container) is container.producer
+    assert list(wiring.redis_ready(container)) == ["redis"]
+    assert await wiring.redis_ready(container)["redis"]()
+    for close in [*wiring.close_redis(container), *wiring.close_redis_and_http(container)]:
+        await close()
+    assert closed == ["redis", "redis", "http"]

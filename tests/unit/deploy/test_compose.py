@@ -208,6 +208,8 @@ def healthcheck_test(name: str) -> list[str]:
 
 
 def test_every_service_is_there() -> None:
+    missing = sorted(set(SERVICE_PORTS) - set(compose()["services"]))
+    assert not missing, f"docker-compose.yml: add an entry for {missing}"
     assert set(compose()["services"]) == {*INFRA, *SIMULATORS, *SERVICE_PORTS, *MONITORING_SERVICES}
     assert "version" not in compose(), "the version key is obsolete"
 

@@ -34,6 +34,7 @@ import yaml
 from unit.deploy.contract import SERVICE_PORTS
 
 from stocksync_common.settings import CommonSettings
+from workspace import members
 
 ROOT = Path(__file__).resolve().parents[3]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -279,15 +280,7 @@ def in_build_context(path: str, rules: list[tuple[bool, re.Pattern[str]]]) -> bo
 
 def workspace_members() -> dict[str, Path]:
     """Package name -> member folder (relative to the root), from the root's member globs."""
-    root = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    members: dict[str, Path] = {}
-    for pattern in root["tool"]["uv"]["workspace"]["members"]:
-        for folder in sorted(ROOT.glob(pattern)):
-            manifest = folder / "pyproject.toml"
-            if manifest.is_file():
-                name = tomllib.loads(manifest.read_text())["project"]["name"]
-                members[name] = folder.relative_to(ROOT)
-    return members
+    return {m.package: m.folder for m in members()}
 
 
 def workspace_closure(package: str) -> set[Path]:

@@ -369,7 +369,9 @@ def test_local_overlay_runs_one_replica_of_each_and_the_dev_images() -> None:
 @pytest.mark.parametrize("name", list(SERVICE_PORTS))
 def test_each_service_has_its_file_with_a_deployment_and_a_service(name: str) -> None:
     path = BASE / f"{name}.yaml"
-    assert f"{name}.yaml" in kustomization(BASE)["resources"]
+    assert f"{name}.yaml" in kustomization(BASE)["resources"], (
+        f"deploy/k8s/base: add {name}.yaml (Deployment and Service) to kustomization.yaml"
+    )
     docs = yaml_docs(path)
     assert sorted((d["kind"], d["metadata"]["name"]) for d in docs) == [
         ("Deployment", name),

@@ -278,7 +278,7 @@ def test_every_deployment_has_one_pdb_that_still_allows_a_drain(name: str) -> No
         for p in of_kind(docs, "PodDisruptionBudget").values()
         if matches(p["spec"]["selector"], labels)
     ]
-    assert len(pdbs) == 1
+    assert len(pdbs) == 1, f"deploy/k8s/base/pdb.yaml: one PodDisruptionBudget for {name}"
     spec = pdbs[0]["spec"]
     assert spec.get("maxUnavailable", 0) >= 1 or "minAvailable" not in spec, (
         "maxUnavailable keeps one-replica overlays drainable"
@@ -297,7 +297,9 @@ def test_network_policies_deny_by_default() -> None:
 @pytest.mark.parametrize("name", [n for n in SERVICE_PORTS if n != "ops-console"])
 def test_network_policy_lets_each_service_reach_only_what_it_needs(name: str) -> None:
     docs = resource_docs(BASE)
-    [policy] = policies_for(docs, pod_labels(of_kind(docs, "Deployment")[name]))
+    found = policies_for(docs, pod_labels(of_kind(docs, "Deployment")[name]))
+    assert len(found) == 1, f"deploy/k8s/base/networkpolicies.yaml: one NetworkPolicy for {name}"
+    [policy] = found
     spec = policy["spec"]
     assert sorted(spec["policyTypes"]) == ["Egress", "Ingress"]
     [ingress] = spec["ingress"]
@@ -411,7 +413,9 @@ def test_pod_monitor_scrapes_every_service_and_not_the_job() -> None:
 
 def test_scaled_objects_cover_every_consumer_group_and_topic() -> None:
     objects = of_kind(resource_docs(KEDA), "ScaledObject")
-    assert sorted(objects) == sorted(AUTOSCALED)
+    assert sorted(objects) == sorted(AUTOSCALED), (
+        "deploy/k8s/components/keda/scaledobjects.yaml: one ScaledObject per consumer"
+    )
     objects.pop("webhook-receiver")
     wanted = {(g, t) for g, topics in CONSUMER_GROUPS.items() for t in topics}
     seen: set[tuple[str, str]] = set()
@@ -444,7 +448,9 @@ def test_autoscaling_is_capped_at_the_partition_count(folder: Path) -> None:
         *of_kind(docs, "ScaledObject").values(),
         *of_kind(docs, "HorizontalPodAutoscaler").values(),
     ]
-    assert sorted(s["metadata"]["name"] for s in scalers) == sorted(AUTOSCALED)
+    assert sorted(s["metadata"]["name"] for s in scalers) == sorted(AUTOSCALED), (
+        f"{folder.relative_to(K8S)}: one scaler per consumer (KEDA and HPA components)"
+    )
     for scaler in scalers:
         name = scaler["metadata"]["name"]
         if name == "webhook-receiver":
@@ -508,6 +514,8 @@ def test_an_overlay_uses_keda_or_the_hpa_never_both(folder: Path) -> None:
 def test_production_overlay_settings_replicas_and_components() -> None:
     k = kustomization(PRODUCTION)
     replicas = {r["name"]: r["count"] for r in k["replicas"]}
+    missing = [n for n in AUTOSCALED if n not in replicas]
+    assert not missing, f"deploy/k8s/overlays/production/kustomization.yaml: replicas of {missing}"
     assert replicas["webhook-receiver"] >= 3
     assert all(replicas[name] >= 2 for name in CONSUMERS)
     config = config_maps(PRODUCTION)["stocksync-config"]

@@ -23,19 +23,14 @@ import yaml
 from prometheus_client import REGISTRY
 from unit.deploy.contract import SERVICE_PORTS
 
+from workspace import members
+
 ROOT = Path(__file__).resolve().parents[3]
 MONITORING = ROOT / "deploy" / "monitoring"
 RULES = sorted((MONITORING / "rules").glob("*.yml"))
 DASHBOARDS = sorted((MONITORING / "grafana" / "dashboards").glob("*.json"))
-PACKAGES = (
-    "stocksync_common",
-    "webhook_receiver",
-    "order_consumer",
-    "inventory_adjuster",
-    "shopify_sync",
-    "wms_connector",
-    "notifier",
-)
+# libs/common and every service of the workspace
+PACKAGES = tuple(m.module for m in members() if m.folder.parts[0] in {"libs", "services"})
 ALERTS = {
     "StockSyncServiceDown",
     "StockSyncDLQGrowing",

@@ -16,8 +16,8 @@ from shopify_sync.adapters.dead_letters import KafkaDeadLetters
 from shopify_sync.domain.quantities import ItemKey, Pending
 from shopify_sync.handlers import ChangeRecorder
 from shopify_sync.lanes import Lanes
+from shopify_sync.own_events import SyncChangeRejected, decode
 from stocksync_common.consumer import Incoming
-from stocksync_common.events import SyncChangeRejected, decode
 from stocksync_common.stores import Store, StoresConfig
 
 A, B = "a.myshopify.com", "b.myshopify.com"

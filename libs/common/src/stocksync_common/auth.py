@@ -1,12 +1,21 @@
-"""Who may call the admin APIs: the bootstrap admin token (``STOCKSYNC_ADMIN_TOKEN``) or a
-named user's API token whose scopes cover the request (:func:`principal`); the dependency
-the services' admin routes share, and the caller named in audit lines."""
+"""Who may call the admin APIs, the one dependency every admin route uses (the services' and
+the DLQ API's), and the audit line.
+
+``who: AdminDep`` in a route's signature resolves the caller (:func:`principal`): the
+bootstrap admin token (``STOCKSYNC_ADMIN_TOKEN``, every scope), or a named user's API token
+whose scopes cover the request (``read`` for GET and HEAD, ``operate`` for the rest; 403
+without). No credential, or a wrong, revoked or expired one, is 401 (missing and wrong alike:
+nothing tells them apart); the bootstrap token is compared in constant time. The route gets
+an :class:`Admin` that names the user and the caller for the audit log (credential and
+address: a token id or a fingerprint of the bootstrap token, never a secret)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Annotated
+import logging
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request
 from pydantic import SecretStr
@@ -14,22 +23,22 @@ from pydantic import SecretStr
 from stocksync_common.accounts import BOOTSTRAP, ROLE_SCOPES, TOKEN_PREFIX, Principal, scope_for
 from stocksync_common.accounts.store import Accounts
 
+log = logging.getLogger("stocksync.audit")
 
-def check_admin(authorization: str | None, token: str) -> str:
-    """Who is acting, if ``authorization`` is ``Bearer <token>``; 401 otherwise.
+
+def check_admin(authorization: str | None, token: str) -> None:
+    """401 unless ``authorization`` is ``Bearer <token>``.
 
     Compared in constant time; neither value ever appears in the error."""
     expected = f"Bearer {token}".encode()
     if authorization is None or not hmac.compare_digest(authorization.encode(), expected):
         raise HTTPException(401, "admin bearer token required", {"WWW-Authenticate": "Bearer"})
-    return "admin"
 
 
 async def principal(request: Request, authorization: str | None, token: str) -> Principal:
-    """Who is calling: the bootstrap admin ``token`` (every scope), or a user's API token
-    (``Bearer sst_...``, checked in the accounts store on ``app.state.accounts``) whose
-    scopes cover the request: ``read`` for GET and HEAD, ``operate`` for the rest. 401 for
-    no or a wrong, revoked or expired credential, 403 for one without the scope."""
+    """Who is calling: a user's API token (``Bearer sst_...``, checked in the accounts store
+    the runtime puts on ``app.state.accounts``) whose scopes cover the request, else the
+    bootstrap admin ``token``. 401 for anything else, 403 for a token without the scope."""
     bearer = (authorization or "").removeprefix("Bearer ")
     accounts: Accounts | None = getattr(request.app.state, "accounts", None)
     found = None
@@ -45,32 +54,47 @@ async def principal(request: Request, authorization: str | None, token: str) -> 
     return Principal(BOOTSTRAP, "admin", ROLE_SCOPES["admin"], f"admin-token:{fingerprint}")
 
 
-async def caller(request: Request, authorization: str | None, token: str) -> str:
-    """:func:`principal`, naming the caller for the audit log by user, credential (a token
-    id or a fingerprint of the bootstrap token, never a secret) and address."""
+def audit(who: str, what: str, **detail: Any) -> None:
+    """One audit line: who, what (the message is ``audit: <what>``) and when (its time)."""
+    log.info("audit: %s", what, extra={"who": who, "action": what, **detail})
+
+
+@dataclass(frozen=True)
+class Admin:
+    """A caller of an admin route: ``who`` the user (``admin-token`` for the bootstrap
+    token), ``caller`` the credential and address (``<user>/token:<id>@<address>``, or
+    ``admin-token:<8 hex>@<address>``)."""
+
+    caller: str
+    who: str = BOOTSTRAP
+
+    def audit(self, what: str, **detail: Any) -> None:
+        """The audit line of an action this caller took."""
+        audit(self.who, what, caller=self.caller, **detail)
+
+
+async def admin_caller(request: Request, authorization: str | None, token: str) -> Admin:
+    """:func:`principal`, then the caller named by user, credential and address."""
     found = await principal(request, authorization, token)
-    return found.caller(request.client.host if request.client else "unknown")
+    client = request.client.host if request.client else "unknown"
+    return Admin(found.caller(client), found.user)
 
 
 def _token(request: Request) -> str:
-    """The admin token of the service the app runs (its container's settings)."""
-    token: SecretStr = request.app.state.container.settings.admin_token
+    """The admin token of the service the app runs: its settings (the runtime puts them on
+    the app's state), else its container's."""
+    settings = getattr(request.app.state, "settings", None)
+    if settings is None:
+        settings = request.app.state.container.settings
+    token: SecretStr = settings.admin_token
     return token.get_secret_value()
 
 
 async def require_admin(
     request: Request, authorization: Annotated[str | None, Header()] = None
-) -> str:
-    """The admin routes' dependency (:func:`principal`): the user acting."""
-    return (await principal(request, authorization, _token(request))).user
+) -> Admin:
+    """The admin routes' dependency: a credential that covers the request is required."""
+    return await admin_caller(request, authorization, _token(request))
 
 
-async def require_admin_caller(
-    request: Request, authorization: Annotated[str | None, Header()] = None
-) -> str:
-    """:func:`require_admin`, naming the caller by user, credential and address."""
-    return await caller(request, authorization, _token(request))
-
-
-AdminDep = Annotated[str, Depends(require_admin)]
-AdminCallerDep = Annotated[str, Depends(require_admin_caller)]
+AdminDep = Annotated[Admin, Depends(require_admin)]

@@ -42,7 +42,7 @@ from opentelemetry import trace
 from pydantic import ValidationError
 
 from stocksync_common.dlq import dead_letter_body
-from stocksync_common.events import Event, decode
+from stocksync_common.events import Envelope, Event, decode
 from stocksync_common.logs import correlation
 from stocksync_common.metrics import (
     CONSUMER_LAG,
@@ -61,7 +61,7 @@ from stocksync_common.retry import (
     origin_of,
     retry_headers,
 )
-from stocksync_common.topics import dlq_topic, ensure_topics, retry_topic
+from stocksync_common.topics import Registered, dlq_topic, ensure_topics, group_topics, retry_topic
 from stocksync_common.tracing import extract_context
 from stocksync_common.transport import KafkaSecurity, kafka_options
 
@@ -93,7 +93,11 @@ class PoisonMessage(Exception):  # noqa: N818 - the domain's word for it
 @dataclass(frozen=True)
 class Incoming:
     record: Record
-    event: Event
+    # A shared event, or one of the service's own when its consumer has its own decoder.
+    event: Event | Envelope
+
+
+Decoder = Callable[[bytes | None], Event | Envelope]
 
 
 BatchHandler = Callable[[TopicPartition, Sequence[Incoming]], Awaitable[None]]
@@ -199,6 +203,9 @@ class ConsumerLoop:
     # partition's order; a failure falls back to ``handler``, partition by partition.
     handler_many: ManyHandler | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Parses a record value (raises on a malformed one, which is dead-lettered): the shared
+    # events by default, a service's own decoder for a topic that carries its own event.
+    decode: Decoder = decode
     batch_timeout_ms: int = 100
     processed: int = 0
     # Paused retry partitions and when (epoch ms) their head record is due.
@@ -310,19 +317,24 @@ class ConsumerLoop:
             log.exception("commit failed")
 
     async def _create_missing(self) -> None:
+        """This group's retry and DLQ topics that do not exist yet, as the topic description
+        has them (:func:`stocksync_common.topics.group_topics`), each with as many partitions
+        as the topic it serves."""
         existing = await self.consumer.topics()
-        counts = {t: len(await self.producer.partitions_for(t)) for t in self.topics}
-        wanted = {
-            name: counts[t] or 1
-            for t in self.topics
-            for name in (retry_topic(t, self.group), dlq_topic(t, self.group))
-            if name not in existing
-        }
+        wanted: dict[str, int] = {}
+        configs: dict[str, dict[str, str]] = {}
+        for topic in self.topics:
+            count = len(await self.producer.partitions_for(topic)) or 1
+            for spec in group_topics(Registered({self.group: (topic,)})):
+                if spec.name not in existing:
+                    wanted[spec.name], configs[spec.name] = count, spec.config
         if wanted:
             if self.bootstrap is None:
                 raise ValueError("create_missing needs the loop's bootstrap (Kafka servers)")
-            # replication: up to 3
-            await ensure_topics(self.bootstrap, wanted, None, security=self.security)
+            # replication: as many as the cluster has brokers, up to 3
+            await ensure_topics(
+                self.bootstrap, wanted, None, configs=configs, security=self.security
+            )
             # Subscribe once the metadata lists them: a topic that shows up later would cost
             # a rebalance right after the first assignment.
             deadline = time.monotonic() + 15
@@ -415,7 +427,7 @@ class ConsumerLoop:
         incoming: list[Incoming] = []
         for record in records:
             try:
-                incoming.append(Incoming(record, decode(record.value)))
+                incoming.append(Incoming(record, self.decode(record.value)))
             except (ValidationError, ValueError) as exc:
                 await self.dead_letter(record, exc, attempts=1, reason="schema")
         return incoming

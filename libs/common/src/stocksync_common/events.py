@@ -1,19 +1,23 @@
 """The event envelope and the typed events carried on StockSync's topics.
 
 Every record value is one envelope. ``type`` selects the payload model through a
-discriminated union, so a consumer parses any record with :data:`EVENT_ADAPTER`.
-Changes are additive; a breaking change is a new ``type``.
+discriminated union, so a consumer parses any record of the shared topics with
+:func:`decode`; a service with an event of its own parses its topic with a :func:`decoder`
+over the union plus that event. Changes are additive; a breaking change is a new ``type``.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 # Deterministic ids: the same source fact always yields the same event id.
+E = TypeVar("E")
+
 EVENT_NAMESPACE = uuid.UUID("5b1c4f8e-9a43-4a55-8d1e-3c6f0e2b7a10")
 
 
@@ -370,51 +374,10 @@ class ReorderRequested(Envelope):
     payload: Reorder
 
 
-# --- store sync ---------------------------------------------------------------
-
-
-class RejectedChange(Model):
-    """A quantity one store rejected (shopify-sync's own dead letter), as it was pending."""
-
-    shop: str
-    sku: str
-    location: str
-    version: int
-    quantity: int
-
-
-class SyncChangeRejected(Envelope):
-    """The value of shopify-sync's dead letter: replayed, it re-records the change as pending
-    for that one shop (latest version wins)."""
-
-    type: Literal["sync.change.rejected"] = "sync.change.rejected"
-    payload: RejectedChange
-
-
-# --- catalog ------------------------------------------------------------------
-
-ProductTopic = Literal["products/create", "products/update", "products/delete"]
-
-
-class CatalogProductChange(Model):
-    """One store's products/* webhook, handed from the catalog mapping to the propagation
-    (``catalog.v1``, key ``{shop}/{product id}``): enough to act on without the raw topic."""
-
-    shop: str
-    role: Literal["parent", "child"]
-    topic: ProductTopic
-    product_id: str  # the product's gid
-    updated_at: str | None = None
-    webhook_id: str | None = None
-    body: dict[str, Any]  # the webhook body as Shopify sent it (REST shape)
-
-
-class CatalogProductChanged(Envelope):
-    type: Literal["catalog.product_changed"] = "catalog.product_changed"
-    payload: CatalogProductChange
-
-
-Event = Annotated[
+# Every event the shared topics carry. An event only one service reads (on a topic of its
+# own) lives in that service, which declares the consumer of that topic with a decoder that
+# knows it too (:func:`decoder`).
+CommonEvent: TypeAlias = (
     ShopifyWebhookReceived
     | WmsWebhookReceived
     | InventoryCommandRequested
@@ -430,10 +393,8 @@ Event = Annotated[
     | OrderEdited
     | ComplianceRequestReceived
     | ReorderRequested
-    | SyncChangeRejected
-    | CatalogProductChanged,
-    Field(discriminator="type"),
-]
+)
+Event = Annotated[CommonEvent, Field(discriminator="type")]
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
@@ -442,8 +403,18 @@ def encode(event: Envelope) -> bytes:
     return event.model_dump_json().encode()
 
 
-def decode(raw: bytes | None) -> Event:
-    """Parse one record value; raises ``pydantic.ValidationError`` on anything malformed."""
-    if raw is None:
-        raise ValueError("record has no value (tombstone)")
-    return EVENT_ADAPTER.validate_json(raw)
+def decoder(adapter: TypeAdapter[E]) -> Callable[[bytes | None], E]:
+    """A parser of record values into ``adapter``'s events: a service whose topic carries an
+    event of its own builds one over ``CommonEvent | ItsEvent`` for its consumer."""
+
+    def decode(raw: bytes | None) -> E:
+        """Parse one record value; raises ``pydantic.ValidationError`` on anything malformed."""
+        if raw is None:
+            raise ValueError("record has no value (tombstone)")
+        return adapter.validate_json(raw)
+
+    return decode
+
+
+# The parser of every shared event (the consumer loop's default).
+decode = decoder(EVENT_ADAPTER)

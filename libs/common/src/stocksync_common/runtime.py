@@ -34,11 +34,13 @@ from stocksync_common.consumer import (
     AssignHook,
     BatchHandler,
     ConsumerLoop,
+    Decoder,
     ManyHandler,
     RetryPolicy,
     make_consumer,
 )
 from stocksync_common.dlq.api import dlq_router
+from stocksync_common.events import decode
 from stocksync_common.ops import Check, Health, ops_router
 from stocksync_common.redis_client import connect_settings
 from stocksync_common.service import consumer_running, kafka_check, supervise
@@ -66,7 +68,9 @@ class Consumer(Generic[C]):
 
     ``fetch_max_wait_ms`` and ``max_poll_records`` are the consumer's tuning (see
     :func:`stocksync_common.consumer.make_consumer`); ``enabled`` False declares a group (its
-    DLQ stays listed) that this configuration does not run."""
+    DLQ stays listed) that this configuration does not run; ``decode`` parses its records
+    (the shared events by default; a topic with an event of the service's own needs the
+    service's decoder)."""
 
     group: str
     topics: tuple[str, ...]
@@ -79,6 +83,7 @@ class Consumer(Generic[C]):
     fetch_max_wait_ms: int = 50
     max_poll_records: int = 2000
     enabled: bool = True
+    decode: Decoder = decode
 
 
 @dataclass(frozen=True)
@@ -104,9 +109,10 @@ def _no_checks(_c: object) -> dict[str, Check]:
 class Service(Generic[C]):
     """Everything :func:`create_service_app` needs to know about a service."""
 
-    title: str
     settings: CommonSettings
     build: Callable[[], C]
+    # The app's title; empty: "StockSync <service name>".
+    title: str = ""
     consumers: Sequence[Consumer[C]] = ()
     # Started before the consumers, stopped after them; a consuming service's is an
     # AIOKafkaProducer (its loops publish retries and dead letters with it).
@@ -199,6 +205,7 @@ def consumer_loop(
         ),
         on_assign=spec.on_assign(c) if spec.on_assign is not None else None,
         retry=spec.retry,
+        decode=spec.decode,
     )
 
 
@@ -269,6 +276,18 @@ async def accounts_on(app: FastAPI, settings: CommonSettings) -> AsyncIterator[N
         await redis.aclose()
 
 
+def registrar(
+    service: Callable[[S], Service[Any]], settings_type: type[S]
+) -> Callable[[], Registered]:
+    """A service's ``stocksync.groups`` entry point: the groups its declaration runs, named
+    by its settings' defaults (``groups = registrar(service, Settings)`` in its bootstrap)."""
+
+    def groups() -> Registered:
+        return service(defaults(settings_type)).registered()
+
+    return groups
+
+
 def create_service_app(service: Service[C], routers: Sequence[APIRouter] = ()) -> FastAPI:
     """The service's FastAPI app: probes, metrics, its routers (``routers`` after the
     service's own: the entrypoints' routers import the container type, so they cannot be
@@ -281,7 +300,8 @@ def create_service_app(service: Service[C], routers: Sequence[APIRouter] = ()) -
             async with running(service, health, app), accounts_on(app, service.settings):
                 yield
 
-    app = service.app_class(title=service.title, lifespan=lifespan, **service.app_options)
+    title = service.title or f"StockSync {service.settings.service_name}"
+    app = service.app_class(title=title, lifespan=lifespan, **service.app_options)
     app.state.settings = service.settings
     app.state.health = health
     ops = ops_router(health)

@@ -69,6 +69,9 @@ class CommonSettings(BaseSettings):
     kafka_ca_file: str | None = None
     topic_partitions: int = 12
     topic_replication_factor: int = 1
+    # The topics job's description of every topic (``stocksync-topics create``), written by
+    # deploy/k8s/generate_topics.py; unset: the installed services' groups.
+    topics_file: str | None = None
     publish_timeout_s: float = 5.0
     # A whole fetch (every partition's records) in one handler call where a consumer offers
     # one (ADR 0014 decision 7); false: one call per partition (kept to measure the two).

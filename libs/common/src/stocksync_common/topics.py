@@ -1,4 +1,16 @@
-"""The topic catalog and ``stocksync-topics``, the command that creates the topics."""
+"""The topic catalog and ``stocksync-topics``, the command that creates the topics.
+
+One description of every topic and its config: :data:`CATALOG_TOPICS` (the shared topics)
+and :func:`group_topics` (the retry and DLQ topics of the consumer groups the installed
+services register, entry point ``stocksync.groups``); :func:`all_topics` is both.
+Everything that creates topics goes through :func:`ensure_topics`, which gives a topic the
+config of this description (:func:`spec_of`): the topics command, a consumer loop creating
+its group's missing retry and DLQ topics at start-up, and a service's own extra topics. The
+topics job of compose and Kubernetes runs in one service's image, which cannot see the other
+services' entry points: it reads the same description from the file
+``deploy/k8s/generate_topics.py`` writes from :func:`all_topics` (``STOCKSYNC_TOPICS_FILE``;
+a test fails when the file is stale).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +19,17 @@ import asyncio
 import functools
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import ClassVar
 
+import yaml
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from stocksync_common.settings import CommonSettings
+from stocksync_common.settings import CommonSettings, load
 from stocksync_common.transport import KafkaSecurity, kafka_options
 
 log = logging.getLogger(__name__)
@@ -109,16 +123,68 @@ def retry_topic(topic: str, group: str) -> str:
 
 # A retry record is due within seconds; a week covers any outage the DLQ would not.
 RETRY_CONFIG = {"retention.ms": str(7 * 24 * 3600 * 1000)}
+# A DLQ keeps the broker's default retention (operators replay or purge it long before).
+DLQ_CONFIG: dict[str, str] = {}
+
+
+def group_topics(groups: Registered) -> list[TopicSpec]:
+    """The retry and DLQ topics of ``groups`` with their configs: a retry and a DLQ topic per
+    topic a consumer group reads, a DLQ topic per topic a producer group dead-letters."""
+    specs: list[TopicSpec] = []
+    for group, topics in groups.consumers.items():
+        specs.extend(TopicSpec(retry_topic(t, group), dict(RETRY_CONFIG)) for t in topics)
+        specs.extend(TopicSpec(dlq_topic(t, group), dict(DLQ_CONFIG)) for t in topics)
+    for group, topics in groups.producers.items():
+        specs.extend(TopicSpec(dlq_topic(t, group), dict(DLQ_CONFIG)) for t in topics)
+    return specs
 
 
 def all_topics() -> list[TopicSpec]:
-    specs = list(CATALOG_TOPICS)
-    groups = registered()
-    for group, topics in groups.consumers.items():
-        specs.extend(TopicSpec(retry_topic(t, group), RETRY_CONFIG) for t in topics)
-        specs.extend(TopicSpec(dlq_topic(t, group)) for t in topics)
-    for group, topics in groups.producers.items():
-        specs.extend(TopicSpec(dlq_topic(t, group)) for t in topics)
+    """Every topic: the catalog, then the retry and DLQ topics of every registered group."""
+    return [*CATALOG_TOPICS, *group_topics(registered())]
+
+
+def spec_of(name: str) -> TopicSpec:
+    """The description of one topic by its name: a catalog topic's own, or a retry or DLQ
+    topic's (of any group, a test's or a renamed one too); an unknown topic has no config."""
+    for spec in CATALOG_TOPICS:
+        if spec.name == name:
+            return spec
+    if ".retry." in name:
+        return TopicSpec(name, dict(RETRY_CONFIG))
+    return TopicSpec(name, dict(DLQ_CONFIG))
+
+
+TOPICS_FILE_FORMAT = "stocksync-topics/1"
+
+
+def dump_topics(specs: Iterable[TopicSpec]) -> str:
+    """The description as the topics job reads it (``STOCKSYNC_TOPICS_FILE``)."""
+    doc = {
+        "format": TOPICS_FILE_FORMAT,
+        "topics": [{"name": s.name, "config": dict(s.config)} for s in specs],
+    }
+    return yaml.safe_dump(doc, sort_keys=False, width=100)
+
+
+def load_topics(path: str | Path) -> list[TopicSpec]:
+    """The topics of a file :func:`dump_topics` wrote; ``ValueError`` naming the file and
+    what is wrong with it otherwise."""
+    try:
+        doc = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"topics file {path}: cannot read it ({exc})") from exc
+    if not isinstance(doc, dict) or doc.get("format") != TOPICS_FILE_FORMAT:
+        raise ValueError(f"topics file {path}: not a {TOPICS_FILE_FORMAT} file")
+    specs = []
+    for i, entry in enumerate(doc.get("topics") or []):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        config = entry.get("config", {}) if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not name or not isinstance(config, dict):
+            raise ValueError(f"topics file {path}: entry {i} needs a name and a config map")
+        specs.append(TopicSpec(name, {str(k): str(v) for k, v in config.items()}))
+    if not specs:
+        raise ValueError(f"topics file {path}: lists no topics")
     return specs
 
 
@@ -132,8 +198,9 @@ async def ensure_topics(
 ) -> list[str]:
     """Create each named topic (with its partition count and ``configs`` entry) that does not
     exist yet; returns the names created. The one way StockSync creates topics: the broker
-    never creates them by itself. ``replication`` None: as many replicas as the cluster has
-    brokers, up to 3."""
+    never creates them by itself. ``configs`` None: each topic's config from the description
+    (:func:`spec_of`). ``replication`` None: as many replicas as the cluster has brokers, up
+    to 3."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, request_timeout_ms=30000, **kafka_options(security)
     )
@@ -146,7 +213,8 @@ async def ensure_topics(
         if replication is None:
             brokers = (await admin.describe_cluster()).get("brokers") or []
             replication = min(3, len(brokers) or 1)
-        configs = configs or {}
+        if configs is None:
+            configs = {name: spec_of(name).config for name in missing}
         new = [
             NewTopic(name, partitions[name], replication, topic_configs=dict(configs.get(name, {})))
             for name in missing
@@ -166,10 +234,12 @@ async def create_topics(
     replication: int,
     *,
     min_isr: int | None = None,
+    specs: list[TopicSpec] | None = None,
     security: KafkaSecurity | None = None,
 ) -> list[str]:
-    """Create every catalog topic that does not exist yet; returns the names created."""
-    specs = all_topics()
+    """Create every topic of ``specs`` (None: :func:`all_topics`) that does not exist yet;
+    returns the names created."""
+    specs = all_topics() if specs is None else specs
     extra = {"min.insync.replicas": str(min_isr)} if min_isr else {}
     return await ensure_topics(
         bootstrap,
@@ -187,14 +257,21 @@ class TopicsSettings(CommonSettings):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``stocksync-topics create``: create the catalog topics (idempotent)."""
+    """``stocksync-topics create``: create every topic (idempotent); ``list`` names them.
+    The topics are those of ``STOCKSYNC_TOPICS_FILE`` when set (the topics job), else the
+    installed services' (a checkout with the whole workspace)."""
     parser = argparse.ArgumentParser(prog="stocksync-topics")
     parser.add_argument("action", choices=["create", "list"])
     parser.add_argument("--min-isr", type=int, default=None)
     args = parser.parse_args(argv)
-    settings = TopicsSettings()
+    settings = load(TopicsSettings)
+    try:
+        specs = load_topics(settings.topics_file) if settings.topics_file else all_topics()
+    except ValueError as exc:
+        sys.stderr.write(f"stocksync-topics: {exc}\n")
+        return 2
     if args.action == "list":
-        for spec in all_topics():
+        for spec in specs:
             sys.stdout.write(f"{spec.name}\n")
         return 0
     created = asyncio.run(
@@ -203,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             settings.topic_partitions,
             settings.topic_replication_factor,
             min_isr=args.min_isr,
+            specs=specs,
             security=settings.kafka_security,
         )
     )

@@ -14,12 +14,12 @@ from inventory_adjuster.adapters.redis_store import RedisInventory
 from inventory_adjuster.handlers import CommandHandler
 from inventory_adjuster.rebuild import build_store
 from inventory_adjuster.settings import Settings
+from stocksync_common import wiring
 from stocksync_common.consumer import AssignHook, RetryPolicy
 from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_settings
-from stocksync_common.runtime import Consumer, Service, defaults
-from stocksync_common.service import redis_check
-from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_LEVELS, Registered
+from stocksync_common.runtime import Consumer, Service, registrar
+from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_LEVELS
 
 
 @dataclass
@@ -80,18 +80,16 @@ def service(settings: Settings) -> Service[Container]:
         fetch_max_wait_ms=10,
     )
     return Service(
-        title="StockSync inventory-adjuster",
         settings=settings,
         build=lambda: build(settings),
         consumers=[commands],
-        producer=lambda c: c.producer,
+        producer=wiring.producer,
         # changes and levels from the script; commands from the stock import
         produces=(INVENTORY_CHANGED, INVENTORY_LEVELS, settings.commands_topic),
-        checks=lambda c: {"redis": redis_check(c.redis)},
-        closers=lambda c: [c.redis.aclose],
+        checks=wiring.redis_ready,
+        closers=wiring.close_redis,
     )
 
 
-def groups() -> Registered:
-    """The groups inventory-adjuster registers (entry point ``stocksync.groups``)."""
-    return service(defaults(Settings)).registered()
+# The groups it registers (entry point ``stocksync.groups``), named by default.
+groups = registrar(service, Settings)

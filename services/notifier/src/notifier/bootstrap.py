@@ -22,12 +22,12 @@ from notifier.adapters.state import SkuStates, VelocityWindow
 from notifier.handlers import AlertHandler
 from notifier.settings import Settings
 from notifier.workers import ChannelWorker, DeliveryPolicy, DigestWorker
+from stocksync_common import wiring
 from stocksync_common.breaker import CircuitBreaker
 from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_settings
-from stocksync_common.runtime import Consumer, Service, Task, defaults
-from stocksync_common.service import redis_check
-from stocksync_common.topics import INVENTORY_CHANGED, REORDERS, Registered
+from stocksync_common.runtime import Consumer, Service, Task, registrar
+from stocksync_common.topics import INVENTORY_CHANGED, REORDERS
 
 log = logging.getLogger(__name__)
 
@@ -154,28 +154,25 @@ def tasks(c: Container) -> list[Task]:
 def service(settings: Settings) -> Service[Container]:
     """notifier as the runtime runs it: the rules seeded first, then the consumer, then the
     workers (stopped first, each asked to finish its delivery)."""
+    changes = Consumer[Container](
+        settings.consumer_group,
+        (INVENTORY_CHANGED,),
+        lambda c: c.handler.handle_batch,
+        # a fetch's partitions: one round trip per step for all of them (#19)
+        handler_many=lambda c: c.handler.handle_many,
+    )
     return Service(
-        title="StockSync notifier",
         settings=settings,
         build=lambda: build(settings),
-        consumers=[
-            Consumer(
-                settings.consumer_group,
-                (INVENTORY_CHANGED,),
-                lambda c: c.handler.handle_batch,
-                # a fetch's partitions: one round trip per step for all of them (#19)
-                handler_many=lambda c: c.handler.handle_many,
-            )
-        ],
-        producer=lambda c: c.producer,
-        produces=(REORDERS,),
-        checks=lambda c: {"redis": redis_check(c.redis)},
-        closers=lambda c: [c.redis.aclose, c.http.aclose],
+        consumers=[changes],
         on_start=seed_rules,
         tasks=tasks,
+        producer=wiring.producer,
+        produces=(REORDERS,),
+        checks=wiring.redis_ready,
+        closers=wiring.close_redis_and_http,
     )
 
 
-def groups() -> Registered:
-    """The groups notifier registers (entry point ``stocksync.groups``), named by default."""
-    return service(defaults(Settings)).registered()
+# The groups it registers (entry point ``stocksync.groups``), named by default.
+groups = registrar(service, Settings)

@@ -70,7 +70,6 @@ def service(settings: Settings, seams: Seams = NO_SEAMS) -> Service[Container]:
         return [c.http.aclose] if c.redis is None else [c.redis.aclose, c.http.aclose]
 
     return Service(
-        title="StockSync ops-console",
         settings=settings,
         build=lambda: build(settings, seams),
         checks=checks,

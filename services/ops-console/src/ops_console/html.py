@@ -18,6 +18,7 @@ NAV = (
     ("/mapping", "Mapping"),
     ("/alerts", "Alerts"),
     ("/reconcile", "Reconciliation"),
+    ("/charts", "Charts"),
 )
 
 
@@ -130,5 +131,8 @@ nav button{background:transparent;border-color:#9aa5b8}
 .notice{background:#e9f7ee;border:1px solid #92cfa6;padding:.5rem}
 .open{color:#b3261e;font-weight:600}.closed{color:#1e7b34}
 pre{background:#fff;border:1px solid #dde1e8;padding:.5rem;overflow:auto;max-height:24rem}
+figure{margin:0 0 1.5rem}figcaption{font-weight:600;margin:.3rem 0}
+ul.legend{list-style:none;display:flex;flex-wrap:wrap;gap:1rem;padding:0;margin:.2rem 0}
+.source{color:#55607a}
 label{display:block;margin:.5rem 0}input[type=text],input[type=password]{padding:.3rem;width:20rem}
 """

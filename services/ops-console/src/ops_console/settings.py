@@ -22,6 +22,9 @@ class Settings(CommonSettings):
     notifier_url: str = "http://127.0.0.1:8085"
     webhook_receiver_url: str = "http://127.0.0.1:8080"
 
+    # The charts page reads the last hour from here (None: no charts; scripts/up.sh sets it).
+    prometheus_url: str | None = None
+
     # A session ends this long after the login (absolute) or after this long unused (idle).
     session_ttl_s: int = 8 * 3600
     session_idle_s: int = 30 * 60

@@ -12,10 +12,10 @@ from order_consumer.adapters.redis_orders import RedisOrders
 from order_consumer.compliance import ComplianceHandler
 from order_consumer.handlers import OrderHandler
 from order_consumer.settings import Settings
+from stocksync_common import wiring
 from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_settings
-from stocksync_common.runtime import Consumer, Service, defaults
-from stocksync_common.service import redis_check
+from stocksync_common.runtime import Consumer, Service, registrar
 from stocksync_common.stores import load_stores
 from stocksync_common.topics import (
     COMPLIANCE,
@@ -23,7 +23,6 @@ from stocksync_common.topics import (
     INVENTORY_COMMANDS,
     ORDERS,
     WEBHOOKS_SHOPIFY,
-    Registered,
 )
 
 
@@ -59,7 +58,6 @@ def service(settings: Settings) -> Service[Container]:
     """order-consumer as the runtime runs it."""
     s = settings
     return Service(
-        title="StockSync order-consumer",
         settings=s,
         build=lambda: build(s),
         consumers=[
@@ -97,13 +95,12 @@ def service(settings: Settings) -> Service[Container]:
                 fetch_max_wait_ms=500,
             ),
         ],
-        producer=lambda c: c.producer,
+        producer=wiring.producer,
         produces=(INVENTORY_COMMANDS, ORDERS),
-        checks=lambda c: {"redis": redis_check(c.redis)},
-        closers=lambda c: [c.redis.aclose],
+        checks=wiring.redis_ready,
+        closers=wiring.close_redis,
     )
 
 
-def groups() -> Registered:
-    """The groups order-consumer registers (entry point ``stocksync.groups``), named by default."""
-    return service(defaults(Settings)).registered()
+# The groups it registers (entry point ``stocksync.groups``), named by default.
+groups = registrar(service, Settings)

@@ -17,6 +17,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
+from shopify_sync import own_events
 from shopify_sync.adapters.bulk import BulkRunner
 from shopify_sync.adapters.dead_letters import KafkaDeadLetters
 from shopify_sync.adapters.exposures import RedisExposures
@@ -46,13 +47,13 @@ from shopify_sync.propagator import Propagator
 from shopify_sync.reconciler import ReconcileJobs, Reconciler
 from shopify_sync.settings import MIN_API_VERSION, Settings
 from shopify_sync.writer import Writer
+from stocksync_common import wiring
 from stocksync_common.breaker import CircuitBreaker
 from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_settings
-from stocksync_common.runtime import Consumer, Service, Task, defaults
-from stocksync_common.service import redis_check
+from stocksync_common.runtime import Consumer, Service, Task, registrar
 from stocksync_common.stores import ACCESS_TOKEN, StoresConfig, load_stores
-from stocksync_common.topics import Registered, dlq_topic, ensure_topics
+from stocksync_common.topics import dlq_topic, ensure_topics
 
 log = logging.getLogger(__name__)
 HandlerT = TypeVar("HandlerT")
@@ -267,7 +268,6 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
     simulator)."""
     s = settings
     return Service(
-        title="StockSync shopify-sync",
         settings=s,
         build=lambda: build(s, http=http),
         consumers=[
@@ -281,6 +281,7 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
                 fetch_max_wait_ms=10,
                 # a fetch's partitions: one record call per store for all of them (#19)
                 handler_many=lambda c: c.changes.handle_many,
+                decode=own_events.decode,  # its dead letters come back through its retry topic
             ),
             Consumer(
                 s.catalog_consumer_group,
@@ -294,6 +295,7 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
                 lambda c: _present(c.propagation).handle_batch,
                 name="propagation-consumer",
                 enabled=s.propagate_catalog,
+                decode=own_events.decode,  # catalog.product_changed is shopify-sync's own
             ),
             Consumer(
                 s.fulfillments_consumer_group,
@@ -303,11 +305,11 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
                 enabled=s.fulfil_shipments,
             ),
         ],
-        producer=lambda c: c.producer,
+        producer=wiring.producer,
         produces=(s.catalog_topic,),
         reads=(s.levels_topic,),  # reconciliation reads the levels without a group
-        checks=lambda c: {"redis": redis_check(c.redis)},
-        closers=lambda c: [c.redis.aclose, c.http.aclose],
+        checks=wiring.redis_ready,
+        closers=wiring.close_redis_and_http,
         on_start=create_extra_topics,
         tasks=tasks,
         contexts=lambda c: [lanes_running(c.lanes), jobs_running(c.runner)],
@@ -320,6 +322,5 @@ def _present(handler: HandlerT | None) -> HandlerT:
     return handler
 
 
-def groups() -> Registered:
-    """The groups shopify-sync registers (entry point ``stocksync.groups``), named by default."""
-    return service(defaults(Settings)).registered()
+# The groups it registers (entry point ``stocksync.groups``), named by default.
+groups = registrar(service, Settings)

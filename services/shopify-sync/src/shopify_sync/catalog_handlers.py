@@ -22,15 +22,10 @@ from aiokafka.structs import RecordMetadata, TopicPartition
 from shopify_sync.adapters import metrics
 from shopify_sync.domain.catalog import gid
 from shopify_sync.mapping import CatalogMapping
+from shopify_sync.own_events import CatalogProductChange, CatalogProductChanged, ProductTopic
 from shopify_sync.propagator import Propagator
 from stocksync_common.consumer import Incoming, handling
-from stocksync_common.events import (
-    CatalogProductChange,
-    CatalogProductChanged,
-    ProductTopic,
-    ShopifyWebhookReceived,
-    stable_id,
-)
+from stocksync_common.events import ShopifyWebhookReceived, stable_id
 from stocksync_common.kafka import send_event
 from stocksync_common.stores import Store, StoresConfig
 

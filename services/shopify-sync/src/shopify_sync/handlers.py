@@ -18,14 +18,10 @@ from aiokafka.structs import TopicPartition
 from shopify_sync.adapters.sync_trace import SYNC_CLOCK
 from shopify_sync.domain.quantities import ItemKey, Pending, pending_for_store
 from shopify_sync.lanes import Lanes
+from shopify_sync.own_events import RejectedChange, SyncChangeRejected
 from shopify_sync.ports import SyncState
 from stocksync_common.consumer import Incoming, Parts, handling
-from stocksync_common.events import (
-    InventoryChanged,
-    RejectedChange,
-    StockChange,
-    SyncChangeRejected,
-)
+from stocksync_common.events import InventoryChanged, StockChange
 from stocksync_common.stores import Store, StoresConfig
 
 

@@ -10,18 +10,13 @@ from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 
+from stocksync_common import wiring
 from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_bounded
-from stocksync_common.runtime import Closer, Service, Task, defaults
+from stocksync_common.runtime import Closer, Service, Task, registrar
 from stocksync_common.service import kafka_check, redis_check
 from stocksync_common.stores import WEBHOOK_SECRET, Store, load_stores
-from stocksync_common.topics import (
-    COMPLIANCE,
-    WEBHOOKS_PARKED,
-    WEBHOOKS_SHOPIFY,
-    WEBHOOKS_WMS,
-    Registered,
-)
+from stocksync_common.topics import COMPLIANCE, WEBHOOKS_PARKED, WEBHOOKS_SHOPIFY, WEBHOOKS_WMS
 from webhook_receiver.adapters.ledger import RedisLedger
 from webhook_receiver.intake import Intake, Producer
 from webhook_receiver.settings import Settings
@@ -99,10 +94,9 @@ def service(
         return [*c.closers, lambda: c.intake.settle_all(STOP_TIMEOUT_S)]
 
     return Service(
-        title="StockSync webhook-receiver",
         settings=settings,
         build=lambda: build_container(settings),
-        producer=lambda c: c.producer,
+        producer=wiring.producer,
         producer_stop_timeout_s=STOP_TIMEOUT_S,
         checks=lambda c: c.checks,
         closers=closers,
@@ -115,6 +109,5 @@ def service(
     )
 
 
-def groups() -> Registered:
-    """The groups webhook-receiver registers (entry point ``stocksync.groups``)."""
-    return service(defaults(Settings)).registered()
+# The groups it registers (entry point ``stocksync.groups``), named by default.
+groups = registrar(service, Settings)

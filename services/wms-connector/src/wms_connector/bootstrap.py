@@ -9,12 +9,12 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
+from stocksync_common import wiring
 from stocksync_common.breaker import CircuitBreaker
 from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_settings
-from stocksync_common.runtime import Consumer, Service, Task, defaults
-from stocksync_common.service import redis_check
-from stocksync_common.topics import INVENTORY_COMMANDS, ORDERS, WEBHOOKS_WMS, Registered
+from stocksync_common.runtime import Consumer, Service, Task, registrar
+from stocksync_common.topics import INVENTORY_COMMANDS, ORDERS, WEBHOOKS_WMS
 from wms_connector.adapters.order_state import RedisOrderState
 from wms_connector.adapters.truth import HttpTruth
 from wms_connector.adapters.wms_client import WmsClient
@@ -72,7 +72,6 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
         return [Task("reconcile", lambda: c.reconciler.schedule(s.reconcile_interval_s))]
 
     return Service(
-        title="StockSync wms-connector",
         settings=s,
         build=lambda: build(s, http=http),
         consumers=[
@@ -84,14 +83,13 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
                 name="orders-consumer",
             ),
         ],
-        producer=lambda c: c.producer,
+        producer=wiring.producer,
         produces=(INVENTORY_COMMANDS, ORDERS),  # shipments: order.shipped on orders.v1
-        checks=lambda c: {"redis": redis_check(c.redis)},
-        closers=lambda c: [c.redis.aclose, c.http.aclose],
+        checks=wiring.redis_ready,
+        closers=wiring.close_redis_and_http,
         tasks=tasks,
     )
 
 
-def groups() -> Registered:
-    """The groups wms-connector registers (entry point ``stocksync.groups``), named by default."""
-    return service(defaults(Settings)).registered()
+# The groups it registers (entry point ``stocksync.groups``), named by default.
+groups = registrar(service, Settings)

@@ -3,30 +3,29 @@
 ``app.include_router(dlq_router(groups, settings, health.checks))``. The router brings its own
 lifespan: a Redis client, the Kafka clients of a DlqAdmin, and the automatic replayer, which
 uses ``checks`` (the service's readiness checks) to know when a dependency is back. Every
-route needs the admin bearer token; each state-changing call writes one audit log line.
+route needs the admin bearer token (``stocksync_common.auth.AdminDep``, the one admin
+dependency; the token is the app's settings'); each state-changing call writes one audit line.
 """
 
-# No ``from __future__ import annotations``: the routes' Annotated dependency is local to the
-# factory, and FastAPI resolves string annotations against module globals only.
+# No ``from __future__ import annotations``: the routes are defined in the factory, and
+# FastAPI resolves string annotations against module globals only.
 import asyncio
 import contextlib
-import logging
 from collections import ChainMap
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Query
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from stocksync_common.auth import caller
+from stocksync_common.auth import AdminDep
 from stocksync_common.dlq import DlqRecord, parse_record_id
 from stocksync_common.dlq.admin import DlqAdmin, Groups
 from stocksync_common.dlq.auto import AutoReplayer
 from stocksync_common.redis_client import connect_settings
 from stocksync_common.settings import CommonSettings
 
-log = logging.getLogger(__name__)
 Check = Callable[[], Awaitable[bool]]
 
 
@@ -74,10 +73,6 @@ class _Holder:
         self.admin = self.redis = None
 
 
-def audit(who: str, what: str, **detail: Any) -> None:
-    log.info("audit: %s", what, extra={"who": who, "action": what, **detail})
-
-
 def dlq_router(
     groups: Groups,
     settings: CommonSettings,
@@ -106,13 +101,6 @@ def dlq_router(
                     await task
             await holder.close()
 
-    async def require_admin(
-        request: Request, authorization: Annotated[str | None, Header()] = None
-    ) -> str:
-        """The caller for the audit log (user, credential, address; never a secret)."""
-        return await caller(request, authorization, settings.admin_token.get_secret_value())
-
-    admin_dep = Annotated[str, Depends(require_admin)]
     router = APIRouter(
         prefix="/admin/dlq",
         tags=["dlq"],
@@ -129,13 +117,13 @@ def dlq_router(
         return topic
 
     @router.get("")
-    async def overview(_who: admin_dep) -> dict[str, Any]:
+    async def overview(_who: AdminDep) -> dict[str, Any]:
         """This service's DLQ topics with their depth and pending count."""
         return {"topics": await holder.get().overview()}
 
     @router.get("/records")
     async def records(
-        _who: admin_dep,
+        _who: AdminDep,
         topic: str,
         status: Literal["pending", "replayed", "all"] = "pending",
         limit: Annotated[int, Query(ge=1, le=10000)] = 100,
@@ -146,13 +134,13 @@ def dlq_router(
         return {"records": [r.summary() for r in found]}
 
     @router.get("/records/{rid}", responses={400: {"description": "bad request"}})
-    async def record(_who: admin_dep, rid: str) -> dict[str, Any]:
+    async def record(_who: AdminDep, rid: str) -> dict[str, Any]:
         """One record in full: summary, headers, value and stack."""
         rec = await _get(holder.get(), rid, owned)
         return rec.full()
 
     @router.post("/replay", responses={400: {"description": "bad request"}})
-    async def replay(who: admin_dep, body: ReplayRequest) -> dict[str, Any]:
+    async def replay(who: AdminDep, body: ReplayRequest) -> dict[str, Any]:
         """Replay ids, a topic's records with a reason, or all of a topic's pending records."""
         admin = holder.get()
         if body.ids:
@@ -162,19 +150,19 @@ def dlq_router(
         else:
             raise HTTPException(400, "give ids, or a topic with a reason or all=true")
         refused = {r.id: r.replay_refusal for r in recs if r.replay_refusal is not None}
-        done = await admin.replay(recs, who)
-        audit(who, "dlq replay", topic=body.topic, reason=body.reason, replayed=len(done),
+        done = await admin.replay(recs, who.caller)
+        who.audit("dlq replay", topic=body.topic, reason=body.reason, replayed=len(done),
               refused=len(refused))  # fmt: skip
         # records that cannot succeed are refused with the reason, never sent
         return {"replayed": len(done), "ids": done, "refused": refused}
 
     @router.post("/purge", responses={400: {"description": "bad request"}})
-    async def purge(who: admin_dep, body: PurgeRequest) -> dict[str, Any]:
+    async def purge(who: AdminDep, body: PurgeRequest) -> dict[str, Any]:
         """Delete every record of a DLQ topic; ``confirm`` must repeat the topic."""
         if body.confirm != body.topic:
             raise HTTPException(400, "confirm must equal the topic to purge")
         purged = await holder.get().purge(owned(body.topic))
-        audit(who, "dlq purge", topic=body.topic, purged=purged)
+        who.audit("dlq purge", topic=body.topic, purged=purged)
         return {"purged": purged}
 
     return router

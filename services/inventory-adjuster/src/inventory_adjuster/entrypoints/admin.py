@@ -127,7 +127,7 @@ async def import_stock(
         },
     )
     await c.redis.expire(key, JOB_TTL_S)
-    log.info("audit: inventory import", extra={"who": who, "job": job_id, "rows": len(parsed.rows)})
+    who.audit("inventory import", job=job_id, rows=len(parsed.rows))
     task = asyncio.create_task(_run_import(c, job_id, parsed, job_id))
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)

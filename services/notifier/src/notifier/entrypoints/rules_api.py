@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException, Query
@@ -11,7 +10,6 @@ from pydantic import ValidationError
 from notifier.domain.rules import RuleSet
 from notifier.entrypoints.deps import AdminDep, ContainerDep
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["admin"])
 
 
@@ -41,15 +39,12 @@ async def put_rules(
     if unknown:
         raise HTTPException(422, {"message": "channels not configured", "channels": unknown})
     revision = await c.rules.replace(rules)
-    log.info(
-        "audit: rules replaced",
-        extra={
-            "who": who,
-            "action": "rules.replace",
-            "revision": revision,
-            "skus": len(rules.by_sku),
-            "tags": len(rules.by_tag),
-        },
+    who.audit(
+        "rules replaced",
+        action="rules.replace",
+        revision=revision,
+        skus=len(rules.by_sku),
+        tags=len(rules.by_tag),
     )
     return {"revision": revision, "rules": rules.model_dump(mode="json", exclude_none=True)}
 

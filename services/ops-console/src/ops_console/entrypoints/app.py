@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ops_console import html
 from ops_console.backends import BackendError
 from ops_console.bootstrap import NO_SEAMS, Seams, service
-from ops_console.entrypoints import dlq, login, pages
+from ops_console.entrypoints import charts, dlq, login, pages
 from ops_console.entrypoints.deps import LoginRequired
 from ops_console.settings import Settings, get_settings
 from stocksync_common.runtime import create_service_app
@@ -50,7 +50,7 @@ def install_errors(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None, seams: Seams = NO_SEAMS) -> FastAPI:
     """The app; ``seams`` are for tests."""
     spec = service(settings or get_settings(), seams)
-    app = create_service_app(spec, [login.router, pages.router, dlq.router])
+    app = create_service_app(spec, [login.router, pages.router, dlq.router, charts.router])
 
     @app.middleware("http")
     async def security_headers(

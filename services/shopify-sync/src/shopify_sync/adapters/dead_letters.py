@@ -17,7 +17,8 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from shopify_sync.domain.quantities import ItemKey, Pending
-from stocksync_common.events import RejectedChange, SyncChangeRejected, encode, stable_id
+from shopify_sync.own_events import RejectedChange, SyncChangeRejected
+from stocksync_common.events import encode, stable_id
 from stocksync_common.topics import dlq_topic
 
 log = logging.getLogger(__name__)

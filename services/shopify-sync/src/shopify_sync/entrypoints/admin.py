@@ -3,7 +3,6 @@ Every action writes one audit line (who, what, when)."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -14,7 +13,6 @@ from shopify_sync.domain.catalog import parse_csv, to_csv
 from shopify_sync.entrypoints.deps import AdminDep, ContainerDep
 from stocksync_common.bodies import read_bounded
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["admin"])
 MAX_IMPORT_BYTES = 32 * 1024 * 1024
 
@@ -22,10 +20,6 @@ MAX_IMPORT_BYTES = 32 * 1024 * 1024
 class ReconcileIn(BaseModel):
     shops: list[str] | None = None
     skus: list[str] | None = Field(default=None, max_length=10_000)
-
-
-def audit(who: str, what: str, **detail: Any) -> None:
-    log.info("audit: %s", what, extra={"who": who, "action": what, **detail})
 
 
 @router.post("/reconcile", status_code=202)
@@ -38,7 +32,7 @@ async def reconcile(
     if unknown:
         raise HTTPException(422, f"unknown shops: {unknown}")
     job_id = await c.jobs.start(body.shops, body.skus)
-    audit(who, "reconcile", job=job_id, shops=body.shops, skus=len(body.skus or []))
+    who.audit("reconcile", job=job_id, shops=body.shops, skus=len(body.skus or []))
     return JSONResponse({"job_id": job_id}, 202)
 
 
@@ -58,7 +52,7 @@ async def export_mapping(
     """The catalog mapping as CSV (one row per shop, SKU and stocked location)."""
     stores = [s for s in c.stores.stores if shop is None or s.shop == shop]
     rows = [(s, e) for s in stores for e in await c.catalog.all_entries(s.shop)]
-    audit(who, "mapping export", shop=shop, rows=len(rows))
+    who.audit("mapping export", shop=shop, rows=len(rows))
     return PlainTextResponse(to_csv(rows), media_type="text/csv")
 
 
@@ -71,7 +65,7 @@ async def import_mapping(request: Request, c: ContainerDep, who: AdminDep) -> di
         await c.catalog.put(shop, list(entries.values()))
         c.lanes.wake(shop)
     imported = sum(len(e) for e in parsed.entries.values())
-    audit(who, "mapping import", imported=imported, rejected=len(parsed.errors))
+    who.audit("mapping import", imported=imported, rejected=len(parsed.errors))
     return {"imported": imported, "rejected": len(parsed.errors), "errors": parsed.errors[:100]}
 
 
@@ -82,7 +76,7 @@ async def mapping_problems(c: ContainerDep, who: AdminDep) -> dict[str, Any]:
     for store in c.stores.stores:
         meta = await c.catalog.meta(store.shop)
         out[store.shop] = {"problems": meta.get("problems", {}), "discovery": meta.get("discovery")}
-    audit(who, "mapping problems")
+    who.audit("mapping problems")
     return out
 
 
@@ -97,5 +91,5 @@ async def circuits(c: ContainerDep, who: AdminDep) -> dict[str, Any]:
             "bucket": limits.bucket.snapshot(),
             "pending": await c.state.pending_count(store.shop),
         }
-    audit(who, "circuits")
+    who.audit("circuits")
     return out

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from shopify_sync.bootstrap import Container
-from stocksync_common.auth import AdminCallerDep as AdminDep
+from stocksync_common.auth import AdminDep
 
 
 def get_container(request: Request) -> Container:

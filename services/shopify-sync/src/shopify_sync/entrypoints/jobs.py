@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from shopify_sync.entrypoints.admin import MAX_IMPORT_BYTES, audit
+from shopify_sync.entrypoints.admin import MAX_IMPORT_BYTES
 from shopify_sync.entrypoints.deps import AdminDep, ContainerDep
 from stocksync_common.bodies import read_bounded
 
@@ -35,7 +35,7 @@ async def catalog_sync(c: ContainerDep, who: AdminDep, body: ShopsIn | None = No
     _check(c, body.shops)
     assert c.runner is not None  # noqa: S101 - checked
     job_id = await c.runner.submit("catalog-sync", {"shops": body.shops})
-    audit(who, "catalog sync", job=job_id, shops=body.shops)
+    who.audit("catalog sync", job=job_id, shops=body.shops)
     return JSONResponse({"job_id": job_id}, 202)
 
 
@@ -48,7 +48,7 @@ async def reconciliation(
     _check(c, body.shops)
     assert c.runner is not None  # noqa: S101 - checked
     job_id = await c.runner.submit("reconciliation", {"shops": body.shops, "skus": body.skus})
-    audit(who, "reconciliation job", job=job_id, shops=body.shops, skus=len(body.skus or []))
+    who.audit("reconciliation job", job=job_id, shops=body.shops, skus=len(body.skus or []))
     return JSONResponse({"job_id": job_id}, 202)
 
 
@@ -60,5 +60,5 @@ async def mapping_import(request: Request, c: ContainerDep, who: AdminDep) -> JS
     assert c.runner is not None and c.importer is not None  # noqa: S101 - wired together
     key = await c.importer.stash(raw.decode("utf-8", "replace"))
     job_id = await c.runner.submit("mapping-import", {"input": key, "bytes": len(raw)})
-    audit(who, "mapping import job", job=job_id, bytes=len(raw))
+    who.audit("mapping import job", job=job_id, bytes=len(raw))
     return JSONResponse({"job_id": job_id}, 202)

@@ -13,7 +13,6 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from shopify_sync.domain.connect import callback_url
-from shopify_sync.entrypoints.admin import audit
 from shopify_sync.entrypoints.deps import AdminDep, ContainerDep
 from shopify_sync.stores_file import snippet
 
@@ -57,6 +56,6 @@ async def connect(c: ContainerDep, who: AdminDep, body: ConnectIn | None = None)
     job_id = None
     if ready and body.sync and not body.dry_run and c.runner is not None:
         job_id = await c.runner.submit("first-sync", {"shops": ready})
-    audit(who, "stores connect", shops=[r["shop"] for r in results], ready=ready, job=job_id,
-          dry_run=body.dry_run)  # fmt: skip
+    who.audit("stores connect", shops=[r["shop"] for r in results], ready=ready, job=job_id,
+              dry_run=body.dry_run)  # fmt: skip
     return {"stores": results, "job_id": job_id}

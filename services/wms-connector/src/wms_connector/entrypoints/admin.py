@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -10,7 +9,6 @@ from fastapi import APIRouter, Depends, Request
 from stocksync_common.auth import AdminDep
 from wms_connector.bootstrap import Container
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/wms", tags=["admin"])
 
 
@@ -47,8 +45,5 @@ async def last_report(_who: AdminDep, c: ContainerDep) -> dict[str, Any]:
 async def reconcile_now(who: AdminDep, c: ContainerDep) -> dict[str, Any]:
     """Compare the WMS snapshot with truth now (corrections follow the policy)."""
     report = await c.reconciler.run()
-    log.info(
-        "audit: wms reconcile",
-        extra={"who": who, "corrected": len(report["corrected"]), "policy": report["policy"]},
-    )
+    who.audit("wms reconcile", corrected=len(report["corrected"]), policy=report["policy"])
     return {"report": report}

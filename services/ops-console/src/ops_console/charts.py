@@ -1,0 +1,170 @@
+"""Charts of the last hour from Prometheus, drawn on the server as SVG (no script: the
+console's CSP stays strict): consumer lag per group, DLQ depth, sync latency p50 and p99
+per store, inventory commands applied per second.
+
+Prometheus is optional (``STOCKSYNC_PROMETHEUS_URL``; the local run starts one, Kubernetes
+has its own): without it, or when a query fails, the page says so and the rest of the
+console works as before."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ops_console.html import Safe, esc
+
+WINDOW_S = 3600
+STEP_S = 30
+WIDTH, HEIGHT = 720, 220
+LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 28  # plot margins inside the SVG
+COLORS = ("#3b6fd8", "#d8733b", "#1e7b34", "#b3261e", "#7b3bd8", "#3bb3d8", "#8a6d1e", "#555")
+MAX_SERIES = len(COLORS)
+
+
+@dataclass(frozen=True)
+class Chart:
+    slug: str
+    title: str
+    query: str
+    unit: str
+    label: str | None  # the label that names a series (None: one series)
+
+
+def _latency(q: float) -> str:
+    return (
+        f"histogram_quantile({q}, sum by (shop, le) "
+        "(rate(stocksync_sync_latency_seconds_bucket[1m])))"
+    )
+
+
+CHARTS = (
+    Chart("lag", "Consumer lag by group", "sum by (group) (stocksync_consumer_lag_records)",
+          "records", "group"),
+    Chart("dlq", "DLQ depth by topic", "sum by (topic) (stocksync_dlq_depth_records)",
+          "records", "topic"),
+    Chart("latency-p50", "Sync latency p50 by store", _latency(0.5), "s", "shop"),
+    Chart("latency-p99", "Sync latency p99 by store", _latency(0.99), "s", "shop"),
+    Chart("applied", "Inventory commands applied per second",
+          'sum(rate(stocksync_inventory_commands_total{outcome="applied"}[1m]))', "/s", None),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    points: tuple[tuple[float, float], ...]  # (epoch seconds, value), NaN dropped
+
+
+class PrometheusError(Exception):
+    """Prometheus could not answer a query (unreachable, refused, or an error status)."""
+
+
+async def query_range(
+    http: httpx.AsyncClient, base_url: str, chart: Chart, end: float
+) -> list[Series]:
+    """The chart's series over the last ``WINDOW_S`` up to ``end``, at most ``MAX_SERIES``."""
+    params = {
+        "query": chart.query,
+        "start": f"{end - WINDOW_S:.3f}",
+        "end": f"{end:.3f}",
+        "step": str(STEP_S),
+    }
+    try:
+        r = await http.get(f"{base_url.rstrip('/')}/api/v1/query_range", params=params)
+        body: dict[str, Any] = r.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise PrometheusError(f"Prometheus unreachable: {type(exc).__name__}") from exc
+    if r.status_code != 200 or body.get("status") != "success":
+        raise PrometheusError(f"Prometheus refused the query: {body.get('error') or r.status_code}")
+    out = []
+    for result in (body.get("data") or {}).get("result") or []:
+        metric = result.get("metric") or {}
+        name = str(metric.get(chart.label, "?")) if chart.label else chart.title
+        points = tuple(
+            (float(t), v) for t, raw in result.get("values") or [] if math.isfinite(v := float(raw))
+        )
+        out.append(Series(name, points))
+    out.sort(key=lambda s: s.name)
+    return out[:MAX_SERIES]
+
+
+def _scale(top: float) -> float:
+    """A round upper bound for the y axis (1, 2 or 5 times a power of ten)."""
+    if top <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(top))
+    for step in (1, 2, 5, 10):
+        if top <= step * power:
+            return float(step * power)
+    return float(10 * power)
+
+
+def _number(value: float) -> str:
+    if value == 0:
+        return "0"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def svg(chart: Chart, series: list[Series], end: float) -> Safe:
+    """The chart as inline SVG: one polyline per series, a y scale, the hour's ends and a
+    legend. Every name is escaped."""
+    start = end - WINDOW_S
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    values = [v for s in series for _, v in s.points]
+    top = _scale(max(values, default=0.0))
+
+    def x(t: float) -> float:
+        return LEFT + (t - start) / WINDOW_S * plot_w
+
+    def y(v: float) -> float:
+        return TOP + plot_h - min(v, top) / top * plot_h
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
+        f'viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
+        f'aria-label="{esc(chart.title)}">',
+        f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#fff" '
+        'stroke="#dde1e8"/>',
+    ]
+    for fraction in (0.0, 0.5, 1.0):
+        value, level = top * fraction, TOP + plot_h - fraction * plot_h
+        parts.append(
+            f'<line x1="{LEFT}" y1="{level:.1f}" x2="{WIDTH - RIGHT}" y2="{level:.1f}" '
+            'stroke="#eef1f5"/>'
+            f'<text x="{LEFT - 6}" y="{level + 4:.1f}" text-anchor="end" font-size="11" '
+            f'fill="#55607a">{esc(_number(value))} {esc(chart.unit)}</text>'
+        )
+    parts.append(
+        f'<text x="{LEFT}" y="{HEIGHT - 8}" font-size="11" fill="#55607a">'
+        f"{esc(time.strftime('%H:%M', time.gmtime(start)))} UTC</text>"
+        f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 8}" text-anchor="end" font-size="11" '
+        f'fill="#55607a">{esc(time.strftime("%H:%M", time.gmtime(end)))} UTC</text>'
+    )
+    for color, s in zip(COLORS, series, strict=False):
+        points = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in s.points if t >= start)
+        if points:
+            parts.append(
+                f'<polyline fill="none" stroke="{color}" stroke-width="1.6" points="{points}">'
+                f"<title>{esc(s.name)}</title></polyline>"
+            )
+    if not values:
+        parts.append(
+            f'<text x="{LEFT + plot_w / 2:.0f}" y="{TOP + plot_h / 2:.0f}" text-anchor="middle" '
+            'font-size="13" fill="#8a93a3">no data in the last hour</text>'
+        )
+    parts.append("</svg>")
+    legend = "".join(
+        f'<li><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" '
+        f'fill="{color}"/></svg> {esc(s.name)}</li>'
+        for color, s in zip(COLORS, series, strict=False)
+    )
+    return Safe(
+        f'<figure id="{esc(chart.slug)}"><figcaption>{esc(chart.title)}</figcaption>'
+        f'{"".join(parts)}<ul class="legend">{legend}</ul></figure>'
+    )
