@@ -14,7 +14,8 @@ Keys (every service shares the one Redis)::
 
 Names that are no user are counted and locked like real ones, and a login for them spends
 the same argon2 work, so neither the answer nor its time tells whether a name exists.
-Hashing runs in a worker thread: an argon2 hash takes tens of milliseconds of CPU.
+Hashing runs in a worker thread: an argon2 hash takes tens of milliseconds of CPU. The
+failure windows use ``EXPIRE ... NX`` (Redis 7 or newer, as every deployment here runs).
 """
 
 from __future__ import annotations
