@@ -12,19 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import prometheus_local
 import pytest
 from aiokafka import AIOKafkaProducer
 from playwright.async_api import Browser, Page, async_playwright
 
 from stack import DEMO_ADMIN, DEMO_ENV, ROOT, Stack
-from stocksync_common.dlq import dead_letter_body
-from stocksync_common.events import InventoryCommand, InventoryCommandRequested, encode
-from stocksync_common.kafka import event_headers
-from stocksync_common.retry import Origin
 from stocksync_common.topics import INVENTORY_COMMANDS, dlq_topic
 from support.allocation import shows_stock
+from support.dead_letters import exhausted_adjust
 from support.infra import KAFKA
 from support.poll import wait_for
 
@@ -260,21 +256,10 @@ async def test_a_dead_letter_is_inspected_and_replayed_with_a_click(
 
     # 2. A command that ran out of retries while its dependency was down (dead-lettered the
     #    way the consumer does it): replaying it now applies it.
-    command = InventoryCommand(
-        command="adjust", idempotency_key=f"ops-console-e2e:{run}", sku=sku, location="wh-1",
-        quantity=7, reason="e2e replay",
-    )  # fmt: skip
-    event = InventoryCommandRequested(payload=command, source="e2e", correlation_id=f"e2e-{run}")
-    body = dead_letter_body(
-        Origin(INVENTORY_COMMANDS, 0, 0), sku.encode(), encode(event), event_headers(event),
-        group=GROUP, exc=ConnectionError("redis went away"), attempts=5, reason="exhausted",
-        failed_at_ms=int(time.time() * 1000),
-    )  # fmt: skip
+    value, headers = exhausted_adjust(sku, f"ops-console-e2e:{run}", 7)
 
     async def dead_letter(p: AIOKafkaProducer) -> None:
-        await p.send_and_wait(
-            DLQ, orjson.dumps(body), key=sku.encode(), headers=event_headers(event)
-        )
+        await p.send_and_wait(DLQ, value, key=sku.encode(), headers=headers)
 
     await produce(dead_letter)
     await page.goto(f"{stack.url('ops-console')}/dlq/records?service={GROUP}&topic={DLQ}")

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
 from stocksync_common.events import Envelope, Event, decode, encode
@@ -48,31 +48,13 @@ class Rig:
 
 
 async def read_topic(
-    bootstrap: str,
-    topic: str,
-    match: Callable[[Event], bool],
-    want: int,
-    timeout_s: float = 30,
-    since_ms: int | None = None,
+    bootstrap: str, topic: str, match: Callable[[Event], bool], want: int, timeout_s: float = 30
 ) -> list[Event]:
-    """Events on ``topic`` for which ``match`` holds, once ``want`` arrived: from the
-    beginning, or from ``since_ms`` (a broker whose topic holds millions of records from
-    benches and other tests is read from the test's start, not scanned whole)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    """Events on ``topic`` (from the beginning) for which ``match`` holds, once ``want`` arrived."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
     await consumer.start()
     found: list[Event] = []
     try:
-        await consumer.topics()  # the cluster's metadata, so the partitions are known
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        if since_ms is None:
-            await consumer.seek_to_beginning(*partitions)
-        else:
-            starts = await consumer.offsets_for_times(dict.fromkeys(partitions, since_ms))
-            ends = await consumer.end_offsets(partitions)
-            for tp in partitions:
-                at = starts.get(tp)
-                consumer.seek(tp, at.offset if at is not None else ends[tp])
         async with asyncio.timeout(timeout_s):
             while len(found) < want:
                 batches = await consumer.getmany(timeout_ms=200)

@@ -19,7 +19,10 @@ from unit.deploy.test_k8s_production import load_generator
 from stocksync_common import consumer as consumer_module
 from stocksync_common.consumer import ConsumerLoop
 from stocksync_common.topics import (
+    DLQ_CONFIG,
+    RAW_BODY_RETENTION_MS,
     RETRY_CONFIG,
+    WEBHOOKS_PARKED,
     TopicSpec,
     all_topics,
     dlq_topic,
@@ -67,7 +70,9 @@ def test_creating_a_topic_by_name_gives_it_the_descriptions_config() -> None:
     for spec in all_topics():
         assert spec_of(spec.name) == spec, spec.name
     assert spec_of(retry_topic("t.v1", "a-test-group")).config == RETRY_CONFIG
-    assert spec_of(dlq_topic("t.v1", "a-test-group")) == TopicSpec("t.v1.dlq.a-test-group", {})
+    assert spec_of(dlq_topic("t.v1", "a-test-group")) == TopicSpec(
+        "t.v1.dlq.a-test-group", DLQ_CONFIG
+    )
 
 
 def test_shopify_syncs_extra_topics_at_start_up_are_described() -> None:
@@ -104,7 +109,7 @@ async def test_a_consumer_loop_creates_its_missing_topics_with_the_descriptions_
     await loop._create_missing()
     retry, dlq = retry_topic("orders.v1", "g"), dlq_topic("orders.v1", "g")
     assert created == [
-        ("b:9092", {retry: 3, dlq: 3}, None, {retry: RETRY_CONFIG, dlq: {}}),
+        ("b:9092", {retry: 3, dlq: 3}, None, {retry: RETRY_CONFIG, dlq: DLQ_CONFIG}),
     ]
 
 
@@ -123,3 +128,14 @@ def test_a_bad_topics_file_is_refused_with_the_reason(tmp_path: Path) -> None:
         assert str(bad) in str(caught.value)
     with pytest.raises(ValueError, match="cannot read it"):
         load_topics(tmp_path / "missing.yaml")
+
+
+def test_topics_holding_records_as_they_arrived_have_a_bounded_retention() -> None:
+    """Dead letters and parked webhooks keep bodies as they arrived (personal data the
+    receiver strips elsewhere): every one of them is kept two weeks at most, whatever the
+    broker's default (#22)."""
+    raw = [s for s in all_topics() if ".dlq." in s.name or s.name == WEBHOOKS_PARKED]
+    assert raw and any(".dlq." in s.name for s in raw)
+    for spec in raw:
+        assert int(spec.config["retention.ms"]) <= RAW_BODY_RETENTION_MS, spec.name
+    assert RAW_BODY_RETENTION_MS <= 14 * 24 * 3600 * 1000

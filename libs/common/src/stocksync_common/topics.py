@@ -52,6 +52,11 @@ class TopicSpec:
     config: dict[str, str] = field(default_factory=dict)
 
 
+# Topics that hold records as they arrived (dead letters, parked webhooks) may carry
+# personal data the receiver strips from the main topics: bounded, whatever the broker's
+# default (docs/security.md).
+RAW_BODY_RETENTION_MS = 14 * 24 * 3600 * 1000
+
 CATALOG_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(WEBHOOKS_SHOPIFY, {"retention.ms": str(7 * 24 * 3600 * 1000)}),
     TopicSpec(WEBHOOKS_WMS, {"retention.ms": str(7 * 24 * 3600 * 1000)}),
@@ -64,7 +69,8 @@ CATALOG_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(ORDERS),
     TopicSpec(CATALOG),
     TopicSpec(REORDERS),
-    TopicSpec(WEBHOOKS_PARKED, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
+    # Raw bodies of topics nobody routes (they may carry personal data): two weeks to look.
+    TopicSpec(WEBHOOKS_PARKED, {"retention.ms": str(RAW_BODY_RETENTION_MS)}),
     # Shopify allows 30 days to act on a compliance request; keep them that long.
     TopicSpec(COMPLIANCE, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
 )
@@ -123,8 +129,9 @@ def retry_topic(topic: str, group: str) -> str:
 
 # A retry record is due within seconds; a week covers any outage the DLQ would not.
 RETRY_CONFIG = {"retention.ms": str(7 * 24 * 3600 * 1000)}
-# A DLQ keeps the broker's default retention (operators replay or purge it long before).
-DLQ_CONFIG: dict[str, str] = {}
+# A DLQ is replayed or purged within hours (its alert fires on the first record); two weeks
+# bound what it keeps of records as they arrived, personal data included.
+DLQ_CONFIG: dict[str, str] = {"retention.ms": str(RAW_BODY_RETENTION_MS)}
 
 
 def group_topics(groups: Registered) -> list[TopicSpec]:
