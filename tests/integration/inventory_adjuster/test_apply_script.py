@@ -22,16 +22,6 @@ def cmd(sku, command, qty, key=None, loc="wh-1"):
     )
 
 
-@pytest.fixture
-def sku():
-    return f"IT-{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def store(redis):
-    return RedisInventory(redis, f"g-{uuid.uuid4().hex[:6]}", idem_ttl_s=3600, ledger_max_len=1000)
-
-
 async def apply(store, *cmds, pos=None):
     return await store.apply_many([(c, pos) for c in cmds])
 

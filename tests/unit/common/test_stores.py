@@ -123,3 +123,32 @@ def test_an_error_in_the_file_never_prints_a_secret(tmp_path):
         load_stores(f)
     assert "stores.0.shop" in str(caught.value)
     assert STRONG_TOKEN not in str(caught.value) and STRONG_SECRET not in str(caught.value)
+
+
+def _routing_file(tmp_path, routing):
+    path = tmp_path / "stores.yaml"
+    path.write_text(
+        "stores:\n  - shop: r.myshopify.com\n    access_token: t\n    webhook_secret: s\n"
+        f"    locations: {{wh-a: 'gid://shopify/Location/1'}}\n    routing: {routing}\n"
+    )
+    return path
+
+
+def test_routing_rules_load_in_priority_order(tmp_path):
+    cfg = load_stores(_routing_file(tmp_path, "{locations: [wh-b, wh-a], split: true}"))
+    store = cfg.by_shop("r.myshopify.com")
+    assert store is not None and store.routing is not None
+    assert store.routing.locations == ("wh-b", "wh-a") and store.routing.split
+
+
+@pytest.mark.parametrize(
+    ("routing", "problem"),
+    [
+        ("{locations: [wh-a, wh-a]}", "distinct"),
+        ("{locations: []}", "at least 1"),
+        ("{locations: [wh-a], spilt: true}", "spilt"),
+    ],
+)
+def test_bad_routing_rules_are_refused_with_the_reason(tmp_path, routing, problem):
+    with pytest.raises(BadStoresFile, match=problem):
+        load_stores(_routing_file(tmp_path, routing))

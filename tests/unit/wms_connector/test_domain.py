@@ -70,3 +70,13 @@ def test_shipment_of_an_order_we_did_not_send_commits_but_fulfils_nothing():
 def test_refs_round_trip():
     assert parse_ref(order_ref("a.myshopify.com", "123")) == ("a.myshopify.com", "123")
     assert parse_ref("no-colon") is None
+
+
+def test_the_shipment_of_a_routed_line_is_a_routed_commit_where_it_left():
+    shipped = event("shipment", 2).model_copy(update={"order_id": "s.myshopify.com:9"})
+    (plain,) = commands_for(shipped)
+    assert plain.route is None and plain.order is not None and plain.order.line_id is None
+    (routed,) = commands_for(shipped, {("A", "wh-1"): "77"})
+    assert routed.order is not None and routed.order.line_id == "77"
+    assert routed.route is not None and routed.route.locations == ["wh-1"]
+    assert routed.idempotency_key == plain.idempotency_key  # same key either way

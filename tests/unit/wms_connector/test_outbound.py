@@ -4,13 +4,24 @@ import json
 
 import httpx
 import pytest
+from aiokafka.structs import TopicPartition
 
 from stocksync_common.breaker import CircuitBreaker, State
 from stocksync_common.consumer import PoisonMessage
-from stocksync_common.events import Order, OrderCancellation, OrderLine
+from stocksync_common.events import (
+    Order,
+    OrderCancellation,
+    OrderLine,
+    OrderReceived,
+    OrderRouted,
+)
+from stocksync_common.topics import ORDERS
+from support.records import incoming
 from wms_connector.adapters.wms_client import WmsClient, WmsUnavailable
 from wms_connector.outbound import CircuitOpen, OrderForwarder
 from wms_connector.status import OutboundStatus
+
+TP = TopicPartition(ORDERS, 0)
 
 
 class MemoryState:
@@ -22,6 +33,9 @@ class MemoryState:
 
     async def set(self, ref, status, wms_id):
         self.data[ref] = (status, wms_id)
+
+    async def remember_lines(self, ref, lines):
+        self.lines = {ref: dict(lines)}
 
 
 class FakeWms:
@@ -132,3 +146,17 @@ async def test_cancel_after_create_cancels_at_the_wms_and_before_create_blocks_i
     await f.cancel(OrderCancellation(shop="s.test", order_id="2"))
     await f.create(order("2"))  # a late create of a cancelled order sends nothing
     assert len(wms.requests) == 2
+
+
+async def test_a_routed_order_goes_to_the_wms_from_order_routed_not_order_received():
+    wms = FakeWms()
+    f, _ = forwarder(wms)
+    received = order("7").model_copy(update={"routing": True})
+    lines = [OrderLine(line_id="l1", sku="A", quantity=2, location="wh-2")]
+    routed = order("7", lines).model_copy(update={"routing": True})
+    await f.handle_batch(TP, incoming(ORDERS, [OrderReceived(source="t", payload=received)]))
+    assert wms.requests == []
+    await f.handle_batch(TP, incoming(ORDERS, [OrderRouted(source="t", payload=routed)]))
+    (sent,) = wms.requests
+    assert json.loads(sent.content)["lines"] == [{"sku": "A", "location": "wh-2", "quantity": 2}]
+    assert f.state.lines == {"s.test:7": {("A", "wh-2"): "l1"}}  # for its shipments

@@ -111,6 +111,22 @@ class SkuConfig(Model):
     kit_components: dict[str, int] | None = None  # component SKU -> units per kit
 
 
+class Route(Model):
+    """An order line's routing (``reserve``, ``release`` and ``commit`` of one order line):
+    ``reserve`` picks the first of ``locations`` with the whole line available, else, with
+    ``split``, takes it across them in order; what it holds is kept per order line, so a
+    ``release`` or ``commit`` with a route moves the units where they are held (ADR 0018)."""
+
+    locations: list[str] = Field(min_length=1, max_length=32)
+    split: bool = False
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Route:
+        if len(set(self.locations)) != len(self.locations):
+            raise ValueError("a route names each location once")
+        return self
+
+
 class InventoryCommand(Model):
     command: CommandName
     idempotency_key: str = Field(min_length=1, max_length=512)
@@ -121,11 +137,18 @@ class InventoryCommand(Model):
     order: OrderLineRef | None = None
     reason: str | None = None
     config: SkuConfig | None = None
+    route: Route | None = None
 
     @model_validator(mode="after")
     def _quantity_sign(self) -> InventoryCommand:
         if self.command != "adjust" and self.quantity < 0:
             raise ValueError(f"quantity must not be negative for {self.command}")
+        if self.route is not None and (
+            self.order is None
+            or self.order.line_id is None
+            or self.command not in ("reserve", "release", "commit")
+        ):
+            raise ValueError("a route is for the reserve, release or commit of an order line")
         return self
 
 
@@ -160,6 +183,10 @@ class StockChange(Model):
     # refused ones included; releases never count back): shopify-sync tells from it which
     # of a store's sales truth has not seen yet. None from an adjuster that does not count.
     seen: dict[str, int] | None = None
+    # A routed command (ADR 0018): the units it moved per location (one change event per
+    # location, this one's ``location`` among them) and the locations it tried, in order.
+    routed: dict[str, int] | None = None
+    tried: list[str] | None = None
 
 
 class InventoryChanged(Envelope):
@@ -174,6 +201,9 @@ class OversoldLine(Model):
     available: int
     idempotency_key: str
     order: OrderLineRef | None = None
+    # A routed reservation (ADR 0018): the locations tried, in order, and what each had.
+    tried: list[str] | None = None
+    available_at: dict[str, int] | None = None
 
 
 class OrderOversold(Envelope):
@@ -218,10 +248,22 @@ class Order(Model):
     name: str | None = None
     lines: list[OrderLine]
     unmapped_lines: list[str] = Field(default_factory=list)
+    # The store routes its orders (ADR 0018): the lines' locations are decided when stock is
+    # reserved; ``order.routed`` follows with them.
+    routing: bool = False
+    refused_lines: list[str] = Field(default_factory=list)  # order.routed: no stock anywhere
 
 
 class OrderReceived(Envelope):
     type: Literal["order.received"] = "order.received"
+    payload: Order
+
+
+class OrderRouted(Envelope):
+    """Every mapped line of a routed order was reserved or refused: its lines at the
+    locations that hold them (a split line once per location), refused ones apart."""
+
+    type: Literal["order.routed"] = "order.routed"
     payload: Order
 
 
@@ -385,6 +427,7 @@ CommonEvent: TypeAlias = (
     | OrderOversold
     | InventoryLevelsUpdated
     | OrderReceived
+    | OrderRouted
     | OrderLineUnmapped
     | OrderCancelled
     | OrderFulfilled

@@ -46,6 +46,26 @@ def resolve_secret(value: str) -> str:
     return value
 
 
+class Routing(BaseModel):
+    """Where an order line of the store reserves (docs/order-routing.md, ADR 0018): at the
+    first of ``locations`` (internal ids, in priority order) that covers the whole line,
+    else, with ``split``, across them in that order; else the line is refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    locations: tuple[str, ...] = Field(min_length=1, max_length=32)
+    split: bool = False
+
+    @field_validator("locations")
+    @classmethod
+    def _distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("routing locations must be distinct")
+        if any(not loc or "|" in loc for loc in value):
+            raise ValueError("a routing location is a non-empty internal id without '|'")
+        return value
+
+
 class Store(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -57,6 +77,8 @@ class Store(BaseModel):
     webhook_secret_previous: SecretStr | None = None
     api_version: str = DEFAULT_API_VERSION
     locations: dict[str, str] = Field(default_factory=dict)
+    # Order routing: None keeps a line at its own location (or the default one).
+    routing: Routing | None = None
     plan: str | None = None  # informational; pacing learns the real budget from responses
     # Catalog propagation (a child): product fields this child keeps for itself (title,
     # description, vendor, product_type, status, tags, images, price, metafields); the

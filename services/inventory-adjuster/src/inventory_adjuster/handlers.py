@@ -159,6 +159,9 @@ class CommandHandler:
         if isinstance(result, KitApplied) and result.status == "applied":
             return [(c["sku"], cmd.location) for c in result.result.get("components", [])]
         if isinstance(result, Applied) and result.result.get("status") == "applied":
+            routed = result.result.get("allocations")  # a routed command (ADR 0018)
+            if routed:
+                return [(cmd.sku, str(a["location"])) for a in routed]
             return [(cmd.sku, cmd.location)]
         return []
 
@@ -269,31 +272,35 @@ class CommandHandler:
         corr = event.correlation_id
         head = hot_events.envelope(corr, event.id, self.source, event.shop)
         if status == "applied":
-            payload = hot_events.change_payload(cmd, result.result)
-            track_allocation(cmd.sku, payload["shares"])
+            payloads = hot_events.change_payloads(cmd, result.result)
+            track_allocation(cmd.sku, payloads[0]["shares"])
             SHARES_MOVED.inc(int(result.result.get("moved") or 0))
-            event_id, value = hot_events.changed(head, payload)
-            send_raw(
-                out,
-                INVENTORY_CHANGED,
-                cmd.sku,
-                hot_events.CHANGED,
-                event_id,
-                corr,
-                value,
-                trace_headers,
-            )
+            for n, payload in enumerate(payloads):
+                event_id, value = hot_events.changed(head, payload, first=n == 0)
+                send_raw(
+                    out,
+                    INVENTORY_CHANGED,
+                    cmd.sku,
+                    hot_events.CHANGED,
+                    event_id,
+                    corr,
+                    value,
+                    trace_headers,
+                )
         elif status == "rejected":
             OVERSELLS.inc()
+            r = result.result
             oversold = OrderOversold(
                 id=stable_id(cmd.idempotency_key, "oversold"),
                 payload=OversoldLine(
                     sku=cmd.sku,
                     location=cmd.location,
                     requested=cmd.quantity,
-                    available=int(result.result["before"]["available"]),
+                    available=int(r["before"]["available"]),
                     idempotency_key=cmd.idempotency_key,
                     order=cmd.order,
+                    tried=r.get("tried") or None,
+                    available_at=r.get("available_at") or None,
                 ),
                 correlation_id=corr,
                 causation_id=event.id,
@@ -301,7 +308,10 @@ class CommandHandler:
                 shop=event.shop,
             )
             with correlation(corr):  # the span is the batch's, not this command's
-                log.warning("reservation rejected: not enough stock", extra={"sku": cmd.sku})
+                log.warning(
+                    "reservation rejected: not enough stock",
+                    extra={"sku": cmd.sku, "tried": r.get("tried") or [cmd.location]},
+                )
             send(out, INVENTORY_CHANGED, cmd.sku, oversold, trace_headers)
         event_id, value = hot_events.levels(head, result.levels)
         send_raw(

@@ -36,17 +36,30 @@ def envelope(
     }
 
 
-def change_payload(cmd: InventoryCommand, r: dict[str, Any]) -> dict[str, Any]:
-    """:class:`StockChange` from the script's result ``r`` for ``cmd``."""
+def change_payloads(cmd: InventoryCommand, r: dict[str, Any]) -> list[dict[str, Any]]:
+    """The :class:`StockChange` payloads of one applied command: one, or for a routed
+    command one per location it moved (docs/decisions/0018-order-routing.md)."""
+    allocations = r.get("allocations")
+    if not allocations:
+        return [change_payload(cmd, r)]
+    return [change_payload(cmd, r, a) for a in allocations]
+
+
+def change_payload(
+    cmd: InventoryCommand, r: dict[str, Any], at: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """:class:`StockChange` from the script's result ``r`` for ``cmd`` (at the location of
+    ``at``, one of a routed command's allocations, when given)."""
     order = cmd.order
+    here = r if at is None else at
     return {
         "sku": cmd.sku,
-        "location": cmd.location,
+        "location": cmd.location if at is None else at["location"],
         "command": cmd.command,
         "idempotency_key": cmd.idempotency_key,
         "version": int(r["version"]),
-        "before": _levels(r["before"]),
-        "after": _levels(r["after"]),
+        "before": _levels(here["before"]),
+        "after": _levels(here["after"]),
         "sku_available_before": int(r["sku_available_before"]),
         "sku_available_after": int(r["sku_available_after"]),
         "order": None
@@ -55,7 +68,9 @@ def change_payload(cmd: InventoryCommand, r: dict[str, Any]) -> dict[str, Any]:
         "backordered": bool(r.get("backordered")),
         "shares": r.get("shares") or None,
         "kits": [],
-        "seen": r.get("seen"),
+        "seen": here.get("seen"),
+        "routed": r.get("routed") if at is not None else None,
+        "tried": (r.get("tried") or None) if at is not None else None,
     }
 
 
@@ -68,9 +83,15 @@ def _levels(doc: dict[str, Any]) -> dict[str, int]:
     }
 
 
-def changed(head: dict[str, Any], payload: dict[str, Any]) -> tuple[str, bytes]:
-    """An ``inventory.changed`` record: its id (stable, from the command's key) and value."""
-    event_id = stable_id(payload["idempotency_key"], "changed")
+def changed(
+    head: dict[str, Any], payload: dict[str, Any], *, first: bool = True
+) -> tuple[str, bytes]:
+    """An ``inventory.changed`` record: its id (stable, from the command's key, and the
+    location for a routed command's changes after its first) and value."""
+    key = payload["idempotency_key"]
+    event_id = (
+        stable_id(key, "changed") if first else stable_id(key, "changed", payload["location"])
+    )
     doc = {"id": event_id, "type": CHANGED, **head, "payload": payload}
     return event_id, orjson.dumps(doc, option=_OPT)
 

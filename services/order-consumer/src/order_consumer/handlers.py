@@ -32,10 +32,13 @@ from order_consumer.adapters.redis_orders import OrderRef, Snapshot, Versioned
 from order_consumer.domain import (
     BadOrder,
     Hook,
+    Notice,
     OrderState,
     Outcome,
+    Placement,
     Refusal,
     apply,
+    apply_placement,
     apply_refusal,
     is_own_reserve,
     parse_webhook,
@@ -44,7 +47,10 @@ from order_consumer.domain import (
 from stocksync_common.consumer import Incoming, PoisonMessage, handling
 from stocksync_common.events import (
     EVENT_ADAPTER,
+    Event,
+    InventoryChanged,
     InventoryCommandRequested,
+    OrderLineRef,
     OrderLineUnmapped,
     OrderOversold,
     ShopifyWebhookReceived,
@@ -241,22 +247,54 @@ class OrderHandler:
         raise OrderSaveConflict(f"order {order_id}: {self.save_attempts} save conflicts")
 
     async def handle_inventory_batch(self, _tp: TopicPartition, items: Sequence[Incoming]) -> None:
-        """``inventory.changed.v1``: only ``order.oversold`` about our reservations matters."""
+        """``inventory.changed.v1``: ``order.oversold`` about our reservations, and where
+        routed ones were placed (ADR 0018)."""
         for item in items:
             if isinstance(item.event, OrderOversold):
                 with handling(item, "order-consumer order.oversold"):
                     await self.handle_oversold(item.event)
+            elif isinstance(item.event, InventoryChanged) and is_placement(item.event):
+                with handling(item, "order-consumer routed reservation"):
+                    await self.handle_placement(item.event)
+
+    def own_reserve(self, ref: OrderLineRef | None, key: str) -> OrderLineRef | None:
+        """``ref`` when the key is one of our reservations of a configured shop's order line."""
+        if ref is None or ref.line_id is None or self.stores.by_shop(ref.shop) is None:
+            return None
+        return ref if is_own_reserve(ref.shop, ref.order_id, ref.line_id, key) else None
+
+    async def handle_placement(self, event: InventoryChanged) -> str | None:
+        """Record where a routed reservation of ours was placed; publish ``order.routed``
+        when it completes the order's routing. The outcome's name, None when not ours."""
+        change = event.payload
+        ref = self.own_reserve(change.order, change.idempotency_key)
+        if ref is None or ref.line_id is None:
+            return None
+        placement = Placement(
+            ref.shop, ref.order_id, ref.line_id, change.idempotency_key, dict(change.routed or {})
+        )
+        outcome = await self.save_with(
+            ref.shop, ref.order_id, lambda state: apply_placement(state, placement)
+        )
+        if outcome is None:
+            return "unknown"
+        await self.publish_notices(event, ref.order_id, outcome)
+        return "replayed" if outcome.replay else "applied"
 
     async def handle_oversold(self, event: OrderOversold) -> str | None:
         """Record a refused reservation in the order's state; the outcome's name, None when
         the event is not about a reservation of ours."""
         oversold = event.payload
-        ref = oversold.order
-        if ref is None or ref.line_id is None or self.stores.by_shop(ref.shop) is None:
+        ref = self.own_reserve(oversold.order, oversold.idempotency_key)
+        if ref is None or ref.line_id is None:
             return None
-        if not is_own_reserve(ref.shop, ref.order_id, ref.line_id, oversold.idempotency_key):
-            return None
-        refusal = Refusal(ref.shop, ref.order_id, ref.line_id, oversold.idempotency_key)
+        refusal = Refusal(
+            ref.shop,
+            ref.order_id,
+            ref.line_id,
+            oversold.idempotency_key,
+            tuple(oversold.tried or ()),
+        )
         outcome = await self.save_with(
             ref.shop, ref.order_id, lambda state: apply_refusal(state, refusal)
         )
@@ -270,6 +308,11 @@ class OrderHandler:
             name = "replayed"
         else:
             name = "applied"
+            if oversold.tried:
+                log.warning(
+                    "routed reservation refused at every location tried",
+                    extra={"idempotency_key": oversold.idempotency_key, "tried": oversold.tried},
+                )
             if outcome.unbacked:
                 UNBACKED.labels(ref.shop).inc(outcome.unbacked)
                 log.warning(
@@ -280,7 +323,32 @@ class OrderHandler:
                     },
                 )
         REFUSALS.labels(name).inc()
+        if outcome is not None:
+            await self.publish_notices(event, ref.order_id, outcome)
         return name
+
+    async def publish_notices(
+        self, cause: OrderOversold | InventoryChanged, order_id: str, outcome: Outcome
+    ) -> None:
+        """The lifecycle events a refusal or placement made due (``order.routed``), sent and
+        acknowledged before the loop commits."""
+        meta: dict[str, Any] = {
+            "correlation_id": cause.correlation_id,
+            "causation_id": cause.id,
+            "source": self.source,
+            "shop": cause.payload.order.shop if cause.payload.order else cause.shop,
+        }
+        futures = [
+            await send_event(self.producer, ORDERS, order_id, self.lifecycle(meta, notice))
+            for notice in outcome.notices
+        ]
+        await asyncio.gather(*futures)
+
+    @staticmethod
+    def lifecycle(meta: dict[str, Any], notice: Notice) -> Event:
+        return EVENT_ADAPTER.validate_python(
+            {**meta, "type": notice.type, "id": notice.id, "payload": notice.payload}
+        )
 
     async def publish(
         self, event: ShopifyWebhookReceived, order_id: str, outcome: Outcome
@@ -298,10 +366,9 @@ class OrderHandler:
             )
             out.append(await send_event(self.producer, INVENTORY_COMMANDS, cmd.sku, request))
         for notice in outcome.notices:
-            lifecycle = EVENT_ADAPTER.validate_python(
-                {**meta, "type": notice.type, "id": notice.id, "payload": notice.payload}
+            out.append(
+                await send_event(self.producer, ORDERS, order_id, self.lifecycle(meta, notice))
             )
-            out.append(await send_event(self.producer, ORDERS, order_id, lifecycle))
         return out
 
     @staticmethod
@@ -310,6 +377,17 @@ class OrderHandler:
         if lines:
             UNMAPPED.labels(shop).inc(len(lines))
             log.warning("order lines without SKU mapping", extra={"lines": lines})
+
+
+def is_placement(event: InventoryChanged) -> bool:
+    """A routed reservation's first change (a split sends one per location, each with the
+    whole placement; the first is enough)."""
+    change = event.payload
+    return (
+        change.command == "reserve"
+        and change.routed is not None
+        and event.id == stable_id(change.idempotency_key, "changed")
+    )
 
 
 def outcome_name(outcome: Outcome) -> str:

@@ -51,7 +51,8 @@ def build(
         failure_threshold=s.breaker_failures, open_s=s.breaker_open_s, on_change=circuit_changed
     )
     status = OutboundStatus(breaker)
-    forwarder = OrderForwarder(wms, RedisOrderState(redis), breaker, status, s.wms_backoff_s)
+    orders = RedisOrderState(redis)
+    forwarder = OrderForwarder(wms, orders, breaker, status, s.wms_backoff_s)
     reconciler = WmsReconciler(
         wms,
         HttpTruth(http, s.inventory_url),
@@ -59,7 +60,9 @@ def build(
         s.reconcile_policy,
         s.reconcile_confirm_runs,
     )
-    return Container(s, producer, WmsHandler(producer), forwarder, redis, http, status, reconciler)
+    return Container(
+        s, producer, WmsHandler(producer, orders), forwarder, redis, http, status, reconciler
+    )
 
 
 def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Service[Container]:

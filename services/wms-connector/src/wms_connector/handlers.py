@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata, TopicPartition
@@ -24,9 +25,16 @@ from stocksync_common.topics import INVENTORY_COMMANDS, ORDERS
 from wms_connector.domain import commands_for, shipment_of
 
 
+class RoutedLines(Protocol):
+    """A routed order's line id per (SKU, location) (:class:`RedisOrderState`)."""
+
+    async def lines_of(self, ref: str) -> dict[tuple[str, str], str]: ...
+
+
 @dataclass
 class WmsHandler:
     producer: AIOKafkaProducer
+    routed: RoutedLines | None = None
     source: str = "wms-connector"
 
     async def handle_batch(self, tp: TopicPartition, items: Sequence[Incoming]) -> None:
@@ -35,8 +43,12 @@ class WmsHandler:
             event = item.event
             if not isinstance(event, WmsWebhookReceived):
                 raise PoisonMessage(f"unexpected event type {event.type} on {tp.topic}")
+            wms = event.payload
+            lines = None
+            if wms.event_type == "shipment" and wms.order_id and self.routed is not None:
+                lines = await self.routed.lines_of(wms.order_id)
             try:
-                commands = commands_for(event.payload)
+                commands = commands_for(wms, lines)
                 shipment = shipment_of(event.payload)
             except ValidationError as exc:
                 raise PoisonMessage(f"WMS event {event.payload.event_id}: {exc}") from exc

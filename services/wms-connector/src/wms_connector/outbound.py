@@ -1,4 +1,5 @@
-"""Orders out to the WMS: ``order.received`` creates a fulfilment order, ``order.cancelled``
+"""Orders out to the WMS: ``order.received`` creates a fulfilment order (a store with
+routing rules: ``order.routed``, at the locations that hold the stock), ``order.cancelled``
 cancels it. Idempotent by order id twice over: Redis remembers what the WMS has, and the
 WMS itself answers the existing order for a known ``external_ref``. Each call is tried with
 backoff behind the circuit breaker; when that is exhausted the error goes back to the
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,7 +18,13 @@ from aiokafka.structs import TopicPartition
 
 from stocksync_common.breaker import CircuitBreaker
 from stocksync_common.consumer import Incoming, PoisonMessage, handling
-from stocksync_common.events import Order, OrderCancellation, OrderCancelled, OrderReceived
+from stocksync_common.events import (
+    Order,
+    OrderCancellation,
+    OrderCancelled,
+    OrderReceived,
+    OrderRouted,
+)
 from wms_connector.adapters.wms_client import WmsClient, WmsRefused, WmsUnavailable
 from wms_connector.domain.outbound import (
     OrderStatus,
@@ -41,6 +48,8 @@ class OrderState(Protocol):
 
     async def set(self, ref: str, status: OrderStatus, wms_id: str | None) -> None: ...
 
+    async def remember_lines(self, ref: str, lines: Mapping[tuple[str, str], str]) -> None: ...
+
 
 class CircuitOpen(Exception):  # noqa: N818 - the state's name
     """The WMS circuit is open: the call was not sent."""
@@ -58,8 +67,12 @@ class OrderForwarder:
     async def handle_batch(self, _tp: TopicPartition, items: Sequence[Incoming]) -> None:
         for item in items:
             event = item.event
-            if isinstance(event, OrderReceived):
-                with handling(item, "wms-connector order.received"):
+            if isinstance(event, OrderReceived) and event.payload.routing:
+                # A routed order's locations are known once its stock is reserved:
+                # order.routed follows with them (docs/decisions/0018-order-routing.md).
+                self.status.record("create", "awaiting_routing")
+            elif isinstance(event, OrderReceived | OrderRouted):
+                with handling(item, f"wms-connector {event.type}"):
                     await self.create(event.payload)
             elif isinstance(event, OrderCancelled):
                 with handling(item, "wms-connector order.cancelled"):
@@ -75,6 +88,9 @@ class OrderForwarder:
         if body is None:
             self.status.record("create", "nothing_to_ship")
             return
+        if order.routing:  # its shipments commit against the lines' holds (ADR 0018)
+            lines = {(ln.sku, ln.location): ln.line_id for ln in order.lines if ln.sku}
+            await self.state.remember_lines(ref, lines)
         answer = await self._call("create", ref, lambda: self.wms.create_order(body))
         await self.state.set(ref, "created", str(answer.get("id") or ""))
         self.status.record("create", "ok")

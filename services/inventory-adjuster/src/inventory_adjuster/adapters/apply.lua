@@ -14,11 +14,15 @@
 -- KEYS[2] idempotency  inv:{sku}:idem:<key>   the stored result of the first application
 -- KEYS[3] ledger       inv:{sku}:ledger       a stream, newest last (id = apply time, ms)
 -- KEYS[4] offsets      offsets:{<group>}      consumed offset per "<topic>:<partition>"
+-- KEYS[5] hold         inv:{sku}:hold:<shop>:<order>:<line>   (routed commands only) the
+--                                  units the order line holds per location
 -- ARGV: 1 command, 2 location, 3 quantity, 4 idempotency key, 5 idempotency ttl (s),
 --       6 offset field ("" for none), 7 offset, 8 ledger max length, 9 as_of ms ("" none),
 --       10 config JSON ("" none), 11 ordering shop ("" none), 12 stores JSON list ("" none),
 --       13 default allocation JSON {"per_store", "velocity", "window_s"} ("" none: only SKUs
---          configured with an allocation threshold are allocated)
+--          configured with an allocation threshold are allocated),
+--       14 (routed commands only) route JSON {"locations": [...], "split": bool}: see
+--          route_reserve and routed_moves below (docs/decisions/0018-order-routing.md)
 
 local SALES_WEIGHT_CAP = 1000
 -- the default allocation's settings, decoded once per call (nil: none)
@@ -254,6 +258,173 @@ if cmd ~= 'adjust' and qty < 0 then
   return redis.error_reply('POISON quantity must not be negative for ' .. cmd)
 end
 
+-- The levels after a command and the channel-allocation shares they give, kept for the read
+-- API when the command applied; with the units the new shares moved between stores.
+local function settle_shares(h, status)
+  local locs, total_after = levels_of(h)
+  local shares = shares_of(h, total_after)
+  local moved = 0
+  if status == 'applied' then
+    moved = moved_units(h, shares)
+    if shares then
+      redis.call('HSET', KEYS[1], 'shares', cjson.encode(shares))
+    else
+      redis.call('HDEL', KEYS[1], 'shares')
+    end
+  end
+  return locs, total_after, shares, moved
+end
+
+-- Order routing (ADR 0018). A reserve takes the whole line at the first location of the
+-- route where it is available, else (split) across the route in order, else nothing
+-- (reject policy; backorder reserves at the first). What the line holds is kept per
+-- location in KEYS[5]; a routed release or commit moves only units the line holds, so a
+-- refusal not yet known upstream never takes another order's units.
+local ROUTE = nil
+if ARGV[14] and ARGV[14] ~= '' and KEYS[5] then ROUTE = cjson.decode(ARGV[14]) end
+
+local function route_reserve(h, qty, policy)
+  local locs = ROUTE['locations']
+  local avail, seen = {}, {}
+  for i, l in ipairs(locs) do  -- a location named twice counts once (never its stock twice)
+    avail[i] = seen[l] and 0 or at(h, l).available
+    seen[l] = true
+  end
+  for i, l in ipairs(locs) do
+    if avail[i] >= qty then return {{l, qty}} end
+  end
+  if ROUTE['split'] then
+    local take, left = {}, qty
+    for i, l in ipairs(locs) do
+      local n = math.min(math.max(0, avail[i]), left)
+      if n > 0 then take[#take + 1] = {l, n}; left = left - n end
+    end
+    if left == 0 then return take end
+  end
+  if policy ~= 'reject' then return {{locs[1], qty}} end
+  return nil
+end
+
+local function read_hold()
+  local flat = redis.call('HGETALL', KEYS[5])
+  local hold = {}
+  for i = 1, #flat, 2 do hold[flat[i]] = tonumber(flat[i + 1]) end
+  return hold
+end
+
+-- The locations a release or commit takes held units from: `first` (a commit's location),
+-- then the route from its end (the primary location keeps its hold longest); a release
+-- then any other location the line holds at (its store's route may have changed), while a
+-- commit stays within its route (a warehouse's shipment names only the location it left).
+local function take_order(hold, first)
+  local order, seen = {}, {}
+  local function add(l)
+    if not seen[l] and (hold[l] or 0) > 0 then order[#order + 1] = l; seen[l] = true end
+  end
+  if first then add(first) end
+  local locs = ROUTE['locations']
+  for i = #locs, 1, -1 do add(locs[i]) end
+  if first then return order end
+  local rest = {}
+  for l in pairs(hold) do rest[#rest + 1] = l end
+  table.sort(rest)
+  for _, l in ipairs(rest) do add(l) end
+  return order
+end
+
+-- {location, d_reserved, d_on_hand} of a routed release or commit of `qty` units.
+local function routed_moves(cmd, loc, qty)
+  local hold = read_hold()
+  local moves, left = {}, qty
+  for _, l in ipairs(take_order(hold, cmd == 'commit' and loc or nil)) do
+    if left == 0 then break end
+    local n = math.min(hold[l], left)
+    left = left - n
+    moves[#moves + 1] = {l, -n, cmd == 'commit' and -n or 0}
+  end
+  if cmd == 'commit' and left > 0 then  -- shipped beyond what the line holds
+    local merged = false
+    for _, m in ipairs(moves) do
+      if m[1] == loc then m[3] = m[3] - left; merged = true end
+    end
+    if not merged then moves[#moves + 1] = {loc, 0, -left} end
+  end
+  return moves
+end
+
+local function apply_routed(cmd, loc, qty)
+  local h = read_state()
+  local _, total_before = levels_of(h)
+  local policy = h['policy'] or 'reject'
+  local status, moves, tried, available_at = 'applied', {}, cjson.null, cjson.null
+  if cmd == 'reserve' then
+    note_seen(h, loc, ARGV[11], qty)
+    note_demand(h, qty)
+    tried, available_at = ROUTE['locations'], {}
+    for _, l in ipairs(tried) do available_at[l] = at(h, l).available end
+    local take = route_reserve(h, qty, policy)
+    if take == nil then
+      status = 'rejected'
+    else
+      for _, t in ipairs(take) do moves[#moves + 1] = {t[1], t[2], 0} end
+      note_sale(h, ARGV[11], qty)
+    end
+  else
+    moves = routed_moves(cmd, loc, qty)
+  end
+  local version = tonumber(h['version'] or '0')
+  local allocations, routed = {}, {}
+  if status == 'applied' then version = redis.call('HINCRBY', KEYS[1], 'version', 1) end
+  for _, m in ipairs(moves) do
+    local l, d_rs, d_oh = m[1], m[2], m[3]
+    local before = at(h, l)
+    local rs = math.max(0, before.reserved + d_rs)
+    local oh = before.on_hand + d_oh
+    redis.call('HSET', KEYS[1], l .. '|on_hand', oh, l .. '|reserved', rs,
+      l .. '|safety_stock', before.safety_stock)
+    h[l .. '|on_hand'], h[l .. '|reserved'], h[l .. '|safety_stock'] = oh, rs, before.safety_stock
+    if d_rs ~= 0 and redis.call('HINCRBY', KEYS[5], l, d_rs) <= 0 then
+      redis.call('HDEL', KEYS[5], l)
+    end
+    local after = at(h, l)
+    local units = math.max(math.abs(d_rs), math.abs(d_oh))
+    routed[l] = units
+    allocations[#allocations + 1] = {location = l, quantity = units, before = before,
+      after = after}
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', tonumber(ARGV[8]), '*',
+      'command', cmd, 'key', ARGV[4], 'location', l, 'quantity', units, 'status', status,
+      'version', version, 'd_on_hand', after.on_hand - before.on_hand,
+      'd_reserved', after.reserved - before.reserved)
+  end
+  if #allocations == 0 then  -- refused, or nothing held: the command's own location
+    local here = at(h, loc)
+    allocations[1] = {location = loc, quantity = 0, before = here, after = here}
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', tonumber(ARGV[8]), '*',
+      'command', cmd, 'key', ARGV[4], 'location', loc, 'quantity', qty, 'status', status,
+      'version', version, 'd_on_hand', 0, 'd_reserved', 0)
+  end
+  local locs, total_after, shares, moved = settle_shares(h, status)
+  for _, a in ipairs(allocations) do a.seen = seen_at(h, a.location) end
+  local first = allocations[1]
+  local result = cjson.encode({
+    status = status, command = cmd, location = first.location, quantity = qty,
+    version = version, before = first.before, after = first.after,
+    sku_available_before = total_before, sku_available_after = total_after,
+    backordered = (status == 'applied' and cmd == 'reserve' and first.after.available < 0),
+    shares = shares or cjson.null, moved = moved, seen = first.seen,
+    allocations = allocations, routed = routed, tried = tried, available_at = available_at,
+  })
+  redis.call('SET', KEYS[2], result, 'EX', tonumber(ARGV[5]))
+  record_offset()
+  return {status, result, cjson.encode({version = version, available = total_after,
+    locations = locs, shares = shares or cjson.null, kit_offsets = kit_offsets_of(h),
+    seen = seen_all(h)})}
+end
+
+if ROUTE and (cmd == 'reserve' or cmd == 'release' or cmd == 'commit') then
+  return apply_routed(cmd, loc, qty)
+end
+
 local h = read_state()
 local _, total_before = levels_of(h)
 local before = at(h, loc)
@@ -322,17 +493,7 @@ if status == 'applied' then
   h[loc .. '|on_hand'], h[loc .. '|reserved'], h[loc .. '|safety_stock'] = oh, rs, ss
 end
 local after = at(h, loc)
-local locs, total_after = levels_of(h)
-local shares = shares_of(h, total_after)
-local moved = 0
-if status == 'applied' then  -- kept for the read API
-  moved = moved_units(h, shares)
-  if shares then
-    redis.call('HSET', KEYS[1], 'shares', cjson.encode(shares))
-  else
-    redis.call('HDEL', KEYS[1], 'shares')
-  end
-end
+local locs, total_after, shares, moved = settle_shares(h, status)
 
 local result = cjson.encode({
   status = status, command = cmd, location = loc, quantity = qty, version = version,

@@ -35,6 +35,13 @@ def ledger_key(sku: str) -> str:
     return f"inv:{{{sku}}}:ledger"
 
 
+def hold_key(cmd: InventoryCommand) -> str:
+    """What a routed order line holds, per location (apply.lua's KEYS[5]; ADR 0018)."""
+    o = cmd.order
+    line = f"{o.shop}:{o.order_id}:{o.line_id or ''}" if o else ""
+    return f"inv:{{{cmd.sku}}}:hold:{line}"
+
+
 def offsets_key(group: str) -> str:
     return f"offsets:{{{group}}}"
 
@@ -130,7 +137,7 @@ class RedisInventory:
     def _args(self, cmd: InventoryCommand, pos: Position | None) -> list[str | int]:
         as_of = "" if cmd.as_of is None else str(int(cmd.as_of.timestamp() * 1000))
         config = "" if cmd.config is None else cmd.config.model_dump_json(exclude_none=True)
-        return [
+        args: list[str | int] = [
             *script_head_args(cmd, pos, self.idem_ttl_s, self.ledger_max_len),
             as_of,
             config,
@@ -138,6 +145,13 @@ class RedisInventory:
             self.shops_json,
             self.allocation_json,
         ]
+        if cmd.route is not None:  # ARGV[14], with KEYS[5]: routed (ADR 0018)
+            args.append(cmd.route.model_dump_json())
+        return args
+
+    def _keys(self, cmd: InventoryCommand) -> list[str]:
+        keys = script_head_keys(cmd, self.group)
+        return [*keys, hold_key(cmd)] if cmd.route is not None else keys
 
     async def apply_many(
         self, commands: Sequence[tuple[InventoryCommand, Position | None]]
@@ -149,13 +163,7 @@ class RedisInventory:
         """
         if not commands:
             return []
-        calls = [
-            (
-                script_head_keys(cmd, self.group),
-                self._args(cmd, pos),
-            )
-            for cmd, pos in commands
-        ]
+        calls = [(self._keys(cmd), self._args(cmd, pos)) for cmd, pos in commands]
         raw = await self._evalsha_all(calls)
         if any(isinstance(r, NoScriptError) for r in raw):
             await self.redis.script_load(APPLY_LUA)

@@ -74,6 +74,15 @@ def ship(step: Step, line: LineState, quantity: int, where: str | None, fact: st
     if (where or line.location) in step.wms_locations:
         # The warehouse's own shipment event already committed these units.
         return
+    if step.state.route is not None:
+        # Routed (ADR 0018): the adjuster commits the units where the line holds them
+        # (where it shipped from first) and takes units beyond the hold off on-hand there.
+        # A line placed only at warehouse-run locations went to the WMS, whose shipment
+        # commits it, wherever Shopify's fulfilment says it shipped from.
+        if line.routed and set(line.routed) <= step.wms_locations:
+            return
+        step.command(line, "commit", quantity, fact, location=where)
+        return
     if where is None or where == line.location:
         step.command(line, "commit", held, fact)
         step.command(line, "adjust", held - quantity, fact)

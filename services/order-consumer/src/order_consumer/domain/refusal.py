@@ -18,9 +18,11 @@ Applying a refusal (once per refused command: the fact is ``oversold:{idempotenc
   settle does not reserve them again, and takes them off first when the open units shrink,
   so the diffs only ever release or commit what is held; a shipment of them is an
   ``adjust`` -n, as for any unit shipped beyond the hold;
-- the line is flagged ``oversold`` and counts the ``refused`` units.
+- the line is flagged ``oversold`` and counts the ``refused`` units; a routed reservation's
+  refusal also keeps the locations it ``tried`` (ADR 0018).
 
-No command is produced: the state alone changes.
+No command is produced; for a routed order, the refusal of its last unplaced line makes
+``order.routed`` due (:mod:`routing`).
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from dataclasses import dataclass
 
 from order_consumer.domain.hooks import CREATE_FACT
 from order_consumer.domain.keys import command_key
-from order_consumer.domain.state import FactRecord, OrderState, Outcome
-from stocksync_common.events import InventoryCommand
+from order_consumer.domain.routing import routed_notice
+from order_consumer.domain.state import FactRecord, OrderState, Outcome, feedback_start
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Refusal:
     order_id: str
     line_id: str
     idempotency_key: str
+    tried: tuple[str, ...] = ()  # a routed reservation: the locations tried, in order
 
     @property
     def fact(self) -> str:
@@ -54,26 +57,14 @@ def is_own_reserve(shop: str, order_id: str, line_id: str, idempotency_key: str)
     return idempotency_key == prefix or idempotency_key.startswith(prefix + ":")
 
 
-def find_reserve(state: OrderState, key: str) -> InventoryCommand | None:
-    """The ``reserve`` command with that key among those the order's facts produced."""
-    for record in state.facts.values():
-        for cmd in record.commands:
-            if cmd.idempotency_key == key and cmd.command == "reserve":
-                return cmd
-    return None
-
-
 def apply_refusal(state: OrderState | None, refusal: Refusal) -> Outcome | None:
     """Apply a refused reservation (``state`` is never mutated: a copy is returned); None
     when the order's state does not know that command (not ours, or the state expired)."""
     if state is None:
         return None
-    work = state.model_copy(deep=True)
-    if refusal.fact in work.facts:
-        return Outcome(state=work, replay=True)
-    cmd = find_reserve(work, refusal.idempotency_key)
-    line_id = cmd.order.line_id if cmd is not None and cmd.order is not None else None
-    line = work.lines.get(line_id) if line_id is not None else None
+    work, replay, cmd, line = feedback_start(state, refusal.fact, refusal.idempotency_key)
+    if replay is not None:
+        return replay
     if cmd is None or line is None:
         return None
     taken = min(cmd.quantity, line.reserved)
@@ -82,5 +73,7 @@ def apply_refusal(state: OrderState | None, refusal: Refusal) -> Outcome | None:
         line.unheld = min(line.unheld + taken, max(0, line.open - line.reserved))
     line.refused += cmd.quantity
     line.oversold = True
-    work.facts[refusal.fact] = FactRecord()
-    return Outcome(state=work, changed=True, unbacked=cmd.quantity - taken)
+    line.tried = list(refusal.tried) or line.tried
+    notices = routed_notice(work)
+    work.facts[refusal.fact] = FactRecord(notices=notices)
+    return Outcome(state=work, notices=notices, changed=True, unbacked=cmd.quantity - taken)

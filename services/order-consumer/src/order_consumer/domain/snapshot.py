@@ -26,7 +26,9 @@ from stocksync_common.events import (
     OrderLine,
     OrderLineQuantity,
     OrderReceived,
+    Route,
 )
+from stocksync_common.stores import Store
 
 
 def apply_snapshot(step: Step, hook: SnapshotHook) -> None:
@@ -37,6 +39,8 @@ def apply_snapshot(step: Step, hook: SnapshotHook) -> None:
     stale = bool(state.as_of and order.updated_at and order.updated_at < state.as_of)
     cancelling = order.cancelled_at is not None and not state.cancelled and not stale
     location = step.location(order.location_id) or step.store.default_location()
+    if not state.received:
+        state.route = route_of(step.store)
     new = confirm_new_lines(step, order, location)
     if cancelling:  # reserve nothing new; what the cancellation frees is released by it
         step.held = set(state.lines)
@@ -118,6 +122,12 @@ def settle_snapshot(
         step.notice(OrderCancelled, payload, "cancel")
 
 
+def route_of(store: Store) -> Route | None:
+    """The store's routing rules as a command's route; None without rules."""
+    rules = store.routing
+    return None if rules is None else Route(locations=list(rules.locations), split=rules.split)
+
+
 def received(state: OrderState) -> Order:
     return Order(
         shop=state.shop,
@@ -128,4 +138,5 @@ def received(state: OrderState) -> Order:
             for ln in state.lines.values()
         ],
         unmapped_lines=[ln.line_id for ln in state.lines.values() if ln.sku is None],
+        routing=state.route is not None,
     )

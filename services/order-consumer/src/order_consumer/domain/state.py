@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from stocksync_common.events import InventoryCommand
+from stocksync_common.events import InventoryCommand, Route
 
 
 class Mutable(BaseModel):
@@ -43,6 +43,10 @@ class LineState(Mutable):
     unheld: int = 0
     refused: int = 0  # units inventory-adjuster refused to reserve, over the order's life
     oversold: bool = False  # a reservation of this line was refused
+    # A routed store (ADR 0018): units the adjuster reserved per location (from its changes),
+    # and the locations a refused reservation tried, in order.
+    routed: dict[str, int] = Field(default_factory=dict)
+    tried: list[str] = Field(default_factory=list)
 
     @property
     def open(self) -> int:
@@ -73,6 +77,11 @@ class OrderState(Mutable):
     deleted: bool = False
     snapshot_at: datetime | None = None  # updated_at of the newest snapshot applied
     as_of: datetime | None = None  # the newest of snapshot_at and the edits' committed_at
+    # The store's routing when the order arrived (ADR 0018): its reserves, releases and
+    # commits keep that mode and route for the order's life, whatever the stores file says
+    # later (a hold made under routing is released under it, and one made without, without).
+    route: Route | None = None
+    routed: bool = False  # order.routed was published
     lines: dict[str, LineState] = Field(default_factory=dict)
     facts: dict[str, FactRecord] = Field(default_factory=dict)
 
@@ -89,3 +98,26 @@ class Outcome:
     # A refusal learnt only after releases or commits already counted the refused units
     # as held: those units came off other orders' holds (see :mod:`refusal`).
     unbacked: int = 0
+
+
+def find_reserve(state: OrderState, key: str) -> InventoryCommand | None:
+    """The ``reserve`` command with that key among those the order's facts produced."""
+    for record in state.facts.values():
+        for cmd in record.commands:
+            if cmd.idempotency_key == key and cmd.command == "reserve":
+                return cmd
+    return None
+
+
+def feedback_start(
+    state: OrderState, fact: str, key: str
+) -> tuple[OrderState, Outcome | None, InventoryCommand | None, LineState | None]:
+    """The start of applying adjuster feedback about the reservation ``key`` once (fact
+    ``fact``): a copy of the state; the replay when the fact was applied (its recorded
+    notices again); else our ``reserve`` with that key and its line (None when unknown)."""
+    work = state.model_copy(deep=True)
+    if fact in work.facts:
+        return work, Outcome(state=work, notices=work.facts[fact].notices, replay=True), None, None
+    cmd = find_reserve(work, key)
+    line_id = cmd.order.line_id if cmd is not None and cmd.order is not None else None
+    return work, None, cmd, work.lines.get(line_id) if line_id is not None else None

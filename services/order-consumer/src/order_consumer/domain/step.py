@@ -27,6 +27,8 @@ from stocksync_common.events import (
 )
 from stocksync_common.stores import Store
 
+ROUTED_COMMANDS = frozenset(("reserve", "release", "commit"))
+
 
 def map_sku(item: LineItem, skumap: Mapping[str, str]) -> str | None:
     """The line's own SKU, else the store's variant mapping (``skumap:{shop}``), else None."""
@@ -84,6 +86,9 @@ class Step:
         if line.sku is None or quantity == 0:
             return
         s = self.state
+        # A routed order: the adjuster picks (reserve) and follows (release, commit) the
+        # locations of the line's units (ADR 0018).
+        route = s.route if command in ROUTED_COMMANDS else None
         self.commands.append(
             InventoryCommand(
                 command=command,
@@ -95,6 +100,7 @@ class Step:
                 quantity=quantity,
                 order=OrderLineRef(shop=s.shop, order_id=s.order_id, line_id=line.line_id),
                 reason=f"shopify {fact}",
+                route=route,
             )
         )
 

@@ -1,17 +1,22 @@
 """What the connector remembers per order in Redis: whether the WMS has it, and its WMS id.
 
-``wms:order:{<shop>:<order id>}`` is a hash (``status``, ``wms_id``); the hash tag keeps it
-on one slot. A redelivered order event finds the status and sends nothing again.
+``wms:order:{<shop>:<order id>}`` is a hash (``status``, ``wms_id``, and for a routed order
+``line|<sku>|<location>`` -> line id: what its shipments commit against); the hash tag
+keeps it on one slot. A redelivered order event finds the status and sends nothing again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import cast
 
 from redis.asyncio import Redis
+from redis.typing import EncodableT
 
 from wms_connector.domain.outbound import OrderStatus
+
+LINE = "line|"
 
 
 def key(ref: str) -> str:
@@ -27,6 +32,25 @@ class RedisOrderState:
         raw = await self.redis.hmget(key(ref), ["status", "wms_id"])
         status, wms_id = (_text(v) for v in raw)
         return cast(OrderStatus | None, status), wms_id
+
+    async def remember_lines(self, ref: str, lines: Mapping[tuple[str, str], str]) -> None:
+        """A routed order's line id per (SKU, location) it went to the WMS with."""
+        if lines:
+            fields = {f"{LINE}{sku}|{loc}": line_id for (sku, loc), line_id in lines.items()}
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(key(ref), mapping=dict[EncodableT, EncodableT](fields.items()))
+                pipe.expire(key(ref), self.ttl_s)
+                await pipe.execute()
+
+    async def lines_of(self, ref: str) -> dict[tuple[str, str], str]:
+        """What :meth:`remember_lines` kept for the order (empty for an unrouted one)."""
+        out = {}
+        for field, value in (await self.redis.hgetall(key(ref))).items():
+            name, line_id = _text(field) or "", _text(value)
+            sku, sep, loc = name.removeprefix(LINE).rpartition("|")
+            if name.startswith(LINE) and sep and line_id:
+                out[(sku, loc)] = line_id
+        return out
 
     async def set(self, ref: str, status: OrderStatus, wms_id: str | None) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:

@@ -8,11 +8,14 @@ event id, so a redelivered event changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from stocksync_common.events import (
     CommandName,
     InventoryCommand,
     OrderLineQuantity,
     OrderLineRef,
+    Route,
     WarehouseShipment,
     WmsEvent,
 )
@@ -31,8 +34,15 @@ def _order_of(event: WmsEvent) -> OrderLineRef | None:
     return OrderLineRef(shop=parsed[0], order_id=parsed[1]) if parsed else None
 
 
-def commands_for(event: WmsEvent) -> list[InventoryCommand]:
-    """Receipts and adjustments move on-hand by a delta; counts set it; shipments commit."""
+def commands_for(
+    event: WmsEvent, routed: Mapping[tuple[str, str], str] | None = None
+) -> list[InventoryCommand]:
+    """Receipts and adjustments move on-hand by a delta; counts set it; shipments commit.
+
+    ``routed``: a routed order's line id per (SKU, location) it was sent to the WMS with
+    (``order.routed``); the shipment of such a line is a routed ``commit`` at the location
+    it left, so the line's hold there goes down with it (docs/decisions/0018-order-routing.md).
+    """
     command = COMMAND_FOR[event.event_type]
     order = _order_of(event) if event.event_type == "shipment" else None
     out = []
@@ -40,6 +50,10 @@ def commands_for(event: WmsEvent) -> list[InventoryCommand]:
         qty = line.quantity
         if event.event_type in ("receipt", "shipment"):
             qty = abs(qty)
+        line_id = (routed or {}).get((line.sku, line.location))
+        line_order = order
+        if order is not None and line_id is not None:
+            line_order = order.model_copy(update={"line_id": line_id})
         out.append(
             InventoryCommand(
                 command=command,
@@ -48,8 +62,9 @@ def commands_for(event: WmsEvent) -> list[InventoryCommand]:
                 location=line.location,
                 quantity=qty,
                 as_of=event.occurred_at if command == "set_on_hand" else None,
-                order=order,
+                order=line_order,
                 reason=f"wms {event.event_type}",
+                route=None if line_order is order else Route(locations=[line.location]),
             )
         )
     return out

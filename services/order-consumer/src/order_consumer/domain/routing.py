@@ -1,0 +1,99 @@
+"""Where inventory-adjuster reserved a routed order's lines, fed back into its state.
+
+A store with routing rules sends each line's ``reserve`` with its route; the adjuster picks
+the location(s) (docs/decisions/0018-order-routing.md) and says so on
+``inventory.changed.v1`` (``routed``: units per location) or refuses the line
+(``order.oversold`` with the locations ``tried``). Each outcome is applied once per
+reservation (fact ``routed:{idempotency key}``; a refusal is :mod:`refusal`'s). Once every
+line the order reserved on arrival is placed or refused, ``order.routed`` carries the lines
+at their locations (a split line once per location) to the warehouse: recorded with the
+fact, so a redelivery publishes it again with the same id, and it is published once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from order_consumer.domain.hooks import CREATE_FACT
+from order_consumer.domain.keys import command_key, event_id
+from order_consumer.domain.state import (
+    FactRecord,
+    Notice,
+    OrderState,
+    Outcome,
+    feedback_start,
+    find_reserve,
+)
+from stocksync_common.events import Order, OrderLine, OrderRouted
+
+ROUTED_TYPE = str(OrderRouted.model_fields["type"].default)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What a routed ``inventory.changed`` says about one of our reservations."""
+
+    shop: str
+    order_id: str
+    line_id: str
+    idempotency_key: str
+    routed: dict[str, int]
+
+    @property
+    def fact(self) -> str:
+        return f"routed:{self.idempotency_key}"
+
+
+def apply_placement(state: OrderState | None, placement: Placement) -> Outcome | None:
+    """Record where a reservation was placed (``state`` is never mutated); None when the
+    order's state does not know that reservation."""
+    if state is None:
+        return None
+    work, replay, _, line = feedback_start(state, placement.fact, placement.idempotency_key)
+    if replay is not None:
+        return replay
+    if line is None:
+        return None
+    for loc, units in placement.routed.items():
+        line.routed[loc] = line.routed.get(loc, 0) + units
+    notices = routed_notice(work)
+    work.facts[placement.fact] = FactRecord(notices=notices)
+    return Outcome(state=work, notices=notices, changed=True)
+
+
+def routed_notice(state: OrderState) -> list[Notice]:
+    """``order.routed`` once every line reserved on arrival is placed or refused (``state``
+    is marked: it is due once); nothing otherwise."""
+    if state.route is None or state.routed:
+        return []
+    placed = []
+    for line in state.lines.values():
+        key = command_key(state.shop, state.order_id, line.line_id, "reserve", CREATE_FACT)
+        if line.sku is None or find_reserve(state, key) is None:
+            continue
+        if not line.routed and not line.oversold:
+            return []
+        placed.append(line)
+    if not placed:
+        return []
+    state.routed = True
+    order = Order(
+        shop=state.shop,
+        order_id=state.order_id,
+        name=state.name,
+        lines=[
+            OrderLine(line_id=ln.line_id, sku=ln.sku, quantity=units, location=loc)
+            for ln in placed
+            for loc, units in sorted(ln.routed.items())
+            if units > 0
+        ],
+        routing=True,
+        refused_lines=[ln.line_id for ln in placed if ln.oversold and not ln.routed],
+    )
+    return [
+        Notice(
+            type=ROUTED_TYPE,
+            id=event_id(ROUTED_TYPE, state.shop, state.order_id, "routed"),
+            payload=order.model_dump(mode="json"),
+        )
+    ]
