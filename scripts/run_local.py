@@ -34,7 +34,7 @@ import httpx
 import prometheus_local
 from prometheus_client.parser import text_string_to_metric_families
 
-from stack import DEMO_ENV, ROOT, SERVICES, Ports, Stack
+from stack import DEMO_ADMIN, DEMO_ENV, ROOT, SERVICES, Ports, Stack
 
 T = TypeVar("T")
 ADMIN = {"Authorization": f"Bearer {DEMO_ENV['STOCKSYNC_ADMIN_TOKEN']}"}
@@ -289,7 +289,8 @@ def main() -> int:
         if "prometheus" in stack.procs:
             say(f"   {'prometheus':20s} {stack.url('prometheus')}  (/targets /alerts /graph)")
         say(f"   inventory read API   {stack.url('inventory-adjuster')}/inventory/{TEE}")
-        say(f"   ops console          {stack.url('ops-console')}/login  (the admin secret)")
+        user, password = DEMO_ADMIN
+        say(f"   ops console          {stack.url('ops-console')}/login  ({user} / {password})")
         if not args.no_wait:
             say("\nRunning. Ctrl-C stops everything; a service that exits is restarted.")
             waiting.set()

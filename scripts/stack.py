@@ -33,6 +33,8 @@ DEMO_ENV = {
     "STOCKSYNC_ADMIN_TOKEN": "dev-admin-token",
     "STOCKSYNC_WMS_WEBHOOK_SECRET": "dev-wms-secret",
 }
+# The local run's first console user (stocksync-users bootstrap-admin; docs/operations.md).
+DEMO_ADMIN = ("admin", "dev-admin-password")
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,18 @@ class Stack:
             timeout=120,
         )
 
+    def bootstrap_admin(self) -> None:
+        """The first console user (an admin), unless an admin exists already."""
+        name, password = DEMO_ADMIN
+        done = subprocess.run(  # noqa: S603 - our own console script
+            [sys.executable, "-m", "stocksync_common.accounts.cli", "bootstrap-admin",
+             "--name", name],
+            env={**self.base_env(), "STOCKSYNC_FIRST_ADMIN_PASSWORD": password},
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"stocksync-users bootstrap-admin failed: {done.stderr[-2000:]}")
+
     def commands(self) -> dict[str, list[str]]:
         py = sys.executable
         p = self.ports
@@ -190,6 +204,8 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.write_stores_file()
         cmds = self.commands()
+        if "ops-console" in (names or cmds):
+            self.bootstrap_admin()
         for name in names or list(cmds):
             self.start_one(name, cmds[name])
 

@@ -17,7 +17,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from playwright.async_api import Browser, Page, async_playwright
 
-from stack import DEMO_ENV, ROOT, Stack
+from stack import DEMO_ADMIN, DEMO_ENV, ROOT, Stack
 from stocksync_common.topics import INVENTORY_COMMANDS, dlq_topic
 from support.allocation import shows_stock
 from support.dead_letters import exhausted_adjust
@@ -34,6 +34,8 @@ CHROMIUM_ARGS = [
 SHOTS = ROOT / ".work" / "screenshots"
 SECRET = DEMO_ENV["STOCKSYNC_ADMIN_TOKEN"]
 ADMIN = {"Authorization": f"Bearer {SECRET}"}
+USER, PASSWORD = DEMO_ADMIN
+LOGIN = {"user": USER, "password": PASSWORD}
 SHOPS = {
     "parent-store.myshopify.com": "gid://shopify/Location/1001",
     "child-eu.myshopify.com": "gid://shopify/Location/2001",
@@ -116,7 +118,8 @@ async def shot(page: Page, name: str) -> None:
 
 async def log_in(page: Page, stack: Stack) -> None:
     await page.goto(stack.url("ops-console") + "/login")
-    await page.fill("input[name=secret]", SECRET)
+    await page.fill("input[name=user]", USER)
+    await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
     await page.wait_for_url("**/stores")
 
@@ -155,7 +158,7 @@ async def test_without_login_every_page_and_action_is_refused(
         assert "/login" in page.url, path
         text = await page.inner_text("body")
         assert "child-eu.myshopify.com" not in text and "Log out" not in text
-        assert await page.locator("input[name=secret]").count() == 1
+        assert await page.locator("input[name=password]").count() == 1
     await shot(page, "ops-console-login")
     actions = [("/dlq/replay", {"service": GROUP, "id": f"{DLQ}:0:0"}), ("/reconcile", {}),
                ("/logout", {})]  # fmt: skip
@@ -163,12 +166,12 @@ async def test_without_login_every_page_and_action_is_refused(
         r = http.post(base + path, data={**form, "csrf": "guessed"})
         assert r.status_code == 401, (path, r.status_code)
     # logged in, but without (or with a wrong) CSRF token: still refused
-    r = http.post(base + "/login", data={"secret": SECRET})
+    r = http.post(base + "/login", data=LOGIN)
     assert r.status_code == 303 and "stocksync_console" in http.cookies
     for path, form in actions:
         assert http.post(base + path, data=form).status_code == 403, path
         assert http.post(base + path, data={**form, "csrf": "x"}).status_code == 403, path
-    wrong = httpx.post(base + "/login", data={"secret": "not-the-secret"})
+    wrong = httpx.post(base + "/login", data={"user": USER, "password": "not-the-password"})
     assert wrong.status_code == 401 and "stocksync_console" not in wrong.cookies
 
 

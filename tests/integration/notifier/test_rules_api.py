@@ -58,7 +58,7 @@ async def test_rules_api_validates_audits_and_applies_without_restart(
         recent = (await http.get("/alerts/recent", headers=AUTH)).json()["alerts"]
     assert [r["alert"]["kind"] for r in recent if r["alert"]["sku"] == sku] == ["low_stock"]
     audit = [r for r in caplog.records if r.getMessage() == "audit: rules replaced"]
-    assert len(audit) == 1 and audit[0].who == "admin"  # type: ignore[attr-defined]
+    assert len(audit) == 1 and audit[0].who == "admin-token"  # type: ignore[attr-defined]
     assert "it-admin-token" not in caplog.text
 
 

@@ -11,11 +11,52 @@ from typing import Any
 
 import httpx
 
+from ops_console.bootstrap import Seams
 from ops_console.entrypoints.app import create_app
 from ops_console.sessions import MemorySessions
 from ops_console.settings import Settings
+from stocksync_common.accounts import ROLE_SCOPES, Principal, Role, Scope
+from stocksync_common.accounts.store import Login
 
 TOKEN = "unit-admin-secret-7f3a"
+PASSWORD = "unit password 1"  # noqa: S105 - a test secret
+# user -> role; every one's password is PASSWORD
+USERS: dict[str, Role] = {"olga": "operator", "vic": "viewer", "ada": "admin"}
+
+
+class FakeUsers:
+    """The accounts, in memory (the real store's behaviour is tested on the real Redis)."""
+
+    def __init__(self) -> None:
+        self.roles = dict(USERS)
+        self.issued: dict[str, str] = {}  # token id -> user
+        self.revoked: list[str] = []
+
+    async def active(self, name: str) -> Principal | None:
+        role = self.roles.get(name)
+        return Principal(name, role, ROLE_SCOPES[role], "password") if role else None
+
+    async def login(self, name: str, password: str, address: str) -> Login:
+        user = await self.active(name)
+        return Login("ok", user) if user and password == PASSWORD else Login("wrong")
+
+    async def issue_token(
+        self, name: str, label: str, scopes: frozenset[Scope], ttl_s: int | None = None
+    ) -> tuple[str, str]:
+        token_id = f"{len(self.issued):016x}"
+        self.issued[token_id] = name
+        return token_id, token_of(name, token_id)
+
+    async def revoke_token(self, token_id: str) -> bool:
+        self.revoked.append(token_id)
+        return self.issued.pop(token_id, None) is not None
+
+
+def token_of(user: str, token_id: str) -> str:
+    """The fake services accept any token that starts with TOKEN."""
+    return f"{TOKEN}-{user}-{token_id}"
+
+
 HOSTS = {
     "webhook-receiver": "wr.test",
     "order-consumer": "oc.test",
@@ -155,10 +196,12 @@ def default_answers() -> dict[tuple[str, str, str], Any]:
 class FakeServices:
     answers: dict[tuple[str, str, str], Any] = field(default_factory=default_answers)
     requests: list[httpx.Request] = field(default_factory=list)
+    # what the Authorization header must start with (the fake accounts' tokens by default)
+    accept: str = f"Bearer {TOKEN}"
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        if request.headers.get("authorization") != f"Bearer {TOKEN}":
+        if not request.headers.get("authorization", "").startswith(self.accept):
             return httpx.Response(401, json={"detail": "admin bearer token required"})
         service = SERVICE_OF_HOST.get(request.url.host, "?")
         key = (service, request.method, request.url.path)
@@ -192,7 +235,7 @@ async def console(
 ) -> AsyncIterator[tuple[httpx.AsyncClient, FakeServices]]:
     services = services or FakeServices()
     http = httpx.AsyncClient(transport=httpx.MockTransport(services.handle))
-    app = create_app(settings(), http=http, sessions=MemorySessions())
+    app = create_app(settings(), Seams(http=http, sessions=MemorySessions(), users=FakeUsers()))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
@@ -202,9 +245,9 @@ async def console(
         yield client, services
 
 
-async def log_in(client: httpx.AsyncClient) -> str:
-    """Log in; the CSRF token of the new session (read from a page's form)."""
-    r = await client.post("/login", data={"secret": TOKEN, "next": "/stores"})
+async def log_in(client: httpx.AsyncClient, user: str = "olga") -> str:
+    """Log in as ``user``; the CSRF token of the new session (read from the logout form)."""
+    r = await client.post("/login", data={"user": user, "password": PASSWORD, "next": "/stores"})
     assert r.status_code == 303, r.text
     page = (await client.get("/reconcile")).text
     marker = 'name="csrf" value="'

@@ -10,9 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from unit.ops_console.fakes import FakeServices, log_in, settings
+from unit.ops_console.fakes import FakeServices, FakeUsers, log_in, settings
 
 from ops_console import charts
+from ops_console.bootstrap import Seams
 from ops_console.entrypoints.app import create_app
 from ops_console.sessions import MemorySessions
 
@@ -54,7 +55,8 @@ async def console_with(
         return services.handle(request)
 
     http = httpx.AsyncClient(transport=httpx.MockTransport(route))
-    app = create_app(settings(**overrides), http=http, sessions=MemorySessions())
+    seams = Seams(http=http, sessions=MemorySessions(), users=FakeUsers())
+    app = create_app(settings(**overrides), seams)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://c.test") as c,

@@ -115,7 +115,7 @@ async def test_replay_calls_the_owning_service_and_writes_one_audit_line(
             assert services.body(call) == {"ids": [RECORD_ID]}
             lines = [rec for rec in caplog.records if rec.getMessage() == "audit: dlq replay"]
             assert len(lines) == 1
-            assert getattr(lines[0], "who", "").startswith("console:")
+            assert getattr(lines[0], "who", "").startswith("olga/console:")
             assert getattr(lines[0], "record", None) == RECORD_ID
             assert all(TOKEN not in rec.getMessage() for rec in caplog.records)
 

@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -67,3 +69,21 @@ def test_wms_parser_only_ever_raises_its_own_error(body):
         parse_wms_event(body)
     except InvalidWmsEvent as exc:
         assert exc.errors
+
+
+def test_the_dlq_api_is_off_in_production_unless_turned_on():
+    secrets: dict[str, Any] = {
+        **PRODUCTION, "admin_token": "t" * 32, "wms_webhook_secret": "w" * 32
+    }  # fmt: skip
+    assert Settings.model_validate(secrets).dlq_api is False
+    assert Settings.model_validate({**secrets, "dlq_api_enabled": True}).dlq_api is True
+    assert Settings().dlq_api is True
+    assert Settings(dlq_api_enabled=False).dlq_api is False
+
+
+@pytest.mark.parametrize(("enabled", "status"), [(None, 401), (False, 404)])
+async def test_the_receiver_mounts_the_dlq_api_only_when_enabled(enabled, status):
+    async with running_edge(dlq_api_enabled=enabled) as edge:
+        assert (await edge.client.get("/admin/dlq")).status_code == status
+        paths = (await edge.client.get("/openapi.json")).json()["paths"]
+        assert ("/admin/dlq" in paths) is (enabled is None)

@@ -1,10 +1,13 @@
-"""The admin bearer token every admin API requires (``STOCKSYNC_ADMIN_TOKEN``): the one
-dependency every admin route uses (the services' and the DLQ API's), and the audit line.
+"""Who may call the admin APIs, the one dependency every admin route uses (the services' and
+the DLQ API's), and the audit line.
 
-``who: AdminDep`` in a route's signature refuses a request without ``Authorization: Bearer
-<the service's admin token>`` with 401 (missing and wrong alike: nothing tells them apart),
-compared in constant time; the route gets an :class:`Admin` that names the caller for the
-audit log by address and a fingerprint of the token, never the token."""
+``who: AdminDep`` in a route's signature resolves the caller (:func:`principal`): the
+bootstrap admin token (``STOCKSYNC_ADMIN_TOKEN``, every scope), or a named user's API token
+whose scopes cover the request (``read`` for GET and HEAD, ``operate`` for the rest; 403
+without). No credential, or a wrong, revoked or expired one, is 401 (missing and wrong alike:
+nothing tells them apart); the bootstrap token is compared in constant time. The route gets
+an :class:`Admin` that names the user and the caller for the audit log (credential and
+address: a token id or a fingerprint of the bootstrap token, never a secret)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request
 from pydantic import SecretStr
+
+from stocksync_common.accounts import BOOTSTRAP, ROLE_SCOPES, TOKEN_PREFIX, Principal, scope_for
+from stocksync_common.accounts.store import Accounts
 
 log = logging.getLogger("stocksync.audit")
 
@@ -29,6 +35,25 @@ def check_admin(authorization: str | None, token: str) -> None:
         raise HTTPException(401, "admin bearer token required", {"WWW-Authenticate": "Bearer"})
 
 
+async def principal(request: Request, authorization: str | None, token: str) -> Principal:
+    """Who is calling: a user's API token (``Bearer sst_...``, checked in the accounts store
+    the runtime puts on ``app.state.accounts``) whose scopes cover the request, else the
+    bootstrap admin ``token``. 401 for anything else, 403 for a token without the scope."""
+    bearer = (authorization or "").removeprefix("Bearer ")
+    accounts: Accounts | None = getattr(request.app.state, "accounts", None)
+    found = None
+    if bearer.startswith(TOKEN_PREFIX) and accounts is not None:
+        found = await accounts.authenticate(bearer)
+    if found is not None:
+        need = scope_for(request.method)
+        if not found.may(need):
+            raise HTTPException(403, f"this token lacks the {need} scope")
+        return found
+    check_admin(authorization, token)
+    fingerprint = hashlib.sha256((authorization or "").encode()).hexdigest()[:8]
+    return Principal(BOOTSTRAP, "admin", ROLE_SCOPES["admin"], f"admin-token:{fingerprint}")
+
+
 def audit(who: str, what: str, **detail: Any) -> None:
     """One audit line: who, what (the message is ``audit: <what>``) and when (its time)."""
     log.info("audit: %s", what, extra={"who": who, "action": what, **detail})
@@ -36,23 +61,23 @@ def audit(who: str, what: str, **detail: Any) -> None:
 
 @dataclass(frozen=True)
 class Admin:
-    """A caller that presented the admin token: ``who`` the credential (``admin``),
-    ``caller`` its address and token fingerprint (``admin-token:<8 hex>@<address>``)."""
+    """A caller of an admin route: ``who`` the user (``admin-token`` for the bootstrap
+    token), ``caller`` the credential and address (``<user>/token:<id>@<address>``, or
+    ``admin-token:<8 hex>@<address>``)."""
 
     caller: str
-    who: str = "admin"
+    who: str = BOOTSTRAP
 
     def audit(self, what: str, **detail: Any) -> None:
         """The audit line of an action this caller took."""
         audit(self.who, what, caller=self.caller, **detail)
 
 
-def admin_caller(request: Request, authorization: str | None, token: str) -> Admin:
-    """:func:`check_admin`, then the caller named by address and token fingerprint."""
-    check_admin(authorization, token)
-    fingerprint = hashlib.sha256((authorization or "").encode()).hexdigest()[:8]
+async def admin_caller(request: Request, authorization: str | None, token: str) -> Admin:
+    """:func:`principal`, then the caller named by user, credential and address."""
+    found = await principal(request, authorization, token)
     client = request.client.host if request.client else "unknown"
-    return Admin(f"admin-token:{fingerprint}@{client}")
+    return Admin(found.caller(client), found.user)
 
 
 def _token(request: Request) -> str:
@@ -65,9 +90,11 @@ def _token(request: Request) -> str:
     return token.get_secret_value()
 
 
-def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> Admin:
-    """The admin routes' dependency: the service's admin token is required."""
-    return admin_caller(request, authorization, _token(request))
+async def require_admin(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Admin:
+    """The admin routes' dependency: a credential that covers the request is required."""
+    return await admin_caller(request, authorization, _token(request))
 
 
 AdminDep = Annotated[Admin, Depends(require_admin)]

@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
 
 from stocksync_common import taskdump
+from stocksync_common.accounts.store import Accounts
 from stocksync_common.consumer import (
     AssignHook,
     BatchHandler,
@@ -41,6 +42,7 @@ from stocksync_common.consumer import (
 from stocksync_common.dlq.api import dlq_router
 from stocksync_common.events import decode
 from stocksync_common.ops import Check, Health, ops_router
+from stocksync_common.redis_client import connect_settings
 from stocksync_common.service import consumer_running, kafka_check, supervise
 from stocksync_common.settings import CommonSettings
 from stocksync_common.topics import Registered
@@ -131,6 +133,8 @@ class Service(Generic[C]):
     produces: Sequence[str] = ()
     reads: Sequence[str] = ()
     dlq_auto_replay: bool = True
+    # False: no /admin/dlq routes (webhook-receiver in production: it faces the internet).
+    dlq_api: bool = True
     # False: the service mounts its own ``/metrics`` (webhook-receiver sums its workers).
     metrics: bool = True
     app_class: type[FastAPI] = FastAPI
@@ -256,6 +260,22 @@ def defaults(settings_type: type[S]) -> S:
     return cast(S, settings_type.model_construct())
 
 
+@contextlib.asynccontextmanager
+async def accounts_on(app: FastAPI, settings: CommonSettings) -> AsyncIterator[None]:
+    """The accounts store the admin dependency checks user tokens in (``app.state``), on
+    its own Redis client; a service without Redis accepts the bootstrap token only."""
+    if not settings.uses_redis:
+        yield
+        return
+    redis = connect_settings(settings)
+    app.state.accounts = Accounts(redis)
+    try:
+        yield
+    finally:
+        del app.state.accounts
+        await redis.aclose()
+
+
 def registrar(
     service: Callable[[S], Service[Any]], settings_type: type[S]
 ) -> Callable[[], Registered]:
@@ -277,7 +297,7 @@ def create_service_app(service: Service[C], routers: Sequence[APIRouter] = ()) -
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with taskdump.on_signal():
-            async with running(service, health, app):
+            async with running(service, health, app), accounts_on(app, service.settings):
                 yield
 
     title = service.title or f"StockSync {service.settings.service_name}"
@@ -291,7 +311,7 @@ def create_service_app(service: Service[C], routers: Sequence[APIRouter] = ()) -
     for router in [*service.routers, *routers]:
         app.include_router(router)
     groups = service.groups()
-    if groups:
+    if groups and service.dlq_api:
         checks = health.checks if service.dlq_auto_replay else None
         router = dlq_router(
             groups,

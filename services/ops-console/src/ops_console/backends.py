@@ -1,13 +1,19 @@
-"""The services' admin and read APIs, called with the admin bearer token.
+"""The services' admin and read APIs, called with the API token of the logged-in user's
+session (:data:`CREDENTIAL`, set for each request by the session dependency), so each
+service checks the user's scopes itself and its audit lines name the user.
 
 A service that is down or answers an error turns into a ``BackendError`` the page shows;
 its message never carries the token or the request headers."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
+
+# The bearer token of the request being served: its session's (set in entrypoints/deps.py).
+CREDENTIAL: ContextVar[str | None] = ContextVar("console_credential", default=None)
 
 
 class BackendError(Exception):
@@ -18,10 +24,13 @@ class BackendError(Exception):
 
 
 class Backends:
-    def __init__(self, http: httpx.AsyncClient, urls: dict[str, str], token: str) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, urls: dict[str, str], token: str | None = None
+    ) -> None:
+        """``token``: the credential when the request has none of its own (tests only)."""
         self.http = http
         self.urls = urls
-        self._headers = {"Authorization": f"Bearer {token}"}
+        self._token = token
 
     @property
     def services(self) -> list[str]:
@@ -37,10 +46,10 @@ class Backends:
         base = self.urls.get(service)
         if base is None:
             raise BackendError(service, "unknown service")
+        token = CREDENTIAL.get() or self._token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
-            r = await self.http.request(
-                method, base.rstrip("/") + path, headers=self._headers, **kw
-            )
+            r = await self.http.request(method, base.rstrip("/") + path, headers=headers, **kw)
         except httpx.HTTPError as exc:
             raise BackendError(service, f"unreachable ({type(exc).__name__})") from exc
         if r.status_code >= 400:

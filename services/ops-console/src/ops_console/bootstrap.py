@@ -1,17 +1,21 @@
-"""Composition root: the HTTP client for the services, the session store, the signer, and the
-service as the runtime runs it (no Kafka). Tests pass an ``httpx.AsyncClient`` on a mock
-transport and in-memory sessions."""
+"""Composition root: the HTTP client for the services, the session store, the accounts users
+log in against, the signer, the clock, and the service as the runtime runs it (no Kafka).
+Tests pass an ``httpx.AsyncClient`` on a mock transport, in-memory sessions, fake or cheap
+accounts and a clock of their own."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
 from redis.asyncio import Redis
 
 from ops_console.backends import Backends
-from ops_console.sessions import RedisSessions, SessionStore, Signer
+from ops_console.sessions import RedisSessions, SessionStore, Signer, Users
 from ops_console.settings import Settings
+from stocksync_common.accounts.store import Accounts
 from stocksync_common.ops import Check
 from stocksync_common.redis_client import connect_settings
 from stocksync_common.runtime import Closer, Service
@@ -26,29 +30,38 @@ class Container:
     sessions: SessionStore
     signer: Signer
     redis: Redis | None
+    users: Users
+    clock: Callable[[], float] = time.time
 
 
-def build(
-    settings: Settings,
-    http: httpx.AsyncClient | None = None,
-    sessions: SessionStore | None = None,
-) -> Container:
-    http = http or httpx.AsyncClient(timeout=settings.backend_timeout_s)
-    redis = None
-    if sessions is None:
+@dataclass(frozen=True)
+class Seams:
+    """What tests put in place of the real clients."""
+
+    http: httpx.AsyncClient | None = None
+    sessions: SessionStore | None = None
+    users: Users | None = None
+    clock: Callable[[], float] = time.time
+
+
+NO_SEAMS = Seams()
+
+
+def build(settings: Settings, seams: Seams = NO_SEAMS) -> Container:
+    http = seams.http or httpx.AsyncClient(timeout=settings.backend_timeout_s)
+    sessions, users, redis = seams.sessions, seams.users, None
+    if sessions is None or users is None:
         redis = connect_settings(settings)
-        sessions = RedisSessions(redis)
-    token = settings.admin_token.get_secret_value()
-    backends = Backends(http, settings.backend_urls(), token)
-    return Container(settings, http, backends, sessions, Signer(token), redis)
+        sessions = sessions or RedisSessions(redis)
+        users = users or Accounts(redis)
+    # the services are called with each session's own user token (backends.CREDENTIAL)
+    backends = Backends(http, settings.backend_urls())
+    signer = Signer(settings.admin_token.get_secret_value())
+    return Container(settings, http, backends, sessions, signer, redis, users, seams.clock)
 
 
-def service(
-    settings: Settings,
-    http: httpx.AsyncClient | None = None,
-    sessions: SessionStore | None = None,
-) -> Service[Container]:
-    """ops-console as the runtime runs it; ``http`` and ``sessions`` are test seams."""
+def service(settings: Settings, seams: Seams = NO_SEAMS) -> Service[Container]:
+    """ops-console as the runtime runs it; ``seams`` are for tests."""
 
     def checks(c: Container) -> dict[str, Check]:
         return {} if c.redis is None else {"redis": redis_check(c.redis)}
@@ -58,7 +71,7 @@ def service(
 
     return Service(
         settings=settings,
-        build=lambda: build(settings, http=http, sessions=sessions),
+        build=lambda: build(settings, seams),
         checks=checks,
         closers=closers,
         app_options={"docs_url": None, "redoc_url": None, "openapi_url": None},

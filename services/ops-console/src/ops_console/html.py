@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from ops_console.sessions import Session
+from stocksync_common.accounts import Scope
 
 NAV = (
     ("/stores", "Stores"),
@@ -95,8 +96,13 @@ def action_form(
     session: Session,
     fields: dict[str, object] | None = None,
     css: str = "inline",
+    *,
+    scope: Scope | None = "operate",
 ) -> Safe:
-    """A POST form carrying the session's CSRF token."""
+    """A POST form carrying the session's CSRF token; nothing for a session whose role lacks
+    ``scope`` (a viewer sees no action buttons; the action refuses them anyway)."""
+    if scope is not None and not session.may(scope):
+        return Safe("")
     inputs = join(hidden(k, v) for k, v in (fields or {}).items())
     return Safe(
         f'<form method="post" action="{esc(action)}" class="{esc(css)}">'
@@ -116,8 +122,9 @@ def page(title: str, body: Safe, session: Session | None) -> Safe:
     nav = Safe("")
     if session is not None:
         items = join(Safe(f'<a href="{p}">{esc(label)}</a>') for p, label in NAV)
-        logout = action_form("/logout", "Log out", session)
-        nav = Safe(f'<nav>{items}<span class="who">{esc(session.who)}</span>{logout}</nav>')
+        logout = action_form("/logout", "Log out", session, scope=None)
+        who = f"{session.user} ({session.role})"
+        nav = Safe(f'<nav>{items}<span class="who">{esc(who)}</span>{logout}</nav>')
     return Safe(
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{esc(title)} · StockSync ops</title>"

@@ -1,7 +1,9 @@
 """Console sessions. The cookie carries only a random session id and its HMAC signature;
-the session (CSRF token, who, when) lives in Redis, so logout ends it on every replica and
-a forged or altered cookie is refused before any lookup. The signing key is derived from
-the admin secret: rotating the secret ends every session."""
+the session (CSRF token, the user and role, when it began, when it was last used) lives in
+Redis, so logout ends it on every replica and a forged or altered cookie is refused before
+any lookup. A session ends after ``STOCKSYNC_SESSION_IDLE_S`` unused or
+``STOCKSYNC_SESSION_TTL_S`` after the login, whichever comes first. The signing key is
+derived from the admin secret: rotating the secret ends every session."""
 
 from __future__ import annotations
 
@@ -15,6 +17,9 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from stocksync_common.accounts import ROLE_SCOPES, Principal, Role, Scope, split_token
+from stocksync_common.accounts.store import Login
+
 COOKIE = "stocksync_console"
 _KEY_LABEL = b"stocksync ops-console session v1"
 
@@ -24,22 +29,51 @@ class Session:
     sid: str
     csrf: str
     created_at: float
+    user: str = ""
+    role: Role = "viewer"
+    seen_at: float = 0.0
+    # the user's API token for this session (the console calls the services with it)
+    token: str = ""
 
     @property
     def who(self) -> str:
-        """The label audit lines carry: a prefix of the id, never the whole credential."""
-        return f"console:{self.sid[:8]}"
+        """The label audit lines carry: the user and a prefix of the session id (never the
+        whole credential)."""
+        return f"{self.user}/console:{self.sid[:8]}"
+
+    def may(self, scope: Scope) -> bool:
+        return scope in ROLE_SCOPES.get(self.role, frozenset())
 
 
-def new_session() -> Session:
-    return Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), time.time())
+def new_session(
+    user: str = "", role: Role = "viewer", now: float | None = None, token: str = ""
+) -> Session:
+    now = time.time() if now is None else now
+    sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    return Session(sid, csrf, now, user, role, now, token)
 
 
-def secret_matches(given: str, expected: str) -> bool:
-    """Constant-time comparison of the login secret (digests, so lengths never leak)."""
-    a = hashlib.sha256(given.encode()).digest()
-    b = hashlib.sha256(expected.encode()).digest()
-    return hmac.compare_digest(a, b)
+class Users(Protocol):
+    """The accounts the console logs users in against
+    (:class:`stocksync_common.accounts.store.Accounts`; a fake in unit tests)."""
+
+    async def login(self, name: str, password: str, address: str) -> Login: ...
+
+    async def active(self, name: str) -> Principal | None: ...
+
+    async def issue_token(
+        self, name: str, label: str, scopes: frozenset[Scope], ttl_s: int | None = None
+    ) -> tuple[str, str]: ...
+
+    async def revoke_token(self, token_id: str) -> bool: ...
+
+
+async def end(users: Users, sessions: SessionStore, session: Session) -> None:
+    """End a session everywhere: its record and the user token it called the services with."""
+    await sessions.delete(session.sid)
+    parts = split_token(session.token)
+    if parts is not None:
+        await users.revoke_token(parts[0])
 
 
 class Signer:

@@ -1,4 +1,5 @@
-"""ops-console settings: where each service's admin API is, and how long a login lasts."""
+"""ops-console settings: where each service's admin API is, and how long a login lasts
+(absolute and idle)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ class Settings(CommonSettings):
     # The charts page reads the last hour from here (None: no charts; scripts/up.sh sets it).
     prometheus_url: str | None = None
 
+    # A session ends this long after the login (absolute) or after this long unused (idle).
     session_ttl_s: int = 8 * 3600
+    session_idle_s: int = 30 * 60
     backend_timeout_s: float = 15.0
     # Browsers only send a Secure cookie over HTTPS; production sits behind TLS.
     cookie_secure: bool | None = None

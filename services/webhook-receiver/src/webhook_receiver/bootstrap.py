@@ -110,6 +110,7 @@ def service(
         producer_dlq_groups={"webhook-receiver": (WEBHOOKS_SHOPIFY, WEBHOOKS_WMS)},
         produces=(WEBHOOKS_SHOPIFY, WEBHOOKS_WMS, WEBHOOKS_PARKED, COMPLIANCE),
         dlq_auto_replay=False,
+        dlq_api=settings.dlq_api,
     )
 
 

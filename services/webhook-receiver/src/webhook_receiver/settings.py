@@ -38,6 +38,15 @@ class Settings(CommonSettings):
     max_clock_skew_s: int = Field(default=300, ge=0)
     wms_webhook_secret: SecretStr = SecretStr("dev-wms-secret")  # refused in production
     wms_webhook_secret_previous: SecretStr | None = None
+    # The DLQ admin API on this internet-facing service: off in production unless set true
+    # (its dead letters stay reachable with stocksync-dlq; docs/security.md).
+    dlq_api_enabled: bool | None = None
+
+    @property
+    def dlq_api(self) -> bool:
+        if self.dlq_api_enabled is not None:
+            return self.dlq_api_enabled
+        return self.environment != "production"
 
     @model_validator(mode="after")
     def _bounds(self) -> Settings:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
-import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -14,10 +13,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ops_console import html
 from ops_console.backends import BackendError
-from ops_console.bootstrap import service
+from ops_console.bootstrap import NO_SEAMS, Seams, service
 from ops_console.entrypoints import charts, dlq, login, pages
 from ops_console.entrypoints.deps import LoginRequired
-from ops_console.sessions import SessionStore
 from ops_console.settings import Settings, get_settings
 from stocksync_common.runtime import create_service_app
 
@@ -49,13 +47,9 @@ def install_errors(app: FastAPI) -> None:
         return HTMLResponse(html.page("A service did not answer", body, None), 502)
 
 
-def create_app(
-    settings: Settings | None = None,
-    http: httpx.AsyncClient | None = None,
-    sessions: SessionStore | None = None,
-) -> FastAPI:
-    """The app; ``http`` and ``sessions`` are test seams."""
-    spec = service(settings or get_settings(), http=http, sessions=sessions)
+def create_app(settings: Settings | None = None, seams: Seams = NO_SEAMS) -> FastAPI:
+    """The app; ``seams`` are for tests."""
+    spec = service(settings or get_settings(), seams)
     app = create_service_app(spec, [login.router, pages.router, dlq.router, charts.router])
 
     @app.middleware("http")

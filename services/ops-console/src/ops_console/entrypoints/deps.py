@@ -1,17 +1,19 @@
-"""FastAPI dependencies: the container, the session behind a page, and the checks every
-action passes (a session, then its CSRF token)."""
+"""FastAPI dependencies: the container, the session behind a page (ended when idle or old,
+or when its user was disabled; its role as the user's role is now), and the checks every
+action passes (a session, its CSRF token, then a role that may operate)."""
 
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated
 from urllib.parse import parse_qs
 
 from fastapi import Depends, HTTPException, Request
 
+from ops_console.backends import CREDENTIAL
 from ops_console.bootstrap import Container
-from ops_console.sessions import COOKIE, Session
+from ops_console.sessions import COOKIE, Session, end
 from stocksync_common.bodies import read_bounded
 
 MAX_FORM_BYTES = 64 * 1024
@@ -36,7 +38,19 @@ ContainerDep = Annotated[Container, Depends(get_container)]
 async def current_session(request: Request, c: ContainerDep) -> Session | None:
     cookie = request.cookies.get(COOKIE)
     sid = c.signer.unsign(cookie) if cookie else None
-    return await c.sessions.get(sid) if sid else None
+    session = await c.sessions.get(sid) if sid else None
+    if session is None:
+        return None
+    now, s = c.clock(), c.settings
+    left = min(s.session_idle_s, s.session_ttl_s - (now - session.created_at))
+    principal = await c.users.active(session.user)
+    if now - session.seen_at >= s.session_idle_s or left <= 0 or principal is None:
+        await end(c.users, c.sessions, session)
+        return None
+    session = replace(session, role=principal.role, seen_at=now)
+    await c.sessions.put(session, max(1, int(left)))
+    CREDENTIAL.set(session.token)  # this request calls the services as this user
+    return session
 
 
 MaybeSessionDep = Annotated[Session | None, Depends(current_session)]
@@ -72,14 +86,26 @@ class Action:
         return self.session.who
 
 
-async def action(session: MaybeSessionDep, form: FormDep) -> Action:
-    """A state-changing request: 401 without a session, 403 without its CSRF token."""
+async def session_action(session: MaybeSessionDep, form: FormDep) -> Action:
+    """A request that changes the session (logout): 401 without a session, 403 without its
+    CSRF token."""
     if session is None:
         raise HTTPException(401, "log in first")
     token = form.get("csrf", "")
     if not hmac.compare_digest(token.encode(), session.csrf.encode()):
         raise HTTPException(403, "missing or wrong CSRF token")
     return Action(session, form)
+
+
+SessionActionDep = Annotated[Action, Depends(session_action)]
+
+
+async def action(act: SessionActionDep) -> Action:
+    """A state-changing request: :func:`session_action`, then 403 for a role that may not
+    change anything (a viewer), whatever form it was sent from."""
+    if not act.session.may("operate"):
+        raise HTTPException(403, f"a {act.session.role} may look but not change anything")
+    return act
 
 
 ActionDep = Annotated[Action, Depends(action)]

@@ -1,4 +1,6 @@
-"""Login (the admin secret) and logout. The cookie is signed, HttpOnly, SameSite=Strict."""
+"""Login (a named user's password, throttled per address and locked out per name after
+repeated failures: stocksync_common.accounts.store) and logout. The cookie is signed,
+HttpOnly, SameSite=Strict."""
 
 from __future__ import annotations
 
@@ -7,8 +9,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ops_console import html
 from ops_console.audit import audit
-from ops_console.entrypoints.deps import ActionDep, ContainerDep, FormDep, MaybeSessionDep
-from ops_console.sessions import COOKIE, new_session, secret_matches
+from ops_console.entrypoints.deps import ContainerDep, FormDep, MaybeSessionDep, SessionActionDep
+from ops_console.sessions import COOKIE, end, new_session
+from stocksync_common.accounts import ROLE_SCOPES
+
+REFUSALS = {
+    "wrong": ("Wrong user name or password.", 401),
+    "locked": ("Too many failed logins for this user: try again later.", 429),
+    "throttled": ("Too many failed logins from this address: try again later.", 429),
+}
 
 router = APIRouter(tags=["login"])
 
@@ -25,8 +34,10 @@ def login_page(next_path: str, message: str | None = None, status: int = 200) ->
         (html.error_box(message) if message else "")
         + '<form method="post" action="/login" class="login">'
         + html.hidden("next", next_path)
-        + '<label>Admin secret <input type="password" name="secret" autocomplete="current-password"'
-        ' autofocus required></label><button type="submit">Log in</button></form>'
+        + '<label>User <input type="text" name="user" autocomplete="username" autofocus required>'
+        '</label><label>Password <input type="password" name="password" '
+        'autocomplete="current-password" required></label>'
+        '<button type="submit">Log in</button></form>'
     )
     return HTMLResponse(html.page("Log in", body, None), status)
 
@@ -41,15 +52,23 @@ async def login_form(session: MaybeSessionDep, next: str | None = None) -> Respo
 
 @router.post("/login")
 async def login(request: Request, c: ContainerDep, form: FormDep) -> Response:
-    """Check the secret in constant time; on success start a session and set its cookie."""
+    """Check the user's password; on success start a session and set its cookie."""
     client = request.client.host if request.client else "unknown"
     next_path = safe_next(form.get("next"))
-    if not secret_matches(form.get("secret", ""), c.settings.admin_token.get_secret_value()):
-        audit(f"anonymous@{client}", "login failed")
-        return login_page(next_path, "Wrong secret.", 401)
-    session = new_session()
-    await c.sessions.put(session, c.settings.session_ttl_s)
-    audit(session.who, "login", client=client)
+    name = form.get("user", "")[:64]
+    result = await c.users.login(name, form.get("password", ""), client)
+    if result.principal is None:
+        message, status = REFUSALS.get(result.outcome, REFUSALS["wrong"])
+        audit(f"anonymous@{client}", "login failed", user=name, outcome=result.outcome)
+        return login_page(next_path, message, status)
+    user = result.principal
+    # the session's own token: the services check its scopes and name the user
+    _, token = await c.users.issue_token(
+        user.user, "ops-console session", ROLE_SCOPES[user.role], c.settings.session_ttl_s
+    )
+    session = new_session(user.user, user.role, c.clock(), token)
+    await c.sessions.put(session, min(c.settings.session_idle_s, c.settings.session_ttl_s))
+    audit(session.who, "login", client=client, role=user.role)
     response = RedirectResponse(next_path, 303)
     response.set_cookie(
         COOKIE,
@@ -64,9 +83,9 @@ async def login(request: Request, c: ContainerDep, form: FormDep) -> Response:
 
 
 @router.post("/logout")
-async def logout(c: ContainerDep, act: ActionDep) -> RedirectResponse:
+async def logout(c: ContainerDep, act: SessionActionDep) -> RedirectResponse:
     """End the session everywhere and clear the cookie."""
-    await c.sessions.delete(act.session.sid)
+    await end(c.users, c.sessions, act.session)
     audit(act.who, "logout")
     response = RedirectResponse("/login", 303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")

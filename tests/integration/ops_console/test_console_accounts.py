@@ -1,0 +1,141 @@
+"""The console's logins on the real Redis (sessions and the accounts store): a named user
+logs in, repeated failures lock the name out and throttle the address, a session ends when
+idle or old (an injected clock), or when its user is disabled, and audit lines name users.
+The services behind the console are fakes (tests/unit/ops_console/fakes.py)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from unit.ops_console.fakes import FakeServices, settings
+
+from ops_console.bootstrap import Seams
+from ops_console.entrypoints.app import create_app
+from ops_console.sessions import COOKIE
+from stocksync_common.accounts.store import Accounts
+from support.accounts import scratch_accounts
+
+pytestmark = pytest.mark.integration
+PASSWORD = "console test password"  # noqa: S105 - a test secret
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@asynccontextmanager
+async def console(
+    redis_url: str, accounts: Accounts, clock: Clock, services: FakeServices | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    services = services or FakeServices(accept="Bearer sst_")
+    http = httpx.AsyncClient(transport=httpx.MockTransport(services.handle))
+    s = settings(redis_url=redis_url, session_ttl_s=8 * 3600, session_idle_s=1800)
+    app = create_app(s, Seams(http=http, users=accounts, clock=clock))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://console.test"
+        ) as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+async def accounts(redis: Redis) -> AsyncIterator[Accounts]:
+    async with scratch_accounts(redis, max_failures=3, max_address_failures=5) as store:
+        await store.add_user("olga", "operator", PASSWORD)
+        await store.add_user("vic", "viewer", PASSWORD)
+        yield store
+
+
+async def _login(client: httpx.AsyncClient, user: str, password: str = PASSWORD) -> int:
+    form = {"user": user, "password": password, "next": "/stores"}
+    return (await client.post("/login", data=form)).status_code
+
+
+async def _signed_in(client: httpx.AsyncClient) -> bool:
+    return (await client.get("/stores")).status_code == 200
+
+
+async def test_a_named_user_logs_in_and_the_audit_lines_name_them(
+    redis_url: str, accounts: Accounts, caplog: pytest.LogCaptureFixture
+) -> None:
+    services = FakeServices(accept="Bearer sst_")
+    async with console(redis_url, accounts, Clock(), services) as client:
+        caplog.set_level(logging.INFO, "ops_console.audit")
+        assert await _login(client, "olga", "wrong password") == 401
+        assert COOKIE not in client.cookies
+        assert await _login(client, "olga") == 303
+        page = (await client.get("/reconcile")).text
+        assert "olga (operator)" in page and 'action="/reconcile"' in page
+        csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        assert (await client.post("/reconcile", data={"csrf": csrf})).status_code == 303
+        lines = {r.getMessage(): getattr(r, "who", "") for r in caplog.records}
+        assert lines["audit: login"].startswith("olga/console:")
+        assert lines["audit: reconcile"].startswith("olga/console:")
+        assert PASSWORD not in caplog.text
+        # the services were called with olga's own session token (they check its scopes and
+        # name her in their audit lines); logging out revokes it
+        [call] = services.calls("shopify-sync", "POST", "/reconcile")
+        token = call.headers["authorization"].removeprefix("Bearer ")
+        found = await accounts.authenticate(token)
+        assert found is not None and found.user == "olga" and found.scopes == {"read", "operate"}
+        assert token not in caplog.text
+        assert (await client.post("/logout", data={"csrf": csrf})).status_code == 303
+        assert await accounts.authenticate(token) is None
+
+
+async def test_repeated_failures_lock_the_name_out_then_throttle_the_address(
+    redis_url: str, accounts: Accounts
+) -> None:
+    async with console(redis_url, accounts, Clock()) as client:
+        assert [await _login(client, "vic", f"guess {i} wrong!") for i in range(3)] == [
+            401, 401, 429,
+        ]  # fmt: skip
+        assert await _login(client, "vic") == 429  # the right password, locked out
+        assert not await _signed_in(client)
+        assert await _login(client, "olga", "also wrong pw") == 401
+        assert await _login(client, "olga") == 429  # five failures from this address
+        await accounts.unlock("vic")
+        assert await _login(client, "vic") == 429  # the address is still throttled
+
+
+async def test_a_session_ends_when_idle_or_old(redis_url: str, accounts: Accounts) -> None:
+    clock = Clock()
+    async with console(redis_url, accounts, clock) as client:
+        assert await _login(client, "vic") == 303
+        for _ in range(19):  # used every 25 minutes: kept alive until 8 h after the login
+            clock.now += 25 * 60
+            assert await _signed_in(client)
+        clock.now += 25 * 60  # 8 h 20 min after the login
+        assert not await _signed_in(client)
+
+        assert await _login(client, "vic") == 303
+        clock.now += 29 * 60
+        assert await _signed_in(client)
+        clock.now += 30 * 60  # 30 min unused
+        assert not await _signed_in(client)
+
+
+async def test_disabling_a_user_ends_their_session_and_a_role_change_applies_at_once(
+    redis_url: str, accounts: Accounts
+) -> None:
+    async with console(redis_url, accounts, Clock()) as client:
+        assert await _login(client, "olga") == 303
+        assert 'action="/reconcile"' in (await client.get("/reconcile")).text
+        await accounts.set_role("olga", "viewer")
+        page = (await client.get("/reconcile")).text
+        assert "olga (viewer)" in page and 'action="/reconcile"' not in page
+        await accounts.set_disabled("olga", True)
+        assert not await _signed_in(client)
+        await accounts.set_disabled("olga", False)
+        assert not await _signed_in(client)  # the session is gone, not only paused
