@@ -233,4 +233,5 @@ async def test_the_replay_audit_line_names_the_console_as_its_writer(
     line = orjson.loads(JsonFormatter("ops-console").format(record))
     assert line["service"] == "ops-console"  # the actor's service, not the one replaying
     assert line["target_service"] == "inventory-adjuster" and line["record"] == RECORD_ID
-    assert line["who"].startswith("console:")
+    user, _, session = line["who"].partition("/")  # the user, then the console session
+    assert user and session.startswith("console:")
