@@ -264,12 +264,17 @@ class CatalogMapping:
             for s, e in found.entries.items()
             if not set(e.locations) & set(store.locations.values())
         )
-        problems = {
+        problems: dict[str, Any] = {
             "duplicates": found.duplicates,
             "blank_variants": found.blank,
             "mismatched": mismatches(pinned, found.entries),
             "unstocked": unstocked,
         }
+        # "missing" (SKUs truth has and the store does not list) comes from reconciliation,
+        # not from a read of the store: kept, less what the store lists by now.
+        noted = ((await self.catalog.meta(store.shop)).get("problems") or {}).get("missing")
+        if noted is not None:
+            problems["missing"] = [s for s in noted if s not in found.entries]
         for kind, items in problems.items():
             metrics.MAPPING_PROBLEMS.labels(store.shop, kind).set(len(items))
         meta = {"method": method, "skus": len(found.entries), "at": time.time()}
