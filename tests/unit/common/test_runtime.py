@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from stocksync_common import wiring
 from stocksync_common.ops import Health
 from stocksync_common.runtime import (
+    OFF_PATH_FETCH_MIN_BYTES,
     Consumer,
     Service,
     Task,
@@ -221,3 +222,35 @@ async def test_wiring_hands_the_runtime_the_containers_usual_clients() -> None:
     for close in [*wiring.close_redis(container), *wiring.close_redis_and_http(container)]:
         await close()
     assert closed == ["redis", "redis", "http"]
+
+
+async def test_consumers_off_the_sales_path_take_their_records_in_batches() -> None:
+    """A consumer's ``fetch_min_bytes`` reaches its Kafka consumer; the groups off the sale's
+    path (alerts, oversell records, warehouse orders) ask for batches, the ones on it (the
+    order webhooks, the commands, the changes the stores are written from) answer at the
+    first record (#19)."""
+    settings = CommonSettings(kafka_bootstrap_servers="127.0.0.1:1")
+    spec = Consumer[Box]("g", ("t",), lambda _c: handle, fetch_min_bytes=OFF_PATH_FETCH_MIN_BYTES)
+    loop = consumer_loop(spec, Box(), settings, cast(Any, object()))
+    try:
+        assert loop.consumer._fetch_min_bytes == OFF_PATH_FETCH_MIN_BYTES  # noqa: SLF001
+    finally:
+        await loop.consumer.stop()
+    from notifier.bootstrap import service as notifier
+    from notifier.settings import Settings as NotifierSettings
+    from order_consumer.bootstrap import service as order_consumer
+    from order_consumer.settings import Settings as OrderSettings
+    from wms_connector.bootstrap import service as wms_connector
+    from wms_connector.settings import Settings as WmsSettings
+
+    consumers = {
+        (s.settings.service_name, c.name): c
+        for s in (notifier(NotifierSettings()), order_consumer(OrderSettings()),
+                  wms_connector(WmsSettings()))
+        for c in s.consumers
+    }  # fmt: skip
+    batched = {k for k, c in consumers.items() if c.fetch_min_bytes > 1}
+    assert batched >= {("notifier", "consumer"), ("order-consumer", "oversold-consumer"),
+                       ("wms-connector", "orders-consumer")}  # fmt: skip
+    first_record = {name for (_t, name), c in consumers.items() if c.fetch_min_bytes == 1}
+    assert "consumer" in first_record  # order-consumer's webhooks, wms-connector's events

@@ -62,6 +62,13 @@ class Client(Protocol):
     async def stop(self) -> None: ...
 
 
+# For a consumer off the sale's path: the broker answers a fetch once 256 KiB arrived or a
+# quarter of a second passed, so a moderate flow comes in batches, not a fetch and a handler
+# call per record (about a millisecond of CPU each, per group, on the cores the sale needs).
+OFF_PATH_FETCH_MIN_BYTES = 256 * 1024
+OFF_PATH_FETCH_MAX_WAIT_MS = 250
+
+
 @dataclass(frozen=True)
 class Consumer(Generic[C]):
     """One consumer group of a service: what it reads and what handles it.
@@ -82,6 +89,7 @@ class Consumer(Generic[C]):
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     fetch_max_wait_ms: int = 50
     max_poll_records: int = 2000
+    fetch_min_bytes: int = 1  # more: batches off the sale's path (make_consumer)
     enabled: bool = True
     decode: Decoder = decode
 
@@ -188,6 +196,7 @@ def consumer_loop(
         settings.service_name,
         fetch_max_wait_ms=spec.fetch_max_wait_ms,
         max_poll_records=spec.max_poll_records,
+        fetch_min_bytes=spec.fetch_min_bytes,
         security=settings.kafka_security,
     )
     return ConsumerLoop(

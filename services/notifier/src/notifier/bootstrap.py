@@ -26,7 +26,14 @@ from stocksync_common import wiring
 from stocksync_common.breaker import CircuitBreaker
 from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_settings
-from stocksync_common.runtime import Consumer, Service, Task, registrar
+from stocksync_common.runtime import (
+    OFF_PATH_FETCH_MAX_WAIT_MS,
+    OFF_PATH_FETCH_MIN_BYTES,
+    Consumer,
+    Service,
+    Task,
+    registrar,
+)
 from stocksync_common.topics import INVENTORY_CHANGED, REORDERS
 
 log = logging.getLogger(__name__)
@@ -160,6 +167,9 @@ def service(settings: Settings) -> Service[Container]:
         lambda c: c.handler.handle_batch,
         # a fetch's partitions: one round trip per step for all of them (#19)
         handler_many=lambda c: c.handler.handle_many,
+        # alerts may follow a quarter of a second later: changes come in batches (#19)
+        fetch_min_bytes=OFF_PATH_FETCH_MIN_BYTES,
+        fetch_max_wait_ms=OFF_PATH_FETCH_MAX_WAIT_MS,
     )
     return Service(
         settings=settings,

@@ -15,7 +15,13 @@ from order_consumer.settings import Settings
 from stocksync_common import wiring
 from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_settings
-from stocksync_common.runtime import Consumer, Service, registrar
+from stocksync_common.runtime import (
+    OFF_PATH_FETCH_MAX_WAIT_MS,
+    OFF_PATH_FETCH_MIN_BYTES,
+    Consumer,
+    Service,
+    registrar,
+)
 from stocksync_common.stores import load_stores
 from stocksync_common.topics import (
     COMPLIANCE,
@@ -82,7 +88,9 @@ def service(settings: Settings) -> Service[Container]:
                 (INVENTORY_CHANGED,),
                 lambda c: c.handler.handle_inventory_batch,
                 name="oversold-consumer",
-                fetch_max_wait_ms=100,
+                # off the sale's path: its changes in batches (#19)
+                fetch_min_bytes=OFF_PATH_FETCH_MIN_BYTES,
+                fetch_max_wait_ms=OFF_PATH_FETCH_MAX_WAIT_MS,
             ),
             # Its own group on compliance.v1: erase or report what is kept about a customer
             # or shop. Compliance requests are due within days: a long fetch wait keeps the
@@ -93,6 +101,7 @@ def service(settings: Settings) -> Service[Container]:
                 lambda c: c.compliance.handle_batch,
                 name="compliance-consumer",
                 fetch_max_wait_ms=500,
+                fetch_min_bytes=OFF_PATH_FETCH_MIN_BYTES,
             ),
         ],
         producer=wiring.producer,

@@ -13,7 +13,14 @@ from stocksync_common import wiring
 from stocksync_common.breaker import CircuitBreaker
 from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_settings
-from stocksync_common.runtime import Consumer, Service, Task, registrar
+from stocksync_common.runtime import (
+    OFF_PATH_FETCH_MAX_WAIT_MS,
+    OFF_PATH_FETCH_MIN_BYTES,
+    Consumer,
+    Service,
+    Task,
+    registrar,
+)
 from stocksync_common.topics import INVENTORY_COMMANDS, ORDERS, WEBHOOKS_WMS
 from wms_connector.adapters.order_state import RedisOrderState
 from wms_connector.adapters.truth import HttpTruth
@@ -84,6 +91,9 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
                 (ORDERS,),
                 lambda c: c.forwarder.handle_batch,
                 name="orders-consumer",
+                # warehouse orders follow a quarter of a second later: in batches (#19)
+                fetch_min_bytes=OFF_PATH_FETCH_MIN_BYTES,
+                fetch_max_wait_ms=OFF_PATH_FETCH_MAX_WAIT_MS,
             ),
         ],
         producer=wiring.producer,
