@@ -15,7 +15,8 @@ rounds in flight do not hold (``Writer``), but only while the bucket pays for th
 snapshot, as much coalesced as it can be). After a failure the lane runs one round at a
 time until a round succeeds. The default is one (ADR 0005: with two, a discovery's read
 overwrote levels another round had just written, and sales were left unwritten; reads no
-longer overwrite newer writes, see ``SyncState.stamp``).
+longer overwrite newer writes, see ``SyncState.stamp``; with that fixed, two measured no
+faster on this machine).
 """
 
 from __future__ import annotations
