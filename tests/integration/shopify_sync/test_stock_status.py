@@ -32,9 +32,17 @@ async def test_each_store_shows_its_last_seen_count_and_what_waits(
         await s.seed(shop, {sku: 0})
         await s.publish_changes([change(sku, 1, 5)])
         await s.converged(shop, {sku: 5})
+        seen = {"wh-1": {"shows": 5, "applied_version": 1, "pending": None}}
+
+        async def recorded() -> bool:
+            # the store shows 5 as soon as the call is answered; shopify-sync records it a
+            # moment after (the answer's bookkeeping), so the status follows
+            return bool((await status())["locations"] == seen)
+
+        await await_for("the write recorded", recorded)
         store = await status()
         assert store["mapped"] is True
-        assert store["locations"] == {"wh-1": {"shows": 5, "applied_version": 1, "pending": None}}
+        assert store["locations"] == seen
 
         # The store fails every call: the next change waits, the count last seen stays.
         assert (await s.sim.post("/_sim/faults", json={"shop": shop, "error_rate": 1.0})).is_success
