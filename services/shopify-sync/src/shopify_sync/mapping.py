@@ -241,15 +241,21 @@ class CatalogMapping:
     async def discover(self, store: Store) -> dict[str, Any]:
         """Map the whole store; the summary (also kept as the catalog's meta)."""
         started = time.monotonic()
-        since = await self.state.stamp(store.shop)
-        found, method = await self.read_store(store)
-        await self.save(store, found, method, since=since)
+        found, method = await self.read_and_save(store)
         summary = {"method": method, "skus": len(found.entries), "at": time.time()}
         log.info(
             "catalog discovered",
             extra={"shop": store.shop, **summary, "seconds": time.monotonic() - started},
         )
         return summary
+
+    async def read_and_save(self, store: Store) -> tuple[Discovered, str]:
+        """Read the whole store and save it as the mapping; what was read and how. The stamp
+        is taken before the read, so levels written while it was on its way stay."""
+        since = await self.state.stamp(store.shop)
+        found, method = await self.read_store(store)
+        await self.save(store, found, method, since=since)
+        return found, method
 
     async def save(self, store: Store, found: Discovered, method: str, *, since: int) -> None:
         """Replace the mapping with what a full read found; report the problems. ``since``:

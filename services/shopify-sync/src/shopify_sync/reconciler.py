@@ -59,9 +59,7 @@ class Reconciler:
         if skus:
             listed, levels = await self._read_some(store, skus)
         else:
-            since = await self.state.stamp(store.shop)
-            found, method = await self.mapping.read_store(store)
-            await self.mapping.save(store, found, method, since=since)
+            found, _method = await self.mapping.read_and_save(store)
             listed, levels = set(found.entries), store_levels(store, found)
             await self.mapping.note_missing(store, [s for s in truth if s not in listed])
         report = compare(store, truth, listed, levels)
