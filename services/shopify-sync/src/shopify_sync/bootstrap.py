@@ -11,6 +11,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
@@ -20,7 +21,7 @@ from redis.asyncio import Redis
 from shopify_sync import own_events
 from shopify_sync.adapters.bulk import BulkRunner
 from shopify_sync.adapters.dead_letters import KafkaDeadLetters
-from shopify_sync.adapters.exposures import RedisExposures
+from shopify_sync.adapters.exposures import CachedExposures, RedisExposures
 from shopify_sync.adapters.intents import RedisIntents
 from shopify_sync.adapters.jobs import RedisJobs
 from shopify_sync.adapters.lease import Lease
@@ -133,9 +134,15 @@ def build(
         client, catalog, state, bulk, settings.bulk_threshold, settings.absent_ttl_s
     )
     dead = KafkaDeadLetters(producer, settings.changes_topic, settings.consumer_group)
+    exposures = RedisExposures(redis)
+    cached = (
+        CachedExposures(exposures, settings.exposure_cache_entries)
+        if settings.exposure_cache_entries > 0
+        else None
+    )
     writer = Writer(
         client, mapping, state, dead, asyncio.sleep, settings.max_stale_retries,
-        RedisExposures(redis), RedisIntents(redis),
+        cached or exposures, RedisIntents(redis),
     )  # fmt: skip
     owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
     config = LaneConfig(
@@ -149,7 +156,10 @@ def build(
         {
             s.shop: Lane(
                 s, writer, state, client, mapping, config,
-                lease=Lease(redis, f"sync:lane:{{{s.shop}}}", owner, settings.lease_ttl_s),
+                lease=Lease(
+                    redis, f"sync:lane:{{{s.shop}}}", owner, settings.lease_ttl_s,
+                    on_change=None if cached is None else partial(cached.forget, s.shop),
+                ),
             )
             for s in stores.stores
         }

@@ -55,6 +55,10 @@ class Settings(CommonSettings):
     breaker_open_s: float = 2.0
     breaker_max_open_s: float = 5.0
     lease_ttl_s: float = 10.0
+    # Each store's own exposures kept in memory in front of Redis while its lane lease is
+    # held (adapters/exposures.CachedExposures): a push round then reads Redis only for
+    # items it has not written yet. 0 turns the cache off (every round reads Redis).
+    exposure_cache_entries: int = 200_000
 
     discover_on_start: bool = True
     bulk_threshold: int = 500  # variants; above it discovery uses a bulk operation
