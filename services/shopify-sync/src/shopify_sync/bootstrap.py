@@ -102,6 +102,16 @@ def check_versions(stores: StoresConfig) -> None:
         raise RuntimeError(f"api_version older than {MIN_API_VERSION} for {', '.join(old)}")
 
 
+def http_client(settings: Settings) -> httpx.AsyncClient:
+    """The client every call to the stores goes through (connections kept between writes)."""
+    limits = httpx.Limits(
+        max_connections=settings.max_connections,
+        max_keepalive_connections=20,
+        keepalive_expiry=settings.keepalive_s,
+    )
+    return httpx.AsyncClient(timeout=settings.request_timeout_s, limits=limits)
+
+
 def build(
     settings: Settings,
     http: httpx.AsyncClient | None = None,
@@ -112,10 +122,7 @@ def build(
     stores = load_stores(settings.stores_file, frozenset({ACCESS_TOKEN}), settings.environment)
     check_versions(stores)
     redis = redis or connect_settings(settings)
-    http = http or httpx.AsyncClient(
-        timeout=settings.request_timeout_s,
-        limits=httpx.Limits(max_connections=settings.max_connections, max_keepalive_connections=20),
-    )
+    http = http or http_client(settings)
 
     def breaker(shop: str, clock: Clock) -> CircuitBreaker:
         return CircuitBreaker(

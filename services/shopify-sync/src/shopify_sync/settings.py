@@ -41,6 +41,11 @@ class Settings(CommonSettings):
 
     request_timeout_s: float = 10.0
     max_connections: int = 100
+    # How long an idle connection to a store stays in the pool. httpx's default is 5 s: a
+    # write after a quiet spell of more than 5 s opened a new TLS connection first (one to
+    # three round trips to Shopify before the write itself). A connection the server closed
+    # earlier is seen as closed when it is next picked, and a new one is opened then.
+    keepalive_s: float = 120.0
     max_stale_retries: int = 3
     coalesce_window_s: float = 0.005
     # Admin API calls of one store in flight at once (a round each, on SKUs the others do not
