@@ -18,9 +18,10 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from stocksync_sim.shopify.control_ops import store_or_404
 from stocksync_sim.shopify.endpoint import SimDep
 from stocksync_sim.shopify.state import StoreState
 from stocksync_sim.shopify.subscriptions import scopes_of
@@ -89,16 +90,9 @@ async def token_by_shop(shop: str, request: Request, sim: SimDep) -> JSONRespons
     return await _grant(sim, request, shop.lower())
 
 
-def _store(sim: SimDep, shop: str) -> StoreState:
-    store = sim.state.stores.get(shop.lower())
-    if store is None:
-        raise HTTPException(404, f"unknown shop {shop}")
-    return store
-
-
 @router.get("/_sim/stores/{shop}/tokens")
 async def tokens(shop: str, sim: SimDep) -> dict[str, int]:
-    store = _store(sim, shop)
+    store = store_or_404(sim, shop)
     now = store.now()
     live = sum(1 for expires in store.issued_tokens.values() if expires > now)
     return {"issued": store.stats.tokens_issued, "live": live}
@@ -106,7 +100,7 @@ async def tokens(shop: str, sim: SimDep) -> dict[str, int]:
 
 @router.delete("/_sim/stores/{shop}/tokens")
 async def revoke_tokens(shop: str, sim: SimDep) -> dict[str, int]:
-    store = _store(sim, shop)
+    store = store_or_404(sim, shop)
     now = store.now()
     live = [t for t, expires in store.issued_tokens.items() if expires > now]
     for token in live:
