@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from types import SimpleNamespace
 
 import httpcore._async.http11 as http11
 import pytest
@@ -27,7 +28,8 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
     fake = Clock()
-    monkeypatch.setattr(http11.time, "monotonic", fake.monotonic)
+    # the pool's keep-alive clock is the ``time`` module httpcore's HTTP/1.1 connection imports
+    monkeypatch.setattr(http11, "time", SimpleNamespace(monotonic=fake.monotonic))
     yield fake
 
 
