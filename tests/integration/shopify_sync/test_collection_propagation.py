@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 import pytest
-from integration.shopify_sync.conftest import LOC, Sync, SyncFactory
+from integration.shopify_sync.conftest import ADMIN, LOC, Sync, SyncFactory
 
 from shopify_sync.adapters.pending_memberships import RedisPendingMemberships
 from shopify_sync.adapters.shopify import TransientError
@@ -267,3 +267,58 @@ async def test_a_failure_midway_is_rolled_back(sync_stack: SyncFactory) -> None:
         assert await members(s, child, handle) == {"pen-2"}
         done = await collection(s, child, handle)
         assert done is not None and done["title"] == "Pens v2"
+
+
+async def test_catalog_sync_job_brings_collections_and_their_members(
+    sync_stack: SyncFactory,
+) -> None:
+    async with sync_stack(PLANS, store_extra=ROLES) as s:
+        parent = s.shops[0]
+        ids = [await seed(s, parent, sku, tags=["job"]) for sku in ("JOB-1", "JOB-2", "JOB-3")]
+        custom = await create(s, parent, {"title": "Hand picked", "products": ids[:2]})
+        rule = {"column": "TAG", "relation": "EQUALS", "condition": "job"}
+        rules = {"appliedDisjunctively": False, "rules": [rule]}
+        smart = await create(s, parent, {"title": "All job", "ruleSet": rules})
+        r = await s.admin.post("/jobs/catalog-sync", headers=ADMIN, json={})
+        assert r.status_code == 202, r.text
+        job_id = r.json()["job_id"]
+
+        async def ended() -> dict[str, Any] | None:
+            doc: dict[str, Any] = (await s.admin.get(f"/jobs/{job_id}", headers=ADMIN)).json()
+            return doc if doc["status"] in ("done", "failed") else None
+
+        doc = await await_for("catalog sync job ended", ended, 120)
+        assert doc["status"] == "done", doc
+        for child in s.shops[1:]:  # no product was there before the job: all created by it
+            assert doc["progress"]["collections"][child] == 2
+            assert await members(s, child, custom) == {"job-1", "job-2"}
+            assert await members(s, child, smart) == {"job-1", "job-2", "job-3"}
+
+
+async def test_child_webhooks_echo_dropped_and_drift_reasserted(sync_stack: SyncFactory) -> None:
+    async with sync_stack(PLANS, store_extra=ROLES) as s:
+        parent, keeps_title, follows = s.shops
+        handle = await create(s, parent, {"title": "Bags", "descriptionHtml": "canvas"})
+        view = await propagator(s).read(s.container.stores.stores[0], {"handle": handle})
+        assert view is not None
+        stores = {store.shop: store for store in s.container.stores.stores}
+        for child in (keeps_title, follows):
+            await propagator(s).sync_child(stores[child], view)
+
+        async def child_webhook(child: str) -> str:
+            r = await s.sim.get(f"/_sim/stores/{child}/collections/{handle}/payload")
+            assert r.status_code == 200, r.text
+            return await propagator(s).on_webhook(stores[child], "collections/update", r.json())
+
+        assert await child_webhook(follows) == "echo"  # our own write coming back
+        for child, title in ((keeps_title, "Their bags"), (follows, "Wrong bags")):
+            own = await collection(s, child, handle)
+            assert own is not None
+            await gql(s, child, UPDATE, {"input": {"id": own["id"], "title": title}})
+        assert await child_webhook(follows) == "reasserted"  # the parent owns the title there
+        assert (await collection(s, follows, handle) or {})["title"] == "Bags"
+        assert await child_webhook(keeps_title) == "echo"  # the child owns its title
+        assert (await collection(s, keeps_title, handle) or {})["title"] == "Their bags"
+        assert await propagator(s).on_webhook(
+            stores[follows], "collections/update", {"id": 1, "handle": "only-mine", "title": "x"}
+        ) == "child-only"  # fmt: skip
