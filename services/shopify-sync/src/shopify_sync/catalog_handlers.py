@@ -42,6 +42,7 @@ from stocksync_common.stores import Store, StoresConfig
 log = logging.getLogger(__name__)
 PRODUCT_TOPICS = frozenset({"products/create", "products/update", "products/delete"})
 COLLECTION_TOPICS = frozenset({"collections/create", "collections/update", "collections/delete"})
+PRODUCT, COLLECTION = "catalog.product_changed", "catalog.collection_changed"  # event types
 
 
 def product_change(
@@ -58,14 +59,7 @@ def product_change(
         product_id=product_id, updated_at=_text(body.get("updated_at")),
         webhook_id=hook.webhook_id, body=body,
     )  # fmt: skip
-    out = CatalogProductChanged(
-        id=stable_id("catalog.product_changed", event.id),
-        correlation_id=event.correlation_id,
-        causation_id=event.id,
-        source=source,
-        shop=store.shop,
-        payload=change,
-    )
+    out = CatalogProductChanged(payload=change, **_caused_by(event, store, source, PRODUCT))
     key = f"{store.shop}/{number if number is not None else product_id.rsplit('/', 1)[-1]}"
     return key, out
 
@@ -83,16 +77,20 @@ def collection_change(
         collection_id=collection_id, updated_at=_text(body.get("updated_at")),
         webhook_id=hook.webhook_id, body=body,
     )  # fmt: skip
-    out = CatalogCollectionChanged(
-        id=stable_id("catalog.collection_changed", event.id),
-        correlation_id=event.correlation_id,
-        causation_id=event.id,
-        source=source,
-        shop=store.shop,
-        payload=change,
-    )
+    out = CatalogCollectionChanged(payload=change, **_caused_by(event, store, source, COLLECTION))
     suffix = number if number is not None else collection_id.rsplit("/", 1)[-1]
     return f"{store.shop}/{suffix}", out
+
+
+def _caused_by(
+    event: ShopifyWebhookReceived, store: Store, source: str, kind: str
+) -> dict[str, Any]:
+    """The envelope fields of a ``kind`` event handed on from ``event``: its correlation id,
+    caused by it, the same id when the webhook record is handled again."""
+    return {
+        "id": stable_id(kind, event.id), "correlation_id": event.correlation_id,
+        "causation_id": event.id, "source": source, "shop": store.shop,
+    }  # fmt: skip
 
 
 def _text(value: Any) -> str | None:

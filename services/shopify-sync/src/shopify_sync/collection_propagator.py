@@ -52,9 +52,9 @@ from shopify_sync.domain.collections import (
 )
 from shopify_sync.domain.propagation import older
 from shopify_sync.ports import PendingMemberships, PropagationState
-from shopify_sync.propagator import PropagationFailed, run_all
+from shopify_sync.propagator import ParentAndChildren, PropagationFailed, run_all
 from stocksync_common.events import new_id
-from stocksync_common.stores import Store, StoresConfig
+from stocksync_common.stores import Store
 
 log = logging.getLogger(__name__)
 PRODUCTS_MOST = 250  # collectionAddProducts / collectionRemoveProducts take 250 a call
@@ -62,26 +62,13 @@ READ_COST = 2 + COLLECTION_PAGE * 2 + 5  # a page of id and handle, the collecti
 
 
 @dataclass
-class CollectionPropagator:
-    stores: StoresConfig
+class CollectionPropagator(ParentAndChildren):
+    """Acts on collections/* webhooks (:meth:`on_webhook`)."""
+
     client: ShopifyClient
     state: PropagationState
     pending: PendingMemberships
     gate: CatalogGate
-
-    @property
-    def parent(self) -> Store | None:
-        return next((s for s in self.stores.stores if s.role == "parent"), None)
-
-    @property
-    def children(self) -> list[Store]:
-        return [s for s in self.stores.stores if s.role == "child"]
-
-    async def on_webhook(self, store: Store, topic: str, body: dict[str, Any]) -> str:
-        """Act on one collections/* webhook; what was done (for logs, metrics and tests)."""
-        if store.role == "parent":
-            return await self._from_parent(store, topic, body)
-        return await self._from_child(store, topic, body)
 
     async def _from_parent(self, parent: Store, topic: str, body: dict[str, Any]) -> str:
         collection_id = str(body.get("admin_graphql_api_id") or gid("Collection", body.get("id")))
@@ -309,6 +296,7 @@ class CollectionPropagator:
         await self.state.journal_put(child.shop, JOURNAL_PREFIX + entry["handle"], entry)
 
     async def _delete(self, child: Store, handle: str) -> None:
+        """The child's collection with that handle deleted, and nothing pending for it."""
         await self.pending.replace(child.shop, handle, [])
         found = await self.read(child, {"handle": handle})
         if found is not None:
@@ -322,12 +310,7 @@ class CollectionPropagator:
         journal stays when the undo itself fails, for the next start to finish."""
         handle, steps = str(entry["handle"]), list(entry["steps"])
         if steps and entry.get("created"):
-            found = await self.read(child, {"handle": handle})
-            if found is not None:
-                await self._write(
-                    child, COLLECTION_DELETE, {"input": {"id": found.collection_id}},
-                    "collectionDelete",
-                )  # fmt: skip
+            await self._delete(child, handle)
         elif steps and entry.get("snapshot"):
             await self._restore(child, entry, steps)
         await self.state.journal_done(child.shop, JOURNAL_PREFIX + handle)

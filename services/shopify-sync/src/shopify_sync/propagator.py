@@ -64,15 +64,10 @@ class PropagationFailed(ShopifyError):
 
 
 @dataclass
-class Propagator:
-    stores: StoresConfig
-    client: ShopifyClient
-    state: PropagationState
-    gate: CatalogGate
-    arrived: Arrived | None = None
+class ParentAndChildren:
+    """The stores file's parent and children; a webhook handled by the side it came from."""
 
-    def __post_init__(self) -> None:
-        self.reader = ProductReader(self.client, self.gate)
+    stores: StoresConfig
 
     @property
     def parent(self) -> Store | None:
@@ -83,10 +78,29 @@ class Propagator:
         return [s for s in self.stores.stores if s.role == "child"]
 
     async def on_webhook(self, store: Store, topic: str, body: dict[str, Any]) -> str:
-        """Act on one products/* webhook; what was done (for logs and tests)."""
+        """Act on one webhook; what was done (for logs, metrics and tests)."""
         if store.role == "parent":
             return await self._from_parent(store, topic, body)
         return await self._from_child(store, topic, body)
+
+    async def _from_parent(self, parent: Store, topic: str, body: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    async def _from_child(self, child: Store, topic: str, body: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+
+@dataclass
+class Propagator(ParentAndChildren):
+    """Acts on products/* webhooks (:meth:`on_webhook`)."""
+
+    client: ShopifyClient
+    state: PropagationState
+    gate: CatalogGate
+    arrived: Arrived | None = None
+
+    def __post_init__(self) -> None:
+        self.reader = ProductReader(self.client, self.gate)
 
     async def _from_parent(self, parent: Store, topic: str, body: dict[str, Any]) -> str:
         product_id = str(body.get("admin_graphql_api_id") or gid("Product", body.get("id")))
