@@ -269,7 +269,7 @@ async def test_a_failure_midway_is_rolled_back(sync_stack: SyncFactory) -> None:
         assert done is not None and done["title"] == "Pens v2"
 
 
-async def test_catalog_sync_job_brings_collections_and_their_members(
+async def test_catalog_sync_job_brings_collections_and_names_the_one_a_child_refuses(
     sync_stack: SyncFactory,
 ) -> None:
     async with sync_stack(PLANS, store_extra=ROLES) as s:
@@ -279,6 +279,8 @@ async def test_catalog_sync_job_brings_collections_and_their_members(
         rule = {"column": "TAG", "relation": "EQUALS", "condition": "job"}
         rules = {"appliedDisjunctively": False, "rules": [rule]}
         smart = await create(s, parent, {"title": "All job", "ruleSet": rules})
+        clash = s.shops[2]  # has a custom collection under the smart one's handle: refused
+        assert await create(s, clash, {"title": "All job"}) == smart
         r = await s.admin.post("/jobs/catalog-sync", headers=ADMIN, json={})
         assert r.status_code == 202, r.text
         job_id = r.json()["job_id"]
@@ -290,9 +292,13 @@ async def test_catalog_sync_job_brings_collections_and_their_members(
         doc = await await_for("catalog sync job ended", ended, 120)
         assert doc["status"] == "done", doc
         for child in s.shops[1:]:  # no product was there before the job: all created by it
-            assert doc["progress"]["collections"][child] == 2
             assert await members(s, child, custom) == {"job-1", "job-2"}
-            assert await members(s, child, smart) == {"job-1", "job-2", "job-3"}
+        assert doc["progress"]["collections"] == {s.shops[1]: 2, clash: 1}
+        assert await members(s, s.shops[1], smart) == {"job-1", "job-2", "job-3"}
+        [refused] = doc["progress"]["errors"]
+        assert (refused["collection"], refused["shop"]) == (smart, clash)
+        assert "custom collection" in refused["errors"]  # Shopify's reason, for the merchant
+        assert await members(s, clash, smart) == set()  # the child's own, left as it was
 
 
 async def test_child_webhooks_echo_dropped_and_drift_reasserted(sync_stack: SyncFactory) -> None:

@@ -90,7 +90,9 @@ class CatalogSync:
         lock = asyncio.Lock()  # children run together; progress reports one at a time
         await asyncio.gather(*(self._child(c, views, progress, report, lock) for c in children))
         if self.collections is not None:
-            progress["collections"] = await self.collections.sync_all(children)
+            refused: list[dict[str, Any]] = []
+            progress["collections"] = await self.collections.sync_all(children, refused)
+            progress["errors"] = (progress["errors"] + refused)[:100]
             await report(progress)
         return progress
 

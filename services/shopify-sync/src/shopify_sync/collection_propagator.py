@@ -169,6 +169,12 @@ class CollectionPropagator(ParentAndChildren):
         found = await self.find_products(child, missing)
         plan = plan_membership(view.products, shown, found)
         await self.pending.replace(child.shop, view.handle, plan.pending)
+        if plan.pending:
+            # A product that arrived between the lookup and the record found nothing
+            # pending then (product_arrived ran first): looked up once more, after it.
+            found |= await self.find_products(child, plan.pending)
+            plan = plan_membership(view.products, shown, found)
+            await self.pending.replace(child.shop, view.handle, plan.pending)
         if plan.add:
             entry["added"] = list(plan.add)
             await self._step(child, entry, "products_add")
@@ -209,9 +215,12 @@ class CollectionPropagator(ParentAndChildren):
                     found[str(node["handle"])] = str(node["id"])
         return found
 
-    async def sync_all(self, children: Sequence[Store] | None = None) -> dict[str, int]:
+    async def sync_all(
+        self, children: Sequence[Store] | None = None, errors: list[dict[str, Any]] | None = None
+    ) -> dict[str, int]:
         """Every parent collection to each child (all by default; the full catalog sync):
-        the number synced per child. Members that arrived meanwhile are added too."""
+        the number synced per child. Members that arrived meanwhile are added too. A
+        collection a child refuses (rolled back) is named in ``errors``; the rest go on."""
         parent = self.parent
         if parent is None:
             return {}
@@ -223,7 +232,13 @@ class CollectionPropagator(ParentAndChildren):
                 continue
             await self.state.set_handle(parent.shop, view.collection_id, view.handle)
             for child in children:
-                await self.sync_child(child, view)
+                try:
+                    await self.sync_child(child, view)
+                except PropagationFailed as exc:
+                    if errors is None:
+                        raise
+                    errors.append({"collection": handle, "shop": child.shop, "errors": str(exc)})
+                    continue
                 counts[child.shop] += 1
         return counts
 
