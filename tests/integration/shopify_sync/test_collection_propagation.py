@@ -328,3 +328,28 @@ async def test_child_webhooks_echo_dropped_and_drift_reasserted(sync_stack: Sync
         assert await propagator(s).on_webhook(
             stores[follows], "collections/update", {"id": 1, "handle": "only-mine", "title": "x"}
         ) == "child-only"  # fmt: skip
+
+
+async def test_a_crash_journal_is_rolled_back_and_redone(sync_stack: SyncFactory) -> None:
+    async with sync_stack(PLANS, store_extra=ROLES) as s:
+        parent, _, child = s.shops
+        product = await seed(s, parent, "KEY-1")
+        await seed(s, child, "KEY-1")
+        handle = await create(s, parent, {"title": "Keys", "products": [product]})
+        parent_id = (await collection(s, parent, handle) or {})["id"]
+        # a crash after collectionCreate, before the products were added
+        assert await create(s, child, {"title": "half written", "handle": handle}) == handle
+        entry = {
+            "kind": "collection", "op": "crashed", "handle": handle, "created": True,
+            "snapshot": None, "steps": ["collection_set"], "added": [], "removed": [],
+            "parent_collection": parent_id,
+        }  # fmt: skip
+        journal = s.container.propagator.state if s.container.propagator else None
+        assert journal is not None
+        await journal.journal_put(child, f"collection:{handle}", entry)
+        await journal.journal_put(child, "a-product", {"handle": "a-product", "steps": []})
+        assert await propagator(s).recover() == 1  # the product's entry is not its own
+        redone = await collection(s, child, handle)
+        assert redone is not None and redone["title"] == "Keys"
+        assert await members(s, child, handle) == {"key-1"}
+        assert set(await journal.journal_open(child)) == {"a-product"}
