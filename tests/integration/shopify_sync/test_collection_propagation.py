@@ -28,7 +28,7 @@ PLANS = ["plus", "standard", "standard"]
 READ = """
 query Read($handle: String!) {
   collectionByHandle(handle: $handle) {
-    id title descriptionHtml sortOrder
+    id title descriptionHtml sortOrder image { url }
     ruleSet { appliedDisjunctively rules { column relation condition } }
     products(first: 50) { nodes { id handle } }
   }
@@ -127,7 +127,10 @@ async def test_custom_collection_gets_a_product_that_reaches_the_child_later(
         for child in (first, second):  # the third product is not in the children yet
             await seed(s, child, "CAP-A")
             await seed(s, child, "CAP-B")
-        handle = await create(s, parent, {"title": "Caps", "products": ids})
+        image = {"src": "https://cdn.example.test/caps.png"}
+        handle = await create(
+            s, parent, {"title": "Caps", "sortOrder": "ALPHA_ASC", "image": image, "products": ids}
+        )
         await publish_collection(s, "collections/create", handle)
 
         async def two_in_each() -> bool:
@@ -136,6 +139,10 @@ async def test_custom_collection_gets_a_product_that_reaches_the_child_later(
         await await_for("collection with the two products the children have", two_in_each, 60)
         pending = RedisPendingMemberships(s.container.redis)
         assert await pending.of_product(first, "cap-c") == [handle]
+        for child in (first, second):
+            found = await collection(s, child, handle)
+            assert found is not None and found["title"] == "Caps"
+            assert found["sortOrder"] == "ALPHA_ASC" and found["image"] == {"url": image["src"]}
 
         await publish_product(s, "products/create", "CAP-C")  # the product reaches them now
 
