@@ -360,3 +360,33 @@ async def test_a_crash_journal_is_rolled_back_and_redone(sync_stack: SyncFactory
         assert redone is not None and redone["title"] == "Keys"
         assert await members(s, child, handle) == {"key-1"}
         assert set(await journal.journal_open(child)) == {"a-product"}
+
+
+async def test_a_product_arriving_during_the_collection_sync_is_not_left_pending(
+    sync_stack: SyncFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with sync_stack(PLANS, store_extra=ROLES) as s:
+        parent, _, child = s.shops
+        ids = [await seed(s, parent, sku) for sku in ("BOX-1", "BOX-2")]
+        await seed(s, child, "BOX-1")
+        handle = await create(s, parent, {"title": "Boxes", "products": ids})
+        store = s.container.stores.by_shop(child)
+        assert store is not None
+        collections = propagator(s)
+        looked_up = collections.find_products
+
+        async def box_2_arrives_right_after_the_lookup(target: Any, handles: Any) -> dict[str, str]:
+            found = await looked_up(target, handles)
+            if "box-2" in handles and "box-2" not in found:  # the first lookup only
+                product_id = await seed(s, child, "BOX-2")
+                # product propagation's hook runs now: nothing is pending for it yet
+                assert await collections.product_arrived(target, "box-2", product_id) == 0
+            return found
+
+        monkeypatch.setattr(collections, "find_products", box_2_arrives_right_after_the_lookup)
+        view = await collections.read(s.container.stores.stores[0], {"handle": handle})
+        assert view is not None
+        await collections.sync_child(store, view)
+        assert await members(s, child, handle) == {"box-1", "box-2"}
+        pending = RedisPendingMemberships(s.container.redis)
+        assert await pending.of_collection(child, handle) == []
