@@ -88,8 +88,10 @@ class Store(BaseModel):
     routing: Routing | None = None
     plan: str | None = None  # informational; pacing learns the real budget from responses
     # Catalog propagation (a child): product fields this child keeps for itself (title,
-    # description, vendor, product_type, status, tags, images, price, metafields); the
-    # parent owns every other one. Metafields propagate in one namespace. (ADR 0011)
+    # description, vendor, product_type, status, tags, images, price, metafields) and
+    # collection fields (collection_title, collection_description, collection_sort_order,
+    # collection_image, collection_rules, collection_products); the parent owns every other
+    # one. Metafields propagate in one namespace. (ADR 0011, ADR 0021)
     child_owned_fields: tuple[str, ...] = ()
     catalog_metafield_namespace: str = "catalog"
 

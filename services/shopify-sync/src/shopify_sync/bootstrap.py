@@ -26,6 +26,7 @@ from shopify_sync.adapters.intents import RedisIntents
 from shopify_sync.adapters.jobs import RedisJobs
 from shopify_sync.adapters.lease import Lease
 from shopify_sync.adapters.metrics import circuit_listener
+from shopify_sync.adapters.pending_memberships import RedisPendingMemberships
 from shopify_sync.adapters.propagation_journal import RedisPropagationState
 from shopify_sync.adapters.redis_catalog import RedisCatalog
 from shopify_sync.adapters.redis_state import RedisSyncState
@@ -34,6 +35,7 @@ from shopify_sync.adapters.truth import HttpTruth, KafkaLevelsTruth
 from shopify_sync.catalog_gate import CatalogGate
 from shopify_sync.catalog_handlers import ProductsHandler, PropagationHandler
 from shopify_sync.catalog_sync import CatalogSync
+from shopify_sync.collection_propagator import CollectionPropagator
 from shopify_sync.connector import Connector
 from shopify_sync.domain.connect import needed_scopes
 from shopify_sync.domain.pacing import Clock
@@ -77,6 +79,7 @@ class Container:
     products: ProductsHandler
     connector: Connector
     propagator: Propagator | None = None
+    collections: CollectionPropagator | None = None
     runner: JobRunner | None = None
     importer: MappingImport | None = None
     # catalog.v1 to the children (None: propagation off).
@@ -177,11 +180,13 @@ def build(
     targeted = HttpTruth(http, settings.inventory_url) if settings.inventory_url else None
     reconciler = Reconciler(stores, mapping, state, truth, lanes, targeted)
     gate = CatalogGate(state, max_wait_s=settings.catalog_max_wait_s)
-    propagator = (
-        Propagator(stores, client, RedisPropagationState(redis), gate)
-        if settings.propagate_catalog
-        else None
-    )
+    propagator, collections = None, None
+    if settings.propagate_catalog:
+        journal = RedisPropagationState(redis)
+        collections = CollectionPropagator(
+            stores, client, journal, RedisPendingMemberships(redis), gate
+        )
+        propagator = Propagator(stores, client, journal, gate, collections.product_arrived)
     products = ProductsHandler(
         stores, mapping, producer if propagator else None, settings.catalog_topic,
         settings.service_name,
@@ -189,8 +194,9 @@ def build(
     jobs = ReconcileJobs(reconciler, RedisJobs(redis), owner)
     importer = MappingImport(stores, catalog, lanes, redis)
     syncer = CatalogSync(
-        stores, bulk, catalog, RedisPropagationState(redis), settings.catalog_sync_chunk
-    )
+        stores, bulk, catalog, RedisPropagationState(redis), settings.catalog_sync_chunk,
+        collections=collections,
+    )  # fmt: skip
 
     async def reconcile_job(params: dict[str, Any], _p: dict[str, Any], _r: Any) -> dict[str, Any]:
         return await reconciler.run(params.get("shops"), params.get("skus"))
@@ -208,9 +214,12 @@ def build(
         settings=settings, stores=stores, redis=redis, http=http, producer=producer,
         client=client, state=state, catalog=catalog, mapping=mapping, lanes=lanes, jobs=jobs,
         changes=ChangeRecorder(stores, state, lanes), products=products, propagator=propagator,
+        collections=collections,
         connector=connector(settings, stores, client),
         runner=runner, importer=importer,
-        propagation=PropagationHandler(stores, propagator) if propagator else None,
+        propagation=(
+            PropagationHandler(stores, propagator, collections) if propagator else None
+        ),
         fulfillments=(
             FulfillmentHandler(stores, client, redis) if settings.fulfil_shipments else None
         ),
@@ -231,6 +240,8 @@ async def recover(c: Container) -> None:
     assert c.propagator is not None  # noqa: S101 - only scheduled with a propagator
     try:
         redone = await c.propagator.recover()
+        if c.collections is not None:
+            redone += await c.collections.recover()
     except Exception:  # noqa: BLE001 - retried on the next start; the journal stays
         log.exception("catalog journal recovery failed")
         return

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from stocksync_sim.shopify.bulk import BulkOperation
+from stocksync_sim.shopify.collections import collection_payload, find_collection
 from stocksync_sim.shopify.faults import FaultsIn, FaultSpec
 from stocksync_sim.shopify.payloads import product_payload
 from stocksync_sim.shopify.runtime import Simulator, get_sim
@@ -77,7 +78,13 @@ async def notify_product(
     sim: Simulator, store: StoreState, topic: str, product: Product, *, wait: bool = False
 ) -> None:
     """Send a signed products/* webhook to each address subscribed (or the webhook URL)."""
-    body = product_payload(product, product.updated_at)
+    await notify(sim, store, topic, product_payload(product, product.updated_at), wait=wait)
+
+
+async def notify(
+    sim: Simulator, store: StoreState, topic: str, body: dict[str, Any], *, wait: bool = False
+) -> None:
+    """Send a signed webhook of ``topic`` to each address subscribed (or the webhook URL)."""
     for url in sim.webhook_urls(store, topic):
         delivery = build_delivery(store.config, topic, body, url)
         sim.state.deliveries[delivery.id] = delivery
@@ -114,6 +121,15 @@ async def product_body(shop: str, sku: str, sim: SimDep) -> dict[str, Any]:
         raise HTTPException(404, f"unknown SKU {sku}")
     product = store.products[sku]
     return product_payload(product, product.updated_at)
+
+
+@router.get("/stores/{shop}/collections/{handle}/payload")
+async def collection_body(shop: str, handle: str, sim: SimDep) -> dict[str, Any]:
+    """What a collections/update webhook about this collection carries now."""
+    found = find_collection(_store(sim, shop), handle=handle)
+    if found is None:
+        raise HTTPException(404, f"unknown collection {handle}")
+    return collection_payload(found)
 
 
 @router.patch("/stores/{shop}/products/{sku}")

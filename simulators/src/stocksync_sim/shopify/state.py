@@ -252,7 +252,8 @@ class StoreState:
         self.bulk_operations: dict[str, Any] = {}  # gid -> bulk.BulkOperation
         self.orders: dict[str, Any] = {}  # order gid -> fulfillment.SimOrder
         # products/* webhooks our GraphQL writes caused, sent after the answer (endpoint).
-        self.outbox: list[tuple[str, Product]] = []
+        self.outbox: list[tuple[str, Any]] = []  # (topic, Product or collections.SimCollection)
+        self.collections: dict[int, Any] = {}  # number -> collections.SimCollection
         self.staged_keys: dict[str, str] = {}  # upload token -> key (bulk_mutation)
         self.catalog_index: dict[str, CatalogInfo] = {}  # "h:<handle>", "i:<gid>" (catalog)
         self.staged_files: dict[str, bytes] = {}  # key -> uploaded JSONL

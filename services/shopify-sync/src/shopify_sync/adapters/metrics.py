@@ -91,7 +91,8 @@ DRIFT = Counter("stocksync_reconcile_drift_total", "Drifted levels found.", ["sh
 RECONCILE_RUNS = Counter("stocksync_reconcile_runs_total", "Reconciliation runs.", ["outcome"])
 CATALOG_WEBHOOKS = Counter(
     "stocksync_catalog_webhooks_total",
-    "products/* webhooks by what propagation did (propagated, echo, stale, reasserted, ...).",
+    "products/* and collections/* webhooks by what propagation did (propagated, echo, stale, "
+    "reasserted, ...; collection-propagated, collection-echo, ... for collections).",
     ["shop", "outcome"],
 )
 MAPPING_PROBLEMS = Gauge(
