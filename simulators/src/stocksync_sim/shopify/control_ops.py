@@ -126,7 +126,7 @@ async def product_body(shop: str, sku: str, sim: SimDep) -> dict[str, Any]:
 @router.get("/stores/{shop}/collections/{handle}/payload")
 async def collection_body(shop: str, handle: str, sim: SimDep) -> dict[str, Any]:
     """What a collections/update webhook about this collection carries now."""
-    found = find_collection(_store(sim, shop), handle=handle)
+    found = find_collection(store_or_404(sim, shop), handle=handle)
     if found is None:
         raise HTTPException(404, f"unknown collection {handle}")
     return collection_payload(found)
