@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Protocol, TypeVar, cast
 
 from aiokafka import AIOKafkaProducer
@@ -44,6 +44,7 @@ from stocksync_common.dlq.api import dlq_router
 from stocksync_common.events import decode
 from stocksync_common.ops import Check, Health, ops_router
 from stocksync_common.redis_client import connect_settings
+from stocksync_common.redis_keys import RedisKeys, with_common
 from stocksync_common.service import consumer_running, kafka_check, supervise
 from stocksync_common.settings import CommonSettings
 from stocksync_common.topics import Registered
@@ -141,6 +142,9 @@ class Service(Generic[C]):
     # follow from the groups): the Kafka ACLs of its user are made from these and the groups.
     produces: Sequence[str] = ()
     reads: Sequence[str] = ()
+    # The Redis keys it touches itself: its Redis user is made from these and what libs/common
+    # does for it (stocksync_common.redis_keys.with_common).
+    redis_keys: RedisKeys = RedisKeys()
     dlq_auto_replay: bool = True
     # False: no /admin/dlq routes (webhook-receiver in production: it faces the internet).
     dlq_api: bool = True
@@ -150,13 +154,17 @@ class Service(Generic[C]):
     app_options: Mapping[str, Any] = field(default_factory=dict)
 
     def registered(self) -> Registered:
-        """The groups of the service (all it declares, enabled or not) with their topics."""
-        return Registered(
+        """The groups of the service (all it declares, enabled or not) with their topics, and
+        its Redis keys when it uses Redis."""
+        found = Registered(
             {c.group: tuple(c.topics) for c in self.consumers},
             {g: tuple(ts) for g, ts in self.producer_dlq_groups.items()},
             tuple(self.produces),
             tuple(self.reads),
         )
+        if not self.settings.uses_redis:
+            return found
+        return replace(found, redis=with_common(self.redis_keys, found.dlq_topics()))
 
     def groups(self) -> dict[str, tuple[str, ...]]:
         """Every group of the service with the topics it dead-letters (for the DLQ API)."""

@@ -29,6 +29,7 @@ import yaml
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from stocksync_common.redis_keys import RedisKeys
 from stocksync_common.settings import CommonSettings, load
 from stocksync_common.transport import KafkaSecurity, kafka_options
 
@@ -92,6 +93,18 @@ class Registered:
     producers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     produces: tuple[str, ...] = ()
     reads: tuple[str, ...] = ()
+    # The Redis keys it touches (its own and libs/common's for it); None: no Redis. Its
+    # Redis ACL user is made from them (stocksync_common.redis_keys).
+    redis: RedisKeys | None = None
+
+    @property
+    def uses_kafka(self) -> bool:
+        return bool(self.consumers or self.producers or self.produces or self.reads)
+
+    def dlq_topics(self) -> tuple[str, ...]:
+        """The dead-letter topic of each topic each of its groups dead-letters."""
+        groups = {**self.consumers, **self.producers}
+        return tuple(dlq_topic(t, g) for g, topics in groups.items() for t in topics)
 
 
 @functools.cache

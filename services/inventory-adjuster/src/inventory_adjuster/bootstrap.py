@@ -18,6 +18,7 @@ from stocksync_common import wiring
 from stocksync_common.consumer import AssignHook, RetryPolicy
 from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_settings
+from stocksync_common.redis_keys import RedisKeys
 from stocksync_common.runtime import Consumer, Service, registrar
 from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_LEVELS
 
@@ -86,6 +87,10 @@ def service(settings: Settings) -> Service[Container]:
         producer=wiring.producer,
         # changes and levels from the script; commands from the stock import
         produces=(INVENTORY_CHANGED, INVENTORY_LEVELS, settings.commands_topic),
+        # truth (adapters/redis_store.py, kits.py), import jobs (entrypoints/admin.py)
+        redis_keys=RedisKeys(
+            writes=("inv:*", "offsets:*", "jobs:*", "kit-defs", "kit-index"), scripts=True
+        ),
         checks=wiring.redis_ready,
         closers=wiring.close_redis,
     )

@@ -26,6 +26,7 @@ from stocksync_common import wiring
 from stocksync_common.breaker import CircuitBreaker
 from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_settings
+from stocksync_common.redis_keys import RedisKeys
 from stocksync_common.runtime import (
     OFF_PATH_FETCH_MAX_WAIT_MS,
     OFF_PATH_FETCH_MIN_BYTES,
@@ -179,6 +180,7 @@ def service(settings: Settings) -> Service[Container]:
         tasks=tasks,
         producer=wiring.producer,
         produces=(REORDERS,),
+        redis_keys=RedisKeys(writes=(f"{settings.notifier_key_prefix}:*",), scripts=True),
         checks=wiring.redis_ready,
         closers=wiring.close_redis_and_http,
     )

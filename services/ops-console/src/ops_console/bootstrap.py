@@ -18,7 +18,8 @@ from ops_console.settings import Settings
 from stocksync_common.accounts.store import Accounts
 from stocksync_common.ops import Check
 from stocksync_common.redis_client import connect_settings
-from stocksync_common.runtime import Closer, Service
+from stocksync_common.redis_keys import RedisKeys
+from stocksync_common.runtime import Closer, Service, registrar
 from stocksync_common.service import redis_check
 
 
@@ -74,5 +75,10 @@ def service(settings: Settings, seams: Seams = NO_SEAMS) -> Service[Container]:
         build=lambda: build(settings, seams),
         checks=checks,
         closers=closers,
+        # users, tokens and login failures (the accounts store), console sessions (sessions.py)
+        redis_keys=RedisKeys(writes=("accounts:*", "console:session:*")),
         app_options={"docs_url": None, "redoc_url": None, "openapi_url": None},
     )
+
+
+groups = registrar(service, Settings)

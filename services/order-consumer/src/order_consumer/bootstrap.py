@@ -15,6 +15,7 @@ from order_consumer.settings import Settings
 from stocksync_common import wiring
 from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_settings
+from stocksync_common.redis_keys import RedisKeys
 from stocksync_common.runtime import (
     OFF_PATH_FETCH_MAX_WAIT_MS,
     OFF_PATH_FETCH_MIN_BYTES,
@@ -106,6 +107,13 @@ def service(settings: Settings) -> Service[Container]:
         ],
         producer=wiring.producer,
         produces=(INVENTORY_COMMANDS, ORDERS),
+        # order states and compliance reports; webhook:seen erased on shop/redact
+        # (compliance.py); the variant -> SKU maps shopify-sync keeps, read only
+        redis_keys=RedisKeys(
+            writes=("order:*", "compliance:report:*", "webhook:seen:*"),
+            reads=("skumap:*",),
+            scripts=True,
+        ),
         checks=wiring.redis_ready,
         closers=wiring.close_redis,
     )

@@ -54,6 +54,7 @@ from stocksync_common import wiring
 from stocksync_common.breaker import CircuitBreaker
 from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_settings
+from stocksync_common.redis_keys import RedisKeys
 from stocksync_common.runtime import Consumer, Service, Task, registrar
 from stocksync_common.stores import ACCESS_TOKEN, StoresConfig, load_stores
 from stocksync_common.topics import dlq_topic, ensure_topics
@@ -335,6 +336,7 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
         ],
         producer=wiring.producer,
         produces=(s.catalog_topic,),
+        redis_keys=RedisKeys(writes=("sync:*", "skumap:*"), scripts=True),
         reads=(s.levels_topic,),  # reconciliation reads the levels without a group
         checks=wiring.redis_ready,
         closers=wiring.close_redis_and_http,

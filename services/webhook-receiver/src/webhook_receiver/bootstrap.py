@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from stocksync_common import wiring
 from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_bounded
+from stocksync_common.redis_keys import RedisKeys
 from stocksync_common.runtime import Closer, Service, Task, registrar
 from stocksync_common.service import kafka_check, redis_check
 from stocksync_common.stores import WEBHOOK_SECRET, Store, load_stores
@@ -109,6 +110,10 @@ def service(
         # Its own dead letters (bodies it could not publish): listed and purged, never consumed.
         producer_dlq_groups={"webhook-receiver": (WEBHOOKS_SHOPIFY, WEBHOOKS_WMS)},
         produces=(WEBHOOKS_SHOPIFY, WEBHOOKS_WMS, WEBHOOKS_PARKED, COMPLIANCE),
+        # the delivery ledger and rate counters (adapters/ledger.py), parked notes (parked.py)
+        redis_keys=RedisKeys(
+            writes=("webhook:seen:*", "webhook:rate:*", "webhook:parked:*"), scripts=True
+        ),
         dlq_auto_replay=False,
         dlq_api=settings.dlq_api,
     )

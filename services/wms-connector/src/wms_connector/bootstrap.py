@@ -13,6 +13,7 @@ from stocksync_common import wiring
 from stocksync_common.breaker import CircuitBreaker
 from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_settings
+from stocksync_common.redis_keys import RedisKeys
 from stocksync_common.runtime import (
     OFF_PATH_FETCH_MAX_WAIT_MS,
     OFF_PATH_FETCH_MIN_BYTES,
@@ -98,6 +99,7 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
         ],
         producer=wiring.producer,
         produces=(INVENTORY_COMMANDS, ORDERS),  # shipments: order.shipped on orders.v1
+        redis_keys=RedisKeys(writes=("wms:order:*",)),  # adapters/order_state.py
         checks=wiring.redis_ready,
         closers=wiring.close_redis_and_http,
         tasks=tasks,

@@ -1,0 +1,73 @@
+"""The Redis keys a service may touch, and the Redis ACL user made from them (#22, ADR 0027).
+
+Each service declares its keys next to its Kafka topics (``Service(redis_keys=RedisKeys(...))``
+in its bootstrap): glob patterns it reads and writes, patterns it only reads, and whether it
+runs Lua scripts. The runtime adds what every Redis-using service does through libs/common
+(:func:`with_common`): the accounts store read (user tokens on the admin APIs) and the
+DLQ API's replay marks of its own dead-letter topics. :func:`acl_rules` turns that into the
+rules of an ``ACL SETUSER`` (or a line of an ACL file); ``deploy/k8s/generate_topics.py``
+writes them for every registered service into ``deploy/redis/acl-users.txt``, which
+``scripts/infra/redis.sh`` (``REDIS_SECURITY=tls``) and a production Redis load.
+
+Commands: the connection, read, write and transaction categories, plus ``EVALSHA``, ``EVAL``
+and ``SCRIPT LOAD`` for a service that runs Lua (Redis checks every ``redis.call`` of a
+script against the caller's keys and commands, so a script touches only what its caller
+may), and ``TIME`` (inventory-adjuster's script reads the clock), minus ``@admin`` and
+``@dangerous`` (``FLUSHALL``, ``KEYS``, ``CONFIG``, ``SHUTDOWN``...). No pub/sub channel:
+no service uses one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+ACCOUNTS_PATTERN = "accounts:*"  # stocksync_common.accounts.store
+USER_PREFIX = "stocksync-"
+BASE_COMMANDS = ("+@connection", "+@read", "+@write", "+@transaction")
+SCRIPT_COMMANDS = ("+evalsha", "+eval", "+script|load", "+time")
+REFUSED = ("-@admin", "-@dangerous")
+
+
+@dataclass(frozen=True)
+class RedisKeys:
+    """What a service does in Redis: ``writes`` (glob patterns it reads and writes),
+    ``reads`` (patterns it only reads) and whether it runs Lua ``scripts``."""
+
+    writes: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()
+    scripts: bool = False
+
+    def covers(self, key: str, *, write: bool) -> bool:
+        """Whether ``key`` matches a pattern that allows it (Redis's own glob rules for the
+        ``*`` and ``?`` our patterns use)."""
+        patterns = self.writes if write else (*self.writes, *self.reads)
+        return any(fnmatchcase(key, p) for p in patterns)
+
+
+def dlq_state_pattern(dlq_topic: str) -> str:
+    """The replay marks of one dead-letter topic (``stocksync_common.dlq.admin.state_key``)."""
+    from stocksync_common.dlq.admin import state_key  # dlq.admin imports topics, and topics this
+
+    return state_key(dlq_topic)
+
+
+def with_common(keys: RedisKeys, dlq_topics: Iterable[str]) -> RedisKeys:
+    """``keys`` plus what libs/common does for the service: reads the accounts store (its
+    admin API checks user tokens) and marks replays of its own dead-letter topics."""
+    dlq = tuple(dlq_state_pattern(t) for t in sorted(set(dlq_topics)))
+    reads = keys.reads if ACCOUNTS_PATTERN in keys.writes else (*keys.reads, ACCOUNTS_PATTERN)
+    return RedisKeys((*keys.writes, *dlq), tuple(dict.fromkeys(reads)), keys.scripts)
+
+
+def user_name(service: str) -> str:
+    """The Redis ACL user of a service (as its Kafka user is named)."""
+    return f"{USER_PREFIX}{service}"
+
+
+def acl_rules(keys: RedisKeys) -> list[str]:
+    """The ACL rules of a user allowed exactly ``keys`` (password rules not included)."""
+    commands = [*BASE_COMMANDS, *(SCRIPT_COMMANDS if keys.scripts else ()), *REFUSED]
+    patterns = [f"~{p}" for p in keys.writes] + [f"%R~{p}" for p in keys.reads]
+    return ["resetkeys", "resetchannels", "-@all", *commands, *patterns]
