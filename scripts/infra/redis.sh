@@ -9,9 +9,14 @@
 #      REDIS_SECURITY (plaintext; tls: TLS only (no plaintext port), the default user off,
 #      an ACL user for the services and an admin user for this script),
 #      REDIS_USER (stocksync), REDIS_PASSWORD (random; both kept from the first tls start).
+#      tls also makes one ACL user per service (stocksync-<service>) with the keys and commands
+#      of deploy/redis/acl-users.txt (generated from each service's declared Redis keys), each
+#      with a random password kept from the first start it was made at.
 # State: $STOCKSYNC_STATE_DIR/redis/{appendonlydir/,redis.pid,redis.log}
 #        tls: also credentials.env (mode 600), users.acl (hashed passwords), client.env
-#        (STOCKSYNC_REDIS_URL and STOCKSYNC_REDIS_CA_FILE) and $STOCKSYNC_STATE_DIR/tls/
+#        (STOCKSYNC_REDIS_URL and STOCKSYNC_REDIS_CA_FILE; the shared user), and per service
+#        service-credentials.env (mode 600) and users/<service>.env (its own URL and the CA);
+#        $STOCKSYNC_STATE_DIR/tls/
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -22,6 +27,9 @@ LOG_FILE="$RSTATE/redis.log"
 CREDENTIALS="$RSTATE/credentials.env"
 ACL_FILE="$RSTATE/users.acl"
 CLIENT_ENV="$RSTATE/client.env"
+SERVICE_CREDENTIALS="$RSTATE/service-credentials.env"
+SERVICE_ENVS="$RSTATE/users"
+SERVICE_RULES="$REPO/deploy/redis/acl-users.txt"
 SECURITY_MARK="$RSTATE/security"   # the mode the running server was started in
 TLS_DIR="$STATE_DIR/tls"
 # shellcheck source=scripts/infra/tls.sh
@@ -110,6 +118,29 @@ STOCKSYNC_REDIS_URL=rediss://$REDIS_USER:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT/0
 STOCKSYNC_REDIS_CA_FILE=$TLS_DIR/ca.pem
 EOF
   )
+  service_users
+}
+
+# tls: a user per service from the generated rules (least privilege: its own keys only), its
+# password made once and kept in service-credentials.env (user=password lines, mode 600).
+service_users() {
+  [[ -s "$SERVICE_RULES" ]] || die "missing $SERVICE_RULES (uv run python deploy/k8s/generate_topics.py)"
+  (umask 077; touch "$SERVICE_CREDENTIALS"; mkdir -p "$SERVICE_ENVS")
+  local user rules password
+  while read -r user rules; do
+    [[ -z "$user" || "$user" == \#* ]] && continue
+    password="$(sed -n "s/^$user=//p" "$SERVICE_CREDENTIALS")"
+    if [[ -z "$password" ]]; then
+      password="$(random_password)"
+      (umask 077; printf '%s=%s\n' "$user" "$password" >>"$SERVICE_CREDENTIALS")
+    fi
+    printf 'user %s on #%s %s\n' "$user" "$(sha256_hex "$password")" "$rules" >>"$ACL_FILE"
+    (umask 077; cat >"$SERVICE_ENVS/${user#stocksync-}.env" <<EOF
+STOCKSYNC_REDIS_URL=rediss://$user:$password@127.0.0.1:$REDIS_PORT/0
+STOCKSYNC_REDIS_CA_FILE=$TLS_DIR/ca.pem
+EOF
+    )
+  done <"$SERVICE_RULES"
 }
 
 # The listening options: a plaintext port, or TLS only with the ACL file.
