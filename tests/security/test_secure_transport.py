@@ -1,7 +1,8 @@
 """Kafka with SASL/SCRAM over TLS and Redis with an ACL user over TLS (#22): the happy path
 runs on a secured broker and Redis, each service as its own Kafka user allowed only what
-deploy/k8s/generate_topics.py grants it; clients without credentials, with a wrong password
-or without TLS are refused by both, and a service's user is refused another's topics.
+deploy/k8s/generate_topics.py grants it, and as its own Redis ACL user allowed only the keys
+it declares (deploy/redis/acl-users.txt); clients without credentials, with a wrong password
+or without TLS are refused by both, and a service's user is refused another's topics and keys.
 
 The module starts its own secured pair once (scripts/infra/kafka.sh with
 ``KAFKA_SECURITY=sasl_ssl KAFKA_ACLS=on``, redis.sh with ``REDIS_SECURITY=tls``), makes a
@@ -35,16 +36,23 @@ from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 from fastapi import FastAPI
 from integration.webhook_receiver.edge import write_stores
 from pydantic import SecretStr
-from redis.exceptions import AuthenticationError, RedisError
+from redis.asyncio import Redis
+from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from unit.common.test_redis_keys import WRITTEN
 from unit.deploy.test_k8s_production import load_generator
 from unit.webhook_receiver.harness import shopify_headers
 
 from inventory_adjuster.entrypoints.app import create_app as adjuster_app
 from inventory_adjuster.settings import Settings as AdjusterSettings
+from notifier.adapters.rules_store import RulesStore
+from notifier.domain.rules import RuleSet
+from ops_console.sessions import RedisSessions, Session
 from order_consumer.entrypoints.app import create_app as order_consumer_app
 from order_consumer.settings import Settings as OrderConsumerSettings
+from shopify_sync.adapters.jobs import RedisJobs
 from stack import read_env_file
+from stocksync_common.accounts.store import Accounts
 from stocksync_common.kafka import stop_consumer
 from stocksync_common.redis_client import connect
 from stocksync_common.settings import CommonSettings
@@ -60,6 +68,7 @@ from support.infra import PORT_SHIFT
 from support.poll import await_for
 from webhook_receiver.entrypoints.app import create_app as receiver_app
 from webhook_receiver.settings import Settings as ReceiverSettings
+from wms_connector.adapters.order_state import RedisOrderState
 
 pytestmark = pytest.mark.integration
 
@@ -81,13 +90,15 @@ class SecurePair:
     redis: dict[str, str]
     passwords: dict[str, str]
     admin_password: str
+    redis_users: dict[str, dict[str, str]]  # each service's own Redis URL and CA (redis.sh)
 
     def fields(self, service: str | None = None) -> dict[str, Any]:
-        """Settings fields; as ``service``'s own Kafka user when given."""
+        """Settings fields; as ``service``'s own Kafka and Redis users when given."""
         env = {**self.kafka, **self.redis}
         if service is not None:
             env["STOCKSYNC_KAFKA_USERNAME"] = user_name(service)
             env["STOCKSYNC_KAFKA_PASSWORD"] = self.passwords[service]
+            env.update(self.redis_users[service])
         return {k.removeprefix("STOCKSYNC_").lower(): v for k, v in env.items()}
 
     def settings(self, service: str | None = None) -> CommonSettings:
@@ -197,6 +208,7 @@ def secure() -> Iterator[SecurePair]:
             read_env_file(state / "redis" / "client.env"),
             passwords,
             read_env_file(state / "kafka" / "credentials.env")["KAFKA_ADMIN_PASSWORD"],
+            {p.stem: read_env_file(p) for p in (state / "redis" / "users").glob("*.env")},
         )
     finally:
         for script in reversed(started):
@@ -403,12 +415,110 @@ async def test_redis_refuses_clients_without_tls_or_without_the_acl_user(
         await _ping(url, None)
 
 
-async def test_the_acl_user_cannot_run_admin_or_dangerous_commands(secure: SecurePair) -> None:
-    settings = secure.settings()
+@pytest.mark.parametrize("service", [None, *sorted(WRITTEN)])
+async def test_the_acl_users_cannot_run_admin_or_dangerous_commands(
+    secure: SecurePair, service: str | None
+) -> None:
+    settings = secure.settings(service)
     client = connect(settings.redis_url, ca_file=settings.redis_ca_file)
     try:
-        for command in (("FLUSHALL",), ("CONFIG", "GET", "*"), ("KEYS", "*"), ("SHUTDOWN",)):
+        refused = [("FLUSHALL",), ("CONFIG", "GET", "*"), ("KEYS", "*"), ("SHUTDOWN",)]
+        if service is not None:  # a service's own user: no script flush, no channel either
+            refused += [("ACL", "LIST"), ("SCRIPT", "FLUSH"), ("PUBLISH", "channel", "x")]
+        for command in refused:
             with pytest.raises(RedisError, match="no permissions"):
                 await client.execute_command(*command)  # type: ignore[no-untyped-call]
     finally:
         await client.aclose()
+
+
+# --- a Redis user per service -----------------------------------------------------------------
+
+
+@asynccontextmanager
+async def redis_as(secure: SecurePair, service: str) -> AsyncIterator[Redis]:
+    """A client logged in as ``service``'s own Redis ACL user."""
+    settings = secure.settings(service)
+    client = connect(settings.redis_url, ca_file=settings.redis_ca_file, timeout_s=10)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+async def test_each_service_has_its_own_redis_user(secure: SecurePair) -> None:
+    assert set(secure.redis_users) == set(WRITTEN)
+    for service in WRITTEN:
+        async with redis_as(secure, service) as client:  # logs in as stocksync-<service>
+            assert client.connection_pool.connection_kwargs["username"] == f"stocksync-{service}"
+            assert await client.ping()
+
+
+async def test_each_services_redis_user_may_write_every_key_it_builds(secure: SecurePair) -> None:
+    """DEL is a write, checked against the user's key patterns like any other."""
+    for service, keys in WRITTEN.items():
+        async with redis_as(secure, service) as client:
+            for key in keys():
+                await client.delete(key)
+
+
+async def test_the_other_services_redis_paths_run_under_their_own_users(
+    secure: SecurePair,
+) -> None:
+    """The services the happy path does not run: a main Redis path of each, as its user."""
+    ref = f"secure-{uuid.uuid4().hex[:8]}"
+    async with redis_as(secure, "wms-connector") as client:
+        orders = RedisOrderState(client)
+        await orders.set(ref, "created", "wms-1")
+        assert await orders.get(ref) == ("created", "wms-1")
+    async with redis_as(secure, "notifier") as client:
+        rules = RulesStore(client, f"notifier-{ref}")  # a prefix of its own: out of its keys
+        with pytest.raises(NoPermissionError):
+            await rules.replace(RuleSet())
+        rules = RulesStore(client)
+        assert await rules.replace(RuleSet()) >= 1
+    async with redis_as(secure, "shopify-sync") as client:
+        jobs = RedisJobs(client)
+        job = await jobs.create("reconciliation", {"ref": ref})
+        assert (await jobs.get(job) or {})["status"] == "running"
+    async with redis_as(secure, "ops-console") as client:
+        accounts = Accounts(client)
+        await accounts.add_user(ref, "viewer", "a-long-enough-password")
+        _, token = await accounts.issue_token(ref, "secure", frozenset({"read"}))
+        await RedisSessions(client).put(Session(ref, "csrf", 0.0, ref), 60)
+    async with redis_as(secure, "inventory-adjuster") as client:  # a user token on its API
+        principal = await Accounts(client).authenticate(token)
+        assert principal is not None and principal.user == ref
+        with pytest.raises(NoPermissionError):  # but it cannot make one
+            await Accounts(client).add_user(f"{ref}-2", "admin", "a-long-enough-password")
+
+
+REFUSED_KEYS = [
+    # the internet-facing receiver may not touch stock truth, directly or by a script
+    ("webhook-receiver", ("SET", "inv:{SKU}", "0")),
+    ("webhook-receiver", ("EVAL", "return redis.call('SET', KEYS[1], '0')", 1, "inv:{SKU}")),
+    ("webhook-receiver", ("HSET", "order:{shop:1}", "doc", "{}")),
+    ("notifier", ("HSET", "sync:pending:{shop}", "f", "1")),
+    ("notifier", ("SET", "accounts:token:t", "x")),
+    ("order-consumer", ("HSET", "skumap:{shop}", "variant:1", "SKU")),  # it only reads them
+    ("wms-connector", ("DEL", "offsets:{inventory-adjuster}")),
+    ("shopify-sync", ("DEL", "inv:{SKU}:ledger")),
+    ("inventory-adjuster", ("DEL", "dlq:state:{webhooks.shopify.v1.dlq.order-consumer}")),
+    ("ops-console", ("GET", "order:{shop:1}")),
+]
+
+
+@pytest.mark.parametrize(("service", "command"), REFUSED_KEYS, ids=lambda v: str(v)[:40])
+async def test_a_services_redis_user_is_refused_the_keys_of_others(
+    secure: SecurePair, service: str, command: tuple[Any, ...]
+) -> None:
+    async with redis_as(secure, service) as client:
+        with pytest.raises(NoPermissionError, match="no permissions to access one of the keys"):
+            await client.execute_command(*command)  # type: ignore[no-untyped-call]
+
+
+async def test_a_service_reads_what_it_only_reads(secure: SecurePair) -> None:
+    async with redis_as(secure, "shopify-sync") as writer:
+        await writer.hset("skumap:{secure-shop}", "variant:1", "SKU-1")
+    async with redis_as(secure, "order-consumer") as reader:
+        assert await reader.hget("skumap:{secure-shop}", "variant:1") == b"SKU-1"
