@@ -26,7 +26,7 @@ from unit.deploy.contract import SERVICE_PORTS
 
 from stocksync_common.settings import CommonSettings
 from stocksync_common.stores import ACCESS_TOKEN, WEBHOOK_SECRET, load_stores
-from stocksync_common.topics import TopicsSettings
+from stocksync_common.topics import TopicsSettings, registered_services
 
 ROOT = Path(__file__).resolve().parents[3]
 K8S = ROOT / "deploy" / "k8s"
@@ -40,6 +40,7 @@ ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - a container listens on all of its int
 
 STORE_READERS = ("webhook-receiver", "order-consumer", "shopify-sync")
 SECRET_NAME = "stocksync-secrets"
+REDIS_USER_SECRET = "stocksync-redis-"  # + the service: its own Redis ACL user's URL
 # The stores' credentials, split so that each service gets only what it reads: the Secret's
 # name -> the stores-file fields whose env:NAME keys it holds.
 STORE_SECRETS = {
@@ -497,6 +498,8 @@ def test_no_secret_values_anywhere() -> None:
                 ref = node["valueFrom"]["secretKeyRef"]
                 if name == "STOCKSYNC_KAFKA_PASSWORD":  # the workload's KafkaUser's Secret
                     assert KAFKA_USER.fullmatch(ref["name"]) and ref["key"] == "password"
+                elif name == "STOCKSYNC_REDIS_URL":  # the workload's Redis user's Secret
+                    assert ref["name"].startswith(REDIS_USER_SECRET) and ref["key"] == name
                 else:
                     assert ref["name"] == SECRET_NAME
                 assert ref.get("optional", False) == name.endswith("_PREVIOUS")
@@ -642,7 +645,7 @@ def _mounted_secret(workload: Workload, file_path: str) -> str:
 
 
 @pytest.mark.parametrize("workload", WORKLOADS, ids=lambda w: w.name)
-def test_each_workload_reaches_kafka_as_its_own_user_and_redis_from_the_secret(
+def test_each_workload_reaches_kafka_and_redis_as_its_own_users(
     workload: Workload,
 ) -> None:
     env = _env_items(workload)
@@ -658,9 +661,11 @@ def test_each_workload_reaches_kafka_as_its_own_user_and_redis_from_the_secret(
         assert _mounted_secret(workload, config["STOCKSYNC_KAFKA_CA_FILE"]) == KAFKA_CA_SECRET
     else:
         assert not {"STOCKSYNC_KAFKA_USERNAME", "STOCKSYNC_KAFKA_PASSWORD"} & set(env)
-    if cls.uses_redis:
+    if cls.uses_redis:  # its own Redis user's URL, from a Secret no other workload reads
         ref = env["STOCKSYNC_REDIS_URL"]["valueFrom"]["secretKeyRef"]
-        assert (ref["name"], ref["key"]) == (SECRET_NAME, "STOCKSYNC_REDIS_URL")
+        secret = f"{REDIS_USER_SECRET}{workload.name}"
+        assert (ref["name"], ref["key"]) == (secret, "STOCKSYNC_REDIS_URL")
+        assert workload.name in registered_services(), "its Redis user needs its declared keys"
         assert _mounted_secret(workload, config["STOCKSYNC_REDIS_CA_FILE"]) == REDIS_CA_SECRET
     else:
         assert "STOCKSYNC_REDIS_URL" not in env
