@@ -76,10 +76,13 @@ def read_env_file(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
 
 
-def transport_env(redis_port: int, environ: dict[str, str] | None = None) -> dict[str, str]:
+def transport_env(
+    redis_port: int, environ: dict[str, str] | None = None, service: str | None = None
+) -> dict[str, str]:
     """The Kafka and Redis client settings of a secured local pair (what kafka.sh and redis.sh
-    wrote to client.env in ``STOCKSYNC_STATE_DIR``), the Redis URL pointed at ``redis_port``
-    (a fault proxy may sit in front); empty when they run in plaintext."""
+    wrote to client.env in ``STOCKSYNC_STATE_DIR``; for a ``service``, its own Redis user from
+    ``redis/users/<service>.env`` when redis.sh made one), the Redis URL pointed at
+    ``redis_port`` (a fault proxy may sit in front); empty when they run in plaintext."""
     environ = dict(os.environ) if environ is None else environ
     state = Path(environ.get("STOCKSYNC_STATE_DIR", str(ROOT / ".work" / "local")))
     env: dict[str, str] = {}
@@ -88,7 +91,8 @@ def transport_env(redis_port: int, environ: dict[str, str] | None = None) -> dic
         kafka.pop("STOCKSYNC_KAFKA_BOOTSTRAP_SERVERS")  # the stack says where (or its proxy)
         env.update(kafka)
     if environ.get("REDIS_SECURITY") == "tls":
-        redis = read_env_file(state / "redis" / "client.env")
+        own = state / "redis" / "users" / f"{service}.env"
+        redis = read_env_file(own if service and own.exists() else state / "redis" / "client.env")
         url = urlsplit(redis["STOCKSYNC_REDIS_URL"])
         login = url.netloc.rpartition("@")[0]
         env["STOCKSYNC_REDIS_URL"] = url._replace(netloc=f"{login}@127.0.0.1:{redis_port}").geturl()
@@ -126,7 +130,11 @@ class Stack:
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port(name)}"
 
-    def base_env(self) -> dict[str, str]:
+    def service_of(self, cmd: list[str]) -> str | None:
+        """The service a command runs (an extra instance runs its service's module)."""
+        return next((svc for svc in SERVICES if cmd[-2:] == ["-m", module_of(svc)]), None)
+
+    def base_env(self, service: str | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKSYNC_")}
         env.update(DEMO_ENV)
         kafka = self.via.get("kafka", self.ports.kafka)
@@ -148,7 +156,7 @@ class Stack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        env.update(transport_env(redis))
+        env.update(transport_env(redis, service=service))  # a service as its own Redis user
         env.update(self.extra_env)
         return env
 
@@ -174,7 +182,7 @@ class Stack:
         done = subprocess.run(  # noqa: S603 - our own console script
             [sys.executable, "-m", "stocksync_common.accounts.cli", "bootstrap-admin",
              "--name", name],
-            env={**self.base_env(), "STOCKSYNC_FIRST_ADMIN_PASSWORD": password},
+            env={**self.base_env("ops-console"), "STOCKSYNC_FIRST_ADMIN_PASSWORD": password},
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         if done.returncode != 0:
@@ -215,7 +223,7 @@ class Stack:
         """Start one process; ``port`` starts an extra instance under its own name."""
         cmd = cmd or self.started_cmds.get(name) or self.commands()[name]
         self.started_cmds[name] = cmd
-        env = self.base_env()
+        env = self.base_env(self.service_of(cmd))
         if port is not None:
             self.extra_ports[name] = port
             env["STOCKSYNC_SERVICE_NAME"] = name

@@ -51,3 +51,25 @@ def test_secured_infra_gives_the_processes_its_users_ca_and_port(
     )
     assert env["STOCKSYNC_REDIS_URL"] == "rediss://stocksync:redis-pw@127.0.0.1:31000/0"
     assert env["STOCKSYNC_REDIS_CA_FILE"] == env["STOCKSYNC_KAFKA_CA_FILE"] == "/state/tls/ca.pem"
+
+
+def test_each_service_runs_as_its_own_redis_user_when_redis_sh_made_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = _state(tmp_path)
+    (state / "redis" / "users").mkdir()
+    (state / "redis" / "users" / "order-consumer.env").write_text(
+        "STOCKSYNC_REDIS_URL=rediss://stocksync-order-consumer:own-pw@127.0.0.1:6379/0\n"
+        "STOCKSYNC_REDIS_CA_FILE=/state/tls/ca.pem\n"
+    )
+    for name, value in {"STOCKSYNC_STATE_DIR": str(state), "REDIS_SECURITY": "tls"}.items():
+        monkeypatch.setenv(name, value)
+    stack = Stack(Ports(redis=26479), tmp_path / "run")
+    service = stack.service_of(stack.commands()["order-consumer"])
+    assert service == "order-consumer"
+    own = stack.base_env(service)["STOCKSYNC_REDIS_URL"]
+    assert own == "rediss://stocksync-order-consumer:own-pw@127.0.0.1:26479/0"
+    # a process without a user of its own (a simulator, a tool) keeps the shared one
+    assert stack.service_of(stack.commands()["sink"]) is None
+    shared = stack.base_env("notifier")["STOCKSYNC_REDIS_URL"]
+    assert shared == "rediss://stocksync:redis-pw@127.0.0.1:26479/0"
