@@ -46,6 +46,8 @@ from unit.webhook_receiver.harness import shopify_headers
 from inventory_adjuster.entrypoints.app import create_app as adjuster_app
 from inventory_adjuster.settings import Settings as AdjusterSettings
 from notifier.adapters.rules_store import RulesStore
+from notifier.adapters.state import Commit, SkuStates
+from notifier.domain.crossings import SkuState
 from notifier.domain.rules import RuleSet
 from ops_console.sessions import RedisSessions, Session
 from order_consumer.entrypoints.app import create_app as order_consumer_app
@@ -477,6 +479,10 @@ async def test_the_other_services_redis_paths_run_under_their_own_users(
             await rules.replace(RuleSet())
         rules = RulesStore(client)
         assert await rules.replace(RuleSet()) >= 1
+        # a script sent in a pipeline: redis-py asks SCRIPT EXISTS first, always
+        states, sku = SkuStates(client), f"SECURE-{ref}"
+        assert await states.commit_many([Commit(sku, 0, SkuState(version=1), done=True)]) == [True]
+        assert (await states.load(sku)).done == 1
     async with redis_as(secure, "shopify-sync") as client:
         jobs = RedisJobs(client)
         job = await jobs.create("reconciliation", {"ref": ref})

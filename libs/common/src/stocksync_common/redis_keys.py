@@ -9,12 +9,13 @@ rules of an ``ACL SETUSER`` (or a line of an ACL file); ``deploy/k8s/generate_to
 writes them for every registered service into ``deploy/redis/acl-users.txt``, which
 ``scripts/infra/redis.sh`` (``REDIS_SECURITY=tls``) and a production Redis load.
 
-Commands: the connection, read, write and transaction categories, plus ``EVALSHA``, ``EVAL``
-and ``SCRIPT LOAD`` for a service that runs Lua (Redis checks every ``redis.call`` of a
-script against the caller's keys and commands, so a script touches only what its caller
-may), and ``TIME`` (inventory-adjuster's script reads the clock), minus ``@admin`` and
-``@dangerous`` (``FLUSHALL``, ``KEYS``, ``CONFIG``, ``SHUTDOWN``...). No pub/sub channel:
-no service uses one.
+Commands: the connection, read, write and transaction categories, plus ``EVALSHA``,
+``EVAL``, ``SCRIPT LOAD`` and ``SCRIPT EXISTS`` (redis-py asks it before a pipeline of
+scripts) for a service that runs Lua (Redis checks every ``redis.call`` of a script against
+the caller's keys and commands, so a script touches only what its caller may), and ``TIME``
+(inventory-adjuster's script reads the clock), minus ``@admin`` and ``@dangerous``
+(``FLUSHALL``, ``KEYS``, ``CONFIG``, ``SHUTDOWN``...). No pub/sub channel: no service uses
+one.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from fnmatch import fnmatchcase
 ACCOUNTS_PATTERN = "accounts:*"  # stocksync_common.accounts.store
 USER_PREFIX = "stocksync-"
 BASE_COMMANDS = ("+@connection", "+@read", "+@write", "+@transaction")
-SCRIPT_COMMANDS = ("+evalsha", "+eval", "+script|load", "+time")
+SCRIPT_COMMANDS = ("+evalsha", "+eval", "+script|load", "+script|exists", "+time")
 REFUSED = ("-@admin", "-@dangerous")
 
 
