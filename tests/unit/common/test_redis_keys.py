@@ -4,7 +4,8 @@ Two drift checks: every key builder we know of, called, gives a key its service 
 and every key-like string literal in a service's source (``"prefix:..."`` or an f-string
 starting so) is either covered by its service's declared keys or named here as not a key (an
 idempotency key, a hash field, a task name), so a new key prefix fails here until its
-service declares it. Plus the committed ACL file equals the generator's output.
+service declares it. Also: no Lua script builds a key name, a service may run scripts
+exactly when its source does, and the committed ACL file equals the generator's output.
 """
 
 from __future__ import annotations
@@ -320,3 +321,14 @@ def test_lua_scripts_take_their_keys_from_keys_never_build_them() -> None:
         if first and _built(text, first.strip())
     ]
     assert not built, f"scripts that build key names: {built}"
+
+
+@pytest.mark.parametrize("service", sorted(WRITTEN))
+def test_a_service_may_run_scripts_exactly_when_its_source_runs_lua(service: str) -> None:
+    src = SERVICES / service / "src"
+    runs_lua = any(
+        word in path.read_text()
+        for path in src.rglob("*.py")
+        for word in ("register_script", "evalsha", "script_load")
+    )
+    assert keys_of(service).scripts == runs_lua
