@@ -13,7 +13,9 @@ keys and ids.
 A second consumer group reads ``inventory.changed.v1`` for ``order.oversold``: a reservation
 of ours that inventory-adjuster refused is recorded in the order's state through the same
 compare-and-set save (:func:`order_consumer.domain.apply_refusal`), so later diffs never
-release or commit units that were never held.
+release or commit units that were never held; when stock comes back, the adjuster reserves
+such a line from the SKU's waiting list and says so (a ``rereserved`` change): the units are
+held again (:func:`order_consumer.domain.apply_rereservation`, ADR 0022).
 """
 
 from __future__ import annotations
@@ -37,9 +39,11 @@ from order_consumer.domain import (
     Outcome,
     Placement,
     Refusal,
+    Rereservation,
     apply,
     apply_placement,
     apply_refusal,
+    apply_rereservation,
     is_own_reserve,
     parse_webhook,
     variants_to_map,
@@ -82,6 +86,12 @@ UNBACKED = Counter(
     "stocksync_order_unbacked_units_total",
     "Units released or committed before the refusal of their reservation was known.",
     ["shop"],
+)
+RERESERVED = Counter(
+    "stocksync_order_rereserved_total",
+    "Refused reservations of ours the adjuster reserved when stock came back, by outcome "
+    "(applied, replayed: seen before, unknown: no such reservation in the order's state).",
+    ["outcome"],
 )
 UNMAPPED_TYPE = OrderLineUnmapped.model_fields["type"].default
 MaybeOutcome = TypeVar("MaybeOutcome", bound=Outcome | None)
@@ -256,6 +266,9 @@ class OrderHandler:
             elif isinstance(item.event, InventoryChanged) and is_placement(item.event):
                 with handling(item, "order-consumer routed reservation"):
                     await self.handle_placement(item.event)
+            elif isinstance(item.event, InventoryChanged) and item.event.payload.rereserved:
+                with handling(item, "order-consumer waiting reservation served"):
+                    await self.handle_rereserved(item.event)
 
     def own_reserve(self, ref: OrderLineRef | None, key: str) -> OrderLineRef | None:
         """``ref`` when the key is one of our reservations of a configured shop's order line."""
@@ -327,11 +340,43 @@ class OrderHandler:
             await self.publish_notices(event, ref.order_id, outcome)
         return name
 
+    async def handle_rereserved(self, event: InventoryChanged) -> str | None:
+        """A refused reservation of ours the adjuster reserved when stock came back: hold
+        its units again, or release those the order no longer wants (ADR 0022). The
+        outcome's name, None when not ours."""
+        change = event.payload
+        ref = self.own_reserve(change.order, change.idempotency_key)
+        if ref is None or ref.line_id is None:
+            return None
+        served = Rereservation(
+            ref.shop,
+            ref.order_id,
+            ref.line_id,
+            change.idempotency_key,
+            change.location,
+            change.after.reserved - change.before.reserved,
+        )
+        outcome = await self.save_with(
+            ref.shop, ref.order_id, lambda state: apply_rereservation(state, served)
+        )
+        if outcome is None:
+            log.warning(
+                "re-reserved units of a reservation the order's state does not know",
+                extra={"idempotency_key": change.idempotency_key},
+            )
+            name = "unknown"
+        else:
+            name = "replayed" if outcome.replay else "applied"
+            await self.publish_notices(event, ref.order_id, outcome)
+        RERESERVED.labels(name).inc()
+        return name
+
     async def publish_notices(
         self, cause: OrderOversold | InventoryChanged, order_id: str, outcome: Outcome
     ) -> None:
-        """The lifecycle events a refusal or placement made due (``order.routed``), sent and
-        acknowledged before the loop commits."""
+        """The commands and lifecycle events adjuster feedback made due (``order.routed``, a
+        release of re-reserved units no longer wanted), sent and acknowledged before the
+        loop commits."""
         meta: dict[str, Any] = {
             "correlation_id": cause.correlation_id,
             "causation_id": cause.id,
@@ -339,6 +384,15 @@ class OrderHandler:
             "shop": cause.payload.order.shop if cause.payload.order else cause.shop,
         }
         futures = [
+            await send_event(
+                self.producer,
+                INVENTORY_COMMANDS,
+                cmd.sku,
+                InventoryCommandRequested(id=stable_id(cmd.idempotency_key), payload=cmd, **meta),
+            )
+            for cmd in outcome.commands
+        ]
+        futures += [
             await send_event(self.producer, ORDERS, order_id, self.lifecycle(meta, notice))
             for notice in outcome.notices
         ]

@@ -43,6 +43,8 @@ class LineState(Mutable):
     unheld: int = 0
     refused: int = 0  # units inventory-adjuster refused to reserve, over the order's life
     oversold: bool = False  # a reservation of this line was refused
+    # Refused units the adjuster reserved later, from the SKU's waiting list (ADR 0022).
+    rereserved: int = 0
     # A routed store (ADR 0018): units the adjuster reserved per location (from its changes),
     # and the locations a refused reservation tried, in order.
     routed: dict[str, int] = Field(default_factory=dict)

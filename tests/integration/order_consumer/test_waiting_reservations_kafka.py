@@ -1,0 +1,222 @@
+"""Refused order lines reserved when stock comes back (ADR 0022), through order-consumer and
+inventory-adjuster in process on the real Kafka and Redis: lines refused for stock wait in
+order of arrival; stock returning (a cancelled order's release, a receipt) reserves them,
+never a later line ahead of an earlier one; the order's state holds the units again (a
+shipment commits them); a line whose order was cancelled while it waited is released again
+at once; each happens once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from aiokafka import AIOKafkaProducer
+from redis.asyncio import Redis
+from unit.order_consumer.payloads import fulfillment, item, order
+
+from inventory_adjuster.entrypoints.app import create_app as create_adjuster
+from inventory_adjuster.settings import Settings as AdjusterSettings
+from order_consumer.adapters.redis_orders import RedisOrders
+from order_consumer.domain import LineState
+from order_consumer.entrypoints.app import create_app as create_order_consumer
+from order_consumer.settings import Settings as OrderSettings
+from stocksync_common.events import (
+    InventoryCommand,
+    InventoryCommandRequested,
+    ShopifyWebhook,
+    ShopifyWebhookReceived,
+    stable_id,
+)
+from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_COMMANDS, WEBHOOKS_SHOPIFY
+from support.kafka_groups import start_at_end
+from support.poll import await_for
+
+pytestmark = pytest.mark.integration
+
+SHOP = "waiting.myshopify.com"
+
+
+def stores_file(path: Path) -> Path:
+    doc = {
+        "stores": [
+            {
+                "shop": SHOP,
+                "role": "parent",
+                "access_token": "t",
+                "webhook_secret": "s",
+                "locations": {"wh-1": "gid://shopify/Location/1"},
+            }
+        ]
+    }
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@asynccontextmanager
+async def services(kafka: str, redis_url: str, stores: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """order-consumer and inventory-adjuster with fresh groups started at the end of the
+    shared topics; the adjuster's read API."""
+    run = uuid.uuid4().hex[:8]
+    common: dict[str, Any] = {
+        "kafka_bootstrap_servers": kafka,
+        "redis_url": redis_url,
+        "stores_file": str(stores),
+        "topic_partitions": 6,
+        "admin_token": "it-admin-token",
+    }
+    orders = OrderSettings(
+        **common,
+        consumer_group=f"it-wait-oc-{run}",
+        oversold_consumer_group=f"it-wait-oversold-{run}",
+        compliance_consumer_group=f"it-wait-compliance-{run}",
+    )
+    adjuster = AdjusterSettings(**common, consumer_group=f"it-wait-adj-{run}")
+    await start_at_end(kafka, [orders.consumer_group], [WEBHOOKS_SHOPIFY])
+    await start_at_end(kafka, [orders.oversold_consumer_group], [INVENTORY_CHANGED])
+    await start_at_end(kafka, [adjuster.consumer_group], [INVENTORY_COMMANDS])
+    async with AsyncExitStack() as stack:
+        read = create_adjuster(adjuster)
+        for app in (read, create_order_consumer(orders)):
+            await stack.enter_async_context(app.router.lifespan_context(app))
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=read), base_url="http://a")
+        stack.push_async_callback(client.aclose)
+        yield client
+
+
+class Shop:
+    """Publishes as the edge does: webhooks keyed ``{shop}/{order id}``, commands by SKU."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self.producer = producer
+
+    async def webhook(self, topic: str, oid: int, body: dict[str, Any]) -> None:
+        hook_id = uuid.uuid4().hex
+        event = ShopifyWebhookReceived(
+            id=stable_id("shopify", SHOP, hook_id),
+            source="test",
+            shop=SHOP,
+            payload=ShopifyWebhook(topic=topic, shop=SHOP, webhook_id=hook_id, body=body),
+        )
+        await self._send(WEBHOOKS_SHOPIFY, f"{SHOP}/{oid}", event)
+
+    async def stock(self, sku: str, command: str, n: int) -> None:
+        cmd = InventoryCommand(
+            command=command,  # type: ignore[arg-type]
+            idempotency_key=uuid.uuid4().hex,
+            sku=sku,
+            location="wh-1",
+            quantity=n,
+        )
+        await self._send(
+            INVENTORY_COMMANDS, sku, InventoryCommandRequested(source="t", payload=cmd)
+        )
+
+    async def _send(self, topic: str, key: str, event: Any) -> None:
+        await (await self.producer.send(topic, event.model_dump_json().encode(), key=key.encode()))
+
+
+async def levels(api: httpx.AsyncClient, sku: str) -> tuple[int, int] | None:
+    """(on_hand, reserved) at wh-1."""
+    r = await api.get(f"/inventory/{sku}")
+    if r.status_code != 200:
+        return None
+    lv = r.json()["locations"]["wh-1"]
+    return lv["on_hand"], lv["reserved"]
+
+
+async def test_refused_lines_are_reserved_in_order_when_stock_returns(
+    kafka_bootstrap: str, redis_url: str, redis: Redis, topics: list[str], tmp_path: Path
+) -> None:
+    sku = f"WAIT-{uuid.uuid4().hex[:8].upper()}"
+    a, b, c = (uuid.uuid4().int % 10**12 for _ in range(3))
+    repo = RedisOrders(redis, ttl_s=60)
+
+    async def line(oid: int) -> LineState | None:
+        state = (await repo.load(SHOP, str(oid))).state
+        return state.lines.get("1") if state else None
+
+    async def settled(what: str, want: tuple[int, int]) -> None:
+        async def at() -> bool:
+            return await levels(api, sku) == want
+
+        await await_for(what, at, 30)
+
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True)
+    await producer.start()
+    shop = Shop(producer)
+    try:
+        async with services(kafka_bootstrap, redis_url, stores_file(tmp_path / "s.yaml")) as api:
+            await shop.stock(sku, "set_on_hand", 1)
+            await settled("stock loaded", (1, 0))
+            await shop.webhook("orders/create", a, order(a, item(1, sku, 2)))  # refused: waits
+
+            async def a_refused() -> bool:
+                got = await line(a)
+                return got is not None and got.unheld == 2
+
+            await await_for("A refused", a_refused, 30)
+            await shop.webhook("orders/create", b, order(b, item(1, sku, 1)))  # fits
+            await settled("B reserved", (1, 1))
+            await shop.webhook("orders/create", c, order(c, item(1, sku, 1)))  # refused: waits
+
+            async def c_refused() -> bool:
+                got = await line(c)
+                return got is not None and got.unheld == 1
+
+            await await_for("C refused", c_refused, 30)
+
+            # B cancelled: 1 unit back. C (1) would fit, but A (2) came first: none served.
+            cancel_b = order(b, item(1, sku, 1), updated=5, cancelled=5)
+            await shop.webhook("orders/cancelled", b, cancel_b)
+            await settled("B released", (1, 0))
+            # A receipt of 1: A is served, C still waits behind it.
+            await shop.stock(sku, "adjust", 1)
+            await settled("A re-reserved", (2, 2))
+
+            async def a_held() -> LineState | None:
+                got = await line(a)
+                return got if got is not None and got.reserved == 2 else None
+
+            held = await await_for("A's state holds its units", a_held, 30)
+            assert (held.unheld, held.rereserved, held.oversold) == (0, 2, True)
+            c_line = await line(c)
+            assert c_line is not None and (c_line.reserved, c_line.unheld) == (0, 1)
+
+            # C cancelled while it waits, then a receipt: the adjuster serves C, and
+            # order-consumer releases the units at once (the order no longer wants them).
+            cancel_c = order(c, item(1, sku, 1), updated=5, cancelled=5)
+            await shop.webhook("orders/cancelled", c, cancel_c)
+
+            async def c_cancelled() -> bool:
+                state = (await repo.load(SHOP, str(c))).state
+                return state is not None and state.cancelled
+
+            await await_for("C cancelled", c_cancelled, 30)
+            await shop.stock(sku, "adjust", 1)
+
+            async def c_released() -> bool:
+                state = (await repo.load(SHOP, str(c))).state
+                return state is not None and any(f.startswith("rereserved:") for f in state.facts)
+
+            await await_for("C's re-reservation seen", c_released, 30)
+            await settled("C's units released again", (3, 2))
+
+            # A ships: its held units are committed (not an adjust of unheld units).
+            shipped = fulfillment(901, a, (1, 2), sku=sku)
+            await shop.webhook("fulfillments/create", a, shipped)
+            await settled("A shipped", (1, 0))
+            ledger = await api.get(
+                f"/inventory/{sku}/ledger", headers={"Authorization": "Bearer it-admin-token"}
+            )
+            entries = ledger.json()["entries"]
+            assert [e["command"] for e in entries if e.get("served_by")] == ["reserve", "reserve"]
+            assert [e["command"] for e in entries].count("commit") == 1
+            assert [e["command"] for e in entries].count("release") == 2  # B's cancel, C's
+    finally:
+        await producer.stop()
