@@ -1,0 +1,119 @@
+"""What the order-consumer tests on Kafka run against: order-consumer and inventory-adjuster
+in process (fresh groups started at the end of the shared topics), a store with no routing,
+and a producer that publishes as the edge does."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from aiokafka import AIOKafkaProducer
+
+from inventory_adjuster.entrypoints.app import create_app as create_adjuster
+from inventory_adjuster.settings import Settings as AdjusterSettings
+from order_consumer.entrypoints.app import create_app as create_order_consumer
+from order_consumer.settings import Settings as OrderSettings
+from stocksync_common.events import (
+    InventoryCommand,
+    InventoryCommandRequested,
+    ShopifyWebhook,
+    ShopifyWebhookReceived,
+    stable_id,
+)
+from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_COMMANDS, WEBHOOKS_SHOPIFY
+from support.kafka_groups import start_at_end
+
+SHOP = "waiting.myshopify.com"
+
+
+def stores_file(path: Path) -> Path:
+    doc = {
+        "stores": [
+            {
+                "shop": SHOP,
+                "role": "parent",
+                "access_token": "t",
+                "webhook_secret": "s",
+                "locations": {"wh-1": "gid://shopify/Location/1"},
+            }
+        ]
+    }
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@asynccontextmanager
+async def services(kafka: str, redis_url: str, stores: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """order-consumer and inventory-adjuster with fresh groups started at the end of the
+    shared topics; the adjuster's read API."""
+    run = uuid.uuid4().hex[:8]
+    common: dict[str, Any] = {
+        "kafka_bootstrap_servers": kafka,
+        "redis_url": redis_url,
+        "stores_file": str(stores),
+        "topic_partitions": 6,
+        "admin_token": "it-admin-token",
+    }
+    orders = OrderSettings(
+        **common,
+        consumer_group=f"it-wait-oc-{run}",
+        oversold_consumer_group=f"it-wait-oversold-{run}",
+        compliance_consumer_group=f"it-wait-compliance-{run}",
+    )
+    adjuster = AdjusterSettings(**common, consumer_group=f"it-wait-adj-{run}")
+    await start_at_end(kafka, [orders.consumer_group], [WEBHOOKS_SHOPIFY])
+    await start_at_end(kafka, [orders.oversold_consumer_group], [INVENTORY_CHANGED])
+    await start_at_end(kafka, [adjuster.consumer_group], [INVENTORY_COMMANDS])
+    async with AsyncExitStack() as stack:
+        read = create_adjuster(adjuster)
+        for app in (read, create_order_consumer(orders)):
+            await stack.enter_async_context(app.router.lifespan_context(app))
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=read), base_url="http://a")
+        stack.push_async_callback(client.aclose)
+        yield client
+
+
+class Shop:
+    """Publishes as the edge does: webhooks keyed ``{shop}/{order id}``, commands by SKU."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self.producer = producer
+
+    async def webhook(self, topic: str, oid: int, body: dict[str, Any]) -> None:
+        hook_id = uuid.uuid4().hex
+        event = ShopifyWebhookReceived(
+            id=stable_id("shopify", SHOP, hook_id),
+            source="test",
+            shop=SHOP,
+            payload=ShopifyWebhook(topic=topic, shop=SHOP, webhook_id=hook_id, body=body),
+        )
+        await self._send(WEBHOOKS_SHOPIFY, f"{SHOP}/{oid}", event)
+
+    async def stock(self, sku: str, command: str, n: int) -> None:
+        cmd = InventoryCommand(
+            command=command,  # type: ignore[arg-type]
+            idempotency_key=uuid.uuid4().hex,
+            sku=sku,
+            location="wh-1",
+            quantity=n,
+        )
+        await self._send(
+            INVENTORY_COMMANDS, sku, InventoryCommandRequested(source="t", payload=cmd)
+        )
+
+    async def _send(self, topic: str, key: str, event: Any) -> None:
+        await (await self.producer.send(topic, event.model_dump_json().encode(), key=key.encode()))
+
+
+async def levels(api: httpx.AsyncClient, sku: str) -> tuple[int, int] | None:
+    """(on_hand, reserved) at wh-1."""
+    r = await api.get(f"/inventory/{sku}")
+    if r.status_code != 200:
+        return None
+    lv = r.json()["locations"]["wh-1"]
+    return lv["on_hand"], lv["reserved"]
