@@ -45,6 +45,9 @@ class LineState(Mutable):
     oversold: bool = False  # a reservation of this line was refused
     # Refused units the adjuster reserved later, from the SKU's waiting list (ADR 0022).
     rereserved: int = 0
+    # While the line had no SKU: the on-hand moves its shipments and returns would have
+    # made, per location; taken off on-hand once the line is mapped (ADR 0022, c).
+    unmapped_on_hand: dict[str, int] = Field(default_factory=dict)
     # A routed store (ADR 0018): units the adjuster reserved per location (from its changes),
     # and the locations a refused reservation tried, in order.
     routed: dict[str, int] = Field(default_factory=dict)
