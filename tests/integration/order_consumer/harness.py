@@ -19,23 +19,30 @@ from inventory_adjuster.settings import Settings as AdjusterSettings
 from order_consumer.entrypoints.app import create_app as create_order_consumer
 from order_consumer.settings import Settings as OrderSettings
 from stocksync_common.events import (
+    ComplianceRequest,
+    ComplianceRequestReceived,
     InventoryCommand,
     InventoryCommandRequested,
     ShopifyWebhook,
     ShopifyWebhookReceived,
     stable_id,
 )
-from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_COMMANDS, WEBHOOKS_SHOPIFY
+from stocksync_common.topics import (
+    COMPLIANCE,
+    INVENTORY_CHANGED,
+    INVENTORY_COMMANDS,
+    WEBHOOKS_SHOPIFY,
+)
 from support.kafka_groups import start_at_end
 
 SHOP = "waiting.myshopify.com"
 
 
-def stores_file(path: Path) -> Path:
+def stores_file(path: Path, shop: str = SHOP) -> Path:
     doc = {
         "stores": [
             {
-                "shop": SHOP,
+                "shop": shop,
                 "role": "parent",
                 "access_token": "t",
                 "webhook_secret": "s",
@@ -68,6 +75,7 @@ async def services(kafka: str, redis_url: str, stores: Path) -> AsyncIterator[ht
     adjuster = AdjusterSettings(**common, consumer_group=f"it-wait-adj-{run}")
     await start_at_end(kafka, [orders.consumer_group], [WEBHOOKS_SHOPIFY])
     await start_at_end(kafka, [orders.oversold_consumer_group], [INVENTORY_CHANGED])
+    await start_at_end(kafka, [orders.compliance_consumer_group], [COMPLIANCE])
     await start_at_end(kafka, [adjuster.consumer_group], [INVENTORY_COMMANDS])
     async with AsyncExitStack() as stack:
         read = create_adjuster(adjuster)
@@ -81,18 +89,30 @@ async def services(kafka: str, redis_url: str, stores: Path) -> AsyncIterator[ht
 class Shop:
     """Publishes as the edge does: webhooks keyed ``{shop}/{order id}``, commands by SKU."""
 
-    def __init__(self, producer: AIOKafkaProducer) -> None:
+    def __init__(self, producer: AIOKafkaProducer, shop: str = SHOP) -> None:
         self.producer = producer
+        self.shop = shop
 
     async def webhook(self, topic: str, oid: int, body: dict[str, Any]) -> None:
         hook_id = uuid.uuid4().hex
         event = ShopifyWebhookReceived(
-            id=stable_id("shopify", SHOP, hook_id),
+            id=stable_id("shopify", self.shop, hook_id),
             source="test",
-            shop=SHOP,
-            payload=ShopifyWebhook(topic=topic, shop=SHOP, webhook_id=hook_id, body=body),
+            shop=self.shop,
+            payload=ShopifyWebhook(topic=topic, shop=self.shop, webhook_id=hook_id, body=body),
         )
-        await self._send(WEBHOOKS_SHOPIFY, f"{SHOP}/{oid}", event)
+        await self._send(WEBHOOKS_SHOPIFY, f"{self.shop}/{oid}", event)
+
+    async def compliance(self, topic: str, *order_ids: int) -> None:
+        """A compliance request as the edge publishes it (``compliance.v1``, keyed by shop)."""
+        request = ComplianceRequest(
+            topic=topic,  # type: ignore[arg-type]
+            shop=self.shop,
+            webhook_id=uuid.uuid4().hex,
+            order_ids=[str(o) for o in order_ids],
+        )
+        event = ComplianceRequestReceived(source="test", shop=self.shop, payload=request)
+        await self._send(COMPLIANCE, self.shop, event)
 
     async def stock(self, sku: str, command: str, n: int) -> None:
         cmd = InventoryCommand(

@@ -69,7 +69,8 @@ log = logging.getLogger(__name__)
 ORDERS_SEEN = Counter("stocksync_orders_total", "Order webhooks handled, by topic.", ["topic"])
 OUTCOMES = Counter(
     "stocksync_order_webhooks_total",
-    "Order webhooks by outcome (applied, replayed: seen before, unchanged: stale or no-op).",
+    "Order webhooks by outcome (applied, replayed: seen before, unchanged: stale or no-op, "
+    "erased: the order or shop was erased by a compliance request).",
     ["topic", "outcome"],
 )
 UNMAPPED = Counter("stocksync_unmapped_lines_total", "Order lines with no SKU mapping.", ["shop"])
@@ -197,6 +198,10 @@ class OrderHandler:
         for _ in range(self.save_attempts):
             saves: dict[OrderRef, tuple[int, OrderState]] = {}
             for ref, indexes in pending.items():
+                if current[ref].erased:  # a tombstone: this webhook must not recreate it
+                    erased = Outcome(state=OrderState(shop=ref[0], order_id=ref[1]), erased=True)
+                    outcomes.update((i, erased) for i in indexes)
+                    continue
                 state = self._apply_chain(hooks, indexes, current[ref].state, snapshot, outcomes)
                 if state is not None:
                     saves[ref] = (current[ref].rev, state)
@@ -234,6 +239,12 @@ class OrderHandler:
         webhook = done.event.payload
         ORDERS_SEEN.labels(webhook.topic).inc()
         OUTCOMES.labels(webhook.topic, outcome_name(done.outcome)).inc()
+        if done.outcome.erased:
+            log.info(
+                "order webhook after its order was erased: not applied",
+                extra={"topic": webhook.topic, "order_id": done.order_id},
+            )
+            return []
         if not done.outcome.replay:
             self.report_unmapped(webhook.shop, done.outcome)
         return await self.publish(done.event, done.order_id, done.outcome)
@@ -445,6 +456,8 @@ def is_placement(event: InventoryChanged) -> bool:
 
 
 def outcome_name(outcome: Outcome) -> str:
+    if outcome.erased:
+        return "erased"
     if outcome.replay:
         return "replayed"
     return "applied" if outcome.changed else "unchanged"

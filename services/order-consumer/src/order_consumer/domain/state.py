@@ -103,6 +103,9 @@ class Outcome:
     # A refusal learnt only after releases or commits already counted the refused units
     # as held: those units came off other orders' holds (see :mod:`refusal`).
     unbacked: int = 0
+    # The order (or its shop) was erased by a compliance request: nothing applied, nothing
+    # published, nothing saved (a tombstone; ADR 0022, d).
+    erased: bool = False
 
 
 def find_reserve(state: OrderState, key: str) -> InventoryCommand | None:
