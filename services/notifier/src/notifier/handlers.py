@@ -131,6 +131,7 @@ class AlertHandler:
                     correlation_id=e.correlation_id,
                     now=e.occurred_at.timestamp(),
                     rate=next(rates) if rule[sku].velocity_per_minute is not None else None,
+                    sold=_sold(e),
                 )
                 for e in evs
             ]
