@@ -6,16 +6,13 @@ Real Redis, real Kafka, a real HTTP receiver."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
-from integration.notifier.harness import notifier, outbox_empty, settings_for
-from integration.notifier.test_alerts import _async, _at_least, _some
+from integration.notifier.harness import consuming, notifier, outbox_empty, settings_for
+from integration.notifier.test_alerts import _at_least, _some
 
-from notifier.bootstrap import service
 from notifier.domain.rules import Rule, RuleSet
 from stocksync_common.events import (
     OrderLineRef,
@@ -25,7 +22,6 @@ from stocksync_common.events import (
     UnmappedLine,
 )
 from stocksync_common.kafka import publish_event
-from stocksync_common.runtime import consumer_loops
 from stocksync_common.topics import INVENTORY_CHANGED, ORDERS
 from support.poll import await_for
 from support.records import incoming
@@ -47,40 +43,23 @@ async def test_unmapped_lines_alert_per_store_through_the_orders_topic(
     rules = RuleSet(default=Rule(quiet_period_s=1, channels={"unmapped_line": ["slack"]}))
     settings = settings_for(kafka_bootstrap, redis_url, receiver, smtp[1])
     first, second, third = (unmapped(shop, str(n), f"Mug {n}") for n in (1, 2, 3))
-    async with notifier(settings, producer, rules) as c:
-        [(_, loop)] = consumer_loops(service(settings), c)
-        consumer = loop.consumer
-        consumer._auto_offset_reset = "latest"  # a new group: start at the end of the topic
-        await consumer.start()
-        task = asyncio.create_task(loop.run())
-        try:
-
-            def orders() -> list[Any]:
-                return [tp for tp in consumer.assignment() if tp.topic == ORDERS]
-
-            await await_for("assignment", lambda: _async(orders() or None))
-            for tp in orders():  # pin "latest" before publishing
-                await consumer.position(tp)
-            for event in (first, first, second, third):  # the first delivered twice
-                # one partition, so they are handled in this order (orders.v1 is keyed by order)
-                await publish_event(producer, ORDERS, shop, event, timeout_s=10)
-            [alert] = await await_for(
-                "the first line's alert", lambda: _some(receiver.messages("/slack", "Mug 1"))
-            )
-            text = alert["json"]["text"]
-            assert f"{shop}: an order line has no SKU mapping: Mug 1" in text
-            assert "/console/mapping" in text and "Requested: 2" in text
-            # the others of its quiet period: one digest when it ends
-            [digest] = await await_for(
-                "the digest", lambda: _some(receiver.messages("/slack", "2 more alerts")), 15
-            )
-            assert "Mug 2" in digest["json"]["text"] and "Mug 3" in digest["json"]["text"]
-            await await_for("outboxes drained", lambda: outbox_empty(c))
-            assert len(await receiver.messages("/slack", "Mug 1")) == 1
-        finally:
-            loop.stop()
-            await asyncio.wait_for(task, 10)
-            await consumer.stop()
+    async with notifier(settings, producer, rules) as c, consuming(settings, c, ORDERS):
+        for event in (first, first, second, third):  # the first delivered twice
+            # one partition, so they are handled in this order (orders.v1 is keyed by order)
+            await publish_event(producer, ORDERS, shop, event, timeout_s=10)
+        [alert] = await await_for(
+            "the first line's alert", lambda: _some(receiver.messages("/slack", "Mug 1"))
+        )
+        text = alert["json"]["text"]
+        assert f"{shop}: an order line has no SKU mapping: Mug 1" in text
+        assert "/console/mapping" in text and "Requested: 2" in text
+        # the others of its quiet period: one digest when it ends
+        [digest] = await await_for(
+            "the digest", lambda: _some(receiver.messages("/slack", "2 more alerts")), 15
+        )
+        assert "Mug 2" in digest["json"]["text"] and "Mug 3" in digest["json"]["text"]
+        await await_for("outboxes drained", lambda: outbox_empty(c))
+        assert len(await receiver.messages("/slack", "Mug 1")) == 1
 
 
 async def test_refused_orders_alert_once_each_within_the_skus_quiet_period(

@@ -1,12 +1,14 @@
 """What the order-consumer tests on Kafka run against: order-consumer and inventory-adjuster
-in process (fresh groups started at the end of the shared topics), a store with no routing,
-and a producer that publishes as the edge does."""
+in process (fresh groups started at the end of the shared topics), stores with no routing,
+and a producer that publishes as the edge does (the routing test runs the same services
+with its own stores file)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +36,14 @@ from stocksync_common.topics import (
     WEBHOOKS_SHOPIFY,
 )
 from support.kafka_groups import start_at_end
+from support.poll import await_for
 
 SHOP = "waiting.myshopify.com"
+ADMIN_TOKEN = "it-admin-token"
 
 
-def stores_file(path: Path, shop: str = SHOP) -> Path:
+def stores_file(path: Path, *shops: str) -> Path:
+    """A stores file of ``shops`` (default: SHOP), each a parent at location wh-1."""
     doc = {
         "stores": [
             {
@@ -48,6 +53,7 @@ def stores_file(path: Path, shop: str = SHOP) -> Path:
                 "webhook_secret": "s",
                 "locations": {"wh-1": "gid://shopify/Location/1"},
             }
+            for shop in shops or (SHOP,)
         ]
     }
     path.write_text(yaml.safe_dump(doc))
@@ -64,15 +70,15 @@ async def services(kafka: str, redis_url: str, stores: Path) -> AsyncIterator[ht
         "redis_url": redis_url,
         "stores_file": str(stores),
         "topic_partitions": 6,
-        "admin_token": "it-admin-token",
+        "admin_token": ADMIN_TOKEN,
     }
     orders = OrderSettings(
         **common,
-        consumer_group=f"it-wait-oc-{run}",
-        oversold_consumer_group=f"it-wait-oversold-{run}",
-        compliance_consumer_group=f"it-wait-compliance-{run}",
+        consumer_group=f"it-oc-{run}",
+        oversold_consumer_group=f"it-oc-oversold-{run}",
+        compliance_consumer_group=f"it-oc-compliance-{run}",
     )
-    adjuster = AdjusterSettings(**common, consumer_group=f"it-wait-adj-{run}")
+    adjuster = AdjusterSettings(**common, consumer_group=f"it-adj-{run}")
     await start_at_end(kafka, [orders.consumer_group], [WEBHOOKS_SHOPIFY])
     await start_at_end(kafka, [orders.oversold_consumer_group], [INVENTORY_CHANGED])
     await start_at_end(kafka, [orders.compliance_consumer_group], [COMPLIANCE])
@@ -84,6 +90,18 @@ async def services(kafka: str, redis_url: str, stores: Path) -> AsyncIterator[ht
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=read), base_url="http://a")
         stack.push_async_callback(client.aclose)
         yield client
+
+
+def command(sku: str, name: str, n: int, location: str = "wh-1") -> InventoryCommandRequested:
+    """A stock command as the warehouse or an import sends it (a fresh idempotency key)."""
+    cmd = InventoryCommand(
+        command=name,  # type: ignore[arg-type]
+        idempotency_key=uuid.uuid4().hex,
+        sku=sku,
+        location=location,
+        quantity=n,
+    )
+    return InventoryCommandRequested(source="test", payload=cmd)
 
 
 class Shop:
@@ -114,26 +132,54 @@ class Shop:
         event = ComplianceRequestReceived(source="test", shop=self.shop, payload=request)
         await self._send(COMPLIANCE, self.shop, event)
 
-    async def stock(self, sku: str, command: str, n: int) -> None:
-        cmd = InventoryCommand(
-            command=command,  # type: ignore[arg-type]
-            idempotency_key=uuid.uuid4().hex,
-            sku=sku,
-            location="wh-1",
-            quantity=n,
-        )
-        await self._send(
-            INVENTORY_COMMANDS, sku, InventoryCommandRequested(source="t", payload=cmd)
-        )
+    async def stock(self, sku: str, name: str, n: int) -> None:
+        await self._send(INVENTORY_COMMANDS, sku, command(sku, name, n))
 
     async def _send(self, topic: str, key: str, event: Any) -> None:
         await (await self.producer.send(topic, event.model_dump_json().encode(), key=key.encode()))
 
 
-async def levels(api: httpx.AsyncClient, sku: str) -> tuple[int, int] | None:
-    """(on_hand, reserved) at wh-1."""
-    r = await api.get(f"/inventory/{sku}")
-    if r.status_code != 200:
-        return None
-    lv = r.json()["locations"]["wh-1"]
-    return lv["on_hand"], lv["reserved"]
+@dataclass
+class Rig:
+    """The running services, a producer, and what the tests read back."""
+
+    producer: AIOKafkaProducer
+    api: httpx.AsyncClient
+
+    def shop(self, name: str = SHOP) -> Shop:
+        return Shop(self.producer, name)
+
+    async def levels(self, sku: str) -> tuple[int, int] | None:
+        """(on_hand, reserved) at wh-1."""
+        r = await self.api.get(f"/inventory/{sku}")
+        if r.status_code != 200:
+            return None
+        lv = r.json()["locations"]["wh-1"]
+        return lv["on_hand"], lv["reserved"]
+
+    async def settled(self, what: str, sku: str, want: tuple[int, int]) -> None:
+        """Wait until the SKU's (on_hand, reserved) at wh-1 is ``want``."""
+
+        async def at() -> bool:
+            return await self.levels(sku) == want
+
+        await await_for(what, at, 30)
+
+    async def ledger(self, sku: str) -> list[dict[str, Any]]:
+        r = await self.api.get(
+            f"/inventory/{sku}/ledger", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        )
+        entries: list[dict[str, Any]] = r.json()["entries"]
+        return entries
+
+
+@asynccontextmanager
+async def running(kafka: str, redis_url: str, tmp: Path, *shops: str) -> AsyncIterator[Rig]:
+    """The services for ``shops`` (default: SHOP) and a started producer."""
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, enable_idempotence=True)
+    await producer.start()
+    try:
+        async with services(kafka, redis_url, stores_file(tmp / "stores.yaml", *shops)) as api:
+            yield Rig(producer, api)
+    finally:
+        await producer.stop()

@@ -10,11 +10,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
-from integration.order_consumer.harness import Shop, levels, services, stores_file
+from integration.order_consumer.harness import running
 from unit.order_consumer.payloads import fulfillment, item, order
-
-from support.poll import await_for
 
 pytestmark = pytest.mark.integration
 
@@ -24,52 +21,38 @@ async def test_a_cancelled_fulfilment_returns_its_units_once(
 ) -> None:
     sku = f"FCX-{uuid.uuid4().hex[:8].upper()}"
     oid, early = (uuid.uuid4().int % 10**12 for _ in range(2))
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True)
-    await producer.start()
-    shop = Shop(producer)
-    try:
-        async with services(kafka_bootstrap, redis_url, stores_file(tmp_path / "s.yaml")) as api:
+    async with running(kafka_bootstrap, redis_url, tmp_path) as rig:
+        shop = rig.shop()
+        await shop.stock(sku, "set_on_hand", 10)
+        await rig.settled("stock loaded", sku, (10, 0))
+        await shop.webhook("orders/create", oid, order(oid, item(1, sku, 3)))
+        await rig.settled("reserved", sku, (10, 3))
+        shipped = fulfillment(77, oid, (1, 2), sku=sku)
+        await shop.webhook("fulfillments/create", oid, shipped)
+        await rig.settled("2 shipped", sku, (8, 1))
 
-            async def settled(what: str, want: tuple[int, int]) -> None:
-                async def at() -> bool:
-                    return await levels(api, sku) == want
+        cancelled = {**shipped, "status": "cancelled"}
+        await shop.webhook("fulfillments/update", oid, cancelled)
+        await rig.settled("the shipment undone", sku, (10, 3))
+        # again, and inside a later snapshot of the order: nothing moves twice
+        await shop.webhook("fulfillments/update", oid, cancelled)
+        updated = order(oid, item(1, sku, 3), updated=9, fulfillments=(cancelled,))
+        await shop.webhook("orders/updated", oid, updated)
+        await shop.webhook("fulfillments/create", oid, shipped)  # the shipment, late
+        again = fulfillment(78, oid, (1, 3), sku=sku)
+        await shop.webhook("fulfillments/create", oid, again)
+        await rig.settled("shipped for good", sku, (7, 0))
 
-                await await_for(what, at, 30)
-
-            await shop.stock(sku, "set_on_hand", 10)
-            await settled("stock loaded", (10, 0))
-            await shop.webhook("orders/create", oid, order(oid, item(1, sku, 3)))
-            await settled("reserved", (10, 3))
-            shipped = fulfillment(77, oid, (1, 2), sku=sku)
-            await shop.webhook("fulfillments/create", oid, shipped)
-            await settled("2 shipped", (8, 1))
-
-            cancelled = {**shipped, "status": "cancelled"}
-            await shop.webhook("fulfillments/update", oid, cancelled)
-            await settled("the shipment undone", (10, 3))
-            # again, and inside a later snapshot of the order: nothing moves twice
-            await shop.webhook("fulfillments/update", oid, cancelled)
-            updated = order(oid, item(1, sku, 3), updated=9, fulfillments=(cancelled,))
-            await shop.webhook("orders/updated", oid, updated)
-            await shop.webhook("fulfillments/create", oid, shipped)  # the shipment, late
-            again = fulfillment(78, oid, (1, 3), sku=sku)
-            await shop.webhook("fulfillments/create", oid, again)
-            await settled("shipped for good", (7, 0))
-
-            # A cancellation that overtook its shipment: the shipment moves nothing.
-            await shop.webhook("orders/create", early, order(early, item(1, sku, 2)))
-            await settled("second order reserved", (7, 2))
-            first = fulfillment(79, early, (1, 2), sku=sku)
-            await shop.webhook("fulfillments/update", early, {**first, "status": "cancelled"})
-            await shop.webhook("fulfillments/create", early, first)
-            await shop.webhook("orders/cancelled", early, order(early, item(1, sku, 2),
-                                                               updated=5, cancelled=5))  # fmt: skip
-            await settled("second order released, nothing shipped", (7, 0))
-            ledger = await api.get(
-                f"/inventory/{sku}/ledger", headers={"Authorization": "Bearer it-admin-token"}
-            )
-            adjusts = [e for e in ledger.json()["entries"] if e["command"] == "adjust"]
-            assert [int(e["d_on_hand"]) for e in adjusts] == [2]  # the one undo
-            assert sum(e["command"] == "commit" for e in ledger.json()["entries"]) == 2
-    finally:
-        await producer.stop()
+        # A cancellation that overtook its shipment: the shipment moves nothing.
+        await shop.webhook("orders/create", early, order(early, item(1, sku, 2)))
+        await rig.settled("second order reserved", sku, (7, 2))
+        first = fulfillment(79, early, (1, 2), sku=sku)
+        await shop.webhook("fulfillments/update", early, {**first, "status": "cancelled"})
+        await shop.webhook("fulfillments/create", early, first)
+        cancel = order(early, item(1, sku, 2), updated=5, cancelled=5)
+        await shop.webhook("orders/cancelled", early, cancel)
+        await rig.settled("second order released, nothing shipped", sku, (7, 0))
+        entries = await rig.ledger(sku)
+        adjusts = [e for e in entries if e["command"] == "adjust"]
+        assert [int(e["d_on_hand"]) for e in adjusts] == [2]  # the one undo
+        assert sum(e["command"] == "commit" for e in entries) == 2

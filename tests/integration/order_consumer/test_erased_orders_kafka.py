@@ -10,8 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
-from integration.order_consumer.harness import SHOP, Shop, levels, services, stores_file
+from integration.order_consumer.harness import SHOP, running
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from unit.order_consumer.payloads import item, order
@@ -35,56 +34,41 @@ async def test_late_webhooks_after_a_redact_recreate_nothing(
     sku = f"ERASE-{uuid.uuid4().hex[:8].upper()}"
     kept, gone, never = (uuid.uuid4().int % 10**12 for _ in range(3))
     other = f"gone-{uuid.uuid4().hex[:8]}.myshopify.com"
-    stores = stores_file(tmp_path / "s.yaml")
-    doc = stores.read_text().replace(SHOP, other)
-    stores.write_text(stores.read_text() + doc.split("stores:\n", 1)[1])  # two shops
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True)
-    await producer.start()
-    shop, gone_shop = Shop(producer), Shop(producer, other)
-    try:
-        async with services(kafka_bootstrap, redis_url, stores) as api:
+    async with running(kafka_bootstrap, redis_url, tmp_path, SHOP, other) as rig:
+        shop, gone_shop = rig.shop(), rig.shop(other)
+        await shop.stock(sku, "set_on_hand", 10)
+        await rig.settled("stock loaded", sku, (10, 0))
+        for oid in (kept, gone):
+            await shop.webhook("orders/create", oid, order(oid, item(1, sku, 1)))
+        await gone_shop.webhook("orders/create", 5, order(5, item(1, sku, 2)))
+        await rig.settled("three orders reserved", sku, (10, 4))
 
-            async def settled(what: str, want: tuple[int, int]) -> None:
-                async def at() -> bool:
-                    return await levels(api, sku) == want
+        await shop.compliance("customers/redact", gone, never)
+        await gone_shop.compliance("shop/redact")
 
-                await await_for(what, at, 30)
+        async def erased() -> bool:
+            names = [order_key(SHOP, str(gone)), order_key(SHOP, str(never))]
+            marks = [await redis.hget(k, "erased") for k in names]
+            return all(marks) and bool(await redis.exists(erased_shop_key(other)))
 
-            await shop.stock(sku, "set_on_hand", 10)
-            await settled("stock loaded", (10, 0))
-            for oid in (kept, gone):
-                await shop.webhook("orders/create", oid, order(oid, item(1, sku, 1)))
-            await gone_shop.webhook("orders/create", 5, order(5, item(1, sku, 2)))
-            await settled("three orders reserved", (10, 4))
+        await await_for("the tombstones", erased, 30)
+        assert await redis.hget(order_key(SHOP, str(gone)), "doc") is None
+        assert await redis.ttl(order_key(SHOP, str(gone))) > 15 * 24 * 3600
 
-            await shop.compliance("customers/redact", gone, never)
-            await gone_shop.compliance("shop/redact")
+        before = erased_count("orders/updated"), erased_count("orders/create")
+        await shop.webhook("orders/updated", gone, order(gone, item(1, sku, 3), updated=5))
+        await shop.webhook("orders/create", never, order(never, item(1, sku, 1)))
+        await gone_shop.webhook("orders/updated", 5, order(5, item(1, sku, 4), updated=5))
+        await gone_shop.webhook("orders/create", 6, order(6, item(1, sku, 1)))
 
-            async def erased() -> bool:
-                names = [order_key(SHOP, str(gone)), order_key(SHOP, str(never))]
-                marks = [await redis.hget(k, "erased") for k in names]
-                return all(marks) and bool(await redis.exists(erased_shop_key(other)))
+        async def skipped() -> bool:
+            after = erased_count("orders/updated"), erased_count("orders/create")
+            return after[0] - before[0] >= 2 and after[1] - before[1] >= 2
 
-            await await_for("the tombstones", erased, 30)
-            assert await redis.hget(order_key(SHOP, str(gone)), "doc") is None
-            assert await redis.ttl(order_key(SHOP, str(gone))) > 15 * 24 * 3600
-
-            before = erased_count("orders/updated"), erased_count("orders/create")
-            await shop.webhook("orders/updated", gone, order(gone, item(1, sku, 3), updated=5))
-            await shop.webhook("orders/create", never, order(never, item(1, sku, 1)))
-            await gone_shop.webhook("orders/updated", 5, order(5, item(1, sku, 4), updated=5))
-            await gone_shop.webhook("orders/create", 6, order(6, item(1, sku, 1)))
-
-            async def skipped() -> bool:
-                after = erased_count("orders/updated"), erased_count("orders/create")
-                return after[0] - before[0] >= 2 and after[1] - before[1] >= 2
-
-            await await_for("the late webhooks counted as erased", skipped, 30)
-            # a webhook of an order not erased still applies
-            await shop.webhook("orders/updated", kept, order(kept, item(1, sku, 2), updated=5))
-            await settled("only the kept order moved", (10, 5))
-            for key in (order_key(SHOP, str(gone)), order_key(SHOP, str(never)),
-                        order_key(other, "5"), order_key(other, "6")):  # fmt: skip
-                assert await redis.hget(key, "doc") is None
-    finally:
-        await producer.stop()
+        await await_for("the late webhooks counted as erased", skipped, 30)
+        # a webhook of an order not erased still applies
+        await shop.webhook("orders/updated", kept, order(kept, item(1, sku, 2), updated=5))
+        await rig.settled("only the kept order moved", sku, (10, 5))
+        for key in (order_key(SHOP, str(gone)), order_key(SHOP, str(never)),
+                    order_key(other, "5"), order_key(other, "6")):  # fmt: skip
+            assert await redis.hget(key, "doc") is None

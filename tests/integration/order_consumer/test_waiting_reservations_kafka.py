@@ -1,6 +1,6 @@
-"""Refused order lines reserved when stock comes back (ADR 0022), through order-consumer and
-inventory-adjuster in process on the real Kafka and Redis: lines refused for stock wait in
-order of arrival; stock returning (a cancelled order's release, a receipt) reserves them,
+"""Refused order lines reserved when stock comes back (ADR 0022, a), through order-consumer
+and inventory-adjuster in process on the real Kafka and Redis: lines refused for stock wait
+in order of arrival; stock returning (a cancelled order's release, a receipt) reserves them,
 never a later line ahead of an earlier one; the order's state holds the units again (a
 shipment commits them); a line whose order was cancelled while it waited is released again
 at once; each happens once."""
@@ -11,8 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
-from integration.order_consumer.harness import SHOP, Shop, levels, services, stores_file
+from integration.order_consumer.harness import SHOP, running
 from redis.asyncio import Redis
 from unit.order_consumer.payloads import fulfillment, item, order
 
@@ -34,82 +33,62 @@ async def test_refused_lines_are_reserved_in_order_when_stock_returns(
         state = (await repo.load(SHOP, str(oid))).state
         return state.lines.get("1") if state else None
 
-    async def settled(what: str, want: tuple[int, int]) -> None:
-        async def at() -> bool:
-            return await levels(api, sku) == want
+    async def until_line(what: str, oid: int, **want: int) -> LineState:
+        """Wait until the order's line 1 has these counters."""
 
-        await await_for(what, at, 30)
+        async def matches() -> LineState | None:
+            got = await line(oid)
+            ok = got is not None and all(getattr(got, k) == v for k, v in want.items())
+            return got if ok else None
 
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True)
-    await producer.start()
-    shop = Shop(producer)
-    try:
-        async with services(kafka_bootstrap, redis_url, stores_file(tmp_path / "s.yaml")) as api:
-            await shop.stock(sku, "set_on_hand", 1)
-            await settled("stock loaded", (1, 0))
-            await shop.webhook("orders/create", a, order(a, item(1, sku, 2)))  # refused: waits
+        return await await_for(what, matches, 30)
 
-            async def a_refused() -> bool:
-                got = await line(a)
-                return got is not None and got.unheld == 2
+    async with running(kafka_bootstrap, redis_url, tmp_path) as rig:
+        shop = rig.shop()
+        await shop.stock(sku, "set_on_hand", 1)
+        await rig.settled("stock loaded", sku, (1, 0))
+        await shop.webhook("orders/create", a, order(a, item(1, sku, 2)))  # refused: waits
+        await until_line("A refused", a, unheld=2)
+        await shop.webhook("orders/create", b, order(b, item(1, sku, 1)))  # fits
+        await rig.settled("B reserved", sku, (1, 1))
+        await shop.webhook("orders/create", c, order(c, item(1, sku, 1)))  # refused: waits
+        await until_line("C refused", c, unheld=1)
 
-            await await_for("A refused", a_refused, 30)
-            await shop.webhook("orders/create", b, order(b, item(1, sku, 1)))  # fits
-            await settled("B reserved", (1, 1))
-            await shop.webhook("orders/create", c, order(c, item(1, sku, 1)))  # refused: waits
+        # B cancelled: 1 unit back. C (1) would fit, but A (2) came first: none served.
+        cancel_b = order(b, item(1, sku, 1), updated=5, cancelled=5)
+        await shop.webhook("orders/cancelled", b, cancel_b)
+        await rig.settled("B released", sku, (1, 0))
+        # A receipt of 1: A is served, C still waits behind it.
+        await shop.stock(sku, "adjust", 1)
+        await rig.settled("A re-reserved", sku, (2, 2))
+        held = await until_line("A's state holds its units", a, reserved=2)
+        assert (held.unheld, held.rereserved, held.oversold) == (0, 2, True)
+        c_line = await line(c)
+        assert c_line is not None and (c_line.reserved, c_line.unheld) == (0, 1)
 
-            async def c_refused() -> bool:
-                got = await line(c)
-                return got is not None and got.unheld == 1
+        # C cancelled while it waits, then a receipt: the adjuster serves C, and
+        # order-consumer releases the units at once (the order no longer wants them).
+        cancel_c = order(c, item(1, sku, 1), updated=5, cancelled=5)
+        await shop.webhook("orders/cancelled", c, cancel_c)
 
-            await await_for("C refused", c_refused, 30)
+        async def c_cancelled() -> bool:
+            state = (await repo.load(SHOP, str(c))).state
+            return state is not None and state.cancelled
 
-            # B cancelled: 1 unit back. C (1) would fit, but A (2) came first: none served.
-            cancel_b = order(b, item(1, sku, 1), updated=5, cancelled=5)
-            await shop.webhook("orders/cancelled", b, cancel_b)
-            await settled("B released", (1, 0))
-            # A receipt of 1: A is served, C still waits behind it.
-            await shop.stock(sku, "adjust", 1)
-            await settled("A re-reserved", (2, 2))
+        await await_for("C cancelled", c_cancelled, 30)
+        await shop.stock(sku, "adjust", 1)
 
-            async def a_held() -> LineState | None:
-                got = await line(a)
-                return got if got is not None and got.reserved == 2 else None
+        async def c_released() -> bool:
+            state = (await repo.load(SHOP, str(c))).state
+            return state is not None and any(f.startswith("rereserved:") for f in state.facts)
 
-            held = await await_for("A's state holds its units", a_held, 30)
-            assert (held.unheld, held.rereserved, held.oversold) == (0, 2, True)
-            c_line = await line(c)
-            assert c_line is not None and (c_line.reserved, c_line.unheld) == (0, 1)
+        await await_for("C's re-reservation seen", c_released, 30)
+        await rig.settled("C's units released again", sku, (3, 2))
 
-            # C cancelled while it waits, then a receipt: the adjuster serves C, and
-            # order-consumer releases the units at once (the order no longer wants them).
-            cancel_c = order(c, item(1, sku, 1), updated=5, cancelled=5)
-            await shop.webhook("orders/cancelled", c, cancel_c)
-
-            async def c_cancelled() -> bool:
-                state = (await repo.load(SHOP, str(c))).state
-                return state is not None and state.cancelled
-
-            await await_for("C cancelled", c_cancelled, 30)
-            await shop.stock(sku, "adjust", 1)
-
-            async def c_released() -> bool:
-                state = (await repo.load(SHOP, str(c))).state
-                return state is not None and any(f.startswith("rereserved:") for f in state.facts)
-
-            await await_for("C's re-reservation seen", c_released, 30)
-            await settled("C's units released again", (3, 2))
-
-            # A ships: its held units are committed (not an adjust of unheld units).
-            shipped = fulfillment(901, a, (1, 2), sku=sku)
-            await shop.webhook("fulfillments/create", a, shipped)
-            await settled("A shipped", (1, 0))
-            ledger = await api.get(
-                f"/inventory/{sku}/ledger", headers={"Authorization": "Bearer it-admin-token"}
-            )
-            entries = ledger.json()["entries"]
-            assert [e["command"] for e in entries if e.get("served_by")] == ["reserve", "reserve"]
-            assert [e["command"] for e in entries].count("commit") == 1
-            assert [e["command"] for e in entries].count("release") == 2  # B's cancel, C's
-    finally:
-        await producer.stop()
+        # A ships: its held units are committed (not an adjust of unheld units).
+        await shop.webhook("fulfillments/create", a, fulfillment(901, a, (1, 2), sku=sku))
+        await rig.settled("A shipped", sku, (1, 0))
+        entries = await rig.ledger(sku)
+        assert [e["command"] for e in entries if e.get("served_by")] == ["reserve", "reserve"]
+        assert [e["command"] for e in entries].count("commit") == 1
+        assert [e["command"] for e in entries].count("release") == 2  # B's cancel, C's

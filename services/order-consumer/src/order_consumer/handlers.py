@@ -294,9 +294,7 @@ class OrderHandler:
         ref = self.own_reserve(change.order, change.idempotency_key)
         if ref is None or ref.line_id is None:
             return None
-        placement = Placement(
-            ref.shop, ref.order_id, ref.line_id, change.idempotency_key, dict(change.routed or {})
-        )
+        placement = Placement(*line_of(ref), change.idempotency_key, dict(change.routed or {}))
         outcome = await self.save_with(
             ref.shop, ref.order_id, lambda state: apply_placement(state, placement)
         )
@@ -312,13 +310,7 @@ class OrderHandler:
         ref = self.own_reserve(oversold.order, oversold.idempotency_key)
         if ref is None or ref.line_id is None:
             return None
-        refusal = Refusal(
-            ref.shop,
-            ref.order_id,
-            ref.line_id,
-            oversold.idempotency_key,
-            tuple(oversold.tried or ()),
-        )
+        refusal = Refusal(*line_of(ref), oversold.idempotency_key, tuple(oversold.tried or ()))
         outcome = await self.save_with(
             ref.shop, ref.order_id, lambda state: apply_refusal(state, refusal)
         )
@@ -359,14 +351,8 @@ class OrderHandler:
         ref = self.own_reserve(change.order, change.idempotency_key)
         if ref is None or ref.line_id is None:
             return None
-        served = Rereservation(
-            ref.shop,
-            ref.order_id,
-            ref.line_id,
-            change.idempotency_key,
-            change.location,
-            change.after.reserved - change.before.reserved,
-        )
+        units = change.after.reserved - change.before.reserved
+        served = Rereservation(*line_of(ref), change.idempotency_key, change.location, units)
         outcome = await self.save_with(
             ref.shop, ref.order_id, lambda state: apply_rereservation(state, served)
         )
@@ -442,6 +428,11 @@ class OrderHandler:
         if lines:
             UNMAPPED.labels(shop).inc(len(lines))
             log.warning("order lines without SKU mapping", extra={"lines": lines})
+
+
+def line_of(ref: OrderLineRef) -> tuple[str, str, str]:
+    """(shop, order id, line id) of one of our order lines (``own_reserve`` checked it)."""
+    return ref.shop, ref.order_id, ref.line_id or ""
 
 
 def is_placement(event: InventoryChanged) -> bool:
