@@ -48,6 +48,7 @@ ISSUE_TOPICS = (
     "orders/cancelled",
     "orders/fulfilled",
     "fulfillments/create",
+    "fulfillments/update",
     "refunds/create",
     "inventory_levels/update",
     "inventory_items/update",

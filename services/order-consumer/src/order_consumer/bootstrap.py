@@ -57,7 +57,9 @@ def build(settings: Settings) -> Container:
         save_attempts=settings.order_save_attempts,
         wms_locations=settings.wms_locations,
     )
-    return Container(redis, producer, handler, ComplianceHandler(redis))
+    return Container(
+        redis, producer, handler, ComplianceHandler(redis, settings.erased_tombstone_ttl_s)
+    )
 
 
 def service(settings: Settings) -> Service[Container]:
