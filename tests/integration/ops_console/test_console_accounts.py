@@ -7,46 +7,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from integration.ops_console.harness import Clock, console
 from redis.asyncio import Redis
-from unit.ops_console.fakes import FakeServices, settings
+from unit.ops_console.fakes import FakeServices
 
-from ops_console.bootstrap import Seams
-from ops_console.entrypoints.app import create_app
 from ops_console.sessions import COOKIE
 from stocksync_common.accounts.store import Accounts
 from support.accounts import scratch_accounts
 
 pytestmark = pytest.mark.integration
 PASSWORD = "console test password"  # noqa: S105 - a test secret
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@asynccontextmanager
-async def console(
-    redis_url: str, accounts: Accounts, clock: Clock, services: FakeServices | None = None
-) -> AsyncIterator[httpx.AsyncClient]:
-    services = services or FakeServices(accept="Bearer sst_")
-    http = httpx.AsyncClient(transport=httpx.MockTransport(services.handle))
-    s = settings(redis_url=redis_url, session_ttl_s=8 * 3600, session_idle_s=1800)
-    app = create_app(s, Seams(http=http, users=accounts, clock=clock))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://console.test"
-        ) as client,
-    ):
-        yield client
 
 
 @pytest.fixture

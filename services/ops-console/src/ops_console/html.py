@@ -20,6 +20,7 @@ NAV = (
     ("/reconcile", "Reconciliation"),
     ("/charts", "Charts"),
 )
+ADMIN_NAV = (("/users", "Users"),)  # shown to a session with the admin scope only
 
 
 class Safe(str):
@@ -121,7 +122,8 @@ def notice(message: object) -> Safe:
 def page(title: str, body: Safe, session: Session | None) -> Safe:
     nav = Safe("")
     if session is not None:
-        items = join(Safe(f'<a href="{p}">{esc(label)}</a>') for p, label in NAV)
+        links = NAV + (ADMIN_NAV if session.may("admin") else ())
+        items = join(Safe(f'<a href="{p}">{esc(label)}</a>') for p, label in links)
         logout = action_form("/logout", "Log out", session, scope=None)
         who = f"{session.user} ({session.role})"
         nav = Safe(f'<nav>{items}<span class="who">{esc(who)}</span>{logout}</nav>')

@@ -8,13 +8,13 @@ from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import HTTPException
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ops_console import html
 from ops_console.backends import BackendError
 from ops_console.bootstrap import NO_SEAMS, Seams, service
-from ops_console.entrypoints import charts, dlq, login, pages
+from ops_console.entrypoints import charts, dlq, login, pages, users, users_api
 from ops_console.entrypoints.deps import LoginRequired
 from ops_console.settings import Settings, get_settings
 from stocksync_common.runtime import create_service_app
@@ -37,7 +37,9 @@ def install_errors(app: FastAPI) -> None:
         return RedirectResponse("/login?" + urlencode({"next": exc.next_path}), 303)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: HTTPException) -> Response:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith(users_api.router.prefix + "/"):
+            return JSONResponse({"detail": exc.detail}, exc.status_code, exc.headers)
         body = html.error_box(exc.detail)
         return HTMLResponse(html.page(f"Error {exc.status_code}", body, None), exc.status_code)
 
@@ -50,7 +52,10 @@ def install_errors(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None, seams: Seams = NO_SEAMS) -> FastAPI:
     """The app; ``seams`` are for tests."""
     spec = service(settings or get_settings(), seams)
-    app = create_service_app(spec, [login.router, pages.router, dlq.router, charts.router])
+    app = create_service_app(
+        spec,
+        [login.router, pages.router, dlq.router, charts.router, users.router, users_api.router],
+    )
 
     @app.middleware("http")
     async def security_headers(
