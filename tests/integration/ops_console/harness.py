@@ -25,11 +25,15 @@ class Clock:
 
 @asynccontextmanager
 async def console(
-    redis_url: str, accounts: Accounts, clock: Clock, services: FakeServices | None = None
+    redis_url: str,
+    accounts: Accounts,
+    clock: Clock,
+    services: FakeServices | None = None,
+    idle_s: int = 1800,
 ) -> AsyncIterator[httpx.AsyncClient]:
     services = services or FakeServices(accept="Bearer sst_")
     http = httpx.AsyncClient(transport=httpx.MockTransport(services.handle))
-    s = settings(redis_url=redis_url, session_ttl_s=8 * 3600, session_idle_s=1800)
+    s = settings(redis_url=redis_url, session_ttl_s=8 * 3600, session_idle_s=idle_s)
     app = create_app(s, Seams(http=http, users=accounts, clock=clock))
     async with (
         app.router.lifespan_context(app),

@@ -17,6 +17,7 @@ from unit.ops_console.fakes import FakeServices
 from ops_console.sessions import COOKIE
 from stocksync_common.accounts.store import Accounts
 from support.accounts import scratch_accounts
+from support.poll import await_for
 
 pytestmark = pytest.mark.integration
 PASSWORD = "console test password"  # noqa: S105 - a test secret
@@ -112,3 +113,25 @@ async def test_disabling_a_user_ends_their_session_and_a_role_change_applies_at_
         assert not await _signed_in(client)
         await accounts.set_disabled("olga", False)
         assert not await _signed_in(client)  # the session is gone, not only paused
+
+
+async def test_a_session_left_idle_takes_its_token_with_it(
+    redis_url: str, accounts: Accounts, redis: Redis
+) -> None:
+    services = FakeServices(accept="Bearer sst_")
+    # real time here: nobody comes back, so only the session record's own expiry ends it
+    async with console(redis_url, accounts, Clock(), services, idle_s=2) as client:
+        assert await _login(client, "olga") == 303
+        assert await _signed_in(client)
+        token = services.requests[-1].headers["authorization"].removeprefix("Bearer ")
+        assert await accounts.authenticate(token) is not None
+        session_key = "console:session:" + client.cookies[COOKIE].rpartition(".")[0]
+        token_key = f"{accounts.p}token:{token.split('_')[1]}"
+        assert 0 < await redis.pttl(token_key) <= await redis.pttl(session_key)
+
+        async def session_gone() -> bool:
+            return not await redis.exists(session_key)
+
+        await await_for("the idle session's expiry", session_gone, 15)
+        assert await accounts.authenticate(token) is None
+        assert not await redis.exists(token_key)

@@ -67,6 +67,8 @@ class Users(Protocol):
 
     async def revoke_token(self, token_id: str) -> bool: ...
 
+    async def touch_token(self, token_id: str, ttl_s: int) -> bool: ...
+
 
 async def end(users: Users, sessions: SessionStore, session: Session) -> None:
     """End a session everywhere: its record and the user token it called the services with."""
@@ -74,6 +76,15 @@ async def end(users: Users, sessions: SessionStore, session: Session) -> None:
     parts = split_token(session.token)
     if parts is not None:
         await users.revoke_token(parts[0])
+
+
+async def keep(users: Users, sessions: SessionStore, session: Session, ttl_s: int) -> None:
+    """Keep a session ``ttl_s`` longer, and its user token exactly as long: a session that
+    ends by its record's expiry (nobody using it) takes its token with it."""
+    parts = split_token(session.token)
+    if parts is not None:  # the token first: it never outlives the session, by a moment even
+        await users.touch_token(parts[0], ttl_s)
+    await sessions.put(session, ttl_s)
 
 
 class Signer:

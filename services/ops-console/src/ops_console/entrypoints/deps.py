@@ -13,7 +13,7 @@ from fastapi import Depends, HTTPException, Request
 
 from ops_console.backends import CREDENTIAL
 from ops_console.bootstrap import Container
-from ops_console.sessions import COOKIE, Session, end
+from ops_console.sessions import COOKIE, Session, end, keep
 from stocksync_common.bodies import read_bounded
 
 MAX_FORM_BYTES = 64 * 1024
@@ -48,7 +48,7 @@ async def current_session(request: Request, c: ContainerDep) -> Session | None:
         await end(c.users, c.sessions, session)
         return None
     session = replace(session, role=principal.role, seen_at=now)
-    await c.sessions.put(session, max(1, int(left)))
+    await keep(c.users, c.sessions, session, max(1, int(left)))
     CREDENTIAL.set(session.token)  # this request calls the services as this user
     return session
 
