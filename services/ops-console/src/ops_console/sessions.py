@@ -2,8 +2,9 @@
 the session (CSRF token, the user and role, when it began, when it was last used) lives in
 Redis, so logout ends it on every replica and a forged or altered cookie is refused before
 any lookup. A session ends after ``STOCKSYNC_SESSION_IDLE_S`` unused or
-``STOCKSYNC_SESSION_TTL_S`` after the login, whichever comes first. The signing key is
-derived from the admin secret: rotating the secret ends every session."""
+``STOCKSYNC_SESSION_TTL_S`` after the login, whichever comes first. The signing key is a
+secret of its own, ``STOCKSYNC_CONSOLE_SESSION_KEY`` (a random one per process outside
+production when unset): rotating it ends every session."""
 
 from __future__ import annotations
 
