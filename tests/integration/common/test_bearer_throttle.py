@@ -119,3 +119,19 @@ async def test_every_counter_expires_within_its_window(api: Api, redis: Redis) -
     for key in keys:
         assert 0 < await redis.ttl(key) <= WINDOW_S
     assert not any(token.split("_")[-1] in str(k) for k in keys)  # never the secret
+
+
+async def test_without_redis_attempts_go_uncounted_and_credentials_are_still_checked() -> None:
+    gone = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+    app = FastAPI()
+    app.state.settings = CommonSettings(admin_token=BOOTSTRAP)
+    app.state.bearer_throttle = BearerThrottle(gone, per_pair=1, per_address=1)
+
+    @app.get("/look")
+    async def look(who: AdminDep) -> dict[str, str]:
+        return {"who": who.who}
+
+    api = Api(app, None, app.state.bearer_throttle)  # type: ignore[arg-type]
+    assert await api.codes("192.0.2.50", "wrong", 3) == [401] * 3
+    assert (await api.get("192.0.2.50", BOOTSTRAP)).status_code == 200
+    await gone.aclose()

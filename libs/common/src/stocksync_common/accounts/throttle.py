@@ -27,23 +27,34 @@ How a request is judged (:func:`stocksync_common.auth.principal` drives it):
 4. a failure is counted on all three (the id only for an ``sst_`` token) and answered 401.
 
 Every 429 carries ``Retry-After``: the seconds left in the window that refused it.
+
+When Redis does not answer, attempts are neither counted nor throttled (a warning and
+``outcome="uncounted"``): the credential is still checked as always (a user token cannot be
+checked at all then), and the bootstrap token stays usable in an outage of Redis.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import HTTPException
 from prometheus_client import Counter
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from stocksync_common.accounts import split_token
 
+log = logging.getLogger(__name__)
 BEARER_FAILURES = Counter(
     "stocksync_admin_bearer_failures_total",
-    "Refused bearer credentials on the admin APIs: unauthorized (401) or throttled (429).",
+    "Refused bearer credentials on the admin APIs: unauthorized (401), throttled (429), "
+    "uncounted (Redis did not answer).",
     ["outcome"],
 )
 
@@ -66,6 +77,8 @@ class Attempt:
     address: str
     credential: str
     token_id: str | None
+    # Redis did not answer once in this request: not asked again
+    offline: list[bool] = field(default_factory=list)
 
     def _keys(self) -> dict[str, tuple[str, int]]:
         t, p = self.throttle, self.throttle.prefix
@@ -88,22 +101,26 @@ class Attempt:
     async def failed(self) -> None:
         """Step 4: one failure on every counter."""
         BEARER_FAILURES.labels("unauthorized").inc()
-        redis, window = self.throttle.redis, self.throttle.window_s
-        async with redis.pipeline(transaction=False) as pipe:
+        window = self.throttle.window_s
+
+        def count(pipe: Any) -> None:
             for key, _ in self._keys().values():
                 pipe.incr(key)
                 pipe.expire(key, window, nx=True)
-            await pipe.execute()
+
+        await self._pipeline(count)
 
     async def _refuse_over(self, which: list[str]) -> None:
         known = self._keys()
         keys = [known[w] for w in which if w in known]
-        async with self.throttle.redis.pipeline(transaction=False) as pipe:
+
+        def read(pipe: Any) -> None:
             for key, _ in keys:
                 pipe.get(key)
                 pipe.pttl(key)
-            answers = await pipe.execute()
-        for i, (_, limit) in enumerate(keys):
+
+        answers = await self._pipeline(read)
+        for i, (_, limit) in enumerate(keys if answers else []):
             count, pttl = int(answers[2 * i] or 0), int(answers[2 * i + 1])
             if count >= limit:
                 BEARER_FAILURES.labels("throttled").inc()
@@ -111,6 +128,21 @@ class Attempt:
                 raise HTTPException(
                     429, "too many failed credentials: try again later", {"Retry-After": str(wait)}
                 )
+
+    async def _pipeline(self, fill: Callable[[Any], None]) -> list[Any]:
+        """The answers of one pipeline ``fill`` filled; [] when Redis does not answer."""
+        if self.offline:
+            return []
+        try:
+            async with self.throttle.redis.pipeline(transaction=False) as pipe:
+                fill(pipe)
+                answers: list[Any] = await pipe.execute()
+                return answers
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            self.offline.append(True)
+            BEARER_FAILURES.labels("uncounted").inc()
+            log.warning("bearer attempts uncounted: no answer from Redis (%s)", type(exc).__name__)
+            return []
 
 
 class BearerThrottle:

@@ -32,6 +32,14 @@ def replay_button(session: Session, service: str, record: dict[str, Any]) -> htm
     return html.action_form("/dlq/replay", "Replay", session, fields)
 
 
+def masked_notice(doc: dict[str, Any]) -> html.Safe:
+    """Says so when the service masked customer data (a role without the admin scope)."""
+    if not doc.get("masked"):
+        return html.Safe("")
+    return html.notice("Customer data (names, emails, phones, addresses) is masked: only an "
+                       "admin sees dead letters raw, and each such view is audited.")  # fmt: skip
+
+
 def known_service(c: Container, service: str) -> str:
     if service not in c.backends.services:
         raise HTTPException(400, "unknown service")
@@ -96,7 +104,7 @@ async def dlq_records(
         ]  # fmt: skip
         headers = ["id", "original topic", "key", "reason", "error", "attempts", "failed at",
                    "correlation id", "status", ""]  # fmt: skip
-        parts.append(html.table(headers, rows, "records"))
+        parts.extend([masked_notice(doc), html.table(headers, rows, "records")])
     except BackendError as exc:
         parts.append(html.error_box(exc))
     return render(f"DLQ {topic}", html.join(parts), session)
@@ -121,6 +129,7 @@ async def dlq_record(
     value = r.get("value") if r.get("value") is not None else r.get("value_b64")
     body = html.join(
         [
+            masked_notice(r),
             html.table(["field", "value"], rows, "record"),
             replay_button(session, service, r),
             html.Safe("<h2>Headers</h2>"), html.table(["header", "value"], headers, "headers"),
