@@ -113,9 +113,10 @@ async def test_wrong_secrets_for_one_token_id_are_throttled_but_the_token_works(
 async def test_every_counter_expires_within_its_window(api: Api, redis: Redis) -> None:
     token = await _token(api, "ezra")
     await api.get("203.0.113.5", token[:-1] + ("x" if token[-1] != "x" else "y"))
-    await api.get("203.0.113.5", None)  # no credential counts too
+    # no credential guesses nothing: 401, never counted, never throttled
+    assert await api.codes("203.0.113.5", None, 12) == [401] * 12
     keys = [k async for k in redis.scan_iter(f"{api.throttle.prefix}*")]
-    assert len(keys) == 4  # two pairs, the address, the token id
+    assert len(keys) == 3  # the pair, the address, the token id
     for key in keys:
         assert 0 < await redis.ttl(key) <= WINDOW_S
     assert not any(token.split("_")[-1] in str(k) for k in keys)  # never the secret

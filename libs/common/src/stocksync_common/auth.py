@@ -52,7 +52,8 @@ async def principal(request: Request, authorization: str | None, token: str) -> 
     bearer = (authorization or "").removeprefix("Bearer ")
     accounts: Accounts | None = getattr(request.app.state, "accounts", None)
     throttle: BearerThrottle | None = getattr(request.app.state, "bearer_throttle", None)
-    attempt = throttle.attempt(client_address(request), bearer) if throttle else None
+    # a request without a credential guesses nothing: it is answered 401 and not counted
+    attempt = throttle.attempt(client_address(request), bearer) if throttle and bearer else None
     if attempt is not None:
         await attempt.check_repeat()
     found = None

@@ -8,7 +8,8 @@ Three counters, each a key that expires ``window_s`` after its first failure (``
     accounts:bearer:id:<token id>                 failures naming one token id, any address
 
 ``<credential>`` is the token id of a well-formed ``sst_`` token, else a fingerprint of what
-was sent (the first 16 hex of its SHA-256; ``none`` when nothing was): never the secret.
+was sent (the first 16 hex of its SHA-256): never the secret. A request without a credential
+guesses nothing and is not counted (a probe or a client without a token gets its 401).
 
 How a request is judged (:func:`stocksync_common.auth.principal` drives it):
 
@@ -19,7 +20,7 @@ How a request is judged (:func:`stocksync_common.auth.principal` drives it):
    is 32 random bytes, so there is nothing to guess and no need to hide whether it is
    right. So one user's revoked token, sent from the console's address until that address
    is over its cap, never locks the console's other users out;
-3. everything else (a wrong or revoked user token, the bootstrap token, no token) is refused
+3. everything else (a wrong or revoked user token, the bootstrap token) is refused
    with 429 while its address is over ``per_address`` failures (or, for a user token, while
    its id is over ``per_token``), *before* the bootstrap token is compared: the bootstrap
    token is the one credential a person chose, so a guesser gets no answer from it at all
@@ -64,8 +65,6 @@ def credential_of(bearer: str) -> tuple[str, str | None]:
     parts = split_token(bearer)
     if parts is not None:
         return f"token:{parts[0]}", parts[0]
-    if not bearer:
-        return "none", None
     return "fp:" + hashlib.sha256(bearer.encode()).hexdigest()[:16], None
 
 
