@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ops_console import html
-from ops_console.entrypoints.deps import PageSessionDep, SessionActionDep
+from ops_console.entrypoints.deps import Action, PageSessionDep, SessionActionDep
 from ops_console.entrypoints.pages import render
 from ops_console.entrypoints.users_api import accounts_of
 from ops_console.sessions import Session
@@ -34,6 +34,21 @@ def admin_only(session: Session) -> Session:
     return session
 
 
+async def admin_page(session: PageSessionDep) -> Session:
+    """A page's session, of an admin (403 for any other role)."""
+    return admin_only(session)
+
+
+async def admin_action(act: SessionActionDep) -> Action:
+    """An action (session and CSRF token checked) by an admin: 403 for any other role."""
+    admin_only(act.session)
+    return act
+
+
+AdminPageDep = Annotated[Session, Depends(admin_page)]
+AdminActionDep = Annotated[Action, Depends(admin_action)]
+
+
 @dataclass(frozen=True)
 class Managing:
     """An admin's action on the users page: the form and the operations acting as them."""
@@ -46,9 +61,10 @@ class Managing:
         return self.form.get(name, "").strip()
 
 
-async def managing(act: SessionActionDep, accounts: AccountsDep) -> Managing:
-    """An action (session and CSRF token checked) by an admin: 403 for any other role."""
-    session = admin_only(act.session)
+async def managing(act: AdminActionDep, accounts: AccountsDep) -> Managing:
+    """An admin's action, and the operations acting as them (the role is checked before
+    the accounts store is asked for)."""
+    session = act.session
     return Managing(session, act.form, UserAdmin(accounts, session.who, session.user))
 
 
@@ -70,9 +86,9 @@ async def users_page(
 
 
 @router.get("")
-async def users(session: PageSessionDep, accounts: AccountsDep, done: str = "") -> HTMLResponse:
+async def users(session: AdminPageDep, accounts: AccountsDep, done: str = "") -> HTMLResponse:
     """Every user, their tokens, and the forms that manage them (admins only)."""
-    return await users_page(admin_only(session), accounts, html.notice(done) if done else None)
+    return await users_page(session, accounts, html.notice(done) if done else None)
 
 
 async def _apply(m: Managing, call: Awaitable[object], done: str) -> Response:
