@@ -140,3 +140,15 @@ async def test_a_session_left_idle_takes_its_token_with_it(
         await await_for("the idle session's expiry", session_gone, 15)
         assert await accounts.authenticate(token) is None
         assert not await redis.exists(token_key)
+
+
+async def test_revoking_a_sessions_token_ends_the_session(
+    redis_url: str, accounts: Accounts
+) -> None:
+    services = FakeServices(accept="Bearer sst_")
+    async with console(redis_url, accounts, Clock(), services) as client:
+        assert await _login(client, "olga") == 303
+        assert await _signed_in(client)
+        token = services.requests[-1].headers["authorization"].removeprefix("Bearer ")
+        assert await accounts.revoke_token(token.split("_")[1])  # an admin, on the Users page
+        assert not await _signed_in(client)

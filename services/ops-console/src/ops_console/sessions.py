@@ -79,13 +79,16 @@ async def end(users: Users, sessions: SessionStore, session: Session) -> None:
         await users.revoke_token(parts[0])
 
 
-async def keep(users: Users, sessions: SessionStore, session: Session, ttl_s: int) -> None:
+async def keep(users: Users, sessions: SessionStore, session: Session, ttl_s: int) -> bool:
     """Keep a session ``ttl_s`` longer, and its user token exactly as long: a session that
-    ends by its record's expiry (nobody using it) takes its token with it."""
+    ends by its record's expiry (nobody using it) takes its token with it. False, and the
+    session kept no longer, when its token is gone (an admin revoked it)."""
     parts = split_token(session.token)
-    if parts is not None:  # the token first: it never outlives the session, by a moment even
-        await users.touch_token(parts[0], ttl_s)
+    # the token first: it never outlives the session, by a moment even
+    if parts is not None and not await users.touch_token(parts[0], ttl_s):
+        return False
     await sessions.put(session, ttl_s)
+    return True
 
 
 class Signer:
