@@ -168,6 +168,7 @@ async def stocksync_run(
             if files:
                 out[label]["profiles"] = {n: hotspots(path) for n, path in files.items()}
             print(f"StockSync {label}: sync {out[label]['sync_latency_ms']['all']}")  # noqa: T201
+            print(f"StockSync {label}: slowest {out[label]['sync_latency_ms']['slowest']}")  # noqa: T201
             print("\n".join(hops.lines(out[label]["hops"])), flush=True)  # noqa: T201
             print(f"StockSync {label}: cpu {out[label]['cpu']}", flush=True)  # noqa: T201
     return out

@@ -94,7 +94,7 @@ class Options:
     ceiling: bool = True
 
 
-PROFILED = ("webhook-receiver", "order-consumer", "inventory-adjuster", "shopify-sync")
+PROFILED = ("webhook-receiver", "order-consumer", "inventory-adjuster", "shopify-sync", "notifier")
 SMOKE = Options(rates=(200, 400), step_s=1.5, skus=50, grace_s=1.0)
 
 

@@ -268,6 +268,9 @@ def epoch_s(rfc3339: str) -> float:
     return datetime.fromisoformat(rfc3339).timestamp()
 
 
+SLOWEST = 5  # slowest samples a latency summary lists
+
+
 def sync_latencies(
     book: dict[str, Any], writes_seen: list[dict[str, Any]], cold: set[str]
 ) -> dict[str, Any]:
@@ -284,14 +287,16 @@ def sync_latencies(
     shops = {w["shop"] for w in writes_seen} | {s["shop"] for s in book["sales"]}
     per_store: dict[str, list[float]] = defaultdict(list)
     missing: Counter[str] = Counter()
-    for sale in book["sales"]:
-        if sale["sku"] not in cold:
-            continue
+    slow: list[tuple[float, int, str, str]] = []  # (ms, nth cold sale, store, sku)
+    sales = sorted((s for s in book["sales"] if s["sku"] in cold), key=lambda s: s["sold_at"])
+    for nth, sale in enumerate(sales):
         for shop in shops - {sale["shop"]}:
             # the write's time has millisecond precision; the sale's is finer
             after = [t for t in first[(shop, sale["sku"])] if t >= sale["sold_at"] - 0.001]
             if after:
-                per_store[shop].append(max(0.0, min(after) - sale["sold_at"]) * 1000)
+                ms = max(0.0, min(after) - sale["sold_at"]) * 1000
+                per_store[shop].append(ms)
+                slow.append((ms, nth, shop, sale["sku"]))
             else:
                 missing[shop] += 1
     every = [v for values in per_store.values() for v in values]
@@ -299,6 +304,12 @@ def sync_latencies(
         "all": summary(every),
         "per_store": {shop: summary(v) for shop, v in sorted(per_store.items())},
         "missing": dict(missing),
+        # the slowest few, with their place in the sale order: tells a warm-up (first
+        # sales) from a periodic stall (anywhere) without re-running the bench
+        "slowest": [
+            {"ms": round(ms, 1), "nth": nth, "store": shop, "sku": sku}
+            for ms, nth, shop, sku in sorted(slow, reverse=True)[:SLOWEST]
+        ],
     }
 
 

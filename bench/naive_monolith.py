@@ -80,6 +80,8 @@ def create_app(redis_url: str, stores: list[Store], mapping: dict[str, dict[str,
             },
             "idempotencyKey": str(uuid.uuid4()),
         }
+        if store.access_token is None:
+            raise SystemExit(f"{store.shop}: the naive monolith takes fixed access tokens only")
         headers = {"X-Shopify-Access-Token": store.access_token.get_secret_value()}
         r = await clients["http"].post(
             url, json={"query": SET_QUANTITIES, "variables": variables}, headers=headers

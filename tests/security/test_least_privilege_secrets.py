@@ -43,6 +43,7 @@ async def test_the_receiver_never_reads_the_admin_api_token(
     c = build_receiver(settings)
     try:
         store = c.stores[SHOP]
+        assert store.access_token is not None
         assert store.access_token.get_secret_value() == WITHHELD
         assert TOKEN not in repr(c.__dict__) and TOKEN.encode() not in b"".join(
             b"".join(s) for s in c.shop_secrets.values()
@@ -62,6 +63,7 @@ async def test_order_consumer_reads_no_store_secret(
     try:
         store = c.handler.stores.by_shop(SHOP)
         assert store is not None
+        assert store.access_token is not None
         assert store.access_token.get_secret_value() == WITHHELD
         assert store.webhook_secrets() == [WITHHELD.encode()]
     finally:

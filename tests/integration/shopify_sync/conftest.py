@@ -36,6 +36,7 @@ from support.poll import await_for
 from support.sim_writes import compare_and_set_violations, quantities
 
 SIM = "http://shopify.test"
+SIM_ONLY = frozenset({"token_ttl_s"})  # stores-file keys only the simulator reads
 LOC = "gid://shopify/Location/1"
 ADMIN = {"Authorization": "Bearer it-admin-token"}
 
@@ -151,17 +152,21 @@ def sync_stack(kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> SyncFact
     async def start(
         plans: list[str], store_extra: list[dict[str, Any]] | None = None, **overrides: Any
     ) -> AsyncIterator[Sync]:
-        """``store_extra``: more stores-file keys per store (role, child_owned_fields)."""
+        """``store_extra``: more stores-file keys per store (role, child_owned_fields); a key
+        set to None is left out (``access_token: None`` with client credentials)."""
         run = uuid.uuid4().hex[:8]
         shops = [f"it-{run}-{i}-{plan}.myshopify.com" for i, plan in enumerate(plans)]
         extra = store_extra or [{} for _ in plans]
         stores = [
-            {"shop": shop, "admin_base_url": SIM, "access_token": f"tok-{shop}",
-             "webhook_secret": f"sec-{shop}", "plan": plan, "locations": {"wh-1": LOC}, **more}
+            {k: v for k, v in {
+                "shop": shop, "admin_base_url": SIM, "access_token": f"tok-{shop}",
+                "webhook_secret": f"sec-{shop}", "plan": plan, "locations": {"wh-1": LOC}, **more,
+            }.items() if v is not None}
             for shop, plan, more in zip(shops, plans, extra, strict=True)
         ]  # fmt: skip
         path = tmp_path / f"stores-{run}.yaml"
-        path.write_text(yaml.safe_dump({"stores": stores}))
+        ours = [{k: v for k, v in store.items() if k not in SIM_ONLY} for store in stores]
+        path.write_text(yaml.safe_dump({"stores": ours}))
         topics = {k: f"it.{run}.{k}" for k in ("changes", "webhooks", "levels", "catalog")}
         await _topics(kafka_bootstrap, list(topics.values()))
         settings = Settings(

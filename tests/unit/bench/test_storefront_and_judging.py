@@ -97,6 +97,8 @@ def test_sync_latency_matches_each_cold_sale_to_the_first_write_after_it() -> No
     assert out["per_store"]["b"]["n"] == 1 and abs(out["per_store"]["b"]["p50"] - 20) < 1.5
     assert abs(out["per_store"]["a"]["max"] - 40) < 1.5
     assert out["missing"] == {}
+    slowest = [(s["store"], s["sku"], s["nth"]) for s in out["slowest"]]
+    assert slowest == [("a", "C2", 1), ("b", "C1", 0)]
     assert load.sync_latencies(book, writes[:1], {"C1", "C2"})["missing"] == {"b": 1, "a": 1}
 
 

@@ -20,6 +20,7 @@ def test_example_file_loads_with_env_references(monkeypatch):
     parent = cfg.by_shop("parent-store.myshopify.com")
     assert parent is not None
     assert parent.role == "parent"
+    assert parent.access_token is not None
     assert parent.access_token.get_secret_value() == "tok"
     assert parent.webhook_secrets() == [b"sec"]
     assert parent.graphql_url == "http://127.0.0.1:8090/admin/api/2026-10/graphql.json"
@@ -80,16 +81,18 @@ def test_a_service_reads_only_the_store_secrets_it_is_given(monkeypatch, tmp_pat
     monkeypatch.setenv("HOOK_SECRET", STRONG_SECRET)
     f = _one_store(tmp_path, "env:NOT_HERE_TOKEN", "env:HOOK_SECRET")
     store = load_stores(f, frozenset({WEBHOOK_SECRET})).stores[0]
+    assert store.access_token is not None
     assert store.access_token.get_secret_value() == WITHHELD
     assert store.webhook_secrets() == [STRONG_SECRET.encode()]
     monkeypatch.setenv("NOT_HERE_TOKEN", STRONG_TOKEN)  # present, still not read
     store = load_stores(f, frozenset({WEBHOOK_SECRET})).stores[0]
+    assert store.access_token is not None
     assert store.access_token.get_secret_value() == WITHHELD
     none = load_stores(f, frozenset()).stores[0]
     assert none.webhook_secrets() == [WITHHELD.encode()]
-    assert load_stores(f, frozenset({ACCESS_TOKEN})).stores[0].access_token.get_secret_value() == (
-        STRONG_TOKEN
-    )
+    given = load_stores(f, frozenset({ACCESS_TOKEN})).stores[0].access_token
+    assert given is not None
+    assert given.get_secret_value() == (STRONG_TOKEN)
 
 
 @pytest.mark.parametrize(
@@ -152,3 +155,43 @@ def test_routing_rules_load_in_priority_order(tmp_path):
 def test_bad_routing_rules_are_refused_with_the_reason(tmp_path, routing, problem):
     with pytest.raises(BadStoresFile, match=problem):
         load_stores(_routing_file(tmp_path, routing))
+
+
+def _client_store(tmp_path: Path, access: str) -> Path:
+    f = tmp_path / "stores.yaml"
+    f.write_text(f"stores:\n  - shop: a.myshopify.com\n    webhook_secret: x\n{access}")
+    return f
+
+
+def test_client_credentials_instead_of_a_fixed_token(monkeypatch, tmp_path):
+    monkeypatch.setenv("APP_CLIENT_SECRET", STRONG_SECRET)
+    f = _client_store(tmp_path, "    client_id: app-1\n    client_secret: env:APP_CLIENT_SECRET\n")
+    store = load_stores(f, frozenset({ACCESS_TOKEN}), "production").stores[0]
+    assert store.access_token is None and store.client_id is not None
+    assert store.client_secret is not None
+    assert store.client_secret.get_secret_value() == STRONG_SECRET
+    assert store.token_url == "https://a.myshopify.com/admin/oauth/access_token"
+    # a service without the Admin API's secrets never reads them
+    monkeypatch.delenv("APP_CLIENT_SECRET")
+    withheld = load_stores(f, frozenset({WEBHOOK_SECRET})).stores[0]
+    assert withheld.client_secret is not None
+    assert withheld.client_secret.get_secret_value() == WITHHELD
+
+
+@pytest.mark.parametrize(
+    ("access", "problem"),
+    [
+        ("", "one of the two"),
+        ("    access_token: t\n    client_id: a\n    client_secret: s\n", "one of the two"),
+        ("    client_id: a\n", "go together"),
+    ],
+)
+def test_a_store_gives_one_kind_of_admin_access(tmp_path, access, problem):
+    with pytest.raises(BadStoresFile, match=problem):
+        load_stores(_client_store(tmp_path, access))
+
+
+def test_production_refuses_a_placeholder_client_secret(tmp_path):
+    f = _client_store(tmp_path, "    client_id: app-1\n    client_secret: short\n")
+    with pytest.raises(BadStoresFile, match="client_secret"):
+        load_stores(f, frozenset({ACCESS_TOKEN}), "production")

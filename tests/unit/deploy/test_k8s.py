@@ -551,6 +551,14 @@ def test_settings_load_from_what_the_pod_gets(
         assert settings.service_name == workload.name
 
 
+def test_shopify_sync_carries_the_public_url_its_overlay_sets() -> None:
+    """`stocksync-stores connect` and the console's Connect button subscribe the stores'
+    webhooks to <STOCKSYNC_PUBLIC_URL>/webhooks/shopify: the name is there, empty, to be
+    set per overlay (an empty value means "ask for --public-url")."""
+    env = pod_environment(Workload("shopify-sync", "Deployment", "shopify-sync"), BASE)
+    assert env["STOCKSYNC_PUBLIC_URL"] == ""
+
+
 @pytest.mark.parametrize("name", STORE_READERS)
 def test_store_readers_mount_the_stores_file_and_it_loads(
     name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path

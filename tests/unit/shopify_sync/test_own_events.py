@@ -1,7 +1,7 @@
-"""shopify-sync's own events (``catalog.product_changed``, ``sync.change.rejected``) live in
-shopify-sync: the same bytes as when they were shared events, parsed by its consumers' own
-decoder (the shared one does not know them), and the loops of the groups that meet them
-(propagation, changes) are built with that decoder."""
+"""shopify-sync's own events (``catalog.product_changed``, ``catalog.collection_changed``,
+``sync.change.rejected``) live in shopify-sync: the same bytes as when they were shared
+events, parsed by its consumers' own decoder (the shared one does not know them), and the
+loops of the groups that meet them (propagation, changes) are built with that decoder."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ import pytest
 from pydantic import ValidationError
 
 from shopify_sync.bootstrap import service
+from shopify_sync.catalog_handlers import collection_change
 from shopify_sync.own_events import (
+    CatalogCollectionChanged,
     CatalogProductChange,
     CatalogProductChanged,
     RejectedChange,
@@ -27,10 +29,13 @@ from stocksync_common.events import (
     Envelope,
     InventoryCommand,
     InventoryCommandRequested,
+    ShopifyWebhook,
+    ShopifyWebhookReceived,
     decode,
     encode,
 )
 from stocksync_common.runtime import consumer_loop
+from stocksync_common.stores import Store
 
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 # The values the shared event models wrote before the move (byte for byte).
@@ -133,3 +138,23 @@ class Rec:
     timestamp: int = 0
     key: bytes | None = b"k"
     headers: Sequence[tuple[str, bytes]] = ()
+
+
+def test_a_collection_webhook_goes_on_keyed_by_its_collection_and_parses_back() -> None:
+    store = Store(shop="p.myshopify.com", role="parent", access_token="t",  # type: ignore[arg-type]
+                  webhook_secret="s")  # fmt: skip
+    body = {"id": 408, "handle": "summer", "updated_at": "2026-12-01T10:00:00Z",
+            "admin_graphql_api_id": "gid://shopify/Collection/408"}  # fmt: skip
+    hook = ShopifyWebhookReceived(
+        source="webhook-receiver", shop=store.shop, correlation_id="c-9",
+        payload=ShopifyWebhook(topic="collections/update", shop=store.shop,
+                               webhook_id="w-9", body=body),
+    )  # fmt: skip
+    key, event = collection_change(hook, store, "shopify-sync")
+    assert key == "p.myshopify.com/408"
+    assert (event.correlation_id, event.causation_id) == ("c-9", hook.id)
+    again = decode_own(encode(event))
+    assert isinstance(again, CatalogCollectionChanged)
+    assert again.payload.collection_id == "gid://shopify/Collection/408"
+    assert again.payload.topic == "collections/update" and again.payload.role == "parent"
+    assert collection_change(hook, store, "shopify-sync")[1].id == event.id  # handled again

@@ -15,6 +15,8 @@ import pytest
 import yaml
 from unit.simulators.shopify_harness import (
     CHILD,
+    CHILD_CLIENT_ID,
+    CHILD_CLIENT_SECRET,
     CHILD_TOKEN,
     PARENT,
     PARENT_TOKEN,
@@ -166,3 +168,21 @@ def test_bad_arguments_exit_2_with_a_message(
     monkeypatch.delenv("STOCKSYNC_PUBLIC_URL", raising=False)
     assert main(argv) == 2
     assert says in capsys.readouterr().err
+
+
+async def test_connect_with_client_credentials_gets_its_own_token(
+    shopify: ShopifySim, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("CHILD_APP_SECRET", CHILD_CLIENT_SECRET)
+    path = tmp_path / "stores.yaml"
+    path.write_text(
+        f"stores:\n  - shop: {CHILD}\n    admin_base_url: http://shopify.test/shops/{CHILD}\n"
+        f"    client_id: {CHILD_CLIENT_ID}\n    client_secret: env:CHILD_APP_SECRET\n"
+        "    webhook_secret: s2\n"
+    )
+    code, [row], _ = await run(shopify, path, capsys, "--store", CHILD)
+    assert code == 0, row
+    assert sorted(s["topic"] for s in await subscriptions(shopify, CHILD)) == sorted(subscribable())
+    stats = (await shopify.client.get("/_sim/stats")).json()[CHILD]
+    assert stats["tokens_issued"] == 1  # one grant served every call of the run

@@ -20,6 +20,9 @@ PARENT = "parent.myshopify.com"
 CHILD = "child.myshopify.com"
 PARENT_TOKEN = "shpat_parent"
 CHILD_TOKEN = "shpat_child"
+# the child's app's client credentials too (the client credentials grant, stocksync_sim oauth)
+CHILD_CLIENT_ID = "child-app"
+CHILD_CLIENT_SECRET = "shpss_child_app_secret"  # noqa: S105 - a test secret
 PARENT_SECRET = "parent-webhook-secret"
 LOC = "gid://shopify/Location/1"
 LOC2 = "gid://shopify/Location/2"
@@ -81,6 +84,8 @@ def store_configs() -> list[StoreConfig]:
                     "shop": CHILD,
                     "role": "child",
                     "access_token": CHILD_TOKEN,
+                    "client_id": CHILD_CLIENT_ID,
+                    "client_secret": CHILD_CLIENT_SECRET,
                     "webhook_secret": "child-secret",
                     "plan": "plus",
                     "locations": {"wh-1": "gid://shopify/Location/9"},

@@ -28,6 +28,9 @@ def test_every_topic_of_the_issue_has_a_route_and_nothing_else_does():
         ("fulfillments/create", WEBHOOKS_SHOPIFY, "order-consumer"),
         ("inventory_levels/update", WEBHOOKS_SHOPIFY, "shopify-sync"),
         ("products/delete", WEBHOOKS_SHOPIFY, "shopify-sync"),
+        ("collections/create", WEBHOOKS_SHOPIFY, "shopify-sync"),
+        ("collections/update", WEBHOOKS_SHOPIFY, "shopify-sync"),
+        ("collections/delete", WEBHOOKS_SHOPIFY, "shopify-sync"),
         ("app/uninstalled", WEBHOOKS_SHOPIFY, "shopify-sync"),
         ("customers/data_request", COMPLIANCE, "compliance"),
         ("customers/redact", COMPLIANCE, "compliance"),
@@ -52,6 +55,8 @@ def test_routes(topic, kafka_topic, handler):
         ("fulfillments/create", lambda b: b["order_id"]),
         ("inventory_levels/update", lambda b: b["inventory_item_id"]),
         ("products/delete", lambda b: b["id"]),
+        ("collections/update", lambda b: b["id"]),
+        ("collections/delete", lambda b: b["id"]),
     ],
 )
 def test_keys_of_real_samples_name_the_resource_that_orders_them(topic, expected):

@@ -66,6 +66,10 @@ SHOPIFY_TOPICS: tuple[WebhookTopic, ...] = (
     WebhookTopic("products/create", "catalog", scopes=_PRODUCTS),
     WebhookTopic("products/update", "catalog", scopes=_PRODUCTS),
     WebhookTopic("products/delete", "catalog", scopes=_PRODUCTS),
+    # keyed by the collection: one collection's records stay in order (ADR 0021)
+    WebhookTopic("collections/create", "catalog", scopes=_PRODUCTS),
+    WebhookTopic("collections/update", "catalog", scopes=_PRODUCTS),
+    WebhookTopic("collections/delete", "catalog", scopes=_PRODUCTS),
     # The app's token is revoked; published for shopify-sync, which does not act on it yet
     # (its writes to the shop fail with 401 and the shop's circuit opens).
     WebhookTopic("app/uninstalled", "app", ()),

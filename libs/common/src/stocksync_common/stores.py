@@ -30,6 +30,9 @@ STORE_SECRETS = frozenset({ACCESS_TOKEN, WEBHOOK_SECRET})
 WITHHELD = "<withheld: not given to this service>"
 _FIELD_SECRET = {
     "access_token": ACCESS_TOKEN,
+    # the client credentials grant's (docs/shopify-app.md): the means to an access token
+    "client_id": ACCESS_TOKEN,
+    "client_secret": ACCESS_TOKEN,
     "webhook_secret": WEBHOOK_SECRET,
     "webhook_secret_previous": WEBHOOK_SECRET,
 }
@@ -72,7 +75,11 @@ class Store(BaseModel):
     shop: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
     role: Literal["parent", "child"] = "child"
     admin_base_url: str | None = None
-    access_token: SecretStr
+    # Admin API access: a fixed token, or an app's client id and secret that get expiring
+    # tokens through the client credentials grant (one of the two; docs/shopify-app.md)
+    access_token: SecretStr | None = None
+    client_id: SecretStr | None = None
+    client_secret: SecretStr | None = None
     webhook_secret: SecretStr
     webhook_secret_previous: SecretStr | None = None
     api_version: str = DEFAULT_API_VERSION
@@ -81,12 +88,17 @@ class Store(BaseModel):
     routing: Routing | None = None
     plan: str | None = None  # informational; pacing learns the real budget from responses
     # Catalog propagation (a child): product fields this child keeps for itself (title,
-    # description, vendor, product_type, status, tags, images, price, metafields); the
-    # parent owns every other one. Metafields propagate in one namespace. (ADR 0011)
+    # description, vendor, product_type, status, tags, images, price, metafields) and
+    # collection fields (collection_title, collection_description, collection_sort_order,
+    # collection_image, collection_rules, collection_products); the parent owns every other
+    # one. Metafields propagate in one namespace. (ADR 0011, ADR 0021)
     child_owned_fields: tuple[str, ...] = ()
     catalog_metafield_namespace: str = "catalog"
 
-    @field_validator("access_token", "webhook_secret", "webhook_secret_previous", mode="before")
+    @field_validator(
+        "access_token", "client_id", "client_secret", "webhook_secret", "webhook_secret_previous",
+        mode="before",
+    )  # fmt: skip
     @classmethod
     def _resolve(cls, value: object, info: ValidationInfo) -> object:
         """``env:NAME`` read now, but only for the secrets this service is given (see
@@ -97,10 +109,22 @@ class Store(BaseModel):
         return resolve_secret(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
+    def _one_kind_of_access(self) -> Store:
+        pair = (self.client_id is None, self.client_secret is None)
+        if pair[0] != pair[1]:
+            raise ValueError("client_id and client_secret go together")
+        if (self.access_token is None) == (self.client_id is None):
+            raise ValueError(
+                "give access_token (a fixed Admin API token) or client_id and client_secret "
+                "(expiring tokens from the client credentials grant), one of the two"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _real_secrets_in_production(self, info: ValidationInfo) -> Store:
         if (info.context or {}).get("environment") != "production":
             return self
-        for name in ("access_token", "webhook_secret", "webhook_secret_previous"):
+        for name in ("access_token", "client_secret", "webhook_secret", "webhook_secret_previous"):
             value: SecretStr | None = getattr(self, name)
             if value is None or value.get_secret_value() == WITHHELD:
                 continue
@@ -116,6 +140,11 @@ class Store(BaseModel):
     @property
     def graphql_url(self) -> str:
         return f"{self.base_url}/admin/api/{self.api_version}/graphql.json"
+
+    @property
+    def token_url(self) -> str:
+        """Where the client credentials grant is asked for an access token."""
+        return f"{self.base_url}/admin/oauth/access_token"
 
     def webhook_secrets(self) -> list[bytes]:
         secrets = [self.webhook_secret.get_secret_value().encode()]

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from markupsafe import Markup
 
-from ops_console.html import Safe, esc
+from ops_console.templating import render
 
 WINDOW_S = 3600
 STEP_S = 30
@@ -111,9 +112,9 @@ def _number(value: float) -> str:
     return f"{value:.3g}"
 
 
-def svg(chart: Chart, series: list[Series], end: float) -> Safe:
-    """The chart as inline SVG: one polyline per series, a y scale, the hour's ends and a
-    legend. Every name is escaped."""
+def svg(chart: Chart, series: list[Series], end: float) -> Markup:
+    """The chart as inline SVG (``templates/chart.html``): one polyline per series, a y scale,
+    the hour's ends and a legend. Every name is escaped."""
     start = end - WINDOW_S
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     values = [v for s in series for _, v in s.points]
@@ -125,46 +126,22 @@ def svg(chart: Chart, series: list[Series], end: float) -> Safe:
     def y(v: float) -> float:
         return TOP + plot_h - min(v, top) / top * plot_h
 
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
-        f'viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
-        f'aria-label="{esc(chart.title)}">',
-        f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#fff" '
-        'stroke="#dde1e8"/>',
-    ]
+    grid = []
     for fraction in (0.0, 0.5, 1.0):
-        value, level = top * fraction, TOP + plot_h - fraction * plot_h
-        parts.append(
-            f'<line x1="{LEFT}" y1="{level:.1f}" x2="{WIDTH - RIGHT}" y2="{level:.1f}" '
-            'stroke="#eef1f5"/>'
-            f'<text x="{LEFT - 6}" y="{level + 4:.1f}" text-anchor="end" font-size="11" '
-            f'fill="#55607a">{esc(_number(value))} {esc(chart.unit)}</text>'
-        )
-    parts.append(
-        f'<text x="{LEFT}" y="{HEIGHT - 8}" font-size="11" fill="#55607a">'
-        f"{esc(time.strftime('%H:%M', time.gmtime(start)))} UTC</text>"
-        f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 8}" text-anchor="end" font-size="11" '
-        f'fill="#55607a">{esc(time.strftime("%H:%M", time.gmtime(end)))} UTC</text>'
-    )
+        level = TOP + plot_h - fraction * plot_h
+        grid.append((f"{level:.1f}", f"{level + 4:.1f}", _number(top * fraction)))
+    lines = []
     for color, s in zip(COLORS, series, strict=False):
         points = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in s.points if t >= start)
         if points:
-            parts.append(
-                f'<polyline fill="none" stroke="{color}" stroke-width="1.6" points="{points}">'
-                f"<title>{esc(s.name)}</title></polyline>"
-            )
-    if not values:
-        parts.append(
-            f'<text x="{LEFT + plot_w / 2:.0f}" y="{TOP + plot_h / 2:.0f}" text-anchor="middle" '
-            'font-size="13" fill="#8a93a3">no data in the last hour</text>'
-        )
-    parts.append("</svg>")
-    legend = "".join(
-        f'<li><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" '
-        f'fill="{color}"/></svg> {esc(s.name)}</li>'
-        for color, s in zip(COLORS, series, strict=False)
-    )
-    return Safe(
-        f'<figure id="{esc(chart.slug)}"><figcaption>{esc(chart.title)}</figcaption>'
-        f'{"".join(parts)}<ul class="legend">{legend}</ul></figure>'
-    )
+            lines.append((color, points, s.name))
+    geometry = {
+        "width": WIDTH, "height": HEIGHT, "left": LEFT, "top": TOP, "right": WIDTH - RIGHT,
+        "plot_w": plot_w, "plot_h": plot_h, "grid": grid, "lines": lines,
+        "start": time.strftime("%H:%M", time.gmtime(start)),
+        "end": time.strftime("%H:%M", time.gmtime(end)),
+        "empty": not values,
+        "middle_x": f"{LEFT + plot_w / 2:.0f}", "middle_y": f"{TOP + plot_h / 2:.0f}",
+        "legend": [(color, s.name) for color, s in zip(COLORS, series, strict=False)],
+    }  # fmt: skip
+    return render("chart.html", chart=chart, g=geometry)

@@ -6,8 +6,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ops_console.html import Safe, esc, href, join, link, table, when
-from ops_console.templating import render
+from markupsafe import Markup
+
+from ops_console.formatting import href, number, when
+from ops_console.templating import macro, render
 from stocksync_common.inventory_view import InventoryView
 
 LEDGER_ROWS = 100
@@ -50,11 +52,7 @@ def matching(items: object, sku: str) -> object:
     return items
 
 
-def circuit(state: object) -> Safe:
-    return Safe(f'<span class="{esc(state)}">{esc(state)}</span>')
-
-
-def stores_view(doc: Mapping[str, Any]) -> Safe:
+def stores_view(doc: Mapping[str, Any]) -> Markup:
     rows = []
     for s in doc.get("stores", []):
         bucket = s.get("bucket") or {}
@@ -64,34 +62,28 @@ def stores_view(doc: Mapping[str, Any]) -> Safe:
             last_text = f"{last_text} ({when(s.get('last_round_at'))})"
         rows.append(
             [
-                s.get("shop"), s.get("role"), circuit(s.get("circuit")),
-                f"{_num(bucket.get('available'))} / {_num(bucket.get('maximum'))}",
-                _num(bucket.get("restore_rate")), s.get("pending"),
-                _num(s.get("quantities_pushed")), _num(s.get("pushes")), _num(s.get("throttled")),
+                s.get("shop"), s.get("role"), macro("state")(s.get("circuit")),
+                f"{number(bucket.get('available'))} / {number(bucket.get('maximum'))}",
+                number(bucket.get("restore_rate")), s.get("pending"),
+                number(s.get("quantities_pushed")), number(s.get("pushes")),
+                number(s.get("throttled")),
                 when(s.get("last_push_at")) or "not tracked", last_text, s.get("failures"),
             ]
         )  # fmt: skip
     headers = ["store", "role", "circuit", "bucket (available / max)", "restore rate/s",
                "pending changes", "quantities pushed", "push calls", "throttled",
                "last push", "last round", "failures in a row"]  # fmt: skip
-    lag = Safe(
-        f"<p>Consumer group <code>{esc(doc.get('consumer_group'))}</code> lag: "
-        f'<strong class="lag">{esc(_num(doc.get("consumer_lag")))}</strong> records</p>'
-    )
-    return join([lag, table(headers, rows, "stores")])
+    return render(
+        "stores_status.html", group=doc.get("consumer_group"),
+        lag=number(doc.get("consumer_lag")), headers=headers, rows=rows,
+    )  # fmt: skip
 
 
-def _num(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:g}" if value != int(value) else str(int(value))
-    return "-" if value is None else str(value)
-
-
-def stock_view(inv: InventoryView) -> Safe:
+def stock_view(inv: InventoryView) -> Markup:
     """A SKU's truth: the summary, levels per location and the allocation."""
     return render(
         "stock.html",
-        summary=[inv.sku, inv.version, inv.available, inv.policy, _num(inv.allocation_threshold)],
+        summary=[inv.sku, inv.version, inv.available, inv.policy, number(inv.allocation_threshold)],
         locations=[
             [loc, q.on_hand, q.reserved, q.safety_stock, q.available]
             for loc, q in inv.locations.items()
@@ -100,7 +92,7 @@ def stock_view(inv: InventoryView) -> Safe:
     )
 
 
-def stores_stock_view(inv: InventoryView, doc: Mapping[str, Any]) -> Safe:
+def stores_stock_view(inv: InventoryView, doc: Mapping[str, Any]) -> Markup:
     """Each store's count of the SKU (shopify-sync ``GET /status/stock/{sku}``: what it
     showed when last written or read) beside what truth allows it; drift highlighted."""
     rows: list[list[object]] = []
@@ -118,7 +110,7 @@ def stores_stock_view(inv: InventoryView, doc: Mapping[str, Any]) -> Safe:
                 difference = "-" if allowed is None else _signed(shows - allowed)
             pending = seen.get("pending") or {}
             rows.append(
-                [s.get("shop"), s.get("role"), location, _num(allowed), shown, difference,
+                [s.get("shop"), s.get("role"), location, number(allowed), shown, difference,
                  f"{pending['quantity']} (truth version {pending.get('version')})"
                  if "quantity" in pending else "-"]
             )  # fmt: skip
@@ -132,7 +124,7 @@ def _signed(n: int) -> str:
     return f"+{n}" if n > 0 else str(n)
 
 
-def ledger_view(sku: str, ledger: Mapping[str, Any], before: str = "") -> Safe:
+def ledger_view(sku: str, ledger: Mapping[str, Any], before: str = "") -> Markup:
     """One page of the ledger API's answer, newest first, each entry with the time it was
     applied; links to the older page (the answer's ``next``) and back to the newest."""
     newest = list(reversed(ledger.get("entries") or []))[:LEDGER_ROWS]
@@ -157,7 +149,7 @@ def applied_at(entry_id: object) -> str:
     return when(int(millis)) if millis.isdigit() else "-"
 
 
-def mapping_view(doc: Mapping[str, Any], sku: str = "") -> Safe:
+def mapping_view(doc: Mapping[str, Any], sku: str = "") -> Markup:
     """Problems per store; with ``sku``, only the SKUs containing it (a store's list of
     missing SKUs can run to thousands)."""
     stores = []
@@ -176,15 +168,15 @@ def _mapped(info: Mapping[str, Any]) -> dict[str, str]:
     then what the last full read of the catalog found."""
     discovery = info.get("discovery") or {}
     last = (
-        f"{when(discovery.get('at'))}, found {_num(discovery.get('skus'))} SKUs by "
+        f"{when(discovery.get('at'))}, found {number(discovery.get('skus'))} SKUs by "
         f"{discovery.get('method', '-')} read"
         if discovery
         else "none yet"
     )
-    return {"mapped": _num(info.get("mapped")), "last": last}
+    return {"mapped": number(info.get("mapped")), "last": last}
 
 
-def alerts_view(alerts: Sequence[Mapping[str, Any]]) -> Safe:
+def alerts_view(alerts: Sequence[Mapping[str, Any]]) -> Markup:
     """The newest alerts and their delivery per channel."""
     rows = []
     for doc in alerts:
@@ -197,7 +189,7 @@ def alerts_view(alerts: Sequence[Mapping[str, Any]]) -> Safe:
     return render("alerts.html", rows=rows)
 
 
-def rules_view(doc: Mapping[str, Any]) -> Safe:
+def rules_view(doc: Mapping[str, Any]) -> Markup:
     """The notifier's rules in effect (``GET /rules``): the default and each SKU's own, every
     switch and threshold as it applies, and where each kind of alert goes."""
     effect = doc.get("in_effect") or {}
@@ -225,7 +217,7 @@ def _rule_row(applies_to: str, r: Mapping[str, Any]) -> list[object]:
         applies_to, on(r.get("out_of_stock")), on(r.get("back_in_stock")),
         above(r.get("low_stock"), "at or below {}"), on(r.get("oversell")), reorder,
         above(r.get("velocity_per_minute"), "over {} a minute"),
-        f"{_num(r.get('quiet_period_s'))} s", routes(r.get("channels") or {}),
+        f"{number(r.get('quiet_period_s'))} s", routes(r.get("channels") or {}),
     ]  # fmt: skip
 
 
@@ -240,7 +232,7 @@ def routes(channels: Mapping[str, Sequence[str]]) -> str:
     return "; ".join([*odd, f"{'others' if odd else 'all'}: {usual}"])
 
 
-def jobs_view(jobs: Sequence[Mapping[str, Any]]) -> Safe:
+def jobs_view(jobs: Sequence[Mapping[str, Any]]) -> Markup:
     rows = []
     for j in jobs:
         result = j.get("result") or {}
@@ -255,18 +247,17 @@ def jobs_view(jobs: Sequence[Mapping[str, Any]]) -> Safe:
              result.get("compared", "-"), result.get("mismatched", "-"),
              result.get("mismatch_rate", "-"), per_store or j.get("error") or "-"]
         )  # fmt: skip
-    headers = ["job", "status", "started", "finished", "compared", "mismatched", "rate", "stores"]
-    return table(headers, rows, "jobs")
+    return render("jobs.html", rows=rows)
 
 
-def parked_view(doc: Mapping[str, Any]) -> Safe:
+def parked_view(doc: Mapping[str, Any]) -> Markup:
     """webhook-receiver ``GET /admin/parked``: deliveries of Shopify topics StockSync does
     not handle, kept on ``webhooks.parked.v1`` and never acted on, counted per topic, and
     the newest ones."""
     counts: Mapping[str, int] = doc.get("counts") or {}
     recent = [
         [when(n.get("at")), n.get("shop"), n.get("shopify_topic"), n.get("webhook_id"),
-         _num(n.get("record_bytes"))]
+         number(n.get("record_bytes"))]
         for n in doc.get("recent") or []
     ]  # fmt: skip
     return render(
@@ -275,11 +266,7 @@ def parked_view(doc: Mapping[str, Any]) -> Safe:
     )  # fmt: skip
 
 
-def sku_link(sku: str) -> Safe:
-    return link("/stock", sku, sku=sku)
-
-
-def connect_view(doc: Mapping[str, Any]) -> Safe:
+def connect_view(doc: Mapping[str, Any]) -> Markup:
     """shopify-sync's answer to ``POST /stores/connect``: per store its outcome, the webhook
     subscriptions changed, and the mapping to add to the stores file when it lacks one."""
     rows, snippets = [], []
@@ -291,13 +278,5 @@ def connect_view(doc: Mapping[str, Any]) -> Safe:
              *(len(subs.get(k) or []) for k in ("created", "updated", "removed", "kept"))]
         )  # fmt: skip
         if s.get("stores_file_snippet"):
-            snippets.append(Safe(f"<pre>{esc(s['stores_file_snippet'])}</pre>"))
-    headers = ["store", "status", "problem", "location mapping", "webhooks created",
-               "updated", "removed", "kept"]  # fmt: skip
-    job = doc.get("job_id")
-    said = (
-        Safe(f"<p>First full sync started as job <code>{esc(job)}</code>.</p>")
-        if job
-        else Safe("<p>No store was ready: no sync started.</p>")
-    )
-    return join([said, table(headers, rows, "connect"), *snippets])
+            snippets.append(s["stores_file_snippet"])
+    return render("connect.html", job=doc.get("job_id"), rows=rows, snippets=snippets)

@@ -11,6 +11,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
@@ -20,11 +21,12 @@ from redis.asyncio import Redis
 from shopify_sync import own_events
 from shopify_sync.adapters.bulk import BulkRunner
 from shopify_sync.adapters.dead_letters import KafkaDeadLetters
-from shopify_sync.adapters.exposures import RedisExposures
+from shopify_sync.adapters.exposures import CachedExposures, RedisExposures
 from shopify_sync.adapters.intents import RedisIntents
 from shopify_sync.adapters.jobs import RedisJobs
 from shopify_sync.adapters.lease import Lease
 from shopify_sync.adapters.metrics import circuit_listener
+from shopify_sync.adapters.pending_memberships import RedisPendingMemberships
 from shopify_sync.adapters.propagation_journal import RedisPropagationState
 from shopify_sync.adapters.redis_catalog import RedisCatalog
 from shopify_sync.adapters.redis_state import RedisSyncState
@@ -33,6 +35,7 @@ from shopify_sync.adapters.truth import HttpTruth, KafkaLevelsTruth
 from shopify_sync.catalog_gate import CatalogGate
 from shopify_sync.catalog_handlers import ProductsHandler, PropagationHandler
 from shopify_sync.catalog_sync import CatalogSync
+from shopify_sync.collection_propagator import CollectionPropagator
 from shopify_sync.connector import Connector
 from shopify_sync.domain.connect import needed_scopes
 from shopify_sync.domain.pacing import Clock
@@ -76,6 +79,7 @@ class Container:
     products: ProductsHandler
     connector: Connector
     propagator: Propagator | None = None
+    collections: CollectionPropagator | None = None
     runner: JobRunner | None = None
     importer: MappingImport | None = None
     # catalog.v1 to the children (None: propagation off).
@@ -101,6 +105,16 @@ def check_versions(stores: StoresConfig) -> None:
         raise RuntimeError(f"api_version older than {MIN_API_VERSION} for {', '.join(old)}")
 
 
+def http_client(settings: Settings) -> httpx.AsyncClient:
+    """The client every call to the stores goes through (connections kept between writes)."""
+    limits = httpx.Limits(
+        max_connections=settings.max_connections,
+        max_keepalive_connections=20,
+        keepalive_expiry=settings.keepalive_s,
+    )
+    return httpx.AsyncClient(timeout=settings.request_timeout_s, limits=limits)
+
+
 def build(
     settings: Settings,
     http: httpx.AsyncClient | None = None,
@@ -111,10 +125,7 @@ def build(
     stores = load_stores(settings.stores_file, frozenset({ACCESS_TOKEN}), settings.environment)
     check_versions(stores)
     redis = redis or connect_settings(settings)
-    http = http or httpx.AsyncClient(
-        timeout=settings.request_timeout_s,
-        limits=httpx.Limits(max_connections=settings.max_connections, max_keepalive_connections=20),
-    )
+    http = http or http_client(settings)
 
     def breaker(shop: str, clock: Clock) -> CircuitBreaker:
         return CircuitBreaker(
@@ -133,9 +144,15 @@ def build(
         client, catalog, state, bulk, settings.bulk_threshold, settings.absent_ttl_s
     )
     dead = KafkaDeadLetters(producer, settings.changes_topic, settings.consumer_group)
+    exposures = RedisExposures(redis)
+    cached = (
+        CachedExposures(exposures, settings.exposure_cache_entries)
+        if settings.exposure_cache_entries > 0
+        else None
+    )
     writer = Writer(
         client, mapping, state, dead, asyncio.sleep, settings.max_stale_retries,
-        RedisExposures(redis), RedisIntents(redis),
+        cached or exposures, RedisIntents(redis),
     )  # fmt: skip
     owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
     config = LaneConfig(
@@ -149,7 +166,10 @@ def build(
         {
             s.shop: Lane(
                 s, writer, state, client, mapping, config,
-                lease=Lease(redis, f"sync:lane:{{{s.shop}}}", owner, settings.lease_ttl_s),
+                lease=Lease(
+                    redis, f"sync:lane:{{{s.shop}}}", owner, settings.lease_ttl_s,
+                    on_change=None if cached is None else partial(cached.forget, s.shop),
+                ),
             )
             for s in stores.stores
         }
@@ -160,11 +180,13 @@ def build(
     targeted = HttpTruth(http, settings.inventory_url) if settings.inventory_url else None
     reconciler = Reconciler(stores, mapping, state, truth, lanes, targeted)
     gate = CatalogGate(state, max_wait_s=settings.catalog_max_wait_s)
-    propagator = (
-        Propagator(stores, client, RedisPropagationState(redis), gate)
-        if settings.propagate_catalog
-        else None
-    )
+    propagator, collections = None, None
+    if settings.propagate_catalog:
+        journal = RedisPropagationState(redis)
+        collections = CollectionPropagator(
+            stores, client, journal, RedisPendingMemberships(redis), gate
+        )
+        propagator = Propagator(stores, client, journal, gate, collections.product_arrived)
     products = ProductsHandler(
         stores, mapping, producer if propagator else None, settings.catalog_topic,
         settings.service_name,
@@ -172,8 +194,9 @@ def build(
     jobs = ReconcileJobs(reconciler, RedisJobs(redis), owner)
     importer = MappingImport(stores, catalog, lanes, redis)
     syncer = CatalogSync(
-        stores, bulk, catalog, RedisPropagationState(redis), settings.catalog_sync_chunk
-    )
+        stores, bulk, catalog, RedisPropagationState(redis), settings.catalog_sync_chunk,
+        collections=collections,
+    )  # fmt: skip
 
     async def reconcile_job(params: dict[str, Any], _p: dict[str, Any], _r: Any) -> dict[str, Any]:
         return await reconciler.run(params.get("shops"), params.get("skus"))
@@ -191,9 +214,12 @@ def build(
         settings=settings, stores=stores, redis=redis, http=http, producer=producer,
         client=client, state=state, catalog=catalog, mapping=mapping, lanes=lanes, jobs=jobs,
         changes=ChangeRecorder(stores, state, lanes), products=products, propagator=propagator,
+        collections=collections,
         connector=connector(settings, stores, client),
         runner=runner, importer=importer,
-        propagation=PropagationHandler(stores, propagator) if propagator else None,
+        propagation=(
+            PropagationHandler(stores, propagator, collections) if propagator else None
+        ),
         fulfillments=(
             FulfillmentHandler(stores, client, redis) if settings.fulfil_shipments else None
         ),
@@ -214,6 +240,8 @@ async def recover(c: Container) -> None:
     assert c.propagator is not None  # noqa: S101 - only scheduled with a propagator
     try:
         redone = await c.propagator.recover()
+        if c.collections is not None:
+            redone += await c.collections.recover()
     except Exception:  # noqa: BLE001 - retried on the next start; the journal stays
         log.exception("catalog journal recovery failed")
         return

@@ -7,6 +7,8 @@ whatever its size, so 10,000 products stay far inside the bucket. New products g
 field (and a level of 0 at the child's locations, for inventory sync to fill); existing ones
 only the fields the parent owns. The SKU mapping is filled from each chunk's result. The
 job's progress records the chunks done per child, so a resumed job goes on from there.
+Then every parent collection is synced to every child (ADR 0021: one collection at a time,
+not bulk), which also adds the products that arrived to the collections waiting for them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from shopify_sync.adapters.bulk import BulkRunner
 from shopify_sync.adapters.documents import BULK_PRODUCTS_QUERY, PRODUCT_SET_BULK
 from shopify_sync.adapters.shopify import CircuitOpen, TransientError
+from shopify_sync.collection_propagator import CollectionPropagator
 from shopify_sync.domain.bulk_products import bulk_line, parse_products, parse_results
 from shopify_sync.domain.propagation import (
     CATALOG_FIELDS,
@@ -48,6 +51,7 @@ class CatalogSync:
     catalog: CatalogState
     state: PropagationState
     chunk: int = 2500
+    collections: CollectionPropagator | None = None  # None: collections not synced
     backoff_s: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
 
     async def read(self, store: Store, namespace: str) -> list[ProductView]:
@@ -85,6 +89,11 @@ class CatalogSync:
         await report(progress)
         lock = asyncio.Lock()  # children run together; progress reports one at a time
         await asyncio.gather(*(self._child(c, views, progress, report, lock) for c in children))
+        if self.collections is not None:
+            refused: list[dict[str, Any]] = []
+            progress["collections"] = await self.collections.sync_all(children, refused)
+            progress["errors"] = (progress["errors"] + refused)[:100]
+            await report(progress)
         return progress
 
     async def _child(

@@ -5,6 +5,8 @@ envelope of every event with its ``type``.
 
 - ``catalog.product_changed`` on ``catalog.v1`` (ADR 0011): the catalog mapping group hands
   each store's products/* webhook on to the propagation group, keyed ``{shop}/{product id}``.
+- ``catalog.collection_changed`` on ``catalog.v1`` (ADR 0021): the same for a store's
+  collections/* webhook, keyed ``{shop}/{collection id}``.
 - ``sync.change.rejected``: the value of the changes group's own dead letter (a quantity a
   store rejected); replayed, it reaches the changes group again through its retry topic.
 """
@@ -38,6 +40,27 @@ class CatalogProductChanged(Envelope):
     payload: CatalogProductChange
 
 
+CollectionTopic = Literal["collections/create", "collections/update", "collections/delete"]
+
+
+class CatalogCollectionChange(Model):
+    """One store's collections/* webhook, handed from the catalog consumer to the
+    propagation (``catalog.v1``, key ``{shop}/{collection id}``)."""
+
+    shop: str
+    role: Literal["parent", "child"]
+    topic: CollectionTopic
+    collection_id: str  # the collection's gid
+    updated_at: str | None = None
+    webhook_id: str | None = None
+    body: dict[str, Any]  # the webhook body as Shopify sent it (REST shape)
+
+
+class CatalogCollectionChanged(Envelope):
+    type: Literal["catalog.collection_changed"] = "catalog.collection_changed"
+    payload: CatalogCollectionChange
+
+
 class RejectedChange(Model):
     """A quantity one store rejected (the changes group's own dead letter), as it was pending."""
 
@@ -57,6 +80,7 @@ class SyncChangeRejected(Envelope):
 
 
 OwnEvent: TypeAlias = Annotated[
-    CommonEvent | CatalogProductChanged | SyncChangeRejected, Field(discriminator="type")
+    CommonEvent | CatalogProductChanged | CatalogCollectionChanged | SyncChangeRejected,
+    Field(discriminator="type"),
 ]
 decode = decoder(TypeAdapter[OwnEvent](OwnEvent))

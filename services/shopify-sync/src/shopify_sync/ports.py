@@ -142,6 +142,19 @@ class PropagationState(Protocol):
     async def set_handle(self, shop: str, product_id: str, handle: str) -> None: ...
 
 
+class PendingMemberships(Protocol):
+    """Per child: the parent's collection memberships of products the child does not have
+    yet, applied when the product arrives (ADR 0021)."""
+
+    async def replace(self, shop: str, collection: str, products: Iterable[str]) -> None: ...
+
+    async def of_product(self, shop: str, product: str) -> list[str]: ...
+
+    async def of_collection(self, shop: str, collection: str) -> list[str]: ...
+
+    async def done(self, shop: str, collection: str, product: str) -> None: ...
+
+
 class Intents(Protocol):
     """Per shop, the writes sent whose outcome is not recorded yet (see ``domain.intents``),
     by idempotency key."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,9 @@ from stocksync_common.events import new_id
 from stocksync_common.stores import Store, StoresConfig
 
 log = logging.getLogger(__name__)
+# Told when a product is in a child after a sync (child, handle, product gid): collection
+# propagation adds it to the collections waiting for it there (ADR 0021).
+Arrived = Callable[[Store, str, str], Awaitable[object]]
 METAFIELDS_SET_MOST = 25  # metafieldsSet takes at most 25 metafields a call
 INPUT_MOST = 250  # any input list (Shopify's API limits)
 
@@ -61,14 +64,10 @@ class PropagationFailed(ShopifyError):
 
 
 @dataclass
-class Propagator:
-    stores: StoresConfig
-    client: ShopifyClient
-    state: PropagationState
-    gate: CatalogGate
+class ParentAndChildren:
+    """The stores file's parent and children; a webhook handled by the side it came from."""
 
-    def __post_init__(self) -> None:
-        self.reader = ProductReader(self.client, self.gate)
+    stores: StoresConfig
 
     @property
     def parent(self) -> Store | None:
@@ -79,17 +78,36 @@ class Propagator:
         return [s for s in self.stores.stores if s.role == "child"]
 
     async def on_webhook(self, store: Store, topic: str, body: dict[str, Any]) -> str:
-        """Act on one products/* webhook; what was done (for logs and tests)."""
+        """Act on one webhook; what was done (for logs, metrics and tests)."""
         if store.role == "parent":
             return await self._from_parent(store, topic, body)
         return await self._from_child(store, topic, body)
+
+    async def _from_parent(self, parent: Store, topic: str, body: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    async def _from_child(self, child: Store, topic: str, body: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+
+@dataclass
+class Propagator(ParentAndChildren):
+    """Acts on products/* webhooks (:meth:`on_webhook`)."""
+
+    client: ShopifyClient
+    state: PropagationState
+    gate: CatalogGate
+    arrived: Arrived | None = None
+
+    def __post_init__(self) -> None:
+        self.reader = ProductReader(self.client, self.gate)
 
     async def _from_parent(self, parent: Store, topic: str, body: dict[str, Any]) -> str:
         product_id = str(body.get("admin_graphql_api_id") or gid("Product", body.get("id")))
         if topic == "products/delete":
             handle = await self.state.handle_of(parent.shop, product_id)
             if handle:
-                await _all(self._delete(child, handle) for child in self.children)
+                await run_all(self._delete(child, handle) for child in self.children)
             return "deleted" if handle else "unknown"
         updated_at = str(body.get("updated_at") or "")
         if older(updated_at, await self.state.applied_at(parent.shop, product_id)):
@@ -99,7 +117,7 @@ class Propagator:
             return "gone"
         view = from_graphql(node)
         await self.state.set_handle(parent.shop, product_id, view.handle)
-        await _all(self.sync_child(child, view) for child in self.children)
+        await run_all(self.sync_child(child, view) for child in self.children)
         if updated_at:
             await self.state.set_applied_at(parent.shop, product_id, updated_at)
         return "propagated"
@@ -157,6 +175,8 @@ class Propagator:
             await self.rollback(child, entry)
             raise
         await self.state.journal_done(child.shop, view.handle)
+        if self.arrived is not None:
+            await self.arrived(child, view.handle, product_id)
 
     async def _sync_metafields(
         self,
@@ -288,6 +308,8 @@ class Propagator:
         parent, redone = self.parent, 0
         for child in self.children:
             for entry in (await self.state.journal_open(child.shop)).values():
+                if entry.get("kind", "product") != "product":
+                    continue  # a collection's: CollectionPropagator.recover
                 await self.rollback(child, entry)
                 if parent is None:
                     continue
@@ -301,7 +323,7 @@ class Propagator:
         return redone
 
 
-async def _all(calls: Any) -> None:
+async def run_all(calls: Any) -> None:
     """Run the per-child calls together; the first failure is raised once all ended (the
     consumer retries the event; children already in step are rewritten idempotently)."""
     results: Sequence[BaseException | None] = await asyncio.gather(*calls, return_exceptions=True)

@@ -41,6 +41,11 @@ class Settings(CommonSettings):
 
     request_timeout_s: float = 10.0
     max_connections: int = 100
+    # How long an idle connection to a store stays in the pool. httpx's default is 5 s: a
+    # write after a quiet spell of more than 5 s opened a new TLS connection first (one to
+    # three round trips to Shopify before the write itself). A connection the server closed
+    # earlier is seen as closed when it is next picked, and a new one is opened then.
+    keepalive_s: float = 120.0
     max_stale_retries: int = 3
     coalesce_window_s: float = 0.005
     # Admin API calls of one store in flight at once (a round each, on SKUs the others do not
@@ -55,6 +60,10 @@ class Settings(CommonSettings):
     breaker_open_s: float = 2.0
     breaker_max_open_s: float = 5.0
     lease_ttl_s: float = 10.0
+    # Each store's own exposures kept in memory in front of Redis while its lane lease is
+    # held (adapters/exposures.CachedExposures): a push round then reads Redis only for
+    # items it has not written yet. 0 turns the cache off (every round reads Redis).
+    exposure_cache_entries: int = 200_000
 
     discover_on_start: bool = True
     bulk_threshold: int = 500  # variants; above it discovery uses a bulk operation

@@ -11,7 +11,14 @@ import httpx
 from fastapi import FastAPI
 
 from stocksync_sim.delivery import MAX_IN_FLIGHT, Deliverer, Sleep, delivery_limits
-from stocksync_sim.shopify import bulk_mutation, control, control_ops, endpoint, storefront
+from stocksync_sim.shopify import (
+    bulk_mutation,
+    control,
+    control_ops,
+    endpoint,
+    oauth,
+    storefront,
+)
 from stocksync_sim.shopify.bucket import Clock
 from stocksync_sim.shopify.runtime import SimSettings, Simulator
 
@@ -45,6 +52,7 @@ def create_app(
     app = FastAPI(title="StockSync Shopify simulator", lifespan=lifespan)
     app.state.sim = sim
     app.include_router(endpoint.router)
+    app.include_router(oauth.router)
     app.include_router(control.router)
     app.include_router(control_ops.router)
     app.include_router(storefront.router)

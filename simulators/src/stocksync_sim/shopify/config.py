@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 Plan = Literal["standard", "advanced", "plus", "enterprise"]
 
@@ -49,7 +49,12 @@ class StoreConfig(BaseModel):
     shop: str
     role: str = "child"
     admin_base_url: str | None = None
-    access_token: str
+    # A fixed token, or the app's client credentials: the token endpoint (oauth.py) then
+    # issues tokens that expire after token_ttl_s (the simulator's own; Shopify's 24 h).
+    access_token: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    token_ttl_s: float = Field(default=86399.0, gt=0)
     webhook_secret: str
     webhook_secret_previous: str | None = None
     api_version: str = DEFAULT_API_VERSION
@@ -65,6 +70,12 @@ class StoreConfig(BaseModel):
             raise ValueError(f"shop must be a shop domain like parent.myshopify.com, got {value!r}")
         return value.lower()
 
+    @model_validator(mode="after")
+    def _some_access(self) -> StoreConfig:
+        if self.access_token is None and (self.client_id is None or self.client_secret is None):
+            raise ValueError("give access_token, or client_id and client_secret")
+        return self
+
     @property
     def restore_rate(self) -> float:
         return PLAN_RESTORE_RATES[self.plan]
@@ -74,7 +85,9 @@ class StoreConfig(BaseModel):
         return self.restore_rate * BUCKET_SECONDS
 
 
-_SECRET_FIELDS = ("access_token", "webhook_secret", "webhook_secret_previous")
+_SECRET_FIELDS = (
+    "access_token", "client_id", "client_secret", "webhook_secret", "webhook_secret_previous"
+)  # fmt: skip
 
 
 def parse_stores(data: object, environ: Mapping[str, str] | None = None) -> list[StoreConfig]:

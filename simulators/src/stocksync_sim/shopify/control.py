@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from stocksync_sim.delivery import rfc3339, utc_now
 from stocksync_sim.shopify.catalog import apply_fields
-from stocksync_sim.shopify.control_ops import notify_product
+from stocksync_sim.shopify.control_ops import notify_product, store_or_404
 from stocksync_sim.shopify.fulfillment import record_order
 from stocksync_sim.shopify.payloads import OrderLine, order_payload
 from stocksync_sim.shopify.runtime import Simulator, get_sim
@@ -65,13 +65,6 @@ class LimitsIn(BaseModel):
     maximum_available: float = Field(gt=0)
 
 
-def _store(sim: Simulator, shop: str) -> StoreState:
-    store = sim.state.stores.get(shop.lower())
-    if store is None:
-        raise HTTPException(404, f"unknown shop {shop}")
-    return store
-
-
 def _location(store: StoreState, value: str) -> str:
     """A location gid, or an internal location id from the stores file mapped to its gid."""
     if value in store.config.locations:
@@ -105,7 +98,7 @@ async def seed_products(
     sim: SimDep,
     notify: Annotated[bool, Query(description="send products/create or /update")] = False,
 ) -> list[dict[str, Any]]:
-    store = _store(sim, shop)
+    store = store_or_404(sim, shop)
     resolved = [
         (seed, {_location(store, loc): qty for loc, qty in seed.quantities.items()})
         for seed in seeds
@@ -126,17 +119,17 @@ async def seed_products(
 
 @router.get("/stores/{shop}/products")
 async def list_products(shop: str, sim: SimDep) -> list[dict[str, Any]]:
-    return [product.to_json() for product in _store(sim, shop).search(None)]
+    return [product.to_json() for product in store_or_404(sim, shop).search(None)]
 
 
 @router.get("/stores/{shop}/inventory")
 async def inventory(shop: str, sim: SimDep) -> dict[str, dict[str, int]]:
-    return _store(sim, shop).inventory()
+    return store_or_404(sim, shop).inventory()
 
 
 @router.put("/stores/{shop}/bucket")
 async def set_bucket(shop: str, body: BucketIn, sim: SimDep) -> dict[str, float | int]:
-    store = _store(sim, shop)
+    store = store_or_404(sim, shop)
     store.bucket.set_available(body.currently_available)
     return store.bucket.status()
 
@@ -145,7 +138,7 @@ async def set_bucket(shop: str, body: BucketIn, sim: SimDep) -> dict[str, float 
 async def cut_limits(shop: str, body: LimitsIn, sim: SimDep) -> dict[str, float | int]:
     """Cut the store's limits (as Shopify may for a while) until they are restored; a query
     costing more than the smaller bucket is refused with MAX_COST_EXCEEDED."""
-    store = _store(sim, shop)
+    store = store_or_404(sim, shop)
     store.bucket.cut(body.maximum_available, body.restore_rate)
     return store.bucket.status()
 
@@ -153,7 +146,7 @@ async def cut_limits(shop: str, body: LimitsIn, sim: SimDep) -> dict[str, float 
 @router.delete("/stores/{shop}/limits")
 async def restore_limits(shop: str, sim: SimDep) -> dict[str, float | int]:
     """The plan's limits again (a reset restores them too)."""
-    store = _store(sim, shop)
+    store = store_or_404(sim, shop)
     store.bucket.restore()
     return store.bucket.status()
 
@@ -164,7 +157,7 @@ async def place_order(
 ) -> dict[str, Any] | JSONResponse:
     """A storefront checkout: refuses when this store's own stock is short (409),
     otherwise decrements it and sends a signed ``orders/create`` webhook."""
-    store = _store(sim, shop)
+    store = store_or_404(sim, shop)
     location = _location(store, order.location_id) if order.location_id else None
     secret = store.config.webhook_secret
     if order.sign_with == "previous":

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from stocksync_sim.shopify.bulk import BulkOperation
+from stocksync_sim.shopify.collections import collection_payload, find_collection
 from stocksync_sim.shopify.faults import FaultsIn, FaultSpec
 from stocksync_sim.shopify.payloads import product_payload
 from stocksync_sim.shopify.runtime import Simulator, get_sim
@@ -26,7 +27,8 @@ class ProductEdit(BaseModel):
     title: str | None = None
 
 
-def _store(sim: Simulator, shop: str) -> StoreState:
+def store_or_404(sim: Simulator, shop: str) -> StoreState:
+    """The store ``shop`` names, or a 404 naming it."""
     store = sim.state.stores.get(shop.lower())
     if store is None:
         raise HTTPException(404, f"unknown shop {shop}")
@@ -36,7 +38,7 @@ def _store(sim: Simulator, shop: str) -> StoreState:
 @router.post("/faults")
 async def set_faults(body: FaultsIn, sim: SimDep) -> dict[str, Any]:
     """Replace one store's fault switches (all off: ``{"shop": ...}`` alone)."""
-    store = _store(sim, body.shop)
+    store = store_or_404(sim, body.shop)
     store.faults.configure(FaultSpec.model_validate(body.model_dump(exclude={"shop"})))
     return {"shop": store.shop, **store.faults.to_json()}
 
@@ -65,7 +67,7 @@ async def stats(sim: SimDep) -> dict[str, Any]:
 @router.get("/bulk/{shop}/{number}.jsonl")
 async def bulk_result(shop: str, number: int, sim: SimDep) -> Response:
     """The JSONL result of a completed bulk operation (Shopify serves it from storage)."""
-    store = _store(sim, shop)
+    store = store_or_404(sim, shop)
     op: BulkOperation | None = store.bulk_operations.get(f"gid://shopify/BulkOperation/{number}")
     if op is None or op.status(store.now()) != "COMPLETED":
         raise HTTPException(404, "no such bulk result")
@@ -76,7 +78,13 @@ async def notify_product(
     sim: Simulator, store: StoreState, topic: str, product: Product, *, wait: bool = False
 ) -> None:
     """Send a signed products/* webhook to each address subscribed (or the webhook URL)."""
-    body = product_payload(product, product.updated_at)
+    await notify(sim, store, topic, product_payload(product, product.updated_at), wait=wait)
+
+
+async def notify(
+    sim: Simulator, store: StoreState, topic: str, body: dict[str, Any], *, wait: bool = False
+) -> None:
+    """Send a signed webhook of ``topic`` to each address subscribed (or the webhook URL)."""
     for url in sim.webhook_urls(store, topic):
         delivery = build_delivery(store.config, topic, body, url)
         sim.state.deliveries[delivery.id] = delivery
@@ -91,7 +99,7 @@ class ScopesIn(BaseModel):
 async def grant_scopes(shop: str, body: ScopesIn, sim: SimDep) -> dict[str, list[str]]:
     """Replace the scopes the app holds (a merchant granting or revoking; reset restores the
     configured ones)."""
-    store = _store(sim, shop)
+    store = store_or_404(sim, shop)
     store.granted_scopes = tuple(body.scopes)
     return {"scopes": list(store.granted_scopes)}
 
@@ -101,18 +109,27 @@ async def list_subscriptions(shop: str, sim: SimDep) -> list[dict[str, str]]:
     """The app's webhook subscriptions in this store."""
     return [
         {"id": s.id, "topic": s.topic, "uri": s.uri, "format": s.format}
-        for s in _store(sim, shop).webhook_subscriptions.values()
+        for s in store_or_404(sim, shop).webhook_subscriptions.values()
     ]
 
 
 @router.get("/stores/{shop}/products/{sku}/payload")
 async def product_body(shop: str, sku: str, sim: SimDep) -> dict[str, Any]:
     """What a products/update webhook about this product carries now."""
-    store = _store(sim, shop)
+    store = store_or_404(sim, shop)
     if sku not in store.products:
         raise HTTPException(404, f"unknown SKU {sku}")
     product = store.products[sku]
     return product_payload(product, product.updated_at)
+
+
+@router.get("/stores/{shop}/collections/{handle}/payload")
+async def collection_body(shop: str, handle: str, sim: SimDep) -> dict[str, Any]:
+    """What a collections/update webhook about this collection carries now."""
+    found = find_collection(store_or_404(sim, shop), handle=handle)
+    if found is None:
+        raise HTTPException(404, f"unknown collection {handle}")
+    return collection_payload(found)
 
 
 @router.patch("/stores/{shop}/products/{sku}")
@@ -120,7 +137,7 @@ async def edit_product(
     shop: str, sku: str, edit: ProductEdit, sim: SimDep, wait: Wait = False
 ) -> dict[str, Any]:
     """A merchant edit (new SKU, title): answers the product, sends ``products/update``."""
-    store = _store(sim, shop)
+    store = store_or_404(sim, shop)
     if sku not in store.products:
         raise HTTPException(404, f"unknown SKU {sku}")
     product = store.products[sku]

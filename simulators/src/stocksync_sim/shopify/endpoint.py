@@ -21,12 +21,13 @@ from graphql import (
 )
 from graphql.execution.values import get_variable_values
 
-from stocksync_sim.shopify.control_ops import notify_product
+from stocksync_sim.shopify.collections import webhook_body
+from stocksync_sim.shopify.control_ops import notify, notify_product
 from stocksync_sim.shopify.cost import max_cost, max_cost_exceeded, requested_cost
 from stocksync_sim.shopify.executor import Executor
 from stocksync_sim.shopify.resolvers import RequestContext, mutation_root, query_root
 from stocksync_sim.shopify.runtime import Simulator, get_sim
-from stocksync_sim.shopify.state import StoreState
+from stocksync_sim.shopify.state import Product, StoreState
 
 AUTH_ERROR: dict[str, Any] = {
     "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"
@@ -197,10 +198,14 @@ async def _run_with_faults(
 
 
 async def _send_outbox(sim: Simulator, store: StoreState) -> None:
-    """The products/* webhooks the request's writes caused (the store's own echo included)."""
+    """The products/* and collections/* webhooks the request's writes caused (the store's own
+    echo included)."""
     queued, store.outbox = store.outbox, []
-    for topic, product in queued:
-        await notify_product(sim, store, topic, product)
+    for topic, subject in queued:
+        if isinstance(subject, Product):
+            await notify_product(sim, store, topic, subject)
+        else:
+            await notify(sim, store, topic, webhook_body(topic, subject))
 
 
 async def _handle(sim: Simulator, request: Request, version: str, shop: str | None) -> JSONResponse:

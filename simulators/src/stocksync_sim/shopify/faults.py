@@ -104,6 +104,8 @@ class StoreStats:
     quantities_set: int = 0
     injected_errors: int = 0
     injected_timeouts: int = 0
+    tokens_issued: int = 0  # by the client credentials grant (oauth.py)
+    expired_tokens_refused: int = 0  # GraphQL requests answered 401 for an expired token
     status: dict[str, int] = field(default_factory=dict)
     first_at: float | None = None
     last_at: float | None = None
@@ -135,6 +137,8 @@ class StoreStats:
             "quantities_set": self.quantities_set,
             "injected_errors": self.injected_errors,
             "injected_timeouts": self.injected_timeouts,
+            "tokens_issued": self.tokens_issued,
+            "expired_tokens_refused": self.expired_tokens_refused,
             "status": dict(self.status),
             "first_at": self.first_at,
             "last_at": self.last_at,

@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from stocksync_sim.shopify import bulk, bulk_mutation, catalog, metafields, subscriptions
+from stocksync_sim.shopify import (
+    bulk,
+    bulk_mutation,
+    catalog,
+    collections,
+    metafields,
+    subscriptions,
+)
 from stocksync_sim.shopify.executor import Call, FieldError, GqlObject, Resolve
 from stocksync_sim.shopify.fulfillment import fulfillment_create, order_object
 from stocksync_sim.shopify.inventory_mutation import set_quantities
@@ -17,22 +24,28 @@ from stocksync_sim.shopify.objects import (
 )
 from stocksync_sim.shopify.state import QuantityWrite, StoreState, gid
 
-_SKU_TERM = re.compile(r"""(?:^|[\s(])sku:(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^\s()]+))""")
+_TERM = r"""(?:^|[\s(])%s:(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^\s()]+))"""
 
 
 def parse_sku_query(query: object) -> set[str] | None:
     """SKUs named by ``sku:`` terms of a search query (``sku:A OR sku:"B C"``).
 
     Terms are OR-ed; a query without ``sku:`` terms does not filter (Shopify ignores
-    filters it does not know, and the simulator only implements ``sku``).
+    filters it does not know; the simulator implements ``sku``, and ``handle`` for products).
     """
+    return parse_terms(query, "sku")
+
+
+def parse_terms(query: object, name: str) -> set[str] | None:
+    """Values of ``name:`` terms of a search query, OR-ed (None: no such term, no filter);
+    products take ``handle:`` terms, variants and inventory items ``sku:`` terms."""
     if not isinstance(query, str):
         return None
-    skus = {
+    values = {
         next(group for group in match.groups() if group is not None).replace("\\", "")
-        for match in _SKU_TERM.finditer(query)
+        for match in re.finditer(_TERM % re.escape(name), query)
     }
-    return skus or None
+    return values or None
 
 
 def _required_id(call: Call) -> str:
@@ -113,6 +126,15 @@ def query_root(store: StoreState, ctx: RequestContext | None = None) -> GqlObjec
         precision = "EXACT" if precise else "AT_LEAST"
         return GqlObject("Count", {"count": shown, "precision": precision}, cost=1)
 
+    def products(call: Call) -> GqlObject:
+        handles = parse_terms(call.args.get("query"), "handle")
+        entries = [
+            (info.number, info.variants[0])
+            for info in store.catalog()
+            if handles is None or info.handle in handles
+        ]
+        return connection("Product", entries, lambda p: catalog.product_object(store, p), call.args)
+
     shop = GqlObject(
         "Shop",
         {
@@ -141,15 +163,9 @@ def query_root(store: StoreState, ctx: RequestContext | None = None) -> GqlObjec
             "order": Resolve(lambda call: order_object(store, call.args.get("id"))),
             "productByIdentifier": Resolve(lambda call: catalog.product_by_identifier(store, call)),
             "product": Resolve(lambda call: catalog.product_by_id(store, _required_id(call))),
-            "products": Resolve(
-                lambda call: connection(
-                    "Product",
-                    [(info.number, info.variants[0]) for info in store.catalog()],
-                    lambda p: catalog.product_object(store, p),
-                    call.args,
-                )
-            ),
+            "products": Resolve(products),
             **subscriptions.query_fields(store),
+            **collections.query_fields(store),
         },
         cost=0,
     )
@@ -181,6 +197,7 @@ def mutation_root(store: StoreState, ctx: RequestContext | None = None) -> GqlOb
                 )
             ),
             **subscriptions.mutation_fields(store),
+            **collections.mutation_fields(store),
         },
         cost=0,
     )

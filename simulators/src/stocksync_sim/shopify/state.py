@@ -231,6 +231,9 @@ class StoreState:
         self._next_id = next_id
         self._clock = clock
         self.shop_number = next_id()
+        # tokens the client credentials grant issued (oauth.py): token -> expiry (clock);
+        # kept across reset(), as Shopify keeps them when the shop's data changes
+        self.issued_tokens: dict[str, float] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -249,7 +252,8 @@ class StoreState:
         self.bulk_operations: dict[str, Any] = {}  # gid -> bulk.BulkOperation
         self.orders: dict[str, Any] = {}  # order gid -> fulfillment.SimOrder
         # products/* webhooks our GraphQL writes caused, sent after the answer (endpoint).
-        self.outbox: list[tuple[str, Product]] = []
+        self.outbox: list[tuple[str, Any]] = []  # (topic, Product or collections.SimCollection)
+        self.collections: dict[int, Any] = {}  # number -> collections.SimCollection
         self.staged_keys: dict[str, str] = {}  # upload token -> key (bulk_mutation)
         self.catalog_index: dict[str, CatalogInfo] = {}  # "h:<handle>", "i:<gid>" (catalog)
         self.staged_files: dict[str, bytes] = {}  # key -> uploaded JSONL
@@ -260,6 +264,18 @@ class StoreState:
 
     def now(self) -> float:
         return self._clock()
+
+    def accepts(self, token: str) -> bool:
+        """The fixed token, or an issued one that has not expired (an expired one is
+        answered 401 like any wrong token, as Shopify does, and counted)."""
+        fixed = self.config.access_token
+        if fixed is not None and _same(fixed, token):
+            return True
+        expires = self.issued_tokens.get(token)
+        if expires is not None and self.now() >= expires:
+            self.stats.expired_tokens_refused += 1
+            return False
+        return expires is not None
 
     @property
     def shop(self) -> str:
@@ -490,7 +506,7 @@ class SimState:
         candidates = [self.stores[shop]] if shop in self.stores else []
         if shop is None:
             candidates = list(self.stores.values())
-        return [store for store in candidates if _same(store.config.access_token, token)]
+        return [store for store in candidates if store.accepts(token)]
 
     def record(self, **fields: Any) -> RecordedRequest:
         entry = RecordedRequest(seq=next(self._seq), received_at=rfc3339(utc_now()), **fields)

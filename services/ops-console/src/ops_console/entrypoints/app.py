@@ -4,21 +4,23 @@ the headers every answer carries."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from importlib import resources
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import HTTPException
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ops_console import html
 from ops_console.backends import BackendError
 from ops_console.bootstrap import NO_SEAMS, Seams, service
 from ops_console.entrypoints import charts, dlq, login, pages, users, users_api
 from ops_console.entrypoints.deps import LoginRequired
+from ops_console.entrypoints.pages import render
 from ops_console.settings import Settings, get_settings
 from stocksync_common.runtime import create_service_app
 
+CSS = (resources.files("ops_console") / "static" / "console.css").read_text()
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -40,13 +42,12 @@ def install_errors(app: FastAPI) -> None:
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if request.url.path.startswith(users_api.router.prefix + "/"):
             return JSONResponse({"detail": exc.detail}, exc.status_code, exc.headers)
-        body = html.error_box(exc.detail)
-        return HTMLResponse(html.page(f"Error {exc.status_code}", body, None), exc.status_code)
+        title = f"Error {exc.status_code}"
+        return render("message_page.html", title, None, exc.status_code, error=exc.detail)
 
     @app.exception_handler(BackendError)
     async def backend_error(_request: Request, exc: BackendError) -> Response:
-        body = html.error_box(exc)
-        return HTMLResponse(html.page("A service did not answer", body, None), 502)
+        return render("message_page.html", "A service did not answer", None, 502, error=exc)
 
 
 def create_app(settings: Settings | None = None, seams: Seams = NO_SEAMS) -> FastAPI:
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None, seams: Seams = NO_SEAMS) -> Fas
 
     @app.get("/static/console.css", include_in_schema=False)
     async def css() -> Response:
-        return Response(html.CSS, media_type="text/css")
+        return Response(CSS, media_type="text/css")
 
     install_errors(app)
     return app

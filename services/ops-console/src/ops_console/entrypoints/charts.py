@@ -8,10 +8,15 @@ import time
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from ops_console import charts, html
+from ops_console import charts
 from ops_console.entrypoints.deps import ContainerDep, PageSessionDep
+from ops_console.entrypoints.pages import render
 
 router = APIRouter(tags=["pages"])
+NO_PROMETHEUS = (
+    "No Prometheus configured (STOCKSYNC_PROMETHEUS_URL): scripts/up.sh starts one "
+    "locally; in Kubernetes point the console at the cluster's."
+)
 
 
 @router.get("/charts")
@@ -19,24 +24,18 @@ async def charts_page(c: ContainerDep, session: PageSessionDep) -> HTMLResponse:
     """Consumer lag, DLQ depth, sync latency per store and commands applied, as SVG."""
     base = c.settings.prometheus_url
     if not base:
-        body = html.notice(
-            "No Prometheus configured (STOCKSYNC_PROMETHEUS_URL): scripts/up.sh starts one "
-            "locally; in Kubernetes point the console at the cluster's."
-        )
-        return HTMLResponse(html.page("Charts", body, session))
+        return render("message_page.html", "Charts", session, error=None, message=NO_PROMETHEUS)
     end = time.time()
     answers = await asyncio.gather(
         *(charts.query_range(c.http, base, chart, end) for chart in charts.CHARTS),
         return_exceptions=True,
     )
-    parts = []
+    drawn = []
     for chart, answer in zip(charts.CHARTS, answers, strict=True):
         if isinstance(answer, charts.PrometheusError):
-            heading = f"<h2>{html.esc(chart.title)}</h2>"
-            parts.append(html.Safe(heading + html.error_box(answer)))
+            drawn.append({"title": chart.title, "error": answer})
         elif isinstance(answer, BaseException):
             raise answer
         else:
-            parts.append(charts.svg(chart, answer, end))
-    source = html.Safe(f'<p class="source">From {html.esc(base)}, the last hour.</p>')
-    return HTMLResponse(html.page("Charts", html.join([source, *parts]), session))
+            drawn.append({"error": None, "svg": charts.svg(chart, answer, end)})
+    return render("charts_page.html", "Charts", session, base=base, charts=drawn)

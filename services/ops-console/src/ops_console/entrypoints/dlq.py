@@ -10,14 +10,17 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse
+from markupsafe import Markup
 
-from ops_console import html, views
+from ops_console import views
 from ops_console.audit import audit
 from ops_console.backends import BackendError
 from ops_console.bootstrap import Container
 from ops_console.entrypoints.deps import ActionDep, ContainerDep, PageSessionDep
 from ops_console.entrypoints.pages import render
+from ops_console.formatting import href, when
 from ops_console.sessions import Session
+from ops_console.templating import macro
 from ops_console.views import brief
 
 router = APIRouter(prefix="/dlq", tags=["dlq"])
@@ -25,19 +28,11 @@ STATUSES = ("pending", "replayed", "all")
 PARKED_ROWS = 50
 
 
-def replay_button(session: Session, service: str, record: dict[str, Any]) -> html.Safe:
+def replay_button(session: Session, service: str, record: dict[str, Any]) -> Markup | str:
     if record.get("status") not in (None, "pending"):
-        return html.Safe("replayed")
+        return "replayed"
     fields = {"service": service, "id": record.get("id"), "topic": record.get("topic")}
-    return html.action_form("/dlq/replay", "Replay", session, fields)
-
-
-def masked_notice(doc: dict[str, Any]) -> html.Safe:
-    """Says so when the service masked customer data (a role without the admin scope)."""
-    if not doc.get("masked"):
-        return html.Safe("")
-    return html.notice("Customer data (names, emails, phones, addresses) is masked: only an "
-                       "admin sees dead letters raw, and each such view is audited.")  # fmt: skip
+    return macro("action_form")("/dlq/replay", "Replay", session, fields)
 
 
 def known_service(c: Container, service: str) -> str:
@@ -58,23 +53,22 @@ async def dlq_topics(c: ContainerDep, session: PageSessionDep) -> HTMLResponse:
     rows, errors = [], []
     for service, answer in zip(services, answers, strict=True):
         if isinstance(answer, BaseException):
-            errors.append(html.error_box(answer if isinstance(answer, BackendError) else service))
+            errors.append(answer if isinstance(answer, BackendError) else service)
             continue
         for t in answer.get("topics", []):
+            topic = t.get("topic")
             rows.append(
-                [service, html.link("/dlq/records", t.get("topic"), service=service,
-                                    topic=t.get("topic")),
+                [service, macro("link")(href("/dlq/records", service=service, topic=topic), topic),
                  t.get("group"), t.get("original_topic"), t.get("depth"), t.get("pending")]
             )  # fmt: skip
-    headers = ["service", "DLQ topic", "group", "original topic", "depth", "pending"]
-    parked_part = (
-        views.parked_view(parked)
-        if isinstance(parked, dict)
-        else html.error_box(parked if isinstance(parked, BackendError) else "webhook-receiver")
+    if isinstance(parked, dict):
+        shown: dict[str, Any] = {"parked": views.parked_view(parked), "parked_error": None}
+    else:
+        problem = parked if isinstance(parked, BackendError) else "webhook-receiver"
+        shown = {"parked": None, "parked_error": problem}
+    return render(
+        "dlq_topics_page.html", "Dead letters", session, errors=errors, rows=rows, **shown
     )
-    body = [*errors, html.table(headers, rows, "dlq"), html.Safe("<h2>Parked webhooks</h2>"),
-            parked_part]  # fmt: skip
-    return render("Dead letters", html.join(body), session)
 
 
 @router.get("/records")
@@ -85,29 +79,25 @@ async def dlq_records(
     """The records of one DLQ topic, each with inspect and replay."""
     known_service(c, service)
     status = status if status in STATUSES else "pending"
-    parts: list[Any] = []
-    if replayed is not None:
-        parts.append(html.notice(f"Replayed {replayed} record(s)."))
-    filters = " · ".join(
-        html.link("/dlq/records", s, service=service, topic=topic, status=s) for s in STATUSES
-    )
-    parts.append(html.Safe(f"<p>Show: {filters}</p>"))
+    filters = [(s, href("/dlq/records", service=service, topic=topic, status=s)) for s in STATUSES]
+    page: dict[str, Any] = {
+        "replayed": replayed, "filters": filters, "error": None, "rows": [], "masked": False,
+    }  # fmt: skip
     try:
         params = {"topic": topic, "status": status, "limit": 200}
         doc = await c.backends.get(service, "/admin/dlq/records", params)
-        rows = [
-            [html.link("/dlq/record", r.get("id"), service=service, id=r.get("id")),
+    except BackendError as exc:
+        page["error"] = exc
+    else:
+        page["masked"] = bool(doc.get("masked"))
+        page["rows"] = [
+            [macro("link")(href("/dlq/record", service=service, id=r.get("id")), r.get("id")),
              r.get("original_topic"), r.get("key"), r.get("reason"), brief(r.get("error"), 120),
-             r.get("attempts"), html.when(r.get("failed_at")), r.get("correlation_id"),
+             r.get("attempts"), when(r.get("failed_at")), r.get("correlation_id"),
              r.get("status"), replay_button(session, service, r)]
             for r in reversed(doc.get("records", []))
         ]  # fmt: skip
-        headers = ["id", "original topic", "key", "reason", "error", "attempts", "failed at",
-                   "correlation id", "status", ""]  # fmt: skip
-        parts.extend([masked_notice(doc), html.table(headers, rows, "records")])
-    except BackendError as exc:
-        parts.append(html.error_box(exc))
-    return render(f"DLQ {topic}", html.join(parts), session)
+    return render("dlq_records_page.html", f"DLQ {topic}", session, **page)
 
 
 @router.get("/record")
@@ -119,27 +109,18 @@ async def dlq_record(
     try:
         r = await c.backends.get(service, f"/admin/dlq/records/{_path(id)}")
     except BackendError as exc:
-        return render(
-            "Dead letter", html.error_box(exc), session, 404 if exc.status == 404 else 502
-        )
+        status = 404 if exc.status == 404 else 502
+        return render("message_page.html", "Dead letter", session, status, error=exc)
     fields = ["id", "topic", "original_topic", "partition", "offset", "key", "reason", "error",
               "attempts", "failed_at", "correlation_id", "status"]  # fmt: skip
-    rows = [[f, html.when(r.get(f)) if f == "failed_at" else r.get(f)] for f in fields]
-    headers = sorted((r.get("headers") or {}).items())
+    rows = [[f, when(r.get(f)) if f == "failed_at" else r.get(f)] for f in fields]
     value = r.get("value") if r.get("value") is not None else r.get("value_b64")
-    body = html.join(
-        [
-            masked_notice(r),
-            html.table(["field", "value"], rows, "record"),
-            replay_button(session, service, r),
-            html.Safe("<h2>Headers</h2>"), html.table(["header", "value"], headers, "headers"),
-            html.Safe("<h2>Value</h2>"),
-            html.Safe(f'<pre class="value">{html.esc(_pretty(value))}</pre>'),
-            html.Safe("<h2>Stack</h2>"),
-            html.Safe(f'<pre class="stack">{html.esc(_stack(r.get("stack")))}</pre>'),
-        ]
+    return render(
+        "dlq_record_page.html", f"Dead letter {id}", session, rows=rows,
+        replay=replay_button(session, service, r),
+        headers=sorted((r.get("headers") or {}).items()),
+        value=_pretty(value), stack=_stack(r.get("stack")), masked=bool(r.get("masked")),
     )  # fmt: skip
-    return render(f"Dead letter {id}", body, session)
 
 
 def _pretty(value: object) -> str:

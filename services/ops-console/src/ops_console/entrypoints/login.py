@@ -7,9 +7,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ops_console import html
 from ops_console.audit import audit
 from ops_console.entrypoints.deps import ContainerDep, FormDep, MaybeSessionDep, SessionActionDep
+from ops_console.entrypoints.pages import render
 from ops_console.sessions import COOKIE, end, new_session
 from stocksync_common.accounts import ROLE_SCOPES
 
@@ -30,16 +30,7 @@ def safe_next(value: str | None) -> str:
 
 
 def login_page(next_path: str, message: str | None = None, status: int = 200) -> HTMLResponse:
-    body = html.Safe(
-        (html.error_box(message) if message else "")
-        + '<form method="post" action="/login" class="login">'
-        + html.hidden("next", next_path)
-        + '<label>User <input type="text" name="user" autocomplete="username" autofocus required>'
-        '</label><label>Password <input type="password" name="password" '
-        'autocomplete="current-password" required></label>'
-        '<button type="submit">Log in</button></form>'
-    )
-    return HTMLResponse(html.page("Log in", body, None), status)
+    return render("login_page.html", "Log in", None, status, next_path=next_path, message=message)
 
 
 @router.get("/login")

@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
-from ops_console import html, views
+from ops_console import templating, views
 from ops_console.audit import audit
 from ops_console.backends import BackendError, Backends
 from ops_console.entrypoints.deps import ActionDep, ContainerDep, PageSessionDep
@@ -24,8 +24,11 @@ router = APIRouter(tags=["pages"])
 LEDGER_ID = re.compile(r"\d{1,20}-\d{1,20}")  # a Redis stream id, as the ledger API takes
 
 
-def render(title: str, body: html.Safe, session: Session, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(html.page(title, body, session), status)
+def render(
+    template: str, title: str, session: Session | None, status: int = 200, **context: Any
+) -> HTMLResponse:
+    """The page ``template`` (it extends ``layout.html``) as the answer."""
+    return HTMLResponse(templating.page(template, title, session, **context), status)
 
 
 @router.get("/")
@@ -38,13 +41,10 @@ async def home(_session: PageSessionDep) -> RedirectResponse:
 async def stores(c: ContainerDep, session: PageSessionDep) -> HTMLResponse:
     """Per store: circuit, bucket, pending changes, pushes; the sync consumer's lag."""
     try:
-        body = views.stores_view(await c.backends.get("shopify-sync", "/status/stores"))
+        sync = views.stores_view(await c.backends.get("shopify-sync", "/status/stores"))
     except BackendError as exc:
-        body = html.error_box(exc)
-    button = html.action_form(
-        "/stores/connect", "Connect stores (scopes, webhooks, first sync)", session, css="start"
-    )
-    return render("Store sync status", html.join([body, button]), session)
+        return render("stores_page.html", "Store sync status", session, error=exc)
+    return render("stores_page.html", "Store sync status", session, sync=sync, error=None)
 
 
 @router.post("/stores/connect")
@@ -53,7 +53,7 @@ async def connect_stores(c: ContainerDep, act: ActionDep) -> HTMLResponse:
     the first-sync job; running it again changes nothing that is right."""
     doc = await c.backends.post("shopify-sync", "/stores/connect", {})
     audit(act.who, "stores connect", job=doc.get("job_id"))
-    return render("Connect stores", views.connect_view(doc), act.session)
+    return render("fragment_page.html", "Connect stores", act.session, body=views.connect_view(doc))
 
 
 @router.get("/stock")
@@ -63,30 +63,19 @@ async def stock(
     """A SKU's levels per location, each store's count beside them, its allocation and its
     ledger (a page of it: the newest entries, or those before the entry id ``before``)."""
     sku, before = sku.strip(), before.strip()
-    form = html.Safe(
-        '<form method="get" action="/stock"><label>SKU <input type="text" name="sku" '
-        f'value="{html.esc(sku)}" required></label><button type="submit">Show</button></form>'
-    )
     if not sku:
-        return render("Stock", form, session)
-    parts: list[Any] = [form]
-    if started:
-        parts.append(html.notice(
-            f"Reconciliation {started} started: it reads every store's count of {sku} and "
-            "corrects what drifted. Reload to see the counts it found."
-        ))  # fmt: skip
+        return render("stock_page.html", "Stock", session, sku="", started="")
     if before and not LEDGER_ID.fullmatch(before):
-        parts.append(html.error_box(f"{before!r} is not a ledger entry id (like 1760000000000-0)"))
+        body: dict[str, Any] = {
+            "error": f"{before!r} is not a ledger entry id (like 1760000000000-0)"
+        }
     else:
-        check = html.action_form(
-            "/stock/check", "Read every store now (a reconciliation of this SKU)", session,
-            {"sku": sku}, css="start",
-        )  # fmt: skip
-        parts.append(await _stock_body(c.backends, sku, before, check))
-    return render(f"Stock: {sku}", html.join(parts), session)
+        body = await _stock_body(c.backends, sku, before)
+    return render("stock_page.html", f"Stock: {sku}", session, sku=sku, started=started, **body)
 
 
-async def _stock_body(backends: Backends, sku: str, before: str, check: html.Safe) -> html.Safe:
+async def _stock_body(backends: Backends, sku: str, before: str) -> dict[str, Any]:
+    """What the stock page shows of ``sku`` (``error`` when truth cannot be shown)."""
     path = f"/inventory/{_quote(sku)}"
     page: dict[str, Any] = {"limit": views.LEDGER_ROWS}
     if before:
@@ -98,20 +87,18 @@ async def _stock_body(backends: Backends, sku: str, before: str, check: html.Saf
             _answer_or_error(backends.get("shopify-sync", f"/status/stock/{_quote(sku)}")),
         )
     except BackendError as exc:
-        return html.error_box(f"Unknown SKU {sku}" if exc.status == 404 else exc)
+        return {"error": f"Unknown SKU {sku}" if exc.status == 404 else exc}
     try:
         view = InventoryView.model_validate(inv)
     except ValidationError as exc:
-        return html.error_box(f"inventory-adjuster's answer for {sku} is unreadable: {exc}")
-    in_stores = (
-        html.error_box(stores)
-        if isinstance(stores, BackendError)
-        else views.stores_stock_view(view, stores)
-    )
-    return html.join(
-        [views.stock_view(view), html.Safe("<h2>In the stores</h2>"), in_stores, check,
-         views.ledger_view(sku, ledger, before)]
-    )  # fmt: skip
+        return {"error": f"inventory-adjuster's answer for {sku} is unreadable: {exc}"}
+    failed = isinstance(stores, BackendError)
+    return {
+        "error": None, "truth": views.stock_view(view),
+        "stores_error": stores if failed else None,
+        "stores": None if failed else views.stores_stock_view(view, stores),
+        "ledger": views.ledger_view(sku, ledger, before),
+    }  # fmt: skip
 
 
 async def _answer_or_error(call: Awaitable[Any]) -> Any:
@@ -144,16 +131,15 @@ async def mapping(c: ContainerDep, session: PageSessionDep, sku: str = "") -> HT
     """SKU mapping problems per store: duplicates, missing, mismatched, blank, unstocked
     (only the SKUs containing ``sku`` when given)."""
     sku = sku.strip()
-    form = html.Safe(
-        '<form method="get" action="/mapping"><label>SKU contains <input type="text" '
-        f'name="sku" value="{html.esc(sku)}"></label><button type="submit">Filter</button></form>'
-    )
     try:
         doc = await c.backends.get("shopify-sync", "/mapping/problems")
-        body = html.join([form, views.mapping_view(doc, sku)])
     except BackendError as exc:
-        body = html.error_box(exc)
-    return render("SKU mapping problems", body, session)
+        return render("mapping_page.html", "SKU mapping problems", session, error=exc)
+    problems = views.mapping_view(doc, sku)
+    return render(
+        "mapping_page.html", "SKU mapping problems", session, error=None, sku=sku,
+        problems=problems,
+    )  # fmt: skip
 
 
 @router.get("/alerts")
@@ -163,13 +149,14 @@ async def alerts(c: ContainerDep, session: PageSessionDep) -> HTMLResponse:
         _answer_or_error(c.backends.get("notifier", "/alerts/recent", {"limit": 100})),
         _answer_or_error(c.backends.get("notifier", "/rules")),
     )
-    parts = [
-        html.error_box(recent) if isinstance(recent, BackendError)
-        else views.alerts_view(recent.get("alerts", [])),
-        html.Safe("<h2>Rules in effect</h2>"),
-        html.error_box(rules) if isinstance(rules, BackendError) else views.rules_view(rules),
-    ]  # fmt: skip
-    return render("Recent alerts", html.join(parts), session)
+    recent_failed, rules_failed = isinstance(recent, BackendError), isinstance(rules, BackendError)
+    return render(
+        "alerts_page.html", "Recent alerts", session,
+        alerts_error=recent if recent_failed else None,
+        alerts=None if recent_failed else views.alerts_view(recent.get("alerts", [])),
+        rules_error=rules if rules_failed else None,
+        rules=None if rules_failed else views.rules_view(rules),
+    )  # fmt: skip
 
 
 @router.get("/reconcile")
@@ -177,16 +164,14 @@ async def reconcile_page(
     c: ContainerDep, session: PageSessionDep, started: str = ""
 ) -> HTMLResponse:
     """Recent reconciliation runs and their findings; a button starts a new one."""
-    parts: list[Any] = []
-    if started:
-        parts.append(html.notice(f"Reconciliation {started} started."))
-    parts.append(html.action_form("/reconcile", "Start a reconciliation", session, css="start"))
     try:
         doc = await c.backends.get("shopify-sync", "/status/jobs")
-        parts.append(views.jobs_view(doc.get("jobs", [])))
     except BackendError as exc:
-        parts.append(html.error_box(exc))
-    return render("Reconciliation", html.join(parts), session)
+        return render("reconcile_page.html", "Reconciliation", session, started=started, error=exc)
+    jobs = views.jobs_view(doc.get("jobs", []))
+    return render(
+        "reconcile_page.html", "Reconciliation", session, started=started, error=None, jobs=jobs
+    )
 
 
 @router.post("/reconcile")

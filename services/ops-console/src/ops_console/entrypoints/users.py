@@ -8,18 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ops_console import html
 from ops_console.entrypoints.deps import Action, PageSessionDep, SessionActionDep
 from ops_console.entrypoints.pages import render
 from ops_console.entrypoints.users_api import accounts_of
+from ops_console.formatting import when
 from ops_console.sessions import Session
-from ops_console.templating import render as template
 from ops_console.user_admin import UserAdmin
 from stocksync_common.accounts import MIN_PASSWORD_CHARS, ROLES, AccountError
 from stocksync_common.accounts.store import Accounts
@@ -72,23 +71,28 @@ ManagingDep = Annotated[Managing, Depends(managing)]
 
 
 async def users_page(
-    session: Session, accounts: Accounts, message: Any = None, issued: Any = None, status: int = 200
+    session: Session,
+    accounts: Accounts,
+    *,
+    done: str = "",
+    error: object = None,
+    issued: dict[str, str] | None = None,
+    status: int = 200,
 ) -> HTMLResponse:
     rows = await UserAdmin(accounts, session.who, session.user).overview()
     for row in rows:
         for t in row["tokens"]:
-            t["expires"] = html.when(t["expires_at"])
-    body = template(
-        "users.html", users=rows, roles=ROLES, csrf=session.csrf, issued=issued,
-        min_password=MIN_PASSWORD_CHARS,
+            t["expires"] = when(t["expires_at"])
+    return render(
+        "users_page.html", "Users", session, status, users=rows, roles=ROLES, csrf=session.csrf,
+        issued=issued, done=done, error=error, min_password=MIN_PASSWORD_CHARS,
     )  # fmt: skip
-    return render("Users", html.join([message or "", body]), session, status)
 
 
 @router.get("")
 async def users(session: AdminPageDep, accounts: AccountsDep, done: str = "") -> HTMLResponse:
     """Every user, their tokens, and the forms that manage them (admins only)."""
-    return await users_page(session, accounts, html.notice(done) if done else None)
+    return await users_page(session, accounts, done=done)
 
 
 async def _apply(m: Managing, call: Awaitable[object], done: str) -> Response:
@@ -96,7 +100,7 @@ async def _apply(m: Managing, call: Awaitable[object], done: str) -> Response:
     try:
         await call
     except AccountError as exc:
-        return await users_page(m.session, m.ops.accounts, html.error_box(exc), status=400)
+        return await users_page(m.session, m.ops.accounts, error=exc, status=400)
     return RedirectResponse("/users?" + urlencode({"done": done}), 303)
 
 
@@ -148,7 +152,7 @@ async def issue_token(m: ManagingDep) -> Response:
             name, m.field("scopes"), m.field("label"), int(days) if days else None
         )
     except AccountError as exc:
-        return await users_page(m.session, m.ops.accounts, html.error_box(exc), status=400)
+        return await users_page(m.session, m.ops.accounts, error=exc, status=400)
     issued = {"id": token_id, "user": name, "token": token}
     return await users_page(m.session, m.ops.accounts, issued=issued)
 

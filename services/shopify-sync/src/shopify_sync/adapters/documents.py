@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from shopify_sync.adapters.collection_documents import COLLECTION_DOCUMENTS
 from shopify_sync.adapters.connect_documents import CONNECT_DOCUMENTS
 
 LEVEL_FIELDS = 'location { id } quantities(names: ["available"]) { name quantity }'
@@ -307,6 +308,7 @@ ALL_DOCUMENTS = {
     "StagedUploadsCreate": STAGED_UPLOADS_CREATE,
     "RunBulkMutation": RUN_BULK_MUTATION,
     **CONNECT_DOCUMENTS,
+    **COLLECTION_DOCUMENTS,
 }
 
 MUTATION_COST = 10.0

@@ -100,6 +100,62 @@ class RedisExposures:
         return [int(x) for x in await pipe.execute()]
 
 
+class CachedExposures:
+    """Each store's own exposures kept in memory in front of Redis (the durable copy).
+
+    A push round reads the exposure of every item it writes: one Redis command per item,
+    the largest slice of shopify-sync's Redis work under load (docs/profiling.md). A store's
+    own field is written only by the replica holding that store's lane lease (``put`` and
+    ``claim``, both through this object), so while the lease is held without a break what
+    was written here is what Redis holds. The lease calls ``forget`` whenever holding was
+    not continuous (taken afresh, or refused): the next round reads Redis again. Other
+    stores' fields are never served from here (``claim`` reads them in its script).
+
+    At most ``max_entries`` are kept; the oldest written go first (a miss only costs a read).
+    """
+
+    def __init__(self, inner: RedisExposures | LocalExposures, max_entries: int = 200_000):
+        self.inner = inner
+        self.max_entries = max_entries
+        self._mine: dict[tuple[str, ItemKey], Exposure] = {}
+
+    def forget(self, shop: str) -> None:
+        self._mine = {k: e for k, e in self._mine.items() if k[0] != shop}
+
+    def _keep(self, shop: str, entries: Mapping[ItemKey, Exposure]) -> None:
+        for key, exposure in entries.items():
+            self._mine.pop((shop, key), None)  # re-inserted last: the newest write
+            self._mine[(shop, key)] = exposure
+        while len(self._mine) > self.max_entries:
+            del self._mine[next(iter(self._mine))]
+
+    async def of(self, shop: str, keys: Sequence[ItemKey]) -> dict[ItemKey, Exposure]:
+        out = {k: e for k in keys if (e := self._mine.get((shop, k))) is not None}
+        missing = [k for k in keys if k not in out]
+        if missing:
+            read = await self.inner.of(shop, missing)
+            self._keep(shop, read)
+            out.update(read)
+        return out
+
+    async def put(self, shop: str, entries: Mapping[ItemKey, Exposure]) -> None:
+        try:
+            await self.inner.put(shop, entries)
+        except BaseException:
+            self.forget(shop)  # Redis may or may not hold them: read it again
+            raise
+        self._keep(shop, entries)
+
+    async def claim(self, shop: str, claims: Sequence[Claim]) -> list[int]:
+        try:
+            granted = await self.inner.claim(shop, claims)
+        except BaseException:
+            self.forget(shop)
+            raise
+        self._keep(shop, {c.key: Exposure(g, c.seen) for c, g in zip(claims, granted, strict=True)})
+        return granted
+
+
 class LocalExposures:
     """The same records and gate in memory (one process: nothing else raises concurrently)."""
 

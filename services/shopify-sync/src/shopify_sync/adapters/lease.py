@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from redis.asyncio import Redis
 
+# 1: renewed (held all along); 2: taken afresh (nobody held it: whoever held it before may
+# have written in between); 0: another owner holds it.
 HOLD_LUA = """
 local owner = redis.call('GET', KEYS[1])
 if owner == ARGV[1] then
@@ -20,10 +22,11 @@ if owner == ARGV[1] then
 end
 if not owner then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
+  return 2
 end
 return 0
 """
+RENEWED = 1
 
 RELEASE_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -39,11 +42,16 @@ class Lease:
         owner: str,
         ttl_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.key = key
         self.owner = owner
         self.ttl_s = ttl_s
         self.clock = clock
+        # Called whenever holding is not continuous: the lease taken afresh or refused. What
+        # this owner remembers of the shop's writes since it last held the lease (the
+        # exposures cache) may be out of date then: another replica may have written.
+        self.on_change = on_change
         self._hold = redis.register_script(HOLD_LUA)
         self._release = redis.register_script(RELEASE_LUA)
         self._until = 0.0
@@ -53,9 +61,11 @@ class Lease:
         now = self.clock()
         if self._until - now > self.ttl_s * 2 / 3:
             return True
-        ok = bool(await self._hold(keys=[self.key], args=[self.owner, int(self.ttl_s * 1000)]))
-        self._until = now + self.ttl_s if ok else 0.0
-        return ok
+        got = int(await self._hold(keys=[self.key], args=[self.owner, int(self.ttl_s * 1000)]))
+        self._until = now + self.ttl_s if got else 0.0
+        if got != RENEWED and self.on_change is not None:
+            self.on_change()
+        return bool(got)
 
     async def release(self) -> None:
         self._until = 0.0

@@ -21,6 +21,11 @@ CALL_SECONDS = Histogram(
     ["shop"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+TOKENS = Counter(
+    "stocksync_shopify_access_tokens_total",
+    "Client credentials grants per shop: issued, refused, unreachable.",
+    ["shop", "outcome"],
+)
 THROTTLED = Counter("stocksync_shopify_throttled_total", "THROTTLED answers, per shop.", ["shop"])
 POINTS = Counter("stocksync_shopify_points_total", "Cost points charged (actual).", ["shop"])
 BUCKET = Gauge(
@@ -86,7 +91,8 @@ DRIFT = Counter("stocksync_reconcile_drift_total", "Drifted levels found.", ["sh
 RECONCILE_RUNS = Counter("stocksync_reconcile_runs_total", "Reconciliation runs.", ["outcome"])
 CATALOG_WEBHOOKS = Counter(
     "stocksync_catalog_webhooks_total",
-    "products/* webhooks by what propagation did (propagated, echo, stale, reasserted, ...).",
+    "products/* and collections/* webhooks by what propagation did (propagated, echo, stale, "
+    "reasserted, ...; collection-propagated, collection-echo, ... for collections).",
     ["shop", "outcome"],
 )
 MAPPING_PROBLEMS = Gauge(

@@ -2,7 +2,9 @@
 guarded by each shop's circuit breaker.
 
 ``POST {admin_base_url}/admin/api/{api_version}/graphql.json`` with
-``X-Shopify-Access-Token``; the API version is the store's own (2026-10 by default).
+``X-Shopify-Access-Token`` (fixed, or expiring from the client credentials grant and
+replaced before expiry and on a 401: ``adapters.tokens``); the API version is the store's
+own (2026-10 by default).
 A request waits until the shop's bucket holds its cost (see ``domain.pacing``). A query that
 costs more than the bucket can hold (more than 1,000 points, or more than a bucket Shopify
 cut for a while) is never sent: :class:`CostExceeded` tells the caller to send less per
@@ -27,6 +29,7 @@ import httpx
 
 from shopify_sync.adapters import metrics
 from shopify_sync.adapters.documents import SHOP_PROBE
+from shopify_sync.adapters.tokens import TokenError, TokenProvider
 from shopify_sync.domain.pacing import (
     EPSILON,
     Clock,
@@ -95,6 +98,11 @@ class ShopifyClient:
     limits: dict[str, ShopLimits] = field(default_factory=dict)
     # requestedQueryCost / our estimate, per (shop, operation), where Shopify asked more
     factors: dict[tuple[str, str], float] = field(default_factory=dict)
+    tokens: TokenProvider | None = None  # None: one on this client's http and clock
+
+    def __post_init__(self) -> None:
+        if self.tokens is None:
+            self.tokens = TokenProvider(self.http, self.clock)
 
     def shop(self, shop: str) -> ShopLimits:
         limits = self.limits.get(shop)
@@ -246,7 +254,28 @@ class ShopifyClient:
     async def _post(
         self, store: Store, document: str, variables: dict[str, Any], operation: str
     ) -> tuple[int, dict[str, Any], float | None]:
-        headers = {"X-Shopify-Access-Token": store.access_token.get_secret_value()}
+        """Send with the store's access token (``adapters.tokens``); an expiring token that
+        Shopify refuses (401) is replaced and the request sent once more: a 401 ran nothing."""
+        tokens = self.tokens
+        assert tokens is not None  # noqa: S101 - set in __post_init__
+        for _ in range(2):
+            try:
+                token = await tokens.token(store)
+            except TokenError as exc:
+                metrics.CALLS.labels(store.shop, "no_token").inc()
+                raise TransientError(str(exc)) from exc
+            sent = await self._post_with(store, token, document, variables, operation)
+            if sent is not None:
+                return sent
+            tokens.refused(store, token)
+        log.error("Shopify refused a fresh access token", extra={"shop": store.shop})
+        raise TransientError(f"{store.shop}: HTTP 401")
+
+    async def _post_with(
+        self, store: Store, token: str, document: str, variables: dict[str, Any], operation: str
+    ) -> tuple[int, dict[str, Any], float | None] | None:
+        """One request; None when Shopify refused an expiring token (401), to replace it."""
+        headers = {"X-Shopify-Access-Token": token}
         body = {"query": document, "variables": variables, "operationName": operation}
         started = time.perf_counter()
         try:
@@ -256,6 +285,9 @@ class ShopifyClient:
             raise TransientError(f"{store.shop}: {type(exc).__name__}") from exc
         finally:
             metrics.CALL_SECONDS.labels(store.shop).observe(time.perf_counter() - started)
+        if resp.status_code == 401 and store.access_token is None:
+            metrics.CALLS.labels(store.shop, "token_refused").inc()
+            return None
         if resp.status_code >= 500 or resp.status_code in (401, 403):
             metrics.CALLS.labels(store.shop, f"http_{resp.status_code}").inc()
             if resp.status_code in (401, 403):

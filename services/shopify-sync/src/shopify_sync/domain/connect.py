@@ -30,7 +30,7 @@ REQUIRED_SCOPES: tuple[ScopeNeed, ...] = (
     ScopeNeed(("write_inventory",), "set counts with inventorySetQuantities; read levels and "
               "inventory items; inventory_levels/update and inventory_items/update webhooks"),
     ScopeNeed(("read_products",), "discover the catalog (variants, SKUs, inventory items) and "
-              "receive products/* webhooks"),
+              "receive products/* and collections/* webhooks"),
     ScopeNeed(("read_locations",), "list the store's locations for the location mapping"),
     ScopeNeed(("read_orders",), "receive orders/* and refunds/create webhooks (reservations, "
               "cancellations, restocks)"),
@@ -39,7 +39,9 @@ REQUIRED_SCOPES: tuple[ScopeNeed, ...] = (
 )  # fmt: skip
 # Needed only with a feature on.
 CATALOG_SCOPE = ScopeNeed(
-    ("write_products",), "catalog propagation writes child products (productSet, metafieldsSet)"
+    ("write_products",),
+    "catalog propagation writes child products and collections (productSet, metafieldsSet, "
+    "collectionCreate, collectionAddProducts)",
 )
 FULFILMENT_SCOPE = ScopeNeed(
     (

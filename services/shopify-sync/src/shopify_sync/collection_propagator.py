@@ -1,0 +1,365 @@
+"""Parent-to-child collection propagation (ADR 0021), built on product propagation's
+mechanism (ADR 0011): the same parent precedence and ``child_owned_fields``, the same echo
+fingerprint, stale check and step journal with compensating rollback, in the same Redis
+hashes (collection entries keyed ``collection:<handle>``).
+
+A parent's collections/* webhook: read the collection (fields, rules, every member's handle)
+and sync every child: ``collectionCreate`` or ``collectionUpdate`` with the fields the parent
+owns there (a smart collection's rules among them: the child's Shopify then computes its
+members itself), then for a custom collection ``collectionAddProducts`` of the members the
+child has and lacks in the collection, ``collectionRemoveProducts`` of those the parent no
+longer lists. A member the child does not have yet is pending: remembered per child and
+product, and added by :meth:`CollectionPropagator.product_arrived` as soon as product
+propagation put the product in the child. Each step is journaled before it is sent; a
+failure undoes what may have been done (the created collection deleted; the snapshot's
+fields written back, the added products removed, the removed ones added back).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from shopify_sync.adapters.collection_documents import (
+    COLLECTION_ADD_PRODUCTS,
+    COLLECTION_CREATE,
+    COLLECTION_DELETE,
+    COLLECTION_FOR_SYNC,
+    COLLECTION_PAGE,
+    COLLECTION_PRODUCTS_PAGE,
+    COLLECTION_REMOVE_PRODUCTS,
+    COLLECTION_UPDATE,
+    COLLECTIONS_PAGE,
+    PRODUCTS_BY_HANDLE,
+)
+from shopify_sync.adapters.documents import MUTATION_COST
+from shopify_sync.adapters.shopify import ShopifyClient
+from shopify_sync.catalog_gate import CatalogGate
+from shopify_sync.domain.catalog import gid
+from shopify_sync.domain.collections import (
+    COLLECTION_FIELDS,
+    JOURNAL_PREFIX,
+    CollectionView,
+    collection_input,
+    fingerprint,
+    from_graphql,
+    from_webhook,
+    handle_query,
+    parent_owned,
+    plan_membership,
+)
+from shopify_sync.domain.propagation import older
+from shopify_sync.ports import PendingMemberships, PropagationState
+from shopify_sync.propagator import ParentAndChildren, PropagationFailed, run_all
+from stocksync_common.events import new_id
+from stocksync_common.stores import Store
+
+log = logging.getLogger(__name__)
+PRODUCTS_MOST = 250  # collectionAddProducts / collectionRemoveProducts take 250 a call
+READ_COST = 2 + COLLECTION_PAGE * 2 + 5  # a page of id and handle, the collection's objects
+
+
+@dataclass
+class CollectionPropagator(ParentAndChildren):
+    """Acts on collections/* webhooks (:meth:`on_webhook`)."""
+
+    client: ShopifyClient
+    state: PropagationState
+    pending: PendingMemberships
+    gate: CatalogGate
+
+    async def _from_parent(self, parent: Store, topic: str, body: dict[str, Any]) -> str:
+        collection_id = str(body.get("admin_graphql_api_id") or gid("Collection", body.get("id")))
+        if topic == "collections/delete":
+            handle = await self.state.handle_of(parent.shop, collection_id)
+            if handle:
+                await run_all(self._delete(child, handle) for child in self.children)
+            return "deleted" if handle else "unknown"
+        updated_at = str(body.get("updated_at") or "")
+        if older(updated_at, await self.state.applied_at(parent.shop, collection_id)):
+            return "stale"
+        view = await self.read(parent, {"id": collection_id})
+        if view is None:
+            return "gone"
+        await self.state.set_handle(parent.shop, collection_id, view.handle)
+        await run_all(self.sync_child(child, view) for child in self.children)
+        if updated_at:
+            await self.state.set_applied_at(parent.shop, collection_id, updated_at)
+        return "propagated"
+
+    async def _from_child(self, child: Store, topic: str, body: dict[str, Any]) -> str:
+        parent = self.parent
+        if topic == "collections/delete" or parent is None:
+            return "ignored"
+        view = from_webhook(body)
+        fields = parent_owned(child)
+        key = JOURNAL_PREFIX + view.handle
+        if await self.state.wrote(child.shop, key) == fingerprint(view, fields):
+            return "echo"
+        wanted = await self.read(parent, {"handle": view.handle})
+        if wanted is None:
+            return "child-only"  # the child's own collection: never touched
+        if fingerprint(wanted, fields) == fingerprint(view, fields):
+            await self.state.set_wrote(child.shop, key, fingerprint(view, fields))
+            return "in-step"
+        await self.sync_child(child, wanted)
+        return "reasserted"
+
+    async def read(self, store: Store, identifier: dict[str, str]) -> CollectionView | None:
+        """The collection with every member (paged); None when the store has none such."""
+        variables = {"identifier": identifier, "products": COLLECTION_PAGE}
+        data = await self._call(store, COLLECTION_FOR_SYNC, variables, "CollectionForSync")
+        node = data.get("collectionByIdentifier")
+        if not isinstance(node, dict):
+            return None
+        page = node.get("products") or {}
+        members = list(page.get("nodes") or [])
+        after = (page.get("pageInfo") or {}).get("endCursor")
+        while (page.get("pageInfo") or {}).get("hasNextPage"):
+            variables = {"id": node["id"], "first": COLLECTION_PAGE, "after": after}
+            more = await self._call(
+                store, COLLECTION_PRODUCTS_PAGE, variables, "CollectionProductsPage"
+            )
+            page = (more.get("collection") or {}).get("products") or {}
+            members += page.get("nodes") or []
+            after = (page.get("pageInfo") or {}).get("endCursor")
+        return from_graphql(node, members)
+
+    async def sync_child(self, child: Store, view: CollectionView) -> None:
+        """Make the child's collection show the parent's in the fields the parent owns there
+        (created whole when missing); completed, or rolled back when a step fails."""
+        fields = parent_owned(child)
+        snapshot = await self.read(child, {"handle": view.handle})
+        key = JOURNAL_PREFIX + view.handle
+        entry: dict[str, Any] = {
+            "kind": "collection", "op": new_id(), "handle": view.handle,
+            "parent_collection": view.collection_id, "created": snapshot is None,
+            "snapshot": snapshot.to_json() if snapshot else None, "steps": [],
+            "added": [], "removed": [],
+        }  # fmt: skip
+        written = set(fields) if snapshot is not None else set(COLLECTION_FIELDS)
+        try:
+            await self._step(child, entry, "collection_set")
+            await self.state.set_wrote(child.shop, key, fingerprint(view, fields))
+            collection_id = await self._set(
+                child, view, written, snapshot.collection_id if snapshot else None
+            )
+            if not view.smart and "collection_products" in written:
+                await self._membership(child, entry, view, snapshot, collection_id)
+        except Exception:
+            log.warning("child collection sync failed; rolling back", extra={
+                "shop": child.shop, "handle": view.handle, "steps": entry["steps"]},
+                exc_info=True)  # fmt: skip
+            await self.rollback(child, entry)
+            raise
+        await self.state.journal_done(child.shop, key)
+
+    async def _membership(
+        self,
+        child: Store,
+        entry: dict[str, Any],
+        view: CollectionView,
+        snapshot: CollectionView | None,
+        collection_id: str,
+    ) -> None:
+        shown = dict(snapshot.product_ids) if snapshot else {}
+        missing = [h for h in view.products if h not in shown]
+        found = await self.find_products(child, missing)
+        plan = plan_membership(view.products, shown, found)
+        await self.pending.replace(child.shop, view.handle, plan.pending)
+        if plan.pending:
+            # A product that arrived between the lookup and the record found nothing
+            # pending then (product_arrived ran first): looked up once more, after it.
+            found |= await self.find_products(child, plan.pending)
+            plan = plan_membership(view.products, shown, found)
+            await self.pending.replace(child.shop, view.handle, plan.pending)
+        if plan.add:
+            entry["added"] = list(plan.add)
+            await self._step(child, entry, "products_add")
+            await self._products(child, COLLECTION_ADD_PRODUCTS, collection_id, plan.add)
+        if plan.remove:
+            entry["removed"] = list(plan.remove)
+            await self._step(child, entry, "products_remove")
+            await self._products(child, COLLECTION_REMOVE_PRODUCTS, collection_id, plan.remove)
+
+    async def product_arrived(self, child: Store, handle: str, product_id: str) -> int:
+        """Product propagation put ``handle`` in the child: add it to the collections that
+        were waiting for it there; how many. A collection not in the child yet keeps it
+        pending (its own sync adds the product)."""
+        added = 0
+        for collection in await self.pending.of_product(child.shop, handle):
+            target = await self.read(child, {"handle": collection})
+            if target is None:
+                continue
+            if target.smart or handle in target.product_ids:
+                await self.pending.done(child.shop, collection, handle)
+                continue
+            await self._products(
+                child, COLLECTION_ADD_PRODUCTS, target.collection_id, (product_id,)
+            )
+            await self.pending.done(child.shop, collection, handle)
+            added += 1
+        return added
+
+    async def find_products(self, store: Store, handles: Sequence[str]) -> dict[str, str]:
+        """The store's products with these handles (handle -> gid)."""
+        found: dict[str, str] = {}
+        for start in range(0, len(handles), COLLECTION_PAGE):
+            part = handles[start : start + COLLECTION_PAGE]
+            variables = {"first": len(part), "query": handle_query(part)}
+            data = await self._call(store, PRODUCTS_BY_HANDLE, variables, "ProductsByHandle")
+            for node in (data.get("products") or {}).get("nodes") or []:
+                if node.get("handle") in part:
+                    found[str(node["handle"])] = str(node["id"])
+        return found
+
+    async def sync_all(
+        self, children: Sequence[Store] | None = None, errors: list[dict[str, Any]] | None = None
+    ) -> dict[str, int]:
+        """Every parent collection to each child (all by default; the full catalog sync):
+        the number synced per child. Members that arrived meanwhile are added too. A
+        collection a child refuses (rolled back) is named in ``errors``; the rest go on."""
+        parent = self.parent
+        if parent is None:
+            return {}
+        children = self.children if children is None else list(children)
+        counts = dict.fromkeys((c.shop for c in children), 0)
+        for handle in await self.handles(parent):
+            view = await self.read(parent, {"handle": handle})
+            if view is None:
+                continue
+            await self.state.set_handle(parent.shop, view.collection_id, view.handle)
+            for child in children:
+                try:
+                    await self.sync_child(child, view)
+                except PropagationFailed as exc:
+                    if errors is None:
+                        raise
+                    errors.append({"collection": handle, "shop": child.shop, "errors": str(exc)})
+                    continue
+                counts[child.shop] += 1
+        return counts
+
+    async def handles(self, store: Store) -> list[str]:
+        handles: list[str] = []
+        after: str | None = None
+        while True:
+            variables = {"first": COLLECTION_PAGE, "after": after}
+            data = await self._call(store, COLLECTIONS_PAGE, variables, "CollectionsPage")
+            page = data.get("collections") or {}
+            handles += [str(n["handle"]) for n in page.get("nodes") or []]
+            info = page.get("pageInfo") or {}
+            if not info.get("hasNextPage"):
+                return handles
+            after = info.get("endCursor")
+
+    async def _set(
+        self, child: Store, view: CollectionView, fields: set[str], collection_id: str | None
+    ) -> str:
+        document, name = (
+            (COLLECTION_UPDATE, "collectionUpdate")
+            if collection_id
+            else (COLLECTION_CREATE, "collectionCreate")
+        )
+        variables = {"input": collection_input(view, fields, collection_id)}
+        data = await self._write(child, document, variables, name)
+        payload = data.get(name) or {}
+        if not payload.get("collection"):
+            raise PropagationFailed(f"{child.shop}: {name} answered no collection")
+        return str(payload["collection"]["id"])
+
+    async def _products(
+        self, child: Store, document: str, collection_id: str, ids: Sequence[str]
+    ) -> None:
+        name = (
+            "collectionAddProducts"
+            if document is COLLECTION_ADD_PRODUCTS
+            else ("collectionRemoveProducts")
+        )
+        for start in range(0, len(ids), PRODUCTS_MOST):
+            part = list(ids[start : start + PRODUCTS_MOST])
+            await self._write(child, document, {"id": collection_id, "productIds": part}, name)
+
+    async def _write(
+        self, store: Store, document: str, variables: dict[str, Any], name: str
+    ) -> dict[str, Any]:
+        """One mutation; its user errors raised (the caller's rollback and the consumer's
+        retry and DLQ apply)."""
+        operation = name[0].upper() + name[1:] + "Sync"
+        async with self.gate.turn(store.shop):
+            data = await self.client.execute(
+                store, document, variables, operation=operation, cost=MUTATION_COST
+            )
+        errors = (data.get(name) or {}).get("userErrors")
+        if errors:
+            raise PropagationFailed(f"{store.shop}: {name} refused: {errors}")
+        return data
+
+    async def _call(
+        self, store: Store, document: str, variables: dict[str, Any], operation: str
+    ) -> dict[str, Any]:
+        async with self.gate.turn(store.shop):
+            return await self.client.execute(
+                store, document, variables, operation=operation, cost=READ_COST
+            )
+
+    async def _step(self, child: Store, entry: dict[str, Any], step: str) -> None:
+        """Journal a step before it is sent (it may apply even when its answer is lost)."""
+        entry["steps"].append(step)
+        await self.state.journal_put(child.shop, JOURNAL_PREFIX + entry["handle"], entry)
+
+    async def _delete(self, child: Store, handle: str) -> None:
+        """The child's collection with that handle deleted, and nothing pending for it."""
+        await self.pending.replace(child.shop, handle, [])
+        found = await self.read(child, {"handle": handle})
+        if found is not None:
+            await self._write(
+                child, COLLECTION_DELETE, {"input": {"id": found.collection_id}},
+                "collectionDelete",
+            )  # fmt: skip
+
+    async def rollback(self, child: Store, entry: dict[str, Any]) -> None:
+        """Undo the journaled steps (each undo is safe whether or not its step applied); the
+        journal stays when the undo itself fails, for the next start to finish."""
+        handle, steps = str(entry["handle"]), list(entry["steps"])
+        if steps and entry.get("created"):
+            await self._delete(child, handle)
+        elif steps and entry.get("snapshot"):
+            await self._restore(child, entry, steps)
+        await self.state.journal_done(child.shop, JOURNAL_PREFIX + handle)
+
+    async def _restore(self, child: Store, entry: dict[str, Any], steps: list[str]) -> None:
+        fields = parent_owned(child)
+        before = CollectionView.from_json(entry["snapshot"])
+        target = before.collection_id
+        await self._set(child, before, set(fields), target)
+        key = JOURNAL_PREFIX + before.handle
+        await self.state.set_wrote(child.shop, key, fingerprint(before, fields))
+        now = await self.read(child, {"id": target})
+        shown = set(now.product_ids.values()) if now else set()
+        if "products_add" in steps:
+            undo = [p for p in entry.get("added") or () if p in shown]
+            if undo:
+                await self._products(child, COLLECTION_REMOVE_PRODUCTS, target, undo)
+        if "products_remove" in steps:
+            back = [p for p in entry.get("removed") or () if p not in shown]
+            if back:
+                await self._products(child, COLLECTION_ADD_PRODUCTS, target, back)
+
+    async def recover(self) -> int:
+        """Roll back what a crash left half done, then redo those syncs from the parent."""
+        parent, redone = self.parent, 0
+        for child in self.children:
+            for entry in (await self.state.journal_open(child.shop)).values():
+                if entry.get("kind") != "collection":
+                    continue
+                await self.rollback(child, entry)
+                if parent is None:
+                    continue
+                view = await self.read(parent, {"id": str(entry["parent_collection"])})
+                if view is not None:
+                    await self.sync_child(child, view)
+                    redone += 1
+        return redone

@@ -1,0 +1,176 @@
+"""Collection propagation, the pure part (ADR 0021): one view of a collection whether read
+from the Admin API or carried by a collections/* webhook, the collection fields a child lets
+the parent own (the same ``child_owned_fields`` list as products), the ``CollectionInput``
+that writes exactly those, the fingerprint that recognises our own write echoed back, and
+the membership plan of a custom collection: which child products to add, which to remove,
+and which parent members the child does not have yet (pending until they arrive).
+
+Products are matched across stores by handle, as product propagation does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from stocksync_common.stores import Store
+
+# The collection fields a child may keep for itself (``child_owned_fields``, beside the
+# product fields); the parent owns every one the child does not list.
+COLLECTION_FIELDS = frozenset(
+    {
+        "collection_title", "collection_description", "collection_sort_order",
+        "collection_image", "collection_rules", "collection_products",
+    }
+)  # fmt: skip
+# What a collections/* webhook carries reliably (its sort_order may be null; no image,
+# rules or products): the echo fingerprint covers only these.
+ECHO_FIELDS = frozenset({"collection_title", "collection_description"})
+JOURNAL_PREFIX = "collection:"  # journal and last-write keys, apart from product handles
+
+
+@dataclass(frozen=True)
+class Rule:
+    column: str
+    relation: str
+    condition: str
+
+
+@dataclass(frozen=True)
+class CollectionView:
+    handle: str
+    collection_id: str = ""
+    title: str = ""
+    description: str = ""
+    sort_order: str = ""
+    image: str = ""
+    smart: bool = False
+    disjunctive: bool = False
+    rules: tuple[Rule, ...] = ()
+    products: tuple[str, ...] = ()  # member product handles (a custom collection's matter)
+    updated_at: str = ""
+    product_ids: Mapping[str, str] = field(default_factory=dict, compare=False)  # handle -> gid
+
+    def to_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["product_ids"] = dict(self.product_ids)
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> CollectionView:
+        plain = {k: v for k, v in doc.items() if k not in ("rules", "products", "product_ids")}
+        return cls(
+            **plain,
+            rules=tuple(Rule(*r) if isinstance(r, list) else Rule(**r) for r in doc["rules"]),
+            products=tuple(doc.get("products") or ()),
+            product_ids=dict(doc.get("product_ids") or {}),
+        )
+
+
+def from_graphql(node: Mapping[str, Any], members: Iterable[Mapping[str, Any]]) -> CollectionView:
+    """A ``Collection`` as ``CollectionForSync`` reads it, with every member product."""
+    rule_set = node.get("ruleSet")
+    rules = tuple(
+        Rule(str(r["column"]), str(r["relation"]), str(r["condition"]))
+        for r in (rule_set or {}).get("rules") or []
+    )
+    ids = {str(p["handle"]): str(p["id"]) for p in members}
+    return CollectionView(
+        handle=str(node.get("handle") or ""),
+        collection_id=str(node.get("id") or ""),
+        title=str(node.get("title") or ""),
+        description=str(node.get("descriptionHtml") or ""),
+        sort_order=str(node.get("sortOrder") or ""),
+        image=str((node.get("image") or {}).get("url") or ""),
+        smart=rule_set is not None,
+        disjunctive=bool((rule_set or {}).get("appliedDisjunctively")),
+        rules=rules,
+        products=tuple(sorted(ids)),
+        updated_at=str(node.get("updatedAt") or ""),
+        product_ids=ids,
+    )
+
+
+def from_webhook(body: Mapping[str, Any]) -> CollectionView:
+    """A ``collections/create`` / ``collections/update`` body (REST shape)."""
+    order = str(body.get("sort_order") or "").upper().replace("-", "_")
+    return CollectionView(
+        handle=str(body.get("handle") or ""),
+        collection_id=str(body.get("admin_graphql_api_id") or ""),
+        title=str(body.get("title") or ""),
+        description=str(body.get("body_html") or ""),
+        sort_order=order,
+        updated_at=str(body.get("updated_at") or ""),
+    )
+
+
+def parent_owned(child: Store) -> frozenset[str]:
+    """The collection fields the parent writes in this child."""
+    return COLLECTION_FIELDS - set(child.child_owned_fields)
+
+
+def fingerprint(view: CollectionView, fields: Iterable[str]) -> str:
+    """A hash of what a collections/* webhook shows of ``fields``: equal for our write and
+    for the child's webhook that echoes it (also the one a membership change sends)."""
+    doc: dict[str, Any] = {"handle": view.handle}
+    for name in sorted(set(fields) & ECHO_FIELDS):
+        doc[name] = getattr(view, name.removeprefix("collection_"))
+    raw = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def collection_input(
+    view: CollectionView, fields: Iterable[str], collection_id: str | None
+) -> dict[str, Any]:
+    """``CollectionInput`` writing ``fields`` of ``view`` (the handle always; ``id`` for an
+    update). A smart collection's rules go as ``ruleSet``; membership is never written here
+    (the add and remove steps do it, so each step can be undone on its own)."""
+    chosen = set(fields)
+    data: dict[str, Any] = {"handle": view.handle}
+    if collection_id:
+        data["id"] = collection_id
+    if "collection_title" in chosen:
+        data["title"] = view.title
+    if "collection_description" in chosen:
+        data["descriptionHtml"] = view.description
+    if "collection_sort_order" in chosen and view.sort_order:
+        data["sortOrder"] = view.sort_order
+    if "collection_image" in chosen:
+        data["image"] = {"src": view.image} if view.image else None
+    if "collection_rules" in chosen and view.smart:
+        data["ruleSet"] = {
+            "appliedDisjunctively": view.disjunctive,
+            "rules": [asdict(r) for r in view.rules],
+        }
+    return data
+
+
+@dataclass(frozen=True)
+class Membership:
+    """What to do to a child's custom collection so it holds the parent's members."""
+
+    add: tuple[str, ...] = ()  # child product gids to add
+    remove: tuple[str, ...] = ()  # child product gids to remove
+    pending: tuple[str, ...] = ()  # parent member handles the child has no product for yet
+
+
+def plan_membership(
+    wanted: Iterable[str], shown: Mapping[str, str], found: Mapping[str, str]
+) -> Membership:
+    """``wanted``: the parent's member handles; ``shown``: the child collection's members
+    now (handle -> gid); ``found``: the child's products with the wanted handles it lacks
+    (handle -> gid). A member the child has no product for is pending, never an error."""
+    want = list(dict.fromkeys(wanted))
+    add = tuple(found[h] for h in want if h not in shown and h in found)
+    pending = tuple(h for h in want if h not in shown and h not in found)
+    keep = set(want)
+    remove = tuple(gid for h, gid in shown.items() if h not in keep)
+    return Membership(add, remove, pending)
+
+
+def handle_query(handles: Iterable[str]) -> str:
+    """A products search for these handles (``handle:"a" OR handle:"b"``)."""
+    return " OR ".join(f"handle:{json.dumps(h)}" for h in handles)

