@@ -144,25 +144,16 @@ class Attempt:
             return []
 
 
+@dataclass(frozen=True)
 class BearerThrottle:
     """The counters behind :class:`Attempt` (see the module docstring for the rules)."""
 
-    def __init__(
-        self,
-        redis: Redis,
-        *,
-        per_pair: int = 10,
-        per_address: int = 50,
-        per_token: int = 20,
-        window_s: int = 300,
-        prefix: str = "accounts:bearer:",
-    ) -> None:
-        self.redis = redis
-        self.per_pair = per_pair
-        self.per_address = per_address
-        self.per_token = per_token
-        self.window_s = window_s
-        self.prefix = prefix
+    redis: Redis
+    per_pair: int = 10
+    per_address: int = 50
+    per_token: int = 20
+    window_s: int = 300
+    prefix: str = "accounts:bearer:"
 
     def attempt(self, address: str, bearer: str) -> Attempt:
         credential, token_id = credential_of(bearer)
