@@ -5,6 +5,7 @@ accounts and a clock of their own."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ def build(settings: Settings, seams: Seams = NO_SEAMS) -> Container:
         users = users or Accounts(redis)
     # the services are called with each session's own user token (backends.CREDENTIAL)
     backends = Backends(http, settings.backend_urls())
-    signer = Signer(settings.admin_token.get_secret_value())
+    signer = Signer(settings.console_session_key.get_secret_value() or secrets.token_urlsafe(32))
     return Container(settings, http, backends, sessions, signer, redis, users, seams.clock)
 
 

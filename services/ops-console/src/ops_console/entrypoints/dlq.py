@@ -80,13 +80,16 @@ async def dlq_records(
     known_service(c, service)
     status = status if status in STATUSES else "pending"
     filters = [(s, href("/dlq/records", service=service, topic=topic, status=s)) for s in STATUSES]
-    page: dict[str, Any] = {"replayed": replayed, "filters": filters, "error": None, "rows": []}
+    page: dict[str, Any] = {
+        "replayed": replayed, "filters": filters, "error": None, "rows": [], "masked": False,
+    }  # fmt: skip
     try:
         params = {"topic": topic, "status": status, "limit": 200}
         doc = await c.backends.get(service, "/admin/dlq/records", params)
     except BackendError as exc:
         page["error"] = exc
     else:
+        page["masked"] = bool(doc.get("masked"))
         page["rows"] = [
             [macro("link")(href("/dlq/record", service=service, id=r.get("id")), r.get("id")),
              r.get("original_topic"), r.get("key"), r.get("reason"), brief(r.get("error"), 120),
@@ -116,7 +119,7 @@ async def dlq_record(
         "dlq_record_page.html", f"Dead letter {id}", session, rows=rows,
         replay=replay_button(session, service, r),
         headers=sorted((r.get("headers") or {}).items()),
-        value=_pretty(value), stack=_stack(r.get("stack")),
+        value=_pretty(value), stack=_stack(r.get("stack")), masked=bool(r.get("masked")),
     )  # fmt: skip
 
 
