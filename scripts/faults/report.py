@@ -137,8 +137,11 @@ def render(doc: dict[str, Any], cluster: str = "") -> str:
 def _cell(f: dict[str, Any]) -> list[str]:
     """The cluster table's cells of one case: which broker, then the measured seconds."""
     inj, out = f["fired"]["injected"], f["detail"].get("outage", {})
-    window = "none" if out.get("window_s") is None else out["window_s"]
     during = str(out.get("accepted_during", "-"))
+    window, back = "none", "-"
+    if out.get("window_s") is not None:
+        window = f"{out['window_s']} ({out['first_s']}-{out['last_s']})"
+        back = str(round(out["first_s"] + out["window_s"], 2))
     if "steps" in inj:  # a rolling restart: each node's restart and catch-up
         steps = "; ".join(
             f"node {s['node']}: restart {s['restart_s']} s, in sync {s['in_sync_s']} s, "
@@ -146,23 +149,25 @@ def _cell(f: dict[str, Any]) -> list[str]:
             for s in inj["steps"]
         )
         return [f"each in turn (SIGTERM, start): {steps}", during, "-",
-                str(out.get("refused", 0)), str(window), "-", "-"]  # fmt: skip
+                str(out.get("refused", 0)), window, back, "-", "-"]  # fmt: skip
     role = ", the active controller" if inj.get("active_controller") else ""
     broker = f"node {inj['node']}{role}, leading {inj['partitions_led']} partitions"
-    return [broker, during, str(inj["election_s"]), str(out.get("refused", 0)), str(window),
+    return [broker, during, str(inj["election_s"]), str(out.get("refused", 0)), window, back,
             str(inj["restart_s"]), str(inj["in_sync_s"])]  # fmt: skip
 
 
 def render_cluster(doc: dict[str, Any]) -> str:
     """The cluster section (tests/cluster's figures)."""
     rows = [
-        "| case | events in | accepted | applied | lost | double-applied | broker | accepted "
-        "during the fault | leaders elected after (s) | 503s | 503 window (s) | restart (s) "
-        "| replicas in sync after (s) | time to recover (s) | result |",
-        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| case | load | events in | accepted | applied | lost | double-applied | broker "
+        "| accepted during the fault | leaders elected after (s) | 503s | 503 window (s) "
+        "| accepted again after (s) | restart (s) | replicas in sync after (s) "
+        "| time to recover (s) | result |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for f in doc["faults"]:
-        cells = [f["fault"], *(str(f[k]) for k in ("events_in", "accepted", "applied")),
+        load = f["detail"].get("load_avg_1m", "-")
+        cells = [f["fault"], str(load), *(str(f[k]) for k in ("events_in", "accepted", "applied")),
                  str(f["lost"]), str(f["double_applied"]), *_cell(f), str(f["recover_s"]),
                  verdict(f)]  # fmt: skip
         rows.append("| " + " | ".join(cells) + " |")
@@ -186,15 +191,20 @@ def render_cluster(doc: dict[str, Any]) -> str:
             "what was sent; **accepted during the fault**: from the kill, or the first",
             "restart, until the cluster was whole again).",
             "",
+            "- **load**: the machine's 1-minute load average when the fault began (2 cores);",
             "- **leaders elected after**: from the SIGKILL until no partition is led by the",
             "  killed node (the controller fences it once its heartbeats stop for",
             "  `broker.session.timeout.ms`, then moves its leaderships);",
-            "- **503s**, **503 window**: the sender's refused attempts after the fault began, and",
-            "  the time from the first until a delivery was accepted after the last one (the",
-            "  sender backs off 0.2 s doubling to 2 s, so the window is that coarse);",
+            "- **503s**: the sender's refused attempts from the fault on; **503 window**: from",
+            "  the first of them until a delivery was accepted after the last (in brackets:",
+            "  the first and the last, seconds after the kill; the receiver answers 503 when",
+            "  the broker has not acknowledged within its 5 s publish timeout, and the sender",
+            "  backs off 0.2 s doubling to 2 s, so the window is that coarse); **accepted",
+            "  again after**: seconds from the kill until then;",
             "- **restart**: `kafka-cluster.sh restart` until the node is ready again;",
             "  **replicas in sync after**: from then until no partition is under-replicated;",
-            "- **time to recover**: from the heal (the node back in sync) until quiescence.",
+            "- **time to recover**: from the heal (the node back in sync) until quiescence, the",
+            "  stream's last 20 deliveries (about 4 s) sent in between.",
             "",
             *rows,
             "",
