@@ -369,6 +369,8 @@ def test_local_overlay_runs_one_replica_of_each_and_the_dev_images() -> None:
     config = config_maps(K8S / "overlays" / "local")["stocksync-config"]
     assert config["STOCKSYNC_ENVIRONMENT"] == "development"
     assert config["STOCKSYNC_TOPIC_REPLICATION_FACTOR"] == "1"
+    # one broker: the base's 2 would refuse every write
+    assert config["STOCKSYNC_TOPIC_MIN_INSYNC_REPLICAS"] == "1"
 
 
 # --- Deployments and Services -----------------------------------------------------------------

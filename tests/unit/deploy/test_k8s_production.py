@@ -521,6 +521,8 @@ def test_production_overlay_settings_replicas_and_components() -> None:
     config = config_maps(PRODUCTION)["stocksync-config"]
     assert config["STOCKSYNC_ENVIRONMENT"] == "production"
     assert config["STOCKSYNC_TOPIC_REPLICATION_FACTOR"] == "3"
+    # what a service creates itself (a renamed group's retry and DLQ topics) as Strimzi's
+    assert config["STOCKSYNC_TOPIC_MIN_INSYNC_REPLICAS"] == "2"
     consumed = {t for topics in CONSUMER_GROUPS.values() for t in topics}
     assert {topic_partitions()[t] for t in consumed} == {int(config["STOCKSYNC_TOPIC_PARTITIONS"])}
     used = {(PRODUCTION / c).resolve() for c in k["components"]}

@@ -224,6 +224,8 @@ def consumer_loop(
         handler=spec.handler(c),
         bootstrap=settings.kafka_bootstrap_servers,
         security=settings.kafka_security,
+        replication=settings.topic_replication_factor,
+        min_isr=settings.topic_min_insync_replicas,
         handler_many=(
             spec.handler_many(c)
             if spec.handler_many is not None and settings.consumer_fetch_wide
