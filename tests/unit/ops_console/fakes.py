@@ -192,6 +192,7 @@ def default_answers() -> dict[tuple[str, str, str], Any]:
             "stack": "Traceback: ValidationError",
         },  # fmt: skip
         ("inventory-adjuster", "POST", "/admin/dlq/replay"): {"replayed": 1, "ids": [RECORD_ID]},
+        ("inventory-adjuster", "POST", "/admin/dlq/purge"): {"purged": 1},
     }
 
 

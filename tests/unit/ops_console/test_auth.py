@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from unit.ops_console.fakes import PASSWORD, RECORD_ID, TOKEN, console, log_in
+from unit.ops_console.fakes import DLQ_TOPIC, PASSWORD, RECORD_ID, TOKEN, console, log_in
 
 from ops_console.entrypoints.login import safe_next
 from ops_console.sessions import COOKIE
@@ -17,6 +17,8 @@ PAGES = [
 ]  # fmt: skip
 ACTIONS = [
     ("/dlq/replay", {"service": "inventory-adjuster", "id": RECORD_ID}),
+    ("/dlq/replay-all", {"service": "inventory-adjuster", "topic": DLQ_TOPIC}),
+    ("/dlq/purge", {"service": "inventory-adjuster", "topic": DLQ_TOPIC, "confirm": DLQ_TOPIC}),
     ("/reconcile", {}),
     ("/stores/connect", {}),
     ("/users/add", {"name": "eve", "role": "admin", "password": "a long password"}),
