@@ -32,8 +32,8 @@ import argparse
 import importlib
 import importlib.util
 import re
-import sys
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -403,34 +403,31 @@ def hpa(service: Service, root: Path) -> dict[str, Any]:
     }
 
 
-def render_scaled_objects(found: list[Service], root: Path) -> str:
-    return dump(
-        header(
-            "# KEDA ScaledObjects: a consumer scales on the lag of the groups it registers, one\n"
-            "# kafka trigger per group and topic (KEDA takes the largest), from its production\n"
-            "# replicas up to the partitions of its topics (a replica beyond would own none). A\n"
-            "# service that consumes nothing and declares stocksync.io/autoscale-max scales on\n"
-            "# CPU and its stocksync.io/autoscale-query (webhook-receiver: webhooks per second\n"
-            "# from the Prometheus Operator's Prometheus). KEDA reads the lag as the Kafka user\n"
-            "# stocksync-keda (SCRAM over TLS, allowed to describe these groups and topics only:\n"
-            "# overlays/production/users.yaml) through the TriggerAuthentication stocksync-kafka\n"
-            "# (triggerauthentication.yaml). KEDA creates and owns the HPA: never with ../hpa.\n"
-        ),
-        [("", scaled_object(s, root)) for s in autoscaled(found)],
-    )
+KEDA_HEADER = (
+    "# KEDA ScaledObjects: a consumer scales on the lag of the groups it registers, one\n"
+    "# kafka trigger per group and topic (KEDA takes the largest), from its production\n"
+    "# replicas up to the partitions of its topics (a replica beyond would own none). A\n"
+    "# service that consumes nothing and declares stocksync.io/autoscale-max scales on\n"
+    "# CPU and its stocksync.io/autoscale-query (webhook-receiver: webhooks per second\n"
+    "# from the Prometheus Operator's Prometheus). KEDA reads the lag as the Kafka user\n"
+    "# stocksync-keda (SCRAM over TLS, allowed to describe these groups and topics only:\n"
+    "# overlays/production/users.yaml) through the TriggerAuthentication stocksync-kafka\n"
+    "# (triggerauthentication.yaml). KEDA creates and owns the HPA: never with ../hpa.\n"
+)
+HPA_HEADER = (
+    "# The HPA alternative to ../keda, for a cluster without KEDA: autoscaling/v2 on\n"
+    "# CPU, which needs only metrics-server. Consumers are CPU-bound when they have lag,\n"
+    "# so CPU follows lag closely enough; for scaling on the lag itself, serve\n"
+    "# stocksync_consumer_lag_records through prometheus-adapter and use an External\n"
+    "# metric. Same floors and caps as the ScaledObjects.\n"
+)
 
 
-def render_hpas(found: list[Service], root: Path) -> str:
-    return dump(
-        header(
-            "# The HPA alternative to ../keda, for a cluster without KEDA: autoscaling/v2 on\n"
-            "# CPU, which needs only metrics-server. Consumers are CPU-bound when they have lag,\n"
-            "# so CPU follows lag closely enough; for scaling on the lag itself, serve\n"
-            "# stocksync_consumer_lag_records through prometheus-adapter and use an External\n"
-            "# metric. Same floors and caps as the ScaledObjects.\n"
-        ),
-        [("", hpa(s, root)) for s in autoscaled(found)],
-    )
+def render_scalers(
+    found: list[Service], root: Path, what: str, scaler: Callable[[Service, Path], dict[str, Any]]
+) -> str:
+    """One scaler (``scaled_object`` or ``hpa``) per autoscaled service, after ``what``."""
+    return dump(header(what), [("", scaler(s, root)) for s in autoscaled(found)])
 
 
 # --- blocks in the kustomizations ------------------------------------------------------------
@@ -487,8 +484,10 @@ def outputs(root: Path = ROOT) -> dict[Path, str]:
         base: base_kustomization(base.read_text(), found, base),
         k8s / "base" / "pdb.yaml": render_pdbs(found),
         k8s / "base" / "networkpolicies.yaml": render_policies(found),
-        k8s / "components" / "keda" / "scaledobjects.yaml": render_scaled_objects(found, root),
-        k8s / "components" / "hpa" / "hpa.yaml": render_hpas(found, root),
+        k8s / "components" / "keda" / "scaledobjects.yaml": render_scalers(
+            found, root, KEDA_HEADER, scaled_object
+        ),
+        k8s / "components" / "hpa" / "hpa.yaml": render_scalers(found, root, HPA_HEADER, hpa),
         production: overlay_kustomization(production.read_text(), found, False, production),
         local: overlay_kustomization(local.read_text(), found, True, local),
         prometheus: prometheus_config(prometheus.read_text(), found, prometheus),
@@ -499,15 +498,7 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--check", action="store_true", help="exit 1 if a file is stale")
     args = parser.parse_args(argv)
-    files = outputs(root)
-    if args.check:
-        stale = [p for p, text in files.items() if not p.exists() or p.read_text() != text]
-        for path in stale:
-            sys.stderr.write(f"{path} is out of date; run {GENERATOR}\n")
-        return 1 if stale else 0
-    for path, text in files.items():
-        path.write_text(text)
-    return 0
+    return int(_topics_generator(root).write_files(outputs(root), args.check, GENERATOR))
 
 
 if __name__ == "__main__":
