@@ -12,12 +12,23 @@
 #   PORT     its HTTP port: STOCKSYNC_HTTP_PORT, EXPOSE and the HEALTHCHECK's
 #   ARGS     command-line arguments after the module (the simulators take --host and --port)
 #
-# Stage 1 (builder) installs exactly that package, its workspace dependencies and their locked
-# dependencies into /app/.venv with uv. Stage 2 is the same slim Python with only that venv.
+# Stage 1 (manifests) keeps, of the build context, only the workspace's manifests: the root's
+# pyproject.toml, uv.lock and every member's pyproject.toml, found by name (a new member needs
+# no line here; .dockerignore lets only the members' manifests and sources in). Stage 2
+# (builder) installs exactly that package, its workspace dependencies and their locked
+# dependencies into /app/.venv with uv. Stage 3 is the same slim Python with only that venv.
 
 ARG SERVICE
 ARG MODULE
 ARG PORT
+
+FROM python:3.11-slim-bookworm AS manifests
+
+WORKDIR /src
+COPY . .
+RUN find . -type f ! -name pyproject.toml ! -name uv.lock -delete \
+    && find . -mindepth 1 -type d -empty -delete
+
 
 FROM python:3.11-slim-bookworm AS builder
 
@@ -35,17 +46,10 @@ RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /src
 
 # Dependencies first, for layer caching: the workspace root, the lock file and every member's
-# pyproject.toml (uv needs all of them to read the workspace's lock), but no sources yet.
-COPY pyproject.toml uv.lock ./
-COPY libs/common/pyproject.toml libs/common/
-COPY services/webhook-receiver/pyproject.toml services/webhook-receiver/
-COPY services/order-consumer/pyproject.toml services/order-consumer/
-COPY services/inventory-adjuster/pyproject.toml services/inventory-adjuster/
-COPY services/shopify-sync/pyproject.toml services/shopify-sync/
-COPY services/wms-connector/pyproject.toml services/wms-connector/
-COPY services/notifier/pyproject.toml services/notifier/
-COPY services/ops-console/pyproject.toml services/ops-console/
-COPY simulators/pyproject.toml simulators/
+# pyproject.toml (uv needs all of them to read the workspace's lock), but no sources yet. The
+# manifests stage runs again whenever a source changes, but what it leaves is the same files,
+# and COPY --from compares contents: this layer and the sync below stay cached.
+COPY --from=manifests /src ./
 RUN uv sync --frozen --no-dev --package "stocksync-${SERVICE}" --no-install-workspace --no-editable
 
 # Then the sources, installed as regular (non-editable) packages. `--package` installs only what

@@ -326,10 +326,10 @@ async def naive_series(
                 await redis.mset({f"naive:stock:{s}": n for s, n in stock.items()})
             cmd = [
                 sys.executable, "-m", "bench.naive_monolith",
-                "--port", str(stack.ports.webhook_receiver), "--redis-url", redis_url,
+                "--port", str(stack.port("webhook-receiver")), "--redis-url", redis_url,
                 "--stores-file", str(stack.stores_file), "--mapping", str(mapping_file),
             ]  # fmt: skip
-            stack.start_one("naive-monolith", cmd, port=stack.ports.webhook_receiver)
+            stack.start_one("naive-monolith", cmd, port=stack.port("webhook-receiver"))
             stack.wait_healthy(60, names=("naive-monolith",))
             for label, opts, cat in series:
                 await load.clear(http, sim)

@@ -15,7 +15,8 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,28 +38,41 @@ DEMO_ENV = {
 DEMO_ADMIN = ("admin", "dev-admin-password")
 
 
+def _service_ports() -> dict[str, int]:
+    return {s.module: s.port for s in services()}
+
+
 @dataclass(frozen=True)
 class Ports:
-    """The local ports: one field per service (named by its module, its Settings' default
-    port; tests/unit/scripts/test_stack.py names a missing one), the simulators', Kafka's,
-    Redis's and Prometheus's."""
+    """The local ports: every service's (by module: its Settings' default port, read from the
+    workspace, so a new service needs no line here), the simulators', Kafka's, Redis's and
+    Prometheus's."""
 
-    webhook_receiver: int = 8080
-    order_consumer: int = 8081
-    inventory_adjuster: int = 8082
-    shopify_sync: int = 8083
-    wms_connector: int = 8084
-    notifier: int = 8085
-    ops_console: int = 8086
     shopify_sim: int = 8090
     wms_sim: int = 8091
     sink: int = 8092
     kafka: int = 9092
     redis: int = 6379
     prometheus: int = 9090  # the local run's (scripts/prometheus_local.py)
+    services: Mapping[str, int] = field(default_factory=_service_ports, hash=False)
+
+    def of(self, name: str) -> int:
+        """The port of a service (by module) or of one of the fields above."""
+        if name in self.services:
+            return self.services[name]
+        port = getattr(self, name)
+        if not isinstance(port, int):
+            raise KeyError(name)
+        return port
+
+    def named(self) -> dict[str, int]:
+        """Every port by name: the services' (by module) and the fields above."""
+        own = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "services"}
+        return {**self.services, **own}
 
     def shifted(self, offset: int) -> Ports:
-        return replace(self, **{k: v + offset for k, v in self.__dict__.items()})
+        own = {k: v + offset for k, v in self.named().items() if k not in self.services}
+        return replace(self, **own, services={k: v + offset for k, v in self.services.items()})
 
 
 # Every service of the workspace (services/<name>), in the order of their ports.
@@ -124,8 +138,7 @@ class Stack:
     def port(self, name: str) -> int:
         if name in self.extra_ports:
             return self.extra_ports[name]
-        port: int = getattr(self.ports, module_of(name))
-        return port
+        return self.ports.of(module_of(name))
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port(name)}"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set everything up and run every check: ruff, mypy (strict), and the tests (unit,
 # integration and end to end) against a real Kafka broker and a real Redis that this script
-# starts on their own ports and state directory, and stops at the end.
+# starts on their own ports and state directory, and stops at the end. The bounded fault and
+# cluster suites (tests/faults, tests/cluster) start their own broker or three-broker cluster;
+# FAULTS_SET=all and CLUSTER_SET=all run every case (scripts/faults/run.sh [--cluster]).
 # Extra arguments go to pytest (e.g. scripts/test.sh tests/unit -k hmac).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"

@@ -245,10 +245,16 @@ def main(argv: list[str] | None = None) -> int:
         args.all_topics: render_all_topics(),
         args.redis_users: render_redis_users(),
     }
-    if args.check:
+    return write_files(files, args.check, Path(__file__).name)
+
+
+def write_files(files: dict[Path, str], check: bool, command: str) -> int:
+    """Write each file; with ``check``, write nothing and exit 1 if one differs (naming the
+    ``command`` that rewrites it). scripts/generate_deploy.py writes its files through this."""
+    if check:
         stale = [p for p, text in files.items() if not p.exists() or p.read_text() != text]
         for path in stale:
-            sys.stderr.write(f"{path} is out of date; run {Path(__file__).name}\n")
+            sys.stderr.write(f"{path} is out of date; run {command}\n")
         return 1 if stale else 0
     for path, text in files.items():
         path.write_text(text)

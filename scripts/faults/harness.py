@@ -31,8 +31,15 @@ class Sender:
     accepted: list[Delivery] = field(default_factory=list)
     refused: list[tuple[Delivery, str]] = field(default_factory=list)
     attempts: Counter[str] = field(default_factory=Counter)
+    # When (time.monotonic()) each attempt was refused with a 5xx or failed, with why, and
+    # when each delivery was accepted: the outage as the sender saw it (tests/cluster).
+    failures: list[tuple[float, str]] = field(default_factory=list)
+    accepted_at: list[float] = field(default_factory=list)
     wms_open: threading.Event = field(default_factory=threading.Event)
     sent: int = 0
+    # Stop once this many were sent (None: the whole workload); the model counts only what
+    # was accepted, so a stream longer than a fault can end a little after it.
+    until: int | None = None
     thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -49,9 +56,12 @@ class Sender:
     def run(self) -> None:
         with httpx.Client(timeout=10) as http:
             for d in self.workload.deliveries:
+                if self.until is not None and self.sent >= self.until:
+                    break
                 ok, why = self.send_wms(http, d) if d.kind == "wms" else self.send(http, d)
                 if ok:
                     self.accepted.append(d)
+                    self.accepted_at.append(time.monotonic())
                 else:
                     self.refused.append((d, why))
                 self.sent += 1
@@ -72,6 +82,7 @@ class Sender:
                 if r.status_code < 500:
                     return False, f"{r.status_code} {r.text[:200]}"
                 why = str(r.status_code)
+            self.failures.append((time.monotonic(), why))
             self.attempts["retries"] += 1
             time.sleep(backoff)
             backoff = min(backoff * 2, 2.0)
@@ -122,6 +133,12 @@ def seed(http: httpx.Client, stack: Stack, skus: list[str]) -> None:
         raise RuntimeError(f"import refused: {r.status_code} {r.text}")
     want = dict.fromkeys(skus, INITIAL)
     poll("seeded", lambda: truth(http, stack, skus) == want and stores_match(http, stack, want), 60)
+
+
+def progress(s: Sender, share: float) -> Callable[[], bool]:
+    """True once ``share`` of the workload was sent (or the sender stopped)."""
+    target = int(len(s.workload.deliveries) * share)
+    return lambda: s.sent >= target or s.thread is None or not s.thread.is_alive()
 
 
 def poll(what: str, fn: Callable[[], bool], timeout_s: float) -> float:
@@ -263,7 +280,7 @@ def judge(
     applied = sum(1 for oid in expect_held if oid not in wrong)
     return Outcome(
         fault=fault,
-        events_in=len(wl.deliveries),
+        events_in=sender.sent,  # the whole workload, unless the sender was stopped early
         accepted=len(sender.accepted),
         applied=applied,
         in_dlq=len(dlq_orders),
@@ -285,6 +302,24 @@ def judge(
             "stores": store_levels(http, stack, wl.skus) if lost_units else {},
         },
     )
+
+
+def oracle_failures(outcome: Outcome, sender: Sender) -> list[str]:
+    """What the oracle finds wrong (empty: the run passed): no quiescence, a delivery never
+    accepted, an event applied twice or lost, truth different from the model."""
+    detail = outcome.detail
+    found = []
+    if not detail["quiesced"]:
+        found.append(f"no quiescence: {detail['not_quiet']}")
+    if sender.refused:
+        found.append(f"deliveries never accepted: {detail['refused']}")
+    if outcome.double_applied:
+        found.append(f"double-applied: {detail['doubles']}")
+    if outcome.lost:
+        found.append(f"lost {outcome.lost}: {detail['wrong_orders']}")
+    if detail["truth_vs_model"]:
+        found.append(f"truth differs from the model: {detail['truth_vs_model']}")
+    return found
 
 
 def dlq_text(doc: dict[str, Any]) -> str:

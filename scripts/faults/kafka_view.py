@@ -1,5 +1,6 @@
-"""Read-only views of the suite's Kafka: consumer lag and committed offsets of groups, and
-DLQ records."""
+"""Read-only views of the suite's Kafka: consumer lag and committed offsets of groups, DLQ
+records, and (for a cluster) partition leaders, replicas and in-sync replicas, and topic
+configs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from stocksync_common.kafka import env_security, stop_consumer
 from stocksync_common.transport import kafka_options
@@ -111,3 +113,52 @@ async def _dlq(bootstrap: str) -> list[dict[str, Any]]:
 def dlq_records(bootstrap: str) -> list[dict[str, Any]]:
     """Every record in every ``<topic>.dlq.<group>`` topic, with its topic and offset."""
     return asyncio.run(_dlq(bootstrap))
+
+
+async def _partitions(bootstrap: str) -> dict[str, list[dict[str, Any]]]:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, **kafka_options(env_security()), request_timeout_ms=5000
+    )
+    await admin.start()
+    try:
+        names = await admin.list_topics()
+        described = await admin.describe_topics(names)
+        return {
+            t["topic"]: sorted(t["partitions"], key=lambda p: p["partition"]) for t in described
+        }
+    finally:
+        await admin.close()
+
+
+def partitions(bootstrap: str) -> dict[str, list[dict[str, Any]]]:
+    """Per topic (internal ones included): each partition's ``leader`` (-1: none),
+    ``replicas`` and ``isr`` (in-sync replicas), as the cluster's metadata has them now."""
+    return asyncio.run(_partitions(bootstrap))
+
+
+TOPIC_OVERRIDE = 1  # Kafka's config source DYNAMIC_TOPIC_CONFIG: set on the topic itself
+
+
+async def _topic_config(bootstrap: str, names: list[str], key: str) -> dict[str, tuple[str, int]]:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, **kafka_options(env_security()), request_timeout_ms=5000
+    )
+    await admin.start()
+    try:
+        wanted = [ConfigResource(ConfigResourceType.TOPIC, n, None) for n in names]
+        responses = await admin.describe_configs(wanted)
+    finally:
+        await admin.close()
+    found: dict[str, tuple[str, int]] = {}
+    for response in responses:
+        for _code, _msg, _kind, name, entries in response.resources:
+            for entry in entries:
+                if entry[0] == key:
+                    found[name] = (entry[1], entry[3])
+    return found
+
+
+def topic_config(bootstrap: str, names: list[str], key: str) -> dict[str, tuple[str, int]]:
+    """Each topic's value of config ``key`` and where it comes from (:data:`TOPIC_OVERRIDE`:
+    set on the topic itself, else a broker or default value)."""
+    return asyncio.run(_topic_config(bootstrap, names, key))

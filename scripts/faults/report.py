@@ -1,6 +1,9 @@
-"""Write docs/reliability.md from the fault suite's results (.work/faults/latest.json).
+"""Write docs/reliability.md from the fault suite's results (.work/faults/latest.json), and
+its section on the three-broker cluster from the cluster suite's
+(.work/faults/cluster-latest.json); each keeps the other's part of the page as it is.
 
 python scripts/faults/report.py [results.json] [out.md]
+python scripts/faults/report.py --cluster [cluster-latest.json] [out.md]
 """
 
 from __future__ import annotations
@@ -14,8 +17,13 @@ ROOT = Path(__file__).resolve().parents[2]
 REPRODUCE = (
     "scripts/faults/run.sh                  # own broker, Redis, proxy and stack; FAULTS_SCALE=3\n"
     "FAULTS_SCALE=10 scripts/faults/run.sh  # a bigger workload (10 orders per unit of scale)\n"
-    "python scripts/faults/report.py        # this page, from .work/faults/latest.json"
+    "python scripts/faults/report.py        # this page, from .work/faults/latest.json\n"
+    "scripts/faults/run.sh --cluster        # tests/cluster, every case (own 3-broker cluster)\n"
+    "python scripts/faults/report.py --cluster  # its section, from cluster-latest.json"
 )
+CLUSTER_HEADING = "## Broker loss on a three-broker cluster"
+REPRODUCE_HEADING = "## Reproduce"
+REPRODUCE_BLOCK = "\n".join([REPRODUCE_HEADING, "", "```sh", REPRODUCE, "```", ""])
 
 
 def fired(doc: dict[str, Any]) -> str:
@@ -74,7 +82,8 @@ def verdict(f: dict[str, Any]) -> str:
     return "FAIL: " + "; ".join(problems) if problems else "pass"
 
 
-def render(doc: dict[str, Any]) -> str:
+def render(doc: dict[str, Any], cluster: str = "") -> str:
+    """The page: the fault suite's table from ``doc``, then ``cluster`` (its section)."""
     rows = [
         "| fault | events in | accepted | applied | in DLQ | lost | double-applied "
         "| time to recover (s) | injector fired | result |",
@@ -119,20 +128,116 @@ def render(doc: dict[str, Any]) -> str:
             "",
             *rows,
             "",
-            "## Reproduce",
+            *([cluster.rstrip("\n"), ""] if cluster else []),
+            REPRODUCE_BLOCK,
+        ]
+    )
+
+
+def _cell(f: dict[str, Any]) -> list[str]:
+    """The cluster table's cells of one case: which broker, then the measured seconds."""
+    inj, out = f["fired"]["injected"], f["detail"].get("outage", {})
+    during = str(out.get("accepted_during", "-"))
+    window, back = "none", "-"
+    if out.get("window_s") is not None:
+        window = f"{out['window_s']} ({out['first_s']}-{out['last_s']})"
+        back = str(round(out["first_s"] + out["window_s"], 2))
+    if "steps" in inj:  # a rolling restart: each node's restart and catch-up
+        steps = "; ".join(
+            f"node {s['node']}: restart {s['restart_s']} s, in sync {s['in_sync_s']} s, "
+            f"{s['accepted_during']} accepted"
+            for s in inj["steps"]
+        )
+        return [f"each in turn (SIGTERM, start): {steps}", during, "-",
+                str(out.get("refused", 0)), window, back, "-", "-"]  # fmt: skip
+    role = ", the active controller" if inj.get("active_controller") else ""
+    broker = f"node {inj['node']}{role}, leading {inj['partitions_led']} partitions"
+    return [broker, during, str(inj["election_s"]), str(out.get("refused", 0)), window, back,
+            str(inj["restart_s"]), str(inj["in_sync_s"])]  # fmt: skip
+
+
+def render_cluster(doc: dict[str, Any]) -> str:
+    """The cluster section (tests/cluster's figures)."""
+    rows = [
+        "| case | load | events in | accepted | applied | lost | double-applied | broker "
+        "| accepted during the fault | leaders elected after (s) | 503s | 503 window (s) "
+        "| accepted again after (s) | restart (s) | replicas in sync after (s) "
+        "| time to recover (s) | result |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for f in doc["faults"]:
+        load = f["detail"].get("load_avg_1m", "-")
+        cells = [f["fault"], str(load), *(str(f[k]) for k in ("events_in", "accepted", "applied")),
+                 str(f["lost"]), str(f["double_applied"]), *_cell(f), str(f["recover_s"]),
+                 verdict(f)]  # fmt: skip
+        rows.append("| " + " | ".join(cells) + " |")
+    machine = doc["machine"]
+    return "\n".join(
+        [
+            CLUSTER_HEADING,
             "",
-            "```sh",
-            REPRODUCE,
-            "```",
+            "Produced by `tests/cluster` (marker `cluster`) and `scripts/faults/report.py",
+            "--cluster`; do not edit by hand. Run on a machine shared with other test runs,",
+            f"at {doc['run_at']} on {machine['cpus']} CPUs (`{machine['uname']}`),",
+            f"workload scale {doc['scale']}.",
+            "",
+            "Three KRaft nodes (combined broker and controller, `scripts/infra/kafka-cluster.sh`,",
+            "512 MiB heaps, Kafka's default `broker.session.timeout.ms` of 9 s); every topic at",
+            "3 partitions, 3 replicas and `min.insync.replicas=2` through the settings",
+            "(`STOCKSYNC_TOPIC_REPLICATION_FACTOR`, `STOCKSYNC_TOPIC_MIN_INSYNC_REPLICAS`); the",
+            "producers are idempotent with acks=all. The same kind of seeded workload and the",
+            "same oracle as above: a delivery every 0.2 s, the fault after the first 20, the",
+            "stream going on through it and ending 20 deliveries after it (**events in**:",
+            "what was sent; **accepted during the fault**: from the kill, or the first",
+            "restart, until the cluster was whole again).",
+            "",
+            "- **load**: the machine's 1-minute load average when the fault began (2 cores);",
+            "- **leaders elected after**: from the SIGKILL until no partition is led by the",
+            "  killed node (the controller fences it once its heartbeats stop for",
+            "  `broker.session.timeout.ms`, then moves its leaderships);",
+            "- **503s**: the sender's refused attempts from the fault on; **503 window**: from",
+            "  the first of them until a delivery was accepted after the last (in brackets:",
+            "  the first and the last, seconds after the kill; the receiver answers 503 when",
+            "  the broker has not acknowledged within its 5 s publish timeout, and the sender",
+            "  backs off 0.2 s doubling to 2 s, so the window is that coarse); **accepted",
+            "  again after**: seconds from the kill until then;",
+            "- **restart**: `kafka-cluster.sh restart` until the node is ready again;",
+            "  **replicas in sync after**: from then until no partition is under-replicated;",
+            "- **time to recover**: from the heal (the node back in sync) until quiescence, the",
+            "  stream's last 20 deliveries (about 4 s) sent in between.",
+            "",
+            *rows,
             "",
         ]
     )
 
 
+def _sections(text: str) -> tuple[str, str, str]:
+    """``text`` cut into the fault suite's part, the cluster section and the rest."""
+    head, _, rest = text.partition(CLUSTER_HEADING)
+    if not rest:
+        head, _, tail = text.partition(REPRODUCE_HEADING)
+        return head, "", REPRODUCE_HEADING + tail
+    body, _, tail = rest.partition(REPRODUCE_HEADING)
+    return head, CLUSTER_HEADING + body, REPRODUCE_HEADING + tail
+
+
 def main(argv: list[str]) -> None:
-    src = Path(argv[1]) if len(argv) > 1 else ROOT / ".work" / "faults" / "latest.json"
-    out = Path(argv[2]) if len(argv) > 2 else ROOT / "docs" / "reliability.md"
-    out.write_text(render(json.loads(src.read_text())))
+    cluster = len(argv) > 1 and argv[1] == "--cluster"
+    args = argv[2:] if cluster else argv[1:]
+    name = "cluster-latest.json" if cluster else "latest.json"
+    src = Path(args[0]) if args else ROOT / ".work" / "faults" / name
+    out = Path(args[1]) if len(args) > 1 else ROOT / "docs" / "reliability.md"
+    head, section, _ = _sections(out.read_text() if out.exists() else "")
+    doc = json.loads(src.read_text())
+    if cluster:
+        if not head.strip():
+            raise SystemExit(f"{out}: no fault suite page to add the cluster section to")
+        text = head.rstrip("\n") + "\n\n" + render_cluster(doc) + "\n"
+        text += REPRODUCE_BLOCK
+    else:
+        text = render(doc, section)
+    out.write_text(text)
     print(f"wrote {out}")  # noqa: T201 - a command-line tool
 
 

@@ -5,10 +5,26 @@
 # fault; 1 in CI); FAULTS_SET=ci runs only the bounded subset scripts/test.sh runs (default
 # here: all). Extra args go to pytest.
 #   scripts/faults/run.sh && python scripts/faults/report.py   # refresh docs/reliability.md
+# --cluster runs tests/cluster instead, every case (CLUSTER_SET=all; ci: the one broker kill
+# scripts/test.sh runs): its own three-broker cluster (ports 33100-33105, or from
+# STOCKSYNC_TEST_CLUSTER_PORT) and stack (33110-33122) on the test Redis (database 4 of
+# STOCKSYNC_TEST_REDIS; unset: redis.sh's on REDIS_PORT, 16379, started if need be),
+# figures in .work/faults/cluster-latest.json, FAULTS_SCALE 1 here.
+#   scripts/faults/run.sh --cluster && python scripts/faults/report.py --cluster
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$REPO"
 export PATH="$HOME/.local/bin:$PATH"
+if [[ "${1:-}" == --cluster ]]; then
+  shift
+  export CLUSTER_SET="${CLUSTER_SET:-all}"
+  if [[ -z "${STOCKSYNC_TEST_REDIS:-}" ]]; then  # the tests' Redis, started when it is not
+    export REDIS_PORT="${REDIS_PORT:-16379}" STOCKSYNC_STATE_DIR="${STOCKSYNC_STATE_DIR:-$REPO/.work/test}"
+    scripts/infra/redis.sh start
+    export STOCKSYNC_TEST_REDIS="redis://127.0.0.1:$REDIS_PORT/0"
+  fi
+  exec uv run --frozen pytest tests/cluster -m cluster "$@"
+fi
 export FAULTS_SET="${FAULTS_SET:-all}"
 export FAULTS_SCALE="${FAULTS_SCALE:-3}"
 exec uv run --frozen pytest tests/faults -m faults "$@"

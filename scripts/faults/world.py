@@ -50,7 +50,8 @@ class World:
         return self.base + 25
 
 
-def write_results(results: list[dict[str, Any]], scale: float) -> Path:
+def write_results(results: list[dict[str, Any]], scale: float, name: str = "") -> Path:
+    """The run's figures as ``[<name>-]latest.json`` (and a dated copy) in RESULTS_DIR."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     doc = {
         "run_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -59,8 +60,8 @@ def write_results(results: list[dict[str, Any]], scale: float) -> Path:
         "faults": results,
     }
     text = json.dumps(doc, indent=2)
-    (RESULTS_DIR / f"results-{int(time.time())}.json").write_text(text)
-    latest = RESULTS_DIR / "latest.json"
+    (RESULTS_DIR / f"{name or 'results'}-{int(time.time())}.json").write_text(text)
+    latest = RESULTS_DIR / f"{name}{'-' if name else ''}latest.json"
     latest.write_text(text)
     return latest
 
@@ -89,18 +90,28 @@ def open_world(state: Path, port_shift: int) -> Iterator[World]:
     try:
         infra.run("redis", "start")
         infra.run("kafka", "start")
+        with running(stack):
+            yield World(infra, stack, ProxyClient(f"http://127.0.0.1:{control}"), proxy_proc, base)
+    finally:
+        proxy_proc.terminate()
+        proxy_proc.wait(10)
+        infra.run("kafka", "stop")
+        infra.run("redis", "stop")
+
+
+@contextmanager
+def running(stack: Stack) -> Iterator[Stack]:
+    """The topics created, every process of ``stack`` started and ready; stopped at the
+    end. A failure on the way (or in the body) prints the end of every process's log."""
+    try:
         stack.create_topics()
         stack.start()
         stack.wait_healthy(120)
         stack.wait_healthy(90, path="/readyz", names=SERVICES)
-        yield World(infra, stack, ProxyClient(f"http://127.0.0.1:{control}"), proxy_proc, base)
+        yield stack
     except BaseException:
         for name in stack.procs:
             print(f"--- {name} ---\n{stack.tail(name)}")  # noqa: T201 - shown on failure
         raise
     finally:
         stack.stop()
-        proxy_proc.terminate()
-        proxy_proc.wait(10)
-        infra.run("kafka", "stop")
-        infra.run("redis", "stop")

@@ -3,7 +3,7 @@
 #
 #   kafka.sh fetch            copy the broker jars into $REPO/.cache/kafka/<version>/libs
 #   kafka.sh start            fetch if needed, format storage once, start, wait until ready
-#   kafka.sh stop             SIGTERM, wait up to 30 s, then SIGKILL
+#   kafka.sh stop             SIGTERM, wait up to KAFKA_STOP_TIMEOUT (30) s, then SIGKILL
 #   kafka.sh status           exit 0 if running and answering, 1 otherwise
 #   kafka.sh logs [tail args] tail the broker's server.log (e.g. `kafka.sh logs -f`)
 #   kafka.sh users            sasl_ssl: create or update SCRAM users ("name password" lines
@@ -18,6 +18,11 @@
 #      KAFKA_SCRAM_USER (stocksync), KAFKA_SCRAM_PASSWORD (random; both used at format time),
 #      KAFKA_ACLS (off; on, with sasl_ssl: the broker enforces ACLs, only admin and the
 #      broker itself are super users, so every other user needs `kafka.sh acls`).
+#      One node of a cluster (scripts/infra/kafka-cluster.sh sets these): KAFKA_NODE_ID (1),
+#      KAFKA_QUORUM_VOTERS (this node alone: "1@127.0.0.1:$KAFKA_CONTROLLER_PORT"),
+#      KAFKA_CLUSTER_ID (random at the first format; every node of a cluster gets the same),
+#      KAFKA_REPLICATION (1: the internal topics' replicas and default.replication.factor;
+#      min.insync.replicas is one less, at least 1).
 # State: $STOCKSYNC_STATE_DIR/kafka/{server.properties,cluster.id,kafka.pid,data/,logs/}
 #        sasl_ssl: also credentials.env (the users, mode 600), client.env (STOCKSYNC_KAFKA_*
 #        for a client), admin.properties (the admin user's client config, mode 600) and
@@ -44,10 +49,14 @@ KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_ADVERTISED_PORT="${KAFKA_ADVERTISED_PORT:-$KAFKA_PORT}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g}"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
-STOP_TIMEOUT=30
+STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 READY_LINE="Kafka Server started"
 KAFKA_SECURITY="${KAFKA_SECURITY:-plaintext}"
 KAFKA_ACLS="${KAFKA_ACLS:-off}"
+KAFKA_NODE_ID="${KAFKA_NODE_ID:-1}"
+KAFKA_QUORUM_VOTERS="${KAFKA_QUORUM_VOTERS:-$KAFKA_NODE_ID@127.0.0.1:$KAFKA_CONTROLLER_PORT}"
+KAFKA_REPLICATION="${KAFKA_REPLICATION:-1}"
+KAFKA_MIN_ISR=$((KAFKA_REPLICATION > 1 ? KAFKA_REPLICATION - 1 : 1))
 ADMIN_PROPERTIES="$KSTATE/admin.properties"
 TLS_DIR="$STATE_DIR/tls"
 CREDENTIALS="$KSTATE/credentials.env"
@@ -232,19 +241,20 @@ write_props() {
   (umask 077; cat >"$PROPS" <<EOF
 # Written by scripts/infra/kafka.sh on every start; edit the script, not this file.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+node.id=$KAFKA_NODE_ID
+controller.quorum.voters=$KAFKA_QUORUM_VOTERS
 $(listener_props)
 log.dirs=$DATA_DIR
 
-# One node: every internal topic has a single replica.
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+# KAFKA_REPLICATION replicas of every internal topic (1: one node); with more, a write to
+# them survives one node down (min.insync.replicas one less).
+default.replication.factor=$KAFKA_REPLICATION
+min.insync.replicas=$KAFKA_MIN_ISR
+offsets.topic.replication.factor=$KAFKA_REPLICATION
+transaction.state.log.replication.factor=$KAFKA_REPLICATION
+transaction.state.log.min.isr=$KAFKA_MIN_ISR
+share.coordinator.state.topic.replication.factor=$KAFKA_REPLICATION
+share.coordinator.state.topic.min.isr=$KAFKA_MIN_ISR
 
 # Topics are created explicitly by the services' setup code.
 auto.create.topics.enable=false
@@ -281,6 +291,9 @@ format_storage() {
   if [[ "$KAFKA_SECURITY" == sasl_ssl ]]; then
     scram=(--add-scram "$SCRAM=[name=admin,password=$KAFKA_ADMIN_PASSWORD]"
            --add-scram "$SCRAM=[name=$KAFKA_SCRAM_USER,password=$KAFKA_SCRAM_PASSWORD]")
+  fi
+  if [[ ! -s "$CLUSTER_ID_FILE" && -n "${KAFKA_CLUSTER_ID:-}" ]]; then
+    echo "$KAFKA_CLUSTER_ID" >"$CLUSTER_ID_FILE"
   fi
   if [[ ! -s "$CLUSTER_ID_FILE" ]]; then
     "$java" -cp "$cp" -Dlog4j2.configurationFile="$LOG4J_CONF" -Dkafka.logs.dir="$LOG_DIR" \

@@ -54,7 +54,7 @@ def free_offset() -> int:
     """A shift of the services' and simulators' ports (8080-8092) onto free ones."""
     base = Ports()
     for offset in range(21000 + PORT_SHIFT, 30000, 100):
-        if all(is_free(p + offset) for n, p in vars(base).items() if n not in INFRA):
+        if all(is_free(p + offset) for n, p in base.named().items() if n not in INFRA):
             return offset
     raise RuntimeError("no free block of ports")
 
@@ -91,7 +91,7 @@ def up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, int]
         "KAFKA_CONTROLLER_PORT": str(controller),
         "REDIS_PORT": str(redis),
     }
-    ports = {n: p + offset for n, p in vars(Ports()).items() if n not in INFRA}
+    ports = {n: p + offset for n, p in Ports().named().items() if n not in INFRA}
     ports |= {"kafka": kafka, "redis": redis}
     log = tmp_path / "up.log"
     proc = subprocess.Popen(  # noqa: S603 - the README's command, as a user types it

@@ -12,8 +12,8 @@ from unit.webhook_receiver.harness import running_edge, sample_body
 
 from order_consumer.domain.hooks import parse_webhook
 from stocksync_common.events import ShopifyWebhookReceived
+from stocksync_common.pii import PII_FIELDS, without_pii
 from stocksync_common.topics import WEBHOOKS_PARKED, WEBHOOKS_SHOPIFY
-from webhook_receiver.domain.pii import PII_FIELDS, without_pii
 
 ORDER_TOPICS = (
     "orders/create",

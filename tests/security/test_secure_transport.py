@@ -490,11 +490,13 @@ async def test_the_other_services_redis_paths_run_under_their_own_users(
     async with redis_as(secure, "ops-console") as client:
         accounts = Accounts(client)
         await accounts.add_user(ref, "viewer", "a-long-enough-password")
-        _, token = await accounts.issue_token(ref, "secure", frozenset({"read"}))
+        token_id, token = await accounts.issue_token(ref, "secure", frozenset({"read"}))
         await RedisSessions(client).put(Session(ref, "csrf", 0.0, ref), 60)
+        assert await accounts.touch_token(token_id, 600)  # a script: a session's token
     async with redis_as(secure, "inventory-adjuster") as client:  # a user token on its API
         principal = await Accounts(client).authenticate(token)
         assert principal is not None and principal.user == ref
+        assert await client.incr(f"accounts:bearer:addr:{ref}") == 1  # the bearer throttle
         with pytest.raises(NoPermissionError):  # but it cannot make one
             await Accounts(client).add_user(f"{ref}-2", "admin", "a-long-enough-password")
 

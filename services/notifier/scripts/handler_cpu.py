@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 from notifier.adapters.alerts_log import AlertLog
 from notifier.adapters.digests import Digests
 from notifier.adapters.outbox import Outbox
+from notifier.adapters.quiet import QuietPeriods
 from notifier.adapters.reorders import ReorderPublisher
 from notifier.adapters.rules_store import RulesStore
 from notifier.adapters.state import SkuStates, VelocityWindow
@@ -87,6 +88,7 @@ async def main(url: str, n: int, skus: int, batch: int) -> None:
         digests=Digests(redis, prefix),
         reorders=ReorderPublisher(None, 1.0),  # default rules: never publishes
         channels=("slack",),
+        quiet=QuietPeriods(redis, prefix),
     )
     events = changes(n, skus, run)
     items = [Incoming(_Record(e.payload.sku.encode()), e) for e in events]

@@ -12,8 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from faults.kafka_view import TOPIC_OVERRIDE, topic_config
 
 from stocksync_common.consumer import ConsumerLoop, make_consumer
 from stocksync_common.kafka import make_producer
@@ -30,23 +29,6 @@ from stocksync_common.topics import (
 
 pytestmark = pytest.mark.integration
 KEY = "retention.ms"
-TOPIC_OVERRIDE = 1  # Kafka's config source DYNAMIC_TOPIC_CONFIG: set on the topic itself
-
-
-async def configs(bootstrap: str, names: list[str]) -> dict[str, tuple[str, int]]:
-    """Each topic's ``retention.ms`` with where it comes from (the topic or a default)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        wanted = [ConfigResource(ConfigResourceType.TOPIC, n, None) for n in names]
-        responses = await admin.describe_configs(wanted)
-    finally:
-        await admin.close()
-    found: dict[str, tuple[str, int]] = {}
-    for response in responses:
-        for _code, _msg, _kind, name, entries in response.resources:
-            [found[name]] = [(e[1], e[3]) for e in entries if e[0] == KEY]
-    return found
 
 
 async def test_the_job_and_a_loops_start_up_create_the_same_topics_with_the_same_config(
@@ -81,7 +63,7 @@ async def test_the_job_and_a_loops_start_up_create_the_same_topics_with_the_same
         await producer.stop()
 
     names = [f(ORDERS, g) for g in (by_job, by_loop) for f in (retry_topic, dlq_topic)]
-    found = await configs(kafka_bootstrap, names)
+    found = await asyncio.to_thread(topic_config, kafka_bootstrap, names, KEY)
     retry_job, dlq_job, retry_loop, dlq_loop = (found[n] for n in names)
     assert retry_job == retry_loop == (RETRY_CONFIG[KEY], TOPIC_OVERRIDE)
     # bounded on the topic itself, both (dead letters keep bodies as they arrived)

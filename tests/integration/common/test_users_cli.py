@@ -3,6 +3,9 @@ token printed once and usable, refused operations said in words."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
@@ -57,3 +60,16 @@ async def test_a_token_is_printed_once_and_revoked_by_id(
         await run(accounts, "token", "revoke", token_id)
     with pytest.raises(AccountError, match="scope"):
         await run(accounts, "token", "issue", "admin", "--scopes", "root")
+
+
+def test_the_command_runs_in_a_pod_without_kafka_credentials(redis_url: str) -> None:
+    """The console's pod (and the first-admin Job) get the shared Kafka settings (SASL_SSL)
+    but no Kafka user: the command uses Redis only, so it must not ask for one."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKSYNC_")}
+    env |= {"STOCKSYNC_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "STOCKSYNC_REDIS_URL": redis_url}
+    done = subprocess.run(  # noqa: S603 - our own command
+        [sys.executable, "-m", "stocksync_common.accounts.cli", "list"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "name" in done.stdout

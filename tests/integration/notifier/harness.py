@@ -21,16 +21,17 @@ from aiokafka.structs import TopicPartition
 from aiosmtpd.controller import Controller
 from redis.asyncio import Redis
 
-from notifier.bootstrap import Container, build, tasks
+from notifier.bootstrap import Container, build, service, tasks
 from notifier.domain.rules import RuleSet
 from notifier.settings import Settings
-from stocksync_common.consumer import Incoming
+from stocksync_common.consumer import ConsumerLoop, Incoming
 from stocksync_common.events import (
     InventoryChanged,
     Levels,
     OrderLineRef,
     StockChange,
 )
+from stocksync_common.runtime import consumer_loops
 from stocksync_common.topics import INVENTORY_CHANGED
 from stocksync_sim.sink.app import create_app as create_sink
 from support.poll import await_for
@@ -197,3 +198,28 @@ async def feed(c: Container, *events: Any) -> None:
 async def outbox_empty(c: Container) -> bool:
     depths = [await w.outbox.depth() for w in c.workers]
     return sum(depths) == 0
+
+
+@contextlib.asynccontextmanager
+async def consuming(settings: Settings, c: Container, topic: str) -> AsyncIterator[ConsumerLoop]:
+    """The service's own consumer loop feeding ``c``: a new group, started at the end of
+    ``topic`` (positions pinned before the test publishes anything), stopped on exit."""
+    [(_, loop)] = consumer_loops(service(settings), c)
+    consumer = loop.consumer
+    consumer._auto_offset_reset = "latest"  # a new group: start at the end of the topic
+    await consumer.start()
+    task = asyncio.create_task(loop.run())
+    try:
+
+        async def assigned() -> list[TopicPartition] | None:
+            return [tp for tp in consumer.assignment() if tp.topic == topic] or None
+
+        # "latest" is resolved lazily: pin the positions before publishing, or a slow
+        # offset lookup (the group's retry topics are new too) starts after our events.
+        for tp in await await_for("assignment", assigned):
+            await consumer.position(tp)
+        yield loop
+    finally:
+        loop.stop()
+        await asyncio.wait_for(task, 10)
+        await consumer.stop()

@@ -8,20 +8,19 @@ import hashlib
 import hmac
 import json
 import uuid
-from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from integration.notifier.harness import (
     SECRET,
     changed,
+    consuming,
     feed,
     notifier,
     outbox_empty,
     settings_for,
 )
 
-from notifier.bootstrap import service
 from notifier.domain.rules import Rule, RuleSet
 from stocksync_common.events import (
     OrderLineRef,
@@ -32,7 +31,6 @@ from stocksync_common.events import (
     stable_id,
 )
 from stocksync_common.kafka import publish_event
-from stocksync_common.runtime import consumer_loops
 from stocksync_common.topics import INVENTORY_CHANGED, REORDERS
 from support.poll import await_for
 
@@ -52,26 +50,14 @@ async def test_low_stock_alerts_exactly_once_per_crossing_across_restarts(
     first = [changed(sku, 1, 8, 6), changed(sku, 2, 6, 4), changed(sku, 3, 4, 3)]
 
     # Instance A consumes from the real topic through the real consumer loop.
-    async with notifier(settings, producer, rules) as a:
-        [(_, loop)] = consumer_loops(service(settings), a)
-        consumer = loop.consumer
-        consumer._auto_offset_reset = "latest"  # a new group: start at the end of the topic
-        await consumer.start()
-        task = asyncio.create_task(loop.run())
-        try:
-            await await_for("assignment", lambda: _async(_main(consumer) or None))
-            # "latest" is resolved lazily: pin the positions before publishing, or a slow
-            # offset lookup (the group's retry topics are new too) starts after our events.
-            for tp in _main(consumer):
-                await consumer.position(tp)
-            for event in first:
-                await publish_event(producer, INVENTORY_CHANGED, sku, event, timeout_s=10)
-            await await_for("one slack alert", lambda: _some(receiver.messages("/slack", sku)))
-            await await_for("all consumed", lambda: _async(loop.processed >= 3 or None))
-        finally:
-            loop.stop()
-            await asyncio.wait_for(task, 10)
-            await consumer.stop()
+    async with (
+        notifier(settings, producer, rules) as a,
+        consuming(settings, a, INVENTORY_CHANGED) as loop,
+    ):
+        for event in first:
+            await publish_event(producer, INVENTORY_CHANGED, sku, event, timeout_s=10)
+        await await_for("one slack alert", lambda: _some(receiver.messages("/slack", sku)))
+        await await_for("all consumed", lambda: _async(loop.processed >= 3 or None))
 
     # Instance B (a restart): Kafka redelivers the same changes, then the level moves on.
     async with notifier(settings, producer) as b:
@@ -222,8 +208,3 @@ async def _async(value):
 async def _at_least(coro, n):
     found = await coro
     return found if len(found) >= n else None
-
-
-def _main(consumer: Any) -> list[TopicPartition]:
-    """The consumer's partitions of the changes topic (not its retry topic)."""
-    return [tp for tp in consumer.assignment() if tp.topic == INVENTORY_CHANGED]

@@ -7,46 +7,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from integration.ops_console.harness import Clock, console
 from redis.asyncio import Redis
-from unit.ops_console.fakes import FakeServices, settings
+from unit.ops_console.fakes import FakeServices
 
-from ops_console.bootstrap import Seams
-from ops_console.entrypoints.app import create_app
 from ops_console.sessions import COOKIE
 from stocksync_common.accounts.store import Accounts
 from support.accounts import scratch_accounts
+from support.poll import await_for
 
 pytestmark = pytest.mark.integration
 PASSWORD = "console test password"  # noqa: S105 - a test secret
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@asynccontextmanager
-async def console(
-    redis_url: str, accounts: Accounts, clock: Clock, services: FakeServices | None = None
-) -> AsyncIterator[httpx.AsyncClient]:
-    services = services or FakeServices(accept="Bearer sst_")
-    http = httpx.AsyncClient(transport=httpx.MockTransport(services.handle))
-    s = settings(redis_url=redis_url, session_ttl_s=8 * 3600, session_idle_s=1800)
-    app = create_app(s, Seams(http=http, users=accounts, clock=clock))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://console.test"
-        ) as client,
-    ):
-        yield client
 
 
 @pytest.fixture
@@ -139,3 +113,42 @@ async def test_disabling_a_user_ends_their_session_and_a_role_change_applies_at_
         assert not await _signed_in(client)
         await accounts.set_disabled("olga", False)
         assert not await _signed_in(client)  # the session is gone, not only paused
+
+
+async def test_a_session_left_idle_takes_its_token_with_it(
+    redis_url: str, accounts: Accounts, redis: Redis
+) -> None:
+    services = FakeServices(accept="Bearer sst_")
+    # real time here: nobody comes back, so only the session record's own expiry ends it
+    async with console(redis_url, accounts, Clock(), services, idle_s=3) as client:
+        assert await _login(client, "olga") == 303
+        assert await _signed_in(client)
+        token = services.requests[-1].headers["authorization"].removeprefix("Bearer ")
+        assert await accounts.authenticate(token) is not None
+        session_key = "console:session:" + client.cookies[COOKIE].rpartition(".")[0]
+        token_key = f"{accounts.p}token:{token.split('_')[1]}"
+        # absolute expiry times (ms): the token never outlives the session
+        token_end, session_end = (
+            await redis.pexpiretime(token_key),
+            await redis.pexpiretime(session_key),
+        )
+        assert 0 < token_end <= session_end
+
+        async def session_gone() -> bool:
+            return not await redis.exists(session_key)
+
+        await await_for("the idle session's expiry", session_gone, 15)
+        assert await accounts.authenticate(token) is None
+        assert not await redis.exists(token_key)
+
+
+async def test_revoking_a_sessions_token_ends_the_session(
+    redis_url: str, accounts: Accounts
+) -> None:
+    services = FakeServices(accept="Bearer sst_")
+    async with console(redis_url, accounts, Clock(), services) as client:
+        assert await _login(client, "olga") == 303
+        assert await _signed_in(client)
+        token = services.requests[-1].headers["authorization"].removeprefix("Bearer ")
+        assert await accounts.revoke_token(token.split("_")[1])  # an admin, on the Users page
+        assert not await _signed_in(client)

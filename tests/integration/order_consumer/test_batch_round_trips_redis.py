@@ -84,7 +84,9 @@ async def test_a_batch_of_orders_reads_once_and_saves_once(redis, counting):
     await h.handle_batch(TP, incoming(TP.topic, events))
 
     orders = len(oids) + 1
-    assert counting.round_trips == [["HMGET"] * (orders + 1), ["EVALSHA"] * orders]
+    # one read (the states, the shop's tombstone, the mapping), one save
+    reads = ["HMGET"] * orders + ["EXISTS", "HMGET"]
+    assert counting.round_trips == [reads, ["EVALSHA"] * orders]
     keys = [c.idempotency_key for c in producer.commands()]
     assert keys == [
         *(key(oid, 11, "reserve") for oid in oids),
@@ -119,7 +121,12 @@ async def test_a_conflict_in_a_batch_reads_and_saves_only_its_own_order_again(re
     events = [webhook("orders/create", order(o, item(11, "SKU-A", 1)), f"c{o}") for o in oids]
     await h.handle_batch(TP, incoming(TP.topic, events))
 
-    assert counting.round_trips == [["HMGET"] * 5, ["EVALSHA"] * 5, ["HMGET"], ["EVALSHA"]]
+    assert counting.round_trips == [
+        [*["HMGET"] * 5, "EXISTS"],
+        ["EVALSHA"] * 5,
+        ["HMGET", "EXISTS"],
+        ["EVALSHA"],
+    ]
     assert conflicts() == before + 1
     assert await redis.hget(raced, "rev") == b"8"
     assert [c.idempotency_key for c in producer.commands()] == [key(o, 11, "reserve") for o in oids]

@@ -127,3 +127,45 @@ async def test_parked_deliveries_are_counted_and_the_newest_listed(settings):
     times = [r["at"] for r in doc["recent"]]
     assert times == sorted(times, reverse=True)
     assert refused.status_code == 401
+
+
+def big_product(shop: str, variants: int) -> bytes:
+    """Shopify's products/update sample grown to ``variants`` variants (Shopify allows 2,048):
+    about 1.4 MB, more than Kafka's 1 MiB record limit uncompressed."""
+    doc = orjson.loads(sample_body("products/update", shop=shop))
+    model = doc["variants"][0]
+    doc["variants"] = [
+        {**model, "id": 10**12 + i, "sku": f"BIG-{i:05d}", "barcode": f"{4006381333931 + i}",
+         "title": f"Size {i % 64} / Colour {i // 64} / Organic cotton blend",
+         "option1": f"Size {i % 64}", "option2": f"Colour {i // 64}",
+         "option3": "Organic cotton blend", "inventory_item_id": 2 * 10**12 + i,
+         "admin_graphql_api_id": f"gid://shopify/ProductVariant/{10**12 + i}"}
+        for i in range(variants)
+    ]  # fmt: skip
+    return orjson.dumps(doc)
+
+
+async def test_a_product_with_2048_variants_is_published_whole(settings, kafka_bootstrap):
+    """Records are compressed (lz4): a products webhook of Shopify's largest product, above
+    1 MiB as JSON, fits the broker's record limit and reaches the topic whole."""
+    s, shop = settings
+    body = big_product(shop, 2048)
+    assert len(body) > 1024 * 1024
+    wid = str(uuid.uuid4())
+    headers = shopify_headers(
+        body, "products/update", webhook_id=wid, shop=shop, secret=SECRET.encode()
+    )
+    async with reader(kafka_bootstrap, WEBHOOKS_SHOPIFY) as consumer, running_receiver(s) as c:
+        r = await c.post("/webhooks/shopify", content=body, headers=headers)
+        assert r.status_code == 200, r.text
+        found = None
+        for _ in range(150):
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for rec in records:
+                    if dict(rec.headers).get("event-id") == r.json()["event_id"].encode():
+                        found = rec
+            if found:
+                break
+    assert found is not None and found.value is not None
+    assert b'"BIG-02047"' in found.value and len(found.value) > len(body)  # the whole body

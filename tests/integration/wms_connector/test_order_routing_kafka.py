@@ -8,8 +8,6 @@ too) and a cancellation releases there."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,18 +16,14 @@ import httpx
 import pytest
 import yaml
 from aiokafka import AIOKafkaProducer
+from integration.order_consumer.harness import command, services
 from integration.wms_connector.conftest import read_topic
 from redis.asyncio import Redis
 from unit.order_consumer.payloads import fulfillment, item, order
 
-from inventory_adjuster.entrypoints.app import create_app as create_adjuster
-from inventory_adjuster.settings import Settings as AdjusterSettings
 from order_consumer.adapters.redis_orders import RedisOrders
-from order_consumer.entrypoints.app import create_app as create_order_consumer
-from order_consumer.settings import Settings as OrderSettings
 from stocksync_common.events import (
     InventoryChanged,
-    InventoryCommand,
     InventoryCommandRequested,
     OrderOversold,
     ShopifyWebhook,
@@ -45,7 +39,6 @@ from stocksync_common.topics import (
     WEBHOOKS_SHOPIFY,
     WEBHOOKS_WMS,
 )
-from support.kafka_groups import start_at_end
 from support.poll import await_for
 
 pytestmark = pytest.mark.integration
@@ -71,39 +64,6 @@ def stores_file(path: Path) -> Path:
     return path
 
 
-@asynccontextmanager
-async def services(
-    kafka: str, redis_url: str, stores: Path
-) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
-    """order-consumer and inventory-adjuster, each with fresh groups started at the end of
-    the shared topics; the adjuster's read API."""
-    run = uuid.uuid4().hex[:8]
-    common: dict[str, Any] = {
-        "kafka_bootstrap_servers": kafka,
-        "redis_url": redis_url,
-        "stores_file": str(stores),
-        "topic_partitions": 6,
-        "admin_token": "it-admin-token",
-    }
-    orders = OrderSettings(
-        **common,
-        consumer_group=f"it-oc-{run}",
-        oversold_consumer_group=f"it-oc-oversold-{run}",
-        compliance_consumer_group=f"it-oc-compliance-{run}",
-    )
-    adjuster = AdjusterSettings(**common, consumer_group=f"it-adj-{run}")
-    await start_at_end(kafka, [orders.consumer_group], [WEBHOOKS_SHOPIFY])
-    await start_at_end(kafka, [orders.oversold_consumer_group], [INVENTORY_CHANGED])
-    await start_at_end(kafka, [adjuster.consumer_group], [INVENTORY_COMMANDS])
-    async with AsyncExitStack() as stack:
-        read = create_adjuster(adjuster)
-        for app in (read, create_order_consumer(orders)):
-            await stack.enter_async_context(app.router.lifespan_context(app))
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=read), base_url="http://a")
-        stack.push_async_callback(client.aclose)
-        yield run, client
-
-
 async def send(producer: AIOKafkaProducer, topic: str, key: str | int, event: Any) -> None:
     """Publish as the edge does (an order's webhooks keyed ``{shop}/{order id}``)."""
     raw = f"{SHOP}/{key}" if isinstance(key, int) else key
@@ -121,10 +81,7 @@ def webhook(topic: str, body: dict[str, Any]) -> ShopifyWebhookReceived:
 
 
 def stock(sku: str, loc: str, n: int) -> InventoryCommandRequested:
-    cmd = InventoryCommand(
-        command="set_on_hand", idempotency_key=uuid.uuid4().hex, sku=sku, location=loc, quantity=n
-    )
-    return InventoryCommandRequested(source="test", payload=cmd)
+    return command(sku, "set_on_hand", n, loc)
 
 
 async def levels(api: httpx.AsyncClient, sku: str) -> dict[str, tuple[int, int]]:
@@ -142,7 +99,7 @@ async def test_routed_order_reaches_the_wms_at_the_reserved_locations(
     first, split, refused = f"RT1-{tag}", f"RT2-{tag}", f"RT3-{tag}"
     async with (
         connector() as rig,
-        services(kafka_bootstrap, redis_url, stores_file(tmp_path / "stores.yaml")) as (_, api),
+        services(kafka_bootstrap, redis_url, stores_file(tmp_path / "stores.yaml")) as api,
     ):
         for sku, loc, n in [(first, "wh-a", 1), (first, "wh-b", 5), (split, "wh-a", 2),
                             (split, "wh-b", 2), (refused, "wh-a", 1)]:  # fmt: skip

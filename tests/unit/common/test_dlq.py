@@ -94,7 +94,7 @@ def test_webhook_receiver_dead_letters_replay_to_the_original_topic():
 
 
 def test_groups_resolve_from_the_catalog_or_explicitly():
-    assert resolve_groups(["notifier"]) == {"notifier": ("inventory.changed.v1",)}
+    assert resolve_groups(["notifier"]) == {"notifier": ("inventory.changed.v1", "orders.v1")}
     assert resolve_groups({"it-g": ["t.v1"]}) == {"it-g": ("t.v1",)}
     assert resolve_groups(["nobody"]) == {"nobody": ()}
 

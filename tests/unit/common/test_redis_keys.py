@@ -24,11 +24,12 @@ from inventory_adjuster.entrypoints.admin import job_key as import_job_key
 from notifier.adapters.alerts_log import AlertLog
 from notifier.adapters.digests import Digests, digest_key
 from notifier.adapters.outbox import Outbox
+from notifier.adapters.quiet import QuietPeriods
 from notifier.adapters.rules_store import RulesStore
 from notifier.adapters.state import state_key as notifier_state_key
 from notifier.settings import Settings as NotifierSettings
 from ops_console.sessions import RedisSessions
-from order_consumer.adapters.redis_orders import order_key, skumap_key
+from order_consumer.adapters.redis_orders import erased_shop_key, order_key, skumap_key
 from order_consumer.compliance import report_key
 from shopify_sync import jobs_runner, mapping_import
 from shopify_sync.adapters import (
@@ -89,6 +90,7 @@ def _notifier_keys() -> list[str]:
         RulesStore(None, prefix).rules_key,  # type: ignore[arg-type]
         RulesStore(None, prefix).rev_key,  # type: ignore[arg-type]
         f"{prefix}:{{S}}:velocity",  # notifier.adapters.state.VelocityWindow (inline)
+        QuietPeriods(_NoRedis(), prefix).key("unmapped:shop", "unmapped_line"),  # type: ignore[arg-type]
     ]
 
 
@@ -103,6 +105,7 @@ WRITTEN: dict[str, Callable[[], list[str]]] = {
     ],
     "order-consumer": lambda: [
         order_key("shop", "1"),
+        erased_shop_key("shop"),
         report_key("r"),
         ledger.seen_key("shop", "d"),  # erased on shop/redact
     ],
@@ -177,6 +180,8 @@ def test_libs_common_keys_every_service_needs() -> None:
             assert keys.covers(dlq_state_key(topic), write=True)
     receiver = keys_of("webhook-receiver")
     assert not receiver.covers(dlq_state_key("orders.v1.dlq.wms-connector-orders"), write=True)
+    for service in WRITTEN:  # the bearer throttle on its admin API counts failures
+        assert keys_of(service).covers("accounts:bearer:addr:10.0.0.1", write=True)
 
 
 def test_services_are_refused_each_others_keys() -> None:
@@ -190,13 +195,14 @@ def test_services_are_refused_each_others_keys() -> None:
 # Key-like literals that are not Redis keys, per service, and what they are.
 NOT_KEYS = {
     "inventory-adjuster": {"import:", "kit:"},  # idempotency keys
-    "notifier": {"delivery:"},  # a dead letter's reason
+    "notifier": {"delivery:", "unmapped:"},  # a dead letter's reason, an alert's subject
     "order-consumer": {
         # facts and idempotency keys inside an order's state, and skumap's hash fields
         "edit:",
         "fulfillment:",
         "refund:",
         "rev:",
+        "rereserved:",
         "line:",
         "oversold:",
         "routed:",
@@ -263,7 +269,7 @@ def test_the_acl_rules_refuse_admin_and_dangerous_commands_and_allow_lua_where_r
     rules = acl_rules(with_common(RedisKeys(writes=("a:*",), reads=("b:*",)), ["t.dlq.g"]))
     assert rules[:3] == ["resetkeys", "resetchannels", "-@all"]
     assert "-@admin" in rules and "-@dangerous" in rules and "+evalsha" not in rules
-    assert ["~a:*", "~dlq:state:{t.dlq.g}", "%R~b:*", "%R~accounts:*"] == [
+    assert ["~a:*", "~accounts:bearer:*", "~dlq:state:{t.dlq.g}", "%R~b:*", "%R~accounts:*"] == [
         r for r in rules if "~" in r
     ]
     assert "+evalsha" in acl_rules(RedisKeys(scripts=True))
@@ -292,10 +298,14 @@ def _built(text: str, first: str) -> bool:
     return bool(sources) and not any("KEYS[" in rhs for rhs in sources)
 
 
+LIBS = ROOT / "libs" / "common" / "src"
+
+
 def _lua_sources() -> dict[str, str]:
-    """Every Lua script of the services: the .lua files and Python strings that call Redis."""
+    """Every Lua script of the services and libs/common: the .lua files and Python strings
+    that call Redis."""
     found = {str(p.relative_to(ROOT)): p.read_text() for p in SERVICES.rglob("*.lua")}
-    for path in SERVICES.rglob("src/**/*.py"):
+    for path in [*SERVICES.rglob("src/**/*.py"), *LIBS.rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Constant) and "redis.call" in str(node.value):
                 found[f"{path.relative_to(ROOT)}:{node.lineno}"] = str(node.value)
@@ -323,12 +333,19 @@ def test_lua_scripts_take_their_keys_from_keys_never_build_them() -> None:
     assert not built, f"scripts that build key names: {built}"
 
 
+LUA_CALLS = ("register_script", "evalsha", "script_load", ".eval(")
+# libs/common modules that run Lua on keys a service may write: the accounts store's
+# touch_token (the ops console's sessions)
+LIB_LUA = {"accounts:token:t": LIBS / "stocksync_common" / "accounts" / "store.py"}
+
+
 @pytest.mark.parametrize("service", sorted(WRITTEN))
 def test_a_service_may_run_scripts_exactly_when_its_source_runs_lua(service: str) -> None:
+    keys = keys_of(service)
     src = SERVICES / service / "src"
-    runs_lua = any(
-        word in path.read_text()
-        for path in src.rglob("*.py")
-        for word in ("register_script", "evalsha", "script_load")
+    runs_lua = any(word in path.read_text() for path in src.rglob("*.py") for word in LUA_CALLS)
+    runs_lua |= any(
+        keys.covers(key, write=True) and any(word in path.read_text() for word in LUA_CALLS)
+        for key, path in LIB_LUA.items()
     )
-    assert keys_of(service).scripts == runs_lua
+    assert keys.scripts == runs_lua

@@ -25,6 +25,7 @@ from fastapi import APIRouter
 from pydantic import SecretStr
 from unit.deploy.contract import SERVICE_PORTS
 
+from stocksync_common.accounts.cli import FIRST_ADMIN_ENV, UsersSettings
 from stocksync_common.settings import CommonSettings
 from stocksync_common.stores import load_stores
 from stocksync_sim.shopify import __main__ as shopify_sim_main
@@ -43,7 +44,7 @@ SIMULATORS = {
     "wms-sim": ("stocksync_sim.wms", 8091),
     "sink": ("stocksync_sim.sink", 8092),
 }
-INFRA = ("kafka", "redis", "topics")
+INFRA = ("kafka", "redis", "topics", "first-admin")
 MONITORING_SERVICES = {"prometheus": 9090, "grafana": 3000}
 MONITORING = ROOT / "deploy" / "monitoring"
 
@@ -54,6 +55,7 @@ COMPLETED = "service_completed_successfully"
 # What each service talks to, hence must wait for.
 EXPECTED_DEPENDS_ON: dict[str, dict[str, str]] = {
     "topics": {"kafka": HEALTHY},
+    "first-admin": {"redis": HEALTHY},
     "webhook-receiver": {"kafka": HEALTHY, "redis": HEALTHY, "topics": COMPLETED},
     "order-consumer": {"kafka": HEALTHY, "redis": HEALTHY, "topics": COMPLETED},
     "inventory-adjuster": {"kafka": HEALTHY, "redis": HEALTHY, "topics": COMPLETED},
@@ -173,6 +175,8 @@ def allowed_env(name: str) -> set[str]:
         return env_names(settings_class(name)) | refs
     if name == "topics":
         return env_names(CommonSettings)
+    if name == "first-admin":
+        return env_names(UsersSettings) | {FIRST_ADMIN_ENV}
     if name == "wms-sim":
         return {wms_sim_main.SIGNING_KEY_ENV}
     return refs
@@ -258,7 +262,7 @@ def test_third_party_images_are_pinned() -> None:
         assert tag not in {None, "latest"}, f"{name}: {image}"
 
 
-@pytest.mark.parametrize("name", [*SERVICE_PORTS, *SIMULATORS, "topics"])
+@pytest.mark.parametrize("name", [*SERVICE_PORTS, *SIMULATORS, "topics", "first-admin"])
 def test_environment_names_are_real_settings(name: str) -> None:
     names = set(environment(name))
     assert all(n.startswith("STOCKSYNC_") for n in names), names
@@ -509,6 +513,24 @@ def test_topics_job_runs_the_topic_command_from_the_adjuster_image() -> None:
         == environment("webhook-receiver")["STOCKSYNC_KAFKA_BOOTSTRAP_SERVERS"]
     )
     assert int(env["STOCKSYNC_TOPIC_REPLICATION_FACTOR"]) == 1, "one broker"
+
+
+def test_first_admin_job_runs_bootstrap_admin_from_the_consoles_image(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    job = service("first-admin")
+    assert command("first-admin") == [
+        "python", "-m", "stocksync_common.accounts.cli", "bootstrap-admin",
+    ]  # fmt: skip
+    assert job["image"] == service("ops-console")["image"]
+    assert job["build"] == service("ops-console")["build"]
+    assert job["restart"] == "no" and job["healthcheck"] == {"disable": True}
+    env = environment("first-admin")
+    assert env["STOCKSYNC_REDIS_URL"] == environment("ops-console")["STOCKSYNC_REDIS_URL"]
+    # the shell's password, else the local run's (scripts/up.sh)
+    assert env[FIRST_ADMIN_ENV] == "${STOCKSYNC_FIRST_ADMIN_PASSWORD:-dev-admin-password}"
+    use_environment(monkeypatch, env)
+    assert UsersSettings().environment == "development"
 
 
 # --- ops console and monitoring -------------------------------------------------------------------

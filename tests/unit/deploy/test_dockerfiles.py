@@ -76,6 +76,12 @@ class Stage:
         return found[-1] if found else None
 
 
+def stage_named(stages: list[Stage], name: str) -> Stage:
+    found = [stage for stage in stages if stage.name == name]
+    assert len(found) == 1, f"one stage named {name}"
+    return found[0]
+
+
 def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
     """Join continuation lines; drop comments and blank lines (also inside continuations)."""
     buf: list[str] = []
@@ -540,25 +546,51 @@ def test_no_other_dockerfile_in_the_tree() -> None:
 def test_multi_stage_on_one_pinned_slim_python_and_one_uv() -> None:
     stages = parse_dockerfile(DOCKERFILE.read_text())
     assert len(stages) >= 2
-    assert stages[0].name == "builder"
+    builder = stage_named(stages, "builder")
     assert {stage.base for stage in stages} == {stages[-1].base}, "the venv's python path"
     assert re.fullmatch(r"python:3\.11(\.\d+)?-slim(-\w+)?", stages[-1].base), stages[-1].base
-    runs = [i.args for i in stages[0].all("RUN")]
+    runs = [i.args for i in builder.all("RUN")]
     assert any(
         re.fullmatch(r"pip install --no-cache-dir uv==\d+\.\d+\.\d+", run) for run in runs
     ), runs
     assert not any("--index-url" in run or "://" in run for run in runs), "no registry hosts"
 
 
+# What the manifests stage does with the whole build context: keep the files of these names.
+KEEP_MANIFESTS = (
+    "find . -type f ! -name pyproject.toml ! -name uv.lock -delete"
+    " && find . -mindepth 1 -type d -empty -delete"
+)
+
+
+def context_files() -> list[str]:
+    """The repository's files (tracked or not, git's ignores applied), as .dockerignore sends
+    them."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],  # noqa: S607
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    rules = dockerignore()
+    return [f for f in listed if (ROOT / f).is_file() and in_build_context(f, rules)]
+
+
 def test_lock_and_every_member_manifest_are_copied_before_the_first_sync() -> None:
-    builder = parse_dockerfile(DOCKERFILE.read_text())[0]
+    """The builder copies, before its first sync, only what the manifests stage kept: of the
+    build context, the files named pyproject.toml or uv.lock, which are exactly the root's,
+    the lock and every member's (none listed by hand)."""
+    stages = parse_dockerfile(DOCKERFILE.read_text())
+    manifests, builder = stage_named(stages, "manifests"), stage_named(stages, "builder")
+    assert [copy_sources(i) for i in manifests.all("COPY")] == [({}, ["."], ".")]
+    assert [i.args for i in manifests.all("RUN")] == [KEEP_MANIFESTS]
+    kept = {f for f in context_files() if posixpath.basename(f) in {"pyproject.toml", "uv.lock"}}
     first_sync = next(i.line for i in builder.all("RUN") if "uv sync" in i.args)
     copied: set[str] = set()
     for inst in builder.all("COPY"):
         if inst.line > first_sync:
             continue
-        _, sources, _ = copy_sources(inst)
-        copied.update(sources)
+        flags, sources, dest = copy_sources(inst)
+        assert (flags, sources, dest) == ({"from": "manifests"}, ["/src"], "./"), inst.args
+        copied |= kept
     expected = {"pyproject.toml", "uv.lock"} | {
         f"{folder.as_posix()}/pyproject.toml" for folder in workspace_members().values()
     }
@@ -675,7 +707,7 @@ def test_image_passes_the_hadolint_style_rules(image: Image) -> None:
 
 @pytest.mark.parametrize("image", IMAGES, ids=IDS)
 def test_uv_sync_is_frozen_without_dev_and_scoped_to_the_package(image: Image) -> None:
-    builder = image.stages()[0]
+    builder = stage_named(image.stages(), "builder")
     syncs = uv_syncs(builder)
     assert len(syncs) >= 1
     for argv in syncs:
@@ -696,7 +728,8 @@ def test_uv_sync_is_frozen_without_dev_and_scoped_to_the_package(image: Image) -
 def test_builder_copies_the_sources_the_package_needs(image: Image) -> None:
     copied = {
         source
-        for inst in image.stages()[0].all("COPY")
+        for inst in stage_named(image.stages(), "builder").all("COPY")
+        if "from" not in copy_sources(inst)[0]  # from the context, not the manifests stage
         for source in copy_sources(inst)[1]
         if source.endswith("/src")
     }
@@ -716,6 +749,8 @@ def test_copied_paths_exist_and_are_in_the_build_context(image: Image) -> None:
             if "from" in flags:
                 continue
             for source in sources:
+                if source == ".":
+                    continue  # the whole build context: what .dockerignore lets in
                 path = ROOT / source
                 assert path.exists(), f"line {inst.line}: {source} does not exist"
                 files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]

@@ -24,6 +24,7 @@ import pytest
 import yaml
 from unit.deploy.contract import SERVICE_PORTS
 
+from stocksync_common.accounts.cli import FIRST_ADMIN_ENV, UsersSettings
 from stocksync_common.settings import CommonSettings
 from stocksync_common.stores import ACCESS_TOKEN, WEBHOOK_SECRET, load_stores
 from stocksync_common.topics import TopicsSettings, registered_services
@@ -41,6 +42,11 @@ ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - a container listens on all of its int
 STORE_READERS = ("webhook-receiver", "order-consumer", "shopify-sync")
 SECRET_NAME = "stocksync-secrets"
 REDIS_USER_SECRET = "stocksync-redis-"  # + the service: its own Redis ACL user's URL
+# A Job that logs in to Redis as a service's user: the first admin is made in the accounts
+# store, the ops console's keys.
+REDIS_USER_OF = {"stocksync-first-admin": "ops-console"}
+# the first admin's password: a Secret of its own, for the first install only (optional)
+FIRST_ADMIN_SECRET = "stocksync-first-admin"
 # The stores' credentials, split so that each service gets only what it reads: the Secret's
 # name -> the stores-file fields whose env:NAME keys it holds.
 STORE_SECRETS = {
@@ -194,12 +200,17 @@ class Workload:
 
 
 SERVICE_WORKLOADS = [Workload(name, "Deployment", name) for name in SERVICE_PORTS]
-WORKLOADS = [*SERVICE_WORKLOADS, Workload("stocksync-topics", "Job", "common")]
+FIRST_ADMIN = Workload("stocksync-first-admin", "Job", "users")
+WORKLOADS = [*SERVICE_WORKLOADS, Workload("stocksync-topics", "Job", "common"), FIRST_ADMIN]
+# the image each Job runs (a Deployment runs its own)
+JOB_IMAGES = {"stocksync-topics": "inventory-adjuster", FIRST_ADMIN.name: "ops-console"}
 
 
 def settings_class(service: str) -> type[CommonSettings]:
     if service == "common":
         return TopicsSettings  # the Job runs stocksync-topics
+    if service == "users":
+        return UsersSettings  # the Job runs stocksync-users
     module = importlib.import_module(f"{service.replace('-', '_')}.settings")
     cls = module.Settings
     assert isinstance(cls, type) and issubclass(cls, CommonSettings)
@@ -362,6 +373,8 @@ def test_local_overlay_runs_one_replica_of_each_and_the_dev_images() -> None:
     config = config_maps(K8S / "overlays" / "local")["stocksync-config"]
     assert config["STOCKSYNC_ENVIRONMENT"] == "development"
     assert config["STOCKSYNC_TOPIC_REPLICATION_FACTOR"] == "1"
+    # one broker: the base's 2 would refuse every write
+    assert config["STOCKSYNC_TOPIC_MIN_INSYNC_REPLICAS"] == "1"
 
 
 # --- Deployments and Services -----------------------------------------------------------------
@@ -405,7 +418,7 @@ def test_deployment_selects_its_pods_and_the_service_targets_the_http_port(
 @pytest.mark.parametrize("workload", WORKLOADS, ids=lambda w: w.name)
 def test_images_are_the_services_images_at_the_project_version(workload: Workload) -> None:
     repo, _, tag = workload.container["image"].partition(":")
-    service = workload.name if workload.kind == "Deployment" else "inventory-adjuster"
+    service = workload.name if workload.kind == "Deployment" else JOB_IMAGES[workload.name]
     assert repo == f"stocksync/{service}", "image names are the service names"
     manifest = tomllib.loads((ROOT / "services" / service / "pyproject.toml").read_text())
     assert tag == manifest["project"]["version"]
@@ -469,6 +482,8 @@ def test_environment_names_are_real_settings(workload: Workload) -> None:
     allowed = env_names(settings_class(workload.settings))
     if workload.name in STORE_READERS:
         allowed |= stores_env_refs()
+    if workload == FIRST_ADMIN:
+        allowed.add(FIRST_ADMIN_ENV)  # read by bootstrap-admin, not a setting
     names = {item["name"] for item in container.get("env", [])}
     for name in env_from(container, "configMapRef"):
         names |= set(config_maps(BASE)[name])
@@ -500,9 +515,12 @@ def test_no_secret_values_anywhere() -> None:
                     assert KAFKA_USER.fullmatch(ref["name"]) and ref["key"] == "password"
                 elif name == "STOCKSYNC_REDIS_URL":  # the workload's Redis user's Secret
                     assert ref["name"].startswith(REDIS_USER_SECRET) and ref["key"] == name
+                elif name == FIRST_ADMIN_ENV:
+                    assert (ref["name"], ref["key"]) == (FIRST_ADMIN_SECRET, FIRST_ADMIN_ENV)
                 else:
                     assert ref["name"] == SECRET_NAME
-                assert ref.get("optional", False) == name.endswith("_PREVIOUS")
+                optional = name.endswith("_PREVIOUS") or name == FIRST_ADMIN_ENV
+                assert ref.get("optional", False) == optional
         if "secretRef" in node:  # imported whole: only the stores' credentials
             assert node["secretRef"]["name"] in STORE_SECRETS
         if node.get("secret"):  # a Secret volume: only the CAs
@@ -578,6 +596,18 @@ def test_each_workload_imports_only_the_store_secrets_it_reads() -> None:
         assert env_from(workload.container, "secretRef") == ([secret] if secret else [])
     tokens, hooks = (stores_env_refs(f) for f in STORE_SECRETS.values())
     assert tokens and hooks and not tokens & hooks
+
+
+def test_first_admin_job_runs_bootstrap_admin_with_the_consoles_image() -> None:
+    """It creates the first admin once from its own optional Secret, and does nothing (and
+    succeeds) once an admin exists, so it can stay in the base and run at every apply."""
+    job = FIRST_ADMIN
+    assert job.container["command"][-1] == "bootstrap-admin"
+    assert "stocksync_common.accounts.cli" in job.container["command"]
+    assert job.pod["restartPolicy"] in {"OnFailure", "Never"}
+    assert job.doc["spec"]["ttlSecondsAfterFinished"] > 0, "re-created by the next apply"
+    assert "first-admin-job.yaml" in kustomization(BASE)["resources"]
+    assert FIRST_ADMIN_SECRET in (K8S / "README.md").read_text()
 
 
 def test_topics_job_creates_the_topics_with_the_adjuster_image() -> None:
@@ -663,9 +693,9 @@ def test_each_workload_reaches_kafka_and_redis_as_its_own_users(
         assert not {"STOCKSYNC_KAFKA_USERNAME", "STOCKSYNC_KAFKA_PASSWORD"} & set(env)
     if cls.uses_redis:  # its own Redis user's URL, from a Secret no other workload reads
         ref = env["STOCKSYNC_REDIS_URL"]["valueFrom"]["secretKeyRef"]
-        secret = f"{REDIS_USER_SECRET}{workload.name}"
-        assert (ref["name"], ref["key"]) == (secret, "STOCKSYNC_REDIS_URL")
-        assert workload.name in registered_services(), "its Redis user needs its declared keys"
+        user = REDIS_USER_OF.get(workload.name, workload.name)
+        assert (ref["name"], ref["key"]) == (f"{REDIS_USER_SECRET}{user}", "STOCKSYNC_REDIS_URL")
+        assert user in registered_services(), "its Redis user needs its declared keys"
         assert _mounted_secret(workload, config["STOCKSYNC_REDIS_CA_FILE"]) == REDIS_CA_SECRET
     else:
         assert "STOCKSYNC_REDIS_URL" not in env

@@ -6,6 +6,7 @@ them drifts from ``stocksync_common.topics``."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -91,14 +92,16 @@ async def test_a_consumer_loop_creates_its_missing_topics_with_the_descriptions_
     created: list[Any] = []
 
     async def ensure(bootstrap: str, partitions: Any, replication: Any, **kw: Any) -> list[str]:
-        created.append((bootstrap, dict(partitions), replication, kw.get("configs")))
+        created.append(
+            (bootstrap, dict(partitions), replication, kw.get("configs"), kw.get("min_isr"))
+        )
         return list(partitions)
 
     monkeypatch.setattr(consumer_module, "ensure_topics", ensure)
 
     class Kafka:
         async def topics(self) -> set[str]:
-            made = {name for _, names, _, _ in created for name in names}
+            made = {name for _, names, *_ in created for name in names}
             return {"orders.v1", *made}
 
         async def partitions_for(self, _topic: str) -> set[int]:
@@ -109,8 +112,90 @@ async def test_a_consumer_loop_creates_its_missing_topics_with_the_descriptions_
     await loop._create_missing()
     retry, dlq = retry_topic("orders.v1", "g"), dlq_topic("orders.v1", "g")
     assert created == [
-        ("b:9092", {retry: 3, dlq: 3}, None, {retry: RETRY_CONFIG, dlq: DLQ_CONFIG}),
+        ("b:9092", {retry: 3, dlq: 3}, None, {retry: RETRY_CONFIG, dlq: DLQ_CONFIG}, None),
     ]
+
+
+async def test_every_creator_replicates_by_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The replication factor and min.insync.replicas of the settings reach every path that
+    creates topics: a consumer loop the runtime builds (its group's retry and DLQ topics),
+    shopify-sync's extra topics and the topics command (#24: a three-broker cluster runs
+    with 3 and 2 through the settings alone)."""
+    from shopify_sync import bootstrap as sync_bootstrap
+    from shopify_sync.settings import Settings as SyncSettings
+    from stocksync_common import topics as topics_module
+    from stocksync_common.runtime import Consumer, consumer_loop
+    from stocksync_common.settings import CommonSettings
+
+    calls: list[tuple[Any, Any]] = []
+    made: set[str] = set()
+
+    async def ensure(_bootstrap: str, partitions: Any, replication: Any, **kw: Any) -> list[str]:
+        calls.append((replication, kw.get("min_isr")))
+        made.update(partitions)
+        return list(partitions)
+
+    for module in (consumer_module, sync_bootstrap, topics_module):
+        monkeypatch.setattr(module, "ensure_topics", ensure)
+    monkeypatch.setenv("STOCKSYNC_TOPIC_REPLICATION_FACTOR", "3")
+    monkeypatch.setenv("STOCKSYNC_TOPIC_MIN_INSYNC_REPLICAS", "2")
+
+    async def handle(_tp: Any, _items: Any) -> None:
+        return None
+
+    class Kafka:
+        async def topics(self) -> set[str]:
+            return {"orders.v1", *made}
+
+        async def partitions_for(self, _topic: str) -> set[int]:
+            return {0}
+
+    spec = Consumer[Any]("g", ("orders.v1",), lambda _c: handle)
+    loop = consumer_loop(spec, None, CommonSettings(kafka_bootstrap_servers="b:1"), Kafka())  # type: ignore[arg-type]
+    await loop.consumer.stop()  # built, never started: the fake answers instead
+    loop.consumer = Kafka()  # type: ignore[assignment]
+    await loop._create_missing()
+    container = SimpleNamespace(settings=SyncSettings(), extra_topics=lambda: ["a.v1"])
+    await sync_bootstrap.create_extra_topics(container)  # type: ignore[arg-type]
+    assert await asyncio.to_thread(topics_module.main, ["create"]) == 0
+    assert calls == [(3, 2)] * 3
+
+
+async def test_min_insync_above_the_replicas_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A topic whose min.insync.replicas exceeds its replicas would refuse every acks=all
+    write: the settings refuse it, and so does ``ensure_topics`` when the factor comes from
+    the cluster's size; a topic made with a min.insync.replicas carries it as its config."""
+    from pydantic import ValidationError
+
+    from stocksync_common import topics as topics_module
+    from stocksync_common.settings import CommonSettings
+
+    with pytest.raises(ValidationError, match="MIN_INSYNC_REPLICAS \\(3\\) exceeds"):
+        CommonSettings(topic_replication_factor=2, topic_min_insync_replicas=3)
+    made: list[Any] = []
+
+    class Admin:
+        def __init__(self, **_kw: Any) -> None: ...
+        async def start(self) -> None: ...
+        async def close(self) -> None: ...
+
+        async def list_topics(self) -> list[str]:
+            return []
+
+        async def describe_cluster(self) -> dict[str, Any]:
+            return {"brokers": [{"node_id": 1}]}  # one broker: one replica
+
+        async def create_topics(self, new: list[Any], **_kw: Any) -> None:
+            made.extend(new)
+
+    monkeypatch.setattr(topics_module, "AIOKafkaAdminClient", Admin)
+    with pytest.raises(ValueError, match="min.insync.replicas 2 exceeds the 1 replicas"):
+        await topics_module.ensure_topics("b:1", {"orders.v1": 3}, None, min_isr=2)
+    assert made == []
+    await topics_module.ensure_topics("b:1", {"orders.v1": 3}, 3, min_isr=2)
+    [topic] = made
+    assert topic.replication_factor == 3
+    assert topic.topic_configs["min.insync.replicas"] == "2"
 
 
 def test_a_bad_topics_file_is_refused_with_the_reason(tmp_path: Path) -> None:

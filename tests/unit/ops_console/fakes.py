@@ -51,6 +51,9 @@ class FakeUsers:
         self.revoked.append(token_id)
         return self.issued.pop(token_id, None) is not None
 
+    async def touch_token(self, token_id: str, ttl_s: int) -> bool:
+        return token_id in self.issued
+
 
 def token_of(user: str, token_id: str) -> str:
     """The fake services accept any token that starts with TOKEN."""
@@ -189,6 +192,7 @@ def default_answers() -> dict[tuple[str, str, str], Any]:
             "stack": "Traceback: ValidationError",
         },  # fmt: skip
         ("inventory-adjuster", "POST", "/admin/dlq/replay"): {"replayed": 1, "ids": [RECORD_ID]},
+        ("inventory-adjuster", "POST", "/admin/dlq/purge"): {"purged": 1},
     }
 
 

@@ -5,21 +5,30 @@ from __future__ import annotations
 import logging
 
 import pytest
-from unit.ops_console.fakes import PASSWORD, RECORD_ID, TOKEN, console, log_in
+from unit.ops_console.fakes import DLQ_TOPIC, PASSWORD, RECORD_ID, TOKEN, console, log_in
 
 from ops_console.entrypoints.login import safe_next
 from ops_console.sessions import COOKIE
 
 PAGES = [
-    "/", "/stores", "/stock?sku=SKU-1", "/mapping", "/alerts", "/reconcile", "/dlq",
+    "/", "/stores", "/stock?sku=SKU-1", "/mapping", "/alerts", "/reconcile", "/dlq", "/users",
     f"/dlq/records?service=inventory-adjuster&topic={RECORD_ID.rsplit(':', 2)[0]}",
     f"/dlq/record?service=inventory-adjuster&id={RECORD_ID}",
 ]  # fmt: skip
 ACTIONS = [
     ("/dlq/replay", {"service": "inventory-adjuster", "id": RECORD_ID}),
+    ("/dlq/replay-all", {"service": "inventory-adjuster", "topic": DLQ_TOPIC}),
+    ("/dlq/purge", {"service": "inventory-adjuster", "topic": DLQ_TOPIC, "confirm": DLQ_TOPIC}),
     ("/reconcile", {}),
     ("/stores/connect", {}),
-    ("/logout", {}),
+    ("/users/add", {"name": "eve", "role": "admin", "password": "a long password"}),
+    ("/users/role", {"name": "vic", "role": "admin"}),
+    ("/users/disable", {"name": "ada"}),
+    ("/users/enable", {"name": "ada"}),
+    ("/users/password", {"name": "ada", "password": "a long password"}),
+    ("/users/token", {"name": "ada", "scopes": "read,operate,admin"}),
+    ("/users/revoke", {"id": "0000000000000000"}),
+    ("/logout", {}),  # last: the viewer test posts every action but this one
 ]
 
 

@@ -134,3 +134,38 @@ async def test_values_prometheus_cannot_compute_are_left_out() -> None:
     async with http:
         series = await charts.query_range(http, PROM, LAG, NOW)
     assert [len(s.points) for s in series] == [2]
+
+
+@pytest.mark.parametrize("key", list(charts.RANGES))
+async def test_a_range_asks_prometheus_for_that_window_in_about_120_points(key: str) -> None:
+    label, window_s = charts.RANGES[key]
+    prom = FakePrometheus({LAG.query: matrix(({"group": "g"}, [1.0, 2.0]))})
+    async with console_with(prom, prometheus_url=PROM) as client:
+        r = await client.get(f"/charts?range={key}")
+    assert r.status_code == 200
+    first = prom.queries[0]
+    assert float(first["end"]) - float(first["start"]) == window_s
+    assert window_s / int(first["step"]) <= charts.POINTS
+    assert f"the last {label}" in r.text
+    assert f"<strong>{key}</strong>" in r.text  # the current range is not a link
+    others = [k for k in charts.RANGES if k != key]
+    assert all(f'href="/charts?range={k}"' in r.text for k in others)
+
+
+async def test_an_unknown_range_is_refused_with_the_known_ones() -> None:
+    prom = FakePrometheus({})
+    async with console_with(prom, prometheus_url=PROM) as client:
+        r = await client.get("/charts?range=<b>2y")
+    assert r.status_code == 400
+    assert "unknown range" in r.text and "15m, 1h, 6h, 24h, 7d" in r.text
+    assert "<b>2y" not in r.text  # escaped
+    assert prom.queries == []
+
+
+def test_points_of_a_longer_range_are_placed_on_its_axis() -> None:
+    """A point six hours back sits at the left end of the 6-hour chart, not outside it."""
+    series = [charts.Series("a", ((NOW - 6 * 3600 + 1, 5.0), (NOW, 2.0)))]
+    drawn = charts.svg(LAG, series, NOW, "6h")
+    points = drawn.split('points="')[1].split('"')[0].split()
+    assert len(points) == 2
+    assert abs(float(points[0].split(",")[0]) - charts.LEFT) < 1

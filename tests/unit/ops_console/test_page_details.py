@@ -146,9 +146,11 @@ async def test_checking_the_stores_now_is_a_targeted_reconciliation(
 
 def effective(**over: object) -> dict[str, object]:
     every = ["slack", "email"]
-    kinds = ["low_stock", "out_of_stock", "back_in_stock", "oversell", "reorder", "velocity"]
+    kinds = ["low_stock", "out_of_stock", "back_in_stock", "oversell", "reorder", "velocity",
+             "unmapped_line"]  # fmt: skip
     return {
         "low_stock": None, "out_of_stock": True, "back_in_stock": True, "oversell": True,
+        "unmapped_line": True,
         "reorder_point": None, "reorder_quantity": None, "velocity_per_minute": None,
         "quiet_period_s": 0, "channels": {**dict.fromkeys(kinds, every), "digest": every},
     } | over  # fmt: skip
@@ -162,7 +164,11 @@ async def test_the_alerts_page_shows_the_rules_in_effect() -> None:
         "rules": {"default": {}, "tags": {}, "by_tag": {}, "by_sku": {}},
         "in_effect": {
             "default": effective(),
-            "by_sku": {"MUG-<9>": effective(low_stock=4, back_in_stock=False, channels=routed)},
+            "by_sku": {
+                "MUG-<9>": effective(
+                    low_stock=4, back_in_stock=False, unmapped_line=False, channels=routed
+                )
+            },
         },
         "channels": ["slack", "email"],
     }
@@ -173,10 +179,11 @@ async def test_the_alerts_page_shows_the_rules_in_effect() -> None:
         rules = rules[: rules.index("</table>")]
         default, mug = rules.split("<tr>")[2:]
         assert "<td>every SKU without a rule of its own</td>" in default
-        assert "<td>on</td><td>on</td><td>off</td><td>on</td>" in default  # low stock off
+        # low stock off; oversell and unmapped lines on
+        assert "<td>on</td><td>on</td><td>off</td><td>on</td><td>on</td>" in default
         assert "all: slack, email" in default
         assert "MUG-&lt;9&gt;" in mug
-        assert "<td>on</td><td>off</td><td>at or below 4</td><td>on</td>" in mug
+        assert "<td>on</td><td>off</td><td>at or below 4</td><td>on</td><td>off</td>" in mug
         assert "low_stock: email" in mug and "others: slack, email" in mug
         assert "MUG-9" in page  # the recent alerts are still there
 

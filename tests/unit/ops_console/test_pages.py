@@ -170,3 +170,47 @@ async def test_backend_errors_never_carry_the_token() -> None:
         with pytest.raises(BackendError) as info:
             await backends.get("notifier", "/alerts/recent")
         assert "unreachable" in str(info.value) and TOKEN not in str(info.value)
+
+
+RECORDS = f"/dlq/records?service=inventory-adjuster&topic={DLQ_TOPIC}"
+
+
+async def test_an_operator_replays_every_pending_record_of_a_topic_in_one_action(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    services = FakeServices()
+    services.answers[("inventory-adjuster", "POST", "/admin/dlq/replay")] = {
+        "replayed": 3, "ids": ["a", "b", "c"], "refused": {"d": "invalid_body: cannot succeed"},
+    }  # fmt: skip
+    async with console(services) as (client, _):
+        csrf = await log_in(client)
+        page = (await client.get(RECORDS)).text
+        assert 'action="/dlq/replay-all"' in page and 'action="/dlq/purge"' in page
+        with caplog.at_level(logging.INFO, "ops_console.audit"):
+            form = {"csrf": csrf, "service": "inventory-adjuster", "topic": DLQ_TOPIC}
+            r = await client.post("/dlq/replay-all", data=form)
+        assert r.status_code == 303
+        (call,) = services.calls("inventory-adjuster", "POST", "/admin/dlq/replay")
+        assert services.body(call) == {"topic": DLQ_TOPIC, "all": True}
+        shown = (await client.get(r.headers["location"])).text
+        assert "Replayed 3 record(s). 1 refused" in shown
+        [line] = [rec for rec in caplog.records if rec.getMessage() == "audit: dlq replay all"]
+        assert getattr(line, "topic", None) == DLQ_TOPIC and getattr(line, "refused", 0) == 1
+
+
+async def test_a_purge_needs_the_topics_name_typed_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with console() as (client, services):
+        csrf = await log_in(client)
+        form = {"csrf": csrf, "service": "inventory-adjuster", "topic": DLQ_TOPIC}
+        wrong = await client.post("/dlq/purge", data={**form, "confirm": "yes"})
+        assert wrong.status_code == 400 and "nothing was deleted" in wrong.text
+        assert services.calls("inventory-adjuster", "POST", "/admin/dlq/purge") == []
+        with caplog.at_level(logging.INFO, "ops_console.audit"):
+            r = await client.post("/dlq/purge", data={**form, "confirm": DLQ_TOPIC})
+        assert r.status_code == 303 and "purged=1" in r.headers["location"]
+        (call,) = services.calls("inventory-adjuster", "POST", "/admin/dlq/purge")
+        assert services.body(call) == {"topic": DLQ_TOPIC, "confirm": DLQ_TOPIC}
+        assert "Purged 1 record(s)." in (await client.get(r.headers["location"])).text
+        assert [rec for rec in caplog.records if rec.getMessage() == "audit: dlq purge"]

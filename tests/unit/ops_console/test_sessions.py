@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
+from unit.ops_console.fakes import FakeUsers
 
+from ops_console.bootstrap import Seams, build
 from ops_console.sessions import MemorySessions, Signer, new_session
 from ops_console.settings import Settings
 
@@ -18,7 +21,7 @@ def test_a_signed_session_id_round_trips_and_any_change_is_refused() -> None:
     assert signer.unsign("") is None
 
 
-def test_rotating_the_admin_secret_invalidates_every_cookie() -> None:
+def test_rotating_the_session_key_invalidates_every_cookie() -> None:
     value = Signer("secret-one").sign("abc123")
     assert Signer("secret-two").unsign(value) is None
 
@@ -46,6 +49,42 @@ def test_a_placeholder_admin_secret_is_refused_in_production() -> None:
             environment="production", admin_token="dev-admin-token", allow_insecure_transport=True
         )
     real = "a-real-secret-long-enough-for-production"
+    key = "a-session-key-of-its-own-long-enough"
     assert Settings(
-        environment="production", admin_token=real, allow_insecure_transport=True
+        environment="production",
+        admin_token=real,
+        console_session_key=key,
+        allow_insecure_transport=True,
     ).secure_cookie
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("", "must be set to a real secret"),
+        ("short-session-key", "at least 32 characters"),
+        ("a-real-secret-long-enough-for-production", "must not be STOCKSYNC_ADMIN_TOKEN"),
+    ],
+)
+def test_production_refuses_a_missing_short_or_borrowed_session_key(key: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem) as refused:
+        Settings(
+            environment="production",
+            admin_token="a-real-secret-long-enough-for-production",
+            console_session_key=key,
+            allow_insecure_transport=True,
+        )
+    assert "STOCKSYNC_CONSOLE_SESSION_KEY" in str(refused.value)
+
+
+def test_cookies_are_signed_with_the_session_key_never_the_admin_token() -> None:
+    key, token = "the-console-session-key-0123456789", "the-admin-token-0123456789abcdef"
+    seams = Seams(http=httpx.AsyncClient(), sessions=MemorySessions(), users=FakeUsers())
+    signer = build(Settings(admin_token=token, console_session_key=key), seams).signer
+    cookie = signer.sign("abc123")
+    assert Signer(key).unsign(cookie) == "abc123"
+    assert Signer(token).unsign(cookie) is None
+    # without a key (development): a random one per process, nothing derived from the token
+    unset = build(Settings(admin_token=token), seams).signer.sign("abc123")
+    assert Signer(token).unsign(unset) is None
+    assert build(Settings(admin_token=token), seams).signer.unsign(unset) is None

@@ -80,6 +80,20 @@ def test_sample_fulfilment_commits_once_it_succeeded():
     ]
 
 
+def test_sample_fulfilment_cancelled_after_it_shipped_is_undone():
+    """Shopify's own fulfillments/update body, shipped then cancelled (ADR 0022, b)."""
+    body = sample("fulfillments/update")
+    shipped = run(created().state, "fulfillments/update", {**body, "status": "success"})
+    undone = run(shipped.state, "fulfillments/update", {**body, "status": "cancelled"})
+    lines = list(zip(SKUS, (*LINES, LAST), strict=True))
+    assert commands(undone) == [
+        *(("adjust", sku, 1, "wh-1", key(ORDER, line, "adjust:fulfillment:123456:cancelled"))
+          for sku, line in lines),
+        *(("reserve", sku, 1, "wh-1", key(ORDER, line, "reserve:fulfillment:123456:cancelled"))
+          for sku, line in lines),
+    ]  # fmt: skip
+
+
 def test_sample_edit_releases_the_removed_unit_and_skips_the_unknown_added_line():
     out = run(created().state, "orders/edited", sample("orders/edited"))
     assert commands(out) == [

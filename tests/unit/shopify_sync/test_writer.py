@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from opentelemetry.sdk.trace import TracerProvider
 from unit.shopify_sync.harness import LOC_GID, rig, store
 
+from shopify_sync.adapters.sync_trace import SYNC_CLOCK
 from shopify_sync.domain.pacing import ThrottleStatus
 from shopify_sync.domain.quantities import Pending
+from stocksync_common.tracing import OriginSampler
 
 STD = "std.myshopify.com"
 
@@ -165,3 +168,19 @@ async def test_a_level_that_returns_to_an_earlier_pair_is_written_again() -> Non
         sets = (await r.http.get("/_sim/requests?operation_name=SetInventoryQuantities")).json()
         keys = [req["variables"]["idempotencyKey"] for req in sets]
         assert len(keys) == 3 and len(set(keys)) == 3
+
+
+async def test_a_change_settled_without_a_write_leaves_no_latency_note() -> None:
+    """A change the store already shows ends without a write: its note (origin of the trace)
+    must go with it. Left behind, the key's next change would be dated from this one, and
+    an idle store's next write reported as minutes of sync latency."""
+    provider = TracerProvider(sampler=OriginSampler())
+    async with rig([store(STD, "plus")]) as r:
+        await r.seed(STD, {"A": 5, "B": 9})
+        with provider.get_tracer("t").start_as_current_span("a sale elsewhere"):
+            SYNC_CLOCK.note(STD, [("A", "wh-1"), ("B", "wh-1")])
+        await r.state.record(STD, {("A", "wh-1"): Pending(3, 5), ("B", "wh-1"): Pending(3, 4)})
+        out = await r.writer.push_pending(r.stores[STD])
+        assert out.unchanged == 1 and out.applied == 1
+        assert not SYNC_CLOCK.waiting(STD, ("A", "wh-1"))  # settled, no write
+        assert not SYNC_CLOCK.waiting(STD, ("B", "wh-1"))  # written and measured

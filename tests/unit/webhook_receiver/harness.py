@@ -48,6 +48,7 @@ ISSUE_TOPICS = (
     "orders/cancelled",
     "orders/fulfilled",
     "fulfillments/create",
+    "fulfillments/update",
     "refunds/create",
     "inventory_levels/update",
     "inventory_items/update",
@@ -177,6 +178,9 @@ def settings(**overrides: Any) -> Settings:
         "publish_timeout_s": 0.2,
         "claim_ttl_s": 3.0,
         "max_body_bytes": 64 * 1024,
+        # no Redis in unit tests: the admin routes' token lookups and bearer throttle find
+        # none here (a developer's Redis on the default port is never touched)
+        "redis_url": "redis://127.0.0.1:1/0",
     }
     return Settings(**{**base, **overrides})
 

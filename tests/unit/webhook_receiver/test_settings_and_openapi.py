@@ -18,7 +18,7 @@ PRODUCTION = {"environment": "production", "allow_insecure_transport": True}
     [
         ({"dedupe_ttl_s": 24 * 3600}, "48 hours"),
         ({"publish_timeout_s": 4.5}, "5 s deadline"),
-        ({"max_body_bytes": 2 * 1024 * 1024}, "cannot be published"),
+        ({"max_body_bytes": 5 * 1024 * 1024}, "cannot be published"),
         ({"claim_ttl_s": 2.0}, "claim_ttl_s"),
         ({**PRODUCTION, "admin_token": "t" * 32}, "WMS_WEBHOOK_SECRET"),
         (

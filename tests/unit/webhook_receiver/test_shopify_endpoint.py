@@ -22,8 +22,8 @@ from unit.webhook_receiver.harness import (
 )
 
 from stocksync_common.events import ComplianceRequestReceived, ShopifyWebhookReceived, stable_id
+from stocksync_common.pii import without_pii
 from stocksync_common.topics import COMPLIANCE, WEBHOOKS_PARKED, WEBHOOKS_SHOPIFY, dlq_topic
-from webhook_receiver.domain.pii import without_pii
 from webhook_receiver.domain.routing import route_for
 
 

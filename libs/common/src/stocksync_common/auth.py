@@ -20,8 +20,16 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, HTTPException, Request
 from pydantic import SecretStr
 
-from stocksync_common.accounts import BOOTSTRAP, ROLE_SCOPES, TOKEN_PREFIX, Principal, scope_for
+from stocksync_common.accounts import (
+    BOOTSTRAP,
+    ROLE_SCOPES,
+    TOKEN_PREFIX,
+    Principal,
+    Scope,
+    scope_for,
+)
 from stocksync_common.accounts.store import Accounts
+from stocksync_common.accounts.throttle import BearerThrottle
 
 log = logging.getLogger("stocksync.audit")
 
@@ -38,9 +46,16 @@ def check_admin(authorization: str | None, token: str) -> None:
 async def principal(request: Request, authorization: str | None, token: str) -> Principal:
     """Who is calling: a user's API token (``Bearer sst_...``, checked in the accounts store
     the runtime puts on ``app.state.accounts``) whose scopes cover the request, else the
-    bootstrap admin ``token``. 401 for anything else, 403 for a token without the scope."""
+    bootstrap admin ``token``. 401 for anything else, 403 for a token without the scope, 429
+    while failed attempts are throttled (``app.state.bearer_throttle``, the rules in
+    :mod:`stocksync_common.accounts.throttle`)."""
     bearer = (authorization or "").removeprefix("Bearer ")
     accounts: Accounts | None = getattr(request.app.state, "accounts", None)
+    throttle: BearerThrottle | None = getattr(request.app.state, "bearer_throttle", None)
+    # a request without a credential guesses nothing: it is answered 401 and not counted
+    attempt = throttle.attempt(client_address(request), bearer) if throttle and bearer else None
+    if attempt is not None:
+        await attempt.check_repeat()
     found = None
     if bearer.startswith(TOKEN_PREFIX) and accounts is not None:
         found = await accounts.authenticate(bearer)
@@ -49,9 +64,22 @@ async def principal(request: Request, authorization: str | None, token: str) -> 
         if not found.may(need):
             raise HTTPException(403, f"this token lacks the {need} scope")
         return found
-    check_admin(authorization, token)
+    if attempt is not None:
+        await attempt.check_guessable()
+    try:
+        check_admin(authorization, token)
+    except HTTPException:
+        if attempt is not None:
+            await attempt.failed()
+        raise
     fingerprint = hashlib.sha256((authorization or "").encode()).hexdigest()[:8]
     return Principal(BOOTSTRAP, "admin", ROLE_SCOPES["admin"], f"admin-token:{fingerprint}")
+
+
+def client_address(request: Request) -> str:
+    """The peer's address (a proxy in front is that proxy: its forwarded headers are not
+    trusted)."""
+    return request.client.host if request.client else "unknown"
 
 
 def audit(who: str, what: str, **detail: Any) -> None:
@@ -67,6 +95,10 @@ class Admin:
 
     caller: str
     who: str = BOOTSTRAP
+    scopes: frozenset[Scope] = ROLE_SCOPES["admin"]
+
+    def may(self, scope: Scope) -> bool:
+        return scope in self.scopes
 
     def audit(self, what: str, **detail: Any) -> None:
         """The audit line of an action this caller took."""
@@ -76,8 +108,7 @@ class Admin:
 async def admin_caller(request: Request, authorization: str | None, token: str) -> Admin:
     """:func:`principal`, then the caller named by user, credential and address."""
     found = await principal(request, authorization, token)
-    client = request.client.host if request.client else "unknown"
-    return Admin(found.caller(client), found.user)
+    return Admin(found.caller(client_address(request)), found.user, found.scopes)
 
 
 def _token(request: Request) -> str:

@@ -222,6 +222,11 @@ class ConsumerLoop:
     create_missing: bool = True
     bootstrap: str | None = None
     security: KafkaSecurity | None = None
+    # How those topics are replicated (the settings' topic_replication_factor and
+    # topic_min_insync_replicas; None: as many replicas as brokers up to 3, the broker's
+    # default min.insync.replicas).
+    replication: int | None = None
+    min_isr: int | None = None
     # Consumer lag (``stocksync_consumer_lag``) is sampled this often, in the background.
     lag_interval_s: float = 10.0
     # How long a revoke or a stop waits for the commit in flight before abandoning it.
@@ -338,9 +343,13 @@ class ConsumerLoop:
         if wanted:
             if self.bootstrap is None:
                 raise ValueError("create_missing needs the loop's bootstrap (Kafka servers)")
-            # replication: as many as the cluster has brokers, up to 3
             await ensure_topics(
-                self.bootstrap, wanted, None, configs=configs, security=self.security
+                self.bootstrap,
+                wanted,
+                self.replication,
+                min_isr=self.min_isr,
+                configs=configs,
+                security=self.security,
             )
             # Subscribe once the metadata lists them: a topic that shows up later would cost
             # a rebalance right after the first assignment.

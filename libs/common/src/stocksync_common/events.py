@@ -187,6 +187,9 @@ class StockChange(Model):
     # location, this one's ``location`` among them) and the locations it tried, in order.
     routed: dict[str, int] | None = None
     tried: list[str] | None = None
+    # A refused reserve of an order line (``idempotency_key`` is that reserve's) taken from
+    # the SKU's waiting list when stock came back: its units are held now (ADR 0022).
+    rereserved: bool = False
 
 
 class InventoryChanged(Envelope):
@@ -204,6 +207,9 @@ class OversoldLine(Model):
     # A routed reservation (ADR 0018): the locations tried, in order, and what each had.
     tried: list[str] | None = None
     available_at: dict[str, int] | None = None
+    # Queued on the SKU's waiting list: reserved when stock comes back, in order of arrival
+    # (a change with ``rereserved`` says so; ADR 0022). False: the refusal is final.
+    waiting: bool = False
 
 
 class OrderOversold(Envelope):

@@ -3,8 +3,9 @@
 Each service declares its keys next to its Kafka topics (``Service(redis_keys=RedisKeys(...))``
 in its bootstrap): glob patterns it reads and writes, patterns it only reads, and whether it
 runs Lua scripts. The runtime adds what every Redis-using service does through libs/common
-(:func:`with_common`): the accounts store read (user tokens on the admin APIs) and the
-DLQ API's replay marks of its own dead-letter topics. :func:`acl_rules` turns that into the
+(:func:`with_common`): the accounts store read (user tokens on the admin APIs), the
+failed-bearer counters written (their throttle), and the DLQ API's replay marks of its own
+dead-letter topics. :func:`acl_rules` turns that into the
 rules of an ``ACL SETUSER`` (or a line of an ACL file); ``deploy/k8s/generate_topics.py``
 writes them for every registered service into ``deploy/redis/acl-users.txt``, which
 ``scripts/infra/redis.sh`` (``REDIS_SECURITY=tls``) and a production Redis load.
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 ACCOUNTS_PATTERN = "accounts:*"  # stocksync_common.accounts.store
+BEARER_PATTERN = "accounts:bearer:*"  # stocksync_common.accounts.throttle: failed bearer checks
 USER_PREFIX = "stocksync-"
 BASE_COMMANDS = ("+@connection", "+@read", "+@write", "+@transaction")
 SCRIPT_COMMANDS = ("+evalsha", "+eval", "+script|load", "+script|exists", "+time")
@@ -55,11 +57,14 @@ def dlq_state_pattern(dlq_topic: str) -> str:
 
 
 def with_common(keys: RedisKeys, dlq_topics: Iterable[str]) -> RedisKeys:
-    """``keys`` plus what libs/common does for the service: reads the accounts store (its
-    admin API checks user tokens) and marks replays of its own dead-letter topics."""
+    """``keys`` plus what libs/common does for the service: its admin API reads the accounts
+    store (user tokens) and counts failed bearer checks (the throttle), and the DLQ API marks
+    replays of its own dead-letter topics."""
     dlq = tuple(dlq_state_pattern(t) for t in sorted(set(dlq_topics)))
-    reads = keys.reads if ACCOUNTS_PATTERN in keys.writes else (*keys.reads, ACCOUNTS_PATTERN)
-    return RedisKeys((*keys.writes, *dlq), tuple(dict.fromkeys(reads)), keys.scripts)
+    if ACCOUNTS_PATTERN in keys.writes:
+        return RedisKeys((*keys.writes, *dlq), keys.reads, keys.scripts)
+    writes = (*keys.writes, BEARER_PATTERN, *dlq)
+    return RedisKeys(writes, tuple(dict.fromkeys((*keys.reads, ACCOUNTS_PATTERN))), keys.scripts)
 
 
 def user_name(service: str) -> str:

@@ -31,6 +31,7 @@ from fastapi import APIRouter, FastAPI
 
 from stocksync_common import taskdump
 from stocksync_common.accounts.store import Accounts
+from stocksync_common.accounts.throttle import BearerThrottle
 from stocksync_common.consumer import (
     AssignHook,
     BatchHandler,
@@ -231,6 +232,8 @@ def consumer_loop(
         handler=spec.handler(c),
         bootstrap=settings.kafka_bootstrap_servers,
         security=settings.kafka_security,
+        replication=settings.topic_replication_factor,
+        min_isr=settings.topic_min_insync_replicas,
         handler_many=(
             spec.handler_many(c)
             if spec.handler_many is not None and settings.consumer_fetch_wide
@@ -296,17 +299,19 @@ def defaults(settings_type: type[S]) -> S:
 
 @contextlib.asynccontextmanager
 async def accounts_on(app: FastAPI, settings: CommonSettings) -> AsyncIterator[None]:
-    """The accounts store the admin dependency checks user tokens in (``app.state``), on
-    its own Redis client; a service without Redis accepts the bootstrap token only."""
+    """The accounts store the admin dependency checks user tokens in and the throttle of
+    failed bearer attempts (``app.state``), on their own Redis client; a service without
+    Redis accepts the bootstrap token only, unthrottled."""
     if not settings.uses_redis:
         yield
         return
     redis = connect_settings(settings)
     app.state.accounts = Accounts(redis)
+    app.state.bearer_throttle = BearerThrottle(redis)
     try:
         yield
     finally:
-        del app.state.accounts
+        del app.state.accounts, app.state.bearer_throttle
         await redis.aclose()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import ClassVar, Literal, TypeVar
 
-from pydantic import SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stocksync_common.transport import (
@@ -68,7 +68,13 @@ class CommonSettings(BaseSettings):
     kafka_password: SecretStr | None = None
     kafka_ca_file: str | None = None
     topic_partitions: int = 12
-    topic_replication_factor: int = 1
+    # How every topic StockSync creates is replicated (the topics command, a consumer's
+    # retry and DLQ topics at start-up, shopify-sync's own): the factor (None: as many
+    # replicas as the cluster has brokers, up to 3) and min.insync.replicas on the topic
+    # (None: the broker's default). With acks=all, 3 and 2 keep writes going while one
+    # broker is down (docs/scaling.md).
+    topic_replication_factor: int | None = Field(default=None, ge=1)
+    topic_min_insync_replicas: int | None = Field(default=None, ge=1)
     # The topics job's description of every topic (``stocksync-topics create``), written by
     # deploy/k8s/generate_topics.py; unset: the installed services' groups.
     topics_file: str | None = None
@@ -104,6 +110,16 @@ class CommonSettings(BaseSettings):
             problem = secret_problem("STOCKSYNC_ADMIN_TOKEN", self.admin_token, frozenset())
             if problem:
                 raise ValueError(problem)
+        return self
+
+    @model_validator(mode="after")
+    def _min_insync_within_the_replicas(self) -> CommonSettings:
+        factor, min_isr = self.topic_replication_factor, self.topic_min_insync_replicas
+        if factor is not None and min_isr is not None and min_isr > factor:
+            raise ValueError(
+                f"STOCKSYNC_TOPIC_MIN_INSYNC_REPLICAS ({min_isr}) exceeds "
+                f"STOCKSYNC_TOPIC_REPLICATION_FACTOR ({factor}): no acks=all write could succeed"
+            )
         return self
 
     @model_validator(mode="after")

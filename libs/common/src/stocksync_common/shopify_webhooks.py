@@ -60,6 +60,13 @@ SHOPIFY_TOPICS: tuple[WebhookTopic, ...] = (
         ("order_id",),
         ("read_fulfillments", "read_marketplace_orders"),
     ),
+    # a fulfilment's later status: ``cancelled`` undoes its shipment (ADR 0022, b)
+    WebhookTopic(
+        "fulfillments/update",
+        "orders",
+        ("order_id",),
+        ("read_fulfillments", "read_marketplace_orders"),
+    ),
     WebhookTopic("refunds/create", "orders", ("order_id",), _ORDERS),
     WebhookTopic("inventory_levels/update", "catalog", ("inventory_item_id",), _INVENTORY),
     WebhookTopic("inventory_items/update", "catalog", scopes=("read_inventory", "read_products")),

@@ -213,6 +213,7 @@ async def ensure_topics(
     partitions: Mapping[str, int],
     replication: int | None,
     *,
+    min_isr: int | None = None,
     configs: Mapping[str, Mapping[str, str]] | None = None,
     security: KafkaSecurity | None = None,
 ) -> list[str]:
@@ -220,7 +221,9 @@ async def ensure_topics(
     exist yet; returns the names created. The one way StockSync creates topics: the broker
     never creates them by itself. ``configs`` None: each topic's config from the description
     (:func:`spec_of`). ``replication`` None: as many replicas as the cluster has brokers, up
-    to 3."""
+    to 3. ``min_isr``: ``min.insync.replicas`` set on each topic (None: the broker's
+    default); more than the replicas is refused (``ValueError``), since no acks=all write
+    could succeed."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, request_timeout_ms=30000, **kafka_options(security)
     )
@@ -233,10 +236,21 @@ async def ensure_topics(
         if replication is None:
             brokers = (await admin.describe_cluster()).get("brokers") or []
             replication = min(3, len(brokers) or 1)
+        if min_isr is not None and min_isr > replication:
+            raise ValueError(
+                f"min.insync.replicas {min_isr} exceeds the {replication} replicas of "
+                f"{missing}: no acks=all write could succeed"
+            )
         if configs is None:
             configs = {name: spec_of(name).config for name in missing}
+        extra = {"min.insync.replicas": str(min_isr)} if min_isr is not None else {}
         new = [
-            NewTopic(name, partitions[name], replication, topic_configs=dict(configs.get(name, {})))
+            NewTopic(
+                name,
+                partitions[name],
+                replication,
+                topic_configs={**extra, **configs.get(name, {})},
+            )
             for name in missing
         ]
         try:
@@ -251,7 +265,7 @@ async def ensure_topics(
 async def create_topics(
     bootstrap: str,
     partitions: int,
-    replication: int,
+    replication: int | None,
     *,
     min_isr: int | None = None,
     specs: list[TopicSpec] | None = None,
@@ -260,12 +274,12 @@ async def create_topics(
     """Create every topic of ``specs`` (None: :func:`all_topics`) that does not exist yet;
     returns the names created."""
     specs = all_topics() if specs is None else specs
-    extra = {"min.insync.replicas": str(min_isr)} if min_isr else {}
     return await ensure_topics(
         bootstrap,
         {s.name: partitions for s in specs},
         replication,
-        configs={s.name: {**extra, **s.config} for s in specs},
+        min_isr=min_isr,
+        configs={s.name: s.config for s in specs},
         security=security,
     )
 
@@ -282,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     installed services' (a checkout with the whole workspace)."""
     parser = argparse.ArgumentParser(prog="stocksync-topics")
     parser.add_argument("action", choices=["create", "list"])
-    parser.add_argument("--min-isr", type=int, default=None)
+    parser.add_argument(
+        "--min-isr", type=int, default=None, help="default: STOCKSYNC_TOPIC_MIN_INSYNC_REPLICAS"
+    )
     args = parser.parse_args(argv)
     settings = load(TopicsSettings)
     try:
@@ -299,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             settings.kafka_bootstrap_servers,
             settings.topic_partitions,
             settings.topic_replication_factor,
-            min_isr=args.min_isr,
+            min_isr=args.min_isr or settings.topic_min_insync_replicas,
             specs=specs,
             security=settings.kafka_security,
         )

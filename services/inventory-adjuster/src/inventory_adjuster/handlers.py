@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import TopicPartition
@@ -23,8 +24,11 @@ from stocksync_common.events import (
     InventoryCommand,
     InventoryCommandRequested,
     InventoryLevelsUpdated,
+    Levels,
+    OrderLineRef,
     OrderOversold,
     OversoldLine,
+    StockChange,
     encode,
     stable_id,
 )
@@ -159,10 +163,11 @@ class CommandHandler:
         if isinstance(result, KitApplied) and result.status == "applied":
             return [(c["sku"], cmd.location) for c in result.result.get("components", [])]
         if isinstance(result, Applied) and result.result.get("status") == "applied":
+            served = [(cmd.sku, str(s["location"])) for s in result.result.get("served") or ()]
             routed = result.result.get("allocations")  # a routed command (ADR 0018)
             if routed:
-                return [(cmd.sku, str(a["location"])) for a in routed]
-            return [(cmd.sku, cmd.location)]
+                return [(cmd.sku, str(a["location"])) for a in routed] + served
+            return [(cmd.sku, cmd.location), *served]
         return []
 
     async def _after_configure(
@@ -295,6 +300,9 @@ class CommandHandler:
                     value,
                     trace_headers,
                 )
+            for served in result.result.get("served") or ():
+                rereserved = self._rereserved(event, served)
+                send(out, INVENTORY_CHANGED, cmd.sku, rereserved, trace_headers)
         elif status == "rejected":
             OVERSELLS.inc()
             r = result.result
@@ -309,6 +317,7 @@ class CommandHandler:
                     order=cmd.order,
                     tried=r.get("tried") or None,
                     available_at=r.get("available_at") or None,
+                    waiting=bool(r.get("waiting")),
                 ),
                 correlation_id=corr,
                 causation_id=event.id,
@@ -324,6 +333,32 @@ class CommandHandler:
         event_id, value = hot_events.levels(head, result.levels)
         send_raw(
             out, INVENTORY_LEVELS, cmd.sku, hot_events.LEVELS, event_id, corr, value, trace_headers
+        )
+
+    def _rereserved(self, event: InventoryCommandRequested, s: dict[str, Any]) -> InventoryChanged:
+        """A waiting refused reserve the command's stock served (apply.lua's WAITING LIST):
+        a change of its own, with that reserve's key and order line (ADR 0022)."""
+        change = StockChange(
+            sku=event.payload.sku,
+            location=s["location"],
+            command="reserve",
+            idempotency_key=s["key"],
+            version=s["version"],
+            before=Levels.model_validate(s["before"]),
+            after=Levels.model_validate(s["after"]),
+            sku_available_before=s["sku_available_before"],
+            sku_available_after=s["sku_available_after"],
+            order=OrderLineRef.model_validate(s["order"]),
+            seen=s.get("seen") or {},
+            rereserved=True,
+        )
+        return InventoryChanged(
+            id=stable_id(s["key"], "rereserved"),
+            correlation_id=event.correlation_id,
+            causation_id=event.id,
+            source=self.source,
+            shop=change.order.shop if change.order else event.shop,
+            payload=change,
         )
 
 

@@ -71,6 +71,7 @@ def change_payload(
         "seen": here.get("seen"),
         "routed": r.get("routed") if at is not None else None,
         "tried": (r.get("tried") or None) if at is not None else None,
+        "rereserved": False,  # a served waiting line is published apart (handlers._rereserved)
     }
 
 

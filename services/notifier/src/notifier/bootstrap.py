@@ -16,6 +16,7 @@ from notifier.adapters.channels import Channel, EmailChannel, SlackChannel, Webh
 from notifier.adapters.dead_letters import DeadLetters
 from notifier.adapters.digests import Digests
 from notifier.adapters.outbox import Outbox
+from notifier.adapters.quiet import QuietPeriods
 from notifier.adapters.reorders import ReorderPublisher
 from notifier.adapters.rules_store import RulesStore, load_rules_file
 from notifier.adapters.state import SkuStates, VelocityWindow
@@ -35,7 +36,7 @@ from stocksync_common.runtime import (
     Task,
     registrar,
 )
-from stocksync_common.topics import INVENTORY_CHANGED, REORDERS
+from stocksync_common.topics import INVENTORY_CHANGED, ORDERS, REORDERS
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ def build(
         digests=Digests(redis, prefix),
         reorders=ReorderPublisher(producer, settings.publish_timeout_s),
         channels=tuple(c.name for c in channels),  # type: ignore[misc]
+        quiet=QuietPeriods(redis, prefix),
     )
     policy = DeliveryPolicy(
         max_attempts=settings.delivery_max_attempts,
@@ -164,7 +166,8 @@ def service(settings: Settings) -> Service[Container]:
     workers (stopped first, each asked to finish its delivery)."""
     changes = Consumer[Container](
         settings.consumer_group,
-        (INVENTORY_CHANGED,),
+        # orders.v1: order lifecycle events that alert (order.line_unmapped; ADR 0022, e)
+        (INVENTORY_CHANGED, ORDERS),
         lambda c: c.handler.handle_batch,
         # a fetch's partitions: one round trip per step for all of them (#19)
         handler_many=lambda c: c.handler.handle_many,

@@ -1,4 +1,5 @@
-"""Handlers: a stock change or an oversell becomes alerts, digests and reorder requests.
+"""Handlers: a stock change, an oversell or an unmapped order line becomes alerts, digests
+and reorder requests.
 
 Per SKU: load the crossing state, decide (pure), commit the state with its pending effects
 (compare-and-set on the version), carry the effects out, then mark them done. A restart
@@ -22,6 +23,7 @@ from prometheus_client import Counter
 
 from notifier.adapters.alerts_log import AlertLog
 from notifier.adapters.digests import Digests
+from notifier.adapters.quiet import QuietPeriods
 from notifier.adapters.reorders import ReorderPublisher
 from notifier.adapters.rules_store import RulesStore
 from notifier.adapters.state import Commit, SkuStates, VelocityWindow
@@ -29,8 +31,17 @@ from notifier.domain.alerts import Alert, ChannelName, Routed
 from notifier.domain.crossings import Decision, SkuState
 from notifier.domain.rules import Effective, RuleSet
 from notifier.domain.sku_batch import Observed, decide_sku
+from notifier.domain.templates import UNMAPPED_PREFIX
 from stocksync_common.consumer import Incoming, Parts, handling
-from stocksync_common.events import InventoryChanged, OrderOversold, OversoldLine, stable_id
+from stocksync_common.events import (
+    InventoryChanged,
+    OrderLineRef,
+    OrderLineUnmapped,
+    OrderOversold,
+    OversoldLine,
+    UnmappedLine,
+    stable_id,
+)
 
 log = logging.getLogger(__name__)
 ALERTS = Counter(
@@ -47,6 +58,7 @@ class AlertHandler:
     digests: Digests
     reorders: ReorderPublisher
     channels: tuple[ChannelName, ...]
+    quiet: QuietPeriods
 
     async def handle_batch(self, tp: TopicPartition, items: Sequence[Incoming]) -> None:
         await self.handle_many([(tp, items)])
@@ -59,8 +71,9 @@ class AlertHandler:
             return
         changes = [i.event for i in items if isinstance(i.event, InventoryChanged)]
         oversold = [i.event for i in items if isinstance(i.event, OrderOversold)]
-        if not changes and not oversold:
-            return
+        unmapped = [i.event for i in items if isinstance(i.event, OrderLineUnmapped)]
+        if not changes and not oversold and not unmapped:
+            return  # orders.v1 carries many lifecycle events; these two alert
         # One span per batch, continuing the trace of its newest record.
         with handling(items[-1], "notifier batch") as span:
             span.set_attribute("messaging.batch.message_count", len(items))
@@ -69,6 +82,8 @@ class AlertHandler:
                 await self.stock_changed(changes, rules)
             for event in oversold:
                 await self.order_oversold(event, rules)
+            for unmapped_event in unmapped:
+                await self.line_unmapped(unmapped_event, rules)
 
     async def stock_changed(self, events: Sequence[InventoryChanged], rules: RuleSet) -> None:
         """Decide and carry out a batch of changes (each SKU's oldest first)."""
@@ -116,6 +131,7 @@ class AlertHandler:
                     correlation_id=e.correlation_id,
                     now=e.occurred_at.timestamp(),
                     rate=next(rates) if rule[sku].velocity_per_minute is not None else None,
+                    sold=_sold(e),
                 )
                 for e in evs
             ]
@@ -140,11 +156,30 @@ class AlertHandler:
         log.info("alert raised", extra={"kind": alert.kind, "sku": alert.sku, "channels": channels})
 
     async def order_oversold(self, event: OrderOversold, rules: RuleSet) -> None:
-        """An order could not be reserved: alert at once (idempotent by the event's id)."""
+        """An order could not be reserved: alert (idempotent by the event's id), the SKU's
+        first in its quiet period at once, the others in its digest."""
         line = event.payload
         rule = rules.resolve(line.sku)
         if rule.oversell:
-            await self._send(oversell_alert(event.id, line, event.shop, event.correlation_id), rule)
+            alert = oversell_alert(event.id, line, event.shop, event.correlation_id)
+            await self._order_alert(alert, rule)
+
+    async def line_unmapped(self, event: OrderLineUnmapped, rules: RuleSet) -> None:
+        """An order line without a SKU mapping: alert per store, the same way."""
+        alert = unmapped_alert(event.id, event.payload, event.correlation_id)
+        rule = rules.resolve(alert.sku)
+        if rule.unmapped_line:
+            await self._order_alert(alert, rule)
+
+    async def _order_alert(self, alert: Alert, rule: Effective) -> None:
+        """An order event's alert, within the subject's quiet period (ADR 0022, e)."""
+        due = await self.quiet.claim(alert.sku, alert.kind, alert.id, rule.quiet_period_s)
+        if due is None:
+            await self._send(alert, rule)
+            return
+        channels = rule.channels_for(alert.kind, self.channels)
+        await self.digests.hold(Routed(alert=alert, channels=tuple(channels)), due)
+        ALERTS.labels(alert.kind, "digest").inc()
 
 
 def _sold(event: InventoryChanged) -> int:
@@ -165,5 +200,21 @@ def oversell_alert(event_id: str, line: OversoldLine, shop: str | None, corr: st
         location=line.location,
         store=shop or (line.order.shop if line.order else None),
         order=line.order,
+        waiting=line.waiting,
+        correlation_id=corr,
+    )
+
+
+def unmapped_alert(event_id: str, line: UnmappedLine, corr: str) -> Alert:
+    """Its subject is the store (``unmapped:<shop>``): one store's unmapped lines share a
+    quiet period and a digest, and the alert links to the console's mapping page."""
+    return Alert(
+        id=stable_id("notifier", "unmapped_line", event_id),
+        kind="unmapped_line",
+        sku=f"{UNMAPPED_PREFIX}{line.shop}",
+        store=line.shop,
+        order=OrderLineRef(shop=line.shop, order_id=line.order_id, line_id=line.line_id),
+        requested=line.quantity,
+        title=line.title or (f"variant {line.variant_id}" if line.variant_id else "untitled"),
         correlation_id=corr,
     )

@@ -5,6 +5,7 @@ accounts and a clock of their own."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,7 +58,7 @@ def build(settings: Settings, seams: Seams = NO_SEAMS) -> Container:
         users = users or Accounts(redis)
     # the services are called with each session's own user token (backends.CREDENTIAL)
     backends = Backends(http, settings.backend_urls())
-    signer = Signer(settings.admin_token.get_secret_value())
+    signer = Signer(settings.console_session_key.get_secret_value() or secrets.token_urlsafe(32))
     return Container(settings, http, backends, sessions, signer, redis, users, seams.clock)
 
 
@@ -75,8 +76,9 @@ def service(settings: Settings, seams: Seams = NO_SEAMS) -> Service[Container]:
         build=lambda: build(settings, seams),
         checks=checks,
         closers=closers,
-        # users, tokens and login failures (the accounts store), console sessions (sessions.py)
-        redis_keys=RedisKeys(writes=("accounts:*", "console:session:*")),
+        # users, tokens and login failures (the accounts store, whose touch_token runs a
+        # script), console sessions (sessions.py)
+        redis_keys=RedisKeys(writes=("accounts:*", "console:session:*"), scripts=True),
         app_options={"docs_url": None, "redoc_url": None, "openapi_url": None},
     )
 

@@ -1,4 +1,5 @@
-"""Charts of the last hour from Prometheus, drawn on the server as SVG (no script: the
+"""Charts from Prometheus over a chosen range (15 minutes to a week, the last hour by
+default), drawn on the server as SVG (no script: the
 console's CSP stays strict): consumer lag per group, DLQ depth, sync latency p50 and p99
 per store, inventory commands applied per second.
 
@@ -18,8 +19,22 @@ from markupsafe import Markup
 
 from ops_console.templating import render
 
-WINDOW_S = 3600
-STEP_S = 30
+# The ranges a page may ask for (``?range=``): the label shown, the seconds covered. Each
+# range is drawn from about 120 points (the step grows with the range), so a week costs
+# Prometheus no more than an hour.
+RANGES = {"15m": ("15 minutes", 900), "1h": ("hour", 3600), "6h": ("6 hours", 21600),
+          "24h": ("24 hours", 86400), "7d": ("7 days", 604800)}  # fmt: skip
+DEFAULT_RANGE = "1h"
+POINTS = 120
+WINDOW_S = RANGES[DEFAULT_RANGE][1]
+STEP_S = WINDOW_S // POINTS
+
+
+def step_for(window_s: int) -> int:
+    """The query step for a window: about ``POINTS`` points, never under 15 s."""
+    return max(15, window_s // POINTS)
+
+
 WIDTH, HEIGHT = 720, 220
 LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 28  # plot margins inside the SVG
 COLORS = ("#3b6fd8", "#d8733b", "#1e7b34", "#b3261e", "#7b3bd8", "#3bb3d8", "#8a6d1e", "#555")
@@ -65,14 +80,14 @@ class PrometheusError(Exception):
 
 
 async def query_range(
-    http: httpx.AsyncClient, base_url: str, chart: Chart, end: float
+    http: httpx.AsyncClient, base_url: str, chart: Chart, end: float, window_s: int = WINDOW_S
 ) -> list[Series]:
-    """The chart's series over the last ``WINDOW_S`` up to ``end``, at most ``MAX_SERIES``."""
+    """The chart's series over ``window_s`` up to ``end``, at most ``MAX_SERIES``."""
     params = {
         "query": chart.query,
-        "start": f"{end - WINDOW_S:.3f}",
+        "start": f"{end - window_s:.3f}",
         "end": f"{end:.3f}",
-        "step": str(STEP_S),
+        "step": str(step_for(window_s)),
     }
     try:
         r = await http.get(f"{base_url.rstrip('/')}/api/v1/query_range", params=params)
@@ -112,16 +127,18 @@ def _number(value: float) -> str:
     return f"{value:.3g}"
 
 
-def svg(chart: Chart, series: list[Series], end: float) -> Markup:
+def svg(chart: Chart, series: list[Series], end: float, range_key: str = DEFAULT_RANGE) -> Markup:
     """The chart as inline SVG (``templates/chart.html``): one polyline per series, a y scale,
-    the hour's ends and a legend. Every name is escaped."""
-    start = end - WINDOW_S
+    the range's ends and a legend. Every name is escaped."""
+    label, window_s = RANGES[range_key]
+    start = end - window_s
+    stamp = "%H:%M" if window_s <= 86400 else "%b %d %H:%M"
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     values = [v for s in series for _, v in s.points]
     top = _scale(max(values, default=0.0))
 
     def x(t: float) -> float:
-        return LEFT + (t - start) / WINDOW_S * plot_w
+        return LEFT + (t - start) / window_s * plot_w
 
     def y(v: float) -> float:
         return TOP + plot_h - min(v, top) / top * plot_h
@@ -138,8 +155,9 @@ def svg(chart: Chart, series: list[Series], end: float) -> Markup:
     geometry = {
         "width": WIDTH, "height": HEIGHT, "left": LEFT, "top": TOP, "right": WIDTH - RIGHT,
         "plot_w": plot_w, "plot_h": plot_h, "grid": grid, "lines": lines,
-        "start": time.strftime("%H:%M", time.gmtime(start)),
-        "end": time.strftime("%H:%M", time.gmtime(end)),
+        "start": time.strftime(stamp, time.gmtime(start)),
+        "end": time.strftime(stamp, time.gmtime(end)),
+        "range": label,
         "empty": not values,
         "middle_x": f"{LEFT + plot_w / 2:.0f}", "middle_y": f"{TOP + plot_h / 2:.0f}",
         "legend": [(color, s.name) for color, s in zip(COLORS, series, strict=False)],

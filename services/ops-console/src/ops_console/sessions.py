@@ -2,8 +2,9 @@
 the session (CSRF token, the user and role, when it began, when it was last used) lives in
 Redis, so logout ends it on every replica and a forged or altered cookie is refused before
 any lookup. A session ends after ``STOCKSYNC_SESSION_IDLE_S`` unused or
-``STOCKSYNC_SESSION_TTL_S`` after the login, whichever comes first. The signing key is
-derived from the admin secret: rotating the secret ends every session."""
+``STOCKSYNC_SESSION_TTL_S`` after the login, whichever comes first. The signing key is a
+secret of its own, ``STOCKSYNC_CONSOLE_SESSION_KEY`` (a random one per process outside
+production when unset): rotating it ends every session."""
 
 from __future__ import annotations
 
@@ -67,6 +68,8 @@ class Users(Protocol):
 
     async def revoke_token(self, token_id: str) -> bool: ...
 
+    async def touch_token(self, token_id: str, ttl_s: int) -> bool: ...
+
 
 async def end(users: Users, sessions: SessionStore, session: Session) -> None:
     """End a session everywhere: its record and the user token it called the services with."""
@@ -74,6 +77,18 @@ async def end(users: Users, sessions: SessionStore, session: Session) -> None:
     parts = split_token(session.token)
     if parts is not None:
         await users.revoke_token(parts[0])
+
+
+async def keep(users: Users, sessions: SessionStore, session: Session, ttl_s: int) -> bool:
+    """Keep a session ``ttl_s`` longer, and its user token exactly as long: a session that
+    ends by its record's expiry (nobody using it) takes its token with it. False, and the
+    session kept no longer, when its token is gone (an admin revoked it)."""
+    parts = split_token(session.token)
+    # the token first: it never outlives the session, by a moment even
+    if parts is not None and not await users.touch_token(parts[0], ttl_s):
+        return False
+    await sessions.put(session, ttl_s)
+    return True
 
 
 class Signer:

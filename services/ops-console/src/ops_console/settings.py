@@ -6,7 +6,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import ClassVar
 
-from stocksync_common.settings import CommonSettings, load
+from pydantic import SecretStr, model_validator
+
+from stocksync_common.settings import CommonSettings, load, secret_problem
 
 
 class Settings(CommonSettings):
@@ -31,6 +33,20 @@ class Settings(CommonSettings):
     backend_timeout_s: float = 15.0
     # Browsers only send a Secure cookie over HTTPS; production sits behind TLS.
     cookie_secure: bool | None = None
+    # The key that signs session cookies: a secret of its own (docs/security.md). Unset
+    # outside production: a random key per process (a restart ends every session).
+    console_session_key: SecretStr = SecretStr("")
+
+    @model_validator(mode="after")
+    def _own_session_key_in_production(self) -> Settings:
+        if self.environment == "production":
+            key = self.console_session_key
+            problem = secret_problem("STOCKSYNC_CONSOLE_SESSION_KEY", key, frozenset())
+            if problem is None and key.get_secret_value() == self.admin_token.get_secret_value():
+                problem = "STOCKSYNC_CONSOLE_SESSION_KEY must not be STOCKSYNC_ADMIN_TOKEN"
+            if problem:
+                raise ValueError(problem)
+        return self
 
     def backend_urls(self) -> dict[str, str]:
         """Base URL per service, by its name."""

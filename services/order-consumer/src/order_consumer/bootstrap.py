@@ -58,7 +58,9 @@ def build(settings: Settings) -> Container:
         save_attempts=settings.order_save_attempts,
         wms_locations=settings.wms_locations,
     )
-    return Container(redis, producer, handler, ComplianceHandler(redis))
+    return Container(
+        redis, producer, handler, ComplianceHandler(redis, settings.erased_tombstone_ttl_s)
+    )
 
 
 def service(settings: Settings) -> Service[Container]:
@@ -107,10 +109,10 @@ def service(settings: Settings) -> Service[Container]:
         ],
         producer=wiring.producer,
         produces=(INVENTORY_COMMANDS, ORDERS),
-        # order states and compliance reports; webhook:seen erased on shop/redact
-        # (compliance.py); the variant -> SKU maps shopify-sync keeps, read only
+        # order states, erased shops and compliance reports; webhook:seen erased on
+        # shop/redact (compliance.py); the variant -> SKU maps shopify-sync keeps, read only
         redis_keys=RedisKeys(
-            writes=("order:*", "compliance:report:*", "webhook:seen:*"),
+            writes=("order:*", "erased-shop:*", "compliance:report:*", "webhook:seen:*"),
             reads=("skumap:*",),
             scripts=True,
         ),

@@ -13,7 +13,9 @@ keys and ids.
 A second consumer group reads ``inventory.changed.v1`` for ``order.oversold``: a reservation
 of ours that inventory-adjuster refused is recorded in the order's state through the same
 compare-and-set save (:func:`order_consumer.domain.apply_refusal`), so later diffs never
-release or commit units that were never held.
+release or commit units that were never held; when stock comes back, the adjuster reserves
+such a line from the SKU's waiting list and says so (a ``rereserved`` change): the units are
+held again (:func:`order_consumer.domain.apply_rereservation`, ADR 0022).
 """
 
 from __future__ import annotations
@@ -37,9 +39,11 @@ from order_consumer.domain import (
     Outcome,
     Placement,
     Refusal,
+    Rereservation,
     apply,
     apply_placement,
     apply_refusal,
+    apply_rereservation,
     is_own_reserve,
     parse_webhook,
     variants_to_map,
@@ -65,7 +69,8 @@ log = logging.getLogger(__name__)
 ORDERS_SEEN = Counter("stocksync_orders_total", "Order webhooks handled, by topic.", ["topic"])
 OUTCOMES = Counter(
     "stocksync_order_webhooks_total",
-    "Order webhooks by outcome (applied, replayed: seen before, unchanged: stale or no-op).",
+    "Order webhooks by outcome (applied, replayed: seen before, unchanged: stale or no-op, "
+    "erased: the order or shop was erased by a compliance request).",
     ["topic", "outcome"],
 )
 UNMAPPED = Counter("stocksync_unmapped_lines_total", "Order lines with no SKU mapping.", ["shop"])
@@ -82,6 +87,12 @@ UNBACKED = Counter(
     "stocksync_order_unbacked_units_total",
     "Units released or committed before the refusal of their reservation was known.",
     ["shop"],
+)
+RERESERVED = Counter(
+    "stocksync_order_rereserved_total",
+    "Refused reservations of ours the adjuster reserved when stock came back, by outcome "
+    "(applied, replayed: seen before, unknown: no such reservation in the order's state).",
+    ["outcome"],
 )
 UNMAPPED_TYPE = OrderLineUnmapped.model_fields["type"].default
 MaybeOutcome = TypeVar("MaybeOutcome", bound=Outcome | None)
@@ -187,6 +198,10 @@ class OrderHandler:
         for _ in range(self.save_attempts):
             saves: dict[OrderRef, tuple[int, OrderState]] = {}
             for ref, indexes in pending.items():
+                if current[ref].erased:  # a tombstone: this webhook must not recreate it
+                    erased = Outcome(state=OrderState(shop=ref[0], order_id=ref[1]), erased=True)
+                    outcomes.update((i, erased) for i in indexes)
+                    continue
                 state = self._apply_chain(hooks, indexes, current[ref].state, snapshot, outcomes)
                 if state is not None:
                     saves[ref] = (current[ref].rev, state)
@@ -224,6 +239,12 @@ class OrderHandler:
         webhook = done.event.payload
         ORDERS_SEEN.labels(webhook.topic).inc()
         OUTCOMES.labels(webhook.topic, outcome_name(done.outcome)).inc()
+        if done.outcome.erased:
+            log.info(
+                "order webhook after its order was erased: not applied",
+                extra={"topic": webhook.topic, "order_id": done.order_id},
+            )
+            return []
         if not done.outcome.replay:
             self.report_unmapped(webhook.shop, done.outcome)
         return await self.publish(done.event, done.order_id, done.outcome)
@@ -256,6 +277,9 @@ class OrderHandler:
             elif isinstance(item.event, InventoryChanged) and is_placement(item.event):
                 with handling(item, "order-consumer routed reservation"):
                     await self.handle_placement(item.event)
+            elif isinstance(item.event, InventoryChanged) and item.event.payload.rereserved:
+                with handling(item, "order-consumer waiting reservation served"):
+                    await self.handle_rereserved(item.event)
 
     def own_reserve(self, ref: OrderLineRef | None, key: str) -> OrderLineRef | None:
         """``ref`` when the key is one of our reservations of a configured shop's order line."""
@@ -270,9 +294,7 @@ class OrderHandler:
         ref = self.own_reserve(change.order, change.idempotency_key)
         if ref is None or ref.line_id is None:
             return None
-        placement = Placement(
-            ref.shop, ref.order_id, ref.line_id, change.idempotency_key, dict(change.routed or {})
-        )
+        placement = Placement(*line_of(ref), change.idempotency_key, dict(change.routed or {}))
         outcome = await self.save_with(
             ref.shop, ref.order_id, lambda state: apply_placement(state, placement)
         )
@@ -288,13 +310,7 @@ class OrderHandler:
         ref = self.own_reserve(oversold.order, oversold.idempotency_key)
         if ref is None or ref.line_id is None:
             return None
-        refusal = Refusal(
-            ref.shop,
-            ref.order_id,
-            ref.line_id,
-            oversold.idempotency_key,
-            tuple(oversold.tried or ()),
-        )
+        refusal = Refusal(*line_of(ref), oversold.idempotency_key, tuple(oversold.tried or ()))
         outcome = await self.save_with(
             ref.shop, ref.order_id, lambda state: apply_refusal(state, refusal)
         )
@@ -327,11 +343,37 @@ class OrderHandler:
             await self.publish_notices(event, ref.order_id, outcome)
         return name
 
+    async def handle_rereserved(self, event: InventoryChanged) -> str | None:
+        """A refused reservation of ours the adjuster reserved when stock came back: hold
+        its units again, or release those the order no longer wants (ADR 0022). The
+        outcome's name, None when not ours."""
+        change = event.payload
+        ref = self.own_reserve(change.order, change.idempotency_key)
+        if ref is None or ref.line_id is None:
+            return None
+        units = change.after.reserved - change.before.reserved
+        served = Rereservation(*line_of(ref), change.idempotency_key, change.location, units)
+        outcome = await self.save_with(
+            ref.shop, ref.order_id, lambda state: apply_rereservation(state, served)
+        )
+        if outcome is None:
+            log.warning(
+                "re-reserved units of a reservation the order's state does not know",
+                extra={"idempotency_key": change.idempotency_key},
+            )
+            name = "unknown"
+        else:
+            name = "replayed" if outcome.replay else "applied"
+            await self.publish_notices(event, ref.order_id, outcome)
+        RERESERVED.labels(name).inc()
+        return name
+
     async def publish_notices(
         self, cause: OrderOversold | InventoryChanged, order_id: str, outcome: Outcome
     ) -> None:
-        """The lifecycle events a refusal or placement made due (``order.routed``), sent and
-        acknowledged before the loop commits."""
+        """The commands and lifecycle events adjuster feedback made due (``order.routed``, a
+        release of re-reserved units no longer wanted), sent and acknowledged before the
+        loop commits."""
         meta: dict[str, Any] = {
             "correlation_id": cause.correlation_id,
             "causation_id": cause.id,
@@ -339,6 +381,15 @@ class OrderHandler:
             "shop": cause.payload.order.shop if cause.payload.order else cause.shop,
         }
         futures = [
+            await send_event(
+                self.producer,
+                INVENTORY_COMMANDS,
+                cmd.sku,
+                InventoryCommandRequested(id=stable_id(cmd.idempotency_key), payload=cmd, **meta),
+            )
+            for cmd in outcome.commands
+        ]
+        futures += [
             await send_event(self.producer, ORDERS, order_id, self.lifecycle(meta, notice))
             for notice in outcome.notices
         ]
@@ -379,6 +430,11 @@ class OrderHandler:
             log.warning("order lines without SKU mapping", extra={"lines": lines})
 
 
+def line_of(ref: OrderLineRef) -> tuple[str, str, str]:
+    """(shop, order id, line id) of one of our order lines (``own_reserve`` checked it)."""
+    return ref.shop, ref.order_id, ref.line_id or ""
+
+
 def is_placement(event: InventoryChanged) -> bool:
     """A routed reservation's first change (a split sends one per location, each with the
     whole placement; the first is enough)."""
@@ -391,6 +447,8 @@ def is_placement(event: InventoryChanged) -> bool:
 
 
 def outcome_name(outcome: Outcome) -> str:
+    if outcome.erased:
+        return "erased"
     if outcome.replay:
         return "replayed"
     return "applied" if outcome.changed else "unchanged"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
+
 from stocksync_common.settings import CommonSettings, load
 
 
@@ -16,6 +18,10 @@ class Settings(CommonSettings):
     compliance_consumer_group: str = "order-consumer-compliance"
     # An order's state is kept this long after its last webhook (refunds come months later).
     order_state_ttl_s: int = 400 * 24 * 3600
+    # How long an erased order or shop (customers/redact, shop/redact) keeps its tombstone:
+    # no webhook recreates its state meanwhile. Longer than any way a delivery can come
+    # back: the edge refuses deliveries older than 48 h, dead letters live two weeks at most.
+    erased_tombstone_ttl_s: int = Field(default=30 * 24 * 3600, ge=16 * 24 * 3600)
     # Read-compute-save attempts when another consumer saved the same order in between.
     order_save_attempts: int = 8
     # Our location ids whose shipments the warehouse reports (wms-connector commits those

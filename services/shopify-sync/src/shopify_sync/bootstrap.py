@@ -288,7 +288,11 @@ async def create_extra_topics(c: Container) -> None:
     s = c.settings
     wanted = dict.fromkeys(c.extra_topics(), s.topic_partitions)
     await ensure_topics(
-        s.kafka_bootstrap_servers, wanted, s.topic_replication_factor, security=s.kafka_security
+        s.kafka_bootstrap_servers,
+        wanted,
+        s.topic_replication_factor,
+        min_isr=s.topic_min_insync_replicas,
+        security=s.kafka_security,
     )
 
 

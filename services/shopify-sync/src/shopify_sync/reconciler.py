@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from shopify_sync.adapters import metrics
 from shopify_sync.adapters.jobs import RedisJobs
 from shopify_sync.adapters.truth import TruthSource
@@ -34,6 +36,8 @@ class Reconciler:
     truth: TruthSource
     lanes: Lanes
     targeted_truth: TruthSource | None = None  # per-SKU source for targeted runs
+    # A full run checks at most this many drifted SKUs per store against the read API.
+    confirm_limit: int = 500
 
     async def run(
         self, shops: Sequence[str] | None = None, skus: Sequence[str] | None = None
@@ -63,6 +67,8 @@ class Reconciler:
             listed, levels = set(found.entries), store_levels(store, found)
             await self.mapping.note_missing(store, [s for s in truth if s not in listed])
         report = compare(store, truth, listed, levels)
+        if not skus:
+            report = await self._confirmed(store, report, listed, levels)
         kept = await self.state.record(store.shop, report.corrections())
         if kept:
             self.lanes.wake(store.shop)
@@ -73,6 +79,32 @@ class Reconciler:
             extra={"shop": store.shop, "compared": report.compared, "drift": report.mismatched,
                    "corrections_recorded": kept},
         )  # fmt: skip
+        return report
+
+    async def _confirmed(
+        self,
+        store: Store,
+        report: StoreReport,
+        listed: set[str],
+        levels: dict[ItemKey, int | None],
+    ) -> StoreReport:
+        """A full run compares the store with the compacted levels topic; each SKU found
+        drifted there is checked against inventory-adjuster's read API before it counts. A
+        kit's record on the topic is its own hash's, not its availability (ADR 0008), so
+        every store listing a kit looked drifted; a record older than a change still on its
+        way looks drifted the same way. Beyond ``confirm_limit`` SKUs (a store far from
+        truth), or when the read API cannot answer, the topic's report stands."""
+        suspects = sorted({d.key[0] for d in report.drift})
+        if self.targeted_truth is None or not suspects or len(suspects) > self.confirm_limit:
+            return report
+        try:
+            live = await self.targeted_truth.snapshot(suspects)
+        except (httpx.HTTPError, ValueError):
+            log.warning("drift not confirmed: the read API did not answer", exc_info=True,
+                        extra={"shop": store.shop, "skus": len(suspects)})  # fmt: skip
+            return report
+        again = compare(store, live, listed, {k: v for k, v in levels.items() if k[0] in live})
+        report.drift = [d for d in report.drift if d.key[0] not in live] + again.drift
         return report
 
     async def _read_some(

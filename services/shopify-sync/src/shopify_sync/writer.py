@@ -207,6 +207,8 @@ class Writer:
         out.held += await self._gate(store, todo, batch)
         same = [t for t in todo if not self._differs(t, batch)]
         await self._settled(store, same, batch)
+        # applied without a write (a held raise stays pending: its change is still waiting)
+        SYNC_CLOCK.settled(shop, [t.key for t in same if t.key not in batch.held])
         out.unchanged += len(same)
         differ = [t for t in todo if self._differs(t, batch)]
         for chunk in chunks(differ, BATCH_LIMIT):
@@ -299,6 +301,7 @@ class Writer:
                 continue
             targets.append(Target(key, pending, entry.item_id, location_gid))
         await self.state.discard(store.shop, unlisted)
+        SYNC_CLOCK.settled(store.shop, unlisted)
         # it sells none of them: no room held there, whatever was recorded before
         await self.exposures.put(
             store.shop,
@@ -495,6 +498,7 @@ class Writer:
         )
         await self.dead_letters.reject(store.shop, rejected, code)
         await self.state.discard(store.shop, {k: p for k, (p, _) in rejected.items()})
+        SYNC_CLOCK.settled(store.shop, rejected)
         metrics.REJECTED.labels(store.shop, code).inc(len(rejected))
         out.rejected += len(rejected)
 

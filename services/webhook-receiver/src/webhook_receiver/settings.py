@@ -6,14 +6,18 @@ from functools import lru_cache
 
 from pydantic import Field, SecretStr, model_validator
 
+from stocksync_common.kafka import MAX_RECORD_BYTES
 from stocksync_common.settings import CommonSettings, load, secret_problem
 
 # Shopify waits 5 s for an answer; anything slower counts as a failed delivery.
 SHOPIFY_ANSWER_DEADLINE_S = 5.0
-# aiokafka's default max_request_size and Kafka's default max.message.bytes are 1 MiB; the
-# envelope around the body needs room, so a body above this could never be published.
-KAFKA_RECORD_LIMIT = 1024 * 1024
-ENVELOPE_HEADROOM = 64 * 1024
+# The producers' record limit (before compression; the broker's 1 MiB applies to the
+# compressed batch, see stocksync_common.kafka). The envelope around the body (escaped into
+# a JSON string) needs room, so a body above half the limit could never be published.
+KAFKA_RECORD_LIMIT = MAX_RECORD_BYTES
+ENVELOPE_HEADROOM = MAX_RECORD_BYTES // 2
+# Shopify's largest product (2,048 variants) as a products webhook is about 1.2-1.5 MB.
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 MIN_DEDUPE_WINDOW_S = 48 * 3600
 
 
@@ -21,7 +25,7 @@ class Settings(CommonSettings):
     service_name: str = "webhook-receiver"
     http_port: int = 8080
     workers: int = Field(default=1, ge=1)
-    max_body_bytes: int = Field(default=KAFKA_RECORD_LIMIT - ENVELOPE_HEADROOM, gt=0)
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     dedupe_ttl_s: int = 72 * 3600
     publish_timeout_s: float = Field(default=3.0, gt=0)
     redis_timeout_s: float = Field(default=0.5, gt=0)

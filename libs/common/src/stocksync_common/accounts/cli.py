@@ -22,16 +22,25 @@ import getpass
 import logging
 import os
 import sys
+from typing import ClassVar
 
 from stocksync_common.accounts import ROLES, AccountError, parse_scopes
 from stocksync_common.accounts.store import Accounts
 from stocksync_common.cli_output import print_rows
 from stocksync_common.logs import configure_logging
 from stocksync_common.redis_client import connect_settings
-from stocksync_common.settings import CommonSettings
+from stocksync_common.settings import CommonSettings, load
 
 log = logging.getLogger("stocksync.audit")
 FIRST_ADMIN_ENV = "STOCKSYNC_FIRST_ADMIN_PASSWORD"
+
+
+class UsersSettings(CommonSettings):
+    """The command's settings: Redis only (it runs in any pod, the console's too, which has
+    no Kafka user: its Kafka settings are not asked for)."""
+
+    uses_kafka: ClassVar[bool] = False
+    service_name: str = "stocksync-users"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -149,7 +158,8 @@ async def run(args: argparse.Namespace, settings: CommonSettings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     configure_logging("stocksync-users")  # audit lines as JSON on stderr
-    return asyncio.run(run(parser().parse_args(argv), CommonSettings()))
+    args = parser().parse_args(argv)
+    return asyncio.run(run(args, load(UsersSettings)))
 
 
 if __name__ == "__main__":

@@ -45,6 +45,13 @@ from stocksync_common.accounts import (
 )
 
 LoginOutcome = Literal["ok", "wrong", "locked", "throttled"]
+# a revoked token's hash must not come back as a stub: change it only while it exists
+_TOUCH = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'expires_at', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
 
 
 @dataclass(frozen=True)
@@ -237,6 +244,13 @@ class Accounts:
             pipe.sadd(f"{self.p}tokens:{name}", token_id)
             await pipe.execute()
         return token_id, token
+
+    async def touch_token(self, token_id: str, ttl_s: int) -> bool:
+        """Let a token end ``ttl_s`` from now (a console session's token follows its session,
+        so both end together however the session ends); False if it is gone already."""
+        key = f"{self.p}token:{token_id}"
+        touched = await self.redis.eval(_TOUCH, 1, key, str(self.clock() + ttl_s), str(ttl_s))
+        return bool(touched)
 
     async def revoke_token(self, token_id: str) -> bool:
         user = _s(await self.redis.hget(f"{self.p}token:{token_id}", "user"))

@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from stocksync_common.pii import masked_headers, masked_text
 from stocksync_common.retry import OURS, Origin
 
 DLQ_MARK = ".dlq."
@@ -189,3 +190,23 @@ class DlqRecord:
         if isinstance(b64, str):
             return base64.b64decode(b64)
         return str(self.body.get("value") or "").encode()
+
+
+def masked_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """A record's summary or full view (:meth:`DlqRecord.summary`, :meth:`DlqRecord.full`) as
+    a non-admin sees it (#22): customer data masked in the value (field by field when it is
+    JSON, withheld whole when it is not, and the raw bytes' base64 always), the headers, the
+    error and the stack (:mod:`stocksync_common.pii`). Replay still sends the record as it
+    is: masking changes what is shown, never what is kept."""
+    out = {**doc, "masked": True}
+    if isinstance(doc.get("error"), str):
+        out["error"] = masked_text(doc["error"], withhold=False)
+    if isinstance(doc.get("stack"), list):
+        out["stack"] = [masked_text(str(line), withhold=False) for line in doc["stack"]]
+    if isinstance(doc.get("headers"), dict):
+        out["headers"] = masked_headers({str(k): str(v) for k, v in doc["headers"].items()})
+    if isinstance(doc.get("value"), str):
+        out["value"] = masked_text(doc["value"])
+    if "value_b64" in doc:
+        out["value_b64"] = "[withheld: admins see the raw bytes]"
+    return out

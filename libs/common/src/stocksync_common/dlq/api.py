@@ -5,6 +5,8 @@ lifespan: a Redis client, the Kafka clients of a DlqAdmin, and the automatic rep
 uses ``checks`` (the service's readiness checks) to know when a dependency is back. Every
 route needs the admin bearer token (``stocksync_common.auth.AdminDep``, the one admin
 dependency; the token is the app's settings'); each state-changing call writes one audit line.
+Records are shown raw only to a credential with the ``admin`` scope (each such read audited);
+viewers and operators see customer data masked (``masked_view``).
 """
 
 # No ``from __future__ import annotations``: the routes are defined in the factory, and
@@ -19,8 +21,8 @@ from fastapi import APIRouter, FastAPI, HTTPException, Query
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from stocksync_common.auth import AdminDep
-from stocksync_common.dlq import DlqRecord, parse_record_id
+from stocksync_common.auth import Admin, AdminDep
+from stocksync_common.dlq import DlqRecord, masked_view, parse_record_id
 from stocksync_common.dlq.admin import DlqAdmin, Groups
 from stocksync_common.dlq.auto import AutoReplayer
 from stocksync_common.redis_client import connect_settings
@@ -123,21 +125,28 @@ def dlq_router(
 
     @router.get("/records")
     async def records(
-        _who: AdminDep,
+        who: AdminDep,
         topic: str,
         status: Literal["pending", "replayed", "all"] = "pending",
         limit: Annotated[int, Query(ge=1, le=10000)] = 100,
         reason: str | None = None,
     ) -> dict[str, Any]:
-        """The newest records of a DLQ topic (summaries), oldest first."""
+        """The newest records of a DLQ topic (summaries), oldest first (customer data in the
+        errors masked without the admin scope)."""
         found = await holder.get().records(owned(topic), status, limit, reason)
-        return {"records": [r.summary() for r in found]}
+        raw = _raw(who, "dlq records read raw", topic=topic, count=len(found))
+        summaries = [r.summary() for r in found]
+        return {"records": summaries if raw else [masked_view(s) for s in summaries],
+                "masked": not raw}  # fmt: skip
 
     @router.get("/records/{rid}", responses={400: {"description": "bad request"}})
-    async def record(_who: AdminDep, rid: str) -> dict[str, Any]:
-        """One record in full: summary, headers, value and stack."""
+    async def record(who: AdminDep, rid: str) -> dict[str, Any]:
+        """One record in full: summary, headers, value and stack (customer data masked
+        without the admin scope)."""
         rec = await _get(holder.get(), rid, owned)
-        return rec.full()
+        if _raw(who, "dlq record read raw", record=rid):
+            return {**rec.full(), "masked": False}
+        return masked_view(rec.full())
 
     @router.post("/replay", responses={400: {"description": "bad request"}})
     async def replay(who: AdminDep, body: ReplayRequest) -> dict[str, Any]:
@@ -166,6 +175,15 @@ def dlq_router(
         return {"purged": purged}
 
     return router
+
+
+def _raw(who: Admin, what: str, **detail: Any) -> bool:
+    """Whether ``who`` sees records raw: only with the ``admin`` scope, and then audited
+    (viewers and operators see them masked: :func:`stocksync_common.dlq.masked_view`)."""
+    if who.may("admin"):
+        who.audit(what, **detail)
+        return True
+    return False
 
 
 async def _get(admin: DlqAdmin, rid: str, owned: Callable[[str], str]) -> DlqRecord:

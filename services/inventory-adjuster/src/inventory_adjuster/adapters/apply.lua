@@ -16,13 +16,18 @@
 -- KEYS[4] offsets      offsets:{<group>}      consumed offset per "<topic>:<partition>"
 -- KEYS[5] hold         inv:{sku}:hold:<shop>:<order>:<line>   (routed commands only) the
 --                                  units the order line holds per location
+-- KEYS[6] waiting      inv:{sku}:waiting      refused order lines waiting for stock, oldest
+--                                  first (a list of JSON entries; see WAITING LIST below)
 -- ARGV: 1 command, 2 location, 3 quantity, 4 idempotency key, 5 idempotency ttl (s),
 --       6 offset field ("" for none), 7 offset, 8 ledger max length, 9 as_of ms ("" none),
 --       10 config JSON ("" none), 11 ordering shop ("" none), 12 stores JSON list ("" none),
 --       13 default allocation JSON {"per_store", "velocity", "window_s"} ("" none: only SKUs
 --          configured with an allocation threshold are allocated),
---       14 (routed commands only) route JSON {"locations": [...], "split": bool}: see
---          route_reserve and routed_moves below (docs/decisions/0018-order-routing.md)
+--       14 (routed commands only, else "") route JSON {"locations": [...], "split": bool}:
+--          see route_reserve and routed_moves below (docs/decisions/0018-order-routing.md)
+--       15 an order line's reserve: its waiting entry JSON {"key", "shop", "order_id",
+--          "line_id", "location", "quantity"} ("" for any other command); queued on KEYS[6]
+--          when the reserve is refused (docs/decisions/0022-residual-order-edge-cases.md)
 
 local SALES_WEIGHT_CAP = 1000
 -- the default allocation's settings, decoded once per call (nil: none)
@@ -239,6 +244,74 @@ local function moved_since(loc, as_of_ms)
   return moved
 end
 
+-- WAITING LIST (docs/decisions/0022-residual-order-edge-cases.md). A plain (not routed)
+-- reserve of an order line refused under the reject policy waits in KEYS[6], in order of
+-- arrival. Every later applied command that is not a reserve (stock may have come back: a
+-- release, a receipt, a count, a lower safety stock) serves the list from its head in the
+-- same script: each entry whose location now has its units available is reserved, atomic
+-- with the stock's return and idempotent with that command (a replay is a duplicate whose
+-- stored result lists the same re-reservations, published again with the same ids).
+-- Per location the order of arrival is strict: an entry that does not fit blocks the later
+-- entries at its location (a small later line never jumps an earlier one), not those at
+-- other locations. An entry older than the idempotency ttl (ARGV[5]) is dropped. Bounded
+-- work: at most WAITING_SCAN entries looked at per command and WAITING_MAX queued (beyond
+-- it a refusal is final, as it was before the list existed).
+local WAITING_SCAN = 64
+local WAITING_MAX = 10000
+
+local function enqueue_waiting()
+  if ARGV[15] == nil or ARGV[15] == '' then return false end
+  if redis.call('LLEN', KEYS[6]) >= WAITING_MAX then return false end
+  local entry = cjson.decode(ARGV[15])
+  entry['t'] = clock_ms()
+  redis.call('RPUSH', KEYS[6], cjson.encode(entry))
+  return true
+end
+
+-- Each re-reservation bumps the version (one change event each; shopify-sync keeps the
+-- latest version) and is a ledger entry of its own, naming the command that served it.
+local function serve_waiting(h)
+  local served = {}
+  if redis.call('LLEN', KEYS[6]) == 0 then return served end
+  local blocked, ttl_ms = {}, tonumber(ARGV[5]) * 1000
+  for _, item in ipairs(redis.call('LRANGE', KEYS[6], 0, WAITING_SCAN - 1)) do
+    local e = cjson.decode(item)
+    local l, q = e['location'], tonumber(e['quantity'])
+    if clock_ms() - tonumber(e['t']) > ttl_ms then
+      redis.call('LREM', KEYS[6], 1, item)
+    elseif not blocked[l] then
+      local before = at(h, l)
+      if before.available >= q then
+        redis.call('LREM', KEYS[6], 1, item)
+        local _, total_before = levels_of(h)
+        h[l .. '|reserved'] = before.reserved + q
+        redis.call('HSET', KEYS[1], l .. '|reserved', h[l .. '|reserved'])
+        note_sale(h, e['shop'], q)
+        local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
+        local after = at(h, l)
+        local _, total_after = levels_of(h)
+        redis.call('XADD', KEYS[3], 'MAXLEN', '~', tonumber(ARGV[8]), '*',
+          'command', 'reserve', 'key', e['key'], 'location', l, 'quantity', q,
+          'status', 'applied', 'version', version, 'd_on_hand', 0, 'd_reserved', q,
+          'served_by', ARGV[4])
+        served[#served + 1] = {key = e['key'], location = l, quantity = q, version = version,
+          before = before, after = after, sku_available_before = total_before,
+          sku_available_after = total_after, seen = seen_at(h, l),
+          order = {shop = e['shop'], order_id = e['order_id'], line_id = e['line_id']}}
+      else
+        blocked[l] = true
+      end
+    end
+  end
+  return served
+end
+
+-- The version the SKU ends at: the command's, or its last re-reservation's.
+local function final_version(version, served)
+  if #served > 0 then return served[#served].version end
+  return version
+end
+
 local prior = redis.call('GET', KEYS[2])
 if prior then
   record_offset()
@@ -403,20 +476,25 @@ local function apply_routed(cmd, loc, qty)
       'command', cmd, 'key', ARGV[4], 'location', loc, 'quantity', qty, 'status', status,
       'version', version, 'd_on_hand', 0, 'd_reserved', 0)
   end
-  local locs, total_after, shares, moved = settle_shares(h, status)
   for _, a in ipairs(allocations) do a.seen = seen_at(h, a.location) end
+  local _, total_mid = levels_of(h)
+  local served = {}
+  if status == 'applied' and cmd ~= 'reserve' then served = serve_waiting(h) end
+  local locs, total_after, shares, moved = settle_shares(h, status)
   local first = allocations[1]
   local result = cjson.encode({
     status = status, command = cmd, location = first.location, quantity = qty,
     version = version, before = first.before, after = first.after,
-    sku_available_before = total_before, sku_available_after = total_after,
+    sku_available_before = total_before, sku_available_after = total_mid,
     backordered = (status == 'applied' and cmd == 'reserve' and first.after.available < 0),
     shares = shares or cjson.null, moved = moved, seen = first.seen,
     allocations = allocations, routed = routed, tried = tried, available_at = available_at,
+    served = served,
   })
   redis.call('SET', KEYS[2], result, 'EX', tonumber(ARGV[5]))
   record_offset()
-  return {status, result, cjson.encode({version = version, available = total_after,
+  return {status, result, cjson.encode({version = final_version(version, served),
+    available = total_after,
     locations = locs, shares = shares or cjson.null, kit_offsets = kit_offsets_of(h),
     seen = seen_all(h)})}
 end
@@ -432,6 +510,7 @@ local oh, rs, ss = before.on_hand, before.reserved, before.safety_stock
 local status = 'applied'
 local policy = h['policy'] or 'reject'
 local sets = {}
+local waiting = false  -- a refused reserve queued on the waiting list
 
 if cmd == 'reserve' then
   -- the store sold it either way: its count went down, refused or not
@@ -439,6 +518,7 @@ if cmd == 'reserve' then
   note_demand(h, qty)
   if policy == 'reject' and before.available < qty then
     status = 'rejected'
+    waiting = enqueue_waiting()
   else
     rs = rs + qty
     note_sale(h, ARGV[11], qty)
@@ -493,14 +573,18 @@ if status == 'applied' then
   h[loc .. '|on_hand'], h[loc .. '|reserved'], h[loc .. '|safety_stock'] = oh, rs, ss
 end
 local after = at(h, loc)
+local _, total_mid = levels_of(h)
+local served = {}
+if status == 'applied' and cmd ~= 'reserve' then served = serve_waiting(h) end
 local locs, total_after, shares, moved = settle_shares(h, status)
 
 local result = cjson.encode({
   status = status, command = cmd, location = loc, quantity = qty, version = version,
   before = before, after = after,
-  sku_available_before = total_before, sku_available_after = total_after,
+  sku_available_before = total_before, sku_available_after = total_mid,
   backordered = (status == 'applied' and cmd == 'reserve' and after.available < 0),
   shares = shares or cjson.null, moved = moved, seen = seen_at(h, loc),
+  waiting = waiting, served = served,
 })
 redis.call('SET', KEYS[2], result, 'EX', tonumber(ARGV[5]))
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', tonumber(ARGV[8]), '*',
@@ -514,6 +598,6 @@ if moved > 0 then  -- each move of shares between stores is a ledger entry of it
     'shares', cjson.encode(shares))
 end
 record_offset()
-return {status, result, cjson.encode({version = version, available = total_after,
-  locations = locs, shares = shares or cjson.null, kit_offsets = kit_offsets_of(h),
-  seen = seen_all(h)})}
+return {status, result, cjson.encode({version = final_version(version, served),
+  available = total_after, locations = locs, shares = shares or cjson.null,
+  kit_offsets = kit_offsets_of(h), seen = seen_all(h)})}

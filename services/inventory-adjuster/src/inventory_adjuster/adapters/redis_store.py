@@ -42,6 +42,29 @@ def hold_key(cmd: InventoryCommand) -> str:
     return f"inv:{{{cmd.sku}}}:hold:{line}"
 
 
+def waiting_key(sku: str) -> str:
+    """Refused order lines waiting for the SKU's stock, oldest first (apply.lua's KEYS[6];
+    docs/decisions/0022-residual-order-edge-cases.md)."""
+    return f"inv:{{{sku}}}:waiting"
+
+
+def waiting_entry(cmd: InventoryCommand) -> str:
+    """apply.lua's ARGV[15]: what a plain reserve of an order line queues if it is refused;
+    "" for any other command (a routed reserve included: it does not wait)."""
+    o = cmd.order
+    if cmd.command != "reserve" or cmd.route is not None or o is None or o.line_id is None:
+        return ""
+    entry = {
+        "key": cmd.idempotency_key,
+        "shop": o.shop,
+        "order_id": o.order_id,
+        "line_id": o.line_id,
+        "location": cmd.location,
+        "quantity": cmd.quantity,
+    }
+    return orjson.dumps(entry).decode()
+
+
 def offsets_key(group: str) -> str:
     return f"offsets:{{{group}}}"
 
@@ -145,13 +168,14 @@ class RedisInventory:
             self.shops_json,
             self.allocation_json,
         ]
-        if cmd.route is not None:  # ARGV[14], with KEYS[5]: routed (ADR 0018)
-            args.append(cmd.route.model_dump_json())
+        # ARGV[14], with KEYS[5]: routed (ADR 0018); ARGV[15], with KEYS[6]: the waiting list
+        args.append(cmd.route.model_dump_json() if cmd.route is not None else "")
+        args.append(waiting_entry(cmd))
         return args
 
     def _keys(self, cmd: InventoryCommand) -> list[str]:
         keys = script_head_keys(cmd, self.group)
-        return [*keys, hold_key(cmd)] if cmd.route is not None else keys
+        return [*keys, hold_key(cmd), waiting_key(cmd.sku)]
 
     async def apply_many(
         self, commands: Sequence[tuple[InventoryCommand, Position | None]]

@@ -10,7 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from stocksync_common.events import OrderLineRef, utcnow
 
 AlertKind = Literal[
-    "low_stock", "out_of_stock", "back_in_stock", "oversell", "reorder", "velocity", "digest"
+    "low_stock",
+    "out_of_stock",
+    "back_in_stock",
+    "oversell",
+    "reorder",
+    "velocity",
+    "digest",
+    "unmapped_line",
 ]
 ALERT_KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
 ChannelName = Literal["slack", "webhook", "email"]
@@ -32,7 +39,10 @@ class Alert(BaseModel):
     location: str | None = None
     store: str | None = None
     order: OrderLineRef | None = None
-    requested: int | None = None  # oversell: units the order asked for
+    requested: int | None = None  # oversell, unmapped_line: units the order asked for
+    # oversell: the refused line waits and is reserved when stock returns (ADR 0022)
+    waiting: bool = False
+    title: str | None = None  # unmapped_line: the line's product title
     reorder_quantity: int | None = None
     rate_per_minute: int | None = None
     items: list[Alert] = Field(default_factory=list)  # digest: the alerts it summarises

@@ -1,4 +1,5 @@
-"""Crossing semantics: alert once when a level crosses a threshold, re-arm when it crosses back.
+"""Crossing semantics: alert once when a level crosses a threshold, re-arm when it crosses back
+(the sales rate: also when the window emptied with time, see ``_kinds``).
 
 The SKU's state remembers on which side of each threshold it last was, so a change that
 stays on the same side says nothing, and a replayed change (same or older version) is a
@@ -74,9 +75,16 @@ def _crossed(state: SkuState, name: str, was: bool, now: bool) -> str | None:
 
 
 def _kinds(
-    state: SkuState, change: StockChange, rule: Effective, rate: int | None, *, first: bool
+    state: SkuState,
+    change: StockChange,
+    rule: Effective,
+    rate: int | None,
+    *,
+    first: bool,
+    sold: int = 0,
 ) -> list[str]:
-    """``first``: no change of this SKU was seen before this one."""
+    """``first``: no change of this SKU was seen before this one; ``sold``: the units of
+    ``rate`` this change sold."""
     before, after = change.sku_available_before, change.sku_available_after
     kinds: list[str] = []
     counted = first and change.command == "set_on_hand"
@@ -99,6 +107,11 @@ def _kinds(
             kinds.append("reorder")
     if rule.velocity_per_minute is not None and rate is not None:
         limit = rule.velocity_per_minute
+        # Re-armed on time: the window as of this change, without its own units, held the
+        # limit or less, so the rate had come back since the alert even if no change came
+        # to see it (a burst after a pause alerts again; ADR 0022, f).
+        if state.below.get("velocity") and rate - sold <= limit:
+            state.below["velocity"] = False
         # "below" here means "selling faster than the limit": crossing down alerts.
         if _crossed(state, "velocity", False, rate > limit) == "down":
             kinds.append("velocity")
@@ -113,6 +126,7 @@ def decide(
     rule: Effective,
     *,
     rate: int | None = None,
+    sold: int = 0,
     store: str | None = None,
     correlation_id: str | None = None,
     now: float,
@@ -122,7 +136,7 @@ def decide(
     if change.version <= state.version:
         return decision
     first, state.version = state.version == 0, change.version
-    for kind in _kinds(state, change, rule, rate, first=first):
+    for kind in _kinds(state, change, rule, rate, first=first, sold=sold):
         alert = make_alert(kind, change, rule, rate, store, correlation_id)  # type: ignore[arg-type]
         if kind == "reorder":
             decision.reorder = alert

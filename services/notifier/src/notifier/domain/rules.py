@@ -24,6 +24,7 @@ class Rule(BaseModel):
     out_of_stock: bool | None = None
     back_in_stock: bool | None = None
     oversell: bool | None = None
+    unmapped_line: bool | None = None  # an order line no SKU is mapped for (per store)
     reorder_point: int | None = Field(default=None, ge=0)
     reorder_quantity: int | None = Field(default=None, ge=1)
     velocity_per_minute: int | None = Field(default=None, ge=1)  # alert above this rate
@@ -46,6 +47,7 @@ class Effective(BaseModel):
     out_of_stock: bool = True
     back_in_stock: bool = True
     oversell: bool = True
+    unmapped_line: bool = True
     reorder_point: int | None = None
     reorder_quantity: int | None = None
     velocity_per_minute: int | None = None

@@ -26,6 +26,7 @@ class Observed:
     correlation_id: str | None
     now: float
     rate: int | None = None
+    sold: int = 0  # the units of ``rate`` this change sold
 
 
 @dataclass
@@ -58,6 +59,7 @@ def decide_sku(state: SkuState, changes: Sequence[Observed], rule: Effective) ->
             seen.change,
             rule,
             rate=seen.rate,
+            sold=seen.sold,
             store=seen.store,
             correlation_id=seen.correlation_id,
             now=seen.now,

@@ -16,7 +16,9 @@ HEADLINES = {
     "velocity": ":chart_with_upwards_trend: {sku} sells fast: {rate_per_minute}/min "
     "(limit {threshold}/min)",
     "digest": ":memo: {sku}: {count} more alerts during the quiet period",
+    "unmapped_line": ":grey_question: {store}: an order line has no SKU mapping: {title}",
 }
+UNMAPPED_PREFIX = "unmapped:"  # an unmapped_line alert's subject: unmapped:<shop>
 SUBJECT_PREFIX = "[StockSync]"
 
 
@@ -32,6 +34,9 @@ class Rendered:
 
 
 def console_link(base_url: str, sku: str) -> str:
+    """The SKU's stock page; the mapping page for a store's unmapped lines."""
+    if sku.startswith(UNMAPPED_PREFIX):
+        return f"{base_url.rstrip('/')}/mapping"
     return f"{base_url.rstrip('/')}/inventory/{quote(sku, safe='')}"
 
 
@@ -48,6 +53,8 @@ def render(alert: Alert, console_url: str) -> Rendered:
         lines.append(f"Location: {alert.location}")
     if alert.requested is not None:
         lines.append(f"Requested: {alert.requested}")
+    if alert.waiting:
+        lines.append("Waiting: reserved by itself when stock returns, oldest order first")
     if alert.order is not None:
         line = f" line {alert.order.line_id}" if alert.order.line_id else ""
         lines.append(f"Order: {alert.order.shop} #{alert.order.order_id}{line}")

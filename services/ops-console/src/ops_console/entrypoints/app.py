@@ -9,12 +9,12 @@ from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import HTTPException
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ops_console.backends import BackendError
 from ops_console.bootstrap import NO_SEAMS, Seams, service
-from ops_console.entrypoints import charts, dlq, login, pages
+from ops_console.entrypoints import charts, dlq, login, pages, users, users_api
 from ops_console.entrypoints.deps import LoginRequired
 from ops_console.entrypoints.pages import render
 from ops_console.settings import Settings, get_settings
@@ -39,7 +39,9 @@ def install_errors(app: FastAPI) -> None:
         return RedirectResponse("/login?" + urlencode({"next": exc.next_path}), 303)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: HTTPException) -> Response:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith(users_api.router.prefix + "/"):
+            return JSONResponse({"detail": exc.detail}, exc.status_code, exc.headers)
         title = f"Error {exc.status_code}"
         return render("message_page.html", title, None, exc.status_code, error=exc.detail)
 
@@ -51,7 +53,10 @@ def install_errors(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None, seams: Seams = NO_SEAMS) -> FastAPI:
     """The app; ``seams`` are for tests."""
     spec = service(settings or get_settings(), seams)
-    app = create_service_app(spec, [login.router, pages.router, dlq.router, charts.router])
+    app = create_service_app(
+        spec,
+        [login.router, pages.router, dlq.router, charts.router, users.router, users_api.router],
+    )
 
     @app.middleware("http")
     async def security_headers(

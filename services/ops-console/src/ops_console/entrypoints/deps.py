@@ -1,6 +1,6 @@
 """FastAPI dependencies: the container, the session behind a page (ended when idle or old,
-or when its user was disabled; its role as the user's role is now), and the checks every
-action passes (a session, its CSRF token, then a role that may operate)."""
+when its user was disabled or its token revoked; its role as the user's role is now), and
+the checks every action passes (a session, its CSRF token, then a role that may operate)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi import Depends, HTTPException, Request
 
 from ops_console.backends import CREDENTIAL
 from ops_console.bootstrap import Container
-from ops_console.sessions import COOKIE, Session, end
+from ops_console.sessions import COOKIE, Session, end, keep
 from stocksync_common.bodies import read_bounded
 
 MAX_FORM_BYTES = 64 * 1024
@@ -48,7 +48,9 @@ async def current_session(request: Request, c: ContainerDep) -> Session | None:
         await end(c.users, c.sessions, session)
         return None
     session = replace(session, role=principal.role, seen_at=now)
-    await c.sessions.put(session, max(1, int(left)))
+    if not await keep(c.users, c.sessions, session, max(1, int(left))):
+        await end(c.users, c.sessions, session)  # its token was revoked: the session too
+        return None
     CREDENTIAL.set(session.token)  # this request calls the services as this user
     return session
 

@@ -74,19 +74,25 @@ async def dlq_topics(c: ContainerDep, session: PageSessionDep) -> HTMLResponse:
 @router.get("/records")
 async def dlq_records(
     c: ContainerDep, session: PageSessionDep, service: str, topic: str,
-    status: str = "pending", replayed: int | None = None,
+    status: str = "pending", replayed: int | None = None, refused: int | None = None,
+    purged: int | None = None,
 ) -> HTMLResponse:  # fmt: skip
-    """The records of one DLQ topic, each with inspect and replay."""
+    """The records of one DLQ topic, each with inspect and replay; for roles that may
+    operate, every pending record replayed at once, or the topic purged."""
     known_service(c, service)
     status = status if status in STATUSES else "pending"
     filters = [(s, href("/dlq/records", service=service, topic=topic, status=s)) for s in STATUSES]
-    page: dict[str, Any] = {"replayed": replayed, "filters": filters, "error": None, "rows": []}
+    page: dict[str, Any] = {
+        "replayed": replayed, "refused": refused, "purged": purged, "filters": filters,
+        "error": None, "rows": [], "masked": False, "service": service, "topic": topic,
+    }  # fmt: skip
     try:
         params = {"topic": topic, "status": status, "limit": 200}
         doc = await c.backends.get(service, "/admin/dlq/records", params)
     except BackendError as exc:
         page["error"] = exc
     else:
+        page["masked"] = bool(doc.get("masked"))
         page["rows"] = [
             [macro("link")(href("/dlq/record", service=service, id=r.get("id")), r.get("id")),
              r.get("original_topic"), r.get("key"), r.get("reason"), brief(r.get("error"), 120),
@@ -116,7 +122,7 @@ async def dlq_record(
         "dlq_record_page.html", f"Dead letter {id}", session, rows=rows,
         replay=replay_button(session, service, r),
         headers=sorted((r.get("headers") or {}).items()),
-        value=_pretty(value), stack=_stack(r.get("stack")),
+        value=_pretty(value), stack=_stack(r.get("stack")), masked=bool(r.get("masked")),
     )  # fmt: skip
 
 
@@ -151,4 +157,40 @@ async def dlq_replay(c: ContainerDep, act: ActionDep) -> RedirectResponse:
     audit(act.who, "dlq replay", target_service=service, record=record_id, replayed=replayed)
     topic = act.form.get("topic") or record_id.rsplit(":", 2)[0]
     query = urlencode({"service": service, "topic": topic, "status": "all", "replayed": replayed})
+    return RedirectResponse(f"/dlq/records?{query}", 303)
+
+
+@router.post("/replay-all")
+async def dlq_replay_all(c: ContainerDep, act: ActionDep) -> RedirectResponse:
+    """Replay every pending record of a DLQ topic (the service refuses, with the reason,
+    those that cannot succeed), then show the topic again with what happened."""
+    service = known_service(c, act.form.get("service", ""))
+    topic = act.form.get("topic", "")
+    if not topic:
+        raise HTTPException(400, "no topic")
+    doc = await c.backends.post(service, "/admin/dlq/replay", {"topic": topic, "all": True})
+    replayed, refused = int(doc.get("replayed", 0)), len(doc.get("refused") or {})
+    audit(act.who, "dlq replay all", target_service=service, topic=topic, replayed=replayed,
+          refused=refused)  # fmt: skip
+    query = urlencode({"service": service, "topic": topic, "status": "all",
+                       "replayed": replayed, "refused": refused})  # fmt: skip
+    return RedirectResponse(f"/dlq/records?{query}", 303)
+
+
+@router.post("/purge", response_model=None)
+async def dlq_purge(c: ContainerDep, act: ActionDep) -> HTMLResponse | RedirectResponse:
+    """Delete every record of a DLQ topic, once its name was typed again to confirm."""
+    service = known_service(c, act.form.get("service", ""))
+    topic, confirm = act.form.get("topic", ""), act.form.get("confirm", "").strip()
+    if not topic:
+        raise HTTPException(400, "no topic")
+    if confirm != topic:
+        back = href("/dlq/records", service=service, topic=topic)
+        return render("message_page.html", "Purge not done", act.session, 400, message=None,
+                      error=f"Type the topic's name, {topic}, to purge it (nothing was deleted).",
+                      back=back)  # fmt: skip
+    doc = await c.backends.post(service, "/admin/dlq/purge", {"topic": topic, "confirm": topic})
+    purged = int(doc.get("purged", 0))
+    audit(act.who, "dlq purge", target_service=service, topic=topic, purged=purged)
+    query = urlencode({"service": service, "topic": topic, "status": "all", "purged": purged})
     return RedirectResponse(f"/dlq/records?{query}", 303)

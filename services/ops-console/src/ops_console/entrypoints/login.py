@@ -53,12 +53,14 @@ async def login(request: Request, c: ContainerDep, form: FormDep) -> Response:
         audit(f"anonymous@{client}", "login failed", user=name, outcome=result.outcome)
         return login_page(next_path, message, status)
     user = result.principal
-    # the session's own token: the services check its scopes and name the user
+    # the session's own token: the services check its scopes and name the user; it ends
+    # with the session however the session ends (sessions.keep)
+    lasts = min(c.settings.session_idle_s, c.settings.session_ttl_s)
     _, token = await c.users.issue_token(
-        user.user, "ops-console session", ROLE_SCOPES[user.role], c.settings.session_ttl_s
+        user.user, "ops-console session", ROLE_SCOPES[user.role], lasts
     )
     session = new_session(user.user, user.role, c.clock(), token)
-    await c.sessions.put(session, min(c.settings.session_idle_s, c.settings.session_ttl_s))
+    await c.sessions.put(session, lasts)
     audit(session.who, "login", client=client, role=user.role)
     response = RedirectResponse(next_path, 303)
     response.set_cookie(

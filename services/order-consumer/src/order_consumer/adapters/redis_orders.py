@@ -5,6 +5,11 @@ Keys (each in one hash slot, Redis Cluster ready):
 - ``order:{<shop>:<order id>}``: hash ``rev`` (integer) and ``doc`` (the order's state as
   JSON, :class:`~order_consumer.domain.OrderState`); expires ``order_state_ttl_s`` after
   its last change.
+- ``order:{<shop>:<order id>}`` erased (``customers/redact``, ``shop/redact``): a tombstone,
+  the hash without ``doc``, with ``erased`` (ms) and ``rev`` moved on, expiring
+  ``STOCKSYNC_ERASED_TOMBSTONE_TTL_S`` after the erasure (``erase_order.lua``);
+  ``erased-shop:{<shop>}``: the time ``shop/redact`` erased the shop, same lifetime. No
+  webhook is applied to an erased order or shop while they live (ADR 0022, d).
 - ``skumap:{<shop>}``: hash ``variant:<variant id>`` -> SKU, read when a line item has no
   ``sku``. order-consumer only reads it; shopify-sync's catalog mapping is to fill it.
 
@@ -35,10 +40,15 @@ from redis.exceptions import NoScriptError
 from order_consumer.domain import OrderState
 
 SAVE_LUA = files("order_consumer.adapters").joinpath("save_order.lua").read_text()
+ERASE_LUA = files("order_consumer.adapters").joinpath("erase_order.lua").read_text()
 
 
 def order_key(shop: str, order_id: str) -> str:
     return f"order:{{{shop}:{order_id}}}"
+
+
+def erased_shop_key(shop: str) -> str:
+    return f"erased-shop:{{{shop}}}"
 
 
 def skumap_key(shop: str) -> str:
@@ -52,15 +62,21 @@ def variant_field(variant_id: str) -> str:
 OrderRef = tuple[str, str]  # (shop, order id)
 
 
+STATE_FIELDS = ["rev", "doc", "erased"]
+
+
 @dataclass(frozen=True)
 class Versioned:
     rev: int
     state: OrderState | None
+    erased: bool = False  # a tombstone of the order (or of its shop): apply nothing
 
     @classmethod
-    def from_reply(cls, rev: bytes | str | None, doc: bytes | str | None) -> Versioned:
+    def from_reply(
+        cls, rev: bytes | str | None, doc: bytes | str | None, erased: object = None
+    ) -> Versioned:
         state = OrderState.model_validate_json(doc) if doc is not None else None
-        return cls(int(rev or 0), state)
+        return cls(int(rev or 0), state, erased is not None)
 
 
 @dataclass(frozen=True)
@@ -78,8 +94,9 @@ class RedisOrders:
         self._save = redis.register_script(SAVE_LUA)
 
     async def load(self, shop: str, order_id: str) -> Versioned:
-        rev, doc = await self.redis.hmget(order_key(shop, order_id), ["rev", "doc"])
-        return Versioned.from_reply(rev, doc)
+        return Versioned.from_reply(
+            *await self.redis.hmget(order_key(shop, order_id), STATE_FIELDS)
+        )
 
     async def read(
         self, refs: Collection[OrderRef], variants: Mapping[str, Iterable[str]] | None = None
@@ -90,19 +107,24 @@ class RedisOrders:
         wanted = [(shop, ids) for shop, ids in wanted if ids]
         if not orders and not wanted:
             return Snapshot({}, {})
+        shops = sorted({shop for shop, _ in orders})
         pipe = self.redis.pipeline(transaction=False)
         for shop, order_id in orders:
-            pipe.hmget(order_key(shop, order_id), ["rev", "doc"])
+            pipe.hmget(order_key(shop, order_id), STATE_FIELDS)
+        for shop in shops:
+            pipe.exists(erased_shop_key(shop))
         for shop, ids in wanted:
             pipe.hmget(skumap_key(shop), [variant_field(v) for v in ids])
         replies = await pipe.execute()
-        states = {
-            ref: Versioned.from_reply(*reply)
-            for ref, reply in zip(orders, replies[: len(orders)], strict=True)
-        }
+        n, m = len(orders), len(orders) + len(shops)
+        erased_shops = {shop for shop, gone in zip(shops, replies[n:m], strict=True) if gone}
+        states = {}
+        for ref, (rev, doc, erased) in zip(orders, replies[:n], strict=True):
+            gone = erased if erased is not None else ("shop" if ref[0] in erased_shops else None)
+            states[ref] = Versioned.from_reply(rev, doc, gone)
         skumaps = {
             shop: {v: as_text(s) for v, s in zip(ids, reply, strict=True) if s}
-            for (shop, ids), reply in zip(wanted, replies[len(orders) :], strict=True)
+            for (shop, ids), reply in zip(wanted, replies[m:], strict=True)
         }
         return Snapshot(states, skumaps)
 
@@ -150,3 +172,16 @@ class RedisOrders:
 
 def as_text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+async def erase_orders(redis: Redis, keys: Iterable[str | bytes], ttl_s: int, at_ms: int) -> int:
+    """Erase these order states, each leaving a tombstone for ``ttl_s`` (``erase_order.lua``);
+    how many had a state. Rare (compliance requests): the script is loaded first."""
+    sha = await redis.script_load(ERASE_LUA)
+    found, batch = 0, list(keys)
+    for start in range(0, len(batch), 500):
+        pipe = redis.pipeline(transaction=False)
+        for key in batch[start : start + 500]:
+            pipe.evalsha(sha, 1, key, at_ms, ttl_s)
+        found += sum(int(r) for r in await pipe.execute())
+    return found

@@ -8,6 +8,13 @@ webhook (fulfillments/create, refunds/create, orders/edited) or inside an order 
   orders' reservations); from another location than the reservation's: ``release`` the hold
   and ``adjust`` -n where it shipped from. Shipped from a WMS-run location: no stock moves
   (wms-connector committed the units from the warehouse's shipment event).
+- A fulfillment cancelled after it shipped (``fulfillments/update``, or a snapshot's
+  fulfillment, with status ``cancelled``; fact ``fulfillment:{id}:cancelled``) is undone
+  once, from what the shipment recorded: each line's shipped units are open again, back on
+  hand where they left (``adjust`` +n; not at a WMS-run location, whose warehouse reports
+  its own stock) and reserved again by the settle step (none once the order is cancelled).
+  A cancellation seen before its shipment makes that shipment move nothing
+  (docs/decisions/0022-residual-order-edge-cases.md, b).
 - A refund line, by ``restock_type``: ``cancel`` removes unshipped units (released by the
   settle step); ``return`` puts shipped units back (``adjust`` +n at the restock location);
   ``no_restock`` moves no stock, but units it removed before shipping are no longer held;
@@ -34,12 +41,13 @@ from stocksync_common.events import (
 )
 
 RESTOCK_SHIPPED = frozenset({"return", "legacy_restock"})
+FULFILLED = str(OrderFulfilled.model_fields["type"].default)
 
 
 def apply_fulfillment(step: Step, f: Fulfillment, default_location: str) -> bool:
     """Commit what a shipped fulfillment took off the shelf; False if nothing to apply."""
     fact = f"fulfillment:{f.id}"
-    if fact in step.state.facts or not f.shipped:
+    if fact in step.state.facts or f"{fact}:cancelled" in step.state.facts or not f.shipped:
         return False
     where = step.location(f.location_id)
     lines = []
@@ -65,6 +73,32 @@ def apply_fulfillment(step: Step, f: Fulfillment, default_location: str) -> bool
         lines=lines,
     )
     step.notice(OrderFulfilled, shipment, fact)
+    return True
+
+
+def cancel_fulfillment(step: Step, f: Fulfillment) -> bool:
+    """Undo a shipment Shopify cancelled; True also when it never shipped here (the
+    cancellation is remembered so a late delivery of the shipment moves nothing)."""
+    record = step.state.facts.get(f"fulfillment:{f.id}")
+    if not f.cancelled or f"fulfillment:{f.id}:cancelled" in step.state.facts:
+        return False
+    shipments = [n for n in record.notices if n.type == FULFILLED] if record else []
+    for notice in shipments:
+        shipment = Shipment.model_validate(notice.payload)
+        for shipped in shipment.lines:
+            line = step.state.lines.get(shipped.line_id)
+            if line is None:
+                continue
+            units = min(shipped.quantity, line.shipped)
+            line.shipped -= units
+            where = shipment.location or line.location
+            if where in step.wms_locations or (
+                step.state.route is not None
+                and line.routed
+                and set(line.routed) <= step.wms_locations
+            ):
+                continue  # the warehouse reports its own stock
+            step.command(line, "adjust", units, f"fulfillment:{f.id}:cancelled", location=where)
     return True
 
 

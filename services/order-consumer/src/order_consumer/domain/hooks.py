@@ -48,6 +48,12 @@ class SnapshotHook:
         return CREATE_FACT if self.topic == "orders/create" else snapshot_revision(self.order)
 
 
+def fulfillment_fact(f: Fulfillment) -> str:
+    """A shipment's fact, or its cancellation's (``fulfillments/update`` with status
+    ``cancelled``: a fact of its own, so it is not taken for a redelivery of the shipment)."""
+    return f"fulfillment:{f.id}:cancelled" if f.cancelled else f"fulfillment:{f.id}"
+
+
 @dataclass(frozen=True)
 class FulfillmentHook:
     order_id: str
@@ -55,7 +61,7 @@ class FulfillmentHook:
 
     @property
     def fact(self) -> str:
-        return f"fulfillment:{self.fulfillment.id}"
+        return fulfillment_fact(self.fulfillment)
 
 
 @dataclass(frozen=True)

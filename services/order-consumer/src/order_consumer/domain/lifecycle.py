@@ -14,6 +14,7 @@ from order_consumer.domain.facts import (
     apply_edit,
     apply_fulfillment,
     apply_refund,
+    cancel_fulfillment,
     edited_notice,
 )
 from order_consumer.domain.hooks import (
@@ -48,6 +49,8 @@ def apply(
     default = store.default_location()
     if isinstance(hook, SnapshotHook):
         apply_snapshot(step, hook)
+    elif isinstance(hook, FulfillmentHook) and hook.fulfillment.cancelled:
+        step.apply_fact(hook.fact, lambda: cancel_fulfillment(step, hook.fulfillment))
     elif isinstance(hook, FulfillmentHook):
         step.apply_fact(hook.fact, lambda: apply_fulfillment(step, hook.fulfillment, default))
     elif isinstance(hook, RefundHook):

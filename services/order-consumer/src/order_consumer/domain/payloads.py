@@ -73,6 +73,10 @@ class Fulfillment(Payload):
     def shipped(self) -> bool:
         return self.status == "success"
 
+    @property
+    def cancelled(self) -> bool:
+        return self.status == "cancelled"
+
 
 class RefundLine(Payload):
     id: Id

@@ -22,7 +22,9 @@ Applying a refusal (once per refused command: the fact is ``oversold:{idempotenc
   refusal also keeps the locations it ``tried`` (ADR 0018).
 
 No command is produced; for a routed order, the refusal of its last unplaced line makes
-``order.routed`` due (:mod:`routing`).
+``order.routed`` due (:mod:`routing`). A plain refused reservation waits on the SKU's
+waiting list in inventory-adjuster; when stock comes back the adjuster reserves it and
+:mod:`waiting` holds the unheld units again (ADR 0022).
 """
 
 from __future__ import annotations

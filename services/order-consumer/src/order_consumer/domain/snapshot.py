@@ -14,8 +14,13 @@ from __future__ import annotations
 
 from functools import partial
 
-from order_consumer.domain.facts import apply_fulfillment, apply_refund, edited_notice
-from order_consumer.domain.hooks import SnapshotHook
+from order_consumer.domain.facts import (
+    apply_fulfillment,
+    apply_refund,
+    cancel_fulfillment,
+    edited_notice,
+)
+from order_consumer.domain.hooks import SnapshotHook, fulfillment_fact
 from order_consumer.domain.payloads import LineItem, OrderSnapshot
 from order_consumer.domain.state import OrderState
 from order_consumer.domain.step import Step
@@ -53,6 +58,12 @@ def apply_snapshot(step: Step, hook: SnapshotHook) -> None:
         f"fulfillment:{f.id}"
         for f in order.fulfillments
         if step.apply_fact(f"fulfillment:{f.id}", partial(apply_fulfillment, step, f, location))
+    ]
+    children += [  # cancelled after it shipped: undone once (ADR 0022, b)
+        fulfillment_fact(f)
+        for f in order.fulfillments
+        if f.cancelled
+        and step.apply_fact(fulfillment_fact(f), partial(cancel_fulfillment, step, f))
     ]
     children += [
         f"refund:{r.id}"

@@ -43,6 +43,11 @@ class LineState(Mutable):
     unheld: int = 0
     refused: int = 0  # units inventory-adjuster refused to reserve, over the order's life
     oversold: bool = False  # a reservation of this line was refused
+    # Refused units the adjuster reserved later, from the SKU's waiting list (ADR 0022).
+    rereserved: int = 0
+    # While the line had no SKU: the on-hand moves its shipments and returns would have
+    # made, per location; taken off on-hand once the line is mapped (ADR 0022, c).
+    unmapped_on_hand: dict[str, int] = Field(default_factory=dict)
     # A routed store (ADR 0018): units the adjuster reserved per location (from its changes),
     # and the locations a refused reservation tried, in order.
     routed: dict[str, int] = Field(default_factory=dict)
@@ -98,6 +103,9 @@ class Outcome:
     # A refusal learnt only after releases or commits already counted the refused units
     # as held: those units came off other orders' holds (see :mod:`refusal`).
     unbacked: int = 0
+    # The order (or its shop) was erased by a compliance request: nothing applied, nothing
+    # published, nothing saved (a tombstone; ADR 0022, d).
+    erased: bool = False
 
 
 def find_reserve(state: OrderState, key: str) -> InventoryCommand | None:

@@ -28,6 +28,8 @@ from stocksync_common.events import (
 from stocksync_common.stores import Store
 
 ROUTED_COMMANDS = frozenset(("reserve", "release", "commit"))
+# The sign of each command's move of on-hand (what an unmapped line keeps for later).
+UNMAPPED_ON_HAND: dict[str, int] = {"adjust": 1, "commit": -1}
 
 
 def map_sku(item: LineItem, skumap: Mapping[str, str]) -> str | None:
@@ -71,7 +73,17 @@ class Step:
                 self._unmapped(line, item.quantity)
         elif line.sku is None:
             line.sku = map_sku(item, self.skumap)  # the mapping may have arrived since
+            if line.sku is not None:
+                self._catch_up(line)
         return line
+
+    def _catch_up(self, line: LineState) -> None:
+        """A line mapped to a SKU only now: the on-hand moves its shipments and returns made
+        while it had none (``adjust`` per location, key ``...:adjust:mapped:{location}``),
+        once: they are recorded with the fact that mapped it (ADR 0022, c)."""
+        moves, line.unmapped_on_hand = line.unmapped_on_hand, {}
+        for loc, delta in sorted(moves.items()):
+            self.command(line, "adjust", delta, "mapped", location=loc, detail=loc)
 
     def command(
         self,
@@ -83,6 +95,12 @@ class Step:
         location: str | None = None,
         detail: str = "",
     ) -> None:
+        if line.sku is None and quantity != 0 and command in UNMAPPED_ON_HAND:
+            # Unmapped: nothing to send yet; what it would take off (or put back on) hand is
+            # kept for when the line is mapped (``_catch_up``).
+            at = location or line.location
+            delta = UNMAPPED_ON_HAND[command] * quantity
+            line.unmapped_on_hand[at] = line.unmapped_on_hand.get(at, 0) + delta
         if line.sku is None or quantity == 0:
             return
         s = self.state

@@ -58,6 +58,18 @@ class SyncClock:
             span.set_attribute("stocksync.quantities", len(keys))
             yield span
 
+    def waiting(self, shop: str, key: ItemKey) -> bool:
+        """Whether a change of this key is noted and not yet acknowledged or settled."""
+        return (shop, key) in self._notes
+
+    def settled(self, shop: str, keys: Iterable[ItemKey]) -> None:
+        """These keys' changes ended without a write (the store already showed them, it does
+        not sell the item, or the change was refused): forget their notes unmeasured. Left
+        behind, a note would date the key's next change from this one's origin (``note``
+        keeps the oldest), and an idle store's next write would report minutes of latency."""
+        for key in keys:
+            self._notes.pop((shop, key), None)
+
     def done(self, shop: str, keys: Iterable[ItemKey]) -> None:
         """The store acknowledged these keys: observe each one's latency and forget it."""
         now = time.time_ns() // 1_000_000

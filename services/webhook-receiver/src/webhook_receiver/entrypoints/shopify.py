@@ -25,13 +25,13 @@ from stocksync_common.events import (
     encode,
     stable_id,
 )
+from stocksync_common.pii import without_pii
 from stocksync_common.shopify_webhooks import SHOPIFY_WEBHOOK_PATH
 from stocksync_common.topics import WEBHOOKS_SHOPIFY, dlq_topic
 from webhook_receiver.bootstrap import Container
 from webhook_receiver.compliance_erasure import handle_compliance
 from webhook_receiver.domain.compliance import compliance_request, shape_problem
 from webhook_receiver.domain.freshness import parse_instant
-from webhook_receiver.domain.pii import without_pii
 from webhook_receiver.domain.routing import ORDERS, Route, record_key, route_for, topic_label
 from webhook_receiver.entrypoints.edge import (
     MAX_ID_CHARS,
@@ -139,7 +139,7 @@ async def _receive(c: Container, h: Headers, receive: Receive) -> Received:
     else:
         if route.handler == ORDERS.handler or route.parked:
             doc, removed = without_pii(doc)
-            if removed:  # the record carries no customer data (domain/pii.py)
+            if removed:  # the record carries no customer data (stocksync_common.pii)
                 body = orjson.dumps(doc)
                 PII_REMOVED.labels(topic_label(topic)).inc(removed)
         value = shopify_received(

@@ -1,0 +1,75 @@
+"""A refused reservation of ours that inventory-adjuster reserved later, fed back.
+
+A plain (not routed) ``reserve`` refused under the reject policy waits on the SKU's waiting
+list in inventory-adjuster; when stock comes back, the adjuster reserves the waiting lines
+in order of arrival, atomically with the command that returned the stock, and publishes an
+``inventory.changed`` with ``rereserved`` and the refused reserve's key
+(docs/decisions/0022-residual-order-edge-cases.md). Applied once (fact
+``rereserved:{idempotency key}``):
+
+- while the order is open, the line's ``unheld`` units become held again (``reserved``),
+  up to what is still unheld: later diffs release or commit them as any held unit;
+- units the order no longer wants (cancelled, deleted, or its open units shrank since the
+  refusal) are released at once: a ``release`` recorded with the fact (key
+  ``...:line:{line}:release:waited:{digest of the reserve's key}``), so a redelivery
+  publishes the same command again and the adjuster applies it once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from order_consumer.domain.keys import command_key
+from order_consumer.domain.state import FactRecord, OrderState, Outcome, feedback_start
+from stocksync_common.events import InventoryCommand, OrderLineRef, stable_id
+
+
+@dataclass(frozen=True)
+class Rereservation:
+    """What a ``rereserved`` change says about one of our refused reservations."""
+
+    shop: str
+    order_id: str
+    line_id: str
+    idempotency_key: str
+    location: str
+    quantity: int
+
+    @property
+    def fact(self) -> str:
+        return f"rereserved:{self.idempotency_key}"
+
+
+def apply_rereservation(state: OrderState | None, r: Rereservation) -> Outcome | None:
+    """Hold again the units the adjuster reserved for a refused line, release what the
+    order no longer wants (``state`` is never mutated); None when the order's state does not
+    know that reservation."""
+    if state is None:
+        return None
+    if r.fact in state.facts:  # seen before: its release (if any) again, nothing new
+        done = state.facts[r.fact]
+        return Outcome(state=state, commands=list(done.commands), replay=True)
+    work, _, cmd, line = feedback_start(state, r.fact, r.idempotency_key)
+    if cmd is None or line is None:
+        return None
+    take = 0 if work.cancelled or work.deleted else min(r.quantity, line.unheld)
+    line.unheld -= take
+    line.reserved += take
+    line.rereserved += take
+    commands = []
+    if r.quantity > take:
+        key = command_key(
+            r.shop, r.order_id, r.line_id, "release", "waited", stable_id(r.idempotency_key)
+        )
+        commands.append(
+            InventoryCommand(
+                command="release",
+                idempotency_key=key,
+                sku=cmd.sku,
+                location=r.location,
+                quantity=r.quantity - take,
+                order=OrderLineRef(shop=r.shop, order_id=r.order_id, line_id=r.line_id),
+            )
+        )
+    work.facts[r.fact] = FactRecord(commands=commands)
+    return Outcome(state=work, commands=commands, changed=True)

@@ -1,0 +1,34 @@
+"""The cluster suite's session: a three-node Kafka cluster of its own, a Redis database of
+its own on the test Redis, and the whole stack on them (faults.cluster), for this package only
+(stopped before the fault suite starts its world)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from faults.cluster import ClusterWorld, open_cluster_world
+from faults.world import write_results
+
+from support.infra import PORT_SHIFT, REDIS
+
+ROOT = Path(__file__).resolve().parents[2]
+CLUSTER_REDIS_DB = 4  # e2e has 3; the integration tests 0
+
+
+@pytest.fixture(scope="package")
+def cworld() -> Iterator[ClusterWorld]:
+    base = 33100 + PORT_SHIFT
+    # the cluster's six ports from one (clients + 0..2, controllers + 3..5)
+    kafka_port = int(os.environ.get("STOCKSYNC_TEST_CLUSTER_PORT", str(base)))
+    state = Path(os.environ.get("STOCKSYNC_TEST_STATE_DIR") or ROOT / ".work" / "test")
+    redis_url = urlsplit(REDIS)._replace(path=f"/{CLUSTER_REDIS_DB}").geturl()
+    with open_cluster_world(state / "cluster", base, kafka_port, redis_url) as w:
+        try:
+            yield w
+        finally:
+            if w.results:
+                write_results(w.results, float(os.environ.get("FAULTS_SCALE", "1")), "cluster")

@@ -1,0 +1,180 @@
+"""Broker loss on a three-broker cluster (#24), with the fault suite's oracle: a seeded order
+stream while a broker is SIGKILLed and restarted, or while every broker is restarted in turn,
+then quiescence and every accepted webhook applied once, truth and the stores equal to the
+model. Only correctness is asserted; the figures (election, 503 window, catch-up, recovery)
+are recorded in .work/faults/cluster-latest.json (``scripts/faults/report.py --cluster``
+writes them into docs/reliability.md).
+
+CI runs the topic check and one broker kill (the node leading most of the receiver's
+partitions); ``CLUSTER_SET=all`` (``scripts/faults/run.sh --cluster``) adds the active
+controller's kill and the rolling restart."""
+
+from __future__ import annotations
+
+import os
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from faults.cluster import (
+    MIN_INSYNC,
+    NODES,
+    REPLICAS,
+    ClusterWorld,
+    accepted_between,
+    all_in_sync,
+    leaders_elected,
+    led_by,
+    most_leaderships,
+    outage,
+    timed,
+)
+from faults.harness import (
+    Sender,
+    judge,
+    oracle_failures,
+    poll,
+    progress,
+    redeliver_failed_wms,
+    seed,
+)
+from faults.kafka_view import TOPIC_OVERRIDE, dlq_records, partitions, topic_config
+from faults.workload import generate
+
+from stocksync_common.topics import WEBHOOKS_SHOPIFY
+
+pytestmark = pytest.mark.cluster
+SCALE = float(os.environ.get("FAULTS_SCALE", "1"))
+FULL = os.environ.get("CLUSTER_SET", "ci") == "all"
+# The stream: a delivery every PACE_S, WARMUP of them before the fault, TAIL after it ends
+# (the sender stops there: the workload is sized to outlast any fault, the model counts only
+# what was accepted). FAULTS_SCALE stretches both ends.
+PACE_S = 0.2
+WARMUP, TAIL = max(10, int(20 * SCALE)), max(10, int(20 * SCALE))
+N_ORDERS = 400  # ~700 deliveries, over two minutes of stream at PACE_S
+N_SKUS = 8  # ~1,200 units if all of it were sent, over 8 SKUs of 500: never out of stock
+
+
+def test_every_topic_has_three_replicas_and_two_in_sync(cworld: ClusterWorld) -> None:
+    """The settings alone (STOCKSYNC_TOPIC_REPLICATION_FACTOR=3,
+    STOCKSYNC_TOPIC_MIN_INSYNC_REPLICAS=2) give every StockSync topic 3 replicas and
+    min.insync.replicas=2 set on the topic itself; the broker's internal topics have 3."""
+    parts = partitions(cworld.bootstrap)
+    ours = sorted(t for t in parts if not t.startswith("__"))
+    assert WEBHOOKS_SHOPIFY in ours and any(".dlq." in t for t in ours)
+    thin = {t: p["replicas"] for t, ps in parts.items() for p in ps if len(p["replicas"]) < 3}
+    assert not thin
+    configs = topic_config(cworld.bootstrap, ours, "min.insync.replicas")
+    assert {t: configs.get(t) for t in ours if configs.get(t) != ("2", TOPIC_OVERRIDE)} == {}
+    assert (REPLICAS, MIN_INSYNC) == (3, 2)
+
+
+Fault = Callable[[ClusterWorld, Sender], dict[str, Any]]
+
+
+def kill_and_restart(pick: Callable[[ClusterWorld], int]) -> Fault:
+    """SIGKILL the node ``pick`` names, wait until every partition it led has a new leader,
+    restart it (the stream goes on while it starts) and wait until every replica is in
+    sync."""
+
+    def fault(w: ClusterWorld, _s: Sender) -> dict[str, Any]:
+        node = pick(w)
+        controller, led = w.cluster.quorum_leader(), led_by(w.bootstrap, node)
+        killed_at = time.monotonic()
+        pid = w.cluster.kill(node)
+        elected = poll("new leaders", leaders_elected(w.bootstrap, node), 90)
+        restart_s = timed(lambda: w.cluster.restart(node))
+        in_sync = poll("every replica in sync", all_in_sync(w.bootstrap), 120)
+        return {
+            "node": node,
+            "active_controller": node == controller,
+            "killed_pid": pid,
+            "new_pid": w.cluster.pid(node),
+            "partitions_led": len(led),
+            "election_s": round(elected, 2),
+            "restart_s": restart_s,
+            "in_sync_s": round(in_sync, 2),
+            "since": killed_at,
+        }
+
+    return fault
+
+
+def rolling_restart(w: ClusterWorld, s: Sender) -> dict[str, Any]:
+    """Each node in turn: a controlled shutdown (SIGTERM), start, and every replica back in
+    sync before the next, as an operator rolls a cluster."""
+    since, steps = time.monotonic(), []
+    for node in NODES:
+        pid, t0 = w.cluster.pid(node), time.monotonic()
+        restart_s = timed(lambda n=node: w.cluster.restart(n))  # type: ignore[misc]
+        in_sync = poll("every replica in sync", all_in_sync(w.bootstrap), 120)
+        steps.append(
+            {
+                "node": node,
+                "old_pid": pid,
+                "new_pid": w.cluster.pid(node),
+                "restart_s": restart_s,
+                "in_sync_s": round(in_sync, 2),
+                "accepted_during": accepted_between(s, t0, time.monotonic()),
+            }
+        )
+    return {"steps": steps, "since": since}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    fault: Fault
+    ci: bool = False
+
+
+CASES = [
+    Case(
+        "SIGKILL the broker leading most receiver partitions, restart",
+        kill_and_restart(lambda w: most_leaderships(w.bootstrap, WEBHOOKS_SHOPIFY)),
+        ci=True,
+    ),
+    Case(
+        "SIGKILL the active controller, restart",
+        kill_and_restart(lambda w: w.cluster.quorum_leader() or NODES[0]),
+    ),
+    Case("rolling restart of the three brokers", rolling_restart),
+]
+if not FULL:
+    CASES = [c for c in CASES if c.ci]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_broker_loss_loses_nothing_and_applies_nothing_twice(
+    cworld: ClusterWorld, case: Case
+) -> None:
+    w = cworld
+    wl = generate(zlib.crc32(case.name.encode()), N_ORDERS, n_skus=N_SKUS, n_receipts=4)
+    with httpx.Client(timeout=10) as http:
+        seed(http, w.stack, wl.skus)
+        dlq_before = len(dlq_records(w.bootstrap))
+        sender = Sender(w.stack, wl, pace_s=PACE_S)
+        sender.start()
+        poll("the warm-up sent", progress(sender, WARMUP / len(wl.deliveries)), 120)
+        load = os.getloadavg()[0]  # the machine is shared: the figures depend on it
+        fired = case.fault(w, sender)
+        healed_at = time.monotonic()
+        sender.until = sender.sent + TAIL
+        assert sender.until < len(wl.deliveries), "the stream ended before the fault did"
+        sender.join(240)
+        wms_redelivered = redeliver_failed_wms(http, w.stack)
+        outcome = judge(
+            case.name, http, w.stack, w.bootstrap, sender, healed_at,
+            fired={"injected": fired, "healed": {}}, dlq_before=dlq_before, quiesce_s=120,
+        )  # fmt: skip
+    since = fired.pop("since")
+    outcome.detail["outage"] = outage(sender, since, healed_at)
+    outcome.detail["wms_redelivered"] = wms_redelivered
+    outcome.detail["load_avg_1m"] = round(load, 1)
+    w.results.append(outcome.to_json())
+    assert fired.get("new_pid") != fired.get("killed_pid") or "steps" in fired, fired
+    assert not (found := oracle_failures(outcome, sender)), found

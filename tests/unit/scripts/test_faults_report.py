@@ -1,0 +1,57 @@
+"""docs/reliability.md has two writers: the fault suite's report and the cluster suite's
+section (``report.py --cluster``). Each rewrites its own part and keeps the other's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from faults import report
+
+MACHINE = {"cpus": 2, "uname": "Linux test"}
+
+
+def outcome(name: str, injected: dict[str, Any], outage: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "fault": name, "events_in": 10, "accepted": 10, "applied": 5, "in_dlq": 0, "lost": 0,
+        "double_applied": 0, "recover_s": 1.5, "fired": {"injected": injected, "healed": {}},
+        "detail": {"quiesced": True, "truth_vs_model": {}, "outage": outage, "load_avg_1m": 3.2},
+    }  # fmt: skip
+
+
+def write(path: Path, faults: list[dict[str, Any]]) -> Path:
+    path.write_text(json.dumps({"run_at": "T", "scale": 1.0, "machine": MACHINE, "faults": faults}))
+    return path
+
+
+def test_each_writer_keeps_the_others_part(tmp_path: Path) -> None:
+    page = tmp_path / "reliability.md"
+    main = write(tmp_path / "latest.json", [outcome("SIGKILL notifier", {"killed_pid": 1}, {})])
+    kill = {"node": 2, "active_controller": True, "partitions_led": 40, "election_s": 11.1,
+            "restart_s": 13.8, "in_sync_s": 0.6}  # fmt: skip
+    seen = {"accepted_during": 44, "refused": 7, "first_s": 3.2, "last_s": 10.3, "window_s": 9.1}
+    steps = [{"node": n, "restart_s": 20.0, "in_sync_s": 1.0, "accepted_during": 9} for n in (1, 2)]
+    cluster = write(
+        tmp_path / "cluster-latest.json",
+        [
+            outcome("SIGKILL the active controller", kill, seen),
+            outcome("rolling restart", {"steps": steps}, {"accepted_during": 18, "refused": 0}),
+        ],
+    )
+    report.main(["report.py", str(main), str(page)])
+    first = page.read_text()
+    assert report.CLUSTER_HEADING not in first and "SIGKILL notifier" in first
+
+    report.main(["report.py", "--cluster", str(cluster), str(page)])
+    both = page.read_text()
+    assert both.startswith(first.partition(report.REPRODUCE_HEADING)[0])  # kept as it was
+    row = next(line for line in both.splitlines() if "active controller |" in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "3.2" and "the active controller, leading 40" in cells[7]
+    assert cells[8:14] == ["44", "11.1", "7", "9.1 (3.2-10.3)", "12.3", "13.8"]
+    assert "node 2: restart 20.0 s, in sync 1.0 s, 9 accepted" in both
+    assert both.count(report.REPRODUCE_HEADING) == 1 and both.endswith("```\n")
+
+    report.main(["report.py", str(main), str(page)])  # the fault suite again
+    assert page.read_text() == both
