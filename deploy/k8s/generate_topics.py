@@ -12,7 +12,7 @@ every group the installed services register) becomes:
   partition count (:func:`partitions_for`), three replicas, ``min.insync.replicas=2`` and the
   topic's own config (compaction, retention).
 
-Every service that registers groups (``stocksync_common.topics.registered_services()``) gets a
+Every service that touches Kafka (``stocksync_common.topics.registered_services()``) gets a
 Strimzi ``KafkaUser`` (SCRAM-SHA-512) in ``overlays/production/users.yaml`` whose ACLs allow
 exactly what it registers (:func:`acls`): its groups, the topics they read, their retry and
 dead-letter topics, the topics it publishes to and reads without a group. KEDA gets a user
@@ -218,7 +218,8 @@ REDIS_HEADER = """\
 # stocksync_common.redis_keys). Do not edit. One line per service's Redis ACL user:
 #   <user> <rules>
 # without a password: scripts/infra/redis.sh (REDIS_SECURITY=tls) adds "on #<sha256>" for the
-# password it makes; in production run ACL SETUSER <user> on ><password> <rules> (docs/security.md).
+# password it makes; in production: ACL SETUSER <user> reset on ><password> <rules>
+# (deploy/k8s/README.md).
 """
 
 
