@@ -426,7 +426,10 @@ async def test_the_acl_users_cannot_run_admin_or_dangerous_commands(
     try:
         refused = [("FLUSHALL",), ("CONFIG", "GET", "*"), ("KEYS", "*"), ("SHUTDOWN",)]
         if service is not None:  # a service's own user: no script flush, no channel either
-            refused += [("ACL", "LIST"), ("SCRIPT", "FLUSH"), ("PUBLISH", "channel", "x")]
+            refused += [
+                ("ACL", "LIST"), ("SCRIPT", "FLUSH"), ("FUNCTION", "FLUSH"),
+                ("PUBLISH", "channel", "x"),
+            ]  # fmt: skip
         for command in refused:
             with pytest.raises(RedisError, match="no permissions"):
                 await client.execute_command(*command)  # type: ignore[no-untyped-call]

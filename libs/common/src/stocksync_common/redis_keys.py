@@ -15,7 +15,8 @@ Commands: the connection, read, write and transaction categories, plus ``EVALSHA
 scripts) for a service that runs Lua (Redis checks every ``redis.call`` of a script against
 the caller's keys and commands, so a script touches only what its caller may), and ``TIME``
 (inventory-adjuster's script reads the clock), minus ``@admin`` and ``@dangerous``
-(``FLUSHALL``, ``KEYS``, ``CONFIG``, ``SHUTDOWN``...). No pub/sub channel: no service uses
+(``FLUSHALL``, ``KEYS``, ``CONFIG``, ``SHUTDOWN``...) and ``FUNCTION`` (``@write`` holds
+``FUNCTION LOAD``/``FLUSH``; no service uses functions). No pub/sub channel: no service uses
 one.
 """
 
@@ -30,7 +31,7 @@ BEARER_PATTERN = "accounts:bearer:*"  # stocksync_common.accounts.throttle: fail
 USER_PREFIX = "stocksync-"
 BASE_COMMANDS = ("+@connection", "+@read", "+@write", "+@transaction")
 SCRIPT_COMMANDS = ("+evalsha", "+eval", "+script|load", "+script|exists", "+time")
-REFUSED = ("-@admin", "-@dangerous")
+REFUSED = ("-@admin", "-@dangerous", "-function")  # no service uses Redis functions
 
 
 @dataclass(frozen=True)
