@@ -12,22 +12,21 @@ from aiokafka.structs import RecordMetadata
 from stocksync_common.events import Envelope, encode
 from stocksync_common.metrics import EVENTS_PUBLISHED
 from stocksync_common.settings import CommonSettings
+from stocksync_common.topics import MAX_RECORD_BYTES as TOPIC_MAX_RECORD_BYTES
 from stocksync_common.tracing import inject_headers
 from stocksync_common.transport import KafkaSecurity, kafka_options
 
-# The largest record a producer accepts before compression. The broker's limit
-# (max.message.bytes, 1 MiB by default) applies to the compressed batch: with lz4, JSON
-# shrinks 5-20 times (a 2,048-variant products webhook, 1.2 MB, to about 70 KB), so a record
-# far above 1 MiB fits; one that does not compress enough is refused by the broker with the
-# same MessageSizeTooLargeError as before (docs/decisions/0028).
-MAX_RECORD_BYTES = 8 * 1024 * 1024
-COMPRESSION = "lz4"  # about 2 us per 10 KB to compress here; the broker keeps it as sent
+# The largest record a producer accepts (the client-side check; the broker's is the topic's
+# ``max.message.bytes``, raised to match on the topics that may carry a webhook body and on
+# every retry and DLQ topic: stocksync_common.topics, docs/decisions/0028).
+MAX_RECORD_BYTES = TOPIC_MAX_RECORD_BYTES
 
 
 def make_producer(
     bootstrap: str, client_id: str, *, linger_ms: int = 2, security: KafkaSecurity | None = None
 ) -> AIOKafkaProducer:
-    """An idempotent producer (idempotence forces acks=all) that compresses its batches."""
+    """An idempotent producer (idempotence forces acks=all); records are not compressed:
+    lz4 added about 10 ms to an idle sale's four hops here (docs/decisions/0028)."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         **kafka_options(security),
@@ -37,7 +36,6 @@ def make_producer(
         linger_ms=linger_ms,
         max_batch_size=256 * 1024,
         request_timeout_ms=15000,
-        compression_type=COMPRESSION,
         max_request_size=MAX_RECORD_BYTES,
     )
 

@@ -58,9 +58,18 @@ class TopicSpec:
 # default (docs/security.md).
 RAW_BODY_RETENTION_MS = 14 * 24 * 3600 * 1000
 
+# Records up to this size (a webhook body of Shopify's largest product, 2,048 variants, is
+# about 1.2-1.5 MB; a dead letter holds its value in base64): the topics that may carry such a
+# record take it (``max.message.bytes``, Kafka's default is 1 MiB), and so do producers
+# (``stocksync_common.kafka``). Consumers need nothing: a broker always returns a whole batch,
+# however large. docs/decisions/0028.
+MAX_RECORD_BYTES = 8 * 1024 * 1024
+LARGE_RECORDS = {"max.message.bytes": str(MAX_RECORD_BYTES + 64 * 1024)}  # + batch overhead
+WEEK_MS = 7 * 24 * 3600 * 1000
+
 CATALOG_TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec(WEBHOOKS_SHOPIFY, {"retention.ms": str(7 * 24 * 3600 * 1000)}),
-    TopicSpec(WEBHOOKS_WMS, {"retention.ms": str(7 * 24 * 3600 * 1000)}),
+    TopicSpec(WEBHOOKS_SHOPIFY, {"retention.ms": str(WEEK_MS), **LARGE_RECORDS}),
+    TopicSpec(WEBHOOKS_WMS, {"retention.ms": str(WEEK_MS), **LARGE_RECORDS}),
     TopicSpec(INVENTORY_COMMANDS, {"retention.ms": str(14 * 24 * 3600 * 1000)}),
     TopicSpec(INVENTORY_CHANGED),
     TopicSpec(
@@ -68,10 +77,10 @@ CATALOG_TOPICS: tuple[TopicSpec, ...] = (
         {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1", "segment.ms": "600000"},
     ),
     TopicSpec(ORDERS),
-    TopicSpec(CATALOG),
+    TopicSpec(CATALOG, dict(LARGE_RECORDS)),  # products webhooks are handed on whole
     TopicSpec(REORDERS),
     # Raw bodies of topics nobody routes (they may carry personal data): two weeks to look.
-    TopicSpec(WEBHOOKS_PARKED, {"retention.ms": str(RAW_BODY_RETENTION_MS)}),
+    TopicSpec(WEBHOOKS_PARKED, {"retention.ms": str(RAW_BODY_RETENTION_MS), **LARGE_RECORDS}),
     # Shopify allows 30 days to act on a compliance request; keep them that long.
     TopicSpec(COMPLIANCE, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
 )
@@ -141,10 +150,10 @@ def retry_topic(topic: str, group: str) -> str:
 
 
 # A retry record is due within seconds; a week covers any outage the DLQ would not.
-RETRY_CONFIG = {"retention.ms": str(7 * 24 * 3600 * 1000)}
+RETRY_CONFIG = {"retention.ms": str(WEEK_MS), **LARGE_RECORDS}
 # A DLQ is replayed or purged within hours (its alert fires on the first record); two weeks
 # bound what it keeps of records as they arrived, personal data included.
-DLQ_CONFIG: dict[str, str] = {"retention.ms": str(RAW_BODY_RETENTION_MS)}
+DLQ_CONFIG: dict[str, str] = {"retention.ms": str(RAW_BODY_RETENTION_MS), **LARGE_RECORDS}
 
 
 def group_topics(groups: Registered) -> list[TopicSpec]:

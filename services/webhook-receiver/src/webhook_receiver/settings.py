@@ -11,9 +11,9 @@ from stocksync_common.settings import CommonSettings, load, secret_problem
 
 # Shopify waits 5 s for an answer; anything slower counts as a failed delivery.
 SHOPIFY_ANSWER_DEADLINE_S = 5.0
-# The producers' record limit (before compression; the broker's 1 MiB applies to the
-# compressed batch, see stocksync_common.kafka). The envelope around the body (escaped into
-# a JSON string) needs room, so a body above half the limit could never be published.
+# The record limit of the producers and of the webhook topics (stocksync_common.topics,
+# docs/decisions/0028). The envelope around the body (escaped into a JSON string) needs
+# room, so a body above half the limit could never be published.
 KAFKA_RECORD_LIMIT = MAX_RECORD_BYTES
 ENVELOPE_HEADROOM = MAX_RECORD_BYTES // 2
 # Shopify's largest product (2,048 variants) as a products webhook is about 1.2-1.5 MB.
