@@ -25,8 +25,8 @@ MAX_RECORD_BYTES = TOPIC_MAX_RECORD_BYTES
 def make_producer(
     bootstrap: str, client_id: str, *, linger_ms: int = 2, security: KafkaSecurity | None = None
 ) -> AIOKafkaProducer:
-    """An idempotent producer (idempotence forces acks=all); records are not compressed:
-    lz4 added about 10 ms to an idle sale's four hops here (docs/decisions/0028)."""
+    """An idempotent producer (idempotence forces acks=all); records are not compressed
+    (lz4 measured no different on the sale's path here; docs/decisions/0028)."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         **kafka_options(security),
