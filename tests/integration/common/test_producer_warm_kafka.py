@@ -9,13 +9,13 @@ from dataclasses import dataclass
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from fastapi import FastAPI
 
 from stocksync_common.kafka import make_producer
 from stocksync_common.ops import Health
 from stocksync_common.runtime import Service, running, warm_producer
 from stocksync_common.settings import CommonSettings
+from stocksync_common.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -27,12 +27,7 @@ class Box:
 
 async def fresh_topics(bootstrap: str, n: int) -> list[str]:
     names = [f"warm-{uuid.uuid4().hex[:10]}" for _ in range(n)]
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(t, 3, 1) for t in names])
-    finally:
-        await admin.close()
+    await ensure_topics(bootstrap, dict.fromkeys(names, 3), 1)
     return names
 
 
