@@ -184,9 +184,15 @@ async def test_every_page_shows_the_running_system(
     tee, mug, unlisted = f"OPS-TEE-{run}", f"OPS-MUG-{run}", f"0-OPS-UNLISTED-{run}"
     seed(http, stack, {tee: 20, mug: 1})  # one mug: shown in one store (channel allocation)
     seed(http, stack, {unlisted: 4}, shops=())
+    # The seed's wait accepts a split that sums to the stock (channel allocation), which a
+    # store not written yet also matches: wait for what the sales below need, each store's
+    # own count (20 tees are not low: every store shows them; the one mug is in one store).
+    eu = "child-eu.myshopify.com"
+    wait_for(f"{eu} shows the tees", partial(store_is, http, stack, eu, tee, 20))
+    wait_for("a store shows the mug", lambda: any(store_is(http, stack, s, mug, 1) for s in SHOPS))
     holder = next(shop for shop in SHOPS if store_is(http, stack, shop, mug, 1))
     sim = stack.url("shopify-sim")
-    for shop, line in (("child-eu.myshopify.com", (tee, 2)), (holder, (mug, 1))):
+    for shop, line in ((eu, (tee, 2)), (holder, (mug, 1))):
         order = {"line_items": [{"sku": line[0], "quantity": line[1]}]}
         http.post(f"{sim}/_sim/stores/{shop}/orders", json=order).raise_for_status()
     wait_for("the order's reservation", lambda: truth(http, stack, tee) == 18)
