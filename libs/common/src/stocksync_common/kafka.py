@@ -12,14 +12,9 @@ from aiokafka.structs import RecordMetadata
 from stocksync_common.events import Envelope, encode
 from stocksync_common.metrics import EVENTS_PUBLISHED
 from stocksync_common.settings import CommonSettings
-from stocksync_common.topics import MAX_RECORD_BYTES as TOPIC_MAX_RECORD_BYTES
+from stocksync_common.topics import MAX_RECORD_BYTES
 from stocksync_common.tracing import inject_headers
 from stocksync_common.transport import KafkaSecurity, kafka_options
-
-# The largest record a producer accepts (the client-side check; the broker's is the topic's
-# ``max.message.bytes``, raised to match on the topics that may carry a webhook body and on
-# every retry and DLQ topic: stocksync_common.topics, docs/decisions/0028).
-MAX_RECORD_BYTES = TOPIC_MAX_RECORD_BYTES
 
 
 def make_producer(
@@ -36,6 +31,8 @@ def make_producer(
         linger_ms=linger_ms,
         max_batch_size=256 * 1024,
         request_timeout_ms=15000,
+        # the largest record accepted (the client-side check; the broker's is the topic's
+        # max.message.bytes, raised to match where a webhook body may go: ADR 0028)
         max_request_size=MAX_RECORD_BYTES,
     )
 

@@ -6,8 +6,8 @@ from functools import lru_cache
 
 from pydantic import Field, SecretStr, model_validator
 
-from stocksync_common.kafka import MAX_RECORD_BYTES
 from stocksync_common.settings import CommonSettings, load, secret_problem
+from stocksync_common.topics import MAX_RECORD_BYTES
 
 # Shopify waits 5 s for an answer; anything slower counts as a failed delivery.
 SHOPIFY_ANSWER_DEADLINE_S = 5.0
