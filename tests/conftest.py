@@ -9,6 +9,7 @@ import pytest
 from hypothesis import settings
 from redis.asyncio import Redis
 
+from stocksync_common.redis_client import connect
 from stocksync_common.topics import create_topics
 from support.infra import KAFKA, REDIS, redis_host_port, require
 
@@ -39,7 +40,7 @@ async def topics(kafka_bootstrap: str) -> list[str]:
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
+    client = connect(redis_url)  # a redis+cluster:// URL: the cluster client (ADR 0029)
     yield client
     await client.aclose()
 

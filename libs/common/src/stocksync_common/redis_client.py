@@ -15,17 +15,28 @@ Why the timeouts: without ``socket_timeout`` a black-holed Redis blocks a call f
 TLS and ACL users come from the URL (``rediss://user:password@host:port/0``) and the CA file
 (``STOCKSYNC_REDIS_CA_FILE``); the TLS connection gets the same resend-once behaviour. The
 URL may be a ``SecretStr`` (settings keep it as one: the password lives in it).
+
+Redis Cluster: a URL whose scheme ends in ``+cluster`` (``redis+cluster://host:port/0``,
+``rediss+cluster://user:password@host:port/0``) opens redis-py's cluster client
+(``redis.asyncio.cluster.RedisCluster``) on that node, which finds the others itself
+(docs/decisions/0029-redis-cluster.md). The cluster client has the commands, pipelines and
+scripts the services use, so it is handed out under the ``Redis`` type; its connections are
+redis-py's own (the resend-once class above is not plugged in), and only database 0 exists.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, cast
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretStr
 from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
+from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection, SSLConnection, parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.typing import EncodableT, KeyT
 
 from stocksync_common.settings import CommonSettings
 
@@ -99,11 +110,42 @@ def _pool_options(
     return options
 
 
+CLUSTER_SUFFIX = "+cluster"
+
+
+def cluster_url(url: str | SecretStr) -> str | None:
+    """The plain node URL of a ``redis+cluster://`` (or ``rediss+cluster://``) URL; None for
+    a single-node URL."""
+    text = url.get_secret_value() if isinstance(url, SecretStr) else url
+    parts = urlsplit(text)
+    if not parts.scheme.endswith(CLUSTER_SUFFIX):
+        return None
+    return urlunsplit(parts._replace(scheme=parts.scheme.removesuffix(CLUSTER_SUFFIX)))
+
+
+def _connect_cluster(
+    node_url: str, ca_file: str | None, timeout_s: float | None, max_connections: int | None
+) -> Redis:
+    """redis-py's cluster client, seeded with one node of the cluster."""
+    options: dict[str, Any] = {}
+    if timeout_s is not None:
+        options.update(socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+    if ca_file and node_url.startswith("rediss:"):
+        options["ssl_ca_certs"] = ca_file
+    if max_connections is not None:
+        options["max_connections"] = max_connections
+    # The same command surface as Redis for everything the services call (ADR 0029).
+    return cast(Redis, RedisCluster.from_url(node_url, **options))
+
+
 def connect(
     url: str | SecretStr, *, ca_file: str | None = None, timeout_s: float | None = DEFAULT_TIMEOUT_S
 ) -> Redis:
     """A client for ``url`` with redis-py's default (unbounded) pool; ``timeout_s=None``
     waits on the socket forever (bulk jobs whose scripts may run long)."""
+    node_url = cluster_url(url)
+    if node_url is not None:
+        return _connect_cluster(node_url, ca_file, timeout_s, None)
     return Redis.from_pool(ConnectionPool(**_pool_options(url, ca_file, timeout_s)))
 
 
@@ -111,11 +153,23 @@ def connect_bounded(
     url: str | SecretStr, *, max_connections: int, timeout_s: float, ca_file: str | None = None
 ) -> Redis:
     """A client whose pool holds at most ``max_connections``: a burst waits up to
-    ``timeout_s`` for a free one instead of failing or opening hundreds at once."""
+    ``timeout_s`` for a free one instead of failing or opening hundreds at once (on a
+    cluster: at most ``max_connections`` per node)."""
+    node_url = cluster_url(url)
+    if node_url is not None:
+        return _connect_cluster(node_url, ca_file, timeout_s, max_connections)
     pool = BlockingConnectionPool(
         **_pool_options(url, ca_file, timeout_s), max_connections=max_connections, timeout=timeout_s
     )
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes both
+
+
+def pipeline_evalsha(
+    pipe: Pipeline, sha: str, keys: Sequence[KeyT], args: Sequence[EncodableT]
+) -> None:
+    """Queue an EVALSHA on a pipeline of either client: redis-py's cluster pipeline refuses
+    ``evalsha()`` by name, but routes the raw command by its keys (which must share a slot)."""
+    pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)
 
 
 def connect_settings(

@@ -96,8 +96,8 @@ def redis_url_problem(url: str) -> str | None:
         has_password = bool(parts.password)
     except ValueError:
         return "STOCKSYNC_REDIS_URL is not a valid URL"
-    if parts.scheme != "rediss":
-        return "STOCKSYNC_REDIS_URL must use rediss:// (TLS) in production"
+    if parts.scheme not in ("rediss", "rediss+cluster"):
+        return "STOCKSYNC_REDIS_URL must use rediss:// or rediss+cluster:// (TLS) in production"
     if not has_password:
         return "STOCKSYNC_REDIS_URL must carry a password (rediss://user:pass@host) in production"
     return None
