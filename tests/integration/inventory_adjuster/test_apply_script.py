@@ -1,4 +1,4 @@
-"""The apply script on a real Redis: atomic, idempotent, ledgered, offset-recording."""
+"""The apply script on a real Redis: atomic, idempotent, ledgered, position-recording."""
 
 import time
 import uuid
@@ -79,10 +79,48 @@ async def test_ledger_sums_equal_state(store, sku):
     assert sum(int(e["d_reserved"]) for e in entries) == levels.locations["wh-1"].reserved == 3
 
 
-async def test_consumed_offset_is_recorded_with_the_change(store, sku):
-    await apply(store, cmd(sku, "adjust", 1), pos=Position("inventory.commands.v1", 4, 41))
-    await apply(store, cmd(sku, "adjust", 1), pos=Position("inventory.commands.v1", 4, 40))
-    assert (await store.stored_offsets()) == {"inventory.commands.v1:4": 41}
+def at(offset, partition=4):
+    return Position("inventory.commands.v1", partition, offset)
+
+
+async def test_consumed_offset_is_recorded_after_its_script_returned(store, sku):
+    """ADR 0029: the offset is a separate write at the head of the next pipeline, only for
+    commands the handler saw handled, never lowered by an older one."""
+    await apply(store, cmd(sku, "adjust", 1), pos=at(41))
+    assert (await store.stored_offsets()) == {}  # not before its script was seen to return
+    store.handled([at(41), at(40), at(7, partition=2)])
+    await apply(store, cmd(sku, "adjust", 1), pos=at(42))
+    assert (await store.stored_offsets()) == {
+        "inventory.commands.v1:4": 41,
+        "inventory.commands.v1:2": 7,
+    }
+    store.handled([at(42)])
+    await apply(store)  # nothing to apply: nothing written
+    assert (await store.stored_offsets())["inventory.commands.v1:4"] == 41
+    levels = await store.levels(sku)
+    assert levels is not None and levels.locations["wh-1"].on_hand == 2
+
+
+async def test_idempotency_keys_alone_keep_a_replay_from_anywhere_exact(store, sku):
+    """ADR 0003 as amended by ADR 0029: the offsets hash is best-effort; a consumer that
+    lost it (or finds it behind) reads from an earlier offset and every command it already
+    applied is a duplicate: levels, version and ledger stay as they were."""
+    stream = [
+        cmd(sku, "set_on_hand", 9),
+        cmd(sku, "reserve", 4),
+        cmd(sku, "adjust", -1),
+        cmd(sku, "commit", 2),
+        cmd(sku, "release", 1),
+    ]
+    first = await store.apply_many([(c, at(i)) for i, c in enumerate(stream)])
+    store.handled([at(i) for i in range(len(stream))])
+    before = (await store.levels(sku), len(await store.ledger(sku)))
+    await store.redis.delete(f"offsets:{{{store.group}}}")  # the best-effort write lost
+    again = await store.apply_many([(c, at(i)) for i, c in enumerate(stream)])
+    assert [r.status for r in again] == ["duplicate"] * len(stream)  # type: ignore[union-attr]
+    assert [r.result for r in again] == [r.result for r in first]  # type: ignore[union-attr]
+    assert (await store.levels(sku), len(await store.ledger(sku))) == before
+    assert (await store.stored_offsets()) == {"inventory.commands.v1:4": 4}
 
 
 async def test_invalid_quantity_is_reported_not_applied(store, sku):

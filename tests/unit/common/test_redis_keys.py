@@ -97,7 +97,8 @@ def _notifier_keys() -> list[str]:
 # Every key builder, by the service that writes its keys (read-only uses are below).
 WRITTEN: dict[str, Callable[[], list[str]]] = {
     "inventory-adjuster": lambda: [
-        *adjuster.script_head_keys(_cmd(), "inventory-adjuster"),
+        *adjuster.script_head_keys(_cmd()),
+        adjuster.offsets_key("inventory-adjuster"),
         adjuster.hold_key(_cmd()),
         adjuster_kits.KIT_DEFS,
         adjuster_kits.KIT_INDEX,

@@ -154,6 +154,7 @@ class CommandHandler:
             else:
                 run.append((cmd, pos))
         results.extend(await self.store.apply_many(run))
+        self.store.handled([pos for _, pos in commands])
         return results
 
     @staticmethod

@@ -1,5 +1,8 @@
 -- Apply one inventory command to one SKU, atomically: idempotency check, validation before
--- any write, the change, the version bump, the ledger entry and the consumed offset.
+-- any write, the change, the version bump, the ledger entry and the SKU's own position
+-- ("pos"). Every key is the SKU's ({sku} hash tag): one hash slot, so the script runs on a
+-- Redis Cluster; the group's consumed-offset hash is written by the caller, after the
+-- script, as a separate write (docs/decisions/0029-redis-cluster.md).
 --
 -- KEYS[1] state hash   inv:{sku}   "<loc>|on_hand", "<loc>|reserved", "<loc>|safety_stock",
 --                                  "<loc>|count_as_of", "version", "policy",
@@ -13,10 +16,9 @@
 --                                  "pos" ("<partition>:<offset>" of the last command)
 -- KEYS[2] idempotency  inv:{sku}:idem:<key>   the stored result of the first application
 -- KEYS[3] ledger       inv:{sku}:ledger       a stream, newest last (id = apply time, ms)
--- KEYS[4] offsets      offsets:{<group>}      consumed offset per "<topic>:<partition>"
--- KEYS[5] hold         inv:{sku}:hold:<shop>:<order>:<line>   (routed commands only) the
+-- KEYS[4] hold         inv:{sku}:hold:<shop>:<order>:<line>   (routed commands only) the
 --                                  units the order line holds per location
--- KEYS[6] waiting      inv:{sku}:waiting      refused order lines waiting for stock, oldest
+-- KEYS[5] waiting      inv:{sku}:waiting      refused order lines waiting for stock, oldest
 --                                  first (a list of JSON entries; see WAITING LIST below)
 -- ARGV: 1 command, 2 location, 3 quantity, 4 idempotency key, 5 idempotency ttl (s),
 --       6 offset field ("" for none), 7 offset, 8 ledger max length, 9 as_of ms ("" none),
@@ -26,7 +28,7 @@
 --       14 (routed commands only, else "") route JSON {"locations": [...], "split": bool}:
 --          see route_reserve and routed_moves below (docs/decisions/0018-order-routing.md)
 --       15 an order line's reserve: its waiting entry JSON {"key", "shop", "order_id",
---          "line_id", "location", "quantity"} ("" for any other command); queued on KEYS[6]
+--          "line_id", "location", "quantity"} ("" for any other command); queued on KEYS[5]
 --          when the reserve is refused (docs/decisions/0022-residual-order-edge-cases.md)
 
 local SALES_WEIGHT_CAP = 1000
@@ -34,11 +36,9 @@ local SALES_WEIGHT_CAP = 1000
 local DEFAULT_ALLOCATION = nil
 if ARGV[13] and ARGV[13] ~= '' then DEFAULT_ALLOCATION = cjson.decode(ARGV[13]) end
 
-local function record_offset()
+local function record_position()
   if ARGV[6] ~= '' then
     local off = tonumber(ARGV[7])
-    local cur = tonumber(redis.call('HGET', KEYS[4], ARGV[6]) or '-1')
-    if off > cur then redis.call('HSET', KEYS[4], ARGV[6], off) end
     -- "pos" = "<partition>:<offset>" of the last command on this SKU: levels published after
     -- a kit command moved it say which of its own commands they include (rebuild)
     local p = string.match(ARGV[6], ':(%d+)$')
@@ -245,7 +245,7 @@ local function moved_since(loc, as_of_ms)
 end
 
 -- WAITING LIST (docs/decisions/0022-residual-order-edge-cases.md). A plain (not routed)
--- reserve of an order line refused under the reject policy waits in KEYS[6], in order of
+-- reserve of an order line refused under the reject policy waits in KEYS[5], in order of
 -- arrival. Every later applied command that is not a reserve (stock may have come back: a
 -- release, a receipt, a count, a lower safety stock) serves the list from its head in the
 -- same script: each entry whose location now has its units available is reserved, atomic
@@ -261,10 +261,10 @@ local WAITING_MAX = 10000
 
 local function enqueue_waiting()
   if ARGV[15] == nil or ARGV[15] == '' then return false end
-  if redis.call('LLEN', KEYS[6]) >= WAITING_MAX then return false end
+  if redis.call('LLEN', KEYS[5]) >= WAITING_MAX then return false end
   local entry = cjson.decode(ARGV[15])
   entry['t'] = clock_ms()
-  redis.call('RPUSH', KEYS[6], cjson.encode(entry))
+  redis.call('RPUSH', KEYS[5], cjson.encode(entry))
   return true
 end
 
@@ -272,17 +272,17 @@ end
 -- latest version) and is a ledger entry of its own, naming the command that served it.
 local function serve_waiting(h)
   local served = {}
-  if redis.call('LLEN', KEYS[6]) == 0 then return served end
+  if redis.call('LLEN', KEYS[5]) == 0 then return served end
   local blocked, ttl_ms = {}, tonumber(ARGV[5]) * 1000
-  for _, item in ipairs(redis.call('LRANGE', KEYS[6], 0, WAITING_SCAN - 1)) do
+  for _, item in ipairs(redis.call('LRANGE', KEYS[5], 0, WAITING_SCAN - 1)) do
     local e = cjson.decode(item)
     local l, q = e['location'], tonumber(e['quantity'])
     if clock_ms() - tonumber(e['t']) > ttl_ms then
-      redis.call('LREM', KEYS[6], 1, item)
+      redis.call('LREM', KEYS[5], 1, item)
     elseif not blocked[l] then
       local before = at(h, l)
       if before.available >= q then
-        redis.call('LREM', KEYS[6], 1, item)
+        redis.call('LREM', KEYS[5], 1, item)
         local _, total_before = levels_of(h)
         h[l .. '|reserved'] = before.reserved + q
         redis.call('HSET', KEYS[1], l .. '|reserved', h[l .. '|reserved'])
@@ -314,7 +314,7 @@ end
 
 local prior = redis.call('GET', KEYS[2])
 if prior then
-  record_offset()
+  record_position()
   local h = read_state()
   local locs, total = levels_of(h)
   return {'duplicate', prior, cjson.encode({
@@ -351,10 +351,10 @@ end
 -- Order routing (ADR 0018). A reserve takes the whole line at the first location of the
 -- route where it is available, else (split) across the route in order, else nothing
 -- (reject policy; backorder reserves at the first). What the line holds is kept per
--- location in KEYS[5]; a routed release or commit moves only units the line holds, so a
+-- location in KEYS[4]; a routed release or commit moves only units the line holds, so a
 -- refusal not yet known upstream never takes another order's units.
 local ROUTE = nil
-if ARGV[14] and ARGV[14] ~= '' and KEYS[5] then ROUTE = cjson.decode(ARGV[14]) end
+if ARGV[14] and ARGV[14] ~= '' and KEYS[4] then ROUTE = cjson.decode(ARGV[14]) end
 
 local function route_reserve(h, qty, policy)
   local locs = ROUTE['locations']
@@ -379,7 +379,7 @@ local function route_reserve(h, qty, policy)
 end
 
 local function read_hold()
-  local flat = redis.call('HGETALL', KEYS[5])
+  local flat = redis.call('HGETALL', KEYS[4])
   local hold = {}
   for i = 1, #flat, 2 do hold[flat[i]] = tonumber(flat[i + 1]) end
   return hold
@@ -456,8 +456,8 @@ local function apply_routed(cmd, loc, qty)
     redis.call('HSET', KEYS[1], l .. '|on_hand', oh, l .. '|reserved', rs,
       l .. '|safety_stock', before.safety_stock)
     h[l .. '|on_hand'], h[l .. '|reserved'], h[l .. '|safety_stock'] = oh, rs, before.safety_stock
-    if d_rs ~= 0 and redis.call('HINCRBY', KEYS[5], l, d_rs) <= 0 then
-      redis.call('HDEL', KEYS[5], l)
+    if d_rs ~= 0 and redis.call('HINCRBY', KEYS[4], l, d_rs) <= 0 then
+      redis.call('HDEL', KEYS[4], l)
     end
     local after = at(h, l)
     local units = math.max(math.abs(d_rs), math.abs(d_oh))
@@ -492,7 +492,7 @@ local function apply_routed(cmd, loc, qty)
     served = served,
   })
   redis.call('SET', KEYS[2], result, 'EX', tonumber(ARGV[5]))
-  record_offset()
+  record_position()
   return {status, result, cjson.encode({version = final_version(version, served),
     available = total_after,
     locations = locs, shares = shares or cjson.null, kit_offsets = kit_offsets_of(h),
@@ -597,7 +597,7 @@ if moved > 0 then  -- each move of shares between stores is a ledger entry of it
     'status', 'applied', 'version', version, 'd_on_hand', 0, 'd_reserved', 0,
     'shares', cjson.encode(shares))
 end
-record_offset()
+record_position()
 return {status, result, cjson.encode({version = final_version(version, served),
   available = total_after, locations = locs, shares = shares or cjson.null,
   kit_offsets = kit_offsets_of(h), seen = seen_all(h)})}

@@ -1,12 +1,13 @@
 -- Apply one command to a kit (bundle) SKU: its components move together, atomically.
 -- A kit holds no stock of its own; reserving q kits reserves q * units of every component,
--- all or nothing. Runs on one Redis node (the keys span several SKUs' hash slots).
+-- all or nothing. Runs on one Redis node (the keys span several SKUs' hash slots): on a
+-- Redis Cluster the call fails with CROSSSLOT unless every component shares the kit's slot
+-- (docs/decisions/0029-redis-cluster.md). The consumed offset is not written here (ADR 0029).
 --
 -- KEYS[1] kit state hash   inv:{kit}          ("kit" = components JSON, "version")
 -- KEYS[2] idempotency      inv:{kit}:idem:<key>
 -- KEYS[3] kit ledger       inv:{kit}:ledger
--- KEYS[4] offsets          offsets:{<group>}
--- KEYS[5..] per component, in the order of ARGV[9]: state hash, ledger, and the component's
+-- KEYS[4..] per component, in the order of ARGV[9]: state hash, ledger, and the component's
 --           idempotency marker inv:{component}:idem:<key>:component:<component>
 -- ARGV: 1 command (reserve|release|commit), 2 location, 3 kit quantity, 4 idempotency key,
 --       5 ttl (s), 6 offset field ("" none), 7 offset, 8 ledger max length,
@@ -23,14 +24,6 @@
 -- the highest kit-command offset of that commands partition it has seen, so its levels say
 -- which kit commands they include.
 
-local function record_offset()
-  if ARGV[6] ~= '' then
-    local off = tonumber(ARGV[7])
-    local cur = tonumber(redis.call('HGET', KEYS[4], ARGV[6]) or '-1')
-    if off > cur then redis.call('HSET', KEYS[4], ARGV[6], off) end
-  end
-end
-
 local function level(key, loc)
   local v = redis.call('HMGET', key, loc .. '|on_hand', loc .. '|reserved',
     loc .. '|safety_stock', 'version', 'policy')
@@ -42,7 +35,6 @@ end
 
 local prior = redis.call('GET', KEYS[2])
 if prior then
-  record_offset()
   return {'duplicate', prior}
 end
 
@@ -68,9 +60,9 @@ end
 local status = 'applied'
 local befores, versions, skip = {}, {}, {}
 for i, c in ipairs(comps) do
-  local l, v, policy = level(KEYS[2 + 3 * i], loc)
+  local l, v, policy = level(KEYS[1 + 3 * i], loc)
   befores[i], versions[i] = l, v
-  skip[i] = redis.call('EXISTS', KEYS[4 + 3 * i]) == 1
+  skip[i] = redis.call('EXISTS', KEYS[3 + 3 * i]) == 1
   if not skip[i] and cmd == 'reserve' and policy == 'reject' and l.available < c[2] * qty then
     status = 'rejected'
   end
@@ -79,7 +71,7 @@ end
 local stamp_partition = string.match(ARGV[6], ':(%d+)$')
 local changes, skipped = {}, {}
 for i, c in ipairs(comps) do
-  local state, ledger, units = KEYS[2 + 3 * i], KEYS[3 + 3 * i], c[2] * qty
+  local state, ledger, units = KEYS[1 + 3 * i], KEYS[2 + 3 * i], c[2] * qty
   local b = befores[i]
   local oh, rs = b.on_hand, b.reserved
   if stamp_partition then
@@ -100,7 +92,7 @@ for i, c in ipairs(comps) do
       'command', cmd, 'key', ARGV[4] .. ':component:' .. c[1], 'location', loc,
       'quantity', units, 'status', status, 'version', versions[i],
       'd_on_hand', oh - b.on_hand, 'd_reserved', rs - b.reserved, 'kit', ARGV[4])
-    redis.call('SET', KEYS[4 + 3 * i], cjson.encode({status = status, kit = ARGV[4],
+    redis.call('SET', KEYS[3 + 3 * i], cjson.encode({status = status, kit = ARGV[4],
       version = versions[i]}), 'EX', tonumber(ARGV[5]))
   end
   if not skip[i] then
@@ -122,5 +114,4 @@ redis.call('SET', KEYS[2], result, 'EX', tonumber(ARGV[5]))
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', tonumber(ARGV[8]), '*',
   'command', cmd, 'key', ARGV[4], 'location', loc, 'quantity', qty, 'status', status,
   'version', kit_version, 'd_on_hand', 0, 'd_reserved', 0)
-record_offset()
 return {status, result}

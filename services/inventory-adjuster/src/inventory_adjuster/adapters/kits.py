@@ -101,7 +101,9 @@ class KitStore:
     async def define(self, kit: str, components: dict[str, int]) -> None:
         """Refresh the routing indexes after a kit's definition was applied."""
         old = await self.definitions([kit])
-        pipe = self.redis.pipeline(transaction=True)
+        # Not a MULTI: kit-defs and kit-index are two slots on a Redis Cluster. Both are
+        # rewritten from the kits' state hashes by every later define and by the rebuild.
+        pipe = self.redis.pipeline(transaction=False)
         pipe.hset(KIT_DEFS, kit, orjson.dumps(components))
         current = await self.kits_of(sorted({*components, *(c for c, _ in old.get(kit, []))}))
         for comp in {*components, *(c for c, _ in old.get(kit, []))}:
@@ -116,7 +118,7 @@ class KitStore:
     async def apply(
         self, cmd: InventoryCommand, pos: Position | None, components: Components
     ) -> KitApplied | Invalid:
-        keys = script_head_keys(cmd, self.group)
+        keys = script_head_keys(cmd)
         for comp, _ in components:
             keys.extend(
                 [

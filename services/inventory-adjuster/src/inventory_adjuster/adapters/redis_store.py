@@ -1,7 +1,9 @@
 """Inventory truth in Redis: every command applied by one Lua script, atomically.
 
-Keys carry the SKU in a hash tag (``inv:{sku}``) so one script touches one slot.
-The consumed-offset hash is per consumer group; see docs/decisions for the cluster layout.
+Keys carry the SKU in a hash tag (``inv:{sku}``) so one script touches one slot (Redis
+Cluster). The consumed-offset hash is per consumer group, in a slot of its own: it is written
+after the scripts, as a separate write that only ever records commands whose scripts returned
+(docs/decisions/0029-redis-cluster.md).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from redis.exceptions import NoScriptError, ResponseError
 from redis.typing import EncodableT
 
 from stocksync_common.events import InventoryCommand, Levels, SkuLevels
+from stocksync_common.redis_client import pipeline_evalsha
 
 APPLY_LUA = files("inventory_adjuster.adapters").joinpath("apply.lua").read_text()
 
@@ -69,14 +72,9 @@ def offsets_key(group: str) -> str:
     return f"offsets:{{{group}}}"
 
 
-def script_head_keys(cmd: InventoryCommand, group: str) -> list[str]:
-    """KEYS[1..4] of apply.lua and kit.lua: state, idempotency, ledger, offsets."""
-    return [
-        state_key(cmd.sku),
-        idem_key(cmd.sku, cmd.idempotency_key),
-        ledger_key(cmd.sku),
-        offsets_key(group),
-    ]
+def script_head_keys(cmd: InventoryCommand) -> list[str]:
+    """KEYS[1..3] of apply.lua and kit.lua: state, idempotency, ledger (one slot: the SKU's)."""
+    return [state_key(cmd.sku), idem_key(cmd.sku, cmd.idempotency_key), ledger_key(cmd.sku)]
 
 
 def script_head_args(
@@ -156,6 +154,8 @@ class RedisInventory:
         self.shops_json = orjson.dumps(list(shops)).decode() if shops else ""
         self.allocation_json = allocation.encode() if allocation else ""
         self._sha = hashlib.sha1(APPLY_LUA.encode()).hexdigest()  # noqa: S324 - Redis' script id
+        # offsets of handled commands not yet written to offsets:{group} (see :meth:`handled`)
+        self._unrecorded: dict[str, int] = {}
 
     def _args(self, cmd: InventoryCommand, pos: Position | None) -> list[str | int]:
         as_of = "" if cmd.as_of is None else str(int(cmd.as_of.timestamp() * 1000))
@@ -174,8 +174,19 @@ class RedisInventory:
         return args
 
     def _keys(self, cmd: InventoryCommand) -> list[str]:
-        keys = script_head_keys(cmd, self.group)
-        return [*keys, hold_key(cmd), waiting_key(cmd.sku)]
+        return [*script_head_keys(cmd), hold_key(cmd), waiting_key(cmd.sku)]
+
+    def handled(self, positions: Sequence[Position | None]) -> None:
+        """Note that the scripts of the commands at ``positions`` returned (applied, refused,
+        duplicate or poison). Their consumed offsets are written at the head of the next
+        :meth:`apply_many` pipeline, so the offsets hash never covers a command whose script
+        had not returned, and on one Redis it is written after those scripts (an AOF that lost
+        its tail lost the offset first). ADR 0029: a best-effort write; idempotency keys keep
+        the commands exact, the offset only bounds what is read again."""
+        for pos in positions:
+            if pos is not None:
+                field = f"{pos.topic}:{pos.partition}"
+                self._unrecorded[field] = max(pos.offset, self._unrecorded.get(field, -1))
 
     async def apply_many(
         self, commands: Sequence[tuple[InventoryCommand, Position | None]]
@@ -196,9 +207,21 @@ class RedisInventory:
 
     async def _evalsha_all(self, calls: list[tuple[list[str], list[str | int]]]) -> list[Any]:
         pipe = self.redis.pipeline(transaction=False)
+        recording = dict(self._unrecorded)
+        if recording:
+            pipe.hset(
+                offsets_key(self.group), mapping=dict[EncodableT, EncodableT](recording.items())
+            )
         for keys, args in calls:
-            pipe.evalsha(self._sha, len(keys), *keys, *args)
-        return await pipe.execute(raise_on_error=False)
+            pipeline_evalsha(pipe, self._sha, keys, args)
+        raw = await pipe.execute(raise_on_error=False)
+        if not recording:
+            return raw
+        if not isinstance(raw[0], Exception):
+            for field, offset in recording.items():
+                if self._unrecorded.get(field) == offset:
+                    del self._unrecorded[field]
+        return raw[1:]
 
     @staticmethod
     def _parse(sku: str, pos: Position | None, raw: Any) -> Applied | Invalid:
@@ -353,8 +376,8 @@ async def write_simple(redis: Redis, commands: Sequence[Sequence[Arg]]) -> None:
     """
     if not commands:
         return
-    pool = redis.connection_pool
-    if pool.connection_class is not Connection:
+    pool = getattr(redis, "connection_pool", None)  # a cluster client has one per node
+    if pool is None or pool.connection_class is not Connection:
         for i in range(0, len(commands), BULK_CHUNK):
             pipe = redis.pipeline(transaction=False)
             for command in commands[i : i + BULK_CHUNK]:

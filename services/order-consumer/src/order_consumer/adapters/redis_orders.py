@@ -38,6 +38,7 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 from order_consumer.domain import OrderState
+from stocksync_common.redis_client import pipeline_evalsha
 
 SAVE_LUA = files("order_consumer.adapters").joinpath("save_order.lua").read_text()
 ERASE_LUA = files("order_consumer.adapters").joinpath("erase_order.lua").read_text()
@@ -139,7 +140,7 @@ class RedisOrders:
             for ref in todo:
                 rev, state = saves[ref]
                 doc = state.model_dump_json(exclude_defaults=True)
-                pipe.evalsha(self._save.sha, 1, order_key(*ref), rev, doc, self.ttl_s)
+                pipeline_evalsha(pipe, self._save.sha, [order_key(*ref)], [rev, doc, self.ttl_s])
             replies = await pipe.execute(raise_on_error=False) if todo else []
             missing = []
             for ref, reply in zip(todo, replies, strict=True):
@@ -182,6 +183,6 @@ async def erase_orders(redis: Redis, keys: Iterable[str | bytes], ttl_s: int, at
     for start in range(0, len(batch), 500):
         pipe = redis.pipeline(transaction=False)
         for key in batch[start : start + 500]:
-            pipe.evalsha(sha, 1, key, at_ms, ttl_s)
+            pipeline_evalsha(pipe, sha, [key], [at_ms, ttl_s])
         found += sum(int(r) for r in await pipe.execute())
     return found
