@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from redis.asyncio import Redis
 
 from inventory_adjuster.adapters.redis_store import Applied, Position, RedisInventory
 from stocksync_common.events import InventoryCommand, SkuLevels
+from stocksync_common.redis_client import connect
 from support.infra import REDIS
 
 pytestmark = pytest.mark.integration
@@ -83,7 +83,7 @@ def deliveries(names: tuple[str, ...]) -> st.SearchStrategy[Delivery]:
 async def run(
     sku: str, cmds: list[InventoryCommand], order: list[int], batch: int
 ) -> tuple[list[Applied], SkuLevels | None, list[dict[str, str]]]:
-    client = Redis.from_url(REDIS)
+    client = connect(REDIS)
     try:
         store = RedisInventory(client, f"prop-{sku}", idem_ttl_s=600, ledger_max_len=10_000)
         results: list[Applied] = []

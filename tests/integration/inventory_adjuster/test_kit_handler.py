@@ -22,8 +22,9 @@ from stocksync_common.events import (
     StockChange,
     decode,
 )
+from support.infra import single_redis_only
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, single_redis_only]
 TP = TopicPartition("inventory.commands.v1", 0)
 
 

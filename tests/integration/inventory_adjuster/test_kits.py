@@ -12,8 +12,9 @@ from inventory_adjuster.adapters.kits import (
 )
 from inventory_adjuster.adapters.redis_store import RedisInventory
 from stocksync_common.events import InventoryCommand, SkuConfig
+from support.infra import single_redis_only
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, single_redis_only]
 
 
 def cmd(

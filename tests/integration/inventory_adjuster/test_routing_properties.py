@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from redis.asyncio import Redis
 
 from inventory_adjuster.adapters.redis_store import Applied, Position, RedisInventory
 from stocksync_common.events import InventoryCommand, OrderLineRef, Route, SkuLevels
+from stocksync_common.redis_client import connect
 from support.infra import REDIS
 
 pytestmark = pytest.mark.integration
@@ -122,7 +122,7 @@ async def run(
 ) -> tuple[list[tuple[InventoryCommand, Applied]], SkuLevels | None, SkuLevels | None, int]:
     """Apply in batches; then the whole delivery again: the results, levels after each
     pass and how many of the replays were not duplicates."""
-    client = Redis.from_url(REDIS)
+    client = connect(REDIS)
     try:
         store = RedisInventory(client, f"prop-{sku}", idem_ttl_s=600, ledger_max_len=10_000)
         results: list[tuple[InventoryCommand, Applied]] = []

@@ -6,10 +6,10 @@ import asyncio
 import uuid
 
 import pytest
-from redis.asyncio import Redis
 
 from inventory_adjuster.adapters.redis_store import Applied, RedisInventory
 from stocksync_common.events import InventoryCommand, OrderLineRef, Route, SkuConfig
+from stocksync_common.redis_client import connect
 from support.infra import REDIS
 
 pytestmark = pytest.mark.integration
@@ -137,7 +137,7 @@ async def test_racing_routed_reserves_never_reserve_beyond_any_location(store, s
     await store.apply_many(
         [(stock(sku, loc, n), None) for loc, n in (("wh-a", 7), ("wh-b", 5), ("wh-c", 3))]
     )
-    clients = [Redis.from_url(REDIS) for _ in range(4)]
+    clients = [connect(REDIS) for _ in range(4)]
     try:
         stores = [
             RedisInventory(c, f"race-{n}", idem_ttl_s=60, ledger_max_len=1000)

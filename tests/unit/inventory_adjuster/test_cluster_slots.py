@@ -3,9 +3,11 @@ plain command, a routed one (its hold key) and an order line's reserve (its wait
 
 from __future__ import annotations
 
+from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
-from inventory_adjuster.adapters.redis_store import RedisInventory, offsets_key
+from inventory_adjuster.adapters.kits import ACROSS_SLOTS, KitStore
+from inventory_adjuster.adapters.redis_store import Invalid, RedisInventory, offsets_key
 from stocksync_common.events import InventoryCommand, OrderLineRef, Route
 
 
@@ -40,3 +42,14 @@ def test_the_offsets_hash_is_not_among_a_scripts_keys() -> None:
     assert offsets_key("inventory-adjuster") not in keys
     # it lives elsewhere: with it, the call would be CROSSSLOT on a cluster
     assert _slots([*keys, offsets_key("inventory-adjuster")]) != _slots(keys)
+
+
+async def test_a_kit_command_on_a_cluster_is_refused_with_its_reason_before_any_call() -> None:
+    """kit.lua spans the components' slots: on a cluster the command is poison (dead-lettered
+    with this reason, replayable once the ADR 0029 design is built), never a CROSSSLOT retry."""
+    cluster = RedisCluster(host="127.0.0.1", port=1)  # never connected: refused before I/O
+    kits = KitStore(cluster, "g", idem_ttl_s=60, ledger_max_len=10)  # type: ignore[arg-type]
+    cmd = InventoryCommand(command="reserve", idempotency_key="k", sku="KIT-1", location="wh",
+                           quantity=1)  # fmt: skip
+    result = await kits.apply(cmd, None, [("A-1", 2), ("B-1", 1)])
+    assert result == Invalid(ACROSS_SLOTS)

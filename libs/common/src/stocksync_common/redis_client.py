@@ -35,7 +35,9 @@ from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection, SSLConnection, parse_url
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 from redis.typing import EncodableT, KeyT
 
 from stocksync_common.settings import CommonSettings
@@ -138,6 +140,11 @@ def _connect_cluster(
     return cast(Redis, RedisCluster.from_url(node_url, **options))
 
 
+def is_cluster(redis: Redis) -> bool:
+    """Whether ``redis`` is the cluster client (:func:`connect` of a ``+cluster`` URL)."""
+    return isinstance(redis, RedisCluster)
+
+
 def connect(
     url: str | SecretStr, *, ca_file: str | None = None, timeout_s: float | None = DEFAULT_TIMEOUT_S
 ) -> Redis:
@@ -170,6 +177,31 @@ def pipeline_evalsha(
     """Queue an EVALSHA on a pipeline of either client: redis-py's cluster pipeline refuses
     ``evalsha()`` by name, but routes the raw command by its keys (which must share a slot)."""
     pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+
+
+async def run_script_many(
+    redis: Redis, script: AsyncScript, calls: Sequence[tuple[Sequence[KeyT], Sequence[Any]]]
+) -> list[Any]:
+    """Each ``(keys, args)`` call of ``script`` in one pipeline, on either client (the
+    cluster pipeline refuses ``Script(client=pipe)``); the calls Redis answered NOSCRIPT (so
+    did not run) run once more after the script is loaded. The first error reply is raised."""
+
+    async def run(todo: Sequence[tuple[Sequence[KeyT], Sequence[Any]]]) -> list[Any]:
+        pipe = redis.pipeline(transaction=False)
+        for keys, args in todo:
+            pipeline_evalsha(pipe, script.sha, keys, args)
+        return list(await pipe.execute(raise_on_error=False))
+
+    results = await run(calls) if calls else []
+    missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+    if missing:
+        await redis.script_load(script.script)
+        for i, reply in zip(missing, await run([calls[i] for i in missing]), strict=True):
+            results[i] = reply
+    for reply in results:
+        if isinstance(reply, Exception):
+            raise reply
+    return results
 
 
 def connect_settings(

@@ -4,8 +4,10 @@ The kit's own hash holds its definition (set by a ``configure`` command through 
 two index hashes let the handler route kit commands and find the kits a component belongs
 to: ``kit-defs`` (kit -> components JSON) and ``kit-index`` (component -> kits JSON).
 Reserving, releasing or committing a kit moves all its components in one script
-(kit.lua), all or nothing. A kit's availability is derived: min over its components of
-floor(available / units).
+(kit.lua), all or nothing. That script spans the components' hash slots: on a Redis Cluster a
+kit command is refused as poison (dead-lettered with the reason, replayable) until the
+design of docs/decisions/0029-redis-cluster.md is built. A kit's availability is derived: min
+over its components of floor(available / units).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, NamedTuple
 
 import orjson
 from redis.asyncio import Redis
+from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
 from inventory_adjuster.adapters.redis_store import (
@@ -31,11 +34,16 @@ from inventory_adjuster.adapters.redis_store import (
     state_key,
 )
 from stocksync_common.events import InventoryCommand, Levels, SkuLevels
+from stocksync_common.redis_client import is_cluster
 
 KIT_LUA = files("inventory_adjuster.adapters").joinpath("kit.lua").read_text()
 KIT_DEFS = "kit-defs"
 KIT_INDEX = "kit-index"
 KIT_COMMANDS = frozenset(("reserve", "release", "commit"))
+ACROSS_SLOTS = (
+    "the kit's components live in other hash slots than the kit: kit commands are not applied "
+    "on a Redis Cluster yet (docs/decisions/0029-redis-cluster.md)"
+)
 
 Components = list[tuple[str, int]]
 
@@ -127,6 +135,8 @@ class KitStore:
                     idem_key(comp, component_key(cmd.idempotency_key, comp)),
                 ]
             )
+        if is_cluster(self.redis) and len({key_slot(k.encode()) for k in keys}) > 1:
+            return Invalid(ACROSS_SLOTS)
         args = [
             *script_head_args(cmd, pos, self.idem_ttl_s, self.ledger_max_len),
             orjson.dumps([[c, u] for c, u in components]).decode(),
