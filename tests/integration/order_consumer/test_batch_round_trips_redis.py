@@ -36,7 +36,7 @@ class CountingRedis:
         execute = pipe.execute
 
         async def counted(raise_on_error: bool = True) -> list[Any]:
-            commands = [str(args[0]).upper() for args, _ in pipe.command_stack]
+            commands = [str(args[0]).upper() for args in _queued(pipe)]
             if self.before_pipeline is not None:
                 await self.before_pipeline(commands)
             self.round_trips.append(commands)
@@ -58,6 +58,14 @@ class CountingRedis:
             return await attr(*args, **kwargs)
 
         return counted
+
+
+def _queued(pipe: Any) -> list[tuple[Any, ...]]:
+    """The queued commands' arguments, of either client's pipeline (redis-py keeps them in
+    ``command_stack``, or in its cluster pipeline's execution strategy)."""
+    if hasattr(pipe, "command_stack"):
+        return [args for args, _ in pipe.command_stack]
+    return [c.args for c in pipe._execution_strategy._command_queue]
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ from stocksync_common.accounts import (
     valid_name,
     valid_role,
 )
+from stocksync_common.redis_client import is_cluster
 
 LoginOutcome = Literal["ok", "wrong", "locked", "throttled"]
 # a revoked token's hash must not come back as a stub: change it only while it exists
@@ -237,11 +238,14 @@ class Accounts:
         fields = {"user": name, "label": label[:100], "scopes": ",".join(sorted(scopes)),
                   "digest": hashed, "created_at": now,
                   "expires_at": now + ttl_s if ttl_s else ""}  # fmt: skip
-        async with self.redis.pipeline(transaction=True) as pipe:
+        # One Redis: MULTI. A cluster keeps the two keys in two slots (ADR 0029): the list
+        # entry goes first, so a crash between leaves an id the listing skips, never a token
+        # the listing (and so a user's removal) misses.
+        async with self.redis.pipeline(transaction=not is_cluster(self.redis)) as pipe:
+            pipe.sadd(f"{self.p}tokens:{name}", token_id)
             pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
             if ttl_s:
                 pipe.expire(key, ttl_s)
-            pipe.sadd(f"{self.p}tokens:{name}", token_id)
             await pipe.execute()
         return token_id, token
 

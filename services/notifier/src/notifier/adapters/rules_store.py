@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from notifier.adapters.state import text
 from notifier.domain.rules import RuleSet
+from stocksync_common.redis_client import is_cluster
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,9 @@ class RulesStore:
 
     async def replace(self, rules: RuleSet) -> int:
         """Store new rules; returns the new revision."""
-        async with self.redis.pipeline(transaction=True) as pipe:
+        # One Redis: MULTI. On a cluster the two keys are two slots (ADR 0029): the rules go
+        # first, then the revision that tells the other replicas to reload them.
+        async with self.redis.pipeline(transaction=not is_cluster(self.redis)) as pipe:
             pipe.set(self.rules_key, rules.model_dump_json(exclude_defaults=True))
             pipe.incr(self.rev_key)
             _, rev = await pipe.execute()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from notifier.domain.crossings import SkuState
+from stocksync_common.redis_client import run_script_many
 
 # Compare-and-set on the decided version: a second owner of the partition (a rebalance in
 # flight) cannot overwrite a newer decision.
@@ -84,24 +85,24 @@ class SkuStates:
     async def commit_many(self, commits: Sequence[Commit]) -> list[bool]:
         """Store each state if its stored version is still the expected one (one script per
         SKU, one round trip); ``done`` when a decision has no effects left to carry out."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for c in commits:
-                body = c.state.model_dump_json(exclude={"done"})
-                args: list[str | int] = [
+        calls = [
+            (
+                [state_key(c.sku, self.prefix)],
+                [
                     c.expected_version,
                     c.state.version,
-                    body,
+                    c.state.model_dump_json(exclude={"done"}),
                     "1" if c.done else "0",
-                ]
-                await self._commit(keys=[state_key(c.sku, self.prefix)], args=args, client=pipe)
-            return [bool(r) for r in await pipe.execute()]
+                ],
+            )
+            for c in commits
+        ]
+        return [bool(r) for r in await run_script_many(self.redis, self._commit, calls)]
 
     async def mark_done_many(self, done: Sequence[tuple[str, int]]) -> None:
         """Record each (sku, version) as carried out, if still the decided version."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for sku, version in done:
-                await self._done(keys=[state_key(sku, self.prefix)], args=[version], client=pipe)
-            await pipe.execute()
+        calls = [([state_key(sku, self.prefix)], [version]) for sku, version in done]
+        await run_script_many(self.redis, self._done, calls)
 
 
 @dataclass(frozen=True)
@@ -128,9 +129,8 @@ class VelocityWindow:
 
     async def record_many(self, sales: Sequence[tuple[str, int, int, int]]) -> list[int]:
         """``record`` for each (sku, version, at_s, units) in order, in one round trip."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for sku, version, at_s, units in sales:
-                key = f"{self.prefix}:{{{sku}}}:velocity"
-                args = [version, at_s, units, self.window_s]
-                await self._script(keys=[key], args=args, client=pipe)
-            return [int(total) for total in await pipe.execute()]
+        calls = [
+            ([f"{self.prefix}:{{{sku}}}:velocity"], [version, at_s, units, self.window_s])
+            for sku, version, at_s, units in sales
+        ]
+        return [int(total) for total in await run_script_many(self.redis, self._script, calls)]

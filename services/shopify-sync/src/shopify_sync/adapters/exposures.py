@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 from shopify_sync.domain.quantities import SEP, Exposure, ItemKey, Seen, grant
 from shopify_sync.ports import Claim
+from stocksync_common.redis_client import run_script_many
 
 # The rule of domain.quantities.grant, atomically.
 # KEYS[1] the SKU's hash; ARGV: 1 field, 2 floor, 3 want, 4 seen, 5 available, 6 location,
@@ -88,7 +89,7 @@ class RedisExposures:
     async def claim(self, shop: str, claims: Sequence[Claim]) -> list[int]:
         if not claims:
             return []
-        pipe = self.redis.pipeline(transaction=False)
+        calls = []
         for c in claims:
             sku, location = c.key
             args: list[str | int] = [
@@ -96,8 +97,8 @@ class RedisExposures:
                 c.pending.available if c.pending.available is not None else c.floor,
                 location, _counters(c.pending.seen),
             ]  # fmt: skip
-            await self._claim(keys=[exposure_key(sku)], args=args, client=pipe)
-        return [int(x) for x in await pipe.execute()]
+            calls.append(([exposure_key(sku)], args))
+        return [int(x) for x in await run_script_many(self.redis, self._claim, calls)]
 
 
 class CachedExposures:

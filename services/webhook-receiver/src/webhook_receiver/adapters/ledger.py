@@ -36,6 +36,8 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
+from stocksync_common.redis_client import run_script_many
+
 log = logging.getLogger(__name__)
 
 PENDING = "pending:"
@@ -190,12 +192,9 @@ class RedisLedger:
 
     async def keep(self, claims: dict[str, str]) -> None:
         """Refresh the claims this process still holds (key -> token)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for key, token in claims.items():
-                await self._keep(
-                    keys=[key], args=[token, int(self.claim_ttl_s * 1000)], client=pipe
-                )
-            await pipe.execute()
+        ttl_ms = int(self.claim_ttl_s * 1000)
+        calls = [([key], [token, ttl_ms]) for key, token in claims.items()]
+        await run_script_many(self.redis, self._keep, calls)
 
     async def erase_sender(self, sender: str) -> int:
         """Delete every delivery record of one shop (``shop/redact``); returns how many."""

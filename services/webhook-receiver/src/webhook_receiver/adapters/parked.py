@@ -36,7 +36,9 @@ class RedisParked:
     async def note(self, shop: str, topic: str, webhook_id: str, record_bytes: int) -> None:
         doc = {"at": time.time(), "shop": shop, "shopify_topic": topic,
                "webhook_id": webhook_id, "record_bytes": record_bytes}  # fmt: skip
-        async with self.redis.pipeline(transaction=True) as pipe:
+        # Not a MULTI: the two keys are two slots on a Redis Cluster (ADR 0029); the count and
+        # the recent list are notes for the console, not a pair read together.
+        async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hincrby(COUNT_KEY, topic, 1)
             pipe.lpush(RECENT_KEY, json.dumps(doc))
             pipe.ltrim(RECENT_KEY, 0, KEEP - 1)
