@@ -5,6 +5,10 @@
 # cluster suites (tests/faults, tests/cluster) start their own broker or three-broker cluster;
 # FAULTS_SET=all and CLUSTER_SET=all run every case (scripts/faults/run.sh [--cluster]).
 # Extra arguments go to pytest (e.g. scripts/test.sh tests/unit -k hmac).
+# STOCKSYNC_TEST_REDIS_CLUSTER=1: the Redis-facing tests run on a local Redis Cluster (three
+# masters, one replica each: scripts/infra/redis-cluster.sh, base port REDIS_CLUSTER_PORT,
+# 16381) instead of the single Redis; tests of what is not built for a cluster are skipped by
+# name (docs/decisions/0029-redis-cluster.md).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$REPO"
@@ -16,6 +20,8 @@ export STOCKSYNC_STATE_DIR="$REPO/.work/test"
 export KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 REDIS_PORT=16379
 export STOCKSYNC_TEST_KAFKA="127.0.0.1:$KAFKA_PORT" STOCKSYNC_TEST_REDIS="redis://127.0.0.1:$REDIS_PORT/0"
 export STOCKSYNC_TEST_STATE_DIR="$STOCKSYNC_STATE_DIR"
+REDIS_CLUSTER="${STOCKSYNC_TEST_REDIS_CLUSTER:-0}"
+export REDIS_CLUSTER_PORT="${REDIS_CLUSTER_PORT:-16381}"
 
 echo "[test] ruff" >&2
 uv run --frozen ruff check .
@@ -26,14 +32,21 @@ uv run --frozen mypy libs/common/src services/*/src simulators/src scripts tests
 cleanup() {
   "$REPO/scripts/infra/kafka.sh" stop || true
   "$REPO/scripts/infra/redis.sh" stop || true
+  if [[ "$REDIS_CLUSTER" == 1 ]]; then "$REPO/scripts/infra/redis-cluster.sh" stop || true; fi
 }
 trap cleanup EXIT
 # A clean slate each run: the tests own this state directory.
 "$REPO/scripts/infra/kafka.sh" stop >/dev/null 2>&1 || true
 "$REPO/scripts/infra/redis.sh" stop >/dev/null 2>&1 || true
+"$REPO/scripts/infra/redis-cluster.sh" stop >/dev/null 2>&1 || true
 rm -rf "$STOCKSYNC_STATE_DIR"
 "$REPO/scripts/infra/redis.sh" start
 "$REPO/scripts/infra/kafka.sh" start
+if [[ "$REDIS_CLUSTER" == 1 ]]; then
+  "$REPO/scripts/infra/redis-cluster.sh" start
+  STOCKSYNC_TEST_REDIS="$("$REPO/scripts/infra/redis-cluster.sh" url)"
+  echo "[test] Redis Cluster: $STOCKSYNC_TEST_REDIS" >&2
+fi
 
 echo "[test] pytest" >&2
 uv run --frozen pytest "$@"
