@@ -1,5 +1,6 @@
 """The cluster suite's world (tests/cluster): a three-node Kafka cluster of its own
-(``scripts/infra/kafka-cluster.sh``), a Redis database of its own on the test Redis, and the
+(``scripts/infra/kafka-cluster.sh``), a Redis Cluster of its own (three masters with one
+replica each, ``scripts/infra/redis-cluster.sh``; docs/decisions/0029-redis-cluster.md), and the
 whole stack on them with every topic at 3 replicas and ``min.insync.replicas=2`` through the
 settings (as production runs it), plus what the cluster's faults need: kill and restart a
 node, and the partitions' leaders and in-sync replicas to tell when an election or a
@@ -22,9 +23,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-
-import redis
 
 from faults.harness import Sender
 from faults.kafka_view import partitions
@@ -34,6 +32,7 @@ from stack import Ports, Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "infra" / "kafka-cluster.sh"
+REDIS_SCRIPT = ROOT / "scripts" / "infra" / "redis-cluster.sh"
 NODES = (1, 2, 3)
 REPLICAS, MIN_INSYNC = 3, 2
 
@@ -99,6 +98,36 @@ class Cluster:
 
 
 @dataclasses.dataclass
+class RedisCluster:
+    """Three Redis masters with one replica each, driven through redis-cluster.sh with their
+    own ports (node N on ``port + N - 1``) and state."""
+
+    port: int
+    state_dir: Path
+
+    def run(self, *args: str) -> str:
+        env = dict(os.environ)
+        env.update(
+            {"REDIS_CLUSTER_PORT": str(self.port), "STOCKSYNC_STATE_DIR": str(self.state_dir)}
+        )
+        done = subprocess.run(  # noqa: S603 - our own infra script, fixed argv
+            [str(REDIS_SCRIPT), *args],
+            env=env, check=True, timeout=120, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        return done.stdout.strip()
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """A fresh cluster: whatever ran from this state directory stopped, its data gone."""
+        self.run("stop")
+        shutil.rmtree(self.state_dir / "redis-cluster", ignore_errors=True)
+        self.run("start")
+
+
+@dataclasses.dataclass
 class ClusterWorld:
     cluster: Cluster
     stack: Stack
@@ -111,14 +140,15 @@ class ClusterWorld:
 
 @contextmanager
 def open_cluster_world(
-    state: Path, base: int, kafka_port: int, redis_url: str
+    state: Path, base: int, kafka_port: int, redis_port: int
 ) -> Iterator[ClusterWorld]:
-    """The cluster and the stack started (``redis_url``'s database emptied first), stopped at
-    the end."""
+    """The Kafka cluster, a fresh Redis Cluster (nodes on ``redis_port`` + 0..5) and the stack
+    started, stopped at the end."""
     shutil.rmtree(state, ignore_errors=True)
     (state / "stack").mkdir(parents=True)
     cluster = Cluster(kafka_port, state)
-    redis_port = urlsplit(redis_url).port or 6379
+    rcluster = RedisCluster(redis_port, state.with_name(state.name + "-redis"))
+    redis_url = rcluster.url
     ports = dataclasses.replace(
         Ports().shifted(base + 10 - 8080), kafka=kafka_port, redis=redis_port
     )
@@ -134,13 +164,13 @@ def open_cluster_world(
             "STOCKSYNC_TOPIC_MIN_INSYNC_REPLICAS": str(MIN_INSYNC),
         }
     )
-    with redis.Redis.from_url(redis_url) as client:
-        client.flushdb()
     try:
+        rcluster.start()
         cluster.run("start")
         with running(stack):
             yield ClusterWorld(cluster, stack)
     finally:
+        rcluster.run("stop")
         # Killed, not stopped: the next run starts from an empty state directory, and a
         # stop of all would wait for controlled shutdowns that cannot finish.
         for node in NODES:

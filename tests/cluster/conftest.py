@@ -1,22 +1,20 @@
-"""The cluster suite's session: a three-node Kafka cluster of its own, a Redis database of
-its own on the test Redis, and the whole stack on them (faults.cluster), for this package only
-(stopped before the fault suite starts its world)."""
+"""The cluster suite's session: a three-node Kafka cluster of its own, a Redis Cluster of its
+own (three masters, one replica each; ADR 0029), and the whole stack on them (faults.cluster),
+for this package only (stopped before the fault suite starts its world)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from faults.cluster import ClusterWorld, open_cluster_world
 from faults.world import write_results
 
-from support.infra import PORT_SHIFT, REDIS
+from support.infra import PORT_SHIFT
 
 ROOT = Path(__file__).resolve().parents[2]
-CLUSTER_REDIS_DB = 4  # e2e has 3; the integration tests 0
 
 
 @pytest.fixture(scope="package")
@@ -25,8 +23,9 @@ def cworld() -> Iterator[ClusterWorld]:
     # the cluster's six ports from one (clients + 0..2, controllers + 3..5)
     kafka_port = int(os.environ.get("STOCKSYNC_TEST_CLUSTER_PORT", str(base)))
     state = Path(os.environ.get("STOCKSYNC_TEST_STATE_DIR") or ROOT / ".work" / "test")
-    redis_url = urlsplit(REDIS)._replace(path=f"/{CLUSTER_REDIS_DB}").geturl()
-    with open_cluster_world(state / "cluster", base, kafka_port, redis_url) as w:
+    # the Redis Cluster's six nodes (their cluster buses on + 10000)
+    redis_port = int(os.environ.get("STOCKSYNC_TEST_CLUSTER_REDIS_PORT", str(base + 200)))
+    with open_cluster_world(state / "cluster", base, kafka_port, redis_port) as w:
         try:
             yield w
         finally:
