@@ -36,6 +36,8 @@ NODES=(1 2 3)
 BASE_PORT="${KAFKA_CLUSTER_PORT:-9192}"
 CONTROLLER_BASE="${KAFKA_CLUSTER_CONTROLLER_PORT:-$((BASE_PORT + 3))}"
 HEAP_OPTS="${KAFKA_CLUSTER_HEAP_OPTS:--Xms128m -Xmx512m}"
+# shellcheck source=scripts/infra/proc.sh
+source "$REPO/scripts/infra/proc.sh"
 
 log() { echo "kafka-cluster.sh: $*" >&2; }
 die() { echo "kafka-cluster.sh: ERROR: $*" >&2; exit 1; }
@@ -123,15 +125,10 @@ cmd_stop() {
 }
 
 cmd_kill() {
-  local pid deadline
+  local pid
   check_node "${1:-}"
   pid="$(node_pid "$1")" || die "node $1 is not running"
-  kill -KILL "$pid"
-  deadline=$((SECONDS + 30))
-  while [[ -e "/proc/$pid" ]] && [[ "$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)" != Z ]]; do
-    ((SECONDS < deadline)) || die "node $1 (pid $pid) still alive 30 s after SIGKILL"
-    sleep 0.05
-  done
+  sigkill_wait "$pid" "node $1"
   log "node $1 (pid $pid) killed"
   echo "$pid"
 }

@@ -63,6 +63,8 @@ CREDENTIALS="$KSTATE/credentials.env"
 CLIENT_ENV="$KSTATE/client.env"
 SECURITY_MARK="$KSTATE/security"   # the mode the storage was formatted for
 SCRAM="SCRAM-SHA-512"
+# shellcheck source=scripts/infra/proc.sh
+source "$REPO/scripts/infra/proc.sh"
 # shellcheck source=scripts/infra/tls.sh
 source "$INFRA/tls.sh"
 
@@ -129,13 +131,6 @@ cmd_fetch() {
   log "fetched $(find "$LIBS" -name '*.jar' | wc -l) jars in $((SECONDS - t0)) s"
 }
 
-# Alive and not a zombie: orphans are reparented to pid 1, which may reap them late.
-alive() {
-  local state
-  kill -0 "$1" 2>/dev/null || return 1
-  state="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)"
-  [[ -n "$state" && "$state" != Z ]]
-}
 
 # Is the pid in the pid file alive and our broker (right server.properties)?
 running_pid() {

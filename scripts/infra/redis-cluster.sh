@@ -28,6 +28,8 @@ NODES=(1 2 3 4 5 6)
 BASE_PORT="${REDIS_CLUSTER_PORT:-7001}"
 START_TIMEOUT="${REDIS_START_TIMEOUT:-30}"
 STOP_TIMEOUT=30
+# shellcheck source=scripts/infra/proc.sh
+source "$REPO/scripts/infra/proc.sh"
 
 log() { echo "redis-cluster.sh: $*" >&2; }
 die() { echo "redis-cluster.sh: ERROR: $*" >&2; exit 1; }
@@ -38,14 +40,6 @@ cli() { local n="$1"; shift; redis-cli -h 127.0.0.1 -p "$(port "$n")" "$@"; }
 check_node() {
   [[ "${1:-}" =~ ^[0-9]+$ ]] && (($1 >= 1 && $1 <= ${#NODES[@]})) ||
     die "node must be one of ${NODES[*]}, not '${1:-}'"
-}
-
-# Alive and not a zombie (orphans are reaped late by pid 1).
-alive() {
-  local state
-  kill -0 "$1" 2>/dev/null || return 1
-  state="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)"
-  [[ -n "$state" && "$state" != Z ]]
 }
 
 node_pid() {
@@ -140,15 +134,10 @@ cmd_stop() {
 }
 
 cmd_kill() {
-  local pid deadline
+  local pid
   check_node "${1:-}"
   pid="$(node_pid "$1")" || die "node $1 is not running"
-  kill -KILL "$pid"
-  deadline=$((SECONDS + 30))
-  while alive "$pid"; do
-    ((SECONDS < deadline)) || die "node $1 (pid $pid) still alive 30 s after SIGKILL"
-    sleep 0.05
-  done
+  sigkill_wait "$pid" "node $1"
   rm -f "$CSTATE/$1/redis.pid"
   log "node $1 (pid $pid) killed"
   echo "$pid"

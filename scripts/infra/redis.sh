@@ -32,6 +32,8 @@ SERVICE_ENVS="$RSTATE/users"
 SERVICE_RULES="$REPO/deploy/redis/acl-users.txt"
 SECURITY_MARK="$RSTATE/security"   # the mode the running server was started in
 TLS_DIR="$STATE_DIR/tls"
+# shellcheck source=scripts/infra/proc.sh
+source "$REPO/scripts/infra/proc.sh"
 # shellcheck source=scripts/infra/tls.sh
 source "$REPO/scripts/infra/tls.sh"
 
@@ -156,13 +158,6 @@ listen_args() {
 
 pong() { [[ "$(cli ping 2>/dev/null)" == "PONG" ]]; }
 
-# Alive and not a zombie: orphans are reparented to pid 1, which may reap them late.
-alive() {
-  local state
-  kill -0 "$1" 2>/dev/null || return 1
-  state="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)"
-  [[ -n "$state" && "$state" != Z ]]
-}
 
 # Is the pid in our pid file alive and a redis-server on our port?
 running_pid() {

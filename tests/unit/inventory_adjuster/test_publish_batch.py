@@ -50,6 +50,10 @@ class FakeStore:
 
     def __init__(self) -> None:
         self.versions: dict[str, int] = {}
+        self.handled_at: list[Position | None] = []
+
+    def handled(self, positions: Sequence[Position | None]) -> None:
+        self.handled_at.extend(positions)
 
     async def apply_many(
         self, commands: Sequence[tuple[InventoryCommand, Position | None]]
@@ -251,3 +255,14 @@ def test_a_record_of_another_trace_keeps_its_own_trace_context() -> None:
     assert traces.of([]) == batch
     assert traces.of([("traceparent", b"00-not-a-trace-01")]) != batch  # kept, not linked
     assert [f"{c.trace_id:032x}" for c in traces.links()] == [other]
+
+
+async def test_the_positions_of_an_applied_batch_are_noted_for_the_offsets_write() -> None:
+    """ADR 0029: the handler tells the store which commands' scripts returned; the store
+    writes their offsets at the head of its next pipeline."""
+    store = FakeStore()
+    h = CommandHandler(cast(RedisInventory, store), cast(AIOKafkaProducer, FakeProducer()))
+    await h.handle_batch(TP, [reserve(f"SKU-{i}", i, 40 + i) for i in range(3)])
+    assert [(p.topic, p.partition, p.offset) for p in store.handled_at if p] == [
+        (TP.topic, TP.partition, 40 + i) for i in range(3)
+    ]
