@@ -10,9 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from redis.cluster import RedisCluster
 
 from stack import SERVICES, Ports, Stack
-from support.infra import KAFKA, PORT_SHIFT, redis_host_port
+from stocksync_common.redis_client import cluster_url
+from support.infra import KAFKA, PORT_SHIFT, REDIS, REDIS_CLUSTER, redis_host_port
 
 E2E_REDIS_DB = 3
 
@@ -32,8 +34,13 @@ def stack(topics: list[str], redis_url: str, state_dir: Path) -> Iterator[Stack]
     # A Redis database of its own, emptied first: what integration tests left in database 0
     # (thousands of SKUs of truth) never shows up in the e2e stack's pages and reports.
     e2e_redis = f"redis://127.0.0.1:{ports.redis}/{E2E_REDIS_DB}"
-    with redis.Redis.from_url(e2e_redis) as client:
-        client.flushdb()
+    if REDIS_CLUSTER:  # database 0 only (ADR 0029): every master emptied, this run's own
+        e2e_redis = REDIS
+        with RedisCluster.from_url(str(cluster_url(REDIS))) as cluster:
+            cluster.flushall()
+    else:
+        with redis.Redis.from_url(e2e_redis) as client:
+            client.flushdb()
     env = {
         "STOCKSYNC_TOPIC_PARTITIONS": "6",
         "STOCKSYNC_OTEL_EXPORTER": f"jsonl:{spans}",

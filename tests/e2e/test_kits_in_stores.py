@@ -21,9 +21,10 @@ from e2e.test_happy_path import ADMIN, EU, GIDS, PARENT, US, seed, store_is, tru
 from stack import Stack
 from stocksync_common.events import InventoryCommand, InventoryCommandRequested, SkuConfig, encode
 from stocksync_common.topics import INVENTORY_COMMANDS
+from support.infra import single_redis_only
 from support.poll import wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, single_redis_only]
 
 
 async def define_kit(bootstrap: str, kit: str, components: dict[str, int]) -> None:
