@@ -48,6 +48,10 @@ def test_origin_defaults_to_the_record_itself_and_parses_topics_with_colons():
         (DependencyUnavailable("shopify"), "dependency:shopify"),
         (redis.exceptions.ConnectionError("refused"), "dependency:redis"),
         (redis.exceptions.TimeoutError("slow"), "dependency:redis"),
+        # a Redis Cluster between a master's loss and its replica's promotion (ADR 0029)
+        (redis.exceptions.ClusterDownError("CLUSTERDOWN"), "dependency:redis"),
+        (redis.exceptions.MasterDownError("MASTERDOWN"), "dependency:redis"),
+        (redis.exceptions.TryAgainError("TRYAGAIN"), "dependency:redis"),
         (ConnectionRefusedError(), "dependency:network"),
         (ValueError("bug"), "exhausted"),
     ],

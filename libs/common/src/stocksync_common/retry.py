@@ -129,8 +129,11 @@ def classify(exc: BaseException) -> str:
 
 
 def _is_connection_error(exc: BaseException) -> bool:
-    """Builtin or library connection/timeout errors (redis' and aiokafka's are not builtins)."""
-    names = ("ConnectionError", "TimeoutError")
+    """Builtin or library connection/timeout errors (redis' and aiokafka's are not builtins),
+    and a Redis Cluster's answers while a master is lost and not yet replaced (CLUSTERDOWN,
+    MASTERDOWN, TRYAGAIN: docs/decisions/0029-redis-cluster.md)."""
+    names = ("ConnectionError", "TimeoutError", "ClusterDownError", "MasterDownError",
+             "TryAgainError")  # fmt: skip
     return isinstance(exc, OSError) or any(c.__name__.endswith(names) for c in type(exc).__mro__)
 
 
