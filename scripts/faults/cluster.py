@@ -105,16 +105,16 @@ class RedisCluster:
     port: int
     state_dir: Path
 
-    def run(self, *args: str) -> str:
+    def run(self, *args: str, check: bool = True) -> str:
         env = dict(os.environ)
         env.update(
             {"REDIS_CLUSTER_PORT": str(self.port), "STOCKSYNC_STATE_DIR": str(self.state_dir)}
         )
         done = subprocess.run(  # noqa: S603 - our own infra script, fixed argv
             [str(REDIS_SCRIPT), *args],
-            env=env, check=True, timeout=120, stdout=subprocess.PIPE, text=True,
+            env=env, check=check, timeout=120, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
-        return done.stdout.strip()
+        return done.stdout.strip() if done.returncode == 0 else ""
 
     @property
     def url(self) -> str:
@@ -126,11 +126,20 @@ class RedisCluster:
         shutil.rmtree(self.state_dir / "redis-cluster", ignore_errors=True)
         self.run("start")
 
+    def masters(self) -> list[int]:
+        """The running masters, by node number."""
+        return [int(p) - self.port + 1 for p in self.run("masters").split()]
+
+    def serving(self, via: int) -> bool:
+        """Whether node ``via`` says every slot is served (``cluster_state:ok``)."""
+        return self.run("ok", str(via), check=False) == "ok"
+
 
 @dataclasses.dataclass
 class ClusterWorld:
     cluster: Cluster
     stack: Stack
+    redis: RedisCluster
     results: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     @property
@@ -168,7 +177,7 @@ def open_cluster_world(
         rcluster.start()
         cluster.run("start")
         with running(stack):
-            yield ClusterWorld(cluster, stack)
+            yield ClusterWorld(cluster, stack, rcluster)
     finally:
         rcluster.run("stop")
         # Killed, not stopped: the next run starts from an empty state directory, and a

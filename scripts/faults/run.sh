@@ -5,10 +5,10 @@
 # fault; 1 in CI); FAULTS_SET=ci runs only the bounded subset scripts/test.sh runs (default
 # here: all). Extra args go to pytest.
 #   scripts/faults/run.sh && python scripts/faults/report.py   # refresh docs/reliability.md
-# --cluster runs tests/cluster instead, every case (CLUSTER_SET=all; ci: the one broker kill
-# scripts/test.sh runs): its own three-broker cluster (ports 33100-33105, or from
-# STOCKSYNC_TEST_CLUSTER_PORT) and stack (33110-33122) on the test Redis (database 4 of
-# STOCKSYNC_TEST_REDIS; unset: redis.sh's on REDIS_PORT, 16379, started if need be),
+# --cluster runs tests/cluster instead, every case (CLUSTER_SET=all; ci: the happy path and
+# the one broker kill scripts/test.sh runs): its own three-broker cluster (ports 33100-33105,
+# or from STOCKSYNC_TEST_CLUSTER_PORT), its own Redis Cluster (33300-33305, or from
+# STOCKSYNC_TEST_CLUSTER_REDIS_PORT; ADR 0029) and stack (33110-33122),
 # figures in .work/faults/cluster-latest.json, FAULTS_SCALE 1 here.
 #   scripts/faults/run.sh --cluster && python scripts/faults/report.py --cluster
 set -euo pipefail

@@ -14,6 +14,7 @@
 #   redis-cluster.sh url          print the services' URL (redis+cluster://127.0.0.1:<first>/0)
 #   redis-cluster.sh pid N        print node N's pid (exit 1 when it is not running)
 #   redis-cluster.sh masters      print the master nodes' ports, one a line
+#   redis-cluster.sh ok N         print "ok" and exit 0 when node N says every slot is served
 #
 # Env: REDIS_CLUSTER_PORT (7001): node N (1-6) listens on REDIS_CLUSTER_PORT+N-1 (its cluster
 #      bus on that port + 10000); STOCKSYNC_STATE_DIR ($REPO/.work/local),
@@ -168,7 +169,7 @@ masters() {
 url() { echo "redis+cluster://127.0.0.1:$(port 1)/0"; }
 
 usage() {
-  echo "usage: $0 start|stop [N]|kill N|restart N|status|url|pid N|masters" >&2
+  echo "usage: $0 start|stop [N]|kill N|restart N|status|url|pid N|masters|ok N" >&2
   exit 2
 }
 
@@ -181,5 +182,6 @@ case "${1:-}" in
   url) url ;;
   pid) check_node "${2:-}"; node_pid "$2" ;;
   masters) masters ;;
+  ok) check_node "${2:-}"; cli "$2" cluster info 2>/dev/null | grep -q '^cluster_state:ok' && echo ok ;;
   *) usage ;;
 esac
