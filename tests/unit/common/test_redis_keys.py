@@ -99,6 +99,8 @@ WRITTEN: dict[str, Callable[[], list[str]]] = {
     "inventory-adjuster": lambda: [
         *adjuster.script_head_keys(_cmd(), "inventory-adjuster"),
         adjuster.hold_key(_cmd()),
+        adjuster.waiting_key("S"),
+        adjuster.waited_key("S"),
         adjuster_kits.KIT_DEFS,
         adjuster_kits.KIT_INDEX,
         import_job_key("j"),

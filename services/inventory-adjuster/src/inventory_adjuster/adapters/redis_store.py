@@ -48,13 +48,19 @@ def waiting_key(sku: str) -> str:
     return f"inv:{{{sku}}}:waiting"
 
 
+def waited_key(sku: str) -> str:
+    """Units re-reserved for waiting routed lines, per line, until the line's next routed
+    command moves them into its hold (apply.lua's KEYS[7]; ADR 0031)."""
+    return f"inv:{{{sku}}}:waited"
+
+
 def waiting_entry(cmd: InventoryCommand) -> str:
-    """apply.lua's ARGV[15]: what a plain reserve of an order line queues if it is refused;
-    "" for any other command (a routed reserve included: it does not wait)."""
+    """apply.lua's ARGV[15]: what a reserve of an order line queues if it is refused (a
+    routed one with its route: ADR 0031); "" for any other command."""
     o = cmd.order
-    if cmd.command != "reserve" or cmd.route is not None or o is None or o.line_id is None:
+    if cmd.command != "reserve" or o is None or o.line_id is None:
         return ""
-    entry = {
+    entry: dict[str, object] = {
         "key": cmd.idempotency_key,
         "shop": o.shop,
         "order_id": o.order_id,
@@ -62,6 +68,8 @@ def waiting_entry(cmd: InventoryCommand) -> str:
         "location": cmd.location,
         "quantity": cmd.quantity,
     }
+    if cmd.route is not None:
+        entry["route"] = cmd.route.model_dump(mode="json")
     return orjson.dumps(entry).decode()
 
 
@@ -168,14 +176,15 @@ class RedisInventory:
             self.shops_json,
             self.allocation_json,
         ]
-        # ARGV[14], with KEYS[5]: routed (ADR 0018); ARGV[15], with KEYS[6]: the waiting list
+        # ARGV[14], with KEYS[5]: routed (ADR 0018); ARGV[15], with KEYS[6] and KEYS[7]: the
+        # waiting list (ADR 0022, 0031)
         args.append(cmd.route.model_dump_json() if cmd.route is not None else "")
         args.append(waiting_entry(cmd))
         return args
 
     def _keys(self, cmd: InventoryCommand) -> list[str]:
         keys = script_head_keys(cmd, self.group)
-        return [*keys, hold_key(cmd), waiting_key(cmd.sku)]
+        return [*keys, hold_key(cmd), waiting_key(cmd.sku), waited_key(cmd.sku)]
 
     async def apply_many(
         self, commands: Sequence[tuple[InventoryCommand, Position | None]]

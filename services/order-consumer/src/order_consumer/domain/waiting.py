@@ -1,14 +1,16 @@
 """A refused reservation of ours that inventory-adjuster reserved later, fed back.
 
-A plain (not routed) ``reserve`` refused under the reject policy waits on the SKU's waiting
+A ``reserve`` refused under the reject policy waits on the SKU's waiting
 list in inventory-adjuster; when stock comes back, the adjuster reserves the waiting lines
 in order of arrival, atomically with the command that returned the stock, and publishes an
 ``inventory.changed`` with ``rereserved`` and the refused reserve's key
-(docs/decisions/0022-residual-order-edge-cases.md). Applied once (fact
+(docs/decisions/0022-residual-order-edge-cases.md); a routed one is placed where its
+route allows, as on arrival, and says where (``routed``; ADR 0031). Applied once (fact
 ``rereserved:{idempotency key}``):
 
 - while the order is open, the line's ``unheld`` units become held again (``reserved``),
-  up to what is still unheld: later diffs release or commit them as any held unit;
+  up to what is still unheld: later diffs release or commit them as any held unit (a
+  routed line's placement joins ``routed``);
 - units the order no longer wants (cancelled, deleted, or its open units shrank since the
   refusal) are released at once: a ``release`` recorded with the fact (key
   ``...:line:{line}:release:waited:{digest of the reserve's key}``), so a redelivery
@@ -34,6 +36,7 @@ class Rereservation:
     idempotency_key: str
     location: str
     quantity: int
+    routed: dict[str, int] | None = None  # a routed line: units placed per location
 
     @property
     def fact(self) -> str:
@@ -56,6 +59,11 @@ def apply_rereservation(state: OrderState | None, r: Rereservation) -> Outcome |
     line.unheld -= take
     line.reserved += take
     line.rereserved += take
+    left = take
+    for loc, units in (r.routed or {}).items():
+        n = min(units, left)
+        line.routed[loc] = line.routed.get(loc, 0) + n
+        left -= n
     commands = []
     if r.quantity > take:
         key = command_key(
@@ -69,6 +77,7 @@ def apply_rereservation(state: OrderState | None, r: Rereservation) -> Outcome |
                 location=r.location,
                 quantity=r.quantity - take,
                 order=OrderLineRef(shop=r.shop, order_id=r.order_id, line_id=r.line_id),
+                route=work.route,  # a routed line's units are released where it holds them
             )
         )
     work.facts[r.fact] = FactRecord(commands=commands)
