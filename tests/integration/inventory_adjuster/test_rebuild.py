@@ -47,6 +47,7 @@ from stocksync_common.events import (
     InventoryLevelsUpdated,
     Levels,
     OrderLineRef,
+    Route,
     SkuConfig,
     SkuLevels,
     decode,
@@ -97,6 +98,7 @@ class Scenario:
             self.kafka,
             levels_topic=self.topics.levels,
             commands_topic=self.topics.commands,
+            changed_topic=self.topics.changed,
             force=force,
         )
 
@@ -374,6 +376,8 @@ async def test_the_command_line_rebuilds_and_refuses_to_overwrite(
         s.topics.levels,
         "--commands-topic",
         s.topics.commands,
+        "--changed-topic",
+        s.topics.changed,
     ]
     # main() runs its own event loop: give it a thread of its own
     assert await asyncio.to_thread(main, argv) == 2  # the fixture's rebuild left the offsets
@@ -517,7 +521,11 @@ async def test_kits_come_back_exactly_and_route_after_the_rebuild(
 
         await redis5.flushdb()  # the loss
         report = await rebuild(
-            store, kafka_bootstrap, levels_topic=topics3.levels, commands_topic=topics3.commands
+            store,
+            kafka_bootstrap,
+            levels_topic=topics3.levels,
+            commands_topic=topics3.commands,
+            changed_topic=topics3.changed,
         )
         if component_levels:  # order-1 and order-2 are in both components' levels
             assert report.kit_commands_replayed == 1 and report.replay_outcomes == {"applied": 1}
@@ -569,6 +577,7 @@ async def test_kits_come_back_exactly_and_route_after_the_rebuild(
             kafka_bootstrap,
             levels_topic=topics3.levels,
             commands_topic=topics3.commands,
+            changed_topic=topics3.changed,
             force=True,
         )
         assert again_report.invalid == 0
@@ -590,3 +599,65 @@ def test_a_component_levels_record_carries_its_kit_offsets() -> None:
     parsed = parse_levels(encode(InventoryLevelsUpdated(source="it", payload=lv)))
     assert parsed is not None and parsed[1].fields["kitoff|2"] == 11
     assert parsed == ("C-1", Restored(4, 0, 7, restore_fields(lv)))
+
+
+async def test_the_waiting_list_comes_back_as_of_the_levels(
+    kafka_bootstrap: str, redis5: Redis, topics3: Topics, monkeypatch
+) -> None:
+    """ADR 0031: refused lines still waiting when Redis was lost wait again after the
+    rebuild (a routed one with its route), those served before do not, and the replayed
+    tail serves them as the adjuster would have."""
+    monkeypatch.setattr(handlers, "INVENTORY_LEVELS", topics3.levels)
+    monkeypatch.setattr(handlers, "INVENTORY_CHANGED", topics3.changed)
+    run = uuid.uuid4().hex[:8]
+    sku = f"RB-W-{run}"
+    store = RedisInventory(redis5, f"it-rebuild-{run}", idem_ttl_s=3600, ledger_max_len=1000)
+    producer = make_producer(kafka_bootstrap, "it-rebuild")
+    await producer.start()
+    handler = CommandHandler(store, producer)
+
+    def line(name: str, qty: int, **extra: object) -> InventoryCommandRequested:
+        order = OrderLineRef(shop="shop-1.myshopify.com", order_id=name, line_id="1")
+        return command(sku, "reserve", qty, f"{sku}:{name}", order=order, **extra)
+
+    route = Route(locations=[LOC2, LOC], split=True)
+    try:
+        for event in [
+            command(sku, "set_on_hand", 1, f"{sku}:count"),
+            line("a", 2),  # refused: waits
+            line("r", 2, route=route),  # refused at both (1 in all): waits, routed
+            command(sku, "adjust", 1, f"{sku}:receipt-1"),  # serves a (2 at wh-1), not r
+        ]:
+            await publish_event(producer, topics3.commands, sku, event, timeout_s=10)
+        await handle_all(kafka_bootstrap, topics3.commands, handler)
+        before = await store.levels(sku)
+        assert before is not None and before.locations[LOC].reserved == 2
+        assert await redis5.llen(redis_store.waiting_key(sku)) == 1  # r
+        # the tail, never consumed: 1 at wh-2 and 1 at wh-1 place r across both
+        for event in [
+            command(sku, "adjust", 1, f"{sku}:receipt-2", location=LOC2),
+            command(sku, "adjust", 1, f"{sku}:receipt-3"),
+        ]:
+            await publish_event(producer, topics3.commands, sku, event, timeout_s=10)
+
+        await redis5.flushdb()  # the loss
+        report = await rebuild(
+            store,
+            kafka_bootstrap,
+            levels_topic=topics3.levels,
+            commands_topic=topics3.commands,
+            changed_topic=topics3.changed,
+        )
+        assert report.waiting_restored == 1 and report.invalid == 0
+        after = await store.levels(sku)
+        assert after is not None
+        assert after.locations[LOC].reserved == 3  # a's 2, r's 1
+        assert after.locations[LOC2].reserved == 1  # r's other unit
+        assert await redis5.llen(redis_store.waiting_key(sku)) == 0
+        served = [e for e in await store.ledger(sku) if e.get("served_by")]
+        assert [(e["key"], e["location"]) for e in served] == [
+            (f"{sku}:r", LOC2),
+            (f"{sku}:r", LOC),
+        ]
+    finally:
+        await producer.stop()

@@ -210,6 +210,9 @@ class OversoldLine(Model):
     # Queued on the SKU's waiting list: reserved when stock comes back, in order of arrival
     # (a change with ``rereserved`` says so; ADR 0022). False: the refusal is final.
     waiting: bool = False
+    # A routed reservation: whether its route allows a split (with ``tried``, its route: a
+    # rebuild restores its waiting entry from this event; ADR 0031).
+    split: bool = False
 
 
 class OrderOversold(Envelope):

@@ -318,6 +318,7 @@ class CommandHandler:
                     tried=r.get("tried") or None,
                     available_at=r.get("available_at") or None,
                     waiting=bool(r.get("waiting")),
+                    split=bool(cmd.route and cmd.route.split),
                 ),
                 correlation_id=corr,
                 causation_id=event.id,
