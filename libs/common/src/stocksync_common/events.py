@@ -138,11 +138,17 @@ class InventoryCommand(Model):
     reason: str | None = None
     config: SkuConfig | None = None
     route: Route | None = None
+    # An ``adjust`` +n that puts back what the routed ``commit`` with this idempotency key
+    # took off on-hand, at the locations it took them from (a cancelled fulfilment of a
+    # routed order; units it cannot place so come back at ``location``; ADR 0031).
+    undoes: str | None = Field(default=None, min_length=1, max_length=512)
 
     @model_validator(mode="after")
     def _quantity_sign(self) -> InventoryCommand:
         if self.command != "adjust" and self.quantity < 0:
             raise ValueError(f"quantity must not be negative for {self.command}")
+        if self.undoes is not None and (self.command != "adjust" or self.quantity < 0):
+            raise ValueError("only an adjust putting units back undoes a commit")
         if self.route is not None and (
             self.order is None
             or self.order.line_id is None

@@ -22,6 +22,8 @@
 --                                  line ("<shop>:<order>:<line>" -> JSON {location: units}),
 --                                  moved into the line's hold (KEYS[5]) by its next routed
 --                                  command (a served line's hold key cannot be declared)
+-- KEYS[8] undone       inv:{sku}:idem:<key>   (an adjust that undoes a routed commit, else
+--                                  unused) the stored result of the commit it undoes
 -- ARGV: 1 command, 2 location, 3 quantity, 4 idempotency key, 5 idempotency ttl (s),
 --       6 offset field ("" for none), 7 offset, 8 ledger max length, 9 as_of ms ("" none),
 --       10 config JSON ("" none), 11 ordering shop ("" none), 12 stores JSON list ("" none),
@@ -33,6 +35,8 @@
 --          "line_id", "location", "quantity", "route" (routed only)} ("" for any other
 --          command); queued on KEYS[6] when the reserve is refused
 --          (docs/decisions/0022-residual-order-edge-cases.md, 0031)
+--       16 "1": an adjust that puts back what the commit of KEYS[8] took off on-hand, where
+--          it took it (see undo_moves); "" for any other command
 
 local SALES_WEIGHT_CAP = 1000
 -- the default allocation's settings, decoded once per call (nil: none)
@@ -469,6 +473,28 @@ local function routed_moves(cmd, loc, qty)
   return moves
 end
 
+-- {location, 0, +n} of an adjust undoing a routed commit (a cancelled fulfilment; ADR 0031):
+-- units back where the commit's stored result says it took them, in its order; what it
+-- does not account for (its result expired, or a restored marker) at the command's location.
+local function undo_moves(loc, qty)
+  local moves, left = {}, qty
+  local raw = redis.call('GET', KEYS[8])
+  local done = raw and cjson.decode(raw) or {}
+  for _, a in ipairs(done['allocations'] or {}) do
+    local n = math.min(math.max(0, a['before']['on_hand'] - a['after']['on_hand']), left)
+    if n > 0 then moves[#moves + 1] = {a['location'], 0, n}; left = left - n end
+  end
+  if left > 0 then
+    for _, m in ipairs(moves) do
+      if m[1] == loc then m[3] = m[3] + left; left = 0 end
+    end
+    if left > 0 then moves[#moves + 1] = {loc, 0, left} end
+  end
+  return moves
+end
+
+local UNDO = ARGV[16] == '1' and KEYS[8] ~= nil
+
 local function apply_routed(cmd, loc, qty)
   merge_waited()
   local h = read_state()
@@ -489,6 +515,8 @@ local function apply_routed(cmd, loc, qty)
       for _, t in ipairs(take) do moves[#moves + 1] = {t[1], t[2], 0} end
       note_sale(h, ARGV[11], qty)
     end
+  elseif UNDO then
+    moves = undo_moves(loc, qty)
   else
     moves = routed_moves(cmd, loc, qty)
   end
@@ -546,7 +574,8 @@ local function apply_routed(cmd, loc, qty)
     seen = seen_all(h)})}
 end
 
-if ROUTE and (cmd == 'reserve' or cmd == 'release' or cmd == 'commit') then
+if (ROUTE and (cmd == 'reserve' or cmd == 'release' or cmd == 'commit'))
+    or (UNDO and cmd == 'adjust' and qty >= 0) then
   return apply_routed(cmd, loc, qty)
 end
 

@@ -180,11 +180,14 @@ class RedisInventory:
         # waiting list (ADR 0022, 0031)
         args.append(cmd.route.model_dump_json() if cmd.route is not None else "")
         args.append(waiting_entry(cmd))
+        args.append("1" if cmd.undoes is not None else "")  # ARGV[16], with KEYS[8] (ADR 0031)
         return args
 
     def _keys(self, cmd: InventoryCommand) -> list[str]:
         keys = script_head_keys(cmd, self.group)
-        return [*keys, hold_key(cmd), waiting_key(cmd.sku), waited_key(cmd.sku)]
+        # KEYS[8]: the stored result of the commit an adjust undoes; else its own (unused)
+        undone = idem_key(cmd.sku, cmd.undoes) if cmd.undoes is not None else keys[1]
+        return [*keys, hold_key(cmd), waiting_key(cmd.sku), waited_key(cmd.sku), undone]
 
     async def apply_many(
         self, commands: Sequence[tuple[InventoryCommand, Position | None]]

@@ -13,6 +13,8 @@ webhook (fulfillments/create, refunds/create, orders/edited) or inside an order 
   once, from what the shipment recorded: each line's shipped units are open again, back on
   hand where they left (``adjust`` +n; not at a WMS-run location, whose warehouse reports
   its own stock) and reserved again by the settle step (none once the order is cancelled).
+  A routed line's ``adjust`` names the shipment's ``commit`` (``undoes``): the adjuster puts
+  the units back where that commit took them, the line's own locations (ADR 0031).
   A cancellation seen before its shipment makes that shipment move nothing
   (docs/decisions/0022-residual-order-edge-cases.md, b).
 - A refund line, by ``restock_type``: ``cancel`` removes unshipped units (released by the
@@ -27,6 +29,7 @@ webhook (fulfillments/create, refunds/create, orders/edited) or inside an order 
 
 from __future__ import annotations
 
+from order_consumer.domain.keys import command_key
 from order_consumer.domain.payloads import Fulfillment, OrderEditPayload, Refund, RefundLine
 from order_consumer.domain.state import LineState
 from order_consumer.domain.step import Step
@@ -79,7 +82,8 @@ def apply_fulfillment(step: Step, f: Fulfillment, default_location: str) -> bool
 def cancel_fulfillment(step: Step, f: Fulfillment) -> bool:
     """Undo a shipment Shopify cancelled; True also when it never shipped here (the
     cancellation is remembered so a late delivery of the shipment moves nothing)."""
-    record = step.state.facts.get(f"fulfillment:{f.id}")
+    shipment_fact = f"fulfillment:{f.id}"
+    record = step.state.facts.get(shipment_fact)
     if not f.cancelled or f"fulfillment:{f.id}:cancelled" in step.state.facts:
         return False
     shipments = [n for n in record.notices if n.type == FULFILLED] if record else []
@@ -98,7 +102,18 @@ def cancel_fulfillment(step: Step, f: Fulfillment) -> bool:
                 and set(line.routed) <= step.wms_locations
             ):
                 continue  # the warehouse reports its own stock
-            step.command(line, "adjust", units, f"fulfillment:{f.id}:cancelled", location=where)
+            undoes = None
+            if step.state.route is not None:  # committed where the line held them
+                s = step.state
+                undoes = command_key(s.shop, s.order_id, line.line_id, "commit", shipment_fact)
+            step.command(
+                line,
+                "adjust",
+                units,
+                f"fulfillment:{f.id}:cancelled",
+                location=where,
+                undoes=undoes,
+            )
     return True
 
 
