@@ -349,6 +349,34 @@ class OrderFulfilled(Envelope):
     payload: Shipment
 
 
+class OrderFulfillmentCancelled(Envelope):
+    """A shipment Shopify cancelled (``fulfillments/update``, ``cancelled``) was undone once:
+    ``lines`` are the units back on hand and open again (empty when it had not shipped here;
+    a line's ``location`` is None when a routed line's units came back where its shipment's
+    commit took them). ADR 0022 (b), 0031."""
+
+    type: Literal["order.fulfillment_cancelled"] = "order.fulfillment_cancelled"
+    payload: Shipment
+
+
+class RereservedLine(Model):
+    """A refused order line inventory-adjuster reserved when stock came back (ADR 0022, a;
+    routed lines ADR 0031), as order-consumer applied it."""
+
+    shop: str
+    order_id: str
+    line_id: str
+    sku: str
+    quantity: int  # units held for the order again
+    released: int = 0  # units the order no longer wanted (cancelled, shrunk): released
+    locations: dict[str, int] = Field(default_factory=dict)  # where the held units are
+
+
+class OrderRereserved(Envelope):
+    type: Literal["order.rereserved"] = "order.rereserved"
+    payload: RereservedLine
+
+
 class WarehouseShipment(Model):
     """The warehouse shipped (part of) an order; shopify-sync records it as a fulfillment."""
 
@@ -457,6 +485,8 @@ CommonEvent: TypeAlias = (
     | OrderLineUnmapped
     | OrderCancelled
     | OrderFulfilled
+    | OrderFulfillmentCancelled
+    | OrderRereserved
     | OrderShipped
     | OrderRefunded
     | OrderEdited

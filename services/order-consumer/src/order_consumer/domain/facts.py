@@ -37,6 +37,7 @@ from stocksync_common.events import (
     OrderEdit,
     OrderEdited,
     OrderFulfilled,
+    OrderFulfillmentCancelled,
     OrderLineQuantity,
     OrderRefund,
     OrderRefunded,
@@ -81,40 +82,47 @@ def apply_fulfillment(step: Step, f: Fulfillment, default_location: str) -> bool
 
 def cancel_fulfillment(step: Step, f: Fulfillment) -> bool:
     """Undo a shipment Shopify cancelled; True also when it never shipped here (the
-    cancellation is remembered so a late delivery of the shipment moves nothing)."""
+    cancellation is remembered so a late delivery of the shipment moves nothing).
+    ``order.fulfillment_cancelled`` lists the units open again (ADR 0031)."""
     shipment_fact = f"fulfillment:{f.id}"
     record = step.state.facts.get(shipment_fact)
-    if not f.cancelled or f"fulfillment:{f.id}:cancelled" in step.state.facts:
+    if not f.cancelled or f"{shipment_fact}:cancelled" in step.state.facts:
         return False
     shipments = [n for n in record.notices if n.type == FULFILLED] if record else []
+    undone: list[OrderLineQuantity] = []
     for notice in shipments:
         shipment = Shipment.model_validate(notice.payload)
         for shipped in shipment.lines:
             line = step.state.lines.get(shipped.line_id)
-            if line is None:
-                continue
-            units = min(shipped.quantity, line.shipped)
-            line.shipped -= units
-            where = shipment.location or line.location
-            if where in step.wms_locations or (
-                step.state.route is not None
-                and line.routed
-                and set(line.routed) <= step.wms_locations
-            ):
-                continue  # the warehouse reports its own stock
-            undoes = None
-            if step.state.route is not None:  # committed where the line held them
-                s = step.state
-                undoes = command_key(s.shop, s.order_id, line.line_id, "commit", shipment_fact)
-            step.command(
-                line,
-                "adjust",
-                units,
-                f"fulfillment:{f.id}:cancelled",
-                location=where,
-                undoes=undoes,
-            )
+            if line is not None:
+                undone.append(undo_shipped(step, line, shipped.quantity, shipment, shipment_fact))
+    s = step.state
+    cancelled = Shipment(shop=s.shop, order_id=s.order_id, fulfillment_id=f.id, lines=undone)
+    step.notice(OrderFulfillmentCancelled, cancelled, f"{shipment_fact}:cancelled")
     return True
+
+
+def undo_shipped(
+    step: Step, line: LineState, quantity: int, shipment: Shipment, shipment_fact: str
+) -> OrderLineQuantity:
+    """One line's shipped units open again and back on hand where they left: the line's
+    part of the cancellation (its ``location``: where they came back, None when the
+    warehouse or, routed, the adjuster places them)."""
+    units = min(quantity, line.shipped)
+    line.shipped -= units
+    where = shipment.location or line.location
+    s = step.state
+    part = OrderLineQuantity(line_id=line.line_id, sku=line.sku, quantity=units)
+    if where in step.wms_locations or (
+        s.route is not None and line.routed and set(line.routed) <= step.wms_locations
+    ):
+        return part  # the warehouse reports its own stock
+    # routed: the adjuster puts them back where the shipment's commit took them (ADR 0031)
+    undoes = None
+    if s.route is not None:
+        undoes = command_key(s.shop, s.order_id, line.line_id, "commit", shipment_fact)
+    step.command(line, "adjust", units, f"{shipment_fact}:cancelled", location=where, undoes=undoes)
+    return part if undoes else part.model_copy(update={"location": where})
 
 
 def ship(step: Step, line: LineState, quantity: int, where: str | None, fact: str) -> None:
