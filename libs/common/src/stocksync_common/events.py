@@ -278,6 +278,11 @@ class Order(Model):
     # reserved; ``order.routed`` follows with them.
     routing: bool = False
     refused_lines: list[str] = Field(default_factory=list)  # order.routed: no stock anywhere
+    # A later ``order.routed`` of an order routed before: only the units placed since (a line
+    # added by an edit, more units, a refused line reserved when stock came back), with a
+    # reference of its own (stable per placement), so the warehouse gets them as a
+    # fulfilment order of their own (ADR 0031).
+    follow_up: str | None = None
 
 
 class OrderReceived(Envelope):

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from order_consumer.domain.keys import command_key, event_id
+from order_consumer.domain.routing import follow_up_notice
 from order_consumer.domain.state import FactRecord, Notice, OrderState, Outcome, feedback_start
 from stocksync_common.events import (
     InventoryCommand,
@@ -92,6 +93,8 @@ def apply_rereservation(state: OrderState | None, r: Rereservation) -> Outcome |
             )
         )
     notices = [rereserved_notice(r, cmd.sku, take, held)]
+    if r.routed and work.routed:  # the warehouse was told the line was refused
+        notices += follow_up_notice(work, line, held, r.fact)
     work.facts[r.fact] = FactRecord(commands=commands, notices=notices)
     return Outcome(state=work, commands=commands, notices=notices, changed=True)
 
