@@ -93,17 +93,24 @@ class Scenario:
     report: Report
 
     async def rebuild(self, force: bool = False) -> Report:
-        return await rebuild(
-            self.store,
-            self.kafka,
-            levels_topic=self.topics.levels,
-            commands_topic=self.topics.commands,
-            changed_topic=self.topics.changed,
-            force=force,
-        )
+        return await rebuild_from(self.store, self.kafka, self.topics, force=force)
 
     async def levels(self) -> dict[str, SkuLevels | None]:
         return {sku: await self.store.levels(sku) for sku in (self.a, self.b, self.c)}
+
+
+async def rebuild_from(
+    store: RedisInventory, kafka: str, topics: Topics, *, force: bool = False
+) -> Report:
+    """The rebuild from the test's own topics."""
+    return await rebuild(
+        store,
+        kafka,
+        levels_topic=topics.levels,
+        commands_topic=topics.commands,
+        changed_topic=topics.changed,
+        force=force,
+    )
 
 
 def command(sku: str, name: str, qty: int, key: str, **extra: object) -> InventoryCommandRequested:
@@ -520,13 +527,7 @@ async def test_kits_come_back_exactly_and_route_after_the_rebuild(
         await publish_event(producer, topics3.commands, kit, tail, timeout_s=10)
 
         await redis5.flushdb()  # the loss
-        report = await rebuild(
-            store,
-            kafka_bootstrap,
-            levels_topic=topics3.levels,
-            commands_topic=topics3.commands,
-            changed_topic=topics3.changed,
-        )
+        report = await rebuild_from(store, kafka_bootstrap, topics3)
         if component_levels:  # order-1 and order-2 are in both components' levels
             assert report.kit_commands_replayed == 1 and report.replay_outcomes == {"applied": 1}
             assert report.keys_remarked == 4 + 2 * 3  # plain commands; kit key + 2 shares
@@ -572,14 +573,7 @@ async def test_kits_come_back_exactly_and_route_after_the_rebuild(
         assert lb2.locations[LOC].reserved == lb.locations[LOC].reserved + 2
 
         # a second rebuild of the same topics gives the same levels
-        again_report = await rebuild(
-            store,
-            kafka_bootstrap,
-            levels_topic=topics3.levels,
-            commands_topic=topics3.commands,
-            changed_topic=topics3.changed,
-            force=True,
-        )
+        again_report = await rebuild_from(store, kafka_bootstrap, topics3, force=True)
         assert again_report.invalid == 0
         assert await store.levels(a) == la2 and await store.levels(b) == lb2
     finally:
@@ -641,13 +635,7 @@ async def test_the_waiting_list_comes_back_as_of_the_levels(
             await publish_event(producer, topics3.commands, sku, event, timeout_s=10)
 
         await redis5.flushdb()  # the loss
-        report = await rebuild(
-            store,
-            kafka_bootstrap,
-            levels_topic=topics3.levels,
-            commands_topic=topics3.commands,
-            changed_topic=topics3.changed,
-        )
+        report = await rebuild_from(store, kafka_bootstrap, topics3)
         assert report.waiting_restored == 1 and report.invalid == 0
         after = await store.levels(sku)
         assert after is not None

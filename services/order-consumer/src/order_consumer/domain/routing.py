@@ -77,24 +77,11 @@ def follow_up_notice(
     units = {loc: n for loc, n in sorted(placed.items()) if n > 0}
     if not units or line.sku is None:
         return []
-    order = Order(
-        shop=state.shop,
-        order_id=state.order_id,
-        name=state.name,
-        lines=[
-            OrderLine(line_id=line.line_id, sku=line.sku, quantity=n, location=loc)
-            for loc, n in units.items()
-        ],
-        routing=True,
-        follow_up=stable_id(fact)[:8],
-    )
-    return [
-        Notice(
-            type=ROUTED_TYPE,
-            id=event_id(ROUTED_TYPE, state.shop, state.order_id, fact),
-            payload=order.model_dump(mode="json"),
-        )
+    lines = [
+        OrderLine(line_id=line.line_id, sku=line.sku, quantity=n, location=loc)
+        for loc, n in units.items()
     ]
+    return routed_event(state, lines, fact, follow_up=stable_id(fact)[:8])
 
 
 def routed_notice(state: OrderState) -> list[Notice]:
@@ -113,23 +100,34 @@ def routed_notice(state: OrderState) -> list[Notice]:
     if not placed:
         return []
     state.routed = True
-    order = Order(
-        shop=state.shop,
-        order_id=state.order_id,
-        name=state.name,
-        lines=[
-            OrderLine(line_id=ln.line_id, sku=ln.sku, quantity=units, location=loc)
-            for ln in placed
-            for loc, units in sorted(ln.routed.items())
-            if units > 0
-        ],
-        routing=True,
-        refused_lines=[ln.line_id for ln in placed if ln.oversold and not ln.routed],
+    lines = [
+        OrderLine(line_id=ln.line_id, sku=ln.sku, quantity=units, location=loc)
+        for ln in placed
+        for loc, units in sorted(ln.routed.items())
+        if units > 0
+    ]
+    refused = [ln.line_id for ln in placed if ln.oversold and not ln.routed]
+    return routed_event(state, lines, "routed", refused_lines=refused)
+
+
+def routed_event(
+    state: OrderState, lines: list[OrderLine], fact: str, **extra: object
+) -> list[Notice]:
+    """One ``order.routed`` of ``lines``, its id from the order and ``fact``."""
+    order = Order.model_validate(
+        {
+            "shop": state.shop,
+            "order_id": state.order_id,
+            "name": state.name,
+            "lines": lines,
+            "routing": True,
+            **extra,
+        }
     )
     return [
         Notice(
             type=ROUTED_TYPE,
-            id=event_id(ROUTED_TYPE, state.shop, state.order_id, "routed"),
+            id=event_id(ROUTED_TYPE, state.shop, state.order_id, fact),
             payload=order.model_dump(mode="json"),
         )
     ]
