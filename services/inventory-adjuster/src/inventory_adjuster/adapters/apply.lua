@@ -256,17 +256,18 @@ end
 -- WAITING LIST (docs/decisions/0022-residual-order-edge-cases.md, 0031). A reserve of an
 -- order line refused under the reject policy waits in KEYS[6], in order of arrival (a
 -- routed one with its route: it is served at any location the route allows, as a routed
--- reserve would be placed). Every later applied command that is not a reserve (stock may have come back: a
--- release, a receipt, a count, a lower safety stock) serves the list from its head in the
--- same script: each entry whose location now has its units available is reserved, atomic
--- with the stock's return and idempotent with that command (a replay is a duplicate whose
--- stored result lists the same re-reservations, published again with the same ids).
--- Per location the order of arrival is strict: an entry that does not fit blocks the later
--- entries at its location (a small later line never jumps an earlier one), not those at
--- other locations (a routed entry that does not fit blocks every location of its route, and
--- is placed only at locations no earlier entry blocks). An entry older than the idempotency ttl (ARGV[5]) is dropped. Bounded
--- work: at most WAITING_SCAN entries looked at per command and WAITING_MAX queued (beyond
--- it a refusal is final, as it was before the list existed).
+-- reserve would be placed). Every later applied command that is not a reserve (stock may
+-- have come back: a release, a receipt, a count, a lower safety stock) serves the list from
+-- its head in the same script: each entry whose location now has its units available is
+-- reserved, atomic with the stock's return and idempotent with that command (a replay is a
+-- duplicate whose stored result lists the same re-reservations, published again with the
+-- same ids). Per location the order of arrival is strict: an entry that does not fit blocks
+-- the later entries at its location (a small later line never jumps an earlier one), not
+-- those at other locations (a routed entry that does not fit blocks every location of its
+-- route, and is placed only at locations no earlier entry blocks). An entry older than the
+-- idempotency ttl (ARGV[5]) is dropped. Bounded work: at most WAITING_SCAN entries looked
+-- at per command and WAITING_MAX queued (beyond it a refusal is final, as it was before the
+-- list existed).
 local WAITING_SCAN = 64
 local WAITING_MAX = 10000
 
