@@ -10,6 +10,7 @@ rule is checked on what ``kubectl kustomize`` renders when it is on PATH.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -38,7 +39,8 @@ from unit.deploy.test_k8s import (
     yaml_docs,
 )
 
-from generate_deploy import outputs
+from generate_deploy import CONSOLE_SETTING, outputs
+from ops_console.settings import Settings as ConsoleSettings
 from stocksync_common.topics import all_topics, registered, registered_services
 
 # The groups the services register (each in its own bootstrap).
@@ -379,10 +381,11 @@ def test_ops_console_finds_each_service_at_its_service_and_port() -> None:
     [container] = deployment["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e.get("value") for e in container["env"]}
     services = of_kind(docs, "Service")
-    for name, port in SERVICE_PORTS.items():
-        if name == "ops-console":
-            continue
-        url = urlsplit(env[f"STOCKSYNC_{name.upper().replace('-', '_')}_URL"])
+    urls = ConsoleSettings(console_services=json.loads(env[CONSOLE_SETTING])).backend_urls()
+    assert list(urls) == [name for name in SERVICE_PORTS if name != "ops-console"]
+    for name, raw in urls.items():
+        url = urlsplit(raw)
+        port = SERVICE_PORTS[name]
         assert (url.hostname, url.port) == (name, port)
         assert [p["port"] for p in services[name]["spec"]["ports"]] == [port]
     assert "STOCKSYNC_ADMIN_TOKEN" in env, "the login is backed by the admin secret"

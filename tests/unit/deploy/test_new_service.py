@@ -3,14 +3,16 @@
 A copy of the workspace's manifests, Dockerfile, compose file and deploy tree gets a ninth
 service, ``price-watch``, as the steps say: one package (``pyproject.toml`` with its
 ``stocksync.groups`` entry point, ``settings.py``, a minimal ``bootstrap.py``), one compose
-entry and one kustomize entry (``deploy/k8s/base/price-watch.yaml``, no annotations: the
-defaults). "Installing" it is what ``uv sync`` does for an editable member: its ``src`` and its
-entry points on the path. Then the commands the steps name run on the copy, and every list
-that names the services must name it too: nothing was written by hand besides the three.
+entry and one kustomize entry (``deploy/k8s/base/price-watch.yaml``, one annotation: shown
+on the ops console; the other facts' defaults). "Installing" it is what ``uv sync`` does for
+an editable member: its ``src`` and its entry points on the path. Then the commands the steps
+name run on the copy, and every list that names the services must name it too: nothing was
+written by hand besides the three.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -33,6 +35,7 @@ from unit.deploy.test_k8s import renderer
 
 import generate_deploy
 import workspace
+from ops_console.settings import Settings as ConsoleSettings
 from stocksync_common import topics
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -125,12 +128,13 @@ def add_the_compose_entry(root: Path) -> None:
 
 
 def add_the_kustomize_entry(root: Path) -> None:
-    """A copy of the notifier's file, renamed, on its own port, without deploy facts."""
+    """A copy of the notifier's file, renamed, on its own port, with one deploy fact: it is
+    shown on the console (the other facts' defaults hold)."""
     text = (root / "deploy/k8s/base/notifier.yaml").read_text()
     text = text.replace("notifier", NAME).replace("8085", str(PORT))
     text = "\n".join(line for line in text.splitlines() if "stocksync.io/" not in line) + "\n"
     doc = [d for d in yaml.safe_load_all(text) if d][0]
-    doc["metadata"].pop("annotations")
+    doc["metadata"]["annotations"] = {"stocksync.io/console": "true"}
     service = [d for d in yaml.safe_load_all(text) if d][1]
     (root / f"deploy/k8s/base/{NAME}.yaml").write_text(yaml.safe_dump_all([doc, service]))
 
@@ -234,6 +238,25 @@ def test_its_image_builds_from_the_one_dockerfile(copy: Path) -> None:
         for v in unresolved(i.args)
     }
     assert (copy / f"services/{NAME}/src").is_dir(), "COPY ${SOURCE}/src"
+
+
+def console_services(env: str) -> dict[str, str]:
+    urls: dict[str, str] = ConsoleSettings(console_services=json.loads(env)).backend_urls()
+    return urls
+
+
+def test_the_console_shows_it_in_kubernetes_compose_and_the_local_run(copy: Path) -> None:
+    console = docs(copy / "deploy/k8s/base/ops-console.yaml")[("Deployment", "ops-console")]
+    [container] = console["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    urls = console_services(env[generate_deploy.CONSOLE_SETTING])
+    assert urls[NAME] == f"http://{NAME}:{PORT}", "its Service"
+    assert list(urls)[-1] == NAME, "in the order of the ports (the notifier's 8085 before)"
+    compose = yaml.safe_load((copy / "docker-compose.yml").read_text())["services"]
+    compose_env = compose["ops-console"]["environment"]
+    assert console_services(compose_env[generate_deploy.CONSOLE_SETTING]) == urls
+    assert generate_deploy.shown_on_console(copy)[-1] == NAME, "what scripts/stack.py sets"
+    assert "ops-console" not in urls
 
 
 def test_its_pdb_and_network_policy_and_the_consoles_way_to_it(copy: Path) -> None:
