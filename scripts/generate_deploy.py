@@ -14,7 +14,10 @@ and Redis (``Settings.uses_kafka``/``uses_redis``) and the consumer groups it re
   the lag of its groups (CPU with the HPA) from its production replicas up to the partitions
   of its topics; a service that declares ``stocksync.io/autoscale-max`` scales on CPU (and a
   Prometheus query with KEDA);
-- ``overlays/production/kustomization.yaml``: its replicas and images (marked blocks);
+- ``overlays/production/kustomization.yaml``: its replicas and images, and a patch of its
+  resources (``stocksync.io/production-cpu``, ``-memory``, ``-memory-limit``, each with a
+  default; none for ``stocksync.io/production-resources: base``) and spread over nodes
+  (marked blocks);
 - ``overlays/local/kustomization.yaml``: one replica of each and the ``:dev`` images (marked
   blocks);
 - ``deploy/monitoring/prometheus.yml`` (docker compose's Prometheus): a scrape job per service
@@ -74,6 +77,21 @@ FACTS = {
     "autoscale-query": "with KEDA, also scale on this Prometheus query",
     "autoscale-threshold": "the query's value per replica",
     "console": "`true`: the ops console shows it (its dead letters) and calls its admin API",
+    "production-cpu": "its CPU request in production (default 250m)",
+    "production-memory": "its memory request in production (default 256Mi)",
+    "production-memory-limit": "its memory limit in production (default 512Mi)",
+    "production-resources": "`base`: no production patch (the base's resources, no spread)",
+}
+# Production resources when a service declares none (starting points: docs/scaling.md).
+PRODUCTION_RESOURCES = {
+    "production-cpu": "250m",
+    "production-memory": "256Mi",
+    "production-memory-limit": "512Mi",
+}
+QUANTITY = {
+    "production-cpu": re.compile(r"\d+(\.\d+)?m?"),
+    "production-memory": re.compile(r"\d+(Ki|Mi|Gi)"),
+    "production-memory-limit": re.compile(r"\d+(Ki|Mi|Gi)"),
 }
 PROMETHEUS = "http://prometheus-operated.monitoring.svc:9090"
 
@@ -135,6 +153,11 @@ def read_facts(doc: dict[str, Any], name: str) -> dict[str, str]:
     unknown = sorted(set(facts) - set(FACTS))
     if unknown:
         raise SystemExit(f"{name}: unknown deploy facts {unknown}; known: {sorted(FACTS)}")
+    for key, pattern in QUANTITY.items():
+        if key in facts and not pattern.fullmatch(facts[key]):
+            raise SystemExit(f"{name}: {PREFIX}{key} is not a quantity: {facts[key]!r}")
+    if facts.get("production-resources", "base") != "base":
+        raise SystemExit(f"{name}: {PREFIX}production-resources takes `base` only")
     return facts
 
 
@@ -481,6 +504,37 @@ def overlay_kustomization(text: str, found: list[Service], local: bool, path: Pa
     return replace_block(text, "images", images, path)
 
 
+def resources_patch(service: Service) -> list[str]:
+    """Its production resources and its replicas spread over nodes: a JSON patch of its
+    Deployment (lines of a ``patches:`` entry)."""
+    cpu, memory, limit = (service.fact(k, d) for k, d in PRODUCTION_RESOURCES.items())
+    return [
+        "- target:",
+        "    kind: Deployment",
+        f"    name: {service.name}",
+        "  patch: |-",
+        "    - op: replace",
+        "      path: /spec/template/spec/containers/0/resources",
+        "      value:",
+        f"        requests: {{cpu: {cpu}, memory: {memory}}}",
+        f"        limits: {{memory: {limit}}}",
+        "    - op: add",
+        "      path: /spec/template/spec/topologySpreadConstraints",
+        "      value:",
+        "        - maxSkew: 1",
+        "          topologyKey: kubernetes.io/hostname",
+        "          whenUnsatisfiable: ScheduleAnyway",
+        "          labelSelector:",
+        "            matchLabels:",
+        f"              app.kubernetes.io/name: {service.name}",
+    ]
+
+
+def production_patches(text: str, found: list[Service], path: Path) -> str:
+    patched = [s for s in found if s.fact("production-resources") != "base"]
+    return replace_block(text, "patches", [x for s in patched for x in resources_patch(s)], path)
+
+
 def prometheus_config(text: str, found: list[Service], path: Path) -> str:
     jobs = []
     for s in found:
@@ -552,7 +606,11 @@ def outputs(root: Path = ROOT) -> dict[Path, str]:
             found, root, KEDA_HEADER, scaled_object
         ),
         k8s / "components" / "hpa" / "hpa.yaml": render_scalers(found, root, HPA_HEADER, hpa),
-        production: overlay_kustomization(production.read_text(), found, False, production),
+        production: production_patches(
+            overlay_kustomization(production.read_text(), found, False, production),
+            found,
+            production,
+        ),
         local: overlay_kustomization(local.read_text(), found, True, local),
         prometheus: prometheus_config(prometheus.read_text(), found, prometheus),
         console: console_env(console.read_text(), found, console),

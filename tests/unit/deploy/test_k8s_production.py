@@ -39,7 +39,7 @@ from unit.deploy.test_k8s import (
     yaml_docs,
 )
 
-from generate_deploy import CONSOLE_SETTING, outputs
+from generate_deploy import CONSOLE_SETTING, outputs, read_facts
 from ops_console.settings import Settings as ConsoleSettings
 from stocksync_common.topics import all_topics, registered, registered_services
 
@@ -674,3 +674,67 @@ def test_k8s_readme_names_components_overlays_and_every_secret_key_of_production
         assert folder.relative_to(K8S).as_posix() in readme, folder
     assert "generate_topics.py" in readme
     assert "kubectl apply -k deploy/k8s/overlays/production" in readme
+
+
+# --- production resources, generated from the services' files ---------------------------------
+
+# What the overlay held when it was written by hand (webhook-receiver requests half a CPU; the
+# ops console has no patch: its base resources and no spread).
+PRODUCTION_CPU = {
+    "webhook-receiver": "500m",
+    "order-consumer": "250m",
+    "inventory-adjuster": "250m",
+    "shopify-sync": "250m",
+    "wms-connector": "250m",
+    "notifier": "250m",
+}
+
+
+def resource_patches(folder: Path = PRODUCTION) -> dict[str, list[dict[str, Any]]]:
+    """The overlay's JSON patches of Deployments, parsed, by Deployment."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for entry in kustomization(folder)["patches"]:
+        target = entry.get("target", {})
+        if target.get("kind") == "Deployment":
+            found[target["name"]] = yaml.safe_load(entry["patch"])
+    return found
+
+
+def spread_and_resources(name: str, cpu: str) -> list[dict[str, Any]]:
+    spread = {
+        "maxSkew": 1,
+        "topologyKey": "kubernetes.io/hostname",
+        "whenUnsatisfiable": "ScheduleAnyway",
+        "labelSelector": {"matchLabels": {"app.kubernetes.io/name": name}},
+    }
+    return [
+        {
+            "op": "replace",
+            "path": "/spec/template/spec/containers/0/resources",
+            "value": {"requests": {"cpu": cpu, "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+        },
+        {"op": "add", "path": "/spec/template/spec/topologySpreadConstraints", "value": [spread]},
+    ]
+
+
+def test_production_resource_patches_are_the_hand_written_ones() -> None:
+    patches = resource_patches()
+    assert list(patches) == list(PRODUCTION_CPU), "ops-console keeps its base resources"
+    for name, cpu in PRODUCTION_CPU.items():
+        assert patches[name] == spread_and_resources(name, cpu), name
+
+
+@pytest.mark.parametrize(
+    ("fact", "value", "problem"),
+    [
+        ("production-cpu", "half", "production-cpu is not a quantity"),
+        ("production-memory", "256MB", "production-memory is not a quantity"),
+        ("production-resources", "none", "production-resources takes `base` only"),
+    ],
+)
+def test_a_bad_production_resource_fact_is_refused_by_name(
+    fact: str, value: str, problem: str
+) -> None:
+    doc = {"metadata": {"annotations": {f"stocksync.io/{fact}": value}}}
+    with pytest.raises(SystemExit, match=f"notifier: stocksync.io/{problem}"):
+        read_facts(doc, "notifier")

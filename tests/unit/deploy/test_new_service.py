@@ -32,6 +32,7 @@ from unit.deploy.test_dockerfiles import (
     unresolved,
 )
 from unit.deploy.test_k8s import renderer
+from unit.deploy.test_k8s_production import resource_patches, spread_and_resources
 
 import generate_deploy
 import workspace
@@ -294,6 +295,15 @@ def test_it_scales_on_its_lag_and_runs_in_every_overlay(copy: Path) -> None:
     prometheus = yaml.safe_load((copy / "deploy/monitoring/prometheus.yml").read_text())
     jobs = {j["job_name"]: j["static_configs"][0]["targets"] for j in prometheus["scrape_configs"]}
     assert jobs[f"stocksync-{NAME}"] == [f"{NAME}:{PORT}"]
+
+
+def test_production_gives_it_the_default_resources_spread_over_nodes(copy: Path) -> None:
+    patches = resource_patches(copy / "deploy/k8s/overlays/production")
+    assert patches[NAME] == spread_and_resources(NAME, "250m")
+    assert "ops-console" not in patches and patches["webhook-receiver"][0]["value"] == {
+        "requests": {"cpu": "500m", "memory": "256Mi"},
+        "limits": {"memory": "512Mi"},
+    }, "the others' unchanged"
 
 
 def test_its_topics_and_kafka_user(copy: Path) -> None:
