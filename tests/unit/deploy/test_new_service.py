@@ -42,6 +42,7 @@ from stocksync_common import topics
 ROOT = Path(__file__).resolve().parents[3]
 NAME, MODULE, PORT, GROUP = "price-watch", "price_watch", 8087, "price-watch"
 READS = "inventory.changed.v1"
+DOES = "watches prices against\n  the stock"
 
 PYPROJECT = f"""\
 [project]
@@ -55,6 +56,12 @@ stocksync-{NAME} = "{MODULE}.__main__:main"
 
 [project.entry-points."stocksync.groups"]
 {NAME} = "{MODULE}.bootstrap:groups"
+
+[tool.stocksync.readme]
+does = '''
+{DOES}
+'''
+produces = ["price alerts"]
 
 [build-system]
 requires = ["uv_build>=0.9,<0.20"]
@@ -164,7 +171,8 @@ def forget_caches() -> None:
 def copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The workspace with the ninth service added the documented way, its commands run."""
     root = tmp_path_factory.mktemp("workspace")
-    for name in ("pyproject.toml", "uv.lock", "Dockerfile", ".dockerignore", "docker-compose.yml"):
+    for name in ("pyproject.toml", "uv.lock", "Dockerfile", ".dockerignore", "docker-compose.yml",
+                 "README.md"):  # fmt: skip
         shutil.copy2(ROOT / name, root / name)
     for member in workspace.members():
         (root / member.folder).mkdir(parents=True)
@@ -304,6 +312,21 @@ def test_production_gives_it_the_default_resources_spread_over_nodes(copy: Path)
         "requests": {"cpu": "500m", "memory": "256Mi"},
         "limits": {"memory": "512Mi"},
     }, "the others' unchanged"
+
+
+def test_the_readme_lists_it_and_check_fails_while_the_table_is_stale(copy: Path) -> None:
+    readme = copy / "README.md"
+    text = readme.read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    row = f"| `{NAME}` | {PORT} | watches prices against the stock | `{READS}` | price alerts |"
+    assert rows[-1] == row, "in the order of the ports, its text on one line"
+    assert rows[-2].startswith("| `ops-console` | 8086 |")
+    readme.write_text(text.replace(row, row.replace("watches", "watched")))
+    try:
+        assert generate_deploy.main(["--check"], root=copy) == 1
+    finally:
+        readme.write_text(text)
+    assert generate_deploy.main(["--check"], root=copy) == 0
 
 
 def test_its_topics_and_kafka_user(copy: Path) -> None:
