@@ -96,6 +96,12 @@ QUANTITY = {
     "production-memory": re.compile(r"\d+(Ki|Mi|Gi)"),
     "production-memory-limit": re.compile(r"\d+(Ki|Mi|Gi)"),
 }
+# Facts that take one of a few words (a typo would otherwise read as the default).
+CHOICES = {
+    "console": ("true", "false"),
+    "egress-services": ("true", "false"),
+    "production-resources": ("base",),
+}
 PROMETHEUS = "http://prometheus-operated.monitoring.svc:9090"
 
 
@@ -196,8 +202,11 @@ def read_facts(doc: dict[str, Any], name: str) -> dict[str, str]:
     for key, pattern in QUANTITY.items():
         if key in facts and not pattern.fullmatch(facts[key]):
             raise SystemExit(f"{name}: {PREFIX}{key} is not a quantity: {facts[key]!r}")
-    if facts.get("production-resources", "base") != "base":
-        raise SystemExit(f"{name}: {PREFIX}production-resources takes `base` only")
+    for key, allowed in CHOICES.items():
+        if key in facts and facts[key] not in allowed:
+            raise SystemExit(
+                f"{name}: {PREFIX}{key} takes {' or '.join(allowed)}, not {facts[key]!r}"
+            )
     return facts
 
 

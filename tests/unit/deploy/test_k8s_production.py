@@ -729,10 +729,11 @@ def test_production_resource_patches_are_the_hand_written_ones() -> None:
     [
         ("production-cpu", "half", "production-cpu is not a quantity"),
         ("production-memory", "256MB", "production-memory is not a quantity"),
-        ("production-resources", "none", "production-resources takes `base` only"),
+        ("production-resources", "none", "production-resources takes base, not 'none'"),
+        ("console", "yes", "console takes true or false, not 'yes'"),
     ],
 )
-def test_a_bad_production_resource_fact_is_refused_by_name(
+def test_a_bad_production_resource_or_console_fact_is_refused_by_name(
     fact: str, value: str, problem: str
 ) -> None:
     doc = {"metadata": {"annotations": {f"stocksync.io/{fact}": value}}}
