@@ -100,19 +100,56 @@ async def test_a_session_ends_when_idle_or_old(redis_url: str, accounts: Account
         assert not await _signed_in(client)
 
 
-async def test_disabling_a_user_ends_their_session_and_a_role_change_applies_at_once(
+async def test_disabling_a_user_or_changing_their_role_ends_their_session(
     redis_url: str, accounts: Accounts
 ) -> None:
     async with console(redis_url, accounts, Clock()) as client:
         assert await _login(client, "olga") == 303
         assert 'action="/reconcile"' in (await client.get("/reconcile")).text
         await accounts.set_role("olga", "viewer")
+        assert not await _signed_in(client)  # logged in as an operator: that session is over
+        assert await _login(client, "olga") == 303
         page = (await client.get("/reconcile")).text
         assert "olga (viewer)" in page and 'action="/reconcile"' not in page
         await accounts.set_disabled("olga", True)
         assert not await _signed_in(client)
         await accounts.set_disabled("olga", False)
         assert not await _signed_in(client)  # the session is gone, not only paused
+
+
+async def test_a_password_reset_ends_every_session_of_the_user_at_once(
+    redis_url: str, accounts: Accounts
+) -> None:
+    """Two sessions of olga on two console replicas; a reset (the CLI's or an admin's) ends
+    both and refuses their tokens at the services before either is used again. A token
+    olga was issued for a script lives on by its own expiry and revocation."""
+    services = FakeServices(accept="Bearer sst_")
+    _, script_token = await accounts.issue_token("olga", "a script", frozenset({"read"}))
+    async with (
+        console(redis_url, accounts, Clock(), services) as first,
+        console(redis_url, accounts, Clock(), services) as second,
+    ):
+        tokens = []
+        for client in (first, second):
+            assert await _login(client, "olga") == 303
+            assert await _signed_in(client)
+            tokens.append(services.requests[-1].headers["authorization"].split(" ", 1)[1])
+        assert await _login(second, "vic") == 303  # another user's session is untouched
+        assert await _signed_in(second)
+        vic_token = services.requests[-1].headers["authorization"].split(" ", 1)[1]
+        for token in tokens:
+            assert await accounts.authenticate(token) is not None
+
+        await accounts.set_password("olga", "a new password for olga")
+        for token in tokens:  # at once: no page of either session was asked for yet
+            assert await accounts.authenticate(token) is None
+        assert not await _signed_in(first)
+        assert await accounts.authenticate(vic_token) is not None
+        assert await _signed_in(second)  # vic's session, not olga's
+        assert await accounts.authenticate(script_token) is not None
+        assert await _login(first, "olga") == 401  # the old password
+        assert await _login(first, "olga", "a new password for olga") == 303
+        assert await _signed_in(first)
 
 
 async def test_a_session_left_idle_takes_its_token_with_it(

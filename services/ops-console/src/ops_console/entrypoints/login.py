@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ops_console.audit import audit
 from ops_console.entrypoints.deps import ContainerDep, FormDep, MaybeSessionDep, SessionActionDep
 from ops_console.entrypoints.pages import render
-from ops_console.sessions import COOKIE, end, new_session
+from ops_console.sessions import COOKIE, TOKEN_LABEL, end, new_session
 from stocksync_common.accounts import ROLE_SCOPES
 
 REFUSALS = {
@@ -57,9 +57,9 @@ async def login(request: Request, c: ContainerDep, form: FormDep) -> Response:
     # with the session however the session ends (sessions.keep)
     lasts = min(c.settings.session_idle_s, c.settings.session_ttl_s)
     _, token = await c.users.issue_token(
-        user.user, "ops-console session", ROLE_SCOPES[user.role], lasts
+        user.user, TOKEN_LABEL, ROLE_SCOPES[user.role], lasts, user.generation
     )
-    session = new_session(user.user, user.role, c.clock(), token)
+    session = new_session(user.user, user.role, c.clock(), token, user.generation)
     await c.sessions.put(session, lasts)
     audit(session.who, "login", client=client, role=user.role)
     response = RedirectResponse(next_path, 303)
