@@ -31,9 +31,12 @@ async def accounts(redis: Redis) -> AsyncIterator[Accounts]:
         yield store
 
 
-async def _login(client: httpx.AsyncClient, user: str, password: str = PASSWORD) -> int:
+async def _login(
+    client: httpx.AsyncClient, user: str, password: str = PASSWORD, forwarded_for: str = ""
+) -> int:
     form = {"user": user, "password": password, "next": "/stores"}
-    return (await client.post("/login", data=form)).status_code
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    return (await client.post("/login", data=form, headers=headers)).status_code
 
 
 async def _signed_in(client: httpx.AsyncClient) -> bool:
@@ -81,6 +84,29 @@ async def test_repeated_failures_lock_the_name_out_then_throttle_the_address(
         assert await _login(client, "olga") == 429  # five failures from this address
         await accounts.unlock("vic")
         assert await _login(client, "vic") == 429  # the address is still throttled
+
+
+async def test_a_spoofed_forwarded_for_does_not_escape_the_address_throttle(
+    redis_url: str, accounts: Accounts
+) -> None:
+    """No trusted proxy: every failure counts on the peer, whatever X-Forwarded-For says."""
+    async with console(redis_url, accounts, Clock(), peer="192.0.2.30") as client:
+        for i, user in enumerate(("nobody1", "nobody2", "nobody3", "nobody4", "nobody5")):
+            assert await _login(client, user, "wrong pw", f"203.0.113.{i}") == 401
+        assert await _login(client, "vic", forwarded_for="203.0.113.99") == 429
+
+
+async def test_behind_a_trusted_proxy_the_login_throttle_keys_on_the_client(
+    redis_url: str, accounts: Accounts
+) -> None:
+    async with console(
+        redis_url, accounts, Clock(), peer="10.9.8.7", trusted_proxies="10.9.0.0/16"
+    ) as client:
+        for i, user in enumerate(("nobody1", "nobody2", "nobody3", "nobody4", "nobody5")):
+            # the guesser's own prefix is never read: the proxy appended its real address
+            assert await _login(client, user, "wrong pw", f"6.6.6.{i}, 192.0.2.40") == 401
+        assert await _login(client, "vic", forwarded_for="192.0.2.40") == 429
+        assert await _login(client, "vic", forwarded_for="192.0.2.41") == 303  # another client
 
 
 async def test_a_session_ends_when_idle_or_old(redis_url: str, accounts: Accounts) -> None:

@@ -12,6 +12,7 @@ from ops_console.entrypoints.deps import ContainerDep, FormDep, MaybeSessionDep,
 from ops_console.entrypoints.pages import render
 from ops_console.sessions import COOKIE, TOKEN_LABEL, end, new_session
 from stocksync_common.accounts import ROLE_SCOPES
+from stocksync_common.auth import client_address
 
 REFUSALS = {
     "wrong": ("Wrong user name or password.", 401),
@@ -44,7 +45,7 @@ async def login_form(session: MaybeSessionDep, next: str | None = None) -> Respo
 @router.post("/login")
 async def login(request: Request, c: ContainerDep, form: FormDep) -> Response:
     """Check the user's password; on success start a session and set its cookie."""
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)  # the peer, or behind a trusted proxy the client
     next_path = safe_next(form.get("next"))
     name = form.get("user", "")[:64]
     result = await c.users.login(name, form.get("password", ""), client)
