@@ -41,7 +41,12 @@ class FakeUsers:
         return Login("ok", user) if user and password == PASSWORD else Login("wrong")
 
     async def issue_token(
-        self, name: str, label: str, scopes: frozenset[Scope], ttl_s: int | None = None
+        self,
+        name: str,
+        label: str,
+        scopes: frozenset[Scope],
+        ttl_s: int | None = None,
+        generation: int | None = None,
     ) -> tuple[str, str]:
         token_id = f"{len(self.issued):016x}"
         self.issued[token_id] = name
