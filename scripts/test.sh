@@ -17,10 +17,10 @@ export KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 REDIS_PORT=16379
 export STOCKSYNC_TEST_KAFKA="127.0.0.1:$KAFKA_PORT" STOCKSYNC_TEST_REDIS="redis://127.0.0.1:$REDIS_PORT/0"
 export STOCKSYNC_TEST_STATE_DIR="$STOCKSYNC_STATE_DIR"
 
-echo "[test] ruff" >&2
+echo "[test] ruff (${SECONDS} s in)" >&2
 uv run --frozen ruff check .
 uv run --frozen ruff format --check .
-echo "[test] mypy --strict" >&2
+echo "[test] mypy --strict (${SECONDS} s in)" >&2
 uv run --frozen mypy libs/common/src services/*/src simulators/src scripts tests bench deploy/k8s/generate_topics.py
 
 cleanup() {
@@ -35,5 +35,6 @@ rm -rf "$STOCKSYNC_STATE_DIR"
 "$REPO/scripts/infra/redis.sh" start
 "$REPO/scripts/infra/kafka.sh" start
 
-echo "[test] pytest" >&2
-uv run --frozen pytest "$@"
+echo "[test] pytest (${SECONDS} s in)" >&2
+# the slowest tests listed at the end: where a CI run's minutes go
+uv run --frozen pytest --durations=30 "$@"
