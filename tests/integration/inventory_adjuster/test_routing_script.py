@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 ROUTE = ["wh-a", "wh-b", "wh-c"]
 
 
-def stock(sku, loc, n):
+def stock(sku: str, loc: str, n: int) -> InventoryCommand:
     return InventoryCommand(
         command="set_on_hand", idempotency_key=uuid.uuid4().hex, sku=sku, location=loc, quantity=n
     )
@@ -74,14 +74,7 @@ async def test_an_undone_commit_puts_the_units_back_where_it_took_them(store, sk
     assert await levels(store, sku) == {"wh-a": (0, 0), "wh-b": (0, 0)}
 
     def undo(qty: int, undoes: str) -> InventoryCommand:
-        return InventoryCommand(
-            command="adjust",
-            idempotency_key=uuid.uuid4().hex,
-            sku=sku,
-            location="wh-c",
-            quantity=qty,
-            undoes=undoes,
-        )
+        return stock(sku, "wh-c", qty).model_copy(update={"command": "adjust", "undoes": undoes})
 
     r = await one(store, undo(3, key))
     assert r.result["routed"] == {"wh-b": 2, "wh-a": 1}
