@@ -14,11 +14,21 @@ and Redis (``Settings.uses_kafka``/``uses_redis``) and the consumer groups it re
   the lag of its groups (CPU with the HPA) from its production replicas up to the partitions
   of its topics; a service that declares ``stocksync.io/autoscale-max`` scales on CPU (and a
   Prometheus query with KEDA);
-- ``overlays/production/kustomization.yaml``: its replicas and images (marked blocks);
+- ``overlays/production/kustomization.yaml``: its replicas and images, and a patch of its
+  resources (``stocksync.io/production-cpu``, ``-memory``, ``-memory-limit``, each with a
+  default; none for ``stocksync.io/production-resources: base``) and spread over nodes
+  (marked blocks);
 - ``overlays/local/kustomization.yaml``: one replica of each and the ``:dev`` images (marked
   blocks);
 - ``deploy/monitoring/prometheus.yml`` (docker compose's Prometheus): a scrape job per service
   at its compose name and port (a marked block).
+- ``base/ops-console.yaml`` and ``docker-compose.yml``: the ops console's
+  ``STOCKSYNC_CONSOLE_SERVICES``, each service that declares ``stocksync.io/console: "true"``
+  at its name and port (marked blocks; ``scripts/stack.py`` sets it for the local run from
+  :func:`shown_on_console`).
+- ``README.md``: the services table (a marked block), a row per service: its port, what it
+  does (its ``pyproject.toml``'s ``[tool.stocksync.readme]``), the topics it reads and
+  publishes to (from the groups it registers) and what else it consumes and produces.
 
 tests/unit/deploy holds the committed files to this output, so a new service's file is enough:
 
@@ -31,6 +41,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import json
 import re
 import tomllib
 from collections.abc import Callable
@@ -41,7 +52,7 @@ from typing import Any
 
 import yaml
 
-from stocksync_common.topics import registered_services
+from stocksync_common.topics import Registered, registered_services
 from workspace import ROOT, services
 
 GENERATOR = "scripts/generate_deploy.py"
@@ -68,8 +79,43 @@ FACTS = {
     "autoscale-cpu": "the CPU utilization target of that scaling (default 70)",
     "autoscale-query": "with KEDA, also scale on this Prometheus query",
     "autoscale-threshold": "the query's value per replica",
+    "console": "`true`: the ops console shows it (its dead letters) and calls its admin API",
+    "production-cpu": "its CPU request in production (default 250m)",
+    "production-memory": "its memory request in production (default 256Mi)",
+    "production-memory-limit": "its memory limit in production (default 512Mi)",
+    "production-resources": "`base`: no production patch (the base's resources, no spread)",
+}
+# Production resources when a service declares none (starting points: docs/scaling.md).
+PRODUCTION_RESOURCES = {
+    "production-cpu": "250m",
+    "production-memory": "256Mi",
+    "production-memory-limit": "512Mi",
+}
+QUANTITY = {
+    "production-cpu": re.compile(r"\d+(\.\d+)?m?"),
+    "production-memory": re.compile(r"\d+(Ki|Mi|Gi)"),
+    "production-memory-limit": re.compile(r"\d+(Ki|Mi|Gi)"),
+}
+# Facts that take one of a few words (a typo would otherwise read as the default).
+CHOICES = {
+    "console": ("true", "false"),
+    "egress-services": ("true", "false"),
+    "production-resources": ("base",),
 }
 PROMETHEUS = "http://prometheus-operated.monitoring.svc:9090"
+
+
+@dataclass(frozen=True)
+class Readme:
+    """A service's row in the README's services table, from its ``pyproject.toml``'s
+    ``[tool.stocksync.readme]``: what it does, and what it consumes and produces besides the
+    topics it registers, with a note on a topic where one helps."""
+
+    does: str
+    consumes: tuple[str, ...] = ()
+    produces: tuple[str, ...] = ()
+    consumes_notes: tuple[tuple[str, str], ...] = ()
+    produces_notes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,6 +129,9 @@ class Service:
     uses_redis: bool
     groups: dict[str, tuple[str, ...]]  # consumer group -> topics
     facts: dict[str, str]
+    consumes: tuple[str, ...] = ()  # topics it reads (with a group or without)
+    produces: tuple[str, ...] = ()  # topics it publishes to
+    readme: Readme = Readme("")
 
     def fact(self, key: str, default: str = "") -> str:
         return self.facts.get(key, default)
@@ -94,6 +143,27 @@ class Service:
     @property
     def labels(self) -> dict[str, str]:
         return {"app.kubernetes.io/name": self.name, **PART_OF}
+
+
+README_KEYS = ("does", "consumes", "produces", "consumes-notes", "produces-notes")
+
+
+def read_readme(doc: dict[str, Any], where: Path) -> Readme:
+    """``[tool.stocksync.readme]`` (``does`` falls back on ``[project] description``)."""
+    table = doc.get("tool", {}).get("stocksync", {}).get("readme", {})
+    unknown = sorted(set(table) - set(README_KEYS))
+    if unknown:
+        raise SystemExit(f"{where}: [tool.stocksync.readme] has unknown keys {unknown}")
+    does = " ".join(str(table.get("does") or doc["project"].get("description", "")).split())
+    if not does:
+        raise SystemExit(f"{where}: [tool.stocksync.readme] does = what it does (README's table)")
+    return Readme(
+        does,
+        tuple(table.get("consumes", ())),
+        tuple(table.get("produces", ())),
+        tuple(table.get("consumes-notes", {}).items()),
+        tuple(table.get("produces-notes", {}).items()),
+    )
 
 
 @cache
@@ -129,6 +199,14 @@ def read_facts(doc: dict[str, Any], name: str) -> dict[str, str]:
     unknown = sorted(set(facts) - set(FACTS))
     if unknown:
         raise SystemExit(f"{name}: unknown deploy facts {unknown}; known: {sorted(FACTS)}")
+    for key, pattern in QUANTITY.items():
+        if key in facts and not pattern.fullmatch(facts[key]):
+            raise SystemExit(f"{name}: {PREFIX}{key} is not a quantity: {facts[key]!r}")
+    for key, allowed in CHOICES.items():
+        if key in facts and facts[key] not in allowed:
+            raise SystemExit(
+                f"{name}: {PREFIX}{key} takes {' or '.join(allowed)}, not {facts[key]!r}"
+            )
     return facts
 
 
@@ -139,9 +217,11 @@ def read_services(root: Path = ROOT) -> list[Service]:
     for info in services(root):
         settings = importlib.import_module(f"{info.module}.settings").Settings
         manifest = root / "services" / info.name / "pyproject.toml"
-        version = tomllib.loads(manifest.read_text())["project"]["version"]
-        registered = registry.get(info.name)
-        groups = dict(registered.consumers) if registered else {}
+        package = tomllib.loads(manifest.read_text())
+        version = package["project"]["version"]
+        registered = registry.get(info.name) or Registered()
+        groups = dict(registered.consumers)
+        reads = [t for ts in groups.values() for t in ts] + list(registered.reads)
         doc = deployment(root, info.name)
         found.append(
             Service(
@@ -152,6 +232,9 @@ def read_services(root: Path = ROOT) -> list[Service]:
                 uses_redis=bool(settings.uses_redis),
                 groups=groups,
                 facts=read_facts(doc, info.name),
+                consumes=tuple(dict.fromkeys(reads)),
+                produces=tuple(registered.produces),
+                readme=read_readme(package, manifest),
             )
         )
     return found
@@ -445,17 +528,19 @@ BEGIN = f"# begin generated by {GENERATOR}; do not edit inside"
 END = f"# end generated by {GENERATOR}"
 
 
-def replace_block(text: str, key: str, body: list[str], path: Path) -> str:
-    """The marked block under ``key:`` (two-space indented) replaced by ``body``."""
+def replace_block(text: str, key: str, body: list[str], path: Path, indent: str = "  ") -> str:
+    """The marked block under ``key:`` (``key`` with its own indentation, if any; the block's
+    lines ``indent`` deeper) replaced by ``body``."""
     pattern = re.compile(
-        rf"^(?P<key>{re.escape(key)}:\n)(?P<pre>(?:  .*\n)*?)  {re.escape(BEGIN)}\n"
-        rf"(?:.*\n)*?  {re.escape(END)}\n",
+        rf"^(?P<key>{re.escape(key)}:\n)(?P<pre>(?:{indent}.*\n)*?){indent}{re.escape(BEGIN)}\n"
+        rf"(?:.*\n)*?{indent}{re.escape(END)}\n",
         re.MULTILINE,
     )
     match = pattern.search(text)
     if match is None:
-        raise SystemExit(f"{path}: no generated block under `{key}:` ({BEGIN!r} ... {END!r})")
-    block = "".join(f"  {line}\n" for line in [BEGIN, *body, END])
+        where = key.strip()
+        raise SystemExit(f"{path}: no generated block under `{where}:` ({BEGIN!r} ... {END!r})")
+    block = "".join(f"{indent}{line}\n" for line in [BEGIN, *body, END])
     return text[: match.start()] + match["key"] + match["pre"] + block + text[match.end() :]
 
 
@@ -473,12 +558,123 @@ def overlay_kustomization(text: str, found: list[Service], local: bool, path: Pa
     return replace_block(text, "images", images, path)
 
 
+def resources_patch(service: Service) -> list[str]:
+    """Its production resources and its replicas spread over nodes: a JSON patch of its
+    Deployment (lines of a ``patches:`` entry)."""
+    cpu, memory, limit = (service.fact(k, d) for k, d in PRODUCTION_RESOURCES.items())
+    return [
+        "- target:",
+        "    kind: Deployment",
+        f"    name: {service.name}",
+        "  patch: |-",
+        "    - op: replace",
+        "      path: /spec/template/spec/containers/0/resources",
+        "      value:",
+        f"        requests: {{cpu: {cpu}, memory: {memory}}}",
+        f"        limits: {{memory: {limit}}}",
+        "    - op: add",
+        "      path: /spec/template/spec/topologySpreadConstraints",
+        "      value:",
+        "        - maxSkew: 1",
+        "          topologyKey: kubernetes.io/hostname",
+        "          whenUnsatisfiable: ScheduleAnyway",
+        "          labelSelector:",
+        "            matchLabels:",
+        f"              app.kubernetes.io/name: {service.name}",
+    ]
+
+
+def production_patches(text: str, found: list[Service], path: Path) -> str:
+    patched = [s for s in found if s.fact("production-resources") != "base"]
+    return replace_block(text, "patches", [x for s in patched for x in resources_patch(s)], path)
+
+
 def prometheus_config(text: str, found: list[Service], path: Path) -> str:
     jobs = []
     for s in found:
         jobs += [f"- job_name: stocksync-{s.name}", "  static_configs:"]
         jobs += [f'    - targets: ["{s.name}:{s.port}"]']
     return replace_block(text, "scrape_configs", jobs, path)
+
+
+# --- the ops console's services --------------------------------------------------------------
+
+CONSOLE = "ops-console"
+CONSOLE_SETTING = "STOCKSYNC_CONSOLE_SERVICES"
+
+
+def on_console(found: list[Service]) -> list[Service]:
+    """The services the ops console shows: those declaring ``stocksync.io/console: "true"``."""
+    return [s for s in found if s.fact("console") == "true"]
+
+
+def shown_on_console(root: Path = ROOT) -> tuple[str, ...]:
+    """Their names, in the order of their ports, from their files alone (the local run's)."""
+    return tuple(
+        s.name
+        for s in services(root)
+        if read_facts(deployment(root, s.name), s.name).get("console") == "true"
+    )
+
+
+def console_urls(found: list[Service]) -> dict[str, str]:
+    """Each shown service at its name and port (its k8s Service, its compose host)."""
+    return {s.name: f"http://{s.name}:{s.port}" for s in on_console(found)}
+
+
+def folded_json(urls: dict[str, str]) -> list[str]:
+    """The setting's JSON object, an entry a line, for a YAML folded scalar (``>-``: its lines
+    join with spaces into the one-line object)."""
+    items = [f"{json.dumps(k)}: {json.dumps(v)}" for k, v in urls.items()]
+    return ("{" + ",\n".join(items) + "}").splitlines()
+
+
+def console_env(text: str, found: list[Service], path: Path) -> str:
+    """base/ops-console.yaml: the setting among its container's ``env``."""
+    lines = [f"- name: {CONSOLE_SETTING}", "  value: >-"]
+    lines += [f"    {line}" for line in folded_json(console_urls(found))]
+    return replace_block(text, "          env", lines, path, indent=" " * 12)
+
+
+def compose_console_env(text: str, found: list[Service], path: Path) -> str:
+    """docker-compose.yml: the setting in the ops console's ``environment``."""
+    lines = [f"{CONSOLE_SETTING}: >-", *(f"  {line}" for line in folded_json(console_urls(found)))]
+    return replace_block(text, "    environment", lines, path, indent=" " * 6)
+
+
+# --- the README's services table --------------------------------------------------------------
+
+README_BEGIN = f"<!-- begin generated by {GENERATOR}; do not edit inside -->"
+README_END = f"<!-- end generated by {GENERATOR} -->"
+
+
+def _cell(service: Service, topics: tuple[str, ...], column: str) -> str:
+    readme = service.readme
+    notes = dict(readme.consumes_notes if column == "consumes" else readme.produces_notes)
+    stale = sorted(set(notes) - set(topics))
+    if stale:
+        raise SystemExit(f"{service.name}: {column}-notes on {stale}, which it does not {column}")
+    named = [f"`{t}` ({notes[t]})" if t in notes else f"`{t}`" for t in topics]
+    extra = readme.consumes if column == "consumes" else readme.produces
+    return ", ".join([*named, *extra]) or "nothing"
+
+
+def services_table(found: list[Service]) -> list[str]:
+    """The README's table: a row per service, its topics from its code."""
+    lines = ["| service | port | does | consumes | produces |", "|---|---|---|---|---|"]
+    for s in found:
+        consumes, produces = _cell(s, s.consumes, "consumes"), _cell(s, s.produces, "produces")
+        lines.append(f"| `{s.name}` | {s.port} | {s.readme.does} | {consumes} | {produces} |")
+    return lines
+
+
+def readme_table(text: str, found: list[Service], path: Path) -> str:
+    pattern = re.compile(rf"^{re.escape(README_BEGIN)}\n(?:.*\n)*?{re.escape(README_END)}\n", re.M)
+    match = pattern.search(text)
+    if match is None:
+        raise SystemExit(f"{path}: no generated services table ({README_BEGIN} ... {README_END})")
+    block = "\n".join([README_BEGIN, *services_table(found), README_END]) + "\n"
+    return text[: match.start()] + block + text[match.end() :]
 
 
 def outputs(root: Path = ROOT) -> dict[Path, str]:
@@ -489,6 +685,9 @@ def outputs(root: Path = ROOT) -> dict[Path, str]:
     production = k8s / "overlays" / "production" / "kustomization.yaml"
     local = k8s / "overlays" / "local" / "kustomization.yaml"
     prometheus = root / "deploy" / "monitoring" / "prometheus.yml"
+    console = k8s / "base" / f"{CONSOLE}.yaml"
+    compose = root / "docker-compose.yml"
+    readme = root / "README.md"
     return {
         base: base_kustomization(base.read_text(), found, base),
         k8s / "base" / "pdb.yaml": render_pdbs(found),
@@ -497,9 +696,16 @@ def outputs(root: Path = ROOT) -> dict[Path, str]:
             found, root, KEDA_HEADER, scaled_object
         ),
         k8s / "components" / "hpa" / "hpa.yaml": render_scalers(found, root, HPA_HEADER, hpa),
-        production: overlay_kustomization(production.read_text(), found, False, production),
+        production: production_patches(
+            overlay_kustomization(production.read_text(), found, False, production),
+            found,
+            production,
+        ),
         local: overlay_kustomization(local.read_text(), found, True, local),
         prometheus: prometheus_config(prometheus.read_text(), found, prometheus),
+        console: console_env(console.read_text(), found, console),
+        compose: compose_console_env(compose.read_text(), found, compose),
+        readme: readme_table(readme.read_text(), found, readme),
     }
 
 

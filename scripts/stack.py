@@ -10,6 +10,7 @@ scripts wrote (:func:`transport_env`).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
+from generate_deploy import CONSOLE_SETTING, shown_on_console
 from workspace import services
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,6 +80,9 @@ class Ports:
 # Every service of the workspace (services/<name>), in the order of their ports.
 SERVICES = tuple(s.name for s in services())
 MODULES = {s.name: s.module for s in services()}
+# Those the ops console shows: each declares stocksync.io/console: "true" in its kustomize
+# entry (what scripts/generate_deploy.py writes into the console's Kubernetes and compose env).
+CONSOLE_SERVICES = shown_on_console()
 
 
 def module_of(service: str) -> str:
@@ -160,8 +165,8 @@ class Stack:
                 "STOCKSYNC_ALERT_WEBHOOK_URL": f"{self.url('sink')}/alerts/slack",
                 "STOCKSYNC_INVENTORY_URL": self.url("inventory-adjuster"),
                 "STOCKSYNC_WMS_URL": self.url("wms-sim"),
-                # where the ops console finds each service's admin API
-                **{f"STOCKSYNC_{module_of(s).upper()}_URL": self.url(s) for s in SERVICES},
+                # the services the ops console shows, each at its admin API
+                CONSOLE_SETTING: json.dumps({s: self.url(s) for s in CONSOLE_SERVICES}),
                 # the console's charts (a local Prometheus: scripts/prometheus_local.py)
                 "STOCKSYNC_PROMETHEUS_URL": self.url("prometheus"),
                 "STOCKSYNC_TOPIC_PARTITIONS": "12",

@@ -23,10 +23,10 @@ export STOCKSYNC_TEST_STATE_DIR="$STOCKSYNC_STATE_DIR"
 REDIS_CLUSTER="${STOCKSYNC_TEST_REDIS_CLUSTER:-0}"
 export REDIS_CLUSTER_PORT="${REDIS_CLUSTER_PORT:-16381}"
 
-echo "[test] ruff" >&2
+echo "[test] ruff (${SECONDS} s in)" >&2
 uv run --frozen ruff check .
 uv run --frozen ruff format --check .
-echo "[test] mypy --strict" >&2
+echo "[test] mypy --strict (${SECONDS} s in)" >&2
 uv run --frozen mypy libs/common/src services/*/src simulators/src scripts tests bench deploy/k8s/generate_topics.py
 
 cleanup() {
@@ -48,5 +48,6 @@ if [[ "$REDIS_CLUSTER" == 1 ]]; then
   echo "[test] Redis Cluster: $STOCKSYNC_TEST_REDIS" >&2
 fi
 
-echo "[test] pytest" >&2
-uv run --frozen pytest "$@"
+echo "[test] pytest (${SECONDS} s in)" >&2
+# the slowest tests listed at the end: where a CI run's minutes go
+uv run --frozen pytest --durations=30 "$@"

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from stocksync_common.redis_client import connect
 from stocksync_common.topics import create_topics
+from support import directory_scope
 from support.infra import KAFKA, REDIS, redis_host_port, require
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,6 +20,20 @@ ROOT = Path(__file__).resolve().parents[1]
 # machine (CI beside other jobs) must not turn a slow example into a failure.
 settings.register_profile("stocksync", deadline=None)
 settings.load_profile("stocksync")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    directory_scope.note_collected(session.items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """After the test's own teardown: a directory whose last test this was closes the
+    session fixtures it registered (``support.directory_scope``)."""
+    try:
+        return (yield)
+    finally:
+        directory_scope.close_finished(item)
 
 
 @pytest.fixture(scope="session")

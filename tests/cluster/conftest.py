@@ -12,12 +12,13 @@ import pytest
 from faults.cluster import ClusterWorld, open_cluster_world
 from faults.world import write_results
 
+from support.directory_scope import closed_after
 from support.infra import PORT_SHIFT
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def cworld() -> Iterator[ClusterWorld]:
     base = 33100 + PORT_SHIFT
     # the cluster's six ports from one (clients + 0..2, controllers + 3..5)
@@ -25,9 +26,13 @@ def cworld() -> Iterator[ClusterWorld]:
     state = Path(os.environ.get("STOCKSYNC_TEST_STATE_DIR") or ROOT / ".work" / "test")
     # the Redis Cluster's six nodes (their cluster buses on + 10000)
     redis_port = int(os.environ.get("STOCKSYNC_TEST_CLUSTER_REDIS_PORT", str(base + 200)))
-    with open_cluster_world(state / "cluster", base, kafka_port, redis_port) as w:
-        try:
-            yield w
-        finally:
+    # closed after the last cluster test, not at the session's end
+    with closed_after(Path(__file__).parent) as exits:
+        w = exits.enter_context(open_cluster_world(state / "cluster", base, kafka_port, redis_port))
+
+        @exits.callback
+        def results() -> None:  # before the world closes (an exit stack unwinds backwards)
             if w.results:
                 write_results(w.results, float(os.environ.get("FAULTS_SCALE", "1")), "cluster")
+
+        yield w

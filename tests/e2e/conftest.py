@@ -14,6 +14,7 @@ from redis.cluster import RedisCluster
 
 from stack import SERVICES, Ports, Stack
 from stocksync_common.redis_client import cluster_url
+from support.directory_scope import closed_after
 from support.infra import KAFKA, PORT_SHIFT, REDIS, REDIS_CLUSTER, redis_host_port
 
 E2E_REDIS_DB = 3
@@ -47,17 +48,17 @@ def stack(topics: list[str], redis_url: str, state_dir: Path) -> Iterator[Stack]
         "STOCKSYNC_REDIS_URL": e2e_redis,
     }
     s = Stack(ports, base / "e2e", extra_env=env)
-    s.start()
-    try:
-        s.wait_healthy(90)
-        s.wait_healthy(60, path="/readyz", names=SERVICES)
+    with closed_after(Path(__file__).parent) as exits:  # stopped after the last e2e test
+        exits.callback(s.stop)
+        s.start()
+        try:
+            s.wait_healthy(90)
+            s.wait_healthy(60, path="/readyz", names=SERVICES)
+        except BaseException:
+            for name in s.procs:
+                print(f"--- {name} ---\n{s.tail(name)}")  # noqa: T201 - shown on failure
+            raise
         yield s
-    except BaseException:
-        for name in s.procs:
-            print(f"--- {name} ---\n{s.tail(name)}")  # noqa: T201 - shown on failure
-        raise
-    finally:
-        s.stop()
 
 
 @pytest.fixture(scope="session")

@@ -35,9 +35,13 @@ class Api:
     accounts: Accounts
     throttle: BearerThrottle
 
-    async def get(self, address: str, bearer: str | None) -> httpx.Response:
+    async def get(
+        self, address: str, bearer: str | None, forwarded_for: str | None = None
+    ) -> httpx.Response:
         transport = httpx.ASGITransport(app=self.app, client=(address, 40000))
         headers = {"Authorization": f"Bearer {bearer}"} if bearer is not None else {}
+        if forwarded_for is not None:
+            headers["X-Forwarded-For"] = forwarded_for
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             return await client.get("/look", headers=headers)
 
@@ -85,6 +89,33 @@ async def test_a_guesser_of_the_bootstrap_token_is_throttled_and_told_when_to_re
     assert (await api.get("192.0.2.7", BOOTSTRAP)).status_code == 429
     # another address is not touched
     assert (await api.get("192.0.2.8", BOOTSTRAP)).status_code == 200
+
+
+async def test_a_spoofed_forwarded_for_from_an_untrusted_peer_changes_nothing(
+    api: Api,
+) -> None:
+    """No trusted proxy (the default): a guesser writing a new X-Forwarded-For each time is
+    still one address."""
+    codes = [
+        (await api.get("192.0.2.9", f"guess-{i}", f"203.0.113.{i}")).status_code for i in range(7)
+    ]
+    assert codes == [401] * 6 + [429]
+    assert (await api.get("192.0.2.9", BOOTSTRAP, "203.0.113.200")).status_code == 429
+
+
+async def test_behind_a_trusted_proxy_each_client_is_throttled_alone(api: Api) -> None:
+    proxy = "10.1.2.3"
+    api.app.state.settings = CommonSettings(admin_token=BOOTSTRAP, trusted_proxies="10.1.0.0/16")
+    # a guesser behind the proxy, prepending addresses of its own to the header
+    guesses = [
+        (await api.get(proxy, f"guess-{i}", f"6.6.6.{i}, 192.0.2.66")).status_code for i in range(7)
+    ]
+    assert guesses == [401] * 6 + [429]
+    # another client through the same proxy is not touched by the guesser's failures
+    assert (await api.get(proxy, BOOTSTRAP, "192.0.2.67")).status_code == 200
+    # an untrusted peer's header still names nobody: it is its own address
+    assert (await api.get("192.0.2.68", BOOTSTRAP, "192.0.2.66")).status_code == 200
+    assert (await api.get("192.0.2.66", BOOTSTRAP)).status_code == 429
 
 
 async def test_a_revoked_token_from_the_console_locks_out_no_other_user(api: Api) -> None:

@@ -1,35 +1,15 @@
 """``stocksync-dlq`` (the installed console script) on the real Kafka and Redis: list, show,
 replay (idempotent, keeping the correlation id) and purge with confirmation."""
 
-import asyncio
-import os
-import sys
-from pathlib import Path
-
 import orjson
 import pytest
 
 from stocksync_common.consumer import PoisonMessage, RetryPolicy
 from stocksync_common.topics import dlq_topic
+from support.dlq_cli import cli
 from support.poll import await_for
 
 pytestmark = pytest.mark.integration
-CLI = str(Path(sys.executable).with_name("stocksync-dlq"))
-
-
-async def cli(h, *argv: str, stdin: bytes = b"") -> tuple[int, str]:
-    env = {
-        **os.environ,
-        "STOCKSYNC_KAFKA_BOOTSTRAP_SERVERS": h.bootstrap,
-        "STOCKSYNC_REDIS_URL": h.redis_url,
-    }
-    proc = await asyncio.create_subprocess_exec(
-        CLI, *argv, env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(stdin), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode() + err.decode()
 
 
 async def test_cli_lists_shows_replays_and_purges(kafka_bootstrap, redis_url, harness):

@@ -47,6 +47,7 @@ from stocksync_common.events import (
     InventoryLevelsUpdated,
     Levels,
     OrderLineRef,
+    Route,
     SkuConfig,
     SkuLevels,
     decode,
@@ -98,16 +99,24 @@ class Scenario:
     report: Report
 
     async def rebuild(self, force: bool = False) -> Report:
-        return await rebuild(
-            self.store,
-            self.kafka,
-            levels_topic=self.topics.levels,
-            commands_topic=self.topics.commands,
-            force=force,
-        )
+        return await rebuild_from(self.store, self.kafka, self.topics, force=force)
 
     async def levels(self) -> dict[str, SkuLevels | None]:
         return {sku: await self.store.levels(sku) for sku in (self.a, self.b, self.c)}
+
+
+async def rebuild_from(
+    store: RedisInventory, kafka: str, topics: Topics, *, force: bool = False
+) -> Report:
+    """The rebuild from the test's own topics."""
+    return await rebuild(
+        store,
+        kafka,
+        levels_topic=topics.levels,
+        commands_topic=topics.commands,
+        changed_topic=topics.changed,
+        force=force,
+    )
 
 
 def command(sku: str, name: str, qty: int, key: str, **extra: object) -> InventoryCommandRequested:
@@ -383,6 +392,8 @@ async def test_the_command_line_rebuilds_and_refuses_to_overwrite(
         s.topics.levels,
         "--commands-topic",
         s.topics.commands,
+        "--changed-topic",
+        s.topics.changed,
     ]
     # main() runs its own event loop: give it a thread of its own
     assert await asyncio.to_thread(main, argv) == 2  # the fixture's rebuild left the offsets
@@ -526,9 +537,7 @@ async def test_kits_come_back_exactly_and_route_after_the_rebuild(
         await publish_event(producer, topics3.commands, kit, tail, timeout_s=10)
 
         await redis5.flushdb()  # the loss
-        report = await rebuild(
-            store, kafka_bootstrap, levels_topic=topics3.levels, commands_topic=topics3.commands
-        )
+        report = await rebuild_from(store, kafka_bootstrap, topics3)
         if component_levels:  # order-1 and order-2 are in both components' levels
             assert report.kit_commands_replayed == 1 and report.replay_outcomes == {"applied": 1}
             assert report.keys_remarked == 4 + 2 * 3  # plain commands; kit key + 2 shares
@@ -574,13 +583,7 @@ async def test_kits_come_back_exactly_and_route_after_the_rebuild(
         assert lb2.locations[LOC].reserved == lb.locations[LOC].reserved + 2
 
         # a second rebuild of the same topics gives the same levels
-        again_report = await rebuild(
-            store,
-            kafka_bootstrap,
-            levels_topic=topics3.levels,
-            commands_topic=topics3.commands,
-            force=True,
-        )
+        again_report = await rebuild_from(store, kafka_bootstrap, topics3, force=True)
         assert again_report.invalid == 0
         assert await store.levels(a) == la2 and await store.levels(b) == lb2
     finally:
@@ -600,3 +603,59 @@ def test_a_component_levels_record_carries_its_kit_offsets() -> None:
     parsed = parse_levels(encode(InventoryLevelsUpdated(source="it", payload=lv)))
     assert parsed is not None and parsed[1].fields["kitoff|2"] == 11
     assert parsed == ("C-1", Restored(4, 0, 7, restore_fields(lv)))
+
+
+async def test_the_waiting_list_comes_back_as_of_the_levels(
+    kafka_bootstrap: str, redis5: Redis, topics3: Topics, monkeypatch
+) -> None:
+    """ADR 0031: refused lines still waiting when Redis was lost wait again after the
+    rebuild (a routed one with its route), those served before do not, and the replayed
+    tail serves them as the adjuster would have."""
+    monkeypatch.setattr(handlers, "INVENTORY_LEVELS", topics3.levels)
+    monkeypatch.setattr(handlers, "INVENTORY_CHANGED", topics3.changed)
+    run = uuid.uuid4().hex[:8]
+    sku = f"RB-W-{run}"
+    store = RedisInventory(redis5, f"it-rebuild-{run}", idem_ttl_s=3600, ledger_max_len=1000)
+    producer = make_producer(kafka_bootstrap, "it-rebuild")
+    await producer.start()
+    handler = CommandHandler(store, producer)
+
+    def line(name: str, qty: int, **extra: object) -> InventoryCommandRequested:
+        order = OrderLineRef(shop="shop-1.myshopify.com", order_id=name, line_id="1")
+        return command(sku, "reserve", qty, f"{sku}:{name}", order=order, **extra)
+
+    route = Route(locations=[LOC2, LOC], split=True)
+    try:
+        for event in [
+            command(sku, "set_on_hand", 1, f"{sku}:count"),
+            line("a", 2),  # refused: waits
+            line("r", 2, route=route),  # refused at both (1 in all): waits, routed
+            command(sku, "adjust", 1, f"{sku}:receipt-1"),  # serves a (2 at wh-1), not r
+        ]:
+            await publish_event(producer, topics3.commands, sku, event, timeout_s=10)
+        await handle_all(kafka_bootstrap, topics3.commands, handler)
+        before = await store.levels(sku)
+        assert before is not None and before.locations[LOC].reserved == 2
+        assert await redis5.llen(redis_store.waiting_key(sku)) == 1  # r
+        # the tail, never consumed: 1 at wh-2 and 1 at wh-1 place r across both
+        for event in [
+            command(sku, "adjust", 1, f"{sku}:receipt-2", location=LOC2),
+            command(sku, "adjust", 1, f"{sku}:receipt-3"),
+        ]:
+            await publish_event(producer, topics3.commands, sku, event, timeout_s=10)
+
+        await redis5.flushdb()  # the loss
+        report = await rebuild_from(store, kafka_bootstrap, topics3)
+        assert report.waiting_restored == 1 and report.invalid == 0
+        after = await store.levels(sku)
+        assert after is not None
+        assert after.locations[LOC].reserved == 3  # a's 2, r's 1
+        assert after.locations[LOC2].reserved == 1  # r's other unit
+        assert await redis5.llen(redis_store.waiting_key(sku)) == 0
+        served = [e for e in await store.ledger(sku) if e.get("served_by")]
+        assert [(e["key"], e["location"]) for e in served] == [
+            (f"{sku}:r", LOC2),
+            (f"{sku}:r", LOC),
+        ]
+    finally:
+        await producer.stop()

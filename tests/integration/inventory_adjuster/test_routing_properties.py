@@ -2,7 +2,8 @@
 routed reserves (split or not), releases and commits of a few order lines, delivered with
 duplicates and reorders through the real Lua script on the real Redis, hold to a model:
 no location ever reserves beyond what it has, an applied reserve's locations sum to the
-line, a refused one moves nothing, and a replay of the whole delivery applies nothing."""
+line, a refused one moves nothing and waits (served in order of arrival when stock comes
+back, ADR 0031), and a replay of the whole delivery applies nothing."""
 
 from __future__ import annotations
 
@@ -28,12 +29,14 @@ Raw = tuple[str, str, str, int, bool]  # command, line (or location for stock), 
 
 @dataclass
 class Model:
-    """First application of each key wins; routing as ADR 0018 states it."""
+    """First application of each key wins; routing as ADR 0018 states it, refused lines
+    waiting as ADR 0022 and 0031 state it."""
 
     on_hand: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LOCATIONS, 0))
     reserved: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LOCATIONS, 0))
     holds: dict[str, dict[str, int]] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
+    waiting: list[tuple[str, Route, int]] = field(default_factory=list)  # line, route, units
 
     def avail(self, loc: str) -> int:
         return self.on_hand[loc] - self.reserved[loc]
@@ -44,13 +47,15 @@ class Model:
         self.seen.add(cmd.idempotency_key)
         if cmd.command == "adjust":
             self.on_hand[cmd.location] += cmd.quantity
+            self.serve()
             return
         assert cmd.route is not None and cmd.order is not None and cmd.order.line_id
         hold = self.holds.setdefault(cmd.order.line_id, {})
         if cmd.command == "reserve":
-            for loc, n in self.route(cmd.route, cmd.quantity).items():
-                self.reserved[loc] += n
-                hold[loc] = hold.get(loc, 0) + n
+            take = self.route(cmd.route, cmd.quantity)
+            self.hold(cmd.order.line_id, take)
+            if not take:
+                self.waiting.append((cmd.order.line_id, cmd.route, cmd.quantity))
             return
         left = cmd.quantity
         # a release: the route's end first, then any other location the line holds at
@@ -60,15 +65,40 @@ class Model:
             hold[loc] = hold.get(loc, 0) - n
             self.reserved[loc] -= n
             left -= n
+        self.serve()
 
-    def route(self, route: Route, qty: int) -> dict[str, int]:
+    def hold(self, line: str, take: dict[str, int]) -> None:
+        hold = self.holds.setdefault(line, {})
+        for loc, n in take.items():
+            self.reserved[loc] += n
+            hold[loc] = hold.get(loc, 0) + n
+
+    def serve(self) -> None:
+        """The waiting list from its head (at most 64 looked at): an entry that does not
+        fit blocks its route's locations for the later ones."""
+        blocked: set[str] = set()
+        for entry in list(self.waiting[:64]):
+            line, route, qty = entry
+            take = self.route(route, qty, blocked)
+            if take:
+                self.waiting.remove(entry)
+                self.hold(line, take)
+            else:
+                blocked.update(route.locations)
+
+    def route(
+        self, route: Route, qty: int, blocked: frozenset[str] | set[str] = frozenset()
+    ) -> dict[str, int]:
+        def avail(loc: str) -> int:
+            return 0 if loc in blocked else self.avail(loc)
+
         for loc in route.locations:
-            if self.avail(loc) >= qty:
+            if avail(loc) >= qty:
                 return {loc: qty}
         if route.split:
             take, left = {}, qty
             for loc in route.locations:
-                n = min(max(0, self.avail(loc)), left)
+                n = min(max(0, avail(loc)), left)
                 if n:
                     take[loc], left = n, left - n
             if left == 0:

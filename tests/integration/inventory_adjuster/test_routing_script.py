@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 ROUTE = ["wh-a", "wh-b", "wh-c"]
 
 
-def stock(sku, loc, n):
+def stock(sku: str, loc: str, n: int) -> InventoryCommand:
     return InventoryCommand(
         command="set_on_hand", idempotency_key=uuid.uuid4().hex, sku=sku, location=loc, quantity=n
     )
@@ -61,6 +61,26 @@ async def test_splits_only_when_allowed_and_refuses_naming_the_locations_tried(s
     assert split.status == "applied" and split.result["routed"] == {"wh-a": 2, "wh-b": 1}
     assert [a["location"] for a in split.result["allocations"]] == ["wh-a", "wh-b"]
     assert await levels(store, sku) == {"wh-a": (2, 2), "wh-b": (2, 1)}
+
+
+async def test_an_undone_commit_puts_the_units_back_where_it_took_them(store, sku):
+    """A cancelled fulfilment's adjust names the routed commit it undoes (ADR 0031): the
+    units come back at the commit's locations, not at the adjust's own; what the commit does
+    not account for (an unknown key) comes back at the adjust's location."""
+    await store.apply_many([(stock(sku, "wh-a", 1), None), (stock(sku, "wh-b", 2), None)])
+    await one(store, line(sku, "reserve", 3, split=True))  # 1 at wh-a, 2 at wh-b
+    key = uuid.uuid4().hex
+    await one(store, line(sku, "commit", 3, loc="wh-c", key=key))  # Shopify named wh-c
+    assert await levels(store, sku) == {"wh-a": (0, 0), "wh-b": (0, 0)}
+
+    def undo(qty: int, undoes: str) -> InventoryCommand:
+        return stock(sku, "wh-c", qty).model_copy(update={"command": "adjust", "undoes": undoes})
+
+    r = await one(store, undo(3, key))
+    assert r.result["routed"] == {"wh-b": 2, "wh-a": 1}
+    assert await levels(store, sku) == {"wh-a": (1, 0), "wh-b": (2, 0)}
+    await one(store, undo(1, "unknown"))
+    assert (await levels(store, sku))["wh-c"] == (1, 0)
 
 
 async def test_release_and_commit_follow_the_units_where_they_are_held(store, sku):

@@ -7,7 +7,12 @@ import uuid
 
 import pytest
 
-from inventory_adjuster.adapters.redis_store import Applied, RedisInventory, waiting_key
+from inventory_adjuster.adapters.redis_store import (
+    Applied,
+    RedisInventory,
+    waited_key,
+    waiting_key,
+)
 from stocksync_common.events import InventoryCommand, OrderLineRef, Route, SkuConfig
 
 pytestmark = pytest.mark.integration
@@ -100,15 +105,66 @@ async def test_a_blocked_location_does_not_hold_up_another(store, sku):
 
 
 async def test_what_does_not_wait(store, sku, redis):
-    """A reserve without an order line, a routed one and one under backorder never queue;
-    reserves and refusals serve nothing."""
-    route = Route(locations=["wh-1"], split=False)
-    routed = cmd(sku, "reserve", 2, line="r").model_copy(update={"route": route})
-    (_, plain, rt) = await apply(store, cmd(sku, "set_on_hand", 1), cmd(sku, "reserve", 2), routed)
-    assert plain.status == rt.status == "rejected"
-    assert not plain.result["waiting"] and "waiting" not in rt.result
+    """A reserve without an order line and one under backorder never queue; reserves and
+    refusals serve nothing."""
+    (_, plain) = await apply(store, cmd(sku, "set_on_hand", 1), cmd(sku, "reserve", 2))
+    assert plain.status == "rejected" and not plain.result["waiting"]
     assert await redis.llen(waiting_key(sku)) == 0
     config = cmd(sku, "configure", 0).model_copy(update={"config": SkuConfig(policy="backorder")})
     (_, back) = await apply(store, config, cmd(sku, "reserve", 4, line="x"))
     assert back.status == "applied" and not back.result["waiting"]
     assert await redis.llen(waiting_key(sku)) == 0
+
+
+def routed(sku: str, command: str, qty: int, line: str, *, split: bool = False,
+           key: str | None = None) -> InventoryCommand:  # fmt: skip
+    route = Route(locations=["wh-1", "wh-2"], split=split)
+    return cmd(sku, command, qty, line=line, key=key).model_copy(update={"route": route})
+
+
+async def test_a_routed_line_waits_and_is_placed_where_its_route_allows(store, sku, redis):
+    """ADR 0031: a routed refusal waits with its route, in order of arrival with the plain
+    ones; stock back at any of its locations places it; its hold follows (a routed release
+    of the line frees what it was given)."""
+    await apply(store, cmd(sku, "set_on_hand", 0), cmd(sku, "set_on_hand", 0, loc="wh-2"))
+    a = routed(sku, "reserve", 2, "a")
+    (ra, rb) = await apply(store, a, cmd(sku, "reserve", 1, line="b", loc="wh-2"))
+    assert (ra.status, ra.result["waiting"]) == ("rejected", True)
+    assert (rb.status, rb.result["waiting"]) == ("rejected", True)
+
+    # 1 unit at wh-2: b would fit, but a came first and its route includes wh-2
+    (r1,) = await apply(store, cmd(sku, "adjust", 1, loc="wh-2"))
+    assert r1.result["served"] in ({}, [])
+
+    # 2 at wh-1: a is placed there (its route's first), then b takes wh-2's unit
+    (r2,) = await apply(store, cmd(sku, "adjust", 2))
+    got = [(s["order"]["line_id"], s["location"], s["quantity"]) for s in r2.result["served"]]
+    assert got == [("a", "wh-1", 2), ("b", "wh-2", 1)]
+    assert r2.result["served"][0]["routed"] == {"wh-1": 2}
+    assert r2.result["served"][0]["tried"] == ["wh-1", "wh-2"]
+    assert await reserved(store, sku) == 2 and await reserved(store, sku, "wh-2") == 1
+    assert await redis.llen(waiting_key(sku)) == 0
+
+    # the line's next routed command finds its hold: a release frees the 2 units at wh-1
+    (rel,) = await apply(store, routed(sku, "release", 2, "a"))
+    assert rel.result["routed"] == {"wh-1": 2}
+    assert await reserved(store, sku) == 0
+    assert await redis.hlen(waited_key(sku)) == 0
+
+
+async def test_a_waiting_split_line_is_served_across_locations(store, sku):
+    await apply(store, cmd(sku, "set_on_hand", 0), cmd(sku, "set_on_hand", 0, loc="wh-2"))
+    key = uuid.uuid4().hex
+    (r,) = await apply(store, routed(sku, "reserve", 3, "s", split=True, key=key))
+    assert r.result["waiting"] is True
+    (r1,) = await apply(store, cmd(sku, "adjust", 1))
+    assert r1.result["served"] in ({}, [])  # 1 of 3 anywhere: still waiting
+    (r2,) = await apply(store, cmd(sku, "adjust", 2, loc="wh-2"))
+    parts = [(s["key"], s["location"], s["quantity"], s["part"]) for s in r2.result["served"]]
+    assert parts == [(key, "wh-1", 1, 1), (key, "wh-2", 2, 2)]
+    assert r2.result["served"][1]["routed"] == {"wh-1": 1, "wh-2": 2}
+    assert await reserved(store, sku) == 1 and await reserved(store, sku, "wh-2") == 2
+    # shipped from wh-2: the routed commit takes the line's hold there first
+    (c,) = await apply(store, routed(sku, "commit", 3, "s").model_copy(update={"location": "wh-2"}))
+    assert c.result["routed"] == {"wh-2": 2, "wh-1": 1}
+    assert await reserved(store, sku) == 0 and await reserved(store, sku, "wh-2") == 0

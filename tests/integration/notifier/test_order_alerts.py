@@ -18,7 +18,9 @@ from stocksync_common.events import (
     OrderLineRef,
     OrderLineUnmapped,
     OrderOversold,
+    OrderRereserved,
     OversoldLine,
+    RereservedLine,
     UnmappedLine,
 )
 from stocksync_common.kafka import publish_event
@@ -89,3 +91,32 @@ async def test_refused_orders_alert_once_each_within_the_skus_quiet_period(
         assert len(await receiver.messages("/slack", sku)) == len(sent) == 2
         digest = sent[-1]["json"]["text"]
         assert "3 more alerts" in digest and digest.count(f"{sku} oversold") == 3
+
+
+async def test_a_refused_line_reserved_later_alerts_through_the_orders_topic(
+    kafka_bootstrap, redis_url, receiver, smtp, producer
+):
+    """ADR 0031: ``order.rereserved`` (stock came back for a refused line) alerts once,
+    however often it is delivered; one whose units the order no longer wanted alerts
+    nobody."""
+    sku = f"RER-{uuid.uuid4().hex[:8]}"
+    shop = "north.myshopify.com"
+    rules = RuleSet(default=Rule(quiet_period_s=0, channels={"rereserved": ["slack"]}))
+    settings = settings_for(kafka_bootstrap, redis_url, receiver, smtp[1])
+
+    def served(order_id: str, held: int) -> OrderRereserved:
+        line = RereservedLine(shop=shop, order_id=order_id, line_id="1", sku=sku,
+                              quantity=held, released=2 - held,
+                              locations={"wh-2": held} if held else {})  # fmt: skip
+        return OrderRereserved(source="it", shop=shop, payload=line)
+
+    kept, dropped = served("41", 2), served("42", 0)
+    async with notifier(settings, producer, rules) as c, consuming(settings, c, ORDERS):
+        for event in (kept, kept, dropped):
+            await publish_event(producer, ORDERS, sku, event, timeout_s=10)
+        [alert] = await await_for("the alert", lambda: _some(receiver.messages("/slack", sku)))
+        text = alert["json"]["text"]
+        assert f"{sku}: a refused order is reserved now (2 units" in text
+        assert "#41 line 1" in text and "Location: wh-2" in text
+        await await_for("outboxes drained", lambda: outbox_empty(c))
+        assert len(await receiver.messages("/slack", sku)) == 1  # once; #42 none

@@ -30,16 +30,24 @@ async def console(
     clock: Clock,
     services: FakeServices | None = None,
     idle_s: int = 1800,
+    peer: str = "127.0.0.1",
+    trusted_proxies: str = "",
 ) -> AsyncIterator[httpx.AsyncClient]:
     services = services or FakeServices(accept="Bearer sst_")
     http = httpx.AsyncClient(transport=httpx.MockTransport(services.handle))
-    s = settings(redis_url=redis_url, session_ttl_s=8 * 3600, session_idle_s=idle_s)
+    s = settings(
+        redis_url=redis_url,
+        session_ttl_s=8 * 3600,
+        session_idle_s=idle_s,
+        trusted_proxies=trusted_proxies,
+    )
     app = create_app(s, Seams(http=http, users=accounts, clock=clock))
     async with (
         app.router.lifespan_context(app),
         with_accounts(app, accounts),
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://console.test"
+            transport=httpx.ASGITransport(app=app, client=(peer, 40000)),
+            base_url="http://console.test",
         ) as client,
     ):
         yield client

@@ -31,9 +31,12 @@ async def accounts(redis: Redis) -> AsyncIterator[Accounts]:
         yield store
 
 
-async def _login(client: httpx.AsyncClient, user: str, password: str = PASSWORD) -> int:
+async def _login(
+    client: httpx.AsyncClient, user: str, password: str = PASSWORD, forwarded_for: str = ""
+) -> int:
     form = {"user": user, "password": password, "next": "/stores"}
-    return (await client.post("/login", data=form)).status_code
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    return (await client.post("/login", data=form, headers=headers)).status_code
 
 
 async def _signed_in(client: httpx.AsyncClient) -> bool:
@@ -83,6 +86,29 @@ async def test_repeated_failures_lock_the_name_out_then_throttle_the_address(
         assert await _login(client, "vic") == 429  # the address is still throttled
 
 
+async def test_a_spoofed_forwarded_for_does_not_escape_the_address_throttle(
+    redis_url: str, accounts: Accounts
+) -> None:
+    """No trusted proxy: every failure counts on the peer, whatever X-Forwarded-For says."""
+    async with console(redis_url, accounts, Clock(), peer="192.0.2.30") as client:
+        for i, user in enumerate(("nobody1", "nobody2", "nobody3", "nobody4", "nobody5")):
+            assert await _login(client, user, "wrong pw", f"203.0.113.{i}") == 401
+        assert await _login(client, "vic", forwarded_for="203.0.113.99") == 429
+
+
+async def test_behind_a_trusted_proxy_the_login_throttle_keys_on_the_client(
+    redis_url: str, accounts: Accounts
+) -> None:
+    async with console(
+        redis_url, accounts, Clock(), peer="10.9.8.7", trusted_proxies="10.9.0.0/16"
+    ) as client:
+        for i, user in enumerate(("nobody1", "nobody2", "nobody3", "nobody4", "nobody5")):
+            # the guesser's own prefix is never read: the proxy appended its real address
+            assert await _login(client, user, "wrong pw", f"6.6.6.{i}, 192.0.2.40") == 401
+        assert await _login(client, "vic", forwarded_for="192.0.2.40") == 429
+        assert await _login(client, "vic", forwarded_for="192.0.2.41") == 303  # another client
+
+
 async def test_a_session_ends_when_idle_or_old(redis_url: str, accounts: Accounts) -> None:
     clock = Clock()
     async with console(redis_url, accounts, clock) as client:
@@ -100,19 +126,56 @@ async def test_a_session_ends_when_idle_or_old(redis_url: str, accounts: Account
         assert not await _signed_in(client)
 
 
-async def test_disabling_a_user_ends_their_session_and_a_role_change_applies_at_once(
+async def test_disabling_a_user_or_changing_their_role_ends_their_session(
     redis_url: str, accounts: Accounts
 ) -> None:
     async with console(redis_url, accounts, Clock()) as client:
         assert await _login(client, "olga") == 303
         assert 'action="/reconcile"' in (await client.get("/reconcile")).text
         await accounts.set_role("olga", "viewer")
+        assert not await _signed_in(client)  # logged in as an operator: that session is over
+        assert await _login(client, "olga") == 303
         page = (await client.get("/reconcile")).text
         assert "olga (viewer)" in page and 'action="/reconcile"' not in page
         await accounts.set_disabled("olga", True)
         assert not await _signed_in(client)
         await accounts.set_disabled("olga", False)
         assert not await _signed_in(client)  # the session is gone, not only paused
+
+
+async def test_a_password_reset_ends_every_session_of_the_user_at_once(
+    redis_url: str, accounts: Accounts
+) -> None:
+    """Two sessions of olga on two console replicas; a reset (the CLI's or an admin's) ends
+    both and refuses their tokens at the services before either is used again. A token
+    olga was issued for a script lives on by its own expiry and revocation."""
+    services = FakeServices(accept="Bearer sst_")
+    _, script_token = await accounts.issue_token("olga", "a script", frozenset({"read"}))
+    async with (
+        console(redis_url, accounts, Clock(), services) as first,
+        console(redis_url, accounts, Clock(), services) as second,
+    ):
+        tokens = []
+        for client in (first, second):
+            assert await _login(client, "olga") == 303
+            assert await _signed_in(client)
+            tokens.append(services.requests[-1].headers["authorization"].split(" ", 1)[1])
+        assert await _login(second, "vic") == 303  # another user's session is untouched
+        assert await _signed_in(second)
+        vic_token = services.requests[-1].headers["authorization"].split(" ", 1)[1]
+        for token in tokens:
+            assert await accounts.authenticate(token) is not None
+
+        await accounts.set_password("olga", "a new password for olga")
+        for token in tokens:  # at once: no page of either session was asked for yet
+            assert await accounts.authenticate(token) is None
+        assert not await _signed_in(first)
+        assert await accounts.authenticate(vic_token) is not None
+        assert await _signed_in(second)  # vic's session, not olga's
+        assert await accounts.authenticate(script_token) is not None
+        assert await _login(first, "olga") == 401  # the old password
+        assert await _login(first, "olga", "a new password for olga") == 303
+        assert await _signed_in(first)
 
 
 async def test_a_session_left_idle_takes_its_token_with_it(

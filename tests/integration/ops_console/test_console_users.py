@@ -158,3 +158,22 @@ async def test_the_json_api_needs_the_admin_scope(
         lines = _audit(caplog, "user add") + _audit(caplog, "token revoke")
         assert [(r.who, r.target) for r in lines] == [("ada", "sam")] * 2  # type: ignore[attr-defined]
         assert all(r.caller.startswith("ada/token:") for r in lines)  # type: ignore[attr-defined]
+
+
+async def test_an_admin_resetting_their_own_password_keeps_this_session_only(
+    redis_url: str, accounts: Accounts
+) -> None:
+    async with (
+        console(redis_url, accounts, Clock()) as here,
+        console(redis_url, accounts, Clock()) as elsewhere,
+    ):
+        csrf = await _log_in(here, "ada")
+        await _log_in(elsewhere, "ada")
+        form = {"csrf": csrf, "name": "ada", "password": NEW_PASSWORD}
+        assert (await here.post("/users/password", data=form)).status_code == 303
+        assert (await here.get("/users")).status_code == 200  # the session it was done from
+        assert (await elsewhere.get("/stores")).status_code == 303  # to the login page
+        # the old session token revoked, its successor of the new generation in its place
+        [token] = await accounts.tokens("ada")
+        ada = await accounts.active("ada")
+        assert ada is not None and token.generation == ada.generation

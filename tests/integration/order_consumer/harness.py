@@ -1,7 +1,7 @@
 """What the order-consumer tests on Kafka run against: order-consumer and inventory-adjuster
-in process (fresh groups started at the end of the shared topics), stores with no routing,
-and a producer that publishes as the edge does (the routing test runs the same services
-with its own stores file)."""
+in process (fresh groups started at the end of the shared topics), stores with no routing
+(or the given routing, over locations wh-1 and wh-2), and a producer that publishes as the
+edge does."""
 
 from __future__ import annotations
 
@@ -42,8 +42,12 @@ SHOP = "waiting.myshopify.com"
 ADMIN_TOKEN = "it-admin-token"
 
 
-def stores_file(path: Path, *shops: str) -> Path:
-    """A stores file of ``shops`` (default: SHOP), each a parent at location wh-1."""
+def stores_file(path: Path, *shops: str, routing: dict[str, Any] | None = None) -> Path:
+    """A stores file of ``shops`` (default: SHOP), each a parent at location wh-1; with
+    ``routing``, also at wh-2 (Shopify location 2), routed by it."""
+    locations = {"wh-1": "gid://shopify/Location/1"}
+    if routing is not None:
+        locations["wh-2"] = "gid://shopify/Location/2"
     doc = {
         "stores": [
             {
@@ -51,7 +55,8 @@ def stores_file(path: Path, *shops: str) -> Path:
                 "role": "parent",
                 "access_token": "t",
                 "webhook_secret": "s",
-                "locations": {"wh-1": "gid://shopify/Location/1"},
+                "locations": locations,
+                **({"routing": routing} if routing is not None else {}),
             }
             for shop in shops or (SHOP,)
         ]
@@ -132,8 +137,8 @@ class Shop:
         event = ComplianceRequestReceived(source="test", shop=self.shop, payload=request)
         await self._send(COMPLIANCE, self.shop, event)
 
-    async def stock(self, sku: str, name: str, n: int) -> None:
-        await self._send(INVENTORY_COMMANDS, sku, command(sku, name, n))
+    async def stock(self, sku: str, name: str, n: int, location: str = "wh-1") -> None:
+        await self._send(INVENTORY_COMMANDS, sku, command(sku, name, n, location))
 
     async def _send(self, topic: str, key: str, event: Any) -> None:
         await (await self.producer.send(topic, event.model_dump_json().encode(), key=key.encode()))
@@ -149,19 +154,21 @@ class Rig:
     def shop(self, name: str = SHOP) -> Shop:
         return Shop(self.producer, name)
 
-    async def levels(self, sku: str) -> tuple[int, int] | None:
-        """(on_hand, reserved) at wh-1."""
+    async def levels(self, sku: str, location: str = "wh-1") -> tuple[int, int] | None:
+        """(on_hand, reserved) at ``location``."""
         r = await self.api.get(f"/inventory/{sku}")
         if r.status_code != 200:
             return None
-        lv = r.json()["locations"]["wh-1"]
-        return lv["on_hand"], lv["reserved"]
+        lv = r.json()["locations"].get(location)
+        return (lv["on_hand"], lv["reserved"]) if lv else None
 
-    async def settled(self, what: str, sku: str, want: tuple[int, int]) -> None:
-        """Wait until the SKU's (on_hand, reserved) at wh-1 is ``want``."""
+    async def settled(
+        self, what: str, sku: str, want: tuple[int, int], location: str = "wh-1"
+    ) -> None:
+        """Wait until the SKU's (on_hand, reserved) at ``location`` is ``want``."""
 
         async def at() -> bool:
-            return await self.levels(sku) == want
+            return await self.levels(sku, location) == want
 
         await await_for(what, at, 30)
 
@@ -174,12 +181,15 @@ class Rig:
 
 
 @asynccontextmanager
-async def running(kafka: str, redis_url: str, tmp: Path, *shops: str) -> AsyncIterator[Rig]:
+async def running(
+    kafka: str, redis_url: str, tmp: Path, *shops: str, routing: dict[str, Any] | None = None
+) -> AsyncIterator[Rig]:
     """The services for ``shops`` (default: SHOP) and a started producer."""
     producer = AIOKafkaProducer(bootstrap_servers=kafka, enable_idempotence=True)
     await producer.start()
+    stores = stores_file(tmp / "stores.yaml", *shops, routing=routing)
     try:
-        async with services(kafka, redis_url, stores_file(tmp / "stores.yaml", *shops)) as api:
+        async with services(kafka, redis_url, stores) as api:
             yield Rig(producer, api)
     finally:
         await producer.stop()

@@ -69,7 +69,7 @@ def test_summary_and_full_shapes():
     s = rec.summary()
     assert set(s) == {
         "id", "topic", "original_topic", "partition", "offset", "key", "reason", "error",
-        "attempts", "failed_at", "correlation_id", "status", "replayable",
+        "attempts", "failed_at", "correlation_id", "status", "replayable", "redacted",
     }  # fmt: skip
     assert s["status"] == "replayed" and s["offset"] == 41 and s["topic"] == DLQ
     assert {"headers", "value", "stack"} <= set(rec.full())

@@ -25,6 +25,7 @@ from fastapi import APIRouter
 from pydantic import SecretStr
 from unit.deploy.contract import SERVICE_PORTS
 
+from ops_console.settings import Settings as ConsoleSettings
 from stocksync_common.accounts.cli import FIRST_ADMIN_ENV, UsersSettings
 from stocksync_common.settings import CommonSettings
 from stocksync_common.stores import load_stores
@@ -535,21 +536,18 @@ def test_first_admin_job_runs_bootstrap_admin_from_the_consoles_image(
 
 # --- ops console and monitoring -------------------------------------------------------------------
 
-OPS_CONSOLE_BACKENDS = {
-    "STOCKSYNC_WEBHOOK_RECEIVER_URL": "webhook-receiver",
-    "STOCKSYNC_ORDER_CONSUMER_URL": "order-consumer",
-    "STOCKSYNC_INVENTORY_ADJUSTER_URL": "inventory-adjuster",
-    "STOCKSYNC_SHOPIFY_SYNC_URL": "shopify-sync",
-    "STOCKSYNC_WMS_CONNECTOR_URL": "wms-connector",
-    "STOCKSYNC_NOTIFIER_URL": "notifier",
-}
 
-
-def test_ops_console_reaches_every_service_on_its_compose_port() -> None:
+def test_ops_console_reaches_every_service_on_its_compose_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its one setting (written by scripts/generate_deploy.py) names every other service."""
     env = environment("ops-console")
-    for var, name in OPS_CONSOLE_BACKENDS.items():
-        url = urlsplit(env[var])
-        assert (url.scheme, url.hostname, url.port) == ("http", name, SERVICE_PORTS[name]), var
+    use_environment(monkeypatch, env)
+    urls = ConsoleSettings().backend_urls()
+    assert list(urls) == [name for name in SERVICE_PORTS if name != "ops-console"]
+    for name, raw in urls.items():
+        url = urlsplit(raw)
+        assert (url.scheme, url.hostname, url.port) == ("http", name, SERVICE_PORTS[name]), name
     assert (
         env["STOCKSYNC_ADMIN_TOKEN"] == environment("inventory-adjuster")["STOCKSYNC_ADMIN_TOKEN"]
     )

@@ -10,6 +10,7 @@ rule is checked on what ``kubectl kustomize`` renders when it is on PATH.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -38,7 +39,8 @@ from unit.deploy.test_k8s import (
     yaml_docs,
 )
 
-from generate_deploy import outputs
+from generate_deploy import CONSOLE_SETTING, outputs, read_facts
+from ops_console.settings import Settings as ConsoleSettings
 from stocksync_common.topics import all_topics, registered, registered_services
 
 # The groups the services register (each in its own bootstrap).
@@ -379,10 +381,11 @@ def test_ops_console_finds_each_service_at_its_service_and_port() -> None:
     [container] = deployment["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e.get("value") for e in container["env"]}
     services = of_kind(docs, "Service")
-    for name, port in SERVICE_PORTS.items():
-        if name == "ops-console":
-            continue
-        url = urlsplit(env[f"STOCKSYNC_{name.upper().replace('-', '_')}_URL"])
+    urls = ConsoleSettings(console_services=json.loads(env[CONSOLE_SETTING])).backend_urls()
+    assert list(urls) == [name for name in SERVICE_PORTS if name != "ops-console"]
+    for name, raw in urls.items():
+        url = urlsplit(raw)
+        port = SERVICE_PORTS[name]
         assert (url.hostname, url.port) == (name, port)
         assert [p["port"] for p in services[name]["spec"]["ports"]] == [port]
     assert "STOCKSYNC_ADMIN_TOKEN" in env, "the login is backed by the admin secret"
@@ -671,3 +674,68 @@ def test_k8s_readme_names_components_overlays_and_every_secret_key_of_production
         assert folder.relative_to(K8S).as_posix() in readme, folder
     assert "generate_topics.py" in readme
     assert "kubectl apply -k deploy/k8s/overlays/production" in readme
+
+
+# --- production resources, generated from the services' files ---------------------------------
+
+# What the overlay held when it was written by hand (webhook-receiver requests half a CPU; the
+# ops console has no patch: its base resources and no spread).
+PRODUCTION_CPU = {
+    "webhook-receiver": "500m",
+    "order-consumer": "250m",
+    "inventory-adjuster": "250m",
+    "shopify-sync": "250m",
+    "wms-connector": "250m",
+    "notifier": "250m",
+}
+
+
+def resource_patches(folder: Path = PRODUCTION) -> dict[str, list[dict[str, Any]]]:
+    """The overlay's JSON patches of Deployments, parsed, by Deployment."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for entry in kustomization(folder)["patches"]:
+        target = entry.get("target", {})
+        if target.get("kind") == "Deployment":
+            found[target["name"]] = yaml.safe_load(entry["patch"])
+    return found
+
+
+def spread_and_resources(name: str, cpu: str) -> list[dict[str, Any]]:
+    spread = {
+        "maxSkew": 1,
+        "topologyKey": "kubernetes.io/hostname",
+        "whenUnsatisfiable": "ScheduleAnyway",
+        "labelSelector": {"matchLabels": {"app.kubernetes.io/name": name}},
+    }
+    return [
+        {
+            "op": "replace",
+            "path": "/spec/template/spec/containers/0/resources",
+            "value": {"requests": {"cpu": cpu, "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+        },
+        {"op": "add", "path": "/spec/template/spec/topologySpreadConstraints", "value": [spread]},
+    ]
+
+
+def test_production_resource_patches_are_the_hand_written_ones() -> None:
+    patches = resource_patches()
+    assert list(patches) == list(PRODUCTION_CPU), "ops-console keeps its base resources"
+    for name, cpu in PRODUCTION_CPU.items():
+        assert patches[name] == spread_and_resources(name, cpu), name
+
+
+@pytest.mark.parametrize(
+    ("fact", "value", "problem"),
+    [
+        ("production-cpu", "half", "production-cpu is not a quantity"),
+        ("production-memory", "256MB", "production-memory is not a quantity"),
+        ("production-resources", "none", "production-resources takes base, not 'none'"),
+        ("console", "yes", "console takes true or false, not 'yes'"),
+    ],
+)
+def test_a_bad_production_resource_or_console_fact_is_refused_by_name(
+    fact: str, value: str, problem: str
+) -> None:
+    doc = {"metadata": {"annotations": {f"stocksync.io/{fact}": value}}}
+    with pytest.raises(SystemExit, match=f"notifier: stocksync.io/{problem}"):
+        read_facts(doc, "notifier")

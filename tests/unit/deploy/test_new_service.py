@@ -3,14 +3,16 @@
 A copy of the workspace's manifests, Dockerfile, compose file and deploy tree gets a ninth
 service, ``price-watch``, as the steps say: one package (``pyproject.toml`` with its
 ``stocksync.groups`` entry point, ``settings.py``, a minimal ``bootstrap.py``), one compose
-entry and one kustomize entry (``deploy/k8s/base/price-watch.yaml``, no annotations: the
-defaults). "Installing" it is what ``uv sync`` does for an editable member: its ``src`` and its
-entry points on the path. Then the commands the steps name run on the copy, and every list
-that names the services must name it too: nothing was written by hand besides the three.
+entry and one kustomize entry (``deploy/k8s/base/price-watch.yaml``, one annotation: shown
+on the ops console; the other facts' defaults). "Installing" it is what ``uv sync`` does for
+an editable member: its ``src`` and its entry points on the path. Then the commands the steps
+name run on the copy, and every list that names the services must name it too: nothing was
+written by hand besides the three.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -30,14 +32,17 @@ from unit.deploy.test_dockerfiles import (
     unresolved,
 )
 from unit.deploy.test_k8s import renderer
+from unit.deploy.test_k8s_production import resource_patches, spread_and_resources
 
 import generate_deploy
 import workspace
+from ops_console.settings import Settings as ConsoleSettings
 from stocksync_common import topics
 
 ROOT = Path(__file__).resolve().parents[3]
 NAME, MODULE, PORT, GROUP = "price-watch", "price_watch", 8087, "price-watch"
 READS = "inventory.changed.v1"
+DOES = "watches prices against\n  the stock"
 
 PYPROJECT = f"""\
 [project]
@@ -51,6 +56,12 @@ stocksync-{NAME} = "{MODULE}.__main__:main"
 
 [project.entry-points."stocksync.groups"]
 {NAME} = "{MODULE}.bootstrap:groups"
+
+[tool.stocksync.readme]
+does = '''
+{DOES}
+'''
+produces = ["price alerts"]
 
 [build-system]
 requires = ["uv_build>=0.9,<0.20"]
@@ -125,12 +136,13 @@ def add_the_compose_entry(root: Path) -> None:
 
 
 def add_the_kustomize_entry(root: Path) -> None:
-    """A copy of the notifier's file, renamed, on its own port, without deploy facts."""
+    """A copy of the notifier's file, renamed, on its own port, with one deploy fact: it is
+    shown on the console (the other facts' defaults hold)."""
     text = (root / "deploy/k8s/base/notifier.yaml").read_text()
     text = text.replace("notifier", NAME).replace("8085", str(PORT))
     text = "\n".join(line for line in text.splitlines() if "stocksync.io/" not in line) + "\n"
     doc = [d for d in yaml.safe_load_all(text) if d][0]
-    doc["metadata"].pop("annotations")
+    doc["metadata"]["annotations"] = {"stocksync.io/console": "true"}
     service = [d for d in yaml.safe_load_all(text) if d][1]
     (root / f"deploy/k8s/base/{NAME}.yaml").write_text(yaml.safe_dump_all([doc, service]))
 
@@ -159,7 +171,8 @@ def forget_caches() -> None:
 def copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The workspace with the ninth service added the documented way, its commands run."""
     root = tmp_path_factory.mktemp("workspace")
-    for name in ("pyproject.toml", "uv.lock", "Dockerfile", ".dockerignore", "docker-compose.yml"):
+    for name in ("pyproject.toml", "uv.lock", "Dockerfile", ".dockerignore", "docker-compose.yml",
+                 "README.md"):  # fmt: skip
         shutil.copy2(ROOT / name, root / name)
     for member in workspace.members():
         (root / member.folder).mkdir(parents=True)
@@ -236,6 +249,25 @@ def test_its_image_builds_from_the_one_dockerfile(copy: Path) -> None:
     assert (copy / f"services/{NAME}/src").is_dir(), "COPY ${SOURCE}/src"
 
 
+def console_services(env: str) -> dict[str, str]:
+    urls: dict[str, str] = ConsoleSettings(console_services=json.loads(env)).backend_urls()
+    return urls
+
+
+def test_the_console_shows_it_in_kubernetes_compose_and_the_local_run(copy: Path) -> None:
+    console = docs(copy / "deploy/k8s/base/ops-console.yaml")[("Deployment", "ops-console")]
+    [container] = console["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    urls = console_services(env[generate_deploy.CONSOLE_SETTING])
+    assert urls[NAME] == f"http://{NAME}:{PORT}", "its Service"
+    assert list(urls)[-1] == NAME, "in the order of the ports (the notifier's 8085 before)"
+    compose = yaml.safe_load((copy / "docker-compose.yml").read_text())["services"]
+    compose_env = compose["ops-console"]["environment"]
+    assert console_services(compose_env[generate_deploy.CONSOLE_SETTING]) == urls
+    assert generate_deploy.shown_on_console(copy)[-1] == NAME, "what scripts/stack.py sets"
+    assert "ops-console" not in urls
+
+
 def test_its_pdb_and_network_policy_and_the_consoles_way_to_it(copy: Path) -> None:
     base = copy / "deploy/k8s/base"
     kustomization = yaml.safe_load((base / "kustomization.yaml").read_text())
@@ -271,6 +303,30 @@ def test_it_scales_on_its_lag_and_runs_in_every_overlay(copy: Path) -> None:
     prometheus = yaml.safe_load((copy / "deploy/monitoring/prometheus.yml").read_text())
     jobs = {j["job_name"]: j["static_configs"][0]["targets"] for j in prometheus["scrape_configs"]}
     assert jobs[f"stocksync-{NAME}"] == [f"{NAME}:{PORT}"]
+
+
+def test_production_gives_it_the_default_resources_spread_over_nodes(copy: Path) -> None:
+    patches = resource_patches(copy / "deploy/k8s/overlays/production")
+    assert patches[NAME] == spread_and_resources(NAME, "250m")
+    assert "ops-console" not in patches and patches["webhook-receiver"][0]["value"] == {
+        "requests": {"cpu": "500m", "memory": "256Mi"},
+        "limits": {"memory": "512Mi"},
+    }, "the others' unchanged"
+
+
+def test_the_readme_lists_it_and_check_fails_while_the_table_is_stale(copy: Path) -> None:
+    readme = copy / "README.md"
+    text = readme.read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    row = f"| `{NAME}` | {PORT} | watches prices against the stock | `{READS}` | price alerts |"
+    assert rows[-1] == row, "in the order of the ports, its text on one line"
+    assert rows[-2].startswith("| `ops-console` | 8086 |")
+    readme.write_text(text.replace(row, row.replace("watches", "watched")))
+    try:
+        assert generate_deploy.main(["--check"], root=copy) == 1
+    finally:
+        readme.write_text(text)
+    assert generate_deploy.main(["--check"], root=copy) == 0
 
 
 def test_its_topics_and_kafka_user(copy: Path) -> None:

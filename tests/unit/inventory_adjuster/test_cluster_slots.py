@@ -31,7 +31,7 @@ def test_an_apply_call_touches_one_slot_whatever_the_command() -> None:
     ]  # fmt: skip
     for cmd in commands:
         keys = _store()._keys(cmd)
-        assert len(keys) == 5 and len(_slots(keys)) == 1, keys
+        assert len(keys) == 7 and len(_slots(keys)) == 1, keys
 
 
 def test_the_offsets_hash_is_not_among_a_scripts_keys() -> None:

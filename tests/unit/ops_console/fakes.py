@@ -41,7 +41,12 @@ class FakeUsers:
         return Login("ok", user) if user and password == PASSWORD else Login("wrong")
 
     async def issue_token(
-        self, name: str, label: str, scopes: frozenset[Scope], ttl_s: int | None = None
+        self,
+        name: str,
+        label: str,
+        scopes: frozenset[Scope],
+        ttl_s: int | None = None,
+        generation: int | None = None,
     ) -> tuple[str, str]:
         token_id = f"{len(self.issued):016x}"
         self.issued[token_id] = name
@@ -68,7 +73,6 @@ HOSTS = {
     "wms-connector": "wc.test",
     "notifier": "nt.test",
 }
-SERVICE_OF_HOST = {h: s for s, h in HOSTS.items()}
 DLQ_TOPIC = "inventory.commands.v1.dlq.inventory-adjuster"
 RECORD_ID = f"{DLQ_TOPIC}:3:17"
 
@@ -202,19 +206,21 @@ class FakeServices:
     requests: list[httpx.Request] = field(default_factory=list)
     # what the Authorization header must start with (the fake accounts' tokens by default)
     accept: str = f"Bearer {TOKEN}"
+    # the services the console is configured with (STOCKSYNC_CONSOLE_SERVICES), by host
+    hosts: dict[str, str] = field(default_factory=lambda: dict(HOSTS))
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         if not request.headers.get("authorization", "").startswith(self.accept):
             return httpx.Response(401, json={"detail": "admin bearer token required"})
-        service = SERVICE_OF_HOST.get(request.url.host, "?")
+        service = {h: s for s, h in self.hosts.items()}.get(request.url.host, "?")
         key = (service, request.method, request.url.path)
         if key not in self.answers:
             return httpx.Response(404, json={"detail": "not found"})
         return httpx.Response(200, json=self.answers[key])
 
     def calls(self, service: str, method: str, path: str) -> list[httpx.Request]:
-        host = HOSTS[service]
+        host = self.hosts[service]
         return [
             r
             for r in self.requests
@@ -226,10 +232,10 @@ class FakeServices:
         return json.loads(request.content)
 
 
-def settings(**overrides: Any) -> Settings:
-    urls: dict[str, Any] = {f"{s.replace('-', '_')}_url": f"http://{h}" for s, h in HOSTS.items()}
+def settings(hosts: dict[str, str] = HOSTS, **overrides: Any) -> Settings:
+    urls = {s: f"http://{h}" for s, h in hosts.items()}
     return Settings.model_validate(
-        {"admin_token": TOKEN, "environment": "test", **urls, **overrides}
+        {"admin_token": TOKEN, "environment": "test", "console_services": urls, **overrides}
     )
 
 
@@ -239,7 +245,9 @@ async def console(
 ) -> AsyncIterator[tuple[httpx.AsyncClient, FakeServices]]:
     services = services or FakeServices()
     http = httpx.AsyncClient(transport=httpx.MockTransport(services.handle))
-    app = create_app(settings(), Seams(http=http, sessions=MemorySessions(), users=FakeUsers()))
+    app = create_app(
+        settings(services.hosts), Seams(http=http, sessions=MemorySessions(), users=FakeUsers())
+    )
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(

@@ -97,6 +97,21 @@ async def test_a_record_shows_headers_value_and_stack() -> None:
         assert "Traceback: ValidationError" in page
 
 
+async def test_a_redacted_record_says_so() -> None:
+    services = FakeServices()
+    path = ("inventory-adjuster", "GET", f"/admin/dlq/records/{RECORD_ID}")
+    plain = await console_page(services, path)
+    assert "was erased" not in plain
+    services.answers[path] = {**services.answers[path], "redacted": True}
+    assert "was erased (customers/redact, shop/redact)" in await console_page(services, path)
+
+
+async def console_page(services: FakeServices, path: tuple[str, str, str]) -> str:
+    async with console(services) as (client, _):
+        await log_in(client)
+        return (await client.get(f"/dlq/record?service={path[0]}&id={RECORD_ID}")).text
+
+
 async def test_replay_calls_the_owning_service_and_writes_one_audit_line(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -54,6 +54,7 @@ def test_a_placeholder_admin_secret_is_refused_in_production() -> None:
         environment="production",
         admin_token=real,
         console_session_key=key,
+        console_services={"notifier": "http://notifier:8085"},
         allow_insecure_transport=True,
     ).secure_cookie
 

@@ -12,7 +12,7 @@ from order_consumer.domain import (
     apply_refusal,
     apply_rereservation,
 )
-from stocksync_common.events import stable_id
+from stocksync_common.events import Route, stable_id
 
 RESERVE = key(1, 11, "reserve")
 
@@ -61,3 +61,27 @@ def test_a_reservation_the_order_does_not_know_is_ignored() -> None:
     assert apply_rereservation(None, served()) is None
     other = Rereservation(SHOP, "1", "11", key(1, 11, "reserve:rev:9-x"), "wh-1", 3)
     assert apply_rereservation(refused_order(), other) is None
+
+
+def test_a_routed_line_served_later_is_announced_with_its_placement() -> None:
+    """ADR 0031: a routed refused line placed later holds its units where they were placed,
+    says so (``order.rereserved``) and, its order routed already, goes to the warehouse in a
+    follow-up ``order.routed``; a redelivery publishes the same events again."""
+    created = run(None, "orders/create", order(1, item(11, "SKU-A", 3)))
+    routed = created.state.model_copy(deep=True)
+    routed.route = Route(locations=["wh-1", "wh-2"])
+    refused = apply_refusal(routed, Refusal(SHOP, "1", "11", RESERVE, ("wh-1", "wh-2")))
+    assert refused is not None and refused.state.routed  # the first order.routed is out
+    placed = Rereservation(SHOP, "1", "11", RESERVE, "wh-1", 3, {"wh-2": 3})
+    out = apply_rereservation(refused.state, placed)
+    assert out is not None and out.state.lines["11"].routed == {"wh-2": 3}
+    kinds = {n.type: n.payload for n in out.notices}
+    assert kinds["order.rereserved"]["locations"] == {"wh-2": 3}
+    follow_up = kinds["order.routed"]
+    assert follow_up["follow_up"] and follow_up["refused_lines"] == []
+    assert [(ln["line_id"], ln["location"], ln["quantity"]) for ln in follow_up["lines"]] == [
+        ("11", "wh-2", 3)
+    ]
+    again = apply_rereservation(out.state, placed)
+    assert again is not None and again.replay
+    assert [n.id for n in again.notices] == [n.id for n in out.notices]

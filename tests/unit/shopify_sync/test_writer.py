@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 from opentelemetry.sdk.trace import TracerProvider
 from unit.shopify_sync.harness import LOC_GID, rig, store
 
@@ -184,3 +185,32 @@ async def test_a_change_settled_without_a_write_leaves_no_latency_note() -> None
         assert out.unchanged == 1 and out.applied == 1
         assert not SYNC_CLOCK.waiting(STD, ("A", "wh-1"))  # settled, no write
         assert not SYNC_CLOCK.waiting(STD, ("B", "wh-1"))  # written and measured
+
+
+async def test_an_item_selling_through_every_write_never_holds_the_others_back() -> None:
+    """``inventorySetQuantities`` is all or nothing: one stale compare-and-set refuses the
+    whole call. In a flash sale a hot SKU sold between every read and write of its store kept
+    the calls of that store refused for as long as it sold (up to a second at 200 orders/s),
+    and every other change in them (cold sales of other stores) waited behind it. The others
+    now go again at once without it."""
+    async with rig([store(STD, "plus")]) as r:
+        await r.seed(STD, {"COLD": 5, "HOT": 40})
+        await r.state.observed(STD, {("COLD", "wh-1"): 5, ("HOT", "wh-1"): 40})
+        await r.mapping.resolve(r.stores[STD], ["COLD", "HOT"])
+        hot = [40]
+
+        async def a_sale_races_every_write(request: httpx.Request) -> None:
+            if b"SetInventoryQuantities" in request.content:
+                hot[0] -= 1  # the store sells HOT just before each write lands
+                await r.seed(STD, {"HOT": hot[0]})
+
+        r.http.event_hooks["request"].append(a_sale_races_every_write)
+        await r.state.record(
+            STD, {("COLD", "wh-1"): Pending(2, 4), ("HOT", "wh-1"): Pending(2, 30)}
+        )
+        out = await r.writer.push_pending(r.stores[STD])
+        assert (await r.inventory(STD))["COLD"] == 4
+        assert out.applied == 1 and ("COLD", "wh-1") not in await r.state.pending(STD)
+        # HOT never landed (each write raced): still pending, never raised.
+        assert ("HOT", "wh-1") in await r.state.pending(STD)
+        assert (await r.inventory(STD))["HOT"] == hot[0]

@@ -37,6 +37,12 @@ class MemoryState:
     async def remember_lines(self, ref, lines):
         self.lines = {ref: dict(lines)}
 
+    async def add_follow_up(self, ref, follow_up):
+        self.parts = {*getattr(self, "parts", ()), (ref, follow_up)}
+
+    async def follow_ups(self, ref):
+        return sorted(p for r, p in getattr(self, "parts", ()) if r == ref)
+
 
 class FakeWms:
     def __init__(self, outcomes=()):

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, HTTPException, Request
 from pydantic import SecretStr
 
+from stocksync_common import proxies
 from stocksync_common.accounts import (
     BOOTSTRAP,
     ROLE_SCOPES,
@@ -77,9 +78,12 @@ async def principal(request: Request, authorization: str | None, token: str) -> 
 
 
 def client_address(request: Request) -> str:
-    """The peer's address (a proxy in front is that proxy: its forwarded headers are not
-    trusted)."""
-    return request.client.host if request.client else "unknown"
+    """The client's address: the peer's, or behind a proxy the settings trust
+    (``STOCKSYNC_TRUSTED_PROXIES``) the client its ``X-Forwarded-For`` names
+    (:mod:`stocksync_common.proxies`)."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = getattr(_settings(request), "trusted_proxies", None) or []
+    return proxies.client_address(peer, request.headers.getlist("x-forwarded-for"), trusted)
 
 
 def audit(who: str, what: str, **detail: Any) -> None:
@@ -111,13 +115,18 @@ async def admin_caller(request: Request, authorization: str | None, token: str) 
     return Admin(found.caller(client_address(request)), found.user, found.scopes)
 
 
-def _token(request: Request) -> str:
-    """The admin token of the service the app runs: its settings (the runtime puts them on
-    the app's state), else its container's."""
+def _settings(request: Request) -> Any:
+    """The settings of the service the app runs (the runtime puts them on the app's state),
+    else its container's; None for an app with neither."""
     settings = getattr(request.app.state, "settings", None)
     if settings is None:
-        settings = request.app.state.container.settings
-    token: SecretStr = settings.admin_token
+        settings = getattr(getattr(request.app.state, "container", None), "settings", None)
+    return settings
+
+
+def _token(request: Request) -> str:
+    """The admin token of the service the app runs."""
+    token: SecretStr = _settings(request).admin_token
     return token.get_secret_value()
 
 

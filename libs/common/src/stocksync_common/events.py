@@ -138,11 +138,17 @@ class InventoryCommand(Model):
     reason: str | None = None
     config: SkuConfig | None = None
     route: Route | None = None
+    # An ``adjust`` +n that puts back what the routed ``commit`` with this idempotency key
+    # took off on-hand, at the locations it took them from (a cancelled fulfilment of a
+    # routed order; units it cannot place so come back at ``location``; ADR 0031).
+    undoes: str | None = Field(default=None, min_length=1, max_length=512)
 
     @model_validator(mode="after")
     def _quantity_sign(self) -> InventoryCommand:
         if self.command != "adjust" and self.quantity < 0:
             raise ValueError(f"quantity must not be negative for {self.command}")
+        if self.undoes is not None and (self.command != "adjust" or self.quantity < 0):
+            raise ValueError("only an adjust putting units back undoes a commit")
         if self.route is not None and (
             self.order is None
             or self.order.line_id is None
@@ -210,6 +216,9 @@ class OversoldLine(Model):
     # Queued on the SKU's waiting list: reserved when stock comes back, in order of arrival
     # (a change with ``rereserved`` says so; ADR 0022). False: the refusal is final.
     waiting: bool = False
+    # A routed reservation: whether its route allows a split (with ``tried``, its route: a
+    # rebuild restores its waiting entry from this event; ADR 0031).
+    split: bool = False
 
 
 class OrderOversold(Envelope):
@@ -269,6 +278,11 @@ class Order(Model):
     # reserved; ``order.routed`` follows with them.
     routing: bool = False
     refused_lines: list[str] = Field(default_factory=list)  # order.routed: no stock anywhere
+    # A later ``order.routed`` of an order routed before: only the units placed since (a line
+    # added by an edit, more units, a refused line reserved when stock came back), with a
+    # reference of its own (stable per placement), so the warehouse gets them as a
+    # fulfilment order of their own (ADR 0031).
+    follow_up: str | None = None
 
 
 class OrderReceived(Envelope):
@@ -338,6 +352,34 @@ class Shipment(Model):
 class OrderFulfilled(Envelope):
     type: Literal["order.fulfilled"] = "order.fulfilled"
     payload: Shipment
+
+
+class OrderFulfillmentCancelled(Envelope):
+    """A shipment Shopify cancelled (``fulfillments/update``, ``cancelled``) was undone once:
+    ``lines`` are the units back on hand and open again (empty when it had not shipped here;
+    a line's ``location`` is None when a routed line's units came back where its shipment's
+    commit took them). ADR 0022 (b), 0031."""
+
+    type: Literal["order.fulfillment_cancelled"] = "order.fulfillment_cancelled"
+    payload: Shipment
+
+
+class RereservedLine(Model):
+    """A refused order line inventory-adjuster reserved when stock came back (ADR 0022, a;
+    routed lines ADR 0031), as order-consumer applied it."""
+
+    shop: str
+    order_id: str
+    line_id: str
+    sku: str
+    quantity: int  # units held for the order again
+    released: int = 0  # units the order no longer wanted (cancelled, shrunk): released
+    locations: dict[str, int] = Field(default_factory=dict)  # where the held units are
+
+
+class OrderRereserved(Envelope):
+    type: Literal["order.rereserved"] = "order.rereserved"
+    payload: RereservedLine
 
 
 class WarehouseShipment(Model):
@@ -448,6 +490,8 @@ CommonEvent: TypeAlias = (
     | OrderLineUnmapped
     | OrderCancelled
     | OrderFulfilled
+    | OrderFulfillmentCancelled
+    | OrderRereserved
     | OrderShipped
     | OrderRefunded
     | OrderEdited

@@ -28,6 +28,8 @@ from fnmatch import fnmatchcase
 
 ACCOUNTS_PATTERN = "accounts:*"  # stocksync_common.accounts.store
 BEARER_PATTERN = "accounts:bearer:*"  # stocksync_common.accounts.throttle: failed bearer checks
+# stocksync_common.dlq.redaction: the compliance erasures every DLQ reader applies
+REDACTIONS_KEY = "dlq:redactions"
 USER_PREFIX = "stocksync-"
 BASE_COMMANDS = ("+@connection", "+@read", "+@write", "+@transaction")
 SCRIPT_COMMANDS = ("+evalsha", "+eval", "+script|load", "+script|exists", "+time")
@@ -60,12 +62,15 @@ def dlq_state_pattern(dlq_topic: str) -> str:
 def with_common(keys: RedisKeys, dlq_topics: Iterable[str]) -> RedisKeys:
     """``keys`` plus what libs/common does for the service: its admin API reads the accounts
     store (user tokens) and counts failed bearer checks (the throttle), and the DLQ API marks
-    replays of its own dead-letter topics."""
+    replays of its own dead-letter topics and reads the redaction list."""
     dlq = tuple(dlq_state_pattern(t) for t in sorted(set(dlq_topics)))
+    redactions = (REDACTIONS_KEY,) if dlq and REDACTIONS_KEY not in keys.writes else ()
     if ACCOUNTS_PATTERN in keys.writes:
-        return RedisKeys((*keys.writes, *dlq), keys.reads, keys.scripts)
+        reads = tuple(dict.fromkeys((*keys.reads, *redactions)))
+        return RedisKeys((*keys.writes, *dlq), reads, keys.scripts)
     writes = (*keys.writes, BEARER_PATTERN, *dlq)
-    return RedisKeys(writes, tuple(dict.fromkeys((*keys.reads, ACCOUNTS_PATTERN))), keys.scripts)
+    reads = tuple(dict.fromkeys((*keys.reads, ACCOUNTS_PATTERN, *redactions)))
+    return RedisKeys(writes, reads, keys.scripts)
 
 
 def user_name(service: str) -> str:

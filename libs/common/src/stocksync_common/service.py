@@ -73,6 +73,9 @@ def serve(app: FastAPI | str, settings: CommonSettings, *, workers: int = 1) -> 
         port=settings.http_port,
         log_config=None,
         access_log=False,
+        # X-Forwarded-For is read by stocksync_common.proxies, from the proxies the settings
+        # trust only (uvicorn would believe it from 127.0.0.1)
+        proxy_headers=False,
         workers=workers,
         factory=isinstance(app, str),
         timeout_graceful_shutdown=10,

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import sys
-from typing import ClassVar, Literal, TypeVar
+from typing import Annotated, ClassVar, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from stocksync_common.proxies import split_list
 from stocksync_common.transport import (
     KafkaSecurity,
     SaslMechanism,
@@ -58,6 +66,10 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # Proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the client
+    # for the login and bearer throttles; empty: the peer is the client
+    # (stocksync_common.proxies).
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = []
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_client_id: str | None = None
@@ -92,6 +104,8 @@ class CommonSettings(BaseSettings):
     stores_file: str | None = None
     admin_token: SecretStr = SecretStr("dev-admin-token")  # refused in production
     otlp_endpoint: str | None = None
+
+    _split_proxies = field_validator("trusted_proxies", mode="before")(split_list)
 
     @property
     def kafka_security(self) -> KafkaSecurity:

@@ -87,6 +87,8 @@ def service(settings: Settings) -> Service[Container]:
         producer=wiring.producer,
         # changes and levels from the script; commands from the stock import
         produces=(INVENTORY_CHANGED, INVENTORY_LEVELS, settings.commands_topic),
+        # stocksync-inventory-rebuild (run in the adjuster's pod) reads them without a group
+        reads=(INVENTORY_LEVELS, INVENTORY_CHANGED),
         # truth (adapters/redis_store.py, kits.py), import jobs (entrypoints/admin.py)
         redis_keys=RedisKeys(
             writes=("inv:*", "offsets:*", "jobs:*", "kit-defs", "kit-index"), scripts=True

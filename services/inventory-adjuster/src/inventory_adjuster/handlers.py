@@ -319,6 +319,7 @@ class CommandHandler:
                     tried=r.get("tried") or None,
                     available_at=r.get("available_at") or None,
                     waiting=bool(r.get("waiting")),
+                    split=bool(cmd.route and cmd.route.split),
                 ),
                 correlation_id=corr,
                 causation_id=event.id,
@@ -338,7 +339,11 @@ class CommandHandler:
 
     def _rereserved(self, event: InventoryCommandRequested, s: dict[str, Any]) -> InventoryChanged:
         """A waiting refused reserve the command's stock served (apply.lua's WAITING LIST):
-        a change of its own, with that reserve's key and order line (ADR 0022)."""
+        a change of its own, with that reserve's key and order line (ADR 0022); a routed
+        line's, one per location it was placed at, each with the whole placement (``routed``)
+        and the route's locations (``tried``), the first with the usual id (ADR 0031)."""
+        routed = s.get("routed") or None
+        part = int(s.get("part") or 1)
         change = StockChange(
             sku=event.payload.sku,
             location=s["location"],
@@ -351,10 +356,13 @@ class CommandHandler:
             sku_available_after=s["sku_available_after"],
             order=OrderLineRef.model_validate(s["order"]),
             seen=s.get("seen") or {},
+            routed=routed,
+            tried=s.get("tried") or None,
             rereserved=True,
         )
+        tail = (s["location"],) if part > 1 else ()
         return InventoryChanged(
-            id=stable_id(s["key"], "rereserved"),
+            id=stable_id(s["key"], "rereserved", *tail),
             correlation_id=event.correlation_id,
             causation_id=event.id,
             source=self.source,

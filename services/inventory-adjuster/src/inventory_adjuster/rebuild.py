@@ -21,7 +21,10 @@ sees at start, and commands arriving later are the consumer's job once it is bac
    per-component marker, and the command is replayed through the kit script, which moves only
    the others. Afterwards the kit routing hashes (``kit-defs``, ``kit-index``) are rebuilt
    from the restored kit definitions.
-3. The group's stored offsets (``offsets:{<group>}``) are set to the last command offset
+3. ``inventory.changed.v1`` (what is retained): the waiting list of refused order lines of
+   every restored SKU, as of its levels (:mod:`inventory_adjuster.rebuild_waiting`), written
+   before the replay, which serves it as the adjuster did.
+4. The group's stored offsets (``offsets:{<group>}``) are set to the last command offset
    read per partition, so the consumer resumes after what was rebuilt.
 
 Running it again gives the same levels: the replayed commands' keys are cleared first.
@@ -62,6 +65,7 @@ from inventory_adjuster.adapters.redis_store import (
     restore_fields,
     state_key,
 )
+from inventory_adjuster.rebuild_waiting import WaitingHistory, restore_waiting
 from inventory_adjuster.settings import Settings
 from stocksync_common.events import (
     InventoryCommand,
@@ -71,7 +75,7 @@ from stocksync_common.events import (
 )
 from stocksync_common.redis_client import connect as connect_redis
 from stocksync_common.stores import load_stores
-from stocksync_common.topics import INVENTORY_COMMANDS, INVENTORY_LEVELS
+from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_COMMANDS, INVENTORY_LEVELS
 from stocksync_common.transport import KafkaSecurity, kafka_options
 
 log = logging.getLogger(__name__)
@@ -91,6 +95,7 @@ class Report:
     commands_read: int = 0
     commands_replayed: int = 0  # after their SKU's levels: applied through the script
     keys_remarked: int = 0  # at or before them: only their idempotency key written
+    waiting_restored: int = 0  # refused order lines put back on their SKU's waiting list
     replay_outcomes: dict[str, int] = field(default_factory=dict)
     settings_restored: int = 0  # SKUs whose policy/threshold/kit/count time came back
     kit_commands_replayed: int = 0  # through the kit script (some components may be marked)
@@ -144,6 +149,8 @@ class _Plan:
     extra: dict[str, dict[str, str | int]] = field(default_factory=dict)
     marks: list[tuple[str, str, bytes]] = field(default_factory=list)
     tail: list[tuple[InventoryCommand, Position]] = field(default_factory=list)
+    tail_ids: set[str] = field(default_factory=set)  # the replayed commands' event ids
+    waiting: WaitingHistory = field(default_factory=WaitingHistory)
     kit_defs: dict[str, Components] = field(default_factory=dict)  # as of the command read
     kit_parts: dict[tuple[int, int], Components] = field(default_factory=dict)  # tail kit cmds
     forget_extra: list[tuple[str, str]] = field(default_factory=list)  # component markers
@@ -152,6 +159,14 @@ class _Plan:
         cur = self.levels.get(sku)
         if cur is None or lv.supersedes(cur):
             self.levels[sku] = lv
+
+    def take_request(
+        self, request: InventoryCommandRequested, pos: Position, ts_ms: int, rep: Report
+    ) -> None:
+        replayed = len(self.tail)
+        self.take_command(request.payload, pos, ts_ms, rep)
+        if len(self.tail) > replayed:
+            self.tail_ids.add(request.id)
 
     def take_command(self, cmd: InventoryCommand, pos: Position, ts_ms: int, rep: Report) -> None:
         if cmd.command == "configure" and cmd.config is not None:
@@ -305,13 +320,13 @@ def _decode(raw: bytes | None) -> object:
         return None
 
 
-def _command(raw: bytes | None) -> InventoryCommand | None:
+def _command(raw: bytes | None) -> InventoryCommandRequested | None:
     """Exactly what the adjuster accepts (``decode`` then the type): anything else it
     dead-lettered, so it must neither be replayed nor have its key marked."""
     if raw is None:
         return None
     try:
-        return InventoryCommandRequested.model_validate_json(raw).payload
+        return InventoryCommandRequested.model_validate_json(raw)
     except ValidationError:
         return None
 
@@ -390,6 +405,7 @@ async def rebuild(
     *,
     levels_topic: str = INVENTORY_LEVELS,
     commands_topic: str = INVENTORY_COMMANDS,
+    changed_topic: str = INVENTORY_CHANGED,
     batch: int = 1000,
     force: bool = False,
     security: KafkaSecurity | None = None,
@@ -420,18 +436,21 @@ async def rebuild(
     def on_commands(records: Records) -> None:
         rep.commands_read += len(records)
         for r in records:
-            cmd = _command(r.value)
-            if cmd is None:
+            request = _command(r.value)
+            if request is None:
                 rep.undecodable += 1
             else:
-                plan.take_command(
-                    cmd, Position(commands_topic, r.partition, r.offset), r.timestamp, rep
+                plan.take_request(
+                    request, Position(commands_topic, r.partition, r.offset), r.timestamp, rep
                 )
 
     await read_to_end(bootstrap, levels_topic, on_levels, security=security)
     phase("read_levels")
     last = await read_to_end(bootstrap, commands_topic, on_commands, security=security)
     phase("read_commands")
+    await read_to_end(bootstrap, changed_topic, plan.waiting.take, security=security)
+    rep.undecodable += plan.waiting.undecodable
+    phase("read_changes")
     await _write(store, plan, rep, phase, batch)
     rep.offsets = {f"{commands_topic}:{p}": o for p, o in sorted(last.items())}
     await store.set_offsets(rep.offsets)
@@ -467,6 +486,10 @@ async def _write(
     await store.mark_applied(plan.marks)
     rep.keys_remarked = len(plan.marks)
     phase("remark")
+    replayed_keys = {(c.sku, c.idempotency_key) for c, _ in plan.tail}
+    lists = plan.waiting.lists(plan.levels, replayed_keys, plan.tail_ids)
+    rep.waiting_restored = await restore_waiting(store.redis, lists)
+    phase("waiting")
     kits = KitStore(
         store.redis, store.group, idem_ttl_s=store.idem_ttl_s, ledger_max_len=store.ledger_max_len
     )
@@ -572,6 +595,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--group", default=settings.consumer_group)
     parser.add_argument("--levels-topic", default=INVENTORY_LEVELS)
     parser.add_argument("--commands-topic", default=INVENTORY_COMMANDS)
+    parser.add_argument("--changed-topic", default=INVENTORY_CHANGED)
     parser.add_argument("--batch", type=int, default=1000, help="commands per apply pipeline")
     parser.add_argument(
         "--force", action="store_true", help="rebuild even if Redis holds the group's offsets"
@@ -589,6 +613,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.bootstrap,
                 levels_topic=args.levels_topic,
                 commands_topic=args.commands_topic,
+                changed_topic=args.changed_topic,
                 batch=args.batch,
                 force=args.force,
                 security=settings.kafka_security,

@@ -1,5 +1,5 @@
-"""Handlers: a stock change, an oversell or an unmapped order line becomes alerts, digests
-and reorder requests.
+"""Handlers: a stock change, an oversell, an unmapped order line or a refused line reserved
+when stock came back becomes alerts, digests and reorder requests.
 
 Per SKU: load the crossing state, decide (pure), commit the state with its pending effects
 (compare-and-set on the version), carry the effects out, then mark them done. A restart
@@ -38,7 +38,9 @@ from stocksync_common.events import (
     OrderLineRef,
     OrderLineUnmapped,
     OrderOversold,
+    OrderRereserved,
     OversoldLine,
+    RereservedLine,
     UnmappedLine,
     stable_id,
 )
@@ -72,8 +74,9 @@ class AlertHandler:
         changes = [i.event for i in items if isinstance(i.event, InventoryChanged)]
         oversold = [i.event for i in items if isinstance(i.event, OrderOversold)]
         unmapped = [i.event for i in items if isinstance(i.event, OrderLineUnmapped)]
-        if not changes and not oversold and not unmapped:
-            return  # orders.v1 carries many lifecycle events; these two alert
+        rereserved = [i.event for i in items if isinstance(i.event, OrderRereserved)]
+        if not changes and not oversold and not unmapped and not rereserved:
+            return  # orders.v1 carries many lifecycle events; these alert
         # One span per batch, continuing the trace of its newest record.
         with handling(items[-1], "notifier batch") as span:
             span.set_attribute("messaging.batch.message_count", len(items))
@@ -84,6 +87,8 @@ class AlertHandler:
                 await self.order_oversold(event, rules)
             for unmapped_event in unmapped:
                 await self.line_unmapped(unmapped_event, rules)
+            for served in rereserved:
+                await self.line_rereserved(served, rules)
 
     async def stock_changed(self, events: Sequence[InventoryChanged], rules: RuleSet) -> None:
         """Decide and carry out a batch of changes (each SKU's oldest first)."""
@@ -171,6 +176,14 @@ class AlertHandler:
         if rule.unmapped_line:
             await self._order_alert(alert, rule)
 
+    async def line_rereserved(self, event: OrderRereserved, rules: RuleSet) -> None:
+        """A refused line held again when stock came back: the good news after the oversell
+        alert, the same way (none when the order no longer wanted the units; ADR 0031)."""
+        line = event.payload
+        rule = rules.resolve(line.sku)
+        if rule.rereserved and line.quantity > 0:
+            await self._order_alert(rereserved_alert(event.id, line, event.correlation_id), rule)
+
     async def _order_alert(self, alert: Alert, rule: Effective) -> None:
         """An order event's alert, within the subject's quiet period (ADR 0022, e)."""
         due = await self.quiet.claim(alert.sku, alert.kind, alert.id, rule.quiet_period_s)
@@ -201,6 +214,19 @@ def oversell_alert(event_id: str, line: OversoldLine, shop: str | None, corr: st
         store=shop or (line.order.shop if line.order else None),
         order=line.order,
         waiting=line.waiting,
+        correlation_id=corr,
+    )
+
+
+def rereserved_alert(event_id: str, line: RereservedLine, corr: str) -> Alert:
+    return Alert(
+        id=stable_id("notifier", "rereserved", event_id),
+        kind="rereserved",
+        sku=line.sku,
+        requested=line.quantity,
+        location=", ".join(sorted(line.locations)) or None,
+        store=line.shop,
+        order=OrderLineRef(shop=line.shop, order_id=line.order_id, line_id=line.line_id),
         correlation_id=corr,
     )
 

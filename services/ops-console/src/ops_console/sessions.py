@@ -2,7 +2,10 @@
 the session (CSRF token, the user and role, when it began, when it was last used) lives in
 Redis, so logout ends it on every replica and a forged or altered cookie is refused before
 any lookup. A session ends after ``STOCKSYNC_SESSION_IDLE_S`` unused or
-``STOCKSYNC_SESSION_TTL_S`` after the login, whichever comes first. The signing key is a
+``STOCKSYNC_SESSION_TTL_S`` after the login, whichever comes first, and at once when the
+user's generation moves past the session's (a password reset, a role change, disabling:
+``Accounts.set_password`` and its siblings raise it; the session's own API token is bound to
+the same generation, so the services refuse it at that moment too). The signing key is a
 secret of its own, ``STOCKSYNC_CONSOLE_SESSION_KEY`` (a random one per process outside
 production when unset): rotating it ends every session."""
 
@@ -13,7 +16,7 @@ import hmac
 import json
 import secrets
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -22,6 +25,8 @@ from stocksync_common.accounts import ROLE_SCOPES, Principal, Role, Scope, split
 from stocksync_common.accounts.store import Login
 
 COOKIE = "stocksync_console"
+# the label of the API token a login issues for its session (the Users page lists them)
+TOKEN_LABEL = "ops-console session"  # noqa: S105 - a label, not a secret
 _KEY_LABEL = b"stocksync ops-console session v1"
 
 
@@ -35,6 +40,8 @@ class Session:
     seen_at: float = 0.0
     # the user's API token for this session (the console calls the services with it)
     token: str = ""
+    # the user's generation at the login: a newer one ends the session
+    generation: int = 0
 
     @property
     def who(self) -> str:
@@ -47,11 +54,15 @@ class Session:
 
 
 def new_session(
-    user: str = "", role: Role = "viewer", now: float | None = None, token: str = ""
+    user: str = "",
+    role: Role = "viewer",
+    now: float | None = None,
+    token: str = "",
+    generation: int = 0,
 ) -> Session:
     now = time.time() if now is None else now
     sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    return Session(sid, csrf, now, user, role, now, token)
+    return Session(sid, csrf, now, user, role, now, token, generation)
 
 
 class Users(Protocol):
@@ -63,7 +74,12 @@ class Users(Protocol):
     async def active(self, name: str) -> Principal | None: ...
 
     async def issue_token(
-        self, name: str, label: str, scopes: frozenset[Scope], ttl_s: int | None = None
+        self,
+        name: str,
+        label: str,
+        scopes: frozenset[Scope],
+        ttl_s: int | None = None,
+        generation: int | None = None,
     ) -> tuple[str, str]: ...
 
     async def revoke_token(self, token_id: str) -> bool: ...
@@ -89,6 +105,27 @@ async def keep(users: Users, sessions: SessionStore, session: Session, ttl_s: in
         return False
     await sessions.put(session, ttl_s)
     return True
+
+
+async def renew(
+    users: Users, sessions: SessionStore, session: Session, generation: int, ttl_s: int
+) -> Session:
+    """The same session (cookie, CSRF token) in the user's new ``generation``, with a new
+    token of that generation: an admin who resets their own password keeps the session they
+    did it from, while every other session of theirs ends."""
+    scopes = ROLE_SCOPES.get(session.role, frozenset())
+    _, token = await users.issue_token(session.user, TOKEN_LABEL, scopes, ttl_s, generation)
+    renewed = replace(session, token=token, generation=generation)
+    await sessions.put(renewed, ttl_s)
+    old = split_token(session.token)
+    if old is not None:
+        await users.revoke_token(old[0])
+    return renewed
+
+
+def time_left(session: Session, now: float, idle_s: int, ttl_s: int) -> float:
+    """Seconds the session may still be kept: an idle period, never past its absolute end."""
+    return min(idle_s, ttl_s - (now - session.created_at))
 
 
 class Signer:

@@ -52,9 +52,11 @@ class UserAdmin:
         await self.accounts.set_disabled(name, disabled)
         self._audit("user disable" if disabled else "user enable", name)
 
-    async def reset_password(self, name: str, password: str) -> None:
-        await self.accounts.set_password(name, password)
+    async def reset_password(self, name: str, password: str) -> int:
+        """Set the password; every console session of the user ends (the new generation)."""
+        generation = await self.accounts.set_password(name, password)
         self._audit("user password reset", name)
+        return generation
 
     async def issue_token(
         self, name: str, scopes: str, label: str = "", days: int | None = None

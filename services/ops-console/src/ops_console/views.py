@@ -197,7 +197,8 @@ def rules_view(doc: Mapping[str, Any]) -> Markup:
     rows = [_rule_row("every SKU without a rule of its own", effect.get("default") or {})]
     rows += [_rule_row(sku, rule) for sku, rule in by_sku[:MAX_RULES]]
     headers = ["applies to", "out of stock", "back in stock", "low stock", "oversell",
-               "unmapped line", "reorder", "velocity", "quiet period", "channels"]  # fmt: skip
+               "unmapped line", "re-reserved", "reorder", "velocity", "quiet period",
+               "channels"]  # fmt: skip
     more = max(0, len(by_sku) - MAX_RULES)
     channels = doc.get("channels") or []
     return render("rules.html", headers=headers, rows=rows, more=more, channels=channels)
@@ -216,7 +217,7 @@ def _rule_row(applies_to: str, r: Mapping[str, Any]) -> list[object]:
     return [
         applies_to, on(r.get("out_of_stock")), on(r.get("back_in_stock")),
         above(r.get("low_stock"), "at or below {}"), on(r.get("oversell")),
-        on(r.get("unmapped_line")), reorder,
+        on(r.get("unmapped_line")), on(r.get("rereserved")), reorder,
         above(r.get("velocity_per_minute"), "over {} a minute"),
         f"{number(r.get('quiet_period_s'))} s", routes(r.get("channels") or {}),
     ]  # fmt: skip

@@ -351,8 +351,15 @@ class OrderHandler:
         ref = self.own_reserve(change.order, change.idempotency_key)
         if ref is None or ref.line_id is None:
             return None
-        units = change.after.reserved - change.before.reserved
-        served = Rereservation(*line_of(ref), change.idempotency_key, change.location, units)
+        if change.routed is not None:  # one change per location: the first says it all
+            if event.id != stable_id(change.idempotency_key, "rereserved"):
+                return None
+            units = sum(change.routed.values())
+        else:
+            units = change.after.reserved - change.before.reserved
+        served = Rereservation(
+            *line_of(ref), change.idempotency_key, change.location, units, change.routed
+        )
         outcome = await self.save_with(
             ref.shop, ref.order_id, lambda state: apply_rereservation(state, served)
         )

@@ -327,45 +327,62 @@ class Writer:
         return levels, {t.key for t in unknown}
 
     async def _push(self, store: Store, chunk: list[Target], batch: Batch, out: Outcome) -> None:
+        """Write ``chunk`` in one call, retrying what its user errors allow.
+
+        A call is all or nothing: one item a sale raced refuses every other one. The others
+        go again at once, without the raced items, which follow in a call of their own once
+        their levels were read again: an item selling through every write (a hot SKU in a
+        flash sale) never holds the rest of the store's changes back. Each part gets at most
+        ``max_stale_retries`` more calls."""
+        parts: list[tuple[list[Target], int]] = [(chunk, self.max_stale_retries + 1)]
         salt = 0
-        for _ in range(self.max_stale_retries + 1):
-            if not chunk:
-                return
-            versions = [t.pending.version for t in chunk]
-            planned = {t.key: self._quantity(t, batch) for t in chunk}
-            variables = set_variables(
-                store.shop, quantities(chunk, batch.levels, planned), salt, versions
-            )
-            intent = self._intent(chunk, batch, planned, variables)
-            # Recorded before the call: whatever happens after it, the next round knows
-            # this write may have been applied (``resolve_in_doubt``).
-            await self.intents.put(store.shop, intent)
-            try:
-                with (
-                    metrics.PUSH_SECONDS.labels(store.shop).time(),
-                    SYNC_CLOCK.mutation(store.shop, [t.key for t in chunk]),
-                ):
-                    data = await self.client.execute(
-                        store, SET_QUANTITIES, variables,
-                        operation="SetInventoryQuantities", cost=MUTATION_COST,
-                    )  # fmt: skip
-            except QueryError as exc:
-                await self.intents.drop(store.shop, [intent.key])  # refused: nothing applied
-                await self._reject(store, chunk, "QUERY_ERROR", str(exc), out)
-                return
-            out.calls += 1
-            errors = user_errors(data)
-            if not errors:
-                out.gave_up += await self._written(store, chunk, batch, intent.key)
-                out.applied += len(chunk)
-                return
-            await self.intents.drop(store.shop, [intent.key])  # all or nothing: not applied
-            for error in errors:
-                metrics.USER_ERRORS.labels(store.shop, str(error.get("code"))).inc()
-            chunk, salt = await self._handle(
-                store, chunk, classify(errors, len(chunk)), batch, salt, out
-            )
-        out.deferred += len(chunk)  # levels kept moving: left pending for the next round
+        while parts:
+            part, tries = parts.pop(0)
+            left, raced, salt = await self._call(store, part, batch, salt, out)
+            tries -= 1
+            for rest in (left, raced):
+                if rest and tries > 0:
+                    parts.append((rest, tries))
+                elif rest:
+                    out.deferred += len(rest)  # levels kept moving: pending for the next round
+
+    async def _call(
+        self, store: Store, chunk: list[Target], batch: Batch, salt: int, out: Outcome
+    ) -> tuple[list[Target], list[Target], int]:
+        """One ``inventorySetQuantities`` call for ``chunk``: what is left to send again (the
+        items no error named, then those a sale raced) and the key salt to use next."""
+        versions = [t.pending.version for t in chunk]
+        planned = {t.key: self._quantity(t, batch) for t in chunk}
+        variables = set_variables(
+            store.shop, quantities(chunk, batch.levels, planned), salt, versions
+        )
+        intent = self._intent(chunk, batch, planned, variables)
+        # Recorded before the call: whatever happens after it, the next round knows this
+        # write may have been applied (``resolve_in_doubt``).
+        await self.intents.put(store.shop, intent)
+        try:
+            with (
+                metrics.PUSH_SECONDS.labels(store.shop).time(),
+                SYNC_CLOCK.mutation(store.shop, [t.key for t in chunk]),
+            ):
+                data = await self.client.execute(
+                    store, SET_QUANTITIES, variables,
+                    operation="SetInventoryQuantities", cost=MUTATION_COST,
+                )  # fmt: skip
+        except QueryError as exc:
+            await self.intents.drop(store.shop, [intent.key])  # refused: nothing applied
+            await self._reject(store, chunk, "QUERY_ERROR", str(exc), out)
+            return [], [], salt
+        out.calls += 1
+        errors = user_errors(data)
+        if not errors:
+            out.gave_up += await self._written(store, chunk, batch, intent.key)
+            out.applied += len(chunk)
+            return [], [], salt
+        await self.intents.drop(store.shop, [intent.key])  # all or nothing: not applied
+        for error in errors:
+            metrics.USER_ERRORS.labels(store.shop, str(error.get("code"))).inc()
+        return await self._handle(store, chunk, classify(errors, len(chunk)), batch, salt, out)
 
     def _intent(
         self,
@@ -409,12 +426,14 @@ class Writer:
         batch: Batch,
         salt: int,
         out: Outcome,
-    ) -> tuple[list[Target], int]:
-        """What is left of the chunk after its user errors, and the key salt to use."""
+    ) -> tuple[list[Target], list[Target], int]:
+        """What is left of the chunk after its user errors (the items no error named or
+        whose error asks for the same call again, then the raced items to write anew) and
+        the key salt to use."""
         request = verdict.request
         if request is not None and request.action in (Action.REJECT, Action.REMAP):
             await self._reject(store, chunk, request.code, request.message, out)
-            return [], salt
+            return [], [], salt
         if request is not None and request.action == Action.WAIT:
             await self.sleep(0.5)
         if request is not None and request.action == Action.NEW_KEY:
@@ -425,12 +444,17 @@ class Writer:
             await self._reject(store, [chunk[index]], problem.code, problem.message, out)
             drop.add(index)
         drop |= await self._remap(store, chunk, verdict.indexes(Action.REMAP), out)
-        drop |= await self._refresh(store, chunk, verdict.indexes(Action.REFRESH), batch, out)
+        stale = verdict.indexes(Action.REFRESH)
+        drop |= await self._refresh(store, chunk, stale, batch, out)
         if verdict.indexes(Action.NEW_KEY):
             salt += 1
         if verdict.indexes(Action.WAIT):
             await self.sleep(0.5)
-        return [t for i, t in enumerate(chunk) if i not in drop], salt
+        left = [t for i, t in enumerate(chunk) if i not in drop and i not in stale]
+        raced = [chunk[i] for i in stale if i not in drop]
+        if not left:  # nothing held back by the raced items: no call of its own for them
+            return raced, [], salt
+        return left, raced, salt
 
     async def _refresh(
         self,

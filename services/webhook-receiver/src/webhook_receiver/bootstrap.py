@@ -11,9 +11,10 @@ from typing import Protocol
 from aiokafka import AIOKafkaProducer
 
 from stocksync_common import wiring
+from stocksync_common.dlq.redaction import MemoryRedactions, Redactions, RedisRedactions
 from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_bounded
-from stocksync_common.redis_keys import RedisKeys
+from stocksync_common.redis_keys import REDACTIONS_KEY, RedisKeys
 from stocksync_common.runtime import Closer, Service, Task, registrar
 from stocksync_common.service import kafka_check, redis_check
 from stocksync_common.stores import WEBHOOK_SECRET, Store, load_stores
@@ -45,6 +46,8 @@ class Container:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Notes of the deliveries parked on webhooks.parked.v1, for the admin API.
     parked: ParkedNotes = field(default_factory=MemoryParked)
+    # What customers/redact and shop/redact erased, for every reader of dead letters.
+    redactions: Redactions = field(default_factory=MemoryRedactions)
     # Each shop's webhook secrets (one, or two during a rotation), encoded once at start.
     shop_secrets: dict[str, list[bytes]] = field(init=False)
     _wms_secrets: list[bytes] = field(init=False)
@@ -85,8 +88,9 @@ def build(settings: Settings) -> Container:
     intake = Intake(producer, ledger, settings.publish_timeout_s, settings.claim_ttl_s)
     checks = {"kafka": kafka_check(settings.kafka_bootstrap_servers), "redis": redis_check(redis)}
     return Container(
-        settings, stores, producer, intake, checks, [redis.aclose], parked=RedisParked(redis)
-    )
+        settings, stores, producer, intake, checks, [redis.aclose], parked=RedisParked(redis),
+        redactions=RedisRedactions(redis),
+    )  # fmt: skip
 
 
 def service(
@@ -112,7 +116,8 @@ def service(
         produces=(WEBHOOKS_SHOPIFY, WEBHOOKS_WMS, WEBHOOKS_PARKED, COMPLIANCE),
         # the delivery ledger and rate counters (adapters/ledger.py), parked notes (parked.py)
         redis_keys=RedisKeys(
-            writes=("webhook:seen:*", "webhook:rate:*", "webhook:parked:*"), scripts=True
+            writes=("webhook:seen:*", "webhook:rate:*", "webhook:parked:*", REDACTIONS_KEY),
+            scripts=True,
         ),
         dlq_auto_replay=False,
         dlq_api=settings.dlq_api,

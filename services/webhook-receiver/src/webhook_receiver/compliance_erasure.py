@@ -3,7 +3,10 @@
 The receiver keeps nothing about a customer: its only records are the delivery ledger's
 dedupe entries (shop domain, delivery id, event ids), kept for the dedupe window. So a
 ``customers/*`` request needs no erasure here (it is logged as checked), and ``shop/redact``
-erases every delivery record of that shop. Everything else StockSync keeps is erased by the
+erases every delivery record of that shop. Before either redact request is answered, its
+subjects went onto the dead letters' redaction list (``entrypoints/shopify.py``,
+:mod:`stocksync_common.dlq.redaction`: the customer's id, orders and a digest of their
+email, or the shop). Everything else StockSync keeps is erased by the
 consumers of ``compliance.v1``.
 """
 

@@ -1,9 +1,11 @@
 """Orders out to the WMS: ``order.received`` creates a fulfilment order (a store with
-routing rules: ``order.routed``, at the locations that hold the stock), ``order.cancelled``
-cancels it. Idempotent by order id twice over: Redis remembers what the WMS has, and the
-WMS itself answers the existing order for a known ``external_ref``. Each call is tried with
-backoff behind the circuit breaker; when that is exhausted the error goes back to the
-consumer loop, whose retries end in this group's DLQ with the reason.
+routing rules: ``order.routed``, at the locations that hold the stock; a later
+``order.routed`` with ``follow_up``, units placed since, one of its own, ADR 0031),
+``order.cancelled`` cancels it (and its follow-ups). Idempotent by order id twice over:
+Redis remembers what the WMS has, and the WMS itself answers the existing order for a known
+``external_ref``. Each call is tried with backoff behind the circuit breaker; when that is
+exhausted the error goes back to the consumer loop, whose retries end in this group's DLQ
+with the reason.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from wms_connector.domain.outbound import (
     fulfilment_request,
     should_create,
 )
-from wms_connector.domain.refs import order_ref
+from wms_connector.domain.refs import follow_up_ref, order_ref
 from wms_connector.metrics import WMS_CALL_FAILURES
 from wms_connector.status import OutboundStatus
 
@@ -49,6 +51,10 @@ class OrderState(Protocol):
     async def set(self, ref: str, status: OrderStatus, wms_id: str | None) -> None: ...
 
     async def remember_lines(self, ref: str, lines: Mapping[tuple[str, str], str]) -> None: ...
+
+    async def add_follow_up(self, ref: str, follow_up: str) -> None: ...
+
+    async def follow_ups(self, ref: str) -> list[str]: ...
 
 
 class CircuitOpen(Exception):  # noqa: N818 - the state's name
@@ -80,6 +86,13 @@ class OrderForwarder:
 
     async def create(self, order: Order) -> None:
         ref = order_ref(order.shop, order.order_id)
+        if order.follow_up is not None:
+            main, _ = await self.state.get(ref)
+            if main == "cancelled":  # the order was cancelled: its later units ship nowhere
+                self.status.record("create", "cancelled")
+                return
+            await self.state.add_follow_up(ref, order.follow_up)
+            ref = follow_up_ref(order.shop, order.order_id, order.follow_up)
         status, _ = await self.state.get(ref)
         if not should_create(status):
             self.status.record("create", "duplicate")
@@ -98,6 +111,11 @@ class OrderForwarder:
 
     async def cancel(self, cancellation: OrderCancellation) -> None:
         ref = order_ref(cancellation.shop, cancellation.order_id)
+        for part in await self.state.follow_ups(ref):
+            await self._cancel(follow_up_ref(cancellation.shop, cancellation.order_id, part))
+        await self._cancel(ref)
+
+    async def _cancel(self, ref: str) -> None:
         status, wms_id = await self.state.get(ref)
         step = cancel_step(status)
         if step == "cancel_at_wms":

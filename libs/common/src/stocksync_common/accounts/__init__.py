@@ -107,12 +107,14 @@ def digest(secret: str) -> str:
 class Principal:
     """Who a request acts as: the user (``admin-token`` for the bootstrap token), the role,
     the scopes in force, and the credential used (``password``, ``token:<id>``, or
-    ``admin-token:<fingerprint>``), never the secret."""
+    ``admin-token:<fingerprint>``), never the secret; ``generation`` the user's session
+    generation (a password reset, a role change or disabling raises it)."""
 
     user: str
     role: Role
     scopes: frozenset[Scope]
     credential: str
+    generation: int = 0
 
     def may(self, scope: Scope) -> bool:
         return scope in self.scopes

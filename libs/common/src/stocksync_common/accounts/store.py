@@ -4,10 +4,13 @@ the failure counters behind login throttling and lock-out.
 Keys (every service shares the one Redis)::
 
     accounts:users                 set of user names
-    accounts:user:<name>           hash: role, password (argon2id), disabled, created_at
+    accounts:user:<name>           hash: role, password (argon2id), disabled, created_at,
+                                   generation (raised by a password reset, a role change,
+                                   disabling: every session of the user older than it ends)
     accounts:tokens:<name>         set of the user's token ids
     accounts:token:<id>            hash: user, label, scopes, digest, created_at, expires_at
-                                   (expiring with the token when it has an end)
+                                   (expiring with the token when it has an end), and for a
+                                   session's token the generation it was issued in
     accounts:failures:user:<name>  failed logins for that name, expiring ``lockout_s`` after
                                    the first: ``max_failures`` of them lock the name out
     accounts:failures:addr:<addr>  the same per client address (``max_address_failures``)
@@ -69,6 +72,8 @@ class TokenInfo:
     scopes: frozenset[Scope]
     created_at: float
     expires_at: float | None
+    # a session's token: the user generation it belongs to (None: any)
+    generation: int | None = None
 
     def row(self) -> dict[str, Any]:
         return {
@@ -110,7 +115,10 @@ class Accounts:
     async def add_user(self, name: str, role: str, password: str) -> None:
         name, role_ = valid_name(name), valid_role(role)
         hashed = await asyncio.to_thread(self.hasher.hash, check_password(password))
-        fields = {"role": role_, "password": hashed, "disabled": "0", "created_at": self.clock()}
+        # a name removed and added again starts a generation of its own: a session of the
+        # earlier user of that name is not the new user's
+        fields = {"role": role_, "password": hashed, "disabled": "0", "created_at": self.clock(),
+                  "generation": int(self.clock() * 1000)}  # fmt: skip
         if not await self.redis.hsetnx(f"{self.p}user:{name}", "role", role_):
             raise AccountError(f"user {name} exists already")
         await self.redis.hset(f"{self.p}user:{name}", mapping=fields)  # type: ignore[arg-type]
@@ -140,19 +148,36 @@ class Accounts:
             raise AccountError(f"no user {name}")
         return u
 
-    async def set_password(self, name: str, password: str) -> None:
+    async def set_password(self, name: str, password: str) -> int:
+        """Set the password and end every session of the user (the new generation)."""
         await self._existing(name)
         hashed = await asyncio.to_thread(self.hasher.hash, check_password(password))
-        await self.redis.hset(f"{self.p}user:{name}", "password", hashed)
+        generation = await self._change(name, "password", hashed)
         await self.unlock(name)
+        return generation
 
-    async def set_role(self, name: str, role: str) -> None:
-        await self._existing(name)
-        await self.redis.hset(f"{self.p}user:{name}", "role", valid_role(role))
+    async def set_role(self, name: str, role: str) -> int:
+        """Change the role: every session of the user ends (unless the role is the same)."""
+        u = await self._existing(name)
+        if u.get("role") == valid_role(role):
+            return int(u.get("generation") or 0)
+        return await self._change(name, "role", valid_role(role))
 
-    async def set_disabled(self, name: str, disabled: bool) -> None:
-        await self._existing(name)
-        await self.redis.hset(f"{self.p}user:{name}", "disabled", "1" if disabled else "0")
+    async def set_disabled(self, name: str, disabled: bool) -> int:
+        u = await self._existing(name)
+        flag = "1" if disabled else "0"
+        if u.get("disabled") == flag:
+            return int(u.get("generation") or 0)
+        return await self._change(name, "disabled", flag)
+
+    async def _change(self, name: str, field: str, value: str) -> int:
+        """Change one field of a user and raise their generation in one transaction: a
+        session (and its token) of an older generation is refused from then on."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(f"{self.p}user:{name}", field, value)
+            pipe.hincrby(f"{self.p}user:{name}", "generation", 1)
+            answers = await pipe.execute()
+        return int(answers[1])
 
     async def remove_user(self, name: str) -> None:
         await self._existing(name)
@@ -167,7 +192,8 @@ class Accounts:
         if u is None or u.get("disabled") == "1" or u.get("role") not in ROLE_SCOPES:
             return None
         role = valid_role(u["role"])
-        return Principal(name, role, ROLE_SCOPES[role], "password")
+        generation = int(u.get("generation") or 0)
+        return Principal(name, role, ROLE_SCOPES[role], "password", generation)
 
     # passwords, throttling, lock-out
 
@@ -224,9 +250,16 @@ class Accounts:
     # API tokens
 
     async def issue_token(
-        self, name: str, label: str, scopes: frozenset[Scope], ttl_s: int | None = None
+        self,
+        name: str,
+        label: str,
+        scopes: frozenset[Scope],
+        ttl_s: int | None = None,
+        generation: int | None = None,
     ) -> tuple[str, str]:
-        """A new token for ``name``: (its id, the token, to be shown once and never again)."""
+        """A new token for ``name``: (its id, the token, to be shown once and never again).
+        With ``generation`` (a session's token) it stops working as soon as the user's
+        generation moves past it; without, it lives by its own expiry and revocation."""
         u = await self._existing(name)
         allowed = ROLE_SCOPES[valid_role(u["role"])]
         if not scopes <= allowed:
@@ -238,6 +271,8 @@ class Accounts:
         fields = {"user": name, "label": label[:100], "scopes": ",".join(sorted(scopes)),
                   "digest": hashed, "created_at": now,
                   "expires_at": now + ttl_s if ttl_s else ""}  # fmt: skip
+        if generation is not None:
+            fields["generation"] = generation
         # One Redis: MULTI. A cluster keeps the two keys in two slots (ADR 0029): the list
         # entry goes first, so a crash between leaves an id the listing skips, never a token
         # the listing (and so a user's removal) misses.
@@ -282,8 +317,9 @@ class Accounts:
             return None
         scopes = frozenset(s for s in raw.get("scopes", "").split(",") if s in ROLE_SCOPES["admin"])
         expires = float(raw["expires_at"]) if raw.get("expires_at") else None
-        return TokenInfo(token_id, raw.get("user", ""), raw.get("label", ""),
-                         scopes, float(raw.get("created_at") or 0), expires)  # fmt: skip
+        generation = int(raw["generation"]) if raw.get("generation") else None
+        return TokenInfo(token_id, raw.get("user", ""), raw.get("label", ""), scopes,
+                         float(raw.get("created_at") or 0), expires, generation)  # fmt: skip
 
     async def authenticate(self, token: str) -> Principal | None:
         """The principal of a valid, unexpired token of an active user: the token's scopes
@@ -299,6 +335,7 @@ class Accounts:
         if info is None or (info.expires_at is not None and info.expires_at <= self.clock()):
             return None
         user = await self.active(info.user)
-        if user is None:
+        if user is None or (info.generation is not None and info.generation != user.generation):
             return None
-        return Principal(user.user, user.role, info.scopes & user.scopes, f"token:{token_id}")
+        scopes = info.scopes & user.scopes
+        return Principal(user.user, user.role, scopes, f"token:{token_id}", user.generation)

@@ -8,8 +8,8 @@ Older writers (and other services' own dead letters) used seconds for ``failed_a
 fields out; reading normalises them.
 
 The package's other modules: ``admin`` (reading, replaying and purging DLQ records), ``api``
-(the ``/admin/dlq`` HTTP API), ``auto`` (the automatic replayer) and ``cli``
-(``stocksync-dlq``).
+(the ``/admin/dlq`` HTTP API), ``auto`` (the automatic replayer), ``cli`` (``stocksync-dlq``)
+and ``redaction`` (compliance erasures applied to what a DLQ still holds).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from stocksync_common.dlq.redaction import REDACTED_UNREADABLE, redacted, subjects_of_record
 from stocksync_common.pii import masked_headers, masked_text
 from stocksync_common.retry import OURS, Origin
 
@@ -135,6 +136,8 @@ class DlqRecord:
         """Why replaying this record cannot succeed (None: it may). Its bytes are sent again
         as they are, so bytes that could not be read the first time fail again: the replay
         would only make a new dead letter."""
+        if self.body.get("value_withheld"):
+            return REDACTED_UNREADABLE
         kind = self.reason.split(":", 1)[0]
         return NEVER_REPLAYABLE.get(kind)
 
@@ -160,6 +163,13 @@ class DlqRecord:
     def with_status(self, status: str) -> DlqRecord:
         return DlqRecord(self.topic, self.partition, self.offset, self.body, status)
 
+    def redacted_if(self, erased: frozenset[str]) -> DlqRecord:
+        """This record, read with its customer data removed when it names a subject of the
+        redaction list ``erased`` (:mod:`stocksync_common.dlq.redaction`)."""
+        if not erased or erased.isdisjoint(subjects_of_record(self.body)):
+            return self
+        return DlqRecord(self.topic, self.partition, self.offset, redacted(self.body), self.status)
+
     def summary(self) -> dict[str, Any]:
         b = self.body
         return {
@@ -176,6 +186,8 @@ class DlqRecord:
             "correlation_id": b.get("correlation_id"),
             "status": self.status,
             "replayable": self.replay_refusal is None,
+            # a customer or shop it names was erased: read (and replayed) without their data
+            "redacted": bool(b.get("redacted")),
         }
 
     def full(self) -> dict[str, Any]:

@@ -4,7 +4,9 @@ Kafka holds the records; Redis holds which ones were replayed: one hash per DLQ 
 ``dlq:state:{<dlq topic>}``, field ``<partition>:<offset>``. A replay claims its field with
 HSETNX first, so replaying the same id twice (from two replicas, the API and the CLI, or the
 automatic replayer) sends it once. Purge deletes the records from Kafka (DeleteRecords up to
-the end of each partition) and forgets their state.
+the end of each partition) and forgets their state. Every record read is checked against the
+redaction list (``dlq:redactions``, :mod:`stocksync_common.dlq.redaction`): one that names
+an erased customer or shop is read, shown and replayed without their data.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from aiokafka.structs import TopicPartition
 from redis.asyncio import Redis
 
 from stocksync_common.dlq import DlqRecord, parse_record_id, split_dlq_topic
+from stocksync_common.dlq.redaction import RedisRedactions
 from stocksync_common.metrics import DLQ_REPLAYED
 from stocksync_common.retry import ATTEMPT, NOT_BEFORE, ORIGIN, OURS, REPLAY_OF, Origin, now_ms
 from stocksync_common.topics import dlq_topic, group_sources, registered, retry_topic
@@ -92,6 +95,7 @@ class DlqAdmin:
         self.bootstrap = bootstrap
         self.security = security
         self.redis = redis
+        self.redactions = RedisRedactions(redis)
         self.groups = resolve_groups(groups)
         # Groups that dead-letter without consuming (None: as the services register them).
         self.producers = set(registered().producers if producers is None else producers)
@@ -136,6 +140,7 @@ class DlqAdmin:
         self, topic: str, status: str = "pending", limit: int = 100, reason: str | None = None
     ) -> list[DlqRecord]:
         states = await self._states(topic)
+        erased = await self.redactions.current()
         out = []
         for r in await self._scan(topic):
             rec = r.with_status("replayed" if f"{r.partition}:{r.offset}" in states else "pending")
@@ -144,7 +149,8 @@ class DlqAdmin:
             if reason is not None and not rec.reason.startswith(reason):
                 continue
             out.append(rec)
-        return out[-limit:] if limit > 0 else out
+        kept = out[-limit:] if limit > 0 else out
+        return [rec.redacted_if(erased) for rec in kept]
 
     async def get(self, rid: str) -> DlqRecord | None:
         topic, partition, offset = parse_record_id(rid)
@@ -152,6 +158,7 @@ class DlqAdmin:
         if raw is None:
             return None
         rec = DlqRecord.parse(topic, partition, offset, raw)
+        rec = rec.redacted_if(await self.redactions.current())
         state = await self.redis.hget(state_key(topic), f"{partition}:{offset}")
         return rec.with_status("replayed" if state else "pending")
 

@@ -4,10 +4,15 @@ Talks to Kafka and Redis directly (``STOCKSYNC_KAFKA_BOOTSTRAP_SERVERS``,
 ``STOCKSYNC_REDIS_URL``), with the same code and the same replay claims as the HTTP API::
 
     stocksync-dlq list                                  # every DLQ topic, depth and pending
-    stocksync-dlq list --topic T [--status all] [--reason dependency:]
-    stocksync-dlq show ID                               # ID = <dlq topic>:<partition>:<offset>
+    stocksync-dlq list --topic T [--status all] [--reason dependency:] [--raw]
+    stocksync-dlq show ID [--raw]                       # ID = <dlq topic>:<partition>:<offset>
     stocksync-dlq replay ID [ID ...] | --topic T (--reason R | --all)
     stocksync-dlq purge --topic T --confirm T
+
+Records are shown with customer data masked (``stocksync_common.dlq.masked_view``, as the DLQ
+API shows them to viewers and operators); ``--raw`` shows them as kept and writes an audit
+line naming the login. A record of an erased customer or shop is shown without their data
+either way (``stocksync_common.dlq.redaction``).
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from typing import Any
 import orjson
 
 from stocksync_common.cli_output import print_rows
-from stocksync_common.dlq import DLQ_MARK, STATUSES, parse_record_id
+from stocksync_common.dlq import DLQ_MARK, STATUSES, masked_view, parse_record_id
 from stocksync_common.dlq.admin import DlqAdmin
+from stocksync_common.logs import configure_logging
 from stocksync_common.redis_client import connect_settings
 from stocksync_common.settings import CommonSettings
 from stocksync_common.topics import registered
@@ -59,6 +65,10 @@ def parser() -> argparse.ArgumentParser:
     ls.add_argument("--limit", type=int, default=100)
     show = sub.add_parser("show", help="one record in full", parents=[common])
     show.add_argument("id")
+    for reader in (ls, show):
+        reader.add_argument(
+            "--raw", action="store_true", help="customer data unmasked (an audit line is written)"
+        )
     rp = sub.add_parser("replay", help="replay ids, a reason, or all of a topic", parents=[common])
     rp.add_argument("ids", nargs="*")
     rp.add_argument("--topic")
@@ -119,12 +129,14 @@ async def _dispatch(args: argparse.Namespace, admin: DlqAdmin) -> int:
     elif args.command == "list":
         recs = await admin.records(args.topic, args.status, args.limit, args.reason)
         cols = ["id", "status", "reason", "attempts", "key", "correlation_id", "error"]
-        _print(args, [r.summary() for r in recs], cols)
+        shown = _shown(args, who, [r.summary() for r in recs], topic=topic, count=len(recs))
+        _print(args, shown, cols)
     elif args.command == "show":
         rec = await admin.get(args.id)
         if rec is None:
             return _fail(f"no record {args.id}", 1)
-        sys.stdout.write(orjson.dumps(rec.full(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        [doc] = _shown(args, who, [rec.full()], record=args.id)
+        sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
     elif args.command == "replay":
         return await _replay(args, admin, who)
     else:
@@ -135,6 +147,17 @@ async def _dispatch(args: argparse.Namespace, admin: DlqAdmin) -> int:
         log.info("audit: dlq purge", extra={"who": who, "topic": args.topic, "purged": purged})
         _print(args, [{"purged": purged}], ["purged"])
     return 0
+
+
+def _shown(
+    args: argparse.Namespace, who: str, docs: list[dict[str, Any]], **detail: Any
+) -> list[dict[str, Any]]:
+    """Records as the command prints them: masked, or raw with ``--raw`` and an audit line."""
+    if not args.raw:
+        return [masked_view(d) for d in docs]
+    what = "dlq record read raw" if args.command == "show" else "dlq records read raw"
+    log.info("audit: %s", what, extra={"who": who, **detail})
+    return [{**d, "masked": False} for d in docs]
 
 
 async def _replay(args: argparse.Namespace, admin: DlqAdmin, who: str) -> int:
@@ -169,6 +192,9 @@ async def _replay(args: argparse.Namespace, admin: DlqAdmin, who: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # audit lines (replay, purge, a raw read) as JSON on stderr; other libraries' chatter not
+    configure_logging("stocksync-dlq", "WARNING")
+    log.setLevel(logging.INFO)
     p = parser()
     args = p.parse_args(argv)
     problem = validate(args)

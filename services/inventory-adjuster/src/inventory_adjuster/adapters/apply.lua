@@ -20,16 +20,25 @@
 --                                  units the order line holds per location
 -- KEYS[5] waiting      inv:{sku}:waiting      refused order lines waiting for stock, oldest
 --                                  first (a list of JSON entries; see WAITING LIST below)
+-- KEYS[6] waited       inv:{sku}:waited       units re-reserved for waiting routed lines, per
+--                                  line ("<shop>:<order>:<line>" -> JSON {location: units}),
+--                                  moved into the line's hold (KEYS[4]) by its next routed
+--                                  command (a served line's hold key cannot be declared)
+-- KEYS[7] undone       inv:{sku}:idem:<key>   (an adjust that undoes a routed commit, else
+--                                  unused) the stored result of the commit it undoes
 -- ARGV: 1 command, 2 location, 3 quantity, 4 idempotency key, 5 idempotency ttl (s),
 --       6 offset field ("" for none), 7 offset, 8 ledger max length, 9 as_of ms ("" none),
 --       10 config JSON ("" none), 11 ordering shop ("" none), 12 stores JSON list ("" none),
 --       13 default allocation JSON {"per_store", "velocity", "window_s"} ("" none: only SKUs
 --          configured with an allocation threshold are allocated),
 --       14 (routed commands only, else "") route JSON {"locations": [...], "split": bool}:
---          see route_reserve and routed_moves below (docs/decisions/0018-order-routing.md)
+--          see place and routed_moves below (docs/decisions/0018-order-routing.md)
 --       15 an order line's reserve: its waiting entry JSON {"key", "shop", "order_id",
---          "line_id", "location", "quantity"} ("" for any other command); queued on KEYS[5]
---          when the reserve is refused (docs/decisions/0022-residual-order-edge-cases.md)
+--          "line_id", "location", "quantity", "route" (routed only)} ("" for any other
+--          command); queued on KEYS[5] when the reserve is refused
+--          (docs/decisions/0022-residual-order-edge-cases.md, 0031)
+--       16 "1": an adjust that puts back what the commit of KEYS[7] took off on-hand, where
+--          it took it (see undo_moves); "" for any other command
 
 local SALES_WEIGHT_CAP = 1000
 -- the default allocation's settings, decoded once per call (nil: none)
@@ -244,18 +253,21 @@ local function moved_since(loc, as_of_ms)
   return moved
 end
 
--- WAITING LIST (docs/decisions/0022-residual-order-edge-cases.md). A plain (not routed)
--- reserve of an order line refused under the reject policy waits in KEYS[5], in order of
--- arrival. Every later applied command that is not a reserve (stock may have come back: a
--- release, a receipt, a count, a lower safety stock) serves the list from its head in the
--- same script: each entry whose location now has its units available is reserved, atomic
--- with the stock's return and idempotent with that command (a replay is a duplicate whose
--- stored result lists the same re-reservations, published again with the same ids).
--- Per location the order of arrival is strict: an entry that does not fit blocks the later
--- entries at its location (a small later line never jumps an earlier one), not those at
--- other locations. An entry older than the idempotency ttl (ARGV[5]) is dropped. Bounded
--- work: at most WAITING_SCAN entries looked at per command and WAITING_MAX queued (beyond
--- it a refusal is final, as it was before the list existed).
+-- WAITING LIST (docs/decisions/0022-residual-order-edge-cases.md, 0031). A reserve of an
+-- order line refused under the reject policy waits in KEYS[5], in order of arrival (a
+-- routed one with its route: it is served at any location the route allows, as a routed
+-- reserve would be placed). Every later applied command that is not a reserve (stock may
+-- have come back: a release, a receipt, a count, a lower safety stock) serves the list from
+-- its head in the same script: each entry whose location now has its units available is
+-- reserved, atomic with the stock's return and idempotent with that command (a replay is a
+-- duplicate whose stored result lists the same re-reservations, published again with the
+-- same ids). Per location the order of arrival is strict: an entry that does not fit blocks
+-- the later entries at its location (a small later line never jumps an earlier one), not
+-- those at other locations (a routed entry that does not fit blocks every location of its
+-- route, and is placed only at locations no earlier entry blocks). An entry older than the
+-- idempotency ttl (ARGV[5]) is dropped. Bounded work: at most WAITING_SCAN entries looked
+-- at per command and WAITING_MAX queued (beyond it a refusal is final, as it was before the
+-- list existed).
 local WAITING_SCAN = 64
 local WAITING_MAX = 10000
 
@@ -268,39 +280,89 @@ local function enqueue_waiting()
   return true
 end
 
--- Each re-reservation bumps the version (one change event each; shopify-sync keeps the
--- latest version) and is a ledger entry of its own, naming the command that served it.
+-- Where a routed reserve of `qty` units goes (ADR 0018): the first location of `locs` that
+-- has them all, else (split) units taken in route order, else nil (reject) or the first
+-- location (backorder). A location named twice counts once (never its stock twice); a
+-- `blocked` one (an earlier waiting line needs its stock) counts as empty.
+local function place(h, locs, split, qty, policy, blocked)
+  local avail, seen = {}, {}
+  for i, l in ipairs(locs) do
+    avail[i] = (seen[l] or blocked[l]) and 0 or at(h, l).available
+    seen[l] = true
+  end
+  for i, l in ipairs(locs) do
+    if avail[i] >= qty then return {{l, qty}} end
+  end
+  if split then
+    local take, left = {}, qty
+    for i, l in ipairs(locs) do
+      local n = math.min(math.max(0, avail[i]), left)
+      if n > 0 then take[#take + 1] = {l, n}; left = left - n end
+    end
+    if left == 0 then return take end
+  end
+  if policy ~= 'reject' then return {{locs[1], qty}} end
+  return nil
+end
+
+-- Units re-reserved for a routed line are its hold: kept in KEYS[6] until the line's next
+-- routed command (which declares its hold key) moves them into it.
+local function note_waited(e, take)
+  local field = e['shop'] .. ':' .. e['order_id'] .. ':' .. e['line_id']
+  local cur = cjson.decode(redis.call('HGET', KEYS[6], field) or '{}')
+  for _, t in ipairs(take) do cur[t[1]] = (cur[t[1]] or 0) + t[2] end
+  redis.call('HSET', KEYS[6], field, cjson.encode(cur))
+end
+
+-- Each re-reservation bumps the version (one change event each, one per location for a
+-- routed line; shopify-sync keeps the latest version) and is a ledger entry of its own,
+-- naming the command that served it.
 local function serve_waiting(h)
   local served = {}
   if redis.call('LLEN', KEYS[5]) == 0 then return served end
   local blocked, ttl_ms = {}, tonumber(ARGV[5]) * 1000
   for _, item in ipairs(redis.call('LRANGE', KEYS[5], 0, WAITING_SCAN - 1)) do
     local e = cjson.decode(item)
-    local l, q = e['location'], tonumber(e['quantity'])
+    local q, route = tonumber(e['quantity']), e['route']
+    local locs = route and route['locations'] or {e['location']}
+    local take
+    if route then
+      take = place(h, locs, route['split'], q, 'reject', blocked)
+    elseif not blocked[e['location']] and at(h, e['location']).available >= q then
+      take = {{e['location'], q}}
+    end
     if clock_ms() - tonumber(e['t']) > ttl_ms then
       redis.call('LREM', KEYS[5], 1, item)
-    elseif not blocked[l] then
-      local before = at(h, l)
-      if before.available >= q then
-        redis.call('LREM', KEYS[5], 1, item)
+    elseif take then
+      redis.call('LREM', KEYS[5], 1, item)
+      note_sale(h, e['shop'], q)
+      local routed = nil
+      if route then
+        routed = {}
+        for _, t in ipairs(take) do routed[t[1]] = t[2] end
+        note_waited(e, take)
+      end
+      for part, t in ipairs(take) do
+        local l, n = t[1], t[2]
+        local before = at(h, l)
         local _, total_before = levels_of(h)
-        h[l .. '|reserved'] = before.reserved + q
+        h[l .. '|reserved'] = before.reserved + n
         redis.call('HSET', KEYS[1], l .. '|reserved', h[l .. '|reserved'])
-        note_sale(h, e['shop'], q)
         local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
         local after = at(h, l)
         local _, total_after = levels_of(h)
         redis.call('XADD', KEYS[3], 'MAXLEN', '~', tonumber(ARGV[8]), '*',
-          'command', 'reserve', 'key', e['key'], 'location', l, 'quantity', q,
-          'status', 'applied', 'version', version, 'd_on_hand', 0, 'd_reserved', q,
+          'command', 'reserve', 'key', e['key'], 'location', l, 'quantity', n,
+          'status', 'applied', 'version', version, 'd_on_hand', 0, 'd_reserved', n,
           'served_by', ARGV[4])
-        served[#served + 1] = {key = e['key'], location = l, quantity = q, version = version,
+        served[#served + 1] = {key = e['key'], location = l, quantity = n, version = version,
           before = before, after = after, sku_available_before = total_before,
-          sku_available_after = total_after, seen = seen_at(h, l),
+          sku_available_after = total_after, seen = seen_at(h, l), part = part,
+          routed = routed or cjson.null, tried = route and locs or cjson.null,
           order = {shop = e['shop'], order_id = e['order_id'], line_id = e['line_id']}}
-      else
-        blocked[l] = true
       end
+    else
+      for _, l in ipairs(locs) do blocked[l] = true end
     end
   end
   return served
@@ -356,26 +418,13 @@ end
 local ROUTE = nil
 if ARGV[14] and ARGV[14] ~= '' and KEYS[4] then ROUTE = cjson.decode(ARGV[14]) end
 
-local function route_reserve(h, qty, policy)
-  local locs = ROUTE['locations']
-  local avail, seen = {}, {}
-  for i, l in ipairs(locs) do  -- a location named twice counts once (never its stock twice)
-    avail[i] = seen[l] and 0 or at(h, l).available
-    seen[l] = true
-  end
-  for i, l in ipairs(locs) do
-    if avail[i] >= qty then return {{l, qty}} end
-  end
-  if ROUTE['split'] then
-    local take, left = {}, qty
-    for i, l in ipairs(locs) do
-      local n = math.min(math.max(0, avail[i]), left)
-      if n > 0 then take[#take + 1] = {l, n}; left = left - n end
-    end
-    if left == 0 then return take end
-  end
-  if policy ~= 'reject' then return {{locs[1], qty}} end
-  return nil
+-- What a line re-reserved while it waited holds (KEYS[6]) joins its hold (KEYS[4]).
+local function merge_waited()
+  local field = string.match(KEYS[4], '}:hold:(.+)$')
+  local raw = field and redis.call('HGET', KEYS[6], field)
+  if not raw then return end
+  for l, n in pairs(cjson.decode(raw)) do redis.call('HINCRBY', KEYS[4], l, n) end
+  redis.call('HDEL', KEYS[6], field)
 end
 
 local function read_hold()
@@ -425,23 +474,50 @@ local function routed_moves(cmd, loc, qty)
   return moves
 end
 
+-- {location, 0, +n} of an adjust undoing a routed commit (a cancelled fulfilment; ADR 0031):
+-- units back where the commit's stored result says it took them, in its order; what it
+-- does not account for (its result expired, or a restored marker) at the command's location.
+local function undo_moves(loc, qty)
+  local moves, left = {}, qty
+  local raw = redis.call('GET', KEYS[7])
+  local done = raw and cjson.decode(raw) or {}
+  for _, a in ipairs(done['allocations'] or {}) do
+    local n = math.min(math.max(0, a['before']['on_hand'] - a['after']['on_hand']), left)
+    if n > 0 then moves[#moves + 1] = {a['location'], 0, n}; left = left - n end
+  end
+  if left > 0 then
+    for _, m in ipairs(moves) do
+      if m[1] == loc then m[3] = m[3] + left; left = 0 end
+    end
+    if left > 0 then moves[#moves + 1] = {loc, 0, left} end
+  end
+  return moves
+end
+
+local UNDO = ARGV[16] == '1' and KEYS[7] ~= nil
+
 local function apply_routed(cmd, loc, qty)
+  merge_waited()
   local h = read_state()
   local _, total_before = levels_of(h)
   local policy = h['policy'] or 'reject'
   local status, moves, tried, available_at = 'applied', {}, cjson.null, cjson.null
+  local waiting = false
   if cmd == 'reserve' then
     note_seen(h, loc, ARGV[11], qty)
     note_demand(h, qty)
     tried, available_at = ROUTE['locations'], {}
     for _, l in ipairs(tried) do available_at[l] = at(h, l).available end
-    local take = route_reserve(h, qty, policy)
+    local take = place(h, ROUTE['locations'], ROUTE['split'], qty, policy, {})
     if take == nil then
       status = 'rejected'
+      waiting = enqueue_waiting()
     else
       for _, t in ipairs(take) do moves[#moves + 1] = {t[1], t[2], 0} end
       note_sale(h, ARGV[11], qty)
     end
+  elseif UNDO then
+    moves = undo_moves(loc, qty)
   else
     moves = routed_moves(cmd, loc, qty)
   end
@@ -489,7 +565,7 @@ local function apply_routed(cmd, loc, qty)
     backordered = (status == 'applied' and cmd == 'reserve' and first.after.available < 0),
     shares = shares or cjson.null, moved = moved, seen = first.seen,
     allocations = allocations, routed = routed, tried = tried, available_at = available_at,
-    served = served,
+    served = served, waiting = waiting,
   })
   redis.call('SET', KEYS[2], result, 'EX', tonumber(ARGV[5]))
   record_position()
@@ -499,7 +575,8 @@ local function apply_routed(cmd, loc, qty)
     seen = seen_all(h)})}
 end
 
-if ROUTE and (cmd == 'reserve' or cmd == 'release' or cmd == 'commit') then
+if (ROUTE and (cmd == 'reserve' or cmd == 'release' or cmd == 'commit'))
+    or (UNDO and cmd == 'adjust' and qty >= 0) then
   return apply_routed(cmd, loc, qty)
 end
 

@@ -39,25 +39,31 @@ def ledger_key(sku: str) -> str:
 
 
 def hold_key(cmd: InventoryCommand) -> str:
-    """What a routed order line holds, per location (apply.lua's KEYS[5]; ADR 0018)."""
+    """What a routed order line holds, per location (apply.lua's KEYS[4]; ADR 0018)."""
     o = cmd.order
     line = f"{o.shop}:{o.order_id}:{o.line_id or ''}" if o else ""
     return f"inv:{{{cmd.sku}}}:hold:{line}"
 
 
 def waiting_key(sku: str) -> str:
-    """Refused order lines waiting for the SKU's stock, oldest first (apply.lua's KEYS[6];
+    """Refused order lines waiting for the SKU's stock, oldest first (apply.lua's KEYS[5];
     docs/decisions/0022-residual-order-edge-cases.md)."""
     return f"inv:{{{sku}}}:waiting"
 
 
+def waited_key(sku: str) -> str:
+    """Units re-reserved for waiting routed lines, per line, until the line's next routed
+    command moves them into its hold (apply.lua's KEYS[6]; ADR 0031)."""
+    return f"inv:{{{sku}}}:waited"
+
+
 def waiting_entry(cmd: InventoryCommand) -> str:
-    """apply.lua's ARGV[15]: what a plain reserve of an order line queues if it is refused;
-    "" for any other command (a routed reserve included: it does not wait)."""
+    """apply.lua's ARGV[15]: what a reserve of an order line queues if it is refused (a
+    routed one with its route: ADR 0031); "" for any other command."""
     o = cmd.order
-    if cmd.command != "reserve" or cmd.route is not None or o is None or o.line_id is None:
+    if cmd.command != "reserve" or o is None or o.line_id is None:
         return ""
-    entry = {
+    entry: dict[str, object] = {
         "key": cmd.idempotency_key,
         "shop": o.shop,
         "order_id": o.order_id,
@@ -65,6 +71,8 @@ def waiting_entry(cmd: InventoryCommand) -> str:
         "location": cmd.location,
         "quantity": cmd.quantity,
     }
+    if cmd.route is not None:
+        entry["route"] = cmd.route.model_dump(mode="json")
     return orjson.dumps(entry).decode()
 
 
@@ -168,13 +176,18 @@ class RedisInventory:
             self.shops_json,
             self.allocation_json,
         ]
-        # ARGV[14], with KEYS[5]: routed (ADR 0018); ARGV[15], with KEYS[6]: the waiting list
+        # ARGV[14], with KEYS[4]: routed (ADR 0018); ARGV[15], with KEYS[5] and KEYS[6]: the
+        # waiting list (ADR 0022, 0031)
         args.append(cmd.route.model_dump_json() if cmd.route is not None else "")
         args.append(waiting_entry(cmd))
+        args.append("1" if cmd.undoes is not None else "")  # ARGV[16], with KEYS[7] (ADR 0031)
         return args
 
     def _keys(self, cmd: InventoryCommand) -> list[str]:
-        return [*script_head_keys(cmd), hold_key(cmd), waiting_key(cmd.sku)]
+        keys = script_head_keys(cmd)
+        # KEYS[7]: the stored result of the commit an adjust undoes; else its own (unused)
+        undone = idem_key(cmd.sku, cmd.undoes) if cmd.undoes is not None else keys[1]
+        return [*keys, hold_key(cmd), waiting_key(cmd.sku), waited_key(cmd.sku), undone]
 
     def handled(self, positions: Sequence[Position | None]) -> None:
         """Note that the scripts of the commands at ``positions`` returned (applied, refused,

@@ -18,6 +18,7 @@ AlertKind = Literal[
     "velocity",
     "digest",
     "unmapped_line",
+    "rereserved",
 ]
 ALERT_KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
 ChannelName = Literal["slack", "webhook", "email"]
@@ -39,7 +40,8 @@ class Alert(BaseModel):
     location: str | None = None
     store: str | None = None
     order: OrderLineRef | None = None
-    requested: int | None = None  # oversell, unmapped_line: units the order asked for
+    # oversell, unmapped_line: units the order asked for; rereserved: units held now
+    requested: int | None = None
     # oversell: the refused line waits and is reserved when stock returns (ADR 0022)
     waiting: bool = False
     title: str | None = None  # unmapped_line: the line's product title

@@ -25,6 +25,7 @@ class Rule(BaseModel):
     back_in_stock: bool | None = None
     oversell: bool | None = None
     unmapped_line: bool | None = None  # an order line no SKU is mapped for (per store)
+    rereserved: bool | None = None  # a refused order line reserved when stock came back
     reorder_point: int | None = Field(default=None, ge=0)
     reorder_quantity: int | None = Field(default=None, ge=1)
     velocity_per_minute: int | None = Field(default=None, ge=1)  # alert above this rate
@@ -48,6 +49,7 @@ class Effective(BaseModel):
     back_in_stock: bool = True
     oversell: bool = True
     unmapped_line: bool = True
+    rereserved: bool = True
     reorder_point: int | None = None
     reorder_quantity: int | None = None
     velocity_per_minute: int | None = None

@@ -17,6 +17,8 @@ HEADLINES = {
     "(limit {threshold}/min)",
     "digest": ":memo: {sku}: {count} more alerts during the quiet period",
     "unmapped_line": ":grey_question: {store}: an order line has no SKU mapping: {title}",
+    "rereserved": ":arrows_counterclockwise: {sku}: a refused order is reserved now "
+    "({requested} units, stock came back)",
 }
 UNMAPPED_PREFIX = "unmapped:"  # an unmapped_line alert's subject: unmapped:<shop>
 SUBJECT_PREFIX = "[StockSync]"

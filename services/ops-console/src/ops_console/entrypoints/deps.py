@@ -1,5 +1,6 @@
 """FastAPI dependencies: the container, the session behind a page (ended when idle or old,
-when its user was disabled or its token revoked; its role as the user's role is now), and
+when its user was disabled, their password reset or role changed since the login, or its
+token revoked), and
 the checks every action passes (a session, its CSRF token, then a role that may operate)."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from fastapi import Depends, HTTPException, Request
 
 from ops_console.backends import CREDENTIAL
 from ops_console.bootstrap import Container
-from ops_console.sessions import COOKIE, Session, end, keep
+from ops_console.sessions import COOKIE, Session, end, keep, time_left
 from stocksync_common.bodies import read_bounded
 
 MAX_FORM_BYTES = 64 * 1024
@@ -42,9 +43,14 @@ async def current_session(request: Request, c: ContainerDep) -> Session | None:
     if session is None:
         return None
     now, s = c.clock(), c.settings
-    left = min(s.session_idle_s, s.session_ttl_s - (now - session.created_at))
+    left = time_left(session, now, s.session_idle_s, s.session_ttl_s)
     principal = await c.users.active(session.user)
-    if now - session.seen_at >= s.session_idle_s or left <= 0 or principal is None:
+    if (
+        now - session.seen_at >= s.session_idle_s
+        or left <= 0
+        or principal is None
+        or principal.generation != session.generation
+    ):
         await end(c.users, c.sessions, session)
         return None
     session = replace(session, role=principal.role, seen_at=now)

@@ -123,6 +123,7 @@ async def dlq_record(
         replay=replay_button(session, service, r),
         headers=sorted((r.get("headers") or {}).items()),
         value=_pretty(value), stack=_stack(r.get("stack")), masked=bool(r.get("masked")),
+        redacted=bool(r.get("redacted")),
     )  # fmt: skip
 
 

@@ -10,8 +10,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ops_console.audit import audit
 from ops_console.entrypoints.deps import ContainerDep, FormDep, MaybeSessionDep, SessionActionDep
 from ops_console.entrypoints.pages import render
-from ops_console.sessions import COOKIE, end, new_session
+from ops_console.sessions import COOKIE, TOKEN_LABEL, end, new_session
 from stocksync_common.accounts import ROLE_SCOPES
+from stocksync_common.auth import client_address
 
 REFUSALS = {
     "wrong": ("Wrong user name or password.", 401),
@@ -44,7 +45,7 @@ async def login_form(session: MaybeSessionDep, next: str | None = None) -> Respo
 @router.post("/login")
 async def login(request: Request, c: ContainerDep, form: FormDep) -> Response:
     """Check the user's password; on success start a session and set its cookie."""
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)  # the peer, or behind a trusted proxy the client
     next_path = safe_next(form.get("next"))
     name = form.get("user", "")[:64]
     result = await c.users.login(name, form.get("password", ""), client)
@@ -57,9 +58,9 @@ async def login(request: Request, c: ContainerDep, form: FormDep) -> Response:
     # with the session however the session ends (sessions.keep)
     lasts = min(c.settings.session_idle_s, c.settings.session_ttl_s)
     _, token = await c.users.issue_token(
-        user.user, "ops-console session", ROLE_SCOPES[user.role], lasts
+        user.user, TOKEN_LABEL, ROLE_SCOPES[user.role], lasts, user.generation
     )
-    session = new_session(user.user, user.role, c.clock(), token)
+    session = new_session(user.user, user.role, c.clock(), token, user.generation)
     await c.sessions.put(session, lasts)
     audit(session.who, "login", client=client, role=user.role)
     response = RedirectResponse(next_path, 303)

@@ -14,11 +14,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ops_console.entrypoints.deps import Action, PageSessionDep, SessionActionDep
+from ops_console.entrypoints.deps import Action, ContainerDep, PageSessionDep, SessionActionDep
 from ops_console.entrypoints.pages import render
 from ops_console.entrypoints.users_api import accounts_of
 from ops_console.formatting import when
-from ops_console.sessions import Session
+from ops_console.sessions import Session, renew, time_left
 from ops_console.user_admin import UserAdmin
 from stocksync_common.accounts import MIN_PASSWORD_CHARS, ROLES, AccountError
 from stocksync_common.accounts.store import Accounts
@@ -134,11 +134,18 @@ async def enable(m: ManagingDep) -> Response:
 
 
 @router.post("/password")
-async def password(m: ManagingDep) -> Response:
-    """Set a user's password (and lift a lock-out)."""
+async def password(m: ManagingDep, c: ContainerDep) -> Response:
+    """Set a user's password (and lift a lock-out): their other sessions end."""
     name = m.field("name")
-    call = m.ops.reset_password(name, m.form.get("password", ""))
-    return await _apply(m, call, f"Password of {name} reset.")
+
+    async def reset() -> None:
+        generation = await m.ops.reset_password(name, m.form.get("password", ""))
+        if name == m.session.user:  # the admin's own: this session goes on, the others end
+            s = c.settings
+            left = time_left(m.session, c.clock(), s.session_idle_s, s.session_ttl_s)
+            await renew(c.users, c.sessions, m.session, generation, max(1, int(left)))
+
+    return await _apply(m, reset(), f"Password of {name} reset.")
 
 
 @router.post("/token")

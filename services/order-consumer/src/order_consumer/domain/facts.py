@@ -13,6 +13,8 @@ webhook (fulfillments/create, refunds/create, orders/edited) or inside an order 
   once, from what the shipment recorded: each line's shipped units are open again, back on
   hand where they left (``adjust`` +n; not at a WMS-run location, whose warehouse reports
   its own stock) and reserved again by the settle step (none once the order is cancelled).
+  A routed line's ``adjust`` names the shipment's ``commit`` (``undoes``): the adjuster puts
+  the units back where that commit took them, the line's own locations (ADR 0031).
   A cancellation seen before its shipment makes that shipment move nothing
   (docs/decisions/0022-residual-order-edge-cases.md, b).
 - A refund line, by ``restock_type``: ``cancel`` removes unshipped units (released by the
@@ -27,6 +29,7 @@ webhook (fulfillments/create, refunds/create, orders/edited) or inside an order 
 
 from __future__ import annotations
 
+from order_consumer.domain.keys import command_key
 from order_consumer.domain.payloads import Fulfillment, OrderEditPayload, Refund, RefundLine
 from order_consumer.domain.state import LineState
 from order_consumer.domain.step import Step
@@ -34,6 +37,7 @@ from stocksync_common.events import (
     OrderEdit,
     OrderEdited,
     OrderFulfilled,
+    OrderFulfillmentCancelled,
     OrderLineQuantity,
     OrderRefund,
     OrderRefunded,
@@ -78,28 +82,47 @@ def apply_fulfillment(step: Step, f: Fulfillment, default_location: str) -> bool
 
 def cancel_fulfillment(step: Step, f: Fulfillment) -> bool:
     """Undo a shipment Shopify cancelled; True also when it never shipped here (the
-    cancellation is remembered so a late delivery of the shipment moves nothing)."""
-    record = step.state.facts.get(f"fulfillment:{f.id}")
-    if not f.cancelled or f"fulfillment:{f.id}:cancelled" in step.state.facts:
+    cancellation is remembered so a late delivery of the shipment moves nothing).
+    ``order.fulfillment_cancelled`` lists the units open again (ADR 0031)."""
+    shipment_fact = f"fulfillment:{f.id}"
+    record = step.state.facts.get(shipment_fact)
+    if not f.cancelled or f"{shipment_fact}:cancelled" in step.state.facts:
         return False
     shipments = [n for n in record.notices if n.type == FULFILLED] if record else []
+    undone: list[OrderLineQuantity] = []
     for notice in shipments:
         shipment = Shipment.model_validate(notice.payload)
         for shipped in shipment.lines:
             line = step.state.lines.get(shipped.line_id)
-            if line is None:
-                continue
-            units = min(shipped.quantity, line.shipped)
-            line.shipped -= units
-            where = shipment.location or line.location
-            if where in step.wms_locations or (
-                step.state.route is not None
-                and line.routed
-                and set(line.routed) <= step.wms_locations
-            ):
-                continue  # the warehouse reports its own stock
-            step.command(line, "adjust", units, f"fulfillment:{f.id}:cancelled", location=where)
+            if line is not None:
+                undone.append(undo_shipped(step, line, shipped.quantity, shipment, shipment_fact))
+    s = step.state
+    cancelled = Shipment(shop=s.shop, order_id=s.order_id, fulfillment_id=f.id, lines=undone)
+    step.notice(OrderFulfillmentCancelled, cancelled, f"{shipment_fact}:cancelled")
     return True
+
+
+def undo_shipped(
+    step: Step, line: LineState, quantity: int, shipment: Shipment, shipment_fact: str
+) -> OrderLineQuantity:
+    """One line's shipped units open again and back on hand where they left: the line's
+    part of the cancellation (its ``location``: where they came back, None when the
+    warehouse or, routed, the adjuster places them)."""
+    units = min(quantity, line.shipped)
+    line.shipped -= units
+    where = shipment.location or line.location
+    s = step.state
+    part = OrderLineQuantity(line_id=line.line_id, sku=line.sku, quantity=units)
+    if where in step.wms_locations or (
+        s.route is not None and line.routed and set(line.routed) <= step.wms_locations
+    ):
+        return part  # the warehouse reports its own stock
+    # routed: the adjuster puts them back where the shipment's commit took them (ADR 0031)
+    undoes = None
+    if s.route is not None:
+        undoes = command_key(s.shop, s.order_id, line.line_id, "commit", shipment_fact)
+    step.command(line, "adjust", units, f"{shipment_fact}:cancelled", location=where, undoes=undoes)
+    return part if undoes else part.model_copy(update={"location": where})
 
 
 def ship(step: Step, line: LineState, quantity: int, where: str | None, fact: str) -> None:

@@ -94,6 +94,7 @@ class Step:
         *,
         location: str | None = None,
         detail: str = "",
+        undoes: str | None = None,
     ) -> None:
         if line.sku is None and quantity != 0 and command in UNMAPPED_ON_HAND:
             # Unmapped: nothing to send yet; what it would take off (or put back on) hand is
@@ -119,6 +120,7 @@ class Step:
                 order=OrderLineRef(shop=s.shop, order_id=s.order_id, line_id=line.line_id),
                 reason=f"shopify {fact}",
                 route=route,
+                undoes=undoes,
             )
         )
 

@@ -5,7 +5,8 @@ becomes ``None`` or is left out. Before that, the edge checks the body strictly 
 topic's published shape (:func:`shape_problem`): the signature covers the body, not the topic
 header, so an order body relabelled ``shop/redact`` must not erase a shop. A refused body is
 kept in the receiver's DLQ with the reason, so a real request Shopify changed the shape of is
-not lost. The customer's email and phone are deliberately not kept.
+not lost. The customer's email and phone are deliberately not kept (the dead letters'
+redaction list holds a digest of the email, never the email: stocksync_common.dlq.redaction).
 """
 
 from __future__ import annotations

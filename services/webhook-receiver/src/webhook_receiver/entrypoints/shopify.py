@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from redis.exceptions import RedisError
 from starlette.types import Receive, Scope, Send
 
+from stocksync_common.dlq.redaction import subjects_of_request
 from stocksync_common.events import (
     ComplianceRequest,
     ComplianceRequestReceived,
@@ -70,6 +71,8 @@ class Received:
     route: Route
     topic: str
     compliance: ComplianceRequest | None
+    # what a customers/redact or shop/redact erases from the dead letters' views
+    erases: tuple[str, ...] = ()
 
 
 async def shopify_edge(c: Container, scope: Scope, receive: Receive, send: Send) -> None:
@@ -77,6 +80,7 @@ async def shopify_edge(c: Container, scope: Scope, receive: Receive, send: Send)
     started = time.perf_counter()
     try:
         received = await _receive(c, headers_of(scope), receive)
+        await _note_erasure(c, received)
         outcome = await c.intake.accept(received.delivery)
         await acknowledge(send, outcome, received.delivery.event_id)
     except Rejected as refusal:
@@ -167,7 +171,8 @@ async def _receive(c: Container, h: Headers, receive: Receive) -> Received:
         rate_limit=c.settings.shop_rate_limit_per_s,
         note=h.get("x-shopify-event-id", "")[:MAX_ID_CHARS],
     )
-    return Received(delivery, route, topic, compliance)
+    erases = tuple(subjects_of_request(topic, shop, doc)) if compliance is not None else ()
+    return Received(delivery, route, topic, compliance, erases)
 
 
 async def _parse(
@@ -212,6 +217,18 @@ def _compliance(
         extra={"compliance_topic": topic, "shop": shop, "webhook_id": webhook_id},
     )
     return request
+
+
+async def _note_erasure(c: Container, r: Received) -> None:
+    """Put what a redact request erases on the redaction list before the request is
+    accepted: 503 (Shopify sends it again) when it cannot be, so no erasure is lost."""
+    if not r.erases:
+        return
+    try:
+        await c.redactions.add(r.erases)
+    except RedisError as exc:
+        log.warning("redaction list not written", extra={"topic": topic_label(r.topic)})
+        raise Rejected(503, "could not note the erasure; retry later", "unavailable") from exc
 
 
 async def _note_parked(c: Container, r: Received) -> None:

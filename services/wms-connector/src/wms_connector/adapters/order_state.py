@@ -1,8 +1,10 @@
 """What the connector remembers per order in Redis: whether the WMS has it, and its WMS id.
 
 ``wms:order:{<shop>:<order id>}`` is a hash (``status``, ``wms_id``, and for a routed order
-``line|<sku>|<location>`` -> line id: what its shipments commit against); the hash tag
-keeps it on one slot. A redelivered order event finds the status and sends nothing again.
+``line|<sku>|<location>`` -> line id: what its shipments commit against, and
+``follow_up|<ref>`` for each follow-up fulfilment order's reference, which has a hash of its
+own; ADR 0031); the hash tag keeps it on one slot. A redelivered order event finds the
+status and sends nothing again.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from redis.typing import EncodableT
 from wms_connector.domain.outbound import OrderStatus
 
 LINE = "line|"
+FOLLOW_UP = "follow_up|"
 
 
 def key(ref: str) -> str:
@@ -51,6 +54,17 @@ class RedisOrderState:
             if name.startswith(LINE) and sep and line_id:
                 out[(sku, loc)] = line_id
         return out
+
+    async def add_follow_up(self, ref: str, follow_up: str) -> None:
+        """Remember a follow-up fulfilment order of the order ``ref`` (cancelled with it)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key(ref), f"{FOLLOW_UP}{follow_up}", "1")
+            pipe.expire(key(ref), self.ttl_s)
+            await pipe.execute()
+
+    async def follow_ups(self, ref: str) -> list[str]:
+        fields = [_text(f) or "" for f in await self.redis.hkeys(key(ref))]
+        return sorted(f.removeprefix(FOLLOW_UP) for f in fields if f.startswith(FOLLOW_UP))
 
     async def set(self, ref: str, status: OrderStatus, wms_id: str | None) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from stocksync_common.events import Order
-from wms_connector.domain.refs import order_ref
+from wms_connector.domain.refs import follow_up_ref, order_ref
 
 OrderStatus = Literal["created", "cancelled"]
 CancelStep = Literal["cancel_at_wms", "remember_only", "nothing"]
@@ -22,7 +22,9 @@ def fulfilment_request(order: Order) -> dict[str, Any] | None:
     if not lines:
         return None
     return {
-        "external_ref": order_ref(order.shop, order.order_id),
+        "external_ref": order_ref(order.shop, order.order_id)
+        if order.follow_up is None
+        else follow_up_ref(order.shop, order.order_id, order.follow_up),
         "shop": order.shop,
         "order_id": order.order_id,
         "lines": [
