@@ -7,9 +7,11 @@ asserted; the figures (election, 503 window, catch-up, recovery) are recorded in
 .work/faults/cluster-latest.json (``scripts/faults/report.py --cluster`` writes them into
 docs/reliability.md).
 
-CI runs the topic check, the happy path and one broker kill (the node leading most of the
-receiver's partitions); ``CLUSTER_SET=all`` (``scripts/faults/run.sh --cluster``) adds the
-active controller's kill, the rolling restart and a Redis master's SIGKILL."""
+CI runs the topic check and one broker kill (the node leading most of the receiver's
+partitions; its stream runs on the Redis Cluster and meets the same oracle, so the happy path
+adds nothing CI needs for its 75 s); ``CLUSTER_SET=all`` (``scripts/faults/run.sh --cluster``)
+adds the happy path, the active controller's kill, the rolling restart and a Redis master's
+SIGKILL."""
 
 from __future__ import annotations
 
@@ -161,7 +163,7 @@ class Case:
 
 
 CASES = [
-    Case("no fault: the happy path on the Redis Cluster", no_fault, ci=True),
+    Case("no fault: the happy path on the Redis Cluster", no_fault),
     Case(
         "SIGKILL the broker leading most receiver partitions, restart",
         kill_and_restart(lambda w: most_leaderships(w.bootstrap, WEBHOOKS_SHOPIFY)),
