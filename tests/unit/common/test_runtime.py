@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -14,7 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from stocksync_common import wiring
+from stocksync_common import gc_tuning, wiring
 from stocksync_common.ops import Health
 from stocksync_common.runtime import (
     OFF_PATH_FETCH_MIN_BYTES,
@@ -254,3 +255,34 @@ async def test_consumers_off_the_sales_path_take_their_records_in_batches() -> N
                        ("wms-connector", "orders-consumer")}  # fmt: skip
     first_record = {name for (_t, name), c in consumers.items() if c.fetch_min_bytes == 1}
     assert "consumer" in first_record  # order-consumer's webhooks, wms-connector's events
+
+
+async def test_a_service_process_freezes_what_its_start_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Full collections stopped shopify-sync's event loop for 65-270 ms about once a second
+    under load (docs/profiling.md): a service process (``serve`` sets the flag) moves what its
+    start built out of every later collection; tests never freeze their own process."""
+    assert gc_tuning.freeze_after_start is False
+    box = Box()
+    async with running(spec(box), Health(), FastAPI()):
+        assert gc.get_freeze_count() == 0
+    monkeypatch.setattr(gc_tuning, "freeze_after_start", True)
+    try:
+        async with running(spec(Box()), Health(), FastAPI()):
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+def test_service_processes_collect_less_often_than_cpython_s_defaults() -> None:
+    settings = CommonSettings(admin_token="tok")
+    assert settings.gc_freeze is True
+    first, second, third = settings.gc_thresholds
+    assert first > 700 and third > 10  # CPython's (700, 10, 10)
+    before = gc.get_threshold()
+    try:
+        gc_tuning.tune(settings.gc_thresholds)
+        assert gc.get_threshold() == settings.gc_thresholds
+    finally:
+        gc.set_threshold(*before)

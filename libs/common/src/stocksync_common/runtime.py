@@ -29,7 +29,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI
 
-from stocksync_common import taskdump
+from stocksync_common import gc_tuning, taskdump
 from stocksync_common.accounts.store import Accounts
 from stocksync_common.accounts.throttle import BearerThrottle
 from stocksync_common.consumer import (
@@ -288,6 +288,8 @@ async def running(service: Service[C], health: Health, app: FastAPI) -> AsyncIte
             stack.push_async_callback(_stop_task, _start_task(health, task), task.stop)
         for context in service.contexts(c):
             await stack.enter_async_context(context)
+        if gc_tuning.freeze_after_start:
+            log.info("heap frozen after start", extra={"objects": gc_tuning.freeze()})
         yield c
 
 

@@ -14,6 +14,7 @@ from aiokafka.structs import TopicPartition
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from stocksync_common import gc_tuning
 from stocksync_common.consumer import ConsumerLoop
 from stocksync_common.logs import configure_logging
 from stocksync_common.metrics import DLQ_DEPTH
@@ -67,6 +68,8 @@ def serve(app: FastAPI | str, settings: CommonSettings, *, workers: int = 1) -> 
     """Configure logging and tracing, then serve until SIGINT/SIGTERM."""
     configure_logging(settings.service_name, settings.log_level)
     setup_tracing(settings.service_name)
+    gc_tuning.tune(settings.gc_thresholds)
+    gc_tuning.freeze_after_start = settings.gc_freeze
     uvicorn.run(
         app,
         host=settings.http_host,

@@ -64,6 +64,10 @@ class CommonSettings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     service_name: str = "stocksync"
     log_level: str = "INFO"
+    # The cyclic garbage collector's thresholds and a freeze of the heap after start
+    # (stocksync_common.gc_tuning; CPython's defaults are 700, 10, 10).
+    gc_thresholds: tuple[int, int, int] = (10_000, 10, 50)
+    gc_freeze: bool = True
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     # Proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the client
