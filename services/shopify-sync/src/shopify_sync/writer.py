@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +58,11 @@ from stocksync_common.stores import Store
 log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
 MAX_REMAPS = 2
+# An item a sale raced is written apart from the others for this long after (a hot SKU in a
+# flash sale sells again before most writes land), with one retry per round after its level
+# is read again: its next try is the next round, which the deferral starts at once.
+CONTENDED_S = 2.0
+RACED_TRIES = 2
 
 
 @dataclass
@@ -105,6 +111,11 @@ class Writer:
     rounds: dict[str, int] = field(default_factory=dict)
     held_skus: dict[str, set[str]] = field(default_factory=dict)
     waiters: set[str] = field(default_factory=set)  # shops with entries left to held SKUs
+    # per shop: items a sale raced lately (monotonic time the mark ends); they are written in
+    # calls of their own, after the others (``_round_of``)
+    contended: dict[str, dict[ItemKey, float]] = field(default_factory=dict)
+    contended_s: float = CONTENDED_S
+    clock: Callable[[], float] = time.monotonic
 
     async def push_pending(self, store: Store) -> Outcome:
         out, shop = Outcome(), store.shop
@@ -211,8 +222,23 @@ class Writer:
         SYNC_CLOCK.settled(shop, [t.key for t in same if t.key not in batch.held])
         out.unchanged += len(same)
         differ = [t for t in todo if self._differs(t, batch)]
-        for chunk in chunks(differ, BATCH_LIMIT):
+        # Items a sale raced lately are likely raced again (a hot SKU selling in this store):
+        # the others go first, in calls without them, so one refusal of a call (it is all or
+        # nothing) never holds them back; the raced get one call and one retry per round.
+        raced = self._contended(shop)
+        calm = [t for t in differ if t.key not in raced]
+        hot = [t for t in differ if t.key in raced]
+        for chunk in chunks(calm, BATCH_LIMIT):
             await self._push(store, list(chunk), batch, out)
+        for chunk in chunks(hot, BATCH_LIMIT):
+            await self._push(store, list(chunk), batch, out, tries=RACED_TRIES)
+
+    def _contended(self, shop: str) -> set[ItemKey]:
+        """The items of ``shop`` a sale raced within the last ``contended_s`` seconds."""
+        marks, now = self.contended.get(shop, {}), self.clock()
+        for key in [k for k, until in marks.items() if until <= now]:
+            del marks[key]
+        return set(marks)
 
     def _plan(self, store: Store, t: Target, batch: Batch) -> Plan:
         """The write invariant for one item. The first time we meet an item (no exposure
@@ -326,23 +352,32 @@ class Writer:
             levels.update(await self.mapping.read_levels(store, unknown))
         return levels, {t.key for t in unknown}
 
-    async def _push(self, store: Store, chunk: list[Target], batch: Batch, out: Outcome) -> None:
+    async def _push(
+        self,
+        store: Store,
+        chunk: list[Target],
+        batch: Batch,
+        out: Outcome,
+        tries: int | None = None,
+    ) -> None:
         """Write ``chunk`` in one call, retrying what its user errors allow.
 
         A call is all or nothing: one item a sale raced refuses every other one. The others
         go again at once, without the raced items, which follow in a call of their own once
-        their levels were read again: an item selling through every write (a hot SKU in a
-        flash sale) never holds the rest of the store's changes back. Each part gets at most
-        ``max_stale_retries`` more calls."""
-        parts: list[tuple[list[Target], int]] = [(chunk, self.max_stale_retries + 1)]
+        their levels were read again (one retry: an item selling through every write, a hot
+        SKU in a flash sale, would keep the lane's round, and every change behind it,
+        waiting); they are marked contended for the next rounds. A part gets at most
+        ``tries`` calls (``max_stale_retries`` + 1); what is left stays pending for the next
+        round."""
+        parts: list[tuple[list[Target], int]] = [(chunk, tries or self.max_stale_retries + 1)]
         salt = 0
         while parts:
-            part, tries = parts.pop(0)
+            part, left_tries = parts.pop(0)
             left, raced, salt = await self._call(store, part, batch, salt, out)
-            tries -= 1
-            for rest in (left, raced):
-                if rest and tries > 0:
-                    parts.append((rest, tries))
+            left_tries -= 1
+            for rest, more in ((left, left_tries), (raced, min(left_tries, RACED_TRIES - 1))):
+                if rest and more > 0:
+                    parts.append((rest, more))
                 elif rest:
                     out.deferred += len(rest)  # levels kept moving: pending for the next round
 
@@ -445,6 +480,8 @@ class Writer:
             drop.add(index)
         drop |= await self._remap(store, chunk, verdict.indexes(Action.REMAP), out)
         stale = verdict.indexes(Action.REFRESH)
+        until = self.clock() + self.contended_s
+        self.contended.setdefault(store.shop, {}).update({chunk[i].key: until for i in stale})
         drop |= await self._refresh(store, chunk, stale, batch, out)
         if verdict.indexes(Action.NEW_KEY):
             salt += 1
