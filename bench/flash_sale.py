@@ -56,6 +56,7 @@ from bench.live import (
     Infra,
     Stack,
     add_infra_args,
+    add_service_env_arg,
     infra_of,
     rates,
     running_stack,
@@ -403,13 +404,6 @@ def store_limits(plans: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def service_setting(text: str) -> tuple[str, str]:
-    name, sep, value = text.partition("=")
-    if not sep or not name.startswith("STOCKSYNC_"):
-        raise argparse.ArgumentTypeError(f"not STOCKSYNC_NAME=VALUE: {text!r}")
-    return name, value
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench.flash_sale", description=__doc__.split("\n\n")[0])
     d = Options()
@@ -449,15 +443,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="each store's Shopify plan, in the stores file's order (plus,plus,plus): its "
         "API rate limit; default: the stores file's (plus, advanced, standard)",
     )
-    p.add_argument(
-        "--service-env",
-        action="append",
-        type=service_setting,
-        default=[],
-        metavar="STOCKSYNC_NAME=VALUE",
-        help="a setting for every StockSync service of the run (repeatable), e.g. "
-        "STOCKSYNC_COALESCE_WINDOW_S=0; the results record it",
-    )
+    add_service_env_arg(p)
     p.add_argument("--smoke", action="store_true", help="tiny load; never touches the docs")
     p.add_argument("--no-doc", action="store_true")
     add_infra_args(p)

@@ -51,6 +51,7 @@ from bench.live import (
     Infra,
     Stack,
     add_infra_args,
+    add_service_env_arg,
     infra_of,
     running_stack,
     sample_metric,
@@ -92,6 +93,7 @@ class Options:
     grace_s: float = GRACE_S  # after a step, for what is in flight to drain
     producers: int = 2  # generator processes
     ceiling: bool = True
+    service_env: tuple[tuple[str, str], ...] = ()  # STOCKSYNC_* settings for the system
 
 
 PROFILED = ("webhook-receiver", "order-consumer", "inventory-adjuster", "shopify-sync", "notifier")
@@ -369,7 +371,10 @@ async def run(opts: Options, infra: Infra) -> dict[str, Any]:
     try:
         with load.CommandGenerator(infra.bootstrap, opts.producers) as gen:
             generator = await generator_alone(gen, infra.bootstrap, opts, leftovers)
-            with running_stack(infra, SCENARIO, redis_db=SYSTEM_DB, names=SYSTEM) as stack:
+            env = dict(opts.service_env)
+            with running_stack(
+                infra, SCENARIO, redis_db=SYSTEM_DB, names=SYSTEM, extra_env=env
+            ) as stack:
                 procs = infra_pids(infra.bootstrap, infra.redis_url)
                 data = await measure(stack, infra.bootstrap, opts, gen, procs)
             # the system is stopped: the ceiling has the machine to itself, as the system had
@@ -519,10 +524,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--no-doc", action="store_true")
     add_infra_args(p)
+    add_service_env_arg(p)
     args = p.parse_args(argv)
     rates = tuple(int(r) for r in args.rates.split(","))
     opts = SMOKE if args.smoke else Options(rates, args.step_s, args.skus, args.profile)
-    opts = Options(**(asdict(opts) | {"producers": args.producers, "ceiling": not args.no_ceiling}))
+    opts = Options(
+        **(
+            asdict(opts)
+            | {
+                "producers": args.producers,
+                "ceiling": not args.no_ceiling,
+                "service_env": tuple(args.service_env),
+            }
+        )
+    )
     at, box = now_utc(), machine()
     infra = infra_of(args)
     if args.generator_only:

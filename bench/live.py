@@ -65,6 +65,27 @@ def add_infra_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def service_setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.startswith("STOCKSYNC_"):
+        raise argparse.ArgumentTypeError(f"not STOCKSYNC_NAME=VALUE: {text!r}")
+    return name, value
+
+
+def add_service_env_arg(parser: argparse.ArgumentParser) -> None:
+    """``--service-env STOCKSYNC_NAME=VALUE`` (repeatable): a setting for every StockSync
+    service of the run; the results record it."""
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        type=service_setting,
+        default=[],
+        metavar="STOCKSYNC_NAME=VALUE",
+        help="a setting for every StockSync service of the run (repeatable), e.g. "
+        "STOCKSYNC_COALESCE_WINDOW_S=0; the results record it",
+    )
+
+
 def infra_of(args: argparse.Namespace) -> Infra:
     return Infra(args.bootstrap, args.redis_url, args.port_offset)
 
