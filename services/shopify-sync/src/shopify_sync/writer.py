@@ -489,8 +489,6 @@ class Writer:
             await self.sleep(0.5)
         left = [t for i, t in enumerate(chunk) if i not in drop and i not in stale]
         raced = [chunk[i] for i in stale if i not in drop]
-        if not left:  # nothing held back by the raced items: no call of its own for them
-            return raced, [], salt
         return left, raced, salt
 
     async def _refresh(
