@@ -10,6 +10,7 @@ from pathlib import Path
 import uvicorn
 
 from stocksync_sim.delivery import RetryPolicy
+from stocksync_sim.process import quiet_collector
 from stocksync_sim.shopify.app import create_app
 from stocksync_sim.shopify.config import ConfigError, load_stores
 from stocksync_sim.shopify.runtime import SimSettings
@@ -68,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         max_recorded_requests=args.max_recorded_requests,
         bulk_delay_s=args.bulk_delay,
     )
+    quiet_collector()
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import uvicorn
 
 from stocksync_sim.delivery import RetryPolicy
+from stocksync_sim.process import quiet_collector
 from stocksync_sim.wms.app import DEV_API_KEY, WmsSettings, create_app
 
 SIGNING_KEY_ENV = "STOCKSYNC_WMS_WEBHOOK_SECRET"
@@ -47,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         api_key=args.api_key or os.environ.get(API_KEY_ENV) or DEV_API_KEY,
         rate_limit_per_s=args.rate_limit,
     )
+    quiet_collector()
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
 
 
