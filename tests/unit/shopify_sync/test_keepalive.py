@@ -8,9 +8,9 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from types import SimpleNamespace
 
-import httpcore._async.http11 as http11
 import pytest
 
+import stocksync_common.http1 as http1
 from shopify_sync.bootstrap import http_client
 from shopify_sync.settings import Settings
 
@@ -28,8 +28,8 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
     fake = Clock()
-    # the pool's keep-alive clock is the ``time`` module httpcore's HTTP/1.1 connection imports
-    monkeypatch.setattr(http11, "time", SimpleNamespace(monotonic=fake.monotonic))
+    # the pool's keep-alive clock is the ``time`` module the lean transport imports
+    monkeypatch.setattr(http1, "time", SimpleNamespace(monotonic=fake.monotonic))
     yield fake
 
 

@@ -52,6 +52,7 @@ from shopify_sync.settings import MIN_API_VERSION, Settings
 from shopify_sync.writer import Writer
 from stocksync_common import wiring
 from stocksync_common.breaker import CircuitBreaker
+from stocksync_common.http1 import StreamTransport
 from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_settings
 from stocksync_common.redis_keys import RedisKeys
@@ -107,13 +108,14 @@ def check_versions(stores: StoresConfig) -> None:
 
 
 def http_client(settings: Settings) -> httpx.AsyncClient:
-    """The client every call to the stores goes through (connections kept between writes)."""
-    limits = httpx.Limits(
-        max_connections=settings.max_connections,
-        max_keepalive_connections=20,
-        keepalive_expiry=settings.keepalive_s,
+    """The client every call to the stores goes through (connections kept between writes).
+
+    httpx's client over the lean HTTP/1.1 transport: a push round's Admin API call costs a
+    third of the CPU it did over httpcore (ADR 0036)."""
+    transport = StreamTransport(
+        max_connections=settings.max_connections, keepalive_expiry=settings.keepalive_s
     )
-    return httpx.AsyncClient(timeout=settings.request_timeout_s, limits=limits)
+    return httpx.AsyncClient(timeout=settings.request_timeout_s, transport=transport)
 
 
 def build(
