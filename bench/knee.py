@@ -86,7 +86,11 @@ SYSTEM_DB, CEILING_DB = 8, 9
 
 @dataclass(frozen=True)
 class Options:
-    rates: tuple[int, ...] = (250, 500, 750, 1000, 2000, 4000, 8000, 12000, 16000)
+    # 500/s apart from 1,000 to 4,000/s: the knee has sat between 2,000 and 4,000/s, where
+    # steps of 2,000 made a run either side of one line double or halve the figure
+    rates: tuple[int, ...] = (
+        250, 500, 750, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 6000, 8000, 12000, 16000,
+    )  # fmt: skip
     step_s: float = 10.0
     skus: int = 2000
     profile: bool = False  # py-spy on the hottest services during the system's steps
