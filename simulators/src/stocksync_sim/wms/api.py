@@ -16,13 +16,18 @@ from stocksync_sim.wms.orders import FulfilmentOrder, FulfilmentOrderIn, OrderCo
 from stocksync_sim.wms.sim import WmsSim
 
 
-def sim_of(request: Request) -> WmsSim:
+def _sim(request: Request) -> WmsSim:
     sim: WmsSim = request.app.state.sim
     return sim
 
 
-def guarded(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> WmsSim:
-    sim = sim_of(request)
+async def sim_of(request: Request) -> WmsSim:
+    # async dependencies: FastAPI runs a plain ``def`` one in its thread pool (a thread hop)
+    return _sim(request)
+
+
+async def guarded(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> WmsSim:
+    sim = _sim(request)
     sim.guard.check(x_api_key)
     return sim
 

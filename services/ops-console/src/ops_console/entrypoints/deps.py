@@ -28,7 +28,7 @@ class LoginRequired(Exception):
         self.next_path = next_path
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:  # async: no thread-pool hop
     container: Container = request.app.state.container
     return container
 

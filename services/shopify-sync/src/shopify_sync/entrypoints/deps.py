@@ -10,7 +10,7 @@ from shopify_sync.bootstrap import Container
 from stocksync_common.auth import AdminDep
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:  # async: no thread-pool hop
     container: Container = request.app.state.container
     return container
 

@@ -12,7 +12,7 @@ from wms_connector.bootstrap import Container
 router = APIRouter(prefix="/wms", tags=["admin"])
 
 
-def container(request: Request) -> Container:
+async def container(request: Request) -> Container:  # async: no thread-pool hop
     c: Container = request.app.state.container
     return c
 
