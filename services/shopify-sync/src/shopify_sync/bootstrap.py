@@ -40,6 +40,7 @@ from shopify_sync.connector import Connector
 from shopify_sync.domain.connect import needed_scopes
 from shopify_sync.domain.pacing import Clock
 from shopify_sync.first_sync import FirstSync
+from shopify_sync.fulfillment_mover import FulfillmentOrderMover
 from shopify_sync.fulfillments import FulfillmentHandler
 from shopify_sync.handlers import ChangeRecorder
 from shopify_sync.jobs_runner import JobFn, JobRunner
@@ -222,9 +223,26 @@ def build(
             PropagationHandler(stores, propagator, collections) if propagator else None
         ),
         fulfillments=(
-            FulfillmentHandler(stores, client, redis) if settings.fulfil_shipments else None
+            FulfillmentHandler(stores, client, redis, mover(settings, stores, client, redis, jobs))
+            if settings.fulfil_shipments
+            else None
         ),
     )  # fmt: skip
+
+
+def mover(
+    settings: Settings,
+    stores: StoresConfig,
+    client: ShopifyClient,
+    redis: Redis,
+    jobs: ReconcileJobs,
+) -> FulfillmentOrderMover | None:
+    """Routed orders' fulfillment orders moved (ADR 0035); each move's SKUs reconciled."""
+    if not settings.move_fulfillment_orders:
+        return None
+    return FulfillmentOrderMover(
+        stores, client, redis, resync=lambda shop, skus: jobs.start([shop], list(skus))
+    )
 
 
 def connector(settings: Settings, stores: StoresConfig, client: ShopifyClient) -> Connector:

@@ -1,4 +1,5 @@
-"""Warehouse shipments to Shopify fulfilments.
+"""Warehouse shipments to Shopify fulfilments (and, for ``order.routed``, fulfillment orders
+moved to where routing placed the units: :mod:`shopify_sync.fulfillment_mover`).
 
 ``order.shipped`` (from wms-connector, on orders.v1) names the order, the shipped SKUs and
 the tracking. The order's open fulfillment orders are read, the shipped units matched to
@@ -26,8 +27,9 @@ from shopify_sync.adapters.fulfillment_documents import (
     ORDER_FULFILLMENT_ORDERS_COST,
 )
 from shopify_sync.adapters.shopify import ShopifyClient
+from shopify_sync.fulfillment_mover import FulfillmentOrderMover
 from stocksync_common.consumer import Incoming, PoisonMessage, handling
-from stocksync_common.events import OrderShipped, WarehouseShipment
+from stocksync_common.events import OrderRouted, OrderShipped, WarehouseShipment
 from stocksync_common.stores import Store, StoresConfig
 
 log = logging.getLogger(__name__)
@@ -69,14 +71,18 @@ class FulfillmentHandler:
     stores: StoresConfig
     client: ShopifyClient
     redis: Redis
+    # order.routed: fulfillment orders moved to where routing placed the units (ADR 0035)
+    mover: FulfillmentOrderMover | None = None
 
     async def handle_batch(self, _tp: TopicPartition, items: Sequence[Incoming]) -> None:
         for item in items:
             event = item.event
-            if not isinstance(event, OrderShipped):
-                continue
-            with handling(item, "shopify-sync fulfillment"):
-                await self.fulfil(event.payload)
+            if isinstance(event, OrderShipped):
+                with handling(item, "shopify-sync fulfillment"):
+                    await self.fulfil(event.payload)
+            elif isinstance(event, OrderRouted) and self.mover is not None:
+                with handling(item, "shopify-sync fulfillment order move"):
+                    await self.mover.on_routed(event.payload)
 
     async def fulfil(self, shipment: WarehouseShipment) -> str | None:
         """The fulfillment id created, or None when there was nothing (left) to do."""
