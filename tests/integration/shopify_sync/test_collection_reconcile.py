@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from integration.shopify_sync.conftest import ADMIN, Sync, SyncFactory
+from integration.shopify_sync.conftest import Sync, SyncFactory
 from integration.shopify_sync.test_collection_propagation import (
     PLANS,
     ROLES,
     UPDATE,
+    catalog_sync,
     collection,
     create,
     gql,
@@ -38,20 +39,6 @@ mutation Swap($id: ID!, $add: [ID!]!, $drop: [ID!]!) {
   collectionRemoveProducts(id: $id, productIds: $drop) { userErrors { message } }
 }
 """
-
-
-async def catalog_sync(s: Sync) -> dict[str, Any]:
-    r = await s.admin.post("/jobs/catalog-sync", headers=ADMIN, json={})
-    assert r.status_code == 202, r.text
-    job_id = r.json()["job_id"]
-
-    async def ended() -> dict[str, Any] | None:
-        doc: dict[str, Any] = (await s.admin.get(f"/jobs/{job_id}", headers=ADMIN)).json()
-        return doc if doc["status"] in ("done", "failed") else None
-
-    doc = await await_for("catalog sync job ended", ended, 120)
-    assert doc["status"] == "done", doc
-    return doc
 
 
 async def test_a_collection_deleted_unseen_in_the_parent_leaves_the_children_at_the_next_sync(

@@ -42,6 +42,25 @@ RECORD_TTL_S = 90 * 24 * 3600
 Resync = Callable[[str, Sequence[str]], Awaitable[object]]
 
 
+async def fulfillment_orders_of(
+    client: ShopifyClient, store: Store, order_id: str, document: str, lines: int, cost: float
+) -> list[dict[str, Any]]:
+    """The order's fulfillment orders as ``document`` reads them (its operation's name is the
+    document's); an order the store does not have is a poison message."""
+    variables = {
+        "id": f"gid://shopify/Order/{order_id}",
+        "first": FULFILLMENT_ORDERS_FIRST,
+        "lines": lines,
+    }
+    operation = document.split("(", 1)[0].split()[-1]
+    data = await client.execute(store, document, variables, operation=operation, cost=cost)
+    order = data.get("order")
+    if not order:
+        raise PoisonMessage(f"{store.shop} has no order {order_id}")
+    nodes: list[dict[str, Any]] = (order.get("fulfillmentOrders") or {}).get("nodes") or []
+    return nodes
+
+
 def routed_key(shop: str, order_id: str) -> str:
     return f"sync:routed:{{{shop}}}:{order_id}"
 
@@ -102,20 +121,10 @@ class FulfillmentOrderMover:
         return wanted, skus
 
     async def _fulfillment_orders(self, store: Store, order_id: str) -> list[dict[str, Any]]:
-        variables = {
-            "id": f"gid://shopify/Order/{order_id}",
-            "first": FULFILLMENT_ORDERS_FIRST,
-            "lines": MOVE_LINES_FIRST,
-        }
-        data = await self.client.execute(
-            store, ORDER_FULFILLMENT_ORDERS_FOR_MOVE, variables,
-            operation="OrderFulfillmentOrdersForMove", cost=ORDER_FULFILLMENT_ORDERS_FOR_MOVE_COST,
+        return await fulfillment_orders_of(
+            self.client, store, order_id, ORDER_FULFILLMENT_ORDERS_FOR_MOVE,
+            MOVE_LINES_FIRST, ORDER_FULFILLMENT_ORDERS_FOR_MOVE_COST,
         )  # fmt: skip
-        order = data.get("order")
-        if not order:
-            raise PoisonMessage(f"{store.shop} has no order {order_id}")
-        nodes: list[dict[str, Any]] = (order.get("fulfillmentOrders") or {}).get("nodes") or []
-        return nodes
 
     async def _move(self, store: Store, move: Move) -> list[Any]:
         """The user errors Shopify refused the move with ([] when it was made)."""

@@ -22,12 +22,11 @@ from shopify_sync.adapters.fulfillment_documents import (
     FULFILLMENT_CREATE,
     FULFILLMENT_CREATE_COST,
     FULFILLMENT_LINES_FIRST,
-    FULFILLMENT_ORDERS_FIRST,
     ORDER_FULFILLMENT_ORDERS,
     ORDER_FULFILLMENT_ORDERS_COST,
 )
 from shopify_sync.adapters.shopify import ShopifyClient
-from shopify_sync.fulfillment_mover import FulfillmentOrderMover
+from shopify_sync.fulfillment_mover import FulfillmentOrderMover, fulfillment_orders_of
 from stocksync_common.consumer import Incoming, PoisonMessage, handling
 from stocksync_common.events import OrderRouted, OrderShipped, WarehouseShipment
 from stocksync_common.stores import Store, StoresConfig
@@ -108,20 +107,10 @@ class FulfillmentHandler:
     async def _fulfillment_orders(
         self, store: Store, shipment: WarehouseShipment
     ) -> list[dict[str, Any]]:
-        variables = {
-            "id": f"gid://shopify/Order/{shipment.order_id}",
-            "first": FULFILLMENT_ORDERS_FIRST,
-            "lines": FULFILLMENT_LINES_FIRST,
-        }
-        data = await self.client.execute(
-            store, ORDER_FULFILLMENT_ORDERS, variables,
-            operation="OrderFulfillmentOrders", cost=ORDER_FULFILLMENT_ORDERS_COST,
+        return await fulfillment_orders_of(
+            self.client, store, shipment.order_id, ORDER_FULFILLMENT_ORDERS,
+            FULFILLMENT_LINES_FIRST, ORDER_FULFILLMENT_ORDERS_COST,
         )  # fmt: skip
-        order = data.get("order")
-        if not order:
-            raise PoisonMessage(f"{store.shop} has no order {shipment.order_id}")
-        nodes: list[dict[str, Any]] = (order.get("fulfillmentOrders") or {}).get("nodes") or []
-        return nodes
 
     async def _create(
         self, store: Store, shipment: WarehouseShipment, groups: list[dict[str, Any]]
