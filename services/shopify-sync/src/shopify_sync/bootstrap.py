@@ -237,12 +237,15 @@ def mover(
     redis: Redis,
     jobs: ReconcileJobs,
 ) -> FulfillmentOrderMover | None:
-    """Routed orders' fulfillment orders moved (ADR 0035); each move's SKUs reconciled."""
+    """Routed orders' fulfillment orders moved (ADR 0035); each move's SKUs reconciled in
+    that store when inventory-adjuster's read API is known (a targeted run reads truth per
+    SKU there; without it a run would read the whole levels topic for a few SKUs)."""
     if not settings.move_fulfillment_orders:
         return None
-    return FulfillmentOrderMover(
-        stores, client, redis, resync=lambda shop, skus: jobs.start([shop], list(skus))
-    )
+    resync = None
+    if settings.inventory_url:
+        resync = lambda shop, skus: jobs.start([shop], list(skus))  # noqa: E731
+    return FulfillmentOrderMover(stores, client, redis, resync=resync)
 
 
 def connector(settings: Settings, stores: StoresConfig, client: ShopifyClient) -> Connector:
