@@ -112,6 +112,21 @@ async def publish_product(s: Sync, topic: str, sku: str) -> None:
     await publish(s, parent, topic, r.json())
 
 
+async def catalog_sync(s: Sync) -> dict[str, Any]:
+    """Run the catalog-sync job to its end; the job's document (it must have succeeded)."""
+    r = await s.admin.post("/jobs/catalog-sync", headers=ADMIN, json={})
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job_id"]
+
+    async def ended() -> dict[str, Any] | None:
+        doc: dict[str, Any] = (await s.admin.get(f"/jobs/{job_id}", headers=ADMIN)).json()
+        return doc if doc["status"] in ("done", "failed") else None
+
+    doc = await await_for("catalog sync job ended", ended, 120)
+    assert doc["status"] == "done", doc
+    return doc
+
+
 def propagator(s: Sync) -> CollectionPropagator:
     found = s.container.collections
     assert found is not None
@@ -288,16 +303,7 @@ async def test_catalog_sync_job_brings_collections_and_names_the_one_a_child_ref
         smart = await create(s, parent, {"title": "All job", "ruleSet": rules})
         clash = s.shops[2]  # has a custom collection under the smart one's handle: refused
         assert await create(s, clash, {"title": "All job"}) == smart
-        r = await s.admin.post("/jobs/catalog-sync", headers=ADMIN, json={})
-        assert r.status_code == 202, r.text
-        job_id = r.json()["job_id"]
-
-        async def ended() -> dict[str, Any] | None:
-            doc: dict[str, Any] = (await s.admin.get(f"/jobs/{job_id}", headers=ADMIN)).json()
-            return doc if doc["status"] in ("done", "failed") else None
-
-        doc = await await_for("catalog sync job ended", ended, 120)
-        assert doc["status"] == "done", doc
+        doc = await catalog_sync(s)
         for child in s.shops[1:]:  # no product was there before the job: all created by it
             assert await members(s, child, custom) == {"job-1", "job-2"}
         assert doc["progress"]["collections"] == {s.shops[1]: 2, clash: 1}

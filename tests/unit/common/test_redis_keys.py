@@ -31,7 +31,7 @@ from notifier.settings import Settings as NotifierSettings
 from ops_console.sessions import RedisSessions
 from order_consumer.adapters.redis_orders import erased_shop_key, order_key, skumap_key
 from order_consumer.compliance import report_key
-from shopify_sync import jobs_runner, mapping_import
+from shopify_sync import fulfillment_mover, jobs_runner, mapping_import
 from shopify_sync.adapters import (
     exposures,
     intents,
@@ -139,6 +139,7 @@ WRITTEN: dict[str, Callable[[], list[str]]] = {
         "sync:lane:{shop}",  # bootstrap's lane lease (inline)
         "sync:job-lease:{j}",  # jobs_runner (inline)
         "sync:fulfilled:{shop}:1",  # fulfillments (inline)
+        fulfillment_mover.routed_key("shop", "1"),
     ],
     "webhook-receiver": lambda: [
         ledger.seen_key("shop", "d"),

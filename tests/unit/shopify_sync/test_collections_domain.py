@@ -16,6 +16,7 @@ from shopify_sync.domain.collections import (
     CollectionView,
     Rule,
     collection_input,
+    drifted,
     fingerprint,
     from_graphql,
     from_webhook,
@@ -135,3 +136,26 @@ def test_snapshot_round_trips_through_the_journal() -> None:
 
 def test_handle_query_quotes_each_handle() -> None:
     assert handle_query(["a", 'b"c']) == 'handle:"a" OR handle:"b\\"c"'
+
+
+def test_drift_counts_only_parent_owned_fields_and_not_pending_members() -> None:
+    """ADR 0035: what a child's collections/update may have changed, read whole."""
+    rule = Rule("TAG", "EQUALS", "x")
+    wanted = CollectionView("h", title="T", sort_order="ALPHA_ASC", products=("a", "b", "c"))
+    same = CollectionView("h", title="T", sort_order="ALPHA_ASC", products=("a", "b"),
+                          image="https://other.cdn/h.png")  # fmt: skip
+    owned = parent_owned(child())
+    assert drifted(wanted, same, owned, pending=["c"]) == []  # c not in the child yet
+    assert drifted(wanted, same, owned, pending=[]) == ["collection_products"]  # c taken out
+    extra = CollectionView(
+        "h", title="Mine", sort_order="BEST_SELLING", products=("a", "b", "c", "d")
+    )
+    assert drifted(wanted, extra, owned, []) == [
+        "collection_title", "collection_sort_order", "collection_products"
+    ]  # fmt: skip
+    keeps = parent_owned(child("collection_title", "collection_products"))
+    assert drifted(wanted, extra, keeps, []) == ["collection_sort_order"]
+    smart = CollectionView("s", smart=True, rules=(rule,))
+    changed = CollectionView("s", smart=True, rules=(Rule("TAG", "EQUALS", "y"),))
+    assert drifted(smart, changed, owned, []) == ["collection_rules"]
+    assert drifted(smart, changed, parent_owned(child("collection_rules")), []) == []

@@ -55,6 +55,12 @@ class MemoryPropagation:
     async def set_handle(self, shop: str, product_id: str, handle: str) -> None:
         self.handles[(shop, product_id)] = handle
 
+    async def recorded_handles(self, shop: str) -> dict[str, str]:
+        return {pid: h for (s, pid), h in self.handles.items() if s == shop}
+
+    async def forget_handle(self, shop: str, product_id: str) -> None:
+        self.handles.pop((shop, product_id), None)
+
 
 @dataclass
 class Net:

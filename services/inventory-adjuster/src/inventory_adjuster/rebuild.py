@@ -578,6 +578,7 @@ def build_store(settings: Settings, redis: Redis, group: str | None = None) -> R
         ledger_max_len=settings.ledger_max_len,
         shops=shops,
         allocation=allocation if settings.default_allocation else None,
+        hold_ttl_s=settings.hold_ttl_s,
     )
 
 

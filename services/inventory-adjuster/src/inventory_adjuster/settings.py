@@ -17,6 +17,9 @@ class Settings(CommonSettings):
     commands_topic: str = INVENTORY_COMMANDS
     idempotency_ttl_s: int = 30 * 24 * 3600
     ledger_max_len: int = 10_000
+    # How long a routed line's hold (and a parked one) outlives the last command that wrote
+    # it: keep it at least order-consumer's STOCKSYNC_ORDER_STATE_TTL_S (ADR 0035)
+    hold_ttl_s: int = Field(default=400 * 24 * 3600, ge=24 * 3600)
     # Channel allocation for SKUs without a configured threshold (a configured one, even 0,
     # overrides it); see docs/decisions/0012-flash-sales-write-invariant-and-allocation.md
     default_allocation: bool = True

@@ -40,6 +40,7 @@ from shopify_sync.connector import Connector
 from shopify_sync.domain.connect import needed_scopes
 from shopify_sync.domain.pacing import Clock
 from shopify_sync.first_sync import FirstSync
+from shopify_sync.fulfillment_mover import FulfillmentOrderMover
 from shopify_sync.fulfillments import FulfillmentHandler
 from shopify_sync.handlers import ChangeRecorder
 from shopify_sync.jobs_runner import JobFn, JobRunner
@@ -224,9 +225,29 @@ def build(
             PropagationHandler(stores, propagator, collections) if propagator else None
         ),
         fulfillments=(
-            FulfillmentHandler(stores, client, redis) if settings.fulfil_shipments else None
+            FulfillmentHandler(stores, client, redis, mover(settings, stores, client, redis, jobs))
+            if settings.fulfil_shipments
+            else None
         ),
     )  # fmt: skip
+
+
+def mover(
+    settings: Settings,
+    stores: StoresConfig,
+    client: ShopifyClient,
+    redis: Redis,
+    jobs: ReconcileJobs,
+) -> FulfillmentOrderMover | None:
+    """Routed orders' fulfillment orders moved (ADR 0035); each move's SKUs reconciled in
+    that store when inventory-adjuster's read API is known (a targeted run reads truth per
+    SKU there; without it a run would read the whole levels topic for a few SKUs)."""
+    if not settings.move_fulfillment_orders:
+        return None
+    resync = None
+    if settings.inventory_url:
+        resync = lambda shop, skus: jobs.start([shop], list(skus))  # noqa: E731
+    return FulfillmentOrderMover(stores, client, redis, resync=resync)
 
 
 def connector(settings: Settings, stores: StoresConfig, client: ShopifyClient) -> Connector:

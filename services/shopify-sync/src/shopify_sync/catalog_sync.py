@@ -91,7 +91,9 @@ class CatalogSync:
         await asyncio.gather(*(self._child(c, views, progress, report, lock) for c in children))
         if self.collections is not None:
             refused: list[dict[str, Any]] = []
-            progress["collections"] = await self.collections.sync_all(children, refused)
+            removed: list[str] = []
+            progress["collections"] = await self.collections.sync_all(children, refused, removed)
+            progress["collections_deleted"] = removed
             progress["errors"] = (progress["errors"] + refused)[:100]
             await report(progress)
         return progress

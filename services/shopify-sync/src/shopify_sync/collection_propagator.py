@@ -43,6 +43,7 @@ from shopify_sync.domain.collections import (
     JOURNAL_PREFIX,
     CollectionView,
     collection_input,
+    drifted,
     fingerprint,
     from_graphql,
     from_webhook,
@@ -59,6 +60,7 @@ from stocksync_common.stores import Store
 log = logging.getLogger(__name__)
 PRODUCTS_MOST = 250  # collectionAddProducts / collectionRemoveProducts take 250 a call
 READ_COST = 2 + COLLECTION_PAGE * 2 + 5  # a page of id and handle, the collection's objects
+COLLECTION_GID = "gid://shopify/Collection/"  # the parent's handle records hold products too
 
 
 @dataclass
@@ -90,22 +92,34 @@ class CollectionPropagator(ParentAndChildren):
         return "propagated"
 
     async def _from_child(self, child: Store, topic: str, body: dict[str, Any]) -> str:
+        """A child's collections/update: the body shows only handle, title and description,
+        yet the child may have changed the sort order, rules or members (ADR 0035). So the
+        child's collection is read whole and compared with the parent's in every field the
+        parent owns there; drifted, it is synced back. A webhook older than the state last
+        compared is skipped (``applied_at`` of the child, key ``collection:<handle>``)."""
         parent = self.parent
         if topic == "collections/delete" or parent is None:
             return "ignored"
         view = from_webhook(body)
         fields = parent_owned(child)
         key = JOURNAL_PREFIX + view.handle
-        if await self.state.wrote(child.shop, key) == fingerprint(view, fields):
-            return "echo"
+        if older(view.updated_at, await self.state.applied_at(child.shop, key)):
+            return "echo"  # a later state of it was compared already
+        echoed = await self.state.wrote(child.shop, key) == fingerprint(view, fields)
         wanted = await self.read(parent, {"handle": view.handle})
         if wanted is None:
             return "child-only"  # the child's own collection: never touched
-        if fingerprint(wanted, fields) == fingerprint(view, fields):
-            await self.state.set_wrote(child.shop, key, fingerprint(view, fields))
-            return "in-step"
-        await self.sync_child(child, wanted)
-        return "reasserted"
+        shown = await self.read(child, {"handle": view.handle})
+        if shown is None:
+            return "gone"
+        pending = await self.pending.of_collection(child.shop, view.handle)
+        if drifted(wanted, shown, fields, pending):
+            await self.sync_child(child, wanted)
+            return "reasserted"
+        await self.state.set_wrote(child.shop, key, fingerprint(shown, fields))
+        if shown.updated_at:
+            await self.state.set_applied_at(child.shop, key, shown.updated_at)
+        return "echo" if echoed else "in-step"
 
     async def read(self, store: Store, identifier: dict[str, str]) -> CollectionView | None:
         """The collection with every member (paged); None when the store has none such."""
@@ -216,17 +230,27 @@ class CollectionPropagator(ParentAndChildren):
         return found
 
     async def sync_all(
-        self, children: Sequence[Store] | None = None, errors: list[dict[str, Any]] | None = None
+        self,
+        children: Sequence[Store] | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        deleted: list[str] | None = None,
     ) -> dict[str, int]:
         """Every parent collection to each child (all by default; the full catalog sync):
         the number synced per child. Members that arrived meanwhile are added too. A
-        collection a child refuses (rolled back) is named in ``errors``; the rest go on."""
+        collection a child refuses (rolled back) is named in ``errors``; the rest go on.
+        Collections the parent deleted unseen are deleted first (their handles in
+        ``deleted``)."""
         parent = self.parent
         if parent is None:
             return {}
         children = self.children if children is None else list(children)
+        every = {c.shop for c in children} >= {c.shop for c in self.children}
         counts = dict.fromkeys((c.shop for c in children), 0)
-        for handle in await self.handles(parent):
+        listed = await self.listing(parent)
+        removed = await self.remove_deleted(parent, children, listed, forget=every)
+        if deleted is not None:
+            deleted += removed
+        for handle in listed.values():
             view = await self.read(parent, {"handle": handle})
             if view is None:
                 continue
@@ -242,18 +266,38 @@ class CollectionPropagator(ParentAndChildren):
                 counts[child.shop] += 1
         return counts
 
-    async def handles(self, store: Store) -> list[str]:
-        handles: list[str] = []
+    async def listing(self, store: Store) -> dict[str, str]:
+        """Every collection of the store: gid -> handle."""
+        found: dict[str, str] = {}
         after: str | None = None
         while True:
             variables = {"first": COLLECTION_PAGE, "after": after}
             data = await self._call(store, COLLECTIONS_PAGE, variables, "CollectionsPage")
             page = data.get("collections") or {}
-            handles += [str(n["handle"]) for n in page.get("nodes") or []]
+            found |= {str(n["id"]): str(n["handle"]) for n in page.get("nodes") or []}
             info = page.get("pageInfo") or {}
             if not info.get("hasNextPage"):
-                return handles
+                return found
             after = info.get("endCursor")
+
+    async def remove_deleted(
+        self, parent: Store, children: Sequence[Store], listed: dict[str, str], *, forget: bool
+    ) -> list[str]:
+        """Reconcile deletes (ADR 0035): a parent collection propagated before (its handle
+        recorded) that the parent no longer has (deleted while its collections/delete was
+        not consumed) is deleted in ``children``; the handles removed. Its record is dropped
+        only when every child was reconciled (``forget``)."""
+        handles = set(listed.values())
+        gone = {
+            cid: handle
+            for cid, handle in (await self.state.recorded_handles(parent.shop)).items()
+            if cid.startswith(COLLECTION_GID) and cid not in listed and handle not in handles
+        }
+        for cid, handle in gone.items():
+            await run_all(self._delete(child, handle) for child in children)
+            if forget:
+                await self.state.forget_handle(parent.shop, cid)
+        return sorted(gone.values())
 
     async def _set(
         self, child: Store, view: CollectionView, fields: set[str], collection_id: str | None

@@ -1,4 +1,5 @@
-"""Warehouse shipments to Shopify fulfilments.
+"""Warehouse shipments to Shopify fulfilments (and, for ``order.routed``, fulfillment orders
+moved to where routing placed the units: :mod:`shopify_sync.fulfillment_mover`).
 
 ``order.shipped`` (from wms-connector, on orders.v1) names the order, the shipped SKUs and
 the tracking. The order's open fulfillment orders are read, the shipped units matched to
@@ -21,13 +22,13 @@ from shopify_sync.adapters.fulfillment_documents import (
     FULFILLMENT_CREATE,
     FULFILLMENT_CREATE_COST,
     FULFILLMENT_LINES_FIRST,
-    FULFILLMENT_ORDERS_FIRST,
     ORDER_FULFILLMENT_ORDERS,
     ORDER_FULFILLMENT_ORDERS_COST,
 )
 from shopify_sync.adapters.shopify import ShopifyClient
+from shopify_sync.fulfillment_mover import FulfillmentOrderMover, fulfillment_orders_of
 from stocksync_common.consumer import Incoming, PoisonMessage, handling
-from stocksync_common.events import OrderShipped, WarehouseShipment
+from stocksync_common.events import OrderRouted, OrderShipped, WarehouseShipment
 from stocksync_common.stores import Store, StoresConfig
 
 log = logging.getLogger(__name__)
@@ -69,14 +70,18 @@ class FulfillmentHandler:
     stores: StoresConfig
     client: ShopifyClient
     redis: Redis
+    # order.routed: fulfillment orders moved to where routing placed the units (ADR 0035)
+    mover: FulfillmentOrderMover | None = None
 
     async def handle_batch(self, _tp: TopicPartition, items: Sequence[Incoming]) -> None:
         for item in items:
             event = item.event
-            if not isinstance(event, OrderShipped):
-                continue
-            with handling(item, "shopify-sync fulfillment"):
-                await self.fulfil(event.payload)
+            if isinstance(event, OrderShipped):
+                with handling(item, "shopify-sync fulfillment"):
+                    await self.fulfil(event.payload)
+            elif isinstance(event, OrderRouted) and self.mover is not None:
+                with handling(item, "shopify-sync fulfillment order move"):
+                    await self.mover.on_routed(event.payload)
 
     async def fulfil(self, shipment: WarehouseShipment) -> str | None:
         """The fulfillment id created, or None when there was nothing (left) to do."""
@@ -102,20 +107,10 @@ class FulfillmentHandler:
     async def _fulfillment_orders(
         self, store: Store, shipment: WarehouseShipment
     ) -> list[dict[str, Any]]:
-        variables = {
-            "id": f"gid://shopify/Order/{shipment.order_id}",
-            "first": FULFILLMENT_ORDERS_FIRST,
-            "lines": FULFILLMENT_LINES_FIRST,
-        }
-        data = await self.client.execute(
-            store, ORDER_FULFILLMENT_ORDERS, variables,
-            operation="OrderFulfillmentOrders", cost=ORDER_FULFILLMENT_ORDERS_COST,
+        return await fulfillment_orders_of(
+            self.client, store, shipment.order_id, ORDER_FULFILLMENT_ORDERS,
+            FULFILLMENT_LINES_FIRST, ORDER_FULFILLMENT_ORDERS_COST,
         )  # fmt: skip
-        order = data.get("order")
-        if not order:
-            raise PoisonMessage(f"{store.shop} has no order {shipment.order_id}")
-        nodes: list[dict[str, Any]] = (order.get("fulfillmentOrders") or {}).get("nodes") or []
-        return nodes
 
     async def _create(
         self, store: Store, shipment: WarehouseShipment, groups: list[dict[str, Any]]

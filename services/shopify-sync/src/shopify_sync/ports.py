@@ -141,6 +141,10 @@ class PropagationState(Protocol):
 
     async def set_handle(self, shop: str, product_id: str, handle: str) -> None: ...
 
+    async def recorded_handles(self, shop: str) -> dict[str, str]: ...
+
+    async def forget_handle(self, shop: str, product_id: str) -> None: ...
+
 
 class PendingMemberships(Protocol):
     """Per child: the parent's collection memberships of products the child does not have

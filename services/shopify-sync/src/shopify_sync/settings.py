@@ -33,6 +33,9 @@ class Settings(CommonSettings):
     fulfillments_consumer_group: str = "shopify-sync-fulfillments"
     orders_topic: str = ORDERS
     fulfil_shipments: bool = True
+    # With it: a routed order's fulfillment orders moved to where routing placed the units
+    # (order.routed on orders.v1, the same consumer; ADR 0035).
+    move_fulfillment_orders: bool = True
     changes_topic: str = INVENTORY_CHANGED
     webhooks_topic: str = WEBHOOKS_SHOPIFY
     levels_topic: str = INVENTORY_LEVELS

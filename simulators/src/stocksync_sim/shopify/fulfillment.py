@@ -5,6 +5,7 @@ with its ``totalQuantity`` and ``remainingQuantity``. ``fulfillmentCreate`` fulf
 of open fulfillment orders (all remaining units when a fulfillment order lists no lines),
 records tracking, and moves the shipped units out of ``committed`` (on-hand drops).
 A fulfillment order with nothing left is CLOSED; partly fulfilled, IN_PROGRESS.
+``fulfillmentOrderMove`` is in :mod:`stocksync_sim.shopify.fulfillment_move`.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def _fo_line_object(line: FoLine) -> GqlObject:
     )
 
 
-def _fo_object(store: StoreState, fo: FulfillmentOrder) -> GqlObject:
+def fulfillment_order_object(store: StoreState, fo: FulfillmentOrder) -> GqlObject:
     entries = [(line.number, line) for line in fo.lines]
     assigned = GqlObject(
         "FulfillmentOrderAssignedLocation",
@@ -151,7 +152,10 @@ def order_object(store: StoreState, order_gid: object) -> GqlObject | None:
             "legacyResourceId": str(order.order_id),
             "fulfillmentOrders": Resolve(
                 lambda call: connection(
-                    "FulfillmentOrder", entries, lambda fo: _fo_object(store, fo), call.args
+                    "FulfillmentOrder",
+                    entries,
+                    lambda fo: fulfillment_order_object(store, fo),
+                    call.args,
                 )
             ),
             "fulfillments": Resolve(
@@ -177,7 +181,9 @@ def _payload(fulfillment: Fulfillment | None, errors: list[GqlObject]) -> GqlObj
     )
 
 
-def _find_fo(store: StoreState, fo_id: object) -> tuple[SimOrder, FulfillmentOrder] | None:
+def find_fulfillment_order(
+    store: StoreState, fo_id: object
+) -> tuple[SimOrder, FulfillmentOrder] | None:
     for order in store.orders.values():
         for fo in order.fulfillment_orders:
             if fo.id == fo_id:
@@ -194,7 +200,7 @@ def _plan(
     errors: list[GqlObject] = []
     for i, group in enumerate(groups):
         where = ["fulfillment", "lineItemsByFulfillmentOrder", str(i)]
-        found = _find_fo(store, group.get("fulfillmentOrderId"))
+        found = find_fulfillment_order(store, group.get("fulfillmentOrderId"))
         if found is None or found[1].status not in OPEN_STATUSES:
             errors.append(_error(where, "Fulfillment order does not exist or is not open."))
             continue

@@ -15,6 +15,7 @@ from stocksync_sim.shopify import (
 )
 from stocksync_sim.shopify.executor import Call, FieldError, GqlObject, Resolve
 from stocksync_sim.shopify.fulfillment import fulfillment_create, order_object
+from stocksync_sim.shopify.fulfillment_move import fulfillment_order_move
 from stocksync_sim.shopify.inventory_mutation import set_quantities
 from stocksync_sim.shopify.objects import (
     connection,
@@ -184,6 +185,7 @@ def mutation_root(store: StoreState, ctx: RequestContext | None = None) -> GqlOb
             "inventorySetQuantities": Resolve(lambda call: set_quantities(store, call, ctx.writes)),
             "bulkOperationRunQuery": Resolve(run_bulk),
             "fulfillmentCreate": Resolve(lambda call: fulfillment_create(store, call)),
+            "fulfillmentOrderMove": Resolve(lambda call: fulfillment_order_move(store, call)),
             "productSet": Resolve(lambda call: catalog.product_set(store, call)),
             "productDelete": Resolve(lambda call: catalog.product_delete(store, call)),
             "metafieldsSet": Resolve(lambda call: metafields.metafields_set(store, call)),

@@ -17,13 +17,17 @@
 -- KEYS[2] idempotency  inv:{sku}:idem:<key>   the stored result of the first application
 -- KEYS[3] ledger       inv:{sku}:ledger       a stream, newest last (id = apply time, ms)
 -- KEYS[4] hold         inv:{sku}:hold:<shop>:<order>:<line>   (routed commands only) the
---                                  units the order line holds per location
+--                                  units the order line holds per location; expires
+--                                  ARGV[17] seconds after the last command that wrote it
 -- KEYS[5] waiting      inv:{sku}:waiting      refused order lines waiting for stock, oldest
 --                                  first (a list of JSON entries; see WAITING LIST below)
 -- KEYS[6] waited       inv:{sku}:waited       units re-reserved for waiting routed lines, per
---                                  line ("<shop>:<order>:<line>" -> JSON {location: units}),
---                                  moved into the line's hold (KEYS[4]) by its next routed
---                                  command (a served line's hold key cannot be declared)
+--                                  line ("<shop>:<order>:<line>" -> JSON {"at": {location:
+--                                  units}, "t": ms parked}; older values are {location:
+--                                  units}), moved into the line's hold (KEYS[4]) by its next
+--                                  routed command (a served line's hold key cannot be
+--                                  declared); a field parked longer than ARGV[17] is swept
+--                                  (see HOLD EXPIRY); "#cursor": the sweep's HSCAN cursor
 -- KEYS[7] undone       inv:{sku}:idem:<key>   (an adjust that undoes a routed commit, else
 --                                  unused) the stored result of the commit it undoes
 -- ARGV: 1 command, 2 location, 3 quantity, 4 idempotency key, 5 idempotency ttl (s),
@@ -39,6 +43,8 @@
 --          (docs/decisions/0022-residual-order-edge-cases.md, 0031)
 --       16 "1": an adjust that puts back what the commit of KEYS[7] took off on-hand, where
 --          it took it (see undo_moves); "" for any other command
+--       17 hold ttl (s): how long a hold (KEYS[4]) or a parked hold (KEYS[6]) outlives the
+--          last command that wrote it ("" or absent: they never expire); see HOLD EXPIRY
 
 local SALES_WEIGHT_CAP = 1000
 -- the default allocation's settings, decoded once per call (nil: none)
@@ -305,13 +311,60 @@ local function place(h, locs, split, qty, policy, blocked)
   return nil
 end
 
+-- HOLD EXPIRY (docs/decisions/0035-hold-expiry-collections-fulfillment-moves.md). A hold
+-- is only ever used by the line's next routed command, which order-consumer builds from the
+-- order's state; that state expires STOCKSYNC_ORDER_STATE_TTL_S (400 days) after the order
+-- last changed. So a hold lives ARGV[17] seconds (the same 400 days by default) after the
+-- last command that wrote it: each write sets the key's expiry again. A parked hold (a
+-- field of KEYS[6]) carries the time it was parked; the whole hash expires ARGV[17] after
+-- its newest field, and each parking sweeps up to WAITED_SWEEP fields from where the last
+-- sweep stopped (HSCAN cursor "#cursor"), dropping those parked longer than ARGV[17].
+local HOLD_TTL_S = tonumber(ARGV[17] or '')
+local WAITED_SWEEP = 32
+local WAITED_CURSOR = '#cursor'
+
+-- {location: units} of a parked hold's stored value (either format).
+local function parked_units(raw)
+  local v = cjson.decode(raw)
+  if v['at'] then return v['at'] end
+  return v
+end
+
+local function sweep_waited()
+  local now = clock_ms()
+  local cursor = redis.call('HGET', KEYS[6], WAITED_CURSOR) or '0'
+  local page = redis.call('HSCAN', KEYS[6], cursor, 'COUNT', WAITED_SWEEP)
+  local flat = page[2]
+  for i = 1, #flat, 2 do
+    local field, raw = flat[i], flat[i + 1]
+    if field ~= WAITED_CURSOR then
+      local t = tonumber(cjson.decode(raw)['t'] or '')
+      if t == nil then  -- parked before expiry existed: its clock starts now
+        redis.call('HSET', KEYS[6], field, cjson.encode({at = parked_units(raw), t = now}))
+      elseif now - t > HOLD_TTL_S * 1000 then
+        redis.call('HDEL', KEYS[6], field)
+      end
+    end
+  end
+  if page[1] == '0' then
+    redis.call('HDEL', KEYS[6], WAITED_CURSOR)
+  else
+    redis.call('HSET', KEYS[6], WAITED_CURSOR, page[1])
+  end
+end
+
 -- Units re-reserved for a routed line are its hold: kept in KEYS[6] until the line's next
 -- routed command (which declares its hold key) moves them into it.
 local function note_waited(e, take)
   local field = e['shop'] .. ':' .. e['order_id'] .. ':' .. e['line_id']
-  local cur = cjson.decode(redis.call('HGET', KEYS[6], field) or '{}')
+  local raw = redis.call('HGET', KEYS[6], field)
+  local cur = raw and parked_units(raw) or {}
   for _, t in ipairs(take) do cur[t[1]] = (cur[t[1]] or 0) + t[2] end
-  redis.call('HSET', KEYS[6], field, cjson.encode(cur))
+  redis.call('HSET', KEYS[6], field, cjson.encode({at = cur, t = clock_ms()}))
+  if HOLD_TTL_S then
+    sweep_waited()
+    redis.call('EXPIRE', KEYS[6], HOLD_TTL_S)
+  end
 end
 
 -- Each re-reservation bumps the version (one change event each, one per location for a
@@ -423,8 +476,9 @@ local function merge_waited()
   local field = string.match(KEYS[4], '}:hold:(.+)$')
   local raw = field and redis.call('HGET', KEYS[6], field)
   if not raw then return end
-  for l, n in pairs(cjson.decode(raw)) do redis.call('HINCRBY', KEYS[4], l, n) end
+  for l, n in pairs(parked_units(raw)) do redis.call('HINCRBY', KEYS[4], l, n) end
   redis.call('HDEL', KEYS[6], field)
+  if redis.call('HLEN', KEYS[6]) == 1 then redis.call('HDEL', KEYS[6], WAITED_CURSOR) end
 end
 
 local function read_hold()
@@ -553,6 +607,9 @@ local function apply_routed(cmd, loc, qty)
       'version', version, 'd_on_hand', 0, 'd_reserved', 0)
   end
   for _, a in ipairs(allocations) do a.seen = seen_at(h, a.location) end
+  if HOLD_TTL_S and redis.call('EXISTS', KEYS[4]) == 1 then
+    redis.call('EXPIRE', KEYS[4], HOLD_TTL_S)
+  end
   local _, total_mid = levels_of(h)
   local served = {}
   if status == 'applied' and cmd ~= 'reserve' then served = serve_waiting(h) end

@@ -45,6 +45,11 @@ def hold_key(cmd: InventoryCommand) -> str:
     return f"inv:{{{cmd.sku}}}:hold:{line}"
 
 
+# A hold outlives the last command that wrote it by the order state's own lifetime
+# (order-consumer's STOCKSYNC_ORDER_STATE_TTL_S): only that state's commands use it (ADR 0035).
+HOLD_TTL_S = 400 * 24 * 3600
+
+
 def waiting_key(sku: str) -> str:
     """Refused order lines waiting for the SKU's stock, oldest first (apply.lua's KEYS[5];
     docs/decisions/0022-residual-order-edge-cases.md)."""
@@ -154,10 +159,12 @@ class RedisInventory:
         ledger_max_len: int,
         shops: Sequence[str] = (),
         allocation: DefaultAllocation | None = None,
+        hold_ttl_s: int = HOLD_TTL_S,
     ) -> None:
         self.redis = redis
         self.group = group
         self.idem_ttl_s = idem_ttl_s
+        self.hold_ttl_s = hold_ttl_s
         self.ledger_max_len = ledger_max_len
         self.shops_json = orjson.dumps(list(shops)).decode() if shops else ""
         self.allocation_json = allocation.encode() if allocation else ""
@@ -181,6 +188,7 @@ class RedisInventory:
         args.append(cmd.route.model_dump_json() if cmd.route is not None else "")
         args.append(waiting_entry(cmd))
         args.append("1" if cmd.undoes is not None else "")  # ARGV[16], with KEYS[7] (ADR 0031)
+        args.append(self.hold_ttl_s)  # ARGV[17]: holds expire (ADR 0035)
         return args
 
     def _keys(self, cmd: InventoryCommand) -> list[str]:

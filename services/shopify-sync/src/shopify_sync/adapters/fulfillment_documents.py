@@ -44,6 +44,63 @@ mutation CreateFulfillment($fulfillment: FulfillmentInput!, $message: String) {
 }
 """
 
+# Where each open fulfillment order is assigned and which order line each of its lines is
+# (fulfillment orders moved to where routing placed the units; ADR 0035).
+ORDER_FULFILLMENT_ORDERS_FOR_MOVE = """
+query OrderFulfillmentOrdersForMove($id: ID!, $first: Int!, $lines: Int!) {
+  order(id: $id) {
+    id
+    fulfillmentOrders(first: $first) {
+      nodes {
+        id
+        status
+        assignedLocation {
+          location {
+            id
+          }
+        }
+        lineItems(first: $lines) {
+          nodes {
+            id
+            remainingQuantity
+            lineItem {
+              id
+            }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+FULFILLMENT_ORDER_MOVE = """
+mutation MoveFulfillmentOrder(
+  $id: ID!
+  $newLocationId: ID!
+  $fulfillmentOrderLineItems: [FulfillmentOrderLineItemInput!]
+) {
+  fulfillmentOrderMove(
+    id: $id
+    newLocationId: $newLocationId
+    fulfillmentOrderLineItems: $fulfillmentOrderLineItems
+  ) {
+    movedFulfillmentOrder {
+      id
+      status
+    }
+    originalFulfillmentOrder {
+      id
+      status
+    }
+    userErrors {
+      field
+      message
+    }
+  }
+}
+"""
+
 FULFILLMENT_ORDERS_FIRST = 10
 FULFILLMENT_LINES_FIRST = 50
 # Objects 1, a connection 2 + first x node cost: order 1 + FOs 2 + 10 x (1 + 2 + 50).
@@ -51,8 +108,16 @@ ORDER_FULFILLMENT_ORDERS_COST = (
     1.0 + 2 + FULFILLMENT_ORDERS_FIRST * (1 + 2 + FULFILLMENT_LINES_FIRST)
 )
 FULFILLMENT_CREATE_COST = 10.0
+MOVE_LINES_FIRST = 25
+# order 1 + FOs 2 + 10 x (1 + assigned location and location 2 + lines 2 + 25 x (1 + 1))
+ORDER_FULFILLMENT_ORDERS_FOR_MOVE_COST = (
+    1.0 + 2 + FULFILLMENT_ORDERS_FIRST * (1 + 2 + 2 + MOVE_LINES_FIRST * 2)
+)
+FULFILLMENT_ORDER_MOVE_COST = 10.0
 
 FULFILLMENT_DOCUMENTS = {
     "OrderFulfillmentOrders": ORDER_FULFILLMENT_ORDERS,
     "CreateFulfillment": FULFILLMENT_CREATE,
+    "OrderFulfillmentOrdersForMove": ORDER_FULFILLMENT_ORDERS_FOR_MOVE,
+    "MoveFulfillmentOrder": FULFILLMENT_ORDER_MOVE,
 }

@@ -5,10 +5,13 @@
   rolled back and redone on start);
 - ``sync:catalog-wrote:{<child>}``: hash handle -> fingerprint of what we last wrote
   (recognises the child's webhook echoing our own write);
-- ``sync:catalog-applied:{<parent>}``: hash product gid -> ``updated_at`` of the newest
-  parent webhook applied (older ones are stale);
-- ``sync:catalog-handles:{<parent>}``: hash product gid -> handle (a products/delete body
-  carries only the id).
+- ``sync:catalog-applied:{<parent>}``: hash product or collection gid -> ``updated_at`` of
+  the newest parent webhook applied (older ones are stale);
+- ``sync:catalog-handles:{<parent>}``: hash product or collection gid -> handle (a
+  products/delete or collections/delete body carries only the id; the catalog sync deletes
+  in the children the collections recorded here that the parent no longer has);
+- the child's ``sync:catalog-applied:{<child>}`` also holds, per ``collection:<handle>``,
+  the ``updatedAt`` of the child's collection last compared with the parent's.
 """
 
 from __future__ import annotations
@@ -59,3 +62,10 @@ class RedisPropagationState:
 
     async def set_handle(self, shop: str, product_id: str, handle: str) -> None:
         await self.redis.hset(_key("handles", shop), product_id, handle)
+
+    async def recorded_handles(self, shop: str) -> dict[str, str]:
+        raw: dict[Any, Any] = await self.redis.hgetall(_key("handles", shop))
+        return {text(k): text(v) for k, v in raw.items()}
+
+    async def forget_handle(self, shop: str, product_id: str) -> None:
+        await self.redis.hdel(_key("handles", shop), product_id)

@@ -32,7 +32,7 @@ ECHO_FIELDS = frozenset({"collection_title", "collection_description"})
 JOURNAL_PREFIX = "collection:"  # journal and last-write keys, apart from product handles
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Rule:
     column: str
     relation: str
@@ -169,6 +169,36 @@ def plan_membership(
     keep = set(want)
     remove = tuple(gid for h, gid in shown.items() if h not in keep)
     return Membership(add, remove, pending)
+
+
+def drifted(
+    wanted: CollectionView, shown: CollectionView, fields: Iterable[str], pending: Iterable[str]
+) -> list[str]:
+    """The parent-owned ``fields`` in which the child's collection (``shown``, read whole)
+    no longer shows the parent's (``wanted``): what a child's collections/update may have
+    changed (ADR 0035). Membership drifted when the child holds a product the parent does not
+    list, or lacks a parent member that is not ``pending`` (its product not in the child
+    yet). The image is not compared: a store serves an image from its own CDN address, so
+    the parent's and the child's never match."""
+    chosen = set(fields)
+    out = [
+        name
+        for name, differs in (
+            ("collection_title", wanted.title != shown.title),
+            ("collection_description", wanted.description != shown.description),
+            ("collection_sort_order", bool(wanted.sort_order)
+             and wanted.sort_order != shown.sort_order),
+            ("collection_rules", wanted.smart and (wanted.disjunctive, sorted(wanted.rules))
+             != (shown.disjunctive, sorted(shown.rules))),
+        )
+        if differs and name in chosen
+    ]  # fmt: skip
+    if "collection_products" in chosen and not wanted.smart:
+        waiting = set(pending)
+        lacking = set(wanted.products) - set(shown.products) - waiting
+        if lacking or set(shown.products) - set(wanted.products):
+            out.append("collection_products")
+    return out
 
 
 def handle_query(handles: Iterable[str]) -> str:

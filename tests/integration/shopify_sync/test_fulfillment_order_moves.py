@@ -1,0 +1,135 @@
+"""Fulfillment orders moved to where routing placed the units (ADR 0035), through
+shopify-sync's fulfillments consumer on the real Kafka and Redis, against the Shopify
+simulator: Shopify assigned an order's lines to its first location, routing placed one line
+at the second and split another across both; ``order.routed`` moves the first line's
+fulfillment order whole and the split line's units in part, with the order's committed units;
+a redelivery moves nothing more; a move Shopify refuses is a poison message naming its
+reason."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from integration.shopify_sync.conftest import LOC, Sync, SyncFactory, _topics
+
+from stocksync_common.consumer import PoisonMessage
+from stocksync_common.events import Order, OrderLine, OrderRouted, encode
+from support.poll import await_for
+
+pytestmark = pytest.mark.integration
+LOC2 = "gid://shopify/Location/2"
+LOC3 = "gid://shopify/Location/3"
+STORE = {"locations": {"wh-1": LOC, "wh-2": LOC2, "wh-3": LOC3},
+         "routing": {"locations": ["wh-2", "wh-1"], "split": True}}  # fmt: skip
+FOS = """
+query F($id: ID!) { order(id: $id) { fulfillmentOrders(first: 10) { nodes {
+  id status assignedLocation { location { id } }
+  lineItems(first: 10) { nodes { sku remainingQuantity } }
+} } } }
+"""
+
+
+async def fulfillment_orders(s: Sync, order_id: int) -> dict[tuple[str, str], int]:
+    """Remaining units per (SKU, location) over the order's open fulfillment orders."""
+    r = await s.sim.post(
+        "/admin/api/2026-10/graphql.json",
+        json={"query": FOS, "variables": {"id": f"gid://shopify/Order/{order_id}"}},
+        headers={"X-Shopify-Access-Token": f"tok-{s.shops[0]}"},
+    )
+    body: dict[str, Any] = r.json()
+    out: dict[tuple[str, str], int] = {}
+    for fo in body["data"]["order"]["fulfillmentOrders"]["nodes"]:
+        if fo["status"] in ("OPEN", "IN_PROGRESS"):
+            where = fo["assignedLocation"]["location"]["id"]
+            for line in fo["lineItems"]["nodes"]:
+                key = (line["sku"], where)
+                out[key] = out.get(key, 0) + line["remainingQuantity"]
+    return out
+
+
+async def inventory(s: Sync) -> dict[str, dict[str, int]]:
+    data: dict[str, dict[str, int]] = (
+        await s.sim.get(f"/_sim/stores/{s.shops[0]}/inventory")
+    ).json()
+    return data
+
+
+async def moves_sent(s: Sync) -> int:
+    r = await s.sim.get("/_sim/requests", params={"operation_name": "MoveFulfillmentOrder"})
+    return len(r.json())
+
+
+def routed(s: Sync, order: dict[str, Any], places: list[tuple[str, int, str]]) -> Order:
+    ids = {line["sku"]: str(line["id"]) for line in order["line_items"]}
+    lines = [OrderLine(line_id=ids[sku], sku=sku, quantity=n, location=loc)
+             for sku, n, loc in places]  # fmt: skip
+    return Order(shop=s.shops[0], order_id=str(order["id"]), lines=lines, routing=True)
+
+
+async def test_routed_lines_move_their_fulfillment_orders_once(
+    sync_stack: SyncFactory, kafka_bootstrap: str
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    topic = f"it.{run}.orders"
+    await _topics(kafka_bootstrap, [topic])
+    async with sync_stack(["plus"], store_extra=[STORE], orders_topic=topic,
+                          fulfillments_consumer_group=f"it-ful-{run}",
+                          inventory_url="http://inventory.test") as s:  # fmt: skip
+        shop = s.shops[0]
+        seeded = [{"sku": sku, "price": "5.00", "quantities": {LOC: 5, LOC2: 5}}
+                  for sku in ("MV-A", "MV-B")]  # fmt: skip
+        seeded.append({"sku": "MV-C", "price": "5.00", "quantities": {LOC: 5}})  # never at LOC2
+        assert (await s.sim.post(f"/_sim/stores/{shop}/products", json=seeded)).status_code == 201
+        items = [{"sku": "MV-A", "quantity": 2}, {"sku": "MV-B", "quantity": 3}]
+        placed = await s.sim.post(f"/_sim/stores/{shop}/orders", json={"line_items": items})
+        assert placed.status_code == 201, placed.text
+        order = placed.json()["order"]
+        assert await fulfillment_orders(s, order["id"]) == {("MV-A", LOC): 2, ("MV-B", LOC): 3}
+        fulfillments = s.container.fulfillments
+        assert fulfillments is not None and fulfillments.mover is not None
+        assert fulfillments.mover.resync is not None  # the read API is known: moves reconcile
+        resynced: list[tuple[str, list[str]]] = []
+
+        async def recorded(shop: str, skus: Any) -> object:  # the job itself: not run here
+            resynced.append((shop, list(skus)))
+            return None
+
+        fulfillments.mover.resync = recorded
+
+        # routing: MV-A all at wh-2; MV-B split, 2 at wh-2 and 1 at wh-1
+        event = OrderRouted(source="test", shop=shop, payload=routed(
+            s, order, [("MV-A", 2, "wh-2"), ("MV-B", 2, "wh-2"), ("MV-B", 1, "wh-1")]))  # fmt: skip
+        await s.producer.send_and_wait(topic, encode(event), key=str(order["id"]).encode())
+
+        async def moved() -> dict[tuple[str, str], int] | None:
+            now = await fulfillment_orders(s, order["id"])
+            return now if ("MV-A", LOC2) in now and ("MV-B", LOC2) in now else None
+
+        after = await await_for("fulfillment orders moved to wh-2", moved, 60)
+        assert after == {("MV-A", LOC2): 2, ("MV-B", LOC2): 2, ("MV-B", LOC): 1}
+        levels = await inventory(s)  # the committed units moved with them
+        assert levels["MV-A"] == {LOC: 5, LOC2: 3}
+        assert levels["MV-B"] == {LOC: 4, LOC2: 3}
+        sent = await moves_sent(s)
+        assert sent == 1  # one per (fulfillment order, destination): both lines in one call
+        await await_for("the moved SKUs re-checked against truth", lambda: _ready(resynced), 30)
+        assert resynced == [(shop, ["MV-A", "MV-B"])]
+
+        # redelivered: planned from what Shopify shows now, nothing moves twice
+        assert await fulfillments.mover.on_routed(event.payload) == 0
+        assert await moves_sent(s) == sent and len(resynced) == 1
+        assert await fulfillment_orders(s, order["id"]) == after
+
+        # a location that never stocked the item: Shopify refuses, the event is poison
+        other = await s.sim.post(f"/_sim/stores/{shop}/orders",
+                                 json={"line_items": [{"sku": "MV-C", "quantity": 1}]})  # fmt: skip
+        refused = routed(s, other.json()["order"], [("MV-C", 1, "wh-2")])
+        with pytest.raises(PoisonMessage, match="does not stock MV-C"):
+            await fulfillments.mover.on_routed(refused)
+        assert await fulfillment_orders(s, other.json()["order"]["id"]) == {("MV-C", LOC): 1}
+
+
+async def _ready(resynced: list[Any]) -> bool:
+    return bool(resynced)
