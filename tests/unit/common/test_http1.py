@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import stocksync_common.http1 as http1
 from stocksync_common.http1 import StreamTransport
 
 Answer = Callable[[bytes, asyncio.StreamWriter], Awaitable[bool]]  # True: keep the connection
@@ -366,4 +367,29 @@ async def test_https_with_a_given_ca(serve, tmp_path: Path) -> None:  # type: ig
         assert (await http.get(base)).json() == {"tls": True}
     async with client() as http:  # the system's CAs do not know the test's certificate
         with pytest.raises(httpx.ConnectError):
+            await http.get(base)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n" + b"x" * 20,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b"x" * 20,
+    ],
+)
+async def test_a_body_past_the_limit_is_refused(  # type: ignore[no-untyped-def]
+    serve, raw: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http1, "MAX_BODY", 10)
+
+    async def answer(_request: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(raw)
+        await writer.drain()
+        return False
+
+    _server, base = await serve(answer)
+    async with client() as http:
+        with pytest.raises(httpx.RemoteProtocolError, match="too large|Content-Length"):
             await http.get(base)

@@ -351,11 +351,28 @@ async def _read_exactly(reader: asyncio.StreamReader, n: int, wait_s: float | No
     return b"".join(parts)
 
 
+@dataclass
+class _Body:
+    """A response body read in parts, refused once it grows past ``MAX_BODY``."""
+
+    request: httpx.Request
+    parts: list[bytes] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, part: bytes) -> None:
+        self.size += len(part)
+        if self.size > MAX_BODY:
+            raise httpx.RemoteProtocolError("response body too large", request=self.request)
+        self.parts.append(part)
+
+    def joined(self) -> bytes:
+        return b"".join(self.parts)
+
+
 async def _read_chunked(
     reader: asyncio.StreamReader, request: httpx.Request, wait_s: float | None
 ) -> bytes:
-    parts: list[bytes] = []
-    total = 0
+    body = _Body(request)
     while True:
         line = await _within(reader.readuntil(b"\r\n"), wait_s)
         size_text = line.split(b";", 1)[0].strip()
@@ -367,28 +384,23 @@ async def _read_chunked(
             ) from exc
         if size == 0:
             break
-        total += size
-        if total > MAX_BODY:
+        if body.size + size > MAX_BODY:
             raise httpx.RemoteProtocolError("response body too large", request=request)
-        parts.append(await _read_exactly(reader, size, wait_s))
+        body.add(await _read_exactly(reader, size, wait_s))
         if await _within(reader.readexactly(2), wait_s) != b"\r\n":
             raise httpx.RemoteProtocolError("chunk not followed by CRLF", request=request)
     while await _within(reader.readuntil(b"\r\n"), wait_s) != b"\r\n":
         pass  # trailers: not used
-    return b"".join(parts)
+    return body.joined()
 
 
 async def _read_to_end(
     reader: asyncio.StreamReader, request: httpx.Request, wait_s: float | None
 ) -> bytes:
-    parts: list[bytes] = []
-    total = 0
+    body = _Body(request)
     while part := await _within(reader.read(CHUNK), wait_s):
-        total += len(part)
-        if total > MAX_BODY:
-            raise httpx.RemoteProtocolError("response body too large", request=request)
-        parts.append(part)
-    return b"".join(parts)
+        body.add(part)
+    return body.joined()
 
 
 def _keep_alive(version: bytes, headers: list[tuple[bytes, bytes]]) -> bool:
