@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from aiokafka.structs import TopicPartition
-from redis.asyncio import Redis
 
 from inventory_adjuster.adapters.kits import KitStore
 from inventory_adjuster.adapters.redis_store import RedisInventory
@@ -34,6 +33,7 @@ from inventory_adjuster.handlers import CommandHandler
 from stocksync_common.consumer import Incoming
 from stocksync_common.events import InventoryCommand, InventoryCommandRequested, OrderLineRef
 from stocksync_common.kafka import env_security, make_producer
+from stocksync_common.redis_client import connect
 from stocksync_common.topics import INVENTORY_COMMANDS
 from stocksync_common.tracing import setup_tracing
 
@@ -81,7 +81,7 @@ async def main(url: str, kafka: str, n: int, skus: int, batch: int) -> None:
     setup_tracing("inventory-adjuster", "none")  # as the service runs: real spans, none exported
     run = uuid.uuid4().hex[:8]
     group = f"adjuster-cpu-{run}"
-    redis = Redis.from_url(url)
+    redis = connect(url)  # as the service opens it (its connection class and timeouts)
     producer = make_producer(kafka, group, linger_ms=0, security=env_security())
     await producer.start()
     store = RedisInventory(redis, group, idem_ttl_s=600, ledger_max_len=100)
