@@ -3,10 +3,13 @@ component moves (real Redis, recording producer)."""
 
 import asyncio
 import uuid
+from collections.abc import Iterable
 from types import SimpleNamespace
 
 import pytest
 from aiokafka.structs import TopicPartition
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.connection import Connection
 
 from inventory_adjuster.adapters.kits import KitStore
 from inventory_adjuster.adapters.redis_store import RedisInventory
@@ -22,6 +25,7 @@ from stocksync_common.events import (
     StockChange,
     decode,
 )
+from stocksync_common.redis_client import cluster_url
 from support.infra import single_redis_only
 
 pytestmark = [pytest.mark.integration, single_redis_only]
@@ -148,3 +152,43 @@ async def test_a_kit_command_publishes_component_levels_a_rebuild_can_place(redi
     await handler.handle_batch(TP, [item(a, "adjust", 1, 9)])
     (plain,) = [e.payload for _, e in producer.sent if isinstance(e, InventoryLevelsUpdated)]
     assert (plain.partition, plain.offset, plain.kit_offsets) == (0, 9, {"0": 8})
+
+
+class CountingConnection(Connection):
+    """Counts what is written to Redis: one per command sent alone or pipeline executed."""
+
+    sent = 0
+
+    async def send_packed_command(
+        self, command: bytes | str | Iterable[bytes], check_health: bool = True
+    ) -> None:
+        CountingConnection.sent += 1
+        await super().send_packed_command(command, check_health)
+
+
+async def test_a_batch_reads_its_kit_routing_and_index_in_one_round_trip(redis_url):
+    """Two round trips for a batch of plain commands (the kit lookups, then the apply), not
+    three (the kit definitions, the apply, then the kits of what moved). A batch that moves a
+    kit's component reads the kit's levels too (the tests above show it republished)."""
+    if cluster_url(redis_url) is not None:
+        pytest.skip("counts writes through a single-node connection class of its own")
+    pool = ConnectionPool.from_url(redis_url, connection_class=CountingConnection)
+    client = Redis.from_pool(pool)  # the client owns the pool: aclose() closes both
+    run = uuid.uuid4().hex[:8]
+    a, b = f"RA-{run}", f"RB-{run}"
+    producer = RecordingProducer()
+    store = RedisInventory(client, f"rt-{run}", idem_ttl_s=600, ledger_max_len=100)
+    kits = KitStore(client, f"rt-{run}", idem_ttl_s=600, ledger_max_len=100)
+    handler = CommandHandler(store, producer, kits)  # type: ignore[arg-type]
+    try:
+        await handler.handle_batch(
+            TP, [item(a, "set_on_hand", 10, 0), item(b, "set_on_hand", 10, 1)]
+        )
+        producer.sent.clear()
+        CountingConnection.sent = 0
+        await handler.handle_batch(TP, [item(a, "reserve", 1, 2), item(b, "reserve", 2, 3)])
+        assert CountingConnection.sent == 2
+        assert changed(producer)[a].after.reserved == 1
+        assert changed(producer)[b].after.reserved == 2
+    finally:
+        await client.aclose()

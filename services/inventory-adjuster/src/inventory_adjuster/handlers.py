@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -13,7 +13,13 @@ from opentelemetry import trace
 from prometheus_client import Counter, Gauge
 
 from inventory_adjuster import hot_events
-from inventory_adjuster.adapters.kits import KIT_COMMANDS, KitApplied, KitStore, stocked_at
+from inventory_adjuster.adapters.kits import (
+    KIT_COMMANDS,
+    Components,
+    KitApplied,
+    KitStore,
+    stocked_at,
+)
 from inventory_adjuster.adapters.publisher import BatchPublisher, Headers
 from inventory_adjuster.adapters.redis_store import Applied, Invalid, Position, RedisInventory
 from inventory_adjuster.kit_events import component_changes, derived_kit_change
@@ -68,6 +74,17 @@ def track_allocation(sku: str, shares: object) -> None:
 
 
 @dataclass
+class KitIndex:
+    """The kits of some SKUs (``kit-index``), read with the batch's routing before it applied."""
+
+    skus: list[str] = field(default_factory=list)  # the SKUs asked for (an empty list: none)
+    kits: dict[str, list[str]] = field(default_factory=dict)
+
+    def covers(self, skus: list[str]) -> bool:
+        return bool(self.skus) and set(skus) <= set(self.skus)
+
+
+@dataclass
 class CommandHandler:
     store: RedisInventory
     producer: AIOKafkaProducer
@@ -96,14 +113,14 @@ class CommandHandler:
             origin = origin_of(record.topic, record.partition, record.offset, record.headers)
             pos = Position(origin.topic, origin.partition, origin.offset)
             commands.append((item.event, pos))
-        results = await self._apply(commands)
+        results, index = await self._apply(commands)
         out = BatchPublisher(self.producer)
         # One span per batch, continuing the trace of its newest command.
         name = f"inventory-adjuster {commands[-1][0].payload.command}"
         with handling(items[-1], name) as span:
             traces = BatchTraces(inject_headers())
             try:
-                await self._publish_all(out, traces, items, commands, results)
+                await self._publish_all(out, traces, items, commands, results, index)
             finally:
                 for link in traces.links():
                     span.add_link(link)
@@ -116,6 +133,7 @@ class CommandHandler:
         items: Sequence[Incoming],
         commands: list[tuple[InventoryCommandRequested, Position]],
         results: list[Applied | KitApplied | Invalid],
+        index: KitIndex,
     ) -> None:
         moved: set[tuple[str, str]] = set()
         outcomes: dict[tuple[str, str], int] = {}
@@ -135,14 +153,24 @@ class CommandHandler:
         finally:  # what was applied is counted, also when a later command is poison
             for (command, status), n in outcomes.items():
                 COMMANDS_APPLIED.labels(command, status).inc(n)
-        await self._republish_kits(out, traces.batch, moved, commands)
+        await self._republish_kits(out, traces.batch, moved, commands, index)
 
     async def _apply(
         self, commands: list[tuple[InventoryCommandRequested, Position]]
-    ) -> list[Applied | KitApplied | Invalid]:
-        """Plain commands in pipelined runs; kit commands one by one, in order."""
+    ) -> tuple[list[Applied | KitApplied | Invalid], KitIndex]:
+        """Plain commands in pipelined runs; kit commands one by one, in order. Before them,
+        in one round trip: the kit definitions that route them and the kits the batch's SKUs
+        belong to (what a movement republishes; it was a round trip of its own after the
+        apply, one of three per batch)."""
         kit_skus = sorted({e.payload.sku for e, _ in commands if e.payload.command in KIT_COMMANDS})
-        defs = await self.kits.definitions(kit_skus) if self.kits else {}
+        index = KitIndex()
+        if self.kits is None:
+            defs: dict[str, Components] = {}
+        elif any(e.payload.command == "configure" for e, _ in commands):
+            defs = await self.kits.definitions(kit_skus)  # a kit defined here: read after it
+        else:
+            index.skus = sorted({e.payload.sku for e, _ in commands})
+            defs, index.kits = await self.kits.lookup(kit_skus, index.skus)
         results: list[Applied | KitApplied | Invalid] = []
         run: list[tuple[InventoryCommand, Position]] = []
         for event, pos in commands:
@@ -155,7 +183,7 @@ class CommandHandler:
                 run.append((cmd, pos))
         results.extend(await self.store.apply_many(run))
         self.store.handled([pos for _, pos in commands])
-        return results
+        return results, index
 
     @staticmethod
     def _moved(
@@ -249,11 +277,15 @@ class CommandHandler:
         trace_headers: Headers,
         moved: set[tuple[str, str]],
         commands: list[tuple[InventoryCommandRequested, Position]],
+        prefetched: KitIndex,
     ) -> None:
         """A component moved: publish the kits it belongs to with their new availability."""
         if not moved or self.kits is None:
             return
-        index = await self.kits.kits_of(sorted({sku for sku, _ in moved}))
+        skus = sorted({sku for sku, _ in moved})
+        index = prefetched.kits
+        if not prefetched.covers(skus):  # a kit's components, or a batch that defined a kit
+            index = await self.kits.kits_of(skus)
         if not index:
             return
         cause = commands[-1][0]

@@ -93,18 +93,28 @@ class KitStore:
     async def definitions(self, skus: list[str]) -> dict[str, Components]:
         if not skus:
             return {}
-        raw = await self.redis.hmget(KIT_DEFS, skus)
-        return {
-            sku: [(c, int(u)) for c, u in sorted(orjson.loads(v).items())]
-            for sku, v in zip(skus, raw, strict=True)
-            if v
-        }
+        return _definitions(skus, await self.redis.hmget(KIT_DEFS, skus))
 
     async def kits_of(self, components: list[str]) -> dict[str, list[str]]:
         if not components:
             return {}
-        raw = await self.redis.hmget(KIT_INDEX, components)
-        return {c: orjson.loads(v) for c, v in zip(components, raw, strict=True) if v}
+        return _kits_of(components, await self.redis.hmget(KIT_INDEX, components))
+
+    async def lookup(
+        self, kit_skus: list[str], skus: list[str]
+    ) -> tuple[dict[str, Components], dict[str, list[str]]]:
+        """:meth:`definitions` of ``kit_skus`` and :meth:`kits_of` ``skus`` in one round trip
+        (a batch's routing and the kits its plain commands may move, read before it applies)."""
+        if not kit_skus and not skus:
+            return {}, {}
+        pipe = self.redis.pipeline(transaction=False)
+        if kit_skus:
+            pipe.hmget(KIT_DEFS, kit_skus)
+        if skus:
+            pipe.hmget(KIT_INDEX, skus)
+        raw = await pipe.execute()
+        defs = _definitions(kit_skus, raw.pop(0)) if kit_skus else {}
+        return defs, _kits_of(skus, raw[0]) if skus else {}
 
     async def define(self, kit: str, components: dict[str, int]) -> None:
         """Refresh the routing indexes after a kit's definition was applied."""
@@ -232,3 +242,15 @@ async def kit_levels(
         },
         seen={loc: lv.seen for loc, lv in per.items()},
     )
+
+
+def _definitions(skus: list[str], raw: list[Any]) -> dict[str, Components]:
+    return {
+        sku: [(c, int(u)) for c, u in sorted(orjson.loads(v).items())]
+        for sku, v in zip(skus, raw, strict=True)
+        if v
+    }
+
+
+def _kits_of(components: list[str], raw: list[Any]) -> dict[str, list[str]]:
+    return {c: orjson.loads(v) for c, v in zip(components, raw, strict=True) if v}
