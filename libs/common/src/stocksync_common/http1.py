@@ -16,9 +16,10 @@ each per operation as httpx defines them) and its exception types. A request wri
 reused connection that the server had already closed (not one byte of a response came back)
 is sent once more on a new connection, as browsers and urllib3 do: the server never read it.
 
-Not supported: HTTP/2, upgrades, waiting for ``100 Continue`` before the body, response bodies
-over ``MAX_BODY``. Proxies: httpx still mounts its own transport for the proxy environment
-variables, so a proxied URL takes httpx's usual path.
+Not supported: HTTP/2, upgrades, waiting for ``100 Continue`` before the body, streaming a
+response (a body is read whole before the response is returned; ``max_body`` bounds it if
+given, none by default as with httpx's own transport). Proxies: httpx still mounts its own
+transport for the proxy environment variables, so a proxied URL takes httpx's usual path.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from typing import TypeVar
 import httpx
 
 MAX_HEAD = 64 * 1024  # a response's status line and headers
-MAX_BODY = 64 * 1024 * 1024  # a response body; more is refused as a protocol error
 CHUNK = 64 * 1024  # a long body is read this much per read (each read its own timeout)
 DEFAULT_PORTS = {b"http": 80, b"https": 443}
 
@@ -89,12 +89,14 @@ class StreamTransport(httpx.AsyncBaseTransport):
         max_connections: int = 10,
         keepalive_expiry: float = 5.0,
         ssl_context: ssl.SSLContext | None = None,
+        max_body: int | None = None,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
         self.max_connections = max_connections
         self.keepalive_expiry = keepalive_expiry
         self._ssl = ssl_context
+        self.max_body = max_body  # bytes of a response body; more is a protocol error
         self._pools: dict[Origin, _Pool] = {}
         self.opened = 0  # connections opened since start (tests and the status page read it)
 
@@ -134,7 +136,7 @@ class StreamTransport(httpx.AsyncBaseTransport):
         for attempt in (0, 1):
             conn, reused = await self._checkout(pool, origin, request, timeouts)
             try:
-                answer = await _round_trip(conn, data, request, timeouts)
+                answer = await _round_trip(conn, data, request, timeouts, self.max_body)
             except _ClosedBeforeResponse:
                 conn.close()
                 if reused and attempt == 0:
@@ -244,7 +246,11 @@ async def _encode(request: httpx.Request) -> tuple[bytes, bytes]:
 
 
 async def _round_trip(
-    conn: _Connection, data: bytes, request: httpx.Request, timeouts: dict[str, float | None]
+    conn: _Connection,
+    data: bytes,
+    request: httpx.Request,
+    timeouts: dict[str, float | None],
+    max_body: int | None,
 ) -> _Answer:
     try:
         conn.writer.write(data)
@@ -257,12 +263,13 @@ async def _round_trip(
     read = timeouts.get("read")
     try:
         status, reason, headers, version = await _read_head(conn.reader, read, request)
-        content, framed = await _read_body(conn.reader, request, status, headers, read)
+        body = _Body(request, max_body)
+        framed = await _read_body(conn.reader, body, status, headers, read)
     except TimeoutError as exc:
         raise httpx.ReadTimeout("waiting for the response", request=request) from exc
     except (OSError, ssl.SSLError) as exc:
         raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from exc
-    return _Answer(status, reason, headers, content, framed and _keep_alive(version, headers))
+    return _Answer(status, reason, headers, body.joined(), framed and _keep_alive(version, headers))
 
 
 async def _read_head(
@@ -314,24 +321,30 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
 
 async def _read_body(
     reader: asyncio.StreamReader,
-    request: httpx.Request,
+    body: _Body,
     status: int,
     headers: list[tuple[bytes, bytes]],
     wait_s: float | None,
-) -> tuple[bytes, bool]:
-    """The body and whether its end was framed (False: read to the connection's end)."""
+) -> bool:
+    """Read the body into ``body``; whether its end was framed (False: the connection's end)."""
+    request = body.request
     if request.method == "HEAD" or status in (204, 304):
-        return b"", True
+        return True
     try:
         encoding = _header(headers, b"transfer-encoding")
         if encoding is not None and b"chunked" in encoding.lower():
-            return await _read_chunked(reader, request, wait_s), True
+            await _read_chunked(reader, body, wait_s)
+            return True
         length = _header(headers, b"content-length")
         if length is not None:
-            if not length.strip().isdigit() or int(length) > MAX_BODY:
+            if not length.strip().isdigit():
                 raise httpx.RemoteProtocolError(f"bad Content-Length {length!r}", request=request)
-            return await _read_exactly(reader, int(length), wait_s), True
-        return await _read_to_end(reader, request, wait_s), False
+            body.room_for(int(length))
+            body.add(await _read_exactly(reader, int(length), wait_s))
+            return True
+        while part := await _within(reader.read(CHUNK), wait_s):
+            body.add(part)
+        return False
     except asyncio.IncompleteReadError as exc:
         raise httpx.RemoteProtocolError(
             "peer closed the connection in the middle of the body", request=request
@@ -353,26 +366,27 @@ async def _read_exactly(reader: asyncio.StreamReader, n: int, wait_s: float | No
 
 @dataclass
 class _Body:
-    """A response body read in parts, refused once it grows past ``MAX_BODY``."""
+    """A response body read in parts, refused once it would grow past ``limit`` bytes."""
 
     request: httpx.Request
+    limit: int | None = None
     parts: list[bytes] = field(default_factory=list)
     size: int = 0
 
-    def add(self, part: bytes) -> None:
-        self.size += len(part)
-        if self.size > MAX_BODY:
+    def room_for(self, n: int) -> None:
+        if self.limit is not None and self.size + n > self.limit:
             raise httpx.RemoteProtocolError("response body too large", request=self.request)
+
+    def add(self, part: bytes) -> None:
+        self.room_for(len(part))
+        self.size += len(part)
         self.parts.append(part)
 
     def joined(self) -> bytes:
         return b"".join(self.parts)
 
 
-async def _read_chunked(
-    reader: asyncio.StreamReader, request: httpx.Request, wait_s: float | None
-) -> bytes:
-    body = _Body(request)
+async def _read_chunked(reader: asyncio.StreamReader, body: _Body, wait_s: float | None) -> None:
     while True:
         line = await _within(reader.readuntil(b"\r\n"), wait_s)
         size_text = line.split(b";", 1)[0].strip()
@@ -380,27 +394,16 @@ async def _read_chunked(
             size = int(size_text, 16)
         except ValueError as exc:
             raise httpx.RemoteProtocolError(
-                f"bad chunk size {size_text[:20]!r}", request=request
+                f"bad chunk size {size_text[:20]!r}", request=body.request
             ) from exc
         if size == 0:
             break
-        if body.size + size > MAX_BODY:
-            raise httpx.RemoteProtocolError("response body too large", request=request)
+        body.room_for(size)
         body.add(await _read_exactly(reader, size, wait_s))
         if await _within(reader.readexactly(2), wait_s) != b"\r\n":
-            raise httpx.RemoteProtocolError("chunk not followed by CRLF", request=request)
+            raise httpx.RemoteProtocolError("chunk not followed by CRLF", request=body.request)
     while await _within(reader.readuntil(b"\r\n"), wait_s) != b"\r\n":
         pass  # trailers: not used
-    return body.joined()
-
-
-async def _read_to_end(
-    reader: asyncio.StreamReader, request: httpx.Request, wait_s: float | None
-) -> bytes:
-    body = _Body(request)
-    while part := await _within(reader.read(CHUNK), wait_s):
-        body.add(part)
-    return body.joined()
 
 
 def _keep_alive(version: bytes, headers: list[tuple[bytes, bytes]]) -> bool:
