@@ -4,6 +4,7 @@ names are fresh per test, so tests never see each other's data."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -196,6 +197,7 @@ def sync_stack(kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> SyncFact
             await producer.start()
             try:
                 async with app.router.lifespan_context(app):
+                    await startup_recovery_done()
                     admin = httpx.AsyncClient(
                         transport=httpx.ASGITransport(app=app), base_url="http://sync.test"
                     )
@@ -204,3 +206,12 @@ def sync_stack(kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> SyncFact
                 await producer.stop()
 
     return start
+
+
+async def startup_recovery_done(timeout_s: float = 30.0) -> None:
+    """Wait for the start's catalog-journal recovery (a background task): a test that writes
+    journal entries and recovers them itself must not race it (the simulator answering
+    without a thread hop made that race show: both rolled back the same collection)."""
+    found = [t for t in asyncio.all_tasks() if t.get_name() == "catalog-recover"]
+    if found:
+        await asyncio.wait(found, timeout=timeout_s)
