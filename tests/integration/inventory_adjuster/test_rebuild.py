@@ -57,7 +57,6 @@ from stocksync_common.kafka import make_producer, publish_event
 from stocksync_common.redis_client import cluster_url, connect
 from stocksync_common.retry import ORIGIN, Origin
 from stocksync_common.topics import retry_topic
-from support.infra import single_redis_only
 
 pytestmark = pytest.mark.integration
 
@@ -478,7 +477,6 @@ def _record(topic: str, partition: int, offset: int, event: InventoryCommandRequ
 # --- kits: components move through kit commands from another partition ----------------------
 
 
-@single_redis_only
 @pytest.mark.parametrize("component_levels", [True, False], ids=["published", "lost"])
 async def test_kits_come_back_exactly_and_route_after_the_rebuild(
     kafka_bootstrap: str, redis5: Redis, topics3: Topics, monkeypatch, component_levels: bool

@@ -54,6 +54,7 @@ from inventory_adjuster.adapters.kits import (
     KitDefinitionChanged,
     KitStore,
     component_key,
+    undo_key,
 )
 from inventory_adjuster.adapters.redis_store import (
     SEEN_PREFIX,
@@ -208,7 +209,9 @@ class _Plan:
         if not uncovered:
             self.marks.append((cmd.sku, cmd.idempotency_key, marker))
             return
-        self.forget_extra.extend((c, component_key(cmd.idempotency_key, c)) for c in uncovered)
+        for c in uncovered:  # its marker, and its undo of a two-phase kit (ADR 0034)
+            self.forget_extra.append((c, component_key(cmd.idempotency_key, c)))
+            self.forget_extra.append((c, undo_key(cmd.idempotency_key, c)))
         self.kit_parts[(pos.partition, pos.offset)] = parts
         self.tail.append((cmd, pos))
 
