@@ -28,6 +28,14 @@ sees at start, and commands arriving later are the consumer's job once it is bac
    read per partition, so the consumer resumes after what was rebuilt.
 
 Running it again gives the same levels: the replayed commands' keys are cleared first.
+
+**Per SKU, after a Redis Cluster failover** (docs/decisions/0029-redis-cluster.md): a
+promoted replica may lack the last writes its master acknowledged. ``--detect`` compares every
+SKU's state in Redis (``version``, ``pos``, ``kitoff|<p>``) with its latest levels record, which
+the adjuster publishes only after the script returned: a SKU whose Redis state is behind its
+record lost writes (:func:`detect_lost`). ``--skus`` / ``--slots`` / ``--detect --repair``
+rebuild those SKUs only (steps 1-3 restricted to them); every other key, and the group's
+offsets, are left as they are.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
@@ -46,6 +54,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 from redis.asyncio import Redis
+from redis.crc import key_slot
 
 from inventory_adjuster.adapters.kits import (
     KIT_COMMANDS,
@@ -62,6 +71,7 @@ from inventory_adjuster.adapters.redis_store import (
     Invalid,
     Position,
     RedisInventory,
+    as_text,
     offsets_key,
     restore_fields,
     state_key,
@@ -102,6 +112,7 @@ class Report:
     kit_commands_replayed: int = 0  # through the kit script (some components may be marked)
     kits_defined: int = 0  # kits written back into the routing hashes
     unordered: int = 0  # covered by levels of unknown or another partition: not replayed
+    scope: list[str] | None = None  # the SKUs rebuilt (--skus, --slots, --detect --repair)
     invalid: int = 0  # refused by the script (poison); the adjuster dead-lettered them
     undecodable: int = 0  # records that are not the expected event; skipped
     offsets: dict[str, int] = field(default_factory=dict)
@@ -214,6 +225,28 @@ class _Plan:
             self.forget_extra.append((c, undo_key(cmd.idempotency_key, c)))
         self.kit_parts[(pos.partition, pos.offset)] = parts
         self.tail.append((cmd, pos))
+
+    def only(self, skus: Collection[str]) -> None:
+        """Keep what concerns ``skus`` alone. A kit command to replay that also moves SKUs
+        outside them cannot be replayed for some of its SKUs only: refused before any write."""
+        for cmd, pos in self.tail:
+            parts = self.kit_parts.get((pos.partition, pos.offset))
+            if parts is None:
+                continue
+            involved = {cmd.sku, *(c for c, _ in parts)}
+            if involved & set(skus) and not involved <= set(skus):
+                raise RebuildError(
+                    f"kit command {cmd.idempotency_key} on {cmd.sku} at {pos.partition}:"
+                    f"{pos.offset} must be replayed and also moves "
+                    f"{sorted(involved - set(skus))}: add them (--skus), or rebuild the whole "
+                    "store"
+                )
+        keep = set(skus)
+        self.levels = {k: v for k, v in self.levels.items() if k in keep}
+        self.extra = {k: v for k, v in self.extra.items() if k in keep}
+        self.marks = [m for m in self.marks if m[0] in keep]
+        self.tail = [t for t in self.tail if t[0].sku in keep]
+        self.forget_extra = [f for f in self.forget_extra if f[0] in keep]
 
 
 def _marker(cmd: InventoryCommand, pos: Position) -> bytes:
@@ -412,10 +445,16 @@ async def rebuild(
     batch: int = 1000,
     force: bool = False,
     security: KafkaSecurity | None = None,
+    skus: Collection[str] | None = None,
+    slots: Collection[int] | None = None,
 ) -> Report:
-    """Restore levels, re-mark covered commands, replay later ones; see the module doc."""
+    """Restore levels, re-mark covered commands, replay later ones; see the module doc.
+    ``skus``: those SKUs only, the rest of Redis and the group's offsets left as they are
+    (no refusal when Redis holds state: it does, by design); ``slots``: the SKUs (with a
+    levels record or a command) whose keys are in those hash slots."""
     started = time.perf_counter()
-    if not force and await store.redis.exists(offsets_key(store.group)):
+    scoped = skus is not None or slots is not None
+    if not scoped and not force and await store.redis.exists(offsets_key(store.group)):
         raise RebuildError(
             f"Redis already holds state for group {store.group!r} ({offsets_key(store.group)} "
             "exists); stop inventory-adjuster and pass --force to overwrite it"
@@ -454,9 +493,18 @@ async def rebuild(
     await read_to_end(bootstrap, changed_topic, plan.waiting.take, security=security)
     rep.undecodable += plan.waiting.undecodable
     phase("read_changes")
+    if scoped:
+        scope = set(skus or ())
+        if slots is not None:
+            wanted = set(slots)
+            seen = {*plan.levels, *(c.sku for c, _ in plan.tail), *(m[0] for m in plan.marks)}
+            scope |= {sku for sku in seen if sku_slot(sku) in wanted}
+        plan.only(scope)
+        rep.scope = sorted(scope)
     await _write(store, plan, rep, phase, batch)
-    rep.offsets = {f"{commands_topic}:{p}": o for p, o in sorted(last.items())}
-    await store.set_offsets(rep.offsets)
+    if not scoped:
+        rep.offsets = {f"{commands_topic}:{p}": o for p, o in sorted(last.items())}
+        await store.set_offsets(rep.offsets)
     rep.seconds = round(time.perf_counter() - started, 3)
     if rep.unordered or rep.undecodable or rep.invalid:
         log.warning(
@@ -538,13 +586,107 @@ async def _write(
 async def _define_kits(store: RedisInventory, kits: KitStore, candidates: list[str]) -> int:
     """Rebuild ``kit-defs`` / ``kit-index`` from the kit definitions now in the state hashes."""
     defined = 0
-    for sku in candidates:
+    for sku in candidates:  # every kit (also a per-SKU rebuild: kit-defs may be what was lost)
         raw = await store.redis.hget(state_key(sku), "kit")
         components = orjson.loads(raw) if raw else None
         if components:
             await kits.define(sku, {c: int(u) for c, u in components.items()})
             defined += 1
     return defined
+
+
+# --- what a failover lost ---------------------------------------------------------------
+
+
+@dataclass
+class Detection:
+    checked: int = 0  # SKUs with a levels record (in the slots asked for)
+    lost: list[str] = field(default_factory=list)  # behind their latest record
+    reasons: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def behind(record: Restored, state: dict[str, str]) -> str | None:
+    """Why Redis ``state`` (the SKU's state hash) lacks writes its latest levels record
+    ``record`` shows; None when it does not. A record is published only after the script
+    that produced it returned, and a script's writes replicate as one: a state behind the
+    record lost acknowledged writes (an asynchronous replica promoted)."""
+    if not state:
+        return "no state in Redis"
+    version = int(state.get("version") or 0)
+    if version < record.version:
+        return f"version {version} < {record.version}"
+    p, _, o = state.get("pos", "").partition(":")
+    if record.partition is not None and record.offset is not None and p == str(record.partition):
+        if int(o) < record.offset:
+            return f"pos {p}:{o} < {record.partition}:{record.offset}"
+    for name, value in record.fields.items():
+        if name.startswith(KIT_OFFSET_PREFIX) and int(state.get(name) or -1) < int(value):
+            return f"{name} {state.get(name)} < {value}"
+    return None
+
+
+def sku_slot(sku: str) -> int:
+    """The Redis Cluster hash slot of the SKU's keys (its ``{sku}`` tag)."""
+    return key_slot(state_key(sku).encode())
+
+
+def parse_slots(text: str) -> frozenset[int]:
+    """``"0-5460,7000"`` -> those slots."""
+    out: set[int] = set()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        lo, _, hi = part.partition("-")
+        first, last = int(lo), int(hi or lo)
+        if not 0 <= first <= last < 16384:
+            raise ValueError(f"not a slot range: {part!r}")
+        out.update(range(first, last + 1))
+    return frozenset(out)
+
+
+async def detect_lost(
+    store: RedisInventory,
+    bootstrap: str,
+    *,
+    levels_topic: str = INVENTORY_LEVELS,
+    slots: Collection[int] | None = None,
+    security: KafkaSecurity | None = None,
+    chunk: int = 1000,
+) -> Detection:
+    """Every SKU (of ``slots``) whose Redis state is behind its latest levels record. Kafka
+    is read first, then Redis, so a write applied meanwhile only puts Redis further ahead."""
+    started = time.perf_counter()
+    latest: dict[str, Restored] = {}
+
+    def on_levels(records: Records) -> None:
+        for r in records:
+            if r.value is None:
+                if r.key is not None:
+                    latest.pop(r.key.decode(), None)
+                continue
+            parsed = parse_levels(r.value)
+            if parsed is not None:
+                sku, lv = parsed
+                cur = latest.get(sku)
+                if cur is None or lv.supersedes(cur):
+                    latest[sku] = lv
+
+    await read_to_end(bootstrap, levels_topic, on_levels, security=security)
+    wanted = set(slots) if slots is not None else None
+    skus = sorted(s for s in latest if wanted is None or sku_slot(s) in wanted)
+    found = Detection(checked=len(skus))
+    for i in range(0, len(skus), chunk):
+        part = skus[i : i + chunk]
+        pipe = store.redis.pipeline(transaction=False)
+        for sku in part:
+            pipe.hgetall(state_key(sku))
+        for sku, raw in zip(part, await pipe.execute(), strict=True):
+            state = {as_text(k): as_text(v) for k, v in raw.items()}
+            why = behind(latest[sku], state)
+            if why is not None:
+                found.lost.append(sku)
+                found.reasons[sku] = why
+    found.seconds = round(time.perf_counter() - started, 3)
+    return found
 
 
 class _Phases:
@@ -604,15 +746,53 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--force", action="store_true", help="rebuild even if Redis holds the group's offsets"
     )
+    scope = parser.add_argument_group(
+        "per SKU (after a Redis Cluster failover; the rest of Redis is left as it is)"
+    )
+    scope.add_argument("--skus", help="rebuild these SKUs only (comma-separated)")
+    scope.add_argument(
+        "--slots", help="rebuild the SKUs of these hash slots only (e.g. 0-5460,7000)"
+    )
+    scope.add_argument(
+        "--detect",
+        action="store_true",
+        help="print the SKUs whose Redis state is behind their latest levels record (within "
+        "--slots if given); rebuild nothing unless --repair",
+    )
+    scope.add_argument("--repair", action="store_true", help="with --detect: rebuild them")
     args = parser.parse_args(argv)
+    if args.repair and not args.detect:
+        parser.error("--repair goes with --detect")
+    if args.skus and (args.slots or args.detect):
+        parser.error("--skus names the SKUs: not with --slots or --detect")
+    try:
+        slots = parse_slots(args.slots) if args.slots else None
+    except ValueError as exc:
+        parser.error(str(exc))
     logging.basicConfig(level=settings.log_level, stream=sys.stderr)
 
-    async def run() -> Report:
+    async def run() -> dict[str, Any]:
         url = args.redis_url or settings.redis_url
         redis = connect_redis(url, ca_file=settings.redis_ca_file, timeout_s=None)
         try:
             store = build_store(settings, redis, args.group)
-            return await rebuild(
+            out: dict[str, Any] = {}
+            skus: Iterable[str] | None = None
+            if args.skus:
+                skus = [s for s in (x.strip() for x in args.skus.split(",")) if s]
+            if args.detect:
+                found = await detect_lost(
+                    store,
+                    args.bootstrap,
+                    levels_topic=args.levels_topic,
+                    slots=slots,
+                    security=settings.kafka_security,
+                )
+                out["detection"] = asdict(found)
+                if not args.repair or not found.lost:
+                    return out
+                skus = found.lost
+            report = await rebuild(
                 store,
                 args.bootstrap,
                 levels_topic=args.levels_topic,
@@ -621,16 +801,19 @@ def main(argv: list[str] | None = None) -> int:
                 batch=args.batch,
                 force=args.force,
                 security=settings.kafka_security,
+                skus=None if skus is None else frozenset(skus),
+                slots=slots if not args.detect else None,
             )
+            return {**out, **asdict(report)}
         finally:
             await redis.aclose()
 
     try:
-        report = asyncio.run(run())
+        result = asyncio.run(run())
     except RebuildError as exc:
         sys.stderr.write(f"rebuild refused: {exc}\n")
         return 2
-    sys.stdout.write(orjson.dumps(asdict(report), option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0
 
 
