@@ -159,26 +159,32 @@ def _cell(f: dict[str, Any]) -> list[str]:
             str(inj["restart_s"]), str(inj["in_sync_s"])]  # fmt: skip
 
 
+def _section(heading: str, text: list[str], rows: list[list[str]]) -> str:
+    """A generated section: its heading, its text, its table (header and alignment first)."""
+    table = ["| " + " | ".join(cells) + " |" for cells in rows]
+    table[1] = "|" + "|".join(rows[1]) + "|"  # the alignment row, as Markdown writes it
+    return "\n".join([heading, "", *text, "", *table, ""])
+
+
 def render_cluster(doc: dict[str, Any]) -> str:
     """The cluster section (tests/cluster's figures)."""
     rows = [
-        "| case | load | events in | accepted | applied | lost | double-applied | broker "
-        "| accepted during the fault | leaders elected after (s) | 503s | 503 window (s) "
-        "| accepted again after (s) | restart (s) | replicas in sync after (s) "
-        "| time to recover (s) | result |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-    ]
+        ["case", "load", "events in", "accepted", "applied", "lost", "double-applied", "broker",
+         "accepted during the fault", "leaders elected after (s)", "503s", "503 window (s)",
+         "accepted again after (s)", "restart (s)", "replicas in sync after (s)",
+         "time to recover (s)", "result"],
+        ["---", *["---:"] * 6, "---", *["---:"] * 8, "---"],
+    ]  # fmt: skip
     for f in doc["faults"]:
         load = f["detail"].get("load_avg_1m", "-")
         cells = [f["fault"], str(load), *(str(f[k]) for k in ("events_in", "accepted", "applied")),
                  str(f["lost"]), str(f["double_applied"]), *_cell(f), str(f["recover_s"]),
                  verdict(f)]  # fmt: skip
-        rows.append("| " + " | ".join(cells) + " |")
+        rows.append(cells)
     machine = doc["machine"]
-    return "\n".join(
+    return _section(
+        CLUSTER_HEADING,
         [
-            CLUSTER_HEADING,
-            "",
             "Produced by `tests/cluster` (marker `cluster`) and `scripts/faults/report.py",
             "--cluster`; do not edit by hand. Run on a machine shared with other test runs,",
             f"at {doc['run_at']} on {machine['cpus']} CPUs (`{machine['uname']}`),",
@@ -211,10 +217,8 @@ def render_cluster(doc: dict[str, Any]) -> str:
             "  **replicas in sync after**: from then until no partition is under-replicated;",
             "- **time to recover**: from the heal (the node back in sync) until quiescence, the",
             "  stream's last 20 deliveries (about 4 s) sent in between.",
-            "",
-            *rows,
-            "",
-        ]
+        ],
+        rows,
     )
 
 
@@ -238,11 +242,11 @@ def is_redis_case(f: dict[str, Any]) -> bool:
 def render_redis(doc: dict[str, Any]) -> str:
     """The Redis master's section (tests/cluster's figures for its SIGKILL)."""
     rows = [
-        "| case | load | events in | accepted | applied | lost | double-applied | master "
-        "| promoted after (s) | 503s | 503 window (s) | restart (s) | SKUs checked "
-        "| behind (rebuilt) | detection (s) | time to recover (s) | result |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-    ]
+        ["case", "load", "events in", "accepted", "applied", "lost", "double-applied", "master",
+         "promoted after (s)", "503s", "503 window (s)", "restart (s)", "SKUs checked",
+         "behind (rebuilt)", "detection (s)", "time to recover (s)", "result"],
+        ["---", *["---:"] * 6, "---", *["---:"] * 8, "---"],
+    ]  # fmt: skip
     for f in doc["faults"]:
         inj, out = f["fired"]["injected"], f["detail"].get("outage", {})
         window = "none"
@@ -257,12 +261,11 @@ def render_redis(doc: dict[str, Any]) -> str:
             str(found.get("checked", "-")), str(len(found.get("lost", []))),
             str(found.get("s", "-")), str(f["recover_s"]), verdict(f),
         ]  # fmt: skip
-        rows.append("| " + " | ".join(cells) + " |")
+        rows.append(cells)
     machine = doc["machine"]
-    return "\n".join(
+    return _section(
+        REDIS_HEADING,
         [
-            REDIS_HEADING,
-            "",
             'Produced by `tests/cluster` (`CLUSTER_SET=all`, the case "SIGKILL a Redis master")',
             "and `scripts/faults/report.py --cluster`; do not edit by hand. Run on a machine",
             f"shared with other test runs, at {doc['run_at']} on {machine['cpus']} CPUs",
@@ -285,10 +288,8 @@ def render_redis(doc: dict[str, Any]) -> str:
             "- **SKUs checked**: SKUs of those slots with a levels record;",
             "- **behind (rebuilt)**: how many the detection found, all of them rebuilt;",
             "- **time to recover**: from the restart and the runbook until quiescence.",
-            "",
-            *rows,
-            "",
-        ]
+        ],
+        rows,
     )
 
 
