@@ -54,14 +54,18 @@ def command(sku: str, name: str, qty: int, key: str, **extra: object) -> Invento
     return InventoryCommandRequested(source="it", payload=payload)
 
 
-async def handle_all(kafka: str, topic: str, handler: CommandHandler) -> int:
-    """What the consumer loop does with a poll: every partition's records to the handler in
-    one call (``handler_many``), each partition's in order."""
+async def handle_all(
+    kafka: str, topic: str, handler: CommandHandler, after: dict[int, int] | None = None
+) -> int:
+    """What the consumer loop does with a poll: every partition's records (those after the
+    offsets ``after`` gives, per partition) to the handler in one call (``handler_many``),
+    each partition's in order."""
     by_partition: dict[int, list[Incoming]] = {}
 
     def collect(records):
         for r in records:
-            by_partition.setdefault(r.partition, []).append(Incoming(r, decode(r.value)))
+            if r.offset > (after or {}).get(r.partition, -1):
+                by_partition.setdefault(r.partition, []).append(Incoming(r, decode(r.value)))
 
     await read_to_end(kafka, topic, collect)
     await handler.handle_many(

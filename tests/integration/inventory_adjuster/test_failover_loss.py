@@ -3,10 +3,11 @@
 Commands go through the real handler (which publishes the levels records) on the real broker
 and Redis (a Redis Cluster when the URL says so). Then the keys of one hash slot are rolled
 back to a snapshot taken earlier, as a promoted asynchronous replica would hold them: its
-master had acknowledged the later writes, the replica never got them. Detection must name
-exactly that slot's SKUs, and the rebuild of those SKUs must bring back their levels, version
-and idempotency keys, plus their commands Kafka holds beyond their records, and leave every
-other key alone.
+master had acknowledged the later writes, the replica never got them. The adjuster then
+applies two more commands to one of those SKUs on the incomplete state, as it does once the
+replica serves. Detection must name exactly that slot's SKUs. The rebuild of those SKUs must
+bring back their levels, versions and idempotency keys, and apply once every command Kafka
+holds beyond the record it restores, including those two. Every other key stays as it was.
 """
 
 from __future__ import annotations
@@ -29,7 +30,15 @@ from inventory_adjuster.adapters.redis_store import (
     waiting_key,
 )
 from inventory_adjuster.handlers import CommandHandler
-from inventory_adjuster.rebuild import RebuildError, _Plan, detect_lost, main, rebuild, sku_slot
+from inventory_adjuster.rebuild import (
+    RebuildError,
+    _Plan,
+    detect_lost,
+    main,
+    read_to_end,
+    rebuild,
+    sku_slot,
+)
 from stocksync_common.events import InventoryCommandRequested, OrderLineRef
 from stocksync_common.kafka import make_producer, publish_event
 from support.infra import REDIS
@@ -121,9 +130,23 @@ async def test_a_slot_rolled_back_is_found_and_rebuilt_alone(
             rolled = await store.levels(s)
             assert rolled is not None and truth[s] is not None
             assert rolled.version < truth[s].version  # type: ignore[union-attr]
+        # the adjuster goes on, on the promoted replica: two receipts on lost[1], applied on
+        # its rolled-back state; their records end at the version truth had (masking it)
+        read: dict[int, int] = {}
+        await read_to_end(kafka_bootstrap, topics3.commands, lambda rs: read.update(
+            {r.partition: max(r.offset, read.get(r.partition, -1)) for r in rs}))  # fmt: skip
+        after = [command(lost[1], "adjust", 1, f"{lost[1]}:after-{n}") for n in (1, 2)]
+        await produce(producer, topics3.commands, after)
+        every += after
+        applied = await handle_all(kafka_bootstrap, topics3.commands, handler, after=read)
+        assert applied == len(after)  # the tail stays unconsumed: it was read before
+        offsets = await store.stored_offsets()
+        masked = await store.levels(lost[1])
+        assert masked is not None and masked.version == truth[lost[1]].version  # type: ignore[union-attr]
 
         found = await detect_lost(store, kafka_bootstrap, levels_topic=topics3.levels)
         assert found.checked == len(skus) and found.lost == sorted(lost), found.reasons
+        assert found.reasons[lost[1]].startswith("version went back")
         in_slot = await detect_lost(
             store, kafka_bootstrap, levels_topic=topics3.levels, slots={sku_slot(others[0])}
         )
@@ -138,14 +161,15 @@ async def test_a_slot_rolled_back_is_found_and_rebuilt_alone(
             skus=found.lost,
         )
         assert report.scope == sorted(lost) and report.skus == len(lost)
-        assert report.replay_outcomes == {"applied": 1}  # lost[0]'s tail command
+        # lost[0]'s tail command, and lost[1]'s two receipts again, on its restored state
+        assert report.replay_outcomes == {"applied": 3}
         assert await store.stored_offsets() == offsets  # the group's: left as they were
 
         for s in lost:
             now, was = await store.levels(s), truth[s]
             assert now is not None and was is not None
-            extra = 5 if s == lost[0] else 0
-            assert now.version == was.version + (1 if extra else 0)
+            extra, moves = (5, 1) if s == lost[0] else (2, 2)
+            assert now.version == was.version + moves
             assert now.locations[LOC].on_hand == was.locations[LOC].on_hand + extra
             assert now.locations[LOC].reserved == was.locations[LOC].reserved == 2
             # the lost idempotency keys are back: a late copy of a lost order is a duplicate

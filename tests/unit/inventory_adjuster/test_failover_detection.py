@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from inventory_adjuster.rebuild import Restored, behind, parse_slots, sku_slot
+from inventory_adjuster.rebuild import Restored, TrustedLevels, behind, parse_slots, sku_slot
 
 
 def record(version: int = 5, partition: int | None = 1, offset: int | None = 40,
@@ -42,3 +42,23 @@ def test_slot_ranges() -> None:
             parse_slots(bad)
     assert 0 <= sku_slot("SKU-1") < 16384
     assert sku_slot("SKU-1") == sku_slot("SKU-1") != sku_slot("SKU-2")
+
+
+def test_a_version_going_back_freezes_the_record_to_trust_until_repaired() -> None:
+    """Commands applied on a promoted replica that lacked writes publish lower versions; the
+    record to restore is the best one before that, whatever climbs after it."""
+    t = TrustedLevels()
+    t.take("A", record(version=3, offset=10))
+    t.take("A", record(version=4, offset=11))  # what the lost master acknowledged
+    t.take("A", record(version=4, offset=5))  # a late duplicate of an old command: no sign
+    assert "A" not in t.regressed
+    t.take("A", record(version=3, offset=12))  # applied on the rolled-back state
+    t.take("A", record(version=9, offset=13))  # climbing on it does not hide the loss
+    assert t.best["A"].offset == 11 and t.at["A"] == "1:12"
+    assert t.unrepaired("A", {"version": "9"}) == "version went back: 3 at 1:12 after 4 at 1:11"
+    assert t.unrepaired("A", {"version": "9", "repaired": "1:12"}) is None
+    t.take("B", record(version=2, offset=3))
+    t.take("B", record(version=2, offset=4))  # a refused command: same version, no sign
+    assert t.unrepaired("B", {}) is None and t.best["B"].offset == 4
+    t.drop("A")
+    assert "A" not in t.best and t.unrepaired("A", {}) is None

@@ -142,6 +142,16 @@ class Restored(NamedTuple):
         # kit offsets only grow, so the snapshot with more of them is the later one
         return self.kit_stamps() >= other.kit_stamps()
 
+    def outranks(self, other: Restored) -> bool:
+        """The record to trust after a failover (ADR 0029): the higher version, then
+        :meth:`supersedes`. Versions only grow while Redis keeps its writes. A record with a
+        lower version after a higher one was produced on a state that had lost writes: a
+        command applied on the promoted replica before the loss was found. Restoring it would
+        keep the loss."""
+        if self.version != other.version:
+            return self.version > other.version
+        return self.supersedes(other)
+
     def kit_stamps(self) -> int:
         return sum(int(v) for f, v in self.fields.items() if f.startswith(KIT_OFFSET_PREFIX))
 
@@ -151,6 +161,60 @@ class Restored(NamedTuple):
         if self.partition is None or self.offset is None or self.partition != pos.partition:
             return True
         return pos.offset <= self.offset
+
+
+REPAIRED = "repaired"  # state-hash field: the sign of a loss a per-SKU rebuild repaired
+
+
+@dataclass
+class TrustedLevels:
+    """Each SKU's levels record to trust after a failover, read in topic order (ADR 0029).
+
+    Versions only grow while Redis keeps its writes. The adjuster may apply commands on a
+    promoted replica that lacks some writes before anyone looks. Their records then carry
+    a lower version than an earlier record of an earlier command. From the first such record
+    (``regressed``), the SKU's choice is frozen: the highest-version record before it, so the
+    rebuild restores that one and replays every later command, those applied on the
+    incomplete state included. Otherwise the highest version wins, then
+    :meth:`Restored.supersedes`. Compaction can remove both the sign and the record to trust
+    (the last record of a key is all it keeps), so the check must run before it does.
+
+    A per-SKU rebuild writes ``repaired`` = the position of the sign it repaired (``at``)
+    into the SKU's state hash: the sign stays in the topic, and is not reported again."""
+
+    best: dict[str, Restored] = field(default_factory=dict)
+    regressed: dict[str, str] = field(default_factory=dict)
+    at: dict[str, str] = field(default_factory=dict)  # "<partition>:<offset>" of the sign
+
+    def take(self, sku: str, lv: Restored) -> None:
+        if sku in self.regressed:
+            return
+        cur = self.best.get(sku)
+        if cur is None:
+            self.best[sku] = lv
+            return
+        later = lv.partition is not None and lv.partition == cur.partition
+        later = later and lv.offset is not None and cur.offset is not None
+        if later and lv.offset > cur.offset and lv.version < cur.version:  # type: ignore[operator]
+            self.at[sku] = f"{lv.partition}:{lv.offset}"
+            self.regressed[sku] = (
+                f"version went back: {lv.version} at {self.at[sku]} after "
+                f"{cur.version} at {cur.partition}:{cur.offset}"
+            )
+        elif lv.outranks(cur):
+            self.best[sku] = lv
+
+    def drop(self, sku: str) -> None:
+        """A tombstone: the SKU was deleted."""
+        self.best.pop(sku, None)
+        self.regressed.pop(sku, None)
+        self.at.pop(sku, None)
+
+    def unrepaired(self, sku: str, state: dict[str, str]) -> str | None:
+        """The sign of a loss in ``sku``'s records, unless a rebuild repaired it already."""
+        if sku in self.regressed and state.get(REPAIRED) != self.at[sku]:
+            return self.regressed[sku]
+        return None
 
 
 @dataclass
@@ -166,8 +230,14 @@ class _Plan:
     kit_defs: dict[str, Components] = field(default_factory=dict)  # as of the command read
     kit_parts: dict[tuple[int, int], Components] = field(default_factory=dict)  # tail kit cmds
     forget_extra: list[tuple[str, str]] = field(default_factory=list)  # component markers
+    # per SKU (after a failover): the record before any loss showed (:class:`TrustedLevels`)
+    trusted: TrustedLevels | None = None
 
     def keep_levels(self, sku: str, lv: Restored) -> None:
+        if self.trusted is not None:
+            self.trusted.take(sku, lv)
+            self.levels = self.trusted.best
+            return
         cur = self.levels.get(sku)
         if cur is None or lv.supersedes(cur):
             self.levels[sku] = lv
@@ -459,7 +529,7 @@ async def rebuild(
             f"Redis already holds state for group {store.group!r} ({offsets_key(store.group)} "
             "exists); stop inventory-adjuster and pass --force to overwrite it"
         )
-    rep, plan = Report(), _Plan()
+    rep, plan = Report(), _Plan(trusted=TrustedLevels() if scoped else None)
     phase = _Phases(rep)
 
     def on_levels(records: Records) -> None:
@@ -468,6 +538,8 @@ async def rebuild(
             if r.value is None:  # a tombstone deletes the SKU
                 if r.key is not None:
                     plan.levels.pop(r.key.decode(), None)
+                    if plan.trusted is not None:
+                        plan.trusted.drop(r.key.decode())
                 continue
             parsed = parse_levels(r.value)
             if parsed is None:
@@ -494,13 +566,7 @@ async def rebuild(
     rep.undecodable += plan.waiting.undecodable
     phase("read_changes")
     if scoped:
-        scope = set(skus or ())
-        if slots is not None:
-            wanted = set(slots)
-            seen = {*plan.levels, *(c.sku for c, _ in plan.tail), *(m[0] for m in plan.marks)}
-            scope |= {sku for sku in seen if sku_slot(sku) in wanted}
-        plan.only(scope)
-        rep.scope = sorted(scope)
+        rep.scope = _narrow(plan, skus, slots)
     await _write(store, plan, rep, phase, batch)
     if not scoped:
         rep.offsets = {f"{commands_topic}:{p}": o for p, o in sorted(last.items())}
@@ -516,6 +582,21 @@ async def rebuild(
             },
         )
     return rep
+
+
+def _narrow(plan: _Plan, skus: Collection[str] | None, slots: Collection[int] | None) -> list[str]:
+    """Keep the plan to ``skus`` and the SKUs of ``slots`` (those it read of); note on each a
+    sign of loss it repairs (:class:`TrustedLevels`). The SKUs kept."""
+    scope = set(skus or ())
+    if slots is not None:
+        wanted = set(slots)
+        seen = {*plan.levels, *(c.sku for c, _ in plan.tail), *(m[0] for m in plan.marks)}
+        scope |= {sku for sku in seen if sku_slot(sku) in wanted}
+    plan.only(scope)
+    for sku, at in (plan.trusted.at if plan.trusted else {}).items():
+        if sku in plan.levels:
+            plan.extra.setdefault(sku, {})[REPAIRED] = at
+    return sorted(scope)
 
 
 async def _write(
@@ -652,25 +733,25 @@ async def detect_lost(
     security: KafkaSecurity | None = None,
     chunk: int = 1000,
 ) -> Detection:
-    """Every SKU (of ``slots``) whose Redis state is behind its latest levels record. Kafka
-    is read first, then Redis, so a write applied meanwhile only puts Redis further ahead."""
+    """Every SKU (of ``slots``) whose Redis state is behind the levels record to trust
+    (:class:`TrustedLevels`), or whose records show commands applied on a state that had lost
+    writes. Kafka is read first, then Redis, so a write applied meanwhile only puts Redis
+    further ahead."""
     started = time.perf_counter()
-    latest: dict[str, Restored] = {}
+    trusted = TrustedLevels()
 
     def on_levels(records: Records) -> None:
         for r in records:
             if r.value is None:
                 if r.key is not None:
-                    latest.pop(r.key.decode(), None)
+                    trusted.drop(r.key.decode())
                 continue
             parsed = parse_levels(r.value)
             if parsed is not None:
-                sku, lv = parsed
-                cur = latest.get(sku)
-                if cur is None or lv.supersedes(cur):
-                    latest[sku] = lv
+                trusted.take(*parsed)
 
     await read_to_end(bootstrap, levels_topic, on_levels, security=security)
+    latest = trusted.best
     wanted = set(slots) if slots is not None else None
     skus = sorted(s for s in latest if wanted is None or sku_slot(s) in wanted)
     found = Detection(checked=len(skus))
@@ -681,7 +762,7 @@ async def detect_lost(
             pipe.hgetall(state_key(sku))
         for sku, raw in zip(part, await pipe.execute(), strict=True):
             state = {as_text(k): as_text(v) for k, v in raw.items()}
-            why = behind(latest[sku], state)
+            why = trusted.unrepaired(sku, state) or behind(latest[sku], state)
             if why is not None:
                 found.lost.append(sku)
                 found.reasons[sku] = why
