@@ -8,6 +8,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from redis.asyncio import Redis
 
+from inventory_adjuster import handlers
 from inventory_adjuster.adapters.redis_store import RedisInventory
 from stocksync_common.redis_client import connect
 from support.rebuild_topics import Topics, db5
@@ -50,3 +51,11 @@ async def topics3(kafka_bootstrap: str) -> AsyncIterator[Topics]:
     yield topics
     await admin.delete_topics([topics.commands, topics.levels, topics.changed])
     await admin.close()
+
+
+@pytest.fixture
+def handler_topics(topics3: Topics, monkeypatch: pytest.MonkeyPatch) -> Topics:
+    """``topics3``, where the handler publishes its changes and levels records."""
+    monkeypatch.setattr(handlers, "INVENTORY_LEVELS", topics3.levels)
+    monkeypatch.setattr(handlers, "INVENTORY_CHANGED", topics3.changed)
+    return topics3

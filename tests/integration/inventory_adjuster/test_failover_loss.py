@@ -18,7 +18,6 @@ import uuid
 import pytest
 from redis.asyncio import Redis
 
-from inventory_adjuster import handlers
 from inventory_adjuster.adapters.redis_store import (
     Applied,
     Position,
@@ -82,10 +81,9 @@ async def produce(producer, topic: str, events: list[InventoryCommandRequested])
 
 
 async def test_a_slot_rolled_back_is_found_and_rebuilt_alone(
-    kafka_bootstrap: str, redis5: Redis, topics3: Topics, monkeypatch
+    kafka_bootstrap: str, redis5: Redis, handler_topics: Topics
 ) -> None:
-    monkeypatch.setattr(handlers, "INVENTORY_LEVELS", topics3.levels)
-    monkeypatch.setattr(handlers, "INVENTORY_CHANGED", topics3.changed)
+    topics3 = handler_topics
     run = uuid.uuid4().hex[:8]
     lost = in_one_slot(f"FO-lost-{run}", 2)
     others = [s for s in (f"FO-{x}-{run}" for x in "abcdef") if sku_slot(s) != sku_slot(lost[0])]
@@ -180,16 +178,27 @@ async def test_a_slot_rolled_back_is_found_and_rebuilt_alone(
             assert (await redis5.hgetall(state_key(s)), await store.ledger(s)) == untouched[s]
         again_found = await detect_lost(store, kafka_bootstrap, levels_topic=topics3.levels)
         assert again_found.lost == []
+        # by slot, and again: the same SKUs, the same levels
+        repaired = {s: await store.levels(s) for s in lost}
+        by_slot = await rebuild(
+            store,
+            kafka_bootstrap,
+            levels_topic=topics3.levels,
+            commands_topic=topics3.commands,
+            changed_topic=topics3.changed,
+            slots={sku_slot(lost[0])},
+        )
+        assert by_slot.scope == sorted(lost)
+        assert {s: await store.levels(s) for s in lost} == repaired
     finally:
         await producer.stop()
 
 
 async def test_the_command_line_detects_and_repairs(
-    kafka_bootstrap: str, redis5: Redis, topics3: Topics, monkeypatch, capsys
+    kafka_bootstrap: str, redis5: Redis, handler_topics: Topics, capsys
 ) -> None:
     """``--detect`` names the SKU and writes nothing; ``--detect --repair`` rebuilds it."""
-    monkeypatch.setattr(handlers, "INVENTORY_LEVELS", topics3.levels)
-    monkeypatch.setattr(handlers, "INVENTORY_CHANGED", topics3.changed)
+    topics3 = handler_topics
     run = uuid.uuid4().hex[:8]
     sku = f"FO-cli-{run}"
     group = f"it-failover-cli-{run}"

@@ -12,7 +12,6 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
-from inventory_adjuster import handlers
 from inventory_adjuster.adapters.redis_store import RedisInventory, state_key
 from inventory_adjuster.failover_watch import SKUS_BEHIND, FailoverWatch
 from inventory_adjuster.handlers import CommandHandler
@@ -39,10 +38,9 @@ async def next_check(watch: FailoverWatch, timeout_s: float = 20.0) -> Detection
 
 
 async def test_the_watch_looks_after_a_new_epoch_and_reports_the_skus_behind(
-    kafka_bootstrap: str, redis5: Redis, topics3: Topics, monkeypatch
+    kafka_bootstrap: str, redis5: Redis, handler_topics: Topics
 ) -> None:
-    monkeypatch.setattr(handlers, "INVENTORY_LEVELS", topics3.levels)
-    monkeypatch.setattr(handlers, "INVENTORY_CHANGED", topics3.changed)
+    topics3 = handler_topics
     run = uuid.uuid4().hex[:8]
     skus = [f"FW-{x}-{run}" for x in "abc"]
     store = RedisInventory(redis5, f"it-watch-{run}", idem_ttl_s=3600, ledger_max_len=1000)
