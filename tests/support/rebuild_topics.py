@@ -3,6 +3,7 @@ through the real handler (tests/integration/inventory_adjuster)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from aiokafka.structs import TopicPartition
@@ -33,9 +34,15 @@ class Topics:
 
 
 async def rebuild_from(
-    store: RedisInventory, kafka: str, topics: Topics, *, force: bool = False
+    store: RedisInventory,
+    kafka: str,
+    topics: Topics,
+    *,
+    force: bool = False,
+    skus: Collection[str] | None = None,
+    slots: Collection[int] | None = None,
 ) -> Report:
-    """The rebuild from the test's own topics."""
+    """The rebuild from the test's own topics (``skus``, ``slots``: per SKU)."""
     return await rebuild(
         store,
         kafka,
@@ -43,6 +50,8 @@ async def rebuild_from(
         commands_topic=topics.commands,
         changed_topic=topics.changed,
         force=force,
+        skus=skus,
+        slots=slots,
     )
 
 

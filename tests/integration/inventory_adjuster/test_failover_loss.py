@@ -35,13 +35,12 @@ from inventory_adjuster.rebuild import (
     detect_lost,
     main,
     read_to_end,
-    rebuild,
     sku_slot,
 )
 from stocksync_common.events import InventoryCommandRequested, OrderLineRef
 from stocksync_common.kafka import make_producer, publish_event
 from support.infra import REDIS
-from support.rebuild_topics import LOC, Topics, command, db5, handle_all
+from support.rebuild_topics import LOC, Topics, command, db5, handle_all, rebuild_from
 
 pytestmark = pytest.mark.integration
 
@@ -150,14 +149,7 @@ async def test_a_slot_rolled_back_is_found_and_rebuilt_alone(
         )
         assert in_slot.checked == 1 and in_slot.lost == []
 
-        report = await rebuild(
-            store,
-            kafka_bootstrap,
-            levels_topic=topics3.levels,
-            commands_topic=topics3.commands,
-            changed_topic=topics3.changed,
-            skus=found.lost,
-        )
+        report = await rebuild_from(store, kafka_bootstrap, topics3, skus=found.lost)
         assert report.scope == sorted(lost) and report.skus == len(lost)
         # lost[0]'s tail command, and lost[1]'s two receipts again, on its restored state
         assert report.replay_outcomes == {"applied": 3}
@@ -180,14 +172,7 @@ async def test_a_slot_rolled_back_is_found_and_rebuilt_alone(
         assert again_found.lost == []
         # by slot, and again: the same SKUs, the same levels
         repaired = {s: await store.levels(s) for s in lost}
-        by_slot = await rebuild(
-            store,
-            kafka_bootstrap,
-            levels_topic=topics3.levels,
-            commands_topic=topics3.commands,
-            changed_topic=topics3.changed,
-            slots={sku_slot(lost[0])},
-        )
+        by_slot = await rebuild_from(store, kafka_bootstrap, topics3, slots={sku_slot(lost[0])})
         assert by_slot.scope == sorted(lost)
         assert {s: await store.levels(s) for s in lost} == repaired
     finally:
