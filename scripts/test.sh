@@ -7,8 +7,8 @@
 # Extra arguments go to pytest (e.g. scripts/test.sh tests/unit -k hmac).
 # STOCKSYNC_TEST_REDIS_CLUSTER=1: the Redis-facing tests run on a local Redis Cluster (three
 # masters, one replica each: scripts/infra/redis-cluster.sh, base port REDIS_CLUSTER_PORT,
-# 16381) instead of the single Redis; tests of what is not built for a cluster are skipped by
-# name (docs/decisions/0029-redis-cluster.md).
+# 16381) instead of the single Redis; tests of what only one Redis runs (kit.lua itself: a
+# cluster runs kits in phases) are skipped there (docs/decisions/0029-redis-cluster.md, 0034).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$REPO"

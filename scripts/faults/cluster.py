@@ -130,6 +130,10 @@ class RedisCluster:
         """The running masters, by node number."""
         return [int(p) - self.port + 1 for p in self.run("masters").split()]
 
+    def slots(self, node: int) -> str:
+        """The hash slots node ``node`` serves, as ``--slots`` takes them ("0-5460,...")."""
+        return self.run("slots", str(node))
+
     def serving(self, via: int) -> bool:
         """Whether node ``via`` says every slot is served (``cluster_state:ok``)."""
         return self.run("ok", str(via), check=False) == "ok"

@@ -4,11 +4,15 @@ mid-stream, heal, wait for quiescence, then check the oracle and record the figu
 from __future__ import annotations
 
 import base64
+import json
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -116,6 +120,19 @@ def redeliver_failed_wms(http: httpx.Client, stack: Stack, timeout_s: float = 60
             count += 1
         time.sleep(0.5)
     raise TimeoutError(f"WMS receipts still undelivered after {timeout_s}s")
+
+
+def run_rebuild(stack: Stack, redis_url: str, *args: str) -> dict[str, Any]:
+    """``stocksync-inventory-rebuild`` with ``args`` against ``redis_url`` and the stack's
+    broker: its exit code, its JSON report (when it succeeded) and the end of its stderr."""
+    cli = Path(sys.executable).with_name("stocksync-inventory-rebuild")
+    argv = [str(cli)] if cli.exists() else [sys.executable, "-m", "inventory_adjuster.rebuild"]
+    argv += ["--redis-url", redis_url, *args]
+    proc = subprocess.run(  # noqa: S603 - our own console script, fixed argv
+        argv, env=stack.base_env(), capture_output=True, text=True, timeout=300, check=False
+    )
+    report = json.loads(proc.stdout) if proc.returncode == 0 and proc.stdout.strip() else {}
+    return {"rc": proc.returncode, "report": report, "stderr": proc.stderr}
 
 
 def seed(http: httpx.Client, stack: Stack, skus: list[str]) -> None:

@@ -1,6 +1,8 @@
 """Write docs/reliability.md from the fault suite's results (.work/faults/latest.json), and
-its section on the three-broker cluster from the cluster suite's
-(.work/faults/cluster-latest.json); each keeps the other's part of the page as it is.
+its sections on the three-broker cluster and on a Redis master's loss from the cluster
+suite's (.work/faults/cluster-latest.json); each keeps the others' parts of the page as they
+are (a cluster run with broker cases only, or the Redis master's case only, rewrites that
+section alone).
 
 python scripts/faults/report.py [results.json] [out.md]
 python scripts/faults/report.py --cluster [cluster-latest.json] [out.md]
@@ -22,6 +24,7 @@ REPRODUCE = (
     "python scripts/faults/report.py --cluster  # its section, from cluster-latest.json"
 )
 CLUSTER_HEADING = "## Broker loss on a three-broker cluster"
+REDIS_HEADING = "## A Redis master lost on the Redis Cluster"
 REPRODUCE_HEADING = "## Reproduce"
 REPRODUCE_BLOCK = "\n".join([REPRODUCE_HEADING, "", "```sh", REPRODUCE, "```", ""])
 
@@ -156,26 +159,32 @@ def _cell(f: dict[str, Any]) -> list[str]:
             str(inj["restart_s"]), str(inj["in_sync_s"])]  # fmt: skip
 
 
+def _section(heading: str, text: list[str], rows: list[list[str]]) -> str:
+    """A generated section: its heading, its text, its table (header and alignment first)."""
+    table = ["| " + " | ".join(cells) + " |" for cells in rows]
+    table[1] = "|" + "|".join(rows[1]) + "|"  # the alignment row, as Markdown writes it
+    return "\n".join([heading, "", *text, "", *table, ""])
+
+
 def render_cluster(doc: dict[str, Any]) -> str:
     """The cluster section (tests/cluster's figures)."""
     rows = [
-        "| case | load | events in | accepted | applied | lost | double-applied | broker "
-        "| accepted during the fault | leaders elected after (s) | 503s | 503 window (s) "
-        "| accepted again after (s) | restart (s) | replicas in sync after (s) "
-        "| time to recover (s) | result |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-    ]
+        ["case", "load", "events in", "accepted", "applied", "lost", "double-applied", "broker",
+         "accepted during the fault", "leaders elected after (s)", "503s", "503 window (s)",
+         "accepted again after (s)", "restart (s)", "replicas in sync after (s)",
+         "time to recover (s)", "result"],
+        ["---", *["---:"] * 6, "---", *["---:"] * 8, "---"],
+    ]  # fmt: skip
     for f in doc["faults"]:
         load = f["detail"].get("load_avg_1m", "-")
         cells = [f["fault"], str(load), *(str(f[k]) for k in ("events_in", "accepted", "applied")),
                  str(f["lost"]), str(f["double_applied"]), *_cell(f), str(f["recover_s"]),
                  verdict(f)]  # fmt: skip
-        rows.append("| " + " | ".join(cells) + " |")
+        rows.append(cells)
     machine = doc["machine"]
-    return "\n".join(
+    return _section(
+        CLUSTER_HEADING,
         [
-            CLUSTER_HEADING,
-            "",
             "Produced by `tests/cluster` (marker `cluster`) and `scripts/faults/report.py",
             "--cluster`; do not edit by hand. Run on a machine shared with other test runs,",
             f"at {doc['run_at']} on {machine['cpus']} CPUs (`{machine['uname']}`),",
@@ -208,21 +217,80 @@ def render_cluster(doc: dict[str, Any]) -> str:
             "  **replicas in sync after**: from then until no partition is under-replicated;",
             "- **time to recover**: from the heal (the node back in sync) until quiescence, the",
             "  stream's last 20 deliveries (about 4 s) sent in between.",
-            "",
-            *rows,
-            "",
-        ]
+        ],
+        rows,
     )
 
 
 def _sections(text: str) -> tuple[str, str, str]:
-    """``text`` cut into the fault suite's part, the cluster section and the rest."""
-    head, _, rest = text.partition(CLUSTER_HEADING)
-    if not rest:
-        head, _, tail = text.partition(REPRODUCE_HEADING)
-        return head, "", REPRODUCE_HEADING + tail
-    body, _, tail = rest.partition(REPRODUCE_HEADING)
-    return head, CLUSTER_HEADING + body, REPRODUCE_HEADING + tail
+    """``text`` cut into the fault suite's part, the broker section and the Redis master's
+    section (each "" when absent); the reproduce block is written again."""
+    body = text.partition(REPRODUCE_HEADING)[0]
+    body, _, redis = body.partition(REDIS_HEADING)
+    head, _, brokers = body.partition(CLUSTER_HEADING)
+    return (
+        head,
+        CLUSTER_HEADING + brokers if brokers else "",
+        REDIS_HEADING + redis if redis else "",
+    )
+
+
+def is_redis_case(f: dict[str, Any]) -> bool:
+    return "promoted_s" in f["fired"]["injected"]
+
+
+def render_redis(doc: dict[str, Any]) -> str:
+    """The Redis master's section (tests/cluster's figures for its SIGKILL)."""
+    rows = [
+        ["case", "load", "events in", "accepted", "applied", "lost", "double-applied", "master",
+         "promoted after (s)", "503s", "503 window (s)", "restart (s)", "SKUs checked",
+         "behind (rebuilt)", "detection (s)", "time to recover (s)", "result"],
+        ["---", *["---:"] * 6, "---", *["---:"] * 8, "---"],
+    ]  # fmt: skip
+    for f in doc["faults"]:
+        inj, out = f["fired"]["injected"], f["detail"].get("outage", {})
+        window = "none"
+        if out.get("window_s") is not None:
+            window = f"{out['window_s']} ({out['first_s']}-{out['last_s']})"
+        found = inj.get("detected") or {}
+        cells = [
+            f["fault"], str(f["detail"].get("load_avg_1m", "-")),
+            *(str(f[k]) for k in ("events_in", "accepted", "applied", "lost", "double_applied")),
+            f"node {inj['node']}, slots {inj.get('slots', '?')}", str(inj["promoted_s"]),
+            str(out.get("refused", 0)), window, str(inj["restart_s"]),
+            str(found.get("checked", "-")), str(len(found.get("lost", []))),
+            str(found.get("s", "-")), str(f["recover_s"]), verdict(f),
+        ]  # fmt: skip
+        rows.append(cells)
+    machine = doc["machine"]
+    return _section(
+        REDIS_HEADING,
+        [
+            'Produced by `tests/cluster` (`CLUSTER_SET=all`, the case "SIGKILL a Redis master")',
+            "and `scripts/faults/report.py --cluster`; do not edit by hand. Run on a machine",
+            f"shared with other test runs, at {doc['run_at']} on {machine['cpus']} CPUs",
+            f"(`{machine['uname']}`), workload scale {doc['scale']}.",
+            "",
+            "The same stream and oracle as the broker cases, on the same clusters. The first",
+            "master (`redis-cluster.sh kill`) is SIGKILLed under the stream. Its replica is",
+            "promoted, then the node is restarted and rejoins as a replica. Then the runbook of",
+            "ADR 0029 runs:",
+            "",
+            "1. `stocksync-inventory-rebuild --detect --slots <its slots>`, read only;",
+            "2. if SKUs are behind their latest levels record, the adjuster is stopped,",
+            "   `--skus <them>` is run and the adjuster is started again.",
+            "",
+            "- **promoted after**: from the SIGKILL until no node lists the killed one as a",
+            "  master and every slot is served;",
+            "- **503s** and **503 window**: as above. The receiver's dedupe ledger is in",
+            "  Redis, so a write to the lost master's slots fails until the promotion;",
+            "- **restart**: `redis-cluster.sh restart` until the cluster is ok again;",
+            "- **SKUs checked**: SKUs of those slots with a levels record;",
+            "- **behind (rebuilt)**: how many the detection found, all of them rebuilt;",
+            "- **time to recover**: from the restart and the runbook until quiescence.",
+        ],
+        rows,
+    )
 
 
 def main(argv: list[str]) -> None:
@@ -231,15 +299,21 @@ def main(argv: list[str]) -> None:
     name = "cluster-latest.json" if cluster else "latest.json"
     src = Path(args[0]) if args else ROOT / ".work" / "faults" / name
     out = Path(args[1]) if len(args) > 1 else ROOT / "docs" / "reliability.md"
-    head, section, _ = _sections(out.read_text() if out.exists() else "")
+    head, brokers, redis = _sections(out.read_text() if out.exists() else "")
     doc = json.loads(src.read_text())
     if cluster:
         if not head.strip():
             raise SystemExit(f"{out}: no fault suite page to add the cluster section to")
-        text = head.rstrip("\n") + "\n\n" + render_cluster(doc) + "\n"
-        text += REPRODUCE_BLOCK
+        broker_cases = [f for f in doc["faults"] if not is_redis_case(f)]
+        redis_cases = [f for f in doc["faults"] if is_redis_case(f)]
+        if broker_cases:
+            brokers = render_cluster({**doc, "faults": broker_cases})
+        if redis_cases:
+            redis = render_redis({**doc, "faults": redis_cases})
+        parts = [head.rstrip("\n"), *(s.rstrip("\n") for s in (brokers, redis) if s)]
+        text = "\n\n".join(parts) + "\n\n" + REPRODUCE_BLOCK
     else:
-        text = render(doc, section)
+        text = render(doc, "\n\n".join(s.rstrip("\n") for s in (brokers, redis) if s))
     out.write_text(text)
     print(f"wrote {out}")  # noqa: T201 - a command-line tool
 

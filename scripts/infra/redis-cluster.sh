@@ -15,6 +15,8 @@
 #   redis-cluster.sh pid N        print node N's pid (exit 1 when it is not running)
 #   redis-cluster.sh masters      print the master nodes' ports, one a line
 #   redis-cluster.sh ok N         print "ok" and exit 0 when node N says every slot is served
+#   redis-cluster.sh slots N      print the slot ranges node N serves ("0-5460,..."), as
+#                                 stocksync-inventory-rebuild --slots takes them
 #
 # Env: REDIS_CLUSTER_PORT (7001): node N (1-6) listens on REDIS_CLUSTER_PORT+N-1 (its cluster
 #      bus on that port + 10000); STOCKSYNC_STATE_DIR ($REPO/.work/local),
@@ -157,6 +159,11 @@ cmd_status() {
   ((down == 0)) && cluster_ok
 }
 
+slots() {  # the slot ranges node N serves, comma-separated (what a failover may have lost)
+  cli "$1" cluster nodes | awk '/myself/ { out = ""; for (i = 9; i <= NF; i++)
+    if ($i !~ /^\[/) out = out (out == "" ? "" : ",") $i; print out }'
+}
+
 masters() {
   local n
   for n in "${NODES[@]}"; do
@@ -169,7 +176,7 @@ masters() {
 url() { echo "redis+cluster://127.0.0.1:$(port 1)/0"; }
 
 usage() {
-  echo "usage: $0 start|stop [N]|kill N|restart N|status|url|pid N|masters|ok N" >&2
+  echo "usage: $0 start|stop [N]|kill N|restart N|status|url|pid N|masters|ok N|slots N" >&2
   exit 2
 }
 
@@ -183,5 +190,6 @@ case "${1:-}" in
   pid) check_node "${2:-}"; node_pid "$2" ;;
   masters) masters ;;
   ok) check_node "${2:-}"; cli "$2" cluster info 2>/dev/null | grep -q '^cluster_state:ok' && echo ok ;;
+  slots) check_node "${2:-}"; slots "$2" ;;
   *) usage ;;
 esac

@@ -11,7 +11,8 @@ CI runs the topic check and one broker kill (the node leading most of the receiv
 partitions; its stream runs on the Redis Cluster and meets the same oracle, so the happy path
 adds nothing CI needs for its 75 s); ``CLUSTER_SET=all`` (``scripts/faults/run.sh --cluster``)
 adds the happy path, the active controller's kill, the rolling restart and a Redis master's
-SIGKILL."""
+SIGKILL (then what its failover lost is detected on its slots and rebuilt per SKU, ADR
+0029)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ from faults.harness import (
     poll,
     progress,
     redeliver_failed_wms,
+    run_rebuild,
     seed,
 )
 from faults.kafka_view import TOPIC_OVERRIDE, dlq_records, partitions, topic_config
@@ -131,21 +133,40 @@ def rolling_restart(w: ClusterWorld, s: Sender) -> dict[str, Any]:
 
 def redis_master_kill(w: ClusterWorld, _s: Sender) -> dict[str, Any]:
     """SIGKILL a Redis master under the stream, wait until its replica serves its slots,
-    restart it (it rejoins as a replica). Nothing rebuilds what asynchronous replication may
-    have lost (not built, ADR 0029): the oracle would count it as lost."""
+    restart it (it rejoins as a replica). Then the runbook of ADR 0029: detect, on the failed
+    master's slots, the SKUs whose state is behind their latest levels record (what
+    asynchronous replication lost); if any, stop inventory-adjuster, rebuild those SKUs alone
+    from Kafka, start it again. The oracle then counts anything still lost."""
     node = w.redis.masters()[0]
+    slots = w.redis.slots(node)
     other = next(n for n in range(1, 7) if n != node)
     killed_at = time.monotonic()
     pid = int(w.redis.run("kill", str(node)))
     promoted = poll("a replica promoted", lambda: node not in w.redis.masters()
                     and len(w.redis.masters()) == 3 and w.redis.serving(other), 60)  # fmt: skip
     restart_s = timed(lambda: w.redis.run("restart", str(node)))
+    bootstrap = ["--bootstrap", w.bootstrap]
+    detected = run_rebuild(w.stack, w.redis.url, *bootstrap, "--detect", "--slots", slots)
+    assert detected["rc"] == 0, detected["stderr"][-2000:]
+    found = detected["report"]["detection"]
+    repair: dict[str, Any] = {}
+    if found["lost"]:
+        w.stack.stop_one("inventory-adjuster")
+        skus = ",".join(found["lost"])
+        done = run_rebuild(w.stack, w.redis.url, *bootstrap, "--skus", skus)
+        assert done["rc"] == 0, done["stderr"][-2000:]
+        w.stack.start_one("inventory-adjuster")
+        w.stack.wait_healthy(90, path="/readyz", names=("inventory-adjuster",))
+        repair = {k: done["report"].get(k) for k in ("skus", "commands_replayed", "keys_remarked")}
     return {
         "node": node,
+        "slots": slots,
         "killed_pid": pid,
         "new_pid": int(w.redis.run("pid", str(node))),
         "promoted_s": round(promoted, 2),
         "restart_s": restart_s,
+        "detected": {"checked": found["checked"], "lost": found["lost"], "s": found["seconds"]},
+        "repair": repair,
         "since": killed_at,
     }
 

@@ -21,10 +21,9 @@ from e2e.test_happy_path import ADMIN, EU, GIDS, PARENT, US, seed, store_is, tru
 from stack import Stack
 from stocksync_common.events import InventoryCommand, InventoryCommandRequested, SkuConfig, encode
 from stocksync_common.topics import INVENTORY_COMMANDS
-from support.infra import single_redis_only
 from support.poll import wait_for
 
-pytestmark = [pytest.mark.e2e, single_redis_only]
+pytestmark = [pytest.mark.e2e]
 
 
 async def define_kit(bootstrap: str, kit: str, components: dict[str, int]) -> None:

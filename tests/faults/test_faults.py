@@ -7,13 +7,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +22,7 @@ from faults.harness import (
     poll,
     progress,
     redeliver_failed_wms,
+    run_rebuild,
     seed,
 )
 from faults.kafka_view import committed, dlq_records, lag
@@ -275,15 +273,8 @@ def _upstream_lag(w: World) -> dict[str, int]:
 def _rebuild(w: World, *, force: bool) -> dict[str, Any]:
     """Run the rebuild CLI against the world's Redis (its own port, not the proxy's) and
     broker (as the services reach it: the broker advertises the proxy's port)."""
-    cli = Path(sys.executable).with_name("stocksync-inventory-rebuild")
-    argv = [str(cli)] if cli.exists() else [sys.executable, "-m", "inventory_adjuster.rebuild"]
-    argv += ["--redis-url", f"redis://127.0.0.1:{w.infra.redis_port}/0"]
-    argv += ["--force"] if force else []
-    proc = subprocess.run(  # noqa: S603 - our own console script, fixed argv
-        argv, env=w.stack.base_env(), capture_output=True, text=True, timeout=300, check=False
-    )
-    report = json.loads(proc.stdout) if proc.returncode == 0 and proc.stdout.strip() else {}
-    return {"rc": proc.returncode, "report": report, "stderr": proc.stderr}
+    redis_url = f"redis://127.0.0.1:{w.infra.redis_port}/0"
+    return run_rebuild(w.stack, redis_url, *(["--force"] if force else []))
 
 
 def rebalance() -> Fault:

@@ -11,11 +11,6 @@ KAFKA = os.environ.get("STOCKSYNC_TEST_KAFKA", "127.0.0.1:19092")
 REDIS = os.environ.get("STOCKSYNC_TEST_REDIS", "redis://127.0.0.1:16379/0")
 # A redis+cluster:// URL runs the Redis-facing tests on a Redis Cluster (ADR 0029).
 REDIS_CLUSTER = REDIS.partition("://")[0].endswith("+cluster")
-# Kit commands span hash slots: not applied on a cluster yet (ADR 0029), so their tests run
-# on one Redis only; tests/integration/inventory_adjuster/test_kits.py checks the refusal.
-single_redis_only = pytest.mark.skipif(
-    REDIS_CLUSTER, reason="kits across hash slots are not built for Redis Cluster (ADR 0029)"
-)
 # Added to every port a test stack listens on, so that several test runs can share a machine
 # (each with its own Kafka and Redis) without their service ports colliding.
 PORT_SHIFT = int(os.environ.get("STOCKSYNC_TEST_PORT_SHIFT", "0"))

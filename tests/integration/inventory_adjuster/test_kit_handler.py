@@ -26,9 +26,8 @@ from stocksync_common.events import (
     decode,
 )
 from stocksync_common.redis_client import cluster_url
-from support.infra import single_redis_only
 
-pytestmark = [pytest.mark.integration, single_redis_only]
+pytestmark = [pytest.mark.integration]  # on a Redis Cluster too: kits in phases (ADR 0034)
 TP = TopicPartition("inventory.commands.v1", 0)
 
 

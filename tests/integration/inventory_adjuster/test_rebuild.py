@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -38,11 +37,9 @@ from inventory_adjuster.rebuild import (
     main,
     parse_levels,
     read_to_end,
-    rebuild,
 )
 from stocksync_common.consumer import Incoming
 from stocksync_common.events import (
-    InventoryCommand,
     InventoryCommandRequested,
     InventoryLevelsUpdated,
     Levels,
@@ -50,33 +47,14 @@ from stocksync_common.events import (
     Route,
     SkuConfig,
     SkuLevels,
-    decode,
     encode,
 )
 from stocksync_common.kafka import make_producer, publish_event
-from stocksync_common.redis_client import cluster_url, connect
 from stocksync_common.retry import ORIGIN, Origin
 from stocksync_common.topics import retry_topic
-from support.infra import single_redis_only
+from support.rebuild_topics import LOC, LOC2, Topics, command, db5, handle_all, rebuild_from
 
 pytestmark = pytest.mark.integration
-
-LOC, LOC2 = "wh-1", "wh-2"
-
-
-def db5(url: str) -> str:
-    """Database 5 of the test Redis; a cluster has database 0 only (the rebuild's loss is a
-    FLUSHDB of every master then: the cluster is the run's own)."""
-    if cluster_url(url) is not None:
-        return url
-    return url.rsplit("/", 1)[0] + "/5"
-
-
-@dataclass(frozen=True)
-class Topics:
-    commands: str
-    levels: str
-    changed: str
 
 
 @dataclass
@@ -105,77 +83,10 @@ class Scenario:
         return {sku: await self.store.levels(sku) for sku in (self.a, self.b, self.c)}
 
 
-async def rebuild_from(
-    store: RedisInventory, kafka: str, topics: Topics, *, force: bool = False
-) -> Report:
-    """The rebuild from the test's own topics."""
-    return await rebuild(
-        store,
-        kafka,
-        levels_topic=topics.levels,
-        commands_topic=topics.commands,
-        changed_topic=topics.changed,
-        force=force,
-    )
-
-
-def command(sku: str, name: str, qty: int, key: str, **extra: object) -> InventoryCommandRequested:
-    payload = InventoryCommand.model_validate(
-        {"command": name, "idempotency_key": key, "sku": sku, "location": LOC, "quantity": qty}
-        | extra
-    )
-    return InventoryCommandRequested(source="it", payload=payload)
-
-
-@pytest.fixture
-async def redis5(redis_url: str) -> AsyncIterator[Redis]:
-    client = connect(db5(redis_url))
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
-
-
-@pytest.fixture
-async def topics3(kafka_bootstrap: str) -> AsyncIterator[Topics]:
-    run = uuid.uuid4().hex[:8]
-    topics = Topics(
-        f"it-rebuild-{run}.commands", f"it-rebuild-{run}.levels", f"it-rebuild-{run}.changed"
-    )
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    await admin.create_topics(
-        [
-            NewTopic(topics.commands, 3, 1),
-            NewTopic(topics.levels, 3, 1, topic_configs={"cleanup.policy": "compact"}),
-            NewTopic(topics.changed, 3, 1),
-        ]
-    )
-    yield topics
-    await admin.delete_topics([topics.commands, topics.levels, topics.changed])
-    await admin.close()
-
-
 async def count_records(kafka: str, topic: str) -> int:
     records: list[object] = []
     await read_to_end(kafka, topic, records.extend)
     return len(records)
-
-
-async def handle_all(kafka: str, topic: str, handler: CommandHandler) -> int:
-    """What the consumer loop does with a poll: every partition's records to the handler in
-    one call (``handler_many``), each partition's in order."""
-    by_partition: dict[int, list[Incoming]] = {}
-
-    def collect(records):
-        for r in records:
-            by_partition.setdefault(r.partition, []).append(Incoming(r, decode(r.value)))
-
-    await read_to_end(kafka, topic, collect)
-    await handler.handle_many(
-        [(TopicPartition(topic, p), items) for p, items in by_partition.items()]
-    )
-    return sum(len(items) for items in by_partition.values())
 
 
 @pytest.fixture
@@ -478,7 +389,6 @@ def _record(topic: str, partition: int, offset: int, event: InventoryCommandRequ
 # --- kits: components move through kit commands from another partition ----------------------
 
 
-@single_redis_only
 @pytest.mark.parametrize("component_levels", [True, False], ids=["published", "lost"])
 async def test_kits_come_back_exactly_and_route_after_the_rebuild(
     kafka_bootstrap: str, redis5: Redis, topics3: Topics, monkeypatch, component_levels: bool

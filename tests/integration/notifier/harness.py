@@ -19,7 +19,6 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 from aiosmtpd.controller import Controller
-from redis.asyncio import Redis
 
 from notifier.bootstrap import Container, build, service, tasks
 from notifier.domain.rules import RuleSet
@@ -31,6 +30,7 @@ from stocksync_common.events import (
     OrderLineRef,
     StockChange,
 )
+from stocksync_common.redis_client import connect
 from stocksync_common.runtime import consumer_loops
 from stocksync_common.topics import INVENTORY_CHANGED
 from stocksync_sim.sink.app import create_app as create_sink
@@ -152,7 +152,7 @@ async def notifier(
     settings: Settings, producer: AIOKafkaProducer, rules: RuleSet | None = None
 ) -> AsyncIterator[Container]:
     """One notifier instance (handler + delivery workers) on the shared Redis; no consumer."""
-    redis = Redis.from_url(settings.redis_url.get_secret_value())
+    redis = connect(settings.redis_url.get_secret_value())
     c = build(settings, redis=redis, producer=producer)
     if rules is not None:
         await c.rules.replace(rules)

@@ -12,7 +12,6 @@ import orjson
 import pytest
 from aiokafka.structs import TopicPartition
 from integration.notifier.harness import NoReceiver, changed, settings_for
-from redis.asyncio import Redis
 
 from notifier.adapters.state import Commit, SkuStates
 from notifier.bootstrap import Container, build
@@ -20,6 +19,7 @@ from notifier.domain.alerts import Alert
 from notifier.domain.crossings import SkuState
 from notifier.domain.rules import Rule, RuleSet
 from stocksync_common.consumer import Incoming
+from stocksync_common.redis_client import connect
 from stocksync_common.topics import INVENTORY_CHANGED
 from support.records import Record
 
@@ -46,7 +46,7 @@ class Reorders:
 @pytest.fixture
 async def instance(kafka_bootstrap, redis_url, producer) -> AsyncIterator[Any]:
     """Builds notifiers (no delivery worker) on one Redis prefix: a rebuild is a restart."""
-    redis = Redis.from_url(redis_url)
+    redis = connect(redis_url)
     settings = settings_for(
         kafka_bootstrap, redis_url, NoReceiver(), 0, alert_generic_webhook_url=None, smtp_host=None
     )

@@ -13,10 +13,10 @@ import orjson
 import pytest
 from aiokafka.structs import TopicPartition
 from integration.notifier.harness import NoReceiver, changed, settings_for
-from redis.asyncio import Redis
 
 from notifier.bootstrap import build
 from stocksync_common.consumer import Incoming
+from stocksync_common.redis_client import connect
 from stocksync_common.topics import INVENTORY_CHANGED
 from support.records import Record
 
@@ -53,7 +53,7 @@ async def _alerts_queued(
     settings = settings_for(
         kafka, redis_url, NoReceiver(), 0, alert_generic_webhook_url=None, smtp_host=None
     )
-    redis = Redis.from_url(redis_url)
+    redis = connect(redis_url)
     c = build(settings, redis=redis, producer=producer)
     try:
         tp = TopicPartition(INVENTORY_CHANGED, 0)

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
-from redis.asyncio import Redis
 
 from shopify_sync.own_events import SyncChangeRejected, decode
 from stocksync_common.dlq.admin import DlqAdmin
+from stocksync_common.redis_client import connect
 from stocksync_common.topics import dlq_topic, retry_topic
 from support.poll import await_for
 
@@ -44,7 +44,7 @@ async def test_rejected_change_is_replayed_into_pending_and_pushed(
         await s.publish_changes([change("UNSTOCKED", 1, 5), change("KEEP", 1, 3)])
         await s.converged(shop, {"KEEP": 3})
 
-        redis = Redis.from_url(redis_url)
+        redis = connect(redis_url)
         admin = DlqAdmin(kafka_bootstrap, redis, {group: [topic]})
         dlq = dlq_topic(topic, group)
         try:

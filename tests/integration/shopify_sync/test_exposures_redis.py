@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from shopify_sync.adapters.exposures import RedisExposures
 from shopify_sync.domain.quantities import Exposure, Pending, grant, seen_of
 from shopify_sync.ports import Claim
+from stocksync_common.redis_client import connect
 
 pytestmark = pytest.mark.integration
 SHOPS = ["a.myshopify.com", "b.myshopify.com", "c.myshopify.com", "d.myshopify.com"]
@@ -47,7 +48,7 @@ def test_the_script_grants_what_the_domain_rule_grants(
 ) -> None:
     async def run() -> None:
         sku = f"EXP-{uuid.uuid4().hex[:10]}"
-        async with Redis.from_url(redis_url) as redis:
+        async with connect(redis_url) as redis:
             exposures = RedisExposures(redis)
             for (shop, loc), e in others.items():
                 await exposures.put(shop, {(sku, loc): e})

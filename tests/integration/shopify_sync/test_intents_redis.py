@@ -6,11 +6,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from redis.asyncio import Redis
 
 from shopify_sync.adapters.intents import RedisIntents
 from shopify_sync.domain.intents import Intent
 from shopify_sync.domain.quantities import Exposure
+from stocksync_common.redis_client import connect
 
 pytestmark = pytest.mark.integration
 
@@ -28,11 +28,11 @@ def intent(key: str, sku: str) -> Intent:
 async def test_intents_survive_a_new_connection_and_drop_by_key(redis_url: str) -> None:
     shop = f"in-doubt-{uuid.uuid4().hex[:8]}.myshopify.com"
     first, second = intent("k1", "A"), intent("k2", "B")
-    async with Redis.from_url(redis_url) as redis:
+    async with connect(redis_url) as redis:
         intents = RedisIntents(redis)
         await intents.put(shop, first)
         await intents.put(shop, second)
-    async with Redis.from_url(redis_url) as redis:  # another process
+    async with connect(redis_url) as redis:  # another process
         intents = RedisIntents(redis)
         assert await intents.all(shop) == {"k1": first, "k2": second}
         await intents.drop(shop, ["k1"])

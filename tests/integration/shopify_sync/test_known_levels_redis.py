@@ -7,10 +7,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from redis.asyncio import Redis
 
 from shopify_sync.adapters.redis_state import RedisSyncState
 from shopify_sync.domain.quantities import Known, Pending
+from stocksync_common.redis_client import connect
 
 pytestmark = pytest.mark.integration
 KEY, OTHER = ("A", "wh-1"), ("B", "wh-1")
@@ -18,7 +18,7 @@ KEY, OTHER = ("A", "wh-1"), ("B", "wh-1")
 
 async def test_a_read_older_than_a_write_keeps_the_written_level(redis_url: str) -> None:
     shop = f"known-{uuid.uuid4().hex[:8]}.myshopify.com"
-    async with Redis.from_url(redis_url) as redis:
+    async with connect(redis_url) as redis:
         state = RedisSyncState(redis)
         assert await state.stamp(shop) == 0
         since = await state.stamp(shop)  # a discovery starts reading: A 0, B 0

@@ -42,6 +42,7 @@ ALERTS = {
     "StockSyncAlertChannelOpen",
     "StockSyncOversell",
     "StockSyncReconciliationMismatch",
+    "StockSyncRedisLostWrites",
 }
 BUILTIN = {"up"}  # series Prometheus itself makes for every target
 # Words that look like metric names in PromQL but are not: functions, keywords, aggregations.

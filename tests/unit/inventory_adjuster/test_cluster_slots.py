@@ -3,11 +3,16 @@ plain command, a routed one (its hold key) and an order line's reserve (its wait
 
 from __future__ import annotations
 
+from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
-from inventory_adjuster.adapters.kits import ACROSS_SLOTS, KitStore
-from inventory_adjuster.adapters.redis_store import Invalid, RedisInventory, offsets_key
+from inventory_adjuster.adapters.kits import KitStore, part_keys
+from inventory_adjuster.adapters.redis_store import (
+    RedisInventory,
+    offsets_key,
+    script_head_keys,
+)
 from stocksync_common.events import InventoryCommand, OrderLineRef, Route
 
 
@@ -44,12 +49,16 @@ def test_the_offsets_hash_is_not_among_a_scripts_keys() -> None:
     assert _slots([*keys, offsets_key("inventory-adjuster")]) != _slots(keys)
 
 
-async def test_a_kit_command_on_a_cluster_is_refused_with_its_reason_before_any_call() -> None:
-    """kit.lua spans the components' slots: on a cluster the command is poison (dead-lettered
-    with this reason, replayable once the ADR 0029 design is built), never a CROSSSLOT retry."""
-    cluster = RedisCluster(host="127.0.0.1", port=1)  # never connected: refused before I/O
-    kits = KitStore(cluster, "g", idem_ttl_s=60, ledger_max_len=10)  # type: ignore[arg-type]
+def test_a_kit_on_a_cluster_runs_in_phases_of_one_slot_each() -> None:
+    """kit.lua spans the components' slots: a cluster client applies kits in phases (ADR
+    0034), each call in one slot: a component's four keys, the kit's three."""
+    cluster = RedisCluster(host="127.0.0.1", port=1)  # never connected
+    assert KitStore(cluster, "g", idem_ttl_s=60, ledger_max_len=10).phased  # type: ignore[arg-type]
+    single = Redis(host="127.0.0.1", port=1)
+    assert not KitStore(single, "g", idem_ttl_s=60, ledger_max_len=10).phased
+    for comp in ("A-1", "B{x}", "C-3"):
+        keys = part_keys("shopify:a:order:1:line:2:reserve", comp)
+        assert len(keys) == 4 and len(_slots(keys)) == 1, keys
     cmd = InventoryCommand(command="reserve", idempotency_key="k", sku="KIT-1", location="wh",
                            quantity=1)  # fmt: skip
-    result = await kits.apply(cmd, None, [("A-1", 2), ("B-1", 1)])
-    assert result == Invalid(ACROSS_SLOTS)
+    assert len(_slots(script_head_keys(cmd))) == 1

@@ -55,3 +55,35 @@ def test_each_writer_keeps_the_others_part(tmp_path: Path) -> None:
 
     report.main(["report.py", str(main), str(page)])  # the fault suite again
     assert page.read_text() == both
+
+
+def test_a_redis_master_case_writes_its_own_section_and_keeps_the_brokers(tmp_path: Path) -> None:
+    page = tmp_path / "reliability.md"
+    main = write(tmp_path / "latest.json", [outcome("SIGKILL notifier", {"killed_pid": 1}, {})])
+    kill = {"node": 2, "partitions_led": 40, "election_s": 11.1, "restart_s": 13.8,
+            "in_sync_s": 0.6}  # fmt: skip
+    brokers = write(tmp_path / "brokers.json", [outcome("SIGKILL a broker", kill, {})])
+    master = {
+        "node": 1,
+        "slots": "0-5460",
+        "promoted_s": 4.84,
+        "restart_s": 0.65,
+        "detected": {"checked": 2, "lost": ["A"], "s": 0.22},
+        "repair": {"skus": 1},
+    }
+    seen = {"accepted_during": 19, "refused": 3, "first_s": 0.22, "last_s": 3.86, "window_s": 4.48}
+    redis = write(tmp_path / "redis.json", [outcome("SIGKILL a Redis master", master, seen)])
+    report.main(["report.py", str(main), str(page)])
+    report.main(["report.py", "--cluster", str(brokers), str(page)])
+    with_brokers = page.read_text()
+    report.main(["report.py", "--cluster", str(redis), str(page)])
+    both = page.read_text()
+    assert both.startswith(with_brokers.partition(report.REPRODUCE_HEADING)[0])  # kept
+    row = next(line for line in both.splitlines() if "Redis master |" in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[7] == "node 1, slots 0-5460"
+    assert cells[8:15] == ["4.84", "3", "4.48 (0.22-3.86)", "0.65", "2", "1", "0.22"]
+    report.main(["report.py", "--cluster", str(brokers), str(page)])  # brokers again
+    assert page.read_text() == both
+    report.main(["report.py", str(main), str(page)])  # the fault suite again
+    assert page.read_text() == both and both.count(report.REPRODUCE_HEADING) == 1

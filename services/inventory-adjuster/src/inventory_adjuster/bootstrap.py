@@ -11,15 +11,16 @@ from redis.asyncio import Redis
 
 from inventory_adjuster.adapters.kits import KitStore
 from inventory_adjuster.adapters.redis_store import RedisInventory
+from inventory_adjuster.failover_watch import FailoverWatch
 from inventory_adjuster.handlers import CommandHandler
 from inventory_adjuster.rebuild import build_store
 from inventory_adjuster.settings import Settings
 from stocksync_common import wiring
 from stocksync_common.consumer import AssignHook, RetryPolicy
 from stocksync_common.kafka import producer_from
-from stocksync_common.redis_client import connect_settings
+from stocksync_common.redis_client import connect_settings, is_cluster
 from stocksync_common.redis_keys import RedisKeys
-from stocksync_common.runtime import Consumer, Service, registrar
+from stocksync_common.runtime import Consumer, Service, Task, registrar
 from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_LEVELS
 
 
@@ -30,6 +31,7 @@ class Container:
     producer: AIOKafkaProducer
     store: RedisInventory
     handler: CommandHandler
+    watch: FailoverWatch | None = None  # on a Redis Cluster only
 
 
 def build(settings: Settings) -> Container:
@@ -46,8 +48,23 @@ def build(settings: Settings) -> Container:
         ledger_max_len=settings.ledger_max_len,
     )
     handler = CommandHandler(store, producer, kits)
+    watch = None
+    if is_cluster(redis) and settings.failover_check_s > 0:
+        watch = FailoverWatch(
+            store,
+            settings.kafka_bootstrap_servers,
+            interval_s=settings.failover_check_s,
+            security=settings.kafka_security,
+        )
+    return Container(settings, redis, producer, store, handler, watch)
 
-    return Container(settings, redis, producer, store, handler)
+
+def tasks(c: Container) -> list[Task]:
+    """The failover watch, on a Redis Cluster (its errors are logged and retried: it only
+    reports, the service does not depend on it)."""
+    if c.watch is None:
+        return []
+    return [Task("failover-watch", c.watch.run, c.watch.stop, supervised=False)]
 
 
 def resume_from_redis(store: RedisInventory) -> AssignHook:
@@ -84,6 +101,7 @@ def service(settings: Settings) -> Service[Container]:
         settings=settings,
         build=lambda: build(settings),
         consumers=[commands],
+        tasks=tasks,
         producer=wiring.producer,
         # changes and levels from the script; commands from the stock import
         produces=(INVENTORY_CHANGED, INVENTORY_LEVELS, settings.commands_topic),

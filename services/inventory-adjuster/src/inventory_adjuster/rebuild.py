@@ -28,6 +28,14 @@ sees at start, and commands arriving later are the consumer's job once it is bac
    read per partition, so the consumer resumes after what was rebuilt.
 
 Running it again gives the same levels: the replayed commands' keys are cleared first.
+
+**Per SKU, after a Redis Cluster failover** (docs/decisions/0029-redis-cluster.md): a
+promoted replica may lack the last writes its master acknowledged. ``--detect`` compares every
+SKU's state in Redis (``version``, ``pos``, ``kitoff|<p>``) with its latest levels record, which
+the adjuster publishes only after the script returned: a SKU whose Redis state is behind its
+record lost writes (:func:`detect_lost`). ``--skus`` / ``--slots`` / ``--detect --repair``
+rebuild those SKUs only (steps 1-3 restricted to them); every other key, and the group's
+offsets, are left as they are.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
@@ -46,6 +54,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 from redis.asyncio import Redis
+from redis.crc import key_slot
 
 from inventory_adjuster.adapters.kits import (
     KIT_COMMANDS,
@@ -54,6 +63,7 @@ from inventory_adjuster.adapters.kits import (
     KitDefinitionChanged,
     KitStore,
     component_key,
+    undo_key,
 )
 from inventory_adjuster.adapters.redis_store import (
     SEEN_PREFIX,
@@ -61,6 +71,7 @@ from inventory_adjuster.adapters.redis_store import (
     Invalid,
     Position,
     RedisInventory,
+    as_text,
     offsets_key,
     restore_fields,
     state_key,
@@ -101,6 +112,7 @@ class Report:
     kit_commands_replayed: int = 0  # through the kit script (some components may be marked)
     kits_defined: int = 0  # kits written back into the routing hashes
     unordered: int = 0  # covered by levels of unknown or another partition: not replayed
+    scope: list[str] | None = None  # the SKUs rebuilt (--skus, --slots, --detect --repair)
     invalid: int = 0  # refused by the script (poison); the adjuster dead-lettered them
     undecodable: int = 0  # records that are not the expected event; skipped
     offsets: dict[str, int] = field(default_factory=dict)
@@ -130,6 +142,16 @@ class Restored(NamedTuple):
         # kit offsets only grow, so the snapshot with more of them is the later one
         return self.kit_stamps() >= other.kit_stamps()
 
+    def outranks(self, other: Restored) -> bool:
+        """The record to trust after a failover (ADR 0029): the higher version, then
+        :meth:`supersedes`. Versions only grow while Redis keeps its writes. A record with a
+        lower version after a higher one was produced on a state that had lost writes: a
+        command applied on the promoted replica before the loss was found. Restoring it would
+        keep the loss."""
+        if self.version != other.version:
+            return self.version > other.version
+        return self.supersedes(other)
+
     def kit_stamps(self) -> int:
         return sum(int(v) for f, v in self.fields.items() if f.startswith(KIT_OFFSET_PREFIX))
 
@@ -139,6 +161,60 @@ class Restored(NamedTuple):
         if self.partition is None or self.offset is None or self.partition != pos.partition:
             return True
         return pos.offset <= self.offset
+
+
+REPAIRED = "repaired"  # state-hash field: the sign of a loss a per-SKU rebuild repaired
+
+
+@dataclass
+class TrustedLevels:
+    """Each SKU's levels record to trust after a failover, read in topic order (ADR 0029).
+
+    Versions only grow while Redis keeps its writes. The adjuster may apply commands on a
+    promoted replica that lacks some writes before anyone looks. Their records then carry
+    a lower version than an earlier record of an earlier command. From the first such record
+    (``regressed``), the SKU's choice is frozen: the highest-version record before it, so the
+    rebuild restores that one and replays every later command, those applied on the
+    incomplete state included. Otherwise the highest version wins, then
+    :meth:`Restored.supersedes`. Compaction can remove both the sign and the record to trust
+    (the last record of a key is all it keeps), so the check must run before it does.
+
+    A per-SKU rebuild writes ``repaired`` = the position of the sign it repaired (``at``)
+    into the SKU's state hash: the sign stays in the topic, and is not reported again."""
+
+    best: dict[str, Restored] = field(default_factory=dict)
+    regressed: dict[str, str] = field(default_factory=dict)
+    at: dict[str, str] = field(default_factory=dict)  # "<partition>:<offset>" of the sign
+
+    def take(self, sku: str, lv: Restored) -> None:
+        if sku in self.regressed:
+            return
+        cur = self.best.get(sku)
+        if cur is None:
+            self.best[sku] = lv
+            return
+        later = lv.partition is not None and lv.partition == cur.partition
+        later = later and lv.offset is not None and cur.offset is not None
+        if later and lv.offset > cur.offset and lv.version < cur.version:  # type: ignore[operator]
+            self.at[sku] = f"{lv.partition}:{lv.offset}"
+            self.regressed[sku] = (
+                f"version went back: {lv.version} at {self.at[sku]} after "
+                f"{cur.version} at {cur.partition}:{cur.offset}"
+            )
+        elif lv.outranks(cur):
+            self.best[sku] = lv
+
+    def drop(self, sku: str) -> None:
+        """A tombstone: the SKU was deleted."""
+        self.best.pop(sku, None)
+        self.regressed.pop(sku, None)
+        self.at.pop(sku, None)
+
+    def unrepaired(self, sku: str, state: dict[str, str]) -> str | None:
+        """The sign of a loss in ``sku``'s records, unless a rebuild repaired it already."""
+        if sku in self.regressed and state.get(REPAIRED) != self.at[sku]:
+            return self.regressed[sku]
+        return None
 
 
 @dataclass
@@ -154,8 +230,14 @@ class _Plan:
     kit_defs: dict[str, Components] = field(default_factory=dict)  # as of the command read
     kit_parts: dict[tuple[int, int], Components] = field(default_factory=dict)  # tail kit cmds
     forget_extra: list[tuple[str, str]] = field(default_factory=list)  # component markers
+    # per SKU (after a failover): the record before any loss showed (:class:`TrustedLevels`)
+    trusted: TrustedLevels | None = None
 
     def keep_levels(self, sku: str, lv: Restored) -> None:
+        if self.trusted is not None:
+            self.trusted.take(sku, lv)
+            self.levels = self.trusted.best
+            return
         cur = self.levels.get(sku)
         if cur is None or lv.supersedes(cur):
             self.levels[sku] = lv
@@ -208,9 +290,33 @@ class _Plan:
         if not uncovered:
             self.marks.append((cmd.sku, cmd.idempotency_key, marker))
             return
-        self.forget_extra.extend((c, component_key(cmd.idempotency_key, c)) for c in uncovered)
+        for c in uncovered:  # its marker, and its undo of a two-phase kit (ADR 0034)
+            self.forget_extra.append((c, component_key(cmd.idempotency_key, c)))
+            self.forget_extra.append((c, undo_key(cmd.idempotency_key, c)))
         self.kit_parts[(pos.partition, pos.offset)] = parts
         self.tail.append((cmd, pos))
+
+    def only(self, skus: Collection[str]) -> None:
+        """Keep what concerns ``skus`` alone. A kit command to replay that also moves SKUs
+        outside them cannot be replayed for some of its SKUs only: refused before any write."""
+        for cmd, pos in self.tail:
+            parts = self.kit_parts.get((pos.partition, pos.offset))
+            if parts is None:
+                continue
+            involved = {cmd.sku, *(c for c, _ in parts)}
+            if involved & set(skus) and not involved <= set(skus):
+                raise RebuildError(
+                    f"kit command {cmd.idempotency_key} on {cmd.sku} at {pos.partition}:"
+                    f"{pos.offset} must be replayed and also moves "
+                    f"{sorted(involved - set(skus))}: add them (--skus), or rebuild the whole "
+                    "store"
+                )
+        keep = set(skus)
+        self.levels = {k: v for k, v in self.levels.items() if k in keep}
+        self.extra = {k: v for k, v in self.extra.items() if k in keep}
+        self.marks = [m for m in self.marks if m[0] in keep]
+        self.tail = [t for t in self.tail if t[0].sku in keep]
+        self.forget_extra = [f for f in self.forget_extra if f[0] in keep]
 
 
 def _marker(cmd: InventoryCommand, pos: Position) -> bytes:
@@ -409,15 +515,21 @@ async def rebuild(
     batch: int = 1000,
     force: bool = False,
     security: KafkaSecurity | None = None,
+    skus: Collection[str] | None = None,
+    slots: Collection[int] | None = None,
 ) -> Report:
-    """Restore levels, re-mark covered commands, replay later ones; see the module doc."""
+    """Restore levels, re-mark covered commands, replay later ones; see the module doc.
+    ``skus``: those SKUs only, the rest of Redis and the group's offsets left as they are
+    (no refusal when Redis holds state: it does, by design); ``slots``: the SKUs (with a
+    levels record or a command) whose keys are in those hash slots."""
     started = time.perf_counter()
-    if not force and await store.redis.exists(offsets_key(store.group)):
+    scoped = skus is not None or slots is not None
+    if not scoped and not force and await store.redis.exists(offsets_key(store.group)):
         raise RebuildError(
             f"Redis already holds state for group {store.group!r} ({offsets_key(store.group)} "
             "exists); stop inventory-adjuster and pass --force to overwrite it"
         )
-    rep, plan = Report(), _Plan()
+    rep, plan = Report(), _Plan(trusted=TrustedLevels() if scoped else None)
     phase = _Phases(rep)
 
     def on_levels(records: Records) -> None:
@@ -426,6 +538,8 @@ async def rebuild(
             if r.value is None:  # a tombstone deletes the SKU
                 if r.key is not None:
                     plan.levels.pop(r.key.decode(), None)
+                    if plan.trusted is not None:
+                        plan.trusted.drop(r.key.decode())
                 continue
             parsed = parse_levels(r.value)
             if parsed is None:
@@ -451,9 +565,12 @@ async def rebuild(
     await read_to_end(bootstrap, changed_topic, plan.waiting.take, security=security)
     rep.undecodable += plan.waiting.undecodable
     phase("read_changes")
+    if scoped:
+        rep.scope = _narrow(plan, skus, slots)
     await _write(store, plan, rep, phase, batch)
-    rep.offsets = {f"{commands_topic}:{p}": o for p, o in sorted(last.items())}
-    await store.set_offsets(rep.offsets)
+    if not scoped:
+        rep.offsets = {f"{commands_topic}:{p}": o for p, o in sorted(last.items())}
+        await store.set_offsets(rep.offsets)
     rep.seconds = round(time.perf_counter() - started, 3)
     if rep.unordered or rep.undecodable or rep.invalid:
         log.warning(
@@ -465,6 +582,21 @@ async def rebuild(
             },
         )
     return rep
+
+
+def _narrow(plan: _Plan, skus: Collection[str] | None, slots: Collection[int] | None) -> list[str]:
+    """Keep the plan to ``skus`` and the SKUs of ``slots`` (those it read of); note on each a
+    sign of loss it repairs (:class:`TrustedLevels`). The SKUs kept."""
+    scope = set(skus or ())
+    if slots is not None:
+        wanted = set(slots)
+        seen = {*plan.levels, *(c.sku for c, _ in plan.tail), *(m[0] for m in plan.marks)}
+        scope |= {sku for sku in seen if sku_slot(sku) in wanted}
+    plan.only(scope)
+    for sku, at in (plan.trusted.at if plan.trusted else {}).items():
+        if sku in plan.levels:
+            plan.extra.setdefault(sku, {})[REPAIRED] = at
+    return sorted(scope)
 
 
 async def _write(
@@ -535,13 +667,107 @@ async def _write(
 async def _define_kits(store: RedisInventory, kits: KitStore, candidates: list[str]) -> int:
     """Rebuild ``kit-defs`` / ``kit-index`` from the kit definitions now in the state hashes."""
     defined = 0
-    for sku in candidates:
+    for sku in candidates:  # every kit (also a per-SKU rebuild: kit-defs may be what was lost)
         raw = await store.redis.hget(state_key(sku), "kit")
         components = orjson.loads(raw) if raw else None
         if components:
             await kits.define(sku, {c: int(u) for c, u in components.items()})
             defined += 1
     return defined
+
+
+# --- what a failover lost ---------------------------------------------------------------
+
+
+@dataclass
+class Detection:
+    checked: int = 0  # SKUs with a levels record (in the slots asked for)
+    lost: list[str] = field(default_factory=list)  # behind their latest record
+    reasons: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def behind(record: Restored, state: dict[str, str]) -> str | None:
+    """Why Redis ``state`` (the SKU's state hash) lacks writes its latest levels record
+    ``record`` shows; None when it does not. A record is published only after the script
+    that produced it returned, and a script's writes replicate as one: a state behind the
+    record lost acknowledged writes (an asynchronous replica promoted)."""
+    if not state:
+        return "no state in Redis"
+    version = int(state.get("version") or 0)
+    if version < record.version:
+        return f"version {version} < {record.version}"
+    p, _, o = state.get("pos", "").partition(":")
+    if record.partition is not None and record.offset is not None and p == str(record.partition):
+        if int(o) < record.offset:
+            return f"pos {p}:{o} < {record.partition}:{record.offset}"
+    for name, value in record.fields.items():
+        if name.startswith(KIT_OFFSET_PREFIX) and int(state.get(name) or -1) < int(value):
+            return f"{name} {state.get(name)} < {value}"
+    return None
+
+
+def sku_slot(sku: str) -> int:
+    """The Redis Cluster hash slot of the SKU's keys (its ``{sku}`` tag)."""
+    return key_slot(state_key(sku).encode())
+
+
+def parse_slots(text: str) -> frozenset[int]:
+    """``"0-5460,7000"`` -> those slots."""
+    out: set[int] = set()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        lo, _, hi = part.partition("-")
+        first, last = int(lo), int(hi or lo)
+        if not 0 <= first <= last < 16384:
+            raise ValueError(f"not a slot range: {part!r}")
+        out.update(range(first, last + 1))
+    return frozenset(out)
+
+
+async def detect_lost(
+    store: RedisInventory,
+    bootstrap: str,
+    *,
+    levels_topic: str = INVENTORY_LEVELS,
+    slots: Collection[int] | None = None,
+    security: KafkaSecurity | None = None,
+    chunk: int = 1000,
+) -> Detection:
+    """Every SKU (of ``slots``) whose Redis state is behind the levels record to trust
+    (:class:`TrustedLevels`), or whose records show commands applied on a state that had lost
+    writes. Kafka is read first, then Redis, so a write applied meanwhile only puts Redis
+    further ahead."""
+    started = time.perf_counter()
+    trusted = TrustedLevels()
+
+    def on_levels(records: Records) -> None:
+        for r in records:
+            if r.value is None:
+                if r.key is not None:
+                    trusted.drop(r.key.decode())
+                continue
+            parsed = parse_levels(r.value)
+            if parsed is not None:
+                trusted.take(*parsed)
+
+    await read_to_end(bootstrap, levels_topic, on_levels, security=security)
+    latest = trusted.best
+    wanted = set(slots) if slots is not None else None
+    skus = sorted(s for s in latest if wanted is None or sku_slot(s) in wanted)
+    found = Detection(checked=len(skus))
+    for i in range(0, len(skus), chunk):
+        part = skus[i : i + chunk]
+        pipe = store.redis.pipeline(transaction=False)
+        for sku in part:
+            pipe.hgetall(state_key(sku))
+        for sku, raw in zip(part, await pipe.execute(), strict=True):
+            state = {as_text(k): as_text(v) for k, v in raw.items()}
+            why = trusted.unrepaired(sku, state) or behind(latest[sku], state)
+            if why is not None:
+                found.lost.append(sku)
+                found.reasons[sku] = why
+    found.seconds = round(time.perf_counter() - started, 3)
+    return found
 
 
 class _Phases:
@@ -601,15 +827,53 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--force", action="store_true", help="rebuild even if Redis holds the group's offsets"
     )
+    scope = parser.add_argument_group(
+        "per SKU (after a Redis Cluster failover; the rest of Redis is left as it is)"
+    )
+    scope.add_argument("--skus", help="rebuild these SKUs only (comma-separated)")
+    scope.add_argument(
+        "--slots", help="rebuild the SKUs of these hash slots only (e.g. 0-5460,7000)"
+    )
+    scope.add_argument(
+        "--detect",
+        action="store_true",
+        help="print the SKUs whose Redis state is behind their latest levels record (within "
+        "--slots if given); rebuild nothing unless --repair",
+    )
+    scope.add_argument("--repair", action="store_true", help="with --detect: rebuild them")
     args = parser.parse_args(argv)
+    if args.repair and not args.detect:
+        parser.error("--repair goes with --detect")
+    if args.skus and (args.slots or args.detect):
+        parser.error("--skus names the SKUs: not with --slots or --detect")
+    try:
+        slots = parse_slots(args.slots) if args.slots else None
+    except ValueError as exc:
+        parser.error(str(exc))
     logging.basicConfig(level=settings.log_level, stream=sys.stderr)
 
-    async def run() -> Report:
+    async def run() -> dict[str, Any]:
         url = args.redis_url or settings.redis_url
         redis = connect_redis(url, ca_file=settings.redis_ca_file, timeout_s=None)
         try:
             store = build_store(settings, redis, args.group)
-            return await rebuild(
+            out: dict[str, Any] = {}
+            skus: Iterable[str] | None = None
+            if args.skus:
+                skus = [s for s in (x.strip() for x in args.skus.split(",")) if s]
+            if args.detect:
+                found = await detect_lost(
+                    store,
+                    args.bootstrap,
+                    levels_topic=args.levels_topic,
+                    slots=slots,
+                    security=settings.kafka_security,
+                )
+                out["detection"] = asdict(found)
+                if not args.repair or not found.lost:
+                    return out
+                skus = found.lost
+            report = await rebuild(
                 store,
                 args.bootstrap,
                 levels_topic=args.levels_topic,
@@ -618,16 +882,19 @@ def main(argv: list[str] | None = None) -> int:
                 batch=args.batch,
                 force=args.force,
                 security=settings.kafka_security,
+                skus=None if skus is None else frozenset(skus),
+                slots=slots if not args.detect else None,
             )
+            return {**out, **asdict(report)}
         finally:
             await redis.aclose()
 
     try:
-        report = asyncio.run(run())
+        result = asyncio.run(run())
     except RebuildError as exc:
         sys.stderr.write(f"rebuild refused: {exc}\n")
         return 2
-    sys.stdout.write(orjson.dumps(asdict(report), option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0
 
 

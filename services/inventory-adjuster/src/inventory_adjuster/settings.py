@@ -26,6 +26,9 @@ class Settings(CommonSettings):
     allocation_units_per_store: int = Field(default=4, ge=0)
     allocation_velocity: float = Field(default=3.0, ge=0)
     allocation_window_s: float = Field(default=60.0, gt=0)
+    # On a Redis Cluster: how often to look for a failover, after which what it lost is
+    # looked for (inventory_adjuster.failover_watch, ADR 0029); 0: never
+    failover_check_s: float = Field(default=10.0, ge=0)
 
 
 @lru_cache

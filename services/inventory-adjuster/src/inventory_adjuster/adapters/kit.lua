@@ -1,8 +1,9 @@
 -- Apply one command to a kit (bundle) SKU: its components move together, atomically.
 -- A kit holds no stock of its own; reserving q kits reserves q * units of every component,
 -- all or nothing. Runs on one Redis node (the keys span several SKUs' hash slots): on a
--- Redis Cluster the call fails with CROSSSLOT unless every component shares the kit's slot
--- (docs/decisions/0029-redis-cluster.md). The consumed offset is not written here (ADR 0029).
+-- Redis Cluster KitStore applies the command in one-slot phases instead (kit_part.lua,
+-- kit_record.lua; docs/decisions/0034-kits-on-redis-cluster.md). The consumed offset is not
+-- written here (ADR 0029).
 --
 -- KEYS[1] kit state hash   inv:{kit}          ("kit" = components JSON, "version")
 -- KEYS[2] idempotency      inv:{kit}:idem:<key>

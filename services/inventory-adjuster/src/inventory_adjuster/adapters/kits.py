@@ -3,11 +3,11 @@
 The kit's own hash holds its definition (set by a ``configure`` command through apply.lua);
 two index hashes let the handler route kit commands and find the kits a component belongs
 to: ``kit-defs`` (kit -> components JSON) and ``kit-index`` (component -> kits JSON).
-Reserving, releasing or committing a kit moves all its components in one script
-(kit.lua), all or nothing. That script spans the components' hash slots: on a Redis Cluster a
-kit command is refused as poison (dead-lettered with the reason, replayable) until the
-design of docs/decisions/0029-redis-cluster.md is built. A kit's availability is derived: min
-over its components of floor(available / units).
+Reserving, releasing or committing a kit moves all its components, all or nothing: on one
+Redis in one script (kit.lua); on a Redis Cluster, where the components live in other hash
+slots, in phases of one-slot scripts (hold every component, settle each with the decision,
+record the kit: kit_part.lua, kit_record.lua; docs/decisions/0034-kits-on-redis-cluster.md).
+A kit's availability is derived: min over its components of floor(available / units).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import Any, NamedTuple
 
 import orjson
 from redis.asyncio import Redis
-from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
 from inventory_adjuster.adapters.redis_store import (
@@ -34,16 +33,15 @@ from inventory_adjuster.adapters.redis_store import (
     state_key,
 )
 from stocksync_common.events import InventoryCommand, Levels, SkuLevels
-from stocksync_common.redis_client import is_cluster
+from stocksync_common.redis_client import is_cluster, run_script_many
 
-KIT_LUA = files("inventory_adjuster.adapters").joinpath("kit.lua").read_text()
+_LUA = files("inventory_adjuster.adapters")
+KIT_LUA = _LUA.joinpath("kit.lua").read_text()
+KIT_PART_LUA = _LUA.joinpath("kit_part.lua").read_text()
+KIT_RECORD_LUA = _LUA.joinpath("kit_record.lua").read_text()
 KIT_DEFS = "kit-defs"
 KIT_INDEX = "kit-index"
 KIT_COMMANDS = frozenset(("reserve", "release", "commit"))
-ACROSS_SLOTS = (
-    "the kit's components live in other hash slots than the kit: kit commands are not applied "
-    "on a Redis Cluster yet (docs/decisions/0029-redis-cluster.md)"
-)
 
 Components = list[tuple[str, int]]
 
@@ -73,6 +71,22 @@ def component_key(kit_key: str, component: str) -> str:
     return f"{kit_key}:component:{component}"
 
 
+def undo_key(kit_key: str, component: str) -> str:
+    """The idempotency key of giving back a component's held share of a rejected kit
+    command (a Redis Cluster's two-phase kit, ADR 0034)."""
+    return f"{component_key(kit_key, component)}:undo"
+
+
+def part_keys(kit_key: str, component: str) -> list[str]:
+    """kit_part.lua's keys: the component's state, ledger, marker and undo marker (one slot)."""
+    return [
+        state_key(component),
+        ledger_key(component),
+        idem_key(component, component_key(kit_key, component)),
+        idem_key(component, undo_key(kit_key, component)),
+    ]
+
+
 KIT_OFFSET_PREFIX = "kitoff|"  # state-hash field: highest kit-command offset per partition
 
 
@@ -83,12 +97,26 @@ def kit_available(components: Components, available: dict[str, int]) -> int:
 
 
 class KitStore:
-    def __init__(self, redis: Redis, group: str, *, idem_ttl_s: int, ledger_max_len: int) -> None:
+    """``phased``: apply kit commands in one-slot phases (ADR 0034); by default on a Redis
+    Cluster only, where kit.lua's keys span slots."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        group: str,
+        *,
+        idem_ttl_s: int,
+        ledger_max_len: int,
+        phased: bool | None = None,
+    ) -> None:
         self.redis = redis
         self.group = group
         self.idem_ttl_s = idem_ttl_s
         self.ledger_max_len = ledger_max_len
+        self.phased = is_cluster(redis) if phased is None else phased
         self._script = redis.register_script(KIT_LUA)
+        self._part = redis.register_script(KIT_PART_LUA)
+        self._record = redis.register_script(KIT_RECORD_LUA)
 
     async def definitions(self, skus: list[str]) -> dict[str, Components]:
         if not skus:
@@ -136,6 +164,8 @@ class KitStore:
     async def apply(
         self, cmd: InventoryCommand, pos: Position | None, components: Components
     ) -> KitApplied | Invalid:
+        if self.phased:
+            return await self._apply_phased(cmd, pos, components)
         keys = script_head_keys(cmd)
         for comp, _ in components:
             keys.extend(
@@ -145,8 +175,6 @@ class KitStore:
                     idem_key(comp, component_key(cmd.idempotency_key, comp)),
                 ]
             )
-        if is_cluster(self.redis) and len({key_slot(k.encode()) for k in keys}) > 1:
-            return Invalid(ACROSS_SLOTS)
         args = [
             *script_head_args(cmd, pos, self.idem_ttl_s, self.ledger_max_len),
             orjson.dumps([[c, u] for c, u in components]).decode(),
@@ -162,6 +190,81 @@ class KitStore:
                 raise KitDefinitionChanged(text) from exc
             raise
         return KitApplied(as_text(status), orjson.loads(as_text(result)))
+
+    async def _apply_phased(
+        self, cmd: InventoryCommand, pos: Position | None, components: Components
+    ) -> KitApplied | Invalid:
+        """kit.lua's all or nothing across hash slots (ADR 0034): hold every component (one
+        pipeline, each call in its component's slot), decide (rejected iff one was refused),
+        settle every component with the decision (stamp its kit offset; a rejected kit gives
+        back what was held), then record the kit in its own slot. Each step keeps what it did
+        the first time, so a crash anywhere and a redelivery end in the same state, the
+        compensation run once."""
+        kit_keys = script_head_keys(cmd)
+        stored, defined = await self._kit_state(kit_keys)
+        if stored is not None:
+            return KitApplied("duplicate", orjson.loads(stored))
+        if cmd.quantity < 0:
+            return Invalid("kit quantity must be a non-negative integer")
+        if defined is None:
+            raise KitDefinitionChanged("RETRY not a kit any more")
+        if orjson.loads(defined) != dict(components):
+            raise KitDefinitionChanged("RETRY kit definition changed")
+        holds = await self._parts(cmd, pos, components, "hold")
+        docs = [orjson.loads(as_text(doc)) for _, doc in holds]
+        status = "rejected" if any(d["status"] == "refused" for d in docs) else "applied"
+        settled = await self._parts(cmd, pos, components, "settle", status)
+        changes, skipped = [], []
+        for (comp, units), hold, settle in zip(components, docs, settled, strict=True):
+            units *= cmd.quantity
+            if hold["status"] not in ("held", "refused"):  # "restored": a rebuild put its
+                # share into its levels (ADR 0008)
+                skipped.append(comp)
+                continue
+            doc = hold if status == "applied" else orjson.loads(as_text(settle[1]))
+            change = {k: doc[k] for k in ("version", "before", "after")}
+            changes.append({"sku": comp, "units": units, **change})
+        args = [
+            status,
+            cmd.command,
+            cmd.location,
+            cmd.quantity,
+            cmd.idempotency_key,
+            self.idem_ttl_s,
+            self.ledger_max_len,
+            cmd.order.shop if cmd.order else "",
+            orjson.dumps(changes).decode(),
+            orjson.dumps(skipped).decode(),
+        ]
+        [(final, result)] = await run_script_many(self.redis, self._record, [(kit_keys, args)])
+        return KitApplied(as_text(final), orjson.loads(as_text(result)))
+
+    async def _kit_state(self, kit_keys: list[str]) -> tuple[Any, Any]:
+        """The kit command's stored result and the kit's definition (one slot, one trip)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(kit_keys[1])
+        pipe.hget(kit_keys[0], "kit")
+        stored, defined = await pipe.execute()
+        return stored, defined
+
+    async def _parts(
+        self,
+        cmd: InventoryCommand,
+        pos: Position | None,
+        components: Components,
+        step: str,
+        decision: str = "",
+    ) -> list[Any]:
+        """kit_part.lua's ``step`` on every component, pipelined."""
+        head = script_head_args(cmd, pos, self.idem_ttl_s, self.ledger_max_len)
+        offset_field, offset, ledger_len = head[5], head[6], head[7]
+        calls = []
+        for comp, units in components:
+            args = [step, cmd.command, cmd.location, units * cmd.quantity, cmd.idempotency_key,
+                    self.idem_ttl_s, offset_field, offset, ledger_len, decision,
+                    component_key(cmd.idempotency_key, comp)]  # fmt: skip
+            calls.append((part_keys(cmd.idempotency_key, comp), args))
+        return await run_script_many(self.redis, self._part, calls)
 
     async def availability(self, kits: list[str], location: str) -> dict[str, KitLevel]:
         """Each kit's level at ``location``. Its version is the kit SKU's own version plus

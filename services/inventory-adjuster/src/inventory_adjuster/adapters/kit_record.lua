@@ -1,0 +1,26 @@
+-- The last step of a kit command on a Redis Cluster, in the kit's own hash slot
+-- (docs/decisions/0034-kits-on-redis-cluster.md): what kit.lua writes on the kit's keys once
+-- its components moved (or were all refused). A second call answers "duplicate" with the
+-- first result.
+--
+-- KEYS[1] kit state hash inv:{kit}, KEYS[2] its idempotency key, KEYS[3] its ledger
+-- ARGV: 1 status (applied|rejected), 2 command, 3 location, 4 kit quantity, 5 idempotency
+--       key, 6 ttl (s), 7 ledger max length, 8 the ordering shop ("" none), 9 the components'
+--       changes JSON (a list), 10 the skipped components JSON (a list, [] none)
+
+local prior = redis.call('GET', KEYS[2])
+if prior then return {'duplicate', prior} end
+local status, cmd, loc, qty = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+if cmd == 'reserve' and ARGV[8] ~= '' and qty > 0 then
+  redis.call('HINCRBY', KEYS[1], 'seen|' .. loc .. '|' .. ARGV[8], qty)
+end
+local kit_version = redis.call('HINCRBY', KEYS[1], 'version', status == 'applied' and 1 or 0)
+local skipped = cjson.decode(ARGV[10])
+local result = cjson.encode({status = status, command = cmd, location = loc, quantity = qty,
+  version = kit_version, components = cjson.decode(ARGV[9]),
+  skipped = #skipped > 0 and skipped or cjson.null})
+redis.call('SET', KEYS[2], result, 'EX', tonumber(ARGV[6]))
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', tonumber(ARGV[7]), '*',
+  'command', cmd, 'key', ARGV[5], 'location', loc, 'quantity', qty, 'status', status,
+  'version', kit_version, 'd_on_hand', 0, 'd_reserved', 0)
+return {status, result}

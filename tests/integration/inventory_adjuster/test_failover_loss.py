@@ -1,0 +1,224 @@
+"""What a Redis failover lost, found per SKU and rebuilt from Kafka alone (ADR 0029).
+
+Commands go through the real handler (which publishes the levels records) on the real broker
+and Redis (a Redis Cluster when the URL says so). Then the keys of one hash slot are rolled
+back to a snapshot taken earlier, as a promoted asynchronous replica would hold them: its
+master had acknowledged the later writes, the replica never got them. The adjuster then
+applies two more commands to one of those SKUs on the incomplete state, as it does once the
+replica serves. Detection must name exactly that slot's SKUs. The rebuild of those SKUs must
+bring back their levels, versions and idempotency keys, and apply once every command Kafka
+holds beyond the record it restores, including those two. Every other key stays as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from redis.asyncio import Redis
+
+from inventory_adjuster.adapters.redis_store import (
+    Applied,
+    Position,
+    RedisInventory,
+    idem_key,
+    ledger_key,
+    offsets_key,
+    state_key,
+    waiting_key,
+)
+from inventory_adjuster.handlers import CommandHandler
+from inventory_adjuster.rebuild import (
+    RebuildError,
+    _Plan,
+    detect_lost,
+    main,
+    read_to_end,
+    sku_slot,
+)
+from stocksync_common.events import InventoryCommandRequested, OrderLineRef
+from stocksync_common.kafka import make_producer, publish_event
+from support.infra import REDIS
+from support.rebuild_topics import LOC, Topics, command, db5, handle_all, rebuild_from
+
+pytestmark = pytest.mark.integration
+
+
+def in_one_slot(prefix: str, n: int) -> list[str]:
+    """``n`` SKU names whose keys share one hash slot."""
+    names = [f"{prefix}-0"]
+    slot, i = sku_slot(names[0]), 1
+    while len(names) < n:
+        if sku_slot(name := f"{prefix}-{i}") == slot:
+            names.append(name)
+        i += 1
+    return names
+
+
+def keys_of(sku: str, events: list[InventoryCommandRequested]) -> list[str]:
+    """Every key the commands on ``sku`` can have written."""
+    own = [e.payload.idempotency_key for e in events if e.payload.sku == sku]
+    return [state_key(sku), ledger_key(sku), waiting_key(sku), *(idem_key(sku, k) for k in own)]
+
+
+async def snapshot(redis: Redis, keys: list[str]) -> dict[str, bytes | None]:
+    return {k: await redis.dump(k) for k in keys}
+
+
+async def roll_back(redis: Redis, snap: dict[str, bytes | None]) -> None:
+    """Put the keys back as they were at ``snap`` (the ones created since: gone)."""
+    for key, dumped in snap.items():
+        await redis.delete(key)
+        if dumped is not None:
+            await redis.restore(key, 0, dumped, replace=True)
+
+
+async def produce(producer, topic: str, events: list[InventoryCommandRequested]) -> None:
+    for event in events:
+        await publish_event(producer, topic, event.payload.sku, event, timeout_s=10)
+
+
+async def test_a_slot_rolled_back_is_found_and_rebuilt_alone(
+    kafka_bootstrap: str, redis5: Redis, handler_topics: Topics
+) -> None:
+    topics3 = handler_topics
+    run = uuid.uuid4().hex[:8]
+    lost = in_one_slot(f"FO-lost-{run}", 2)
+    others = [s for s in (f"FO-{x}-{run}" for x in "abcdef") if sku_slot(s) != sku_slot(lost[0])]
+    skus = [*lost, *others[:4]]
+    group = f"it-failover-{run}"
+    store = RedisInventory(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
+    producer = make_producer(kafka_bootstrap, "it-failover")
+    await producer.start()
+    handler = CommandHandler(store, producer)
+
+    def order(sku: str, n: int) -> InventoryCommandRequested:
+        ref = OrderLineRef(shop="shop-1.myshopify.com", order_id=f"{run}-{n}", line_id="1")
+        return command(sku, "reserve", 1, f"{sku}:order-{n}", order=ref)
+
+    try:
+        early = [command(s, "set_on_hand", 10, f"{s}:count") for s in skus]
+        early += [order(s, 1) for s in skus]
+        await produce(producer, topics3.commands, early)
+        await handle_all(kafka_bootstrap, topics3.commands, handler)
+        every = [*early]
+        late = [order(s, 2) for s in skus] + [command(s, "adjust", 3, f"{s}:in") for s in skus]
+        every += late
+        snap = await snapshot(redis5, [k for s in lost for k in keys_of(s, every)])
+        await produce(producer, topics3.commands, late)
+        await handle_all(kafka_bootstrap, topics3.commands, handler)
+        truth = {s: await store.levels(s) for s in skus}
+        # produced, not consumed yet: a lost SKU's is the rebuild's, another's the adjuster's
+        tail = [command(lost[0], "adjust", 5, f"{lost[0]}:tail")]
+        tail += [command(others[0], "adjust", 7, f"{others[0]}:tail")]
+        await produce(producer, topics3.commands, tail)
+        every += tail
+        untouched = {
+            s: (await redis5.hgetall(state_key(s)), await store.ledger(s)) for s in others[:4]
+        }
+        offsets = await store.stored_offsets()
+        # the rebuild's own store, as the command line builds it (the handler's has offsets
+        # still to record at its next apply)
+        store = RedisInventory(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
+
+        await roll_back(redis5, snap)  # the failover
+        for s in lost:
+            rolled = await store.levels(s)
+            assert rolled is not None and truth[s] is not None
+            assert rolled.version < truth[s].version  # type: ignore[union-attr]
+        # the adjuster goes on, on the promoted replica: two receipts on lost[1], applied on
+        # its rolled-back state; their records end at the version truth had (masking it)
+        read: dict[int, int] = {}
+        await read_to_end(kafka_bootstrap, topics3.commands, lambda rs: read.update(
+            {r.partition: max(r.offset, read.get(r.partition, -1)) for r in rs}))  # fmt: skip
+        after = [command(lost[1], "adjust", 1, f"{lost[1]}:after-{n}") for n in (1, 2)]
+        await produce(producer, topics3.commands, after)
+        every += after
+        applied = await handle_all(kafka_bootstrap, topics3.commands, handler, after=read)
+        assert applied == len(after)  # the tail stays unconsumed: it was read before
+        offsets = await store.stored_offsets()
+        masked = await store.levels(lost[1])
+        assert masked is not None and masked.version == truth[lost[1]].version  # type: ignore[union-attr]
+
+        found = await detect_lost(store, kafka_bootstrap, levels_topic=topics3.levels)
+        assert found.checked == len(skus) and found.lost == sorted(lost), found.reasons
+        assert found.reasons[lost[1]].startswith("version went back")
+        in_slot = await detect_lost(
+            store, kafka_bootstrap, levels_topic=topics3.levels, slots={sku_slot(others[0])}
+        )
+        assert in_slot.checked == 1 and in_slot.lost == []
+
+        report = await rebuild_from(store, kafka_bootstrap, topics3, skus=found.lost)
+        assert report.scope == sorted(lost) and report.skus == len(lost)
+        # lost[0]'s tail command, and lost[1]'s two receipts again, on its restored state
+        assert report.replay_outcomes == {"applied": 3}
+        assert await store.stored_offsets() == offsets  # the group's: left as they were
+
+        for s in lost:
+            now, was = await store.levels(s), truth[s]
+            assert now is not None and was is not None
+            extra, moves = (5, 1) if s == lost[0] else (2, 2)
+            assert now.version == was.version + moves
+            assert now.locations[LOC].on_hand == was.locations[LOC].on_hand + extra
+            assert now.locations[LOC].reserved == was.locations[LOC].reserved == 2
+            # the lost idempotency keys are back: a late copy of a lost order is a duplicate
+            (again,) = await store.apply_many([(order(s, 2).payload, None)])
+            assert isinstance(again, Applied) and again.status == "duplicate"
+            assert (await store.levels(s)) == now
+        for s in others[:4]:  # the rest: not one write (others[0]'s tail is still to apply)
+            assert (await redis5.hgetall(state_key(s)), await store.ledger(s)) == untouched[s]
+        again_found = await detect_lost(store, kafka_bootstrap, levels_topic=topics3.levels)
+        assert again_found.lost == []
+        # by slot, and again: the same SKUs, the same levels
+        repaired = {s: await store.levels(s) for s in lost}
+        by_slot = await rebuild_from(store, kafka_bootstrap, topics3, slots={sku_slot(lost[0])})
+        assert by_slot.scope == sorted(lost)
+        assert {s: await store.levels(s) for s in lost} == repaired
+    finally:
+        await producer.stop()
+
+
+async def test_the_command_line_detects_and_repairs(
+    kafka_bootstrap: str, redis5: Redis, handler_topics: Topics, capsys
+) -> None:
+    """``--detect`` names the SKU and writes nothing; ``--detect --repair`` rebuilds it."""
+    topics3 = handler_topics
+    run = uuid.uuid4().hex[:8]
+    sku = f"FO-cli-{run}"
+    group = f"it-failover-cli-{run}"
+    store = RedisInventory(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
+    producer = make_producer(kafka_bootstrap, "it-failover")
+    await producer.start()
+    try:
+        events = [command(sku, "set_on_hand", 4, f"{sku}:count")]
+        await produce(producer, topics3.commands, events)
+        await handle_all(kafka_bootstrap, topics3.commands, CommandHandler(store, producer))
+    finally:
+        await producer.stop()
+    await redis5.delete(state_key(sku))  # everything of the SKU lost
+    common = ["--bootstrap", kafka_bootstrap, "--redis-url", db5(REDIS), "--group", group]
+    common += ["--levels-topic", topics3.levels]
+    common += ["--commands-topic", topics3.commands, "--changed-topic", topics3.changed]
+    # main() runs its own event loop: give it a thread of its own
+    assert await asyncio.to_thread(main, [*common, "--detect"]) == 0
+    assert f'"{sku}"' in capsys.readouterr().out and await store.levels(sku) is None
+    assert await asyncio.to_thread(main, [*common, "--detect", "--repair"]) == 0
+    restored = await store.levels(sku)
+    assert restored is not None and restored.locations[LOC].on_hand == 4
+    assert not await redis5.exists(offsets_key(group))  # a per-SKU rebuild leaves the offsets
+
+
+def test_a_kit_command_to_replay_across_the_scope_is_refused_before_any_write() -> None:
+    """A tail kit command moves its kit and every component: rebuilt for some of them only,
+    the others would be moved twice or not at all; the rebuild names the SKUs to add."""
+    plan = _Plan()
+    kit = command("KIT-1", "reserve", 1, "kit-order-1").payload
+    plan.tail.append((kit, Position("cmds", 0, 9)))
+    plan.kit_parts[(0, 9)] = [("A-1", 2), ("B-1", 1)]
+    with pytest.raises(RebuildError, match=r"\['B-1', 'KIT-1'\]"):
+        plan.only({"A-1"})
+    plan.only({"A-1", "B-1", "KIT-1"})  # the whole kit: replayed
+    assert plan.tail == [(kit, Position("cmds", 0, 9))]
+    plan.only({"C-1"})  # none of it: left out
+    assert plan.tail == []

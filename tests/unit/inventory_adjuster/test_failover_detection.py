@@ -1,0 +1,64 @@
+"""What counts as a SKU behind its latest levels record (a failover's loss, ADR 0029), and
+the slot ranges the rebuild takes."""
+
+from __future__ import annotations
+
+import pytest
+
+from inventory_adjuster.rebuild import Restored, TrustedLevels, behind, parse_slots, sku_slot
+
+
+def record(version: int = 5, partition: int | None = 1, offset: int | None = 40,
+           **fields: str | int) -> Restored:  # fmt: skip
+    return Restored(version, partition, offset, {"version": version, **fields})
+
+
+def test_a_state_at_or_ahead_of_its_record_is_not_behind() -> None:
+    assert behind(record(), {"version": "5", "pos": "1:40"}) is None
+    assert behind(record(), {"version": "7", "pos": "1:52"}) is None  # applied since
+    # a record from another partition (a repartitioned topic): only the version speaks
+    assert behind(record(), {"version": "6", "pos": "2:3"}) is None
+    assert behind(record(partition=None, offset=None), {"version": "5"}) is None
+    assert (
+        behind(record(**{"kitoff|0": 9}), {"version": "5", "pos": "1:40", "kitoff|0": "9"}) is None
+    )
+
+
+def test_each_sign_of_a_lost_write_is_named() -> None:
+    assert behind(record(), {}) == "no state in Redis"
+    assert behind(record(), {"version": "4", "pos": "1:40"}) == "version 4 < 5"
+    # a duplicate moves pos without a version: its loss shows in pos alone
+    assert behind(record(), {"version": "5", "pos": "1:39"}) == "pos 1:39 < 1:40"
+    # a rejected kit command stamps a component without a version bump
+    why = behind(record(**{"kitoff|0": 9}), {"version": "5", "pos": "1:40", "kitoff|0": "8"})
+    assert why == "kitoff|0 8 < 9"
+    assert behind(record(**{"kitoff|0": 9}), {"version": "5", "pos": "1:40"}) is not None
+
+
+def test_slot_ranges() -> None:
+    assert parse_slots("0-2,7, 16383") == frozenset({0, 1, 2, 7, 16383})
+    for bad in ("5-2", "16384", "-1", "a"):
+        with pytest.raises(ValueError):
+            parse_slots(bad)
+    assert 0 <= sku_slot("SKU-1") < 16384
+    assert sku_slot("SKU-1") == sku_slot("SKU-1") != sku_slot("SKU-2")
+
+
+def test_a_version_going_back_freezes_the_record_to_trust_until_repaired() -> None:
+    """Commands applied on a promoted replica that lacked writes publish lower versions; the
+    record to restore is the best one before that, whatever climbs after it."""
+    t = TrustedLevels()
+    t.take("A", record(version=3, offset=10))
+    t.take("A", record(version=4, offset=11))  # what the lost master acknowledged
+    t.take("A", record(version=4, offset=5))  # a late duplicate of an old command: no sign
+    assert "A" not in t.regressed
+    t.take("A", record(version=3, offset=12))  # applied on the rolled-back state
+    t.take("A", record(version=9, offset=13))  # climbing on it does not hide the loss
+    assert t.best["A"].offset == 11 and t.at["A"] == "1:12"
+    assert t.unrepaired("A", {"version": "9"}) == "version went back: 3 at 1:12 after 4 at 1:11"
+    assert t.unrepaired("A", {"version": "9", "repaired": "1:12"}) is None
+    t.take("B", record(version=2, offset=3))
+    t.take("B", record(version=2, offset=4))  # a refused command: same version, no sign
+    assert t.unrepaired("B", {}) is None and t.best["B"].offset == 4
+    t.drop("A")
+    assert "A" not in t.best and t.unrepaired("A", {}) is None
