@@ -79,7 +79,8 @@ def test_input_writes_only_the_parent_owned_fields() -> None:
     owned = parent_owned(child("collection_title", "collection_image"))
     data = collection_input(view, owned, "gid://shopify/Collection/99")
     assert data == {"handle": "summer", "id": "gid://shopify/Collection/99",
-                    "descriptionHtml": "<p>hot</p>", "sortOrder": "BEST_SELLING"}  # fmt: skip
+                    "descriptionHtml": "<p>hot</p>", "sortOrder": "BEST_SELLING",
+                    "seo": {"title": None, "description": None}}  # fmt: skip
     created = collection_input(view, COLLECTION_FIELDS, None)  # a new one is created whole
     assert created["title"] == "Summer" and "id" not in created
     assert created["image"] == {"src": "https://cdn.example.test/summer.png"}
@@ -159,3 +160,8 @@ def test_drift_counts_only_parent_owned_fields_and_not_pending_members() -> None
     changed = CollectionView("s", smart=True, rules=(Rule("TAG", "EQUALS", "y"),))
     assert drifted(smart, changed, owned, []) == ["collection_rules"]
     assert drifted(smart, changed, parent_owned(child("collection_rules")), []) == []
+    listed = CollectionView("h", seo_title="Hats | Acme", seo_description="Warm")
+    assert drifted(listed, CollectionView("h", seo_title="Hats | Acme"), owned, []) == [
+        "collection_seo"
+    ]
+    assert drifted(listed, CollectionView("h"), parent_owned(child("collection_seo")), []) == []

@@ -61,6 +61,8 @@ class SimCollection:
     description_html: str = ""
     sort_order: str = "BEST_SELLING"
     image: str | None = None
+    seo_title: str | None = None  # None: the listing shows the title (Shopify's default)
+    seo_description: str | None = None
     rules: tuple[Rule, ...] | None = None  # None: a custom collection
     disjunctive: bool = False
     manual: list[int] = field(default_factory=list)  # product numbers, custom only
@@ -187,6 +189,7 @@ def _apply(
             setattr(c, attr, str(data[name]))
     if "image" in data:
         c.image = str((data.get("image") or {}).get("src") or "") or None
+    _apply_seo(c, data.get("seo"))
     if rules is not None:
         c.rules, c.disjunctive = rules, bool(rule_set.get("appliedDisjunctively"))  # type: ignore[union-attr]
     if data.get("handle") or created:
@@ -197,6 +200,14 @@ def _apply(
             c.manual.append(product.product_number)
     c.updated_at = rfc3339(utc_now())
     return []
+
+
+def _apply_seo(c: SimCollection, seo: Any) -> None:
+    """``SEOInput``: a half given null or empty is cleared (the title shows again)."""
+    if isinstance(seo, dict):
+        for key, attr in (("title", "seo_title"), ("description", "seo_description")):
+            if key in seo:
+                setattr(c, attr, str(seo[key] or "") or None)
 
 
 def _payload(
@@ -321,13 +332,14 @@ def collection_object(store: StoreState, c: SimCollection) -> GqlObject:
             "CollectionRuleSet", {"appliedDisjunctively": c.disjunctive, "rules": rules}, cost=0
         )
     image = GqlObject("Image", {"url": c.image, "altText": None}, cost=0) if c.image else None
+    seo = GqlObject("SEO", {"title": c.seo_title, "description": c.seo_description}, cost=0)
     count = GqlObject("Count", {"count": len(members(store, c)), "precision": "EXACT"}, cost=0)
     return GqlObject(
         "Collection",
         {
             "id": c.id, "legacyResourceId": str(c.number), "handle": c.handle, "title": c.title,
             "descriptionHtml": c.description_html, "sortOrder": c.sort_order,
-            "updatedAt": c.updated_at, "image": image, "ruleSet": rule_set,
+            "updatedAt": c.updated_at, "image": image, "seo": seo, "ruleSet": rule_set,
             "products": Resolve(products), "productsCount": Resolve(lambda _c: count),
             "hasProduct": Resolve(has_product),
         },

@@ -21,6 +21,7 @@ COLLECTION_FIELDS = """
     sortOrder
     updatedAt
     image { url }
+    seo { title description }
     ruleSet { appliedDisjunctively rules { column relation condition } }
 """
 PAGE_INFO = "pageInfo { hasNextPage endCursor }"

@@ -23,7 +23,7 @@ from stocksync_common.stores import Store
 COLLECTION_FIELDS = frozenset(
     {
         "collection_title", "collection_description", "collection_sort_order",
-        "collection_image", "collection_rules", "collection_products",
+        "collection_image", "collection_rules", "collection_products", "collection_seo",
     }
 )  # fmt: skip
 # What a collections/* webhook carries reliably (its sort_order may be null; no image,
@@ -47,6 +47,8 @@ class CollectionView:
     description: str = ""
     sort_order: str = ""
     image: str = ""
+    seo_title: str = ""  # the search engine listing; empty: Shopify's default (the title)
+    seo_description: str = ""
     smart: bool = False
     disjunctive: bool = False
     rules: tuple[Rule, ...] = ()
@@ -78,6 +80,7 @@ def from_graphql(node: Mapping[str, Any], members: Iterable[Mapping[str, Any]]) 
         for r in (rule_set or {}).get("rules") or []
     )
     ids = {str(p["handle"]): str(p["id"]) for p in members}
+    seo = node.get("seo") or {}
     return CollectionView(
         handle=str(node.get("handle") or ""),
         collection_id=str(node.get("id") or ""),
@@ -85,6 +88,8 @@ def from_graphql(node: Mapping[str, Any], members: Iterable[Mapping[str, Any]]) 
         description=str(node.get("descriptionHtml") or ""),
         sort_order=str(node.get("sortOrder") or ""),
         image=str((node.get("image") or {}).get("url") or ""),
+        seo_title=str(seo.get("title") or ""),
+        seo_description=str(seo.get("description") or ""),
         smart=rule_set is not None,
         disjunctive=bool((rule_set or {}).get("appliedDisjunctively")),
         rules=rules,
@@ -140,6 +145,8 @@ def collection_input(
         data["sortOrder"] = view.sort_order
     if "collection_image" in chosen:
         data["image"] = {"src": view.image} if view.image else None
+    if "collection_seo" in chosen:  # empty: cleared, the store shows its default again
+        data["seo"] = {"title": view.seo_title or None, "description": view.seo_description or None}
     if "collection_rules" in chosen and view.smart:
         data["ruleSet"] = {
             "appliedDisjunctively": view.disjunctive,
@@ -188,6 +195,8 @@ def drifted(
             ("collection_description", wanted.description != shown.description),
             ("collection_sort_order", bool(wanted.sort_order)
              and wanted.sort_order != shown.sort_order),
+            ("collection_seo", (wanted.seo_title, wanted.seo_description)
+             != (shown.seo_title, shown.seo_description)),
             ("collection_rules", wanted.smart and (wanted.disjunctive, sorted(wanted.rules))
              != (shown.disjunctive, sorted(shown.rules))),
         )

@@ -1,0 +1,93 @@
+"""A collection's search engine listing (SEO title and description) propagated from the
+parent (ADR 0035, section 5) through shopify-sync's catalog consumers on the real Kafka and
+Redis, against the Shopify simulator: a following child gets the parent's and follows its
+changes, a child owning ``collection_seo`` keeps its own, and a child's edit of a listing the
+parent owns is put back on that child's collections/update."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from integration.shopify_sync.conftest import Sync, SyncFactory
+from integration.shopify_sync.test_collection_propagation import (
+    PLANS,
+    UPDATE,
+    create,
+    gql,
+    publish,
+    publish_collection,
+)
+
+from support.poll import await_for
+
+pytestmark = pytest.mark.integration
+ROLES = [
+    {"role": "parent"},
+    {"role": "child", "child_owned_fields": ["collection_seo"]},
+    {"role": "child"},
+]
+SEO = """
+query Seo($handle: String!) { collectionByHandle(handle: $handle) { id seo { title description } } }
+"""
+
+
+async def seo(s: Sync, shop: str, handle: str) -> dict[str, Any] | None:
+    found = (await gql(s, shop, SEO, {"handle": handle}))["collectionByHandle"]
+    return None if found is None else dict(found["seo"], id=found["id"])
+
+
+async def set_seo(s: Sync, shop: str, handle: str, title: str, description: str) -> None:
+    found = await seo(s, shop, handle)
+    assert found is not None
+    data = {"id": found["id"], "seo": {"title": title, "description": description}}
+    answer = (await gql(s, shop, UPDATE, {"input": data}))["collectionUpdate"]
+    assert answer["userErrors"] == [], answer
+
+
+async def wait_seo(s: Sync, shop: str, handle: str, title: str, description: str) -> None:
+    async def shown() -> bool:
+        found = await seo(s, shop, handle)
+        return found is not None and (found["title"], found["description"]) == (title, description)
+
+    await await_for(f"{shop} shows the SEO listing {title!r}", shown, 60)
+
+
+async def test_the_parent_seo_listing_reaches_the_children_and_a_child_edit_is_put_back(
+    sync_stack: SyncFactory,
+) -> None:
+    async with sync_stack(PLANS, store_extra=ROLES) as s:
+        parent, owns, follows = s.shops
+        listing = {"title": "Winter hats | Acme", "description": "Warm hats for cold days"}
+        handle = await create(s, parent, {"title": "Hats", "seo": listing})
+        await publish_collection(s, "collections/create", handle)
+        for child in (owns, follows):  # a new collection is created whole
+            await wait_seo(s, child, handle, listing["title"], listing["description"])
+
+        await set_seo(s, owns, handle, "Our hats", "Hats, our way")  # owns: its own listing
+        await set_seo(s, parent, handle, "Hats | Acme", "All our hats")
+        await publish_collection(s, "collections/update", handle)
+        await wait_seo(s, follows, handle, "Hats | Acme", "All our hats")
+        kept = await seo(s, owns, handle)
+        assert kept is not None and (kept["title"], kept["description"]) == (
+            "Our hats", "Hats, our way",
+        )  # fmt: skip
+
+        # follows' merchant edits the listing the parent owns: its webhook puts it back
+        await set_seo(s, follows, handle, "Cheap hats", "")
+        r = await s.sim.get(f"/_sim/stores/{follows}/collections/{handle}/payload")
+        assert r.status_code == 200, r.text
+        await publish(s, follows, "collections/update", r.json())
+        await wait_seo(s, follows, handle, "Hats | Acme", "All our hats")
+        # and owns' own listing, on its webhook, stays
+        r = await s.sim.get(f"/_sim/stores/{owns}/collections/{handle}/payload")
+        await publish(s, owns, "collections/update", r.json())
+        stores = {store.shop: store for store in s.container.stores.stores}
+        collections = s.container.collections
+        assert collections is not None
+        body = r.json()
+        assert await collections.on_webhook(stores[owns], "collections/update", body) in (
+            "echo", "in-step",
+        )  # fmt: skip
+        kept = await seo(s, owns, handle)
+        assert kept is not None and kept["title"] == "Our hats"
