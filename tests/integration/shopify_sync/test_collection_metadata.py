@@ -1,8 +1,9 @@
-"""A collection's search engine listing (SEO title and description) propagated from the
-parent (ADR 0035, section 5) through shopify-sync's catalog consumers on the real Kafka and
-Redis, against the Shopify simulator: a following child gets the parent's and follows its
-changes, a child owning ``collection_seo`` keeps its own, and a child's edit of a listing the
-parent owns is put back on that child's collections/update."""
+"""A collection's search engine listing (SEO title and description) and the product order of
+a collection sorted by hand, propagated from the parent (ADR 0035, section 5) through
+shopify-sync's catalog consumers on the real Kafka and Redis, against the Shopify simulator:
+a following child gets the parent's and follows its changes, a child owning the field keeps
+its own, and a child's edit of one the parent owns is put back on that child's
+collections/update."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from integration.shopify_sync.test_collection_propagation import (
     UPDATE,
     create,
     gql,
+    members,
     publish,
     publish_collection,
+    seed,
 )
 
 from support.poll import await_for
@@ -24,7 +27,7 @@ from support.poll import await_for
 pytestmark = pytest.mark.integration
 ROLES = [
     {"role": "parent"},
-    {"role": "child", "child_owned_fields": ["collection_seo"]},
+    {"role": "child", "child_owned_fields": ["collection_seo", "collection_product_order"]},
     {"role": "child"},
 ]
 SEO = """
@@ -91,3 +94,68 @@ async def test_the_parent_seo_listing_reaches_the_children_and_a_child_edit_is_p
         )  # fmt: skip
         kept = await seo(s, owns, handle)
         assert kept is not None and kept["title"] == "Our hats"
+
+
+ORDER = """
+query Order($handle: String!) {
+  collectionByHandle(handle: $handle) { id products(first: 50) { nodes { id handle } } }
+}
+"""
+REORDER = """
+mutation Reorder($id: ID!, $moves: [MoveInput!]!) {
+  collectionReorderProducts(id: $id, moves: $moves) { job { id done } userErrors { message } }
+}
+"""
+
+
+async def order(s: Sync, shop: str, handle: str) -> list[str]:
+    found = (await gql(s, shop, ORDER, {"handle": handle}))["collectionByHandle"]
+    return [] if found is None else [p["handle"] for p in found["products"]["nodes"]]
+
+
+async def move_first(s: Sync, shop: str, handle: str, product: str) -> None:
+    """The merchant drags ``product`` to the top of the collection."""
+    found = (await gql(s, shop, ORDER, {"handle": handle}))["collectionByHandle"]
+    ids = {p["handle"]: p["id"] for p in found["products"]["nodes"]}
+    moves = [{"id": ids[product], "newPosition": "0"}]
+    answer = await gql(s, shop, REORDER, {"id": found["id"], "moves": moves})
+    assert answer["collectionReorderProducts"]["userErrors"] == [], answer
+
+
+async def wait_order(s: Sync, shop: str, handle: str, wanted: list[str]) -> None:
+    async def shown() -> bool:
+        return await order(s, shop, handle) == wanted
+
+    await await_for(f"{shop} lists {wanted}", shown, 60)
+
+
+async def test_a_manual_product_order_follows_the_parent_and_is_put_back_on_a_child_edit(
+    sync_stack: SyncFactory,
+) -> None:
+    async with sync_stack(PLANS, store_extra=ROLES) as s:
+        parent, owns, follows = s.shops
+        skus = ("MUG-C", "MUG-A", "MUG-B")
+        ids = [await seed(s, parent, sku) for sku in skus]
+        for child in (owns, follows):
+            for sku in skus:
+                await seed(s, child, sku)
+        handle = await create(s, parent, {"title": "Mugs", "sortOrder": "MANUAL", "products": ids})
+        assert await order(s, parent, handle) == ["mug-c", "mug-a", "mug-b"]
+        await publish_collection(s, "collections/create", handle)
+        for child in (owns, follows):  # created whole: members added, then put in order
+            await wait_order(s, child, handle, ["mug-c", "mug-a", "mug-b"])
+
+        await move_first(s, owns, handle, "mug-b")  # owns keeps its own order
+        await move_first(s, parent, handle, "mug-a")
+        await publish_collection(s, "collections/update", handle)
+        await wait_order(s, follows, handle, ["mug-a", "mug-c", "mug-b"])
+        assert await order(s, owns, handle) == ["mug-b", "mug-c", "mug-a"]
+
+        # follows' merchant reorders: its webhook (which shows no order) puts it back
+        await move_first(s, follows, handle, "mug-b")
+        r = await s.sim.get(f"/_sim/stores/{follows}/collections/{handle}/payload")
+        assert r.status_code == 200, r.text
+        await publish(s, follows, "collections/update", r.json())
+        await wait_order(s, follows, handle, ["mug-a", "mug-c", "mug-b"])
+        assert await members(s, follows, handle) == {"mug-a", "mug-b", "mug-c"}
+        assert await order(s, owns, handle) == ["mug-b", "mug-c", "mug-a"]

@@ -13,6 +13,7 @@ import pytest
 
 from shopify_sync.domain.collections import (
     COLLECTION_FIELDS,
+    MANUAL,
     CollectionView,
     Rule,
     collection_input,
@@ -23,6 +24,7 @@ from shopify_sync.domain.collections import (
     handle_query,
     parent_owned,
     plan_membership,
+    reorder_moves,
 )
 from stocksync_common.stores import Store
 
@@ -165,3 +167,33 @@ def test_drift_counts_only_parent_owned_fields_and_not_pending_members() -> None
         "collection_seo"
     ]
     assert drifted(listed, CollectionView("h"), parent_owned(child("collection_seo")), []) == []
+
+
+def apply_moves(items: list[str], moves: list[tuple[str, int]]) -> list[str]:
+    """As Shopify documents collectionReorderProducts: in turn, positions zero-based then."""
+    for item, position in moves:
+        items.remove(item)
+        items.insert(position, item)
+    return items
+
+
+def test_reorder_moves_move_only_products_out_of_place() -> None:
+    """Shopify's example order: [A, B, C, D, E] to [A, E, B, D, C] in two moves."""
+    start, wanted = ["a", "b", "c", "d", "e"], ["a", "e", "b", "d", "c"]
+    moves = reorder_moves(wanted, start)
+    assert moves == [("e", 1), ("d", 3)]
+    assert apply_moves(list(start), moves) == wanted
+    assert reorder_moves(["a", "b"], ["a", "b"]) == []
+    # pending parent members are skipped; the child's own members go after, in their order
+    moves = reorder_moves(["c", "x", "a"], ["own", "a", "c"])
+    assert apply_moves(["own", "a", "c"], moves) == ["c", "a", "own"]
+
+
+def test_a_manual_order_drifts_only_between_collections_sorted_by_hand() -> None:
+    wanted = CollectionView("h", sort_order=MANUAL, order=("b", "a"), products=("a", "b"))
+    shown = CollectionView("h", sort_order=MANUAL, order=("a", "b"), products=("a", "b"))
+    assert drifted(wanted, shown, parent_owned(child()), []) == ["collection_product_order"]
+    assert drifted(wanted, shown, parent_owned(child("collection_product_order")), []) == []
+    own_sort = CollectionView("h", sort_order="ALPHA_ASC", order=("a", "b"), products=("a", "b"))
+    keeps_sort = parent_owned(child("collection_sort_order"))
+    assert drifted(wanted, own_sort, keeps_sort, []) == []

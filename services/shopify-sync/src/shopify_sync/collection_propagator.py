@@ -30,6 +30,7 @@ from shopify_sync.adapters.collection_documents import (
     COLLECTION_PAGE,
     COLLECTION_PRODUCTS_PAGE,
     COLLECTION_REMOVE_PRODUCTS,
+    COLLECTION_REORDER_PRODUCTS,
     COLLECTION_UPDATE,
     COLLECTIONS_PAGE,
     PRODUCTS_BY_HANDLE,
@@ -41,6 +42,7 @@ from shopify_sync.domain.catalog import gid
 from shopify_sync.domain.collections import (
     COLLECTION_FIELDS,
     JOURNAL_PREFIX,
+    MANUAL,
     CollectionView,
     collection_input,
     drifted,
@@ -50,6 +52,7 @@ from shopify_sync.domain.collections import (
     handle_query,
     parent_owned,
     plan_membership,
+    reorder_moves,
 )
 from shopify_sync.domain.propagation import older
 from shopify_sync.ports import PendingMemberships, PropagationState
@@ -162,6 +165,9 @@ class CollectionPropagator(ParentAndChildren):
             )
             if not view.smart and "collection_products" in written:
                 await self._membership(child, entry, view, snapshot, collection_id)
+            if not view.smart and view.sort_order == MANUAL:
+                if "collection_product_order" in written:
+                    await self._reorder(child, entry, view.order, collection_id)
         except Exception:
             log.warning("child collection sync failed; rolling back", extra={
                 "shop": child.shop, "handle": view.handle, "steps": entry["steps"]},
@@ -198,6 +204,30 @@ class CollectionPropagator(ParentAndChildren):
             await self._step(child, entry, "products_remove")
             await self._products(child, COLLECTION_REMOVE_PRODUCTS, collection_id, plan.remove)
 
+    async def _reorder(
+        self, child: Store, entry: dict[str, Any] | None, order: Sequence[str], target: str
+    ) -> None:
+        """The child's collection (sorted by hand) put in ``order`` (product handles) with
+        ``collectionReorderProducts``, only the products that move; read again first, as
+        the membership steps just changed it. ``entry``: journal the step (None: undoing)."""
+        now = await self.read(child, {"id": target})
+        if now is None or now.sort_order != MANUAL:
+            return  # the child keeps another sort order (its own field)
+        moves = reorder_moves(order, now.order)
+        if not moves:
+            return
+        if entry is not None:
+            await self._step(child, entry, "products_reorder")
+        for start in range(0, len(moves), PRODUCTS_MOST):
+            part = [
+                {"id": now.product_ids[handle], "newPosition": str(position)}
+                for handle, position in moves[start : start + PRODUCTS_MOST]
+            ]
+            await self._write(
+                child, COLLECTION_REORDER_PRODUCTS, {"id": target, "moves": part},
+                "collectionReorderProducts",
+            )  # fmt: skip
+
     async def product_arrived(self, child: Store, handle: str, product_id: str) -> int:
         """Product propagation put ``handle`` in the child: add it to the collections that
         were waiting for it there; how many. A collection not in the child yet keeps it
@@ -215,7 +245,17 @@ class CollectionPropagator(ParentAndChildren):
             )
             await self.pending.done(child.shop, collection, handle)
             added += 1
+            await self._arrived_in_order(child, collection, target.collection_id)
         return added
+
+    async def _arrived_in_order(self, child: Store, handle: str, target: str) -> None:
+        """A product added late to a collection sorted by hand lands at its end: put back in
+        the parent's order (when the parent owns that order in this child)."""
+        if self.parent is None or "collection_product_order" not in parent_owned(child):
+            return
+        wanted = await self.read(self.parent, {"handle": handle})
+        if wanted is not None and not wanted.smart and wanted.sort_order == MANUAL:
+            await self._reorder(child, None, wanted.order, target)
 
     async def find_products(self, store: Store, handles: Sequence[str]) -> dict[str, str]:
         """The store's products with these handles (handle -> gid)."""
@@ -391,6 +431,8 @@ class CollectionPropagator(ParentAndChildren):
             back = [p for p in entry.get("removed") or () if p not in shown]
             if back:
                 await self._products(child, COLLECTION_ADD_PRODUCTS, target, back)
+        if "products_reorder" in steps:
+            await self._reorder(child, None, before.order, target)
 
     async def recover(self) -> int:
         """Roll back what a crash left half done, then redo those syncs from the parent."""

@@ -314,6 +314,53 @@ def collection_remove_products(store: StoreState, call: Call) -> GqlObject:
     return GqlObject("CollectionRemoveProductsPayload", {"job": job, "userErrors": errors}, cost=0)
 
 
+def collection_reorder_products(store: StoreState, call: Call) -> GqlObject:
+    """``collectionReorderProducts(id:, moves:)``: a collection sorted ``MANUAL`` only; each
+    move applied in order, ``newPosition`` zero-based at that moment, a position past the end
+    putting the product last; all or nothing. Shopify answers a job and reorders in the
+    background; the simulator reorders at once and answers the job done. A smart
+    collection's manual order is not simulated (refused, saying so)."""
+    check_fault(store, "collectionReorderProducts")
+    c = find_collection(store, collection_id=call.args.get("id"))
+    moves: list[dict[str, Any]] = list(call.args.get("moves") or [])
+    errors = _reorder_problems(store, c, moves)
+    job = None
+    if c is not None and not errors:
+        for move in moves:
+            product = find_product(store, product_id=move["id"])
+            if product is not None:  # always: checked above
+                c.manual.remove(product.product_number)
+                c.manual.insert(int(move["newPosition"]), product.product_number)
+        c.updated_at = rfc3339(utc_now())
+        store.outbox.append(("collections/update", c))
+        job = GqlObject("Job", {"id": gid("Job", store.next_id()), "done": True}, NODE)
+    return GqlObject("CollectionReorderProductsPayload", {"job": job, "userErrors": errors},
+                     cost=0)  # fmt: skip
+
+
+def _reorder_problems(
+    store: StoreState, c: SimCollection | None, moves: list[dict[str, Any]]
+) -> list[GqlObject]:
+    if c is None:
+        return [user_error("Collection does not exist", ["id"])]
+    if c.smart:
+        return [user_error("Reordering a smart collection is not simulated", ["id"])]
+    if c.sort_order != "MANUAL":
+        return [user_error("Can't reorder products unless collection is manually sorted",
+                           ["id"])]  # fmt: skip
+    errors = []
+    for i, move in enumerate(moves):
+        product = find_product(store, product_id=move.get("id"))
+        if product is None or product.product_number not in c.manual:
+            errors.append(user_error(f"Product is not in the collection: {move.get('id')}",
+                                     ["moves", str(i), "id"]))  # fmt: skip
+        position = str(move.get("newPosition"))
+        if not position.isdigit():
+            errors.append(user_error(f"Position is not valid: {position}",
+                                     ["moves", str(i), "newPosition"]))  # fmt: skip
+    return errors
+
+
 def collection_object(store: StoreState, c: SimCollection) -> GqlObject:
     def products(call: Call) -> GqlObject:
         entries = [(info.number, info.variants[0]) for info in members(store, c)]
@@ -381,6 +428,7 @@ def mutation_fields(store: StoreState) -> dict[str, Any]:
         "collectionDelete": Resolve(lambda call: collection_delete(store, call)),
         "collectionAddProducts": Resolve(lambda call: collection_add_products(store, call)),
         "collectionRemoveProducts": Resolve(lambda call: collection_remove_products(store, call)),
+        "collectionReorderProducts": Resolve(lambda call: collection_reorder_products(store, call)),
     }
 
 

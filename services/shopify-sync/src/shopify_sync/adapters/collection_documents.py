@@ -109,6 +109,17 @@ mutation CollectionRemoveProductsSync($id: ID!, $productIds: [ID!]!) {
 }
 """
 
+# Asynchronous: answers a job; the moves apply in order, each position zero-based at the
+# moment it applies. Only for a collection sorted MANUAL.
+COLLECTION_REORDER_PRODUCTS = """
+mutation CollectionReorderProductsSync($id: ID!, $moves: [MoveInput!]!) {
+  collectionReorderProducts(id: $id, moves: $moves) {
+    job { id done }
+    userErrors { field message }
+  }
+}
+"""
+
 COLLECTION_DOCUMENTS = {
     "CollectionForSync": COLLECTION_FOR_SYNC,
     "CollectionProductsPage": COLLECTION_PRODUCTS_PAGE,
@@ -118,6 +129,7 @@ COLLECTION_DOCUMENTS = {
     "CollectionUpdateSync": COLLECTION_UPDATE,
     "CollectionDeleteSync": COLLECTION_DELETE,
     "CollectionAddProductsSync": COLLECTION_ADD_PRODUCTS,
+    "CollectionReorderProductsSync": COLLECTION_REORDER_PRODUCTS,
     "CollectionRemoveProductsSync": COLLECTION_REMOVE_PRODUCTS,
 }
 COLLECTION_PAGE = 50  # products or collections a page: 2 + 50 x 2 points, far inside a bucket

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -24,11 +24,13 @@ COLLECTION_FIELDS = frozenset(
     {
         "collection_title", "collection_description", "collection_sort_order",
         "collection_image", "collection_rules", "collection_products", "collection_seo",
+        "collection_product_order",
     }
 )  # fmt: skip
 # What a collections/* webhook carries reliably (its sort_order may be null; no image,
 # rules or products): the echo fingerprint covers only these.
 ECHO_FIELDS = frozenset({"collection_title", "collection_description"})
+MANUAL = "MANUAL"  # the sort order whose product order the merchant sets by hand
 JOURNAL_PREFIX = "collection:"  # journal and last-write keys, apart from product handles
 
 
@@ -53,6 +55,7 @@ class CollectionView:
     disjunctive: bool = False
     rules: tuple[Rule, ...] = ()
     products: tuple[str, ...] = ()  # member product handles (a custom collection's matter)
+    order: tuple[str, ...] = ()  # the same handles in the collection's order, as read
     updated_at: str = ""
     product_ids: Mapping[str, str] = field(default_factory=dict, compare=False)  # handle -> gid
 
@@ -63,11 +66,13 @@ class CollectionView:
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> CollectionView:
-        plain = {k: v for k, v in doc.items() if k not in ("rules", "products", "product_ids")}
+        lists = ("rules", "products", "product_ids", "order")
+        plain = {k: v for k, v in doc.items() if k not in lists}
         return cls(
             **plain,
             rules=tuple(Rule(*r) if isinstance(r, list) else Rule(**r) for r in doc["rules"]),
             products=tuple(doc.get("products") or ()),
+            order=tuple(doc.get("order") or ()),
             product_ids=dict(doc.get("product_ids") or {}),
         )
 
@@ -94,6 +99,7 @@ def from_graphql(node: Mapping[str, Any], members: Iterable[Mapping[str, Any]]) 
         disjunctive=bool((rule_set or {}).get("appliedDisjunctively")),
         rules=rules,
         products=tuple(sorted(ids)),
+        order=tuple(ids),
         updated_at=str(node.get("updatedAt") or ""),
         product_ids=ids,
     )
@@ -197,6 +203,8 @@ def drifted(
              and wanted.sort_order != shown.sort_order),
             ("collection_seo", (wanted.seo_title, wanted.seo_description)
              != (shown.seo_title, shown.seo_description)),
+            ("collection_product_order", manual_order(wanted, shown)
+             and bool(reorder_moves(wanted.order, shown.order))),
             ("collection_rules", wanted.smart and (wanted.disjunctive, sorted(wanted.rules))
              != (shown.disjunctive, sorted(shown.rules))),
         )
@@ -208,6 +216,30 @@ def drifted(
         if lacking or set(shown.products) - set(wanted.products):
             out.append("collection_products")
     return out
+
+
+def manual_order(wanted: CollectionView, shown: CollectionView) -> bool:
+    """Whether the parent's product order is to be copied: both sorted by hand (a child that
+    keeps another sort order shows its own order), a custom collection."""
+    return not wanted.smart and wanted.sort_order == MANUAL and shown.sort_order == MANUAL
+
+
+def reorder_moves(wanted: Sequence[str], shown: Sequence[str]) -> list[tuple[str, int]]:
+    """``collectionReorderProducts`` moves (item, zero-based position), applied in order as
+    Shopify applies them, that make ``shown`` list the items of ``wanted`` it holds in
+    ``wanted``'s order, followed by its others (members the parent does not list) in theirs.
+    Only the items that move: none when the order is already right."""
+    held = set(shown)
+    target = [item for item in dict.fromkeys(wanted) if item in held]
+    placed = set(target)
+    target += [item for item in shown if item not in placed]
+    now, moves = list(shown), []
+    for position, item in enumerate(target):
+        if now[position] != item:
+            now.remove(item)
+            now.insert(position, item)
+            moves.append((item, position))
+    return moves
 
 
 def handle_query(handles: Iterable[str]) -> str:
