@@ -1,9 +1,9 @@
-"""A collection's search engine listing (SEO title and description) and the product order of
-a collection sorted by hand, propagated from the parent (ADR 0035, section 5) through
-shopify-sync's catalog consumers on the real Kafka and Redis, against the Shopify simulator:
-a following child gets the parent's and follows its changes, a child owning the field keeps
-its own, and a child's edit of one the parent owns is put back on that child's
-collections/update."""
+"""A collection's search engine listing (SEO title and description), its metafields in the
+parent's catalog namespace and the product order of a collection sorted by hand, propagated
+from the parent (ADR 0035, section 5) through shopify-sync's catalog consumers on the real
+Kafka and Redis, against the Shopify simulator: a following child gets the parent's and
+follows its changes, a child owning the field keeps its own, and a child's edit of one the
+parent owns is put back on that child's collections/update."""
 
 from __future__ import annotations
 
@@ -27,7 +27,14 @@ from support.poll import await_for
 pytestmark = pytest.mark.integration
 ROLES = [
     {"role": "parent"},
-    {"role": "child", "child_owned_fields": ["collection_seo", "collection_product_order"]},
+    {
+        "role": "child",
+        "child_owned_fields": [
+            "collection_seo",
+            "collection_product_order",
+            "collection_metafields",
+        ],
+    },
     {"role": "child"},
 ]
 SEO = """
@@ -159,3 +166,73 @@ async def test_a_manual_product_order_follows_the_parent_and_is_put_back_on_a_ch
         await wait_order(s, follows, handle, ["mug-a", "mug-c", "mug-b"])
         assert await members(s, follows, handle) == {"mug-a", "mug-b", "mug-c"}
         assert await order(s, owns, handle) == ["mug-b", "mug-c", "mug-a"]
+
+
+METAFIELDS = """
+query M($handle: String!) { collectionByHandle(handle: $handle) {
+  id metafields(first: 20) { nodes { namespace key value } }
+} }
+"""
+SET = """
+mutation S($m: [MetafieldsSetInput!]!) { metafieldsSet(metafields: $m) { userErrors { message } } }
+"""
+DROP = """
+mutation D($m: [MetafieldIdentifierInput!]!) {
+  metafieldsDelete(metafields: $m) { userErrors { message } }
+}
+"""
+
+
+async def metafields(s: Sync, shop: str, handle: str) -> dict[str, str] | None:
+    found = (await gql(s, shop, METAFIELDS, {"handle": handle}))["collectionByHandle"]
+    if found is None:
+        return None
+    return {f"{m['namespace']}.{m['key']}": m["value"] for m in found["metafields"]["nodes"]}
+
+
+async def set_metafields(s: Sync, shop: str, handle: str, values: dict[str, str]) -> None:
+    found = (await gql(s, shop, METAFIELDS, {"handle": handle}))["collectionByHandle"]
+    entries = [{"ownerId": found["id"], "namespace": name.split(".")[0],
+                "key": name.split(".")[1], "type": "single_line_text_field", "value": value}
+               for name, value in values.items()]  # fmt: skip
+    assert (await gql(s, shop, SET, {"m": entries}))["metafieldsSet"]["userErrors"] == []
+
+
+async def wait_metafields(s: Sync, shop: str, handle: str, wanted: dict[str, str]) -> None:
+    async def shown() -> bool:
+        return await metafields(s, shop, handle) == wanted
+
+    await await_for(f"{shop} shows the metafields {wanted}", shown, 60)
+
+
+async def test_catalog_namespace_metafields_follow_the_parent_and_a_child_edit_is_put_back(
+    sync_stack: SyncFactory,
+) -> None:
+    async with sync_stack(PLANS, store_extra=ROLES) as s:
+        parent, owns, follows = s.shops
+        handle = await create(s, parent, {"title": "Bags"})
+        own = {"catalog.material": "leather", "catalog.care": "wipe", "custom.internal": "x"}
+        await set_metafields(s, parent, handle, own)
+        await publish_collection(s, "collections/create", handle)
+        first = {"catalog.material": "leather", "catalog.care": "wipe"}  # not custom.*
+        for child in (owns, follows):
+            await wait_metafields(s, child, handle, first)
+
+        await set_metafields(s, owns, handle, {"catalog.material": "our own"})
+        await set_metafields(s, parent, handle, {"catalog.material": "canvas"})
+        parent_id = (await gql(s, parent, METAFIELDS, {"handle": handle}))["collectionByHandle"][
+            "id"
+        ]
+        gone = [{"ownerId": parent_id, "namespace": "catalog", "key": "care"}]
+        assert (await gql(s, parent, DROP, {"m": gone}))["metafieldsDelete"]["userErrors"] == []
+        await publish_collection(s, "collections/update", handle)
+        await wait_metafields(s, follows, handle, {"catalog.material": "canvas"})
+        assert await metafields(s, owns, handle) == {
+            "catalog.material": "our own", "catalog.care": "wipe"}  # fmt: skip
+
+        # follows' merchant edits one the parent owns: its webhook puts it back
+        await set_metafields(s, follows, handle, {"catalog.material": "plastic"})
+        r = await s.sim.get(f"/_sim/stores/{follows}/collections/{handle}/payload")
+        assert r.status_code == 200, r.text
+        await publish(s, follows, "collections/update", r.json())
+        await wait_metafields(s, follows, handle, {"catalog.material": "canvas"})

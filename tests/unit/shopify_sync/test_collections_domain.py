@@ -22,6 +22,7 @@ from shopify_sync.domain.collections import (
     from_graphql,
     from_webhook,
     handle_query,
+    metafield_changes,
     parent_owned,
     plan_membership,
     reorder_moves,
@@ -197,3 +198,20 @@ def test_a_manual_order_drifts_only_between_collections_sorted_by_hand() -> None
     own_sort = CollectionView("h", sort_order="ALPHA_ASC", order=("a", "b"), products=("a", "b"))
     keeps_sort = parent_owned(child("collection_sort_order"))
     assert drifted(wanted, own_sort, keeps_sort, []) == []
+
+
+def test_metafield_changes_set_what_differs_and_delete_what_the_parent_lacks() -> None:
+    wanted = CollectionView(
+        "h", metafields=(("catalog", "a", "t", "1"), ("catalog", "b", "t", "2"))
+    )
+    shown = CollectionView("h", metafields=(("catalog", "a", "t", "1"), ("catalog", "b", "t", "9"),
+                                            ("catalog", "c", "t", "3")))  # fmt: skip
+    to_set, to_delete = metafield_changes(wanted, shown, "gid://shopify/Collection/7")
+    assert to_set == [{"ownerId": "gid://shopify/Collection/7", "namespace": "catalog",
+                       "key": "b", "type": "t", "value": "2"}]  # fmt: skip
+    assert to_delete == [{"ownerId": "gid://shopify/Collection/7", "namespace": "catalog",
+                          "key": "c"}]  # fmt: skip
+    assert metafield_changes(wanted, wanted, "x") == ([], [])
+    owned = parent_owned(child())
+    assert drifted(wanted, shown, owned, []) == ["collection_metafields"]
+    assert drifted(wanted, shown, parent_owned(child("collection_metafields")), []) == []

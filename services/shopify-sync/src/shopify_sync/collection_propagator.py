@@ -27,6 +27,7 @@ from shopify_sync.adapters.collection_documents import (
     COLLECTION_CREATE,
     COLLECTION_DELETE,
     COLLECTION_FOR_SYNC,
+    COLLECTION_METAFIELDS,
     COLLECTION_PAGE,
     COLLECTION_PRODUCTS_PAGE,
     COLLECTION_REMOVE_PRODUCTS,
@@ -35,7 +36,7 @@ from shopify_sync.adapters.collection_documents import (
     COLLECTIONS_PAGE,
     PRODUCTS_BY_HANDLE,
 )
-from shopify_sync.adapters.documents import MUTATION_COST
+from shopify_sync.adapters.documents import METAFIELDS_DELETE, METAFIELDS_SET, MUTATION_COST
 from shopify_sync.adapters.shopify import ShopifyClient
 from shopify_sync.catalog_gate import CatalogGate
 from shopify_sync.domain.catalog import gid
@@ -50,6 +51,7 @@ from shopify_sync.domain.collections import (
     from_graphql,
     from_webhook,
     handle_query,
+    metafield_changes,
     parent_owned,
     plan_membership,
     reorder_moves,
@@ -62,7 +64,9 @@ from stocksync_common.stores import Store
 
 log = logging.getLogger(__name__)
 PRODUCTS_MOST = 250  # collectionAddProducts / collectionRemoveProducts take 250 a call
-READ_COST = 2 + COLLECTION_PAGE * 2 + 5  # a page of id and handle, the collection's objects
+# a page of id and handle, a page of metafields, the collection's objects
+READ_COST = 2 + COLLECTION_PAGE * 2 + 2 + COLLECTION_METAFIELDS + 5
+METAFIELDS_SET_MOST = 25  # metafieldsSet takes at most 25 metafields a call
 COLLECTION_GID = "gid://shopify/Collection/"  # the parent's handle records hold products too
 
 
@@ -124,9 +128,15 @@ class CollectionPropagator(ParentAndChildren):
             await self.state.set_applied_at(child.shop, key, shown.updated_at)
         return "echo" if echoed else "in-step"
 
+    @property
+    def namespace(self) -> str:
+        """The metafield namespace that propagates: the parent's catalog namespace."""
+        return self.parent.catalog_metafield_namespace if self.parent else "catalog"
+
     async def read(self, store: Store, identifier: dict[str, str]) -> CollectionView | None:
         """The collection with every member (paged); None when the store has none such."""
-        variables = {"identifier": identifier, "products": COLLECTION_PAGE}
+        variables = {"identifier": identifier, "products": COLLECTION_PAGE,
+                     "metafields": COLLECTION_METAFIELDS, "namespace": self.namespace}  # fmt: skip
         data = await self._call(store, COLLECTION_FOR_SYNC, variables, "CollectionForSync")
         node = data.get("collectionByIdentifier")
         if not isinstance(node, dict):
@@ -163,6 +173,9 @@ class CollectionPropagator(ParentAndChildren):
             collection_id = await self._set(
                 child, view, written, snapshot.collection_id if snapshot else None
             )
+            if "collection_metafields" in written:
+                shown = snapshot or CollectionView(view.handle)
+                await self._metafields_to(child, entry, view, shown, collection_id)
             if not view.smart and "collection_products" in written:
                 await self._membership(child, entry, view, snapshot, collection_id)
             if not view.smart and view.sort_order == MANUAL:
@@ -203,6 +216,32 @@ class CollectionPropagator(ParentAndChildren):
             entry["removed"] = list(plan.remove)
             await self._step(child, entry, "products_remove")
             await self._products(child, COLLECTION_REMOVE_PRODUCTS, collection_id, plan.remove)
+
+    async def _metafields_to(
+        self,
+        child: Store,
+        entry: dict[str, Any] | None,
+        wanted: CollectionView,
+        shown: CollectionView,
+        target: str,
+    ) -> None:
+        """The child's collection given ``wanted``'s metafields in the namespace: those
+        missing or different set, those ``wanted`` lacks deleted. ``entry``: journal the
+        steps (None: undoing)."""
+        to_set, to_delete = metafield_changes(wanted, shown, target)
+        if max(len(wanted.metafields), len(shown.metafields)) >= COLLECTION_METAFIELDS:
+            to_delete = []  # a full page may not be all of them: never delete on a guess
+        if to_set and entry is not None:
+            await self._step(child, entry, "metafields_set")
+        for start in range(0, len(to_set), METAFIELDS_SET_MOST):
+            part = to_set[start : start + METAFIELDS_SET_MOST]
+            await self._write(child, METAFIELDS_SET, {"metafields": part}, "metafieldsSet")
+        if to_delete and entry is not None:
+            await self._step(child, entry, "metafields_delete")
+        if to_delete:
+            await self._write(
+                child, METAFIELDS_DELETE, {"metafields": to_delete}, "metafieldsDelete"
+            )
 
     async def _reorder(
         self, child: Store, entry: dict[str, Any] | None, order: Sequence[str], target: str
@@ -422,6 +461,8 @@ class CollectionPropagator(ParentAndChildren):
         key = JOURNAL_PREFIX + before.handle
         await self.state.set_wrote(child.shop, key, fingerprint(before, fields))
         now = await self.read(child, {"id": target})
+        if now is not None and {"metafields_set", "metafields_delete"} & set(steps):
+            await self._metafields_to(child, None, before, now, target)
         shown = set(now.product_ids.values()) if now else set()
         if "products_add" in steps:
             undo = [p for p in entry.get("added") or () if p in shown]

@@ -66,7 +66,11 @@ class SimCollection:
     rules: tuple[Rule, ...] | None = None  # None: a custom collection
     disjunctive: bool = False
     manual: list[int] = field(default_factory=list)  # product numbers, custom only
+    metafields: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     updated_at: str = field(default_factory=lambda: rfc3339(utc_now()))
+
+    def touch(self) -> None:
+        self.updated_at = rfc3339(utc_now())
 
     @property
     def id(self) -> str:
@@ -190,6 +194,7 @@ def _apply(
     if "image" in data:
         c.image = str((data.get("image") or {}).get("src") or "") or None
     _apply_seo(c, data.get("seo"))
+    _apply_metafields(c, data.get("metafields"))
     if rules is not None:
         c.rules, c.disjunctive = rules, bool(rule_set.get("appliedDisjunctively"))  # type: ignore[union-attr]
     if data.get("handle") or created:
@@ -208,6 +213,13 @@ def _apply_seo(c: SimCollection, seo: Any) -> None:
         for key, attr in (("title", "seo_title"), ("description", "seo_description")):
             if key in seo:
                 setattr(c, attr, str(seo[key] or "") or None)
+
+
+def _apply_metafields(c: SimCollection, metafields: Any) -> None:
+    """``CollectionInput.metafields``: each set (as ``metafieldsSet``), none deleted."""
+    for m in metafields or []:
+        key = (str(m.get("namespace") or "$app"), str(m["key"]))
+        c.metafields[key] = (str(m.get("type") or "single_line_text_field"), str(m["value"]))
 
 
 def _payload(
@@ -361,7 +373,23 @@ def _reorder_problems(
     return errors
 
 
+def collection_metafield_object(c: SimCollection, key: tuple[str, str]) -> GqlObject:
+    kind, value = c.metafields[key]
+    index = list(c.metafields).index(key)
+    fields = {"id": gid("Metafield", f"{c.number}{index:03d}"), "namespace": key[0],
+              "key": key[1], "type": kind, "value": value}  # fmt: skip
+    return GqlObject("Metafield", fields, NODE)
+
+
 def collection_object(store: StoreState, c: SimCollection) -> GqlObject:
+    def metafields(call: Call) -> GqlObject:
+        namespace = call.args.get("namespace")
+        keys = [k for k in c.metafields if namespace is None or k[0] == namespace]
+        return connection(
+            "Metafield", list(enumerate(keys)),
+            lambda k: collection_metafield_object(c, k), call.args,
+        )  # fmt: skip
+
     def products(call: Call) -> GqlObject:
         entries = [(info.number, info.variants[0]) for info in members(store, c)]
         return connection("Product", entries, lambda p: product_object(store, p), call.args)
@@ -388,7 +416,7 @@ def collection_object(store: StoreState, c: SimCollection) -> GqlObject:
             "descriptionHtml": c.description_html, "sortOrder": c.sort_order,
             "updatedAt": c.updated_at, "image": image, "seo": seo, "ruleSet": rule_set,
             "products": Resolve(products), "productsCount": Resolve(lambda _c: count),
-            "hasProduct": Resolve(has_product),
+            "hasProduct": Resolve(has_product), "metafields": Resolve(metafields),
         },
         (*NODE, "Publishable", "HasMetafields"),
     )  # fmt: skip

@@ -26,12 +26,21 @@ COLLECTION_FIELDS = """
 """
 PAGE_INFO = "pageInfo { hasNextPage endCursor }"
 
-# One collection and a page of its products (their handles: products are matched across
-# stores by handle, as product propagation does).
+# One collection, its metafields in the propagated namespace (one page) and a page of its
+# products (their handles: products are matched across stores by handle, as product
+# propagation does).
 COLLECTION_FOR_SYNC = f"""
-query CollectionForSync($identifier: CollectionIdentifierInput!, $products: Int!) {{
+query CollectionForSync(
+  $identifier: CollectionIdentifierInput!
+  $products: Int!
+  $metafields: Int!
+  $namespace: String
+) {{
   collectionByIdentifier(identifier: $identifier) {{
     {COLLECTION_FIELDS}
+    metafields(first: $metafields, namespace: $namespace) {{
+      nodes {{ namespace key type value }}
+    }}
     products(first: $products) {{ nodes {{ id handle }} {PAGE_INFO} }}
   }}
 }}
@@ -133,3 +142,4 @@ COLLECTION_DOCUMENTS = {
     "CollectionRemoveProductsSync": COLLECTION_REMOVE_PRODUCTS,
 }
 COLLECTION_PAGE = 50  # products or collections a page: 2 + 50 x 2 points, far inside a bucket
+COLLECTION_METAFIELDS = 50  # a collection's metafields read in the namespace (one page)

@@ -24,7 +24,7 @@ COLLECTION_FIELDS = frozenset(
     {
         "collection_title", "collection_description", "collection_sort_order",
         "collection_image", "collection_rules", "collection_products", "collection_seo",
-        "collection_product_order",
+        "collection_product_order", "collection_metafields",
     }
 )  # fmt: skip
 # What a collections/* webhook carries reliably (its sort_order may be null; no image,
@@ -56,6 +56,8 @@ class CollectionView:
     rules: tuple[Rule, ...] = ()
     products: tuple[str, ...] = ()  # member product handles (a custom collection's matter)
     order: tuple[str, ...] = ()  # the same handles in the collection's order, as read
+    # (namespace, key, type, value) in the propagated namespace, sorted
+    metafields: tuple[tuple[str, str, str, str], ...] = ()
     updated_at: str = ""
     product_ids: Mapping[str, str] = field(default_factory=dict, compare=False)  # handle -> gid
 
@@ -66,13 +68,14 @@ class CollectionView:
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> CollectionView:
-        lists = ("rules", "products", "product_ids", "order")
+        lists = ("rules", "products", "product_ids", "order", "metafields")
         plain = {k: v for k, v in doc.items() if k not in lists}
         return cls(
             **plain,
             rules=tuple(Rule(*r) if isinstance(r, list) else Rule(**r) for r in doc["rules"]),
             products=tuple(doc.get("products") or ()),
             order=tuple(doc.get("order") or ()),
+            metafields=tuple(tuple(m) for m in doc.get("metafields") or ()),
             product_ids=dict(doc.get("product_ids") or {}),
         )
 
@@ -100,6 +103,12 @@ def from_graphql(node: Mapping[str, Any], members: Iterable[Mapping[str, Any]]) 
         rules=rules,
         products=tuple(sorted(ids)),
         order=tuple(ids),
+        metafields=tuple(
+            sorted(
+                (str(m["namespace"]), str(m["key"]), str(m["type"]), str(m["value"]))
+                for m in (node.get("metafields") or {}).get("nodes") or []
+            )
+        ),  # fmt: skip
         updated_at=str(node.get("updatedAt") or ""),
         product_ids=ids,
     )
@@ -201,6 +210,7 @@ def drifted(
             ("collection_description", wanted.description != shown.description),
             ("collection_sort_order", bool(wanted.sort_order)
              and wanted.sort_order != shown.sort_order),
+            ("collection_metafields", wanted.metafields != shown.metafields),
             ("collection_seo", (wanted.seo_title, wanted.seo_description)
              != (shown.seo_title, shown.seo_description)),
             ("collection_product_order", manual_order(wanted, shown)
@@ -240,6 +250,27 @@ def reorder_moves(wanted: Sequence[str], shown: Sequence[str]) -> list[tuple[str
             now.insert(position, item)
             moves.append((item, position))
     return moves
+
+
+def metafield_changes(
+    wanted: CollectionView, shown: CollectionView, owner_id: str
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """What makes ``shown``'s metafields (in the propagated namespace) ``wanted``'s: the
+    ``MetafieldsSetInput`` of each one missing or different, and the
+    ``MetafieldIdentifierInput`` of each one ``wanted`` does not have."""
+    have = set(shown.metafields)
+    keep = {(ns, key) for ns, key, _, _ in wanted.metafields}
+    to_set = [
+        {"ownerId": owner_id, "namespace": ns, "key": key, "type": kind, "value": value}
+        for ns, key, kind, value in wanted.metafields
+        if (ns, key, kind, value) not in have
+    ]
+    to_delete = [
+        {"ownerId": owner_id, "namespace": ns, "key": key}
+        for ns, key, _, _ in shown.metafields
+        if (ns, key) not in keep
+    ]
+    return to_set, to_delete
 
 
 def handle_query(handles: Iterable[str]) -> str:
