@@ -1,9 +1,10 @@
 """A collection's search engine listing (SEO title and description), its metafields in the
-parent's catalog namespace and the product order of a collection sorted by hand, propagated
-from the parent (ADR 0035, section 5) through shopify-sync's catalog consumers on the real
-Kafka and Redis, against the Shopify simulator: a following child gets the parent's and
-follows its changes, a child owning the field keeps its own, and a child's edit of one the
-parent owns is put back on that child's collections/update."""
+parent's catalog namespace, its sales channels (those the child has) and the product order
+of a collection sorted by hand, propagated from the parent (ADR 0035, section 5) through
+shopify-sync's catalog consumers on the real Kafka and Redis, against the Shopify simulator:
+a following child gets the parent's and follows its changes, a child owning the field keeps
+its own, and a child's edit of one the parent owns is put back on that child's
+collections/update."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ ROLES = [
             "collection_seo",
             "collection_product_order",
             "collection_metafields",
+            "collection_publications",
         ],
     },
     {"role": "child"},
@@ -236,3 +238,75 @@ async def test_catalog_namespace_metafields_follow_the_parent_and_a_child_edit_i
         assert r.status_code == 200, r.text
         await publish(s, follows, "collections/update", r.json())
         await wait_metafields(s, follows, handle, {"catalog.material": "canvas"})
+
+
+CHANNELS = "query C { publications(first: 10) { nodes { id catalog { title } } } }"
+PUBLISHED = """
+query P($handle: String!) { collectionByHandle(handle: $handle) {
+  id resourcePublications(first: 10) { nodes { publication { catalog { title } } } }
+} }
+"""
+PUBLISH = """
+mutation P($id: ID!, $input: [PublicationInput!]!) {
+  publishablePublish(id: $id, input: $input) { userErrors { message } }
+}
+"""
+UNPUBLISH = """
+mutation U($id: ID!, $input: [PublicationInput!]!) {
+  publishableUnpublish(id: $id, input: $input) { userErrors { message } }
+}
+"""
+
+
+async def published(s: Sync, shop: str, handle: str) -> set[str] | None:
+    found = (await gql(s, shop, PUBLISHED, {"handle": handle}))["collectionByHandle"]
+    if found is None:
+        return None
+    nodes = found["resourcePublications"]["nodes"]
+    return {n["publication"]["catalog"]["title"] for n in nodes}
+
+
+async def publish_on(s: Sync, shop: str, handle: str, titles: list[str], on: bool = True) -> None:
+    nodes = (await gql(s, shop, CHANNELS, {}))["publications"]["nodes"]
+    ids = {n["catalog"]["title"]: n["id"] for n in nodes}
+    found = (await gql(s, shop, PUBLISHED, {"handle": handle}))["collectionByHandle"]
+    data = {"id": found["id"], "input": [{"publicationId": ids[t]} for t in titles]}
+    name = "publishablePublish" if on else "publishableUnpublish"
+    answer = (await gql(s, shop, PUBLISH if on else UNPUBLISH, data))[name]
+    assert answer["userErrors"] == [], answer
+
+
+async def wait_published(s: Sync, shop: str, handle: str, wanted: set[str]) -> None:
+    async def shown() -> bool:
+        return await published(s, shop, handle) == wanted
+
+    await await_for(f"{shop} publishes it on {wanted}", shown, 60)
+
+
+async def test_sales_channels_follow_the_parent_where_the_child_has_them(
+    sync_stack: SyncFactory,
+) -> None:
+    async with sync_stack(PLANS, store_extra=ROLES) as s:
+        parent, owns, follows = s.shops
+        three = ["Online Store", "Point of Sale", "Facebook"]
+        r = await s.sim.put(f"/_sim/stores/{parent}/publications", json=three)
+        assert r.status_code == 200, r.text  # the children have the default two
+        handle = await create(s, parent, {"title": "Scarves"})
+        await publish_on(s, parent, handle, ["Online Store", "Facebook"])
+        await publish_collection(s, "collections/create", handle)
+        for child in (owns, follows):  # no Facebook in the children: skipped
+            await wait_published(s, child, handle, {"Online Store"})
+
+        await publish_on(s, owns, handle, ["Online Store"], on=False)  # owns: its own
+        await publish_on(s, parent, handle, ["Online Store"], on=False)
+        await publish_on(s, parent, handle, ["Point of Sale"])
+        await publish_collection(s, "collections/update", handle)
+        await wait_published(s, follows, handle, {"Point of Sale"})
+        assert await published(s, owns, handle) == set()
+
+        # follows' merchant publishes it on the online store: its webhook takes it back off
+        await publish_on(s, follows, handle, ["Online Store"])
+        r = await s.sim.get(f"/_sim/stores/{follows}/collections/{handle}/payload")
+        assert r.status_code == 200, r.text
+        await publish(s, follows, "collections/update", r.json())
+        await wait_published(s, follows, handle, {"Point of Sale"})

@@ -25,6 +25,7 @@ from shopify_sync.domain.collections import (
     metafield_changes,
     parent_owned,
     plan_membership,
+    publication_changes,
     reorder_moves,
 )
 from stocksync_common.stores import Store
@@ -215,3 +216,17 @@ def test_metafield_changes_set_what_differs_and_delete_what_the_parent_lacks() -
     owned = parent_owned(child())
     assert drifted(wanted, shown, owned, []) == ["collection_metafields"]
     assert drifted(wanted, shown, parent_owned(child("collection_metafields")), []) == []
+
+
+def test_publications_follow_the_parent_on_the_channels_the_child_has() -> None:
+    wanted = CollectionView("h", publications=("Facebook", "Online Store"))
+    shown = CollectionView("h", publications=("Point of Sale",))
+    channels = {"Online Store": "gid://p/1", "Point of Sale": "gid://p/2"}  # no Facebook
+    assert publication_changes(wanted, shown, channels) == (["gid://p/1"], ["gid://p/2"])
+    owned = parent_owned(child())
+    assert drifted(wanted, shown, owned, [], channels) == ["collection_publications"]
+    in_step = CollectionView("h", publications=("Online Store",))
+    assert drifted(wanted, in_step, owned, [], channels) == []  # Facebook: not the child's
+    assert publication_changes(wanted, in_step, channels) == ([], [])
+    keeps = parent_owned(child("collection_publications"))
+    assert drifted(wanted, shown, keeps, [], channels) == []

@@ -201,3 +201,35 @@ async def test_manual_order_moves_apply_in_turn_and_seo_is_kept(shopify: Shopify
     assert refused["collectionReorderProducts"]["job"] is None
     assert errors == [{"message": "Can't reorder products unless collection is manually sorted"}]
     assert await order() == ["tee-big", "tee-sun", "mug"]  # nothing changed
+
+
+CHANNELS = "query C { publications(first: 5) { nodes { id catalog { title } } } }"
+PUBLISH = """
+mutation P($id: ID!, $input: [PublicationInput!]!) {
+  publishablePublish(id: $id, input: $input) { userErrors { field message } }
+}
+"""
+PUBLISHED = """
+query P($handle: String!) { collectionByIdentifier(identifier: {handle: $handle}) {
+  resourcePublications(first: 5) { nodes { isPublished publication { catalog { title } } } }
+} }
+"""
+
+
+async def test_collections_are_published_on_the_store_channels_only(shopify: ShopifySim) -> None:
+    made = (await gql(shopify, CREATE, {"input": {"title": "Scarves"}}))["collectionCreate"]
+    channels = (await gql(shopify, CHANNELS, {}))["publications"]["nodes"]
+    assert [c["catalog"]["title"] for c in channels] == ["Online Store", "Point of Sale"]
+    bad = [{"publicationId": channels[0]["id"]}, {"publicationId": "gid://shopify/Publication/0"}]
+    refused = await gql(shopify, PUBLISH, {"id": made["collection"]["id"], "input": bad})
+    assert refused["publishablePublish"]["userErrors"] == [
+        {"field": ["input", "1", "publicationId"], "message": "Publication does not exist"}
+    ]
+    node = (await gql(shopify, PUBLISHED, {"handle": "scarves"}))["collectionByIdentifier"]
+    assert node["resourcePublications"]["nodes"] == []  # all or nothing
+    ok = await gql(shopify, PUBLISH, {"id": made["collection"]["id"], "input": bad[:1]})
+    assert ok["publishablePublish"]["userErrors"] == []
+    node = (await gql(shopify, PUBLISHED, {"handle": "scarves"}))["collectionByIdentifier"]
+    assert node["resourcePublications"]["nodes"] == [
+        {"isPublished": True, "publication": {"catalog": {"title": "Online Store"}}}
+    ]

@@ -91,7 +91,8 @@ class Store(BaseModel):
     # description, vendor, product_type, status, tags, images, price, metafields) and
     # collection fields (collection_title, collection_description, collection_sort_order,
     # collection_image, collection_rules, collection_products, collection_seo,
-    # collection_product_order, collection_metafields); the parent owns every other one.
+    # collection_product_order, collection_metafields, collection_publications); the parent
+    # owns every other one.
     # Metafields (of products and collections) propagate in one namespace, the parent's
     # catalog_metafield_namespace. (ADR 0011, ADR 0021, ADR 0035)
     child_owned_fields: tuple[str, ...] = ()

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shopify_sync.adapters.collection_documents import (
+    CHANNELS,
     COLLECTION_ADD_PRODUCTS,
     COLLECTION_CREATE,
     COLLECTION_DELETE,
@@ -35,6 +36,9 @@ from shopify_sync.adapters.collection_documents import (
     COLLECTION_UPDATE,
     COLLECTIONS_PAGE,
     PRODUCTS_BY_HANDLE,
+    PUBLISHABLE_PUBLISH,
+    PUBLISHABLE_UNPUBLISH,
+    SALES_CHANNELS,
 )
 from shopify_sync.adapters.documents import METAFIELDS_DELETE, METAFIELDS_SET, MUTATION_COST
 from shopify_sync.adapters.shopify import ShopifyClient
@@ -54,6 +58,7 @@ from shopify_sync.domain.collections import (
     metafield_changes,
     parent_owned,
     plan_membership,
+    publication_changes,
     reorder_moves,
 )
 from shopify_sync.domain.propagation import older
@@ -65,7 +70,7 @@ from stocksync_common.stores import Store
 log = logging.getLogger(__name__)
 PRODUCTS_MOST = 250  # collectionAddProducts / collectionRemoveProducts take 250 a call
 # a page of id and handle, a page of metafields, the collection's objects
-READ_COST = 2 + COLLECTION_PAGE * 2 + 2 + COLLECTION_METAFIELDS + 5
+READ_COST = 2 + COLLECTION_PAGE * 2 + 2 + COLLECTION_METAFIELDS + 2 + CHANNELS * 3 + 5
 METAFIELDS_SET_MOST = 25  # metafieldsSet takes at most 25 metafields a call
 COLLECTION_GID = "gid://shopify/Collection/"  # the parent's handle records hold products too
 
@@ -120,7 +125,8 @@ class CollectionPropagator(ParentAndChildren):
         if shown is None:
             return "gone"
         pending = await self.pending.of_collection(child.shop, view.handle)
-        if drifted(wanted, shown, fields, pending):
+        channels = await self.channels(child) if "collection_publications" in fields else {}
+        if drifted(wanted, shown, fields, pending, channels):
             await self.sync_child(child, wanted)
             return "reasserted"
         await self.state.set_wrote(child.shop, key, fingerprint(shown, fields))
@@ -136,7 +142,8 @@ class CollectionPropagator(ParentAndChildren):
     async def read(self, store: Store, identifier: dict[str, str]) -> CollectionView | None:
         """The collection with every member (paged); None when the store has none such."""
         variables = {"identifier": identifier, "products": COLLECTION_PAGE,
-                     "metafields": COLLECTION_METAFIELDS, "namespace": self.namespace}  # fmt: skip
+                     "metafields": COLLECTION_METAFIELDS, "namespace": self.namespace,
+                     "channels": CHANNELS}  # fmt: skip
         data = await self._call(store, COLLECTION_FOR_SYNC, variables, "CollectionForSync")
         node = data.get("collectionByIdentifier")
         if not isinstance(node, dict):
@@ -176,6 +183,9 @@ class CollectionPropagator(ParentAndChildren):
             if "collection_metafields" in written:
                 shown = snapshot or CollectionView(view.handle)
                 await self._metafields_to(child, entry, view, shown, collection_id)
+            if "collection_publications" in written:
+                shown = snapshot or CollectionView(view.handle)
+                await self._publish_as(child, entry, view, shown, collection_id)
             if not view.smart and "collection_products" in written:
                 await self._membership(child, entry, view, snapshot, collection_id)
             if not view.smart and view.sort_order == MANUAL:
@@ -242,6 +252,34 @@ class CollectionPropagator(ParentAndChildren):
             await self._write(
                 child, METAFIELDS_DELETE, {"metafields": to_delete}, "metafieldsDelete"
             )
+
+    async def channels(self, store: Store) -> dict[str, str]:
+        """The store's sales channels: title -> publication id."""
+        data = await self._call(store, SALES_CHANNELS, {"first": CHANNELS}, "SalesChannels")
+        nodes = (data.get("publications") or {}).get("nodes") or []
+        return {str((n.get("catalog") or {}).get("title") or ""): str(n["id"]) for n in nodes}
+
+    async def _publish_as(
+        self,
+        child: Store,
+        entry: dict[str, Any] | None,
+        wanted: CollectionView,
+        shown: CollectionView,
+        target: str,
+    ) -> None:
+        """The child's collection published on the channels ``wanted`` is on, those the
+        child has (matched by title), and unpublished from the others it has.
+        ``entry``: journal the step (None: undoing)."""
+        publish, unpublish = publication_changes(wanted, shown, await self.channels(child))
+        if (publish or unpublish) and entry is not None:
+            await self._step(child, entry, "publications")
+        for document, name, ids in (
+            (PUBLISHABLE_PUBLISH, "publishablePublish", publish),
+            (PUBLISHABLE_UNPUBLISH, "publishableUnpublish", unpublish),
+        ):
+            if ids:
+                variables = {"id": target, "input": [{"publicationId": p} for p in ids]}
+                await self._write(child, document, variables, name)
 
     async def _reorder(
         self, child: Store, entry: dict[str, Any] | None, order: Sequence[str], target: str
@@ -463,6 +501,8 @@ class CollectionPropagator(ParentAndChildren):
         now = await self.read(child, {"id": target})
         if now is not None and {"metafields_set", "metafields_delete"} & set(steps):
             await self._metafields_to(child, None, before, now, target)
+        if now is not None and "publications" in steps:
+            await self._publish_as(child, None, before, now, target)
         shown = set(now.product_ids.values()) if now else set()
         if "products_add" in steps:
             undo = [p for p in entry.get("added") or () if p in shown]

@@ -28,6 +28,7 @@ from typing import Any
 
 from stocksync_sim.delivery import rfc3339, utc_now
 from stocksync_sim.shopify.catalog import check_fault, find_product, product_object, user_error
+from stocksync_sim.shopify.channels import resource_publications
 from stocksync_sim.shopify.executor import Call, GqlObject, Resolve
 from stocksync_sim.shopify.objects import NODE, connection
 from stocksync_sim.shopify.state import CatalogInfo, StoreState, gid
@@ -67,6 +68,7 @@ class SimCollection:
     disjunctive: bool = False
     manual: list[int] = field(default_factory=list)  # product numbers, custom only
     metafields: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    published: list[str] = field(default_factory=list)  # publication gids (channels.py)
     updated_at: str = field(default_factory=lambda: rfc3339(utc_now()))
 
     def touch(self) -> None:
@@ -417,6 +419,8 @@ def collection_object(store: StoreState, c: SimCollection) -> GqlObject:
             "updatedAt": c.updated_at, "image": image, "seo": seo, "ruleSet": rule_set,
             "products": Resolve(products), "productsCount": Resolve(lambda _c: count),
             "hasProduct": Resolve(has_product), "metafields": Resolve(metafields),
+            "resourcePublications": Resolve(lambda call: resource_publications(
+                store, c.published, c.updated_at, call.args)),
         },
         (*NODE, "Publishable", "HasMetafields"),
     )  # fmt: skip

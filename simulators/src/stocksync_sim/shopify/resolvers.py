@@ -11,6 +11,7 @@ from stocksync_sim.shopify import (
     catalog,
     collections,
     metafields,
+    publications,
     subscriptions,
 )
 from stocksync_sim.shopify.executor import Call, FieldError, GqlObject, Resolve
@@ -174,6 +175,7 @@ def query_root(store: StoreState, ctx: RequestContext | None = None) -> GqlObjec
             "products": Resolve(products),
             **subscriptions.query_fields(store),
             **collections.query_fields(store),
+            **publications.query_fields(store),
         },
         cost=0,
     )
@@ -207,6 +209,7 @@ def mutation_root(store: StoreState, ctx: RequestContext | None = None) -> GqlOb
             ),
             **subscriptions.mutation_fields(store),
             **collections.mutation_fields(store),
+            **publications.mutation_fields(store),
         },
         cost=0,
     )

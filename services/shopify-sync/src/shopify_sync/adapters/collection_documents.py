@@ -35,11 +35,15 @@ query CollectionForSync(
   $products: Int!
   $metafields: Int!
   $namespace: String
+  $channels: Int!
 ) {{
   collectionByIdentifier(identifier: $identifier) {{
     {COLLECTION_FIELDS}
     metafields(first: $metafields, namespace: $namespace) {{
       nodes {{ namespace key type value }}
+    }}
+    resourcePublications(first: $channels, onlyPublished: true) {{
+      nodes {{ isPublished publication {{ id catalog {{ title }} }} }}
     }}
     products(first: $products) {{ nodes {{ id handle }} {PAGE_INFO} }}
   }}
@@ -118,6 +122,26 @@ mutation CollectionRemoveProductsSync($id: ID!, $productIds: [ID!]!) {
 }
 """
 
+# The store's sales channels: publications, named by their catalog's title (the same
+# channel in two stores has two ids and one title).
+SALES_CHANNELS = """
+query SalesChannels($first: Int!) {
+  publications(first: $first) { nodes { id catalog { title } } }
+}
+"""
+
+PUBLISHABLE_PUBLISH = """
+mutation PublishablePublishSync($id: ID!, $input: [PublicationInput!]!) {
+  publishablePublish(id: $id, input: $input) { userErrors { field message } }
+}
+"""
+
+PUBLISHABLE_UNPUBLISH = """
+mutation PublishableUnpublishSync($id: ID!, $input: [PublicationInput!]!) {
+  publishableUnpublish(id: $id, input: $input) { userErrors { field message } }
+}
+"""
+
 # Asynchronous: answers a job; the moves apply in order, each position zero-based at the
 # moment it applies. Only for a collection sorted MANUAL.
 COLLECTION_REORDER_PRODUCTS = """
@@ -139,7 +163,11 @@ COLLECTION_DOCUMENTS = {
     "CollectionDeleteSync": COLLECTION_DELETE,
     "CollectionAddProductsSync": COLLECTION_ADD_PRODUCTS,
     "CollectionReorderProductsSync": COLLECTION_REORDER_PRODUCTS,
+    "SalesChannels": SALES_CHANNELS,
+    "PublishablePublishSync": PUBLISHABLE_PUBLISH,
+    "PublishableUnpublishSync": PUBLISHABLE_UNPUBLISH,
     "CollectionRemoveProductsSync": COLLECTION_REMOVE_PRODUCTS,
 }
 COLLECTION_PAGE = 50  # products or collections a page: 2 + 50 x 2 points, far inside a bucket
 COLLECTION_METAFIELDS = 50  # a collection's metafields read in the namespace (one page)
+CHANNELS = 25  # sales channels read (a store's, a collection's): one page

@@ -24,7 +24,7 @@ COLLECTION_FIELDS = frozenset(
     {
         "collection_title", "collection_description", "collection_sort_order",
         "collection_image", "collection_rules", "collection_products", "collection_seo",
-        "collection_product_order", "collection_metafields",
+        "collection_product_order", "collection_metafields", "collection_publications",
     }
 )  # fmt: skip
 # What a collections/* webhook carries reliably (its sort_order may be null; no image,
@@ -58,6 +58,7 @@ class CollectionView:
     order: tuple[str, ...] = ()  # the same handles in the collection's order, as read
     # (namespace, key, type, value) in the propagated namespace, sorted
     metafields: tuple[tuple[str, str, str, str], ...] = ()
+    publications: tuple[str, ...] = ()  # the sales channels (titles) it is published on
     updated_at: str = ""
     product_ids: Mapping[str, str] = field(default_factory=dict, compare=False)  # handle -> gid
 
@@ -68,7 +69,7 @@ class CollectionView:
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> CollectionView:
-        lists = ("rules", "products", "product_ids", "order", "metafields")
+        lists = ("rules", "products", "product_ids", "order", "metafields", "publications")
         plain = {k: v for k, v in doc.items() if k not in lists}
         return cls(
             **plain,
@@ -76,6 +77,7 @@ class CollectionView:
             products=tuple(doc.get("products") or ()),
             order=tuple(doc.get("order") or ()),
             metafields=tuple(tuple(m) for m in doc.get("metafields") or ()),
+            publications=tuple(doc.get("publications") or ()),
             product_ids=dict(doc.get("product_ids") or {}),
         )
 
@@ -107,6 +109,13 @@ def from_graphql(node: Mapping[str, Any], members: Iterable[Mapping[str, Any]]) 
             sorted(
                 (str(m["namespace"]), str(m["key"]), str(m["type"]), str(m["value"]))
                 for m in (node.get("metafields") or {}).get("nodes") or []
+            )
+        ),
+        publications=tuple(
+            sorted(
+                str(((r.get("publication") or {}).get("catalog") or {}).get("title") or "")
+                for r in (node.get("resourcePublications") or {}).get("nodes") or []
+                if r.get("isPublished")
             )
         ),  # fmt: skip
         updated_at=str(node.get("updatedAt") or ""),
@@ -194,15 +203,20 @@ def plan_membership(
 
 
 def drifted(
-    wanted: CollectionView, shown: CollectionView, fields: Iterable[str], pending: Iterable[str]
+    wanted: CollectionView,
+    shown: CollectionView,
+    fields: Iterable[str],
+    pending: Iterable[str],
+    channels: Iterable[str] = (),
 ) -> list[str]:
     """The parent-owned ``fields`` in which the child's collection (``shown``, read whole)
     no longer shows the parent's (``wanted``): what a child's collections/update may have
     changed (ADR 0035). Membership drifted when the child holds a product the parent does not
     list, or lacks a parent member that is not ``pending`` (its product not in the child
     yet). The image is not compared: a store serves an image from its own CDN address, so
-    the parent's and the child's never match."""
-    chosen = set(fields)
+    the parent's and the child's never match. Publications are compared over the child's
+    sales ``channels`` (titles) only: one the child does not have cannot differ."""
+    chosen, has = set(fields), set(channels)
     out = [
         name
         for name, differs in (
@@ -211,6 +225,8 @@ def drifted(
             ("collection_sort_order", bool(wanted.sort_order)
              and wanted.sort_order != shown.sort_order),
             ("collection_metafields", wanted.metafields != shown.metafields),
+            ("collection_publications", bool(has)
+             and set(wanted.publications) & has != set(shown.publications) & has),
             ("collection_seo", (wanted.seo_title, wanted.seo_description)
              != (shown.seo_title, shown.seo_description)),
             ("collection_product_order", manual_order(wanted, shown)
@@ -271,6 +287,19 @@ def metafield_changes(
         if (ns, key) not in keep
     ]
     return to_set, to_delete
+
+
+def publication_changes(
+    wanted: CollectionView, shown: CollectionView, channels: Mapping[str, str]
+) -> tuple[list[str], list[str]]:
+    """Publication ids to publish to and to unpublish from so that ``shown`` is on the
+    channels ``wanted`` is on, among the child's ``channels`` (title -> id): a channel the
+    child does not have is skipped."""
+    publish = [channels[t] for t in wanted.publications
+               if t in channels and t not in shown.publications]  # fmt: skip
+    unpublish = [channels[t] for t in shown.publications
+                 if t in channels and t not in wanted.publications]  # fmt: skip
+    return publish, unpublish
 
 
 def handle_query(handles: Iterable[str]) -> str:
