@@ -8,6 +8,7 @@ collections/update."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from integration.shopify_sync.test_collection_propagation import (
     publish_collection,
     seed,
 )
+from integration.shopify_sync.test_collection_reconcile import child_webhook
 
 from support.poll import await_for
 
@@ -44,6 +46,23 @@ query Seo($handle: String!) { collectionByHandle(handle: $handle) { id seo { tit
 """
 
 
+Read = Callable[[Sync, str, str], Awaitable[Any]]
+
+
+async def wait_shows(s: Sync, read: Read, shop: str, handle: str, wanted: Any) -> None:
+    """Poll until ``read`` shows ``wanted`` for the shop's collection."""
+
+    async def shown() -> bool:
+        return bool(await read(s, shop, handle) == wanted)
+
+    await await_for(f"{shop} shows {wanted!r} ({read.__name__})", shown, 60)
+
+
+async def seo_pair(s: Sync, shop: str, handle: str) -> tuple[str, str] | None:
+    found = await seo(s, shop, handle)
+    return None if found is None else (found["title"], found["description"])
+
+
 async def seo(s: Sync, shop: str, handle: str) -> dict[str, Any] | None:
     found = (await gql(s, shop, SEO, {"handle": handle}))["collectionByHandle"]
     return None if found is None else dict(found["seo"], id=found["id"])
@@ -57,14 +76,6 @@ async def set_seo(s: Sync, shop: str, handle: str, title: str, description: str)
     assert answer["userErrors"] == [], answer
 
 
-async def wait_seo(s: Sync, shop: str, handle: str, title: str, description: str) -> None:
-    async def shown() -> bool:
-        found = await seo(s, shop, handle)
-        return found is not None and (found["title"], found["description"]) == (title, description)
-
-    await await_for(f"{shop} shows the SEO listing {title!r}", shown, 60)
-
-
 async def test_the_parent_seo_listing_reaches_the_children_and_a_child_edit_is_put_back(
     sync_stack: SyncFactory,
 ) -> None:
@@ -74,12 +85,12 @@ async def test_the_parent_seo_listing_reaches_the_children_and_a_child_edit_is_p
         handle = await create(s, parent, {"title": "Hats", "seo": listing})
         await publish_collection(s, "collections/create", handle)
         for child in (owns, follows):  # a new collection is created whole
-            await wait_seo(s, child, handle, listing["title"], listing["description"])
+            await wait_shows(s, seo_pair, child, handle, (listing["title"], listing["description"]))
 
         await set_seo(s, owns, handle, "Our hats", "Hats, our way")  # owns: its own listing
         await set_seo(s, parent, handle, "Hats | Acme", "All our hats")
         await publish_collection(s, "collections/update", handle)
-        await wait_seo(s, follows, handle, "Hats | Acme", "All our hats")
+        await wait_shows(s, seo_pair, follows, handle, ("Hats | Acme", "All our hats"))
         kept = await seo(s, owns, handle)
         assert kept is not None and (kept["title"], kept["description"]) == (
             "Our hats", "Hats, our way",
@@ -87,10 +98,8 @@ async def test_the_parent_seo_listing_reaches_the_children_and_a_child_edit_is_p
 
         # follows' merchant edits the listing the parent owns: its webhook puts it back
         await set_seo(s, follows, handle, "Cheap hats", "")
-        r = await s.sim.get(f"/_sim/stores/{follows}/collections/{handle}/payload")
-        assert r.status_code == 200, r.text
-        await publish(s, follows, "collections/update", r.json())
-        await wait_seo(s, follows, handle, "Hats | Acme", "All our hats")
+        await child_webhook(s, follows, handle)
+        await wait_shows(s, seo_pair, follows, handle, ("Hats | Acme", "All our hats"))
         # and owns' own listing, on its webhook, stays
         r = await s.sim.get(f"/_sim/stores/{owns}/collections/{handle}/payload")
         await publish(s, owns, "collections/update", r.json())
@@ -131,13 +140,6 @@ async def move_first(s: Sync, shop: str, handle: str, product: str) -> None:
     assert answer["collectionReorderProducts"]["userErrors"] == [], answer
 
 
-async def wait_order(s: Sync, shop: str, handle: str, wanted: list[str]) -> None:
-    async def shown() -> bool:
-        return await order(s, shop, handle) == wanted
-
-    await await_for(f"{shop} lists {wanted}", shown, 60)
-
-
 async def test_a_manual_product_order_follows_the_parent_and_is_put_back_on_a_child_edit(
     sync_stack: SyncFactory,
 ) -> None:
@@ -152,20 +154,18 @@ async def test_a_manual_product_order_follows_the_parent_and_is_put_back_on_a_ch
         assert await order(s, parent, handle) == ["mug-c", "mug-a", "mug-b"]
         await publish_collection(s, "collections/create", handle)
         for child in (owns, follows):  # created whole: members added, then put in order
-            await wait_order(s, child, handle, ["mug-c", "mug-a", "mug-b"])
+            await wait_shows(s, order, child, handle, ["mug-c", "mug-a", "mug-b"])
 
         await move_first(s, owns, handle, "mug-b")  # owns keeps its own order
         await move_first(s, parent, handle, "mug-a")
         await publish_collection(s, "collections/update", handle)
-        await wait_order(s, follows, handle, ["mug-a", "mug-c", "mug-b"])
+        await wait_shows(s, order, follows, handle, ["mug-a", "mug-c", "mug-b"])
         assert await order(s, owns, handle) == ["mug-b", "mug-c", "mug-a"]
 
         # follows' merchant reorders: its webhook (which shows no order) puts it back
         await move_first(s, follows, handle, "mug-b")
-        r = await s.sim.get(f"/_sim/stores/{follows}/collections/{handle}/payload")
-        assert r.status_code == 200, r.text
-        await publish(s, follows, "collections/update", r.json())
-        await wait_order(s, follows, handle, ["mug-a", "mug-c", "mug-b"])
+        await child_webhook(s, follows, handle)
+        await wait_shows(s, order, follows, handle, ["mug-a", "mug-c", "mug-b"])
         assert await members(s, follows, handle) == {"mug-a", "mug-b", "mug-c"}
         assert await order(s, owns, handle) == ["mug-b", "mug-c", "mug-a"]
 
@@ -200,13 +200,6 @@ async def set_metafields(s: Sync, shop: str, handle: str, values: dict[str, str]
     assert (await gql(s, shop, SET, {"m": entries}))["metafieldsSet"]["userErrors"] == []
 
 
-async def wait_metafields(s: Sync, shop: str, handle: str, wanted: dict[str, str]) -> None:
-    async def shown() -> bool:
-        return await metafields(s, shop, handle) == wanted
-
-    await await_for(f"{shop} shows the metafields {wanted}", shown, 60)
-
-
 async def test_catalog_namespace_metafields_follow_the_parent_and_a_child_edit_is_put_back(
     sync_stack: SyncFactory,
 ) -> None:
@@ -218,7 +211,7 @@ async def test_catalog_namespace_metafields_follow_the_parent_and_a_child_edit_i
         await publish_collection(s, "collections/create", handle)
         first = {"catalog.material": "leather", "catalog.care": "wipe"}  # not custom.*
         for child in (owns, follows):
-            await wait_metafields(s, child, handle, first)
+            await wait_shows(s, metafields, child, handle, first)
 
         await set_metafields(s, owns, handle, {"catalog.material": "our own"})
         await set_metafields(s, parent, handle, {"catalog.material": "canvas"})
@@ -228,16 +221,14 @@ async def test_catalog_namespace_metafields_follow_the_parent_and_a_child_edit_i
         gone = [{"ownerId": parent_id, "namespace": "catalog", "key": "care"}]
         assert (await gql(s, parent, DROP, {"m": gone}))["metafieldsDelete"]["userErrors"] == []
         await publish_collection(s, "collections/update", handle)
-        await wait_metafields(s, follows, handle, {"catalog.material": "canvas"})
+        await wait_shows(s, metafields, follows, handle, {"catalog.material": "canvas"})
         assert await metafields(s, owns, handle) == {
             "catalog.material": "our own", "catalog.care": "wipe"}  # fmt: skip
 
         # follows' merchant edits one the parent owns: its webhook puts it back
         await set_metafields(s, follows, handle, {"catalog.material": "plastic"})
-        r = await s.sim.get(f"/_sim/stores/{follows}/collections/{handle}/payload")
-        assert r.status_code == 200, r.text
-        await publish(s, follows, "collections/update", r.json())
-        await wait_metafields(s, follows, handle, {"catalog.material": "canvas"})
+        await child_webhook(s, follows, handle)
+        await wait_shows(s, metafields, follows, handle, {"catalog.material": "canvas"})
 
 
 CHANNELS = "query C { publications(first: 10) { nodes { id catalog { title } } } }"
@@ -276,13 +267,6 @@ async def publish_on(s: Sync, shop: str, handle: str, titles: list[str], on: boo
     assert answer["userErrors"] == [], answer
 
 
-async def wait_published(s: Sync, shop: str, handle: str, wanted: set[str]) -> None:
-    async def shown() -> bool:
-        return await published(s, shop, handle) == wanted
-
-    await await_for(f"{shop} publishes it on {wanted}", shown, 60)
-
-
 async def test_sales_channels_follow_the_parent_where_the_child_has_them(
     sync_stack: SyncFactory,
 ) -> None:
@@ -295,18 +279,16 @@ async def test_sales_channels_follow_the_parent_where_the_child_has_them(
         await publish_on(s, parent, handle, ["Online Store", "Facebook"])
         await publish_collection(s, "collections/create", handle)
         for child in (owns, follows):  # no Facebook in the children: skipped
-            await wait_published(s, child, handle, {"Online Store"})
+            await wait_shows(s, published, child, handle, {"Online Store"})
 
         await publish_on(s, owns, handle, ["Online Store"], on=False)  # owns: its own
         await publish_on(s, parent, handle, ["Online Store"], on=False)
         await publish_on(s, parent, handle, ["Point of Sale"])
         await publish_collection(s, "collections/update", handle)
-        await wait_published(s, follows, handle, {"Point of Sale"})
+        await wait_shows(s, published, follows, handle, {"Point of Sale"})
         assert await published(s, owns, handle) == set()
 
         # follows' merchant publishes it on the online store: its webhook takes it back off
         await publish_on(s, follows, handle, ["Online Store"])
-        r = await s.sim.get(f"/_sim/stores/{follows}/collections/{handle}/payload")
-        assert r.status_code == 200, r.text
-        await publish(s, follows, "collections/update", r.json())
-        await wait_published(s, follows, handle, {"Point of Sale"})
+        await child_webhook(s, follows, handle)
+        await wait_shows(s, published, follows, handle, {"Point of Sale"})
