@@ -292,3 +292,52 @@ async def test_sales_channels_follow_the_parent_where_the_child_has_them(
         await publish_on(s, follows, handle, ["Online Store"])
         await child_webhook(s, follows, handle)
         await wait_shows(s, published, follows, handle, {"Point of Sale"})
+
+
+IMAGE = "query I($handle: String!) { collectionByHandle(handle: $handle) { id image { url } } }"
+
+
+async def image_of(s: Sync, shop: str, handle: str) -> str:
+    found = (await gql(s, shop, IMAGE, {"handle": handle}))["collectionByHandle"] or {}
+    return str((found.get("image") or {}).get("url") or "")
+
+
+async def test_a_child_image_edit_is_put_back_and_an_unchanged_image_is_not_rewritten(
+    sync_stack: SyncFactory,
+) -> None:
+    """ADR 0035 section 7: the child's URL differs from the parent's (its own CDN copy), so
+    the URLs both showed at our last write are recorded and compared."""
+    async with sync_stack(PLANS, store_extra=ROLES) as s:
+        parent, _, follows = s.shops
+        image = {"src": "https://cdn.example.test/bags.png"}
+        handle = await create(s, parent, {"title": "Totes", "image": image})
+        await publish_collection(s, "collections/create", handle)
+
+        async def copied() -> bool:
+            return "/bags.png?" in await image_of(s, follows, handle)
+
+        await await_for("the image copied to the child", copied, 60)
+        first = await image_of(s, follows, handle)
+        assert first != await image_of(s, parent, handle)  # each store's own CDN copy
+        collections = s.container.collections
+        assert collections is not None
+        store = s.container.stores.by_shop(follows)
+        assert store is not None
+
+        async def webhook() -> str:
+            r = await s.sim.get(f"/_sim/stores/{follows}/collections/{handle}/payload")
+            return str(await collections.on_webhook(store, "collections/update", r.json()))
+
+        assert await webhook() in ("echo", "in-step")  # unchanged: not written again
+        assert await image_of(s, follows, handle) == first
+
+        found = (await gql(s, follows, IMAGE, {"handle": handle}))["collectionByHandle"]
+        other = {"id": found["id"], "image": {"src": "https://cdn.example.test/other.png"}}
+        assert (await gql(s, follows, UPDATE, {"input": other}))["collectionUpdate"][
+            "userErrors"
+        ] == []
+        assert await webhook() == "reasserted"  # the child's own image replaced
+        back = await image_of(s, follows, handle)
+        assert "/bags.png?" in back and back != first
+        assert await webhook() in ("echo", "in-step")  # and left alone from then on
+        assert await image_of(s, follows, handle) == back

@@ -46,6 +46,7 @@ from shopify_sync.catalog_gate import CatalogGate
 from shopify_sync.domain.catalog import gid
 from shopify_sync.domain.collections import (
     COLLECTION_FIELDS,
+    IMAGE_PREFIX,
     JOURNAL_PREFIX,
     MANUAL,
     CollectionView,
@@ -55,6 +56,7 @@ from shopify_sync.domain.collections import (
     from_graphql,
     from_webhook,
     handle_query,
+    image_record,
     metafield_changes,
     parent_owned,
     plan_membership,
@@ -126,7 +128,9 @@ class CollectionPropagator(ParentAndChildren):
             return "gone"
         pending = await self.pending.of_collection(child.shop, view.handle)
         channels = await self.channels(child) if "collection_publications" in fields else {}
-        if drifted(wanted, shown, fields, pending, channels):
+        if drifted(wanted, shown, fields, pending, channels) or await self._image_changed(
+            child, fields, wanted, shown
+        ):
             await self.sync_child(child, wanted)
             return "reasserted"
         await self.state.set_wrote(child.shop, key, fingerprint(shown, fields))
@@ -138,6 +142,18 @@ class CollectionPropagator(ParentAndChildren):
     def namespace(self) -> str:
         """The metafield namespace that propagates: the parent's catalog namespace."""
         return self.parent.catalog_metafield_namespace if self.parent else "catalog"
+
+    async def _image_changed(
+        self, child: Store, fields: frozenset[str], wanted: CollectionView, shown: CollectionView
+    ) -> bool:
+        """Whether the parent's image or the child's is not the one last written (the
+        parent's URL and the child's, recorded at the write): a child's edit of an image the
+        parent owns, without rewriting an unchanged one. No record (written before this was
+        kept): changed, so written once and recorded."""
+        if "collection_image" not in fields:
+            return False
+        recorded = await self.state.wrote(child.shop, IMAGE_PREFIX + wanted.handle)
+        return recorded != image_record(wanted.image, shown.image)
 
     async def read(self, store: Store, identifier: dict[str, str]) -> CollectionView | None:
         """The collection with every member (paged); None when the store has none such."""
@@ -177,9 +193,12 @@ class CollectionPropagator(ParentAndChildren):
         try:
             await self._step(child, entry, "collection_set")
             await self.state.set_wrote(child.shop, key, fingerprint(view, fields))
-            collection_id = await self._set(
+            collection_id, image = await self._set(
                 child, view, written, snapshot.collection_id if snapshot else None
             )
+            if "collection_image" in written:
+                record = image_record(view.image, image)
+                await self.state.set_wrote(child.shop, IMAGE_PREFIX + view.handle, record)
             if "collection_metafields" in written:
                 shown = snapshot or CollectionView(view.handle)
                 await self._metafields_to(child, entry, view, shown, collection_id)
@@ -418,7 +437,8 @@ class CollectionPropagator(ParentAndChildren):
 
     async def _set(
         self, child: Store, view: CollectionView, fields: set[str], collection_id: str | None
-    ) -> str:
+    ) -> tuple[str, str]:
+        """The collection's id and its image's URL, as the child answered."""
         document, name = (
             (COLLECTION_UPDATE, "collectionUpdate")
             if collection_id
@@ -429,7 +449,8 @@ class CollectionPropagator(ParentAndChildren):
         payload = data.get(name) or {}
         if not payload.get("collection"):
             raise PropagationFailed(f"{child.shop}: {name} answered no collection")
-        return str(payload["collection"]["id"])
+        written = payload["collection"]
+        return str(written["id"]), str((written.get("image") or {}).get("url") or "")
 
     async def _products(
         self, child: Store, document: str, collection_id: str, ids: Sequence[str]

@@ -194,7 +194,7 @@ def _apply(
         if data.get(name) is not None:
             setattr(c, attr, str(data[name]))
     if "image" in data:
-        c.image = str((data.get("image") or {}).get("src") or "") or None
+        c.image = _cdn_copy(store, str((data.get("image") or {}).get("src") or ""))
     _apply_seo(c, data.get("seo"))
     _apply_metafields(c, data.get("metafields"))
     if rules is not None:
@@ -207,6 +207,16 @@ def _apply(
             c.manual.append(product.product_number)
     c.updated_at = rfc3339(utc_now())
     return []
+
+
+def _cdn_copy(store: StoreState, src: str) -> str | None:
+    """Shopify copies an image given by URL to the store's own CDN: a new address naming the
+    store and keeping the source file's name (a new version each time it is given)."""
+    if not src:
+        return None
+    name = src.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or "image"
+    cdn = f"https://cdn.shopify.test/s/files/{store.shop_number}/collections"
+    return f"{cdn}/{name}?v={store.next_id()}"
 
 
 def _apply_seo(c: SimCollection, seo: Any) -> None:

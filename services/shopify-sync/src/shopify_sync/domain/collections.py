@@ -32,6 +32,7 @@ COLLECTION_FIELDS = frozenset(
 ECHO_FIELDS = frozenset({"collection_title", "collection_description"})
 MANUAL = "MANUAL"  # the sort order whose product order the merchant sets by hand
 JOURNAL_PREFIX = "collection:"  # journal and last-write keys, apart from product handles
+IMAGE_PREFIX = "collection-image:"  # the image last written: the parent's and child's URLs
 
 
 @dataclass(frozen=True, order=True)
@@ -300,6 +301,12 @@ def publication_changes(
     unpublish = [channels[t] for t in shown.publications
                  if t in channels and t not in wanted.publications]  # fmt: skip
     return publish, unpublish
+
+
+def image_record(parent_url: str, child_url: str) -> str:
+    """What the image was when written: the parent's URL and the one the child answered
+    (a store copies an image to its own CDN, so the two never match; ADR 0035)."""
+    return json.dumps([parent_url, child_url])
 
 
 def handle_query(handles: Iterable[str]) -> str:
