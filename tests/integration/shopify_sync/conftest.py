@@ -4,6 +4,7 @@ names are fresh per test, so tests never see each other's data."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -196,6 +197,14 @@ def sync_stack(kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> SyncFact
             await producer.start()
             try:
                 async with app.router.lifespan_context(app):
+                    # The start's catalog journal recovery runs beside the tests; a test that
+                    # syncs a collection itself would race it (its open journal entry taken
+                    # for a crash and rolled back under it), so it is awaited first.
+                    recovering = [
+                        t for t in asyncio.all_tasks() if t.get_name() == "catalog-recover"
+                    ]
+                    if recovering:
+                        await asyncio.wait(recovering, timeout=30)
                     admin = httpx.AsyncClient(
                         transport=httpx.ASGITransport(app=app), base_url="http://sync.test"
                     )
