@@ -25,6 +25,7 @@ from integration.shopify_sync.test_collection_propagation import (
 )
 from integration.shopify_sync.test_collection_reconcile import child_webhook
 
+from shopify_sync.adapters.shopify import TransientError
 from support.poll import await_for
 
 pytestmark = pytest.mark.integration
@@ -341,3 +342,50 @@ async def test_a_child_image_edit_is_put_back_and_an_unchanged_image_is_not_rewr
         assert "/bags.png?" in back and back != first
         assert await webhook() in ("echo", "in-step")  # and left alone from then on
         assert await image_of(s, follows, handle) == back
+
+
+TITLE = "query T($handle: String!) { collectionByHandle(handle: $handle) { title } }"
+
+
+async def test_a_failure_after_the_metafields_rolls_them_back_with_the_fields(
+    sync_stack: SyncFactory,
+) -> None:
+    """The new steps are journaled and undone as the older ones: publishing fails after
+    the fields and metafields were written; the child shows its snapshot again."""
+    async with sync_stack(PLANS, store_extra=ROLES) as s:
+        parent, _, follows = s.shops
+        handle = await create(s, parent, {"title": "Belts"})
+        await set_metafields(s, parent, handle, {"catalog.width": "3"})
+        collections = s.container.collections
+        store = s.container.stores.by_shop(follows)
+        assert collections is not None and store is not None
+        home = s.container.stores.stores[0]
+        view = await collections.read(home, {"handle": handle})
+        assert view is not None
+        await collections.sync_child(store, view)
+        assert await metafields(s, follows, handle) == {"catalog.width": "3"}
+
+        parent_id = (await gql(s, parent, METAFIELDS, {"handle": handle}))["collectionByHandle"][
+            "id"
+        ]
+        await gql(s, parent, UPDATE, {"input": {"id": parent_id, "title": "Belts v2"}})
+        await set_metafields(s, parent, handle, {"catalog.width": "4"})
+        await publish_on(s, parent, handle, ["Online Store"])
+        fault = {"shop": follows, "fail_mutations": ["publishablePublish"],
+                 "fail_mutation_times": 1}  # fmt: skip
+        assert (await s.sim.post("/_sim/faults", json=fault)).status_code == 200
+        view = await collections.read(home, {"handle": handle})
+        assert view is not None
+        with pytest.raises(TransientError):
+            await collections.sync_child(store, view)
+        assert await metafields(s, follows, handle) == {"catalog.width": "3"}
+        assert await published(s, follows, handle) == set()
+        titled = (await gql(s, follows, TITLE, {"handle": handle}))["collectionByHandle"]
+        assert titled == {"title": "Belts"}  # the snapshot's, not "Belts v2"
+        journal = await s.container.redis.hgetall(f"sync:catalog-journal:{{{follows}}}")
+        assert journal == {}
+
+        await s.sim.delete("/_sim/faults", params={"shop": follows})
+        await collections.sync_child(store, view)
+        assert await metafields(s, follows, handle) == {"catalog.width": "4"}
+        assert await published(s, follows, handle) == {"Online Store"}
