@@ -13,6 +13,13 @@ product, and added by :meth:`CollectionPropagator.product_arrived` as soon as pr
 propagation put the product in the child. Each step is journaled before it is sent; a
 failure undoes what may have been done (the created collection deleted; the snapshot's
 fields written back, the added products removed, the removed ones added back).
+
+Since ADR 0035 section 5 the same sync also carries the SEO listing (with the fields), the
+metafields of the parent's catalog namespace (``metafieldsSet``/``metafieldsDelete``), the
+sales channels the child has (``publishablePublish``/``publishableUnpublish``, matched by
+title) and a hand-sorted custom collection's product order (``collectionReorderProducts``),
+each journaled and undone like the steps above; section 7 records the image URLs of each
+write so a child's image edit is put back and an unchanged image never rewritten.
 """
 
 from __future__ import annotations
