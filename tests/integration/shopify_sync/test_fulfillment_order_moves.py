@@ -133,3 +133,82 @@ async def test_routed_lines_move_their_fulfillment_orders_once(
 
 async def _ready(resynced: list[Any]) -> bool:
     return bool(resynced)
+
+
+ALL_FOS = """
+query A($id: ID!) { order(id: $id) { fulfillmentOrders(first: 15) { nodes {
+  id status assignedLocation { location { id } }
+  lineItems(first: 40) { nodes { id sku remainingQuantity } }
+} } } }
+"""
+MOVE = """
+mutation M($id: ID!, $to: ID!, $lines: [FulfillmentOrderLineItemInput!]) {
+  fulfillmentOrderMove(id: $id, newLocationId: $to, fulfillmentOrderLineItems: $lines) {
+    movedFulfillmentOrder { id } userErrors { message }
+  }
+}
+"""
+
+
+async def admin(s: Sync, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    r = await s.sim.post("/admin/api/2026-10/graphql.json",
+                         json={"query": query, "variables": variables},
+                         headers={"X-Shopify-Access-Token": f"tok-{s.shops[0]}"})  # fmt: skip
+    body: dict[str, Any] = r.json()
+    assert "errors" not in body, body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+async def test_an_order_beyond_the_first_page_of_fulfillment_orders_and_lines_is_moved(
+    sync_stack: SyncFactory, kafka_bootstrap: str
+) -> None:
+    """40 lines in one fulfillment order at wh-1; the merchant moved 11 of them one by one
+    to wh-2 (12 fulfillment orders). Routing places the 11th moved line (12th fulfillment
+    order) and the original's 29th line at wh-3: both beyond the first page (10 fulfillment
+    orders, 25 lines) and both moved."""
+    run = uuid.uuid4().hex[:8]
+    topic = f"it.{run}.orders"
+    await _topics(kafka_bootstrap, [topic])
+    async with sync_stack(["plus"], store_extra=[STORE], orders_topic=topic,
+                          fulfillments_consumer_group=f"it-ful-{run}") as s:  # fmt: skip
+        shop = s.shops[0]
+        skus = [f"PG-{n:02d}" for n in range(1, 41)]
+        seeded = [{"sku": sku, "price": "5.00", "quantities": {LOC: 2, LOC2: 2, LOC3: 2}}
+                  for sku in skus]  # fmt: skip
+        assert (await s.sim.post(f"/_sim/stores/{shop}/products", json=seeded)).status_code == 201
+        items = [{"sku": sku, "quantity": 1} for sku in skus]
+        placed = await s.sim.post(f"/_sim/stores/{shop}/orders", json={"line_items": items})
+        assert placed.status_code == 201, placed.text
+        order = placed.json()["order"]
+        gid_ = f"gid://shopify/Order/{order['id']}"
+        first = (await admin(s, ALL_FOS, {"id": gid_}))["order"]["fulfillmentOrders"]["nodes"]
+        assert len(first) == 1 and first[0]["assignedLocation"]["location"]["id"] == LOC
+        lines = {line["sku"]: line["id"] for line in first[0]["lineItems"]["nodes"]}
+        for sku in skus[:11]:  # the merchant's own moves: a new fulfillment order each
+            one = [{"id": lines[sku], "quantity": 1}]
+            moved = await admin(s, MOVE, {"id": first[0]["id"], "to": LOC2, "lines": one})
+            assert moved["fulfillmentOrderMove"]["userErrors"] == []
+        fos = (await admin(s, ALL_FOS, {"id": gid_}))["order"]["fulfillmentOrders"]["nodes"]
+        assert len(fos) == 12
+        assert [line["sku"] for line in fos[-1]["lineItems"]["nodes"]] == ["PG-11"]
+        assert [line["sku"] for line in fos[0]["lineItems"]["nodes"]].index("PG-40") == 28
+        fulfillments = s.container.fulfillments
+        assert fulfillments is not None and fulfillments.mover is not None
+
+        event = routed(s, order, [("PG-11", 1, "wh-3"), ("PG-40", 1, "wh-3")])
+        assert await fulfillments.mover.on_routed(event) == 2
+        now = await fulfillment_orders_at(s, gid_)
+        assert now["PG-11"] == now["PG-40"] == LOC3
+        assert now["PG-10"] == LOC2 and now["PG-39"] == LOC  # the others stay
+        assert await fulfillments.mover.on_routed(event) == 0  # in place: nothing more
+
+
+async def fulfillment_orders_at(s: Sync, order_gid: str) -> dict[str, str]:
+    """Where each SKU's open units are now."""
+    fos = (await admin(s, ALL_FOS, {"id": order_gid}))["order"]["fulfillmentOrders"]["nodes"]
+    return {
+        line["sku"]: fo["assignedLocation"]["location"]["id"]
+        for fo in fos if fo["status"] in ("OPEN", "IN_PROGRESS")
+        for line in fo["lineItems"]["nodes"] if line["remainingQuantity"] > 0
+    }  # fmt: skip

@@ -215,6 +215,7 @@ NOT_KEYS = {
     },  # fmt: skip
     "shopify-sync": {
         "collection:",
+        "collection-image:",  # a hash field of sync:catalog-wrote:{<shop>}
         "inventory_item:",
         "variant:",  # hash fields
         "handle:",

@@ -13,6 +13,7 @@ import pytest
 
 from shopify_sync.domain.collections import (
     COLLECTION_FIELDS,
+    MANUAL,
     CollectionView,
     Rule,
     collection_input,
@@ -21,8 +22,11 @@ from shopify_sync.domain.collections import (
     from_graphql,
     from_webhook,
     handle_query,
+    metafield_changes,
     parent_owned,
     plan_membership,
+    publication_changes,
+    reorder_moves,
 )
 from stocksync_common.stores import Store
 
@@ -79,7 +83,8 @@ def test_input_writes_only_the_parent_owned_fields() -> None:
     owned = parent_owned(child("collection_title", "collection_image"))
     data = collection_input(view, owned, "gid://shopify/Collection/99")
     assert data == {"handle": "summer", "id": "gid://shopify/Collection/99",
-                    "descriptionHtml": "<p>hot</p>", "sortOrder": "BEST_SELLING"}  # fmt: skip
+                    "descriptionHtml": "<p>hot</p>", "sortOrder": "BEST_SELLING",
+                    "seo": {"title": None, "description": None}}  # fmt: skip
     created = collection_input(view, COLLECTION_FIELDS, None)  # a new one is created whole
     assert created["title"] == "Summer" and "id" not in created
     assert created["image"] == {"src": "https://cdn.example.test/summer.png"}
@@ -159,3 +164,69 @@ def test_drift_counts_only_parent_owned_fields_and_not_pending_members() -> None
     changed = CollectionView("s", smart=True, rules=(Rule("TAG", "EQUALS", "y"),))
     assert drifted(smart, changed, owned, []) == ["collection_rules"]
     assert drifted(smart, changed, parent_owned(child("collection_rules")), []) == []
+    listed = CollectionView("h", seo_title="Hats | Acme", seo_description="Warm")
+    assert drifted(listed, CollectionView("h", seo_title="Hats | Acme"), owned, []) == [
+        "collection_seo"
+    ]
+    assert drifted(listed, CollectionView("h"), parent_owned(child("collection_seo")), []) == []
+
+
+def apply_moves(items: list[str], moves: list[tuple[str, int]]) -> list[str]:
+    """As Shopify documents collectionReorderProducts: in turn, positions zero-based then."""
+    for item, position in moves:
+        items.remove(item)
+        items.insert(position, item)
+    return items
+
+
+def test_reorder_moves_move_only_products_out_of_place() -> None:
+    """Shopify's example order: [A, B, C, D, E] to [A, E, B, D, C] in two moves."""
+    start, wanted = ["a", "b", "c", "d", "e"], ["a", "e", "b", "d", "c"]
+    moves = reorder_moves(wanted, start)
+    assert moves == [("e", 1), ("d", 3)]
+    assert apply_moves(list(start), moves) == wanted
+    assert reorder_moves(["a", "b"], ["a", "b"]) == []
+    # pending parent members are skipped; the child's own members go after, in their order
+    moves = reorder_moves(["c", "x", "a"], ["own", "a", "c"])
+    assert apply_moves(["own", "a", "c"], moves) == ["c", "a", "own"]
+
+
+def test_a_manual_order_drifts_only_between_collections_sorted_by_hand() -> None:
+    wanted = CollectionView("h", sort_order=MANUAL, order=("b", "a"), products=("a", "b"))
+    shown = CollectionView("h", sort_order=MANUAL, order=("a", "b"), products=("a", "b"))
+    assert drifted(wanted, shown, parent_owned(child()), []) == ["collection_product_order"]
+    assert drifted(wanted, shown, parent_owned(child("collection_product_order")), []) == []
+    own_sort = CollectionView("h", sort_order="ALPHA_ASC", order=("a", "b"), products=("a", "b"))
+    keeps_sort = parent_owned(child("collection_sort_order"))
+    assert drifted(wanted, own_sort, keeps_sort, []) == []
+
+
+def test_metafield_changes_set_what_differs_and_delete_what_the_parent_lacks() -> None:
+    wanted = CollectionView(
+        "h", metafields=(("catalog", "a", "t", "1"), ("catalog", "b", "t", "2"))
+    )
+    shown = CollectionView("h", metafields=(("catalog", "a", "t", "1"), ("catalog", "b", "t", "9"),
+                                            ("catalog", "c", "t", "3")))  # fmt: skip
+    to_set, to_delete = metafield_changes(wanted, shown, "gid://shopify/Collection/7")
+    assert to_set == [{"ownerId": "gid://shopify/Collection/7", "namespace": "catalog",
+                       "key": "b", "type": "t", "value": "2"}]  # fmt: skip
+    assert to_delete == [{"ownerId": "gid://shopify/Collection/7", "namespace": "catalog",
+                          "key": "c"}]  # fmt: skip
+    assert metafield_changes(wanted, wanted, "x") == ([], [])
+    owned = parent_owned(child())
+    assert drifted(wanted, shown, owned, []) == ["collection_metafields"]
+    assert drifted(wanted, shown, parent_owned(child("collection_metafields")), []) == []
+
+
+def test_publications_follow_the_parent_on_the_channels_the_child_has() -> None:
+    wanted = CollectionView("h", publications=("Facebook", "Online Store"))
+    shown = CollectionView("h", publications=("Point of Sale",))
+    channels = {"Online Store": "gid://p/1", "Point of Sale": "gid://p/2"}  # no Facebook
+    assert publication_changes(wanted, shown, channels) == (["gid://p/1"], ["gid://p/2"])
+    owned = parent_owned(child())
+    assert drifted(wanted, shown, owned, [], channels) == ["collection_publications"]
+    in_step = CollectionView("h", publications=("Online Store",))
+    assert drifted(wanted, in_step, owned, [], channels) == []  # Facebook: not the child's
+    assert publication_changes(wanted, in_step, channels) == ([], [])
+    keeps = parent_owned(child("collection_publications"))
+    assert drifted(wanted, shown, keeps, [], channels) == []

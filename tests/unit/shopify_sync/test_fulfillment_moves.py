@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from shopify_sync.adapters.fulfillment_documents import (
+    FULFILLMENT_ORDER_LINES_PAGE,
     FULFILLMENT_ORDER_MOVE,
     ORDER_FULFILLMENT_ORDERS_FOR_MOVE,
 )
@@ -26,7 +27,10 @@ def fo(fo_id: str, location: str, lines: list[tuple[str, str, int]], status: str
 
 
 @pytest.mark.parametrize("version", ["2026-04", "2026-10"])
-@pytest.mark.parametrize("document", [FULFILLMENT_ORDER_MOVE, ORDER_FULFILLMENT_ORDERS_FOR_MOVE])
+@pytest.mark.parametrize(
+    "document",
+    [FULFILLMENT_ORDER_MOVE, ORDER_FULFILLMENT_ORDERS_FOR_MOVE, FULFILLMENT_ORDER_LINES_PAGE],
+)
 def test_documents_validate(document: str, version: str) -> None:
     assert validate_document(document, version) == []
 

@@ -156,3 +156,80 @@ async def test_bad_input_gets_user_errors(shopify: ShopifySim) -> None:
     )
     taken = (await gql(shopify, CREATE, {"input": {"title": "Hand"}}))["collectionCreate"]
     assert taken["collection"]["handle"] == "hand-1"  # handles stay unique
+
+
+REORDER = """
+mutation Reorder($id: ID!, $moves: [MoveInput!]!) {
+  collectionReorderProducts(id: $id, moves: $moves) { job { done } userErrors { message } }
+}
+"""
+ORDERED = """
+query Ordered($handle: String!) {
+  collectionByIdentifier(identifier: {handle: $handle}) {
+    products(first: 10) { nodes { handle } }
+    seo { title description }
+  }
+}
+"""
+
+
+async def test_manual_order_moves_apply_in_turn_and_seo_is_kept(shopify: ShopifySim) -> None:
+    """collectionReorderProducts as Shopify documents it: MANUAL only, each move's position
+    zero-based when it applies, past the end meaning last; SEOInput stored and cleared."""
+    ids = await seed(shopify)
+    spec = {"title": "Mugs", "sortOrder": "MANUAL", "seo": {"title": "Mugs | Acme"},
+            "products": [ids["mug"], ids["tee-sun"], ids["tee-big"]]}  # fmt: skip
+    made = (await gql(shopify, CREATE, {"input": spec}))["collectionCreate"]["collection"]
+
+    async def order() -> list[str]:
+        node = (await gql(shopify, ORDERED, {"handle": "mugs"}))["collectionByIdentifier"]
+        return [p["handle"] for p in node["products"]["nodes"]]
+
+    assert await order() == ["mug", "tee-sun", "tee-big"]
+    moves = [{"id": ids["tee-big"], "newPosition": "0"}, {"id": ids["mug"], "newPosition": "9"}]
+    answer = await gql(shopify, REORDER, {"id": made["id"], "moves": moves})
+    assert answer["collectionReorderProducts"] == {"job": {"done": True}, "userErrors": []}
+    assert await order() == ["tee-big", "tee-sun", "mug"]
+    node = (await gql(shopify, ORDERED, {"handle": "mugs"}))["collectionByIdentifier"]
+    assert node["seo"] == {"title": "Mugs | Acme", "description": None}
+    cleared = {"id": made["id"], "sortOrder": "BEST_SELLING", "seo": {"title": ""}}
+    assert (await gql(shopify, UPDATE, {"input": cleared}))["collectionUpdate"]["userErrors"] == []
+    node = (await gql(shopify, ORDERED, {"handle": "mugs"}))["collectionByIdentifier"]
+    assert node["seo"] == {"title": None, "description": None}
+    refused = await gql(shopify, REORDER, {"id": made["id"], "moves": moves[:1]})
+    errors = refused["collectionReorderProducts"]["userErrors"]
+    assert refused["collectionReorderProducts"]["job"] is None
+    assert errors == [{"message": "Can't reorder products unless collection is manually sorted"}]
+    assert await order() == ["tee-big", "tee-sun", "mug"]  # nothing changed
+
+
+CHANNELS = "query C { publications(first: 5) { nodes { id catalog { title } } } }"
+PUBLISH = """
+mutation P($id: ID!, $input: [PublicationInput!]!) {
+  publishablePublish(id: $id, input: $input) { userErrors { field message } }
+}
+"""
+PUBLISHED = """
+query P($handle: String!) { collectionByIdentifier(identifier: {handle: $handle}) {
+  resourcePublications(first: 5) { nodes { isPublished publication { catalog { title } } } }
+} }
+"""
+
+
+async def test_collections_are_published_on_the_store_channels_only(shopify: ShopifySim) -> None:
+    made = (await gql(shopify, CREATE, {"input": {"title": "Scarves"}}))["collectionCreate"]
+    channels = (await gql(shopify, CHANNELS, {}))["publications"]["nodes"]
+    assert [c["catalog"]["title"] for c in channels] == ["Online Store", "Point of Sale"]
+    bad = [{"publicationId": channels[0]["id"]}, {"publicationId": "gid://shopify/Publication/0"}]
+    refused = await gql(shopify, PUBLISH, {"id": made["collection"]["id"], "input": bad})
+    assert refused["publishablePublish"]["userErrors"] == [
+        {"field": ["input", "1", "publicationId"], "message": "Publication does not exist"}
+    ]
+    node = (await gql(shopify, PUBLISHED, {"handle": "scarves"}))["collectionByIdentifier"]
+    assert node["resourcePublications"]["nodes"] == []  # all or nothing
+    ok = await gql(shopify, PUBLISH, {"id": made["collection"]["id"], "input": bad[:1]})
+    assert ok["publishablePublish"]["userErrors"] == []
+    node = (await gql(shopify, PUBLISHED, {"handle": "scarves"}))["collectionByIdentifier"]
+    assert node["resourcePublications"]["nodes"] == [
+        {"isPublished": True, "publication": {"catalog": {"title": "Online Store"}}}
+    ]

@@ -90,8 +90,11 @@ class Store(BaseModel):
     # Catalog propagation (a child): product fields this child keeps for itself (title,
     # description, vendor, product_type, status, tags, images, price, metafields) and
     # collection fields (collection_title, collection_description, collection_sort_order,
-    # collection_image, collection_rules, collection_products); the parent owns every other
-    # one. Metafields propagate in one namespace. (ADR 0011, ADR 0021)
+    # collection_image, collection_rules, collection_products, collection_seo,
+    # collection_product_order, collection_metafields, collection_publications); the parent
+    # owns every other one.
+    # Metafields (of products and collections) propagate in one namespace, the parent's
+    # catalog_metafield_namespace. (ADR 0011, ADR 0021, ADR 0035)
     child_owned_fields: tuple[str, ...] = ()
     catalog_metafield_namespace: str = "catalog"
 

@@ -13,6 +13,13 @@ product, and added by :meth:`CollectionPropagator.product_arrived` as soon as pr
 propagation put the product in the child. Each step is journaled before it is sent; a
 failure undoes what may have been done (the created collection deleted; the snapshot's
 fields written back, the added products removed, the removed ones added back).
+
+Since ADR 0035 section 5 the same sync also carries the SEO listing (with the fields), the
+metafields of the parent's catalog namespace (``metafieldsSet``/``metafieldsDelete``), the
+sales channels the child has (``publishablePublish``/``publishableUnpublish``, matched by
+title) and a hand-sorted custom collection's product order (``collectionReorderProducts``),
+each journaled and undone like the steps above; section 7 records the image URLs of each
+write so a child's image edit is put back and an unchanged image never rewritten.
 """
 
 from __future__ import annotations
@@ -23,24 +30,32 @@ from dataclasses import dataclass
 from typing import Any
 
 from shopify_sync.adapters.collection_documents import (
+    CHANNELS,
     COLLECTION_ADD_PRODUCTS,
     COLLECTION_CREATE,
     COLLECTION_DELETE,
     COLLECTION_FOR_SYNC,
+    COLLECTION_METAFIELDS,
     COLLECTION_PAGE,
     COLLECTION_PRODUCTS_PAGE,
     COLLECTION_REMOVE_PRODUCTS,
+    COLLECTION_REORDER_PRODUCTS,
     COLLECTION_UPDATE,
     COLLECTIONS_PAGE,
     PRODUCTS_BY_HANDLE,
+    PUBLISHABLE_PUBLISH,
+    PUBLISHABLE_UNPUBLISH,
+    SALES_CHANNELS,
 )
-from shopify_sync.adapters.documents import MUTATION_COST
+from shopify_sync.adapters.documents import METAFIELDS_DELETE, METAFIELDS_SET, MUTATION_COST
 from shopify_sync.adapters.shopify import ShopifyClient
 from shopify_sync.catalog_gate import CatalogGate
 from shopify_sync.domain.catalog import gid
 from shopify_sync.domain.collections import (
     COLLECTION_FIELDS,
+    IMAGE_PREFIX,
     JOURNAL_PREFIX,
+    MANUAL,
     CollectionView,
     collection_input,
     drifted,
@@ -48,8 +63,12 @@ from shopify_sync.domain.collections import (
     from_graphql,
     from_webhook,
     handle_query,
+    image_record,
+    metafield_changes,
     parent_owned,
     plan_membership,
+    publication_changes,
+    reorder_moves,
 )
 from shopify_sync.domain.propagation import older
 from shopify_sync.ports import PendingMemberships, PropagationState
@@ -59,7 +78,9 @@ from stocksync_common.stores import Store
 
 log = logging.getLogger(__name__)
 PRODUCTS_MOST = 250  # collectionAddProducts / collectionRemoveProducts take 250 a call
-READ_COST = 2 + COLLECTION_PAGE * 2 + 5  # a page of id and handle, the collection's objects
+# a page of id and handle, a page of metafields, the collection's objects
+READ_COST = 2 + COLLECTION_PAGE * 2 + 2 + COLLECTION_METAFIELDS + 2 + CHANNELS * 3 + 5
+METAFIELDS_SET_MOST = 25  # metafieldsSet takes at most 25 metafields a call
 COLLECTION_GID = "gid://shopify/Collection/"  # the parent's handle records hold products too
 
 
@@ -113,7 +134,10 @@ class CollectionPropagator(ParentAndChildren):
         if shown is None:
             return "gone"
         pending = await self.pending.of_collection(child.shop, view.handle)
-        if drifted(wanted, shown, fields, pending):
+        channels = await self.channels(child) if "collection_publications" in fields else {}
+        if drifted(wanted, shown, fields, pending, channels) or await self._image_changed(
+            child, fields, wanted, shown
+        ):
             await self.sync_child(child, wanted)
             return "reasserted"
         await self.state.set_wrote(child.shop, key, fingerprint(shown, fields))
@@ -121,9 +145,28 @@ class CollectionPropagator(ParentAndChildren):
             await self.state.set_applied_at(child.shop, key, shown.updated_at)
         return "echo" if echoed else "in-step"
 
+    @property
+    def namespace(self) -> str:
+        """The metafield namespace that propagates: the parent's catalog namespace."""
+        return self.parent.catalog_metafield_namespace if self.parent else "catalog"
+
+    async def _image_changed(
+        self, child: Store, fields: frozenset[str], wanted: CollectionView, shown: CollectionView
+    ) -> bool:
+        """Whether the parent's image or the child's is not the one last written (the
+        parent's URL and the child's, recorded at the write): a child's edit of an image the
+        parent owns, without rewriting an unchanged one. No record (written before this was
+        kept): changed, so written once and recorded."""
+        if "collection_image" not in fields:
+            return False
+        recorded = await self.state.wrote(child.shop, IMAGE_PREFIX + wanted.handle)
+        return recorded != image_record(wanted.image, shown.image)
+
     async def read(self, store: Store, identifier: dict[str, str]) -> CollectionView | None:
         """The collection with every member (paged); None when the store has none such."""
-        variables = {"identifier": identifier, "products": COLLECTION_PAGE}
+        variables = {"identifier": identifier, "products": COLLECTION_PAGE,
+                     "metafields": COLLECTION_METAFIELDS, "namespace": self.namespace,
+                     "channels": CHANNELS}  # fmt: skip
         data = await self._call(store, COLLECTION_FOR_SYNC, variables, "CollectionForSync")
         node = data.get("collectionByIdentifier")
         if not isinstance(node, dict):
@@ -157,11 +200,23 @@ class CollectionPropagator(ParentAndChildren):
         try:
             await self._step(child, entry, "collection_set")
             await self.state.set_wrote(child.shop, key, fingerprint(view, fields))
-            collection_id = await self._set(
+            collection_id, image = await self._set(
                 child, view, written, snapshot.collection_id if snapshot else None
             )
+            if "collection_image" in written:
+                record = image_record(view.image, image)
+                await self.state.set_wrote(child.shop, IMAGE_PREFIX + view.handle, record)
+            if "collection_metafields" in written:
+                shown = snapshot or CollectionView(view.handle)
+                await self._metafields_to(child, entry, view, shown, collection_id)
+            if "collection_publications" in written:
+                shown = snapshot or CollectionView(view.handle)
+                await self._publish_as(child, entry, view, shown, collection_id)
             if not view.smart and "collection_products" in written:
                 await self._membership(child, entry, view, snapshot, collection_id)
+            if not view.smart and view.sort_order == MANUAL:
+                if "collection_product_order" in written:
+                    await self._reorder(child, entry, view.order, collection_id)
         except Exception:
             log.warning("child collection sync failed; rolling back", extra={
                 "shop": child.shop, "handle": view.handle, "steps": entry["steps"]},
@@ -198,6 +253,84 @@ class CollectionPropagator(ParentAndChildren):
             await self._step(child, entry, "products_remove")
             await self._products(child, COLLECTION_REMOVE_PRODUCTS, collection_id, plan.remove)
 
+    async def _metafields_to(
+        self,
+        child: Store,
+        entry: dict[str, Any] | None,
+        wanted: CollectionView,
+        shown: CollectionView,
+        target: str,
+    ) -> None:
+        """The child's collection given ``wanted``'s metafields in the namespace: those
+        missing or different set, those ``wanted`` lacks deleted. ``entry``: journal the
+        steps (None: undoing)."""
+        to_set, to_delete = metafield_changes(wanted, shown, target)
+        if max(len(wanted.metafields), len(shown.metafields)) >= COLLECTION_METAFIELDS:
+            to_delete = []  # a full page may not be all of them: never delete on a guess
+        if to_set and entry is not None:
+            await self._step(child, entry, "metafields_set")
+        for start in range(0, len(to_set), METAFIELDS_SET_MOST):
+            part = to_set[start : start + METAFIELDS_SET_MOST]
+            await self._write(child, METAFIELDS_SET, {"metafields": part}, "metafieldsSet")
+        if to_delete and entry is not None:
+            await self._step(child, entry, "metafields_delete")
+        if to_delete:
+            await self._write(
+                child, METAFIELDS_DELETE, {"metafields": to_delete}, "metafieldsDelete"
+            )
+
+    async def channels(self, store: Store) -> dict[str, str]:
+        """The store's sales channels: title -> publication id."""
+        data = await self._call(store, SALES_CHANNELS, {"first": CHANNELS}, "SalesChannels")
+        nodes = (data.get("publications") or {}).get("nodes") or []
+        return {str((n.get("catalog") or {}).get("title") or ""): str(n["id"]) for n in nodes}
+
+    async def _publish_as(
+        self,
+        child: Store,
+        entry: dict[str, Any] | None,
+        wanted: CollectionView,
+        shown: CollectionView,
+        target: str,
+    ) -> None:
+        """The child's collection published on the channels ``wanted`` is on, those the
+        child has (matched by title), and unpublished from the others it has.
+        ``entry``: journal the step (None: undoing)."""
+        publish, unpublish = publication_changes(wanted, shown, await self.channels(child))
+        if (publish or unpublish) and entry is not None:
+            await self._step(child, entry, "publications")
+        for document, name, ids in (
+            (PUBLISHABLE_PUBLISH, "publishablePublish", publish),
+            (PUBLISHABLE_UNPUBLISH, "publishableUnpublish", unpublish),
+        ):
+            if ids:
+                variables = {"id": target, "input": [{"publicationId": p} for p in ids]}
+                await self._write(child, document, variables, name)
+
+    async def _reorder(
+        self, child: Store, entry: dict[str, Any] | None, order: Sequence[str], target: str
+    ) -> None:
+        """The child's collection (sorted by hand) put in ``order`` (product handles) with
+        ``collectionReorderProducts``, only the products that move; read again first, as
+        the membership steps just changed it. ``entry``: journal the step (None: undoing)."""
+        now = await self.read(child, {"id": target})
+        if now is None or now.sort_order != MANUAL:
+            return  # the child keeps another sort order (its own field)
+        moves = reorder_moves(order, now.order)
+        if not moves:
+            return
+        if entry is not None:
+            await self._step(child, entry, "products_reorder")
+        for start in range(0, len(moves), PRODUCTS_MOST):
+            part = [
+                {"id": now.product_ids[handle], "newPosition": str(position)}
+                for handle, position in moves[start : start + PRODUCTS_MOST]
+            ]
+            await self._write(
+                child, COLLECTION_REORDER_PRODUCTS, {"id": target, "moves": part},
+                "collectionReorderProducts",
+            )  # fmt: skip
+
     async def product_arrived(self, child: Store, handle: str, product_id: str) -> int:
         """Product propagation put ``handle`` in the child: add it to the collections that
         were waiting for it there; how many. A collection not in the child yet keeps it
@@ -215,7 +348,17 @@ class CollectionPropagator(ParentAndChildren):
             )
             await self.pending.done(child.shop, collection, handle)
             added += 1
+            await self._arrived_in_order(child, collection, target.collection_id)
         return added
+
+    async def _arrived_in_order(self, child: Store, handle: str, target: str) -> None:
+        """A product added late to a collection sorted by hand lands at its end: put back in
+        the parent's order (when the parent owns that order in this child)."""
+        if self.parent is None or "collection_product_order" not in parent_owned(child):
+            return
+        wanted = await self.read(self.parent, {"handle": handle})
+        if wanted is not None and not wanted.smart and wanted.sort_order == MANUAL:
+            await self._reorder(child, None, wanted.order, target)
 
     async def find_products(self, store: Store, handles: Sequence[str]) -> dict[str, str]:
         """The store's products with these handles (handle -> gid)."""
@@ -301,7 +444,8 @@ class CollectionPropagator(ParentAndChildren):
 
     async def _set(
         self, child: Store, view: CollectionView, fields: set[str], collection_id: str | None
-    ) -> str:
+    ) -> tuple[str, str]:
+        """The collection's id and its image's URL, as the child answered."""
         document, name = (
             (COLLECTION_UPDATE, "collectionUpdate")
             if collection_id
@@ -312,7 +456,8 @@ class CollectionPropagator(ParentAndChildren):
         payload = data.get(name) or {}
         if not payload.get("collection"):
             raise PropagationFailed(f"{child.shop}: {name} answered no collection")
-        return str(payload["collection"]["id"])
+        written = payload["collection"]
+        return str(written["id"]), str((written.get("image") or {}).get("url") or "")
 
     async def _products(
         self, child: Store, document: str, collection_id: str, ids: Sequence[str]
@@ -382,6 +527,10 @@ class CollectionPropagator(ParentAndChildren):
         key = JOURNAL_PREFIX + before.handle
         await self.state.set_wrote(child.shop, key, fingerprint(before, fields))
         now = await self.read(child, {"id": target})
+        if now is not None and {"metafields_set", "metafields_delete"} & set(steps):
+            await self._metafields_to(child, None, before, now, target)
+        if now is not None and "publications" in steps:
+            await self._publish_as(child, None, before, now, target)
         shown = set(now.product_ids.values()) if now else set()
         if "products_add" in steps:
             undo = [p for p in entry.get("added") or () if p in shown]
@@ -391,6 +540,8 @@ class CollectionPropagator(ParentAndChildren):
             back = [p for p in entry.get("removed") or () if p not in shown]
             if back:
                 await self._products(child, COLLECTION_ADD_PRODUCTS, target, back)
+        if "products_reorder" in steps:
+            await self._reorder(child, None, before.order, target)
 
     async def recover(self) -> int:
         """Roll back what a crash left half done, then redo those syncs from the parent."""

@@ -23,6 +23,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from shopify_sync.adapters.fulfillment_documents import (
+    FULFILLMENT_ORDER_LINES_PAGE,
+    FULFILLMENT_ORDER_LINES_PAGE_COST,
     FULFILLMENT_ORDER_MOVE,
     FULFILLMENT_ORDER_MOVE_COST,
     FULFILLMENT_ORDERS_FIRST,
@@ -59,6 +61,12 @@ async def fulfillment_orders_of(
         raise PoisonMessage(f"{store.shop} has no order {order_id}")
     nodes: list[dict[str, Any]] = (order.get("fulfillmentOrders") or {}).get("nodes") or []
     return nodes
+
+
+def next_page(connection: dict[str, Any]) -> str | None:
+    """The cursor to read on from, None on the last page."""
+    info = connection.get("pageInfo") or {}
+    return str(info["endCursor"]) if info.get("hasNextPage") and info.get("endCursor") else None
 
 
 def routed_key(shop: str, order_id: str) -> str:
@@ -121,10 +129,43 @@ class FulfillmentOrderMover:
         return wanted, skus
 
     async def _fulfillment_orders(self, store: Store, order_id: str) -> list[dict[str, Any]]:
-        return await fulfillment_orders_of(
-            self.client, store, order_id, ORDER_FULFILLMENT_ORDERS_FOR_MOVE,
-            MOVE_LINES_FIRST, ORDER_FULFILLMENT_ORDERS_FOR_MOVE_COST,
-        )  # fmt: skip
+        """Every fulfillment order of the order with every line: a page of fulfillment
+        orders at a time, and each one's lines beyond its first page read on from there."""
+        found: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            variables = {"id": f"gid://shopify/Order/{order_id}", "after": after,
+                         "first": FULFILLMENT_ORDERS_FIRST, "lines": MOVE_LINES_FIRST}  # fmt: skip
+            data = await self.client.execute(
+                store, ORDER_FULFILLMENT_ORDERS_FOR_MOVE, variables,
+                operation="OrderFulfillmentOrdersForMove",
+                cost=ORDER_FULFILLMENT_ORDERS_FOR_MOVE_COST,
+            )  # fmt: skip
+            order = data.get("order")
+            if not order:
+                raise PoisonMessage(f"{store.shop} has no order {order_id}")
+            page = order.get("fulfillmentOrders") or {}
+            for fo in page.get("nodes") or []:
+                await self._rest_of_lines(store, fo)
+                found.append(fo)
+            after = next_page(page)
+            if after is None:
+                return found
+
+    async def _rest_of_lines(self, store: Store, fo: dict[str, Any]) -> None:
+        """Append to ``fo``'s lines the pages after its first."""
+        lines = fo.setdefault("lineItems", {})
+        nodes = lines.setdefault("nodes", [])
+        after = next_page(lines)
+        while after is not None:
+            variables = {"id": fo["id"], "first": MOVE_LINES_FIRST, "after": after}
+            data = await self.client.execute(
+                store, FULFILLMENT_ORDER_LINES_PAGE, variables,
+                operation="FulfillmentOrderLinesPage", cost=FULFILLMENT_ORDER_LINES_PAGE_COST,
+            )  # fmt: skip
+            page = (data.get("fulfillmentOrder") or {}).get("lineItems") or {}
+            nodes += page.get("nodes") or []
+            after = next_page(page)
 
     async def _move(self, store: Store, move: Move) -> list[Any]:
         """The user errors Shopify refused the move with ([] when it was made)."""

@@ -28,6 +28,7 @@ from typing import Any
 
 from stocksync_sim.delivery import rfc3339, utc_now
 from stocksync_sim.shopify.catalog import check_fault, find_product, product_object, user_error
+from stocksync_sim.shopify.channels import resource_publications
 from stocksync_sim.shopify.executor import Call, GqlObject, Resolve
 from stocksync_sim.shopify.objects import NODE, connection
 from stocksync_sim.shopify.state import CatalogInfo, StoreState, gid
@@ -61,10 +62,17 @@ class SimCollection:
     description_html: str = ""
     sort_order: str = "BEST_SELLING"
     image: str | None = None
+    seo_title: str | None = None  # None: the listing shows the title (Shopify's default)
+    seo_description: str | None = None
     rules: tuple[Rule, ...] | None = None  # None: a custom collection
     disjunctive: bool = False
     manual: list[int] = field(default_factory=list)  # product numbers, custom only
+    metafields: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    published: list[str] = field(default_factory=list)  # publication gids (channels.py)
     updated_at: str = field(default_factory=lambda: rfc3339(utc_now()))
+
+    def touch(self) -> None:
+        self.updated_at = rfc3339(utc_now())
 
     @property
     def id(self) -> str:
@@ -186,7 +194,9 @@ def _apply(
         if data.get(name) is not None:
             setattr(c, attr, str(data[name]))
     if "image" in data:
-        c.image = str((data.get("image") or {}).get("src") or "") or None
+        c.image = _cdn_copy(store, str((data.get("image") or {}).get("src") or ""))
+    _apply_seo(c, data.get("seo"))
+    _apply_metafields(c, data.get("metafields"))
     if rules is not None:
         c.rules, c.disjunctive = rules, bool(rule_set.get("appliedDisjunctively"))  # type: ignore[union-attr]
     if data.get("handle") or created:
@@ -197,6 +207,31 @@ def _apply(
             c.manual.append(product.product_number)
     c.updated_at = rfc3339(utc_now())
     return []
+
+
+def _cdn_copy(store: StoreState, src: str) -> str | None:
+    """Shopify copies an image given by URL to the store's own CDN: a new address naming the
+    store and keeping the source file's name (a new version each time it is given)."""
+    if not src:
+        return None
+    name = src.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or "image"
+    cdn = f"https://cdn.shopify.test/s/files/{store.shop_number}/collections"
+    return f"{cdn}/{name}?v={store.next_id()}"
+
+
+def _apply_seo(c: SimCollection, seo: Any) -> None:
+    """``SEOInput``: a half given null or empty is cleared (the title shows again)."""
+    if isinstance(seo, dict):
+        for key, attr in (("title", "seo_title"), ("description", "seo_description")):
+            if key in seo:
+                setattr(c, attr, str(seo[key] or "") or None)
+
+
+def _apply_metafields(c: SimCollection, metafields: Any) -> None:
+    """``CollectionInput.metafields``: each set (as ``metafieldsSet``), none deleted."""
+    for m in metafields or []:
+        key = (str(m.get("namespace") or "$app"), str(m["key"]))
+        c.metafields[key] = (str(m.get("type") or "single_line_text_field"), str(m["value"]))
 
 
 def _payload(
@@ -303,7 +338,70 @@ def collection_remove_products(store: StoreState, call: Call) -> GqlObject:
     return GqlObject("CollectionRemoveProductsPayload", {"job": job, "userErrors": errors}, cost=0)
 
 
+def collection_reorder_products(store: StoreState, call: Call) -> GqlObject:
+    """``collectionReorderProducts(id:, moves:)``: a collection sorted ``MANUAL`` only; each
+    move applied in order, ``newPosition`` zero-based at that moment, a position past the end
+    putting the product last; all or nothing. Shopify answers a job and reorders in the
+    background; the simulator reorders at once and answers the job done. A smart
+    collection's manual order is not simulated (refused, saying so)."""
+    check_fault(store, "collectionReorderProducts")
+    c = find_collection(store, collection_id=call.args.get("id"))
+    moves: list[dict[str, Any]] = list(call.args.get("moves") or [])
+    errors = _reorder_problems(store, c, moves)
+    job = None
+    if c is not None and not errors:
+        for move in moves:
+            product = find_product(store, product_id=move["id"])
+            if product is not None:  # always: checked above
+                c.manual.remove(product.product_number)
+                c.manual.insert(int(move["newPosition"]), product.product_number)
+        c.updated_at = rfc3339(utc_now())
+        store.outbox.append(("collections/update", c))
+        job = GqlObject("Job", {"id": gid("Job", store.next_id()), "done": True}, NODE)
+    return GqlObject("CollectionReorderProductsPayload", {"job": job, "userErrors": errors},
+                     cost=0)  # fmt: skip
+
+
+def _reorder_problems(
+    store: StoreState, c: SimCollection | None, moves: list[dict[str, Any]]
+) -> list[GqlObject]:
+    if c is None:
+        return [user_error("Collection does not exist", ["id"])]
+    if c.smart:
+        return [user_error("Reordering a smart collection is not simulated", ["id"])]
+    if c.sort_order != "MANUAL":
+        return [user_error("Can't reorder products unless collection is manually sorted",
+                           ["id"])]  # fmt: skip
+    errors = []
+    for i, move in enumerate(moves):
+        product = find_product(store, product_id=move.get("id"))
+        if product is None or product.product_number not in c.manual:
+            errors.append(user_error(f"Product is not in the collection: {move.get('id')}",
+                                     ["moves", str(i), "id"]))  # fmt: skip
+        position = str(move.get("newPosition"))
+        if not position.isdigit():
+            errors.append(user_error(f"Position is not valid: {position}",
+                                     ["moves", str(i), "newPosition"]))  # fmt: skip
+    return errors
+
+
+def collection_metafield_object(c: SimCollection, key: tuple[str, str]) -> GqlObject:
+    kind, value = c.metafields[key]
+    index = list(c.metafields).index(key)
+    fields = {"id": gid("Metafield", f"{c.number}{index:03d}"), "namespace": key[0],
+              "key": key[1], "type": kind, "value": value}  # fmt: skip
+    return GqlObject("Metafield", fields, NODE)
+
+
 def collection_object(store: StoreState, c: SimCollection) -> GqlObject:
+    def metafields(call: Call) -> GqlObject:
+        namespace = call.args.get("namespace")
+        keys = [k for k in c.metafields if namespace is None or k[0] == namespace]
+        return connection(
+            "Metafield", list(enumerate(keys)),
+            lambda k: collection_metafield_object(c, k), call.args,
+        )  # fmt: skip
+
     def products(call: Call) -> GqlObject:
         entries = [(info.number, info.variants[0]) for info in members(store, c)]
         return connection("Product", entries, lambda p: product_object(store, p), call.args)
@@ -321,15 +419,18 @@ def collection_object(store: StoreState, c: SimCollection) -> GqlObject:
             "CollectionRuleSet", {"appliedDisjunctively": c.disjunctive, "rules": rules}, cost=0
         )
     image = GqlObject("Image", {"url": c.image, "altText": None}, cost=0) if c.image else None
+    seo = GqlObject("SEO", {"title": c.seo_title, "description": c.seo_description}, cost=0)
     count = GqlObject("Count", {"count": len(members(store, c)), "precision": "EXACT"}, cost=0)
     return GqlObject(
         "Collection",
         {
             "id": c.id, "legacyResourceId": str(c.number), "handle": c.handle, "title": c.title,
             "descriptionHtml": c.description_html, "sortOrder": c.sort_order,
-            "updatedAt": c.updated_at, "image": image, "ruleSet": rule_set,
+            "updatedAt": c.updated_at, "image": image, "seo": seo, "ruleSet": rule_set,
             "products": Resolve(products), "productsCount": Resolve(lambda _c: count),
-            "hasProduct": Resolve(has_product),
+            "hasProduct": Resolve(has_product), "metafields": Resolve(metafields),
+            "resourcePublications": Resolve(lambda call: resource_publications(
+                store, c.published, c.updated_at, call.args)),
         },
         (*NODE, "Publishable", "HasMetafields"),
     )  # fmt: skip
@@ -369,6 +470,7 @@ def mutation_fields(store: StoreState) -> dict[str, Any]:
         "collectionDelete": Resolve(lambda call: collection_delete(store, call)),
         "collectionAddProducts": Resolve(lambda call: collection_add_products(store, call)),
         "collectionRemoveProducts": Resolve(lambda call: collection_remove_products(store, call)),
+        "collectionReorderProducts": Resolve(lambda call: collection_reorder_products(store, call)),
     }
 
 

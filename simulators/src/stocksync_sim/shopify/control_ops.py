@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from stocksync_sim.shopify.bulk import BulkOperation
+from stocksync_sim.shopify.channels import channels, set_channels
 from stocksync_sim.shopify.collections import collection_payload, find_collection
 from stocksync_sim.shopify.faults import FaultsIn, FaultSpec
 from stocksync_sim.shopify.payloads import product_payload
@@ -130,6 +131,14 @@ async def collection_body(shop: str, handle: str, sim: SimDep) -> dict[str, Any]
     if found is None:
         raise HTTPException(404, f"unknown collection {handle}")
     return collection_payload(found)
+
+
+@router.put("/stores/{shop}/publications")
+async def put_publications(shop: str, titles: list[str], sim: SimDep) -> dict[str, str]:
+    """The store's sales channels (their titles), replacing the default two."""
+    store = store_or_404(sim, shop)
+    set_channels(store, titles)
+    return channels(store)
 
 
 @router.patch("/stores/{shop}/products/{sku}")

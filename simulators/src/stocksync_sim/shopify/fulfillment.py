@@ -166,6 +166,12 @@ def order_object(store: StoreState, order_gid: object) -> GqlObject | None:
     )
 
 
+def fulfillment_order_by_id(store: StoreState, fo_id: object) -> GqlObject | None:
+    """``fulfillmentOrder(id:)``: one fulfillment order (its lines paged on from here)."""
+    found = find_fulfillment_order(store, fo_id)
+    return fulfillment_order_object(store, found[1]) if found else None
+
+
 def _error(field_path: list[str], message: str) -> GqlObject:
     return GqlObject("UserError", {"field": field_path, "message": message}, cost=0)
 

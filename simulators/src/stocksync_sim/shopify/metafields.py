@@ -1,5 +1,5 @@
-"""``metafieldsSet`` and ``metafieldsDelete`` on products (each all or nothing, like Shopify;
-``metafieldsSet`` takes at most 25 metafields a call).
+"""``metafieldsSet`` and ``metafieldsDelete`` on products and collections (each all or
+nothing, like Shopify; ``metafieldsSet`` takes at most 25 metafields a call).
 
 Deleting a metafield that does not exist is not an error: its place in
 ``deletedMetafields`` is null, as Shopify answers.
@@ -10,16 +10,35 @@ from __future__ import annotations
 from typing import Any
 
 from stocksync_sim.shopify.catalog import check_fault, find_product, metafield_object, user_error
+from stocksync_sim.shopify.collections import (
+    SimCollection,
+    collection_metafield_object,
+    find_collection,
+)
 from stocksync_sim.shopify.executor import Call, GqlObject
 from stocksync_sim.shopify.state import Product, StoreState
+
+Owner = Product | SimCollection
 
 SET_MOST = 25  # metafieldsSet takes at most 25 metafields a call (as Shopify)
 
 
+def _owner(store: StoreState, owner_id: Any) -> Owner | None:
+    return find_product(store, product_id=owner_id) or find_collection(
+        store, collection_id=owner_id
+    )
+
+
+def _object(owner: Owner, key: tuple[str, str]) -> GqlObject:
+    if isinstance(owner, SimCollection):
+        return collection_metafield_object(owner, key)
+    return metafield_object(owner, key, list(owner.metafields).index(key))
+
+
 def _owners(
     store: StoreState, inputs: list[dict[str, Any]]
-) -> tuple[list[Product | None], list[GqlObject]]:
-    owners = [find_product(store, product_id=m.get("ownerId")) for m in inputs]
+) -> tuple[list[Owner | None], list[GqlObject]]:
+    owners = [_owner(store, m.get("ownerId")) for m in inputs]
     errors = [
         user_error("Owner does not exist", ["metafields", str(i), "ownerId"], "INVALID")
         for i, owner in enumerate(owners)
@@ -47,7 +66,7 @@ def metafields_set(store: StoreState, call: Call) -> GqlObject:
         key = (str(entry.get("namespace") or "$app"), str(entry["key"]))
         owner.metafields[key] = (str(entry.get("type") or "single_line_text_field"), entry["value"])
         owner.touch()
-        out.append(metafield_object(owner, key, list(owner.metafields).index(key)))
+        out.append(_object(owner, key))
     return GqlObject("MetafieldsSetPayload", {"metafields": out, "userErrors": []}, cost=0)
 
 

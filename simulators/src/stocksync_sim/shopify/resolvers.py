@@ -11,10 +11,15 @@ from stocksync_sim.shopify import (
     catalog,
     collections,
     metafields,
+    publications,
     subscriptions,
 )
 from stocksync_sim.shopify.executor import Call, FieldError, GqlObject, Resolve
-from stocksync_sim.shopify.fulfillment import fulfillment_create, order_object
+from stocksync_sim.shopify.fulfillment import (
+    fulfillment_create,
+    fulfillment_order_by_id,
+    order_object,
+)
 from stocksync_sim.shopify.fulfillment_move import fulfillment_order_move
 from stocksync_sim.shopify.inventory_mutation import set_quantities
 from stocksync_sim.shopify.objects import (
@@ -162,11 +167,15 @@ def query_root(store: StoreState, ctx: RequestContext | None = None) -> GqlObjec
             "currentBulkOperation": Resolve(current_bulk),
             "productVariantsCount": Resolve(variants_count),
             "order": Resolve(lambda call: order_object(store, call.args.get("id"))),
+            "fulfillmentOrder": Resolve(
+                lambda call: fulfillment_order_by_id(store, call.args.get("id"))
+            ),
             "productByIdentifier": Resolve(lambda call: catalog.product_by_identifier(store, call)),
             "product": Resolve(lambda call: catalog.product_by_id(store, _required_id(call))),
             "products": Resolve(products),
             **subscriptions.query_fields(store),
             **collections.query_fields(store),
+            **publications.query_fields(store),
         },
         cost=0,
     )
@@ -200,6 +209,7 @@ def mutation_root(store: StoreState, ctx: RequestContext | None = None) -> GqlOb
             ),
             **subscriptions.mutation_fields(store),
             **collections.mutation_fields(store),
+            **publications.mutation_fields(store),
         },
         cost=0,
     )

@@ -254,6 +254,7 @@ class StoreState:
         # products/* webhooks our GraphQL writes caused, sent after the answer (endpoint).
         self.outbox: list[tuple[str, Any]] = []  # (topic, Product or collections.SimCollection)
         self.collections: dict[int, Any] = {}  # number -> collections.SimCollection
+        self.publications: dict[str, str] | None = None  # sales channels (channels.py)
         self.staged_keys: dict[str, str] = {}  # upload token -> key (bulk_mutation)
         self.catalog_index: dict[str, CatalogInfo] = {}  # "h:<handle>", "i:<gid>" (catalog)
         self.staged_files: dict[str, bytes] = {}  # key -> uploaded JSONL

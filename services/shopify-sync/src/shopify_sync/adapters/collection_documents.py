@@ -21,16 +21,30 @@ COLLECTION_FIELDS = """
     sortOrder
     updatedAt
     image { url }
+    seo { title description }
     ruleSet { appliedDisjunctively rules { column relation condition } }
 """
 PAGE_INFO = "pageInfo { hasNextPage endCursor }"
 
-# One collection and a page of its products (their handles: products are matched across
-# stores by handle, as product propagation does).
+# One collection, its metafields in the propagated namespace (one page) and a page of its
+# products (their handles: products are matched across stores by handle, as product
+# propagation does).
 COLLECTION_FOR_SYNC = f"""
-query CollectionForSync($identifier: CollectionIdentifierInput!, $products: Int!) {{
+query CollectionForSync(
+  $identifier: CollectionIdentifierInput!
+  $products: Int!
+  $metafields: Int!
+  $namespace: String
+  $channels: Int!
+) {{
   collectionByIdentifier(identifier: $identifier) {{
     {COLLECTION_FIELDS}
+    metafields(first: $metafields, namespace: $namespace) {{
+      nodes {{ namespace key type value }}
+    }}
+    resourcePublications(first: $channels, onlyPublished: true) {{
+      nodes {{ isPublished publication {{ id catalog {{ title }} }} }}
+    }}
     products(first: $products) {{ nodes {{ id handle }} {PAGE_INFO} }}
   }}
 }}
@@ -108,6 +122,37 @@ mutation CollectionRemoveProductsSync($id: ID!, $productIds: [ID!]!) {
 }
 """
 
+# The store's sales channels: publications, named by their catalog's title (the same
+# channel in two stores has two ids and one title).
+SALES_CHANNELS = """
+query SalesChannels($first: Int!) {
+  publications(first: $first) { nodes { id catalog { title } } }
+}
+"""
+
+PUBLISHABLE_PUBLISH = """
+mutation PublishablePublishSync($id: ID!, $input: [PublicationInput!]!) {
+  publishablePublish(id: $id, input: $input) { userErrors { field message } }
+}
+"""
+
+PUBLISHABLE_UNPUBLISH = """
+mutation PublishableUnpublishSync($id: ID!, $input: [PublicationInput!]!) {
+  publishableUnpublish(id: $id, input: $input) { userErrors { field message } }
+}
+"""
+
+# Asynchronous: answers a job; the moves apply in order, each position zero-based at the
+# moment it applies. Only for a collection sorted MANUAL.
+COLLECTION_REORDER_PRODUCTS = """
+mutation CollectionReorderProductsSync($id: ID!, $moves: [MoveInput!]!) {
+  collectionReorderProducts(id: $id, moves: $moves) {
+    job { id done }
+    userErrors { field message }
+  }
+}
+"""
+
 COLLECTION_DOCUMENTS = {
     "CollectionForSync": COLLECTION_FOR_SYNC,
     "CollectionProductsPage": COLLECTION_PRODUCTS_PAGE,
@@ -117,6 +162,12 @@ COLLECTION_DOCUMENTS = {
     "CollectionUpdateSync": COLLECTION_UPDATE,
     "CollectionDeleteSync": COLLECTION_DELETE,
     "CollectionAddProductsSync": COLLECTION_ADD_PRODUCTS,
+    "CollectionReorderProductsSync": COLLECTION_REORDER_PRODUCTS,
+    "SalesChannels": SALES_CHANNELS,
+    "PublishablePublishSync": PUBLISHABLE_PUBLISH,
+    "PublishableUnpublishSync": PUBLISHABLE_UNPUBLISH,
     "CollectionRemoveProductsSync": COLLECTION_REMOVE_PRODUCTS,
 }
 COLLECTION_PAGE = 50  # products or collections a page: 2 + 50 x 2 points, far inside a bucket
+COLLECTION_METAFIELDS = 50  # a collection's metafields read in the namespace (one page)
+CHANNELS = 25  # sales channels read (a store's, a collection's): one page

@@ -45,12 +45,18 @@ mutation CreateFulfillment($fulfillment: FulfillmentInput!, $message: String) {
 """
 
 # Where each open fulfillment order is assigned and which order line each of its lines is
-# (fulfillment orders moved to where routing placed the units; ADR 0035).
+# (fulfillment orders moved to where routing placed the units; ADR 0035), a page of
+# fulfillment orders at a time, each with its first page of lines (the rest read with
+# FULFILLMENT_ORDER_LINES_PAGE).
 ORDER_FULFILLMENT_ORDERS_FOR_MOVE = """
-query OrderFulfillmentOrdersForMove($id: ID!, $first: Int!, $lines: Int!) {
+query OrderFulfillmentOrdersForMove($id: ID!, $first: Int!, $lines: Int!, $after: String) {
   order(id: $id) {
     id
-    fulfillmentOrders(first: $first) {
+    fulfillmentOrders(first: $first, after: $after) {
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
       nodes {
         id
         status
@@ -60,6 +66,10 @@ query OrderFulfillmentOrdersForMove($id: ID!, $first: Int!, $lines: Int!) {
           }
         }
         lineItems(first: $lines) {
+          pageInfo {
+            hasNextPage
+            endCursor
+          }
           nodes {
             id
             remainingQuantity
@@ -67,6 +77,28 @@ query OrderFulfillmentOrdersForMove($id: ID!, $first: Int!, $lines: Int!) {
               id
             }
           }
+        }
+      }
+    }
+  }
+}
+"""
+
+# The next page of a fulfillment order's lines (one with more than MOVE_LINES_FIRST).
+FULFILLMENT_ORDER_LINES_PAGE = """
+query FulfillmentOrderLinesPage($id: ID!, $first: Int!, $after: String) {
+  fulfillmentOrder(id: $id) {
+    id
+    lineItems(first: $first, after: $after) {
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      nodes {
+        id
+        remainingQuantity
+        lineItem {
+          id
         }
       }
     }
@@ -114,10 +146,13 @@ ORDER_FULFILLMENT_ORDERS_FOR_MOVE_COST = (
     1.0 + 2 + FULFILLMENT_ORDERS_FIRST * (1 + 2 + 2 + MOVE_LINES_FIRST * 2)
 )
 FULFILLMENT_ORDER_MOVE_COST = 10.0
+# fulfillment order 1 + lines 2 + 25 x (1 + 1); pageInfo is free
+FULFILLMENT_ORDER_LINES_PAGE_COST = 1.0 + 2 + MOVE_LINES_FIRST * 2
 
 FULFILLMENT_DOCUMENTS = {
     "OrderFulfillmentOrders": ORDER_FULFILLMENT_ORDERS,
     "CreateFulfillment": FULFILLMENT_CREATE,
     "OrderFulfillmentOrdersForMove": ORDER_FULFILLMENT_ORDERS_FOR_MOVE,
     "MoveFulfillmentOrder": FULFILLMENT_ORDER_MOVE,
+    "FulfillmentOrderLinesPage": FULFILLMENT_ORDER_LINES_PAGE,
 }

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,13 +23,16 @@ from stocksync_common.stores import Store
 COLLECTION_FIELDS = frozenset(
     {
         "collection_title", "collection_description", "collection_sort_order",
-        "collection_image", "collection_rules", "collection_products",
+        "collection_image", "collection_rules", "collection_products", "collection_seo",
+        "collection_product_order", "collection_metafields", "collection_publications",
     }
 )  # fmt: skip
 # What a collections/* webhook carries reliably (its sort_order may be null; no image,
 # rules or products): the echo fingerprint covers only these.
 ECHO_FIELDS = frozenset({"collection_title", "collection_description"})
+MANUAL = "MANUAL"  # the sort order whose product order the merchant sets by hand
 JOURNAL_PREFIX = "collection:"  # journal and last-write keys, apart from product handles
+IMAGE_PREFIX = "collection-image:"  # the image last written: the parent's and child's URLs
 
 
 @dataclass(frozen=True, order=True)
@@ -47,10 +50,16 @@ class CollectionView:
     description: str = ""
     sort_order: str = ""
     image: str = ""
+    seo_title: str = ""  # the search engine listing; empty: Shopify's default (the title)
+    seo_description: str = ""
     smart: bool = False
     disjunctive: bool = False
     rules: tuple[Rule, ...] = ()
     products: tuple[str, ...] = ()  # member product handles (a custom collection's matter)
+    order: tuple[str, ...] = ()  # the same handles in the collection's order, as read
+    # (namespace, key, type, value) in the propagated namespace, sorted
+    metafields: tuple[tuple[str, str, str, str], ...] = ()
+    publications: tuple[str, ...] = ()  # the sales channels (titles) it is published on
     updated_at: str = ""
     product_ids: Mapping[str, str] = field(default_factory=dict, compare=False)  # handle -> gid
 
@@ -61,11 +70,15 @@ class CollectionView:
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> CollectionView:
-        plain = {k: v for k, v in doc.items() if k not in ("rules", "products", "product_ids")}
+        lists = ("rules", "products", "product_ids", "order", "metafields", "publications")
+        plain = {k: v for k, v in doc.items() if k not in lists}
         return cls(
             **plain,
             rules=tuple(Rule(*r) if isinstance(r, list) else Rule(**r) for r in doc["rules"]),
             products=tuple(doc.get("products") or ()),
+            order=tuple(doc.get("order") or ()),
+            metafields=tuple(tuple(m) for m in doc.get("metafields") or ()),
+            publications=tuple(doc.get("publications") or ()),
             product_ids=dict(doc.get("product_ids") or {}),
         )
 
@@ -78,6 +91,7 @@ def from_graphql(node: Mapping[str, Any], members: Iterable[Mapping[str, Any]]) 
         for r in (rule_set or {}).get("rules") or []
     )
     ids = {str(p["handle"]): str(p["id"]) for p in members}
+    seo = node.get("seo") or {}
     return CollectionView(
         handle=str(node.get("handle") or ""),
         collection_id=str(node.get("id") or ""),
@@ -85,10 +99,26 @@ def from_graphql(node: Mapping[str, Any], members: Iterable[Mapping[str, Any]]) 
         description=str(node.get("descriptionHtml") or ""),
         sort_order=str(node.get("sortOrder") or ""),
         image=str((node.get("image") or {}).get("url") or ""),
+        seo_title=str(seo.get("title") or ""),
+        seo_description=str(seo.get("description") or ""),
         smart=rule_set is not None,
         disjunctive=bool((rule_set or {}).get("appliedDisjunctively")),
         rules=rules,
         products=tuple(sorted(ids)),
+        order=tuple(ids),
+        metafields=tuple(
+            sorted(
+                (str(m["namespace"]), str(m["key"]), str(m["type"]), str(m["value"]))
+                for m in (node.get("metafields") or {}).get("nodes") or []
+            )
+        ),
+        publications=tuple(
+            sorted(
+                str(((r.get("publication") or {}).get("catalog") or {}).get("title") or "")
+                for r in (node.get("resourcePublications") or {}).get("nodes") or []
+                if r.get("isPublished")
+            )
+        ),  # fmt: skip
         updated_at=str(node.get("updatedAt") or ""),
         product_ids=ids,
     )
@@ -140,6 +170,8 @@ def collection_input(
         data["sortOrder"] = view.sort_order
     if "collection_image" in chosen:
         data["image"] = {"src": view.image} if view.image else None
+    if "collection_seo" in chosen:  # empty: cleared, the store shows its default again
+        data["seo"] = {"title": view.seo_title or None, "description": view.seo_description or None}
     if "collection_rules" in chosen and view.smart:
         data["ruleSet"] = {
             "appliedDisjunctively": view.disjunctive,
@@ -172,15 +204,20 @@ def plan_membership(
 
 
 def drifted(
-    wanted: CollectionView, shown: CollectionView, fields: Iterable[str], pending: Iterable[str]
+    wanted: CollectionView,
+    shown: CollectionView,
+    fields: Iterable[str],
+    pending: Iterable[str],
+    channels: Iterable[str] = (),
 ) -> list[str]:
     """The parent-owned ``fields`` in which the child's collection (``shown``, read whole)
     no longer shows the parent's (``wanted``): what a child's collections/update may have
     changed (ADR 0035). Membership drifted when the child holds a product the parent does not
     list, or lacks a parent member that is not ``pending`` (its product not in the child
     yet). The image is not compared: a store serves an image from its own CDN address, so
-    the parent's and the child's never match."""
-    chosen = set(fields)
+    the parent's and the child's never match. Publications are compared over the child's
+    sales ``channels`` (titles) only: one the child does not have cannot differ."""
+    chosen, has = set(fields), set(channels)
     out = [
         name
         for name, differs in (
@@ -188,6 +225,13 @@ def drifted(
             ("collection_description", wanted.description != shown.description),
             ("collection_sort_order", bool(wanted.sort_order)
              and wanted.sort_order != shown.sort_order),
+            ("collection_metafields", wanted.metafields != shown.metafields),
+            ("collection_publications", bool(has)
+             and set(wanted.publications) & has != set(shown.publications) & has),
+            ("collection_seo", (wanted.seo_title, wanted.seo_description)
+             != (shown.seo_title, shown.seo_description)),
+            ("collection_product_order", manual_order(wanted, shown)
+             and bool(reorder_moves(wanted.order, shown.order))),
             ("collection_rules", wanted.smart and (wanted.disjunctive, sorted(wanted.rules))
              != (shown.disjunctive, sorted(shown.rules))),
         )
@@ -199,6 +243,70 @@ def drifted(
         if lacking or set(shown.products) - set(wanted.products):
             out.append("collection_products")
     return out
+
+
+def manual_order(wanted: CollectionView, shown: CollectionView) -> bool:
+    """Whether the parent's product order is to be copied: both sorted by hand (a child that
+    keeps another sort order shows its own order), a custom collection."""
+    return not wanted.smart and wanted.sort_order == MANUAL and shown.sort_order == MANUAL
+
+
+def reorder_moves(wanted: Sequence[str], shown: Sequence[str]) -> list[tuple[str, int]]:
+    """``collectionReorderProducts`` moves (item, zero-based position), applied in order as
+    Shopify applies them, that make ``shown`` list the items of ``wanted`` it holds in
+    ``wanted``'s order, followed by its others (members the parent does not list) in theirs.
+    Only the items that move: none when the order is already right."""
+    held = set(shown)
+    target = [item for item in dict.fromkeys(wanted) if item in held]
+    placed = set(target)
+    target += [item for item in shown if item not in placed]
+    now, moves = list(shown), []
+    for position, item in enumerate(target):
+        if now[position] != item:
+            now.remove(item)
+            now.insert(position, item)
+            moves.append((item, position))
+    return moves
+
+
+def metafield_changes(
+    wanted: CollectionView, shown: CollectionView, owner_id: str
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """What makes ``shown``'s metafields (in the propagated namespace) ``wanted``'s: the
+    ``MetafieldsSetInput`` of each one missing or different, and the
+    ``MetafieldIdentifierInput`` of each one ``wanted`` does not have."""
+    have = set(shown.metafields)
+    keep = {(ns, key) for ns, key, _, _ in wanted.metafields}
+    to_set = [
+        {"ownerId": owner_id, "namespace": ns, "key": key, "type": kind, "value": value}
+        for ns, key, kind, value in wanted.metafields
+        if (ns, key, kind, value) not in have
+    ]
+    to_delete = [
+        {"ownerId": owner_id, "namespace": ns, "key": key}
+        for ns, key, _, _ in shown.metafields
+        if (ns, key) not in keep
+    ]
+    return to_set, to_delete
+
+
+def publication_changes(
+    wanted: CollectionView, shown: CollectionView, channels: Mapping[str, str]
+) -> tuple[list[str], list[str]]:
+    """Publication ids to publish to and to unpublish from so that ``shown`` is on the
+    channels ``wanted`` is on, among the child's ``channels`` (title -> id): a channel the
+    child does not have is skipped."""
+    publish = [channels[t] for t in wanted.publications
+               if t in channels and t not in shown.publications]  # fmt: skip
+    unpublish = [channels[t] for t in shown.publications
+                 if t in channels and t not in wanted.publications]  # fmt: skip
+    return publish, unpublish
+
+
+def image_record(parent_url: str, child_url: str) -> str:
+    """What the image was when written: the parent's URL and the one the child answered
+    (a store copies an image to its own CDN, so the two never match; ADR 0035)."""
+    return json.dumps([parent_url, child_url])
 
 
 def handle_query(handles: Iterable[str]) -> str:
