@@ -25,7 +25,6 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-import redis
 import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -37,7 +36,7 @@ from stocksync_common.topics import (
     WEBHOOKS_WMS,
     dlq_topic,
 )
-from support.infra import KAFKA, redis_host_port
+from support.infra import KAFKA, own_database_url, redis_host_port, sync_redis
 
 pytestmark = pytest.mark.integration
 RUN = uuid.uuid4().hex[:8]
@@ -74,8 +73,8 @@ def running(topics: list[str], state_dir: Path) -> Iterator[Running]:
     )
     own = {"webhook_receiver": _free_port(), "ops_console": _free_port()}
     ports = dataclasses.replace(ports, services={**ports.services, **own})
-    redis_url = f"redis://{redis_host_port()}/{REDIS_DB}"
-    with redis.Redis.from_url(redis_url) as client:
+    redis_url = own_database_url(REDIS_DB)
+    with sync_redis(redis_url) as client:
         client.flushdb()
     common = {"STOCKSYNC_KAFKA_BOOTSTRAP_SERVERS": KAFKA, "STOCKSYNC_REDIS_URL": redis_url}
     receiver = Stack(
@@ -182,7 +181,7 @@ class Broker:
 
 
 def shop_keys(redis_url: str) -> list[bytes]:
-    with redis.Redis.from_url(redis_url) as client:
+    with sync_redis(redis_url) as client:
         return list(client.scan_iter(match=f"*{SHOP}*", count=1000))
 
 
@@ -287,5 +286,5 @@ async def test_console_logins_with_rotating_x_forwarded_for_are_throttled_by_pee
         assert (await http.get("/api/users")).status_code == 401
         wrong = {"Authorization": "Bearer sst_0000000000000000_" + "A" * 43}
         assert (await http.get("/api/users", headers=wrong)).status_code in (401, 429)
-    with redis.Redis.from_url(running.redis_url) as client:
+    with sync_redis(running.redis_url) as client:
         assert list(client.scan_iter(match="console:session:*")) == []

@@ -6,6 +6,10 @@ import os
 import socket
 
 import pytest
+import redis
+from redis.cluster import RedisCluster
+
+from stocksync_common.redis_client import cluster_url
 
 KAFKA = os.environ.get("STOCKSYNC_TEST_KAFKA", "127.0.0.1:19092")
 REDIS = os.environ.get("STOCKSYNC_TEST_REDIS", "redis://127.0.0.1:16379/0")
@@ -31,3 +35,25 @@ def require(host_port: str, what: str) -> None:
 def redis_host_port() -> str:
     rest = REDIS.split("//", 1)[1]
     return rest.split("/", 1)[0]
+
+
+def sync_redis(url: str) -> redis.Redis | RedisCluster:
+    """A blocking client for a test's own look at Redis: redis-py's cluster client for a
+    ``redis+cluster://`` URL (it reaches every master), its plain one otherwise."""
+    node = cluster_url(url)
+    if node is not None:
+        return RedisCluster.from_url(node)
+    return redis.Redis.from_url(url)
+
+
+def own_database_url(db: int) -> str:
+    """A Redis URL for a test module's own database: ``db`` on one Redis; on a cluster the
+    one database there is (ADR 0029), which the module empties as it would its own."""
+    return REDIS if REDIS_CLUSTER else f"redis://{redis_host_port()}/{db}"
+
+
+# A bench measures one Redis (a database of its own on it): on a Redis Cluster its tests are
+# skipped, by this name (scripts/test.sh says so; no cluster bench is built).
+one_redis_bench = pytest.mark.skipif(
+    REDIS_CLUSTER, reason="a bench of one Redis (its own database there); no cluster bench"
+)

@@ -9,10 +9,12 @@ import pytest
 
 from bench import catalog_sync, full_sync, hot_sku, live, rebuild, webhook_ack
 from bench.report import machine, percentile, update_section, with_db
+from support.infra import one_redis_bench
 
 pytestmark = pytest.mark.integration
 
 
+@one_redis_bench
 def test_hot_sku_atomic_path_never_oversells(redis_url: str) -> None:
     load = hot_sku.Load(stock=20, workers=2, attempts=40, qty=1)
     data = hot_sku.run(load, with_db(redis_url, 5))
@@ -42,6 +44,7 @@ def test_hot_sku_failures_are_correctness_only() -> None:
     assert any("oversold" in f for f in hot_sku.failures(load, slow_naive, oversold))
 
 
+@one_redis_bench
 async def test_rebuild_bench_verifies_every_sku(kafka_bootstrap: str, redis_url: str) -> None:
     opts = rebuild.Options(kafka_bootstrap, with_db(redis_url, 5), skus=300, tail=60, partitions=3)
     data = await rebuild.run(opts)

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from bench import ceiling, load
 from bench.prepare import wait_until
 from bench.report import ROOT, with_db
+from support.infra import one_redis_bench
 
 pytestmark = pytest.mark.integration
 
@@ -64,6 +65,7 @@ async def test_the_generator_produces_the_commands_asked_one_partition_per_sku(
     assert all(r.key.decode() == c["sku"] for r, c in zip(records, commands, strict=True))
 
 
+@one_redis_bench
 async def test_the_ceiling_loop_applies_every_command_once_and_commits_it(
     kafka_bootstrap: str, redis_url: str
 ) -> None:
@@ -110,6 +112,7 @@ class RecordingConsumer:
         self.commits.append(offsets)
 
 
+@one_redis_bench
 async def test_a_batch_delivered_again_changes_nothing(
     kafka_bootstrap: str, redis_url: str
 ) -> None:

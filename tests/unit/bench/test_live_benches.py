@@ -17,9 +17,9 @@ import pytest
 from bench import dlq_recovery, flash_sale, knee, load
 from bench.live import SYSTEM, Infra, Stack, running_stack
 from bench.webhook_ack import dedicated_broker
-from support.infra import PORT_SHIFT
+from support.infra import PORT_SHIFT, one_redis_bench
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, one_redis_bench]
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -107,6 +107,11 @@ async def recent_jobs(
         keys.append(key)
         if len(keys) >= MAX_JOB_KEYS:
             break
-    docs = [json.loads(raw) for raw in (await c.redis.mget(keys) if keys else []) if raw]
+    # GETs in one pipeline, not an MGET: on a Redis Cluster the jobs live in many hash slots
+    # (an MGET across slots is refused there; the cluster's pipeline splits by node)
+    pipe = c.redis.pipeline(transaction=False)
+    for key in keys:
+        pipe.get(key)
+    docs = [json.loads(raw) for raw in (await pipe.execute() if keys else []) if raw]
     docs.sort(key=lambda d: d.get("created_at") or 0, reverse=True)
     return {"jobs": docs[:limit]}
