@@ -9,13 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
-from redis.cluster import RedisCluster
 
 from stack import SERVICES, Ports, Stack
-from stocksync_common.redis_client import cluster_url
 from support.directory_scope import closed_after
-from support.infra import KAFKA, PORT_SHIFT, REDIS, REDIS_CLUSTER, redis_host_port
+from support.infra import KAFKA, PORT_SHIFT, own_database_url, redis_host_port, sync_redis
 
 E2E_REDIS_DB = 3
 
@@ -34,14 +31,10 @@ def stack(topics: list[str], redis_url: str, state_dir: Path) -> Iterator[Stack]
     spans = base / "e2e" / "spans"
     # A Redis database of its own, emptied first: what integration tests left in database 0
     # (thousands of SKUs of truth) never shows up in the e2e stack's pages and reports.
-    e2e_redis = f"redis://127.0.0.1:{ports.redis}/{E2E_REDIS_DB}"
-    if REDIS_CLUSTER:  # database 0 only (ADR 0029): every master emptied, this run's own
-        e2e_redis = REDIS
-        with RedisCluster.from_url(str(cluster_url(REDIS))) as cluster:
-            cluster.flushall()
-    else:
-        with redis.Redis.from_url(e2e_redis) as client:
-            client.flushdb()
+    # On a Redis Cluster, database 0 only (ADR 0029): every master emptied, this run's own.
+    e2e_redis = own_database_url(E2E_REDIS_DB)
+    with sync_redis(e2e_redis) as client:
+        client.flushdb()
     env = {
         "STOCKSYNC_TOPIC_PARTITIONS": "6",
         "STOCKSYNC_OTEL_EXPORTER": f"jsonl:{spans}",

@@ -98,12 +98,11 @@ class StreamTransport(httpx.AsyncBaseTransport):
         self._ssl = ssl_context
         self.max_body = max_body  # bytes of a response body; more is a protocol error
         self._pools: dict[Origin, _Pool] = {}
-        self.opened = 0  # connections opened since start (tests and the status page read it)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeouts = request.extensions.get("timeout", {})
         origin = _origin(request)
-        head, body = await _encode(request)
+        data = await _encode(request)
         pool = self._pools.get(origin)
         if pool is None:
             pool = self._pools[origin] = _Pool(asyncio.Semaphore(self.max_connections))
@@ -115,7 +114,7 @@ class StreamTransport(httpx.AsyncBaseTransport):
         except TimeoutError as exc:
             raise httpx.PoolTimeout("no connection free in time", request=request) from exc
         try:
-            answer = await self._exchange(pool, origin, head + body, request, timeouts)
+            answer = await self._exchange(pool, origin, data, request, timeouts)
         finally:
             pool.slots.release()
         return httpx.Response(
@@ -185,7 +184,6 @@ class StreamTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectTimeout(f"connecting to {name}:{port}", request=request) from exc
         except (OSError, ssl.SSLError) as exc:
             raise httpx.ConnectError(f"{name}:{port}: {exc}", request=request) from exc
-        self.opened += 1
         return _Connection(reader, writer)
 
     async def aclose(self) -> None:
@@ -225,8 +223,9 @@ def _origin(request: httpx.Request) -> Origin:
     return scheme, url.raw_host, url.port or DEFAULT_PORTS[scheme]
 
 
-async def _encode(request: httpx.Request) -> tuple[bytes, bytes]:
-    """The request's head and body; a streamed body is read whole and sent with its length."""
+async def _encode(request: httpx.Request) -> bytes:
+    """The request as written: its head, then its body (a streamed body is read whole and
+    sent with its length)."""
     try:
         body = request.content
     except httpx.RequestNotRead:
@@ -242,7 +241,7 @@ async def _encode(request: httpx.Request) -> tuple[bytes, bytes]:
         lines.append(name + b": " + value)
     if not has_length and (body or request.method not in ("GET", "HEAD", "DELETE", "OPTIONS")):
         lines.append(b"Content-Length: %d" % len(body))
-    return b"\r\n".join(lines) + b"\r\n\r\n", body
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
 async def _round_trip(
