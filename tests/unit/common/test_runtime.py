@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from stocksync_common import gc_tuning, wiring
 from stocksync_common.ops import Health
 from stocksync_common.runtime import (
+    OFF_PATH_FETCH_MAX_WAIT_MS,
     OFF_PATH_FETCH_MIN_BYTES,
     Consumer,
     Service,
@@ -241,20 +242,30 @@ async def test_consumers_off_the_sales_path_take_their_records_in_batches() -> N
     from notifier.settings import Settings as NotifierSettings
     from order_consumer.bootstrap import service as order_consumer
     from order_consumer.settings import Settings as OrderSettings
+    from shopify_sync.bootstrap import service as shopify_sync
+    from shopify_sync.settings import Settings as SyncSettings
     from wms_connector.bootstrap import service as wms_connector
     from wms_connector.settings import Settings as WmsSettings
 
     consumers = {
         (s.settings.service_name, c.name): c
         for s in (notifier(NotifierSettings()), order_consumer(OrderSettings()),
-                  wms_connector(WmsSettings()))
+                  wms_connector(WmsSettings()), shopify_sync(SyncSettings()))
         for c in s.consumers
     }  # fmt: skip
     batched = {k for k, c in consumers.items() if c.fetch_min_bytes > 1}
+    # shopify-sync's catalog group reads every order webhook for the few products/* and
+    # collections/* ones, its fulfilment group every order event: neither is on the sale's path
     assert batched >= {("notifier", "consumer"), ("order-consumer", "oversold-consumer"),
-                       ("wms-connector", "orders-consumer")}  # fmt: skip
-    first_record = {name for (_t, name), c in consumers.items() if c.fetch_min_bytes == 1}
-    assert "consumer" in first_record  # order-consumer's webhooks, wms-connector's events
+                       ("wms-connector", "orders-consumer"),
+                       ("shopify-sync", "catalog-consumer"),
+                       ("shopify-sync", "fulfillments-consumer")}  # fmt: skip
+    for name in ("catalog-consumer", "fulfillments-consumer"):
+        assert consumers[("shopify-sync", name)].fetch_max_wait_ms == OFF_PATH_FETCH_MAX_WAIT_MS
+    first_record = {k for k, c in consumers.items() if c.fetch_min_bytes == 1}
+    # order-consumer's webhooks, wms-connector's events, the changes the stores are written from
+    assert {("order-consumer", "consumer"), ("wms-connector", "consumer"),
+            ("shopify-sync", "consumer")} <= first_record  # fmt: skip
 
 
 async def test_a_service_process_freezes_what_its_start_built(

@@ -57,7 +57,14 @@ from stocksync_common.http1 import StreamTransport
 from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_settings
 from stocksync_common.redis_keys import RedisKeys
-from stocksync_common.runtime import Consumer, Service, Task, registrar
+from stocksync_common.runtime import (
+    OFF_PATH_FETCH_MAX_WAIT_MS,
+    OFF_PATH_FETCH_MIN_BYTES,
+    Consumer,
+    Service,
+    Task,
+    registrar,
+)
 from stocksync_common.stores import ACCESS_TOKEN, StoresConfig, load_stores
 from stocksync_common.topics import dlq_topic, ensure_topics
 
@@ -339,11 +346,17 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
                 handler_many=lambda c: c.changes.handle_many,
                 decode=own_events.decode,  # its dead letters come back through its retry topic
             ),
+            # off the sale's path (ADR 0019): the catalog group reads every order webhook for
+            # the few products/* and collections/* ones, the fulfilment group every order
+            # event; record by record they cost a fetch and a handler call each on the cores
+            # the push rounds need
             Consumer(
                 s.catalog_consumer_group,
                 (s.webhooks_topic,),
                 lambda c: c.products.handle_batch,
                 name="catalog-consumer",
+                fetch_min_bytes=OFF_PATH_FETCH_MIN_BYTES,
+                fetch_max_wait_ms=OFF_PATH_FETCH_MAX_WAIT_MS,
             ),
             Consumer(
                 s.propagation_consumer_group,
@@ -358,6 +371,8 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
                 (s.orders_topic,),
                 lambda c: _present(c.fulfillments).handle_batch,
                 name="fulfillments-consumer",
+                fetch_min_bytes=OFF_PATH_FETCH_MIN_BYTES,
+                fetch_max_wait_ms=OFF_PATH_FETCH_MAX_WAIT_MS,
                 enabled=s.fulfil_shipments,
             ),
         ],
