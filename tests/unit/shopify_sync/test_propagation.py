@@ -174,6 +174,32 @@ async def test_our_own_echo_is_dropped_and_child_drift_is_overwritten() -> None:
         )
 
 
+async def test_the_echo_of_an_earlier_write_after_a_later_one_writes_nothing() -> None:
+    """Two parent edits in quick succession: the child's webhook for the first write can
+    arrive after the second was written. It shows neither what we wrote last nor the parent
+    now, yet the child already shows the parent: no write (it was a third productSet)."""
+    async with network() as net:
+        await net.seed(net.parent, "SHIRT-1", **SHIRT)
+        await net.parent_edit("products/create")
+        first_echo = await net.body(net.child_b, "SHIRT-1")
+        await net.seed(net.parent, "SHIRT-1", title="Shirt v2")
+        assert await net.parent_edit() == "propagated"
+        before = await product_sets(net, net.child_b)
+        child = net.rig.stores[net.child_b]
+        outcome = await net.propagator.on_webhook(child, "products/update", first_echo)
+        assert outcome == "stale-echo"
+        assert await product_sets(net, net.child_b) == before
+        assert (await net.body(net.child_b, "SHIRT-1"))["title"] == "Shirt v2"
+
+
+async def product_sets(net: Net, shop: str) -> int:
+    r = await net.rig.http.get(
+        "/_sim/requests", params={"shop": shop, "operation_name": "ProductSetSync"}
+    )
+    assert r.status_code == 200, r.text
+    return len(r.json())
+
+
 async def test_stale_parent_webhook_is_ignored() -> None:
     async with network() as net:
         await net.seed(net.parent, "SHIRT-1", **SHIRT)

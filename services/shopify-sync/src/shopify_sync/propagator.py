@@ -128,7 +128,8 @@ class Propagator(ParentAndChildren):
             return "ignored"
         view = from_webhook(body)
         fields = parent_owned(child)
-        if await self.state.wrote(child.shop, view.handle) == fingerprint(view, fields):
+        written = await self.state.wrote(child.shop, view.handle)
+        if written == fingerprint(view, fields):
             return "echo"
         node = await self.read(parent, {"handle": view.handle}, parent.catalog_metafield_namespace)
         if node is None:
@@ -137,8 +138,19 @@ class Propagator(ParentAndChildren):
         if fingerprint(wanted, fields) == fingerprint(view, fields):
             await self.state.set_wrote(child.shop, view.handle, fingerprint(view, fields))
             return "in-step"
+        if written == fingerprint(wanted, fields) and await self._shows(child, wanted, fields):
+            # the echo of an earlier write of ours, delivered after a later one: the child
+            # shows the parent's current version already
+            return "stale-echo"
         await self.sync_child(child, wanted)
         return "reasserted"
+
+    async def _shows(self, child: Store, wanted: ProductView, fields: Collection[str]) -> bool:
+        """Whether the child's product, read now, shows ``wanted`` in ``fields``."""
+        node = await self.read(child, {"handle": wanted.handle}, child.catalog_metafield_namespace)
+        return node is not None and fingerprint(from_graphql(node), fields) == fingerprint(
+            wanted, fields
+        )
 
     async def read(
         self, store: Store, identifier: dict[str, str], namespace: str
