@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,16 +69,21 @@ def find_pid(*needles: str) -> int | None:
     return None
 
 
-def infra_pids(bootstrap: str, redis_url: str) -> dict[str, int]:
-    """The local broker and redis-server behind the bench's addresses, where found."""
+def infra_pids(bootstrap: str, redis_url: str, redis_ports: Sequence[int] = ()) -> dict[str, int]:
+    """The local broker and redis-server behind the bench's addresses, where found; every
+    node of a Redis Cluster when its ``redis_ports`` are given (``bench.live.redis_layout``)."""
     out: dict[str, int] = {}
     kafka_port = bootstrap.rsplit(":", 1)[-1]
-    redis_port = redis_url.rsplit(":", 1)[-1].split("/", 1)[0]
     broker = find_pid("kafka.Kafka", f"{kafka_port}") or find_pid("kafka.Kafka")
-    redis = find_pid("redis-server", f":{redis_port}")
     if broker:
         out["kafka broker"] = broker
-    if redis:
+    if redis_ports:
+        for port in redis_ports:
+            if node := find_pid("redis-server", f":{port}"):
+                out[f"redis-server :{port}"] = node
+        return out
+    redis_port = redis_url.rsplit(":", 1)[-1].split("/", 1)[0]
+    if redis := find_pid("redis-server", f":{redis_port}"):
         out["redis-server"] = redis
     return out
 

@@ -16,7 +16,11 @@ Three phases on the same broker and Redis, one after another so they never share
    shopify-sync coalesces them into writes to the simulated stores. Applied: the adjuster's
    metric. The system is stopped afterwards.
 3. **The ceiling** (``bench.ceiling``, one process, topics and keys of its own): the same
-   commands at the same rates. Applied: its consumer group's committed offsets.
+   commands at the same rates. Applied: its consumer group's committed offsets. Measured on
+   one Redis node only: with ``--redis-url redis+cluster://...`` (the system's Redis on a
+   Redis Cluster, whose one database the bench empties first) the run skips it and says so,
+   as the bare loop's script writes the group's offsets hash beside the SKU's keys (two hash
+   slots in one script, which a cluster refuses).
 
 A step whose backlog grew by more than half a second of its rate (produced minus applied,
 ``grace_s`` after the step) means lag grows without bound; each phase stops there, and its
@@ -35,7 +39,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +57,7 @@ from bench.live import (
     add_infra_args,
     add_service_env_arg,
     infra_of,
+    redis_layout,
     running_stack,
     sample_metric,
     store_gids,
@@ -70,6 +75,7 @@ from bench.report import (
     write_results,
 )
 from stocksync_common.kafka import env_security, stop_consumer
+from stocksync_common.redis_client import cluster_url
 from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_COMMANDS
 from stocksync_common.transport import kafka_options
 
@@ -98,6 +104,22 @@ class Options:
     producers: int = 2  # generator processes
     ceiling: bool = True
     service_env: tuple[tuple[str, str], ...] = ()  # STOCKSYNC_* settings for the system
+
+
+CLUSTER_NO_CEILING = (
+    "the ceiling is measured on one Redis node only (bench/ceiling.py's script writes the "
+    "group's offsets hash beside the SKU's keys, two hash slots in one script, which a Redis "
+    "Cluster refuses): this run measures the system alone"
+)
+
+
+def on_redis(opts: Options, redis_url: str) -> tuple[Options, dict[str, Any]]:
+    """The options of a run on ``redis_url`` and what the report says of its Redis: on a
+    Redis Cluster (a ``+cluster`` URL) the ceiling is off, with the reason."""
+    if cluster_url(redis_url) is None:
+        return opts, {"cluster": False, "note": None}
+    note = CLUSTER_NO_CEILING if opts.ceiling else None
+    return replace(opts, ceiling=False), {"cluster": True, "note": note}
 
 
 PROFILED = ("webhook-receiver", "order-consumer", "inventory-adjuster", "shopify-sync", "notifier")
@@ -370,7 +392,8 @@ async def _float(count: Awaitable[int]) -> float:
     return float(await count)
 
 
-async def run(opts: Options, infra: Infra) -> dict[str, Any]:
+async def run(opts: Options, infra: Infra, redis: dict[str, Any]) -> dict[str, Any]:
+    """The three phases; ``redis`` (:func:`on_redis`) says what the Redis is."""
     leftovers: list[str] = []  # the bench's own topics, deleted at the end
     try:
         with load.CommandGenerator(infra.bootstrap, opts.producers) as gen:
@@ -379,14 +402,15 @@ async def run(opts: Options, infra: Infra) -> dict[str, Any]:
             with running_stack(
                 infra, SCENARIO, redis_db=SYSTEM_DB, names=SYSTEM, extra_env=env
             ) as stack:
-                procs = infra_pids(infra.bootstrap, infra.redis_url)
+                layout = redis_layout(infra.redis_url)  # every node metered on a cluster
+                procs = infra_pids(infra.bootstrap, infra.redis_url, layout.get("ports", ()))
                 data = await measure(stack, infra.bootstrap, opts, gen, procs)
             # the system is stopped: the ceiling has the machine to itself, as the system had
             top = await measure_ceiling(infra, opts, gen, leftovers) if opts.ceiling else None
     finally:
         if leftovers:
             await ceiling.delete_topics(infra.bootstrap, leftovers)
-    return combine(data, generator, top)
+    return combine(data, generator, top) | {"redis": redis | layout}
 
 
 def combine(
@@ -488,11 +512,21 @@ def render(data: dict[str, Any], results: str) -> str:
     lines += [
         "",
         f"- Machine: {machine_line(data['machine'])}",
+        f"- Redis: {redis_line(data.get('redis', {}))}",
         f"- Date: {data['date'][:16].replace('T', ' ')} UTC",
         f"- Command: `{data['command']}`",
         f"- Raw results: `{results}`",
     ]
     return "\n".join(lines)
+
+
+def redis_line(redis: dict[str, Any]) -> str:
+    """What the services' Redis was (one node, or a cluster and why no ceiling)."""
+    if not redis.get("cluster"):
+        return "one node"
+    note = f"; {redis['note']}" if redis.get("note") else ""
+    return (f"a Redis Cluster of {redis.get('masters', '?')} masters and "
+            f"{redis.get('replicas', '?')} replicas{note}")  # fmt: skip
 
 
 def brief(data: dict[str, Any]) -> dict[str, Any]:
@@ -544,12 +578,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     at, box = now_utc(), machine()
     infra = infra_of(args)
+    opts, redis = on_redis(opts, infra.redis_url)
+    if redis["note"]:
+        print(f"knee: {redis['note']}", file=sys.stderr)  # noqa: T201
     if args.generator_only:
         gen = asyncio.run(generator_only(opts, infra.bootstrap))
         path = write_results(f"{SCENARIO}-generator", {"generator": gen, "machine": box}, at=at)
         print(f"{gen} -> {path}")  # noqa: T201
         return 0
-    data = asyncio.run(run(opts, infra))
+    data = asyncio.run(run(opts, infra, redis))
     return finish(SCENARIO, "Sustained throughput (knee) and the ceiling", data, at=at, box=box,
                   doc=not args.no_doc, smoke=args.smoke, render=render, brief=brief)  # fmt: skip
 

@@ -2,7 +2,9 @@
 
 Kafka and Redis are given (``--bootstrap``, ``--redis-url``); the simulators and the six
 services run as processes through ``scripts/stack.py`` on ports shifted by
-``--port-offset``, with a Redis database of the bench's own (flushed first, never 0).
+``--port-offset``, with a Redis database of the bench's own (flushed first, never 0; on a
+Redis Cluster, a ``redis+cluster://`` URL, the cluster's one database: the cluster must be the
+bench's own).
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from typing import Any
 import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis import Redis
+from redis.cluster import RedisCluster
 
 from bench.report import ROOT, percentile, with_db
 from bench.sim_fleet import SimFleet, Sims, fleet_commands, sim_name
 from stocksync_common.kafka import env_security, stop_consumer
+from stocksync_common.redis_client import cluster_url
 from stocksync_common.transport import kafka_options
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -100,6 +104,45 @@ def _port(host_port: str) -> int:
     return int(host_port.rsplit(":", 1)[1].split("/", 1)[0])
 
 
+def stack_redis_url(redis_url: str, db: int) -> str:
+    """Where a bench's system keeps its state: database ``db`` of one Redis (never 0); on a
+    Redis Cluster (a ``+cluster`` URL, docs/decisions/0029) the one database there is, 0: the
+    cluster must be the bench's own (it is emptied first)."""
+    if cluster_url(redis_url) is not None:
+        return with_db(redis_url, 0)
+    if db == 0:
+        raise ValueError("the benches never use Redis database 0 of one Redis")
+    return with_db(redis_url, db)
+
+
+def sync_redis(url: str) -> Redis | RedisCluster:
+    """A blocking client: redis-py's cluster client for a ``+cluster`` URL, else its plain one."""
+    node = cluster_url(url)
+    return RedisCluster.from_url(node) if node is not None else Redis.from_url(url)
+
+
+def empty_redis(url: str) -> None:
+    """Empty the bench's database (every master's, on a cluster)."""
+    with sync_redis(url) as r:
+        if isinstance(r, RedisCluster):
+            r.flushdb(target_nodes=RedisCluster.PRIMARIES)
+        else:
+            r.flushdb()
+
+
+def redis_layout(url: str) -> dict[str, Any]:
+    """What the bench's Redis is: one node, or a cluster's masters and replicas (with every
+    node's port, for the CPU meter)."""
+    node = cluster_url(url)
+    if node is None:
+        return {"cluster": False}
+    with RedisCluster.from_url(node) as r:
+        nodes = r.get_nodes()
+        masters = len(r.get_primaries())
+    return {"cluster": True, "masters": masters, "replicas": len(nodes) - masters,
+            "ports": sorted(n.port for n in nodes)}  # fmt: skip
+
+
 @contextmanager
 def running_stack(
     infra: Infra,
@@ -112,11 +155,8 @@ def running_stack(
 ) -> Iterator[Stack]:
     """Start the simulators and services (or only ``names``); stop them all afterwards.
     ``sims`` 3 runs "shopify-sim" as one process per store (``sims_of`` finds them)."""
-    if redis_db == 0:
-        raise ValueError("the benches never use Redis database 0")
-    redis_url = with_db(infra.redis_url, redis_db)
-    with Redis.from_url(redis_url) as r:
-        r.flushdb()
+    redis_url = stack_redis_url(infra.redis_url, redis_db)
+    empty_redis(redis_url)
     ports = dataclasses.replace(
         Ports().shifted(infra.port_offset),
         kafka=_port(infra.bootstrap),

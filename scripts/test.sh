@@ -8,8 +8,8 @@
 # STOCKSYNC_TEST_REDIS_CLUSTER=1: the Redis-facing tests run on a local Redis Cluster (three
 # masters, one replica each: scripts/infra/redis-cluster.sh, base port REDIS_CLUSTER_PORT,
 # 16381) instead of the single Redis; tests of what only one Redis runs (kit.lua itself: a
-# cluster runs kits in phases) and the benches' own tests (a bench measures one Redis:
-# tests/support/infra.py one_redis_bench) are skipped there (docs/decisions/0029, 0034).
+# cluster runs kits in phases) and the benches' own tests but the knee's (a bench of one
+# Redis: tests/support/infra.py one_redis_bench) are skipped there (docs/decisions/0029, 0034).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$REPO"

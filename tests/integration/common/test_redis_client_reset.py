@@ -10,16 +10,19 @@ import socket
 import struct
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import pytest
 import uvloop
 from redis.asyncio import Redis
+from redis.cluster import RedisCluster
 
-from stocksync_common.redis_client import connect, connect_bounded
+from stocksync_common.redis_client import cluster_url, connect, connect_bounded
+from support.infra import sync_redis
 
 pytestmark = pytest.mark.integration
+KEY = "stocksync:test:reset"
 
 
 class Forwarder:
@@ -87,7 +90,7 @@ async def _after_reset(make: Callable[[str], Redis], target: tuple[str, int]) ->
         fwd.reset_all()
         await _pooled_transport_closed(client)
         try:
-            return await client.set("stocksync:test:reset", "1")
+            return await client.set(KEY, "1")
         except Exception as exc:  # noqa: BLE001 - the outcome under test
             return exc
     finally:
@@ -100,13 +103,21 @@ def _run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
 
 
 def _target(redis_url: str) -> tuple[str, int]:
+    """The redis-server the forwarder carries to. What is under test is the single-node
+    connection class (the cluster client builds its own connections, ADR 0029), so the
+    clients here are single-node ones, and on a Redis Cluster they talk to the master that
+    serves ``KEY``'s slot (the URL's node may be a replica after a failover: MOVED)."""
+    if cluster_url(redis_url) is not None:
+        with sync_redis(redis_url) as cluster:
+            node = cast(RedisCluster, cluster).get_node_from_key(KEY)
+        return node.host, node.port
     parts = urlsplit(redis_url)
     return parts.hostname or "127.0.0.1", parts.port or 6379
 
 
 def test_plain_redis_py_under_uvloop_fails_on_a_reset_connection(redis_url: str) -> None:
     """The control: without the connection class the failure is real (else this test file
-    proves nothing)."""
+    proves nothing). The plain ``Redis.from_url`` client is the point here, not an oversight."""
     outcome = _run(lambda: _after_reset(Redis.from_url, _target(redis_url)))
     assert isinstance(outcome, RuntimeError), outcome
 

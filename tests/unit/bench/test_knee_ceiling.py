@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from bench import ceiling, knee, load
+from bench import ceiling, knee, live, load
 from stocksync_common.events import InventoryCommandRequested, decode
 
 
@@ -118,6 +118,29 @@ def test_without_the_ceiling_the_report_has_the_system_only() -> None:
     text = knee.render(data, "r.json")
     assert "Ceiling" not in text and text.count("| offered/s |") == 1
     assert "ratio" not in data and knee.brief(data)["ceiling_per_s"] is None
+
+
+def test_on_a_redis_cluster_the_knee_runs_without_the_ceiling_and_says_why() -> None:
+    """The bare loop's script writes a per-group offsets hash beside the SKU's keys (two hash
+    slots): on a Redis Cluster the ceiling is measured on one Redis node only."""
+    opts, redis = knee.on_redis(knee.Options(), "redis+cluster://127.0.0.1:21381/0")
+    assert not opts.ceiling and redis["cluster"]
+    assert "one Redis node only" in redis["note"]
+    same, one = knee.on_redis(knee.Options(), "redis://127.0.0.1:6379")
+    assert same == knee.Options() and one == {"cluster": False, "note": None}
+    data = report_data(None) | {"redis": redis | {"masters": 3, "replicas": 3}}
+    text = knee.render(data, "r.json")
+    assert "- Redis: a Redis Cluster of 3 masters and 3 replicas;" in text
+    assert "one Redis node only" in text and "| offered/s |" in text
+    assert "- Redis: one node" in knee.render(report_data(None) | {"redis": one}, "r.json")
+
+
+def test_the_system_of_a_bench_runs_on_a_database_of_its_own_or_the_clusters_one() -> None:
+    assert live.stack_redis_url("redis://127.0.0.1:6379", 8) == "redis://127.0.0.1:6379/8"
+    on_cluster = live.stack_redis_url("redis+cluster://127.0.0.1:21381", 8)
+    assert on_cluster == "redis+cluster://127.0.0.1:21381/0"  # a cluster has database 0 only
+    with pytest.raises(ValueError, match="database 0"):
+        live.stack_redis_url("redis://127.0.0.1:6379/0", 0)
 
 
 def test_a_ceiling_that_lost_commands_fails_the_run() -> None:

@@ -1,5 +1,7 @@
 """The live benches with tiny loads: the whole system as processes on a Kafka broker of its
 own (so no other test's services share its topics or consumer groups) and the real Redis.
+The knee also runs on a Redis Cluster (the system's Redis there: the cluster's one database,
+emptied first); the flash sale and the outage recovery are benches of one Redis.
 
 They fail only on correctness (oversell, a lost or failed webhook, a sale that never reached
 every store, a command not applied), never on speed.
@@ -19,7 +21,7 @@ from bench.live import SYSTEM, Infra, Stack, running_stack
 from bench.webhook_ack import dedicated_broker
 from support.infra import PORT_SHIFT, one_redis_bench
 
-pytestmark = [pytest.mark.e2e, one_redis_bench]
+pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -39,6 +41,7 @@ def system(infra: Infra) -> Iterator[Stack]:
         yield stack
 
 
+@one_redis_bench
 async def test_flash_sale_never_oversells_and_loses_nothing(infra: Infra, system: Stack) -> None:
     """Default settings (nothing configured per SKU), uneven demand above the hot stock."""
     opts = flash_sale.SMOKE
@@ -70,6 +73,7 @@ async def test_knee_applies_every_command(infra: Infra, system: Stack) -> None:
     assert [s["rate"] for s in data["steps"]][0] == knee.SMOKE.rates[0]
 
 
+@one_redis_bench
 async def test_backlog_reaches_every_store_after_an_outage(infra: Infra, system: Stack) -> None:
     data = await dlq_recovery.measure(system, dlq_recovery.SMOKE)
     assert data["failures"] == []

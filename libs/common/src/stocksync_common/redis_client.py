@@ -36,8 +36,14 @@ from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection, SSLConnection, parse_url
 from redis.commands.core import AsyncScript
+from redis.exceptions import (
+    ClusterDownError,
+    NoScriptError,
+    RedisClusterException,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, KeyT
 
 from stocksync_common.settings import CommonSettings
@@ -111,6 +117,15 @@ def _pool_options(
             options["ssl_ca_certs"] = ca_file
     return options
 
+
+# Errors that mean Redis did not answer, on one node or a cluster. The cluster client's own
+# are not all ``ConnectionError``s: no seed node reachable is a ``RedisClusterException``
+# (not even a ``RedisError``), a master lost and not yet replaced ``ClusterDownError`` or
+# ``TryAgainError`` (docs/decisions/0029-redis-cluster.md).
+UNANSWERED: tuple[type[Exception], ...] = (
+    RedisConnectionError, RedisTimeoutError, ClusterDownError, TryAgainError,
+    RedisClusterException, OSError,
+)  # fmt: skip
 
 CLUSTER_SUFFIX = "+cluster"
 

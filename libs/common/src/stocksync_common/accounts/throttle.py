@@ -46,10 +46,9 @@ from typing import Any
 from fastapi import HTTPException
 from prometheus_client import Counter
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from stocksync_common.accounts import split_token
+from stocksync_common.redis_client import UNANSWERED
 
 log = logging.getLogger(__name__)
 BEARER_FAILURES = Counter(
@@ -137,7 +136,7 @@ class Attempt:
                 fill(pipe)
                 answers: list[Any] = await pipe.execute()
                 return answers
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        except UNANSWERED as exc:
             self.offline.append(True)
             BEARER_FAILURES.labels("uncounted").inc()
             log.warning("bearer attempts uncounted: no answer from Redis (%s)", type(exc).__name__)
