@@ -24,7 +24,12 @@ from inventory_adjuster.adapters.kits import (
 )
 from inventory_adjuster.adapters.publisher import BatchPublisher, Headers
 from inventory_adjuster.adapters.redis_store import Applied, Invalid, Position, RedisInventory
-from inventory_adjuster.kit_events import component_changes, derived_kit_change, kit_rereserved
+from inventory_adjuster.kit_events import (
+    component_changes,
+    derived_kit_change,
+    kit_line_change,
+    kit_rereserved,
+)
 from inventory_adjuster.kit_waiting import serve_waiting_kits
 from stocksync_common.consumer import Incoming, Parts, PoisonMessage, handling
 from stocksync_common.events import (
@@ -199,7 +204,7 @@ class CommandHandler:
                 payload=served.cmd,
             )
             await self._publish_kit(out, trace_headers, event, served.applied)
-            change = kit_rereserved(served.cmd, served.refused_key, served.level)
+            change = kit_rereserved(served.cmd, served.refused_key, served.level, served.routed)
             ev = InventoryChanged(
                 id=stable_id(served.refused_key, "rereserved"),
                 correlation_id=cause.correlation_id,
@@ -291,6 +296,7 @@ class CommandHandler:
                     id=stable_id(change.idempotency_key, "changed"), payload=change, **meta
                 )
                 send(out, INVENTORY_CHANGED, change.sku, ev, trace_headers)
+            await self._kit_placed(out, trace_headers, cmd, meta)
         if status in ("applied", "rejected", "duplicate"):
             await self._publish_component_levels(out, trace_headers, result, meta)
         if status == "rejected":
@@ -308,6 +314,23 @@ class CommandHandler:
                 id=stable_id(cmd.idempotency_key, "oversold"), payload=line, **meta
             )
             send(out, INVENTORY_CHANGED, cmd.sku, oversold, trace_headers)
+
+    async def _kit_placed(
+        self,
+        out: BatchPublisher,
+        trace_headers: Headers,
+        cmd: InventoryCommand,
+        meta: dict[str, str | None],
+    ) -> None:
+        """A routed store's kit line reserved: placed whole at its command's location, said
+        as a routed line's placement (``routed``), so order-consumer counts the line placed
+        and the order's ``order.routed`` goes out (ADR 0038)."""
+        if cmd.command != "reserve" or cmd.route is None or cmd.order is None or not self.kits:
+            return
+        level = (await self.kits.availability([cmd.sku], cmd.location))[cmd.sku]
+        change = kit_line_change(cmd, level, routed=True)
+        ev = InventoryChanged(id=stable_id(cmd.idempotency_key, "changed"), payload=change, **meta)
+        send(out, INVENTORY_CHANGED, cmd.sku, ev, trace_headers)
 
     async def _publish_component_levels(
         self,

@@ -57,11 +57,22 @@ def derived_kit_change(
     )
 
 
-def kit_rereserved(cmd: InventoryCommand, refused_key: str, level: KitLevel) -> StockChange:
+def kit_rereserved(
+    cmd: InventoryCommand, refused_key: str, level: KitLevel, routed: bool
+) -> StockChange:
     """The kit line refused under ``refused_key`` now holds ``cmd.quantity`` kits (a change
     with ``rereserved``, as apply.lua's WAITING LIST says of a plain line, so order-consumer
-    holds its units again and the rebuild takes it off the kit's list). Its levels are the
-    kit's as the stores see them after it, the line's kits shown reserved out of them."""
+    holds its units again and the rebuild takes it off the kit's list); a routed store's
+    line says where (``routed``), so the warehouse is told of the units."""
+    change = kit_line_change(cmd, level, routed=routed)
+    return change.model_copy(update={"idempotency_key": refused_key, "rereserved": True})
+
+
+def kit_line_change(cmd: InventoryCommand, level: KitLevel, *, routed: bool) -> StockChange:
+    """A kit reserve of an order line as a change of the kit: its levels are the kit's as
+    the stores see them after it, the line's kits shown reserved out of them; a routed
+    store's line is placed whole at its command's location (``routed``, ``tried``: ADR 0038),
+    which order-consumer takes as the line's placement."""
     q, available = cmd.quantity, level.available
     before = Levels(on_hand=available + q, reserved=0, safety_stock=0, available=available + q)
     after = Levels(on_hand=available + q, reserved=q, safety_stock=0, available=available)
@@ -69,7 +80,7 @@ def kit_rereserved(cmd: InventoryCommand, refused_key: str, level: KitLevel) -> 
         sku=cmd.sku,
         location=cmd.location,
         command="reserve",
-        idempotency_key=refused_key,
+        idempotency_key=cmd.idempotency_key,
         version=level.version,
         before=before,
         after=after,
@@ -77,7 +88,8 @@ def kit_rereserved(cmd: InventoryCommand, refused_key: str, level: KitLevel) -> 
         sku_available_after=available,
         order=cmd.order,
         seen=level.seen,
-        rereserved=True,
+        routed={cmd.location: q} if routed else None,
+        tried=[cmd.location] if routed else None,
     )
 
 

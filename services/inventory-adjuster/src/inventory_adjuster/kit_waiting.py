@@ -52,6 +52,7 @@ class KitServed:
     refused_key: str
     applied: KitApplied
     level: KitLevel
+    routed: bool  # a routed store's line: its placement is reported (ADR 0038)
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,8 @@ async def _serve(
         if not isinstance(applied, KitApplied) or applied.status != "applied":
             break  # a duplicate was served by whoever applied it first; a refusal waits on
         level = (await kits.availability([kit], location))[kit]
-        out.append(KitServed(cmd, str(entry.doc["key"]), applied, level))
+        routed = bool(entry.doc.get("routed"))
+        out.append(KitServed(cmd, str(entry.doc["key"]), applied, level, routed))
     return out
 
 

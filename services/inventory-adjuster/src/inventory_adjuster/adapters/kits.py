@@ -77,8 +77,12 @@ class KitWait:
 
 def kit_waiting_entry(cmd: InventoryCommand) -> str:
     """What a kit reserve of an order line queues if it is refused: apply.lua's entry,
-    without a route (a kit is reserved at its command's location; ADR 0038)."""
-    return waiting_entry(cmd.model_copy(update={"route": None}))
+    without a route (a kit is reserved whole at its command's location; ADR 0038), marked
+    ``routed`` for a routed store's line (its placement is reported when it is served)."""
+    entry = waiting_entry(cmd.model_copy(update={"route": None}))
+    if not entry or cmd.route is None:
+        return entry
+    return orjson.dumps({**orjson.loads(entry), "routed": True}).decode()
 
 
 @dataclass(frozen=True)
