@@ -8,19 +8,16 @@ rules a kit line is placed whole at its line's location and the order routed."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from integration.order_consumer.harness import SHOP, Rig, running
+from integration.order_consumer.harness import Rig, running, until_line, until_state
 from redis.asyncio import Redis
 from unit.order_consumer.payloads import item, order
 
 from order_consumer.adapters.redis_orders import RedisOrders
-from order_consumer.domain import LineState, OrderState
 from stocksync_common.events import InventoryCommand, InventoryCommandRequested, SkuConfig
 from stocksync_common.topics import INVENTORY_COMMANDS
-from support.poll import await_for
 
 pytestmark = pytest.mark.integration
 ROUTING = {"locations": ["wh-1", "wh-2"], "split": False}
@@ -34,15 +31,6 @@ async def test_a_refused_kit_line_is_reserved_when_its_component_comes_back(
     x, y, z = (uuid.uuid4().int % 10**12 for _ in range(3))
     repo = RedisOrders(redis, ttl_s=60)
 
-    async def until_line(what: str, oid: int, **want: int) -> LineState:
-        async def matches() -> LineState | None:
-            state = (await repo.load(SHOP, str(oid))).state
-            got = state.lines.get("1") if state else None
-            ok = got is not None and all(getattr(got, k) == v for k, v in want.items())
-            return got if ok else None
-
-        return await await_for(what, matches, 30)
-
     async with running(kafka_bootstrap, redis_url, tmp_path) as rig:
         shop = rig.shop()
         await shop.stock(a, "set_on_hand", 4)
@@ -51,27 +39,27 @@ async def test_a_refused_kit_line_is_reserved_when_its_component_comes_back(
         await rig.settled("stock loaded", b, (1, 0))
 
         await shop.webhook("orders/create", x, order(x, item(1, kit, 1)))  # fits
-        await until_line("X reserved", x, reserved=1)
+        await until_line(repo, "X reserved", x, reserved=1)
         await rig.settled("X holds its components", b, (1, 1))
         await shop.webhook("orders/create", y, order(y, item(1, kit, 1)))  # refused: waits
-        await until_line("Y refused", y, unheld=1)
+        await until_line(repo, "Y refused", y, unheld=1)
         await shop.webhook("orders/create", z, order(z, item(1, kit, 1)))  # refused: waits
-        await until_line("Z refused", z, unheld=1)
+        await until_line(repo, "Z refused", z, unheld=1)
 
         await shop.stock(a, "adjust", 2)  # A alone: the kit still lacks B, nothing held
         await rig.settled("A received", a, (6, 2))
         await shop.stock(b, "adjust", 1)  # B back: Y (first) is reserved, all of it
-        held = await until_line("Y's state holds its kit again", y, reserved=1)
+        held = await until_line(repo, "Y's state holds its kit again", y, reserved=1)
         assert (held.unheld, held.rereserved, held.oversold) == (0, 1, True)
         await rig.settled("Y holds A", a, (6, 4))
         await rig.settled("Y holds B", b, (2, 2))
-        z_line = await until_line("Z still waits", z, unheld=1)
+        z_line = await until_line(repo, "Z still waits", z, unheld=1)
         assert z_line.reserved == 0
 
         # X cancelled: its components come back and serve Z
         await shop.webhook("orders/cancelled", x, order(x, item(1, kit, 1), updated=5,
                                                        cancelled=5))  # fmt: skip
-        await until_line("Z's state holds its kit", z, reserved=1, unheld=0)
+        await until_line(repo, "Z's state holds its kit", z, reserved=1, unheld=0)
         await rig.settled("Z holds A", a, (6, 4))
         await rig.settled("Z holds B", b, (2, 2))
         served = [e for e in await rig.ledger(a) if ":waited:" in str(e.get("key"))]
@@ -89,13 +77,6 @@ async def test_a_routed_stores_kit_line_is_placed_and_its_order_routed(
     x, y = (uuid.uuid4().int % 10**12 for _ in range(2))
     repo = RedisOrders(redis, ttl_s=60)
 
-    async def state_of(oid: int, ready: Callable[[OrderState], bool], what: str) -> OrderState:
-        async def matches() -> OrderState | None:
-            state = (await repo.load(SHOP, str(oid))).state
-            return state if state is not None and ready(state) else None
-
-        return await await_for(what, matches, 30)
-
     async with running(kafka_bootstrap, redis_url, tmp_path, routing=ROUTING) as rig:
         shop = rig.shop()
         await shop.stock(a, "set_on_hand", 2)
@@ -105,16 +86,18 @@ async def test_a_routed_stores_kit_line_is_placed_and_its_order_routed(
         await rig.settled("stock loaded", plain, (5, 0))
 
         await shop.webhook("orders/create", x, order(x, item(1, kit, 1), item(2, plain, 1)))
-        routed = await state_of(x, lambda s: s.routed, "X's order.routed published")
+        routed = await until_state(repo, "X's order.routed published", x, lambda s: s.routed)
         assert routed.lines["1"].routed == {"wh-1": 1}
         assert routed.lines["2"].routed == {"wh-1": 1}
         await rig.settled("X holds B", b, (1, 1))
 
         await shop.webhook("orders/create", y, order(y, item(1, kit, 1)))  # refused: waits
-        await state_of(y, lambda s: s.routed and s.lines["1"].unheld == 1, "Y refused, routed")
+        await until_state(
+            repo, "Y refused, routed", y, lambda s: s.routed and s.lines["1"].unheld == 1
+        )
         await shop.stock(a, "adjust", 2)
         await shop.stock(b, "adjust", 1)
-        served = await state_of(y, lambda s: s.lines["1"].reserved == 1, "Y's kit held")
+        served = await until_state(repo, "Y's kit held", y, lambda s: s.lines["1"].reserved == 1)
         assert served.lines["1"].routed == {"wh-1": 1}
 
 

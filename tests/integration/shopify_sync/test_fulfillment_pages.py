@@ -10,8 +10,13 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from integration.shopify_sync.conftest import LOC, Sync, SyncFactory, _topics
-from integration.shopify_sync.test_fulfillment_order_moves import LOC2, MOVE, STORE, admin
+from integration.shopify_sync.conftest import LOC, Sync, SyncFactory
+from integration.shopify_sync.test_fulfillment_order_moves import (
+    LOC2,
+    admin,
+    orders_stack,
+    split_by_the_merchant,
+)
 
 from stocksync_common.events import OrderLineQuantity, OrderShipped, WarehouseShipment, encode
 from support.poll import await_for
@@ -21,7 +26,8 @@ EVERY_LINE = """
 query E($id: ID!) { order(id: $id) {
   fulfillments { trackingInfo { number } }
   fulfillmentOrders(first: 20) { nodes {
-    id status lineItems(first: 100) { nodes { id sku remainingQuantity } }
+    id status assignedLocation { location { id } }
+    lineItems(first: 100) { nodes { id sku remainingQuantity } }
   } }
 } }
 """
@@ -40,35 +46,17 @@ async def remaining(s: Sync, order_gid: str) -> tuple[dict[str, int], int]:
 async def test_a_shipment_beyond_the_first_page_of_fulfillment_orders_and_lines_is_fulfilled(
     sync_stack: SyncFactory, kafka_bootstrap: str
 ) -> None:
-    run = uuid.uuid4().hex[:8]
-    topic = f"it.{run}.orders"
-    await _topics(kafka_bootstrap, [topic])
-    async with sync_stack(["plus"], store_extra=[STORE], orders_topic=topic,
-                          fulfillments_consumer_group=f"it-ful-{run}") as s:  # fmt: skip
+    async with orders_stack(sync_stack, kafka_bootstrap) as (s, topic):
         shop = s.shops[0]
         skus = [f"FP-{n:02d}" for n in range(1, 71)]
-        seeded = [{"sku": sku, "price": "5.00", "quantities": {LOC: 2, LOC2: 2}} for sku in skus]
-        assert (await s.sim.post(f"/_sim/stores/{shop}/products", json=seeded)).status_code == 201
-        items = [{"sku": sku, "quantity": 1} for sku in skus]
-        placed = await s.sim.post(f"/_sim/stores/{shop}/orders", json={"line_items": items})
-        assert placed.status_code == 201, placed.text
-        order = placed.json()["order"]
-        gid_ = f"gid://shopify/Order/{order['id']}"
-        (first,) = (await admin(s, EVERY_LINE, {"id": gid_}))["order"]["fulfillmentOrders"]["nodes"]
-        lines = {line["sku"]: line["id"] for line in first["lineItems"]["nodes"]}
-        assert list(lines) == skus  # one fulfillment order, the 70th SKU its 70th line
-        for sku in skus[:11]:  # the merchant's own moves: a new fulfillment order each
-            one = [{"id": lines[sku], "quantity": 1}]
-            moved = await admin(s, MOVE, {"id": first["id"], "to": LOC2, "lines": one})
-            assert moved["fulfillmentOrderMove"]["userErrors"] == []
-        fos = (await admin(s, EVERY_LINE, {"id": gid_}))["order"]["fulfillmentOrders"]["nodes"]
-        assert len(fos) == 12
+        order, gid_, fos = await split_by_the_merchant(s, skus, {LOC: 2, LOC2: 2}, 11, EVERY_LINE)
+        assert [line["sku"] for line in fos[0]["lineItems"]["nodes"]][-1] == "FP-70"  # the 59th
         assert [line["sku"] for line in fos[-1]["lineItems"]["nodes"]] == ["FP-11"]
 
         shipped = [OrderLineQuantity(line_id=str(n), sku=sku, quantity=1, location="wh-1")
                    for n, sku in enumerate(["FP-12", "FP-11", "FP-70"])]  # fmt: skip
         event = OrderShipped(source="test", shop=shop, payload=WarehouseShipment(
-            shop=shop, order_id=str(order["id"]), shipment_id=f"ship-{run}", lines=shipped,
+            shop=shop, order_id=str(order["id"]), shipment_id=uuid.uuid4().hex, lines=shipped,
             tracking_number="1ZPAGES", carrier="UPS"))  # fmt: skip
         await s.producer.send_and_wait(topic, encode(event), key=str(order["id"]).encode())
 
