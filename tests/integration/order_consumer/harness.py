@@ -6,7 +6,7 @@ edge does."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +18,8 @@ from aiokafka import AIOKafkaProducer
 
 from inventory_adjuster.entrypoints.app import create_app as create_adjuster
 from inventory_adjuster.settings import Settings as AdjusterSettings
+from order_consumer.adapters.redis_orders import RedisOrders
+from order_consumer.domain import LineState, OrderState
 from order_consumer.entrypoints.app import create_app as create_order_consumer
 from order_consumer.settings import Settings as OrderSettings
 from stocksync_common.events import (
@@ -193,3 +195,25 @@ async def running(
             yield Rig(producer, api)
     finally:
         await producer.stop()
+
+
+async def until_state(
+    repo: RedisOrders, what: str, oid: int, ready: Callable[[OrderState], bool]
+) -> OrderState:
+    """Wait until the order's state in Redis is ``ready``."""
+
+    async def matches() -> OrderState | None:
+        state = (await repo.load(SHOP, str(oid))).state
+        return state if state is not None and ready(state) else None
+
+    return await await_for(what, matches, 30)
+
+
+async def until_line(repo: RedisOrders, what: str, oid: int, **want: object) -> LineState:
+    """Wait until the order's line 1 has these values (counters, ``tried``, ...)."""
+
+    def ready(state: OrderState) -> bool:
+        line = state.lines.get("1")
+        return line is not None and all(getattr(line, k) == v for k, v in want.items())
+
+    return (await until_state(repo, what, oid, ready)).lines["1"]

@@ -10,13 +10,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from integration.order_consumer.harness import SHOP, running
+from integration.order_consumer.harness import running, until_line
 from redis.asyncio import Redis
 from unit.order_consumer.payloads import item, order
 
 from order_consumer.adapters.redis_orders import RedisOrders
-from order_consumer.domain import LineState
-from support.poll import await_for
 
 pytestmark = pytest.mark.integration
 
@@ -30,22 +28,13 @@ async def test_a_routed_line_waits_and_is_placed_where_stock_returns(
     a, b = (uuid.uuid4().int % 10**12 for _ in range(2))
     repo = RedisOrders(redis, ttl_s=60)
 
-    async def until_line(what: str, oid: int, **want: object) -> LineState:
-        async def matches() -> LineState | None:
-            state = (await repo.load(SHOP, str(oid))).state
-            got = state.lines.get("1") if state else None
-            ok = got is not None and all(getattr(got, k) == v for k, v in want.items())
-            return got if ok else None
-
-        return await await_for(what, matches, 30)
-
     async with running(kafka_bootstrap, redis_url, tmp_path, routing=ROUTING) as rig:
         shop = rig.shop()
         await shop.stock(sku, "set_on_hand", 1)
         await shop.stock(sku, "set_on_hand", 0, "wh-2")
         await rig.settled("stock loaded", sku, (0, 0), "wh-2")
         await shop.webhook("orders/create", a, order(a, item(1, sku, 2)))  # refused: waits
-        await until_line("A refused at both", a, unheld=2, tried=["wh-1", "wh-2"])
+        await until_line(repo, "A refused at both", a, unheld=2, tried=["wh-1", "wh-2"])
         await shop.webhook("orders/create", b, order(b, item(1, sku, 1)))  # fits at wh-1
         await rig.settled("B reserved at wh-1", sku, (1, 1))
 
@@ -55,7 +44,7 @@ async def test_a_routed_line_waits_and_is_placed_where_stock_returns(
         # 2 more at wh-2: A is placed there, the second location of its route
         await shop.stock(sku, "adjust", 2, "wh-2")
         await rig.settled("A re-reserved at wh-2", sku, (3, 2), "wh-2")
-        held = await until_line("A holds its units at wh-2", a, reserved=2)
+        held = await until_line(repo, "A holds its units at wh-2", a, reserved=2)
         assert (held.unheld, held.rereserved, held.routed) == (0, 2, {"wh-2": 2})
 
         # A cancelled: the routed release finds the line's hold at wh-2 and frees it

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from integration.order_consumer.harness import SHOP, running
+from integration.order_consumer.harness import SHOP, running, until_line
 from redis.asyncio import Redis
 from unit.order_consumer.payloads import fulfillment, item, order
 
@@ -33,26 +33,16 @@ async def test_refused_lines_are_reserved_in_order_when_stock_returns(
         state = (await repo.load(SHOP, str(oid))).state
         return state.lines.get("1") if state else None
 
-    async def until_line(what: str, oid: int, **want: int) -> LineState:
-        """Wait until the order's line 1 has these counters."""
-
-        async def matches() -> LineState | None:
-            got = await line(oid)
-            ok = got is not None and all(getattr(got, k) == v for k, v in want.items())
-            return got if ok else None
-
-        return await await_for(what, matches, 30)
-
     async with running(kafka_bootstrap, redis_url, tmp_path) as rig:
         shop = rig.shop()
         await shop.stock(sku, "set_on_hand", 1)
         await rig.settled("stock loaded", sku, (1, 0))
         await shop.webhook("orders/create", a, order(a, item(1, sku, 2)))  # refused: waits
-        await until_line("A refused", a, unheld=2)
+        await until_line(repo, "A refused", a, unheld=2)
         await shop.webhook("orders/create", b, order(b, item(1, sku, 1)))  # fits
         await rig.settled("B reserved", sku, (1, 1))
         await shop.webhook("orders/create", c, order(c, item(1, sku, 1)))  # refused: waits
-        await until_line("C refused", c, unheld=1)
+        await until_line(repo, "C refused", c, unheld=1)
 
         # B cancelled: 1 unit back. C (1) would fit, but A (2) came first: none served.
         cancel_b = order(b, item(1, sku, 1), updated=5, cancelled=5)
@@ -61,7 +51,7 @@ async def test_refused_lines_are_reserved_in_order_when_stock_returns(
         # A receipt of 1: A is served, C still waits behind it.
         await shop.stock(sku, "adjust", 1)
         await rig.settled("A re-reserved", sku, (2, 2))
-        held = await until_line("A's state holds its units", a, reserved=2)
+        held = await until_line(repo, "A's state holds its units", a, reserved=2)
         assert (held.unheld, held.rereserved, held.oversold) == (0, 2, True)
         c_line = await line(c)
         assert c_line is not None and (c_line.reserved, c_line.unheld) == (0, 1)

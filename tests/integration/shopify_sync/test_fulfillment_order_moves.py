@@ -9,6 +9,8 @@ reason."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -29,6 +31,21 @@ query F($id: ID!) { order(id: $id) { fulfillmentOrders(first: 10) { nodes {
   lineItems(first: 10) { nodes { sku remainingQuantity } }
 } } } }
 """
+
+
+@asynccontextmanager
+async def orders_stack(
+    sync_stack: SyncFactory, kafka_bootstrap: str, **overrides: Any
+) -> AsyncIterator[tuple[Sync, str]]:
+    """shopify-sync against the simulator, one store routed as STORE, its fulfillments
+    consumer reading an orders topic of its own (given back with the stack)."""
+    run = uuid.uuid4().hex[:8]
+    topic = f"it.{run}.orders"
+    await _topics(kafka_bootstrap, [topic])
+    group = f"it-ful-{run}"
+    async with sync_stack(["plus"], store_extra=[STORE], orders_topic=topic,
+                          fulfillments_consumer_group=group, **overrides) as s:  # fmt: skip
+        yield s, topic
 
 
 async def fulfillment_orders(s: Sync, order_id: int) -> dict[tuple[str, str], int]:
@@ -71,12 +88,8 @@ def routed(s: Sync, order: dict[str, Any], places: list[tuple[str, int, str]]) -
 async def test_routed_lines_move_their_fulfillment_orders_once(
     sync_stack: SyncFactory, kafka_bootstrap: str
 ) -> None:
-    run = uuid.uuid4().hex[:8]
-    topic = f"it.{run}.orders"
-    await _topics(kafka_bootstrap, [topic])
-    async with sync_stack(["plus"], store_extra=[STORE], orders_topic=topic,
-                          fulfillments_consumer_group=f"it-ful-{run}",
-                          inventory_url="http://inventory.test") as s:  # fmt: skip
+    async with orders_stack(sync_stack, kafka_bootstrap,
+                            inventory_url="http://inventory.test") as (s, topic):  # fmt: skip
         shop = s.shops[0]
         seeded = [{"sku": sku, "price": "5.00", "quantities": {LOC: 5, LOC2: 5}}
                   for sku in ("MV-A", "MV-B")]  # fmt: skip
@@ -167,30 +180,10 @@ async def test_an_order_beyond_the_first_page_of_fulfillment_orders_and_lines_is
     to wh-2 (12 fulfillment orders). Routing places the 11th moved line (12th fulfillment
     order) and the original's 29th line at wh-3: both beyond the first page (10 fulfillment
     orders, 25 lines) and both moved."""
-    run = uuid.uuid4().hex[:8]
-    topic = f"it.{run}.orders"
-    await _topics(kafka_bootstrap, [topic])
-    async with sync_stack(["plus"], store_extra=[STORE], orders_topic=topic,
-                          fulfillments_consumer_group=f"it-ful-{run}") as s:  # fmt: skip
-        shop = s.shops[0]
+    async with orders_stack(sync_stack, kafka_bootstrap) as (s, _topic):
         skus = [f"PG-{n:02d}" for n in range(1, 41)]
-        seeded = [{"sku": sku, "price": "5.00", "quantities": {LOC: 2, LOC2: 2, LOC3: 2}}
-                  for sku in skus]  # fmt: skip
-        assert (await s.sim.post(f"/_sim/stores/{shop}/products", json=seeded)).status_code == 201
-        items = [{"sku": sku, "quantity": 1} for sku in skus]
-        placed = await s.sim.post(f"/_sim/stores/{shop}/orders", json={"line_items": items})
-        assert placed.status_code == 201, placed.text
-        order = placed.json()["order"]
-        gid_ = f"gid://shopify/Order/{order['id']}"
-        first = (await admin(s, ALL_FOS, {"id": gid_}))["order"]["fulfillmentOrders"]["nodes"]
-        assert len(first) == 1 and first[0]["assignedLocation"]["location"]["id"] == LOC
-        lines = {line["sku"]: line["id"] for line in first[0]["lineItems"]["nodes"]}
-        for sku in skus[:11]:  # the merchant's own moves: a new fulfillment order each
-            one = [{"id": lines[sku], "quantity": 1}]
-            moved = await admin(s, MOVE, {"id": first[0]["id"], "to": LOC2, "lines": one})
-            assert moved["fulfillmentOrderMove"]["userErrors"] == []
-        fos = (await admin(s, ALL_FOS, {"id": gid_}))["order"]["fulfillmentOrders"]["nodes"]
-        assert len(fos) == 12
+        quantities = {LOC: 2, LOC2: 2, LOC3: 2}
+        order, gid_, fos = await split_by_the_merchant(s, skus, quantities, 11, ALL_FOS)
         assert [line["sku"] for line in fos[-1]["lineItems"]["nodes"]] == ["PG-11"]
         assert [line["sku"] for line in fos[0]["lineItems"]["nodes"]].index("PG-40") == 28
         fulfillments = s.container.fulfillments
@@ -202,6 +195,33 @@ async def test_an_order_beyond_the_first_page_of_fulfillment_orders_and_lines_is
         assert now["PG-11"] == now["PG-40"] == LOC3
         assert now["PG-10"] == LOC2 and now["PG-39"] == LOC  # the others stay
         assert await fulfillments.mover.on_routed(event) == 0  # in place: nothing more
+
+
+async def split_by_the_merchant(
+    s: Sync, skus: list[str], quantities: dict[str, int], moved: int, query: str
+) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
+    """An order of one unit of each SKU (stocked with ``quantities``), one fulfillment order
+    at LOC, whose merchant moved its first ``moved`` lines one by one to LOC2 (a new
+    fulfillment order each): the order, its gid and its fulfillment orders as ``query`` (a
+    query of ``$id``, fulfillment orders with their lines' ``id`` and ``sku``) reads them."""
+    shop = s.shops[0]
+    seeded = [{"sku": sku, "price": "5.00", "quantities": quantities} for sku in skus]
+    assert (await s.sim.post(f"/_sim/stores/{shop}/products", json=seeded)).status_code == 201
+    items = [{"sku": sku, "quantity": 1} for sku in skus]
+    placed = await s.sim.post(f"/_sim/stores/{shop}/orders", json={"line_items": items})
+    assert placed.status_code == 201, placed.text
+    order: dict[str, Any] = placed.json()["order"]
+    gid_ = f"gid://shopify/Order/{order['id']}"
+    first = (await admin(s, query, {"id": gid_}))["order"]["fulfillmentOrders"]["nodes"]
+    assert len(first) == 1 and first[0]["assignedLocation"]["location"]["id"] == LOC
+    lines = {line["sku"]: line["id"] for line in first[0]["lineItems"]["nodes"]}
+    for sku in skus[:moved]:
+        one = [{"id": lines[sku], "quantity": 1}]
+        done = await admin(s, MOVE, {"id": first[0]["id"], "to": LOC2, "lines": one})
+        assert done["fulfillmentOrderMove"]["userErrors"] == []
+    fos = (await admin(s, query, {"id": gid_}))["order"]["fulfillmentOrders"]["nodes"]
+    assert len(fos) == 1 + moved
+    return order, gid_, fos
 
 
 async def fulfillment_orders_at(s: Sync, order_gid: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ import pytest
 from shopify_sync.adapters.fulfillment_documents import (
     FULFILLMENT_ORDER_LINES_PAGE,
     FULFILLMENT_ORDER_MOVE,
-    ORDER_FULFILLMENT_ORDERS_FOR_MOVE,
+    ORDER_FULFILLMENT_ORDERS,
 )
 from shopify_sync.domain.fulfillment_moves import plan_moves
 from support.shopify_schema import validate_document
@@ -29,7 +29,7 @@ def fo(fo_id: str, location: str, lines: list[tuple[str, str, int]], status: str
 @pytest.mark.parametrize("version", ["2026-04", "2026-10"])
 @pytest.mark.parametrize(
     "document",
-    [FULFILLMENT_ORDER_MOVE, ORDER_FULFILLMENT_ORDERS_FOR_MOVE, FULFILLMENT_ORDER_LINES_PAGE],
+    [FULFILLMENT_ORDER_MOVE, ORDER_FULFILLMENT_ORDERS, FULFILLMENT_ORDER_LINES_PAGE],
 )
 def test_documents_validate(document: str, version: str) -> None:
     assert validate_document(document, version) == []

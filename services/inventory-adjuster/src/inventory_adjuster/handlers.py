@@ -18,11 +18,19 @@ from inventory_adjuster.adapters.kits import (
     Components,
     KitApplied,
     KitStore,
+    KitWait,
+    kit_waiting_entry,
     stocked_at,
 )
 from inventory_adjuster.adapters.publisher import BatchPublisher, Headers
 from inventory_adjuster.adapters.redis_store import Applied, Invalid, Position, RedisInventory
-from inventory_adjuster.kit_events import component_changes, derived_kit_change
+from inventory_adjuster.kit_events import (
+    component_changes,
+    derived_kit_change,
+    kit_line_change,
+    kit_rereserved,
+)
+from inventory_adjuster.kit_waiting import serve_waiting_kits
 from stocksync_common.consumer import Incoming, Parts, PoisonMessage, handling
 from stocksync_common.events import (
     Envelope,
@@ -153,7 +161,61 @@ class CommandHandler:
         finally:  # what was applied is counted, also when a later command is poison
             for (command, status), n in outcomes.items():
                 COMMANDS_APPLIED.labels(command, status).inc(n)
-        await self._republish_kits(out, traces.batch, moved, commands, index)
+        if moved and self.kits is not None:
+            kits_of = await self._kits_of(self.kits, moved, index)
+            served = await self._serve_kits(out, traces.batch, moved, commands, kits_of)
+            if served:  # their components' other kits follow too
+                moved.update(served)
+                kits_of = await self.kits.kits_of(sorted({sku for sku, _ in moved}))
+            await self._republish_kits(out, traces.batch, moved, commands, kits_of)
+
+    @staticmethod
+    async def _kits_of(
+        kits: KitStore, moved: set[tuple[str, str]], prefetched: KitIndex
+    ) -> dict[str, list[str]]:
+        """The kits each moved SKU belongs to (read with the batch's routing when it could)."""
+        skus = sorted({sku for sku, _ in moved})
+        if prefetched.covers(skus):
+            return prefetched.kits
+        return await kits.kits_of(skus)  # a kit's components, or a batch defining a kit
+
+    async def _serve_kits(
+        self,
+        out: BatchPublisher,
+        trace_headers: Headers,
+        moved: set[tuple[str, str]],
+        commands: list[tuple[InventoryCommandRequested, Position]],
+        kits_of: dict[str, list[str]],
+    ) -> list[tuple[str, str]]:
+        """Kit lines waiting for stock the batch's movements let through, reserved (ADR 0038):
+        each as a kit reserve (its components' changes and levels) and a ``rereserved`` change
+        of the kit with the refused reserve's key and order line. What they moved."""
+        if not kits_of or self.kits is None:
+            return []
+        cause = commands[-1][0]
+        served_moves: list[tuple[str, str]] = []
+        for served in await serve_waiting_kits(self.kits, moved, kits_of):
+            event = InventoryCommandRequested(
+                id=stable_id(served.cmd.idempotency_key),
+                correlation_id=cause.correlation_id,
+                causation_id=cause.id,
+                source=self.source,
+                shop=served.cmd.order.shop if served.cmd.order else None,
+                payload=served.cmd,
+            )
+            await self._publish_kit(out, trace_headers, event, served.applied)
+            change = kit_rereserved(served.cmd, served.refused_key, served.level, served.routed)
+            ev = InventoryChanged(
+                id=stable_id(served.refused_key, "rereserved"),
+                correlation_id=cause.correlation_id,
+                causation_id=cause.id,
+                source=self.source,
+                shop=event.shop,
+                payload=change,
+            )
+            send(out, INVENTORY_CHANGED, change.sku, ev, trace_headers)
+            served_moves += self._moved(served.cmd, served.applied)
+        return served_moves
 
     async def _apply(
         self, commands: list[tuple[InventoryCommandRequested, Position]]
@@ -178,7 +240,8 @@ class CommandHandler:
             if cmd.command in KIT_COMMANDS and cmd.sku in defs and self.kits is not None:
                 results.extend(await self.store.apply_many(run))
                 run = []
-                results.append(await self.kits.apply(cmd, pos, defs[cmd.sku]))
+                wait = KitWait(queue=kit_waiting_entry(cmd))
+                results.append(await self.kits.apply(cmd, pos, defs[cmd.sku], wait))
             else:
                 run.append((cmd, pos))
         results.extend(await self.store.apply_many(run))
@@ -233,6 +296,7 @@ class CommandHandler:
                     id=stable_id(change.idempotency_key, "changed"), payload=change, **meta
                 )
                 send(out, INVENTORY_CHANGED, change.sku, ev, trace_headers)
+            await self._kit_placed(out, trace_headers, cmd, meta)
         if status in ("applied", "rejected", "duplicate"):
             await self._publish_component_levels(out, trace_headers, result, meta)
         if status == "rejected":
@@ -244,11 +308,29 @@ class CommandHandler:
                 available=0,
                 idempotency_key=cmd.idempotency_key,
                 order=cmd.order,
+                waiting=bool(result.result.get("waiting")),
             )
             oversold = OrderOversold(
                 id=stable_id(cmd.idempotency_key, "oversold"), payload=line, **meta
             )
             send(out, INVENTORY_CHANGED, cmd.sku, oversold, trace_headers)
+
+    async def _kit_placed(
+        self,
+        out: BatchPublisher,
+        trace_headers: Headers,
+        cmd: InventoryCommand,
+        meta: dict[str, str | None],
+    ) -> None:
+        """A routed store's kit line reserved: placed whole at its command's location, said
+        as a routed line's placement (``routed``), so order-consumer counts the line placed
+        and the order's ``order.routed`` goes out (ADR 0038)."""
+        if cmd.command != "reserve" or cmd.route is None or cmd.order is None or not self.kits:
+            return
+        level = (await self.kits.availability([cmd.sku], cmd.location))[cmd.sku]
+        change = kit_line_change(cmd, level, routed=True)
+        ev = InventoryChanged(id=stable_id(cmd.idempotency_key, "changed"), payload=change, **meta)
+        send(out, INVENTORY_CHANGED, cmd.sku, ev, trace_headers)
 
     async def _publish_component_levels(
         self,
@@ -277,16 +359,10 @@ class CommandHandler:
         trace_headers: Headers,
         moved: set[tuple[str, str]],
         commands: list[tuple[InventoryCommandRequested, Position]],
-        prefetched: KitIndex,
+        index: dict[str, list[str]],
     ) -> None:
         """A component moved: publish the kits it belongs to with their new availability."""
-        if not moved or self.kits is None:
-            return
-        skus = sorted({sku for sku, _ in moved})
-        index = prefetched.kits
-        if not prefetched.covers(skus):  # a kit's components, or a batch that defined a kit
-            index = await self.kits.kits_of(skus)
-        if not index:
+        if not index or self.kits is None:
             return
         cause = commands[-1][0]
         for location in sorted({loc for _, loc in moved}):

@@ -1,5 +1,6 @@
-"""Events for kits: a kit command's component changes, and kits re-derived after a component
-moved (a kit's availability = min over components of floor(available / units))."""
+"""Events for kits: a kit command's component changes, kits re-derived after a component
+moved (a kit's availability = min over components of floor(available / units)), and a
+waiting kit line reserved when its components' stock came back (ADR 0038)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,42 @@ def derived_kit_change(
         sku_available_after=available,
         order=cause.order,
         seen=level.seen,
+    )
+
+
+def kit_rereserved(
+    cmd: InventoryCommand, refused_key: str, level: KitLevel, routed: bool
+) -> StockChange:
+    """The kit line refused under ``refused_key`` now holds ``cmd.quantity`` kits (a change
+    with ``rereserved``, as apply.lua's WAITING LIST says of a plain line, so order-consumer
+    holds its units again and the rebuild takes it off the kit's list); a routed store's
+    line says where (``routed``), so the warehouse is told of the units."""
+    change = kit_line_change(cmd, level, routed=routed)
+    return change.model_copy(update={"idempotency_key": refused_key, "rereserved": True})
+
+
+def kit_line_change(cmd: InventoryCommand, level: KitLevel, *, routed: bool) -> StockChange:
+    """A kit reserve of an order line as a change of the kit: its levels are the kit's as
+    the stores see them after it, the line's kits shown reserved out of them; a routed
+    store's line is placed whole at its command's location (``routed``, ``tried``: ADR 0038),
+    which order-consumer takes as the line's placement."""
+    q, available = cmd.quantity, level.available
+    before = Levels(on_hand=available + q, reserved=0, safety_stock=0, available=available + q)
+    after = Levels(on_hand=available + q, reserved=q, safety_stock=0, available=available)
+    return StockChange(
+        sku=cmd.sku,
+        location=cmd.location,
+        command="reserve",
+        idempotency_key=cmd.idempotency_key,
+        version=level.version,
+        before=before,
+        after=after,
+        sku_available_before=available + q,
+        sku_available_after=available,
+        order=cmd.order,
+        seen=level.seen,
+        routed={cmd.location: q} if routed else None,
+        tried=[cmd.location] if routed else None,
     )
 
 

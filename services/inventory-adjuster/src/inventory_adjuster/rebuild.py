@@ -62,7 +62,9 @@ from inventory_adjuster.adapters.kits import (
     Components,
     KitDefinitionChanged,
     KitStore,
+    KitWait,
     component_key,
+    kit_waiting_entry,
     undo_key,
 )
 from inventory_adjuster.adapters.redis_store import (
@@ -648,7 +650,8 @@ async def _write(
             continue
         await flush()
         try:
-            kit_result = await kits.apply(cmd, pos, parts)
+            # a refusal queues its line as the live one did (ADR 0038)
+            kit_result = await kits.apply(cmd, pos, parts, KitWait(queue=kit_waiting_entry(cmd)))
         except KitDefinitionChanged:
             rep.invalid += 1  # cannot happen when the definitions came from the same topic
             continue

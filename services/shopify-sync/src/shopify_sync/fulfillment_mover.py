@@ -4,13 +4,14 @@
 placed; a later one with ``follow_up`` adds units placed since. Each is recorded per order
 (``sync:routed:{<shop>}:<order>``, field ``<line>|<location>|<part>``: setting a field again
 is harmless, so a redelivery records nothing twice), the order's open fulfillment orders are
-read, and each surplus Shopify assigned elsewhere is moved to where routing placed it with
-``fulfillmentOrderMove`` (planned in :mod:`shopify_sync.domain.fulfillment_moves`). A
-redelivered event plans from what Shopify shows now: nothing is moved twice. A move Shopify
-refuses is a poison message naming Shopify's reason (dead-lettered for the merchant); the
-other moves of the order are made first. Moving a fulfillment order moves the order's
-committed units in Shopify, so the store's counts at both locations are re-checked against
-truth afterwards (``resync``: a targeted reconciliation of the moved SKUs).
+read (every page: :mod:`shopify_sync.fulfillment_orders`), and each surplus Shopify assigned
+elsewhere is moved to where routing placed it with ``fulfillmentOrderMove`` (planned in
+:mod:`shopify_sync.domain.fulfillment_moves`). A redelivered event plans from what Shopify
+shows now: nothing is moved twice. A move Shopify refuses is a poison message naming
+Shopify's reason (dead-lettered for the merchant); the other moves of the order are made
+first. Moving a fulfillment order moves the order's committed units in Shopify, so the
+store's counts at both locations are re-checked against truth afterwards (``resync``: a
+targeted reconciliation of the moved SKUs).
 """
 
 from __future__ import annotations
@@ -23,18 +24,13 @@ from typing import Any
 from redis.asyncio import Redis
 
 from shopify_sync.adapters.fulfillment_documents import (
-    FULFILLMENT_ORDER_LINES_PAGE,
-    FULFILLMENT_ORDER_LINES_PAGE_COST,
     FULFILLMENT_ORDER_MOVE,
     FULFILLMENT_ORDER_MOVE_COST,
-    FULFILLMENT_ORDERS_FIRST,
-    MOVE_LINES_FIRST,
-    ORDER_FULFILLMENT_ORDERS_FOR_MOVE,
-    ORDER_FULFILLMENT_ORDERS_FOR_MOVE_COST,
 )
 from shopify_sync.adapters.redis_state import text
 from shopify_sync.adapters.shopify import ShopifyClient
 from shopify_sync.domain.fulfillment_moves import Move, plan_moves
+from shopify_sync.fulfillment_orders import every_fulfillment_order
 from stocksync_common.consumer import PoisonMessage
 from stocksync_common.events import Order
 from stocksync_common.stores import Store, StoresConfig
@@ -42,31 +38,6 @@ from stocksync_common.stores import Store, StoresConfig
 log = logging.getLogger(__name__)
 RECORD_TTL_S = 90 * 24 * 3600
 Resync = Callable[[str, Sequence[str]], Awaitable[object]]
-
-
-async def fulfillment_orders_of(
-    client: ShopifyClient, store: Store, order_id: str, document: str, lines: int, cost: float
-) -> list[dict[str, Any]]:
-    """The order's fulfillment orders as ``document`` reads them (its operation's name is the
-    document's); an order the store does not have is a poison message."""
-    variables = {
-        "id": f"gid://shopify/Order/{order_id}",
-        "first": FULFILLMENT_ORDERS_FIRST,
-        "lines": lines,
-    }
-    operation = document.split("(", 1)[0].split()[-1]
-    data = await client.execute(store, document, variables, operation=operation, cost=cost)
-    order = data.get("order")
-    if not order:
-        raise PoisonMessage(f"{store.shop} has no order {order_id}")
-    nodes: list[dict[str, Any]] = (order.get("fulfillmentOrders") or {}).get("nodes") or []
-    return nodes
-
-
-def next_page(connection: dict[str, Any]) -> str | None:
-    """The cursor to read on from, None on the last page."""
-    info = connection.get("pageInfo") or {}
-    return str(info["endCursor"]) if info.get("hasNextPage") and info.get("endCursor") else None
 
 
 def routed_key(shop: str, order_id: str) -> str:
@@ -98,7 +69,8 @@ class FulfillmentOrderMover:
         wanted, skus = self.wanted(store, await self.redis.hgetall(key))
         if not wanted:
             return 0
-        moves = plan_moves(await self._fulfillment_orders(store, order.order_id), wanted)
+        fulfillment_orders = await every_fulfillment_order(self.client, store, order.order_id)
+        moves = plan_moves(fulfillment_orders, wanted)
         refused = [r for r in [await self._move(store, m) for m in moves] if r]
         made = len(moves) - len(refused)
         if made and self.resync is not None:
@@ -127,45 +99,6 @@ class FulfillmentOrderMover:
             if sku:
                 skus.add(sku)
         return wanted, skus
-
-    async def _fulfillment_orders(self, store: Store, order_id: str) -> list[dict[str, Any]]:
-        """Every fulfillment order of the order with every line: a page of fulfillment
-        orders at a time, and each one's lines beyond its first page read on from there."""
-        found: list[dict[str, Any]] = []
-        after: str | None = None
-        while True:
-            variables = {"id": f"gid://shopify/Order/{order_id}", "after": after,
-                         "first": FULFILLMENT_ORDERS_FIRST, "lines": MOVE_LINES_FIRST}  # fmt: skip
-            data = await self.client.execute(
-                store, ORDER_FULFILLMENT_ORDERS_FOR_MOVE, variables,
-                operation="OrderFulfillmentOrdersForMove",
-                cost=ORDER_FULFILLMENT_ORDERS_FOR_MOVE_COST,
-            )  # fmt: skip
-            order = data.get("order")
-            if not order:
-                raise PoisonMessage(f"{store.shop} has no order {order_id}")
-            page = order.get("fulfillmentOrders") or {}
-            for fo in page.get("nodes") or []:
-                await self._rest_of_lines(store, fo)
-                found.append(fo)
-            after = next_page(page)
-            if after is None:
-                return found
-
-    async def _rest_of_lines(self, store: Store, fo: dict[str, Any]) -> None:
-        """Append to ``fo``'s lines the pages after its first."""
-        lines = fo.setdefault("lineItems", {})
-        nodes = lines.setdefault("nodes", [])
-        after = next_page(lines)
-        while after is not None:
-            variables = {"id": fo["id"], "first": MOVE_LINES_FIRST, "after": after}
-            data = await self.client.execute(
-                store, FULFILLMENT_ORDER_LINES_PAGE, variables,
-                operation="FulfillmentOrderLinesPage", cost=FULFILLMENT_ORDER_LINES_PAGE_COST,
-            )  # fmt: skip
-            page = (data.get("fulfillmentOrder") or {}).get("lineItems") or {}
-            nodes += page.get("nodes") or []
-            after = next_page(page)
 
     async def _move(self, store: Store, move: Move) -> list[Any]:
         """The user errors Shopify refused the move with ([] when it was made)."""

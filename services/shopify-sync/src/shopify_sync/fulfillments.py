@@ -2,7 +2,8 @@
 moved to where routing placed the units: :mod:`shopify_sync.fulfillment_mover`).
 
 ``order.shipped`` (from wms-connector, on orders.v1) names the order, the shipped SKUs and
-the tracking. The order's open fulfillment orders are read, the shipped units matched to
+the tracking. The order's open fulfillment orders are read (all of them with all their
+lines, a page at a time: :mod:`shopify_sync.fulfillment_orders`), the shipped units matched to
 their lines by SKU, and one ``fulfillmentCreate`` carries the tracking. Idempotent by the
 shipment id: a Redis marker is set once Shopify accepted it, and a shipment whose units are
 already fulfilled (nothing remaining) creates nothing.
@@ -18,15 +19,10 @@ from typing import Any
 from aiokafka.structs import TopicPartition
 from redis.asyncio import Redis
 
-from shopify_sync.adapters.fulfillment_documents import (
-    FULFILLMENT_CREATE,
-    FULFILLMENT_CREATE_COST,
-    FULFILLMENT_LINES_FIRST,
-    ORDER_FULFILLMENT_ORDERS,
-    ORDER_FULFILLMENT_ORDERS_COST,
-)
+from shopify_sync.adapters.fulfillment_documents import FULFILLMENT_CREATE, FULFILLMENT_CREATE_COST
 from shopify_sync.adapters.shopify import ShopifyClient
-from shopify_sync.fulfillment_mover import FulfillmentOrderMover, fulfillment_orders_of
+from shopify_sync.fulfillment_mover import FulfillmentOrderMover
+from shopify_sync.fulfillment_orders import every_fulfillment_order
 from stocksync_common.consumer import Incoming, PoisonMessage, handling
 from stocksync_common.events import OrderRouted, OrderShipped, WarehouseShipment
 from stocksync_common.stores import Store, StoresConfig
@@ -92,9 +88,8 @@ class FulfillmentHandler:
         marker = f"sync:fulfilled:{{{shipment.shop}}}:{shipment.shipment_id}"
         if await self.redis.exists(marker):
             return None
-        groups = plan_fulfillment(
-            await self._fulfillment_orders(store, shipment), shipped_units(shipment)
-        )
+        fulfillment_orders = await every_fulfillment_order(self.client, store, shipment.order_id)
+        groups = plan_fulfillment(fulfillment_orders, shipped_units(shipment))
         if not groups:
             log.info("nothing left to fulfil", extra={"order": shipment.order_id})
             await self.redis.set(marker, "nothing", ex=MARKER_TTL_S)
@@ -103,14 +98,6 @@ class FulfillmentHandler:
         await self.redis.set(marker, fulfillment_id, ex=MARKER_TTL_S)
         log.info("fulfilment created", extra={"order": shipment.order_id, "id": fulfillment_id})
         return fulfillment_id
-
-    async def _fulfillment_orders(
-        self, store: Store, shipment: WarehouseShipment
-    ) -> list[dict[str, Any]]:
-        return await fulfillment_orders_of(
-            self.client, store, shipment.order_id, ORDER_FULFILLMENT_ORDERS,
-            FULFILLMENT_LINES_FIRST, ORDER_FULFILLMENT_ORDERS_COST,
-        )  # fmt: skip
 
     async def _create(
         self, store: Store, shipment: WarehouseShipment, groups: list[dict[str, Any]]

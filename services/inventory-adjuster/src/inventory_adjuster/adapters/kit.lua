@@ -13,7 +13,10 @@
 -- ARGV: 1 command (reserve|release|commit), 2 location, 3 kit quantity, 4 idempotency key,
 --       5 ttl (s), 6 offset field ("" none), 7 offset, 8 ledger max length,
 --       9 components JSON as the caller read it: [[sku, units], ...], 10 the ordering shop
---       ("" none)
+--       ("" none: also a reserve serving a waiting entry, whose refusal counted already),
+--       11 the waiting entry a refused reserve of an order line queues ("" none), 12 the
+--       waiting entry this reserve serves ("" none); see kit_waiting.lua
+-- KEYS[4 + 3 * #components] the kit's waiting list inv:{kit}:waiting
 --
 -- "seen|<location>|<shop>" on the kit's hash counts the kits a shop's orders reserved there
 -- (refused ones included, as apply.lua counts a plain SKU's): published with the kit's
@@ -108,8 +111,9 @@ if cmd == 'reserve' and (ARGV[10] or '') ~= '' and qty > 0 then
   redis.call('HINCRBY', KEYS[1], 'seen|' .. loc .. '|' .. ARGV[10], qty)
 end
 local kit_version = redis.call('HINCRBY', KEYS[1], 'version', status == 'applied' and 1 or 0)
+local waiting = kit_waiting(status, KEYS[4 + 3 * #comps], ARGV[11] or '', ARGV[12] or '')
 local result = cjson.encode({status = status, command = cmd, location = loc, quantity = qty,
-  version = kit_version, components = changes,
+  version = kit_version, components = changes, waiting = waiting,
   skipped = #skipped > 0 and skipped or cjson.null})
 redis.call('SET', KEYS[2], result, 'EX', tonumber(ARGV[5]))
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', tonumber(ARGV[8]), '*',

@@ -3,10 +3,12 @@
 -- its components moved (or were all refused). A second call answers "duplicate" with the
 -- first result.
 --
--- KEYS[1] kit state hash inv:{kit}, KEYS[2] its idempotency key, KEYS[3] its ledger
+-- KEYS[1] kit state hash inv:{kit}, KEYS[2] its idempotency key, KEYS[3] its ledger,
+-- KEYS[4] its waiting list inv:{kit}:waiting
 -- ARGV: 1 status (applied|rejected), 2 command, 3 location, 4 kit quantity, 5 idempotency
 --       key, 6 ttl (s), 7 ledger max length, 8 the ordering shop ("" none), 9 the components'
---       changes JSON (a list), 10 the skipped components JSON (a list, [] none)
+--       changes JSON (a list), 10 the skipped components JSON (a list, [] none), 11 and 12
+--       the waiting entry to queue if refused and the one served ("" none; kit.lua's 11, 12)
 
 local prior = redis.call('GET', KEYS[2])
 if prior then return {'duplicate', prior} end
@@ -16,8 +18,9 @@ if cmd == 'reserve' and ARGV[8] ~= '' and qty > 0 then
 end
 local kit_version = redis.call('HINCRBY', KEYS[1], 'version', status == 'applied' and 1 or 0)
 local skipped = cjson.decode(ARGV[10])
+local waiting = kit_waiting(status, KEYS[4], ARGV[11] or '', ARGV[12] or '')
 local result = cjson.encode({status = status, command = cmd, location = loc, quantity = qty,
-  version = kit_version, components = cjson.decode(ARGV[9]),
+  version = kit_version, components = cjson.decode(ARGV[9]), waiting = waiting,
   skipped = #skipped > 0 and skipped or cjson.null})
 redis.call('SET', KEYS[2], result, 'EX', tonumber(ARGV[6]))
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', tonumber(ARGV[7]), '*',

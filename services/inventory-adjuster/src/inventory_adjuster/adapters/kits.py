@@ -8,6 +8,9 @@ Redis in one script (kit.lua); on a Redis Cluster, where the components live in 
 slots, in phases of one-slot scripts (hold every component, settle each with the decision,
 record the kit: kit_part.lua, kit_record.lua; docs/decisions/0034-kits-on-redis-cluster.md).
 A kit's availability is derived: min over its components of floor(available / units).
+A refused kit reserve of an order line waits on the kit's own list (``inv:{kit}:waiting``,
+queued by the script that records the kit's result) and is tried again, all or nothing, when
+a component moves (:mod:`inventory_adjuster.kit_waiting`; ADR 0038).
 """
 
 from __future__ import annotations
@@ -31,14 +34,17 @@ from inventory_adjuster.adapters.redis_store import (
     script_head_args,
     script_head_keys,
     state_key,
+    waiting_entry,
+    waiting_key,
 )
 from stocksync_common.events import InventoryCommand, Levels, SkuLevels
 from stocksync_common.redis_client import is_cluster, run_script_many
 
 _LUA = files("inventory_adjuster.adapters")
-KIT_LUA = _LUA.joinpath("kit.lua").read_text()
+_KIT_WAITING_LUA = _LUA.joinpath("kit_waiting.lua").read_text()  # both scripts' kit_waiting()
+KIT_LUA = _KIT_WAITING_LUA + _LUA.joinpath("kit.lua").read_text()
 KIT_PART_LUA = _LUA.joinpath("kit_part.lua").read_text()
-KIT_RECORD_LUA = _LUA.joinpath("kit_record.lua").read_text()
+KIT_RECORD_LUA = _KIT_WAITING_LUA + _LUA.joinpath("kit_record.lua").read_text()
 KIT_DEFS = "kit-defs"
 KIT_INDEX = "kit-index"
 KIT_COMMANDS = frozenset(("reserve", "release", "commit"))
@@ -57,6 +63,26 @@ class KitLevel(NamedTuple):
 
 class KitDefinitionChanged(Exception):
     """The kit's definition changed between routing and applying; retry the command."""
+
+
+@dataclass(frozen=True)
+class KitWait:
+    """A kit reserve and the kit's waiting list (kit_waiting.lua): the entry a refused
+    reserve of an order line queues, or the entry (exactly as the list holds it) a reserve
+    serves, whose refusal counted already in the kit's ``seen``."""
+
+    queue: str = ""
+    served: str = ""
+
+
+def kit_waiting_entry(cmd: InventoryCommand) -> str:
+    """What a kit reserve of an order line queues if it is refused: apply.lua's entry,
+    without a route (a kit is reserved whole at its command's location; ADR 0038), marked
+    ``routed`` for a routed store's line (its placement is reported when it is served)."""
+    entry = waiting_entry(cmd.model_copy(update={"route": None}))
+    if not entry or cmd.route is None:
+        return entry
+    return orjson.dumps({**orjson.loads(entry), "routed": True}).decode()
 
 
 @dataclass(frozen=True)
@@ -162,10 +188,15 @@ class KitStore:
         await pipe.execute()
 
     async def apply(
-        self, cmd: InventoryCommand, pos: Position | None, components: Components
+        self,
+        cmd: InventoryCommand,
+        pos: Position | None,
+        components: Components,
+        wait: KitWait | None = None,
     ) -> KitApplied | Invalid:
+        wait = wait or KitWait()
         if self.phased:
-            return await self._apply_phased(cmd, pos, components)
+            return await self._apply_phased(cmd, pos, components, wait)
         keys = script_head_keys(cmd)
         for comp, _ in components:
             keys.extend(
@@ -175,10 +206,13 @@ class KitStore:
                     idem_key(comp, component_key(cmd.idempotency_key, comp)),
                 ]
             )
+        keys.append(waiting_key(cmd.sku))
         args = [
             *script_head_args(cmd, pos, self.idem_ttl_s, self.ledger_max_len),
             orjson.dumps([[c, u] for c, u in components]).decode(),
-            cmd.order.shop if cmd.order else "",
+            _seen_shop(cmd, wait),
+            wait.queue,
+            wait.served,
         ]
         try:
             status, result = await self._script(keys=keys, args=args)
@@ -192,7 +226,7 @@ class KitStore:
         return KitApplied(as_text(status), orjson.loads(as_text(result)))
 
     async def _apply_phased(
-        self, cmd: InventoryCommand, pos: Position | None, components: Components
+        self, cmd: InventoryCommand, pos: Position | None, components: Components, wait: KitWait
     ) -> KitApplied | Invalid:
         """kit.lua's all or nothing across hash slots (ADR 0034): hold every component (one
         pipeline, each call in its component's slot), decide (rejected iff one was refused),
@@ -232,11 +266,14 @@ class KitStore:
             cmd.idempotency_key,
             self.idem_ttl_s,
             self.ledger_max_len,
-            cmd.order.shop if cmd.order else "",
+            _seen_shop(cmd, wait),
             orjson.dumps(changes).decode(),
             orjson.dumps(skipped).decode(),
+            wait.queue,
+            wait.served,
         ]
-        [(final, result)] = await run_script_many(self.redis, self._record, [(kit_keys, args)])
+        record_keys = [*kit_keys, waiting_key(cmd.sku)]
+        [(final, result)] = await run_script_many(self.redis, self._record, [(record_keys, args)])
         return KitApplied(as_text(final), orjson.loads(as_text(result)))
 
     async def _kit_state(self, kit_keys: list[str]) -> tuple[Any, Any]:
@@ -345,6 +382,12 @@ async def kit_levels(
         },
         seen={loc: lv.seen for loc, lv in per.items()},
     )
+
+
+def _seen_shop(cmd: InventoryCommand, wait: KitWait) -> str:
+    """The shop whose kit sales a reserve counts (``seen``): none for a waiting entry served,
+    counted when it was refused."""
+    return "" if wait.served or cmd.order is None else cmd.order.shop
 
 
 def _definitions(skus: list[str], raw: list[Any]) -> dict[str, Components]:

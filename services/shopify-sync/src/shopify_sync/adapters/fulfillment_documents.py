@@ -3,27 +3,6 @@ tests/unit/shopify_sync/test_fulfillment_documents.py), and what each costs."""
 
 from __future__ import annotations
 
-ORDER_FULFILLMENT_ORDERS = """
-query OrderFulfillmentOrders($id: ID!, $first: Int!, $lines: Int!) {
-  order(id: $id) {
-    id
-    fulfillmentOrders(first: $first) {
-      nodes {
-        id
-        status
-        lineItems(first: $lines) {
-          nodes {
-            id
-            sku
-            remainingQuantity
-          }
-        }
-      }
-    }
-  }
-}
-"""
-
 FULFILLMENT_CREATE = """
 mutation CreateFulfillment($fulfillment: FulfillmentInput!, $message: String) {
   fulfillmentCreate(fulfillment: $fulfillment, message: $message) {
@@ -44,12 +23,12 @@ mutation CreateFulfillment($fulfillment: FulfillmentInput!, $message: String) {
 }
 """
 
-# Where each open fulfillment order is assigned and which order line each of its lines is
-# (fulfillment orders moved to where routing placed the units; ADR 0035), a page of
-# fulfillment orders at a time, each with its first page of lines (the rest read with
-# FULFILLMENT_ORDER_LINES_PAGE).
-ORDER_FULFILLMENT_ORDERS_FOR_MOVE = """
-query OrderFulfillmentOrdersForMove($id: ID!, $first: Int!, $lines: Int!, $after: String) {
+# An order's fulfillment orders, a page at a time, each with its first page of lines (the
+# rest read with FULFILLMENT_ORDER_LINES_PAGE): where each is assigned, and each line's SKU
+# and order line. Shipments fulfil by SKU; moves follow routing by order line (ADR 0035,
+# ADR 0038 §1).
+ORDER_FULFILLMENT_ORDERS = """
+query OrderFulfillmentOrders($id: ID!, $first: Int!, $lines: Int!, $after: String) {
   order(id: $id) {
     id
     fulfillmentOrders(first: $first, after: $after) {
@@ -72,6 +51,7 @@ query OrderFulfillmentOrdersForMove($id: ID!, $first: Int!, $lines: Int!, $after
           }
           nodes {
             id
+            sku
             remainingQuantity
             lineItem {
               id
@@ -84,7 +64,7 @@ query OrderFulfillmentOrdersForMove($id: ID!, $first: Int!, $lines: Int!, $after
 }
 """
 
-# The next page of a fulfillment order's lines (one with more than MOVE_LINES_FIRST).
+# The next page of a fulfillment order's lines (one with more than FULFILLMENT_LINES_FIRST).
 FULFILLMENT_ORDER_LINES_PAGE = """
 query FulfillmentOrderLinesPage($id: ID!, $first: Int!, $after: String) {
   fulfillmentOrder(id: $id) {
@@ -96,6 +76,7 @@ query FulfillmentOrderLinesPage($id: ID!, $first: Int!, $after: String) {
       }
       nodes {
         id
+        sku
         remainingQuantity
         lineItem {
           id
@@ -134,25 +115,20 @@ mutation MoveFulfillmentOrder(
 """
 
 FULFILLMENT_ORDERS_FIRST = 10
-FULFILLMENT_LINES_FIRST = 50
-# Objects 1, a connection 2 + first x node cost: order 1 + FOs 2 + 10 x (1 + 2 + 50).
+FULFILLMENT_LINES_FIRST = 25
+# Objects 1, a connection 2 + first x node cost (scalars and pageInfo free):
+# order 1 + FOs 2 + 10 x (1 + assigned location and location 2 + lines 2 + 25 x (1 + 1))
 ORDER_FULFILLMENT_ORDERS_COST = (
-    1.0 + 2 + FULFILLMENT_ORDERS_FIRST * (1 + 2 + FULFILLMENT_LINES_FIRST)
+    1.0 + 2 + FULFILLMENT_ORDERS_FIRST * (1 + 2 + 2 + FULFILLMENT_LINES_FIRST * 2)
 )
 FULFILLMENT_CREATE_COST = 10.0
-MOVE_LINES_FIRST = 25
-# order 1 + FOs 2 + 10 x (1 + assigned location and location 2 + lines 2 + 25 x (1 + 1))
-ORDER_FULFILLMENT_ORDERS_FOR_MOVE_COST = (
-    1.0 + 2 + FULFILLMENT_ORDERS_FIRST * (1 + 2 + 2 + MOVE_LINES_FIRST * 2)
-)
 FULFILLMENT_ORDER_MOVE_COST = 10.0
-# fulfillment order 1 + lines 2 + 25 x (1 + 1); pageInfo is free
-FULFILLMENT_ORDER_LINES_PAGE_COST = 1.0 + 2 + MOVE_LINES_FIRST * 2
+# fulfillment order 1 + lines 2 + 25 x (1 + 1)
+FULFILLMENT_ORDER_LINES_PAGE_COST = 1.0 + 2 + FULFILLMENT_LINES_FIRST * 2
 
 FULFILLMENT_DOCUMENTS = {
     "OrderFulfillmentOrders": ORDER_FULFILLMENT_ORDERS,
     "CreateFulfillment": FULFILLMENT_CREATE,
-    "OrderFulfillmentOrdersForMove": ORDER_FULFILLMENT_ORDERS_FOR_MOVE,
     "MoveFulfillmentOrder": FULFILLMENT_ORDER_MOVE,
     "FulfillmentOrderLinesPage": FULFILLMENT_ORDER_LINES_PAGE,
 }
