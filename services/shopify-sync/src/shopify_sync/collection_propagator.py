@@ -30,26 +30,37 @@ from dataclasses import dataclass
 from typing import Any
 
 from shopify_sync.adapters.collection_documents import (
+    CHANNEL_NODE_COST,
     CHANNELS,
     COLLECTION_ADD_PRODUCTS,
     COLLECTION_CREATE,
     COLLECTION_DELETE,
     COLLECTION_FOR_SYNC,
     COLLECTION_METAFIELDS,
+    COLLECTION_METAFIELDS_PAGE,
     COLLECTION_PAGE,
     COLLECTION_PRODUCTS_PAGE,
+    COLLECTION_PUBLICATIONS_PAGE,
     COLLECTION_REMOVE_PRODUCTS,
     COLLECTION_REORDER_PRODUCTS,
     COLLECTION_UPDATE,
     COLLECTIONS_PAGE,
+    PRODUCT_NODE_COST,
     PRODUCTS_BY_HANDLE,
     PUBLISHABLE_PUBLISH,
     PUBLISHABLE_UNPUBLISH,
+    PUBLISHED_NODE_COST,
     SALES_CHANNELS,
 )
-from shopify_sync.adapters.documents import METAFIELDS_DELETE, METAFIELDS_SET, MUTATION_COST
+from shopify_sync.adapters.documents import (
+    METAFIELD_NODE_COST,
+    METAFIELDS_DELETE,
+    METAFIELDS_SET,
+    MUTATION_COST,
+)
 from shopify_sync.adapters.shopify import ShopifyClient
 from shopify_sync.catalog_gate import CatalogGate
+from shopify_sync.connection_pages import PageQuery, complete, rest_of
 from shopify_sync.domain.catalog import gid
 from shopify_sync.domain.collections import (
     COLLECTION_FIELDS,
@@ -82,6 +93,18 @@ PRODUCTS_MOST = 250  # collectionAddProducts / collectionRemoveProducts take 250
 READ_COST = 2 + COLLECTION_PAGE * 2 + 2 + COLLECTION_METAFIELDS + 2 + CHANNELS * 3 + 5
 METAFIELDS_SET_MOST = 25  # metafieldsSet takes at most 25 metafields a call
 COLLECTION_GID = "gid://shopify/Collection/"  # the parent's handle records hold products too
+# A collection's connections past their first page (ADR 0039): every member, every
+# metafield of the namespace, every channel it is published on.
+PAGES = {
+    "products": PageQuery(COLLECTION_PRODUCTS_PAGE, "CollectionProductsPage",
+                          PRODUCT_NODE_COST, "collection"),
+    "metafields": PageQuery(COLLECTION_METAFIELDS_PAGE, "CollectionMetafieldsPage",
+                            METAFIELD_NODE_COST, "collection", ("id", "namespace")),
+    "resourcePublications": PageQuery(COLLECTION_PUBLICATIONS_PAGE,
+                                      "CollectionPublicationsPage", PUBLISHED_NODE_COST,
+                                      "collection"),
+}  # fmt: skip
+CHANNELS_PAGES = PageQuery(SALES_CHANNELS, "SalesChannels", CHANNEL_NODE_COST, None, ())
 
 
 @dataclass
@@ -163,7 +186,8 @@ class CollectionPropagator(ParentAndChildren):
         return recorded != image_record(wanted.image, shown.image)
 
     async def read(self, store: Store, identifier: dict[str, str]) -> CollectionView | None:
-        """The collection with every member (paged); None when the store has none such."""
+        """The collection with every member, metafield of the namespace and channel it is
+        published on (paged); None when the store has none such."""
         variables = {"identifier": identifier, "products": COLLECTION_PAGE,
                      "metafields": COLLECTION_METAFIELDS, "namespace": self.namespace,
                      "channels": CHANNELS}  # fmt: skip
@@ -171,18 +195,9 @@ class CollectionPropagator(ParentAndChildren):
         node = data.get("collectionByIdentifier")
         if not isinstance(node, dict):
             return None
-        page = node.get("products") or {}
-        members = list(page.get("nodes") or [])
-        after = (page.get("pageInfo") or {}).get("endCursor")
-        while (page.get("pageInfo") or {}).get("hasNextPage"):
-            variables = {"id": node["id"], "first": COLLECTION_PAGE, "after": after}
-            more = await self._call(
-                store, COLLECTION_PRODUCTS_PAGE, variables, "CollectionProductsPage"
-            )
-            page = (more.get("collection") or {}).get("products") or {}
-            members += page.get("nodes") or []
-            after = (page.get("pageInfo") or {}).get("endCursor")
-        return from_graphql(node, members)
+        context = {"id": str(node["id"]), "namespace": self.namespace}
+        await complete(self.client, self.gate, store, node, PAGES, context)
+        return from_graphql(node, node["products"]["nodes"])
 
     async def sync_child(self, child: Store, view: CollectionView) -> None:
         """Make the child's collection show the parent's in the fields the parent owns there
@@ -265,8 +280,6 @@ class CollectionPropagator(ParentAndChildren):
         missing or different set, those ``wanted`` lacks deleted. ``entry``: journal the
         steps (None: undoing)."""
         to_set, to_delete = metafield_changes(wanted, shown, target)
-        if max(len(wanted.metafields), len(shown.metafields)) >= COLLECTION_METAFIELDS:
-            to_delete = []  # a full page may not be all of them: never delete on a guess
         if to_set and entry is not None:
             await self._step(child, entry, "metafields_set")
         for start in range(0, len(to_set), METAFIELDS_SET_MOST):
@@ -280,9 +293,8 @@ class CollectionPropagator(ParentAndChildren):
             )
 
     async def channels(self, store: Store) -> dict[str, str]:
-        """The store's sales channels: title -> publication id."""
-        data = await self._call(store, SALES_CHANNELS, {"first": CHANNELS}, "SalesChannels")
-        nodes = (data.get("publications") or {}).get("nodes") or []
+        """The store's sales channels, every one: title -> publication id."""
+        nodes = await rest_of(self.client, self.gate, store, CHANNELS_PAGES, {})
         return {str((n.get("catalog") or {}).get("title") or ""): str(n["id"]) for n in nodes}
 
     async def _publish_as(
