@@ -133,3 +133,38 @@ async def test_sales_channels_beyond_a_page_are_published_and_unpublished(
         await publish_collection(s, "collections/update", handle)
         for child in children:
             await wait_shows(s, channels_of, child, handle, set(TITLES[-2:]))
+
+
+async def channel_reads(s: Sync, shop: str) -> int:
+    params = {"shop": shop, "operation_name": "SalesChannels"}
+    return len((await s.sim.get("/_sim/requests", params=params)).json())
+
+
+async def test_a_store_s_channels_are_read_once_and_again_for_a_channel_not_known(
+    sync_stack: SyncFactory,
+) -> None:
+    """ADR 0039 section 2: each child's channel list is kept in memory (5 minutes by
+    default); it is read again when the parent's collection is on a channel the list lacks."""
+    async with sync_stack(PLANS, store_extra=ROLES) as s:
+        parent, *children = s.shops
+        handles = []
+        for title in ("Caps", "Gloves"):
+            handle = await create(s, parent, {"title": title})
+            await publish_titles(s, parent, handle, ["Online Store"], on=True)
+            await publish_collection(s, "collections/create", handle)
+            for child in children:
+                await wait_shows(s, channels_of, child, handle, {"Online Store"})
+            handles.append(handle)
+        for child in children:  # two collections synced, the channels read once
+            assert await channel_reads(s, child) == 1
+
+        # the parent and the first child open a new channel (the simulator gives each store's
+        # channels new ids then, so both collections are on none of them any more)
+        three = ["Online Store", "Point of Sale", "Pop-up"]
+        for shop in (parent, children[0]):
+            r = await s.sim.put(f"/_sim/stores/{shop}/publications", json=three)
+            assert r.status_code == 200, r.text
+        await publish_titles(s, parent, handles[0], ["Pop-up"], on=True)
+        await publish_collection(s, "collections/update", handles[0])
+        await wait_shows(s, channels_of, children[0], handles[0], {"Pop-up"})
+        assert await channel_reads(s, children[0]) == 2  # read again: "Pop-up" was not known

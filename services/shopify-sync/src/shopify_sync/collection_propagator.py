@@ -25,8 +25,9 @@ write so a child's image edit is put back and an unchanged image never rewritten
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from shopify_sync.adapters.collection_documents import (
@@ -115,6 +116,9 @@ class CollectionPropagator(ParentAndChildren):
     state: PropagationState
     pending: PendingMemberships
     gate: CatalogGate
+    # How long a store's channel list is kept (ADR 0039 section 2; settings.py says why)
+    channels_ttl_s: float = 300.0
+    _channels: dict[str, tuple[float, dict[str, str]]] = field(default_factory=dict)
 
     async def _from_parent(self, parent: Store, topic: str, body: dict[str, Any]) -> str:
         collection_id = str(body.get("admin_graphql_api_id") or gid("Collection", body.get("id")))
@@ -157,7 +161,11 @@ class CollectionPropagator(ParentAndChildren):
         if shown is None:
             return "gone"
         pending = await self.pending.of_collection(child.shop, view.handle)
-        channels = await self.channels(child) if "collection_publications" in fields else {}
+        channels = (
+            await self.channels(child, (*wanted.publications, *shown.publications))
+            if "collection_publications" in fields
+            else {}
+        )
         if drifted(wanted, shown, fields, pending, channels) or await self._image_changed(
             child, fields, wanted, shown
         ):
@@ -292,10 +300,19 @@ class CollectionPropagator(ParentAndChildren):
                 child, METAFIELDS_DELETE, {"metafields": to_delete}, "metafieldsDelete"
             )
 
-    async def channels(self, store: Store) -> dict[str, str]:
-        """The store's sales channels, every one: title -> publication id."""
+    async def channels(self, store: Store, titles: Iterable[str] = ()) -> dict[str, str]:
+        """The store's sales channels, every one: title -> publication id. Kept in memory
+        ``channels_ttl_s`` (a store's channels rarely change, and reading them costs about
+        77 points); read again when older, or when one of ``titles`` is not among them (a
+        channel opened since: a parent's channel the child lacks is read for each time)."""
+        kept = self._channels.get(store.shop)
+        now = time.monotonic()
+        if kept and now - kept[0] < self.channels_ttl_s and set(titles) <= kept[1].keys():
+            return kept[1]
         nodes = await rest_of(self.client, self.gate, store, CHANNELS_PAGES, {})
-        return {str((n.get("catalog") or {}).get("title") or ""): str(n["id"]) for n in nodes}
+        found = {str((n.get("catalog") or {}).get("title") or ""): str(n["id"]) for n in nodes}
+        self._channels[store.shop] = (now, found)
+        return found
 
     async def _publish_as(
         self,
@@ -308,7 +325,8 @@ class CollectionPropagator(ParentAndChildren):
         """The child's collection published on the channels ``wanted`` is on, those the
         child has (matched by title), and unpublished from the others it has.
         ``entry``: journal the step (None: undoing)."""
-        publish, unpublish = publication_changes(wanted, shown, await self.channels(child))
+        titles = (*wanted.publications, *shown.publications)
+        publish, unpublish = publication_changes(wanted, shown, await self.channels(child, titles))
         if (publish or unpublish) and entry is not None:
             await self._step(child, entry, "publications")
         for document, name, ids in (
@@ -317,7 +335,11 @@ class CollectionPropagator(ParentAndChildren):
         ):
             if ids:
                 variables = {"id": target, "input": [{"publicationId": p} for p in ids]}
-                await self._write(child, document, variables, name)
+                try:
+                    await self._write(child, document, variables, name)
+                except PropagationFailed:
+                    self._channels.pop(child.shop, None)  # a channel gone: read them again
+                    raise
 
     async def _reorder(
         self, child: Store, entry: dict[str, Any] | None, order: Sequence[str], target: str
