@@ -190,6 +190,7 @@ def build(
         collections = CollectionPropagator(
             stores, client, journal, RedisPendingMemberships(redis), gate,
             channels_ttl_s=settings.collection_channels_ttl_s,
+            job_timeout_s=settings.collection_job_timeout_s,
         )  # fmt: skip
         propagator = Propagator(stores, client, journal, gate, collections.product_arrived)
     products = ProductsHandler(

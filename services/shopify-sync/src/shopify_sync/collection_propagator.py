@@ -24,6 +24,7 @@ write so a child's image edit is put back and an unchanged image never rewritten
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -46,6 +47,8 @@ from shopify_sync.adapters.collection_documents import (
     COLLECTION_REORDER_PRODUCTS,
     COLLECTION_UPDATE,
     COLLECTIONS_PAGE,
+    JOB_STATUS,
+    JOB_STATUS_COST,
     PRODUCT_NODE_COST,
     PRODUCTS_BY_HANDLE,
     PUBLISHABLE_PUBLISH,
@@ -59,7 +62,7 @@ from shopify_sync.adapters.documents import (
     METAFIELDS_SET,
     MUTATION_COST,
 )
-from shopify_sync.adapters.shopify import ShopifyClient
+from shopify_sync.adapters.shopify import ShopifyClient, TransientError
 from shopify_sync.catalog_gate import CatalogGate
 from shopify_sync.connection_pages import PageQuery, complete, rest_of
 from shopify_sync.domain.catalog import gid
@@ -106,6 +109,12 @@ PAGES = {
                                       "collection"),
 }  # fmt: skip
 CHANNELS_PAGES = PageQuery(SALES_CHANNELS, "SalesChannels", CHANNEL_NODE_COST, None, ())
+JOB_POLL_S = (0.05, 0.1, 0.2, 0.5, 1.0)  # between polls of a job: the first ones soon
+
+
+class JobNotDone(TransientError):
+    """An asynchronous mutation's job not done within the deadline: the sync is rolled
+    back and the event retried (ADR 0039)."""
 
 
 @dataclass
@@ -118,6 +127,7 @@ class CollectionPropagator(ParentAndChildren):
     gate: CatalogGate
     # How long a store's channel list is kept (ADR 0039 section 2; settings.py says why)
     channels_ttl_s: float = 300.0
+    job_timeout_s: float = 30.0  # the longest a reorder's job is polled for
     _channels: dict[str, tuple[float, dict[str, str]]] = field(default_factory=dict)
 
     async def _from_parent(self, parent: Store, topic: str, body: dict[str, Any]) -> str:
@@ -360,10 +370,28 @@ class CollectionPropagator(ParentAndChildren):
                 {"id": now.product_ids[handle], "newPosition": str(position)}
                 for handle, position in moves[start : start + PRODUCTS_MOST]
             ]
-            await self._write(
+            data = await self._write(
                 child, COLLECTION_REORDER_PRODUCTS, {"id": target, "moves": part},
                 "collectionReorderProducts",
             )  # fmt: skip
+            job = (data.get("collectionReorderProducts") or {}).get("job") or {}
+            if job.get("id") and not job.get("done"):
+                await self._job_done(child, str(job["id"]))
+
+    async def _job_done(self, store: Store, job_id: str) -> None:
+        """Poll the job until Shopify says it is done (its change visible, so the next
+        step and the next comparison read it); :class:`JobNotDone` after ``job_timeout_s``."""
+        deadline = time.monotonic() + self.job_timeout_s
+        for attempt in range(1_000_000):
+            data = await self._call(store, JOB_STATUS, {"id": job_id}, "JobStatus",
+                                    cost=JOB_STATUS_COST)  # fmt: skip
+            if (data.get("job") or {}).get("done"):
+                return
+            pause = JOB_POLL_S[min(attempt, len(JOB_POLL_S) - 1)]
+            if time.monotonic() + pause > deadline:
+                break
+            await asyncio.sleep(pause)  # Shopify's job runs in the background
+        raise JobNotDone(f"{store.shop}: job {job_id} not done after {self.job_timeout_s} s")
 
     async def product_arrived(self, child: Store, handle: str, product_id: str) -> int:
         """Product propagation put ``handle`` in the child: add it to the collections that
@@ -521,11 +549,16 @@ class CollectionPropagator(ParentAndChildren):
         return data
 
     async def _call(
-        self, store: Store, document: str, variables: dict[str, Any], operation: str
+        self,
+        store: Store,
+        document: str,
+        variables: dict[str, Any],
+        operation: str,
+        cost: float = READ_COST,
     ) -> dict[str, Any]:
         async with self.gate.turn(store.shop):
             return await self.client.execute(
-                store, document, variables, operation=operation, cost=READ_COST
+                store, document, variables, operation=operation, cost=cost
             )
 
     async def _step(self, child: Store, entry: dict[str, Any], step: str) -> None:

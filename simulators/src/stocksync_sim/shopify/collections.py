@@ -30,6 +30,7 @@ from stocksync_sim.delivery import rfc3339, utc_now
 from stocksync_sim.shopify.catalog import check_fault, find_product, product_object, user_error
 from stocksync_sim.shopify.channels import resource_publications
 from stocksync_sim.shopify.executor import Call, GqlObject, Resolve
+from stocksync_sim.shopify.jobs import start_job
 from stocksync_sim.shopify.objects import NODE, connection
 from stocksync_sim.shopify.state import CatalogInfo, StoreState, gid
 
@@ -342,7 +343,7 @@ def collection_reorder_products(store: StoreState, call: Call) -> GqlObject:
     """``collectionReorderProducts(id:, moves:)``: a collection sorted ``MANUAL`` only; each
     move applied in order, ``newPosition`` zero-based at that moment, a position past the end
     putting the product last; all or nothing. Shopify answers a job and reorders in the
-    background; the simulator reorders at once and answers the job done. A smart
+    background; the simulator reorders when the job is polled (``jobs``). A smart
     collection's manual order is not simulated (refused, saying so)."""
     check_fault(store, "collectionReorderProducts")
     c = find_collection(store, collection_id=call.args.get("id"))
@@ -350,16 +351,21 @@ def collection_reorder_products(store: StoreState, call: Call) -> GqlObject:
     errors = _reorder_problems(store, c, moves)
     job = None
     if c is not None and not errors:
-        for move in moves:
-            product = find_product(store, product_id=move["id"])
-            if product is not None:  # always: checked above
-                c.manual.remove(product.product_number)
-                c.manual.insert(int(move["newPosition"]), product.product_number)
-        c.updated_at = rfc3339(utc_now())
-        store.outbox.append(("collections/update", c))
-        job = GqlObject("Job", {"id": gid("Job", store.next_id()), "done": True}, NODE)
+        job = start_job(store, lambda: _apply_moves(store, c, moves))
     return GqlObject("CollectionReorderProductsPayload", {"job": job, "userErrors": errors},
                      cost=0)  # fmt: skip
+
+
+def _apply_moves(store: StoreState, c: SimCollection, moves: list[dict[str, Any]]) -> None:
+    """The moves in turn, as the reorder's job applies them (a product removed meanwhile
+    skipped)."""
+    for move in moves:
+        product = find_product(store, product_id=move["id"])
+        if product is not None and product.product_number in c.manual:
+            c.manual.remove(product.product_number)
+            c.manual.insert(int(move["newPosition"]), product.product_number)
+    c.updated_at = rfc3339(utc_now())
+    store.outbox.append(("collections/update", c))
 
 
 def _reorder_problems(

@@ -166,8 +166,8 @@ mutation PublishableUnpublishSync($id: ID!, $input: [PublicationInput!]!) {
 }
 """
 
-# Asynchronous: answers a job; the moves apply in order, each position zero-based at the
-# moment it applies. Only for a collection sorted MANUAL.
+# Asynchronous: answers a job (polled with JobStatus until done); the moves apply in order,
+# each position zero-based at the moment it applies. Only for a collection sorted MANUAL.
 COLLECTION_REORDER_PRODUCTS = """
 mutation CollectionReorderProductsSync($id: ID!, $moves: [MoveInput!]!) {
   collectionReorderProducts(id: $id, moves: $moves) {
@@ -176,6 +176,14 @@ mutation CollectionReorderProductsSync($id: ID!, $moves: [MoveInput!]!) {
   }
 }
 """
+
+# An asynchronous mutation's job (the reorder's), polled until done.
+JOB_STATUS = """
+query JobStatus($id: ID!) {
+  job(id: $id) { id done }
+}
+"""
+JOB_STATUS_COST = 1.0
 
 COLLECTION_DOCUMENTS = {
     "CollectionForSync": COLLECTION_FOR_SYNC,
@@ -189,6 +197,7 @@ COLLECTION_DOCUMENTS = {
     "CollectionDeleteSync": COLLECTION_DELETE,
     "CollectionAddProductsSync": COLLECTION_ADD_PRODUCTS,
     "CollectionReorderProductsSync": COLLECTION_REORDER_PRODUCTS,
+    "JobStatus": JOB_STATUS,
     "SalesChannels": SALES_CHANNELS,
     "PublishablePublishSync": PUBLISHABLE_PUBLISH,
     "PublishableUnpublishSync": PUBLISHABLE_UNPUBLISH,
