@@ -247,9 +247,8 @@ class CollectionPropagator(ParentAndChildren):
                 await self._publish_as(child, entry, view, shown, collection_id)
             if not view.smart and "collection_products" in written:
                 await self._membership(child, entry, view, snapshot, collection_id)
-            if not view.smart and view.sort_order == MANUAL:
-                if "collection_product_order" in written:
-                    await self._reorder(child, entry, view.order, collection_id)
+            if view.sort_order == MANUAL and "collection_product_order" in written:
+                await self._reorder(child, entry, view.order, collection_id)
         except Exception:
             log.warning("child collection sync failed; rolling back", extra={
                 "shop": child.shop, "handle": view.handle, "steps": entry["steps"]},
@@ -419,7 +418,7 @@ class CollectionPropagator(ParentAndChildren):
         if self.parent is None or "collection_product_order" not in parent_owned(child):
             return
         wanted = await self.read(self.parent, {"handle": handle})
-        if wanted is not None and not wanted.smart and wanted.sort_order == MANUAL:
+        if wanted is not None and wanted.sort_order == MANUAL:
             await self._reorder(child, None, wanted.order, target)
 
     async def find_products(self, store: Store, handles: Sequence[str]) -> dict[str, str]:

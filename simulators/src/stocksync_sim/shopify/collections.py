@@ -67,7 +67,9 @@ class SimCollection:
     seo_description: str | None = None
     rules: tuple[Rule, ...] | None = None  # None: a custom collection
     disjunctive: bool = False
-    manual: list[int] = field(default_factory=list)  # product numbers, custom only
+    # product numbers: a custom one's members in order; a smart one's manual order (those
+    # placed by collectionReorderProducts first, the others after in catalog order)
+    manual: list[int] = field(default_factory=list)
     metafields: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     published: list[str] = field(default_factory=list)  # publication gids (channels.py)
     updated_at: str = field(default_factory=lambda: rfc3339(utc_now()))
@@ -131,7 +133,9 @@ def members(store: StoreState, c: SimCollection) -> list[CatalogInfo]:
         by_number = {info.number: info for info in catalog}
         return [by_number[n] for n in c.manual if n in by_number]
     test = any if c.disjunctive else all
-    return [info for info in catalog if c.rules and test(_matches(r, info) for r in c.rules)]
+    found = [info for info in catalog if c.rules and test(_matches(r, info) for r in c.rules)]
+    placed = {n: i for i, n in enumerate(c.manual)}  # a smart one's manual order, if any
+    return sorted(found, key=lambda info: placed.get(info.number, len(placed)))
 
 
 def _rule_problems(rule_set: dict[str, Any]) -> tuple[tuple[Rule, ...], list[GqlObject]]:
@@ -344,7 +348,7 @@ def collection_reorder_products(store: StoreState, call: Call) -> GqlObject:
     move applied in order, ``newPosition`` zero-based at that moment, a position past the end
     putting the product last; all or nothing. Shopify answers a job and reorders in the
     background; the simulator reorders when the job is polled (``jobs``). A smart
-    collection's manual order is not simulated (refused, saying so)."""
+    collection sorted ``MANUAL`` is reordered too (Shopify's schema asks only ``MANUAL``)."""
     check_fault(store, "collectionReorderProducts")
     c = find_collection(store, collection_id=call.args.get("id"))
     moves: list[dict[str, Any]] = list(call.args.get("moves") or [])
@@ -358,7 +362,9 @@ def collection_reorder_products(store: StoreState, call: Call) -> GqlObject:
 
 def _apply_moves(store: StoreState, c: SimCollection, moves: list[dict[str, Any]]) -> None:
     """The moves in turn, as the reorder's job applies them (a product removed meanwhile
-    skipped)."""
+    skipped). A smart collection's order starts from its members as they are shown."""
+    if c.rules is not None:
+        c.manual = [info.number for info in members(store, c)]
     for move in moves:
         product = find_product(store, product_id=move["id"])
         if product is not None and product.product_number in c.manual:
@@ -373,15 +379,14 @@ def _reorder_problems(
 ) -> list[GqlObject]:
     if c is None:
         return [user_error("Collection does not exist", ["id"])]
-    if c.smart:
-        return [user_error("Reordering a smart collection is not simulated", ["id"])]
     if c.sort_order != "MANUAL":
         return [user_error("Can't reorder products unless collection is manually sorted",
                            ["id"])]  # fmt: skip
     errors = []
+    held = {info.number for info in members(store, c)}
     for i, move in enumerate(moves):
         product = find_product(store, product_id=move.get("id"))
-        if product is None or product.product_number not in c.manual:
+        if product is None or product.product_number not in held:
             errors.append(user_error(f"Product is not in the collection: {move.get('id')}",
                                      ["moves", str(i), "id"]))  # fmt: skip
         position = str(move.get("newPosition"))
