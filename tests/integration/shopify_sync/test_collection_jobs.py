@@ -23,7 +23,7 @@ from integration.shopify_sync.test_collection_propagation import (
 )
 from integration.shopify_sync.test_collection_reconcile import child_webhook
 
-from shopify_sync.collection_propagator import JobNotDone
+from shopify_sync.collection_writes import JobNotDone
 
 pytestmark = pytest.mark.integration
 
