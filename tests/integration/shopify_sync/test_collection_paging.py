@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 from integration.shopify_sync.conftest import Sync, SyncFactory
-from integration.shopify_sync.test_collection_metadata import CHANNELS, DROP, SET, Read
+from integration.shopify_sync.test_collection_metadata import (
+    CHANNELS,
+    DROP,
+    PUBLISH,
+    SET,
+    UNPUBLISH,
+    Read,
+)
 from integration.shopify_sync.test_collection_propagation import create, gql, publish_collection
 
 pytestmark = pytest.mark.integration
@@ -30,16 +37,6 @@ ALL_PUBLISHED = """
 query P($handle: String!) { collectionByHandle(handle: $handle) {
   id resourcePublications(first: 40) { nodes { publication { catalog { title } } } }
 } }
-"""
-PUBLISH = """
-mutation P($id: ID!, $input: [PublicationInput!]!) {
-  publishablePublish(id: $id, input: $input) { userErrors { message } }
-}
-"""
-UNPUBLISH = """
-mutation U($id: ID!, $input: [PublicationInput!]!) {
-  publishableUnpublish(id: $id, input: $input) { userErrors { message } }
-}
 """
 
 
