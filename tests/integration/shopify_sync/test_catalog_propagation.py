@@ -81,8 +81,12 @@ async def test_parent_edit_reaches_two_children_and_child_price_survives(
             return all(b is not None and b["title"] == "Shirt" for b in bodies)
 
         await await_for("product in both children", created, 60)
-        for shop in (keeps_price, follows):
-            assert await metafields(s, shop, "shirt-1") == {"fabric": "cotton"}
+        for shop in (keeps_price, follows):  # set after the product: polled, not raced
+
+            async def metafields_set(shop: str = shop) -> bool:
+                return await metafields(s, shop, "shirt-1") == {"fabric": "cotton"}
+
+            await await_for(f"{shop} shows the metafield", metafields_set, 30)
 
         await seed(s, keeps_price, "SHIRT-1", price="25.00")  # the child's own price
         await seed(s, parent, "SHIRT-1", price="30.00", title="Shirt v2")

@@ -125,6 +125,7 @@ mutation Reorder($id: ID!, $moves: [MoveInput!]!) {
   collectionReorderProducts(id: $id, moves: $moves) { job { id done } userErrors { message } }
 }
 """
+JOB = "query J($id: ID!) { job(id: $id) { done } }"
 
 
 async def order(s: Sync, shop: str, handle: str) -> list[str]:
@@ -139,6 +140,12 @@ async def move_first(s: Sync, shop: str, handle: str, product: str) -> None:
     moves = [{"id": ids[product], "newPosition": "0"}]
     answer = await gql(s, shop, REORDER, {"id": found["id"], "moves": moves})
     assert answer["collectionReorderProducts"]["userErrors"] == [], answer
+    job = answer["collectionReorderProducts"]["job"]["id"]
+
+    async def done() -> bool:  # Shopify reorders in the background: polled as the admin does
+        return bool((await gql(s, shop, JOB, {"id": job}))["job"]["done"])
+
+    await await_for("the reorder's job done", done, 30)
 
 
 async def test_a_manual_product_order_follows_the_parent_and_is_put_back_on_a_child_edit(

@@ -160,9 +160,10 @@ async def test_bad_input_gets_user_errors(shopify: ShopifySim) -> None:
 
 REORDER = """
 mutation Reorder($id: ID!, $moves: [MoveInput!]!) {
-  collectionReorderProducts(id: $id, moves: $moves) { job { done } userErrors { message } }
+  collectionReorderProducts(id: $id, moves: $moves) { job { id done } userErrors { message } }
 }
 """
+JOB = "query J($id: ID!) { job(id: $id) { id done } }"
 ORDERED = """
 query Ordered($handle: String!) {
   collectionByIdentifier(identifier: {handle: $handle}) {
@@ -187,9 +188,17 @@ async def test_manual_order_moves_apply_in_turn_and_seo_is_kept(shopify: Shopify
 
     assert await order() == ["mug", "tee-sun", "tee-big"]
     moves = [{"id": ids["tee-big"], "newPosition": "0"}, {"id": ids["mug"], "newPosition": "9"}]
-    answer = await gql(shopify, REORDER, {"id": made["id"], "moves": moves})
-    assert answer["collectionReorderProducts"] == {"job": {"done": True}, "userErrors": []}
-    assert await order() == ["tee-big", "tee-sun", "mug"]
+    answer = (await gql(shopify, REORDER, {"id": made["id"], "moves": moves}))[
+        "collectionReorderProducts"
+    ]
+    assert answer["userErrors"] == [] and answer["job"]["done"] is False
+    job = answer["job"]["id"]
+    assert await order() == ["mug", "tee-sun", "tee-big"]  # in the background: not yet
+    assert (await gql(shopify, JOB, {"id": job}))["job"] == {"id": job, "done": False}
+    assert await order() == ["mug", "tee-sun", "tee-big"]
+    assert (await gql(shopify, JOB, {"id": job}))["job"] == {"id": job, "done": True}
+    assert await order() == ["tee-big", "tee-sun", "mug"]  # the second poll finished it
+    assert (await gql(shopify, JOB, {"id": "gid://shopify/Job/0"}))["job"] is None
     node = (await gql(shopify, ORDERED, {"handle": "mugs"}))["collectionByIdentifier"]
     assert node["seo"] == {"title": "Mugs | Acme", "description": None}
     cleared = {"id": made["id"], "sortOrder": "BEST_SELLING", "seo": {"title": ""}}

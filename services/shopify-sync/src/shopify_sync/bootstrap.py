@@ -195,8 +195,10 @@ def build(
     if settings.propagate_catalog:
         journal = RedisPropagationState(redis)
         collections = CollectionPropagator(
-            stores, client, journal, RedisPendingMemberships(redis), gate
-        )
+            stores, client, journal, RedisPendingMemberships(redis), gate,
+            channels_ttl_s=settings.collection_channels_ttl_s,
+            job_timeout_s=settings.collection_job_timeout_s,
+        )  # fmt: skip
         propagator = Propagator(stores, client, journal, gate, collections.product_arrived)
     products = ProductsHandler(
         stores, mapping, producer if propagator else None, settings.catalog_topic,

@@ -19,37 +19,26 @@ metafields of the parent's catalog namespace (``metafieldsSet``/``metafieldsDele
 sales channels the child has (``publishablePublish``/``publishableUnpublish``, matched by
 title) and a hand-sorted custom collection's product order (``collectionReorderProducts``),
 each journaled and undone like the steps above; section 7 records the image URLs of each
-write so a child's image edit is put back and an unchanged image never rewritten.
+write so a child's image edit is put back and an unchanged image never rewritten. The calls
+themselves (reads, paging, each write step, the reorder's job) are in ``collection_writes``;
+this module decides which steps each child needs and undoes them.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from shopify_sync.adapters.collection_documents import (
-    CHANNELS,
     COLLECTION_ADD_PRODUCTS,
-    COLLECTION_CREATE,
     COLLECTION_DELETE,
-    COLLECTION_FOR_SYNC,
-    COLLECTION_METAFIELDS,
-    COLLECTION_PAGE,
-    COLLECTION_PRODUCTS_PAGE,
     COLLECTION_REMOVE_PRODUCTS,
-    COLLECTION_REORDER_PRODUCTS,
-    COLLECTION_UPDATE,
-    COLLECTIONS_PAGE,
-    PRODUCTS_BY_HANDLE,
-    PUBLISHABLE_PUBLISH,
-    PUBLISHABLE_UNPUBLISH,
-    SALES_CHANNELS,
 )
-from shopify_sync.adapters.documents import METAFIELDS_DELETE, METAFIELDS_SET, MUTATION_COST
 from shopify_sync.adapters.shopify import ShopifyClient
 from shopify_sync.catalog_gate import CatalogGate
+from shopify_sync.collection_writes import CollectionWrites
 from shopify_sync.domain.catalog import gid
 from shopify_sync.domain.collections import (
     COLLECTION_FIELDS,
@@ -57,18 +46,12 @@ from shopify_sync.domain.collections import (
     JOURNAL_PREFIX,
     MANUAL,
     CollectionView,
-    collection_input,
     drifted,
     fingerprint,
-    from_graphql,
     from_webhook,
-    handle_query,
     image_record,
-    metafield_changes,
     parent_owned,
     plan_membership,
-    publication_changes,
-    reorder_moves,
 )
 from shopify_sync.domain.propagation import older
 from shopify_sync.ports import PendingMemberships, PropagationState
@@ -77,21 +60,21 @@ from stocksync_common.events import new_id
 from stocksync_common.stores import Store
 
 log = logging.getLogger(__name__)
-PRODUCTS_MOST = 250  # collectionAddProducts / collectionRemoveProducts take 250 a call
-# a page of id and handle, a page of metafields, the collection's objects
-READ_COST = 2 + COLLECTION_PAGE * 2 + 2 + COLLECTION_METAFIELDS + 2 + CHANNELS * 3 + 5
-METAFIELDS_SET_MOST = 25  # metafieldsSet takes at most 25 metafields a call
 COLLECTION_GID = "gid://shopify/Collection/"  # the parent's handle records hold products too
 
 
 @dataclass
-class CollectionPropagator(ParentAndChildren):
+class CollectionPropagator(ParentAndChildren, CollectionWrites):
     """Acts on collections/* webhooks (:meth:`on_webhook`)."""
 
     client: ShopifyClient
     state: PropagationState
     pending: PendingMemberships
     gate: CatalogGate
+    # How long a store's channel list is kept (ADR 0039 section 2; settings.py says why)
+    channels_ttl_s: float = 300.0
+    job_timeout_s: float = 30.0  # the longest a reorder's job is polled for
+    _channels: dict[str, tuple[float, dict[str, str]]] = field(default_factory=dict)
 
     async def _from_parent(self, parent: Store, topic: str, body: dict[str, Any]) -> str:
         collection_id = str(body.get("admin_graphql_api_id") or gid("Collection", body.get("id")))
@@ -134,7 +117,11 @@ class CollectionPropagator(ParentAndChildren):
         if shown is None:
             return "gone"
         pending = await self.pending.of_collection(child.shop, view.handle)
-        channels = await self.channels(child) if "collection_publications" in fields else {}
+        channels = (
+            await self.channels(child, (*wanted.publications, *shown.publications))
+            if "collection_publications" in fields
+            else {}
+        )
         if drifted(wanted, shown, fields, pending, channels) or await self._image_changed(
             child, fields, wanted, shown
         ):
@@ -161,28 +148,6 @@ class CollectionPropagator(ParentAndChildren):
             return False
         recorded = await self.state.wrote(child.shop, IMAGE_PREFIX + wanted.handle)
         return recorded != image_record(wanted.image, shown.image)
-
-    async def read(self, store: Store, identifier: dict[str, str]) -> CollectionView | None:
-        """The collection with every member (paged); None when the store has none such."""
-        variables = {"identifier": identifier, "products": COLLECTION_PAGE,
-                     "metafields": COLLECTION_METAFIELDS, "namespace": self.namespace,
-                     "channels": CHANNELS}  # fmt: skip
-        data = await self._call(store, COLLECTION_FOR_SYNC, variables, "CollectionForSync")
-        node = data.get("collectionByIdentifier")
-        if not isinstance(node, dict):
-            return None
-        page = node.get("products") or {}
-        members = list(page.get("nodes") or [])
-        after = (page.get("pageInfo") or {}).get("endCursor")
-        while (page.get("pageInfo") or {}).get("hasNextPage"):
-            variables = {"id": node["id"], "first": COLLECTION_PAGE, "after": after}
-            more = await self._call(
-                store, COLLECTION_PRODUCTS_PAGE, variables, "CollectionProductsPage"
-            )
-            page = (more.get("collection") or {}).get("products") or {}
-            members += page.get("nodes") or []
-            after = (page.get("pageInfo") or {}).get("endCursor")
-        return from_graphql(node, members)
 
     async def sync_child(self, child: Store, view: CollectionView) -> None:
         """Make the child's collection show the parent's in the fields the parent owns there
@@ -214,9 +179,8 @@ class CollectionPropagator(ParentAndChildren):
                 await self._publish_as(child, entry, view, shown, collection_id)
             if not view.smart and "collection_products" in written:
                 await self._membership(child, entry, view, snapshot, collection_id)
-            if not view.smart and view.sort_order == MANUAL:
-                if "collection_product_order" in written:
-                    await self._reorder(child, entry, view.order, collection_id)
+            if view.sort_order == MANUAL and "collection_product_order" in written:
+                await self._reorder(child, entry, view.order, collection_id)
         except Exception:
             log.warning("child collection sync failed; rolling back", extra={
                 "shop": child.shop, "handle": view.handle, "steps": entry["steps"]},
@@ -253,84 +217,6 @@ class CollectionPropagator(ParentAndChildren):
             await self._step(child, entry, "products_remove")
             await self._products(child, COLLECTION_REMOVE_PRODUCTS, collection_id, plan.remove)
 
-    async def _metafields_to(
-        self,
-        child: Store,
-        entry: dict[str, Any] | None,
-        wanted: CollectionView,
-        shown: CollectionView,
-        target: str,
-    ) -> None:
-        """The child's collection given ``wanted``'s metafields in the namespace: those
-        missing or different set, those ``wanted`` lacks deleted. ``entry``: journal the
-        steps (None: undoing)."""
-        to_set, to_delete = metafield_changes(wanted, shown, target)
-        if max(len(wanted.metafields), len(shown.metafields)) >= COLLECTION_METAFIELDS:
-            to_delete = []  # a full page may not be all of them: never delete on a guess
-        if to_set and entry is not None:
-            await self._step(child, entry, "metafields_set")
-        for start in range(0, len(to_set), METAFIELDS_SET_MOST):
-            part = to_set[start : start + METAFIELDS_SET_MOST]
-            await self._write(child, METAFIELDS_SET, {"metafields": part}, "metafieldsSet")
-        if to_delete and entry is not None:
-            await self._step(child, entry, "metafields_delete")
-        if to_delete:
-            await self._write(
-                child, METAFIELDS_DELETE, {"metafields": to_delete}, "metafieldsDelete"
-            )
-
-    async def channels(self, store: Store) -> dict[str, str]:
-        """The store's sales channels: title -> publication id."""
-        data = await self._call(store, SALES_CHANNELS, {"first": CHANNELS}, "SalesChannels")
-        nodes = (data.get("publications") or {}).get("nodes") or []
-        return {str((n.get("catalog") or {}).get("title") or ""): str(n["id"]) for n in nodes}
-
-    async def _publish_as(
-        self,
-        child: Store,
-        entry: dict[str, Any] | None,
-        wanted: CollectionView,
-        shown: CollectionView,
-        target: str,
-    ) -> None:
-        """The child's collection published on the channels ``wanted`` is on, those the
-        child has (matched by title), and unpublished from the others it has.
-        ``entry``: journal the step (None: undoing)."""
-        publish, unpublish = publication_changes(wanted, shown, await self.channels(child))
-        if (publish or unpublish) and entry is not None:
-            await self._step(child, entry, "publications")
-        for document, name, ids in (
-            (PUBLISHABLE_PUBLISH, "publishablePublish", publish),
-            (PUBLISHABLE_UNPUBLISH, "publishableUnpublish", unpublish),
-        ):
-            if ids:
-                variables = {"id": target, "input": [{"publicationId": p} for p in ids]}
-                await self._write(child, document, variables, name)
-
-    async def _reorder(
-        self, child: Store, entry: dict[str, Any] | None, order: Sequence[str], target: str
-    ) -> None:
-        """The child's collection (sorted by hand) put in ``order`` (product handles) with
-        ``collectionReorderProducts``, only the products that move; read again first, as
-        the membership steps just changed it. ``entry``: journal the step (None: undoing)."""
-        now = await self.read(child, {"id": target})
-        if now is None or now.sort_order != MANUAL:
-            return  # the child keeps another sort order (its own field)
-        moves = reorder_moves(order, now.order)
-        if not moves:
-            return
-        if entry is not None:
-            await self._step(child, entry, "products_reorder")
-        for start in range(0, len(moves), PRODUCTS_MOST):
-            part = [
-                {"id": now.product_ids[handle], "newPosition": str(position)}
-                for handle, position in moves[start : start + PRODUCTS_MOST]
-            ]
-            await self._write(
-                child, COLLECTION_REORDER_PRODUCTS, {"id": target, "moves": part},
-                "collectionReorderProducts",
-            )  # fmt: skip
-
     async def product_arrived(self, child: Store, handle: str, product_id: str) -> int:
         """Product propagation put ``handle`` in the child: add it to the collections that
         were waiting for it there; how many. A collection not in the child yet keeps it
@@ -357,20 +243,8 @@ class CollectionPropagator(ParentAndChildren):
         if self.parent is None or "collection_product_order" not in parent_owned(child):
             return
         wanted = await self.read(self.parent, {"handle": handle})
-        if wanted is not None and not wanted.smart and wanted.sort_order == MANUAL:
+        if wanted is not None and wanted.sort_order == MANUAL:
             await self._reorder(child, None, wanted.order, target)
-
-    async def find_products(self, store: Store, handles: Sequence[str]) -> dict[str, str]:
-        """The store's products with these handles (handle -> gid)."""
-        found: dict[str, str] = {}
-        for start in range(0, len(handles), COLLECTION_PAGE):
-            part = handles[start : start + COLLECTION_PAGE]
-            variables = {"first": len(part), "query": handle_query(part)}
-            data = await self._call(store, PRODUCTS_BY_HANDLE, variables, "ProductsByHandle")
-            for node in (data.get("products") or {}).get("nodes") or []:
-                if node.get("handle") in part:
-                    found[str(node["handle"])] = str(node["id"])
-        return found
 
     async def sync_all(
         self,
@@ -409,20 +283,6 @@ class CollectionPropagator(ParentAndChildren):
                 counts[child.shop] += 1
         return counts
 
-    async def listing(self, store: Store) -> dict[str, str]:
-        """Every collection of the store: gid -> handle."""
-        found: dict[str, str] = {}
-        after: str | None = None
-        while True:
-            variables = {"first": COLLECTION_PAGE, "after": after}
-            data = await self._call(store, COLLECTIONS_PAGE, variables, "CollectionsPage")
-            page = data.get("collections") or {}
-            found |= {str(n["id"]): str(n["handle"]) for n in page.get("nodes") or []}
-            info = page.get("pageInfo") or {}
-            if not info.get("hasNextPage"):
-                return found
-            after = info.get("endCursor")
-
     async def remove_deleted(
         self, parent: Store, children: Sequence[Store], listed: dict[str, str], *, forget: bool
     ) -> list[str]:
@@ -441,63 +301,6 @@ class CollectionPropagator(ParentAndChildren):
             if forget:
                 await self.state.forget_handle(parent.shop, cid)
         return sorted(gone.values())
-
-    async def _set(
-        self, child: Store, view: CollectionView, fields: set[str], collection_id: str | None
-    ) -> tuple[str, str]:
-        """The collection's id and its image's URL, as the child answered."""
-        document, name = (
-            (COLLECTION_UPDATE, "collectionUpdate")
-            if collection_id
-            else (COLLECTION_CREATE, "collectionCreate")
-        )
-        variables = {"input": collection_input(view, fields, collection_id)}
-        data = await self._write(child, document, variables, name)
-        payload = data.get(name) or {}
-        if not payload.get("collection"):
-            raise PropagationFailed(f"{child.shop}: {name} answered no collection")
-        written = payload["collection"]
-        return str(written["id"]), str((written.get("image") or {}).get("url") or "")
-
-    async def _products(
-        self, child: Store, document: str, collection_id: str, ids: Sequence[str]
-    ) -> None:
-        name = (
-            "collectionAddProducts"
-            if document is COLLECTION_ADD_PRODUCTS
-            else ("collectionRemoveProducts")
-        )
-        for start in range(0, len(ids), PRODUCTS_MOST):
-            part = list(ids[start : start + PRODUCTS_MOST])
-            await self._write(child, document, {"id": collection_id, "productIds": part}, name)
-
-    async def _write(
-        self, store: Store, document: str, variables: dict[str, Any], name: str
-    ) -> dict[str, Any]:
-        """One mutation; its user errors raised (the caller's rollback and the consumer's
-        retry and DLQ apply)."""
-        operation = name[0].upper() + name[1:] + "Sync"
-        async with self.gate.turn(store.shop):
-            data = await self.client.execute(
-                store, document, variables, operation=operation, cost=MUTATION_COST
-            )
-        errors = (data.get(name) or {}).get("userErrors")
-        if errors:
-            raise PropagationFailed(f"{store.shop}: {name} refused: {errors}")
-        return data
-
-    async def _call(
-        self, store: Store, document: str, variables: dict[str, Any], operation: str
-    ) -> dict[str, Any]:
-        async with self.gate.turn(store.shop):
-            return await self.client.execute(
-                store, document, variables, operation=operation, cost=READ_COST
-            )
-
-    async def _step(self, child: Store, entry: dict[str, Any], step: str) -> None:
-        """Journal a step before it is sent (it may apply even when its answer is lost)."""
-        entry["steps"].append(step)
-        await self.state.journal_put(child.shop, JOURNAL_PREFIX + entry["handle"], entry)
 
     async def _delete(self, child: Store, handle: str) -> None:
         """The child's collection with that handle deleted, and nothing pending for it."""

@@ -12,7 +12,6 @@ the pages of a big product.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,23 +23,23 @@ from shopify_sync.adapters.documents import (
     PRODUCT_METAFIELDS_PAGE,
     PRODUCT_VARIANTS_PAGE,
     VARIANT_NODE_COST,
-    page_cost,
     product_read_cost,
 )
 from shopify_sync.adapters.shopify import ShopifyClient
 from shopify_sync.catalog_gate import CatalogGate
-from shopify_sync.mapping import Page, all_pages, sized
+from shopify_sync.connection_pages import PAGE_MOST, PageQuery, complete
+from shopify_sync.mapping import sized
 from stocksync_common.stores import Store
 
-# Shopify's page limit (a single product's variants may go to 2,000, but pages of 250 keep
-# each answer small and the bucket shared).
-PAGE_MOST = 250
-# connection -> (page document, its operation name, the cost of one node)
-PAGES: dict[str, tuple[str, str, int]] = {
-    "variants": (PRODUCT_VARIANTS_PAGE, "ProductVariantsPage", VARIANT_NODE_COST),
-    "media": (PRODUCT_MEDIA_PAGE, "ProductMediaPage", MEDIA_NODE_COST),
-    "metafields": (PRODUCT_METAFIELDS_PAGE, "ProductMetafieldsPage", METAFIELD_NODE_COST),
-}
+# connection -> its page query (a single product's variants may go to 2,048, but pages of
+# at most 250 keep each answer small and the bucket shared)
+PAGES = {
+    "variants": PageQuery(PRODUCT_VARIANTS_PAGE, "ProductVariantsPage", VARIANT_NODE_COST,
+                          "product"),
+    "media": PageQuery(PRODUCT_MEDIA_PAGE, "ProductMediaPage", MEDIA_NODE_COST, "product"),
+    "metafields": PageQuery(PRODUCT_METAFIELDS_PAGE, "ProductMetafieldsPage",
+                            METAFIELD_NODE_COST, "product", ("id", "namespace")),
+}  # fmt: skip
 
 
 @dataclass
@@ -56,19 +55,8 @@ class ProductReader:
         node = await self._first(store, identifier, namespace)
         if node is None:
             return None
-        for name, (document, operation, node_cost) in PAGES.items():
-            connection: Page = node.get(name) or {}
-            info = connection.get("pageInfo") or {}
-            if info.get("hasNextPage"):
-                rest = await all_pages(
-                    self.client, store, operation, page_cost(node_cost), PAGE_MOST,
-                    self._fetch(store, str(node["id"]), namespace, document, operation,
-                                page_cost(node_cost)),
-                    after=info.get("endCursor"),
-                )  # fmt: skip
-                connection["nodes"] = [*(connection.get("nodes") or []), *rest]
-            connection["pageInfo"] = {"hasNextPage": False, "endCursor": None}
-            node[name] = connection
+        context = {"id": str(node["id"]), "namespace": namespace}
+        await complete(self.client, self.gate, store, node, PAGES, context)
         return node
 
     async def head(
@@ -93,25 +81,3 @@ class ProductReader:
         data, _ = await sized(self.client, store, "ProductForSync", product_read_cost, most, first)
         node = data.get("productByIdentifier")
         return node if isinstance(node, dict) else None
-
-    def _fetch(
-        self,
-        store: Store,
-        product_id: str,
-        namespace: str,
-        document: str,
-        operation: str,
-        cost_of: Callable[[int], float],
-    ) -> Callable[[int, str | None], Any]:
-        async def fetch(size: int, after: str | None) -> Page:
-            variables: dict[str, Any] = {"id": product_id, "first": size, "after": after}
-            if operation == "ProductMetafieldsPage":
-                variables["namespace"] = namespace
-            async with self.gate.turn(store.shop):
-                data = await self.client.execute(
-                    store, document, variables, operation=operation, cost=cost_of(size)
-                )
-            page: Page = (data.get("product") or {}).get("page") or {}
-            return page
-
-        return fetch

@@ -30,6 +30,7 @@ from stocksync_sim.delivery import rfc3339, utc_now
 from stocksync_sim.shopify.catalog import check_fault, find_product, product_object, user_error
 from stocksync_sim.shopify.channels import resource_publications
 from stocksync_sim.shopify.executor import Call, GqlObject, Resolve
+from stocksync_sim.shopify.jobs import start_job
 from stocksync_sim.shopify.objects import NODE, connection
 from stocksync_sim.shopify.state import CatalogInfo, StoreState, gid
 
@@ -66,7 +67,9 @@ class SimCollection:
     seo_description: str | None = None
     rules: tuple[Rule, ...] | None = None  # None: a custom collection
     disjunctive: bool = False
-    manual: list[int] = field(default_factory=list)  # product numbers, custom only
+    # product numbers: a custom one's members in order; a smart one's manual order (those
+    # placed by collectionReorderProducts first, the others after in catalog order)
+    manual: list[int] = field(default_factory=list)
     metafields: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     published: list[str] = field(default_factory=list)  # publication gids (channels.py)
     updated_at: str = field(default_factory=lambda: rfc3339(utc_now()))
@@ -130,7 +133,9 @@ def members(store: StoreState, c: SimCollection) -> list[CatalogInfo]:
         by_number = {info.number: info for info in catalog}
         return [by_number[n] for n in c.manual if n in by_number]
     test = any if c.disjunctive else all
-    return [info for info in catalog if c.rules and test(_matches(r, info) for r in c.rules)]
+    found = [info for info in catalog if c.rules and test(_matches(r, info) for r in c.rules)]
+    placed = {n: i for i, n in enumerate(c.manual)}  # a smart one's manual order, if any
+    return sorted(found, key=lambda info: placed.get(info.number, len(placed)))
 
 
 def _rule_problems(rule_set: dict[str, Any]) -> tuple[tuple[Rule, ...], list[GqlObject]]:
@@ -342,24 +347,31 @@ def collection_reorder_products(store: StoreState, call: Call) -> GqlObject:
     """``collectionReorderProducts(id:, moves:)``: a collection sorted ``MANUAL`` only; each
     move applied in order, ``newPosition`` zero-based at that moment, a position past the end
     putting the product last; all or nothing. Shopify answers a job and reorders in the
-    background; the simulator reorders at once and answers the job done. A smart
-    collection's manual order is not simulated (refused, saying so)."""
+    background; the simulator reorders when the job is polled (``jobs``). A smart
+    collection sorted ``MANUAL`` is reordered too (Shopify's schema asks only ``MANUAL``)."""
     check_fault(store, "collectionReorderProducts")
     c = find_collection(store, collection_id=call.args.get("id"))
     moves: list[dict[str, Any]] = list(call.args.get("moves") or [])
     errors = _reorder_problems(store, c, moves)
     job = None
     if c is not None and not errors:
-        for move in moves:
-            product = find_product(store, product_id=move["id"])
-            if product is not None:  # always: checked above
-                c.manual.remove(product.product_number)
-                c.manual.insert(int(move["newPosition"]), product.product_number)
-        c.updated_at = rfc3339(utc_now())
-        store.outbox.append(("collections/update", c))
-        job = GqlObject("Job", {"id": gid("Job", store.next_id()), "done": True}, NODE)
+        job = start_job(store, lambda: _apply_moves(store, c, moves))
     return GqlObject("CollectionReorderProductsPayload", {"job": job, "userErrors": errors},
                      cost=0)  # fmt: skip
+
+
+def _apply_moves(store: StoreState, c: SimCollection, moves: list[dict[str, Any]]) -> None:
+    """The moves in turn, as the reorder's job applies them (a product removed meanwhile
+    skipped). A smart collection's order starts from its members as they are shown."""
+    if c.rules is not None:
+        c.manual = [info.number for info in members(store, c)]
+    for move in moves:
+        product = find_product(store, product_id=move["id"])
+        if product is not None and product.product_number in c.manual:
+            c.manual.remove(product.product_number)
+            c.manual.insert(int(move["newPosition"]), product.product_number)
+    c.updated_at = rfc3339(utc_now())
+    store.outbox.append(("collections/update", c))
 
 
 def _reorder_problems(
@@ -367,15 +379,14 @@ def _reorder_problems(
 ) -> list[GqlObject]:
     if c is None:
         return [user_error("Collection does not exist", ["id"])]
-    if c.smart:
-        return [user_error("Reordering a smart collection is not simulated", ["id"])]
     if c.sort_order != "MANUAL":
         return [user_error("Can't reorder products unless collection is manually sorted",
                            ["id"])]  # fmt: skip
     errors = []
+    held = {info.number for info in members(store, c)}
     for i, move in enumerate(moves):
         product = find_product(store, product_id=move.get("id"))
-        if product is None or product.product_number not in c.manual:
+        if product is None or product.product_number not in held:
             errors.append(user_error(f"Product is not in the collection: {move.get('id')}",
                                      ["moves", str(i), "id"]))  # fmt: skip
         position = str(move.get("newPosition"))

@@ -10,6 +10,7 @@ from stocksync_sim.shopify import (
     bulk_mutation,
     catalog,
     collections,
+    jobs,
     metafields,
     publications,
     subscriptions,
@@ -176,6 +177,7 @@ def query_root(store: StoreState, ctx: RequestContext | None = None) -> GqlObjec
             **subscriptions.query_fields(store),
             **collections.query_fields(store),
             **publications.query_fields(store),
+            **jobs.query_fields(store),
         },
         cost=0,
     )

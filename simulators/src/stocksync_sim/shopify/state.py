@@ -255,6 +255,7 @@ class StoreState:
         self.outbox: list[tuple[str, Any]] = []  # (topic, Product or collections.SimCollection)
         self.collections: dict[int, Any] = {}  # number -> collections.SimCollection
         self.publications: dict[str, str] | None = None  # sales channels (channels.py)
+        self.jobs: dict[str, Any] = {}  # gid -> jobs.SimJob (asynchronous mutations)
         self.staged_keys: dict[str, str] = {}  # upload token -> key (bulk_mutation)
         self.catalog_index: dict[str, CatalogInfo] = {}  # "h:<handle>", "i:<gid>" (catalog)
         self.staged_files: dict[str, bytes] = {}  # key -> uploaded JSONL

@@ -25,10 +25,14 @@ COLLECTION_FIELDS = """
     ruleSet { appliedDisjunctively rules { column relation condition } }
 """
 PAGE_INFO = "pageInfo { hasNextPage endCursor }"
+METAFIELD_NODE = "namespace key type value"
+PUBLISHED_NODE = "isPublished publication { id catalog { title } }"
+CHANNEL_NODE = "id catalog { title }"
 
-# One collection, its metafields in the propagated namespace (one page) and a page of its
-# products (their handles: products are matched across stores by handle, as product
-# propagation does).
+# One collection with a first page of its metafields in the propagated namespace, of the
+# sales channels it is published on and of its products (their handles: products are
+# matched across stores by handle, as product propagation does); the *Page queries below
+# read the rest of each (connection_pages, ADR 0039).
 COLLECTION_FOR_SYNC = f"""
 query CollectionForSync(
   $identifier: CollectionIdentifierInput!
@@ -40,10 +44,10 @@ query CollectionForSync(
   collectionByIdentifier(identifier: $identifier) {{
     {COLLECTION_FIELDS}
     metafields(first: $metafields, namespace: $namespace) {{
-      nodes {{ namespace key type value }}
+      nodes {{ {METAFIELD_NODE} }} {PAGE_INFO}
     }}
     resourcePublications(first: $channels, onlyPublished: true) {{
-      nodes {{ isPublished publication {{ id catalog {{ title }} }} }}
+      nodes {{ {PUBLISHED_NODE} }} {PAGE_INFO}
     }}
     products(first: $products) {{ nodes {{ id handle }} {PAGE_INFO} }}
   }}
@@ -53,7 +57,27 @@ query CollectionForSync(
 COLLECTION_PRODUCTS_PAGE = f"""
 query CollectionProductsPage($id: ID!, $first: Int!, $after: String) {{
   collection(id: $id) {{
-    products(first: $first, after: $after) {{ nodes {{ id handle }} {PAGE_INFO} }}
+    page: products(first: $first, after: $after) {{ nodes {{ id handle }} {PAGE_INFO} }}
+  }}
+}}
+"""
+
+COLLECTION_METAFIELDS_PAGE = f"""
+query CollectionMetafieldsPage($id: ID!, $namespace: String!, $first: Int!, $after: String) {{
+  collection(id: $id) {{
+    page: metafields(first: $first, after: $after, namespace: $namespace) {{
+      nodes {{ {METAFIELD_NODE} }} {PAGE_INFO}
+    }}
+  }}
+}}
+"""
+
+COLLECTION_PUBLICATIONS_PAGE = f"""
+query CollectionPublicationsPage($id: ID!, $first: Int!, $after: String) {{
+  collection(id: $id) {{
+    page: resourcePublications(first: $first, after: $after, onlyPublished: true) {{
+      nodes {{ {PUBLISHED_NODE} }} {PAGE_INFO}
+    }}
   }}
 }}
 """
@@ -123,11 +147,11 @@ mutation CollectionRemoveProductsSync($id: ID!, $productIds: [ID!]!) {
 """
 
 # The store's sales channels: publications, named by their catalog's title (the same
-# channel in two stores has two ids and one title).
-SALES_CHANNELS = """
-query SalesChannels($first: Int!) {
-  publications(first: $first) { nodes { id catalog { title } } }
-}
+# channel in two stores has two ids and one title); page after page.
+SALES_CHANNELS = f"""
+query SalesChannels($first: Int!, $after: String) {{
+  page: publications(first: $first, after: $after) {{ nodes {{ {CHANNEL_NODE} }} {PAGE_INFO} }}
+}}
 """
 
 PUBLISHABLE_PUBLISH = """
@@ -142,8 +166,8 @@ mutation PublishableUnpublishSync($id: ID!, $input: [PublicationInput!]!) {
 }
 """
 
-# Asynchronous: answers a job; the moves apply in order, each position zero-based at the
-# moment it applies. Only for a collection sorted MANUAL.
+# Asynchronous: answers a job (polled with JobStatus until done); the moves apply in order,
+# each position zero-based at the moment it applies. Only for a collection sorted MANUAL.
 COLLECTION_REORDER_PRODUCTS = """
 mutation CollectionReorderProductsSync($id: ID!, $moves: [MoveInput!]!) {
   collectionReorderProducts(id: $id, moves: $moves) {
@@ -153,9 +177,19 @@ mutation CollectionReorderProductsSync($id: ID!, $moves: [MoveInput!]!) {
 }
 """
 
+# An asynchronous mutation's job (the reorder's), polled until done.
+JOB_STATUS = """
+query JobStatus($id: ID!) {
+  job(id: $id) { id done }
+}
+"""
+JOB_STATUS_COST = 1.0
+
 COLLECTION_DOCUMENTS = {
     "CollectionForSync": COLLECTION_FOR_SYNC,
     "CollectionProductsPage": COLLECTION_PRODUCTS_PAGE,
+    "CollectionMetafieldsPage": COLLECTION_METAFIELDS_PAGE,
+    "CollectionPublicationsPage": COLLECTION_PUBLICATIONS_PAGE,
     "CollectionsPage": COLLECTIONS_PAGE,
     "ProductsByHandle": PRODUCTS_BY_HANDLE,
     "CollectionCreateSync": COLLECTION_CREATE,
@@ -163,11 +197,16 @@ COLLECTION_DOCUMENTS = {
     "CollectionDeleteSync": COLLECTION_DELETE,
     "CollectionAddProductsSync": COLLECTION_ADD_PRODUCTS,
     "CollectionReorderProductsSync": COLLECTION_REORDER_PRODUCTS,
+    "JobStatus": JOB_STATUS,
     "SalesChannels": SALES_CHANNELS,
     "PublishablePublishSync": PUBLISHABLE_PUBLISH,
     "PublishableUnpublishSync": PUBLISHABLE_UNPUBLISH,
     "CollectionRemoveProductsSync": COLLECTION_REMOVE_PRODUCTS,
 }
 COLLECTION_PAGE = 50  # products or collections a page: 2 + 50 x 2 points, far inside a bucket
-COLLECTION_METAFIELDS = 50  # a collection's metafields read in the namespace (one page)
-CHANNELS = 25  # sales channels read (a store's, a collection's): one page
+# The first page of a collection's metafields and channels, read with it; the rest by page.
+COLLECTION_METAFIELDS = 50
+CHANNELS = 25
+PUBLISHED_NODE_COST = 3  # resource publication, publication, catalog
+CHANNEL_NODE_COST = 2  # publication, catalog
+PRODUCT_NODE_COST = 1

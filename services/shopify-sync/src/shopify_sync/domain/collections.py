@@ -247,8 +247,9 @@ def drifted(
 
 def manual_order(wanted: CollectionView, shown: CollectionView) -> bool:
     """Whether the parent's product order is to be copied: both sorted by hand (a child that
-    keeps another sort order shows its own order), a custom collection."""
-    return not wanted.smart and wanted.sort_order == MANUAL and shown.sort_order == MANUAL
+    keeps another sort order shows its own order), a custom or a smart collection (ADR 0039:
+    Shopify reorders either when sorted ``MANUAL``)."""
+    return wanted.sort_order == MANUAL and shown.sort_order == MANUAL
 
 
 def reorder_moves(wanted: Sequence[str], shown: Sequence[str]) -> list[tuple[str, int]]:
