@@ -1,4 +1,4 @@
-"""Refused kit lines wait and are reserved when their components' stock returns (ADR 0038),
+"""Refused kit lines wait and are reserved when their components' stock returns (ADR 0037),
 through the command handler on the real Redis: a kit reserve of an order line refused for
 stock waits on the kit's list; a component's receipt that lets it through reserves it, all
 or nothing, in order of arrival, once (a redelivered batch serves nothing more), with a

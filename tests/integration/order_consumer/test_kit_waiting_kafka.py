@@ -1,4 +1,4 @@
-"""Refused kit lines reserved when their components come back (ADR 0038), through
+"""Refused kit lines reserved when their components come back (ADR 0037), through
 order-consumer and inventory-adjuster in process on the real Kafka and Redis: an order line
 of a kit refused for stock waits; a receipt of the short component reserves it, all its
 components together, before a later kit line; the order's state holds the line's units again

@@ -1,5 +1,5 @@
 """A collection's product order is written by ``collectionReorderProducts``, which Shopify
-runs as a background job (ADR 0039 section 3): shopify-sync polls the job until done; a job
+runs as a background job (ADR 0038 section 3): shopify-sync polls the job until done; a job
 not done in time fails the sync (rolled back, the event retried). The simulator applies a
 reorder only when its job is polled (the manual-order test in test_collection_metadata.py
 shows the order followed; it fails without the polling). A smart collection sorted by hand

@@ -1,4 +1,4 @@
-"""A collection's metafields and sales channels beyond the first page (ADR 0039): every one
+"""A collection's metafields and sales channels beyond the first page (ADR 0038): every one
 is read, set, published and deleted, in the parent, the child and the child's list of
 channels, through shopify-sync's catalog consumers on the real Kafka and Redis, against the
 Shopify simulator (which pages every connection by cursor, with no cap of its own)."""
@@ -140,7 +140,7 @@ async def channel_reads(s: Sync, shop: str) -> int:
 async def test_a_store_s_channels_are_read_once_and_again_for_a_channel_not_known(
     sync_stack: SyncFactory,
 ) -> None:
-    """ADR 0039 section 2: each child's channel list is kept in memory (5 minutes by
+    """ADR 0038 section 2: each child's channel list is kept in memory (5 minutes by
     default); it is read again when the parent's collection is on a channel the list lacks."""
     async with sync_stack(PLANS, store_extra=ROLES) as s:
         parent, *children = s.shops

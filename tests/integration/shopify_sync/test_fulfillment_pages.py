@@ -1,4 +1,4 @@
-"""A warehouse shipment fulfils lines beyond the first page (ADR 0038 §1): through
+"""A warehouse shipment fulfils lines beyond the first page (ADR 0037 §1): through
 shopify-sync's fulfillments consumer on the real Kafka and Redis, against the Shopify
 simulator, an order of 70 lines whose merchant moved 11 of them one by one to another
 location (12 fulfillment orders) ships a line of the 12th fulfillment order and the

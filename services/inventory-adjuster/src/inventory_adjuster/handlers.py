@@ -187,7 +187,7 @@ class CommandHandler:
         commands: list[tuple[InventoryCommandRequested, Position]],
         kits_of: dict[str, list[str]],
     ) -> list[tuple[str, str]]:
-        """Kit lines waiting for stock the batch's movements let through, reserved (ADR 0038):
+        """Kit lines waiting for stock the batch's movements let through, reserved (ADR 0037):
         each as a kit reserve (its components' changes and levels) and a ``rereserved`` change
         of the kit with the refused reserve's key and order line. What they moved."""
         if not kits_of or self.kits is None:
@@ -324,7 +324,7 @@ class CommandHandler:
     ) -> None:
         """A routed store's kit line reserved: placed whole at its command's location, said
         as a routed line's placement (``routed``), so order-consumer counts the line placed
-        and the order's ``order.routed`` goes out (ADR 0038)."""
+        and the order's ``order.routed`` goes out (ADR 0037)."""
         if cmd.command != "reserve" or cmd.route is None or cmd.order is None or not self.kits:
             return
         level = (await self.kits.availability([cmd.sku], cmd.location))[cmd.sku]

@@ -1,6 +1,6 @@
 """Events for kits: a kit command's component changes, kits re-derived after a component
 moved (a kit's availability = min over components of floor(available / units)), and a
-waiting kit line reserved when its components' stock came back (ADR 0038)."""
+waiting kit line reserved when its components' stock came back (ADR 0037)."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def kit_rereserved(
 def kit_line_change(cmd: InventoryCommand, level: KitLevel, *, routed: bool) -> StockChange:
     """A kit reserve of an order line as a change of the kit: its levels are the kit's as
     the stores see them after it, the line's kits shown reserved out of them; a routed
-    store's line is placed whole at its command's location (``routed``, ``tried``: ADR 0038),
+    store's line is placed whole at its command's location (``routed``, ``tried``: ADR 0037),
     which order-consumer takes as the line's placement."""
     q, available = cmd.quantity, level.available
     before = Levels(on_hand=available + q, reserved=0, safety_stock=0, available=available + q)

@@ -1,4 +1,4 @@
-"""Refused kit lines reserved when their components' stock returns (ADR 0038).
+"""Refused kit lines reserved when their components' stock returns (ADR 0037).
 
 A kit reserve of an order line refused for stock waits on the kit's own list,
 ``inv:{kit}:waiting`` (queued by the script that records the kit's result: kit.lua or, on a
@@ -52,7 +52,7 @@ class KitServed:
     refused_key: str
     applied: KitApplied
     level: KitLevel
-    routed: bool  # a routed store's line: its placement is reported (ADR 0038)
+    routed: bool  # a routed store's line: its placement is reported (ADR 0037)
 
 
 @dataclass(frozen=True)

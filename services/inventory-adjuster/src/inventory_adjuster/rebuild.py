@@ -650,7 +650,7 @@ async def _write(
             continue
         await flush()
         try:
-            # a refusal queues its line as the live one did (ADR 0038)
+            # a refusal queues its line as the live one did (ADR 0037)
             kit_result = await kits.apply(cmd, pos, parts, KitWait(queue=kit_waiting_entry(cmd)))
         except KitDefinitionChanged:
             rep.invalid += 1  # cannot happen when the definitions came from the same topic

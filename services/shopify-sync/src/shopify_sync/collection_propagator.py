@@ -71,7 +71,7 @@ class CollectionPropagator(ParentAndChildren, CollectionWrites):
     state: PropagationState
     pending: PendingMemberships
     gate: CatalogGate
-    # How long a store's channel list is kept (ADR 0039 section 2; settings.py says why)
+    # How long a store's channel list is kept (ADR 0038 section 2; settings.py says why)
     channels_ttl_s: float = 300.0
     job_timeout_s: float = 30.0  # the longest a reorder's job is polled for
     _channels: dict[str, tuple[float, dict[str, str]]] = field(default_factory=dict)

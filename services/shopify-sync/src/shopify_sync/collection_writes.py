@@ -1,4 +1,4 @@
-"""The Admin API side of collection propagation (ADR 0021; ADR 0035 section 5; ADR 0039):
+"""The Admin API side of collection propagation (ADR 0021; ADR 0035 section 5; ADR 0038):
 reading a collection whole (every member, metafield of the namespace and channel it is on,
 by page), a store's sales channels (kept in memory), and the write steps of a child's
 collection: its fields, members, metafields, channels and product order (the reorder's job
@@ -64,7 +64,7 @@ PRODUCTS_MOST = 250  # collectionAddProducts / collectionRemoveProducts take 250
 # a page of id and handle, a page of metafields, the collection's objects
 READ_COST = 2 + COLLECTION_PAGE * 2 + 2 + COLLECTION_METAFIELDS + 2 + CHANNELS * 3 + 5
 METAFIELDS_SET_MOST = 25  # metafieldsSet takes at most 25 metafields a call
-# A collection's connections past their first page (ADR 0039): every member, every
+# A collection's connections past their first page (ADR 0038): every member, every
 # metafield of the namespace, every channel it is published on.
 PAGES = {
     "products": PageQuery(COLLECTION_PRODUCTS_PAGE, "CollectionProductsPage",
@@ -81,7 +81,7 @@ JOB_POLL_S = (0.05, 0.1, 0.2, 0.5, 1.0)  # between polls of a job: the first one
 
 class JobNotDone(TransientError):
     """An asynchronous mutation's job not done within the deadline: the sync is rolled
-    back and the event retried (ADR 0039)."""
+    back and the event retried (ADR 0038)."""
 
 
 class CollectionWrites:

@@ -1,4 +1,4 @@
-"""Reading a connection whole, page by page by cursor (ADR 0013's sizing; ADR 0039): an
+"""Reading a connection whole, page by page by cursor (ADR 0013's sizing; ADR 0038): an
 object read with a first page of each of its connections has the rest of each fetched with
 a ``*Page`` query that selects the connection as ``page`` (under ``root``, or at the query's
 root), each page sized to the store's bucket as learned (:func:`mapping.all_pages`), each

@@ -4,7 +4,7 @@ One reader for both paths that need them: a warehouse shipment's ``fulfillmentCr
 (:mod:`shopify_sync.fulfillments`, lines matched by SKU) and the moves that follow routing
 (:mod:`shopify_sync.fulfillment_mover`, lines matched by order line). A page of fulfillment
 orders at a time, each with its first page of lines; a fulfillment order with more lines is
-read on with ``fulfillmentOrder(id:)`` (ADR 0035 §6, ADR 0038 §1). An order the store does
+read on with ``fulfillmentOrder(id:)`` (ADR 0035 §6, ADR 0037 §1). An order the store does
 not have is a poison message.
 """
 

@@ -1,4 +1,4 @@
--- A kit's waiting list (docs/decisions/0038-kit-lines-wait-and-route-fulfillment-pages.md),
+-- A kit's waiting list (docs/decisions/0037-kit-lines-wait-and-route-fulfillment-pages.md),
 -- prepended to kit.lua and kit_record.lua: both end a kit command in the kit's own hash slot,
 -- where its list inv:{kit}:waiting lives, so the list changes atomically with the kit's
 -- stored result.

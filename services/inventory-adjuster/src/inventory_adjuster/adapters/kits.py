@@ -10,7 +10,7 @@ record the kit: kit_part.lua, kit_record.lua; docs/decisions/0034-kits-on-redis-
 A kit's availability is derived: min over its components of floor(available / units).
 A refused kit reserve of an order line waits on the kit's own list (``inv:{kit}:waiting``,
 queued by the script that records the kit's result) and is tried again, all or nothing, when
-a component moves (:mod:`inventory_adjuster.kit_waiting`; ADR 0038).
+a component moves (:mod:`inventory_adjuster.kit_waiting`; ADR 0037).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class KitWait:
 
 def kit_waiting_entry(cmd: InventoryCommand) -> str:
     """What a kit reserve of an order line queues if it is refused: apply.lua's entry,
-    without a route (a kit is reserved whole at its command's location; ADR 0038), marked
+    without a route (a kit is reserved whole at its command's location; ADR 0037), marked
     ``routed`` for a routed store's line (its placement is reported when it is served)."""
     entry = waiting_entry(cmd.model_copy(update={"route": None}))
     if not entry or cmd.route is None:

@@ -32,7 +32,7 @@ CHANNEL_NODE = "id catalog { title }"
 # One collection with a first page of its metafields in the propagated namespace, of the
 # sales channels it is published on and of its products (their handles: products are
 # matched across stores by handle, as product propagation does); the *Page queries below
-# read the rest of each (connection_pages, ADR 0039).
+# read the rest of each (connection_pages, ADR 0038).
 COLLECTION_FOR_SYNC = f"""
 query CollectionForSync(
   $identifier: CollectionIdentifierInput!

@@ -247,7 +247,7 @@ def drifted(
 
 def manual_order(wanted: CollectionView, shown: CollectionView) -> bool:
     """Whether the parent's product order is to be copied: both sorted by hand (a child that
-    keeps another sort order shows its own order), a custom or a smart collection (ADR 0039:
+    keeps another sort order shows its own order), a custom or a smart collection (ADR 0038:
     Shopify reorders either when sorted ``MANUAL``)."""
     return wanted.sort_order == MANUAL and shown.sort_order == MANUAL
 
