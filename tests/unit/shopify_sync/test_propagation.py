@@ -163,7 +163,10 @@ async def test_our_own_echo_is_dropped_and_child_drift_is_overwritten() -> None:
         assert await net.propagator.on_webhook(child, "products/update", echo) == "echo"
         await net.seed(net.child_b, "SHIRT-1", title="Renamed in the child")
         drift = await net.body(net.child_b, "SHIRT-1")
+        reads = await requests(net, net.child_b, "ProductForSync")
         assert await net.propagator.on_webhook(child, "products/update", drift) == "reasserted"
+        # the child read once: to tell a late echo from a drift, and to sync from
+        assert await requests(net, net.child_b, "ProductForSync") == reads + 1
         assert (await net.body(net.child_b, "SHIRT-1"))["title"] == "Shirt"
         # A child-owned field changed in child A is the child's business: nothing to do.
         await net.seed(net.child_a, "SHIRT-1", price="99.00")
@@ -184,18 +187,17 @@ async def test_the_echo_of_an_earlier_write_after_a_later_one_writes_nothing() -
         first_echo = await net.body(net.child_b, "SHIRT-1")
         await net.seed(net.parent, "SHIRT-1", title="Shirt v2")
         assert await net.parent_edit() == "propagated"
-        before = await product_sets(net, net.child_b)
+        before = await requests(net, net.child_b, "ProductSetSync")
         child = net.rig.stores[net.child_b]
         outcome = await net.propagator.on_webhook(child, "products/update", first_echo)
         assert outcome == "stale-echo"
-        assert await product_sets(net, net.child_b) == before
+        assert await requests(net, net.child_b, "ProductSetSync") == before
         assert (await net.body(net.child_b, "SHIRT-1"))["title"] == "Shirt v2"
 
 
-async def product_sets(net: Net, shop: str) -> int:
-    r = await net.rig.http.get(
-        "/_sim/requests", params={"shop": shop, "operation_name": "ProductSetSync"}
-    )
+async def requests(net: Net, shop: str, operation: str) -> int:
+    """How many Admin API requests of ``operation`` the store has answered."""
+    r = await net.rig.http.get("/_sim/requests", params={"shop": shop, "operation_name": operation})
     assert r.status_code == 200, r.text
     return len(r.json())
 

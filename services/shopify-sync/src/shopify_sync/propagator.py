@@ -138,19 +138,19 @@ class Propagator(ParentAndChildren):
         if fingerprint(wanted, fields) == fingerprint(view, fields):
             await self.state.set_wrote(child.shop, view.handle, fingerprint(view, fields))
             return "in-step"
-        if written == fingerprint(wanted, fields) and await self._shows(child, wanted, fields):
-            # the echo of an earlier write of ours, delivered after a later one: the child
-            # shows the parent's current version already
-            return "stale-echo"
-        await self.sync_child(child, wanted)
-        return "reasserted"
-
-    async def _shows(self, child: Store, wanted: ProductView, fields: Collection[str]) -> bool:
-        """Whether the child's product, read now, shows ``wanted`` in ``fields``."""
-        node = await self.read(child, {"handle": wanted.handle}, child.catalog_metafield_namespace)
-        return node is not None and fingerprint(from_graphql(node), fields) == fingerprint(
-            wanted, fields
+        if written != fingerprint(wanted, fields):
+            await self.sync_child(child, wanted)
+            return "reasserted"
+        # What we wrote last is the parent's version: the webhook may be the echo of an
+        # earlier write of ours, delivered after a later one. The child's product, read now,
+        # tells; the sync that may follow starts from that read.
+        current = await self.read(
+            child, {"handle": wanted.handle}, child.catalog_metafield_namespace
         )
+        if current is not None and fingerprint(from_graphql(current), fields) == written:
+            return "stale-echo"
+        await self._sync_from(child, wanted, current)
+        return "reasserted"
 
     async def read(
         self, store: Store, identifier: dict[str, str], namespace: str
@@ -161,9 +161,15 @@ class Propagator(ParentAndChildren):
     async def sync_child(self, child: Store, view: ProductView) -> None:
         """Make the child show the parent's view in the fields the parent owns there;
         completed, or rolled back when a step fails."""
+        current = await self.read(child, {"handle": view.handle}, child.catalog_metafield_namespace)
+        await self._sync_from(child, view, current)
+
+    async def _sync_from(
+        self, child: Store, view: ProductView, current: dict[str, Any] | None
+    ) -> None:
+        """``sync_child`` from ``current``, the child's product as just read (None: absent)."""
         fields = parent_owned(child)
         namespace = child.catalog_metafield_namespace
-        current = await self.read(child, {"handle": view.handle}, namespace)
         snapshot = from_graphql(current) if current else None
         entry: dict[str, Any] = {
             "op": new_id(), "handle": view.handle, "parent_product": view.product_id,
