@@ -6,9 +6,9 @@
 # here: all). Extra args go to pytest.
 #   scripts/faults/run.sh && python scripts/faults/report.py   # refresh docs/reliability.md
 # --cluster runs tests/cluster instead, every case (CLUSTER_SET=all; ci: the happy path and
-# the one broker kill scripts/test.sh runs): its own three-broker cluster (ports 33100-33105,
-# or from STOCKSYNC_TEST_CLUSTER_PORT), its own Redis Cluster (33300-33305, or from
-# STOCKSYNC_TEST_CLUSTER_REDIS_PORT; ADR 0029) and stack (33110-33122),
+# the one broker kill scripts/test.sh runs): its own three-broker cluster (ports 22100-22105,
+# or from STOCKSYNC_TEST_CLUSTER_PORT), its own Redis Cluster (22300-22305, or from
+# STOCKSYNC_TEST_CLUSTER_REDIS_PORT; ADR 0029) and stack (22110-22122),
 # figures in .work/faults/cluster-latest.json, FAULTS_SCALE 1 here.
 #   scripts/faults/run.sh --cluster && python scripts/faults/report.py --cluster
 set -euo pipefail
