@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from stocksync_common import gc_tuning, wiring
+from stocksync_common.consumer import FETCH_MAX_WAIT_MS
 from stocksync_common.ops import Health
 from stocksync_common.runtime import (
     OFF_PATH_FETCH_MAX_WAIT_MS,
@@ -266,6 +267,40 @@ async def test_consumers_off_the_sales_path_take_their_records_in_batches() -> N
     # order-consumer's webhooks, wms-connector's events, the changes the stores are written from
     assert {("order-consumer", "consumer"), ("wms-connector", "consumer"),
             ("shopify-sync", "consumer")} <= first_record  # fmt: skip
+
+
+async def test_no_consumer_polls_the_broker_a_hundred_times_a_second_while_idle() -> None:
+    """The fetch wait bounds only an idle group's polling (fetch_min_bytes 1 answers at the
+    first record: tests/integration/common/test_fetch_wait_kafka.py): the sale-path groups'
+    10 ms sent 100 empty fetches a second each, a tenth of this machine with the broker's
+    share, doing nothing (docs/profiling.md, ninth session)."""
+    from inventory_adjuster.bootstrap import service as adjuster
+    from inventory_adjuster.settings import Settings as AdjusterSettings
+    from notifier.bootstrap import service as notifier
+    from notifier.settings import Settings as NotifierSettings
+    from order_consumer.bootstrap import service as order_consumer
+    from order_consumer.settings import Settings as OrderSettings
+    from shopify_sync.bootstrap import service as shopify_sync
+    from shopify_sync.settings import Settings as SyncSettings
+    from wms_connector.bootstrap import service as wms_connector
+    from wms_connector.settings import Settings as WmsSettings
+
+    waits = {
+        (s.settings.service_name, c.name): c.fetch_max_wait_ms
+        for s in (adjuster(AdjusterSettings()), notifier(NotifierSettings()),
+                  order_consumer(OrderSettings()), wms_connector(WmsSettings()),
+                  shopify_sync(SyncSettings()))
+        for c in s.consumers
+    }  # fmt: skip
+    assert ("inventory-adjuster", "consumer") in waits
+    assert min(waits.values()) >= FETCH_MAX_WAIT_MS >= 100, waits
+    settings = CommonSettings(kafka_bootstrap_servers="127.0.0.1:1")
+    loop = consumer_loop(Consumer[Box]("g", ("t",), lambda _c: handle), Box(), settings,
+                         cast(Any, object()))  # fmt: skip
+    try:
+        assert loop.consumer._fetch_max_wait_ms == FETCH_MAX_WAIT_MS  # noqa: SLF001
+    finally:
+        await loop.consumer.stop()
 
 
 async def test_a_service_process_freezes_what_its_start_built(

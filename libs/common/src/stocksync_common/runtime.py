@@ -33,6 +33,7 @@ from stocksync_common import gc_tuning, taskdump
 from stocksync_common.accounts.store import Accounts
 from stocksync_common.accounts.throttle import BearerThrottle
 from stocksync_common.consumer import (
+    FETCH_MAX_WAIT_MS,
     AssignHook,
     BatchHandler,
     ConsumerLoop,
@@ -90,7 +91,7 @@ class Consumer(Generic[C]):
     handler_many: Callable[[C], ManyHandler] | None = None
     on_assign: Callable[[C], AssignHook] | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    fetch_max_wait_ms: int = 50
+    fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS  # an idle group's polling, not a record's wait
     max_poll_records: int = 2000
     fetch_min_bytes: int = 1  # more: batches off the sale's path (make_consumer)
     enabled: bool = True

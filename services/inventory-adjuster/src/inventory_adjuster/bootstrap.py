@@ -93,9 +93,8 @@ def service(settings: Settings) -> Service[Container]:
         # Truth applies in partition order (rebuild relies on it): hold through a Redis
         # outage rather than reroute (docs/decisions/0009).
         retry=RetryPolicy(hold_on_dependency=True),
-        # a short fetch wait: commands sit on the sync path (order -> truth -> stores); the
-        # price is about 100 empty fetches a second while idle
-        fetch_max_wait_ms=10,
+        # on the sync path (order -> truth -> stores): the broker answers at the first command
+        # (fetch_min_bytes 1); the default fetch wait only paces idle polling
     )
     return Service(
         settings=settings,

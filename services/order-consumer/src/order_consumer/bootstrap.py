@@ -70,17 +70,14 @@ def service(settings: Settings) -> Service[Container]:
         settings=s,
         build=lambda: build(s),
         consumers=[
-            # The sale's path to the other stores: a partition whose batch was just handled
-            # waits for the broker's one pending fetch (of the idle partitions) before it is
-            # fetched again, so that wait is kept small (about 100 empty fetches a second
-            # while idle, a few hundred bytes each). A batch is at most 500 webhooks: its
-            # first record is published only once the whole batch was read, applied and
-            # saved (two Redis round trips however many).
+            # The sale's path to the other stores: the broker answers at the first webhook
+            # (the default fetch wait only paces idle polling). A batch is at most 500
+            # webhooks: its first record is published only once the whole batch was read,
+            # applied and saved (two Redis round trips however many).
             Consumer(
                 s.consumer_group,
                 (WEBHOOKS_SHOPIFY,),
                 lambda c: c.handler.handle_batch,
-                fetch_max_wait_ms=10,
                 max_poll_records=500,
             ),
             # Its own group on inventory.changed.v1: the reservations inventory-adjuster

@@ -336,14 +336,12 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
         settings=s,
         build=lambda: build(s, http=http),
         consumers=[
-            # inventory changes are the last hop before the stores: a short fetch wait (about
-            # 100 empty fetches a second while idle); catalog and fulfilment consumers keep
-            # the default
+            # inventory changes are the last hop before the stores: answered at the first
+            # record; the catalog and fulfilment consumers below take theirs in batches
             Consumer(
                 s.consumer_group,
                 (s.changes_topic,),
                 lambda c: c.changes.handle_batch,
-                fetch_max_wait_ms=10,
                 # a fetch's partitions: one record call per store for all of them (#19)
                 handler_many=lambda c: c.changes.handle_many,
                 decode=own_events.decode,  # its dead letters come back through its retry topic
