@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import anyio.lowlevel
 import httpx
 
 DeliveryStatus = Literal["pending", "delivered", "failed"]
@@ -28,6 +29,14 @@ def delivery_limits(max_in_flight: int = MAX_IN_FLIGHT) -> httpx.Limits:
     """Limits for a Deliverer's client: one pooled connection per POST in flight, so the
     pool never queues (the semaphore does)."""
     return httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
+
+
+async def warm() -> None:
+    """Load now, at start, what httpx's default transport loads on its first request (anyio's
+    asyncio backend: 100-150 ms of imports on the project's 2-core machine), not inside the
+    first delivery: the first webhook of every idle series had been the slowest sale, for
+    StockSync and the naive monolith alike (docs/profiling.md, ninth session)."""
+    await anyio.lowlevel.checkpoint()
 
 
 def utc_now() -> datetime:

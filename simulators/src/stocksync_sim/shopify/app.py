@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from stocksync_sim.delivery import MAX_IN_FLIGHT, Deliverer, Sleep, delivery_limits
+from stocksync_sim.delivery import MAX_IN_FLIGHT, Deliverer, Sleep, delivery_limits, warm
 from stocksync_sim.shopify import (
     bulk_mutation,
     control,
@@ -39,6 +39,7 @@ def create_app(
         # As many pooled connections as POSTs in flight: backlogs wait on the Deliverer's
         # semaphore, not in httpcore's pool queue (#18).
         limits = delivery_limits(MAX_IN_FLIGHT)
+        await warm()
         async with httpx.AsyncClient(
             transport=webhook_transport, trust_env=False, limits=limits
         ) as client:
