@@ -33,6 +33,9 @@ HOPS = (
 )
 
 
+SLOWEST = 3  # the slowest writes listed with their split
+
+
 class Stamp(NamedTuple):
     topic: str
     at_s: float  # the record's CreateTime, seconds
@@ -93,8 +96,9 @@ def breakdown(
                 written[(w["shop"], sku)].append(epoch_s(w["at"]))
     shops = {w["shop"] for w in writes_seen} | {s["shop"] for s in sold}
     hops: dict[str, list[float]] = defaultdict(list)
+    chains: list[dict[str, Any]] = []  # each followed sale's split, for its slowest writes
     unfollowed = 0
-    for sale in sold:
+    for nth, sale in enumerate(sold):
         at = sale["sold_at"]
         chain = [at]
         for topic in TOPICS:
@@ -105,14 +109,23 @@ def breakdown(
         if len(chain) < len(TOPICS) + 1:
             unfollowed += 1
             continue
-        for i, name in enumerate(("webhook", "command", "change")):
-            hops[name].append(max(0.0, chain[i + 1] - chain[i]) * 1000)
+        split = {
+            name: round(max(0.0, chain[i + 1] - chain[i]) * 1000, 1)
+            for i, name in enumerate(("webhook", "command", "change"))
+        }
+        for name, ms in split.items():
+            hops[name].append(ms)
         for shop in shops - {sale["shop"]}:
             done = [t for t in written[(shop, sale["sku"])] if t >= chain[-1] - 0.001]
             if done:
-                hops["write"].append(max(0.0, min(done) - chain[-1]) * 1000)
-                hops["total"].append(max(0.0, min(done) - at) * 1000)
-    return {"hops": {name: summary(hops[name]) for name, _ in HOPS}, "unfollowed": unfollowed}
+                write, total = (max(0.0, min(done) - t) * 1000 for t in (chain[-1], at))
+                hops["write"].append(write)
+                hops["total"].append(total)
+                chains.append({"nth": nth, "shop": shop, "total": round(total, 1),
+                               **split, "write": round(write, 1)})  # fmt: skip
+    slowest = sorted(chains, key=lambda c: -c["total"])[:SLOWEST]
+    return {"hops": {name: summary(hops[name]) for name, _ in HOPS}, "unfollowed": unfollowed,
+            "slowest": slowest}  # fmt: skip
 
 
 def lines(result: dict[str, Any]) -> list[str]:
@@ -122,4 +135,7 @@ def lines(result: dict[str, Any]) -> list[str]:
         h = result["hops"][name]
         out.append(f"{label:<72} {h['n']:>5} {h['p50']:>9} {h['p99']:>9} {h['max']:>9}")
     out.append(f"cold sales not followed end to end: {result['unfollowed']}")
+    for c in result.get("slowest", []):
+        split = " ".join(f"{name} {c[name]}" for name, _ in HOPS[:4])
+        out.append(f"slow: sale {c['nth']} to {c['shop']}: {c['total']} ms = {split}")
     return out

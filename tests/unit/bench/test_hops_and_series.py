@@ -44,6 +44,16 @@ def test_breakdown_follows_each_cold_sale_through_every_topic_to_each_other_stor
     assert h["write"]["n"] == 2 and h["write"]["max"] == 25.0
     assert h["total"]["n"] == 2 and h["total"]["p50"] == 50.0 and h["total"]["max"] == 60.0
     assert any("not followed end to end: 1" in line for line in hops.lines(out))
+    # the slowest writes with their split: which hop an outlier spent its time in
+    assert out["slowest"] == [
+        {"nth": 0, "shop": C, "total": 60.0, "webhook": 10.0, "command": 20.0, "change": 5.0,
+         "write": 25.0},
+        {"nth": 0, "shop": B, "total": 50.0, "webhook": 10.0, "command": 20.0, "change": 5.0,
+         "write": 15.0},
+    ]  # fmt: skip
+    assert f"slow: sale 0 to {C}: 60.0 ms = webhook 10.0 command 20.0 change 5.0 write 25.0" in (
+        hops.lines(out)
+    )
 
 
 def side(p50: float, over: int = 0, with_hops: bool = True) -> dict[str, Any]:
