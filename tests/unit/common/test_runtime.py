@@ -271,7 +271,7 @@ async def test_consumers_off_the_sales_path_take_their_records_in_batches() -> N
 
 async def test_no_consumer_polls_the_broker_a_hundred_times_a_second_while_idle() -> None:
     """The fetch wait bounds only an idle group's polling (fetch_min_bytes 1 answers at the
-    first record: tests/integration/common/test_fetch_wait_kafka.py): the sale-path groups'
+    first record: tests/integration/common/test_aiokafka_kafka.py): the sale-path groups'
     10 ms sent 100 empty fetches a second each, a tenth of this machine with the broker's
     share, doing nothing (docs/profiling.md, ninth session)."""
     from inventory_adjuster.bootstrap import service as adjuster

@@ -127,7 +127,7 @@ class RetryPolicy:
 # at the first record for any partition in the fetch, and aiokafka sends the next fetch only
 # once the last one's records were taken (a loop's ``getmany`` takes every partition's): the
 # wait bounds how often an idle group polls, not how long a record waits
-# (tests/integration/common/test_fetch_wait_kafka.py). At 10 ms each sale-path group sent 100
+# (tests/integration/common/test_aiokafka_kafka.py). At 10 ms each sale-path group sent 100
 # empty fetches a second while idle, each about 0.35 ms of the broker's CPU and 0.45 ms of
 # the client's here: three groups cost a tenth of this 2-core machine doing nothing. One case
 # still waits on it: records left untaken past aiokafka's prefetch backoff (0.1 s, a batch

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -93,11 +94,14 @@ async def consumer_running(
     await consumer.start()
     task = supervise(health, name, loop.run)
     sampler = asyncio.create_task(sample_dlq_depth(consumer, loop), name=f"{name}-dlq-depth")
+    watch = asyncio.create_task(
+        watch_metadata(consumer, health, f"{name} ({loop.group})"), name=f"{name}-metadata"
+    )
     try:
         yield
     finally:
         loop.stop()
-        for running in (task, sampler):
+        for running in (task, sampler, watch):
             running.cancel()
             with contextlib.suppress(BaseException):
                 await running
@@ -129,6 +133,55 @@ async def sample_dlq_depth(
         except Exception:  # noqa: BLE001 - retried next round
             log.warning("DLQ depth sampling failed", exc_info=True)
         await asyncio.sleep(interval_s)
+
+
+# A metadata update tries the brokers one after the other, each bounded by the request
+# timeout (40 s): three brokers that all time out take two minutes, a healthy one seconds.
+METADATA_STUCK_S = 180.0
+
+
+async def watch_metadata(
+    consumer: AIOKafkaConsumer,
+    health: Health,
+    name: str,
+    stuck_s: float = METADATA_STUCK_S,
+    every_s: float = 5.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Fail liveness when the consumer's Kafka metadata stops refreshing.
+
+    aiokafka refreshes a client's metadata in one background task, and every fetch, offset
+    lookup or rebalance that needs fresh metadata waits for that task's current update. Once,
+    in the cluster fault suite at load 39 (#24), two of shopify-sync's consumers waited on an
+    update that never finished after a controller kill and broker restarts: their groups
+    stopped for good and nothing was raised anywhere (their DLQ-depth samples timed out in
+    that wait). It did not reproduce on a quiet machine. This watch names it: an update pending
+    for ``stuck_s``, or the metadata task ended, fails the liveness probe (the orchestrator
+    restarts the process, and the group's partitions move on meanwhile) and logs an error.
+    The client's attributes are aiokafka's own (not API): a test pins them on a real consumer.
+    """
+    pending: object | None = None  # the update future seen pending, and since when
+    since = 0.0
+    while True:
+        await asyncio.sleep(every_s)
+        client = getattr(consumer, "_client", None)
+        task = getattr(client, "_sync_task", None)
+        update = getattr(client, "_md_update_fut", None)
+        reason = None
+        if isinstance(task, asyncio.Task) and task.done():
+            reason = "its metadata task ended"
+        elif not isinstance(update, asyncio.Future) or update.done():
+            pending = None
+            continue
+        elif update is not pending:
+            pending, since = update, clock()
+            continue
+        elif clock() - since >= stuck_s:
+            reason = f"a metadata update pending for {clock() - since:.0f} s"
+        if reason:
+            log.error("Kafka metadata stuck", extra={"consumer": name, "reason": reason})
+            health.fail(f"{name}: {reason}")
+            return
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:

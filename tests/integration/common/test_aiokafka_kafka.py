@@ -1,15 +1,19 @@
-"""What the consumers' fetch wait rests on, on the real broker: with ``fetch_min_bytes`` 1 the
-broker answers a fetch at the first record, and aiokafka sends the next fetch only once the
-last one's records were taken, every partition in it. The wait (``fetch_max_wait_ms``) then
-bounds only how often an idle consumer polls; it is never how long a record waits, however
-long it is (runtime ``SALE_PATH_FETCH_MAX_WAIT_MS``, docs/profiling.md, ninth session).
+"""What StockSync relies on in aiokafka, on the real broker.
 
-If aiokafka left a just-drained partition out of the fetch in flight (as an earlier docstring
-assumed), each record below would wait out the 30 s fetch and the test would fail at its
-deadline."""
+The fetch wait: with ``fetch_min_bytes`` 1 the broker answers a fetch at the first record,
+and aiokafka sends the next fetch only once the last one's records were taken, every
+partition in it. The wait (``fetch_max_wait_ms``) then bounds only how often an idle consumer
+polls; it is never how long a record waits, however long it is (``consumer.FETCH_MAX_WAIT_MS``,
+docs/profiling.md, ninth session). If aiokafka left a just-drained partition out of the fetch
+in flight (as an earlier docstring assumed), each record below would wait out the 30 s fetch
+and the test would fail at its deadline.
+
+The metadata watch (``service.watch_metadata``) reads aiokafka's private client attributes.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -60,3 +64,24 @@ async def test_a_record_is_not_held_by_the_fetch_wait(kafka_bootstrap: str) -> N
         await stop_consumer(consumer)
         await producer.stop()
     assert got == [f"r{n}".encode() for n in range(7)]
+
+
+async def test_the_metadata_watch_reads_what_a_real_consumer_has(kafka_bootstrap: str) -> None:
+    """``watch_metadata`` reads aiokafka's own attributes (not API): a started consumer's
+    client has its metadata task running and an update future that a forced refresh sets
+    and then clears once the broker answered. Renamed in a new aiokafka, this fails."""
+    consumer = make_consumer(kafka_bootstrap, f"md-watch-{uuid.uuid4().hex[:8]}", "md-watch")
+    await consumer.start()
+    try:
+        client = consumer._client  # noqa: SLF001
+        assert isinstance(client._sync_task, asyncio.Task) and not client._sync_task.done()  # noqa: SLF001
+        refreshed = client.force_metadata_update()
+        assert isinstance(client._md_update_fut, asyncio.Future)  # noqa: SLF001
+        assert await refreshed is True
+
+        async def cleared() -> bool:
+            return client._md_update_fut is None  # noqa: SLF001
+
+        await await_for("the update future cleared", cleared, 10)
+    finally:
+        await stop_consumer(consumer)
