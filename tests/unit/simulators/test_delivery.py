@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from dataclasses import dataclass, field
 
 import httpx
-import pytest
 from unit.simulators.shopify_harness import Sleeps
 
 from stocksync_sim.delivery import MAX_IN_FLIGHT, Deliverer, Delivery, RetryPolicy
@@ -84,34 +81,3 @@ async def test_bound_is_configurable_and_retries_still_happen() -> None:
     assert sum(len(d.attempts) for d in sent) == 50 + 30
     assert len(sleeps.waits) == 30
     assert sorted(receiver.bodies) == sorted(d.body for d in sent)
-
-
-WARM_PROBE = """
-import asyncio, sys
-from stocksync_sim.shopify.app import create_app as shopify
-from stocksync_sim.shopify.runtime import SimSettings
-from stocksync_sim.wms.app import create_app as wms, WmsSettings
-
-async def main() -> None:
-    if sys.argv[1] == "shopify":
-        app = shopify(SimSettings(stores=[], validation="off"))
-    else:
-        app = wms(WmsSettings("http://r.test/", "s"))
-    async with app.router.lifespan_context(app):
-        print("anyio._backends._asyncio" in sys.modules)
-
-asyncio.run(main())
-"""
-
-
-@pytest.mark.parametrize("sim", ["shopify", "wms"])
-def test_a_simulator_loads_its_delivery_transport_at_start(sim: str) -> None:
-    """httpx's default transport loads anyio's asyncio backend on its first request, 100-150
-    ms of imports here: the first webhook of every idle series was the slowest sale, for
-    StockSync and the naive monolith alike. The simulators load it at start (``warm``). Its
-    own interpreter: this one has the backend loaded by earlier tests."""
-    out = subprocess.run(
-        [sys.executable, "-c", WARM_PROBE, sim],
-        capture_output=True, text=True, timeout=120, check=True,
-    ).stdout.split()  # fmt: skip
-    assert out == ["True"]

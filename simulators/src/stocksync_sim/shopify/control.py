@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from stocksync_sim.delivery import rfc3339, utc_now
+from stocksync_sim.process import settle_seeded
 from stocksync_sim.shopify.catalog import apply_fields
 from stocksync_sim.shopify.control_ops import notify_product, store_or_404
 from stocksync_sim.shopify.fulfillment import record_order
@@ -114,6 +115,7 @@ async def seed_products(
         if notify:
             await notify_product(sim, store, topic, product)
         out.append(product.to_json())
+    settle_seeded()
     return out
 
 
