@@ -19,6 +19,7 @@ from stocksync_common.consumer import (
 from stocksync_common.events import InventoryCommand, InventoryCommandRequested, encode
 from stocksync_common.retry import ATTEMPT, NOT_BEFORE, ORIGIN, now_ms
 from support.poll import await_for
+from support.redis_errors import cluster_unreachable
 
 TP = TopicPartition("inventory.commands.v1", 3)
 
@@ -262,6 +263,21 @@ async def test_hold_on_dependency_retries_in_place_until_it_is_back():
         calls["n"] += 1
         if calls["n"] <= 5:
             raise redis.exceptions.ConnectionError("redis down")
+
+    loop, _, producer = make_loop(handler, [])
+    loop.retry = RetryPolicy(blips_s=(0,), hold_on_dependency=True, hold_s=0)
+    await loop.process_partition(TP, [Rec(TP.topic, 3, 0, command(0))])
+    assert calls["n"] == 6
+    assert producer.sent == []  # neither rerouted nor dead-lettered: order kept
+
+
+async def test_hold_on_dependency_holds_while_no_node_of_a_redis_cluster_answers():
+    calls = {"n": 0}
+
+    async def handler(tp, items):
+        calls["n"] += 1
+        if calls["n"] <= 5:
+            raise cluster_unreachable()  # not a RedisError (ADR 0029)
 
     loop, _, producer = make_loop(handler, [])
     loop.retry = RetryPolicy(blips_s=(0,), hold_on_dependency=True, hold_s=0)

@@ -18,6 +18,7 @@ from stocksync_common.retry import (
     retry_headers,
 )
 from stocksync_common.topics import all_topics, retry_topic
+from support.redis_errors import cluster_refusal, cluster_unreachable
 
 
 def test_schedule_is_1_2_4_8_seconds_then_dlq():
@@ -54,6 +55,11 @@ def test_origin_defaults_to_the_record_itself_and_parses_topics_with_colons():
         (redis.exceptions.TryAgainError("TRYAGAIN"), "dependency:redis"),
         (ConnectionRefusedError(), "dependency:network"),
         (ValueError("bug"), "exhausted"),
+        # the cluster client's own (not RedisErrors): no node answered, a slot nobody serves;
+        # a call it refused before sending is the record's bug, not Redis down
+        (cluster_unreachable(), "dependency:redis"),
+        (redis.exceptions.SlotNotCoveredError('Slot "7" is not covered'), "dependency:redis"),
+        (cluster_refusal(), "exhausted"),
     ],
 )
 def test_classify(exc, reason):

@@ -9,6 +9,7 @@ from unit.shopify_sync.fakes import FakeClock, MemorySyncState
 
 from shopify_sync.catalog_gate import CatalogGate
 from shopify_sync.domain.quantities import Pending
+from support.redis_errors import cluster_unreachable
 
 
 async def test_catalog_yields_to_pending_inventory_of_the_same_shop_only() -> None:
@@ -59,3 +60,17 @@ async def test_one_catalog_call_at_a_time_per_shop() -> None:
 
     await asyncio.gather(*(call() for _ in range(5)))
     assert inside == [1, 1, 1, 1, 1]
+
+
+class UnansweredState(MemorySyncState):
+    """No node of a Redis Cluster answers (the cluster client's own error, not a RedisError)."""
+
+    async def pending_count(self, shop: str) -> int:
+        raise cluster_unreachable()
+
+
+async def test_a_redis_cluster_that_does_not_answer_holds_no_catalog_call() -> None:
+    gate = CatalogGate(UnansweredState(), max_wait_s=60.0)
+    async with gate.turn("a.myshopify.com"):
+        ran = True
+    assert ran and gate.yielded == {}

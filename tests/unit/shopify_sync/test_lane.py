@@ -7,9 +7,10 @@ import asyncio
 from unit.shopify_sync.harness import rig, store
 
 from shopify_sync.domain.quantities import Pending
-from shopify_sync.lanes import Lane, LaneConfig
+from shopify_sync.lanes import Lane, LaneConfig, Lanes
 from stocksync_common.breaker import State
 from support.poll import await_for
+from support.redis_errors import cluster_unreachable
 
 DOWN, UP = "down.myshopify.com", "up.myshopify.com"
 
@@ -129,6 +130,31 @@ async def test_a_lane_survives_an_unexpected_error_and_still_pushes() -> None:
             await asyncio.wait_for(task, 5)
         assert lease.checks > 3
         assert await r.state.pending(UP) == {}
+
+
+class UnansweredLease:
+    """No node of a Redis Cluster answers its release (not a RedisError, ADR 0029)."""
+
+    def __init__(self) -> None:
+        self.releases = 0
+
+    async def release(self) -> None:
+        self.releases += 1
+        raise cluster_unreachable()
+
+
+class StoppedLane:
+    def __init__(self) -> None:
+        self.lease = UnansweredLease()
+
+    def stop(self) -> None:
+        return None
+
+
+async def test_stopping_releases_every_lease_though_no_cluster_node_answers() -> None:
+    stopped = {shop: StoppedLane() for shop in (DOWN, UP)}
+    await Lanes(lanes=stopped).stop()  # type: ignore[arg-type]
+    assert [lane.lease.releases for lane in stopped.values()] == [1, 1]
 
 
 async def test_only_a_round_that_wrote_makes_the_lane_busy_enough_to_coalesce() -> None:

@@ -6,6 +6,7 @@ import uuid
 
 import orjson
 import pytest
+from redis.exceptions import RedisClusterException
 from unit.webhook_receiver.harness import (
     ISSUE_TOPICS,
     OLD_SECRET,
@@ -24,6 +25,7 @@ from unit.webhook_receiver.harness import (
 from stocksync_common.events import ComplianceRequestReceived, ShopifyWebhookReceived, stable_id
 from stocksync_common.pii import without_pii
 from stocksync_common.topics import COMPLIANCE, WEBHOOKS_PARKED, WEBHOOKS_SHOPIFY, dlq_topic
+from support.redis_errors import cluster_refusal, cluster_unreachable
 from webhook_receiver.domain.routing import route_for
 
 
@@ -206,6 +208,30 @@ async def test_ledger_down_is_503_and_nothing_is_published():
     async with running_edge(ledger=FakeLedger(down=True)) as edge:
         r = await edge.shopify(order_body())
         assert r.status_code == 503 and edge.producer.sent == []
+
+
+class RaisingLedger(FakeLedger):
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
+
+    def _call(self, op: str) -> None:
+        self.calls.append(op)
+        raise self.error
+
+
+async def test_no_node_of_a_redis_cluster_answering_is_503_like_one_redis_down():
+    async with running_edge(ledger=RaisingLedger(cluster_unreachable())) as edge:
+        r = await edge.shopify(order_body())
+        assert r.status_code == 503 and r.headers["retry-after"] == "1"
+        assert edge.producer.sent == []
+
+
+async def test_a_call_the_cluster_client_refuses_is_a_bug_not_redis_down():
+    async with running_edge(ledger=RaisingLedger(cluster_refusal())) as edge:
+        with pytest.raises(RedisClusterException, match="same key slot"):
+            await edge.shopify(order_body())  # a 500: loud, never a retry loop
+        assert edge.producer.sent == []
 
 
 async def test_request_path_is_one_ledger_call_one_publish_one_record():

@@ -26,7 +26,8 @@ redis-py's own (the resend-once class above is not plugged in), and only databas
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -40,6 +41,8 @@ from redis.exceptions import (
     ClusterDownError,
     NoScriptError,
     RedisClusterException,
+    RedisError,
+    SlotNotCoveredError,
     TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -119,13 +122,55 @@ def _pool_options(
 
 
 # Errors that mean Redis did not answer, on one node or a cluster. The cluster client's own
-# are not all ``ConnectionError``s: no seed node reachable is a ``RedisClusterException``
-# (not even a ``RedisError``), a master lost and not yet replaced ``ClusterDownError`` or
-# ``TryAgainError`` (docs/decisions/0029-redis-cluster.md).
+# are not all ``ConnectionError``s: no node reachable is a ``RedisClusterException`` (not
+# even a ``RedisError``), a master lost and not yet replaced ``ClusterDownError`` or
+# ``TryAgainError`` (docs/decisions/0029-redis-cluster.md). Catch with it, then ask
+# :func:`unanswered`: the cluster client raises its base ``RedisClusterException`` for a call
+# it refuses before sending too (keys in two slots, no key), which is a programming error.
 UNANSWERED: tuple[type[Exception], ...] = (
     RedisConnectionError, RedisTimeoutError, ClusterDownError, TryAgainError,
     RedisClusterException, OSError,
 )  # fmt: skip
+
+# Every error redis-py raises of its own, on either client: an error reply, no answer, or a
+# call the cluster client refused. Catch with it, then ask :func:`redis_failed`.
+REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException)
+
+# The cluster client's words when no node gave it the slots (the cause, when there is one,
+# says why) or the nodes it reached do not serve every slot.
+_NO_NODE_ANSWERED = ("Redis Cluster cannot be connected", "All slots are not covered")
+
+
+def unanswered(exc: BaseException) -> bool:
+    """Whether ``exc`` means Redis did not answer: one of :data:`UNANSWERED`, but of the
+    cluster client's own ``RedisClusterException``s only a slot no node serves and no node
+    reachable; not a call it refused before sending, nor a seed node that answered but is no
+    cluster member ("Cluster mode is not enabled", the cause of its "cannot be connected")."""
+    if isinstance(exc, SlotNotCoveredError):
+        return True
+    if isinstance(exc, RedisClusterException):
+        if not str(exc).startswith(_NO_NODE_ANSWERED):
+            return False
+        return exc.__cause__ is None or unanswered(exc.__cause__)
+    return isinstance(exc, UNANSWERED)
+
+
+def redis_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` is Redis failing a call (an error reply, or :func:`unanswered`), which
+    a caller may answer with "try again later"; False for a call the cluster client refused
+    before sending it, which must stay loud."""
+    return isinstance(exc, RedisError) or unanswered(exc)
+
+
+@contextlib.contextmanager
+def redis_failures_suppressed() -> Iterator[None]:
+    """``contextlib.suppress`` of :func:`redis_failed` errors (best-effort writes)."""
+    try:
+        yield
+    except REDIS_ERRORS as exc:
+        if not redis_failed(exc):
+            raise
+
 
 CLUSTER_SUFFIX = "+cluster"
 

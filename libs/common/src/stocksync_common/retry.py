@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from stocksync_common.redis_client import unanswered
 from stocksync_common.topics import retry_topic
 
 ATTEMPT = "x-stocksync-attempt"
@@ -130,11 +131,16 @@ def classify(exc: BaseException) -> str:
 
 def _is_connection_error(exc: BaseException) -> bool:
     """Builtin or library connection/timeout errors (redis' and aiokafka's are not builtins),
-    and a Redis Cluster's answers while a master is lost and not yet replaced (CLUSTERDOWN,
-    MASTERDOWN, TRYAGAIN: docs/decisions/0029-redis-cluster.md)."""
+    and Redis not answering on a cluster too: a master lost and not yet replaced (CLUSTERDOWN,
+    MASTERDOWN, TRYAGAIN), no node reachable (the cluster client's own error, not a
+    ``RedisError``: docs/decisions/0029-redis-cluster.md)."""
     names = ("ConnectionError", "TimeoutError", "ClusterDownError", "MasterDownError",
              "TryAgainError")  # fmt: skip
-    return isinstance(exc, OSError) or any(c.__name__.endswith(names) for c in type(exc).__mro__)
+    return (
+        isinstance(exc, OSError)
+        or any(c.__name__.endswith(names) for c in type(exc).__mro__)
+        or unanswered(exc)
+    )
 
 
 def _guess_dependency(exc: BaseException) -> str:

@@ -17,9 +17,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-from redis.exceptions import RedisError
-
 from shopify_sync.ports import SyncState
+from stocksync_common.redis_client import REDIS_ERRORS, redis_failed
 
 log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
@@ -45,7 +44,9 @@ class CatalogGate:
     async def _inventory_pending(self, shop: str) -> bool:
         try:
             return await self.state.pending_count(shop) > 0
-        except RedisError:
+        except REDIS_ERRORS as exc:
+            if not redis_failed(exc):
+                raise
             log.warning("pending count unavailable", extra={"shop": shop}, exc_info=True)
             return False
 

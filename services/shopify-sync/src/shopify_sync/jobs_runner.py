@@ -10,18 +10,17 @@ on from the progress it recorded (a catalog sync skips the chunks already writte
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from shopify_sync.adapters.jobs import RedisJobs
 from shopify_sync.adapters.lease import Lease
 from shopify_sync.adapters.redis_state import text
+from stocksync_common.redis_client import redis_failures_suppressed
 
 log = logging.getLogger(__name__)
 ACTIVE_KEY = "sync:jobs:active"
@@ -62,7 +61,7 @@ class JobRunner:
     async def _keep(self, lease: Lease) -> None:
         while True:
             await asyncio.sleep(self.lease_ttl_s / 3)
-            with contextlib.suppress(RedisError):
+            with redis_failures_suppressed():
                 await lease.hold()
 
     async def _run(self, job_id: str) -> None:
@@ -77,7 +76,7 @@ class JobRunner:
             await self._execute(job_id)
         finally:
             keeper.cancel()
-            with contextlib.suppress(RedisError):
+            with redis_failures_suppressed():
                 await lease.release()
 
     async def _execute(self, job_id: str) -> None:

@@ -31,18 +31,18 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
 
-from redis.exceptions import RedisError
-
 from shopify_sync.adapters import metrics
 from shopify_sync.adapters.documents import MUTATION_COST
 from shopify_sync.adapters.shopify import CircuitOpen, ShopifyClient, ShopifyError
 from shopify_sync.mapping import CatalogMapping
 from shopify_sync.ports import SyncState
 from shopify_sync.writer import Outcome, Writer
+from stocksync_common.redis_client import REDIS_ERRORS, redis_failed, redis_failures_suppressed
 from stocksync_common.stores import Store
 
 log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
+_DISCOVERY_FAILED: tuple[type[Exception], ...] = (ShopifyError, TimeoutError, *REDIS_ERRORS)
 
 
 class LeaseLike(Protocol):
@@ -138,7 +138,9 @@ class Lane:
         try:
             if self.lease is not None and not await self.lease.hold():
                 return False
-        except RedisError:
+        except REDIS_ERRORS as exc:
+            if not redis_failed(exc):
+                raise
             log.warning("lease check failed", extra={"shop": self.store.shop}, exc_info=True)
             return False
         wait = self.client.shop(self.store.shop).breaker.wait_s()
@@ -158,7 +160,9 @@ class Lane:
                 async with asyncio.timeout(self.config.discover_timeout_s):
                     await self.mapping.discover(self.store)
             self._discovered = True
-        except (ShopifyError, RedisError, TimeoutError):
+        except _DISCOVERY_FAILED as exc:
+            if isinstance(exc, REDIS_ERRORS) and not redis_failed(exc):
+                raise
             log.warning("catalog discovery failed", extra={"shop": self.store.shop}, exc_info=True)
             self._discovered = True  # lookups by SKU still work; reconciliation rediscovers
 
@@ -171,7 +175,7 @@ class Lane:
             self.wake.set()
             return None
         except Exception as exc:  # noqa: BLE001 - a lane never dies; its changes stay pending
-            if not isinstance(exc, ShopifyError | RedisError):
+            if not (isinstance(exc, ShopifyError) or redis_failed(exc)):
                 log.exception("unexpected failure in the push round", extra={"shop": shop})
             delay = self.config.backoff_s[min(self.failures, len(self.config.backoff_s) - 1)]
             self.failures += 1
@@ -198,7 +202,7 @@ class Lane:
         if out.gave_up and self.on_gave_up is not None:
             self.on_gave_up()
         if time.monotonic() - self._gauged >= self.config.gauge_s:
-            with contextlib.suppress(RedisError):
+            with redis_failures_suppressed():
                 metrics.PENDING.labels(shop).set(await self.state.pending_count(shop))
             self._gauged = time.monotonic()
         return out
@@ -248,5 +252,5 @@ class Lanes:
         self.tasks.clear()
         for lane in self.lanes.values():
             if lane.lease is not None:
-                with contextlib.suppress(RedisError):
+                with redis_failures_suppressed():
                     await lane.lease.release()

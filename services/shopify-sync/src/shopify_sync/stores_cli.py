@@ -28,7 +28,6 @@ import httpx
 import orjson
 import yaml
 from aiokafka.errors import KafkaError
-from redis.exceptions import RedisError
 
 from shopify_sync.adapters.lease import Lease
 from shopify_sync.adapters.shopify import ShopifyClient
@@ -39,6 +38,7 @@ from shopify_sync.lanes import Lanes
 from shopify_sync.settings import Settings
 from shopify_sync.stores_file import StoresFileError, snippet, write_locations
 from stocksync_common.cli_output import print_rows
+from stocksync_common.redis_client import REDIS_ERRORS, redis_failed
 from stocksync_common.settings import load
 from stocksync_common.stores import ACCESS_TOKEN, BadStoresFile, StoresConfig, load_stores
 
@@ -238,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         _say(str(exc))
         return 2
-    except (RedisError, KafkaError, OSError) as exc:  # the first sync's Redis or Kafka
+    except (*REDIS_ERRORS, KafkaError, OSError) as exc:  # the first sync's Redis or Kafka
+        if isinstance(exc, REDIS_ERRORS) and not redis_failed(exc):
+            raise  # a call the cluster client refused: a bug, with its traceback
         _say(f"first sync not run: {type(exc).__name__}: {exc}")
         return 1
 

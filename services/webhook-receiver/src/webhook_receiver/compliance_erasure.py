@@ -15,9 +15,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from redis.exceptions import RedisError
-
 from stocksync_common.events import ComplianceRequest
+from stocksync_common.redis_client import REDIS_ERRORS, redis_failed
 from webhook_receiver.intake import Ledger
 from webhook_receiver.metrics import COMPLIANCE_ERASED
 
@@ -50,7 +49,9 @@ async def handle_compliance(ledger: Ledger, request: ComplianceRequest) -> None:
     }
     try:
         erased = await COMPLIANCE_HANDLERS[request.topic](ledger, request)
-    except RedisError:
+    except REDIS_ERRORS as exc:
+        if not redis_failed(exc):
+            raise
         log.exception("compliance: webhook-receiver's erasure failed", extra=facts)
         return
     COMPLIANCE_ERASED.labels(request.topic).inc(erased)

@@ -36,10 +36,10 @@ from typing import Any, Protocol
 
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from opentelemetry import trace
-from redis.exceptions import RedisError
 
 from stocksync_common.logs import correlation
 from stocksync_common.metrics import DLQ_PUBLISHED, EVENTS_PUBLISHED
+from stocksync_common.redis_client import REDIS_ERRORS, redis_failed
 from stocksync_common.tracing import inject_headers
 from webhook_receiver.adapters.ledger import Verdict, rate_key, seen_key
 from webhook_receiver.metrics import IN_DOUBT, LEDGER_ERRORS
@@ -137,7 +137,9 @@ class Intake:
         rate = rate_key(d.sender, int(self.clock()))
         try:
             return await self.ledger.begin(key, rate, token, d.rate_limit)
-        except RedisError:
+        except REDIS_ERRORS as exc:
+            if not redis_failed(exc):
+                raise
             LEDGER_ERRORS.labels("begin").inc()
             log.warning("dedupe ledger unavailable; answering 503", exc_info=True)
             return Verdict.UNCHECKED
@@ -171,14 +173,18 @@ class Intake:
     async def _record(self, key: str, d: Delivery) -> None:
         try:
             await self.ledger.record(key, f"done:{d.event_id}:{d.note}")
-        except RedisError:
+        except REDIS_ERRORS as exc:
+            if not redis_failed(exc):
+                raise
             LEDGER_ERRORS.labels("record").inc()
             log.warning("dedupe record not written", exc_info=True)
 
     async def _release(self, key: str, claim: str) -> None:
         try:
             await self.ledger.release(key, claim)
-        except RedisError:  # the claim expires on its own after claim_ttl_s
+        except REDIS_ERRORS as exc:  # the claim expires on its own after claim_ttl_s
+            if not redis_failed(exc):
+                raise
             LEDGER_ERRORS.labels("release").inc()
             log.warning("claim not released", exc_info=True)
 
@@ -216,7 +222,9 @@ class Intake:
                 continue
             try:
                 await self.ledger.keep(dict(self.in_doubt))
-            except RedisError:
+            except REDIS_ERRORS as exc:
+                if not redis_failed(exc):
+                    raise
                 LEDGER_ERRORS.labels("keep").inc()
                 log.warning("in-doubt claims not refreshed", exc_info=True)
 

@@ -48,7 +48,7 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 
 from stocksync_common.accounts import split_token
-from stocksync_common.redis_client import UNANSWERED
+from stocksync_common.redis_client import UNANSWERED, unanswered
 
 log = logging.getLogger(__name__)
 BEARER_FAILURES = Counter(
@@ -137,6 +137,8 @@ class Attempt:
                 answers: list[Any] = await pipe.execute()
                 return answers
         except UNANSWERED as exc:
+            if not unanswered(exc):
+                raise
             self.offline.append(True)
             BEARER_FAILURES.labels("uncounted").inc()
             log.warning("bearer attempts uncounted: no answer from Redis (%s)", type(exc).__name__)

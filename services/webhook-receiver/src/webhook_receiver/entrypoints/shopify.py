@@ -15,7 +15,6 @@ from typing import Any, cast
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from redis.exceptions import RedisError
 from starlette.types import Receive, Scope, Send
 
 from stocksync_common.dlq.redaction import subjects_of_request
@@ -27,6 +26,7 @@ from stocksync_common.events import (
     stable_id,
 )
 from stocksync_common.pii import without_pii
+from stocksync_common.redis_client import REDIS_ERRORS, redis_failed
 from stocksync_common.shopify_webhooks import SHOPIFY_WEBHOOK_PATH
 from stocksync_common.topics import WEBHOOKS_SHOPIFY, dlq_topic
 from webhook_receiver.bootstrap import Container
@@ -226,7 +226,9 @@ async def _note_erasure(c: Container, r: Received) -> None:
         return
     try:
         await c.redactions.add(r.erases)
-    except RedisError as exc:
+    except REDIS_ERRORS as exc:
+        if not redis_failed(exc):
+            raise
         log.warning("redaction list not written", extra={"topic": topic_label(r.topic)})
         raise Rejected(503, "could not note the erasure; retry later", "unavailable") from exc
 
@@ -237,7 +239,9 @@ async def _note_parked(c: Container, r: Received) -> None:
     d = r.delivery
     try:
         await c.parked.note(d.sender, r.topic, d.delivery_id, len(d.value))
-    except RedisError:
+    except REDIS_ERRORS as exc:
+        if not redis_failed(exc):
+            raise
         log.warning("parked delivery not noted", extra={"topic": topic_label(r.topic)})
 
 
