@@ -31,9 +31,10 @@ mutation Add($id: ID!, $ids: [ID!]!) {
 """
 REMOVE = """
 mutation Remove($id: ID!, $ids: [ID!]!) {
-  collectionRemoveProducts(id: $id, productIds: $ids) { job { done } userErrors { message } }
+  collectionRemoveProducts(id: $id, productIds: $ids) { job { id done } userErrors { message } }
 }
 """
+JOB = "query J($id: ID!) { job(id: $id) { id done } }"
 DELETE = """
 mutation Delete($id: ID!) {
   collectionDelete(input: {id: $id}) { deletedCollectionId userErrors { message } }
@@ -91,9 +92,16 @@ async def test_custom_collection_membership_by_hand_and_its_webhooks(shopify: Sh
     added = await gql(shopify, ADD, {"id": collection["id"], "ids": [ids["tee-sun"]]})
     assert added["collectionAddProducts"]["userErrors"] == []
     assert await members(shopify, "summer-picks") == {"mug", "tee-sun"}
-    removed = await gql(shopify, REMOVE, {"id": collection["id"], "ids": [ids["mug"]]})
-    assert removed["collectionRemoveProducts"] == {"job": {"done": True}, "userErrors": []}
-    assert await members(shopify, "summer-picks") == {"tee-sun"}
+    removed = (await gql(shopify, REMOVE, {"id": collection["id"], "ids": [ids["mug"]]}))[
+        "collectionRemoveProducts"
+    ]
+    assert removed["userErrors"] == [] and removed["job"]["done"] is False
+    job = removed["job"]["id"]
+    assert await members(shopify, "summer-picks") == {"mug", "tee-sun"}  # in the background
+    assert (await gql(shopify, JOB, {"id": job}))["job"] == {"id": job, "done": False}
+    assert await members(shopify, "summer-picks") == {"mug", "tee-sun"}
+    assert (await gql(shopify, JOB, {"id": job}))["job"] == {"id": job, "done": True}
+    assert await members(shopify, "summer-picks") == {"tee-sun"}  # the second poll removed it
     gone = await gql(shopify, DELETE, {"id": collection["id"]})
     assert gone["collectionDelete"]["deletedCollectionId"] == collection["id"]
     topics = [t for t in await topics_sent(shopify, 4) if t.startswith("collections/")]
@@ -163,7 +171,6 @@ mutation Reorder($id: ID!, $moves: [MoveInput!]!) {
   collectionReorderProducts(id: $id, moves: $moves) { job { id done } userErrors { message } }
 }
 """
-JOB = "query J($id: ID!) { job(id: $id) { id done } }"
 ORDERED = """
 query Ordered($handle: String!) {
   collectionByIdentifier(identifier: {handle: $handle}) {

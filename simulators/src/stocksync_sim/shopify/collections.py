@@ -330,17 +330,23 @@ def collection_add_products(store: StoreState, call: Call) -> GqlObject:
 
 
 def collection_remove_products(store: StoreState, call: Call) -> GqlObject:
-    """``collectionRemoveProducts(id:, productIds:)``: Shopify answers a job and removes in
-    the background; the simulator removes at once and answers the job done."""
+    """``collectionRemoveProducts(id:, productIds:)``: custom collections only; all or
+    nothing. Shopify answers a job and removes in the background: the simulator removes
+    when the job is polled to its end (``jobs``), so a client that never polls never sees
+    the products go, as for a reorder."""
     check_fault(store, "collectionRemoveProducts")
     c, errors, numbers = _manual_target(store, call)
     job = None
     if c is not None and not errors:
-        c.manual = [n for n in c.manual if n not in set(numbers)]
-        c.updated_at = rfc3339(utc_now())
-        store.outbox.append(("collections/update", c))
-        job = GqlObject("Job", {"id": gid("Job", store.next_id()), "done": True}, NODE)
+        job = start_job(store, lambda: _remove(store, c, set(numbers)))
     return GqlObject("CollectionRemoveProductsPayload", {"job": job, "userErrors": errors}, cost=0)
+
+
+def _remove(store: StoreState, c: SimCollection, numbers: set[int]) -> None:
+    """The removal, as its job applies it."""
+    c.manual = [n for n in c.manual if n not in numbers]
+    c.updated_at = rfc3339(utc_now())
+    store.outbox.append(("collections/update", c))
 
 
 def collection_reorder_products(store: StoreState, call: Call) -> GqlObject:
