@@ -1,8 +1,8 @@
 """A collection's product order is written by ``collectionReorderProducts`` and its members
 removed by ``collectionRemoveProducts``, both of which Shopify runs as a background job
 (ADR 0038 section 3 and its amendment): shopify-sync polls the job until done; a job not done
-in time fails the sync (rolled back, the event retried). The simulator applies a
-reorder or a removal only when its job is polled (the manual-order test in test_collection_metadata.py
+in time fails the sync (rolled back, the event retried). The simulator applies a reorder or
+a removal only when its job is polled (the manual-order test in test_collection_metadata.py
 shows the order followed; it fails without the polling). A smart collection sorted by hand
 has its order copied too (section 4). On the real Kafka and Redis."""
 

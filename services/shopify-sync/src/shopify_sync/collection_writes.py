@@ -1,10 +1,10 @@
 """The Admin API side of collection propagation (ADR 0021; ADR 0035 section 5; ADR 0038):
 reading a collection whole (every member, metafield of the namespace and channel it is on,
 by page), a store's sales channels (kept in memory), and the write steps of a child's
-collection: its fields, members, metafields, channels and product order (the reorder's job
-polled until done), each journaled before it is sent when a journal entry is given (None:
-undoing). ``collection_propagator.CollectionPropagator`` decides which steps each child
-needs, runs them in order and rolls them back; it mixes this class in."""
+collection: its fields, members, metafields, channels and product order (the removal's and
+the reorder's jobs polled until done), each journaled before it is sent when a journal entry
+is given (None: undoing). ``collection_propagator.CollectionPropagator`` decides which steps
+each child needs, runs them in order and rolls them back; it mixes this class in."""
 
 from __future__ import annotations
 
@@ -197,13 +197,11 @@ class CollectionWrites:
                 {"id": now.product_ids[handle], "newPosition": str(position)}
                 for handle, position in moves[start : start + PRODUCTS_MOST]
             ]
+            name = "collectionReorderProducts"
             data = await self._write(
-                child, COLLECTION_REORDER_PRODUCTS, {"id": target, "moves": part},
-                "collectionReorderProducts",
-            )  # fmt: skip
-            job = (data.get("collectionReorderProducts") or {}).get("job") or {}
-            if job.get("id") and not job.get("done"):
-                await self._job_done(child, str(job["id"]))
+                child, COLLECTION_REORDER_PRODUCTS, {"id": target, "moves": part}, name
+            )
+            await self._job_of(child, data, name)
 
     async def _job_done(self, store: Store, job_id: str) -> None:
         """Poll the job until Shopify says it is done (its change visible, so the next
@@ -266,6 +264,9 @@ class CollectionWrites:
     async def _products(
         self, child: Store, document: str, collection_id: str, ids: Sequence[str]
     ) -> None:
+        """Products added to or removed from the child's custom collection, 250 a call. A
+        removal answers a job (Shopify removes in the background): polled until done, so
+        the next step, the rollback and the next comparison read the child without them."""
         name = (
             "collectionAddProducts"
             if document is COLLECTION_ADD_PRODUCTS
@@ -273,7 +274,16 @@ class CollectionWrites:
         )
         for start in range(0, len(ids), PRODUCTS_MOST):
             part = list(ids[start : start + PRODUCTS_MOST])
-            await self._write(child, document, {"id": collection_id, "productIds": part}, name)
+            data = await self._write(
+                child, document, {"id": collection_id, "productIds": part}, name
+            )
+            await self._job_of(child, data, name)
+
+    async def _job_of(self, store: Store, data: dict[str, Any], name: str) -> None:
+        """The job a mutation answered polled until done (none, or done already: nothing)."""
+        job = (data.get(name) or {}).get("job") or {}
+        if job.get("id") and not job.get("done"):
+            await self._job_done(store, str(job["id"]))
 
     async def _write(
         self, store: Store, document: str, variables: dict[str, Any], name: str

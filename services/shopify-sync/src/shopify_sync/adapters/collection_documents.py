@@ -7,8 +7,9 @@ Writes use ``collectionCreate``/``collectionUpdate`` with ``input: CollectionInp
 argument) through 2026-10 (where ``collection:`` with ``sources`` is the newer form and
 ``input`` is deprecated but served). Membership of a custom collection is written with
 ``collectionAddProducts`` (synchronous, answers the collection) and
-``collectionRemoveProducts`` (answers a job), at most 250 products a call; Shopify marks both
-deprecated in favour of ``collectionUpdate`` with selections, and serves them.
+``collectionRemoveProducts`` (answers a job, polled with ``JobStatus`` until done: ADR 0038's
+amendment), at most 250 products a call; Shopify marks both deprecated in favour of
+``collectionUpdate`` with selections, and serves them.
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ mutation CollectionReorderProductsSync($id: ID!, $moves: [MoveInput!]!) {
 }
 """
 
-# An asynchronous mutation's job (the reorder's), polled until done.
+# An asynchronous mutation's job (a removal's or a reorder's), polled until done.
 JOB_STATUS = """
 query JobStatus($id: ID!) {
   job(id: $id) { id done }
