@@ -249,3 +249,50 @@ async def test_collections_are_published_on_the_store_channels_only(shopify: Sho
     assert node["resourcePublications"]["nodes"] == [
         {"isPublished": True, "publication": {"catalog": {"title": "Online Store"}}}
     ]
+
+
+SCHEDULE = """
+query S($handle: String!, $only: Boolean!) { collectionByIdentifier(identifier: {handle: $handle}) {
+  resourcePublications(first: 5, onlyPublished: $only) {
+    nodes { isPublished publishDate publication { catalog { title } } }
+  }
+} }
+"""
+
+
+async def test_a_publish_date_in_the_future_schedules_the_collection(shopify: ShopifySim) -> None:
+    """``PublicationInput.publishDate``: a future date keeps the collection off the channel
+    (listed only with ``onlyPublished: false``, its date shown); publishing again without a
+    date publishes it now; a past date is kept as the date it was published."""
+    made = (await gql(shopify, CREATE, {"input": {"title": "Gifts"}}))["collectionCreate"]
+    channels = {c["catalog"]["title"]: c["id"]
+                for c in (await gql(shopify, CHANNELS, {}))["publications"]["nodes"]}  # fmt: skip
+    later, before = "2099-12-24T08:00:00Z", "2020-01-02T03:04:05Z"
+    spec = [{"publicationId": channels["Online Store"], "publishDate": later},
+            {"publicationId": channels["Point of Sale"], "publishDate": before}]  # fmt: skip
+    answer = await gql(shopify, PUBLISH, {"id": made["collection"]["id"], "input": spec})
+    assert answer["publishablePublish"]["userErrors"] == []
+
+    async def shown(only: bool) -> dict[str, str]:
+        node = (await gql(shopify, SCHEDULE, {"handle": "gifts", "only": only}))[
+            "collectionByIdentifier"
+        ]
+        nodes = node["resourcePublications"]["nodes"]
+        assert all(n["isPublished"] for n in nodes)  # published or scheduled, as documented
+        return {n["publication"]["catalog"]["title"]: n["publishDate"] for n in nodes}
+
+    assert await shown(True) == {"Point of Sale": "2020-01-02T03:04:05.000Z"}
+    assert await shown(False) == {"Point of Sale": "2020-01-02T03:04:05.000Z",
+                                  "Online Store": "2099-12-24T08:00:00.000Z"}  # fmt: skip
+    bad = [{"publicationId": channels["Online Store"], "publishDate": "soon"}]
+    refused = await gql(shopify, PUBLISH, {"id": made["collection"]["id"], "input": bad})
+    assert refused["publishablePublish"]["userErrors"] == [
+        {"field": ["input", "0", "publishDate"], "message": "Publish date is not a valid date-time"}
+    ]
+    now = [{"publicationId": channels[t]} for t in ("Online Store", "Point of Sale")]
+    answer = await gql(shopify, PUBLISH, {"id": made["collection"]["id"], "input": now})
+    assert answer["publishablePublish"]["userErrors"] == []
+    published = await shown(True)  # the scheduled one published now; the other keeps its date
+    assert set(published) == {"Online Store", "Point of Sale"}
+    assert published["Point of Sale"] == "2020-01-02T03:04:05.000Z"
+    assert "2020-01-02T03:04:05.000Z" < published["Online Store"] < later

@@ -71,7 +71,8 @@ class SimCollection:
     # placed by collectionReorderProducts first, the others after in catalog order)
     manual: list[int] = field(default_factory=list)
     metafields: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
-    published: list[str] = field(default_factory=list)  # publication gids (channels.py)
+    # publication gid (channels.py) -> the date it was or is to be published (RFC 3339)
+    published: dict[str, str] = field(default_factory=dict)
     updated_at: str = field(default_factory=lambda: rfc3339(utc_now()))
 
     def touch(self) -> None:
@@ -447,7 +448,7 @@ def collection_object(store: StoreState, c: SimCollection) -> GqlObject:
             "products": Resolve(products), "productsCount": Resolve(lambda _c: count),
             "hasProduct": Resolve(has_product), "metafields": Resolve(metafields),
             "resourcePublications": Resolve(lambda call: resource_publications(
-                store, c.published, c.updated_at, call.args)),
+                store, c.published, call.args)),
         },
         (*NODE, "Publishable", "HasMetafields"),
     )  # fmt: skip
