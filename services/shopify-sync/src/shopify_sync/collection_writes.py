@@ -160,18 +160,20 @@ class CollectionWrites:
         target: str,
     ) -> None:
         """The child's collection published on the channels ``wanted`` is on, those the
-        child has (matched by title), and unpublished from the others it has.
+        child has (matched by title), scheduled for ``wanted``'s date where that is to come,
+        and unpublished from the others it has.
         ``entry``: journal the step (None: undoing)."""
         titles = (*wanted.publications, *shown.publications)
         publish, unpublish = publication_changes(wanted, shown, await self.channels(child, titles))
         if (publish or unpublish) and entry is not None:
             await self._step(child, entry, "publications")
-        for document, name, ids in (
+        for document, name, inputs in (
             (PUBLISHABLE_PUBLISH, "publishablePublish", publish),
-            (PUBLISHABLE_UNPUBLISH, "publishableUnpublish", unpublish),
-        ):
-            if ids:
-                variables = {"id": target, "input": [{"publicationId": p} for p in ids]}
+            (PUBLISHABLE_UNPUBLISH, "publishableUnpublish",
+             [{"publicationId": p} for p in unpublish]),
+        ):  # fmt: skip
+            if inputs:
+                variables = {"id": target, "input": inputs}
                 try:
                     await self._write(child, document, variables, name)
                 except PropagationFailed:

@@ -27,13 +27,16 @@ COLLECTION_FIELDS = """
 """
 PAGE_INFO = "pageInfo { hasNextPage endCursor }"
 METAFIELD_NODE = "namespace key type value"
-PUBLISHED_NODE = "isPublished publication { id catalog { title } }"
+# isPublished: published or scheduled; publishDate: when it was or is to be (ADR 0038's
+# amendment: a future one is copied to the child as it is)
+PUBLISHED_NODE = "isPublished publishDate publication { id catalog { title } }"
 CHANNEL_NODE = "id catalog { title }"
 
 # One collection with a first page of its metafields in the propagated namespace, of the
-# sales channels it is published on and of its products (their handles: products are
-# matched across stores by handle, as product propagation does); the *Page queries below
-# read the rest of each (connection_pages, ADR 0038).
+# sales channels it is published or scheduled on (``onlyPublished: false``) and of its
+# products (their handles: products are matched across stores by handle, as product
+# propagation does); the *Page queries below read the rest of each (connection_pages,
+# ADR 0038).
 COLLECTION_FOR_SYNC = f"""
 query CollectionForSync(
   $identifier: CollectionIdentifierInput!
@@ -47,7 +50,7 @@ query CollectionForSync(
     metafields(first: $metafields, namespace: $namespace) {{
       nodes {{ {METAFIELD_NODE} }} {PAGE_INFO}
     }}
-    resourcePublications(first: $channels, onlyPublished: true) {{
+    resourcePublications(first: $channels, onlyPublished: false) {{
       nodes {{ {PUBLISHED_NODE} }} {PAGE_INFO}
     }}
     products(first: $products) {{ nodes {{ id handle }} {PAGE_INFO} }}
@@ -76,7 +79,7 @@ query CollectionMetafieldsPage($id: ID!, $namespace: String!, $first: Int!, $aft
 COLLECTION_PUBLICATIONS_PAGE = f"""
 query CollectionPublicationsPage($id: ID!, $first: Int!, $after: String) {{
   collection(id: $id) {{
-    page: resourcePublications(first: $first, after: $after, onlyPublished: true) {{
+    page: resourcePublications(first: $first, after: $after, onlyPublished: false) {{
       nodes {{ {PUBLISHED_NODE} }} {PAGE_INFO}
     }}
   }}
