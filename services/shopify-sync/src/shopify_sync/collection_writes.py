@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from shopify_sync.adapters.collection_documents import (
@@ -111,7 +112,8 @@ class CollectionWrites:
             return None
         context = {"id": str(node["id"]), "namespace": self.namespace}
         await complete(self.client, self.gate, store, node, PAGES, context)
-        return from_graphql(node, node["products"]["nodes"])
+        # a channel's publish date after this read's time: scheduled (ADR 0038's amendment)
+        return from_graphql(node, node["products"]["nodes"], datetime.now(UTC))
 
     async def _metafields_to(
         self,

@@ -4,7 +4,9 @@ channel) by ``publicationId``; an unknown one is a user error and nothing change
 nothing). ``publishDate`` schedules: a date in the future keeps the collection off that
 channel until then (``resourcePublications`` lists it only with ``onlyPublished: false``);
 a date in the past publishes it with that date; none publishes it now (one already
-published keeps its date; one scheduled is published now). Shopify supports a future date
+published keeps its date; one scheduled is published now). A date that is not a date-time
+is refused, here as a user error (Shopify's ``DateTime`` scalar refuses it before the
+mutation runs). Shopify supports a future date
 on online store channels only; how it answers one for another channel is not documented, so
 the simulator takes it on any channel. Publishing a product is not simulated (refused,
 saying so); nor is ``channelId``."""
