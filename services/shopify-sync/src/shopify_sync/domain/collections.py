@@ -94,7 +94,8 @@ def from_graphql(
     node: Mapping[str, Any], members: Iterable[Mapping[str, Any]], now: datetime | None = None
 ) -> CollectionView:
     """A ``Collection`` as ``CollectionForSync`` reads it, with every member product; a
-    channel whose publish date is after ``now`` (default: the clock's) is scheduled."""
+    channel whose publish date is after ``now`` (the read's time) is scheduled (no ``now``:
+    none is)."""
     rule_set = node.get("ruleSet")
     channels = [r for r in (node.get("resourcePublications") or {}).get("nodes") or []
                 if r.get("isPublished")]  # fmt: skip
@@ -125,7 +126,7 @@ def from_graphql(
             )
         ),
         publications=tuple(sorted(_title(r) for r in channels)),
-        scheduled=scheduled(channels, now or datetime.now(UTC)),
+        scheduled=scheduled(channels, now) if now else (),
         updated_at=str(node.get("updatedAt") or ""),
         product_ids=ids,
     )
