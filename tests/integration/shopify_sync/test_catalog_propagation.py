@@ -103,8 +103,12 @@ async def test_parent_edit_reaches_two_children_and_child_price_survives(
         )
         assert kept is not None and kept["variants"][0]["price"] == "25.00"
         assert followed is not None and followed["variants"][0]["price"] == "30.00"
-        journal = await s.container.redis.hgetall(f"sync:catalog-journal:{{{keeps_price}}}")
-        assert journal == {}
+
+        async def journal_empty() -> bool:  # the title shows before the later steps end
+            key = f"sync:catalog-journal:{{{keeps_price}}}"
+            return bool(await s.container.redis.hgetall(key) == {})
+
+        await await_for("the child's sync done (its journal empty)", journal_empty, 30)
 
 
 async def test_injected_failure_never_leaves_a_child_half_synced(sync_stack: SyncFactory) -> None:

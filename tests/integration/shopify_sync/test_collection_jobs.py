@@ -1,7 +1,8 @@
-"""A collection's product order is written by ``collectionReorderProducts``, which Shopify
-runs as a background job (ADR 0038 section 3): shopify-sync polls the job until done; a job
-not done in time fails the sync (rolled back, the event retried). The simulator applies a
-reorder only when its job is polled (the manual-order test in test_collection_metadata.py
+"""A collection's product order is written by ``collectionReorderProducts`` and its members
+removed by ``collectionRemoveProducts``, both of which Shopify runs as a background job
+(ADR 0038 section 3 and its amendment): shopify-sync polls the job until done; a job not done
+in time fails the sync (rolled back, the event retried). The simulator applies a reorder or
+a removal only when its job is polled (the manual-order test in test_collection_metadata.py
 shows the order followed; it fails without the polling). A smart collection sorted by hand
 has its order copied too (section 4). On the real Kafka and Redis."""
 
@@ -17,9 +18,12 @@ from integration.shopify_sync.test_collection_metadata import (
 )
 from integration.shopify_sync.test_collection_propagation import (
     PLANS,
+    collection,
     create,
+    members,
     publish_collection,
     seed,
+    swap,
 )
 from integration.shopify_sync.test_collection_reconcile import child_webhook
 
@@ -77,3 +81,51 @@ async def test_a_smart_collection_sorted_by_hand_has_its_order_copied(
             await child_webhook(s, child, handle)
         await wait_shows(s, order, follows, handle, ["bag-b", "bag-c", "bag-a"])
         assert await order(s, owns, handle) == ["bag-a", "bag-b", "bag-c"]
+
+
+async def test_a_member_the_parent_removed_is_gone_from_the_child_when_the_sync_returns(
+    sync_stack: SyncFactory,
+) -> None:
+    """The removal's job polled until done: the next step and the next comparison read the
+    child without the product. Not done in time: the sync fails and is rolled back, and the
+    retried sync removes it."""
+    async with sync_stack(PLANS, store_extra=ROLES) as s:
+        parent, _, follows = s.shops
+        skus = ("PAN-A", "PAN-B", "PAN-C")
+        ids = [await seed(s, parent, sku) for sku in skus]
+        for sku in skus:
+            await seed(s, follows, sku)
+        handle = await create(s, parent, {"title": "Pans", "products": ids})
+        collections = s.container.collections
+        store = s.container.stores.by_shop(follows)
+        assert collections is not None and store is not None
+        home = s.container.stores.stores[0]
+        view = await collections.read(home, {"handle": handle})
+        assert view is not None
+        await collections.sync_child(store, view)
+        assert await members(s, follows, handle) == {"pan-a", "pan-b", "pan-c"}
+
+        parent_id = (await collection(s, parent, handle) or {})["id"]
+        await swap(s, parent, parent_id, [], [ids[1]])  # the merchant takes pan-b out
+        view = await collections.read(home, {"handle": handle})
+        assert view is not None and view.products == ("pan-a", "pan-c")
+        await collections.sync_child(store, view)
+        assert await members(s, follows, handle) == {"pan-a", "pan-c"}  # no waiting
+        params = {"shop": follows, "operation_name": "JobStatus"}
+        polls = (await s.sim.get("/_sim/requests", params=params)).json()
+        assert len(polls) == 2  # the simulator's job: done at the second poll
+
+        await swap(s, parent, parent_id, [], [ids[2]])  # and pan-c
+        view = await collections.read(home, {"handle": handle})
+        assert view is not None and view.products == ("pan-a",)
+        collections.job_timeout_s = 0.01  # one poll, not done, past the deadline
+        with pytest.raises(JobNotDone):
+            await collections.sync_child(store, view)
+        journal = await s.container.redis.hgetall(f"sync:catalog-journal:{{{follows}}}")
+        assert journal == {}
+        assert len((await s.sim.get("/_sim/requests", params=params)).json()) == 3
+        assert await members(s, follows, handle) == {"pan-a", "pan-c"}
+
+        collections.job_timeout_s = 30.0  # the event's retry
+        await collections.sync_child(store, view)
+        assert await members(s, follows, handle) == {"pan-a"}

@@ -9,6 +9,7 @@ collections/update."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -300,6 +301,78 @@ async def test_sales_channels_follow_the_parent_where_the_child_has_them(
         await publish_on(s, follows, handle, ["Online Store"])
         await child_webhook(s, follows, handle)
         await wait_shows(s, published, follows, handle, {"Point of Sale"})
+
+
+SCHEDULED = """
+query S($handle: String!) { collectionByHandle(handle: $handle) {
+  resourcePublications(first: 10, onlyPublished: false) {
+    nodes { isPublished publishDate publication { catalog { title } } }
+  }
+} }
+"""
+
+
+def in_days(days: int) -> str:
+    """A publish date ``days`` from now, to the second, as Shopify's DateTime."""
+    moment = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def schedule(s: Sync, shop: str, handle: str) -> dict[str, str] | None:
+    """The channels the collection is published or scheduled on: title -> its publish date
+    when that is to come (to the second), "now" when it is published."""
+    found = (await gql(s, shop, SCHEDULED, {"handle": handle}))["collectionByHandle"]
+    if found is None:
+        return None
+    shown, now = {}, datetime.now(UTC)
+    for node in found["resourcePublications"]["nodes"]:
+        if node["isPublished"]:
+            date = datetime.fromisoformat(node["publishDate"]).replace(microsecond=0)
+            title = node["publication"]["catalog"]["title"]
+            shown[title] = date.strftime("%Y-%m-%dT%H:%M:%SZ") if date > now else "now"
+    return shown
+
+
+async def schedule_on(s: Sync, shop: str, handle: str, title: str, date: str) -> None:
+    """The merchant schedules the collection on a channel (``PublicationInput.publishDate``)."""
+    nodes = (await gql(s, shop, CHANNELS, {}))["publications"]["nodes"]
+    ids = {n["catalog"]["title"]: n["id"] for n in nodes}
+    found = (await gql(s, shop, PUBLISHED, {"handle": handle}))["collectionByHandle"]
+    data = {"id": found["id"], "input": [{"publicationId": ids[title], "publishDate": date}]}
+    answer = (await gql(s, shop, PUBLISH, data))["publishablePublish"]
+    assert answer["userErrors"] == [], answer
+
+
+async def test_a_channel_scheduled_in_the_parent_is_scheduled_in_the_child_for_that_date(
+    sync_stack: SyncFactory,
+) -> None:
+    """A future publish date (the online store's scheduled publishing) is copied, not
+    published now; a child's merchant publishing it early is put back on its webhook."""
+    async with sync_stack(PLANS, store_extra=ROLES) as s:
+        parent, owns, follows = s.shops
+        handle = await create(s, parent, {"title": "Gifts"})
+        later = in_days(30)
+        await publish_on(s, parent, handle, ["Point of Sale"])
+        await schedule_on(s, parent, handle, "Online Store", later)
+        await publish_collection(s, "collections/create", handle)
+        wanted = {"Online Store": later, "Point of Sale": "now"}
+        for child in (owns, follows):  # created whole: scheduled for the parent's date
+            await wait_shows(s, schedule, child, handle, wanted)
+        assert await published(s, follows, handle) == {"Point of Sale"}  # not yet online
+
+        # follows' merchant publishes it online now: its webhook schedules it again
+        await publish_on(s, follows, handle, ["Online Store"])
+        assert await published(s, follows, handle) == {"Online Store", "Point of Sale"}
+        await child_webhook(s, follows, handle)
+        await wait_shows(s, schedule, follows, handle, wanted)
+
+        # the parent moves the date: follows follows, owns keeps its channels as they are
+        sooner = in_days(7)
+        await schedule_on(s, parent, handle, "Online Store", sooner)
+        await publish_collection(s, "collections/update", handle)
+        await wait_shows(s, schedule, follows, handle, {"Online Store": sooner,
+                                                        "Point of Sale": "now"})  # fmt: skip
+        assert await schedule(s, owns, handle) == wanted
 
 
 IMAGE = "query I($handle: String!) { collectionByHandle(handle: $handle) { id image { url } } }"

@@ -87,6 +87,29 @@ async def create(s: Sync, shop: str, data: dict[str, Any]) -> str:
     return str(answer["collection"]["handle"])
 
 
+SWAP = """
+mutation Swap($id: ID!, $add: [ID!]!, $drop: [ID!]!) {
+  collectionAddProducts(id: $id, productIds: $add) { userErrors { message } }
+  collectionRemoveProducts(id: $id, productIds: $drop) { job { id } userErrors { message } }
+}
+"""
+JOB = "query J($id: ID!) { job(id: $id) { done } }"
+
+
+async def swap(s: Sync, shop: str, collection_id: str, add: list[str], drop: list[str]) -> None:
+    """The merchant adds ``add`` and removes ``drop``; the removal runs as a job that
+    Shopify finishes in the background (polled here as the admin does: ADR 0038)."""
+    answer = await gql(s, shop, SWAP, {"id": collection_id, "add": add, "drop": drop})
+    removed = answer["collectionRemoveProducts"]
+    assert answer["collectionAddProducts"]["userErrors"] == removed["userErrors"] == [], answer
+    job = removed["job"]["id"]
+
+    async def done() -> bool:
+        return bool((await gql(s, shop, JOB, {"id": job}))["job"]["done"])
+
+    await await_for("the removal's job done", done, 30)
+
+
 async def publish(s: Sync, shop: str, topic: str, body: dict[str, Any]) -> None:
     """A webhook as webhook-receiver publishes it to ``webhooks.shopify.v1``."""
     event = ShopifyWebhookReceived(
@@ -262,13 +285,7 @@ async def test_a_failure_midway_is_rolled_back(sync_stack: SyncFactory) -> None:
 
         parent_id = (await collection(s, parent, handle) or {})["id"]
         await gql(s, parent, UPDATE, {"input": {"id": parent_id, "title": "Pens v2"}})
-        swap = """
-        mutation Swap($id: ID!, $add: [ID!]!, $drop: [ID!]!) {
-          collectionAddProducts(id: $id, productIds: $add) { userErrors { message } }
-          collectionRemoveProducts(id: $id, productIds: $drop) { userErrors { message } }
-        }
-        """
-        await gql(s, parent, swap, {"id": parent_id, "add": [two], "drop": [one]})
+        await swap(s, parent, parent_id, [two], [one])
         # the child takes the new title and pen-2, then fails once letting pen-1 go
         fault = {"shop": child, "fail_mutations": ["collectionRemoveProducts"],
                  "fail_mutation_times": 1}  # fmt: skip

@@ -23,6 +23,7 @@ from integration.shopify_sync.test_collection_propagation import (
     propagator,
     publish,
     seed,
+    swap,
 )
 
 from support.poll import await_for
@@ -31,12 +32,6 @@ pytestmark = pytest.mark.integration
 DELETE = """
 mutation Delete($input: CollectionDeleteInput!) {
   collectionDelete(input: $input) { deletedCollectionId userErrors { field message } }
-}
-"""
-SWAP = """
-mutation Swap($id: ID!, $add: [ID!]!, $drop: [ID!]!) {
-  collectionAddProducts(id: $id, productIds: $add) { userErrors { message } }
-  collectionRemoveProducts(id: $id, productIds: $drop) { userErrors { message } }
 }
 """
 
@@ -102,8 +97,7 @@ async def test_a_child_edit_the_webhook_body_does_not_show_is_put_back_on_that_w
         mine = await collection(s, follows, handle)
         assert mine is not None
         await gql(s, follows, UPDATE, {"input": {"id": mine["id"], "sortOrder": "BEST_SELLING"}})
-        await gql(s, follows, SWAP, {"id": mine["id"], "add": [child_ids["HAT-3"]],
-                                     "drop": [child_ids["HAT-1"]]})  # fmt: skip
+        await swap(s, follows, mine["id"], [child_ids["HAT-3"]], [child_ids["HAT-1"]])
         theirs = await collection(s, follows, smart)
         assert theirs is not None
         wrong = title_rule("cap")

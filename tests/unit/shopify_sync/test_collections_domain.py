@@ -6,6 +6,7 @@ journal snapshot's round trip."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -222,7 +223,8 @@ def test_publications_follow_the_parent_on_the_channels_the_child_has() -> None:
     wanted = CollectionView("h", publications=("Facebook", "Online Store"))
     shown = CollectionView("h", publications=("Point of Sale",))
     channels = {"Online Store": "gid://p/1", "Point of Sale": "gid://p/2"}  # no Facebook
-    assert publication_changes(wanted, shown, channels) == (["gid://p/1"], ["gid://p/2"])
+    publish = [{"publicationId": "gid://p/1"}]
+    assert publication_changes(wanted, shown, channels) == (publish, ["gid://p/2"])
     owned = parent_owned(child())
     assert drifted(wanted, shown, owned, [], channels) == ["collection_publications"]
     in_step = CollectionView("h", publications=("Online Store",))
@@ -230,3 +232,37 @@ def test_publications_follow_the_parent_on_the_channels_the_child_has() -> None:
     assert publication_changes(wanted, in_step, channels) == ([], [])
     keeps = parent_owned(child("collection_publications"))
     assert drifted(wanted, shown, keeps, [], channels) == []
+
+
+def test_a_channel_scheduled_in_the_parent_is_scheduled_in_the_child_for_its_date() -> None:
+    """ADR 0038's amendment: a publish date to come is read (``onlyPublished: false``) and
+    copied as it is; one past is published, whatever its date."""
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    nodes = [
+        {"isPublished": True, "publishDate": "2026-12-24T08:00:00+01:00",
+         "publication": {"catalog": {"title": "Online Store"}}},
+        {"isPublished": True, "publishDate": "2026-01-01T00:00:00Z",
+         "publication": {"catalog": {"title": "Point of Sale"}}},
+        {"isPublished": False, "publishDate": "1970-01-01T00:00:00Z",
+         "publication": {"catalog": {"title": "Shop"}}},
+    ]  # fmt: skip
+    node = {"handle": "h", "resourcePublications": {"nodes": nodes}}
+    wanted = from_graphql(node, [], now)
+    assert wanted.publications == ("Online Store", "Point of Sale")
+    assert wanted.scheduled == (("Online Store", "2026-12-24T07:00:00Z"),)
+    assert CollectionView.from_json(wanted.to_json()) == wanted
+    channels = {"Online Store": "gid://p/1", "Point of Sale": "gid://p/2"}
+    owned = parent_owned(child())
+    published_now = CollectionView("h", publications=("Online Store", "Point of Sale"))
+    assert publication_changes(wanted, published_now, channels) == (
+        [{"publicationId": "gid://p/1", "publishDate": "2026-12-24T07:00:00Z"}], [],
+    )  # fmt: skip
+    assert drifted(wanted, published_now, owned, [], channels) == ["collection_publications"]
+    assert drifted(wanted, wanted, owned, [], channels) == []
+    assert publication_changes(wanted, wanted, channels) == ([], [])
+    # the parent publishes it now: the child's schedule is replaced by a publication now
+    now_in_parent = CollectionView("h", publications=("Online Store", "Point of Sale"))
+    assert publication_changes(now_in_parent, wanted, channels) == (
+        [{"publicationId": "gid://p/1"}], [],
+    )  # fmt: skip
+    assert drifted(now_in_parent, wanted, owned, [], channels) == ["collection_publications"]

@@ -31,9 +31,10 @@ mutation Add($id: ID!, $ids: [ID!]!) {
 """
 REMOVE = """
 mutation Remove($id: ID!, $ids: [ID!]!) {
-  collectionRemoveProducts(id: $id, productIds: $ids) { job { done } userErrors { message } }
+  collectionRemoveProducts(id: $id, productIds: $ids) { job { id done } userErrors { message } }
 }
 """
+JOB = "query J($id: ID!) { job(id: $id) { id done } }"
 DELETE = """
 mutation Delete($id: ID!) {
   collectionDelete(input: {id: $id}) { deletedCollectionId userErrors { message } }
@@ -91,9 +92,16 @@ async def test_custom_collection_membership_by_hand_and_its_webhooks(shopify: Sh
     added = await gql(shopify, ADD, {"id": collection["id"], "ids": [ids["tee-sun"]]})
     assert added["collectionAddProducts"]["userErrors"] == []
     assert await members(shopify, "summer-picks") == {"mug", "tee-sun"}
-    removed = await gql(shopify, REMOVE, {"id": collection["id"], "ids": [ids["mug"]]})
-    assert removed["collectionRemoveProducts"] == {"job": {"done": True}, "userErrors": []}
-    assert await members(shopify, "summer-picks") == {"tee-sun"}
+    removed = (await gql(shopify, REMOVE, {"id": collection["id"], "ids": [ids["mug"]]}))[
+        "collectionRemoveProducts"
+    ]
+    assert removed["userErrors"] == [] and removed["job"]["done"] is False
+    job = removed["job"]["id"]
+    assert await members(shopify, "summer-picks") == {"mug", "tee-sun"}  # in the background
+    assert (await gql(shopify, JOB, {"id": job}))["job"] == {"id": job, "done": False}
+    assert await members(shopify, "summer-picks") == {"mug", "tee-sun"}
+    assert (await gql(shopify, JOB, {"id": job}))["job"] == {"id": job, "done": True}
+    assert await members(shopify, "summer-picks") == {"tee-sun"}  # the second poll removed it
     gone = await gql(shopify, DELETE, {"id": collection["id"]})
     assert gone["collectionDelete"]["deletedCollectionId"] == collection["id"]
     topics = [t for t in await topics_sent(shopify, 4) if t.startswith("collections/")]
@@ -163,7 +171,6 @@ mutation Reorder($id: ID!, $moves: [MoveInput!]!) {
   collectionReorderProducts(id: $id, moves: $moves) { job { id done } userErrors { message } }
 }
 """
-JOB = "query J($id: ID!) { job(id: $id) { id done } }"
 ORDERED = """
 query Ordered($handle: String!) {
   collectionByIdentifier(identifier: {handle: $handle}) {
@@ -242,3 +249,50 @@ async def test_collections_are_published_on_the_store_channels_only(shopify: Sho
     assert node["resourcePublications"]["nodes"] == [
         {"isPublished": True, "publication": {"catalog": {"title": "Online Store"}}}
     ]
+
+
+SCHEDULE = """
+query S($handle: String!, $only: Boolean!) { collectionByIdentifier(identifier: {handle: $handle}) {
+  resourcePublications(first: 5, onlyPublished: $only) {
+    nodes { isPublished publishDate publication { catalog { title } } }
+  }
+} }
+"""
+
+
+async def test_a_publish_date_in_the_future_schedules_the_collection(shopify: ShopifySim) -> None:
+    """``PublicationInput.publishDate``: a future date keeps the collection off the channel
+    (listed only with ``onlyPublished: false``, its date shown); publishing again without a
+    date publishes it now; a past date is kept as the date it was published."""
+    made = (await gql(shopify, CREATE, {"input": {"title": "Gifts"}}))["collectionCreate"]
+    channels = {c["catalog"]["title"]: c["id"]
+                for c in (await gql(shopify, CHANNELS, {}))["publications"]["nodes"]}  # fmt: skip
+    later, before = "2099-12-24T08:00:00Z", "2020-01-02T03:04:05Z"
+    spec = [{"publicationId": channels["Online Store"], "publishDate": later},
+            {"publicationId": channels["Point of Sale"], "publishDate": before}]  # fmt: skip
+    answer = await gql(shopify, PUBLISH, {"id": made["collection"]["id"], "input": spec})
+    assert answer["publishablePublish"]["userErrors"] == []
+
+    async def shown(only: bool) -> dict[str, str]:
+        node = (await gql(shopify, SCHEDULE, {"handle": "gifts", "only": only}))[
+            "collectionByIdentifier"
+        ]
+        nodes = node["resourcePublications"]["nodes"]
+        assert all(n["isPublished"] for n in nodes)  # published or scheduled, as documented
+        return {n["publication"]["catalog"]["title"]: n["publishDate"] for n in nodes}
+
+    assert await shown(True) == {"Point of Sale": "2020-01-02T03:04:05.000Z"}
+    assert await shown(False) == {"Point of Sale": "2020-01-02T03:04:05.000Z",
+                                  "Online Store": "2099-12-24T08:00:00.000Z"}  # fmt: skip
+    bad = [{"publicationId": channels["Online Store"], "publishDate": "soon"}]
+    refused = await gql(shopify, PUBLISH, {"id": made["collection"]["id"], "input": bad})
+    assert refused["publishablePublish"]["userErrors"] == [
+        {"field": ["input", "0", "publishDate"], "message": "Publish date is not a valid date-time"}
+    ]
+    now = [{"publicationId": channels[t]} for t in ("Online Store", "Point of Sale")]
+    answer = await gql(shopify, PUBLISH, {"id": made["collection"]["id"], "input": now})
+    assert answer["publishablePublish"]["userErrors"] == []
+    published = await shown(True)  # the scheduled one published now; the other keeps its date
+    assert set(published) == {"Online Store", "Point of Sale"}
+    assert published["Point of Sale"] == "2020-01-02T03:04:05.000Z"
+    assert "2020-01-02T03:04:05.000Z" < published["Online Store"] < later

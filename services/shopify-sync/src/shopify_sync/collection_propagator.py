@@ -20,8 +20,8 @@ sales channels the child has (``publishablePublish``/``publishableUnpublish``, m
 title) and a hand-sorted custom collection's product order (``collectionReorderProducts``),
 each journaled and undone like the steps above; section 7 records the image URLs of each
 write so a child's image edit is put back and an unchanged image never rewritten. The calls
-themselves (reads, paging, each write step, the reorder's job) are in ``collection_writes``;
-this module decides which steps each child needs and undoes them.
+themselves (reads, paging, each write step, the removal's and the reorder's jobs) are in
+``collection_writes``; this module decides which steps each child needs and undoes them.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class CollectionPropagator(ParentAndChildren, CollectionWrites):
     gate: CatalogGate
     # How long a store's channel list is kept (ADR 0038 section 2; settings.py says why)
     channels_ttl_s: float = 300.0
-    job_timeout_s: float = 30.0  # the longest a reorder's job is polled for
+    job_timeout_s: float = 30.0  # the longest a removal's or reorder's job is polled
     _channels: dict[str, tuple[float, dict[str, str]]] = field(default_factory=dict)
 
     async def _from_parent(self, parent: Store, topic: str, body: dict[str, Any]) -> str:

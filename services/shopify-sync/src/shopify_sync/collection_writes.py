@@ -1,16 +1,17 @@
 """The Admin API side of collection propagation (ADR 0021; ADR 0035 section 5; ADR 0038):
 reading a collection whole (every member, metafield of the namespace and channel it is on,
 by page), a store's sales channels (kept in memory), and the write steps of a child's
-collection: its fields, members, metafields, channels and product order (the reorder's job
-polled until done), each journaled before it is sent when a journal entry is given (None:
-undoing). ``collection_propagator.CollectionPropagator`` decides which steps each child
-needs, runs them in order and rolls them back; it mixes this class in."""
+collection: its fields, members, metafields, channels and product order (the removal's and
+the reorder's jobs polled until done), each journaled before it is sent when a journal entry
+is given (None: undoing). ``collection_propagator.CollectionPropagator`` decides which steps
+each child needs, runs them in order and rolls them back; it mixes this class in."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from shopify_sync.adapters.collection_documents import (
@@ -111,7 +112,8 @@ class CollectionWrites:
             return None
         context = {"id": str(node["id"]), "namespace": self.namespace}
         await complete(self.client, self.gate, store, node, PAGES, context)
-        return from_graphql(node, node["products"]["nodes"])
+        # a channel's publish date after this read's time: scheduled (ADR 0038's amendment)
+        return from_graphql(node, node["products"]["nodes"], datetime.now(UTC))
 
     async def _metafields_to(
         self,
@@ -160,18 +162,20 @@ class CollectionWrites:
         target: str,
     ) -> None:
         """The child's collection published on the channels ``wanted`` is on, those the
-        child has (matched by title), and unpublished from the others it has.
+        child has (matched by title), scheduled for ``wanted``'s date where that is to come,
+        and unpublished from the others it has.
         ``entry``: journal the step (None: undoing)."""
         titles = (*wanted.publications, *shown.publications)
         publish, unpublish = publication_changes(wanted, shown, await self.channels(child, titles))
         if (publish or unpublish) and entry is not None:
             await self._step(child, entry, "publications")
-        for document, name, ids in (
+        for document, name, inputs in (
             (PUBLISHABLE_PUBLISH, "publishablePublish", publish),
-            (PUBLISHABLE_UNPUBLISH, "publishableUnpublish", unpublish),
-        ):
-            if ids:
-                variables = {"id": target, "input": [{"publicationId": p} for p in ids]}
+            (PUBLISHABLE_UNPUBLISH, "publishableUnpublish",
+             [{"publicationId": p} for p in unpublish]),
+        ):  # fmt: skip
+            if inputs:
+                variables = {"id": target, "input": inputs}
                 try:
                     await self._write(child, document, variables, name)
                 except PropagationFailed:
@@ -197,13 +201,11 @@ class CollectionWrites:
                 {"id": now.product_ids[handle], "newPosition": str(position)}
                 for handle, position in moves[start : start + PRODUCTS_MOST]
             ]
+            name = "collectionReorderProducts"
             data = await self._write(
-                child, COLLECTION_REORDER_PRODUCTS, {"id": target, "moves": part},
-                "collectionReorderProducts",
-            )  # fmt: skip
-            job = (data.get("collectionReorderProducts") or {}).get("job") or {}
-            if job.get("id") and not job.get("done"):
-                await self._job_done(child, str(job["id"]))
+                child, COLLECTION_REORDER_PRODUCTS, {"id": target, "moves": part}, name
+            )
+            await self._job_of(child, data, name)
 
     async def _job_done(self, store: Store, job_id: str) -> None:
         """Poll the job until Shopify says it is done (its change visible, so the next
@@ -266,6 +268,9 @@ class CollectionWrites:
     async def _products(
         self, child: Store, document: str, collection_id: str, ids: Sequence[str]
     ) -> None:
+        """Products added to or removed from the child's custom collection, 250 a call. A
+        removal answers a job (Shopify removes in the background): polled until done, so
+        the next step, the rollback and the next comparison read the child without them."""
         name = (
             "collectionAddProducts"
             if document is COLLECTION_ADD_PRODUCTS
@@ -273,7 +278,16 @@ class CollectionWrites:
         )
         for start in range(0, len(ids), PRODUCTS_MOST):
             part = list(ids[start : start + PRODUCTS_MOST])
-            await self._write(child, document, {"id": collection_id, "productIds": part}, name)
+            data = await self._write(
+                child, document, {"id": collection_id, "productIds": part}, name
+            )
+            await self._job_of(child, data, name)
+
+    async def _job_of(self, store: Store, data: dict[str, Any], name: str) -> None:
+        """The job a mutation answered polled until done (none, or done already: nothing)."""
+        job = (data.get(name) or {}).get("job") or {}
+        if job.get("id") and not job.get("done"):
+            await self._job_done(store, str(job["id"]))
 
     async def _write(
         self, store: Store, document: str, variables: dict[str, Any], name: str

@@ -80,8 +80,9 @@ class Settings(CommonSettings):
     # about 77 points and channels rarely change; a channel not in the list, or a publish
     # refused, reads them again at once. 0: read at every sync.
     collection_channels_ttl_s: float = Field(default=300.0, ge=0)
-    # A collection's reorder is a job Shopify runs in the background: polled until done for
-    # at most this long, then the sync is rolled back and the event retried (ADR 0038).
+    # A collection's reorder or removal of products is a job Shopify runs in the background:
+    # polled until done for at most this long, then the sync is rolled back and the event
+    # retried (ADR 0038).
     collection_job_timeout_s: float = Field(default=30.0, gt=0)
     catalog_sync_chunk: int = 2500  # products per bulk mutation in a catalog sync job
     job_lease_ttl_s: float = 30.0  # a job whose runner died is taken over after this

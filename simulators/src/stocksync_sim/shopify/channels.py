@@ -1,12 +1,15 @@
 """A store's sales channels as Shopify's Admin API shows them: publications, each with the
 catalog whose title names the channel ("Online Store", "Point of Sale"...). A store starts
 with those two; ``PUT /_sim/stores/{shop}/publications`` sets its list (titles). A
-collection's ``resourcePublications`` are the channels it is published on."""
+collection's ``resourcePublications`` are the channels it is published on, and with
+``onlyPublished: false`` also those it is scheduled to be published on (a publish date in
+the future), each with its ``publishDate``."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from stocksync_sim.delivery import rfc3339, utc_now
 from stocksync_sim.shopify.executor import GqlObject
 from stocksync_sim.shopify.objects import NODE, connection
 from stocksync_sim.shopify.state import StoreState, gid
@@ -41,14 +44,19 @@ def publications_connection(store: StoreState, args: dict[str, Any]) -> GqlObjec
 
 
 def resource_publications(
-    store: StoreState, published: list[str], since: str, args: dict[str, Any]
+    store: StoreState, published: dict[str, str], args: dict[str, Any]
 ) -> GqlObject:
-    """A publishable's ``resourcePublications``: the channels it is published on."""
-    known = channels(store)
-    entries = list(enumerate(p for p in published if p in known))
+    """A publishable's ``resourcePublications``: the channels it is published on (by
+    ``published``: publication gid -> publish date); ``onlyPublished`` (default true) false
+    adds those it is scheduled on. ``isPublished`` is true for both, as Shopify documents
+    it for ``ResourcePublication``; ``publishDate`` tells them apart."""
+    known, now = channels(store), rfc3339(utc_now())
+    only = args.get("onlyPublished", True) is not False
+    entries = list(enumerate(p for p, date in published.items()
+                             if p in known and not (only and date > now)))  # fmt: skip
 
     def build(publication_id: str) -> GqlObject:
-        fields = {"isPublished": True, "publishDate": since,
+        fields = {"isPublished": True, "publishDate": published[publication_id],
                   "publication": publication_object(store, publication_id)}  # fmt: skip
         return GqlObject("ResourcePublication", fields, cost=1)
 

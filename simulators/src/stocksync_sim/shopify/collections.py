@@ -71,7 +71,8 @@ class SimCollection:
     # placed by collectionReorderProducts first, the others after in catalog order)
     manual: list[int] = field(default_factory=list)
     metafields: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
-    published: list[str] = field(default_factory=list)  # publication gids (channels.py)
+    # publication gid (channels.py) -> the date it was or is to be published (RFC 3339)
+    published: dict[str, str] = field(default_factory=dict)
     updated_at: str = field(default_factory=lambda: rfc3339(utc_now()))
 
     def touch(self) -> None:
@@ -330,17 +331,23 @@ def collection_add_products(store: StoreState, call: Call) -> GqlObject:
 
 
 def collection_remove_products(store: StoreState, call: Call) -> GqlObject:
-    """``collectionRemoveProducts(id:, productIds:)``: Shopify answers a job and removes in
-    the background; the simulator removes at once and answers the job done."""
+    """``collectionRemoveProducts(id:, productIds:)``: custom collections only; all or
+    nothing. Shopify answers a job and removes in the background: the simulator removes
+    when the job is polled to its end (``jobs``), so a client that never polls never sees
+    the products go, as for a reorder."""
     check_fault(store, "collectionRemoveProducts")
     c, errors, numbers = _manual_target(store, call)
     job = None
     if c is not None and not errors:
-        c.manual = [n for n in c.manual if n not in set(numbers)]
-        c.updated_at = rfc3339(utc_now())
-        store.outbox.append(("collections/update", c))
-        job = GqlObject("Job", {"id": gid("Job", store.next_id()), "done": True}, NODE)
+        job = start_job(store, lambda: _remove(store, c, set(numbers)))
     return GqlObject("CollectionRemoveProductsPayload", {"job": job, "userErrors": errors}, cost=0)
+
+
+def _remove(store: StoreState, c: SimCollection, numbers: set[int]) -> None:
+    """The removal, as its job applies it."""
+    c.manual = [n for n in c.manual if n not in numbers]
+    c.updated_at = rfc3339(utc_now())
+    store.outbox.append(("collections/update", c))
 
 
 def collection_reorder_products(store: StoreState, call: Call) -> GqlObject:
@@ -441,7 +448,7 @@ def collection_object(store: StoreState, c: SimCollection) -> GqlObject:
             "products": Resolve(products), "productsCount": Resolve(lambda _c: count),
             "hasProduct": Resolve(has_product), "metafields": Resolve(metafields),
             "resourcePublications": Resolve(lambda call: resource_publications(
-                store, c.published, c.updated_at, call.args)),
+                store, c.published, call.args)),
         },
         (*NODE, "Publishable", "HasMetafields"),
     )  # fmt: skip

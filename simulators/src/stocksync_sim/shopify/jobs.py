@@ -1,9 +1,9 @@
-"""Shopify's asynchronous jobs (``Job { id done }``, read with ``job(id:)``), as a
-mutation such as ``collectionReorderProducts`` answers them: the change is not visible when
-the mutation answers; it applies in the background. The simulator applies it at the second
-``job(id:)`` read, which answers ``done: true`` (the first answers ``done: false``), so a
-client that never polls never sees the change, and one that polls sees a job still running
-first, as it may on Shopify."""
+"""Shopify's asynchronous jobs (``Job { id done }``, read with ``job(id:)``), as
+``collectionReorderProducts`` and ``collectionRemoveProducts`` answer them: the change is
+not visible when the mutation answers; it applies in the background. The simulator applies
+it at the second ``job(id:)`` read, which answers ``done: true`` (the first answers
+``done: false``), so a client that never polls never sees the change, and one that polls
+sees a job still running first, as it may on Shopify."""
 
 from __future__ import annotations
 

@@ -7,8 +7,9 @@ Writes use ``collectionCreate``/``collectionUpdate`` with ``input: CollectionInp
 argument) through 2026-10 (where ``collection:`` with ``sources`` is the newer form and
 ``input`` is deprecated but served). Membership of a custom collection is written with
 ``collectionAddProducts`` (synchronous, answers the collection) and
-``collectionRemoveProducts`` (answers a job), at most 250 products a call; Shopify marks both
-deprecated in favour of ``collectionUpdate`` with selections, and serves them.
+``collectionRemoveProducts`` (answers a job, polled with ``JobStatus`` until done: ADR 0038's
+amendment), at most 250 products a call; Shopify marks both deprecated in favour of
+``collectionUpdate`` with selections, and serves them.
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ COLLECTION_FIELDS = """
 """
 PAGE_INFO = "pageInfo { hasNextPage endCursor }"
 METAFIELD_NODE = "namespace key type value"
-PUBLISHED_NODE = "isPublished publication { id catalog { title } }"
+# isPublished: published or scheduled; publishDate: when it was or is to be (ADR 0038's
+# amendment: a future one is copied to the child as it is)
+PUBLISHED_NODE = "isPublished publishDate publication { id catalog { title } }"
 CHANNEL_NODE = "id catalog { title }"
 
 # One collection with a first page of its metafields in the propagated namespace, of the
-# sales channels it is published on and of its products (their handles: products are
-# matched across stores by handle, as product propagation does); the *Page queries below
-# read the rest of each (connection_pages, ADR 0038).
+# sales channels it is published or scheduled on (``onlyPublished: false``) and of its
+# products (their handles: products are matched across stores by handle, as product
+# propagation does); the *Page queries below read the rest of each (connection_pages,
+# ADR 0038).
 COLLECTION_FOR_SYNC = f"""
 query CollectionForSync(
   $identifier: CollectionIdentifierInput!
@@ -46,7 +50,7 @@ query CollectionForSync(
     metafields(first: $metafields, namespace: $namespace) {{
       nodes {{ {METAFIELD_NODE} }} {PAGE_INFO}
     }}
-    resourcePublications(first: $channels, onlyPublished: true) {{
+    resourcePublications(first: $channels, onlyPublished: false) {{
       nodes {{ {PUBLISHED_NODE} }} {PAGE_INFO}
     }}
     products(first: $products) {{ nodes {{ id handle }} {PAGE_INFO} }}
@@ -75,7 +79,7 @@ query CollectionMetafieldsPage($id: ID!, $namespace: String!, $first: Int!, $aft
 COLLECTION_PUBLICATIONS_PAGE = f"""
 query CollectionPublicationsPage($id: ID!, $first: Int!, $after: String) {{
   collection(id: $id) {{
-    page: resourcePublications(first: $first, after: $after, onlyPublished: true) {{
+    page: resourcePublications(first: $first, after: $after, onlyPublished: false) {{
       nodes {{ {PUBLISHED_NODE} }} {PAGE_INFO}
     }}
   }}
@@ -177,7 +181,7 @@ mutation CollectionReorderProductsSync($id: ID!, $moves: [MoveInput!]!) {
 }
 """
 
-# An asynchronous mutation's job (the reorder's), polled until done.
+# An asynchronous mutation's job (a removal's or a reorder's), polled until done.
 JOB_STATUS = """
 query JobStatus($id: ID!) {
   job(id: $id) { id done }

@@ -3,7 +3,9 @@ from the Admin API or carried by a collections/* webhook, the collection fields 
 the parent own (the same ``child_owned_fields`` list as products), the ``CollectionInput``
 that writes exactly those, the fingerprint that recognises our own write echoed back, and
 the membership plan of a custom collection: which child products to add, which to remove,
-and which parent members the child does not have yet (pending until they arrive).
+and which parent members the child does not have yet (pending until they arrive), and the
+sales channels to publish on (with a publish date to come copied as it is: ADR 0038's
+amendment) and to unpublish from.
 
 Products are matched across stores by handle, as product propagation does.
 """
@@ -14,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from stocksync_common.stores import Store
@@ -60,6 +63,8 @@ class CollectionView:
     # (namespace, key, type, value) in the propagated namespace, sorted
     metafields: tuple[tuple[str, str, str, str], ...] = ()
     publications: tuple[str, ...] = ()  # the sales channels (titles) it is published on
+    # of those, the ones it is scheduled on: (title, publish date to come, RFC 3339 UTC)
+    scheduled: tuple[tuple[str, str], ...] = ()
     updated_at: str = ""
     product_ids: Mapping[str, str] = field(default_factory=dict, compare=False)  # handle -> gid
 
@@ -70,7 +75,8 @@ class CollectionView:
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> CollectionView:
-        lists = ("rules", "products", "product_ids", "order", "metafields", "publications")
+        lists = ("rules", "products", "product_ids", "order", "metafields", "publications",
+                 "scheduled")  # fmt: skip
         plain = {k: v for k, v in doc.items() if k not in lists}
         return cls(
             **plain,
@@ -79,13 +85,20 @@ class CollectionView:
             order=tuple(doc.get("order") or ()),
             metafields=tuple(tuple(m) for m in doc.get("metafields") or ()),
             publications=tuple(doc.get("publications") or ()),
+            scheduled=tuple((str(t), str(d)) for t, d in doc.get("scheduled") or ()),
             product_ids=dict(doc.get("product_ids") or {}),
         )
 
 
-def from_graphql(node: Mapping[str, Any], members: Iterable[Mapping[str, Any]]) -> CollectionView:
-    """A ``Collection`` as ``CollectionForSync`` reads it, with every member product."""
+def from_graphql(
+    node: Mapping[str, Any], members: Iterable[Mapping[str, Any]], now: datetime | None = None
+) -> CollectionView:
+    """A ``Collection`` as ``CollectionForSync`` reads it, with every member product; a
+    channel whose publish date is after ``now`` (the read's time) is scheduled (no ``now``:
+    none is)."""
     rule_set = node.get("ruleSet")
+    channels = [r for r in (node.get("resourcePublications") or {}).get("nodes") or []
+                if r.get("isPublished")]  # fmt: skip
     rules = tuple(
         Rule(str(r["column"]), str(r["relation"]), str(r["condition"]))
         for r in (rule_set or {}).get("rules") or []
@@ -112,16 +125,35 @@ def from_graphql(node: Mapping[str, Any], members: Iterable[Mapping[str, Any]]) 
                 for m in (node.get("metafields") or {}).get("nodes") or []
             )
         ),
-        publications=tuple(
-            sorted(
-                str(((r.get("publication") or {}).get("catalog") or {}).get("title") or "")
-                for r in (node.get("resourcePublications") or {}).get("nodes") or []
-                if r.get("isPublished")
-            )
-        ),  # fmt: skip
+        publications=tuple(sorted(_title(r) for r in channels)),
+        scheduled=scheduled(channels, now) if now else (),
         updated_at=str(node.get("updatedAt") or ""),
         product_ids=ids,
     )
+
+
+def _title(resource_publication: Mapping[str, Any]) -> str:
+    return str(((resource_publication.get("publication") or {}).get("catalog") or {})
+               .get("title") or "")  # fmt: skip
+
+
+def scheduled(
+    resource_publications: Iterable[Mapping[str, Any]], now: datetime
+) -> tuple[tuple[str, str], ...]:
+    """(channel title, publish date) of the resource publications whose date is after
+    ``now``: scheduled, not published yet. The date in RFC 3339 UTC to the second, so the
+    parent's and the child's compare equal however each store writes it."""
+    found = []
+    for r in resource_publications:
+        try:
+            date = datetime.fromisoformat(str(r.get("publishDate")))
+        except ValueError:
+            continue  # no date: published
+        date = date if date.tzinfo else date.replace(tzinfo=UTC)
+        if date > now:
+            stamp = date.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+            found.append((_title(r), stamp))
+    return tuple(sorted(found))
 
 
 def from_webhook(body: Mapping[str, Any]) -> CollectionView:
@@ -227,7 +259,9 @@ def drifted(
              and wanted.sort_order != shown.sort_order),
             ("collection_metafields", wanted.metafields != shown.metafields),
             ("collection_publications", bool(has)
-             and set(wanted.publications) & has != set(shown.publications) & has),
+             and (set(wanted.publications) & has != set(shown.publications) & has
+                  or {s for s in wanted.scheduled if s[0] in has}
+                  != {s for s in shown.scheduled if s[0] in has})),
             ("collection_seo", (wanted.seo_title, wanted.seo_description)
              != (shown.seo_title, shown.seo_description)),
             ("collection_product_order", manual_order(wanted, shown)
@@ -293,12 +327,20 @@ def metafield_changes(
 
 def publication_changes(
     wanted: CollectionView, shown: CollectionView, channels: Mapping[str, str]
-) -> tuple[list[str], list[str]]:
-    """Publication ids to publish to and to unpublish from so that ``shown`` is on the
-    channels ``wanted`` is on, among the child's ``channels`` (title -> id): a channel the
-    child does not have is skipped."""
-    publish = [channels[t] for t in wanted.publications
-               if t in channels and t not in shown.publications]  # fmt: skip
+) -> tuple[list[dict[str, str]], list[str]]:
+    """What puts ``shown`` on the channels ``wanted`` is on, among the child's ``channels``
+    (title -> id; a channel the child does not have is skipped): the ``PublicationInput``
+    of each channel to publish on, with ``wanted``'s publish date when it is scheduled there
+    (also for a channel ``shown`` is on already, published or scheduled for another date;
+    none: published now), and the publication ids to unpublish from."""
+    wanted_dates, shown_dates = dict(wanted.scheduled), dict(shown.scheduled)
+    publish = []
+    for title in wanted.publications:
+        date = wanted_dates.get(title)
+        if title in channels and (title not in shown.publications
+                                  or date != shown_dates.get(title)):  # fmt: skip
+            item = {"publicationId": channels[title]}
+            publish.append(item | {"publishDate": date} if date else item)
     unpublish = [channels[t] for t in shown.publications
                  if t in channels and t not in wanted.publications]  # fmt: skip
     return publish, unpublish
