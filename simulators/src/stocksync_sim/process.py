@@ -24,9 +24,11 @@ def quiet_collector() -> None:
 
 def settle_seeded() -> None:
     """Keep what a seed just created (thousands of products for a flash sale) out of every
-    later collection (``gc.freeze``): a full collection scanned the whole catalog, 180 ms here
-    in an idle series, and the sales it stopped were measured as sync latency of StockSync and
-    of the naive monolith alike (docs/profiling.md, ninth session). Only in a simulator's own
-    process: in a test's, everything the test process holds would be frozen with it."""
+    later collection (``gc.freeze``): a full collection scanned the whole catalog, 117-182 ms
+    per simulator here while a flash-sale catalog was seeded and sold, and any sale it stopped
+    would be measured as sync latency of StockSync and the naive monolith alike (docs/profiling.md,
+    ninth session; its effect on the benches was not separated from their spread). Only in a
+    simulator's own process: in a test's, everything the test process holds would be frozen
+    with it."""
     if settle_after_seed:
         gc.freeze()

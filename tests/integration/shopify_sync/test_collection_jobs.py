@@ -21,6 +21,7 @@ from integration.shopify_sync.test_collection_propagation import (
     collection,
     create,
     members,
+    parent_view,
     publish_collection,
     seed,
     swap,
@@ -42,11 +43,8 @@ async def test_a_reorder_job_not_done_in_time_fails_the_sync_and_rolls_it_back(
         for sku in skus:
             await seed(s, follows, sku)
         handle = await create(s, parent, {"title": "Cups", "sortOrder": "MANUAL", "products": ids})
-        collections = s.container.collections
-        store = s.container.stores.by_shop(follows)
-        assert collections is not None and store is not None
-        view = await collections.read(s.container.stores.stores[0], {"handle": handle})
-        assert view is not None and view.order == ("cup-c", "cup-a", "cup-b")
+        collections, store, view = await parent_view(s, follows, handle)
+        assert view.order == ("cup-c", "cup-a", "cup-b")
         with pytest.raises(JobNotDone):  # one poll, not done, past the deadline
             await collections.sync_child(store, view)
         assert await order(s, follows, handle) == []  # created, then deleted by the rollback
@@ -96,19 +94,14 @@ async def test_a_member_the_parent_removed_is_gone_from_the_child_when_the_sync_
         for sku in skus:
             await seed(s, follows, sku)
         handle = await create(s, parent, {"title": "Pans", "products": ids})
-        collections = s.container.collections
-        store = s.container.stores.by_shop(follows)
-        assert collections is not None and store is not None
-        home = s.container.stores.stores[0]
-        view = await collections.read(home, {"handle": handle})
-        assert view is not None
+        collections, store, view = await parent_view(s, follows, handle)
         await collections.sync_child(store, view)
         assert await members(s, follows, handle) == {"pan-a", "pan-b", "pan-c"}
 
         parent_id = (await collection(s, parent, handle) or {})["id"]
         await swap(s, parent, parent_id, [], [ids[1]])  # the merchant takes pan-b out
-        view = await collections.read(home, {"handle": handle})
-        assert view is not None and view.products == ("pan-a", "pan-c")
+        _, _, view = await parent_view(s, follows, handle)
+        assert view.products == ("pan-a", "pan-c")
         await collections.sync_child(store, view)
         assert await members(s, follows, handle) == {"pan-a", "pan-c"}  # no waiting
         params = {"shop": follows, "operation_name": "JobStatus"}
@@ -116,8 +109,8 @@ async def test_a_member_the_parent_removed_is_gone_from_the_child_when_the_sync_
         assert len(polls) == 2  # the simulator's job: done at the second poll
 
         await swap(s, parent, parent_id, [], [ids[2]])  # and pan-c
-        view = await collections.read(home, {"handle": handle})
-        assert view is not None and view.products == ("pan-a",)
+        _, _, view = await parent_view(s, follows, handle)
+        assert view.products == ("pan-a",)
         collections.job_timeout_s = 0.01  # one poll, not done, past the deadline
         with pytest.raises(JobNotDone):
             await collections.sync_child(store, view)

@@ -20,6 +20,7 @@ from integration.shopify_sync.test_collection_propagation import (
     create,
     gql,
     members,
+    parent_view,
     publish,
     publish_collection,
     seed,
@@ -436,12 +437,7 @@ async def test_a_failure_after_the_metafields_rolls_them_back_with_the_fields(
         parent, _, follows = s.shops
         handle = await create(s, parent, {"title": "Belts"})
         await set_metafields(s, parent, handle, {"catalog.width": "3"})
-        collections = s.container.collections
-        store = s.container.stores.by_shop(follows)
-        assert collections is not None and store is not None
-        home = s.container.stores.stores[0]
-        view = await collections.read(home, {"handle": handle})
-        assert view is not None
+        collections, store, view = await parent_view(s, follows, handle)
         await collections.sync_child(store, view)
         assert await metafields(s, follows, handle) == {"catalog.width": "3"}
 
@@ -454,8 +450,7 @@ async def test_a_failure_after_the_metafields_rolls_them_back_with_the_fields(
         fault = {"shop": follows, "fail_mutations": ["publishablePublish"],
                  "fail_mutation_times": 1}  # fmt: skip
         assert (await s.sim.post("/_sim/faults", json=fault)).status_code == 200
-        view = await collections.read(home, {"handle": handle})
-        assert view is not None
+        _, _, view = await parent_view(s, follows, handle)
         with pytest.raises(TransientError):
             await collections.sync_child(store, view)
         assert await metafields(s, follows, handle) == {"catalog.width": "3"}

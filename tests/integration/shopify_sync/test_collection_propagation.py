@@ -15,7 +15,9 @@ from integration.shopify_sync.conftest import ADMIN, LOC, Sync, SyncFactory
 from shopify_sync.adapters.pending_memberships import RedisPendingMemberships
 from shopify_sync.adapters.shopify import TransientError
 from shopify_sync.collection_propagator import CollectionPropagator
+from shopify_sync.domain.collections import CollectionView
 from stocksync_common.events import ShopifyWebhook, ShopifyWebhookReceived, encode
+from stocksync_common.stores import Store
 from support.poll import await_for
 
 pytestmark = pytest.mark.integration
@@ -85,6 +87,19 @@ async def create(s: Sync, shop: str, data: dict[str, Any]) -> str:
     answer = (await gql(s, shop, CREATE, {"input": data}))["collectionCreate"]
     assert answer["userErrors"] == [], answer
     return str(answer["collection"]["handle"])
+
+
+async def parent_view(
+    s: Sync, child: str, handle: str
+) -> tuple[CollectionPropagator, Store, CollectionView]:
+    """The propagator, ``child``'s store and the parent's collection ``handle`` as read now:
+    what a test hands ``sync_child`` itself."""
+    collections = s.container.collections
+    store = s.container.stores.by_shop(child)
+    assert collections is not None and store is not None
+    view = await collections.read(s.container.stores.stores[0], {"handle": handle})
+    assert view is not None
+    return collections, store, view
 
 
 SWAP = """
