@@ -40,6 +40,7 @@ import os
 import sys
 import time
 import uuid
+from collections import Counter
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -121,6 +122,8 @@ class Options:
 SMOKE = Options(skus=200, hot=4, hot_stock=3, rate=20, duration=2, poll_s=0.2, land_s=0.5,
                 idle=3)  # fmt: skip
 SHARE_MOVES = "stocksync_share_moves_total"
+STRANDED_ROWS = 12  # the first hot SKUs left unsold, listed with their shares
+TIMELINES = 4  # of which the sales and writes are listed in order
 PROFILED = ("webhook-receiver", "order-consumer", "inventory-adjuster", "shopify-sync",
             "notifier", "wms-connector")  # fmt: skip
 PROFILE_HZ = 20  # samples/s per process: nine processes share two cores with what they measure
@@ -202,13 +205,18 @@ async def stocksync_measure(stack: Stack, opts: Options, cat: load.Catalog) -> d
         counting = cpu_use(cpu_groups(stack))  # the sale and its settling, not the import
         result = await measure(http, sim, f"{adjuster}/metrics", opts, cat)
         result["cpu"] = counting()
-        result["hops"] = await hop_breakdown(stack, since, result.pop("_book"),
-                                             result.pop("_writes"), cat)  # fmt: skip
+        book, writes_seen = result.pop("_book"), result.pop("_writes")
+        result["hops"] = await hop_breakdown(stack, since, book, writes_seen, cat)
         result["share_moves"] = await share_moves(http, sync) - moves_before
         result["initial_sync_s"] = round(initial_s, 2)
         metrics = (await http.get(f"{adjuster}/metrics")).text
         result["truth_rejections"] = sample_metric(metrics, rejections) - refused_before
         result["truth"] = await hot_truth(http, adjuster, cat)
+        result["stranded"] = await stranded(http, sim, adjuster, cat)
+        if result["stranded"]["rows"]:
+            skus = [r["sku"] for r in result["stranded"]["rows"]]
+            result["stranded"]["sync_state"] = await sync_state_of(stack, skus)
+            result["stranded"]["timeline"] = timeline(book, writes_seen, skus[:TIMELINES])
     return result
 
 
@@ -233,6 +241,86 @@ async def hot_truth(http: httpx.AsyncClient, adjuster: str, cat: load.Catalog) -
         reserved += sum(int(lv.get("reserved", 0)) for lv in body["locations"].values())
         lowest = min(lowest, int(body.get("available", 0)))
     return {"hot_reserved": reserved, "lowest_available": lowest}
+
+
+async def stranded(
+    http: httpx.AsyncClient, sim: Sims, adjuster: str, cat: load.Catalog
+) -> dict[str, Any]:
+    """Hot units truth still holds after the sale, and where they are: what each store
+    shows of them and truth's shares. Units no store shows are stranded (no buyer could
+    take them); units shown only where demand is thin tell a share that moved too late."""
+    shown = {
+        shop: (await http.get(f"{sim.url_of(shop)}/_sim/stores/{shop}/inventory")).json()
+        for shop in store_gids()
+    }
+    left: list[dict[str, Any]] = []
+    for sku in cat.hot:
+        body = (await http.get(f"{adjuster}/inventory/{sku}")).json()
+        available = int(body.get("available", 0))
+        if available <= 0:
+            continue
+        on_sale = {shop: sum(levels.get(sku, {}).values()) for shop, levels in shown.items()}
+        left.append({"sku": sku, "available": available, "shares": body.get("shares"),
+                     "shown": on_sale, "locations": body.get("locations")})  # fmt: skip
+    by_store: Counter[str] = Counter()
+    for row in left:
+        by_store.update(row["shown"])
+    unsold = sum(row["available"] for row in left)
+    return {
+        "units": unsold,
+        "skus": len(left),
+        "shown_by_store": dict(by_store),
+        "not_shown": sum(max(0, r["available"] - sum(r["shown"].values())) for r in left),
+        "rows": left[:STRANDED_ROWS],
+    }
+
+
+async def sync_state_of(stack: Stack, skus: list[str]) -> dict[str, Any]:
+    """shopify-sync's own record of unsold hot SKUs (diagnosis of a stranded unit): each
+    store's exposure (``<base>:<seen>``) and whether a change is still pending for it."""
+    out: dict[str, Any] = {}
+    async with Redis.from_url(
+        stack.extra_env["STOCKSYNC_REDIS_URL"], decode_responses=True
+    ) as redis:
+        for sku in skus:
+            exposure = await redis.hgetall(f"sync:exposure:{{{sku}}}")
+            pending = {}
+            for shop in store_gids():
+                async for _field, value in redis.hscan_iter(
+                    f"sync:pending:{{{shop}}}", match=f"{sku}\x1f*"
+                ):
+                    pending[shop] = value
+            out[sku] = {
+                "exposure": {str(k).split("\x1f")[0]: v for k, v in exposure.items()},
+                "pending": pending,
+            }
+    return out
+
+
+def timeline(
+    book: dict[str, Any], writes_seen: list[dict[str, Any]], skus: list[str]
+) -> dict[str, list[str]]:
+    """Each SKU's sales and store writes in the order the simulator met them, one line each
+    (``sale <shop> x<qty>``; ``write <shop> from <change_from> to <qty> met <count>
+    <outcome>``), times in seconds from the SKU's first line."""
+    out: dict[str, list[str]] = {}
+    for sku in skus:
+        lines: list[tuple[float, str]] = []
+        for sale in book["sales"]:
+            if sale["sku"] == sku:
+                at = float(sale["sold_at"])
+                lines.append((at, f"sale {sale['shop'].split('.')[0]} x{sale['quantity']}"))
+        for w in writes_seen:
+            for q in w["quantities"]:
+                if q["sku"] == sku:
+                    lines.append((load.epoch_s(w["at"]), (
+                        f"write {w['shop'].split('.')[0]} from {q['change_from']} to "
+                        f"{q['quantity']} met {q['store_count']} {q['outcome']}"
+                    )))  # fmt: skip
+        lines.sort(key=lambda x: x[0])
+        first = lines[0][0] if lines else 0.0
+        out[sku] = [f"{at - first:7.3f} {text}" for at, text in lines]
+    return out
 
 
 async def measure(
