@@ -146,3 +146,35 @@ async def test_a_lane_that_gives_up_room_wakes_the_lane_waiting_for_it() -> None
         gave = await lanes.lanes[C].round()
         assert gave is not None and gave.gave_up == 2
         assert lanes.lanes[P].wake.is_set()
+
+
+async def test_a_raise_refused_with_its_call_gives_its_room_back_to_the_next_round() -> None:
+    """A call is all or nothing. Room moved from the child to the parent (shares 3/3 ->
+    5/1), and the parent's raise of A went in one call with B, which a sale had raced: the
+    store refused the call, and with no retry left the round ended with A still pending.
+    The gate had recorded the raise (5) as what the parent could sell before the call; the
+    old writer left that record behind, so the next round took the two units the parent
+    did not show as sales truth had not applied yet and held it at 3 for good: units on
+    sale in no store (the flash-sale bench's unsold stock, at 200 orders/s). A raise that
+    was not applied gives its claim back, and the next round raises the parent."""
+    b_key = ("B", "wh-1")
+    async with rig([store(P, "plus"), store(C, "plus")]) as r:
+        r.writer.max_stale_retries = 0  # one call per round: a refused one ends it
+        await r.seed(P, {"A": 3, "B": 10})
+        await r.seed(C, {"A": 3})
+        for shop in (P, C):
+            await r.state.record(shop, {KEY: pending(1, 3, 6, shared=True)})
+        await r.state.record(P, {b_key: pending(1, 10, 10)})
+        for shop in (P, C):
+            await r.writer.push_pending(r.stores[shop])
+        await r.state.record(C, {KEY: pending(2, 1, 6, shared=True)})
+        await r.writer.push_pending(r.stores[C])
+        assert (await r.inventory(C))["A"] == 1
+        await r.seed(P, {"B": 9})  # a sale of B the sync has not seen: its write is stale
+        await r.state.record(P, {KEY: pending(2, 5, 6, shared=True), b_key: pending(2, 9, 9)})
+        refused = await r.writer.push_pending(r.stores[P])
+        assert refused.applied == 0 and (await r.inventory(P))["A"] == 3
+        assert KEY in await r.state.pending(P)
+        await r.writer.push_pending(r.stores[P])
+        assert (await r.inventory(P))["A"] == 5
+        assert (await r.inventory(P))["A"] + (await r.inventory(C))["A"] <= 6

@@ -380,6 +380,7 @@ class Writer:
                     parts.append((rest, more))
                 elif rest:
                     out.deferred += len(rest)  # levels kept moving: pending for the next round
+                    await self._unclaim(store, rest, batch)
 
     async def _call(
         self, store: Store, chunk: list[Target], batch: Batch, salt: int, out: Outcome
@@ -407,6 +408,7 @@ class Writer:
         except QueryError as exc:
             await self.intents.drop(store.shop, [intent.key])  # refused: nothing applied
             await self._reject(store, chunk, "QUERY_ERROR", str(exc), out)
+            await self._unclaim(store, chunk, batch)
             return [], [], salt
         out.calls += 1
         errors = user_errors(data)
@@ -417,7 +419,22 @@ class Writer:
         await self.intents.drop(store.shop, [intent.key])  # all or nothing: not applied
         for error in errors:
             metrics.USER_ERRORS.labels(store.shop, str(error.get("code"))).inc()
-        return await self._handle(store, chunk, classify(errors, len(chunk)), batch, salt, out)
+        left, raced, salt = await self._handle(
+            store, chunk, classify(errors, len(chunk)), batch, salt, out
+        )
+        again = {t.key for t in (*left, *raced)}
+        await self._unclaim(store, [t for t in chunk if t.key not in again], batch)
+        return left, raced, salt
+
+    async def _unclaim(self, store: Store, targets: Sequence[Target], batch: Batch) -> None:
+        """Raises the gate granted (``Exposures.claim`` recorded them before the call) whose
+        call was refused and that go no further this round (rejected, remapped, or left
+        pending): record what the store can sell without them. Left as claimed, the next
+        round would read the units never written as sales truth has not applied, and hold
+        the store below its share for good (units on sale nowhere). The items that go
+        again keep their claim until their own answer."""
+        back = {t.key: self._exposure_before(t, batch) for t in targets if t.key in batch.caps}
+        await self.exposures.put(store.shop, back)
 
     def _intent(
         self,
@@ -426,10 +443,16 @@ class Writer:
         planned: dict[ItemKey, int],
         variables: dict[str, Any],
     ) -> Intent:
-        plans = batch.plans
         after = {t.key: self._exposure_after(t, batch) for t in chunk}
-        before = {t.key: Exposure(plans[t.key].before, plans[t.key].seen) for t in chunk}
+        before = {t.key: self._exposure_before(t, batch) for t in chunk}
         return Intent(variables, planned, after, before)
+
+    @staticmethod
+    def _exposure_before(t: Target, batch: Batch) -> Exposure:
+        """What the store can sell if the write is not applied: what it shows, plus the
+        sales it made that truth has not applied yet."""
+        plan = batch.plans[t.key]
+        return Exposure(plan.before, plan.seen)
 
     def _exposure_after(self, t: Target, batch: Batch) -> Exposure:
         """What the store can sell once the write is applied: what it shows then, plus the
