@@ -6,7 +6,9 @@ everything has landed every unit truth holds is on sale somewhere (nothing left 
 The stores are the Shopify simulator (in process, counts of their own); truth is a small
 model of the adjuster's rules (reserve or refuse, each shop's applied-order counter,
 shares weighted by sales); the writer, its state and its allocation gate are the
-service's own.
+service's own. Each store also sells a second item, ``OTHER``, whose changes go in the same
+calls: a sale of it the sync has not seen makes the store refuse the whole call (it is all
+or nothing), and with few retries a round can end with the shared SKU's write unapplied.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from shopify_sync.domain.quantities import Pending, seen_of
 
 SHOPS = ("p.myshopify.com", "e.myshopify.com", "u.myshopify.com")
 SKU, LOC = "H", "wh-1"
+OTHER = "O"  # an item of every store that is not shared: its raced writes refuse the call
 
 
 @dataclass
@@ -71,15 +74,19 @@ async def record_all(r: Rig, truth: Truth) -> None:
 
 Step = tuple[str, int]
 steps = st.lists(
-    st.tuples(st.sampled_from(["sell", "sell", "deliver", "push"]), st.integers(0, 2)),
+    st.tuples(st.sampled_from(["sell", "sell", "deliver", "push", "race"]), st.integers(0, 2)),
     max_size=40,
 )
 
 
-async def play(stock: int, plan: list[Step]) -> None:
+async def play(stock: int, plan: list[Step], retries: int = 3) -> None:
     async with rig([store(s, "plus") for s in SHOPS]) as r:
+        r.writer.max_stale_retries = retries
+        r.writer.contended_s = 0.0  # a raced item is never written apart: any call may be refused
+        other = dict.fromkeys(SHOPS, 50)  # what each store shows of OTHER
         for s in SHOPS:
-            await r.seed(s, {SKU: 0})
+            await r.seed(s, {SKU: 0, OTHER: 50})
+            await r.state.record(s, {(OTHER, LOC): Pending(1, 50)})
         truth = Truth(stock)
         unseen: dict[str, deque[int]] = {s: deque() for s in SHOPS}
         await record_all(r, truth)
@@ -105,6 +112,15 @@ async def play(stock: int, plan: list[Step]) -> None:
                 unseen[shop].popleft()
                 if truth.reserve(shop):
                     await record_all(r, truth)
+            elif action == "race":
+                # OTHER sells in the store, unseen by the sync, and a change of it is pending:
+                # its compare-and-set is stale, and the call it shares with H is refused
+                level = (await r.inventory(shop))[OTHER]
+                await r.seed(shop, {OTHER: level - 1})
+                other[shop] += 1
+                # a new target each time, so that a write of it is planned (not settled)
+                target = Pending(other[shop], 40 + other[shop] % 2)
+                await r.state.record(shop, {(OTHER, LOC): target})
             elif action == "push":
                 await r.writer.push_pending(r.stores[shop])
                 await check_after_push(shop)
@@ -124,9 +140,9 @@ async def play(stock: int, plan: list[Step]) -> None:
         assert sum(shown.values()) == truth.available
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(stock=st.integers(1, 11), plan=steps)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stock=st.integers(1, 11), plan=steps, retries=st.sampled_from([0, 1, 3]))
 def test_no_interleaving_oversells_or_raises_a_store_over_its_unseen_sales(
-    stock: int, plan: list[Step]
+    stock: int, plan: list[Step], retries: int
 ) -> None:
-    asyncio.run(play(stock, plan))
+    asyncio.run(play(stock, plan, retries))
