@@ -49,7 +49,7 @@ async def test_what_was_written_is_served_without_reading_redis_again(redis: Red
 
     got = await cache.of(SHOP, [put, claimed, unknown])
 
-    assert got == {put: Exposure(7, 2), claimed: Exposure(5, 4)}
+    assert got == {put: Exposure(7, 2), claimed: Exposure(5, 4, claimed_from=0)}
     assert inner.reads == 1  # only the item never written here
     assert await RedisExposures(redis).of(SHOP, [put, claimed]) == got  # Redis holds them too
 

@@ -57,8 +57,9 @@ def test_the_script_grants_what_the_domain_rule_grants(
             (got,) = await exposures.claim(SHOPS[0], [claim])
             want = grant(floor, floor + extra, available, others, seen_of(seen), "wh-1")
             assert got == want
+            # recorded as a claim, the floor beside it, until an answer confirms it
             assert (await exposures.of(SHOPS[0], [(sku, "wh-1")])) == {
-                (sku, "wh-1"): Exposure(want, 3)
+                (sku, "wh-1"): Exposure(want, 3, floor)
             }
 
     asyncio.run(run())

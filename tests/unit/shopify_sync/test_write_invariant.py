@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from unit.shopify_sync.harness import Rig, rig, store
 
+from shopify_sync.adapters.intents import LocalIntents
+from shopify_sync.domain.intents import Intent
 from shopify_sync.domain.quantities import Pending
 from shopify_sync.lanes import Lane, LaneConfig, Lanes
 
@@ -178,3 +181,41 @@ async def test_a_raise_refused_with_its_call_gives_its_room_back_to_the_next_rou
         await r.writer.push_pending(r.stores[P])
         assert (await r.inventory(P))["A"] == 5
         assert (await r.inventory(P))["A"] + (await r.inventory(C))["A"] <= 6
+
+
+class FailingOnce(LocalIntents):
+    """Redis lost once, right after the gate recorded the raise: the call is never sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail = False
+
+    async def put(self, shop: str, intent: Intent) -> None:
+        if self.fail:
+            self.fail = False
+            raise ConnectionError("Redis did not answer")
+        await super().put(shop, intent)
+
+
+async def test_a_claim_whose_call_was_never_sent_is_not_taken_for_unseen_sales() -> None:
+    """The gate records a raise before the call; the round failed before the call was sent
+    (its intent could not be recorded: Redis lost for a moment, or the process killed).
+    The next round finds the claim and no intent: the raise was never applied, and the
+    parent is raised to its share instead of being held at 3 for units it never showed."""
+    async with rig([store(P, "plus"), store(C, "plus")]) as r:
+        intents = FailingOnce()
+        r.writer.intents = intents
+        for shop in (P, C):
+            await r.seed(shop, {"A": 3})
+            await r.state.record(shop, {KEY: pending(1, 3, 6, shared=True)})
+            await r.writer.push_pending(r.stores[shop])
+        await r.state.record(C, {KEY: pending(2, 1, 6, shared=True)})
+        await r.writer.push_pending(r.stores[C])
+        await r.state.record(P, {KEY: pending(2, 5, 6, shared=True)})
+        intents.fail = True
+        with pytest.raises(ConnectionError):
+            await r.writer.push_pending(r.stores[P])
+        assert (await r.inventory(P))["A"] == 3
+        await r.writer.push_pending(r.stores[P])
+        assert (await r.inventory(P))["A"] == 5
+        assert await r.state.pending(P) == {}

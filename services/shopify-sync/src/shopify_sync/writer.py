@@ -211,7 +211,9 @@ class Writer:
         unstocked = [t for t in targets if levels.get(t.key) is None]
         await self._reject(store, unstocked, "INVALID_LOCATION", "not stocked at location", out)
         todo = [t for t in targets if levels.get(t.key) is not None]
-        exposures = {t.key: exposures[t.key] for t in todo if t.key in exposures}
+        # A claim still unconfirmed here was left by a round that never sent its call (an
+        # intent sent is resolved before any round): the raise was not applied.
+        exposures = {t.key: exposures[t.key].unconfirmed() for t in todo if t.key in exposures}
         batch = Batch({t.key: int(levels[t.key] or 0) for t in todo}, exposures, read=read)
         for t in todo:
             batch.plans[t.key] = self._plan(store, t, batch)

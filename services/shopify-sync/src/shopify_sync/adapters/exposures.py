@@ -3,8 +3,9 @@
 :class:`RedisExposures` (the service's) keeps them in ``sync:exposure:{<sku>}``;
 :class:`LocalExposures` keeps them in memory, for one process (the unit tests' rigs).
 
-One hash per SKU, field ``<shop>\\x1f<location>`` -> ``<base>:<seen>`` (see
-``domain.quantities.Exposure``). Every store's record of a SKU sits in one hash (one slot),
+One hash per SKU, field ``<shop>\\x1f<location>`` -> ``<base>:<seen>``, or
+``<base>:<seen>:<before>`` for a raise the gate granted that no answer has confirmed yet
+(see ``domain.quantities.Exposure``). Every store's record of a SKU sits in one hash (one slot),
 so the claim script can sum the other stores and record the raise atomically: two lanes
 raising the same SKU at once never both spend the same room.
 """
@@ -20,7 +21,8 @@ from shopify_sync.domain.quantities import SEP, Exposure, ItemKey, Seen, grant
 from shopify_sync.ports import Claim
 from stocksync_common.redis_client import run_script_many
 
-# The rule of domain.quantities.grant, atomically.
+# The rule of domain.quantities.grant, atomically; the grant is recorded as a claim (the
+# floor kept beside it) until the write's answer records the store's exposure.
 # KEYS[1] the SKU's hash; ARGV: 1 field, 2 floor, 3 want, 4 seen, 5 available, 6 location,
 # 7 counters "shop=n,..." ("-": unknown)
 CLAIM_LUA = """
@@ -34,7 +36,7 @@ local flat = redis.call('HGETALL', KEYS[1])
 for i = 1, #flat, 2 do
   if flat[i] ~= ARGV[1] then
     local shop, loc = string.match(flat[i], '^(.*)\\31(.*)$')
-    local base, seen = string.match(flat[i + 1], '^(-?%d+):(-?%d+)$')
+    local base, seen = string.match(flat[i + 1], '^(-?%d+):(-?%d+)')
     local now = tonumber(base)
     if known and loc == ARGV[6] then
       now = now - ((counters[shop] or 0) - tonumber(seen))
@@ -43,7 +45,7 @@ for i = 1, #flat, 2 do
   end
 end
 local granted = math.min(tonumber(ARGV[3]), math.max(tonumber(ARGV[2]), tonumber(ARGV[5]) - held))
-redis.call('HSET', KEYS[1], ARGV[1], granted .. ':' .. ARGV[4])
+redis.call('HSET', KEYS[1], ARGV[1], granted .. ':' .. ARGV[4] .. ':' .. ARGV[2])
 return granted
 """
 
@@ -153,7 +155,10 @@ class CachedExposures:
         except BaseException:
             self.forget(shop)
             raise
-        self._keep(shop, {c.key: Exposure(g, c.seen) for c, g in zip(claims, granted, strict=True)})
+        self._keep(
+            shop,
+            {c.key: Exposure(g, c.seen, c.floor) for c, g in zip(claims, granted, strict=True)},
+        )
         return granted
 
 
@@ -183,6 +188,6 @@ class LocalExposures:
             others = {k: e for k, e in mine.items() if k != (shop, location)}
             available = c.pending.available if c.pending.available is not None else c.floor
             granted = grant(c.floor, c.want, available, others, c.pending.seen, location)
-            mine[(shop, location)] = Exposure(granted, c.seen)
+            mine[(shop, location)] = Exposure(granted, c.seen, c.floor)
             out.append(granted)
         return out

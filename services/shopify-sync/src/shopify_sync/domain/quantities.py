@@ -117,6 +117,16 @@ class Exposure:
 
     base: int
     seen: int
+    # Set while the record is a raise the gate granted and no answer confirmed yet: what
+    # the store could sell without it (``Writer`` replaces a claim left by a round that
+    # never sent its call, see ``unconfirmed``).
+    claimed_from: int | None = None
+
+    def unconfirmed(self) -> Exposure:
+        """A claim no call confirmed: the store can sell what it could before it."""
+        if self.claimed_from is None:
+            return self
+        return Exposure(self.claimed_from, self.seen)
 
     def raw(self, seen_now: int | None) -> int:
         return self.base - (0 if seen_now is None else seen_now - self.seen)
@@ -131,12 +141,15 @@ class Exposure:
         return max(0, self.raw(seen_now) - level)
 
     def encode(self) -> str:
-        return f"{self.base}:{self.seen}"
+        if self.claimed_from is None:
+            return f"{self.base}:{self.seen}"
+        return f"{self.base}:{self.seen}:{self.claimed_from}"
 
     @classmethod
     def decode(cls, raw: str) -> Exposure:
-        base, _, seen = raw.partition(":")
-        return cls(int(base), int(seen or 0))
+        base, _, rest = raw.partition(":")
+        seen, _, claimed_from = rest.partition(":")
+        return cls(int(base), int(seen or 0), int(claimed_from) if claimed_from else None)
 
 
 @dataclass(frozen=True)
