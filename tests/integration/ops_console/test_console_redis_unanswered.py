@@ -87,11 +87,9 @@ def _free_port() -> int:
 def own_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A redis-server of this test's own (the test stops it), and its URL."""
     port = _free_port()
-    server = subprocess.Popen(  # noqa: S603 - a fixed command line
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(tmp_path)],  # fmt: skip
-        stdout=subprocess.DEVNULL,
-    )
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--dir", str(tmp_path)]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603 - fixed argv
     deadline = time.monotonic() + 10
     while True:
         with socket.socket() as s:
