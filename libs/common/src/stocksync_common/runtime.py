@@ -47,6 +47,7 @@ from stocksync_common.events import decode
 from stocksync_common.ops import Check, Health, ops_router
 from stocksync_common.redis_client import connect_settings
 from stocksync_common.redis_keys import RedisKeys, with_common
+from stocksync_common.redis_unavailable import answer_redis_failures
 from stocksync_common.service import consumer_running, kafka_check, supervise
 from stocksync_common.settings import CommonSettings
 from stocksync_common.topics import Registered
@@ -331,7 +332,8 @@ def registrar(
 
 
 def create_service_app(service: Service[C], routers: Sequence[APIRouter] = ()) -> FastAPI:
-    """The service's FastAPI app: probes, metrics, its routers (``routers`` after the
+    """The service's FastAPI app: probes, metrics, a Redis failure answered 503
+    (:mod:`stocksync_common.redis_unavailable`), its routers (``routers`` after the
     service's own: the entrypoints' routers import the container type, so they cannot be
     named in bootstrap), the DLQ API of its groups, and the lifespan that runs it."""
     health = Health()
@@ -350,6 +352,7 @@ def create_service_app(service: Service[C], routers: Sequence[APIRouter] = ()) -
     if not service.metrics:
         ops.routes[:] = [r for r in ops.routes if getattr(r, "path", None) != "/metrics"]
     app.include_router(ops)
+    answer_redis_failures(app)  # 503 + Retry-After, never 500 (ADR 0029)
     for router in [*service.routers, *routers]:
         app.include_router(router)
     groups = service.groups()

@@ -1,5 +1,6 @@
-"""ops-console: the app (its lifespan from the runtime, see bootstrap), errors as pages, and
-the headers every answer carries."""
+"""ops-console: the app (its lifespan from the runtime, see bootstrap), errors as pages (JSON
+under ``/api/``; Redis not answering, wherever a request touched it, is the runtime's 503 with
+``Retry-After``, shown here like any other error), and the headers every answer carries."""
 
 from __future__ import annotations
 
@@ -42,8 +43,10 @@ def install_errors(app: FastAPI) -> None:
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if request.url.path.startswith(users_api.router.prefix + "/"):
             return JSONResponse({"detail": exc.detail}, exc.status_code, exc.headers)
-        title = f"Error {exc.status_code}"
-        return render("message_page.html", title, None, exc.status_code, error=exc.detail)
+        title = "Try again shortly" if exc.status_code == 503 else f"Error {exc.status_code}"
+        page = render("message_page.html", title, None, exc.status_code, error=exc.detail)
+        page.headers.update(exc.headers or {})  # Retry-After of a 503 (Redis did not answer)
+        return page
 
     @app.exception_handler(BackendError)
     async def backend_error(_request: Request, exc: BackendError) -> Response:
