@@ -12,7 +12,7 @@ from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.connection import Connection
 
 from inventory_adjuster.adapters.kits import KitStore
-from inventory_adjuster.adapters.redis_store import RedisInventory
+from inventory_adjuster.adapters.redis_store import RedisInventory, state_key
 from inventory_adjuster.handlers import CommandHandler
 from stocksync_common.consumer import Incoming
 from stocksync_common.events import (
@@ -20,6 +20,7 @@ from stocksync_common.events import (
     InventoryCommand,
     InventoryCommandRequested,
     InventoryLevelsUpdated,
+    OrderLineRef,
     OrderOversold,
     SkuConfig,
     StockChange,
@@ -114,7 +115,8 @@ async def test_kit_reserve_moves_components_and_kits_follow_their_components(red
 
 async def test_a_kit_command_publishes_component_levels_a_rebuild_can_place(redis):
     """Each component's levels record after a kit command carries the position of the
-    component's own last command and the kit offsets it includes (see ADR 0008)."""
+    component's own last command and the kit offsets it includes; the kit's own record
+    carries its shops' seen counters, its version and the kit command's position (ADR 0008)."""
     run = uuid.uuid4().hex[:8]
     a, b, kit = f"A-{run}", f"B-{run}", f"KIT-{run}"
     producer = RecordingProducer()
@@ -131,11 +133,15 @@ async def test_a_kit_command_publishes_component_levels_a_rebuild_can_place(redi
         ],
     )
     producer.sent.clear()
-    await handler.handle_batch(TP, [item(kit, "reserve", 1, 7)])
+    order = OrderLineRef(shop="s1.myshopify.com", order_id="1", line_id="1")
+    await handler.handle_batch(TP, [item(kit, "reserve", 1, 7, order=order)])
     levels = {
         e.payload.sku: e.payload for t, e in producer.sent if isinstance(e, InventoryLevelsUpdated)
     }
-    assert set(levels) == {a, b}
+    assert set(levels) == {a, b, kit}
+    own = levels[kit]
+    assert (own.partition, own.offset, own.seen) == (0, 7, {"wh-1": {"s1.myshopify.com": 1}})
+    assert own.version == int(await redis.hget(state_key(kit), "version"))
     assert (levels[a].partition, levels[a].offset, levels[a].kit_offsets) == (0, 0, {"0": 7})
     assert (levels[b].partition, levels[b].offset, levels[b].kit_offsets) == (0, 1, {"0": 7})
     assert levels[a].locations["wh-1"].reserved == 2
@@ -146,6 +152,7 @@ async def test_a_kit_command_publishes_component_levels_a_rebuild_can_place(redi
         e.payload.sku: e.payload for t, e in producer.sent if isinstance(e, InventoryLevelsUpdated)
     }
     assert levels[b].kit_offsets == {"0": 8} and levels[b].locations["wh-1"].reserved == 1
+    assert (levels[kit].offset, levels[kit].version) == (8, own.version)  # no version bump
     # a plain command's levels carry the kit offsets too
     producer.sent.clear()
     await handler.handle_batch(TP, [item(a, "adjust", 1, 9)])

@@ -398,13 +398,15 @@ async def test_kits_come_back_exactly_and_route_after_the_rebuild(
     the pre-loss levels plus the tail's move, once. "lost": the levels records a kit command
     publishes for its components never arrived (a crash between apply and publish, or
     records from before this was published), so coverage comes from the plain commands'
-    records alone: A's receipt covers order-1 for A, nothing covers B's share."""
+    records alone: A's receipt covers order-1 for A, nothing covers B's share (the kit's own
+    record is lost with them)."""
     if not component_levels:
 
         async def nothing(*_: object) -> list[object]:
             return []
 
         monkeypatch.setattr(CommandHandler, "_publish_component_levels", nothing)
+        monkeypatch.setattr(CommandHandler, "_publish_kit_levels", nothing)
     monkeypatch.setattr(handlers, "INVENTORY_LEVELS", topics3.levels)
     monkeypatch.setattr(handlers, "INVENTORY_CHANGED", topics3.changed)
     run = uuid.uuid4().hex[:8]
@@ -496,6 +498,126 @@ async def test_kits_come_back_exactly_and_route_after_the_rebuild(
         again_report = await rebuild_from(store, kafka_bootstrap, topics3, force=True)
         assert again_report.invalid == 0
         assert await store.levels(a) == la2 and await store.levels(b) == lb2
+    finally:
+        await producer.stop()
+
+
+@pytest.mark.parametrize("phased", [False, True], ids=["one-script", "phased"])
+@pytest.mark.parametrize("lost", ["nothing", "kit-record", "component-records"])
+async def test_a_kits_seen_counters_and_version_survive_the_rebuild(
+    kafka_bootstrap: str, redis5: Redis, topics3: Topics, monkeypatch, lost: str, phased: bool
+) -> None:
+    """Two stores sell a kit (one reserve refused: it counts in ``seen`` too, as the store's
+    count went down either way). After the loss and the rebuild the kit's own hash holds the
+    same ``seen|<location>|<shop>`` counters and a version not lower than before, so its next
+    change carries the counters shopify-sync needs and a version the stores take (ADR 0012).
+    "kit-record": the kit's own levels records never arrived, its components' did (the
+    kit's share alone is applied again). "component-records": the components' never arrived,
+    the kit's did (the kit commands are replayed for the components, the kit's share not
+    again). "phased": the adjuster applied the kit commands as on a Redis Cluster (ADR 0034)."""
+
+    async def nothing(*_: object) -> None:
+        return None
+
+    if lost == "kit-record":
+        monkeypatch.setattr(CommandHandler, "_publish_kit_levels", nothing)
+    elif lost == "component-records":
+        monkeypatch.setattr(CommandHandler, "_publish_component_levels", nothing)
+    monkeypatch.setattr(handlers, "INVENTORY_LEVELS", topics3.levels)
+    monkeypatch.setattr(handlers, "INVENTORY_CHANGED", topics3.changed)
+    run = uuid.uuid4().hex[:8]
+    a, b, kit = f"RS-a-{run}", f"RS-b-{run}", f"RS-kit-{run}"
+    group = f"it-rebuild-kit-seen-{run}"
+    store = RedisInventory(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
+    kits = KitStore(redis5, group, idem_ttl_s=3600, ledger_max_len=1000, phased=phased)
+    producer = make_producer(kafka_bootstrap, "it-rebuild-kit-seen")
+    await producer.start()
+    handler = CommandHandler(store, producer, kits)
+    shop1, shop2 = "shop-1.myshopify.com", "shop-2.myshopify.com"
+
+    def line(shop: str, n: int) -> OrderLineRef:
+        return OrderLineRef(shop=shop, order_id=str(n), line_id="1")
+
+    async def kit_hash() -> dict[str, str]:
+        raw = await redis5.hgetall(redis_store.state_key(kit))
+        return {
+            k: v
+            for k, v in ((redis_store.as_text(k), redis_store.as_text(v)) for k, v in raw.items())
+            if k.startswith("seen|") or k == "version"
+        }
+
+    try:
+        for event in [
+            command(a, "set_on_hand", 10, f"{a}:count"),
+            command(b, "set_on_hand", 6, f"{b}:count"),
+            command(
+                kit, "configure", 0, f"{kit}:def", config=SkuConfig(kit_components={a: 1, b: 2})
+            ),
+            command(kit, "reserve", 2, f"{kit}:order-1", order=line(shop1, 1)),
+            command(kit, "reserve", 1, f"{kit}:order-2", order=line(shop2, 2)),
+            command(kit, "reserve", 9, f"{kit}:order-3", order=line(shop1, 3)),  # refused
+        ]:
+            md = await publish_event(
+                producer, topics3.commands, event.payload.sku, event, timeout_s=10
+            )
+            record = _record(topics3.commands, md.partition, md.offset, event)
+            await handler.handle_batch(
+                TopicPartition(topics3.commands, md.partition), [Incoming(record, event)]
+            )
+        before = await kit_hash()
+        assert {k: v for k, v in before.items() if k != "version"} == {
+            f"seen|{LOC}|{shop1}": "11",
+            f"seen|{LOC}|{shop2}": "1",
+        }
+        level_before = (await kits.availability([kit], LOC))[kit]
+        assert level_before.available == 0 and level_before.seen == {shop1: 11, shop2: 1}
+
+        await redis5.flushdb()  # the loss
+        report = await rebuild_from(store, kafka_bootstrap, topics3)
+        assert report.invalid == 0
+        after = await kit_hash()
+        assert {k: v for k, v in after.items() if k != "version"} == {
+            k: v for k, v in before.items() if k != "version"
+        }
+        assert int(after["version"]) >= int(before["version"])
+        if lost == "kit-record":  # its share alone, counted as applied (refused or not)
+            assert report.kit_shares_restored == 3 and report.kit_commands_replayed == 0
+        elif lost == "component-records":  # the components moved again, the kit's share not
+            assert report.kit_shares_restored == 0 and report.kit_commands_replayed == 3
+            assert after == before
+        else:
+            assert report.kit_shares_restored == 0 and report.kit_commands_replayed == 0
+            assert after == before
+        level_after = (await kits.availability([kit], LOC))[kit]
+        assert level_after.seen == level_before.seen
+        assert level_after.available == level_before.available
+        assert level_after.version >= level_before.version
+
+        # the next sale counts on top of the restored counters, and a second rebuild of the
+        # same topics (with that sale consumed) gives the same kit hash
+        event = command(b, "adjust", 2, f"{b}:receipt")
+        md = await publish_event(producer, topics3.commands, b, event, timeout_s=10)
+        await handler.handle_batch(
+            TopicPartition(topics3.commands, md.partition),
+            [Incoming(_record(topics3.commands, md.partition, md.offset, event), event)],
+        )
+        event = command(kit, "reserve", 1, f"{kit}:order-4", order=line(shop2, 4))
+        md = await publish_event(producer, topics3.commands, kit, event, timeout_s=10)
+        await handler.handle_batch(
+            TopicPartition(topics3.commands, md.partition),
+            [Incoming(_record(topics3.commands, md.partition, md.offset, event), event)],
+        )
+        level_next = (await kits.availability([kit], LOC))[kit]
+        assert level_next.seen == {shop1: 11, shop2: 2}
+        assert level_next.version > level_after.version
+        final = await kit_hash()
+        await redis5.flushdb()
+        await rebuild_from(store, kafka_bootstrap, topics3)
+        again = await kit_hash()
+        assert {k: v for k, v in again.items() if k != "version"} == {
+            k: v for k, v in final.items() if k != "version"
+        }
+        assert int(again["version"]) >= int(final["version"])
     finally:
         await producer.stop()
 

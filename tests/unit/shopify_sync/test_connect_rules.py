@@ -41,9 +41,9 @@ def test_a_missing_scope_is_named_with_its_reason() -> None:
 
 def test_write_implies_read_but_not_the_other_way() -> None:
     needs = needed_scopes("child", propagate_catalog=True, fulfil_shipments=False)
-    granted = [*ALL_READS, "write_products"]
+    granted = [*ALL_READS, "write_products", "write_publications"]
     assert missing_scopes(granted, needs) == []
-    [missing] = missing_scopes(ALL_READS, needs)  # read_products is not write_products
+    [missing] = missing_scopes([*ALL_READS, "write_publications"], needs)  # not write_products
     assert missing.any_of == ("write_products",)
     inventory_read_only = ["read_inventory" if s == "write_inventory" else s for s in ALL_READS]
     assert [m.any_of for m in missing_scopes(inventory_read_only, REQUIRED_SCOPES)] == [
@@ -54,9 +54,10 @@ def test_write_implies_read_but_not_the_other_way() -> None:
 def test_fulfilment_scope_is_any_of_three_and_only_with_shipments_on() -> None:
     on = needed_scopes("parent", propagate_catalog=True, fulfil_shipments=True)
     off = needed_scopes("parent", propagate_catalog=True, fulfil_shipments=False)
-    assert missing_scopes([*ALL_READS, "write_third_party_fulfillment_orders"], on) == []
-    assert len(missing_scopes(ALL_READS, on)) == 1
-    assert missing_scopes(ALL_READS, off) == []  # a parent never needs write_products
+    reads = [*ALL_READS, "read_publications"]
+    assert missing_scopes([*reads, "write_third_party_fulfillment_orders"], on) == []
+    assert len(missing_scopes(reads, on)) == 1
+    assert missing_scopes(reads, off) == []  # a parent never needs write_products
 
 
 def test_from_nothing_every_consumed_topic_is_created() -> None:
@@ -144,3 +145,20 @@ def test_a_configured_mapping_is_checked_against_the_active_locations() -> None:
     closed = Location(POPUP.id, POPUP.name, active=False)
     with pytest.raises(MappingProblem, match="wh-2"):
         plan_locations({"wh-1": MAIN.id, "wh-2": POPUP.id}, [MAIN, closed], {}, [])
+
+
+def test_catalog_propagation_needs_the_publications_scopes() -> None:
+    """Collection propagation reads which channels a collection is published on
+    (``resourcePublications``: ``read_publications``) in the parent and the child, and
+    publishes it in the child (``publishablePublish``/``publishableUnpublish``:
+    ``write_publications``), as Shopify's Admin schema states for those fields."""
+    child = needed_scopes("child", propagate_catalog=True, fulfil_shipments=False)
+    parent = needed_scopes("parent", propagate_catalog=True, fulfil_shipments=False)
+    granted = [*ALL_READS, "write_products"]
+    assert [m.any_of for m in missing_scopes(granted, child)] == [("write_publications",)]
+    assert [m.any_of for m in missing_scopes(ALL_READS, parent)] == [("read_publications",)]
+    assert missing_scopes([*granted, "write_publications"], child) == []
+    assert missing_scopes([*ALL_READS, "write_publications"], parent) == []  # write implies read
+    for role in ("parent", "child"):  # without propagation neither is asked for
+        needs = needed_scopes(role, propagate_catalog=False, fulfil_shipments=False)
+        assert missing_scopes(ALL_READS, needs) == []

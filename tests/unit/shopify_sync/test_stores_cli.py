@@ -86,6 +86,32 @@ async def test_a_missing_scope_is_named_and_nothing_is_subscribed(
     assert stores_file.read_text() == STORES
 
 
+async def test_a_child_with_propagation_needs_the_publications_scope(
+    shopify: ShopifySim, stores_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Catalog propagation publishes the child's collections (publishablePublish:
+    ``write_publications``): a child that granted everything else is refused until it grants
+    that too; the simulator grants it by default, as every scope StockSync may use."""
+    args = parser().parse_args(["connect", "--public-url", PUBLIC, "--no-sync", "--json",
+                                "--store", CHILD, "--dry-run"])  # fmt: skip
+    settings = Settings(stores_file=str(stores_file), propagate_catalog=True,
+                        fulfil_shipments=False)  # fmt: skip
+    assert await connect(args, settings, shopify.transport) == 0  # the simulator's defaults
+    capsys.readouterr()
+    granted = ["write_inventory", "write_products", "read_locations", "read_orders",
+               "read_fulfillments"]  # fmt: skip
+    await shopify.client.put(f"/_sim/stores/{CHILD}/access-scopes", json={"scopes": granted})
+    code = await connect(args, settings, shopify.transport)
+    [row] = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 1 and row["status"] == "missing_scopes", row
+    assert [m["any_of"] for m in row["missing_scopes"]] == [["write_publications"]]
+    assert "publishablePublish" in row["missing_scopes"][0]["reason"]
+    await shopify.client.put(
+        f"/_sim/stores/{CHILD}/access-scopes", json={"scopes": [*granted, "write_publications"]}
+    )
+    assert await connect(args, settings, shopify.transport) == 0
+
+
 async def test_connect_maps_subscribes_and_a_second_run_changes_nothing(
     shopify: ShopifySim, stores_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -299,6 +299,7 @@ class CommandHandler:
             await self._kit_placed(out, trace_headers, cmd, meta)
         if status in ("applied", "rejected", "duplicate"):
             await self._publish_component_levels(out, trace_headers, result, meta)
+            await self._publish_kit_levels(out, trace_headers, cmd.sku, meta)
         if status == "rejected":
             OVERSELLS.inc()
             line = OversoldLine(
@@ -352,6 +353,18 @@ class CommandHandler:
                 continue
             event = InventoryLevelsUpdated(payload=levels, **meta)
             send(out, INVENTORY_LEVELS, sku, event, trace_headers)
+
+    async def _publish_kit_levels(
+        self, out: BatchPublisher, trace_headers: Headers, kit: str, meta: dict[str, str | None]
+    ) -> None:
+        """The kit's own hash after a kit command: its shops' ``seen`` counters, its version
+        and the position of its last command (kit.lua keeps ``pos`` on it), so a rebuild
+        restores them and knows which kit commands they include (ADR 0008)."""
+        levels = await self.store.levels(kit, with_position=True)
+        if levels is None or levels.partition is None or levels.offset is None:
+            return
+        event = InventoryLevelsUpdated(payload=levels, **meta)
+        send(out, INVENTORY_LEVELS, kit, event, trace_headers)
 
     async def _republish_kits(
         self,

@@ -19,8 +19,11 @@ sees at start, and commands arriving later are the consumer's job once it is bac
    read from the levels' ``kit_offsets`` (docs/decisions/0008-kits-and-rebuild.md). Covered
    for every component: its keys are re-marked. Otherwise the components it covers get their
    per-component marker, and the command is replayed through the kit script, which moves only
-   the others. Afterwards the kit routing hashes (``kit-defs``, ``kit-index``) are rebuilt
-   from the restored kit definitions.
+   the others. The kit's own share (its shops' ``seen`` counters, its version) is in the kit's
+   levels iff they cover the command's position, as for a plain command: in, the kit's own
+   marker makes the script skip it; not in while every component's share is, that share
+   alone is applied again (``kit_own_only``). Afterwards the kit routing hashes
+   (``kit-defs``, ``kit-index``) are rebuilt from the restored kit definitions.
 3. ``inventory.changed.v1`` (what is retained): the waiting list of refused order lines of
    every restored SKU, as of its levels (:mod:`inventory_adjuster.rebuild_waiting`), written
    before the replay, which serves it as the adjuster did.
@@ -64,7 +67,9 @@ from inventory_adjuster.adapters.kits import (
     KitStore,
     KitWait,
     component_key,
+    kit_own_only,
     kit_waiting_entry,
+    own_key,
     undo_key,
 )
 from inventory_adjuster.adapters.redis_store import (
@@ -113,6 +118,7 @@ class Report:
     settings_restored: int = 0  # SKUs whose policy/threshold/kit/count time came back
     kit_commands_replayed: int = 0  # through the kit script (some components may be marked)
     kits_defined: int = 0  # kits written back into the routing hashes
+    kit_shares_restored: int = 0  # kit commands whose kit's own seen/version came back alone
     unordered: int = 0  # covered by levels of unknown or another partition: not replayed
     scope: list[str] | None = None  # the SKUs rebuilt (--skus, --slots, --detect --repair)
     invalid: int = 0  # refused by the script (poison); the adjuster dead-lettered them
@@ -232,6 +238,9 @@ class _Plan:
     kit_defs: dict[str, Components] = field(default_factory=dict)  # as of the command read
     kit_parts: dict[tuple[int, int], Components] = field(default_factory=dict)  # tail kit cmds
     forget_extra: list[tuple[str, str]] = field(default_factory=list)  # component markers
+    # kit commands whose every component share is in the levels but whose kit's own share
+    # (seen, version) is not in the kit's: that share alone is applied again
+    own_only: list[tuple[InventoryCommand, Position]] = field(default_factory=list)
     # per SKU (after a failover): the record before any loss showed (:class:`TrustedLevels`)
     trusted: TrustedLevels | None = None
 
@@ -279,9 +288,14 @@ class _Plan:
     def _take_kit_command(self, cmd: InventoryCommand, pos: Position, parts: Components) -> None:
         """A component's levels include a kit command iff its highest kit offset for the
         command's partition is at or after it (kit.lua stamps every component it evaluates,
-        and one partition's kit commands are applied in offset order)."""
+        and one partition's kit commands are applied in offset order). The kit's own levels
+        (its shops' ``seen`` counters, its version) include it iff they cover its position, as
+        for a plain command: kit.lua keeps the kit's ``pos``, and a kit command publishes the
+        kit's levels too."""
         field = f"{KIT_OFFSET_PREFIX}{pos.partition}"
         marker = _marker(cmd, pos)
+        kit_levels = self.levels.get(cmd.sku)
+        own_in = kit_levels is not None and kit_levels.covers(pos)
         uncovered = []
         for comp, _ in parts:
             lv = self.levels.get(comp)
@@ -291,7 +305,14 @@ class _Plan:
                 uncovered.append(comp)
         if not uncovered:
             self.marks.append((cmd.sku, cmd.idempotency_key, marker))
+            if not own_in:
+                self.own_only.append((cmd, pos))
             return
+        own = own_key(cmd.idempotency_key)
+        if own_in:  # the replay moves the uncovered components only
+            self.marks.append((cmd.sku, own, marker))
+        else:
+            self.forget_extra.append((cmd.sku, own))
         for c in uncovered:  # its marker, and its undo of a two-phase kit (ADR 0034)
             self.forget_extra.append((c, component_key(cmd.idempotency_key, c)))
             self.forget_extra.append((c, undo_key(cmd.idempotency_key, c)))
@@ -319,6 +340,7 @@ class _Plan:
         self.marks = [m for m in self.marks if m[0] in keep]
         self.tail = [t for t in self.tail if t[0].sku in keep]
         self.forget_extra = [f for f in self.forget_extra if f[0] in keep]
+        self.own_only = [t for t in self.own_only if t[0].sku in keep]
 
 
 def _marker(cmd: InventoryCommand, pos: Position) -> bytes:
@@ -662,6 +684,9 @@ async def _write(
             outcome(kit_result.status)
     await flush()
     rep.commands_replayed = len(plan.tail) - rep.invalid
+    for cmd, pos in plan.own_only:  # grows seen and version; pos only forward (kit_own.lua)
+        await kit_own_only(store.redis, cmd, pos)
+    rep.kit_shares_restored = len(plan.own_only)
     phase("replay")
     rep.kits_defined = await _define_kits(store, kits, sorted(plan.kit_defs))
     phase("kits")

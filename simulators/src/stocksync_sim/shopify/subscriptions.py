@@ -26,6 +26,8 @@ DEFAULT_SCOPES = (
     "read_inventory",
     "write_products",
     "read_products",
+    "write_publications",
+    "read_publications",
     "read_locations",
     "read_orders",
     "read_fulfillments",

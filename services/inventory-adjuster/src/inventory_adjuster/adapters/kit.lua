@@ -17,10 +17,15 @@
 --       11 the waiting entry a refused reserve of an order line queues ("" none), 12 the
 --       waiting entry this reserve serves ("" none); see kit_waiting.lua
 -- KEYS[4 + 3 * #components] the kit's waiting list inv:{kit}:waiting
+-- KEYS[5 + 3 * #components] the kit's own marker inv:{kit}:idem:<key>:own (a rebuild sets it
+--           when the kit's restored hash already holds this command's seen and version)
 --
 -- "seen|<location>|<shop>" on the kit's hash counts the kits a shop's orders reserved there
 -- (refused ones included, as apply.lua counts a plain SKU's): published with the kit's
 -- availability, it tells shopify-sync which of a store's kit sales truth has applied.
+-- "pos" on the kit's hash, as apply.lua keeps it, is the position of the last command on the
+-- kit SKU (kit commands included): the kit's levels record after a kit command carries it, so
+-- a rebuild knows which kit commands the kit's seen counters and version include.
 --
 -- Rebuild support (docs/decisions/0008-kits-and-rebuild.md): a component whose marker exists
 -- already holds this command's move and is skipped (a rebuild marks the components whose
@@ -107,10 +112,8 @@ for i, c in ipairs(comps) do
   end
 end
 
-if cmd == 'reserve' and (ARGV[10] or '') ~= '' and qty > 0 then
-  redis.call('HINCRBY', KEYS[1], 'seen|' .. loc .. '|' .. ARGV[10], qty)
-end
-local kit_version = redis.call('HINCRBY', KEYS[1], 'version', status == 'applied' and 1 or 0)
+local kit_version = kit_own(KEYS[1], KEYS[5 + 3 * #comps], status, cmd, loc, qty,
+  ARGV[10] or '', stamp_partition, ARGV[7])
 local waiting = kit_waiting(status, KEYS[4 + 3 * #comps], ARGV[11] or '', ARGV[12] or '')
 local result = cjson.encode({status = status, command = cmd, location = loc, quantity = qty,
   version = kit_version, components = changes, waiting = waiting,

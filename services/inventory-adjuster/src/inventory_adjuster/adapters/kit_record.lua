@@ -4,19 +4,18 @@
 -- first result.
 --
 -- KEYS[1] kit state hash inv:{kit}, KEYS[2] its idempotency key, KEYS[3] its ledger,
--- KEYS[4] its waiting list inv:{kit}:waiting
+-- KEYS[4] its waiting list inv:{kit}:waiting, KEYS[5] its own marker (kit.lua's; a rebuild's)
 -- ARGV: 1 status (applied|rejected), 2 command, 3 location, 4 kit quantity, 5 idempotency
 --       key, 6 ttl (s), 7 ledger max length, 8 the ordering shop ("" none), 9 the components'
 --       changes JSON (a list), 10 the skipped components JSON (a list, [] none), 11 and 12
---       the waiting entry to queue if refused and the one served ("" none; kit.lua's 11, 12)
+--       the waiting entry to queue if refused and the one served ("" none; kit.lua's 11, 12),
+--       13 the commands partition ("" none) and 14 the offset of the command ("pos")
 
 local prior = redis.call('GET', KEYS[2])
 if prior then return {'duplicate', prior} end
 local status, cmd, loc, qty = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-if cmd == 'reserve' and ARGV[8] ~= '' and qty > 0 then
-  redis.call('HINCRBY', KEYS[1], 'seen|' .. loc .. '|' .. ARGV[8], qty)
-end
-local kit_version = redis.call('HINCRBY', KEYS[1], 'version', status == 'applied' and 1 or 0)
+local partition = ARGV[13] ~= '' and ARGV[13] or nil
+local kit_version = kit_own(KEYS[1], KEYS[5], status, cmd, loc, qty, ARGV[8], partition, ARGV[14])
 local skipped = cjson.decode(ARGV[10])
 local waiting = kit_waiting(status, KEYS[4], ARGV[11] or '', ARGV[12] or '')
 local result = cjson.encode({status = status, command = cmd, location = loc, quantity = qty,

@@ -42,9 +42,10 @@ from stocksync_common.redis_client import is_cluster, run_script_many
 
 _LUA = files("inventory_adjuster.adapters")
 _KIT_WAITING_LUA = _LUA.joinpath("kit_waiting.lua").read_text()  # both scripts' kit_waiting()
-KIT_LUA = _KIT_WAITING_LUA + _LUA.joinpath("kit.lua").read_text()
+_KIT_OWN_LUA = _LUA.joinpath("kit_own.lua").read_text()  # both scripts' kit_own()
+KIT_LUA = _KIT_WAITING_LUA + _KIT_OWN_LUA + _LUA.joinpath("kit.lua").read_text()
 KIT_PART_LUA = _LUA.joinpath("kit_part.lua").read_text()
-KIT_RECORD_LUA = _KIT_WAITING_LUA + _LUA.joinpath("kit_record.lua").read_text()
+KIT_RECORD_LUA = _KIT_WAITING_LUA + _KIT_OWN_LUA + _LUA.joinpath("kit_record.lua").read_text()
 KIT_DEFS = "kit-defs"
 KIT_INDEX = "kit-index"
 KIT_COMMANDS = frozenset(("reserve", "release", "commit"))
@@ -101,6 +102,13 @@ def undo_key(kit_key: str, component: str) -> str:
     """The idempotency key of giving back a component's held share of a rejected kit
     command (a Redis Cluster's two-phase kit, ADR 0034)."""
     return f"{component_key(kit_key, component)}:undo"
+
+
+def own_key(kit_key: str) -> str:
+    """The idempotency key of the kit's own share of a kit command (its ``seen`` and
+    ``version``): a rebuild marks ``inv:{kit}:idem:<this>`` when the kit's restored hash
+    holds it already, and the kit script skips that share (ADR 0008)."""
+    return f"{kit_key}:own"
 
 
 def part_keys(kit_key: str, component: str) -> list[str]:
@@ -206,7 +214,7 @@ class KitStore:
                     idem_key(comp, component_key(cmd.idempotency_key, comp)),
                 ]
             )
-        keys.append(waiting_key(cmd.sku))
+        keys.extend([waiting_key(cmd.sku), idem_key(cmd.sku, own_key(cmd.idempotency_key))])
         args = [
             *script_head_args(cmd, pos, self.idem_ttl_s, self.ledger_max_len),
             orjson.dumps([[c, u] for c, u in components]).decode(),
@@ -271,8 +279,11 @@ class KitStore:
             orjson.dumps(skipped).decode(),
             wait.queue,
             wait.served,
+            str(pos.partition) if pos else "",
+            pos.offset if pos else -1,
         ]
-        record_keys = [*kit_keys, waiting_key(cmd.sku)]
+        own = idem_key(cmd.sku, own_key(cmd.idempotency_key))
+        record_keys = [*kit_keys, waiting_key(cmd.sku), own]
         [(final, result)] = await run_script_many(self.redis, self._record, [(record_keys, args)])
         return KitApplied(as_text(final), orjson.loads(as_text(result)))
 
@@ -347,6 +358,25 @@ class KitStore:
             )  # fmt: skip
             for kit, parts in defs.items()
         }
+
+
+_OWN_ONLY_LUA = (
+    _KIT_OWN_LUA + "return kit_own(KEYS[1], KEYS[2], 'applied', ARGV[1], ARGV[2], "
+    "tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6])"
+)
+
+
+async def kit_own_only(redis: Redis, cmd: InventoryCommand, pos: Position) -> int:
+    """The kit's own share of a kit command whose components' shares a rebuild found in their
+    levels but whose kit's levels lack it (its levels record lost): the shop's ``seen``
+    moved, the version bumped (counted as applied: its first result is not known, and a
+    version only needs to grow), ``pos`` moved forward. The kit's version after it."""
+    script = redis.register_script(_OWN_ONLY_LUA)
+    keys = [state_key(cmd.sku), idem_key(cmd.sku, own_key(cmd.idempotency_key))]
+    shop = cmd.order.shop if cmd.order is not None else ""
+    args: list[str | int] = [cmd.command, cmd.location, cmd.quantity, shop, str(pos.partition)]
+    args.append(pos.offset)
+    return int(await script(keys=keys, args=args))
 
 
 async def stocked_at(store: RedisInventory, skus: Iterable[str]) -> list[tuple[str, str]]:

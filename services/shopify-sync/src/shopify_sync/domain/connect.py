@@ -43,6 +43,20 @@ CATALOG_SCOPE = ScopeNeed(
     "catalog propagation writes child products and collections (productSet, metafieldsSet, "
     "collectionCreate, collectionAddProducts)",
 )
+# Collection propagation reads which sales channels a collection is published on
+# (``resourcePublications``) in the parent and the child, and publishes it in the child
+# (``publishablePublish``/``publishableUnpublish``); the Admin schema's ``requiredAccess``
+# of those fields names the scopes.
+PUBLISH_SCOPE = ScopeNeed(
+    ("write_publications",),
+    "catalog propagation publishes child collections to the sales channels the parent's are "
+    "on (publishablePublish, publishableUnpublish; resourcePublications)",
+)
+PUBLICATIONS_READ_SCOPE = ScopeNeed(
+    ("read_publications",),
+    "catalog propagation reads the sales channels a parent collection is published on "
+    "(resourcePublications)",
+)
 FULFILMENT_SCOPE = ScopeNeed(
     (
         "write_merchant_managed_fulfillment_orders",
@@ -57,7 +71,9 @@ def needed_scopes(
     role: str, propagate_catalog: bool, fulfil_shipments: bool
 ) -> tuple[ScopeNeed, ...]:
     """What a store of ``role`` must grant with these features on."""
-    extra = [CATALOG_SCOPE] if propagate_catalog and role == "child" else []
+    extra = []
+    if propagate_catalog:
+        extra = [CATALOG_SCOPE, PUBLISH_SCOPE] if role == "child" else [PUBLICATIONS_READ_SCOPE]
     if fulfil_shipments:
         extra.append(FULFILMENT_SCOPE)
     return (*REQUIRED_SCOPES, *extra)
