@@ -219,3 +219,30 @@ async def test_a_claim_whose_call_was_never_sent_is_not_taken_for_unseen_sales()
         await r.writer.push_pending(r.stores[P])
         assert (await r.inventory(P))["A"] == 5
         assert await r.state.pending(P) == {}
+
+
+async def test_the_same_write_again_after_a_sale_is_a_new_call_not_a_replayed_answer() -> None:
+    """Shopify answers a reused idempotency key with the first call's answer and applies
+    nothing. The parent was raised 0 -> 1 (of its share 2: the child still held the rest),
+    sold that unit (truth has not seen it: same truth version), and the next round's raise,
+    refreshed after a stale answer, was 0 -> 1 again at the same version: the old key was
+    the same, Shopify replayed "applied", and the sync believed the parent showed 1 while
+    it showed 0, for good (a unit on sale nowhere; the flash-sale bench's `replayed`)."""
+    async with rig([store(P, "plus"), store(C, "plus")]) as r:
+        await r.seed(P, {"A": 0})
+        await r.seed(C, {"A": 3})
+        await r.state.record(P, {KEY: pending(1, 0, 3, shared=True)})
+        await r.state.record(C, {KEY: pending(1, 3, 3, shared=True)})
+        for shop in (P, C):
+            await r.writer.push_pending(r.stores[shop])
+        await r.state.record(C, {KEY: pending(2, 2, 3, shared=True)})
+        await r.writer.push_pending(r.stores[C])  # the child gives up one unit of three
+        await r.state.record(P, {KEY: pending(2, 2, 3, shared=True)})
+        await r.writer.push_pending(r.stores[P])  # granted one of two: 0 -> 1, still pending
+        assert (await r.inventory(P))["A"] == 1
+        await r.seed(P, {"A": 0})  # the parent sells it; truth has not seen the sale
+        await r.state.record(C, {KEY: pending(3, 1, 3, shared=True)})
+        await r.writer.push_pending(r.stores[C])  # the child gives up another
+        await r.writer.push_pending(r.stores[P])  # 1 -> 2 stale; refreshed: 0 -> 1 again
+        assert (await r.inventory(P))["A"] == 1  # its share 2, one sale unseen
+        assert [q for q, _ in await sets(r, P)][-1] == 1

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +65,11 @@ MAX_REMAPS = 2
 # is read again: its next try is the next round, which the deferral starts at once.
 CONTENDED_S = 2.0
 RACED_TRIES = 2
+# Names every push of this process (a chunk's calls and their retries in one round), and
+# no other's: part of its calls' idempotency keys (``domain.quantities.idempotency_key``), so
+# that no two rounds' calls share a key. Within a push, the items, compare values and salt
+# tell calls apart, and a call resent after IDEMPOTENCY_CONCURRENT_REQUEST keeps its key.
+PUSHES = (f"{uuid.uuid4().hex}:{n}" for n in itertools.count())
 
 
 @dataclass
@@ -372,10 +379,10 @@ class Writer:
         ``tries`` calls (``max_stale_retries`` + 1); what is left stays pending for the next
         round."""
         parts: list[tuple[list[Target], int]] = [(chunk, tries or self.max_stale_retries + 1)]
-        salt = 0
+        salt, push = 0, next(PUSHES)
         while parts:
             part, left_tries = parts.pop(0)
-            left, raced, salt = await self._call(store, part, batch, salt, out)
+            left, raced, salt = await self._call(store, part, batch, (salt, push), out)
             left_tries -= 1
             for rest, more in ((left, left_tries), (raced, min(left_tries, RACED_TRIES - 1))):
                 if rest and more > 0:
@@ -385,14 +392,16 @@ class Writer:
                     await self._unclaim(store, rest, batch)
 
     async def _call(
-        self, store: Store, chunk: list[Target], batch: Batch, salt: int, out: Outcome
+        self, store: Store, chunk: list[Target], batch: Batch, key: tuple[int, str], out: Outcome
     ) -> tuple[list[Target], list[Target], int]:
-        """One ``inventorySetQuantities`` call for ``chunk``: what is left to send again (the
-        items no error named, then those a sale raced) and the key salt to use next."""
+        """One ``inventorySetQuantities`` call for ``chunk`` (``key``: the salt and the push
+        its idempotency key is made with): what is left to send again (the items no error
+        named, then those a sale raced) and the key salt to use next."""
+        salt, push = key
         versions = [t.pending.version for t in chunk]
         planned = {t.key: self._quantity(t, batch) for t in chunk}
         variables = set_variables(
-            store.shop, quantities(chunk, batch.levels, planned), salt, versions
+            store.shop, quantities(chunk, batch.levels, planned), salt, versions, push
         )
         intent = self._intent(chunk, batch, planned, variables)
         # Recorded before the call: whatever happens after it, the next round knows this

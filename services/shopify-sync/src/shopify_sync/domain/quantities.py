@@ -286,14 +286,22 @@ def quantities(
 
 
 def idempotency_key(
-    shop: str, items: Sequence[dict[str, Any]], salt: int = 0, versions: Sequence[int] = ()
+    shop: str,
+    items: Sequence[dict[str, Any]],
+    salt: int = 0,
+    versions: Sequence[int] = (),
+    call: str = "",
 ) -> str:
     """Same write, same key; a new truth version, a new ``changeFromQuantity`` (after a
-    refresh) or a new ``salt`` (after ``IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED``) makes a new
-    key. The version matters: a level that goes 498 -> 496 -> 498 -> 496 writes the same
-    item, quantity and compare value twice, and Shopify answers a reused key (kept for
-    hours) from the first write without applying the second."""
-    h = hashlib.sha256(f"{shop}|{salt}".encode())
+    refresh), a new ``salt`` (after ``IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED``) or a new
+    ``call`` makes a new key. Shopify answers a reused key (kept for hours) from the first
+    write without applying the second, so two calls must never share one: a level that goes
+    498 -> 496 -> 498 -> 496 writes the same item, quantity and compare value twice (the
+    version tells them apart), and so does a raise a sale undid before truth saw the sale
+    (0 -> 1, sold, 0 -> 1 at the same version: only ``call``, naming the round's push, tells
+    them apart). A call sent again after an unknown outcome reuses its key from its recorded
+    intent, never from here."""
+    h = hashlib.sha256(f"{shop}|{salt}|{call}".encode())
     tagged = list(zip(items, versions, strict=True)) if versions else [(q, 0) for q in items]
     ordered = sorted(
         tagged, key=lambda qv: (str(qv[0]["inventoryItemId"]), str(qv[0]["locationId"]))
@@ -307,9 +315,14 @@ def idempotency_key(
 
 
 def set_variables(
-    shop: str, items: list[dict[str, Any]], salt: int = 0, versions: Sequence[int] = ()
+    shop: str,
+    items: list[dict[str, Any]],
+    salt: int = 0,
+    versions: Sequence[int] = (),
+    call: str = "",
 ) -> dict[str, Any]:
-    """The mutation's variables; ``versions`` are the truth versions behind ``items``."""
+    """The mutation's variables; ``versions`` are the truth versions behind ``items``,
+    ``call`` names this call (see :func:`idempotency_key`)."""
     return {
         "input": {
             "name": "available",
@@ -317,7 +330,7 @@ def set_variables(
             "referenceDocumentUri": REFERENCE_URI,
             "quantities": items,
         },
-        "idempotencyKey": idempotency_key(shop, items, salt, versions),
+        "idempotencyKey": idempotency_key(shop, items, salt, versions, call),
     }
 
 
