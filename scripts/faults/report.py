@@ -153,6 +153,8 @@ def _cell(f: dict[str, Any]) -> list[str]:
         )
         return [f"each in turn (SIGTERM, start): {steps}", during, "-",
                 str(out.get("refused", 0)), window, back, "-", "-"]  # fmt: skip
+    if not inj:  # the happy path: nothing was injected
+        return ["none (no fault)", "-", "-", str(out.get("refused", 0)), window, back, "-", "-"]
     role = ", the active controller" if inj.get("active_controller") else ""
     broker = f"node {inj['node']}{role}, leading {inj['partitions_led']} partitions"
     return [broker, during, str(inj["election_s"]), str(out.get("refused", 0)), window, back,
@@ -186,9 +188,10 @@ def render_cluster(doc: dict[str, Any]) -> str:
         CLUSTER_HEADING,
         [
             "Produced by `tests/cluster` (marker `cluster`) and `scripts/faults/report.py",
-            "--cluster`; do not edit by hand. Run on a machine shared with other test runs,",
-            f"at {doc['run_at']} on {machine['cpus']} CPUs (`{machine['uname']}`),",
-            f"workload scale {doc['scale']}.",
+            f"--cluster`; do not edit by hand. Run at {doc['run_at']} on {machine['cpus']} CPUs",
+            f"(`{machine['uname']}`), workload scale {doc['scale']}; the **load** column says",
+            "how busy the machine was (the three brokers, the Redis Cluster and the stack alone",
+            "keep 2 cores at a load of 5-11).",
             "",
             "Three KRaft nodes (combined broker and controller, `scripts/infra/kafka-cluster.sh`,",
             "512 MiB heaps, Kafka's default `broker.session.timeout.ms` of 9 s); every topic at",
@@ -267,9 +270,9 @@ def render_redis(doc: dict[str, Any]) -> str:
         REDIS_HEADING,
         [
             'Produced by `tests/cluster` (`CLUSTER_SET=all`, the case "SIGKILL a Redis master")',
-            "and `scripts/faults/report.py --cluster`; do not edit by hand. Run on a machine",
-            f"shared with other test runs, at {doc['run_at']} on {machine['cpus']} CPUs",
-            f"(`{machine['uname']}`), workload scale {doc['scale']}.",
+            "and `scripts/faults/report.py --cluster`; do not edit by hand. Run at",
+            f"{doc['run_at']} on {machine['cpus']} CPUs (`{machine['uname']}`), workload scale",
+            f"{doc['scale']}; the **load** column as above.",
             "",
             "The same stream and oracle as the broker cases, on the same clusters. The first",
             "master (`redis-cluster.sh kill`) is SIGKILLed under the stream. Its replica is",

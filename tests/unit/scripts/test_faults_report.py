@@ -87,3 +87,23 @@ def test_a_redis_master_case_writes_its_own_section_and_keeps_the_brokers(tmp_pa
     assert page.read_text() == both
     report.main(["report.py", str(main), str(page)])  # the fault suite again
     assert page.read_text() == both and both.count(report.REPRODUCE_HEADING) == 1
+
+
+def test_the_happy_path_is_a_row_of_its_own(tmp_path: Path) -> None:
+    """tests/cluster's run holds its happy path (nothing injected) beside the kills: the
+    report died on it (KeyError 'node') and the broker table could not be written."""
+    page = tmp_path / "reliability.md"
+    main = write(tmp_path / "latest.json", [outcome("SIGKILL notifier", {"killed_pid": 1}, {})])
+    kill = {"node": 3, "partitions_led": 40, "election_s": 7.4, "restart_s": 18.6,
+            "in_sync_s": 0.5}  # fmt: skip
+    cluster = write(
+        tmp_path / "cluster-latest.json",
+        [outcome("no fault: the happy path", {}, {"accepted_during": 0, "refused": 0}),
+         outcome("SIGKILL a broker", kill, {})],
+    )  # fmt: skip
+    report.main(["report.py", str(main), str(page)])
+    report.main(["report.py", "--cluster", str(cluster), str(page)])
+    row = next(line for line in page.read_text().splitlines() if "happy path |" in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[7:16] == ["none (no fault)", "-", "-", "0", "none", "-", "-", "-", "1.5"]
+    assert "SIGKILL a broker |" in page.read_text()
