@@ -292,7 +292,7 @@ def idempotency_key(
     versions: Sequence[int] = (),
     call: str = "",
 ) -> str:
-    """Same write, same key; a new truth version, a new ``changeFromQuantity`` (after a
+    """Same write in one push, same key; a new truth version, a new ``changeFromQuantity`` (after a
     refresh), a new ``salt`` (after ``IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED``) or a new
     ``call`` makes a new key. Shopify answers a reused key (kept for hours) from the first
     write without applying the second, so two calls must never share one: a level that goes
