@@ -1,12 +1,21 @@
 """stop_consumer on the real broker: a group-less consumer stopped right after its start
-(aiokafka 0.14 raises from stop() there) still ends with its client closed."""
+(aiokafka 0.14 raises from stop() there), a consumer whose start failed and a stop whose
+caller is cancelled all end with the consumer's client closed. A client left open is
+garbage-collected later with its connections (``Unclosed AIOKafkaConnection``), in whatever
+test runs then: warnings are errors here, so that test fails."""
 
 import asyncio
+import contextlib
+import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import UnknownTopicOrPartitionError
 
-from stocksync_common.kafka import stop_consumer
+from stocksync_common.consumer import ConsumerLoop
+from stocksync_common.kafka import consumer_started, stop_consumer
+from stocksync_common.ops import Health
+from stocksync_common.service import consumer_running
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +43,9 @@ async def test_the_client_is_closed_even_when_stop_raises(kafka_bootstrap: str) 
     assert _client_closed(consumer)
 
 
-async def test_a_cancellation_of_the_caller_is_passed_on(kafka_bootstrap: str) -> None:
+async def test_a_cancellation_of_the_caller_is_passed_on_and_the_client_closed(
+    kafka_bootstrap: str,
+) -> None:
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap)
     await consumer.start()
     task = asyncio.create_task(stop_consumer(consumer))
@@ -42,5 +53,58 @@ async def test_a_cancellation_of_the_caller_is_passed_on(kafka_bootstrap: str) -
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await stop_consumer(consumer)  # a second stop finishes the job
+    assert _client_closed(consumer)  # the cancelled stop itself closed it
+    await stop_consumer(consumer)  # a second stop is harmless
     assert _client_closed(consumer)
+
+
+def _missing_topic_consumer(kafka_bootstrap: str) -> AIOKafkaConsumer:
+    # subscribed to a topic the broker does not have (it creates none by itself): start()
+    # bootstraps the client, then gives up waiting for the topic's metadata
+    return AIOKafkaConsumer(
+        f"missing-{uuid.uuid4().hex[:8]}",
+        bootstrap_servers=kafka_bootstrap,
+        group_id=None,
+        request_timeout_ms=1500,
+    )
+
+
+async def test_a_consumer_whose_start_failed_is_closed(kafka_bootstrap: str) -> None:
+    consumer = _missing_topic_consumer(kafka_bootstrap)
+    with pytest.raises(UnknownTopicOrPartitionError):
+        await consumer_started(consumer)
+    assert _client_closed(consumer)
+
+
+async def test_a_service_consumer_whose_start_failed_is_closed(kafka_bootstrap: str) -> None:
+    consumer = _missing_topic_consumer(kafka_bootstrap)
+    loop = ConsumerLoop(consumer, None, "g", [], _never)  # type: ignore[arg-type]
+    with pytest.raises(UnknownTopicOrPartitionError):
+        async with consumer_running(Health(), "test", consumer, loop):
+            pytest.fail("the consumer never started")
+    assert _client_closed(consumer)
+
+
+async def test_a_service_consumer_cancelled_while_starting_is_closed(
+    kafka_bootstrap: str,
+) -> None:
+    consumer = _missing_topic_consumer(kafka_bootstrap)
+    loop = ConsumerLoop(consumer, None, "g", [], _never)  # type: ignore[arg-type]
+
+    async def run() -> None:
+        async with consumer_running(Health(), "test", consumer, loop):
+            pytest.fail("the consumer never started")
+
+    task = asyncio.create_task(run())
+    # cancelled once the client is bootstrapped (its connections open), while start() waits
+    # for the missing topic's metadata
+    while not consumer._client._conns:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert _client_closed(consumer)
+
+
+async def _never(*_args: object) -> None:
+    raise AssertionError("no record expected")

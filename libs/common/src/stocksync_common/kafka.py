@@ -96,16 +96,39 @@ async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
     that task's CancelledError before the fetcher and the client are closed. The client's
     metadata task then lives on and opens connections that are never closed. Yielding once
     lets the task start; should the error still come, the rest of the stop is done here. A
-    cancellation of the caller's own task is passed on.
+    cancellation of the caller's own task (before or during the stop) is passed on once the
+    fetcher and the client are closed: a stop cut short would leave them open for good.
     """
-    await asyncio.sleep(0)
     try:
+        await asyncio.sleep(0)
         await consumer.stop()
     except asyncio.CancelledError:
+        await _close_rest(consumer)
         task = asyncio.current_task()
         if task is not None and task.cancelling():
             raise
-        fetcher = getattr(consumer, "_fetcher", None)
-        if fetcher is not None:
-            await fetcher.close()
-        await consumer._client.close()
+
+
+async def _close_rest(consumer: AIOKafkaConsumer) -> None:
+    """What ``stop()`` closes after the coordinator: the fetcher and the client (each
+    idempotent), not cancellable halfway."""
+    fetcher = getattr(consumer, "_fetcher", None)
+    if fetcher is not None:
+        await asyncio.shield(fetcher.close())
+    await asyncio.shield(consumer._client.close())
+
+
+async def consumer_started(consumer: AIOKafkaConsumer) -> AIOKafkaConsumer:
+    """Start ``consumer``; when its start fails or is cancelled, close what it opened.
+
+    aiokafka's ``start()`` bootstraps the client (connections and its metadata task) before
+    it waits for the subscribed topics' metadata, and leaves them open when that wait fails
+    (a topic the broker does not have) or the caller is cancelled. A client nobody stops is
+    garbage-collected with open connections later (``Unclosed AIOKafkaConnection``).
+    """
+    try:
+        await consumer.start()
+    except BaseException:
+        await stop_consumer(consumer)
+        raise
+    return consumer

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from stocksync_common import gc_tuning
 from stocksync_common.consumer import ConsumerLoop
+from stocksync_common.kafka import consumer_started, stop_consumer
 from stocksync_common.logs import configure_logging
 from stocksync_common.metrics import DLQ_DEPTH
 from stocksync_common.ops import Health
@@ -90,8 +91,9 @@ def serve(app: FastAPI | str, settings: CommonSettings, *, workers: int = 1) -> 
 async def consumer_running(
     health: Health, name: str, consumer: AIOKafkaConsumer, loop: ConsumerLoop
 ) -> AsyncIterator[None]:
-    """Start ``consumer`` and its supervised loop; stop both cleanly on exit."""
-    await consumer.start()
+    """Start ``consumer`` and its supervised loop; stop both cleanly on exit (a start that
+    fails or is cancelled closes the consumer's client too)."""
+    await consumer_started(consumer)
     task = supervise(health, name, loop.run)
     sampler = asyncio.create_task(sample_dlq_depth(consumer, loop), name=f"{name}-dlq-depth")
     watch = asyncio.create_task(
@@ -105,7 +107,7 @@ async def consumer_running(
             running.cancel()
             with contextlib.suppress(BaseException):
                 await running
-        await consumer.stop()
+        await stop_consumer(consumer)
 
 
 async def sample_dlq_depth(

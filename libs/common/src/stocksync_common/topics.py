@@ -236,8 +236,8 @@ async def ensure_topics(
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, request_timeout_ms=30000, **kafka_options(security)
     )
-    await admin.start()
     try:
+        await admin.start()  # inside: a failed start's client is closed too
         existing = set(await admin.list_topics())
         missing = [name for name in partitions if name not in existing]
         if not missing:

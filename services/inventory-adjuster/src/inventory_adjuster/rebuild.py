@@ -91,6 +91,7 @@ from stocksync_common.events import (
     InventoryLevelsUpdated,
     decode,
 )
+from stocksync_common.kafka import consumer_started, stop_consumer
 from stocksync_common.redis_client import connect as connect_redis
 from stocksync_common.stores import load_stores
 from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_COMMANDS, INVENTORY_LEVELS
@@ -487,7 +488,7 @@ async def read_to_end(
         client_id="inventory-rebuild",
         **kafka_options(security),
     )
-    await consumer.start()
+    await consumer_started(consumer)
     try:
         tps = sorted(consumer.assignment(), key=lambda tp: tp.partition)
         if not tps:
@@ -496,7 +497,7 @@ async def read_to_end(
         ends = await consumer.end_offsets(tps)
         return await _drain(consumer, ends, on_records, idle_timeout_s)
     finally:
-        await consumer.stop()
+        await stop_consumer(consumer)
 
 
 async def _drain(

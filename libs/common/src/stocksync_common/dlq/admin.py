@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 
 from stocksync_common.dlq import DlqRecord, parse_record_id, split_dlq_topic
 from stocksync_common.dlq.redaction import RedisRedactions
+from stocksync_common.kafka import consumer_started, stop_consumer
 from stocksync_common.metrics import DLQ_REPLAYED
 from stocksync_common.retry import ATTEMPT, NOT_BEFORE, ORIGIN, OURS, REPLAY_OF, Origin, now_ms
 from stocksync_common.topics import dlq_topic, group_sources, registered, retry_topic
@@ -117,7 +118,7 @@ class DlqAdmin:
             await self._producer.stop()
             self._producer = None
         if self._consumer is not None:
-            await self._consumer.stop()
+            await stop_consumer(self._consumer)
             self._consumer = None
 
     async def overview(self) -> list[dict[str, Any]]:
@@ -200,8 +201,8 @@ class DlqAdmin:
             admin = AIOKafkaAdminClient(
                 bootstrap_servers=self.bootstrap, **kafka_options(self.security)
             )
-            await admin.start()
             try:
+                await admin.start()  # inside: a failed start's client is closed too
                 await admin.delete_records(todo, timeout_ms=30000)
             finally:
                 await admin.close()
@@ -252,12 +253,7 @@ class DlqAdmin:
                     group_id=None,
                     **kafka_options(self.security),
                 )
-                try:
-                    await consumer.start()
-                except BaseException:
-                    await consumer.stop()
-                    raise
-                self._consumer = consumer
+                self._consumer = await consumer_started(consumer)
                 self._track_dlqs(consumer)
             try:
                 yield self._consumer

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from stocksync_common.events import InventoryLevelsUpdated, SkuLevels, decode
 from stocksync_common.inventory_view import InventoryView
+from stocksync_common.kafka import consumer_started, stop_consumer
 from stocksync_common.transport import KafkaSecurity, kafka_options
 
 
@@ -53,7 +54,7 @@ class KafkaLevelsTruth:
             client_id="shopify-sync-reconcile",
             **kafka_options(self.security),
         )
-        await consumer.start()
+        await consumer_started(consumer)
         try:
             tps = sorted(consumer.assignment(), key=lambda tp: tp.partition)
             if not tps:
@@ -62,7 +63,7 @@ class KafkaLevelsTruth:
             ends = await consumer.end_offsets(tps)
             return await self._read(consumer, ends, wanted)
         finally:
-            await consumer.stop()
+            await stop_consumer(consumer)
 
     async def _read(
         self,
