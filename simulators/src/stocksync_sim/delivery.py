@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import anyio.lowlevel
 import httpx
+
+from stocksync_sim.webhook_client import WebhookClient
 
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 Sleep = Callable[[float], Awaitable[None]]
@@ -25,17 +28,53 @@ the scan was still 39% of the busiest simulator's CPU (each assignment polls eve
 connection's socket); 8 POSTs of a few ms each carry well over 1,000 deliveries/s."""
 
 
+class PostAnswer(Protocol):
+    @property
+    def status_code(self) -> int: ...
+
+
+class PostClient(Protocol):
+    """What a Deliverer needs of its client: ``httpx.AsyncClient`` and ``WebhookClient`` both."""
+
+    async def post(
+        self,
+        url: str,
+        *,
+        content: bytes,
+        headers: dict[str, str],
+        timeout: float,  # noqa: ASYNC109 - httpx.AsyncClient.post's keyword
+    ) -> PostAnswer: ...
+
+
 def delivery_limits(max_in_flight: int = MAX_IN_FLIGHT) -> httpx.Limits:
-    """Limits for a Deliverer's client: one pooled connection per POST in flight, so the
+    """Limits for a Deliverer's httpx client: one pooled connection per POST in flight, so the
     pool never queues (the semaphore does)."""
     return httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
+
+
+@asynccontextmanager
+async def delivery_client(
+    max_in_flight: int = MAX_IN_FLIGHT, transport: httpx.AsyncBaseTransport | None = None
+) -> AsyncIterator[PostClient]:
+    """A Deliverer's client: the simulators' own keep-alive HTTP/1.1 ``WebhookClient`` (a
+    fraction of httpx's CPU per delivery, docs/decisions/0036), or, given a ``transport`` (the
+    tests' seam: MockTransport, ASGITransport), ``httpx.AsyncClient`` over it."""
+    if transport is None:
+        async with WebhookClient(max_connections=max_in_flight) as client:
+            yield client
+        return
+    limits = delivery_limits(max_in_flight)
+    async with httpx.AsyncClient(transport=transport, trust_env=False, limits=limits) as http:
+        yield http
 
 
 async def warm() -> None:
     """Load now, at start, what httpx's default transport loads on its first request (anyio's
     asyncio backend: 100-150 ms of imports on the project's 2-core machine), not inside the
     first delivery: the first webhook of every idle series had been the slowest sale, for
-    StockSync and the naive monolith alike (docs/profiling.md, ninth session)."""
+    StockSync and the naive monolith alike (docs/profiling.md, ninth session). Deliveries go
+    through ``WebhookClient`` now, which loads nothing on first use, but the apps' own first
+    requests (starlette) and an httpx client given a transport still use that backend."""
     await anyio.lowlevel.checkpoint()
 
 
@@ -114,11 +153,12 @@ class Delivery:
 
 class Deliverer:
     """POSTs deliveries, at most ``max_in_flight`` at a time; a non-2xx answer or a transport
-    error is retried per the policy. Build the client with ``delivery_limits(max_in_flight)``."""
+    error (httpx's exception types, which ``WebhookClient`` raises too) is retried per the
+    policy. Build the client with ``delivery_client(max_in_flight)``."""
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: PostClient,
         policy: RetryPolicy,
         sleep: Sleep = asyncio.sleep,
         *,
@@ -129,6 +169,10 @@ class Deliverer:
         self._sleep = sleep
         self._slots = asyncio.Semaphore(max_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def client(self) -> PostClient:
+        return self._client
 
     async def attempt(self, delivery: Delivery) -> bool:
         """One POST once a slot is free; records the attempt (its time and duration are the

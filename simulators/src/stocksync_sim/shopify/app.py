@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from stocksync_sim.delivery import MAX_IN_FLIGHT, Deliverer, Sleep, delivery_limits, warm
+from stocksync_sim.delivery import MAX_IN_FLIGHT, Deliverer, Sleep, delivery_client, warm
 from stocksync_sim.shopify import (
     bulk_mutation,
     control,
@@ -36,13 +36,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(sim.preload_schemas)
-        # As many pooled connections as POSTs in flight: backlogs wait on the Deliverer's
-        # semaphore, not in httpcore's pool queue (#18).
-        limits = delivery_limits(MAX_IN_FLIGHT)
+        # The simulators' own keep-alive HTTP/1.1 client (a test's transport: httpx over it);
+        # backlogs wait on the Deliverer's semaphore, not in a connection pool's queue (#18).
         await warm()
-        async with httpx.AsyncClient(
-            transport=webhook_transport, trust_env=False, limits=limits
-        ) as client:
+        async with delivery_client(MAX_IN_FLIGHT, webhook_transport) as client:
             sim.deliverer = Deliverer(client, settings.retry, sleep, max_in_flight=MAX_IN_FLIGHT)
             try:
                 yield
