@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 import pytest
@@ -37,7 +39,7 @@ from inventory_adjuster.rebuild import main
 from stocksync_common.consumer import Incoming
 from stocksync_common.events import InventoryCommandRequested, OrderLineRef, SkuConfig, encode
 from stocksync_common.kafka import make_producer, publish_event
-from support.rebuild_topics import LOC, LOC2, Topics, command, db5, rebuild_from
+from support.rebuild_topics import LOC, LOC2, Topics, command, db5
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +62,7 @@ class _Record:
     timestamp: int
     key: bytes | None
     value: bytes | None
-    headers: tuple[tuple[str, bytes], ...] = ()
+    headers: Sequence[tuple[str, bytes]] = ()
 
 
 @dataclass
@@ -115,10 +117,10 @@ class Store:
         ]
         return await asyncio.to_thread(main, argv)  # main() runs its own event loop
 
-    async def state(self, skus: list[str]) -> dict[str, object]:
-        """Every SKU's state hash (but what apply time writes), waiting list (its keys) and
-        levels as the read API answers them."""
-        out: dict[str, object] = {}
+    async def state(self, skus: list[str]) -> dict[str, dict[str, Any]]:
+        """Every SKU's state hash (but what apply time writes), waiting list (its keys),
+        levels as the read API answers them, and ledger (but the entry ids: apply times)."""
+        out: dict[str, dict[str, Any]] = {}
         for sku in skus:
             raw = await self.redis.hgetall(state_key(sku))
             fields = {as_text(k): as_text(v) for k, v in raw.items()}
@@ -127,6 +129,10 @@ class Store:
                 "hash": {k: v for k, v in sorted(fields.items()) if k not in VOLATILE},
                 "waiting": [orjson.loads(w)["key"] for w in waiting],
                 "levels": await self.store.levels(sku),
+                "ledger": [
+                    (e["key"], e["command"], e["status"], e["location"], e["d_on_hand"])
+                    for e in await self.store.ledger(sku)
+                ],
             }
         return out
 
@@ -166,6 +172,7 @@ async def test_a_second_rebuild_counts_nothing_twice(env: Store, rerun: str) -> 
     ``--skus`` of both, twice."""
     run = uuid.uuid4().hex[:8]
     p, n = f"RR-p-{run}", f"RR-n-{run}"
+    counted = datetime.now(UTC) - timedelta(minutes=5)
     for event in [
         command(p, "set_on_hand", 10, f"{p}:count"),
         command(p, "reserve", 2, f"{p}:order-1", order=line(SHOP1, "1")),
@@ -176,6 +183,9 @@ async def test_a_second_rebuild_counts_nothing_twice(env: Store, rerun: str) -> 
             command(p, "reserve", 1, f"{p}:order-2", order=line(SHOP2, "2")),
             command(p, "reserve", 3, f"{p}:order-3", order=line(SHOP1, "3")),
             command(p, "adjust", 4, f"{p}:receipt-wh2", location=LOC2),
+            # a count taken before the receipt was applied: the moves since its time (the
+            # ledger's) are added to it
+            command(p, "set_on_hand", 7, f"{p}:count-wh2", location=LOC2, as_of=counted),
             command(p, "reserve", 9, f"{p}:order-4", order=line(SHOP2, "4")),  # refused
             command(p, "configure", 0, f"{p}:config", config=SkuConfig(policy="backorder")),
             command(n, "adjust", 3, f"{n}:receipt"),
@@ -184,11 +194,11 @@ async def test_a_second_rebuild_counts_nothing_twice(env: Store, rerun: str) -> 
     await env.redis.flushdb()  # the loss
     assert await env.cli() == 0
     once = await env.state([p, n])
-    hp = once[p]["hash"]  # type: ignore[index]
+    hp = once[p]["hash"]
     assert hp[f"seen|{LOC}|{SHOP1}"] == "5" and hp[f"seen|{LOC}|{SHOP2}"] == "10"
-    assert hp[f"{LOC}|reserved"] == "6" and hp[f"{LOC2}|on_hand"] == "4"
-    assert hp["policy"] == "backorder" and once[p]["waiting"] == [f"{p}:order-4"]  # type: ignore[index]
-    assert once[n]["hash"][f"{LOC}|on_hand"] == "3"  # type: ignore[index]
+    assert hp[f"{LOC}|reserved"] == "6" and hp[f"{LOC2}|on_hand"] == "11"
+    assert hp["policy"] == "backorder" and once[p]["waiting"] == [f"{p}:order-4"]
+    assert once[n]["hash"][f"{LOC}|on_hand"] == "3"
 
     extra = ["--force"] if rerun == "force" else ["--skus", f"{p},{n}"]
     for _ in range(2):
@@ -224,12 +234,12 @@ async def test_a_field_the_record_lacks_does_not_survive_the_restore(env: Store)
     await env.redis.hset(state_key(p), "policy", "backorder")  # a configure long gone
     assert await env.cli("--force") == 0
     again = await env.state([p])
-    hash_once = dict(once[p]["hash"])  # type: ignore[index]
+    hash_once = dict(once[p]["hash"])
     hash_once["policy"] = "backorder"
-    assert again[p]["hash"] == hash_once  # type: ignore[index]
-    assert again[p]["levels"] == once[p]["levels"]  # type: ignore[index]
+    assert again[p]["hash"] == hash_once
+    assert again[p]["levels"] == once[p]["levels"]
     assert await env.cli("--skus", p) == 0
-    assert (await env.state([p]))[p]["hash"] == hash_once  # type: ignore[index]
+    assert (await env.state([p]))[p]["hash"] == hash_once
 
 
 @pytest.mark.parametrize("lost", ["nothing", "kit-record"])
@@ -259,9 +269,9 @@ async def test_a_kits_own_counters_are_counted_once_over_two_rebuilds(
     await env.redis.flushdb()
     assert await env.cli() == 0
     once = await env.state([a, b, kit])
-    hk = once[kit]["hash"]  # type: ignore[index]
+    hk = once[kit]["hash"]
     assert hk[f"seen|{LOC}|{SHOP1}"] == "2" and hk[f"seen|{LOC}|{SHOP2}"] == "1"
-    assert once[b]["hash"][f"{LOC}|reserved"] == "6"  # type: ignore[index]
+    assert once[b]["hash"][f"{LOC}|reserved"] == "6"
     for extra in (["--force"], ["--skus", f"{a},{b},{kit}"]):
         assert await env.cli(*extra) == 0
         assert await env.state([a, b, kit]) == once
