@@ -7,7 +7,8 @@ sees at start, and commands arriving later are the consumer's job once it is bac
 1. ``inventory.levels.v1`` (compacted) from the beginning: the latest levels of every SKU.
    Latest = produced by the later command offset (same partition), else the higher
    ``version``, so records not compacted yet, or written late by a zombie, cannot bring old
-   levels back. Each SKU's level fields and version are written into ``inv:{sku}``.
+   levels back. Each SKU's ``inv:{sku}`` is replaced by its level fields and version (the
+   settings no record carries are kept unless a command read states them again).
 2. ``inventory.commands.v1`` from the beginning of what is retained. A command at or before
    the (partition, offset) its SKU's levels record was produced by is already in those
    levels: its idempotency key is re-marked (``restored``) so a late copy stays a no-op, and
@@ -30,7 +31,11 @@ sees at start, and commands arriving later are the consumer's job once it is bac
 4. The group's stored offsets (``offsets:{<group>}``) are set to the last command offset
    read per partition, so the consumer resumes after what was rebuilt.
 
-Running it again gives the same levels: the replayed commands' keys are cleared first.
+Running it again (``--force``, ``--skus`` twice) gives what one run gave, ``seen`` counters
+included (docs/decisions/0008-kits-and-rebuild.md, "A rebuild run twice"): every hash it
+restores is replaced, not merged into, so no field an earlier run's replay wrote survives for
+the replay to move again; the SKUs the replay moves that have no levels record are emptied;
+the replayed commands' idempotency keys and ledger entries are cleared first.
 
 **Per SKU, after a Redis Cluster failover** (docs/decisions/0029-redis-cluster.md): a
 promoted replica may lack the last writes its master acknowledged. ``--detect`` compares every
