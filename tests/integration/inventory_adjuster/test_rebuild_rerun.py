@@ -275,3 +275,38 @@ async def test_a_kits_own_counters_are_counted_once_over_two_rebuilds(
     for extra in (["--force"], ["--skus", f"{a},{b},{kit}"]):
         assert await env.cli(*extra) == 0
         assert await env.state([a, b, kit]) == once
+
+
+async def test_a_repair_on_a_kept_redis_keeps_the_ledger_of_what_the_levels_cover(
+    env: Store,
+) -> None:
+    """A per-SKU repair runs on a Redis that kept the SKU's history (nothing was flushed).
+    The ledger entries of the commands its levels cover stay, a late copy of one of them in
+    the tail included (a duplicate, it writes none), and the replayed receipt's entry is
+    there once, however often the repair runs."""
+    run = uuid.uuid4().hex[:8]
+    p = f"RR-k-{run}"
+    order = line(SHOP1, "1")
+    for event in [
+        command(p, "set_on_hand", 10, f"{p}:count"),
+        command(p, "reserve", 2, f"{p}:order-1", order=order),
+    ]:
+        await env.handle(event)
+    await env.leave(
+        [
+            command(p, "reserve", 2, f"{p}:order-1", order=order),  # a late copy
+            command(p, "adjust", 3, f"{p}:receipt"),
+        ]
+    )
+    expected = [
+        (f"{p}:count", "set_on_hand", "applied", LOC, "10"),
+        (f"{p}:order-1", "reserve", "applied", LOC, "0"),
+        (f"{p}:receipt", "adjust", "applied", LOC, "3"),
+    ]
+    for _ in range(2):
+        assert await env.cli("--skus", p) == 0
+        state = (await env.state([p]))[p]
+        assert state["ledger"] == expected
+        assert state["hash"][f"{LOC}|on_hand"] == "13"
+        assert state["hash"][f"{LOC}|reserved"] == "2"
+        assert state["hash"][f"seen|{LOC}|{SHOP1}"] == "2"

@@ -675,10 +675,13 @@ async def _write(
     # covered keys marked, so a later copy of a covered command is still a duplicate.
     forgotten = [(c.sku, c.idempotency_key) for c, _ in plan.tail] + plan.forget_extra
     await store.forget(forgotten)
-    # and their ledger entries (a rerun's, or a kept Redis's): the replay writes them again
+    # and their ledger entries (a rerun's, or a kept Redis's): the replay writes them again;
+    # not those of a covered command whose late copy is in the tail (a duplicate writes none)
+    covered = {(sku, key) for sku, key, _ in plan.marks}
     ledger: dict[str, set[str]] = {}
     for sku, key in forgotten:
-        ledger.setdefault(sku, set()).add(key)
+        if (sku, key) not in covered:
+            ledger.setdefault(sku, set()).add(key)
     await store.forget_ledger(ledger)
     await store.mark_applied(plan.marks)
     rep.keys_remarked = len(plan.marks)
