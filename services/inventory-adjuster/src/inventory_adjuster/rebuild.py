@@ -7,7 +7,8 @@ sees at start, and commands arriving later are the consumer's job once it is bac
 1. ``inventory.levels.v1`` (compacted) from the beginning: the latest levels of every SKU.
    Latest = produced by the later command offset (same partition), else the higher
    ``version``, so records not compacted yet, or written late by a zombie, cannot bring old
-   levels back. Each SKU's level fields and version are written into ``inv:{sku}``.
+   levels back. Each SKU's ``inv:{sku}`` is replaced by its level fields and version (the
+   settings no record carries are kept unless a command read states them again).
 2. ``inventory.commands.v1`` from the beginning of what is retained. A command at or before
    the (partition, offset) its SKU's levels record was produced by is already in those
    levels: its idempotency key is re-marked (``restored``) so a late copy stays a no-op, and
@@ -30,7 +31,11 @@ sees at start, and commands arriving later are the consumer's job once it is bac
 4. The group's stored offsets (``offsets:{<group>}``) are set to the last command offset
    read per partition, so the consumer resumes after what was rebuilt.
 
-Running it again gives the same levels: the replayed commands' keys are cleared first.
+Running it again (``--force``, ``--skus`` twice) gives what one run gave, ``seen`` counters
+included (docs/decisions/0008-kits-and-rebuild.md, "A rebuild run twice"): every hash it
+restores is replaced, not merged into, so no field an earlier run's replay wrote survives for
+the replay to move again; the SKUs the replay moves that have no levels record are emptied;
+the replayed commands' idempotency keys and ledger entries are cleared first.
 
 **Per SKU, after a Redis Cluster failover** (docs/decisions/0029-redis-cluster.md): a
 promoted replica may lack the last writes its master acknowledged. ``--detect`` compares every
@@ -48,7 +53,7 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
@@ -120,6 +125,7 @@ class Report:
     kit_commands_replayed: int = 0  # through the kit script (some components may be marked)
     kits_defined: int = 0  # kits written back into the routing hashes
     kit_shares_restored: int = 0  # kit commands whose kit's own seen/version came back alone
+    cleared: int = 0  # SKUs with commands to replay but no levels record: their state emptied
     unordered: int = 0  # covered by levels of unknown or another partition: not replayed
     scope: list[str] | None = None  # the SKUs rebuilt (--skus, --slots, --detect --repair)
     invalid: int = 0  # refused by the script (poison); the adjuster dead-lettered them
@@ -244,6 +250,8 @@ class _Plan:
     own_only: list[tuple[InventoryCommand, Position]] = field(default_factory=list)
     # per SKU (after a failover): the record before any loss showed (:class:`TrustedLevels`)
     trusted: TrustedLevels | None = None
+    # per SKU, the settings fields a command read states (restore.lua keeps the others)
+    restated: dict[str, set[str]] = field(default_factory=dict)
 
     def keep_levels(self, sku: str, lv: Restored) -> None:
         if self.trusted is not None:
@@ -263,6 +271,9 @@ class _Plan:
             self.tail_ids.add(request.id)
 
     def take_command(self, cmd: InventoryCommand, pos: Position, ts_ms: int, rep: Report) -> None:
+        settings = _settings_of(cmd)
+        if settings:
+            self.restated.setdefault(cmd.sku, set()).update(settings)
         if cmd.command == "configure" and cmd.config is not None:
             kit = cmd.config.kit_components
             if kit:  # as the handler: an empty definition does not make a kit
@@ -342,6 +353,17 @@ class _Plan:
         self.tail = [t for t in self.tail if t[0].sku in keep]
         self.forget_extra = [f for f in self.forget_extra if f[0] in keep]
         self.own_only = [t for t in self.own_only if t[0].sku in keep]
+        self.restated = {k: v for k, v in self.restated.items() if k in keep}
+
+    def cleared(self) -> list[str]:
+        """The SKUs the replay moves that have no levels record: they start from nothing, as
+        on an empty Redis (the tail's SKUs, the components of its kit commands, the kits
+        whose own share is applied alone)."""
+        moved = {c.sku for c, _ in self.own_only}
+        for cmd, pos in self.tail:
+            moved.add(cmd.sku)
+            moved.update(c for c, _ in self.kit_parts.get((pos.partition, pos.offset), ()))
+        return sorted(moved - self.levels.keys())
 
 
 def _marker(cmd: InventoryCommand, pos: Position) -> bytes:
@@ -357,6 +379,15 @@ def _marker(cmd: InventoryCommand, pos: Position) -> bytes:
             "offset": pos.offset,
         }
     )
+
+
+def _settings_of(cmd: InventoryCommand) -> list[str]:
+    """The state-hash settings (fields no levels record carries) that ``cmd`` writes."""
+    if cmd.command == "set_on_hand":
+        return [f"{cmd.location}|count_as_of"]
+    if cmd.command == "configure" and cmd.config is not None:
+        return list(_config_fields(cmd))
+    return []
 
 
 def _config_fields(cmd: InventoryCommand) -> dict[str, str | int]:
@@ -627,25 +658,39 @@ def _narrow(plan: _Plan, skus: Collection[str] | None, slots: Collection[int] | 
 async def _write(
     store: RedisInventory, plan: _Plan, rep: Report, phase: _Phases, batch: int
 ) -> None:
-    items = []
+    # Each restored hash is replaced, not merged into (a rerun; ADR 0008, "run twice")
+    items: list[tuple[str, Mapping[str, str | int]]] = []
     for sku, lv in plan.levels.items():
         extra = plan.extra.get(sku)
         items.append((sku, {**lv.fields, **extra} if extra else lv.fields))
-    await store.restore_many(items)
     rep.skus = len(items)
+    cleared = plan.cleared()
+    items.extend((sku, {}) for sku in cleared)
+    rep.cleared = len(cleared)
+    await store.restore_many(items, plan.restated)
     rep.settings_restored = sum(
         1 for sku, extra in plan.extra.items() if extra and sku in plan.levels
     )
     phase("restore")
     # Keys of replayed commands are cleared first (a rerun, or a Redis that kept some), then
     # covered keys marked, so a later copy of a covered command is still a duplicate.
-    await store.forget([(c.sku, c.idempotency_key) for c, _ in plan.tail] + plan.forget_extra)
+    forgotten = [(c.sku, c.idempotency_key) for c, _ in plan.tail] + plan.forget_extra
+    await store.forget(forgotten)
+    # and their ledger entries (a rerun's, or a kept Redis's): the replay writes them again;
+    # not those of a covered command whose late copy is in the tail (a duplicate writes none)
+    covered = {(sku, key) for sku, key, _ in plan.marks}
+    ledger: dict[str, set[str]] = {}
+    for sku, key in forgotten:
+        if (sku, key) not in covered:
+            ledger.setdefault(sku, set()).add(key)
+    await store.forget_ledger(ledger)
     await store.mark_applied(plan.marks)
     rep.keys_remarked = len(plan.marks)
     phase("remark")
     replayed_keys = {(c.sku, c.idempotency_key) for c, _ in plan.tail}
-    lists = plan.waiting.lists(plan.levels, replayed_keys, plan.tail_ids)
-    rep.waiting_restored = await restore_waiting(store.redis, lists)
+    restored = [*plan.levels, *cleared]
+    lists = plan.waiting.lists(restored, replayed_keys, plan.tail_ids)
+    rep.waiting_restored = await restore_waiting(store.redis, lists, restored)
     phase("waiting")
     kits = KitStore(
         store.redis, store.group, idem_ttl_s=store.idem_ttl_s, ledger_max_len=store.ledger_max_len

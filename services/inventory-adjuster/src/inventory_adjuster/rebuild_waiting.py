@@ -105,11 +105,16 @@ def _decode(raw: bytes) -> object:
         return None
 
 
-async def restore_waiting(redis: Redis, lists: dict[str, list[dict[str, object]]]) -> int:
-    """Write the lists (each replaces what the SKU's key held); the entries written."""
+async def restore_waiting(
+    redis: Redis, lists: dict[str, list[dict[str, object]]], skus: Iterable[str] = ()
+) -> int:
+    """Write the lists (each replaces what the SKU's key held); the lists of the other
+    ``skus`` (restored, with no entry left) are emptied, so a rerun does not queue the
+    replay's refusals twice. The entries written."""
     pipe = redis.pipeline(transaction=False)
-    for sku, entries in lists.items():
+    for sku in {*skus, *lists}:
         pipe.delete(waiting_key(sku))
+    for sku, entries in lists.items():
         pipe.rpush(waiting_key(sku), *(orjson.dumps(e) for e in entries))
     await pipe.execute()
     return sum(len(e) for e in lists.values())

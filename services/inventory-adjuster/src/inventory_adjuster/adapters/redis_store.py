@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any, Literal
@@ -24,6 +24,8 @@ from stocksync_common.events import InventoryCommand, Levels, SkuLevels
 from stocksync_common.redis_client import pipeline_evalsha
 
 APPLY_LUA = files("inventory_adjuster.adapters").joinpath("apply.lua").read_text()
+RESTORE_LUA = files("inventory_adjuster.adapters").joinpath("restore.lua").read_text()
+LEDGER_FORGET_LUA = files("inventory_adjuster.adapters").joinpath("ledger_forget.lua").read_text()
 
 
 def state_key(sku: str) -> str:
@@ -328,15 +330,30 @@ class RedisInventory:
     async def restore(
         self, levels: SkuLevels, extra: Mapping[str, str | int] | None = None
     ) -> None:
-        """Write one SKU's levels (and ``extra`` state fields) into its state hash."""
+        """Replace one SKU's state hash with its levels (and ``extra`` state fields)."""
         await self.restore_many([(levels.sku, {**restore_fields(levels), **(extra or {})})])
 
-    async def restore_many(self, items: Sequence[tuple[str, Mapping[str, str | int]]]) -> None:
-        """HSET each ``(sku, fields)`` into its state hash, pipelined; other fields stay."""
-        await write_simple(
-            self.redis,
-            [["HSET", state_key(sku), *_flat(fields)] for sku, fields in items if fields],
-        )
+    async def restore_many(
+        self,
+        items: Sequence[tuple[str, Mapping[str, str | int]]],
+        restated: Mapping[str, Collection[str]] | None = None,
+    ) -> None:
+        """Replace each ``(sku, fields)``'s state hash by ``fields`` (empty: the SKU starts
+        from nothing), one atomic script per SKU, pipelined (restore.lua). No field of the old
+        hash survives but the settings no levels record carries (policy, allocation
+        threshold, kit, count times, ``repaired``), and of those only the ones that
+        ``restated[sku]`` does not name (a command the rebuild read states them again). So a
+        rebuild run twice gives what one run gives: a counter the record lacks (a shop's
+        ``seen``, a location) is not left for the replay to move again (ADR 0008)."""
+        if not items:
+            return
+        await self.redis.script_load(RESTORE_LUA)  # on every master of a cluster
+        sha = hashlib.sha1(RESTORE_LUA.encode()).hexdigest()  # noqa: S324 - Redis' script id
+        commands: list[list[Arg]] = []
+        for sku, fields in items:
+            names = sorted((restated or {}).get(sku, ()))
+            commands.append(["EVALSHA", sha, 1, state_key(sku), len(names), *names, *_flat(fields)])
+        await write_simple(self.redis, commands)
 
     async def mark_applied(self, marks: Sequence[tuple[str, str, bytes]]) -> None:
         """Store ``(sku, idempotency key, result)`` so a replay of that command is a duplicate."""
@@ -349,6 +366,23 @@ class RedisInventory:
     async def forget(self, keys: Sequence[tuple[str, str]]) -> None:
         """Delete the stored results of ``(sku, idempotency key)`` so they apply again."""
         await write_simple(self.redis, [["DEL", idem_key(sku, key)] for sku, key in keys])
+
+    async def forget_ledger(self, keys: Mapping[str, Collection[str]]) -> None:
+        """Delete from each SKU's ledger the entries of ``keys[sku]`` (their ``key`` or
+        ``served_by``): commands a rebuild replays, which write them again
+        (ledger_forget.lua)."""
+        if not keys:
+            return
+        await self.redis.script_load(LEDGER_FORGET_LUA)  # on every master of a cluster
+        sha = hashlib.sha1(LEDGER_FORGET_LUA.encode()).hexdigest()  # noqa: S324 - script id
+        await write_simple(
+            self.redis,
+            [
+                ["EVALSHA", sha, 1, ledger_key(sku), *sorted(names)]
+                for sku, names in keys.items()
+                if names
+            ],
+        )
 
     async def set_offsets(self, offsets: Mapping[str, int]) -> None:
         """Overwrite the consumed offsets of ``"<topic>:<partition>"`` (no max, unlike apply)."""
