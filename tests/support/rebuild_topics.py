@@ -3,7 +3,7 @@ through the real handler (tests/integration/inventory_adjuster)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from aiokafka.structs import TopicPartition
@@ -16,6 +16,19 @@ from stocksync_common.events import InventoryCommand, InventoryCommandRequested,
 from stocksync_common.redis_client import cluster_url
 
 LOC, LOC2 = "wh-1", "wh-2"
+
+
+@dataclass
+class ConsumedRecord:
+    """A consumed record as the consumer loop hands it over (see stocksync_common.consumer)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]] = ()
 
 
 def db5(url: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -53,7 +53,16 @@ from stocksync_common.kafka import make_producer, publish_event
 from stocksync_common.retry import ORIGIN, Origin
 from stocksync_common.topics import retry_topic
 from support.infra import REDIS_CLUSTER
-from support.rebuild_topics import LOC, LOC2, Topics, command, db5, handle_all, rebuild_from
+from support.rebuild_topics import (
+    LOC,
+    LOC2,
+    ConsumedRecord,
+    Topics,
+    command,
+    db5,
+    handle_all,
+    rebuild_from,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -248,7 +257,7 @@ async def test_a_retried_command_is_recorded_at_its_place_in_the_commands_topic(
     retry = retry_topic(s.topics.commands, "it-rebuild")
     late = command(s.a, "adjust", 1, f"{s.a}:retried-{uuid.uuid4().hex[:6]}")
     origin = Origin(s.topics.commands, 0, 1_000_000)
-    record = _Record(
+    record = ConsumedRecord(
         retry, 0, 3, 0, late.payload.sku.encode(), encode(late), [(ORIGIN, origin.header())]
     )
     await s.handler.handle_batch(TopicPartition(retry, 0), [Incoming(record, late)])
@@ -370,21 +379,12 @@ def test_the_later_command_offset_wins_then_the_version() -> None:
     assert Restored(5, 1, 20, {"v": 1}).supersedes(later)  # same position: the newer record
 
 
-@dataclass
-class _Record:
-    """A consumed record as the consumer loop hands it over (see stocksync_common.consumer)."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]]
-
-
-def _record(topic: str, partition: int, offset: int, event: InventoryCommandRequested) -> _Record:
-    return _Record(topic, partition, offset, 0, event.payload.sku.encode(), encode(event), ())
+def _record(
+    topic: str, partition: int, offset: int, event: InventoryCommandRequested
+) -> ConsumedRecord:
+    return ConsumedRecord(
+        topic, partition, offset, 0, event.payload.sku.encode(), encode(event), ()
+    )
 
 
 # --- kits: components move through kit commands from another partition ----------------------

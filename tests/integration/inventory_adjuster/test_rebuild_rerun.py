@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,7 +39,7 @@ from inventory_adjuster.rebuild import main
 from stocksync_common.consumer import Incoming
 from stocksync_common.events import InventoryCommandRequested, OrderLineRef, SkuConfig, encode
 from stocksync_common.kafka import make_producer, publish_event
-from support.rebuild_topics import LOC, LOC2, Topics, command, db5
+from support.rebuild_topics import LOC, LOC2, ConsumedRecord, Topics, command, db5
 
 pytestmark = pytest.mark.integration
 
@@ -50,19 +50,6 @@ VOLATILE = frozenset(("vel", "vel_ms"))
 
 def line(shop: str, order: str) -> OrderLineRef:
     return OrderLineRef(shop=shop, order_id=order, line_id="1")
-
-
-@dataclass
-class _Record:
-    """A consumed record as the consumer loop hands it over (see stocksync_common.consumer)."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]] = ()
 
 
 @dataclass
@@ -80,7 +67,7 @@ class Store:
         md = await publish_event(
             self.producer, self.topics.commands, event.payload.sku, event, timeout_s=10
         )
-        record = _Record(
+        record = ConsumedRecord(
             self.topics.commands,
             md.partition,
             md.offset,
