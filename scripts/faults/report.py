@@ -248,11 +248,11 @@ def lacked(inj: dict[str, Any]) -> str:
     u = inj.get("unreplicated")
     if not u:
         return "none forced"
-    writes = sum(at_kill - kept for kept, at_kill in u["versions"].values())
+    writes = sum(max(0, at_kill - kept) for kept, at_kill in u["versions"].values())
     return (
         f"replica node {u['replica']} paused {u['paused_s']} s; "
         f"{u['unsent_bytes'] / 2**20:.1f} MiB unsent; "
-        f"{len(u['skus_ahead'])} SKUs ahead ({writes} writes)"
+        f"{len(u['skus_ahead'])} SKUs seen ahead ({writes} writes)"
     )
 
 
@@ -315,9 +315,10 @@ def render_redis(doc: dict[str, Any]) -> str:
             "  the master holding most SKUs, writes a 32 MiB filler to that master (more than",
             "  the loopback socket's buffers), waits until the adjuster has applied a command on",
             "  one of its SKUs, then SIGKILLs the master and resumes the replica: the stream",
-            "  the master still held (**unsent**) is lost, and **SKUs ahead** are those whose",
-            "  state version on the master at the kill was above the promoted replica's",
-            "  (**writes**: the versions lost, summed);",
+            "  the master still held (**unsent**) is lost. **SKUs seen ahead**: those whose",
+            "  state version on the master just before the kill was above the promoted",
+            "  replica's once it served (**writes**: those differences, summed). A lower bound:",
+            "  the adjuster may have applied commands on the replica before it was read;",
             "- **promoted after**: from the SIGKILL until no node lists the killed one as a",
             "  master and every slot is served;",
             "- **503s** and **503 window**: as above. The receiver's dedupe ledger is in",

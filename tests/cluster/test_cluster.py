@@ -15,7 +15,8 @@ SIGKILL (then what its failover lost is detected on its slots and rebuilt per SK
 0029). A plain SIGKILL rarely catches a write its replica lacks, so the full set also makes
 the loss on purpose: the master's replica is paused behind a filler bigger than the socket's
 buffers while the adjuster applies a command on that master, then the master is SIGKILLed;
-the runbook must find SKUs behind and rebuild them."""
+the runbook must find SKUs behind and rebuild them (expected to fail until the two gaps it
+showed, ADR 0029, are closed: KNOWN below)."""
 
 from __future__ import annotations
 
@@ -249,7 +250,11 @@ def redis_master_kill_losing_writes(w: ClusterWorld, s: Sender) -> dict[str, Any
     master.close()
     promoted_s = poll("the paused replica promoted", promoted(w, node), 90)
     with w.redis.client(replica) as new:
-        kept = versions(new, mine)  # before the adjuster writes much on it
+        # Read once served: the adjuster may already have applied commands on it, which
+        # raise a version again (a SKU that lost one write can read as whole here), and the
+        # master may have applied more between ``at_kill`` and the SIGKILL. So "skus_ahead"
+        # is a lower bound; the filler and the unsent bytes are the proof of the loss.
+        kept = versions(new, mine)
         filler_kept = bool(new.exists(filler))
     restart_s = timed(lambda: w.redis.run("restart", str(node)))
     detected, repair = runbook(w, slots)
@@ -368,4 +373,5 @@ def test_broker_loss_loses_nothing_and_applies_nothing_twice(
     if case.loses_writes:
         assert fired["detected"]["lost"] and fired["repair"].get("skus"), fired
         lost = fired["unreplicated"]
-        assert lost["skus_ahead"] and not lost["filler_reached_replica"], lost
+        assert not lost["filler_reached_replica"], lost
+        assert lost["unsent_bytes"] >= lost["stream_after_filler_bytes"] > 0, lost

@@ -143,7 +143,8 @@ def test_a_forced_loss_row_says_what_the_replica_lacked_and_what_was_rebuilt(
             "stream_after_filler_bytes": 5_120,
             "filler_reached_replica": False,
             "skus_ahead": ["A", "B"],
-            "versions": {"A": [10, 12], "B": [4, 5], "C": [7, 7]},
+            # C: a command applied on the promoted replica before it was read
+            "versions": {"A": [10, 12], "B": [4, 5], "C": [8, 7]},
         },
     }
     seen = {"accepted_during": 19, "refused": 3, "first_s": 0.2, "last_s": 3.1, "window_s": 3.5}
@@ -159,7 +160,7 @@ def test_a_forced_loss_row_says_what_the_replica_lacked_and_what_was_rebuilt(
     plain_row, forced_row = list(cells.values())
     assert plain_row[8] == "none forced"
     assert forced_row[8] == (
-        "replica node 5 paused 6.42 s; 28.3 MiB unsent; 2 SKUs ahead (3 writes)"
+        "replica node 5 paused 6.42 s; 28.3 MiB unsent; 2 SKUs seen ahead (3 writes)"
     )
     assert plain_row[14] == "0"
     assert forced_row[14] == "2 (2 rebuilt, 7 commands replayed, 40 keys re-marked)"
