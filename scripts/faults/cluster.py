@@ -19,10 +19,13 @@ import shutil
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from redis import Redis
+from redis.crc import key_slot
 
 from faults.harness import Sender
 from faults.kafka_view import partitions
@@ -137,6 +140,49 @@ class RedisCluster:
     def serving(self, via: int) -> bool:
         """Whether node ``via`` says every slot is served (``cluster_state:ok``)."""
         return self.run("ok", str(via), check=False) == "ok"
+
+    def replica_of(self, node: int) -> int | None:
+        """Master ``node``'s replica, by node number (None when it has none)."""
+        port = self.run("replica", str(node), check=False)
+        return int(port) - self.port + 1 if port else None
+
+    def pause(self, node: int) -> int:
+        """SIGSTOP the node: it keeps its connections and reads nothing; returns its pid."""
+        return int(self.run("pause", str(node)))
+
+    def resume(self, node: int) -> None:
+        """SIGCONT the node."""
+        self.run("resume", str(node))
+
+    def client(self, node: int) -> Redis:
+        """A plain client of node ``node`` alone (no redirects followed)."""
+        return Redis(host="127.0.0.1", port=self.port + node - 1, socket_timeout=10)
+
+
+def replica_link(master: Redis) -> dict[str, Any]:
+    """The master's view of its replica (``INFO replication``'s ``slave0``: state, offset)."""
+    link = master.info("replication").get("slave0")
+    return link if isinstance(link, dict) else {}
+
+
+def repl_offset(master: Redis) -> int:
+    """How far the master's replication stream has gone (bytes)."""
+    return int(master.info("replication")["master_repl_offset"])
+
+
+def unsent_to_replica(master: Redis) -> int:
+    """Bytes of the replication stream the master holds for its replica and has not yet
+    written to the replica's socket (``CLIENT LIST``'s ``omem`` of the replica connection)."""
+    return sum(int(c["omem"]) for c in master.client_list(_type="replica"))
+
+
+def key_in(slots: Collection[int], prefix: str) -> str:
+    """A key whose hash slot is one of ``slots`` (a hash tag tried in turn)."""
+    for i in range(100_000):
+        key = f"{prefix}{{{i}}}"
+        if key_slot(key.encode()) in slots:
+            return key
+    raise ValueError("no key found in those slots")
 
 
 @dataclasses.dataclass

@@ -242,13 +242,40 @@ def is_redis_case(f: dict[str, Any]) -> bool:
     return "promoted_s" in f["fired"]["injected"]
 
 
+def lacked(inj: dict[str, Any]) -> str:
+    """What the promoted replica lacked, when the case forced a loss (its replica paused
+    behind a filler before the SIGKILL): "none forced" for a plain kill."""
+    u = inj.get("unreplicated")
+    if not u:
+        return "none forced"
+    writes = sum(max(0, at_kill - kept) for kept, at_kill in u["versions"].values())
+    return (
+        f"replica node {u['replica']} paused {u['paused_s']} s; "
+        f"{u['unsent_bytes'] / 2**20:.1f} MiB unsent; "
+        f"{len(u['skus_ahead'])} SKUs seen ahead ({writes} writes)"
+    )
+
+
+def rebuilt(found: dict[str, Any], repair: dict[str, Any]) -> str:
+    """How many SKUs the detection found behind, and what the repair did with them."""
+    behind = str(len(found.get("lost", []))) if found else "-"
+    if not repair:
+        return behind
+    return (
+        f"{behind} ({repair.get('skus', 0)} rebuilt, "
+        f"{repair.get('commands_replayed', 0)} commands replayed, "
+        f"{repair.get('keys_remarked', 0)} keys re-marked)"
+    )
+
+
 def render_redis(doc: dict[str, Any]) -> str:
     """The Redis master's section (tests/cluster's figures for its SIGKILL)."""
     rows = [
         ["case", "load", "events in", "accepted", "applied", "lost", "double-applied", "master",
-         "promoted after (s)", "503s", "503 window (s)", "restart (s)", "SKUs checked",
-         "behind (rebuilt)", "detection (s)", "time to recover (s)", "result"],
-        ["---", *["---:"] * 6, "---", *["---:"] * 8, "---"],
+         "what its replica lacked", "promoted after (s)", "503s", "503 window (s)",
+         "restart (s)", "SKUs checked", "behind (rebuilt)", "detection (s)",
+         "time to recover (s)", "result"],
+        ["---", *["---:"] * 6, "---", "---", *["---:"] * 8, "---"],
     ]  # fmt: skip
     for f in doc["faults"]:
         inj, out = f["fired"]["injected"], f["detail"].get("outage", {})
@@ -259,9 +286,9 @@ def render_redis(doc: dict[str, Any]) -> str:
         cells = [
             f["fault"], str(f["detail"].get("load_avg_1m", "-")),
             *(str(f[k]) for k in ("events_in", "accepted", "applied", "lost", "double_applied")),
-            f"node {inj['node']}, slots {inj.get('slots', '?')}", str(inj["promoted_s"]),
-            str(out.get("refused", 0)), window, str(inj["restart_s"]),
-            str(found.get("checked", "-")), str(len(found.get("lost", []))),
+            f"node {inj['node']}, slots {inj.get('slots', '?')}", lacked(inj),
+            str(inj["promoted_s"]), str(out.get("refused", 0)), window, str(inj["restart_s"]),
+            str(found.get("checked", "-")), rebuilt(found, inj.get("repair") or {}),
             str(found.get("s", "-")), str(f["recover_s"]), verdict(f),
         ]  # fmt: skip
         rows.append(cells)
@@ -274,22 +301,33 @@ def render_redis(doc: dict[str, Any]) -> str:
             f"{doc['run_at']} on {machine['cpus']} CPUs (`{machine['uname']}`), workload scale",
             f"{doc['scale']}; the **load** column as above.",
             "",
-            "The same stream and oracle as the broker cases, on the same clusters. The first",
-            "master (`redis-cluster.sh kill`) is SIGKILLed under the stream. Its replica is",
-            "promoted, then the node is restarted and rejoins as a replica. Then the runbook of",
-            "ADR 0029 runs:",
+            "The same stream and oracle as the broker cases, on the same clusters. A master",
+            "(`redis-cluster.sh kill`) is SIGKILLed under the stream. Its replica is promoted,",
+            "then the node is restarted and rejoins as a replica. Then the runbook of ADR 0029",
+            "runs:",
             "",
             "1. `stocksync-inventory-rebuild --detect --slots <its slots>`, read only;",
             "2. if SKUs are behind their latest levels record, the adjuster is stopped,",
             "   `--skus <them>` is run and the adjuster is started again.",
             "",
+            "- **what its replica lacked**: a plain SIGKILL forces no loss (its replica has",
+            "  usually read every write). The forced-loss case pauses (SIGSTOP) the replica of",
+            "  the master holding most SKUs, writes a 32 MiB filler to that master (more than",
+            "  the loopback socket's buffers), waits until the adjuster has applied a command on",
+            "  one of its SKUs, then SIGKILLs the master and resumes the replica: the stream",
+            "  the master still held (**unsent**) is lost. **SKUs seen ahead**: those whose",
+            "  state version on the master just before the kill was above the promoted",
+            "  replica's once it served (**writes**: those differences, summed). A lower bound:",
+            "  the adjuster may have applied commands on the replica before it was read;",
             "- **promoted after**: from the SIGKILL until no node lists the killed one as a",
             "  master and every slot is served;",
             "- **503s** and **503 window**: as above. The receiver's dedupe ledger is in",
             "  Redis, so a write to the lost master's slots fails until the promotion;",
             "- **restart**: `redis-cluster.sh restart` until the cluster is ok again;",
             "- **SKUs checked**: SKUs of those slots with a levels record;",
-            "- **behind (rebuilt)**: how many the detection found, all of them rebuilt;",
+            "- **behind (rebuilt)**: how many the detection found; in brackets, when any,",
+            "  the repair's report: SKUs whose levels were restored, the later commands",
+            "  replayed and the covered commands' idempotency keys written again;",
             "- **time to recover**: from the restart and the runbook until quiescence.",
         ],
         rows,

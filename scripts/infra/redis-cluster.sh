@@ -10,6 +10,9 @@
 #   redis-cluster.sh kill N       SIGKILL node N (a crash: what it had not replicated is lost);
 #                                 prints its pid
 #   redis-cluster.sh restart N    stop node N, start it again, wait until the cluster is ok
+#   redis-cluster.sh pause N      SIGSTOP node N (it holds its connections but reads nothing:
+#                                 a replica so paused acknowledges nothing more); prints its pid
+#   redis-cluster.sh resume N     SIGCONT node N
 #   redis-cluster.sh status       exit 0 when every node runs and the cluster state is ok
 #   redis-cluster.sh url          print the services' URL (redis+cluster://127.0.0.1:<first>/0)
 #   redis-cluster.sh pid N        print node N's pid (exit 1 when it is not running)
@@ -17,6 +20,7 @@
 #   redis-cluster.sh ok N         print "ok" and exit 0 when node N says every slot is served
 #   redis-cluster.sh slots N      print the slot ranges node N serves ("0-5460,..."), as
 #                                 stocksync-inventory-rebuild --slots takes them
+#   redis-cluster.sh replica N    print the port of master N's replica (exit 1 when it has none)
 #
 # Env: REDIS_CLUSTER_PORT (7001): node N (1-6) listens on REDIS_CLUSTER_PORT+N-1 (its cluster
 #      bus on that port + 10000); STOCKSYNC_STATE_DIR ($REPO/.work/local),
@@ -72,6 +76,11 @@ start_node() {
   node_pid "$n" >/dev/null && return 0
   mkdir -p "$dir"
   rm -f "$dir/redis.pid"
+  # cluster-replica-validity-factor stays at its default (10: a replica whose master link is
+  # older than 10 x node-timeout + the 10 s ping period refuses to fail over). A replica paused
+  # (tests/cluster's forced loss) while its master is SIGKILLed reads the closed link as soon
+  # as it resumes: its link's age starts then, and it was promoted after a 70 s pause in a
+  # trial (2026-12-07), so nothing needs changing here for it.
   redis-server --daemonize yes --port "$(port "$n")" --bind 127.0.0.1 \
     --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
     --appendonly yes --appendfsync everysec --save '' \
@@ -146,6 +155,21 @@ cmd_kill() {
   echo "$pid"
 }
 
+signal_node() {  # signal_node <SIGSTOP|SIGCONT> N
+  local pid
+  check_node "${2:-}"
+  pid="$(node_pid "$2")" || die "node $2 is not running"
+  kill -s "$1" "$pid"
+  log "node $2 (pid $pid) sent $1"
+  echo "$pid"
+}
+
+replica() {  # the port of master N's replica, from the master's INFO replication
+  local out
+  out="$(cli "$1" info replication 2>/dev/null | sed -n 's/^slave0:.*port=\([0-9]*\).*/\1/p')"
+  [[ -n "$out" ]] && echo "$out"
+}
+
 cmd_status() {
   local n down=0
   for n in "${NODES[@]}"; do
@@ -176,7 +200,7 @@ masters() {
 url() { echo "redis+cluster://127.0.0.1:$(port 1)/0"; }
 
 usage() {
-  echo "usage: $0 start|stop [N]|kill N|restart N|status|url|pid N|masters|ok N|slots N" >&2
+  echo "usage: $0 start|stop [N]|kill N|restart N|pause N|resume N|status|url|pid N|masters|ok N|slots N|replica N" >&2
   exit 2
 }
 
@@ -191,5 +215,8 @@ case "${1:-}" in
   masters) masters ;;
   ok) check_node "${2:-}"; cli "$2" cluster info 2>/dev/null | grep -q '^cluster_state:ok' && echo ok ;;
   slots) check_node "${2:-}"; slots "$2" ;;
+  pause) signal_node SIGSTOP "${2:-}" ;;
+  resume) signal_node SIGCONT "${2:-}" ;;
+  replica) check_node "${2:-}"; replica "$2" ;;
   *) usage ;;
 esac

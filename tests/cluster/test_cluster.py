@@ -12,7 +12,11 @@ partitions; its stream runs on the Redis Cluster and meets the same oracle, so t
 adds nothing CI needs for its 75 s); ``CLUSTER_SET=all`` (``scripts/faults/run.sh --cluster``)
 adds the happy path, the active controller's kill, the rolling restart and a Redis master's
 SIGKILL (then what its failover lost is detected on its slots and rebuilt per SKU, ADR
-0029)."""
+0029). A plain SIGKILL rarely catches a write its replica lacks, so the full set also makes
+the loss on purpose: the master's replica is paused behind a filler bigger than the socket's
+buffers while the adjuster applies a command on that master, then the master is SIGKILLed;
+the runbook must find SKUs behind and rebuild them (expected to fail until the two gaps it
+showed, ADR 0029, are closed: KNOWN below)."""
 
 from __future__ import annotations
 
@@ -32,11 +36,15 @@ from faults.cluster import (
     ClusterWorld,
     accepted_between,
     all_in_sync,
+    key_in,
     leaders_elected,
     led_by,
     most_leaderships,
     outage,
+    repl_offset,
+    replica_link,
     timed,
+    unsent_to_replica,
 )
 from faults.harness import (
     Sender,
@@ -50,7 +58,10 @@ from faults.harness import (
 )
 from faults.kafka_view import TOPIC_OVERRIDE, dlq_records, partitions, topic_config
 from faults.workload import generate
+from redis import Redis
 
+from inventory_adjuster.adapters.redis_store import state_key
+from inventory_adjuster.rebuild import parse_slots, sku_slot
 from stocksync_common.topics import WEBHOOKS_SHOPIFY
 
 pytestmark = pytest.mark.cluster
@@ -131,20 +142,11 @@ def rolling_restart(w: ClusterWorld, s: Sender) -> dict[str, Any]:
     return {"steps": steps, "since": since}
 
 
-def redis_master_kill(w: ClusterWorld, _s: Sender) -> dict[str, Any]:
-    """SIGKILL a Redis master under the stream, wait until its replica serves its slots,
-    restart it (it rejoins as a replica). Then the runbook of ADR 0029: detect, on the failed
-    master's slots, the SKUs whose state is behind their latest levels record (what
-    asynchronous replication lost); if any, stop inventory-adjuster, rebuild those SKUs alone
-    from Kafka, start it again. The oracle then counts anything still lost."""
-    node = w.redis.masters()[0]
-    slots = w.redis.slots(node)
-    other = next(n for n in range(1, 7) if n != node)
-    killed_at = time.monotonic()
-    pid = int(w.redis.run("kill", str(node)))
-    promoted = poll("a replica promoted", lambda: node not in w.redis.masters()
-                    and len(w.redis.masters()) == 3 and w.redis.serving(other), 60)  # fmt: skip
-    restart_s = timed(lambda: w.redis.run("restart", str(node)))
+def runbook(w: ClusterWorld, slots: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The runbook of ADR 0029 after a Redis master's failover: detect, on its slots, the
+    SKUs whose state is behind their latest levels record (what asynchronous replication
+    lost); if any, stop inventory-adjuster, rebuild those SKUs alone from Kafka, start it
+    again. Returns the detection's figures and the repair's (empty when nothing was behind)."""
     bootstrap = ["--bootstrap", w.bootstrap]
     detected = run_rebuild(w.stack, w.redis.url, *bootstrap, "--detect", "--slots", slots)
     assert detected["rc"] == 0, detected["stderr"][-2000:]
@@ -159,14 +161,122 @@ def redis_master_kill(w: ClusterWorld, _s: Sender) -> dict[str, Any]:
         w.stack.wait_healthy(90, path="/readyz", names=("inventory-adjuster",))
         repair = {k: done["report"].get(k) for k in ("skus", "commands_replayed", "keys_remarked")}
     return {
+        "checked": found["checked"],
+        "lost": found["lost"],
+        "reasons": found.get("reasons", {}),
+        "s": found["seconds"],
+    }, repair
+
+
+def promoted(w: ClusterWorld, node: int) -> Callable[[], bool]:
+    """True once no node lists ``node`` as a master and every slot is served."""
+    other = next(n for n in range(1, 7) if n != node)
+    return lambda: (
+        node not in w.redis.masters() and len(w.redis.masters()) == 3 and w.redis.serving(other)
+    )
+
+
+def redis_master_kill(w: ClusterWorld, _s: Sender) -> dict[str, Any]:
+    """SIGKILL a Redis master under the stream, wait until its replica serves its slots,
+    restart it (it rejoins as a replica). Then the runbook (above). The oracle then counts
+    anything still lost."""
+    node = w.redis.masters()[0]
+    slots = w.redis.slots(node)
+    killed_at = time.monotonic()
+    pid = int(w.redis.run("kill", str(node)))
+    promoted_s = poll("a replica promoted", promoted(w, node), 60)
+    restart_s = timed(lambda: w.redis.run("restart", str(node)))
+    detected, repair = runbook(w, slots)
+    return {
         "node": node,
         "slots": slots,
         "killed_pid": pid,
         "new_pid": int(w.redis.run("pid", str(node))),
-        "promoted_s": round(promoted, 2),
+        "promoted_s": round(promoted_s, 2),
         "restart_s": restart_s,
-        "detected": {"checked": found["checked"], "lost": found["lost"], "s": found["seconds"]},
+        "detected": detected,
         "repair": repair,
+        "since": killed_at,
+    }
+
+
+# More than the loopback socket's buffers hold (a few MB each way): of the replication stream
+# written after it, nothing reaches the paused replica; it all waits in the master's memory.
+FILLER_BYTES = 32 << 20
+
+
+def versions(r: Redis, skus: list[str]) -> dict[str, int]:
+    """Each SKU's state ``version`` on one node (0 when it has none)."""
+    got = [r.hget(state_key(sku), "version") for sku in skus]
+    return {sku: int(v or 0) for sku, v in zip(skus, got, strict=True)}
+
+
+def redis_master_kill_losing_writes(w: ClusterWorld, s: Sender) -> dict[str, Any]:
+    """A failover that loses acknowledged writes, made on purpose: pause (SIGSTOP) the replica
+    of the master holding most of the stream's SKUs, write a filler to that master bigger than
+    the loopback socket's buffers, wait until the adjuster has applied a command on one of
+    those SKUs after it (the master acknowledged it; the replica cannot have read it, the
+    filler is still in front), SIGKILL the master, resume the replica and wait for its
+    promotion. Its state now lacks that apply while ``inventory.levels.v1`` has its record.
+    Then the node is restarted and the runbook runs; the test asserts it found SKUs behind
+    and rebuilt them, and the oracle that nothing is lost or applied twice."""
+    skus = s.workload.skus
+    by_node = {n: parse_slots(w.redis.slots(n)) for n in w.redis.masters()}
+    node = max(by_node, key=lambda n: sum(sku_slot(k) in by_node[n] for k in skus))
+    mine = [k for k in skus if sku_slot(k) in by_node[node]]
+    slots, replica = w.redis.slots(node), w.redis.replica_of(node)
+    assert replica is not None, f"master {node} has no replica"
+    master = w.redis.client(node)
+    poll("the replica in sync", lambda: replica_link(master).get("state") == "online", 60)
+    filler = key_in(by_node[node], "stocksync-test:filler:")
+    paused_at = time.monotonic()
+    w.redis.pause(replica)
+    try:
+        master.set(filler, b"\0" * FILLER_BYTES)
+        after, before = repl_offset(master), versions(master, mine)
+
+        def applied_unsent() -> bool:
+            ahead = any(v > before[k] for k, v in versions(master, mine).items())
+            return ahead and unsent_to_replica(master) >= repl_offset(master) - after
+
+        waited = poll("an apply on the master its replica has not read", applied_unsent, 60)
+        at_kill = versions(master, mine)
+        unsent, since_filler = unsent_to_replica(master), repl_offset(master) - after
+        killed_at = time.monotonic()
+        pid = int(w.redis.run("kill", str(node)))
+    finally:
+        w.redis.resume(replica)
+    paused_s = time.monotonic() - paused_at
+    master.close()
+    promoted_s = poll("the paused replica promoted", promoted(w, node), 90)
+    with w.redis.client(replica) as new:
+        # Read once served: the adjuster may already have applied commands on it, which
+        # raise a version again (a SKU that lost one write can read as whole here), and the
+        # master may have applied more between ``at_kill`` and the SIGKILL. So "skus_ahead"
+        # is a lower bound; the filler and the unsent bytes are the proof of the loss.
+        kept = versions(new, mine)
+        filler_kept = bool(new.exists(filler))
+    restart_s = timed(lambda: w.redis.run("restart", str(node)))
+    detected, repair = runbook(w, slots)
+    return {
+        "node": node,
+        "slots": slots,
+        "killed_pid": pid,
+        "new_pid": int(w.redis.run("pid", str(node))),
+        "promoted_s": round(promoted_s, 2),
+        "restart_s": restart_s,
+        "detected": detected,
+        "repair": repair,
+        "unreplicated": {
+            "replica": replica,
+            "paused_s": round(paused_s, 2),
+            "waited_s": round(waited, 2),
+            "unsent_bytes": unsent,
+            "stream_after_filler_bytes": since_filler,
+            "filler_reached_replica": filler_kept,
+            "skus_ahead": sorted(k for k in mine if at_kill[k] > kept[k]),
+            "versions": {k: [kept[k], at_kill[k]] for k in mine},
+        },
         "since": killed_at,
     }
 
@@ -181,6 +291,8 @@ class Case:
     name: str
     fault: Fault
     ci: bool = False
+    # the failover must have lost writes, and the runbook found and rebuilt them
+    loses_writes: bool = False
 
 
 CASES = [
@@ -196,12 +308,39 @@ CASES = [
     ),
     Case("rolling restart of the three brokers", rolling_restart),
     Case("SIGKILL a Redis master, its replica takes over, restart", redis_master_kill),
+    Case(
+        "SIGKILL a Redis master its paused replica lags: writes lost, detected, rebuilt",
+        redis_master_kill_losing_writes,
+        loses_writes=True,
+    ),
 ]
 if not FULL:
     CASES = [c for c in CASES if c.ci]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+# The forced loss (2026-12-07, the first run of its case): three SKUs of the killed master
+# were ahead of the promoted replica; the runbook found one and rebuilt it, the oracle failed.
+# (1) The detection missed the two SKUs that lost one write each: the first command applied
+# on the promoted replica published the same version as the lost record (equal, not lower:
+# TrustedLevels takes only a lower version as the sign, as a refused or duplicate command
+# publishes an equal one), so their truth kept 3 and 2 units too many. (2) The SKU it
+# rebuilt had the right truth but not the right ledger: the lost writes' entries stayed
+# missing and the commands applied on the incomplete state, replayed, were entered twice (3
+# keys double-applied, 4 orders lost by the ledger's count). ADR 0029 names both; until they
+# are fixed the case is expected to fail its assertions (strict: it fails once it passes).
+KNOWN = pytest.mark.xfail(
+    reason="ADR 0029: the detection misses a one-write loss followed by an apply; the per-SKU "
+    "repair does not rebuild the SKU's ledger",
+    raises=AssertionError,
+    strict=True,
+)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, marks=KNOWN) if c.loses_writes else c for c in CASES],
+    ids=[c.name for c in CASES],
+)
 def test_broker_loss_loses_nothing_and_applies_nothing_twice(
     cworld: ClusterWorld, case: Case
 ) -> None:
@@ -231,3 +370,8 @@ def test_broker_loss_loses_nothing_and_applies_nothing_twice(
     w.results.append(outcome.to_json())
     assert not fired or fired.get("new_pid") != fired.get("killed_pid") or "steps" in fired, fired
     assert not (found := oracle_failures(outcome, sender)), found
+    if case.loses_writes:
+        assert fired["detected"]["lost"] and fired["repair"].get("skus"), fired
+        lost = fired["unreplicated"]
+        assert not lost["filler_reached_replica"], lost
+        assert lost["unsent_bytes"] >= lost["stream_after_filler_bytes"] > 0, lost

@@ -82,7 +82,16 @@ def test_a_redis_master_case_writes_its_own_section_and_keeps_the_brokers(tmp_pa
     row = next(line for line in both.splitlines() if "Redis master |" in line)
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[7] == "node 1, slots 0-5460"
-    assert cells[8:15] == ["4.84", "3", "4.48 (0.22-3.86)", "0.65", "2", "1", "0.22"]
+    assert cells[8] == "none forced"
+    assert cells[9:16] == [
+        "4.84",
+        "3",
+        "4.48 (0.22-3.86)",
+        "0.65",
+        "2",
+        "1 (1 rebuilt, 0 commands replayed, 0 keys re-marked)",
+        "0.22",
+    ]
     report.main(["report.py", "--cluster", str(brokers), str(page)])  # brokers again
     assert page.read_text() == both
     report.main(["report.py", str(main), str(page)])  # the fault suite again
@@ -107,3 +116,51 @@ def test_the_happy_path_is_a_row_of_its_own(tmp_path: Path) -> None:
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[7:16] == ["none (no fault)", "-", "-", "0", "none", "-", "-", "-", "1.5"]
     assert "SIGKILL a broker |" in page.read_text()
+
+
+def test_a_forced_loss_row_says_what_the_replica_lacked_and_what_was_rebuilt(
+    tmp_path: Path,
+) -> None:
+    """The case that pauses the replica before the SIGKILL (tests/cluster) records what the
+    promoted replica lacked and the repair's counts; the row shows both, and a plain kill's
+    row says it forced nothing."""
+    page = tmp_path / "reliability.md"
+    main = write(tmp_path / "latest.json", [outcome("SIGKILL notifier", {"killed_pid": 1}, {})])
+    plain = {"node": 1, "slots": "0-5460", "promoted_s": 4.1, "restart_s": 0.4,
+             "detected": {"checked": 3, "lost": [], "s": 0.2}, "repair": {}}  # fmt: skip
+    forced = {
+        "node": 2,
+        "slots": "5461-10922",
+        "promoted_s": 3.6,
+        "restart_s": 0.9,
+        "detected": {"checked": 3, "lost": ["A", "B"], "s": 0.3},
+        "repair": {"skus": 2, "commands_replayed": 7, "keys_remarked": 40},
+        "unreplicated": {
+            "replica": 5,
+            "paused_s": 6.42,
+            "waited_s": 5.1,
+            "unsent_bytes": 29_630_960,
+            "stream_after_filler_bytes": 5_120,
+            "filler_reached_replica": False,
+            "skus_ahead": ["A", "B"],
+            # C: a command applied on the promoted replica before it was read
+            "versions": {"A": [10, 12], "B": [4, 5], "C": [8, 7]},
+        },
+    }
+    seen = {"accepted_during": 19, "refused": 3, "first_s": 0.2, "last_s": 3.1, "window_s": 3.5}
+    cluster = write(
+        tmp_path / "cluster-latest.json",
+        [outcome("SIGKILL a Redis master", plain, seen),
+         outcome("SIGKILL a Redis master its paused replica lags", forced, seen)],
+    )  # fmt: skip
+    report.main(["report.py", str(main), str(page)])
+    report.main(["report.py", "--cluster", str(cluster), str(page)])
+    rows = [line for line in page.read_text().splitlines() if "Redis master" in line]
+    cells = {r: [c.strip() for c in r.strip("|").split("|")] for r in rows if r.startswith("|")}
+    plain_row, forced_row = list(cells.values())
+    assert plain_row[8] == "none forced"
+    assert forced_row[8] == (
+        "replica node 5 paused 6.42 s; 28.3 MiB unsent; 2 SKUs seen ahead (3 writes)"
+    )
+    assert plain_row[14] == "0"
+    assert forced_row[14] == "2 (2 rebuilt, 7 commands replayed, 40 keys re-marked)"
