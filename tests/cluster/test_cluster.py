@@ -159,9 +159,11 @@ def runbook(w: ClusterWorld, slots: str) -> tuple[dict[str, Any], dict[str, Any]
         assert done["rc"] == 0, done["stderr"][-2000:]
         w.stack.start_one("inventory-adjuster")
         w.stack.wait_healthy(90, path="/readyz", names=("inventory-adjuster",))
-        repair = {k: done["report"].get(k) for k in ("skus", "commands_replayed", "keys_remarked")}
+        figures = ("skus", "commands_replayed", "keys_remarked", "rolled_back", "keys_checked")
+        repair = {k: done["report"].get(k) for k in figures}
     return {
         "checked": found["checked"],
+        "keys_checked": found.get("keys_checked"),
         "lost": found["lost"],
         "reasons": found.get("reasons", {}),
         "s": found["seconds"],
