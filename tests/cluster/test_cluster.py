@@ -15,8 +15,7 @@ SIGKILL (then what its failover lost is detected on its slots and rebuilt per SK
 0029). A plain SIGKILL rarely catches a write its replica lacks, so the full set also makes
 the loss on purpose: the master's replica is paused behind a filler bigger than the socket's
 buffers while the adjuster applies a command on that master, then the master is SIGKILLed;
-the runbook must find SKUs behind and rebuild them (expected to fail until the two gaps it
-showed, ADR 0029, are closed: KNOWN below)."""
+the runbook must find SKUs behind and rebuild them, ledgers included (ADR 0029)."""
 
 from __future__ import annotations
 
@@ -159,9 +158,11 @@ def runbook(w: ClusterWorld, slots: str) -> tuple[dict[str, Any], dict[str, Any]
         assert done["rc"] == 0, done["stderr"][-2000:]
         w.stack.start_one("inventory-adjuster")
         w.stack.wait_healthy(90, path="/readyz", names=("inventory-adjuster",))
-        repair = {k: done["report"].get(k) for k in ("skus", "commands_replayed", "keys_remarked")}
+        figures = ("skus", "commands_replayed", "keys_remarked", "rolled_back", "keys_checked")
+        repair = {k: done["report"].get(k) for k in figures}
     return {
         "checked": found["checked"],
+        "keys_checked": found.get("keys_checked"),
         "lost": found["lost"],
         "reasons": found.get("reasons", {}),
         "s": found["seconds"],
@@ -318,29 +319,10 @@ if not FULL:
     CASES = [c for c in CASES if c.ci]
 
 
-# The forced loss (2026-12-07, the first run of its case): three SKUs of the killed master
-# were ahead of the promoted replica; the runbook found one and rebuilt it, the oracle failed.
-# (1) The detection missed the two SKUs that lost one write each: the first command applied
-# on the promoted replica published the same version as the lost record (equal, not lower:
-# TrustedLevels takes only a lower version as the sign, as a refused or duplicate command
-# publishes an equal one), so their truth kept 3 and 2 units too many. (2) The SKU it
-# rebuilt had the right truth but not the right ledger: the lost writes' entries stayed
-# missing and the commands applied on the incomplete state, replayed, were entered twice (3
-# keys double-applied, 4 orders lost by the ledger's count). ADR 0029 names both; until they
-# are fixed the case is expected to fail its assertions (strict: it fails once it passes).
-KNOWN = pytest.mark.xfail(
-    reason="ADR 0029: the detection misses a one-write loss followed by an apply; the per-SKU "
-    "repair does not rebuild the SKU's ledger",
-    raises=AssertionError,
-    strict=True,
-)
-
-
-@pytest.mark.parametrize(
-    "case",
-    [pytest.param(c, marks=KNOWN) if c.loses_writes else c for c in CASES],
-    ids=[c.name for c in CASES],
-)
+# The forced loss (2026-12-07) first showed two gaps (ADR 0029): a SKU that lost one write
+# and then had a command applied was not detected, and a repaired SKU's ledger lacked the lost
+# writes' entries. The case was xfail until both were closed ("both gaps closed").
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_broker_loss_loses_nothing_and_applies_nothing_twice(
     cworld: ClusterWorld, case: Case
 ) -> None:

@@ -33,7 +33,7 @@ async def test_loop_handles_commits_and_dead_letters(kafka_bootstrap, topics):
     seen: list[str] = []
 
     async def handler(tp: TopicPartition, items: Sequence[Incoming]) -> None:
-        seen.extend(i.event.payload.idempotency_key for i in items)  # type: ignore[union-attr]
+        seen.extend(i.event.payload.idempotency_key for i in items)  # type: ignore[union-attr,misc]
 
     loop = ConsumerLoop(
         consumer=consumer,
@@ -119,7 +119,7 @@ async def test_the_next_batch_is_handled_while_a_commit_is_held_back(kafka_boots
     consumer.commit = held_commit
 
     async def handler(tp: TopicPartition, items: Sequence[Incoming]) -> None:
-        handled.extend(i.event.payload.idempotency_key for i in items)  # type: ignore[union-attr]
+        handled.extend(i.event.payload.idempotency_key for i in items)  # type: ignore[union-attr,misc]
 
     loop = ConsumerLoop(consumer, producer, group, [topic], handler, bootstrap=kafka_bootstrap)
     tp = TopicPartition(topic, 0)

@@ -4,10 +4,12 @@ Commands go through the real handler (which publishes the levels records) on the
 and Redis (a Redis Cluster when the URL says so). Then the keys of one hash slot are rolled
 back to a snapshot taken earlier, as a promoted asynchronous replica would hold them: its
 master had acknowledged the later writes, the replica never got them. The adjuster then
-applies two more commands to one of those SKUs on the incomplete state, as it does once the
-replica serves. Detection must name exactly that slot's SKUs. The rebuild of those SKUs must
-bring back their levels, versions and idempotency keys, and apply once every command Kafka
-holds beyond the record it restores, including those two. Every other key stays as it was.
+applies more commands to one of those SKUs on the incomplete state, as it does once the
+replica serves. Detection must name exactly that slot's SKUs, also one that lost a single
+write masked by the next command's equal version. The rebuild of those SKUs must bring back
+their levels, versions, idempotency keys and ledgers, and apply once every command Kafka
+holds beyond the last one Redis kept, the lost ones and those applied since included. Every
+other key stays as it was.
 """
 
 from __future__ import annotations
@@ -151,8 +153,12 @@ async def test_a_slot_rolled_back_is_found_and_rebuilt_alone(
 
         report = await rebuild_from(store, kafka_bootstrap, topics3, skus=found.lost)
         assert report.scope == sorted(lost) and report.skus == len(lost)
-        # lost[0]'s tail command, and lost[1]'s two receipts again, on its restored state
-        assert report.replay_outcomes == {"applied": 3}
+        # Each is restored from the record of its last command Redis kept (order-1: the keys
+        # of the later ones are missing), so the two lost commands of each are applied again
+        # (their ledger entries come back with them), then lost[0]'s tail command and
+        # lost[1]'s two receipts again, on its restored state
+        assert report.rolled_back == sorted(lost)
+        assert report.replay_outcomes == {"applied": 2 + 2 + 1 + 2}
         assert await store.stored_offsets() == offsets  # the group's: left as they were
 
         for s in lost:
@@ -175,6 +181,153 @@ async def test_a_slot_rolled_back_is_found_and_rebuilt_alone(
         by_slot = await rebuild_from(store, kafka_bootstrap, topics3, slots={sku_slot(lost[0])})
         assert by_slot.scope == sorted(lost)
         assert {s: await store.levels(s) for s in lost} == repaired
+    finally:
+        await producer.stop()
+
+
+async def entered(store: RedisInventory, sku: str) -> list[tuple[str, str, str]]:
+    """The SKU's ledger, oldest first: each entry's key, status and reserved units."""
+    return [(e["key"], e["status"], e["d_reserved"]) for e in await store.ledger(sku)]
+
+
+def ledger_of(events: list[InventoryCommandRequested], sku: str) -> list[tuple[str, str, str]]:
+    """What the ledger of ``sku`` holds when each of its commands (all applied: counts,
+    receipts, one-unit reserves) is entered once, in topic order."""
+    return [
+        (e.payload.idempotency_key, "applied", "1" if e.payload.command == "reserve" else "0")
+        for e in events
+        if e.payload.sku == sku
+    ]
+
+
+async def test_one_lost_write_then_an_apply_is_found_and_rebuilt_with_its_ledger(
+    kafka_bootstrap: str, redis5: Redis, handler_topics: Topics
+) -> None:
+    """The loss a version cannot show: one write lost, then one command applied on the
+    rolled-back state, whose record carries the lost record's version again (equal, not
+    lower) while Redis matches it. The lost command's idempotency key is missing from Redis:
+    detection must name the SKU; the repair must bring back its levels, version and key, with
+    every command applied once and entered in the ledger once, the lost one included, in
+    topic order; a rerun changes nothing and detection then finds nothing."""
+    topics3 = handler_topics
+    run = uuid.uuid4().hex[:8]
+    sku, other = f"FO1-{run}", f"FO1-other-{run}"
+    group = f"it-failover-one-{run}"
+    store = RedisInventory(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
+    producer = make_producer(kafka_bootstrap, "it-failover")
+    await producer.start()
+    handler = CommandHandler(store, producer)
+
+    def order(s: str, n: int) -> InventoryCommandRequested:
+        ref = OrderLineRef(shop="shop-1.myshopify.com", order_id=f"{run}-{n}", line_id="1")
+        return command(s, "reserve", 1, f"{s}:order-{n}", order=ref)
+
+    try:
+        early = [command(s, "set_on_hand", 10, f"{s}:count") for s in (sku, other)]
+        early += [order(s, 1) for s in (sku, other)]
+        await produce(producer, topics3.commands, early)
+        await handle_all(kafka_bootstrap, topics3.commands, handler)
+        lost = [order(sku, 2)]  # acknowledged by the master, never replicated
+        after = [command(sku, "adjust", 1, f"{sku}:after")]  # applied on the promoted replica
+        every = [*early, *lost, *after]
+        snap = await snapshot(redis5, keys_of(sku, every))
+        await produce(producer, topics3.commands, lost)
+        await handle_all(kafka_bootstrap, topics3.commands, handler)
+        truth = await store.levels(sku)
+        assert truth is not None and truth.version == 3
+        untouched = (await redis5.hgetall(state_key(other)), await store.ledger(other))
+
+        await roll_back(redis5, snap)  # the failover
+        read: dict[int, int] = {}
+        await read_to_end(kafka_bootstrap, topics3.commands, lambda rs: read.update(
+            {r.partition: max(r.offset, read.get(r.partition, -1)) for r in rs}))  # fmt: skip
+        await produce(producer, topics3.commands, after)
+        assert await handle_all(kafka_bootstrap, topics3.commands, handler, after=read) == 1
+        masked = await store.levels(sku)
+        # the version the lost record had, and Redis matches the latest record
+        assert masked is not None and masked.version == truth.version
+        assert masked.locations[LOC].reserved == 1  # the lost reservation is missing
+        offsets = await store.stored_offsets()
+        # the rebuild's own store, as the command line builds it
+        store = RedisInventory(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
+
+        found = await detect_lost(store, kafka_bootstrap, levels_topic=topics3.levels)
+        assert found.lost == [sku], found.reasons
+        assert found.checked == 2 and found.reasons[sku].startswith("write lost"), found
+
+        report = await rebuild_from(store, kafka_bootstrap, topics3, skus=found.lost)
+        assert report.scope == [sku] and report.skus == 1
+        now = await store.levels(sku)
+        assert now is not None
+        assert now.version == truth.version + 1  # the lost reserve and the receipt, once each
+        assert now.locations[LOC].on_hand == truth.locations[LOC].on_hand + 1 == 11
+        assert now.locations[LOC].reserved == truth.locations[LOC].reserved == 2
+        assert await entered(store, sku) == ledger_of(every, sku)
+        (again,) = await store.apply_many([(lost[0].payload, None)])  # the lost key is back
+        assert isinstance(again, Applied) and again.status == "duplicate"
+        assert (await redis5.hgetall(state_key(other)), await store.ledger(other)) == untouched
+        assert await store.stored_offsets() == offsets
+
+        assert (await detect_lost(store, kafka_bootstrap, levels_topic=topics3.levels)).lost == []
+        rerun = await rebuild_from(store, kafka_bootstrap, topics3, skus=[sku])
+        assert rerun.scope == [sku]
+        assert await store.levels(sku) == now
+        assert await entered(store, sku) == ledger_of(every, sku)
+    finally:
+        await producer.stop()
+
+
+async def test_a_repaired_skus_ledger_holds_each_command_once(
+    kafka_bootstrap: str, redis5: Redis, handler_topics: Topics
+) -> None:
+    """After the repair, each SKU's ledger (what the read API's ledger and the fault oracle
+    count) holds every command once, in topic order: the lost writes' entries are back, and
+    the commands applied on the incomplete state and replayed are not there twice. Two SKUs
+    of one slot each lose two writes; one then has two commands applied (its version goes
+    back), the other none (its state is behind its record)."""
+    topics3 = handler_topics
+    run = uuid.uuid4().hex[:8]
+    went_back, behind_ = in_one_slot(f"FO-ledger-{run}", 2)
+    group = f"it-failover-ledger-{run}"
+    store = RedisInventory(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
+    producer = make_producer(kafka_bootstrap, "it-failover")
+    await producer.start()
+    handler = CommandHandler(store, producer)
+
+    def order(s: str, n: int) -> InventoryCommandRequested:
+        ref = OrderLineRef(shop="shop-1.myshopify.com", order_id=f"{run}-{n}", line_id="1")
+        return command(s, "reserve", 1, f"{s}:order-{n}", order=ref)
+
+    skus = [went_back, behind_]
+    try:
+        early = [command(s, "set_on_hand", 10, f"{s}:count") for s in skus]
+        early += [order(s, 1) for s in skus]
+        await produce(producer, topics3.commands, early)
+        await handle_all(kafka_bootstrap, topics3.commands, handler)
+        lost = [order(s, 2) for s in skus] + [command(s, "adjust", 3, f"{s}:in") for s in skus]
+        after = [command(went_back, "adjust", 1, f"{went_back}:after-{n}") for n in (1, 2)]
+        every = [*early, *lost, *after]
+        snap = await snapshot(redis5, [k for s in skus for k in keys_of(s, every)])
+        await produce(producer, topics3.commands, lost)
+        await handle_all(kafka_bootstrap, topics3.commands, handler)
+        await roll_back(redis5, snap)
+        read: dict[int, int] = {}
+        await read_to_end(kafka_bootstrap, topics3.commands, lambda rs: read.update(
+            {r.partition: max(r.offset, read.get(r.partition, -1)) for r in rs}))  # fmt: skip
+        await produce(producer, topics3.commands, after)
+        assert await handle_all(kafka_bootstrap, topics3.commands, handler, after=read) == 2
+        store = RedisInventory(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
+
+        found = await detect_lost(store, kafka_bootstrap, levels_topic=topics3.levels)
+        assert found.lost == sorted(skus), found.reasons
+        await rebuild_from(store, kafka_bootstrap, topics3, skus=found.lost)
+        for s in skus:
+            assert await entered(store, s) == ledger_of(every, s), s
+        levels = {s: await store.levels(s) for s in skus}
+        await rebuild_from(store, kafka_bootstrap, topics3, skus=skus)  # a rerun
+        for s in skus:
+            assert await entered(store, s) == ledger_of(every, s), s
+            assert await store.levels(s) == levels[s]
     finally:
         await producer.stop()
 

@@ -62,3 +62,31 @@ def test_a_version_going_back_freezes_the_record_to_trust_until_repaired() -> No
     assert t.unrepaired("B", {}) is None and t.best["B"].offset == 4
     t.drop("A")
     assert "A" not in t.best and t.unrepaired("A", {}) is None
+
+
+def keyed(version: int, offset: int, key: str | None) -> Restored:
+    return Restored(version, 1, offset, {"version": version}, key)
+
+
+def test_a_repeated_version_is_a_tie_for_redis_to_decide() -> None:
+    """A later record with the version of the best before it comes from a refused command,
+    or from a command applied on a state that lost the one that first reached that version:
+    only that command's idempotency key in Redis can tell (``settle``). ``take`` notes one tie
+    per version, with the key of the record that first reached it, and none for a command
+    read again at its old position or a version first reached by a record with no key."""
+    t = TrustedLevels(keep=lambda _sku: True)
+    t.take("A", keyed(1, 1, "k1"), 100)
+    t.take("A", keyed(2, 2, "k2"), 200)
+    t.take("A", keyed(2, 2, "k2"), 250)  # the same command read again: not later
+    t.take("A", keyed(2, 3, "k3"), 300)  # refused, or applied on a state that lost k2
+    t.take("A", keyed(2, 4, "k4"), 400)  # the same version again: the same question
+    t.take("A", keyed(3, 5, "k5"), 500)
+    t.take("A", keyed(3, 1, "k1"), 550)  # a late duplicate of an old command
+    t.take("A", keyed(4, 6, None), 600)  # a kit command's snapshot: no key to look up
+    t.take("A", keyed(4, 7, "k7"), 700)
+    assert [(x.version, x.key, x.ts_ms, x.at, x.trust.offset) for x in t.ties["A"]] == [
+        (2, "k2", 200, "1:3", 2)
+    ]
+    assert "A" not in t.regressed and t.best["A"].offset == 7
+    t.drop("A")
+    assert "A" not in t.ties and not t.keeps("A")

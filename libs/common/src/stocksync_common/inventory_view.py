@@ -18,10 +18,12 @@ from stocksync_common.events import OversellPolicy, SkuLevels
 
 class InventoryView(SkuLevels):
     """A SKU's levels as inventory.levels.v1 carries them, and its settings; where in the
-    commands topic the levels came from (``partition``, ``offset``) stays inside."""
+    commands topic the levels came from (``partition``, ``offset``, the command's
+    ``idempotency_key``) stays inside."""
 
     partition: int | None = Field(default=None, exclude=True)
     offset: int | None = Field(default=None, exclude=True)
+    idempotency_key: str | None = Field(default=None, exclude=True)
     policy: OversellPolicy = "reject"
     allocation_threshold: int | None = None
     kit_components: dict[str, int] | None = None

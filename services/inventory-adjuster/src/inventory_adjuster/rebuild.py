@@ -41,9 +41,13 @@ the replayed commands' idempotency keys and ledger entries are cleared first.
 promoted replica may lack the last writes its master acknowledged. ``--detect`` compares every
 SKU's state in Redis (``version``, ``pos``, ``kitoff|<p>``) with its latest levels record, which
 the adjuster publishes only after the script returned: a SKU whose Redis state is behind its
-record lost writes (:func:`detect_lost`). ``--skus`` / ``--slots`` / ``--detect --repair``
-rebuild those SKUs only (steps 1-3 restricted to them); every other key, and the group's
-offsets, are left as they are.
+record lost writes (:func:`detect_lost`); so did one whose records show commands applied on
+the incomplete state (a version that went back, or came again while the command that first
+reached it left no idempotency key: :class:`TrustedLevels`). ``--skus`` / ``--slots`` /
+``--detect --repair`` rebuild those SKUs only (steps 1-3 restricted to them); every other key,
+and the group's offsets, are left as they are. Each is restored from the last record whose
+command's key Redis still holds, so the lost commands are replayed through the script with
+the later ones, ledger entries included (:meth:`TrustedLevels.roll_back`).
 """
 
 from __future__ import annotations
@@ -84,6 +88,7 @@ from inventory_adjuster.adapters.redis_store import (
     Position,
     RedisInventory,
     as_text,
+    idem_key,
     offsets_key,
     restore_fields,
     state_key,
@@ -128,6 +133,10 @@ class Report:
     cleared: int = 0  # SKUs with commands to replay but no levels record: their state emptied
     unordered: int = 0  # covered by levels of unknown or another partition: not replayed
     scope: list[str] | None = None  # the SKUs rebuilt (--skus, --slots, --detect --repair)
+    # per SKU: restored from an earlier record than the latest (or the last before a sign),
+    # the commands behind the later ones having left no key in Redis (lost): they are replayed
+    rolled_back: list[str] = field(default_factory=list)
+    keys_checked: int = 0  # idempotency keys of levels records looked up (per SKU only)
     invalid: int = 0  # refused by the script (poison); the adjuster dead-lettered them
     undecodable: int = 0  # records that are not the expected event; skipped
     offsets: dict[str, int] = field(default_factory=dict)
@@ -142,6 +151,7 @@ class Restored(NamedTuple):
     partition: int | None
     offset: int | None
     fields: dict[str, str | int]  # the state-hash fields (see redis_store.restore_fields)
+    key: str | None = None  # the idempotency key of the command behind it (None: not known)
 
     def supersedes(self, other: Restored) -> bool:
         """Were these levels produced after ``other``? The later command offset says so when
@@ -167,6 +177,12 @@ class Restored(NamedTuple):
             return self.version > other.version
         return self.supersedes(other)
 
+    def covers_position_of(self, other: Restored) -> bool:
+        """Is ``other``'s command at or before this record's, on the same partition?"""
+        if other.partition is None or other.offset is None or self.offset is None:
+            return False
+        return other.partition == self.partition and other.offset <= self.offset
+
     def kit_stamps(self) -> int:
         return sum(int(v) for f, v in self.fields.items() if f.startswith(KIT_OFFSET_PREFIX))
 
@@ -179,6 +195,20 @@ class Restored(NamedTuple):
 
 
 REPAIRED = "repaired"  # state-hash field: the sign of a loss a per-SKU rebuild repaired
+# An idempotency key is looked for only while its record is younger than this share of the
+# key's TTL: an older key may have expired, and its absence would prove nothing.
+KEY_TTL_SHARE = 0.9
+
+
+class Tie(NamedTuple):
+    """A later record that repeated the version of the best record before it (ADR 0029)."""
+
+    version: int
+    key: str  # the idempotency key of the first record at that version (the one that bumped it)
+    ts_ms: int  # that record's timestamp
+    trust: Restored  # the best record before the repeat
+    at: str  # "<partition>:<offset>" of the repeating record
+    kept_at: int  # its index in the SKU's kept records (-1: not kept)
 
 
 @dataclass
@@ -186,50 +216,192 @@ class TrustedLevels:
     """Each SKU's levels record to trust after a failover, read in topic order (ADR 0029).
 
     Versions only grow while Redis keeps its writes. The adjuster may apply commands on a
-    promoted replica that lacks some writes before anyone looks. Their records then carry
-    a lower version than an earlier record of an earlier command. From the first such record
-    (``regressed``), the SKU's choice is frozen: the highest-version record before it, so the
+    promoted replica that lacks some writes before anyone looks. Two signs in the records:
+    - a record of a later command with a **lower** version (``regressed`` at once);
+    - a record of a later command with the **same** version as the best before it, when the
+      command that first reached that version left no idempotency key in Redis (its key is
+      written by the script that made the change, so its absence is the change's). A refused,
+      duplicate or stale command repeats a version too; only the key tells them apart, so
+      such a repeat is a :class:`Tie` that :meth:`settle` decides by asking Redis.
+    From the first sign on, the SKU's choice is frozen at the best record before it, so the
     rebuild restores that one and replays every later command, those applied on the
     incomplete state included. Otherwise the highest version wins, then
     :meth:`Restored.supersedes`. Compaction can remove both the sign and the record to trust
     (the last record of a key is all it keeps), so the check must run before it does.
 
     A per-SKU rebuild writes ``repaired`` = the position of the sign it repaired (``at``)
-    into the SKU's state hash: the sign stays in the topic, and is not reported again."""
+    into the SKU's state hash: the sign stays in the topic, and is not reported again (nor,
+    its lost keys written again by the repair, taken for no sign by a rerun).
 
+    ``keep``: the SKUs whose records are all kept (a per-SKU rebuild's scope), so that
+    :meth:`roll_back` can restore the last record whose command Redis still holds."""
+
+    keep: Callable[[str], bool] | None = None
     best: dict[str, Restored] = field(default_factory=dict)
     regressed: dict[str, str] = field(default_factory=dict)
     at: dict[str, str] = field(default_factory=dict)  # "<partition>:<offset>" of the sign
+    ties: dict[str, list[Tie]] = field(default_factory=dict)
+    keys_checked: int = 0  # idempotency keys looked up in Redis (settle, roll_back)
+    _top: dict[str, tuple[str | None, int]] = field(default_factory=dict)  # see Tie.key
+    _history: dict[str, list[tuple[Restored, int]]] = field(default_factory=dict)
+    _sign: dict[str, int] = field(default_factory=dict)  # index of the sign in _history
 
-    def take(self, sku: str, lv: Restored) -> None:
+    def take(self, sku: str, lv: Restored, ts_ms: int = 0) -> None:
+        """The SKU's next record in topic order (``ts_ms``: its timestamp)."""
         if sku in self.regressed:
             return
+        index = -1
+        if self.keep is not None and self.keep(sku):
+            kept = self._history.setdefault(sku, [])
+            # a command read again (a duplicate at its old position) published the levels of
+            # its time under an older position: no point to restore from, its key no sign
+            if not kept or lv.key is None or not kept[-1][0].covers_position_of(lv):
+                index = len(kept)
+                kept.append((lv, ts_ms))
         cur = self.best.get(sku)
         if cur is None:
             self.best[sku] = lv
+            self._top[sku] = (lv.key, ts_ms)
             return
         later = lv.partition is not None and lv.partition == cur.partition
         later = later and lv.offset is not None and cur.offset is not None
-        if later and lv.offset > cur.offset and lv.version < cur.version:  # type: ignore[operator]
+        later = later and lv.offset > cur.offset  # type: ignore[operator]
+        if later and lv.version < cur.version:
             self.at[sku] = f"{lv.partition}:{lv.offset}"
+            self._sign[sku] = index
             self.regressed[sku] = (
                 f"version went back: {lv.version} at {self.at[sku]} after "
                 f"{cur.version} at {cur.partition}:{cur.offset}"
             )
-        elif lv.outranks(cur):
+            return
+        if later and lv.version == cur.version:
+            key, ts = self._top[sku]
+            ties = self.ties.setdefault(sku, [])
+            if key is not None and (not ties or ties[-1].version != cur.version):
+                ties.append(Tie(cur.version, key, ts, cur, f"{lv.partition}:{lv.offset}", index))
+        if lv.outranks(cur):
+            if lv.version > cur.version:
+                self._top[sku] = (lv.key, ts_ms)
             self.best[sku] = lv
 
     def drop(self, sku: str) -> None:
         """A tombstone: the SKU was deleted."""
-        self.best.pop(sku, None)
-        self.regressed.pop(sku, None)
-        self.at.pop(sku, None)
+        for held in (self.best, self.regressed, self.at, self.ties, self._top):
+            held.pop(sku, None)
+        self._history.pop(sku, None)
+        self._sign.pop(sku, None)
+
+    def keeps(self, sku: str) -> bool:
+        return sku in self._history
+
+    async def settle(
+        self, redis: Redis, skus: Iterable[str], ttl_s: int, *, chunk: int = 1000
+    ) -> None:
+        """Decide the ties of ``skus``: the first whose command's idempotency key is missing
+        from Redis (its record younger than :data:`KEY_TTL_SHARE` of ``ttl_s``), or whose
+        position a per-SKU rebuild wrote as ``repaired``, is a sign of loss. One ``EXISTS``
+        per tie and one ``HGET`` per SKU with ties, pipelined."""
+        cutoff = _key_cutoff_ms(ttl_s)
+        todo = [(sku, t) for sku in skus for t in self.ties.get(sku, ()) if t.ts_ms >= cutoff]
+        if not todo:
+            return
+        owners = sorted({sku for sku, _ in todo})
+        asks: list[tuple[str, ...]] = [("EXISTS", idem_key(sku, t.key)) for sku, t in todo]
+        asks += [("HGET", state_key(sku), REPAIRED) for sku in owners]
+        answers = await _ask(redis, asks, chunk)
+        self.keys_checked += len(todo)
+        repaired = dict(zip(owners, answers[len(todo) :], strict=True))
+        decided: set[str] = set()
+        for (sku, t), present in zip(todo, answers, strict=False):
+            if sku in decided or (present and as_text(repaired[sku] or "") != t.at):
+                continue
+            decided.add(sku)  # the first sign in topic order: earlier than any version drop
+            self.best[sku], self.at[sku], self._sign[sku] = t.trust, t.at, t.kept_at
+            self.regressed[sku] = (
+                f"write lost: version {t.version} again at {t.at}, and the command that "
+                f"first reached it ({t.key}) is not in Redis"
+            )
+
+    async def roll_back(
+        self, redis: Redis, skus: Iterable[str], ttl_s: int, *, chunk: int = 1000
+    ) -> list[str]:
+        """For each kept SKU of ``skus``: the commands behind its last records (before its
+        sign, if any) whose idempotency keys are missing from Redis were lost; restore the
+        record before them instead, so the rebuild replays those commands through the script
+        like the later ones (their ledger entries, ``seen`` counters and waiting lines come
+        back with them). The walk stops at a record with no key (a kit snapshot) or older than
+        the key could live. If every record is missing (a Redis emptied), the choice stays.
+        Keys are looked up in rounds, from the last record back (1, then 8, 64, ... more per
+        SKU still walking): a SKU that lost nothing costs one ``EXISTS``. The SKUs rolled
+        back."""
+        cutoff = _key_cutoff_ms(ttl_s)
+        ends = {sku: self._sign.get(sku, len(self._history.get(sku, ()))) for sku in skus}
+        walking = {sku: end - 1 for sku, end in ends.items() if end > 0}  # next index back
+        restore: dict[str, int] = {}  # the index of the record to restore from
+        step = 1
+        while walking:
+            asks: list[tuple[str, int, str]] = []
+            blocked: set[str] = set()  # stopped at a record it cannot look up
+            for sku, at in walking.items():
+                kept = self._history[sku]
+                for i in range(at, max(at - step, -1), -1):
+                    lv, ts = kept[i]
+                    if lv.key is None or ts < cutoff:
+                        blocked.add(sku)
+                        break
+                    asks.append((sku, i, lv.key))
+            present = await _ask(redis, [("EXISTS", idem_key(s, k)) for s, _, k in asks], chunk)
+            self.keys_checked += len(asks)
+            missing: dict[str, int] = {}  # the lowest index looked at, its key missing
+            found: dict[str, int] = {}  # the highest index looked at whose key is there
+            for (sku, i, _), there in zip(asks, present, strict=True):
+                if sku in found:
+                    continue
+                if there:
+                    found[sku] = i
+                else:
+                    missing[sku] = i
+            for sku, at in list(walking.items()):
+                low = missing.get(sku, at + 1)  # all of at..low missing
+                if sku in found:
+                    stop: int | None = found[sku]
+                elif sku in blocked:
+                    stop = low - 1  # the record it cannot look up: restored as before
+                elif low == 0:
+                    log.warning("every record's command is missing from Redis", extra={"sku": sku})
+                    stop = None
+                else:
+                    walking[sku] = low - 1
+                    continue
+                del walking[sku]
+                if stop is not None and stop < ends[sku] - 1:
+                    restore[sku] = stop
+            step *= 8
+        for sku, i in restore.items():
+            self.best[sku] = self._history[sku][i][0]
+        return sorted(restore)
 
     def unrepaired(self, sku: str, state: dict[str, str]) -> str | None:
         """The sign of a loss in ``sku``'s records, unless a rebuild repaired it already."""
         if sku in self.regressed and state.get(REPAIRED) != self.at[sku]:
             return self.regressed[sku]
         return None
+
+
+def _key_cutoff_ms(ttl_s: int) -> int:
+    """Records older than this (ms since the epoch) may have outlived their command's key."""
+    return int(time.time() * 1000 - ttl_s * 1000 * KEY_TTL_SHARE)
+
+
+async def _ask(redis: Redis, commands: Sequence[tuple[str, ...]], chunk: int) -> list[Any]:
+    """Run read commands in pipelines of ``chunk`` (a cluster pipeline routes each by key)."""
+    out: list[Any] = []
+    for i in range(0, len(commands), chunk):
+        pipe = redis.pipeline(transaction=False)
+        for name, *args in commands[i : i + chunk]:
+            pipe.execute_command(name, *args)
+        out.extend(await pipe.execute())
+    return out
 
 
 @dataclass
@@ -253,9 +425,9 @@ class _Plan:
     # per SKU, the settings fields a command read states (restore.lua keeps the others)
     restated: dict[str, set[str]] = field(default_factory=dict)
 
-    def keep_levels(self, sku: str, lv: Restored) -> None:
+    def keep_levels(self, sku: str, lv: Restored, ts_ms: int = 0) -> None:
         if self.trusted is not None:
-            self.trusted.take(sku, lv)
+            self.trusted.take(sku, lv, ts_ms)
             self.levels = self.trusted.best
             return
         cur = self.levels.get(sku)
@@ -423,13 +595,16 @@ def parse_levels(raw: bytes) -> tuple[str, Restored] | None:
     if not isinstance(event, InventoryLevelsUpdated):
         return None
     lv = event.payload
-    return lv.sku, Restored(lv.version, lv.partition, lv.offset, restore_fields(lv))
+    fields = restore_fields(lv)
+    return lv.sku, Restored(lv.version, lv.partition, lv.offset, fields, lv.idempotency_key)
 
 
 def _fast_levels(p: dict[str, Any]) -> tuple[str, Restored] | None:
     sku, version, shares = p["sku"], p["version"], p.get("shares")
-    partition, offset = p.get("partition"), p.get("offset")
+    partition, offset, key = p.get("partition"), p.get("offset"), p.get("idempotency_key")
     if not (type(sku) is str and sku and type(version) is int):
+        return None
+    if not (key is None or type(key) is str):
         return None
     if not (
         (partition is None or type(partition) is int) and (offset is None or type(offset) is int)
@@ -458,7 +633,7 @@ def _fast_levels(p: dict[str, Any]) -> tuple[str, Restored] | None:
             fields[f"{KIT_OFFSET_PREFIX}{part}"] = off
     if partition is not None and offset is not None:
         fields["pos"] = f"{partition}:{offset}"
-    return sku, Restored(version, partition, offset, fields)
+    return sku, Restored(version, partition, offset, fields, key)
 
 
 def _fast_seen(seen: object, fields: dict[str, str | int]) -> bool:
@@ -585,7 +760,8 @@ async def rebuild(
             f"Redis already holds state for group {store.group!r} ({offsets_key(store.group)} "
             "exists); stop inventory-adjuster and pass --force to overwrite it"
         )
-    rep, plan = Report(), _Plan(trusted=TrustedLevels() if scoped else None)
+    trusted = TrustedLevels(keep=_in_scope(skus, slots)) if scoped else None
+    rep, plan = Report(), _Plan(trusted=trusted)
     phase = _Phases(rep)
 
     def on_levels(records: Records) -> None:
@@ -601,7 +777,7 @@ async def rebuild(
             if parsed is None:
                 rep.undecodable += 1
             else:
-                plan.keep_levels(*parsed)
+                plan.keep_levels(*parsed, r.timestamp)
 
     def on_commands(records: Records) -> None:
         rep.commands_read += len(records)
@@ -616,6 +792,12 @@ async def rebuild(
 
     await read_to_end(bootstrap, levels_topic, on_levels, security=security)
     phase("read_levels")
+    if trusted is not None:  # before the commands are read: the records decide what is replayed
+        mine = [sku for sku in trusted.best if trusted.keeps(sku)]
+        await trusted.settle(store.redis, mine, store.idem_ttl_s)
+        rep.rolled_back = await trusted.roll_back(store.redis, mine, store.idem_ttl_s)
+        rep.keys_checked = trusted.keys_checked
+        phase("check_keys")
     last = await read_to_end(bootstrap, commands_topic, on_commands, security=security)
     phase("read_commands")
     await read_to_end(bootstrap, changed_topic, plan.waiting.take, security=security)
@@ -638,6 +820,23 @@ async def rebuild(
             },
         )
     return rep
+
+
+def _in_scope(skus: Collection[str] | None, slots: Collection[int] | None) -> Callable[[str], bool]:
+    """Is a SKU in a per-SKU rebuild's scope (named, or its keys in one of the slots)?"""
+    named, wanted = set(skus or ()), set(slots or ())
+    slot_of: dict[str, int] = {}
+
+    def check(sku: str) -> bool:
+        if sku in named:
+            return True
+        if not wanted:
+            return False
+        if sku not in slot_of:
+            slot_of[sku] = sku_slot(sku)
+        return slot_of[sku] in wanted
+
+    return check
 
 
 def _narrow(plan: _Plan, skus: Collection[str] | None, slots: Collection[int] | None) -> list[str]:
@@ -756,6 +955,7 @@ async def _define_kits(store: RedisInventory, kits: KitStore, candidates: list[s
 @dataclass
 class Detection:
     checked: int = 0  # SKUs with a levels record (in the slots asked for)
+    keys_checked: int = 0  # idempotency keys looked up: one per version a later record repeated
     lost: list[str] = field(default_factory=list)  # behind their latest record
     reasons: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
@@ -809,8 +1009,12 @@ async def detect_lost(
 ) -> Detection:
     """Every SKU (of ``slots``) whose Redis state is behind the levels record to trust
     (:class:`TrustedLevels`), or whose records show commands applied on a state that had lost
-    writes. Kafka is read first, then Redis, so a write applied meanwhile only puts Redis
-    further ahead."""
+    writes (a lower version, or a repeated one whose first command left no key in Redis).
+    Kafka is read first, then Redis, so a write applied meanwhile only puts Redis further
+    ahead (and a key it writes is of a command published later, not the one looked up).
+    Redis reads: one ``EXISTS`` per version a later record repeated (ties; a refused command
+    after an applied one is one) and one ``HGET`` per SKU with ties, then one ``HGETALL`` per
+    SKU, all pipelined in ``chunk``s."""
     started = time.perf_counter()
     trusted = TrustedLevels()
 
@@ -822,13 +1026,14 @@ async def detect_lost(
                 continue
             parsed = parse_levels(r.value)
             if parsed is not None:
-                trusted.take(*parsed)
+                trusted.take(*parsed, r.timestamp)
 
     await read_to_end(bootstrap, levels_topic, on_levels, security=security)
     latest = trusted.best
     wanted = set(slots) if slots is not None else None
     skus = sorted(s for s in latest if wanted is None or sku_slot(s) in wanted)
-    found = Detection(checked=len(skus))
+    await trusted.settle(store.redis, skus, store.idem_ttl_s, chunk=chunk)
+    found = Detection(checked=len(skus), keys_checked=trusted.keys_checked)
     for i in range(0, len(skus), chunk):
         part = skus[i : i + chunk]
         pipe = store.redis.pipeline(transaction=False)

@@ -226,7 +226,7 @@ class RedisInventory:
         if any(isinstance(r, NoScriptError) for r in raw):
             await self.redis.script_load(APPLY_LUA)
             raw = await self._evalsha_all(calls)
-        return [self._parse(cmd.sku, pos, r) for (cmd, pos), r in zip(commands, raw, strict=True)]
+        return [self._parse(cmd, pos, r) for (cmd, pos), r in zip(commands, raw, strict=True)]
 
     async def _evalsha_all(self, calls: list[tuple[list[str], list[str | int]]]) -> list[Any]:
         pipe = self.redis.pipeline(transaction=False)
@@ -247,7 +247,7 @@ class RedisInventory:
         return raw[1:]
 
     @staticmethod
-    def _parse(sku: str, pos: Position | None, raw: Any) -> Applied | Invalid:
+    def _parse(cmd: InventoryCommand, pos: Position | None, raw: Any) -> Applied | Invalid:
         if isinstance(raw, ResponseError):
             if str(raw).startswith("POISON"):
                 return Invalid(str(raw).removeprefix("POISON "))
@@ -258,7 +258,9 @@ class RedisInventory:
         doc = orjson.loads(levels)
         if pos is not None:
             doc.update(partition=pos.partition, offset=pos.offset)
-        return Applied(status=status, result=orjson.loads(result), levels=sku_levels(sku, doc))  # type: ignore[arg-type]
+        doc["idempotency_key"] = cmd.idempotency_key  # the rebuild's detection checks it
+        levels_ = sku_levels(cmd.sku, doc)
+        return Applied(status=status, result=orjson.loads(result), levels=levels_)  # type: ignore[arg-type]
 
     async def levels(self, sku: str, *, with_position: bool = False) -> SkuLevels | None:
         """The SKU's levels; ``with_position``: also the position of its last command and its
@@ -514,6 +516,7 @@ def sku_levels(sku: str, doc: dict[str, Any]) -> SkuLevels:
         kit_offsets={str(p): int(o) for p, o in kit_offsets.items()}
         if (kit_offsets := doc.get("kit_offsets"))
         else None,
+        idempotency_key=doc.get("idempotency_key"),
     )
 
 
