@@ -21,9 +21,12 @@ if [[ "${1:-}" == --cluster ]]; then
   if [[ -z "${STOCKSYNC_TEST_REDIS:-}" ]]; then  # the tests' Redis, started when it is not
     export REDIS_PORT="${REDIS_PORT:-16379}" STOCKSYNC_STATE_DIR="${STOCKSYNC_STATE_DIR:-$REPO/.work/test}"
     scripts/infra/redis.sh start
+    # stopped when the run ends: left on 16379 it would keep scripts/test.sh from starting
+    trap 'scripts/infra/redis.sh stop >/dev/null 2>&1 || true' EXIT
     export STOCKSYNC_TEST_REDIS="redis://127.0.0.1:$REDIS_PORT/0"
   fi
-  exec uv run --frozen pytest tests/cluster -m cluster "$@"
+  uv run --frozen pytest tests/cluster -m cluster "$@"
+  exit
 fi
 export FAULTS_SET="${FAULTS_SET:-all}"
 export FAULTS_SCALE="${FAULTS_SCALE:-3}"
