@@ -15,6 +15,7 @@ other key stays as it was.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import pytest
@@ -273,6 +274,110 @@ async def test_one_lost_write_then_an_apply_is_found_and_rebuilt_with_its_ledger
         assert rerun.scope == [sku]
         assert await store.levels(sku) == now
         assert await entered(store, sku) == ledger_of(every, sku)
+    finally:
+        await producer.stop()
+
+
+async def waiting_line(redis: Redis, sku: str) -> list[dict[str, object]]:
+    """The SKU's waiting line, oldest first, without each entry's queueing time."""
+    out = []
+    for raw in await redis.lrange(waiting_key(sku), 0, -1):
+        entry = json.loads(raw)
+        entry.pop("t", None)
+        out.append(entry)
+    return out
+
+
+async def seen_of(redis: Redis, sku: str) -> dict[str, str]:
+    """The SKU's ``seen|<location>|<shop>`` counters as stored."""
+    state = {text(k): text(v) for k, v in (await redis.hgetall(state_key(sku))).items()}
+    return {k: v for k, v in state.items() if k.startswith("seen|")}
+
+
+def text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def test_a_lost_refusal_then_an_apply_is_found_and_replayed_with_its_waiting_line(
+    kafka_bootstrap: str, redis5: Redis, handler_topics: Topics
+) -> None:
+    """The loss no version shows: the only lost command was a refused reserve of an order
+    line (no version bump; its key, ``seen`` count, waiting line and ledger entry written by
+    the script that refused it), then one command applied on the rolled-back state. Its
+    record repeats no version and Redis matches the latest record; only the refusal's
+    idempotency key, missing from Redis, tells. Detection must name the SKU; the repair must
+    bring back the refusal as the original had it (its ``seen`` count, waiting entry and
+    ledger entry), each command once, equal to a twin SKU that lost nothing."""
+    topics3 = handler_topics
+    run = uuid.uuid4().hex[:8]
+    sku, twin = f"FO-ref-{run}", f"FO-ref-twin-{run}"
+    group = f"it-failover-refused-{run}"
+    store = RedisInventory(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
+    producer = make_producer(kafka_bootstrap, "it-failover")
+    await producer.start()
+    handler = CommandHandler(store, producer)
+
+    def order(s: str, n: int) -> InventoryCommandRequested:
+        ref = OrderLineRef(shop="shop-1.myshopify.com", order_id=f"{run}-{n}", line_id="1")
+        return command(s, "reserve", 1, f"{s}:order-{n}", order=ref)
+
+    def steps(s: str) -> list[InventoryCommandRequested]:
+        """A count of 1, an order reserving it, an order refused, a shrinkage applied."""
+        count = command(s, "set_on_hand", 1, f"{s}:count")
+        return [count, order(s, 1), order(s, 2), command(s, "adjust", -1, f"{s}:after")]
+
+    try:
+        early, lost, after = steps(sku)[:2], steps(sku)[2:3], steps(sku)[3:]
+        await produce(producer, topics3.commands, [*early, *steps(twin)])
+        await handle_all(kafka_bootstrap, topics3.commands, handler)
+        snap = await snapshot(redis5, keys_of(sku, [*early, *lost, *after]))
+        await produce(producer, topics3.commands, lost)  # refused: acknowledged, not replicated
+        await handle_all(kafka_bootstrap, topics3.commands, handler)
+        assert (await store.ledger(sku))[-1]["status"] == "rejected"
+        had_seen, had_waiting = await seen_of(redis5, sku), await waiting_line(redis5, sku)
+        assert list(had_seen.values()) == ["2"] and [w["key"] for w in had_waiting] == [
+            f"{sku}:order-2"
+        ]
+        untouched = (await redis5.hgetall(state_key(twin)), await store.ledger(twin))
+
+        await roll_back(redis5, snap)  # the failover: the refusal is gone
+        read: dict[int, int] = {}
+        await read_to_end(kafka_bootstrap, topics3.commands, lambda rs: read.update(
+            {r.partition: max(r.offset, read.get(r.partition, -1)) for r in rs}))  # fmt: skip
+        await produce(producer, topics3.commands, after)
+        assert await handle_all(kafka_bootstrap, topics3.commands, handler, after=read) == 1
+        assert await waiting_line(redis5, sku) == [] and list(
+            (await seen_of(redis5, sku)).values()
+        ) == ["1"]
+        store = RedisInventory(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
+
+        found = await detect_lost(store, kafka_bootstrap, levels_topic=topics3.levels)
+        assert found.lost == [sku], found.reasons
+        assert found.reasons[sku].startswith("write lost"), found.reasons
+
+        report = await rebuild_from(store, kafka_bootstrap, topics3, skus=found.lost)
+        assert report.scope == [sku]
+        # the refusal and the shrinkage replayed, once each
+        assert report.replay_outcomes == {"rejected": 1, "applied": 1}, report.replay_outcomes
+        expected = [(f"{sku}:count", "applied", "0"), (f"{sku}:order-1", "applied", "1")]
+        expected += [(f"{sku}:order-2", "rejected", "0"), (f"{sku}:after", "applied", "0")]
+        assert await entered(store, sku) == expected
+        assert await entered(store, twin) == [(k.replace(sku, twin), s, d) for k, s, d in expected]
+        assert await seen_of(redis5, sku) == had_seen == await seen_of(redis5, twin)
+        assert await waiting_line(redis5, sku) == had_waiting
+        assert [w["key"] for w in await waiting_line(redis5, twin)] == [f"{twin}:order-2"]
+        now, twin_now = await store.levels(sku), await store.levels(twin)
+        assert now is not None and twin_now is not None
+        assert now.version == twin_now.version and now.locations == twin_now.locations
+        (again,) = await store.apply_many([(lost[0].payload, None)])  # the refusal's key is back
+        assert isinstance(again, Applied) and again.status == "duplicate"
+        assert (await redis5.hgetall(state_key(twin)), await store.ledger(twin)) == untouched
+
+        assert (await detect_lost(store, kafka_bootstrap, levels_topic=topics3.levels)).lost == []
+        await rebuild_from(store, kafka_bootstrap, topics3, skus=[sku])  # a rerun: no change
+        assert await entered(store, sku) == expected
+        assert await waiting_line(redis5, sku) == had_waiting
+        assert await store.levels(sku) == now
     finally:
         await producer.stop()
 

@@ -90,3 +90,25 @@ def test_a_repeated_version_is_a_tie_for_redis_to_decide() -> None:
     assert "A" not in t.regressed and t.best["A"].offset == 7
     t.drop("A")
     assert "A" not in t.ties and not t.keeps("A")
+
+
+def test_every_later_record_with_a_key_is_a_question_for_redis() -> None:
+    """A refused, stale or duplicate command moves no version but writes its key: a loss of
+    those alone shows only as a missing key. ``take`` notes each later record with a key and
+    the record before it (the one to trust), none older than ``since_ms``, none read again at
+    its old position, none with no key, and none after a version went back."""
+    t = TrustedLevels(keep=lambda _sku: True, since_ms=150)
+    t.take("A", keyed(1, 1, "k1"), 100)
+    t.take("A", keyed(2, 2, "k2"), 140)  # older than since_ms: its key may have expired
+    t.take("A", keyed(2, 3, "k3"), 200)  # refused
+    t.take("A", keyed(2, 3, "k3"), 250)  # the same command read again: not later
+    t.take("A", keyed(3, 4, None), 300)  # a kit command's snapshot: no key to look up
+    t.take("A", keyed(4, 5, "k5"), 400)
+    t.take("A", keyed(3, 6, "k6"), 500)  # version went back: a sign already
+    t.take("A", keyed(4, 7, "k7"), 600)
+    assert [(x.key, x.at, x.trust.offset, x.kept_at) for x in t.keyed["A"]] == [
+        ("k3", "1:3", 2, 2),
+        ("k5", "1:5", 4, 4),
+    ]
+    t.drop("A")
+    assert "A" not in t.keyed

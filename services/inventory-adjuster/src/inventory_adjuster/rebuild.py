@@ -43,7 +43,8 @@ SKU's state in Redis (``version``, ``pos``, ``kitoff|<p>``) with its latest leve
 the adjuster publishes only after the script returned: a SKU whose Redis state is behind its
 record lost writes (:func:`detect_lost`); so did one whose records show commands applied on
 the incomplete state (a version that went back, or came again while the command that first
-reached it left no idempotency key: :class:`TrustedLevels`). ``--skus`` / ``--slots`` /
+reached it left no idempotency key, or any record whose command's key is missing, a refused
+one's included: :class:`TrustedLevels`). ``--skus`` / ``--slots`` /
 ``--detect --repair`` rebuild those SKUs only (steps 1-3 restricted to them); every other key,
 and the group's offsets, are left as they are. Each is restored from the last record whose
 command's key Redis still holds, so the lost commands are replayed through the script with
@@ -201,14 +202,20 @@ KEY_TTL_SHARE = 0.9
 
 
 class Tie(NamedTuple):
-    """A later record that repeated the version of the best record before it (ADR 0029)."""
+    """A record whose command's idempotency key Redis is asked for (ADR 0029): a later record
+    that repeated the version of the best record before it (:attr:`TrustedLevels.ties`), or
+    any later record with a key (:attr:`TrustedLevels.keyed`)."""
 
     version: int
-    key: str  # the idempotency key of the first record at that version (the one that bumped it)
+    key: str  # the idempotency key looked up: of the first record at that version (the one
+    # that bumped it), or of the record itself
     ts_ms: int  # that record's timestamp
-    trust: Restored  # the best record before the repeat
-    at: str  # "<partition>:<offset>" of the repeating record
+    trust: Restored  # the best record before the repeat (before the record itself)
+    at: str  # "<partition>:<offset>" of the repeating record (of the record itself)
     kept_at: int  # its index in the SKU's kept records (-1: not kept)
+
+    def offset(self) -> int:
+        return int(self.at.rpartition(":")[2])
 
 
 @dataclass
@@ -222,7 +229,11 @@ class TrustedLevels:
       command that first reached that version left no idempotency key in Redis (its key is
       written by the script that made the change, so its absence is the change's). A refused,
       duplicate or stale command repeats a version too; only the key tells them apart, so
-      such a repeat is a :class:`Tie` that :meth:`settle` decides by asking Redis.
+      such a repeat is a :class:`Tie` that :meth:`settle` decides by asking Redis;
+    - any later record whose command's idempotency key is missing from Redis (``keyed``):
+      a refused, stale or duplicate command writes its key too (apply.lua stores every
+      result but a poison one), so a loss of those alone, which moves no version, shows
+      here; the record before it is the one to trust.
     From the first sign on, the SKU's choice is frozen at the best record before it, so the
     rebuild restores that one and replays every later command, those applied on the
     incomplete state included. Otherwise the highest version wins, then
@@ -241,10 +252,14 @@ class TrustedLevels:
     regressed: dict[str, str] = field(default_factory=dict)
     at: dict[str, str] = field(default_factory=dict)  # "<partition>:<offset>" of the sign
     ties: dict[str, list[Tie]] = field(default_factory=dict)
+    # every later record with a key, from ``since_ms`` on (None: all): see :meth:`settle`
+    keyed: dict[str, list[Tie]] = field(default_factory=dict)
+    since_ms: int | None = None
     keys_checked: int = 0  # idempotency keys looked up in Redis (settle, roll_back)
     _top: dict[str, tuple[str | None, int]] = field(default_factory=dict)  # see Tie.key
     _history: dict[str, list[tuple[Restored, int]]] = field(default_factory=dict)
     _sign: dict[str, int] = field(default_factory=dict)  # index of the sign in _history
+    _before_missing: set[str] = field(default_factory=set)  # signed by a keyed record
 
     def take(self, sku: str, lv: Restored, ts_ms: int = 0) -> None:
         """The SKU's next record in topic order (``ts_ms``: its timestamp)."""
@@ -274,6 +289,9 @@ class TrustedLevels:
                 f"{cur.version} at {cur.partition}:{cur.offset}"
             )
             return
+        if later and lv.key is not None and (self.since_ms is None or ts_ms >= self.since_ms):
+            at = f"{lv.partition}:{lv.offset}"
+            self.keyed.setdefault(sku, []).append(Tie(lv.version, lv.key, ts_ms, cur, at, index))
         if later and lv.version == cur.version:
             key, ts = self._top[sku]
             ties = self.ties.setdefault(sku, [])
@@ -286,8 +304,9 @@ class TrustedLevels:
 
     def drop(self, sku: str) -> None:
         """A tombstone: the SKU was deleted."""
-        for held in (self.best, self.regressed, self.at, self.ties, self._top):
+        for held in (self.best, self.regressed, self.at, self.ties, self.keyed, self._top):
             held.pop(sku, None)
+        self._before_missing.discard(sku)
         self._history.pop(sku, None)
         self._sign.pop(sku, None)
 
@@ -297,29 +316,47 @@ class TrustedLevels:
     async def settle(
         self, redis: Redis, skus: Iterable[str], ttl_s: int, *, chunk: int = 1000
     ) -> None:
-        """Decide the ties of ``skus``: the first whose command's idempotency key is missing
-        from Redis (its record younger than :data:`KEY_TTL_SHARE` of ``ttl_s``), or whose
-        position a per-SKU rebuild wrote as ``repaired``, is a sign of loss. One ``EXISTS``
-        per tie and one ``HGET`` per SKU with ties, pipelined."""
+        """Decide the ties and keyed records of ``skus``: the first in topic order whose
+        command's idempotency key is missing from Redis (its record younger than
+        :data:`KEY_TTL_SHARE` of ``ttl_s``), or whose position a per-SKU rebuild wrote as
+        ``repaired``, is a sign of loss. Redis reads, pipelined in ``chunk``s: one ``EXISTS``
+        per distinct (SKU, key) of those records (each later levels record with a key that
+        young, and each tie's first record), and one ``HGET`` per SKU with any."""
         cutoff = _key_cutoff_ms(ttl_s)
-        todo = [(sku, t) for sku in skus for t in self.ties.get(sku, ()) if t.ts_ms >= cutoff]
+        todo: list[tuple[str, Tie, str]] = []  # (SKU, tie or record, its sign's reason)
+        for sku in skus:
+            mine = [(t, "tie") for t in self.ties.get(sku, ()) if t.ts_ms >= cutoff]
+            if sku not in self.regressed:  # a version that went back is a sign already
+                asked = {t.key for t, _ in mine}  # a tie's key: the tie names it better
+                keyed = self.keyed.get(sku, ())
+                mine += [(t, "record") for t in keyed if t.ts_ms >= cutoff and t.key not in asked]
+            mine.sort(key=lambda x: x[0].offset())  # one SKU: one partition
+            todo += [(sku, t, kind) for t, kind in mine]
         if not todo:
             return
-        owners = sorted({sku for sku, _ in todo})
-        asks: list[tuple[str, ...]] = [("EXISTS", idem_key(sku, t.key)) for sku, t in todo]
+        owners = sorted({sku for sku, _, _ in todo})
+        lookups = list(dict.fromkeys((sku, t.key) for sku, t, _ in todo))
+        asks: list[tuple[str, ...]] = [("EXISTS", idem_key(sku, key)) for sku, key in lookups]
         asks += [("HGET", state_key(sku), REPAIRED) for sku in owners]
         answers = await _ask(redis, asks, chunk)
-        self.keys_checked += len(todo)
-        repaired = dict(zip(owners, answers[len(todo) :], strict=True))
+        self.keys_checked += len(lookups)
+        there = dict(zip(lookups, answers, strict=False))
+        repaired = dict(zip(owners, answers[len(lookups) :], strict=True))
         decided: set[str] = set()
-        for (sku, t), present in zip(todo, answers, strict=False):
+        for sku, t, kind in todo:
+            present = there[(sku, t.key)]
             if sku in decided or (present and as_text(repaired[sku] or "") != t.at):
                 continue
             decided.add(sku)  # the first sign in topic order: earlier than any version drop
             self.best[sku], self.at[sku], self._sign[sku] = t.trust, t.at, t.kept_at
+            if kind == "record":  # the record before the missing key: rolled back already
+                self._before_missing.add(sku)
             self.regressed[sku] = (
                 f"write lost: version {t.version} again at {t.at}, and the command that "
                 f"first reached it ({t.key}) is not in Redis"
+                if kind == "tie"
+                else f"write lost: the command at {t.at} ({t.key}, version {t.version}) "
+                "is not in Redis"
             )
 
     async def roll_back(
@@ -379,7 +416,7 @@ class TrustedLevels:
             step *= 8
         for sku, i in restore.items():
             self.best[sku] = self._history[sku][i][0]
-        return sorted(restore)
+        return sorted({*restore, *(s for s in ends if s in self._before_missing)})
 
     def unrepaired(self, sku: str, state: dict[str, str]) -> str | None:
         """The sign of a loss in ``sku``'s records, unless a rebuild repaired it already."""
@@ -760,7 +797,8 @@ async def rebuild(
             f"Redis already holds state for group {store.group!r} ({offsets_key(store.group)} "
             "exists); stop inventory-adjuster and pass --force to overwrite it"
         )
-    trusted = TrustedLevels(keep=_in_scope(skus, slots)) if scoped else None
+    since = _key_cutoff_ms(store.idem_ttl_s)
+    trusted = TrustedLevels(_in_scope(skus, slots), since_ms=since) if scoped else None
     rep, plan = Report(), _Plan(trusted=trusted)
     phase = _Phases(rep)
 
@@ -955,7 +993,7 @@ async def _define_kits(store: RedisInventory, kits: KitStore, candidates: list[s
 @dataclass
 class Detection:
     checked: int = 0  # SKUs with a levels record (in the slots asked for)
-    keys_checked: int = 0  # idempotency keys looked up: one per version a later record repeated
+    keys_checked: int = 0  # idempotency keys looked up (TrustedLevels.settle)
     lost: list[str] = field(default_factory=list)  # behind their latest record
     reasons: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
@@ -1009,14 +1047,18 @@ async def detect_lost(
 ) -> Detection:
     """Every SKU (of ``slots``) whose Redis state is behind the levels record to trust
     (:class:`TrustedLevels`), or whose records show commands applied on a state that had lost
-    writes (a lower version, or a repeated one whose first command left no key in Redis).
+    writes (a lower version, a repeated one whose first command left no key in Redis, or any
+    record whose command's key is missing: a lost refusal moves no version).
     Kafka is read first, then Redis, so a write applied meanwhile only puts Redis further
     ahead (and a key it writes is of a command published later, not the one looked up).
-    Redis reads: one ``EXISTS`` per version a later record repeated (ties; a refused command
-    after an applied one is one) and one ``HGET`` per SKU with ties, then one ``HGETALL`` per
-    SKU, all pipelined in ``chunk``s."""
+    Redis reads: one ``EXISTS`` per distinct (SKU, idempotency key) of the levels records
+    younger than :data:`KEY_TTL_SHARE` of the key TTL (each record after a SKU's first, and
+    the first record of each version a later record repeated), none for a SKU whose version
+    went back; one ``HGET`` per SKU with any; then one ``HGETALL`` per SKU; all pipelined in
+    ``chunk``s. The records read are those compaction left (it keeps the last per SKU) and
+    the uncompacted tail, so the lookups grow with the recent traffic, not the SKU count."""
     started = time.perf_counter()
-    trusted = TrustedLevels()
+    trusted = TrustedLevels(since_ms=_key_cutoff_ms(store.idem_ttl_s))
 
     def on_levels(records: Records) -> None:
         for r in records:
