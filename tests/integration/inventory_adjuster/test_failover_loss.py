@@ -15,6 +15,7 @@ other key stays as it was.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import uuid
 
@@ -46,6 +47,12 @@ from support.infra import REDIS
 from support.rebuild_topics import LOC, Topics, command, db5, handle_all, rebuild_from
 
 pytestmark = pytest.mark.integration
+
+
+def reserve(run: str, sku: str, n: int) -> InventoryCommandRequested:
+    """One unit of ``sku`` reserved for order ``<run>-<n>`` (its line 1)."""
+    ref = OrderLineRef(shop="shop-1.myshopify.com", order_id=f"{run}-{n}", line_id="1")
+    return command(sku, "reserve", 1, f"{sku}:order-{n}", order=ref)
 
 
 def in_one_slot(prefix: str, n: int) -> list[str]:
@@ -96,9 +103,7 @@ async def test_a_slot_rolled_back_is_found_and_rebuilt_alone(
     await producer.start()
     handler = CommandHandler(store, producer)
 
-    def order(sku: str, n: int) -> InventoryCommandRequested:
-        ref = OrderLineRef(shop="shop-1.myshopify.com", order_id=f"{run}-{n}", line_id="1")
-        return command(sku, "reserve", 1, f"{sku}:order-{n}", order=ref)
+    order = functools.partial(reserve, run)
 
     try:
         early = [command(s, "set_on_hand", 10, f"{s}:count") for s in skus]
@@ -219,9 +224,7 @@ async def test_one_lost_write_then_an_apply_is_found_and_rebuilt_with_its_ledger
     await producer.start()
     handler = CommandHandler(store, producer)
 
-    def order(s: str, n: int) -> InventoryCommandRequested:
-        ref = OrderLineRef(shop="shop-1.myshopify.com", order_id=f"{run}-{n}", line_id="1")
-        return command(s, "reserve", 1, f"{s}:order-{n}", order=ref)
+    order = functools.partial(reserve, run)
 
     try:
         early = [command(s, "set_on_hand", 10, f"{s}:count") for s in (sku, other)]
@@ -317,9 +320,7 @@ async def test_a_lost_refusal_then_an_apply_is_found_and_replayed_with_its_waiti
     await producer.start()
     handler = CommandHandler(store, producer)
 
-    def order(s: str, n: int) -> InventoryCommandRequested:
-        ref = OrderLineRef(shop="shop-1.myshopify.com", order_id=f"{run}-{n}", line_id="1")
-        return command(s, "reserve", 1, f"{s}:order-{n}", order=ref)
+    order = functools.partial(reserve, run)
 
     def steps(s: str) -> list[InventoryCommandRequested]:
         """A count of 1, an order reserving it, an order refused, a shrinkage applied."""
@@ -399,9 +400,7 @@ async def test_a_repaired_skus_ledger_holds_each_command_once(
     await producer.start()
     handler = CommandHandler(store, producer)
 
-    def order(s: str, n: int) -> InventoryCommandRequested:
-        ref = OrderLineRef(shop="shop-1.myshopify.com", order_id=f"{run}-{n}", line_id="1")
-        return command(s, "reserve", 1, f"{s}:order-{n}", order=ref)
+    order = functools.partial(reserve, run)
 
     skus = [went_back, behind_]
     try:
