@@ -373,6 +373,8 @@ async def measure(
         "settle_s": round(settled, 2),
         "_book": book,  # for the hop split; popped before the results are kept
         "_writes": writes_seen,
+        # (store, SKU) -> ms, to compare the sides on the same updates; popped by ``run``
+        "_pairs": load.sync_pairs(book, writes_seen, cold)[0],
     }
 
 
@@ -469,7 +471,8 @@ async def run(opts: Options, infra: Infra) -> dict[str, Any]:
     naive = await naive_series(series, infra)
     data["runs"] = [
         {"label": label, "rate": o.rate, "orders": o.orders, "stocksync": ours[label],
-         "naive": naive[label]}
+         "naive": naive[label],
+         "matched": load.matched(ours[label].pop("_pairs"), naive[label].pop("_pairs"))}
         for label, o, _cat in series
     ]  # fmt: skip
     # the summary and the flash-sale target read the highest rate's run

@@ -271,12 +271,15 @@ def epoch_s(rfc3339: str) -> float:
 SLOWEST = 5  # slowest samples a latency summary lists
 
 
-def sync_latencies(
+def sync_pairs(
     book: dict[str, Any], writes_seen: list[dict[str, Any]], cold: set[str]
-) -> dict[str, Any]:
-    """Per store: sale of a cold SKU elsewhere -> first accepted write of that SKU there.
+) -> tuple[dict[tuple[str, str], float], Counter[str], list[tuple[float, int, str, str]]]:
+    """Per (store, cold SKU) sold elsewhere: ms from the sale to the first accepted write of
+    that SKU there; the sales never written, per store; every sample with its place in the
+    sale order (ms, nth cold sale, store, sku).
 
-    Cold SKUs are sold once each, so the first write after the sale is the one it caused.
+    Cold SKUs are sold once each, so the first write after the sale is the one it caused,
+    and the same seeded orders give both sides of a run the same (store, SKU) pairs.
     """
     first: dict[tuple[str, str], list[float]] = defaultdict(list)
     for w in writes_seen:
@@ -285,21 +288,33 @@ def sync_latencies(
                 if sku in cold:
                     first[(w["shop"], sku)].append(epoch_s(w["at"]))
     shops = {w["shop"] for w in writes_seen} | {s["shop"] for s in book["sales"]}
-    per_store: dict[str, list[float]] = defaultdict(list)
+    pairs: dict[tuple[str, str], float] = {}
     missing: Counter[str] = Counter()
-    slow: list[tuple[float, int, str, str]] = []  # (ms, nth cold sale, store, sku)
+    samples: list[tuple[float, int, str, str]] = []
     sales = sorted((s for s in book["sales"] if s["sku"] in cold), key=lambda s: s["sold_at"])
     for nth, sale in enumerate(sales):
-        for shop in shops - {sale["shop"]}:
+        for shop in sorted(shops - {sale["shop"]}):
             # the write's time has millisecond precision; the sale's is finer
             after = [t for t in first[(shop, sale["sku"])] if t >= sale["sold_at"] - 0.001]
             if after:
                 ms = max(0.0, min(after) - sale["sold_at"]) * 1000
-                per_store[shop].append(ms)
-                slow.append((ms, nth, shop, sale["sku"]))
+                pairs[(shop, sale["sku"])] = ms
+                samples.append((ms, nth, shop, sale["sku"]))
             else:
                 missing[shop] += 1
-    every = [v for values in per_store.values() for v in values]
+    return pairs, missing, samples
+
+
+def sync_latencies(
+    book: dict[str, Any], writes_seen: list[dict[str, Any]], cold: set[str]
+) -> dict[str, Any]:
+    """Per store: sale of a cold SKU elsewhere -> first accepted write of that SKU there
+    (:func:`sync_pairs`)."""
+    _pairs, missing, samples = sync_pairs(book, writes_seen, cold)
+    per_store: dict[str, list[float]] = defaultdict(list)
+    for ms, _nth, shop, _sku in samples:
+        per_store[shop].append(ms)
+    every = [ms for ms, _nth, _shop, _sku in samples]
     return {
         "all": summary(every),
         "per_store": {shop: summary(v) for shop, v in sorted(per_store.items())},
@@ -308,8 +323,31 @@ def sync_latencies(
         # sales) from a periodic stall (anywhere) without re-running the bench
         "slowest": [
             {"ms": round(ms, 1), "nth": nth, "store": shop, "sku": sku}
-            for ms, nth, shop, sku in sorted(slow, reverse=True)[:SLOWEST]
+            for ms, nth, shop, sku in sorted(samples, reverse=True)[:SLOWEST]
         ],
+    }
+
+
+def matched(
+    ours: dict[tuple[str, str], float], theirs: dict[tuple[str, str], float]
+) -> dict[str, Any]:
+    """Both sides' sync latency over the updates both delivered (the same (store, SKU)
+    pairs): a side that never delivers its slow updates (the naive sync has no retry path
+    once a store throttles it) otherwise reports a median over its fast ones only."""
+    both = sorted(set(ours) & set(theirs))
+    stores = sorted({shop for shop, _sku in both})
+    return {
+        "n": len(both),
+        "of": {"stocksync": len(ours), "naive": len(theirs)},
+        "stocksync": summary([ours[k] for k in both]),
+        "naive": summary([theirs[k] for k in both]),
+        "per_store": {
+            shop: {
+                "stocksync": summary([ours[k] for k in both if k[0] == shop]),
+                "naive": summary([theirs[k] for k in both if k[0] == shop]),
+            }
+            for shop in stores
+        },
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import flash_doc, flash_sale, hops
+from bench import flash_doc, flash_sale, hops, load
 from bench.hops import Stamp
 
 A, B, C = "a.myshopify.com", "b.myshopify.com", "c.myshopify.com"
@@ -101,3 +101,35 @@ def test_the_doc_shows_the_cpu_of_each_loaded_series_busiest_process_first() -> 
     assert "| 200/s | stocksync | 94% of 2 cores | shopify-sync 0.25, notifier 0.20 |" in text
     assert "| idle | stocksync |" not in text  # the idle series is not a load
     assert "| 200/s | naive |" not in text  # a run without the figure shows none
+
+
+def test_both_sides_are_compared_over_the_updates_both_delivered() -> None:
+    """The naive sync drops what a throttling store refused (no retry path): its median is
+    over its fast updates only. The matched figures take the same (store, SKU) pairs."""
+    ours = {(B, "S1"): 40.0, (B, "S2"): 50.0, (C, "S1"): 90.0, (C, "S2"): 100.0}
+    theirs = {(B, "S1"): 10.0, (B, "S2"): 20.0, (C, "S3"): 5.0}  # C's S1, S2 never written
+    m = load.matched(ours, theirs)
+    assert m["n"] == 2 and m["of"] == {"stocksync": 4, "naive": 3}
+    assert (m["stocksync"]["max"], m["naive"]["max"]) == (50.0, 20.0)
+    assert list(m["per_store"]) == [B] and m["per_store"][B]["naive"]["n"] == 2
+    runs = [{"label": "200/s", "orders": 4000, "stocksync": side(45.0),
+             "naive": side(9.0, 3, False), "matched": m}]  # fmt: skip
+    text = "\n".join(flash_doc.series_text({"runs": runs}))
+    assert "| 200/s | all | 2 (of 4 / 3) | " in text
+    assert f"| 200/s | {B} | 2 | " in text
+    # a run from before the matched figures: no such table
+    assert "updates both sides delivered" not in "\n".join(
+        flash_doc.series_text({"runs": [runs[0] | {"matched": None}]})
+    )
+
+
+def test_sync_pairs_key_each_update_by_store_and_sku() -> None:
+    book = {"sales": [{"shop": A, "sku": "S1", "sold_at": 100.0},
+                      {"shop": B, "sku": "S2", "sold_at": 100.5}]}  # fmt: skip
+    writes = [
+        {"shop": B, "ok": True, "skus": ["S1"], "at": "1970-01-01T00:01:40.020Z"},
+        {"shop": A, "ok": True, "skus": ["S2"], "at": "1970-01-01T00:01:40.540Z"},
+    ]
+    pairs, missing, samples = load.sync_pairs(book, writes, {"S1", "S2"})
+    assert set(pairs) == {(B, "S1"), (A, "S2")} and abs(pairs[(A, "S2")] - 40) < 1.5
+    assert missing == {} and len(samples) == 2
