@@ -17,9 +17,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import time
 import uuid
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.structs import ConsumerRecord
 from redis.asyncio import Redis
 
 from inventory_adjuster.adapters.redis_store import (
@@ -434,6 +438,105 @@ async def test_a_repaired_skus_ledger_holds_each_command_once(
             assert await store.levels(s) == levels[s]
     finally:
         await producer.stop()
+
+
+HOUR_MS = 3600 * 1000
+
+
+async def aged_copy(
+    kafka: str, producer, source: str, target: str, old: dict[str, int], age_ms: int
+) -> None:
+    """Copy ``source``'s levels records into ``target`` in order, the first ``old[sku]`` of
+    each SKU with a CreateTime ``age_ms`` in the past (the rest: now), as if published then."""
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    await read_to_end(kafka, source, records.extend)
+    records.sort(key=lambda r: (r.partition, r.offset))
+    taken: dict[str, int] = {}
+    now = int(time.time() * 1000)
+    for r in records:
+        sku = r.key.decode()
+        n = taken[sku] = taken.get(sku, 0) + 1
+        stamp = now - age_ms if n <= old.get(sku, 0) else now
+        await producer.send_and_wait(
+            target, r.value, key=r.key, headers=list(r.headers), timestamp_ms=stamp
+        )
+
+
+async def retention_of(admin: AIOKafkaAdminClient, topic: ConfigResource) -> str | None:
+    (described,) = await admin.describe_configs([topic])
+    values = [e[1] for e in described.resources[0][4] if e[0] == "retention.ms"]
+    return values[0] if values else None
+
+
+async def test_a_record_older_than_the_commands_retention_is_no_false_alarm(
+    kafka_bootstrap: str, redis5: Redis, handler_topics: Topics
+) -> None:
+    """A full rebuild re-marks the keys of the commands the commands topic still holds. A
+    levels record older than that topic's retention, but younger than 90% of the key TTL, has
+    a key nobody re-marked once its command was deleted: detection must not call it lost
+    while a later record follows it, and the repair's walk back must stop there too (its
+    command could not be replayed). Here the commands topic keeps an hour, the keys 30 days;
+    the records of each SKU's count and first order are three hours old."""
+    topics3 = handler_topics
+    run = uuid.uuid4().hex[:8]
+    old_only, also_new = f"FO-aged-{run}", f"FO-aged-new-{run}"
+    group = f"it-failover-aged-{run}"
+    ttl_s = 30 * 24 * 3600
+    store = RedisInventory(redis5, group, idem_ttl_s=ttl_s, ledger_max_len=1000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    aged = Topics(topics3.commands, f"it-rebuild-{run}.aged-levels", topics3.changed)
+    await admin.create_topics(
+        [NewTopic(aged.levels, 3, 1, topic_configs={"cleanup.policy": "compact"})]
+    )
+    resource = ConfigResource(ConfigResourceType.TOPIC, topics3.commands)
+    await admin.alter_configs([ConfigResource(
+        ConfigResourceType.TOPIC, topics3.commands, {"retention.ms": str(HOUR_MS)})])  # fmt: skip
+    producer = make_producer(kafka_bootstrap, "it-failover")
+    await producer.start()
+    handler = CommandHandler(store, producer)
+    order = functools.partial(reserve, run)
+    skus = [old_only, also_new]
+    try:
+        deadline = time.monotonic() + 10  # the broker applies the change it acknowledged
+        while await retention_of(admin, resource) != str(HOUR_MS):
+            assert time.monotonic() < deadline, await retention_of(admin, resource)
+            await asyncio.sleep(0.1)
+        every = [command(s, "set_on_hand", 10, f"{s}:count") for s in skus]
+        every += [order(s, n) for s in skus for n in (1, 2)]
+        await produce(producer, topics3.commands, every)
+        await handle_all(kafka_bootstrap, topics3.commands, handler)
+        await aged_copy(
+            kafka_bootstrap,
+            producer,
+            topics3.levels,
+            aged.levels,
+            dict.fromkeys(skus, 2),
+            3 * HOUR_MS,
+        )
+        truth = await store.levels(also_new)
+        # a full rebuild could not re-mark the first order's key: its command was deleted
+        for s in skus:
+            await redis5.delete(idem_key(s, f"{s}:order-1"))
+        # and the second order of one SKU is a write a failover lost (its key alone, here)
+        await redis5.delete(idem_key(also_new, f"{also_new}:order-2"))
+
+        found = await detect_lost(
+            store, kafka_bootstrap, levels_topic=aged.levels, commands_topic=aged.commands
+        )
+        assert found.lost == [also_new], found.reasons
+        assert f"({also_new}:order-2," in found.reasons[also_new]
+
+        report = await rebuild_from(store, kafka_bootstrap, aged, skus=found.lost)
+        # restored from the first order's record (older than the commands' retention: trusted
+        # as it is), the lost second order replayed; not the first one too
+        assert report.rolled_back == [also_new] and report.commands_replayed == 1, report
+        assert await store.levels(also_new) == truth
+        assert await redis5.exists(idem_key(also_new, f"{also_new}:order-2"))
+    finally:
+        await producer.stop()
+        await admin.delete_topics([aged.levels])
+        await admin.close()
 
 
 async def test_the_command_line_detects_and_repairs(

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from inventory_adjuster.rebuild import Restored, TrustedLevels, behind, parse_slots, sku_slot
+from inventory_adjuster.rebuild import (
+    Restored,
+    TrustedLevels,
+    behind,
+    key_window_ms,
+    parse_slots,
+    sku_slot,
+)
 
 
 def record(version: int = 5, partition: int | None = 1, offset: int | None = 40,
@@ -112,3 +119,14 @@ def test_every_later_record_with_a_key_is_a_question_for_redis() -> None:
     ]
     t.drop("A")
     assert "A" not in t.keyed
+
+
+def test_the_key_window_ends_at_the_key_ttl_or_the_commands_retention_whichever_is_sooner() -> None:
+    """Keys are asked for records from 90% of the key TTL ago, or from 90% of the commands
+    topic's retention ago when that is later: a full rebuild re-marks only the keys of the
+    commands the topic still holds (-1, unbounded, is None)."""
+    day = 86_400_000
+    now = 100 * day
+    assert key_window_ms(30 * 86_400, None, now) == now - 27 * day
+    assert key_window_ms(30 * 86_400, 14 * day, now) == now - int(14 * day * 0.9)
+    assert key_window_ms(7 * 86_400, 14 * day, now) == now - int(7 * day * 0.9)
