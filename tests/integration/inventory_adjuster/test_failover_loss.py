@@ -26,6 +26,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.structs import ConsumerRecord
 from redis.asyncio import Redis
 
+from inventory_adjuster.adapters.kits import KitStore, component_key
 from inventory_adjuster.adapters.redis_store import (
     Applied,
     Position,
@@ -537,6 +538,76 @@ async def test_a_record_older_than_the_commands_retention_is_no_false_alarm(
         await producer.stop()
         await admin.delete_topics([aged.levels])
         await admin.close()
+
+
+async def test_a_lost_kit_component_write_then_an_apply_is_found_and_repaired(
+    kafka_bootstrap: str, redis5: Redis, handler_topics: Topics
+) -> None:
+    """A kit reserve moves its components; the levels record published for a component after
+    it carries the component's key of the kit command (``<kit key>:component:<sku>``, written
+    by the script that moved it). The component's slot then loses that write, and a receipt is
+    applied on it, which brings its version back to the lost one. Detection must name the
+    component; the repair, once the kit and its other component are added to it (a kit command
+    to replay moves them all), must apply the kit command's share and the receipt once each:
+    the component's levels and ledger as if nothing was lost, the other component and the
+    kit unmoved."""
+    topics3 = handler_topics
+    run = uuid.uuid4().hex[:8]
+    comp, other, kit = f"FO-kc-{run}", f"FO-kc2-{run}", f"FO-kit-{run}"
+    group = f"it-failover-kit-{run}"
+    store = RedisInventory(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
+    kits = KitStore(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
+    producer = make_producer(kafka_bootstrap, "it-failover")
+    await producer.start()
+    handler = CommandHandler(store, producer, kits)
+    try:
+        early = [command(s, "set_on_hand", 10, f"{s}:count") for s in (comp, other)]
+        early.append(command(kit, "configure", 0, f"{kit}:define",
+                             config={"kit_components": {comp: 1, other: 2}}))  # fmt: skip
+        await produce(producer, topics3.commands, early)
+        await handle_all(kafka_bootstrap, topics3.commands, handler)
+        lost = [reserve(run, kit, 1)]  # moves both components; the first one's write is lost
+        share = component_key(lost[0].payload.idempotency_key, comp)
+        after = [command(comp, "adjust", 1, f"{comp}:after")]
+        snap = await snapshot(redis5, [*keys_of(comp, [*early, *after]), idem_key(comp, share)])
+        await produce(producer, topics3.commands, lost)
+        await handle_all(kafka_bootstrap, topics3.commands, handler)
+        truth = await store.levels(comp)
+        assert truth is not None and truth.locations[LOC].reserved == 1
+        moved = {s: await store.levels(s) for s in (other, kit)}
+
+        await roll_back(redis5, snap)  # the failover of the component's slot
+        read: dict[int, int] = {}
+        await read_to_end(kafka_bootstrap, topics3.commands, lambda rs: read.update(
+            {r.partition: max(r.offset, read.get(r.partition, -1)) for r in rs}))  # fmt: skip
+        await produce(producer, topics3.commands, after)
+        assert await handle_all(kafka_bootstrap, topics3.commands, handler, after=read) == 1
+        masked = await store.levels(comp)
+        assert masked is not None and masked.version == truth.version  # the lost one's again
+        assert masked.locations[LOC].reserved == 0
+
+        found = await detect_lost(store, kafka_bootstrap, levels_topic=topics3.levels,
+                                  commands_topic=topics3.commands)  # fmt: skip
+        assert found.lost == [comp], found.reasons
+        assert share in found.reasons[comp]
+
+        with pytest.raises(RebuildError, match="must be replayed"):
+            await rebuild_from(store, kafka_bootstrap, topics3, skus=found.lost)
+        report = await rebuild_from(store, kafka_bootstrap, topics3, skus=[comp, other, kit])
+        assert report.rolled_back == [comp], report
+        now = await store.levels(comp)
+        assert now is not None and now.version == truth.version + 1
+        assert now.locations[LOC].on_hand == 11 and now.locations[LOC].reserved == 1
+        # each once; the kit command and the receipt are on two partitions: replayed in the
+        # order they are read, which one partition's order alone bounds
+        keys = [key for key, _, _ in await entered(store, comp)]
+        assert keys[0] == f"{comp}:count" and sorted(keys[1:]) == sorted([share, f"{comp}:after"])
+        for s in (other, kit):
+            assert await store.levels(s) == moved[s], s
+        assert (await detect_lost(store, kafka_bootstrap, levels_topic=topics3.levels,
+                                  commands_topic=topics3.commands)).lost == []  # fmt: skip
+    finally:
+        await producer.stop()
 
 
 async def test_the_command_line_detects_and_repairs(

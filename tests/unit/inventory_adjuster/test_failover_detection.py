@@ -130,3 +130,22 @@ def test_the_key_window_ends_at_the_key_ttl_or_the_commands_retention_whichever_
     assert key_window_ms(30 * 86_400, None, now) == now - 27 * day
     assert key_window_ms(30 * 86_400, 14 * day, now) == now - int(14 * day * 0.9)
     assert key_window_ms(7 * 86_400, 14 * day, now) == now - int(7 * day * 0.9)
+
+
+def test_a_components_levels_after_a_kit_command_follow_the_record_at_its_position() -> None:
+    """A component's levels after a kit command keep the position of the component's own last
+    command and add the kit command's stamp (``kitoff|<p>``): with the kit command's
+    component key, they are a later record whose key Redis is asked for, and a record kept to
+    restore from; the same levels read again (no more stamps) are not."""
+    t = TrustedLevels(keep=lambda _sku: True)
+    t.take("C", keyed(1, 1, "count"))
+    snapshot = Restored(2, 1, 1, {"version": 2, "kitoff|0": 7}, "kit-1:component:C")
+    assert snapshot.follows(keyed(1, 1, "count")) and not keyed(1, 1, "count").follows(snapshot)
+    t.take("C", snapshot)
+    t.take("C", snapshot)  # published again (a duplicate kit command): not later
+    t.take("C", keyed(2, 2, "after"))  # applied on a state that lost the kit's move
+    assert [(x.key, x.at, x.kept_at) for x in t.keyed["C"]] == [
+        ("kit-1:component:C", "1:1", 1),
+        ("after", "1:2", 2),
+    ]
+    assert [(x.key, x.version) for x in t.ties["C"]] == [("kit-1:component:C", 2)]

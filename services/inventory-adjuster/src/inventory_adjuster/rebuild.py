@@ -192,6 +192,19 @@ class Restored(NamedTuple):
             return False
         return other.partition == self.partition and other.offset <= self.offset
 
+    def follows(self, other: Restored) -> bool:
+        """Was this record's write made after ``other``'s, as the commands behind them say (same
+        partition)? A later command; or the same one, with more kit stamps: a component's
+        levels after a kit command keep the position of the component's own last command and
+        add the kit command's stamp (ADR 0008)."""
+        if self.partition is None or self.partition != other.partition:
+            return False
+        if self.offset is None or other.offset is None:
+            return False
+        if self.offset != other.offset:
+            return self.offset > other.offset
+        return self.kit_stamps() > other.kit_stamps()
+
     def kit_stamps(self) -> int:
         return sum(int(v) for f, v in self.fields.items() if f.startswith(KIT_OFFSET_PREFIX))
 
@@ -283,7 +296,14 @@ class TrustedLevels:
             kept = self._history.setdefault(sku, [])
             # a command read again (a duplicate at its old position) published the levels of
             # its time under an older position: no point to restore from, its key no sign
-            if not kept or lv.key is None or not kept[-1][0].covers_position_of(lv):
+            # (a kit command's component levels at the same position: after it, see follows)
+            last = kept[-1][0] if kept else None
+            if (
+                last is None
+                or lv.key is None
+                or not last.covers_position_of(lv)
+                or lv.follows(last)
+            ):
                 index = len(kept)
                 kept.append((lv, ts_ms))
         cur = self.best.get(sku)
@@ -291,9 +311,7 @@ class TrustedLevels:
             self.best[sku] = lv
             self._top[sku] = (lv.key, ts_ms)
             return
-        later = lv.partition is not None and lv.partition == cur.partition
-        later = later and lv.offset is not None and cur.offset is not None
-        later = later and lv.offset > cur.offset  # type: ignore[operator]
+        later = lv.follows(cur)
         if later and lv.version < cur.version:
             self.at[sku] = f"{lv.partition}:{lv.offset}"
             self._sign[sku] = index
