@@ -393,10 +393,11 @@ class TrustedLevels:
         sign, if any) whose idempotency keys are missing from Redis were lost; restore the
         record before them instead, so the rebuild replays those commands through the script
         like the later ones (their ledger entries, ``seen`` counters and waiting lines come
-        back with them). The walk stops at a record with no key (a kit snapshot) or older than
-        ``since_ms`` (its key may have expired, or a full rebuild may not have re-marked it,
-        its command gone from the commands topic: :func:`key_window_ms`). If every record
-        is missing (a Redis emptied), the choice stays.
+        back with them). The walk stops at a record with no key (after a rejected kit
+        command) or older than ``since_ms`` (its key may have expired, or a full rebuild may
+        not have re-marked it, its command gone from the commands topic:
+        :func:`key_window_ms`). If every record is missing (a Redis emptied), the choice
+        stays.
         Keys are looked up in rounds, from the last record back (1, then 8, 64, ... more per
         SKU still walking): a SKU that lost nothing costs one ``EXISTS``. The SKUs rolled
         back."""
