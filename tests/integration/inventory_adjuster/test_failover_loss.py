@@ -17,11 +17,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import time
 import uuid
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.structs import ConsumerRecord
 from redis.asyncio import Redis
 
+from inventory_adjuster.adapters.kits import KitStore, component_key
 from inventory_adjuster.adapters.redis_store import (
     Applied,
     Position,
@@ -432,6 +437,175 @@ async def test_a_repaired_skus_ledger_holds_each_command_once(
         for s in skus:
             assert await entered(store, s) == ledger_of(every, s), s
             assert await store.levels(s) == levels[s]
+    finally:
+        await producer.stop()
+
+
+HOUR_MS = 3600 * 1000
+
+
+async def aged_copy(
+    kafka: str, producer, source: str, target: str, old: dict[str, int], age_ms: int
+) -> None:
+    """Copy ``source``'s levels records into ``target`` in order, the first ``old[sku]`` of
+    each SKU with a CreateTime ``age_ms`` in the past (the rest: now), as if published then."""
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    await read_to_end(kafka, source, records.extend)
+    records.sort(key=lambda r: (r.partition, r.offset))
+    taken: dict[str, int] = {}
+    now = int(time.time() * 1000)
+    for r in records:
+        sku = r.key.decode()
+        n = taken[sku] = taken.get(sku, 0) + 1
+        stamp = now - age_ms if n <= old.get(sku, 0) else now
+        await producer.send_and_wait(
+            target, r.value, key=r.key, headers=list(r.headers), timestamp_ms=stamp
+        )
+
+
+async def retention_of(admin: AIOKafkaAdminClient, topic: ConfigResource) -> str | None:
+    (described,) = await admin.describe_configs([topic])
+    values = [e[1] for e in described.resources[0][4] if e[0] == "retention.ms"]
+    return values[0] if values else None
+
+
+async def test_a_record_older_than_the_commands_retention_is_no_false_alarm(
+    kafka_bootstrap: str, redis5: Redis, handler_topics: Topics
+) -> None:
+    """A full rebuild re-marks the keys of the commands the commands topic still holds. A
+    levels record older than that topic's retention, but younger than 90% of the key TTL, has
+    a key nobody re-marked once its command was deleted: detection must not call it lost
+    while a later record follows it, and the repair's walk back must stop there too (its
+    command could not be replayed). Here the commands topic keeps an hour, the keys 30 days;
+    the records of each SKU's count and first order are three hours old."""
+    topics3 = handler_topics
+    run = uuid.uuid4().hex[:8]
+    old_only, also_new = f"FO-aged-{run}", f"FO-aged-new-{run}"
+    group = f"it-failover-aged-{run}"
+    ttl_s = 30 * 24 * 3600
+    store = RedisInventory(redis5, group, idem_ttl_s=ttl_s, ledger_max_len=1000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    aged = Topics(topics3.commands, f"it-rebuild-{run}.aged-levels", topics3.changed)
+    await admin.create_topics(
+        [NewTopic(aged.levels, 3, 1, topic_configs={"cleanup.policy": "compact"})]
+    )
+    resource = ConfigResource(ConfigResourceType.TOPIC, topics3.commands)
+    await admin.alter_configs([ConfigResource(
+        ConfigResourceType.TOPIC, topics3.commands, {"retention.ms": str(HOUR_MS)})])  # fmt: skip
+    producer = make_producer(kafka_bootstrap, "it-failover")
+    await producer.start()
+    handler = CommandHandler(store, producer)
+    order = functools.partial(reserve, run)
+    skus = [old_only, also_new]
+    try:
+        deadline = time.monotonic() + 10  # the broker applies the change it acknowledged
+        while await retention_of(admin, resource) != str(HOUR_MS):
+            assert time.monotonic() < deadline, await retention_of(admin, resource)
+            await asyncio.sleep(0.1)
+        every = [command(s, "set_on_hand", 10, f"{s}:count") for s in skus]
+        every += [order(s, n) for s in skus for n in (1, 2)]
+        await produce(producer, topics3.commands, every)
+        await handle_all(kafka_bootstrap, topics3.commands, handler)
+        await aged_copy(
+            kafka_bootstrap,
+            producer,
+            topics3.levels,
+            aged.levels,
+            dict.fromkeys(skus, 2),
+            3 * HOUR_MS,
+        )
+        truth = await store.levels(also_new)
+        # a full rebuild could not re-mark the first order's key: its command was deleted
+        for s in skus:
+            await redis5.delete(idem_key(s, f"{s}:order-1"))
+        # and the second order of one SKU is a write a failover lost (its key alone, here)
+        await redis5.delete(idem_key(also_new, f"{also_new}:order-2"))
+
+        found = await detect_lost(
+            store, kafka_bootstrap, levels_topic=aged.levels, commands_topic=aged.commands
+        )
+        assert found.lost == [also_new], found.reasons
+        assert f"({also_new}:order-2," in found.reasons[also_new]
+
+        report = await rebuild_from(store, kafka_bootstrap, aged, skus=found.lost)
+        # restored from the first order's record (older than the commands' retention: trusted
+        # as it is), the lost second order replayed; not the first one too
+        assert report.rolled_back == [also_new] and report.commands_replayed == 1, report
+        assert await store.levels(also_new) == truth
+        assert await redis5.exists(idem_key(also_new, f"{also_new}:order-2"))
+    finally:
+        await producer.stop()
+        await admin.delete_topics([aged.levels])
+        await admin.close()
+
+
+async def test_a_lost_kit_component_write_then_an_apply_is_found_and_repaired(
+    kafka_bootstrap: str, redis5: Redis, handler_topics: Topics
+) -> None:
+    """A kit reserve moves its components; the levels record published for a component after
+    it carries the component's key of the kit command (``<kit key>:component:<sku>``, written
+    by the script that moved it). The component's slot then loses that write, and a receipt is
+    applied on it, which brings its version back to the lost one. Detection must name the
+    component; the repair, once the kit and its other component are added to it (a kit command
+    to replay moves them all), must apply the kit command's share and the receipt once each:
+    the component's levels and ledger as if nothing was lost, the other component and the
+    kit unmoved."""
+    topics3 = handler_topics
+    run = uuid.uuid4().hex[:8]
+    comp, other, kit = f"FO-kc-{run}", f"FO-kc2-{run}", f"FO-kit-{run}"
+    group = f"it-failover-kit-{run}"
+    store = RedisInventory(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
+    kits = KitStore(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
+    producer = make_producer(kafka_bootstrap, "it-failover")
+    await producer.start()
+    handler = CommandHandler(store, producer, kits)
+    try:
+        early = [command(s, "set_on_hand", 10, f"{s}:count") for s in (comp, other)]
+        early.append(command(kit, "configure", 0, f"{kit}:define",
+                             config={"kit_components": {comp: 1, other: 2}}))  # fmt: skip
+        await produce(producer, topics3.commands, early)
+        await handle_all(kafka_bootstrap, topics3.commands, handler)
+        lost = [reserve(run, kit, 1)]  # moves both components; the first one's write is lost
+        share = component_key(lost[0].payload.idempotency_key, comp)
+        after = [command(comp, "adjust", 1, f"{comp}:after")]
+        snap = await snapshot(redis5, [*keys_of(comp, [*early, *after]), idem_key(comp, share)])
+        await produce(producer, topics3.commands, lost)
+        await handle_all(kafka_bootstrap, topics3.commands, handler)
+        truth = await store.levels(comp)
+        assert truth is not None and truth.locations[LOC].reserved == 1
+        moved = {s: await store.levels(s) for s in (other, kit)}
+
+        await roll_back(redis5, snap)  # the failover of the component's slot
+        read: dict[int, int] = {}
+        await read_to_end(kafka_bootstrap, topics3.commands, lambda rs: read.update(
+            {r.partition: max(r.offset, read.get(r.partition, -1)) for r in rs}))  # fmt: skip
+        await produce(producer, topics3.commands, after)
+        assert await handle_all(kafka_bootstrap, topics3.commands, handler, after=read) == 1
+        masked = await store.levels(comp)
+        assert masked is not None and masked.version == truth.version  # the lost one's again
+        assert masked.locations[LOC].reserved == 0
+
+        found = await detect_lost(store, kafka_bootstrap, levels_topic=topics3.levels,
+                                  commands_topic=topics3.commands)  # fmt: skip
+        assert found.lost == [comp], found.reasons
+        assert share in found.reasons[comp]
+
+        with pytest.raises(RebuildError, match="must be replayed"):
+            await rebuild_from(store, kafka_bootstrap, topics3, skus=found.lost)
+        report = await rebuild_from(store, kafka_bootstrap, topics3, skus=[comp, other, kit])
+        assert report.rolled_back == [comp], report
+        now = await store.levels(comp)
+        assert now is not None and now.version == truth.version + 1
+        assert now.locations[LOC].on_hand == 11 and now.locations[LOC].reserved == 1
+        # each once; the kit command and the receipt are on two partitions: replayed in the
+        # order they are read, which one partition's order alone bounds
+        keys = [key for key, _, _ in await entered(store, comp)]
+        assert keys[0] == f"{comp}:count" and sorted(keys[1:]) == sorted([share, f"{comp}:after"])
+        for s in (other, kit):
+            assert await store.levels(s) == moved[s], s
+        assert (await detect_lost(store, kafka_bootstrap, levels_topic=topics3.levels,
+                                  commands_topic=topics3.commands)).lost == []  # fmt: skip
     finally:
         await producer.stop()
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from inventory_adjuster.rebuild import Restored, TrustedLevels, behind, parse_slots, sku_slot
+from inventory_adjuster.rebuild import (
+    Restored,
+    TrustedLevels,
+    behind,
+    key_window_ms,
+    parse_slots,
+    sku_slot,
+)
 
 
 def record(version: int = 5, partition: int | None = 1, offset: int | None = 40,
@@ -112,3 +119,33 @@ def test_every_later_record_with_a_key_is_a_question_for_redis() -> None:
     ]
     t.drop("A")
     assert "A" not in t.keyed
+
+
+def test_the_key_window_ends_at_the_key_ttl_or_the_commands_retention_whichever_is_sooner() -> None:
+    """Keys are asked for records from 90% of the key TTL ago, or from 90% of the commands
+    topic's retention ago when that is later: a full rebuild re-marks only the keys of the
+    commands the topic still holds (-1, unbounded, is None)."""
+    day = 86_400_000
+    now = 100 * day
+    assert key_window_ms(30 * 86_400, None, now) == now - 27 * day
+    assert key_window_ms(30 * 86_400, 14 * day, now) == now - int(14 * day * 0.9)
+    assert key_window_ms(7 * 86_400, 14 * day, now) == now - int(7 * day * 0.9)
+
+
+def test_a_components_levels_after_a_kit_command_follow_the_record_at_its_position() -> None:
+    """A component's levels after a kit command keep the position of the component's own last
+    command and add the kit command's stamp (``kitoff|<p>``): with the kit command's
+    component key, they are a later record whose key Redis is asked for, and a record kept to
+    restore from; the same levels read again (no more stamps) are not."""
+    t = TrustedLevels(keep=lambda _sku: True)
+    t.take("C", keyed(1, 1, "count"))
+    snapshot = Restored(2, 1, 1, {"version": 2, "kitoff|0": 7}, "kit-1:component:C")
+    assert snapshot.follows(keyed(1, 1, "count")) and not keyed(1, 1, "count").follows(snapshot)
+    t.take("C", snapshot)
+    t.take("C", snapshot)  # published again (a duplicate kit command): not later
+    t.take("C", keyed(2, 2, "after"))  # applied on a state that lost the kit's move
+    assert [(x.key, x.at, x.kept_at) for x in t.keyed["C"]] == [
+        ("kit-1:component:C", "1:1", 1),
+        ("after", "1:2", 2),
+    ]
+    assert [(x.key, x.version) for x in t.ties["C"]] == [("kit-1:component:C", 2)]

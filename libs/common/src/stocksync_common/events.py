@@ -240,9 +240,11 @@ class SkuLevels(Model):
     # For a kit's component: per commands partition (as a string), the highest offset of a
     # kit command these levels include; a rebuild replays only the kit commands after it.
     kit_offsets: dict[str, int] | None = None
-    # The idempotency key of the command that produced these levels (None for a snapshot after
-    # a kit command): its key is written in the same script as its change, so a key missing
-    # from Redis names a write a failover lost (docs/decisions/0029-redis-cluster.md).
+    # The idempotency key of the command that produced these levels (a component's after an
+    # applied kit command: "<kit key>:component:<sku>"; None after a rejected or duplicate kit
+    # command and for a kit's own levels): its key is written in the same script as its
+    # change, so a key missing from Redis names a write a failover lost
+    # (docs/decisions/0029-redis-cluster.md).
     idempotency_key: str | None = None
 
     def allowed(self, shop: str, location: str) -> int | None:

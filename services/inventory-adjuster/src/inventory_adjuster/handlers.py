@@ -19,6 +19,7 @@ from inventory_adjuster.adapters.kits import (
     KitApplied,
     KitStore,
     KitWait,
+    component_key,
     kit_waiting_entry,
     stocked_at,
 )
@@ -298,7 +299,7 @@ class CommandHandler:
                 send(out, INVENTORY_CHANGED, change.sku, ev, trace_headers)
             await self._kit_placed(out, trace_headers, cmd, meta)
         if status in ("applied", "rejected", "duplicate"):
-            await self._publish_component_levels(out, trace_headers, result, meta)
+            await self._publish_component_levels(out, trace_headers, cmd, result, meta)
             await self._publish_kit_levels(out, trace_headers, cmd.sku, meta)
         if status == "rejected":
             OVERSELLS.inc()
@@ -337,6 +338,7 @@ class CommandHandler:
         self,
         out: BatchPublisher,
         trace_headers: Headers,
+        cmd: InventoryCommand,
         result: KitApplied,
         meta: dict[str, str | None],
     ) -> None:
@@ -344,13 +346,21 @@ class CommandHandler:
         component's own last command and its kit offsets, so a rebuild knows which kit
         commands they include (docs/decisions/0008-kits-and-rebuild.md). A component with no
         known position of its own is left out: a record without one would cover every command
-        on it."""
+        on it. After an applied kit command each carries the component's key of it
+        (``<kit key>:component:<sku>``), written by the script that moved the component (or
+        by a rebuild that found the move in its levels), so a failover that lost the move
+        is seen (ADR 0029); a rejected or duplicate one carries none (on one Redis a rejected
+        kit writes no component key)."""
         skus = [c["sku"] for c in result.result.get("components") or []]
         skus += list(result.result.get("skipped") or [])
+        keyed = result.status == "applied"
         for sku in sorted(set(skus)):
             levels = await self.store.levels(sku, with_position=True)
             if levels is None or levels.partition is None or levels.offset is None:
                 continue
+            if keyed:
+                key = component_key(cmd.idempotency_key, sku)
+                levels = levels.model_copy(update={"idempotency_key": key})
             event = InventoryLevelsUpdated(payload=levels, **meta)
             send(out, INVENTORY_LEVELS, sku, event, trace_headers)
 

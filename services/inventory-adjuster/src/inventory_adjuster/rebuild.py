@@ -64,6 +64,9 @@ from typing import Any, NamedTuple
 
 import orjson
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 from redis.asyncio import Redis
@@ -105,7 +108,12 @@ from stocksync_common.events import (
 from stocksync_common.kafka import consumer_started, stop_consumer
 from stocksync_common.redis_client import connect as connect_redis
 from stocksync_common.stores import load_stores
-from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_COMMANDS, INVENTORY_LEVELS
+from stocksync_common.topics import (
+    CATALOG_TOPICS,
+    INVENTORY_CHANGED,
+    INVENTORY_COMMANDS,
+    INVENTORY_LEVELS,
+)
 from stocksync_common.transport import KafkaSecurity, kafka_options
 
 log = logging.getLogger(__name__)
@@ -184,6 +192,19 @@ class Restored(NamedTuple):
             return False
         return other.partition == self.partition and other.offset <= self.offset
 
+    def follows(self, other: Restored) -> bool:
+        """Was this record's write made after ``other``'s, as the commands behind them say (same
+        partition)? A later command; or the same one, with more kit stamps: a component's
+        levels after a kit command keep the position of the component's own last command and
+        add the kit command's stamp (ADR 0008)."""
+        if self.partition is None or self.partition != other.partition:
+            return False
+        if self.offset is None or other.offset is None:
+            return False
+        if self.offset != other.offset:
+            return self.offset > other.offset
+        return self.kit_stamps() > other.kit_stamps()
+
     def kit_stamps(self) -> int:
         return sum(int(v) for f, v in self.fields.items() if f.startswith(KIT_OFFSET_PREFIX))
 
@@ -199,6 +220,11 @@ REPAIRED = "repaired"  # state-hash field: the sign of a loss a per-SKU rebuild 
 # An idempotency key is looked for only while its record is younger than this share of the
 # key's TTL: an older key may have expired, and its absence would prove nothing.
 KEY_TTL_SHARE = 0.9
+# ... and than this share of the commands topic's retention: a full rebuild re-marks only the
+# keys of the commands that topic still holds, so an older record's key may never have been
+# written back (and its command could not be replayed). The rest is the margin for a command
+# applied a while after it was produced (a retry, a held partition).
+RETENTION_SHARE = 0.9
 
 
 class Tie(NamedTuple):
@@ -270,7 +296,14 @@ class TrustedLevels:
             kept = self._history.setdefault(sku, [])
             # a command read again (a duplicate at its old position) published the levels of
             # its time under an older position: no point to restore from, its key no sign
-            if not kept or lv.key is None or not kept[-1][0].covers_position_of(lv):
+            # (a kit command's component levels at the same position: after it, see follows)
+            last = kept[-1][0] if kept else None
+            if (
+                last is None
+                or lv.key is None
+                or not last.covers_position_of(lv)
+                or lv.follows(last)
+            ):
                 index = len(kept)
                 kept.append((lv, ts_ms))
         cur = self.best.get(sku)
@@ -278,9 +311,7 @@ class TrustedLevels:
             self.best[sku] = lv
             self._top[sku] = (lv.key, ts_ms)
             return
-        later = lv.partition is not None and lv.partition == cur.partition
-        later = later and lv.offset is not None and cur.offset is not None
-        later = later and lv.offset > cur.offset  # type: ignore[operator]
+        later = lv.follows(cur)
         if later and lv.version < cur.version:
             self.at[sku] = f"{lv.partition}:{lv.offset}"
             self._sign[sku] = index
@@ -313,16 +344,14 @@ class TrustedLevels:
     def keeps(self, sku: str) -> bool:
         return sku in self._history
 
-    async def settle(
-        self, redis: Redis, skus: Iterable[str], ttl_s: int, *, chunk: int = 1000
-    ) -> None:
+    async def settle(self, redis: Redis, skus: Iterable[str], *, chunk: int = 1000) -> None:
         """Decide the ties and keyed records of ``skus``: the first in topic order whose
-        command's idempotency key is missing from Redis (its record younger than
-        :data:`KEY_TTL_SHARE` of ``ttl_s``), or whose position a per-SKU rebuild wrote as
+        command's idempotency key is missing from Redis (its record from ``since_ms`` on: see
+        :func:`key_window_ms`), or whose position a per-SKU rebuild wrote as
         ``repaired``, is a sign of loss. Redis reads, pipelined in ``chunk``s: one ``EXISTS``
         per distinct (SKU, key) of those records (each later levels record with a key that
         young, and each tie's first record), and one ``HGET`` per SKU with any."""
-        cutoff = _key_cutoff_ms(ttl_s)
+        cutoff = self.since_ms or 0
         todo: list[tuple[str, Tie, str]] = []  # (SKU, tie or record, its sign's reason)
         for sku in skus:
             mine = [(t, "tie") for t in self.ties.get(sku, ()) if t.ts_ms >= cutoff]
@@ -359,19 +388,20 @@ class TrustedLevels:
                 "is not in Redis"
             )
 
-    async def roll_back(
-        self, redis: Redis, skus: Iterable[str], ttl_s: int, *, chunk: int = 1000
-    ) -> list[str]:
+    async def roll_back(self, redis: Redis, skus: Iterable[str], *, chunk: int = 1000) -> list[str]:
         """For each kept SKU of ``skus``: the commands behind its last records (before its
         sign, if any) whose idempotency keys are missing from Redis were lost; restore the
         record before them instead, so the rebuild replays those commands through the script
         like the later ones (their ledger entries, ``seen`` counters and waiting lines come
-        back with them). The walk stops at a record with no key (a kit snapshot) or older than
-        the key could live. If every record is missing (a Redis emptied), the choice stays.
+        back with them). The walk stops at a record with no key (after a rejected kit
+        command) or older than ``since_ms`` (its key may have expired, or a full rebuild may
+        not have re-marked it, its command gone from the commands topic:
+        :func:`key_window_ms`). If every record is missing (a Redis emptied), the choice
+        stays.
         Keys are looked up in rounds, from the last record back (1, then 8, 64, ... more per
         SKU still walking): a SKU that lost nothing costs one ``EXISTS``. The SKUs rolled
         back."""
-        cutoff = _key_cutoff_ms(ttl_s)
+        cutoff = self.since_ms or 0
         ends = {sku: self._sign.get(sku, len(self._history.get(sku, ()))) for sku in skus}
         walking = {sku: end - 1 for sku, end in ends.items() if end > 0}  # next index back
         restore: dict[str, int] = {}  # the index of the record to restore from
@@ -425,9 +455,49 @@ class TrustedLevels:
         return None
 
 
-def _key_cutoff_ms(ttl_s: int) -> int:
-    """Records older than this (ms since the epoch) may have outlived their command's key."""
-    return int(time.time() * 1000 - ttl_s * 1000 * KEY_TTL_SHARE)
+def key_window_ms(ttl_s: int, retention_ms: int | None, now_ms: int | None = None) -> int:
+    """The oldest record time (ms since the epoch) whose command's idempotency key is looked
+    up: the later of :data:`KEY_TTL_SHARE` of the key TTL ago (an older key may have expired)
+    and :data:`RETENTION_SHARE` of the commands topic's retention ago (``retention_ms``; None:
+    unbounded). A full rebuild re-marks the keys of the commands it reads, those the topic
+    still holds, so an older record's key may be missing without any loss."""
+    now = time.time() * 1000 if now_ms is None else now_ms
+    since = now - ttl_s * 1000 * KEY_TTL_SHARE
+    if retention_ms is not None:
+        since = max(since, now - retention_ms * RETENTION_SHARE)
+    return int(since)
+
+
+async def commands_retention_ms(
+    bootstrap: str, topic: str, *, security: KafkaSecurity | None = None
+) -> int | None:
+    """``retention.ms`` of the commands ``topic`` as the broker has it (None: -1, unbounded).
+    If the broker does not answer it (no such topic, no right to describe its configs), the
+    value the topic catalog declares for that name, logged; None for a topic it does not
+    know (the key TTL alone bounds the lookups then, as before)."""
+    value: str | None = None
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="inventory-rebuild", **kafka_options(security)
+    )
+    try:
+        await admin.start()
+        wanted = ConfigResource(ConfigResourceType.TOPIC, topic, None)
+        for response in await admin.describe_configs([wanted]):
+            for code, _msg, _kind, _name, entries in response.resources:
+                if code == 0:
+                    value = next((e[1] for e in entries if e[0] == "retention.ms"), None)
+    except KafkaError:
+        log.warning("could not describe the commands topic", exc_info=True)
+    finally:
+        await admin.close()
+    if value is None:
+        declared = {spec.name: spec.config for spec in CATALOG_TOPICS}.get(topic, {})
+        value = declared.get("retention.ms")
+        log.warning(
+            "the broker did not give the commands topic's retention; using the declared one",
+            extra={"topic": topic, "retention_ms": value},
+        )
+    return None if value is None or int(value) < 0 else int(value)
 
 
 async def _ask(redis: Redis, commands: Sequence[tuple[str, ...]], chunk: int) -> list[Any]:
@@ -797,8 +867,11 @@ async def rebuild(
             f"Redis already holds state for group {store.group!r} ({offsets_key(store.group)} "
             "exists); stop inventory-adjuster and pass --force to overwrite it"
         )
-    since = _key_cutoff_ms(store.idem_ttl_s)
-    trusted = TrustedLevels(_in_scope(skus, slots), since_ms=since) if scoped else None
+    # per SKU: the keys looked up in the same window as the detection's (key_window_ms)
+    keep = _in_scope(skus, slots)
+    trusted = (
+        await _trusted_levels(store, bootstrap, commands_topic, security, keep) if scoped else None
+    )
     rep, plan = Report(), _Plan(trusted=trusted)
     phase = _Phases(rep)
 
@@ -832,8 +905,8 @@ async def rebuild(
     phase("read_levels")
     if trusted is not None:  # before the commands are read: the records decide what is replayed
         mine = [sku for sku in trusted.best if trusted.keeps(sku)]
-        await trusted.settle(store.redis, mine, store.idem_ttl_s)
-        rep.rolled_back = await trusted.roll_back(store.redis, mine, store.idem_ttl_s)
+        await trusted.settle(store.redis, mine)
+        rep.rolled_back = await trusted.roll_back(store.redis, mine)
         rep.keys_checked = trusted.keys_checked
         phase("check_keys")
     last = await read_to_end(bootstrap, commands_topic, on_commands, security=security)
@@ -858,6 +931,19 @@ async def rebuild(
             },
         )
     return rep
+
+
+async def _trusted_levels(
+    store: RedisInventory,
+    bootstrap: str,
+    commands_topic: str,
+    security: KafkaSecurity | None,
+    keep: Callable[[str], bool] | None = None,
+) -> TrustedLevels:
+    """A :class:`TrustedLevels` whose keys are looked up within :func:`key_window_ms` (the key
+    TTL and ``commands_topic``'s retention as the broker has it)."""
+    retention = await commands_retention_ms(bootstrap, commands_topic, security=security)
+    return TrustedLevels(keep, since_ms=key_window_ms(store.idem_ttl_s, retention))
 
 
 def _in_scope(skus: Collection[str] | None, slots: Collection[int] | None) -> Callable[[str], bool]:
@@ -1041,6 +1127,7 @@ async def detect_lost(
     bootstrap: str,
     *,
     levels_topic: str = INVENTORY_LEVELS,
+    commands_topic: str = INVENTORY_COMMANDS,
     slots: Collection[int] | None = None,
     security: KafkaSecurity | None = None,
     chunk: int = 1000,
@@ -1052,13 +1139,14 @@ async def detect_lost(
     Kafka is read first, then Redis, so a write applied meanwhile only puts Redis further
     ahead (and a key it writes is of a command published later, not the one looked up).
     Redis reads: one ``EXISTS`` per distinct (SKU, idempotency key) of the levels records
-    younger than :data:`KEY_TTL_SHARE` of the key TTL (each record after a SKU's first, and
+    younger than :data:`KEY_TTL_SHARE` of the key TTL and :data:`RETENTION_SHARE` of
+    ``commands_topic``'s retention (:func:`key_window_ms`; each record after a SKU's first, and
     the first record of each version a later record repeated), none for a SKU whose version
     went back; one ``HGET`` per SKU with any; then one ``HGETALL`` per SKU; all pipelined in
     ``chunk``s. The records read are those compaction left (it keeps the last per SKU) and
     the uncompacted tail, so the lookups grow with the recent traffic, not the SKU count."""
     started = time.perf_counter()
-    trusted = TrustedLevels(since_ms=_key_cutoff_ms(store.idem_ttl_s))
+    trusted = await _trusted_levels(store, bootstrap, commands_topic, security)
 
     def on_levels(records: Records) -> None:
         for r in records:
@@ -1074,7 +1162,7 @@ async def detect_lost(
     latest = trusted.best
     wanted = set(slots) if slots is not None else None
     skus = sorted(s for s in latest if wanted is None or sku_slot(s) in wanted)
-    await trusted.settle(store.redis, skus, store.idem_ttl_s, chunk=chunk)
+    await trusted.settle(store.redis, skus, chunk=chunk)
     found = Detection(checked=len(skus), keys_checked=trusted.keys_checked)
     for i in range(0, len(skus), chunk):
         part = skus[i : i + chunk]
@@ -1187,6 +1275,7 @@ def main(argv: list[str] | None = None) -> int:
                     store,
                     args.bootstrap,
                     levels_topic=args.levels_topic,
+                    commands_topic=args.commands_topic,
                     slots=slots,
                     security=settings.kafka_security,
                 )
