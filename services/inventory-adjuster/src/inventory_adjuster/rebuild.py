@@ -26,8 +26,10 @@ sees at start, and commands arriving later are the consumer's job once it is bac
    alone is applied again (``kit_own_only``). Afterwards the kit routing hashes
    (``kit-defs``, ``kit-index``) are rebuilt from the restored kit definitions.
 3. ``inventory.changed.v1`` (what is retained): the waiting list of refused order lines of
-   every restored SKU, as of its levels (:mod:`inventory_adjuster.rebuild_waiting`), written
-   before the replay, which serves it as the adjuster did.
+   every restored SKU, as of its levels (:mod:`inventory_adjuster.rebuild_waiting`), and what
+   each routed order line holds per location, parked holds included
+   (:mod:`inventory_adjuster.rebuild_holds`; ADR 0018), written before the replay, which
+   serves the list and moves the holds as the adjuster did.
 4. The group's stored offsets (``offsets:{<group>}``) are set to the last command offset
    read per partition, so the consumer resumes after what was rebuilt.
 
@@ -92,11 +94,13 @@ from inventory_adjuster.adapters.redis_store import (
     Position,
     RedisInventory,
     as_text,
+    hold_line,
     idem_key,
     offsets_key,
     restore_fields,
     state_key,
 )
+from inventory_adjuster.rebuild_holds import HoldHistory, restore_holds
 from inventory_adjuster.rebuild_waiting import WaitingHistory, restore_waiting
 from inventory_adjuster.settings import Settings
 from stocksync_common.events import (
@@ -134,6 +138,7 @@ class Report:
     commands_replayed: int = 0  # after their SKU's levels: applied through the script
     keys_remarked: int = 0  # at or before them: only their idempotency key written
     waiting_restored: int = 0  # refused order lines put back on their SKU's waiting list
+    holds_restored: int = 0  # routed order lines' holds written back (rebuild_holds)
     replay_outcomes: dict[str, int] = field(default_factory=dict)
     settings_restored: int = 0  # SKUs whose policy/threshold/kit/count time came back
     kit_commands_replayed: int = 0  # through the kit script (some components may be marked)
@@ -521,6 +526,7 @@ class _Plan:
     tail: list[tuple[InventoryCommand, Position]] = field(default_factory=list)
     tail_ids: set[str] = field(default_factory=set)  # the replayed commands' event ids
     waiting: WaitingHistory = field(default_factory=WaitingHistory)
+    holds: HoldHistory = field(default_factory=HoldHistory)  # routed lines' holds (ADR 0018)
     kit_defs: dict[str, Components] = field(default_factory=dict)  # as of the command read
     kit_parts: dict[tuple[int, int], Components] = field(default_factory=dict)  # tail kit cmds
     forget_extra: list[tuple[str, str]] = field(default_factory=list)  # component markers
@@ -531,6 +537,11 @@ class _Plan:
     trusted: TrustedLevels | None = None
     # per SKU, the settings fields a command read states (restore.lua keeps the others)
     restated: dict[str, set[str]] = field(default_factory=dict)
+
+    def take_changes(self, records: Records) -> None:
+        """Records of the changes topic: the waiting lists' and the holds' story."""
+        self.waiting.take(records)
+        self.holds.take(records)
 
     def keep_levels(self, sku: str, lv: Restored, ts_ms: int = 0) -> None:
         if self.trusted is not None:
@@ -911,8 +922,8 @@ async def rebuild(
         phase("check_keys")
     last = await read_to_end(bootstrap, commands_topic, on_commands, security=security)
     phase("read_commands")
-    await read_to_end(bootstrap, changed_topic, plan.waiting.take, security=security)
-    rep.undecodable += plan.waiting.undecodable
+    await read_to_end(bootstrap, changed_topic, plan.take_changes, security=security)
+    rep.undecodable += plan.waiting.undecodable + plan.holds.undecodable
     phase("read_changes")
     if scoped:
         rep.scope = _narrow(plan, skus, slots)
@@ -1014,6 +1025,7 @@ async def _write(
     restored = [*plan.levels, *cleared]
     lists = plan.waiting.lists(restored, replayed_keys, plan.tail_ids)
     rep.waiting_restored = await restore_waiting(store.redis, lists, restored)
+    rep.holds_restored = await _restore_holds(store, plan, restored, replayed_keys)
     phase("waiting")
     kits = KitStore(
         store.redis, store.group, idem_ttl_s=store.idem_ttl_s, ledger_max_len=store.ledger_max_len
@@ -1059,6 +1071,23 @@ async def _write(
     phase("replay")
     rep.kits_defined = await _define_kits(store, kits, sorted(plan.kit_defs))
     phase("kits")
+
+
+async def _restore_holds(
+    store: RedisInventory,
+    plan: _Plan,
+    restored: Iterable[str],
+    replayed_keys: Collection[tuple[str, str]],
+) -> int:
+    """Routed order lines' holds as of the levels (:mod:`inventory_adjuster.rebuild_holds`);
+    the lines the replay moves start from them. Kits hold nothing per line."""
+    unkitted = [sku for sku in restored if sku not in plan.kit_defs]
+    holds, replace = plan.holds.holds(unkitted, replayed_keys, plan.tail_ids)
+    for cmd, _ in plan.tail:
+        if cmd.route is not None and cmd.order is not None and cmd.sku not in plan.kit_defs:
+            o = cmd.order
+            replace.setdefault(cmd.sku, set()).add(hold_line(o.shop, o.order_id, o.line_id))
+    return await restore_holds(store.redis, holds, replace, store.hold_ttl_s)
 
 
 async def _define_kits(store: RedisInventory, kits: KitStore, candidates: list[str]) -> int:

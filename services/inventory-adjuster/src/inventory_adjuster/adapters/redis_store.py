@@ -43,8 +43,18 @@ def ledger_key(sku: str) -> str:
 def hold_key(cmd: InventoryCommand) -> str:
     """What a routed order line holds, per location (apply.lua's KEYS[4]; ADR 0018)."""
     o = cmd.order
-    line = f"{o.shop}:{o.order_id}:{o.line_id or ''}" if o else ""
-    return f"inv:{{{cmd.sku}}}:hold:{line}"
+    return line_hold_key(cmd.sku, hold_line(o.shop, o.order_id, o.line_id) if o else "")
+
+
+def hold_line(shop: str, order_id: str, line_id: str | None) -> str:
+    """An order line as its hold key ends and as its parked hold's field is named
+    (``<shop>:<order>:<line>``)."""
+    return f"{shop}:{order_id}:{line_id or ''}"
+
+
+def line_hold_key(sku: str, line: str) -> str:
+    """The hold key of the order ``line`` (:func:`hold_line`) for ``sku``."""
+    return f"inv:{{{sku}}}:hold:{line}"
 
 
 # A hold outlives the last command that wrote it by the order state's own lifetime
