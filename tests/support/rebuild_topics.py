@@ -3,16 +3,26 @@ through the real handler (tests/integration/inventory_adjuster)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
+import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.structs import TopicPartition
+from redis.asyncio import Redis
 
+from inventory_adjuster import handlers
+from inventory_adjuster.adapters.kits import KitStore
 from inventory_adjuster.adapters.redis_store import RedisInventory
 from inventory_adjuster.handlers import CommandHandler
-from inventory_adjuster.rebuild import Report, read_to_end, rebuild
+from inventory_adjuster.rebuild import Report, main, read_to_end, rebuild
 from stocksync_common.consumer import Incoming
-from stocksync_common.events import InventoryCommand, InventoryCommandRequested, decode
+from stocksync_common.events import InventoryCommand, InventoryCommandRequested, decode, encode
+from stocksync_common.kafka import make_producer, publish_event
 from stocksync_common.redis_client import cluster_url
 
 LOC, LOC2 = "wh-1", "wh-2"
@@ -94,3 +104,71 @@ async def handle_all(
         [(TopicPartition(topic, p), items) for p, items in by_partition.items()]
     )
     return sum(len(items) for items in by_partition.values())
+
+
+@dataclass
+class RebuildEnv:
+    """A test's adjuster: its topics and Redis, the real handler publishing to them, and the
+    rebuild's command line pointed at them."""
+
+    kafka: str
+    redis_url: str
+    redis: Redis
+    topics: Topics
+    store: RedisInventory
+    handler: CommandHandler
+    producer: AIOKafkaProducer
+
+    async def handle(self, event: InventoryCommandRequested) -> None:
+        """Publish one command and hand it to the handler as the consumer loop would (its
+        changes and levels record are published)."""
+        md = await publish_event(
+            self.producer, self.topics.commands, event.payload.sku, event, timeout_s=10
+        )
+        record = ConsumedRecord(
+            self.topics.commands, md.partition, md.offset, 0, event.payload.sku.encode(),
+            encode(event),
+        )  # fmt: skip
+        await self.handler.handle_batch(
+            TopicPartition(self.topics.commands, md.partition), [Incoming(record, event)]
+        )
+
+    async def leave(self, events: list[InventoryCommandRequested]) -> None:
+        """Produce commands nobody consumes: only the rebuild sees them (the tail)."""
+        for event in events:
+            await publish_event(
+                self.producer, self.topics.commands, event.payload.sku, event, timeout_s=10
+            )
+
+    async def cli(self, *extra: str) -> int:
+        argv = [
+            "--bootstrap", self.kafka, "--redis-url", self.redis_url,
+            "--group", self.store.group, "--levels-topic", self.topics.levels,
+            "--commands-topic", self.topics.commands, "--changed-topic", self.topics.changed,
+            *extra,
+        ]  # fmt: skip
+        return await asyncio.to_thread(main, argv)  # main() runs its own event loop
+
+
+E = TypeVar("E", bound=RebuildEnv)
+
+
+@asynccontextmanager
+async def rebuild_env(
+    kind: type[E], kafka: str, redis_url: str, redis5: Redis, topics: Topics,
+    monkeypatch: pytest.MonkeyPatch, name: str,
+) -> AsyncIterator[E]:  # fmt: skip
+    """``kind`` (a :class:`RebuildEnv`) on a group of its own, the handler publishing to
+    ``topics``."""
+    monkeypatch.setattr(handlers, "INVENTORY_LEVELS", topics.levels)
+    monkeypatch.setattr(handlers, "INVENTORY_CHANGED", topics.changed)
+    group = f"it-{name}-{uuid.uuid4().hex[:8]}"
+    store = RedisInventory(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
+    kits = KitStore(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
+    producer = make_producer(kafka, f"it-rebuild-{name}")
+    await producer.start()
+    try:
+        handler = CommandHandler(store, producer, kits)
+        yield kind(kafka, db5(redis_url), redis5, topics, store, handler, producer)
+    finally:
+        await producer.stop()

@@ -13,7 +13,6 @@ Real broker, real Redis (database 5, or the cluster the URL names).
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,24 +21,16 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
-from aiokafka.structs import TopicPartition
 from redis.asyncio import Redis
 
-from inventory_adjuster import handlers
-from inventory_adjuster.adapters.kits import KitStore
 from inventory_adjuster.adapters.redis_store import (
-    RedisInventory,
     as_text,
     state_key,
     waiting_key,
 )
 from inventory_adjuster.handlers import CommandHandler
-from inventory_adjuster.rebuild import main
-from stocksync_common.consumer import Incoming
-from stocksync_common.events import InventoryCommandRequested, OrderLineRef, SkuConfig, encode
-from stocksync_common.kafka import make_producer, publish_event
-from support.rebuild_topics import LOC, LOC2, ConsumedRecord, Topics, command, db5
+from stocksync_common.events import OrderLineRef, SkuConfig
+from support.rebuild_topics import LOC, LOC2, RebuildEnv, Topics, command, rebuild_env
 
 pytestmark = pytest.mark.integration
 
@@ -53,57 +44,7 @@ def line(shop: str, order: str) -> OrderLineRef:
 
 
 @dataclass
-class Store:
-    kafka: str
-    redis_url: str
-    redis: Redis
-    topics: Topics
-    store: RedisInventory
-    handler: CommandHandler
-    producer: AIOKafkaProducer
-
-    async def handle(self, event: InventoryCommandRequested) -> None:
-        """Publish one command and hand it to the handler as the consumer loop would."""
-        md = await publish_event(
-            self.producer, self.topics.commands, event.payload.sku, event, timeout_s=10
-        )
-        record = ConsumedRecord(
-            self.topics.commands,
-            md.partition,
-            md.offset,
-            0,
-            event.payload.sku.encode(),
-            encode(event),
-        )
-        await self.handler.handle_batch(
-            TopicPartition(self.topics.commands, md.partition), [Incoming(record, event)]
-        )
-
-    async def leave(self, events: list[InventoryCommandRequested]) -> None:
-        """Produce commands nobody consumes: only the rebuild sees them (the tail)."""
-        for event in events:
-            await publish_event(
-                self.producer, self.topics.commands, event.payload.sku, event, timeout_s=10
-            )
-
-    async def cli(self, *extra: str) -> int:
-        argv = [
-            "--bootstrap",
-            self.kafka,
-            "--redis-url",
-            self.redis_url,
-            "--group",
-            self.store.group,
-            "--levels-topic",
-            self.topics.levels,
-            "--commands-topic",
-            self.topics.commands,
-            "--changed-topic",
-            self.topics.changed,
-            *extra,
-        ]
-        return await asyncio.to_thread(main, argv)  # main() runs its own event loop
-
+class Store(RebuildEnv):
     async def state(self, skus: list[str]) -> dict[str, dict[str, Any]]:
         """Every SKU's state hash (but what apply time writes), waiting list (its keys),
         levels as the read API answers them, and ledger (but the entry ids: apply times)."""
@@ -128,26 +69,9 @@ class Store:
 async def env(
     kafka_bootstrap: str, redis_url: str, redis5: Redis, topics3: Topics, monkeypatch
 ) -> AsyncIterator[Store]:
-    monkeypatch.setattr(handlers, "INVENTORY_LEVELS", topics3.levels)
-    monkeypatch.setattr(handlers, "INVENTORY_CHANGED", topics3.changed)
-    run = uuid.uuid4().hex[:8]
-    group = f"it-rerun-{run}"
-    store = RedisInventory(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
-    kits = KitStore(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
-    producer = make_producer(kafka_bootstrap, "it-rebuild-rerun")
-    await producer.start()
-    try:
-        yield Store(
-            kafka_bootstrap,
-            db5(redis_url),
-            redis5,
-            topics3,
-            store,
-            CommandHandler(store, producer, kits),
-            producer,
-        )
-    finally:
-        await producer.stop()
+    async with rebuild_env(Store, kafka_bootstrap, redis_url, redis5, topics3, monkeypatch,
+                           "rerun") as env:  # fmt: skip
+        yield env
 
 
 @pytest.mark.parametrize("rerun", ["force", "skus"])

@@ -15,37 +15,26 @@ Real broker, real Redis (database 5, or the cluster the URL names).
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-from aiokafka import AIOKafkaProducer
-from aiokafka.structs import TopicPartition
 from redis.asyncio import Redis
 
-from inventory_adjuster import handlers
-from inventory_adjuster.adapters.kits import KitStore
 from inventory_adjuster.adapters.redis_store import (
-    RedisInventory,
     as_text,
     hold_key,
     state_key,
     waited_key,
 )
-from inventory_adjuster.handlers import CommandHandler
-from inventory_adjuster.rebuild import main
-from stocksync_common.consumer import Incoming
 from stocksync_common.events import (
     InventoryCommandRequested,
     OrderLineRef,
     Route,
     SkuConfig,
-    encode,
 )
-from stocksync_common.kafka import make_producer, publish_event
-from support.rebuild_topics import LOC, LOC2, ConsumedRecord, Topics, command, db5
+from support.rebuild_topics import LOC, LOC2, RebuildEnv, Topics, command, rebuild_env
 
 pytestmark = pytest.mark.integration
 
@@ -65,58 +54,7 @@ def routed(
 
 
 @dataclass
-class Env:
-    kafka: str
-    redis_url: str
-    redis: Redis
-    topics: Topics
-    store: RedisInventory
-    handler: CommandHandler
-    producer: AIOKafkaProducer
-
-    async def handle(self, event: InventoryCommandRequested) -> None:
-        """Publish one command and hand it to the handler as the consumer loop would (its
-        changes and levels record are published)."""
-        md = await publish_event(
-            self.producer, self.topics.commands, event.payload.sku, event, timeout_s=10
-        )
-        record = ConsumedRecord(
-            self.topics.commands,
-            md.partition,
-            md.offset,
-            0,
-            event.payload.sku.encode(),
-            encode(event),
-        )
-        await self.handler.handle_batch(
-            TopicPartition(self.topics.commands, md.partition), [Incoming(record, event)]
-        )
-
-    async def leave(self, events: list[InventoryCommandRequested]) -> None:
-        """Produce commands nobody consumes: only the rebuild sees them (the tail)."""
-        for event in events:
-            await publish_event(
-                self.producer, self.topics.commands, event.payload.sku, event, timeout_s=10
-            )
-
-    async def cli(self, *extra: str) -> int:
-        argv = [
-            "--bootstrap",
-            self.kafka,
-            "--redis-url",
-            self.redis_url,
-            "--group",
-            self.store.group,
-            "--levels-topic",
-            self.topics.levels,
-            "--commands-topic",
-            self.topics.commands,
-            "--changed-topic",
-            self.topics.changed,
-            *extra,
-        ]
-        return await asyncio.to_thread(main, argv)  # main() runs its own event loop
-
+class Env(RebuildEnv):
     async def levels(self, sku: str) -> dict[str, tuple[int, int]]:
         """(on_hand, reserved) per location."""
         lv = await self.store.levels(sku)
@@ -133,25 +71,9 @@ class Env:
 async def env(
     kafka_bootstrap: str, redis_url: str, redis5: Redis, topics3: Topics, monkeypatch
 ) -> AsyncIterator[Env]:
-    monkeypatch.setattr(handlers, "INVENTORY_LEVELS", topics3.levels)
-    monkeypatch.setattr(handlers, "INVENTORY_CHANGED", topics3.changed)
-    group = f"it-holds-{uuid.uuid4().hex[:8]}"
-    store = RedisInventory(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
-    kits = KitStore(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
-    producer = make_producer(kafka_bootstrap, "it-rebuild-holds")
-    await producer.start()
-    try:
-        yield Env(
-            kafka_bootstrap,
-            db5(redis_url),
-            redis5,
-            topics3,
-            store,
-            CommandHandler(store, producer, kits),
-            producer,
-        )
-    finally:
-        await producer.stop()
+    async with rebuild_env(Env, kafka_bootstrap, redis_url, redis5, topics3, monkeypatch,
+                           "holds") as env:  # fmt: skip
+        yield env
 
 
 async def split_line(env: Env, sku: str) -> None:
