@@ -37,6 +37,9 @@ def test_no_component_allocated_no_kit_shares() -> None:
 def test_each_component_is_told_the_least_its_other_components_want_to_give() -> None:
     of = shares_of(A={"s1": 2, "s2": 1}, B={"s1": 1, "s2": 3})
     assert kit_hints(KIT, PARTS, of) == {"A": {"s1": 1, "s2": 3}, "B": {"s1": 2, "s2": 1}}
+    # a component that has not split its budget for the kit yet bounds nothing
+    del of.wants["B"][KIT]
+    assert kit_hints(KIT, PARTS, of) == {"A": None, "B": {"s1": 2, "s2": 1}}
     # an unallocated component gives all it has: 5 units of B make 5 kits
     of.shares["B"] = None
     assert kit_hints(KIT, PARTS, of) == {"A": {"s1": 5, "s2": 5}}

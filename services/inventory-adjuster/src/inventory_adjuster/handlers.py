@@ -393,8 +393,11 @@ class CommandHandler:
         for location in sorted({loc for _, loc in moved}):
             kits = sorted({k for sku, loc in moved if loc == location for k in index.get(sku, [])})
             levels = await self.kits.availability(kits, location)
-            # components under allocation share out their budgets with their kits (ADR 0040)
-            if await self._share_out(out, trace_headers, cause, levels):
+            # components under allocation share out their budgets with their kits (ADR 0040):
+            # the first round keeps what each wants to give, the second cuts the parts to it
+            for _ in range(2):
+                if not await self._share_out(out, trace_headers, cause, levels):
+                    break
                 levels = await self.kits.availability(kits, location)
             for kit, level in levels.items():
                 change = derived_kit_change(kit, location, level, cause.payload)

@@ -11,8 +11,8 @@
 --
 -- A component's budget per store (its share of available) is split between the store's direct
 -- sales and each of its kits (docs/decisions/0040-kit-allocation.md). Per kit, in kits: the
--- part it wants is its weighted piece of the budget, rounded up, but no more than the budget
--- left holds (weights: 1 + units sold each way in the store, as the shares are weighted); the
+-- part it wants is its weighted piece of the budget, to the nearest kit, but no more than
+-- the budget left holds (weights: 1 + units sold each way in the store, as the shares are weighted); the
 -- part it gets is that, but no more than the hint (what the other components give: a part
 -- they cannot match would be units on sale nowhere). The direct share published for the SKU
 -- is the budget minus the units the kits' parts hold. Kept: "kitshares" and "kitwants"
@@ -136,7 +136,8 @@ local function split_kits(h, budgets)
     local unwanted, left = budget, budget
     for _, kit in ipairs(names) do
       local q = units[kit]
-      local want = math.min(math.floor(unwanted / q), math.ceil(budget * weights[kit] / total / q))
+      local even = math.floor(budget * weights[kit] / total / q + 0.5)  -- to the nearest kit
+      local want = math.min(math.floor(unwanted / q), even)
       local part = want
       if hints[kit] then part = math.min(part, tonumber(hints[kit][shop] or 0)) end
       parts[kit][shop], wants[kit][shop] = part, want

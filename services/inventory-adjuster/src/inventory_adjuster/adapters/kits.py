@@ -71,7 +71,7 @@ class KitLevel(NamedTuple):
     shares: dict[str, int] | None = None
     # per allocated component, the least its other components want to give the kit per store
     # (alloc.lua's "kithint|<kit>"; :meth:`KitStore.keep_hints`)
-    hints: dict[str, dict[str, int]] = {}  # a NamedTuple's default: never mutated
+    hints: dict[str, dict[str, int] | None] = {}  # a NamedTuple's default: never mutated
 
 
 class KitDefinitionChanged(Exception):
@@ -181,23 +181,32 @@ def kit_shares(
     }
 
 
-def kit_hints(kit: str, components: Components, of: ComponentShares) -> dict[str, dict[str, int]]:
+Hint = dict[str, int] | None  # kits per store; None: no bound known
+
+
+def kit_hints(kit: str, components: Components, of: ComponentShares) -> dict[str, Hint]:
     """Per allocated component, the least the kit's other components would give the kit per
-    store (kits): an unallocated one all its available units hold. A component's part is cut
-    to it (alloc.lua), so units no other component can match go to its direct share instead
-    of waiting in a kit part no store can sell."""
+    store (kits): an unallocated one all its available units hold; one that has not split its
+    budget for the kit yet (no wants kept) is not counted, and a component no other one
+    bounds gets None (no hint). A component's part is cut to its hint (alloc.lua), so units
+    no other component can match go to its direct share instead of waiting in a kit part no
+    store can sell."""
+    known = [
+        (c, u) for c, u in components if of.shares.get(c) is None or kit in of.wants.get(c, {})
+    ]
 
     def offered(comp: str, units: int, shop: str) -> int:
         if of.shares.get(comp) is None:
             return max(0, of.available.get(comp, 0)) // units
-        return of.wants.get(comp, {}).get(kit, {}).get(shop, 0)
+        return int(of.wants[comp][kit].get(shop, 0))
 
     shops = of.shops(components)
-    hints: dict[str, dict[str, int]] = {}
+    hints: dict[str, Hint] = {}
     for comp in of.allocated(components):
-        others = [(c, u) for c, u in components if c != comp]
-        if others:
-            hints[comp] = {s: min(offered(c, u, s) for c, u in others) for s in shops}
+        others = [(c, u) for c, u in known if c != comp]
+        hints[comp] = (
+            {s: min(offered(c, u, s) for c, u in others) for s in shops} if others else None
+        )
     return hints
 
 
@@ -460,21 +469,25 @@ class KitStore:
 
     async def share_out(self, levels: dict[str, KitLevel]) -> list[str]:
         """Tell each allocated component of these kits what the kit's other components give
-        the kit (``kithint|<kit>``), and recompute its shares with it (reshare.lua): the part
-        of its budget the kit can no longer use goes back to its direct share, so no unit
-        waits in a kit part no store can sell (ADR 0040). The components whose direct shares
-        changed (their version bumped): their changes are to be published, then the kits'
-        shares read again. Two round trips, only while a kit's component is allocated."""
+        the kit (``kithint|<kit>``; none known: the field deleted), and recompute its shares
+        with it (reshare.lua): the part of its budget the kit can no longer use goes back to
+        its direct share, so no unit waits in a kit part no store can sell (ADR 0040). The
+        components whose direct shares changed (their version bumped): their changes are to
+        be published, then the kits' shares read again. Two round trips, only while a kit's
+        component is allocated."""
         writes = [
-            (comp, f"{KIT_HINT_PREFIX}{kit}", orjson.dumps(hint))
+            (comp, f"{KIT_HINT_PREFIX}{kit}", hint)
             for kit, level in levels.items()
             for comp, hint in level.hints.items()
         ]
         if not writes:
             return []
         pipe = self.redis.pipeline(transaction=False)
-        for comp, field, value in writes:
-            pipe.hset(state_key(comp), field, value)
+        for comp, field, hint in writes:
+            if hint is None:
+                pipe.hdel(state_key(comp), field)
+            else:
+                pipe.hset(state_key(comp), field, orjson.dumps(hint))
         await pipe.execute()
         comps = sorted({comp for comp, _, _ in writes})
         args = [self.shops_json, self.allocation_json]
