@@ -66,14 +66,14 @@ local function budgets_of(h, available, stores, default)
   if threshold == nil or available >= threshold then return nil end
   local shares = {}
   local pool = math.max(0, available)
+  local through_kits = {}  -- its sales through kits count where it sells too
+  for field, v in pairs(h) do
+    local shop = string.match(field, '^kitsold|.+|([^|]+)$')
+    if shop then through_kits[shop] = (through_kits[shop] or 0) + tonumber(v) end
+  end
   local weights, total = {}, 0
   for i, shop in ipairs(stores) do
-    weights[i] = 1 + tonumber(h['sold|' .. shop] or '0')
-    for field, v in pairs(h) do  -- its sales through kits count where it sells too
-      if string.match(field, '^kitsold|.+|([^|]+)$') == shop then
-        weights[i] = weights[i] + tonumber(v)
-      end
-    end
+    weights[i] = 1 + tonumber(h['sold|' .. shop] or '0') + (through_kits[shop] or 0)
     total = total + weights[i]
   end
   local given = 0
