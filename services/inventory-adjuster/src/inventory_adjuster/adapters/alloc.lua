@@ -132,7 +132,7 @@ local function split_kits(h, budgets)
       total = total + weights[kit]
     end
     -- what each kit wants does not depend on the hints, so the hints a kit's components
-    -- give each other settle after one exchange (KitStore.reshare)
+    -- give each other settle after one exchange (KitStore.share_out)
     local unwanted, left = budget, budget
     for _, kit in ipairs(names) do
       local q = units[kit]
