@@ -198,7 +198,7 @@ def test_services_are_refused_each_others_keys() -> None:
 
 # Key-like literals that are not Redis keys, per service, and what they are.
 NOT_KEYS = {
-    "inventory-adjuster": {"import:", "kit:"},  # idempotency keys
+    "inventory-adjuster": {"import:", "kit:", "reshare:"},  # idempotency keys (of changes too)
     "notifier": {"delivery:", "unmapped:"},  # a dead letter's reason, an alert's subject
     "order-consumer": {
         # facts and idempotency keys inside an order's state, and skumap's hash fields

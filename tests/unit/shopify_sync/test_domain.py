@@ -73,6 +73,22 @@ def test_shares_replace_truth_while_allocation_is_active() -> None:
     assert desired_from_levels(levels, STORE.shop, "wh-2") is None
 
 
+def test_a_kits_change_under_allocation_writes_each_store_its_kit_share() -> None:
+    """A kit's availability as the adjuster publishes it (no stock of its own: before equals
+    after) carries the kit's shares while a component is allocated (ADR 0040): each store is
+    planned its share, as for any SKU, and reconciliation allows it no more."""
+    lv = Levels(on_hand=3, available=3)
+    kit = StockChange(
+        sku="KIT", location="wh-1", command="reserve", idempotency_key="kit:KIT:wh-1:v7",
+        version=7, before=lv, after=lv, sku_available_before=3, sku_available_after=3,
+        shares={"a.myshopify.com": 1, "b.myshopify.com": 2}, seen={"a.myshopify.com": 1},
+    )  # fmt: skip
+    out = pending_for_store([kit], STORE)
+    assert out[("KIT", "wh-1")] == Pending(7, 1, 3, True, (("a.myshopify.com", 1),))
+    levels = SkuLevels(sku="KIT", version=7, available=3, locations={"wh-1": lv}, shares=kit.shares)
+    assert desired_from_levels(levels, STORE.shop, "wh-1") == Pending(7, 1, 3, True, None)
+
+
 def test_idempotency_key_depends_on_content_compare_value_version_and_salt() -> None:
     q = {"inventoryItemId": "i", "locationId": "l", "quantity": 5, "changeFromQuantity": 7}
     assert idempotency_key("s", [q]) == idempotency_key("s", [dict(q)])

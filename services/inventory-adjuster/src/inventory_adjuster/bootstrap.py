@@ -46,6 +46,8 @@ def build(settings: Settings) -> Container:
         settings.consumer_group,
         idem_ttl_s=settings.idempotency_ttl_s,
         ledger_max_len=settings.ledger_max_len,
+        shops=store.shops,  # a kit command shares out its components as plain ones (ADR 0040)
+        allocation=store.allocation,
     )
     handler = CommandHandler(store, producer, kits)
     watch = None

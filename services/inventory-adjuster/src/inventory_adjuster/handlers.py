@@ -17,6 +17,7 @@ from inventory_adjuster.adapters.kits import (
     KIT_COMMANDS,
     Components,
     KitApplied,
+    KitLevel,
     KitStore,
     KitWait,
     component_key,
@@ -30,6 +31,7 @@ from inventory_adjuster.kit_events import (
     derived_kit_change,
     kit_line_change,
     kit_rereserved,
+    reshared_changes,
 )
 from inventory_adjuster.kit_waiting import serve_waiting_kits
 from stocksync_common.consumer import Incoming, Parts, PoisonMessage, handling
@@ -390,7 +392,14 @@ class CommandHandler:
         cause = commands[-1][0]
         for location in sorted({loc for _, loc in moved}):
             kits = sorted({k for sku, loc in moved if loc == location for k in index.get(sku, [])})
-            for kit, level in (await self.kits.availability(kits, location)).items():
+            levels = await self.kits.availability(kits, location)
+            # components under allocation share out their budgets with their kits (ADR 0040):
+            # the first round keeps what each wants to give, the second cuts the parts to it
+            for _ in range(2):
+                if not await self._share_out(out, trace_headers, cause, levels):
+                    break
+                levels = await self.kits.availability(kits, location)
+            for kit, level in levels.items():
                 change = derived_kit_change(kit, location, level, cause.payload)
                 ev = InventoryChanged(
                     id=stable_id(change.idempotency_key, "changed"),
@@ -400,6 +409,37 @@ class CommandHandler:
                     payload=change,
                 )
                 send(out, INVENTORY_CHANGED, kit, ev, trace_headers)
+
+    async def _share_out(
+        self,
+        out: BatchPublisher,
+        trace_headers: Headers,
+        cause: InventoryCommandRequested,
+        levels: dict[str, KitLevel],
+    ) -> bool:
+        """The kits' components whose direct shares changed when they learnt what their kits
+        can use (:meth:`KitStore.share_out`): their changes and levels records published.
+        Whether any changed."""
+        if self.kits is None:
+            return False
+        reshared = await self.kits.share_out(levels)
+        for sku in reshared:
+            snapshot = await self.store.levels(sku, with_position=True)
+            if snapshot is None:
+                continue
+            meta = {"correlation_id": cause.correlation_id, "causation_id": cause.id}
+            for change in reshared_changes(snapshot):
+                ev = InventoryChanged(
+                    id=stable_id(change.idempotency_key, "changed"),
+                    source=self.source,
+                    payload=change,
+                    **meta,
+                )
+                send(out, INVENTORY_CHANGED, sku, ev, trace_headers)
+            if snapshot.partition is not None and snapshot.offset is not None:
+                event = InventoryLevelsUpdated(payload=snapshot, source=self.source, **meta)
+                send(out, INVENTORY_LEVELS, sku, event, trace_headers)
+        return bool(reshared)
 
     def _publish(
         self,

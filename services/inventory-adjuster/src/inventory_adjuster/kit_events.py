@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from inventory_adjuster.adapters.kits import KitApplied, KitLevel
-from stocksync_common.events import InventoryCommand, Levels, StockChange
+from stocksync_common.events import InventoryCommand, Levels, SkuLevels, StockChange
 
 
 def component_changes(cmd: InventoryCommand, applied: KitApplied) -> list[StockChange]:
@@ -29,6 +29,7 @@ def component_changes(cmd: InventoryCommand, applied: KitApplied) -> list[StockC
                 sku_available_after=after.available,
                 order=cmd.order,
                 kits=[cmd.sku],
+                shares=c.get("shares") or None,  # the component's own, kit parts set aside
             )
         )
     return out
@@ -54,7 +55,30 @@ def derived_kit_change(
         sku_available_after=available,
         order=cause.order,
         seen=level.seen,
+        shares=level.shares,  # channel allocation: each store's share (ADR 0040)
     )
+
+
+def reshared_changes(levels: SkuLevels) -> list[StockChange]:
+    """A kit's component whose direct shares changed with no stock moved (its kits' parts
+    of its budget moved: ADR 0040), as one change per location it is stocked at, with the
+    version the share-out bumped to (a ``configure``-like change: nothing moved)."""
+    return [
+        StockChange(
+            sku=levels.sku,
+            location=location,
+            command="configure",
+            idempotency_key=f"reshare:{levels.sku}:{location}:v{levels.version}",
+            version=levels.version,
+            before=lv,
+            after=lv,
+            sku_available_before=levels.available,
+            sku_available_after=levels.available,
+            shares=levels.shares,
+            seen=(levels.seen or {}).get(location, {}),
+        )
+        for location, lv in sorted(levels.locations.items())
+    ]
 
 
 def kit_rereserved(
@@ -88,6 +112,7 @@ def kit_line_change(cmd: InventoryCommand, level: KitLevel, *, routed: bool) -> 
         sku_available_after=available,
         order=cmd.order,
         seen=level.seen,
+        shares=level.shares,
         routed={cmd.location: q} if routed else None,
         tried=[cmd.location] if routed else None,
     )

@@ -1028,7 +1028,12 @@ async def _write(
     rep.holds_restored = await _restore_holds(store, plan, restored, replayed_keys)
     phase("waiting")
     kits = KitStore(
-        store.redis, store.group, idem_ttl_s=store.idem_ttl_s, ledger_max_len=store.ledger_max_len
+        store.redis,
+        store.group,
+        idem_ttl_s=store.idem_ttl_s,
+        ledger_max_len=store.ledger_max_len,
+        shops=store.shops,
+        allocation=store.allocation,
     )
 
     def outcome(status: str) -> None:

@@ -108,79 +108,17 @@ local function at(h, loc)
   return l
 end
 
-local now_ms
-local function clock_ms()
-  if not now_ms then
-    local t = redis.call('TIME')
-    now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  end
-  return now_ms
-end
-
--- Units asked for lately: a sum of orders that decays with the window (e^(-age/window)).
-local function recent_units(h, window_s)
-  local vel = tonumber(h['vel'] or '0')
-  if vel == 0 then return 0 end
-  local age_s = math.max(0, clock_ms() - tonumber(h['vel_ms'] or '0')) / 1000
-  return vel * math.exp(-age_s / window_s)
-end
-
+-- alloc.lua (prepended) keeps the clock, the recent demand and the shares; these bind them
+-- to this script's arguments.
 local function note_demand(h, qty)
-  if not DEFAULT_ALLOCATION then return end
-  local window_s = DEFAULT_ALLOCATION['window_s']
-  local vel = recent_units(h, window_s) + qty
-  h['vel'], h['vel_ms'] = tostring(vel), tostring(clock_ms())
-  redis.call('HSET', KEYS[1], 'vel', h['vel'], 'vel_ms', h['vel_ms'])
+  alloc_note_demand(KEYS[1], h, qty, DEFAULT_ALLOCATION)
 end
 
--- Below it, stores are shown disjoint shares. A configured threshold is taken as it is.
--- The default one (ARGV[13]) holds while stock is low for the number of stores, or for the
--- recent demand: per_store units per store, or velocity x the units asked in the last
--- window, whichever is more; once on, it stays on until stock is a quarter above it.
-local function threshold_of(h, n)
-  local configured = tonumber(h['alloc_threshold'] or '')
-  if configured ~= nil or not DEFAULT_ALLOCATION then return configured end
-  local d = DEFAULT_ALLOCATION
-  local t = math.max(d['per_store'] * n, math.ceil(d['velocity'] * recent_units(h, d['window_s'])))
-  if h['shares'] then t = math.ceil(t * 1.25) end
-  return t
-end
-
--- Disjoint per-store shares of `available`, weighted by where the SKU sells; they never sum
--- to more than `available`. nil when allocation is off or the SKU is not low.
+-- The SKU's published shares (its direct ones when it is a kit's component) and its kits'
+-- parts (alloc.lua); nil when allocation is off or the SKU is not low.
 local function shares_of(h, available)
-  if ARGV[12] == '' then return nil end
-  local stores = cjson.decode(ARGV[12])
-  if #stores == 0 then return nil end
-  local threshold = threshold_of(h, #stores)
-  if threshold == nil or available >= threshold then return nil end
-  local shares = {}
-  local pool = math.max(0, available)
-  local weights, total = {}, 0
-  for i, shop in ipairs(stores) do
-    weights[i] = 1 + tonumber(h['sold|' .. shop] or '0')
-    total = total + weights[i]
-  end
-  local given = 0
-  for i, shop in ipairs(stores) do
-    shares[shop] = math.floor(pool * weights[i] / total)
-    given = given + shares[shop]
-  end
-  -- hand out what flooring left, heaviest sellers first (ties: list order)
-  local order = {}
-  for i = 1, #stores do order[i] = i end
-  table.sort(order, function(a, b)
-    if weights[a] == weights[b] then return a < b end
-    return weights[a] > weights[b]
-  end)
-  local k = 1
-  while given < pool do
-    local shop = stores[order[k]]
-    shares[shop] = shares[shop] + 1
-    given = given + 1
-    k = k % #stores + 1
-  end
-  return shares
+  if ARGV[12] == '' then return nil, nil end
+  return alloc_shares(h, available, cjson.decode(ARGV[12]), DEFAULT_ALLOCATION)
 end
 
 -- Units the new shares give stores over the last ones (what moved to them); 0 when
@@ -447,18 +385,15 @@ if cmd ~= 'adjust' and qty < 0 then
 end
 
 -- The levels after a command and the channel-allocation shares they give, kept for the read
--- API when the command applied; with the units the new shares moved between stores.
+-- API (and a kit component's parts for its kits, ADR 0040) when the command applied; with
+-- the units the new shares moved between stores.
 local function settle_shares(h, status)
   local locs, total_after = levels_of(h)
-  local shares = shares_of(h, total_after)
+  local shares, held = shares_of(h, total_after)
   local moved = 0
   if status == 'applied' then
     moved = moved_units(h, shares)
-    if shares then
-      redis.call('HSET', KEYS[1], 'shares', cjson.encode(shares))
-    else
-      redis.call('HDEL', KEYS[1], 'shares')
-    end
+    alloc_keep(KEYS[1], shares, held)
   end
   return locs, total_after, shares, moved
 end

@@ -15,7 +15,10 @@
 --       9 components JSON as the caller read it: [[sku, units], ...], 10 the ordering shop
 --       ("" none: also a reserve serving a waiting entry, whose refusal counted already),
 --       11 the waiting entry a refused reserve of an order line queues ("" none), 12 the
---       waiting entry this reserve serves ("" none); see kit_waiting.lua
+--       waiting entry this reserve serves ("" none); see kit_waiting.lua, 13 the stores JSON
+--       list and 14 the default allocation JSON (apply.lua's 12 and 13; "" none), 15 the kit
+--       SKU: each component moved gets its channel-allocation shares recomputed (alloc.lua,
+--       prepended; docs/decisions/0040-kit-allocation.md), returned with its change
 -- KEYS[4 + 3 * #components] the kit's waiting list inv:{kit}:waiting
 -- KEYS[5 + 3 * #components] the kit's own marker inv:{kit}:idem:<key>:own (a rebuild sets it
 --           when the kit's restored hash already holds this command's seen and version)
@@ -107,8 +110,13 @@ for i, c in ipairs(comps) do
   if not skip[i] then
     local a = {on_hand = oh, reserved = rs, safety_stock = b.safety_stock}
     a.available = a.on_hand - a.reserved - a.safety_stock
+    local applied = status == 'applied'
+    local sold = (applied and cmd == 'reserve') and units or 0
+    local asked = cmd == 'reserve' and units or 0
+    local shares = alloc_after_kit(state, ARGV[15] or '', ARGV[10] or '', sold, asked,
+      ARGV[13], ARGV[14], applied)
     changes[#changes + 1] = {sku = c[1], units = units, version = versions[i], before = b,
-      after = a}
+      after = a, shares = shares}
   end
 end
 

@@ -12,7 +12,11 @@
 -- ARGV: 1 step (hold|settle), 2 command (reserve|release|commit), 3 location, 4 units (the
 --       component's units x kit quantity), 5 kit idempotency key, 6 ttl (s), 7 offset field
 --       ("" none), 8 offset, 9 ledger max length, 10 (settle) the decision: applied|rejected,
---       11 the component key "<kit key>:component:<c>" (KEYS[3] without its prefix)
+--       11 the component key "<kit key>:component:<c>" (KEYS[3] without its prefix), 12 the
+--       stores JSON list and 13 the default allocation JSON (apply.lua's 12 and 13; "" none),
+--       14 the kit SKU, 15 the ordering shop ("" none): a held or undone move recomputes the
+--       component's channel-allocation shares (alloc.lua, prepended; ADR 0040), answered in
+--       its document ("shares")
 --
 -- hold: a marker already there answers {"prior", marker} (held, refused, or "restored" by a
 --   rebuild: the component's levels hold its share already). Otherwise a reserve the
@@ -47,12 +51,19 @@ end
 
 local step, cmd, loc, units = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local ckey = ARGV[11]
+local asked = cmd == 'reserve' and units or 0
+
+local function reshare(sold, keep)
+  return alloc_after_kit(KEYS[1], ARGV[14] or '', ARGV[15] or '', sold, asked, ARGV[12],
+    ARGV[13], keep)
+end
 
 if step == 'hold' then
   local prior = redis.call('GET', KEYS[3])
   if prior then return {'prior', prior} end
   local b, v, policy = level(loc)
   if cmd == 'reserve' and policy == 'reject' and b.available < units then
+    reshare(0, false)  -- the demand counts, refused or not
     local doc = cjson.encode({status = 'refused', kit = ARGV[5], version = v, before = b,
       after = b})
     redis.call('SET', KEYS[3], doc, 'EX', tonumber(ARGV[6]))
@@ -63,8 +74,9 @@ if step == 'hold' then
   elseif cmd == 'release' then rs = math.max(0, rs - units)
   else oh = oh - units; rs = math.max(0, rs - units) end
   local version, a = write(loc, b, oh, rs, ckey, cmd, 'applied')
+  local shares = reshare(cmd == 'reserve' and units or 0, true)
   local doc = cjson.encode({status = 'held', kit = ARGV[5], version = version, before = b,
-    after = a})
+    after = a, shares = shares})
   redis.call('SET', KEYS[3], doc, 'EX', tonumber(ARGV[6]))
   return {'held', doc}
 end
@@ -87,6 +99,8 @@ if ARGV[10] == 'rejected' and redis.call('EXISTS', KEYS[4]) == 0 then
     local d_oh = held.after.on_hand - held.before.on_hand
     local version, a = write(loc, b, b.on_hand - d_oh, math.max(0, b.reserved - d_rs),
       ckey .. ':undo', cmd, 'undone')
+    asked = 0  -- counted at the hold
+    reshare(-d_rs, true)  -- the sale through the kit the hold counted did not happen
     redis.call('SET', KEYS[4], cjson.encode({status = 'undone', version = version}), 'EX',
       tonumber(ARGV[6]))
     return {'undone', cjson.encode({version = version, before = a, after = a})}

@@ -8,6 +8,10 @@ Redis in one script (kit.lua); on a Redis Cluster, where the components live in 
 slots, in phases of one-slot scripts (hold every component, settle each with the decision,
 record the kit: kit_part.lua, kit_record.lua; docs/decisions/0034-kits-on-redis-cluster.md).
 A kit's availability is derived: min over its components of floor(available / units).
+While a component is under channel allocation, each store's share of it is split between its
+direct sales and its kits (alloc.lua, run by every script that moves it), and the kit's share
+in a store is the least of its components' parts there (:func:`kit_shares`;
+docs/decisions/0040-kit-allocation.md).
 A refused kit reserve of an order line waits on the kit's own list (``inv:{kit}:waiting``,
 queued by the script that records the kit's result) and is tried again, all or nothing, when
 a component moves (:mod:`inventory_adjuster.kit_waiting`; ADR 0037).
@@ -15,7 +19,7 @@ a component moves (:mod:`inventory_adjuster.kit_waiting`; ADR 0037).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any, NamedTuple
@@ -25,6 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from inventory_adjuster.adapters.redis_store import (
+    DefaultAllocation,
     Invalid,
     Position,
     RedisInventory,
@@ -43,8 +48,10 @@ from stocksync_common.redis_client import is_cluster, run_script_many
 _LUA = files("inventory_adjuster.adapters")
 _KIT_WAITING_LUA = _LUA.joinpath("kit_waiting.lua").read_text()  # both scripts' kit_waiting()
 _KIT_OWN_LUA = _LUA.joinpath("kit_own.lua").read_text()  # both scripts' kit_own()
-KIT_LUA = _KIT_WAITING_LUA + _KIT_OWN_LUA + _LUA.joinpath("kit.lua").read_text()
-KIT_PART_LUA = _LUA.joinpath("kit_part.lua").read_text()
+_ALLOC_LUA = _LUA.joinpath("alloc.lua").read_text()  # the components' shares (ADR 0040)
+KIT_LUA = _KIT_WAITING_LUA + _KIT_OWN_LUA + _ALLOC_LUA + _LUA.joinpath("kit.lua").read_text()
+KIT_PART_LUA = _ALLOC_LUA + _LUA.joinpath("kit_part.lua").read_text()
+RESHARE_LUA = _ALLOC_LUA + _LUA.joinpath("reshare.lua").read_text()
 KIT_RECORD_LUA = _KIT_WAITING_LUA + _KIT_OWN_LUA + _LUA.joinpath("kit_record.lua").read_text()
 KIT_DEFS = "kit-defs"
 KIT_INDEX = "kit-index"
@@ -54,12 +61,17 @@ Components = list[tuple[str, int]]
 
 
 class KitLevel(NamedTuple):
-    """A kit at one location: what it can sell, its version, and per shop the kits its
-    orders reserved there (``StockChange.seen``)."""
+    """A kit at one location: what it can sell, its version, per shop the kits its orders
+    reserved there (``StockChange.seen``), and its channel-allocation shares (None: none of
+    its components is under allocation)."""
 
     available: int
     version: int
     seen: dict[str, int]
+    shares: dict[str, int] | None = None
+    # per allocated component, the least its other components want to give the kit per store
+    # (alloc.lua's "kithint|<kit>"; :meth:`KitStore.keep_hints`)
+    hints: dict[str, dict[str, int] | None] = {}  # a NamedTuple's default: never mutated
 
 
 class KitDefinitionChanged(Exception):
@@ -122,12 +134,80 @@ def part_keys(kit_key: str, component: str) -> list[str]:
 
 
 KIT_OFFSET_PREFIX = "kitoff|"  # state-hash field: highest kit-command offset per partition
+KIT_UNITS_PREFIX = "kitq|"  # a component's field "kitq|<kit>": its units in one kit (alloc.lua)
+KIT_HINT_PREFIX = "kithint|"  # "kithint|<kit>": what the kit's other components give it
 
 
 def kit_available(components: Components, available: dict[str, int]) -> int:
     if not components:
         return 0
     return min(available.get(sku, 0) // units for sku, units in components)
+
+
+@dataclass(frozen=True)
+class ComponentShares:
+    """What a kit's shares are derived from, per component (alloc.lua keeps them): its
+    available units at the location, its published shares (None: not allocated), and per kit
+    and store the kits its budget gives the kit (``parts``) and would give it (``wants``)."""
+
+    available: dict[str, int]
+    shares: dict[str, dict[str, int] | None]
+    parts: dict[str, dict[str, dict[str, int]]]
+    wants: dict[str, dict[str, dict[str, int]]]
+
+    def allocated(self, components: Components) -> list[str]:
+        return [c for c, _ in components if self.shares.get(c) is not None]
+
+    def shops(self, components: Components) -> list[str]:
+        return sorted({s for c in self.allocated(components) for s in self.shares[c] or {}})
+
+
+def kit_shares(
+    kit: str, components: Components, of: ComponentShares, available: int
+) -> dict[str, int] | None:
+    """The kit's share per store: the least of its allocated components' parts for it there
+    (kits), never above ``available``; a part not kept yet counts 0. None when no component
+    is allocated: the kit shows its availability everywhere, as its components do (ADR 0040)."""
+    allocated = of.allocated(components)
+    if not allocated:
+        return None
+
+    def part(comp: str, shop: str) -> int:
+        return of.parts.get(comp, {}).get(kit, {}).get(shop, 0)
+
+    return {
+        shop: max(0, min(available, *(part(c, shop) for c in allocated)))
+        for shop in of.shops(components)
+    }
+
+
+Hint = dict[str, int] | None  # kits per store; None: no bound known
+
+
+def kit_hints(kit: str, components: Components, of: ComponentShares) -> dict[str, Hint]:
+    """Per allocated component, the least the kit's other components would give the kit per
+    store (kits): an unallocated one all its available units hold; one that has not split its
+    budget for the kit yet (no wants kept) is not counted, and a component no other one
+    bounds gets None (no hint). A component's part is cut to its hint (alloc.lua), so units
+    no other component can match go to its direct share instead of waiting in a kit part no
+    store can sell."""
+    known = [
+        (c, u) for c, u in components if of.shares.get(c) is None or kit in of.wants.get(c, {})
+    ]
+
+    def offered(comp: str, units: int, shop: str) -> int:
+        if of.shares.get(comp) is None:
+            return max(0, of.available.get(comp, 0)) // units
+        return int(of.wants[comp][kit].get(shop, 0))
+
+    shops = of.shops(components)
+    hints: dict[str, Hint] = {}
+    for comp in of.allocated(components):
+        others = [(c, u) for c, u in known if c != comp]
+        hints[comp] = (
+            {s: min(offered(c, u, s) for c, u in others) for s in shops} if others else None
+        )
+    return hints
 
 
 class KitStore:
@@ -142,15 +222,23 @@ class KitStore:
         idem_ttl_s: int,
         ledger_max_len: int,
         phased: bool | None = None,
+        shops: Sequence[str] = (),
+        allocation: DefaultAllocation | None = None,
     ) -> None:
+        """``shops`` and ``allocation``: the stores and the default allocation the plain
+        commands run with (RedisInventory's), so a kit command recomputes its components'
+        shares as they do (ADR 0040)."""
         self.redis = redis
         self.group = group
         self.idem_ttl_s = idem_ttl_s
         self.ledger_max_len = ledger_max_len
         self.phased = is_cluster(redis) if phased is None else phased
+        self.shops_json = orjson.dumps(list(shops)).decode() if shops else ""
+        self.allocation_json = allocation.encode() if allocation else ""
         self._script = redis.register_script(KIT_LUA)
         self._part = redis.register_script(KIT_PART_LUA)
         self._record = redis.register_script(KIT_RECORD_LUA)
+        self._reshare = redis.register_script(RESHARE_LUA)
 
     async def definitions(self, skus: list[str]) -> dict[str, Components]:
         if not skus:
@@ -185,6 +273,12 @@ class KitStore:
         # rewritten from the kits' state hashes by every later define and by the rebuild.
         pipe = self.redis.pipeline(transaction=False)
         pipe.hset(KIT_DEFS, kit, orjson.dumps(components))
+        # each component knows its units per kit: its shares set the kit's part aside (ADR 0040)
+        for comp, units in components.items():
+            pipe.hset(state_key(comp), f"{KIT_UNITS_PREFIX}{kit}", units)
+        for comp, _ in old.get(kit, []):
+            if comp not in components:
+                pipe.hdel(state_key(comp), f"{KIT_UNITS_PREFIX}{kit}", f"{KIT_HINT_PREFIX}{kit}")
         current = await self.kits_of(sorted({*components, *(c for c, _ in old.get(kit, []))}))
         for comp in {*components, *(c for c, _ in old.get(kit, []))}:
             kits = set(current.get(comp, []))
@@ -221,6 +315,9 @@ class KitStore:
             _seen_shop(cmd, wait),
             wait.queue,
             wait.served,
+            self.shops_json,
+            self.allocation_json,
+            cmd.sku,
         ]
         try:
             status, result = await self._script(keys=keys, args=args)
@@ -252,10 +349,10 @@ class KitStore:
             raise KitDefinitionChanged("RETRY not a kit any more")
         if orjson.loads(defined) != dict(components):
             raise KitDefinitionChanged("RETRY kit definition changed")
-        holds = await self._parts(cmd, pos, components, "hold")
+        holds = await self._parts(cmd, pos, components, "hold", shop=_seen_shop(cmd, wait))
         docs = [orjson.loads(as_text(doc)) for _, doc in holds]
         status = "rejected" if any(d["status"] == "refused" for d in docs) else "applied"
-        settled = await self._parts(cmd, pos, components, "settle", status)
+        settled = await self._parts(cmd, pos, components, "settle", status, _seen_shop(cmd, wait))
         changes, skipped = [], []
         for (comp, units), hold, settle in zip(components, docs, settled, strict=True):
             units *= cmd.quantity
@@ -264,7 +361,7 @@ class KitStore:
                 skipped.append(comp)
                 continue
             doc = hold if status == "applied" else orjson.loads(as_text(settle[1]))
-            change = {k: doc[k] for k in ("version", "before", "after")}
+            change = {k: doc.get(k) for k in ("version", "before", "after", "shares")}
             changes.append({"sku": comp, "units": units, **change})
         args = [
             status,
@@ -302,6 +399,7 @@ class KitStore:
         components: Components,
         step: str,
         decision: str = "",
+        shop: str = "",
     ) -> list[Any]:
         """kit_part.lua's ``step`` on every component, pipelined."""
         head = script_head_args(cmd, pos, self.idem_ttl_s, self.ledger_max_len)
@@ -310,7 +408,8 @@ class KitStore:
         for comp, units in components:
             args = [step, cmd.command, cmd.location, units * cmd.quantity, cmd.idempotency_key,
                     self.idem_ttl_s, offset_field, offset, ledger_len, decision,
-                    component_key(cmd.idempotency_key, comp)]  # fmt: skip
+                    component_key(cmd.idempotency_key, comp), self.shops_json,
+                    self.allocation_json, cmd.sku, shop]  # fmt: skip
             calls.append((part_keys(cmd.idempotency_key, comp), args))
         return await run_script_many(self.redis, self._part, calls)
 
@@ -332,6 +431,9 @@ class KitStore:
                     f"{location}|reserved",
                     f"{location}|safety_stock",
                     "version",
+                    "shares",
+                    "kitshares",
+                    "kitwants",
                 ],
             )
         rows = await pipe.execute()
@@ -340,24 +442,58 @@ class KitStore:
             for kit, h in zip(defs, rows, strict=False)
         }
         rows = rows[len(defs) :]
-        avail: dict[str, int] = {}
         versions: dict[str, int] = {}
-        for comp, (oh, rs, ss, ver) in zip(comps, rows, strict=True):
-            avail[comp] = int(oh or 0) - int(rs or 0) - int(ss or 0)
+        of = ComponentShares({}, {}, {}, {})
+        for comp, (oh, rs, ss, ver, sh, ks, kw) in zip(comps, rows, strict=True):
+            of.available[comp] = int(oh or 0) - int(rs or 0) - int(ss or 0)
             versions[comp] = int(ver or 0)
+            of.shares[comp] = orjson.loads(sh) if sh else None
+            of.parts[comp] = orjson.loads(ks) if ks else {}
+            of.wants[comp] = orjson.loads(kw) if kw else {}
         prefix = f"seen|{location}|"
-        return {
-            kit: KitLevel(
-                kit_available(parts, avail),
+        out = {}
+        for kit, parts in defs.items():
+            available = kit_available(parts, of.available)
+            out[kit] = KitLevel(
+                available,
                 int(own[kit].get("version") or 0) + sum(versions[c] for c, _ in parts),
                 {
                     k.removeprefix(prefix): int(v)
                     for k, v in own[kit].items()
                     if k.startswith(prefix)
                 },
+                kit_shares(kit, parts, of, available),
+                kit_hints(kit, parts, of),
             )  # fmt: skip
-            for kit, parts in defs.items()
-        }
+        return out
+
+    async def share_out(self, levels: dict[str, KitLevel]) -> list[str]:
+        """Tell each allocated component of these kits what the kit's other components give
+        the kit (``kithint|<kit>``; none known: the field deleted), and recompute its shares
+        with it (reshare.lua): the part of its budget the kit can no longer use goes back to
+        its direct share, so no unit waits in a kit part no store can sell (ADR 0040). The
+        components whose direct shares changed (their version bumped): their changes are to
+        be published, then the kits' shares read again. Two round trips, only while a kit's
+        component is allocated."""
+        writes = [
+            (comp, f"{KIT_HINT_PREFIX}{kit}", hint)
+            for kit, level in levels.items()
+            for comp, hint in level.hints.items()
+        ]
+        if not writes:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for comp, field, hint in writes:
+            if hint is None:
+                pipe.hdel(state_key(comp), field)
+            else:
+                pipe.hset(state_key(comp), field, orjson.dumps(hint))
+        await pipe.execute()
+        comps = sorted({comp for comp, _, _ in writes})
+        args = [self.shops_json, self.allocation_json]
+        calls = [([state_key(comp)], args) for comp in comps]
+        versions = await run_script_many(self.redis, self._reshare, calls)
+        return [comp for comp, v in zip(comps, versions, strict=True) if v is not None]
 
 
 _OWN_ONLY_LUA = (
@@ -402,10 +538,18 @@ async def kit_levels(
         per[location] = level
     if not per:
         return None
+    shared = [lv.shares for lv in per.values() if lv.shares is not None]
+    total = sum(level.available for level in per.values())
+    shares = (
+        {shop: min(total, max(s.get(shop, 0) for s in shared)) for shop in shared[0]}
+        if shared
+        else None
+    )
     return SkuLevels(
         sku=kit,
         version=max(level.version for level in per.values()),
-        available=sum(level.available for level in per.values()),
+        available=total,
+        shares=shares,
         locations={
             loc: Levels(on_hand=lv.available, reserved=0, safety_stock=0, available=lv.available)
             for loc, lv in per.items()

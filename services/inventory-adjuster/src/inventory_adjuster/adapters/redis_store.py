@@ -23,7 +23,11 @@ from redis.typing import EncodableT
 from stocksync_common.events import InventoryCommand, Levels, SkuLevels
 from stocksync_common.redis_client import pipeline_evalsha
 
-APPLY_LUA = files("inventory_adjuster.adapters").joinpath("apply.lua").read_text()
+# alloc.lua: the channel-allocation shares, shared with the kit scripts (ADR 0012, 0040)
+APPLY_LUA = "".join(
+    files("inventory_adjuster.adapters").joinpath(name).read_text()
+    for name in ("alloc.lua", "apply.lua")
+)
 RESTORE_LUA = files("inventory_adjuster.adapters").joinpath("restore.lua").read_text()
 LEDGER_FORGET_LUA = files("inventory_adjuster.adapters").joinpath("ledger_forget.lua").read_text()
 
@@ -178,6 +182,8 @@ class RedisInventory:
         self.idem_ttl_s = idem_ttl_s
         self.hold_ttl_s = hold_ttl_s
         self.ledger_max_len = ledger_max_len
+        self.shops = tuple(shops)
+        self.allocation = allocation
         self.shops_json = orjson.dumps(list(shops)).decode() if shops else ""
         self.allocation_json = allocation.encode() if allocation else ""
         self._sha = hashlib.sha1(APPLY_LUA.encode()).hexdigest()  # noqa: S324 - Redis' script id

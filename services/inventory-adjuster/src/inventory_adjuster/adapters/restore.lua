@@ -2,11 +2,11 @@
 -- (docs/decisions/0008-kits-and-rebuild.md, "A rebuild run twice").
 --
 -- Every field of the old hash goes, but the settings no levels record carries: "policy",
--- "alloc_threshold", "kit", "<loc>|count_as_of" and "repaired" are kept unless a command the
--- rebuild read states them again (ARGV names those; the restored fields or the replay write
--- them as of the record). A counter left from before (a "seen|<loc>|<shop>" or a location the
--- record lacks, written by a command the rebuild replays again) would otherwise survive the
--- restore and be moved a second time.
+-- "alloc_threshold", "kit", "<loc>|count_as_of", "kitq|<kit>" (ADR 0040) and "repaired" are
+-- kept unless a command the rebuild read states them again (ARGV names those; the restored
+-- fields or the replay write them as of the record). A counter left from before (a
+-- "seen|<loc>|<shop>" or a location the record lacks, written by a command the rebuild
+-- replays again) would otherwise survive the restore and be moved a second time.
 --
 -- KEYS[1] state hash   inv:{sku}
 -- ARGV[1] n: the number of setting fields restated; ARGV[2 .. n+1] their names;
@@ -15,6 +15,7 @@
 
 local KEPT = {policy = true, alloc_threshold = true, kit = true, repaired = true}
 local COUNT_AS_OF = '|count_as_of'
+local KIT_UNITS = 'kitq|'  -- a component's units per kit (ADR 0040), written by KitStore.define
 
 local function hset_all(list, first)
   local chunk = 1000  -- unpack() has a stack limit
@@ -33,6 +34,7 @@ local flat = redis.call('HGETALL', KEYS[1])
 for i = 1, #flat, 2 do
   local f = flat[i]
   local setting = KEPT[f] or string.sub(f, -#COUNT_AS_OF) == COUNT_AS_OF
+    or string.sub(f, 1, #KIT_UNITS) == KIT_UNITS
   if setting and not restated[f] then
     keep[#keep + 1] = f
     keep[#keep + 1] = flat[i + 1]

@@ -1,0 +1,42 @@
+-- A kit component's shares recomputed with no stock moved (prepended: alloc.lua), after the
+-- kit's other components changed what they give the kit ("kithint|<kit>", written by
+-- KitStore.keep_hints): the part of its budget a kit can no longer use goes back to its
+-- direct share, or the part it can use now comes out of it
+-- (docs/decisions/0040-kit-allocation.md). One slot: the component's.
+--
+-- KEYS[1] component state hash inv:{c}
+-- ARGV: 1 stores JSON list, 2 default allocation JSON ("" none): apply.lua's 12 and 13
+--
+-- Only a SKU already allocated is looked at, and its allocation is not ended here (that waits
+-- for its next command). When its direct shares change, the new ones are kept and its version
+-- is bumped (a change of what the stores are shown, so shopify-sync takes it as newer) and
+-- the new version answered; otherwise the parts are kept and nil answered.
+
+if ARGV[1] == '' then return nil end
+local flat = redis.call('HGETALL', KEYS[1])
+local h = {}
+for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
+if not h['shares'] then return nil end
+local default = nil
+if ARGV[2] ~= '' then default = cjson.decode(ARGV[2]) end
+local total = 0
+for field, value in pairs(h) do
+  local loc = string.match(field, '^(.+)|on_hand$')
+  if loc then
+    total = total + tonumber(value) - tonumber(h[loc .. '|reserved'] or '0')
+      - tonumber(h[loc .. '|safety_stock'] or '0')
+  end
+end
+local shares, kits = alloc_shares(h, total, cjson.decode(ARGV[1]), default)
+if not shares then return nil end
+local old = cjson.decode(h['shares'])
+local same = true
+for shop, n in pairs(shares) do
+  if tonumber(old[shop]) ~= n then same = false end
+end
+for shop in pairs(old) do
+  if shares[shop] == nil then same = false end
+end
+alloc_keep(KEYS[1], shares, kits)
+if same then return nil end
+return redis.call('HINCRBY', KEYS[1], 'version', 1)

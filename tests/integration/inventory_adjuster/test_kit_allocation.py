@@ -1,0 +1,195 @@
+"""A kit over components under channel allocation never oversells (ADR 0040): the kit's
+change carries shares, and for every component c what the stores are shown of it directly
+and through the kit never exceeds what it has: sum_s(share_c(s) + q_c * kit_share(s)) <=
+available_c. Real broker (the handler's own topics) and Redis (database 5); the kit applied
+in one script and in one-slot phases (ADR 0034)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from inventory_adjuster.adapters.kits import KitStore
+from inventory_adjuster.adapters.redis_store import DefaultAllocation, RedisInventory
+from inventory_adjuster.handlers import CommandHandler
+from inventory_adjuster.rebuild import read_to_end
+from stocksync_common.events import (
+    InventoryChanged,
+    InventoryLevelsUpdated,
+    OrderLineRef,
+    SkuConfig,
+    StockChange,
+    decode,
+)
+from stocksync_common.kafka import make_producer, publish_event
+from support.rebuild_topics import Topics, command, handle_all
+
+pytestmark = [pytest.mark.integration]
+
+SHOPS = ["s1.myshopify.com", "s2.myshopify.com", "s3.myshopify.com"]
+
+
+def order(shop: str) -> OrderLineRef:
+    return OrderLineRef(shop=shop, order_id=uuid.uuid4().hex[:8], line_id="1")
+
+
+async def latest(kafka: str, topics: Topics) -> tuple[dict[str, StockChange], dict[str, object]]:
+    """The last change and the last levels record of every SKU (a SKU's records are in
+    order on its partition)."""
+    changes: dict[str, StockChange] = {}
+    levels: dict[str, object] = {}
+
+    def changed(records):
+        for r in records:
+            event = decode(r.value)
+            if isinstance(event, InventoryChanged):
+                changes[event.payload.sku] = event.payload
+
+    def leveled(records):
+        for r in records:
+            event = decode(r.value)
+            if isinstance(event, InventoryLevelsUpdated):
+                levels[event.payload.sku] = event.payload
+
+    await read_to_end(kafka, topics.changed, changed)
+    await read_to_end(kafka, topics.levels, leveled)
+    return changes, levels
+
+
+def shown(change: StockChange, shop: str) -> int:
+    """What shopify-sync writes a store for this change (domain.quantities.publish_quantity)."""
+    if change.shares is not None:
+        return max(0, change.shares.get(shop, 0))
+    return max(0, change.after.available)
+
+
+def exposure(parts: dict[str, int], kit: str, changes: dict[str, StockChange]) -> dict[str, int]:
+    """Per component, the units every store can sell of it, directly and through the kit."""
+    return {
+        c: sum(shown(changes[c], s) + q * shown(changes[kit], s) for s in SHOPS)
+        for c, q in parts.items()
+    }
+
+
+class Rig:
+    """The handler as the adjuster runs it (three stores, the default allocation) on the
+    test's own topics: commands published, then handled as the consumer loop would."""
+
+    def __init__(self, kafka: str, redis, topics: Topics, *, phased: bool = False) -> None:
+        run = uuid.uuid4().hex[:8]
+        allocation = DefaultAllocation()  # 4 units per store: 12 for three stores
+        self.kafka, self.topics = kafka, topics
+        self.store = RedisInventory(
+            redis, f"ka-{run}", idem_ttl_s=600, ledger_max_len=100, shops=SHOPS,
+            allocation=allocation,
+        )  # fmt: skip
+        self.kits = KitStore(
+            redis, f"ka-{run}", idem_ttl_s=600, ledger_max_len=100, phased=phased, shops=SHOPS,
+            allocation=allocation,
+        )  # fmt: skip
+        self.producer = make_producer(kafka, f"it-kit-alloc-{run}")
+        self.handler = CommandHandler(self.store, self.producer, self.kits)
+        self.handled = dict.fromkeys(range(3), -1)
+
+    async def run(self, *events) -> None:
+        for event in events:
+            await publish_event(
+                self.producer, self.topics.commands, event.payload.sku, event, timeout_s=10
+            )
+        await handle_all(self.kafka, self.topics.commands, self.handler, after=dict(self.handled))
+        offsets: dict[int, int] = {}
+
+        def note(records):
+            for r in records:
+                offsets[r.partition] = max(offsets.get(r.partition, -1), r.offset)
+
+        await read_to_end(self.kafka, self.topics.commands, note)
+        self.handled.update(offsets)
+
+
+@pytest.fixture
+async def rig(kafka_bootstrap: str, redis5, handler_topics: Topics, request) -> AsyncIterator[Rig]:
+    rig = Rig(kafka_bootstrap, redis5, handler_topics, phased=getattr(request, "param", False))
+    await rig.producer.start()
+    yield rig
+    await rig.producer.stop()
+
+
+def key() -> str:
+    return uuid.uuid4().hex
+
+
+@pytest.mark.parametrize("rig", [False, True], ids=["one-script", "phased"], indirect=True)
+async def test_a_kit_over_allocated_components_is_shared_out_with_them(
+    kafka_bootstrap: str, handler_topics: Topics, rig: Rig
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    a, b, kit = f"KA-{run}", f"KB-{run}", f"KK-{run}"
+    parts = {a: 2, b: 1}
+    run_commands = rig.run
+    await run_commands(
+        command(a, "set_on_hand", 10, key()),
+        command(b, "set_on_hand", 6, key()),
+        command(kit, "configure", 0, key(), config=SkuConfig(kit_components=parts)),
+    )
+    changes, _ = await latest(kafka_bootstrap, handler_topics)  # the kit defined: shared out
+    kit_shares = changes[kit].shares
+    assert kit_shares is not None and sum(kit_shares.values()) >= 1
+    assert exposure(parts, kit, changes) == {a: 10, b: 6}
+    # sales from several stores: the components are low, so they are shared out
+    await run_commands(
+        command(a, "reserve", 1, key(), order=order(SHOPS[0])),
+        command(b, "reserve", 1, key(), order=order(SHOPS[1])),
+        command(a, "reserve", 1, key(), order=order(SHOPS[1])),
+    )
+    changes, levels = await latest(kafka_bootstrap, handler_topics)
+    assert changes[a].sku_available_after == 8 and changes[b].sku_available_after == 5
+    assert changes[a].shares is not None and changes[b].shares is not None
+    shown_units = exposure(parts, kit, changes)
+    assert shown_units[a] <= 8 and shown_units[b] <= 5, shown_units
+    assert changes[kit].shares is not None, "the kit's change carries no shares"
+    # and every unit is on sale in some store, directly or in a kit (none stranded)
+    assert shown_units == {a: 8, b: 5}
+
+    # a kit sold in a third store: the components' changes after it are shared out too
+    await run_commands(command(kit, "reserve", 1, key(), order=order(SHOPS[2])))
+    changes, levels = await latest(kafka_bootstrap, handler_topics)
+    assert changes[a].sku_available_after == 6 and changes[b].sku_available_after == 4
+    for c in parts:
+        assert changes[c].shares is not None, f"{c}: a kit's move publishes no shares"
+        assert getattr(levels[c], "shares", None) == changes[c].shares
+    shown_units = exposure(parts, kit, changes)
+    assert shown_units[a] <= 6 and shown_units[b] <= 4, shown_units
+    assert shown_units == {a: 6, b: 4}
+    kit_shares = changes[kit].shares
+    assert kit_shares is not None and kit_shares[SHOPS[2]] >= 1  # the kit still sells
+    direct = changes[a].shares
+    assert direct is not None and sum(direct.values()) >= 1  # and the component on its own
+
+
+async def test_a_kits_part_follows_the_stores_direct_sales(
+    kafka_bootstrap: str, handler_topics: Topics, rig: Rig
+) -> None:
+    """Stock still sells out: a store whose buyers want the component alone stops keeping a
+    kit's part of it after a few sales, so every unit left is on sale there directly (the
+    kit's other component is plentiful: not allocated)."""
+    run = uuid.uuid4().hex[:8]
+    a, b, kit = f"KA-{run}", f"KB-{run}", f"KK-{run}"
+    parts = {a: 2, b: 1}
+    await rig.run(
+        command(a, "set_on_hand", 9, key()),
+        command(b, "set_on_hand", 50, key()),
+        command(kit, "configure", 0, key(), config=SkuConfig(kit_components=parts)),
+    )
+    changes, _ = await latest(kafka_bootstrap, handler_topics)  # the kit defined: shared out
+    assert changes[b].shares is None and changes[kit].shares == dict.fromkeys(SHOPS, 1)
+    assert exposure(parts, kit, changes)[a] == 9  # 3 per store: 1 directly, 1 kit of 2
+
+    for shop in SHOPS * 2:  # two sales of A alone in every store
+        await rig.run(command(a, "reserve", 1, key(), order=order(shop)))
+    changes, _ = await latest(kafka_bootstrap, handler_topics)
+    assert changes[a].sku_available_after == 3
+    assert changes[kit].shares == dict.fromkeys(SHOPS, 0)
+    assert changes[a].shares == dict.fromkeys(SHOPS, 1)  # all of A on sale directly
