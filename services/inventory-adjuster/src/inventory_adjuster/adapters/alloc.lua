@@ -151,6 +151,20 @@ end
 
 -- The SKU's published shares (direct ones) and its kits' parts, or nil, nil when it is not
 -- allocated. stores: the shops (a list), default: the default allocation (nil: none).
+-- The SKU's available units over every location of its state hash `h` (on hand less reserved
+-- and safety stock).
+local function alloc_available(h)
+  local total = 0
+  for field, value in pairs(h) do
+    local loc = string.match(field, '^(.+)|on_hand$')
+    if loc then
+      total = total + tonumber(value) - tonumber(h[loc .. '|reserved'] or '0')
+        - tonumber(h[loc .. '|safety_stock'] or '0')
+    end
+  end
+  return total
+end
+
 local function alloc_shares(h, available, stores, default)
   local budgets = budgets_of(h, available, stores, default)
   if not budgets then return nil, nil end
@@ -202,14 +216,7 @@ local function alloc_after_kit(key, kit, shop, sold, asked, stores_json, default
     end
   end
   if not keep or stores_json == nil or stores_json == '' then return cjson.null end
-  local total = 0
-  for field, value in pairs(h) do
-    local loc = string.match(field, '^(.+)|on_hand$')
-    if loc then
-      total = total + tonumber(value) - tonumber(h[loc .. '|reserved'] or '0')
-        - tonumber(h[loc .. '|safety_stock'] or '0')
-    end
-  end
+  local total = alloc_available(h)
   local shares, held = alloc_shares(h, total, cjson.decode(stores_json), default)
   alloc_keep(key, shares, held)
   return shares or cjson.null

@@ -19,14 +19,7 @@ for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
 if not h['shares'] then return nil end
 local default = nil
 if ARGV[2] ~= '' then default = cjson.decode(ARGV[2]) end
-local total = 0
-for field, value in pairs(h) do
-  local loc = string.match(field, '^(.+)|on_hand$')
-  if loc then
-    total = total + tonumber(value) - tonumber(h[loc .. '|reserved'] or '0')
-      - tonumber(h[loc .. '|safety_stock'] or '0')
-  end
-end
+local total = alloc_available(h)
 local shares, kits = alloc_shares(h, total, cjson.decode(ARGV[1]), default)
 if not shares then return nil end
 local old = cjson.decode(h['shares'])
