@@ -44,8 +44,17 @@ async def test_writes_continue_across_token_expiries_and_none_is_lost(
             # replaced at once (never sent again: a push round is one call per store at a time)
             assert stats[shop]["tokens_issued"] >= WAVES, stats[shop]
             assert stats[shop]["expired_tokens_refused"] == WAVES // 2 - 1, stats[shop]
-            assert await s.container.state.pending_count(shop) == 0
+        # a push round drops its pending entries after it recorded the store's answer: the
+        # store can equal truth a moment before (a loaded machine showed 38 still there)
+        await await_for("no change waits unpushed", lambda: _nothing_pending(s), 10)
         await s.assert_compare_and_set()
+
+
+async def _nothing_pending(s: Sync) -> bool:
+    for shop in s.shops:
+        if await s.container.state.pending_count(shop):
+            return False
+    return True
 
 
 async def _none_live(s: Sync) -> bool:
