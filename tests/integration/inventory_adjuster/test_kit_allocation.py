@@ -24,6 +24,7 @@ from stocksync_common.events import (
     decode,
 )
 from stocksync_common.kafka import make_producer, publish_event
+from support.infra import REDIS_CLUSTER
 from support.rebuild_topics import Topics, command, handle_all
 
 pytestmark = [pytest.mark.integration]
@@ -111,10 +112,15 @@ class Rig:
 
 @pytest.fixture
 async def rig(kafka_bootstrap: str, redis5, handler_topics: Topics, request) -> AsyncIterator[Rig]:
-    rig = Rig(kafka_bootstrap, redis5, handler_topics, phased=getattr(request, "param", False))
+    phased = getattr(request, "param", None)
+    if REDIS_CLUSTER and phased is False:
+        pytest.skip("kit.lua spans hash slots: one Redis only (ADR 0034)")
+    rig = Rig(kafka_bootstrap, redis5, handler_topics, phased=bool(phased))
     await rig.producer.start()
-    yield rig
-    await rig.producer.stop()
+    try:
+        yield rig
+    finally:
+        await rig.producer.stop()
 
 
 def key() -> str:
