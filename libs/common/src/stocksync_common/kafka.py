@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
 
+from stocksync_common.client_start import start_whole
 from stocksync_common.events import Envelope, encode
 from stocksync_common.metrics import EVENTS_PUBLISHED
 from stocksync_common.settings import CommonSettings
@@ -124,10 +125,11 @@ async def consumer_started(consumer: AIOKafkaConsumer) -> AIOKafkaConsumer:
     aiokafka's ``start()`` bootstraps the client (connections and its metadata task) before
     it waits for the subscribed topics' metadata, and leaves them open when that wait fails
     (a topic the broker does not have) or the caller is cancelled. A client nobody stops is
-    garbage-collected with open connections later (``Unclosed AIOKafkaConnection``).
+    garbage-collected with open connections later (``Unclosed AIOKafkaConnection``). A
+    cancelled start is let finish first (:func:`start_whole`).
     """
     try:
-        await consumer.start()
+        await start_whole(consumer.start())
     except BaseException:
         await stop_consumer(consumer)
         raise

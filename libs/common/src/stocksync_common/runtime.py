@@ -32,6 +32,7 @@ from fastapi import APIRouter, FastAPI
 from stocksync_common import gc_tuning, taskdump
 from stocksync_common.accounts.store import Accounts
 from stocksync_common.accounts.throttle import BearerThrottle
+from stocksync_common.client_start import start_whole
 from stocksync_common.consumer import (
     FETCH_MAX_WAIT_MS,
     AssignHook,
@@ -280,7 +281,7 @@ async def running(service: Service[C], health: Health, app: FastAPI) -> AsyncIte
         if service.on_start is not None:
             await service.on_start(c)
         if producer is not None:
-            await producer.start()
+            await start_whole(producer.start())
             await warm_producer(producer, service.produces)
         for spec in enabled:  # each built as it starts: none left unstarted by a failure
             loop = consumer_loop(spec, c, service.settings, cast(AIOKafkaProducer, producer))

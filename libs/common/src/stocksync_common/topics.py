@@ -29,6 +29,7 @@ import yaml
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from stocksync_common.client_start import start_whole
 from stocksync_common.redis_keys import RedisKeys
 from stocksync_common.settings import CommonSettings, load
 from stocksync_common.transport import KafkaSecurity, kafka_options
@@ -237,7 +238,7 @@ async def ensure_topics(
         bootstrap_servers=bootstrap, request_timeout_ms=30000, **kafka_options(security)
     )
     try:
-        await admin.start()  # inside: a failed start's client is closed too
+        await start_whole(admin.start())  # a failed start's client is closed too
         existing = set(await admin.list_topics())
         missing = [name for name in partitions if name not in existing]
         if not missing:

@@ -103,6 +103,7 @@ from inventory_adjuster.adapters.redis_store import (
 from inventory_adjuster.rebuild_holds import HoldHistory, restore_holds
 from inventory_adjuster.rebuild_waiting import WaitingHistory, restore_waiting
 from inventory_adjuster.settings import Settings
+from stocksync_common.client_start import start_whole
 from stocksync_common.events import (
     InventoryCommand,
     InventoryCommandRequested,
@@ -485,7 +486,7 @@ async def commands_retention_ms(
         bootstrap_servers=bootstrap, client_id="inventory-rebuild", **kafka_options(security)
     )
     try:
-        await admin.start()
+        await start_whole(admin.start())
         wanted = ConfigResource(ConfigResourceType.TOPIC, topic, None)
         for response in await admin.describe_configs([wanted]):
             for code, _msg, _kind, _name, entries in response.resources:

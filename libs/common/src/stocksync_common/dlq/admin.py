@@ -26,6 +26,7 @@ from aiokafka.cluster import ClusterMetadata
 from aiokafka.structs import TopicPartition
 from redis.asyncio import Redis
 
+from stocksync_common.client_start import start_whole
 from stocksync_common.dlq import DlqRecord, parse_record_id, split_dlq_topic
 from stocksync_common.dlq.redaction import RedisRedactions
 from stocksync_common.kafka import consumer_started, stop_consumer
@@ -202,7 +203,7 @@ class DlqAdmin:
                 bootstrap_servers=self.bootstrap, **kafka_options(self.security)
             )
             try:
-                await admin.start()  # inside: a failed start's client is closed too
+                await start_whole(admin.start())  # a failed start's client is closed too
                 await admin.delete_records(todo, timeout_ms=30000)
             finally:
                 await admin.close()
@@ -218,7 +219,7 @@ class DlqAdmin:
                 **kafka_options(self.security),
             )
             try:
-                await producer.start()
+                await start_whole(producer.start())
             except BaseException:
                 await producer.stop()
                 raise
