@@ -356,11 +356,12 @@ async def measure(
     if poller:
         poller.cancel()
     writes_seen = await load.writes(http, sim)
+    pairs, missing, sales_synced = load.sync_pairs(book, writes_seen, cold)
     return {
         "driven": asdict(driven),
         "webhooks": load.acks(book),
         "commands": load_rates(samples),
-        "sync_latency_ms": load.sync_latencies(book, writes_seen, cold),
+        "sync_latency_ms": load.latency_summary(missing, sales_synced),
         "oversell": load.oversell(book, cat),
         "demand": load.demand(sales, cat),
         "sell_through": load.sell_through(book, cat),
@@ -374,7 +375,7 @@ async def measure(
         "_book": book,  # for the hop split; popped before the results are kept
         "_writes": writes_seen,
         # (store, SKU) -> ms, to compare the sides on the same updates; popped by ``run``
-        "_pairs": load.sync_pairs(book, writes_seen, cold)[0],
+        "_pairs": pairs,
     }
 
 

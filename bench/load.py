@@ -311,6 +311,13 @@ def sync_latencies(
     """Per store: sale of a cold SKU elsewhere -> first accepted write of that SKU there
     (:func:`sync_pairs`)."""
     _pairs, missing, samples = sync_pairs(book, writes_seen, cold)
+    return latency_summary(missing, samples)
+
+
+def latency_summary(
+    missing: Counter[str], samples: list[tuple[float, int, str, str]]
+) -> dict[str, Any]:
+    """What :func:`sync_latencies` reports, from :func:`sync_pairs`' misses and samples."""
     per_store: dict[str, list[float]] = defaultdict(list)
     for ms, _nth, shop, _sku in samples:
         per_store[shop].append(ms)
