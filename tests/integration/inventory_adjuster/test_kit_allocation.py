@@ -199,3 +199,41 @@ async def test_a_kits_part_follows_the_stores_direct_sales(
     assert changes[a].sku_available_after == 3
     assert changes[kit].shares == dict.fromkeys(SHOPS, 0)
     assert changes[a].shares == dict.fromkeys(SHOPS, 1)  # all of A on sale directly
+
+
+@pytest.mark.parametrize("rig", [False, True], ids=["one-script", "phased"], indirect=True)
+async def test_a_kit_of_many_units_is_allocated_though_its_component_is_not_low_in_units(
+    kafka_bootstrap: str, handler_topics: Topics, rig: Rig
+) -> None:
+    """100 units of A are not low for three stores (4 units each), but a kit of 50 A makes
+    them 2 kits: "low for the number of stores" counts kits for a kit's component, so A and
+    the kit are shared out and the stores together are shown no more A than exists (before,
+    each store showed 100 A and 2 kits: 600 units of A on sale for 100)."""
+    run = uuid.uuid4().hex[:8]
+    a, b, kit = f"KA-{run}", f"KB-{run}", f"KK-{run}"
+    parts = {a: 50, b: 1}
+    await rig.run(
+        command(a, "set_on_hand", 100, key()),
+        command(b, "set_on_hand", 1000, key()),
+        command(kit, "configure", 0, key(), config=SkuConfig(kit_components=parts)),
+    )
+    changes, _ = await latest(kafka_bootstrap, handler_topics)
+    assert changes[kit].after.available == 2 or changes[kit].sku_available_after == 2
+    assert changes[kit].shares is not None, "the kit of 50 A is shown whole in every store"
+    assert changes[a].shares is not None, "A (2 kits' worth) is shown whole in every store"
+    shown_units = exposure(parts, kit, changes)
+    assert shown_units[a] <= 100, shown_units
+    assert shown_units[a] == 100  # every unit on sale somewhere, directly or in a kit
+    # no store's third of A holds a kit: one store is given a kit's worth, so it still sells
+    kit_shares = changes[kit].shares
+    assert kit_shares is not None and sum(kit_shares.values()) == 1, kit_shares
+    assert changes[b].shares is None  # plentiful for its kits too: not allocated
+
+    # a kit sold: what is left is still shared out, and still all on sale
+    await rig.run(command(kit, "reserve", 1, key(), order=order(SHOPS[0])))
+    changes, _ = await latest(kafka_bootstrap, handler_topics)
+    assert changes[a].sku_available_after == 50
+    shown_units = exposure(parts, kit, changes)
+    assert shown_units[a] == 50, shown_units
+    kit_shares = changes[kit].shares
+    assert kit_shares is not None and kit_shares[SHOPS[0]] == 1, kit_shares  # where it sold

@@ -147,6 +147,7 @@ class CommandHandler:
         index: KitIndex,
     ) -> None:
         moved: set[tuple[str, str]] = set()
+        defined: set[str] = set()  # components of kits defined in this batch
         outcomes: dict[tuple[str, str], int] = {}
         try:
             for item, (event, _), result in zip(items, commands, results, strict=True):
@@ -159,11 +160,16 @@ class CommandHandler:
                     await self._publish_kit(out, trace_headers, event, result)
                 else:
                     self._publish(out, trace_headers, event, result)
-                    moved.update(await self._after_configure(event.payload, result))
+                    moved.update(await self._after_configure(event.payload, result, defined))
                 moved.update(self._moved(event.payload, result))
         finally:  # what was applied is counted, also when a later command is poison
             for (command, status), n in outcomes.items():
                 COMMANDS_APPLIED.labels(command, status).inc(n)
+        if defined and self.kits is not None:
+            # after every change of the batch, so a component's own change never follows
+            # the one its allocation's start publishes
+            started = await self.kits.start_allocation(defined)
+            await self._publish_reshared(out, traces.batch, commands[-1][0], started)
         if moved and self.kits is not None:
             kits_of = await self._kits_of(self.kits, moved, index)
             served = await self._serve_kits(out, traces.batch, moved, commands, kits_of)
@@ -266,16 +272,18 @@ class CommandHandler:
         return []
 
     async def _after_configure(
-        self, cmd: InventoryCommand, result: Applied
+        self, cmd: InventoryCommand, result: Applied, defined: set[str]
     ) -> list[tuple[str, str]]:
-        """A kit defined (or redefined): route its commands to the components, and count
-        its components as moved at every location they are stocked at, so the kit's
+        """A kit defined (or redefined): route its commands to the components, note them in
+        ``defined`` (their allocation may start: the batch's end does it), and count its
+        components as moved at every location they are stocked at, so the kit's
         availability is published at once (every store listing the kit shows it before any
         component changes)."""
         components = cmd.config.kit_components if cmd.config else None
         if not (components and self.kits and result.result.get("status") == "applied"):
             return []
         await self.kits.define(cmd.sku, components)
+        defined.update(components)
         return await stocked_at(self.store, components)
 
     async def _publish_kit(
@@ -423,6 +431,17 @@ class CommandHandler:
         if self.kits is None:
             return False
         reshared = await self.kits.share_out(levels)
+        await self._publish_reshared(out, trace_headers, cause, reshared)
+        return bool(reshared)
+
+    async def _publish_reshared(
+        self,
+        out: BatchPublisher,
+        trace_headers: Headers,
+        cause: InventoryCommandRequested,
+        reshared: list[str],
+    ) -> None:
+        """The changes and levels records of SKUs whose shares moved with no stock moved."""
         for sku in reshared:
             snapshot = await self.store.levels(sku, with_position=True)
             if snapshot is None:
@@ -439,7 +458,6 @@ class CommandHandler:
             if snapshot.partition is not None and snapshot.offset is not None:
                 event = InventoryLevelsUpdated(payload=snapshot, source=self.source, **meta)
                 send(out, INVENTORY_LEVELS, sku, event, trace_headers)
-        return bool(reshared)
 
     def _publish(
         self,

@@ -45,14 +45,24 @@ local function alloc_note_demand(key, h, qty, default)
   redis.call('HSET', key, 'vel', h['vel'], 'vel_ms', h['vel_ms'])
 end
 
+-- The most units of this SKU one of its kits takes (1: in no kit), from "kitq|<kit>".
+local function largest_kit_units(h)
+  local most = 1
+  for field, v in pairs(h) do
+    if string.sub(field, 1, 5) == 'kitq|' then most = math.max(most, tonumber(v) or 1) end
+  end
+  return most
+end
+
 -- Below it, stores are shown disjoint shares. A configured threshold is taken as it is.
 -- The default one holds while stock is low for the number of stores, or for the recent
--- demand: per_store units per store, or velocity x the units asked in the last window,
--- whichever is more; once on, it stays on until stock is a quarter above it.
+-- demand: per_store units per store (per_store kits' worth for a kit's component, by its
+-- largest kit: 100 units are 2 kits of 50), or velocity x the units asked in the last
+-- window, whichever is more; once on, it stays on until stock is a quarter above it.
 local function threshold_of(h, n, default)
   local configured = tonumber(h['alloc_threshold'] or '')
   if configured ~= nil or not default then return configured end
-  local t = math.max(default['per_store'] * n,
+  local t = math.max(default['per_store'] * n * largest_kit_units(h),
     math.ceil(default['velocity'] * recent_units(h, default['window_s'])))
   if h['shares'] then t = math.ceil(t * 1.25) end
   return t
@@ -113,6 +123,48 @@ local function kits_of(h)
   return names, units
 end
 
+-- A kit that takes more units than any store's budget holds (100 A split 34/33/33, a kit
+-- of 50 A) could be sold nowhere though the units make a kit: its home store (where it sold
+-- most through the kit, then the largest budget, then list order; so the same store while
+-- nothing moves) is given q units of budget, taken from the others (those selling the SKU
+-- least first), and keeps at least one kit of it, unless the home store sells the SKU on its
+-- own more than through the kit (then its buyers want the units alone: no home). Budgets
+-- still sum to the same units. The home store (nil: none, a store can hold the kit
+-- already, or the units make no kit).
+local function alloc_home(h, budgets, kit, q)
+  local pool, shops = 0, {}
+  for shop, budget in pairs(budgets) do
+    if budget >= q then return nil end
+    pool = pool + budget
+    shops[#shops + 1] = shop
+  end
+  if pool < q then return nil end
+  table.sort(shops)
+  local function kit_sold(shop) return tonumber(h['kitsold|' .. kit .. '|' .. shop] or '0') end
+  local home = shops[1]
+  for _, shop in ipairs(shops) do
+    local a, b = kit_sold(shop), kit_sold(home)
+    if a > b or (a == b and budgets[shop] > budgets[home]) then home = shop end
+  end
+  local function sold(shop) return tonumber(h['sold|' .. shop] or '0') end
+  if sold(home) > kit_sold(home) then return nil end
+  local givers = {}
+  for _, shop in ipairs(shops) do
+    if shop ~= home then givers[#givers + 1] = shop end
+  end
+  table.sort(givers, function(a, b)
+    if sold(a) == sold(b) then return a < b end
+    return sold(a) < sold(b)
+  end)
+  for _, shop in ipairs(givers) do
+    local take = math.min(q - budgets[home], budgets[shop])
+    budgets[shop] = budgets[shop] - take
+    budgets[home] = budgets[home] + take
+    if budgets[home] >= q then break end
+  end
+  return home
+end
+
 -- Each store's budget split between its direct sales and the SKU's kits (see the head):
 -- the direct shares and {parts = {kit: {shop: kits}}, wants = ...} (nil: in no kit).
 local function split_kits(h, budgets)
@@ -124,6 +176,8 @@ local function split_kits(h, budgets)
     local hint = h['kithint|' .. kit]
     hints[kit] = hint and cjson.decode(hint) or nil
   end
+  local home = {}
+  for _, kit in ipairs(names) do home[kit] = alloc_home(h, budgets, kit, units[kit]) end
   for shop, budget in pairs(budgets) do
     local weights = {}
     local total = 1 + tonumber(h['sold|' .. shop] or '0')
@@ -137,6 +191,7 @@ local function split_kits(h, budgets)
     for _, kit in ipairs(names) do
       local q = units[kit]
       local even = math.floor(budget * weights[kit] / total / q + 0.5)  -- to the nearest kit
+      if home[kit] == shop then even = math.max(even, 1) end
       local want = math.min(math.floor(unwanted / q), even)
       local part = want
       if hints[kit] then part = math.min(part, tonumber(hints[kit][shop] or 0)) end

@@ -495,6 +495,20 @@ class KitStore:
         versions = await run_script_many(self.redis, self._reshare, calls)
         return [comp for comp, v in zip(comps, versions, strict=True) if v is not None]
 
+    async def start_allocation(self, components: Iterable[str]) -> list[str]:
+        """After a kit is defined: each component that is low now counting its units in kits
+        (alloc.lua's ``threshold_of``: 100 units are 2 kits of 50) starts its allocation at
+        once (reshare.lua with "start"), not at its next command, so the kit's first wave of
+        sales is shared out too (ADR 0040). The components that started (version bumped):
+        their changes are to be published. One round trip; none without a default allocation."""
+        comps = sorted(set(components))
+        if not comps or not self.allocation_json:
+            return []
+        args = [self.shops_json, self.allocation_json, "start"]
+        calls = [([state_key(comp)], args) for comp in comps]
+        versions = await run_script_many(self.redis, self._reshare, calls)
+        return [comp for comp, v in zip(comps, versions, strict=True) if v is not None]
+
 
 _OWN_ONLY_LUA = (
     _KIT_OWN_LUA + "return kit_own(KEYS[1], KEYS[2], 'applied', ARGV[1], ARGV[2], "
