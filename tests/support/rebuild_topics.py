@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from inventory_adjuster import handlers
 from inventory_adjuster.adapters.kits import KitStore
-from inventory_adjuster.adapters.redis_store import RedisInventory
+from inventory_adjuster.adapters.redis_store import DefaultAllocation, RedisInventory
 from inventory_adjuster.handlers import CommandHandler
 from inventory_adjuster.rebuild import Report, main, read_to_end, rebuild
 from stocksync_common.consumer import Incoming
@@ -156,15 +156,21 @@ E = TypeVar("E", bound=RebuildEnv)
 @asynccontextmanager
 async def rebuild_env(
     kind: type[E], kafka: str, redis_url: str, redis5: Redis, topics: Topics,
-    monkeypatch: pytest.MonkeyPatch, name: str,
+    monkeypatch: pytest.MonkeyPatch, name: str, shops: Sequence[str] = (),
 ) -> AsyncIterator[E]:  # fmt: skip
     """``kind`` (a :class:`RebuildEnv`) on a group of its own, the handler publishing to
-    ``topics``."""
+    ``topics``; with ``shops``, under the default channel allocation as the service runs it
+    (the rebuild's command line needs the same shops: ``STOCKSYNC_STORES_FILE``)."""
     monkeypatch.setattr(handlers, "INVENTORY_LEVELS", topics.levels)
     monkeypatch.setattr(handlers, "INVENTORY_CHANGED", topics.changed)
     group = f"it-{name}-{uuid.uuid4().hex[:8]}"
-    store = RedisInventory(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
-    kits = KitStore(redis5, group, idem_ttl_s=3600, ledger_max_len=1000)
+    allocation = DefaultAllocation() if shops else None
+    store = RedisInventory(
+        redis5, group, idem_ttl_s=3600, ledger_max_len=1000, shops=shops, allocation=allocation
+    )
+    kits = KitStore(
+        redis5, group, idem_ttl_s=3600, ledger_max_len=1000, shops=shops, allocation=allocation
+    )
     producer = make_producer(kafka, f"it-rebuild-{name}")
     await producer.start()
     try:

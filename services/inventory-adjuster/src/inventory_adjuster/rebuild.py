@@ -85,6 +85,7 @@ from inventory_adjuster.adapters.kits import (
     kit_own_only,
     kit_waiting_entry,
     own_key,
+    stocked_at,
     undo_key,
 )
 from inventory_adjuster.adapters.redis_store import (
@@ -144,6 +145,7 @@ class Report:
     settings_restored: int = 0  # SKUs whose policy/threshold/kit/count time came back
     kit_commands_replayed: int = 0  # through the kit script (some components may be marked)
     kits_defined: int = 0  # kits written back into the routing hashes
+    kit_components_shared: int = 0  # kits' components split again between direct and kits
     kit_shares_restored: int = 0  # kit commands whose kit's own seen/version came back alone
     cleared: int = 0  # SKUs with commands to replay but no levels record: their state emptied
     unordered: int = 0  # covered by levels of unknown or another partition: not replayed
@@ -1076,6 +1078,7 @@ async def _write(
     rep.kit_shares_restored = len(plan.own_only)
     phase("replay")
     rep.kits_defined = await _define_kits(store, kits, sorted(plan.kit_defs))
+    rep.kit_components_shared = await _share_out_kits(store, kits, sorted(plan.kit_defs))
     phase("kits")
 
 
@@ -1106,6 +1109,27 @@ async def _define_kits(store: RedisInventory, kits: KitStore, candidates: list[s
             await kits.define(sku, {c: int(u) for c, u in components.items()})
             defined += 1
     return defined
+
+
+async def _share_out_kits(store: RedisInventory, kits: KitStore, candidates: list[str]) -> int:
+    """Split each kit's allocated components between direct sales and the kit again, as
+    the handler does after a kit command (ADR 0040): their kit parts and hints are in no
+    levels record, so after a restore a kit's share read 0 in every store until each
+    component's own next change (never, for one sold only through the kit). Versions bumped
+    here have no levels record of their own: the next command's carries them. How many
+    components were looked at."""
+    defs = await kits.definitions(candidates)
+    comps = sorted({c for parts in defs.values() for c, _ in parts})
+    if not comps or not store.shops:
+        return 0
+    await kits.start_allocation(comps)
+    for location in sorted({loc for _, loc in await stocked_at(store, comps)}):
+        levels = await kits.availability(sorted(defs), location)
+        for _ in range(2):  # as the handler: the first round keeps wants, the second cuts
+            if not await kits.share_out(levels):
+                break
+            levels = await kits.availability(sorted(defs), location)
+    return len(comps)
 
 
 # --- what a failover lost ---------------------------------------------------------------
