@@ -115,8 +115,9 @@ async def rig(redis: Redis, request: pytest.FixtureRequest) -> Rig:
 
 
 def kit_changes(r: Rig, events: list[object]) -> list[StockChange]:
+    """The kit's changes placing a line (``routed``)."""
     return [e.payload for e in events if isinstance(e, InventoryChanged) and e.payload.sku == r.kit
-            and e.payload.order is not None]  # fmt: skip
+            and e.payload.routed is not None]  # fmt: skip
 
 
 def component_locations(r: Rig, events: list[object]) -> set[tuple[str, str]]:

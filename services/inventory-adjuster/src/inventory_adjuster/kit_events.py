@@ -92,11 +92,14 @@ def kit_rereserved(
     return change.model_copy(update={"idempotency_key": refused_key, "rereserved": True})
 
 
-def kit_line_change(cmd: InventoryCommand, level: KitLevel, *, routed: bool) -> StockChange:
+def kit_line_change(
+    cmd: InventoryCommand, level: KitLevel, *, routed: bool, tried: list[str] | None = None
+) -> StockChange:
     """A kit reserve of an order line as a change of the kit: its levels are the kit's as
     the stores see them after it, the line's kits shown reserved out of them; a routed
-    store's line is placed whole at its command's location (``routed``, ``tried``: ADR 0037),
-    which order-consumer takes as the line's placement."""
+    store's line is placed whole at its command's location (``routed``; ``tried``: the
+    route's locations, default that one: ADR 0037), which order-consumer takes as the
+    line's placement."""
     q, available = cmd.quantity, level.available
     before = Levels(on_hand=available + q, reserved=0, safety_stock=0, available=available + q)
     after = Levels(on_hand=available + q, reserved=q, safety_stock=0, available=available)
@@ -114,7 +117,7 @@ def kit_line_change(cmd: InventoryCommand, level: KitLevel, *, routed: bool) -> 
         seen=level.seen,
         shares=level.shares,
         routed={cmd.location: q} if routed else None,
-        tried=[cmd.location] if routed else None,
+        tried=(tried or [cmd.location]) if routed else None,
     )
 
 

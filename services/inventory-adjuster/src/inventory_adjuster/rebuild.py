@@ -1035,6 +1035,7 @@ async def _write(
         ledger_max_len=store.ledger_max_len,
         shops=store.shops,
         allocation=store.allocation,
+        hold_ttl_s=store.hold_ttl_s,
     )
 
     def outcome(status: str) -> None:
