@@ -29,6 +29,7 @@ from inventory_adjuster.adapters.redis_store import Applied, Invalid, Position, 
 from inventory_adjuster.kit_events import (
     component_changes,
     derived_kit_change,
+    kit_hold_change,
     kit_line_change,
     kit_rereserved,
     reshared_changes,
@@ -309,6 +310,7 @@ class CommandHandler:
                 send(out, INVENTORY_CHANGED, change.sku, ev, trace_headers)
             if placed:
                 await self._kit_placed(out, trace_headers, cmd, tried, meta)
+            await self._kit_unheld(out, trace_headers, cmd, result, meta)
         if status in ("applied", "rejected", "duplicate"):
             await self._publish_component_levels(out, trace_headers, cmd, result, meta)
             await self._publish_kit_levels(out, trace_headers, cmd.sku, meta)
@@ -345,6 +347,25 @@ class CommandHandler:
             return
         level = (await self.kits.availability([cmd.sku], cmd.location))[cmd.sku]
         change = kit_line_change(cmd, level, routed=True, tried=tried)
+        ev = InventoryChanged(id=stable_id(cmd.idempotency_key, "changed"), payload=change, **meta)
+        send(out, INVENTORY_CHANGED, cmd.sku, ev, trace_headers)
+
+    async def _kit_unheld(
+        self,
+        out: BatchPublisher,
+        trace_headers: Headers,
+        cmd: InventoryCommand,
+        result: KitApplied,
+        meta: dict[str, str | None],
+    ) -> None:
+        """A routed release or commit that took kits off its line's kit hold: a change of the
+        kit saying how many and where (:func:`kit_hold_change`), so a rebuild restores the
+        hold as it is (issue #23)."""
+        held = int(result.result.get("held") or 0)
+        if cmd.command == "reserve" or held >= 0 or cmd.order is None or not self.kits:
+            return
+        level = (await self.kits.availability([cmd.sku], cmd.location))[cmd.sku]
+        change = kit_hold_change(cmd, level, -held)
         ev = InventoryChanged(id=stable_id(cmd.idempotency_key, "changed"), payload=change, **meta)
         send(out, INVENTORY_CHANGED, cmd.sku, ev, trace_headers)
 

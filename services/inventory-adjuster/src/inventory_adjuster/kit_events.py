@@ -121,5 +121,31 @@ def kit_line_change(
     )
 
 
+def kit_hold_change(cmd: InventoryCommand, level: KitLevel, kits: int) -> StockChange:
+    """A routed release or commit of a kit line as a change of the kit: the ``kits`` its
+    order line's kit hold gave up at the command's location (``routed``; ``reserved`` from
+    ``kits`` to 0, the availability unchanged in it: the kit's derived change says what the
+    stores can sell). With the placements (:func:`kit_line_change`) it tells the line's hold
+    story, which a rebuild restores the hold from (rebuild_holds; issue #23)."""
+    available = level.available
+    before = Levels(on_hand=available + kits, reserved=kits, safety_stock=0, available=available)
+    after = Levels(on_hand=available, reserved=0, safety_stock=0, available=available)
+    return StockChange(
+        sku=cmd.sku,
+        location=cmd.location,
+        command=cmd.command,
+        idempotency_key=cmd.idempotency_key,
+        version=level.version,
+        before=before,
+        after=after,
+        sku_available_before=available,
+        sku_available_after=available,
+        order=cmd.order,
+        seen=level.seen,
+        shares=level.shares,
+        routed={cmd.location: kits},
+    )
+
+
 def _levels(doc: dict[str, Any]) -> Levels:
     return Levels.model_validate(doc)

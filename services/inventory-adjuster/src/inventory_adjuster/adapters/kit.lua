@@ -34,7 +34,9 @@
 -- moves the kits where the line holds them (a commit: its command's location first if it
 -- holds there; a release: from the route's end), at one location per command: the first
 -- of those that holds the whole quantity, else the first. A line holding nothing (reserved
--- before routing chose kit locations) is moved at its command's location, as before.
+-- before routing chose kit locations) is moved at its command's location, as before. The
+-- result says where (`location`), the route `tried` (a reserve) and how the hold moved
+-- (`held`: + kits reserved, - kits released or committed; 0 none).
 --
 -- "seen|<location>|<shop>" on the kit's hash counts the kits a shop's orders reserved there
 -- (refused ones included, as apply.lua counts a plain SKU's): published with the kit's
@@ -170,12 +172,14 @@ end
 local kit_version = kit_own(KEYS[1], KEYS[5 + 3 * #comps], status, cmd, loc, qty,
   ARGV[10] or '', stamp_partition, ARGV[7])
 local waiting = kit_waiting(status, KEYS[4 + 3 * #comps], ARGV[11] or '', ARGV[12] or '')
+local held = 0
 if route and status == 'applied' then
+  held = hold_move
   kit_hold_move(hold_key, loc, hold_move, tonumber(ARGV[17] or '0'))
 end
 local result = cjson.encode({status = status, command = cmd, location = loc, quantity = qty,
   version = kit_version, components = changes, waiting = waiting,
-  skipped = #skipped > 0 and skipped or cjson.null, tried = tried})
+  skipped = #skipped > 0 and skipped or cjson.null, tried = tried, held = held})
 redis.call('SET', KEYS[2], result, 'EX', tonumber(ARGV[5]))
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', tonumber(ARGV[8]), '*',
   'command', cmd, 'key', ARGV[4], 'location', loc, 'quantity', qty, 'status', status,

@@ -22,14 +22,15 @@ local partition = ARGV[13] ~= '' and ARGV[13] or nil
 local kit_version = kit_own(KEYS[1], KEYS[5], status, cmd, loc, qty, ARGV[8], partition, ARGV[14])
 local skipped = cjson.decode(ARGV[10])
 local waiting = kit_waiting(status, KEYS[4], ARGV[11] or '', ARGV[12] or '')
-local tried = cjson.null
+local tried, held = cjson.null, 0
 if ARGV[17] and ARGV[17] ~= '' then tried = cjson.decode(ARGV[17]) end
 if status == 'applied' and KEYS[6] then
-  kit_hold_move(KEYS[6], loc, tonumber(ARGV[15] or '0'), tonumber(ARGV[16] or '0'))
+  held = tonumber(ARGV[15] or '0')
+  kit_hold_move(KEYS[6], loc, held, tonumber(ARGV[16] or '0'))
 end
 local result = cjson.encode({status = status, command = cmd, location = loc, quantity = qty,
   version = kit_version, components = cjson.decode(ARGV[9]), waiting = waiting,
-  skipped = #skipped > 0 and skipped or cjson.null, tried = tried})
+  skipped = #skipped > 0 and skipped or cjson.null, tried = tried, held = held})
 redis.call('SET', KEYS[2], result, 'EX', tonumber(ARGV[6]))
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', tonumber(ARGV[7]), '*',
   'command', cmd, 'key', ARGV[5], 'location', loc, 'quantity', qty, 'status', status,

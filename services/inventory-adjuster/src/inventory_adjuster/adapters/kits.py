@@ -12,6 +12,10 @@ While a component is under channel allocation, each store's share of it is split
 direct sales and its kits (alloc.lua, run by every script that moves it), and the kit's share
 in a store is the least of its components' parts there (:func:`kit_shares`;
 docs/decisions/0040-kit-allocation.md).
+A routed store's kit line is reserved at the first location of its route where every component
+covers it, and its kits held per order line (``inv:{kit}:hold:...``) are where its routed
+release and commit move them (kit.lua's ROUTING; on a Redis Cluster :meth:`KitStore._routed_place`;
+issue #23, docs/order-routing.md "Kits").
 A refused kit reserve of an order line waits on the kit's own list (``inv:{kit}:waiting``,
 queued by the script that records the kit's result) and is tried again, all or nothing, when
 a component moves (:mod:`inventory_adjuster.kit_waiting`; ADR 0037).
@@ -35,10 +39,9 @@ from inventory_adjuster.adapters.redis_store import (
     Position,
     RedisInventory,
     as_text,
-    hold_line,
+    hold_key,
     idem_key,
     ledger_key,
-    line_hold_key,
     script_head_args,
     script_head_keys,
     state_key,
@@ -324,7 +327,7 @@ class KitStore:
                 ]
             )
         keys.extend([waiting_key(cmd.sku), idem_key(cmd.sku, own_key(cmd.idempotency_key))])
-        keys.append(kit_hold_key(cmd))
+        keys.append(hold_key(cmd))
         args = [
             *script_head_args(cmd, pos, self.idem_ttl_s, self.ledger_max_len),
             orjson.dumps([[c, u] for c, u in components]).decode(),
@@ -406,7 +409,7 @@ class KitStore:
             orjson.dumps(place.tried).decode() if place.tried is not None else "",
         ]
         own = idem_key(cmd.sku, own_key(cmd.idempotency_key))
-        record_keys = [*kit_keys, waiting_key(cmd.sku), own, kit_hold_key(cmd)]
+        record_keys = [*kit_keys, waiting_key(cmd.sku), own, hold_key(cmd)]
         [(final, result)] = await run_script_many(self.redis, self._record, [(record_keys, args)])
         return KitApplied(as_text(final), orjson.loads(as_text(result)))
 
@@ -420,7 +423,7 @@ class KitStore:
         pipe.get(kit_keys[1])
         pipe.hget(kit_keys[0], "kit")
         pipe.get(place_key(cmd))
-        pipe.hgetall(kit_hold_key(cmd))
+        pipe.hgetall(hold_key(cmd))
         stored, defined, memo, hold = await pipe.execute()
         return stored, defined, memo, {as_text(k): int(v) for k, v in hold.items()}
 
@@ -676,15 +679,6 @@ def hold_place(hold: dict[str, int], locations: Sequence[str], cmd: InventoryCom
         return KitPlace(cmd.location)
     chosen = next((loc for loc in order if hold[loc] >= cmd.quantity), order[0])
     return KitPlace(chosen, -min(hold[chosen], cmd.quantity))
-
-
-def kit_hold_key(cmd: InventoryCommand) -> str:
-    """The kit hold of the command's order line, ``inv:{kit}:hold:<shop>:<order>:<line>``
-    (kit_hold.lua; apply.lua's key format for a plain line), in the kit's slot; a command of
-    no order line gets a key nothing writes (no route goes with it)."""
-    o = cmd.order
-    line = hold_line(o.shop, o.order_id, o.line_id) if o is not None and o.line_id else ""
-    return line_hold_key(cmd.sku, line)
 
 
 def place_key(cmd: InventoryCommand) -> str:
