@@ -97,9 +97,9 @@ def kit_line_change(
 ) -> StockChange:
     """A kit reserve of an order line as a change of the kit: its levels are the kit's as
     the stores see them after it, the line's kits shown reserved out of them; a routed
-    store's line is placed whole at its command's location (``routed``; ``tried``: the
-    route's locations, default that one: ADR 0037), which order-consumer takes as the
-    line's placement."""
+    store's line is placed whole at the command's location, the one the kit script chose
+    (``routed``; ``tried``: the route's locations, default that one: ADR 0037 §3), which
+    order-consumer takes as the line's placement."""
     q, available = cmd.quantity, level.available
     before = Levels(on_hand=available + q, reserved=0, safety_stock=0, available=available + q)
     after = Levels(on_hand=available + q, reserved=q, safety_stock=0, available=available)

@@ -105,7 +105,7 @@ class KitWait:
 
 def kit_waiting_entry(cmd: InventoryCommand) -> str:
     """What a kit reserve of an order line queues if it is refused: apply.lua's entry,
-    without a route (a kit is reserved whole at its command's location; ADR 0037), marked
+    without a route (a refused kit line waits at its command's location; ADR 0037), marked
     ``routed`` for a routed store's line (its placement is reported when it is served)."""
     entry = waiting_entry(cmd.model_copy(update={"route": None}))
     if not entry or cmd.route is None:
