@@ -171,3 +171,32 @@ async def test_a_rebuild_run_again_does_not_grow_a_hold(env: Env, rerun: str) ->
     await env.handle(routed(sku, "release", 4, f"{sku}:order-1:release", "1"))
     await env.handle(routed(sku, "release", 1, f"{sku}:order-3:release", "3"))
     assert await env.levels(sku) == {LOC: (2, 0), LOC2: (3, 0)}
+
+
+async def test_a_routed_kit_lines_hold_survives_a_rebuild(env: Env) -> None:
+    """Kit = 1 A + 1 B; wh-1 has no B, wh-2 has 3 of each. Order 1's routed kit line of 2
+    is reserved at wh-2, its kit hold there; a release of 1 comes back from wh-2. After the
+    loss and the rebuild (every command in the levels, none replayed) the line's hold says
+    wh-2 still, so its last release frees wh-2's units, not wh-1's (issue #23)."""
+    run = uuid.uuid4().hex[:8]
+    a, b, kit = f"RHK-a-{run}", f"RHK-b-{run}", f"RHK-kit-{run}"
+    route = Route(locations=[LOC, LOC2])
+    for event in [
+        command(a, "set_on_hand", 3, f"{a}:count-1"),
+        command(a, "set_on_hand", 3, f"{a}:count-2", location=LOC2),
+        command(b, "set_on_hand", 3, f"{b}:count-2", location=LOC2),
+        command(kit, "configure", 0, f"{kit}:def", config=SkuConfig(kit_components={a: 1, b: 1})),
+        routed(kit, "reserve", 2, f"{kit}:order-1:reserve", "1", route=route),
+        routed(kit, "release", 1, f"{kit}:order-1:release-1", "1", route=route),
+    ]:
+        await env.handle(event)
+    assert (await env.levels(a), await env.levels(b)) == ({LOC: (3, 0), LOC2: (3, 1)},
+                                                          {LOC2: (3, 1)})  # fmt: skip
+    assert await env.hold(kit, "1") == {LOC2: 1}
+    await env.redis.flushdb()
+    assert await env.cli() == 0
+    assert await env.hold(kit, "1") == {LOC2: 1}
+    await env.handle(routed(kit, "release", 1, f"{kit}:order-1:release-2", "1", route=route))
+    assert (await env.levels(a), await env.levels(b)) == ({LOC: (3, 0), LOC2: (3, 0)},
+                                                          {LOC2: (3, 0)})  # fmt: skip
+    assert await env.hold(kit, "1") == {}

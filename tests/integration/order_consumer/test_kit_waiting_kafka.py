@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from integration.order_consumer.harness import Rig, running, until_line, until_state
 from redis.asyncio import Redis
-from unit.order_consumer.payloads import item, order
+from unit.order_consumer.payloads import fulfillment, item, order
 
+from inventory_adjuster.adapters.redis_store import waiting_key
 from order_consumer.adapters.redis_orders import RedisOrders
 from stocksync_common.events import InventoryCommand, InventoryCommandRequested, SkuConfig
 from stocksync_common.topics import INVENTORY_COMMANDS
@@ -99,6 +100,62 @@ async def test_a_routed_stores_kit_line_is_placed_and_its_order_routed(
         await shop.stock(b, "adjust", 1)
         served = await until_state(repo, "Y's kit held", y, lambda s: s.lines["1"].reserved == 1)
         assert served.lines["1"].routed == {"wh-1": 1}
+
+
+async def test_a_routed_stores_kit_line_goes_to_the_first_location_covering_it(
+    kafka_bootstrap: str, redis_url: str, redis: Redis, topics: list[str], tmp_path: Path
+) -> None:
+    """Issue #23 (routing): a kit line short at the route's first location (wh-1) is
+    reserved whole at the next one that covers it (wh-2), its components held there; the
+    order's ``order.routed`` places it there; the line's cancel releases and its shipment
+    commits at wh-2; a kit line no location covers is refused having tried both, and waits."""
+    run = uuid.uuid4().hex[:8].upper()
+    a, b, kit = f"RRA-{run}", f"RRB-{run}", f"RRKIT-{run}"
+    x, y, z = (uuid.uuid4().int % 10**12 for _ in range(3))
+    repo = RedisOrders(redis, ttl_s=60)
+
+    async with running(kafka_bootstrap, redis_url, tmp_path, routing=ROUTING) as rig:
+        shop = rig.shop()
+        await shop.stock(a, "set_on_hand", 1)  # wh-1: A short (a kit takes 2)
+        await shop.stock(b, "set_on_hand", 5)
+        await shop.stock(a, "set_on_hand", 4, "wh-2")  # wh-2: two kits
+        await shop.stock(b, "set_on_hand", 2, "wh-2")
+        await define_kit(rig, kit, {a: 2, b: 1})
+        await rig.settled("stock loaded", b, (2, 0), "wh-2")
+
+        await shop.webhook("orders/create", x, order(x, item(1, kit, 1)))
+        routed = await until_state(repo, "X's order.routed published", x, lambda s: s.routed)
+        assert routed.lines["1"].routed == {"wh-2": 1}
+        [notice] = [n for f in routed.facts.values() for n in f.notices
+                    if n.type == "order.routed"]  # fmt: skip
+        assert [(ln["sku"], ln["location"]) for ln in notice.payload["lines"]] == [(kit, "wh-2")]
+        await rig.settled("X holds A at wh-2", a, (4, 2), "wh-2")
+        await rig.settled("X holds B at wh-2", b, (2, 1), "wh-2")
+        assert (await rig.levels(a), await rig.levels(b)) == ((1, 0), (5, 0))
+
+        await shop.webhook("orders/create", y, order(y, item(1, kit, 1)))
+        await until_state(repo, "Y placed", y, lambda s: s.lines["1"].routed == {"wh-2": 1})
+        await rig.settled("Y holds A at wh-2", a, (4, 4), "wh-2")
+
+        # X cancelled: released where it is held (its command names wh-1)
+        await shop.webhook("orders/cancelled", x, order(x, item(1, kit, 1), updated=5,
+                                                       cancelled=5))  # fmt: skip
+        await rig.settled("X's A released at wh-2", a, (4, 2), "wh-2")
+        await rig.settled("X's B released at wh-2", b, (2, 1), "wh-2")
+
+        # Y shipped (Shopify names no location): committed where it is held
+        shipped = order(y, item(1, kit, 1), updated=6,
+                        fulfillments=(fulfillment(71, y, (1, 1), sku=kit),))  # fmt: skip
+        await shop.webhook("orders/updated", y, shipped)
+        await rig.settled("Y's A shipped from wh-2", a, (2, 0), "wh-2")
+        await rig.settled("Y's B shipped from wh-2", b, (1, 0), "wh-2")
+        assert (await rig.levels(a), await rig.levels(b)) == ((1, 0), (5, 0))
+
+        # Z: two kits, no location has them: refused having tried both, and it waits
+        await shop.webhook("orders/create", z, order(z, item(1, kit, 2)))
+        refused = await until_line(repo, "Z refused", z, unheld=2)
+        assert (refused.tried, refused.oversold, refused.reserved) == (["wh-1", "wh-2"], True, 0)
+        assert await redis.llen(waiting_key(kit)) == 1
 
 
 async def define_kit(rig: Rig, kit: str, components: dict[str, int]) -> None:

@@ -48,6 +48,7 @@ def build(settings: Settings) -> Container:
         ledger_max_len=settings.ledger_max_len,
         shops=store.shops,  # a kit command shares out its components as plain ones (ADR 0040)
         allocation=store.allocation,
+        hold_ttl_s=store.hold_ttl_s,  # a routed kit line's hold lives as a plain line's
     )
     handler = CommandHandler(store, producer, kits)
     watch = None

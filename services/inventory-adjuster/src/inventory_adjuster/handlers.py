@@ -29,6 +29,7 @@ from inventory_adjuster.adapters.redis_store import Applied, Invalid, Position, 
 from inventory_adjuster.kit_events import (
     component_changes,
     derived_kit_change,
+    kit_hold_change,
     kit_line_change,
     kit_rereserved,
     reshared_changes,
@@ -212,7 +213,7 @@ class CommandHandler:
                 shop=served.cmd.order.shop if served.cmd.order else None,
                 payload=served.cmd,
             )
-            await self._publish_kit(out, trace_headers, event, served.applied)
+            await self._publish_kit(out, trace_headers, event, served.applied, placed=False)
             change = kit_rereserved(served.cmd, served.refused_key, served.level, served.routed)
             ev = InventoryChanged(
                 id=stable_id(served.refused_key, "rereserved"),
@@ -262,7 +263,8 @@ class CommandHandler:
         cmd: InventoryCommand, result: Applied | KitApplied | Invalid
     ) -> list[tuple[str, str]]:
         if isinstance(result, KitApplied) and result.status == "applied":
-            return [(c["sku"], cmd.location) for c in result.result.get("components", [])]
+            at = str(result.result.get("location") or cmd.location)  # routed: where it went
+            return [(c["sku"], at) for c in result.result.get("components", [])]
         if isinstance(result, Applied) and result.result.get("status") == "applied":
             served = [(cmd.sku, str(s["location"])) for s in result.result.get("served") or ()]
             routed = result.result.get("allocations")  # a routed command (ADR 0018)
@@ -292,8 +294,15 @@ class CommandHandler:
         trace_headers: Headers,
         event: InventoryCommandRequested,
         result: KitApplied,
+        *,
+        placed: bool = True,
     ) -> None:
+        """A kit command's events. ``placed``: a routed store's reserve says where it placed
+        the line (not a waiting line served: its ``rereserved`` change says it)."""
         cmd = event.payload
+        # where it applied: a routed command's location is chosen by the script (#23)
+        cmd = cmd.model_copy(update={"location": result.result.get("location") or cmd.location})
+        tried = result.result.get("tried") or None
         meta = {
             "correlation_id": event.correlation_id,
             "causation_id": event.id,
@@ -307,7 +316,9 @@ class CommandHandler:
                     id=stable_id(change.idempotency_key, "changed"), payload=change, **meta
                 )
                 send(out, INVENTORY_CHANGED, change.sku, ev, trace_headers)
-            await self._kit_placed(out, trace_headers, cmd, meta)
+            if placed:
+                await self._kit_placed(out, trace_headers, cmd, tried, meta)
+            await self._kit_unheld(out, trace_headers, cmd, result, meta)
         if status in ("applied", "rejected", "duplicate"):
             await self._publish_component_levels(out, trace_headers, cmd, result, meta)
             await self._publish_kit_levels(out, trace_headers, cmd.sku, meta)
@@ -320,6 +331,7 @@ class CommandHandler:
                 available=0,
                 idempotency_key=cmd.idempotency_key,
                 order=cmd.order,
+                tried=tried,
                 waiting=bool(result.result.get("waiting")),
             )
             oversold = OrderOversold(
@@ -332,15 +344,36 @@ class CommandHandler:
         out: BatchPublisher,
         trace_headers: Headers,
         cmd: InventoryCommand,
+        tried: list[str] | None,
         meta: dict[str, str | None],
     ) -> None:
-        """A routed store's kit line reserved: placed whole at its command's location, said
-        as a routed line's placement (``routed``), so order-consumer counts the line placed
-        and the order's ``order.routed`` goes out (ADR 0037)."""
+        """A routed store's kit line reserved: placed whole at the location the script chose
+        (the first of its route covering it), said as a routed line's placement (``routed``,
+        ``tried``), so order-consumer counts the line placed and the order's
+        ``order.routed`` goes out (ADR 0037)."""
         if cmd.command != "reserve" or cmd.route is None or cmd.order is None or not self.kits:
             return
         level = (await self.kits.availability([cmd.sku], cmd.location))[cmd.sku]
-        change = kit_line_change(cmd, level, routed=True)
+        change = kit_line_change(cmd, level, routed=True, tried=tried)
+        ev = InventoryChanged(id=stable_id(cmd.idempotency_key, "changed"), payload=change, **meta)
+        send(out, INVENTORY_CHANGED, cmd.sku, ev, trace_headers)
+
+    async def _kit_unheld(
+        self,
+        out: BatchPublisher,
+        trace_headers: Headers,
+        cmd: InventoryCommand,
+        result: KitApplied,
+        meta: dict[str, str | None],
+    ) -> None:
+        """A routed release or commit that took kits off its line's kit hold: a change of the
+        kit saying how many and where (:func:`kit_hold_change`), so a rebuild restores the
+        hold as it is (issue #23)."""
+        held = int(result.result.get("held") or 0)
+        if cmd.command == "reserve" or held >= 0 or cmd.order is None or not self.kits:
+            return
+        level = (await self.kits.availability([cmd.sku], cmd.location))[cmd.sku]
+        change = kit_hold_change(cmd, level, -held)
         ev = InventoryChanged(id=stable_id(cmd.idempotency_key, "changed"), payload=change, **meta)
         send(out, INVENTORY_CHANGED, cmd.sku, ev, trace_headers)
 

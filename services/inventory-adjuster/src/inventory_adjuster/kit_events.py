@@ -92,11 +92,14 @@ def kit_rereserved(
     return change.model_copy(update={"idempotency_key": refused_key, "rereserved": True})
 
 
-def kit_line_change(cmd: InventoryCommand, level: KitLevel, *, routed: bool) -> StockChange:
+def kit_line_change(
+    cmd: InventoryCommand, level: KitLevel, *, routed: bool, tried: list[str] | None = None
+) -> StockChange:
     """A kit reserve of an order line as a change of the kit: its levels are the kit's as
     the stores see them after it, the line's kits shown reserved out of them; a routed
-    store's line is placed whole at its command's location (``routed``, ``tried``: ADR 0037),
-    which order-consumer takes as the line's placement."""
+    store's line is placed whole at the command's location, the one the kit script chose
+    (``routed``; ``tried``: the route's locations, default that one: ADR 0037 §3), which
+    order-consumer takes as the line's placement."""
     q, available = cmd.quantity, level.available
     before = Levels(on_hand=available + q, reserved=0, safety_stock=0, available=available + q)
     after = Levels(on_hand=available + q, reserved=q, safety_stock=0, available=available)
@@ -114,7 +117,33 @@ def kit_line_change(cmd: InventoryCommand, level: KitLevel, *, routed: bool) -> 
         seen=level.seen,
         shares=level.shares,
         routed={cmd.location: q} if routed else None,
-        tried=[cmd.location] if routed else None,
+        tried=(tried or [cmd.location]) if routed else None,
+    )
+
+
+def kit_hold_change(cmd: InventoryCommand, level: KitLevel, kits: int) -> StockChange:
+    """A routed release or commit of a kit line as a change of the kit: the ``kits`` its
+    order line's kit hold gave up at the command's location (``routed``; ``reserved`` from
+    ``kits`` to 0, the availability unchanged in it: the kit's derived change says what the
+    stores can sell). With the placements (:func:`kit_line_change`) it tells the line's hold
+    story, which a rebuild restores the hold from (rebuild_holds; issue #23)."""
+    available = level.available
+    before = Levels(on_hand=available + kits, reserved=kits, safety_stock=0, available=available)
+    after = Levels(on_hand=available, reserved=0, safety_stock=0, available=available)
+    return StockChange(
+        sku=cmd.sku,
+        location=cmd.location,
+        command=cmd.command,
+        idempotency_key=cmd.idempotency_key,
+        version=level.version,
+        before=before,
+        after=after,
+        sku_available_before=available,
+        sku_available_after=available,
+        order=cmd.order,
+        seen=level.seen,
+        shares=level.shares,
+        routed={cmd.location: kits},
     )
 
 

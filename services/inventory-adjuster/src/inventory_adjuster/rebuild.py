@@ -1037,6 +1037,7 @@ async def _write(
         ledger_max_len=store.ledger_max_len,
         shops=store.shops,
         allocation=store.allocation,
+        hold_ttl_s=store.hold_ttl_s,
     )
 
     def outcome(status: str) -> None:
@@ -1089,11 +1090,12 @@ async def _restore_holds(
     replayed_keys: Collection[tuple[str, str]],
 ) -> int:
     """Routed order lines' holds as of the levels (:mod:`inventory_adjuster.rebuild_holds`);
-    the lines the replay moves start from them. Kits hold nothing per line."""
-    unkitted = [sku for sku in restored if sku not in plan.kit_defs]
-    holds, replace = plan.holds.holds(unkitted, replayed_keys, plan.tail_ids)
+    the lines the replay moves start from them. A kit line's hold (its kits per location,
+    issue #23) is a plain line's in the kit's slot, its story told by the kit's changes
+    (placements, ``rereserved`` lines, routed releases and commits)."""
+    holds, replace = plan.holds.holds(list(restored), replayed_keys, plan.tail_ids)
     for cmd, _ in plan.tail:
-        if cmd.route is not None and cmd.order is not None and cmd.sku not in plan.kit_defs:
+        if cmd.route is not None and cmd.order is not None:
             o = cmd.order
             replace.setdefault(cmd.sku, set()).add(hold_line(o.shop, o.order_id, o.line_id))
     return await restore_holds(store.redis, holds, replace, store.hold_ttl_s)

@@ -28,8 +28,13 @@ reserve to the hold the first run left (ADR 0008, "A rebuild run twice"). The ho
 the hold TTL after its last change, as it would have (ADR 0035). Only the changes still
 retained can say anything: a line whose changes are all older than the topic's retention is
 not restored (its release then moves nothing, as before), and one a replayed command names is
-emptied before the replay (as on an empty Redis). Kits hold nothing per line (kit.lua
-reserves at the command's location): their SKUs are left out.
+emptied before the replay (as on an empty Redis). A routed kit line's hold (its kits per
+location, ``inv:{kit}:hold:...``; issue #23) is told the same way by the kit's own changes:
+its placement, its ``rereserved`` change when it waited, and a change of each routed release
+or commit that took kits off it (``kit_events.kit_hold_change``). A kit line served from its
+waiting list by a command the rebuild replays is left out as a plain one is, but the replay
+does not serve kit lines (ADR 0037 §2, limits): that line's hold is not restored (its release
+then moves kits at its command's location).
 """
 
 from __future__ import annotations

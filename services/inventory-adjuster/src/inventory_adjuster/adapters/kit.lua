@@ -22,6 +22,21 @@
 -- KEYS[4 + 3 * #components] the kit's waiting list inv:{kit}:waiting
 -- KEYS[5 + 3 * #components] the kit's own marker inv:{kit}:idem:<key>:own (a rebuild sets it
 --           when the kit's restored hash already holds this command's seen and version)
+-- KEYS[6 + 3 * #components] the order line's kit hold inv:{kit}:hold:<shop>:<order>:<line>
+--           (kits per location; written by routed commands only)
+-- ARGV 16: the route JSON ({"locations": [...], ...}; "" none), 17: the hold's TTL (s)
+--
+-- ROUTING (issue #23; docs/order-routing.md "Kits"). A routed reserve takes the whole kit
+-- line at the first location of the route where every component covers it (a component
+-- under the backorder policy always does); none does: refused (it waits at its command's
+-- location, as before), having tried every location. Kits are not split across locations.
+-- What the line holds is kept per location in its kit hold; a routed release or commit
+-- moves the kits where the line holds them (a commit: its command's location first if it
+-- holds there; a release: from the route's end), at one location per command: the first
+-- of those that holds the whole quantity, else the first. A line holding nothing (reserved
+-- before routing chose kit locations) is moved at its command's location, as before. The
+-- result says where (`location`), the route `tried` (a reserve) and how the hold moved
+-- (`held`: + kits reserved, - kits released or committed; 0 none).
 --
 -- "seen|<location>|<shop>" on the kit's hash counts the kits a shop's orders reserved there
 -- (refused ones included, as apply.lua counts a plain SKU's): published with the kit's
@@ -50,7 +65,7 @@ if prior then
   return {'duplicate', prior}
 end
 
-local cmd, loc, qty = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local cmd, loc, qty = ARGV[1], ARGV[2], tonumber(ARGV[3])  -- loc: routing may move it
 if qty == nil or qty ~= math.floor(qty) or qty < 0 then
   return redis.error_reply('POISON kit quantity must be a non-negative integer')
 end
@@ -68,13 +83,47 @@ for _, c in ipairs(comps) do
   if defined[c[1]] ~= c[2] then return redis.error_reply('RETRY kit definition changed') end
 end
 
+local skip = {}
+for i in ipairs(comps) do skip[i] = redis.call('EXISTS', KEYS[3 + 3 * i]) == 1 end
+
+-- whether every component not already moved covers `qty` kits at `l`
+local function covers(l)
+  for i, c in ipairs(comps) do
+    local lv, _, policy = level(KEYS[1 + 3 * i], l)
+    if not skip[i] and policy == 'reject' and lv.available < c[2] * qty then return false end
+  end
+  return true
+end
+
+local route = (ARGV[16] and ARGV[16] ~= '') and cjson.decode(ARGV[16]) or nil
+local hold_key = KEYS[6 + 3 * #comps]
+local tried, hold_move, refused = cjson.null, 0, false
+if route and cmd == 'reserve' then
+  tried = route['locations']
+  local chosen = nil
+  for _, l in ipairs(tried) do
+    if covers(l) then chosen = l; break end
+  end
+  if chosen then loc = chosen else refused = true end
+  hold_move = qty
+elseif route then
+  local flat = redis.call('HGETALL', hold_key)
+  local hold = {}
+  for i = 1, #flat, 2 do hold[flat[i]] = tonumber(flat[i + 1]) end
+  local at = kit_take_order(hold, route['locations'], cmd == 'commit' and loc or nil)
+  local chosen = at[1]
+  for _, l in ipairs(at) do
+    if hold[l] >= qty then chosen = l; break end
+  end
+  if chosen then loc = chosen; hold_move = -math.min(hold[chosen], qty) end
+end
+
 -- validate every component not already moved (marker present) before any write
-local status = 'applied'
-local befores, versions, skip = {}, {}, {}
+local status = refused and 'rejected' or 'applied'
+local befores, versions = {}, {}
 for i, c in ipairs(comps) do
   local l, v, policy = level(KEYS[1 + 3 * i], loc)
   befores[i], versions[i] = l, v
-  skip[i] = redis.call('EXISTS', KEYS[3 + 3 * i]) == 1
   if not skip[i] and cmd == 'reserve' and policy == 'reject' and l.available < c[2] * qty then
     status = 'rejected'
   end
@@ -123,9 +172,14 @@ end
 local kit_version = kit_own(KEYS[1], KEYS[5 + 3 * #comps], status, cmd, loc, qty,
   ARGV[10] or '', stamp_partition, ARGV[7])
 local waiting = kit_waiting(status, KEYS[4 + 3 * #comps], ARGV[11] or '', ARGV[12] or '')
+local held = 0
+if route and status == 'applied' then
+  held = hold_move
+  kit_hold_move(hold_key, loc, hold_move, tonumber(ARGV[17] or '0'))
+end
 local result = cjson.encode({status = status, command = cmd, location = loc, quantity = qty,
   version = kit_version, components = changes, waiting = waiting,
-  skipped = #skipped > 0 and skipped or cjson.null})
+  skipped = #skipped > 0 and skipped or cjson.null, tried = tried, held = held})
 redis.call('SET', KEYS[2], result, 'EX', tonumber(ARGV[5]))
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', tonumber(ARGV[8]), '*',
   'command', cmd, 'key', ARGV[4], 'location', loc, 'quantity', qty, 'status', status,

@@ -9,7 +9,11 @@
 --       key, 6 ttl (s), 7 ledger max length, 8 the ordering shop ("" none), 9 the components'
 --       changes JSON (a list), 10 the skipped components JSON (a list, [] none), 11 and 12
 --       the waiting entry to queue if refused and the one served ("" none; kit.lua's 11, 12),
---       13 the commands partition ("" none) and 14 the offset of the command ("pos")
+--       13 the commands partition ("" none) and 14 the offset of the command ("pos"),
+--       15 the kits the order line's hold moves by at the location when applied (a routed
+--       command; 0 none), 16 the hold's TTL (s), 17 the locations a routed reserve tried
+--       (JSON list, "" none)
+-- KEYS[6] the order line's kit hold inv:{kit}:hold:<shop>:<order>:<line> (kit_hold.lua)
 
 local prior = redis.call('GET', KEYS[2])
 if prior then return {'duplicate', prior} end
@@ -18,9 +22,15 @@ local partition = ARGV[13] ~= '' and ARGV[13] or nil
 local kit_version = kit_own(KEYS[1], KEYS[5], status, cmd, loc, qty, ARGV[8], partition, ARGV[14])
 local skipped = cjson.decode(ARGV[10])
 local waiting = kit_waiting(status, KEYS[4], ARGV[11] or '', ARGV[12] or '')
+local tried, held = cjson.null, 0
+if ARGV[17] and ARGV[17] ~= '' then tried = cjson.decode(ARGV[17]) end
+if status == 'applied' and KEYS[6] then
+  held = tonumber(ARGV[15] or '0')
+  kit_hold_move(KEYS[6], loc, held, tonumber(ARGV[16] or '0'))
+end
 local result = cjson.encode({status = status, command = cmd, location = loc, quantity = qty,
   version = kit_version, components = cjson.decode(ARGV[9]), waiting = waiting,
-  skipped = #skipped > 0 and skipped or cjson.null})
+  skipped = #skipped > 0 and skipped or cjson.null, tried = tried, held = held})
 redis.call('SET', KEYS[2], result, 'EX', tonumber(ARGV[6]))
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', tonumber(ARGV[7]), '*',
   'command', cmd, 'key', ARGV[5], 'location', loc, 'quantity', qty, 'status', status,

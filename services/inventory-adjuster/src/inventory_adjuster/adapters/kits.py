@@ -12,6 +12,10 @@ While a component is under channel allocation, each store's share of it is split
 direct sales and its kits (alloc.lua, run by every script that moves it), and the kit's share
 in a store is the least of its components' parts there (:func:`kit_shares`;
 docs/decisions/0040-kit-allocation.md).
+A routed store's kit line is reserved at the first location of its route where every component
+covers it, and its kits held per order line (``inv:{kit}:hold:...``) are where its routed
+release and commit move them (kit.lua's ROUTING; on a Redis Cluster :meth:`KitStore._routed_place`;
+issue #23, docs/order-routing.md "Kits").
 A refused kit reserve of an order line waits on the kit's own list (``inv:{kit}:waiting``,
 queued by the script that records the kit's result) and is tried again, all or nothing, when
 a component moves (:mod:`inventory_adjuster.kit_waiting`; ADR 0037).
@@ -20,7 +24,7 @@ a component moves (:mod:`inventory_adjuster.kit_waiting`; ADR 0037).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib.resources import files
 from typing import Any, NamedTuple
 
@@ -29,11 +33,13 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from inventory_adjuster.adapters.redis_store import (
+    HOLD_TTL_S,
     DefaultAllocation,
     Invalid,
     Position,
     RedisInventory,
     as_text,
+    hold_key,
     idem_key,
     ledger_key,
     script_head_args,
@@ -49,10 +55,19 @@ _LUA = files("inventory_adjuster.adapters")
 _KIT_WAITING_LUA = _LUA.joinpath("kit_waiting.lua").read_text()  # both scripts' kit_waiting()
 _KIT_OWN_LUA = _LUA.joinpath("kit_own.lua").read_text()  # both scripts' kit_own()
 _ALLOC_LUA = _LUA.joinpath("alloc.lua").read_text()  # the components' shares (ADR 0040)
-KIT_LUA = _KIT_WAITING_LUA + _KIT_OWN_LUA + _ALLOC_LUA + _LUA.joinpath("kit.lua").read_text()
+_KIT_HOLD_LUA = _LUA.joinpath("kit_hold.lua").read_text()  # a routed kit line's hold (#23)
+KIT_LUA = (
+    _KIT_WAITING_LUA
+    + _KIT_OWN_LUA
+    + _KIT_HOLD_LUA
+    + _ALLOC_LUA
+    + _LUA.joinpath("kit.lua").read_text()
+)
 KIT_PART_LUA = _ALLOC_LUA + _LUA.joinpath("kit_part.lua").read_text()
 RESHARE_LUA = _ALLOC_LUA + _LUA.joinpath("reshare.lua").read_text()
-KIT_RECORD_LUA = _KIT_WAITING_LUA + _KIT_OWN_LUA + _LUA.joinpath("kit_record.lua").read_text()
+KIT_RECORD_LUA = (
+    _KIT_WAITING_LUA + _KIT_OWN_LUA + _KIT_HOLD_LUA + _LUA.joinpath("kit_record.lua").read_text()
+)
 KIT_DEFS = "kit-defs"
 KIT_INDEX = "kit-index"
 KIT_COMMANDS = frozenset(("reserve", "release", "commit"))
@@ -90,7 +105,7 @@ class KitWait:
 
 def kit_waiting_entry(cmd: InventoryCommand) -> str:
     """What a kit reserve of an order line queues if it is refused: apply.lua's entry,
-    without a route (a kit is reserved whole at its command's location; ADR 0037), marked
+    without a route (a refused kit line waits at its command's location; ADR 0037), marked
     ``routed`` for a routed store's line (its placement is reported when it is served)."""
     entry = waiting_entry(cmd.model_copy(update={"route": None}))
     if not entry or cmd.route is None:
@@ -224,10 +239,12 @@ class KitStore:
         phased: bool | None = None,
         shops: Sequence[str] = (),
         allocation: DefaultAllocation | None = None,
+        hold_ttl_s: int = HOLD_TTL_S,
     ) -> None:
         """``shops`` and ``allocation``: the stores and the default allocation the plain
         commands run with (RedisInventory's), so a kit command recomputes its components'
-        shares as they do (ADR 0040)."""
+        shares as they do (ADR 0040); ``hold_ttl_s``: how long a routed kit line's hold
+        outlives its last command (RedisInventory's, ADR 0035)."""
         self.redis = redis
         self.group = group
         self.idem_ttl_s = idem_ttl_s
@@ -235,6 +252,7 @@ class KitStore:
         self.phased = is_cluster(redis) if phased is None else phased
         self.shops_json = orjson.dumps(list(shops)).decode() if shops else ""
         self.allocation_json = allocation.encode() if allocation else ""
+        self.hold_ttl_s = hold_ttl_s
         self._script = redis.register_script(KIT_LUA)
         self._part = redis.register_script(KIT_PART_LUA)
         self._record = redis.register_script(KIT_RECORD_LUA)
@@ -309,6 +327,7 @@ class KitStore:
                 ]
             )
         keys.extend([waiting_key(cmd.sku), idem_key(cmd.sku, own_key(cmd.idempotency_key))])
+        keys.append(hold_key(cmd))
         args = [
             *script_head_args(cmd, pos, self.idem_ttl_s, self.ledger_max_len),
             orjson.dumps([[c, u] for c, u in components]).decode(),
@@ -318,6 +337,8 @@ class KitStore:
             self.shops_json,
             self.allocation_json,
             cmd.sku,
+            _route_json(cmd),
+            self.hold_ttl_s,
         ]
         try:
             status, result = await self._script(keys=keys, args=args)
@@ -340,7 +361,7 @@ class KitStore:
         the first time, so a crash anywhere and a redelivery end in the same state, the
         compensation run once."""
         kit_keys = script_head_keys(cmd)
-        stored, defined = await self._kit_state(kit_keys)
+        stored, defined, memo, hold = await self._kit_state(kit_keys, cmd)
         if stored is not None:
             return KitApplied("duplicate", orjson.loads(stored))
         if cmd.quantity < 0:
@@ -349,9 +370,14 @@ class KitStore:
             raise KitDefinitionChanged("RETRY not a kit any more")
         if orjson.loads(defined) != dict(components):
             raise KitDefinitionChanged("RETRY kit definition changed")
+        place = KitPlace(cmd.location)
+        if _route_json(cmd):
+            place = await self._routed_place(cmd, components, memo, hold)
+            cmd = cmd.model_copy(update={"location": place.location})
         holds = await self._parts(cmd, pos, components, "hold", shop=_seen_shop(cmd, wait))
         docs = [orjson.loads(as_text(doc)) for _, doc in holds]
-        status = "rejected" if any(d["status"] == "refused" for d in docs) else "applied"
+        refused = place.refused or any(d["status"] == "refused" for d in docs)
+        status = "rejected" if refused else "applied"
         settled = await self._parts(cmd, pos, components, "settle", status, _seen_shop(cmd, wait))
         changes, skipped = [], []
         for (comp, units), hold, settle in zip(components, docs, settled, strict=True):
@@ -378,19 +404,79 @@ class KitStore:
             wait.served,
             str(pos.partition) if pos else "",
             pos.offset if pos else -1,
+            place.hold_move,
+            self.hold_ttl_s,
+            orjson.dumps(place.tried).decode() if place.tried is not None else "",
         ]
         own = idem_key(cmd.sku, own_key(cmd.idempotency_key))
-        record_keys = [*kit_keys, waiting_key(cmd.sku), own]
+        record_keys = [*kit_keys, waiting_key(cmd.sku), own, hold_key(cmd)]
         [(final, result)] = await run_script_many(self.redis, self._record, [(record_keys, args)])
         return KitApplied(as_text(final), orjson.loads(as_text(result)))
 
-    async def _kit_state(self, kit_keys: list[str]) -> tuple[Any, Any]:
-        """The kit command's stored result and the kit's definition (one slot, one trip)."""
+    async def _kit_state(
+        self, kit_keys: list[str], cmd: InventoryCommand
+    ) -> tuple[Any, Any, Any, dict[str, int]]:
+        """The kit command's stored result, the kit's definition, the placement a routed
+        command chose (:meth:`_routed_place`) and its order line's kit hold (one slot, one
+        trip)."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.get(kit_keys[1])
         pipe.hget(kit_keys[0], "kit")
-        stored, defined = await pipe.execute()
-        return stored, defined
+        pipe.get(place_key(cmd))
+        pipe.hgetall(hold_key(cmd))
+        stored, defined, memo, hold = await pipe.execute()
+        return stored, defined, memo, {as_text(k): int(v) for k, v in hold.items()}
+
+    async def _routed_place(
+        self, cmd: InventoryCommand, components: Components, memo: Any, hold: dict[str, int]
+    ) -> KitPlace:
+        """Where a routed kit command applies on a Redis Cluster (kit.lua's ROUTING, in
+        Python): a reserve at the first location of its route where every component covers
+        it, read in one pipeline, else refused (at its command's location); a release or
+        commit where its line's kit hold says. Chosen once: the choice is kept in the kit's
+        slot (``place_key``) before any component moves, so a redelivery after a crash
+        resumes at the same location whatever the holds since moved."""
+        if memo is not None:
+            doc = orjson.loads(memo)
+            return KitPlace(doc["location"], int(doc["hold_move"]), doc["tried"], doc["refused"])
+        locations = cmd.route.locations if cmd.route is not None else [cmd.location]
+        if cmd.command == "reserve":
+            covered = await self._covering(cmd, components, locations)
+            place = KitPlace(covered or cmd.location, cmd.quantity, locations, covered is None)
+        else:
+            place = hold_place(hold, locations, cmd)
+        doc = orjson.dumps(asdict(place))
+        key = place_key(cmd)
+        if not await self.redis.set(key, doc, nx=True, ex=self.idem_ttl_s):
+            return await self._routed_place(cmd, components, await self.redis.get(key), hold)
+        return place
+
+    async def _covering(
+        self, cmd: InventoryCommand, components: Components, locations: list[str]
+    ) -> str | None:
+        """The first of ``locations`` where every component covers the kit command (a
+        component under the backorder policy always does; one whose marker says it moved
+        already is not counted, as kit.lua skips it)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for comp, _ in components:
+            pipe.exists(idem_key(comp, component_key(cmd.idempotency_key, comp)))
+            fields = [f"{loc}|{part}" for loc in locations
+                      for part in ("on_hand", "reserved", "safety_stock")]  # fmt: skip
+            pipe.hmget(state_key(comp), [*fields, "policy"])
+        rows = await pipe.execute()
+        for i, loc in enumerate(locations):
+            ok = True
+            for n, (_, units) in enumerate(components):
+                moved, values = rows[2 * n], rows[2 * n + 1]
+                if moved or as_text(values[-1] or b"reject") != "reject":
+                    continue
+                oh, rs, ss = (int(v or 0) for v in values[3 * i : 3 * i + 3])
+                if oh - rs - ss < units * cmd.quantity:
+                    ok = False
+                    break
+            if ok:
+                return loc
+        return None
 
     async def _parts(
         self,
@@ -570,6 +656,55 @@ async def kit_levels(
         },
         seen={loc: lv.seen for loc, lv in per.items()},
     )
+
+
+@dataclass(frozen=True)
+class KitPlace:
+    """Where a kit command applies: its location, the kits its order line's hold moves by
+    there when applied, the locations a routed reserve tried (None: not routed) and whether
+    no location of its route covered it (refused whatever its command's location holds)."""
+
+    location: str
+    hold_move: int = 0
+    tried: list[str] | None = None
+    refused: bool = False
+
+
+def hold_place(hold: dict[str, int], locations: Sequence[str], cmd: InventoryCommand) -> KitPlace:
+    """kit.lua's choice for a routed release or commit of a kit line (kit_hold.lua's
+    ``kit_take_order``): a commit's own location first if the line holds kits there, then
+    the route from its end (a release then any other location held at); the first of those
+    holding the whole quantity, else the first. A line holding nothing: its command's
+    location, the hold unmoved."""
+    order: list[str] = []
+
+    def add(loc: str) -> None:
+        if loc not in order and hold.get(loc, 0) > 0:
+            order.append(loc)
+
+    if cmd.command == "commit":
+        add(cmd.location)
+    for loc in reversed(locations):
+        add(loc)
+    if cmd.command != "commit":
+        for loc in sorted(hold):
+            add(loc)
+    if not order:
+        return KitPlace(cmd.location)
+    chosen = next((loc for loc in order if hold[loc] >= cmd.quantity), order[0])
+    return KitPlace(chosen, -min(hold[chosen], cmd.quantity))
+
+
+def place_key(cmd: InventoryCommand) -> str:
+    """Where a routed kit command chose to apply on a Redis Cluster (the kit's slot)."""
+    return idem_key(cmd.sku, f"{cmd.idempotency_key}:place")
+
+
+def _route_json(cmd: InventoryCommand) -> str:
+    """The route a kit command follows: a routed command of an order line ("" none)."""
+    if cmd.route is None or cmd.order is None or not cmd.order.line_id:
+        return ""
+    return cmd.route.model_dump_json()
 
 
 def _seen_shop(cmd: InventoryCommand, wait: KitWait) -> str:

@@ -1,0 +1,171 @@
+"""A routed store's kit line is reserved at the first location of its route where every
+component covers the whole line (issue #23, item 2; ADR 0037 §3), through the command handler
+on the real Redis: the components move there, the kit's change places the line there
+(``routed``) with the route ``tried``; a replay answers the first placement; the line's
+routed release and commit move the units where the line holds them, whatever location the
+command names; a line no location covers is refused with every location tried and waits.
+Each test runs with kit.lua (one Redis only) and in one-slot phases (a Redis Cluster's path,
+ADR 0034; on one Redis too)."""
+
+import uuid
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import pytest
+from integration.inventory_adjuster.test_kit_handler import TP, RecordingProducer
+from redis.asyncio import Redis
+
+from inventory_adjuster.adapters.kits import KitStore
+from inventory_adjuster.adapters.redis_store import RedisInventory, waiting_key
+from inventory_adjuster.handlers import CommandHandler
+from stocksync_common.consumer import Incoming
+from stocksync_common.events import (
+    InventoryChanged,
+    InventoryCommand,
+    InventoryCommandRequested,
+    OrderLineRef,
+    OrderOversold,
+    Route,
+    SkuConfig,
+    StockChange,
+)
+from support.infra import REDIS_CLUSTER
+
+pytestmark = [pytest.mark.integration]
+SHOP = "kr.myshopify.com"
+ROUTE = Route(locations=["wh-1", "wh-2"])
+
+
+@dataclass
+class Rig:
+    redis: Redis
+    store: RedisInventory
+    handler: CommandHandler
+    producer: RecordingProducer
+    a: str
+    b: str
+    kit: str
+    offset: int = 0
+
+    def item(
+        self,
+        sku: str,
+        command: str,
+        qty: int,
+        *,
+        line: str | None = None,
+        location: str = "wh-1",
+        key: str | None = None,
+        **extra: object,
+    ) -> Incoming:
+        self.offset += 1
+        order = OrderLineRef(shop=SHOP, order_id=f"o-{line}", line_id=line) if line else None
+        event = InventoryCommandRequested(
+            source="t",
+            payload=InventoryCommand(
+                command=command,  # type: ignore[arg-type]
+                idempotency_key=key or f"{command}:{line or uuid.uuid4().hex}:{self.offset}",
+                sku=sku,
+                location=location,
+                quantity=qty,
+                order=order,
+                **extra,  # type: ignore[arg-type]
+            ),
+        )
+        record = SimpleNamespace(topic=TP.topic, partition=0, offset=self.offset, timestamp=0,
+                                 key=sku.encode(), value=None, headers=[])  # fmt: skip
+        return Incoming(record=record, event=event)  # type: ignore[arg-type]
+
+    async def run(self, *items: Incoming) -> list[object]:
+        self.producer.sent.clear()
+        await self.handler.handle_batch(TP, list(items))
+        return [e for _, e in self.producer.sent]
+
+    async def at(self, sku: str, location: str) -> tuple[int, int]:
+        """(on_hand, reserved) of ``sku`` at ``location``."""
+        levels = await self.store.levels(sku)
+        assert levels is not None
+        lv = levels.locations.get(location)
+        return (lv.on_hand, lv.reserved) if lv else (0, 0)
+
+    async def both(self, location: str) -> tuple[tuple[int, int], tuple[int, int]]:
+        return await self.at(self.a, location), await self.at(self.b, location)
+
+
+@pytest.fixture(params=[False, True], ids=["one-script", "phased"])
+async def rig(redis: Redis, request: pytest.FixtureRequest) -> Rig:
+    """Kit = 2 A + 1 B. wh-1: A 1, B 5 (no kit: A short); wh-2: A 4, B 2 (two kits)."""
+    if REDIS_CLUSTER and not request.param:
+        pytest.skip("kit.lua spans hash slots: one Redis only (ADR 0034)")
+    run = uuid.uuid4().hex[:8]
+    producer = RecordingProducer()
+    store = RedisInventory(redis, f"kr-{run}", idem_ttl_s=600, ledger_max_len=100)
+    kits = KitStore(redis, f"kr-{run}", idem_ttl_s=600, ledger_max_len=100, phased=request.param)
+    handler = CommandHandler(store, producer, kits)  # type: ignore[arg-type]
+    r = Rig(redis, store, handler, producer, f"A-{run}", f"B-{run}", f"KIT-{run}")
+    cfg = SkuConfig(kit_components={r.a: 2, r.b: 1})
+    await r.run(
+        r.item(r.a, "set_on_hand", 1),
+        r.item(r.b, "set_on_hand", 5),
+        r.item(r.a, "set_on_hand", 4, location="wh-2"),
+        r.item(r.b, "set_on_hand", 2, location="wh-2"),
+        r.item(r.kit, "configure", 0, config=cfg),
+    )
+    return r
+
+
+def kit_changes(r: Rig, events: list[object]) -> list[StockChange]:
+    """The kit's changes placing a line (``routed``)."""
+    return [e.payload for e in events if isinstance(e, InventoryChanged) and e.payload.sku == r.kit
+            and e.payload.routed is not None]  # fmt: skip
+
+
+def component_locations(r: Rig, events: list[object]) -> set[tuple[str, str]]:
+    return {
+        (e.payload.sku, e.payload.location)
+        for e in events
+        if isinstance(e, InventoryChanged) and e.payload.sku in (r.a, r.b)
+    }
+
+
+async def test_a_routed_kit_line_is_reserved_at_the_first_location_covering_it(rig: Rig) -> None:
+    r = rig
+    reserve = r.item(r.kit, "reserve", 1, line="x", route=ROUTE)
+    events = await r.run(reserve)
+    assert await r.both("wh-2") == ((4, 2), (2, 1))  # held at wh-2, all components
+    assert await r.both("wh-1") == ((1, 0), (5, 0))  # nothing at wh-1
+    assert component_locations(r, events) == {(r.a, "wh-2"), (r.b, "wh-2")}
+    [placed] = kit_changes(r, events)
+    assert (placed.location, placed.routed, placed.tried) == ("wh-2", {"wh-2": 1}, ["wh-1", "wh-2"])
+
+    # a replay answers the first result, its placement included; nothing moves again
+    events = await r.run(reserve)
+    assert await r.both("wh-2") == ((4, 2), (2, 1))
+    [again] = kit_changes(r, events)
+    assert (again.location, again.routed, again.tried) == ("wh-2", {"wh-2": 1}, ["wh-1", "wh-2"])
+
+    # the line's release names wh-1 (its order's location): it releases where it is held
+    await r.run(r.item(r.kit, "release", 1, line="x", route=ROUTE))
+    assert await r.both("wh-2") == ((4, 0), (2, 0))
+    assert await r.both("wh-1") == ((1, 0), (5, 0))
+
+
+async def test_a_routed_kit_lines_commit_takes_its_units_where_they_are_held(rig: Rig) -> None:
+    r = rig
+    await r.run(r.item(r.kit, "reserve", 1, line="y", route=ROUTE))
+    assert await r.both("wh-2") == ((4, 2), (2, 1))
+    # shipped (Shopify names no location: the order's, wh-1): committed at wh-2
+    events = await r.run(r.item(r.kit, "commit", 1, line="y", route=ROUTE))
+    assert await r.both("wh-2") == ((2, 0), (1, 0))
+    assert await r.both("wh-1") == ((1, 0), (5, 0))
+    assert component_locations(r, events) == {(r.a, "wh-2"), (r.b, "wh-2")}
+
+
+async def test_a_routed_kit_line_no_location_covers_is_refused_having_tried_each(rig: Rig) -> None:
+    r = rig
+    events = await r.run(r.item(r.kit, "reserve", 3, line="z", route=ROUTE))
+    [refused] = [e.payload for e in events if isinstance(e, OrderOversold)]
+    assert (refused.tried, refused.waiting) == (["wh-1", "wh-2"], True)
+    assert await r.both("wh-2") == ((4, 0), (2, 0))
+    assert await r.both("wh-1") == ((1, 0), (5, 0))
+    assert await r.redis.llen(waiting_key(r.kit)) == 1  # it waits, as before
