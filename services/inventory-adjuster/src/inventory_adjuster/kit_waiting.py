@@ -38,7 +38,7 @@ from inventory_adjuster.adapters.kits import (
     KitWait,
 )
 from inventory_adjuster.adapters.redis_store import as_text, waiting_key
-from stocksync_common.events import InventoryCommand, OrderLineRef
+from stocksync_common.events import InventoryCommand, OrderLineRef, Route
 
 WAITING_SCAN = 64  # entries looked at per list, as apply.lua's WAITING_SCAN
 
@@ -81,6 +81,9 @@ class _Entry:
             location=self.location,
             quantity=self.quantity,
             order=OrderLineRef(shop=d["shop"], order_id=d["order_id"], line_id=d["line_id"]),
+            # a routed store's line: reserved at its own location, into the line's kit hold,
+            # so its routed release and commit find it there (#23)
+            route=Route(locations=[self.location]) if d.get("routed") else None,
         )
 
 
@@ -150,7 +153,9 @@ def _jumps(entry: _Entry, parts: Components, location: str, plain: dict[str, lis
         for other in plain.get(component, ()):
             route = other.doc.get("route") or {}
             places = route.get("locations") or [other.location]
-            if other.t < entry.t and location in places:
+            # queued in the same millisecond: which came first is unknown, so the kit line
+            # waits (it never jumps; a test saw both lines queued within one millisecond)
+            if other.t <= entry.t and location in places:
                 return True
     return False
 
