@@ -170,6 +170,14 @@ class Levels(Model):
     available: int = 0
 
 
+class KitPart(Model):
+    """A kit's part of a component's channel-allocation budget (ADR 0040): the units of the
+    component in one kit and, per store, the kits the store's budget holds for it."""
+
+    units: int = Field(ge=1)
+    shares: dict[str, int] = Field(default_factory=dict)
+
+
 class StockChange(Model):
     sku: str
     location: str
@@ -185,6 +193,11 @@ class StockChange(Model):
     # When the SKU is low (channel allocation): the quantity each store may show.
     shares: dict[str, int] | None = None
     kits: list[str] = Field(default_factory=list)  # kit SKUs whose availability this moves
+    # A kit's component under channel allocation: per kit, its part of each store's budget
+    # (``shares`` are then the direct ones). A store's budget of the SKU is its share plus
+    # units x part for every kit: shopify-sync raises the SKU in a store only into room the
+    # store's kits gave up (ADR 0040). None: in no kit, not allocated, or an older adjuster.
+    kit_parts: dict[str, KitPart] | None = None
     # Per shop, the units of its orders truth has applied at this location so far (reserves,
     # refused ones included; releases never count back): shopify-sync tells from it which
     # of a store's sales truth has not seen yet. None from an adjuster that does not count.

@@ -193,7 +193,18 @@ class Writer:
             self.waiters.add(shop)  # the round releasing SKUs next says so (``freed``)
         if not snapshot:
             return
+        # A kit's component is written knowing what the store shows of its kits (the gate
+        # below): no other round of the shop may write them meanwhile. One whose kit another
+        # round holds waits for it, as a held SKU's entry does.
+        linked = {k: {kit for kit, _, _ in p.kits or ()} for k, p in snapshot.items()}
+        for key in [k for k, kits in linked.items() if kits & held]:
+            del snapshot[key]
+            out.busy += 1
+            self.waiters.add(shop)
+        if not snapshot:
+            return
         skus = {sku for sku, _ in snapshot}
+        skus |= {kit for k in snapshot for kit in linked[k]}
         held |= skus
         try:
             await self._round_of(store, snapshot, out)
@@ -272,19 +283,59 @@ class Writer:
 
     async def _gate(self, store: Store, todo: Sequence[Target], batch: Batch) -> int:
         """Under channel allocation a store is raised only into room no other store holds:
-        a giver is lowered first, its taker raised after (see ``Exposures.claim``)."""
+        a giver is lowered first, its taker raised after (see ``Exposures.claim``); and a
+        kit's component only into room the store's own kits left (``_kit_caps``)."""
+        kit_caps = await self._kit_caps(store, todo, batch)
         claims = [
-            Claim(t.key, plan.before, plan.after, plan.seen, t.pending)
+            Claim(t.key, plan.before, min(plan.after, kit_caps.get(t.key, plan.after)),
+                  plan.seen, t.pending)
             for t in todo
             if t.pending.shared and (plan := batch.plans[t.key]).raises
-        ]
+        ]  # fmt: skip
         granted = await self.exposures.claim(store.shop, claims)
         for claim, cap in zip(claims, granted, strict=True):
             batch.caps[claim.key] = cap
-            if cap < claim.want:
+            if cap < batch.plans[claim.key].after:
                 batch.held.add(claim.key)
                 metrics.RAISES_HELD.labels(store.shop).inc()
         return len(batch.held)
+
+    async def _kit_caps(
+        self, store: Store, todo: Sequence[Target], batch: Batch
+    ) -> dict[ItemKey, int]:
+        """The most a kit's component may be raised to in this store (what the store could
+        sell of it): its budget there less what the store can sell of its kits now, in
+        units. The budget is the component's direct share plus units x part of each kit
+        (ADR 0040); a kit whose lowering is not written yet (its change not here, or not
+        answered) still holds its old count, so the component's raise waits, pending, for
+        the kit's lowering: the store never shows more of the component, directly and
+        through its kits, than its budget. What the store can sell of a kit is its
+        exposure (a claim counts as granted), else its level last seen, else nothing (the
+        sync never wrote the kit there). Only raises of SKUs in a kit read anything."""
+        linked = [t for t in todo if t.pending.kits and batch.plans[t.key].raises]
+        if not linked:
+            return {}
+        shop = store.shop
+        keys = sorted({(kit, t.key[1]) for t in linked for kit, _, _ in t.pending.kits or ()})
+        exposures, known = await asyncio.gather(
+            self.exposures.of(shop, keys), self.state.known(shop, keys)
+        )
+
+        def selling(key: ItemKey) -> int:
+            exposure = exposures.get(key)
+            if exposure is not None:
+                return max(0, exposure.base)
+            seen = known.get(key)
+            return max(0, seen.level) if seen is not None and seen.level is not None else 0
+
+        caps: dict[ItemKey, int] = {}
+        for t in linked:
+            room = t.pending.quantity + sum(
+                units * (part - selling((kit, t.key[1])))
+                for kit, units, part in t.pending.kits or ()
+            )
+            caps[t.key] = max(0, room)
+        return caps
 
     def _differs(self, t: Target, batch: Batch) -> bool:
         return t.key in batch.guessed or self._quantity(t, batch) != batch.levels[t.key]

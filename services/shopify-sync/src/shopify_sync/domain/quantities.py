@@ -8,6 +8,7 @@ version older than the one last applied to the store is ignored (Kafka replays).
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -34,6 +35,9 @@ def key_of(field: str) -> ItemKey:
 
 
 Seen = tuple[tuple[str, int], ...]  # (shop, its sales truth has applied), sorted by shop
+# A kit's component under allocation, for one store: (kit SKU, units of the SKU in one kit,
+# the kits the store's budget holds for the kit), sorted by kit (ADR 0040)
+KitParts = tuple[tuple[str, int, int], ...]
 
 
 @dataclass(frozen=True)
@@ -45,13 +49,16 @@ class Pending:
     a counter that only the shop's own sales and cancellations move) come with changes from
     the adjuster; an entry without them (an old record, a replayed dead letter) is written
     without the gate and with its unseen sales estimated conservatively (see
-    :func:`write_plan`)."""
+    :func:`write_plan`). ``kits`` (a kit's component under allocation): the store's part of
+    its budget per kit; the store's budget is ``quantity`` plus units x part of every kit,
+    and the writer raises the SKU only into room the store's kits left (``Writer._kit_caps``)."""
 
     version: int
     quantity: int
     available: int | None = None
     shared: bool = False
     seen: Seen | None = None
+    kits: KitParts | None = None
 
     def own_seen(self, shop: str) -> int | None:
         if self.seen is None:
@@ -59,24 +66,29 @@ class Pending:
         return dict(self.seen).get(shop, 0)
 
     def encode(self) -> str:
-        if self.available is None and not self.shared and self.seen is None:
+        if self.available is None and not self.shared and self.seen is None and not self.kits:
             return f"{self.version}:{self.quantity}"
         seen = "-" if self.seen is None else ",".join(f"{s}={n}" for s, n in self.seen)
         available = "" if self.available is None else str(self.available)
-        return f"{self.version}:{self.quantity}:{available}:{int(self.shared)}:{seen}"
+        out = f"{self.version}:{self.quantity}:{available}:{int(self.shared)}:{seen}"
+        if self.kits:  # last: a kit SKU may hold any character (JSON)
+            out += ":" + json.dumps(self.kits, separators=(",", ":"))
+        return out
 
     @classmethod
     def decode(cls, raw: str) -> Pending:
-        parts = raw.split(":", 4)
+        parts = raw.split(":", 5)
         if len(parts) < 5:
             return cls(int(parts[0]), int(parts[1]))
-        version, quantity, available, shared, seen = parts
+        version, quantity, available, shared, seen = parts[:5]
+        kits = parts[5] if len(parts) > 5 else None
         return cls(
             int(version),
             int(quantity),
             int(available) if available else None,
             shared == "1",
             None if seen == "-" else seen_of(seen),
+            tuple((str(k), int(u), int(n)) for k, u, n in json.loads(kits)) if kits else None,
         )
 
 
@@ -251,8 +263,19 @@ def pending_for_store(changes: Iterable[StockChange], store: Store) -> dict[Item
                 ch.sku_available_after,
                 ch.shares is not None,
                 seen_of(ch.seen),
+                kit_parts_of(ch, store.shop),
             )
     return out
+
+
+def kit_parts_of(change: StockChange, shop: str) -> KitParts | None:
+    """The store's part of a kit component's budget per kit (None: the change says of none)."""
+    if not change.kit_parts or change.shares is None:
+        return None
+    return tuple(
+        sorted((kit, part.units, max(0, part.shares.get(shop, 0)))
+               for kit, part in change.kit_parts.items())
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
