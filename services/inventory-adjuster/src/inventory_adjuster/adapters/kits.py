@@ -361,7 +361,8 @@ class KitStore:
                 skipped.append(comp)
                 continue
             doc = hold if status == "applied" else orjson.loads(as_text(settle[1]))
-            change = {k: doc.get(k) for k in ("version", "before", "after", "shares")}
+            keys = ("version", "before", "after", "shares", "kit_parts")
+            change = {k: doc.get(k) for k in keys}
             changes.append({"sku": comp, "units": units, **change})
         args = [
             status,
