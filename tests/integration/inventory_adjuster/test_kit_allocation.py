@@ -89,6 +89,11 @@ def carries_its_kit_part(parts: dict[str, int], kit: str, changes: dict[str, Sto
         assert carried.units == q
         for s in SHOPS:
             assert kit_shares.get(s, 0) <= carried.shares.get(s, 0), (c, s, carried)
+        # and the kit's change says what it came from: the component's split, as published
+        derived = (changes[kit].kit_components or {}).get(c)
+        assert derived is not None, f"the kit's change carries no {c}"
+        assert derived.units == q and derived.shares == changes[c].shares
+        assert derived.kit_parts == changes[c].kit_parts
 
 
 class Rig:

@@ -178,6 +178,16 @@ class KitPart(Model):
     shares: dict[str, int] = Field(default_factory=dict)
 
 
+class KitComponent(Model):
+    """A kit's allocated component as the kit's shares were derived from it (ADR 0040): its
+    units in one kit, its published (direct) shares and its kits' parts. Its budget in a
+    store is its direct share plus units x part of every kit it is in."""
+
+    units: int = Field(ge=1)
+    shares: dict[str, int] = Field(default_factory=dict)
+    kit_parts: dict[str, KitPart] = Field(default_factory=dict)
+
+
 class StockChange(Model):
     sku: str
     location: str
@@ -198,6 +208,10 @@ class StockChange(Model):
     # units x part for every kit: shopify-sync raises the SKU in a store only into room the
     # store's kits gave up (ADR 0040). None: in no kit, not allocated, or an older adjuster.
     kit_parts: dict[str, KitPart] | None = None
+    # A kit under channel allocation: its allocated components as its shares were derived
+    # from them; shopify-sync raises the kit in a store only into room its components'
+    # budgets there leave (ADR 0040). None: no component allocated, or an older adjuster.
+    kit_components: dict[str, KitComponent] | None = None
     # Per shop, the units of its orders truth has applied at this location so far (reserves,
     # refused ones included; releases never count back): shopify-sync tells from it which
     # of a store's sales truth has not seen yet. None from an adjuster that does not count.

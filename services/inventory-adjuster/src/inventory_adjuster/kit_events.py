@@ -57,6 +57,7 @@ def derived_kit_change(
         order=cause.order,
         seen=level.seen,
         shares=level.shares,  # channel allocation: each store's share (ADR 0040)
+        kit_components=level.components,  # what they came from (shopify-sync's gate)
     )
 
 
@@ -118,6 +119,7 @@ def kit_line_change(cmd: InventoryCommand, level: KitLevel, *, routed: bool) -> 
         order=cmd.order,
         seen=level.seen,
         shares=level.shares,
+        kit_components=level.components,
         routed={cmd.location: q} if routed else None,
         tried=[cmd.location] if routed else None,
     )

@@ -193,10 +193,11 @@ class Writer:
             self.waiters.add(shop)  # the round releasing SKUs next says so (``freed``)
         if not snapshot:
             return
-        # A kit's component is written knowing what the store shows of its kits (the gate
-        # below): no other round of the shop may write them meanwhile. One whose kit another
+        # A kit's component is written knowing what the store shows of its kits, a kit
+        # knowing what it shows of its components and their other kits (the gate below): no
+        # other round of the shop may write them meanwhile. One whose linked SKU another
         # round holds waits for it, as a held SKU's entry does.
-        linked = {k: {kit for kit, _, _ in p.kits or ()} for k, p in snapshot.items()}
+        linked = {k: linked_skus(p) for k, p in snapshot.items()}
         for key in [k for k, kits in linked.items() if kits & held]:
             del snapshot[key]
             out.busy += 1
@@ -303,38 +304,60 @@ class Writer:
     async def _kit_caps(
         self, store: Store, todo: Sequence[Target], batch: Batch
     ) -> dict[ItemKey, int]:
-        """The most a kit's component may be raised to in this store (what the store could
-        sell of it): its budget there less what the store can sell of its kits now, in
-        units. The budget is the component's direct share plus units x part of each kit
-        (ADR 0040); a kit whose lowering is not written yet (its change not here, or not
-        answered) still holds its old count, so the component's raise waits, pending, for
-        the kit's lowering: the store never shows more of the component, directly and
-        through its kits, than its budget. What the store can sell of a kit is its
-        exposure (a claim counts as granted), else its level last seen, else nothing (the
-        sync never wrote the kit there). Only raises of SKUs in a kit read anything."""
-        linked = [t for t in todo if t.pending.kits and batch.plans[t.key].raises]
+        """The most a kit, or a kit's component, may be raised to in this store (what the
+        store could sell of it), so that for every component the store never shows more,
+        directly and through its kits, than its budget there (ADR 0040): the component's
+        direct share plus units x part of each of its kits.
+
+        A component: its budget less units x what the store can sell of each kit now. A
+        kit: per allocated component, what its budget leaves beside what the store can sell
+        of the component and of its other kits, in kits; the least of them. A lowering not
+        written yet (its change not here, or not answered) still counts at the old count,
+        so the raise waits, pending, for it: lowers go first. What the store can sell of a
+        SKU is its exposure (a claim counts as granted), else its level last seen; a SKU the
+        sync has not met in the store yet counts at what truth gives it there (a kit its
+        part, a component its direct share): the gate orders the sync's own writes. Only
+        raises of kits and their components read anything: one wait for two reads."""
+        linked = [
+            t
+            for t in todo
+            if (t.pending.kits or t.pending.components) and batch.plans[t.key].raises
+        ]
         if not linked:
             return {}
         shop = store.shop
-        keys = sorted({(kit, t.key[1]) for t in linked for kit, _, _ in t.pending.kits or ()})
+        keys = sorted({(sku, t.key[1]) for t in linked for sku in linked_skus(t.pending)})
         exposures, known = await asyncio.gather(
             self.exposures.of(shop, keys), self.state.known(shop, keys)
         )
 
-        def selling(key: ItemKey) -> int:
+        def selling(key: ItemKey, unmet: int) -> int:
             exposure = exposures.get(key)
             if exposure is not None:
                 return max(0, exposure.base)
             seen = known.get(key)
-            return max(0, seen.level) if seen is not None and seen.level is not None else 0
+            return max(0, seen.level if seen is not None and seen.level is not None else unmet)
 
         caps: dict[ItemKey, int] = {}
         for t in linked:
-            room = t.pending.quantity + sum(
-                units * (part - selling((kit, t.key[1])))
-                for kit, units, part in t.pending.kits or ()
-            )
-            caps[t.key] = max(0, room)
+            sku, location = t.key
+            rooms = []
+            if t.pending.kits:  # a component: its budget less its kits' units
+                rooms.append(
+                    t.pending.quantity
+                    + sum(
+                        u * (part - selling((kit, location), part))
+                        for kit, u, part in t.pending.kits
+                    )
+                )
+            for comp, units, direct, parts in t.pending.components or ():  # a kit
+                budget = direct + sum(u * part for _, u, part in parts)
+                used = selling((comp, location), direct) + sum(
+                    u * selling((kit, location), part) for kit, u, part in parts if kit != sku
+                )
+                rooms.append((budget - used) // units)
+            if rooms:
+                caps[t.key] = max(0, min(rooms))
         return caps
 
     def _differs(self, t: Target, batch: Batch) -> bool:
@@ -645,6 +668,16 @@ class Writer:
         SYNC_CLOCK.settled(store.shop, rejected)
         metrics.REJECTED.labels(store.shop, code).inc(len(rejected))
         out.rejected += len(rejected)
+
+
+def linked_skus(pending: Pending) -> set[str]:
+    """The SKUs whose counts in the store bound a raise of this one (ADR 0040): a
+    component's kits; a kit's allocated components and their other kits."""
+    out = {kit for kit, _, _ in pending.kits or ()}
+    for comp, _, _, parts in pending.components or ():
+        out.add(comp)
+        out.update(kit for kit, _, _ in parts)
+    return out
 
 
 def user_errors(data: dict[str, Any]) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from stocksync_common.events import SkuLevels, StockChange
+from stocksync_common.events import KitPart, SkuLevels, StockChange
 from stocksync_common.stores import Store
 
 BATCH_LIMIT = 250  # Shopify: input arrays hold at most 250 items
@@ -38,6 +38,9 @@ Seen = tuple[tuple[str, int], ...]  # (shop, its sales truth has applied), sorte
 # A kit's component under allocation, for one store: (kit SKU, units of the SKU in one kit,
 # the kits the store's budget holds for the kit), sorted by kit (ADR 0040)
 KitParts = tuple[tuple[str, int, int], ...]
+# A kit under allocation, for one store: per allocated component (its SKU, its units in the
+# kit, its direct share in the store, its kits' parts there), sorted by component
+KitComponents = tuple[tuple[str, int, int, KitParts], ...]
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,9 @@ class Pending:
     without the gate and with its unseen sales estimated conservatively (see
     :func:`write_plan`). ``kits`` (a kit's component under allocation): the store's part of
     its budget per kit; the store's budget is ``quantity`` plus units x part of every kit,
-    and the writer raises the SKU only into room the store's kits left (``Writer._kit_caps``)."""
+    and the writer raises the SKU only into room the store's kits left. ``components`` (a
+    kit under allocation): its components' splits in the store, and the writer raises the
+    kit only into room their budgets leave (``Writer._kit_caps``)."""
 
     version: int
     quantity: int
@@ -59,6 +64,7 @@ class Pending:
     shared: bool = False
     seen: Seen | None = None
     kits: KitParts | None = None
+    components: KitComponents | None = None
 
     def own_seen(self, shop: str) -> int | None:
         if self.seen is None:
@@ -66,13 +72,15 @@ class Pending:
         return dict(self.seen).get(shop, 0)
 
     def encode(self) -> str:
-        if self.available is None and not self.shared and self.seen is None and not self.kits:
+        linked = self.kits is not None or self.components is not None
+        if self.available is None and not self.shared and self.seen is None and not linked:
             return f"{self.version}:{self.quantity}"
         seen = "-" if self.seen is None else ",".join(f"{s}={n}" for s, n in self.seen)
         available = "" if self.available is None else str(self.available)
         out = f"{self.version}:{self.quantity}:{available}:{int(self.shared)}:{seen}"
-        if self.kits:  # last: a kit SKU may hold any character (JSON)
-            out += ":" + json.dumps(self.kits, separators=(",", ":"))
+        if linked:  # last: a SKU may hold any character (JSON)
+            doc = {"k": self.kits, "c": self.components}
+            out += ":" + json.dumps(doc, separators=(",", ":"))
         return out
 
     @classmethod
@@ -81,15 +89,23 @@ class Pending:
         if len(parts) < 5:
             return cls(int(parts[0]), int(parts[1]))
         version, quantity, available, shared, seen = parts[:5]
-        kits = parts[5] if len(parts) > 5 else None
+        linked = json.loads(parts[5]) if len(parts) > 5 else {}
+        kits, comps = linked.get("k"), linked.get("c")
         return cls(
             int(version),
             int(quantity),
             int(available) if available else None,
             shared == "1",
             None if seen == "-" else seen_of(seen),
-            tuple((str(k), int(u), int(n)) for k, u, n in json.loads(kits)) if kits else None,
+            None if kits is None else _kit_parts(kits),
+            None
+            if comps is None
+            else tuple((str(c), int(u), int(d), _kit_parts(k)) for c, u, d, k in comps),
         )
+
+
+def _kit_parts(raw: Iterable[Sequence[Any]]) -> KitParts:
+    return tuple((str(k), int(u), int(n)) for k, u, n in raw)
 
 
 def seen_of(raw: str | Mapping[str, int] | None) -> Seen | None:
@@ -263,18 +279,28 @@ def pending_for_store(changes: Iterable[StockChange], store: Store) -> dict[Item
                 ch.sku_available_after,
                 ch.shares is not None,
                 seen_of(ch.seen),
-                kit_parts_of(ch, store.shop),
+                kit_parts_of(ch.kit_parts if ch.shares is not None else None, store.shop),
+                kit_components_of(ch, store.shop),
             )
     return out
 
 
-def kit_parts_of(change: StockChange, shop: str) -> KitParts | None:
+def kit_parts_of(parts: Mapping[str, KitPart] | None, shop: str) -> KitParts | None:
     """The store's part of a kit component's budget per kit (None: the change says of none)."""
-    if not change.kit_parts or change.shares is None:
+    if not parts:
         return None
     return tuple(
-        sorted((kit, part.units, max(0, part.shares.get(shop, 0)))
-               for kit, part in change.kit_parts.items())
+        sorted((kit, part.units, max(0, part.shares.get(shop, 0))) for kit, part in parts.items())
+    )
+
+
+def kit_components_of(change: StockChange, shop: str) -> KitComponents | None:
+    """A kit's allocated components' splits in the store (None: the change says of none)."""
+    if not change.kit_components or change.shares is None:
+        return None
+    return tuple(
+        sorted((comp, c.units, max(0, c.shares.get(shop, 0)), kit_parts_of(c.kit_parts, shop) or ())
+               for comp, c in change.kit_components.items())
     )  # fmt: skip
 
 
