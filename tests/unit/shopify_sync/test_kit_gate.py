@@ -9,6 +9,7 @@ from typing import Any
 
 from unit.shopify_sync.harness import Rig, rig, store
 
+from shopify_sync.domain.kit_gate import kit_cap, linked_skus
 from shopify_sync.domain.quantities import Pending, pending_for_store
 from stocksync_common.events import KitComponent, KitPart, Levels, StockChange
 from stocksync_common.stores import Store
@@ -201,3 +202,21 @@ def test_a_components_change_carries_its_kit_parts_into_the_pending_entry() -> N
     entry = pending_for_store([kit_change], Store.model_validate(store(P, "plus")))[K]
     assert entry.components == (("A", UNITS, 2, (("K", UNITS, 0),)),) and entry.kits is None
     assert Pending.decode(entry.encode()) == entry
+
+
+def test_the_rule_counts_every_kit_of_a_component_and_what_the_sync_has_not_met() -> None:
+    """domain.kit_gate: A (budget 2 direct + 2 x 1 part of K + 2 x 0 of K2 = 4)."""
+    shown = {"K": 1, "K2": 1}  # A never met: it counts at its direct share
+
+    def selling(sku: str, unmet: int) -> int:
+        return shown.get(sku, unmet)
+
+    comp = Pending(2, 2, 4, True, SEEN, (("K", 2, 1), ("K2", 2, 0)))
+    assert kit_cap("A", comp, selling) == 2 + 2 * (1 - 1) + 2 * (0 - 1) == 0
+    split = (("A", 2, 2, (("K", 2, 1), ("K2", 2, 0))),)
+    k = Pending(2, 1, 2, True, SEEN, None, split)
+    assert kit_cap("K", k, selling) == (4 - 2 - 2 * 1) // 2 == 0  # K2's lowering first
+    shown["K2"] = 0
+    assert kit_cap("K", k, selling) == 1
+    assert kit_cap("A", Pending(2, 2, 4, True, SEEN), selling) is None  # in no kit
+    assert linked_skus(k) == {"A", "K", "K2"} and linked_skus(comp) == {"K", "K2"}

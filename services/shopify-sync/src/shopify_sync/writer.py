@@ -40,6 +40,7 @@ from shopify_sync.adapters.shopify import QueryError, ShopifyClient
 from shopify_sync.adapters.sync_trace import SYNC_CLOCK
 from shopify_sync.domain.catalog import CatalogEntry
 from shopify_sync.domain.intents import Intent
+from shopify_sync.domain.kit_gate import Selling, kit_cap, linked_skus
 from shopify_sync.domain.quantities import (
     BATCH_LIMIT,
     Exposure,
@@ -304,20 +305,12 @@ class Writer:
     async def _kit_caps(
         self, store: Store, todo: Sequence[Target], batch: Batch
     ) -> dict[ItemKey, int]:
-        """The most a kit, or a kit's component, may be raised to in this store (what the
-        store could sell of it), so that for every component the store never shows more,
-        directly and through its kits, than its budget there (ADR 0040): the component's
-        direct share plus units x part of each of its kits.
-
-        A component: its budget less units x what the store can sell of each kit now. A
-        kit: per allocated component, what its budget leaves beside what the store can sell
-        of the component and of its other kits, in kits; the least of them. A lowering not
-        written yet (its change not here, or not answered) still counts at the old count,
-        so the raise waits, pending, for it: lowers go first. What the store can sell of a
-        SKU is its exposure (a claim counts as granted), else its level last seen; a SKU the
-        sync has not met in the store yet counts at what truth gives it there (a kit its
-        part, a component its direct share): the gate orders the sync's own writes. Only
-        raises of kits and their components read anything: one wait for two reads."""
+        """The most each raise of a kit, or of a kit's component, may give the store
+        (``domain.kit_gate``): a lowering not written yet (its change not here, or not
+        answered) still counts at its old count, so the raise waits for it, pending. What
+        the store can sell of a SKU is its exposure (a claim counts as granted), else its
+        level last seen, else what truth gives it there (the gate orders the sync's own
+        writes). Only raises of kits and their components read anything: one wait."""
         linked = [
             t
             for t in todo
@@ -331,33 +324,22 @@ class Writer:
             self.exposures.of(shop, keys), self.state.known(shop, keys)
         )
 
-        def selling(key: ItemKey, unmet: int) -> int:
-            exposure = exposures.get(key)
-            if exposure is not None:
-                return max(0, exposure.base)
-            seen = known.get(key)
-            return max(0, seen.level if seen is not None and seen.level is not None else unmet)
+        def selling_at(location: str) -> Selling:
+            def selling(sku: str, unmet: int) -> int:
+                exposure = exposures.get((sku, location))
+                if exposure is not None:
+                    return max(0, exposure.base)
+                seen = known.get((sku, location))
+                level = seen.level if seen is not None else None
+                return max(0, unmet if level is None else level)
+
+            return selling
 
         caps: dict[ItemKey, int] = {}
         for t in linked:
-            sku, location = t.key
-            rooms = []
-            if t.pending.kits:  # a component: its budget less its kits' units
-                rooms.append(
-                    t.pending.quantity
-                    + sum(
-                        u * (part - selling((kit, location), part))
-                        for kit, u, part in t.pending.kits
-                    )
-                )
-            for comp, units, direct, parts in t.pending.components or ():  # a kit
-                budget = direct + sum(u * part for _, u, part in parts)
-                used = selling((comp, location), direct) + sum(
-                    u * selling((kit, location), part) for kit, u, part in parts if kit != sku
-                )
-                rooms.append((budget - used) // units)
-            if rooms:
-                caps[t.key] = max(0, min(rooms))
+            cap = kit_cap(t.key[0], t.pending, selling_at(t.key[1]))
+            if cap is not None:
+                caps[t.key] = cap
         return caps
 
     def _differs(self, t: Target, batch: Batch) -> bool:
@@ -668,16 +650,6 @@ class Writer:
         SYNC_CLOCK.settled(store.shop, rejected)
         metrics.REJECTED.labels(store.shop, code).inc(len(rejected))
         out.rejected += len(rejected)
-
-
-def linked_skus(pending: Pending) -> set[str]:
-    """The SKUs whose counts in the store bound a raise of this one (ADR 0040): a
-    component's kits; a kit's allocated components and their other kits."""
-    out = {kit for kit, _, _ in pending.kits or ()}
-    for comp, _, _, parts in pending.components or ():
-        out.add(comp)
-        out.update(kit for kit, _, _ in parts)
-    return out
 
 
 def user_errors(data: dict[str, Any]) -> list[dict[str, Any]]:
