@@ -18,6 +18,7 @@ from inventory_adjuster.rebuild import read_to_end
 from stocksync_common.events import (
     InventoryChanged,
     InventoryLevelsUpdated,
+    KitPart,
     OrderLineRef,
     SkuConfig,
     StockChange,
@@ -72,6 +73,27 @@ def exposure(parts: dict[str, int], kit: str, changes: dict[str, StockChange]) -
         c: sum(shown(changes[c], s) + q * shown(changes[kit], s) for s in SHOPS)
         for c, q in parts.items()
     }
+
+
+def carries_its_kit_part(parts: dict[str, int], kit: str, changes: dict[str, StockChange]) -> None:
+    """Every allocated component's change says, per store, what its budget holds for the
+    kit (``kit_parts``, what shopify-sync's cross-SKU gate reads): its units per kit, and a
+    part the kit's share there never exceeds (the kit's share is the least part)."""
+    kit_shares = changes[kit].shares or {}
+    for c, q in parts.items():
+        if changes[c].shares is None:
+            assert changes[c].kit_parts is None, f"{c}: not allocated, yet kit parts"
+            continue
+        carried = (changes[c].kit_parts or {}).get(kit)
+        assert carried is not None, f"{c}: its change carries no part for the kit"
+        assert carried.units == q
+        for s in SHOPS:
+            assert kit_shares.get(s, 0) <= carried.shares.get(s, 0), (c, s, carried)
+        # and the kit's change says what it came from: the component's split, as published
+        derived = (changes[kit].kit_components or {}).get(c)
+        assert derived is not None, f"the kit's change carries no {c}"
+        assert derived.units == q and derived.shares == changes[c].shares
+        assert derived.kit_parts == changes[c].kit_parts
 
 
 class Rig:
@@ -158,6 +180,7 @@ async def test_a_kit_over_allocated_components_is_shared_out_with_them(
     assert changes[kit].shares is not None, "the kit's change carries no shares"
     # and every unit is on sale in some store, directly or in a kit (none stranded)
     assert shown_units == {a: 8, b: 5}
+    carries_its_kit_part(parts, kit, changes)
 
     # a kit sold in a third store: the components' changes after it are shared out too
     await run_commands(command(kit, "reserve", 1, key(), order=order(SHOPS[2])))
@@ -171,6 +194,7 @@ async def test_a_kit_over_allocated_components_is_shared_out_with_them(
     assert shown_units == {a: 6, b: 4}
     kit_shares = changes[kit].shares
     assert kit_shares is not None and kit_shares[SHOPS[2]] >= 1  # the kit still sells
+    carries_its_kit_part(parts, kit, changes)
     direct = changes[a].shares
     assert direct is not None and sum(direct.values()) >= 1  # and the component on its own
 
@@ -192,6 +216,8 @@ async def test_a_kits_part_follows_the_stores_direct_sales(
     changes, _ = await latest(kafka_bootstrap, handler_topics)  # the kit defined: shared out
     assert changes[b].shares is None and changes[kit].shares == dict.fromkeys(SHOPS, 1)
     assert exposure(parts, kit, changes)[a] == 9  # 3 per store: 1 directly, 1 kit of 2
+    # A's budget in each store: 1 directly and 1 kit's part, which its change says
+    assert changes[a].kit_parts == {kit: KitPart(units=2, shares=dict.fromkeys(SHOPS, 1))}
 
     for shop in SHOPS * 2:  # two sales of A alone in every store
         await rig.run(command(a, "reserve", 1, key(), order=order(shop)))
@@ -199,6 +225,9 @@ async def test_a_kits_part_follows_the_stores_direct_sales(
     assert changes[a].sku_available_after == 3
     assert changes[kit].shares == dict.fromkeys(SHOPS, 0)
     assert changes[a].shares == dict.fromkeys(SHOPS, 1)  # all of A on sale directly
+    # the part given up is said with the direct share it became: shopify-sync raises A in a
+    # store only once the store's kit was lowered into it
+    assert changes[a].kit_parts == {kit: KitPart(units=2, shares=dict.fromkeys(SHOPS, 0))}
 
 
 @pytest.mark.parametrize("rig", [False, True], ids=["one-script", "phased"], indirect=True)

@@ -50,6 +50,13 @@ def result(**extra: Any) -> dict[str, Any]:
         (OrderLineRef(shop="a.myshopify.com", order_id="9", line_id="1"), {"seen": {"a": 3}}),
         (None, {"shares": {"a.myshopify.com": 2}, "backordered": True, "seen": {}}),
         (None, {"shares": None}),
+        (  # a kit's component: its kits' parts (ADR 0040)
+            None,
+            {
+                "shares": {"a.myshopify.com": 1},
+                "kit_parts": {"K": {"units": 2, "shares": {"a.myshopify.com": 1}}},
+            },
+        ),
     ],
 )
 def test_changed_record_is_the_model_encoded(
@@ -78,6 +85,7 @@ def test_changed_record_is_the_model_encoded(
             order=order,
             backordered=bool(r.get("backordered")),
             shares=r.get("shares") or None,
+            kit_parts=r.get("kit_parts"),
             seen=r.get("seen"),
         ),
     )

@@ -170,6 +170,24 @@ class Levels(Model):
     available: int = 0
 
 
+class KitPart(Model):
+    """A kit's part of a component's channel-allocation budget (ADR 0040): the units of the
+    component in one kit and, per store, the kits the store's budget holds for it."""
+
+    units: int = Field(ge=1)
+    shares: dict[str, int] = Field(default_factory=dict)
+
+
+class KitComponent(Model):
+    """A kit's allocated component as the kit's shares were derived from it (ADR 0040): its
+    units in one kit, its published (direct) shares and its kits' parts. Its budget in a
+    store is its direct share plus units x part of every kit it is in."""
+
+    units: int = Field(ge=1)
+    shares: dict[str, int] = Field(default_factory=dict)
+    kit_parts: dict[str, KitPart] = Field(default_factory=dict)
+
+
 class StockChange(Model):
     sku: str
     location: str
@@ -185,6 +203,15 @@ class StockChange(Model):
     # When the SKU is low (channel allocation): the quantity each store may show.
     shares: dict[str, int] | None = None
     kits: list[str] = Field(default_factory=list)  # kit SKUs whose availability this moves
+    # A kit's component under channel allocation: per kit, its part of each store's budget
+    # (``shares`` are then the direct ones). A store's budget of the SKU is its share plus
+    # units x part for every kit: shopify-sync raises the SKU in a store only into room the
+    # store's kits gave up (ADR 0040). None: in no kit, not allocated, or an older adjuster.
+    kit_parts: dict[str, KitPart] | None = None
+    # A kit under channel allocation: its allocated components as its shares were derived
+    # from them; shopify-sync raises the kit in a store only into room its components'
+    # budgets there leave (ADR 0040). None: no component allocated, or an older adjuster.
+    kit_components: dict[str, KitComponent] | None = None
     # Per shop, the units of its orders truth has applied at this location so far (reserves,
     # refused ones included; releases never count back): shopify-sync tells from it which
     # of a store's sales truth has not seen yet. None from an adjuster that does not count.

@@ -476,11 +476,11 @@ class CommandHandler:
     ) -> None:
         """The changes and levels records of SKUs whose shares moved with no stock moved."""
         for sku in reshared:
-            snapshot = await self.store.levels(sku, with_position=True)
+            snapshot, kit_parts = await self.store.levels_and_kit_parts(sku, with_position=True)
             if snapshot is None:
                 continue
             meta = {"correlation_id": cause.correlation_id, "causation_id": cause.id}
-            for change in reshared_changes(snapshot):
+            for change in reshared_changes(snapshot, kit_parts):
                 ev = InventoryChanged(
                     id=stable_id(change.idempotency_key, "changed"),
                     source=self.source,

@@ -68,6 +68,8 @@ def change_payload(
         "backordered": bool(r.get("backordered")),
         "shares": r.get("shares") or None,
         "kits": [],
+        "kit_parts": r.get("kit_parts") or None,  # a kit's component's (ADR 0040)
+        "kit_components": None,  # a kit's own change only (kit_events)
         "seen": here.get("seen"),
         "routed": r.get("routed") if at is not None else None,
         "tried": (r.get("tried") or None) if at is not None else None,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from inventory_adjuster.adapters.kits import KitApplied, KitLevel
-from stocksync_common.events import InventoryCommand, Levels, SkuLevels, StockChange
+from stocksync_common.events import InventoryCommand, KitPart, Levels, SkuLevels, StockChange
 
 
 def component_changes(cmd: InventoryCommand, applied: KitApplied) -> list[StockChange]:
@@ -30,6 +30,7 @@ def component_changes(cmd: InventoryCommand, applied: KitApplied) -> list[StockC
                 order=cmd.order,
                 kits=[cmd.sku],
                 shares=c.get("shares") or None,  # the component's own, kit parts set aside
+                kit_parts=c.get("kit_parts") or None,  # its kits' parts (ADR 0040)
             )
         )
     return out
@@ -56,13 +57,17 @@ def derived_kit_change(
         order=cause.order,
         seen=level.seen,
         shares=level.shares,  # channel allocation: each store's share (ADR 0040)
+        kit_components=level.components,  # what they came from (shopify-sync's gate)
     )
 
 
-def reshared_changes(levels: SkuLevels) -> list[StockChange]:
+def reshared_changes(
+    levels: SkuLevels, kit_parts: dict[str, KitPart] | None = None
+) -> list[StockChange]:
     """A kit's component whose direct shares changed with no stock moved (its kits' parts
     of its budget moved: ADR 0040), as one change per location it is stocked at, with the
-    version the share-out bumped to (a ``configure``-like change: nothing moved)."""
+    version the share-out bumped to (a ``configure``-like change: nothing moved), and its
+    kits' parts (``kit_parts``, read with the levels)."""
     return [
         StockChange(
             sku=levels.sku,
@@ -75,6 +80,7 @@ def reshared_changes(levels: SkuLevels) -> list[StockChange]:
             sku_available_before=levels.available,
             sku_available_after=levels.available,
             shares=levels.shares,
+            kit_parts=kit_parts if levels.shares is not None else None,
             seen=(levels.seen or {}).get(location, {}),
         )
         for location, lv in sorted(levels.locations.items())
@@ -116,6 +122,7 @@ def kit_line_change(
         order=cmd.order,
         seen=level.seen,
         shares=level.shares,
+        kit_components=level.components,
         routed={cmd.location: q} if routed else None,
         tried=(tried or [cmd.location]) if routed else None,
     )

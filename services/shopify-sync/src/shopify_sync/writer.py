@@ -40,6 +40,7 @@ from shopify_sync.adapters.shopify import QueryError, ShopifyClient
 from shopify_sync.adapters.sync_trace import SYNC_CLOCK
 from shopify_sync.domain.catalog import CatalogEntry
 from shopify_sync.domain.intents import Intent
+from shopify_sync.domain.kit_gate import Selling, kit_cap, linked_skus
 from shopify_sync.domain.quantities import (
     BATCH_LIMIT,
     Exposure,
@@ -193,7 +194,19 @@ class Writer:
             self.waiters.add(shop)  # the round releasing SKUs next says so (``freed``)
         if not snapshot:
             return
+        # A kit's component is written knowing what the store shows of its kits, a kit
+        # knowing what it shows of its components and their other kits (the gate below): no
+        # other round of the shop may write them meanwhile. One whose linked SKU another
+        # round holds waits for it, as a held SKU's entry does.
+        linked = {k: linked_skus(p) for k, p in snapshot.items()}
+        for key in [k for k, kits in linked.items() if kits & held]:
+            del snapshot[key]
+            out.busy += 1
+            self.waiters.add(shop)
+        if not snapshot:
+            return
         skus = {sku for sku, _ in snapshot}
+        skus |= {kit for k in snapshot for kit in linked[k]}
         held |= skus
         try:
             await self._round_of(store, snapshot, out)
@@ -272,19 +285,62 @@ class Writer:
 
     async def _gate(self, store: Store, todo: Sequence[Target], batch: Batch) -> int:
         """Under channel allocation a store is raised only into room no other store holds:
-        a giver is lowered first, its taker raised after (see ``Exposures.claim``)."""
+        a giver is lowered first, its taker raised after (see ``Exposures.claim``); and a
+        kit's component only into room the store's own kits left (``_kit_caps``)."""
+        kit_caps = await self._kit_caps(store, todo, batch)
         claims = [
-            Claim(t.key, plan.before, plan.after, plan.seen, t.pending)
+            Claim(t.key, plan.before, min(plan.after, kit_caps.get(t.key, plan.after)),
+                  plan.seen, t.pending)
             for t in todo
             if t.pending.shared and (plan := batch.plans[t.key]).raises
-        ]
+        ]  # fmt: skip
         granted = await self.exposures.claim(store.shop, claims)
         for claim, cap in zip(claims, granted, strict=True):
             batch.caps[claim.key] = cap
-            if cap < claim.want:
+            if cap < batch.plans[claim.key].after:
                 batch.held.add(claim.key)
                 metrics.RAISES_HELD.labels(store.shop).inc()
         return len(batch.held)
+
+    async def _kit_caps(
+        self, store: Store, todo: Sequence[Target], batch: Batch
+    ) -> dict[ItemKey, int]:
+        """The most each raise of a kit, or of a kit's component, may give the store
+        (``domain.kit_gate``): a lowering not written yet (its change not here, or not
+        answered) still counts at its old count, so the raise waits for it, pending. What
+        the store can sell of a SKU is its exposure (a claim counts as granted), else its
+        level last seen, else what truth gives it there (the gate orders the sync's own
+        writes). Only raises of kits and their components read anything: one wait."""
+        linked = [
+            t
+            for t in todo
+            if (t.pending.kits or t.pending.components) and batch.plans[t.key].raises
+        ]
+        if not linked:
+            return {}
+        shop = store.shop
+        keys = sorted({(sku, t.key[1]) for t in linked for sku in linked_skus(t.pending)})
+        exposures, known = await asyncio.gather(
+            self.exposures.of(shop, keys), self.state.known(shop, keys)
+        )
+
+        def selling_at(location: str) -> Selling:
+            def selling(sku: str, unmet: int) -> int:
+                exposure = exposures.get((sku, location))
+                if exposure is not None:
+                    return max(0, exposure.base)
+                seen = known.get((sku, location))
+                level = seen.level if seen is not None else None
+                return max(0, unmet if level is None else level)
+
+            return selling
+
+        caps: dict[ItemKey, int] = {}
+        for t in linked:
+            cap = kit_cap(t.key[0], t.pending, selling_at(t.key[1]))
+            if cap is not None:
+                caps[t.key] = cap
+        return caps
 
     def _differs(self, t: Target, batch: Batch) -> bool:
         return t.key in batch.guessed or self._quantity(t, batch) != batch.levels[t.key]

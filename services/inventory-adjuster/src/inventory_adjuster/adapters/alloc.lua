@@ -201,7 +201,7 @@ local function split_kits(h, budgets)
     end
     direct[shop] = left
   end
-  return direct, {parts = parts, wants = wants}
+  return direct, {parts = parts, wants = wants, units = units}
 end
 
 -- The SKU's published shares (direct ones) and its kits' parts, or nil, nil when it is not
@@ -242,11 +242,25 @@ local function alloc_keep(key, shares, kits)
   end
 end
 
+-- What a change of the SKU says of its kits' parts (StockChange.kit_parts): per kit, its
+-- units in one kit and the kits each store's budget holds for it; cjson.null when the SKU is
+-- in no kit or not allocated. shopify-sync raises the SKU in a store only into room the
+-- store's kits left (ADR 0040).
+local function alloc_kit_parts(shares, kits)
+  if not (shares and kits) then return cjson.null end
+  local out = {}
+  for kit, parts in pairs(kits.parts) do
+    out[kit] = {units = kits.units[kit], shares = parts}
+  end
+  return out
+end
+
 -- A kit component's shares after a kit command looked at it (kit.lua, kit_part.lua):
 -- `asked` units of a reserve (refused ones too) count into its recent demand and `sold` units
 -- (negative: given back) into the shop's sales through the kit (weights, halved past 1000 as
 -- apply.lua halves "sold|"); then, when `keep` (the component moved), its shares are
--- recomputed and kept. Returns the published shares (cjson.null: not allocated, or not kept).
+-- recomputed and kept. Returns the published shares (cjson.null: not allocated, or not kept)
+-- and the kits' parts (alloc_kit_parts).
 local function alloc_after_kit(key, kit, shop, sold, asked, stores_json, default_json, keep)
   local flat = redis.call('HGETALL', key)
   local h = {}
@@ -270,9 +284,9 @@ local function alloc_after_kit(key, kit, shop, sold, asked, stores_json, default
       end
     end
   end
-  if not keep or stores_json == nil or stores_json == '' then return cjson.null end
+  if not keep or stores_json == nil or stores_json == '' then return cjson.null, cjson.null end
   local total = alloc_available(h)
   local shares, held = alloc_shares(h, total, cjson.decode(stores_json), default)
   alloc_keep(key, shares, held)
-  return shares or cjson.null
+  return shares or cjson.null, alloc_kit_parts(shares, held)
 end

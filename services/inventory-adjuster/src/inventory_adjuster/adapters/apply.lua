@@ -395,7 +395,7 @@ local function settle_shares(h, status)
     moved = moved_units(h, shares)
     alloc_keep(KEYS[1], shares, held)
   end
-  return locs, total_after, shares, moved
+  return locs, total_after, shares, moved, alloc_kit_parts(shares, held)
 end
 
 -- Order routing (ADR 0018). A reserve takes the whole line at the first location of the
@@ -548,14 +548,14 @@ local function apply_routed(cmd, loc, qty)
   local _, total_mid = levels_of(h)
   local served = {}
   if status == 'applied' and cmd ~= 'reserve' then served = serve_waiting(h) end
-  local locs, total_after, shares, moved = settle_shares(h, status)
+  local locs, total_after, shares, moved, kit_parts = settle_shares(h, status)
   local first = allocations[1]
   local result = cjson.encode({
     status = status, command = cmd, location = first.location, quantity = qty,
     version = version, before = first.before, after = first.after,
     sku_available_before = total_before, sku_available_after = total_mid,
     backordered = (status == 'applied' and cmd == 'reserve' and first.after.available < 0),
-    shares = shares or cjson.null, moved = moved, seen = first.seen,
+    shares = shares or cjson.null, kit_parts = kit_parts, moved = moved, seen = first.seen,
     allocations = allocations, routed = routed, tried = tried, available_at = available_at,
     served = served, waiting = waiting,
   })
@@ -645,14 +645,14 @@ local after = at(h, loc)
 local _, total_mid = levels_of(h)
 local served = {}
 if status == 'applied' and cmd ~= 'reserve' then served = serve_waiting(h) end
-local locs, total_after, shares, moved = settle_shares(h, status)
+local locs, total_after, shares, moved, kit_parts = settle_shares(h, status)
 
 local result = cjson.encode({
   status = status, command = cmd, location = loc, quantity = qty, version = version,
   before = before, after = after,
   sku_available_before = total_before, sku_available_after = total_mid,
   backordered = (status == 'applied' and cmd == 'reserve' and after.available < 0),
-  shares = shares or cjson.null, moved = moved, seen = seen_at(h, loc),
+  shares = shares or cjson.null, kit_parts = kit_parts, moved = moved, seen = seen_at(h, loc),
   waiting = waiting, served = served,
 })
 redis.call('SET', KEYS[2], result, 'EX', tonumber(ARGV[5]))

@@ -162,10 +162,10 @@ for i, c in ipairs(comps) do
     local applied = status == 'applied'
     local sold = (applied and cmd == 'reserve') and units or 0
     local asked = cmd == 'reserve' and units or 0
-    local shares = alloc_after_kit(state, ARGV[15] or '', ARGV[10] or '', sold, asked,
-      ARGV[13], ARGV[14], applied)
+    local shares, kit_parts = alloc_after_kit(state, ARGV[15] or '', ARGV[10] or '', sold,
+      asked, ARGV[13], ARGV[14], applied)
     changes[#changes + 1] = {sku = c[1], units = units, version = versions[i], before = b,
-      after = a, shares = shares}
+      after = a, shares = shares, kit_parts = kit_parts}
   end
 end
 

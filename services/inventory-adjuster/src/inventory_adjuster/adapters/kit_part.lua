@@ -74,9 +74,9 @@ if step == 'hold' then
   elseif cmd == 'release' then rs = math.max(0, rs - units)
   else oh = oh - units; rs = math.max(0, rs - units) end
   local version, a = write(loc, b, oh, rs, ckey, cmd, 'applied')
-  local shares = reshare(cmd == 'reserve' and units or 0, true)
+  local shares, kit_parts = reshare(cmd == 'reserve' and units or 0, true)
   local doc = cjson.encode({status = 'held', kit = ARGV[5], version = version, before = b,
-    after = a, shares = shares})
+    after = a, shares = shares, kit_parts = kit_parts})
   redis.call('SET', KEYS[3], doc, 'EX', tonumber(ARGV[6]))
   return {'held', doc}
 end

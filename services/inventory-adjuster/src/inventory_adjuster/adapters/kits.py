@@ -41,6 +41,7 @@ from inventory_adjuster.adapters.redis_store import (
     as_text,
     hold_key,
     idem_key,
+    kit_parts_of,
     ledger_key,
     script_head_args,
     script_head_keys,
@@ -48,7 +49,13 @@ from inventory_adjuster.adapters.redis_store import (
     waiting_entry,
     waiting_key,
 )
-from stocksync_common.events import InventoryCommand, Levels, SkuLevels
+from stocksync_common.events import (
+    InventoryCommand,
+    KitComponent,
+    KitPart,
+    Levels,
+    SkuLevels,
+)
 from stocksync_common.redis_client import is_cluster, run_script_many
 
 _LUA = files("inventory_adjuster.adapters")
@@ -71,6 +78,7 @@ KIT_RECORD_LUA = (
 KIT_DEFS = "kit-defs"
 KIT_INDEX = "kit-index"
 KIT_COMMANDS = frozenset(("reserve", "release", "commit"))
+LEVEL_FIELDS = ("on_hand", "reserved", "safety_stock")
 
 Components = list[tuple[str, int]]
 
@@ -87,6 +95,9 @@ class KitLevel(NamedTuple):
     # per allocated component, the least its other components want to give the kit per store
     # (alloc.lua's "kithint|<kit>"; :meth:`KitStore.keep_hints`)
     hints: dict[str, dict[str, int] | None] = {}  # a NamedTuple's default: never mutated
+    # the allocated components as the shares were derived from them (StockChange's
+    # ``kit_components``: shopify-sync's gate); None when ``shares`` is None
+    components: dict[str, KitComponent] | None = None
 
 
 class KitDefinitionChanged(Exception):
@@ -387,7 +398,8 @@ class KitStore:
                 skipped.append(comp)
                 continue
             doc = hold if status == "applied" else orjson.loads(as_text(settle[1]))
-            change = {k: doc.get(k) for k in ("version", "before", "after", "shares")}
+            keys = ("version", "before", "after", "shares", "kit_parts")
+            change = {k: doc.get(k) for k in keys}
             changes.append({"sku": comp, "units": units, **change})
         args = [
             status,
@@ -509,33 +521,22 @@ class KitStore:
         pipe = self.redis.pipeline(transaction=False)
         for kit in defs:
             pipe.hgetall(state_key(kit))
-        for comp in comps:
-            pipe.hmget(
-                state_key(comp),
-                [
-                    f"{location}|on_hand",
-                    f"{location}|reserved",
-                    f"{location}|safety_stock",
-                    "version",
-                    "shares",
-                    "kitshares",
-                    "kitwants",
-                ],
-            )
+        for comp in comps:  # whole: the units of its other kits give its budget (kit_parts_of)
+            pipe.hgetall(state_key(comp))
         rows = await pipe.execute()
-        own = {
-            kit: {as_text(k): as_text(v) for k, v in h.items()}
-            for kit, h in zip(defs, rows, strict=False)
-        }
-        rows = rows[len(defs) :]
+        flats = [{as_text(k): as_text(v) for k, v in h.items()} for h in rows]
+        own = dict(zip(defs, flats, strict=False))
         versions: dict[str, int] = {}
         of = ComponentShares({}, {}, {}, {})
-        for comp, (oh, rs, ss, ver, sh, ks, kw) in zip(comps, rows, strict=True):
-            of.available[comp] = int(oh or 0) - int(rs or 0) - int(ss or 0)
-            versions[comp] = int(ver or 0)
-            of.shares[comp] = orjson.loads(sh) if sh else None
-            of.parts[comp] = orjson.loads(ks) if ks else {}
-            of.wants[comp] = orjson.loads(kw) if kw else {}
+        kit_parts: dict[str, dict[str, KitPart]] = {}
+        for comp, h in zip(comps, flats[len(defs) :], strict=True):
+            oh, rs, ss = (int(h.get(f"{location}|{p}") or 0) for p in LEVEL_FIELDS)
+            of.available[comp] = oh - rs - ss
+            versions[comp] = int(h.get("version") or 0)
+            of.shares[comp] = orjson.loads(h["shares"]) if h.get("shares") else None
+            of.parts[comp] = orjson.loads(h["kitshares"]) if h.get("kitshares") else {}
+            of.wants[comp] = orjson.loads(h["kitwants"]) if h.get("kitwants") else {}
+            kit_parts[comp] = kit_parts_of(h) or {}
         prefix = f"seen|{location}|"
         out = {}
         for kit, parts in defs.items():
@@ -548,8 +549,13 @@ class KitStore:
                     for k, v in own[kit].items()
                     if k.startswith(prefix)
                 },
-                kit_shares(kit, parts, of, available),
+                shares := kit_shares(kit, parts, of, available),
                 kit_hints(kit, parts, of),
+                None if shares is None else {
+                    c: KitComponent(units=u, shares=of.shares[c] or {}, kit_parts=kit_parts[c])
+                    for c, u in parts
+                    if of.shares.get(c) is not None
+                },
             )  # fmt: skip
         return out
 

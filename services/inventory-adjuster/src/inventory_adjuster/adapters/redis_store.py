@@ -20,7 +20,7 @@ from redis.asyncio import Connection, Redis
 from redis.exceptions import NoScriptError, ResponseError
 from redis.typing import EncodableT
 
-from stocksync_common.events import InventoryCommand, Levels, SkuLevels
+from stocksync_common.events import InventoryCommand, KitPart, Levels, SkuLevels
 from stocksync_common.redis_client import pipeline_evalsha
 
 # alloc.lua: the channel-allocation shares, shared with the kit scripts (ADR 0012, 0040)
@@ -282,11 +282,18 @@ class RedisInventory:
         """The SKU's levels; ``with_position``: also the position of its last command and its
         kit offsets, read in the same HGETALL (what a levels record after a kit command
         carries; see docs/decisions/0008-kits-and-rebuild.md)."""
+        return (await self.levels_and_kit_parts(sku, with_position=with_position))[0]
+
+    async def levels_and_kit_parts(
+        self, sku: str, *, with_position: bool = False
+    ) -> tuple[SkuLevels | None, dict[str, KitPart] | None]:
+        """:meth:`levels`, and for a kit's component under allocation its kits' parts as its
+        changes carry them (``StockChange.kit_parts``), from the same HGETALL."""
         flat = {
             as_text(k): as_text(v) for k, v in (await self.redis.hgetall(state_key(sku))).items()
         }
         if not flat:
-            return None
+            return None, None
         locs: dict[str, dict[str, int]] = {}
         for field, value in flat.items():
             loc, sep, part = field.rpartition("|")
@@ -313,7 +320,7 @@ class RedisInventory:
                 for f, v in flat.items()
                 if f.startswith("kitoff|")
             }
-        return sku_levels(sku, doc)
+        return sku_levels(sku, doc), kit_parts_of(flat)
 
     async def settings_of(self, sku: str) -> dict[str, Any]:
         """Per-SKU settings: oversell policy, allocation threshold, kit components."""
@@ -538,3 +545,17 @@ def sku_levels(sku: str, doc: dict[str, Any]) -> SkuLevels:
 
 def as_text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def kit_parts_of(flat: dict[str, str]) -> dict[str, KitPart] | None:
+    """A kit component's kits' parts as its state hash keeps them ("kitshares" beside the
+    published "shares", "kitq|<kit>" its units per kit), as alloc.lua's alloc_kit_parts
+    gives them to a change; None when it is in no kit or not allocated (ADR 0040)."""
+    if "shares" not in flat or "kitshares" not in flat:
+        return None
+    out: dict[str, KitPart] = {}
+    for kit, shares in (orjson.loads(flat["kitshares"]) or {}).items():
+        units = int(flat.get(f"kitq|{kit}") or 0)
+        if units > 0:
+            out[kit] = KitPart(units=units, shares={s: int(n) for s, n in (shares or {}).items()})
+    return out or None

@@ -8,11 +8,12 @@ version older than the one last applied to the store is ignored (Kafka replays).
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from stocksync_common.events import SkuLevels, StockChange
+from stocksync_common.events import KitPart, SkuLevels, StockChange
 from stocksync_common.stores import Store
 
 BATCH_LIMIT = 250  # Shopify: input arrays hold at most 250 items
@@ -34,6 +35,12 @@ def key_of(field: str) -> ItemKey:
 
 
 Seen = tuple[tuple[str, int], ...]  # (shop, its sales truth has applied), sorted by shop
+# A kit's component under allocation, for one store: (kit SKU, units of the SKU in one kit,
+# the kits the store's budget holds for the kit), sorted by kit (ADR 0040)
+KitParts = tuple[tuple[str, int, int], ...]
+# A kit under allocation, for one store: per allocated component (its SKU, its units in the
+# kit, its direct share in the store, its kits' parts there), sorted by component
+KitComponents = tuple[tuple[str, int, int, KitParts], ...]
 
 
 @dataclass(frozen=True)
@@ -45,13 +52,19 @@ class Pending:
     a counter that only the shop's own sales and cancellations move) come with changes from
     the adjuster; an entry without them (an old record, a replayed dead letter) is written
     without the gate and with its unseen sales estimated conservatively (see
-    :func:`write_plan`)."""
+    :func:`write_plan`). ``kits`` (a kit's component under allocation): the store's part of
+    its budget per kit; the store's budget is ``quantity`` plus units x part of every kit,
+    and the writer raises the SKU only into room the store's kits left. ``components`` (a
+    kit under allocation): its components' splits in the store, and the writer raises the
+    kit only into room their budgets leave (``Writer._kit_caps``)."""
 
     version: int
     quantity: int
     available: int | None = None
     shared: bool = False
     seen: Seen | None = None
+    kits: KitParts | None = None
+    components: KitComponents | None = None
 
     def own_seen(self, shop: str) -> int | None:
         if self.seen is None:
@@ -59,25 +72,40 @@ class Pending:
         return dict(self.seen).get(shop, 0)
 
     def encode(self) -> str:
-        if self.available is None and not self.shared and self.seen is None:
+        linked = self.kits is not None or self.components is not None
+        if self.available is None and not self.shared and self.seen is None and not linked:
             return f"{self.version}:{self.quantity}"
         seen = "-" if self.seen is None else ",".join(f"{s}={n}" for s, n in self.seen)
         available = "" if self.available is None else str(self.available)
-        return f"{self.version}:{self.quantity}:{available}:{int(self.shared)}:{seen}"
+        out = f"{self.version}:{self.quantity}:{available}:{int(self.shared)}:{seen}"
+        if linked:  # last: a SKU may hold any character (JSON)
+            doc = {"k": self.kits, "c": self.components}
+            out += ":" + json.dumps(doc, separators=(",", ":"))
+        return out
 
     @classmethod
     def decode(cls, raw: str) -> Pending:
-        parts = raw.split(":", 4)
+        parts = raw.split(":", 5)
         if len(parts) < 5:
             return cls(int(parts[0]), int(parts[1]))
-        version, quantity, available, shared, seen = parts
+        version, quantity, available, shared, seen = parts[:5]
+        linked = json.loads(parts[5]) if len(parts) > 5 else {}
+        kits, comps = linked.get("k"), linked.get("c")
         return cls(
             int(version),
             int(quantity),
             int(available) if available else None,
             shared == "1",
             None if seen == "-" else seen_of(seen),
+            None if kits is None else _kit_parts(kits),
+            None
+            if comps is None
+            else tuple((str(c), int(u), int(d), _kit_parts(k)) for c, u, d, k in comps),
         )
+
+
+def _kit_parts(raw: Iterable[Sequence[Any]]) -> KitParts:
+    return tuple((str(k), int(u), int(n)) for k, u, n in raw)
 
 
 def seen_of(raw: str | Mapping[str, int] | None) -> Seen | None:
@@ -251,8 +279,29 @@ def pending_for_store(changes: Iterable[StockChange], store: Store) -> dict[Item
                 ch.sku_available_after,
                 ch.shares is not None,
                 seen_of(ch.seen),
+                kit_parts_of(ch.kit_parts if ch.shares is not None else None, store.shop),
+                kit_components_of(ch, store.shop),
             )
     return out
+
+
+def kit_parts_of(parts: Mapping[str, KitPart] | None, shop: str) -> KitParts | None:
+    """The store's part of a kit component's budget per kit (None: the change says of none)."""
+    if not parts:
+        return None
+    return tuple(
+        sorted((kit, part.units, max(0, part.shares.get(shop, 0))) for kit, part in parts.items())
+    )
+
+
+def kit_components_of(change: StockChange, shop: str) -> KitComponents | None:
+    """A kit's allocated components' splits in the store (None: the change says of none)."""
+    if not change.kit_components or change.shares is None:
+        return None
+    return tuple(
+        sorted((comp, c.units, max(0, c.shares.get(shop, 0)), kit_parts_of(c.kit_parts, shop) or ())
+               for comp, c in change.kit_components.items())
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
