@@ -53,6 +53,7 @@ from shopify_sync.settings import MIN_API_VERSION, Settings
 from shopify_sync.writer import Writer
 from stocksync_common import wiring
 from stocksync_common.breaker import CircuitBreaker
+from stocksync_common.consumer import RetryPolicy
 from stocksync_common.http1 import StreamTransport
 from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_settings
@@ -364,6 +365,7 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
                 lambda c: _present(c.propagation).handle_batch,
                 name="propagation-consumer",
                 enabled=s.propagate_catalog,
+                retry=RetryPolicy(delays_s=s.propagation_retry_s),
                 decode=own_events.decode,  # catalog.product_changed is shopify-sync's own
             ),
             Consumer(
