@@ -305,6 +305,10 @@ async def test_an_edit_above_a_cut_bucket_waits_for_the_bucket_unsent_and_unroll
         assert (await net.body(b, "SHIRT-1"))["title"] == "Shirt"
         assert net.state.journals.get(b, {}) == {}
         assert (await net.body(net.child_a, "SHIRT-1"))["title"] == "Shirt v2"
+        reads = await requests(net, b, "ProductForSync")
+        with pytest.raises(AboveCutBucket):  # the cut is known now: the child is not read
+            await net.parent_edit()
+        assert await requests(net, b, "ProductForSync") == reads
 
         config = StoresConfig(stores=list(net.rig.stores.values()))
         holds = BucketHolds(net.rig.client, config, clock=net.rig.clock, probe_every_s=2.0)

@@ -162,8 +162,20 @@ class Propagator(ParentAndChildren):
     async def sync_child(self, child: Store, view: ProductView) -> None:
         """Make the child show the parent's view in the fields the parent owns there;
         completed, or rolled back when a step fails."""
+        self._fits_cut_bucket(child, view)
         current = await self.read(child, {"handle": view.handle}, child.catalog_metafield_namespace)
         await self._sync_from(child, view, current)
+
+    def _fits_cut_bucket(self, child: Store, view: ProductView) -> None:
+        """:class:`AboveCutBucket` before the child is read when even the least ``productSet``
+        of ``view`` (the fields the parent owns there) is more than the child's bucket holds
+        as last learned: the read would spend the cut bucket's points for a write that
+        cannot go (a 2,048-variant product's read costs about 6,200)."""
+        images = len(view.images) if "images" in parent_owned(child) else 0
+        least = product_set_cost(len(view.variants), 0, images)
+        need = self.client.over_ceiling(child.shop, "ProductSetSync", least)
+        if need is not None and fits_some_bucket(need):
+            raise AboveCutBucket(child.shop, need)
 
     async def _sync_from(
         self, child: Store, view: ProductView, current: dict[str, Any] | None
