@@ -9,10 +9,15 @@ them.
 The 2,048-variant product is handed to the propagator directly, with the two fields a parent
 webhook is read for (its id and ``updated_at``): its full ``products/create`` body (about
 1.1 MB in the simulator's REST shape) is larger than a Kafka record may be (1 MiB), which
-webhook-receiver refuses with 413 (a limit recorded in ADR 0011, not lifted here)."""
+webhook-receiver refuses with 413 (a limit recorded in ADR 0011, not lifted here).
+
+A product whose ``productSet`` costs more than a child's cut bucket holds is dead-lettered
+while the cut lasts and replayed by the automatic replayer once the child's limits are back
+(ADR 0035 §4): the child gets it without an operator."""
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Any
 
@@ -20,7 +25,10 @@ import pytest
 from integration.shopify_sync.conftest import Sync, SyncFactory
 from integration.shopify_sync.test_catalog_topic import body_of, publish
 
-from shopify_sync.adapters.documents import PRODUCT_SET
+from shopify_sync.adapters.documents import PRODUCT_SET, product_set_cost
+from stocksync_common.dlq.admin import DlqAdmin
+from stocksync_common.redis_client import connect
+from stocksync_common.topics import dlq_topic
 from support.poll import await_for
 
 pytestmark = pytest.mark.integration
@@ -201,3 +209,62 @@ async def test_variants_without_a_sku_propagate_and_discovery_reports_them(
             assert meta["problems"]["blank_variants"] == [no_sku]
             mapped = await s.container.catalog.entries(parent, [k for k in skus if k])
             assert sorted(mapped) == sorted(k for k in skus if k)
+
+
+async def test_a_product_above_a_cut_bucket_reaches_the_child_once_its_limits_are_back(
+    sync_stack: SyncFactory, kafka_bootstrap: str, redis_url: str
+) -> None:
+    """The headline defect of #23's round: a store with reduced API limits was never synced.
+    4 variants and 20 images: a ``productSet`` of about 49 points, above a 40-point bucket
+    (what the child's reads need still fits it, page by page)."""
+    fast = (0.2, 0.2, 0.2, 0.2)  # the retries run out in about a second
+    async with sync_stack(PLANS[:2], store_extra=ROLES[:2], propagation_retry_s=fast) as s:
+        parent, child = s.shops
+        run = uuid.uuid4().hex[:6].upper()
+        sku, variants = big(run, SIZES[:2], COLORS[:2])
+        images = [f"https://img.test/{run}/{i}.png" for i in range(20)]
+        files = [{"originalSource": url, "contentType": "IMAGE"} for url in images]
+        handle = f"cut-{run.lower()}"
+        await parent_set(s, product_input(handle, variants, files=files))
+        first = sku[(SIZES[0], COLORS[0])]
+        await publish(s, "products/create", first)
+        want = [(k, z, c, "20.00") for (z, c), k in sku.items()]
+
+        async def child_shows() -> bool:
+            return shown(await body_of(s, child, first)) == want
+
+        await await_for("the product in the child", child_shows, 60)
+        cost = product_set_cost(len(variants), 0, len(images))
+        assert cost > 40
+        r = await s.sim.put(
+            f"/_sim/stores/{child}/limits", json={"restore_rate": 40, "maximum_available": 40}
+        )
+        assert r.status_code == 200, r.text
+
+        # the merchant edits the product in the parent while the child's limits are cut
+        last = (SIZES[1], COLORS[1])
+        variants[-1] = variant(*last, "99.00", sku[last])
+        await parent_set(s, product_input(handle, variants, files=files))
+        await publish(s, "products/update", first)
+        group = s.settings.propagation_consumer_group
+        dlq = dlq_topic(s.settings.catalog_topic, group)
+        redis = connect(redis_url)
+        admin = DlqAdmin(kafka_bootstrap, redis, {group: [s.settings.catalog_topic]})
+        try:
+
+            async def dead_lettered() -> Any:
+                recs = await admin.records(dlq)
+                return recs or None
+
+            [rec] = await await_for("the edit in the propagation DLQ", dead_lettered, 90)
+            assert shown(await body_of(s, child, first)) == want  # not half written
+            r = await s.sim.delete(f"/_sim/stores/{child}/limits")
+            assert r.status_code == 200, r.text
+            want[-1] = (sku[last], *last, "99.00")
+            await await_for("the edit in the child, no one replaying it", child_shows, 60)
+            assert rec.reason == f"dependency:shopify-bucket:{child}:{math.ceil(cost)}", rec.body
+            replayed = await admin.get(rec.id)
+            assert replayed is not None and replayed.status == "replayed"
+        finally:
+            await admin.close()
+            await redis.aclose()

@@ -1,9 +1,11 @@
 """Parent-to-child propagation against the Shopify simulator (in process, schema-validated):
 parent precedence with child-owned fields, echo and drift of child webhooks, stale
-webhooks, compensating rollback on an injected failure, and recovery of a crash journal."""
+webhooks, compensating rollback on an injected failure, recovery of a crash journal, and a
+write above a child's cut bucket left unsent until the bucket holds it."""
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,9 +15,12 @@ from typing import Any
 import pytest
 from unit.shopify_sync.harness import LOC_GID, Rig, rig, store
 
+from shopify_sync.adapters.documents import product_set_cost
 from shopify_sync.adapters.shopify import ShopifyError
 from shopify_sync.catalog_gate import CatalogGate
+from shopify_sync.cut_bucket import AboveCutBucket, BucketHolds, fits_some_bucket
 from shopify_sync.propagator import Propagator
+from stocksync_common.retry import classify
 from stocksync_common.stores import StoresConfig
 
 URL = "https://cdn.example.test/shirt.png"
@@ -275,3 +280,57 @@ async def test_recover_rolls_back_a_crash_leftover_and_redoes_the_sync() -> None
         assert (await net.body(net.child_a, "SHIRT-1"))["title"] == "Shirt"
         assert await net.metafields(net.child_a, "SHIRT-1") == {"fabric": "cotton"}
         assert net.state.journals[net.child_a] == {}
+
+
+async def test_an_edit_above_a_cut_bucket_waits_for_the_bucket_unsent_and_unrolled() -> None:
+    """ADR 0035 §4: a productSet that costs more than the child's cut bucket is refused
+    unsent, nothing is rolled back, and the failure names the store and the points, so the
+    DLQ replayer sends it back once ``BucketHolds`` finds the bucket big enough again."""
+    async with network() as net:
+        files = [{"originalSource": f"https://cdn.example.test/{i}.png"} for i in range(25)]
+        await net.seed(net.parent, "SHIRT-1", **dict(SHIRT, files=files))
+        await net.parent_edit("products/create")
+        b = net.child_b
+        r = await net.rig.http.put(
+            f"/_sim/stores/{b}/limits", json={"restore_rate": 40, "maximum_available": 40}
+        )
+        assert r.status_code == 200, r.text
+        await net.seed(net.parent, "SHIRT-1", **dict(SHIRT, files=files, title="Shirt v2"))
+        sets = await requests(net, b, "ProductSetSync")
+        with pytest.raises(AboveCutBucket) as raised:
+            await net.parent_edit()
+        points = math.ceil(product_set_cost(1, 0, 25))  # 58
+        assert classify(raised.value) == f"dependency:shopify-bucket:{b}:{points}"
+        assert await requests(net, b, "ProductSetSync") == sets  # nothing sent, no restore
+        assert (await net.body(b, "SHIRT-1"))["title"] == "Shirt"
+        assert net.state.journals.get(b, {}) == {}
+        assert (await net.body(net.child_a, "SHIRT-1"))["title"] == "Shirt v2"
+        reads = await requests(net, b, "ProductForSync")
+        with pytest.raises(AboveCutBucket):  # the cut is known now: the child is not read
+            await net.parent_edit()
+        assert await requests(net, b, "ProductForSync") == reads
+
+        config = StoresConfig(stores=list(net.rig.stores.values()))
+        holds = BucketHolds(net.rig.client, config, clock=net.rig.clock, probe_every_s=2.0)
+        probes = await requests(net, b, "ShopProbe")
+        assert await holds(f"{b}:{points}") is False
+        assert await requests(net, b, "ShopProbe") == probes + 1
+        r = await net.rig.http.delete(f"/_sim/stores/{b}/limits")
+        assert r.status_code == 200, r.text
+        assert await holds(f"{b}:{points}") is False  # not probed again within 2 s
+        assert await requests(net, b, "ShopProbe") == probes + 1
+        net.rig.clock.now += 2.0
+        assert await holds(f"{b}:{points}") is True  # probed: the plan's bucket again
+        assert await holds(f"{b}:{points}") is True  # known now: no probe
+        assert await requests(net, b, "ShopProbe") == probes + 2
+        assert await holds("gone.myshopify.com:58") is True  # no longer configured
+        assert await net.parent_edit() == "propagated"
+        assert (await net.body(b, "SHIRT-1"))["title"] == "Shirt v2"
+
+
+async def test_a_product_set_above_any_bucket_is_not_waited_for() -> None:
+    """Above 1,000 points a productSet never fits any bucket: not a dependency to wait for."""
+    assert fits_some_bucket(1000.0) and not fits_some_bucket(1000.5)
+    assert classify(AboveCutBucket("s.myshopify.com", 48.2)) == (
+        "dependency:shopify-bucket:s.myshopify.com:49"
+    )

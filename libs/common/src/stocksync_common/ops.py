@@ -14,6 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 log = logging.getLogger(__name__)
 
 Check = Callable[[], Awaitable[bool]]
+# Asked by the DLQ replayer about a dependency named ``<family>:<argument>`` (ADR 0009 §11).
+FamilyCheck = Callable[[str], Awaitable[bool]]
 
 
 @dataclass
@@ -22,6 +24,9 @@ class Health:
 
     checks: dict[str, Check] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    # Not readiness: what the DLQ replayer asks of a dependency named ``<family>:<argument>``
+    # (one store's cut bucket, ``shopify-bucket:<shop>:<points>``), by family.
+    families: dict[str, FamilyCheck] = field(default_factory=dict)
 
     def fail(self, reason: str) -> None:
         """Mark the process as not alive (a background task died); the liveness probe fails."""

@@ -45,7 +45,7 @@ from stocksync_common.consumer import (
 )
 from stocksync_common.dlq.api import dlq_router
 from stocksync_common.events import decode
-from stocksync_common.ops import Check, Health, ops_router
+from stocksync_common.ops import Check, FamilyCheck, Health, ops_router
 from stocksync_common.redis_client import connect_settings
 from stocksync_common.redis_keys import RedisKeys, with_common
 from stocksync_common.redis_unavailable import answer_redis_failures
@@ -119,6 +119,10 @@ def _no_checks(_c: object) -> dict[str, Check]:
     return {}
 
 
+def _no_families(_c: object) -> dict[str, FamilyCheck]:
+    return {}
+
+
 @dataclass(frozen=True)
 class Service(Generic[C]):
     """Everything :func:`create_service_app` needs to know about a service."""
@@ -134,6 +138,8 @@ class Service(Generic[C]):
     # Bound the producer's stop (it flushes; a broker may be gone for good); None: unbounded.
     producer_stop_timeout_s: float | None = None
     checks: Callable[[C], Mapping[str, Check]] = _no_checks
+    # Not readiness: the DLQ replayer's checks of dependencies named ``<family>:<argument>``.
+    replay_families: Callable[[C], Mapping[str, FamilyCheck]] = _no_families
     # Closed last, in reverse order of the list.
     closers: Callable[[C], Sequence[Closer]] = _nothing
     on_start: Callable[[C], Awaitable[None]] | None = None
@@ -273,6 +279,7 @@ async def running(service: Service[C], health: Health, app: FastAPI) -> AsyncIte
         if producer is not None:
             stack.push_async_callback(_stop_producer, producer, service.producer_stop_timeout_s)
         health.checks.update(service.checks(c))
+        health.families.update(service.replay_families(c))
         enabled = [spec for spec in service.consumers if spec.enabled]
         if enabled and producer is None:
             raise ValueError("consumers need the service's producer (retries, dead letters)")
@@ -365,6 +372,7 @@ def create_service_app(service: Service[C], routers: Sequence[APIRouter] = ()) -
             checks,
             auto_replay=service.dlq_auto_replay,
             producers=list(service.producer_dlq_groups),
+            families=health.families if service.dlq_auto_replay else None,
         )
         app.include_router(router)
     return app

@@ -37,6 +37,7 @@ from shopify_sync.catalog_handlers import ProductsHandler, PropagationHandler
 from shopify_sync.catalog_sync import CatalogSync
 from shopify_sync.collection_propagator import CollectionPropagator
 from shopify_sync.connector import Connector
+from shopify_sync.cut_bucket import FAMILY, BucketHolds
 from shopify_sync.domain.connect import needed_scopes
 from shopify_sync.domain.pacing import Clock
 from shopify_sync.first_sync import FirstSync
@@ -53,6 +54,7 @@ from shopify_sync.settings import MIN_API_VERSION, Settings
 from shopify_sync.writer import Writer
 from stocksync_common import wiring
 from stocksync_common.breaker import CircuitBreaker
+from stocksync_common.consumer import RetryPolicy
 from stocksync_common.http1 import StreamTransport
 from stocksync_common.kafka import producer_from
 from stocksync_common.redis_client import connect_settings
@@ -364,6 +366,7 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
                 lambda c: _present(c.propagation).handle_batch,
                 name="propagation-consumer",
                 enabled=s.propagate_catalog,
+                retry=RetryPolicy(delays_s=s.propagation_retry_s),
                 decode=own_events.decode,  # catalog.product_changed is shopify-sync's own
             ),
             Consumer(
@@ -381,6 +384,8 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
         redis_keys=RedisKeys(writes=("sync:*", "skumap:*"), scripts=True),
         reads=(s.levels_topic,),  # reconciliation reads the levels without a group
         checks=wiring.redis_ready,
+        # a write above a store's cut bucket is replayed once the bucket holds it (ADR 0035 §4)
+        replay_families=lambda c: {FAMILY: BucketHolds(c.client, c.stores)},
         closers=wiring.close_redis_and_http,
         on_start=create_extra_topics,
         tasks=tasks,

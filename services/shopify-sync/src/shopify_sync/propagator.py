@@ -29,8 +29,9 @@ from shopify_sync.adapters.documents import (
     PRODUCT_SET,
     product_set_cost,
 )
-from shopify_sync.adapters.shopify import ShopifyClient, ShopifyError
+from shopify_sync.adapters.shopify import CostExceeded, ShopifyClient, ShopifyError
 from shopify_sync.catalog_gate import CatalogGate
+from shopify_sync.cut_bucket import AboveCutBucket, fits_some_bucket
 from shopify_sync.domain.catalog import gid
 from shopify_sync.domain.propagation import (
     CATALOG_FIELDS,
@@ -161,8 +162,20 @@ class Propagator(ParentAndChildren):
     async def sync_child(self, child: Store, view: ProductView) -> None:
         """Make the child show the parent's view in the fields the parent owns there;
         completed, or rolled back when a step fails."""
+        self._fits_cut_bucket(child, view)
         current = await self.read(child, {"handle": view.handle}, child.catalog_metafield_namespace)
         await self._sync_from(child, view, current)
+
+    def _fits_cut_bucket(self, child: Store, view: ProductView) -> None:
+        """:class:`AboveCutBucket` before the child is read when even the least ``productSet``
+        of ``view`` (the fields the parent owns there) is more than the child's bucket holds
+        as last learned: the read would spend the cut bucket's points for a write that
+        cannot go (a 2,048-variant product's read costs about 6,200)."""
+        images = len(view.images) if "images" in parent_owned(child) else 0
+        least = product_set_cost(len(view.variants), 0, images)
+        need = self.client.over_ceiling(child.shop, "ProductSetSync", least)
+        if need is not None and fits_some_bucket(need):
+            raise AboveCutBucket(child.shop, need)
 
     async def _sync_from(
         self, child: Store, view: ProductView, current: dict[str, Any] | None
@@ -187,6 +200,11 @@ class Propagator(ParentAndChildren):
             )
             if "metafields" in written:
                 await self._sync_metafields(child, entry, view, snapshot, product_id)
+        except AboveCutBucket:  # the first step, refused unsent: nothing to roll back
+            await self.state.journal_done(child.shop, view.handle)
+            log.warning("productSet above the child's cut bucket; it waits for the limits",
+                        extra={"shop": child.shop, "handle": view.handle})  # fmt: skip
+            raise
         except Exception:
             log.warning("child sync failed; rolling back", extra={"shop": child.shop,
                         "handle": view.handle, "steps": entry["steps"]}, exc_info=True)  # fmt: skip
@@ -244,10 +262,15 @@ class Propagator(ParentAndChildren):
             len(data_in["variants"]), len(data_in.get("metafields") or ()),
             len(data_in.get("files") or ()),
         )  # fmt: skip
-        async with self.gate.turn(child.shop):
-            data = await self.client.execute(
-                child, PRODUCT_SET, variables, operation="ProductSetSync", cost=cost
-            )
+        try:
+            async with self.gate.turn(child.shop):
+                data = await self.client.execute(
+                    child, PRODUCT_SET, variables, operation="ProductSetSync", cost=cost
+                )
+        except CostExceeded as exc:  # refused unsent: only a cut bucket's end lets it through
+            if not fits_some_bucket(exc.cost):
+                raise
+            raise AboveCutBucket(child.shop, exc.cost) from exc
         payload = data.get("productSet") or {}
         if payload.get("userErrors") or not payload.get("product"):
             raise PropagationFailed(

@@ -75,6 +75,8 @@ class Settings(CommonSettings):
     reconcile_interval_s: float = 3600.0  # 0: only on demand
     # Parent-to-child catalog propagation (ADR 0011).
     propagate_catalog: bool = True
+    # The propagation group's retry-topic delays before its DLQ (ADR 0009's default).
+    propagation_retry_s: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
     catalog_max_wait_s: float = 30.0  # longest a catalog call yields to pending inventory
     # A store's sales channels kept in memory for collection syncs (ADR 0038): a read costs
     # about 77 points and channels rarely change; a channel not in the list, or a publish

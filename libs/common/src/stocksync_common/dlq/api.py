@@ -25,6 +25,7 @@ from stocksync_common.auth import Admin, AdminDep
 from stocksync_common.dlq import DlqRecord, masked_view, parse_record_id
 from stocksync_common.dlq.admin import DlqAdmin, Groups
 from stocksync_common.dlq.auto import AutoReplayer
+from stocksync_common.ops import FamilyCheck
 from stocksync_common.redis_client import connect_settings
 from stocksync_common.settings import CommonSettings
 
@@ -83,15 +84,17 @@ def dlq_router(
     auto_replay: bool = True,
     auto_interval_s: float = 1.0,
     producers: Collection[str] | None = None,
+    families: Mapping[str, FamilyCheck] | None = None,
 ) -> APIRouter:
     """The DLQ API of ``groups``; ``producers``: those of them that only dead-letter what they
-    could not publish (None: as the installed services register them)."""
+    could not publish (None: as the installed services register them); ``families``: the
+    replayer's checks of dependencies named ``<family>:<argument>`` (a live view)."""
     holder = _Holder(settings, groups, producers)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         admin = holder.get()
-        replayer = AutoReplayer(admin, _with_redis(checks or {}, holder), auto_interval_s)
+        replayer = AutoReplayer(admin, _with_redis(checks or {}, holder), auto_interval_s, families)
         task = asyncio.create_task(replayer.run(), name="dlq-auto-replay") if auto_replay else None
         try:
             yield

@@ -2,9 +2,11 @@
 
 A record whose reason is ``dependency:<name>`` is replayed (to its group's retry path, like a
 manual replay) as soon as the health check named ``<name>`` passes: the service's own readiness
-checks (``redis``, ``kafka``, ...) or extra ones it passes in. A dependency without a check is
-left for a person to replay. Every replica may run this: the replay claim in Redis makes sure a
-record goes back once.
+checks (``redis``, ``kafka``, ...) or extra ones it passes in. A dependency named
+``<family>:<argument>`` without a check of its own is asked of its family's check with the
+argument (shopify-sync's ``shopify-bucket:<shop>:<points>``: that store's bucket holds the
+points again, ADR 0035 §4). A dependency without a check is left for a person to replay.
+Every replica may run this: the replay claim in Redis makes sure a record goes back once.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 
 from stocksync_common.dlq import DlqRecord
 from stocksync_common.dlq.admin import DlqAdmin
+from stocksync_common.ops import FamilyCheck
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +36,15 @@ class AutoReplayer:
     a dependency; those go back once its check passes."""
 
     def __init__(
-        self, admin: DlqAdmin, checks: Mapping[str, Check], interval_s: float = 1.0
+        self,
+        admin: DlqAdmin,
+        checks: Mapping[str, Check],
+        interval_s: float = 1.0,
+        families: Mapping[str, FamilyCheck] | None = None,
     ) -> None:
         self.admin = admin
         self.checks = checks
+        self.families = families if families is not None else {}
         self.interval_s = interval_s
         self._cursor: dict[str, dict[int, int]] = {}  # topic -> partition -> next offset
         self._waiting: dict[str, dict[str, DlqRecord]] = {}  # topic -> id -> record
@@ -95,7 +104,11 @@ class AutoReplayer:
     async def healthy(self, dependency: str) -> bool:
         check = self.checks.get(dependency)
         if check is None:
-            return dependency == "kafka"  # we just read the DLQ from it
+            family, _, argument = dependency.partition(":")
+            asked = self.families.get(family) if argument else None
+            if asked is None:
+                return dependency == "kafka"  # we just read the DLQ from it
+            check = partial(asked, argument)
         try:
             async with asyncio.timeout(CHECK_TIMEOUT_S):
                 return bool(await check())

@@ -115,6 +115,16 @@ class ShopifyClient:
     def factor(self, shop: str, operation: str) -> float:
         return self.factors.get((shop, operation), 1.0)
 
+    def over_ceiling(self, shop: str, operation: str, cost: float) -> float | None:
+        """The points a call of ``cost`` by our estimate asks of ``shop`` when they are more
+        than one query may cost there as last learned (None: they fit, or nothing is learned
+        yet); such a call would be refused unsent (:class:`CostExceeded`)."""
+        bucket = self.shop(shop).bucket
+        need = cost * self.factor(shop, operation)
+        if bucket.known and need > bucket.ceiling() + EPSILON:
+            return need
+        return None
+
     async def budget(self, store: Store, operation: str, share: float = 1.0) -> float:
         """What one ``operation`` may cost by our estimate at this shop now: the bucket's
         ceiling (1,000 points, or the bucket's size when smaller; ``share`` of the bucket at
