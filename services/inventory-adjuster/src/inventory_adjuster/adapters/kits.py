@@ -104,10 +104,11 @@ class KitWait:
 
 
 def kit_waiting_entry(cmd: InventoryCommand) -> str:
-    """What a kit reserve of an order line queues if it is refused: apply.lua's entry,
-    without a route (a refused kit line waits at its command's location; ADR 0037), marked
-    ``routed`` for a routed store's line (its placement is reported when it is served)."""
-    entry = waiting_entry(cmd.model_copy(update={"route": None}))
+    """What a kit reserve of an order line queues if it is refused: apply.lua's entry, a
+    routed store's line with its route (it is served at any location of it, as a plain
+    routed line: issue #23) and marked ``routed`` (its placement is reported when it is
+    served; ADR 0037)."""
+    entry = waiting_entry(cmd)
     if not entry or cmd.route is None:
         return entry
     return orjson.dumps({**orjson.loads(entry), "routed": True}).decode()
