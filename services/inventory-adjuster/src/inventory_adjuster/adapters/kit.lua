@@ -135,15 +135,9 @@ elseif route then
   local flat = redis.call('HGETALL', hold_key)
   local hold = {}
   for i = 1, #flat, 2 do hold[flat[i]] = tonumber(flat[i + 1]) end
-  local parts, left = {}, qty
-  for _, l in ipairs(kit_take_order(hold, route['locations'], cmd == 'commit' and loc or nil)) do
-    if left == 0 then break end
-    local n = math.min(hold[l], left)
-    parts[#parts + 1] = {l, n, -n}
-    left = left - n
-  end
+  local parts = kit_take(hold, kit_take_order(hold, route['locations'],
+    cmd == 'commit' and loc or nil), qty)
   if #parts > 0 then
-    parts[1][2] = parts[1][2] + left  -- beyond what the line holds: at the first location
     allocs = parts
     loc = parts[1][1]
   end
