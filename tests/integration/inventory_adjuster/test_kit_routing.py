@@ -20,6 +20,7 @@ from inventory_adjuster.adapters.redis_store import (
     RedisInventory,
     hold_line,
     line_hold_key,
+    state_key,
     waiting_key,
 )
 from inventory_adjuster.handlers import CommandHandler
@@ -273,3 +274,28 @@ async def test_a_waiting_routed_kit_line_is_served_at_another_location_of_its_ro
     # its cancel releases the kits where they are
     await r.run(r.item(r.kit, "release", 3, line="w", route=ROUTE))
     assert await r.both("wh-2") == ((6, 0), (3, 0))
+
+
+async def test_a_split_whose_stock_races_away_is_refused_all_or_nothing(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a Redis Cluster the split is chosen on a read (ADR 0037 §3): B leaving wh-2 between
+    the read and the holds refuses the whole line, what was held at wh-1 given back."""
+    r = rig
+    if not r.handler.kits or not r.handler.kits.phased:
+        pytest.skip("one script: no window between the choice and the holds")
+    await two_and_one(r)
+    original = KitStore._covering
+
+    async def race(self: KitStore, *args: object) -> object:
+        chosen = await original(self, *args)  # type: ignore[arg-type]
+        await r.redis.hset(state_key(r.b), "wh-2|on_hand", 0)  # gone since the read
+        return chosen
+
+    monkeypatch.setattr(KitStore, "_covering", race)
+    events = await r.run(r.item(r.kit, "reserve", 3, line="r", route=SPLIT))
+    assert [e.payload.tried for e in events if isinstance(e, OrderOversold)] == [["wh-1", "wh-2"]]
+    assert await r.both("wh-1") == ((4, 0), (5, 0))  # the hold at wh-1 undone
+    assert await r.both("wh-2") == ((2, 0), (0, 0))
+    assert await held(r, "r") == {}
+    assert await r.redis.llen(waiting_key(r.kit)) == 1

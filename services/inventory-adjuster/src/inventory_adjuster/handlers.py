@@ -343,6 +343,8 @@ class CommandHandler:
                 order=cmd.order,
                 tried=tried,
                 waiting=bool(result.result.get("waiting")),
+                # a rebuild restores the waiting line's route from it (rebuild_waiting)
+                split=bool(cmd.route and cmd.route.split),
             )
             oversold = OrderOversold(
                 id=stable_id(cmd.idempotency_key, "oversold"), payload=line, **meta
