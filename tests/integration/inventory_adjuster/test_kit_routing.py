@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from inventory_adjuster.adapters.kits import KitStore
 from inventory_adjuster.adapters.redis_store import (
     RedisInventory,
+    as_text,
     hold_line,
     line_hold_key,
     state_key,
@@ -190,7 +191,7 @@ async def two_and_one(r: Rig) -> None:
 
 async def held(r: Rig, line: str) -> dict[str, int]:
     raw = await r.redis.hgetall(line_hold_key(r.kit, hold_line(SHOP, f"o-{line}", line)))
-    return {k.decode(): int(v) for k, v in raw.items()}
+    return {as_text(k): int(v) for k, v in raw.items()}
 
 
 async def test_a_kit_line_no_location_covers_is_split_by_whole_kits(rig: Rig) -> None:
@@ -208,7 +209,7 @@ async def test_a_kit_line_no_location_covers_is_split_by_whole_kits(rig: Rig) ->
     assert [(c.location, c.after.reserved - c.before.reserved) for c in placed] == [
         ("wh-1", 2), ("wh-2", 1)
     ]  # fmt: skip
-    assert {(tuple(sorted(c.routed.items())), tuple(c.tried)) for c in placed} == {
+    assert {(tuple(sorted((c.routed or {}).items())), tuple(c.tried or ())) for c in placed} == {
         ((("wh-1", 2), ("wh-2", 1)), ("wh-1", "wh-2"))
     }  # fmt: skip
     first = [e for e in await r.run(reserve) if isinstance(e, InventoryChanged)]
@@ -235,7 +236,8 @@ async def test_a_split_kit_lines_cancel_releases_every_kit_where_held(rig: Rig) 
     events = await r.run(r.item(r.kit, "release", 3, line="c", route=SPLIT))
     assert await r.both("wh-1") == ((4, 0), (5, 0))
     assert await r.both("wh-2") == ((2, 0), (2, 0))
-    unheld = sorted((c.location, c.before.reserved - c.after.reserved) for c in kit_changes(r, events))
+    changes = kit_changes(r, events)
+    unheld = sorted((c.location, c.before.reserved - c.after.reserved) for c in changes)
     assert unheld == [("wh-1", 2), ("wh-2", 1)]  # the rebuild's story of the hold
     assert await held(r, "c") == {}
 

@@ -34,6 +34,7 @@ def test_the_first_location_holding_the_whole_quantity_is_preferred() -> None:
     hold = {"wh-1": 3, "wh-3": 1}
     assert hold_place(hold, ROUTE, cmd("release", 2)) == KitPlace("wh-1", -2)
 
+
 def test_kits_held_at_two_locations_are_taken_at_both() -> None:
     # none holds it all: across them in order (a line split by whole kits; before, the first
     # only, KitPlace("wh-3", -1): the kit at wh-1 stayed reserved)

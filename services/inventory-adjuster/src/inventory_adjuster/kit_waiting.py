@@ -5,19 +5,23 @@ A kit reserve of an order line refused for stock waits on the kit's own list,
 Redis Cluster, kit_record.lua), in apply.lua's entry format, so the rebuild restores it from
 the ``order.oversold`` events as a plain SKU's (ADR 0031). A plain line is served inside
 apply.lua; a kit spans its components' hash slots, so it is served here, after a batch moved
-one of its components at the entry's location:
+one of its components at the entry's location or, for a routed store's line (queued with its
+route; issue #23), at one of its route's locations:
 
-- the kit's availability there (min over components) must cover the entry, and no line
-  waiting on one of its components at that location since before the kit line (the
-  component's own list, apply.lua's) may be jumped;
+- the kit's availability at one of those locations (min over components) must cover the
+  entry (a route allowing splits: their sum, by whole kits), and no line waiting on one of
+  its components at that location since before the kit line (the component's own list,
+  apply.lua's) may be jumped: a routed line is served over the locations of its route where
+  it jumps no one, by a routed reserve (kit.lua's ROUTING: the first covering it, else split
+  when allowed) into its line's kit hold;
 - the entry is reserved by the kit script itself, all or nothing, with a key of its own
   (``<refused key>:waited:<attempt>``), and the script takes the entry off the list with
   the kit's result; refused (stock raced away since it was read), the entry stays with its
   attempt count one higher. A redelivered batch serves nothing twice: the entry is gone, or
   its attempt's key answers as a duplicate;
 - per kit and location the order of arrival is strict: an entry that does not fit blocks
-  the later ones there; an entry older than the idempotency TTL is dropped, as apply.lua
-  drops a plain one.
+  the later ones at every location it may be served at; an entry older than the
+  idempotency TTL is dropped, as apply.lua drops a plain one.
 """
 
 from __future__ import annotations

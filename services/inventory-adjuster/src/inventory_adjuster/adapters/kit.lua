@@ -28,15 +28,19 @@
 --
 -- ROUTING (issue #23; docs/order-routing.md "Kits"). A routed reserve takes the whole kit
 -- line at the first location of the route where every component covers it (a component
--- under the backorder policy always does); none does: refused (it waits at its command's
--- location, as before), having tried every location. Kits are not split across locations.
--- What the line holds is kept per location in its kit hold; a routed release or commit
--- moves the kits where the line holds them (a commit: its command's location first if it
--- holds there; a release: from the route's end), at one location per command: the first
--- of those that holds the whole quantity, else the first. A line holding nothing (reserved
--- before routing chose kit locations) is moved at its command's location, as before. The
--- result says where (`location`), the route `tried` (a reserve) and how the hold moved
--- (`held`: + kits reserved, - kits released or committed; 0 none).
+-- under the backorder policy always does); none does and the route allows splits: whole kits
+-- at each location of the route in order, as many as every component covers there, until
+-- the line is covered (as apply.lua splits a plain line by units); else refused (it waits
+-- with its route), having tried every location. What the line holds is kept per location in
+-- its kit hold; a routed release or commit moves the kits where the line holds them (a
+-- commit: its command's location first if it holds there; a release: from the route's end):
+-- the first of those holding the whole quantity alone, else across them in order
+-- (kit_hold.lua's kit_take). A line holding nothing (reserved before routing chose kit
+-- locations) is moved at its command's location, as before. Every location moves in this
+-- one script. The result says where (`location`: the first; `allocations`: {location,
+-- kits, held} per location, in order; each component's change names its `location`), the
+-- route `tried` (a reserve) and how the hold moved (`held`: + kits reserved, - kits
+-- released or committed, in total; 0 none).
 --
 -- "seen|<location>|<shop>" on the kit's hash counts the kits a shop's orders reserved there
 -- (refused ones included, as apply.lua counts a plain SKU's): published with the kit's

@@ -13,12 +13,15 @@ direct sales and its kits (alloc.lua, run by every script that moves it), and th
 in a store is the least of its components' parts there (:func:`kit_shares`;
 docs/decisions/0040-kit-allocation.md).
 A routed store's kit line is reserved at the first location of its route where every component
-covers it, and its kits held per order line (``inv:{kit}:hold:...``) are where its routed
-release and commit move them (kit.lua's ROUTING; on a Redis Cluster :meth:`KitStore._routed_place`;
-issue #23, docs/order-routing.md "Kits").
+covers it, else, when the store allows splits, by whole kits across its route's locations in
+order; its kits held per order line (``inv:{kit}:hold:...``) are where its routed release and
+commit move them, across locations when needed (kit.lua's ROUTING; on a Redis Cluster
+:meth:`KitStore._routed_place`, each component's share at every location in one step of its
+slot; issue #23, docs/order-routing.md "Kits").
 A refused kit reserve of an order line waits on the kit's own list (``inv:{kit}:waiting``,
-queued by the script that records the kit's result) and is tried again, all or nothing, when
-a component moves (:mod:`inventory_adjuster.kit_waiting`; ADR 0037).
+queued by the script that records the kit's result; a routed store's line with its route) and
+is tried again, all or nothing, when a component moves at its location or, routed, at one of
+its route's (:mod:`inventory_adjuster.kit_waiting`; ADR 0037).
 """
 
 from __future__ import annotations
