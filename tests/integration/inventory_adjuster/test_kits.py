@@ -129,11 +129,11 @@ async def test_a_crash_between_the_phases_and_a_replay_end_all_or_nothing_once(
     original = KitStore._parts
     calls: list[str] = []
 
-    async def crash_after_holds(self, c, pos, components, step, decision="", shop=""):
+    async def crash_after_holds(self, c, pos, components, step, decision="", shop="", parts=None):
         calls.append(step)
         if step == "settle" and calls.count("settle") == 1:
             raise Crash
-        return await original(self, c, pos, components, step, decision, shop)
+        return await original(self, c, pos, components, step, decision, shop, parts)
 
     monkeypatch.setattr(KitStore, "_parts", crash_after_holds)
     reserve = cmd(k, "reserve", 2, key=f"order-{run}")

@@ -200,3 +200,32 @@ async def test_a_routed_kit_lines_hold_survives_a_rebuild(env: Env) -> None:
     assert (await env.levels(a), await env.levels(b)) == ({LOC: (3, 0), LOC2: (3, 0)},
                                                           {LOC2: (3, 0)})  # fmt: skip
     assert await env.hold(kit, "1") == {}
+
+
+async def test_a_split_kit_lines_hold_survives_a_rebuild(env: Env) -> None:
+    """Kit = 1 A + 1 B; wh-1 has 2 of each, wh-2 3 of each; the store allows splits. Order
+    1's kit line of 4 is split, 2 kits at each; a release of 1 comes back from wh-2 (the
+    route's end). After the loss and the rebuild the hold says 2 at wh-1 and 1 at wh-2
+    (each location's placement and release is a change of its own), so the line's last
+    release of 3 frees both locations (issue #23)."""
+    run = uuid.uuid4().hex[:8]
+    a, b, kit = f"RHS-a-{run}", f"RHS-b-{run}", f"RHS-kit-{run}"
+    for event in [
+        command(a, "set_on_hand", 2, f"{a}:count-1"),
+        command(b, "set_on_hand", 2, f"{b}:count-1"),
+        command(a, "set_on_hand", 3, f"{a}:count-2", location=LOC2),
+        command(b, "set_on_hand", 3, f"{b}:count-2", location=LOC2),
+        command(kit, "configure", 0, f"{kit}:def", config=SkuConfig(kit_components={a: 1, b: 1})),
+        routed(kit, "reserve", 4, f"{kit}:order-1:reserve", "1", route=SPLIT),
+        routed(kit, "release", 1, f"{kit}:order-1:release-1", "1", route=SPLIT),
+    ]:
+        await env.handle(event)
+    assert await env.levels(a) == {LOC: (2, 2), LOC2: (3, 1)}
+    assert await env.hold(kit, "1") == {LOC: 2, LOC2: 1}
+    await env.redis.flushdb()
+    assert await env.cli() == 0
+    assert await env.hold(kit, "1") == {LOC: 2, LOC2: 1}
+    await env.handle(routed(kit, "release", 3, f"{kit}:order-1:release-2", "1", route=SPLIT))
+    assert (await env.levels(a), await env.levels(b)) == ({LOC: (2, 0), LOC2: (3, 0)},
+                                                          {LOC: (2, 0), LOC2: (3, 0)})  # fmt: skip
+    assert await env.hold(kit, "1") == {}

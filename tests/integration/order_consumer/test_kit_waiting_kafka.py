@@ -22,6 +22,7 @@ from stocksync_common.topics import INVENTORY_COMMANDS
 
 pytestmark = pytest.mark.integration
 ROUTING = {"locations": ["wh-1", "wh-2"], "split": False}
+SPLIT_ROUTING = {"locations": ["wh-1", "wh-2"], "split": True}
 
 
 async def test_a_refused_kit_line_is_reserved_when_its_component_comes_back(
@@ -156,6 +157,44 @@ async def test_a_routed_stores_kit_line_goes_to_the_first_location_covering_it(
         refused = await until_line(repo, "Z refused", z, unheld=2)
         assert (refused.tried, refused.oversold, refused.reserved) == (["wh-1", "wh-2"], True, 0)
         assert await redis.llen(waiting_key(kit)) == 1
+
+
+async def test_a_routed_stores_kit_line_is_split_by_whole_kits_when_it_allows_splits(
+    kafka_bootstrap: str, redis_url: str, redis: Redis, topics: list[str], tmp_path: Path
+) -> None:
+    """Issue #23 (routing): in a store allowing splits, a line of 3 kits with 2 kits' worth
+    at wh-1 and 1 at wh-2 is reserved 2 at wh-1 and 1 at wh-2 (before: refused); the order's
+    ``order.routed`` lists both placements; its cancel releases every kit where it is held."""
+    run = uuid.uuid4().hex[:8].upper()
+    a, b, kit = f"RSA-{run}", f"RSB-{run}", f"RSKIT-{run}"
+    x = uuid.uuid4().int % 10**12
+    repo = RedisOrders(redis, ttl_s=60)
+
+    async with running(kafka_bootstrap, redis_url, tmp_path, routing=SPLIT_ROUTING) as rig:
+        shop = rig.shop()
+        await shop.stock(a, "set_on_hand", 4)  # wh-1: two kits
+        await shop.stock(b, "set_on_hand", 5)
+        await shop.stock(a, "set_on_hand", 2, "wh-2")  # wh-2: one kit
+        await shop.stock(b, "set_on_hand", 2, "wh-2")
+        await define_kit(rig, kit, {a: 2, b: 1})
+        await rig.settled("stock loaded", b, (2, 0), "wh-2")
+
+        await shop.webhook("orders/create", x, order(x, item(1, kit, 3)))
+        routed = await until_state(repo, "X's order.routed published", x, lambda s: s.routed)
+        assert routed.lines["1"].routed == {"wh-1": 2, "wh-2": 1}
+        [notice] = [n for f in routed.facts.values() for n in f.notices
+                    if n.type == "order.routed"]  # fmt: skip
+        placed = [(ln["sku"], ln["location"], ln["quantity"]) for ln in notice.payload["lines"]]
+        assert placed == [(kit, "wh-1", 2), (kit, "wh-2", 1)]
+        await rig.settled("X holds A at wh-1", a, (4, 4), "wh-1")
+        await rig.settled("X holds B at wh-2", b, (2, 1), "wh-2")
+
+        await shop.webhook("orders/cancelled", x, order(x, item(1, kit, 3), updated=5,
+                                                       cancelled=5))  # fmt: skip
+        await rig.settled("X's A released at wh-1", a, (4, 0), "wh-1")
+        await rig.settled("X's A released at wh-2", a, (2, 0), "wh-2")
+        await rig.settled("X's B released at wh-1", b, (5, 0), "wh-1")
+        await rig.settled("X's B released at wh-2", b, (2, 0), "wh-2")
 
 
 async def define_kit(rig: Rig, kit: str, components: dict[str, int]) -> None:

@@ -33,8 +33,18 @@ def test_a_commit_takes_its_shipping_location_first_a_release_the_routes_end() -
 def test_the_first_location_holding_the_whole_quantity_is_preferred() -> None:
     hold = {"wh-1": 3, "wh-3": 1}
     assert hold_place(hold, ROUTE, cmd("release", 2)) == KitPlace("wh-1", -2)
-    # none holds it all: the first in order, its hold emptied
-    assert hold_place({"wh-1": 1, "wh-3": 1}, ROUTE, cmd("release", 2)) == KitPlace("wh-3", -1)
+
+
+def test_kits_held_at_two_locations_are_taken_at_both() -> None:
+    # none holds it all: across them in order (a line split by whole kits; before, the first
+    # only, KitPlace("wh-3", -1): the kit at wh-1 stayed reserved)
+    both = [("wh-3", 1, -1), ("wh-1", 1, -1)]
+    assert hold_place({"wh-1": 1, "wh-3": 1}, ROUTE, cmd("release", 2)) == KitPlace(
+        "wh-3", -2, None, False, both
+    )
+    # beyond what the line holds: at the first location (its components clamped at 0)
+    more = [("wh-3", 2, -1), ("wh-1", 1, -1)]
+    assert hold_place({"wh-1": 1, "wh-3": 1}, ROUTE, cmd("release", 3)).parts == more
 
 
 def test_a_line_holding_nothing_moves_at_its_commands_location() -> None:

@@ -30,7 +30,9 @@ from inventory_adjuster.kit_events import (
     component_changes,
     derived_kit_change,
     kit_hold_change,
+    kit_hold_moves,
     kit_line_change,
+    kit_placement,
     kit_rereserved,
     reshared_changes,
 )
@@ -214,16 +216,19 @@ class CommandHandler:
                 payload=served.cmd,
             )
             await self._publish_kit(out, trace_headers, event, served.applied, placed=False)
-            change = kit_rereserved(served.cmd, served.refused_key, served.level, served.routed)
-            ev = InventoryChanged(
-                id=stable_id(served.refused_key, "rereserved"),
-                correlation_id=cause.correlation_id,
-                causation_id=cause.id,
-                source=self.source,
-                shop=event.shop,
-                payload=change,
-            )
-            send(out, INVENTORY_CHANGED, change.sku, ev, trace_headers)
+            changes = kit_rereserved(served.cmd, served.refused_key, served.levels,
+                                     served.routed, kit_placement(served.applied))  # fmt: skip
+            for n, change in enumerate(changes):
+                tail = (change.location,) if n else ()  # a split line: one per location
+                ev = InventoryChanged(
+                    id=stable_id(served.refused_key, "rereserved", *tail),
+                    correlation_id=cause.correlation_id,
+                    causation_id=cause.id,
+                    source=self.source,
+                    shop=event.shop,
+                    payload=change,
+                )
+                send(out, INVENTORY_CHANGED, change.sku, ev, trace_headers)
             served_moves += self._moved(served.cmd, served.applied)
         return served_moves
 
@@ -264,7 +269,8 @@ class CommandHandler:
     ) -> list[tuple[str, str]]:
         if isinstance(result, KitApplied) and result.status == "applied":
             at = str(result.result.get("location") or cmd.location)  # routed: where it went
-            return [(c["sku"], at) for c in result.result.get("components", [])]
+            return [(c["sku"], str(c.get("location") or at))
+                    for c in result.result.get("components", [])]  # fmt: skip
         if isinstance(result, Applied) and result.result.get("status") == "applied":
             served = [(cmd.sku, str(s["location"])) for s in result.result.get("served") or ()]
             routed = result.result.get("allocations")  # a routed command (ADR 0018)
@@ -311,13 +317,17 @@ class CommandHandler:
         }
         status = result.result.get("status")
         if status == "applied":
+            firsts: set[str] = set()
             for change in component_changes(cmd, result):
+                # a component moved at several locations (#23): its later changes' ids name them
+                tail = (change.location,) if change.sku in firsts else ()
+                firsts.add(change.sku)
                 ev = InventoryChanged(
-                    id=stable_id(change.idempotency_key, "changed"), payload=change, **meta
+                    id=stable_id(change.idempotency_key, "changed", *tail), payload=change, **meta
                 )
                 send(out, INVENTORY_CHANGED, change.sku, ev, trace_headers)
             if placed:
-                await self._kit_placed(out, trace_headers, cmd, tried, meta)
+                await self._kit_placed(out, trace_headers, cmd, tried, kit_placement(result), meta)
             await self._kit_unheld(out, trace_headers, cmd, result, meta)
         if status in ("applied", "rejected", "duplicate"):
             await self._publish_component_levels(out, trace_headers, cmd, result, meta)
@@ -333,6 +343,8 @@ class CommandHandler:
                 order=cmd.order,
                 tried=tried,
                 waiting=bool(result.result.get("waiting")),
+                # a rebuild restores the waiting line's route from it (rebuild_waiting)
+                split=bool(cmd.route and cmd.route.split),
             )
             oversold = OrderOversold(
                 id=stable_id(cmd.idempotency_key, "oversold"), payload=line, **meta
@@ -345,18 +357,25 @@ class CommandHandler:
         trace_headers: Headers,
         cmd: InventoryCommand,
         tried: list[str] | None,
+        placement: dict[str, int],
         meta: dict[str, str | None],
     ) -> None:
-        """A routed store's kit line reserved: placed whole at the location the script chose
-        (the first of its route covering it), said as a routed line's placement (``routed``,
-        ``tried``), so order-consumer counts the line placed and the order's
+        """A routed store's kit line reserved where the script chose (whole at the first
+        location of its route covering it, else split by whole kits when the store allows
+        it), said as a routed line's placement (``routed``, ``tried``): one change per
+        location, each with the whole placement, the first with the usual id (as a plain
+        split line's), so order-consumer counts the line placed and the order's
         ``order.routed`` goes out (ADR 0037)."""
         if cmd.command != "reserve" or cmd.route is None or cmd.order is None or not self.kits:
             return
-        level = (await self.kits.availability([cmd.sku], cmd.location))[cmd.sku]
-        change = kit_line_change(cmd, level, routed=True, tried=tried)
-        ev = InventoryChanged(id=stable_id(cmd.idempotency_key, "changed"), payload=change, **meta)
-        send(out, INVENTORY_CHANGED, cmd.sku, ev, trace_headers)
+        for n, loc in enumerate(placement):
+            at = cmd.model_copy(update={"location": loc})
+            level = (await self.kits.availability([cmd.sku], loc))[cmd.sku]
+            change = kit_line_change(at, level, routed=True, tried=tried, placement=placement)
+            tail = (loc,) if n else ()
+            key = cmd.idempotency_key
+            ev = InventoryChanged(id=stable_id(key, "changed", *tail), payload=change, **meta)
+            send(out, INVENTORY_CHANGED, cmd.sku, ev, trace_headers)
 
     async def _kit_unheld(
         self,
@@ -372,10 +391,15 @@ class CommandHandler:
         held = int(result.result.get("held") or 0)
         if cmd.command == "reserve" or held >= 0 or cmd.order is None or not self.kits:
             return
-        level = (await self.kits.availability([cmd.sku], cmd.location))[cmd.sku]
-        change = kit_hold_change(cmd, level, -held)
-        ev = InventoryChanged(id=stable_id(cmd.idempotency_key, "changed"), payload=change, **meta)
-        send(out, INVENTORY_CHANGED, cmd.sku, ev, trace_headers)
+        moves = kit_hold_moves(result, cmd.location)
+        for n, (loc, kits) in enumerate(moves.items()):
+            at = cmd.model_copy(update={"location": loc})
+            level = (await self.kits.availability([cmd.sku], loc))[cmd.sku]
+            change = kit_hold_change(at, level, -kits)
+            tail = (loc,) if n else ()  # kits held at two locations: one change per location
+            key = cmd.idempotency_key
+            ev = InventoryChanged(id=stable_id(key, "changed", *tail), payload=change, **meta)
+            send(out, INVENTORY_CHANGED, cmd.sku, ev, trace_headers)
 
     async def _publish_component_levels(
         self,

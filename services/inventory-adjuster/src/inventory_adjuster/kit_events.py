@@ -11,14 +11,16 @@ from stocksync_common.events import InventoryCommand, KitPart, Levels, SkuLevels
 
 
 def component_changes(cmd: InventoryCommand, applied: KitApplied) -> list[StockChange]:
-    """One change per component a kit command moved."""
+    """One change per component a kit command moved, per location it moved it at (a routed
+    kit line split by whole kits, or released where its kits are held: each component at
+    every location of the command, in order; issue #23)."""
     out = []
     for c in applied.result.get("components", []):
         before, after = _levels(c["before"]), _levels(c["after"])
         out.append(
             StockChange(
                 sku=c["sku"],
-                location=cmd.location,
+                location=c.get("location") or cmd.location,
                 command=cmd.command,
                 idempotency_key=f"{cmd.idempotency_key}:component:{c['sku']}",
                 version=int(c["version"]),
@@ -88,25 +90,45 @@ def reshared_changes(
 
 
 def kit_rereserved(
-    cmd: InventoryCommand, refused_key: str, level: KitLevel, routed: bool
-) -> StockChange:
+    cmd: InventoryCommand,
+    refused_key: str,
+    levels: dict[str, KitLevel],
+    routed: bool,
+    placement: dict[str, int] | None = None,
+) -> list[StockChange]:
     """The kit line refused under ``refused_key`` now holds ``cmd.quantity`` kits (a change
     with ``rereserved``, as apply.lua's WAITING LIST says of a plain line, so order-consumer
     holds its units again and the rebuild takes it off the kit's list); a routed store's
-    line says where (``routed``), so the warehouse is told of the units."""
-    change = kit_line_change(cmd, level, routed=routed)
-    return change.model_copy(update={"idempotency_key": refused_key, "rereserved": True})
+    line says where (``routed``), so the warehouse is told of the units: one change per
+    location it was placed at (``placement``: kits per location, default all at the
+    command's; ``levels``: the kit's level at each), each with the whole placement."""
+    placement = placement or {cmd.location: cmd.quantity}
+    out = []
+    for loc in placement:
+        at = cmd.model_copy(update={"location": loc})
+        tried = cmd.route.locations if cmd.route is not None else None
+        change = kit_line_change(at, levels[loc], routed=routed, tried=tried, placement=placement)
+        out.append(change.model_copy(update={"idempotency_key": refused_key, "rereserved": True}))
+    return out
 
 
 def kit_line_change(
-    cmd: InventoryCommand, level: KitLevel, *, routed: bool, tried: list[str] | None = None
+    cmd: InventoryCommand,
+    level: KitLevel,
+    *,
+    routed: bool,
+    tried: list[str] | None = None,
+    placement: dict[str, int] | None = None,
 ) -> StockChange:
-    """A kit reserve of an order line as a change of the kit: its levels are the kit's as
-    the stores see them after it, the line's kits shown reserved out of them; a routed
-    store's line is placed whole at the command's location, the one the kit script chose
-    (``routed``; ``tried``: the route's locations, default that one: ADR 0037 §3), which
-    order-consumer takes as the line's placement."""
-    q, available = cmd.quantity, level.available
+    """A kit reserve of an order line as a change of the kit at the command's location: its
+    levels are the kit's as the stores see them after it, the line's kits there shown
+    reserved out of them; a routed store's line is placed where the kit script chose
+    (``routed``: ``placement``, kits per location, default all at the command's location; a
+    line split by whole kits gets one such change per location, each with the whole
+    placement, as a plain split line; ``tried``: the route's locations, default that one: ADR
+    0037 §3), which order-consumer takes as the line's placement."""
+    placement = placement or {cmd.location: cmd.quantity}
+    q, available = placement.get(cmd.location, cmd.quantity), level.available
     before = Levels(on_hand=available + q, reserved=0, safety_stock=0, available=available + q)
     after = Levels(on_hand=available + q, reserved=q, safety_stock=0, available=available)
     return StockChange(
@@ -123,8 +145,8 @@ def kit_line_change(
         seen=level.seen,
         shares=level.shares,
         kit_components=level.components,
-        routed={cmd.location: q} if routed else None,
-        tried=(tried or [cmd.location]) if routed else None,
+        routed=dict(placement) if routed else None,
+        tried=(tried or list(placement)) if routed else None,
     )
 
 
@@ -152,6 +174,27 @@ def kit_hold_change(cmd: InventoryCommand, level: KitLevel, kits: int) -> StockC
         shares=level.shares,
         routed={cmd.location: kits},
     )
+
+
+def kit_placement(applied: KitApplied) -> dict[str, int]:
+    """Kits per location an applied kit command moved (kit.lua's ``allocations``; a result
+    stored before it had none: all at its ``location``), in the script's order."""
+    r = applied.result
+    allocations = r.get("allocations") or [{"location": r["location"], "kits": r["quantity"]}]
+    out: dict[str, int] = {}
+    for a in allocations:
+        out[str(a["location"])] = out.get(str(a["location"]), 0) + int(a["kits"])
+    return out
+
+
+def kit_hold_moves(applied: KitApplied, location: str) -> dict[str, int]:
+    """Kits per location a routed kit command moved its line's hold by (negative: taken off),
+    in order; a result stored before ``allocations``: its ``held`` at ``location``."""
+    r = applied.result
+    if not r.get("allocations"):
+        held = int(r.get("held") or 0)
+        return {location: held} if held else {}
+    return {str(a["location"]): int(a["held"]) for a in r["allocations"] if int(a["held"])}
 
 
 def _levels(doc: dict[str, Any]) -> Levels:

@@ -28,15 +28,19 @@
 --
 -- ROUTING (issue #23; docs/order-routing.md "Kits"). A routed reserve takes the whole kit
 -- line at the first location of the route where every component covers it (a component
--- under the backorder policy always does); none does: refused (it waits at its command's
--- location, as before), having tried every location. Kits are not split across locations.
--- What the line holds is kept per location in its kit hold; a routed release or commit
--- moves the kits where the line holds them (a commit: its command's location first if it
--- holds there; a release: from the route's end), at one location per command: the first
--- of those that holds the whole quantity, else the first. A line holding nothing (reserved
--- before routing chose kit locations) is moved at its command's location, as before. The
--- result says where (`location`), the route `tried` (a reserve) and how the hold moved
--- (`held`: + kits reserved, - kits released or committed; 0 none).
+-- under the backorder policy always does); none does and the route allows splits: whole kits
+-- at each location of the route in order, as many as every component covers there, until
+-- the line is covered (as apply.lua splits a plain line by units); else refused (it waits
+-- with its route), having tried every location. What the line holds is kept per location in
+-- its kit hold; a routed release or commit moves the kits where the line holds them (a
+-- commit: its command's location first if it holds there; a release: from the route's end):
+-- the first of those holding the whole quantity alone, else across them in order
+-- (kit_hold.lua's kit_take). A line holding nothing (reserved before routing chose kit
+-- locations) is moved at its command's location, as before. Every location moves in this
+-- one script. The result says where (`location`: the first; `allocations`: {location,
+-- kits, held} per location, in order; each component's change names its `location`), the
+-- route `tried` (a reserve) and how the hold moved (`held`: + kits reserved, - kits
+-- released or committed, in total; 0 none).
 --
 -- "seen|<location>|<shop>" on the kit's hash counts the kits a shop's orders reserved there
 -- (refused ones included, as apply.lua counts a plain SKU's): published with the kit's
@@ -86,55 +90,76 @@ end
 local skip = {}
 for i in ipairs(comps) do skip[i] = redis.call('EXISTS', KEYS[3 + 3 * i]) == 1 end
 
--- whether every component not already moved covers `qty` kits at `l`
-local function covers(l)
+-- the kits every component not already moved covers at `l` (nil: no bound, every one
+-- skipped or under the backorder policy)
+local function kits_at(l)
+  local most = nil
   for i, c in ipairs(comps) do
     local lv, _, policy = level(KEYS[1 + 3 * i], l)
-    if not skip[i] and policy == 'reject' and lv.available < c[2] * qty then return false end
+    if not skip[i] and policy == 'reject' then
+      local k = math.max(0, math.floor(lv.available / c[2]))
+      if most == nil or k < most then most = k end
+    end
   end
-  return true
+  return most
+end
+local function covers(l, n)
+  local k = kits_at(l)
+  return k == nil or k >= n
 end
 
+-- where the command moves kits: {location, kits, hold move} per location, in order
 local route = (ARGV[16] and ARGV[16] ~= '') and cjson.decode(ARGV[16]) or nil
 local hold_key = KEYS[6 + 3 * #comps]
-local tried, hold_move, refused = cjson.null, 0, false
+local tried, refused = cjson.null, false
+local allocs = {{loc, qty, 0}}
 if route and cmd == 'reserve' then
   tried = route['locations']
   local chosen = nil
   for _, l in ipairs(tried) do
-    if covers(l) then chosen = l; break end
+    if covers(l, qty) then chosen = l; break end
   end
-  if chosen then loc = chosen else refused = true end
-  hold_move = qty
+  if chosen then
+    loc = chosen
+    allocs = {{chosen, qty, qty}}
+  elseif route['split'] then
+    -- whole kits at each location of the route in order, as apply.lua splits units
+    local parts, left = {}, qty
+    for _, l in ipairs(tried) do
+      if left == 0 then break end
+      local k = kits_at(l)
+      local n = (k == nil) and left or math.min(k, left)
+      if n > 0 then parts[#parts + 1] = {l, n, n}; left = left - n end
+    end
+    if left == 0 then allocs = parts; loc = parts[1][1] else refused = true end
+  else
+    refused = true
+  end
 elseif route then
   local flat = redis.call('HGETALL', hold_key)
   local hold = {}
   for i = 1, #flat, 2 do hold[flat[i]] = tonumber(flat[i + 1]) end
-  local at = kit_take_order(hold, route['locations'], cmd == 'commit' and loc or nil)
-  local chosen = at[1]
-  for _, l in ipairs(at) do
-    if hold[l] >= qty then chosen = l; break end
+  local parts = kit_take(hold, kit_take_order(hold, route['locations'],
+    cmd == 'commit' and loc or nil), qty)
+  if #parts > 0 then
+    allocs = parts
+    loc = parts[1][1]
   end
-  if chosen then loc = chosen; hold_move = -math.min(hold[chosen], qty) end
 end
 
 -- validate every component not already moved (marker present) before any write
 local status = refused and 'rejected' or 'applied'
-local befores, versions = {}, {}
-for i, c in ipairs(comps) do
-  local l, v, policy = level(KEYS[1 + 3 * i], loc)
-  befores[i], versions[i] = l, v
-  if not skip[i] and cmd == 'reserve' and policy == 'reject' and l.available < c[2] * qty then
-    status = 'rejected'
+if not refused and cmd == 'reserve' then
+  for _, a in ipairs(allocs) do
+    if not covers(a[1], a[2]) then status = 'rejected' end
   end
 end
+if status == 'rejected' then allocs = {{loc, qty, 0}} end
 
 local stamp_partition = string.match(ARGV[6], ':(%d+)$')
 local changes, skipped = {}, {}
 for i, c in ipairs(comps) do
-  local state, ledger, units = KEYS[1 + 3 * i], KEYS[2 + 3 * i], c[2] * qty
-  local b = befores[i]
-  local oh, rs = b.on_hand, b.reserved
+  local state, ledger = KEYS[1 + 3 * i], KEYS[2 + 3 * i]
   if stamp_partition then
     local field = 'kitoff|' .. stamp_partition
     local cur = tonumber(redis.call('HGET', state, field) or '-1')
@@ -142,44 +167,65 @@ for i, c in ipairs(comps) do
   end
   if skip[i] then
     skipped[#skipped + 1] = c[1]
-  elseif status == 'applied' then
-    if cmd == 'reserve' then rs = rs + units
-    elseif cmd == 'release' then rs = math.max(0, rs - units)
-    else oh = oh - units; rs = math.max(0, rs - units) end
-    redis.call('HSET', state, loc .. '|on_hand', oh, loc .. '|reserved', rs,
-      loc .. '|safety_stock', b.safety_stock)
-    versions[i] = redis.call('HINCRBY', state, 'version', 1)
-    redis.call('XADD', ledger, 'MAXLEN', '~', tonumber(ARGV[8]), '*',
-      'command', cmd, 'key', ARGV[4] .. ':component:' .. c[1], 'location', loc,
-      'quantity', units, 'status', status, 'version', versions[i],
-      'd_on_hand', oh - b.on_hand, 'd_reserved', rs - b.reserved, 'kit', ARGV[4])
-    redis.call('SET', KEYS[3 + 3 * i], cjson.encode({status = status, kit = ARGV[4],
-      version = versions[i]}), 'EX', tonumber(ARGV[5]))
-  end
-  if not skip[i] then
-    local a = {on_hand = oh, reserved = rs, safety_stock = b.safety_stock}
-    a.available = a.on_hand - a.reserved - a.safety_stock
+  else
+    local mine, version = {}, nil
+    for _, a in ipairs(allocs) do
+      local at, units = a[1], c[2] * a[2]
+      local b, v = level(state, at)
+      local oh, rs = b.on_hand, b.reserved
+      if status == 'applied' then
+        if cmd == 'reserve' then rs = rs + units
+        elseif cmd == 'release' then rs = math.max(0, rs - units)
+        else oh = oh - units; rs = math.max(0, rs - units) end
+        redis.call('HSET', state, at .. '|on_hand', oh, at .. '|reserved', rs,
+          at .. '|safety_stock', b.safety_stock)
+        v = redis.call('HINCRBY', state, 'version', 1)
+        redis.call('XADD', ledger, 'MAXLEN', '~', tonumber(ARGV[8]), '*',
+          'command', cmd, 'key', ARGV[4] .. ':component:' .. c[1], 'location', at,
+          'quantity', units, 'status', status, 'version', v,
+          'd_on_hand', oh - b.on_hand, 'd_reserved', rs - b.reserved, 'kit', ARGV[4])
+      end
+      version = v
+      local after = {on_hand = oh, reserved = rs, safety_stock = b.safety_stock}
+      after.available = after.on_hand - after.reserved - after.safety_stock
+      mine[#mine + 1] = {sku = c[1], units = units, version = v, before = b, after = after,
+        location = at}
+    end
+    if status == 'applied' then
+      redis.call('SET', KEYS[3 + 3 * i], cjson.encode({status = status, kit = ARGV[4],
+        version = version}), 'EX', tonumber(ARGV[5]))
+    end
     local applied = status == 'applied'
+    local units = c[2] * qty
     local sold = (applied and cmd == 'reserve') and units or 0
     local asked = cmd == 'reserve' and units or 0
     local shares, kit_parts = alloc_after_kit(state, ARGV[15] or '', ARGV[10] or '', sold,
       asked, ARGV[13], ARGV[14], applied)
-    changes[#changes + 1] = {sku = c[1], units = units, version = versions[i], before = b,
-      after = a, shares = shares, kit_parts = kit_parts}
+    for _, m in ipairs(mine) do
+      m.shares, m.kit_parts = shares, kit_parts
+      changes[#changes + 1] = m
+    end
   end
 end
 
 local kit_version = kit_own(KEYS[1], KEYS[5 + 3 * #comps], status, cmd, loc, qty,
   ARGV[10] or '', stamp_partition, ARGV[7])
 local waiting = kit_waiting(status, KEYS[4 + 3 * #comps], ARGV[11] or '', ARGV[12] or '')
-local held = 0
-if route and status == 'applied' then
-  held = hold_move
-  kit_hold_move(hold_key, loc, hold_move, tonumber(ARGV[17] or '0'))
+local held, placed = 0, {}
+for _, a in ipairs(allocs) do
+  placed[#placed + 1] = {location = a[1], kits = a[2], held = a[3]}
+  if route and status == 'applied' then
+    held = held + a[3]
+    kit_hold_move(hold_key, a[1], a[3], tonumber(ARGV[17] or '0'))
+  end
+end
+if not (route and status == 'applied') then
+  for _, p in ipairs(placed) do p.held = 0 end
 end
 local result = cjson.encode({status = status, command = cmd, location = loc, quantity = qty,
   version = kit_version, components = changes, waiting = waiting,
-  skipped = #skipped > 0 and skipped or cjson.null, tried = tried, held = held})
+  skipped = #skipped > 0 and skipped or cjson.null, tried = tried, held = held,
+  allocations = placed})
 redis.call('SET', KEYS[2], result, 'EX', tonumber(ARGV[5]))
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', tonumber(ARGV[8]), '*',
   'command', cmd, 'key', ARGV[4], 'location', loc, 'quantity', qty, 'status', status,

@@ -16,7 +16,9 @@
 --       stores JSON list and 13 the default allocation JSON (apply.lua's 12 and 13; "" none),
 --       14 the kit SKU, 15 the ordering shop ("" none): a held or undone move recomputes the
 --       component's channel-allocation shares (alloc.lua, prepended; ADR 0040), answered in
---       its document ("shares")
+--       its document ("shares"), 16 the moves JSON [[location, units], ...] of a command
+--       moving the component at several locations (a routed kit line split by whole kits, or
+--       released where its kits are held; issue #23), "" none: ARGV[3] and ARGV[4] alone
 --
 -- hold: a marker already there answers {"prior", marker} (held, refused, or "restored" by a
 --   rebuild: the component's levels hold its share already). Otherwise a reserve the
@@ -36,12 +38,12 @@ local function level(loc)
   return l, tonumber(v[4] or '0'), v[5] or 'reject'
 end
 
-local function write(loc, b, oh, rs, key, cmd, status)
+local function write(loc, b, oh, rs, key, cmd, status, qty)
   redis.call('HSET', KEYS[1], loc .. '|on_hand', oh, loc .. '|reserved', rs,
     loc .. '|safety_stock', b.safety_stock)
   local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', tonumber(ARGV[9]), '*',
-    'command', cmd, 'key', key, 'location', loc, 'quantity', ARGV[4], 'status', status,
+    'command', cmd, 'key', key, 'location', loc, 'quantity', qty or ARGV[4], 'status', status,
     'version', version, 'd_on_hand', oh - b.on_hand, 'd_reserved', rs - b.reserved,
     'kit', ARGV[5])
   local a = {on_hand = oh, reserved = rs, safety_stock = b.safety_stock}
@@ -58,25 +60,41 @@ local function reshare(sold, keep)
     ARGV[13], keep)
 end
 
+local moves = {{loc, units}}
+if ARGV[16] and ARGV[16] ~= '' then moves = cjson.decode(ARGV[16]) end
+
 if step == 'hold' then
   local prior = redis.call('GET', KEYS[3])
   if prior then return {'prior', prior} end
   local b, v, policy = level(loc)
-  if cmd == 'reserve' and policy == 'reject' and b.available < units then
-    reshare(0, false)  -- the demand counts, refused or not
-    local doc = cjson.encode({status = 'refused', kit = ARGV[5], version = v, before = b,
-      after = b})
-    redis.call('SET', KEYS[3], doc, 'EX', tonumber(ARGV[6]))
-    return {'refused', doc}
+  if cmd == 'reserve' and policy == 'reject' then
+    for _, m in ipairs(moves) do
+      if level(m[1]).available < m[2] then
+        reshare(0, false)  -- the demand counts, refused or not
+        local doc = cjson.encode({status = 'refused', kit = ARGV[5], version = v, before = b,
+          after = b})
+        redis.call('SET', KEYS[3], doc, 'EX', tonumber(ARGV[6]))
+        return {'refused', doc}
+      end
+    end
   end
-  local oh, rs = b.on_hand, b.reserved
-  if cmd == 'reserve' then rs = rs + units
-  elseif cmd == 'release' then rs = math.max(0, rs - units)
-  else oh = oh - units; rs = math.max(0, rs - units) end
-  local version, a = write(loc, b, oh, rs, ckey, cmd, 'applied')
+  -- every location at once, in this one slot: one marker for the component's whole share
+  local done, version, first_after = {}, v, nil
+  for _, m in ipairs(moves) do
+    local at, n = m[1], m[2]
+    local mb = level(at)
+    local oh, rs = mb.on_hand, mb.reserved
+    if cmd == 'reserve' then rs = rs + n
+    elseif cmd == 'release' then rs = math.max(0, rs - n)
+    else oh = oh - n; rs = math.max(0, rs - n) end
+    local a
+    version, a = write(at, mb, oh, rs, ckey, cmd, 'applied', n)
+    first_after = first_after or a
+    done[#done + 1] = {location = at, units = n, version = version, before = mb, after = a}
+  end
   local shares, kit_parts = reshare(cmd == 'reserve' and units or 0, true)
   local doc = cjson.encode({status = 'held', kit = ARGV[5], version = version, before = b,
-    after = a, shares = shares, kit_parts = kit_parts})
+    after = first_after, shares = shares, kit_parts = kit_parts, moves = done})
   redis.call('SET', KEYS[3], doc, 'EX', tonumber(ARGV[6]))
   return {'held', doc}
 end
@@ -93,14 +111,24 @@ if ARGV[10] == 'rejected' and redis.call('EXISTS', KEYS[4]) == 0 then
   local marker = redis.call('GET', KEYS[3])
   local held = marker and cjson.decode(marker)
   if held and held.status == 'held' then
-    -- give back exactly what the hold moved (only a reserve can be refused, so a held move of
-    -- a rejected kit is a reserve)
-    local d_rs = held.after.reserved - held.before.reserved
-    local d_oh = held.after.on_hand - held.before.on_hand
-    local version, a = write(loc, b, b.on_hand - d_oh, math.max(0, b.reserved - d_rs),
-      ckey .. ':undo', cmd, 'undone')
+    -- give back exactly what the hold moved, at every location it moved (only a reserve can
+    -- be refused, so a held move of a rejected kit is a reserve)
+    local done = held.moves or {{location = loc, units = units, before = held.before,
+      after = held.after}}
+    local version, a, total = nil, nil, 0
+    for _, m in ipairs(done) do
+      local d_rs = m.after.reserved - m.before.reserved
+      local d_oh = m.after.on_hand - m.before.on_hand
+      local mb = level(m.location)
+      local ma
+      version, ma = write(m.location, mb, mb.on_hand - d_oh, math.max(0, mb.reserved - d_rs),
+        ckey .. ':undo', cmd, 'undone', m.units)
+      if m.location == loc then a = ma end
+      total = total + d_rs
+    end
+    a = a or level(loc)
     asked = 0  -- counted at the hold
-    reshare(-d_rs, true)  -- the sale through the kit the hold counted did not happen
+    reshare(-total, true)  -- the sale through the kit the hold counted did not happen
     redis.call('SET', KEYS[4], cjson.encode({status = 'undone', version = version}), 'EX',
       tonumber(ARGV[6]))
     return {'undone', cjson.encode({version = version, before = a, after = a})}

@@ -13,12 +13,15 @@ direct sales and its kits (alloc.lua, run by every script that moves it), and th
 in a store is the least of its components' parts there (:func:`kit_shares`;
 docs/decisions/0040-kit-allocation.md).
 A routed store's kit line is reserved at the first location of its route where every component
-covers it, and its kits held per order line (``inv:{kit}:hold:...``) are where its routed
-release and commit move them (kit.lua's ROUTING; on a Redis Cluster :meth:`KitStore._routed_place`;
-issue #23, docs/order-routing.md "Kits").
+covers it, else, when the store allows splits, by whole kits across its route's locations in
+order; its kits held per order line (``inv:{kit}:hold:...``) are where its routed release and
+commit move them, across locations when needed (kit.lua's ROUTING; on a Redis Cluster
+:meth:`KitStore._routed_place`, each component's share at every location in one step of its
+slot; issue #23, docs/order-routing.md "Kits").
 A refused kit reserve of an order line waits on the kit's own list (``inv:{kit}:waiting``,
-queued by the script that records the kit's result) and is tried again, all or nothing, when
-a component moves (:mod:`inventory_adjuster.kit_waiting`; ADR 0037).
+queued by the script that records the kit's result; a routed store's line with its route) and
+is tried again, all or nothing, when a component moves at its location or, routed, at one of
+its route's (:mod:`inventory_adjuster.kit_waiting`; ADR 0037).
 """
 
 from __future__ import annotations
@@ -115,10 +118,11 @@ class KitWait:
 
 
 def kit_waiting_entry(cmd: InventoryCommand) -> str:
-    """What a kit reserve of an order line queues if it is refused: apply.lua's entry,
-    without a route (a refused kit line waits at its command's location; ADR 0037), marked
-    ``routed`` for a routed store's line (its placement is reported when it is served)."""
-    entry = waiting_entry(cmd.model_copy(update={"route": None}))
+    """What a kit reserve of an order line queues if it is refused: apply.lua's entry, a
+    routed store's line with its route (it is served at any location of it, as a plain
+    routed line: issue #23) and marked ``routed`` (its placement is reported when it is
+    served; ADR 0037)."""
+    entry = waiting_entry(cmd)
     if not entry or cmd.route is None:
         return entry
     return orjson.dumps({**orjson.loads(entry), "routed": True}).decode()
@@ -385,22 +389,30 @@ class KitStore:
         if _route_json(cmd):
             place = await self._routed_place(cmd, components, memo, hold)
             cmd = cmd.model_copy(update={"location": place.location})
-        holds = await self._parts(cmd, pos, components, "hold", shop=_seen_shop(cmd, wait))
+        shop = _seen_shop(cmd, wait)
+        parts = None if place.refused else place.parts
+        holds = await self._parts(cmd, pos, components, "hold", shop=shop, parts=parts)
         docs = [orjson.loads(as_text(doc)) for _, doc in holds]
         refused = place.refused or any(d["status"] == "refused" for d in docs)
         status = "rejected" if refused else "applied"
-        settled = await self._parts(cmd, pos, components, "settle", status, _seen_shop(cmd, wait))
+        settled = await self._parts(cmd, pos, components, "settle", status, shop, parts)
         changes, skipped = [], []
         for (comp, units), hold, settle in zip(components, docs, settled, strict=True):
-            units *= cmd.quantity
             if hold["status"] not in ("held", "refused"):  # "restored": a rebuild put its
                 # share into its levels (ADR 0008)
                 skipped.append(comp)
                 continue
+            if status == "applied" and hold.get("moves"):  # at several locations (#23)
+                for m in hold["moves"]:
+                    change = {k: m.get(k) for k in ("version", "before", "after", "location")}
+                    changes.append({"sku": comp, "units": m["units"], **change,
+                                    "shares": hold.get("shares"),
+                                    "kit_parts": hold.get("kit_parts")})  # fmt: skip
+                continue
             doc = hold if status == "applied" else orjson.loads(as_text(settle[1]))
             keys = ("version", "before", "after", "shares", "kit_parts")
             change = {k: doc.get(k) for k in keys}
-            changes.append({"sku": comp, "units": units, **change})
+            changes.append({"sku": comp, "units": units * cmd.quantity, **change})
         args = [
             status,
             cmd.command,
@@ -419,6 +431,7 @@ class KitStore:
             place.hold_move,
             self.hold_ttl_s,
             orjson.dumps(place.tried).decode() if place.tried is not None else "",
+            orjson.dumps(place.parts).decode() if status == "applied" and place.parts else "",
         ]
         own = idem_key(cmd.sku, own_key(cmd.idempotency_key))
         record_keys = [*kit_keys, waiting_key(cmd.sku), own, hold_key(cmd)]
@@ -450,11 +463,17 @@ class KitStore:
         resumes at the same location whatever the holds since moved."""
         if memo is not None:
             doc = orjson.loads(memo)
-            return KitPlace(doc["location"], int(doc["hold_move"]), doc["tried"], doc["refused"])
+            parts = [(str(p[0]), int(p[1]), int(p[2])) for p in doc.get("parts") or []]
+            return KitPlace(doc["location"], int(doc["hold_move"]), doc["tried"], doc["refused"],
+                            parts or None)  # fmt: skip
         locations = cmd.route.locations if cmd.route is not None else [cmd.location]
         if cmd.command == "reserve":
-            covered = await self._covering(cmd, components, locations)
-            place = KitPlace(covered or cmd.location, cmd.quantity, locations, covered is None)
+            split = cmd.route is not None and cmd.route.split
+            parts = await self._covering(cmd, components, locations, split)
+            if parts:
+                place = KitPlace.of(parts, locations)
+            else:
+                place = KitPlace(cmd.location, cmd.quantity, locations, True)
         else:
             place = hold_place(hold, locations, cmd)
         doc = orjson.dumps(asdict(place))
@@ -464,11 +483,12 @@ class KitStore:
         return place
 
     async def _covering(
-        self, cmd: InventoryCommand, components: Components, locations: list[str]
-    ) -> str | None:
+        self, cmd: InventoryCommand, components: Components, locations: list[str], split: bool
+    ) -> list[Part]:
         """The first of ``locations`` where every component covers the kit command (a
         component under the backorder policy always does; one whose marker says it moved
-        already is not counted, as kit.lua skips it)."""
+        already is not counted, as kit.lua skips it); none, with ``split``: whole kits at
+        each in order until the command is covered (kit.lua's split); else none ([])."""
         pipe = self.redis.pipeline(transaction=False)
         for comp, _ in components:
             pipe.exists(idem_key(comp, component_key(cmd.idempotency_key, comp)))
@@ -476,19 +496,31 @@ class KitStore:
                       for part in ("on_hand", "reserved", "safety_stock")]  # fmt: skip
             pipe.hmget(state_key(comp), [*fields, "policy"])
         rows = await pipe.execute()
-        for i, loc in enumerate(locations):
-            ok = True
+
+        def kits_at(i: int) -> int:
+            """The kits every counted component covers at ``locations[i]``."""
+            most = cmd.quantity
             for n, (_, units) in enumerate(components):
                 moved, values = rows[2 * n], rows[2 * n + 1]
                 if moved or as_text(values[-1] or b"reject") != "reject":
                     continue
                 oh, rs, ss = (int(v or 0) for v in values[3 * i : 3 * i + 3])
-                if oh - rs - ss < units * cmd.quantity:
-                    ok = False
-                    break
-            if ok:
-                return loc
-        return None
+                most = min(most, max(0, (oh - rs - ss) // units))
+            return most
+
+        room = [kits_at(i) for i in range(len(locations))]
+        for loc, kits in zip(locations, room, strict=True):
+            if kits >= cmd.quantity:
+                return [(loc, cmd.quantity, cmd.quantity)]
+        if not split:
+            return []
+        parts, left = [], cmd.quantity
+        for loc, kits in zip(locations, room, strict=True):
+            n = min(kits, left)
+            if n > 0:
+                parts.append((loc, n, n))
+                left -= n
+        return parts if left == 0 else []
 
     async def _parts(
         self,
@@ -498,16 +530,20 @@ class KitStore:
         step: str,
         decision: str = "",
         shop: str = "",
+        parts: list[Part] | None = None,
     ) -> list[Any]:
-        """kit_part.lua's ``step`` on every component, pipelined."""
+        """kit_part.lua's ``step`` on every component, pipelined; ``parts``: the kits per
+        location of a command moving them at several (each component at each, one step)."""
         head = script_head_args(cmd, pos, self.idem_ttl_s, self.ledger_max_len)
         offset_field, offset, ledger_len = head[5], head[6], head[7]
         calls = []
         for comp, units in components:
+            moves = orjson.dumps([[loc, units * kits] for loc, kits, _ in parts]).decode() \
+                if parts else ""  # fmt: skip
             args = [step, cmd.command, cmd.location, units * cmd.quantity, cmd.idempotency_key,
                     self.idem_ttl_s, offset_field, offset, ledger_len, decision,
                     component_key(cmd.idempotency_key, comp), self.shops_json,
-                    self.allocation_json, cmd.sku, shop]  # fmt: skip
+                    self.allocation_json, cmd.sku, shop, moves]  # fmt: skip
             calls.append((part_keys(cmd.idempotency_key, comp), args))
         return await run_script_many(self.redis, self._part, calls)
 
@@ -664,24 +700,43 @@ async def kit_levels(
     )
 
 
+Part = tuple[str, int, int]  # (location, kits, hold move there)
+
+
 @dataclass(frozen=True)
 class KitPlace:
     """Where a kit command applies: its location, the kits its order line's hold moves by
-    there when applied, the locations a routed reserve tried (None: not routed) and whether
-    no location of its route covered it (refused whatever its command's location holds)."""
+    there when applied, the locations a routed reserve tried (None: not routed), whether no
+    location of its route covered it (refused whatever its command's location holds) and,
+    for a command moving kits at several locations (a line split by whole kits, or released
+    where they are held; issue #23), each location's kits and hold move, in order (None:
+    all at ``location``)."""
 
     location: str
     hold_move: int = 0
     tried: list[str] | None = None
     refused: bool = False
+    parts: list[Part] | None = None
+
+    @classmethod
+    def of(cls, parts: list[Part], tried: list[str] | None = None) -> KitPlace:
+        """Kits at each of ``parts`` (at least one)."""
+        if len(parts) == 1:
+            return cls(parts[0][0], parts[0][2], tried)
+        return cls(parts[0][0], sum(p[2] for p in parts), tried, False, parts)
+
+    def split(self, quantity: int) -> list[Part]:
+        """(location, kits, hold move) per location the command moves kits at."""
+        return self.parts or [(self.location, quantity, self.hold_move)]
 
 
 def hold_place(hold: dict[str, int], locations: Sequence[str], cmd: InventoryCommand) -> KitPlace:
     """kit.lua's choice for a routed release or commit of a kit line (kit_hold.lua's
-    ``kit_take_order``): a commit's own location first if the line holds kits there, then
-    the route from its end (a release then any other location held at); the first of those
-    holding the whole quantity, else the first. A line holding nothing: its command's
-    location, the hold unmoved."""
+    ``kit_take_order`` and ``kit_take``): a commit's own location first if the line holds
+    kits there, then the route from its end (a release then any other location held at); the
+    first of those holding the whole quantity alone, else across them in order until it is
+    covered (what the line does not hold at the first). A line holding nothing: its
+    command's location, the hold unmoved."""
     order: list[str] = []
 
     def add(loc: str) -> None:
@@ -697,8 +752,18 @@ def hold_place(hold: dict[str, int], locations: Sequence[str], cmd: InventoryCom
             add(loc)
     if not order:
         return KitPlace(cmd.location)
-    chosen = next((loc for loc in order if hold[loc] >= cmd.quantity), order[0])
-    return KitPlace(chosen, -min(hold[chosen], cmd.quantity))
+    whole = next((loc for loc in order if hold[loc] >= cmd.quantity), None)
+    if whole is not None:
+        return KitPlace(whole, -cmd.quantity)
+    parts, left = [], cmd.quantity
+    for loc in order:
+        n = min(hold[loc], left)
+        if n > 0:
+            parts.append((loc, n, -n))
+            left -= n
+    first = parts[0]
+    parts[0] = (first[0], first[1] + left, first[2])
+    return KitPlace.of(parts)
 
 
 def place_key(cmd: InventoryCommand) -> str:
