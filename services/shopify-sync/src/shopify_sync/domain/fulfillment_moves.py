@@ -54,7 +54,7 @@ class Held:
     line: str  # the fulfillment order line's id
     location: str
     units: int
-    held: str | None = None  # as Move.held
+    by_service: str | None = None  # as Move.held
 
 
 def held_units(fulfillment_orders: list[dict[str, Any]]) -> dict[str, list[Held]]:
@@ -73,7 +73,7 @@ def held_units(fulfillment_orders: list[dict[str, Any]]) -> dict[str, list[Held]
                 held = Held(str(fo["id"]), str(line["id"]), str(location), units, by_service)
                 out.setdefault(str(order_line), []).append(held)
     for parts in out.values():
-        parts.sort(key=lambda h: h.held is not None)  # those that may move first
+        parts.sort(key=lambda h: h.by_service is not None)  # those that may move first
     return out
 
 
@@ -97,7 +97,7 @@ def plan_moves(
                 if take <= 0:
                     continue
                 move = moves.setdefault(
-                    (h.fulfillment_order, dest), Move(h.fulfillment_order, dest, held=h.held)
+                    (h.fulfillment_order, dest), Move(h.fulfillment_order, dest, held=h.by_service)
                 )
                 move.lines[h.line] = move.lines.get(h.line, 0) + take
                 free[i] -= take
