@@ -4,10 +4,12 @@ simulator: Shopify assigned an order's lines to its first location, routing plac
 at the second and split another across both; ``order.routed`` moves the first line's
 fulfillment order whole and the split line's units in part, with the order's committed units;
 a redelivery moves nothing more; a move Shopify refuses is a poison message naming its
-reason."""
+reason; a fulfillment order a fulfillment service holds is not sent at all (Shopify would
+refuse it), the order's other moves are made, and it is dead-lettered the same way."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +17,7 @@ from typing import Any
 
 import pytest
 from integration.shopify_sync.conftest import LOC, Sync, SyncFactory, _topics
+from prometheus_client import REGISTRY
 
 from stocksync_common.consumer import PoisonMessage
 from stocksync_common.events import Order, OrderLine, OrderRouted, encode
@@ -232,3 +235,51 @@ async def fulfillment_orders_at(s: Sync, order_gid: str) -> dict[str, str]:
         for fo in fos if fo["status"] in ("OPEN", "IN_PROGRESS")
         for line in fo["lineItems"]["nodes"] if line["remainingQuantity"] > 0
     }  # fmt: skip
+
+
+def held_counted(shop: str) -> float:
+    labels = {"shop": shop, "outcome": "held"}
+    return REGISTRY.get_sample_value("stocksync_fulfillment_order_moves_total", labels) or 0.0
+
+
+async def test_a_fulfillment_order_a_fulfillment_service_holds_is_not_moved(
+    sync_stack: SyncFactory, kafka_bootstrap: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """HS-B's fulfillment order (at wh-1) was accepted by a fulfillment service, HS-A's (at
+    wh-2, the merchant moved it) was not; routing placed both at wh-3. HS-A's moves; no move
+    is sent for HS-B's, and the event is poison naming why, as a refused move is."""
+    async with orders_stack(sync_stack, kafka_bootstrap) as (s, _topic):
+        shop = s.shops[0]
+        quantities = {LOC: 2, LOC2: 2, LOC3: 2}
+        order, gid_, fos = await split_by_the_merchant(s, ["HS-A", "HS-B"], quantities, 1, ALL_FOS)
+        held = next(fo for fo in fos if fo["assignedLocation"]["location"]["id"] == LOC)
+        number = held["id"].rsplit("/", 1)[1]
+        r = await s.sim.patch(f"/_sim/stores/{shop}/fulfillment-orders/{number}",
+                              json={"request_status": "ACCEPTED"})  # fmt: skip
+        assert r.status_code == 200, r.text
+        fulfillments = s.container.fulfillments
+        assert fulfillments is not None and fulfillments.mover is not None
+        await s.sim.delete("/_sim/requests")
+        before = held_counted(shop)
+
+        event = routed(s, order, [("HS-A", 1, "wh-3"), ("HS-B", 1, "wh-3")])
+        with caplog.at_level(logging.WARNING), pytest.raises(PoisonMessage) as poison:
+            await fulfillments.mover.on_routed(event)
+        assert await moves_sent(s) == 1  # HS-A's only: none for the held one
+        assert await fulfillment_orders_at(s, gid_) == {"HS-A": LOC3, "HS-B": LOC}
+        reason = str(poison.value)
+        assert "held by a fulfillment service" in reason and "ACCEPTED" in reason, reason
+        assert held["id"] in reason
+        assert held_counted(shop) - before == 1
+        assert any("held by a fulfillment service" in r.getMessage() for r in caplog.records)
+
+        # redelivered while still held: nothing sent, poison again; once the service let go
+        # (a cancellation accepted), it moves
+        with pytest.raises(PoisonMessage, match="held by a fulfillment service"):
+            await fulfillments.mover.on_routed(event)
+        assert await moves_sent(s) == 1
+        r = await s.sim.patch(f"/_sim/stores/{shop}/fulfillment-orders/{number}",
+                              json={"request_status": "CANCELLATION_ACCEPTED"})  # fmt: skip
+        assert r.status_code == 200, r.text
+        assert await fulfillments.mover.on_routed(event) == 1
+        assert await fulfillment_orders_at(s, gid_) == {"HS-A": LOC3, "HS-B": LOC3}

@@ -1,17 +1,20 @@
 """The Shopify simulator's fulfillmentOrderMove: a whole untouched fulfillment order moves
 itself, a part (or one partly fulfilled) moves into a new one, committed units follow, and
-the refusals Shopify documents are user errors that change nothing."""
+the refusals Shopify documents are user errors that change nothing: among them a fulfillment
+order awaiting a fulfillment service (its ``requestStatus``) and one with progress reported,
+both set through the control API."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from unit.simulators.shopify_harness import LOC, LOC2, PARENT, ShopifySim
 from unit.simulators.test_sim_shopify_fulfillment import create, fulfillment_orders, place
 
 FOS = """
 query($id: ID!) { order(id: $id) { fulfillmentOrders(first: 5) { nodes {
-  id status assignedLocation { location { id } }
+  id status requestStatus assignedLocation { location { id } }
   lineItems(first: 5) { nodes { id remainingQuantity totalQuantity } } } } } }
 """
 MOVE = """
@@ -103,3 +106,81 @@ async def test_refusals_change_nothing(shopify: ShopifySim) -> None:
     assert (await create(shopify, fo["id"], line, 3))["userErrors"] == []
     closed = await move(shopify, fo["id"], LOC2)
     assert "not in a movable state" in closed["userErrors"][0]["message"]
+
+
+# Shopify: "You can't change the assigned location while a fulfillment order has a request
+# status of SUBMITTED, ACCEPTED, CANCELLATION_REQUESTED, or CANCELLATION_REJECTED."
+HELD_BY_SERVICE = ["SUBMITTED", "ACCEPTED", "CANCELLATION_REQUESTED", "CANCELLATION_REJECTED"]
+
+
+async def set_state(shopify: ShopifySim, fo_gid: str, **state: Any) -> dict[str, Any]:
+    number = fo_gid.rsplit("/", 1)[1]
+    r = await shopify.client.patch(f"/_sim/stores/{PARENT}/fulfillment-orders/{number}", json=state)
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+async def request_status(shopify: ShopifySim, order_gid: str) -> list[str]:
+    data = (await shopify.graphql(FOS, {"id": order_gid}))["data"]["order"]
+    return [fo["requestStatus"] for fo in data["fulfillmentOrders"]["nodes"]]
+
+
+@pytest.mark.parametrize("status", HELD_BY_SERVICE)
+async def test_one_awaiting_a_fulfillment_service_is_not_moved(
+    shopify: ShopifySim, status: str
+) -> None:
+    order_gid = await seed_both(shopify, 3)
+    (fo,) = await fulfillment_orders(shopify, order_gid)
+    assert await request_status(shopify, order_gid) == ["UNSUBMITTED"]
+    assert (await set_state(shopify, fo["id"], request_status=status))["requestStatus"] == status
+    assert await request_status(shopify, order_gid) == [status]
+    answer = await move(shopify, fo["id"], LOC2)
+    assert answer["movedFulfillmentOrder"] is None
+    (error,) = answer["userErrors"]
+    assert error["field"] == ["id"] and error["code"] is None
+    assert f"request status of {status}" in error["message"], error
+    assert await where(shopify, order_gid) == [("OPEN", LOC, 3)]
+    assert level(shopify, LOC) == (7, 3) and level(shopify, LOC2) == (4, 0)
+
+
+@pytest.mark.parametrize("status", ["UNSUBMITTED", "REJECTED", "CANCELLATION_ACCEPTED"])
+async def test_one_the_fulfillment_service_let_go_of_moves(
+    shopify: ShopifySim, status: str
+) -> None:
+    order_gid = await seed_both(shopify, 3)
+    (fo,) = await fulfillment_orders(shopify, order_gid)
+    await set_state(shopify, fo["id"], request_status="ACCEPTED")
+    await set_state(shopify, fo["id"], request_status=status)
+    assert (await move(shopify, fo["id"], LOC2))["userErrors"] == []
+    assert await where(shopify, order_gid) == [("OPEN", LOC2, 3)]
+
+
+async def test_one_with_progress_reported_is_not_moved_until_marked_open(
+    shopify: ShopifySim,
+) -> None:
+    order_gid = await seed_both(shopify, 3)
+    (fo,) = await fulfillment_orders(shopify, order_gid)
+    reported = await set_state(shopify, fo["id"], progress_reported=True)
+    assert reported["status"] == "IN_PROGRESS"
+    answer = await move(shopify, fo["id"], LOC2)
+    assert answer["movedFulfillmentOrder"] is None
+    assert answer["userErrors"] == [{
+        "field": ["id"], "code": "CANNOT_MOVE_FULFILLMENT_ORDER_WITH_REPORTED_PROGRESS",
+        "message": "Cannot move a fulfillment order that has progress reported.",
+    }]  # fmt: skip
+    assert await where(shopify, order_gid) == [("IN_PROGRESS", LOC, 3)]
+    assert (await set_state(shopify, fo["id"], progress_reported=False))["status"] == "OPEN"
+    assert (await move(shopify, fo["id"], LOC2))["userErrors"] == []
+    assert await where(shopify, order_gid) == [("OPEN", LOC2, 3)]
+
+
+async def test_the_state_of_an_unknown_fulfillment_order_is_a_404(shopify: ShopifySim) -> None:
+    r = await shopify.client.patch(
+        f"/_sim/stores/{PARENT}/fulfillment-orders/999", json={"request_status": "ACCEPTED"}
+    )
+    assert r.status_code == 404
+    r = await shopify.client.patch(
+        f"/_sim/stores/{PARENT}/fulfillment-orders/999", json={"request_status": "LOST"}
+    )
+    assert r.status_code == 422

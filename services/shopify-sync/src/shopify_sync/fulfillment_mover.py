@@ -9,7 +9,10 @@ elsewhere is moved to where routing placed it with ``fulfillmentOrderMove`` (pla
 :mod:`shopify_sync.domain.fulfillment_moves`). A redelivered event plans from what Shopify
 shows now: nothing is moved twice. A move Shopify refuses is a poison message naming
 Shopify's reason (dead-lettered for the merchant); the other moves of the order are made
-first. Moving a fulfillment order moves the order's committed units in Shopify, so the
+first. A move of a fulfillment order a fulfillment service holds (its request status) is
+not sent, since Shopify refuses it; it is dead-lettered the same way, naming the request
+status, and a replay once the service has let go (a cancellation accepted) moves it (ADR
+0035 §3). Moving a fulfillment order moves the order's committed units in Shopify, so the
 store's counts at both locations are re-checked against truth afterwards (``resync``: a
 targeted reconciliation of the moved SKUs).
 """
@@ -23,6 +26,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from shopify_sync.adapters import metrics
 from shopify_sync.adapters.fulfillment_documents import (
     FULFILLMENT_ORDER_MOVE,
     FULFILLMENT_ORDER_MOVE_COST,
@@ -70,15 +74,33 @@ class FulfillmentOrderMover:
         if not wanted:
             return 0
         fulfillment_orders = await every_fulfillment_order(self.client, store, order.order_id)
-        moves = plan_moves(fulfillment_orders, wanted)
+        planned = plan_moves(fulfillment_orders, wanted)
+        moves = [m for m in planned if m.held is None]
+        held = [self._held(store, m) for m in planned if m.held is not None]
         refused = [r for r in [await self._move(store, m) for m in moves] if r]
         made = len(moves) - len(refused)
+        metrics.FULFILLMENT_MOVES.labels(store.shop, "moved").inc(made)
+        metrics.FULFILLMENT_MOVES.labels(store.shop, "refused").inc(len(refused))
         if made and self.resync is not None:
             await self.resync(store.shop, sorted(skus))
         log.info("fulfillment orders moved", extra={"order": order.order_id, "moves": made})
-        if refused:
-            raise PoisonMessage(f"fulfillmentOrderMove refused on {store.shop}: {refused}")
+        reasons = [f"fulfillmentOrderMove refused on {store.shop}: {refused}"] if refused else []
+        if held:
+            reasons.append(f"not moved on {store.shop}, held by a fulfillment service: {held}")
+        if reasons:
+            raise PoisonMessage("; ".join(reasons))
         return made
+
+    @staticmethod
+    def _held(store: Store, move: Move) -> str:
+        """A move not sent: Shopify refuses moving a fulfillment order while a fulfillment
+        service holds it (request status SUBMITTED, ACCEPTED, CANCELLATION_REQUESTED or
+        CANCELLATION_REJECTED)."""
+        metrics.FULFILLMENT_MOVES.labels(store.shop, "held").inc()
+        log.warning("fulfillment order held by a fulfillment service: not moved", extra={
+            "shop": store.shop, "fulfillment_order": move.fulfillment_order,
+            "location": move.location, "request_status": move.held})  # fmt: skip
+        return f"{move.fulfillment_order} ({move.held}) to {move.location}"
 
     @staticmethod
     def wanted(

@@ -1,5 +1,6 @@
-"""Control API for tests and the bench: fault switches, counters, bulk result files, and
-product edits that send ``products/update`` webhooks."""
+"""Control API for tests and the bench: fault switches, counters, bulk result files,
+product edits that send ``products/update`` webhooks, and a fulfillment order's request
+status or progress reported (what a fulfillment service or the merchant did to it)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from stocksync_sim.shopify.bulk import BulkOperation
 from stocksync_sim.shopify.channels import channels, set_channels
 from stocksync_sim.shopify.collections import collection_payload, find_collection
 from stocksync_sim.shopify.faults import FaultsIn, FaultSpec
+from stocksync_sim.shopify.fulfillment import RequestStatus, find_fulfillment_order, set_state
 from stocksync_sim.shopify.payloads import product_payload
 from stocksync_sim.shopify.runtime import Simulator, get_sim
 from stocksync_sim.shopify.state import Product, StoreState
@@ -26,6 +28,13 @@ Wait = Annotated[bool, Query(description="await the first delivery attempt befor
 class ProductEdit(BaseModel):
     sku: str | None = Field(default=None, min_length=1)
     title: str | None = None
+
+
+class FulfillmentOrderState(BaseModel):
+    """What a fulfillment service (its requests) or a merchant (progress) did to it."""
+
+    request_status: RequestStatus | None = None
+    progress_reported: bool | None = None
 
 
 def store_or_404(sim: Simulator, shop: str) -> StoreState:
@@ -160,3 +169,20 @@ async def edit_product(
     product.touch()
     await notify_product(sim, store, "products/update", product, wait=wait)
     return product.to_json()
+
+
+@router.patch("/stores/{shop}/fulfillment-orders/{number}")
+async def fulfillment_order_state(
+    shop: str, number: int, body: FulfillmentOrderState, sim: SimDep
+) -> dict[str, Any]:
+    """Set a fulfillment order's request status or its progress reported (ADR 0035 §3)."""
+    store = store_or_404(sim, shop)
+    found = find_fulfillment_order(store, f"gid://shopify/FulfillmentOrder/{number}")
+    if found is None:
+        raise HTTPException(404, f"unknown fulfillment order {number}")
+    fo = found[1]
+    refused = set_state(fo, body.request_status, body.progress_reported)
+    if refused:
+        raise HTTPException(409, refused)
+    return {"id": fo.id, "status": fo.status, "requestStatus": fo.request_status,
+            "progressReported": fo.progress_reported}  # fmt: skip

@@ -6,13 +6,18 @@ of open fulfillment orders (all remaining units when a fulfillment order lists n
 records tracking, and moves the shipped units out of ``committed`` (on-hand drops).
 A fulfillment order with nothing left is CLOSED; partly fulfilled, IN_PROGRESS.
 ``fulfillmentOrderMove`` is in :mod:`stocksync_sim.shopify.fulfillment_move`.
+
+Each fulfillment order answers its ``requestStatus`` (UNSUBMITTED, the only one of a
+merchant-managed location's) and may have had progress reported; the control API sets both
+(:func:`set_state`), standing in for a fulfillment service's requests and
+``fulfillmentOrderReportProgress``/``fulfillmentOrderOpen``, which are not simulated.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from stocksync_sim.delivery import rfc3339, utc_now
 from stocksync_sim.shopify.executor import Call, GqlObject, Resolve
@@ -20,6 +25,20 @@ from stocksync_sim.shopify.objects import NODE, connection, location_object
 from stocksync_sim.shopify.state import Product, StoreState, gid
 
 OPEN_STATUSES = frozenset({"OPEN", "IN_PROGRESS"})
+# FulfillmentOrderRequestStatus; the four Shopify names as awaiting a fulfillment service
+RequestStatus = Literal[
+    "UNSUBMITTED",
+    "SUBMITTED",
+    "ACCEPTED",
+    "REJECTED",
+    "CANCELLATION_REQUESTED",
+    "CANCELLATION_ACCEPTED",
+    "CANCELLATION_REJECTED",
+    "CLOSED",
+]
+AWAITING_SERVICE = frozenset(
+    {"SUBMITTED", "ACCEPTED", "CANCELLATION_REQUESTED", "CANCELLATION_REJECTED"}
+)
 
 
 @dataclass
@@ -38,6 +57,8 @@ class FulfillmentOrder:
     location_id: str
     lines: list[FoLine]
     status: str = "OPEN"
+    request_status: str = "UNSUBMITTED"
+    progress_reported: bool = False
 
     @property
     def id(self) -> str:
@@ -111,6 +132,7 @@ def fulfillment_order_object(store: StoreState, fo: FulfillmentOrder) -> GqlObje
         {
             "id": fo.id,
             "status": fo.status,
+            "requestStatus": fo.request_status,
             "orderId": gid("Order", fo.order_id),
             "assignedLocation": assigned,
             "lineItems": Resolve(
@@ -121,6 +143,23 @@ def fulfillment_order_object(store: StoreState, fo: FulfillmentOrder) -> GqlObje
         },
         NODE,
     )
+
+
+def set_state(
+    fo: FulfillmentOrder, request_status: RequestStatus | None, progress_reported: bool | None
+) -> str | None:
+    """Set what the control API was given; the reason it cannot be, or None. Reporting
+    progress makes an open fulfillment order IN_PROGRESS; marking it open again makes it
+    OPEN (IN_PROGRESS while some units were fulfilled)."""
+    if progress_reported is not None:
+        if fo.status not in OPEN_STATUSES:
+            return f"fulfillment order is {fo.status}"
+        fo.progress_reported = progress_reported
+        fulfilled = any(line.remaining < line.total for line in fo.lines)
+        fo.status = "IN_PROGRESS" if progress_reported or fulfilled else "OPEN"
+    if request_status is not None:
+        fo.request_status = request_status
+    return None
 
 
 def _fulfillment_object(f: Fulfillment) -> GqlObject:

@@ -8,9 +8,12 @@ reassigned to another location of the store.
   original keeps the rest (CLOSED when it has none left to fulfil).
 - The order's committed units move with them: committed and available change at both
   locations (``on_hand`` stays at each).
-- Refused, all or nothing, with user errors: an unknown fulfillment order; a closed one; an
-  unknown destination; the location it is already assigned to; a destination that has never
-  stocked an item moved; an unknown line or a quantity that is not 1..remaining.
+- Refused, all or nothing, with user errors: an unknown fulfillment order; a closed one; one
+  with progress reported (code ``CANNOT_MOVE_FULFILLMENT_ORDER_WITH_REPORTED_PROGRESS``); one
+  whose request status is SUBMITTED, ACCEPTED, CANCELLATION_REQUESTED or
+  CANCELLATION_REJECTED (awaiting a fulfillment service; no code); an unknown destination;
+  the location it is already assigned to; a destination that has never stocked an item
+  moved; an unknown line or a quantity that is not 1..remaining.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 from stocksync_sim.shopify.executor import Call, GqlObject
 from stocksync_sim.shopify.fulfillment import (
+    AWAITING_SERVICE,
     OPEN_STATUSES,
     FoLine,
     FulfillmentOrder,
@@ -28,11 +32,13 @@ from stocksync_sim.shopify.fulfillment import (
 )
 from stocksync_sim.shopify.state import StoreState, gid
 
+REPORTED_PROGRESS = "CANNOT_MOVE_FULFILLMENT_ORDER_WITH_REPORTED_PROGRESS"
 
-def _error(field_path: list[str], message: str) -> GqlObject:
+
+def _error(field_path: list[str], message: str, code: str | None = None) -> GqlObject:
     return GqlObject(
         "FulfillmentOrderMoveFulfillmentOrderMoveUserError",
-        {"field": field_path, "message": message, "code": None},
+        {"field": field_path, "message": message, "code": code},
         cost=0,
     )
 
@@ -80,6 +86,12 @@ def _refusals(
 ) -> list[GqlObject]:
     if fo.status not in OPEN_STATUSES:
         return [_error(["id"], "Fulfillment order is not in a movable state.")]
+    if fo.progress_reported:
+        message = "Cannot move a fulfillment order that has progress reported."
+        return [_error(["id"], message, REPORTED_PROGRESS)]
+    if fo.request_status in AWAITING_SERVICE:
+        return [_error(["id"], "You can't change the assigned location while a fulfillment "
+                       f"order has a request status of {fo.request_status}.")]  # fmt: skip
     if not isinstance(dest, str) or dest not in store.locations:
         return [_error(["newLocationId"], "Location could not be found.")]
     if dest == fo.location_id:

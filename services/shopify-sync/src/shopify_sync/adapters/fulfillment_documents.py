@@ -26,7 +26,7 @@ mutation CreateFulfillment($fulfillment: FulfillmentInput!, $message: String) {
 # An order's fulfillment orders, a page at a time, each with its first page of lines (the
 # rest read with FULFILLMENT_ORDER_LINES_PAGE): where each is assigned, and each line's SKU
 # and order line. Shipments fulfil by SKU; moves follow routing by order line (ADR 0035,
-# ADR 0037 §1).
+# ADR 0037 §1), never of one a fulfillment service holds (its requestStatus, ADR 0035 §3).
 ORDER_FULFILLMENT_ORDERS = """
 query OrderFulfillmentOrders($id: ID!, $first: Int!, $lines: Int!, $after: String) {
   order(id: $id) {
@@ -39,6 +39,7 @@ query OrderFulfillmentOrders($id: ID!, $first: Int!, $lines: Int!, $after: Strin
       nodes {
         id
         status
+        requestStatus
         assignedLocation {
           location {
             id

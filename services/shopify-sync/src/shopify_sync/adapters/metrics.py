@@ -80,6 +80,12 @@ RAISES_HELD = Counter(
     "Raises under channel allocation held back until other stores give up room, per shop.",
     ["shop"],
 )
+FULFILLMENT_MOVES = Counter(
+    "stocksync_fulfillment_order_moves_total",
+    "Fulfillment order moves following routing, per shop: moved, refused (Shopify's user "
+    "errors) or held (a fulfillment service holds the fulfillment order: not sent).",
+    ["shop", "outcome"],
+)
 PENDING = Gauge("stocksync_shopify_pending", "Changes waiting to be pushed, per shop.", ["shop"])
 REJECTED = Counter(
     "stocksync_shopify_rejected_total", "Changes dead-lettered, by reason.", ["shop", "reason"]

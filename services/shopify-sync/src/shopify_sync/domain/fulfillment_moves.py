@@ -8,6 +8,11 @@ chose and Shopify did not (a deficit), line by line, in the order routing listed
 unfulfilled units of open fulfillment orders move; units routing refused stay where Shopify
 put them. Planned from what Shopify shows now, so a plan made again after the moves (a
 redelivered event) is empty.
+
+A fulfillment order awaiting a fulfillment service (its ``requestStatus`` one of
+:data:`HELD_BY_SERVICE`) cannot be moved: Shopify refuses it. Its units count where they
+are, are taken only after those that may move, and a move planned from it is marked
+``held`` (the mover does not send it).
 """
 
 from __future__ import annotations
@@ -17,6 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MOVABLE = frozenset({"OPEN", "IN_PROGRESS"})  # IN_PROGRESS: partly fulfilled
+# "You can't change the assigned location while a fulfillment order has a request status of
+# SUBMITTED, ACCEPTED, CANCELLATION_REQUESTED, or CANCELLATION_REJECTED" (fulfillmentOrderMove)
+HELD_BY_SERVICE = frozenset(
+    {"SUBMITTED", "ACCEPTED", "CANCELLATION_REQUESTED", "CANCELLATION_REJECTED"}
+)
 
 
 @dataclass
@@ -27,6 +37,7 @@ class Move:
     fulfillment_order: str
     location: str
     lines: dict[str, int] = field(default_factory=dict)
+    held: str | None = None  # the request status a fulfillment service holds it with: not sent
 
     def variables(self) -> dict[str, Any]:
         items = [{"id": line, "quantity": n} for line, n in self.lines.items()]
@@ -43,6 +54,7 @@ class Held:
     line: str  # the fulfillment order line's id
     location: str
     units: int
+    by_service: str | None = None  # as Move.held
 
 
 def held_units(fulfillment_orders: list[dict[str, Any]]) -> dict[str, list[Held]]:
@@ -52,12 +64,16 @@ def held_units(fulfillment_orders: list[dict[str, Any]]) -> dict[str, list[Held]
         if fo.get("status") not in MOVABLE:
             continue
         location = ((fo.get("assignedLocation") or {}).get("location") or {}).get("id")
+        request = fo.get("requestStatus")
+        by_service = str(request) if request in HELD_BY_SERVICE else None
         for line in (fo.get("lineItems") or {}).get("nodes") or []:
             order_line = (line.get("lineItem") or {}).get("id")
             units = int(line.get("remainingQuantity") or 0)
             if location and order_line and units > 0:
-                held = Held(str(fo["id"]), str(line["id"]), str(location), units)
+                held = Held(str(fo["id"]), str(line["id"]), str(location), units, by_service)
                 out.setdefault(str(order_line), []).append(held)
+    for parts in out.values():
+        parts.sort(key=lambda h: h.by_service is not None)  # those that may move first
     return out
 
 
@@ -81,7 +97,7 @@ def plan_moves(
                 if take <= 0:
                     continue
                 move = moves.setdefault(
-                    (h.fulfillment_order, dest), Move(h.fulfillment_order, dest)
+                    (h.fulfillment_order, dest), Move(h.fulfillment_order, dest, held=h.by_service)
                 )
                 move.lines[h.line] = move.lines.get(h.line, 0) + take
                 free[i] -= take
