@@ -66,10 +66,15 @@ class Sku:
 class Topics:
     commands: str
     levels: str
+    changed: str  # read by the rebuild for routed holds (none here): the bench's own, empty
 
 
 async def create_topics(bootstrap: str, run_id: str, partitions: int) -> Topics:
-    topics = Topics(f"bench.rebuild.{run_id}.commands", f"bench.rebuild.{run_id}.levels")
+    topics = Topics(
+        f"bench.rebuild.{run_id}.commands",
+        f"bench.rebuild.{run_id}.levels",
+        f"bench.rebuild.{run_id}.changed",
+    )
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_options(env_security()))
     await admin.start()
     try:
@@ -77,6 +82,7 @@ async def create_topics(bootstrap: str, run_id: str, partitions: int) -> Topics:
             [
                 NewTopic(topics.commands, partitions, 1),
                 NewTopic(topics.levels, partitions, 1, topic_configs={"cleanup.policy": "compact"}),
+                NewTopic(topics.changed, partitions, 1),
             ]
         )
     finally:
@@ -88,7 +94,7 @@ async def delete_topics(bootstrap: str, topics: Topics) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_options(env_security()))
     await admin.start()
     try:
-        await admin.delete_topics([topics.commands, topics.levels])
+        await admin.delete_topics([topics.commands, topics.levels, topics.changed])
     finally:
         await admin.close()
 
@@ -228,7 +234,11 @@ async def run(opts: Options) -> dict[str, Any]:
         group = f"bench-rebuild-{run_id}"
         store = RedisInventory(redis, group, idem_ttl_s=3600, ledger_max_len=1000)
         report = await rebuild(
-            store, opts.bootstrap, levels_topic=topics.levels, commands_topic=topics.commands
+            store,
+            opts.bootstrap,
+            levels_topic=topics.levels,
+            commands_topic=topics.commands,
+            changed_topic=topics.changed,
         )
         problems = await verify(redis, truth)
         problems.extend(_counts(report, opts))
