@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -368,14 +368,11 @@ class CommandHandler:
         ``order.routed`` goes out (ADR 0037)."""
         if cmd.command != "reserve" or cmd.route is None or cmd.order is None or not self.kits:
             return
-        for n, loc in enumerate(placement):
-            at = cmd.model_copy(update={"location": loc})
-            level = (await self.kits.availability([cmd.sku], loc))[cmd.sku]
-            change = kit_line_change(at, level, routed=True, tried=tried, placement=placement)
-            tail = (loc,) if n else ()
-            key = cmd.idempotency_key
-            ev = InventoryChanged(id=stable_id(key, "changed", *tail), payload=change, **meta)
-            send(out, INVENTORY_CHANGED, cmd.sku, ev, trace_headers)
+
+        def change(at: InventoryCommand, level: KitLevel, _n: int) -> StockChange:
+            return kit_line_change(at, level, routed=True, tried=tried, placement=placement)
+
+        await self._per_location(out, trace_headers, cmd, placement, change, meta)
 
     async def _kit_unheld(
         self,
@@ -392,13 +389,34 @@ class CommandHandler:
         if cmd.command == "reserve" or held >= 0 or cmd.order is None or not self.kits:
             return
         moves = kit_hold_moves(result, cmd.location)
-        for n, (loc, kits) in enumerate(moves.items()):
+
+        def change(at: InventoryCommand, level: KitLevel, kits: int) -> StockChange:
+            return kit_hold_change(at, level, -kits)
+
+        await self._per_location(out, trace_headers, cmd, moves, change, meta)
+
+    async def _per_location(
+        self,
+        out: BatchPublisher,
+        trace_headers: Headers,
+        cmd: InventoryCommand,
+        kits_at: dict[str, int],
+        change: Callable[[InventoryCommand, KitLevel, int], StockChange],
+        meta: dict[str, str | None],
+    ) -> None:
+        """One change of the kit per location of a kit line (``kits_at``: kits there), each
+        with the kit's level there; the first with the command's usual id, the others with
+        their location added (as a plain split line's)."""
+        if self.kits is None:
+            return
+        for n, (loc, kits) in enumerate(kits_at.items()):
             at = cmd.model_copy(update={"location": loc})
             level = (await self.kits.availability([cmd.sku], loc))[cmd.sku]
-            change = kit_hold_change(at, level, -kits)
-            tail = (loc,) if n else ()  # kits held at two locations: one change per location
+            tail = (loc,) if n else ()
             key = cmd.idempotency_key
-            ev = InventoryChanged(id=stable_id(key, "changed", *tail), payload=change, **meta)
+            ev = InventoryChanged(
+                id=stable_id(key, "changed", *tail), payload=change(at, level, kits), **meta
+            )
             send(out, INVENTORY_CHANGED, cmd.sku, ev, trace_headers)
 
     async def _publish_component_levels(

@@ -423,31 +423,11 @@ local function read_hold()
   return hold
 end
 
--- The locations a release or commit takes held units from: `first` (a commit's location),
--- then the route from its end (the primary location keeps its hold longest); a release
--- then any other location the line holds at (its store's route may have changed), while a
--- commit stays within its route (a warehouse's shipment names only the location it left).
-local function take_order(hold, first)
-  local order, seen = {}, {}
-  local function add(l)
-    if not seen[l] and (hold[l] or 0) > 0 then order[#order + 1] = l; seen[l] = true end
-  end
-  if first then add(first) end
-  local locs = ROUTE['locations']
-  for i = #locs, 1, -1 do add(locs[i]) end
-  if first then return order end
-  local rest = {}
-  for l in pairs(hold) do rest[#rest + 1] = l end
-  table.sort(rest)
-  for _, l in ipairs(rest) do add(l) end
-  return order
-end
-
 -- {location, d_reserved, d_on_hand} of a routed release or commit of `qty` units.
 local function routed_moves(cmd, loc, qty)
   local hold = read_hold()
   local moves, left = {}, qty
-  for _, l in ipairs(take_order(hold, cmd == 'commit' and loc or nil)) do
+  for _, l in ipairs(take_order(hold, ROUTE['locations'], cmd == 'commit' and loc or nil)) do
     if left == 0 then break end
     local n = math.min(hold[l], left)
     left = left - n

@@ -139,7 +139,7 @@ elseif route then
   local flat = redis.call('HGETALL', hold_key)
   local hold = {}
   for i = 1, #flat, 2 do hold[flat[i]] = tonumber(flat[i + 1]) end
-  local parts = kit_take(hold, kit_take_order(hold, route['locations'],
+  local parts = kit_take(hold, take_order(hold, route['locations'],
     cmd == 'commit' and loc or nil), qty)
   if #parts > 0 then
     allocs = parts

@@ -3,26 +3,8 @@
 -- inv:{kit}:hold:<shop>:<order>:<line> lives (kits per location, as apply.lua's hold of a
 -- plain line holds units), so it moves atomically with the kit's stored result.
 
--- The locations a routed release or commit of a kit line takes its kits from, as apply.lua's
--- take_order: `first` (a commit's location), then the route from its end (the primary
--- location keeps its hold longest); a release then any other location the line holds at.
-local function kit_take_order(hold, locations, first)
-  local order, seen = {}, {}
-  local function add(l)
-    if not seen[l] and (hold[l] or 0) > 0 then order[#order + 1] = l; seen[l] = true end
-  end
-  if first then add(first) end
-  for i = #locations, 1, -1 do add(locations[i]) end
-  if first then return order end
-  local rest = {}
-  for l in pairs(hold) do rest[#rest + 1] = l end
-  table.sort(rest)
-  for _, l in ipairs(rest) do add(l) end
-  return order
-end
-
 -- {location, kits, hold move} of a routed release or commit of `qty` kits taking from the
--- locations in `order` (kit_take_order): the first of them holding the whole quantity alone
+-- locations in `order` (take_order.lua): the first of them holding the whole quantity alone
 -- (one location moves), else across them in order until it is covered (a line split by
 -- whole kits, issue #23), what the line does not hold moved at the first (its components
 -- clamped at 0, as before). Empty: the line holds nothing.

@@ -65,7 +65,10 @@ _LUA = files("inventory_adjuster.adapters")
 _KIT_WAITING_LUA = _LUA.joinpath("kit_waiting.lua").read_text()  # both scripts' kit_waiting()
 _KIT_OWN_LUA = _LUA.joinpath("kit_own.lua").read_text()  # both scripts' kit_own()
 _ALLOC_LUA = _LUA.joinpath("alloc.lua").read_text()  # the components' shares (ADR 0040)
-_KIT_HOLD_LUA = _LUA.joinpath("kit_hold.lua").read_text()  # a routed kit line's hold (#23)
+# a routed kit line's hold (#23), and where a release or commit takes it from (as apply.lua)
+_KIT_HOLD_LUA = (
+    _LUA.joinpath("take_order.lua").read_text() + _LUA.joinpath("kit_hold.lua").read_text()
+)
 KIT_LUA = (
     _KIT_WAITING_LUA
     + _KIT_OWN_LUA
@@ -732,7 +735,7 @@ class KitPlace:
 
 def hold_place(hold: dict[str, int], locations: Sequence[str], cmd: InventoryCommand) -> KitPlace:
     """kit.lua's choice for a routed release or commit of a kit line (kit_hold.lua's
-    ``kit_take_order`` and ``kit_take``): a commit's own location first if the line holds
+    ``take_order`` and ``kit_take``): a commit's own location first if the line holds
     kits there, then the route from its end (a release then any other location held at); the
     first of those holding the whole quantity alone, else across them in order until it is
     covered (what the line does not hold at the first). A line holding nothing: its

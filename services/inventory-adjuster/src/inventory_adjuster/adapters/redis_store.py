@@ -23,10 +23,11 @@ from redis.typing import EncodableT
 from stocksync_common.events import InventoryCommand, KitPart, Levels, SkuLevels
 from stocksync_common.redis_client import pipeline_evalsha
 
-# alloc.lua: the channel-allocation shares, shared with the kit scripts (ADR 0012, 0040)
+# alloc.lua: the channel-allocation shares, take_order.lua: where a routed line's release or
+# commit takes its hold from; both shared with the kit scripts (ADR 0012, 0040; #23)
 APPLY_LUA = "".join(
     files("inventory_adjuster.adapters").joinpath(name).read_text()
-    for name in ("alloc.lua", "apply.lua")
+    for name in ("alloc.lua", "take_order.lua", "apply.lua")
 )
 RESTORE_LUA = files("inventory_adjuster.adapters").joinpath("restore.lua").read_text()
 LEDGER_FORGET_LUA = files("inventory_adjuster.adapters").joinpath("ledger_forget.lua").read_text()
