@@ -9,10 +9,10 @@ ADR 0034; on one Redis too)."""
 
 import uuid
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import pytest
-from integration.inventory_adjuster.test_kit_handler import TP, RecordingProducer
+from integration.inventory_adjuster.test_kit_handler import RecordingProducer
+from integration.inventory_adjuster.test_kit_waiting import Rig as WaitingRig
 from redis.asyncio import Redis
 
 from inventory_adjuster.adapters.kits import KitStore
@@ -25,12 +25,8 @@ from inventory_adjuster.adapters.redis_store import (
     waiting_key,
 )
 from inventory_adjuster.handlers import CommandHandler
-from stocksync_common.consumer import Incoming
 from stocksync_common.events import (
     InventoryChanged,
-    InventoryCommand,
-    InventoryCommandRequested,
-    OrderLineRef,
     OrderOversold,
     Route,
     SkuConfig,
@@ -44,49 +40,8 @@ ROUTE = Route(locations=["wh-1", "wh-2"])
 
 
 @dataclass
-class Rig:
-    redis: Redis
-    store: RedisInventory
-    handler: CommandHandler
-    producer: RecordingProducer
-    a: str
-    b: str
-    kit: str
-    offset: int = 0
-
-    def item(
-        self,
-        sku: str,
-        command: str,
-        qty: int,
-        *,
-        line: str | None = None,
-        location: str = "wh-1",
-        key: str | None = None,
-        **extra: object,
-    ) -> Incoming:
-        self.offset += 1
-        order = OrderLineRef(shop=SHOP, order_id=f"o-{line}", line_id=line) if line else None
-        event = InventoryCommandRequested(
-            source="t",
-            payload=InventoryCommand(
-                command=command,  # type: ignore[arg-type]
-                idempotency_key=key or f"{command}:{line or uuid.uuid4().hex}:{self.offset}",
-                sku=sku,
-                location=location,
-                quantity=qty,
-                order=order,
-                **extra,  # type: ignore[arg-type]
-            ),
-        )
-        record = SimpleNamespace(topic=TP.topic, partition=0, offset=self.offset, timestamp=0,
-                                 key=sku.encode(), value=None, headers=[])  # fmt: skip
-        return Incoming(record=record, event=event)  # type: ignore[arg-type]
-
-    async def run(self, *items: Incoming) -> list[object]:
-        self.producer.sent.clear()
-        await self.handler.handle_batch(TP, list(items))
-        return [e for _, e in self.producer.sent]
+class Rig(WaitingRig):
+    shop: str = SHOP
 
     async def at(self, sku: str, location: str) -> tuple[int, int]:
         """(on_hand, reserved) of ``sku`` at ``location``."""

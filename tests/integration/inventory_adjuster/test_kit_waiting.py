@@ -43,18 +43,30 @@ class Rig:
     kit: str
     offset: int = 0
 
+    shop: str = SHOP
+
     def item(
-        self, sku: str, command: str, qty: int, line: str | None = None, **extra: object
+        self,
+        sku: str,
+        command: str,
+        qty: int,
+        line: str | None = None,
+        *,
+        location: str = "wh-1",
+        key: str | None = None,
+        **extra: object,
     ) -> Incoming:
+        """A command as the consumer loop hands it over (``key``: its idempotency key, by
+        default one per command)."""
         self.offset += 1
-        order = OrderLineRef(shop=SHOP, order_id=f"o-{line}", line_id=line) if line else None
+        order = OrderLineRef(shop=self.shop, order_id=f"o-{line}", line_id=line) if line else None
         event = InventoryCommandRequested(
             source="t",
             payload=InventoryCommand(
                 command=command,  # type: ignore[arg-type]
-                idempotency_key=f"{command}:{line or uuid.uuid4().hex}:{self.offset}",
+                idempotency_key=key or f"{command}:{line or uuid.uuid4().hex}:{self.offset}",
                 sku=sku,
-                location="wh-1",
+                location=location,
                 quantity=qty,
                 order=order,
                 **extra,  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -475,13 +476,10 @@ class CommandHandler:
         cause = commands[-1][0]
         for location in sorted({loc for _, loc in moved}):
             kits = sorted({k for sku, loc in moved if loc == location for k in index.get(sku, [])})
-            levels = await self.kits.availability(kits, location)
-            # components under allocation share out their budgets with their kits (ADR 0040):
-            # the first round keeps what each wants to give, the second cuts the parts to it
-            for _ in range(2):
-                if not await self._share_out(out, trace_headers, cause, levels):
-                    break
-                levels = await self.kits.availability(kits, location)
+            # components under allocation share out their budgets with their kits (ADR 0040);
+            # those whose direct shares moved are published as they move
+            publish = functools.partial(self._publish_reshared, out, trace_headers, cause)
+            levels = await self.kits.shared_out(kits, location, publish)
             for kit, level in levels.items():
                 change = derived_kit_change(kit, location, level, cause.payload)
                 ev = InventoryChanged(
@@ -492,22 +490,6 @@ class CommandHandler:
                     payload=change,
                 )
                 send(out, INVENTORY_CHANGED, kit, ev, trace_headers)
-
-    async def _share_out(
-        self,
-        out: BatchPublisher,
-        trace_headers: Headers,
-        cause: InventoryCommandRequested,
-        levels: dict[str, KitLevel],
-    ) -> bool:
-        """The kits' components whose direct shares changed when they learnt what their kits
-        can use (:meth:`KitStore.share_out`): their changes and levels records published.
-        Whether any changed."""
-        if self.kits is None:
-            return False
-        reshared = await self.kits.share_out(levels)
-        await self._publish_reshared(out, trace_headers, cause, reshared)
-        return bool(reshared)
 
     async def _publish_reshared(
         self,

@@ -1126,11 +1126,7 @@ async def _share_out_kits(store: RedisInventory, kits: KitStore, candidates: lis
         return 0
     await kits.start_allocation(comps)
     for location in sorted({loc for _, loc in await stocked_at(store, comps)}):
-        levels = await kits.availability(sorted(defs), location)
-        for _ in range(2):  # as the handler: the first round keeps wants, the second cuts
-            if not await kits.share_out(levels):
-                break
-            levels = await kits.availability(sorted(defs), location)
+        await kits.shared_out(sorted(defs), location)  # as the handler, nothing published
     return len(comps)
 
 

@@ -26,7 +26,7 @@ its route's (:mod:`inventory_adjuster.kit_waiting`; ADR 0037).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from importlib.resources import files
 from typing import Any, NamedTuple
@@ -625,6 +625,26 @@ class KitStore:
         calls = [([state_key(comp)], args) for comp in comps]
         versions = await run_script_many(self.redis, self._reshare, calls)
         return [comp for comp, v in zip(comps, versions, strict=True) if v is not None]
+
+    async def shared_out(
+        self,
+        kits: list[str],
+        location: str,
+        on_reshared: Callable[[list[str]], Awaitable[None]] | None = None,
+    ) -> dict[str, KitLevel]:
+        """The kits' levels at ``location`` once their allocated components have shared out
+        their budgets with them (:meth:`share_out`): the first round keeps what each wants
+        to give, the second cuts the parts to it (ADR 0040). ``on_reshared``: told, each
+        round, the components whose direct shares changed (the handler publishes them)."""
+        levels = await self.availability(kits, location)
+        for _ in range(2):
+            reshared = await self.share_out(levels)
+            if not reshared:
+                break
+            if on_reshared is not None:
+                await on_reshared(reshared)
+            levels = await self.availability(kits, location)
+        return levels
 
     async def start_allocation(self, components: Iterable[str]) -> list[str]:
         """After a kit is defined: each component that is low now counting its units in kits
