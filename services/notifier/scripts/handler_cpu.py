@@ -11,7 +11,9 @@ rules, one channel, no worker: what is measured is the handler, not delivery. Re
 process CPU (this process only; Redis's own CPU is not counted) and wall time per change.
 ``--decode``: each record's value is parsed inside the measured loop, as the consumer does,
 by the notifier's decoder (the default, ADR 0042) or the shared full pydantic one; ``none``
-hands the handler events built beforehand (what this measured before ADR 0042).
+hands the handler events built beforehand (what this measured before ADR 0042). The garbage
+collector is tuned as in the service (ADR 0033: its thresholds, the heap frozen once warm),
+or every young collection would walk the events and records the bench keeps.
 Its keys live under a fresh prefix and are deleted at the end.
 """
 
@@ -36,10 +38,12 @@ from notifier.adapters.reorders import ReorderPublisher
 from notifier.adapters.rules_store import RulesStore
 from notifier.adapters.state import SkuStates, VelocityWindow
 from notifier.handlers import AlertHandler
+from stocksync_common import gc_tuning
 from stocksync_common.consumer import Decoder, Incoming
 from stocksync_common.events import InventoryChanged, Levels, OrderLineRef, StockChange, encode
 from stocksync_common.events import decode as full_decode
 from stocksync_common.topics import INVENTORY_CHANGED
+from stocksync_common.settings import CommonSettings
 from stocksync_common.tracing import setup_tracing
 
 
@@ -114,6 +118,8 @@ async def main(url: str, n: int, skus: int, batch: int, decode: Decoder | None) 
     tp = TopicPartition(INVENTORY_CHANGED, 0)
     await handler.handle_batch(tp, items[:batch])  # warm up: scripts loaded, rules read
     rest, raw = items[batch:], records[batch:]
+    gc_tuning.tune(CommonSettings.model_fields["gc_thresholds"].default)
+    gc_tuning.freeze()  # as the service once started: what the bench built is left out
     cpu, wall = time.process_time(), time.perf_counter()
     for i in range(0, len(rest), batch):
         part = rest[i : i + batch] if decode is None else incoming(raw[i : i + batch], decode)
