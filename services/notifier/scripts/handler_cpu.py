@@ -42,8 +42,8 @@ from stocksync_common import gc_tuning
 from stocksync_common.consumer import Decoder, Incoming
 from stocksync_common.events import InventoryChanged, Levels, OrderLineRef, StockChange, encode
 from stocksync_common.events import decode as full_decode
-from stocksync_common.topics import INVENTORY_CHANGED
 from stocksync_common.settings import CommonSettings
+from stocksync_common.topics import INVENTORY_CHANGED
 from stocksync_common.tracing import setup_tracing
 
 

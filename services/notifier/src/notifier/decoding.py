@@ -8,7 +8,9 @@ location, shares, kits, seen, routes...) it never reads. Any other event is deco
 A change whose used fields are not in the shape StockSync's producers write (a missing
 field, a wrong type, a time not in UTC ``Z`` form...) is handed to the full pydantic decode,
 so what is refused is refused as before, with pydantic's error naming the field (the
-consumer dead-letters it), and what pydantic's lax parsing accepts is still accepted.
+consumer dead-letters it), and what pydantic's lax parsing accepts is still accepted (the
+full event is handed on: the handler reads either). So is a record without
+``"type":"inventory.changed"`` in its first 200 bytes, where ``encode()`` writes it.
 Fields the notifier does not read are not checked: a change malformed only there is
 handled (the consumers that read them still refuse it).
 """
@@ -22,11 +24,12 @@ import orjson
 
 from notifier.domain.changes import ChangeSeen, SeenChange, SeenOrder
 from stocksync_common.consumer import Decoded
-from stocksync_common.events import CommandName, Envelope, Event, InventoryChanged
+from stocksync_common.events import CommandName, Envelope, Event
 from stocksync_common.events import decode as full_decode
 
 COMMANDS: frozenset[str] = frozenset(get_args(CommandName))
 CHANGED = "inventory.changed"
+MARK = b'"type":"inventory.changed"'  # where encode() writes it: after the id, near the start
 
 
 class _Unusual(Exception):  # noqa: N818 - control flow: the full decode decides
@@ -38,6 +41,8 @@ def decode(raw: bytes | None) -> Event | Envelope | Decoded:
     naming the field) on anything malformed, for the consumer to dead-letter."""
     if raw is None:
         raise ValueError("record has no value (tombstone)")
+    if raw.find(MARK, 0, 200) < 0:  # not a change as encode() writes one: in full, parsed once
+        return full_decode(raw)
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -47,30 +52,7 @@ def decode(raw: bytes | None) -> Event | Envelope | Decoded:
     try:
         return _change(doc)
     except _Unusual:
-        return seen(full_decode(raw))
-
-
-def seen(event: Event | Envelope) -> ChangeSeen:
-    """The light reading of a fully decoded change (one the light parse left to pydantic)."""
-    if not isinstance(event, InventoryChanged):  # pragma: no cover - its type said so
-        raise ValueError(f"expected {CHANGED}, got {event.type}")
-    p = event.payload
-    order = p.order
-    return ChangeSeen(
-        correlation_id=event.correlation_id,
-        shop=event.shop,
-        occurred_at=event.occurred_at,
-        payload=SeenChange(
-            sku=p.sku,
-            location=p.location,
-            command=p.command,
-            version=p.version,
-            sku_available_before=p.sku_available_before,
-            sku_available_after=p.sku_available_after,
-            backordered=p.backordered,
-            order=SeenOrder(order.shop, order.order_id, order.line_id) if order else None,
-        ),
-    )
+        return full_decode(raw)  # the handler reads a full change as well
 
 
 def _change(doc: dict[str, Any]) -> ChangeSeen:
