@@ -1,13 +1,19 @@
 """CPU per stock change through ``AlertHandler.handle_batch`` against a real Redis.
 
     uv run --frozen python services/notifier/scripts/handler_cpu.py \
-        [--redis redis://127.0.0.1:16379/0] [--changes 5000] [--skus 1000] [--batch 100]
+        [--redis redis://127.0.0.1:16379/0] [--changes 5000] [--skus 1000] [--batch 100] \
+        [--decode notifier|full|none]
 
 Flash-sale shaped: SKUs already stocked (50 units) each selling one unit at a time, fed as
 one partition's batches the way the consumer loop hands them over (a SKU appears several
 times in a batch when ``--skus`` is below the batch size times the batches). Default
 rules, one channel, no worker: what is measured is the handler, not delivery. Reports the
 process CPU (this process only; Redis's own CPU is not counted) and wall time per change.
+``--decode``: each record's value is parsed inside the measured loop, as the consumer does,
+by the notifier's decoder (the default, ADR 0042) or the shared full pydantic one; ``none``
+hands the handler events built beforehand (what this measured before ADR 0042). The garbage
+collector is tuned as in the service (ADR 0033: its thresholds, the heap frozen once warm),
+or every young collection would walk the events and records the bench keeps.
 Its keys live under a fresh prefix and are deleted at the end.
 """
 
@@ -23,6 +29,7 @@ from dataclasses import dataclass
 from aiokafka.structs import TopicPartition
 from redis.asyncio import Redis
 
+from notifier import decoding
 from notifier.adapters.alerts_log import AlertLog
 from notifier.adapters.digests import Digests
 from notifier.adapters.outbox import Outbox
@@ -31,8 +38,11 @@ from notifier.adapters.reorders import ReorderPublisher
 from notifier.adapters.rules_store import RulesStore
 from notifier.adapters.state import SkuStates, VelocityWindow
 from notifier.handlers import AlertHandler
-from stocksync_common.consumer import Incoming
-from stocksync_common.events import InventoryChanged, Levels, OrderLineRef, StockChange
+from stocksync_common import gc_tuning
+from stocksync_common.consumer import Decoder, Incoming
+from stocksync_common.events import InventoryChanged, Levels, OrderLineRef, StockChange, encode
+from stocksync_common.events import decode as full_decode
+from stocksync_common.settings import CommonSettings
 from stocksync_common.topics import INVENTORY_CHANGED
 from stocksync_common.tracing import setup_tracing
 
@@ -74,7 +84,19 @@ def changes(n: int, skus: int, run: str) -> list[InventoryChanged]:
     return out
 
 
-async def main(url: str, n: int, skus: int, batch: int) -> None:
+DECODERS: dict[str, Decoder | None] = {
+    "notifier": decoding.decode,
+    "full": full_decode,
+    "none": None,
+}
+
+
+def incoming(records: Sequence[_Record], decode: Decoder) -> list[Incoming]:
+    """The records as the consumer loop hands them over, parsed by ``decode``."""
+    return [Incoming(r, decode(r.value)) for r in records]
+
+
+async def main(url: str, n: int, skus: int, batch: int, decode: Decoder | None) -> None:
     setup_tracing("notifier", "none")  # as the service runs: real spans, none exported
     run = uuid.uuid4().hex[:8]
     prefix = f"notifier-cpu-{run}"
@@ -91,13 +113,17 @@ async def main(url: str, n: int, skus: int, batch: int) -> None:
         quiet=QuietPeriods(redis, prefix),
     )
     events = changes(n, skus, run)
-    items = [Incoming(_Record(e.payload.sku.encode()), e) for e in events]
+    records = [_Record(e.payload.sku.encode(), value=encode(e)) for e in events]
+    items = [Incoming(r, e) for r, e in zip(records, events, strict=True)]
     tp = TopicPartition(INVENTORY_CHANGED, 0)
     await handler.handle_batch(tp, items[:batch])  # warm up: scripts loaded, rules read
-    rest = items[batch:]
+    rest, raw = items[batch:], records[batch:]
+    gc_tuning.tune(CommonSettings.model_fields["gc_thresholds"].default)
+    gc_tuning.freeze()  # as the service once started: what the bench built is left out
     cpu, wall = time.process_time(), time.perf_counter()
     for i in range(0, len(rest), batch):
-        await handler.handle_batch(tp, rest[i : i + batch])
+        part = rest[i : i + batch] if decode is None else incoming(raw[i : i + batch], decode)
+        await handler.handle_batch(tp, part)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     done = len(rest)
     print(  # noqa: T201
@@ -117,5 +143,6 @@ if __name__ == "__main__":
     p.add_argument("--changes", type=int, default=5000)
     p.add_argument("--skus", type=int, default=1000)
     p.add_argument("--batch", type=int, default=100)
+    p.add_argument("--decode", choices=sorted(DECODERS), default="notifier")
     a = p.parse_args()
-    asyncio.run(main(a.redis, a.changes + a.batch, a.skus, a.batch))
+    asyncio.run(main(a.redis, a.changes + a.batch, a.skus, a.batch, DECODERS[a.decode]))

@@ -151,3 +151,27 @@ async def test_a_state_moved_by_another_owner_is_not_overwritten(instance):
     stored = await states.load(sku)
     assert (stored.version, stored.done) == (3, 3)
     assert await queued(c, other) == [("low_stock", 1)]  # the rest of the batch went on
+
+
+async def test_a_change_that_alters_nothing_still_records_its_version(instance):
+    """Why the commit of a change that moves no threshold is not skipped (ADR 0042): the
+    stored version is what keeps an older change, retried late through the retry topic
+    (ADR 0009), from being decided against a state that has moved past it. Without that
+    write the late change would raise a stale crossing and leave the state on the wrong
+    side of its thresholds; with it, it is ignored and the next crossing alerts as usual."""
+    _, c = instance
+    sku = f"N-{uuid.uuid4().hex[:8]}"
+    await feed(c, [changed(sku, 5, 20, 19)])
+    before = await c.handler.states.load(sku)
+    await feed(c, [changed(sku, 7, 12, 11)])  # no threshold crossed: only the version moves
+    after = await c.handler.states.load(sku)
+    assert (after.version, after.done) == (7, 7)
+    assert after.model_copy(update={"version": 5, "done": 5}) == before
+    await feed(c, [changed(sku, 6, 19, 2)])  # v6 failed and comes back from the retry topic
+    assert await queued(c, sku) == []
+    assert c.handler.reorders.published == []
+    assert await c.handler.states.load(sku) == after
+    await feed(c, [changed(sku, 7, 12, 11)])  # a duplicate: nothing either
+    assert await c.handler.states.load(sku) == after
+    await feed(c, [changed(sku, 8, 11, 2)])  # a later crossing alerts as ever
+    assert await queued(c, sku) == [("low_stock", 8), ("reorder", 8)]

@@ -90,14 +90,26 @@ class PoisonMessage(Exception):  # noqa: N818 - the domain's word for it
     """Raised by a handler for input that can never succeed; it goes straight to the DLQ."""
 
 
+class Decoded(Protocol):
+    """What the loop itself reads of a decoded record: a service's own lighter reading of
+    a shared event (the notifier's changes, ADR 0042) has these too."""
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def correlation_id(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Incoming:
     record: Record
-    # A shared event, or one of the service's own when its consumer has its own decoder.
-    event: Event | Envelope
+    # A shared event, or one of the service's own when its consumer has its own decoder
+    # (an event of its own, or its own reading of a shared one).
+    event: Event | Envelope | Decoded
 
 
-Decoder = Callable[[bytes | None], Event | Envelope]
+Decoder = Callable[[bytes | None], Event | Envelope | Decoded]
 
 
 BatchHandler = Callable[[TopicPartition, Sequence[Incoming]], Awaitable[None]]

@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
+from notifier import decoding
 from notifier.adapters.alerts_log import AlertLog
 from notifier.adapters.channels import Channel, EmailChannel, SlackChannel, WebhookChannel
 from notifier.adapters.dead_letters import DeadLetters
@@ -174,6 +175,8 @@ def service(settings: Settings) -> Service[Container]:
         # alerts may follow a quarter of a second later: changes come in batches (#19)
         fetch_min_bytes=OFF_PATH_FETCH_MIN_BYTES,
         fetch_max_wait_ms=OFF_PATH_FETCH_MAX_WAIT_MS,
+        # inventory.changed read narrowly: the fields the notifier uses (ADR 0042)
+        decode=decoding.decode,
     )
     return Service(
         settings=settings,

@@ -28,6 +28,7 @@ from notifier.adapters.reorders import ReorderPublisher
 from notifier.adapters.rules_store import RulesStore
 from notifier.adapters.state import Commit, SkuStates, VelocityWindow
 from notifier.domain.alerts import Alert, ChannelName, Routed
+from notifier.domain.changes import ChangeEvent, ChangeSeen
 from notifier.domain.crossings import Decision, SkuState
 from notifier.domain.rules import Effective, RuleSet
 from notifier.domain.sku_batch import Observed, decide_sku
@@ -71,7 +72,7 @@ class AlertHandler:
         items = [item for _, batch in parts for item in batch]
         if not items:
             return
-        changes = [i.event for i in items if isinstance(i.event, InventoryChanged)]
+        changes = [i.event for i in items if isinstance(i.event, ChangeSeen | InventoryChanged)]
         oversold = [i.event for i in items if isinstance(i.event, OrderOversold)]
         unmapped = [i.event for i in items if isinstance(i.event, OrderLineUnmapped)]
         rereserved = [i.event for i in items if isinstance(i.event, OrderRereserved)]
@@ -90,9 +91,9 @@ class AlertHandler:
             for served in rereserved:
                 await self.line_rereserved(served, rules)
 
-    async def stock_changed(self, events: Sequence[InventoryChanged], rules: RuleSet) -> None:
+    async def stock_changed(self, events: Sequence[ChangeEvent], rules: RuleSet) -> None:
         """Decide and carry out a batch of changes (each SKU's oldest first)."""
-        by_sku: dict[str, list[InventoryChanged]] = {}
+        by_sku: dict[str, list[ChangeEvent]] = {}
         for event in events:
             by_sku.setdefault(event.payload.sku, []).append(event)
         rule = {sku: rules.resolve(sku) for sku in by_sku}
@@ -117,7 +118,7 @@ class AlertHandler:
             await self.states.mark_done_many(finished)
 
     async def _observe(
-        self, by_sku: dict[str, list[InventoryChanged]], rule: dict[str, Effective]
+        self, by_sku: dict[str, list[ChangeEvent]], rule: dict[str, Effective]
     ) -> dict[str, list[Observed]]:
         """Each change as the domain sees it; the sales rate only where a velocity rule
         applies (all such changes recorded in one round trip)."""
@@ -195,7 +196,7 @@ class AlertHandler:
         ALERTS.labels(alert.kind, "digest").inc()
 
 
-def _sold(event: InventoryChanged) -> int:
+def _sold(event: ChangeEvent) -> int:
     """Units a change sold (a reservation's drop in availability), for the velocity rule."""
     change = event.payload
     if change.command != "reserve":

@@ -20,8 +20,9 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from notifier.domain.alerts import Alert, AlertKind
+from notifier.domain.changes import ChangeFacts, order_ref
 from notifier.domain.rules import Effective
-from stocksync_common.events import StockChange, stable_id
+from stocksync_common.events import stable_id
 
 
 class SkuState(BaseModel):
@@ -76,7 +77,7 @@ def _crossed(state: SkuState, name: str, was: bool, now: bool) -> str | None:
 
 def _kinds(
     state: SkuState,
-    change: StockChange,
+    change: ChangeFacts,
     rule: Effective,
     rate: int | None,
     *,
@@ -122,7 +123,7 @@ def _kinds(
 
 def decide(
     state: SkuState,
-    change: StockChange,
+    change: ChangeFacts,
     rule: Effective,
     *,
     rate: int | None = None,
@@ -156,7 +157,7 @@ def _quiet(state: SkuState, kind: str, quiet_s: int, now: float) -> bool:
 
 def make_alert(
     kind: AlertKind,
-    change: StockChange,
+    change: ChangeFacts,
     rule: Effective,
     rate: int | None,
     store: str | None,
@@ -173,7 +174,7 @@ def make_alert(
         version=change.version,
         location=change.location,
         store=store or (change.order.shop if change.order else None),
-        order=change.order,
+        order=order_ref(change.order),
         reorder_quantity=rule.reorder_quantity if kind == "reorder" else None,
         rate_per_minute=rate if kind == "velocity" else None,
         correlation_id=correlation_id,

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from notifier.domain.changes import ChangeFacts
 from notifier.domain.crossings import Decision, SkuState, decide
 from notifier.domain.rules import Effective
-from stocksync_common.events import StockChange
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class Observed:
     """A change as consumed: the event's store, correlation id and time, and the SKU's
     sales rate after it when a velocity rule applies."""
 
-    change: StockChange
+    change: ChangeFacts
     store: str | None
     correlation_id: str | None
     now: float
