@@ -90,14 +90,26 @@ class PoisonMessage(Exception):  # noqa: N818 - the domain's word for it
     """Raised by a handler for input that can never succeed; it goes straight to the DLQ."""
 
 
+class Decoded(Protocol):
+    """What the loop itself reads of a parsed record: an envelope has it, and so has the
+    lighter object a service's own decoder may make of its hot event (shopify-sync's
+    changes, ADR 0041)."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def correlation_id(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Incoming:
     record: Record
-    # A shared event, or one of the service's own when its consumer has its own decoder.
-    event: Event | Envelope
+    # A shared event, or one of the service's own when its consumer has its own decoder
+    # (an envelope, or its lighter view of one).
+    event: Event | Envelope | Decoded
 
 
-Decoder = Callable[[bytes | None], Event | Envelope]
+Decoder = Callable[[bytes | None], Event | Envelope | Decoded]
 
 
 BatchHandler = Callable[[TopicPartition, Sequence[Incoming]], Awaitable[None]]

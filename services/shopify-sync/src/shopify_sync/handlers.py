@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from aiokafka.structs import TopicPartition
 
 from shopify_sync.adapters.sync_trace import SYNC_CLOCK
+from shopify_sync.domain.change_facts import ChangeFacts
 from shopify_sync.domain.quantities import ItemKey, Pending, pending_for_store
 from shopify_sync.lanes import Lanes
+from shopify_sync.narrow_changes import NarrowChanged
 from shopify_sync.own_events import RejectedChange, SyncChangeRejected
 from shopify_sync.ports import SyncState
 from stocksync_common.consumer import Incoming, Parts, handling
-from stocksync_common.events import InventoryChanged, StockChange
+from stocksync_common.events import InventoryChanged
 from stocksync_common.stores import Store, StoresConfig
 
 
@@ -40,7 +42,10 @@ class ChangeRecorder:
         items = [item for _, batch in parts for item in batch]
         if not items:
             return
-        changes = [i.event.payload for i in items if isinstance(i.event, InventoryChanged)]
+        # narrow from the consumer's decoder, full from the pydantic one (ADR 0041)
+        changes: list[ChangeFacts] = [
+            i.event.payload for i in items if isinstance(i.event, NarrowChanged | InventoryChanged)
+        ]
         rejected = [i.event.payload for i in items if isinstance(i.event, SyncChangeRejected)]
         if not changes and not rejected:
             return
@@ -49,7 +54,7 @@ class ChangeRecorder:
             await asyncio.gather(*(self._record(s, changes, rejected) for s in self.stores.stores))
 
     async def _record(
-        self, store: Store, changes: list[StockChange], rejected: list[RejectedChange]
+        self, store: Store, changes: list[ChangeFacts], rejected: list[RejectedChange]
     ) -> None:
         entries = pending_for_store(changes, store)
         for r in rejected:  # replayed dead letters: this shop's own, at a location it maps
