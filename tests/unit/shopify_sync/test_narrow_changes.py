@@ -118,14 +118,15 @@ def _wire(change: StockChange, **envelope: Any) -> bytes:
 
 
 def _slotted(value: Any) -> bool:
-    return hasattr(value, "__slots__") and not isinstance(value, BaseModel | str | int)
+    """One of the narrow decode's objects (named tuples)."""
+    return isinstance(value, tuple) and hasattr(value, "_fields")
 
 
 def _assert_same(narrow: Any, full: Any, path: str) -> None:
     """Every field of the narrow object equals the full decode's field of that name, down
     through nested objects and mappings."""
     if _slotted(narrow):
-        for name in narrow.__slots__:
+        for name in narrow._fields:
             _assert_same(getattr(narrow, name), getattr(full, name), f"{path}.{name}")
     elif isinstance(narrow, Mapping):
         assert isinstance(full, Mapping) and set(narrow) == set(full), path
@@ -137,7 +138,7 @@ def _assert_same(narrow: Any, full: Any, path: str) -> None:
 
 def _narrow_fields(value: Any) -> Iterator[tuple[str, Any]]:
     """Every field of the narrow object, by its dotted path (through mappings' values)."""
-    for name in value.__slots__:
+    for name in value._fields:
         inner = getattr(value, name)
         yield name, inner
         if isinstance(inner, Mapping):

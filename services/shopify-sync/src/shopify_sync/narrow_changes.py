@@ -15,8 +15,7 @@ handler does not read (``command``, ``before``, ``order``, ``routed``..., the en
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 import orjson
 
@@ -26,26 +25,22 @@ from stocksync_common.events import Envelope, Event, new_id
 CHANGED: Final = "inventory.changed"
 
 
-@dataclass(frozen=True, slots=True)
-class NarrowLevels:
+class NarrowLevels(NamedTuple):
     available: int
 
 
-@dataclass(frozen=True, slots=True)
-class NarrowKitPart:
+class NarrowKitPart(NamedTuple):
     units: int
     shares: Mapping[str, int]
 
 
-@dataclass(frozen=True, slots=True)
-class NarrowKitComponent:
+class NarrowKitComponent(NamedTuple):
     units: int
     shares: Mapping[str, int]
     kit_parts: Mapping[str, NarrowKitPart]
 
 
-@dataclass(frozen=True, slots=True)
-class NarrowChange:
+class NarrowChange(NamedTuple):
     """``StockChange``'s fields the handler reads, same names, same meanings."""
 
     sku: str
@@ -59,8 +54,7 @@ class NarrowChange:
     kit_components: Mapping[str, NarrowKitComponent] | None
 
 
-@dataclass(frozen=True, slots=True)
-class NarrowChanged:
+class NarrowChanged(NamedTuple):
     """An ``inventory.changed`` envelope as the changes consumer keeps it: what the loop
     reads (its correlation id) and the change."""
 
@@ -91,26 +85,33 @@ def decode_changes(raw: bytes | None) -> Event | Envelope | NarrowChanged:
 
 
 def _changed(doc: dict[str, Any]) -> NarrowChanged:
+    """The hot path, its checks inline (a call per field cost a tenth of the decode)."""
     # absent: a new id, as the envelope's default makes one
-    cid = _str(doc["correlation_id"]) if "correlation_id" in doc else new_id()
-    return NarrowChanged(cid, _change(_object(doc["payload"])))
-
-
-def _change(p: dict[str, Any]) -> NarrowChange:
+    cid = doc["correlation_id"] if "correlation_id" in doc else new_id()
+    p = doc["payload"]
+    if type(cid) is not str or type(p) is not dict:
+        raise _Unsure
+    sku, location, version = p["sku"], p["location"], p["version"]
+    after, available = p["after"], p["sku_available_after"]
+    if type(sku) is not str or type(location) is not str or type(after) is not dict:
+        raise _Unsure
+    level = after.get("available", 0)  # ``Levels.available`` defaults to 0 in the model too
+    if type(version) is not int or type(available) is not int or type(level) is not int:
+        raise _Unsure  # a bool is an int too: pydantic decides
     shares, seen = p.get("shares"), p.get("seen")
     parts, components = p.get("kit_parts"), p.get("kit_components")
-    return NarrowChange(
-        _str(p["sku"]),
-        _str(p["location"]),
-        _int(p["version"]),
-        # ``Levels.available`` defaults to 0 in the model too
-        NarrowLevels(_int(_object(p["after"]).get("available", 0))),
-        _int(p["sku_available_after"]),
+    change = NarrowChange(
+        sku,
+        location,
+        version,
+        NarrowLevels(level),
+        available,
         None if shares is None else _counts(shares),
         None if seen is None else _counts(seen),
         None if parts is None else _kit_parts(parts),
         None if components is None else _kit_components(components),
     )
+    return NarrowChanged(cid, change)
 
 
 def _kit_parts(raw: object) -> dict[str, NarrowKitPart]:
@@ -134,18 +135,6 @@ def _kit_components(raw: object) -> dict[str, NarrowKitComponent]:
 
 def _object(value: object) -> dict[str, Any]:
     if type(value) is not dict:
-        raise _Unsure
-    return value
-
-
-def _str(value: object) -> str:
-    if type(value) is not str:
-        raise _Unsure
-    return value
-
-
-def _int(value: object) -> int:
-    if type(value) is not int:  # a bool is an int too: pydantic decides
         raise _Unsure
     return value
 
