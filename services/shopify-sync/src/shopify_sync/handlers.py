@@ -9,7 +9,6 @@ for its one shop only.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,7 +37,8 @@ class ChangeRecorder:
 
     async def handle_many(self, parts: Parts) -> None:
         """The changes of one fetch (every partition's, each in order) recorded as pending:
-        one call per store, whatever the number of partitions."""
+        one call to the state for every store (one pipelined round trip), whatever the
+        number of partitions and stores."""
         items = [item for _, batch in parts for item in batch]
         if not items:
             return
@@ -51,19 +51,28 @@ class ChangeRecorder:
             return
         # One span per batch, continuing the trace of its newest change.
         with handling(items[-1], "shopify-sync record"):
-            await asyncio.gather(*(self._record(s, changes, rejected) for s in self.stores.stores))
+            entries = {}
+            for store in self.stores.stores:
+                if mine := _entries(store, changes, rejected):
+                    entries[store.shop] = mine
+            if not entries:
+                return
+            for shop, kept in (await self.state.record_many(entries)).items():
+                if kept:
+                    SYNC_CLOCK.note(shop, entries[shop])
+                    self.lanes.wake(shop)
 
-    async def _record(
-        self, store: Store, changes: list[ChangeFacts], rejected: list[RejectedChange]
-    ) -> None:
-        entries = pending_for_store(changes, store)
-        for r in rejected:  # replayed dead letters: this shop's own, at a location it maps
-            if r.shop != store.shop or r.location not in store.locations:
-                continue
-            key: ItemKey = (r.sku, r.location)
-            cur = entries.get(key)
-            if cur is None or r.version > cur.version:
-                entries[key] = Pending(r.version, r.quantity)
-        if entries and await self.state.record(store.shop, entries):
-            SYNC_CLOCK.note(store.shop, entries)
-            self.lanes.wake(store.shop)
+
+def _entries(
+    store: Store, changes: list[ChangeFacts], rejected: list[RejectedChange]
+) -> dict[ItemKey, Pending]:
+    """What the store should show of the fetch's changes: the latest version per item."""
+    entries = pending_for_store(changes, store)
+    for r in rejected:  # replayed dead letters: this shop's own, at a location it maps
+        if r.shop != store.shop or r.location not in store.locations:
+            continue
+        key: ItemKey = (r.sku, r.location)
+        cur = entries.get(key)
+        if cur is None or r.version > cur.version:
+            entries[key] = Pending(r.version, r.quantity)
+    return entries
