@@ -10,6 +10,9 @@ through the full decode: a malformed record is refused with pydantic's reason na
 field and dead-lettered exactly as before, and a lax one is parsed as before. What the
 handler does not read (``command``, ``before``, ``order``, ``routed``..., the envelope's
 ``source`` and ``id``) is not checked any more.
+
+The narrow objects are named tuples: immutable, and built in a fifth of the time a frozen
+dataclass takes (its ``__init__`` sets each field through ``object.__setattr__``).
 """
 
 from __future__ import annotations
