@@ -49,6 +49,9 @@ class MemorySyncState:
                 kept += 1
         return kept
 
+    async def record_many(self, entries: Mapping[str, Mapping[ItemKey, Pending]]) -> dict[str, int]:
+        return {shop: await self.record(shop, mine) for shop, mine in entries.items()}
+
     async def pending(self, shop: str) -> dict[ItemKey, Pending]:
         return dict(self.pending_.get(shop, {}))
 

@@ -91,8 +91,9 @@ class PoisonMessage(Exception):  # noqa: N818 - the domain's word for it
 
 
 class Decoded(Protocol):
-    """What the loop itself reads of a decoded record: a service's own lighter reading of
-    a shared event (the notifier's changes, ADR 0042) has these too."""
+    """What the loop itself reads of a decoded record: an envelope has it, and so has a
+    service's own lighter reading of a shared event (shopify-sync's and the notifier's
+    changes, ADR 0041 and 0042)."""
 
     @property
     def type(self) -> str: ...

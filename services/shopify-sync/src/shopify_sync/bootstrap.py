@@ -48,6 +48,7 @@ from shopify_sync.jobs_runner import JobFn, JobRunner
 from shopify_sync.lanes import Lane, LaneConfig, Lanes
 from shopify_sync.mapping import CatalogMapping
 from shopify_sync.mapping_import import MappingImport
+from shopify_sync.narrow_changes import decode_changes
 from shopify_sync.propagator import Propagator
 from shopify_sync.reconciler import ReconcileJobs, Reconciler
 from shopify_sync.settings import MIN_API_VERSION, Settings
@@ -346,7 +347,9 @@ def service(settings: Settings, http: httpx.AsyncClient | None = None) -> Servic
                 lambda c: c.changes.handle_batch,
                 # a fetch's partitions: one record call per store for all of them (#19)
                 handler_many=lambda c: c.changes.handle_many,
-                decode=own_events.decode,  # its dead letters come back through its retry topic
+                # changes parsed narrowly, the rest in full: its dead letters come back
+                # through its retry topic (ADR 0041)
+                decode=decode_changes,
             ),
             # off the sale's path (ADR 0019): the catalog group reads every order webhook for
             # the few products/* and collections/* ones, the fulfilment group every order

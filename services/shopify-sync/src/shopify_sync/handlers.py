@@ -9,19 +9,20 @@ for its one shop only.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiokafka.structs import TopicPartition
 
 from shopify_sync.adapters.sync_trace import SYNC_CLOCK
+from shopify_sync.domain.change_facts import ChangeFacts
 from shopify_sync.domain.quantities import ItemKey, Pending, pending_for_store
 from shopify_sync.lanes import Lanes
+from shopify_sync.narrow_changes import NarrowChanged
 from shopify_sync.own_events import RejectedChange, SyncChangeRejected
 from shopify_sync.ports import SyncState
 from stocksync_common.consumer import Incoming, Parts, handling
-from stocksync_common.events import InventoryChanged, StockChange
+from stocksync_common.events import InventoryChanged
 from stocksync_common.stores import Store, StoresConfig
 
 
@@ -36,29 +37,42 @@ class ChangeRecorder:
 
     async def handle_many(self, parts: Parts) -> None:
         """The changes of one fetch (every partition's, each in order) recorded as pending:
-        one call per store, whatever the number of partitions."""
+        one call to the state for every store (one pipelined round trip), whatever the
+        number of partitions and stores."""
         items = [item for _, batch in parts for item in batch]
         if not items:
             return
-        changes = [i.event.payload for i in items if isinstance(i.event, InventoryChanged)]
+        # narrow from the consumer's decoder, full from the pydantic one (ADR 0041)
+        changes: list[ChangeFacts] = [
+            i.event.payload for i in items if isinstance(i.event, NarrowChanged | InventoryChanged)
+        ]
         rejected = [i.event.payload for i in items if isinstance(i.event, SyncChangeRejected)]
         if not changes and not rejected:
             return
         # One span per batch, continuing the trace of its newest change.
         with handling(items[-1], "shopify-sync record"):
-            await asyncio.gather(*(self._record(s, changes, rejected) for s in self.stores.stores))
+            entries = {}
+            for store in self.stores.stores:
+                if mine := _entries(store, changes, rejected):
+                    entries[store.shop] = mine
+            if not entries:
+                return
+            for shop, kept in (await self.state.record_many(entries)).items():
+                if kept:
+                    SYNC_CLOCK.note(shop, entries[shop])
+                    self.lanes.wake(shop)
 
-    async def _record(
-        self, store: Store, changes: list[StockChange], rejected: list[RejectedChange]
-    ) -> None:
-        entries = pending_for_store(changes, store)
-        for r in rejected:  # replayed dead letters: this shop's own, at a location it maps
-            if r.shop != store.shop or r.location not in store.locations:
-                continue
-            key: ItemKey = (r.sku, r.location)
-            cur = entries.get(key)
-            if cur is None or r.version > cur.version:
-                entries[key] = Pending(r.version, r.quantity)
-        if entries and await self.state.record(store.shop, entries):
-            SYNC_CLOCK.note(store.shop, entries)
-            self.lanes.wake(store.shop)
+
+def _entries(
+    store: Store, changes: list[ChangeFacts], rejected: list[RejectedChange]
+) -> dict[ItemKey, Pending]:
+    """What the store should show of the fetch's changes: the latest version per item."""
+    entries = pending_for_store(changes, store)
+    for r in rejected:  # replayed dead letters: this shop's own, at a location it maps
+        if r.shop != store.shop or r.location not in store.locations:
+            continue
+        key: ItemKey = (r.sku, r.location)
+        cur = entries.get(key)
+        if cur is None or r.version > cur.version:
+            entries[key] = Pending(r.version, r.quantity)
+    return entries

@@ -22,6 +22,10 @@ class SyncState(Protocol):
         """Keep each entry whose version is newer than the pending one and not older than
         the version last applied to the store; the number kept."""
 
+    async def record_many(self, entries: Mapping[str, Mapping[ItemKey, Pending]]) -> dict[str, int]:
+        """:meth:`record` for several shops at once (one round trip); the number kept per
+        shop."""
+
     async def pending(self, shop: str) -> dict[ItemKey, Pending]: ...
 
     async def pending_count(self, shop: str) -> int: ...

@@ -24,6 +24,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from shopify_sync.domain.quantities import ItemKey, Known, Pending, field_of, key_of
+from stocksync_common.redis_client import run_script_many
 
 CHUNK = 1000
 
@@ -132,12 +133,28 @@ class RedisSyncState:
         self._discard = redis.register_script(DISCARD_LUA)
 
     async def record(self, shop: str, entries: Mapping[ItemKey, Pending]) -> int:
-        args: list[str] = []
-        for key, p in entries.items():
-            args += [field_of(key), str(p.version), p.encode()]
-        kept = 0
-        for part in _chunks(args, 3):
-            kept += int(await self._record(keys=[pending_key(shop), known_key(shop)], args=part))
+        return (await self.record_many({shop: entries}))[shop]
+
+    async def record_many(self, entries: Mapping[str, Mapping[ItemKey, Pending]]) -> dict[str, int]:
+        """:meth:`record` for every shop of one fetch of changes in one pipelined round trip
+        (a script call per shop and chunk); a single call goes without a pipeline."""
+        calls: list[tuple[list[str], Sequence[str]]] = []
+        shops: list[str] = []
+        for shop, mine in entries.items():
+            args: list[str] = []
+            for key, p in mine.items():
+                args += [field_of(key), str(p.version), p.encode()]
+            for part in _chunks(args, 3):
+                calls.append(([pending_key(shop), known_key(shop)], part))
+                shops.append(shop)
+        if len(calls) == 1:
+            [(keys, part)] = calls
+            replies = [await self._record(keys=keys, args=part)]
+        else:
+            replies = await run_script_many(self.redis, self._record, calls)
+        kept = dict.fromkeys(entries, 0)
+        for shop, reply in zip(shops, replies, strict=True):
+            kept[shop] += int(reply)
         return kept
 
     async def pending(self, shop: str) -> dict[ItemKey, Pending]:

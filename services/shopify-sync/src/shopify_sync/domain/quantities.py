@@ -13,7 +13,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from stocksync_common.events import KitPart, SkuLevels, StockChange
+from shopify_sync.domain.change_facts import ChangeFacts, KitPartFacts
+from stocksync_common.events import SkuLevels
 from stocksync_common.stores import Store
 
 BATCH_LIMIT = 250  # Shopify: input arrays hold at most 250 items
@@ -247,7 +248,7 @@ def clamp(quantity: int) -> int:
     return max(0, min(QUANTITY_LIMIT, quantity))
 
 
-def publish_quantity(change: StockChange, shop: str) -> int:
+def publish_quantity(change: ChangeFacts, shop: str) -> int:
     """Truth, or the store's share while the SKU is low (channel allocation)."""
     if change.shares is not None:
         return clamp(change.shares.get(shop, 0))
@@ -264,7 +265,7 @@ def desired_from_levels(levels: SkuLevels, shop: str, location: str) -> Pending 
     return Pending(levels.version, quantity, levels.available, levels.shares is not None, seen)
 
 
-def pending_for_store(changes: Iterable[StockChange], store: Store) -> dict[ItemKey, Pending]:
+def pending_for_store(changes: Iterable[ChangeFacts], store: Store) -> dict[ItemKey, Pending]:
     """Latest version per (SKU, location) the store maps; older changes are superseded."""
     out: dict[ItemKey, Pending] = {}
     for ch in changes:
@@ -285,7 +286,7 @@ def pending_for_store(changes: Iterable[StockChange], store: Store) -> dict[Item
     return out
 
 
-def kit_parts_of(parts: Mapping[str, KitPart] | None, shop: str) -> KitParts | None:
+def kit_parts_of(parts: Mapping[str, KitPartFacts] | None, shop: str) -> KitParts | None:
     """The store's part of a kit component's budget per kit (None: the change says of none)."""
     if not parts:
         return None
@@ -294,7 +295,7 @@ def kit_parts_of(parts: Mapping[str, KitPart] | None, shop: str) -> KitParts | N
     )
 
 
-def kit_components_of(change: StockChange, shop: str) -> KitComponents | None:
+def kit_components_of(change: ChangeFacts, shop: str) -> KitComponents | None:
     """A kit's allocated components' splits in the store (None: the change says of none)."""
     if not change.kit_components or change.shares is None:
         return None
