@@ -6,6 +6,7 @@ the master of its slot). The counters are the whole server's: these tests assume
 else writes to the test Redis while they run (the suite runs one test at a time)."""
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
@@ -19,7 +20,7 @@ from inventory_adjuster.adapters.redis_store import (
     RedisInventory,
     state_key,
 )
-from stocksync_common.events import InventoryCommand, OrderLineRef
+from stocksync_common.events import InventoryCommand, OrderLineRef, SkuConfig
 
 pytestmark = pytest.mark.integration
 
@@ -27,12 +28,14 @@ pytestmark = pytest.mark.integration
 INNER = ("get", "hgetall", "hset", "hincrby", "hget", "hdel", "exists", "llen", "set", "xadd")
 
 
-def cmd(sku: str, command: str, qty: int, key: str | None = None) -> InventoryCommand:
+def cmd(
+    sku: str, command: str, qty: int, key: str | None = None, loc: str = "wh-1"
+) -> InventoryCommand:
     return InventoryCommand(
         command=command,  # type: ignore[arg-type]
         idempotency_key=key or uuid.uuid4().hex,
         sku=sku,
-        location="wh-1",
+        location=loc,
         quantity=qty,
     )
 
@@ -149,3 +152,41 @@ async def test_allocation_ending_still_drops_the_kept_shares(
     assert r.status == "applied" and r.levels.shares is None
     assert made.get("hdel") == 1
     assert not await allocating.redis.hexists(state_key(sku), "shares")
+
+
+async def test_each_result_says_the_skus_available_before_and_after(
+    store: RedisInventory, sku: str
+) -> None:
+    """The result's SKU-wide available before a command (derived from the one after and the
+    command's own location since #19) is the sum over every location read before it, the
+    one after the sum read after it: across locations, a new location, a refusal, a stale
+    count and a safety stock."""
+    order = OrderLineRef(shop="north.myshopify.com", order_id="o-1", line_id="1")
+    stale = cmd(sku, "set_on_hand", 50, loc="wh-2").model_copy(
+        update={"as_of": datetime(2020, 1, 1, tzinfo=UTC)}
+    )
+    steps = [
+        cmd(sku, "adjust", 4),
+        cmd(sku, "set_on_hand", 10, loc="wh-2"),
+        cmd(sku, "reserve", 3, loc="wh-2").model_copy(update={"order": order}),
+        cmd(sku, "reserve", 99),  # refused: nothing moves
+        cmd(sku, "set_on_hand", 7, loc="store-3"),
+        stale,  # older than wh-2's count: stale, nothing moves
+        cmd(sku, "configure", 0, loc="store-3").model_copy(
+            update={"config": SkuConfig(safety_stock=2)}
+        ),
+        cmd(sku, "commit", 2, loc="wh-2"),
+        cmd(sku, "adjust", -6),
+        cmd(sku, "release", 1, loc="wh-2"),
+    ]
+    statuses = []
+    for i, step in enumerate(steps):
+        before = await store.levels(sku)
+        (r,) = await store.apply_many([(step, at(i))])
+        assert isinstance(r, Applied)
+        after = await store.levels(sku)
+        assert after is not None
+        statuses.append(r.result["status"])
+        assert r.result["sku_available_before"] == (before.available if before else 0), step
+        assert r.result["sku_available_after"] == after.available, step
+    assert statuses == ["applied"] * 3 + ["rejected", "applied", "stale"] + ["applied"] * 4

@@ -568,7 +568,6 @@ if (ROUTE and (cmd == 'reserve' or cmd == 'release' or cmd == 'commit'))
 end
 
 local h = read_state()
-local _, total_before = levels_of(h)
 local before = at(h, loc)
 local oh, rs, ss = before.on_hand, before.reserved, before.safety_stock
 local status = 'applied'
@@ -647,9 +646,13 @@ if status == 'applied' then
 end
 local after = at(h, loc)
 local locs_mid, total_mid = levels_of(h)
+-- only this location's levels moved (the other fields written above are none of a location's
+-- levels), so the SKU's available before is the one after less this location's move: one
+-- pass of levels_of over the hash fewer (about 3 µs of Lua each)
+local total_before = total_mid - after.available + before.available
 local served = {}
 if status == 'applied' and cmd ~= 'reserve' then served = serve_waiting(h) end
--- nothing served: the levels are still those just computed (each levels_of is ~3 µs of Lua)
+-- nothing served: the levels are still those just computed
 local locs, total_after, shares, moved, kit_parts =
   settle_shares(h, status, #served == 0 and locs_mid or nil, total_mid)
 
