@@ -227,18 +227,28 @@ local function alloc_shares(h, available, stores, default)
 end
 
 -- Keep what alloc_shares gave on the hash `key` ("shares" read by the read API and the
--- hysteresis above; "kitshares" and "kitwants" by the kits' shares, kits.py).
-local function alloc_keep(key, shares, kits)
+-- hysteresis above; "kitshares" and "kitwants" by the kits' shares, kits.py). `h`: the hash
+-- as the caller read it (its HGETALL, kept up to date): a field it shows absent is not
+-- deleted and one it shows holding the same value is not written again (no-op calls, #19);
+-- `h` is updated with what is kept.
+local function alloc_keep(key, h, shares, kits)
   if shares then
-    redis.call('HSET', key, 'shares', cjson.encode(shares))
-  else
+    local encoded = cjson.encode(shares)
+    if h['shares'] ~= encoded then redis.call('HSET', key, 'shares', encoded) end
+    h['shares'] = encoded
+  elseif h['shares'] ~= nil then
     redis.call('HDEL', key, 'shares')
+    h['shares'] = nil
   end
   if shares and kits then
-    redis.call('HSET', key, 'kitshares', cjson.encode(kits.parts),
-      'kitwants', cjson.encode(kits.wants))
-  else
+    local parts, wants = cjson.encode(kits.parts), cjson.encode(kits.wants)
+    if h['kitshares'] ~= parts or h['kitwants'] ~= wants then
+      redis.call('HSET', key, 'kitshares', parts, 'kitwants', wants)
+    end
+    h['kitshares'], h['kitwants'] = parts, wants
+  elseif h['kitshares'] ~= nil or h['kitwants'] ~= nil then
     redis.call('HDEL', key, 'kitshares', 'kitwants')
+    h['kitshares'], h['kitwants'] = nil, nil
   end
 end
 
@@ -287,6 +297,6 @@ local function alloc_after_kit(key, kit, shop, sold, asked, stores_json, default
   if not keep or stores_json == nil or stores_json == '' then return cjson.null, cjson.null end
   local total = alloc_available(h)
   local shares, held = alloc_shares(h, total, cjson.decode(stores_json), default)
-  alloc_keep(key, shares, held)
+  alloc_keep(key, h, shares, held)
   return shares or cjson.null, alloc_kit_parts(shares, held)
 end

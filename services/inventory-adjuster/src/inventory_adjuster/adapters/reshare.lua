@@ -33,6 +33,6 @@ end
 for shop in pairs(old) do
   if shares[shop] == nil then same = false end
 end
-alloc_keep(KEYS[1], shares, kits)
+alloc_keep(KEYS[1], h, shares, kits)
 if same then return nil end
 return redis.call('HINCRBY', KEYS[1], 'version', 1)
