@@ -81,6 +81,19 @@ async def test_url_version_token_and_probe_first() -> None:
     assert json.loads(probe.content)["operationName"] == "ShopProbe"
 
 
+async def test_the_request_is_the_document_and_its_variables_as_json() -> None:
+    shop, clock = Shop([OK]), FakeClock()
+    variables = {"input": {"name": "available", "reason": "correction", "quantities": [
+        {"inventoryItemId": "gid://shopify/InventoryItem/1", "quantity": -3,
+         "changeFromQuantity": None, "locationId": "gid://shopify/Location/é"}]}}  # fmt: skip
+    await client(shop, clock).execute(STORE, "mutation M { x }", variables, operation="M", cost=10)
+    real = shop.requests[-1]
+    assert real.headers["Content-Type"] == "application/json"
+    assert json.loads(real.content) == {
+        "query": "mutation M { x }", "variables": variables, "operationName": "M"
+    }  # fmt: skip
+
+
 async def test_throttled_waits_by_the_restore_rate_then_succeeds() -> None:
     shop, clock = Shop([THROTTLED, OK]), FakeClock()
     start = clock.now
