@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from order_consumer.bootstrap import Container, service
+from order_consumer.change_filter import decode_changes
 from order_consumer.settings import Settings
 from stocksync_common.consumer import FETCH_MAX_WAIT_MS, ConsumerLoop
 from stocksync_common.runtime import consumer_loops
@@ -38,6 +39,8 @@ async def test_oversold_loop_has_its_own_group_on_inventory_changed(tmp_path: Pa
         )
         assert oversold_loop.consumer is not loop.consumer  # its own consumer
         assert oversold_loop.producer is c.producer
+        assert oversold_loop.decode is decode_changes  # skips what it does not act on
+        assert loop.decode is not decode_changes
         # Each group is registered: its DLQ is in the topic catalog.
         assert CONSUMER_GROUPS[oversold_loop.group] == (INVENTORY_CHANGED,)
         assert (compliance_loop.group, list(compliance_loop.topics)) == (

@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
 from order_consumer.adapters.redis_orders import RedisOrders
+from order_consumer.change_filter import decode_changes
 from order_consumer.compliance import ComplianceHandler
 from order_consumer.handlers import OrderHandler
 from order_consumer.settings import Settings
@@ -91,6 +92,8 @@ def service(settings: Settings) -> Service[Container]:
                 # off the sale's path: its changes in batches (#19)
                 fetch_min_bytes=OFF_PATH_FETCH_MIN_BYTES,
                 fetch_max_wait_ms=OFF_PATH_FETCH_MAX_WAIT_MS,
+                # the changes it skips are told apart from two fields, not validated (#19)
+                decode=decode_changes,
             ),
             # Its own group on compliance.v1: erase or report what is kept about a customer
             # or shop. Compliance requests are due within days: a long fetch wait keeps the
