@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeAlias, TypeVar
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 # Deterministic ids: the same source fact always yields the same event id.
@@ -555,3 +556,25 @@ def decoder(adapter: TypeAdapter[E]) -> Callable[[bytes | None], E]:
 
 # The parser of every shared event (the consumer loop's default).
 decode = decoder(EVENT_ADAPTER)
+
+
+# Where encode() (and the adjuster's hand encoder) writes a change's type: after its id,
+# within the first 200 bytes.
+_CHANGED_MARK = b'"type":"inventory.changed"'
+
+
+def changed_document(raw: bytes | None) -> dict[str, Any] | None:
+    """An ``inventory.changed`` record's JSON object, parsed with orjson, for a consumer's own
+    narrow reading of the fields it uses (shopify-sync, the notifier, order-consumer: ADR
+    0041, 0042). None for anything else (a tombstone, not JSON, not an object, another type,
+    a change not written as StockSync writes one): the caller decodes that in full, so it is
+    accepted or refused, with pydantic's reason, as before; another event is parsed once."""
+    if raw is None or raw.find(_CHANGED_MARK, 0, 200) < 0:
+        return None
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if type(doc) is not dict or doc.get("type") != "inventory.changed":
+        return None
+    return doc

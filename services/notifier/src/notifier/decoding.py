@@ -20,16 +20,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast, get_args
 
-import orjson
-
 from notifier.domain.changes import ChangeSeen, SeenChange, SeenOrder
 from stocksync_common.consumer import Decoded
-from stocksync_common.events import CommandName, Envelope, Event
+from stocksync_common.events import CommandName, Envelope, Event, changed_document
 from stocksync_common.events import decode as full_decode
 
 COMMANDS: frozenset[str] = frozenset(get_args(CommandName))
-CHANGED = "inventory.changed"
-MARK = b'"type":"inventory.changed"'  # where encode() writes it: after the id, near the start
 
 
 class _Unusual(Exception):  # noqa: N818 - control flow: the full decode decides
@@ -39,15 +35,8 @@ class _Unusual(Exception):  # noqa: N818 - control flow: the full decode decides
 def decode(raw: bytes | None) -> Event | Envelope | Decoded:
     """Parse one record value; raises (``ValueError`` or pydantic's ``ValidationError``,
     naming the field) on anything malformed, for the consumer to dead-letter."""
-    if raw is None:
-        raise ValueError("record has no value (tombstone)")
-    if raw.find(MARK, 0, 200) < 0:  # not a change as encode() writes one: in full, parsed once
-        return full_decode(raw)
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return full_decode(raw)  # refused, in pydantic's words
-    if type(doc) is not dict or doc.get("type") != CHANGED:
+    doc = changed_document(raw)
+    if doc is None:  # a tombstone, another event, not JSON: in full (refused as before)
         return full_decode(raw)
     try:
         return _change(doc)

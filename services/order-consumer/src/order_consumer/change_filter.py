@@ -18,13 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-import orjson
-
 from stocksync_common.consumer import Decoded
-from stocksync_common.events import Envelope, Event, decode
+from stocksync_common.events import Envelope, Event, changed_document, decode
 
 CHANGED = "inventory.changed"
-MARK = b'"type":"inventory.changed"'  # where encode() writes it: after the id, near the start
 
 
 class Skipped(NamedTuple):
@@ -38,13 +35,8 @@ def decode_changes(
     raw: bytes | None, full: Callable[[bytes | None], Event] = decode
 ) -> Event | Envelope | Decoded:
     """``raw`` as :class:`Skipped` when it is a change the handler skips, else ``full(raw)``."""
-    if raw is None or raw.find(MARK, 0, 200) < 0:
-        return full(raw)  # a tombstone is refused there; any other event decoded in full
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return full(raw)  # refused, in pydantic's words
-    if type(doc) is not dict or doc.get("type") != CHANGED:
+    doc = changed_document(raw)
+    if doc is None:  # a tombstone, another event, not JSON: in full (refused as before)
         return full(raw)
     payload, correlation_id = doc.get("payload"), doc.get("correlation_id")
     if (

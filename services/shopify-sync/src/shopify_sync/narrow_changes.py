@@ -20,10 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final, Literal, NamedTuple
 
-import orjson
-
 from shopify_sync import own_events
-from stocksync_common.events import Envelope, Event, new_id
+from stocksync_common.events import Envelope, Event, changed_document, new_id
 
 CHANGED: Final = "inventory.changed"
 
@@ -73,13 +71,8 @@ class _Unsure(Exception):  # noqa: N818 - control flow: the full decode decides
 def decode_changes(raw: bytes | None) -> Event | Envelope | NarrowChanged:
     """Parse one record of the changes topic; raises ``pydantic.ValidationError`` (or
     ``ValueError`` for a tombstone) on anything malformed, as the full decode does."""
-    if raw is None:
-        raise ValueError("record has no value (tombstone)")
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return own_events.decode(raw)
-    if type(doc) is not dict or doc.get("type") != CHANGED:
+    doc = changed_document(raw)
+    if doc is None:  # a tombstone, another event, not JSON: in full (refused as before)
         return own_events.decode(raw)
     try:
         return _changed(doc)
