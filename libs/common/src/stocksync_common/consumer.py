@@ -92,8 +92,8 @@ class PoisonMessage(Exception):  # noqa: N818 - the domain's word for it
 
 class Decoded(Protocol):
     """What the loop itself reads of a decoded record: an envelope has it, and so has a
-    service's own lighter reading of a shared event (shopify-sync's and the notifier's
-    changes, ADR 0041 and 0042)."""
+    service's own lighter reading of a shared event (shopify-sync's, the notifier's and
+    order-consumer's readings of ``inventory.changed``, ADR 0041 and 0042)."""
 
     @property
     def type(self) -> str: ...
