@@ -27,6 +27,7 @@ from stocksync_common.events import (
     decode,
 )
 from stocksync_common.redis_client import cluster_url
+from support.record_batches import FakeBatch
 
 pytestmark = [pytest.mark.integration]  # on a Redis Cluster too: kits in phases (ADR 0034)
 TP = TopicPartition("inventory.commands.v1", 0)
@@ -38,8 +39,11 @@ class RecordingProducer:
         # the producer's metadata, as the publisher reads partition counts from it
         self.client = SimpleNamespace(cluster=SimpleNamespace(partitions_for_topic=lambda t: {0}))
 
-    async def send(self, topic, value, key=None, headers=None, partition=None):
-        self.sent.append((topic, decode(value)))
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch()
+
+    async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int):
+        self.sent.extend((topic, decode(value)) for _, value, _ in batch.records)
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         fut.set_result(None)
         return fut

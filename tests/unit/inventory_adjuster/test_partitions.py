@@ -13,6 +13,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from inventory_adjuster.adapters.partitions import MAX_KEYS, partition_of
 from inventory_adjuster.adapters.redis_store import RedisInventory
 from inventory_adjuster.handlers import CommandHandler
+from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_LEVELS
 
 from .test_publish_batch import TP, FakeProducer, FakeStore, reserve
 
@@ -47,7 +48,7 @@ async def test_every_record_of_a_sku_is_sent_to_the_default_partition_of_its_key
     items = [reserve(f"SKU-{i % 7}", i, i) for i in range(35)]
     await handler.handle_batch(TP, items)
     assert len(producer.partitions) == 70  # a change and a levels record per command
-    by_key: dict[tuple[str, str], set[int | None]] = {}
+    by_key: dict[tuple[str, str], set[int]] = {}
     for topic, key, partition in producer.partitions:
         by_key.setdefault((topic, key), set()).add(partition)
     every = list(range(12))
@@ -55,11 +56,13 @@ async def test_every_record_of_a_sku_is_sent_to_the_default_partition_of_its_key
         assert partitions == {DEFAULT(key.encode(), every, every)}, key
 
 
-async def test_without_metadata_yet_the_producer_picks_the_partition_itself() -> None:
+async def test_without_metadata_yet_the_topic_is_described_first() -> None:
     producer = FakeProducer()
     producer.client.cluster.known = False
     handler = CommandHandler(
         cast(RedisInventory, FakeStore()), cast(AIOKafkaProducer, producer), kits=None
     )
     await handler.handle_batch(TP, [reserve("SKU-1", 1, 0)])
-    assert [p for _, _, p in producer.partitions] == [None, None]
+    assert sorted(producer.metadata_asked) == sorted([INVENTORY_CHANGED, INVENTORY_LEVELS])
+    every = list(range(12))
+    assert {p for _, _, p in producer.partitions} == {DEFAULT(b"SKU-1", every, every)}

@@ -1,5 +1,6 @@
-"""The handler publishes a batch's records side by side, keeps each key's order, and raises
-when any send fails (so the batch is retried and nothing is lost)."""
+"""The handler publishes a batch's records as one record batch per partition (the partitions
+side by side), keeps each key's order, and raises when any submission or acknowledgement
+fails (so the batch is retried and nothing is lost)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaTimeoutError
 from aiokafka.structs import TopicPartition
 
-from inventory_adjuster.adapters.publisher import NotSent
+from inventory_adjuster.adapters.partitions import partition_of
 from inventory_adjuster.adapters.redis_store import Applied, Invalid, Position, RedisInventory
 from inventory_adjuster.handlers import BatchTraces, CommandHandler
 from stocksync_common.consumer import Incoming, PoisonMessage
 from stocksync_common.events import (
+    Event,
     InventoryChanged,
     InventoryCommand,
     InventoryCommandRequested,
@@ -29,6 +31,7 @@ from stocksync_common.events import (
     decode,
 )
 from stocksync_common.topics import INVENTORY_CHANGED, INVENTORY_COMMANDS, INVENTORY_LEVELS
+from support.record_batches import FakeBatch
 
 TP = TopicPartition(INVENTORY_COMMANDS, 0)
 
@@ -105,47 +108,61 @@ class FakeClient:
 
 
 class FakeProducer:
-    """Records when each send starts and when its record is buffered. A send yields to the
-    event loop ``waits(topic, key, n)`` times before its record is buffered (as a full batch
-    or unknown metadata make aiokafka's ``send`` wait); acknowledgements come at once unless
-    ``fail_ack`` or ``fail_buffer`` names the record's (topic, key). ``partitions`` keeps the
-    partition each send asked for (``None``: aiokafka's partitioner picks)."""
+    """Takes record batches (``create_batch``, ``send_batch``) and logs when each is
+    submitted and when it is buffered. A submission yields to the event loop ``waits(topic,
+    partition, n)`` times before it is buffered (as aiokafka's ``send_batch`` waits while the
+    partition's earlier batch is not drained, or for unknown metadata); acknowledgements come
+    at once unless ``fail_ack`` or ``fail_buffer`` names the (topic, partition) of the batch.
+    ``partitions`` keeps (topic, key, partition) of every record submitted; ``capacity`` is
+    the records a batch holds. A record sent on its own (``send``) fails the test."""
 
-    def __init__(self) -> None:
-        self.log: list[tuple[str, str, str, object]] = []  # (what, topic, key, event)
-        self.sends: dict[tuple[str, str], int] = {}
-        self.fail_ack: set[tuple[str, str]] = set()
-        self.fail_buffer: set[tuple[str, str]] = set()
+    def __init__(self, capacity: int = 1_000_000) -> None:
+        self.log: list[tuple[str, str, int, list[Event]]] = []  # (what, topic, partition, events)
+        self.submits: dict[tuple[str, int], int] = {}
+        self.fail_ack: set[tuple[str, int]] = set()
+        self.fail_buffer: set[tuple[str, int]] = set()
         self.client = FakeClient(FakeCluster())
-        self.partitions: list[tuple[str, str, int | None]] = []  # (topic, key, partition)
+        self.partitions: list[tuple[str, str, int]] = []  # (topic, key, partition)
+        self.capacity = capacity
+        self.metadata_asked: list[str] = []
 
-    def waits(self, topic: str, key: str, n: int) -> int:
+    def waits(self, topic: str, partition: int, n: int) -> int:
         return 1
 
-    async def send(
-        self,
-        topic: str,
-        value: bytes,
-        key: bytes,
-        headers: list[tuple[str, bytes]],
-        partition: int | None = None,
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch(self.capacity)
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        self.metadata_asked.append(topic)
+        return set(range(self.client.cluster.partitions))
+
+    async def send(self, *args: object, **kwargs: object) -> None:
+        raise AssertionError("a record sent on its own: the publisher hands over record batches")
+
+    async def send_batch(
+        self, batch: FakeBatch, topic: str, *, partition: int
     ) -> asyncio.Future[None]:
-        k = key.decode()
-        self.partitions.append((topic, k, partition))
-        n = self.sends[(topic, k)] = self.sends.get((topic, k), 0) + 1
-        event = decode(value)
-        self.log.append(("started", topic, k, event))
-        for _ in range(self.waits(topic, k, n)):
+        n = self.submits[(topic, partition)] = self.submits.get((topic, partition), 0) + 1
+        events = [decode(value) for _, value, _ in batch.records]
+        for key, _, _ in batch.records:
+            assert key is not None
+            self.partitions.append((topic, key.decode(), partition))
+        self.log.append(("submitted", topic, partition, events))
+        for _ in range(self.waits(topic, partition, n)):
             await asyncio.sleep(0)  # one turn of the loop, not a timed wait
-        if (topic, k) in self.fail_buffer:
+        if (topic, partition) in self.fail_buffer:
             raise KafkaTimeoutError()
-        self.log.append(("buffered", topic, k, event))
+        self.log.append(("buffered", topic, partition, events))
         ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if (topic, k) in self.fail_ack:
+        if (topic, partition) in self.fail_ack:
             ack.set_exception(KafkaTimeoutError())
         else:
             ack.set_result(None)
         return ack
+
+    def buffered(self) -> list[Event]:
+        """Every event buffered, in the order of the batches' buffering."""
+        return [e for what, _, _, events in self.log if what == "buffered" for e in events]
 
 
 def reserve(sku: str, n: int, offset: int) -> Incoming:
@@ -169,75 +186,92 @@ def handler(producer: FakeProducer) -> CommandHandler:
     )
 
 
-async def test_every_send_of_a_batch_starts_before_the_first_is_buffered() -> None:
+def lane(topic: str, sku: str) -> tuple[str, int]:
+    return topic, partition_of(sku.encode(), 12)
+
+
+async def test_a_batch_is_handed_over_as_one_record_batch_per_partition() -> None:
+    producer = FakeProducer()
+    items = [reserve(f"SKU-{i % 40}", i, i) for i in range(120)]
+    await handler(producer).handle_batch(TP, items)
+    lanes = {lane(t, f"SKU-{i}") for t in (INVENTORY_CHANGED, INVENTORY_LEVELS) for i in range(40)}
+    assert sorted(producer.submits) == sorted(lanes)
+    assert set(producer.submits.values()) == {1}  # one batch per partition, 240 records
+    assert len(producer.buffered()) == 240
+
+
+async def test_every_partition_is_submitted_before_the_first_is_buffered() -> None:
     producer = FakeProducer()
     items = [reserve(f"SKU-{i}", i, i) for i in range(5)]
     await handler(producer).handle_batch(TP, items)
     what = [w for w, *_ in producer.log]
-    assert what.count("started") == 10  # a change and levels per command
-    assert what.count("buffered") == 10
-    first_done = what.index("buffered")
-    assert what[:first_done] == ["started"] * 10, what
+    lanes = len(producer.submits)
+    assert what.count("submitted") == what.count("buffered") == lanes
+    assert what[:lanes] == ["submitted"] * lanes, what
+
+
+async def test_a_partition_waiting_to_be_drained_holds_back_no_other() -> None:
+    producer = FakeProducer()
+    slow = lane(INVENTORY_CHANGED, "SKU-0")
+    producer.waits = lambda topic, partition, n: 20 if (topic, partition) == slow else 0  # type: ignore[method-assign]
+    items = [reserve(f"SKU-{i}", i, i) for i in range(8)]
+    await handler(producer).handle_batch(TP, items)
+    buffered = [(t, p) for w, t, p, _ in producer.log if w == "buffered"]
+    assert buffered[-1] == slow and len(buffered) == len(producer.submits)
 
 
 async def test_records_of_one_key_are_buffered_in_the_order_they_were_sent() -> None:
-    producer = FakeProducer()
-    # the first record of each key waits longest, as behind a full partition batch
-    producer.waits = lambda topic, key, n: 6 if n == 1 else 0  # type: ignore[method-assign]
-    items = [reserve("HOT", i, i) for i in range(4)]
+    producer = FakeProducer(capacity=3)  # 6 batches of a key's records per topic
+    # the first batch of each partition waits longest, as behind an earlier undrained one
+    producer.waits = lambda topic, partition, n: 6 if n == 1 else 0  # type: ignore[method-assign]
+    items = [reserve("HOT", i, i) for i in range(16)]
     await handler(producer).handle_batch(TP, items)
-    buffered = [(t, e) for w, t, _, e in producer.log if w == "buffered"]
-    changes = [e.payload.version for t, e in buffered if isinstance(e, InventoryChanged)]
-    levels = [e.payload.version for t, e in buffered if isinstance(e, InventoryLevelsUpdated)]
-    assert changes == [2, 3, 4, 5]
-    assert levels == [2, 3, 4, 5]
-    assert {t for t, _ in buffered} == {INVENTORY_CHANGED, INVENTORY_LEVELS}
+    buffered = producer.buffered()
+    changes = [e.payload.version for e in buffered if isinstance(e, InventoryChanged)]
+    levels = [e.payload.version for e in buffered if isinstance(e, InventoryLevelsUpdated)]
+    assert changes == list(range(2, 18))
+    assert levels == list(range(2, 18))
+    assert producer.submits == {lane(INVENTORY_CHANGED, "HOT"): 6, lane(INVENTORY_LEVELS, "HOT"): 6}
 
 
-async def test_a_failed_acknowledgement_fails_the_batch_after_every_send_ended() -> None:
+async def test_a_failed_acknowledgement_fails_the_batch_after_every_lane_ended() -> None:
     producer = FakeProducer()
-    producer.fail_ack = {(INVENTORY_CHANGED, "SKU-2")}
+    producer.fail_ack = {lane(INVENTORY_CHANGED, "SKU-2")}
     items = [reserve(f"SKU-{i}", i, i) for i in range(4)]
     with pytest.raises(KafkaTimeoutError):
         await handler(producer).handle_batch(TP, items)
-    assert sum(1 for w, *_ in producer.log if w == "buffered") == 8  # the others went out
+    assert len(producer.buffered()) == 8  # the others went out
 
 
-async def test_a_record_not_buffered_stops_the_later_records_of_its_key() -> None:
-    producer = FakeProducer()
-    producer.fail_buffer = {(INVENTORY_LEVELS, "HOT")}
+async def test_a_batch_not_buffered_stops_the_later_batches_of_its_partition() -> None:
+    producer = FakeProducer(capacity=1)
+    producer.fail_buffer = {lane(INVENTORY_LEVELS, "HOT")}
     items = [reserve("HOT", i, i) for i in range(3)]
-    with pytest.raises((KafkaTimeoutError, NotSent)):
+    with pytest.raises(KafkaTimeoutError):
         await handler(producer).handle_batch(TP, items)
-    levels_sent = [k for w, t, k, _ in producer.log if w == "started" and t == INVENTORY_LEVELS]
-    assert levels_sent == ["HOT"]  # the second and third levels record were never sent
+    assert producer.submits[lane(INVENTORY_LEVELS, "HOT")] == 1  # the 2nd and 3rd never sent
+    assert producer.submits[lane(INVENTORY_CHANGED, "HOT")] == 3
 
 
 async def test_a_poison_command_fails_the_batch_after_the_records_before_it_were_acked() -> None:
     producer = FakeProducer()
     acked: list[asyncio.Future[None]] = []
-    send = producer.send
+    submit = producer.send_batch
 
-    async def recording(
-        topic: str,
-        value: bytes,
-        key: bytes,
-        headers: list[tuple[str, bytes]],
-        partition: int | None = None,
-    ) -> asyncio.Future[None]:
-        ack = await send(topic, value, key, headers, partition)
+    async def recording(batch: FakeBatch, topic: str, *, partition: int) -> asyncio.Future[None]:
+        ack = await submit(batch, topic, partition=partition)
         acked.append(ack)
         return ack
 
-    producer.send = recording  # type: ignore[method-assign]
+    producer.send_batch = recording  # type: ignore[method-assign]
     items = [reserve("A", 1, 0), reserve("B", 2, 1), reserve("BAD", 3, 2), reserve("C", 4, 3)]
     with pytest.raises(PoisonMessage):
         await handler(producer).handle_batch(TP, items)
-    buffered = [(t, k) for w, t, k, _ in producer.log if w == "buffered"]
-    assert sorted(buffered) == sorted(
+    published = sorted((t, k) for t, k, _ in producer.partitions)
+    assert published == sorted(
         [(topic, sku) for sku in ("A", "B") for topic in (INVENTORY_CHANGED, INVENTORY_LEVELS)]
     )
-    assert len(acked) == 4 and all(a.done() for a in acked)
+    assert acked and all(a.done() for a in acked)
 
 
 def test_a_record_of_another_trace_keeps_its_own_trace_context() -> None:
