@@ -4,9 +4,10 @@ dead letter replayed with a click and applied. Screenshots go to .work/screensho
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,18 @@ async def until_page_shows(
         await page.reload()
 
 
+@contextlib.contextmanager
+def slow_stores(http: httpx.Client, sim: str, latency_ms: float) -> Iterator[None]:
+    """Every store answers ``latency_ms`` late (the simulator's fault switch) until the end."""
+    for shop in SHOPS:
+        fault = {"shop": shop, "latency_ms": latency_ms}
+        http.post(f"{sim}/_sim/faults", json=fault).raise_for_status()
+    try:
+        yield
+    finally:
+        http.delete(f"{sim}/_sim/faults").raise_for_status()
+
+
 async def produce(send: Callable[[AIOKafkaProducer], Awaitable[Any]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all")
     await producer.start()
@@ -215,12 +228,15 @@ async def test_every_page_shows_the_running_system(
     assert all(shop in in_stores for shop in SHOPS) and "not listed" not in in_stores
     await shot(page, "ops-console-stock")
 
-    await page.goto(stack.url("ops-console") + "/reconcile")
-    await page.click("form.start button")
-    await page.wait_for_url("**/reconcile?started=*")
-    job = page.url.rsplit("=", 1)[1]
-    assert job and f"Reconciliation {job} started" in await page.inner_text("main")
-    row = await until_page_shows(page, [job, "done"], timeout_s=60, locate="table.jobs")
+    # The stores answer slowly while it runs: the mapping page below must wait for this run
+    # to end, not take a run another test left "done" in the table for it.
+    with slow_stores(http, sim, latency_ms=1000):
+        await page.goto(stack.url("ops-console") + "/reconcile")
+        await page.click("form.start button")
+        await page.wait_for_url("**/reconcile?started=*")
+        job = page.url.rsplit("=", 1)[1]
+        assert job and f"Reconciliation {job} started" in await page.inner_text("main")
+        row = await until_page_shows(page, [job, "done"], timeout_s=60, locate="table.jobs")
     assert "drifted" in row
     await shot(page, "ops-console-reconcile")
 
