@@ -426,7 +426,13 @@ def acks(book: dict[str, Any]) -> dict[str, Any]:
 
 # --- Inventory commands straight onto a topic (bench.knee) ---------------------------------
 
-TICK_S = 0.005  # pacing: how often a producer process tops its count up to the rate
+# Pacing: how often a producer process tops its count up to the rate. Each tick costs about
+# a millisecond of CPU whatever it carries (a produce request over every partition, its
+# answer): at 5 ms the two processes took 0.26 of a core at 1,000 and at 3,000 records/s
+# alike, CPU the system under test did not get; at 20 ms, 0.12 (docs/benchmarks.md). A step
+# then arrives in bursts of a fiftieth of its rate each 20 ms; from 1,000/s up the adjuster
+# already took about as many per fetch (22-27 at 1,000/s, docs/profiling.md).
+TICK_S = 0.02
 MARKERS = re.compile(rb"@(KEY|SKU|ID)@")
 
 
