@@ -4,21 +4,45 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 
 from notifier.domain.crossings import SkuState
-from stocksync_common.redis_client import run_script_many
+from stocksync_common.redis_client import is_cluster, run_script_many
 
-# Compare-and-set on the decided version: a second owner of the partition (a rebalance in
-# flight) cannot overwrite a newer decision.
-COMMIT = """
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if v ~= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 's', ARGV[3])
-if ARGV[4] == '1' then redis.call('HSET', KEYS[1], 'done', ARGV[2]) end
-return 1
+T = TypeVar("T")
+
+# The states of a batch's SKUs (KEYS), read in one call.
+LOAD_MANY = """
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('HMGET', KEYS[i], 's', 'done') end
+return out
 """
+# Each SKU's (KEYS[i]) decision stored if its stored version is still the expected one
+# (compare-and-set: a second owner of the partition, a rebalance in flight, cannot overwrite
+# a newer decision); ARGV, four per SKU: expected version, new version, state, done ("1":
+# no effects left to carry out). The answers in order, 1 stored, 0 refused.
+COMMIT_MANY = """
+local out = {}
+for i = 1, #KEYS do
+  local a = (i - 1) * 4
+  local v = tonumber(redis.call('HGET', KEYS[i], 'v') or '0')
+  if v ~= tonumber(ARGV[a + 1]) then
+    out[i] = 0
+  else
+    redis.call('HSET', KEYS[i], 'v', ARGV[a + 2], 's', ARGV[a + 3])
+    if ARGV[a + 4] == '1' then redis.call('HSET', KEYS[i], 'done', ARGV[a + 2]) end
+    out[i] = 1
+  end
+end
+return out
+"""
+# On one Redis a batch's loads and commits are one script call each (up to MANY_MOST SKUs):
+# a pipeline of one command per SKU cost the client about three times the CPU
+# (docs/profiling.md, sixteenth session). On a Redis Cluster each SKU's state is a slot of
+# its own: one command per SKU, pipelined.
+MANY_MOST = 1000  # SKUs per script call: a call holds Redis for its whole run
 MARK_DONE = """
 if redis.call('HGET', KEYS[1], 'v') == ARGV[1] then redis.call('HSET', KEYS[1], 'done', ARGV[1]) end
 return 1
@@ -48,6 +72,10 @@ return total
 """
 
 
+def _parts(items: Sequence[T], most: int) -> list[Sequence[T]]:
+    return [items[start : start + most] for start in range(0, len(items), most)]
+
+
 def text(value: bytes | str | None) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -62,19 +90,30 @@ class SkuStates:
     prefix: str = "notifier"
 
     def __post_init__(self) -> None:
-        self._commit = self.redis.register_script(COMMIT)
         self._done = self.redis.register_script(MARK_DONE)
+        self._load_many = self.redis.register_script(LOAD_MANY)
+        self._commit_many = self.redis.register_script(COMMIT_MANY)
+        self.cluster = is_cluster(self.redis)
 
     async def load(self, sku: str) -> SkuState:
         return (await self.load_many([sku]))[sku]
 
     async def load_many(self, skus: Iterable[str]) -> dict[str, SkuState]:
-        """The states of ``skus`` in one pipelined round trip (a fresh state if none)."""
+        """The states of ``skus`` in one round trip (a fresh state if none)."""
         skus = list(skus)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for sku in skus:
-                pipe.hmget(state_key(sku, self.prefix), ["s", "done"])
-            raw = await pipe.execute()
+        raw: list[Any] = []
+        if self.cluster:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for sku in skus:
+                    pipe.hmget(state_key(sku, self.prefix), ["s", "done"])
+                raw = await pipe.execute()
+        else:
+            calls: list[tuple[list[str], list[str]]] = [
+                ([state_key(sku, self.prefix) for sku in part], [])
+                for part in _parts(skus, MANY_MOST)
+            ]
+            for reply in await run_script_many(self.redis, self._load_many, calls):
+                raw += reply
         states = {}
         for sku, (doc, done) in zip(skus, raw, strict=True):
             state = SkuState.model_validate_json(doc) if doc else SkuState()
@@ -83,8 +122,9 @@ class SkuStates:
         return states
 
     async def commit_many(self, commits: Sequence[Commit]) -> list[bool]:
-        """Store each state if its stored version is still the expected one (one script per
-        SKU, one round trip); ``done`` when a decision has no effects left to carry out."""
+        """Store each state if its stored version is still the expected one (one script call
+        on one Redis, one per SKU on a Redis Cluster; one round trip); ``done`` when a
+        decision has no effects left to carry out."""
         calls = [
             (
                 [state_key(c.sku, self.prefix)],
@@ -97,7 +137,13 @@ class SkuStates:
             )
             for c in commits
         ]
-        return [bool(r) for r in await run_script_many(self.redis, self._commit, calls)]
+        if not self.cluster:  # one call per MANY_MOST SKUs, else one per SKU
+            calls = [
+                ([k for keys, _ in part for k in keys], [a for _, args in part for a in args])
+                for part in _parts(calls, MANY_MOST)
+            ]
+        replies = await run_script_many(self.redis, self._commit_many, calls)
+        return [bool(r) for reply in replies for r in reply]
 
     async def mark_done_many(self, done: Sequence[tuple[str, int]]) -> None:
         """Record each (sku, version) as carried out, if still the decided version."""
