@@ -7,7 +7,6 @@ SKU's state reads back as committed, and a commit against a moved version is ref
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -15,30 +14,9 @@ from redis.asyncio import Redis
 from notifier.adapters.state import COMMIT_MANY, LOAD_MANY, Commit, SkuStates
 from notifier.domain.crossings import SkuState
 from stocksync_common.redis_client import is_cluster
+from support.recording_redis import Recording
 
 pytestmark = pytest.mark.integration
-
-
-class Recording:
-    """The client, recording the name of every command its pipelines send."""
-
-    def __init__(self, redis: Redis) -> None:
-        self.redis = redis
-        self.sent: list[str] = []
-
-    def pipeline(self, *args: Any, **kwargs: Any) -> Any:
-        pipe = self.redis.pipeline(*args, **kwargs)
-        queue = pipe.execute_command
-
-        def recorded(*command: Any, **options: Any) -> Any:
-            self.sent.append(str(command[0]).upper())
-            return queue(*command, **options)
-
-        pipe.execute_command = recorded  # type: ignore[method-assign]
-        return pipe
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.redis, name)
 
 
 async def states_on(redis: Redis) -> tuple[SkuStates, Recording]:

@@ -7,7 +7,6 @@ docs/profiling.md); on a Redis Cluster, where each SKU's hash is a slot of its o
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -15,6 +14,7 @@ from redis.asyncio import Redis
 from shopify_sync.adapters.exposures import PUT_LUA, RedisExposures
 from shopify_sync.domain.quantities import Exposure
 from stocksync_common.redis_client import is_cluster
+from support.recording_redis import Recording
 
 pytestmark = pytest.mark.integration
 SHOP = "a.myshopify.com"
@@ -26,28 +26,6 @@ async def loaded(redis: Redis) -> RedisExposures:
     if not is_cluster(redis):
         await redis.script_load(PUT_LUA)
     return RedisExposures(redis)
-
-
-class Recording:
-    """The client, recording the name of every command its pipelines send."""
-
-    def __init__(self, redis: Redis) -> None:
-        self.redis = redis
-        self.sent: list[str] = []
-
-    def pipeline(self, *args: Any, **kwargs: Any) -> Any:
-        pipe = self.redis.pipeline(*args, **kwargs)
-        queue = pipe.execute_command
-
-        def recorded(*command: Any, **options: Any) -> Any:
-            self.sent.append(str(command[0]).upper())
-            return queue(*command, **options)
-
-        pipe.execute_command = recorded  # type: ignore[method-assign]
-        return pipe
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.redis, name)
 
 
 async def test_every_item_is_written_in_one_script_call_on_one_redis(redis: Redis) -> None:
