@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from redis.asyncio import Redis
 
 from notifier.domain.crossings import SkuState
-from stocksync_common.redis_client import is_cluster, run_script_many
-
-T = TypeVar("T")
+from stocksync_common.redis_client import is_cluster, merged_calls, run_script_many
 
 # The states of a batch's SKUs (KEYS), read in one call.
 LOAD_MANY = """
@@ -72,10 +70,6 @@ return total
 """
 
 
-def _parts(items: Sequence[T], most: int) -> list[Sequence[T]]:
-    return [items[start : start + most] for start in range(0, len(items), most)]
-
-
 def text(value: bytes | str | None) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -108,10 +102,7 @@ class SkuStates:
                     pipe.hmget(state_key(sku, self.prefix), ["s", "done"])
                 raw = await pipe.execute()
         else:
-            calls: list[tuple[list[str], list[str]]] = [
-                ([state_key(sku, self.prefix) for sku in part], [])
-                for part in _parts(skus, MANY_MOST)
-            ]
+            calls = merged_calls([([state_key(sku, self.prefix)], []) for sku in skus], MANY_MOST)
             for reply in await run_script_many(self.redis, self._load_many, calls):
                 raw += reply
         states = {}
@@ -137,12 +128,8 @@ class SkuStates:
             )
             for c in commits
         ]
-        if not self.cluster:  # one call per MANY_MOST SKUs, else one per SKU
-            calls = [
-                ([k for keys, _ in part for k in keys], [a for _, args in part for a in args])
-                for part in _parts(calls, MANY_MOST)
-            ]
-        replies = await run_script_many(self.redis, self._commit_many, calls)
+        together = calls if self.cluster else merged_calls(calls, MANY_MOST)
+        replies = await run_script_many(self.redis, self._commit_many, together)
         return [bool(r) for reply in replies for r in reply]
 
     async def mark_done_many(self, done: Sequence[tuple[str, int]]) -> None:

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 
 from shopify_sync.domain.quantities import SEP, Exposure, ItemKey, Seen, grant
 from shopify_sync.ports import Claim
-from stocksync_common.redis_client import is_cluster, run_script_many
+from stocksync_common.redis_client import is_cluster, merged_calls, run_script_many
 
 # The rule of domain.quantities.grant, atomically; the grant is recorded as a claim (the
 # floor kept beside it) until the write's answer records the store's exposure.
@@ -102,16 +102,11 @@ class RedisExposures:
                 pipe.hset(exposure_key(sku), _field(shop, location), exposure.encode())
             await pipe.execute()
             return
-        items = list(entries.items())
-        calls: list[tuple[list[str], list[str]]] = []
-        for start in range(0, len(items), PUT_MOST):
-            keys: list[str] = []
-            args: list[str] = []
-            for (sku, location), exposure in items[start : start + PUT_MOST]:
-                keys.append(exposure_key(sku))
-                args += [_field(shop, location), exposure.encode()]
-            calls.append((keys, args))
-        await run_script_many(self.redis, self._put, calls)
+        calls = [
+            ([exposure_key(sku)], [_field(shop, location), exposure.encode()])
+            for (sku, location), exposure in entries.items()
+        ]
+        await run_script_many(self.redis, self._put, merged_calls(calls, PUT_MOST))
 
     async def claim(self, shop: str, claims: Sequence[Claim]) -> list[int]:
         if not claims:
