@@ -302,7 +302,8 @@ def timeline(
 ) -> dict[str, list[str]]:
     """Each SKU's sales and store writes in the order the simulator met them, one line each
     (``sale <shop> x<qty>``; ``write <shop> from <change_from> to <qty> met <count>
-    <outcome>``), times in seconds from the SKU's first line."""
+    <outcome>``, an adjustment ``write <shop> by <delta> to <qty> met <count> <outcome>``),
+    times in seconds from the SKU's first line."""
     out: dict[str, list[str]] = {}
     for sku in skus:
         lines: list[tuple[float, str]] = []
@@ -313,8 +314,12 @@ def timeline(
         for w in writes_seen:
             for q in w["quantities"]:
                 if q["sku"] == sku:
+                    how = (
+                        f"from {q['change_from']}" if q.get("delta") is None
+                        else f"by {q['delta']}"
+                    )  # fmt: skip
                     lines.append((load.epoch_s(w["at"]), (
-                        f"write {w['shop'].split('.')[0]} from {q['change_from']} to "
+                        f"write {w['shop'].split('.')[0]} {how} to "
                         f"{q['quantity']} met {q['store_count']} {q['outcome']}"
                     )))  # fmt: skip
         lines.sort(key=lambda x: x[0])

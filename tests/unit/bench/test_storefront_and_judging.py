@@ -273,3 +273,23 @@ def test_summary_flash_row_needs_zero_oversell_and_95_percent_sell_through(
     assert "naive sync: 5 units beyond stock, sell-through 100.0%" in met
     assert row(flash_side(0, 0.80, 3.0)).endswith("| **not met** |")
     assert row(flash_side(2, 0.99, 3.0)).endswith("| **not met** |")
+
+
+def test_a_sku_timeline_tells_an_adjustment_from_a_compare_and_set() -> None:
+    from bench.flash_sale import timeline
+
+    book = {"sales": [{"sku": "H", "shop": "p.myshopify.com", "quantity": 1, "sold_at": 100.0}]}
+    q = {"sku": "H", "store_count": 3, "outcome": "applied"}
+    writes = [
+        {"shop": "u.myshopify.com", "at": "1970-01-01T00:01:41+00:00",
+         "quantities": [{**q, "change_from": 3, "quantity": 2}]},
+        {"shop": "u.myshopify.com", "at": "1970-01-01T00:01:42+00:00",
+         "quantities": [{**q, "change_from": None, "quantity": 1, "delta": -2}]},
+    ]  # fmt: skip
+    assert timeline(book, writes, ["H"]) == {
+        "H": [
+            "  0.000 sale p x1",
+            "  1.000 write u from 3 to 2 met 3 applied",
+            "  2.000 write u by -2 to 1 met 3 applied",
+        ]
+    }

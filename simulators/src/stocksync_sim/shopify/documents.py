@@ -21,6 +21,18 @@ mutation SetQuantities($input: InventorySetQuantitiesInput!, $idempotencyKey: St
 }
 """
 
+ADJUST_QUANTITIES = """
+mutation AdjustQuantities($input: InventoryAdjustQuantitiesInput!, $idempotencyKey: String!) {
+  inventoryAdjustQuantities(input: $input) @idempotent(key: $idempotencyKey) {
+    inventoryAdjustmentGroup {
+      id
+      changes { name delta quantityAfterChange item { id sku } location { id } }
+    }
+    userErrors { field message code }
+  }
+}
+"""
+
 INVENTORY_ITEMS_BY_SKU = """
 query InventoryItemsBySku($query: String!, $first: Int!, $locationId: ID!) {
   inventoryItems(first: $first, query: $query) {
@@ -73,6 +85,7 @@ query ShopAndLocations {
 
 EXAMPLES: dict[str, str] = {
     "SetQuantities": SET_QUANTITIES,
+    "AdjustQuantities": ADJUST_QUANTITIES,
     "InventoryItemsBySku": INVENTORY_ITEMS_BY_SKU,
     "ProductVariantsBySku": PRODUCT_VARIANTS_BY_SKU,
     "InventoryLevels": INVENTORY_LEVELS,

@@ -9,6 +9,7 @@ store held at that moment (``/_sim/storefront/writes``)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,18 +56,92 @@ MISSING_CHANGE_FROM = (
 )
 
 
-def user_error(field: list[str] | None, message: str, code: str) -> GqlObject:
+SET_KIND = "InventorySetQuantities"  # the prefix of the payload's and user errors' types
+MISMATCH = "The same idempotency key cannot be used with different operation parameters."
+
+
+def user_error(field: list[str] | None, message: str, code: str, kind: str = SET_KIND) -> GqlObject:
+    return GqlObject(f"{kind}UserError", {"field": field, "message": message, "code": code}, cost=0)
+
+
+def payload(group: GqlObject | None, errors: list[GqlObject], kind: str = SET_KIND) -> GqlObject:
     return GqlObject(
-        "InventorySetQuantitiesUserError",
-        {"field": field, "message": message, "code": code},
+        f"{kind}Payload", {"inventoryAdjustmentGroup": group, "userErrors": errors}, cost=0
+    )
+
+
+def idempotency_key(call: Call) -> str:
+    """The ``@idempotent(key:)`` of an inventory mutation (required from 2026-04 on)."""
+    directive = call.directive("idempotent")
+    if directive is None:
+        raise FieldError(MISSING_IDEMPOTENT, "BAD_REQUEST")
+    key = directive.get("key")
+    if not isinstance(key, str) or not key.strip():
+        raise FieldError(
+            "The idempotency key cannot be an empty string or whitespace only.", "BAD_REQUEST"
+        )
+    return key
+
+
+def once(
+    store: StoreState,
+    key: str,
+    fingerprint: str,
+    kind: str,
+    run: Callable[[], GqlObject],
+    logged: Callable[[bool], None],
+) -> GqlObject:
+    """``run`` under ``key``: a key seen before answers its first result without running
+    again (``logged(False)``), or a mismatch when the input differs (``logged(True)``)."""
+    record = store.idempotency.get(key)
+    if record is not None:
+        mismatched = record.fingerprint != fingerprint
+        logged(mismatched)
+        if mismatched:
+            return payload(
+                None, [user_error(None, MISMATCH, "IDEMPOTENCY_KEY_PARAMETER_MISMATCH", kind)], kind
+            )
+        result: GqlObject = record.result
+        return result
+    result = run()
+    store.idempotency[key] = IdempotencyRecord(fingerprint, result)
+    return result
+
+
+def inventory_change(
+    store: StoreState, product: Product, location_id: str, name: str, delta: int, after: int
+) -> GqlObject:
+    """One ``InventoryChange`` of an adjustment group."""
+    return GqlObject(
+        "InventoryChange",
+        {
+            "name": name,
+            "delta": delta,
+            "quantityAfterChange": after,
+            "ledgerDocumentUri": None,
+            "item": item_object(store, product),
+            "location": location_object(store, location_id),
+        },
         cost=0,
     )
 
 
-def payload(group: GqlObject | None, errors: list[GqlObject]) -> GqlObject:
+def adjustment_group(
+    store: StoreState, data: dict[str, Any], changes: list[GqlObject]
+) -> GqlObject:
+    """The ``InventoryAdjustmentGroup`` an applied inventory mutation answers with."""
     return GqlObject(
-        "InventorySetQuantitiesPayload",
-        {"inventoryAdjustmentGroup": group, "userErrors": errors},
+        "InventoryAdjustmentGroup",
+        {
+            "id": gid("InventoryAdjustmentGroup", store.next_id()),
+            "createdAt": rfc3339(utc_now()),
+            "reason": data["reason"],
+            "referenceDocumentUri": data.get("referenceDocumentUri"),
+            "app": None,
+            "staffMember": None,
+            "changes": changes,
+        },
+        ("Node",),
         cost=0,
     )
 
@@ -157,34 +232,17 @@ def set_quantities(
 ) -> GqlObject:
     """Run the mutation; each quantity is appended to ``log`` (the request's) when given."""
     log = [] if log is None else log
-    directive = call.directive("idempotent")
-    if directive is None:
-        raise FieldError(MISSING_IDEMPOTENT, "BAD_REQUEST")
-    key = directive.get("key")
-    if not isinstance(key, str) or not key.strip():
-        raise FieldError(
-            "The idempotency key cannot be an empty string or whitespace only.", "BAD_REQUEST"
-        )
+    key = idempotency_key(call)
     data, quantities = _check_shape(call.args.get("input"))
     fingerprint = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    record = store.idempotency.get(key)
-    if record is not None:
-        if record.fingerprint != fingerprint:
-            mismatch = [
-                user_error(
-                    None,
-                    "The same idempotency key cannot be used with different operation parameters.",
-                    "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
-                )
-            ]
-            log.extend(_observed(store, data, quantities, mismatch, replayed=True))
-            return payload(None, mismatch)
-        log.extend(_observed(store, data, quantities, [], replayed=True))
-        result: GqlObject = record.result
-        return result
-    result = _apply(store, data, quantities, log)
-    store.idempotency[key] = IdempotencyRecord(fingerprint, result)
-    return result
+
+    def logged(mismatched: bool) -> None:
+        errors = [user_error(None, MISMATCH, "IDEMPOTENCY_KEY_PARAMETER_MISMATCH")]
+        log.extend(_observed(store, data, quantities, errors if mismatched else [], replayed=True))
+
+    return once(
+        store, key, fingerprint, SET_KIND, lambda: _apply(store, data, quantities, log), logged
+    )
 
 
 def _validate(
@@ -306,32 +364,10 @@ def _apply(
         if delta == 0:
             continue
         for changed_name in (name, other):
+            after = level.quantity(changed_name)
             change_objects.append(
-                GqlObject(
-                    "InventoryChange",
-                    {
-                        "name": changed_name,
-                        "delta": delta,
-                        "quantityAfterChange": level.quantity(changed_name),
-                        "ledgerDocumentUri": None,
-                        "item": item_object(store, change.product),
-                        "location": location_object(store, change.location_id),
-                    },
-                    cost=0,
+                inventory_change(
+                    store, change.product, change.location_id, changed_name, delta, after
                 )
             )
-    group = GqlObject(
-        "InventoryAdjustmentGroup",
-        {
-            "id": gid("InventoryAdjustmentGroup", store.next_id()),
-            "createdAt": rfc3339(utc_now()),
-            "reason": data["reason"],
-            "referenceDocumentUri": data.get("referenceDocumentUri"),
-            "app": None,
-            "staffMember": None,
-            "changes": change_objects,
-        },
-        ("Node",),
-        cost=0,
-    )
-    return payload(group, [])
+    return payload(adjustment_group(store, data, change_objects), [])

@@ -22,6 +22,7 @@ from stocksync_sim.shopify.fulfillment import (
     order_object,
 )
 from stocksync_sim.shopify.fulfillment_move import fulfillment_order_move
+from stocksync_sim.shopify.inventory_adjust import adjust_quantities
 from stocksync_sim.shopify.inventory_mutation import set_quantities
 from stocksync_sim.shopify.objects import (
     connection,
@@ -194,6 +195,9 @@ def mutation_root(store: StoreState, ctx: RequestContext | None = None) -> GqlOb
         "Mutation",
         {
             "inventorySetQuantities": Resolve(lambda call: set_quantities(store, call, ctx.writes)),
+            "inventoryAdjustQuantities": Resolve(
+                lambda call: adjust_quantities(store, call, ctx.writes)
+            ),
             "bulkOperationRunQuery": Resolve(run_bulk),
             "fulfillmentCreate": Resolve(lambda call: fulfillment_create(store, call)),
             "fulfillmentOrderMove": Resolve(lambda call: fulfillment_order_move(store, call)),

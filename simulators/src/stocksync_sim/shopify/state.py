@@ -429,12 +429,13 @@ class StoreState:
 
 @dataclass(frozen=True)
 class QuantityWrite:
-    """One quantity of an ``inventorySetQuantities`` call as the store met it: its count at
-    that moment (``None`` for an unknown item or location), the ``changeFromQuantity`` sent,
-    the quantity asked, and the outcome: ``applied``, ``stale``
-    (``CHANGE_FROM_QUANTITY_STALE``), ``invalid`` (another user error on this quantity),
-    ``not_applied`` (fine, but the call failed elsewhere: all or nothing) or ``replayed``
-    (an idempotency key seen before: the first answer, nothing changed now)."""
+    """One quantity of an ``inventorySetQuantities`` (or change of an
+    ``inventoryAdjustQuantities``) call as the store met it: its count at that moment
+    (``None`` for an unknown item or location), the ``changeFromQuantity`` sent, the quantity
+    asked (an adjustment: the count plus its ``delta``), and the outcome: ``applied``,
+    ``stale`` (``CHANGE_FROM_QUANTITY_STALE``), ``invalid`` (another user error on this
+    quantity), ``not_applied`` (fine, but the call failed elsewhere: all or nothing) or
+    ``replayed`` (an idempotency key seen before: the first answer, nothing changed now)."""
 
     sku: str | None
     location_id: str
@@ -443,9 +444,10 @@ class QuantityWrite:
     change_from: int | None
     quantity: int
     outcome: str
+    delta: int | None = None  # an adjustment's, else None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "sku": self.sku,
             "location_id": self.location_id,
             "name": self.name,
@@ -454,6 +456,9 @@ class QuantityWrite:
             "quantity": self.quantity,
             "outcome": self.outcome,
         }
+        if self.delta is not None:
+            out["delta"] = self.delta
+        return out
 
 
 @dataclass

@@ -6,7 +6,8 @@ signed ``orders/create`` webhook goes out. The sales book keeps every sale with 
 so the bench can read ack latencies and match sales to the inventory writes that followed,
 and every refusal with what the other stores still showed for that SKU at that moment (a
 buyer turned away while stock existed elsewhere: stock a sync left in the wrong store).
-``/writes`` lists every ``inventorySetQuantities`` with each quantity as the store met it.
+``/writes`` lists every ``inventorySetQuantities`` and ``inventoryAdjustQuantities`` with each
+quantity as the store met it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from stocksync_sim.shopify.webhooks import build_delivery
 router = APIRouter(prefix="/_sim/storefront")
 SimDep = Annotated[Simulator, Depends(get_sim)]
 SET_QUANTITIES = "inventorySetQuantities"
+ADJUST_QUANTITIES = "inventoryAdjustQuantities"
+WRITES = (SET_QUANTITIES, ADJUST_QUANTITIES)
 
 
 class SaleIn(BaseModel):
@@ -177,7 +180,8 @@ async def pending(sim: SimDep) -> dict[str, int]:
 
 
 def _skus_written(store: StoreState, variables: Any) -> list[str]:
-    quantities = ((variables or {}).get("input") or {}).get("quantities") or []
+    given = (variables or {}).get("input") or {}
+    quantities = given.get("quantities") or given.get("changes") or []
     items = (q.get("inventoryItemId") for q in quantities if isinstance(q, dict))
     return [store.by_item[i].sku for i in items if i in store.by_item]
 
@@ -185,23 +189,25 @@ def _skus_written(store: StoreState, variables: Any) -> list[str]:
 def _write_ok(response: Any) -> bool:
     if not isinstance(response, dict) or response.get("errors"):
         return False
-    result = (response.get("data") or {}).get(SET_QUANTITIES) or {}
-    return not result.get("userErrors")
+    data = response.get("data") or {}
+    results = [data[name] or {} for name in WRITES if name in data]
+    return not any(result.get("userErrors") for result in results)
 
 
 @router.get("/writes")
 async def writes(
     sim: SimDep, shop: Annotated[str | None, Query(description="one store only")] = None
 ) -> list[dict[str, Any]]:
-    """Every ``inventorySetQuantities`` answered: store, when, the SKUs, accepted or not, and
-    each quantity with the store's count it met, the ``changeFromQuantity`` sent, the
-    quantity asked and its outcome (``applied``, ``stale``, ...; see ``QuantityWrite``)."""
+    """Every ``inventorySetQuantities`` and ``inventoryAdjustQuantities`` answered: store,
+    when, the SKUs, accepted or not, and each quantity with the store's count it met, the
+    ``changeFromQuantity`` sent, the quantity asked (an adjustment's: the count it leaves,
+    with its ``delta``) and its outcome (``applied``, ``stale``, ...; see ``QuantityWrite``)."""
     out = []
     for entry in sim.state.requests:
         store = sim.state.stores.get(entry.shop or "")
         if store is None or (shop is not None and store.shop != shop.lower()):
             continue
-        if not entry.writes and SET_QUANTITIES not in (entry.document or ""):
+        if not entry.writes and not any(name in (entry.document or "") for name in WRITES):
             continue
         out.append(
             {
