@@ -1,7 +1,8 @@
 """The flash-sale issue's trace on the real Kafka and Redis, against the simulator: a store
 that sold twenty units truth has not applied yet must not be raised over them when truth
 moves for another reason (another store's sale). The sync before this change re-read the
-level on the stale answer and sent the old target again: 29 set from 10."""
+level on the stale answer and sent the old target again: 29 set from 10. It now lowers the
+store by the difference from the level read again (ADR 0044): 10 -> 9."""
 
 from __future__ import annotations
 
@@ -39,12 +40,12 @@ async def test_a_store_is_never_raised_over_its_unseen_sales(sync_stack: SyncFac
         await await_for("version 2 applied", lambda: applied(2), 30)
         assert (await s.inventory(shop))[SKU] == 9
         writes: list[dict[str, Any]] = (await s.sim.get("/_sim/storefront/writes")).json()
-        applied_sets = [
-            (q["quantity"], q["change_from"])
+        applied_writes = [
+            (q["quantity"], q["change_from"], q.get("delta"))
             for q in quantities(writes, {SKU})
             if q["outcome"] == "applied"
         ]
-        assert applied_sets == [(9, 10)]
+        assert applied_writes == [(9, None, -1)]  # the count it met: 10
         # truth applies the twenty: 9 everywhere, nothing more to write
         await s.publish_changes([change(SKU, 3, 9, seen={shop: 20, OTHER: 1})])
         await await_for("version 3 applied", lambda: applied(3), 30)

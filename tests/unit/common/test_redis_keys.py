@@ -224,6 +224,7 @@ NOT_KEYS = {
         "lane:",
         "reconcile:",  # task names
         "locations:",  # YAML
+        "adjust:",  # part of an adjustment's idempotency key
     },  # fmt: skip
     "webhook-receiver": {"done:", "pending:"},  # ledger values
     "wms-connector": {"wms:", "wms-reconcile:"},  # idempotency keys

@@ -87,6 +87,28 @@ async def _round_fails_before_the_store(r: Rig) -> None:
     await r.faults(P)
 
 
+async def _round_loses_an_answer(r: Rig, operation: str | None = None) -> None:
+    """One push round whose first call (of ``operation``, when given) the store applies and
+    whose answer is lost (the connection dropped after the store applied it)."""
+    execute = r.client.execute
+    lose = [1]
+
+    async def answer_lost(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        data = await execute(*args, **kwargs)
+        if lose and operation in (None, kwargs.get("operation")):
+            lose.pop()
+            raise TransientError("parent: ReadTimeout")
+        return data
+
+    r.client.execute = answer_lost  # type: ignore[method-assign]
+    try:
+        await r.writer.push_pending(r.stores[P])
+    except TransientError:
+        pass
+    else:
+        raise AssertionError("the round should have failed with the lost answer")
+
+
 async def test_a_write_applied_but_not_recorded_is_not_taken_for_unseen_sales() -> None:
     """Redis back, the child sells one more (truth 26): the store must show 26, not 23."""
     async with rig([store(P, "plus")]) as r:
@@ -123,23 +145,7 @@ async def test_a_write_whose_answer_was_lost_is_resolved_before_newer_changes_go
         await r.state.record(P, {KEY: pending(1, 30, parent=0, child=0)})
         await r.writer.push_pending(r.stores[P])
         await r.state.record(P, {KEY: pending(2, 27, parent=0, child=3)})
-        execute = r.client.execute
-        lose = [1]
-
-        async def answer_lost(*args: Any, **kwargs: Any) -> dict[str, Any]:
-            data = await execute(*args, **kwargs)
-            if lose:
-                lose.pop()
-                raise TransientError("parent: ReadTimeout")
-            return data
-
-        r.client.execute = answer_lost  # type: ignore[method-assign]
-        try:
-            await r.writer.push_pending(r.stores[P])
-        except TransientError:
-            pass
-        else:
-            raise AssertionError("the round should have failed with the lost answer")
+        await _round_loses_an_answer(r)
         assert (await r.inventory(P))["A"] == 27
         await r.state.record(P, {KEY: pending(3, 26, parent=0, child=4)})
         await r.writer.push_pending(r.stores[P])
@@ -190,3 +196,28 @@ async def test_an_intent_keeps_its_variables_and_both_outcomes() -> None:
     )
     again = Intent.decode(intent.encode())
     assert again == intent and again.key == "k1"
+
+
+async def test_an_adjustment_whose_answer_was_lost_is_replayed_as_an_adjustment() -> None:
+    """A lowering a sale raced goes as a relative adjustment (ADR 0044). Shopify applied
+    it (29 -> 26: truth 27 minus the parent's one unseen sale) and the answer was lost.
+    The next round sends it again under its key, as the same mutation: Shopify answers the
+    first result without applying it twice, and the round records it as applied. Sent as a
+    set, it would be refused and taken as void: 26 read as four unseen sales, the store
+    held three units under truth for good."""
+    async with rig([store(P, "plus")], failure_threshold=100) as r:
+        await r.seed(P, {"A": 30})
+        await r.state.record(P, {KEY: pending(1, 30, parent=0, child=0)})
+        await r.writer.push_pending(r.stores[P])
+        await r.seed(P, {"A": 29})  # the parent sells one, unseen by truth
+        await r.state.record(P, {KEY: pending(2, 27, parent=0, child=3)})
+        await _round_loses_an_answer(r, "AdjustInventoryQuantities")
+        assert (await r.inventory(P))["A"] == 26
+        await r.state.record(P, {KEY: pending(3, 26, parent=0, child=4)})
+        await r.writer.push_pending(r.stores[P])
+        # truth 26, one sale unseen: 25
+        assert (await r.inventory(P))["A"] == 25
+        path = "/_sim/requests?operation_name=AdjustInventoryQuantities"
+        adjustments = (await r.http.get(path)).json()
+        assert len(adjustments) == 2
+        assert len({a["variables"]["idempotencyKey"] for a in adjustments}) == 1

@@ -24,6 +24,19 @@ def pending(version: int, quantity: int, available: int, *, shared: bool = False
     return Pending(version, quantity, available, shared, counters)
 
 
+async def adjustments(r: Rig, shop: str) -> list[tuple[int, int | None]]:
+    """(delta, changeFromQuantity) of every adjustment sent to ``shop``, oldest first."""
+    reqs: list[dict[str, Any]] = (
+        await r.http.get("/_sim/requests?operation_name=AdjustInventoryQuantities")
+    ).json()
+    return [
+        (c["delta"], c["changeFromQuantity"])
+        for req in reqs
+        if req.get("shop") in (None, shop)
+        for c in req["variables"]["input"]["changes"]
+    ]
+
+
 async def sets(r: Rig, shop: str) -> list[tuple[int, int | None]]:
     """(quantity, changeFromQuantity) of every set sent to ``shop``, oldest first."""
     reqs: list[dict[str, Any]] = (
@@ -41,7 +54,8 @@ async def sets(r: Rig, shop: str) -> list[tuple[int, int | None]]:
 async def test_a_stale_answer_never_raises_the_store_over_its_unseen_sales() -> None:
     """The issue's trace: truth 29 (another store sold one), the parent had sold 20 that
     truth had not applied. The old writer re-read the level and sent 29 again, from 10:
-    twenty sold units back on sale. The target is recomputed: 29 - 20 = 9."""
+    twenty sold units back on sale. The target is recomputed: 29 - 20 = 9, and the store
+    lowered from the 10 it shows by 1 (ADR 0044)."""
     async with rig([store(P, "plus")]) as r:
         await r.seed(P, {"A": 30})
         await r.state.record(P, {KEY: pending(1, 30, 30, parent=0)})
@@ -51,7 +65,8 @@ async def test_a_stale_answer_never_raises_the_store_over_its_unseen_sales() -> 
         out = await r.writer.push_pending(r.stores[P])
         assert out.applied == 1
         assert (await r.inventory(P))["A"] == 9
-        assert await sets(r, P) == [(29, 30), (9, 10)]
+        assert await sets(r, P) == [(29, 30)]
+        assert await adjustments(r, P) == [(-1, None)]
         assert await r.state.pending(P) == {}
 
 
@@ -113,7 +128,7 @@ async def test_under_allocation_the_taker_waits_until_the_giver_was_lowered() ->
 async def test_a_count_guessed_from_applied_sales_is_confirmed_not_trusted() -> None:
     """Truth applied two of the parent's orders (its counter 0 -> 2), so the parent should
     show 18, and the sync guesses it does. It does not (the orders never took its count
-    down: untracked, or a merchant's edit): the write checks, meets 20, and sets 18."""
+    down: untracked, or a merchant's edit): the write checks, meets 20, and lowers it by 2."""
     async with rig([store(P, "plus")]) as r:
         await r.seed(P, {"A": 0})
         await r.state.record(P, {KEY: pending(1, 20, 20, parent=0)})
@@ -122,7 +137,8 @@ async def test_a_count_guessed_from_applied_sales_is_confirmed_not_trusted() -> 
         await r.state.record(P, {KEY: pending(3, 18, 18, parent=2)})
         await r.writer.push_pending(r.stores[P])
         assert (await r.inventory(P))["A"] == 18
-        assert await sets(r, P) == [(20, 0), (18, 18), (18, 20)]
+        assert await sets(r, P) == [(20, 0), (18, 18)]
+        assert await adjustments(r, P) == [(-2, None)]
 
 
 async def test_a_lane_that_gives_up_room_wakes_the_lane_waiting_for_it() -> None:
@@ -176,7 +192,8 @@ async def test_a_raise_refused_with_its_call_gives_its_room_back_to_the_next_rou
         await r.seed(P, {"B": 9})  # a sale of B the sync has not seen: its write is stale
         await r.state.record(P, {KEY: pending(2, 5, 6, shared=True), b_key: pending(2, 9, 9)})
         refused = await r.writer.push_pending(r.stores[P])
-        assert refused.applied == 0 and (await r.inventory(P))["A"] == 3
+        # B's lowering was raced, and goes as an adjustment whatever the retries (ADR 0044)
+        assert refused.deferred == 1 and (await r.inventory(P))["A"] == 3
         assert KEY in await r.state.pending(P)
         await r.writer.push_pending(r.stores[P])
         assert (await r.inventory(P))["A"] == 5

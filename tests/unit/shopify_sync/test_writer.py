@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
+import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from unit.shopify_sync.harness import LOC_GID, rig, store
 
@@ -71,7 +74,27 @@ async def test_levels_already_equal_need_no_call() -> None:
         assert (await r.stats(STD))["mutations"] == 0
 
 
-async def test_a_sale_racing_the_push_is_refreshed_and_set_again_with_a_new_key() -> None:
+async def test_a_sale_racing_a_raise_is_refreshed_and_set_again_with_a_new_key() -> None:
+    async with rig([store(STD, "plus")]) as r:
+        await r.seed(STD, {"A": 10})
+        await r.state.observed(STD, {("A", "wh-1"): 10})
+        await r.mapping.resolve(r.stores[STD], ["A"])
+        await r.seed(STD, {"A": 9})  # a sale in the store the sync has not seen yet
+        await r.state.record(STD, {("A", "wh-1"): Pending(2, 14)})
+        out = await r.writer.push_pending(r.stores[STD])
+        assert out.applied == 1
+        assert (await r.inventory(STD))["A"] == 14
+        sets = (await r.http.get("/_sim/requests?operation_name=SetInventoryQuantities")).json()
+        froms = [s["variables"]["input"]["quantities"][0]["changeFromQuantity"] for s in sets]
+        keys = {s["variables"]["idempotencyKey"] for s in sets}
+        assert froms == [10, 9] and len(keys) == 2
+
+
+async def test_a_sale_racing_a_lowering_lowers_the_store_by_the_difference() -> None:
+    """A lowering whose compare-and-set a sale made stale is not set again (another sale
+    could make that stale too, and a store left above its share sells units it no longer
+    holds): the level is read again and the store lowered by the difference, without
+    compare-and-set, in an adjustment under a key of its own (ADR 0044)."""
     async with rig([store(STD, "plus")]) as r:
         await r.seed(STD, {"A": 10})
         await r.state.observed(STD, {("A", "wh-1"): 10})
@@ -79,12 +102,57 @@ async def test_a_sale_racing_the_push_is_refreshed_and_set_again_with_a_new_key(
         await r.seed(STD, {"A": 9})  # a sale in the store the sync has not seen yet
         await r.state.record(STD, {("A", "wh-1"): Pending(2, 4)})
         out = await r.writer.push_pending(r.stores[STD])
-        assert out.applied == 1
+        assert out.applied == 1 and out.calls == 2
         assert (await r.inventory(STD))["A"] == 4
-        sets = (await r.http.get("/_sim/requests?operation_name=SetInventoryQuantities")).json()
-        froms = [s["variables"]["input"]["quantities"][0]["changeFromQuantity"] for s in sets]
-        keys = {s["variables"]["idempotencyKey"] for s in sets}
-        assert froms == [10, 9] and len(keys) == 2
+        path = "/_sim/requests?operation_name="
+        [set_call] = (await r.http.get(path + "SetInventoryQuantities")).json()
+        [adjust] = (await r.http.get(path + "AdjustInventoryQuantities")).json()
+        assert set_call["variables"]["input"]["quantities"][0]["changeFromQuantity"] == 10
+        [change] = adjust["variables"]["input"]["changes"]
+        assert change["delta"] == -5 and change["changeFromQuantity"] is None
+        keys = {c["variables"]["idempotencyKey"] for c in (set_call, adjust)}
+        assert len(keys) == 2
+        assert await r.state.pending(STD) == {}
+
+
+REFUSALS = [
+    {"code": "ADJUST_QUANTITIES_FAILED", "field": None, "message": "Try again."},
+    {"code": "INVALID_LOCATION", "field": ["input", "changes", "0", "locationId"],
+     "message": "The specified location could not be found."},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("refusal", REFUSALS, ids=lambda e: str(e["code"]))
+async def test_a_refused_adjustment_leaves_its_lowering_pending_or_dead_letters_it(
+    refusal: dict[str, Any],
+) -> None:
+    """An adjustment is all or nothing too: a transient refusal leaves the item pending for
+    the next round (nothing applied, nothing lost); an error no retry can fix dead-letters
+    it, as a set's would."""
+    async with rig([store(STD, "plus")]) as r:
+        await r.seed(STD, {"A": 10})
+        await r.state.observed(STD, {("A", "wh-1"): 10})
+        await r.mapping.resolve(r.stores[STD], ["A"])
+        await r.seed(STD, {"A": 9})  # a sale the sync has not seen: the set is stale
+        await r.state.record(STD, {("A", "wh-1"): Pending(2, 4)})
+        execute = r.client.execute
+
+        async def refuse_adjustments(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            if kwargs.get("operation") == "AdjustInventoryQuantities":
+                return {"inventoryAdjustQuantities": {"userErrors": [refusal]}}
+            data: dict[str, Any] = await execute(*args, **kwargs)
+            return data
+
+        r.client.execute = refuse_adjustments  # type: ignore[method-assign]
+        out = await r.writer.push_pending(r.stores[STD])
+        assert out.applied == 0 and (await r.inventory(STD))["A"] == 9
+        pending = await r.state.pending(STD)
+        if refusal["code"] == "ADJUST_QUANTITIES_FAILED":
+            assert out.deferred == 1 and ("A", "wh-1") in pending
+            assert r.dead.rejected == []
+        else:
+            assert out.rejected == 1 and pending == {}
+            assert [k for _, k, _, _, _ in r.dead.rejected] == [("A", "wh-1")]
 
 
 async def test_stale_level_that_already_equals_truth_is_not_written_again() -> None:
@@ -205,8 +273,9 @@ async def test_an_item_selling_through_every_write_never_holds_the_others_back()
                 await r.seed(STD, {"HOT": hot[0]})
 
         r.http.event_hooks["request"].append(a_sale_races_every_write)
+        # a raise of HOT (a lowering a sale raced goes as an adjustment, which cannot be raced)
         await r.state.record(
-            STD, {("COLD", "wh-1"): Pending(2, 4), ("HOT", "wh-1"): Pending(2, 30)}
+            STD, {("COLD", "wh-1"): Pending(2, 4), ("HOT", "wh-1"): Pending(2, 50)}
         )
         out = await r.writer.push_pending(r.stores[STD])
         assert (await r.inventory(STD))["COLD"] == 4
@@ -242,7 +311,8 @@ async def test_an_item_raced_lately_is_written_apart_and_never_keeps_the_round_w
             ]
 
         r.http.event_hooks["request"].append(a_sale_races_every_write_of_hot)
-        await r.state.record(STD, {("A", "wh-1"): Pending(2, 4), ("HOT", "wh-1"): Pending(2, 30)})
+        # HOT is raised: a raced lowering would go as an adjustment, which cannot be raced
+        await r.state.record(STD, {("A", "wh-1"): Pending(2, 4), ("HOT", "wh-1"): Pending(2, 50)})
         first = await r.writer.push_pending(r.stores[STD])
         assert first.applied == 1 and first.deferred == 1
         assert sum(hot_id in ids for ids in await sets()) == 2  # its first call and one retry

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shopify_sync.adapters import metrics
-from shopify_sync.adapters.documents import MUTATION_COST, SET_QUANTITIES
+from shopify_sync.adapters.documents import ADJUST_QUANTITIES, MUTATION_COST, SET_QUANTITIES
 from shopify_sync.adapters.exposures import LocalExposures
 from shopify_sync.adapters.intents import LocalIntents
 from shopify_sync.adapters.shopify import QueryError, ShopifyClient
@@ -48,6 +48,7 @@ from shopify_sync.domain.quantities import (
     Pending,
     Plan,
     Target,
+    adjust_variables,
     chunks,
     quantities,
     set_variables,
@@ -71,6 +72,8 @@ RACED_TRIES = 2
 # that no two rounds' calls share a key. Within a push, the items, compare values and salt
 # tell calls apart, and a call resent after IDEMPOTENCY_CONCURRENT_REQUEST keeps its key.
 PUSHES = (f"{uuid.uuid4().hex}:{n}" for n in itertools.count())
+SET = (SET_QUANTITIES, "SetInventoryQuantities")
+ADJUST = (ADJUST_QUANTITIES, "AdjustInventoryQuantities")
 
 
 @dataclass
@@ -159,11 +162,11 @@ class Writer:
         failure leaves the rest for the next round, which tries again before anything else."""
         shop, resolved = store.shop, 0
         for key, intent in (await self.intents.all(shop)).items():
+            document, operation = ADJUST if intent.adjusts else SET
             try:
                 data = await self.client.execute(
-                    store, SET_QUANTITIES, intent.variables,
-                    operation="SetInventoryQuantities", cost=MUTATION_COST,
-                )  # fmt: skip
+                    store, document, intent.variables, operation=operation, cost=MUTATION_COST
+                )
                 errors = user_errors(data)
             except QueryError as exc:
                 errors = [{"message": str(exc)}]
@@ -433,19 +436,55 @@ class Writer:
         SKU in a flash sale, would keep the lane's round, and every change behind it,
         waiting); they are marked contended for the next rounds. A part gets at most
         ``tries`` calls (``max_stale_retries`` + 1); what is left stays pending for the next
-        round."""
+        round, except lowerings: a raced one, and one still unwritten when its tries ran
+        out, go in one relative adjustment at the end (``_lower``), which no sale can race,
+        so that no store is left above its share minus its unseen sales (ADR 0044)."""
         parts: list[tuple[list[Target], int]] = [(chunk, tries or self.max_stale_retries + 1)]
         salt, push = 0, next(PUSHES)
+        lowerings: list[Target] = []
         while parts:
             part, left_tries = parts.pop(0)
             left, raced, salt = await self._call(store, part, batch, (salt, push), out)
             left_tries -= 1
+            # a raced lowering: its level was just read again, no set of it can do better
+            lowerings += [t for t in raced if self._lowers(t, batch)]
+            raced = [t for t in raced if not self._lowers(t, batch)]
             for rest, more in ((left, left_tries), (raced, min(left_tries, RACED_TRIES - 1))):
                 if rest and more > 0:
                     parts.append((rest, more))
-                elif rest:
+                    continue
+                lowerings += [t for t in rest if self._lowers(t, batch)]
+                rest = [t for t in rest if not self._lowers(t, batch)]
+                if rest:
                     out.deferred += len(rest)  # levels kept moving: pending for the next round
                     await self._unclaim(store, rest, batch)
+        await self._lower(store, await self._read_for_lowering(store, lowerings, batch, out),
+                          batch, push, out)  # fmt: skip
+
+    def _lowers(self, t: Target, batch: Batch) -> bool:
+        return self._quantity(t, batch) < batch.levels[t.key]
+
+    async def _read_for_lowering(
+        self, store: Store, targets: list[Target], batch: Batch, out: Outcome
+    ) -> list[Target]:
+        """The lowerings that can go as a relative adjustment, planned from a level read this
+        round. The result of a delta is the store's count now plus it: any count at or below
+        the level it was planned from leaves the store at its share minus its unseen sales or
+        below (sales since take their units off; ``Exposure.unseen`` moves one for one with
+        the count). A count above it would not: a level remembered from an earlier round, or
+        guessed from the sales truth applied (``_plan``), may be below the count (sales that
+        never took it down, a merchant's edit), so those are read first. What then needs no
+        write is settled; what no longer lowers stays pending."""
+        unread = [
+            i for i, t in enumerate(targets) if t.key not in batch.read or t.key in batch.guessed
+        ]
+        dropped = await self._refresh(store, targets, unread, batch, out)
+        kept = [t for i, t in enumerate(targets) if i not in dropped]
+        rest = [t for t in kept if not self._lowers(t, batch)]
+        if rest:
+            out.deferred += len(rest)
+            await self._unclaim(store, rest, batch)
+        return [t for t in kept if self._lowers(t, batch)]
 
     async def _call(
         self, store: Store, chunk: list[Target], batch: Batch, key: tuple[int, str], out: Outcome
@@ -459,39 +498,93 @@ class Writer:
         variables = set_variables(
             store.shop, quantities(chunk, batch.levels, planned), salt, versions, push
         )
-        intent = self._intent(chunk, batch, planned, variables)
-        # Recorded before the call: whatever happens after it, the next round knows this
-        # write may have been applied (``resolve_in_doubt``).
-        await self.intents.put(store.shop, intent)
-        try:
-            with (
-                metrics.PUSH_SECONDS.labels(store.shop).time(),
-                SYNC_CLOCK.mutation(store.shop, [t.key for t in chunk]),
-            ):
-                data = await self.client.execute(
-                    store, SET_QUANTITIES, variables,
-                    operation="SetInventoryQuantities", cost=MUTATION_COST,
-                )  # fmt: skip
-        except QueryError as exc:
-            await self.intents.drop(store.shop, [intent.key])  # refused: nothing applied
-            await self._reject(store, chunk, "QUERY_ERROR", str(exc), out)
-            await self._unclaim(store, chunk, batch)
+        errors = await self._send(store, chunk, batch, planned, variables, SET, out)
+        if not errors:  # applied, or refused whole (None)
             return [], [], salt
-        out.calls += 1
-        errors = user_errors(data)
-        if not errors:
-            out.gave_up += await self._written(store, chunk, batch, intent.key)
-            out.applied += len(chunk)
-            return [], [], salt
-        await self.intents.drop(store.shop, [intent.key])  # all or nothing: not applied
-        for error in errors:
-            metrics.USER_ERRORS.labels(store.shop, str(error.get("code"))).inc()
         left, raced, salt = await self._handle(
             store, chunk, classify(errors, len(chunk)), batch, salt, out
         )
         again = {t.key for t in (*left, *raced)}
         await self._unclaim(store, [t for t in chunk if t.key not in again], batch)
         return left, raced, salt
+
+    async def _send(
+        self,
+        store: Store,
+        targets: list[Target],
+        batch: Batch,
+        planned: dict[ItemKey, int],
+        variables: dict[str, Any],
+        mutation: tuple[str, str],
+        out: Outcome,
+    ) -> list[dict[str, Any]] | None:
+        """Send one inventory mutation (``mutation``: its document and operation name) for
+        ``targets``, recorded as an intent first: whatever happens after the call, the next
+        round knows this write may have been applied (``resolve_in_doubt``). Applied, it is
+        recorded and ``[]`` returned; refused, its user errors; a request the store refused
+        whole (``QueryError``), ``None``, its items rejected."""
+        intent = self._intent(targets, batch, planned, variables)
+        await self.intents.put(store.shop, intent)
+        document, operation = mutation
+        try:
+            with (
+                metrics.PUSH_SECONDS.labels(store.shop).time(),
+                SYNC_CLOCK.mutation(store.shop, [t.key for t in targets]),
+            ):
+                data = await self.client.execute(
+                    store, document, variables, operation=operation, cost=MUTATION_COST
+                )
+        except QueryError as exc:
+            await self.intents.drop(store.shop, [intent.key])  # refused: nothing applied
+            await self._reject(store, targets, "QUERY_ERROR", str(exc), out)
+            await self._unclaim(store, targets, batch)
+            return None
+        out.calls += 1
+        errors = user_errors(data)
+        if not errors:
+            out.gave_up += await self._written(store, targets, batch, intent.key)
+            out.applied += len(targets)
+            return []
+        await self.intents.drop(store.shop, [intent.key])  # all or nothing: not applied
+        for error in errors:
+            metrics.USER_ERRORS.labels(store.shop, str(error.get("code"))).inc()
+        return errors
+
+    async def _lower(
+        self, store: Store, targets: list[Target], batch: Batch, push: str, out: Outcome
+    ) -> None:
+        """Lower ``targets`` by the difference between their planned quantity and the level
+        it was planned from, in one ``inventoryAdjustQuantities`` without compare-and-set: a
+        sale the store makes meanwhile takes its unit off the result (it is an unseen sale
+        either way), so the call cannot be raced, and the store is left at its share minus
+        its unseen sales or below (``_read_for_lowering``). Recorded as an intent first, like every
+        write; refused, the items stay pending for the next round (or are dead-lettered if
+        they never can be)."""
+        if not targets:
+            return
+        planned = {t.key: self._quantity(t, batch) for t in targets}
+        items = quantities(targets, batch.levels, planned)
+        versions = [t.pending.version for t in targets]
+        variables = adjust_variables(store.shop, items, versions, push)
+        metrics.LOWERED.labels(store.shop).inc(len(targets))
+        errors = await self._send(store, targets, batch, planned, variables, ADJUST, out)
+        if not errors:  # applied, or refused whole (None)
+            return
+        verdict = classify(errors, len(targets))
+        request = verdict.request
+        if request is not None and request.action == Action.REJECT:
+            await self._reject(store, targets, request.code, request.message, out)
+            await self._unclaim(store, targets, batch)
+            return
+        drop: set[int] = set()
+        for index in verdict.indexes(Action.REJECT):
+            problem = verdict.items[index]
+            await self._reject(store, [targets[index]], problem.code, problem.message, out)
+            drop.add(index)
+        drop |= await self._remap(store, targets, verdict.indexes(Action.REMAP), out)
+        rest = [t for i, t in enumerate(targets) if i not in drop]
+        out.deferred += len(rest)  # pending: the next round plans them again
+        await self._unclaim(store, targets, batch)
 
     async def _unclaim(self, store: Store, targets: Sequence[Target], batch: Batch) -> None:
         """Raises the gate granted (``Exposures.claim`` recorded them before the call) whose
@@ -570,6 +663,8 @@ class Writer:
             drop.add(index)
         drop |= await self._remap(store, chunk, verdict.indexes(Action.REMAP), out)
         stale = verdict.indexes(Action.REFRESH)
+        if stale:
+            metrics.STALE.labels(store.shop).inc()
         until = self.clock() + self.contended_s
         self.contended.setdefault(store.shop, {}).update({chunk[i].key: until for i in stale})
         drop |= await self._refresh(store, chunk, stale, batch, out)
@@ -589,13 +684,13 @@ class Writer:
         batch: Batch,
         out: Outcome,
     ) -> set[int]:
-        """A sale raced the push: read those levels again and plan each write anew from the
-        count now shown, never resending the old target: units the store sold since are
-        unseen by truth, and the new target leaves them off (the write invariant). Some may
-        now need no write."""
+        """A sale raced the push (or a lowering is to go as an adjustment): read those levels
+        again and plan each write anew from the count now shown, never resending the old
+        target: units the store sold since are unseen by truth, and the new target leaves
+        them off (the write invariant). Some may now need no write: the indexes of those,
+        and of items the store no longer stocks there (rejected)."""
         if not indexes:
             return set()
-        metrics.STALE.labels(store.shop).inc()
         stale = [chunk[i] for i in indexes]
         fresh = await self.mapping.read_levels(store, stale)
         drop: set[int] = set()
@@ -653,8 +748,8 @@ class Writer:
 
 
 def user_errors(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """The ``userErrors`` of an ``inventorySetQuantities`` answer (none: it was applied)."""
-    errors: list[dict[str, Any]] = (data.get("inventorySetQuantities") or {}).get(
-        "userErrors"
-    ) or []
+    """The ``userErrors`` of an ``inventorySetQuantities`` or ``inventoryAdjustQuantities``
+    answer (none: it was applied)."""
+    result = data.get("inventorySetQuantities") or data.get("inventoryAdjustQuantities") or {}
+    errors: list[dict[str, Any]] = result.get("userErrors") or []
     return errors

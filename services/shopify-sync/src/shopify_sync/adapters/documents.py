@@ -32,6 +32,25 @@ mutation SetInventoryQuantities($input: InventorySetQuantitiesInput!, $idempoten
 }
 """
 
+# A lowering a sale raced goes as a relative adjustment (``changeFromQuantity: null``): the
+# delta composes with whatever the store sold meanwhile, so it cannot be raced (ADR 0044).
+ADJUST_QUANTITIES = """
+mutation AdjustInventoryQuantities(
+  $input: InventoryAdjustQuantitiesInput!, $idempotencyKey: String!
+) {
+  inventoryAdjustQuantities(input: $input) @idempotent(key: $idempotencyKey) {
+    inventoryAdjustmentGroup {
+      id
+    }
+    userErrors {
+      code
+      field
+      message
+    }
+  }
+}
+"""
+
 FIND_ITEMS_BY_SKU = f"""
 query FindInventoryItems($first: Int!, $query: String!, $levels: Int!) {{
   inventoryItems(first: $first, query: $query) {{
@@ -288,6 +307,7 @@ mutation RunBulkMutation($mutation: String!, $stagedUploadPath: String!) {
 ALL_DOCUMENTS = {
     "ShopProbe": SHOP_PROBE,
     "SetInventoryQuantities": SET_QUANTITIES,
+    "AdjustInventoryQuantities": ADJUST_QUANTITIES,
     "FindInventoryItems": FIND_ITEMS_BY_SKU,
     "InventoryLevelsByItems": LEVELS_BY_ITEMS,
     "CatalogPage": CATALOG_PAGE,

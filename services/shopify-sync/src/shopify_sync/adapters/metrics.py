@@ -56,6 +56,12 @@ SYNC_SECONDS = Histogram(
 STALE = Counter(
     "stocksync_shopify_stale_total", "CHANGE_FROM_QUANTITY_STALE answers, per shop.", ["shop"]
 )
+LOWERED = Counter(
+    "stocksync_shopify_adjusted_lowerings_total",
+    "Lowerings a sale raced, sent again as relative adjustments (inventoryAdjustQuantities), "
+    "per shop.",
+    ["shop"],
+)
 USER_ERRORS = Counter(
     "stocksync_shopify_user_errors_total", "userErrors by code, per shop.", ["shop", "code"]
 )

@@ -36,6 +36,11 @@ class Intent:
     def key(self) -> str:
         return str(self.variables["idempotencyKey"])
 
+    @property
+    def adjusts(self) -> bool:
+        """Whether the call was an ``inventoryAdjustQuantities`` (relative lowerings)."""
+        return "changes" in (self.variables.get("input") or {})
+
     def encode(self) -> str:
         rows = [
             [sku, loc, level, self.after[(sku, loc)].encode(), self.before[(sku, loc)].encode()]

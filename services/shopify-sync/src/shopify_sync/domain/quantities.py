@@ -384,6 +384,41 @@ def set_variables(
     }
 
 
+def adjust_variables(
+    shop: str,
+    items: list[dict[str, Any]],
+    versions: Sequence[int] = (),
+    call: str = "",
+) -> dict[str, Any]:
+    """``inventoryAdjustQuantities``' variables for ``items`` as :func:`quantities` gives them
+    (each a planned quantity and the level it was planned from): a lowering by the
+    difference, without compare-and-set, so that sales the store makes meanwhile take their
+    units off the result instead of refusing the call. Lowerings only: a raise without a
+    compare-and-set could put back units a concurrent change took off (ADR 0044)."""
+    changes = []
+    for q in items:
+        delta = int(q["quantity"]) - int(q["changeFromQuantity"])
+        if delta >= 0:
+            raise ValueError(f"an adjustment only lowers: {q}")
+        changes.append(
+            {
+                "inventoryItemId": q["inventoryItemId"],
+                "locationId": q["locationId"],
+                "delta": delta,
+                "changeFromQuantity": None,
+            }
+        )
+    return {
+        "input": {
+            "name": "available",
+            "reason": "correction",
+            "referenceDocumentUri": REFERENCE_URI,
+            "changes": changes,
+        },
+        "idempotencyKey": idempotency_key(shop, items, 0, versions, f"adjust:{call}"),
+    }
+
+
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -1,8 +1,10 @@
-"""Every ``InventorySetQuantitiesUserErrorCode`` handled on purpose.
+"""Every ``InventorySetQuantitiesUserErrorCode`` (and ``InventoryAdjustQuantities``'s)
+handled on purpose.
 
 ``inventorySetQuantities`` is all or nothing: one user error and nothing was applied. The
-items named by an error (``field: ["input", "quantities", "<i>", ...]``) get that error's
-action; the others are simply sent again. An error naming no item concerns the request.
+items named by an error (``field: ["input", "quantities", "<i>", ...]``, an adjustment's
+``["input", "changes", "<i>", ...]``) get that error's action; the others are simply sent
+again. An error naming no item concerns the request.
 """
 
 from __future__ import annotations
@@ -41,7 +43,11 @@ ACTIONS: dict[str, Action] = {
     "IDEMPOTENCY_CONCURRENT_REQUEST": Action.WAIT,
     "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED": Action.NEW_KEY,
     "IDEMPOTENCY_KEY_PARAMETER_MISMATCH": Action.NEW_KEY,
+    # inventoryAdjustQuantities only: transient on Shopify's side ("Try again")
+    "ADJUST_QUANTITIES_FAILED": Action.WAIT,
+    "SERVICE_UNAVAILABLE": Action.WAIT,
 }
+ITEM_LISTS = (["input", "quantities"], ["input", "changes"])
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,7 @@ class Verdict:
 
 
 def _index(path: Any, count: int) -> int | None:
-    if not isinstance(path, list) or len(path) < 3 or path[:2] != ["input", "quantities"]:
+    if not isinstance(path, list) or len(path) < 3 or path[:2] not in ITEM_LISTS:
         return None
     try:
         index = int(path[2])
