@@ -103,9 +103,9 @@ def _run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
 
 
 def _target(redis_url: str) -> tuple[str, int]:
-    """The redis-server the forwarder carries to. What is under test is the single-node
-    connection class (the cluster client builds its own connections, ADR 0029), so the
-    clients here are single-node ones, and on a Redis Cluster they talk to the master that
+    """The redis-server the forwarder carries to. What is under test is the connection class
+    (the cluster client discovers its nodes' own addresses, which no forwarder sits on), so
+    the clients here are single-node ones, and on a Redis Cluster they talk to the master that
     serves ``KEY``'s slot (the URL's node may be a replica after a failover: MOVED)."""
     if cluster_url(redis_url) is not None:
         with sync_redis(redis_url) as cluster:
@@ -134,3 +134,25 @@ def test_the_bounded_pool_also_retries_after_a_reset(redis_url: str) -> None:
         )
     )
     assert outcome is True
+
+
+def test_a_cluster_client_builds_every_node_connection_resetsafe(redis_url: str) -> None:
+    """redis-py's cluster client takes no connection class: without ours its connections
+    met the same closed writes unguarded (the cluster suite's one failure of 2026-12-07, an
+    ``AttributeError`` on a writer another task had closed while the connection was set up)."""
+    if cluster_url(redis_url) is None:
+        pytest.skip("the cluster client only: single-node clients are covered above")
+
+    async def classes() -> set[str]:
+        client = connect(redis_url)
+        try:
+            for n in range(20):  # keys over several slots: connections to every master
+                await client.set(f"{KEY}:{n}", "1")
+            cluster = cast(Any, client)
+            return {
+                type(conn).__name__ for node in cluster.get_nodes() for conn in node._connections
+            }
+        finally:
+            await client.aclose()
+
+    assert _run(classes) == {"ResetSafeConnection"}

@@ -4,11 +4,15 @@ refused before sending it counts as neither (docs/decisions/0029-redis-cluster.m
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from redis import exceptions as rex
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from stocksync_common.redis_client import (
     REDIS_ERRORS,
+    _send_resetsafe,
     redis_failed,
     redis_failures_suppressed,
     unanswered,
@@ -74,3 +78,38 @@ def test_suppressing_failures_keeps_a_refusal_loud() -> None:
         raise rex.ResponseError("OOM command not allowed")
     with pytest.raises(rex.RedisClusterException), redis_failures_suppressed():
         raise cluster_refusal()
+
+
+class _Sends:
+    """A connection's raw send: fails with each of ``errors`` in turn, then succeeds."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.calls = 0
+
+    async def __call__(self, command: Any, check_health: bool) -> None:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+
+
+WRITER_GONE = AttributeError("'NoneType' object has no attribute 'writelines'")
+CLOSED = RuntimeError("unable to perform operation on <TCPTransport closed=True>")
+
+
+@pytest.mark.parametrize("error", [WRITER_GONE, CLOSED], ids=["writer-gone", "uvloop-closed"])
+async def test_a_write_refused_before_a_byte_went_out_is_sent_once_more(error: Exception) -> None:
+    send = _Sends(error)
+    await _send_resetsafe(send, b"PING", True)
+    assert send.calls == 2
+    twice = _Sends(error, error)
+    with pytest.raises(RedisConnectionError, match="write to a closed connection"):
+        await _send_resetsafe(twice, b"PING", True)
+    assert twice.calls == 2
+
+
+async def test_other_attribute_errors_are_not_taken_for_a_closed_connection() -> None:
+    send = _Sends(AttributeError("'Connection' object has no attribute 'bogus'"))
+    with pytest.raises(AttributeError, match="bogus"):
+        await _send_resetsafe(send, b"PING", True)
+    assert send.calls == 1

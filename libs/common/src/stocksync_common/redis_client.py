@@ -54,8 +54,14 @@ from stocksync_common.settings import CommonSettings
 DEFAULT_TIMEOUT_S = 10.0
 
 
-def _closed_transport(exc: RuntimeError) -> bool:
+def _closed_transport(exc: Exception) -> bool:
+    """Whether ``exc`` is a write refused before a byte went out: a transport uvloop had
+    closed (``RuntimeError``), or a connection another task disconnected between redis-py's
+    "is it connected" check and its write (its writer already ``None``: an
+    ``AttributeError``; seen with the cluster client while it set up a connection)."""
     text = str(exc)
+    if isinstance(exc, AttributeError):
+        return "'NoneType' object has no attribute 'writelines'" in text
     return "handler is closed" in text or "closed=True" in text
 
 
@@ -70,14 +76,14 @@ async def _send_resetsafe(
     try:
         await send(command, check_health)
         return
-    except RuntimeError as exc:
+    except (RuntimeError, AttributeError) as exc:
         if not _closed_transport(exc):
             raise
-        # uvloop refused before writing a byte; redis-py dropped the connection.
+        # refused before writing a byte; redis-py dropped the connection.
         first = exc
     try:
         await send(command, check_health)
-    except RuntimeError as exc:
+    except (RuntimeError, AttributeError) as exc:
         if not _closed_transport(exc):
             raise
         raise RedisConnectionError(f"write to a closed connection: {exc}") from first
@@ -196,8 +202,19 @@ def _connect_cluster(
         options["ssl_ca_certs"] = ca_file
     if max_connections is not None:
         options["max_connections"] = max_connections
+    cluster = RedisCluster.from_url(node_url, **options)
+    # redis-py's cluster client takes no connection class: every node it creates later is
+    # built from these keyword arguments, and the seed node exists already.
+    safe = (
+        ResetSafeSSLConnection
+        if cluster.connection_kwargs.get("connection_class") is SSLConnection
+        else ResetSafeConnection
+    )
+    cluster.connection_kwargs["connection_class"] = safe
+    for node in cluster.nodes_manager.startup_nodes.values():
+        node.connection_class = safe
     # The same command surface as Redis for everything the services call (ADR 0029).
-    return cast(Redis, RedisCluster.from_url(node_url, **options))
+    return cast(Redis, cluster)
 
 
 def is_cluster(redis: Redis) -> bool:
