@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
-from unit.shopify_sync.harness import LOC_GID, rig, store
+from unit.shopify_sync.harness import LOC_GID, Rig, rig, store
 
 from shopify_sync.adapters.sync_trace import SYNC_CLOCK
 from shopify_sync.domain.pacing import ThrottleStatus
@@ -74,12 +74,17 @@ async def test_levels_already_equal_need_no_call() -> None:
         assert (await r.stats(STD))["mutations"] == 0
 
 
+async def sold_unseen(r: Rig) -> None:
+    """A written at 10 and remembered so; then the store sells one the sync has not seen."""
+    await r.seed(STD, {"A": 10})
+    await r.state.observed(STD, {("A", "wh-1"): 10})
+    await r.mapping.resolve(r.stores[STD], ["A"])
+    await r.seed(STD, {"A": 9})
+
+
 async def test_a_sale_racing_a_raise_is_refreshed_and_set_again_with_a_new_key() -> None:
     async with rig([store(STD, "plus")]) as r:
-        await r.seed(STD, {"A": 10})
-        await r.state.observed(STD, {("A", "wh-1"): 10})
-        await r.mapping.resolve(r.stores[STD], ["A"])
-        await r.seed(STD, {"A": 9})  # a sale in the store the sync has not seen yet
+        await sold_unseen(r)
         await r.state.record(STD, {("A", "wh-1"): Pending(2, 14)})
         out = await r.writer.push_pending(r.stores[STD])
         assert out.applied == 1
@@ -96,10 +101,7 @@ async def test_a_sale_racing_a_lowering_lowers_the_store_by_the_difference() -> 
     holds): the level is read again and the store lowered by the difference, without
     compare-and-set, in an adjustment under a key of its own (ADR 0044)."""
     async with rig([store(STD, "plus")]) as r:
-        await r.seed(STD, {"A": 10})
-        await r.state.observed(STD, {("A", "wh-1"): 10})
-        await r.mapping.resolve(r.stores[STD], ["A"])
-        await r.seed(STD, {"A": 9})  # a sale in the store the sync has not seen yet
+        await sold_unseen(r)
         await r.state.record(STD, {("A", "wh-1"): Pending(2, 4)})
         out = await r.writer.push_pending(r.stores[STD])
         assert out.applied == 1 and out.calls == 2
@@ -130,10 +132,7 @@ async def test_a_refused_adjustment_leaves_its_lowering_pending_or_dead_letters_
     the next round (nothing applied, nothing lost); an error no retry can fix dead-letters
     it, as a set's would."""
     async with rig([store(STD, "plus")]) as r:
-        await r.seed(STD, {"A": 10})
-        await r.state.observed(STD, {("A", "wh-1"): 10})
-        await r.mapping.resolve(r.stores[STD], ["A"])
-        await r.seed(STD, {"A": 9})  # a sale the sync has not seen: the set is stale
+        await sold_unseen(r)  # the set is stale
         await r.state.record(STD, {("A", "wh-1"): Pending(2, 4)})
         execute = r.client.execute
 
