@@ -14,6 +14,7 @@ or nothing), and with few retries a round can end with the shared SKU's write un
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -26,6 +27,9 @@ from shopify_sync.domain.quantities import Pending, seen_of
 SHOPS = ("p.myshopify.com", "e.myshopify.com", "u.myshopify.com")
 SKU, LOC = "H", "wh-1"
 OTHER = "O"  # an item of every store that is not shared: its raced writes refuse the call
+# 60 drawn examples per run in CI; the examples that broke the property were found at
+# 1,500-8,000 (``STOCKSYNC_FLASH_PROPERTY_EXAMPLES=8000`` runs that many, about 10 minutes)
+EXAMPLES = int(os.environ.get("STOCKSYNC_FLASH_PROPERTY_EXAMPLES", "60"))
 
 
 @dataclass
@@ -140,7 +144,7 @@ async def play(stock: int, plan: list[Step], retries: int = 3) -> None:
         assert sum(shown.values()) == truth.available
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stock=st.integers(1, 11), plan=steps, retries=st.sampled_from([0, 1, 3]))
 def test_no_interleaving_oversells_or_raises_a_store_over_its_unseen_sales(
     stock: int, plan: list[Step], retries: int
