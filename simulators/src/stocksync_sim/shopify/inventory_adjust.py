@@ -15,14 +15,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from stocksync_sim.shopify.executor import Call, FieldError, GqlObject
+from stocksync_sim.shopify.executor import Call, GqlObject
 from stocksync_sim.shopify.inventory_mutation import (
-    REASONS,
     adjustment_group,
+    check_shape,
     idempotency_key,
     inventory_change,
     once,
     payload,
+    reason_errors,
     user_error,
 )
 from stocksync_sim.shopify.state import Level, Product, QuantityWrite, StoreState
@@ -30,9 +31,6 @@ from stocksync_sim.shopify.state import Level, Product, QuantityWrite, StoreStat
 FIELD = "inventoryAdjustQuantities"
 KIND = "InventoryAdjustQuantities"
 LIMIT = 2_000_000_000
-MISSING_CHANGE_FROM = (
-    "InventoryChangeInput must include the following argument: changeFromQuantity."
-)
 
 
 def error(field: list[str] | None, message: str, code: str) -> GqlObject:
@@ -47,37 +45,8 @@ class _Change:
     delta: int
 
 
-def _shape_error(detail: str) -> FieldError:
-    return FieldError(
-        f"Argument 'input' on Field '{FIELD}' has an invalid value: {detail}",
-        "argumentLiteralsIncompatible",
-    )
-
-
 def _check_shape(data: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Structural checks the schema would make (for runs without schema validation)."""
-    if not isinstance(data, dict):
-        raise FieldError(
-            f"Field '{FIELD}' is missing required arguments: input", "missingRequiredArguments"
-        )
-    for key in ("name", "reason"):
-        if not isinstance(data.get(key), str):
-            raise _shape_error(f"{key} must be a String")
-    changes = data.get("changes")
-    if not isinstance(changes, list) or not all(isinstance(c, dict) for c in changes):
-        raise _shape_error("changes must be a list of InventoryChangeInput")
-    for entry in changes:
-        for key in ("inventoryItemId", "locationId"):
-            if not isinstance(entry.get(key), str):
-                raise _shape_error(f"changes[].{key} must be an ID")
-        if not isinstance(entry.get("delta"), int):
-            raise _shape_error("changes[].delta must be an Int")
-        if "changeFromQuantity" not in entry:
-            raise FieldError(MISSING_CHANGE_FROM, "INVALID_FIELD_ARGUMENTS")
-        change_from = entry["changeFromQuantity"]
-        if change_from is not None and not isinstance(change_from, int):
-            raise _shape_error("changes[].changeFromQuantity must be an Int or null")
-    return data, changes
+    return check_shape(data, FIELD, "changes", "InventoryChangeInput", "delta")
 
 
 def adjust_quantities(
@@ -105,19 +74,7 @@ def _request_errors(data: dict[str, Any]) -> list[GqlObject]:
                 "INVALID_QUANTITY_NAME",
             )
         )
-    if data["reason"] not in REASONS:
-        errors.append(
-            error(["input", "reason"], "The specified reason is invalid.", "INVALID_REASON")
-        )
-    reference = data.get("referenceDocumentUri")
-    if reference is not None and (not isinstance(reference, str) or ":" not in reference[1:]):
-        errors.append(
-            error(
-                ["input", "referenceDocumentUri"],
-                "The specified reference document is invalid.",
-                "INVALID_REFERENCE_DOCUMENT",
-            )
-        )
+    errors += reason_errors(data, KIND)
     return errors
 
 

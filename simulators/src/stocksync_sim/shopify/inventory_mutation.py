@@ -51,9 +51,6 @@ REASONS = frozenset(
 )
 
 MISSING_IDEMPOTENT = "The @idempotent directive is required for this mutation but was not provided."
-MISSING_CHANGE_FROM = (
-    "InventoryQuantityInput must include the following argument: changeFromQuantity."
-)
 
 
 SET_KIND = "InventorySetQuantities"  # the prefix of the payload's and user errors' types
@@ -153,38 +150,62 @@ class _Change:
     quantity: int
 
 
-def _shape_error(detail: str) -> FieldError:
-    return FieldError(
-        f"Argument 'input' on Field 'inventorySetQuantities' has an invalid value: {detail}",
-        "argumentLiteralsIncompatible",
-    )
+def check_shape(
+    data: Any, field: str, items: str, item_type: str, number: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Structural checks the schema would make (for runs without schema validation) of an
+    inventory mutation's ``input``: ``field`` the mutation, ``items`` its list
+    (``item_type`` each), ``number`` the Int each item carries beside its compare value."""
 
+    def shape_error(detail: str) -> FieldError:
+        return FieldError(
+            f"Argument 'input' on Field '{field}' has an invalid value: {detail}",
+            "argumentLiteralsIncompatible",
+        )
 
-def _check_shape(data: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Structural checks the schema would make (for runs without schema validation)."""
     if not isinstance(data, dict):
         raise FieldError(
-            "Field 'inventorySetQuantities' is missing required arguments: input",
-            "missingRequiredArguments",
+            f"Field '{field}' is missing required arguments: input", "missingRequiredArguments"
         )
     for key in ("name", "reason"):
         if not isinstance(data.get(key), str):
-            raise _shape_error(f"{key} must be a String")
-    quantities = data.get("quantities")
-    if not isinstance(quantities, list) or not all(isinstance(q, dict) for q in quantities):
-        raise _shape_error("quantities must be a list of InventoryQuantityInput")
-    for entry in quantities:
+            raise shape_error(f"{key} must be a String")
+    entries = data.get(items)
+    if not isinstance(entries, list) or not all(isinstance(q, dict) for q in entries):
+        raise shape_error(f"{items} must be a list of {item_type}")
+    for entry in entries:
         for key in ("inventoryItemId", "locationId"):
             if not isinstance(entry.get(key), str):
-                raise _shape_error(f"quantities[].{key} must be an ID")
-        if not isinstance(entry.get("quantity"), int):
-            raise _shape_error("quantities[].quantity must be an Int")
+                raise shape_error(f"{items}[].{key} must be an ID")
+        if not isinstance(entry.get(number), int):
+            raise shape_error(f"{items}[].{number} must be an Int")
         if "changeFromQuantity" not in entry:
-            raise FieldError(MISSING_CHANGE_FROM, "INVALID_FIELD_ARGUMENTS")
+            missing = f"{item_type} must include the following argument: changeFromQuantity."
+            raise FieldError(missing, "INVALID_FIELD_ARGUMENTS")
         change_from = entry["changeFromQuantity"]
         if change_from is not None and not isinstance(change_from, int):
-            raise _shape_error("quantities[].changeFromQuantity must be an Int or null")
-    return data, quantities
+            raise shape_error(f"{items}[].changeFromQuantity must be an Int or null")
+    return data, entries
+
+
+def _check_shape(data: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    return check_shape(
+        data, "inventorySetQuantities", "quantities", "InventoryQuantityInput", "quantity"
+    )
+
+
+def reason_errors(data: dict[str, Any], kind: str = SET_KIND) -> list[GqlObject]:
+    """The user errors of an inventory mutation's ``reason`` and ``referenceDocumentUri``."""
+    errors: list[GqlObject] = []
+    if data["reason"] not in REASONS:
+        message = "The specified reason is invalid."
+        errors.append(user_error(["input", "reason"], message, "INVALID_REASON", kind))
+    reference = data.get("referenceDocumentUri")
+    if reference is not None and (not isinstance(reference, str) or ":" not in reference[1:]):
+        message = "The specified reference document is invalid."
+        field = ["input", "referenceDocumentUri"]
+        errors.append(user_error(field, message, "INVALID_REFERENCE_DOCUMENT", kind))
+    return errors
 
 
 def _observed(
@@ -258,19 +279,7 @@ def _validate(
                 "INVALID_NAME",
             )
         )
-    if data["reason"] not in REASONS:
-        errors.append(
-            user_error(["input", "reason"], "The specified reason is invalid.", "INVALID_REASON")
-        )
-    reference = data.get("referenceDocumentUri")
-    if reference is not None and (not isinstance(reference, str) or ":" not in reference[1:]):
-        errors.append(
-            user_error(
-                ["input", "referenceDocumentUri"],
-                "The specified reference document is invalid.",
-                "INVALID_REFERENCE_DOCUMENT",
-            )
-        )
+    errors += reason_errors(data)
     changes: list[_Change] = []
     seen: set[tuple[str, str]] = set()
     for index, entry in enumerate(quantities):
