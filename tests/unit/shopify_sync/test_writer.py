@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -11,7 +12,7 @@ from unit.shopify_sync.harness import LOC_GID, Rig, rig, store
 
 from shopify_sync.adapters.sync_trace import SYNC_CLOCK
 from shopify_sync.domain.pacing import ThrottleStatus
-from shopify_sync.domain.quantities import Pending
+from shopify_sync.domain.quantities import Exposure, ItemKey, Pending
 from stocksync_common.tracing import OriginSampler
 
 STD = "std.myshopify.com"
@@ -72,6 +73,46 @@ async def test_levels_already_equal_need_no_call() -> None:
         out = await r.writer.push_pending(r.stores[STD])
         assert out.unchanged == 1 and out.calls == 0
         assert (await r.stats(STD))["mutations"] == 0
+
+
+class StepSettler:
+    """Records each settle and does what the writer's two waits do, in memory."""
+
+    def __init__(self, r: Rig) -> None:
+        self.r = r
+        self.calls: list[tuple[Any, ...]] = []
+
+    async def settle(
+        self,
+        shop: str,
+        exposures: Mapping[ItemKey, Exposure],
+        applied: Mapping[ItemKey, tuple[Pending, int]],
+        observed: Mapping[ItemKey, int | None],
+        intents: Sequence[str],
+    ) -> None:
+        self.calls.append((shop, dict(exposures), dict(applied), dict(observed), list(intents)))
+        await self.r.writer.exposures.put(shop, exposures)
+        await self.r.state.applied(shop, applied)
+        await self.r.state.observed(shop, observed)
+        await self.r.writer.intents.drop(shop, intents)
+
+
+async def test_a_settler_records_a_write_and_its_intent_in_one_step() -> None:
+    async with rig([store(STD, "plus")]) as r:
+        await r.seed(STD, {"A": 10, "B": 4})
+        r.writer.settler = settler = StepSettler(r)
+        await r.state.record(STD, {("A", "wh-1"): Pending(3, 7), ("B", "wh-1"): Pending(3, 4)})
+        out = await r.writer.push_pending(r.stores[STD])
+        assert out.applied == 1 and out.unchanged == 1
+        # B already showed 4 (settled without a call), A was written (with its intent)
+        (_, shown, same, held, none), (_, exposures, applied, held_a, intents) = settler.calls
+        assert list(shown) == [("B", "wh-1")] and same == {("B", "wh-1"): (Pending(3, 4), 4)}
+        assert held == {} and none == []
+        assert exposures == {("A", "wh-1"): Exposure(7, 0)}
+        assert applied == {("A", "wh-1"): (Pending(3, 7), 7)} and held_a == {}
+        assert len(intents) == 1 and await r.writer.intents.all(STD) == {}
+        assert await r.inventory(STD) == {"A": 7, "B": 4}
+        assert await r.state.pending(STD) == {}
 
 
 async def sold_unseen(r: Rig) -> None:

@@ -30,6 +30,7 @@ from shopify_sync.adapters.pending_memberships import RedisPendingMemberships
 from shopify_sync.adapters.propagation_journal import RedisPropagationState
 from shopify_sync.adapters.redis_catalog import RedisCatalog
 from shopify_sync.adapters.redis_state import RedisSyncState
+from shopify_sync.adapters.settle import RedisSettler
 from shopify_sync.adapters.shopify import ShopifyClient
 from shopify_sync.adapters.truth import HttpTruth, KafkaLevelsTruth
 from shopify_sync.catalog_gate import CatalogGate
@@ -58,7 +59,7 @@ from stocksync_common.breaker import CircuitBreaker
 from stocksync_common.consumer import RetryPolicy
 from stocksync_common.http1 import StreamTransport
 from stocksync_common.kafka import producer_from
-from stocksync_common.redis_client import connect_settings
+from stocksync_common.redis_client import connect_settings, is_cluster
 from stocksync_common.redis_keys import RedisKeys
 from stocksync_common.runtime import (
     OFF_PATH_FETCH_MAX_WAIT_MS,
@@ -167,6 +168,8 @@ def build(
     writer = Writer(
         client, mapping, state, dead, asyncio.sleep, settings.max_stale_retries,
         cached or exposures, RedisIntents(redis),
+        # one script call per settled write on one Redis; a cluster keeps two waits
+        settler=None if is_cluster(redis) else RedisSettler(redis, cached),
     )  # fmt: skip
     owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
     config = LaneConfig(

@@ -55,6 +55,23 @@ class SyncState(Protocol):
         """Drop pending entries (if still these) without touching what is known."""
 
 
+class Settler(Protocol):
+    """The records of a write the store applied, or of levels a round found already shown,
+    in one step: what the store can sell (``Exposures.put``), the levels written and their
+    pending entries dropped (``SyncState.applied``), levels set but left pending
+    (``SyncState.observed``), and the write's intent dropped (``Intents.drop``). Whatever
+    fails part way leaves no pending entry or intent gone whose exposure was not recorded."""
+
+    async def settle(
+        self,
+        shop: str,
+        exposures: Mapping[ItemKey, Exposure],
+        applied: Mapping[ItemKey, tuple[Pending, int]],
+        observed: Mapping[ItemKey, int | None],
+        intents: Sequence[str],
+    ) -> None: ...
+
+
 @dataclass(frozen=True)
 class Claim:
     """A raise under channel allocation, asked of :meth:`Exposures.claim`."""

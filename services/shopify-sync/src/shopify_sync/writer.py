@@ -56,7 +56,7 @@ from shopify_sync.domain.quantities import (
 )
 from shopify_sync.domain.user_errors import Action, Verdict, classify
 from shopify_sync.mapping import CatalogMapping
-from shopify_sync.ports import Claim, DeadLetters, Exposures, Intents, SyncState
+from shopify_sync.ports import Claim, DeadLetters, Exposures, Intents, Settler, SyncState
 from stocksync_common.stores import Store
 
 log = logging.getLogger(__name__)
@@ -127,6 +127,8 @@ class Writer:
     contended: dict[str, dict[ItemKey, float]] = field(default_factory=dict)
     contended_s: float = CONTENDED_S
     clock: Callable[[], float] = time.monotonic
+    # records a settled write in one step; None: exposures, then levels and intents, in turn
+    settler: Settler | None = None
 
     async def push_pending(self, store: Store) -> Outcome:
         out, shop = Outcome(), store.shop
@@ -367,15 +369,20 @@ class Writer:
         exposures = {t.key: self._exposure_after(t, batch) for t in targets}
         done = {t.key: (t.pending, self._quantity(t, batch)) for t in targets}
         held = {k: level for k, (_, level) in done.items() if k in batch.held}
+        applied = {k: v for k, v in done.items() if k not in held}
+        intents = [intent] if intent else []
+        if self.settler is not None:  # all of it in one step (one script call on one Redis)
+            await self.settler.settle(store.shop, exposures, applied, held, intents)
+            return
         # What the store can sell is recorded before the pending entry and the write's
         # intent go: a crash or a Redis error between them leaves the change pending and
         # the write in doubt, never a raise the other stores' gate cannot see, nor a count
         # our own write left taken for unseen sales. The rest touch other fields: one wait.
         await self.exposures.put(store.shop, exposures)
         await asyncio.gather(
-            self.state.applied(store.shop, {k: v for k, v in done.items() if k not in held}),
+            self.state.applied(store.shop, applied),
             self.state.observed(store.shop, held),
-            self.intents.drop(store.shop, [intent] if intent else []),
+            self.intents.drop(store.shop, intents),
         )
 
     async def _targets(

@@ -65,7 +65,7 @@ def exposure_key(sku: str) -> str:
     return f"sync:exposure:{{{sku}}}"
 
 
-def _field(shop: str, location: str) -> str:
+def exposure_field(shop: str, location: str) -> str:
     return f"{shop}{SEP}{location}"
 
 
@@ -89,7 +89,7 @@ class RedisExposures:
             return {}
         pipe = self.redis.pipeline(transaction=False)
         for sku, location in keys:
-            pipe.hget(exposure_key(sku), _field(shop, location))
+            pipe.hget(exposure_key(sku), exposure_field(shop, location))
         raw = await pipe.execute()
         return {k: Exposure.decode(_text(v)) for k, v in zip(keys, raw, strict=True) if v}
 
@@ -99,11 +99,11 @@ class RedisExposures:
         if self.cluster:
             pipe = self.redis.pipeline(transaction=False)
             for (sku, location), exposure in entries.items():
-                pipe.hset(exposure_key(sku), _field(shop, location), exposure.encode())
+                pipe.hset(exposure_key(sku), exposure_field(shop, location), exposure.encode())
             await pipe.execute()
             return
         calls = [
-            ([exposure_key(sku)], [_field(shop, location), exposure.encode()])
+            ([exposure_key(sku)], [exposure_field(shop, location), exposure.encode()])
             for (sku, location), exposure in entries.items()
         ]
         await run_script_many(self.redis, self._put, merged_calls(calls, PUT_MOST))
@@ -115,7 +115,7 @@ class RedisExposures:
         for c in claims:
             sku, location = c.key
             args: list[str | int] = [
-                _field(shop, location), c.floor, c.want, c.seen,
+                exposure_field(shop, location), c.floor, c.want, c.seen,
                 c.pending.available if c.pending.available is not None else c.floor,
                 location, _counters(c.pending.seen),
             ]  # fmt: skip
@@ -144,6 +144,10 @@ class CachedExposures:
 
     def forget(self, shop: str) -> None:
         self._mine = {k: e for k, e in self._mine.items() if k[0] != shop}
+
+    def remember(self, shop: str, entries: Mapping[ItemKey, Exposure]) -> None:
+        """Exposures of ``shop`` written to Redis by another path (``adapters.settle``)."""
+        self._keep(shop, entries)
 
     def _keep(self, shop: str, entries: Mapping[ItemKey, Exposure]) -> None:
         for key, exposure in entries.items():

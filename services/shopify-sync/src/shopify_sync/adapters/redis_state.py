@@ -28,7 +28,7 @@ from stocksync_common.redis_client import run_script_many
 
 CHUNK = 1000
 
-_VERSION = """
+VERSION_OF = """
 local function version_of(raw)
   if not raw then return nil end
   return tonumber(string.match(raw, '^(-?%d+):'))
@@ -36,7 +36,7 @@ end
 """
 
 RECORD_LUA = (
-    _VERSION
+    VERSION_OF
     + """
 local kept = 0
 for i = 1, #ARGV, 3 do
@@ -52,17 +52,37 @@ return kept
 """
 )
 
+# A write the store applied, for field ``f``: its pending entry goes if it is still the one
+# written (``p``), its level is recorded under the newer of the versions, stamped ``seq``.
+# KEYS of the caller: pending, known, stamp.
+APPLY_ONE = """
+local function apply_one(kp, kk, ks, seq, f, p, version, level)
+  if redis.call('HGET', kp, f) == p then redis.call('HDEL', kp, f) end
+  local av = version_of(redis.call('HGET', kk, f)) or 0
+  redis.call('HSET', kk, f, math.max(av, tonumber(version)) .. ':' .. level)
+  redis.call('HSET', ks, f, seq)
+end
+"""
+
+# A level seen (or set by a write when ``seq`` is given: it is stamped so), for field ``f``:
+# recorded unless a write stamped it after the read began (``since``). KEYS: known, stamp.
+OBSERVE_ONE = """
+local function observe_one(kk, ks, since, seq, f, level)
+  if not since or tonumber(redis.call('HGET', ks, f) or '0') <= since then
+    local av = version_of(redis.call('HGET', kk, f)) or 0
+    redis.call('HSET', kk, f, av .. ':' .. level)
+    if seq then redis.call('HSET', ks, f, seq) end
+  end
+end
+"""
+
 APPLIED_LUA = (
-    _VERSION
+    VERSION_OF
+    + APPLY_ONE
     + """
 local seq = redis.call('INCR', KEYS[4])
 for i = 1, #ARGV, 4 do
-  local f = ARGV[i]
-  if redis.call('HGET', KEYS[1], f) == ARGV[i + 1] then redis.call('HDEL', KEYS[1], f) end
-  local av = version_of(redis.call('HGET', KEYS[2], f)) or 0
-  local v = math.max(av, tonumber(ARGV[i + 2]))
-  redis.call('HSET', KEYS[2], f, v .. ':' .. ARGV[i + 3])
-  redis.call('HSET', KEYS[3], f, seq)
+  apply_one(KEYS[1], KEYS[2], KEYS[3], seq, ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
 end
 return 1
 """
@@ -70,20 +90,13 @@ return 1
 
 # ARGV[1]: the stamp the read began at, or '' for levels a write just set (stamped now).
 OBSERVED_LUA = (
-    _VERSION
+    VERSION_OF
+    + OBSERVE_ONE
     + """
 local since = tonumber(ARGV[1])
 local seq = nil
 if not since then seq = redis.call('INCR', KEYS[3]) end
-for i = 2, #ARGV, 2 do
-  local f = ARGV[i]
-  local stamped = tonumber(redis.call('HGET', KEYS[2], f) or '0')
-  if not since or stamped <= since then
-    local av = version_of(redis.call('HGET', KEYS[1], f)) or 0
-    redis.call('HSET', KEYS[1], f, av .. ':' .. ARGV[i + 1])
-    if seq then redis.call('HSET', KEYS[2], f, seq) end
-  end
-end
+for i = 2, #ARGV, 2 do observe_one(KEYS[1], KEYS[2], since, seq, ARGV[i], ARGV[i + 1]) end
 return 1
 """
 )
