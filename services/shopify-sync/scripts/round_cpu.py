@@ -3,19 +3,21 @@ real Redis, the Admin API answered in process.
 
     uv run --frozen python services/shopify-sync/scripts/round_cpu.py \
         [--redis redis://127.0.0.1:16379/0] [--rounds 2000] [--per-round 1] [--stores 1] \
-        [--no-settler]
+        [--no-settler] [--no-round-reads]
 
-Flash-sale shaped: each round finds ``--per-round`` changes pending on SKUs it has not written
-before (cold sales: their catalog entries and last levels are in Redis, not yet in memory),
-each lowering a level of 50 by one, and writes them in one ``inventorySetQuantities``. The
-writer is built as the service builds it (Redis sync state, catalog, cached exposures,
-intents, and the settler on one Redis; ``--no-settler``: as on a Redis Cluster); the HTTP
-client is httpx with a transport that answers every call at once with an applied mutation
-and a full bucket, so what is measured is the round's own work: its Redis commands, its
-bookkeeping and building the request. Recording the pending changes is not
-counted. Reports CPU and wall time per round (this process; Redis's own CPU is not counted)
-and the round trips to Redis per round (socket sends: a pipeline or a script call is one). Its
-keys live under fresh shops and are deleted at the end.
+Flash-sale shaped: each round finds ``--per-round`` changes pending on SKUs it has not
+written before (cold sales: their catalog entries and last levels are in Redis, not yet in
+memory), each lowering a level of 50 by one, and writes them in one
+``inventorySetQuantities``. The writer is built as the service builds it (Redis sync state,
+catalog, cached exposures, intents, the settler on one Redis and the round's first reads in
+one call; ``--no-settler``: as on a Redis Cluster; ``--no-round-reads``: the pending changes
+read first, then their levels and catalog entries, as before). The HTTP client is httpx with
+a transport that answers every call at once with an applied mutation and a full bucket, so
+what is measured is the round's own work: its Redis commands, its bookkeeping and building
+the request. Recording the pending changes is not counted. Reports CPU and wall time per
+round (this process; Redis's own CPU is not counted) and the round trips to Redis per round
+(socket sends: a pipeline or a script call is one). Its keys live under fresh shops and are
+deleted at the end.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from shopify_sync.adapters.exposures import CachedExposures, RedisExposures
 from shopify_sync.adapters.intents import RedisIntents
 from shopify_sync.adapters.redis_catalog import RedisCatalog
 from shopify_sync.adapters.redis_state import RedisSyncState
+from shopify_sync.adapters.round_reads import RedisRoundReads
 from shopify_sync.adapters.settle import RedisSettler
 from shopify_sync.adapters.shopify import ShopifyClient
 from shopify_sync.domain.catalog import CatalogEntry
@@ -107,7 +110,9 @@ def store(shop: str) -> Store:
     )
 
 
-async def main(url: str, rounds: int, per_round: int, stores: int, settler: bool) -> None:
+async def main(
+    url: str, rounds: int, per_round: int, stores: int, settler: bool, reads: bool
+) -> None:
     setup_tracing("shopify-sync", "none")
     run = uuid.uuid4().hex[:8]
     shops = [store(f"round-{run}-{i}.myshopify.com") for i in range(stores)]
@@ -120,6 +125,7 @@ async def main(url: str, rounds: int, per_round: int, stores: int, settler: bool
     writer = Writer(
         client, mapping, state, NoDeadLetters(), asyncio.sleep, 3, cached, RedisIntents(redis),
         settler=RedisSettler(redis, cached) if settler else None,
+        reads=RedisRoundReads(redis) if reads else None,
     )  # fmt: skip
     total = (rounds + 1) * per_round
     skus = [f"RC-{run}-{i}" for i in range(total)]
@@ -173,5 +179,10 @@ if __name__ == "__main__":
     p.add_argument(
         "--no-settler", action="store_true", help="settle in two waits, as on a Redis Cluster"
     )
+    p.add_argument(
+        "--no-round-reads", action="store_true", help="read pending, then levels and catalog"
+    )
     a = p.parse_args()
-    asyncio.run(main(a.redis, a.rounds, a.per_round, a.stores, not a.no_settler))
+    asyncio.run(
+        main(a.redis, a.rounds, a.per_round, a.stores, not a.no_settler, not a.no_round_reads)
+    )

@@ -13,6 +13,7 @@ from unit.shopify_sync.harness import LOC_GID, Rig, rig, store
 from shopify_sync.adapters.sync_trace import SYNC_CLOCK
 from shopify_sync.domain.pacing import ThrottleStatus
 from shopify_sync.domain.quantities import Exposure, ItemKey, Pending
+from shopify_sync.ports import RoundRead
 from stocksync_common.tracing import OriginSampler
 
 STD = "std.myshopify.com"
@@ -113,6 +114,31 @@ async def test_a_settler_records_a_write_and_its_intent_in_one_step() -> None:
         assert len(intents) == 1 and await r.writer.intents.all(STD) == {}
         assert await r.inventory(STD) == {"A": 7, "B": 4}
         assert await r.state.pending(STD) == {}
+
+
+async def test_a_round_starts_from_what_its_reads_read_in_one_step() -> None:
+    """With ``reads``, the round's catalog entries are the ones read with its pending changes
+    (here only there: the catalog lost them since): no lookup in the store."""
+    async with rig([store(STD, "plus")]) as r:
+        await r.seed(STD, {"A": 10})
+        await r.mapping.discover(r.stores[STD])
+        entries = await r.catalog.entries(STD, ["A"])
+        await r.catalog.remove(STD, ["A"])
+        calls: list[str] = []
+
+        class Reads:
+            async def pending_round(self, shop: str) -> RoundRead:
+                calls.append(shop)
+                pending = await r.state.pending(shop)
+                return RoundRead(pending, await r.state.known(shop, list(pending)), entries)
+
+        r.writer.reads = Reads()
+        await r.state.record(STD, {("A", "wh-1"): Pending(3, 7)})
+        out = await r.writer.push_pending(r.stores[STD])
+        assert out.applied == 1 and calls == [STD]
+        assert await r.inventory(STD) == {"A": 7}
+        lookups = await r.http.get("/_sim/requests?operation_name=FindInventoryItems")
+        assert lookups.json() == []
 
 
 async def sold_unseen(r: Rig) -> None:

@@ -30,6 +30,7 @@ from shopify_sync.adapters.pending_memberships import RedisPendingMemberships
 from shopify_sync.adapters.propagation_journal import RedisPropagationState
 from shopify_sync.adapters.redis_catalog import RedisCatalog
 from shopify_sync.adapters.redis_state import RedisSyncState
+from shopify_sync.adapters.round_reads import RedisRoundReads
 from shopify_sync.adapters.settle import RedisSettler
 from shopify_sync.adapters.shopify import ShopifyClient
 from shopify_sync.adapters.truth import HttpTruth, KafkaLevelsTruth
@@ -170,6 +171,7 @@ def build(
         cached or exposures, RedisIntents(redis),
         # one script call per settled write on one Redis; a cluster keeps two waits
         settler=None if is_cluster(redis) else RedisSettler(redis, cached),
+        reads=RedisRoundReads(redis),  # the shop's keys share a slot: cluster-safe
     )  # fmt: skip
     owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
     config = LaneConfig(

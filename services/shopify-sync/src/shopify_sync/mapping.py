@@ -166,11 +166,17 @@ class CatalogMapping:
     bulk_threshold: int = 500
     absent_ttl_s: float = 300.0
 
-    async def resolve(self, store: Store, skus: Iterable[str]) -> dict[str, CatalogEntry]:
+    async def resolve(
+        self, store: Store, skus: Iterable[str], read: Mapping[str, CatalogEntry] | None = None
+    ) -> dict[str, CatalogEntry]:
         """The mapping of each SKU the store lists; unknown SKUs are looked up (in batches)
-        unless recently found absent."""
+        unless recently found absent. ``read``: the catalog's entries of these SKUs, read
+        already (a SKU missing from it is not in the catalog)."""
         wanted = list(dict.fromkeys(skus))
-        known = await self.catalog.entries(store.shop, wanted)
+        if read is None:
+            known = await self.catalog.entries(store.shop, wanted)
+        else:
+            known = {sku: entry for sku in wanted if (entry := read.get(sku)) is not None}
         unknown = [s for s in wanted if s not in known]
         absent = await self.catalog.absent(store.shop, unknown, self.absent_ttl_s)
         lookup = [s for s in unknown if s not in absent]

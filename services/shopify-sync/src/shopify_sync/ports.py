@@ -55,6 +55,22 @@ class SyncState(Protocol):
         """Drop pending entries (if still these) without touching what is known."""
 
 
+@dataclass
+class RoundRead:
+    """What a push round starts from: the shop's pending changes, the level last seen of
+    each of their items (``Known()`` where none), and the catalog entry of each of their
+    SKUs the catalog holds (a SKU missing here is not in it)."""
+
+    pending: dict[ItemKey, Pending]
+    known: dict[ItemKey, Known]
+    entries: dict[str, CatalogEntry]
+
+
+class RoundReads(Protocol):
+    async def pending_round(self, shop: str) -> RoundRead:
+        """The shop's pending changes with their levels and catalog entries, in one step."""
+
+
 class Settler(Protocol):
     """The records of a write the store applied, or of levels a round found already shown,
     in one step: what the store can sell (``Exposures.put``), the levels written and their

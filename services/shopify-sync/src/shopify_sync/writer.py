@@ -45,6 +45,7 @@ from shopify_sync.domain.quantities import (
     BATCH_LIMIT,
     Exposure,
     ItemKey,
+    Known,
     Pending,
     Plan,
     Target,
@@ -56,7 +57,16 @@ from shopify_sync.domain.quantities import (
 )
 from shopify_sync.domain.user_errors import Action, Verdict, classify
 from shopify_sync.mapping import CatalogMapping
-from shopify_sync.ports import Claim, DeadLetters, Exposures, Intents, Settler, SyncState
+from shopify_sync.ports import (
+    Claim,
+    DeadLetters,
+    Exposures,
+    Intents,
+    RoundRead,
+    RoundReads,
+    Settler,
+    SyncState,
+)
 from stocksync_common.stores import Store
 
 log = logging.getLogger(__name__)
@@ -129,6 +139,8 @@ class Writer:
     clock: Callable[[], float] = time.monotonic
     # records a settled write in one step; None: exposures, then levels and intents, in turn
     settler: Settler | None = None
+    # reads a round's pending changes with their levels and entries; None: one, then two
+    reads: RoundReads | None = None
 
     async def push_pending(self, store: Store) -> Outcome:
         out, shop = Outcome(), store.shop
@@ -191,7 +203,12 @@ class Writer:
 
     async def _round(self, store: Store, out: Outcome) -> None:
         shop = store.shop
-        pending = await self.state.pending(shop)
+        start: RoundRead | None = None
+        if self.reads is not None:  # with their levels and catalog entries: one round trip
+            start = await self.reads.pending_round(shop)
+            pending = start.pending
+        else:
+            pending = await self.state.pending(shop)
         held = self.held_skus.setdefault(shop, set())
         snapshot = {k: p for k, p in pending.items() if k[0] not in held}
         out.busy = len(pending) - len(snapshot)
@@ -214,23 +231,37 @@ class Writer:
         skus |= {kit for k in snapshot for kit in linked[k]}
         held |= skus
         try:
-            await self._round_of(store, snapshot, out)
+            await self._round_of(store, snapshot, out, start)
         finally:
             held -= skus
             if shop in self.waiters:
                 self.waiters.discard(shop)
                 out.freed = True
 
-    async def _round_of(self, store: Store, snapshot: dict[ItemKey, Pending], out: Outcome) -> None:
+    async def _round_of(
+        self,
+        store: Store,
+        snapshot: dict[ItemKey, Pending],
+        out: Outcome,
+        start: RoundRead | None = None,
+    ) -> None:
         shop = store.shop
         # The mapping, the levels last seen and the exposures depend only on the keys: one
-        # wait for the three reads, not three in a row.
+        # wait for the three reads, not three in a row. ``start``: the catalog entries and
+        # levels came with the pending changes (``reads``); the exposures are mostly in memory.
         keys = list(snapshot)
-        mapped, known, exposures = await asyncio.gather(
-            self.mapping.resolve(store, {sku for sku, _ in keys}),
-            self.state.known(shop, keys),
-            self.exposures.of(shop, keys),
-        )
+        skus = {sku for sku, _ in keys}
+        if start is not None:
+            mapped, exposures = await asyncio.gather(
+                self.mapping.resolve(store, skus, start.entries), self.exposures.of(shop, keys)
+            )
+            known = {k: start.known.get(k, Known()) for k in keys}
+        else:
+            mapped, known, exposures = await asyncio.gather(
+                self.mapping.resolve(store, skus),
+                self.state.known(shop, keys),
+                self.exposures.of(shop, keys),
+            )
         targets = await self._targets(store, snapshot, mapped, out)
         levels, read = await self._levels(store, targets, {k: v.level for k, v in known.items()})
         unstocked = [t for t in targets if levels.get(t.key) is None]
