@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +18,7 @@ import yaml
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from fastapi import FastAPI
+from redis.asyncio.connection import AbstractConnection
 
 from shopify_sync.bootstrap import Container
 from shopify_sync.entrypoints.app import create_app
@@ -145,6 +146,20 @@ async def _topics(bootstrap: str, names: list[str]) -> None:
 
 
 SyncFactory = Callable[..., Any]
+
+
+@pytest.fixture
+def sends(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Counts what any Redis client sends (one socket write per command, pipeline or script)."""
+    count = [0]
+    original = AbstractConnection.send_packed_command
+
+    async def counted(conn: AbstractConnection, command: Any, check_health: bool = True) -> None:
+        count[0] += 1
+        await original(conn, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    yield count
 
 
 @pytest.fixture

@@ -6,12 +6,9 @@ it replaces give them, in one round trip."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from redis.asyncio import Redis
-from redis.asyncio.connection import AbstractConnection
 
 from shopify_sync.adapters.redis_catalog import RedisCatalog
 from shopify_sync.adapters.redis_state import RedisSyncState
@@ -20,20 +17,6 @@ from shopify_sync.domain.catalog import CatalogEntry
 from shopify_sync.domain.quantities import ItemKey, Known, Pending
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def sends(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Counts what any Redis client sends (one socket write per command, pipeline or script)."""
-    count = [0]
-    original = AbstractConnection.send_packed_command
-
-    async def counted(conn: AbstractConnection, command: Any, check_health: bool = True) -> None:
-        count[0] += 1
-        await original(conn, command, check_health)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
-    yield count
 
 
 def entry(sku: str, n: int) -> CatalogEntry:

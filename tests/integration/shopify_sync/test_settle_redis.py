@@ -6,12 +6,9 @@ One Redis only: on a Redis Cluster the writer keeps its two waits (no settler)."
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from redis.asyncio import Redis
-from redis.asyncio.connection import AbstractConnection
 
 from shopify_sync.adapters.exposures import CachedExposures, RedisExposures
 from shopify_sync.adapters.intents import RedisIntents
@@ -22,20 +19,6 @@ from shopify_sync.domain.quantities import Exposure, ItemKey, Pending
 from stocksync_common.redis_client import is_cluster
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def sends(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Counts what any Redis client sends (one socket write per command, pipeline or script)."""
-    count = [0]
-    original = AbstractConnection.send_packed_command
-
-    async def counted(conn: AbstractConnection, command: Any, check_health: bool = True) -> None:
-        count[0] += 1
-        await original(conn, command, check_health)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
-    yield count
 
 
 def intent(key: str) -> Intent:
